@@ -1,0 +1,182 @@
+"""Checks before any training: teacher, student and data must fit together, and the arguments must make sense.
+
+Each misfit is a `UserError` with one line saying what is wrong and how to fix it, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import DistillConfig
+from .errors import UserError, require_file
+
+
+@dataclass
+class Plan:
+    """A checked run: Ultralytics train args (with `distill_model=` the teacher) and the teacher, loaded once."""
+
+    args: dict[str, Any]
+    teacher: torch.nn.Module
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's message without Ultralytics' emoji and extra lines."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text.replace("❌", "").replace("⚠️", "").strip()
+
+
+def load_detector(path: str | Path, role: str) -> torch.nn.Module:
+    """Load a detection checkpoint, or say clearly why it is not one."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    p = require_file(path, role, (".pt",))
+    try:
+        model = load_checkpoint(p)[0]
+    except Exception as e:
+        raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
+    task = getattr(model, "task", None)
+    if task != "detect":
+        raise UserError(f"{role} '{p}' is a {task} model: yolodistill distills detection models (task=detect)")
+    return model
+
+
+def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
+    """Build a student from a model yaml (a built-in name such as yolo26n.yaml or a path) to read its head."""
+    from ultralytics.nn.tasks import DetectionModel, guess_model_task, yaml_model_load
+
+    try:
+        cfg = yaml_model_load(student)  # resolves scaled names: yolo26n.yaml is yolo26.yaml at scale n
+    except Exception as e:
+        raise UserError(f"student '{student}' is not a model yaml Ultralytics can find ({first_line(e)})") from None
+    task = guess_model_task(cfg)
+    if task != "detect":
+        raise UserError(f"student '{student}' describes a {task} model: use a detection yaml such as yolo26n.yaml")
+    return DetectionModel(cfg, nc=nc, ch=ch, verbose=False)
+
+
+def check_data(data: str | Path) -> dict[str, Any]:
+    """Resolve the data yaml with Ultralytics (which downloads datasets that declare a download)."""
+    from ultralytics.data.utils import check_det_dataset
+
+    if data is None:
+        raise UserError("no dataset: pass --data DATA.yaml")
+    if Path(data).suffix.lower() not in (".yaml", ".yml"):
+        raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
+    try:
+        info = check_det_dataset(str(data))
+    except Exception as e:
+        raise UserError(f"data '{data}': {first_line(e)}") from None
+    if not info.get("val"):
+        raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated")
+    return info
+
+
+def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
+    """Classes, input channels, detection levels and strides must agree, or distillation would compare apples
+    with pears anchor by anchor."""
+    t_names = [str(v) for v in dict(teacher.names).values()]
+    d_names = [str(v) for v in dict(data["names"]).values()]
+    if len(t_names) != len(d_names):
+        raise UserError(
+            f"teacher has {len(t_names)} classes but the data has {len(d_names)}: "
+            "train or fine-tune the teacher on this dataset first"
+        )
+    if t_names != d_names:
+        diff = next(i for i, (a, b) in enumerate(zip(t_names, d_names)) if a != b)
+        raise UserError(
+            f"teacher class {diff} is '{t_names[diff]}' but the data's is '{d_names[diff]}': "
+            "teacher and data must list the same classes in the same order"
+        )
+    t_ch, d_ch = teacher.yaml.get("channels", 3), data.get("channels", 3)
+    if t_ch != d_ch:
+        raise UserError(f"teacher takes {t_ch}-channel images but the data has {d_ch} channels")
+    t_strides, s_strides = teacher.stride.tolist(), student.stride.tolist()
+    if len(t_strides) != len(s_strides):
+        raise UserError(
+            f"teacher has {len(t_strides)} detection levels, student '{student_name}' has {len(s_strides)}: "
+            "pick a student with the teacher's P3-P5 head"
+        )
+    if t_strides != s_strides:
+        raise UserError(
+            f"teacher strides {[int(s) for s in t_strides]} differ from the student's {[int(s) for s in s_strides]}: "
+            "their anchor grids must match"
+        )
+
+
+def check_args(args: dict[str, Any], stride: int) -> None:
+    """Ultralytics would silently round or reject these later; say so now."""
+    epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise UserError(f"--epochs must be a whole number >= 1, got {epochs!r}")
+    if not isinstance(imgsz, int) or imgsz < stride or imgsz % stride:
+        raise UserError(f"--imgsz must be a multiple of {stride} (the largest stride), got {imgsz!r}")
+    if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
+        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+
+
+def check_run_dir(args: dict[str, Any]) -> None:
+    """An explicitly named run folder is never reused without --exist-ok (Ultralytics would write into it)."""
+    name = args.get("name")
+    if name and not args.get("exist_ok"):
+        run = Path(args["project"]) / str(name)
+        if run.exists():
+            raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
+
+
+def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
+    """Check everything, load the teacher once, and return the Ultralytics args of the run."""
+    if teacher is None:
+        raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
+    if student is None:
+        raise UserError("no student: pass --student yolo26n.yaml (from scratch) or a .pt (fine-tune)")
+    data_info = check_data(data)
+    teacher_model = load_detector(teacher, "teacher")
+    nc, ch = data_info["nc"], data_info.get("channels", 3)
+    if str(student).lower().endswith(".pt"):
+        student_model = load_detector(student, "student")
+    else:
+        student_model = build_student(str(student), nc, ch)
+    check_fit(teacher_model, student_model, data_info, str(student))
+    args = {"name": None, **args}
+    # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
+    args["project"] = str(Path(args.get("project") or "runs/distill").resolve())
+    check_args(args, int(max(student_model.stride.max(), 32)))
+    check_run_dir(args)
+    local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)
+    args.update(
+        model=local(student), data=local(data), distill_model=local(teacher), task="detect", mode="train",
+        name=args["name"] or "exp",
+    )
+    return Plan(args=args, teacher=teacher_model)
+
+
+# Ultralytics' own list of the arguments a resumed run may change (BaseTrainer.check_resume).
+RESUMABLE = {"imgsz", "batch", "device", "workers", "cache", "patience", "save_period", "val", "plots", "distill_model"}
+
+
+def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], DistillConfig]:
+    """A resumable yolodistill `last.pt`, and the Ultralytics args that resume it."""
+    from ultralytics.utils.patches import torch_load
+
+    from .train import settings_from_checkpoint
+
+    p = require_file(resume, "resume checkpoint", (".pt",))
+    try:
+        ckpt = torch_load(p, map_location="cpu", weights_only=False)
+        settings = settings_from_checkpoint(p)
+    except Exception as e:
+        raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
+    if settings is None:
+        raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
+    if ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
+        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run instead")
+    fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
+    if fixed:
+        raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
+    teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
+    require_file(teacher, "teacher of the resumed run", (".pt",))
+    return {**overrides, "model": str(p), "resume": str(p)}, settings

@@ -1,0 +1,189 @@
+"""The `yolodistill` command line: each command parses, validates and calls one importable Python function."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+import yaml
+from rich.console import Console
+
+from .errors import UserError
+
+app = typer.Typer(
+    help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Make or convert datasets in YOLO format.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Turn a UserError into one red line on stderr and exit status 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=UserError.exit_code) from None
+
+    return wrapper
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().lstrip("-").replace("-", "_")
+        if not sep or not key:
+            raise UserError(f"'{item}' is not a key=value override: write Ultralytics train arguments as lr0=0.01")
+        try:
+            out[key] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            out[key] = value
+    return out
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def train(
+    ctx: typer.Context,
+    teacher: Optional[Path] = typer.Option(None, help="Teacher checkpoint (.pt), e.g. yolo26x.pt. Frozen during training."),
+    student: Optional[str] = typer.Option(None, help="Student model: a .yaml to train from scratch or a .pt to fine-tune."),
+    data: Optional[Path] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs to train. [default: from the config, 100]"),
+    imgsz: Optional[int] = typer.Option(None, help="Train and val image size in pixels, a multiple of 32. [default: 640]"),
+    batch: Optional[int] = typer.Option(None, help="Batch size. [default: 16]"),
+    device: Optional[str] = typer.Option(None, help="Device: cpu, 0, or 0,1 for multi-GPU DDP. [default: auto]"),
+    workers: Optional[int] = typer.Option(None, help="Dataloader workers per rank. [default: 8]"),
+    seed: Optional[int] = typer.Option(None, help="Random seed. [default: 0]"),
+    project: Optional[str] = typer.Option(None, help="Parent folder of the run. [default: runs/distill]"),
+    name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp2, ...]"),
+    exist_ok: bool = typer.Option(False, "--exist-ok", help="Write into an existing run folder instead of a new one."),
+    config: Optional[Path] = typer.Option(None, help="Recipe yaml (see configs/); flags override it, it overrides configs/default.yaml."),
+    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation (0 turns it off)."),
+    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation: DFL KL or decoded-box IoU (0 off)."),
+    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation (0 off)."),
+    temperature: Optional[float] = typer.Option(None, help="Temperature of the class and DFL distributions' KL."),
+    feat_loss: Optional[str] = typer.Option(None, help="Feature loss: l2 (Ultralytics score-weighted L2), cwd or mgd."),
+    kd_warmup: Optional[float] = typer.Option(None, help="Epochs over which the distillation weights ramp up from 0."),
+    resume: Optional[Path] = typer.Option(None, help="Resume an interrupted run from its weights/last.pt."),
+):
+    """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (lr0=0.005).
+
+    Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
+    best.pt is a plain Ultralytics checkpoint of the student.
+    """
+    from .train import train as run_train
+
+    overrides = parse_overrides(ctx.args)
+    flags = dict(
+        epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=workers, seed=seed, project=project,
+        name=name, kd_cls=kd_cls, kd_box=kd_box, kd_feat=kd_feat, temperature=temperature, feat_loss=feat_loss,
+        kd_warmup=kd_warmup,
+    )
+    if exist_ok:
+        flags["exist_ok"] = True
+    result = run_train(
+        teacher=teacher, student=student, data=data, config=config, resume=resume,
+        **{k: v for k, v in flags.items() if v is not None}, **overrides,
+    )
+    console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
+    console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
+    console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
+
+
+@data_app.command("synth")
+@user_errors
+def data_synth(
+    out: Path = typer.Option(..., help="Output folder; data.yaml is written inside it."),
+    images: int = typer.Option(64, help="Number of images (a quarter go to val)."),
+    classes: int = typer.Option(3, help="Number of classes, each a shape (1 to 8)."),
+    imgsz: int = typer.Option(128, help="Image width and height in pixels."),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same files."),
+):
+    """Write a deterministic synthetic multi-class detection dataset in YOLO format."""
+    from .data import make_synthetic
+
+    path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed)
+    console.print(f"Wrote {images} images, {classes} classes: {path}")
+
+
+@data_app.command("convert")
+@user_errors
+def data_convert(
+    src: Path = typer.Argument(..., help="Pascal VOC folder (Annotations/, JPEGImages/) or a COCO JSON file or folder."),
+    format: str = typer.Option(..., "--format", help="Source format: voc or coco."),
+    out: Path = typer.Option(..., help="Output folder for the YOLO dataset and its data.yaml."),
+    val_fraction: float = typer.Option(0.2, help="Validation share when the source has no published split."),
+    seed: int = typer.Option(0, help="Seed of that split."),
+):
+    """Convert a Pascal VOC or COCO dataset to YOLO format with a data.yaml."""
+    from .data import convert
+
+    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed)
+    console.print(summary.render())
+
+
+@app.command()
+@user_errors
+def export(
+    weights: Path = typer.Option(..., help="Checkpoint to export, e.g. runs/distill/exp/weights/best.pt."),
+    format: str = typer.Option("onnx", "--format", help="onnx, openvino or engine (TensorRT, needs CUDA)."),
+    imgsz: Optional[int] = typer.Option(None, help="Export image size. [default: the checkpoint's train imgsz]"),
+    half: bool = typer.Option(False, "--half", help="FP16 weights (engine, openvino; onnx on GPU)."),
+    int8: bool = typer.Option(False, "--int8", help="INT8 quantization, calibrated on --data and gated by --max-drop."),
+    data: Optional[Path] = typer.Option(None, help="Dataset yaml: parity sample images and INT8 calibration."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic input shapes."),
+    batch: int = typer.Option(1, help="Export batch size."),
+    simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the ONNX graph (onnxslim)."),
+    nms: bool = typer.Option(False, "--nms", help="Put NMS inside the exported graph."),
+    device: Optional[str] = typer.Option(None, help="Device for export, e.g. cpu or 0."),
+    max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
+):
+    """Export with Ultralytics, then check the artifact against the PyTorch model on sample images."""
+    from .export import export_model
+
+    result = export_model(
+        weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data, dynamic=dynamic, batch=batch,
+        simplify=simplify, nms=nms, device=device, max_drop=max_drop,
+    )
+    console.print(result.render())
+
+
+@app.command()
+@user_errors
+def bench(
+    artifacts: Optional[List[Path]] = typer.Argument(None, help="Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports]"),
+    data: Optional[Path] = typer.Option(None, help="Dataset yaml whose val split gives mAP. [default: the run's data]"),
+    imgsz: Optional[int] = typer.Option(None, help="Image size. [default: each artifact's own]"),
+    device: str = typer.Option("cpu", help="Device: cpu or a CUDA index."),
+    batch: int = typer.Option(1, help="Batch size of the timed runs."),
+    warmup: int = typer.Option(10, help="Untimed warm-up runs."),
+    runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
+    json: Optional[Path] = typer.Option(None, "--json", help="Where to write bench.json. [default: beside the first artifact]"),
+):
+    """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images."""
+    from .bench import bench as run_bench
+
+    run_bench(artifacts or None, data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
+              json_path=json, console=console)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Recipes: configs/default.yaml, then a user's --config file, then command-line flags, each overriding the last.
+
+A recipe mixes two kinds of keys: the distillation settings below (`DistillConfig`), which Ultralytics does not know
+and which travel on their own path, and ordinary Ultralytics train arguments (epochs, imgsz, lr0, ...), which are
+checked against Ultralytics' own list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+from .losses import FEATURE_LOSSES
+
+
+@dataclass
+class DistillConfig:
+    """The distillation settings of one run (documented key by key in configs/default.yaml)."""
+
+    kd_cls: float = 1.0
+    kd_box: float = 1.0
+    kd_feat: float = 1.0
+    temperature: float = 2.0
+    feat_loss: str = "cwd"
+    kd_warmup: float = 1.0
+    cwd_tau: float = 1.0
+    mgd_mask_ratio: float = 0.65
+
+    def __post_init__(self):
+        for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise UserError(f"{key} must be a number >= 0, got {value!r}")
+        for key in ("temperature", "cwd_tau"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"{key} must be a number > 0, got {value!r}")
+        if not 0 <= self.mgd_mask_ratio < 1:
+            raise UserError(f"mgd_mask_ratio must be in [0, 1), got {self.mgd_mask_ratio!r}")
+        if self.feat_loss not in FEATURE_LOSSES:
+            raise UserError(f"feat_loss must be one of {', '.join(FEATURE_LOSSES)}, got {self.feat_loss!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only: it is pickled into checkpoints that must load without yolodistill installed."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DistillConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.keys()})
+
+    def weight_scale(self, epoch: int) -> float:
+        """Warm-up factor of all distillation weights at a 0-based epoch: linear from 1/(W+1) to 1 over W epochs."""
+        return min(1.0, (epoch + 1) / (self.kd_warmup + 1))
+
+
+def recipe_path(name: str = "default") -> Path:
+    """Path of a named recipe shipped in configs/ (installed as the package `yolodistill.configs`)."""
+    return Path(str(importlib.resources.files("yolodistill.configs") / f"{name}.yaml"))
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """Load a recipe file into a flat dict, with a clear error for a missing or malformed file."""
+    p = Path(path)
+    if not p.exists():
+        named = recipe_path(str(path))
+        if named.exists():  # --config fast means configs/fast.yaml
+            p = named
+        else:
+            raise UserError(f"config '{path}' does not exist: pass a recipe yaml such as configs/default.yaml")
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(d, dict):
+        raise UserError(f"config '{p}' must be a mapping of key: value lines")
+    return d
+
+
+def resolve(config: str | Path | None = None, **flags: Any) -> tuple[DistillConfig, dict[str, Any]]:
+    """Merge default recipe < config file < flags, and split into (distillation settings, Ultralytics train args)."""
+    from ultralytics.utils import DEFAULT_CFG_KEYS
+
+    merged = read_recipe(recipe_path("default"))
+    if config is not None:
+        merged.update(read_recipe(config))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    distill_keys = set(DistillConfig.keys())
+    unknown = sorted(k for k in merged if k not in distill_keys and k not in DEFAULT_CFG_KEYS)
+    if unknown:
+        raise UserError(
+            f"unknown setting(s) {', '.join(unknown)}: use a distillation key ({', '.join(sorted(distill_keys))}) "
+            "or an Ultralytics train argument"
+        )
+    distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
+    return distill, {k: v for k, v in merged.items() if k not in distill_keys}

@@ -1,0 +1,29 @@
+"""One exception type for everything the user can fix.
+
+The CLI turns a `UserError` into one line on stderr and exit status 2, never a traceback. Raise it before any file
+is written, so that bad input never costs the user what they already had.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """Bad input: the message says what is wrong and how to fix it, in one line."""
+
+    exit_code = 2
+
+
+def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError."""
+    p = Path(path)
+    if str(path).lower().startswith(("http://", "https://")):
+        raise UserError(f"{what} '{path}' is a URL: download it first and pass the local file")
+    if not p.exists():
+        raise UserError(f"{what} '{path}' does not exist: check the path")
+    if not p.is_file():
+        raise UserError(f"{what} '{path}' is not a file")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
+    return p

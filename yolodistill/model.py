@@ -1,0 +1,196 @@
+"""The teacher-student wrapper: Ultralytics' `DistillationModel` with class-score, box and feature losses.
+
+Subclassing `DistillationModel` keeps what Ultralytics' trainer already does for it: the teacher is frozen and left
+out of the EMA, NaN recovery restores `student_model` and `projector`, `strip_optimizer` unwraps the final checkpoint
+to a plain student, and DDP runs with `find_unused_parameters`. What changes is construction (no hooks: the Detect
+head's training output already carries its input features) and the loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from ultralytics.nn.distill_model import DistillationModel
+from ultralytics.nn.modules.head import Detect
+from ultralytics.nn.tasks import load_checkpoint
+from ultralytics.utils.torch_utils import copy_attr
+
+from .config import DistillConfig
+from .losses import (
+    BoxIoUKD,
+    ChannelWiseKD,
+    ClassScoreKD,
+    DFLDistributionKD,
+    MaskedGenerativeKD,
+    ScoreWeightedL2,
+    decode_distances,
+    teacher_confidence,
+)
+
+KD_TERMS = ("kd_cls", "kd_box", "kd_feat")
+
+
+def detect_head(model: nn.Module) -> Detect:
+    """The model's Detect head (its last layer in every Ultralytics detection yaml)."""
+    head = model.model[-1]
+    if not isinstance(head, Detect):
+        raise TypeError(f"last layer is {type(head).__name__}, not a Detect head")
+    return head
+
+
+def neck_channels(model: nn.Module) -> list[int]:
+    """Channels of each feature level the Detect head reads (P3, P4, P5)."""
+    return [branch[0].conv.in_channels for branch in detect_head(model).cv2]
+
+
+def head_branches(output: Any) -> dict[str, dict[str, Any]]:
+    """Normalise a Detect output to {"one2many": {...}} plus "one2one" for YOLO26-style end-to-end heads.
+
+    Training mode returns the raw dict; eval mode returns (decoded, raw dict).
+    """
+    raw = output[1] if isinstance(output, tuple) else output
+    return raw if "one2many" in raw else {"one2many": raw}
+
+
+def adapter(c_in: int, c_out: int, feat_loss: str) -> nn.Module:
+    """Trainable student-to-teacher adapter of one level: torch modules only, so checkpoints stay portable.
+
+    `align` is Ultralytics' projector (1x1 conv, ReLU, 1x1 conv); MGD adds its generator (3x3 conv, ReLU, 3x3 conv).
+    """
+    parts = {"align": nn.Sequential(nn.Conv2d(c_in, c_out, 1), nn.ReLU(inplace=True), nn.Conv2d(c_out, c_out, 1))}
+    if feat_loss == "mgd":
+        parts["generator"] = nn.Sequential(
+            nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c_out, c_out, 3, padding=1)
+        )
+    return nn.ModuleDict(parts)
+
+
+def load_teacher(teacher: str | Path | nn.Module, ch: int) -> nn.Module:
+    """Teacher as a module; a checkpoint path is loaded once here (and rebuilt for the student's input channels)."""
+    if isinstance(teacher, nn.Module):
+        return teacher
+    model = load_checkpoint(teacher)[0]
+    if model.yaml.get("channels", 3) != ch:
+        rebuilt = type(model)(model.yaml.copy(), ch=ch, nc=model.yaml["nc"], verbose=False)
+        rebuilt.load(model)
+        model = rebuilt
+    return model
+
+
+class KDModel(DistillationModel):
+    """Teacher-student pair whose loss adds class-score, box and neck-feature distillation to the detection loss.
+
+    Pairs of head branches: the student's one2many learns from the teacher's one2many (or its only branch); on
+    YOLO26 pairs the one2one branches are distilled too. A YOLO26 one2one branch is not taught from a dense teacher
+    branch of another family, whose many-boxes-per-object targets would fight the one-to-one assignment.
+    """
+
+    def __init__(self, teacher_model: str | Path | nn.Module, student_model: nn.Module, settings: DistillConfig):
+        nn.Module.__init__(self)  # not DistillationModel.__init__: it builds hooks and L2-only projectors we replace
+        device = next(student_model.parameters()).device
+        self.teacher_model = load_teacher(teacher_model, student_model.yaml.get("channels", 3)).to(device)
+        self._freeze_teacher()
+        self.student_model = student_model
+        self.feats_idx, self.teacher_feats_idx = [], []  # no hooks (the base class pickling expects these fields)
+        self._teacher_feats, self._student_feats, self._teacher_hooks, self._student_hooks = {}, {}, [], []
+        copy_attr(self, student_model)
+        self.settings = settings
+        self.kd_scale = 1.0  # warm-up factor, set by the trainer each epoch
+        s_ch, t_ch = neck_channels(student_model), neck_channels(self.teacher_model)
+        self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
+        self.s_reg_max = detect_head(student_model).reg_max
+        self.t_reg_max = detect_head(self.teacher_model).reg_max
+        self.cls_kd = ClassScoreKD(settings.temperature)
+        self.box_kd = (
+            DFLDistributionKD(self.s_reg_max, settings.temperature)
+            if self.s_reg_max == self.t_reg_max > 1
+            else BoxIoUKD()
+        )
+        self.feat_kd = {
+            "l2": ScoreWeightedL2(),
+            "cwd": ChannelWiseKD(settings.cwd_tau),
+            "mgd": MaskedGenerativeKD(settings.mgd_mask_ratio),
+        }[settings.feat_loss]
+
+    def loss(self, batch: dict, preds: Any = None):
+        """Detection loss of the student with the weighted distillation terms appended (one column each)."""
+        if not self.training:  # validation during training: same columns, no teacher
+            regular, items = self.student_model.loss(batch, preds)
+            zeros = torch.zeros(len(KD_TERMS), device=regular.device, dtype=regular.dtype)
+            return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in KD_TERMS}}
+        img = batch["img"]
+        with torch.no_grad():
+            teacher_out = self.teacher_model(img)  # same autocast as the student: the trainer's forward context
+        preds = self.student_model(img)
+        regular, items = self.student_model.loss(batch, preds)
+        with torch.autocast(img.device.type, enabled=False):  # distillation math in float32
+            terms = self.distill_terms(preds, teacher_out)
+        stacked = torch.stack([terms[k] for k in KD_TERMS]).to(regular.dtype)
+        items.update({k: terms[k].detach() for k in KD_TERMS})
+        return torch.cat([regular, stacked * img.shape[0]]), items
+
+    def distill_terms(self, student_out: Any, teacher_out: Any) -> dict[str, torch.Tensor]:
+        """Weighted distillation terms (kd_cls, kd_box, kd_feat) for one batch, before the batch-size factor."""
+        s, t = head_branches(student_out), head_branches(teacher_out)
+        pairs = [(s[k], t[k]) for k in ("one2many", "one2one") if k in s and k in t]
+        cfg, scale = self.settings, self.kd_scale
+        zero = s["one2many"]["scores"].new_zeros(()).float()
+        cls = box = zero
+        for s_b, t_b in pairs:
+            w = teacher_confidence(t_b["scores"])
+            if cfg.kd_cls:
+                cls = cls + self.cls_kd(s_b["scores"], t_b["scores"])
+            if cfg.kd_box:
+                if isinstance(self.box_kd, DFLDistributionKD):
+                    box = box + self.box_kd(s_b["boxes"], t_b["boxes"], w)
+                else:
+                    box = box + self.box_kd(
+                        decode_distances(s_b["boxes"], self.s_reg_max), decode_distances(t_b["boxes"], self.t_reg_max), w
+                    )
+        feat = self.feature_term(s["one2many"]["feats"], t) if cfg.kd_feat else zero
+        return {
+            "kd_cls": cls / len(pairs) * cfg.kd_cls * scale,
+            "kd_box": box / len(pairs) * cfg.kd_box * scale,
+            "kd_feat": feat * cfg.kd_feat * scale,
+        }
+
+    def feature_term(self, student_feats: list[torch.Tensor], teacher: dict[str, dict]) -> torch.Tensor:
+        """Feature loss summed over the head's input levels, student features through the adapters.
+
+        Location weights are the teacher's confidence, averaged over its branches as Ultralytics does.
+        """
+        teacher_feats = teacher["one2many"]["feats"]
+        scores = sum(b["scores"].detach().float() for b in teacher.values()) / len(teacher)
+        sizes = [f.shape[-2] * f.shape[-1] for f in teacher_feats]
+        weights = [teacher_confidence(p) for p in scores.split(sizes, dim=-1)]
+        total = 0.0
+        for level, (fs, ft, w) in enumerate(zip(student_feats, teacher_feats, weights)):
+            parts = self.projector[level]
+            aligned = parts["align"](fs.float())
+            if "generator" in parts:
+                total = total + self.feat_kd(aligned, ft, parts["generator"])
+            else:
+                total = total + self.feat_kd(aligned, ft, w)
+        return total
+
+    def portable(self) -> DistillationModel:
+        """This pair as Ultralytics' own `DistillationModel` (student, adapters, settings as a plain dict).
+
+        Checkpoints hold this object, so `YOLO("last.pt")` loads, validates and exports a mid-training checkpoint
+        where yolodistill is not installed; resume reads the adapters and `yolodistill` settings back from it.
+        """
+        m = DistillationModel.__new__(DistillationModel)
+        nn.Module.__init__(m)
+        m.teacher_model = None
+        self.student_model.task = "detect"  # Ultralytics reads it on whichever module it ends up holding
+        m.student_model = self.student_model
+        m.projector = self.projector
+        m.feats_idx, m.teacher_feats_idx = [], []
+        m._teacher_feats, m._student_feats, m._teacher_hooks, m._student_hooks = {}, {}, [], []
+        copy_attr(m, self.student_model)
+        m.dis = 0.0
+        m.yolodistill = self.settings.to_dict()
+        return m

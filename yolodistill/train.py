@@ -1,0 +1,157 @@
+"""Distillation training: a thin `DetectionTrainer` subclass and the `train()` function behind `yolodistill train`.
+
+The trainer overrides four template methods of Ultralytics' trainer:
+- `set_model_attributes`: wraps the student in `KDModel` before `_setup_train` would wrap it in the built-in
+  distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
+- `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`;
+- `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill;
+- `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
+  because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.nn.distill_model import DistillationModel
+from ultralytics.nn.tasks import load_checkpoint
+from ultralytics.utils import DEFAULT_CFG, RANK
+from ultralytics.utils.torch_utils import unwrap_model
+
+from .config import DistillConfig
+from .errors import UserError
+from .model import KDModel
+from .utils import atomic_write_text
+
+SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
+
+
+def apply_warmup(trainer: DistillationTrainer) -> None:
+    """Callback at each epoch start: scale the distillation weights by the warm-up factor."""
+    unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch)
+
+
+def settings_from_checkpoint(path: str | Path) -> DistillConfig | None:
+    """The DistillConfig a yolodistill checkpoint carries (None for any other checkpoint)."""
+    model = load_checkpoint(path)[0]
+    saved = getattr(model, "yolodistill", None)
+    return DistillConfig.from_dict(saved) if isinstance(saved, dict) else None
+
+
+class DistillationTrainer(DetectionTrainer):
+    """Ultralytics' detection trainer, distilling from a frozen teacher (`distill_model=`) with `KDModel`."""
+
+    def __init__(
+        self,
+        cfg=DEFAULT_CFG,
+        overrides: dict | None = None,
+        _callbacks: dict | None = None,
+        distill: DistillConfig | None = None,
+        teacher: torch.nn.Module | None = None,
+    ):
+        super().__init__(cfg, overrides, _callbacks)
+        if distill is None and os.environ.get(SETTINGS_ENV):  # a DDP worker built by Ultralytics' entry file
+            distill = DistillConfig.from_dict(json.loads(os.environ[SETTINGS_ENV]))
+        if distill is None and self.resume:
+            distill = settings_from_checkpoint(self.args.resume)
+        if distill is None:
+            raise UserError("no distillation settings: start runs with yolodistill train, or resume one of its runs")
+        if not self.args.distill_model:
+            raise UserError("no teacher: pass --teacher PATH.pt")
+        self.distill = distill
+        self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
+        self._adapter_state = None
+        if apply_warmup not in self.callbacks["on_train_epoch_start"]:
+            self.add_callback("on_train_epoch_start", apply_warmup)
+        if RANK in {-1, 0}:
+            atomic_write_text(self.save_dir / "distill.yaml", yaml.safe_dump(self.recipe(), sort_keys=False))
+
+    def recipe(self) -> dict[str, Any]:
+        """Everything needed to reproduce the run: distillation settings and Ultralytics args."""
+        args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
+        return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "train_args": args}
+
+    def setup_model(self):
+        """On resume, rebuild the student from `last.pt` and keep its adapters for `set_model_attributes`."""
+        if self.resume and not isinstance(self.model, torch.nn.Module):
+            weights, ckpt = load_checkpoint(self.model)
+            if isinstance(weights, DistillationModel):
+                self.model = self.get_model(cfg=weights.yaml, weights=weights.student_model, verbose=RANK == -1)
+                self._adapter_state = weights.projector.state_dict()
+                return ckpt
+        return super().setup_model()
+
+    def set_model_attributes(self):
+        """Attach data attributes to the student, then wrap it with the teacher in a `KDModel`."""
+        super().set_model_attributes()
+        if isinstance(self.model, KDModel):
+            return
+        teacher = self.teacher if self.teacher is not None else self.args.distill_model
+        self.model = KDModel(teacher, self.model, self.distill)
+        if self._adapter_state is not None:
+            self.model.projector.load_state_dict(self._adapter_state)
+        self.teacher = None  # the wrapper owns it now
+
+    def save_model(self):
+        """Save with the EMA swapped for its portable form (see `KDModel.portable`)."""
+        ema = self.ema.ema
+        self.ema.ema = ema.portable()
+        try:
+            return super().save_model()
+        finally:
+            self.ema.ema = ema
+
+    def train(self):
+        """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down."""
+        if self.ddp:
+            os.environ[SETTINGS_ENV] = json.dumps(self.distill.to_dict())
+        return super().train()
+
+
+@dataclass
+class TrainResult:
+    """Where a run wrote its files, and its final metrics."""
+
+    save_dir: Path
+    best: Path
+    last: Path
+    metrics: dict[str, float]
+
+
+def train(
+    teacher: str | Path | None = None,
+    student: str | Path | None = None,
+    data: str | Path | None = None,
+    config: str | Path | None = None,
+    resume: str | Path | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Distill `teacher` into `student` on `data` (or resume a run) and return where the results are.
+
+    `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
+    Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
+    """
+    from .checks import check_resume, preflight
+    from .config import resolve
+
+    if resume is not None:
+        args, distill = check_resume(resume, overrides)
+        trainer = DistillationTrainer(overrides=args, distill=distill)
+    else:
+        distill, args = resolve(config, **overrides)
+        plan = preflight(teacher, student, data, args)
+        trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    trainer.train()
+    return TrainResult(
+        save_dir=Path(trainer.save_dir),
+        best=Path(trainer.best),
+        last=Path(trainer.last),
+        metrics={k: float(v) for k, v in (trainer.metrics or {}).items()},
+    )
