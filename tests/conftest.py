@@ -40,3 +40,31 @@ def trained_student(tmp_path_factory, synth_data) -> Path:
     best = project / "student" / "weights" / "best.pt"
     assert best.exists()
     return best
+
+
+SYNTH_NAMES = {0: "circle", 1: "square", 2: "triangle"}
+
+
+def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3) -> Path:
+    """An untrained model saved the way Ultralytics saves one: enough for every mechanical test, in a second."""
+    import torch
+    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel, guess_model_task, yaml_model_load
+
+    task = guess_model_task(yaml_model_load(cfg))
+    cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[task]
+    model = cls(cfg, nc=len(names), ch=ch, verbose=False)
+    model.names = dict(names)
+    torch.save({"model": model, "train_args": {"task": task, "imgsz": 64}, "epoch": -1}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def teacher26(tmp_path_factory) -> Path:
+    """A YOLO26-s teacher checkpoint for the synthetic classes."""
+    return save_checkpoint("yolo26s.yaml", tmp_path_factory.mktemp("teachers") / "yolo26s.pt")
+
+
+@pytest.fixture(scope="session")
+def teacher11(tmp_path_factory) -> Path:
+    """A YOLO11-n teacher checkpoint (DFL head, reg_max 16) for cross-family runs."""
+    return save_checkpoint("yolo11n.yaml", tmp_path_factory.mktemp("teachers") / "yolo11n.pt")

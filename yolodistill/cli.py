@@ -58,9 +58,9 @@ def parse_overrides(items: list[str]) -> dict:
 @user_errors
 def train(
     ctx: typer.Context,
-    teacher: Optional[Path] = typer.Option(None, help="Teacher checkpoint (.pt), e.g. yolo26x.pt. Frozen during training."),
+    teacher: Optional[str] = typer.Option(None, help="Teacher checkpoint (.pt), e.g. yolo26x.pt. Frozen during training."),
     student: Optional[str] = typer.Option(None, help="Student model: a .yaml to train from scratch or a .pt to fine-tune."),
-    data: Optional[Path] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
+    data: Optional[str] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs to train. [default: from the config, 100]"),
     imgsz: Optional[int] = typer.Option(None, help="Train and val image size in pixels, a multiple of 32. [default: 640]"),
     batch: Optional[int] = typer.Option(None, help="Batch size. [default: 16]"),

@@ -108,10 +108,14 @@ class DistillationTrainer(DetectionTrainer):
         finally:
             self.ema.ema = ema
 
+    def ddp_environment(self) -> dict[str, str]:
+        """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
+        return {SETTINGS_ENV: json.dumps(self.distill.to_dict())}
+
     def train(self):
         """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down."""
         if self.ddp:
-            os.environ[SETTINGS_ENV] = json.dumps(self.distill.to_dict())
+            os.environ.update(self.ddp_environment())
         return super().train()
 
 

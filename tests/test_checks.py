@@ -1,0 +1,126 @@
+"""Every misfit between teacher, student, data and arguments: one line, exit status 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from yolodistill.checks import check_fit
+from yolodistill.cli import app
+from yolodistill.data import make_synthetic
+from yolodistill.errors import UserError
+
+from .conftest import save_checkpoint
+
+
+def data_variant(synth_data: Path, tmp_path: Path, **changes) -> Path:
+    d = yaml.safe_load(synth_data.read_text())
+    d.update(changes)
+    out = tmp_path / f"variant-{'-'.join(changes)}.yaml"
+    out.write_text(yaml.safe_dump(d))
+    return out
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(app, ["train", *args, "--epochs", "1", "--imgsz", "64", "--device", "cpu"])
+
+
+def assert_one_line_error(result, *needles: str):
+    assert result.exit_code == 2, result.output
+    text = result.output.strip()
+    assert "Traceback" not in text and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [x for x in text.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), text
+    flat = " ".join(text.split())
+    for n in needles:
+        assert n in flat, flat
+
+
+@pytest.fixture
+def cases(tmp_path, synth_data, teacher26):
+    bad = tmp_path / "garbage.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    txt = tmp_path / "model.txt"
+    txt.write_text("hello")
+    four = make_synthetic(tmp_path / "four", images=8, classes=4, imgsz=64)
+    return {
+        "class count": ([teacher26, "yolo26n.yaml", four], ["teacher has 3 classes but the data has 4"]),
+        "class names": (
+            [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, names={0: "square", 1: "circle", 2: "triangle"})],
+            ["teacher class 0 is 'circle' but the data's is 'square'"],
+        ),
+        "channels": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels=1)], ["3-channel", "1 channels"]),
+        "levels": ([teacher26, "yolov8n-p2.yaml", synth_data], ["teacher has 3 detection levels", "has 4"]),
+        "segmentation teacher": (
+            [save_checkpoint("yolo26n-seg.yaml", tmp_path / "seg.pt"), "yolo26n.yaml", synth_data], ["is a segment model"]
+        ),
+        "classification student": ([teacher26, "yolo26n-cls.yaml", synth_data], ["describes a classify model"]),
+        "missing teacher": ([tmp_path / "nope.pt", "yolo26n.yaml", synth_data], ["does not exist"]),
+        "corrupt teacher": ([bad, "yolo26n.yaml", synth_data], ["not a readable Ultralytics checkpoint"]),
+        "not a .pt teacher": ([txt, "yolo26n.yaml", synth_data], ["should be a .pt file"]),
+        "url teacher": (["https://example.com/yolo26x.pt", "yolo26n.yaml", synth_data], ["is a URL"]),
+        "unknown student": ([teacher26, "yolo99z.yaml", synth_data], ["student 'yolo99z.yaml'"]),
+        "data with missing paths": (
+            [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")], ["images not found"]
+        ),
+        "data not yaml": ([teacher26, "yolo26n.yaml", txt], ["should be a dataset .yaml"]),
+    }
+
+
+CASES = ["class count", "class names", "channels", "levels", "segmentation teacher", "classification student",
+         "missing teacher", "corrupt teacher", "not a .pt teacher", "url teacher", "unknown student",
+         "data with missing paths", "data not yaml"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_misfit_is_one_clear_line(cases, case, tmp_path):
+    (teacher, student, data), needles = cases[case]
+    result = run_cli("--teacher", str(teacher), "--student", student, "--data", str(data),
+                     "--project", str(tmp_path / "runs"))
+    assert_one_line_error(result, *needles)
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--imgsz", "70"], "--imgsz must be a multiple of 32"),
+        (["--epochs", "0"], "--epochs must be a whole number >= 1"),
+        (["--feat-loss", "kl"], "feat_loss must be one of l2, cwd, mgd"),
+        (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
+        (["lr00=0.1"], "unknown setting(s) lr00"),
+        (["lr0"], "is not a key=value override"),
+    ],
+)
+def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--project", str(tmp_path), "--device", "cpu", *extra])
+    assert_one_line_error(result, needle)
+
+
+def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):
+    run = tmp_path / "mine"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"precious")
+    result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(tmp_path), "--name", "mine")
+    assert_one_line_error(result, "exists: pass --exist-ok")
+    assert (run / "weights" / "best.pt").read_bytes() == b"precious"
+
+
+def test_resume_refuses_foreign_checkpoints(teacher26, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--resume", str(teacher26)])
+    assert_one_line_error(result, "is not a yolodistill training checkpoint")
+
+
+def test_stride_mismatch(teacher26):
+    from ultralytics.nn.tasks import DetectionModel, load_checkpoint
+
+    teacher = load_checkpoint(teacher26)[0]
+    student = DetectionModel("yolo26n.yaml", nc=3, verbose=False)
+    student.stride = student.stride * 2
+    with pytest.raises(UserError, match="strides"):
+        check_fit(teacher, student, {"names": teacher.names, "nc": 3}, "odd.yaml")

@@ -1,0 +1,152 @@
+"""Real Ultralytics training steps at imgsz 64: columns, portable checkpoints, resume, and the DDP entry."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from ultralytics.utils.torch_utils import unwrap_model
+
+from yolodistill.checks import check_resume, preflight
+from yolodistill.config import resolve
+from yolodistill.errors import UserError
+from yolodistill.model import KD_TERMS, KDModel
+from yolodistill.train import DistillationTrainer, train
+
+from .conftest import PYTHON
+
+FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
+
+
+def rows(csv_path: Path) -> list[dict[str, float]]:
+    with open(csv_path) as f:
+        return [{k.strip(): float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def make_trainer(teacher, data, project, name, **kw) -> DistillationTrainer:
+    distill, args = resolve(None, **{**FAST, "project": str(project), "name": name, **kw})
+    plan = preflight(teacher, "yolo26n.yaml", data, args)
+    return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+
+
+@pytest.mark.parametrize("teacher_fixture, feat_loss", [("teacher26", "cwd"), ("teacher11", "mgd")])
+def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, feat_loss, synth_data, tmp_path):
+    teacher = request.getfixturevalue(teacher_fixture)
+    result = train(teacher, "yolo26n.yaml", synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST)
+    assert result.save_dir == tmp_path / "run" and result.best.exists() and result.last.exists()
+    (row,) = rows(result.save_dir / "results.csv")
+    for k in KD_TERMS:
+        assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
+        assert f"val/{k}" in row
+    assert {"train/box_loss", "train/cls_loss"} <= set(row)
+    recipe = yaml.safe_load((result.save_dir / "distill.yaml").read_text())
+    assert recipe["distill"]["feat_loss"] == feat_loss
+    assert recipe["teacher"] == str(Path(teacher).resolve())
+
+
+PORTABLE_CHECK = """
+import sys
+sys.modules["yolodistill"] = None  # yolodistill is not installed here: any reference to it fails to import
+from ultralytics import YOLO
+for w in sys.argv[2:]:
+    assert type(YOLO(w).model).__module__.startswith("ultralytics"), w
+    m = YOLO(w).val(data=sys.argv[1], imgsz=64, batch=8, device="cpu", plots=False, verbose=False)
+    assert 0 <= m.box.map <= 1
+    YOLO(w).predict(sys.argv[1].replace("data.yaml", "images/val"), imgsz=64, verbose=False)
+    print("EXPORTED", YOLO(w).export(format="onnx", imgsz=64))
+"""
+
+
+def test_checkpoints_are_plain_ultralytics(teacher26, synth_data, tmp_path):
+    """best.pt, last.pt and a mid-training last.pt load, validate, predict and export without yolodistill."""
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=2, feat_loss="mgd")
+    mid = tmp_path / "mid.pt"
+    trainer.add_callback("on_model_save", lambda t: t.epoch == 0 and mid.write_bytes(t.last.read_bytes()))
+    trainer.train()
+    weights = [trainer.best, trainer.last, mid]
+    out = subprocess.run([PYTHON, "-c", PORTABLE_CHECK, str(synth_data), *map(str, weights)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("EXPORTED") == 3
+    ckpt = torch.load(mid, map_location="cpu", weights_only=False)
+    assert ckpt["ema"].yolodistill["feat_loss"] == "mgd"  # the mid-run checkpoint carries its settings
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_after_first_epoch(trainer):
+    if trainer.epoch == 0:
+        raise Interrupt
+
+
+def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tmp_path):
+    first = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=2, kd_cls=0.5, feat_loss="l2")
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    last = tmp_path / "run" / "weights" / "last.pt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    with pytest.raises(UserError, match="cannot change kd_cls"):
+        check_resume(last, {"kd_cls": 0.2})
+    args, distill = check_resume(last, {"workers": 0})
+    assert distill.kd_cls == 0.5 and distill.feat_loss == "l2"
+    seen = {}
+
+    def capture(t):
+        model = unwrap_model(t.model)
+        seen.update(model=model, projector={k: v.clone() for k, v in model.projector.state_dict().items()})
+
+    resumed = DistillationTrainer(overrides=args, distill=distill)
+    resumed.add_callback("on_train_start", capture)
+    resumed.train()
+    assert isinstance(seen["model"], KDModel) and seen["model"].teacher_model is not None
+    assert seen["model"].settings.kd_cls == 0.5
+    for k, v in saved["ema"].projector.state_dict().items():
+        torch.testing.assert_close(seen["projector"][k], v.float())
+    epochs = [r["epoch"] for r in rows(tmp_path / "run" / "results.csv")]
+    assert epochs == [1, 2]  # finished at the planned epoch, not one more
+
+
+def test_ddp_entry_rebuilds_identical_configuration(teacher26, synth_data, tmp_path):
+    """Ultralytics' generated DDP entry rebuilds our trainer class with our settings in a fresh process."""
+    from ultralytics.utils.dist import generate_ddp_file
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "run", kd_cls=0.3, kd_feat=2.0, feat_loss="mgd",
+                           temperature=3.0)
+    entry = Path(generate_ddp_file(trainer))
+    try:
+        script = entry.read_text()
+        assert "trainer.train()" in script
+        probe = ("import json; print('ROUNDTRIP=' + json.dumps({'cls': type(trainer).__name__, "
+                 "'distill': trainer.distill.to_dict(), 'teacher': trainer.args.distill_model, "
+                 "'data': trainer.args.data}))")
+        probe_file = tmp_path / "entry.py"
+        probe_file.write_text(script.replace("trainer.train()", probe))
+        env = {**os.environ, **trainer.ddp_environment()}
+        out = subprocess.run([sys.executable, str(probe_file)], capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        line = next(x for x in out.stdout.splitlines() if x.startswith("ROUNDTRIP="))
+        got = json.loads(line.split("=", 1)[1])
+        assert got == {
+            "cls": "DistillationTrainer",
+            "distill": trainer.distill.to_dict(),
+            "teacher": trainer.args.distill_model,
+            "data": trainer.args.data,
+        }
+        # without the environment the worker refuses to train with default settings by accident
+        bare = {k: v for k, v in os.environ.items() if k != "YOLODISTILL_SETTINGS"}
+        out = subprocess.run([sys.executable, str(probe_file)], capture_output=True, text=True, env=bare, timeout=300)
+        assert out.returncode != 0 and "no distillation settings" in out.stderr
+    finally:
+        entry.unlink(missing_ok=True)
+        entry.with_suffix(".pt").unlink(missing_ok=True)
