@@ -37,10 +37,14 @@ def make_trainer(teacher, data, project, name, **kw) -> DistillationTrainer:
     return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
 
 
-@pytest.mark.parametrize("teacher_fixture, feat_loss", [("teacher26", "cwd"), ("teacher11", "mgd")])
-def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, feat_loss, synth_data, tmp_path):
+@pytest.mark.parametrize(
+    "teacher_fixture, student, feat_loss",
+    [("teacher26", "yolo26n.yaml", "cwd"), ("teacher11", "yolo26n.yaml", "mgd"), ("teacher26", "yolo11n.yaml", "l2")],
+    ids=["yolo26-pair", "yolo11-teacher-yolo26-student", "yolo26-teacher-yolo11-student"],
+)
+def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, feat_loss, synth_data, tmp_path):
     teacher = request.getfixturevalue(teacher_fixture)
-    result = train(teacher, "yolo26n.yaml", synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST)
+    result = train(teacher, student, synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST)
     assert result.save_dir == tmp_path / "run" and result.best.exists() and result.last.exists()
     (row,) = rows(result.save_dir / "results.csv")
     for k in KD_TERMS:

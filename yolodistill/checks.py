@@ -5,6 +5,7 @@ Each misfit is a `UserError` with one line saying what is wrong and how to fix i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ def check_args(args: dict[str, Any], stride: int) -> None:
 def check_run_dir(args: dict[str, Any]) -> None:
     """An explicitly named run folder is never reused without --exist-ok (Ultralytics would write into it)."""
     name = args.get("name")
+    if int(os.environ.get("RANK", -1)) > 0:  # under torchrun, rank 0 may have made the folder a moment ago
+        return
     if name and not args.get("exist_ok"):
         run = Path(args["project"]) / str(name)
         if run.exists():
