@@ -71,10 +71,22 @@ for w in sys.argv[2:]:
 
 def test_checkpoints_are_plain_ultralytics(teacher26, synth_data, tmp_path):
     """best.pt, last.pt and a mid-training last.pt load, validate, predict and export without yolodistill."""
-    trainer = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=2, feat_loss="mgd")
+    # nbs=batch and no warm-up, so that each of the few batches is an optimizer step with a non-zero lr
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=2, feat_loss="mgd", nbs=8, warmup_epochs=0)
     mid = tmp_path / "mid.pt"
+    start = {}
+
+    def at_start(t):
+        start["optimized"] = {id(p) for g in t.optimizer.param_groups for p in g["params"]}
+        start["projector"] = {k: v.clone() for k, v in unwrap_model(t.model).projector.state_dict().items()}
+
+    trainer.add_callback("on_train_start", at_start)
     trainer.add_callback("on_model_save", lambda t: t.epoch == 0 and mid.write_bytes(t.last.read_bytes()))
     trainer.train()
+    projector = unwrap_model(trainer.model).projector  # adapters are optimized and move, generator included
+    assert all(id(p) in start["optimized"] for p in projector.parameters())
+    moved = [k for k, v in projector.state_dict().items() if not torch.equal(v, start["projector"][k])]
+    assert any("align" in k for k in moved) and any("generator" in k for k in moved), (moved, list(start["projector"]))
     weights = [trainer.best, trainer.last, mid]
     out = subprocess.run([PYTHON, "-c", PORTABLE_CHECK, str(synth_data), *map(str, weights)],
                          capture_output=True, text=True, timeout=300)
