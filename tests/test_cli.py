@@ -47,3 +47,13 @@ def test_overrides_are_typed_like_ultralytics():
 def test_console_script_entry_point():
     out = subprocess.run([PYTHON, "-m", "yolodistill.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "train" in out.stdout and "export" in out.stdout
+
+
+def test_compare_bad_methods_is_one_line(teacher26, synth_data, tmp_path):
+    result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--epochs", "1", "--methods", "plain,magic",
+                                      "--project", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and "magic" in lines[0] and "Traceback" not in result.output
+    assert not (tmp_path / "c").exists()

@@ -103,6 +103,31 @@ def train(
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def compare(
+    ctx: typer.Context,
+    teacher: str = typer.Option(..., help="Teacher checkpoint (.pt) shared by both distillation methods."),
+    student: str = typer.Option(..., help="Student model yaml (or .pt) trained by every method."),
+    data: str = typer.Option(..., help="Dataset yaml; mAP comes from its val split."),
+    epochs: int = typer.Option(..., help="Epochs of every run (the same for each method and seed)."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; each method trains once per seed."),
+    methods: str = typer.Option("plain,builtin,ours", help="Which of plain, builtin (Ultralytics' distiller), ours."),
+    config: Optional[Path] = typer.Option(None, help="Recipe yaml for 'ours' (and shared Ultralytics args)."),
+    project: str = typer.Option("runs/compare", help="Parent folder of the comparison."),
+    name: Optional[str] = typer.Option(None, help="Comparison folder name. [default: exp, exp-2, ...]"),
+    exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse an existing comparison folder."),
+):
+    """Train the plain student, Ultralytics' built-in distiller and our recipe per seed, and compare them.
+
+    Writes compare.json, compare.md and compare.png; other Ultralytics train arguments go as key=value.
+    """
+    from .compare import compare as run_compare
+
+    run_compare(teacher, student, data, epochs, seeds=seeds, methods=methods, config=config, project=project,
+                name=name, exist_ok=exist_ok, console=console, **parse_overrides(ctx.args))
+
+
 @data_app.command("synth")
 @user_errors
 def data_synth(

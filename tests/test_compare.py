@@ -1,0 +1,162 @@
+"""`compare` end to end at tiny scale: every number in compare.json must come from the runs it made."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from yolodistill.compare import compare, compare_dir
+from yolodistill.errors import UserError
+
+FAST = dict(imgsz=64, batch=8, workers=0, device="cpu", plots=False)
+SEEDS = (0, 1)
+METHODS = ("plain", "builtin", "ours")
+RECORD_KEYS = {
+    "created", "command", "argv", "args", "train_args", "methods", "environment", "definitions", "teacher", "runs",
+    "summary", "notes",
+}
+SUMMARY_KEYS = {
+    "seeds", "map50_mean", "map50_std", "map50_95_mean", "map50_95_std", "map50_95_min", "epoch_time_s",
+    "gap_recovered", "seeds_below_plain",
+}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, teacher26, synth_data):
+    project = tmp_path_factory.mktemp("compare")
+    return compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds=SEEDS, project=project, name="cmp",
+                   console=Console(width=200), **FAST)
+
+
+@pytest.fixture(scope="module")
+def record(result):
+    return json.loads(result.json_path.read_text())
+
+
+def csv_epoch_times(run_dir: Path) -> list[float]:
+    with open(run_dir / "results.csv") as f:
+        cumulative = [float(r["time"]) for r in csv.DictReader(f)]
+    return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
+
+
+def test_record_is_complete(result, record):
+    assert RECORD_KEYS <= set(record)
+    assert result.save_dir.name == "cmp" and result.json_path == result.save_dir / "compare.json"
+    assert record["args"]["seeds"] == list(SEEDS) and record["args"]["methods"] == list(METHODS)
+    assert record["command"].startswith("yolodistill compare --teacher ") and "--seeds 0,1" in record["command"]
+    assert "imgsz=64" in record["command"] and "--methods plain,builtin,ours" in record["command"]
+    versions, machine = record["environment"]["versions"], record["environment"]["machine"]
+    assert set(versions) >= {"yolodistill", "ultralytics", "torch"} and machine["cpu_count"] >= 1
+    assert record["methods"]["builtin"]["dis"] == 6.0 and record["methods"]["ours"]["distill"]["feat_loss"] == "cwd"
+    assert set(record["summary"]) == set(METHODS)
+    for s in record["summary"].values():
+        assert set(s) == SUMMARY_KEYS and s["seeds"] == list(SEEDS)
+    assert 0 <= record["teacher"]["map50_95"] <= 1 and Path(record["teacher"]["val_dir"]).is_dir()
+
+
+def test_runs_are_the_folders_it_trained(result, record):
+    runs = record["runs"]
+    assert [(r["seed"], r["method"]) for r in runs] == [(s, m) for s in SEEDS for m in METHODS]
+    folders = sorted(p.name for p in result.save_dir.iterdir() if p.is_dir())
+    assert folders == sorted([f"{m}-seed{s}" for m in METHODS for s in SEEDS] + ["teacher-val"])
+    for r in runs:
+        run_dir = Path(r["run_dir"])
+        assert run_dir == result.save_dir / f"{r['method']}-seed{r['seed']}" and Path(r["best"]).is_file()
+        times = csv_epoch_times(run_dir)
+        assert r["epochs"] == len(times) == 1
+        assert r["epoch_time_s"] == pytest.approx(statistics.fmean(times), abs=1e-6) and r["epoch_time_s"] > 0
+
+
+def test_map_is_the_final_validation_of_best(record):
+    """Validating each best.pt again gives the numbers in the record (the runs' own final validation)."""
+    from ultralytics import YOLO
+
+    for r in record["runs"]:
+        m = YOLO(r["best"]).val(data=record["train_args"]["data"], imgsz=64, batch=16, device="cpu", plots=False,
+                                project=str(Path(r["run_dir"]) / "recheck"), name="val", verbose=False)
+        assert (r["map50"], r["map50_95"]) == pytest.approx((m.box.map50, m.box.map), abs=1e-6)
+
+
+def test_methods_share_every_setting_but_the_teacher(record):
+    """Per seed, the Ultralytics args of the three runs differ only in name, folder and (for distillers) teacher."""
+    teacher = str(Path(record["args"]["teacher"]).resolve())
+    for seed in SEEDS:
+        args = {m: yaml.safe_load((Path(record["train_args"]["project"]) / f"{m}-seed{seed}" / "args.yaml").read_text())
+                for m in METHODS}
+        strip = lambda a: {k: v for k, v in a.items() if k not in ("name", "save_dir", "distill_model")}  # noqa: E731
+        assert strip(args["plain"]) == strip(args["builtin"]) == strip(args["ours"])
+        assert args["plain"]["seed"] == seed and args["plain"]["epochs"] == 1 and args["plain"]["imgsz"] == 64
+        assert args["plain"]["distill_model"] is None
+        assert args["builtin"]["distill_model"] == args["ours"]["distill_model"] == teacher
+    assert (Path(record["train_args"]["project"]) / "ours-seed0" / "distill.yaml").is_file()
+
+
+def test_summary_is_the_mean_over_seeds(record):
+    for method, s in record["summary"].items():
+        runs = [r for r in record["runs"] if r["method"] == method]
+        assert s["map50_mean"] == pytest.approx(statistics.fmean(r["map50"] for r in runs))
+        assert s["map50_95_mean"] == pytest.approx(statistics.fmean(r["map50_95"] for r in runs))
+        assert s["map50_95_std"] == pytest.approx(statistics.stdev(r["map50_95"] for r in runs))
+        assert s["epoch_time_s"] == pytest.approx(statistics.fmean(r["epoch_time_s"] for r in runs))
+    plain = record["summary"]["plain"]["map50_95_mean"]
+    if record["teacher"]["map50_95"] <= plain:  # untrained models at this scale: no gap to recover, and it says so
+        assert record["summary"]["ours"]["gap_recovered"] is None and record["notes"]
+
+
+def test_markdown_and_plot(result):
+    md = result.md_path.read_text()
+    for method in (*METHODS, "teacher"):
+        assert f"| {method} |" in md
+    assert "ours-seed1" in md and result.plot_path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
+    out = compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="3", methods="plain,ours",
+                  project=tmp_path, name="sub", console=Console(width=200), **FAST)
+    assert sorted(p.name for p in out.save_dir.iterdir() if p.is_dir()) == ["ours-seed3", "plain-seed3", "teacher-val"]
+    assert list(out.summary) == ["plain", "ours"] and [r["seed"] for r in out.runs] == [3, 3]
+    assert "builtin" not in json.loads(out.json_path.read_text())["methods"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"methods": "plain,kd"}, "unknown method"),
+        ({"methods": ""}, "no methods"),
+        ({"seeds": ""}, "no seeds"),
+        ({"seeds": []}, "no seeds"),
+        ({"seeds": "0,0"}, "repeats a seed"),
+        ({"seeds": "0,x"}, "whole numbers"),
+        ({"seeds": (-1,)}, ">= 0"),
+        ({"seed": 3}, "compare sets seed"),
+        ({"epochs": 0}, "--epochs"),
+        ({"teacher": "missing.pt"}, "does not exist"),
+        ({"kd_cls": -1}, "kd_cls"),
+    ],
+)
+def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_path, kwargs, message):
+    args = dict(teacher=teacher26, student="yolo26n.yaml", data=synth_data, epochs=1, project=tmp_path / "p", **FAST)
+    with pytest.raises(UserError, match=message):
+        compare(**{**args, **kwargs})
+    assert not (tmp_path / "p").exists()
+
+
+def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(UserError, match="exist-ok"):
+        compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path, name="taken", **FAST)
+    assert list((tmp_path / "taken").iterdir()) == []
+
+
+def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
+    assert compare_dir(tmp_path, None, exist_ok=False) == tmp_path / "exp"
+    (tmp_path / "exp").mkdir()
+    assert compare_dir(tmp_path, None, exist_ok=False) == tmp_path / "exp-2"
+    assert compare_dir(tmp_path, None, exist_ok=True) == tmp_path / "exp"
+    assert compare_dir(tmp_path, "exp", exist_ok=True) == tmp_path / "exp"

@@ -1,0 +1,118 @@
+"""The summary math and the renderers, on hand-made runs whose answers are known."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from yolodistill.report import (
+    compare_markdown, compare_plot, gap_recovered, markdown_table, mean_std, rich_table, summarize, write_json,
+)
+
+
+def run(method, seed, map50_95, map50=None, epoch_time_s=1.0):
+    return {"method": method, "seed": seed, "map50": map50 if map50 is not None else map50_95 + 0.2,
+            "map50_95": map50_95, "epoch_time_s": epoch_time_s, "run_dir": f"/runs/{method}-seed{seed}"}
+
+
+RUNS = [
+    run("plain", 0, 0.40, epoch_time_s=2.0), run("plain", 1, 0.42, epoch_time_s=4.0),
+    run("builtin", 0, 0.38), run("builtin", 1, 0.43),
+    run("ours", 0, 0.45, epoch_time_s=3.0), run("ours", 1, 0.47, epoch_time_s=5.0),
+]
+
+
+def test_mean_std_is_the_sample_spread():
+    assert mean_std([0.4, 0.42]) == pytest.approx((0.41, math.sqrt(2 * 0.01**2)))
+    assert mean_std([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    assert mean_std([0.5]) == (0.5, 0.0)
+
+
+def test_gap_recovered():
+    assert gap_recovered(0.45, plain=0.40, teacher=0.50) == pytest.approx(0.5)
+    assert gap_recovered(0.38, plain=0.40, teacher=0.50) == pytest.approx(-0.2)
+    assert gap_recovered(0.40, plain=0.40, teacher=0.50) == 0.0
+    assert gap_recovered(0.45, plain=None, teacher=0.50) is None
+    assert gap_recovered(0.45, plain=0.40, teacher=0.40) is None  # no gap to recover
+    assert gap_recovered(0.45, plain=0.40, teacher=0.30) is None
+
+
+def test_summary_per_method():
+    summary, notes = summarize(RUNS, teacher=0.51)
+    assert list(summary) == ["plain", "builtin", "ours"] and notes == []
+    ours = summary["ours"]
+    assert ours["seeds"] == [0, 1]
+    assert ours["map50_95_mean"] == pytest.approx(0.46)
+    assert ours["map50_95_std"] == pytest.approx(math.sqrt(2 * 0.01**2))
+    assert ours["map50_mean"] == pytest.approx(0.66)
+    assert ours["map50_95_min"] == pytest.approx(0.45)
+    assert ours["epoch_time_s"] == pytest.approx(4.0)
+    assert ours["gap_recovered"] == pytest.approx((0.46 - 0.41) / (0.51 - 0.41))
+    assert ours["seeds_below_plain"] == 0
+    assert summary["builtin"]["seeds_below_plain"] == 1  # seed 0: 0.38 < 0.40; seed 1: 0.43 > 0.42
+    assert summary["builtin"]["gap_recovered"] == pytest.approx((0.405 - 0.41) / 0.10)
+    assert summary["plain"]["gap_recovered"] == 0.0 and summary["plain"]["seeds_below_plain"] is None
+
+
+def test_summary_without_plain_or_gap_says_why():
+    summary, notes = summarize([r for r in RUNS if r["method"] != "plain"], teacher=0.51)
+    assert summary["ours"]["gap_recovered"] is None and summary["ours"]["seeds_below_plain"] is None
+    assert len(notes) == 1 and "plain student was not run" in notes[0]
+    summary, notes = summarize(RUNS, teacher=0.30)
+    assert all(s["gap_recovered"] is None for s in summary.values())
+    assert len(notes) == 1 and "does not exceed" in notes[0] and "0.300" in notes[0]
+
+
+def test_one_seed_has_zero_spread():
+    summary, _ = summarize([run("plain", 3, 0.4), run("ours", 3, 0.5)], teacher=0.6)
+    assert summary["ours"]["map50_95_std"] == 0.0 and summary["ours"]["gap_recovered"] == pytest.approx(0.5)
+
+
+def test_markdown_table():
+    rows = [{"name": "a|b", "score": 0.12345, "n": 3}, {"name": "c", "score": None}]
+    assert markdown_table(rows, ["name", "score", "n"]) == (
+        "| name | score | n |\n"
+        "|---|---|---|\n"
+        "| a\\|b | 0.123 | 3 |\n"
+        "| c | — | — |\n"
+    )
+
+
+def test_rich_table_has_every_row_and_column():
+    table = rich_table([{"x": 1.0, "y": "a"}, {"x": None, "y": "b"}], ["x", "y"], title="t")
+    assert [c.header for c in table.columns] == ["x", "y"] and table.row_count == 2
+
+
+def test_write_json_is_strict(tmp_path):
+    path = write_json(tmp_path / "sub" / "r.json", {"a": float("nan"), "b": [1.5, float("inf")], "c": tmp_path})
+    assert json.loads(path.read_text()) == {"a": None, "b": [1.5, None], "c": str(tmp_path)}
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+def record(runs, teacher):
+    summary, notes = summarize(runs, teacher["map50_95"])
+    return {
+        "args": {"teacher": "t.pt", "student": "yolo26n.yaml", "data": "d.yaml", "epochs": 3, "seeds": [0, 1]},
+        "command": "yolodistill compare --teacher t.pt", "notes": notes, "runs": runs, "summary": summary,
+        "teacher": teacher,
+        "environment": {"machine": {"platform": "Linux", "cpu_count": 2, "gpu": None},
+                        "versions": {"ultralytics": "8.4.190"}},
+    }
+
+
+def test_compare_markdown_and_plot(tmp_path):
+    rec = record(RUNS, {"map50": 0.7, "map50_95": 0.51})
+    md = compare_markdown(rec)
+    assert "| ours | 0.660 ± 0.014 | 0.460 ± 0.014 | 0.450 | 4.00 | 50% | 0/2 |" in md
+    assert "| builtin | 0.605 ± " in md and "1/2" in md and "| teacher | 0.700 | 0.510 |" in md
+    assert "| ours | 1 | 0.670 | 0.470 | 5.00 | ours-seed1 |" in md
+    assert "yolodistill compare --teacher t.pt" in md and "GPU none" in md
+    png = compare_plot(rec, tmp_path / "compare.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_markdown_lists_notes():
+    md = compare_markdown(record([run("ours", 0, 0.3)], {"map50": 0.0, "map50_95": 0.0}))
+    assert "- gap recovered is undefined: the plain student was not run" in md

@@ -1,0 +1,256 @@
+"""`yolodistill compare`: does distilling beat training the student alone, and does our recipe beat Ultralytics' own?
+
+Per seed and with identical Ultralytics settings it trains the plain student, the student with Ultralytics' built-in
+distiller at its default weight, and the student with our recipe; validates the teacher once; and writes
+compare.json, compare.md and compare.png beside the runs in project/NAME/{method}-seed{S}/. One seed proves
+little on a short schedule, where seed noise can exceed the effect, hence the spread over seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import UserError
+from .report import compare_markdown, compare_plot, compare_table, environment, mean_std, summarize, write_json
+from .utils import atomic_write_text
+
+METHODS = ("plain", "builtin", "ours")
+RESERVED = ("seed", "model", "data", "distill_model", "resume")  # set per run by compare itself
+# Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
+VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
+MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
+DEFINITIONS = {
+    "map50, map50_95": "final validation of the run's weights/best.pt at the end of training (Ultralytics' "
+    "trainer.metrics); the last results.csv row is the last epoch's EMA model instead",
+    "epoch_time_s": "mean of the differences of results.csv's cumulative time column: training plus the per-epoch "
+    "validation, without setup and the final validation",
+    "std": "sample standard deviation over seeds (0 for one seed)",
+    "gap_recovered": "(method - plain) / (teacher - plain) on mean mAP50-95; null when plain was not run or the "
+    "teacher does not beat it",
+    "seeds_below_plain": "seeds where the method's mAP50-95 is below the plain student's with the same seed",
+}
+
+
+@dataclass
+class CompareResult:
+    """Where the comparison wrote its files, and what it found."""
+
+    save_dir: Path
+    json_path: Path
+    md_path: Path
+    plot_path: Path
+    summary: dict[str, dict[str, Any]]
+    teacher: dict[str, Any]
+    runs: list[dict[str, Any]]
+    notes: list[str]
+
+
+def split_list(value: str | Iterable[Any]) -> list[str]:
+    """Items of '0,1,2' from the command line or of a sequence from Python."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
+    """Distinct whole numbers: a repeated seed would train into the folder of the first."""
+    try:
+        out = [int(s) for s in split_list(seeds)]
+    except ValueError:
+        raise UserError(f"--seeds must be whole numbers separated by commas (0,1,2), got {seeds!r}") from None
+    if not out:
+        raise UserError("no seeds: pass at least one, e.g. --seeds 0,1,2")
+    if any(s < 0 for s in out):
+        raise UserError(f"--seeds must be >= 0 (NumPy rejects negative seeds), got {seeds!r}")
+    if len(set(out)) < len(out):
+        raise UserError(f"--seeds repeats a seed ({', '.join(map(str, out))}): each seed trains once per method")
+    return out
+
+
+def parse_methods(methods: str | Iterable[str]) -> list[str]:
+    """Known methods in the canonical order, so tables always read plain, builtin, ours."""
+    names = [m.lower() for m in split_list(methods)]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}: choose from {', '.join(METHODS)}")
+    if not names:
+        raise UserError(f"no methods: pass some of {', '.join(METHODS)}, e.g. --methods plain,ours")
+    return [m for m in METHODS if m in names]
+
+
+def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
+    """project/NAME, or the next free exp, exp-2, ... as Ultralytics names runs; a named folder that exists is
+    reused only with exist_ok."""
+    from ultralytics.utils.files import increment_path
+
+    root = Path(project).resolve()
+    if not name:
+        return increment_path(root / "exp", exist_ok=exist_ok)
+    out = root / name
+    if out.exists() and not exist_ok:
+        raise UserError(f"compare folder '{out}' exists: pass --exist-ok to reuse it, or another --name")
+    return out
+
+
+def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir: Path, overrides: dict) -> str:
+    """The `yolodistill compare` line that repeats this comparison, whichever way and wherever it was started."""
+    words = ["yolodistill", "compare", "--teacher", str(teacher), "--student", str(student), "--data", str(data),
+             "--epochs", str(epochs), "--seeds", ",".join(map(str, seeds)), "--methods", ",".join(methods)]
+    if config is not None:
+        words += ["--config", str(config)]
+    words += ["--project", str(save_dir.parent), "--name", save_dir.name]
+    words += [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
+    return shlex.join(words)
+
+
+def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Path) -> dict[str, Any]:
+    """The teacher's mAP on the val split, with the settings the students' final validation used."""
+    from ultralytics import YOLO
+
+    kwargs = {k: args[k] for k in VAL_KEYS if k in args}
+    batch = args.get("batch")
+    if isinstance(batch, int) and batch >= 1:
+        kwargs["batch"] = 2 * batch  # Ultralytics' trainer validates at twice the train batch
+    metrics = YOLO(teacher).val(data=data, plots=False, project=str(save_dir), name="teacher-val", exist_ok=True,
+                                **kwargs)
+    return {"map50": float(metrics.box.map50), "map50_95": float(metrics.box.map), "val_dir": str(metrics.save_dir)}
+
+
+def epoch_times(results_csv: Path) -> list[float]:
+    """Seconds per epoch from results.csv, whose `time` column is cumulative since training started."""
+    with open(results_csv, newline="") as f:
+        cumulative = [float(row["time"]) for row in csv.DictReader(f, skipinitialspace=True)]
+    return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
+
+
+def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]) -> tuple[Path, dict[str, float]]:
+    """Train one method at one seed into base['project']/METHOD-seedS; return the folder and the final metrics.
+
+    plain and builtin get the same Ultralytics args, builtin adding only the teacher; ours gets the same args
+    through `resolve`, plus its distillation settings.
+    """
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    from .train import train
+
+    name = f"{method}-seed{seed}"
+    if method == "ours":
+        result = train(**ours, seed=seed, project=base["project"], name=name, exist_ok=True)
+        return result.save_dir, result.metrics
+    args = {**base, "seed": seed, "name": name, "exist_ok": True}
+    if method == "builtin":
+        args["distill_model"] = ours["teacher"]
+    trainer = DetectionTrainer(overrides=args)
+    trainer.train()
+    return Path(trainer.save_dir), dict(trainer.metrics)
+
+
+def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
+    """What one run contributes: its final best.pt metrics and its epoch time (see DEFINITIONS)."""
+    times = epoch_times(save_dir / "results.csv")
+    return {
+        "method": method,
+        "seed": seed,
+        "map50": float(metrics[MAP50]),
+        "map50_95": float(metrics[MAP50_95]),
+        "epoch_time_s": mean_std(times)[0],
+        "epochs": len(times),
+        "run_dir": str(save_dir),
+        "best": str(save_dir / "weights" / "best.pt"),
+    }
+
+
+def compare(
+    teacher: str | Path,
+    student: str | Path,
+    data: str | Path,
+    epochs: int,
+    seeds: str | Iterable[int] = (0, 1, 2),
+    methods: str | Iterable[str] = METHODS,
+    config: str | Path | None = None,
+    project: str | Path = "runs/compare",
+    name: str | None = None,
+    exist_ok: bool = False,
+    console: Console | None = None,
+    **overrides: Any,
+) -> CompareResult:
+    """Train each method once per seed, validate the teacher, and write compare.json, compare.md and compare.png.
+
+    `seeds` and `methods` take sequences or comma-separated strings. `overrides` are Ultralytics train args shared
+    by every run and distillation keys (kd_cls, ...) for "ours"; both override `config` as in `yolodistill train`.
+    Every input is checked before anything is trained or written.
+    """
+    from .checks import preflight
+    from .config import resolve
+
+    console = console or Console()
+    seeds, methods = parse_seeds(seeds), parse_methods(methods)
+    reserved = sorted(k for k in overrides if k in RESERVED)
+    if reserved:
+        raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
+    distill, args = resolve(config, epochs=epochs, **overrides)
+    save_dir = compare_dir(project, name, exist_ok)
+    plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
+    base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
+    ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
+                config=config, epochs=epochs, **overrides)
+
+    console.print(f"Comparing {', '.join(methods)} over seeds {', '.join(map(str, seeds))} in {escape(str(save_dir))}")
+    teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
+    jobs = [(seed, method) for seed in seeds for method in methods]
+    runs = []
+    for i, (seed, method) in enumerate(jobs, 1):
+        console.print(f"[bold]{escape(f'[{i}/{len(jobs)}]')} {method} seed {seed}[/] ...")
+        run = run_record(method, seed, *train_run(method, seed, base, ours))
+        console.print(f"{escape(f'[{i}/{len(jobs)}]')} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
+                      f"{run['epoch_time_s']:.1f} s/epoch")
+        runs.append(run)
+
+    summary, notes = summarize(runs, teacher_metrics["map50_95"])
+    record = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config,
+                               save_dir, overrides),
+        "argv": sys.argv,
+        "args": {"teacher": str(teacher), "student": str(student), "data": str(data), "epochs": epochs,
+                 "seeds": seeds, "methods": methods, "config": None if config is None else str(config),
+                 "overrides": overrides},
+        "train_args": base,
+        "methods": method_descriptions(methods, base, distill.to_dict()),
+        "environment": environment(),
+        "definitions": DEFINITIONS,
+        "teacher": teacher_metrics,
+        "runs": runs,
+        "summary": summary,
+        "notes": notes,
+    }
+    json_path = write_json(save_dir / "compare.json", record)
+    md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
+    plot_path = compare_plot(record, save_dir / "compare.png")
+    console.print(compare_table(record))
+    for note in notes:
+        console.print(f"[yellow]Note:[/] {escape(note)}")
+    console.print(f"Results: {escape(str(json_path))}, {md_path.name}, {plot_path.name}", soft_wrap=True)
+    return CompareResult(save_dir, json_path, md_path, plot_path, summary, teacher_metrics, runs, notes)
+
+
+def method_descriptions(methods: list[str], base: dict[str, Any], distill: dict[str, Any]) -> dict[str, Any]:
+    """What each method adds to the shared train args, so the record says exactly what was compared."""
+    from ultralytics.utils import DEFAULT_CFG
+
+    known = {
+        "plain": {"trainer": "ultralytics DetectionTrainer", "teacher": False},
+        "builtin": {"trainer": "ultralytics DetectionTrainer, distill_model=teacher", "teacher": True,
+                    "dis": base.get("dis", DEFAULT_CFG.dis)},
+        "ours": {"trainer": "yolodistill DistillationTrainer", "teacher": True, "distill": distill},
+    }
+    return {m: known[m] for m in methods}
