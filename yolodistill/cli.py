@@ -84,6 +84,7 @@ def train(
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
     best.pt is a plain Ultralytics checkpoint of the student.
     """
+    from .train import TrainingInterrupted
     from .train import train as run_train
 
     overrides = parse_overrides(ctx.args)
@@ -94,10 +95,17 @@ def train(
     )
     if exist_ok:
         flags["exist_ok"] = True
-    result = run_train(
-        teacher=teacher, student=student, data=data, config=config, resume=resume,
-        **{k: v for k, v in flags.items() if v is not None}, **overrides,
-    )
+    if resume is not None and teacher is not None:
+        overrides["distill_model"] = teacher  # the teacher moved since the run started
+    try:
+        result = run_train(
+            teacher=teacher, student=student, data=data, config=config, resume=resume,
+            **{k: v for k, v in flags.items() if v is not None}, **overrides,
+        )
+    except TrainingInterrupted as e:
+        hint = f"yolodistill train --resume {e.last}" if e.last.exists() else "a new run (no epoch had finished)"
+        err_console.print(f"[bold yellow]Interrupted.[/] Continue with: {hint}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
     console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)

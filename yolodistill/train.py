@@ -100,13 +100,26 @@ class DistillationTrainer(DetectionTrainer):
         self.teacher = None  # the wrapper owns it now
 
     def save_model(self):
-        """Save with the EMA swapped for its portable form (see `KDModel.portable`)."""
-        ema = self.ema.ema
+        """Save with the EMA swapped for its portable form (see `KDModel.portable`), and atomically.
+
+        Ultralytics writes `last.pt` in place; here it goes to a temporary file renamed over the old one, so a kill
+        in the middle of saving still leaves the previous, resumable `last.pt`.
+        """
+        ema, final = self.ema.ema, {"last": self.last, "best": self.best}
         self.ema.ema = ema.portable()
+        for key, path in final.items():
+            setattr(self, key, path.with_name(f".{path.name}.partial"))
         try:
-            return super().save_model()
+            saved = super().save_model()
         finally:
             self.ema.ema = ema
+            partial = {key: getattr(self, key) for key in final}
+            for key, path in final.items():
+                setattr(self, key, path)
+        for key, tmp in partial.items():
+            if tmp.exists():
+                os.replace(tmp, final[key])
+        return saved
 
     def ddp_environment(self) -> dict[str, str]:
         """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
@@ -117,6 +130,14 @@ class DistillationTrainer(DetectionTrainer):
         if self.ddp:
             os.environ.update(self.ddp_environment())
         return super().train()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the checkpoint to resume from."""
+
+    def __init__(self, last: Path):
+        super().__init__(str(last))
+        self.last = last
 
 
 @dataclass
@@ -152,7 +173,10 @@ def train(
         distill, args = resolve(config, **overrides)
         plan = preflight(teacher, student, data, args)
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
-    trainer.train()
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(Path(trainer.last)) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),

@@ -1,0 +1,294 @@
+"""bench on CPU with real ONNX Runtime and OpenVINO, the reports it writes, and the Jetson probe on recorded output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+from typer.testing import CliRunner
+
+from yolodistill import bench as bn
+from yolodistill import sysinfo
+from yolodistill.cli import app
+from yolodistill.errors import UserError
+from yolodistill.export import export_model
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jetson"
+FAST = dict(warmup=1, runs=5)
+
+
+def quiet() -> Console:
+    """A console that records what bench prints, wide enough that table cells are not truncated."""
+    return Console(file=io.StringIO(), width=200, record=True)
+
+
+@pytest.fixture(scope="module")
+def run(trained_student, synth_data, tmp_path_factory) -> Path:
+    """A project folder holding runs/distill/exp/weights/best.pt with its ONNX and OpenVINO exports."""
+    root = tmp_path_factory.mktemp("project")
+    best = root / "runs" / "distill" / "exp" / "weights" / "best.pt"
+    best.parent.mkdir(parents=True)
+    shutil.copy2(trained_student, best)
+    for fmt in ("onnx", "openvino"):
+        export_model(best, format=fmt, data=synth_data)
+    return root
+
+
+def weights_of(run: Path) -> Path:
+    return run / "runs" / "distill" / "exp" / "weights"
+
+
+def test_bench_writes_every_key_with_sane_values(run, synth_data, tmp_path):
+    w = weights_of(run)
+    artifacts = [w / "best.pt", w / "best.onnx", w / "best_openvino_model"]
+    out = tmp_path / "report" / "bench.json"
+    rows = bn.bench(artifacts, data=synth_data, json_path=out, console=quiet(), **FAST)
+
+    saved = json.loads(out.read_text())
+    assert saved == rows and [r["format"] for r in saved] == ["pt", "onnx", "openvino"]
+    for row in saved:
+        assert tuple(row) == bn.KEYS
+        lat = row["latency_ms"]
+        assert set(lat) == {"p50", "p90", "p99"} and 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
+        assert row["throughput_ips"] > 0 and row["size_mb"] > 0
+        assert row["params"] > 0 and row["flops_g"] > 0  # exports borrow them from best.pt beside them
+        assert 0 <= row["map50_95"] <= row["map50"] <= 1
+        assert (row["precision"], row["imgsz"], row["batch"], row["device"]) == ("fp32", 64, 1, "cpu")
+    assert len({r["params"] for r in saved}) == 1
+
+    table = list(csv.DictReader((out.parent / "bench.csv").open()))
+    assert [r["artifact"] for r in table] == [str(p) for p in artifacts]
+    assert float(table[1]["latency_p99_ms"]) == saved[1]["latency_ms"]["p99"]
+    assert (out.parent / "bench.md").read_text().count("| best") == 3
+    assert (out.parent / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    env = json.loads((out.parent / "bench_env.json").read_text())
+    assert env["jetson"] is None and env["libraries"]["onnxruntime"] and env["cpu_count"] >= 1
+    assert env["runs"] == 5 and env["data"] == str(synth_data)
+
+
+def test_bench_without_artifacts_uses_the_newest_run(run, trained_student, monkeypatch):
+    w = weights_of(run)
+    older = run / "runs" / "distill" / "older" / "weights" / "best.pt"
+    older.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(trained_student, older)
+    os.utime(older, (1, 1))
+    (w / "best.engine").write_bytes(b"built on a Jetson")  # cannot run here: skipped, not fatal
+    (w / "last.onnx").write_bytes(b"an export of another checkpoint")  # not best.pt's: ignored
+    monkeypatch.chdir(run)
+    console = quiet()
+    try:
+        rows = bn.bench(console=console, **FAST)  # data comes from the checkpoint's train args
+    finally:
+        (w / "best.engine").unlink()
+        (w / "last.onnx").unlink()
+    assert [Path(r["artifact"]).name for r in rows] == ["best.pt", "best.onnx", "best_openvino_model"]
+    assert json.loads((w / "bench.json").read_text()) == rows
+    assert "Skipping best.engine" in console.export_text()
+
+
+def test_newest_best_prefers_distill_then_detect(tmp_path):
+    detect = tmp_path / "runs" / "detect" / "a" / "weights" / "best.pt"
+    detect.parent.mkdir(parents=True)
+    detect.touch()
+    assert bn.newest_best(tmp_path / "runs") == detect
+    distill = tmp_path / "runs" / "distill" / "b" / "weights" / "best.pt"
+    distill.parent.mkdir(parents=True)
+    distill.touch()
+    os.utime(distill, (1, 1))
+    assert bn.newest_best(tmp_path / "runs") == distill
+    with pytest.raises(UserError, match="name the artifacts"):
+        bn.newest_best(tmp_path / "elsewhere")
+
+
+def test_source_checkpoint_of_each_export_name(tmp_path):
+    (tmp_path / "best.pt").touch()
+    for name in ("best.onnx", "best_int8.onnx", "best_openvino_model", "best_int8_openvino_model", "best.engine"):
+        assert bn.source_checkpoint(tmp_path / name) == tmp_path / "best.pt"
+    assert bn.source_checkpoint(tmp_path / "last.onnx") is None
+
+
+def test_bad_artifacts_and_data(run, synth_data, tmp_path):
+    w = weights_of(run)
+    with pytest.raises(UserError, match="does not exist"):
+        bn.bench([tmp_path / "gone.onnx"], data=synth_data, console=quiet(), **FAST)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(UserError, match="not a benchable artifact"):
+        bn.bench([tmp_path / "notes.txt"], data=synth_data, console=quiet(), **FAST)
+    (tmp_path / "corrupt.onnx").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(UserError, match="cannot load .*corrupt.onnx"):
+        bn.bench([tmp_path / "corrupt.onnx"], data=synth_data, console=quiet(), **FAST)
+    noval = tmp_path / "noval.yaml"
+    noval.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images", "names": {0: "a"}}))
+    with pytest.raises(UserError, match="has no val split"):
+        bn.bench([w / "best.pt"], data=noval, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="static export at 64 px"):
+        bn.bench([w / "best.onnx"], data=synth_data, imgsz=128, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="--runs >= 1"):
+        bn.bench([w / "best.pt"], data=synth_data, runs=0, console=quiet())
+    assert not (tmp_path / "bench.json").exists()
+
+
+def test_engine_artifact_without_cuda(tmp_path, synth_data):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    engine = tmp_path / "best.engine"
+    engine.write_bytes(b"serialized engine")
+    with pytest.raises(UserError, match="CUDA"):
+        bn.bench([engine], data=synth_data, console=quiet(), **FAST)
+
+
+def test_openvino_artifact_without_openvino_names_the_extra(run, synth_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(UserError, match=r"pip install 'yolodistill\[openvino\]'"):
+        bn.bench([weights_of(run) / "best_openvino_model"], data=synth_data, console=quiet(), **FAST)
+
+
+def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
+    w = weights_of(run)
+    out = tmp_path / "cli" / "bench.json"
+    ok = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(synth_data), "--warmup", "1",
+                                  "--runs", "3", "--json", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert len(json.loads(out.read_text())) == 1
+    bad = CliRunner().invoke(app, ["bench", str(tmp_path / "missing.onnx"), "--data", str(synth_data)])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    lines = [line for line in bad.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "does not exist" in lines[0]
+
+
+# --- Jetson: recorded output of a Jetson Orin NX on JetPack 6.2 -------------------------------------------------
+
+
+def recorded(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+class Replay:
+    """tegrastats replayed from a recording: every line at once, then end of stream."""
+
+    def __init__(self, lines: list[str]):
+        self.stdout = iter(lines)
+        self.terminated = False
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+    def kill(self) -> None:
+        raise AssertionError("terminate was enough")
+
+
+def jetson(clocks: str | None = "jetson_clocks_show_unlocked.txt", tegrastats: str = "tegrastats_orin_nx.txt"):
+    """A System that reads the recorded files and answers each command with its recorded output."""
+    answers = {
+        "nvpmodel": recorded("nvpmodel_q.txt"),
+        "jetson_clocks": recorded(clocks) if clocks else None,
+        "dpkg-query": recorded("dpkg_nvidia_jetpack.txt"),
+    }
+    started = []
+
+    def start(cmd):
+        started.append(Replay(recorded(tegrastats).splitlines(keepends=True)))
+        return started[-1]
+
+    system = sysinfo.System(
+        tegra_release=FIXTURES / "nv_tegra_release", device_tree_model=FIXTURES / "device_tree_model",
+        run=lambda cmd: answers.get(cmd[0]), start=start,
+    )
+    return system, started
+
+
+def test_jetson_parsers_on_recorded_output():
+    assert sysinfo.parse_l4t(recorded("nv_tegra_release")) == "36.4.3"
+    assert sysinfo.parse_jetpack(recorded("dpkg_nvidia_jetpack.txt"), "36.4.3") == "6.2"
+    assert sysinfo.parse_jetpack(None, "36.4.3") == "6.x"
+    assert sysinfo.parse_jetpack(None, None) is None
+    assert sysinfo.parse_power_mode("NV Power Mode: MAXN\n0") == "MAXN (0)"
+    assert sysinfo.parse_power_mode("nvpmodel: command not found") is None
+    assert sysinfo.unlocked_clocks(recorded("jetson_clocks_show_unlocked.txt")) == [
+        *(f"cpu{i}" for i in range(8)), "GPU", "EMC"]
+    assert sysinfo.unlocked_clocks(recorded("jetson_clocks_show_locked.txt")) == []
+    orin = [sysinfo.parse_power_mw(line) for line in recorded("tegrastats_orin_nx.txt").splitlines()]
+    assert orin == [5123, 7481, 7712, 7684]  # VDD_IN now, not the running average nor the other rails
+    nano = [sysinfo.parse_power_mw(line) for line in recorded("tegrastats_nano.txt").splitlines()]
+    assert nano == [2328, 5121]  # POM_5V_IN on older boards
+    assert sysinfo.parse_power_mw("RAM 1715/3956MB CPU [3%@1479]") is None
+
+
+def test_energy_per_image():
+    assert sysinfo.energy_per_image([5000, 7000], seconds=2.0, images=100) == pytest.approx(0.12)  # 6 W x 2 s / 100
+    assert sysinfo.energy_per_image([], seconds=2.0, images=100) is None
+
+
+def test_jetson_detection_and_record():
+    system, _ = jetson()
+    assert system.is_jetson()
+    env, warnings = sysinfo.collect(system)
+    assert env["jetson"] == {
+        "board": "NVIDIA Jetson Orin NX Engineering Reference Developer Kit", "l4t": "36.4.3", "jetpack": "6.2",
+        "power_mode": "MAXN (0)", "clocks_locked": False,
+    }
+    assert len(warnings) == 1 and "not locked" in warnings[0] and "sudo jetson_clocks" in warnings[0]
+    locked, _ = jetson(clocks="jetson_clocks_show_locked.txt")
+    assert sysinfo.collect(locked) == ({**env, "jetson": {**env["jetson"], "clocks_locked": True}}, [])
+    no_root, _ = jetson(clocks=None)
+    assert "needs root" in sysinfo.collect(no_root)[1][0]
+
+
+def test_not_a_jetson(tmp_path):
+    system = sysinfo.System(tegra_release=tmp_path / "none", device_tree_model=tmp_path / "none")
+    env, warnings = sysinfo.collect(system)
+    assert env["jetson"] is None and warnings == [] and env["cpu"]
+
+
+def test_power_sampler_reads_tegrastats_until_stopped():
+    system, started = jetson(tegrastats="tegrastats_nano.txt")
+    with sysinfo.PowerSampler(system) as sampler:
+        pass
+    assert sampler.samples_mw == [2328, 5121] and started[0].terminated
+
+
+def test_power_sampler_runs_and_stops_a_real_tegrastats(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "tegrastats"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ncat '{FIXTURES / 'tegrastats_orin_nx.txt'}'\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    with sysinfo.PowerSampler(sysinfo.System()) as sampler:
+        deadline = time.monotonic() + 10
+        while len(sampler.samples_mw) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sampler.samples_mw == [5123, 7481, 7712, 7684]
+    assert sampler._proc.poll() is not None  # stopped and reaped, not left running
+
+
+def test_bench_on_a_jetson_records_board_and_energy(run, synth_data, tmp_path):
+    system, started = jetson()
+    console = quiet()
+    out = tmp_path / "bench.json"
+    rows = bn.bench([weights_of(run) / "best.onnx"], data=synth_data, json_path=out, console=console, system=system,
+                    **FAST)
+    env = json.loads((tmp_path / "bench_env.json").read_text())
+    assert env["jetson"]["board"].startswith("NVIDIA Jetson Orin NX") and env["jetson"]["power_mode"] == "MAXN (0)"
+    energy = env["energy"][rows[0]["artifact"]]
+    mean_w = (5123 + 7481 + 7712 + 7684) / 4 / 1000
+    assert energy["samples"] == 4 and energy["power_w_mean"] == pytest.approx(mean_w, abs=1e-3)
+    assert energy["images"] == 5
+    assert energy["energy_j_per_image"] == pytest.approx(mean_w * energy["timed_s"] / 5)
+    text = console.export_text()
+    assert "clocks are not locked" in text and "J/img" in text
+    assert started and started[0].terminated
+    assert tuple(json.loads(out.read_text())[0]) == bn.KEYS  # energy stays out of bench.json

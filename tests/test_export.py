@@ -1,0 +1,255 @@
+"""Export through Ultralytics with real ONNX Runtime and OpenVINO on CPU, and the checks that stop a bad artifact."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from yolodistill import export as ex
+from yolodistill.cli import app
+from yolodistill.errors import UserError
+
+
+@pytest.fixture
+def weights(trained_student, tmp_path) -> Path:
+    """A private copy of the trained student, so exports written beside it stay in this test."""
+    dest = tmp_path / "weights" / "best.pt"
+    dest.parent.mkdir()
+    shutil.copy2(trained_student, dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def onnx_export(trained_student, synth_data, tmp_path_factory) -> tuple[Path, ex.ExportResult]:
+    """The student and its fp32 ONNX export, shared by the parity tests."""
+    dest = tmp_path_factory.mktemp("pair") / "best.pt"
+    shutil.copy2(trained_student, dest)
+    return dest, ex.export_model(dest, format="onnx", data=synth_data)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary export folders that should have been cleaned up."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".export-")]
+
+
+def assert_within(result: ex.ExportResult, precision: str) -> None:
+    tol = ex.TOLERANCES[precision]
+    assert result.parity.pairs > 0
+    assert result.parity.failures(tol) == []
+    assert result.parity.max_box_px <= tol.box_px and result.parity.max_score <= tol.score
+
+
+def test_onnx_export_matches_pytorch(onnx_export):
+    weights, result = onnx_export
+    assert result.artifact == weights.parent / "best.onnx" and result.artifact.is_file()
+    assert result.parity.images == 8  # the synthetic val split
+    assert_within(result, "fp32")
+    assert leftovers(weights.parent) == []
+
+
+def test_parity_on_builtin_images_without_data(onnx_export):
+    weights, result = onnx_export
+    parity = ex.check_parity(weights, result.artifact, ex.sample_images(None), 64, ex.PARITY_CONF, 0.1, "cpu")
+    assert parity.images == 2  # Ultralytics' bundled bus.jpg and zidane.jpg
+    assert parity.failures(ex.TOLERANCES["fp32"]) == []
+
+
+def test_openvino_export_matches_pytorch(weights, synth_data):
+    result = ex.export_model(weights, format="openvino", data=synth_data)
+    assert result.artifact == weights.parent / "best_openvino_model"
+    assert list(result.artifact.glob("*.xml")) and result.size_mb > 0
+    assert result.precision == "fp32" and result.imgsz == 64
+    assert_within(result, "fp32")
+    assert str(result.artifact) in result.render()
+    assert leftovers(weights.parent) == []
+
+
+def test_half_onnx_export_is_fp16_within_tolerance(weights, synth_data):
+    import onnx
+
+    result = ex.export_model(weights, format="onnx", half=True, data=synth_data)
+    assert result.precision == "fp16"
+    model = onnx.load(str(result.artifact))
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    assert_within(result, "fp16")
+
+
+def perturbed_copy(src: Path, dest: Path, scale: float) -> Path:
+    """The ONNX graph with every convolution's weights and biases scaled by (1 + scale * noise)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    conv_inputs = {name for node in model.graph.node if node.op_type == "Conv" for name in node.input[1:]}
+    rng = np.random.default_rng(0)
+    for init in model.graph.initializer:
+        if init.name in conv_inputs:
+            w = numpy_helper.to_array(init)
+            noisy = w * (1 + scale * rng.standard_normal(w.shape))
+            init.CopyFrom(numpy_helper.from_array(noisy.astype(w.dtype), init.name))
+    onnx.save(model, str(dest))
+    return dest
+
+
+def test_parity_fails_for_a_perturbed_onnx(onnx_export, synth_data, tmp_path):
+    weights, artifact = onnx_export[0], onnx_export[1].artifact
+    broken = perturbed_copy(artifact, tmp_path / "broken.onnx", scale=0.2)
+    images = ex.sample_images(ex.load_data(synth_data))
+    good = ex.check_parity(weights, artifact, images, 64, ex.PARITY_CONF, 0.1, "cpu")
+    bad = ex.check_parity(weights, broken, images, 64, ex.PARITY_CONF, 0.1, "cpu")
+    assert good.failures(ex.TOLERANCES["fp32"]) == []
+    failures = bad.failures(ex.TOLERANCES["fp32"])
+    assert any("Δbox" in f for f in failures)
+    assert bad.matched < 0.95
+
+
+def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypatch):
+    diverged = ex.Parity(8, conf=0.001, pairs=10, confident=20, confident_paired=10, max_box_px=7.5, max_score=0.2)
+    monkeypatch.setattr(ex, "check_parity", lambda *a, **k: diverged)
+    with pytest.raises(UserError, match=r"diverges.*matched 50%.*Δbox\| 7.5 px > 1 px.*Δscore\| 0.2 > 0.01") as e:
+        ex.export_model(weights, format="onnx", data=synth_data)
+    assert "\n" not in str(e.value)
+    assert not (weights.parent / "best.onnx").exists()
+    assert leftovers(weights.parent) == []
+
+
+def test_onnx_int8_reports_map_drop_and_keeps_fp32_export(weights, synth_data):
+    fp32 = ex.export_model(weights, format="onnx", data=synth_data).artifact
+    before = fp32.read_bytes()
+    result = ex.export_model(weights, format="onnx", int8=True, data=synth_data, max_drop=0.05)
+    assert result.artifact == weights.parent / "best_int8.onnx" and result.precision == "int8"
+    assert result.gate is not None and result.gate.passed
+    assert 0 <= result.gate.fp32_map <= 1 and 0 <= result.gate.int8_map <= 1
+    assert "mAP50-95" in result.render()
+    # Ultralytics deletes the fp32 .onnx beside an INT8 export; exporting in a temp folder keeps it.
+    assert fp32.read_bytes() == before
+
+
+def test_int8_gate_failure_refuses_the_artifact(weights, synth_data, monkeypatch):
+    monkeypatch.setattr(ex, "val_map", lambda model, *a: (0.6, 0.50) if str(model).endswith(".pt") else (0.5, 0.45))
+    with pytest.raises(UserError, match=r"loses 0.0500 mAP50-95.*--max-drop 0.02"):
+        ex.export_model(weights, format="onnx", int8=True, data=synth_data, max_drop=0.02)
+    assert not (weights.parent / "best_int8.onnx").exists()
+    assert leftovers(weights.parent) == []
+
+
+@pytest.mark.parametrize(
+    "fp32, int8, max_drop, passed",
+    [(0.40, 0.39, 0.02, True), (0.40, 0.38, 0.02, True), (0.40, 0.37, 0.02, False), (0.30, 0.32, 0.0, True),
+     (0.30, 0.2999, 0.0, False)],
+)
+def test_int8_gate_decision(fp32, int8, max_drop, passed):
+    gate = ex.Int8Gate(fp32, int8, max_drop)
+    assert gate.passed is passed
+    assert gate.drop == pytest.approx(fp32 - int8)
+
+
+def results(rows: list[list[float]]):
+    """Ultralytics Results for one blank 64 px image with boxes given as [x1, y1, x2, y2, conf, cls]."""
+    import torch
+    from ultralytics.engine.results import Results
+
+    boxes = torch.tensor(rows, dtype=torch.float32).reshape(-1, 6)
+    return Results(np.zeros((64, 64, 3), np.uint8), path="blank.png", names={0: "a", 1: "b"}, boxes=boxes)
+
+
+def test_compare_forgives_threshold_flips_but_not_confident_misses():
+    tol = ex.TOLERANCES["fp32"]
+    reference = results([[10, 10, 30, 30, 0.5, 0], [40, 40, 60, 60, 0.00105, 1]])
+    close = results([[10.5, 10, 30, 30, 0.495, 0]])  # the borderline detection fell under conf 0.001: fine
+    parity = ex.compare([reference], [close], 64, conf=0.001, margin=tol.margin)
+    assert (parity.pairs, parity.confident, parity.matched) == (1, 2, 1.0)
+    assert parity.max_box_px == pytest.approx(0.5) and parity.max_score == pytest.approx(0.005)
+    assert parity.failures(tol) == []
+    lost = results([[40, 40, 60, 60, 0.00105, 1]])  # the confident detection is gone
+    parity = ex.compare([reference], [lost], 64, conf=0.001, margin=tol.margin)
+    assert parity.matched == 0.0 and parity.failures(tol) == ["matched 0% of 1 confident detections < 95%"]
+
+
+def test_match_pairs_is_greedy_by_iou_and_class():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]], float)
+    b = np.array([[1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]], float)
+    pairs = ex.match_pairs(a, np.array([0, 0, 1]), b, np.array([0, 0, 2]))
+    assert sorted(pairs) == [(0, 1), (1, 0)]  # the exact duplicate pairs first; different classes never pair
+
+
+def test_unknown_format_is_a_user_error():
+    with pytest.raises(UserError, match="unknown --format 'tflite': choose onnx, openvino, engine"):
+        ex.export_model("missing.pt", format="tflite")
+
+
+def test_missing_and_corrupt_weights(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        ex.export_model(tmp_path / "nope.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint" * 10)
+    with pytest.raises(UserError, match="not a readable Ultralytics checkpoint"):
+        ex.export_model(corrupt)
+
+
+def test_data_without_val_split(weights, tmp_path):
+    data = tmp_path / "noval.yaml"
+    data.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images", "names": {0: "a"}}))
+    with pytest.raises(UserError, match="has no val split"):
+        ex.export_model(weights, data=data)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [(dict(half=True, int8=True), "exclude each other"), (dict(int8=True), "pass --data"),
+     (dict(imgsz=100), "multiple of the model's stride 32: use 96 or 128"), (dict(max_drop=-0.1), "--max-drop")],
+)
+def test_bad_option_combinations(weights, kwargs, message):
+    with pytest.raises(UserError, match=message):
+        ex.export_model(weights, format="onnx", **kwargs)
+
+
+def test_engine_without_cuda_stops_before_export_work(weights, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available() and importlib.util.find_spec("tensorrt"):
+        pytest.skip("this machine can build TensorRT engines")
+
+    def no_work(*a, **k):
+        raise AssertionError("export work started")
+
+    monkeypatch.setattr(ex, "load_model", no_work)
+    monkeypatch.setattr(ex, "load_data", no_work)
+    with pytest.raises(UserError, match="TensorRT") as e:
+        ex.export_model(weights, format="engine", data=Path("unused.yaml"))
+    assert torch.cuda.is_available() or "CUDA" in str(e.value)
+
+
+def test_missing_openvino_names_the_extra(weights, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail as if not installed
+    with pytest.raises(UserError, match=r"pip install 'yolodistill\[openvino\]'"):
+        ex.export_model(weights, format="openvino")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nncf") is not None, reason="nncf is installed")
+def test_openvino_int8_without_nncf_names_the_package(weights, synth_data):
+    with pytest.raises(UserError, match="pip install nncf"):
+        ex.export_model(weights, format="openvino", int8=True, data=synth_data)
+
+
+def test_cli_export_prints_artifact_and_parity(weights, synth_data):
+    args = ["export", "--weights", str(weights), "--format", "onnx", "--data", str(synth_data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "best.onnx" in result.output and "MB" in result.output and "Parity with PyTorch" in result.output
+    assert (weights.parent / "best.onnx").is_file()
+
+
+def test_cli_bad_format_exits_2_with_one_line(weights):
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "tflite"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert len(errors) == 1 and "unknown --format 'tflite'" in errors[0]

@@ -1,0 +1,75 @@
+"""Interruptions: SIGKILL mid-epoch then --resume finishes the planned epochs; Ctrl-C stops cleanly, resumable."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from yolodistill.checks import check_resume
+from yolodistill.data import make_synthetic
+
+from .conftest import PYTHON
+
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def slower_data(tmp_path_factory) -> Path:
+    """Enough images that an epoch lasts a few seconds, so a signal lands inside one."""
+    return make_synthetic(tmp_path_factory.mktemp("slow"), images=64, classes=3, imgsz=96, seed=1)
+
+
+def start(teacher, data, project, *extra) -> subprocess.Popen:
+    cmd = [PYTHON, "-m", "yolodistill.cli", "train", "--teacher", str(teacher), "--student", "yolo26n.yaml",
+           "--data", str(data), "--epochs", str(EPOCHS), "--imgsz", "96", "--batch", "4", "--workers", "0",
+           "--device", "cpu", "--project", str(project), "--name", "run", "plots=False", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_first_epoch(proc: subprocess.Popen, last: Path, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while not last.exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() < deadline, "no epoch finished in time"
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the next epoch
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+
+
+def epochs_done(project: Path) -> list[int]:
+    with open(project / "run" / "results.csv") as f:
+        return [int(float(r["epoch"])) for r in csv.DictReader(f)]
+
+
+def test_sigkill_mid_epoch_then_resume_finishes_the_plan(teacher26, slower_data, tmp_path):
+    last = tmp_path / "run" / "weights" / "last.pt"
+    proc = start(teacher26, slower_data, tmp_path)
+    wait_for_first_epoch(proc, last)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    done = epochs_done(tmp_path)
+    assert 1 <= len(done) < EPOCHS
+    resumed = subprocess.run([PYTHON, "-m", "yolodistill.cli", "train", "--resume", str(last), "--workers", "0"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert epochs_done(tmp_path) == list(range(1, EPOCHS + 1))
+    assert not list(last.parent.glob(".*partial"))  # no half-written checkpoint left behind
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_data, tmp_path):
+    last = tmp_path / "run" / "weights" / "last.pt"
+    proc = start(teacher26, slower_data, tmp_path)
+    wait_for_first_epoch(proc, last)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert f"yolodistill train --resume {last}" in " ".join(err.split())
+    args, distill = check_resume(last, {})  # resumable: a yolodistill checkpoint, mid-run, with its optimizer
+    assert args["resume"] == str(last) and distill.feat_loss

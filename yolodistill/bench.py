@@ -1,0 +1,369 @@
+"""Benchmark a student and its exports on the same images: latency, throughput, size, cost and mAP, one row each.
+
+Latency is the backend's forward pass on one fixed, already letterboxed batch, so the numbers compare runtimes, not
+image decoding or NMS (unless NMS is inside the graph). mAP comes from Ultralytics' validator on the val split with
+a square letterbox for every format, so accuracy differences come from the artifact, not from padding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import sysinfo
+from .errors import UserError
+from .export import check_runtime, load_data, load_model, one_line, val_images, val_map
+from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+KEYS = (
+    "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
+    "params", "flops_g", "map50", "map50_95",
+)
+CSV_COLUMNS = (
+    "artifact", "format", "precision", "imgsz", "batch", "device", "latency_p50_ms", "latency_p90_ms",
+    "latency_p99_ms", "throughput_ips", "size_mb", "params", "flops_g", "map50", "map50_95",
+)
+SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
+EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$")
+
+
+def artifact_format(path: Path) -> str:
+    """pt, onnx, openvino or engine, from the name Ultralytics gives each artifact."""
+    if path.is_dir() and path.name.endswith("_openvino_model"):
+        return "openvino"
+    if path.is_file() and path.suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[path.suffix]
+    if not path.exists():
+        raise UserError(f"artifact '{path}' does not exist: check the path")
+    raise UserError(f"'{path}' is not a benchable artifact: pass a .pt, .onnx, *_openvino_model/ or .engine")
+
+
+def newest_best(root: Path) -> Path:
+    """best.pt of the newest run under runs/distill/, else runs/detect/ (newest by the checkpoint's mtime)."""
+    for project in ("distill", "detect"):
+        found = [p for p in (root / project).rglob("best.pt") if p.parent.name == "weights"]
+        if found:
+            return max(found, key=lambda p: p.stat().st_mtime)
+    raise UserError(f"no weights/best.pt under {root}/distill or {root}/detect: name the artifacts to bench")
+
+
+def exports_beside(best: Path) -> list[Path]:
+    """The exports Ultralytics wrote next to `best` (best.onnx, best_int8.onnx, best_openvino_model/, best.engine)."""
+    out = []
+    for p in sorted(best.parent.iterdir()):
+        m = EXPORT_NAME.match(p.name)
+        if m and m["stem"] == best.stem and (p.is_dir() == p.name.endswith("_openvino_model")):
+            out.append(p)
+    return out
+
+
+def source_checkpoint(path: Path) -> Path | None:
+    """The .pt an artifact was exported from, if it is still beside it."""
+    if path.suffix == ".pt":
+        return path
+    m = EXPORT_NAME.match(path.name)
+    pt = path.parent / f"{m['stem']}.pt" if m else None
+    return pt if pt and pt.is_file() else None
+
+
+def run_data(checkpoints: list[Path]) -> Path:
+    """The dataset yaml of the first checkpoint whose train args name one that still exists."""
+    for pt in checkpoints:
+        data = load_model(pt).ckpt.get("train_args", {}).get("data")
+        if data and Path(data).is_file():
+            return Path(data)
+    raise UserError("cannot tell which dataset to validate on (no checkpoint names an existing data yaml): pass --data")
+
+
+def torch_device(device: str):
+    """Ultralytics' device parsing, with a bad or missing device as a UserError."""
+    from ultralytics.utils.torch_utils import select_device
+
+    try:
+        return select_device(device, verbose=False)
+    except ValueError as e:
+        raise UserError(f"--device {device}: {one_line(e)}") from None
+
+
+def open_backend(path: Path, device):
+    """Load any artifact through Ultralytics' AutoBackend; a corrupt file becomes a UserError."""
+    from ultralytics.nn.autobackend import AutoBackend
+
+    try:
+        return AutoBackend(str(path), device=device, verbose=False)
+    except Exception as e:  # each runtime reports a bad model file its own way
+        raise UserError(f"cannot load '{path}' ({one_line(e)}): re-export it") from None
+
+
+def native_imgsz(backend, fmt: str) -> int:
+    """The size an artifact was trained (.pt) or exported at."""
+    return int(backend.model.args["imgsz"]) if fmt == "pt" else int(max(backend.imgsz))
+
+
+def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
+    """`imgsz` if the artifact accepts it (static exports take only their own size), else its native size."""
+    native = native_imgsz(backend, fmt)
+    if imgsz is None or imgsz == native:
+        return native
+    if fmt != "pt" and not backend.dynamic:
+        raise UserError(
+            f"'{path}' is a static export at {native} px: bench it at --imgsz {native} or re-export it --dynamic"
+        )
+    return imgsz
+
+
+def precision_of(backend, fmt: str) -> str:
+    """fp32, fp16 or int8, as recorded in the export metadata (checkpoints run in fp32)."""
+    if fmt == "pt":
+        return "fp32"
+    return {8: "int8", 16: "fp16"}.get(backend.metadata.get("args", {}).get("quantize"), "fp32")
+
+
+def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool):
+    """One fixed batch of val images, letterboxed and normalised as Ultralytics' predictor does."""
+    import cv2
+    import torch
+    from ultralytics.data.augment import LetterBox
+
+    letterbox = LetterBox((imgsz, imgsz), auto=False)
+    chosen = [images[i % len(images)] for i in range(batch)]
+    arrays = [letterbox(image=cv2.imread(str(p)))[..., ::-1].transpose(2, 0, 1) for p in chosen]
+    im = torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(device)
+    return (im.half() if fp16 else im.float()) / 255
+
+
+def time_runs(backend, im, warmup: int, runs: int, progress: Progress, label: str, during=None) -> list[float]:
+    """Seconds per forward pass over `runs` timed passes after `warmup` untimed ones; `during` wraps only the timed."""
+    import torch
+
+    sync = torch.cuda.synchronize if im.device.type == "cuda" else (lambda: None)
+    times = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            backend(im)
+        sync()
+        task = progress.add_task(label, total=runs)
+        with during or contextlib.nullcontext():
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                backend(im)
+                sync()
+                times.append(time.perf_counter() - t0)
+                progress.advance(task)
+    return times
+
+
+def latency_ms(times: list[float]) -> dict[str, float]:
+    """p50, p90 and p99 of the per-run times, in milliseconds."""
+    p50, p90, p99 = np.percentile(np.asarray(times) * 1000, [50, 90, 99])
+    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3)}
+
+
+def model_cost(pt: Path | None, imgsz: int) -> tuple[int | None, float | None]:
+    """Parameters and GFLOPs at `imgsz` of the fused checkpoint; None for both without one."""
+    if pt is None:
+        return None, None
+    from ultralytics.utils.torch_utils import get_flops, get_num_params
+
+    model = load_model(pt).model.fuse(verbose=False)
+    flops = get_flops(model, imgsz)
+    return get_num_params(model), round(flops, 3) if flops else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The bench options every artifact shares."""
+
+    data: Path
+    images: list[Path]
+    imgsz: int | None
+    device: str
+    batch: int
+    warmup: int
+    runs: int
+    system: sysinfo.System
+
+
+def bench_one(path: Path, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
+    """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`."""
+    from ultralytics.utils.files import file_size
+
+    backend = open_backend(path, torch_device(opts.device))
+    imgsz = bench_imgsz(backend, fmt, path, opts.imgsz)
+    batch, runs = opts.batch, opts.runs
+    im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
+    sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
+    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {path.name}", during=sampler)
+    if sampler is not None:
+        env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
+    params, flops = model_cost(source_checkpoint(path), imgsz)
+    map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
+    return {
+        "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
+        "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
+        "throughput_ips": round(batch * runs / sum(times), 2), "size_mb": round(file_size(path), 3),
+        "params": params, "flops_g": flops, "map50": round(map50, 4), "map50_95": round(map50_95, 4),
+    }
+
+
+def csv_text(rows: list[dict]) -> str:
+    """bench.csv: one line per artifact, latency flattened into three columns."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k != "latency_ms"}
+        flat.update({f"latency_{k}_ms": v for k, v in row["latency_ms"].items()})
+        writer.writerow(flat)
+    return buf.getvalue()
+
+
+def cell(value) -> str:
+    """A table cell: '-' for unknown values."""
+    return "-" if value is None else str(value)
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    """The columns shared by the terminal table and bench.md."""
+    return [
+        [Path(r["artifact"]).name, r["format"], r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+         str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
+         cell(r["map50_95"])]
+        for r in rows
+    ]
+
+
+HEADERS = ["artifact", "format", "precision", "imgsz", "p50 ms", "p90 ms", "p99 ms", "img/s", "MB", "params",
+           "GFLOPs", "mAP50", "mAP50-95"]
+
+
+def markdown_text(rows: list[dict], env: dict) -> str:
+    """bench.md: the table, and where it ran."""
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
+    where = env["jetson"]["board"] if env["jetson"] else env["cpu"]
+    return "\n".join([f"# Benchmark on {where}", "", *lines, ""])
+
+
+def plot_png(rows: list[dict]) -> bytes:
+    """Latency p50 against mAP50-95, one labelled point per artifact (Agg canvas, no global pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for r in rows:
+        x, y = r["latency_ms"]["p50"], r["map50_95"]
+        ax.scatter(x, y)
+        ax.annotate(f"{Path(r['artifact']).name} ({r['precision']})", (x, y), fontsize=7,
+                    textcoords="offset points", xytext=(4, 4))
+    ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
+    ax.set_ylabel("mAP50-95")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
+    """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically."""
+    stem = json_path.with_suffix("")
+    return [
+        atomic_write_json(json_path, [{k: r[k] for k in KEYS} for r in rows]),
+        atomic_write_json(stem.with_name(f"{stem.name}_env.json"), env),
+        atomic_write_text(stem.with_suffix(".csv"), csv_text(rows)),
+        atomic_write_text(stem.with_suffix(".md"), markdown_text(rows, env)),
+        atomic_write_bytes(stem.with_suffix(".png"), plot_png(rows)),
+    ]
+
+
+def print_table(rows: list[dict], env: dict, console: Console) -> None:
+    """The rich table, with energy per image when a Jetson measured it."""
+    table = Table(title="yolodistill bench")
+    energy = env.get("energy", {})
+    for h in HEADERS + (["J/img"] if energy else []):
+        table.add_column(h, justify="left" if h in {"artifact", "format", "precision"} else "right")
+    for row, cells in zip(rows, table_rows(rows), strict=True):
+        joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
+        extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
+        table.add_row(*cells, *extra)
+    console.print(table)
+
+
+def validate(batch: int, warmup: int, runs: int, imgsz: int | None) -> None:
+    """Reject settings that cannot give a measurement, before loading anything."""
+    if batch < 1 or runs < 1 or warmup < 0:
+        raise UserError(f"need --batch >= 1, --runs >= 1 and --warmup >= 0, got {batch}, {runs} and {warmup}")
+    if imgsz is not None and (imgsz <= 0 or imgsz % 32):
+        raise UserError(f"--imgsz {imgsz} is not a positive multiple of 32")
+
+
+def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, console: Console) -> list[tuple[Path, str]]:
+    """The named artifacts, or the newest run's best.pt and its exports; all checked before any timing."""
+    if artifacts:
+        chosen = [(Path(p), artifact_format(Path(p))) for p in artifacts]
+        for _, fmt in chosen:
+            check_runtime(fmt, device)
+        return chosen
+    best = newest_best(root)
+    chosen = []
+    for p in [best, *exports_beside(best)]:
+        fmt = artifact_format(p)
+        try:
+            check_runtime(fmt, device)
+        except UserError as e:  # an export made elsewhere (a Jetson's .engine) is skipped, not fatal
+            console.print(f"[yellow]Skipping {p.name}:[/] {e}")
+            continue
+        chosen.append((p, fmt))
+    return chosen
+
+
+def bench(
+    artifacts: list[Path] | None = None,
+    data: Path | None = None,
+    imgsz: int | None = None,
+    device: str = "cpu",
+    batch: int = 1,
+    warmup: int = 10,
+    runs: int = 100,
+    json_path: Path | None = None,
+    console: Console | None = None,
+    *,
+    root: Path = Path("runs"),
+    system: sysinfo.System | None = None,
+) -> list[dict]:
+    """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record."""
+    console = console or Console()
+    system = system or sysinfo.System()
+    validate(batch, warmup, runs, imgsz)
+    chosen = select_artifacts(artifacts, root, device, console)
+    data = Path(data) if data else run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
+    opts = Settings(data, val_images(load_data(data)), imgsz, device, batch, warmup, runs, system)
+    env, warnings = sysinfo.collect(system)
+    env.update(data=str(data), warmup=warmup, runs=runs, latency_scope="backend forward on one letterboxed batch")
+    if env["jetson"]:
+        env["energy"] = {}
+    for w in warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+    rows = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        for path, fmt in chosen:
+            rows.append(bench_one(path, fmt, opts, progress, env))
+    print_table(rows, env, console)
+    json_path = Path(json_path) if json_path else chosen[0][0].parent / "bench.json"
+    written = write_reports(rows, env, json_path)
+    console.print("Wrote " + ", ".join(str(p) for p in written))
+    return rows

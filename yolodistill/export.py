@@ -1,0 +1,427 @@
+"""Export a student with Ultralytics, then prove the artifact still computes what the PyTorch model computes.
+
+An exporter can fail quietly (a graph simplifier bug, a bad INT8 calibration), so every artifact is checked against
+its checkpoint before it lands beside the weights: detection parity for fp32 and fp16, the mAP50-95 drop for INT8.
+A failed check raises a UserError and leaves no artifact behind, so nothing downstream ships it by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import UserError, require_file
+
+FORMATS = ("onnx", "openvino", "engine")
+PARITY_CONF = 0.001  # Ultralytics' val threshold: parity covers every detection that mAP counts
+NMS_CONF = 0.25  # the threshold Ultralytics bakes into an nms=True graph; lower scores never leave it
+MATCH_IOU = 0.5
+MAX_DET = 300  # Ultralytics' predict default: a full list is cut by rank, not by score
+SAMPLE_IMAGES = 16
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far an artifact may drift from PyTorch.
+
+    `score` and `box_px` bound the gaps between paired detections (boxes in pixels at the input size); `matched` is
+    the least share of confident detections that must find a partner. A detection whose score is within `margin`
+    (relative) of the threshold is not confident: a tiny score error may legitimately drop it on one side.
+    """
+
+    score: float
+    box_px: float
+    matched: float
+    margin: float
+
+
+# INT8 changes detections by design: it is judged by its mAP drop, and its parity is only reported.
+TOLERANCES = {
+    "fp32": Tolerance(score=1e-2, box_px=1.0, matched=0.95, margin=0.1),
+    "fp16": Tolerance(score=5e-2, box_px=4.0, matched=0.90, margin=0.25),
+}
+INT8_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Artifact against PyTorch on the same images: pairs matched by class and IoU > 0.5, and their largest gaps."""
+
+    images: int
+    conf: float
+    pairs: int
+    confident: int  # detections clear of the threshold, both sides together
+    confident_paired: int
+    max_box_px: float | None
+    max_score: float | None
+
+    @property
+    def compared(self) -> bool:
+        """Whether the images gave anything to compare at all."""
+        return bool(self.pairs or self.confident)
+
+    @property
+    def matched(self) -> float | None:
+        """Share of confident detections that found a partner; None when there were none."""
+        return self.confident_paired / self.confident if self.confident else None
+
+    def failures(self, tol: Tolerance) -> list[str]:
+        """Each way this parity breaks `tol`, as short phrases; empty when it holds."""
+        out = []
+        if self.matched is not None and self.matched < tol.matched:
+            out.append(f"matched {self.matched:.0%} of {self.confident} confident detections < {tol.matched:.0%}")
+        if self.max_box_px is not None and self.max_box_px > tol.box_px:
+            out.append(f"max |Δbox| {self.max_box_px:.3g} px > {tol.box_px:g} px")
+        if self.max_score is not None and self.max_score > tol.score:
+            out.append(f"max |Δscore| {self.max_score:.3g} > {tol.score:g}")
+        return out
+
+    def render(self) -> str:
+        """One line of the numbers."""
+        if not self.compared:
+            return f"nothing to compare: no detections above conf {self.conf:g} on {self.images} sample images"
+        share = "n/a" if self.matched is None else f"{self.matched:.1%}"
+        box = "n/a" if self.max_box_px is None else f"{self.max_box_px:.3g} px"
+        score = "n/a" if self.max_score is None else f"{self.max_score:.3g}"
+        return (
+            f"{self.images} images, {self.pairs} pairs, matched {share} of {self.confident} confident detections, "
+            f"max |Δbox| {box}, max |Δscore| {score}"
+        )
+
+
+@dataclass(frozen=True)
+class Int8Gate:
+    """INT8 ships only if it loses at most `max_drop` mAP50-95 against the fp32 checkpoint."""
+
+    fp32_map: float
+    int8_map: float
+    max_drop: float
+
+    @property
+    def drop(self) -> float:
+        return self.fp32_map - self.int8_map
+
+    @property
+    def passed(self) -> bool:
+        return self.drop <= self.max_drop + 1e-9  # a drop equal to the limit passes despite float rounding
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was exported and how it compares with the checkpoint."""
+
+    artifact: Path
+    format: str
+    precision: str
+    imgsz: int
+    size_mb: float
+    parity: Parity
+    gate: Int8Gate | None = None
+
+    def render(self) -> str:
+        """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
+        lines = [
+            f"[bold green]Exported[/] {self.format} {self.precision} at {self.imgsz} px: {self.artifact} "
+            f"({self.size_mb:.1f} MB)",
+            f"Parity with PyTorch: {self.parity.render()}",
+        ]
+        tol = TOLERANCES.get(self.precision)
+        if not self.parity.compared:
+            lines[-1] = f"[yellow]{lines[-1]}[/]"
+        elif tol:
+            lines.append(f"  within {self.precision} tolerance: box {tol.box_px:g} px, score {tol.score:g}, "
+                         f"matched ≥ {tol.matched:.0%}")
+        else:
+            lines.append("  reported only: INT8 ships on its mAP drop")
+        if self.gate:
+            g = self.gate
+            lines.append(f"INT8 mAP50-95 {g.int8_map:.4f} vs fp32 {g.fp32_map:.4f}: drop {g.drop:.4f} "
+                         f"≤ --max-drop {g.max_drop:g}")
+        return "\n".join(lines)
+
+
+def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> None:
+    """Fail at once, in one line, when this machine lacks what `fmt` needs to build or run."""
+    if fmt == "engine":
+        check_tensorrt(device)
+    elif fmt == "openvino":
+        check_openvino(int8)
+
+
+def check_tensorrt(device: str | None) -> None:
+    """TensorRT builds and runs engines only on a CUDA GPU, with the tensorrt package importable."""
+    import torch
+
+    missing = []
+    if not torch.cuda.is_available():
+        missing.append("a CUDA GPU (torch.cuda.is_available() is False)")
+    try:
+        import tensorrt  # noqa: F401
+    except (ImportError, OSError):  # OSError: the package is there but its CUDA libraries are not
+        missing.append("TensorRT (pip install tensorrt)")
+    if missing:
+        raise UserError(f"TensorRT engines need {' and '.join(missing)}: use onnx or openvino on this machine")
+    if str(device).lower() == "cpu":
+        raise UserError("TensorRT engines build and run on a CUDA device: pass --device 0, not cpu")
+
+
+def check_openvino(int8: bool) -> None:
+    """OpenVINO is an optional extra, and its INT8 calibration needs nncf on top."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        raise UserError("OpenVINO is not installed: pip install 'yolodistill[openvino]'") from None
+    if int8:
+        try:
+            import nncf  # noqa: F401
+        except ImportError:
+            raise UserError("OpenVINO INT8 calibration needs nncf: pip install nncf") from None
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message, for a UserError that stays one line."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def load_data(data: str | Path) -> dict:
+    """Read and resolve a dataset yaml through Ultralytics, insisting on a val split that exists on disk."""
+    from ultralytics.data.utils import check_det_dataset
+
+    path = require_file(data, "--data", (".yaml", ".yml"))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise UserError(f"--data '{path}' is not valid YAML: {one_line(e)}") from None
+    if not isinstance(raw, dict) or not raw.get("val"):
+        raise UserError(f"--data '{path}' has no val split: add a 'val:' entry, e.g. 'val: images/val'")
+    try:
+        resolved = check_det_dataset(str(path), autodownload=False)
+    except Exception as e:  # Ultralytics reports bad datasets with several exception types
+        raise UserError(f"--data '{path}' is not a usable dataset: {one_line(e)}") from None
+    if not val_images(resolved):
+        raise UserError(f"--data '{path}': the val split has no images")
+    return resolved
+
+
+def val_images(data: dict) -> list[Path]:
+    """Image files of a resolved dataset's val split (folders or .txt lists), sorted for a stable sample."""
+    from ultralytics.data.utils import IMG_FORMATS
+
+    sources = data["val"] if isinstance(data["val"], list) else [data["val"]]
+    files: list[Path] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            files += sorted(p for p in src.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS)
+        elif src.suffix == ".txt" and src.is_file():
+            files += [(src.parent / line.strip()).resolve() for line in src.read_text().splitlines() if line.strip()]
+    return files
+
+
+def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
+    """Up to `n` val images of the dataset, or Ultralytics' bundled sample images without one."""
+    from ultralytics.utils import ASSETS
+
+    return val_images(data)[:n] if data else sorted(ASSETS.glob("*.jpg"))
+
+
+def match_pairs(a_xyxy: np.ndarray, a_cls: np.ndarray, b_xyxy: np.ndarray, b_cls: np.ndarray) -> list[tuple[int, int]]:
+    """Pair detections of the same class greedily, highest IoU first, keeping pairs with IoU > 0.5."""
+    if not len(a_xyxy) or not len(b_xyxy):
+        return []
+    lt = np.maximum(a_xyxy[:, None, :2], b_xyxy[None, :, :2])
+    rb = np.minimum(a_xyxy[:, None, 2:], b_xyxy[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = (a_xyxy[:, 2:] - a_xyxy[:, :2]).prod(-1)
+    area_b = (b_xyxy[:, 2:] - b_xyxy[:, :2]).prod(-1)
+    iou = inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+    iou[a_cls[:, None] != b_cls[None]] = 0
+    pairs, used_a, used_b = [], set(), set()
+    for i, j in sorted(zip(*np.nonzero(iou > MATCH_IOU), strict=True), key=lambda ij: -iou[ij]):
+        if i not in used_a and j not in used_b:
+            pairs.append((int(i), int(j)))
+            used_a.add(i)
+            used_b.add(j)
+    return pairs
+
+
+def threshold(r, a, conf: float) -> float:
+    """The score a detection had to beat on this image: `conf`, or the lowest kept score when max_det truncated."""
+    return max([conf, *(float(b.conf.min()) for b in (r, a) if len(b) >= MAX_DET)])
+
+
+def compare(reference: list, candidate: list, imgsz: int, conf: float, margin: float) -> Parity:
+    """Parity of two lists of Ultralytics Results for the same images; box gaps scaled to input-size pixels."""
+    pairs = confident = confident_paired = 0
+    box_gaps, score_gaps = [], []
+    for ref, art in zip(reference, candidate, strict=True):
+        r, a = ref.boxes.cpu().numpy(), art.boxes.cpu().numpy()
+        matched = match_pairs(r.xyxy, r.cls, a.xyxy, a.cls)
+        floor = threshold(r, a, conf) * (1 + margin)
+        paired_r, paired_a = {i for i, _ in matched}, {j for _, j in matched}
+        for boxes, paired in ((r, paired_r), (a, paired_a)):
+            sure = np.flatnonzero(boxes.conf >= floor)
+            confident += len(sure)
+            confident_paired += len(paired.intersection(sure.tolist()))
+        pairs += len(matched)
+        if matched:
+            i, j = [p[0] for p in matched], [p[1] for p in matched]
+            gain = imgsz / max(ref.orig_shape)
+            box_gaps.append(float(np.abs(r.xyxy[i] - a.xyxy[j]).max() * gain))
+            score_gaps.append(float(np.abs(r.conf[i] - a.conf[j]).max()))
+    return Parity(
+        images=len(reference), conf=conf, pairs=pairs, confident=confident, confident_paired=confident_paired,
+        max_box_px=max(box_gaps, default=None), max_score=max(score_gaps, default=None),
+    )
+
+
+def check_parity(
+    weights: Path, artifact: Path, images: list[Path], imgsz: int, conf: float, margin: float, device: str
+) -> Parity:
+    """Predict the same images with the checkpoint and the artifact (same letterbox and thresholds) and compare."""
+    from ultralytics import YOLO
+
+    kw = dict(imgsz=imgsz, conf=conf, max_det=MAX_DET, rect=False, device=device, verbose=False)
+    sources = [str(p) for p in images]
+    reference = YOLO(str(weights), task="detect").predict(sources, **kw)
+    candidate = YOLO(str(artifact), task="detect").predict(sources, **kw)
+    return compare(reference, candidate, imgsz, conf, margin)
+
+
+def val_map(model: str | Path, data: str | Path, imgsz: int, batch: int, device: str) -> tuple[float, float]:
+    """mAP50 and mAP50-95 of any artifact on the val split, square letterbox so every format sees the same pixels."""
+    from ultralytics import YOLO
+
+    with tempfile.TemporaryDirectory(prefix="yolodistill-val-") as tmp:
+        metrics = YOLO(str(model), task="detect").val(
+            data=str(data), imgsz=imgsz, batch=batch, device=device, rect=False, plots=False, save_json=False,
+            project=tmp, name="val", verbose=False,
+        )
+    return float(metrics.box.map50), float(metrics.box.map)
+
+
+def load_model(weights: Path):
+    """The checkpoint as an Ultralytics YOLO model, or a UserError when it is not one."""
+    from ultralytics import YOLO
+
+    try:
+        return YOLO(str(weights), task="detect")
+    except Exception as e:  # torch/pickle raise many types for a truncated or foreign file
+        raise UserError(
+            f"'{weights}' is not a readable Ultralytics checkpoint ({one_line(e)}): re-train or re-download it"
+        ) from None
+
+
+def checkpoint_imgsz(model, imgsz: int | None) -> int:
+    """The export size: `imgsz`, or the checkpoint's train size; a multiple of the model's stride either way."""
+    size = imgsz if imgsz is not None else int(model.model.args.get("imgsz", 640))
+    stride = int(max(model.model.stride))
+    if size <= 0 or size % stride:
+        lo, hi = max(size // stride, 1) * stride, (max(size // stride, 0) + 1) * stride
+        raise UserError(f"--imgsz {size} is not a positive multiple of the model's stride {stride}: use {lo} or {hi}")
+    return size
+
+
+def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch: int, max_drop: float) -> None:
+    """Reject option combinations that cannot work, before any export work."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown --format '{fmt}': choose {', '.join(FORMATS)}")
+    if half and int8:
+        raise UserError("--half and --int8 exclude each other: pick one precision")
+    if int8 and data is None:
+        raise UserError("--int8 calibrates and measures mAP on a dataset: pass --data D.yaml")
+    if batch < 1:
+        raise UserError(f"--batch must be at least 1, got {batch}")
+    if not 0 <= max_drop <= 1:
+        raise UserError(f"--max-drop is an mAP50-95 difference between 0 and 1, got {max_drop}")
+
+
+def install(artifact: Path, dest: Path) -> Path:
+    """Move a checked artifact beside the weights, replacing an older one with the same name."""
+    final = dest / artifact.name
+    if final.exists():
+        os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
+    os.replace(artifact, final)
+    return final
+
+
+def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
+              max_drop: float) -> Int8Gate:
+    """mAP50-95 of the INT8 artifact against its fp32 checkpoint, on the val split it was calibrated on."""
+    return Int8Gate(
+        fp32_map=val_map(source, data, imgsz, batch, device)[1],
+        int8_map=val_map(artifact, data, imgsz, batch, device)[1],
+        max_drop=max_drop,
+    )
+
+
+def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
+    """Raise the one-line UserError that stops a diverging or too lossy artifact from being saved."""
+    if gate is not None and not gate.passed:
+        raise UserError(
+            f"INT8 {fmt} loses {gate.drop:.4f} mAP50-95 against fp32 ({gate.fp32_map:.4f} -> {gate.int8_map:.4f}), "
+            f"more than --max-drop {gate.max_drop:g}; not saved. Calibrate on more images (--data), export --half "
+            f"instead, or raise --max-drop"
+        )
+    failures = parity.failures(TOLERANCES[precision]) if precision in TOLERANCES else []
+    if failures:
+        raise UserError(
+            f"the {fmt} {precision} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
+            f"Try --no-simplify, another format, or report it to Ultralytics"
+        )
+
+
+def export_model(
+    weights: str | Path,
+    format: str = "onnx",
+    imgsz: int | None = None,
+    half: bool = False,
+    int8: bool = False,
+    data: str | Path | None = None,
+    dynamic: bool = False,
+    batch: int = 1,
+    simplify: bool = True,
+    nms: bool = False,
+    device: str | None = None,
+    max_drop: float = 0.02,
+) -> ExportResult:
+    """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8)."""
+    from ultralytics.utils.files import file_size
+
+    fmt = format.lower()
+    validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
+    weights = require_file(weights, "--weights", (".pt",))
+    device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
+    check_runtime(fmt, device, int8)
+    dataset = load_data(data) if data else None
+    size = checkpoint_imgsz(load_model(weights), imgsz)
+    precision = "int8" if int8 else "fp16" if half else "fp32"
+    margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
+
+    # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
+    # export cannot delete an fp32 best.onnx that is already there.
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
+    try:
+        source = Path(shutil.copy2(weights, tmp / weights.name))  # Ultralytics names the artifact after its source
+        try:
+            artifact = Path(load_model(source).export(
+                format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
+                data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
+                nms=True if nms else None, device=device,
+            ))
+        except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
+            raise UserError(f"Ultralytics cannot export this to {fmt}: {one_line(e)}") from None
+        conf = NMS_CONF if nms else PARITY_CONF
+        parity = check_parity(source, artifact, sample_images(dataset), size, conf, margin, device)
+        gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
+        refuse_if_broken(fmt, precision, parity, gate)
+        final = install(artifact, weights.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate)
