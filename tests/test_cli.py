@@ -57,3 +57,32 @@ def test_compare_bad_methods_is_one_line(teacher26, synth_data, tmp_path):
     lines = [x for x in result.output.splitlines() if x.strip()]
     assert len(lines) == 1 and "magic" in lines[0] and "Traceback" not in result.output
     assert not (tmp_path / "c").exists()
+
+
+def test_info_lists_versions_and_format_support():
+    result = CliRunner().invoke(app, ["info"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    import torch
+    import ultralytics
+
+    assert torch.__version__.split("+")[0] in flat and ultralytics.__version__ in flat
+    assert "CPUExecutionProvider" in flat
+    assert "yolodistill[openvino]" in flat  # brackets survive rich markup
+    engine_ok = torch.cuda.is_available()
+    assert ("engine" in flat) and (engine_ok or "TensorRT engines need" in flat)
+
+
+def test_error_messages_keep_square_brackets(tmp_path):
+    from yolodistill.cli import user_errors
+
+    @user_errors
+    def boom():
+        raise UserError("pip install 'yolodistill[openvino]'")
+
+    import typer
+
+    app2 = typer.Typer()
+    app2.command()(boom)
+    result = CliRunner().invoke(app2, [])
+    assert result.exit_code == 2 and "yolodistill[openvino]" in result.output

@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import UserError
 
@@ -33,7 +34,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=UserError.exit_code) from None
 
     return wrapper
@@ -211,6 +212,41 @@ def bench(
 
     run_bench(artifacts or None, data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
               json_path=json, console=console)
+
+
+@app.command()
+@user_errors
+def info():
+    """Versions, accelerators, Jetson details, and which export formats this machine can build and run."""
+    from rich.table import Table
+
+    from .export import format_support
+    from .sysinfo import collect
+
+    record, warnings = collect()
+    table = Table(title="yolodistill environment", show_header=False)
+    for key in ("platform", "python", "cpu", "cpu_count", "gpu"):
+        table.add_row(key, str(record.get(key) or "none"))
+    for lib, version in record.get("libraries", {}).items():
+        table.add_row(lib, version or "not installed")
+    try:
+        import onnxruntime
+
+        table.add_row("onnxruntime providers", ", ".join(onnxruntime.get_available_providers()))
+    except ImportError:
+        pass
+    for key, value in (record.get("jetson") or {}).items():
+        table.add_row(f"jetson {key}", str(value))
+    console.print(table)
+    formats = Table(title="Export formats")
+    for col in ("format", "needs", "here"):
+        formats.add_column(col)
+    for row in format_support():
+        here = "[green]available[/]" if row["available"] else f"[red]no[/]: {escape(row['detail'])}"
+        formats.add_row(row["format"], escape(row["needs"]), here)
+    console.print(formats)
+    for w in warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
 
 
 def main() -> None:

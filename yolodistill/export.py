@@ -425,3 +425,22 @@ def export_model(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate)
+
+
+FORMAT_NEEDS = {
+    "onnx": "onnx + onnxruntime (installed with yolodistill)",
+    "openvino": "openvino (pip install 'yolodistill[openvino]'); INT8 also needs nncf",
+    "engine": "a CUDA GPU + tensorrt (JetPack ships it on a Jetson)",
+}
+
+
+def format_support() -> list[dict[str, str | bool]]:
+    """What each export format needs and whether this machine has it (the check export itself runs first)."""
+    rows = []
+    for fmt, needs in FORMAT_NEEDS.items():
+        try:
+            check_runtime(fmt)
+            rows.append({"format": fmt, "needs": needs, "available": True, "detail": "ready"})
+        except UserError as e:
+            rows.append({"format": fmt, "needs": needs, "available": False, "detail": str(e)})
+    return rows
