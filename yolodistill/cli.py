@@ -69,7 +69,7 @@ def train(
     workers: Optional[int] = typer.Option(None, help="Dataloader workers per rank. [default: 8]"),
     seed: Optional[int] = typer.Option(None, help="Random seed. [default: 0]"),
     project: Optional[str] = typer.Option(None, help="Parent folder of the run. [default: runs/distill]"),
-    name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp2, ...]"),
+    name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp-2, ...]"),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Write into an existing run folder instead of a new one."),
     config: Optional[Path] = typer.Option(None, help="Recipe yaml (see configs/); flags override it, it overrides configs/default.yaml."),
     kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation (0 turns it off)."),
@@ -212,6 +212,19 @@ def bench(
 
     run_bench(artifacts or None, data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
               json_path=json, console=console)
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 3 minutes on 2 CPU cores."),
+    device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index."),
+):
+    """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table."""
+    from .demo import demo as run_demo
+
+    run_demo(out, quick=quick, device=device, console=console)
 
 
 @app.command()

@@ -1,0 +1,27 @@
+"""`yolodistill demo` wires the real steps together; its table comes from the bench it ran."""
+
+from __future__ import annotations
+
+import json
+
+from yolodistill import demo as demo_module
+
+
+def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
+    monkeypatch.setitem(demo_module.PRESETS, "quick", dict(images=16, imgsz=64, teacher_epochs=1, epochs=1, batch=8))
+    result = demo_module.demo(tmp_path / "demo", quick=True)
+    assert result.save_dir == tmp_path / "demo"
+    for name, path in result.paths.items():
+        assert path.exists(), name
+    bench_rows = json.loads(result.paths["bench"].read_text())
+    assert [r["model"] for r in result.rows] == [
+        "teacher (yolo26s)", "plain student (yolo26n)", "distilled student (yolo26n)", "distilled student (yolo26n)"
+    ]
+    for row, b in zip(result.rows, bench_rows):
+        assert row["mAP50-95"] == b["map50_95"] and row["latency p50 (ms)"] == b["latency_ms"]["p50"]
+        assert row["format"] == b["format"]
+    assert result.rows[-1]["format"] == "onnx"
+    assert "distilled student" in result.paths["summary"].read_text()
+    # a second demo never overwrites the first
+    again = demo_module.demo(tmp_path / "demo", quick=True)
+    assert again.save_dir == tmp_path / "demo-2"  # numbered like Ultralytics runs

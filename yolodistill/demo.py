@@ -1,0 +1,124 @@
+"""`yolodistill demo`: the whole tool on a fresh machine, with no weights or datasets to download.
+
+It runs the real commands' functions in order (synthetic data, a teacher, `compare` for the plain and the distilled
+student, `export`, `bench`), so its numbers come from the runs it made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import UserError
+
+# quick: within 3 minutes on a 2-core CPU; full: within 10 (measured numbers in the README).
+PRESETS = {
+    "quick": dict(images=112, imgsz=96, teacher_epochs=20, epochs=25, batch=8),
+    "full": dict(images=200, imgsz=128, teacher_epochs=30, epochs=35, batch=8),
+}
+# Tiny data learns in minutes only without mosaic (it shrinks 96-px objects to specks) and with a short warm-up.
+TINY_DATA_ARGS = dict(mosaic=0.0, warmup_epochs=1.0)
+
+
+@dataclass
+class DemoResult:
+    """The demo's folder, its summary rows and every file it wrote that a user would open."""
+
+    save_dir: Path
+    rows: list[dict[str, Any]]
+    paths: dict[str, Path]
+
+
+def train_teacher(data: Path, save_dir: Path, imgsz: int, epochs: int, batch: int, device: str) -> Path:
+    """A small yolo26s teacher: users bring their own, the demo has to make one."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    trainer = DetectionTrainer(
+        overrides=dict(model="yolo26s.yaml", data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, workers=0,
+                       device=device, plots=False, project=str(save_dir), name="teacher", exist_ok=True, seed=0,
+                       **TINY_DATA_ARGS)
+    )
+    trainer.train()
+    return Path(trainer.best)
+
+
+def summary_rows(bench_rows: list[dict], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per artifact, named for a person: teacher, plain student, distilled student (and its ONNX)."""
+    rows = []
+    for r in bench_rows:
+        rows.append({
+            "model": labels[str(Path(r["artifact"]).resolve())],
+            "format": r["format"],
+            "mAP50-95": r["map50_95"],
+            "mAP50": r["map50"],
+            "latency p50 (ms)": r["latency_ms"]["p50"],
+            "size (MB)": r["size_mb"],
+        })
+    return rows
+
+
+def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "cpu",
+         console: Console | None = None) -> DemoResult:
+    """Make data, a teacher, a plain and a distilled student, export the student, bench them all."""
+    from ultralytics.utils.files import increment_path
+
+    from .bench import bench
+    from .compare import compare
+    from .data import make_synthetic
+    from .export import export_model
+    from .report import markdown_table
+    from .utils import atomic_write_text
+
+    console = console or Console()
+    p = PRESETS["quick" if quick else "full"]
+    save_dir = increment_path(Path(out).resolve(), mkdir=False)
+    try:
+        save_dir.mkdir(parents=True)
+    except OSError as e:
+        raise UserError(f"cannot create '{save_dir}' ({e.strerror}): pass --out to a writable folder") from None
+
+    step = lambda i, text: console.print(f"[bold cyan][{i}/5][/] {text}")  # noqa: E731
+    step(1, f"synthetic dataset: {p['images']} images at {p['imgsz']} px")
+    data = make_synthetic(save_dir / "data", images=p["images"], classes=3, imgsz=p["imgsz"], seed=0)
+    step(2, f"teacher: yolo26s, {p['teacher_epochs']} epochs")
+    teacher = train_teacher(data, save_dir, p["imgsz"], p["teacher_epochs"], p["batch"], device)
+    step(3, f"students: plain and distilled yolo26n, {p['epochs']} epochs each (yolodistill compare)")
+    result = compare(teacher, "yolo26n.yaml", data, p["epochs"], seeds=(0,), methods=("plain", "ours"),
+                     project=save_dir, name="compare", exist_ok=True, console=console,
+                     imgsz=p["imgsz"], batch=p["batch"], workers=0, device=device, plots=False, **TINY_DATA_ARGS)
+    best = {r["method"]: Path(r["best"]) for r in result.runs}
+    step(4, "export the distilled student to ONNX, with a parity check (yolodistill export)")
+    exported = export_model(best["ours"], format="onnx", imgsz=p["imgsz"], data=data, device=device)
+    console.print(exported.render())
+    step(5, "bench teacher and students on the same val images (yolodistill bench)")
+    artifacts = [teacher, best["plain"], best["ours"], exported.artifact]
+    bench_json = save_dir / "bench" / "bench.json"
+    bench_rows = bench(artifacts, data=data, device=device, warmup=5, runs=30, json_path=bench_json, console=console)
+    labels = {str(teacher.resolve()): "teacher (yolo26s)", str(best["plain"].resolve()): "plain student (yolo26n)",
+              str(best["ours"].resolve()): "distilled student (yolo26n)",
+              str(Path(exported.artifact).resolve()): "distilled student (yolo26n)"}
+    rows = summary_rows(bench_rows, labels)
+    paths = {"data": data, "teacher": teacher, "plain student": best["plain"], "distilled student": best["ours"],
+             "onnx": Path(exported.artifact), "compare": result.md_path, "bench": bench_json,
+             "summary": save_dir / "demo.md"}
+    columns = list(rows[0])
+    atomic_write_text(paths["summary"], "# yolodistill demo\n\n" + markdown_table(rows, columns) + "\n")
+    show(rows, paths, console)
+    return DemoResult(save_dir=save_dir, rows=rows, paths=paths)
+
+
+def show(rows: list[dict[str, Any]], paths: dict[str, Path], console: Console) -> None:
+    """The closing table and the paths of everything written."""
+    table = Table(title="Teacher, plain student and distilled student (same val images)")
+    for col in rows[0]:
+        table.add_column(col, justify="left" if col in ("model", "format") else "right")
+    for r in rows:
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else escape(str(v)) for v in r.values()))
+    console.print(table)
+    for name, path in paths.items():
+        console.print(f"  {name:<18} {escape(str(path))}", soft_wrap=True, highlight=False)
