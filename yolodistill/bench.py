@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import sysinfo
-from .errors import UserError
-from .export import check_runtime, load_data, load_model, one_line, val_images, val_map
+from .errors import UserError, first_line
+from .export import check_runtime, load_data, load_model, val_images, val_map
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 KEYS = (
@@ -92,7 +92,7 @@ def torch_device(device: str):
     try:
         return select_device(device, verbose=False)
     except ValueError as e:
-        raise UserError(f"--device {device}: {one_line(e)}") from None
+        raise UserError(f"--device {device}: {first_line(e)}") from None
 
 
 def open_backend(path: Path, device):
@@ -102,7 +102,7 @@ def open_backend(path: Path, device):
     try:
         return AutoBackend(str(path), device=device, verbose=False)
     except Exception as e:  # each runtime reports a bad model file its own way
-        raise UserError(f"cannot load '{path}' ({one_line(e)}): re-export it") from None
+        raise UserError(f"cannot load '{path}' ({first_line(e)}): re-export it") from None
 
 
 def native_imgsz(backend, fmt: str) -> int:

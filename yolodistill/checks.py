@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .config import DistillConfig
-from .errors import UserError, require_file
+from .errors import UserError, first_line, require_file
 
 
 @dataclass
@@ -22,12 +22,6 @@ class Plan:
 
     args: dict[str, Any]
     teacher: torch.nn.Module
-
-
-def first_line(e: BaseException) -> str:
-    """An exception's message without Ultralytics' emoji and extra lines."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text.replace("❌", "").replace("⚠️", "").strip()
 
 
 def load_detector(path: str | Path, role: str) -> torch.nn.Module:

@@ -27,3 +27,10 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     if suffixes and p.suffix.lower() not in suffixes:
         raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
     return p
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's message as one line, without Ultralytics' emoji: the tail of a UserError."""
+    lines = str(e).strip().splitlines()
+    text = lines[0] if lines else type(e).__name__
+    return text.replace("❌", "").replace("⚠️", "").strip()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import UserError, require_file
+from .errors import UserError, first_line, require_file
 
 FORMATS = ("onnx", "openvino", "engine")
 PARITY_CONF = 0.001  # Ultralytics' val threshold: parity covers every detection that mAP counts
@@ -184,12 +184,6 @@ def check_openvino(int8: bool) -> None:
             raise UserError("OpenVINO INT8 calibration needs nncf: pip install nncf") from None
 
 
-def one_line(e: BaseException) -> str:
-    """The first line of an exception's message, for a UserError that stays one line."""
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
 def load_data(data: str | Path) -> dict:
     """Read and resolve a dataset yaml through Ultralytics, insisting on a val split that exists on disk."""
     from ultralytics.data.utils import check_det_dataset
@@ -198,13 +192,13 @@ def load_data(data: str | Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise UserError(f"--data '{path}' is not valid YAML: {one_line(e)}") from None
+        raise UserError(f"--data '{path}' is not valid YAML: {first_line(e)}") from None
     if not isinstance(raw, dict) or not raw.get("val"):
         raise UserError(f"--data '{path}' has no val split: add a 'val:' entry, e.g. 'val: images/val'")
     try:
         resolved = check_det_dataset(str(path), autodownload=False)
     except Exception as e:  # Ultralytics reports bad datasets with several exception types
-        raise UserError(f"--data '{path}' is not a usable dataset: {one_line(e)}") from None
+        raise UserError(f"--data '{path}' is not a usable dataset: {first_line(e)}") from None
     if not val_images(resolved):
         raise UserError(f"--data '{path}': the val split has no images")
     return resolved
@@ -314,7 +308,7 @@ def load_model(weights: Path):
         return YOLO(str(weights), task="detect")
     except Exception as e:  # torch/pickle raise many types for a truncated or foreign file
         raise UserError(
-            f"'{weights}' is not a readable Ultralytics checkpoint ({one_line(e)}): re-train or re-download it"
+            f"'{weights}' is not a readable Ultralytics checkpoint ({first_line(e)}): re-train or re-download it"
         ) from None
 
 
@@ -416,7 +410,7 @@ def export_model(
                 nms=True if nms else None, device=device,
             ))
         except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
-            raise UserError(f"Ultralytics cannot export this to {fmt}: {one_line(e)}") from None
+            raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
         conf = NMS_CONF if nms else PARITY_CONF
         parity = check_parity(source, artifact, sample_images(dataset), size, conf, margin, device)
         gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
