@@ -93,6 +93,8 @@ def test_distillation_math_runs_in_float32_under_autocast(teacher26):
     model = build(teacher26)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss, items = model.loss(make_batch())
+    assert next(model.teacher_model.parameters()).dtype == torch.bfloat16  # teacher held in the autocast dtype
+    assert next(model.student_model.parameters()).dtype == torch.float32
     assert all(torch.isfinite(items[k]) and items[k].dtype == torch.float32 for k in KD_TERMS)
     loss.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.student_model.parameters() if p.grad is not None)

@@ -122,6 +122,7 @@ class KDModel(DistillationModel):
             zeros = torch.zeros(len(KD_TERMS), device=regular.device, dtype=regular.dtype)
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in KD_TERMS}}
         img = batch["img"]
+        self.match_teacher_precision(img)
         with torch.no_grad():
             teacher_out = self.teacher_model(img)  # same autocast as the student: the trainer's forward context
         preds = self.student_model(img)
@@ -131,6 +132,20 @@ class KDModel(DistillationModel):
         stacked = torch.stack([terms[k] for k in KD_TERMS]).to(regular.dtype)
         items.update({k: terms[k].detach() for k in KD_TERMS})
         return torch.cat([regular, stacked * img.shape[0]]), items
+
+    def match_teacher_precision(self, img: torch.Tensor) -> None:
+        """Under autocast, hold the frozen teacher in the autocast dtype (and channels-last on CUDA).
+
+        Autocast caches its casts only for weights that require grad, so a float32 teacher would have every weight
+        re-cast at every step. Halving it once removes that work; its outputs are upcast in `distill_terms`.
+        """
+        device = img.device.type
+        if not torch.is_autocast_enabled(device):
+            return
+        dtype = torch.get_autocast_dtype(device)
+        if next(self.teacher_model.parameters()).dtype != dtype:
+            fmt = torch.channels_last if device == "cuda" else torch.preserve_format
+            self.teacher_model.to(dtype=dtype, memory_format=fmt)
 
     def distill_terms(self, student_out: Any, teacher_out: Any) -> dict[str, torch.Tensor]:
         """Weighted distillation terms (kd_cls, kd_box, kd_feat) for one batch, before the batch-size factor."""
