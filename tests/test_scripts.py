@@ -1,0 +1,167 @@
+"""The benchmark scripts end to end at smoke scale, in subprocesses as users run them: every number in their records
+must come from the runs they made, and the page they write must show both."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import PYTHON, REPO
+
+SCRIPTS = REPO / "scripts"
+METHODS = ("plain", "builtin", "ours")
+KD_KEYS = ("kd_cls", "kd_box", "kd_feat")
+
+
+def run_script(name: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    """One results folder and page for both scripts, as in the repository."""
+    return tmp_path_factory.mktemp("bench")
+
+
+def efficacy_args(out: Path, *extra) -> list:
+    return ["--scale", "smoke", "--src", "synth", "--work", out / "work", "--results", out / "results",
+            "--docs", out / "docs.md", *extra]
+
+
+@pytest.fixture(scope="module")
+def efficacy(out) -> dict:
+    proc = run_script("bench_efficacy.py", *efficacy_args(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads((out / "results" / "efficacy-smoke.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def overhead(out, teacher26, synth_data) -> dict:
+    proc = run_script("bench_overhead.py", "--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8,
+                      "--epochs", 2, "--device", "cpu", "--workers", 0, "--work", out / "overhead",
+                      "--results", out / "results", "--docs", out / "docs.md")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads((out / "results" / "overhead-cpu.json").read_text())
+
+
+def recipe() -> dict:
+    return yaml.safe_load((REPO / "configs" / "default.yaml").read_text())
+
+
+def epoch_times(run_dir: str) -> list[float]:
+    with open(Path(run_dir) / "results.csv") as f:
+        cumulative = [float(r["time"]) for r in csv.DictReader(f)]
+    return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
+
+
+@pytest.mark.parametrize("script, options", [
+    ("bench_efficacy.py", ("--scale", "--src", "--work", "--name", "--results", "--docs", "--config", "--student",
+                           "--teacher-model", "--teacher", "--teacher-epochs", "--epochs", "--imgsz", "--batch",
+                           "--seeds", "--ablation-seeds", "--skip-ablation", "--device", "--workers")),
+    ("bench_overhead.py", ("--data", "--images", "--teacher", "--teacher-model", "--student", "--imgsz", "--batch",
+                           "--epochs", "--device", "--workers", "--work", "--results", "--docs")),
+])
+def test_help_explains_every_option(script, options):
+    proc = run_script(script, "--help")
+    assert proc.returncode == 0
+    for option in options:
+        assert f"  {option} " in proc.stdout or f"  {option}\n" in proc.stdout, option
+    assert "--worker-out" not in proc.stdout and "--worker {" not in proc.stdout
+
+
+def test_efficacy_record_holds_the_study(efficacy, out):
+    assert {"kind", "scale", "command", "settings", "environment", "teacher", "compare", "ablation", "targets",
+            "missed"} <= set(efficacy)
+    assert efficacy["kind"] == "efficacy" and efficacy["scale"] == "smoke"
+    assert "bench_efficacy.py --scale smoke" in efficacy["command"]
+    s = efficacy["settings"]
+    assert (s["seeds"], s["ablation_seeds"], s["imgsz"], s["epochs"]) == ([0, 1], [0], 64, 1)
+    assert s["train_images"] + s["val_images"] == 32 and len(s["names"]) == 3
+    assert efficacy["teacher"]["trained_here"] and Path(efficacy["teacher"]["checkpoint"]).is_file()
+    assert (out / "work" / ".gitignore").read_text() == "*\n"
+
+
+def test_compare_summary_is_the_runs_it_made(efficacy):
+    compare = efficacy["compare"]
+    assert [(r["seed"], r["method"]) for r in compare["runs"]] == [(s, m) for s in (0, 1) for m in METHODS]
+    for r in compare["runs"]:
+        assert r["epoch_time_s"] == pytest.approx(statistics.fmean(epoch_times(r["run_dir"])), abs=1e-6)
+    for method in METHODS:
+        values = [r["map50_95"] for r in compare["runs"] if r["method"] == method]
+        assert compare["summary"][method]["map50_95_mean"] == pytest.approx(statistics.fmean(values))
+    assert len(compare["commands"]) == 2 and all("--seeds" in c for c in compare["commands"])
+
+
+def test_ablation_runs_one_term_at_a_time(efficacy):
+    ablation, weights = efficacy["ablation"], recipe()
+    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all"]
+    for term in ("cls", "box", "feat"):
+        expected = {k: (float(weights[k]) if k == f"kd_{term}" else 0.0) for k in KD_KEYS}
+        (run,) = [r for r in ablation["runs"] if r["method"] == term]
+        assert ablation["weights"][term] == run["weights"] == expected and run["seed"] == 0
+        saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
+        assert {k: saved[k] for k in KD_KEYS} == expected  # what the run actually trained with
+        assert f"--kd-{term} {weights[f'kd_{term}']:g}" in run["command"]
+    compare_runs = {(r["method"], r["seed"]): r for r in efficacy["compare"]["runs"]}
+    (everything,) = [r for r in ablation["runs"] if r["method"] == "all"]
+    assert everything["run_dir"] == compare_runs[("ours", 0)]["run_dir"]  # reused, not trained again
+    assert ablation["summary"]["plain"]["map50_95_mean"] == compare_runs[("plain", 0)]["map50_95"]
+
+
+def test_targets_follow_from_the_numbers(efficacy):
+    summary, t = efficacy["compare"]["summary"], efficacy["targets"]
+    plain, builtin, ours = (summary[m]["map50_95_mean"] for m in METHODS)
+    assert t["ours_above_plain"]["met"] == (ours > plain) and t["ours_above_plain"]["value"] == ours
+    assert t["ours_above_builtin"]["met"] == (ours > builtin) and t["ours_above_builtin"]["threshold"] == builtin
+    assert t["no_seed_below_plain"]["met"] == (summary["ours"]["seeds_below_plain"] == 0)
+    gap = summary["ours"]["gap_recovered"]
+    assert t["gap_recovered"]["value"] == gap and t["gap_recovered"]["met"] == (gap is not None and gap >= 0.30)
+    assert efficacy["missed"] == [k for k, v in t.items() if not v["met"]]
+
+
+def test_rerun_skips_finished_steps_and_refuses_other_settings(efficacy, out):
+    csvs = sorted((out / "work").rglob("results.csv"))
+    stamps = [p.stat().st_mtime_ns for p in csvs]
+    proc = run_script("bench_efficacy.py", *efficacy_args(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert [p.stat().st_mtime_ns for p in csvs] == stamps and sorted((out / "work").rglob("results.csv")) == csvs
+    again = json.loads((out / "results" / "efficacy-smoke.json").read_text())
+    assert again["compare"]["runs"] == efficacy["compare"]["runs"]
+
+    proc = run_script("bench_efficacy.py", *efficacy_args(out, "--epochs", 2))
+    assert proc.returncode == 2 and "epochs: 1 -> 2" in proc.stderr and "--name" in proc.stderr
+    proc = run_script("bench_efficacy.py", *efficacy_args(out, "--ablation-seeds", 3))
+    assert proc.returncode == 2 and "--ablation-seeds" in proc.stderr
+    proc = run_script("bench_efficacy.py", *efficacy_args(out, "--teacher", out / "missing.pt"))
+    assert proc.returncode == 2 and "missing.pt' does not exist" in proc.stderr
+
+
+def test_overhead_ratio_is_of_the_recorded_times(overhead):
+    runs = overhead["runs"]
+    assert list(runs) == list(METHODS) and overhead["settings"]["epochs"] == 2
+    for method, run in runs.items():
+        assert len(run["epoch_times_s"]) == 2 and run["epoch_time_s"] == run["epoch_times_s"][1] > 0
+        assert run["peak_memory_mib"] == run["peak_rss_mib"] > 100 and run["cuda_max_allocated_mib"] is None
+        assert (run["teacher"] is None) == (method == "plain")
+        assert Path(run["run_dir"]).name == f"{method}-seed0"
+    ratio = runs["ours"]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
+    assert overhead["ratios"]["ours/builtin"] == pytest.approx(ratio) == overhead["target"]["value"]
+    assert overhead["target"]["met"] == (ratio <= 1.10) and overhead["target"]["threshold"] == 1.10
+
+
+def test_docs_show_every_record(efficacy, overhead, out):
+    page = (out / "docs.md").read_text()
+    assert page.index("## Efficacy") < page.index("## Overhead")
+    for heading in ("### Targets", "### Methods", "### Ablation", "### Runs", "### Teacher", "### Reproduce"):
+        assert heading in page
+    assert "**Smoke scale**" in page and "CPU only" in page
+    assert f"Measured {overhead['target']['value']:.3f}×" in page
+    assert efficacy["command"] in page and overhead["command"] in page
+    for name in efficacy["missed"]:
+        assert efficacy["targets"][name]["description"] in page.split("**Missed:**")[1].split("\n")[0]
