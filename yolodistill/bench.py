@@ -289,16 +289,28 @@ def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
     ]
 
 
+def terminal_cells(r: dict) -> list[str]:
+    """A row rounded for an 80-column terminal (bench.md and bench.json keep every digit and column)."""
+    num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    lat = r["latency_ms"]
+    return [Path(r["artifact"]).name, r["format"], r["precision"], num(lat["p50"], ".2f"), num(lat["p90"], ".2f"),
+            num(lat["p99"], ".2f"), num(r["throughput_ips"], ".0f"), num(r["size_mb"], ".1f"),
+            num(r["map50"], ".3f"), num(r["map50_95"], ".3f")]
+
+
+TERMINAL_HEADERS = ["file", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
+
+
 def print_table(rows: list[dict], env: dict, console: Console) -> None:
     """The rich table, with energy per image when a Jetson measured it."""
-    table = Table(title="yolodistill bench")
+    table = Table(title=f"yolodistill bench: latency in ms, imgsz {rows[0]['imgsz']}, batch {rows[0]['batch']}")
     energy = env.get("energy", {})
-    for h in HEADERS + (["J/img"] if energy else []):
-        table.add_column(h, justify="left" if h in {"artifact", "format", "precision"} else "right")
-    for row, cells in zip(rows, table_rows(rows), strict=True):
+    for h in TERMINAL_HEADERS + (["J/img"] if energy else []):
+        table.add_column(h, justify="left" if h in {"file", "fmt", "prec"} else "right", min_width=len(h))
+    for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
         extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
-        table.add_row(*cells, *extra)
+        table.add_row(*terminal_cells(row), *extra)
     console.print(table)
 
 
