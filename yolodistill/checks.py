@@ -67,7 +67,35 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data '{data}': {first_line(e)}") from None
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated")
+    for split in ("train", "val"):
+        if not count_images(info[split]):
+            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]})")
     return info
+
+
+def count_images(source: str | list) -> int:
+    """Images a split names: folders are searched, .txt lists counted (Ultralytics' two layouts)."""
+    from ultralytics.data.utils import IMG_FORMATS
+
+    total = 0
+    for item in source if isinstance(source, list) else [source]:
+        p = Path(item)
+        if p.is_dir():
+            total += sum(1 for f in p.rglob("*") if f.suffix[1:].lower() in IMG_FORMATS)
+        elif p.is_file() and p.suffix == ".txt":
+            total += sum(1 for line in p.read_text().splitlines() if line.strip())
+        elif p.suffix[1:].lower() in IMG_FORMATS and p.exists():
+            total += 1
+    return total
+
+
+def check_writable(folder: str | Path, flag: str) -> None:
+    """The nearest existing parent of `folder` must be a folder this user may write into."""
+    p = Path(folder).resolve()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK):
+        raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
 
 
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
@@ -141,6 +169,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     args = {"name": None, **args}
     # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
     args["project"] = str(Path(args.get("project") or "runs/distill").resolve())
+    check_writable(args["project"], "--project")
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_run_dir(args)
     local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)

@@ -74,8 +74,11 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "cpu"
     from .report import markdown_table
     from .utils import atomic_write_text
 
+    from .checks import check_writable
+
     console = console or Console()
     p = PRESETS["quick" if quick else "full"]
+    check_writable(out, "--out")
     save_dir = increment_path(Path(out).resolve(), mkdir=False)
     try:
         save_dir.mkdir(parents=True)

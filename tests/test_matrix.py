@@ -1,0 +1,120 @@
+"""The bad-input matrix across every command: one clear line, exit status 2, no traceback, no file touched."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from yolodistill.cli import app
+
+from .conftest import save_checkpoint
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under root with its content hash."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, synth_data, teacher26, trained_student) -> dict[str, Path]:
+    """A folder of good and bad inputs; the matrix checks that nothing in it changes."""
+    root = tmp_path_factory.mktemp("matrix")
+    d = yaml.safe_load(synth_data.read_text())
+
+    def data_yaml(name: str, **changes) -> Path:
+        out = root / f"{name}.yaml"
+        out.write_text(yaml.safe_dump({k: v for k, v in {**d, **changes}.items() if v is not None}))
+        return out
+
+    (root / "empty" / "images" / "train").mkdir(parents=True)
+    (root / "empty" / "images" / "val").mkdir(parents=True)
+    (root / "corrupt.pt").write_bytes(b"\x00not a checkpoint")
+    torch.save({"weights": torch.zeros(3)}, root / "foreign.pt")
+    (root / "corrupt.onnx").write_bytes(b"not onnx at all")
+    (root / "a-file").write_text("a file, not a folder")
+    run = root / "runs" / "taken"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"an earlier run's weights")
+    return {
+        "root": root,
+        "teacher": teacher26,
+        "student": trained_student,
+        "data": synth_data,
+        "seg": save_checkpoint("yolo26n-seg.yaml", root / "seg.pt"),
+        "four": save_checkpoint("yolo26n.yaml", root / "four.pt", names={i: f"c{i}" for i in range(4)}),
+        "missing_paths": data_yaml("missing-paths", train="images/gone", val="images/gone"),
+        "no_val": data_yaml("no-val", val=None),
+        "empty": data_yaml("empty", path=str(root / "empty")),
+    }
+
+
+def train_args(w, teacher=None, data=None, *extra: str) -> list[str]:
+    return ["train", "--teacher", str(teacher or w["teacher"]), "--student", "yolo26n.yaml", "--data",
+            str(data or w["data"]), "--project", str(w["root"] / "runs"), "--epochs", "1", "--imgsz", "64",
+            "--device", "cpu", *extra]
+
+
+MATRIX = {
+    "missing teacher": (lambda w: train_args(w, w["root"] / "nope.pt"), "does not exist"),
+    "corrupt teacher": (lambda w: train_args(w, w["root"] / "corrupt.pt"), "not a readable Ultralytics checkpoint"),
+    "non-YOLO checkpoint": (lambda w: train_args(w, w["root"] / "foreign.pt"), "not a readable Ultralytics checkpoint"),
+    "segmentation teacher": (lambda w: train_args(w, w["seg"]), "is a segment model"),
+    "class-count misfit": (lambda w: train_args(w, w["four"]), "teacher has 4 classes but the data has 3"),
+    "data with missing paths": (lambda w: train_args(w, None, w["missing_paths"]), "images not found"),
+    "data without val split": (lambda w: train_args(w, None, w["no_val"]), "val"),
+    "empty dataset": (lambda w: train_args(w, None, w["empty"]), "has no images in its train split"),
+    "imgsz not a multiple of 32": (lambda w: train_args(w, None, None, "--imgsz", "100"), "multiple of 32"),
+    "negative epochs": (lambda w: train_args(w, None, None, "--epochs", "-3"), "--epochs must be"),
+    "unwritable output folder": (
+        lambda w: train_args(w, None, None, "--project", str(w["root"] / "a-file" / "runs")), "not a writable folder"
+    ),
+    "existing run without --exist-ok": (lambda w: train_args(w, None, None, "--name", "taken"), "--exist-ok"),
+    "resume a foreign checkpoint": (lambda w: ["train", "--resume", str(w["student"])], "not a yolodistill training"),
+    "export unknown format": (lambda w: ["export", "--weights", str(w["student"]), "--format", "tflite2"], "tflite2"),
+    "export missing weights": (lambda w: ["export", "--weights", str(w["root"] / "gone.pt")], "does not exist"),
+    "export engine on CPU": (
+        lambda w: ["export", "--weights", str(w["student"]), "--format", "engine"], "TensorRT engines need"
+    ),
+    "bench corrupt artifact": (
+        lambda w: ["bench", str(w["root"] / "corrupt.onnx"), "--data", str(w["data"]), "--runs", "1"], "corrupt.onnx"
+    ),
+    "bench data without val split": (
+        lambda w: ["bench", str(w["student"]), "--data", str(w["no_val"]), "--runs", "1"], "val"
+    ),
+    "convert unknown format": (
+        lambda w: ["data", "convert", str(w["root"]), "--format", "kitti", "--out", str(w["root"] / "conv")], "kitti"
+    ),
+    "synth with no classes": (lambda w: ["data", "synth", "--out", str(w["root"] / "s"), "--classes", "0"], "--classes"),
+    "compare unknown method": (
+        lambda w: ["compare", "--teacher", str(w["teacher"]), "--student", "yolo26n.yaml", "--data", str(w["data"]),
+                   "--epochs", "1", "--methods", "plain,magic", "--project", str(w["root"] / "cmp")], "magic"
+    ),
+    "demo into an unwritable folder": (lambda w: ["demo", "--out", str(w["root"] / "a-file" / "demo")], "writable"),
+}
+
+
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_bad_input_matrix(world, case):
+    make_args, needle = MATRIX[case]
+    before = snapshot(world["root"])
+    result = CliRunner().invoke(app, make_args(world))
+    assert result.exit_code == 2, (case, result.output)
+    assert "Traceback" not in result.output and (result.exception is None or isinstance(result.exception, SystemExit))
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), (case, result.output)
+    assert needle in " ".join(result.output.split()), (case, result.output)
+    assert snapshot(world["root"]) == before, case  # nothing the user had is lost, overwritten or added
+
+
+def test_matrix_is_large_enough():
+    assert len(MATRIX) >= 15
+    assert {args.split()[0] for args in ["train", "export", "bench", "data", "compare", "demo"]} <= {
+        make(dict.fromkeys(["root", "teacher", "student", "data", "seg", "four", "missing_paths", "no_val", "empty"],
+                           Path("/x")))[0]
+        for make, _ in MATRIX.values()
+    }
