@@ -93,6 +93,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
         (["lr00=0.1"], "unknown setting(s) lr00"),
         (["lr0"], "is not a key=value override"),
+        (["lr0=abc"], "'lr0=abc' is of invalid type str"),
+        (["fliplr=3"], "fliplr=3"),
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):

@@ -139,6 +139,12 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         raise UserError(f"--imgsz must be a multiple of {stride} (the largest stride), got {imgsz!r}")
     if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
         raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    from ultralytics.cfg import get_cfg
+
+    try:
+        get_cfg(overrides=args)  # then Ultralytics' own type and range checks of every other train argument
+    except (SyntaxError, TypeError, ValueError) as e:
+        raise UserError(first_line(e)) from None
 
 
 def check_run_dir(args: dict[str, Any]) -> None:
