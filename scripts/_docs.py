@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from yolodistill.report import RUN_COLUMNS, SUMMARY_COLUMNS, compare_rows, fmt, markdown_table, run_rows
+from yolodistill.errors import UserError
 from yolodistill.utils import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +31,16 @@ ABLATION_COLUMNS = ("term", "kd_cls", "kd_box", "kd_feat", "mAP50-95", "lowest",
 TARGET_COLUMNS = ("target", "value", "needed", "met")
 TEACHER_COLUMNS = ("model", "epochs", "imgsz", "mAP50", "mAP50-95", "epoch s")
 OVERHEAD_COLUMNS = ("method", "s/epoch", "epochs timed", "vs built-in", "peak memory MiB", "teacher weights", "AMP")
+
+
+def exit_status(action) -> int:
+    """Run a script's work: bad input is one line on stderr and exit status 2, as in the CLI."""
+    try:
+        action()
+    except UserError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return UserError.exit_code
+    return 0
 
 
 def command_line() -> str:

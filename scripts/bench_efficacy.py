@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import (ABLATION_COLUMNS, DOCS, REPO, RESULTS, TARGET_COLUMNS, ablation_rows, command_line, target_rows,
-                   work_dir, write_docs)
+from _docs import (ABLATION_COLUMNS, DOCS, REPO, RESULTS, TARGET_COLUMNS, ablation_rows, command_line, exit_status,
+                   target_rows, work_dir, write_docs)
 
 from yolodistill.errors import UserError
 
@@ -359,12 +359,7 @@ def run_study(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        run_study(args)
-    except UserError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return UserError.exit_code
-    return 0
+    return exit_status(lambda: run_study(args))
 
 
 if __name__ == "__main__":

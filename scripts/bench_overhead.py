@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, REPO, RESULTS, command_line, work_dir, write_docs
+from _docs import DOCS, REPO, RESULTS, command_line, exit_status, work_dir, write_docs
 
 from yolodistill.errors import UserError
 
@@ -247,17 +247,11 @@ def benchmark(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.worker:
-            from yolodistill.report import write_json
+    if args.worker:
+        from yolodistill.report import write_json
 
-            write_json(args.worker_out, worker(args))
-        else:
-            benchmark(args)
-    except UserError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return UserError.exit_code
-    return 0
+        return exit_status(lambda: write_json(args.worker_out, worker(args)))
+    return exit_status(lambda: benchmark(args))
 
 
 if __name__ == "__main__":

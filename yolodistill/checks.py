@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .config import DistillConfig
+from .data import split_images
 from .errors import UserError, first_line, require_file
 
 
@@ -68,25 +69,9 @@ def check_data(data: str | Path) -> dict[str, Any]:
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated")
     for split in ("train", "val"):
-        if not count_images(info[split]):
+        if not split_images(info[split]):
             raise UserError(f"data '{data}' has no images in its {split} split ({info[split]})")
     return info
-
-
-def count_images(source: str | list) -> int:
-    """Images a split names: folders are searched, .txt lists counted (Ultralytics' two layouts)."""
-    from ultralytics.data.utils import IMG_FORMATS
-
-    total = 0
-    for item in source if isinstance(source, list) else [source]:
-        p = Path(item)
-        if p.is_dir():
-            total += sum(1 for f in p.rglob("*") if f.suffix[1:].lower() in IMG_FORMATS)
-        elif p.is_file() and p.suffix == ".txt":
-            total += sum(1 for line in p.read_text().splitlines() if line.strip())
-        elif p.suffix[1:].lower() in IMG_FORMATS and p.exists():
-            total += 1
-    return total
 
 
 def check_writable(folder: str | Path, flag: str) -> None:
@@ -194,12 +179,12 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     """A resumable yolodistill `last.pt`, and the Ultralytics args that resume it."""
     from ultralytics.utils.patches import torch_load
 
-    from .train import settings_from_checkpoint
+    from .train import settings_of
 
     p = require_file(resume, "resume checkpoint", (".pt",))
     try:
         ckpt = torch_load(p, map_location="cpu", weights_only=False)
-        settings = settings_from_checkpoint(p)
+        settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
     except Exception as e:
         raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
     if settings is None:

@@ -15,6 +15,19 @@ from rich.markup import escape
 from .errors import UserError
 from .utils import atomic_write_text
 
+def split_images(source: str | Path | list) -> list[Path]:
+    """Image files a resolved split names, in Ultralytics' layouts: folders (searched) or .txt lists, sorted."""
+    from ultralytics.data.utils import IMG_FORMATS
+
+    files: list[Path] = []
+    for src in map(Path, source if isinstance(source, list) else [source]):
+        if src.is_dir():
+            files += sorted(p for p in src.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS)
+        elif src.suffix == ".txt" and src.is_file():
+            files += [(src.parent / line.strip()).resolve() for line in src.read_text().splitlines() if line.strip()]
+    return files
+
+
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "ellipse")
 
 

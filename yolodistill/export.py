@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .data import split_images
 from .errors import UserError, first_line, require_file
 
 FORMATS = ("onnx", "openvino", "engine")
@@ -205,17 +206,8 @@ def load_data(data: str | Path) -> dict:
 
 
 def val_images(data: dict) -> list[Path]:
-    """Image files of a resolved dataset's val split (folders or .txt lists), sorted for a stable sample."""
-    from ultralytics.data.utils import IMG_FORMATS
-
-    sources = data["val"] if isinstance(data["val"], list) else [data["val"]]
-    files: list[Path] = []
-    for src in map(Path, sources):
-        if src.is_dir():
-            files += sorted(p for p in src.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS)
-        elif src.suffix == ".txt" and src.is_file():
-            files += [(src.parent / line.strip()).resolve() for line in src.read_text().splitlines() if line.strip()]
-    return files
+    """Image files of a resolved dataset's val split, sorted for a stable sample."""
+    return split_images(data["val"])
 
 
 def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:

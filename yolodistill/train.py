@@ -38,9 +38,8 @@ def apply_warmup(trainer: DistillationTrainer) -> None:
     unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch)
 
 
-def settings_from_checkpoint(path: str | Path) -> DistillConfig | None:
-    """The DistillConfig a yolodistill checkpoint carries (None for any other checkpoint)."""
-    model = load_checkpoint(path)[0]
+def settings_of(model: Any) -> DistillConfig | None:
+    """The DistillConfig a yolodistill checkpoint's model carries (None for any other model)."""
     saved = getattr(model, "yolodistill", None)
     return DistillConfig.from_dict(saved) if isinstance(saved, dict) else None
 
@@ -60,7 +59,7 @@ class DistillationTrainer(DetectionTrainer):
         if distill is None and os.environ.get(SETTINGS_ENV):  # a DDP worker built by Ultralytics' entry file
             distill = DistillConfig.from_dict(json.loads(os.environ[SETTINGS_ENV]))
         if distill is None and self.resume:
-            distill = settings_from_checkpoint(self.args.resume)
+            distill = settings_of(load_checkpoint(self.args.resume)[0])
         if distill is None:
             raise UserError("no distillation settings: start runs with yolodistill train, or resume one of its runs")
         if not self.args.distill_model:
