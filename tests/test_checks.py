@@ -16,6 +16,22 @@ from yolodistill.errors import UserError
 from .conftest import save_checkpoint
 
 
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over HTTP on localhost: a real download, without the internet."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
 def data_variant(synth_data: Path, tmp_path: Path, **changes) -> Path:
     d = yaml.safe_load(synth_data.read_text())
     d.update(changes)
@@ -61,7 +77,9 @@ def cases(tmp_path, synth_data, teacher26):
         "missing teacher": ([tmp_path / "nope.pt", "yolo26n.yaml", synth_data], ["does not exist"]),
         "corrupt teacher": ([bad, "yolo26n.yaml", synth_data], ["not a readable Ultralytics checkpoint"]),
         "not a .pt teacher": ([txt, "yolo26n.yaml", synth_data], ["should be a .pt file"]),
-        "url teacher": (["https://example.com/yolo26x.pt", "yolo26n.yaml", synth_data], ["is a URL"]),
+        "unreachable url teacher": (["http://127.0.0.1:9/yolo26x.pt", "yolo26n.yaml", synth_data],
+                                    ["could not be downloaded"]),
+        "offline official teacher": (["yolo26x.pt", "yolo26n.yaml", synth_data], ["is not on disk", "offline"]),
         "unknown student": ([teacher26, "yolo99z.yaml", synth_data], ["student 'yolo99z.yaml'"]),
         "data with missing paths": (
             [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")], ["images not found"]
@@ -71,7 +89,8 @@ def cases(tmp_path, synth_data, teacher26):
 
 
 CASES = ["class count", "class names", "channels", "levels", "segmentation teacher", "classification student",
-         "missing teacher", "corrupt teacher", "not a .pt teacher", "url teacher", "unknown student",
+         "missing teacher", "corrupt teacher", "not a .pt teacher", "unreachable url teacher",
+         "offline official teacher", "unknown student",
          "data with missing paths", "data not yaml"]
 
 
@@ -126,3 +145,35 @@ def test_stride_mismatch(teacher26):
     student.stride = student.stride * 2
     with pytest.raises(UserError, match="strides"):
         check_fit(teacher, student, {"names": teacher.names, "nc": 3}, "odd.yaml")
+
+
+def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch):
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+
+    args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"))[1]
+    root, base = served
+    (root / "big.pt").write_bytes(teacher26.read_bytes())
+    monkeypatch.setenv("YOLODISTILL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    plan = preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
+    got = Path(plan.args["distill_model"])
+    assert got.is_relative_to(tmp_path / "cache") and got.read_bytes() == teacher26.read_bytes()
+    assert not (tmp_path / "big.pt").exists()  # never written where the user works
+    (root / "big.pt").unlink()  # the second run reads the cache
+    assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
+                .args["distill_model"]) == got
+
+
+def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
+    """Only URLs the user types are fetched: a resumable last.pt naming a URL teacher is refused."""
+    import torch
+
+    from yolodistill.config import DistillConfig
+
+    ckpt = torch.load(trained_student.parent / "last.pt", map_location="cpu", weights_only=False)
+    (ckpt["ema"] or ckpt["model"]).yolodistill = DistillConfig().to_dict()  # as our trainer saves it
+    ckpt.update(epoch=0, optimizer={}, train_args={**ckpt["train_args"], "distill_model": "http://127.0.0.1:9/t.pt"})
+    torch.save(ckpt, tmp_path / "last.pt")
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "last.pt")])
+    assert_one_line_error(result, "is a URL", "only fetched when you pass one yourself")

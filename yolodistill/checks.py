@@ -5,7 +5,9 @@ Each misfit is a `UserError` with one line saying what is wrong and how to fix i
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import UserError, first_line, require_file
+from .errors import UserError, first_line, is_url, require_file
 
 
 @dataclass
@@ -23,6 +25,62 @@ class Plan:
 
     args: dict[str, Any]
     teacher: torch.nn.Module
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill")
+
+
+def local_checkpoint(path: str | Path, role: str) -> str:
+    """The local file behind a checkpoint the user named on the command line.
+
+    A URL they typed is downloaded into the cache; an official Ultralytics name (yolo26x.pt) that is not on disk is
+    fetched by Ultralytics, as `yolo train model=yolo26x.pt` would. URLs from anywhere else are refused
+    (`require_file`), so a checkpoint or config can never make us load something the user did not ask for.
+    """
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
+
+    text = str(path)
+    if is_url(text):
+        return str(download(text, role))
+    if Path(text).exists() or text not in GITHUB_ASSETS_NAMES:
+        return text
+    from ultralytics.utils import is_online
+
+    if not is_online():
+        raise UserError(f"{role} '{text}' is not on disk and this machine is offline: download Ultralytics' {text} "
+                        "and pass its path")
+    try:
+        got = attempt_download_asset(text)
+    except Exception as e:
+        raise UserError(f"{role} '{text}' could not be downloaded ({first_line(e)}): download it and pass its path") \
+            from None
+    if not Path(got).is_file():
+        raise UserError(f"{role} '{text}' could not be downloaded: download it and pass its path")
+    return got
+
+
+def download(url: str, role: str) -> Path:
+    """Fetch a URL into the cache (never over a file of the user's) and print its sha256: a .pt is a pickle."""
+    from urllib.parse import unquote, urlparse
+
+    from torch.hub import download_url_to_file
+
+    name = Path(unquote(urlparse(url).path)).name
+    if not name.lower().endswith(".pt"):
+        raise UserError(f"{role} URL '{url}' does not name a .pt file")
+    dest = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            download_url_to_file(url, str(dest), progress=sys.stderr.isatty())  # writes a temp file, then renames
+        except Exception as e:
+            raise UserError(f"{role} URL '{url}' could not be downloaded ({first_line(e)}): check the URL, or "
+                            "download the file and pass its path") from None
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+    print(f"{role}: {url} -> {dest} (sha256 {digest}). A .pt is a pickle that can run code: load only files you "
+          "trust.", file=sys.stderr)
+    return dest
 
 
 def load_detector(path: str | Path, role: str) -> torch.nn.Module:
@@ -150,9 +208,11 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     if student is None:
         raise UserError("no student: pass --student yolo26n.yaml (from scratch) or a .pt (fine-tune)")
     data_info = check_data(data)
+    teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")
     nc, ch = data_info["nc"], data_info.get("channels", 3)
-    if str(student).lower().endswith(".pt"):
+    if is_url(student) or str(student).lower().endswith(".pt"):
+        student = local_checkpoint(student, "student")
         student_model = load_detector(student, "student")
     else:
         student_model = build_student(str(student), nc, ch)

@@ -59,7 +59,7 @@ def parse_overrides(items: list[str]) -> dict:
 @user_errors
 def train(
     ctx: typer.Context,
-    teacher: Optional[str] = typer.Option(None, help="Teacher checkpoint (.pt), e.g. yolo26x.pt. Frozen during training."),
+    teacher: Optional[str] = typer.Option(None, help="Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you trust). Frozen during training."),
     student: Optional[str] = typer.Option(None, help="Student model: a .yaml to train from scratch or a .pt to fine-tune."),
     data: Optional[str] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs to train. [default: from the config, 100]"),

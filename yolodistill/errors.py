@@ -15,11 +15,20 @@ class UserError(Exception):
     exit_code = 2
 
 
+def is_url(path: str | Path) -> bool:
+    return str(path).lower().startswith(("http://", "https://"))
+
+
 def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> Path:
-    """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError."""
+    """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError.
+
+    URLs are refused here: only a URL the user typed (`--teacher`, `--student`, `--weights`) is fetched, by
+    `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
+    """
     p = Path(path)
-    if str(path).lower().startswith(("http://", "https://")):
-        raise UserError(f"{what} '{path}' is a URL: download it first and pass the local file")
+    if is_url(path):
+        raise UserError(f"{what} '{path}' is a URL, and URLs are only fetched when you pass one yourself "
+                        "(--teacher, --student, --weights): download it and pass the local file")
     if not p.exists():
         raise UserError(f"{what} '{path}' does not exist: check the path")
     if not p.is_file():
