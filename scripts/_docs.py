@@ -126,7 +126,10 @@ def efficacy_section(name: str, r: Mapping[str, Any]) -> str:
     verdict = (f"**Missed:** {'; '.join(missed)}." if missed else "All targets met.")
     ablation_commands = [run["command"] for run in (r["ablation"] or {}).get("runs", []) if "command" in run]
     teacher_text = (f"teacher {teacher['epochs']} epochs" if teacher["trained_here"]
-                    else f"teacher given (`{teacher['checkpoint']}`)")
+                    else f"teacher given (`{teacher['checkpoint']}`"
+                    + (f": {teacher['architecture']} trained with Ultralytics at imgsz {teacher['imgsz']}, best.pt "
+                       f"after epoch {teacher['saved_after_epoch']} of {teacher['epochs']}"
+                       if teacher.get("architecture") else "") + ")")
     parts = [
         f"## Efficacy: {s['student']} from {teacher['model']} on {s['dataset']}, {s['scale']} scale\n",
         SCALE_TEXT.get(s["scale"], f"Scale `{s['scale']}`."),
@@ -146,8 +149,11 @@ def efficacy_section(name: str, r: Mapping[str, Any]) -> str:
         ab = r["ablation"]
         parts += [
             f"### Ablation (seeds {', '.join(map(str, ab['seeds']))})\n",
-            "Our recipe with one distillation term kept at its recipe weight and the others at 0; `all` is the "
-            "recipe itself (the `ours` runs above), `plain` the baseline of the same seeds.\n",
+            "Our recipe with one distillation term kept at its recipe weight (1 where the recipe turns it off) and "
+            "the others at 0; `all` is the recipe itself (the `ours` runs above), `plain` the baseline of the same "
+            "seeds"
+            + (f"; below them, the candidate recipes tried ({', '.join(f'`{c}`' for c in ab['candidates'])}), "
+               "each the recipe with the settings its name gives" if ab.get("candidates") else "") + ".\n",
             markdown_table(ablation_rows(ab), ABLATION_COLUMNS),
             bullets(ab["notes"]),
         ]

@@ -24,11 +24,12 @@ from _docs import (ABLATION_COLUMNS, DOCS, REPO, RESULTS, TARGET_COLUMNS, ablati
                    target_rows, work_dir, write_docs)
 
 from yolodistill.errors import UserError
+from yolodistill.utils import cpu_threads
 
 SCALES = {
     "gpu": dict(imgsz=640, teacher_model="yolo26m.yaml", teacher_epochs=100, epochs=50, seeds="0,1,2",
                 ablation_seeds="0", batch=16, workers=8, device=None),
-    "cpu": dict(imgsz=320, teacher_model="yolo26s.yaml", teacher_epochs=30, epochs=15, seeds="0,1,2",
+    "cpu": dict(imgsz=192, teacher_model="yolo26s.yaml", teacher_epochs=20, epochs=10, seeds="0,1,2",
                 ablation_seeds="0", batch=16, workers=2, device="cpu"),
     "smoke": dict(imgsz=64, teacher_model="yolo26s.yaml", teacher_epochs=1, epochs=1, seeds="0,1",
                   ablation_seeds="0", batch=8, workers=0, device="cpu"),
@@ -52,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=REPO / "benchmarks/work",
                    help="folder for the converted data, the teacher and every run (default: %(default)s)")
     p.add_argument("--name", help="study folder under --work and results file efficacy-NAME.json (default: the "
-                   "scale); a study whose settings differ from a finished one needs its own name")
+                   "scale); a study whose data, teacher or training settings differ from a finished one needs its own name, "
+                   "while the recipe (--config, configs/default.yaml) may change within one: ours runs are kept per "
+                   "recipe")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     p.add_argument("--config", help="recipe yaml for ours and the ablation (default: configs/default.yaml)")
@@ -67,8 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", help="comma-separated seeds of the comparison (preset: 0,1,2)")
     p.add_argument("--ablation-seeds", help="seeds of the ablation, a subset of --seeds (preset: 0)")
     p.add_argument("--skip-ablation", action="store_true", help="run the comparison only")
+    p.add_argument("--candidates", help="recipe variants to try on the ablation seeds, ';'-separated, each "
+                   "comma-separated KEY=VALUE distillation settings, e.g. 'kd_box=0;kd_cls=2,kd_box=0'")
     p.add_argument("--device", help="Ultralytics device, e.g. 0 or cpu (preset: auto on gpu, cpu otherwise)")
     p.add_argument("--workers", type=int, help="dataloader workers (preset; Ultralytics uses 0 on CPU)")
+    p.add_argument("--threads", type=int, help="CPU threads for training (default: every core; Ultralytics alone "
+                   "leaves one free)")
     args = p.parse_args(argv)
     args.scale = args.scale or default_scale()
     for key, value in SCALES[args.scale].items():
@@ -157,11 +164,23 @@ def train_teacher(data: Path, tag: str, args: argparse.Namespace) -> dict[str, A
 
 
 def given_teacher(path: Path) -> dict[str, Any]:
+    """A teacher trained elsewhere, described by what its checkpoint says about how it was trained."""
+    from ultralytics.utils.patches import torch_load
+
     from yolodistill.errors import require_file
 
     require_file(path, "teacher", (".pt",))
-    return {"model": path.name, "checkpoint": str(path.resolve()), "trained_here": False, "epochs": None,
-            "imgsz": None, "commands": [f"# teacher given: {path.resolve()}"]}
+    ckpt = torch_load(path, map_location="cpu", weights_only=False)
+    a = ckpt.get("train_args") or {}
+    words = ["yolo", "detect", "train"] + [f"{k}={a[k]}" for k in ("model", "data", "epochs", "imgsz", "batch", "seed")
+                                           if k in a]
+    epoch = ckpt.get("epoch", -1)
+    how = (f"# {path.name}: best.pt of that run, saved after epoch {epoch + 1} of {a.get('epochs')}" if epoch >= 0
+           else f"# {path.name}: that run's final weights")
+    return {"model": path.name, "checkpoint": str(path.resolve()), "trained_here": False,
+            "architecture": a.get("model"), "epochs": a.get("epochs"), "saved_after_epoch": epoch + 1 if epoch >= 0
+            else a.get("epochs"), "imgsz": a.get("imgsz"), "batch": a.get("batch"),
+            "commands": [shlex.join(words), how]}
 
 
 def sha256(path: str | Path) -> str:
@@ -178,15 +197,21 @@ def train_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def study_identity(args: argparse.Namespace, teacher: dict, data: dict) -> dict[str, Any]:
-    """Everything that decides a run's numbers; device and workers only decide its speed, so they may change."""
+    """Everything that decides the baselines' numbers; device, workers and threads only decide speed, so they may
+    change. The recipe is not part of it: ours runs are kept per recipe (`recipe_tag`), so one study can try several
+    recipes against the same plain and built-in runs."""
     from yolodistill.config import resolve
 
-    distill, resolved = resolve(args.config, epochs=args.epochs, **train_args(args))
+    _, resolved = resolve(args.config, epochs=args.epochs, **train_args(args))
     return {
         "teacher_sha256": sha256(teacher["checkpoint"]), "student": args.student, "data": data,
-        "distill": distill.to_dict(),
         "train_args": {k: v for k, v in resolved.items() if k not in ("device", "workers", "project")},
     }
+
+
+def recipe_tag(distill: dict[str, Any]) -> str:
+    """Short name of a full set of distillation settings: runs of different recipes never share a folder."""
+    return hashlib.sha1(json.dumps(distill, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def check_study(study: Path, identity: dict[str, Any]) -> None:
@@ -215,21 +240,28 @@ def changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[
     return out
 
 
-def compare_seed(seed: int, teacher: str, data: Path, args: argparse.Namespace, study: Path) -> dict[str, Any]:
-    """One seed of `yolodistill compare`, kept in its own folder so that finished seeds survive an interruption."""
+def compare_seed(seed: int, teacher: str, data: Path, args: argparse.Namespace, study: Path,
+                 distill: dict[str, Any]) -> list[dict[str, Any]]:
+    """One seed of `yolodistill compare`, as two invocations: the baselines (plain, built-in) once per seed, ours
+    once per recipe. Each keeps its own folder, so finished work survives an interruption and the baselines serve
+    every recipe a study tries."""
     from rich.console import Console
 
     from yolodistill.compare import compare
 
-    done = study / f"compare-seed{seed}" / "compare.json"
-    if not done.exists():
-        compare(teacher, args.student, data, args.epochs, seeds=[seed], config=args.config, project=study,
-                name=done.parent.name, exist_ok=True, console=Console(), **train_args(args))
-    return json.loads(done.read_text())
+    records = []
+    for methods, folder in ((("plain", "builtin"), f"compare-seed{seed}"),
+                            (("ours",), f"ours-{recipe_tag(distill)}-seed{seed}")):
+        done = study / folder / "compare.json"
+        if not done.exists():
+            compare(teacher, args.student, data, args.epochs, seeds=[seed], methods=methods, config=args.config,
+                    project=study, name=folder, exist_ok=True, console=Console(), **train_args(args))
+        records.append(json.loads(done.read_text()))
+    return records
 
 
 def merge_compares(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The per-seed comparisons as one: all runs, statistics over seeds, the teacher validated once per seed."""
+    """The per-seed comparisons as one: all runs, statistics over seeds, the teacher as the first one validated it."""
     from yolodistill.report import summarize
 
     teacher = records[0]["teacher"]
@@ -238,21 +270,56 @@ def merge_compares(records: list[dict[str, Any]]) -> dict[str, Any]:
     machines = sorted({f"{r['environment']['machine']['gpu'] or 'CPU only'} "
                        f"({r['environment']['machine']['cpu_count']} CPUs)" for r in records})
     return {"teacher": teacher, "runs": runs, "summary": summary, "notes": notes, "machines": machines,
-            "methods": records[0]["methods"], "commands": [r["command"] for r in records],
+            "methods": {k: v for r in records for k, v in r["methods"].items()},
+            "commands": [r["command"] for r in records],
             "dirs": [str(Path(r["runs"][0]["run_dir"]).parent) for r in records]}
 
 
 def ablation_weights(distill: dict[str, Any], key: str) -> dict[str, float]:
-    return {k: (float(distill[k]) if k == key else 0.0) for k in TERMS.values()}
+    """One term alone at its recipe weight, or at 1 where the recipe turns it off (to show why it is off)."""
+    return {k: (float(distill[k]) or 1.0 if k == key else 0.0) for k in TERMS.values()}
 
 
-def ablation_run(term: str, seed: int, weights: dict, teacher: str, data: Path, args, study: Path) -> dict:
-    """Ours with one term on; its record is written last, so a run cut off midway is trained again."""
+def parse_candidates(text: str | None) -> dict[str, dict[str, Any]]:
+    """'kd_cls=2,kd_box=0;feat_loss=l2' -> {"cls2-box0": {...}, "feat_loss-l2": {...}}: recipe variants to try."""
+    from yolodistill.config import DistillConfig
+
+    out = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(";"))):
+        changes = {}
+        for pair in item.split(","):
+            key, sep, value = (x.strip() for x in pair.partition("="))
+            if not sep or key not in DistillConfig.keys():
+                raise UserError(f"--candidates: '{pair}' is not KEY=VALUE with a distillation key "
+                                f"({', '.join(DistillConfig.keys())})")
+            try:
+                changes[key] = float(value)
+            except ValueError:
+                changes[key] = value
+        DistillConfig(**changes)  # a bad value is one line here, not a traceback an hour into the study
+        out["-".join(candidate_label(k, v) for k, v in changes.items())] = changes
+    return out
+
+
+def candidate_label(key: str, value: Any) -> str:
+    short = key.removeprefix("kd_")
+    return f"{short}{value:g}" if isinstance(value, float) else f"{short}-{value}"
+
+
+def variant_settings(distill: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as the train() keywords it changes, its three weights always spelled out for the table."""
+    return {**{k: float(distill[k]) for k in TERMS.values()}, **changes}
+
+
+def ablation_run(term: str, seed: int, weights: dict, teacher: str, data: Path, args, study: Path,
+                 distill: dict[str, Any]) -> dict:
+    """Ours with some settings changed (one term on, or a candidate), in a folder named for its full settings; its
+    record is written last, so a run cut off midway is trained again."""
     from yolodistill.compare import run_record
     from yolodistill.report import write_json
     from yolodistill.train import train
 
-    run_dir = study / "ablation" / f"{term}-seed{seed}"
+    run_dir = study / "ablation" / f"{term}-{recipe_tag({**distill, **weights})}-seed{seed}"
     marker = run_dir / "ablation.json"
     if marker.exists():
         return json.loads(marker.read_text())
@@ -265,33 +332,39 @@ def ablation_run(term: str, seed: int, weights: dict, teacher: str, data: Path, 
 
 
 def train_command(teacher: str, data: Path, seed: int, run_dir: Path, weights: dict, args) -> str:
-    """The `yolodistill train` line of one ablation run."""
+    """The `yolodistill train` line of one ablation or candidate run."""
     words = ["yolodistill", "train", "--teacher", teacher, "--student", args.student, "--data", str(data),
              "--epochs", str(args.epochs), "--seed", str(seed), "--project", str(run_dir.parent),
              "--name", run_dir.name, "--exist-ok"]
     words += ["--config", args.config] if args.config else []
-    words += [w for k, v in weights.items() for w in (f"--{k.replace('_', '-')}", f"{v:g}")]
+    words += [w for k, v in weights.items()
+              for w in (f"--{k.replace('_', '-')}", f"{v:g}" if isinstance(v, float) else str(v))]
     words += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in train_args(args).items()
               if v is not None]
     return shlex.join(words)
 
 
 def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data: Path, args, study: Path) -> dict:
-    """Each term alone next to plain and all terms, on the same seeds, summarized like the comparison."""
+    """Each term alone next to plain and all terms, then any candidate recipes, on the same seeds, summarized like
+    the comparison: the recipe study that the default recipe is chosen from."""
     from yolodistill.report import summarize
 
     baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
     runs, weights, notes = list(baseline["plain"]), {"plain": ablation_weights(distill, "")}, []
     for term, key in TERMS.items():
         if not distill[key]:
-            notes.append(f"{term} alone is not run: {key} is 0 in the recipe")
-            continue
+            notes.append(f"{term} alone runs at {key}=1: the recipe turns it off")
         weights[term] = ablation_weights(distill, key)
-        runs += [ablation_run(term, s, weights[term], teacher, data, args, study) for s in seeds]
+        runs += [ablation_run(term, s, weights[term], teacher, data, args, study, distill) for s in seeds]
     runs += [{**r, "method": "all"} for r in baseline["ours"]]
     weights["all"] = {k: float(distill[k]) for k in TERMS.values()}
+    candidates = parse_candidates(args.candidates)
+    for label, changes in candidates.items():
+        weights[label] = variant_settings(distill, changes)
+        runs += [ablation_run(label, s, weights[label], teacher, data, args, study, distill) for s in seeds]
     summary, more = summarize(runs, compared["teacher"]["map50_95"])
-    return {"seeds": seeds, "weights": weights, "runs": runs, "summary": summary, "notes": notes + more}
+    return {"seeds": seeds, "weights": weights, "runs": runs, "summary": summary, "candidates": list(candidates),
+            "notes": notes + more}
 
 
 def targets(summary: dict[str, dict], teacher: float) -> dict[str, dict[str, Any]]:
@@ -320,10 +393,12 @@ def targets(summary: dict[str, dict], teacher: float) -> dict[str, dict[str, Any
 def run_study(args: argparse.Namespace) -> Path:
     from rich.console import Console
 
+    from yolodistill.config import resolve
     from yolodistill.report import SUMMARY_COLUMNS, compare_rows, environment, rich_table, write_json
 
     console = Console()
     seeds, ablation_seeds = check_seeds(args)
+    parse_candidates(args.candidates)
     args.work = work_dir(args.work)
     data = prepare_data(args.src, args.work, args.imgsz)
     tag = data.parent.name
@@ -331,8 +406,9 @@ def run_study(args: argparse.Namespace) -> Path:
     data_info = dataset_info(data)
     study, identity = args.work / args.name, study_identity(args, teacher, data_info)
     check_study(study, identity)
-    compared = merge_compares([compare_seed(s, teacher["checkpoint"], data, args, study) for s in seeds])
-    distill = identity["distill"]
+    distill = resolve(args.config)[0].to_dict()
+    compared = merge_compares([r for s in seeds for r in compare_seed(s, teacher["checkpoint"], data, args, study,
+                                                                       distill)])
     ablated = (ablation(ablation_seeds, compared, distill, teacher["checkpoint"], data, args, study)
                if ablation_seeds else None)
     goals = targets(compared["summary"], compared["teacher"]["map50_95"])
@@ -341,8 +417,10 @@ def run_study(args: argparse.Namespace) -> Path:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(), "argv": sys.argv,
         "settings": {"scale": args.scale, "src": args.src, "dataset": tag, "data": str(data), **data_info,
-                     "student": args.student, "config": args.config, "distill": distill, "epochs": args.epochs,
+                     "student": args.student, "config": args.config, "distill": distill,
+                     "recipe_tag": recipe_tag(distill), "epochs": args.epochs,
                      "imgsz": args.imgsz, "batch": args.batch, "device": args.device, "workers": args.workers,
+                     "threads": args.threads,
                      "seeds": seeds, "ablation_seeds": ablation_seeds, "study_dir": str(study)},
         "environment": environment(), "teacher": teacher, "compare": compared, "ablation": ablated,
         "targets": goals, "missed": [k for k, t in goals.items() if not t["met"]],
@@ -359,7 +437,9 @@ def run_study(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return exit_status(lambda: run_study(args))
+    with cpu_threads(args.threads) as threads:
+        args.threads = threads  # recorded with the study: it decides the epoch times
+        return exit_status(lambda: run_study(args))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 from _docs import DOCS, REPO, RESULTS, command_line, exit_status, work_dir, write_docs
 
 from yolodistill.errors import UserError
+from yolodistill.utils import cpu_threads
 
 METHODS = ("plain", "builtin", "ours")
 TARGET = 1.10
@@ -63,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="folder for the data, the teacher and the runs (default: %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
+    p.add_argument("--threads", type=int, help="CPU threads for training (default: every core; Ultralytics alone "
+                   "leaves one free)")
     p.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)  # the child process: train one method
     p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -206,7 +209,7 @@ def run_child(method: str, args: argparse.Namespace, data: Path, teacher: Path) 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", method, "--worker-out", str(out),
            "--data", str(data), "--teacher", str(teacher), "--student", args.student, "--imgsz", str(args.imgsz),
            "--batch", str(args.batch), "--epochs", str(args.epochs), "--device", str(args.device),
-           "--workers", str(args.workers), "--work", str(args.work)]
+           "--workers", str(args.workers), "--work", str(args.work), "--threads", str(args.threads)]
     if subprocess.run(cmd).returncode != 0 or not out.exists():
         raise UserError(f"training {method} failed (its output is above): nothing was written to --results")
     return json.loads(out.read_text())
@@ -228,7 +231,7 @@ def benchmark(args: argparse.Namespace) -> Path:
         "command": command_line(), "argv": sys.argv, "environment": environment(),
         "settings": {**settings(args), "data": str(data), "data_name": data.parent.name,
                      "train_images": images, "teacher": str(teacher), "teacher_name": teacher.name,
-                     "student": args.student},
+                     "student": args.student, "threads": args.threads},
         "definitions": {**DEFINITIONS, "peak memory": MEMORY[slug(args.device)]},
         "runs": runs,
         "ratios": {f"{a}/{b}": runs[a]["epoch_time_s"] / runs[b]["epoch_time_s"]
@@ -247,6 +250,12 @@ def benchmark(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with cpu_threads(args.threads) as threads:
+        args.threads = threads  # every method's child trains with the same number, recorded with the results
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     if args.worker:
         from yolodistill.report import write_json
 

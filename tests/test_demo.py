@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 
+import torch
+from ultralytics.utils import torch_utils
+
 from yolodistill import demo as demo_module
 
 
 def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setitem(demo_module.PRESETS, "quick", dict(images=16, imgsz=64, teacher_epochs=1, epochs=1, batch=8))
-    result = demo_module.demo(tmp_path / "demo", quick=True)
+    before = torch_utils.NUM_THREADS, torch.get_num_threads()
+    result = demo_module.demo(tmp_path / "demo", quick=True, threads=1)
+    assert (torch_utils.NUM_THREADS, torch.get_num_threads()) == before  # Ultralytics' own setting is back
     assert result.save_dir == tmp_path / "demo"
     for name, path in result.paths.items():
         assert path.exists(), name
@@ -22,6 +27,10 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
         assert row["format"] == b["format"]
     assert result.rows[-1]["format"] == "onnx"
     assert "distilled student" in result.paths["summary"].read_text()
+    steps = [k for k in result.seconds if k != "total"]
+    assert steps == list(demo_module.STEPS) and all(v >= 0 for v in result.seconds.values())
+    assert abs(sum(result.seconds[k] for k in steps) - result.seconds["total"]) < 1.0  # every step is counted
+    assert "Wall time (quick preset, cpu, 1 thread)" in result.paths["summary"].read_text()
     # a second demo never overwrites the first
     again = demo_module.demo(tmp_path / "demo", quick=True)
     assert again.save_dir == tmp_path / "demo-2"  # numbered like Ultralytics runs

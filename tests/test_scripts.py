@@ -29,9 +29,12 @@ def out(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bench")
 
 
+CANDIDATE = "kd_box=0,temperature=4"  # a recipe variant the study tries beside the ablation
+
+
 def efficacy_args(out: Path, *extra) -> list:
     return ["--scale", "smoke", "--src", "synth", "--work", out / "work", "--results", out / "results",
-            "--docs", out / "docs.md", *extra]
+            "--docs", out / "docs.md", "--candidates", CANDIDATE, "--threads", 1, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +66,10 @@ def epoch_times(run_dir: str) -> list[float]:
 @pytest.mark.parametrize("script, options", [
     ("bench_efficacy.py", ("--scale", "--src", "--work", "--name", "--results", "--docs", "--config", "--student",
                            "--teacher-model", "--teacher", "--teacher-epochs", "--epochs", "--imgsz", "--batch",
-                           "--seeds", "--ablation-seeds", "--skip-ablation", "--device", "--workers")),
+                           "--seeds", "--ablation-seeds", "--skip-ablation", "--candidates", "--device", "--workers",
+                           "--threads")),
     ("bench_overhead.py", ("--data", "--images", "--teacher", "--teacher-model", "--student", "--imgsz", "--batch",
-                           "--epochs", "--device", "--workers", "--work", "--results", "--docs")),
+                           "--epochs", "--device", "--workers", "--work", "--results", "--docs", "--threads")),
 ])
 def test_help_explains_every_option(script, options):
     proc = run_script(script, "--help")
@@ -81,7 +85,7 @@ def test_efficacy_record_holds_the_study(efficacy, out):
     assert efficacy["kind"] == "efficacy" and efficacy["scale"] == "smoke"
     assert "bench_efficacy.py --scale smoke" in efficacy["command"]
     s = efficacy["settings"]
-    assert (s["seeds"], s["ablation_seeds"], s["imgsz"], s["epochs"]) == ([0, 1], [0], 64, 1)
+    assert (s["seeds"], s["ablation_seeds"], s["imgsz"], s["epochs"], s["threads"]) == ([0, 1], [0], 64, 1, 1)
     assert s["train_images"] + s["val_images"] == 32 and len(s["names"]) == 3
     assert efficacy["teacher"]["trained_here"] and Path(efficacy["teacher"]["checkpoint"]).is_file()
     assert (out / "work" / ".gitignore").read_text() == "*\n"
@@ -95,12 +99,14 @@ def test_compare_summary_is_the_runs_it_made(efficacy):
     for method in METHODS:
         values = [r["map50_95"] for r in compare["runs"] if r["method"] == method]
         assert compare["summary"][method]["map50_95_mean"] == pytest.approx(statistics.fmean(values))
-    assert len(compare["commands"]) == 2 and all("--seeds" in c for c in compare["commands"])
+    # per seed: one compare of the baselines, one of ours (kept per recipe)
+    assert len(compare["commands"]) == 4 and all("--seeds" in c for c in compare["commands"])
+    assert [c.split("--methods ")[1].split()[0] for c in compare["commands"]] == ["plain,builtin", "ours"] * 2
 
 
 def test_ablation_runs_one_term_at_a_time(efficacy):
     ablation, weights = efficacy["ablation"], recipe()
-    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all"]
+    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all", "box0-temperature4"]
     for term in ("cls", "box", "feat"):
         expected = {k: (float(weights[k]) if k == f"kd_{term}" else 0.0) for k in KD_KEYS}
         (run,) = [r for r in ablation["runs"] if r["method"] == term]
@@ -112,6 +118,32 @@ def test_ablation_runs_one_term_at_a_time(efficacy):
     (everything,) = [r for r in ablation["runs"] if r["method"] == "all"]
     assert everything["run_dir"] == compare_runs[("ours", 0)]["run_dir"]  # reused, not trained again
     assert ablation["summary"]["plain"]["map50_95_mean"] == compare_runs[("plain", 0)]["map50_95"]
+
+
+def test_candidate_recipes_train_with_their_settings(efficacy, out):
+    ablation, weights = efficacy["ablation"], recipe()
+    (run,) = [r for r in ablation["runs"] if r["method"] == "box0-temperature4"]
+    expected = {"kd_cls": float(weights["kd_cls"]), "kd_box": 0.0, "kd_feat": float(weights["kd_feat"]),
+                "temperature": 4.0}
+    assert ablation["candidates"] == ["box0-temperature4"] and run["weights"] == expected
+    saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
+    assert {k: saved[k] for k in expected} == expected and saved["feat_loss"] == weights["feat_loss"]
+    assert "--kd-box 0 " in run["command"] and "--temperature 4 " in run["command"]
+    assert ablation["summary"]["box0-temperature4"]["map50_95_mean"] == run["map50_95"]
+    assert "`box0-temperature4`" in (out / "docs.md").read_text()
+
+
+@pytest.mark.parametrize("candidates, message", [
+    ("kd_cls", "'kd_cls' is not KEY=VALUE"),
+    ("lr0=0.1", "'lr0=0.1' is not KEY=VALUE with a distillation key"),
+    ("kd_cls=-1", "kd_cls must be a number >= 0"),
+    ("feat_loss=l1", "feat_loss must be one of"),
+])
+def test_bad_candidates_stop_before_any_training(candidates, message, tmp_path):
+    proc = run_script("bench_efficacy.py", "--scale", "smoke", "--src", "synth", "--work", tmp_path / "work",
+                      "--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--candidates", candidates)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "work" / "teachers").exists() and not (tmp_path / "results").exists()
 
 
 def test_targets_follow_from_the_numbers(efficacy):
@@ -133,6 +165,22 @@ def test_rerun_skips_finished_steps_and_refuses_other_settings(efficacy, out):
     assert [p.stat().st_mtime_ns for p in csvs] == stamps and sorted((out / "work").rglob("results.csv")) == csvs
     again = json.loads((out / "results" / "efficacy-smoke.json").read_text())
     assert again["compare"]["runs"] == efficacy["compare"]["runs"]
+
+    # another recipe in the same study: only ours trains again, against the same baselines
+    recipe_file = out / "cls2.yaml"
+    recipe_file.write_text("kd_cls: 2.0\n")
+    proc = run_script("bench_efficacy.py", *efficacy_args(out, "--config", recipe_file, "--seeds", 0,
+                                                          "--skip-ablation", "--name", "smoke"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    other = json.loads((out / "results" / "efficacy-smoke.json").read_text())["compare"]["runs"]
+    before = {r["method"]: r for r in efficacy["compare"]["runs"] if r["seed"] == 0}
+    assert [r["method"] for r in other] == list(METHODS)
+    for r in other:
+        assert (r["run_dir"] == before[r["method"]]["run_dir"]) == (r["method"] != "ours")
+    assert yaml.safe_load((Path(other[2]["run_dir"]) / "distill.yaml").read_text())["distill"]["kd_cls"] == 2.0
+    assert [p.stat().st_mtime_ns for p in csvs] == stamps  # the baselines were not trained again
+    # leave the record of the default recipe for the tests that read the page
+    assert run_script("bench_efficacy.py", *efficacy_args(out)).returncode == 0
 
     proc = run_script("bench_efficacy.py", *efficacy_args(out, "--epochs", 2))
     assert proc.returncode == 2 and "epochs: 1 -> 2" in proc.stderr and "--name" in proc.stderr

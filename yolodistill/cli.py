@@ -220,11 +220,13 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 3 minutes on 2 CPU cores."),
     device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for training (default: every core, where "
+                                          "Ultralytics alone leaves one free)."),
 ):
     """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table."""
     from .demo import demo as run_demo
 
-    run_demo(out, quick=quick, device=device, console=console)
+    run_demo(out, quick=quick, device=device, threads=threads, console=console)
 
 
 @app.command()
