@@ -43,6 +43,14 @@ def exit_status(action) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type of --threads: a count of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(value)
+    return value
+
+
 def command_line() -> str:
     """The line that started this process, script path relative to the repo, ready to paste."""
     script = Path(sys.argv[0]).resolve()
@@ -107,7 +115,8 @@ def target_rows(targets: Mapping[str, Mapping[str, Any]], no: str = "**NO**") ->
 def ablation_rows(ablation: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for term, s in ablation["summary"].items():
-        weights = {k: f"{v:g}" for k, v in ablation["weights"].get(term, {}).items()}
+        settings = ablation["weights"].get(term, {})
+        weights = {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in settings.items()}
         rows.append({
             "term": term, **weights,
             "mAP50-95": f"{s['map50_95_mean']:.3f} ± {s['map50_95_std']:.3f}",
@@ -127,9 +136,10 @@ def efficacy_section(name: str, r: Mapping[str, Any]) -> str:
     ablation_commands = [run["command"] for run in (r["ablation"] or {}).get("runs", []) if "command" in run]
     teacher_text = (f"teacher {teacher['epochs']} epochs" if teacher["trained_here"]
                     else f"teacher given (`{teacher['checkpoint']}`"
-                    + (f": {teacher['architecture']} trained with Ultralytics at imgsz {teacher['imgsz']}, best.pt "
-                       f"after epoch {teacher['saved_after_epoch']} of {teacher['epochs']}"
-                       if teacher.get("architecture") else "") + ")")
+                    + (f": {teacher['architecture']} trained with Ultralytics at imgsz {teacher['imgsz']} for "
+                       f"{teacher['epochs']} epochs" if teacher.get("architecture") else "")
+                    + (f", saved after epoch {teacher['saved_after_epoch']}" if teacher.get("saved_after_epoch")
+                       else "") + ")")
     parts = [
         f"## Efficacy: {s['student']} from {teacher['model']} on {s['dataset']}, {s['scale']} scale\n",
         SCALE_TEXT.get(s["scale"], f"Scale `{s['scale']}`."),

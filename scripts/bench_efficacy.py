@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from _docs import (ABLATION_COLUMNS, DOCS, REPO, RESULTS, TARGET_COLUMNS, ablation_rows, command_line, exit_status,
-                   target_rows, work_dir, write_docs)
+                   positive_int, target_rows, work_dir, write_docs)
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
@@ -35,6 +35,7 @@ SCALES = {
                   ablation_seeds="0", batch=8, workers=0, device="cpu"),
 }
 TERMS = {"cls": "kd_cls", "box": "kd_box", "feat": "kd_feat"}
+TRAIN_FLAGS = ("kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss", "kd_warmup")  # `yolodistill train --kd-cls`
 GAP_TARGET, GAP_AIM = 0.30, 0.50
 SYNTH_IMAGES = 32
 
@@ -53,9 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=REPO / "benchmarks/work",
                    help="folder for the converted data, the teacher and every run (default: %(default)s)")
     p.add_argument("--name", help="study folder under --work and results file efficacy-NAME.json (default: the "
-                   "scale); a study whose data, teacher or training settings differ from a finished one needs its own name, "
-                   "while the recipe (--config, configs/default.yaml) may change within one: ours runs are kept per "
-                   "recipe")
+                   "scale); a study whose data, teacher or Ultralytics settings differ from a finished one needs "
+                   "its own name, while its distillation keys may change within one (ours runs are kept per recipe; "
+                   "the record is of the latest invocation)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     p.add_argument("--config", help="recipe yaml for ours and the ablation (default: configs/default.yaml)")
@@ -74,8 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "comma-separated KEY=VALUE distillation settings, e.g. 'kd_box=0;kd_cls=2,kd_box=0'")
     p.add_argument("--device", help="Ultralytics device, e.g. 0 or cpu (preset: auto on gpu, cpu otherwise)")
     p.add_argument("--workers", type=int, help="dataloader workers (preset; Ultralytics uses 0 on CPU)")
-    p.add_argument("--threads", type=int, help="CPU threads for training (default: every core; Ultralytics alone "
-                   "leaves one free)")
+    p.add_argument("--threads", type=positive_int,
+                   help="CPU threads for training (default: every core; Ultralytics alone leaves one free)")
     args = p.parse_args(argv)
     args.scale = args.scale or default_scale()
     for key, value in SCALES[args.scale].items():
@@ -96,6 +97,8 @@ def check_seeds(args: argparse.Namespace) -> tuple[list[int], list[int]]:
     from yolodistill.compare import parse_seeds
 
     seeds = parse_seeds(args.seeds)
+    if args.skip_ablation and args.candidates:
+        raise UserError("--candidates run on the ablation seeds: drop --skip-ablation, or the candidates")
     ablation = [] if args.skip_ablation else parse_seeds(args.ablation_seeds)
     if extra := [s for s in ablation if s not in seeds]:
         raise UserError(f"--ablation-seeds {extra} are not in --seeds {seeds}: the ablation reuses their runs")
@@ -174,12 +177,12 @@ def given_teacher(path: Path) -> dict[str, Any]:
     a = ckpt.get("train_args") or {}
     words = ["yolo", "detect", "train"] + [f"{k}={a[k]}" for k in ("model", "data", "epochs", "imgsz", "batch", "seed")
                                            if k in a]
-    epoch = ckpt.get("epoch", -1)
-    how = (f"# {path.name}: best.pt of that run, saved after epoch {epoch + 1} of {a.get('epochs')}" if epoch >= 0
-           else f"# {path.name}: that run's final weights")
+    epoch = ckpt.get("epoch", -1)  # Ultralytics sets -1 in a finished run's best.pt and last.pt: unknown then
+    how = (f"# {path.name}: saved after epoch {epoch + 1} of {a.get('epochs')}" if epoch >= 0
+           else f"# {path.name}: a checkpoint of that finished run")
     return {"model": path.name, "checkpoint": str(path.resolve()), "trained_here": False,
-            "architecture": a.get("model"), "epochs": a.get("epochs"), "saved_after_epoch": epoch + 1 if epoch >= 0
-            else a.get("epochs"), "imgsz": a.get("imgsz"), "batch": a.get("batch"),
+            "architecture": a.get("model"), "epochs": a.get("epochs"),
+            "saved_after_epoch": epoch + 1 if epoch >= 0 else None, "imgsz": a.get("imgsz"), "batch": a.get("batch"),
             "commands": [shlex.join(words), how]}
 
 
@@ -210,8 +213,10 @@ def study_identity(args: argparse.Namespace, teacher: dict, data: dict) -> dict[
 
 
 def recipe_tag(distill: dict[str, Any]) -> str:
-    """Short name of a full set of distillation settings: runs of different recipes never share a folder."""
-    return hashlib.sha1(json.dumps(distill, sort_keys=True).encode()).hexdigest()[:8]
+    """Short name of a full set of distillation settings: runs of different recipes never share a folder (and
+    `kd_cls: 2` and `kd_cls: 2.0` are one recipe)."""
+    plain = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in distill.items()}
+    return hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def check_study(study: Path, identity: dict[str, Any]) -> None:
@@ -256,7 +261,11 @@ def compare_seed(seed: int, teacher: str, data: Path, args: argparse.Namespace, 
         if not done.exists():
             compare(teacher, args.student, data, args.epochs, seeds=[seed], methods=methods, config=args.config,
                     project=study, name=folder, exist_ok=True, console=Console(), **train_args(args))
-        records.append(json.loads(done.read_text()))
+        record = json.loads(done.read_text())
+        if record["args"]["methods"] != list(methods):
+            raise UserError(f"'{done}' holds methods {record['args']['methods']}, not {list(methods)}: it is from "
+                            "an older layout; pass another --name, or delete that folder")
+        records.append(record)
     return records
 
 
@@ -337,8 +346,9 @@ def train_command(teacher: str, data: Path, seed: int, run_dir: Path, weights: d
              "--epochs", str(args.epochs), "--seed", str(seed), "--project", str(run_dir.parent),
              "--name", run_dir.name, "--exist-ok"]
     words += ["--config", args.config] if args.config else []
-    words += [w for k, v in weights.items()
-              for w in (f"--{k.replace('_', '-')}", f"{v:g}" if isinstance(v, float) else str(v))]
+    for key, value in weights.items():  # flags where `yolodistill train` has one, key=value otherwise
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        words += [f"--{key.replace('_', '-')}", shown] if key in TRAIN_FLAGS else [f"{key}={shown}"]
     words += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in train_args(args).items()
               if v is not None]
     return shlex.join(words)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, REPO, RESULTS, command_line, exit_status, work_dir, write_docs
+from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
@@ -64,8 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="folder for the data, the teacher and the runs (default: %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
-    p.add_argument("--threads", type=int, help="CPU threads for training (default: every core; Ultralytics alone "
-                   "leaves one free)")
+    p.add_argument("--threads", type=positive_int,
+                   help="CPU threads for training (default: every core; Ultralytics alone leaves one free)")
     p.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)  # the child process: train one method
     p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

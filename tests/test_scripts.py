@@ -4,6 +4,7 @@ must come from the runs they made, and the page they write must show both."""
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import statistics
 import subprocess
@@ -213,3 +214,41 @@ def test_docs_show_every_record(efficacy, overhead, out):
     assert efficacy["command"] in page and overhead["command"] in page
     for name in efficacy["missed"]:
         assert efficacy["targets"][name]["description"] in page.split("**Missed:**")[1].split("\n")[0]
+
+
+@pytest.fixture
+def study(monkeypatch):
+    """scripts/bench_efficacy.py as a module, for its pure helpers."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    return importlib.import_module("bench_efficacy")
+
+
+def test_ablation_runs_a_term_the_recipe_turns_off_at_weight_1(study):
+    recipe_ = {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 1.0}
+    assert study.ablation_weights(recipe_, "kd_box") == {"kd_cls": 0.0, "kd_box": 1.0, "kd_feat": 0.0}
+    assert study.ablation_weights(recipe_, "kd_cls") == {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 0.0}
+    assert study.ablation_weights(recipe_, "") == {"kd_cls": 0.0, "kd_box": 0.0, "kd_feat": 0.0}
+
+
+def test_candidates_with_any_distillation_key_render_and_reproduce(study, tmp_path):
+    from _docs import ablation_rows
+
+    from yolodistill.cli import parse_overrides
+
+    (label, changes), = study.parse_candidates("feat_loss=l2,cwd_tau=2").items()
+    assert label == "feat_loss-l2-cwd_tau2" and changes == {"feat_loss": "l2", "cwd_tau": 2.0}
+    settings = study.variant_settings({"kd_cls": 1, "kd_box": 1, "kd_feat": 1}, changes)
+    args = study.parse_args(["--scale", "smoke", "--work", str(tmp_path)])
+    words = study.train_command("t.pt", Path("d.yaml"), 0, tmp_path / "run", settings, args).split()
+    assert words[words.index("--feat-loss") + 1] == "l2" and "--kd-cls" in words
+    assert parse_overrides([w for w in words if w.startswith("cwd_tau")]) == {"cwd_tau": 2}  # no --cwd-tau flag
+    row = ablation_rows({"summary": {label: {"map50_95_mean": 0.5, "map50_95_std": 0.0, "map50_95_min": 0.5,
+                                             "gap_recovered": None, "seeds_below_plain": 0, "seeds": [0],
+                                             "epoch_time_s": 1.0}},
+                         "weights": {label: settings}})[0]
+    assert (row["term"], row["kd_cls"], row["feat_loss"]) == (label, "1", "l2")
+
+
+def test_recipe_tag_names_settings_not_their_spelling(study):
+    assert study.recipe_tag({"kd_cls": 2, "feat_loss": "cwd"}) == study.recipe_tag({"kd_cls": 2.0, "feat_loss": "cwd"})
+    assert study.recipe_tag({"kd_cls": 2.0}) != study.recipe_tag({"kd_cls": 3.0})

@@ -41,7 +41,8 @@ class DistillConfig:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"{key} must be a number > 0, got {value!r}")
-        if not 0 <= self.mgd_mask_ratio < 1:
+        ratio = self.mgd_mask_ratio
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio < 1:
             raise UserError(f"mgd_mask_ratio must be in [0, 1), got {self.mgd_mask_ratio!r}")
         if self.feat_loss not in FEATURE_LOSSES:
             raise UserError(f"feat_loss must be one of {', '.join(FEATURE_LOSSES)}, got {self.feat_loss!r}")

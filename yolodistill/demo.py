@@ -143,7 +143,8 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
 
 
 def minutes(s: float) -> str:
-    return f"{int(s // 60)} min {s % 60:.0f} s"
+    m, s = divmod(round(s), 60)
+    return f"{m} min {s} s"
 
 
 def show(rows: list[dict[str, Any]], paths: dict[str, Path], console: Console) -> None:

@@ -50,7 +50,8 @@ def cpu_threads(threads: int | None = None) -> Iterator[int]:
     from ultralytics.utils import torch_utils
 
     before, torch_before = torch_utils.NUM_THREADS, torch.get_num_threads()
-    torch_utils.NUM_THREADS = threads or os.cpu_count() or 1  # select_device() hands it to torch
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch_utils.NUM_THREADS = threads or cores  # select_device() hands it to torch
     try:
         yield torch_utils.NUM_THREADS
     finally:
