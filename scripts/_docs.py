@@ -146,6 +146,7 @@ def efficacy_section(name: str, r: Mapping[str, Any]) -> str:
         f"imgsz {s['imgsz']}, batch {s['batch']}; {teacher_text}, students {s['epochs']} epochs; "
         f"seeds {', '.join(map(str, s['seeds']))}. Trained on: {'; '.join(compare['machines'])}. "
         f"Record: `{name}`.\n",
+        bullets(r.get("remarks") or []),
         "### Targets\n",
         markdown_table(target_rows(r["targets"]), TARGET_COLUMNS),
         verdict + "\n",

@@ -75,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "comma-separated KEY=VALUE distillation settings, e.g. 'kd_box=0;kd_cls=2,kd_box=0'")
     p.add_argument("--device", help="Ultralytics device, e.g. 0 or cpu (preset: auto on gpu, cpu otherwise)")
     p.add_argument("--workers", type=int, help="dataloader workers (preset; Ultralytics uses 0 on CPU)")
+    p.add_argument("--note", action="append", default=[],
+                   help="a remark on how the study ran, kept in the record and shown on the page (repeatable)")
     p.add_argument("--threads", type=positive_int,
                    help="CPU threads for training (default: every core; Ultralytics alone leaves one free)")
     args = p.parse_args(argv)
@@ -361,13 +363,17 @@ def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data
 
     baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
     runs, weights, notes = list(baseline["plain"]), {"plain": ablation_weights(distill, "")}, []
+    weights["all"] = {k: float(distill[k]) for k in TERMS.values()}
     for term, key in TERMS.items():
         if not distill[key]:
             notes.append(f"{term} alone runs at {key}=1: the recipe turns it off")
         weights[term] = ablation_weights(distill, key)
+        if weights[term] == weights["all"]:  # the recipe is this term alone: its runs are ours, already made
+            notes.append(f"{term} alone is the recipe itself: its runs are the ours runs of the comparison")
+            runs += [{**r, "method": term} for r in baseline["ours"]]
+            continue
         runs += [ablation_run(term, s, weights[term], teacher, data, args, study, distill) for s in seeds]
     runs += [{**r, "method": "all"} for r in baseline["ours"]]
-    weights["all"] = {k: float(distill[k]) for k in TERMS.values()}
     candidates = parse_candidates(args.candidates)
     for label, changes in candidates.items():
         weights[label] = variant_settings(distill, changes)
@@ -433,7 +439,7 @@ def run_study(args: argparse.Namespace) -> Path:
                      "threads": args.threads,
                      "seeds": seeds, "ablation_seeds": ablation_seeds, "study_dir": str(study)},
         "environment": environment(), "teacher": teacher, "compare": compared, "ablation": ablated,
-        "targets": goals, "missed": [k for k, t in goals.items() if not t["met"]],
+        "targets": goals, "missed": [k for k, t in goals.items() if not t["met"]], "remarks": args.note,
     }
     out = write_json(args.results / f"efficacy-{args.name}.json", record)
     write_docs(args.results, args.docs)

@@ -33,7 +33,8 @@ def make_batch(b: int = 2, size: int = 64) -> dict:
 
 
 def build(teacher_path, feat_loss="cwd", student_cfg="yolo26n.yaml", **weights) -> KDModel:
-    settings = DistillConfig(feat_loss=feat_loss, kd_warmup=0, **weights)
+    settings = DistillConfig(feat_loss=feat_loss, kd_warmup=0, **{"kd_cls": 1.0, "kd_box": 1.0, "kd_feat": 1.0,
+                                                                   **weights})  # every term on unless told
     model = KDModel(load_checkpoint(teacher_path)[0], make_student(student_cfg), settings)
     return model.train()
 

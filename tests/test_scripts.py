@@ -30,12 +30,13 @@ def out(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bench")
 
 
-CANDIDATE = "kd_box=0,temperature=4"  # a recipe variant the study tries beside the ablation
+CANDIDATE = "kd_feat=1,temperature=4"  # a recipe variant the study tries beside the ablation
+REMARK = "ran at smoke scale inside the test suite"
 
 
 def efficacy_args(out: Path, *extra) -> list:
     return ["--scale", "smoke", "--src", "synth", "--work", out / "work", "--results", out / "results",
-            "--docs", out / "docs.md", "--candidates", CANDIDATE, "--threads", 1, *extra]
+            "--docs", out / "docs.md", "--candidates", CANDIDATE, "--threads", 1, "--note", REMARK, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def epoch_times(run_dir: str) -> list[float]:
     ("bench_efficacy.py", ("--scale", "--src", "--work", "--name", "--results", "--docs", "--config", "--student",
                            "--teacher-model", "--teacher", "--teacher-epochs", "--epochs", "--imgsz", "--batch",
                            "--seeds", "--ablation-seeds", "--skip-ablation", "--candidates", "--device", "--workers",
-                           "--threads")),
+                           "--threads", "--note")),
     ("bench_overhead.py", ("--data", "--images", "--teacher", "--teacher-model", "--student", "--imgsz", "--batch",
                            "--epochs", "--device", "--workers", "--work", "--results", "--docs", "--threads")),
 ])
@@ -107,15 +108,22 @@ def test_compare_summary_is_the_runs_it_made(efficacy):
 
 def test_ablation_runs_one_term_at_a_time(efficacy):
     ablation, weights = efficacy["ablation"], recipe()
-    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all", "box0-temperature4"]
+    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all", "feat1-temperature4"]
+    compare_runs = {(r["method"], r["seed"]): r for r in efficacy["compare"]["runs"]}
     for term in ("cls", "box", "feat"):
-        expected = {k: (float(weights[k]) if k == f"kd_{term}" else 0.0) for k in KD_KEYS}
+        key = f"kd_{term}"
+        expected = {k: ((float(weights[k]) or 1.0) if k == key else 0.0) for k in KD_KEYS}  # off in the recipe: 1
         (run,) = [r for r in ablation["runs"] if r["method"] == term]
-        assert ablation["weights"][term] == run["weights"] == expected and run["seed"] == 0
+        assert ablation["weights"][term] == expected and run["seed"] == 0
+        if expected == {k: float(weights[k]) for k in KD_KEYS}:  # this term alone is the recipe: ours is reused
+            assert run["run_dir"] == compare_runs[("ours", 0)]["run_dir"] and "weights" not in run
+            continue
+        assert run["weights"] == expected
         saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
         assert {k: saved[k] for k in KD_KEYS} == expected  # what the run actually trained with
-        assert f"--kd-{term} {weights[f'kd_{term}']:g}" in run["command"]
-    compare_runs = {(r["method"], r["seed"]): r for r in efficacy["compare"]["runs"]}
+        assert f"--kd-{term} {expected[key]:g}" in run["command"]
+    assert any(f"alone runs at kd_{t}=1" in n for n in ablation["notes"] for t in ("box", "feat")
+               if not weights[f"kd_{t}"])
     (everything,) = [r for r in ablation["runs"] if r["method"] == "all"]
     assert everything["run_dir"] == compare_runs[("ours", 0)]["run_dir"]  # reused, not trained again
     assert ablation["summary"]["plain"]["map50_95_mean"] == compare_runs[("plain", 0)]["map50_95"]
@@ -123,15 +131,15 @@ def test_ablation_runs_one_term_at_a_time(efficacy):
 
 def test_candidate_recipes_train_with_their_settings(efficacy, out):
     ablation, weights = efficacy["ablation"], recipe()
-    (run,) = [r for r in ablation["runs"] if r["method"] == "box0-temperature4"]
-    expected = {"kd_cls": float(weights["kd_cls"]), "kd_box": 0.0, "kd_feat": float(weights["kd_feat"]),
-                "temperature": 4.0}
-    assert ablation["candidates"] == ["box0-temperature4"] and run["weights"] == expected
+    (run,) = [r for r in ablation["runs"] if r["method"] == "feat1-temperature4"]
+    expected = {"kd_cls": float(weights["kd_cls"]), "kd_box": float(weights["kd_box"]), "kd_feat": 1.0,
+                "temperature": 4.0}  # the recipe with the candidate's two settings
+    assert ablation["candidates"] == ["feat1-temperature4"] and run["weights"] == expected
     saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
     assert {k: saved[k] for k in expected} == expected and saved["feat_loss"] == weights["feat_loss"]
-    assert "--kd-box 0 " in run["command"] and "--temperature 4 " in run["command"]
-    assert ablation["summary"]["box0-temperature4"]["map50_95_mean"] == run["map50_95"]
-    assert "`box0-temperature4`" in (out / "docs.md").read_text()
+    assert "--kd-feat 1 " in run["command"] and "--temperature 4 " in run["command"]
+    assert ablation["summary"]["feat1-temperature4"]["map50_95_mean"] == run["map50_95"]
+    assert "`feat1-temperature4`" in (out / "docs.md").read_text()
 
 
 @pytest.mark.parametrize("candidates, message", [
@@ -212,6 +220,7 @@ def test_docs_show_every_record(efficacy, overhead, out):
     assert "**Smoke scale**" in page and "CPU only" in page
     assert f"Measured {overhead['target']['value']:.3f}×" in page
     assert efficacy["command"] in page and overhead["command"] in page
+    assert efficacy["remarks"] == [REMARK] and f"- {REMARK}" in page
     for name in efficacy["missed"]:
         assert efficacy["targets"][name]["description"] in page.split("**Missed:**")[1].split("\n")[0]
 

@@ -24,6 +24,7 @@ from yolodistill.train import DistillationTrainer, train
 from .conftest import PYTHON
 
 FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
+ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe turns some off)
 
 
 def rows(csv_path: Path) -> list[dict[str, float]]:
@@ -32,7 +33,7 @@ def rows(csv_path: Path) -> list[dict[str, float]]:
 
 
 def make_trainer(teacher, data, project, name, **kw) -> DistillationTrainer:
-    distill, args = resolve(None, **{**FAST, "project": str(project), "name": name, **kw})
+    distill, args = resolve(None, **{**FAST, **ALL_TERMS, "project": str(project), "name": name, **kw})
     plan = preflight(teacher, "yolo26n.yaml", data, args)
     return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
 
@@ -44,7 +45,8 @@ def make_trainer(teacher, data, project, name, **kw) -> DistillationTrainer:
 )
 def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, feat_loss, synth_data, tmp_path):
     teacher = request.getfixturevalue(teacher_fixture)
-    result = train(teacher, student, synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST)
+    result = train(teacher, student, synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST,
+                   **ALL_TERMS)
     assert result.save_dir == tmp_path / "run" and result.best.exists() and result.last.exists()
     (row,) = rows(result.save_dir / "results.csv")
     for k in KD_TERMS:
