@@ -179,7 +179,7 @@ def test_rerun_skips_finished_steps_and_refuses_other_settings(efficacy, out):
     recipe_file = out / "cls2.yaml"
     recipe_file.write_text("kd_cls: 2.0\n")
     proc = run_script("bench_efficacy.py", *efficacy_args(out, "--config", recipe_file, "--seeds", 0,
-                                                          "--skip-ablation", "--name", "smoke"))
+                                                          "--skip-ablation", "--candidates", "", "--name", "smoke"))
     assert proc.returncode == 0, proc.stderr[-4000:]
     other = json.loads((out / "results" / "efficacy-smoke.json").read_text())["compare"]["runs"]
     before = {r["method"]: r for r in efficacy["compare"]["runs"] if r["seed"] == 0}
