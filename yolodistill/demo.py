@@ -18,7 +18,8 @@ from rich.table import Table
 from .errors import UserError
 from .utils import cpu_threads
 
-# Goals on a 2-core CPU: quick within 3 minutes (measured 4 min 21 s: still to trim), full within 10 (7 min 37 s).
+# Goals on a 2-core CPU: quick within 3 minutes (not met: 4 min 21 s on one machine, a teacher alone of 6 min 45 s on
+# a slower one), full within 10 (7 min 37 s on the first).
 PRESETS = {
     "quick": dict(images=200, imgsz=96, teacher_epochs=25, epochs=15, batch=8),
     "full": dict(images=200, imgsz=128, teacher_epochs=30, epochs=35, batch=8),
