@@ -31,6 +31,7 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     assert steps == list(demo_module.STEPS) and all(v >= 0 for v in result.seconds.values())
     assert abs(sum(result.seconds[k] for k in steps) - result.seconds["total"]) < 1.0  # every step is counted
     assert "Wall time (quick preset, cpu, 1 thread)" in result.paths["summary"].read_text()
+    assert demo_module.QUICK_NOTE in result.paths["summary"].read_text()  # quick says its table is no comparison
     # a second demo never overwrites the first
     again = demo_module.demo(tmp_path / "demo", quick=True)
     assert again.save_dir == tmp_path / "demo-2"  # numbered like Ultralytics runs
