@@ -59,7 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "the record is of the latest invocation)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
-    p.add_argument("--config", help="recipe yaml for ours and the ablation (default: configs/default.yaml)")
+    p.add_argument("--config", help="recipe yaml (default: configs/default.yaml): its distillation keys set ours and "
+                   "the ablation, its Ultralytics train arguments apply to every method alike "
+                   "(e.g. benchmarks/short-schedule.yaml)")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
     p.add_argument("--teacher-model", help="teacher model yaml trained from scratch (preset: yolo26m on gpu, "
                    "yolo26s otherwise)")
