@@ -35,6 +35,7 @@ SCALES = {
                   ablation_seeds="0", batch=8, workers=0, device="cpu"),
 }
 TERMS = {"cls": "kd_cls", "box": "kd_box", "feat": "kd_feat"}
+INIT = "init_from_teacher"  # the student's start: the teacher's weights (weight selection) or random
 TRAIN_FLAGS = ("kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss", "kd_warmup")  # `yolodistill train --kd-cls`
 GAP_TARGET, GAP_AIM = 0.30, 0.50
 SYNTH_IMAGES = 32
@@ -288,9 +289,22 @@ def merge_compares(records: list[dict[str, Any]]) -> dict[str, Any]:
             "dirs": [str(Path(r["runs"][0]["run_dir"]).parent) for r in records]}
 
 
-def ablation_weights(distill: dict[str, Any], key: str) -> dict[str, float]:
-    """One term alone at its recipe weight, or at 1 where the recipe turns it off (to show why it is off)."""
-    return {k: (float(distill[k]) or 1.0 if k == key else 0.0) for k in TERMS.values()}
+def ablation_weights(distill: dict[str, Any], key: str) -> dict[str, Any]:
+    """One term alone at its recipe weight, or at 1 where the recipe turns it off (to show why it is off), from the
+    recipe's start."""
+    return {**{k: (float(distill[k]) or 1.0 if k == key else 0.0) for k in TERMS.values()}, INIT: distill[INIT]}
+
+
+def start_variants(distill: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Where the recipe starts the student from the teacher, the two halves apart: that start with no distillation
+    loss (`init`), and the recipe's losses from a random start (`no-init`, when it has any)."""
+    if not distill[INIT]:
+        return {}
+    recipe = {k: float(distill[k]) for k in TERMS.values()}
+    out = {"init": {**{k: 0.0 for k in TERMS.values()}, INIT: True}}
+    if any(recipe.values()):
+        out["no-init"] = {**recipe, INIT: False}
+    return out
 
 
 def parse_candidates(text: str | None) -> dict[str, dict[str, Any]]:
@@ -305,6 +319,9 @@ def parse_candidates(text: str | None) -> dict[str, dict[str, Any]]:
             if not sep or key not in DistillConfig.keys():
                 raise UserError(f"--candidates: '{pair}' is not KEY=VALUE with a distillation key "
                                 f"({', '.join(DistillConfig.keys())})")
+            if value.lower() in ("true", "false"):
+                changes[key] = value.lower() == "true"
+                continue
             try:
                 changes[key] = float(value)
             except ValueError:
@@ -316,12 +333,14 @@ def parse_candidates(text: str | None) -> dict[str, dict[str, Any]]:
 
 def candidate_label(key: str, value: Any) -> str:
     short = key.removeprefix("kd_")
+    if isinstance(value, bool):
+        return short.replace("_", "-") if value else "no-" + short.replace("_", "-")
     return f"{short}{value:g}" if isinstance(value, float) else f"{short}-{value}"
 
 
 def variant_settings(distill: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as the train() keywords it changes, its three weights always spelled out for the table."""
-    return {**{k: float(distill[k]) for k in TERMS.values()}, **changes}
+    """A candidate as the train() keywords it changes, its weights and start always spelled out for the table."""
+    return {**{k: float(distill[k]) for k in TERMS.values()}, INIT: distill[INIT], **changes}
 
 
 def ablation_run(term: str, seed: int, weights: dict, teacher: str, data: Path, args, study: Path,
@@ -351,6 +370,9 @@ def train_command(teacher: str, data: Path, seed: int, run_dir: Path, weights: d
              "--name", run_dir.name, "--exist-ok"]
     words += ["--config", args.config] if args.config else []
     for key, value in weights.items():  # flags where `yolodistill train` has one, key=value otherwise
+        if isinstance(value, bool):
+            words.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
+            continue
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         words += [f"--{key.replace('_', '-')}", shown] if key in TRAIN_FLAGS else [f"{key}={shown}"]
     words += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in train_args(args).items()
@@ -364,17 +386,22 @@ def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data
     from yolodistill.report import summarize
 
     baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
-    runs, weights, notes = list(baseline["plain"]), {"plain": ablation_weights(distill, "")}, []
-    weights["all"] = {k: float(distill[k]) for k in TERMS.values()}
+    runs, notes = list(baseline["plain"]), []
+    weights = {"plain": {**{k: 0.0 for k in TERMS.values()}, INIT: False},
+               "all": {**{k: float(distill[k]) for k in TERMS.values()}, INIT: distill[INIT]}}
+    variants = {}
     for term, key in TERMS.items():
         if not distill[key]:
             notes.append(f"{term} alone runs at {key}=1: the recipe turns it off")
-        weights[term] = ablation_weights(distill, key)
-        if weights[term] == weights["all"]:  # the recipe is this term alone: its runs are ours, already made
-            notes.append(f"{term} alone is the recipe itself: its runs are the ours runs of the comparison")
-            runs += [{**r, "method": term} for r in baseline["ours"]]
+        variants[term] = ablation_weights(distill, key)
+    variants.update(start_variants(distill))
+    for label, settings in variants.items():
+        weights[label] = settings
+        if settings == weights["all"]:  # the recipe is this variant: its runs are ours, already made
+            notes.append(f"{label} is the recipe itself: its runs are the ours runs of the comparison")
+            runs += [{**r, "method": label} for r in baseline["ours"]]
             continue
-        runs += [ablation_run(term, s, weights[term], teacher, data, args, study, distill) for s in seeds]
+        runs += [ablation_run(label, s, settings, teacher, data, args, study, distill) for s in seeds]
     runs += [{**r, "method": "all"} for r in baseline["ours"]]
     candidates = parse_candidates(args.candidates)
     for label, changes in candidates.items():

@@ -14,6 +14,7 @@ from yolodistill.losses import (
     ChannelWiseKD,
     ClassDistributionKL,
     ClassScoreKD,
+    CrossHeadKD,
     DFLDistributionKD,
     MaskedGenerativeKD,
     ScoreWeightedL2,
@@ -150,3 +151,19 @@ def test_losses_compute_in_float32_and_stay_finite_with_extreme_logits():
     assert out.dtype == torch.float32 and torch.isfinite(out)
     out.backward()
     assert torch.isfinite(s.grad.float()).all()
+
+
+def test_cross_head_kd_is_class_plus_box_kd_in_the_teachers_output_space():
+    torch.manual_seed(0)
+    teacher = {"scores": torch.randn(2, 3, 5), "boxes": torch.rand(2, 4, 5) * 4 + 0.5}  # YOLO26: ltrb distances
+    cross = {"scores": torch.randn(2, 3, 5), "boxes": torch.rand(2, 4, 5) * 4 + 0.5}
+    kd = CrossHeadKD(reg_max=1, temperature=2.0)
+    assert isinstance(kd.box, BoxIoUKD)
+    w = teacher_confidence(teacher["scores"])
+    expected = ClassScoreKD(2.0)(cross["scores"], teacher["scores"]) + BoxIoUKD()(cross["boxes"], teacher["boxes"], w)
+    assert kd(cross, teacher).item() == pytest.approx(expected.item(), rel=1e-6) and expected.item() > 0
+    assert kd(teacher, teacher).item() == pytest.approx(0.0, abs=1e-5)  # the teacher's own features: nothing to learn
+    dfl = CrossHeadKD(reg_max=16)  # a YOLO11/v8 teacher: its head speaks in DFL bins
+    assert isinstance(dfl.box, DFLDistributionKD) and dfl.box.reg_max == 16
+    bins = {"scores": teacher["scores"], "boxes": torch.randn(2, 64, 5)}
+    assert dfl(bins, bins).item() == pytest.approx(0.0, abs=1e-5)

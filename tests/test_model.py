@@ -12,7 +12,7 @@ from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
 from yolodistill.config import DistillConfig
 from yolodistill.losses import BoxIoUKD, DFLDistributionKD
-from yolodistill.model import KD_TERMS, KDModel
+from yolodistill.model import KD_TERMS, KDModel, select_weights
 
 
 def make_student(cfg: str = "yolo26n.yaml") -> DetectionModel:
@@ -43,7 +43,7 @@ def grads(module: torch.nn.Module) -> float:
     return sum(p.grad.abs().sum().item() for p in module.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("feat_loss", ["l2", "cwd", "mgd"])
+@pytest.mark.parametrize("feat_loss", ["l2", "cwd", "mgd", "cross"])
 def test_every_term_is_live_and_reaches_student_not_teacher(teacher26, feat_loss):
     model = build(teacher26, feat_loss)
     loss, items = model.loss(make_batch())
@@ -139,3 +139,44 @@ def test_warmup_scales_every_term(teacher26):
     assert model.kd_scale == pytest.approx(0.25)
     for k in KD_TERMS:
         assert warm[k].item() == pytest.approx(full[k].item() * 0.25, rel=1e-5)
+
+
+def model_of(cfg: str, seed: int = 0) -> DetectionModel:
+    torch.manual_seed(seed)
+    return DetectionModel(cfg, nc=3, verbose=False)
+
+
+def test_weight_selection_takes_evenly_spaced_teacher_weights():
+    teacher, student = model_of("yolo26s.yaml", 1), model_of("yolo26n.yaml")
+    assert select_weights(teacher, student) == (18, 18)  # same layers at half the width: every layer
+    first_t, first_s = teacher.model[0].conv.weight, student.model[0].conv.weight  # (32, 3, 3, 3) -> (16, 3, 3, 3)
+    assert torch.equal(first_s, first_t[::2])
+    second_t, second_s = teacher.model[1].conv.weight, student.model[1].conv.weight  # (64, 32, ..) -> (32, 16, ..)
+    assert torch.equal(second_s, second_t[::2, ::2])
+    assert torch.equal(student.model[0].bn.running_var, teacher.model[0].bn.running_var[::2])
+    cls_t, cls_s = teacher.model[-1].cv3[0][-1], student.model[-1].cv3[0][-1]  # class outputs: nc on both sides
+    assert torch.equal(cls_s.bias, cls_t.bias) and cls_s.weight.shape[0] == 3
+
+
+def test_weight_selection_leaves_layers_of_another_structure_random():
+    """yolo26m builds its early C3k2 layers from C3k blocks where yolo26n has Bottlenecks: those start random."""
+    student, untouched = model_of("yolo26n.yaml"), model_of("yolo26n.yaml")
+    assert select_weights(model_of("yolo26m.yaml", 1), student) == (16, 18)
+    same = [i for i, (a, b) in enumerate(zip(student.model, untouched.model))
+            if a.state_dict() and all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                                       b.state_dict().values()))]
+    assert same == [2, 4] and type(student.model[2]).__name__ == "C3k2"
+
+
+def test_weight_selection_never_widens():
+    student, untouched = model_of("yolo26s.yaml"), model_of("yolo26s.yaml")
+    assert select_weights(model_of("yolo26n.yaml", 1), student) == (0, 18)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), untouched.state_dict().values()))
+
+
+def test_no_teacher_pass_when_every_weight_is_off(teacher26):
+    """A recipe of weight selection alone trains at the plain student's speed: the teacher is never run."""
+    model = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0)
+    model.teacher_model.forward = lambda *a, **k: pytest.fail("teacher ran")
+    loss, items = model.loss(make_batch())
+    assert all(items[k].item() == 0 for k in KD_TERMS) and loss[:3].sum() > 0

@@ -18,6 +18,7 @@ from .conftest import PYTHON, REPO
 SCRIPTS = REPO / "scripts"
 METHODS = ("plain", "builtin", "ours")
 KD_KEYS = ("kd_cls", "kd_box", "kd_feat")
+INIT = "init_from_teacher"
 
 
 def run_script(name: str, *args) -> subprocess.CompletedProcess:
@@ -107,25 +108,26 @@ def test_compare_summary_is_the_runs_it_made(efficacy):
 
 
 def test_ablation_runs_one_term_at_a_time(efficacy):
+    """The default recipe is the teacher start with every loss off: each term runs alone at weight 1 from that
+    start, and `init` (the start alone) is the recipe itself, so its runs are ours."""
     ablation, weights = efficacy["ablation"], recipe()
-    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "all", "feat1-temperature4"]
+    assert weights[INIT] is True and not any(weights[k] for k in KD_KEYS)
+    assert list(ablation["summary"]) == ["plain", "cls", "box", "feat", "init", "all", "feat1-temperature4"]
     compare_runs = {(r["method"], r["seed"]): r for r in efficacy["compare"]["runs"]}
     for term in ("cls", "box", "feat"):
         key = f"kd_{term}"
-        expected = {k: ((float(weights[k]) or 1.0) if k == key else 0.0) for k in KD_KEYS}  # off in the recipe: 1
+        expected = {**{k: 1.0 if k == key else 0.0 for k in KD_KEYS}, INIT: True}  # off in the recipe: 1
         (run,) = [r for r in ablation["runs"] if r["method"] == term]
-        assert ablation["weights"][term] == expected and run["seed"] == 0
-        if expected == {k: float(weights[k]) for k in KD_KEYS}:  # this term alone is the recipe: ours is reused
-            assert run["run_dir"] == compare_runs[("ours", 0)]["run_dir"] and "weights" not in run
-            continue
-        assert run["weights"] == expected
+        assert ablation["weights"][term] == expected == run["weights"] and run["seed"] == 0
         saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
-        assert {k: saved[k] for k in KD_KEYS} == expected  # what the run actually trained with
-        assert f"--kd-{term} {expected[key]:g}" in run["command"]
-    assert any(f"alone runs at kd_{t}=1" in n for n in ablation["notes"] for t in ("box", "feat")
-               if not weights[f"kd_{t}"])
-    (everything,) = [r for r in ablation["runs"] if r["method"] == "all"]
-    assert everything["run_dir"] == compare_runs[("ours", 0)]["run_dir"]  # reused, not trained again
+        assert {k: saved[k] for k in expected} == expected  # what the run actually trained with
+        assert f"--kd-{term} 1 " in run["command"] and "--init-from-teacher " in run["command"]
+        assert f"{term} alone runs at {key}=1: the recipe turns it off" in ablation["notes"]
+    for label in ("init", "all"):  # the recipe itself: reused, not trained again
+        (run,) = [r for r in ablation["runs"] if r["method"] == label]
+        assert run["run_dir"] == compare_runs[("ours", 0)]["run_dir"] and "weights" not in run
+    assert "no-init" not in ablation["weights"]  # no loss to run from a random start
+    assert ablation["weights"]["plain"] == {**{k: 0.0 for k in KD_KEYS}, INIT: False}
     assert ablation["summary"]["plain"]["map50_95_mean"] == compare_runs[("plain", 0)]["map50_95"]
 
 
@@ -133,7 +135,7 @@ def test_candidate_recipes_train_with_their_settings(efficacy, out):
     ablation, weights = efficacy["ablation"], recipe()
     (run,) = [r for r in ablation["runs"] if r["method"] == "feat1-temperature4"]
     expected = {"kd_cls": float(weights["kd_cls"]), "kd_box": float(weights["kd_box"]), "kd_feat": 1.0,
-                "temperature": 4.0}  # the recipe with the candidate's two settings
+                INIT: weights[INIT], "temperature": 4.0}  # the recipe with the candidate's two settings
     assert ablation["candidates"] == ["feat1-temperature4"] and run["weights"] == expected
     saved = yaml.safe_load((Path(run["run_dir"]) / "distill.yaml").read_text())["distill"]
     assert {k: saved[k] for k in expected} == expected and saved["feat_loss"] == weights["feat_loss"]
@@ -201,12 +203,16 @@ def test_rerun_skips_finished_steps_and_refuses_other_settings(efficacy, out):
 
 def test_overhead_ratio_is_of_the_recorded_times(overhead):
     runs = overhead["runs"]
-    assert list(runs) == list(METHODS) and overhead["settings"]["epochs"] == 2
+    assert list(runs) == [*METHODS, "ours-full"] and overhead["settings"]["epochs"] == 2
     for method, run in runs.items():
         assert len(run["epoch_times_s"]) == 2 and run["epoch_time_s"] == run["epoch_times_s"][1] > 0
         assert run["peak_memory_mib"] == run["peak_rss_mib"] > 100 and run["cuda_max_allocated_mib"] is None
         assert (run["teacher"] is None) == (method == "plain")
-        assert Path(run["run_dir"]).name == f"{method}-seed0"
+        assert Path(run["run_dir"]).name == f"{method.split('-')[0]}-seed0"
+    full = yaml.safe_load((Path(runs["ours-full"]["run_dir"]) / "distill.yaml").read_text())["distill"]
+    assert all(full[k] > 0 for k in KD_KEYS)  # every term on: what the terms cost
+    assert overhead["ratios"]["ours-full/builtin"] == pytest.approx(runs["ours-full"]["epoch_time_s"]
+                                                                    / runs["builtin"]["epoch_time_s"])
     ratio = runs["ours"]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
     assert overhead["ratios"]["ours/builtin"] == pytest.approx(ratio) == overhead["target"]["value"]
     assert overhead["target"]["met"] == (ratio <= 1.10) and overhead["target"]["threshold"] == 1.10
@@ -233,10 +239,20 @@ def study(monkeypatch):
 
 
 def test_ablation_runs_a_term_the_recipe_turns_off_at_weight_1(study):
-    recipe_ = {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 1.0}
-    assert study.ablation_weights(recipe_, "kd_box") == {"kd_cls": 0.0, "kd_box": 1.0, "kd_feat": 0.0}
-    assert study.ablation_weights(recipe_, "kd_cls") == {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 0.0}
-    assert study.ablation_weights(recipe_, "") == {"kd_cls": 0.0, "kd_box": 0.0, "kd_feat": 0.0}
+    recipe_ = {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 1.0, INIT: False}
+    assert study.ablation_weights(recipe_, "kd_box") == {"kd_cls": 0.0, "kd_box": 1.0, "kd_feat": 0.0, INIT: False}
+    assert study.ablation_weights(recipe_, "kd_cls") == {"kd_cls": 2.0, "kd_box": 0.0, "kd_feat": 0.0, INIT: False}
+    assert study.ablation_weights({**recipe_, INIT: True}, "")[INIT] is True  # from the recipe's start
+
+
+def test_start_variants_split_the_teacher_start_from_the_losses(study):
+    losses = {"kd_cls": 0.5, "kd_box": 0.0, "kd_feat": 1.0}
+    assert study.start_variants({**losses, INIT: False}) == {}  # random start: nothing to split
+    assert study.start_variants({**losses, INIT: True}) == {
+        "init": {"kd_cls": 0.0, "kd_box": 0.0, "kd_feat": 0.0, INIT: True},
+        "no-init": {**losses, INIT: False},
+    }
+    assert list(study.start_variants({"kd_cls": 0.0, "kd_box": 0.0, "kd_feat": 0.0, INIT: True})) == ["init"]
 
 
 def test_candidates_with_any_distillation_key_render_and_reproduce(study, tmp_path):
@@ -246,7 +262,7 @@ def test_candidates_with_any_distillation_key_render_and_reproduce(study, tmp_pa
 
     (label, changes), = study.parse_candidates("feat_loss=l2,cwd_tau=2").items()
     assert label == "feat_loss-l2-cwd_tau2" and changes == {"feat_loss": "l2", "cwd_tau": 2.0}
-    settings = study.variant_settings({"kd_cls": 1, "kd_box": 1, "kd_feat": 1}, changes)
+    settings = study.variant_settings({"kd_cls": 1, "kd_box": 1, "kd_feat": 1, INIT: True}, changes)
     args = study.parse_args(["--scale", "smoke", "--work", str(tmp_path)])
     words = study.train_command("t.pt", Path("d.yaml"), 0, tmp_path / "run", settings, args).split()
     assert words[words.index("--feat-loss") + 1] == "l2" and "--kd-cls" in words
@@ -255,7 +271,11 @@ def test_candidates_with_any_distillation_key_render_and_reproduce(study, tmp_pa
                                              "gap_recovered": None, "seeds_below_plain": 0, "seeds": [0],
                                              "epoch_time_s": 1.0}},
                          "weights": {label: settings}})[0]
-    assert (row["term"], row["kd_cls"], row["feat_loss"]) == (label, "1", "l2")
+    assert (row["term"], row["kd_cls"], row["feat_loss"], row["init"]) == (label, "1", "l2", "teacher")
+    (label, changes), = study.parse_candidates("init_from_teacher=false,kd_cls=0.5").items()
+    assert label == "no-init-from-teacher-cls0.5" and changes == {INIT: False, "kd_cls": 0.5}
+    words = study.train_command("t.pt", Path("d.yaml"), 0, tmp_path / "run", changes, args).split()
+    assert "--no-init-from-teacher" in words and words[words.index("--kd-cls") + 1] == "0.5"
 
 
 def test_recipe_tag_names_settings_not_their_spelling(study):

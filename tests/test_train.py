@@ -58,6 +58,23 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     assert recipe["teacher"] == str(Path(teacher).resolve())
 
 
+def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_path):
+    """Weight selection at build time, also where a DDP worker loads the teacher itself; off when asked."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    expected = load_checkpoint(teacher26)[0].model[0].conv.weight[::2]  # yolo26s -> yolo26n: every other filter
+    given = make_trainer(teacher26, synth_data, tmp_path, "given")
+    distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "worker"})
+    worker = DistillationTrainer(overrides=preflight(teacher26, "yolo26n.yaml", synth_data, args).args,
+                                 distill=distill)
+    off = make_trainer(teacher26, synth_data, tmp_path, "off", init_from_teacher=False)
+    for trainer in (given, worker, off):
+        trainer.setup_model()
+    assert torch.equal(given.model.model[0].conv.weight, expected)
+    assert torch.equal(worker.model.model[0].conv.weight, expected) and worker.teacher is not None
+    assert not torch.equal(off.model.model[0].conv.weight, expected)
+
+
 PORTABLE_CHECK = """
 import sys
 sys.modules["yolodistill"] = None  # yolodistill is not installed here: any reference to it fails to import

@@ -72,12 +72,13 @@ def train(
     name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp-2, ...]"),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Write into an existing run folder instead of a new one."),
     config: Optional[Path] = typer.Option(None, help="Recipe yaml (see configs/); flags override it, it overrides configs/default.yaml."),
-    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation (0 turns it off). [default: 1.0]"),
-    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation: DFL KL or decoded-box IoU. [default: 0, off; --config full: 1]"),
-    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation. [default: 0, off; --config full: 1]"),
+    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation (0 turns it off). [default: 0, off; --config logits: 0.25]"),
+    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation: DFL KL or decoded-box IoU. [default: 0, off; --config logits: 5]"),
+    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation through adapters. [default: 0, off; --config full: 1]"),
     temperature: Optional[float] = typer.Option(None, help="Temperature of the class and DFL distributions' KL."),
-    feat_loss: Optional[str] = typer.Option(None, help="Feature loss: l2 (Ultralytics score-weighted L2), cwd or mgd."),
+    feat_loss: Optional[str] = typer.Option(None, help="Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: student features through the teacher's head)."),
     kd_warmup: Optional[float] = typer.Option(None, help="Epochs over which the distillation weights ramp up from 0."),
+    init_from_teacher: Optional[bool] = typer.Option(None, "--init-from-teacher/--no-init-from-teacher", help="Start a student built from a .yaml from the teacher's weights, thinned by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]"),
     resume: Optional[Path] = typer.Option(None, help="Resume an interrupted run from its weights/last.pt."),
 ):
     """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (lr0=0.005).
@@ -92,7 +93,7 @@ def train(
     flags = dict(
         epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=workers, seed=seed, project=project,
         name=name, kd_cls=kd_cls, kd_box=kd_box, kd_feat=kd_feat, temperature=temperature, feat_loss=feat_loss,
-        kd_warmup=kd_warmup,
+        kd_warmup=kd_warmup, init_from_teacher=init_from_teacher,
     )
     if exist_ok:
         flags["exist_ok"] = True

@@ -23,7 +23,7 @@ from .losses import FEATURE_LOSSES
 class DistillConfig:
     """The distillation settings of one run (documented key by key in configs/default.yaml)."""
 
-    kd_cls: float = 1.0
+    kd_cls: float = 0.0
     kd_box: float = 0.0
     kd_feat: float = 0.0
     temperature: float = 2.0
@@ -31,8 +31,11 @@ class DistillConfig:
     kd_warmup: float = 1.0
     cwd_tau: float = 1.0
     mgd_mask_ratio: float = 0.65
+    init_from_teacher: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.init_from_teacher, bool):
+            raise UserError(f"init_from_teacher must be true or false, got {self.init_from_teacher!r}")
         for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

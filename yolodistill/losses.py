@@ -196,4 +196,28 @@ class MaskedGenerativeKD(nn.Module):
         return F.mse_loss(generator(student * keep).float(), teacher.detach().float())
 
 
-FEATURE_LOSSES = ("l2", "cwd", "mgd")
+class CrossHeadKD(nn.Module):
+    """CrossKD (Wang et al., CVPR 2024, "CrossKD: Cross-Head Knowledge Distillation for Object Detection").
+
+    The student's (aligned) neck features go through the teacher's frozen head H_t, and those cross-head predictions
+    are matched to the teacher's own:
+    L = ClassScoreKD(H_t^cls(A(f^s)), H_t^cls(f^t)) + BoxKD(H_t^box(A(f^s)), H_t^box(f^t)).
+
+    Why: mimicking the teacher with the student's own head pulls that head two ways at once (towards the ground
+    truth the detection loss assigns, and towards the teacher's differently placed scores). Through the teacher's
+    head, the distillation gradient reaches the student's features only, while its head learns from the ground
+    truth alone. Both sides are in the teacher's output space, so any family of teacher works (DFL KL when the
+    teacher's reg_max > 1, box IoU otherwise). Takes the two head outputs as {"boxes", "scores"} dicts.
+    """
+
+    def __init__(self, reg_max: int, temperature: float = 2.0):
+        super().__init__()
+        self.cls = ClassScoreKD(temperature)
+        self.box = DFLDistributionKD(reg_max, temperature) if reg_max > 1 else BoxIoUKD()  # reg_max 1: ltrb distances
+
+    def forward(self, cross: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = teacher_confidence(teacher["scores"])
+        return self.cls(cross["scores"], teacher["scores"]) + self.box(cross["boxes"], teacher["boxes"], w)
+
+
+FEATURE_LOSSES = ("l2", "cwd", "mgd", "cross")

@@ -23,6 +23,7 @@ from .losses import (
     BoxIoUKD,
     ChannelWiseKD,
     ClassScoreKD,
+    CrossHeadKD,
     DFLDistributionKD,
     MaskedGenerativeKD,
     ScoreWeightedL2,
@@ -80,6 +81,55 @@ def load_teacher(teacher: str | Path | nn.Module, ch: int) -> nn.Module:
     return model
 
 
+def evenly_spaced(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The sub-tensor of `shape` that keeps indices floor(i * T / S) along every dimension where T > S."""
+    out = tensor
+    for dim, (t, s) in enumerate(zip(tensor.shape, shape)):
+        if t != s:
+            out = out.index_select(dim, torch.arange(s, device=tensor.device) * t // s)
+    return out
+
+
+def ancestors(name: str) -> list[str]:
+    """'model.2.m.0.cv1' -> ['model', 'model.2', 'model.2.m', 'model.2.m.0', 'model.2.m.0.cv1']."""
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
+    """Weight selection (Xu et al., ICLR 2024, "Initializing Models with Larger Ones"): start the student from the
+    teacher by taking evenly spaced elements of each teacher tensor along every dimension where it is wider.
+
+    W_s[i, j, ...] = W_t[floor(i * T_0 / S_0), floor(j * T_1 / S_1), ...]
+
+    Why: a nano student trained from scratch spends its first epochs finding what the teacher already knows; the same
+    family at another width has the same layers, so the teacher's weights, thinned evenly, are a far better start than
+    random ones (the same stride on both sides of a layer keeps channels consistent through Concat and split). Works
+    layer by layer: a top-level layer is selected only when every tensor in it has a teacher counterpart in a module
+    of the same class, at least as wide; other layers (a C3k2 with C3k blocks in a yolo26m teacher against Bottlenecks
+    in a yolo26n student, say) keep their random start. Returns (layers selected, layers in the student).
+    """
+    t_state, t_modules, s_modules = teacher.state_dict(), dict(teacher.named_modules()), dict(student.named_modules())
+    layers: dict[str, dict[str, torch.Tensor] | None] = {}  # model.<i> -> its selected tensors, None if one misfits
+    for key, value in student.state_dict().items():
+        layer, owner = ".".join(key.split(".")[:2]), key.rsplit(".", 1)[0]
+        if layers.get(layer, {}) is None:
+            continue
+        source = t_state.get(key)
+        if (
+            source is not None
+            and all(type(t_modules.get(m)) is type(s_modules[m]) for m in ancestors(owner))
+            and source.ndim == value.ndim
+            and all(t >= s for t, s in zip(source.shape, value.shape))
+        ):
+            layers.setdefault(layer, {})[key] = evenly_spaced(source, value.shape).to(value.dtype)
+        else:
+            layers[layer] = None
+    kept = [chosen for chosen in layers.values() if chosen]
+    student.load_state_dict({k: v for chosen in kept for k, v in chosen.items()}, strict=False)
+    return len(kept), len(layers)
+
+
 class KDModel(DistillationModel):
     """Teacher-student pair whose loss adds class-score, box and neck-feature distillation to the detection loss.
 
@@ -113,11 +163,13 @@ class KDModel(DistillationModel):
             "l2": ScoreWeightedL2(),
             "cwd": ChannelWiseKD(settings.cwd_tau),
             "mgd": MaskedGenerativeKD(settings.mgd_mask_ratio),
+            "cross": CrossHeadKD(self.t_reg_max, settings.temperature),
         }[settings.feat_loss]
 
     def loss(self, batch: dict, preds: Any = None):
         """Detection loss of the student with the weighted distillation terms appended (one column each)."""
-        if not self.training:  # validation during training: same columns, no teacher
+        weights_on = any(getattr(self.settings, k) for k in KD_TERMS)
+        if not self.training or not weights_on:  # validation, or a recipe of weight selection alone: no teacher pass
             regular, items = self.student_model.loss(batch, preds)
             zeros = torch.zeros(len(KD_TERMS), device=regular.device, dtype=regular.dtype)
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in KD_TERMS}}
@@ -177,6 +229,8 @@ class KDModel(DistillationModel):
 
         Location weights are the teacher's confidence, averaged over its branches as Ultralytics does.
         """
+        if isinstance(self.feat_kd, CrossHeadKD):
+            return self.cross_head_term(student_feats, teacher["one2many"])
         teacher_feats = teacher["one2many"]["feats"]
         scores = sum(b["scores"].detach().float() for b in teacher.values()) / len(teacher)
         sizes = [f.shape[-2] * f.shape[-1] for f in teacher_feats]
@@ -190,6 +244,16 @@ class KDModel(DistillationModel):
             else:
                 total = total + self.feat_kd(aligned, ft, w)
         return total
+
+    def cross_head_term(self, student_feats: list[torch.Tensor], teacher_branch: dict[str, Any]) -> torch.Tensor:
+        """CrossKD: the aligned student features through the teacher's frozen one-to-many head, matched to its output.
+
+        The teacher's weights need no grad, so the gradient passes through the head to the adapters and the student.
+        """
+        head = detect_head(self.teacher_model)
+        dtype = next(head.parameters()).dtype  # the teacher may be held in the autocast dtype
+        aligned = [parts["align"](fs.float()).to(dtype) for parts, fs in zip(self.projector, student_feats)]
+        return self.feat_kd(head.forward_head(aligned, **head.one2many), teacher_branch)
 
     def portable(self) -> DistillationModel:
         """This pair as Ultralytics' own `DistillationModel` (student, adapters, settings as a plain dict).

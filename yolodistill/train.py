@@ -1,6 +1,7 @@
 """Distillation training: a thin `DetectionTrainer` subclass and the `train()` function behind `yolodistill train`.
 
-The trainer overrides four template methods of Ultralytics' trainer:
+The trainer overrides these template methods of Ultralytics' trainer:
+- `get_model`: a student built from a yaml starts from the teacher's weights (weight selection, `select_weights`);
 - `set_model_attributes`: wraps the student in `KDModel` before `_setup_train` would wrap it in the built-in
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`;
@@ -22,12 +23,12 @@ import yaml
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.nn.distill_model import DistillationModel
 from ultralytics.nn.tasks import load_checkpoint
-from ultralytics.utils import DEFAULT_CFG, RANK
+from ultralytics.utils import DEFAULT_CFG, LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
 from .config import DistillConfig
 from .errors import UserError
-from .model import KDModel
+from .model import KDModel, load_teacher, select_weights
 from .utils import atomic_write_text
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
@@ -86,6 +87,18 @@ class DistillationTrainer(DetectionTrainer):
                 self._adapter_state = weights.projector.state_dict()
                 return ckpt
         return super().setup_model()
+
+    def get_model(self, cfg=None, weights=None, verbose: bool = True):
+        """Build the student; one built from a yaml starts from the teacher's weights (see `select_weights`)."""
+        model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
+        if weights is None and not self.resume and self.distill.init_from_teacher:
+            if self.teacher is None:  # a DDP worker: load it here, KDModel reuses it
+                self.teacher = load_teacher(self.args.distill_model, model.yaml.get("channels", 3))
+            selected, total = select_weights(self.teacher, model)
+            if RANK in {-1, 0}:
+                LOGGER.info(f"Student initialized from the teacher by weight selection: {selected}/{total} layers"
+                            + ("" if selected else " (no layer matches: random start)"))
+        return model
 
     def set_model_attributes(self):
         """Attach data attributes to the student, then wrap it with the teacher in a `KDModel`."""
