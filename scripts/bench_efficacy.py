@@ -301,7 +301,7 @@ def start_variants(distill: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if not distill[INIT]:
         return {}
     recipe = {k: float(distill[k]) for k in TERMS.values()}
-    out = {"init": {**{k: 0.0 for k in TERMS.values()}, INIT: True}}
+    out = {"init": {**ablation_weights(distill, ""), INIT: True}}
     if any(recipe.values()):
         out["no-init"] = {**recipe, INIT: False}
     return out
@@ -387,7 +387,7 @@ def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data
 
     baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
     runs, notes = list(baseline["plain"]), []
-    weights = {"plain": {**{k: 0.0 for k in TERMS.values()}, INIT: False},
+    weights = {"plain": {**ablation_weights(distill, ""), INIT: False},
                "all": {**{k: float(distill[k]) for k in TERMS.values()}, INIT: distill[INIT]}}
     variants = {}
     for term, key in TERMS.items():

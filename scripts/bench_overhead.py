@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """What distillation costs in training: seconds per epoch and peak memory of the plain student, Ultralytics'
 built-in distiller and ours (the default recipe, and configs/full.yaml with every distillation term on), with the
-same teacher, data and settings, in one invocation.
+same teacher, data and settings, in one invocation. The default recipe (the teacher start alone) never runs the
+teacher, so the target is checked on the slower of our two recipes.
 
 Each method trains in a child process of its own, so that peak memory is that method's alone (a process's peak
 resident set never goes down) and no method inherits another's warm caches. The first epoch pays for start-up
 (cuDNN autotuning, allocator growth) and is left out of the mean. Writes benchmarks/results/overhead-{gpu,cpu}.json
-and regenerates docs/benchmarks.md. Target: ours at most 1.10 times the built-in's epoch time.
+and regenerates docs/benchmarks.md. Target: ours at most 1.10 times the built-in's epoch time, for both recipes.
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ def benchmark(args: argparse.Namespace) -> Path:
     untrained = args.work / f"{data.parent.name}-{Path(args.teacher_model).stem}-untrained.pt"
     teacher = args.teacher.resolve() if args.teacher else build_teacher(args.teacher_model, names, untrained)
     runs = {m: run_child(m, args, data, teacher) for m in METHODS}
-    ratio = runs["ours"]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
+    slower = max(RECIPES, key=lambda m: runs[m]["epoch_time_s"])  # the target holds for both of our recipes
+    ratio = runs[slower]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
     record = {
         "kind": "overhead", "scale": slug(args.device),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -242,14 +244,16 @@ def benchmark(args: argparse.Namespace) -> Path:
         "ratios": {f"{a}/{b}": runs[a]["epoch_time_s"] / runs[b]["epoch_time_s"]
                    for a, b in (("ours", "builtin"), ("builtin", "plain"), ("ours", "plain"),
                                 ("ours-full", "builtin"))},
-        "target": {"description": "ours s/epoch at most 1.10 × the built-in's", "value": ratio, "threshold": TARGET,
-                   "met": ratio <= TARGET},
+        "target": {"description": "ours s/epoch at most 1.10 × the built-in's, for the default recipe and with "
+                                  "every loss term on (the slower of the two)", "method": slower, "value": ratio,
+                   "threshold": TARGET, "met": ratio <= TARGET},
     }
     out = write_json(args.results / f"overhead-{slug(args.device)}.json", record)
     write_docs(args.results, args.docs)
     for method, run in runs.items():
         print(f"{method:8s} {run['epoch_time_s']:8.2f} s/epoch  {run['peak_memory_mib']:8.0f} MiB peak")
-    print(f"ours/builtin {ratio:.3f} (target <= {TARGET}): {'met' if ratio <= TARGET else 'MISSED'}")
+    print(f"{slower}/builtin {ratio:.3f} (target <= {TARGET}, the slower of our recipes): "
+          f"{'met' if ratio <= TARGET else 'MISSED'}")
     print(f"Wrote {out} and {args.docs}")
     return out
 

@@ -207,14 +207,16 @@ def test_overhead_ratio_is_of_the_recorded_times(overhead):
     for method, run in runs.items():
         assert len(run["epoch_times_s"]) == 2 and run["epoch_time_s"] == run["epoch_times_s"][1] > 0
         assert run["peak_memory_mib"] == run["peak_rss_mib"] > 100 and run["cuda_max_allocated_mib"] is None
-        assert (run["teacher"] is None) == (method == "plain")
+        assert (run["teacher"] is None) == (method in ("plain", "ours"))  # the default recipe releases it
         assert Path(run["run_dir"]).name == f"{method.split('-')[0]}-seed0"
     full = yaml.safe_load((Path(runs["ours-full"]["run_dir"]) / "distill.yaml").read_text())["distill"]
     assert all(full[k] > 0 for k in KD_KEYS)  # every term on: what the terms cost
     assert overhead["ratios"]["ours-full/builtin"] == pytest.approx(runs["ours-full"]["epoch_time_s"]
                                                                     / runs["builtin"]["epoch_time_s"])
-    ratio = runs["ours"]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
-    assert overhead["ratios"]["ours/builtin"] == pytest.approx(ratio) == overhead["target"]["value"]
+    slower = max(("ours", "ours-full"), key=lambda m: runs[m]["epoch_time_s"])
+    ratio = runs[slower]["epoch_time_s"] / runs["builtin"]["epoch_time_s"]
+    assert overhead["ratios"][f"{slower}/builtin"] == pytest.approx(ratio) == overhead["target"]["value"]
+    assert overhead["target"]["method"] == slower
     assert overhead["target"]["met"] == (ratio <= 1.10) and overhead["target"]["threshold"] == 1.10
 
 

@@ -24,7 +24,7 @@ from yolodistill.train import DistillationTrainer, train
 from .conftest import PYTHON
 
 FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
-ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe turns some off)
+ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe turns them all off)
 
 
 def rows(csv_path: Path) -> list[dict[str, float]]:
@@ -60,9 +60,13 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
 
 def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_path):
     """Weight selection at build time, also where a DDP worker loads the teacher itself; off when asked."""
+    import copy
+
     from ultralytics.nn.tasks import load_checkpoint
 
-    expected = load_checkpoint(teacher26)[0].model[0].conv.weight[::2]  # yolo26s -> yolo26n: every other filter
+    from yolodistill.model import select_weights
+
+    teacher = load_checkpoint(teacher26)[0]
     given = make_trainer(teacher26, synth_data, tmp_path, "given")
     distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "worker"})
     worker = DistillationTrainer(overrides=preflight(teacher26, "yolo26n.yaml", synth_data, args).args,
@@ -70,9 +74,30 @@ def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_pa
     off = make_trainer(teacher26, synth_data, tmp_path, "off", init_from_teacher=False)
     for trainer in (given, worker, off):
         trainer.setup_model()
-    assert torch.equal(given.model.model[0].conv.weight, expected)
-    assert torch.equal(worker.model.model[0].conv.weight, expected) and worker.teacher is not None
-    assert not torch.equal(off.model.model[0].conv.weight, expected)
+    selected = copy.deepcopy(off.model)  # Ultralytics' own start, then the selection: what `given` must hold
+    assert select_weights(teacher, selected) == (18, 18)
+    for trainer in (given, worker):
+        assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(),
+                                                     selected.state_dict().values()))
+    assert worker.teacher is not None  # loaded by the worker, handed on to KDModel
+    assert not torch.equal(off.model.model[0].conv.weight, selected.model[0].conv.weight)
+
+
+def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_path):
+    """A .pt student, or a yaml with pretrained=PATH, is never overwritten by the teacher start."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    from .conftest import save_checkpoint
+
+    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
+    expected = load_checkpoint(own)[0].model[0].conv.weight
+    distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "pt"})
+    from_pt = DistillationTrainer(overrides=preflight(teacher26, str(own), synth_data, args).args, distill=distill)
+    pretrained = make_trainer(teacher26, synth_data, tmp_path, "pretrained", pretrained=str(own))
+    for trainer in (from_pt, pretrained):
+        trainer.setup_model()
+        assert torch.equal(trainer.model.model[0].conv.weight, expected)
+        assert not trainer.starts_from_teacher()
 
 
 PORTABLE_CHECK = """

@@ -206,7 +206,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     if teacher is None:
         raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
     if student is None:
-        raise UserError("no student: pass --student yolo26n.yaml (from scratch) or a .pt (fine-tune)")
+        raise UserError("no student: pass --student yolo26n.yaml (started from the teacher) or a .pt (fine-tuned from its own weights)")
     data_info = check_data(data)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")

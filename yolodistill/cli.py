@@ -60,7 +60,7 @@ def parse_overrides(items: list[str]) -> dict:
 def train(
     ctx: typer.Context,
     teacher: Optional[str] = typer.Option(None, help="Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you trust). Frozen during training."),
-    student: Optional[str] = typer.Option(None, help="Student model: a .yaml to train from scratch or a .pt to fine-tune."),
+    student: Optional[str] = typer.Option(None, help="Student model: a .yaml (started from the teacher's weights, see --init-from-teacher) or a .pt to fine-tune."),
     data: Optional[str] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs to train. [default: from the config, 100]"),
     imgsz: Optional[int] = typer.Option(None, help="Train and val image size in pixels, a multiple of 32. [default: 640]"),

@@ -140,6 +140,13 @@ class BoxIoUKD(nn.Module):
         return weighted_mean(1 - iou, weight)
 
 
+def box_kd(student_reg_max: int, teacher_reg_max: int, temperature: float = 2.0) -> nn.Module:
+    """The box loss a pair of heads allows: DFL KL where both share reg_max > 1, decoded-box IoU otherwise."""
+    if student_reg_max == teacher_reg_max > 1:
+        return DFLDistributionKD(student_reg_max, temperature)
+    return BoxIoUKD()
+
+
 class ScoreWeightedL2(nn.Module):
     """Ultralytics' built-in feature loss (`DistillationModel.loss_sl2`): MSE weighted per location.
 
@@ -213,7 +220,7 @@ class CrossHeadKD(nn.Module):
     def __init__(self, reg_max: int, temperature: float = 2.0):
         super().__init__()
         self.cls = ClassScoreKD(temperature)
-        self.box = DFLDistributionKD(reg_max, temperature) if reg_max > 1 else BoxIoUKD()  # reg_max 1: ltrb distances
+        self.box = box_kd(reg_max, reg_max, temperature)  # the teacher's head on both sides; reg_max 1: distances
 
     def forward(self, cross: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> torch.Tensor:
         w = teacher_confidence(teacher["scores"])

@@ -14,17 +14,18 @@ from typing import Any
 import torch
 from torch import nn
 from ultralytics.nn.distill_model import DistillationModel
+from ultralytics.nn.modules.block import Attention
 from ultralytics.nn.modules.head import Detect
 from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils.torch_utils import copy_attr
 
 from .config import DistillConfig
 from .losses import (
-    BoxIoUKD,
     ChannelWiseKD,
     ClassScoreKD,
     CrossHeadKD,
     DFLDistributionKD,
+    box_kd,
     MaskedGenerativeKD,
     ScoreWeightedL2,
     decode_distances,
@@ -81,12 +82,18 @@ def load_teacher(teacher: str | Path | nn.Module, ch: int) -> nn.Module:
     return model
 
 
-def evenly_spaced(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """The sub-tensor of `shape` that keeps indices floor(i * T / S) along every dimension where T > S."""
+def evenly_spaced(
+    tensor: torch.Tensor, shape: torch.Size, chosen: dict[int, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """The sub-tensor of `shape` that keeps indices floor(i * T / S) along every dimension where T > S, or the
+    indices `chosen` gives for a dimension."""
     out = tensor
     for dim, (t, s) in enumerate(zip(tensor.shape, shape)):
-        if t != s:
-            out = out.index_select(dim, torch.arange(s, device=tensor.device) * t // s)
+        index = (chosen or {}).get(dim)
+        if index is None and t != s:
+            index = torch.arange(s) * t // s
+        if index is not None:
+            out = out.index_select(dim, index.to(tensor.device))
     return out
 
 
@@ -94,6 +101,25 @@ def ancestors(name: str) -> list[str]:
     """'model.2.m.0.cv1' -> ['model', 'model.2', 'model.2.m', 'model.2.m.0', 'model.2.m.0.cv1']."""
     parts = name.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def head_channels(teacher: Attention, student: Attention) -> dict[str, dict[int, torch.Tensor]]:
+    """Whole heads for an attention block: its channels are laid out head by head (qkv as [q, k, v] per head, v
+    and the output as one block per head), so every other channel would mix q with k and one head with the next.
+    Takes evenly spaced teacher heads whole where the heads have the same size (across the yolo26 scales only
+    their number changes); {} otherwise, leaving plain evenly spaced channels."""
+    same_heads = (teacher.head_dim, teacher.key_dim) == (student.head_dim, student.key_dim)
+    if not same_heads or teacher.num_heads < student.num_heads:
+        return {}
+    heads = torch.arange(student.num_heads) * teacher.num_heads // student.num_heads
+    qkv, v = 2 * student.key_dim + student.head_dim, student.head_dim
+    qkv_index = torch.cat([torch.arange(h * qkv, (h + 1) * qkv) for h in heads.tolist()])
+    v_index = torch.cat([torch.arange(h * v, (h + 1) * v) for h in heads.tolist()])
+    chosen = {"qkv.conv.weight": {0: qkv_index}, "pe.conv.weight": {0: v_index}, "proj.conv.weight": {1: v_index}}
+    for conv, index in (("qkv", qkv_index), ("pe", v_index)):
+        for stat in ("weight", "bias", "running_mean", "running_var"):
+            chosen[f"{conv}.bn.{stat}"] = {0: index}
+    return chosen
 
 
 def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
@@ -104,12 +130,17 @@ def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
 
     Why: a nano student trained from scratch spends its first epochs finding what the teacher already knows; the same
     family at another width has the same layers, so the teacher's weights, thinned evenly, are a far better start than
-    random ones (the same stride on both sides of a layer keeps channels consistent through Concat and split). Works
+    random ones. Where every width shrinks by one ratio (yolo26s to yolo26n: one half), the same indices on both
+    sides of each layer keep channels consistent through Concat and split; attention blocks take whole heads
+    (`head_channels`). Other ratios (m, l, x teachers cap their widths differently) give a rougher start. Works
     layer by layer: a top-level layer is selected only when every tensor in it has a teacher counterpart in a module
     of the same class, at least as wide; other layers (a C3k2 with C3k blocks in a yolo26m teacher against Bottlenecks
     in a yolo26n student, say) keep their random start. Returns (layers selected, layers in the student).
     """
     t_state, t_modules, s_modules = teacher.state_dict(), dict(teacher.named_modules()), dict(student.named_modules())
+    chosen = {f"{name}.{key}": index for name, module in s_modules.items() if isinstance(module, Attention)
+              and isinstance(t_modules.get(name), Attention)
+              for key, index in head_channels(t_modules[name], module).items()}
     layers: dict[str, dict[str, torch.Tensor] | None] = {}  # model.<i> -> its selected tensors, None if one misfits
     for key, value in student.state_dict().items():
         layer, owner = ".".join(key.split(".")[:2]), key.rsplit(".", 1)[0]
@@ -122,11 +153,11 @@ def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
             and source.ndim == value.ndim
             and all(t >= s for t, s in zip(source.shape, value.shape))
         ):
-            layers.setdefault(layer, {})[key] = evenly_spaced(source, value.shape).to(value.dtype)
+            layers.setdefault(layer, {})[key] = evenly_spaced(source, value.shape, chosen.get(key)).to(value.dtype)
         else:
             layers[layer] = None
-    kept = [chosen for chosen in layers.values() if chosen]
-    student.load_state_dict({k: v for chosen in kept for k, v in chosen.items()}, strict=False)
+    kept = [tensors for tensors in layers.values() if tensors]
+    student.load_state_dict({k: v for tensors in kept for k, v in tensors.items()}, strict=False)
     return len(kept), len(layers)
 
 
@@ -154,22 +185,20 @@ class KDModel(DistillationModel):
         self.s_reg_max = detect_head(student_model).reg_max
         self.t_reg_max = detect_head(self.teacher_model).reg_max
         self.cls_kd = ClassScoreKD(settings.temperature)
-        self.box_kd = (
-            DFLDistributionKD(self.s_reg_max, settings.temperature)
-            if self.s_reg_max == self.t_reg_max > 1
-            else BoxIoUKD()
-        )
+        self.box_kd = box_kd(self.s_reg_max, self.t_reg_max, settings.temperature)
         self.feat_kd = {
             "l2": ScoreWeightedL2(),
             "cwd": ChannelWiseKD(settings.cwd_tau),
             "mgd": MaskedGenerativeKD(settings.mgd_mask_ratio),
             "cross": CrossHeadKD(self.t_reg_max, settings.temperature),
         }[settings.feat_loss]
+        self.losses_on = any(getattr(settings, k) for k in KD_TERMS)
+        if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
+            self.teacher_model = None
 
     def loss(self, batch: dict, preds: Any = None):
         """Detection loss of the student with the weighted distillation terms appended (one column each)."""
-        weights_on = any(getattr(self.settings, k) for k in KD_TERMS)
-        if not self.training or not weights_on:  # validation, or a recipe of weight selection alone: no teacher pass
+        if not self.training or not self.losses_on:  # validation, or the teacher start alone: no teacher pass
             regular, items = self.student_model.loss(batch, preds)
             zeros = torch.zeros(len(KD_TERMS), device=regular.device, dtype=regular.dtype)
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in KD_TERMS}}

@@ -88,10 +88,16 @@ class DistillationTrainer(DetectionTrainer):
                 return ckpt
         return super().setup_model()
 
+    def starts_from_teacher(self) -> bool:
+        """A student built from a yaml, with no weights of its own (`pretrained=PATH`) and not resumed."""
+        from_yaml = not str(self.args.model).lower().endswith(".pt")
+        own_weights = isinstance(self.args.pretrained, (str, Path))
+        return self.distill.init_from_teacher and from_yaml and not own_weights and not self.resume
+
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         """Build the student; one built from a yaml starts from the teacher's weights (see `select_weights`)."""
         model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
-        if weights is None and not self.resume and self.distill.init_from_teacher:
+        if weights is None and self.starts_from_teacher():
             if self.teacher is None:  # a DDP worker: load it here, KDModel reuses it
                 self.teacher = load_teacher(self.args.distill_model, model.yaml.get("channels", 3))
             selected, total = select_weights(self.teacher, model)
