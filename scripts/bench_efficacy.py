@@ -300,10 +300,9 @@ def start_variants(distill: dict[str, Any]) -> dict[str, dict[str, Any]]:
     loss (`init`), and the recipe's losses from a random start (`no-init`, when it has any)."""
     if not distill[INIT]:
         return {}
-    recipe = {k: float(distill[k]) for k in TERMS.values()}
     out = {"init": {**ablation_weights(distill, ""), INIT: True}}
-    if any(recipe.values()):
-        out["no-init"] = {**recipe, INIT: False}
+    if any(distill[k] for k in TERMS.values()):
+        out["no-init"] = variant_settings(distill, {INIT: False})
     return out
 
 
@@ -388,7 +387,7 @@ def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data
     baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
     runs, notes = list(baseline["plain"]), []
     weights = {"plain": {**ablation_weights(distill, ""), INIT: False},
-               "all": {**{k: float(distill[k]) for k in TERMS.values()}, INIT: distill[INIT]}}
+               "all": variant_settings(distill, {})}
     variants = {}
     for term, key in TERMS.items():
         if not distill[key]:

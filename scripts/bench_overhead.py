@@ -192,7 +192,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         base["project"] += f"-{recipe}"
     ours = dict(teacher=str(args.teacher), student=args.student, data=str(args.data), config=recipe, **shared)
     began = time.perf_counter()
-    save_dir, _ = train_run(args.worker.split("-")[0], 0, base, ours)
+    save_dir, _ = train_run("ours" if args.worker in RECIPES else args.worker, 0, base, ours)
     times = state["epoch_times_s"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     allocated = torch.cuda.max_memory_allocated() / 2**20 if cuda else None

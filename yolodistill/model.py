@@ -25,9 +25,9 @@ from .losses import (
     ClassScoreKD,
     CrossHeadKD,
     DFLDistributionKD,
-    box_kd,
     MaskedGenerativeKD,
     ScoreWeightedL2,
+    box_kd,
     decode_distances,
     teacher_confidence,
 )
