@@ -1,12 +1,13 @@
 #!/usr/bin/env python
-"""The real-data study behind the default recipe: on BCCD, does our distillation beat both the plain student and
-Ultralytics' built-in distiller over several seeds, and which of our terms carries the gain?
+"""A distillation study on real data, its arms read from a study file (benchmarks/kd-study.yaml): does our recipe beat
+the plain student, Ultralytics' built-in distiller and the teacher start alone, over several seeds, at a schedule
+where the plain student has converged?
 
-Steps: convert BCCD (Pascal VOC) to YOLO format; train the teacher from its yaml; `yolodistill compare` (plain,
-built-in, ours) once per seed; the ablation (our recipe with one term at a time; "all" is the compare's ours run).
-Each finished step leaves its result on disk and is skipped on a rerun, so a study cut off by a time limit resumes
-where it stopped, and seeds can be added later. Writes benchmarks/results/efficacy-NAME.json and regenerates
-docs/benchmarks.md.
+Steps: convert the dataset; take the study's teacher checkpoint, or train one from its yaml when it is missing; train
+every arm once per seed; validate the teacher; write benchmarks/results/study-NAME.json, a plot of the validation
+curves beside it, and regenerate docs/benchmarks.md. Each run leaves a marker when it finishes and is skipped on a
+rerun; a run cut off midway resumes from its last.pt. Runs and trained teachers live outside the repository
+(--work, default ~/.cache/yolodistill-bench), so a later session reuses them, and rebuilds whatever is gone.
 """
 
 from __future__ import annotations
@@ -14,181 +15,112 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
+import os
+import shutil
+import statistics
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import (ABLATION_COLUMNS, DOCS, REPO, RESULTS, TARGET_COLUMNS, ablation_rows, command_line, exit_status,
-                   positive_int, target_rows, work_dir, write_docs)
+from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
 
-SCALES = {
-    "gpu": dict(imgsz=640, teacher_model="yolo26m.yaml", teacher_epochs=100, epochs=50, seeds="0,1,2",
-                ablation_seeds="0", batch=16, workers=8, device=None),
-    "cpu": dict(imgsz=192, teacher_model="yolo26s.yaml", teacher_epochs=20, epochs=10, seeds="0,1,2",
-                ablation_seeds="0", batch=16, workers=2, device="cpu"),
-    "smoke": dict(imgsz=64, teacher_model="yolo26s.yaml", teacher_epochs=1, epochs=1, seeds="0,1",
-                  ablation_seeds="0", batch=8, workers=0, device="cpu"),
-}
-TERMS = {"cls": "kd_cls", "box": "kd_box", "feat": "kd_feat"}
-INIT = "init_from_teacher"  # the student's start: the teacher's weights (weight selection) or random
-TRAIN_FLAGS = ("kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss", "kd_warmup")  # `yolodistill train --kd-cls`
-GAP_TARGET, GAP_AIM = 0.30, 0.50
-SYNTH_IMAGES = 32
+METHODS = ("plain", "builtin", "ours")
+ARM_KEYS = {"method", "student", "epochs", "distill", "config", "seeds", "train_args", "note"}
+MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
+DEFAULT_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Presets (--scale): " + "; ".join(
-            f"{k}: " + ", ".join(f"{a}={'auto' if v is None else v}" for a, v in s.items()) for k, s in SCALES.items()),
-    )
-    p.add_argument("--scale", choices=SCALES, help="preset of sizes and schedules (default: gpu when CUDA is "
-                   "available, else cpu); smoke is a seconds-long run for tests")
-    p.add_argument("--src", default=str(REPO.parent / "shared/datasets/bccd/BCCD"),
-                   help="BCCD in Pascal VOC layout (read only), or 'synth' for a small synthetic set "
-                   "(default: %(default)s)")
-    p.add_argument("--work", type=Path, default=REPO / "benchmarks/work",
-                   help="folder for the converted data, the teacher and every run (default: %(default)s)")
-    p.add_argument("--name", help="study folder under --work and results file efficacy-NAME.json (default: the "
-                   "scale); a study whose data, teacher or Ultralytics settings differ from a finished one needs "
-                   "its own name, while its distillation keys may change within one (ours runs are kept per recipe; "
-                   "the record is of the latest invocation)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", type=Path, help="study file: data, teacher, student, schedule, seeds, arms and targets "
+                   "(e.g. benchmarks/kd-study.yaml)")
+    p.add_argument("--arms", help="comma-separated arms to train now (default: all); the record always holds every "
+                   "finished run")
+    p.add_argument("--seeds", help="comma-separated seeds to train now, a subset of the study's (default: all)")
+    p.add_argument("--report-only", action="store_true", help="train nothing: write the record from finished runs")
+    p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="folder for the converted data, trained teachers "
+                   "and every run, outside the repository (default: $YOLODISTILL_BENCH or %(default)s)")
+    p.add_argument("--teacher", type=Path, help="a trained teacher checkpoint instead of the study's")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
-    p.add_argument("--config", help="recipe yaml (default: configs/default.yaml): its distillation keys set ours and "
-                   "the ablation, its Ultralytics train arguments apply to every method alike "
-                   "(e.g. benchmarks/short-schedule.yaml)")
-    p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
-    p.add_argument("--teacher-model", help="teacher model yaml trained from scratch (preset: yolo26m on gpu, "
-                   "yolo26s otherwise)")
-    p.add_argument("--teacher", type=Path, help="a trained teacher checkpoint to use instead of training one")
-    p.add_argument("--teacher-epochs", type=int, help="teacher training epochs (preset)")
-    p.add_argument("--epochs", type=int, help="student training epochs for every method (preset)")
-    p.add_argument("--imgsz", type=int, help="image size for teacher and students (preset)")
-    p.add_argument("--batch", type=int, help="batch size for teacher and students (preset)")
-    p.add_argument("--seeds", help="comma-separated seeds of the comparison (preset: 0,1,2)")
-    p.add_argument("--ablation-seeds", help="seeds of the ablation, a subset of --seeds (preset: 0)")
-    p.add_argument("--skip-ablation", action="store_true", help="run the comparison only")
-    p.add_argument("--candidates", help="recipe variants to try on the ablation seeds, ';'-separated, each "
-                   "comma-separated KEY=VALUE distillation settings, e.g. 'kd_box=0;kd_cls=2,kd_box=0'")
-    p.add_argument("--device", help="Ultralytics device, e.g. 0 or cpu (preset: auto on gpu, cpu otherwise)")
-    p.add_argument("--workers", type=int, help="dataloader workers (preset; Ultralytics uses 0 on CPU)")
-    p.add_argument("--note", action="append", default=[],
-                   help="a remark on how the study ran, kept in the record and shown on the page (repeatable)")
+    p.add_argument("--device", default="cpu", help="Ultralytics device, e.g. 0 or cpu (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="dataloader workers (default: %(default)s)")
     p.add_argument("--threads", type=positive_int,
                    help="CPU threads for training (default: every core; Ultralytics alone leaves one free)")
-    args = p.parse_args(argv)
-    args.scale = args.scale or default_scale()
-    for key, value in SCALES[args.scale].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    args.name = args.name or args.scale
-    return args
+    p.add_argument("--note", action="append", default=[],
+                   help="a remark on how the study ran, kept in the record and shown on the page (repeatable)")
+    return p.parse_args(argv)
 
 
-def default_scale() -> str:
-    import torch
+def load_study(path: Path) -> dict[str, Any]:
+    """The study file, checked whole before anything trains: a typo is one line now, not an error an hour in."""
+    import yaml
 
-    return "gpu" if torch.cuda.is_available() else "cpu"
+    from yolodistill.config import resolve
+    from yolodistill.errors import require_file
+
+    study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
+    missing = [k for k in ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
+               if k not in study]
+    if missing:
+        raise UserError(f"study file '{path}' lacks {', '.join(missing)}")
+    if clash := set(study["arms"]) & set(study.get("candidates") or {}):
+        raise UserError(f"study file '{path}': {', '.join(sorted(clash))} is both an arm and a candidate")
+    arms = study["arms"] = {**study["arms"], **(study.get("candidates") or {})}  # candidates: arms of the recipe study
+    for name, arm in arms.items():
+        if unknown := set(arm) - ARM_KEYS:
+            raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
+                            f"{', '.join(sorted(ARM_KEYS))})")
+        if arm.get("method") not in METHODS:
+            raise UserError(f"arm '{name}': method must be one of {', '.join(METHODS)}, got {arm.get('method')!r}")
+        source = arm.get("student")
+        if source is not None and (source not in arms or list(arms).index(source) >= list(arms).index(name)):
+            raise UserError(f"arm '{name}' starts from arm '{source}', which must be listed before it")
+        if (arm.get("distill") or arm.get("config")) and arm["method"] != "ours":
+            raise UserError(f"arm '{name}': distillation settings apply to method ours only")
+        if arm["method"] == "ours":
+            resolve(arm.get("config"), **(arm.get("distill") or {}))  # bad keys and values fail here
+        if extra := set(arm.get("seeds", study["seeds"])) - set(study["seeds"]):
+            raise UserError(f"arm '{name}': seeds {sorted(extra)} are not among the study's {study['seeds']}")
+    for target in study.get("targets", []):
+        for key in ("arm", "above"):
+            if key in target and target[key] not in arms:
+                raise UserError(f"target {target}: no arm '{target[key]}'")
+    return study
 
 
-def check_seeds(args: argparse.Namespace) -> tuple[list[int], list[int]]:
-    """Ablation seeds must be compare seeds: their plain and all-terms runs come from the comparison."""
-    from yolodistill.compare import parse_seeds
+def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
+    """Everything that decides an arm's numbers (device, workers and threads decide only speed)."""
+    from yolodistill.config import resolve
 
-    seeds = parse_seeds(args.seeds)
-    if args.skip_ablation and args.candidates:
-        raise UserError("--candidates run on the ablation seeds: drop --skip-ablation, or the candidates")
-    ablation = [] if args.skip_ablation else parse_seeds(args.ablation_seeds)
-    if extra := [s for s in ablation if s not in seeds]:
-        raise UserError(f"--ablation-seeds {extra} are not in --seeds {seeds}: the ablation reuses their runs")
-    return seeds, ablation
+    arm = study["arms"][name]
+    spec = {"method": arm["method"], "student": arm.get("student") or study["student"],
+            "from_arm": arm.get("student") is not None, "epochs": arm.get("epochs", study["epochs"]),
+            "imgsz": study["imgsz"], "batch": study["batch"],
+            "train_args": {**(study.get("train_args") or {}), **(arm.get("train_args") or {})}}
+    if arm["method"] == "ours":
+        spec["config"] = arm.get("config")
+        spec["distill"] = resolve(arm.get("config"), **(arm.get("distill") or {}))[0].to_dict()
+    return spec
 
 
-def prepare_data(src: str, work: Path, imgsz: int) -> Path:
+def prepare_data(study: dict[str, Any], work: Path) -> Path:
     """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to."""
     from yolodistill.data import convert, make_synthetic
 
+    src = study["data"]
     if src == "synth":
-        out = work / "synth"
+        out = work / f"synth-{study['imgsz']}"
         return out / "data.yaml" if (out / "data.yaml").exists() else make_synthetic(
-            out, images=SYNTH_IMAGES, classes=3, imgsz=max(imgsz, 32), seed=0)
-    out = work / Path(src).name.lower()
-    return out / "data.yaml" if (out / "data.yaml").exists() else convert(src, "voc", out).data_yaml
-
-
-def dataset_info(data_yaml: Path) -> dict[str, Any]:
-    """What identifies the data across machines (absolute paths do not): its classes and split sizes."""
-    import yaml
-
-    d = yaml.safe_load(data_yaml.read_text())
-    root = Path(d["path"])
-    names = d["names"] if isinstance(d["names"], list) else [d["names"][k] for k in sorted(d["names"])]
-    count = lambda split: sum(1 for f in (root / d[split]).iterdir() if f.is_file())  # noqa: E731
-    return {"names": names, "train_images": count("train"), "val_images": count("val")}
-
-
-def teacher_commands(model: str, data: Path, args: argparse.Namespace) -> list[str]:
-    words = ["yolo", "detect", "train", f"model={model}", f"data={data}", f"epochs={args.teacher_epochs}",
-             f"imgsz={args.imgsz}", f"batch={args.batch}", "seed=0", "plots=False"]
-    return [shlex.join(words)]
-
-
-def train_teacher(data: Path, tag: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Train the teacher once (resuming an interrupted run) and record it in teacher.json beside its weights."""
-    from ultralytics import YOLO
-
-    from yolodistill.compare import MAP50, MAP50_95, epoch_times
-    from yolodistill.report import mean_std, write_json
-
-    model = args.teacher_model
-    run = args.work / "teachers" / f"{tag}-{Path(model).stem}-{args.imgsz}px-{args.teacher_epochs}ep-b{args.batch}"
-    marker = run / "teacher.json"
-    if marker.exists():
-        return json.loads(marker.read_text())
-    last = run / "weights" / "last.pt"
-    if last.exists():
-        yolo = YOLO(str(last))
-        yolo.train(resume=True)
-    else:
-        yolo = YOLO(model)
-        yolo.train(data=str(data), epochs=args.teacher_epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
-                   workers=args.workers, seed=0, plots=False, project=str(run.parent), name=run.name, exist_ok=True)
-    trainer = yolo.trainer
-    times = [t for t in epoch_times(run / "results.csv") if t > 0]  # a resumed run restarts its clock at 0
-    record = {
-        "model": model, "checkpoint": str(trainer.best), "trained_here": True, "epochs": args.teacher_epochs,
-        "imgsz": args.imgsz, "batch": args.batch, "map50": float(trainer.metrics[MAP50]),
-        "map50_95": float(trainer.metrics[MAP50_95]), "epoch_time_s": mean_std(times)[0],
-        "commands": teacher_commands(model, data, args),
-    }
-    write_json(marker, record)
-    return record
-
-
-def given_teacher(path: Path) -> dict[str, Any]:
-    """A teacher trained elsewhere, described by what its checkpoint says about how it was trained."""
-    from ultralytics.utils.patches import torch_load
-
-    from yolodistill.errors import require_file
-
-    require_file(path, "teacher", (".pt",))
-    ckpt = torch_load(path, map_location="cpu", weights_only=False)
-    a = ckpt.get("train_args") or {}
-    words = ["yolo", "detect", "train"] + [f"{k}={a[k]}" for k in ("model", "data", "epochs", "imgsz", "batch", "seed")
-                                           if k in a]
-    epoch = ckpt.get("epoch", -1)  # Ultralytics sets -1 in a finished run's best.pt and last.pt: unknown then
-    how = (f"# {path.name}: saved after epoch {epoch + 1} of {a.get('epochs')}" if epoch >= 0
-           else f"# {path.name}: a checkpoint of that finished run")
-    return {"model": path.name, "checkpoint": str(path.resolve()), "trained_here": False,
-            "architecture": a.get("model"), "epochs": a.get("epochs"),
-            "saved_after_epoch": epoch + 1 if epoch >= 0 else None, "imgsz": a.get("imgsz"), "batch": a.get("batch"),
-            "commands": [shlex.join(words), how]}
+            out, images=32, classes=3, imgsz=max(study["imgsz"], 32), seed=0)
+    source = (REPO / src).resolve()
+    out = work / source.name.lower()
+    return out / "data.yaml" if (out / "data.yaml").exists() else convert(source, study.get("format", "voc"),
+                                                                          out).data_yaml
 
 
 def sha256(path: str | Path) -> str:
@@ -199,282 +131,234 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def train_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Ultralytics args shared by every student run; epochs and seed are passed on their own."""
-    return dict(imgsz=args.imgsz, batch=args.batch, device=args.device, workers=args.workers, plots=False)
+def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work."""
+    from ultralytics import YOLO
+
+    t = study["teacher"]
+    given = args.teacher or (REPO / t["checkpoint"] if t.get("checkpoint") else None)
+    if given is not None and Path(given).exists():
+        return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
+    if args.teacher:
+        raise UserError(f"teacher '{args.teacher}' does not exist")
+    run = args.work / "teachers" / f"{data.parent.name}-{Path(t['model']).stem}-{study['imgsz']}px-{t['epochs']}ep"
+    best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
+    if not (run / "teacher.done").exists():
+        if resumable(last):
+            YOLO(str(last)).train(resume=True)
+        else:
+            shutil.rmtree(run, ignore_errors=True)
+            YOLO(t["model"]).train(data=str(data), epochs=t["epochs"], imgsz=study["imgsz"], batch=study["batch"],
+                                   device=args.device, workers=args.workers, seed=0, plots=False,
+                                   project=str(run.parent), name=run.name, exist_ok=True)
+        (run / "teacher.done").write_text("")
+    return {"checkpoint": str(best), "trained_here": True, "sha256": sha256(best),
+            "command": f"yolo detect train model={t['model']} data={data} epochs={t['epochs']} "
+                       f"imgsz={study['imgsz']} batch={study['batch']} seed=0"}
 
 
-def study_identity(args: argparse.Namespace, teacher: dict, data: dict) -> dict[str, Any]:
-    """Everything that decides the baselines' numbers; device, workers and threads only decide speed, so they may
-    change. The recipe is not part of it: ours runs are kept per recipe (`recipe_tag`), so one study can try several
-    recipes against the same plain and built-in runs."""
-    from yolodistill.config import resolve
+def resumable(last: Path) -> bool:
+    """A last.pt of an unfinished run (Ultralytics marks a finished one with epoch -1)."""
+    if not last.exists():
+        return False
+    from ultralytics.utils.patches import torch_load
 
-    _, resolved = resolve(args.config, epochs=args.epochs, **train_args(args))
-    return {
-        "teacher_sha256": sha256(teacher["checkpoint"]), "student": args.student, "data": data,
-        "train_args": {k: v for k, v in resolved.items() if k not in ("device", "workers", "project")},
-    }
+    ckpt = torch_load(last, map_location="cpu", weights_only=False)
+    return ckpt.get("epoch", -1) >= 0 and ckpt.get("optimizer") is not None
 
 
-def recipe_tag(distill: dict[str, Any]) -> str:
-    """Short name of a full set of distillation settings: runs of different recipes never share a folder (and
-    `kd_cls: 2` and `kd_cls: 2.0` are one recipe)."""
-    plain = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in distill.items()}
-    return hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:8]
+def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data: Path, student: str,
+              args: argparse.Namespace) -> dict[str, float]:
+    """One arm at one seed into run_dir, resumed from its last.pt when one was cut off; returns best.pt's metrics."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
 
-
-def check_study(study: Path, identity: dict[str, Any]) -> None:
-    """A study folder holds runs of one setting only: results of another recipe must not be mixed in silently."""
-    from yolodistill.report import write_json
-
-    path = study / "study.json"
-    if not path.exists():
-        write_json(path, identity)
-        return
-    old, new = json.loads(path.read_text()), json.loads(json.dumps(identity, default=str))
-    if differ := changes(old, new):
-        raise UserError(f"'{study}' holds a study with other settings ({'; '.join(differ)}): pass another --name, "
-                        "or delete that folder to start it again")
-
-
-def changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """'train_args.epochs: 1 -> 2' for each setting that differs, so the user sees what clashes."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += changes(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a} -> {b}")
-    return out
-
-
-def compare_seed(seed: int, teacher: str, data: Path, args: argparse.Namespace, study: Path,
-                 distill: dict[str, Any]) -> list[dict[str, Any]]:
-    """One seed of `yolodistill compare`, as two invocations: the baselines (plain, built-in) once per seed, ours
-    once per recipe. Each keeps its own folder, so finished work survives an interruption and the baselines serve
-    every recipe a study tries."""
-    from rich.console import Console
-
-    from yolodistill.compare import compare
-
-    records = []
-    for methods, folder in ((("plain", "builtin"), f"compare-seed{seed}"),
-                            (("ours",), f"ours-{recipe_tag(distill)}-seed{seed}")):
-        done = study / folder / "compare.json"
-        if not done.exists():
-            compare(teacher, args.student, data, args.epochs, seeds=[seed], methods=methods, config=args.config,
-                    project=study, name=folder, exist_ok=True, console=Console(), **train_args(args))
-        record = json.loads(done.read_text())
-        if record["args"]["methods"] != list(methods):
-            raise UserError(f"'{done}' holds methods {record['args']['methods']}, not {list(methods)}: it is from "
-                            "an older layout; pass another --name, or delete that folder")
-        records.append(record)
-    return records
-
-
-def merge_compares(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The per-seed comparisons as one: all runs, statistics over seeds, the teacher as the first one validated it."""
-    from yolodistill.report import summarize
-
-    teacher = records[0]["teacher"]
-    runs = [run for r in records for run in r["runs"]]
-    summary, notes = summarize(runs, teacher["map50_95"])
-    machines = sorted({f"{r['environment']['machine']['gpu'] or 'CPU only'} "
-                       f"({r['environment']['machine']['cpu_count']} CPUs)" for r in records})
-    return {"teacher": teacher, "runs": runs, "summary": summary, "notes": notes, "machines": machines,
-            "methods": {k: v for r in records for k, v in r["methods"].items()},
-            "commands": [r["command"] for r in records],
-            "dirs": [str(Path(r["runs"][0]["run_dir"]).parent) for r in records]}
-
-
-def ablation_weights(distill: dict[str, Any], key: str) -> dict[str, Any]:
-    """One term alone at its recipe weight, or at 1 where the recipe turns it off (to show why it is off), from the
-    recipe's start."""
-    return {**{k: (float(distill[k]) or 1.0 if k == key else 0.0) for k in TERMS.values()}, INIT: distill[INIT]}
-
-
-def start_variants(distill: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Where the recipe starts the student from the teacher, the two halves apart: that start with no distillation
-    loss (`init`), and the recipe's losses from a random start (`no-init`, when it has any)."""
-    if not distill[INIT]:
-        return {}
-    out = {"init": {**ablation_weights(distill, ""), INIT: True}}
-    if any(distill[k] for k in TERMS.values()):
-        out["no-init"] = variant_settings(distill, {INIT: False})
-    return out
-
-
-def parse_candidates(text: str | None) -> dict[str, dict[str, Any]]:
-    """'kd_cls=2,kd_box=0;feat_loss=l2' -> {"cls2-box0": {...}, "feat_loss-l2": {...}}: recipe variants to try."""
-    from yolodistill.config import DistillConfig
-
-    out = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(";"))):
-        changes = {}
-        for pair in item.split(","):
-            key, sep, value = (x.strip() for x in pair.partition("="))
-            if not sep or key not in DistillConfig.keys():
-                raise UserError(f"--candidates: '{pair}' is not KEY=VALUE with a distillation key "
-                                f"({', '.join(DistillConfig.keys())})")
-            if value.lower() in ("true", "false"):
-                changes[key] = value.lower() == "true"
-                continue
-            try:
-                changes[key] = float(value)
-            except ValueError:
-                changes[key] = value
-        DistillConfig(**changes)  # a bad value is one line here, not a traceback an hour into the study
-        out["-".join(candidate_label(k, v) for k, v in changes.items())] = changes
-    return out
-
-
-def candidate_label(key: str, value: Any) -> str:
-    short = key.removeprefix("kd_")
-    if isinstance(value, bool):
-        return short.replace("_", "-") if value else "no-" + short.replace("_", "-")
-    return f"{short}{value:g}" if isinstance(value, float) else f"{short}-{value}"
-
-
-def variant_settings(distill: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as the train() keywords it changes, its weights and start always spelled out for the table."""
-    return {**{k: float(distill[k]) for k in TERMS.values()}, INIT: distill[INIT], **changes}
-
-
-def ablation_run(term: str, seed: int, weights: dict, teacher: str, data: Path, args, study: Path,
-                 distill: dict[str, Any]) -> dict:
-    """Ours with some settings changed (one term on, or a candidate), in a folder named for its full settings; its
-    record is written last, so a run cut off midway is trained again."""
-    from yolodistill.compare import run_record
-    from yolodistill.report import write_json
     from yolodistill.train import train
 
-    run_dir = study / "ablation" / f"{term}-{recipe_tag({**distill, **weights})}-seed{seed}"
-    marker = run_dir / "ablation.json"
+    last = run_dir / "weights" / "last.pt"
+    resume = resumable(last)
+    if not resume:
+        shutil.rmtree(run_dir, ignore_errors=True)  # Ultralytics appends to an old results.csv
+    common = dict(spec["train_args"], epochs=spec["epochs"], imgsz=spec["imgsz"], batch=spec["batch"], seed=seed,
+                  device=args.device, workers=args.workers, plots=False, project=str(run_dir.parent),
+                  name=run_dir.name, exist_ok=True)
+    if spec["method"] == "ours":
+        result = (train(resume=last, device=args.device, workers=args.workers) if resume else
+                  train(teacher, student, data, config=spec["config"], **common, **spec["distill"]))
+        return result.metrics
+    overrides = ({"model": str(last), "resume": str(last), "device": args.device, "workers": args.workers} if resume
+                 else {**common, "model": student, "data": str(data)})
+    if spec["method"] == "builtin" and not resume:
+        overrides["distill_model"] = teacher
+    trainer = DetectionTrainer(overrides=overrides)
+    trainer.train()
+    return {k: float(v) for k, v in trainer.metrics.items()}
+
+
+def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
+    """Per-epoch val mAP50-95 (of the EMA model) and seconds per epoch, from Ultralytics' results.csv."""
+    import csv
+
+    with open(results_csv, newline="") as f:
+        rows = list(csv.DictReader(f, skipinitialspace=True))
+    cumulative = [float(r["time"]) for r in rows]
+    times = [b - a for a, b in zip([0.0, *cumulative], cumulative)]
+    return [float(r[MAP50_95]) for r in rows], [t for t in times if t > 0]  # a resumed run restarts its clock
+
+
+def run_arm(study, name: str, seed: int, teacher: str, data: Path, args, root: Path, train_now: bool):
+    """The finished run of an arm at a seed: from its marker, or trained now; None when it is not (yet) there."""
+    from yolodistill.report import write_json
+
+    spec = arm_spec(study, name)
+    run_dir = root / name / f"seed{seed}"
+    marker, spec_file = run_dir / "run.json", run_dir / "spec.json"
+    for path in (marker, spec_file):
+        if path.exists() and not same_spec(json.loads(path.read_text()).get("spec") or json.loads(path.read_text()),
+                                           spec):
+            raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made: rename the "
+                            "arm, or delete that folder to train it again")
     if marker.exists():
-        return json.loads(marker.read_text())
-    result = train(teacher, args.student, data, config=args.config, seed=seed, project=str(run_dir.parent),
-                   name=run_dir.name, exist_ok=True, epochs=args.epochs, **train_args(args), **weights)
-    record = {**run_record(term, seed, result.save_dir, result.metrics), "weights": weights,
-              "command": train_command(teacher, data, seed, run_dir, weights, args)}
+        record = json.loads(marker.read_text())
+        record["epoch_time_s"] = statistics.median(read_curve(run_dir / "results.csv")[1])  # one definition for all
+        return record
+    if not train_now:
+        return None
+    student = spec["student"]
+    if spec["from_arm"]:
+        source = root / student / f"seed{seed}" / "weights" / "best.pt"
+        if not (root / student / f"seed{seed}" / "run.json").exists():
+            raise UserError(f"arm '{name}' starts from arm '{student}' at seed {seed}, which has not run: include it "
+                            "in --arms")
+        student = str(source)
+    if not resumable(run_dir / "weights" / "last.pt"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(spec_file, spec)
+    metrics = train_run(spec, seed, run_dir, teacher, data, student, args)
+    curve, times = read_curve(run_dir / "results.csv")
+    record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
+              "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
+              "best_epoch": curve.index(max(curve)) + 1, "curve": curve, "run_dir": str(run_dir),
+              "student": student}
     write_json(marker, record)
     return record
 
 
-def train_command(teacher: str, data: Path, seed: int, run_dir: Path, weights: dict, args) -> str:
-    """The `yolodistill train` line of one ablation or candidate run."""
-    words = ["yolodistill", "train", "--teacher", teacher, "--student", args.student, "--data", str(data),
-             "--epochs", str(args.epochs), "--seed", str(seed), "--project", str(run_dir.parent),
-             "--name", run_dir.name, "--exist-ok"]
-    words += ["--config", args.config] if args.config else []
-    for key, value in weights.items():  # flags where `yolodistill train` has one, key=value otherwise
-        if isinstance(value, bool):
-            words.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
+def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A finished run still stands for its arm: the same settings, where a distillation key added to yolodistill
+    since then (absent from the old record) is not a change."""
+    new = json.loads(json.dumps(new))
+    old_distill, new_distill = old.get("distill") or {}, new.get("distill") or {}
+    shared = set(old_distill) & set(new_distill)
+    return ({k: v for k, v in old.items() if k != "distill"} == {k: v for k, v in new.items() if k != "distill"}
+            and all(old_distill[k] == new_distill[k] for k in shared))
+
+
+def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
+    """Each target of the study file with the numbers that decide it; a target whose arms have not run is pending."""
+    out = {}
+    by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
+    for t in study.get("targets", []):
+        arm, other = t["arm"], t.get("above")
+        key = f"{arm}-gap" if "gap" in t else f"{arm}-above-{other}"
+        if arm not in summary or (other and other not in summary):
+            out[key] = {"description": key, "met": None, "shown": "not run", "needed": ""}
             continue
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
-        words += [f"--{key.replace('_', '-')}", shown] if key in TRAIN_FLAGS else [f"{key}={shown}"]
-    words += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in train_args(args).items()
-              if v is not None]
-    return shlex.join(words)
-
-
-def ablation(seeds: list[int], compared: dict, distill: dict, teacher: str, data: Path, args, study: Path) -> dict:
-    """Each term alone next to plain and all terms, then any candidate recipes, on the same seeds, summarized like
-    the comparison: the recipe study that the default recipe is chosen from."""
-    from yolodistill.report import summarize
-
-    baseline = {m: [r for r in compared["runs"] if r["method"] == m and r["seed"] in seeds] for m in ("plain", "ours")}
-    runs, notes = list(baseline["plain"]), []
-    weights = {"plain": {**ablation_weights(distill, ""), INIT: False},
-               "all": variant_settings(distill, {})}
-    variants = {}
-    for term, key in TERMS.items():
-        if not distill[key]:
-            notes.append(f"{term} alone runs at {key}=1: the recipe turns it off")
-        variants[term] = ablation_weights(distill, key)
-    variants.update(start_variants(distill))
-    for label, settings in variants.items():
-        weights[label] = settings
-        if settings == weights["all"]:  # the recipe is this variant: its runs are ours, already made
-            notes.append(f"{label} is the recipe itself: its runs are the ours runs of the comparison")
-            runs += [{**r, "method": label} for r in baseline["ours"]]
+        mine = summary[arm]["map50_95_mean"]
+        if "gap" in t:
+            gap = summary[arm]["gap_recovered"]
+            out[key] = {"description": f"{arm} recovers the teacher-plain gap", "value": gap,
+                        "met": gap is not None and gap >= t["gap"], "shown": "undefined" if gap is None
+                        else f"{gap:.0%}", "needed": f">= {t['gap']:.0%}" + (f" (aim {t['aim']:.0%})" if "aim" in t
+                                                                              else "")}
             continue
-        runs += [ablation_run(label, s, settings, teacher, data, args, study, distill) for s in seeds]
-    runs += [{**r, "method": "all"} for r in baseline["ours"]]
-    candidates = parse_candidates(args.candidates)
-    for label, changes in candidates.items():
-        weights[label] = variant_settings(distill, changes)
-        runs += [ablation_run(label, s, weights[label], teacher, data, args, study, distill) for s in seeds]
-    summary, more = summarize(runs, compared["teacher"]["map50_95"])
-    return {"seeds": seeds, "weights": weights, "runs": runs, "summary": summary, "candidates": list(candidates),
-            "notes": notes + more}
+        by = t.get("by", 0.0)
+        diff = mine - summary[other]["map50_95_mean"]
+        pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
+        seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
+                   None: True}[t.get("per_seed")]
+        per_seed = {"at_least": ", no seed below it", "above": ", above it on every seed", None: ""}[t.get("per_seed")]
+        worst = min((a - b for a, b in pairs), default=float("nan"))
+        out[key] = {"description": f"{arm} above {other}" + (f" by {by:g}" if by else "") + per_seed,
+                    "value": diff, "worst_seed_diff": worst, "met": (diff >= by if by else diff > 0) and seed_ok,
+                    "shown": f"{diff:+.3f} (worst seed {worst:+.3f})", "needed": f">= {by:+.3f}" if by else "> 0"}
+    return out
 
 
-def targets(summary: dict[str, dict], teacher: float) -> dict[str, dict[str, Any]]:
-    """The issue's targets on mean mAP50-95, each with the numbers that decide it."""
-    plain, builtin, ours = (summary[m]["map50_95_mean"] for m in ("plain", "builtin", "ours"))
-    below, gap = summary["ours"]["seeds_below_plain"], summary["ours"]["gap_recovered"]
-    seeds = len(summary["ours"]["seeds"])
-    return {
-        "teacher_above_plain": {"description": "teacher above the plain student", "value": teacher,
-                                "threshold": plain, "met": teacher > plain, "shown": f"{teacher:.3f}",
-                                "needed": f"> {plain:.3f} (plain)"},
-        "ours_above_plain": {"description": "ours above the plain student", "value": ours, "threshold": plain,
-                             "met": ours > plain, "shown": f"{ours:.3f}", "needed": f"> {plain:.3f} (plain)"},
-        "ours_above_builtin": {"description": "ours above the built-in distiller", "value": ours,
-                               "threshold": builtin, "met": ours > builtin, "shown": f"{ours:.3f}",
-                               "needed": f"> {builtin:.3f} (built-in)"},
-        "no_seed_below_plain": {"description": "no seed of ours below plain", "value": below, "threshold": 0,
-                                "met": below == 0, "shown": f"{below}/{seeds} seeds", "needed": "0 seeds"},
-        "gap_recovered": {"description": "teacher-student gap recovered by ours", "value": gap,
-                          "threshold": GAP_TARGET, "aim": GAP_AIM, "met": gap is not None and gap >= GAP_TARGET,
-                          "shown": "undefined" if gap is None else f"{gap:.0%}",
-                          "needed": f">= {GAP_TARGET:.0%} (aim {GAP_AIM:.0%})"},
-    }
+def plot_curves(runs: list[dict], teacher: float, path: Path) -> Path:
+    """Val mAP50-95 per epoch, mean over seeds, one line per arm: where each arm converged, at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    arms = dict.fromkeys(r["arm"] for r in runs)
+    for arm in arms:
+        curves = [r["curve"] for r in runs if r["arm"] == arm]
+        n = min(len(c) for c in curves)
+        ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)],
+                label=f"{arm} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
+    ax.axhline(teacher, color="black", linestyle="--", label="teacher")
+    ax.set(xlabel="epoch", ylabel="val mAP50-95 (EMA, mean over seeds)", title="Validation curves")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def run_study(args: argparse.Namespace) -> Path:
     from rich.console import Console
 
-    from yolodistill.config import resolve
-    from yolodistill.report import SUMMARY_COLUMNS, compare_rows, environment, rich_table, write_json
+    from yolodistill.compare import parse_seeds, validate_teacher
+    from yolodistill.report import SUMMARY_COLUMNS, compare_rows, environment, rich_table, summarize, write_json
 
     console = Console()
-    seeds, ablation_seeds = check_seeds(args)
-    parse_candidates(args.candidates)
+    study = load_study(args.study)
+    chosen_arms = list(study["arms"]) if not args.arms else [a.strip() for a in args.arms.split(",")]
+    if unknown := [a for a in chosen_arms if a not in study["arms"]]:
+        raise UserError(f"--arms: no arm {', '.join(unknown)} in '{args.study}' (arms: {', '.join(study['arms'])})")
+    seeds_now = parse_seeds(args.seeds) if args.seeds else study["seeds"]
     args.work = work_dir(args.work)
-    data = prepare_data(args.src, args.work, args.imgsz)
-    tag = data.parent.name
-    teacher = given_teacher(args.teacher) if args.teacher else train_teacher(data, tag, args)
-    data_info = dataset_info(data)
-    study, identity = args.work / args.name, study_identity(args, teacher, data_info)
-    check_study(study, identity)
-    distill = resolve(args.config)[0].to_dict()
-    compared = merge_compares([r for s in seeds for r in compare_seed(s, teacher["checkpoint"], data, args, study,
-                                                                       distill)])
-    ablated = (ablation(ablation_seeds, compared, distill, teacher["checkpoint"], data, args, study)
-               if ablation_seeds else None)
-    goals = targets(compared["summary"], compared["teacher"]["map50_95"])
+    data = prepare_data(study, args.work)
+    teacher = get_teacher(study, data, args)
+    root = args.work / study["name"]
+    teacher_val = root / "teacher.json"
+    if not teacher_val.exists():
+        write_json(teacher_val, validate_teacher(teacher["checkpoint"], str(data), dict(
+            imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root))
+    teacher.update(json.loads(teacher_val.read_text()))
+    runs, pending = [], []
+    for name, arm in study["arms"].items():
+        for seed in arm.get("seeds", study["seeds"]):
+            now = not args.report_only and name in chosen_arms and seed in seeds_now
+            if now:
+                console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
+            run = run_arm(study, name, seed, teacher["checkpoint"], data, args, root, now)
+            (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
+    summary, notes = summarize(runs, teacher["map50_95"])
+    goals = judge(study, summary, runs)
+    plot = plot_curves(runs, teacher["map50_95"], args.results / f"study-{study['name']}.png") if runs else None
     record = {
-        "kind": "efficacy", "scale": args.scale, "name": args.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(), "argv": sys.argv,
-        "settings": {"scale": args.scale, "src": args.src, "dataset": tag, "data": str(data), **data_info,
-                     "student": args.student, "config": args.config, "distill": distill,
-                     "recipe_tag": recipe_tag(distill), "epochs": args.epochs,
-                     "imgsz": args.imgsz, "batch": args.batch, "device": args.device, "workers": args.workers,
-                     "threads": args.threads,
-                     "seeds": seeds, "ablation_seeds": ablation_seeds, "study_dir": str(study)},
-        "environment": environment(), "teacher": teacher, "compare": compared, "ablation": ablated,
-        "targets": goals, "missed": [k for k, t in goals.items() if not t["met"]], "remarks": args.note,
+        "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line(), "study_file": str(args.study), "study": study, "data": str(data),
+        "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
+        "arms": {name: arm_spec(study, name) for name in study["arms"]}, "runs": runs, "summary": summary,
+        "notes": notes, "targets": goals, "missed": [k for k, t in goals.items() if t["met"] is False],
+        "pending": pending, "plot": None if plot is None else plot.name, "remarks": args.note,
     }
-    out = write_json(args.results / f"efficacy-{args.name}.json", record)
+    out = write_json(args.results / f"study-{study['name']}.json", record)
     write_docs(args.results, args.docs)
-    console.print(rich_table(compare_rows(compared), SUMMARY_COLUMNS, title="Methods"))
-    if ablated:
-        console.print(rich_table(ablation_rows(ablated), ABLATION_COLUMNS, title="Ablation"))
-    console.print(rich_table(target_rows(goals, no="NO"), TARGET_COLUMNS, title="Targets"))
+    if runs:
+        console.print(rich_table(compare_rows({"summary": summary, "teacher": teacher}), SUMMARY_COLUMNS, title="Arms"))
+    for key, t in goals.items():
+        verdict = {True: "met", False: "MISSED", None: "pending"}[t["met"]]
+        console.print(f"{t['description']}: {t['shown']} (needed {t['needed']}): {verdict}", highlight=False)
+    if pending:
+        console.print(f"Not run yet: {', '.join(pending)}", highlight=False)
     console.print(f"Wrote {out} and {args.docs}", soft_wrap=True, highlight=False)
     return out
 

@@ -201,6 +201,19 @@ def check_run_dir(args: dict[str, Any]) -> None:
             raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
 
 
+def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
+    """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
+    from .start import starts_from_teacher
+
+    if distill.losses_on or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
+        return
+    why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
+           "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path)) else
+           "init_from_teacher is off")
+    raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
+                    "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
+
+
 def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     """Check everything, load the teacher once, and return the Ultralytics args of the run."""
     if teacher is None:

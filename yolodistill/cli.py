@@ -72,12 +72,18 @@ def train(
     name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp-2, ...]"),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Write into an existing run folder instead of a new one."),
     config: Optional[Path] = typer.Option(None, help="Recipe yaml (see configs/); flags override it, it overrides configs/default.yaml."),
-    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation (0 turns it off). [default: 0, off; --config logits: 0.25]"),
-    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation: DFL KL or decoded-box IoU. [default: 0, off; --config logits: 5]"),
-    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation through adapters. [default: 0, off; --config full: 1]"),
-    temperature: Optional[float] = typer.Option(None, help="Temperature of the class and DFL distributions' KL."),
+    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation on every anchor, background included; 1 pulls about as hard as Ultralytics' class loss (0 turns it off). [default: from the recipe]"),
+    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation on the student's positives: CIoU to the teacher's box, plus DFL-bin KL for DFL heads; 1 pulls like Ultralytics' box loss. [default: from the recipe]"),
+    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation through adapters, calibrated so 1 pulls about like the detection loss for every --feat-loss. [default: from the recipe]"),
+    temperature: Optional[float] = typer.Option(None, help="Temperature of the KL between DFL bin distributions (DFL heads). [default: 2]"),
     feat_loss: Optional[str] = typer.Option(None, help="Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: student features through the teacher's head)."),
-    kd_warmup: Optional[float] = typer.Option(None, help="Epochs over which the distillation weights ramp up from 0."),
+    kd_warmup: Optional[float] = typer.Option(None, help="Epochs over which the distillation weights ramp up from 0. [default: 1]"),
+    kd_schedule: Optional[str] = typer.Option(None, help="Decay of the distillation weights over the run: constant, linear or cosine (to --kd-final). [default: cosine]"),
+    kd_final: Optional[float] = typer.Option(None, help="Share of the distillation weights left at the last epoch under a linear or cosine --kd-schedule. [default: 0.1]"),
+    kd_balance: Optional[str] = typer.Option(None, help="fixed: the weights as given; auto: scale each term from its gradient on the first 10 batches so weight 1 pulls as hard as the detection loss. [default: fixed]"),
+    kd_assign: Optional[str] = typer.Option(None, help="Whose predictions rank anchors in the student's label assigner: student (Ultralytics) or teacher (label assignment distillation). [default: student]"),
+    kd_one2one: Optional[bool] = typer.Option(None, "--kd-one2one/--no-kd-one2one", help="Also distill YOLO26's one-to-one branch (validation uses one-to-many). [default: off]"),
+    kd_box_ring: Optional[float] = typer.Option(None, help="Box-distillation weight of anchors inside a ground-truth box that the assigner did not pick, times the teacher's confidence (0: positives only). [default: 0.5]"),
     init_from_teacher: Optional[bool] = typer.Option(None, "--init-from-teacher/--no-init-from-teacher", help="Start a student built from a .yaml from the teacher's weights, thinned by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]"),
     resume: Optional[Path] = typer.Option(None, help="Resume an interrupted run from its weights/last.pt."),
 ):
@@ -93,7 +99,8 @@ def train(
     flags = dict(
         epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=workers, seed=seed, project=project,
         name=name, kd_cls=kd_cls, kd_box=kd_box, kd_feat=kd_feat, temperature=temperature, feat_loss=feat_loss,
-        kd_warmup=kd_warmup, init_from_teacher=init_from_teacher,
+        kd_warmup=kd_warmup, init_from_teacher=init_from_teacher, kd_schedule=kd_schedule, kd_final=kd_final,
+        kd_balance=kd_balance, kd_assign=kd_assign, kd_one2one=kd_one2one, kd_box_ring=kd_box_ring,
     )
     if exist_ok:
         flags["exist_ok"] = True

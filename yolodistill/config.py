@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from .errors import UserError
-from .losses import FEATURE_LOSSES
+from .features import FEATURE_LOSSES
+from .schedule import SCHEDULES, kd_factor
+
+
+CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto"),
+           "kd_assign": ("student", "teacher")}
 
 
 @dataclass
@@ -29,14 +34,21 @@ class DistillConfig:
     temperature: float = 2.0
     feat_loss: str = "cwd"
     kd_warmup: float = 1.0
+    kd_schedule: str = "cosine"
+    kd_final: float = 0.1
+    kd_balance: str = "fixed"
+    kd_assign: str = "student"
+    kd_one2one: bool = False
+    kd_box_ring: float = 0.5
     cwd_tau: float = 1.0
     mgd_mask_ratio: float = 0.65
     init_from_teacher: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.init_from_teacher, bool):
-            raise UserError(f"init_from_teacher must be true or false, got {self.init_from_teacher!r}")
-        for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup"):
+        for key in ("init_from_teacher", "kd_one2one"):
+            if not isinstance(getattr(self, key), bool):
+                raise UserError(f"{key} must be true or false, got {getattr(self, key)!r}")
+        for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup", "kd_box_ring"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise UserError(f"{key} must be a number >= 0, got {value!r}")
@@ -44,11 +56,18 @@ class DistillConfig:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"{key} must be a number > 0, got {value!r}")
-        ratio = self.mgd_mask_ratio
-        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 <= ratio < 1:
-            raise UserError(f"mgd_mask_ratio must be in [0, 1), got {self.mgd_mask_ratio!r}")
-        if self.feat_loss not in FEATURE_LOSSES:
-            raise UserError(f"feat_loss must be one of {', '.join(FEATURE_LOSSES)}, got {self.feat_loss!r}")
+        for key, low, high in (("mgd_mask_ratio", 0, 1), ("kd_final", 0, 1.000001)):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
+                raise UserError(f"{key} must be in [{low}, {round(high)}{')' if high == 1 else ']'}, got {value!r}")
+        for key, choices in CHOICES.items():
+            if getattr(self, key) not in choices:
+                raise UserError(f"{key} must be one of {', '.join(choices)}, got {getattr(self, key)!r}")
+
+    @property
+    def losses_on(self) -> bool:
+        """Whether any distillation loss term is on (otherwise the teacher only gives the start)."""
+        return any((self.kd_cls, self.kd_box, self.kd_feat))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only: it is pickled into checkpoints that must load without yolodistill installed."""
@@ -62,9 +81,9 @@ class DistillConfig:
     def from_dict(cls, d: dict[str, Any]) -> DistillConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.keys()})
 
-    def weight_scale(self, epoch: int) -> float:
-        """Warm-up factor of all distillation weights at a 0-based epoch: linear from 1/(W+1) to 1 over W epochs."""
-        return min(1.0, (epoch + 1) / (self.kd_warmup + 1))
+    def weight_scale(self, epoch: int, epochs: int) -> float:
+        """Factor of every distillation weight at a 0-based epoch of `epochs`: warm-up times decay (schedule.py)."""
+        return kd_factor(self.kd_schedule, self.kd_final, self.kd_warmup, epoch, epochs)
 
 
 def recipe_path(name: str = "default") -> Path:

@@ -28,15 +28,16 @@ from ultralytics.utils.torch_utils import unwrap_model
 
 from .config import DistillConfig
 from .errors import UserError
-from .model import KDModel, load_teacher, select_weights
+from .model import KDModel, load_teacher
+from .start import select_weights, starts_from_teacher
 from .utils import atomic_write_text
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
 
-def apply_warmup(trainer: DistillationTrainer) -> None:
-    """Callback at each epoch start: scale the distillation weights by the warm-up factor."""
-    unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch)
+def apply_schedule(trainer: DistillationTrainer) -> None:
+    """Callback at each epoch start: scale the distillation weights by the schedule's factor (warm-up, decay)."""
+    unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch, trainer.epochs)
 
 
 def settings_of(model: Any) -> DistillConfig | None:
@@ -67,9 +68,9 @@ class DistillationTrainer(DetectionTrainer):
             raise UserError("no teacher: pass --teacher PATH.pt")
         self.distill = distill
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
-        self._adapter_state = None
-        if apply_warmup not in self.callbacks["on_train_epoch_start"]:
-            self.add_callback("on_train_epoch_start", apply_warmup)
+        self._adapter_state = self._balance = None
+        if apply_schedule not in self.callbacks["on_train_epoch_start"]:
+            self.add_callback("on_train_epoch_start", apply_schedule)
         if RANK in {-1, 0}:
             atomic_write_text(self.save_dir / "distill.yaml", yaml.safe_dump(self.recipe(), sort_keys=False))
 
@@ -85,19 +86,15 @@ class DistillationTrainer(DetectionTrainer):
             if isinstance(weights, DistillationModel):
                 self.model = self.get_model(cfg=weights.yaml, weights=weights.student_model, verbose=RANK == -1)
                 self._adapter_state = weights.projector.state_dict()
+                self._balance = getattr(weights, "yolodistill_balance", None)
                 return ckpt
         return super().setup_model()
-
-    def starts_from_teacher(self) -> bool:
-        """A student built from a yaml, with no weights of its own (`pretrained=PATH`) and not resumed."""
-        from_yaml = not str(self.args.model).lower().endswith(".pt")
-        own_weights = isinstance(self.args.pretrained, (str, Path))
-        return self.distill.init_from_teacher and from_yaml and not own_weights and not self.resume
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         """Build the student; one built from a yaml starts from the teacher's weights (see `select_weights`)."""
         model = super().get_model(cfg=cfg, weights=weights, verbose=verbose)
-        if weights is None and self.starts_from_teacher():
+        if weights is None and starts_from_teacher(self.distill.init_from_teacher, self.args.model,
+                                                   self.args.pretrained, self.resume):
             if self.teacher is None:  # a DDP worker: load it here, KDModel reuses it
                 self.teacher = load_teacher(self.args.distill_model, model.yaml.get("channels", 3))
             selected, total = select_weights(self.teacher, model)
@@ -112,7 +109,7 @@ class DistillationTrainer(DetectionTrainer):
         if isinstance(self.model, KDModel):
             return
         teacher = self.teacher if self.teacher is not None else self.args.distill_model
-        self.model = KDModel(teacher, self.model, self.distill)
+        self.model = KDModel(teacher, self.model, self.distill, balance=self._balance)
         if self._adapter_state is not None:
             self.model.projector.load_state_dict(self._adapter_state)
         self.teacher = None  # the wrapper owns it now
@@ -124,7 +121,7 @@ class DistillationTrainer(DetectionTrainer):
         in the middle of saving still leaves the previous, resumable `last.pt`.
         """
         ema, final = self.ema.ema, {"last": self.last, "best": self.best}
-        self.ema.ema = ema.portable()
+        self.ema.ema = ema.portable(unwrap_model(self.model).balance)
         for key, path in final.items():
             setattr(self, key, path.with_name(f".{path.name}.partial"))
         try:
@@ -181,7 +178,7 @@ def train(
     `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
-    from .checks import check_resume, preflight
+    from .checks import check_recipe, check_resume, preflight
     from .config import resolve
 
     if resume is not None:
@@ -189,6 +186,7 @@ def train(
         trainer = DistillationTrainer(overrides=args, distill=distill)
     else:
         distill, args = resolve(config, **overrides)
+        check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     try:

@@ -1,0 +1,80 @@
+"""Where the student's own detection loss puts its positives, for the distillation terms to use the same anchors.
+
+Ultralytics' `v8DetectionLoss` runs a task-aligned assigner and keeps its result to itself. `Assignment` wraps that
+assigner on the student's criterion (the one-to-many criterion of a YOLO26 `E2ELoss`) and records, per batch:
+`fg` (positive anchors), `scores` (the assigner's target score per anchor, the weight of Ultralytics' box loss),
+`norm` (the target score sum, the divisor of Ultralytics' class and box losses) and `inside` (anchors whose centre lies
+in a ground-truth box, the ring around the positives). With `teacher` set, it is label-assignment distillation: the
+assigner ranks anchors by the teacher's predictions instead of the student's.
+
+The wrapper lives on the training model's criterion only. Ultralytics drops the criterion from every checkpoint it
+writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), so no checkpoint ever holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Assigned:
+    """One batch's assignment, anchors in the head's order: fg, inside (B, A) bool; scores (B, A); norm a scalar."""
+
+    fg: torch.Tensor
+    scores: torch.Tensor
+    norm: torch.Tensor
+    inside: torch.Tensor
+
+
+class Assignment:
+    """Callable stand-in for a `TaskAlignedAssigner` that records its result (and can rank by the teacher: LAD).
+
+    LAD: Nguyen et al., WACV 2022, "Improving Object Detection by Label Assignment Distillation".
+    """
+
+    def __init__(self, assigner: nn.Module):
+        self.assigner = assigner
+        self.teacher: tuple[torch.Tensor, torch.Tensor] | None = None  # (scores (B,A,C) in [0,1], boxes (B,A,4) px)
+        self.last: Assigned | None = None
+
+    def __getattr__(self, name):  # Ultralytics reads the assigner's settings (topk, ...) through the criterion
+        if "assigner" not in self.__dict__:  # mid-copy
+            raise AttributeError(name)
+        return getattr(self.__dict__["assigner"], name)
+
+    def __call__(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, **extra):
+        if self.teacher is not None:
+            pd_scores, pd_bboxes = (t.to(pd_scores.dtype) for t in self.teacher)
+        out = self.assigner(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, **extra)
+        target_scores, fg = out[2], out[3]
+        inside = torch.zeros_like(fg)
+        if gt_bboxes.shape[1]:
+            inside = (self.assigner.select_candidates_in_gts(anc_points, gt_bboxes, mask_gt) & mask_gt.bool()).any(1)
+        self.last = Assigned(fg=fg, scores=target_scores.sum(-1).float(), norm=target_scores.sum().float().clamp(min=1),
+                             inside=inside)
+        return out
+
+
+def branch_criterion(model: nn.Module, branch: str = "one2many"):
+    """The detection criterion of a head branch: YOLO26's `E2ELoss` holds one per branch; other heads have one."""
+    if getattr(model, "criterion", None) is None:
+        model.criterion = model.init_criterion()
+    criterion = model.criterion
+    return getattr(criterion, branch, criterion)
+
+
+def ensure_assignment(model: nn.Module, branch: str = "one2many") -> Assignment:
+    """The recorder on a branch's assigner, wrapped now if the criterion is new (first batch, resume)."""
+    criterion = branch_criterion(model, branch)
+    if not isinstance(criterion.assigner, Assignment):
+        criterion.assigner = Assignment(criterion.assigner)
+    return criterion.assigner
+
+
+def one2many_gain(model: nn.Module) -> float:
+    """The weight Ultralytics gives the one-to-many detection loss now: YOLO26's `E2ELoss` moves it from 0.8 to 0.1
+    over the run; 1 for single-branch heads. Only that branch reaches the backbone (one2one's input is detached)."""
+    return float(getattr(getattr(model, "criterion", None), "o2m", 1.0))

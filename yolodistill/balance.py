@@ -1,0 +1,51 @@
+"""`kd_balance: auto`: set each distillation term's strength from the gradients it makes, not from its raw value.
+
+Loss values say little about pull: a feature loss on 256 channels and a class loss over 8400 anchors differ by orders
+of magnitude in gradient at the same weight. Over the first `batches` training batches, `AutoBalance` measures, on the
+student's neck outputs (the Detect head's inputs, through which every term reaches the backbone), the gradient norm of
+the detection loss and of each term, and sets
+
+    m_k = mean over batches of ||grad L_det|| / ||grad L_k||,
+
+so that a term at weight w pulls w times as hard as the detection loss did at the start. The multipliers are then
+fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
+    """||d loss / d tensors|| without touching any .grad (the graph is kept for the real backward pass)."""
+    if not loss.requires_grad:
+        return 0.0
+    grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
+    return float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5)
+
+
+class AutoBalance:
+    """Per-term multipliers from the gradient ratios of the first batches (see the module docstring)."""
+
+    def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None):
+        self.batches = batches
+        self.ratios: dict[str, list[float]] = {k: [] for k in terms}
+        self.multipliers = dict(multipliers or {})
+        self.seen = batches if multipliers else 0  # restored from a checkpoint: measured already
+
+    @property
+    def measuring(self) -> bool:
+        return self.seen < self.batches
+
+    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor]) -> None:
+        """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`."""
+        reference = gradient_norm(detection, feats)
+        for key, loss in terms.items():
+            g = gradient_norm(loss, feats)
+            if g > 0 and reference > 0:
+                self.ratios[key].append(reference / g)
+        self.seen += 1
+        self.multipliers = {k: sum(v) / len(v) for k, v in self.ratios.items() if v}
+
+    def __call__(self, key: str) -> float:
+        return self.multipliers.get(key, 1.0)
