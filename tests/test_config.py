@@ -55,8 +55,3 @@ def test_missing_config_file():
     with pytest.raises(UserError, match="does not exist"):
         resolve("no/such/recipe.yaml")
 
-
-def test_warmup_schedule():
-    cfg = DistillConfig(kd_warmup=3)
-    assert [cfg.weight_scale(e) for e in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
-    assert DistillConfig(kd_warmup=0).weight_scale(0) == 1.0

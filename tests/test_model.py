@@ -11,8 +11,7 @@ from ultralytics.cfg import get_cfg
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
 from yolodistill.config import DistillConfig
-from yolodistill.losses import BoxIoUKD, DFLDistributionKD
-from yolodistill.model import KD_TERMS, KDModel, select_weights
+from yolodistill.model import KD_TERMS, KDModel, head_branches
 
 
 def make_student(cfg: str = "yolo26n.yaml") -> DetectionModel:
@@ -73,19 +72,24 @@ def test_teacher_stays_frozen_in_eval_mode(teacher26):
     assert torch.equal(bn.running_mean, before)
 
 
-def test_yolo26_distils_both_branches(teacher26):
-    """kd_cls alone must train the one2one head too (it sees detached features, so only its own loss reaches it)."""
-    model = build(teacher26, kd_box=0.0, kd_feat=0.0)
-    model.loss(make_batch())[0][-3:].sum().backward()
-    head = model.student_model.model[-1]
-    assert grads(head.one2one_cv3) > 0 and grads(head.cv3) > 0
+def test_yolo26_one2one_branch_is_distilled_only_when_asked(teacher26):
+    """The one2one head sees detached features and validation uses one2many: by default its KD is off, and kd_cls
+    trains the one2many head only; kd_one2one adds it."""
+    head_grads = {}
+    for one2one in (False, True):
+        model = build(teacher26, kd_box=0.0, kd_feat=0.0, kd_one2one=one2one)
+        model.loss(make_batch())[0][-3:].sum().backward()
+        head = model.student_model.model[-1]
+        head_grads[one2one] = (grads(head.cv3), grads(head.one2one_cv3))
+    assert head_grads[False][0] > 0 and head_grads[False][1] == 0
+    assert head_grads[True][0] > 0 and head_grads[True][1] > 0
 
 
 def test_box_loss_follows_the_head_families(teacher26, teacher11):
-    assert isinstance(build(teacher11, student_cfg="yolo11n.yaml").box_kd, DFLDistributionKD)  # reg_max 16 both
-    assert isinstance(build(teacher26).box_kd, BoxIoUKD)  # YOLO26, reg_max 1
+    assert build(teacher11, student_cfg="yolo11n.yaml").box_kd.ld is not None  # reg_max 16 both: IoU + LD
+    assert build(teacher26).box_kd.ld is None  # YOLO26, reg_max 1: IoU
     cross = build(teacher11)  # yolo11 teacher, yolo26 student
-    assert isinstance(cross.box_kd, BoxIoUKD)
+    assert cross.box_kd.ld is None
     _, items = cross.loss(make_batch())
     assert all(items[k].item() > 0 for k in KD_TERMS)
 
@@ -128,65 +132,77 @@ def test_terms_survive_ddp_wrapping(teacher26):
         dist.destroy_process_group()
 
 
-def test_warmup_scales_every_term(teacher26):
-    model = build(teacher26, feat_loss="l2")
-    img = make_batch()["img"]
-    with torch.no_grad():
-        t, s = model.teacher_model(img), model.student_model(img)
-        full = model.distill_terms(s, t)
-        model.kd_scale = DistillConfig(kd_warmup=3).weight_scale(0)
-        warm = model.distill_terms(s, t)
+def logged_terms(model: KDModel) -> dict[str, float]:
+    """The weighted terms one batch logs, the student's adapters and generator fixed by the seed."""
+    torch.manual_seed(3)
+    return {k: v.item() for k, v in model.loss(make_batch())[1].items() if k in KD_TERMS}
+
+
+@pytest.mark.parametrize("feat_loss", ["l2", "cross"])
+def test_weights_and_schedule_scale_their_terms(teacher26, feat_loss):
+    """A weight of 2 doubles its term (and only its own); the schedule's factor scales every term."""
+    one = logged_terms(build(teacher26, feat_loss))
+    for term in KD_TERMS:
+        doubled = logged_terms(build(teacher26, feat_loss, **{term: 2.0}))
+        for k in KD_TERMS:
+            assert doubled[k] == pytest.approx(one[k] * (2 if k == term else 1), rel=1e-4), (term, k)
+    model = build(teacher26, feat_loss)
+    model.kd_scale = DistillConfig(kd_warmup=3, kd_schedule="constant").weight_scale(0, 10)
     assert model.kd_scale == pytest.approx(0.25)
+    warm = logged_terms(model)
     for k in KD_TERMS:
-        assert warm[k].item() == pytest.approx(full[k].item() * 0.25, rel=1e-5)
+        assert warm[k] == pytest.approx(one[k] * 0.25, rel=1e-4)
 
 
-def model_of(cfg: str, seed: int = 0) -> DetectionModel:
-    torch.manual_seed(seed)
-    return DetectionModel(cfg, nc=3, verbose=False)
+def test_terms_follow_ultralytics_one2many_gain(teacher26):
+    """YOLO26's E2ELoss moves the one2many weight from 0.8 to 0.1; the distillation terms move with it, so their
+    ratio to the detection gradient on the backbone stays put."""
+    model = build(teacher26)
+    start = logged_terms(model)
+    model.student_model.criterion.o2m = 0.1
+    late = logged_terms(model)
+    for k in KD_TERMS:
+        assert late[k] == pytest.approx(start[k] * 0.1 / 0.8, rel=1e-4)
 
 
-def test_weight_selection_takes_evenly_spaced_teacher_weights():
-    teacher, student = model_of("yolo26s.yaml", 1), model_of("yolo26n.yaml")
-    assert select_weights(teacher, student) == (18, 18)  # same layers at half the width: every layer
-    first_t, first_s = teacher.model[0].conv.weight, student.model[0].conv.weight  # (32, 3, 3, 3) -> (16, 3, 3, 3)
-    assert torch.equal(first_s, first_t[::2])
-    second_t, second_s = teacher.model[1].conv.weight, student.model[1].conv.weight  # (64, 32, ..) -> (32, 16, ..)
-    assert torch.equal(second_s, second_t[::2, ::2])
-    assert torch.equal(student.model[0].bn.running_var, teacher.model[0].bn.running_var[::2])
-    cls_t, cls_s = teacher.model[-1].cv3[0][-1], student.model[-1].cv3[0][-1]  # class outputs: nc on both sides
-    assert torch.equal(cls_s.bias, cls_t.bias) and cls_s.weight.shape[0] == 3
+def test_label_assignment_distillation_ranks_anchors_by_the_teacher(teacher26):
+    """kd_assign teacher: the student's assigner sees the teacher's predictions, so its positives follow the
+    teacher; with the student's own ranking they differ (an untrained student and teacher disagree)."""
+    positives = {}
+    for assign in ("student", "teacher"):
+        model = build(teacher26, kd_assign=assign, kd_feat=0.0)
+        batch = make_batch()
+        t = head_branches(model.teacher_model(batch["img"]))
+        out = model.student_model(batch["img"])
+        recorders = model.assign(t)
+        model.student_model.loss(batch, out)
+        positives[assign] = recorders["one2many"].last.fg.clone()
+        assert (recorders["one2many"].teacher is not None) == (assign == "teacher")
+    assert positives["student"].any() and positives["teacher"].any()
+    assert not torch.equal(positives["student"], positives["teacher"])
 
 
-def test_weight_selection_takes_whole_attention_heads():
-    """4 teacher heads of [q32, k32, v64] to 2 student heads: heads 0 and 2 whole, never every other channel."""
-    teacher, student = model_of("yolo26s.yaml", 1), model_of("yolo26n.yaml")
-    select_weights(teacher, student)
-    t, s = teacher.model[10].m[0].attn, student.model[10].m[0].attn
-    assert (t.num_heads, s.num_heads, s.key_dim, s.head_dim) == (4, 2, 32, 64)
-    t_qkv, s_qkv = t.qkv.conv.weight.view(4, 128, 256), s.qkv.conv.weight.view(2, 128, 128)  # head, channel, input
-    assert torch.equal(s_qkv[0], t_qkv[0][:, ::2]) and torch.equal(s_qkv[1], t_qkv[2][:, ::2])
-    assert torch.equal(s.qkv.bn.running_mean.view(2, 128)[1], t.qkv.bn.running_mean.view(4, 128)[2])
-    t_pe, s_pe = t.pe.conv.weight.view(4, 64, 9), s.pe.conv.weight.view(2, 64, 9)  # depthwise over v, head by head
-    assert torch.equal(s_pe[0], t_pe[0]) and torch.equal(s_pe[1], t_pe[2])
-    t_proj = t.proj.conv.weight.view(256, 4, 64)[::2]  # output: every other channel, like the block around it
-    assert torch.equal(s.proj.conv.weight.view(128, 2, 64), t_proj[:, [0, 2]])
+def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):
+    """kd_balance auto: after its measuring batches each term's gradient on the neck matches the detection loss's
+    (weight 1), and the multipliers travel with the checkpoint's portable form."""
+    from yolodistill.balance import gradient_norm
 
-
-def test_weight_selection_leaves_layers_of_another_structure_random():
-    """yolo26m builds its early C3k2 layers from C3k blocks where yolo26n has Bottlenecks: those start random."""
-    student, untouched = model_of("yolo26n.yaml"), model_of("yolo26n.yaml")
-    assert select_weights(model_of("yolo26m.yaml", 1), student) == (16, 18)
-    same = [i for i, (a, b) in enumerate(zip(student.model, untouched.model))
-            if a.state_dict() and all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
-                                                                       b.state_dict().values()))]
-    assert same == [2, 4] and type(student.model[2]).__name__ == "C3k2"
-
-
-def test_weight_selection_never_widens():
-    student, untouched = model_of("yolo26s.yaml"), model_of("yolo26s.yaml")
-    assert select_weights(model_of("yolo26n.yaml", 1), student) == (0, 18)
-    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), untouched.state_dict().values()))
+    model = build(teacher26, kd_balance="auto")
+    for _ in range(model.balance.batches):
+        model.loss(make_batch())
+    assert not model.balance.measuring and set(model.balance.multipliers) == set(KD_TERMS)
+    batch = make_batch()
+    t = head_branches(model.teacher_model(batch["img"]))
+    out = model.student_model(batch["img"])
+    s = head_branches(out)
+    recorders = model.assign(t)
+    detection = model.student_model.loss(batch, out)[0].sum()
+    terms = model.distill_terms(s, t, {k: a.last for k, a in recorders.items()})
+    feats = s["one2many"]["feats"]
+    reference = gradient_norm(detection, feats)
+    for k in KD_TERMS:
+        assert gradient_norm(terms[k] * model.balance(k), feats) == pytest.approx(reference, rel=0.05), k
+    assert model.portable().yolodistill_balance == model.balance.multipliers
 
 
 def test_no_teacher_pass_when_every_weight_is_off(teacher26):

@@ -15,16 +15,17 @@ import torch
 import yaml
 from ultralytics.utils.torch_utils import unwrap_model
 
-from yolodistill.checks import check_resume, preflight
+from yolodistill.checks import check_recipe, check_resume, preflight
 from yolodistill.config import resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
-from yolodistill.train import DistillationTrainer, train
+from yolodistill.start import starts_from_teacher
+from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train
 
 from .conftest import PYTHON
 
 FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
-ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe turns them all off)
+ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe leaves features off)
 
 
 def rows(csv_path: Path) -> list[dict[str, float]]:
@@ -64,7 +65,7 @@ def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_pa
 
     from ultralytics.nn.tasks import load_checkpoint
 
-    from yolodistill.model import select_weights
+    from yolodistill.start import select_weights
 
     teacher = load_checkpoint(teacher26)[0]
     given = make_trainer(teacher26, synth_data, tmp_path, "given")
@@ -97,7 +98,106 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
     for trainer in (from_pt, pretrained):
         trainer.setup_model()
         assert torch.equal(trainer.model.model[0].conv.weight, expected)
-        assert not trainer.starts_from_teacher()
+        assert not starts_from_teacher(trainer.distill.init_from_teacher, trainer.args.model, trainer.args.pretrained)
+
+
+def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
+    """A student the user already trained (.pt) keeps its weights and, with the default recipe plus a feature term,
+    learns from every distillation term: the loss columns are live, not the zeros of plain fine-tuning."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    own = load_checkpoint(trained_student)[0].model[0].conv.weight.clone()
+    seen = {}
+    trainer_cls = DistillationTrainer
+
+    def capture(t):
+        seen["first"] = unwrap_model(t.model).student_model.model[0].conv.weight.detach().clone()
+
+    distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "pt", "kd_feat": 1.0})
+    assert distill.kd_cls > 0 and distill.kd_box > 0  # the default recipe distills a .pt student
+    trainer = trainer_cls(overrides=preflight(teacher26, str(trained_student), synth_data, args).args, distill=distill)
+    trainer.add_callback("on_train_start", capture)
+    trainer.train()
+    assert torch.equal(seen["first"], own.to(seen["first"].dtype))  # its own start, not the teacher's
+    (row,) = rows(tmp_path / "pt" / "results.csv")
+    for k in KD_TERMS:
+        assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
+
+
+@pytest.mark.parametrize("student, extra, why", [
+    ("own.pt", {}, "the student is a .pt"),
+    ("yolo26n.yaml", {"init_from_teacher": False}, "init_from_teacher is off"),
+    ("yolo26n.yaml", {"pretrained": "own.pt"}, "pretrained= gives the student its own weights"),
+])
+def test_run_that_never_uses_its_teacher_is_refused(teacher26, synth_data, tmp_path, student, extra, why):
+    from .conftest import save_checkpoint
+
+    save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
+    student = str(tmp_path / student) if student.endswith(".pt") else student
+    extra = {k: str(tmp_path / v) if k == "pretrained" else v for k, v in extra.items()}
+    with pytest.raises(UserError, match=f"every distillation weight .* is 0 and {why}.*teacher would never be used"):
+        train(teacher26, student, synth_data, project=tmp_path, name="noop", kd_cls=0, kd_box=0, kd_feat=0,
+              **FAST, **extra)
+    assert not (tmp_path / "noop").exists()  # refused before anything was written
+    start_alone = resolve(None, kd_cls=0, kd_box=0, kd_feat=0)[0]
+    check_recipe(start_alone, "yolo26n.yaml", {})  # the teacher start alone uses its teacher: allowed
+
+
+def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(teacher26, synth_data, tmp_path):
+    """Over a short YOLO26 run Ultralytics' E2ELoss moves the one2many weight from 0.8 to 0.1. On one fixed batch at
+    each epoch start, the gradient the distillation terms put on the student's backbone, over the detection loss's,
+    must not grow (it grew about 8 times before the terms followed that weight); and the trainer sets the
+    schedule's factor epoch by epoch."""
+    from .test_model import make_batch
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "ratio", epochs=3, kd_feat=0.0, kd_warmup=0.0,
+                           kd_schedule="constant", warmup_epochs=0, nbs=8)
+    batch = make_batch(b=4, size=64)
+    seen = []
+
+    def measure(t):
+        model = unwrap_model(t.model)
+        backbone = [p for layer in model.student_model.model[:11] for p in layer.parameters()]
+        loss, _ = model.loss(batch)
+        norms = []
+        for part in (loss[:3].sum(), loss[3:].sum()):
+            grads = torch.autograd.grad(part, backbone, retain_graph=True, allow_unused=True)
+            norms.append(sum(g.pow(2).sum() for g in grads if g is not None).sqrt().item())
+        seen.append({"o2m": model.student_model.criterion.o2m, "scale": model.kd_scale, "ratio": norms[1] / norms[0]})
+
+    trainer.add_callback("on_train_epoch_start", measure)
+    trainer.train()
+    assert [round(s["o2m"], 2) for s in seen] == [0.8, 0.45, 0.1]
+    assert [s["scale"] for s in seen] == [1.0, 1.0, 1.0]
+    ratios = [s["ratio"] for s in seen]
+    print("KD/detection gradient ratio on the backbone by epoch:", ratios)
+    assert ratios[-1] <= 1.3 * ratios[0], ratios
+
+    cosine = make_trainer(teacher26, synth_data, tmp_path, "cosine", epochs=3, kd_feat=0.0, kd_warmup=1.0,
+                          kd_schedule="cosine", kd_final=0.2)
+    scales = []
+    cosine.add_callback("on_train_epoch_end", lambda t: scales.append(unwrap_model(t.model).kd_scale))
+    cosine.train()
+    assert scales == pytest.approx([0.5 * 1.0, 1.0 * 0.6, 1.0 * 0.2])  # warm-up x cosine from 1 to 0.2
+
+
+def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, synth_data, tmp_path, monkeypatch):
+    """DistillationTrainer.train() itself puts the settings where Ultralytics' DDP command inherits them."""
+    import ultralytics.engine.trainer as engine
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "ddp", kd_cls=0.3, feat_loss="mgd")
+    trainer.ddp, trainer.world_size = True, 2
+    launched = {}
+
+    def fake_run(cmd, check):
+        launched.update(cmd=cmd, settings=os.environ.get(SETTINGS_ENV))
+
+    monkeypatch.delenv(SETTINGS_ENV, raising=False)
+    monkeypatch.setattr(engine.subprocess, "run", fake_run)
+    monkeypatch.setattr(engine, "ddp_cleanup", lambda *a: None)
+    trainer.train()
+    assert "torch.distributed.run" in " ".join(launched["cmd"])
+    assert json.loads(launched["settings"]) == trainer.distill.to_dict()
 
 
 PORTABLE_CHECK = """

@@ -28,8 +28,8 @@ CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": 
 class DistillConfig:
     """The distillation settings of one run (documented key by key in configs/default.yaml)."""
 
-    kd_cls: float = 0.0
-    kd_box: float = 0.0
+    kd_cls: float = 1.0
+    kd_box: float = 1.0
     kd_feat: float = 0.0
     temperature: float = 2.0
     feat_loss: str = "cwd"

@@ -1,0 +1,43 @@
+"""The distillation schedule: warm-up, then a decay that ends at kd_final, by epoch."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from yolodistill.config import DistillConfig
+from yolodistill.errors import UserError
+from yolodistill.schedule import decay, kd_factor
+
+
+def test_decays_start_at_1_and_end_at_final():
+    for schedule in ("linear", "cosine"):
+        assert decay(schedule, 0.0, 0.1) == pytest.approx(1.0)
+        assert decay(schedule, 1.0, 0.1) == pytest.approx(0.1)
+    assert decay("cosine", 0.5, 0.1) == pytest.approx(0.55)  # halfway down a cosine
+    assert decay("linear", 0.25, 0.2) == pytest.approx(0.8)
+    assert decay("constant", 0.9, 0.1) == 1.0
+
+
+def test_cosine_never_rises_over_a_run():
+    factors = [kd_factor("cosine", 0.1, 0.0, e, 60) for e in range(60)]
+    assert all(b <= a for a, b in zip(factors, factors[1:]))
+    assert factors[0] == 1.0 and factors[-1] == pytest.approx(0.1)
+
+
+def test_warmup_then_decay():
+    # warm-up over 3 epochs: 1/4, 2/4, 3/4, then full; times a linear decay from 1 to 0 over 5 epochs
+    assert [kd_factor("linear", 0.0, 3.0, e, 5) for e in range(5)] == pytest.approx(
+        [0.25 * 1.0, 0.5 * 0.75, 0.75 * 0.5, 1.0 * 0.25, 0.0])
+    cfg = DistillConfig(kd_warmup=3, kd_schedule="constant")
+    assert [cfg.weight_scale(e, 10) for e in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert DistillConfig(kd_warmup=0, kd_schedule="cosine").weight_scale(0, 10) == 1.0
+    assert math.isclose(kd_factor("cosine", 0.1, 0.0, 0, 1), 1.0)  # a one-epoch run: no division by zero
+
+
+@pytest.mark.parametrize("key, value", [("kd_schedule", "step"), ("kd_final", 1.5), ("kd_final", -0.1),
+                                        ("kd_balance", "manual"), ("kd_assign", "oracle"), ("kd_one2one", "yes")])
+def test_bad_schedule_settings_are_one_line(key, value):
+    with pytest.raises(UserError, match=key):
+        DistillConfig(**{key: value})

@@ -1,0 +1,66 @@
+"""The teacher start: weight selection takes evenly spaced teacher weights, whole attention heads, and only layers
+that match."""
+
+from __future__ import annotations
+
+import torch
+from ultralytics.nn.tasks import DetectionModel
+
+from yolodistill.start import select_weights, starts_from_teacher
+
+
+def model_of(cfg: str, seed: int = 0) -> DetectionModel:
+    torch.manual_seed(seed)
+    return DetectionModel(cfg, nc=3, verbose=False)
+
+
+def test_weight_selection_takes_evenly_spaced_teacher_weights():
+    teacher, student = model_of("yolo26s.yaml", 1), model_of("yolo26n.yaml")
+    assert select_weights(teacher, student) == (18, 18)  # same layers at half the width: every layer
+    first_t, first_s = teacher.model[0].conv.weight, student.model[0].conv.weight  # (32, 3, 3, 3) -> (16, 3, 3, 3)
+    assert torch.equal(first_s, first_t[::2])
+    second_t, second_s = teacher.model[1].conv.weight, student.model[1].conv.weight  # (64, 32, ..) -> (32, 16, ..)
+    assert torch.equal(second_s, second_t[::2, ::2])
+    assert torch.equal(student.model[0].bn.running_var, teacher.model[0].bn.running_var[::2])
+    cls_t, cls_s = teacher.model[-1].cv3[0][-1], student.model[-1].cv3[0][-1]  # class outputs: nc on both sides
+    assert torch.equal(cls_s.bias, cls_t.bias) and cls_s.weight.shape[0] == 3
+
+
+def test_weight_selection_takes_whole_attention_heads():
+    """4 teacher heads of [q32, k32, v64] to 2 student heads: heads 0 and 2 whole, never every other channel."""
+    teacher, student = model_of("yolo26s.yaml", 1), model_of("yolo26n.yaml")
+    select_weights(teacher, student)
+    t, s = teacher.model[10].m[0].attn, student.model[10].m[0].attn
+    assert (t.num_heads, s.num_heads, s.key_dim, s.head_dim) == (4, 2, 32, 64)
+    t_qkv, s_qkv = t.qkv.conv.weight.view(4, 128, 256), s.qkv.conv.weight.view(2, 128, 128)  # head, channel, input
+    assert torch.equal(s_qkv[0], t_qkv[0][:, ::2]) and torch.equal(s_qkv[1], t_qkv[2][:, ::2])
+    assert torch.equal(s.qkv.bn.running_mean.view(2, 128)[1], t.qkv.bn.running_mean.view(4, 128)[2])
+    t_pe, s_pe = t.pe.conv.weight.view(4, 64, 9), s.pe.conv.weight.view(2, 64, 9)  # depthwise over v, head by head
+    assert torch.equal(s_pe[0], t_pe[0]) and torch.equal(s_pe[1], t_pe[2])
+    t_proj = t.proj.conv.weight.view(256, 4, 64)[::2]  # output: every other channel, like the block around it
+    assert torch.equal(s.proj.conv.weight.view(128, 2, 64), t_proj[:, [0, 2]])
+
+
+def test_weight_selection_leaves_layers_of_another_structure_random():
+    """yolo26m builds its early C3k2 layers from C3k blocks where yolo26n has Bottlenecks: those start random."""
+    student, untouched = model_of("yolo26n.yaml"), model_of("yolo26n.yaml")
+    assert select_weights(model_of("yolo26m.yaml", 1), student) == (16, 18)
+    same = [i for i, (a, b) in enumerate(zip(student.model, untouched.model))
+            if a.state_dict() and all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                                       b.state_dict().values()))]
+    assert same == [2, 4] and type(student.model[2]).__name__ == "C3k2"
+
+
+def test_weight_selection_never_widens():
+    student, untouched = model_of("yolo26s.yaml"), model_of("yolo26s.yaml")
+    assert select_weights(model_of("yolo26n.yaml", 1), student) == (0, 18)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), untouched.state_dict().values()))
+
+
+def test_starts_from_teacher_only_for_a_fresh_yaml_student():
+    assert starts_from_teacher(True, "yolo26n.yaml")
+    assert not starts_from_teacher(False, "yolo26n.yaml")
+    assert not starts_from_teacher(True, "runs/x/weights/best.PT")  # a .pt keeps its own weights
+    assert not starts_from_teacher(True, "yolo26n.yaml", pretrained="mine.pt")
+    assert starts_from_teacher(True, "yolo26n.yaml", pretrained=True)  # Ultralytics' flag, not weights
+    assert not starts_from_teacher(True, "yolo26n.yaml", resume="last.pt")
