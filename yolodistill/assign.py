@@ -28,6 +28,13 @@ class Assigned:
     norm: torch.Tensor
     inside: torch.Tensor
 
+    def first(self, n: int) -> Assigned:
+        """The assignment of the batch's first `n` images (the labelled ones), its divisor theirs alone."""
+        if n == len(self.fg):
+            return self
+        scores = self.scores[:n]
+        return Assigned(fg=self.fg[:n], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[:n])
+
 
 class Assignment:
     """Callable stand-in for a `TaskAlignedAssigner` that records its result (and can rank by the teacher: LAD).

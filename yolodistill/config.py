@@ -21,7 +21,7 @@ from .schedule import SCHEDULES, kd_factor
 
 
 CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto"),
-           "kd_assign": ("student", "teacher")}
+           "kd_assign": ("student", "teacher"), "unlabeled_mode": ("soft", "pseudo", "both")}
 
 
 @dataclass
@@ -43,6 +43,10 @@ class DistillConfig:
     cwd_tau: float = 1.0
     mgd_mask_ratio: float = 0.65
     init_from_teacher: bool = True
+    unlabeled: list = dataclasses.field(default_factory=list)
+    unlabeled_ratio: float = 0.5
+    unlabeled_mode: str = "soft"
+    unlabeled_conf: float = 0.5
 
     def __post_init__(self):
         for key in ("init_from_teacher", "kd_one2one"):
@@ -56,10 +60,18 @@ class DistillConfig:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"{key} must be a number > 0, got {value!r}")
-        for key, low, high in (("mgd_mask_ratio", 0, 1), ("kd_final", 0, 1.000001)):
+        if isinstance(self.unlabeled, (str, Path)):
+            self.unlabeled = [self.unlabeled]
+        if not isinstance(self.unlabeled, (list, tuple)) or not all(isinstance(u, (str, Path)) for u in self.unlabeled):
+            raise UserError(f"unlabeled must be a folder or a list of folders, got {self.unlabeled!r}")
+        self.unlabeled = [str(u) for u in self.unlabeled]
+        ranges = {"mgd_mask_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"), "kd_final": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+                  "unlabeled_ratio": (lambda v: 0 < v < 1, "between 0 and 1, both excluded"),
+                  "unlabeled_conf": (lambda v: 0 <= v < 1, "in [0, 1)")}
+        for key, (fits, text) in ranges.items():
             value = getattr(self, key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
-                raise UserError(f"{key} must be in [{low}, {round(high)}{')' if high == 1 else ']'}, got {value!r}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not fits(value):
+                raise UserError(f"{key} must be {text}, got {value!r}")
         for key, choices in CHOICES.items():
             if getattr(self, key) not in choices:
                 raise UserError(f"{key} must be one of {', '.join(choices)}, got {getattr(self, key)!r}")

@@ -26,8 +26,19 @@ from .balance import AutoBalance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
 from .losses import BoxKD, DenseClassKD, box_weights, decode_distances
+from .unlabeled import pseudo_labels
 
 KD_TERMS = ("kd_cls", "kd_box", "kd_feat")
+UNLABELED_TERMS = ("kd_cls_u", "kd_box_u", "kd_feat_u")  # the same terms on the batch's unlabelled images
+
+
+def take(tree: Any, index: slice) -> Any:
+    """The images `index` of a head output or batch: every tensor (and list of tensors) sliced on its batch dim."""
+    if isinstance(tree, dict):
+        return {k: take(v, index) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(take(v, index) for v in tree)
+    return tree[index] if isinstance(tree, torch.Tensor) else tree
 
 
 def detect_head(model: nn.Module) -> Detect:
@@ -103,6 +114,7 @@ class KDModel(DistillationModel):
         self.feat_kd = FeatureKD(settings.feat_loss, self.t_reg_max, gains, settings.temperature, settings.cwd_tau,
                                  settings.mgd_mask_ratio)
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
+        self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
         self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance)
                         if settings.kd_balance == "auto" else None)
         self.losses_on = any(self.weights.values())
@@ -110,28 +122,78 @@ class KDModel(DistillationModel):
             self.teacher_model = None
 
     def loss(self, batch: dict, preds: Any = None):
-        """Detection loss of the student with the weighted distillation terms appended (one column each)."""
+        """Detection loss of the student with the weighted distillation terms appended (one column each).
+
+        A batch's unlabelled images (`batch["unlabeled"]`, after the labelled ones) get distillation terms of their
+        own and, unless `unlabeled_mode` asks for the teacher's pseudo-labels, no detection loss.
+        """
         if not self.training or not self.losses_on:  # validation, or the teacher start alone: no teacher pass
             regular, items = self.student_model.loss(batch, preds)
-            zeros = torch.zeros(len(KD_TERMS), device=regular.device, dtype=regular.dtype)
-            return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in KD_TERMS}}
+            zeros = torch.zeros(len(self.terms), device=regular.device, dtype=regular.dtype)
+            return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in self.terms}}
         img = batch["img"]
         self.match_teacher_precision(img)
         with torch.no_grad():
             teacher = head_branches(self.teacher_model(img))  # same autocast as the student: the trainer's context
         output = self.student_model(img)
         student = head_branches(output)
-        assigned = self.assign(teacher)
-        regular, items = self.student_model.loss(batch, output)  # records where the positives are
+        n_u = int(batch["unlabeled"].sum()) if "unlabeled" in batch else 0
+        labelled = slice(0, img.shape[0] - n_u)
+        det_batch, det_output, det_teacher = self.detection_inputs(batch, output, teacher, labelled)
+        assigned = self.assign(det_teacher)
+        regular, items = self.student_model.loss(det_batch, det_output)  # records where the positives are
         with torch.autocast(img.device.type, enabled=False):  # distillation math in float32
-            terms = self.distill_terms(student, teacher, {k: a.last for k, a in assigned.items()})
+            terms = self.distill_terms(take(student, labelled), take(teacher, labelled),
+                                       {k: a.last.first(labelled.stop) for k, a in assigned.items()})
+            if n_u:
+                terms.update(self.unlabeled_terms(take(student, slice(labelled.stop, None)),
+                                                  take(teacher, slice(labelled.stop, None))))
         if self.balance is not None and self.balance.measuring:
-            self.balance.update(regular.sum(), {k: v for k, v in terms.items() if self.weights[k]},
+            self.balance.update(regular.sum(), {k: v for k, v in terms.items() if k in KD_TERMS and self.weights[k]},
                                 student["one2many"]["feats"])
-        weighted = {k: terms[k] * self.weights[k] * self.scale(k) for k in KD_TERMS}
-        stacked = torch.stack([weighted[k] for k in KD_TERMS]).to(regular.dtype)
-        items.update({k: weighted[k].detach() for k in KD_TERMS})
-        return torch.cat([regular, stacked * img.shape[0]]), items
+        weighted = {k: terms.get(k, regular.new_zeros(())) * self.weights[k[:-2] if k.endswith("_u") else k]
+                    * self.scale(k[:-2] if k.endswith("_u") else k) for k in self.terms}
+        sizes = {k: n_u if k.endswith("_u") else labelled.stop for k in self.terms}
+        stacked = torch.stack([weighted[k] * sizes[k] for k in self.terms]).to(regular.dtype)
+        items.update({k: weighted[k].detach() for k in self.terms})
+        return torch.cat([regular, stacked]), items
+
+    def detection_inputs(self, batch: dict, output: Any, teacher: dict, labelled: slice) -> tuple[dict, Any, dict]:
+        """What the student's detection loss sees: the labelled images alone, or (`unlabeled_mode` pseudo or both)
+        every image, the unlabelled ones labelled with the teacher's detections."""
+        n = batch["img"].shape[0]
+        if labelled.stop == n:
+            return batch, output, teacher
+        if self.settings.unlabeled_mode == "soft":
+            return {**batch, "img": batch["img"][labelled]}, take(output, labelled), take(teacher, labelled)
+        unlabelled = take(teacher["one2many"], slice(labelled.stop, None))
+        scores, boxes = teacher_predictions(unlabelled, self.student_model.stride, self.t_reg_max)
+        pseudo = pseudo_labels(scores, boxes, self.settings.unlabeled_conf, 0.7, labelled.stop,
+                               tuple(batch["img"].shape[2:]))
+        merged = {k: torch.cat([batch[k].to(pseudo[k].dtype), pseudo[k]]) for k in ("batch_idx", "cls", "bboxes")}
+        return {**batch, **merged}, output, teacher
+
+    def unlabeled_terms(self, student: dict[str, dict], teacher: dict[str, dict]) -> dict[str, torch.Tensor]:
+        """The terms on unlabelled images (one-to-many branch), where no assigner has picked positives: the class
+        term on every anchor, the box and feature terms where the teacher is confident (>= `unlabeled_conf`,
+        weighted by that confidence); divided by the sum of those confidences, the teacher's soft count of objects,
+        as the labelled terms are divided by the target score sum. Pseudo mode alone trains on the teacher's
+        detections through the detection loss instead."""
+        cfg = self.settings
+        zero = student["one2many"]["scores"].new_zeros(()).float()
+        if cfg.unlabeled_mode == "pseudo":
+            return dict.fromkeys(UNLABELED_TERMS, zero)
+        s_b, t_b = student["one2many"], teacher["one2many"]
+        confidence = t_b["scores"].detach().float().sigmoid().amax(1)
+        w = confidence * (confidence >= cfg.unlabeled_conf)
+        norm, gain = w.sum().clamp(min=1), one2many_gain(self.student_model)
+        out = {"kd_cls_u": gain * self.cls_gain * self.cls_kd(s_b["scores"], t_b["scores"], norm) if cfg.kd_cls else zero,
+               "kd_box_u": gain * self.box_kd(s_b["boxes"], t_b["boxes"], w, norm) if cfg.kd_box else zero,
+               "kd_feat_u": zero}
+        if cfg.kd_feat:
+            head = detect_head(self.teacher_model) if cfg.feat_loss == "cross" else None
+            out["kd_feat_u"] = gain * self.feat_kd(self.projector, s_b["feats"], t_b, head, w, norm)
+        return out
 
     def scale(self, term: str) -> float:
         """The schedule's factor times the automatic balance's multiplier (1 with fixed weights)."""

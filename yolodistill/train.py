@@ -30,6 +30,7 @@ from .config import DistillConfig
 from .errors import UserError
 from .model import KDModel, load_teacher
 from .start import select_weights, starts_from_teacher
+from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
@@ -69,15 +70,51 @@ class DistillationTrainer(DetectionTrainer):
         self.distill = distill
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
         self._adapter_state = self._balance = None
+        self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         if apply_schedule not in self.callbacks["on_train_epoch_start"]:
             self.add_callback("on_train_epoch_start", apply_schedule)
+        self.write_recipe()
+
+    def write_recipe(self) -> None:
+        """distill.yaml: everything needed to reproduce the run (distillation settings, Ultralytics args) and, once the
+        data is loaded, how many labelled and unlabelled images it used."""
         if RANK in {-1, 0}:
             atomic_write_text(self.save_dir / "distill.yaml", yaml.safe_dump(self.recipe(), sort_keys=False))
 
     def recipe(self) -> dict[str, Any]:
-        """Everything needed to reproduce the run: distillation settings and Ultralytics args."""
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
-        return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "train_args": args}
+        return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "images": self.images,
+                "train_args": args}
+
+    def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train"):
+        """Ultralytics' loader, or for a run with unlabelled folders one that mixes them into every batch."""
+        if mode != "train" or not self.distill.unlabeled:
+            loader = super().get_dataloader(dataset_path, batch_size, rank, mode)
+            if mode == "train":
+                self.images = {"labelled": len(loader.dataset), "unlabeled": 0}
+                self.write_recipe()
+            return loader
+        from ultralytics.utils.torch_utils import torch_distributed_zero_first
+
+        from .unlabeled import mixed_loader
+
+        with torch_distributed_zero_first(rank):
+            labelled = self.build_dataset(dataset_path, mode, batch_size)
+        stride = max(int(unwrap_model(self.model).stride.max()), 32)
+        loader, unreadable = mixed_loader(labelled, self.args, self.distill.unlabeled, self.distill.unlabeled_ratio,
+                                          batch_size, self.data, stride, self.args.workers, RANK, self.world_size,
+                                          self.args.seed)
+        if unreadable and RANK in {-1, 0}:
+            LOGGER.warning(f"Skipped {len(unreadable)} unreadable unlabelled image(s), e.g. {unreadable[0]}")
+        sampler = loader.sampler
+        self.images = {"labelled": len(labelled), "unlabeled": len(loader.dataset.unlabelled),
+                       "unlabeled_skipped": len(unreadable), "batch_labelled": sampler.k_labelled,
+                       "batch_unlabeled": sampler.k_unlabelled}
+        if RANK in {-1, 0}:
+            LOGGER.info(f"Training on {self.images['labelled']} labelled and {self.images['unlabeled']} unlabelled "
+                        f"images, {sampler.k_labelled} + {sampler.k_unlabelled} per batch")
+        self.write_recipe()
+        return loader
 
     def setup_model(self):
         """On resume, rebuild the student from `last.pt` and keep its adapters for `set_model_attributes`."""
@@ -188,6 +225,7 @@ def train(
         distill, args = resolve(config, **overrides)
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
+        distill = unlabeled_sources(distill, plan.args["data"])
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     try:
         trainer.train()

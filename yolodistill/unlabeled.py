@@ -1,0 +1,236 @@
+"""Images nobody labelled, mixed into each training batch, where the teacher's outputs are the only signal.
+
+An unlabelled image goes through the labelled images' augmentation pipeline (mosaic included: its mosaics are made of
+unlabelled images only, so no labelled tile is half-labelled), and the teacher sees exactly the student's augmented
+pixels, so their anchors line up. It contributes distillation terms only: `KDModel` keeps it out of the detection
+loss, which would otherwise read "no labels" as "all background".
+
+`find_images` walks the user's folders (read only: nothing is cached or written beside them), `MixedDataset` serves
+both kinds, and `MixedBatchSampler` puts `round(batch x ratio)` unlabelled images after the labelled ones in every
+batch; an epoch is one pass over the labelled images.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from ultralytics.data.dataset import YOLODataset
+
+from .errors import UserError
+
+
+def image_suffixes() -> set[str]:
+    from ultralytics.data.utils import IMG_FORMATS
+
+    return {f".{s}" for s in IMG_FORMATS}
+
+
+def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
+    """Every image under `folders`, recursively and sorted, with its (height, width); unreadable files are skipped and
+    returned apart, so the caller can count them."""
+    from PIL import Image
+    from ultralytics.data.utils import exif_size
+
+    suffixes, files = image_suffixes(), []
+    for folder in folders:
+        files += [str(p) for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in suffixes and p.is_file()]
+    good, shapes, bad = [], {}, []
+    for f in dict.fromkeys(files):  # a folder given twice, or nested in another, counts each image once
+        try:
+            with Image.open(f) as im:
+                im.verify()
+            with Image.open(f) as im:
+                w, h = exif_size(im)
+            good.append(f)
+            shapes[f] = (h, w)
+        except Exception:
+            bad.append(f)
+    return good, shapes, bad
+
+
+def check_sources(folders: list[str | Path], train_images: list[str] | None = None) -> list[str]:
+    """The unlabelled folders as absolute paths, each an existing folder with images that are not the labelled
+    training images themselves (distilling on them twice would only re-weigh the labelled set)."""
+    out = []
+    for folder in folders:
+        p = Path(folder).expanduser()
+        if not p.exists():
+            raise UserError(f"--unlabeled '{folder}' does not exist: pass a folder of images")
+        if not p.is_dir():
+            raise UserError(f"--unlabeled '{folder}' is not a folder: pass a folder of images (searched recursively)")
+        out.append(str(p.resolve()))
+    found, _, bad = find_images(out)
+    if not found:
+        detail = f" ({len(bad)} unreadable)" if bad else ""
+        raise UserError(f"--unlabeled {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
+                        f"hold images ({', '.join(sorted(image_suffixes()))})")
+    if train_images:
+        labelled = {os.path.realpath(f) for f in train_images}
+        same = sum(os.path.realpath(f) in labelled for f in found)
+        if same:
+            raise UserError(f"--unlabeled {', '.join(map(str, folders))} holds {same} of the labelled training images "
+                            "themselves: pass images that are not in the data's train split")
+    return out
+
+
+def unlabeled_sources(distill, data: str | Path):
+    """The run's settings with its unlabelled folders checked and absolute (so resume and DDP workers find them):
+    those given, or else the data yaml's `unlabeled:` key, relative to its `path` as Ultralytics reads splits."""
+    import dataclasses
+
+    import yaml
+    from ultralytics.data.utils import check_det_dataset
+
+    from .data import split_images
+
+    folders = list(distill.unlabeled)
+    if not folders:
+        raw = yaml.safe_load(Path(data).read_text()) or {}
+        listed = raw.get("unlabeled") or []
+        if not listed:
+            return distill
+        root = Path(check_det_dataset(str(data))["path"])
+        folders = [str(root / f) for f in ([listed] if isinstance(listed, str) else listed)]
+    info = check_det_dataset(str(data))
+    train = [str(f) for f in split_images(info["train"])]
+    return dataclasses.replace(distill, unlabeled=check_sources(folders, train))
+
+
+class UnlabeledDataset(YOLODataset):
+    """A `YOLODataset` over unlabelled images, with the training augmentation and empty labels built in memory: never
+    read from or cached beside the user's images (a stray .txt there is not a label)."""
+
+    def __init__(self, cfg, images: list[str], shapes: dict[str, tuple[int, int]], data: dict, stride: int):
+        self.shapes = shapes
+        super().__init__(img_path=images, imgsz=cfg.imgsz, batch_size=cfg.batch, augment=True, hyp=cfg, rect=False,
+                         cache=None, single_cls=cfg.single_cls or False, stride=stride, pad=0.0, prefix="unlabeled: ",
+                         task=cfg.task, classes=cfg.classes, data=data, fraction=1.0)
+
+    def get_img_files(self, img_path):
+        return list(img_path)
+
+    def get_labels(self):
+        return [dict(im_file=f, shape=self.shapes[f], cls=np.zeros((0, 1), dtype=np.float32),
+                     bboxes=np.zeros((0, 4), dtype=np.float32), segments=[], keypoints=None, normalized=True,
+                     bbox_format="xywh") for f in self.im_files]
+
+
+class MixedDataset(Dataset):
+    """Labelled images at indices [0, n_labelled), unlabelled ones after them; each item says which it is."""
+
+    def __init__(self, labelled, unlabelled):
+        self.labelled, self.unlabelled = labelled, unlabelled
+        self.n_labelled = len(labelled)
+
+    def __len__(self) -> int:
+        return self.n_labelled + len(self.unlabelled)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        unlabelled = index >= self.n_labelled
+        item = self.unlabelled[index - self.n_labelled] if unlabelled else self.labelled[index]
+        item["unlabeled"] = unlabelled
+        return item
+
+    @property
+    def labels(self):  # Ultralytics plots and counts the labelled set's labels
+        return self.labelled.labels
+
+    @property
+    def mosaic(self) -> bool:
+        return self.labelled.mosaic
+
+    @mosaic.setter
+    def mosaic(self, value: bool) -> None:
+        self.labelled.mosaic = self.unlabelled.mosaic = value
+
+    def close_mosaic(self, hyp) -> None:
+        """The last epochs without mosaic, for both kinds alike (Ultralytics' close_mosaic)."""
+        self.labelled.close_mosaic(hyp)
+        self.unlabelled.close_mosaic(hyp)
+
+    def collate_fn(self, batch: list[dict]) -> dict:
+        flags = torch.tensor([b.pop("unlabeled") for b in batch])
+        out = self.labelled.collate_fn(batch)
+        out["unlabeled"] = flags
+        return out
+
+
+class MixedBatchSampler:
+    """Batches of `batch - k` labelled indices followed by `k = round(batch x ratio)` unlabelled ones.
+
+    One pass over the labelled images (this rank's shard of them under DDP) is an epoch; the unlabelled images are
+    drawn without replacement, reshuffled when used up, so every one is seen before any repeats. Shuffles are seeded by
+    (seed, epoch): the same run draws the same batches, and DDP ranks agree.
+    """
+
+    def __init__(self, n_labelled: int, n_unlabelled: int, batch: int, ratio: float, seed: int = 0, rank: int = -1,
+                 world_size: int = 1):
+        self.n_labelled, self.n_unlabelled = n_labelled, n_unlabelled
+        self.k_unlabelled = min(max(round(batch * ratio), 1), batch - 1) if batch > 1 else 0
+        self.k_labelled = batch - self.k_unlabelled
+        self.seed, self.rank, self.world_size = seed, max(rank, 0), max(world_size, 1)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(range(self.rank, self.n_labelled, self.world_size)) / self.k_labelled)
+
+    def __iter__(self):
+        rng = np.random.default_rng((self.seed, self.epoch))
+        self.epoch += 1  # Ultralytics' infinite loader asks for a new pass each epoch without calling set_epoch
+        labelled = rng.permutation(self.n_labelled)[self.rank::self.world_size].tolist()
+        pool: list[int] = []
+        for start in range(0, len(labelled), self.k_labelled):
+            while len(pool) < self.k_unlabelled:
+                pool += rng.permutation(self.n_unlabelled).tolist()
+            drawn, pool = pool[:self.k_unlabelled], pool[self.k_unlabelled:]
+            yield labelled[start:start + self.k_labelled] + [self.n_labelled + u for u in drawn]
+
+
+def mixed_loader(labelled, cfg, sources: list[str], ratio: float, batch: int, data: dict, stride: int, workers: int,
+                 rank: int, world_size: int, seed: int):
+    """Ultralytics' infinite loader over labelled + unlabelled images; returns (loader, unreadable files skipped)."""
+    from ultralytics.data.build import InfiniteDataLoader, seed_worker
+
+    images, shapes, bad = find_images(sources)
+    unlabelled = UnlabeledDataset(cfg, images, shapes, data, stride)
+    dataset = MixedDataset(labelled, unlabelled)
+    sampler = MixedBatchSampler(len(labelled), len(unlabelled), batch, ratio, seed, rank, world_size)
+    nw = min(os.cpu_count() or 1, workers, len(sampler) if len(sampler) > 1 else 0)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    loader = InfiniteDataLoader(dataset=dataset, batch_sampler=sampler, num_workers=nw, collate_fn=dataset.collate_fn,
+                                worker_init_fn=seed_worker, generator=generator,
+                                prefetch_factor=4 if nw > 0 else None)
+    # what Ultralytics' trainer reads off its loaders: a batch size, and a sampler with set_epoch for DDP
+    object.__setattr__(loader, "batch_size", batch)
+    object.__setattr__(loader, "sampler", sampler)
+    return loader, bad
+
+
+def pseudo_labels(scores: torch.Tensor, boxes: torch.Tensor, conf: float, iou: float, first: int,
+                  size: tuple[int, int]) -> dict[str, torch.Tensor]:
+    """The teacher's detections on unlabelled images as Ultralytics batch labels (`batch_idx`, `cls`, normalised xywh
+    `bboxes`): NMS over its one-to-many predictions, kept above `conf`. `scores` (B, A, C) in [0, 1] and `boxes`
+    (B, A, 4) xyxy in pixels, as `model.teacher_predictions` gives them; image i of them is batch image `first + i`."""
+    from ultralytics.utils.nms import non_max_suppression
+    from ultralytics.utils.ops import xyxy2xywh
+
+    prediction = torch.cat([xyxy2xywh(boxes.float()), scores.float()], dim=-1).permute(0, 2, 1)
+    detections = non_max_suppression(prediction, conf_thres=conf, iou_thres=iou, max_det=300)
+    h, w = size
+    scale = torch.tensor([w, h, w, h], device=boxes.device, dtype=torch.float32)
+    idx, cls, xywh = [], [], []
+    for i, d in enumerate(detections):
+        idx.append(torch.full((len(d),), float(first + i), device=boxes.device))
+        cls.append(d[:, 5:6])
+        xywh.append(xyxy2xywh(d[:, :4]) / scale)
+    return {"batch_idx": torch.cat(idx), "cls": torch.cat(cls), "bboxes": torch.cat(xywh)}
