@@ -230,7 +230,10 @@ def pseudo_labels(scores: torch.Tensor, boxes: torch.Tensor, conf: float, iou: f
     scale = torch.tensor([w, h, w, h], device=boxes.device, dtype=torch.float32)
     idx, cls, xywh = [], [], []
     for i, d in enumerate(detections):
+        xyxy = torch.min(d[:, :4].clamp(min=0), scale)  # inside the image, as a label must be
+        d = d[((xyxy[:, 2] - xyxy[:, 0]) > 1) & ((xyxy[:, 3] - xyxy[:, 1]) > 1)]  # at least a pixel left
+        xyxy = torch.min(d[:, :4].clamp(min=0), scale)
         idx.append(torch.full((len(d),), float(first + i), device=boxes.device))
         cls.append(d[:, 5:6])
-        xywh.append(xyxy2xywh(d[:, :4]) / scale)
+        xywh.append(xyxy2xywh(xyxy) / scale)
     return {"batch_idx": torch.cat(idx), "cls": torch.cat(cls), "bboxes": torch.cat(xywh)}

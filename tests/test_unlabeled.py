@@ -1,0 +1,174 @@
+"""Unlabelled images: mixed into each batch at the set ratio, through the same augmentation; kept out of the
+detection loss; taught by the teacher alone; checked before anything is written; carried by resume."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from ultralytics.nn.tasks import load_checkpoint
+
+from yolodistill.config import DistillConfig
+from yolodistill.errors import UserError
+from yolodistill.model import KD_TERMS, UNLABELED_TERMS, KDModel, head_branches
+from yolodistill.train import train
+from yolodistill.unlabeled import MixedBatchSampler, check_sources, find_images
+
+from .test_features import with_batch_statistics
+from .test_model import make_batch, make_student
+
+FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory, synth_data) -> Path:
+    """A folder of unlabelled images in subfolders, as footage arrives: the synthetic val images without labels, a
+    stray .txt that must not be read as labels, and one file that is not an image at all."""
+    root = tmp_path_factory.mktemp("footage")
+    for i, img in enumerate(sorted((synth_data.parent / "images" / "val").iterdir())):
+        sub = root / f"cam{i % 2}"
+        sub.mkdir(exist_ok=True)
+        shutil.copy(img, sub / img.name)
+        (sub / f"{img.stem}.txt").write_text("0 0.5 0.5 0.9 0.9\n")  # not a label: never read
+    (root / "cam0" / "broken.jpg").write_bytes(b"not a jpeg")
+    return root
+
+
+def test_sampler_mixes_the_set_ratio_and_covers_the_labelled_set():
+    sampler = MixedBatchSampler(n_labelled=10, n_unlabelled=7, batch=4, ratio=0.5, seed=1)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 5
+    for b in batches:
+        assert len(b) == 4 and all(i < 10 for i in b[:2]) and all(i >= 10 for i in b[2:])  # labelled first
+    assert sorted(i for b in batches for i in b[:2]) == list(range(10))  # an epoch: each labelled image once
+    drawn = [i - 10 for b in batches for i in b[2:]]
+    assert sorted(drawn[:7]) == list(range(7))  # every unlabelled image before any repeats
+    assert list(sampler) != batches  # a new shuffle next epoch
+    sampler.set_epoch(0)
+    assert list(sampler) == batches  # seeded by (seed, epoch): DDP ranks agree
+    quarter = MixedBatchSampler(10, 7, batch=8, ratio=0.25)
+    assert (quarter.k_labelled, quarter.k_unlabelled) == (6, 2)
+    shards = [list(MixedBatchSampler(10, 7, 4, 0.5, seed=1, rank=r, world_size=2)) for r in (0, 1)]
+    assert sorted(i for s in shards for b in s for i in b if i < 10) == list(range(10))  # ranks split the labelled set
+
+
+def test_find_images_skips_what_it_cannot_read(footage):
+    images, shapes, bad = find_images([footage])
+    assert len(images) == 8 and all(Path(f).suffix == ".png" for f in images)  # the .txt files are not images
+    assert [Path(b).name for b in bad] == ["broken.jpg"]
+    assert all(h > 0 and w > 0 for h, w in shapes.values())
+
+
+def test_unlabelled_images_give_no_detection_loss_and_live_distillation_terms(teacher26):
+    """Two labelled and two unlabelled images: the detection loss is that of the labelled pair alone, the unlabelled
+    terms are finite and non-zero, and teacher and student see the very same pixels."""
+    teacher = with_batch_statistics(load_checkpoint(teacher26)[0])
+    settings = DistillConfig(kd_cls=1.0, kd_box=1.0, kd_feat=1.0, feat_loss="l2", unlabeled=["x"], unlabeled_conf=0.0)
+    model = KDModel(teacher, with_batch_statistics(make_student()), settings).train()
+    for m in model.student_model.modules():  # running statistics: each image's output independent of the others'
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    batch = make_batch(b=4)
+    batch["unlabeled"] = torch.tensor([False, False, True, True])
+    seen = {}
+    model.teacher_model.register_forward_pre_hook(lambda m, a: seen.__setitem__("teacher", a[0]))
+    model.student_model.register_forward_pre_hook(lambda m, a: seen.__setitem__("student", a[0]))
+    torch.manual_seed(0)
+    loss, items = model.loss(batch)
+    assert seen["teacher"] is seen["student"] is batch["img"]
+    assert loss.shape[0] == 3 + len(KD_TERMS) + len(UNLABELED_TERMS)
+    for k in UNLABELED_TERMS:
+        assert math.isfinite(items[k].item()) and items[k].item() > 0, k
+    labelled = {"img": batch["img"][:2], **{k: batch[k] for k in ("batch_idx", "cls", "bboxes")}}
+    alone, _ = model.student_model.loss(labelled, model.student_model(labelled["img"]))
+    torch.testing.assert_close(loss[:3], alone)  # the unlabelled images add nothing to detection
+    loss.sum().backward()  # and their terms reach the student
+    assert sum(p.grad.abs().sum() for p in model.student_model.parameters() if p.grad is not None) > 0
+
+
+def test_pseudo_mode_labels_unlabelled_images_with_the_teachers_detections(teacher26):
+    teacher = load_checkpoint(teacher26)[0]
+    batch = make_batch(b=4)
+    batch["unlabeled"] = torch.tensor([False, False, True, True])
+    model = KDModel(teacher, make_student(), DistillConfig(unlabeled=["x"], unlabeled_mode="pseudo",
+                                                           unlabeled_conf=0.0)).train()
+    t = head_branches(model.teacher_model(batch["img"]))
+    det_batch, _, _ = model.detection_inputs(batch, None, t, slice(0, 2))
+    added = det_batch["batch_idx"][len(batch["batch_idx"]):]
+    assert len(added) > 0 and set(added.tolist()) <= {2.0, 3.0}  # pseudo-labels on the unlabelled images only
+    assert torch.equal(det_batch["batch_idx"][:2], batch["batch_idx"])  # the true labels kept
+    assert (det_batch["bboxes"] >= 0).all() and (det_batch["bboxes"][:, 2:] <= 1.0001).all()  # normalised xywh
+    _, items = model.loss(batch)
+    assert all(items[k].item() == 0 for k in UNLABELED_TERMS)  # pseudo alone: no soft terms
+
+
+def test_one_epoch_with_unlabelled_folders(teacher26, synth_data, footage, tmp_path):
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", unlabeled=[str(footage)],
+                   unlabeled_ratio=0.25, kd_feat=1.0, unlabeled_conf=0.0, **FAST)
+    with open(result.save_dir / "results.csv") as f:
+        (row,) = [{k.strip(): float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    for k in (*KD_TERMS, *UNLABELED_TERMS):
+        assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
+    recipe = yaml.safe_load((result.save_dir / "distill.yaml").read_text())
+    assert recipe["images"] == {"labelled": 24, "unlabeled": 8, "unlabeled_skipped": 1, "batch_labelled": 6,
+                                "batch_unlabeled": 2}
+    assert recipe["distill"]["unlabeled"] == [str(footage.resolve())]
+    assert not list(footage.rglob("*.cache")) and not (footage.parent / f"{footage.name}.cache").exists()
+
+
+def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_data, footage, tmp_path):
+    from yolodistill.checks import check_resume
+    from yolodistill.unlabeled import unlabeled_sources
+
+    data = yaml.safe_load(synth_data.read_text())
+    data["unlabeled"] = [str(footage)]
+    mine = tmp_path / "data.yaml"
+    mine.write_text(yaml.safe_dump(data))
+    assert unlabeled_sources(DistillConfig(), mine).unlabeled == [str(footage.resolve())]
+    assert unlabeled_sources(DistillConfig(), synth_data).unlabeled == []  # none declared: none used
+
+    from yolodistill.train import DistillationTrainer
+
+    from .test_train import make_trainer
+
+    first = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=2, unlabeled=[str(footage.resolve())])
+
+    class Stop(Exception):
+        pass
+
+    def stop(t):
+        raise Stop
+
+    first.add_callback("on_model_save", stop)
+    with pytest.raises(Stop):
+        first.train()
+    args, distill = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
+    assert distill.unlabeled == [str(footage.resolve())]
+    resumed = DistillationTrainer(overrides=args, distill=distill)
+    resumed.train()
+    assert yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["images"]["unlabeled"] == 8
+
+
+def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    train_images = sorted(str(p) for p in (synth_data.parent / "images" / "train").iterdir())
+    cases = [([tmp_path / "missing"], "does not exist"), ([synth_data], "is not a folder"),
+             ([empty], "no readable images"), ([synth_data.parent / "images"], "holds 24 of the labelled training")]
+    for folders, message in cases:
+        with pytest.raises(UserError, match=message):
+            check_sources(folders, train_images)
+    assert check_sources([footage], train_images) == [str(footage.resolve())]
+
+
+def test_unlabelled_with_every_weight_off_is_refused(teacher26, synth_data, footage, tmp_path):
+    with pytest.raises(UserError, match="unlabelled images are learned from the distillation terms alone"):
+        train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="off", unlabeled=[str(footage)],
+              kd_cls=0, kd_box=0, kd_feat=0, **FAST)
+    assert not (tmp_path / "off").exists()
