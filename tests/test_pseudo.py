@@ -1,0 +1,79 @@
+"""`data pseudo-label`: a valid YOLO dataset from the teacher's detections, built atomically, the source untouched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from ultralytics.data.utils import check_det_dataset
+
+from yolodistill.errors import UserError
+from yolodistill.pseudo import pseudo_label
+
+
+@pytest.fixture
+def source(tmp_path, synth_data) -> Path:
+    """Unlabelled images in two subfolders with clashing names, and one unreadable file."""
+    root = tmp_path / "footage"
+    for cam in ("cam0", "cam1"):
+        (root / cam).mkdir(parents=True)
+        for img in sorted((synth_data.parent / "images" / "val").iterdir())[:3]:
+            shutil.copy(img, root / cam / img.name)
+    (root / "cam0" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teacher26, source, tmp_path):
+    before = snapshot(source)
+    result = pseudo_label(teacher26, source, tmp_path / "out", conf=0.001, imgsz=64, val_fraction=0.34,
+                          progress=False)
+    assert snapshot(source) == before  # read only
+    info = check_det_dataset(str(result.data_yaml))
+    assert info["nc"] == 3 and result.images == 6 and result.skipped == 1
+    train = sorted((tmp_path / "out" / "images" / "train").iterdir())
+    val = sorted((tmp_path / "out" / "images" / "val").iterdir())
+    assert len(train) + len(val) == 6 and len(val) == 2
+    assert {p.name.split("__")[0] for p in train + val} == {"cam0", "cam1"}  # same names, no collision
+    rows = [line.split() for p in (tmp_path / "out" / "labels").rglob("*.txt") for line in p.read_text().splitlines()]
+    assert len(rows) == result.boxes > 0 and sum(result.per_class.values()) == result.boxes
+    assert all(0 <= int(r[0]) < 3 and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
+    meta = yaml.safe_load(result.data_yaml.read_text())["pseudo_labels"]
+    assert meta["conf"] == 0.001 and meta["source"] == str(source.resolve())
+    assert not list(tmp_path.glob(".out.partial*"))
+
+
+def test_confidence_threshold_filters_detections(teacher26, source, tmp_path):
+    low = pseudo_label(teacher26, source, tmp_path / "low", conf=0.001, imgsz=64, progress=False)
+    high = pseudo_label(teacher26, source, tmp_path / "high", conf=0.9, imgsz=64, progress=False)
+    assert low.boxes > high.boxes and high.empty == high.images  # an untrained teacher is never that sure
+
+
+def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypatch):
+    import yolodistill.pseudo as pseudo
+
+    def broken(*args, **kwargs):
+        yield str(next(source.rglob("*.png"))), ["0 0.5 0.5 0.1 0.1"]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pseudo, "detect", broken)
+    with pytest.raises(KeyboardInterrupt):
+        pseudo_label(teacher26, source, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("taken", "exists and is not empty"),
+                                            ("no-images", "is not a folder")])
+def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_path, where, message):
+    out = {"inside": source / "labels", "taken": tmp_path / "taken", "no-images": tmp_path / "new"}[where]
+    images = tmp_path / "missing" if where == "no-images" else source
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("keep me")
+    with pytest.raises(UserError, match=message):
+        pseudo_label(teacher26, images, out, progress=False)
+    assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me" and not (source / "labels").exists()

@@ -1,0 +1,128 @@
+"""`yolodistill data pseudo-label`: the teacher's detections on unlabelled images, written as a YOLO dataset.
+
+Users can look at, correct or reuse the labels with any tool before training on them (`yolodistill train --data
+OUT/data.yaml`, or as plain Ultralytics data). The source folder is only read: images are copied, and the dataset is
+built in a hidden folder beside OUT and renamed into place at the end, so an interrupted run leaves nothing half
+written.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass
+class PseudoLabelResult:
+    """What was written, for the summary line and for tests."""
+
+    out: Path
+    data_yaml: Path
+    images: int
+    boxes: int
+    empty: int
+    skipped: int
+    per_class: dict[str, int] = field(default_factory=dict)
+
+    def render(self) -> str:
+        classes = ", ".join(f"{k} {v}" for k, v in self.per_class.items()) or "none"
+        return (f"Wrote {self.data_yaml}\nImages: {self.images} ({self.empty} without a detection, "
+                f"{self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes})")
+
+
+def check_out(out: Path, images: Path) -> None:
+    """OUT must be new (or empty) and outside the source folder, which is never written to."""
+    src, dst = images.resolve(), out.resolve()
+    if dst == src or src in dst.parents:
+        raise UserError(f"--out '{out}' is inside the source folder '{images}': pick a folder outside it, which "
+                        "stays untouched")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out '{out}' exists and is not empty: pick a new folder (nothing is overwritten)")
+
+
+def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf: float = 0.25, iou: float = 0.7,
+                 tta: bool = False, imgsz: int | None = None, device: str | None = None, batch: int = 16,
+                 val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
+    """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
+    test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
+    from .checks import load_detector
+    from .unlabeled import find_images
+
+    images, out = Path(images), Path(out)
+    if not images.is_dir():
+        raise UserError(f"--images '{images}' is not a folder: pass the folder of unlabelled images")
+    if not 0 <= conf < 1 or not 0 < iou <= 1:
+        raise UserError(f"--conf must be in [0, 1) and --iou in (0, 1], got {conf} and {iou}")
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    check_out(out, images)
+    model = load_detector(teacher, "teacher")
+    files, _, bad = find_images([images])
+    if not files:
+        raise UserError(f"--images '{images}' holds no readable images")
+    names = {int(k): str(v) for k, v in dict(model.names).items()}
+    imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
+    tmp = out.parent / f".{out.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    counts, boxes, empty = Counter(), 0, 0
+    order = list(range(len(files)))
+    random.Random(seed).shuffle(order)
+    n_val = round(len(files) * val_fraction) if len(files) > 1 else 0
+    val = set(order[:n_val])
+    try:
+        for i, (path, rows) in enumerate(detect(str(teacher), files, conf, iou, tta, imgsz, device, batch, progress)):
+            split = "val" if i in val else "train"
+            name = unique_name(Path(path), images)
+            (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
+            (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, tmp / "images" / split / name)
+            (tmp / "labels" / split / f"{Path(name).stem}.txt").write_text("".join(f"{r}\n" for r in rows))
+            counts.update(names[int(r.split()[0])] for r in rows)
+            boxes, empty = boxes + len(rows), empty + (not rows)
+        (tmp / "images" / "val").mkdir(parents=True, exist_ok=True)
+        (tmp / "labels" / "val").mkdir(parents=True, exist_ok=True)
+        data = {"path": str(out.resolve()), "train": "images/train", "val": "images/val" if n_val else "images/train",
+                "names": names, "pseudo_labels": {"teacher": str(Path(teacher).resolve()), "conf": conf, "iou": iou,
+                                                  "tta": tta, "imgsz": imgsz, "source": str(images.resolve())}}
+        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        if out.exists():
+            out.rmdir()  # empty, as check_out made sure
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
+                             skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)})
+
+
+def unique_name(path: Path, root: Path) -> str:
+    """The image's name in the dataset: its path below the source folder, flattened, so cam0/1.jpg and cam1/1.jpg
+    do not collide."""
+    return "__".join(path.relative_to(root).parts)
+
+
+def detect(teacher: str, files: list[str], conf: float, iou: float, tta: bool, imgsz: int, device: str | None,
+           batch: int, progress: bool):
+    """(image, YOLO label rows) for each file, in order, with a progress bar."""
+    from rich.progress import Progress
+    from ultralytics import YOLO
+
+    yolo = YOLO(teacher)
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("Pseudo-labelling", total=len(files))
+        for start in range(0, len(files), batch):
+            chunk = files[start:start + batch]
+            results = yolo.predict(chunk, conf=conf, iou=iou, augment=tta, imgsz=imgsz, device=device, verbose=False,
+                                   save=False)
+            for path, r in zip(chunk, results):
+                xywhn, cls = r.boxes.xywhn.tolist(), r.boxes.cls.tolist()
+                yield path, [f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" for c, (x, y, w, h) in zip(cls, xywhn)]
+                bar.advance(task)
