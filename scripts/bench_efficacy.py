@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -29,13 +30,20 @@ from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
 
 METHODS = ("plain", "builtin", "ours")
+STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
 ARM_KEYS = {"method", "student", "epochs", "distill", "config", "seeds", "train_args", "note"}
+TARGET_KEYS = {"arm", "above", "by", "per_seed", "gap", "aim"}
+PER_SEED = (None, "at_least", "above")
+RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside the arms
+RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
+               "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 DEFAULT_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)  # whole_study drops --arms and --seeds by their full names
     p.add_argument("study", type=Path, help="study file: data, teacher, student, schedule, seeds, arms and targets "
                    "(e.g. benchmarks/kd-study.yaml)")
     p.add_argument("--arms", help="comma-separated arms to train now (default: all); the record always holds every "
@@ -56,41 +64,151 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def whole_study(argv: list[str]) -> list[str]:
+    """This invocation's arguments less the ones that chose a part of the study (--arms, --seeds, --report-only):
+    the record's command reruns the whole study, whichever part this process trained."""
+    out, words = [], iter(argv)
+    for word in words:
+        if word.split("=", 1)[0] in ("--arms", "--seeds"):
+            if "=" not in word:
+                next(words, None)
+        elif word != "--report-only":
+            out.append(word)
+    return out
+
+
 def load_study(path: Path) -> dict[str, Any]:
     """The study file, checked whole before anything trains: a typo is one line now, not an error an hour in."""
     import yaml
 
-    from yolodistill.config import resolve
     from yolodistill.errors import require_file
 
-    study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
-    missing = [k for k in ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
-               if k not in study]
+    try:
+        study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"study file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(study, dict):
+        raise UserError(f"study file '{path}' must be a mapping of key: value lines")
+    missing = [k for k in STUDY_KEYS if k not in study]
     if missing:
         raise UserError(f"study file '{path}' lacks {', '.join(missing)}")
-    if clash := set(study["arms"]) & set(study.get("candidates") or {}):
-        raise UserError(f"study file '{path}': {', '.join(sorted(clash))} is both an arm and a candidate")
-    arms = study["arms"] = {**study["arms"], **(study.get("candidates") or {})}  # candidates: arms of the recipe study
+    where = f"study file '{path}'"
+    require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
+            f"{study['name']!r}")
+    for key in ("imgsz", "batch", "epochs"):
+        require(whole(study[key], 1), f"{where}: {key} must be a whole number >= 1, got {study[key]!r}")
+    study["seeds"] = seed_list(study["seeds"], where)
+    t = study["teacher"]
+    require(isinstance(t, dict) and (t.get("checkpoint") or (t.get("model") and whole(t.get("epochs"), 1))),
+            f"{where}: teacher needs a checkpoint, or a model yaml and epochs (a whole number >= 1) to train one")
+    check_train_args(study.get("train_args"), where)
+    arms, candidates = study["arms"], study.get("candidates") or {}
+    for key, section in (("arms", arms), ("candidates", candidates)):
+        require(isinstance(section, dict) and (section or key == "candidates"),
+                f"{where}: {key} must be a mapping of arm name to its settings")
+    if clash := set(arms) & set(candidates):
+        raise UserError(f"{where}: {', '.join(sorted(clash))} is both an arm and a candidate")
+    arms = study["arms"] = {**arms, **candidates}  # candidates: arms of the recipe study
     for name, arm in arms.items():
-        if unknown := set(arm) - ARM_KEYS:
-            raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
-                            f"{', '.join(sorted(ARM_KEYS))})")
-        if arm.get("method") not in METHODS:
-            raise UserError(f"arm '{name}': method must be one of {', '.join(METHODS)}, got {arm.get('method')!r}")
-        source = arm.get("student")
-        if source is not None and (source not in arms or list(arms).index(source) >= list(arms).index(name)):
-            raise UserError(f"arm '{name}' starts from arm '{source}', which must be listed before it")
-        if (arm.get("distill") or arm.get("config")) and arm["method"] != "ours":
-            raise UserError(f"arm '{name}': distillation settings apply to method ours only")
-        if arm["method"] == "ours":
-            resolve(arm.get("config"), **(arm.get("distill") or {}))  # bad keys and values fail here
-        if extra := set(arm.get("seeds", study["seeds"])) - set(study["seeds"]):
-            raise UserError(f"arm '{name}': seeds {sorted(extra)} are not among the study's {study['seeds']}")
-    for target in study.get("targets", []):
-        for key in ("arm", "above"):
-            if key in target and target[key] not in arms:
-                raise UserError(f"target {target}: no arm '{target[key]}'")
+        check_arm(study, name, arm)
+    targets = study.setdefault("targets", [])
+    require(isinstance(targets, list), f"{where}: targets must be a list")
+    for target in targets:
+        check_target(target, arms)
     return study
+
+
+def require(ok: Any, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def folder_name(name: Any) -> bool:
+    """Study and arm names become folders under --work."""
+    return isinstance(name, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name))
+
+
+def seed_list(seeds: Any, where: str) -> list[int]:
+    require(isinstance(seeds, list) and seeds and all(whole(s, 0) for s in seeds) and len(set(seeds)) == len(seeds),
+            f"{where}: seeds must be a list of distinct whole numbers >= 0, got {seeds!r}")
+    return seeds
+
+
+def check_train_args(train_args: Any, where: str) -> None:
+    """Ultralytics train arguments, by Ultralytics' own list; the ones the study itself sets are refused."""
+    from ultralytics.utils import DEFAULT_CFG_KEYS
+
+    if train_args is None:
+        return
+    require(isinstance(train_args, dict), f"{where}: train_args must be a mapping of Ultralytics train arguments")
+    if unknown := sorted(set(train_args) - set(DEFAULT_CFG_KEYS)):
+        raise UserError(f"{where}: train_args {', '.join(unknown)} are not Ultralytics train arguments")
+    if owned := sorted(set(train_args) & RUNNER_ARGS):
+        raise UserError(f"{where}: train_args {', '.join(owned)} are set by the study, not by train_args")
+
+
+def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
+    from yolodistill.config import DistillConfig, resolve
+
+    require(folder_name(name) and name not in RESERVED, f"arm {name!r}: an arm name must be a folder name (letters, "
+            f"digits, . _ -) other than {', '.join(RESERVED)}")
+    require(isinstance(arm, dict), f"arm '{name}': its settings must be a mapping, e.g. {{method: plain}}")
+    if unknown := set(arm) - ARM_KEYS:
+        raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
+                        f"{', '.join(sorted(ARM_KEYS))})")
+    if arm.get("method") not in METHODS:
+        raise UserError(f"arm '{name}': method must be one of {', '.join(METHODS)}, got {arm.get('method')!r}")
+    arms, where = list(study["arms"]), f"arm '{name}'"
+    seeds = seed_list(arm["seeds"], where) if "seeds" in arm else study["seeds"]
+    if extra := set(seeds) - set(study["seeds"]):
+        raise UserError(f"{where}: seeds {sorted(extra)} are not among the study's {study['seeds']}")
+    if "epochs" in arm:
+        require(whole(arm["epochs"], 1), f"{where}: epochs must be a whole number >= 1, got {arm['epochs']!r}")
+    if (source := arm.get("student")) is not None:
+        require(source in arms, f"{where}: student must name another arm (its best.pt of the same seed is the "
+                f"start), got {source!r}")
+        require(arms.index(source) < arms.index(name), f"{where} starts from arm '{source}', which must be listed "
+                "before it")
+        source_seeds = study["arms"][source].get("seeds", study["seeds"])
+        if missing := sorted(set(seeds) - set(source_seeds)):
+            raise UserError(f"{where} starts from arm '{source}', which does not run seed(s) {missing}")
+    check_train_args(arm.get("train_args"), where)
+    if ("distill" in arm or "config" in arm) and arm["method"] != "ours":
+        raise UserError(f"{where}: distillation settings (distill, config) apply to method ours only")
+    distill = arm.get("distill") or {}
+    require(isinstance(distill, dict), f"{where}: distill must be a mapping of distillation settings")
+    if unknown := sorted(set(distill) - set(DistillConfig.keys())):
+        raise UserError(f"{where}: {', '.join(unknown)} is not a distillation setting (Ultralytics arguments go in "
+                        "train_args)")
+    if arm["method"] == "ours":
+        try:
+            resolve(arm.get("config"), **distill)  # bad values fail here
+        except UserError as e:
+            raise UserError(f"{where}: {e}") from None
+
+
+def check_target(target: Any, arms: dict[str, Any]) -> None:
+    require(isinstance(target, dict), f"target {target!r} must be a mapping such as {{arm: ours, above: plain}}")
+    if unknown := set(target) - TARGET_KEYS:
+        raise UserError(f"target {target}: unknown key(s) {', '.join(sorted(unknown))} (known: "
+                        f"{', '.join(sorted(TARGET_KEYS))})")
+    require(("above" in target) != ("gap" in target), f"target {target}: give either above: ARM or gap: SHARE")
+    for key in ("arm", "above"):
+        if key in target or key == "arm":
+            require(target.get(key) in arms, f"target {target}: no arm {target.get(key)!r}")
+    if "gap" in target:
+        require("plain" in arms, f"target {target}: the gap is measured against an arm named plain, and there is none")
+    for key in ("by", "gap", "aim"):
+        require(key not in target or number(target[key]), f"target {target}: {key} must be a number >= 0")
+    require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
 
 
 def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
@@ -132,7 +250,8 @@ def sha256(path: str | Path) -> str:
 
 
 def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work."""
+    """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work;
+    with --report-only, a missing teacher is an error rather than a training run."""
     from ultralytics import YOLO
 
     t = study["teacher"]
@@ -141,9 +260,15 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> 
         return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
     if args.teacher:
         raise UserError(f"teacher '{args.teacher}' does not exist")
+    if not t.get("model"):
+        raise UserError(f"teacher checkpoint '{given}' does not exist, and the study file names no teacher model to "
+                        "train one from")
     run = args.work / "teachers" / f"{data.parent.name}-{Path(t['model']).stem}-{study['imgsz']}px-{t['epochs']}ep"
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not (run / "teacher.done").exists():
+        if args.report_only:
+            raise UserError(f"no teacher yet (neither '{given}' nor a trained one in '{run}'): run without "
+                            "--report-only to train it")
         if resumable(last):
             YOLO(str(last)).train(resume=True)
         else:
@@ -155,6 +280,25 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> 
     return {"checkpoint": str(best), "trained_here": True, "sha256": sha256(best),
             "command": f"yolo detect train model={t['model']} data={data} epochs={t['epochs']} "
                        f"imgsz={study['imgsz']} batch={study['batch']} seed=0"}
+
+
+def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, root: Path,
+                    args: argparse.Namespace) -> dict[str, Any]:
+    """The teacher's val mAP, measured once per study; the study's runs were distilled from that teacher, so
+    another checkpoint (by sha256) is refused rather than mixed in."""
+    from yolodistill.compare import validate_teacher
+    from yolodistill.report import write_json
+
+    cache = root / "teacher.json"
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        if cached.get("sha256", teacher["sha256"]) != teacher["sha256"]:  # older caches hold no sha256
+            raise UserError(f"teacher '{teacher['checkpoint']}' is not the one study '{study['name']}' ran with "
+                            f"(sha256 in '{cache}'): name a new study, or delete '{root}' to start over")
+        return cached
+    measured = validate_teacher(teacher["checkpoint"], str(data), dict(
+        imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root)
+    return json.loads(write_json(cache, {**measured, "sha256": teacher["sha256"]}).read_text())
 
 
 def resumable(last: Path) -> bool:
@@ -175,9 +319,7 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
     from yolodistill.train import train
 
     last = run_dir / "weights" / "last.pt"
-    resume = resumable(last)
-    if not resume:
-        shutil.rmtree(run_dir, ignore_errors=True)  # Ultralytics appends to an old results.csv
+    resume = resumable(last)  # run_arm cleared the folder otherwise (Ultralytics appends to an old results.csv)
     common = dict(spec["train_args"], epochs=spec["epochs"], imgsz=spec["imgsz"], batch=spec["batch"], seed=seed,
                   device=args.device, workers=args.workers, plots=False, project=str(run_dir.parent),
                   name=run_dir.name, exist_ok=True)
@@ -205,31 +347,53 @@ def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
     return [float(r[MAP50_95]) for r in rows], [t for t in times if t > 0]  # a resumed run restarts its clock
 
 
-def run_arm(study, name: str, seed: int, teacher: str, data: Path, args, root: Path, train_now: bool):
+def best_epoch(curve: list[float]) -> int:
+    """The epoch best.pt holds: Ultralytics saves it again on a tie, so the last epoch at the highest value."""
+    return len(curve) - curve[::-1].index(max(curve))
+
+
+def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: list[int],
+              train: bool) -> dict[tuple[str, int], str]:
+    """Each run's state (done, train or pending), settled before anything trains: an arm changed since its runs,
+    or an arm whose source run will not exist, is refused now rather than an hour in."""
+    plan: dict[tuple[str, int], str] = {}
+    for name, arm in study["arms"].items():
+        spec = arm_spec(study, name)
+        for seed in arm.get("seeds", study["seeds"]):
+            run_dir = root / name / f"seed{seed}"
+            for path in (run_dir / "run.json", run_dir / "spec.json"):
+                if path.exists() and not same_spec(json.loads(path.read_text()).get("spec")
+                                                   or json.loads(path.read_text()), spec):
+                    raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made: "
+                                    "rename the arm, or delete that folder to train it again")
+            state = ("done" if (run_dir / "run.json").exists()
+                     else "train" if train and name in chosen and seed in seeds_now else "pending")
+            if state == "train" and spec["from_arm"] and plan[(spec["student"], seed)] == "pending":
+                raise UserError(f"arm '{name}' starts from arm '{spec['student']}' at seed {seed}, which has not "
+                                "run: include it in --arms")
+            plan[(name, seed)] = state
+    return plan
+
+
+def run_arm(study: dict[str, Any], name: str, seed: int, teacher: str, data: Path, args: argparse.Namespace,
+            root: Path, train_now: bool) -> dict[str, Any] | None:
     """The finished run of an arm at a seed: from its marker, or trained now; None when it is not (yet) there."""
     from yolodistill.report import write_json
 
     spec = arm_spec(study, name)
     run_dir = root / name / f"seed{seed}"
     marker, spec_file = run_dir / "run.json", run_dir / "spec.json"
-    for path in (marker, spec_file):
-        if path.exists() and not same_spec(json.loads(path.read_text()).get("spec") or json.loads(path.read_text()),
-                                           spec):
-            raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made: rename the "
-                            "arm, or delete that folder to train it again")
     if marker.exists():
         record = json.loads(marker.read_text())
-        record["epoch_time_s"] = statistics.median(read_curve(run_dir / "results.csv")[1])  # one definition for all
+        curve, times = read_curve(run_dir / "results.csv")
+        record["epoch_time_s"] = statistics.median(times)  # one definition for all
+        record["best_epoch"] = best_epoch(curve)
         return record
     if not train_now:
         return None
     student = spec["student"]
     if spec["from_arm"]:
-        source = root / student / f"seed{seed}" / "weights" / "best.pt"
-        if not (root / student / f"seed{seed}" / "run.json").exists():
-            raise UserError(f"arm '{name}' starts from arm '{student}' at seed {seed}, which has not run: include it "
-                            "in --arms")
-        student = str(source)
+        student = str(root / student / f"seed{seed}" / "weights" / "best.pt")
     if not resumable(run_dir / "weights" / "last.pt"):
         shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -238,8 +402,7 @@ def run_arm(study, name: str, seed: int, teacher: str, data: Path, args, root: P
     curve, times = read_curve(run_dir / "results.csv")
     record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
               "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
-              "best_epoch": curve.index(max(curve)) + 1, "curve": curve, "run_dir": str(run_dir),
-              "student": student}
+              "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student}
     write_json(marker, record)
     return record
 
@@ -255,106 +418,126 @@ def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
-    """Each target of the study file with the numbers that decide it; a target whose arms have not run is pending."""
-    out = {}
+    """Each target of the study file with the numbers that decide it. A target is pending (met None) until every
+    run of the arms it compares has finished: a verdict on some of the seeds is no verdict."""
+    out: dict[str, dict[str, Any]] = {}
     by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
+
+    def complete(arm: str) -> bool:
+        return all((arm, s) in by_seed for s in study["arms"][arm].get("seeds", study["seeds"]))
+
     for t in study.get("targets", []):
-        arm, other = t["arm"], t.get("above")
+        arm, other, by = t["arm"], t.get("above"), t.get("by", 0.0)
         key = f"{arm}-gap" if "gap" in t else f"{arm}-above-{other}"
-        if arm not in summary or (other and other not in summary):
-            out[key] = {"description": key, "met": None, "shown": "not run", "needed": ""}
+        key = key if key not in out else f"{key}-{len(out) + 1}"
+        per_seed = t.get("per_seed")
+        if "gap" in t:
+            goal = {"description": f"{arm} recovers the teacher-plain gap",
+                    "needed": f">= {t['gap']:.0%}" + (f" (aim {t['aim']:.0%})" if "aim" in t else "")}
+        else:
+            goal = {"description": f"{arm} above {other}" + (f" by {by:g}" if by else "")
+                    + {"at_least": ", no seed below it", "above": ", above it on every seed", None: ""}[per_seed],
+                    "needed": f">= {by:+.3f}" if by else "> 0"}
+        out[key] = goal
+        pair = (arm, other or "plain")
+        if not all(a in summary for a in pair):
+            goal.update(met=None, shown="not run")
             continue
-        mine = summary[arm]["map50_95_mean"]
         if "gap" in t:
             gap = summary[arm]["gap_recovered"]
-            out[key] = {"description": f"{arm} recovers the teacher-plain gap", "value": gap,
-                        "met": gap is not None and gap >= t["gap"], "shown": "undefined" if gap is None
-                        else f"{gap:.0%}", "needed": f">= {t['gap']:.0%}" + (f" (aim {t['aim']:.0%})" if "aim" in t
-                                                                              else "")}
-            continue
-        by = t.get("by", 0.0)
-        diff = mine - summary[other]["map50_95_mean"]
-        pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
-        seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
-                   None: True}[t.get("per_seed")]
-        per_seed = {"at_least": ", no seed below it", "above": ", above it on every seed", None: ""}[t.get("per_seed")]
-        worst = min((a - b for a, b in pairs), default=float("nan"))
-        out[key] = {"description": f"{arm} above {other}" + (f" by {by:g}" if by else "") + per_seed,
-                    "value": diff, "worst_seed_diff": worst, "met": (diff >= by if by else diff > 0) and seed_ok,
-                    "shown": f"{diff:+.3f} (worst seed {worst:+.3f})", "needed": f">= {by:+.3f}" if by else "> 0"}
+            goal.update(value=gap, shown="undefined" if gap is None else f"{gap:.0%}",
+                        met=gap is not None and gap >= t["gap"])
+        else:
+            diff = summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"]
+            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
+            seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
+                       None: True}[per_seed]
+            worst = min((a - b for a, b in pairs), default=None)
+            goal.update(value=diff, worst_seed_diff=worst, met=(diff >= by if by else diff > 0) and seed_ok,
+                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f})"))
+        if not all(complete(a) for a in pair):
+            goal.update(met=None, shown=goal["shown"] + " so far")
     return out
 
 
-def plot_curves(runs: list[dict], teacher: float, path: Path) -> Path:
-    """Val mAP50-95 per epoch, mean over seeds, one line per arm: where each arm converged, at a glance."""
-    import matplotlib
+def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: Path) -> Path:
+    """Val mAP50-95 per epoch, mean over seeds, one line per arm: where each arm converged, at a glance. An arm
+    started from another's best.pt continues after that arm's epochs; candidates are dotted."""
+    import io
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    arms = dict.fromkeys(r["arm"] for r in runs)
-    for arm in arms:
-        curves = [r["curve"] for r in runs if r["arm"] == arm]
+    from yolodistill.utils import atomic_write_bytes
+
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for arm in dict.fromkeys(r["arm"] for r in runs):
+        spec, curves = arm_spec(study, arm), [r["curve"] for r in runs if r["arm"] == arm]
         n = min(len(c) for c in curves)
-        ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)],
+        start = arm_spec(study, spec["student"])["epochs"] if spec["from_arm"] else 0
+        ax.plot(range(start + 1, start + n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)],
+                marker="." if n < 3 else None, linestyle=":" if arm in (study.get("candidates") or {}) else "-",
                 label=f"{arm} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
     ax.axhline(teacher, color="black", linestyle="--", label="teacher")
     ax.set(xlabel="epoch", ylabel="val mAP50-95 (EMA, mean over seeds)", title="Validation curves")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def run_study(args: argparse.Namespace) -> Path:
     from rich.console import Console
 
-    from yolodistill.compare import parse_seeds, validate_teacher
+    from yolodistill.compare import parse_seeds
+    from yolodistill.config import resolve
+    from yolodistill.errors import check_output
     from yolodistill.report import SUMMARY_COLUMNS, compare_rows, environment, rich_table, summarize, write_json
 
     console = Console()
     study = load_study(args.study)
-    chosen_arms = list(study["arms"]) if not args.arms else [a.strip() for a in args.arms.split(",")]
+    chosen_arms = list(study["arms"]) if not args.arms else [a.strip() for a in args.arms.split(",") if a.strip()]
     if unknown := [a for a in chosen_arms if a not in study["arms"]]:
         raise UserError(f"--arms: no arm {', '.join(unknown)} in '{args.study}' (arms: {', '.join(study['arms'])})")
     seeds_now = parse_seeds(args.seeds) if args.seeds else study["seeds"]
+    if extra := sorted(set(seeds_now) - set(study["seeds"])):
+        raise UserError(f"--seeds {', '.join(map(str, extra))}: not among the study's seeds {study['seeds']}")
+    check_output(args.results, "--results")
+    check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)
+    root = args.work / study["name"]
+    plan = plan_runs(study, root, chosen_arms, seeds_now, train=not args.report_only)
+    states = list(plan.values())
+    console.print(f"{study['name']}: {states.count('done')} runs finished, {states.count('train')} to train now, "
+                  f"{states.count('pending')} left for later", highlight=False)
     data = prepare_data(study, args.work)
     teacher = get_teacher(study, data, args)
-    root = args.work / study["name"]
-    teacher_val = root / "teacher.json"
-    if not teacher_val.exists():
-        write_json(teacher_val, validate_teacher(teacher["checkpoint"], str(data), dict(
-            imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root))
-    teacher.update(json.loads(teacher_val.read_text()))
+    teacher.update(teacher_metrics(teacher, study, data, root, args))
     runs, pending = [], []
-    for name, arm in study["arms"].items():
-        for seed in arm.get("seeds", study["seeds"]):
-            now = not args.report_only and name in chosen_arms and seed in seeds_now
-            if now:
-                console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
-            run = run_arm(study, name, seed, teacher["checkpoint"], data, args, root, now)
-            (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
+    for (name, seed), state in plan.items():
+        if state == "train":
+            console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
+        run = run_arm(study, name, seed, teacher["checkpoint"], data, args, root, state == "train")
+        (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
     summary, notes = summarize(runs, teacher["map50_95"])
     goals = judge(study, summary, runs)
-    plot = plot_curves(runs, teacher["map50_95"], args.results / f"study-{study['name']}.png") if runs else None
+    plot = plot_curves(study, runs, teacher["map50_95"], args.results / f"study-{study['name']}.png") if runs else None
     record = {
         "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(), "study_file": str(args.study), "study": study, "data": str(data),
+        "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
+        "study_file": str(args.study), "study": study, "data": str(data),
         "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
-        "arms": {name: arm_spec(study, name) for name in study["arms"]}, "runs": runs, "summary": summary,
-        "notes": notes, "targets": goals, "missed": [k for k, t in goals.items() if t["met"] is False],
-        "pending": pending, "plot": None if plot is None else plot.name, "remarks": args.note,
+        "default_recipe": resolve()[0].to_dict(), "arms": {name: arm_spec(study, name) for name in study["arms"]},
+        "runs": runs, "summary": summary, "notes": notes, "targets": goals,
+        "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
+        "plot": None if plot is None else plot.name, "remarks": args.note,
     }
     out = write_json(args.results / f"study-{study['name']}.json", record)
     write_docs(args.results, args.docs)
     if runs:
         console.print(rich_table(compare_rows({"summary": summary, "teacher": teacher}), SUMMARY_COLUMNS, title="Arms"))
-    for key, t in goals.items():
+    for t in goals.values():
         verdict = {True: "met", False: "MISSED", None: "pending"}[t["met"]]
         console.print(f"{t['description']}: {t['shown']} (needed {t['needed']}): {verdict}", highlight=False)
     if pending:
