@@ -284,8 +284,10 @@ def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:
     rows = []
     for arm in arms:
         spec, s = r["arms"][arm], r["summary"].get(arm)
+        data = ([f"data {spec['data']}"] if "data" in spec else []) + (["+ unlabelled"] if spec.get("unlabeled") else [])
         row = {"arm": arm, "method": spec["method"], "start": arm_start(spec), "epochs": spec["epochs"],
-               "settings": arm_settings(spec, default), "mAP50-95": "not run"}
+               "settings": " ".join(filter(None, [*data, arm_settings(spec, default) or ""])) or None,
+               "mAP50-95": "not run"}
         if s is not None:
             below = s["seeds_below_plain"]
             row.update({"mAP50-95": f"{s['map50_95_mean']:.3f} ± {s['map50_95_std']:.3f}"
@@ -325,7 +327,8 @@ def study_section(name: str, r: Mapping[str, Any], results_link: str = RESULTS.a
     parts = [
         f"## Study: {r['name']}\n",
         *([study["description"].strip() + "\n"] if study.get("description") else []),
-        f"Data `{r['data']}`; teacher `{teacher['checkpoint']}` ({origin}; val mAP50-95 {fmt(teacher['map50_95'])}, "
+        "Data " + (", ".join(f"{k} `{v}`" for k, v in r["data"].items()) if isinstance(r["data"], dict)
+                   else f"`{r['data']}`") + f"; teacher `{teacher['checkpoint']}` ({origin}; val mAP50-95 {fmt(teacher['map50_95'])}, "
         f"mAP50 {fmt(teacher['map50'])}); student `{study['student']}`; imgsz {study['imgsz']}, batch "
         f"{study['batch']}, {plural(study['epochs'], 'epoch')}; seeds {', '.join(map(str, study['seeds']))}; "
         f"{plural(r['threads'], 'thread')}, device {r['device']}. Machine: {machine_line(r['environment'])}. "

@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -25,18 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
+from _study import arm_spec, judge, load_study, same_spec
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
 
-METHODS = ("plain", "builtin", "ours")
-STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
-ARM_KEYS = {"method", "student", "epochs", "distill", "config", "seeds", "train_args", "note"}
-TARGET_KEYS = {"arm", "above", "by", "per_seed", "gap", "aim"}
-PER_SEED = (None, "at_least", "above")
-RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside the arms
-RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
-               "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 DEFAULT_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
@@ -77,168 +69,64 @@ def whole_study(argv: list[str]) -> list[str]:
     return out
 
 
-def load_study(path: Path) -> dict[str, Any]:
-    """The study file, checked whole before anything trains: a typo is one line now, not an error an hour in."""
-    import yaml
-
-    from yolodistill.errors import require_file
-
-    try:
-        study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"study file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(study, dict):
-        raise UserError(f"study file '{path}' must be a mapping of key: value lines")
-    missing = [k for k in STUDY_KEYS if k not in study]
-    if missing:
-        raise UserError(f"study file '{path}' lacks {', '.join(missing)}")
-    where = f"study file '{path}'"
-    require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
-            f"{study['name']!r}")
-    for key in ("imgsz", "batch", "epochs"):
-        require(whole(study[key], 1), f"{where}: {key} must be a whole number >= 1, got {study[key]!r}")
-    study["seeds"] = seed_list(study["seeds"], where)
-    t = study["teacher"]
-    require(isinstance(t, dict) and (t.get("checkpoint") or (t.get("model") and whole(t.get("epochs"), 1))),
-            f"{where}: teacher needs a checkpoint, or a model yaml and epochs (a whole number >= 1) to train one")
-    check_train_args(study.get("train_args"), where)
-    arms, candidates = study["arms"], study.get("candidates") or {}
-    for key, section in (("arms", arms), ("candidates", candidates)):
-        require(isinstance(section, dict) and (section or key == "candidates"),
-                f"{where}: {key} must be a mapping of arm name to its settings")
-    if clash := set(arms) & set(candidates):
-        raise UserError(f"{where}: {', '.join(sorted(clash))} is both an arm and a candidate")
-    arms = study["arms"] = {**arms, **candidates}  # candidates: arms of the recipe study
-    for name, arm in arms.items():
-        check_arm(study, name, arm)
-    targets = study.setdefault("targets", [])
-    require(isinstance(targets, list), f"{where}: targets must be a list")
-    for target in targets:
-        check_target(target, arms)
-    return study
-
-
-def require(ok: Any, message: str) -> None:
-    if not ok:
-        raise UserError(message)
-
-
-def whole(value: Any, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-
-
-def folder_name(name: Any) -> bool:
-    """Study and arm names become folders under --work."""
-    return isinstance(name, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name))
-
-
-def seed_list(seeds: Any, where: str) -> list[int]:
-    require(isinstance(seeds, list) and seeds and all(whole(s, 0) for s in seeds) and len(set(seeds)) == len(seeds),
-            f"{where}: seeds must be a list of distinct whole numbers >= 0, got {seeds!r}")
-    return seeds
-
-
-def check_train_args(train_args: Any, where: str) -> None:
-    """Ultralytics train arguments, by Ultralytics' own list; the ones the study itself sets are refused."""
-    from ultralytics.utils import DEFAULT_CFG_KEYS
-
-    if train_args is None:
-        return
-    require(isinstance(train_args, dict), f"{where}: train_args must be a mapping of Ultralytics train arguments")
-    if unknown := sorted(set(train_args) - set(DEFAULT_CFG_KEYS)):
-        raise UserError(f"{where}: train_args {', '.join(unknown)} are not Ultralytics train arguments")
-    if owned := sorted(set(train_args) & RUNNER_ARGS):
-        raise UserError(f"{where}: train_args {', '.join(owned)} are set by the study, not by train_args")
-
-
-def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
-    from yolodistill.config import DistillConfig, resolve
-
-    require(folder_name(name) and name not in RESERVED, f"arm {name!r}: an arm name must be a folder name (letters, "
-            f"digits, . _ -) other than {', '.join(RESERVED)}")
-    require(isinstance(arm, dict), f"arm '{name}': its settings must be a mapping, e.g. {{method: plain}}")
-    if unknown := set(arm) - ARM_KEYS:
-        raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
-                        f"{', '.join(sorted(ARM_KEYS))})")
-    if arm.get("method") not in METHODS:
-        raise UserError(f"arm '{name}': method must be one of {', '.join(METHODS)}, got {arm.get('method')!r}")
-    arms, where = list(study["arms"]), f"arm '{name}'"
-    seeds = seed_list(arm["seeds"], where) if "seeds" in arm else study["seeds"]
-    if extra := set(seeds) - set(study["seeds"]):
-        raise UserError(f"{where}: seeds {sorted(extra)} are not among the study's {study['seeds']}")
-    if "epochs" in arm:
-        require(whole(arm["epochs"], 1), f"{where}: epochs must be a whole number >= 1, got {arm['epochs']!r}")
-    if (source := arm.get("student")) is not None:
-        require(source in arms, f"{where}: student must name another arm (its best.pt of the same seed is the "
-                f"start), got {source!r}")
-        require(arms.index(source) < arms.index(name), f"{where} starts from arm '{source}', which must be listed "
-                "before it")
-        source_seeds = study["arms"][source].get("seeds", study["seeds"])
-        if missing := sorted(set(seeds) - set(source_seeds)):
-            raise UserError(f"{where} starts from arm '{source}', which does not run seed(s) {missing}")
-    check_train_args(arm.get("train_args"), where)
-    if ("distill" in arm or "config" in arm) and arm["method"] != "ours":
-        raise UserError(f"{where}: distillation settings (distill, config) apply to method ours only")
-    distill = arm.get("distill") or {}
-    require(isinstance(distill, dict), f"{where}: distill must be a mapping of distillation settings")
-    if unknown := sorted(set(distill) - set(DistillConfig.keys())):
-        raise UserError(f"{where}: {', '.join(unknown)} is not a distillation setting (Ultralytics arguments go in "
-                        "train_args)")
-    if arm["method"] == "ours":
-        try:
-            resolve(arm.get("config"), **distill)  # bad values fail here
-        except UserError as e:
-            raise UserError(f"{where}: {e}") from None
-
-
-def check_target(target: Any, arms: dict[str, Any]) -> None:
-    require(isinstance(target, dict), f"target {target!r} must be a mapping such as {{arm: ours, above: plain}}")
-    if unknown := set(target) - TARGET_KEYS:
-        raise UserError(f"target {target}: unknown key(s) {', '.join(sorted(unknown))} (known: "
-                        f"{', '.join(sorted(TARGET_KEYS))})")
-    require(("above" in target) != ("gap" in target), f"target {target}: give either above: ARM or gap: SHARE")
-    for key in ("arm", "above"):
-        if key in target or key == "arm":
-            require(target.get(key) in arms, f"target {target}: no arm {target.get(key)!r}")
-    if "gap" in target:
-        require("plain" in arms, f"target {target}: the gap is measured against an arm named plain, and there is none")
-    for key in ("by", "gap", "aim"):
-        require(key not in target or number(target[key]), f"target {target}: {key} must be a number >= 0")
-    require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
-
-
-def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
-    """Everything that decides an arm's numbers (device, workers and threads decide only speed)."""
-    from yolodistill.config import resolve
-
-    arm = study["arms"][name]
-    spec = {"method": arm["method"], "student": arm.get("student") or study["student"],
-            "from_arm": arm.get("student") is not None, "epochs": arm.get("epochs", study["epochs"]),
-            "imgsz": study["imgsz"], "batch": study["batch"],
-            "train_args": {**(study.get("train_args") or {}), **(arm.get("train_args") or {})}}
-    if arm["method"] == "ours":
-        spec["config"] = arm.get("config")
-        spec["distill"] = resolve(arm.get("config"), **(arm.get("distill") or {}))[0].to_dict()
-    return spec
-
-
-def prepare_data(study: dict[str, Any], work: Path) -> Path:
-    """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to."""
+def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
+    """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to. With the
+    study's `labelled: SHARE`, also its split: `labelled` (that share of the train images with their labels, the
+    same val split) and `unlabeled` (a folder of the other train images, labels withheld); `full` is every train
+    image labelled, the upper bound."""
     from yolodistill.data import convert, make_synthetic
 
     src = study["data"]
     if src == "synth":
         out = work / f"synth-{study['imgsz']}"
-        return out / "data.yaml" if (out / "data.yaml").exists() else make_synthetic(
+        full = out / "data.yaml" if (out / "data.yaml").exists() else make_synthetic(
             out, images=32, classes=3, imgsz=max(study["imgsz"], 32), seed=0)
-    source = (REPO / src).resolve()
-    out = work / source.name.lower()
-    return out / "data.yaml" if (out / "data.yaml").exists() else convert(source, study.get("format", "voc"),
-                                                                          out).data_yaml
+    else:
+        source = (REPO / src).resolve()
+        out = work / source.name.lower()
+        full = out / "data.yaml" if (out / "data.yaml").exists() else convert(source, study.get("format", "voc"),
+                                                                              out).data_yaml
+    if "labelled" not in study:
+        return {"labelled": full, "full": full}
+    return {"full": full, **split_labelled(full, study["labelled"], study["split_seed"])}
+
+
+def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:
+    """FULL-l{share}-s{seed}/: images/train and labels/train of a seeded `share` of the train images (links to the
+    images, copies of their labels), the val split linked whole, and unlabeled/ with the rest of the train images
+    (links, no labels). Built once, in a hidden folder renamed into place."""
+    import random
+
+    import yaml
+
+    from yolodistill.data import split_images
+
+    root = full.parent.parent / f"{full.parent.name}-l{round(share * 100)}-s{seed}"
+    if not (root / "data.yaml").exists():
+        d = yaml.safe_load(full.read_text())
+        base = Path(d["path"])
+        images = split_images(base / d["train"])
+        order = list(range(len(images)))
+        random.Random(seed).shuffle(order)
+        keep = set(order[:round(len(images) * share)])
+        tmp = root.with_name(f".{root.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for sub in ("images/train", "labels/train", "unlabeled"):
+            (tmp / sub).mkdir(parents=True)
+        for i, img in enumerate(images):
+            if i in keep:
+                (tmp / "images/train" / img.name).symlink_to(img)
+                label = img.parents[2] / "labels" / img.parent.name / f"{img.stem}.txt"
+                if label.exists():
+                    shutil.copy(label, tmp / "labels/train" / label.name)
+            else:
+                (tmp / "unlabeled" / img.name).symlink_to(img)
+        for kind in ("images", "labels"):
+            (tmp / kind / "val").symlink_to(base / kind / Path(d["val"]).name)
+        (tmp / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(root), "train": "images/train",
+                                                       "val": "images/val"}, sort_keys=False))
+        os.replace(tmp, root)
+    return {"labelled": root / "data.yaml", "unlabeled": root / "unlabeled"}
 
 
 def sha256(path: str | Path) -> str:
@@ -267,8 +155,8 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> 
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not (run / "teacher.done").exists():
         if args.report_only:
-            raise UserError(f"no teacher yet (neither '{given}' nor a trained one in '{run}'): run without "
-                            "--report-only to train it")
+            raise UserError(f"no teacher yet ({f'no {given}, and ' if given else ''}none trained in '{run}'): run "
+                            "without --report-only to train it")
         if resumable(last):
             YOLO(str(last)).train(resume=True)
         else:
@@ -311,7 +199,7 @@ def resumable(last: Path) -> bool:
     return ckpt.get("epoch", -1) >= 0 and ckpt.get("optimizer") is not None
 
 
-def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data: Path, student: str,
+def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,
               args: argparse.Namespace) -> dict[str, float]:
     """One arm at one seed into run_dir, resumed from its last.pt when one was cut off; returns best.pt's metrics."""
     from ultralytics.models.yolo.detect import DetectionTrainer
@@ -323,9 +211,11 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
     common = dict(spec["train_args"], epochs=spec["epochs"], imgsz=spec["imgsz"], batch=spec["batch"], seed=seed,
                   device=args.device, workers=args.workers, plots=False, project=str(run_dir.parent),
                   name=run_dir.name, exist_ok=True)
+    data = datasets[spec.get("data", "labelled")]
     if spec["method"] == "ours":
+        unlabeled = {"unlabeled": [str(datasets["unlabeled"])]} if spec.get("unlabeled") else {}
         result = (train(resume=last, device=args.device, workers=args.workers) if resume else
-                  train(teacher, student, data, config=spec["config"], **common, **spec["distill"]))
+                  train(teacher, student, data, config=spec["config"], **common, **{**spec["distill"], **unlabeled}))
         return result.metrics
     overrides = ({"model": str(last), "resume": str(last), "device": args.device, "workers": args.workers} if resume
                  else {**common, "model": student, "data": str(data)})
@@ -375,7 +265,7 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
     return plan
 
 
-def run_arm(study: dict[str, Any], name: str, seed: int, teacher: str, data: Path, args: argparse.Namespace,
+def run_arm(study: dict[str, Any], name: str, seed: int, teacher: str, data: dict[str, Path], args: argparse.Namespace,
             root: Path, train_now: bool) -> dict[str, Any] | None:
     """The finished run of an arm at a seed: from its marker, or trained now; None when it is not (yet) there."""
     from yolodistill.report import write_json
@@ -405,59 +295,6 @@ def run_arm(study: dict[str, Any], name: str, seed: int, teacher: str, data: Pat
               "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student}
     write_json(marker, record)
     return record
-
-
-def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """A finished run still stands for its arm: the same settings, where a distillation key added to yolodistill
-    since then (absent from the old record) is not a change."""
-    new = json.loads(json.dumps(new))
-    old_distill, new_distill = old.get("distill") or {}, new.get("distill") or {}
-    shared = set(old_distill) & set(new_distill)
-    return ({k: v for k, v in old.items() if k != "distill"} == {k: v for k, v in new.items() if k != "distill"}
-            and all(old_distill[k] == new_distill[k] for k in shared))
-
-
-def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
-    """Each target of the study file with the numbers that decide it. A target is pending (met None) until every
-    run of the arms it compares has finished: a verdict on some of the seeds is no verdict."""
-    out: dict[str, dict[str, Any]] = {}
-    by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
-
-    def complete(arm: str) -> bool:
-        return all((arm, s) in by_seed for s in study["arms"][arm].get("seeds", study["seeds"]))
-
-    for t in study.get("targets", []):
-        arm, other, by = t["arm"], t.get("above"), t.get("by", 0.0)
-        key = f"{arm}-gap" if "gap" in t else f"{arm}-above-{other}"
-        key = key if key not in out else f"{key}-{len(out) + 1}"
-        per_seed = t.get("per_seed")
-        if "gap" in t:
-            goal = {"description": f"{arm} recovers the teacher-plain gap",
-                    "needed": f">= {t['gap']:.0%}" + (f" (aim {t['aim']:.0%})" if "aim" in t else "")}
-        else:
-            goal = {"description": f"{arm} above {other}" + (f" by {by:g}" if by else "")
-                    + {"at_least": ", no seed below it", "above": ", above it on every seed", None: ""}[per_seed],
-                    "needed": f">= {by:+.3f}" if by else "> 0"}
-        out[key] = goal
-        pair = (arm, other or "plain")
-        if not all(a in summary for a in pair):
-            goal.update(met=None, shown="not run")
-            continue
-        if "gap" in t:
-            gap = summary[arm]["gap_recovered"]
-            goal.update(value=gap, shown="undefined" if gap is None else f"{gap:.0%}",
-                        met=gap is not None and gap >= t["gap"])
-        else:
-            diff = summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"]
-            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
-            seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
-                       None: True}[per_seed]
-            worst = min((a - b for a, b in pairs), default=None)
-            goal.update(value=diff, worst_seed_diff=worst, met=(diff >= by if by else diff > 0) and seed_ok,
-                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f})"))
-        if not all(complete(a) for a in pair):
-            goal.update(met=None, shown=goal["shown"] + " so far")
-    return out
 
 
 def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: Path) -> Path:
@@ -512,8 +349,8 @@ def run_study(args: argparse.Namespace) -> Path:
     console.print(f"{study['name']}: {states.count('done')} runs finished, {states.count('train')} to train now, "
                   f"{states.count('pending')} left for later", highlight=False)
     data = prepare_data(study, args.work)
-    teacher = get_teacher(study, data, args)
-    teacher.update(teacher_metrics(teacher, study, data, root, args))
+    teacher = get_teacher(study, data["labelled"], args)  # with a labelled share: trained on that part only
+    teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
     runs, pending = [], []
     for (name, seed), state in plan.items():
         if state == "train":
@@ -526,7 +363,7 @@ def run_study(args: argparse.Namespace) -> Path:
     record = {
         "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
-        "study_file": str(args.study), "study": study, "data": str(data),
+        "study_file": str(args.study), "study": study, "data": {k: str(v) for k, v in data.items()},
         "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
         "default_recipe": resolve()[0].to_dict(), "arms": {name: arm_spec(study, name) for name in study["arms"]},
         "runs": runs, "summary": summary, "notes": notes, "targets": goals,

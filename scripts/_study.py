@@ -1,0 +1,257 @@
+"""The study file behind scripts/bench_efficacy.py: its schema, checked whole before anything trains, each arm's spec
+(what decides its numbers), and the targets judged from the runs. Arms are data, not code branches: a new arm or
+candidate recipe is a few lines of the study file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from yolodistill.errors import UserError
+
+METHODS = ("plain", "builtin", "ours")
+STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
+ARM_KEYS = {"method", "student", "epochs", "distill", "config", "seeds", "train_args", "note", "data", "unlabeled"}
+TARGET_KEYS = {"arm", "above", "by", "per_seed", "gap", "aim", "between", "share"}
+ARM_DATA = ("labelled", "full")  # with a study's `labelled: SHARE`: its labelled part, or every train image labelled
+PER_SEED = (None, "at_least", "above")
+RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside the arms
+RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
+               "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
+
+def load_study(path: Path) -> dict[str, Any]:
+    """The study file, checked whole before anything trains: a typo is one line now, not an error an hour in."""
+    import yaml
+
+    from yolodistill.errors import require_file
+
+    try:
+        study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"study file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(study, dict):
+        raise UserError(f"study file '{path}' must be a mapping of key: value lines")
+    missing = [k for k in STUDY_KEYS if k not in study]
+    if missing:
+        raise UserError(f"study file '{path}' lacks {', '.join(missing)}")
+    where = f"study file '{path}'"
+    require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
+            f"{study['name']!r}")
+    for key in ("imgsz", "batch", "epochs"):
+        require(whole(study[key], 1), f"{where}: {key} must be a whole number >= 1, got {study[key]!r}")
+    study["seeds"] = seed_list(study["seeds"], where)
+    if "labelled" in study:
+        share = study["labelled"]
+        require(number(share) and 0 < share < 1, f"{where}: labelled must be a share between 0 and 1 (the part of the "
+                f"train split that keeps its labels), got {share!r}")
+        require(whole(study.setdefault("split_seed", 0), 0), f"{where}: split_seed must be a whole number >= 0")
+    t = study["teacher"]
+    require(isinstance(t, dict) and (t.get("checkpoint") or (t.get("model") and whole(t.get("epochs"), 1))),
+            f"{where}: teacher needs a checkpoint, or a model yaml and epochs (a whole number >= 1) to train one")
+    check_train_args(study.get("train_args"), where)
+    arms, candidates = study["arms"], study.get("candidates") or {}
+    for key, section in (("arms", arms), ("candidates", candidates)):
+        require(isinstance(section, dict) and (section or key == "candidates"),
+                f"{where}: {key} must be a mapping of arm name to its settings")
+    if clash := set(arms) & set(candidates):
+        raise UserError(f"{where}: {', '.join(sorted(clash))} is both an arm and a candidate")
+    arms = study["arms"] = {**arms, **candidates}  # candidates: arms of the recipe study
+    for name, arm in arms.items():
+        check_arm(study, name, arm)
+    targets = study.setdefault("targets", [])
+    require(isinstance(targets, list), f"{where}: targets must be a list")
+    for target in targets:
+        check_target(target, arms)
+    return study
+
+
+def require(ok: Any, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def folder_name(name: Any) -> bool:
+    """Study and arm names become folders under --work."""
+    return isinstance(name, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name))
+
+
+def seed_list(seeds: Any, where: str) -> list[int]:
+    require(isinstance(seeds, list) and seeds and all(whole(s, 0) for s in seeds) and len(set(seeds)) == len(seeds),
+            f"{where}: seeds must be a list of distinct whole numbers >= 0, got {seeds!r}")
+    return seeds
+
+
+def check_train_args(train_args: Any, where: str) -> None:
+    """Ultralytics train arguments, by Ultralytics' own list; the ones the study itself sets are refused."""
+    from ultralytics.utils import DEFAULT_CFG_KEYS
+
+    if train_args is None:
+        return
+    require(isinstance(train_args, dict), f"{where}: train_args must be a mapping of Ultralytics train arguments")
+    if unknown := sorted(set(train_args) - set(DEFAULT_CFG_KEYS)):
+        raise UserError(f"{where}: train_args {', '.join(unknown)} are not Ultralytics train arguments")
+    if owned := sorted(set(train_args) & RUNNER_ARGS):
+        raise UserError(f"{where}: train_args {', '.join(owned)} are set by the study, not by train_args")
+
+
+def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
+    from yolodistill.config import DistillConfig, resolve
+
+    require(folder_name(name) and name not in RESERVED, f"arm {name!r}: an arm name must be a folder name (letters, "
+            f"digits, . _ -) other than {', '.join(RESERVED)}")
+    require(isinstance(arm, dict), f"arm '{name}': its settings must be a mapping, e.g. {{method: plain}}")
+    if unknown := set(arm) - ARM_KEYS:
+        raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
+                        f"{', '.join(sorted(ARM_KEYS))})")
+    if arm.get("method") not in METHODS:
+        raise UserError(f"arm '{name}': method must be one of {', '.join(METHODS)}, got {arm.get('method')!r}")
+    arms, where = list(study["arms"]), f"arm '{name}'"
+    seeds = seed_list(arm["seeds"], where) if "seeds" in arm else study["seeds"]
+    if extra := set(seeds) - set(study["seeds"]):
+        raise UserError(f"{where}: seeds {sorted(extra)} are not among the study's {study['seeds']}")
+    if "epochs" in arm:
+        require(whole(arm["epochs"], 1), f"{where}: epochs must be a whole number >= 1, got {arm['epochs']!r}")
+    if (source := arm.get("student")) is not None:
+        require(source in arms, f"{where}: student must name another arm (its best.pt of the same seed is the "
+                f"start), got {source!r}")
+        require(arms.index(source) < arms.index(name), f"{where} starts from arm '{source}', which must be listed "
+                "before it")
+        source_seeds = study["arms"][source].get("seeds", study["seeds"])
+        if missing := sorted(set(seeds) - set(source_seeds)):
+            raise UserError(f"{where} starts from arm '{source}', which does not run seed(s) {missing}")
+    check_train_args(arm.get("train_args"), where)
+    if "data" in arm or arm.get("unlabeled"):
+        require("labelled" in study, f"{where}: data and unlabeled need the study's labelled: SHARE (the split of "
+                "the train images into a labelled and an unlabelled part)")
+    require(arm.get("data", "labelled") in ARM_DATA, f"{where}: data must be one of {', '.join(ARM_DATA)}")
+    require(isinstance(arm.get("unlabeled", False), bool), f"{where}: unlabeled must be true or false")
+    if arm.get("unlabeled"):
+        require(arm["method"] == "ours" and arm.get("data", "labelled") == "labelled",
+                f"{where}: unlabeled images are for method ours on the labelled part")
+    if ("distill" in arm or "config" in arm) and arm["method"] != "ours":
+        raise UserError(f"{where}: distillation settings (distill, config) apply to method ours only")
+    distill = arm.get("distill") or {}
+    require(isinstance(distill, dict), f"{where}: distill must be a mapping of distillation settings")
+    if unknown := sorted(set(distill) - set(DistillConfig.keys())):
+        raise UserError(f"{where}: {', '.join(unknown)} is not a distillation setting (Ultralytics arguments go in "
+                        "train_args)")
+    if arm["method"] == "ours":
+        try:
+            resolve(arm.get("config"), **distill)  # bad values fail here
+        except UserError as e:
+            raise UserError(f"{where}: {e}") from None
+
+
+def check_target(target: Any, arms: dict[str, Any]) -> None:
+    require(isinstance(target, dict), f"target {target!r} must be a mapping such as {{arm: ours, above: plain}}")
+    if unknown := set(target) - TARGET_KEYS:
+        raise UserError(f"target {target}: unknown key(s) {', '.join(sorted(unknown))} (known: "
+                        f"{', '.join(sorted(TARGET_KEYS))})")
+    kinds = [k for k in ("above", "gap", "between") if k in target]
+    require(len(kinds) == 1, f"target {target}: give one of above: ARM, gap: SHARE, or between: [FROM, TO] with share")
+    for key in ("arm", "above"):
+        if key in target or key == "arm":
+            require(target.get(key) in arms, f"target {target}: no arm {target.get(key)!r}")
+    if "between" in target:
+        ends = target["between"]
+        require(isinstance(ends, list) and len(ends) == 2 and all(e in arms for e in ends) and "share" in target,
+                f"target {target}: between needs two arm names [FROM, TO] and a share of the way from one to the "
+                "other")
+    if "gap" in target:
+        require("plain" in arms, f"target {target}: the gap is measured against an arm named plain, and there is none")
+    for key in ("by", "gap", "aim", "share"):
+        require(key not in target or number(target[key]), f"target {target}: {key} must be a number >= 0")
+    require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
+
+
+def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
+    """Everything that decides an arm's numbers (device, workers and threads decide only speed)."""
+    from yolodistill.config import resolve
+
+    arm = study["arms"][name]
+    spec = {"method": arm["method"], "student": arm.get("student") or study["student"],
+            "from_arm": arm.get("student") is not None, "epochs": arm.get("epochs", study["epochs"]),
+            "imgsz": study["imgsz"], "batch": study["batch"],
+            "train_args": {**(study.get("train_args") or {}), **(arm.get("train_args") or {})}}
+    if "labelled" in study:  # only then: specs of studies without a split stay as their runs recorded them
+        spec["data"] = arm.get("data", "labelled")
+        spec["unlabeled"] = bool(arm.get("unlabeled"))
+    if arm["method"] == "ours":
+        spec["config"] = arm.get("config")
+        spec["distill"] = resolve(arm.get("config"), **(arm.get("distill") or {}))[0].to_dict()
+    return spec
+
+
+def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A finished run still stands for its arm: the same settings, where a distillation key added to yolodistill
+    since then (absent from the old record) is not a change."""
+    new = json.loads(json.dumps(new))
+    old_distill, new_distill = old.get("distill") or {}, new.get("distill") or {}
+    shared = set(old_distill) & set(new_distill)
+    return ({k: v for k, v in old.items() if k != "distill"} == {k: v for k, v in new.items() if k != "distill"}
+            and all(old_distill[k] == new_distill[k] for k in shared))
+
+
+def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
+    """Each target of the study file with the numbers that decide it. A target is pending (met None) until every
+    run of the arms it compares has finished: a verdict on some of the seeds is no verdict."""
+    out: dict[str, dict[str, Any]] = {}
+    by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
+
+    def complete(arm: str) -> bool:
+        return all((arm, s) in by_seed for s in study["arms"][arm].get("seeds", study["seeds"]))
+
+    for t in study.get("targets", []):
+        arm, other, by = t["arm"], t.get("above"), t.get("by", 0.0)
+        key = (f"{arm}-gap" if "gap" in t else f"{arm}-closes-{'-'.join(t['between'])}" if "between" in t
+               else f"{arm}-above-{other}")
+        key = key if key not in out else f"{key}-{len(out) + 1}"
+        per_seed = t.get("per_seed")
+        if "gap" in t:
+            goal = {"description": f"{arm} recovers the teacher-plain gap",
+                    "needed": f">= {t['gap']:.0%}" + (f" (aim {t['aim']:.0%})" if "aim" in t else "")}
+        elif "between" in t:
+            low, high = t["between"]
+            goal = {"description": f"{arm} closes the way from {low} to {high}", "needed": f">= {t['share']:.0%}"}
+        else:
+            goal = {"description": f"{arm} above {other}" + (f" by {by:g}" if by else "")
+                    + {"at_least": ", no seed below it", "above": ", above it on every seed", None: ""}[per_seed],
+                    "needed": f">= {by:+.3f}" if by else "> 0"}
+        out[key] = goal
+        pair = (arm, *t["between"]) if "between" in t else (arm, other or "plain")
+        if not all(a in summary for a in pair):
+            goal.update(met=None, shown="not run")
+            continue
+        if "between" in t:
+            low, high = (summary[a]["map50_95_mean"] for a in t["between"])
+            share = (summary[arm]["map50_95_mean"] - low) / (high - low) if high > low else None
+            goal.update(value=share, shown="undefined" if share is None else f"{share:.0%}",
+                        met=share is not None and share >= t["share"])
+        elif "gap" in t:
+            gap = summary[arm]["gap_recovered"]
+            goal.update(value=gap, shown="undefined" if gap is None else f"{gap:.0%}",
+                        met=gap is not None and gap >= t["gap"])
+        else:
+            diff = summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"]
+            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
+            seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
+                       None: True}[per_seed]
+            worst = min((a - b for a, b in pairs), default=None)
+            goal.update(value=diff, worst_seed_diff=worst, met=(diff >= by if by else diff > 0) and seed_ok,
+                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f})"))
+        if not all(complete(a) for a in pair):
+            goal.update(met=None, shown=goal["shown"] + " so far")
+    return out
+
+
