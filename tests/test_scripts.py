@@ -301,10 +301,16 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["targets", 0, "above"], "nobody"), (), "no arm 'nobody'"),
     (mutate(["candidates", "cls-box-feat", "seeds"], [5]), (), "seeds [5] are not among the study's [0, 1]"),
     (mutate(["seeds"], None), (), "lacks seeds"),
+    (mutate(["arms", "ours", "unlabeled"], True), (), "arm 'ours': data and unlabeled need the study's labelled"),
+    ({**STUDY, "labelled": 1.5}, (), "labelled must be a share between 0 and 1"),
+    ({**STUDY, "labelled": 0.5, "arms": {**STUDY["arms"], "u": {"method": "plain", "unlabeled": True}}}, (),
+     "unlabeled images are for method ours"),
+    (mutate(["targets", 0], {"arm": "ours", "between": ["plain"], "share": 0.5}), (), "between needs two arm names"),
     (STUDY, ("--arms", "plain,nobody"), "--arms: no arm nobody"),
     (STUDY, ("--seeds", "7"), "--seeds 7: not among the study's seeds"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
-        "candidate-seeds", "no-seeds", "arms-option", "seeds-option"])
+        "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
+        "arms-option", "seeds-option"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
     exception other than the one-line error would fail the test here as a traceback would there."""
@@ -313,6 +319,50 @@ def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("Error: "), err
     assert not (tmp_path / "work").exists() and not (tmp_path / "results").exists()  # no teacher, no record
+
+
+def test_labelled_split_withholds_the_rest_of_the_train_labels(bench, synth_data, tmp_path):
+    """A study's `labelled: 0.5`: half the train images keep their labels, the other half becomes a folder of images
+    without labels; val untouched; the same seed gives the same split, and the source dataset is not written to."""
+    import shutil
+
+    full = tmp_path / "synth" / "data.yaml"
+    shutil.copytree(synth_data.parent, full.parent)
+    d = yaml.safe_load(full.read_text())
+    full.write_text(yaml.safe_dump({**d, "path": str(full.parent)}))
+    before = sorted(p.name for p in full.parent.rglob("*"))
+    split = bench.split_labelled(full, 0.5, seed=3)
+    assert sorted(p.name for p in full.parent.rglob("*")) == before
+    labelled = {p.name for p in (split["labelled"].parent / "images" / "train").iterdir()}
+    unlabelled = {p.name for p in split["unlabeled"].iterdir()}
+    train = {p.name for p in (full.parent / "images" / "train").iterdir()}
+    assert len(labelled) == len(unlabelled) == 12 and labelled | unlabelled == train and not labelled & unlabelled
+    assert {p.stem for p in (split["labelled"].parent / "labels" / "train").glob("*.txt")} == {Path(n).stem
+                                                                                             for n in labelled}
+    assert not [p for p in split["unlabeled"].rglob("*") if p.suffix == ".txt"]  # labels withheld
+    from ultralytics.data.utils import check_det_dataset
+
+    info = check_det_dataset(str(split["labelled"]))
+    assert len(list(Path(info["val"]).iterdir())) == 8
+    assert bench.split_labelled(full, 0.5, seed=3) == split  # built once, then reused
+    other = bench.split_labelled(full, 0.5, seed=4)
+    assert {p.name for p in other["unlabeled"].iterdir()} != unlabelled
+
+
+def test_between_target_is_the_share_of_the_way(bench):
+    from yolodistill.report import summarize
+
+    study = {"seeds": [0, 1], "arms": {"plain": {}, "ours-u": {}, "upper": {}},
+             "targets": [{"arm": "ours-u", "between": ["plain", "upper"], "share": 0.5}]}
+    values = {("plain", 0): 0.30, ("plain", 1): 0.32, ("ours-u", 0): 0.36, ("ours-u", 1): 0.35, ("upper", 0): 0.40,
+              ("upper", 1): 0.42}
+    runs = [{"arm": a, "method": a, "seed": s, "map50": v, "map50_95": v, "epoch_time_s": 1.0}
+            for (a, s), v in values.items()]
+    (goal,) = bench.judge(study, summarize(runs, 0.5)[0], runs).values()
+    assert goal["value"] == pytest.approx((0.355 - 0.31) / (0.41 - 0.31)) and goal["met"] is False  # 45 %
+    study["targets"][0]["share"] = 0.4
+    (goal,) = bench.judge(study, summarize(runs, 0.5)[0], runs).values()
+    assert goal["met"] is True
 
 
 def test_overhead_ratio_is_of_the_recorded_times(overhead):
