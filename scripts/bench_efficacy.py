@@ -363,7 +363,8 @@ def run_study(args: argparse.Namespace) -> Path:
     record = {
         "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
-        "study_file": str(args.study), "study": study, "data": {k: str(v) for k, v in data.items()},
+        "study_file": str(args.study), "study": study,
+        "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
         "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
         "default_recipe": resolve()[0].to_dict(), "arms": {name: arm_spec(study, name) for name in study["arms"]},
         "runs": runs, "summary": summary, "notes": notes, "targets": goals,
