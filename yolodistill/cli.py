@@ -164,17 +164,35 @@ def data_synth(
 @data_app.command("convert")
 @user_errors
 def data_convert(
-    src: Path = typer.Argument(..., help="Pascal VOC folder (Annotations/, JPEGImages/) or a COCO JSON file or folder."),
-    format: str = typer.Option(..., "--format", help="Source format: voc or coco."),
-    out: Path = typer.Option(..., help="Output folder for the YOLO dataset and its data.yaml."),
+    src: List[Path] = typer.Argument(..., help="The dataset: a VOC folder (any common layout), a COCO JSON file or "
+                                     "folder (several JSON files: one per split), or a YOLO folder or data.yaml."),
+    format: str = typer.Option(..., "--format", help="Source format: voc, coco, or yolo (check and clean a YOLO "
+                               "dataset)."),
+    out: Path = typer.Option(..., help="New output folder for the YOLO dataset, its data.yaml and dataset.json."),
+    images: Optional[Path] = typer.Option(None, help="Folder of the images, when they are not where the layout "
+                                          "puts them (always wins). [default: found]"),
+    annotations: Optional[Path] = typer.Option(None, help="VOC: folder of the XML files (always wins). "
+                                               "[default: found]"),
+    names: Optional[str] = typer.Option(None, help="Class names in class-id order, comma-separated (VOC: default "
+                                        "alphabetical; YOLO: default data.yaml or classes.txt)."),
+    imgsz: int = typer.Option(640, help="Training image size at which the box sizes (COCO small/medium/large) are "
+                              "counted."),
     val_fraction: float = typer.Option(0.2, help="Validation share when the source has no published split."),
-    seed: int = typer.Option(0, help="Seed of that split."),
+    seed: int = typer.Option(0, help="Random seed of that split."),
 ):
-    """Convert a Pascal VOC or COCO dataset to YOLO format with a data.yaml."""
-    from .data import convert
+    """Convert a Pascal VOC or COCO dataset, or check and clean a YOLO one, into a YOLO dataset with a data.yaml.
 
-    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed)
-    console.print(summary.render())
+    Prints and writes (dataset.json) the boxes per class and their sizes at --imgsz; what could not be matched goes
+    to unmatched.txt, what was fixed to issues.txt.
+    """
+    from .convert import convert
+
+    class_names = [n.strip() for n in names.split(",")] if names is not None else None
+    if class_names is not None and not all(class_names):
+        raise UserError(f"--names '{names}' has an empty name: write them comma-separated, e.g. cat,dog")
+    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed, names=class_names,
+                      images=images, annotations=annotations, imgsz=imgsz)
+    console.print(summary.render(), soft_wrap=True, highlight=False)
 
 
 @app.command()

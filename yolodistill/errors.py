@@ -6,6 +6,7 @@ is written, so that bad input never costs the user what they already had.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -35,6 +36,27 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
         raise UserError(f"{what} '{path}' is not a file")
     if suffixes and p.suffix.lower() not in suffixes:
         raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
+    return p
+
+
+def check_writable(folder: str | Path, flag: str) -> None:
+    """The nearest existing parent of `folder` must be a folder this user may write into."""
+    p = Path(folder).resolve()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK):
+        raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
+
+
+def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
+    """An output `kind` ("folder" or "file") that can be written: an existing path must be of that kind, and its
+    nearest existing parent a writable folder. Checked before any work, so no run ends in a failed write."""
+    p = Path(path)
+    if kind == "folder" and p.exists() and not p.is_dir():
+        raise UserError(f"{flag} '{path}' is a file: pass a folder")
+    if kind == "file" and p.is_dir():
+        raise UserError(f"{flag} '{path}' is a folder: pass a file name, e.g. {Path(path) / 'out.json'}")
+    check_writable(p if kind == "folder" else p.resolve().parent, flag)
     return p
 
 

@@ -1,0 +1,169 @@
+"""COCO JSON: one file or one per split, images beside the JSON or in a folder given with --images, Roboflow's
+export layout, and images the JSON names that are not on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from yolodistill.convert import convert
+from yolodistill.errors import UserError
+
+from .builders import CLIPPED, INSIDE, W, H, coco_dict, image, make_coco, rows
+
+
+def test_json_file(tmp_path):
+    s = convert(make_coco(tmp_path / "coco"), fmt="coco", out=tmp_path / "out", val_fraction=0.25, seed=0)
+
+    assert s.names == ["ant", "zebra"]
+    assert s.images == {"train": 3, "val": 1}
+    assert (s.boxes, s.clipped, s.dropped) == (3, 1, 1)  # the crowd box is skipped, not counted
+    labels = {p.stem: rows(p) for p in (tmp_path / "out" / "labels").rglob("*.txt")}
+    assert labels["img0"] == [pytest.approx([1, *INSIDE], abs=1e-6)]
+    assert labels["img1"] == [pytest.approx([0, *CLIPPED], abs=1e-6)]
+    assert labels["img2"] == []
+    assert labels["img3"] == [pytest.approx([0, 0.5, 0.5, 1, 1], abs=1e-6)]
+
+    from ultralytics.data.utils import check_det_dataset
+
+    assert check_det_dataset(str(s.data_yaml))["names"] == {0: "ant", 1: "zebra"}
+
+
+def test_train_and_val_json_in_annotations(tmp_path):
+    src = tmp_path / "coco"
+    for split, names in (("train", ["a.png", "b.png"]), ("val", ["c.png"])):
+        for f in names:
+            image(src / "images" / f"{split}2017" / f)
+        (src / "annotations").mkdir(parents=True, exist_ok=True)
+        data = coco_dict(names, [(0, 7, [4, 3, 16, 12])])
+        (src / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(data))
+    (src / "annotations" / "captions_train2017.json").write_text("{}")  # not a detection file: must be passed over
+
+    s = convert(src, fmt="coco", out=tmp_path / "out")
+    assert s.images == {"train": 2, "val": 1} and "published" in s.split
+    assert sorted(p.name for p in (tmp_path / "out" / "labels" / "val").iterdir()) == ["c.txt"]
+
+
+def elsewhere(tmp_path: Path) -> tuple[Path, Path]:
+    """train.json and val.json in labels/, their images in photos/train and photos/val: nowhere near the JSON."""
+    photos, jsons = tmp_path / "photos", tmp_path / "labels"
+    jsons.mkdir()
+    for split, names in (("train", ["t0.jpg", "t1.jpg", "t2.jpg"]), ("val", ["v0.jpg"])):
+        for f in names:
+            image(photos / split / f)
+        boxes = [(i, 7 if i % 2 else 3, [4, 3, 16, 12]) for i in range(len(names))]
+        (jsons / f"{split}.json").write_text(json.dumps(coco_dict(names, boxes)))
+    return photos, jsons
+
+
+def test_images_in_another_folder_than_the_json(tmp_path):
+    photos, jsons = elsewhere(tmp_path)
+    with pytest.raises(UserError, match="all 4 images the JSON names are not on disk") as e:
+        convert([jsons / "train.json", jsons / "val.json"], fmt="coco", out=tmp_path / "out")
+    assert "pass --images DIR" in str(e.value) and not (tmp_path / "out").exists()
+
+    s = convert([jsons / "train.json", jsons / "val.json"], fmt="coco", out=tmp_path / "out", images=photos)
+    assert s.images == {"train": 3, "val": 1} and "published" in s.split
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == ["v0.jpg"]
+    assert s.per_class == {"ant": {"train": 2, "val": 1, "total": 3}, "zebra": {"train": 1, "val": 0, "total": 1}}
+
+
+def test_a_folder_of_jsons_uses_images_given(tmp_path):
+    photos, jsons = elsewhere(tmp_path)
+    s = convert(jsons, fmt="coco", out=tmp_path / "out", images=photos)
+    assert s.images == {"train": 3, "val": 1}
+
+
+def test_several_jsons_need_split_names(tmp_path):
+    photos, jsons = elsewhere(tmp_path)
+    (jsons / "val.json").rename(jsons / "extra.json")
+    with pytest.raises(UserError, match=r"train.json: train, extra.json: \?"):
+        convert([jsons / "train.json", jsons / "extra.json"], fmt="coco", out=tmp_path / "out", images=photos)
+
+
+def test_roboflow_export_with_three_splits(tmp_path):
+    """train/, valid/ and test/ each hold _annotations.coco.json beside their images, and the categories start with
+    the dataset's own name (id 0), the supercategory of the real classes, which no box uses."""
+    src = tmp_path / "rf"
+    for split, n in (("train", 3), ("valid", 2), ("test", 1)):
+        names = [f"{split}{i}_jpg.rf.abc.jpg" for i in range(n)]
+        for f in names:
+            image(src / split / f, seed=hash(f) % 1000)
+        data = coco_dict(names, [(i, 3, [4, 3, 16, 12]) for i in range(n)])
+        data["categories"] = [{"id": 0, "name": "cells", "supercategory": "none"},
+                              {"id": 3, "name": "ant", "supercategory": "cells"},
+                              {"id": 7, "name": "zebra", "supercategory": "cells"}]
+        (src / split / "_annotations.coco.json").write_text(json.dumps(data))
+    s = convert(src, fmt="coco", out=tmp_path / "out")
+    assert s.names == ["ant", "zebra"] and s.images == {"train": 3, "val": 2, "test": 1}
+    assert yaml.safe_load(s.data_yaml.read_text())["test"] == "images/test"
+    assert s.checks == {"categories without boxes (left out)": 1}
+    assert "'cells' (id 0)" in (tmp_path / "out" / "issues.txt").read_text()
+    assert {r[0] for p in (tmp_path / "out" / "labels").rglob("*.txt") for r in rows(p)} == {0}  # ant is class 0
+
+
+def test_file_names_with_folders_and_a_missing_image(tmp_path):
+    src = tmp_path / "coco"
+    names = [f"train2017/{i:03d}.jpg" for i in range(4)]
+    for f in names[:3]:
+        image(src / "images" / Path(f).name)  # stored flat although the JSON names a folder
+    (src / "ann.json").write_text(json.dumps(coco_dict(names, [(i, 7, [4, 3, 16, 12]) for i in range(4)])))
+    s = convert(src / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.34)
+    assert sum(s.images.values()) == 3 and s.unmatched == 1 and s.boxes == 3
+    listed = (tmp_path / "out" / "unmatched.txt").read_text()
+    assert "'train2017/003.jpg' (id 3)" in listed
+
+
+def _unknown_category(tmp: Path):
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    data["annotations"][0]["category_id"] = 42
+    src.write_text(json.dumps(data))
+    return src, "category_id 42"
+
+
+def _bad_json(tmp: Path):
+    src = make_coco(tmp / "coco")
+    src.write_text('{"images": [')
+    return src, "not valid JSON"
+
+
+def _not_coco(tmp: Path):
+    src = make_coco(tmp / "coco")
+    src.write_text('{"images": []}')
+    return src, "not a COCO detection file"
+
+
+def _orphan_annotation(tmp: Path):
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    data["annotations"][0]["image_id"] = 77
+    src.write_text(json.dumps(data))
+    return src, "image_id 77"
+
+
+def _all_images_missing(tmp: Path):
+    src = make_coco(tmp / "coco")
+    for p in (src.parent / "images").iterdir():
+        p.unlink()
+    return src, "all 4 images the JSON names are not on disk"
+
+
+@pytest.mark.parametrize("case", [_unknown_category, _bad_json, _not_coco, _orphan_annotation, _all_images_missing])
+def test_bad_json_is_one_line_and_writes_nothing(tmp_path, case):
+    src, expected = case(tmp_path)
+    with pytest.raises(UserError, match=expected) as e:
+        convert(src, fmt="coco", out=tmp_path / "out")
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+def test_names_and_annotations_are_not_for_coco(tmp_path):
+    src = make_coco(tmp_path / "coco")
+    with pytest.raises(UserError, match="class names come from the JSON"):
+        convert(src, fmt="coco", out=tmp_path / "out", names=["a"])
+    with pytest.raises(UserError, match="--annotations is for VOC"):
+        convert(src, fmt="coco", out=tmp_path / "out", annotations=tmp_path)
+    assert W == 40 and H == 30

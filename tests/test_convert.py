@@ -1,0 +1,119 @@
+"""What every conversion shares: per-class box counts and COCO box sizes at the training imgsz (printed and in
+dataset.json), the output checks, and the `data convert` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.text import Text
+from typer.testing import CliRunner
+
+from yolodistill.cli import app
+from yolodistill.convert import convert
+
+from .builders import coco_dict, image, make_voc
+from .conftest import assert_one_line_error
+
+
+@pytest.fixture
+def sized(tmp_path):
+    """Four 640x480 images, one box each: 20x20 (zebra), 50x50 (ant), 200x200 (ant), and 40x40 (zebra, in the
+    image that goes to val with seed 0)."""
+    src = tmp_path / "sized"
+    names = [f"{i}.png" for i in range(4)]
+    for name in names:
+        image(src / "images" / name, w=640, h=480)
+    boxes = [(0, 7, [10, 10, 20, 20]), (1, 3, [10, 10, 50, 50]), (2, 3, [10, 10, 200, 200]), (3, 7, [5, 5, 40, 40])]
+    (src / "ann.json").write_text(json.dumps(coco_dict(names, boxes, size=(640, 480))))
+    return src / "ann.json"
+
+
+CLASS_OF = {"0": "zebra", "1": "ant", "2": "ant", "3": "zebra"}
+SIDE = {"0": 20, "1": 50, "2": 200, "3": 40}  # box side in pixels of the 640x480 image
+
+
+def test_box_counts_and_sizes_follow_the_training_imgsz(sized, tmp_path):
+    big = convert(sized, fmt="coco", out=tmp_path / "big", val_fraction=0.25, imgsz=640)
+    val = next((tmp_path / "big" / "labels" / "val").iterdir()).stem
+    expected = {n: {"train": 2 - (CLASS_OF[val] == n), "val": int(CLASS_OF[val] == n), "total": 2}
+                for n in ("ant", "zebra")}
+    assert big.per_class == expected
+    # At 640 the image keeps its size: 20² px is small (< 32²), 40² and 50² medium (< 96²), 200² large
+    assert big.sizes["total"] == {"small": 1, "medium": 2, "large": 1}
+    kind = lambda side: "small" if side < 32 else "medium" if side < 96 else "large"  # noqa: E731
+    assert big.sizes["val"] == {k: int(kind(SIDE[val]) == k) for k in ("small", "medium", "large")}
+    # At 320 every side halves: 10, 20 and 25 px are small, 100 px is large
+    small = convert(sized, fmt="coco", out=tmp_path / "small", val_fraction=0.25, imgsz=320)
+    assert small.sizes["total"] == {"small": 3, "medium": 0, "large": 1}
+    assert small.sizes["val"] == {k: int(kind(SIDE[val] / 2) == k) for k in ("small", "medium", "large")}
+
+    record = json.loads((tmp_path / "small" / "dataset.json").read_text())
+    assert record["imgsz"] == 320 and record["sizes"] == small.sizes and record["per_class"] == expected
+    assert record["images"] == {"train": 3, "val": 1} and record["names"] == ["ant", "zebra"]
+    assert record["boxes"] == {"written": 4, "clipped": 0, "dropped": 0} and "32²" in record["size_definition"]
+    assert (tmp_path / "small" / "dataset.json").parent == small.data_yaml.parent
+
+    text = Text.from_markup(small.render()).plain
+    assert "Box sizes at imgsz 320" in text and "small 3 (75%)" in text and "75% of the boxes are small" in text
+    assert "of the boxes are small" not in Text.from_markup(big.render()).plain
+    table = [line.split() for line in text.splitlines() if line.strip().startswith(("ant", "zebra"))]
+    assert sorted(table) == [[n, str(c["train"]), str(c["val"]), str(c["total"])] for n, c in expected.items()]
+
+
+def test_refuses_existing_data_yaml_and_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "data.yaml").write_text("mine: true\n")
+    from yolodistill.errors import UserError
+
+    with pytest.raises(UserError, match="already exists"):
+        convert(make_voc(tmp_path / "voc"), fmt="voc", out=out)
+    assert (out / "data.yaml").read_text() == "mine: true\n"
+    assert sorted(p.name for p in out.iterdir()) == ["data.yaml"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is a file"):
+        convert(tmp_path / "voc", fmt="voc", out=tmp_path / "file")
+    with pytest.raises(UserError, match="not a writable folder"):
+        convert(tmp_path / "voc", fmt="voc", out=tmp_path / "file" / "below")
+    with pytest.raises(UserError, match="inside the source"):
+        convert(tmp_path / "voc", fmt="voc", out=tmp_path / "voc" / "yolo")
+    assert not (tmp_path / "voc" / "yolo").exists()
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(fmt="kitti"), "unknown format 'kitti'"),
+    (dict(imgsz=100), "--imgsz must be a positive multiple of 32"),
+    (dict(val_fraction=1.0), "between 0 and 1"),
+    (dict(images="nowhere"), "--images 'nowhere' is not a folder"),
+])
+def test_bad_options(tmp_path, kwargs, needle):
+    from yolodistill.errors import UserError
+
+    with pytest.raises(UserError, match=needle):
+        convert(make_voc(tmp_path / "voc"), **{"fmt": "voc", "out": tmp_path / "out", **kwargs})
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_convert_prints_counts(tmp_path):
+    src = make_voc(tmp_path / "voc")
+    r = CliRunner().invoke(app, ["data", "convert", str(src), "--format", "voc", "--out", str(tmp_path / "out"),
+                                 "--imgsz", "64", "--names", "dog,cat"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.stdout.split())
+    assert "Images: 3 train, 2 val" in flat and "1 clipped" in flat and "2 dropped" in flat
+    assert "Classes (2): dog, cat" in flat and "Box sizes at imgsz 64" in flat
+    assert f"Counts: {tmp_path / 'out' / 'dataset.json'}" in flat
+    assert (tmp_path / "out" / "data.yaml").is_file()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--format", "kitti"], "unknown format 'kitti'"),
+    (["--format", "voc", "--names", "cat,,dog"], "has an empty name"),
+    (["--format", "voc", "--annotations", "missing"], "--annotations 'missing' is not a folder"),
+])
+def test_cli_convert_bad_input_is_one_line(tmp_path, args, needle):
+    src = make_voc(tmp_path / "voc")
+    r = CliRunner().invoke(app, ["data", "convert", str(src), *args, "--out", str(tmp_path / "out")])
+    assert_one_line_error(r, needle)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,227 @@
+"""Pascal VOC in the layouts found in the wild: every layout converts to the same labels, images are found by
+filename, path or stem, and what cannot be matched is counted, listed, and fatal only when it is most of the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.text import Text
+
+from yolodistill.convert import convert
+from yolodistill.errors import UserError
+
+from .builders import CLIPPED, INSIDE, files, image, make_voc, rows, voc_xml
+
+CAT, DOG = (4, 3, 20, 15), (30, 20, 50, 40)  # DOG sticks out of the 40x30 image: clipped
+
+
+def labels_by_image(out: Path) -> dict[str, list[list[float]]]:
+    """Label rows of the converted dataset, keyed by image file name (labels and images share the stem)."""
+    found = {}
+    for img in (out / "images").rglob("*.*"):
+        found[img.name] = rows(out / "labels" / img.parent.name / f"{img.stem}.txt")
+    return found
+
+
+def test_vocdevkit_published_split(tmp_path):
+    src = make_voc(tmp_path / "voc")
+    before = files(src)
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+
+    assert s.names == ["cat", "dog"]
+    assert s.images == {"train": 3, "val": 2}  # trainval and test; val.txt ignored
+    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (5, 1, 2, 0)
+    assert "published" in s.split
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "images" / "val").iterdir()) == ["img3.jpg", "img4.jpg"]
+    assert rows(out / "labels" / "train" / "img0.txt") == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert rows(out / "labels" / "train" / "img1.txt") == [pytest.approx([1, *CLIPPED], abs=1e-6)]
+    assert (out / "images" / "train" / "img0.jpg").read_bytes() == (src / "JPEGImages" / "img0.jpg").read_bytes()
+    assert files(src) == before  # nothing written into the source
+    assert not (out / "unmatched.txt").exists()
+
+    from ultralytics.data import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    data = check_det_dataset(str(s.data_yaml))
+    assert data["names"] == {0: "cat", 1: "dog"}
+    assert Path(data["val"]) == (out / "images" / "val").resolve()
+    ds = YOLODataset(img_path=data["train"], data=data, augment=False, imgsz=64)
+    assert sum(len(lb["cls"]) for lb in ds.labels) == 3  # Ultralytics reads every train box, none corrupt
+
+
+def test_voc2012_without_test_list_trains_on_trainval_minus_val(tmp_path):
+    src = make_voc(tmp_path / "voc")
+    (src / "ImageSets" / "Main" / "test.txt").unlink()  # VOC2012 style: trainval = train + val
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 2, "val": 1}  # img2 only in val; img3-4 are in no list and left out
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "train").iterdir()) == ["img0.jpg", "img1.jpg"]
+
+
+def test_vocdevkit_folder_holding_one_year(tmp_path):
+    make_voc(tmp_path / "VOCdevkit" / "VOC2012")
+    s = convert(tmp_path / "VOCdevkit", fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2} and "published" in s.split
+    make_voc(tmp_path / "VOCdevkit" / "VOC2007")
+    with pytest.raises(UserError, match="several VOC datasets .*VOC2007, VOC2012"):
+        convert(tmp_path / "VOCdevkit", fmt="voc", out=tmp_path / "out2")
+
+
+def test_seeded_split_is_deterministic(tmp_path):
+    src = make_voc(tmp_path / "voc", n=10, splits=False)
+
+    def val_names(seed: int, out: str) -> list[str]:
+        s = convert(src, fmt="voc", out=tmp_path / out, val_fraction=0.3, seed=seed)
+        assert s.images == {"train": 7, "val": 3}
+        assert f"seed {seed}" in s.split
+        return sorted(p.name for p in (tmp_path / out / "images" / "val").iterdir())
+
+    first = val_names(0, "a")
+    assert val_names(0, "b") == first
+    assert val_names(1, "c") != first
+    assert files(tmp_path / "a" / "labels") == files(tmp_path / "b" / "labels")
+
+
+def test_explicit_names_keep_their_order(tmp_path):
+    s = convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["dog", "cat", "bird"])
+    assert yaml.safe_load(s.data_yaml.read_text())["names"] == {0: "dog", 1: "cat", 2: "bird"}
+    assert rows(tmp_path / "out" / "labels" / "train" / "img0.txt")[0][0] == 1  # cat is class 1 now
+
+
+def wild(root: Path, ann: str | None, img: str, n: int = 4) -> Path:
+    """n images a0..; a0 holds a cat, the others a dog; XML in `ann` (None: beside the images) with no ImageSets."""
+    for i in range(n):
+        image(root / img / f"a{i}.jpg", seed=i)
+        voc_xml(root / (ann or img) / f"a{i}.xml", [("cat", CAT)] if i == 0 else [("dog", DOG)], filename=f"a{i}.jpg")
+    return root
+
+
+@pytest.mark.parametrize("ann, img", [
+    ("annotations", "images"), ("annots", "images"), ("labels", "images"), ("Annotations", "Images"),
+    ("xml", "JPEGImages"), (None, "images"), (None, "."),
+])
+def test_common_layouts_convert_alike(tmp_path, ann, img):
+    src = wild(tmp_path / "set", ann, img)
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert (s.images, s.unmatched, s.names) == ({"train": 3, "val": 1}, 0, ["cat", "dog"])
+    got = labels_by_image(tmp_path / "out")
+    assert got["a0.jpg"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert all(got[f"a{i}.jpg"] == [pytest.approx([1, *CLIPPED], abs=1e-6)] for i in (1, 2, 3))
+
+
+def test_images_resolve_by_filename_then_path_then_stem(tmp_path):
+    """Each XML names its image another way; the box tells which image it landed on (all images are 40x30)."""
+    src = tmp_path / "set"
+    for name in ("IMG_0001.JPG", "photo-b.jpg", "c.png", "d.jpeg"):
+        image(src / "images" / name)
+    ann = src / "annots"
+    voc_xml(ann / "a.xml", [("cat", (0, 0, 10, 10))], filename="img_0001.jpg")  # only the case differs
+    voc_xml(ann / "b.xml", [("cat", (0, 0, 20, 10))], filename="DSC_9.jpg",  # wrong filename, right path (Windows)
+            xml_path=r"C:\Users\me\Desktop\raw\photo-b.jpg")
+    voc_xml(ann / "c.xml", [("cat", (0, 0, 30, 10))], filename="c.jpg", xml_path="/home/me/c.jpg")  # stem: c.png
+    voc_xml(ann / "d.xml", [("cat", (0, 0, 40, 10))], filename="exports/d.jpeg")  # filename with a folder
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.unmatched == 0 and sum(s.images.values()) == 4
+    widths = {name: r[0][3] for name, r in labels_by_image(tmp_path / "out").items()}
+    assert widths == pytest.approx({"IMG_0001.JPG": 0.25, "photo-b.jpg": 0.5, "c.png": 0.75, "d.jpeg": 1.0})
+
+
+def test_explicit_folders_always_win(tmp_path):
+    """A decoy images/ with the same names as the real photos: --images picks the real ones."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    real = tmp_path / "elsewhere" / "photos"
+    for i in range(4):
+        image(real / f"a{i}.jpg", seed=100 + i)
+    xml = tmp_path / "elsewhere" / "xml"
+    for i in range(4):
+        voc_xml(xml / f"a{i}.xml", [("bird", CAT)], filename=f"a{i}.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", images=real, annotations=xml, val_fraction=0.25)
+    assert s.names == ["bird"]  # the given annotations, not the ones in src/annotations
+    out_images = {p.name: p.read_bytes() for p in (tmp_path / "out" / "images").rglob("*.jpg")}
+    assert out_images == {f"a{i}.jpg": (real / f"a{i}.jpg").read_bytes() for i in range(4)}
+
+
+def test_same_name_in_two_folders_gets_two_files(tmp_path):
+    """day/0001.jpg and night/0001.jpg both land in the flat output; each keeps its own boxes."""
+    src, expected = tmp_path / "set", {}
+    for k, (sub, stem) in enumerate((("day", "0001"), ("night", "0001"), ("day", "0002"), ("night", "0002"))):
+        img = image(src / sub / f"{stem}.jpg", seed=k)
+        box = CAT if sub == "day" else DOG
+        voc_xml(src / sub / f"{stem}.xml", [("cat", box)], filename=f"{stem}.jpg")
+        expected[img.read_bytes()] = INSIDE if sub == "day" else CLIPPED
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.images == {"train": 3, "val": 1}
+    out = list((tmp_path / "out" / "images").rglob("*.jpg"))
+    assert len(out) == 4 and any(p.name.endswith("-2.jpg") for p in out)  # three in train: one pair shares a name
+    for p in out:
+        label = tmp_path / "out" / "labels" / p.parent.name / f"{p.stem}.txt"
+        assert rows(label)[0][1:] == pytest.approx(expected[p.read_bytes()], abs=1e-6)
+
+
+def test_a_few_unmatched_are_counted_listed_and_left_out(tmp_path):
+    src = wild(tmp_path / "set", "annotations", "images", n=5)
+    voc_xml(src / "annotations" / "lost.xml", [("cat", CAT)], filename="lost.jpg", xml_path="D:\\lost.jpg")
+    (src / "images" / "a4.jpg").unlink()
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.unmatched == 2 and sum(s.images.values()) == 4
+    listed = (tmp_path / "out" / "unmatched.txt").read_text().splitlines()
+    assert len(listed) == 2 and "a4.xml" in listed[0] and "lost.xml" in listed[1] and "'lost.jpg'" in listed[1]
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["unmatched"] == 2
+    assert "Unmatched: 2 annotations, left out" in Text.from_markup(s.render()).plain
+
+
+def test_nothing_matched_names_the_folders_searched(tmp_path):
+    src = wild(tmp_path / "set", "annotations", "images")
+    for p in (src / "images").iterdir():
+        p.rename(p.with_name(f"renamed-{p.name}"))
+    with pytest.raises(UserError) as e:
+        convert(src, fmt="voc", out=tmp_path / "out")
+    msg = str(e.value)
+    assert "all 4 annotations have no image" in msg and "\n" not in msg
+    assert f"annotations in '{src / 'annotations'}'" in msg and str((src / "images").resolve()) in msg
+    assert "--images DIR and --annotations DIR" in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_more_than_half_unmatched_is_an_error(tmp_path):
+    src = wild(tmp_path / "set", "annotations", "images", n=5)
+    for i in (0, 1, 2):
+        (src / "images" / f"a{i}.jpg").unlink()
+    with pytest.raises(UserError, match="3 of 5 annotations have no image"):
+        convert(src, fmt="voc", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    image(src / "images" / "a0.jpg")  # 2 of 5 unmatched: converted
+    assert convert(src, fmt="voc", out=tmp_path / "out").unmatched == 2
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda src: (src / "JPEGImages" / "img2.jpg").unlink(), None),
+    (lambda src: (src / "Annotations" / "img3.xml").write_text("<annotation><object>"), "not valid XML"),
+    (lambda src: voc_xml(src / "Annotations" / "img3.xml", [("", (1, 1, 5, 5))], filename="img3.jpg"),
+     "empty <name>"),
+    (lambda src: (src / "Annotations" / "img3.xml").write_text(
+        "<annotation><filename>img3.jpg</filename><object><name>cat</name></object></annotation>"), "bndbox"),
+])
+def test_broken_annotations(tmp_path, make, expected):
+    src = make_voc(tmp_path / "voc")
+    make(src)
+    if expected is None:  # one image of five missing: converted without it
+        assert convert(src, fmt="voc", out=tmp_path / "out").unmatched == 1
+        return
+    with pytest.raises(UserError, match=expected) as e:
+        convert(src, fmt="voc", out=tmp_path / "out")
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+def test_no_xml_anywhere(tmp_path):
+    image(tmp_path / "set" / "images" / "a.jpg")
+    with pytest.raises(UserError, match="no Pascal VOC XML .*pass --annotations DIR"):
+        convert(tmp_path / "set", fmt="voc", out=tmp_path / "out")
+
+
+def test_unknown_class_in_the_given_names(tmp_path):
+    with pytest.raises(UserError, match=r"classes \['dog'\] that are not in the class list"):
+        convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["cat"])

@@ -1,0 +1,156 @@
+"""`data convert --format yolo`: a YOLO dataset with every defect the check knows, and the layouts it reads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.text import Text
+
+from yolodistill import yolofmt as yf
+from yolodistill.convert import convert
+from yolodistill.errors import UserError
+
+from .builders import image, rows
+
+LABELS = {
+    "train/t0": "0 0.3 0.3 0.4 0.4\n1 0.9 0.5 0.4 0.4\n",  # the second box reaches x = 1.1: out of range
+    "train/t1": "5 0.5 0.5 0.2 0.2\n0 0.5 0.5\n0 0.1 0.1 0.3 0.1 0.2 0.4\n0 0.1 0.1 0.3 0.1 0.2 0.4\n",  # class 5,
+    # a short row, a polygon and the same polygon again
+    "train/t3": "",  # an empty label file
+    "val/v0": "1 0.5 0.5 0.5 0.5\n",
+    "val/v1": "0 0.3 0.3 0.4 0.4\n",  # v1 has t0's bytes
+}
+
+
+def defective(root: Path) -> Path:
+    """images/{train,val} + labels/{train,val} + data.yaml (names cat, dog) with one of each defect; t2 has no
+    label file, and labels/train/ghost.txt no image."""
+    for i in range(4):
+        image(root / "images" / "train" / f"t{i}.jpg", seed=i)
+    image(root / "images" / "val" / "v0.jpg", seed=10)
+    shutil.copy(root / "images" / "train" / "t0.jpg", root / "images" / "val" / "v1.jpg")
+    for name, text in LABELS.items():
+        (root / "labels" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"{name}.txt").write_text(text)
+    (root / "labels" / "train" / "ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
+                                                    "names": ["cat", "dog"]}))
+    return root / "data.yaml"
+
+
+def test_every_defect_is_counted_listed_and_fixed(tmp_path):
+    s = convert(defective(tmp_path / "ds"), fmt="yolo", out=tmp_path / "out")
+    out = tmp_path / "out"
+    assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 1} and "published" in s.split
+    assert s.checks == {
+        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 1,
+        yf.DUPLICATES: 1,
+    }
+    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (4, 1, 0, 1)
+    assert rows(out / "labels" / "train" / "t0.txt") == [pytest.approx([0, 0.3, 0.3, 0.4, 0.4], abs=1e-6),
+                                                         pytest.approx([1, 0.85, 0.5, 0.3, 0.4], abs=1e-6)]
+    assert rows(out / "labels" / "train" / "t1.txt") == [pytest.approx([0, 0.2, 0.25, 0.2, 0.3], abs=1e-6)]
+    assert rows(out / "labels" / "train" / "t2.txt") == [] and not (out / "images" / "val" / "v1.jpg").exists()
+    issues = (out / "issues.txt").read_text()
+    for needle in ("t0.txt line 2: box 0.9 0.5 0.4 0.4 is out of the 0-1 range", "class id 5 is beyond the 2 names",
+                   "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "v1.jpg: the same bytes as",
+                   "(val and train splits)"):
+        assert needle in issues, needle
+    assert "ghost.txt: no image" in (out / "unmatched.txt").read_text()
+    record = json.loads((out / "dataset.json").read_text())
+    assert record["checks"] == s.checks and record["unmatched"] == 1 and record["format"] == "yolo"
+    plain = Text.from_markup(s.render()).plain
+    assert "1 duplicate images (the first kept)" in plain and "Unmatched: 1 label files" in plain
+
+    from ultralytics.data import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    data = check_det_dataset(str(s.data_yaml))
+    ds = YOLODataset(img_path=data["train"], data=data, augment=False, imgsz=64)
+    assert len(ds.labels) == 4 and sum(len(lb["cls"]) for lb in ds.labels) == 3  # Ultralytics finds nothing corrupt
+
+
+def test_a_folder_without_yaml_or_split(tmp_path):
+    """Darknet-style: images/ and labels/ with no split, classes.txt for the names: a seeded split is made."""
+    src = tmp_path / "flat"
+    for i in range(5):
+        image(src / "images" / f"{i}.png", seed=i)
+        (src / "labels").mkdir(parents=True, exist_ok=True)
+        (src / "labels" / f"{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.2 0.2\n")
+    (src / "classes.txt").write_text("cat\ndog\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.4)
+    assert s.names == ["cat", "dog"] and s.images == {"train": 3, "val": 2} and "seeded" in s.split
+    assert s.per_class["cat"]["total"] == 3 and s.per_class["dog"]["total"] == 2
+    assert s.unmatched == 0 and not s.checks
+
+
+def test_labels_beside_the_images_and_no_names(tmp_path):
+    src = tmp_path / "beside"
+    for i in range(4):
+        image(src / f"{i}.jpg", seed=i)
+        (src / f"{i}.txt").write_text(f"{i} 0.5 0.5 0.2 0.2\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.names == ["class_0", "class_1", "class_2", "class_3"] and s.boxes == 4
+    assert "no class names" in (tmp_path / "out" / "issues.txt").read_text()
+    s2 = convert(src, fmt="yolo", out=tmp_path / "out2", val_fraction=0.25, names=["a", "b"])
+    assert s2.names == ["a", "b"] and s2.boxes == 2 and s2.checks[yf.BEYOND] == 2
+
+
+def roboflow(root: Path, with_yaml: bool) -> Path:
+    """train/, valid/ and test/, each with images/ and labels/; Roboflow's data.yaml says ../train/images."""
+    for split, n in (("train", 3), ("valid", 2), ("test", 1)):
+        for i in range(n):
+            image(root / split / "images" / f"{split}{i}.jpg", seed=hash(split) % 100 + i)
+            (root / split / "labels").mkdir(parents=True, exist_ok=True)
+            (root / split / "labels" / f"{split}{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+    if with_yaml:
+        (root / "data.yaml").write_text(yaml.safe_dump({"train": "../train/images", "val": "../valid/images",
+                                                        "test": "../test/images", "nc": 1, "names": ["cell"]}))
+    return root
+
+
+@pytest.mark.parametrize("with_yaml", [True, False])
+def test_split_folders_are_the_published_split(tmp_path, with_yaml):
+    s = convert(roboflow(tmp_path / "rf", with_yaml), fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2, "test": 1} and "published" in s.split
+    assert s.names == (["cell"] if with_yaml else ["class_0"])
+    assert yaml.safe_load(s.data_yaml.read_text())["test"] == "images/test"
+
+
+def test_val_that_is_train_gets_a_new_split(tmp_path):
+    src = tmp_path / "ds"
+    for i in range(4):
+        image(src / "images" / f"{i}.jpg", seed=i)
+        (src / "labels").mkdir(parents=True, exist_ok=True)
+        (src / "labels" / f"{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+    (src / "data.yaml").write_text(yaml.safe_dump({"path": ".", "train": "images", "val": "images", "names": ["a"]}))
+    s = convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.images == {"train": 3, "val": 1} and "seeded" in s.split
+    assert "val is the same images as train" in (tmp_path / "out" / "issues.txt").read_text()
+
+
+@pytest.mark.parametrize("content, needle", [
+    ({"train": "images/gone", "val": "images/gone", "names": ["a"]}, "does not exist"),
+    ({"val": "images", "names": ["a"]}, "needs at least a 'train:' path"),
+    ({"train": "images", "names": {0: "a", 2: "c"}}, "without gaps"),
+])
+def test_broken_yaml(tmp_path, content, needle):
+    (tmp_path / "ds" / "images").mkdir(parents=True)
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump(content))
+    with pytest.raises(UserError, match=needle) as e:
+        convert(tmp_path / "ds" / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+def test_mostly_orphan_labels_mean_a_misread_layout(tmp_path):
+    src = tmp_path / "ds"
+    image(src / "images" / "a.jpg")
+    (src / "labels").mkdir()
+    for name in ("b", "c", "d"):
+        (src / "labels" / f"{name}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(UserError, match="3 of 4 label files have no image"):
+        convert(src, fmt="yolo", out=tmp_path / "out")

@@ -1,0 +1,163 @@
+"""COCO detection JSON, one file or one per split (train/val/test), with the images beside the JSON, in images/, in a
+folder named after the split, or in a folder given with --images (exports often keep them apart from the JSON).
+
+Ultralytics' `ultralytics.data.converter.convert_coco` does not fit: it maps classes as `category_id - 1` or through
+the COCO-91 to COCO-80 table (wrong for any other category ids), writes into an auto-incremented save_dir with
+labels/<json stem>/ folders, does not place the images, neither clips out-of-image boxes nor counts what it drops, and
+appends to label files non-atomically. Boxes are simple enough to convert here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .convert import Item, Source
+from .errors import UserError
+
+KEYS = ("images", "annotations", "categories")
+SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "minival": "val", "test": "test"}
+
+
+def read(srcs: list[Path], names: list[str] | None, images: Path | None) -> Source:
+    """Images and boxes of the COCO JSON file(s); classes are the categories sorted by id."""
+    if names is not None:
+        raise UserError("COCO class names come from the JSON 'categories': do not pass names for COCO")
+    jsons = find_jsons(srcs[0]) if len(srcs) == 1 and srcs[0].is_dir() else split_jsons(srcs)
+    first, loaded = None, []
+    for path, split in jsons:
+        data = load(path)
+        categories = category_names(data, path)
+        if first is not None and categories != first:
+            raise UserError(f"'{path}' has other categories than '{jsons[0][0]}': convert them one at a time")
+        first = categories
+        loaded.append((path, split, data))
+    used = {a.get("category_id") for _, _, data in loaded for a in data["annotations"]}
+    issues, kept = [], dict(first)
+    for cid, name in first.items():  # Roboflow's exports add their dataset name as a category that no box uses
+        parents = {str(c.get("supercategory")) for c in loaded[0][2]["categories"] if int(c["id"]) != cid}
+        if cid not in used and name in parents:
+            issues.append(f"category '{name}' (id {cid}): only the supercategory of others and no box has it, "
+                          "left out of the classes")
+            del kept[cid]
+    index = {cid: i for i, cid in enumerate(sorted(kept))}
+    items, unmatched, folders = [], [], []
+    for path, split, data in loaded:
+        found, missing, searched = coco_images(data, path, index, split, images)
+        items += found
+        unmatched += missing
+        folders += searched
+    searched = ", ".join(dict.fromkeys(f"'{f}'" for f in folders if f.is_dir())) or "no existing folder"
+    return Source([kept[cid] for cid in sorted(kept)], items, f"images in {searched}", unmatched=unmatched,
+                  issues=issues, checks={"categories without boxes (left out)": len(issues)},
+                  what="images the JSON names", fails="are not on disk")
+
+
+def split_of(path: Path) -> str | None:
+    """train, val or test from the JSON's name (instances_val2017.json) or its folder's (valid/_annotations.json)."""
+    for text in (path.stem.lower(), path.parent.name.lower()):
+        words = [w for w in text.replace("-", "_").replace(".", "_").split("_") if w]
+        hits = {SPLIT_WORDS[w.rstrip("0123456789")] for w in words if w.rstrip("0123456789") in SPLIT_WORDS}
+        if len(hits) == 1:
+            return hits.pop()
+    return None
+
+
+def split_jsons(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """One JSON keeps no split (a seeded one is made); several are the splits their names say."""
+    for p in paths:
+        if not p.is_file() or p.suffix.lower() != ".json":
+            raise UserError(f"'{p}' is not a COCO .json file: pass the JSON file(s), or one folder that holds them")
+    if len(paths) == 1:
+        return [(paths[0], None)]
+    splits = [split_of(p) for p in paths]
+    if None in splits or len(set(splits)) < len(splits) or "train" not in splits:
+        named = ", ".join(f"{p.name}: {s or '?'}" for p, s in zip(paths, splits))
+        raise UserError(f"cannot tell one train and one val (or test) JSON apart ({named}): name them *train*.json "
+                        "and *val*.json, or convert one at a time")
+    if "val" not in splits:  # a test split is the only held-out one: validate on it
+        splits = ["val" if s == "test" else s for s in splits]
+    return list(zip(paths, splits))
+
+
+def find_jsons(src: Path) -> list[tuple[Path, str | None]]:
+    """The JSON file(s) in a folder: in annotations/, in SRC, or one per split folder (train/, valid/, test/)."""
+    found = (sorted((src / "annotations").glob("*.json")) or sorted(src.glob("*.json"))
+             or sorted(src.glob("*/*.json")))
+    found = [p for p in found if p.name.startswith("instances_")] or found  # COCO also ships captions_, person_...
+    if not found:
+        raise UserError(f"no COCO JSON in '{src / 'annotations'}', '{src}' or its subfolders: pass the JSON file")
+    if len(found) == 1:
+        return [(found[0], None)]
+    try:
+        return split_jsons(found)
+    except UserError:
+        raise UserError(f"found {len(found)} JSON files under '{src}' and no clear train/val set among them: "
+                        "pass the ones to convert as sources") from None
+
+
+def load(path: Path) -> dict:
+    """The parsed JSON, checked to have the three lists a COCO detection file needs."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"'{path}' is not valid JSON ({e}): fix or replace it") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in KEYS):
+        raise UserError(f"'{path}' is not a COCO detection file: it needs {', '.join(KEYS)} lists")
+    return data
+
+
+def category_names(data: dict, path: Path) -> dict[int, str]:
+    """Category id -> name."""
+    try:
+        categories = {int(c["id"]): str(c["name"]) for c in data["categories"]}
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"'{path}': a category lacks an integer 'id' or a 'name' ({e!r}): fix the JSON") from None
+    if len(categories) != len(data["categories"]):
+        raise UserError(f"'{path}': two categories share an id: fix the JSON")
+    return categories
+
+
+def image_folders(path: Path, split: str | None, images: Path | None) -> list[Path]:
+    """Where the images of one JSON may be, in order: --images (and its split subfolders), beside the JSON, images/
+    and the split's folder next to an annotations/ folder."""
+    base = path.parent.parent if path.parent.name.lower() == "annotations" else path.parent
+    tags = list(dict.fromkeys(t for t in (path.stem.removeprefix("instances_"), split) if t))
+    given = [images, *(images / t for t in tags)] if images else []
+    return [*given, path.parent, base, base / "images", *(base / t for t in tags), *(base / "images" / t for t in tags)]
+
+
+def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None,
+                images: Path | None) -> tuple[list[Item], list[str], list[Path]]:
+    """Images found by file_name (as a relative path, then its file name alone) in `image_folders`, with their
+    boxes; images not found are listed. Crowd annotations are skipped, as Ultralytics' own converter does: they
+    mark regions, not single objects."""
+    folders = image_folders(path, split, images)
+    found: dict[object, Item] = {}
+    missing = []
+    try:
+        for im in sorted(data["images"], key=lambda im: str(im["file_name"])):
+            rel = Path(str(im["file_name"]).replace("\\", "/"))
+            names = dict.fromkeys((rel, Path(rel.name)))  # the relative path first, then the file name alone
+            tries = [rel] if rel.is_absolute() else [d / n for n in names for d in folders]
+            hit = next((p for p in tries if p.is_file()), None)
+            if hit is None:
+                missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
+            else:
+                found[im["id"]] = Item(hit, split=split)
+        ids = {im["id"] for im in data["images"]}
+        for ann in data["annotations"]:
+            if ann.get("iscrowd"):
+                continue
+            if ann["image_id"] not in ids:
+                raise UserError(f"'{path}': annotation {ann.get('id')} points to image_id {ann['image_id']}, "
+                                "which is not in 'images': fix the annotation")
+            if ann["category_id"] not in index:
+                raise UserError(f"'{path}': annotation {ann.get('id')} has category_id {ann['category_id']}, "
+                                "which is not in 'categories': add the category or fix the annotation")
+            if ann["image_id"] in found:
+                x, y, w, h = (float(v) for v in ann["bbox"])
+                found[ann["image_id"]].boxes.append((index[ann["category_id"]], x, y, x + w, y + h))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"'{path}': malformed image or annotation ({e!r}): fix the JSON") from None
+    return list(found.values()), missing, folders

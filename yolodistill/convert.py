@@ -1,0 +1,374 @@
+"""`yolodistill data convert`: Pascal VOC, COCO or YOLO datasets as found in the wild, to one clean YOLO dataset.
+
+The readers (`voc.py`, `coco.py`, `yolofmt.py`) find the annotations and images of the common layouts and return the
+same `Source`; everything after that is shared: the match threshold, the split, clipping, the per-class and box-size
+counts, and the files. Everything is read and checked before the first file is written, so a bad source leaves the
+output untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from rich.markup import escape
+
+from .errors import UserError, check_output
+from .utils import atomic_write_json, atomic_write_text
+
+FORMATS = ("voc", "coco", "yolo")
+SPLITS = ("train", "val", "test")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# COCO's object sizes (pycocotools' areaRng), here on the box area in pixels once the image is resized to imgsz.
+SMALL, MEDIUM = 32**2, 96**2
+SIZE_DEFINITION = ("COCO's object sizes on the box area once the image's long side is resized to imgsz: small < 32², "
+                   "medium < 96², large >= 96² px")
+SMALL_WARNING = 0.5  # share of small boxes above which the summary says so
+
+
+@dataclass
+class Item:
+    """One source image and its boxes as (class index, x1, y1, x2, y2) in pixels; split is None until assigned."""
+
+    path: Path
+    boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)
+    split: str | None = None
+    size: tuple[int, int] | None = None  # (width, height) once read
+
+
+@dataclass
+class Source:
+    """What a reader found: class names, matched images, and what it could not match or had to fix."""
+
+    names: list[str]
+    items: list[Item]
+    searched: str  # the folders it looked in, for the error when too little matched
+    unmatched: list[str] = field(default_factory=list)  # "annotation: why", written to unmatched.txt
+    issues: list[str] = field(default_factory=list)  # "file: problem", written to issues.txt
+    checks: dict[str, int] = field(default_factory=dict)  # counts of each kind of issue, for the summary
+    what: str = "annotations"  # what `unmatched` counts
+    fails: str = "have no image"  # what went wrong with them
+
+
+@dataclass
+class ConvertSummary:
+    """What `convert` wrote, so the user can see at once whether the dataset looks right."""
+
+    data_yaml: Path
+    images: dict[str, int]
+    boxes: int
+    clipped: int
+    dropped: int
+    names: list[str]
+    split: str
+    imgsz: int = 640
+    per_class: dict[str, dict[str, int]] = field(default_factory=dict)
+    sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    unmatched: int = 0
+    unmatched_what: str = "annotations"
+    checks: dict[str, int] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def render(self) -> str:
+        splits = [s for s in SPLITS if s in self.images]
+        lines = [
+            f"[bold green]Wrote[/] {escape(str(self.data_yaml))} ({escape(self.split)})",
+            "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits),
+            f"Classes ({len(self.names)}): {', '.join(escape(n) for n in self.names)}",
+            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left)",
+        ]
+        if self.unmatched:
+            lines.append(f"[yellow]Unmatched:[/] {self.unmatched} {self.unmatched_what}, left out and listed in "
+                         f"{escape(str(self.files['unmatched']))}")
+        if self.checks:
+            found = ", ".join(f"{n} {k}" for k, n in self.checks.items())
+            where = f", listed in {escape(str(self.files['issues']))}" if "issues" in self.files else ""
+            lines.append(f"[yellow]Checks:[/] {found}{where}")
+        width = max([len("class"), *map(len, self.names)])
+        lines.append(f"Boxes per class: {'class':<{width}} " + " ".join(f"{s:>6}" for s in [*splits, "total"]))
+        for name, counts in self.per_class.items():
+            lines.append(f"                 {escape(name):<{width}} "
+                         + " ".join(f"{counts.get(s, 0):>6}" for s in [*splits, "total"]))
+        total = self.sizes.get("total", {})
+        n = sum(total.values()) or 1
+        lines.append(f"Box sizes at imgsz {self.imgsz} (COCO: small < 32², medium < 96² px): "
+                     + ", ".join(f"{k} {v} ({v / n:.0%})" for k, v in total.items()))
+        if total and total["small"] / n > SMALL_WARNING:
+            lines.append(f"[yellow]Note:[/] {total['small'] / n:.0%} of the boxes are small at imgsz {self.imgsz}: "
+                         "a nano student learns them last, if at all; train at a larger --imgsz if you can")
+        lines.append(f"Counts: {escape(str(self.files['dataset']))}")
+        return "\n".join(lines)
+
+
+def convert(
+    src: str | Path | list[str | Path],
+    fmt: str,
+    out: str | Path,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    names: list[str] | None = None,
+    images: str | Path | None = None,
+    annotations: str | Path | None = None,
+    imgsz: int = 640,
+) -> ConvertSummary:
+    """Convert a Pascal VOC, COCO or YOLO dataset to a clean YOLO dataset under `out`, with data.yaml and
+    dataset.json (per-class box counts, box sizes at `imgsz`).
+
+    `images`/`annotations` name the folders when the layout is not one the readers know; they always win. The
+    published split is kept when the source has one; otherwise a seeded split of `val_fraction` goes to val.
+    `names` fixes the class order (VOC: default alphabetical; YOLO: default data.yaml or classes.txt).
+    """
+    from . import coco, voc, yolofmt
+
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format '{fmt}': use --format voc, coco or yolo")
+    srcs = [Path(p) for p in (src if isinstance(src, (list, tuple)) else [src])]
+    if not srcs:
+        raise UserError("no source: pass the dataset folder (or file) to convert")
+    for p in srcs:
+        if not p.exists():
+            raise UserError(f"source '{p}' does not exist: check the path")
+    if len(srcs) > 1 and fmt != "coco":
+        raise UserError(f"several sources are only for COCO JSON files (one per split): pass one {fmt} source")
+    for flag, folder in (("--images", images), ("--annotations", annotations)):
+        if folder is not None and not Path(folder).is_dir():
+            raise UserError(f"{flag} '{folder}' is not a folder: pass the folder that holds them")
+    if annotations is not None and fmt != "voc":
+        raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
+    if not 0 < val_fraction < 1:
+        raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
+    if imgsz < 32 or imgsz % 32:
+        raise UserError(f"--imgsz must be a positive multiple of 32 (the training image size), got {imgsz}")
+    out = Path(out)
+    check_output(out, "--out")
+    _check_out(out, srcs)
+    images, annotations = (Path(p) if p is not None else None for p in (images, annotations))
+    if fmt == "voc":
+        source = voc.read(srcs[0], names, images, annotations)
+    elif fmt == "coco":
+        source = coco.read(srcs, names, images)
+    else:
+        source = yolofmt.read(srcs[0], names, images)
+    _check_matched(source, fmt)
+    published = all(it.split for it in source.items)
+    if not published:
+        _split(source.items, val_fraction, seed)
+    _check_splits(source.items, srcs[0])
+    labels, clipped, dropped = _labels(source)
+    per_class, sizes = box_counts(source, imgsz)
+    return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
+        data_yaml=out / "data.yaml",
+        images={s: n for s in SPLITS if (n := sum(it.split == s for it in source.items)) or s != "test"},
+        boxes=sum(map(len, labels)), clipped=clipped, dropped=dropped, names=list(source.names),
+        split="published split" if published else f"seeded split: seed {seed}, val fraction {val_fraction:g}",
+        imgsz=imgsz, per_class=per_class, sizes=sizes, unmatched=len(source.unmatched), unmatched_what=source.what,
+        checks={k: v for k, v in source.checks.items() if v},
+    ))
+
+
+def _check_out(out: Path, srcs: list[Path]) -> None:
+    """Refuse any output that would overwrite what the user has or write into the source dataset."""
+    for src in srcs:
+        folder = src if src.is_dir() else src.parent if src.suffix.lower() in (".yaml", ".yml") else None
+        if folder is not None and out.resolve().is_relative_to(folder.resolve()):
+            raise UserError(f"--out '{out}' is inside the source '{folder}': choose an output folder outside it")
+    if (out / "data.yaml").exists():
+        raise UserError(f"'{out / 'data.yaml'}' already exists: choose a new --out or delete the old dataset first")
+    for sub in ("images", "labels"):
+        if (out / sub).is_dir() and any((out / sub).iterdir()):
+            raise UserError(f"'{out / sub}' is not empty: choose a new --out or empty it first")
+
+
+def _check_matched(source: Source, fmt: str) -> None:
+    """Too little matched means the layout was misread, not that the data is small: stop and say where we looked."""
+    matched, missed = len(source.items), len(source.unmatched)
+    if matched and missed * 2 <= matched + missed:
+        return
+    example = f" (first: {source.unmatched[0]})" if missed else ""
+    if not matched:
+        what = f"all {missed} {source.what} {source.fails}{example}" if missed else "no images found"
+    else:
+        what = f"{missed} of {matched + missed} {source.what} {source.fails}{example}"
+    fix = "pass --images DIR" + (" and --annotations DIR" if fmt == "voc" else "")
+    raise UserError(f"{what}; searched {source.searched}: is it a {fmt.upper()} dataset? {fix} where they are")
+
+
+def _split(items: list[Item], val_fraction: float, seed: int) -> None:
+    """Seeded split over images sorted by path, so the same source, fraction and seed give the same split."""
+    if len(items) < 2:
+        raise UserError(f"only {len(items)} image found: a train and a val split need at least 2")
+    items.sort(key=lambda it: str(it.path))
+    n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction)))
+    val = set(np.random.default_rng(seed).permutation(len(items))[:n_val].tolist())
+    for i, it in enumerate(items):
+        it.split = "val" if i in val else "train"
+
+
+def _check_splits(items: list[Item], src: Path) -> None:
+    """Both splits need images; one image cannot land twice in the output."""
+    for split in ("train", "val"):
+        if not any(it.split == split for it in items):
+            raise UserError(f"the published {split} split of '{src}' is empty: add images to it")
+    seen: dict[Path, str] = {}
+    for it in items:
+        if (other := seen.setdefault(it.path, it.split)) != it.split:
+            raise UserError(f"'{it.path}' is in both the {other} and the {it.split} split: keep it in one")
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """Width and height of the image file itself (the annotation's own size field is not always right); None when
+    it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def _labels(source: Source) -> tuple[list[list[str]], int, int]:
+    """YOLO rows for every image, boxes clipped to the image; boxes with no area left are dropped and counted.
+    Unreadable images are left out and listed as issues."""
+    from .data import yolo_line
+
+    labels, kept, clipped, dropped = [], [], 0, 0
+    for it in source.items:
+        it.size = it.size or image_size(it.path)
+        if it.size is None:
+            source.issues.append(f"{it.path}: not a readable image, left out")
+            source.checks["unreadable images (left out)"] = source.checks.get("unreadable images (left out)", 0) + 1
+            continue
+        width, height = it.size
+        rows, boxes = [], []
+        for c, x1, y1, x2, y2 in it.boxes:
+            box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
+            if box[2] <= box[0] or box[3] <= box[1]:
+                dropped += 1
+                continue
+            clipped += box != (x1, y1, x2, y2)
+            rows.append(yolo_line(c, *box, width, height))
+            boxes.append((c, *box))
+        it.boxes = boxes
+        labels.append(rows)
+        kept.append(it)
+    source.items[:] = kept
+    if not kept:
+        raise UserError(f"none of the images in {source.searched} could be read: are they image files?")
+    return labels, clipped, dropped
+
+
+def box_counts(source: Source, imgsz: int) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Boxes per class and split, and COCO small/medium/large per split at the training size `imgsz`."""
+    splits = [s for s in SPLITS if any(it.split == s for it in source.items)]
+    per_class = {n: {**{s: 0 for s in splits}, "total": 0} for n in source.names}
+    sizes = {s: {"small": 0, "medium": 0, "large": 0} for s in [*splits, "total"]}
+    for it in source.items:
+        scale = imgsz / max(it.size)
+        for c, x1, y1, x2, y2 in it.boxes:
+            name = source.names[c]
+            per_class[name][it.split] += 1
+            per_class[name]["total"] += 1
+            area = (x2 - x1) * (y2 - y1) * scale * scale
+            kind = "small" if area < SMALL else "medium" if area < MEDIUM else "large"
+            sizes[it.split][kind] += 1
+            sizes["total"][kind] += 1
+    return per_class, sizes
+
+
+def _out_names(items: list[Item]) -> list[str]:
+    """A file name per image, unique within its split: a repeated name gets -2, -3, ... before its suffix."""
+    taken: set[tuple[str, str]] = set()
+    names = []
+    for it in items:
+        name, n = it.path.name, 1
+        while (it.split, name.lower()) in taken:
+            n += 1
+            name = f"{it.path.stem}-{n}{it.path.suffix}"
+        taken.add((it.split, name.lower()))
+        names.append(name)
+    return names
+
+
+def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[list[str]], per_class: dict,
+           sizes: dict, imgsz: int, summary: ConvertSummary) -> ConvertSummary:
+    """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out."""
+    for it, name, lines in zip(source.items, _out_names(source.items), labels):
+        dst = out / "images" / it.split / name
+        _link_or_copy(it.path, dst)
+        atomic_write_text(out / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
+    data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
+            "names": dict(enumerate(source.names))}
+    atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False))
+    if source.unmatched:
+        summary.files["unmatched"] = atomic_write_text(out / "unmatched.txt", "\n".join(source.unmatched) + "\n")
+    if source.issues:
+        summary.files["issues"] = atomic_write_text(out / "issues.txt", "\n".join(source.issues) + "\n")
+    summary.files["dataset"] = atomic_write_json(out / "dataset.json", dataset_record(srcs, fmt, summary))
+    return summary
+
+
+def dataset_record(srcs: list[Path], fmt: str, s: ConvertSummary) -> dict[str, Any]:
+    """dataset.json: what the dataset holds, so a run's results can be read against it."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": [str(p.resolve()) for p in srcs], "format": fmt, "data_yaml": str(s.data_yaml.resolve()),
+        "split": s.split, "images": s.images, "names": s.names,
+        "boxes": {"written": s.boxes, "clipped": s.clipped, "dropped": s.dropped},
+        "per_class": s.per_class, "imgsz": s.imgsz, "sizes": s.sizes, "size_definition": SIZE_DEFINITION,
+        "unmatched": s.unmatched, "checks": s.checks,
+    }
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link to save disk space; copy when the link fails (another filesystem, no link support)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+class ImageIndex:
+    """The image files under some folders, found by file name or stem, case-insensitively; the folders are searched
+    in order, so the first one that holds a name wins."""
+
+    def __init__(self, folders: list[Path]):
+        self.folders = list(dict.fromkeys(f.resolve() for f in folders if f.is_dir()))
+        self.by_name: list[dict[str, list[Path]]] = []
+        self.by_stem: list[dict[str, list[Path]]] = []
+        for folder in self.folders:
+            names: dict[str, list[Path]] = {}
+            stems: dict[str, list[Path]] = {}
+            for p in sorted(folder.rglob("*")):
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                    names.setdefault(p.name.lower(), []).append(p)
+                    stems.setdefault(p.stem.lower(), []).append(p)
+            self.by_name.append(names)
+            self.by_stem.append(stems)
+
+    def describe(self) -> str:
+        return ", ".join(f"'{f}'" for f in self.folders) or "no existing folder"
+
+    def find(self, name: str, near: Path | None = None, stem: bool = False) -> tuple[Path | None, str]:
+        """The image called `name` (or with stem `name` and any image suffix), and why not when there is none or
+        several: among several, the exact spelling, then the one beside `near` (the annotation) wins."""
+        key = name.lower()
+        for index in self.by_stem if stem else self.by_name:
+            hits = index.get(key, [])
+            if len(hits) > 1:
+                hits = [p for p in hits if (p.stem if stem else p.name) == name] or hits
+            if len(hits) > 1 and near is not None:
+                hits = [p for p in hits if p.parent == near.parent or p.parent.name == near.parent.name] or hits
+            if len(hits) == 1:
+                return hits[0], ""
+            if hits:
+                return None, f"{len(hits)} images are called '{name}'"
+        return None, ""

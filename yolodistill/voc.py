@@ -1,0 +1,146 @@
+"""Pascal VOC XML in the layouts found in the wild: the VOCdevkit names (Annotations/, JPEGImages/, ImageSets/Main/),
+annotations/ or annots/ or labels/ beside images/, XML beside each image, or folders named with --images and
+--annotations. Datasets found online rarely keep the VOCdevkit names, and their XML often names an image by a
+`filename` or `path` that differs from the file on disk.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path, PureWindowsPath
+
+from .convert import ImageIndex, Item, Source
+from .errors import UserError
+
+# Matched case-insensitively, in this order of preference.
+ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls")
+IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
+
+
+def read(src: Path, names: list[str] | None, images: Path | None, annotations: Path | None) -> Source:
+    """Images and boxes of a VOC dataset; XML whose image cannot be found are listed, not fatal (see convert)."""
+    root = voc_root(src)
+    ann_dir = annotations or annotation_dir(root)
+    folders = [images] if images else [*children(root, IMAGE_DIRS), ann_dir, root]
+    index = ImageIndex(folders)
+    searched = f"annotations in '{ann_dir}', images in {index.describe()}"
+    splits = voc_splits(root / "ImageSets" / "Main") if annotations is None else {}
+    unmatched: list[str] = []
+    if splits:
+        xmls = []
+        for stem, split in splits.items():
+            xml = ann_dir / f"{stem}.xml"
+            if xml.is_file():
+                xmls.append((xml, split))
+            else:
+                unmatched.append(f"{stem}: listed in ImageSets/Main but there is no '{xml}'")
+    else:
+        xmls = [(p, None) for p in sorted(ann_dir.rglob("*.xml"))]
+    found, claimed = [], {}
+    for xml, split in xmls:
+        filename, path, objects = parse_xml(xml)
+        image, why = resolve(index, xml, filename, path)
+        if image is None:
+            unmatched.append(f"{xml}: {why}")
+        elif image in claimed:
+            unmatched.append(f"{xml}: its image '{image}' is already the image of '{claimed[image]}'")
+        else:
+            claimed[image] = xml
+            found.append((image, objects, split))
+    classes = sorted({name for _, objects, _ in found for name, *_ in objects})
+    if names is None:
+        names = classes
+    elif unknown := [n for n in classes if n not in names]:
+        raise UserError(f"the annotations name classes {unknown} that are not in the class list {list(names)}: "
+                        "add them to the list or fix the annotations")
+    index_of = {n: i for i, n in enumerate(names)}
+    items = [Item(image, [(index_of[n], *box) for n, *box in objects], split) for image, objects, split in found]
+    return Source(list(names), items, searched, unmatched=unmatched)
+
+
+def children(folder: Path, wanted: tuple[str, ...]) -> list[Path]:
+    """Subfolders of `folder` whose lower-case name is in `wanted`, in the order of `wanted`."""
+    subs = {p.name.lower(): p for p in sorted(folder.iterdir()) if p.is_dir()} if folder.is_dir() else {}
+    return [subs[w] for w in wanted if w in subs]
+
+
+def voc_root(src: Path) -> Path:
+    """SRC itself, or the one VOC20xx folder inside a VOCdevkit/ that holds the annotations."""
+    if children(src, ANNOTATION_DIRS) or not src.is_dir():
+        return src
+    inner = [p for p in sorted(src.iterdir()) if p.is_dir() and children(p, ("annotations",))]
+    if len(inner) > 1:
+        raise UserError(f"'{src}' holds several VOC datasets ({', '.join(p.name for p in inner)}): "
+                        "convert one at a time, e.g. " + str(inner[0]))
+    return inner[0] if inner else src
+
+
+def annotation_dir(root: Path) -> Path:
+    """The first annotation folder that holds XML, else SRC itself when its XML lie beside the images."""
+    if not root.is_dir():
+        raise UserError(f"'{root}' is a file: pass the folder of the VOC dataset")
+    for folder in children(root, ANNOTATION_DIRS):
+        if next(folder.rglob("*.xml"), None) is not None:
+            return folder
+    if next(root.rglob("*.xml"), None) is not None:
+        return root
+    raise UserError(f"no Pascal VOC XML in '{root}' (looked in {', '.join(d + '/' for d in ANNOTATION_DIRS)} and "
+                    "beside the images): pass --annotations DIR")
+
+
+def voc_splits(main: Path) -> dict[str, str]:
+    """Image ids of the published split: train on trainval (else train), validate on test (else val).
+
+    Ids that are also in the val list are taken out of train, so VOC2012 (trainval = train + val, no test) does not
+    leak its val images into training. No train or no val list means no published split.
+    """
+
+    def ids(*candidates: str) -> list[str] | None:
+        f = next((main / f"{c}.txt" for c in candidates if (main / f"{c}.txt").is_file()), None)
+        return None if f is None else [line.split()[0] for line in f.read_text().splitlines() if line.strip()]
+
+    train, val = ids("trainval", "train"), ids("test", "val")
+    if train is None or val is None:
+        return {}
+    return {**{i: "train" for i in train}, **{i: "val" for i in val}}
+
+
+def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float, float]]]:
+    """The `filename`, the `path` and the (name, x1, y1, x2, y2) objects of one VOC annotation.
+
+    Coordinates are taken as given: the box spans xmin..xmax, so a box with xmin == xmax has no area and is dropped
+    later. Names are stripped of surrounding whitespace; difficult objects are kept, they are real objects.
+    """
+    try:
+        root = ET.parse(xml).getroot()
+    except ET.ParseError as e:
+        raise UserError(f"'{xml}' is not valid XML ({e}): fix or remove it") from None
+    objects = []
+    for obj in root.findall("object"):
+        name = (obj.findtext("name") or "").strip()
+        try:
+            box = tuple(float(obj.find("bndbox").findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (AttributeError, TypeError, ValueError):
+            raise UserError(f"'{xml}': object '{name}' lacks a numeric bndbox xmin/ymin/xmax/ymax: fix it") from None
+        if not name:
+            raise UserError(f"'{xml}': an object has an empty <name>: fix the XML")
+        objects.append((name, *box))
+    return (root.findtext("filename") or "").strip(), (root.findtext("path") or "").strip(), objects
+
+
+def resolve(index: ImageIndex, xml: Path, filename: str, path: str) -> tuple[Path | None, str]:
+    """The image of one XML: its `filename`, else its `path`'s file name, else its own stem with any image suffix.
+
+    Only file names count (a Windows or another machine's folder in `path` means nothing here); among images of the
+    same name the one beside the XML, or in a folder of the same name, wins.
+    """
+    tried = []
+    for name in dict.fromkeys(PureWindowsPath(t).name for t in (filename, path) if t):  # both / and \ separate
+        image, why = index.find(name, near=xml)
+        if image is not None or why:
+            return image, why
+        tried.append(f"'{name}'")
+    image, why = index.find(xml.stem, near=xml, stem=True)
+    if image is not None or why:
+        return image, why
+    return None, f"no image named {' or '.join([*tried, repr(xml.stem + '.*')])}"

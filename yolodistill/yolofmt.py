@@ -1,0 +1,237 @@
+"""YOLO datasets as found: check one (a data.yaml, or a folder of images and label files) and hand a clean copy to
+convert. It is where `train`'s preflight sends data that fails its checks.
+
+Found and fixed: images without labels (kept as background), boxes out of range (clipped), class ids beyond the names
+and malformed rows (dropped), polygons (taken as their box), repeated rows and images with the same bytes (the first
+kept), label files without an image (listed), and a missing split (made). Each is counted and listed in issues.txt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import yaml
+
+from .convert import SPLITS, Item, Source, image_size
+from .errors import UserError
+
+SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
+EPS = 1e-6  # label writers round; a coordinate this far past the edge is not out of range
+
+BACKGROUND = "images without labels (kept as background)"
+OUT_OF_RANGE = "boxes out of range (clipped)"
+BEYOND = "boxes with a class id beyond the names (dropped)"
+MALFORMED = "malformed label rows (dropped)"
+POLYGONS = "polygons (taken as their box)"
+REPEATED = "repeated label rows (dropped)"
+DUPLICATES = "duplicate images (the first kept)"
+
+
+def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
+    """Images and boxes of a YOLO dataset; `names` (or data.yaml, or classes.txt) gives the classes."""
+    yaml_file = src if src.is_file() else data_yaml_in(src)
+    source = Source([], [], "", what="label files")
+    if yaml_file is not None:
+        splits, yaml_names = from_yaml(yaml_file, source.issues)
+        source.searched = f"the splits of '{yaml_file}'"
+    else:
+        splits, yaml_names = from_folder(images or src), names_file(src)
+        source.searched = f"'{images or src}'"
+    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES], 0)
+    claimed, rows_of = set(), {}
+    for split, files in splits.items():
+        for image in files:
+            label = label_of(image)
+            rows_of[image] = parse_label(label, source.issues, counts) if label else []
+            claimed.add(label)
+            source.items.append(Item(image, split=split))
+    source.unmatched = orphan_labels([it.path for it in source.items], claimed)
+    names = list(names or yaml_names or [])
+    top = max((r[0] for rows in rows_of.values() for r in rows), default=-1)
+    if not names:
+        names = [f"class_{i}" for i in range(top + 1)]
+        source.issues.append(f"{src}: no class names (data.yaml, {', '.join(NAME_FILES)} or --names): named by id")
+    source.names = names
+    for item in source.items:
+        rows = []
+        for c, *box in rows_of[item.path]:
+            if c >= len(names):
+                source.issues.append(f"{item.path}: class id {c} is beyond the {len(names)} names (0 to "
+                                     f"{len(names) - 1}), box dropped")
+                counts[BEYOND] += 1
+            else:
+                rows.append((c, *box))
+        counts[BACKGROUND] += not rows
+        item.size = image_size(item.path)
+        if item.size is not None:
+            w, h = item.size
+            item.boxes = [(c, x1 * w, y1 * h, x2 * w, y2 * h) for c, x1, y1, x2, y2 in rows]
+    drop_duplicates(source, counts)
+    source.checks = counts
+    return source
+
+
+def data_yaml_in(folder: Path) -> Path | None:
+    """data.yaml (or the one yaml with names) in a dataset folder."""
+    if (folder / "data.yaml").is_file():
+        return folder / "data.yaml"
+    found = [p for p in sorted(folder.glob("*.y*ml")) if "names" in (yaml.safe_load(p.read_text()) or {})]
+    return found[0] if len(found) == 1 else None
+
+
+def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path]], list[str] | None]:
+    """The images of each split a data.yaml names, resolved as Ultralytics does, and its names. A yaml without a val
+    split, or whose val is its train, gets one made."""
+    from ultralytics.utils import DATASETS_DIR
+
+    from .data import split_images
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise UserError(f"'{path}' is not valid YAML ({str(e).splitlines()[0]}): fix it") from None
+    if not isinstance(raw, dict) or not raw.get("train"):
+        raise UserError(f"'{path}' is not a YOLO data.yaml: it needs at least a 'train:' path and 'names:'")
+    root = Path(raw.get("path") or path.parent)
+    if not root.is_absolute():  # as Ultralytics: from the working folder, else DATASETS_DIR; here also the yaml's
+        roots = [Path.cwd() / root, path.parent / root, DATASETS_DIR / root]
+        root = next((r for r in roots if all(p.exists() for p in entry_paths(r, raw["train"]))), roots[0])
+    splits = {}
+    for split in SPLITS:
+        where = entry_paths(root, raw.get(split) or [])
+        if missing := [str(p) for p in where if not p.exists()]:
+            raise UserError(f"{split} '{missing[0]}' of '{path}' does not exist: fix the path (or 'path:') in it")
+        if where:
+            splits[split] = split_images([str(p) for p in where])
+    if "val" in splits and set(splits["val"]) == set(splits["train"]):
+        issues.append(f"{path}: val is the same images as train, so it measured nothing: a new split is made")
+    if "val" not in splits or set(splits["val"]) == set(splits["train"]):
+        splits = {None: sorted(set(splits["train"]) | set(splits.get("val", [])))}
+    return splits, yaml_names(raw.get("names"), path)
+
+
+def entry_paths(root: Path, entries: str | list) -> list[Path]:
+    """The paths a split entry of a data.yaml names, relative to `root`; '../train/images' also means
+    train/images, Ultralytics' own fallback for Roboflow's yaml files."""
+    out = []
+    for e in [entries] if isinstance(entries, str) else entries:
+        p = Path(str(e)) if Path(str(e)).is_absolute() else root / str(e)
+        out.append(root / str(e)[3:] if not p.exists() and str(e).startswith("../") else p)
+    return out
+
+
+def yaml_names(names, path: Path) -> list[str] | None:
+    """Names as a list by class id, from a list or an {id: name} mapping."""
+    if names is None:
+        return None
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    try:
+        by_id = {int(k): str(v) for k, v in dict(names).items()}
+    except (TypeError, ValueError):
+        raise UserError(f"'{path}': names must be a list or a mapping of class id to name") from None
+    if sorted(by_id) != list(range(len(by_id))):
+        raise UserError(f"'{path}': the class ids of names must run 0, 1, 2, ... without gaps, got {sorted(by_id)}")
+    return [by_id[i] for i in range(len(by_id))]
+
+
+def names_file(folder: Path) -> list[str] | None:
+    """Class names from a classes.txt (or Darknet's obj.names) in the dataset folder, one per line."""
+    f = next((folder / n for n in NAME_FILES if (folder / n).is_file()), None)
+    return [line.strip() for line in f.read_text().splitlines() if line.strip()] if f else None
+
+
+def from_folder(folder: Path) -> dict[str | None, list[Path]]:
+    """The images under a dataset folder, split by the train/val(id)/test folder each lies in when every image lies
+    in one and there is a train and a held-out split (images/train, train/images, ...); otherwise none."""
+    from .data import split_images
+
+    split_of = {}
+    for p in split_images(str(folder)):
+        words = [SPLIT_WORDS.get(part.lower()) for part in p.relative_to(folder).parts[:-1]]
+        split_of[p] = next((w for w in words if w), None)
+    given = set(split_of.values())
+    if None in given or "train" not in given or not given & {"val", "test"}:
+        return {None: sorted(split_of)}
+    if "val" not in given:
+        split_of = {p: "val" if s == "test" else s for p, s in split_of.items()}
+    return {s: sorted(p for p, t in split_of.items() if t == s) for s in SPLITS if s in split_of.values()}
+
+
+def label_of(image: Path) -> Path | None:
+    """The label file Ultralytics reads for an image (the last /images/ swapped for /labels/), else a .txt beside
+    the image; None when there is neither."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    text = str(image)
+    ultralytics = Path(sb.join(text.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt") if sa in text else None
+    return next((p for p in (ultralytics, image.with_suffix(".txt")) if p is not None and p.is_file()), None)
+
+
+def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[tuple[int, float, ...]]:
+    """(class, x1, y1, x2, y2) rows of one label file, normalized; bad rows are dropped and listed."""
+    rows, seen = [], set()
+    for n, line in enumerate(label.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{label} line {n}"
+        try:
+            values = [float(v) for v in line.split()]
+        except ValueError:
+            values = []
+        c, coords = (values[0], values[1:]) if values else (-1, [])
+        if not all(map(math.isfinite, values)) or c < 0 or c != int(c) or not (
+                len(coords) == 4 or (len(coords) >= 6 and len(coords) % 2 == 0)):
+            issues.append(f"{where}: '{line.strip()[:60]}' is not 'class cx cy w h' (or a polygon), dropped")
+            counts[MALFORMED] += 1
+            continue
+        if len(coords) == 4:
+            cx, cy, w, h = coords
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            outside = w <= 0 or h <= 0 or not all(-EPS <= v <= 1 + EPS for v in coords)
+        else:
+            xs, ys = coords[0::2], coords[1::2]
+            box = (min(xs), min(ys), max(xs), max(ys))
+            outside = not all(-EPS <= v <= 1 + EPS for v in coords)
+        if outside or not all(-EPS <= v <= 1 + EPS for v in box):
+            issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} is out of the 0-1 range, clipped")
+            counts[OUT_OF_RANGE] += 1
+        key = (int(c), *(round(v, 6) for v in box))
+        if key in seen:
+            counts[REPEATED] += 1
+            continue
+        seen.add(key)
+        counts[POLYGONS] += len(coords) > 4
+        rows.append((int(c), *box))
+    return rows
+
+
+def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
+    """Keep the first of images with the same bytes (train before val before test), so no image is in two splits
+    or trains twice."""
+    order = {s: i for i, s in enumerate([*SPLITS, None])}
+    first: dict[str, Item] = {}
+    kept = []
+    for item in sorted(source.items, key=lambda it: (order[it.split], str(it.path))):
+        digest = hashlib.blake2b(item.path.read_bytes(), digest_size=16).hexdigest()
+        if digest in first:
+            other = first[digest]
+            where = f" ({item.split} and {other.split} splits)" if item.split != other.split else ""
+            source.issues.append(f"{item.path}: the same bytes as '{other.path}'{where}, left out")
+            counts[DUPLICATES] += 1
+            continue
+        first[digest] = item
+        kept.append(item)
+    source.items[:] = kept
+
+
+def orphan_labels(images: list[Path], claimed: set[Path | None]) -> list[str]:
+    """Label files that no image claims, in the folders where the images' labels belong (labels/... or beside)."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    folders = {p.parent for p in claimed if p is not None} | {p.parent for p in images}
+    folders |= {Path(sb.join(str(p).rsplit(sa, 1))).parent for p in images if sa in str(p)}
+    orphans = sorted(p for f in folders for p in f.glob("*.txt") if p not in claimed and p.name not in NAME_FILES)
+    return [f"{p}: no image of this name" for p in orphans]
