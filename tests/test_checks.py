@@ -13,7 +13,7 @@ from yolodistill.cli import app
 from yolodistill.data import make_synthetic
 from yolodistill.errors import UserError
 
-from .conftest import save_checkpoint
+from .conftest import assert_one_line_error, save_checkpoint
 
 
 @pytest.fixture
@@ -44,17 +44,6 @@ def run_cli(*args: str):
     return CliRunner().invoke(app, ["train", *args, "--epochs", "1", "--imgsz", "64", "--device", "cpu"])
 
 
-def assert_one_line_error(result, *needles: str):
-    assert result.exit_code == 2, result.output
-    text = result.output.strip()
-    assert "Traceback" not in text and result.exception is None or isinstance(result.exception, SystemExit)
-    lines = [x for x in text.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), text
-    flat = " ".join(text.split())
-    for n in needles:
-        assert n in flat, flat
-
-
 @pytest.fixture
 def cases(tmp_path, synth_data, teacher26):
     bad = tmp_path / "garbage.pt"
@@ -82,7 +71,8 @@ def cases(tmp_path, synth_data, teacher26):
         "offline official teacher": (["yolo26x.pt", "yolo26n.yaml", synth_data], ["is not on disk", "offline"]),
         "unknown student": ([teacher26, "yolo99z.yaml", synth_data], ["student 'yolo99z.yaml'"]),
         "data with missing paths": (
-            [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")], ["images not found"]
+            [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")],
+            ["images not found", "check and clean it with: yolodistill data convert", "--format yolo"]
         ),
         "data not yaml": ([teacher26, "yolo26n.yaml", txt], ["should be a dataset .yaml"]),
     }
@@ -177,3 +167,60 @@ def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     torch.save(ckpt, tmp_path / "last.pt")
     result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "last.pt")])
     assert_one_line_error(result, "is a URL", "only fetched when you pass one yourself")
+
+
+@pytest.mark.parametrize("device", [None, "", "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,
+                                    [0, 1], "-1", "-1,-1"])
+def test_devices_this_machine_has_pass(device, monkeypatch):
+    import torch
+
+    from yolodistill.checks import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # the check reads only the count
+    check_device(device)
+
+
+@pytest.mark.parametrize("device, gpus, needle", [
+    ("0", 0, "asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu"),
+    ("cuda:0", 0, "sees none"),
+    ("-1", 0, "sees none"),
+    ("2", 2, "this machine has 2 GPUs (index 0 to 1), so there is no GPU 2"),
+    ("0,1", 1, "this machine has 1 GPU (index 0), so there is no GPU 1"),
+    ("0,0", 2, "names a GPU twice"),
+    ("gpu", 2, "'gpu' is not a device"),
+    ("0,,1", 2, "is not a device"),
+    ("1.5", 2, "is not a device"),
+    ("-2", 2, "is not a device"),
+])
+def test_devices_this_machine_lacks_are_refused(device, gpus, needle, monkeypatch):
+    import torch
+
+    from yolodistill.checks import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    with pytest.raises(UserError) as e:
+        check_device(device)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_mps_only_where_it_exists(monkeypatch):
+    import torch
+
+    from yolodistill.checks import check_device
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(UserError, match="MPS is not available"):
+        check_device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    check_device("mps")
+
+
+def test_this_machine_refuses_its_missing_gpu(teacher26, synth_data, tmp_path):
+    """No monkeypatching: on a CPU-only machine --device 0 stops before any work; with a GPU, one past the last."""
+    import torch
+
+    index = torch.cuda.device_count()  # 0 on a CPU-only machine, else one past the last GPU
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--project", str(tmp_path / "runs"), "--device", str(index)])
+    assert_one_line_error(result, f"--device {index}")
+    assert not (tmp_path / "runs").exists()

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from yolodistill.cli import app, parse_overrides
 from yolodistill.errors import UserError
 
-from .conftest import PYTHON
+from .conftest import PYTHON, assert_one_line_error
 
 
 def walk(command, path=()):
@@ -53,10 +53,73 @@ def test_compare_bad_methods_is_one_line(teacher26, synth_data, tmp_path):
     result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--epochs", "1", "--methods", "plain,magic",
                                       "--project", str(tmp_path / "c")])
-    assert result.exit_code == 2
-    lines = [x for x in result.output.splitlines() if x.strip()]
-    assert len(lines) == 1 and "magic" in lines[0] and "Traceback" not in result.output
+    assert_one_line_error(result, "magic")
     assert not (tmp_path / "c").exists()
+
+
+def params(command: str) -> dict:
+    """The click parameters of a top-level command, by name."""
+    import typer.main
+
+    return {p.name: p for p in dict(walk(typer.main.get_command(app)))[(command,)].params}
+
+
+# Where compare and train may differ, and why; every other option must be the same in both.
+TRAIN_ONLY = {
+    "seed": "compare trains every method once per seed of --seeds",
+    "resume": "compare starts each of its runs itself; an interrupted comparison is run again",
+}
+COMPARE_ONLY = {"seeds": "the seeds of the comparison", "methods": "which methods to compare"}
+
+
+def test_compare_takes_every_train_option_with_the_same_meaning():
+    train, compare = params("train"), params("compare")
+    assert set(train) - set(compare) == set(TRAIN_ONLY)
+    assert set(compare) - set(train) == set(COMPARE_ONLY)
+    shared = set(train) & set(compare)
+    assert {"imgsz", "batch", "device", "workers", "kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss",
+            "kd_warmup", "kd_schedule", "kd_final", "kd_balance", "kd_assign", "kd_one2one", "kd_box_ring",
+            "init_from_teacher", "config", "epochs", "project", "name", "exist_ok"} <= shared
+    for name in shared:
+        t, c = train[name], compare[name]
+        assert (t.opts, t.secondary_opts, t.type_descriptor.annotation, t.is_flag, t.default, t.required, t.help) == (
+            c.opts, c.secondary_opts, c.type_descriptor.annotation, c.is_flag, c.default, c.required, c.help), name
+
+
+FLAGS = ["--teacher", "t.pt", "--student", "yolo26n.yaml", "--data", "d.yaml", "--imgsz", "320", "--device", "cpu",
+         "--batch", "8", "--workers", "0", "--epochs", "3", "--kd-cls", "0.5", "--feat-loss", "cross",
+         "--no-init-from-teacher", "--kd-one2one", "--exist-ok", "lr0=0.01", "cos_lr=True"]
+
+
+def test_the_same_flags_reach_train_and_compare_alike(monkeypatch):
+    """Both commands hand train()'s and compare()'s keyword arguments the same settings from the same words."""
+    import yolodistill.compare
+    import yolodistill.train
+
+    got = {}
+    monkeypatch.setattr(yolodistill.train, "train", lambda **k: got.setdefault("train", k) and None)
+    monkeypatch.setattr(yolodistill.compare, "compare", lambda **k: got.setdefault("compare", k))
+    CliRunner().invoke(app, ["train", *FLAGS])
+    result = CliRunner().invoke(app, ["compare", *FLAGS, "--seeds", "0,1"])
+    assert result.exit_code == 0, result.output
+    expected = dict(teacher="t.pt", student="yolo26n.yaml", data="d.yaml", imgsz=320, device="cpu", batch=8,
+                    workers=0, epochs=3, kd_cls=0.5, feat_loss="cross", init_from_teacher=False, kd_one2one=True,
+                    exist_ok=True, lr0=0.01, cos_lr=True)
+    assert {k: got["train"][k] for k in expected} == expected
+    assert {k: got["compare"][k] for k in expected} == expected
+    assert got["compare"]["seeds"] == "0,1" and "resume" not in got["train"] and "seed" not in got["train"]
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+@pytest.mark.parametrize("words, needle", [
+    (["--imgzs", "320"], "unknown option '--imgzs' (did you mean --imgsz?)"),
+    (["--epochs", "3", "epochs=5"], "epochs is given twice (--epochs 3 and epochs=5): keep one"),
+    (["lr0"], "'lr0' is not a key=value override"),
+])
+def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path):
+    result = CliRunner().invoke(app, [command, "--teacher", "t.pt", "--project", str(tmp_path / "p"), *words])
+    assert_one_line_error(result, needle, f"yolodistill {command} --help" if "unknown" in needle else "")
+    assert not (tmp_path / "p").exists()
 
 
 def test_info_lists_versions_and_format_support():
@@ -71,6 +134,25 @@ def test_info_lists_versions_and_format_support():
     assert "yolodistill[openvino]" in flat  # brackets survive rich markup
     engine_ok = torch.cuda.is_available()
     assert ("engine" in flat) and (engine_ok or "TensorRT engines need" in flat)
+
+
+def test_one_line_check_catches_tracebacks_and_raised_exceptions():
+    """The helper every bad-input test uses fails on each way a command can break the one-line rule."""
+    from typer.testing import Result
+
+    def result(output: str, code: int = 2, exception: BaseException | None = None):
+        return Result(runner=CliRunner(), stdout_bytes=output.encode(), stderr_bytes=b"", output_bytes=output.encode(),
+                      return_value=None, exit_code=code, exception=exception)
+
+    assert_one_line_error(result("Error: bad --imgsz\n"), "--imgsz")
+    for bad in (result("Error: x\nTraceback (most recent call last):\n"), result("Error: x\n", code=1),
+                result("Error: x\n", exception=ValueError("boom")), result("Error: x\nsecond line\n"),
+                result("not an error line\n")):
+        with pytest.raises(AssertionError):
+            assert_one_line_error(bad)
+    assert_one_line_error(result("Error: x\n", exception=SystemExit(2)))
+    with pytest.raises(AssertionError):
+        assert_one_line_error(result("Error: x\n"), "not there")
 
 
 def test_error_messages_keep_square_brackets(tmp_path):

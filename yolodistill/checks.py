@@ -16,7 +16,7 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import UserError, first_line, is_url, require_file
+from .errors import UserError, check_output, check_writable, first_line, is_url, require_file  # noqa: F401
 
 
 @dataclass
@@ -120,25 +120,61 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError("no dataset: pass --data DATA.yaml")
     if Path(data).suffix.lower() not in (".yaml", ".yml"):
         raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
+    fix = f"check and clean it with: yolodistill data convert {data} --format yolo --out NEW_FOLDER"
     try:
         info = check_det_dataset(str(data))
     except Exception as e:
-        raise UserError(f"data '{data}': {first_line(e)}") from None
+        raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
     if not info.get("val"):
-        raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated")
+        raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or {fix} "
+                        "(it makes a split)")
     for split in ("train", "val"):
         if not split_images(info[split]):
-            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]})")
+            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]}); {fix}")
     return info
 
 
-def check_writable(folder: str | Path, flag: str) -> None:
-    """The nearest existing parent of `folder` must be a folder this user may write into."""
-    p = Path(folder).resolve()
-    while not p.exists():
-        p = p.parent
-    if not p.is_dir() or not os.access(p, os.W_OK):
-        raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
+DEVICE_HINT = "use --device cpu, or a GPU index such as 0 (0,1 for several)"
+
+
+def check_device(device: Any, flag: str = "--device") -> None:
+    """Refuse a device this machine does not have, before any work: a GPU index on a CPU-only machine, an index past
+    the last GPU, MPS off a Mac, or a malformed list. Accepts what Ultralytics accepts: '' or None (auto), cpu, mps,
+    0, 0,1, cuda, cuda:0, [0, 1], and -1 for an idle GPU; npu and xpu are left to Ultralytics' own check."""
+    if device is None or isinstance(device, torch.device):
+        return
+    raw = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device)
+    text = raw.strip().lower()
+    for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
+        text = text.replace(junk, "")
+    if text in ("", "none", "auto", "cpu"):
+        return
+    if text.startswith(("npu", "xpu")):
+        from ultralytics.utils.torch_utils import select_device
+
+        try:
+            select_device(text, verbose=False)
+        except ValueError as e:
+            raise UserError(f"{flag} {raw}: {first_line(e)}") from None
+        return
+    if text in ("mps", "mps:0"):
+        if not torch.backends.mps.is_available():
+            raise UserError(f"{flag} {raw}: Apple's MPS is not available on this machine: {DEVICE_HINT}")
+        return
+    ids = ["0"] if text == "cuda" else text.split(",")
+    if not all(i.lstrip("-").isdigit() and int(i) >= -1 for i in ids):
+        raise UserError(f"{flag} '{raw}' is not a device: {DEVICE_HINT}")
+    numbers = [int(i) for i in ids]
+    if len({n for n in numbers if n >= 0}) < sum(n >= 0 for n in numbers):
+        raise UserError(f"{flag} {raw} names a GPU twice: list each index once, e.g. 0,1")
+    count = torch.cuda.device_count()
+    if count == 0:
+        raise UserError(f"{flag} {raw} asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").replace(" ", "").split(",")
+    beyond = [n for n in numbers if n >= count and str(n) not in visible]  # Ultralytics maps physical ids it hides
+    if beyond:
+        raise UserError(f"{flag} {raw}: this machine has {count} GPU{'s' * (count > 1)} (index 0"
+                        f"{f' to {count - 1}' if count > 1 else ''}), so there is no GPU {beyond[0]}: {DEVICE_HINT}")
 
 
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
@@ -205,6 +241,9 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
     from .start import starts_from_teacher
 
+    if distill.unlabeled and not distill.losses_on:
+        raise UserError("unlabelled images are learned from the distillation terms alone, and every distillation "
+                        "weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), or drop --unlabeled")
     if distill.losses_on or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
         return
     why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
@@ -220,6 +259,12 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
     if student is None:
         raise UserError("no student: pass --student yolo26n.yaml (started from the teacher) or a .pt (fine-tuned from its own weights)")
+    check_device(args.get("device"))
+    args = {"name": None, **args}
+    # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
+    args["project"] = str(Path(args.get("project") or "runs/distill").resolve())
+    check_output(args["project"], "--project")
+    check_run_dir(args)
     data_info = check_data(data)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")
@@ -230,12 +275,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     else:
         student_model = build_student(str(student), nc, ch)
     check_fit(teacher_model, student_model, data_info, str(student))
-    args = {"name": None, **args}
-    # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
-    args["project"] = str(Path(args.get("project") or "runs/distill").resolve())
-    check_writable(args["project"], "--project")
     check_args(args, int(max(student_model.stride.max(), 32)))
-    check_run_dir(args)
     local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)
     args.update(
         model=local(student), data=local(data), distill_model=local(teacher), task="detect", mode="train",
@@ -264,6 +304,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
     if ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run instead")
+    check_device(overrides.get("device"))
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")

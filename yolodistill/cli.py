@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 import yaml
@@ -40,11 +42,21 @@ def user_errors(fn):
     return wrapper
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`)."""
+def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
+    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`).
+
+    A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
+    key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
+        if item.startswith("-") and not sep:
+            import difflib
+
+            close = difflib.get_close_matches(item, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; any other Ultralytics "
+                            "train argument goes as key=value (lr0=0.01)")
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: write Ultralytics train arguments as lr0=0.01")
@@ -55,38 +67,116 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
+    """Flags that were given (not None) plus the key=value words; a setting given both ways is refused."""
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+    words = parse_overrides(ctx.args, ctx.info_name or "train", known)
+    unset = {o.name for o in RUN_OPTIONS if o.type is bool}  # a plain flag left off is False, not a setting
+    given = {k: v for k, v in flags.items() if v is not None and not (v is False and k in unset)}
+    twice = sorted(set(given) & set(words))
+    if twice:
+        k = twice[0]
+        raise UserError(f"{k} is given twice (--{k.replace('_', '-')} {given[k]} and {k}={words[k]}): keep one")
+    return {**given, **words}
+
+
+# --- Options shared by train and compare ------------------------------------------------------------------------------
+# Defined once: a flag added here appears in both commands with the same help (tests/test_cli.py holds them equal).
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One command-line option: its parameter name, Python type and Typer definition."""
+
+    name: str
+    type: Any
+    info: Any
+
+
+def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> Opt:
+    return Opt(name, type_, typer.Option(default, *decls, help=help))
+
+
+RUN_OPTIONS = (
+    opt("teacher", Optional[str], "Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you "
+        "trust). Frozen during training."),
+    opt("student", Optional[str], "Student model: a .yaml (started from the teacher's weights, see "
+        "--init-from-teacher) or a .pt to fine-tune."),
+    opt("data", Optional[str], "Dataset yaml in Ultralytics format (train/val paths and names); check or convert "
+        "yours with yolodistill data convert."),
+    opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
+    opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: 640]"),
+    opt("batch", Optional[int], "Batch size. [default: 16]"),
+    opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; checked against this machine's "
+        "GPUs. [default: auto]"),
+    opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
+    opt("project", Optional[str], "Parent folder of the runs. [default: runs/distill for train, runs/compare for "
+        "compare]"),
+    opt("name", Optional[str], "Folder name under --project. [default: exp, exp-2, ...]"),
+    opt("exist_ok", bool, "Write into an existing folder instead of a new one.", "--exist-ok", default=False),
+    opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one): its distillation keys "
+        "set the distilled run, its Ultralytics args every run; flags override it, it overrides configs/default.yaml."),
+)
+DISTILL_OPTIONS = (
+    opt("kd_cls", Optional[float], "Weight of class-score distillation on every anchor, background included; 1 pulls "
+        "about as hard as Ultralytics' class loss (0 turns it off). [default: from the recipe]"),
+    opt("kd_box", Optional[float], "Weight of box distillation on the student's positives: CIoU to the teacher's "
+        "box, plus DFL-bin KL for DFL heads; 1 pulls like Ultralytics' box loss. [default: from the recipe]"),
+    opt("kd_feat", Optional[float], "Weight of neck-feature distillation through adapters, calibrated so 1 pulls "
+        "about like the detection loss for every --feat-loss. [default: from the recipe]"),
+    opt("temperature", Optional[float], "Temperature of the KL between DFL bin distributions (DFL heads). "
+        "[default: 2]"),
+    opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
+        "student features through the teacher's head)."),
+    opt("kd_warmup", Optional[float], "Epochs over which the distillation weights ramp up from 0. [default: 1]"),
+    opt("kd_schedule", Optional[str], "Decay of the distillation weights over the run: constant, linear or cosine "
+        "(to --kd-final). [default: cosine]"),
+    opt("kd_final", Optional[float], "Share of the distillation weights left at the last epoch under a linear or "
+        "cosine --kd-schedule. [default: 0.1]"),
+    opt("kd_balance", Optional[str], "fixed: the weights as given; auto: scale each term from its gradient on the "
+        "first 10 batches so weight 1 pulls as hard as the detection loss. [default: fixed]"),
+    opt("kd_assign", Optional[str], "Whose predictions rank anchors in the student's label assigner: student "
+        "(Ultralytics) or teacher (label assignment distillation). [default: student]"),
+    opt("kd_one2one", Optional[bool], "Also distill YOLO26's one-to-one branch (validation uses one-to-many). "
+        "[default: off]", "--kd-one2one/--no-kd-one2one"),
+    opt("kd_box_ring", Optional[float], "Box-distillation weight of anchors inside a ground-truth box that the "
+        "assigner did not pick, times the teacher's confidence (0: positives only). [default: 0.5]"),
+    opt("init_from_teacher", Optional[bool], "Start a student built from a .yaml from the teacher's weights, thinned "
+        "by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]",
+        "--init-from-teacher/--no-init-from-teacher"),
+)
+TRAIN_ONLY = (
+    opt("seed", Optional[int], "Random seed. [default: 0]"),
+    opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt."),
+)
+COMPARE_ONLY = (
+    opt("seeds", str, "Comma-separated seeds; each method trains once per seed.", default="0,1,2"),
+    opt("methods", str, "Which of plain, builtin (Ultralytics' distiller), ours.", default="plain,builtin,ours"),
+)
+
+
+def with_options(*groups: tuple[Opt, ...]):
+    """Give a command the options of `groups` as keyword parameters, which Typer reads from its signature; the
+    function takes them as **options."""
+
+    def decorate(fn):
+        params = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
+                  if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        params += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.info, annotation=o.type)
+                   for group in groups for o in group]
+        fn.__signature__ = inspect.Signature(params)
+        return fn
+
+    return decorate
+
+
+RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command(context_settings=RUN_CONTEXT)
 @user_errors
-def train(
-    ctx: typer.Context,
-    teacher: Optional[str] = typer.Option(None, help="Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you trust). Frozen during training."),
-    student: Optional[str] = typer.Option(None, help="Student model: a .yaml (started from the teacher's weights, see --init-from-teacher) or a .pt to fine-tune."),
-    data: Optional[str] = typer.Option(None, help="Dataset yaml in Ultralytics format (train/val paths and names)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs to train. [default: from the config, 100]"),
-    imgsz: Optional[int] = typer.Option(None, help="Train and val image size in pixels, a multiple of 32. [default: 640]"),
-    batch: Optional[int] = typer.Option(None, help="Batch size. [default: 16]"),
-    device: Optional[str] = typer.Option(None, help="Device: cpu, 0, or 0,1 for multi-GPU DDP. [default: auto]"),
-    workers: Optional[int] = typer.Option(None, help="Dataloader workers per rank. [default: 8]"),
-    seed: Optional[int] = typer.Option(None, help="Random seed. [default: 0]"),
-    project: Optional[str] = typer.Option(None, help="Parent folder of the run. [default: runs/distill]"),
-    name: Optional[str] = typer.Option(None, help="Run folder name under --project. [default: exp, exp-2, ...]"),
-    exist_ok: bool = typer.Option(False, "--exist-ok", help="Write into an existing run folder instead of a new one."),
-    config: Optional[Path] = typer.Option(None, help="Recipe yaml (see configs/); flags override it, it overrides configs/default.yaml."),
-    kd_cls: Optional[float] = typer.Option(None, help="Weight of class-score distillation on every anchor, background included; 1 pulls about as hard as Ultralytics' class loss (0 turns it off). [default: from the recipe]"),
-    kd_box: Optional[float] = typer.Option(None, help="Weight of box distillation on the student's positives: CIoU to the teacher's box, plus DFL-bin KL for DFL heads; 1 pulls like Ultralytics' box loss. [default: from the recipe]"),
-    kd_feat: Optional[float] = typer.Option(None, help="Weight of neck-feature distillation through adapters, calibrated so 1 pulls about like the detection loss for every --feat-loss. [default: from the recipe]"),
-    temperature: Optional[float] = typer.Option(None, help="Temperature of the KL between DFL bin distributions (DFL heads). [default: 2]"),
-    feat_loss: Optional[str] = typer.Option(None, help="Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: student features through the teacher's head)."),
-    kd_warmup: Optional[float] = typer.Option(None, help="Epochs over which the distillation weights ramp up from 0. [default: 1]"),
-    kd_schedule: Optional[str] = typer.Option(None, help="Decay of the distillation weights over the run: constant, linear or cosine (to --kd-final). [default: cosine]"),
-    kd_final: Optional[float] = typer.Option(None, help="Share of the distillation weights left at the last epoch under a linear or cosine --kd-schedule. [default: 0.1]"),
-    kd_balance: Optional[str] = typer.Option(None, help="fixed: the weights as given; auto: scale each term from its gradient on the first 10 batches so weight 1 pulls as hard as the detection loss. [default: fixed]"),
-    kd_assign: Optional[str] = typer.Option(None, help="Whose predictions rank anchors in the student's label assigner: student (Ultralytics) or teacher (label assignment distillation). [default: student]"),
-    kd_one2one: Optional[bool] = typer.Option(None, "--kd-one2one/--no-kd-one2one", help="Also distill YOLO26's one-to-one branch (validation uses one-to-many). [default: off]"),
-    kd_box_ring: Optional[float] = typer.Option(None, help="Box-distillation weight of anchors inside a ground-truth box that the assigner did not pick, times the teacher's confidence (0: positives only). [default: 0.5]"),
-    init_from_teacher: Optional[bool] = typer.Option(None, "--init-from-teacher/--no-init-from-teacher", help="Start a student built from a .yaml from the teacher's weights, thinned by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]"),
-    resume: Optional[Path] = typer.Option(None, help="Resume an interrupted run from its weights/last.pt."),
-):
+@with_options(RUN_OPTIONS, DISTILL_OPTIONS, TRAIN_ONLY)
+def train(ctx: typer.Context, **options: Any):
     """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (lr0=0.005).
 
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
@@ -95,22 +185,11 @@ def train(
     from .train import TrainingInterrupted
     from .train import train as run_train
 
-    overrides = parse_overrides(ctx.args)
-    flags = dict(
-        epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=workers, seed=seed, project=project,
-        name=name, kd_cls=kd_cls, kd_box=kd_box, kd_feat=kd_feat, temperature=temperature, feat_loss=feat_loss,
-        kd_warmup=kd_warmup, init_from_teacher=init_from_teacher, kd_schedule=kd_schedule, kd_final=kd_final,
-        kd_balance=kd_balance, kd_assign=kd_assign, kd_one2one=kd_one2one, kd_box_ring=kd_box_ring,
-    )
-    if exist_ok:
-        flags["exist_ok"] = True
-    if resume is not None and teacher is not None:
-        overrides["distill_model"] = teacher  # the teacher moved since the run started
+    settings = merge_overrides(options, ctx)
+    if settings.get("resume") is not None and "teacher" in settings:
+        settings["distill_model"] = settings.pop("teacher")  # the teacher moved since the run started
     try:
-        result = run_train(
-            teacher=teacher, student=student, data=data, config=config, resume=resume,
-            **{k: v for k, v in flags.items() if v is not None}, **overrides,
-        )
+        result = run_train(**settings)
     except TrainingInterrupted as e:
         hint = f"yolodistill train --resume {e.last}" if e.last.exists() else "a new run (no epoch had finished)"
         err_console.print(f"[bold yellow]Interrupted.[/] Continue with: {hint}", soft_wrap=True, highlight=False)
@@ -120,29 +199,19 @@ def train(
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings=RUN_CONTEXT)
 @user_errors
-def compare(
-    ctx: typer.Context,
-    teacher: str = typer.Option(..., help="Teacher checkpoint (.pt) shared by both distillation methods."),
-    student: str = typer.Option(..., help="Student model yaml (or .pt) trained by every method."),
-    data: str = typer.Option(..., help="Dataset yaml; mAP comes from its val split."),
-    epochs: int = typer.Option(..., help="Epochs of every run (the same for each method and seed)."),
-    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; each method trains once per seed."),
-    methods: str = typer.Option("plain,builtin,ours", help="Which of plain, builtin (Ultralytics' distiller), ours."),
-    config: Optional[Path] = typer.Option(None, help="Recipe yaml for 'ours' (and shared Ultralytics args)."),
-    project: str = typer.Option("runs/compare", help="Parent folder of the comparison."),
-    name: Optional[str] = typer.Option(None, help="Comparison folder name. [default: exp, exp-2, ...]"),
-    exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse an existing comparison folder."),
-):
+@with_options(RUN_OPTIONS, COMPARE_ONLY, DISTILL_OPTIONS)
+def compare(ctx: typer.Context, **options: Any):
     """Train the plain student, Ultralytics' built-in distiller and our recipe per seed, and compare them.
 
-    Writes compare.json, compare.md and compare.png; other Ultralytics train arguments go as key=value.
+    Takes train's options with the same meaning: the distillation flags (--kd-*, --temperature, --feat-loss,
+    --init-from-teacher) set 'ours', every other option and key=value argument all methods alike. Writes
+    compare.json, compare.md and compare.png.
     """
     from .compare import compare as run_compare
 
-    run_compare(teacher, student, data, epochs, seeds=seeds, methods=methods, config=config, project=project,
-                name=name, exist_ok=exist_ok, console=console, **parse_overrides(ctx.args))
+    run_compare(console=console, **merge_overrides(options, ctx))
 
 
 @data_app.command("synth")

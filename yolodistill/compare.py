@@ -170,14 +170,14 @@ def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]
 
 
 def compare(
-    teacher: str | Path,
-    student: str | Path,
-    data: str | Path,
-    epochs: int,
+    teacher: str | Path | None = None,
+    student: str | Path | None = None,
+    data: str | Path | None = None,
+    epochs: int | None = None,
     seeds: str | Iterable[int] = (0, 1, 2),
     methods: str | Iterable[str] = METHODS,
     config: str | Path | None = None,
-    project: str | Path = "runs/compare",
+    project: str | Path | None = None,
     name: str | None = None,
     exist_ok: bool = False,
     console: Console | None = None,
@@ -186,10 +186,11 @@ def compare(
     """Train each method once per seed, validate the teacher, and write compare.json, compare.md and compare.png.
 
     `seeds` and `methods` take sequences or comma-separated strings. `overrides` are Ultralytics train args shared
-    by every run and distillation keys (kd_cls, ...) for "ours"; both override `config` as in `yolodistill train`.
-    Every input is checked before anything is trained or written.
+    by every run and distillation keys (kd_cls, ...) for "ours"; both override `config` as in `yolodistill train`,
+    and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
+    written.
     """
-    from .checks import preflight
+    from .checks import check_device, preflight
     from .config import resolve
 
     console = console or Console()
@@ -197,8 +198,10 @@ def compare(
     reserved = sorted(k for k in overrides if k in RESERVED)
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
+    check_device(overrides.get("device"))
     distill, args = resolve(config, epochs=epochs, **overrides)
-    save_dir = compare_dir(project, name, exist_ok)
+    epochs = args.get("epochs")
+    save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],

@@ -98,10 +98,11 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     from .report import markdown_table
     from .utils import atomic_write_text
 
-    from .checks import check_writable
+    from .checks import check_device, check_output
 
     p = PRESETS["quick" if quick else "full"]
-    check_writable(out, "--out")
+    check_device(device)
+    check_output(out, "--out")
     save_dir = increment_path(Path(out).resolve(), mkdir=False)
     try:
         save_dir.mkdir(parents=True)
