@@ -22,6 +22,8 @@ from yolodistill.cli import app
 from yolodistill.errors import UserError
 from yolodistill.export import export_model
 
+from .conftest import TRAINED_IMGSZ
+
 FIXTURES = Path(__file__).parent / "fixtures" / "jetson"
 FAST = dict(warmup=1, runs=5)
 
@@ -32,14 +34,15 @@ def quiet() -> Console:
 
 
 @pytest.fixture(scope="module")
-def run(trained_student, synth_data, tmp_path_factory) -> Path:
-    """A project folder holding runs/distill/exp/weights/best.pt with its ONNX and OpenVINO exports."""
+def run(trained_student, learnable_data, tmp_path_factory) -> Path:
+    """A project folder holding runs/distill/exp/weights/best.pt (the shared trained model) with its ONNX and
+    OpenVINO exports."""
     root = tmp_path_factory.mktemp("project")
     best = root / "runs" / "distill" / "exp" / "weights" / "best.pt"
     best.parent.mkdir(parents=True)
     shutil.copy2(trained_student, best)
     for fmt in ("onnx", "openvino"):
-        export_model(best, format=fmt, data=synth_data)
+        export_model(best, format=fmt, data=learnable_data)
     return root
 
 
@@ -47,11 +50,12 @@ def weights_of(run: Path) -> Path:
     return run / "runs" / "distill" / "exp" / "weights"
 
 
-def test_bench_writes_every_key_with_sane_values(run, synth_data, tmp_path):
+def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
     w = weights_of(run)
     artifacts = [w / "best.pt", w / "best.onnx", w / "best_openvino_model"]
     out = tmp_path / "report" / "bench.json"
-    rows = bn.bench(artifacts, data=synth_data, json_path=out, console=quiet(), **FAST)
+    console = quiet()
+    rows = bn.bench(artifacts, data=learnable_data, json_path=out, console=console, **FAST)
 
     saved = json.loads(out.read_text())
     assert saved == rows and [r["format"] for r in saved] == ["pt", "onnx", "openvino"]
@@ -61,18 +65,50 @@ def test_bench_writes_every_key_with_sane_values(run, synth_data, tmp_path):
         assert set(lat) == {"p50", "p90", "p99"} and 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
         assert row["throughput_ips"] > 0 and row["size_mb"] > 0
         assert row["params"] > 0 and row["flops_g"] > 0  # exports borrow them from best.pt beside them
-        assert 0 <= row["map50_95"] <= row["map50"] <= 1
-        assert (row["precision"], row["imgsz"], row["batch"], row["device"]) == ("fp32", 64, 1, "cpu")
+        assert (row["precision"], row["imgsz"], row["batch"], row["device"]) == ("fp32", TRAINED_IMGSZ, 1, "cpu")
+        assert row["name"] == "exp"  # the run folder; format and precision tell the rows apart
     assert len({r["params"] for r in saved}) == 1
+    table = [line for line in console.export_text().splitlines() if line.startswith("│ exp")]
+    assert [line.split("│")[2].strip() for line in table] == ["pt", "onnx", "openvino"]
+
+    # mAP: the trained model's real numbers, the same in every format (fp32 exports compute what PyTorch does)
+    pt, onnx, openvino = (r["map50_95"] for r in saved)
+    assert pt > 0.1 and all(r["map50"] > r["map50_95"] + 0.05 for r in saved)
+    assert onnx == pytest.approx(pt, abs=0.01) and openvino == pytest.approx(pt, abs=0.01)
+    from ultralytics import YOLO
+
+    direct = YOLO(str(w / "best.pt")).val(data=str(learnable_data), imgsz=TRAINED_IMGSZ, batch=1, rect=False,
+                                          plots=False, project=str(tmp_path), name="val", verbose=False)
+    assert (saved[0]["map50"], saved[0]["map50_95"]) == pytest.approx((direct.box.map50, direct.box.map), abs=1e-4)
 
     table = list(csv.DictReader((out.parent / "bench.csv").open()))
     assert [r["artifact"] for r in table] == [str(p) for p in artifacts]
     assert float(table[1]["latency_p99_ms"]) == saved[1]["latency_ms"]["p99"]
-    assert (out.parent / "bench.md").read_text().count("| best") == 3
+    assert (out.parent / "bench.md").read_text().count("| exp | ") == 3
     assert (out.parent / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     env = json.loads((out.parent / "bench_env.json").read_text())
     assert env["jetson"] is None and env["libraries"]["onnxruntime"] and env["cpu_count"] >= 1
-    assert env["runs"] == 5 and env["data"] == str(synth_data)
+    assert env["runs"] == 5 and env["data"] == str(learnable_data)
+    assert env["openvino_cpu_precision"] in ("fp32", "bf16", "fp16")
+
+
+def test_row_names_say_what_each_row_is(tmp_path):
+    runs = tmp_path / "runs" / "compare" / "exp"
+    paths = [runs / "teacher" / "weights" / "best.pt", runs / "plain-seed0" / "weights" / "best.pt",
+             runs / "ours-seed0" / "weights" / "best.pt", runs / "ours-seed0" / "weights" / "best.onnx",
+             runs / "ours-seed0" / "weights" / "best_int8.onnx", runs / "ours-seed0" / "weights" / "last.pt",
+             tmp_path / "models" / "yolo26n.onnx"]
+    for p in paths:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.touch()
+    assert bn.row_names(paths, cwd=tmp_path) == ["teacher", "plain-seed0", "ours-seed0", "ours-seed0", "ours-seed0",
+                                                 "ours-seed0/last", "models/yolo26n.onnx"]
+    other = tmp_path / "runs" / "compare" / "exp-2" / "ours-seed0" / "weights" / "best.pt"
+    other.parent.mkdir(parents=True)
+    other.touch()
+    names = bn.row_names([paths[2], other], cwd=tmp_path)
+    assert names == ["runs/compare/exp/ours-seed0/weights/best.pt", "runs/compare/exp-2/ours-seed0/weights/best.pt"]
+    assert bn.row_names([paths[-1]], cwd=tmp_path / "runs") == ["../models/yolo26n.onnx"]
 
 
 def test_bench_without_artifacts_uses_the_newest_run(run, trained_student, monkeypatch):
@@ -91,6 +127,7 @@ def test_bench_without_artifacts_uses_the_newest_run(run, trained_student, monke
         (w / "best.engine").unlink()
         (w / "last.onnx").unlink()
     assert [Path(r["artifact"]).name for r in rows] == ["best.pt", "best.onnx", "best_openvino_model"]
+    assert {r["name"] for r in rows} == {"exp"}
     assert json.loads((w / "bench.json").read_text()) == rows
     assert "Skipping best.engine" in console.export_text()
 
@@ -130,11 +167,16 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
     noval.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images", "names": {0: "a"}}))
     with pytest.raises(UserError, match="has no val split"):
         bn.bench([w / "best.pt"], data=noval, console=quiet(), **FAST)
-    with pytest.raises(UserError, match="static export at 64 px"):
+    with pytest.raises(UserError, match=f"static export at {TRAINED_IMGSZ} px"):
         bn.bench([w / "best.onnx"], data=synth_data, imgsz=128, console=quiet(), **FAST)
     with pytest.raises(UserError, match="--runs >= 1"):
         bn.bench([w / "best.pt"], data=synth_data, runs=0, console=quiet())
     assert not (tmp_path / "bench.json").exists()
+    with pytest.raises(UserError, match="--json .* is a folder"):
+        bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path, console=quiet(), **FAST)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError, match="not a writable folder"):
+        bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / "a-file" / "b.json", console=quiet(), **FAST)
 
 
 def test_engine_artifact_without_cuda(tmp_path, synth_data):

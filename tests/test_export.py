@@ -16,6 +16,8 @@ from yolodistill import export as ex
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 
+from .conftest import TRAINED_IMGSZ
+
 
 @pytest.fixture
 def weights(trained_student, tmp_path) -> Path:
@@ -27,11 +29,11 @@ def weights(trained_student, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def onnx_export(trained_student, synth_data, tmp_path_factory) -> tuple[Path, ex.ExportResult]:
-    """The student and its fp32 ONNX export, shared by the parity tests."""
+def onnx_export(trained_student, learnable_data, tmp_path_factory) -> tuple[Path, ex.ExportResult]:
+    """The trained student and its fp32 ONNX export, shared by the parity tests."""
     dest = tmp_path_factory.mktemp("pair") / "best.pt"
     shutil.copy2(trained_student, dest)
-    return dest, ex.export_model(dest, format="onnx", data=synth_data)
+    return dest, ex.export_model(dest, format="onnx", data=learnable_data)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -46,35 +48,70 @@ def assert_within(result: ex.ExportResult, precision: str) -> None:
     assert result.parity.max_box_px <= tol.box_px and result.parity.max_score <= tol.score
 
 
-def test_onnx_export_matches_pytorch(onnx_export):
+def test_onnx_export_matches_pytorch(onnx_export, learnable_data):
     weights, result = onnx_export
     assert result.artifact == weights.parent / "best.onnx" and result.artifact.is_file()
-    assert result.parity.images == 8  # the synthetic val split
+    assert result.parity.images == ex.SAMPLE_IMAGES and result.parity.imgsz == TRAINED_IMGSZ
     assert_within(result, "fp32")
+    assert f"val images of {learnable_data}" in result.render()
     assert leftovers(weights.parent) == []
+    # Real detections, not noise at conf 0.001: at Ultralytics' predict threshold both sides find the same objects
+    images = ex.sample_images(ex.load_data(learnable_data))
+    sure = ex.check_parity(weights, result.artifact, images, TRAINED_IMGSZ, ex.NMS_CONF, 0.1, "cpu")
+    assert sure.pairs >= len(images) // 2 and sure.matched >= 0.95 and sure.max_box_px < 1.0
 
 
-def test_parity_on_builtin_images_without_data(onnx_export):
-    weights, result = onnx_export
-    parity = ex.check_parity(weights, result.artifact, ex.sample_images(None), 64, ex.PARITY_CONF, 0.1, "cpu")
-    assert parity.images == 2  # Ultralytics' bundled bus.jpg and zidane.jpg
-    assert parity.failures(ex.TOLERANCES["fp32"]) == []
+def test_parity_without_data_uses_the_training_data(trained_student, learnable_data, tmp_path):
+    """A shapes detector finds nothing in Ultralytics' bus and zidane photos: without --data, parity runs on the
+    dataset the checkpoint was trained on; with that gone, on the bundled photos, and says so."""
+    import torch
+
+    here = tmp_path / "here" / "best.pt"
+    here.parent.mkdir()
+    shutil.copy2(trained_student, here)
+    result = ex.export_model(here, format="onnx")
+    assert "(the checkpoint's training data)" in result.sample and str(learnable_data) in result.sample
+    assert result.parity.images == ex.SAMPLE_IMAGES and result.parity.pairs > 0
+
+    moved = tmp_path / "moved" / "best.pt"
+    moved.parent.mkdir()
+    ckpt = torch.load(trained_student, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["data"] = str(tmp_path / "gone" / "data.yaml")
+    torch.save(ckpt, moved)
+    result = ex.export_model(moved, format="onnx")
+    assert result.parity.images == 2 and "bundled images" in result.sample  # bus.jpg and zidane.jpg
+    assert result.parity.failures(ex.TOLERANCES["fp32"]) == []
 
 
-def test_openvino_export_matches_pytorch(weights, synth_data):
-    result = ex.export_model(weights, format="openvino", data=synth_data)
+def test_openvino_export_matches_pytorch(weights, learnable_data):
+    result = ex.export_model(weights, format="openvino", data=learnable_data)
     assert result.artifact == weights.parent / "best_openvino_model"
     assert list(result.artifact.glob("*.xml")) and result.size_mb > 0
-    assert result.precision == "fp32" and result.imgsz == 64
-    assert_within(result, "fp32")
-    assert str(result.artifact) in result.render()
+    assert result.precision == "fp32" and result.imgsz == TRAINED_IMGSZ
+    # OpenVINO's CPU plugin runs fp32 models in bf16 where the CPU can (as on AVX512-BF16 and AMX machines)
+    assert result.runtime == ex.runtime_precision("openvino", "fp32") in ("fp32", "bf16", "fp16")
+    assert_within(result, result.runtime)
+    text = result.render()
+    assert str(result.artifact) in text and (result.runtime == "fp32" or f"in {result.runtime} on this CPU" in text)
     assert leftovers(weights.parent) == []
 
 
-def test_half_onnx_export_is_fp16_within_tolerance(weights, synth_data):
+def test_runtime_precision_follows_openvino(monkeypatch):
+    import openvino as ov
+
+    assert ex.runtime_precision("onnx", "fp32") == "fp32" and ex.runtime_precision("openvino", "int8") == "int8"
+    for hint, expected in ((ov.Type.bf16, "bf16"), (ov.Type.f16, "fp16"), (ov.Type.f32, "fp32")):
+        monkeypatch.setattr(ov.Core, "get_property", lambda self, device, key, h=hint: h)
+        assert ex.runtime_precision("openvino", "fp32") == expected
+    bf16 = ex.TOLERANCES["bf16"]
+    assert bf16.box_limit(96) == pytest.approx(4.8) and bf16.box_limit(640) == pytest.approx(32)
+    assert ex.TOLERANCES["fp32"].box_limit(640) == 1
+
+
+def test_half_onnx_export_is_fp16_within_tolerance(weights, learnable_data):
     import onnx
 
-    result = ex.export_model(weights, format="onnx", half=True, data=synth_data)
+    result = ex.export_model(weights, format="onnx", half=True, data=learnable_data)
     assert result.precision == "fp16"
     model = onnx.load(str(result.artifact))
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
@@ -98,12 +135,12 @@ def perturbed_copy(src: Path, dest: Path, scale: float) -> Path:
     return dest
 
 
-def test_parity_fails_for_a_perturbed_onnx(onnx_export, synth_data, tmp_path):
+def test_parity_fails_for_a_perturbed_onnx(onnx_export, learnable_data, tmp_path):
     weights, artifact = onnx_export[0], onnx_export[1].artifact
     broken = perturbed_copy(artifact, tmp_path / "broken.onnx", scale=0.2)
-    images = ex.sample_images(ex.load_data(synth_data))
-    good = ex.check_parity(weights, artifact, images, 64, ex.PARITY_CONF, 0.1, "cpu")
-    bad = ex.check_parity(weights, broken, images, 64, ex.PARITY_CONF, 0.1, "cpu")
+    images = ex.sample_images(ex.load_data(learnable_data))
+    good = ex.check_parity(weights, artifact, images, TRAINED_IMGSZ, ex.PARITY_CONF, 0.1, "cpu")
+    bad = ex.check_parity(weights, broken, images, TRAINED_IMGSZ, ex.PARITY_CONF, 0.1, "cpu")
     assert good.failures(ex.TOLERANCES["fp32"]) == []
     failures = bad.failures(ex.TOLERANCES["fp32"])
     assert any("Δbox" in f for f in failures)
@@ -120,16 +157,38 @@ def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypa
     assert leftovers(weights.parent) == []
 
 
-def test_onnx_int8_reports_map_drop_and_keeps_fp32_export(weights, synth_data):
-    fp32 = ex.export_model(weights, format="onnx", data=synth_data).artifact
+def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):
+    import onnx
+    from ultralytics import YOLO
+
+    fp32 = ex.export_model(weights, format="onnx", data=learnable_data).artifact
     before = fp32.read_bytes()
-    result = ex.export_model(weights, format="onnx", int8=True, data=synth_data, max_drop=0.05)
+    result = ex.export_model(weights, format="onnx", int8=True, data=learnable_data, max_drop=0.5)
     assert result.artifact == weights.parent / "best_int8.onnx" and result.precision == "int8"
-    assert result.gate is not None and result.gate.passed
-    assert 0 <= result.gate.fp32_map <= 1 and 0 <= result.gate.int8_map <= 1
-    assert "mAP50-95" in result.render()
     # Ultralytics deletes the fp32 .onnx beside an INT8 export; exporting in a temp folder keeps it.
     assert fp32.read_bytes() == before
+
+    # The artifact really holds int8 weights: every convolution reads an int8 tensor through DequantizeLinear
+    graph = onnx.load(str(result.artifact)).graph
+    int8 = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert convs and all(n.input[1] in dequantized for n in convs)
+    assert result.artifact.stat().st_size < 0.5 * fp32.stat().st_size
+
+    # The gate compares real numbers: both mAPs are what Ultralytics' validator gives each model on the val split
+    gate = result.gate
+    assert gate is not None and gate.passed and gate.fp32_map > 0.1 and gate.int8_map > 0.05
+    kw = dict(data=str(learnable_data), imgsz=TRAINED_IMGSZ, batch=1, rect=False, plots=False, verbose=False,
+              project=str(tmp_path))
+    assert gate.fp32_map == pytest.approx(YOLO(str(weights)).val(name="fp32", **kw).box.map, abs=1e-6)
+    assert gate.int8_map == pytest.approx(YOLO(str(result.artifact), task="detect").val(name="int8", **kw).box.map,
+                                          abs=1e-6)
+    assert gate.drop == pytest.approx(gate.fp32_map - gate.int8_map)
+    assert f"drop {gate.drop:.4f}" in result.render()
+    # A limit just under the real drop refuses the same numbers
+    with pytest.raises(UserError, match=f"loses {gate.drop:.4f} mAP50-95"):
+        ex.refuse_if_broken("onnx", "int8", result.parity, ex.Int8Gate(gate.fp32_map, gate.int8_map, gate.drop - 1e-3))
 
 
 def test_int8_gate_failure_refuses_the_artifact(weights, synth_data, monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -21,16 +22,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import sysinfo
-from .errors import UserError, first_line
+from .checks import check_device
+from .errors import UserError, check_output, first_line
 from .export import check_runtime, load_data, load_model, val_images, val_map
+from .parity import runtime_precision
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 KEYS = (
-    "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
+    "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
     "params", "flops_g", "map50", "map50_95",
 )
 CSV_COLUMNS = (
-    "artifact", "format", "precision", "imgsz", "batch", "device", "latency_p50_ms", "latency_p90_ms",
+    "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_p50_ms", "latency_p90_ms",
     "latency_p99_ms", "throughput_ips", "size_mb", "params", "flops_g", "map50", "map50_95",
 )
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
@@ -93,6 +96,28 @@ def torch_device(device: str):
         return select_device(device, verbose=False)
     except ValueError as e:
         raise UserError(f"--device {device}: {first_line(e)}") from None
+
+
+def row_names(paths: list[Path], cwd: Path | None = None) -> list[str]:
+    """What each row is, for a reader: the run folder of a checkpoint or export in RUN/weights/ (teacher,
+    plain-seed0, ours-seed0; RUN/last for last.pt), else the path relative to the working folder. With the format
+    and precision beside it, no two rows read the same; where two still would, both show their path."""
+    cwd = (cwd or Path.cwd()).resolve()
+
+    def relative(p: Path) -> str:
+        return os.path.relpath(p.resolve(), cwd)
+
+    names = []
+    for p in paths:
+        m = EXPORT_NAME.match(p.name)
+        stem = m["stem"] if m else p.stem
+        if p.resolve().parent.name == "weights":
+            run = p.resolve().parent.parent.name
+            names.append(run if stem == "best" else f"{run}/{stem}")
+        else:
+            names.append(relative(p))
+    keys = [(n, artifact_format(p), "int8" if "_int8" in p.name else "") for n, p in zip(names, paths)]
+    return [relative(p) if keys.count(k) > 1 else n for n, p, k in zip(names, paths, keys)]
 
 
 def open_backend(path: Path, device):
@@ -194,7 +219,7 @@ class Settings:
     system: sysinfo.System
 
 
-def bench_one(path: Path, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
+def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
     """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`."""
     from ultralytics.utils.files import file_size
 
@@ -203,13 +228,13 @@ def bench_one(path: Path, fmt: str, opts: Settings, progress: Progress, env: dic
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
-    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {path.name}", during=sampler)
+    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {name}", during=sampler)
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
     params, flops = model_cost(source_checkpoint(path), imgsz)
     map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
     return {
-        "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
+        "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
         "throughput_ips": round(batch * runs / sum(times), 2), "size_mb": round(file_size(path), 3),
         "params": params, "flops_g": flops, "map50": round(map50, 4), "map50_95": round(map50_95, 4),
@@ -236,14 +261,14 @@ def cell(value) -> str:
 def table_rows(rows: list[dict]) -> list[list[str]]:
     """The columns shared by the terminal table and bench.md."""
     return [
-        [Path(r["artifact"]).name, r["format"], r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+        [r["name"], r["format"], r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
          str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
          cell(r["map50_95"])]
         for r in rows
     ]
 
 
-HEADERS = ["artifact", "format", "precision", "imgsz", "p50 ms", "p90 ms", "p99 ms", "img/s", "MB", "params",
+HEADERS = ["model", "format", "precision", "imgsz", "p50 ms", "p90 ms", "p99 ms", "img/s", "MB", "params",
            "GFLOPs", "mAP50", "mAP50-95"]
 
 
@@ -266,7 +291,7 @@ def plot_png(rows: list[dict]) -> bytes:
     for r in rows:
         x, y = r["latency_ms"]["p50"], r["map50_95"]
         ax.scatter(x, y)
-        ax.annotate(f"{Path(r['artifact']).name} ({r['precision']})", (x, y), fontsize=7,
+        ax.annotate(f"{r['name']} ({r['format']} {r['precision']})", (x, y), fontsize=7,
                     textcoords="offset points", xytext=(4, 4))
     ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
     ax.set_ylabel("mAP50-95")
@@ -293,12 +318,12 @@ def terminal_cells(r: dict) -> list[str]:
     """A row rounded for an 80-column terminal (bench.md and bench.json keep every digit and column)."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return [Path(r["artifact"]).name, r["format"], r["precision"], num(lat["p50"], ".2f"), num(lat["p90"], ".2f"),
+    return [r["name"], r["format"], r["precision"], num(lat["p50"], ".2f"), num(lat["p90"], ".2f"),
             num(lat["p99"], ".2f"), num(r["throughput_ips"], ".0f"), num(r["size_mb"], ".1f"),
             num(r["map50"], ".3f"), num(r["map50_95"], ".3f")]
 
 
-TERMINAL_HEADERS = ["file", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
+TERMINAL_HEADERS = ["model", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
 
 
 def print_table(rows: list[dict], env: dict, console: Console) -> None:
@@ -306,7 +331,7 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
     table = Table(title=f"yolodistill bench: latency in ms, imgsz {rows[0]['imgsz']}, batch {rows[0]['batch']}")
     energy = env.get("energy", {})
     for h in TERMINAL_HEADERS + (["J/img"] if energy else []):
-        table.add_column(h, justify="left" if h in {"file", "fmt", "prec"} else "right", min_width=len(h))
+        table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h))
     for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
         extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
@@ -314,8 +339,12 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
     console.print(table)
 
 
-def validate(batch: int, warmup: int, runs: int, imgsz: int | None) -> None:
-    """Reject settings that cannot give a measurement, before loading anything."""
+def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str, json_path: Path | None) -> None:
+    """Reject settings that cannot give a measurement, or whose results could not be written, before loading
+    anything."""
+    check_device(device)
+    if json_path is not None:
+        check_output(json_path, "--json", kind="file")
     if batch < 1 or runs < 1 or warmup < 0:
         raise UserError(f"need --batch >= 1, --runs >= 1 and --warmup >= 0, got {batch}, {runs} and {warmup}")
     if imgsz is not None and (imgsz <= 0 or imgsz % 32):
@@ -359,12 +388,15 @@ def bench(
     """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record."""
     console = console or Console()
     system = system or sysinfo.System()
-    validate(batch, warmup, runs, imgsz)
+    validate(batch, warmup, runs, imgsz, device, json_path)
     chosen = select_artifacts(artifacts, root, device, console)
+    json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     data = Path(data) if data else run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
     opts = Settings(data, val_images(load_data(data)), imgsz, device, batch, warmup, runs, system)
     env, warnings = sysinfo.collect(system)
     env.update(data=str(data), warmup=warmup, runs=runs, latency_scope="backend forward on one letterboxed batch")
+    if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
+        env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
     if env["jetson"]:
         env["energy"] = {}
     for w in warnings:
@@ -372,10 +404,9 @@ def bench(
     rows = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as progress:
-        for path, fmt in chosen:
-            rows.append(bench_one(path, fmt, opts, progress, env))
+        for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
+            rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)
-    json_path = Path(json_path) if json_path else chosen[0][0].parent / "bench.json"
     written = write_reports(rows, env, json_path)
     console.print("Wrote " + ", ".join(str(p) for p in written))
     return rows

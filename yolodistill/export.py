@@ -13,87 +13,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
+from rich.markup import escape
 
 from .data import split_images
 from .errors import UserError, first_line, require_file
+from .parity import (  # noqa: F401 (part of export's interface)
+    INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
+    runtime_precision,
+)
 
 FORMATS = ("onnx", "openvino", "engine")
-PARITY_CONF = 0.001  # Ultralytics' val threshold: parity covers every detection that mAP counts
-NMS_CONF = 0.25  # the threshold Ultralytics bakes into an nms=True graph; lower scores never leave it
-MATCH_IOU = 0.5
-MAX_DET = 300  # Ultralytics' predict default: a full list is cut by rank, not by score
 SAMPLE_IMAGES = 16
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far an artifact may drift from PyTorch.
-
-    `score` and `box_px` bound the gaps between paired detections (boxes in pixels at the input size); `matched` is
-    the least share of confident detections that must find a partner. A detection whose score is within `margin`
-    (relative) of the threshold is not confident: a tiny score error may legitimately drop it on one side.
-    """
-
-    score: float
-    box_px: float
-    matched: float
-    margin: float
-
-
-# INT8 changes detections by design: it is judged by its mAP drop, and its parity is only reported.
-TOLERANCES = {
-    "fp32": Tolerance(score=1e-2, box_px=1.0, matched=0.95, margin=0.1),
-    "fp16": Tolerance(score=5e-2, box_px=4.0, matched=0.90, margin=0.25),
-}
-INT8_MARGIN = 0.5
-
-
-@dataclass(frozen=True)
-class Parity:
-    """Artifact against PyTorch on the same images: pairs matched by class and IoU > 0.5, and their largest gaps."""
-
-    images: int
-    conf: float
-    pairs: int
-    confident: int  # detections clear of the threshold, both sides together
-    confident_paired: int
-    max_box_px: float | None
-    max_score: float | None
-
-    @property
-    def compared(self) -> bool:
-        """Whether the images gave anything to compare at all."""
-        return bool(self.pairs or self.confident)
-
-    @property
-    def matched(self) -> float | None:
-        """Share of confident detections that found a partner; None when there were none."""
-        return self.confident_paired / self.confident if self.confident else None
-
-    def failures(self, tol: Tolerance) -> list[str]:
-        """Each way this parity breaks `tol`, as short phrases; empty when it holds."""
-        out = []
-        if self.matched is not None and self.matched < tol.matched:
-            out.append(f"matched {self.matched:.0%} of {self.confident} confident detections < {tol.matched:.0%}")
-        if self.max_box_px is not None and self.max_box_px > tol.box_px:
-            out.append(f"max |Δbox| {self.max_box_px:.3g} px > {tol.box_px:g} px")
-        if self.max_score is not None and self.max_score > tol.score:
-            out.append(f"max |Δscore| {self.max_score:.3g} > {tol.score:g}")
-        return out
-
-    def render(self) -> str:
-        """One line of the numbers."""
-        if not self.compared:
-            return f"nothing to compare: no detections above conf {self.conf:g} on {self.images} sample images"
-        share = "n/a" if self.matched is None else f"{self.matched:.1%}"
-        box = "n/a" if self.max_box_px is None else f"{self.max_box_px:.3g} px"
-        score = "n/a" if self.max_score is None else f"{self.max_score:.3g}"
-        return (
-            f"{self.images} images, {self.pairs} pairs, matched {share} of {self.confident} confident detections, "
-            f"max |Δbox| {box}, max |Δscore| {score}"
-        )
 
 
 @dataclass(frozen=True)
@@ -124,19 +55,24 @@ class ExportResult:
     size_mb: float
     parity: Parity
     gate: Int8Gate | None = None
+    sample: str = "sample images"  # which images the parity check used
+    runtime: str = ""  # the precision the runtime computes in, when it differs from the artifact's
 
     def render(self) -> str:
         """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
         lines = [
             f"[bold green]Exported[/] {self.format} {self.precision} at {self.imgsz} px: {self.artifact} "
             f"({self.size_mb:.1f} MB)",
-            f"Parity with PyTorch: {self.parity.render()}",
+            f"Parity with PyTorch on {escape(self.sample)}: {self.parity.render()}",
         ]
-        tol = TOLERANCES.get(self.precision)
+        runtime = self.runtime or self.precision
+        tol = TOLERANCES.get(runtime)
+        if runtime != self.precision:
+            lines.append(f"  {self.format} computes this {self.precision} model in {runtime} on this CPU (its default)")
         if not self.parity.compared:
             lines[-1] = f"[yellow]{lines[-1]}[/]"
         elif tol:
-            lines.append(f"  within {self.precision} tolerance: box {tol.box_px:g} px, score {tol.score:g}, "
+            lines.append(f"  within {runtime} tolerance: box {tol.box_limit(self.imgsz):g} px, score {tol.score:g}, "
                          f"matched ≥ {tol.matched:.0%}")
         else:
             lines.append("  reported only: INT8 ships on its mAP drop")
@@ -217,67 +153,19 @@ def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
     return val_images(data)[:n] if data else sorted(ASSETS.glob("*.jpg"))
 
 
-def match_pairs(a_xyxy: np.ndarray, a_cls: np.ndarray, b_xyxy: np.ndarray, b_cls: np.ndarray) -> list[tuple[int, int]]:
-    """Pair detections of the same class greedily, highest IoU first, keeping pairs with IoU > 0.5."""
-    if not len(a_xyxy) or not len(b_xyxy):
-        return []
-    lt = np.maximum(a_xyxy[:, None, :2], b_xyxy[None, :, :2])
-    rb = np.minimum(a_xyxy[:, None, 2:], b_xyxy[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a_xyxy[:, 2:] - a_xyxy[:, :2]).prod(-1)
-    area_b = (b_xyxy[:, 2:] - b_xyxy[:, :2]).prod(-1)
-    iou = inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
-    iou[a_cls[:, None] != b_cls[None]] = 0
-    pairs, used_a, used_b = [], set(), set()
-    for i, j in sorted(zip(*np.nonzero(iou > MATCH_IOU), strict=True), key=lambda ij: -iou[ij]):
-        if i not in used_a and j not in used_b:
-            pairs.append((int(i), int(j)))
-            used_a.add(i)
-            used_b.add(j)
-    return pairs
-
-
-def threshold(r, a, conf: float) -> float:
-    """The score a detection had to beat on this image: `conf`, or the lowest kept score when max_det truncated."""
-    return max([conf, *(float(b.conf.min()) for b in (r, a) if len(b) >= MAX_DET)])
-
-
-def compare(reference: list, candidate: list, imgsz: int, conf: float, margin: float) -> Parity:
-    """Parity of two lists of Ultralytics Results for the same images; box gaps scaled to input-size pixels."""
-    pairs = confident = confident_paired = 0
-    box_gaps, score_gaps = [], []
-    for ref, art in zip(reference, candidate, strict=True):
-        r, a = ref.boxes.cpu().numpy(), art.boxes.cpu().numpy()
-        matched = match_pairs(r.xyxy, r.cls, a.xyxy, a.cls)
-        floor = threshold(r, a, conf) * (1 + margin)
-        paired_r, paired_a = {i for i, _ in matched}, {j for _, j in matched}
-        for boxes, paired in ((r, paired_r), (a, paired_a)):
-            sure = np.flatnonzero(boxes.conf >= floor)
-            confident += len(sure)
-            confident_paired += len(paired.intersection(sure.tolist()))
-        pairs += len(matched)
-        if matched:
-            i, j = [p[0] for p in matched], [p[1] for p in matched]
-            gain = imgsz / max(ref.orig_shape)
-            box_gaps.append(float(np.abs(r.xyxy[i] - a.xyxy[j]).max() * gain))
-            score_gaps.append(float(np.abs(r.conf[i] - a.conf[j]).max()))
-    return Parity(
-        images=len(reference), conf=conf, pairs=pairs, confident=confident, confident_paired=confident_paired,
-        max_box_px=max(box_gaps, default=None), max_score=max(score_gaps, default=None),
-    )
-
-
-def check_parity(
-    weights: Path, artifact: Path, images: list[Path], imgsz: int, conf: float, margin: float, device: str
-) -> Parity:
-    """Predict the same images with the checkpoint and the artifact (same letterbox and thresholds) and compare."""
-    from ultralytics import YOLO
-
-    kw = dict(imgsz=imgsz, conf=conf, max_det=MAX_DET, rect=False, device=device, verbose=False)
-    sources = [str(p) for p in images]
-    reference = YOLO(str(weights), task="detect").predict(sources, **kw)
-    candidate = YOLO(str(artifact), task="detect").predict(sources, **kw)
-    return compare(reference, candidate, imgsz, conf, margin)
+def parity_data(model, data: str | Path | None) -> tuple[dict | None, str]:
+    """The dataset whose val images the parity check uses, and its description: --data, else the one the checkpoint
+    was trained on when it is still there (a detector trained on other things finds nothing in Ultralytics' bundled
+    photos, and a check with nothing to compare proves nothing), else none."""
+    if data:
+        return load_data(data), f"val images of {data}"
+    trained_on = model.ckpt.get("train_args", {}).get("data") if isinstance(model.ckpt, dict) else None
+    if trained_on and Path(trained_on).is_file():
+        try:
+            return load_data(trained_on), f"val images of {trained_on} (the checkpoint's training data)"
+        except UserError:
+            pass
+    return None, "Ultralytics' bundled images (pass --data for your own)"
 
 
 def val_map(model: str | Path, data: str | Path, imgsz: int, batch: int, device: str) -> tuple[float, float]:
@@ -347,7 +235,7 @@ def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch:
     )
 
 
-def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
+def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None, exported: str = "") -> None:
     """Raise the one-line UserError that stops a diverging or too lossy artifact from being saved."""
     if gate is not None and not gate.passed:
         raise UserError(
@@ -357,8 +245,9 @@ def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | 
         )
     failures = parity.failures(TOLERANCES[precision]) if precision in TOLERANCES else []
     if failures:
+        what = precision if exported in ("", precision) else f"{exported} (run in {precision})"
         raise UserError(
-            f"the {fmt} {precision} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
+            f"the {fmt} {what} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
             f"Try --no-simplify, another format, or report it to Ultralytics"
         )
 
@@ -380,15 +269,23 @@ def export_model(
     """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8)."""
     from ultralytics.utils.files import file_size
 
+    from .checks import check_device
+
     fmt = format.lower()
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
+    check_device(device)
     weights = require_file(weights, "--weights", (".pt",))
+    if not os.access(weights.parent, os.W_OK):
+        raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
+                        "weights to a folder you can write to")
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
     check_runtime(fmt, device, int8)
-    dataset = load_data(data) if data else None
-    size = checkpoint_imgsz(load_model(weights), imgsz)
+    model = load_model(weights)
+    dataset, sample = parity_data(model, data)
+    size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
-    margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
+    runtime = runtime_precision(fmt, precision)
+    margin = TOLERANCES[runtime].margin if runtime in TOLERANCES else INT8_MARGIN
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
     # export cannot delete an fp32 best.onnx that is already there.
@@ -406,11 +303,11 @@ def export_model(
         conf = NMS_CONF if nms else PARITY_CONF
         parity = check_parity(source, artifact, sample_images(dataset), size, conf, margin, device)
         gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
-        refuse_if_broken(fmt, precision, parity, gate)
+        refuse_if_broken(fmt, runtime, parity, gate, precision)
         final = install(artifact, weights.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate)
+    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample, runtime)
 
 
 FORMAT_NEEDS = {
