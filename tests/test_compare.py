@@ -5,14 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from rich.console import Console
+from typer.testing import CliRunner
 
+from yolodistill.cli import app
 from yolodistill.compare import compare, compare_dir
 from yolodistill.errors import UserError
+
+from .conftest import TRAINED_IMGSZ
 
 FAST = dict(imgsz=64, batch=8, workers=0, device="cpu", plots=False)
 SEEDS = (0, 1)
@@ -27,11 +32,30 @@ SUMMARY_KEYS = {
 }
 
 
+@dataclass
+class Ran:
+    """Where the comparison run through the command line wrote its files."""
+
+    save_dir: Path
+    output: str
+
+    json_path = property(lambda self: self.save_dir / "compare.json")
+    md_path = property(lambda self: self.save_dir / "compare.md")
+    plot_path = property(lambda self: self.save_dir / "compare.png")
+
+
 @pytest.fixture(scope="module")
-def result(tmp_path_factory, teacher26, synth_data):
+def result(tmp_path_factory, trained_student, synth_data):
+    """`yolodistill compare` with train's own flags, the shared trained model as teacher: its students start from a
+    real detector (ours) or from scratch (plain, builtin), so the summary's numbers differ from each other."""
     project = tmp_path_factory.mktemp("compare")
-    return compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds=SEEDS, project=project, name="cmp",
-                   console=Console(width=200), **FAST)
+    run = CliRunner().invoke(app, [
+        "compare", "--teacher", str(trained_student), "--student", "yolo26n.yaml", "--data", str(synth_data),
+        "--epochs", "1", "--seeds", ",".join(map(str, SEEDS)), "--imgsz", str(TRAINED_IMGSZ), "--batch", "8",
+        "--workers", "0", "--device", "cpu", "--project", str(project), "--name", "cmp", "plots=False",
+    ], terminal_width=200)
+    assert run.exit_code == 0, run.output
+    return Ran(project / "cmp", run.output)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +74,16 @@ def test_record_is_complete(result, record):
     assert result.save_dir.name == "cmp" and result.json_path == result.save_dir / "compare.json"
     assert record["args"]["seeds"] == list(SEEDS) and record["args"]["methods"] == list(METHODS)
     assert record["command"].startswith("yolodistill compare --teacher ") and "--seeds 0,1" in record["command"]
-    assert "imgsz=64" in record["command"] and "--methods plain,builtin,ours" in record["command"]
+    assert f"imgsz={TRAINED_IMGSZ}" in record["command"] and "--methods plain,builtin,ours" in record["command"]
     versions, machine = record["environment"]["versions"], record["environment"]["machine"]
     assert set(versions) >= {"yolodistill", "ultralytics", "torch"} and machine["cpu_count"] >= 1
     assert record["methods"]["builtin"]["dis"] == 6.0 and record["methods"]["ours"]["distill"]["feat_loss"] == "cwd"
     assert set(record["summary"]) == set(METHODS)
     for s in record["summary"].values():
         assert set(s) == SUMMARY_KEYS and s["seeds"] == list(SEEDS)
-    assert 0 <= record["teacher"]["map50_95"] <= 1 and Path(record["teacher"]["val_dir"]).is_dir()
+    assert 0.05 < record["teacher"]["map50_95"] < record["teacher"]["map50"]  # the trained teacher's real numbers
+    assert Path(record["teacher"]["val_dir"]).is_dir()
+    assert "ours seed 1: mAP50-95" in result.output  # progress lines and the table reach the terminal
 
 
 def test_runs_are_the_folders_it_trained(result, record):
@@ -78,7 +104,8 @@ def test_map_is_the_final_validation_of_best(record):
     from ultralytics import YOLO
 
     for r in record["runs"]:
-        m = YOLO(r["best"]).val(data=record["train_args"]["data"], imgsz=64, batch=16, device="cpu", plots=False,
+        m = YOLO(r["best"]).val(data=record["train_args"]["data"], imgsz=TRAINED_IMGSZ, batch=16, device="cpu",
+                                plots=False,
                                 project=str(Path(r["run_dir"]) / "recheck"), name="val", verbose=False)
         assert (r["map50"], r["map50_95"]) == pytest.approx((m.box.map50, m.box.map), abs=1e-6)
 
@@ -91,7 +118,8 @@ def test_methods_share_every_setting_but_the_teacher(record):
                 for m in METHODS}
         strip = lambda a: {k: v for k, v in a.items() if k not in ("name", "save_dir", "distill_model")}  # noqa: E731
         assert strip(args["plain"]) == strip(args["builtin"]) == strip(args["ours"])
-        assert args["plain"]["seed"] == seed and args["plain"]["epochs"] == 1 and args["plain"]["imgsz"] == 64
+        assert (args["plain"]["seed"], args["plain"]["epochs"], args["plain"]["imgsz"]) == (seed, 1, TRAINED_IMGSZ)
+        assert (args["plain"]["batch"], args["plain"]["workers"], args["plain"]["device"]) == (8, 0, "cpu")
         assert args["plain"]["distill_model"] is None
         assert args["builtin"]["distill_model"] == args["ours"]["distill_model"] == teacher
     assert (Path(record["train_args"]["project"]) / "ours-seed0" / "distill.yaml").is_file()
@@ -103,10 +131,17 @@ def test_summary_is_the_mean_over_seeds(record):
         assert s["map50_mean"] == pytest.approx(statistics.fmean(r["map50"] for r in runs))
         assert s["map50_95_mean"] == pytest.approx(statistics.fmean(r["map50_95"] for r in runs))
         assert s["map50_95_std"] == pytest.approx(statistics.stdev(r["map50_95"] for r in runs))
+        assert s["map50_95_min"] == pytest.approx(min(r["map50_95"] for r in runs))
         assert s["epoch_time_s"] == pytest.approx(statistics.fmean(r["epoch_time_s"] for r in runs))
-    plain = record["summary"]["plain"]["map50_95_mean"]
-    if record["teacher"]["map50_95"] <= plain:  # untrained models at this scale: no gap to recover, and it says so
-        assert record["summary"]["ours"]["gap_recovered"] is None and record["notes"]
+    # Real numbers, so a swapped column shows: ours starts from the trained teacher and detects from its first epoch
+    ours, plain = record["summary"]["ours"], record["summary"]["plain"]
+    assert ours["map50_mean"] > ours["map50_95_mean"] > 0.05 and ours["map50_95_std"] > 0  # seeds differ
+    assert ours["map50_95_mean"] > plain["map50_95_mean"] and ours["seeds_below_plain"] == 0
+    teacher = record["teacher"]["map50_95"]
+    assert teacher > plain["map50_95_mean"] and not record["notes"]
+    assert ours["gap_recovered"] == pytest.approx(
+        (ours["map50_95_mean"] - plain["map50_95_mean"]) / (teacher - plain["map50_95_mean"]))
+    assert plain["gap_recovered"] == 0 and plain["seeds_below_plain"] is None
 
 
 def test_markdown_and_plot(result):

@@ -1,8 +1,10 @@
-"""Interruptions: SIGKILL mid-epoch then --resume finishes the planned epochs; Ctrl-C stops cleanly, resumable."""
+"""Interruptions: SIGKILL mid-epoch or in the middle of writing a checkpoint, then --resume finishes the planned
+epochs; Ctrl-C stops cleanly, resumable."""
 
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import subprocess
 import time
@@ -73,3 +75,57 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_d
     assert f"yolodistill train --resume {last}" in " ".join(err.split())
     args, distill = check_resume(last, {})  # resumable: a yolodistill checkpoint, mid-run, with its optimizer
     assert args["resume"] == str(last) and distill.feat_loss
+
+
+# Runs the command line with Path.write_bytes slowed down for one checkpoint: the second time it writes last.pt's
+# temporary file it writes half the bytes, flushes them to disk, says so in a marker file and waits to be killed.
+# The kill then lands inside the checkpoint write, where a plain write would leave last.pt cut in half.
+SLOW_SAVE = """
+import os, pathlib, sys, time
+write, calls = pathlib.Path.write_bytes, []
+def slow(self, data):
+    if self.name.startswith(".last.pt"):
+        calls.append(self)
+        if len(calls) == 2:
+            with open(self, "wb") as f:
+                f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno())
+            pathlib.Path(os.environ["SAVE_MARKER"]).write_text(str(self))
+            time.sleep(600)
+    return write(self, data)
+pathlib.Path.write_bytes = slow
+from yolodistill.cli import main
+sys.argv[0] = "yolodistill"
+main()
+"""
+
+
+def test_sigkill_while_writing_the_checkpoint_keeps_the_last_one(teacher26, slower_data, tmp_path):
+    import torch
+
+    marker, last = tmp_path / "saving", tmp_path / "run" / "weights" / "last.pt"
+    cmd = [PYTHON, "-c", SLOW_SAVE, "train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+           str(slower_data), "--epochs", "2", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
+           "--project", str(tmp_path), "--name", "run", "plots=False"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SAVE_MARKER": str(marker)})
+    deadline = time.time() + 300
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() < deadline, "the second checkpoint write never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    partial = Path(marker.read_text())
+    assert partial.parent == last.parent and partial.exists()  # half a checkpoint, on disk
+    with pytest.raises(Exception):
+        torch.load(partial, map_location="cpu", weights_only=False)  # what last.pt would be, written in place
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)  # the previous checkpoint, whole
+    assert ckpt["epoch"] == 0 and ckpt["optimizer"] is not None
+    check_resume(last, {})
+    resumed = subprocess.run([PYTHON, "-m", "yolodistill.cli", "train", "--resume", str(last), "--workers", "0"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    done = epochs_done(tmp_path)  # epoch 2 trained again (its row from before the kill may still be listed)
+    assert done[0] == 1 and done[-1] == 2 and set(done) == {1, 2}
+    assert (tmp_path / "run" / "weights" / "best.pt").is_file()
+    assert not list(last.parent.glob(".*partial"))  # the resumed run replaced the half-written file
