@@ -88,10 +88,10 @@ def test_roboflow_export_with_three_splits(tmp_path):
     """train/, valid/ and test/ each hold _annotations.coco.json beside their images, and the categories start with
     the dataset's own name (id 0), the supercategory of the real classes, which no box uses."""
     src = tmp_path / "rf"
-    for split, n in (("train", 3), ("valid", 2), ("test", 1)):
+    for k, (split, n) in enumerate((("train", 3), ("valid", 2), ("test", 1))):
         names = [f"{split}{i}_jpg.rf.abc.jpg" for i in range(n)]
-        for f in names:
-            image(src / split / f, seed=hash(f) % 1000)
+        for i, f in enumerate(names):
+            image(src / split / f, seed=10 * k + i)
         data = coco_dict(names, [(i, 3, [4, 3, 16, 12]) for i in range(n)])
         data["categories"] = [{"id": 0, "name": "cells", "supercategory": "none"},
                               {"id": 3, "name": "ant", "supercategory": "cells"},

@@ -65,12 +65,12 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
                 counts[BEYOND] += 1
             else:
                 rows.append((c, *box))
-        counts[BACKGROUND] += not rows
         item.size = image_size(item.path)
         if item.size is not None:
             w, h = item.size
             item.boxes = [(c, x1 * w, y1 * h, x2 * w, y2 * h) for c, x1, y1, x2, y2 in rows]
     drop_duplicates(source, counts)
+    counts[BACKGROUND] = sum(it.size is not None and not it.boxes for it in source.items)
     source.checks = counts
     return source
 
@@ -79,7 +79,14 @@ def data_yaml_in(folder: Path) -> Path | None:
     """data.yaml (or the one yaml with names) in a dataset folder."""
     if (folder / "data.yaml").is_file():
         return folder / "data.yaml"
-    found = [p for p in sorted(folder.glob("*.y*ml")) if "names" in (yaml.safe_load(p.read_text()) or {})]
+    def has_names(p: Path) -> bool:
+        try:
+            d = yaml.safe_load(p.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError):
+            return False
+        return isinstance(d, dict) and "names" in d
+
+    found = [p for p in sorted(folder.glob("*.y*ml")) if has_names(p)]
     return found[0] if len(found) == 1 else None
 
 
