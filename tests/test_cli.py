@@ -79,7 +79,7 @@ def test_compare_takes_every_train_option_with_the_same_meaning():
     shared = set(train) & set(compare)
     assert {"imgsz", "batch", "device", "workers", "kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss",
             "kd_warmup", "kd_schedule", "kd_final", "kd_balance", "kd_assign", "kd_one2one", "kd_box_ring",
-            "init_from_teacher", "config", "epochs", "project", "name", "exist_ok"} <= shared
+            "init_from_teacher", "unlabeled", "config", "epochs", "project", "name", "exist_ok"} <= shared
     for name in shared:
         t, c = train[name], compare[name]
         assert (t.opts, t.secondary_opts, t.type_descriptor.annotation, t.is_flag, t.default, t.required, t.help) == (
@@ -88,7 +88,8 @@ def test_compare_takes_every_train_option_with_the_same_meaning():
 
 FLAGS = ["--teacher", "t.pt", "--student", "yolo26n.yaml", "--data", "d.yaml", "--imgsz", "320", "--device", "cpu",
          "--batch", "8", "--workers", "0", "--epochs", "3", "--kd-cls", "0.5", "--feat-loss", "cross",
-         "--no-init-from-teacher", "--kd-one2one", "--exist-ok", "lr0=0.01", "cos_lr=True"]
+         "--no-init-from-teacher", "--kd-one2one", "--unlabeled", "u1", "--unlabeled", "u2", "--unlabeled-mode",
+         "pseudo", "--exist-ok", "lr0=0.01", "cos_lr=True"]
 
 
 def test_the_same_flags_reach_train_and_compare_alike(monkeypatch):
@@ -104,10 +105,11 @@ def test_the_same_flags_reach_train_and_compare_alike(monkeypatch):
     assert result.exit_code == 0, result.output
     expected = dict(teacher="t.pt", student="yolo26n.yaml", data="d.yaml", imgsz=320, device="cpu", batch=8,
                     workers=0, epochs=3, kd_cls=0.5, feat_loss="cross", init_from_teacher=False, kd_one2one=True,
-                    exist_ok=True, lr0=0.01, cos_lr=True)
+                    unlabeled=["u1", "u2"], unlabeled_mode="pseudo", exist_ok=True, lr0=0.01, cos_lr=True)
     assert {k: got["train"][k] for k in expected} == expected
     assert {k: got["compare"][k] for k in expected} == expected
     assert got["compare"]["seeds"] == "0,1" and "resume" not in got["train"] and "seed" not in got["train"]
+    assert "kd_box" not in got["train"] and "unlabeled_ratio" not in got["compare"]  # flags left off stay unset
 
 
 @pytest.mark.parametrize("command", ["train", "compare"])

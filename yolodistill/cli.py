@@ -72,7 +72,8 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
     known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
     words = parse_overrides(ctx.args, ctx.info_name or "train", known)
     unset = {o.name for o in RUN_OPTIONS if o.type is bool}  # a plain flag left off is False, not a setting
-    given = {k: v for k, v in flags.items() if v is not None and not (v is False and k in unset)}
+    given = {k: v for k, v in flags.items()
+             if v is not None and v != [] and v != () and not (v is False and k in unset)}  # [] : a list flag left off
     twice = sorted(set(given) & set(words))
     if twice:
         k = twice[0]
@@ -144,6 +145,13 @@ DISTILL_OPTIONS = (
     opt("init_from_teacher", Optional[bool], "Start a student built from a .yaml from the teacher's weights, thinned "
         "by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]",
         "--init-from-teacher/--no-init-from-teacher"),
+    opt("unlabeled", Optional[List[str]], "Folder of images without labels, distilled on beside the labelled set "
+        "(repeat for several; also 'unlabeled:' in the data yaml)."),
+    opt("unlabeled_ratio", Optional[float], "Share of each batch taken by unlabelled images. [default: 0.5]"),
+    opt("unlabeled_mode", Optional[str], "soft: distillation terms on the unlabelled images; pseudo: the teacher's "
+        "detections as their labels; both. [default: soft]"),
+    opt("unlabeled_conf", Optional[float], "Teacher confidence above which an unlabelled anchor's box is distilled, or "
+        "a detection becomes a pseudo-label. [default: 0.5]"),
 )
 TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: 0]"),
