@@ -170,3 +170,18 @@ def test_error_messages_keep_square_brackets(tmp_path):
     app2.command()(boom)
     result = CliRunner().invoke(app2, [])
     assert result.exit_code == 2 and "yolodistill[openvino]" in result.output
+
+
+def test_pseudo_label_writes_the_teachers_detections(trained_student, learnable_data, tmp_path):
+    import yaml
+
+    images = learnable_data.parent / "images" / "val"
+    result = CliRunner().invoke(app, ["data", "pseudo-label", "--teacher", str(trained_student), "--images",
+                                      str(images), "--out", str(tmp_path / "pseudo"), "--conf", "0.5"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "pseudo" / "data.yaml").read_text())
+    assert data["names"] == {0: "circle", 1: "square", 2: "triangle"} and data["pseudo_labels"]["conf"] == 0.5
+    rows = [r.split() for p in (tmp_path / "pseudo" / "labels").rglob("*.txt") for r in p.read_text().splitlines()]
+    assert len(rows) >= 25  # the trained model finds shapes: 50 images, 1 to 4 each
+    assert all(len(r) == 5 and r[0] in "012" and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
+    assert f"Boxes: {len(rows)}" in " ".join(result.output.split())

@@ -117,6 +117,10 @@ MATRIX = {
         lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--device", GPU], f"--device {GPU}"
     ),
     "demo on a missing GPU": (lambda w: ["demo", "--out", str(w["root"] / "demo"), "--device", GPU], f"--device {GPU}"),
+    "pseudo-label on a missing GPU": (
+        lambda w: ["data", "pseudo-label", "--teacher", str(w["teacher"]), "--images", str(w["root"] / "voc-nomatch"),
+                   "--out", str(w["root"] / "pl"), "--device", GPU], f"--device {GPU}"
+    ),
     "malformed device list": (lambda w: train_args(w, None, None, "--device", "0,,1"), "'0,,1' is not a device"),
     # one grammar: train's flags in compare, misspelt ones named, none given twice
     "compare with a misspelt flag": (lambda w: compare_args(w, "--imgzs", "320"), "did you mean --imgsz?"),
@@ -156,4 +160,4 @@ def test_matrix_covers_every_command():
     assert len(MATRIX) >= 30
     assert {make(dummy)[0] for make, _ in MATRIX.values()} == {"train", "export", "bench", "data", "compare", "demo"}
     devices = {make(dummy)[0] for make, needle in MATRIX.values() if needle == f"--device {GPU}"}
-    assert devices == {"train", "export", "bench", "compare", "demo"}
+    assert devices == {"train", "export", "bench", "compare", "demo", "data"}

@@ -272,6 +272,32 @@ def data_convert(
     console.print(summary.render(), soft_wrap=True, highlight=False)
 
 
+@data_app.command("pseudo-label")
+@user_errors
+def data_pseudo_label(
+    teacher: str = typer.Option(..., help="Teacher checkpoint (.pt) whose detections become the labels."),
+    images: Path = typer.Option(..., help="Folder of unlabelled images (searched recursively, only read)."),
+    out: Path = typer.Option(..., help="New output folder for the YOLO dataset and its data.yaml."),
+    conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
+    iou: float = typer.Option(0.7, help="IoU threshold of the non-maximum suppression."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),
+    imgsz: Optional[int] = typer.Option(None, help="Inference image size. [default: the teacher's train imgsz]"),
+    device: Optional[str] = typer.Option(None, help="Device: cpu, mps, 0; checked against this machine's GPUs. "
+                                         "[default: auto]"),
+    batch: int = typer.Option(16, help="Images per inference batch."),
+    val_fraction: float = typer.Option(0.1, help="Validation share of the images."),
+    seed: int = typer.Option(0, help="Random seed of that split."),
+):
+    """Write the teacher's detections on unlabelled images as a YOLO dataset, to look at, correct or train on."""
+    from .checks import check_device
+    from .pseudo import pseudo_label
+
+    check_device(device)
+    result = pseudo_label(teacher, images, out, conf=conf, iou=iou, tta=tta, imgsz=imgsz, device=device, batch=batch,
+                          val_fraction=val_fraction, seed=seed)
+    console.print(escape(result.render()), soft_wrap=True, highlight=False)
+
+
 @app.command()
 @user_errors
 def export(
