@@ -173,6 +173,15 @@ class DistillationTrainer(DetectionTrainer):
                 os.replace(tmp, final[key])
         return saved
 
+    def resume_training(self, ckpt):
+        """Drop results.csv rows after the checkpoint's epoch: a kill while saving leaves the next epoch's row, which
+        the resumed run would list twice."""
+        super().resume_training(ckpt)
+        if ckpt is not None and self.resume and self.csv.exists():
+            lines = self.csv.read_text().splitlines(keepends=True)
+            keep = [lines[0]] + [r for r in lines[1:] if int(float(r.split(",")[0])) <= ckpt["epoch"] + 1]
+            atomic_write_text(self.csv, "".join(keep))
+
     def ddp_environment(self) -> dict[str, str]:
         """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
         return {SETTINGS_ENV: json.dumps(self.distill.to_dict())}
