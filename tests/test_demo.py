@@ -11,7 +11,8 @@ from yolodistill import demo as demo_module
 
 
 def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
-    monkeypatch.setitem(demo_module.PRESETS, "quick", dict(images=16, imgsz=64, teacher_epochs=1, epochs=1, batch=8))
+    monkeypatch.setitem(demo_module.PRESETS, "quick", dict(images=16, unlabeled=8, imgsz=64, teacher_epochs=1, epochs=1,
+                                                           batch=8))
     before = torch_utils.NUM_THREADS, torch.get_num_threads()
     result = demo_module.demo(tmp_path / "demo", quick=True, threads=1)
     assert (torch_utils.NUM_THREADS, torch.get_num_threads()) == before  # Ultralytics' own setting is back
@@ -20,8 +21,15 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
         assert path.exists(), name
     bench_rows = json.loads(result.paths["bench"].read_text())
     assert [r["model"] for r in result.rows] == [
-        "teacher (yolo26s)", "plain student (yolo26n)", "distilled student (yolo26n)", "distilled student (yolo26n)"
+        "teacher (yolo26s)", "plain student (yolo26n)", "distilled student (yolo26n)",
+        "distilled + unlabelled (yolo26n)", "distilled student (yolo26n)"
     ]
+    footage = result.paths["unlabelled images"]
+    assert len(list(footage.iterdir())) == 8 and not list(footage.rglob("*.txt"))  # images only, labels withheld
+    import yaml
+
+    used = yaml.safe_load((result.paths["distilled + unlabelled"].parents[1] / "distill.yaml").read_text())
+    assert used["images"]["unlabeled"] == 8 and used["distill"]["unlabeled"] == [str(footage)]
     for row, b in zip(result.rows, bench_rows):
         assert row["mAP50-95"] == b["map50_95"] and row["latency p50 (ms)"] == b["latency_ms"]["p50"]
         assert row["format"] == b["format"]

@@ -22,12 +22,12 @@ from .utils import cpu_threads
 # matmul, 2 threads) full took 6 min 25 s and quick 2 min 32 s (README). Quick only shows that every step runs: its
 # students train for 75 steps, too few to leave mAP 0, so its table is no comparison; the full preset's is.
 PRESETS = {
-    "quick": dict(images=160, imgsz=64, teacher_epochs=9, epochs=5, batch=8),
-    "full": dict(images=200, imgsz=96, teacher_epochs=16, epochs=10, batch=8),
+    "quick": dict(images=160, unlabeled=120, imgsz=64, teacher_epochs=9, epochs=5, batch=8),
+    "full": dict(images=200, unlabeled=150, imgsz=96, teacher_epochs=16, epochs=10, batch=8),
 }
 QUICK_NOTE = ("--quick checks that every step runs: its models train for a few dozen steps, too few to compare. "
               "Run `yolodistill demo` without --quick for a comparison.")
-STEPS = ("data", "teacher", "students", "export", "bench")
+STEPS = ("data", "teacher", "students", "unlabeled", "export", "bench")
 # Tiny data learns in minutes only without mosaic (it shrinks small objects to specks) and without warm-up; every
 # model of the demo trains so. Measured on the demo's data: a 96-px yolo26s (AdamW 0.005) was at 0.03 mAP50-95 at
 # epoch 9 of 20 with one warm-up epoch, at 0.13 at epoch 9 of 12 without.
@@ -63,6 +63,21 @@ def train_teacher(data: Path, save_dir: Path, imgsz: int, epochs: int, batch: in
     return Path(trainer.best)
 
 
+def unlabeled_images(save_dir: Path, images: int, imgsz: int) -> Path:
+    """Footage nobody labelled: more synthetic images of the same kind (another seed), without their labels."""
+    import shutil
+
+    from .data import make_synthetic
+
+    source = make_synthetic(save_dir / ".footage-labels", images=images, classes=3, imgsz=imgsz, seed=1).parent
+    footage = save_dir / "footage"
+    footage.mkdir()
+    for img in sorted((source / "images").rglob("*.*")):
+        shutil.move(img, footage / f"{img.parent.name}-{img.name}")
+    shutil.rmtree(source)  # the labels go: the demo never sees them
+    return footage
+
+
 def summary_rows(bench_rows: list[dict], labels: dict[str, str]) -> list[dict[str, Any]]:
     """One row per artifact, named for a person: teacher, plain student, distilled student (and its ONNX)."""
     rows = []
@@ -96,6 +111,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     from .data import make_synthetic
     from .export import export_model
     from .report import markdown_table
+    from .train import train
     from .utils import atomic_write_text
 
     from .checks import check_device, check_output
@@ -118,7 +134,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
         if i > 1:
             seconds[STEPS[i - 2]] = round(now - last, 1)
         last = now
-        console.print(f"[bold cyan][{i}/5][/] {text}")
+        console.print(f"[bold cyan][{i}/{len(STEPS)}][/] {text}")
 
     step(1, f"synthetic dataset: {p['images']} images at {p['imgsz']} px")
     data = make_synthetic(save_dir / "data", images=p["images"], classes=3, imgsz=p["imgsz"], seed=0)
@@ -129,20 +145,27 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
                      project=save_dir, name="compare", exist_ok=True, console=console,
                      imgsz=p["imgsz"], batch=p["batch"], workers=0, device=device, plots=False, **TINY_DATA_ARGS)
     best = {r["method"]: Path(r["best"]) for r in result.runs}
-    step(4, "export the distilled student to ONNX, with a parity check (yolodistill export)")
+    step(4, f"distilled student with {p['unlabeled']} unlabelled images too (yolodistill train --unlabeled)")
+    footage = unlabeled_images(save_dir, p["unlabeled"], p["imgsz"])
+    best["unlabeled"] = train(teacher, "yolo26n.yaml", data, unlabeled=[str(footage)], epochs=p["epochs"], seed=0,
+                              imgsz=p["imgsz"], batch=p["batch"], workers=0, device=device, plots=False,
+                              project=str(save_dir / "compare"), name="ours-unlabeled-seed0", **TINY_DATA_ARGS).best
+    step(5, "export the distilled student to ONNX, with a parity check (yolodistill export)")
     exported = export_model(best["ours"], format="onnx", imgsz=p["imgsz"], data=data, device=device)
     console.print(exported.render())
-    step(5, "bench teacher and students on the same val images (yolodistill bench)")
-    artifacts = [teacher, best["plain"], best["ours"], exported.artifact]
+    step(6, "bench teacher and students on the same val images (yolodistill bench)")
+    artifacts = [teacher, best["plain"], best["ours"], best["unlabeled"], exported.artifact]
     bench_json = save_dir / "bench" / "bench.json"
     bench_rows = bench(artifacts, data=data, device=device, warmup=5, runs=30, json_path=bench_json, console=console)
     labels = {str(teacher.resolve()): "teacher (yolo26s)", str(best["plain"].resolve()): "plain student (yolo26n)",
               str(best["ours"].resolve()): "distilled student (yolo26n)",
+              str(best["unlabeled"].resolve()): "distilled + unlabelled (yolo26n)",
               str(Path(exported.artifact).resolve()): "distilled student (yolo26n)"}
     rows = summary_rows(bench_rows, labels)
     seconds[STEPS[-1]] = round(time.perf_counter() - last, 1)
     seconds["total"] = round(time.perf_counter() - start, 1)
-    paths = {"data": data, "teacher": teacher, "plain student": best["plain"], "distilled student": best["ours"],
+    paths = {"data": data, "unlabelled images": footage, "teacher": teacher, "plain student": best["plain"],
+             "distilled student": best["ours"], "distilled + unlabelled": best["unlabeled"],
              "onnx": Path(exported.artifact), "compare": result.md_path, "bench": bench_json,
              "summary": save_dir / "demo.md"}
     columns = list(rows[0])
@@ -165,7 +188,7 @@ def minutes(s: float) -> str:
 
 def show(rows: list[dict[str, Any]], paths: dict[str, Path], console: Console) -> None:
     """The closing table and the paths of everything written."""
-    table = Table(title="Teacher, plain student and distilled student (same val images)")
+    table = Table(title="Teacher, plain student and distilled students (same val images)")
     for col in rows[0]:
         table.add_column(col, justify="left" if col in ("model", "format") else "right")
     for r in rows:
