@@ -11,7 +11,7 @@ from ultralytics.cfg import get_cfg
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
 from yolodistill.config import DistillConfig
-from yolodistill.model import KD_TERMS, KDModel, head_branches
+from yolodistill.model import KD_TERMS, KDModel, detect_head, head_branches
 
 
 def make_student(cfg: str = "yolo26n.yaml") -> DetectionModel:
@@ -183,25 +183,26 @@ def test_label_assignment_distillation_ranks_anchors_by_the_teacher(teacher26):
 
 
 def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):
-    """kd_balance auto: after its measuring batches each term's gradient on the neck matches the detection loss's
-    (weight 1), and the multipliers travel with the checkpoint's portable form."""
+    """kd_balance auto: after its measuring batches each term's column pulls on the neck as hard as the detection
+    loss's columns (weight 1; both carry the batch size), and the multipliers travel with the checkpoint's portable
+    form."""
     from yolodistill.balance import gradient_norm
 
     model = build(teacher26, kd_balance="auto")
     for _ in range(model.balance.batches):
         model.loss(make_batch())
     assert not model.balance.measuring and set(model.balance.multipliers) == set(KD_TERMS)
-    batch = make_batch()
-    t = head_branches(model.teacher_model(batch["img"]))
-    out = model.student_model(batch["img"])
-    s = head_branches(out)
-    recorders = model.assign(t)
-    detection = model.student_model.loss(batch, out)[0].sum()
-    terms = model.distill_terms(s, t, {k: a.last for k, a in recorders.items()})
-    feats = s["one2many"]["feats"]
-    reference = gradient_norm(detection, feats)
-    for k in KD_TERMS:
-        assert gradient_norm(terms[k] * model.balance(k), feats) == pytest.approx(reference, rel=0.05), k
+    seen = []  # the neck outputs, as the Detect head receives them
+    hook = detect_head(model.student_model).register_forward_pre_hook(lambda m, args: seen.append(list(args[0])))
+    loss, _ = model.loss(make_batch())  # the columns the trainer sums: detection (times the batch size), each term
+    hook.remove()
+    feats = seen[0]
+    reference = gradient_norm(loss[:3].sum(), feats)
+    pulls = {k: gradient_norm(loss[3 + i], feats) for i, k in enumerate(KD_TERMS)}
+    assert pulls["kd_box"] == pytest.approx(reference, rel=0.15) and pulls["kd_feat"] == pytest.approx(reference, rel=0.15)
+    # two untrained heads agree (both near the prior), so the class term has almost no gradient: it is capped at a
+    # thousand times, not blown up to the detection loss's pull
+    assert model.balance.multipliers["kd_cls"] == 1e3 and pulls["kd_cls"] < reference
     assert model.portable().yolodistill_balance == model.balance.multipliers
 
 

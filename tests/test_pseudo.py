@@ -10,7 +10,7 @@ import yaml
 from ultralytics.data.utils import check_det_dataset
 
 from yolodistill.errors import UserError
-from yolodistill.pseudo import pseudo_label
+from yolodistill.pseudo import pseudo_label, unique_name
 
 
 @pytest.fixture
@@ -77,3 +77,11 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
     with pytest.raises(UserError, match=message):
         pseudo_label(teacher26, images, out, progress=False)
     assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me" and not (source / "labels").exists()
+
+
+def test_image_names_never_share_a_label_file(tmp_path):
+    """Two images whose flattened stems match would write one label file twice: the later one gets a suffix."""
+    taken: set[str] = set()
+    names = [unique_name(tmp_path / p, tmp_path, taken) for p in ("img.jpg", "img.png", "a/b.jpg", "a__b.jpg", "IMG.bmp")]
+    assert names == ["img.jpg", "img_2.png", "a__b.jpg", "a__b_2.jpg", "IMG_3.bmp"]
+    assert len({Path(n).stem.lower() for n in names}) == len(names)

@@ -49,12 +49,21 @@ def test_sampler_mixes_the_set_ratio_and_covers_the_labelled_set():
     drawn = [i - 10 for b in batches for i in b[2:]]
     assert sorted(drawn[:7]) == list(range(7))  # every unlabelled image before any repeats
     assert list(sampler) != batches  # a new shuffle next epoch
-    sampler.set_epoch(0)
-    assert list(sampler) == batches  # seeded by (seed, epoch): DDP ranks agree
+    assert list(MixedBatchSampler(10, 7, batch=4, ratio=0.5, seed=1)) == batches  # seeded by (seed, pass)
     quarter = MixedBatchSampler(10, 7, batch=8, ratio=0.25)
     assert (quarter.k_labelled, quarter.k_unlabelled) == (6, 2)
-    shards = [list(MixedBatchSampler(10, 7, 4, 0.5, seed=1, rank=r, world_size=2)) for r in (0, 1)]
-    assert sorted(i for s in shards for b in s for i in b if i < 10) == list(range(10))  # ranks split the labelled set
+
+
+def test_ddp_ranks_get_equal_batches_and_disjoint_images():
+    """Under DDP a rank with one batch fewer would hang the others at the gradient all-reduce; and ranks that drew
+    the same unlabelled images would spend the extra GPUs on copies."""
+    samplers = [MixedBatchSampler(9, 6, batch=4, ratio=0.5, seed=1, rank=r, world_size=2) for r in (0, 1)]
+    shards = [list(s) for s in samplers]
+    assert len(shards[0]) == len(shards[1]) == len(samplers[0]) == len(samplers[1]) == 3
+    labelled = [i for s in shards for b in s for i in b if i < 9]
+    assert sorted(set(labelled)) == list(range(9)) and len(labelled) == 10  # all of them, one wrapped around
+    first = [{i for b in s[:1] for i in b if i >= 9} for s in shards]
+    assert first[0] and first[1] and not first[0] & first[1]  # the same permutation, sharded
 
 
 def test_find_images_skips_what_it_cannot_read(footage):
@@ -147,6 +156,13 @@ def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_da
     first.add_callback("on_model_save", stop)
     with pytest.raises(Stop):
         first.train()
+    moved = footage.parent / f"{footage.name}-moved"
+    footage.rename(moved)  # a resume whose unlabelled folder is gone: one line, before any work
+    try:
+        with pytest.raises(UserError, match="does not exist"):
+            check_resume(tmp_path / "run" / "weights" / "last.pt", {})
+    finally:
+        moved.rename(footage)
     args, distill = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
     assert distill.unlabeled == [str(footage.resolve())]
     resumed = DistillationTrainer(overrides=args, distill=distill)
@@ -165,6 +181,14 @@ def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
         with pytest.raises(UserError, match=message):
             check_sources(folders, train_images)
     assert check_sources([footage], train_images) == [str(footage.resolve())]
+
+
+def test_rect_batches_cannot_mix_unlabelled_images(footage):
+    from yolodistill.checks import check_recipe
+
+    with pytest.raises(UserError, match="rect=True"):
+        check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"rect": True})
+    check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"rect": False})
 
 
 def test_unlabelled_with_every_weight_off_is_refused(teacher26, synth_data, footage, tmp_path):

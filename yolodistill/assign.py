@@ -54,7 +54,7 @@ class Assignment:
 
     def __call__(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, **extra):
         if self.teacher is not None:
-            pd_scores, pd_bboxes = (t.to(pd_scores.dtype) for t in self.teacher)
+            pd_scores, pd_bboxes = self.teacher[0].to(pd_scores.dtype), self.teacher[1].to(pd_bboxes.dtype)
         out = self.assigner(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, **extra)
         target_scores, fg = out[2], out[3]
         inside = torch.zeros_like(fg)

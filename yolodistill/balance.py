@@ -5,13 +5,16 @@ of magnitude in gradient at the same weight. Over the first `batches` training b
 student's neck outputs (the Detect head's inputs, through which every term reaches the backbone), the gradient norm of
 the detection loss and of each term, and sets
 
-    m_k = mean over batches of ||grad L_det|| / ||grad L_k||,
+    m_k = sum over batches of ||grad L_det|| / sum over batches of ||grad L_k||   (clamped to [1e-3, 1e3]),
 
-so that a term at weight w pulls w times as hard as the detection loss did at the start. The multipliers are then
+where both losses are the columns the trainer sums (Ultralytics' detection loss carries the batch size; the terms
+are passed in at the same scale), so that a term at weight w pulls w times as hard as the detection loss did at the start. The multipliers are then
 fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -29,9 +32,10 @@ class AutoBalance:
 
     def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None):
         self.batches = batches
-        self.ratios: dict[str, list[float]] = {k: [] for k in terms}
+        self.reference = 0.0  # summed gradient norm of the detection loss over the measured batches
+        self.norms: dict[str, float] = {k: 0.0 for k in terms}  # the same for each term
         self.multipliers = dict(multipliers or {})
-        self.seen = batches if multipliers else 0  # restored from a checkpoint: measured already
+        self.seen = batches if multipliers is not None else 0  # restored from a checkpoint: measured already
 
     @property
     def measuring(self) -> bool:
@@ -40,12 +44,14 @@ class AutoBalance:
     def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor]) -> None:
         """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`."""
         reference = gradient_norm(detection, feats)
+        if not math.isfinite(reference) or reference <= 0:
+            return  # a NaN step (Ultralytics recovers from those) or no labelled image: measure another batch
+        self.reference += reference
         for key, loss in terms.items():
             g = gradient_norm(loss, feats)
-            if g > 0 and reference > 0:
-                self.ratios[key].append(reference / g)
+            self.norms[key] += g if math.isfinite(g) else 0.0
         self.seen += 1
-        self.multipliers = {k: sum(v) / len(v) for k, v in self.ratios.items() if v}
+        self.multipliers = {k: min(max(self.reference / g, 1e-3), 1e3) for k, g in self.norms.items() if g > 0}
 
     def __call__(self, key: str) -> float:
         return self.multipliers.get(key, 1.0)

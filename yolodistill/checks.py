@@ -244,6 +244,9 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     if distill.unlabeled and not distill.losses_on:
         raise UserError("unlabelled images are learned from the distillation terms alone, and every distillation "
                         "weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), or drop --unlabeled")
+    if distill.unlabeled and args.get("rect"):
+        raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
+                        "rect=True, or drop --unlabeled")
     if distill.losses_on or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
         return
     why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
@@ -305,6 +308,10 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run instead")
     check_device(overrides.get("device"))
+    if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
+        from .unlabeled import check_sources
+
+        check_sources(settings.unlabeled)
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")

@@ -37,7 +37,7 @@ class DistillConfig:
     kd_schedule: str = "cosine"
     kd_final: float = 0.1
     kd_balance: str = "fixed"
-    kd_assign: str = "student"
+    kd_assign: str = "teacher"
     kd_one2one: bool = False
     kd_box_ring: float = 0.5
     cwd_tau: float = 1.0

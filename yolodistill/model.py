@@ -149,8 +149,8 @@ class KDModel(DistillationModel):
                 terms.update(self.unlabeled_terms(take(student, slice(labelled.stop, None)),
                                                   take(teacher, slice(labelled.stop, None))))
         if self.balance is not None and self.balance.measuring:
-            self.balance.update(regular.sum(), {k: v for k, v in terms.items() if k in KD_TERMS and self.weights[k]},
-                                student["one2many"]["feats"])
+            self.balance.update(regular.sum(), {k: v * labelled.stop for k, v in terms.items()  # the columns' scale
+                                                if k in KD_TERMS and self.weights[k]}, student["one2many"]["feats"])
         weighted = {k: terms.get(k, regular.new_zeros(())) * self.weights[k[:-2] if k.endswith("_u") else k]
                     * self.scale(k[:-2] if k.endswith("_u") else k) for k in self.terms}
         sizes = {k: n_u if k.endswith("_u") else labelled.stop for k in self.terms}
@@ -202,7 +202,7 @@ class KDModel(DistillationModel):
     def assign(self, teacher: dict[str, dict]) -> dict[str, Any]:
         """The recorders on the student's assigners, fed the teacher's predictions under LAD (`kd_assign: teacher`)."""
         out = {"one2many": ensure_assignment(self.student_model)}
-        if self.settings.kd_one2one and "one2one" in teacher:
+        if self.settings.kd_one2one and "one2one" in teacher and hasattr(self.student_model.criterion, "one2one"):
             out["one2one"] = ensure_assignment(self.student_model, "one2one")
         for branch, recorder in out.items():
             recorder.teacher = (teacher_predictions(teacher[branch], self.student_model.stride, self.t_reg_max)

@@ -72,7 +72,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
     tmp = out.parent / f".{out.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    counts, boxes, empty = Counter(), 0, 0
+    counts, boxes, empty, taken = Counter(), 0, 0, set()
     order = list(range(len(files)))
     random.Random(seed).shuffle(order)
     n_val = round(len(files) * val_fraction) if len(files) > 1 else 0
@@ -80,7 +80,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     try:
         for i, (path, rows) in enumerate(detect(str(teacher), files, conf, iou, tta, imgsz, device, batch, progress)):
             split = "val" if i in val else "train"
-            name = unique_name(Path(path), images)
+            name = unique_name(Path(path), images, taken)
             (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
             (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / "images" / split / name)
@@ -103,10 +103,17 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
                              skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)})
 
 
-def unique_name(path: Path, root: Path) -> str:
+def unique_name(path: Path, root: Path, taken: set[str]) -> str:
     """The image's name in the dataset: its path below the source folder, flattened, so cam0/1.jpg and cam1/1.jpg
-    do not collide."""
-    return "__".join(path.relative_to(root).parts)
+    do not collide; a stem already taken (1.jpg beside 1.png, or a/b.jpg beside a__b.jpg) gets _2, _3, ... so that
+    no label file overwrites another."""
+    flat = Path("__".join(path.relative_to(root).parts))
+    stem, n = flat.stem, 1
+    while stem.lower() in taken:
+        n += 1
+        stem = f"{flat.stem}_{n}"
+    taken.add(stem.lower())
+    return stem + flat.suffix
 
 
 def detect(teacher: str, files: list[str], conf: float, iou: float, tta: bool, imgsz: int, device: str | None,

@@ -12,6 +12,8 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
+import math
+
 import json
 import os
 from dataclasses import dataclass
@@ -115,6 +117,14 @@ class DistillationTrainer(DetectionTrainer):
                         f"images, {sampler.k_labelled} + {sampler.k_unlabelled} per batch")
         self.write_recipe()
         return loader
+
+    def build_optimizer(self, model, name="auto", lr=0.001, momentum=0.9, decay=1e-5, iterations=1e5):
+        """Ultralytics' optimizer; `auto` chooses by the run's optimizer steps, which it counts from the dataset's
+        length. A mixed dataset also holds the unlabelled images, so count the steps from the batches instead."""
+        if self.distill.unlabeled and self.train_loader is not None:
+            steps = math.ceil(len(self.train_loader) * self.batch_size / max(self.batch_size, self.args.nbs))
+            iterations = steps * self.epochs
+        return super().build_optimizer(model, name, lr, momentum, decay, iterations)
 
     def setup_model(self):
         """On resume, rebuild the student from `last.pt` and keep its adapters for `set_model_attributes`."""

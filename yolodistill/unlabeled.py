@@ -166,7 +166,9 @@ class MixedBatchSampler:
 
     One pass over the labelled images (this rank's shard of them under DDP) is an epoch; the unlabelled images are
     drawn without replacement, reshuffled when used up, so every one is seen before any repeats. Shuffles are seeded by
-    (seed, epoch): the same run draws the same batches, and DDP ranks agree.
+    (seed, pass): the same run draws the same batches. Under DDP every rank draws the same permutations and takes its
+    own shard of each, so the ranks see disjoint images; the labelled permutation is padded by wrapping around (as
+    torch's DistributedSampler does), so every rank has the same number of batches and none waits at a collective.
     """
 
     def __init__(self, n_labelled: int, n_unlabelled: int, batch: int, ratio: float, seed: int = 0, rank: int = -1,
@@ -175,22 +177,27 @@ class MixedBatchSampler:
         self.k_unlabelled = min(max(round(batch * ratio), 1), batch - 1) if batch > 1 else 0
         self.k_labelled = batch - self.k_unlabelled
         self.seed, self.rank, self.world_size = seed, max(rank, 0), max(world_size, 1)
+        self.per_rank = math.ceil(n_labelled / self.world_size)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        """Ignored: Ultralytics' infinite loader starts each pass (prefetching ahead of the trainer's set_epoch), and
+        counting passes here keeps every rank on the same seed without depending on that order."""
 
     def __len__(self) -> int:
-        return math.ceil(len(range(self.rank, self.n_labelled, self.world_size)) / self.k_labelled)
+        return math.ceil(self.per_rank / self.k_labelled)
 
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch))
-        self.epoch += 1  # Ultralytics' infinite loader asks for a new pass each epoch without calling set_epoch
-        labelled = rng.permutation(self.n_labelled)[self.rank::self.world_size].tolist()
+        self.epoch += 1
+        order = rng.permutation(self.n_labelled)
+        order = np.resize(order, self.per_rank * self.world_size)  # wraps around to an equal share per rank
+        labelled = order[self.rank::self.world_size].tolist()
         pool: list[int] = []
         for start in range(0, len(labelled), self.k_labelled):
             while len(pool) < self.k_unlabelled:
-                pool += rng.permutation(self.n_unlabelled).tolist()
+                shard = rng.permutation(self.n_unlabelled)[self.rank::self.world_size].tolist()
+                pool += shard or rng.permutation(self.n_unlabelled)[:1].tolist()  # fewer images than ranks
             drawn, pool = pool[:self.k_unlabelled], pool[self.k_unlabelled:]
             yield labelled[start:start + self.k_labelled] + [self.n_labelled + u for u in drawn]
 
@@ -201,6 +208,9 @@ def mixed_loader(labelled, cfg, sources: list[str], ratio: float, batch: int, da
     from ultralytics.data.build import InfiniteDataLoader, seed_worker
 
     images, shapes, bad = find_images(sources)
+    if not images:  # a folder emptied or moved since the run started (resume): no batch could ever be filled
+        raise UserError(f"no readable image in the unlabelled folders {', '.join(sources)}: restore them, or "
+                        "train without --unlabeled")
     unlabelled = UnlabeledDataset(cfg, images, shapes, data, stride)
     dataset = MixedDataset(labelled, unlabelled)
     sampler = MixedBatchSampler(len(labelled), len(unlabelled), batch, ratio, seed, rank, world_size)
