@@ -426,3 +426,18 @@ def test_docs_show_every_record(study, overhead, out):
     plot = re.search(r"!\[[^]]*\]\(([^)]+)\)", page.split("## Study: tiny")[1]).group(1)
     assert (out / plot).resolve() == (out / "results" / "study-tiny.png").resolve()
     assert f"Measured {overhead['target']['value']:.3f}×" in page
+
+
+@pytest.mark.parametrize("study_file", sorted((REPO / "benchmarks").glob("*study*.yaml")), ids=lambda p: p.name)
+def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
+    """A misspelt key or an arm naming a missing arm in a shipped study would fail an hour into a run, or never."""
+    from yolodistill.config import resolve
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    study_mod = importlib.import_module("_study")
+    study = study_mod.load_study(study_file)
+    assert study["arms"] and study["targets"]
+    keys = set(resolve()[0].to_dict())
+    for name in {**study["arms"], **study.get("candidates", {})}:
+        spec = study_mod.arm_spec(study, name)
+        assert set(spec.get("distill") or {}) <= keys, name
