@@ -82,6 +82,7 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
 def test_image_names_never_share_a_label_file(tmp_path):
     """Two images whose flattened stems match would write one label file twice: the later one gets a suffix."""
     taken: set[str] = set()
-    names = [unique_name(tmp_path / p, tmp_path, taken) for p in ("img.jpg", "img.png", "a/b.jpg", "a__b.jpg", "IMG.bmp")]
+    paths = ("img.jpg", "img.png", "a/b.jpg", "a__b.jpg", "IMG.bmp")
+    names = [unique_name(tmp_path / p, tmp_path, taken) for p in paths]
     assert names == ["img.jpg", "img_2.png", "a__b.jpg", "a__b_2.jpg", "IMG_3.bmp"]
     assert len({Path(n).stem.lower() for n in names}) == len(names)

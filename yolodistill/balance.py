@@ -8,8 +8,8 @@ the detection loss and of each term, and sets
     m_k = sum over batches of ||grad L_det|| / sum over batches of ||grad L_k||   (clamped to [1e-3, 1e3]),
 
 where both losses are the columns the trainer sums (Ultralytics' detection loss carries the batch size; the terms
-are passed in at the same scale), so that a term at weight w pulls w times as hard as the detection loss did at the start. The multipliers are then
-fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
+are passed in at the same scale), so that a term at weight w pulls w times as hard as the detection loss did at the
+start. The multipliers are then fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
