@@ -375,4 +375,26 @@ def study_section(name: str, r: Mapping[str, Any], results_link: str = RESULTS.a
     return "\n".join(parts)
 
 
-RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": overhead_section}
+SHARE_COLUMNS = ("batch", "start", "l2", "cwd", "mgd", "cross", "spread")
+
+
+def shares_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
+    """scripts/bench_feature_shares.py: the feature losses' calibration, measured with a trained teacher."""
+    s = r["settings"]
+    rows = [{k: fmt(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in r["rows"]]
+    parts = [
+        f"## Feature-loss calibration: {s['student']} with teacher {s['teacher_name']}\n",
+        f"Batches of {s['batch']} train images at {s['imgsz']} px from `{Path(s['data']).parent.name}`. "
+        f"Record: `{name}`. "
+        f"Largest spread {r['max_spread']:.2f}×.\n",
+        markdown_table(rows, SHARE_COLUMNS),
+        bullets([r["definition"]]),
+        "### Reproduce\n",
+        code_block(r["command"]),
+        f"Machine: {machine_line(r['environment'])}.\n",
+    ]
+    return "\n".join(parts)
+
+
+RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": overhead_section,
+             "feature-shares": shares_section}

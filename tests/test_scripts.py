@@ -114,6 +114,8 @@ def bench(monkeypatch):
                            "--device", "--workers", "--threads", "--note")),
     ("bench_overhead.py", ("--data", "--images", "--teacher", "--teacher-model", "--student", "--imgsz", "--batch",
                            "--epochs", "--device", "--workers", "--work", "--results", "--docs", "--threads")),
+    ("bench_feature_shares.py", ("--data", "--teacher", "--student", "--imgsz", "--batch", "--batches", "--threads",
+                                 "--results", "--docs")),
 ])
 def test_help_explains_every_option(script, options):
     proc = run_script(script, "--help")
@@ -441,3 +443,25 @@ def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
     for name in {**study["arms"], **study.get("candidates", {})}:
         spec = study_mod.arm_spec(study, name)
         assert set(spec.get("distill") or {}) <= keys, name
+
+
+def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
+    """The calibration script on synthetic batches: a share per loss for each start and batch, spread as their
+    max/min, the page shows the record; a missing teacher is one line and exit 2."""
+    args = ["--data", synth_data, "--imgsz", 64, "--batch", 4, "--batches", 2, "--threads", 1,
+            "--results", tmp_path / "results", "--docs", tmp_path / "docs.md"]
+    proc = run_script("bench_feature_shares.py", "--teacher", teacher26, *args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    record = json.loads((tmp_path / "results" / "feature-shares.json").read_text())
+    assert [(r["batch"], r["start"]) for r in record["rows"]] == [(0, "teacher"), (0, "random"), (1, "teacher"),
+                                                                  (1, "random")]
+    for row in record["rows"]:
+        shares = [row[k] for k in ("l2", "cwd", "mgd", "cross")]
+        assert all(v > 0 for v in shares) and row["spread"] == pytest.approx(max(shares) / min(shares))
+    assert record["max_spread"] == max(r["spread"] for r in record["rows"])
+    page = (tmp_path / "docs.md").read_text()
+    assert "## Feature-loss calibration" in page and record["command"] in page
+    assert f"Largest spread {record['max_spread']:.2f}" in page
+    proc = run_script("bench_feature_shares.py", "--teacher", tmp_path / "none.pt", *args)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"Error: teacher {tmp_path / 'none.pt'} not found: pass a trained checkpoint with --teacher"]

@@ -23,11 +23,13 @@ FEATURE_LOSSES = ("l2", "cwd", "mgd", "cross")
 
 
 def standardize(f: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Per-channel standardisation over batch and space: a BatchNorm without affine parameters or running stats."""
+    """Per-channel standardisation over batch and space: a BatchNorm without affine parameters or running stats.
+
+    Through `F.batch_norm`'s fused kernel, about twice as fast forward and backward as the same sums spelt out."""
     f = f.float()
-    mean = f.mean(dim=(0, 2, 3), keepdim=True)
-    var = f.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
-    return (f - mean) / (var + eps).sqrt()
+    if f.numel() // f.shape[1] < 2:  # one value per channel: batch_norm refuses it, and it standardises to 0
+        return f - f
+    return F.batch_norm(f, None, None, training=True, eps=eps)
 
 
 def adapter(c_in: int, c_out: int, feat_loss: str) -> nn.Module:
@@ -73,8 +75,9 @@ class ChannelWiseKD(nn.Module):
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         n, c = student.shape[:2]
         log_q = F.log_softmax(standardize(student).view(n, c, -1) / self.tau, dim=2)
-        log_p = F.log_softmax(standardize(teacher.detach()).view(n, c, -1) / self.tau, dim=2)
-        return (log_p.exp() * (log_p - log_q)).sum() * self.tau**2 / (n * c)
+        with torch.no_grad():
+            log_p = F.log_softmax(standardize(teacher).view(n, c, -1) / self.tau, dim=2)
+        return F.kl_div(log_q, log_p, reduction="sum", log_target=True) * self.tau**2 / (n * c)
 
 
 class MaskedGenerativeKD(nn.Module):
@@ -151,9 +154,10 @@ class FeatureKD(nn.Module):
             cross = teacher_head.forward_head(aligned, **teacher_head.one2many)
             return self.scale * self.loss(cross, teacher, box_weight, norm)
         sizes = [f.shape[-2] * f.shape[-1] for f in teacher["feats"]]
-        confidence = teacher["scores"].detach().float().sigmoid().amax(1)
+        weights = ([None] * len(sizes) if self.name != "l2"  # only l2 weights locations
+                   else teacher["scores"].detach().float().sigmoid().amax(1).split(sizes, dim=-1))
         total = 0.0
-        for parts, fs, ft, w in zip(projector, student_feats, teacher["feats"], confidence.split(sizes, dim=-1)):
+        for parts, fs, ft, w in zip(projector, student_feats, teacher["feats"], weights):
             aligned = parts["align"](fs.float())
             total = total + self.loss(aligned, ft, parts["generator"] if "generator" in parts else w)
         return self.scale * total

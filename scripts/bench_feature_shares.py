@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""How hard each feature loss pulls at kd_feat = 1: the gradient it puts on the student's neck features (P3-P5, the
+Detect head's inputs), as a share of the detection loss's gradient on the same tensors, for l2, cwd, mgd and cross.
+
+features.CALIBRATION sets one multiplier per loss so that these shares are alike; this script measures them with a
+trained teacher on real batches (tests/test_features.py can only use an untrained one). Each batch is measured for a
+student started from the teacher (weight selection, the default) and from Ultralytics' random initialization. Images
+are resized to --imgsz without augmentation. Writes benchmarks/results/feature-shares.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from _docs import RESULTS, DOCS, command_line, exit_status, positive_int, write_docs
+
+from yolodistill.errors import UserError
+from yolodistill.utils import cpu_threads
+
+LOSSES = ("l2", "cwd", "mgd", "cross")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="a YOLO data.yaml whose train split gives the batches")
+    p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
+    p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
+    p.add_argument("--imgsz", type=int, default=192, help="image size (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=8, help="images per batch (default: %(default)s)")
+    p.add_argument("--batches", type=int, default=3, help="batches measured (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
+    p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
+    p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def load_batches(data: Path, imgsz: int, size: int, count: int) -> list[dict[str, Any]]:
+    """`count` batches of `size` train images (sorted by name), with their labels in Ultralytics' batch layout."""
+    import cv2
+    import numpy as np
+    import torch
+    from ultralytics.data.utils import check_det_dataset, img2label_paths
+
+    try:
+        info = check_det_dataset(str(data), autodownload=False)
+    except Exception as e:  # noqa: BLE001 - Ultralytics raises several kinds for a bad data yaml
+        raise UserError(f"cannot read {data}: {e}") from None
+    root = Path(info["train"])
+    images = sorted(p for p in root.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
+    if len(images) < size * count:
+        raise UserError(f"{root} has {len(images)} images; --batch {size} x --batches {count} needs more")
+    batches = []
+    for k in range(count):
+        chunk = images[k * size:(k + 1) * size]
+        imgs, idx, cls, boxes = [], [], [], []
+        for j, (path, label) in enumerate(zip(chunk, img2label_paths([str(p) for p in chunk]))):
+            im = cv2.resize(cv2.imread(str(path)), (imgsz, imgsz))[:, :, ::-1].copy()
+            imgs.append(torch.from_numpy(im).permute(2, 0, 1).float() / 255)
+            rows = np.loadtxt(label, ndmin=2) if Path(label).exists() else np.zeros((0, 5))
+            for r in rows:
+                idx.append(j), cls.append([r[0]]), boxes.append(r[1:5])
+        batches.append({"img": torch.stack(imgs), "batch_idx": torch.tensor(idx, dtype=torch.float32),
+                        "cls": torch.tensor(cls, dtype=torch.float32).view(-1, 1),
+                        "bboxes": torch.tensor(np.array(boxes), dtype=torch.float32).view(-1, 4)})
+    return batches
+
+
+def shares(teacher, student_cfg: str, batch: dict[str, Any], start: bool) -> dict[str, float]:
+    """Each feature loss's gradient norm on the neck features over the detection loss's (per image, as logged)."""
+    import torch
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolodistill.balance import gradient_norm
+    from yolodistill.config import DistillConfig
+    from yolodistill.model import KDModel, head_branches
+    from yolodistill.start import select_weights
+
+    out = {}
+    for feat_loss in LOSSES:
+        torch.manual_seed(0)
+        student = DetectionModel(student_cfg, nc=len(teacher.names), verbose=False)
+        student.args = get_cfg(overrides={"imgsz": batch["img"].shape[-1]})  # the loss gains: Ultralytics' defaults
+        if start:
+            select_weights(teacher, student)
+        torch.manual_seed(0)
+        model = KDModel(teacher, student, DistillConfig(kd_feat=1.0, feat_loss=feat_loss)).train()
+        model.teacher_model.eval()
+        with torch.no_grad():
+            t = head_branches(model.teacher_model(batch["img"]))
+        output = model.student_model(batch["img"])
+        s = head_branches(output)
+        assigned = model.assign(t)
+        detection, _ = model.student_model.loss(batch, output)
+        terms = model.distill_terms(s, t, {k: a.last for k, a in assigned.items()})
+        feats = s["one2many"]["feats"]
+        n = batch["img"].shape[0]
+        out[feat_loss] = gradient_norm(terms["kd_feat"], feats) / gradient_norm(detection.sum() / n, feats)
+    return out
+
+
+def measure(args: argparse.Namespace) -> Path:
+    from ultralytics.nn.tasks import load_checkpoint
+
+    from yolodistill.report import environment, write_json
+
+    if not args.teacher.is_file():
+        raise UserError(f"teacher {args.teacher} not found: pass a trained checkpoint with --teacher")
+    teacher = load_checkpoint(str(args.teacher))[0].float().eval()
+    rows = []
+    for k, batch in enumerate(load_batches(args.data, args.imgsz, args.batch, args.batches)):
+        for start in (True, False):
+            row = shares(teacher, args.student, batch, start)
+            rows.append({"batch": k, "start": "teacher" if start else "random", **row,
+                         "spread": max(row.values()) / min(row.values())})
+            print({key: round(v, 3) if isinstance(v, float) else v for key, v in rows[-1].items()}, flush=True)
+    record = {
+        "kind": "feature-shares", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line(), "argv": sys.argv, "environment": environment(),
+        "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
+                     "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "threads": args.threads},
+        "definition": "gradient norm of kd_feat (weight 1, calibrated) on the student's neck features over that of "
+                      "the detection loss per image (one2many branch, as the loss column logs it); spread: the "
+                      "largest share over the smallest",
+        "rows": rows, "max_spread": max(r["spread"] for r in rows),
+    }
+    out = write_json(args.results / "feature-shares.json", record)
+    write_docs(args.results, args.docs)
+    print(f"largest spread {record['max_spread']:.2f}; wrote {out} and {args.docs}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with cpu_threads(args.threads) as threads:
+        args.threads = threads
+        return exit_status(lambda: measure(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
