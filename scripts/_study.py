@@ -148,7 +148,7 @@ def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
                         "train_args)")
     if arm["method"] == "ours":
         try:
-            resolve(arm.get("config"), **distill)  # bad values fail here
+            resolve(arm.get("config"), **start_of(study, arm), **distill)  # bad values fail here
         except UserError as e:
             raise UserError(f"{where}: {e}") from None
 
@@ -175,6 +175,14 @@ def check_target(target: Any, arms: dict[str, Any]) -> None:
     require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
 
 
+def start_of(study: dict[str, Any], arm: dict[str, Any]) -> dict[str, Any]:
+    """What decides whether an arm's student has weights of its own (config.resolve's trained_student block): its
+    start (another arm's best.pt, or the study's student) and any pretrained= in its train_args."""
+    train_args = {**(study.get("train_args") or {}), **(arm.get("train_args") or {})}
+    return {"student": "best.pt" if arm.get("student") is not None else study["student"],
+            "pretrained": train_args.get("pretrained")}
+
+
 def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
     """Everything that decides an arm's numbers (device, workers and threads decide only speed)."""
     from yolodistill.config import resolve
@@ -189,7 +197,7 @@ def arm_spec(study: dict[str, Any], name: str) -> dict[str, Any]:
         spec["unlabeled"] = bool(arm.get("unlabeled"))
     if arm["method"] == "ours":
         spec["config"] = arm.get("config")
-        spec["distill"] = resolve(arm.get("config"), **(arm.get("distill") or {}))[0].to_dict()
+        spec["distill"] = resolve(arm.get("config"), **start_of(study, arm), **(arm.get("distill") or {}))[0].to_dict()
     return spec
 
 

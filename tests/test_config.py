@@ -55,3 +55,34 @@ def test_missing_config_file():
     with pytest.raises(UserError, match="does not exist"):
         resolve("no/such/recipe.yaml")
 
+
+
+def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path):
+    """The default recipe's trained_student block (chosen by the study's .pt arm) applies to a .pt student and to
+    pretrained=PATH, not to a yaml student, and it stays under the --config file's keys and the flags."""
+    block = read_recipe(recipe_path("default"))["trained_student"]
+    assert block and set(block) <= set(DistillConfig.keys())
+    yaml_student, _ = resolve(student="yolo26n.yaml")
+    assert yaml_student == DistillConfig()
+    for kwargs in ({"student": "runs/x/weights/best.pt"}, {"student": "YOLO26N.PT"},
+                   {"student": "yolo26n.yaml", "pretrained": "mine.pt"}):
+        trained, _ = resolve(**kwargs)
+        assert all(getattr(trained, k) == v for k, v in block.items()), kwargs
+        assert trained != yaml_student
+    key, value = next(iter(block.items()))
+    other = 0.25 if isinstance(value, float) else "student" if value != "student" else "teacher"
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump({key: other}))
+    assert getattr(resolve(f, student="best.pt")[0], key) == other  # the user's file wins over the block
+    assert getattr(resolve(student="best.pt", **{key: other})[0], key) == other  # and so does a flag
+    f.write_text(yaml.safe_dump({"trained_student": {"kd_cls": 0.3}, "kd_cls": 2.0}))
+    assert resolve(f, student="best.pt")[0].kd_cls == 0.3  # the file's own block, over its other keys
+    assert resolve(f, student="yolo26n.yaml")[0].kd_cls == 2.0
+
+
+@pytest.mark.parametrize("block, needle", [("[1, 2]", "must be a mapping"), ("{lr0: 0.1}", "distillation keys only")])
+def test_a_bad_trained_student_block(tmp_path, block, needle):
+    f = tmp_path / "bad.yaml"
+    f.write_text(f"trained_student: {block}\n")
+    with pytest.raises(UserError, match=needle):
+        resolve(f)

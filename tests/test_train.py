@@ -102,8 +102,9 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
 
 
 def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
-    """A student the user already trained (.pt) keeps its weights and, with the default recipe plus a feature term,
-    learns from every distillation term: the loss columns are live, not the zeros of plain fine-tuning."""
+    """A student the user already trained (.pt) keeps its weights and, with the default recipe (whose trained_student
+    block turns the feature term on for it), learns from every distillation term: the loss columns are live, not the
+    zeros of plain fine-tuning."""
     from ultralytics.nn.tasks import load_checkpoint
 
     own = load_checkpoint(trained_student)[0].model[0].conv.weight.clone()
@@ -113,8 +114,8 @@ def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student
     def capture(t):
         seen["first"] = unwrap_model(t.model).student_model.model[0].conv.weight.detach().clone()
 
-    distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "pt", "kd_feat": 1.0})
-    assert distill.kd_cls > 0 and distill.kd_box > 0  # the default recipe distills a .pt student
+    distill, args = resolve(None, student=str(trained_student), **{**FAST, "project": str(tmp_path), "name": "pt"})
+    assert distill.kd_cls > 0 and distill.kd_box > 0 and distill.kd_feat > 0  # the default recipe, for a .pt
     trainer = trainer_cls(overrides=preflight(teacher26, str(trained_student), synth_data, args).args, distill=distill)
     trainer.add_callback("on_train_start", capture)
     trainer.train()

@@ -124,7 +124,8 @@ DISTILL_OPTIONS = (
     opt("kd_box", Optional[float], "Weight of box distillation on the student's positives: CIoU to the teacher's "
         "box, plus DFL-bin KL for DFL heads; 1 pulls like Ultralytics' box loss. [default: from the recipe]"),
     opt("kd_feat", Optional[float], "Weight of neck-feature distillation through adapters, calibrated so 1 pulls "
-        "about like the detection loss for every --feat-loss. [default: from the recipe]"),
+        "about like the detection loss for every --feat-loss. [default: from the recipe: 0, or 1 for a student "
+        "with weights of its own (.pt)]"),
     opt("temperature", Optional[float], "Temperature of the KL between DFL bin distributions (DFL heads). "
         "[default: 2]"),
     opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
@@ -137,7 +138,8 @@ DISTILL_OPTIONS = (
     opt("kd_balance", Optional[str], "fixed: the weights as given; auto: scale each term from its gradient on the "
         "first 10 batches so weight 1 pulls as hard as the detection loss. [default: fixed]"),
     opt("kd_assign", Optional[str], "Whose predictions rank anchors in the student's label assigner: student "
-        "(Ultralytics) or teacher (label assignment distillation). [default: student]"),
+        "(Ultralytics) or teacher (label assignment distillation). [default: teacher, or student for a student "
+        "with weights of its own (.pt)]"),
     opt("kd_one2one", Optional[bool], "Also distill YOLO26's one-to-one branch (validation uses one-to-many). "
         "[default: off]", "--kd-one2one/--no-kd-one2one"),
     opt("kd_box_ring", Optional[float], "Box-distillation weight of anchors inside a ground-truth box that the "

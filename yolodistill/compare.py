@@ -199,7 +199,7 @@ def compare(
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     check_device(overrides.get("device"))
-    distill, args = resolve(config, epochs=epochs, **overrides)
+    distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     epochs = args.get("epochs")
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})

@@ -121,14 +121,42 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     return d
 
 
-def resolve(config: str | Path | None = None, **flags: Any) -> tuple[DistillConfig, dict[str, Any]]:
-    """Merge default recipe < config file < flags, and split into (distillation settings, Ultralytics train args)."""
+TRAINED_STUDENT = "trained_student"  # a recipe's block of distillation keys for a student with weights of its own
+
+
+def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]:
+    """Pop a recipe's `trained_student:` block: distillation keys only, as a mapping."""
+    block = recipe.pop(TRAINED_STUDENT, None) or {}
+    if not isinstance(block, dict):
+        raise UserError(f"{TRAINED_STUDENT} in {source} must be a mapping of distillation keys, e.g. "
+                        f"{{kd_feat: 1.0}}, got {block!r}")
+    foreign = sorted(k for k in block if k not in DistillConfig.keys())
+    if foreign:
+        raise UserError(f"{TRAINED_STUDENT} in {source} takes distillation keys only, not {', '.join(foreign)}")
+    return block
+
+
+def resolve(config: str | Path | None = None, *, student: Any = None,
+            **flags: Any) -> tuple[DistillConfig, dict[str, Any]]:
+    """Merge default recipe < config file < flags, and split into (distillation settings, Ultralytics train args).
+
+    Where the student has weights of its own (`student` a .pt, or `pretrained=PATH`), each recipe's
+    `trained_student:` block applies on top of that recipe's other keys, under what comes after it.
+    """
     from ultralytics.utils import DEFAULT_CFG_KEYS
 
-    merged = read_recipe(recipe_path("default"))
-    if config is not None:
-        merged.update(read_recipe(config))
-    merged.update({k: v for k, v in flags.items() if v is not None})
+    from .start import has_own_weights
+
+    layers = [read_recipe(recipe_path("default"))] + ([read_recipe(config)] if config is not None else [])
+    blocks = [trained_student_block(layer, source) for layer, source in zip(layers, ("the default recipe", config))]
+    given = {k: v for k, v in flags.items() if v is not None}
+    pretrained = {k: v for layer in [*layers, given] for k, v in layer.items()}.get("pretrained")
+    own = has_own_weights(student, pretrained)
+    merged: dict[str, Any] = {}
+    for layer, block in zip(layers, blocks):
+        merged.update(layer)
+        merged.update(block if own else {})
+    merged.update(given)
     distill_keys = set(DistillConfig.keys())
     unknown = sorted(k for k in merged if k not in distill_keys and k not in DEFAULT_CFG_KEYS)
     if unknown:

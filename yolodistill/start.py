@@ -93,9 +93,12 @@ def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
     return len(kept), len(layers)
 
 
+def has_own_weights(student: Any, pretrained: Any = None) -> bool:
+    """Whether the student starts from trained weights of its own: a .pt, or a yaml with `pretrained=PATH`."""
+    return str(student).lower().endswith(".pt") or isinstance(pretrained, (str, Path))
+
+
 def starts_from_teacher(init_from_teacher: bool, student: Any, pretrained: Any = None, resume: Any = None) -> bool:
-    """Whether a run's student gets the teacher start: one built from a yaml, with no weights of its own
-    (`pretrained=PATH`), not resumed, and the setting on."""
-    from_yaml = not str(student).lower().endswith(".pt")
-    own_weights = isinstance(pretrained, (str, Path))
-    return bool(init_from_teacher and from_yaml and not own_weights and not resume)
+    """Whether a run's student gets the teacher start: one with no weights of its own, not resumed, and the setting
+    on."""
+    return bool(init_from_teacher and not has_own_weights(student, pretrained) and not resume)

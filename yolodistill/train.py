@@ -30,7 +30,7 @@ from ultralytics.utils.torch_utils import unwrap_model
 from .config import DistillConfig
 from .errors import UserError
 from .model import KDModel, load_teacher
-from .start import select_weights, starts_from_teacher
+from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text
 
@@ -147,6 +147,10 @@ class DistillationTrainer(DetectionTrainer):
             if RANK in {-1, 0}:
                 LOGGER.info(f"Student initialized from the teacher by weight selection: {selected}/{total} layers"
                             + ("" if selected else " (no layer matches: random start)"))
+        elif RANK in {-1, 0} and not self.resume and has_own_weights(self.args.model, self.args.pretrained):
+            d = self.distill  # the recipe's trained_student block applied (config.resolve): say what is in effect
+            LOGGER.info(f"Student keeps its own trained weights: kd_cls={d.kd_cls:g}, kd_box={d.kd_box:g}, "
+                        f"kd_feat={d.kd_feat:g} ({d.feat_loss}), kd_assign={d.kd_assign}")
         return model
 
     def set_model_attributes(self):
@@ -240,7 +244,7 @@ def train(
         args, distill = check_resume(resume, overrides)
         trainer = DistillationTrainer(overrides=args, distill=distill)
     else:
-        distill, args = resolve(config, **overrides)
+        distill, args = resolve(config, student=student, **overrides)
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
