@@ -366,7 +366,9 @@ def run_study(args: argparse.Namespace) -> Path:
         "study_file": str(args.study), "study": study,
         "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
         "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
-        "default_recipe": resolve()[0].to_dict(), "arms": {name: arm_spec(study, name) for name in study["arms"]},
+        "default_recipe": resolve()[0].to_dict(),
+        "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
+        "arms": {name: arm_spec(study, name) for name in study["arms"]},
         "runs": runs, "summary": summary, "notes": notes, "targets": goals,
         "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
         "plot": None if plot is None else plot.name, "remarks": args.note,

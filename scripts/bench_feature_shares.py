@@ -38,8 +38,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def train_images(train: Any) -> list[Path]:
+    """The train split's images, sorted: a folder, a .txt list of images (as Ultralytics reads one), or a list."""
+    files: list[Path] = []
+    for entry in map(Path, train if isinstance(train, (list, tuple)) else [train]):
+        if entry.is_dir():
+            files += sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif entry.suffix == ".txt" and entry.is_file():
+            lines = [x.strip() for x in entry.read_text().splitlines() if x.strip()]
+            files += [entry.parent / x[2:] if x.startswith("./") else Path(x) for x in lines]
+        elif entry.suffix.lower() in IMAGE_SUFFIXES:
+            files.append(entry)
+    return files
+
+
+def label_rows(path: Path) -> list[tuple[float, list[float]]]:
+    """(class, xywh) per object of a YOLO label file; a polygon row (segment labels) gives its bounding box."""
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        values = [float(v) for v in line.split()]
+        if len(values) == 5:
+            rows.append((values[0], values[1:5]))
+        elif len(values) > 5 and len(values) % 2 == 1:
+            xs, ys = values[1::2], values[2::2]
+            rows.append((values[0], [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs),
+                                     max(ys) - min(ys)]))
+    return rows
+
+
 def load_batches(data: Path, imgsz: int, size: int, count: int) -> list[dict[str, Any]]:
-    """`count` batches of `size` train images (sorted by name), with their labels in Ultralytics' batch layout."""
+    """`count` batches of `size` train images (sorted by name), resized to `imgsz` without augmentation, with their
+    labels in Ultralytics' batch layout."""
     import cv2
     import numpy as np
     import torch
@@ -49,21 +83,22 @@ def load_batches(data: Path, imgsz: int, size: int, count: int) -> list[dict[str
         info = check_det_dataset(str(data), autodownload=False)
     except Exception as e:  # noqa: BLE001 - Ultralytics raises several kinds for a bad data yaml
         raise UserError(f"cannot read {data}: {e}") from None
-    root = Path(info["train"])
-    images = sorted(p for p in root.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
+    images = train_images(info["train"])
     if len(images) < size * count:
-        raise UserError(f"{root} has {len(images)} images; --batch {size} x --batches {count} needs more")
+        raise UserError(f"the train split of {data} has {len(images)} images; --batch {size} x --batches {count} "
+                        "needs more")
     batches = []
     for k in range(count):
         chunk = images[k * size:(k + 1) * size]
         imgs, idx, cls, boxes = [], [], [], []
         for j, (path, label) in enumerate(zip(chunk, img2label_paths([str(p) for p in chunk]))):
-            im = cv2.resize(cv2.imread(str(path)), (imgsz, imgsz))[:, :, ::-1].copy()
-            imgs.append(torch.from_numpy(im).permute(2, 0, 1).float() / 255)
-            rows = np.loadtxt(label, ndmin=2) if Path(label).exists() else np.zeros((0, 5))
-            for r in rows:
-                idx.append(j), cls.append([r[0]]), boxes.append(r[1:5])
-        batches.append({"img": torch.stack(imgs), "batch_idx": torch.tensor(idx, dtype=torch.float32),
+            im = cv2.imread(str(path))
+            if im is None:
+                raise UserError(f"cannot read image {path}: check the file, or leave it out of the train split")
+            imgs.append(torch.from_numpy(cv2.resize(im, (imgsz, imgsz))[:, :, ::-1].copy()).permute(2, 0, 1) / 255)
+            for c, box in label_rows(Path(label)):
+                idx.append(j), cls.append([c]), boxes.append(box)
+        batches.append({"img": torch.stack(imgs).float(), "batch_idx": torch.tensor(idx, dtype=torch.float32),
                         "cls": torch.tensor(cls, dtype=torch.float32).view(-1, 1),
                         "bboxes": torch.tensor(np.array(boxes), dtype=torch.float32).view(-1, 4)})
     return batches

@@ -80,9 +80,12 @@ def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path)
     assert resolve(f, student="yolo26n.yaml")[0].kd_cls == 2.0
 
 
-@pytest.mark.parametrize("block, needle", [("[1, 2]", "must be a mapping"), ("{lr0: 0.1}", "distillation keys only")])
-def test_a_bad_trained_student_block(tmp_path, block, needle):
+@pytest.mark.parametrize("block, needle", [("[1, 2]", "must be a mapping"), ("{lr0: 0.1}", "distillation keys only"),
+                                           ("{kd_feat: -1}", "kd_feat must be a number >= 0")])
+@pytest.mark.parametrize("student", ["yolo26n.yaml", "best.pt"])
+def test_a_bad_trained_student_block(tmp_path, block, needle, student):
+    """Refused whichever student the run has: a bad block must not wait for the first .pt run to fail."""
     f = tmp_path / "bad.yaml"
     f.write_text(f"trained_student: {block}\n")
     with pytest.raises(UserError, match=needle):
-        resolve(f)
+        resolve(f, student=student)

@@ -81,10 +81,11 @@ def with_batch_statistics(model: nn.Module) -> nn.Module:
 def test_every_feature_loss_pulls_about_as_hard_at_weight_1(seed):
     """The gradient each feature loss at kd_feat = 1 puts on the student's neck, as a share of the detection loss's
     (one batch, student started from the teacher as by default). Uncalibrated, these differed about 2000 times (l2 5.1
-    against mgd 0.056). Calibrated, on the trained BCCD teacher and real batches they are within 3.0-4.3 times of each
-    other (scripts/bench_feature_shares.py); on an untrained teacher, as here, cross spreads further (3-9.4 times over
-    teacher seeds 0-5), so the bound is 10, and each share is of the detection loss's order. The teacher is seeded:
-    a random one per session made this test flaky."""
+    against mgd 0.056). Calibrated, on the trained BCCD teacher and real batches all four are within 3.0-4.3 times of
+    each other (scripts/bench_feature_shares.py). Here, on an untrained teacher, l2, cwd and mgd must be within 5 times
+    (about 2-3 measured); cross, whose pull goes through the untrained teacher's head, varies with it (1.2-2.9 over
+    teacher seeds 0-5) and must only be of the detection loss's order, as must every share. The teacher is seeded: a
+    random one per session made this test flaky."""
     torch.manual_seed(seed)
     teacher = with_batch_statistics(DetectionModel("yolo26s.yaml", nc=3, verbose=False))
     shares = {}
@@ -103,5 +104,6 @@ def test_every_feature_loss_pulls_about_as_hard_at_weight_1(seed):
         feats = s["one2many"]["feats"]
         shares[feat_loss] = gradient_norm(terms["kd_feat"], feats) / gradient_norm(detection.sum() / 4, feats)
     print("gradient share at kd_feat=1:", {k: round(v, 3) for k, v in shares.items()})
-    assert max(shares.values()) / min(shares.values()) < 10, shares
+    standardised = [shares[k] for k in ("l2", "cwd", "mgd")]
+    assert max(standardised) / min(standardised) < 5, shares
     assert all(0.05 < v < 20 for v in shares.values()), shares

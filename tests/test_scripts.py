@@ -35,6 +35,7 @@ STUDY = {
                   "note": "the teacher start alone"},
         "ours": {"method": "ours"},
         "pt-plain": {"method": "plain", "student": "plain", "epochs": 2},
+        "pt-ours": {"method": "ours", "student": "plain", "epochs": 2},
     },
     "candidates": {"cls-box-feat": {"method": "ours", "seeds": [0], "distill": {"kd_feat": 1.0}}},
     "targets": [
@@ -181,20 +182,20 @@ def test_arms_train_with_their_settings(study, out):
     teacher = record["teacher"]
     assert teacher["trained_here"] and Path(teacher["checkpoint"]).is_relative_to(out.resolve() / "work" / "teachers")
     assert json.loads((out / "work" / "tiny" / "teacher.json").read_text())["map50_95"] == teacher["map50_95"]
-    default = resolve()[0].to_dict()
-    assert record["default_recipe"] == default
+    default, trained = resolve()[0].to_dict(), resolve(student="best.pt")[0].to_dict()
+    assert record["default_recipe"] == default and record["default_recipe_trained"] == trained != default
     for run in record["runs"]:
         run_dir, arm = Path(run["run_dir"]), run["arm"]
         args = yaml.safe_load((run_dir / "args.yaml").read_text())
         assert (args["seed"], args["imgsz"], args["batch"], args["epochs"]) == (run["seed"], 64, 8, run["epochs"])
-        assert args["distill_model"] == (teacher["checkpoint"] if arm in ("builtin", "ours", "start", "cls-box-feat")
-                                         else None)
+        assert args["distill_model"] == (teacher["checkpoint"] if arm in ("builtin", "ours", "start", "cls-box-feat",
+                                                                         "pt-ours") else None)
         source = out.resolve() / "work" / "tiny" / "plain" / f"seed{run['seed']}" / "weights" / "best.pt"
-        assert args["model"] == (str(source) if arm == "pt-plain" else "yolo26n.yaml")
+        assert args["model"] == (str(source) if arm.startswith("pt-") else "yolo26n.yaml")
         saved = (yaml.safe_load((run_dir / "distill.yaml").read_text())["distill"]
                  if (run_dir / "distill.yaml").exists() else None)
-        expected = {"start": {**default, **{k: 0 for k in KD_KEYS}}, "ours": default,
-                    "cls-box-feat": {**default, "kd_feat": 1.0}}.get(arm)
+        expected = {"start": {**default, **{k: 0 for k in KD_KEYS}}, "ours": default, "pt-ours": trained,
+                    "cls-box-feat": {**default, "kd_feat": 1.0}}.get(arm)  # a .pt student: the trained_student block
         assert saved == expected, arm  # plain, builtin and pt-plain train without yolodistill
     assert record["arms"]["start"]["distill"][INIT] is True
 
@@ -409,6 +410,7 @@ def test_docs_show_every_record(study, overhead, out):
     assert list(arms) == list(STUDY["arms"])  # the candidate has a table of its own
     assert arms["start"][2:5] == ["teacher start", "1", "cls=0, box=0"] and arms["ours"][4] == "default recipe"
     assert arms["plain"][2] == "yaml" and arms["pt-plain"][2:4] == ["from arm plain best.pt", "2"]
+    assert arms["pt-ours"][4] == "default recipe"  # measured against the default for a student with its own weights
     for arm, cells in arms.items():
         s = record["summary"][arm]
         assert cells[5] == f"{s['map50_95_mean']:.3f} ± {s['map50_95_std']:.3f}"
@@ -465,3 +467,24 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
     proc = run_script("bench_feature_shares.py", "--teacher", tmp_path / "none.pt", *args)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"Error: teacher {tmp_path / 'none.pt'} not found: pass a trained checkpoint with --teacher"]
+
+
+def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
+    """The batches come from any train split Ultralytics accepts: a .txt list of images, and polygon label rows,
+    which give their bounding box."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    shares = importlib.import_module("bench_feature_shares")
+    (tmp_path / "images").mkdir()
+    for name in ("b.jpg", "a.jpg"):
+        (tmp_path / "images" / name).write_bytes(b"")
+    listing = tmp_path / "train.txt"
+    listing.write_text("./images/b.jpg\n\n./images/a.jpg\n")
+    assert shares.train_images(str(listing)) == [tmp_path / "images" / "b.jpg", tmp_path / "images" / "a.jpg"]
+    assert shares.train_images([str(tmp_path / "images")]) == [tmp_path / "images" / "a.jpg",
+                                                                tmp_path / "images" / "b.jpg"]
+    label = tmp_path / "a.txt"
+    label.write_text("1 0.5 0.5 0.2 0.4\n2 0.1 0.2 0.3 0.2 0.3 0.6\n")
+    (box, polygon) = shares.label_rows(label)
+    assert box == (1.0, [0.5, 0.5, 0.2, 0.4])
+    assert polygon[0] == 2.0 and polygon[1] == pytest.approx([0.2, 0.4, 0.2, 0.4])
+    assert shares.label_rows(tmp_path / "none.txt") == []

@@ -92,7 +92,7 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
 
     own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
     expected = load_checkpoint(own)[0].model[0].conv.weight
-    distill, args = resolve(None, **{**FAST, "project": str(tmp_path), "name": "pt"})
+    distill, args = resolve(None, student=str(own), **{**FAST, "project": str(tmp_path), "name": "pt"})
     from_pt = DistillationTrainer(overrides=preflight(teacher26, str(own), synth_data, args).args, distill=distill)
     pretrained = make_trainer(teacher26, synth_data, tmp_path, "pretrained", pretrained=str(own))
     for trainer in (from_pt, pretrained):

@@ -165,4 +165,10 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
             "or an Ultralytics train argument"
         )
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
+    for block, source in zip(blocks, ("the default recipe", config)):
+        if block and not own:  # a bad value in a block fails every run, not only the first with a .pt student
+            try:
+                DistillConfig.from_dict({**distill.to_dict(), **block})
+            except UserError as e:
+                raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
     return distill, {k: v for k, v in merged.items() if k not in distill_keys}
