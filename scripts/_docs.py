@@ -280,8 +280,9 @@ def arm_settings(spec: Mapping[str, Any], default: Mapping[str, Any]) -> str | N
 def own_weights(spec: Mapping[str, Any]) -> bool:
     """Whether an arm's student has weights of its own (another arm's best.pt, a .pt, or pretrained=PATH), and so
     the default recipe's trained_student block is its default."""
-    return (spec["from_arm"] or str(spec["student"]).lower().endswith(".pt")
-            or isinstance((spec.get("train_args") or {}).get("pretrained"), str))
+    from yolodistill.start import has_own_weights
+
+    return spec["from_arm"] or has_own_weights(spec["student"], (spec.get("train_args") or {}).get("pretrained"))
 
 
 def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:

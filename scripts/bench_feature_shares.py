@@ -110,9 +110,9 @@ def shares(teacher, student_cfg: str, batch: dict[str, Any], start: bool) -> dic
     from ultralytics.cfg import get_cfg
     from ultralytics.nn.tasks import DetectionModel
 
-    from yolodistill.balance import gradient_norm
+    from yolodistill.balance import gradient_share
     from yolodistill.config import DistillConfig
-    from yolodistill.model import KDModel, head_branches
+    from yolodistill.model import KDModel
     from yolodistill.start import select_weights
 
     out = {}
@@ -123,18 +123,8 @@ def shares(teacher, student_cfg: str, batch: dict[str, Any], start: bool) -> dic
         if start:
             select_weights(teacher, student)
         torch.manual_seed(0)
-        model = KDModel(teacher, student, DistillConfig(kd_feat=1.0, feat_loss=feat_loss)).train()
-        model.teacher_model.eval()
-        with torch.no_grad():
-            t = head_branches(model.teacher_model(batch["img"]))
-        output = model.student_model(batch["img"])
-        s = head_branches(output)
-        assigned = model.assign(t)
-        detection, _ = model.student_model.loss(batch, output)
-        terms = model.distill_terms(s, t, {k: a.last for k, a in assigned.items()})
-        feats = s["one2many"]["feats"]
-        n = batch["img"].shape[0]
-        out[feat_loss] = gradient_norm(terms["kd_feat"], feats) / gradient_norm(detection.sum() / n, feats)
+        out[feat_loss] = gradient_share(KDModel(teacher, student, DistillConfig(kd_feat=1.0, feat_loss=feat_loss))
+                                        .train(), batch)
     return out
 
 

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from ultralytics.nn.tasks import DetectionModel
 
-from yolodistill.balance import gradient_norm
+from yolodistill.balance import gradient_share
 from yolodistill.config import DistillConfig
 from yolodistill.features import ChannelWiseKD, MaskedGenerativeKD, ScoreWeightedL2, standardize
-from yolodistill.model import KDModel, head_branches
+from yolodistill.model import KDModel
 from yolodistill.start import select_weights
 
 from .test_model import make_batch, make_student
@@ -94,15 +94,7 @@ def test_every_feature_loss_pulls_about_as_hard_at_weight_1(seed):
         select_weights(teacher, student)
         torch.manual_seed(0)
         model = KDModel(teacher, student, DistillConfig(kd_feat=1.0, feat_loss=feat_loss)).train()
-        batch = make_batch(b=4, size=96)
-        t = head_branches(model.teacher_model(batch["img"]))
-        output = model.student_model(batch["img"])
-        s = head_branches(output)
-        assigned = model.assign(t)
-        detection, _ = model.student_model.loss(batch, output)
-        terms = model.distill_terms(s, t, {k: a.last for k, a in assigned.items()})
-        feats = s["one2many"]["feats"]
-        shares[feat_loss] = gradient_norm(terms["kd_feat"], feats) / gradient_norm(detection.sum() / 4, feats)
+        shares[feat_loss] = gradient_share(model, make_batch(b=4, size=96))
     print("gradient share at kd_feat=1:", {k: round(v, 3) for k, v in shares.items()})
     standardised = [shares[k] for k in ("l2", "cwd", "mgd")]
     assert max(standardised) / min(standardised) < 5, shares

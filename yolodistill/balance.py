@@ -27,6 +27,23 @@ def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
     return float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5)
 
 
+def gradient_share(model, batch: dict, term: str = "kd_feat") -> float:
+    """One batch's `term` gradient norm on the student's neck features over the detection loss's per image (one2many
+    branch, as the loss columns log it): how hard the term pulls, by the measure features.CALIBRATION was set on.
+    `model` is a KDModel in train mode; its settings give the term's weight-1 form."""
+    from .model import head_branches  # model.py imports this module
+
+    with torch.no_grad():
+        teacher = head_branches(model.teacher_model(batch["img"]))
+    output = model.student_model(batch["img"])
+    student = head_branches(output)
+    assigned = model.assign(teacher)
+    detection, _ = model.student_model.loss(batch, output)
+    terms = model.distill_terms(student, teacher, {k: a.last for k, a in assigned.items()})
+    feats = student["one2many"]["feats"]
+    return gradient_norm(terms[term], feats) / gradient_norm(detection.sum() / batch["img"].shape[0], feats)
+
+
 class AutoBalance:
     """Per-term multipliers from the gradient ratios of the first batches (see the module docstring)."""
 

@@ -147,8 +147,9 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
 
     from .start import has_own_weights
 
+    sources = ["the default recipe"] + ([config] if config is not None else [])
     layers = [read_recipe(recipe_path("default"))] + ([read_recipe(config)] if config is not None else [])
-    blocks = [trained_student_block(layer, source) for layer, source in zip(layers, ("the default recipe", config))]
+    blocks = [trained_student_block(layer, source) for layer, source in zip(layers, sources)]
     given = {k: v for k, v in flags.items() if v is not None}
     pretrained = {k: v for layer in [*layers, given] for k, v in layer.items()}.get("pretrained")
     own = has_own_weights(student, pretrained)
@@ -165,7 +166,7 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
             "or an Ultralytics train argument"
         )
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
-    for block, source in zip(blocks, ("the default recipe", config)):
+    for block, source in zip(blocks, sources):
         if block and not own:  # a bad value in a block fails every run, not only the first with a .pt student
             try:
                 DistillConfig.from_dict({**distill.to_dict(), **block})
