@@ -89,3 +89,12 @@ def test_a_bad_trained_student_block(tmp_path, block, needle, student):
     f.write_text(f"trained_student: {block}\n")
     with pytest.raises(UserError, match=needle):
         resolve(f, student=student)
+
+
+@pytest.mark.parametrize("settings, needle", [({"kd_prefit": -1}, "whole number of batches"),
+                                              ({"kd_prefit": 2.5}, "whole number of batches"),
+                                              ({"kd_prefit": True}, "whole number of batches"),
+                                              ({"kd_prefit": 10, "feat_loss": "cross"}, "l2, cwd or mgd")])
+def test_kd_prefit_counts_batches_of_fittable_adapters(settings, needle):
+    with pytest.raises(UserError, match=needle):
+        DistillConfig(**settings)

@@ -214,3 +214,18 @@ def test_no_teacher_pass_when_every_weight_is_off(teacher26):
     assert model.teacher_model is None and not model.losses_on
     loss, items = model.loss(make_batch())
     assert all(items[k].item() == 0 for k in KD_TERMS) and loss[:3].sum() > 0
+
+
+@pytest.mark.parametrize("feat_loss", ["l2", "cwd", "mgd"])
+def test_fitting_the_adapters_alone_lowers_the_feature_loss_and_leaves_the_student(teacher26, feat_loss):
+    """kd_prefit: random adapters would pull a trained neck towards a random map of the teacher; fitted first, they
+    take up the map between the two feature spaces. The student (weights and BatchNorm statistics) is untouched."""
+    model = build(teacher26, feat_loss)
+    before = {k: v.clone() for k, v in model.student_model.state_dict().items()}
+    fresh = [p.detach().clone() for p in model.projector.parameters()]
+    losses = model.fit_adapters([make_batch()["img"]] * 40)
+    assert len(losses) == 40 and sum(losses[-5:]) / 5 < 0.85 * losses[0]
+    after = model.student_model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert all(p.grad is None for p in model.student_model.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(fresh, model.projector.parameters()))

@@ -312,3 +312,38 @@ def test_ddp_entry_rebuilds_identical_configuration(teacher26, synth_data, tmp_p
     finally:
         entry.unlink(missing_ok=True)
         entry.with_suffix(".pt").unlink(missing_ok=True)
+
+
+def test_adapters_are_fitted_alone_before_the_first_epoch(teacher26, synth_data, tmp_path):
+    """kd_prefit: the adapters train for that many batches before the first epoch, the student untouched; the EMA
+    (what checkpoints hold) starts from the fitted adapters."""
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "prefit", kd_prefit=4)
+    seen = {}
+
+    def snapshot(t, key):
+        m = unwrap_model(t.model)
+        seen[key] = ([p.detach().clone() for p in m.projector.parameters()],
+                     {k: v.clone() for k, v in m.student_model.state_dict().items()})
+
+    trainer.callbacks["on_pretrain_routine_end"].insert(0, lambda t: snapshot(t, "fresh"))
+    trainer.add_callback("on_train_start", lambda t: snapshot(t, "fitted"))
+    trainer.add_callback("on_train_start",
+                         lambda t: seen.update(ema=[p.detach().clone() for p in t.ema.ema.projector.parameters()]))
+    trainer.train()
+    (fresh, student), (fitted, student_after) = seen["fresh"], seen["fitted"]
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, fitted))
+    assert all(torch.equal(v, student_after[k]) for k, v in student.items())
+    assert all(torch.equal(a, b.to(a.dtype)) for a, b in zip(fitted, seen["ema"]))
+
+
+def test_no_prefit_on_resume():
+    """A resumed run keeps the adapters last.pt holds: fitting them again would undo what they learnt."""
+    from unittest.mock import Mock
+
+    from yolodistill.config import DistillConfig
+    from yolodistill.train import prefit_adapters
+
+    model = Mock(spec=["fit_adapters", "teacher_model"])
+    trainer = Mock(model=model, distill=DistillConfig(kd_feat=1.0, kd_prefit=5), start_epoch=3)
+    prefit_adapters(trainer)
+    assert not model.fit_adapters.called

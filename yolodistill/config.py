@@ -40,6 +40,7 @@ class DistillConfig:
     kd_assign: str = "teacher"
     kd_one2one: bool = False
     kd_box_ring: float = 0.5
+    kd_prefit: int = 0
     cwd_tau: float = 1.0
     mgd_mask_ratio: float = 0.65
     init_from_teacher: bool = True
@@ -56,6 +57,11 @@ class DistillConfig:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise UserError(f"{key} must be a number >= 0, got {value!r}")
+        if not isinstance(self.kd_prefit, int) or isinstance(self.kd_prefit, bool) or self.kd_prefit < 0:
+            raise UserError(f"kd_prefit must be a whole number of batches >= 0, got {self.kd_prefit!r}")
+        if self.kd_prefit and self.feat_loss == "cross":
+            raise UserError("kd_prefit fits the adapters of feat_loss l2, cwd or mgd; cross trains its adapters "
+                            "through the teacher's head on the assigner's boxes: set kd_prefit: 0 or another feat_loss")
         for key in ("temperature", "cwd_tau"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

@@ -12,6 +12,7 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -40,6 +41,24 @@ SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers st
 def apply_schedule(trainer: DistillationTrainer) -> None:
     """Callback at each epoch start: scale the distillation weights by the schedule's factor (warm-up, decay)."""
     unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch, trainer.epochs)
+
+
+def prefit_adapters(trainer: DistillationTrainer) -> None:
+    """Callback once the loader, optimizer and EMA exist: train the feature adapters alone for `kd_prefit` batches
+    (`KDModel.fit_adapters`) before the first epoch; never on resume, where the adapters come from last.pt."""
+    model, n = unwrap_model(trainer.model), trainer.distill.kd_prefit
+    if not n or not trainer.distill.kd_feat or trainer.start_epoch > 0 or getattr(model, "teacher_model", None) is None:
+        return
+    batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
+    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=bool(trainer.amp))
+    if trainer.ddp:  # each rank fitted on its own batches: start every rank from rank 0's adapters
+        for p in model.projector.parameters():
+            torch.distributed.broadcast(p.data, 0)
+    trainer.ema.ema.projector.load_state_dict(model.projector.state_dict())
+    if RANK in {-1, 0}:
+        tail = losses[-min(5, len(losses)):]
+        LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit): {trainer.distill.feat_loss} loss "
+                    f"{losses[0]:.3f} -> {sum(tail) / len(tail):.3f}")
 
 
 def settings_of(model: Any) -> DistillConfig | None:
@@ -74,6 +93,8 @@ class DistillationTrainer(DetectionTrainer):
         self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         if apply_schedule not in self.callbacks["on_train_epoch_start"]:
             self.add_callback("on_train_epoch_start", apply_schedule)
+        if prefit_adapters not in self.callbacks["on_pretrain_routine_end"]:
+            self.add_callback("on_pretrain_routine_end", prefit_adapters)
         self.write_recipe()
 
     def write_recipe(self) -> None:
