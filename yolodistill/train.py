@@ -51,7 +51,8 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
         return
     batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
     losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=bool(trainer.amp))
-    if trainer.ddp:  # each rank fitted on its own batches: start every rank from rank 0's adapters
+    if torch.distributed.is_available() and torch.distributed.is_initialized():  # a DDP worker (trainer.ddp is off
+        # there): each rank fitted on its own batches, so every rank starts from rank 0's adapters
         for p in model.projector.parameters():
             torch.distributed.broadcast(p.data, 0)
     trainer.ema.ema.projector.load_state_dict(model.projector.state_dict())
