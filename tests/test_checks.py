@@ -224,3 +224,16 @@ def test_this_machine_refuses_its_missing_gpu(teacher26, synth_data, tmp_path):
                                       str(synth_data), "--project", str(tmp_path / "runs"), "--device", str(index)])
     assert_one_line_error(result, f"--device {index}")
     assert not (tmp_path / "runs").exists()
+
+
+def test_kd_prefit_without_the_feature_term_is_refused():
+    """kd_prefit fits the feature adapters: with kd_feat 0 (the default recipe for a yaml student) it would do nothing."""
+    from yolodistill.checks import check_recipe
+    from yolodistill.config import resolve
+
+    distill, args = resolve(None, student="yolo26n.yaml", kd_prefit=50)
+    with pytest.raises(UserError, match="kd_feat is 0"):
+        check_recipe(distill, "yolo26n.yaml", args)
+    distill, args = resolve(None, student="best.pt", kd_prefit=50)  # the trained_student block turns kd_feat on
+    check_recipe(distill, "best.pt", args)
+    assert distill.kd_feat > 0 and distill.kd_prefit == 50

@@ -229,3 +229,11 @@ def test_fitting_the_adapters_alone_lowers_the_feature_loss_and_leaves_the_stude
     assert all(torch.equal(v, after[k]) for k, v in before.items())
     assert all(p.grad is None for p in model.student_model.parameters())
     assert any(not torch.equal(a, p) for a, p in zip(fresh, model.projector.parameters()))
+
+
+def test_a_step_whose_feature_loss_is_not_finite_is_skipped(teacher26):
+    """One overflow before training starts must not leave NaN adapters for the whole run (the EMA copies them)."""
+    model = build(teacher26, "cwd")
+    fresh = [p.detach().clone() for p in model.projector.parameters()]
+    assert model.fit_adapters([torch.full((2, 3, 64, 64), float("nan"))] * 3) == []
+    assert all(torch.equal(a, p) for a, p in zip(fresh, model.projector.parameters()))

@@ -362,7 +362,7 @@ def _prefit_rank(rank: int, port: int, out: Path) -> None:
     try:
         projector, ema = torch.nn.Conv2d(2, 2, 1), torch.nn.Conv2d(2, 2, 1)
 
-        def fit(images, amp=False):
+        def fit(images, amp=None, frozen=()):
             list(images)
             with torch.no_grad():
                 for p in projector.parameters():
@@ -372,7 +372,7 @@ def _prefit_rank(rank: int, port: int, out: Path) -> None:
         model = Mock(spec=["fit_adapters", "teacher_model", "projector"], projector=projector, teacher_model=object())
         model.fit_adapters.side_effect = fit
         trainer = Mock(model=model, distill=DistillConfig(kd_feat=1.0, kd_prefit=1), start_epoch=0, amp=False,
-                       train_loader=[{"img": torch.zeros(1)}], preprocess_batch=lambda b: b)
+                       train_loader=[{"img": torch.zeros(1)}], preprocess_batch=lambda b: b, freeze_layer_names=[])
         trainer.ema.ema.projector = ema
         prefit_adapters(trainer)
         torch.save([p.detach().clone() for p in ema.parameters()], out / f"rank{rank}.pt")

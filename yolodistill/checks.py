@@ -247,6 +247,9 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     if distill.unlabeled and args.get("rect"):
         raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
                         "rect=True, or drop --unlabeled")
+    if distill.kd_prefit and not distill.kd_feat:
+        raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above 0 "
+                        "(e.g. --kd-feat 1), or drop kd_prefit")
     if distill.losses_on or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
         return
     why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else

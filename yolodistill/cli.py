@@ -145,7 +145,8 @@ DISTILL_OPTIONS = (
     opt("kd_box_ring", Optional[float], "Box-distillation weight of anchors inside a ground-truth box that the "
         "assigner did not pick, times the teacher's confidence (0: positives only). [default: 0.5]"),
     opt("kd_prefit", Optional[int], "Batches over which the feature adapters train alone, the student frozen, "
-        "before the first epoch (l2, cwd, mgd; 0: none). [default: from the recipe]"),
+        "before the first epoch (needs --kd-feat above 0 and --feat-loss l2, cwd or mgd; not on resume). "
+        "[default: 0]"),
     opt("init_from_teacher", Optional[bool], "Start a student built from a .yaml from the teacher's weights, thinned "
         "by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]",
         "--init-from-teacher/--no-init-from-teacher"),

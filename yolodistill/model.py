@@ -234,7 +234,8 @@ class KDModel(DistillationModel):
                 feat = gains[branch] * self.feat_kd(self.projector, s_b["feats"], t_b, head, w, a.norm)
         return {"kd_cls": cls, "kd_box": box, "kd_feat": feat}
 
-    def fit_adapters(self, images: Iterable[torch.Tensor], lr: float = 1e-3, amp: bool = False) -> list[float]:
+    def fit_adapters(self, images: Iterable[torch.Tensor], lr: float = 1e-3, amp: torch.dtype | None = None,
+                     frozen: tuple[str, ...] = ()) -> list[float]:
         """Train the feature adapters alone on `images`, the student frozen (FitNets' hint stage, Romero et al. 2015).
 
         Freshly initialised adapters are random projections: pulled through them from the first step, a trained
@@ -242,19 +243,26 @@ class KDModel(DistillationModel):
         first epoch fell from 0.41 to 0.23 mAP50-95). Fitted first, the adapters absorb the mapping between the two
         feature spaces, and the pull that remains is what the student's features lack: the first epoch kept 0.42, but
         the run ended no higher, so `kd_prefit` is off by default. The student's parameters and BatchNorm statistics
-        are left as they were. Returns the feature loss at each step.
+        are left as they were. `amp`: the trainer's autocast dtype (None: off); `frozen`: layer names whose BatchNorm
+        stays in eval mode, as Ultralytics keeps it for `freeze=`. Returns the feature loss of each step taken; a
+        step whose loss is not finite is skipped, so one overflow cannot ruin the adapters before training starts.
         """
         student, losses = self.student_model, []
         state = {k: v.clone() for k, v in student.state_dict().items()}  # BatchNorm running stats move in train mode
         was_training = student.training
         student.train()
+        for name, m in student.named_modules():
+            if isinstance(m, nn.BatchNorm2d) and any(f in name for f in frozen):
+                m.eval()
         optimizer = torch.optim.Adam(self.projector.parameters(), lr=lr)
         for img in images:
-            with torch.no_grad(), torch.autocast(img.device.type, enabled=amp):
+            with torch.no_grad(), torch.autocast(img.device.type, dtype=amp, enabled=amp is not None):
                 self.match_teacher_precision(img)
                 teacher = head_branches(self.teacher_model(img))["one2many"]
                 feats = [f.float() for f in head_branches(student(img))["one2many"]["feats"]]
             loss = self.feat_kd(self.projector, feats, teacher, None, None, None)
+            if not torch.isfinite(loss):
+                continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

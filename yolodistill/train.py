@@ -49,8 +49,11 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
     model, n = unwrap_model(trainer.model), trainer.distill.kd_prefit
     if not n or not trainer.distill.kd_feat or trainer.start_epoch > 0 or getattr(model, "teacher_model", None) is None:
         return
+    # Ultralytics' loader keeps one iterator across epochs: the first epoch picks up where the prefit stopped
     batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
-    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=bool(trainer.amp))
+    amp = (torch.bfloat16 if trainer.args.amp == "bf16" else torch.float16) if trainer.amp else None  # as the trainer
+    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=amp,
+                                frozen=tuple(trainer.freeze_layer_names))
     if torch.distributed.is_available() and torch.distributed.is_initialized():  # a DDP worker (trainer.ddp is off
         # there): each rank fitted on its own batches, so every rank starts from rank 0's adapters
         for p in model.projector.parameters():
@@ -58,8 +61,10 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
     trainer.ema.ema.projector.load_state_dict(model.projector.state_dict())
     if RANK in {-1, 0}:
         tail = losses[-min(5, len(losses)):]
-        LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit): {trainer.distill.feat_loss} loss "
-                    f"{losses[0]:.3f} -> {sum(tail) / len(tail):.3f}")
+        fitted = (f"{trainer.distill.feat_loss} loss {losses[0]:.3f} -> {sum(tail) / len(tail):.3f}" if losses else
+                  "no step taken")
+        skipped = f" ({n - len(losses)} skipped: loss not finite)" if len(losses) < n else ""
+        LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit){skipped}: {fitted}")
 
 
 def settings_of(model: Any) -> DistillConfig | None:
