@@ -18,6 +18,7 @@ from typing import Any
 
 from _docs import RESULTS, DOCS, command_line, exit_status, positive_int, write_docs
 
+from yolodistill.data import split_images
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
 
@@ -36,23 +37,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     return p.parse_args(argv)
-
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-def train_images(train: Any) -> list[Path]:
-    """The train split's images, sorted: a folder, a .txt list of images (as Ultralytics reads one), or a list."""
-    files: list[Path] = []
-    for entry in map(Path, train if isinstance(train, (list, tuple)) else [train]):
-        if entry.is_dir():
-            files += sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif entry.suffix == ".txt" and entry.is_file():
-            lines = [x.strip() for x in entry.read_text().splitlines() if x.strip()]
-            files += [entry.parent / x[2:] if x.startswith("./") else Path(x) for x in lines]
-        elif entry.suffix.lower() in IMAGE_SUFFIXES:
-            files.append(entry)
-    return files
 
 
 def label_rows(path: Path) -> list[tuple[float, list[float]]]:
@@ -83,7 +67,7 @@ def load_batches(data: Path, imgsz: int, size: int, count: int) -> list[dict[str
         info = check_det_dataset(str(data), autodownload=False)
     except Exception as e:  # noqa: BLE001 - Ultralytics raises several kinds for a bad data yaml
         raise UserError(f"cannot read {data}: {e}") from None
-    images = train_images(info["train"])
+    images = split_images(info["train"])
     if len(images) < size * count:
         raise UserError(f"the train split of {data} has {len(images)} images; --batch {size} x --batches {count} "
                         "needs more")

@@ -479,8 +479,8 @@ def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
         (tmp_path / "images" / name).write_bytes(b"")
     listing = tmp_path / "train.txt"
     listing.write_text("./images/b.jpg\n\n./images/a.jpg\n")
-    assert shares.train_images(str(listing)) == [tmp_path / "images" / "b.jpg", tmp_path / "images" / "a.jpg"]
-    assert shares.train_images([str(tmp_path / "images")]) == [tmp_path / "images" / "a.jpg",
+    assert shares.split_images(str(listing)) == [tmp_path / "images" / "b.jpg", tmp_path / "images" / "a.jpg"]
+    assert shares.split_images([str(tmp_path / "images")]) == [tmp_path / "images" / "a.jpg",
                                                                 tmp_path / "images" / "b.jpg"]
     label = tmp_path / "a.txt"
     label.write_text("1 0.5 0.5 0.2 0.4\n2 0.1 0.2 0.3 0.2 0.3 0.6\n")

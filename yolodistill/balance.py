@@ -33,8 +33,7 @@ def gradient_share(model, batch: dict, term: str = "kd_feat") -> float:
     `model` is a KDModel in train mode; its settings give the term's weight-1 form."""
     from .model import head_branches  # model.py imports this module
 
-    with torch.no_grad():
-        teacher = head_branches(model.teacher_model(batch["img"]))
+    teacher = model.teacher_pass(batch["img"])
     output = model.student_model(batch["img"])
     student = head_branches(output)
     assigned = model.assign(teacher)

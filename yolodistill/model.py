@@ -133,9 +133,7 @@ class KDModel(DistillationModel):
             zeros = torch.zeros(len(self.terms), device=regular.device, dtype=regular.dtype)
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in self.terms}}
         img = batch["img"]
-        self.match_teacher_precision(img)
-        with torch.no_grad():
-            teacher = head_branches(self.teacher_model(img))  # same autocast as the student: the trainer's context
+        teacher = self.teacher_pass(img)
         output = self.student_model(img)
         student = head_branches(output)
         n_u = int(batch["unlabeled"].sum()) if "unlabeled" in batch else 0
@@ -234,32 +232,27 @@ class KDModel(DistillationModel):
                 feat = gains[branch] * self.feat_kd(self.projector, s_b["feats"], t_b, head, w, a.norm)
         return {"kd_cls": cls, "kd_box": box, "kd_feat": feat}
 
-    def fit_adapters(self, images: Iterable[torch.Tensor], lr: float = 1e-3, amp: torch.dtype | None = None,
-                     frozen: tuple[str, ...] = ()) -> list[float]:
+    def fit_adapters(self, images: Iterable[torch.Tensor], lr: float = 1e-3,
+                     amp: torch.dtype | None = None) -> list[float]:
         """Train the feature adapters alone on `images`, the student frozen (FitNets' hint stage, Romero et al. 2015).
 
         Freshly initialised adapters are random projections: pulled through them from the first step, a trained
         student's neck is pushed towards whatever a random map makes of the teacher (on BCCD a 30-epoch fine-tune's
         first epoch fell from 0.41 to 0.23 mAP50-95). Fitted first, the adapters absorb the mapping between the two
         feature spaces, and the pull that remains is what the student's features lack: the first epoch kept 0.42, but
-        the run ended no higher, so `kd_prefit` is off by default. The student's parameters and BatchNorm statistics
-        are left as they were. `amp`: the trainer's autocast dtype (None: off); `frozen`: layer names whose BatchNorm
-        stays in eval mode, as Ultralytics keeps it for `freeze=`. Returns the feature loss of each step taken; a
-        step whose loss is not finite is skipped, so one overflow cannot ruin the adapters before training starts.
+        the run ended no higher, so `kd_prefit` is off by default. The student runs in the mode its caller set (the
+        trainer's: train, with BatchNorm of `freeze=` layers in eval); its parameters and BatchNorm statistics are
+        left as they were. `amp`: the trainer's autocast dtype (None: off). Returns the feature loss of each step
+        taken; a step whose loss is not finite is skipped, so one overflow cannot ruin the adapters before training.
         """
         student, losses = self.student_model, []
         state = {k: v.clone() for k, v in student.state_dict().items()}  # BatchNorm running stats move in train mode
-        was_training = student.training
-        student.train()
-        for name, m in student.named_modules():
-            if isinstance(m, nn.BatchNorm2d) and any(f in name for f in frozen):
-                m.eval()
         optimizer = torch.optim.Adam(self.projector.parameters(), lr=lr)
         for img in images:
-            with torch.no_grad(), torch.autocast(img.device.type, dtype=amp, enabled=amp is not None):
-                self.match_teacher_precision(img)
-                teacher = head_branches(self.teacher_model(img))["one2many"]
-                feats = [f.float() for f in head_branches(student(img))["one2many"]["feats"]]
+            with torch.autocast(img.device.type, dtype=amp, enabled=amp is not None):
+                teacher = self.teacher_pass(img)["one2many"]
+                with torch.no_grad():
+                    feats = [f.float() for f in head_branches(student(img))["one2many"]["feats"]]
             loss = self.feat_kd(self.projector, feats, teacher, None, None, None)
             if not torch.isfinite(loss):
                 continue
@@ -268,8 +261,13 @@ class KDModel(DistillationModel):
             optimizer.step()
             losses.append(loss.item())
         student.load_state_dict(state)
-        student.train(was_training)
         return losses
+
+    def teacher_pass(self, img: torch.Tensor) -> dict[str, dict[str, Any]]:
+        """The teacher's head branches for `img`, without gradients, under the caller's autocast (the student's)."""
+        self.match_teacher_precision(img)
+        with torch.no_grad():
+            return head_branches(self.teacher_model(img))
 
     def match_teacher_precision(self, img: torch.Tensor) -> None:
         """Under autocast, hold the frozen teacher in the autocast dtype (and channels-last on CUDA).

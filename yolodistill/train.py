@@ -47,13 +47,13 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
     """Callback once the loader, optimizer and EMA exist: train the feature adapters alone for `kd_prefit` batches
     (`KDModel.fit_adapters`) before the first epoch; never on resume, where the adapters come from last.pt."""
     model, n = unwrap_model(trainer.model), trainer.distill.kd_prefit
-    if not n or not trainer.distill.kd_feat or trainer.start_epoch > 0 or getattr(model, "teacher_model", None) is None:
+    if not n or not trainer.distill.kd_feat or trainer.start_epoch > 0:  # kd_feat above 0 keeps the teacher
         return
+    trainer._model_train()  # Ultralytics' training mode: train, with BatchNorm of freeze= layers in eval
     # Ultralytics' loader keeps one iterator across epochs: the first epoch picks up where the prefit stopped
     batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
     amp = (torch.bfloat16 if trainer.args.amp == "bf16" else torch.float16) if trainer.amp else None  # as the trainer
-    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=amp,
-                                frozen=tuple(trainer.freeze_layer_names))
+    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=amp)
     if torch.distributed.is_available() and torch.distributed.is_initialized():  # a DDP worker (trainer.ddp is off
         # there): each rank fitted on its own batches, so every rank starts from rank 0's adapters
         for p in model.projector.parameters():
