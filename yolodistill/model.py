@@ -20,7 +20,7 @@ from ultralytics.nn.distill_model import DistillationModel
 from ultralytics.nn.modules.head import Detect
 from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils.tal import dist2bbox, make_anchors
-from ultralytics.utils.torch_utils import copy_attr
+from ultralytics.utils.torch_utils import autocast, copy_attr
 
 from .assign import Assigned, ensure_assignment, one2many_gain
 from .balance import AutoBalance
@@ -233,7 +233,7 @@ class KDModel(DistillationModel):
         return {"kd_cls": cls, "kd_box": box, "kd_feat": feat}
 
     def fit_adapters(self, images: Iterable[torch.Tensor], lr: float = 1e-3,
-                     amp: torch.dtype | None = None) -> list[float]:
+                     amp: bool | torch.dtype = False) -> list[float]:
         """Train the feature adapters alone on `images`, the student frozen (FitNets' hint stage, Romero et al. 2015).
 
         Freshly initialised adapters are random projections: pulled through them from the first step, a trained
@@ -242,14 +242,15 @@ class KDModel(DistillationModel):
         feature spaces, and the pull that remains is what the student's features lack: the first epoch kept 0.42, but
         the run ended no higher, so `kd_prefit` is off by default. The student runs in the mode its caller set (the
         trainer's: train, with BatchNorm of `freeze=` layers in eval); its parameters and BatchNorm statistics are
-        left as they were. `amp`: the trainer's autocast dtype (None: off). Returns the feature loss of each step
-        taken; a step whose loss is not finite is skipped, so one overflow cannot ruin the adapters before training.
+        left as they were. `amp`: what the trainer hands Ultralytics' `autocast` (False: off, True: half, or a dtype).
+        Returns the feature loss of each step taken; a step whose loss is not finite is skipped, so one overflow cannot
+        ruin the adapters before training.
         """
         student, losses = self.student_model, []
         state = {k: v.clone() for k, v in student.state_dict().items()}  # BatchNorm running stats move in train mode
         optimizer = torch.optim.Adam(self.projector.parameters(), lr=lr)
         for img in images:
-            with torch.autocast(img.device.type, dtype=amp, enabled=amp is not None):
+            with autocast(amp, device=img.device.type):
                 teacher = self.teacher_pass(img)["one2many"]
                 with torch.no_grad():
                     feats = [f.float() for f in head_branches(student(img))["one2many"]["feats"]]

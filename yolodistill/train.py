@@ -52,7 +52,7 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
     trainer._model_train()  # Ultralytics' training mode: train, with BatchNorm of freeze= layers in eval
     # Ultralytics' loader keeps one iterator across epochs: the first epoch picks up where the prefit stopped
     batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
-    amp = (torch.bfloat16 if trainer.args.amp == "bf16" else torch.float16) if trainer.amp else None  # as the trainer
+    amp = torch.bfloat16 if trainer.args.amp == "bf16" else trainer.amp  # the trainer's autocast argument
     losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=amp)
     if torch.distributed.is_available() and torch.distributed.is_initialized():  # a DDP worker (trainer.ddp is off
         # there): each rank fitted on its own batches, so every rank starts from rank 0's adapters
