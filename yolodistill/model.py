@@ -253,7 +253,7 @@ class KDModel(DistillationModel):
             with autocast(amp, device=img.device.type):
                 teacher = self.teacher_pass(img)["one2many"]
                 with torch.no_grad():
-                    feats = [f.float() for f in head_branches(student(img))["one2many"]["feats"]]
+                    feats = head_branches(student(img))["one2many"]["feats"]  # FeatureKD aligns them in float32
             loss = self.feat_kd(self.projector, feats, teacher, None, None, None)
             if not torch.isfinite(loss):
                 continue
