@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
-from yolodistill.checks import check_fit
+from yolodistill.checks import OPTIMIZERS, check_fit
 from yolodistill.cli import app
 from yolodistill.data import make_synthetic
 from yolodistill.errors import UserError
@@ -75,13 +76,20 @@ def cases(tmp_path, synth_data, teacher26):
             ["images not found", "check and clean it with: yolodistill data convert", "--format yolo"]
         ),
         "data not yaml": ([teacher26, "yolo26n.yaml", txt], ["should be a dataset .yaml"]),
+        "data download offline": (
+            [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere",
+                                                     download="http://127.0.0.1:9/data.zip")],
+            ["Download failure", "connect this machine to the internet"]
+        ),
+        "missing data yaml": ([teacher26, "yolo26n.yaml", tmp_path / "nowhere.yaml"], ["does not exist", "check the path"]),
     }
 
 
 CASES = ["class count", "class names", "channels", "levels", "segmentation teacher", "classification student",
          "missing teacher", "corrupt teacher", "not a .pt teacher", "unreachable url teacher",
          "offline official teacher", "unknown student",
-         "data with missing paths", "data not yaml"]
+         "data with missing paths", "data not yaml", "missing data yaml",
+         "data download offline"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -104,6 +112,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["lr0"], "is not a key=value override"),
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
         (["fliplr=3"], "fliplr=3"),
+        (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
@@ -237,3 +246,19 @@ def test_kd_prefit_without_the_feature_term_is_refused():
     distill, args = resolve(None, student="best.pt", kd_prefit=50)  # the trained_student block turns kd_feat on
     check_recipe(distill, "best.pt", args)
     assert distill.kd_feat > 0 and distill.kd_prefit == 50
+
+
+def test_optimizer_names_are_ultralytics_own():
+    """OPTIMIZERS mirrors a set private to BaseTrainer.build_optimizer: each name must build there, in any case, and a
+    name outside it must be the one Ultralytics refuses."""
+    from types import SimpleNamespace
+
+    from ultralytics.engine.trainer import BaseTrainer
+    from ultralytics.nn.tasks import DetectionModel
+
+    fake = SimpleNamespace(args=SimpleNamespace(lr0=0.01, optimizer="auto", warmup_bias_lr=0.1), data={"nc": 3})
+    model = DetectionModel("yolo26n.yaml", nc=3, verbose=False)
+    for name in (*OPTIMIZERS, "adamw", "sgd"):
+        assert isinstance(BaseTrainer.build_optimizer(fake, model, name=name), torch.optim.Optimizer)
+    with pytest.raises(NotImplementedError):
+        BaseTrainer.build_optimizer(fake, model, name="Foo")

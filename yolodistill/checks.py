@@ -124,6 +124,11 @@ def check_data(data: str | Path) -> dict[str, Any]:
     try:
         info = check_det_dataset(str(data))
     except Exception as e:
+        if isinstance(e, FileNotFoundError) and not Path(data).exists():  # nor among Ultralytics' built-in datasets
+            raise UserError(f"data '{data}' does not exist: check the path, or name a dataset yaml Ultralytics "
+                            "ships (e.g. coco8.yaml)") from None
+        if isinstance(e, ConnectionError):  # Ultralytics' download failure: a yaml's download, on a machine offline
+            fix = "connect this machine to the internet, or download the dataset by hand and set the yaml's 'path'"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or {fix} "
@@ -209,6 +214,11 @@ def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str
         )
 
 
+# BaseTrainer.build_optimizer's names (a local set there, matched case-insensitively), checked before any work instead
+# of a NotImplementedError once the run folder exists
+OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")
+
+
 def check_args(args: dict[str, Any], stride: int) -> None:
     """Ultralytics would silently round or reject these later; say so now."""
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
@@ -218,6 +228,9 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         raise UserError(f"--imgsz must be a multiple of {stride} (the largest stride), got {imgsz!r}")
     if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
         raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    optimizer = args.get("optimizer")
+    if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
+        raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
     from ultralytics.cfg import get_cfg
 
     try:
