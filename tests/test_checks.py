@@ -71,6 +71,8 @@ def cases(tmp_path, synth_data, teacher26):
                                     ["could not be downloaded"]),
         "offline official teacher": (["yolo26x.pt", "yolo26n.yaml", synth_data], ["is not on disk", "offline"]),
         "unknown student": ([teacher26, "yolo99z.yaml", synth_data], ["student 'yolo99z.yaml'"]),
+        "exported student": ([teacher26, str(tmp_path / "best.onnx"), synth_data],
+                             ["should be a model yaml or a .pt checkpoint"]),
         "data with missing paths": (
             [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")],
             ["images not found", "check and clean it with: yolodistill data convert", "--format yolo"]
@@ -87,7 +89,7 @@ def cases(tmp_path, synth_data, teacher26):
 
 CASES = ["class count", "class names", "channels", "levels", "segmentation teacher", "classification student",
          "missing teacher", "corrupt teacher", "not a .pt teacher", "unreachable url teacher",
-         "offline official teacher", "unknown student",
+         "offline official teacher", "unknown student", "exported student",
          "data with missing paths", "data not yaml", "missing data yaml",
          "data download offline"]
 

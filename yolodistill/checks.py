@@ -102,6 +102,10 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
     """Build a student from a model yaml (a built-in name such as yolo26n.yaml or a path) to read its head."""
     from ultralytics.nn.tasks import DetectionModel, guess_model_task, yaml_model_load
 
+    suffix = Path(student).suffix.lower()
+    if suffix not in (".yaml", ".yml"):
+        example = f"{student}.yaml or {student}.pt" if not suffix else "yolo26n.yaml or best.pt"
+        raise UserError(f"student '{student}' should be a model yaml or a .pt checkpoint, e.g. {example}")
     try:
         cfg = yaml_model_load(student)  # resolves scaled names: yolo26n.yaml is yolo26.yaml at scale n
     except Exception as e:

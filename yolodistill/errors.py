@@ -6,7 +6,7 @@ is written, so that bad input never costs the user what they already had.
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 
 
@@ -40,12 +40,18 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
 
 
 def check_writable(folder: str | Path, flag: str) -> None:
-    """The nearest existing parent of `folder` must be a folder this user may write into."""
+    """The nearest existing parent of `folder` must be a folder that takes a file. Probed with a real temporary file,
+    since os.access answers yes to root even where writes fail (/proc, some network and container mounts)."""
     p = Path(folder).resolve()
     while not p.exists():
         p = p.parent
-    if not p.is_dir() or not os.access(p, os.W_OK):
-        raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
+    try:
+        if p.is_dir():
+            tempfile.TemporaryFile(dir=p).close()
+            return
+    except OSError:
+        pass
+    raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
 
 
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:

@@ -1,0 +1,22 @@
+"""Output checks: a folder is writable only if a file can really be written there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yolodistill.errors import UserError, check_output
+
+
+def test_writable_folder_passes_and_keeps_nothing_of_the_probe(tmp_path):
+    (tmp_path / "mine.txt").write_text("x")
+    assert check_output(tmp_path / "runs" / "exp", "--project") == tmp_path / "runs" / "exp"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_folder_that_refuses_writes_even_to_root():
+    """os.access says yes to root in /proc; the write probe does not."""
+    with pytest.raises(UserError, match="'/proc' is not a writable folder"):
+        check_output("/proc/runs", "--project")
