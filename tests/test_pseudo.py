@@ -79,6 +79,14 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
     assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me" and not (source / "labels").exists()
 
 
+@pytest.mark.parametrize("setting, message", [({"batch": 0}, "--batch must be at least 1"),
+                                              ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")])
+def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):
+    with pytest.raises(UserError, match=message):
+        pseudo_label(teacher26, source, tmp_path / "out", progress=False, **setting)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_image_names_never_share_a_label_file(tmp_path):
     """Two images whose flattened stems match would write one label file twice: the later one gets a suffix."""
     taken: set[str] = set()
