@@ -277,6 +277,8 @@ def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tm
         torch.testing.assert_close(seen["projector"][k], v.float())
     epochs = [r["epoch"] for r in rows(tmp_path / "run" / "results.csv")]
     assert epochs == [1, 2]  # finished at the planned epoch, not one more
+    with pytest.raises(UserError, match="from a finished run"):  # stripped to a plain checkpoint, still ours
+        check_resume(last, {})
 
 
 def test_ddp_entry_rebuilds_identical_configuration(teacher26, synth_data, tmp_path):

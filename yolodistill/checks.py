@@ -323,10 +323,14 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
     except Exception as e:
         raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
-    if settings is None:
+    finished = ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
+    # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
+    ours = settings is not None or (p.resolve().parent.parent / "distill.yaml").is_file()
+    if not ours:
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
-    if ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
-        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run instead")
+    if finished:
+        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
+                        "to train it further")
     check_device(overrides.get("device"))
     if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
         from .unlabeled import check_sources
