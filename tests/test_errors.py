@@ -20,3 +20,9 @@ def test_folder_that_refuses_writes_even_to_root():
     """os.access says yes to root in /proc; the write probe does not."""
     with pytest.raises(UserError, match="'/proc' is not a writable folder"):
         check_output("/proc/runs", "--project")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_file_is_named_as_given():
+    with pytest.raises(UserError, match=r"--json '/proc/bench.json' cannot be created: '/proc' is not"):
+        check_output("/proc/bench.json", "--json", kind="file")

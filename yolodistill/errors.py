@@ -39,7 +39,7 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     return p
 
 
-def check_writable(folder: str | Path, flag: str) -> None:
+def check_writable(folder: str | Path, flag: str, shown: str | Path | None = None) -> None:
     """The nearest existing parent of `folder` must be a folder that takes a file. Probed with a real temporary file,
     since os.access answers yes to root even where writes fail (/proc, some network and container mounts)."""
     p = Path(folder).resolve()
@@ -51,7 +51,7 @@ def check_writable(folder: str | Path, flag: str) -> None:
             return
     except OSError:
         pass
-    raise UserError(f"{flag} '{folder}' cannot be created: '{p}' is not a writable folder")
+    raise UserError(f"{flag} '{shown or folder}' cannot be created: '{p}' is not a writable folder")
 
 
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
@@ -62,7 +62,7 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
     if kind == "file" and p.is_dir():
         raise UserError(f"{flag} '{path}' is a folder: pass a file name, e.g. {Path(path) / 'out.json'}")
-    check_writable(p if kind == "folder" else p.resolve().parent, flag)
+    check_writable(p if kind == "folder" else p.resolve().parent, flag, shown=path)
     return p
 
 
