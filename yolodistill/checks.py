@@ -325,8 +325,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
     finished = ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
     # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
-    ours = settings is not None or (p.resolve().parent.parent / "distill.yaml").is_file()
-    if not ours:
+    if settings is None and not (finished and (p.resolve().parent.parent / "distill.yaml").is_file()):
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
     if finished:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
