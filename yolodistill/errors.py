@@ -39,6 +39,12 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     return p
 
 
+def check_imgsz(imgsz: int | None) -> None:
+    """An inference size Ultralytics would otherwise round up to the next multiple of 32 without a word."""
+    if imgsz is not None and (imgsz <= 0 or imgsz % 32):
+        raise UserError(f"--imgsz {imgsz} is not a positive multiple of 32")
+
+
 def check_writable(folder: str | Path, flag: str, shown: str | Path | None = None) -> None:
     """The nearest existing parent of `folder` must be a folder that takes a file. Probed with a real temporary file,
     since os.access answers yes to root even where writes fail (/proc, some network and container mounts)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, check_imgsz
 
 
 @dataclass
@@ -65,8 +65,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     if batch < 1:
         raise UserError(f"--batch must be at least 1, got {batch}")
-    if imgsz is not None and (imgsz <= 0 or imgsz % 32):
-        raise UserError(f"--imgsz {imgsz} is not a positive multiple of 32")
+    check_imgsz(imgsz)
     check_out(out, images)
     model = load_detector(teacher, "teacher")
     files, _, bad = find_images([images])
