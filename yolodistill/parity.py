@@ -94,7 +94,8 @@ class Parity:
 
 
 def match_pairs(a_xyxy: np.ndarray, a_cls: np.ndarray, b_xyxy: np.ndarray, b_cls: np.ndarray) -> list[tuple[int, int]]:
-    """Pair detections of the same class greedily, highest IoU first, keeping pairs with IoU > 0.5."""
+    """Pair detections of the same class greedily, highest IoU first, keeping pairs with IoU > 0.5 (zero-area boxes:
+    see below)."""
     if not len(a_xyxy) or not len(b_xyxy):
         return []
     lt = np.maximum(a_xyxy[:, None, :2], b_xyxy[None, :, :2])
@@ -103,6 +104,12 @@ def match_pairs(a_xyxy: np.ndarray, a_cls: np.ndarray, b_xyxy: np.ndarray, b_cls
     area_a = (a_xyxy[:, 2:] - a_xyxy[:, :2]).prod(-1)
     area_b = (b_xyxy[:, 2:] - b_xyxy[:, :2]).prod(-1)
     iou = inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+    # a box clipped flat at the image edge has no area, so no IoU even with its exact twin: two such boxes score
+    # 1 / (1 + their largest corner gap in pixels), which clears MATCH_IOU below a 1 px gap
+    flat = (area_a[:, None] <= 0) & (area_b[None] <= 0)
+    if flat.any():
+        gap = np.abs(a_xyxy[:, None] - b_xyxy[None]).max(-1)
+        iou = np.where(flat, 1 / (1 + gap), iou)
     iou[a_cls[:, None] != b_cls[None]] = 0
     pairs, used_a, used_b = [], set(), set()
     for i, j in sorted(zip(*np.nonzero(iou > MATCH_IOU), strict=True), key=lambda ij: -iou[ij]):
