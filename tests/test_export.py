@@ -251,6 +251,11 @@ def test_boxes_clipped_flat_at_the_edge_pair_with_their_twin():
     assert ex.match_pairs(a[3:], np.array([0]), np.array([[10, 10, 30, 10]], float), np.array([0])) == []
 
 
+def test_batch_below_one_is_a_user_error():
+    with pytest.raises(UserError, match="--batch must be at least 1, got 0"):  # worded as data pseudo-label words it
+        ex.export_model("missing.pt", batch=0)
+
+
 def test_unknown_format_is_a_user_error():
     with pytest.raises(UserError, match="unknown --format 'tflite': choose onnx, openvino, engine"):
         ex.export_model("missing.pt", format="tflite")

@@ -39,6 +39,12 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     return p
 
 
+def check_batch(batch: int) -> None:
+    """An inference batch size, worded alike in every command that takes one."""
+    if batch < 1:
+        raise UserError(f"--batch must be at least 1, got {batch}")
+
+
 def check_imgsz(imgsz: int | None) -> None:
     """An inference size Ultralytics would otherwise round up to the next multiple of 32 without a word."""
     if imgsz is not None and (imgsz <= 0 or imgsz % 32):

@@ -17,7 +17,7 @@ import yaml
 from rich.markup import escape
 
 from .data import split_images
-from .errors import UserError, first_line, require_file
+from .errors import UserError, check_batch, first_line, require_file
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
     runtime_precision,
@@ -210,8 +210,7 @@ def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch:
         raise UserError("--half and --int8 exclude each other: pick one precision")
     if int8 and data is None:
         raise UserError("--int8 calibrates and measures mAP on a dataset: pass --data D.yaml")
-    if batch < 1:
-        raise UserError(f"--batch must be at least 1, got {batch}")
+    check_batch(batch)
     if not 0 <= max_drop <= 1:
         raise UserError(f"--max-drop is an mAP50-95 difference between 0 and 1, got {max_drop}")
 
