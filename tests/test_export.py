@@ -256,6 +256,26 @@ def test_batch_below_one_is_a_user_error():
         ex.export_model("missing.pt", batch=0)
 
 
+def test_weights_in_a_folder_that_refuses_writes_are_refused_before_any_work(tmp_path, monkeypatch):
+    """A mount where os.access says yes to root yet writes fail: the export, which goes beside the weights, is refused
+    by the write probe every output check uses, and nothing is written there."""
+    import tempfile
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"not read")
+    real = tempfile.TemporaryFile
+
+    def refuse(*args, dir=None, **kwargs):
+        if Path(dir) == tmp_path:
+            raise PermissionError(13, "Read-only file system")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    with pytest.raises(UserError, match=f"'{tmp_path}' is not writable: copy the weights"):
+        ex.export_model(weights, format="onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+
 def test_unknown_format_is_a_user_error():
     with pytest.raises(UserError, match="unknown --format 'tflite': choose onnx, openvino, engine"):
         ex.export_model("missing.pt", format="tflite")

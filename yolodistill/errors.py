@@ -51,19 +51,25 @@ def check_imgsz(imgsz: int | None) -> None:
         raise UserError(f"--imgsz {imgsz} is not a positive multiple of 32")
 
 
+def writable(folder: Path) -> bool:
+    """Whether `folder` is a folder that takes a file. Probed with a real temporary file, since os.access answers yes
+    to root even where writes fail (/proc, some network and container mounts)."""
+    try:
+        if folder.is_dir():
+            tempfile.TemporaryFile(dir=folder).close()
+            return True
+    except OSError:
+        pass
+    return False
+
+
 def check_writable(folder: str | Path, flag: str, shown: str | Path | None = None) -> None:
-    """The nearest existing parent of `folder` must be a folder that takes a file. Probed with a real temporary file,
-    since os.access answers yes to root even where writes fail (/proc, some network and container mounts)."""
+    """The nearest existing parent of `folder` must be a folder that takes a file."""
     p = Path(folder).resolve()
     while not p.exists():
         p = p.parent
-    try:
-        if p.is_dir():
-            tempfile.TemporaryFile(dir=p).close()
-            return
-    except OSError:
-        pass
-    raise UserError(f"{flag} '{shown or folder}' cannot be created: '{p}' is not a writable folder")
+    if not writable(p):
+        raise UserError(f"{flag} '{shown or folder}' cannot be created: '{p}' is not a writable folder")
 
 
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:

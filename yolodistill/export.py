@@ -17,7 +17,7 @@ import yaml
 from rich.markup import escape
 
 from .data import split_images
-from .errors import UserError, check_batch, first_line, require_file
+from .errors import UserError, check_batch, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
     runtime_precision,
@@ -274,7 +274,7 @@ def export_model(
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
     check_device(device)
     weights = require_file(weights, "--weights", (".pt",))
-    if not os.access(weights.parent, os.W_OK):
+    if not writable(weights.parent):
         raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
                         "weights to a folder you can write to")
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
