@@ -171,6 +171,8 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
         bn.bench([w / "best.onnx"], data=synth_data, imgsz=128, console=quiet(), **FAST)
     with pytest.raises(UserError, match="--runs >= 1"):
         bn.bench([w / "best.pt"], data=synth_data, runs=0, console=quiet())
+    with pytest.raises(UserError, match="--batch must be at least 1, got 0"):  # worded as export and pseudo-label do
+        bn.bench([w / "best.pt"], data=synth_data, batch=0, console=quiet())
     assert not (tmp_path / "bench.json").exists()
     with pytest.raises(UserError, match="--json .* is a folder"):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path, console=quiet(), **FAST)

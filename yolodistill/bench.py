@@ -23,7 +23,7 @@ from rich.table import Table
 
 from . import sysinfo
 from .checks import check_device
-from .errors import UserError, check_imgsz, check_output, first_line
+from .errors import UserError, check_batch, check_imgsz, check_output, first_line
 from .export import check_runtime, load_data, load_model, val_images, val_map
 from .parity import runtime_precision
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -345,8 +345,9 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     check_device(device)
     if json_path is not None:
         check_output(json_path, "--json", kind="file")
-    if batch < 1 or runs < 1 or warmup < 0:
-        raise UserError(f"need --batch >= 1, --runs >= 1 and --warmup >= 0, got {batch}, {runs} and {warmup}")
+    check_batch(batch)
+    if runs < 1 or warmup < 0:
+        raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
     check_imgsz(imgsz)
 
 
