@@ -173,6 +173,10 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"epochs": 0}, "--epochs"),
         ({"teacher": "missing.pt"}, "does not exist"),
         ({"kd_cls": -1}, "kd_cls"),
+        # ours' recipe is checked before plain and builtin train, not after them
+        ({"kd_cls": 0, "kd_box": 0, "kd_feat": 0, "init_from_teacher": False}, "never be used"),
+        ({"kd_prefit": 3, "kd_feat": 0}, "kd_prefit"),
+        ({"unlabeled": ["no-such-footage"]}, "does not exist"),
     ],
 )
 def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_path, kwargs, message):

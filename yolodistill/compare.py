@@ -190,8 +190,9 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import check_device, preflight
+    from .checks import check_device, check_recipe, preflight
     from .config import resolve
+    from .unlabeled import unlabeled_sources
 
     console = console or Console()
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
@@ -200,9 +201,13 @@ def compare(
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     check_device(overrides.get("device"))
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
+    if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
+        check_recipe(distill, student, args)
     epochs = args.get("epochs")
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
+    if "ours" in methods:
+        unlabeled_sources(distill, plan.args["data"])
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **overrides)
