@@ -170,6 +170,19 @@ def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_da
     assert yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["images"]["unlabeled"] == 8
 
 
+def test_a_bad_unlabeled_entry_in_the_data_yaml_is_named_as_such(synth_data, tmp_path):
+    from yolodistill.unlabeled import unlabeled_sources
+
+    data = yaml.safe_load(synth_data.read_text())
+    mine = tmp_path / "data.yaml"
+    for entry, message in [(5, "must be a folder or a list of folders"), ({"a": 1}, "must be a folder or a list"),
+                           (["nothere"], "'unlabeled:' entry of .* does not exist")]:
+        mine.write_text(yaml.safe_dump({**data, "unlabeled": entry}))
+        with pytest.raises(UserError, match=message) as e:
+            unlabeled_sources(DistillConfig(), mine)
+        assert "--unlabeled" not in str(e.value)  # the user wrote the data yaml, not the flag
+
+
 def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -54,27 +54,29 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
     return good, shapes, bad
 
 
-def check_sources(folders: list[str | Path], train_images: list[str] | None = None) -> list[str]:
+def check_sources(folders: list[str | Path], train_images: list[str] | None = None,
+                  source: str = "--unlabeled") -> list[str]:
     """The unlabelled folders as absolute paths, each an existing folder with images that are not the labelled
-    training images themselves (distilling on them twice would only re-weigh the labelled set)."""
+    training images themselves (distilling on them twice would only re-weigh the labelled set). `source` names
+    where the folders came from, so the message points at what the user wrote."""
     out = []
     for folder in folders:
         p = Path(folder).expanduser()
         if not p.exists():
-            raise UserError(f"--unlabeled '{folder}' does not exist: pass a folder of images")
+            raise UserError(f"{source} '{folder}' does not exist: pass a folder of images")
         if not p.is_dir():
-            raise UserError(f"--unlabeled '{folder}' is not a folder: pass a folder of images (searched recursively)")
+            raise UserError(f"{source} '{folder}' is not a folder: pass a folder of images (searched recursively)")
         out.append(str(p.resolve()))
     found, _, bad = find_images(out)
     if not found:
         detail = f" ({len(bad)} unreadable)" if bad else ""
-        raise UserError(f"--unlabeled {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
+        raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
                         f"hold images ({', '.join(sorted(image_suffixes()))})")
     if train_images:
         labelled = {os.path.realpath(f) for f in train_images}
         same = sum(os.path.realpath(f) in labelled for f in found)
         if same:
-            raise UserError(f"--unlabeled {', '.join(map(str, folders))} holds {same} of the labelled training images "
+            raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the labelled training images "
                             "themselves: pass images that are not in the data's train split")
     return out
 
@@ -89,17 +91,22 @@ def unlabeled_sources(distill, data: str | Path):
 
     from .data import split_images
 
-    folders = list(distill.unlabeled)
+    folders, source = list(distill.unlabeled), "--unlabeled"
     if not folders:
         raw = yaml.safe_load(Path(data).read_text()) or {}
         listed = raw.get("unlabeled") or []
         if not listed:
             return distill
+        source = f"the 'unlabeled:' entry of '{data}'"
+        listed = [listed] if isinstance(listed, str) else listed
+        if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+            raise UserError(f"{source} must be a folder or a list of folders of images, got {raw['unlabeled']!r}: "
+                            "fix it in the data yaml")
         root = Path(check_det_dataset(str(data))["path"])
-        folders = [str(root / f) for f in ([listed] if isinstance(listed, str) else listed)]
+        folders = [str(root / f) for f in listed]
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
-    return dataclasses.replace(distill, unlabeled=check_sources(folders, train))
+    return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source))
 
 
 class UnlabeledDataset(YOLODataset):
