@@ -1,11 +1,11 @@
-"""Helpers shared by the modules: CPU threads for the demo and the benchmark scripts."""
+"""Helpers shared by the modules: CPU threads for the demo and the benchmark scripts, atomic writes."""
 
 from __future__ import annotations
 
 import torch
 from ultralytics.utils import torch_utils
 
-from yolodistill.utils import cpu_threads
+from yolodistill.utils import atomic_write_text, cpu_threads
 
 
 def test_cpu_threads_applies_inside_the_block_and_restores_ultralytics_setting():
@@ -23,3 +23,21 @@ def test_cpu_threads_defaults_to_every_core_this_process_may_use():
 
     with cpu_threads() as threads:
         assert threads == len(os.sched_getaffinity(0)) >= 1
+
+
+def test_atomic_writes_get_the_mode_open_would_give_them(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        new = atomic_write_text(tmp_path / "results.csv", "a\n")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # not mkstemp's 0600: others may read results
+        new.chmod(0o640)
+        atomic_write_text(new, "b\n")  # a file the user restricted keeps its mode
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "b\n"
+        os.umask(0o077)
+        assert stat.S_IMODE(atomic_write_text(tmp_path / "private.md", "c").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
