@@ -68,9 +68,11 @@ def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("taken", "exists and is not empty"),
-                                            ("no-images", "is not a folder")])
+                                            ("no-images", "is not a folder"), ("a-file", "is a file: pass a folder"),
+                                            ("unwritable", "'/proc' is not a writable folder")])
 def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_path, where, message):
-    out = {"inside": source / "labels", "taken": tmp_path / "taken", "no-images": tmp_path / "new"}[where]
+    out = {"inside": source / "labels", "taken": tmp_path / "taken", "no-images": tmp_path / "new",
+           "a-file": tmp_path / "taken" / "mine.txt", "unwritable": Path("/proc/yolodistill-pseudo")}[where]
     images = tmp_path / "missing" if where == "no-images" else source
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")

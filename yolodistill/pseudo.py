@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError, check_batch, check_imgsz
+from .errors import UserError, check_batch, check_imgsz, check_output
 
 
 @dataclass
@@ -39,7 +39,9 @@ class PseudoLabelResult:
 
 
 def check_out(out: Path, images: Path) -> None:
-    """OUT must be new (or empty) and outside the source folder, which is never written to."""
+    """OUT must be new (or empty), a place that takes files (its .partial twin is made beside it), and outside the
+    source folder, which is never written to."""
+    check_output(out, "--out")
     src, dst = images.resolve(), out.resolve()
     if dst == src or src in dst.parents:
         raise UserError(f"--out '{out}' is inside the source folder '{images}': pick a folder outside it, which "
