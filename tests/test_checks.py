@@ -52,6 +52,9 @@ def cases(tmp_path, synth_data, teacher26):
     txt = tmp_path / "model.txt"
     txt.write_text("hello")
     four = make_synthetic(tmp_path / "four", images=8, classes=4, imgsz=64)
+    without_names = tmp_path / "nonames.yaml"
+    without_names.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(synth_data.read_text()).items()
+                                             if k not in ("names", "nc")}))
     return {
         "class count": ([teacher26, "yolo26n.yaml", four], ["teacher has 3 classes but the data has 4"]),
         "class names": (
@@ -84,6 +87,14 @@ def cases(tmp_path, synth_data, teacher26):
             ["Download failure", "connect this machine to the internet"]
         ),
         "missing data yaml": ([teacher26, "yolo26n.yaml", tmp_path / "nowhere.yaml"], ["does not exist", "check the path"]),
+        "data yaml as student": ([teacher26, str(synth_data), synth_data],
+                                 ["is not a model yaml", "looks like a data yaml: pass it as --data"]),
+        "yolo-world student": ([teacher26, "yolov8s-world.yaml", synth_data],
+                               ["is a YOLO-World model", "yolo26n.yaml"]),
+        "yoloe student": ([teacher26, "yoloe-11s.yaml", synth_data], ["is a YOLOE model"]),
+        "rt-detr student": ([teacher26, "rtdetr-l.yaml", synth_data], ["is an RT-DETR model (RTDETRDecoder head)"]),
+        "data without names": ([teacher26, "yolo26n.yaml", without_names],
+                               ["key missing: either 'names' or 'nc' are required"]),
     }
 
 
@@ -91,7 +102,8 @@ CASES = ["class count", "class names", "channels", "levels", "segmentation teach
          "missing teacher", "corrupt teacher", "not a .pt teacher", "unreachable url teacher",
          "offline official teacher", "unknown student", "exported student",
          "data with missing paths", "data not yaml", "missing data yaml",
-         "data download offline"]
+         "data download offline", "data yaml as student", "yolo-world student", "yoloe student", "rt-detr student",
+         "data without names"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -264,3 +276,34 @@ def test_optimizer_names_are_ultralytics_own():
         assert isinstance(BaseTrainer.build_optimizer(fake, model, name=name), torch.optim.Optimizer)
     with pytest.raises(NotImplementedError):
         BaseTrainer.build_optimizer(fake, model, name="Foo")
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_config_folder_is_one_line(command, teacher26, synth_data, tmp_path):
+    result = CliRunner().invoke(app, [command, "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--config", str(tmp_path), "--project", str(tmp_path / "runs")])
+    assert_one_line_error(result, f"config '{tmp_path}' is a folder")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ({"model": "yolo26s.yaml"}, "use --student instead of model=yolo26s.yaml"),
+    ({"distill_model": "other.pt"}, "use --teacher instead of distill_model=other.pt"),
+    ({"data": "coco8.yaml"}, "use --data instead"),
+    ({"task": "segment"}, "task=segment cannot be changed"),
+    ({"mode": "val"}, "mode=val cannot be changed"),
+])
+def test_arguments_the_run_sets_itself_are_refused(teacher26, synth_data, tmp_path, extra, needle):
+    """Ultralytics' model=, distill_model=, task= and mode= would be overwritten by the run without a word."""
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+
+    args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"), **extra)[1]
+    with pytest.raises(UserError, match=needle):
+        preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    recipe = tmp_path / "recipe.yaml"  # the same keys in a --config recipe
+    recipe.write_text(yaml.safe_dump(extra))
+    result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--config", str(recipe), "--project", str(tmp_path / "runs"))
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "runs").exists()

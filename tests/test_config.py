@@ -56,6 +56,10 @@ def test_missing_config_file():
         resolve("no/such/recipe.yaml")
 
 
+def test_config_folder_is_refused(tmp_path):
+    with pytest.raises(UserError, match="is a folder: pass a recipe yaml"):
+        resolve(tmp_path)
+
 
 def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path):
     """The default recipe's trained_student block (chosen by the study's .pt arm) applies to a .pt student and to

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from yolodistill.errors import UserError, check_output
+from yolodistill.errors import UserError, check_output, first_line
 
 
 def test_writable_folder_passes_and_keeps_nothing_of_the_probe(tmp_path):
@@ -26,3 +26,15 @@ def test_folder_that_refuses_writes_even_to_root():
 def test_an_output_file_is_named_as_given():
     with pytest.raises(UserError, match=r"--json '/proc/bench.json' cannot be created: '/proc' is not"):
         check_output("/proc/bench.json", "--json", kind="file")
+
+
+def test_ultralytics_missing_key_names_the_key(tmp_path):
+    """Ultralytics says which key is missing only on the second line of its message."""
+    from ultralytics.data.utils import check_det_dataset
+
+    data = tmp_path / "nonames.yaml"
+    data.write_text(f"path: {tmp_path}\ntrain: images\nval: images\n")
+    with pytest.raises(SyntaxError) as e:
+        check_det_dataset(str(data))
+    line = first_line(e.value)
+    assert "key missing: either 'names' or 'nc' are required" in line and "\n" not in line and "❌" not in line

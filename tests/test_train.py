@@ -281,6 +281,52 @@ def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tm
         check_resume(last, {})
 
 
+@pytest.fixture(scope="module")
+def interrupted_last(teacher26, synth_data, tmp_path_factory) -> Path:
+    """weights/last.pt of a 2-epoch run stopped after its first epoch; tests only read it (every resume is refused)."""
+    project = tmp_path_factory.mktemp("interrupted")
+    first = make_trainer(teacher26, synth_data, project, "run", epochs=2, feat_loss="l2")
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    return project / "run" / "weights" / "last.pt"
+
+
+def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
+    """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error, save_checkpoint
+
+    det80 = save_checkpoint("yolo26s.yaml", tmp_path / "det80.pt", names={i: f"c{i}" for i in range(80)})
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(det80)])
+    assert_one_line_error(result, f"teacher '{det80}' does not fit the resumed run", "teacher has 80 classes")
+    narrow = save_checkpoint("yolo26n.yaml", tmp_path / "narrow.pt")  # the run's classes, yolo26s' strides
+    with pytest.raises(UserError, match=r"neck widths \[64, 128, 256\] but .* trained for \[128, 256, 512\]"):
+        check_resume(interrupted_last, {"distill_model": str(narrow)})
+    moved = tmp_path / "moved.pt"
+    moved.write_bytes(teacher26.read_bytes())
+    args, _ = check_resume(interrupted_last, {"distill_model": str(moved)})  # the run's own teacher, moved: fits
+    assert args["distill_model"] == str(moved)
+
+
+@pytest.mark.parametrize("flag, value", [("--data", "nowhere.yaml"), ("--student", "yolo26s.yaml"),
+                                         ("--config", "nope.yaml")])
+def test_resume_refuses_another_student_data_or_config(interrupted_last, flag, value):
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), flag, value])
+    assert_one_line_error(result, f"a resumed run keeps its settings; cannot change {flag[2:]} (start a new run)")
+    with pytest.raises(UserError, match=f"cannot change {flag[2:]}"):  # the function behind it alike
+        train(resume=interrupted_last, **{flag[2:]: value})
+
+
 def test_ddp_entry_rebuilds_identical_configuration(teacher26, synth_data, tmp_path):
     """Ultralytics' generated DDP entry rebuilds our trainer class with our settings in a fresh process."""
     from ultralytics.utils.dist import generate_ddp_file

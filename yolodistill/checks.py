@@ -98,6 +98,10 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     return model
 
 
+# Detection heads whose models need more than images (text prompts) or are no YOLO head (a transformer decoder)
+OTHER_DETECTORS = {"RTDETRDecoder": "an RT-DETR", "WorldDetect": "a YOLO-World", "YOLOEDetect": "a YOLOE"}
+
+
 def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
     """Build a student from a model yaml (a built-in name such as yolo26n.yaml or a path) to read its head."""
     from ultralytics.nn.tasks import DetectionModel, guess_model_task, yaml_model_load
@@ -110,10 +114,22 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
         cfg = yaml_model_load(student)  # resolves scaled names: yolo26n.yaml is yolo26.yaml at scale n
     except Exception as e:
         raise UserError(f"student '{student}' is not a model yaml Ultralytics can find ({first_line(e)})") from None
+    if not (isinstance(cfg.get("backbone"), list) and cfg.get("head") and isinstance(cfg["head"][-1], list)):
+        hint = ("this looks like a data yaml: pass it as --data" if {"train", "val", "names"} & set(cfg) else
+                "it has no backbone and head")
+        raise UserError(f"student '{student}' is not a model yaml ({hint}); use a detection yaml such as yolo26n.yaml")
+    head = str(cfg["head"][-1][2] if len(cfg["head"][-1]) > 2 else "")
+    if head in OTHER_DETECTORS:
+        raise UserError(f"student '{student}' is {OTHER_DETECTORS[head]} model ({head} head), which yolodistill "
+                        "cannot distill: use a YOLO detection yaml such as yolo26n.yaml")
     task = guess_model_task(cfg)
     if task != "detect":
         raise UserError(f"student '{student}' describes a {task} model: use a detection yaml such as yolo26n.yaml")
-    return DetectionModel(cfg, nc=nc, ch=ch, verbose=False)
+    try:
+        return DetectionModel(cfg, nc=nc, ch=ch, verbose=False)
+    except Exception as e:
+        raise UserError(f"student '{student}' could not be built ({first_line(e)}): use a detection yaml such as "
+                        "yolo26n.yaml") from None
 
 
 def check_data(data: str | Path) -> dict[str, Any]:
@@ -276,8 +292,26 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
                     "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
 
 
+# Ultralytics train arguments a run takes from its own flags, and those it fixes: given as key=value or in a recipe
+# they would be overwritten without a word. compare refuses them too, and seed, which it sets per run.
+SET_BY_FLAG = {"model": "--student", "data": "--data", "distill_model": "--teacher", "resume": "--resume"}
+FIXED_ARGS = {"task": "detect", "mode": "train"}
+
+
+def check_reserved(args: dict[str, Any]) -> None:
+    """Refuse an argument the run sets itself, instead of silently replacing it."""
+    for key, flag in SET_BY_FLAG.items():
+        if key in args:
+            raise UserError(f"{key}= is given twice ({flag} sets it): use {flag} instead of {key}={args[key]}")
+    for key, value in FIXED_ARGS.items():
+        if key in args and args[key] != value:
+            raise UserError(f"{key}={args[key]} cannot be changed: yolodistill trains detection ({key}={value}); "
+                            f"drop {key}=")
+
+
 def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     """Check everything, load the teacher once, and return the Ultralytics args of the run."""
+    check_reserved(args)
     if teacher is None:
         raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
     if student is None:
@@ -334,10 +368,27 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
         from .unlabeled import check_sources
 
-        check_sources(settings.unlabeled)
+        check_sources(settings.unlabeled, source="the resumed run's unlabelled folder")
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
-    require_file(teacher, "teacher of the resumed run", (".pt",))
+    check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings
+
+
+def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> None:
+    """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), and have the
+    neck widths the adapters in last.pt map the student's features to, or loading them fails mid-setup."""
+    from .model import neck_channels
+
+    model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
+    student = saved.student_model
+    try:
+        check_fit(model, student, {"names": student.names, "channels": student.yaml.get("channels", 3)}, run)
+    except UserError as e:
+        raise UserError(f"teacher '{teacher}' does not fit the resumed run: {e}") from None
+    widths, trained = neck_channels(model), [a["align"][-1].out_channels for a in saved.projector]
+    if widths != trained:
+        raise UserError(f"teacher '{teacher}' has neck widths {widths} but the run's feature adapters were trained "
+                        f"for {trained}: resume with the run's own teacher, or start a new run")

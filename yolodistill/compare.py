@@ -25,7 +25,6 @@ from .report import compare_markdown, compare_plot, compare_table, environment, 
 from .utils import atomic_write_text
 
 METHODS = ("plain", "builtin", "ours")
-RESERVED = ("seed", "model", "data", "distill_model", "resume")  # set per run by compare itself
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
@@ -190,13 +189,13 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import check_device, check_recipe, preflight
+    from .checks import SET_BY_FLAG, check_device, check_recipe, preflight
     from .config import resolve
     from .unlabeled import unlabeled_sources
 
     console = console or Console()
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
-    reserved = sorted(k for k in overrides if k in RESERVED)
+    reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     check_device(overrides.get("device"))

@@ -112,16 +112,22 @@ def recipe_path(name: str = "default") -> Path:
 def read_recipe(path: str | Path) -> dict[str, Any]:
     """Load a recipe file into a flat dict, with a clear error for a missing or malformed file."""
     p = Path(path)
-    if not p.exists():
+    if not p.is_file():
         named = recipe_path(str(path))
-        if named.exists():  # --config fast means configs/fast.yaml
+        if named.is_file():  # --config fast means configs/fast.yaml
             p = named
+        elif p.exists():
+            raise UserError(f"config '{path}' is {'a folder' if p.is_dir() else 'not a file'}: pass a recipe yaml "
+                            "such as configs/default.yaml")
         else:
             raise UserError(f"config '{path}' does not exist: pass a recipe yaml such as configs/default.yaml")
     try:
         d = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
+        raise UserError(f"config '{p}' cannot be read ({type(e).__name__}): pass a recipe yaml such as "
+                        "configs/default.yaml") from None
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
     return d

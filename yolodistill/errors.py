@@ -85,7 +85,13 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
 
 
 def first_line(e: BaseException) -> str:
-    """An exception's message as one line, without Ultralytics' emoji: the tail of a UserError."""
-    lines = str(e).strip().splitlines()
+    """An exception's message as one line, without Ultralytics' emoji: the tail of a UserError.
+
+    Ultralytics' "DATA.yaml key missing ❌." names the key only on its second line, which is kept.
+    """
+    lines = [x.replace("❌", "").replace("⚠️", "").strip() for x in str(e).strip().splitlines()]
+    lines = [x for x in lines if x]
     text = lines[0] if lines else type(e).__name__
-    return text.replace("❌", "").replace("⚠️", "").strip()
+    if text.rstrip(" .").endswith("missing") and len(lines) > 1:
+        text = f"{text.rstrip(' .')}: {lines[1]}"
+    return text

@@ -269,8 +269,11 @@ def train(
     from .checks import check_recipe, check_resume, preflight
     from .config import resolve
 
-    if resume is not None:
-        args, distill = check_resume(resume, overrides)
+    if resume is not None:  # a resumed run keeps its student, data and recipe: check_resume refuses them
+        given = {k: v for k, v in (("student", student), ("data", data), ("config", config)) if v is not None}
+        if teacher is not None:  # the run's teacher has moved: the new path is checked against the run
+            given["distill_model"] = str(teacher)
+        args, distill = check_resume(resume, {**given, **overrides})
         trainer = DistillationTrainer(overrides=args, distill=distill)
     else:
         distill, args = resolve(config, student=student, **overrides)
