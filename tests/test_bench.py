@@ -22,7 +22,7 @@ from yolodistill.cli import app
 from yolodistill.errors import UserError
 from yolodistill.export import export_model
 
-from .conftest import TRAINED_IMGSZ
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jetson"
 FAST = dict(warmup=1, runs=5)
@@ -209,6 +209,67 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     lines = [line for line in bad.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "does not exist" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def mid_training(teacher26, synth_data, tmp_path_factory) -> Path:
+    """last.pt as a real distillation run saves it before its end (Ultralytics' DistillationModel inside), at 64 px."""
+    import torch
+
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    root = tmp_path_factory.mktemp("interrupted")
+    distill, args = resolve(None, epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False,
+                            project=str(root), name="run")
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    mid = root / "mid.pt"
+    trainer.add_callback("on_model_save", lambda t: mid.write_bytes(t.last.read_bytes()))  # before the final strip
+    trainer.train()
+    saved = torch.load(mid, map_location="cpu", weights_only=False)
+    assert type(saved["ema"]).__name__ == "DistillationModel"
+    return mid
+
+
+def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path, monkeypatch):
+    """The newest best.pt of an interrupted run is a mid-training checkpoint, whose student AutoBackend unwraps with
+    the trainer's namespace as its args, not a dict."""
+    best = tmp_path / "runs" / "distill" / "interrupted" / "weights" / "best.pt"
+    best.parent.mkdir(parents=True)
+    shutil.copy2(mid_training, best)
+    monkeypatch.chdir(tmp_path)
+    rows = bn.bench(console=quiet(), **FAST)
+    assert [(r["name"], r["format"], r["imgsz"]) for r in rows] == [("interrupted", "pt", 64)]
+    assert rows[0]["params"] > 0 and rows[0]["map50_95"] is not None
+
+
+def table_row(name: str, fmt: str, imgsz: int) -> dict:
+    return {"name": name, "artifact": f"{name}.{fmt}", "format": fmt, "precision": "fp32", "imgsz": imgsz,
+            "batch": 1, "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": 3.0}, "throughput_ips": 900.0, "size_mb": 9.0,
+            "map50": 0.5, "map50_95": 0.25}
+
+
+def test_table_shows_each_rows_imgsz_when_they_differ():
+    console = quiet()
+    bn.print_table([table_row("small", "pt", 64), table_row("large", "onnx", 96)], {}, console)
+    text = console.export_text()
+    assert "imgsz 64" not in text and "imgsz 96" not in text  # no title claims one size for both
+    cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")] for line in text.splitlines()
+             if line.startswith("│ small") or line.startswith("│ large")}
+    assert "64" in cells["small"] and "96" not in cells["small"] and "96" in cells["large"]
+
+    console = quiet()
+    bn.print_table([table_row("a", "pt", 96), table_row("b", "onnx", 96)], {}, console)
+    assert "latency in ms, imgsz 96, batch 1" in console.export_text()
+
+
+def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):
+    cls = save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
+    result = CliRunner().invoke(app, ["bench", str(cls), "--data", str(synth_data), "--warmup", "0", "--runs", "1"])
+    assert_one_line_error(result, f"artifact '{cls}' is a classify model: yolodistill distills detection models")
+    assert [p.name for p in tmp_path.iterdir()] == ["cls.pt"]
 
 
 # --- Jetson: recorded output of a Jetson Orin NX on JetPack 6.2 -------------------------------------------------

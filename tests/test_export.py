@@ -16,7 +16,7 @@ from yolodistill import export as ex
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 
-from .conftest import TRAINED_IMGSZ
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint
 
 
 @pytest.fixture
@@ -349,3 +349,25 @@ def test_cli_bad_format_exits_2_with_one_line(weights):
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.strip()]
     assert len(errors) == 1 and "unknown --format 'tflite'" in errors[0]
+
+
+def test_classify_checkpoint_is_refused_before_any_work(tmp_path):
+    cls = save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
+    result = CliRunner().invoke(app, ["export", "--weights", str(cls), "--format", "onnx"])
+    assert_one_line_error(result, f"--weights '{cls}' is a classify model: yolodistill distills detection models")
+    assert [p.name for p in tmp_path.iterdir()] == ["cls.pt"]
+
+
+def test_second_export_says_which_export_it_replaced(weights, synth_data):
+    """Ultralytics' name (best.onnx beside best.pt) is kept, so a re-export replaces the first: never silently."""
+    args = ["export", "--weights", str(weights), "--format", "onnx", "--data", str(synth_data)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "Replaced" not in first.output
+    onnx = weights.parent / "best.onnx"
+    second = CliRunner().invoke(app, [*args, "--imgsz", "64"])
+    assert second.exit_code == 0, second.output
+    flat = " ".join(second.output.split())
+    assert f"Replaced the earlier {onnx} (fp32, {TRAINED_IMGSZ} px," in flat, flat
+    assert ex.export_metadata(onnx)["imgsz"] == [64, 64]  # the new one is in place
+    assert leftovers(weights.parent) == []

@@ -22,9 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import sysinfo
-from .checks import check_device
+from .checks import check_device, check_task, load_detector
 from .errors import UserError, check_batch, check_imgsz, check_output, first_line
-from .export import check_runtime, load_data, load_model, val_images, val_map
+from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -132,7 +132,7 @@ def open_backend(path: Path, device):
 
 def native_imgsz(backend, fmt: str) -> int:
     """The size an artifact was trained (.pt) or exported at."""
-    return int(backend.model.args["imgsz"]) if fmt == "pt" else int(max(backend.imgsz))
+    return int(train_arg(backend.model, "imgsz", 640)) if fmt == "pt" else int(max(backend.imgsz))
 
 
 def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
@@ -327,15 +327,20 @@ TERMINAL_HEADERS = ["model", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", 
 
 
 def print_table(rows: list[dict], env: dict, console: Console) -> None:
-    """The rich table, with energy per image when a Jetson measured it."""
-    table = Table(title=f"yolodistill bench: latency in ms, imgsz {rows[0]['imgsz']}, batch {rows[0]['batch']}")
+    """The rich table, with energy per image when a Jetson measured it. The input size goes in the title when every
+    row shares it, else in a column: a 64 px checkpoint and its 96 px export are not the same measurement."""
+    one_size = len({r["imgsz"] for r in rows}) == 1
+    size = f", imgsz {rows[0]['imgsz']}" if one_size else ""
+    table = Table(title=f"yolodistill bench: latency in ms{size}, batch {rows[0]['batch']}")
     energy = env.get("energy", {})
-    for h in TERMINAL_HEADERS + (["J/img"] if energy else []):
+    headers = TERMINAL_HEADERS[:3] + ([] if one_size else ["imgsz"]) + TERMINAL_HEADERS[3:]
+    for h in headers + (["J/img"] if energy else []):
         table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h))
     for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
         extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
-        table.add_row(*terminal_cells(row), *extra)
+        cells = terminal_cells(row)
+        table.add_row(*cells[:3], *([] if one_size else [str(row["imgsz"])]), *cells[3:], *extra)
     console.print(table)
 
 
@@ -351,14 +356,27 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     check_imgsz(imgsz)
 
 
+def check_detector(path: Path, fmt: str) -> None:
+    """Refuse a classify, segment or other non-detect artifact before any timing: Ultralytics' detection validator
+    fails on it with a traceback."""
+    if fmt == "pt":
+        load_detector(path, "artifact")
+        return
+    task = export_metadata(path).get("task")
+    if task is not None:  # None: no metadata to go by, AutoBackend decides
+        check_task(task, "artifact", path)
+
+
 def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, console: Console) -> list[tuple[Path, str]]:
     """The named artifacts, or the newest run's best.pt and its exports; all checked before any timing."""
     if artifacts:
         chosen = [(Path(p), artifact_format(Path(p))) for p in artifacts]
-        for _, fmt in chosen:
+        for path, fmt in chosen:
             check_runtime(fmt, device)
+            check_detector(path, fmt)
         return chosen
     best = newest_best(root)
+    check_detector(best, "pt")
     chosen = []
     for p in [best, *exports_beside(best)]:
         fmt = artifact_format(p)

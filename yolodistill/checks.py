@@ -92,10 +92,14 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
         model = load_checkpoint(p)[0]
     except Exception as e:
         raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
-    task = getattr(model, "task", None)
-    if task != "detect":
-        raise UserError(f"{role} '{p}' is a {task} model: yolodistill distills detection models (task=detect)")
+    check_task(getattr(model, "task", None), role, p)
     return model
+
+
+def check_task(task: str | None, role: str, path: str | Path) -> None:
+    """A model of another task than detection, in the words every command uses."""
+    if task != "detect":
+        raise UserError(f"{role} '{path}' is a {task} model: yolodistill distills detection models (task=detect)")
 
 
 # Detection heads whose models need more than images (text prompts) or are no YOLO head (a transformer decoder)

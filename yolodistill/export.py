@@ -57,6 +57,7 @@ class ExportResult:
     gate: Int8Gate | None = None
     sample: str = "sample images"  # which images the parity check used
     runtime: str = ""  # the precision the runtime computes in, when it differs from the artifact's
+    replaced: str = ""  # the earlier export this one replaced, described; empty when there was none
 
     def render(self) -> str:
         """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
@@ -80,6 +81,9 @@ class ExportResult:
             g = self.gate
             lines.append(f"INT8 mAP50-95 {g.int8_map:.4f} vs fp32 {g.fp32_map:.4f}: drop {g.drop:.4f} "
                          f"≤ --max-drop {g.max_drop:g}")
+        if self.replaced:
+            lines.append(f"[yellow]Replaced[/] the earlier {escape(str(self.artifact))} ({self.replaced}); "
+                         f"export again with its settings to rebuild it")
         return "\n".join(lines)
 
 
@@ -192,9 +196,16 @@ def load_model(weights: Path):
         ) from None
 
 
+def train_arg(model, key: str, default=None):
+    """One train argument of a loaded model. Ultralytics attaches them as a dict when it loads a checkpoint, but the
+    student it unwraps from a mid-training checkpoint (AutoBackend) keeps the trainer's namespace."""
+    args = getattr(model, "args", None) or {}
+    return args.get(key, default) if isinstance(args, dict) else getattr(args, key, default)
+
+
 def checkpoint_imgsz(model, imgsz: int | None) -> int:
     """The export size: `imgsz`, or the checkpoint's train size; a multiple of the model's stride either way."""
-    size = imgsz if imgsz is not None else int(model.model.args.get("imgsz", 640))
+    size = imgsz if imgsz is not None else int(train_arg(model.model, "imgsz", 640))
     stride = int(max(model.model.stride))
     if size <= 0 or size % stride:
         lo, hi = max(size // stride, 1) * stride, (max(size // stride, 0) + 1) * stride
@@ -215,13 +226,48 @@ def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch:
         raise UserError(f"--max-drop is an mAP50-95 difference between 0 and 1, got {max_drop}")
 
 
-def install(artifact: Path, dest: Path) -> Path:
-    """Move a checked artifact beside the weights, replacing an older one with the same name."""
+def export_metadata(path: Path) -> dict:
+    """What Ultralytics recorded in an export (task, imgsz, args, date), read without loading it; {} if none."""
+    import ast
+
+    from ultralytics.nn.backends.base import BaseBackend
+
+    meta = dict(BaseBackend.read_metadata(path))
+    for k in ("imgsz", "args"):
+        if isinstance(meta.get(k), str):
+            try:
+                meta[k] = ast.literal_eval(meta[k])
+            except (ValueError, SyntaxError):
+                meta.pop(k)
+    return meta
+
+
+def describe_export(path: Path) -> str:
+    """An existing export in a few words (precision, size, date), for the line that says it is being replaced."""
+    import datetime
+
+    from ultralytics.utils.files import file_size
+
+    meta = export_metadata(path)
+    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
+    words = [{8: "int8", 16: "fp16"}.get(args.get("quantize"), "fp32")] if meta else []
+    if isinstance(meta.get("imgsz"), (list, tuple)) and meta["imgsz"]:
+        words.append(f"{max(meta['imgsz'])} px" + (" dynamic" if args.get("dynamic") else ""))
+    words.append(f"{file_size(path):.1f} MB")
+    when = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return ", ".join(words) + f", written {when}"
+
+
+def install(artifact: Path, dest: Path) -> tuple[Path, str]:
+    """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
+    that name is replaced, and described in the second value (empty when there was none) so the user is told."""
     final = dest / artifact.name
+    replaced = ""
     if final.exists():
+        replaced = describe_export(final)
         os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
     os.replace(artifact, final)
-    return final
+    return final, replaced
 
 
 def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
@@ -268,7 +314,7 @@ def export_model(
     """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8)."""
     from ultralytics.utils.files import file_size
 
-    from .checks import check_device
+    from .checks import check_device, load_detector
 
     fmt = format.lower()
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
@@ -279,6 +325,7 @@ def export_model(
                         "weights to a folder you can write to")
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
     check_runtime(fmt, device, int8)
+    load_detector(weights, "--weights")  # a classify or segment checkpoint would export, then fail in parity
     model = load_model(weights)
     dataset, sample = parity_data(model, data)
     size = checkpoint_imgsz(model, imgsz)
@@ -303,10 +350,10 @@ def export_model(
         parity = check_parity(source, artifact, sample_images(dataset), size, conf, margin, device)
         gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
         refuse_if_broken(fmt, runtime, parity, gate, precision)
-        final = install(artifact, weights.parent)
+        final, replaced = install(artifact, weights.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample, runtime)
+    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample, runtime, replaced)
 
 
 FORMAT_NEEDS = {
