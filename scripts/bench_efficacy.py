@@ -195,8 +195,9 @@ def resumable(last: Path) -> bool:
         return False
     from ultralytics.utils.patches import torch_load
 
-    ckpt = torch_load(last, map_location="cpu", weights_only=False)
-    return ckpt.get("epoch", -1) >= 0 and ckpt.get("optimizer") is not None
+    from yolodistill.checks import finished_run
+
+    return not finished_run(torch_load(last, map_location="cpu", weights_only=False))
 
 
 def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,

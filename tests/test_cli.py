@@ -185,3 +185,61 @@ def test_pseudo_label_writes_the_teachers_detections(trained_student, learnable_
     assert len(rows) >= 25  # the trained model finds shapes: 50 images, 1 to 4 each
     assert all(len(r) == 5 and r[0] in "012" and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
     assert f"Boxes: {len(rows)}" in " ".join(result.output.split())
+
+
+def rendered_help(path: tuple[str, ...]) -> str:
+    """A command's --help as one line of words: Rich's table borders gone, its wrapped lines joined."""
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.replace("│", " ").split())
+
+
+def test_help_shows_the_default_notes_written_in_help_strings():
+    """Typer reads help as Rich markup, where a '[default: 640]' written in a help string is a tag it drops."""
+    import re
+
+    import typer.main
+
+    notes = 0
+    for path, command in walk(typer.main.get_command(app)):
+        shown = rendered_help(path)
+        for param in command.params:
+            for note in re.findall(r"\[default: [^\]]*\]", param.help.replace("\\[", "[")):
+                assert " ".join(note.split()) in shown, (path, param.name, note)
+                notes += 1
+    assert notes >= 30
+    train = rendered_help(("train",))
+    assert "Random seed. [default: 0]" in train and "Epochs to train. [default: from the config, 100]" in train
+    assert "[default: from the recipe: 0, or 1 for a student with weights of its own (.pt)]" in train
+    assert "[default: teacher, or student for a student with weights of its own (.pt)]" in train
+    assert "Export image size. [default: the checkpoint's train imgsz]" in rendered_help(("export",))
+    assert "Inference image size. [default: the teacher's train imgsz]" in rendered_help(("data", "pseudo-label"))
+    bench = rendered_help(("bench",))
+    assert "[default: newest run's best.pt and its exports]" in bench
+    assert "Where to write bench.json. [default: beside the first artifact]" in bench
+
+
+def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher26, synth_data, tmp_path, monkeypatch):
+    """Ctrl-C in the final validation finds last.pt stripped like any finished run's: --resume would refuse it."""
+    from yolodistill.checks import check_resume
+    from yolodistill.train import DistillationTrainer
+
+    final_eval = DistillationTrainer.final_eval
+
+    def late_ctrl_c(self):
+        final_eval(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DistillationTrainer, "final_eval", late_ctrl_c)
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--epochs", "1", "--imgsz", "64", "--batch", "8", "--workers",
+                                      "0", "--device", "cpu", "--project", str(tmp_path), "--name", "run",
+                                      "plots=False"])
+    assert result.exit_code == 130, result.output
+    weights = tmp_path / "run" / "weights"
+    with pytest.raises(UserError, match="finished run"):
+        check_resume(weights / "last.pt", {})  # the scenario: a resume hint here would be refused
+    flat = " ".join(result.output.split())
+    assert "--resume" not in flat
+    assert f"The run had finished its epochs; its weights are {weights / 'best.pt'}" in flat
+    assert "final validation was cut short" in flat

@@ -3,6 +3,7 @@ overwritten. The converters are tested in test_convert.py, test_voc.py, test_coc
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -47,3 +48,14 @@ def test_cli_synth_writes_and_never_overwrites(tmp_path):
     again = runner.invoke(app, [*args[:-2], "--imgsz", "64", "--seed", "1"])
     assert_one_line_error(again, "already holds a dataset")
     assert files(tmp_path / "synth") == before
+
+
+@pytest.mark.parametrize("command", ["synth", "convert", "pseudo-label"])
+def test_negative_seed_is_one_line(command, teacher26, tmp_path):
+    """NumPy refuses a negative seed with a traceback; every data command refuses it alike, before writing."""
+    data = make_synthetic(tmp_path / "src", images=4, classes=3, imgsz=32)
+    args = {"synth": [], "convert": [str(data), "--format", "yolo"],
+            "pseudo-label": ["--teacher", str(teacher26), "--images", str(tmp_path / "src" / "images")]}[command]
+    result = CliRunner().invoke(app, ["data", command, *args, "--out", str(tmp_path / "out"), "--seed", "-1"])
+    assert_one_line_error(result, "--seed must be >= 0 (NumPy rejects negative seeds), got -1")
+    assert not (tmp_path / "out").exists()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
+from typer.testing import CliRunner
 from ultralytics.utils import torch_utils
 
 from yolodistill import demo as demo_module
+from yolodistill.cli import app
+
+from .conftest import assert_one_line_error
 
 
 def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
@@ -43,3 +48,15 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     # a second demo never overwrites the first
     again = demo_module.demo(tmp_path / "demo", quick=True)
     assert again.save_dir == tmp_path / "demo-2"  # numbered like Ultralytics runs
+
+
+@pytest.mark.parametrize("threads", ["999", "0"])
+def test_threads_beyond_the_cores_are_one_line(threads, tmp_path, monkeypatch):
+    """Thousands of threads on a few cores make training crawl; 0 is no thread at all."""
+    from yolodistill.utils import usable_cores
+
+    monkeypatch.setattr(demo_module, "run_demo", lambda *a: pytest.fail("the demo ran"))  # refused before it starts
+    cores = usable_cores()
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--threads", threads])
+    assert_one_line_error(result, f"--threads must be between 1 and {cores}", f"got {threads}")
+    assert not (tmp_path / "demo").exists()

@@ -361,7 +361,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
     except Exception as e:
         raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
-    finished = ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
+    finished = finished_run(ckpt)
     # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
     if settings is None and not (finished and (p.resolve().parent.parent / "distill.yaml").is_file()):
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
@@ -379,6 +379,11 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings
+
+
+def finished_run(ckpt: dict[str, Any]) -> bool:
+    """A checkpoint stripped for shipping (epoch -1, no optimizer): a finished run's, which cannot be resumed."""
+    return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
 
 
 def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> None:

@@ -95,7 +95,8 @@ class Opt:
 
 
 def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> Opt:
-    return Opt(name, type_, typer.Option(default, *decls, help=help))
+    """Help is escaped: Typer reads it as Rich markup, where '[default: 640]' is a style tag and vanishes."""
+    return Opt(name, type_, typer.Option(default, *decls, help=escape(help)))
 
 
 RUN_OPTIONS = (
@@ -204,12 +205,38 @@ def train(ctx: typer.Context, **options: Any):
     try:
         result = run_train(**settings)
     except TrainingInterrupted as e:
-        hint = f"yolodistill train --resume {e.last}" if e.last.exists() else "a new run (no epoch had finished)"
-        err_console.print(f"[bold yellow]Interrupted.[/] Continue with: {hint}", soft_wrap=True, highlight=False)
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last))}", soft_wrap=True,
+                          highlight=False)
         raise typer.Exit(code=130) from None
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
     console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
+
+
+def finished_checkpoint(path: Path) -> bool:
+    """Whether `path` is a finished run's checkpoint, which check_resume refuses to resume."""
+    from ultralytics.utils.patches import torch_load
+
+    from .checks import finished_run
+
+    try:
+        ckpt = torch_load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return False  # unreadable: --resume names the problem itself
+    return finished_run(ckpt)
+
+
+def after_interrupt(last: Path) -> str:
+    """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
+    stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer."""
+    if not last.exists():
+        return "Continue with: a new run (no epoch had finished)"
+    if not finished_checkpoint(last):
+        return f"Continue with: yolodistill train --resume {last}"
+    best = last.with_name("best.pt")
+    weights = best if best.exists() else last
+    return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
+            f"check them with yolodistill bench {weights}")
 
 
 @app.command(context_settings=RUN_CONTEXT)
@@ -251,10 +278,10 @@ def data_convert(
     format: str = typer.Option(..., "--format", help="Source format: voc, coco, or yolo (check and clean a YOLO "
                                "dataset)."),
     out: Path = typer.Option(..., help="New output folder for the YOLO dataset, its data.yaml and dataset.json."),
-    images: Optional[Path] = typer.Option(None, help="Folder of the images, when they are not where the layout "
-                                          "puts them (always wins). [default: found]"),
-    annotations: Optional[Path] = typer.Option(None, help="VOC: folder of the XML files (always wins). "
-                                               "[default: found]"),
+    images: Optional[Path] = typer.Option(None, help=escape("Folder of the images, when they are not where the "
+                                          "layout puts them (always wins). [default: found]")),
+    annotations: Optional[Path] = typer.Option(None, help=escape("VOC: folder of the XML files (always wins). "
+                                               "[default: found]")),
     names: Optional[str] = typer.Option(None, help="Class names in class-id order, comma-separated (VOC: default "
                                         "alphabetical; YOLO: default data.yaml or classes.txt)."),
     imgsz: int = typer.Option(640, help="Training image size at which the box sizes (COCO small/medium/large) are "
@@ -286,9 +313,10 @@ def data_pseudo_label(
     conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
     iou: float = typer.Option(0.7, help="IoU threshold of the non-maximum suppression."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),
-    imgsz: Optional[int] = typer.Option(None, help="Inference image size. [default: the teacher's train imgsz]"),
-    device: Optional[str] = typer.Option(None, help="Device: cpu, mps, 0; checked against this machine's GPUs. "
-                                         "[default: auto]"),
+    imgsz: Optional[int] = typer.Option(None, help=escape("Inference image size. [default: the teacher's train "
+                                        "imgsz]")),
+    device: Optional[str] = typer.Option(None, help=escape("Device: cpu, mps, 0; checked against this machine's GPUs. "
+                                         "[default: auto]")),
     batch: int = typer.Option(16, help="Images per inference batch."),
     val_fraction: float = typer.Option(0.1, help="Validation share of the images."),
     seed: int = typer.Option(0, help="Random seed of that split."),
@@ -308,7 +336,8 @@ def data_pseudo_label(
 def export(
     weights: Path = typer.Option(..., help="Checkpoint to export, e.g. runs/distill/exp/weights/best.pt."),
     format: str = typer.Option("onnx", "--format", help="onnx, openvino or engine (TensorRT, needs CUDA)."),
-    imgsz: Optional[int] = typer.Option(None, help="Export image size. [default: the checkpoint's train imgsz]"),
+    imgsz: Optional[int] = typer.Option(None, help=escape("Export image size. [default: the checkpoint's train "
+                                        "imgsz]")),
     half: bool = typer.Option(False, "--half", help="FP16 weights (engine, openvino; onnx on GPU)."),
     int8: bool = typer.Option(False, "--int8", help="INT8 quantization, calibrated on --data and gated by --max-drop."),
     data: Optional[Path] = typer.Option(None, help="Dataset yaml: parity sample images and INT8 calibration."),
@@ -332,14 +361,17 @@ def export(
 @app.command()
 @user_errors
 def bench(
-    artifacts: Optional[List[Path]] = typer.Argument(None, help="Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports]"),
-    data: Optional[Path] = typer.Option(None, help="Dataset yaml whose val split gives mAP. [default: the run's data]"),
-    imgsz: Optional[int] = typer.Option(None, help="Image size. [default: each artifact's own]"),
+    artifacts: Optional[List[Path]] = typer.Argument(None, help=escape(
+        "Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports]")),
+    data: Optional[Path] = typer.Option(None, help=escape("Dataset yaml whose val split gives mAP. [default: the "
+                                        "run's data]")),
+    imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
     device: str = typer.Option("cpu", help="Device: cpu or a CUDA index."),
     batch: int = typer.Option(1, help="Batch size of the timed runs."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
     runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
-    json: Optional[Path] = typer.Option(None, "--json", help="Where to write bench.json. [default: beside the first artifact]"),
+    json: Optional[Path] = typer.Option(None, "--json", help=escape("Where to write bench.json. [default: beside "
+                                        "the first artifact]")),
 ):
     """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images."""
     from .bench import bench as run_bench
@@ -354,7 +386,7 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 3 minutes on 2 CPU cores."),
     device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index."),
-    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for training (default: every core, where "
+    threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),
 ):
     """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table."""

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError
+from .errors import UserError, check_seed
 from .report import compare_markdown, compare_plot, compare_table, environment, mean_std, summarize, write_json
 from .utils import atomic_write_text
 
@@ -68,8 +68,8 @@ def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
         raise UserError(f"--seeds must be whole numbers separated by commas (0,1,2), got {seeds!r}") from None
     if not out:
         raise UserError("no seeds: pass at least one, e.g. --seeds 0,1,2")
-    if any(s < 0 for s in out):
-        raise UserError(f"--seeds must be >= 0 (NumPy rejects negative seeds), got {seeds!r}")
+    for s in out:
+        check_seed(s, "--seeds")
     if len(set(out)) < len(out):
         raise UserError(f"--seeds repeats a seed ({', '.join(map(str, out))}): each seed trains once per method")
     return out

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 from rich.markup import escape
 
-from .errors import UserError, check_output
+from .errors import UserError, check_output, check_seed
 from .utils import atomic_write_json, atomic_write_text
 
 FORMATS = ("voc", "coco", "yolo")
@@ -129,6 +129,7 @@ def convert(
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise UserError(f"unknown format '{fmt}': use --format voc, coco or yolo")
+    check_seed(seed)
     srcs = [Path(p) for p in (src if isinstance(src, (list, tuple)) else [src])]
     if not srcs:
         raise UserError("no source: pass the dataset folder (or file) to convert")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import UserError, check_output
+from .errors import UserError, check_output, check_seed
 from .utils import atomic_write_text
 
 
@@ -103,6 +103,7 @@ def make_synthetic(
         raise UserError(f"--classes must be between 1 and {len(SHAPES)}, got {classes}")
     if imgsz < 32:
         raise UserError(f"--imgsz must be at least 32, got {imgsz}")
+    check_seed(seed)
     _check_val_fraction(val_fraction)
     out = Path(out)
     _check_fresh(out)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import UserError
-from .utils import cpu_threads
+from .utils import cpu_threads, usable_cores
 
 # Goals on a 2-core CPU: full within 10 minutes, quick within 3. On a slow 2-core machine (33 GFLOPS in a float32
 # matmul, 2 threads) full took 6 min 25 s and quick 2 min 32 s (README). Quick only shows that every step runs: its
@@ -99,8 +99,17 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "cpu"
 
     On CPU it trains on every core (or `threads`): the time goals assume the machine is the demo's alone.
     """
+    check_threads(threads)
     with cpu_threads(threads) as threads:
         return run_demo(out, quick, device, threads, console or Console())
+
+
+def check_threads(threads: int | None) -> None:
+    """More threads than cores only make training crawl, each waiting for a core: up to the cores this process may
+    use (as cpu_threads counts them), at least one."""
+    cores = usable_cores()
+    if threads is not None and not 1 <= threads <= cores:
+        raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads}")
 
 
 def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: Console) -> DemoResult:

@@ -39,6 +39,12 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     return p
 
 
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """A seed, worded alike in every command: NumPy refuses negative seeds with a traceback."""
+    if seed < 0:
+        raise UserError(f"{flag} must be >= 0 (NumPy rejects negative seeds), got {seed}")
+
+
 def check_batch(batch: int) -> None:
     """An inference batch size, worded alike in every command that takes one."""
     if batch < 1:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError, check_batch, check_imgsz, check_output
+from .errors import UserError, check_batch, check_imgsz, check_output, check_seed
 
 
 @dataclass
@@ -65,6 +65,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise UserError(f"--conf must be in [0, 1) and --iou in (0, 1], got {conf} and {iou}")
     if not 0 <= val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    check_seed(seed)
     check_batch(batch)
     check_imgsz(imgsz)
     check_out(out, images)

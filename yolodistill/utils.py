@@ -50,6 +50,11 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the OS has one), at least one."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @contextmanager
 def cpu_threads(threads: int | None = None) -> Iterator[int]:
     """Train on every core (or `threads`) inside the block, then restore Ultralytics' own setting.
@@ -62,8 +67,7 @@ def cpu_threads(threads: int | None = None) -> Iterator[int]:
     from ultralytics.utils import torch_utils
 
     before, torch_before = torch_utils.NUM_THREADS, torch.get_num_threads()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch_utils.NUM_THREADS = threads or cores  # select_device() hands it to torch
+    torch_utils.NUM_THREADS = threads or usable_cores()  # select_device() hands it to torch
     try:
         yield torch_utils.NUM_THREADS
     finally:
