@@ -118,7 +118,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--imgsz", "70"], "--imgsz must be a multiple of 32"),
+        (["--imgsz", "70"], "--imgsz 70 is not a positive multiple of 32 (the model's largest stride): use 64 or 96"),
+        (["--imgsz", "0"], "--imgsz 0 is not a positive multiple of 32 (the model's largest stride): use 32"),
         (["--epochs", "0"], "--epochs must be a whole number >= 1"),
         (["--feat-loss", "kl"], "feat_loss must be one of l2, cwd, mgd"),
         (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
@@ -189,7 +190,7 @@ def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     ckpt.update(epoch=0, optimizer={}, train_args={**ckpt["train_args"], "distill_model": "http://127.0.0.1:9/t.pt"})
     torch.save(ckpt, tmp_path / "last.pt")
     result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "last.pt")])
-    assert_one_line_error(result, "is a URL", "only fetched when you pass one yourself")
+    assert_one_line_error(result, "is a URL", "only train's and compare's --teacher and --student are fetched")
 
 
 @pytest.mark.parametrize("device", [None, "", "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,

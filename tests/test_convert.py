@@ -83,7 +83,8 @@ def test_refuses_existing_data_yaml_and_files(tmp_path):
 
 @pytest.mark.parametrize("kwargs, needle", [
     (dict(fmt="kitti"), "unknown format 'kitti'"),
-    (dict(imgsz=100), "--imgsz must be a positive multiple of 32"),
+    (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32"),
+    (dict(imgsz=0), "--imgsz 0 is not a positive multiple of 32 .*: use 32$"),
     (dict(val_fraction=1.0), "between 0 and 1"),
     (dict(images="nowhere"), "--images 'nowhere' is not a folder"),
 ])

@@ -38,3 +38,18 @@ def test_ultralytics_missing_key_names_the_key(tmp_path):
         check_det_dataset(str(data))
     line = first_line(e.value)
     assert "key missing: either 'names' or 'nc' are required" in line and "\n" not in line and "❌" not in line
+
+
+def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
+    from yolodistill.errors import require_file
+
+    with pytest.raises(UserError, match="is a URL, and only train's and compare's --teacher"):
+        require_file(Path("https://host/x.pt"), "--weights", (".pt",))  # a Path keeps one slash: still a URL
+    with pytest.raises(UserError, match=r"teacher 'yolo26s.yaml' should be a \.pt file, not '\.yaml'"):
+        require_file("yolo26s.yaml", "teacher", (".pt",))  # a model yaml is no trained teacher, found or not
+    run = tmp_path / "exp"
+    (run / "weights").mkdir(parents=True)
+    with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'last.pt'}"):
+        require_file(run, "resume checkpoint", (".pt",))
+    with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
+        require_file(run, "teacher", (".pt",))

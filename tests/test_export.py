@@ -300,7 +300,7 @@ def test_data_without_val_split(weights, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [(dict(half=True, int8=True), "exclude each other"), (dict(int8=True), "pass --data"),
-     (dict(imgsz=100), "multiple of the model's stride 32: use 96 or 128"), (dict(max_drop=-0.1), "--max-drop")],
+     (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32 .*: use 96 or 128"), (dict(max_drop=-0.1), "--max-drop")],
 )
 def test_bad_option_combinations(weights, kwargs, message):
     with pytest.raises(UserError, match=message):

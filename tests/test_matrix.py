@@ -125,7 +125,7 @@ MATRIX = {
     # one grammar: train's flags in compare, misspelt ones named, none given twice
     "compare with a misspelt flag": (lambda w: compare_args(w, "--imgzs", "320"), "did you mean --imgsz?"),
     "train flag given twice": (lambda w: train_args(w, None, None, "epochs=5"), "epochs is given twice"),
-    "compare bad imgsz flag": (lambda w: compare_args(w, "--imgsz", "100"), "--imgsz must be a multiple of 32"),
+    "compare bad imgsz flag": (lambda w: compare_args(w, "--imgsz", "100"), "--imgsz 100 is not a positive multiple of 32"),
     # outputs and inputs checked before any work
     "bench report into a folder": (
         lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--json", str(w["root"])], "is a folder"

@@ -16,7 +16,8 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import UserError, check_output, check_writable, first_line, is_url, require_file  # noqa: F401
+from .errors import (UserError, check_imgsz, check_output, check_writable, first_line, is_url,  # noqa: F401
+                     require_file)
 
 
 @dataclass
@@ -248,8 +249,9 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
     if not isinstance(epochs, int) or epochs < 1:
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs!r}")
-    if not isinstance(imgsz, int) or imgsz < stride or imgsz % stride:
-        raise UserError(f"--imgsz must be a multiple of {stride} (the largest stride), got {imgsz!r}")
+    if not isinstance(imgsz, int):
+        raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
+    check_imgsz(imgsz, stride)
     if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
         raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
     optimizer = args.get("optimizer")

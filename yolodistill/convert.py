@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 from rich.markup import escape
 
-from .errors import UserError, check_output, check_seed
+from .errors import UserError, check_imgsz, check_output, check_seed
 from .utils import atomic_write_json, atomic_write_text
 
 FORMATS = ("voc", "coco", "yolo")
@@ -145,8 +145,7 @@ def convert(
         raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
     if not 0 < val_fraction < 1:
         raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
-    if imgsz < 32 or imgsz % 32:
-        raise UserError(f"--imgsz must be a positive multiple of 32 (the training image size), got {imgsz}")
+    check_imgsz(imgsz)
     out = Path(out)
     check_output(out, "--out")
     _check_out(out, srcs)

@@ -17,25 +17,28 @@ class UserError(Exception):
 
 
 def is_url(path: str | Path) -> bool:
-    return str(path).lower().startswith(("http://", "https://"))
+    """Also a URL typed where a Path was expected, which has lost one slash (https:/host/x.pt)."""
+    return str(path).lower().startswith(("http:/", "https:/"))
 
 
 def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> Path:
     """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError.
 
-    URLs are refused here: only a URL the user typed (`--teacher`, `--student`, `--weights`) is fetched, by
+    URLs are refused here: only the `--teacher` and `--student` URLs of train and compare are fetched, by
     `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
     """
     p = Path(path)
     if is_url(path):
-        raise UserError(f"{what} '{path}' is a URL, and URLs are only fetched when you pass one yourself "
-                        "(--teacher, --student, --weights): download it and pass the local file")
+        raise UserError(f"{what} '{path}' is a URL, and only train's and compare's --teacher and --student are "
+                        "fetched from one: download it and pass the local file")
+    if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():  # yolo26s.yaml as a teacher: the kind first
+        raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
     if not p.exists():
         raise UserError(f"{what} '{path}' does not exist: check the path")
     if not p.is_file():
-        raise UserError(f"{what} '{path}' is not a file")
-    if suffixes and p.suffix.lower() not in suffixes:
-        raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
+        run = (p / "weights").is_dir()  # a run folder: its checkpoints are in weights/
+        inside = f", e.g. {p / 'weights' / ('last.pt' if 'resume' in what else 'best.pt')}" if run else ""
+        raise UserError(f"{what} '{path}' is a folder: pass the file{inside}")
     return p
 
 
@@ -51,10 +54,14 @@ def check_batch(batch: int) -> None:
         raise UserError(f"--batch must be at least 1, got {batch}")
 
 
-def check_imgsz(imgsz: int | None) -> None:
-    """An inference size Ultralytics would otherwise round up to the next multiple of 32 without a word."""
-    if imgsz is not None and (imgsz <= 0 or imgsz % 32):
-        raise UserError(f"--imgsz {imgsz} is not a positive multiple of 32")
+def check_imgsz(imgsz: int | None, stride: int = 32) -> None:
+    """An image size Ultralytics would otherwise round up to the model's stride without a word, worded alike in
+    every command, with the nearest sizes that work."""
+    if imgsz is None or (imgsz > 0 and imgsz % stride == 0):
+        return
+    lo = imgsz // stride * stride
+    use = f"{stride}" if lo < stride else f"{lo} or {lo + stride}"
+    raise UserError(f"--imgsz {imgsz} is not a positive multiple of {stride} (the model's largest stride): use {use}")
 
 
 def writable(folder: Path) -> bool:

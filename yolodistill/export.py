@@ -17,7 +17,7 @@ import yaml
 from rich.markup import escape
 
 from .data import split_images
-from .errors import UserError, check_batch, first_line, require_file, writable
+from .errors import UserError, check_batch, check_imgsz, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
     runtime_precision,
@@ -206,10 +206,7 @@ def train_arg(model, key: str, default=None):
 def checkpoint_imgsz(model, imgsz: int | None) -> int:
     """The export size: `imgsz`, or the checkpoint's train size; a multiple of the model's stride either way."""
     size = imgsz if imgsz is not None else int(train_arg(model.model, "imgsz", 640))
-    stride = int(max(model.model.stride))
-    if size <= 0 or size % stride:
-        lo, hi = max(size // stride, 1) * stride, (max(size // stride, 0) + 1) * stride
-        raise UserError(f"--imgsz {size} is not a positive multiple of the model's stride {stride}: use {lo} or {hi}")
+    check_imgsz(size, int(max(model.model.stride)))
     return size
 
 
