@@ -53,3 +53,9 @@ def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
         require_file(run, "resume checkpoint", (".pt",))
     with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
         require_file(run, "teacher", (".pt",))
+
+
+def test_ultralytics_error_marks_are_dropped():
+    """Ultralytics writes 'ERROR ❌️ …'; after our 'Error:' the word and its emoji (and selector) would be noise."""
+    e = RuntimeError("ERROR \u274c\ufe0f t.pt is not a loadable checkpoint (EOFError).\nRecommended fixes are ...")
+    assert first_line(e) == "t.pt is not a loadable checkpoint (EOFError)."

@@ -97,13 +97,23 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     return p
 
 
+MARKS = ("❌", "⚠", "\ufe0f")  # Ultralytics' emoji; the last is the variation selector it puts after some
+
+
+def strip_marks(line: str) -> str:
+    """A line of an Ultralytics message without its emoji or leading ERROR: we say Error: already."""
+    for m in MARKS:
+        line = line.replace(m, "")
+    line = line.strip()
+    return line[len("ERROR"):].strip() if line.startswith("ERROR ") else line
+
+
 def first_line(e: BaseException) -> str:
     """An exception's message as one line, without Ultralytics' emoji: the tail of a UserError.
 
     Ultralytics' "DATA.yaml key missing ❌." names the key only on its second line, which is kept.
     """
-    lines = [x.replace("❌", "").replace("⚠️", "").strip() for x in str(e).strip().splitlines()]
-    lines = [x for x in lines if x]
+    lines = [x for x in map(strip_marks, str(e).strip().splitlines()) if x]
     text = lines[0] if lines else type(e).__name__
     if text.rstrip(" .").endswith("missing") and len(lines) > 1:
         text = f"{text.rstrip(' .')}: {lines[1]}"
