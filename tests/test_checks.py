@@ -215,6 +215,7 @@ def test_devices_this_machine_has_pass(device, monkeypatch):
     ("0,,1", 2, "is not a device"),
     ("1.5", 2, "is not a device"),
     ("-2", 2, "is not a device"),
+    ("xpu", 0, "use --device cpu"),  # Ultralytics' own XPU check names the problem, not the fix
 ])
 def test_devices_this_machine_lacks_are_refused(device, gpus, needle, monkeypatch):
     import torch

@@ -185,7 +185,7 @@ def check_device(device: Any, flag: str = "--device") -> None:
         try:
             select_device(text, verbose=False)
         except ValueError as e:
-            raise UserError(f"{flag} {raw}: {first_line(e)}") from None
+            raise UserError(f"{flag} {raw}: {first_line(e)}: {DEVICE_HINT}") from None
         return
     if text in ("mps", "mps:0"):
         if not torch.backends.mps.is_available():
