@@ -32,6 +32,22 @@ def test_json_file(tmp_path):
     assert check_det_dataset(str(s.data_yaml))["names"] == {0: "ant", 1: "zebra"}
 
 
+def test_an_image_listed_twice_is_one_image_with_both_boxes(tmp_path):
+    """Merged COCO files list one file under two ids: it must not be written twice, each copy missing a box."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png", "img2.png", "img0.png"]  # ids 0 and 3 are the same file
+    for name in names[:3]:
+        image(root / "images" / name)
+    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (3, 3, [30, 20, 20, 20]), (1, 7, [4, 3, 16, 12])])
+    (root / "ann.json").write_text(json.dumps(data))
+    for seed in range(3):  # whichever split img0 lands in, once
+        out = tmp_path / f"out{seed}"
+        s = convert(root / "ann.json", fmt="coco", out=out, val_fraction=0.34, seed=seed)
+        assert sum(s.images.values()) == 3 and s.boxes == 3
+        label = next(out.glob("labels/*/img0.txt"))
+        assert sorted(rows(label)) == [pytest.approx([0, *CLIPPED], abs=1e-6), pytest.approx([1, *INSIDE], abs=1e-6)]
+
+
 def test_train_and_val_json_in_annotations(tmp_path):
     src = tmp_path / "coco"
     for split, names in (("train", ["a.png", "b.png"]), ("val", ["c.png"])):

@@ -48,6 +48,13 @@ def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teache
     assert not list(tmp_path.glob(".out.partial*"))
 
 
+def test_a_large_val_fraction_still_leaves_a_train_split(teacher26, source, tmp_path):
+    """data.yaml names images/train: a split that put every image in val would give Ultralytics nothing to train."""
+    result = pseudo_label(teacher26, source, tmp_path / "out", imgsz=64, val_fraction=0.95, progress=False)
+    train = list((tmp_path / "out" / "images" / "train").iterdir())
+    assert len(train) == 1 and len(list((tmp_path / "out" / "images" / "val").iterdir())) == result.images - 1
+
+
 def test_confidence_threshold_filters_detections(teacher26, source, tmp_path):
     low = pseudo_label(teacher26, source, tmp_path / "low", conf=0.001, imgsz=64, progress=False)
     high = pseudo_label(teacher26, source, tmp_path / "high", conf=0.9, imgsz=64, progress=False)

@@ -161,6 +161,60 @@ def test_same_name_in_two_folders_gets_two_files(tmp_path):
         assert rows(label)[0][1:] == pytest.approx(expected[p.read_bytes()], abs=1e-6)
 
 
+def test_same_stem_with_two_suffixes_gets_two_label_files(tmp_path):
+    """pair.jpg and pair.png in one split would share pair.txt, and one image would take the other's boxes."""
+    src = tmp_path / "set"
+    for k, (suffix, box) in enumerate(((".jpg", CAT), (".png", DOG), (".jpg", CAT), (".jpg", CAT))):
+        stem = "pair" if k < 2 else f"other{k}"
+        image(src / f"{stem}{suffix}", seed=k)
+        voc_xml(src / f"{stem}{suffix[1:]}.xml", [("cat", box)], filename=f"{stem}{suffix}")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25, seed=1)
+    out = tmp_path / "out"
+    by_stem = {p.stem: p for p in (out / "images").rglob("*.*")}
+    assert len(by_stem) == 4 and s.boxes == 4
+    labels = {stem: rows(out / "labels" / p.parent.name / f"{stem}.txt") for stem, p in by_stem.items()}
+    assert sum(map(len, labels.values())) == 4  # every box on disk, none lost to a shared label file
+    for stem, p in by_stem.items():
+        want = CLIPPED if p.suffix == ".png" else INSIDE
+        assert labels[stem][0][1:] == pytest.approx(want, abs=1e-6), stem
+
+
+def test_a_split_left_without_readable_images_is_refused(tmp_path):
+    """Ultralytics refuses a data.yaml whose val folder is missing: say so before writing one."""
+    src = make_voc(tmp_path / "voc")  # img3 and img4 are the published val (test) split
+    for name in ("img3.jpg", "img4.jpg"):
+        (src / "JPEGImages" / name).write_bytes(b"not a jpeg")
+    with pytest.raises(UserError, match="the val split of .* has no readable image left"):
+        convert(src, fmt="voc", out=tmp_path / "out")
+    assert not (tmp_path / "out" / "data.yaml").exists()
+
+
+def test_exif_turned_images_get_boxes_where_ultralytics_sees_them(tmp_path):
+    """A phone photo stored 100x80 with EXIF orientation 6 shows, and trains, as 80x100: boxes drawn on what shows
+    are normalised by that size; boxes drawn on the stored pixels cannot be placed, so that image is left out."""
+    import cv2
+    from PIL import Image
+
+    src = tmp_path / "set"
+    src.mkdir()
+    for name, declared in (("shown", (80, 100)), ("stored", (100, 80))):
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+        Image.new("RGB", (100, 80), (90, 120, 150)).save(src / f"{name}.jpg", exif=exif.tobytes())
+        voc_xml(src / f"{name}.xml", [("cat", (10, 20, 30, 70))], filename=f"{name}.jpg", size=declared)
+    for k in range(2):
+        image(src / f"plain{k}.jpg", seed=k)
+        voc_xml(src / f"plain{k}.xml", [("cat", CAT)], filename=f"plain{k}.jpg")
+    assert cv2.imread(str(src / "shown.jpg")).shape[:2] == (100, 80)  # how Ultralytics reads it: 80 wide, 100 high
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
+    out = tmp_path / "out"
+    label = next(out.glob("labels/*/shown.txt"))
+    assert rows(label) == [pytest.approx([0, 0.25, 0.45, 0.25, 0.5], abs=1e-6)]
+    assert not list(out.glob("images/*/stored.jpg")) and sum(s.images.values()) == 3
+    assert "stored.jpg: annotated as stored (100x80), but its EXIF orientation turns it to 80x100" in \
+        (out / "issues.txt").read_text()
+
+
 def test_a_few_unmatched_are_counted_listed_and_left_out(tmp_path):
     src = wild(tmp_path / "set", "annotations", "images", n=5)
     voc_xml(src / "annotations" / "lost.xml", [("cat", CAT)], filename="lost.jpg", xml_path="D:\\lost.jpg")

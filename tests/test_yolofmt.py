@@ -20,7 +20,7 @@ LABELS = {
     "train/t0": "0 0.3 0.3 0.4 0.4\n1 0.9 0.5 0.4 0.4\n",  # the second box reaches x = 1.1: out of range
     "train/t1": "5 0.5 0.5 0.2 0.2\n0 0.5 0.5\n0 0.1 0.1 0.3 0.1 0.2 0.4\n0 0.1 0.1 0.3 0.1 0.2 0.4\n",  # class 5,
     # a short row, a polygon and the same polygon again
-    "train/t3": "",  # an empty label file
+    "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped
     "val/v0": "1 0.5 0.5 0.5 0.5\n",
     "val/v1": "0 0.3 0.3 0.4 0.4\n",  # v1 has t0's bytes
 }
@@ -47,7 +47,7 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     out = tmp_path / "out"
     assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 1} and "published" in s.split
     assert s.checks == {
-        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 1,
+        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.NO_AREA: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 1,
         yf.DUPLICATES: 1,
     }
     assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (4, 1, 0, 1)
@@ -58,7 +58,7 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     issues = (out / "issues.txt").read_text()
     for needle in ("t0.txt line 2: box 0.9 0.5 0.4 0.4 is out of the 0-1 range", "class id 5 is beyond the 2 names",
                    "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "v1.jpg: the same bytes as",
-                   "(val and train splits)"):
+                   "(val and train splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped"):
         assert needle in issues, needle
     assert "ghost.txt: no image" in (out / "unmatched.txt").read_text()
     record = json.loads((out / "dataset.json").read_text())

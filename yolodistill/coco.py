@@ -134,6 +134,7 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
     mark regions, not single objects."""
     folders = image_folders(path, split, images)
     found: dict[object, Item] = {}
+    by_file: dict[Path, Item] = {}  # one file listed under two ids is one image with the boxes of both
     missing = []
     try:
         for im in sorted(data["images"], key=lambda im: str(im["file_name"])):
@@ -144,7 +145,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
             if hit is None:
                 missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
             else:
-                found[im["id"]] = Item(hit, split=split)
+                declared = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
+                found[im["id"]] = by_file.setdefault(hit.resolve(), Item(hit, split=split, declared=declared))
         ids = {im["id"] for im in data["images"]}
         for ann in data["annotations"]:
             if ann.get("iscrowd"):
@@ -160,4 +162,4 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
                 found[ann["image_id"]].boxes.append((index[ann["category_id"]], x, y, x + w, y + h))
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"'{path}': malformed image or annotation ({e!r}): fix the JSON") from None
-    return list(found.values()), missing, folders
+    return list(by_file.values()), missing, folders

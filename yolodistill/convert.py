@@ -39,7 +39,9 @@ class Item:
     path: Path
     boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)
     split: str | None = None
-    size: tuple[int, int] | None = None  # (width, height) once read
+    size: tuple[int, int] | None = None  # (width, height) once read, upright as its EXIF orientation turns it
+    stored: tuple[int, int] | None = None  # (width, height) as stored, before EXIF turns it
+    declared: tuple[int, int] | None = None  # (width, height) the annotation says it was drawn on, if it says
 
 
 @dataclass
@@ -162,6 +164,7 @@ def convert(
         _split(source.items, val_fraction, seed)
     _check_splits(source.items, srcs[0])
     labels, clipped, dropped = _labels(source)
+    _check_splits(source.items, srcs[0], after="unreadable images were left out")
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
         data_yaml=out / "data.yaml",
@@ -211,10 +214,13 @@ def _split(items: list[Item], val_fraction: float, seed: int) -> None:
         it.split = "val" if i in val else "train"
 
 
-def _check_splits(items: list[Item], src: Path) -> None:
-    """Both splits need images; one image cannot land twice in the output."""
+def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
+    """Both splits need images (Ultralytics refuses a data.yaml without them); one image cannot land twice."""
     for split in ("train", "val"):
         if not any(it.split == split for it in items):
+            if after:  # checked again once unreadable images are gone: see issues.txt for which
+                raise UserError(f"the {split} split of '{src}' has no readable image left ({after}): fix or replace "
+                                "its images")
             raise UserError(f"the published {split} split of '{src}' is empty: add images to it")
     seen: dict[Path, str] = {}
     for it in items:
@@ -223,15 +229,25 @@ def _check_splits(items: list[Item], src: Path) -> None:
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
-    """Width and height of the image file itself (the annotation's own size field is not always right); None when
-    it cannot be read."""
+    """Width and height of the image file itself (the annotation's own size field is not always right), turned by
+    its EXIF orientation as Ultralytics turns the pixels when it loads them; None when it cannot be read."""
+    sizes = image_sizes(path)
+    return sizes and sizes[0]
+
+
+def image_sizes(path: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(width, height) upright, as Ultralytics loads the pixels, and as stored before EXIF turns them."""
     from PIL import Image, UnidentifiedImageError
+    from ultralytics.data.utils import exif_size
 
     try:
         with Image.open(path) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
+            return exif_size(img), img.size
+    except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: Ultralytics' patched open
+        return None  # tries to install a HEIF plugin for a file PIL cannot identify, which fails offline
+
+
+TURNED = "images annotated unturned, which EXIF turns (left out)"
 
 
 def _labels(source: Source) -> tuple[list[list[str]], int, int]:
@@ -241,12 +257,18 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
 
     labels, kept, clipped, dropped = [], [], 0, 0
     for it in source.items:
-        it.size = it.size or image_size(it.path)
+        it.size, it.stored = (it.size, it.stored) if it.size else image_sizes(it.path) or (None, None)
         if it.size is None:
             source.issues.append(f"{it.path}: not a readable image, left out")
             source.checks["unreadable images (left out)"] = source.checks.get("unreadable images (left out)", 0) + 1
             continue
         width, height = it.size
+        if it.declared and it.declared == it.stored != it.size:  # drawn on the stored pixels, trained on turned ones
+            source.issues.append(f"{it.path}: annotated as stored ({height}x{width}), but its EXIF orientation turns "
+                                 f"it to {width}x{height}, as Ultralytics loads it: its boxes would land elsewhere, left "
+                                 "out; save it upright, or annotate it as it shows")
+            source.checks[TURNED] = source.checks.get(TURNED, 0) + 1
+            continue
         rows, boxes = [], []
         for c, x1, y1, x2, y2 in it.boxes:
             box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
@@ -284,16 +306,17 @@ def box_counts(source: Source, imgsz: int) -> tuple[dict[str, dict[str, int]], d
 
 
 def _out_names(items: list[Item]) -> list[str]:
-    """A file name per image, unique within its split: a repeated name gets -2, -3, ... before its suffix."""
+    """A file name per image whose stem is unique within its split, since the label file is named by the stem
+    (a.jpg and a.png would share a.txt): a repeated stem gets -2, -3, ... before its suffix."""
     taken: set[tuple[str, str]] = set()
     names = []
     for it in items:
-        name, n = it.path.name, 1
-        while (it.split, name.lower()) in taken:
+        stem, n = it.path.stem, 1
+        while (it.split, stem.lower()) in taken:
             n += 1
-            name = f"{it.path.stem}-{n}{it.path.suffix}"
-        taken.add((it.split, name.lower()))
-        names.append(name)
+            stem = f"{it.path.stem}-{n}"
+        taken.add((it.split, stem.lower()))
+        names.append(f"{stem}{it.path.suffix}")
     return names
 
 

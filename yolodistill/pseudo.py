@@ -80,7 +80,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     counts, boxes, empty, taken = Counter(), 0, 0, set()
     order = list(range(len(files)))
     random.Random(seed).shuffle(order)
-    n_val = round(len(files) * val_fraction) if len(files) > 1 else 0
+    n_val = min(len(files) - 1, round(len(files) * val_fraction))  # train keeps one image at least
     val = set(order[:n_val])
     try:
         for i, (path, rows) in enumerate(detect(str(teacher), files, conf, iou, tta, imgsz, device, batch, progress)):

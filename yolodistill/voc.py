@@ -38,7 +38,7 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         xmls = [(p, None) for p in sorted(ann_dir.rglob("*.xml"))]
     found, claimed = [], {}
     for xml, split in xmls:
-        filename, path, objects = parse_xml(xml)
+        filename, path, objects, size = parse_xml(xml)
         image, why = resolve(index, xml, filename, path)
         if image is None:
             unmatched.append(f"{xml}: {why}")
@@ -46,15 +46,16 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
             unmatched.append(f"{xml}: its image '{image}' is already the image of '{claimed[image]}'")
         else:
             claimed[image] = xml
-            found.append((image, objects, split))
-    classes = sorted({name for _, objects, _ in found for name, *_ in objects})
+            found.append((image, objects, split, size))
+    classes = sorted({name for _, objects, *_ in found for name, *_ in objects})
     if names is None:
         names = classes
     elif unknown := [n for n in classes if n not in names]:
         raise UserError(f"the annotations name classes {unknown} that are not in the class list {list(names)}: "
                         "add them to the list or fix the annotations")
     index_of = {n: i for i, n in enumerate(names)}
-    items = [Item(image, [(index_of[n], *box) for n, *box in objects], split) for image, objects, split in found]
+    items = [Item(image, [(index_of[n], *box) for n, *box in objects], split, declared=size)
+             for image, objects, split, size in found]
     return Source(list(names), items, searched, unmatched=unmatched)
 
 
@@ -105,8 +106,9 @@ def voc_splits(main: Path) -> dict[str, str]:
     return {**{i: "train" for i in train}, **{i: "val" for i in val}}
 
 
-def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float, float]]]:
-    """The `filename`, the `path` and the (name, x1, y1, x2, y2) objects of one VOC annotation.
+def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float, float]], tuple[int, int] | None]:
+    """The `filename`, the `path`, the (name, x1, y1, x2, y2) objects and the <size> (width, height, when given) of
+    one VOC annotation.
 
     Coordinates are taken as given: the box spans xmin..xmax, so a box with xmin == xmax has no area and is dropped
     later. Names are stripped of surrounding whitespace; difficult objects are kept, they are real objects.
@@ -125,7 +127,11 @@ def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float,
         if not name:
             raise UserError(f"'{xml}': an object has an empty <name>: fix the XML")
         objects.append((name, *box))
-    return (root.findtext("filename") or "").strip(), (root.findtext("path") or "").strip(), objects
+    try:
+        size = (int(float(root.findtext("size/width"))), int(float(root.findtext("size/height"))))
+    except (TypeError, ValueError):
+        size = None  # absent or not numbers: the image's own size decides alone
+    return (root.findtext("filename") or "").strip(), (root.findtext("path") or "").strip(), objects, size
 
 
 def resolve(index: ImageIndex, xml: Path, filename: str, path: str) -> tuple[Path | None, str]:

@@ -24,6 +24,7 @@ EPS = 1e-6  # label writers round; a coordinate this far past the edge is not ou
 
 BACKGROUND = "images without labels (kept as background)"
 OUT_OF_RANGE = "boxes out of range (clipped)"
+NO_AREA = "boxes without width or height (dropped)"
 BEYOND = "boxes with a class id beyond the names (dropped)"
 MALFORMED = "malformed label rows (dropped)"
 POLYGONS = "polygons (taken as their box)"
@@ -41,7 +42,7 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     else:
         splits, yaml_names = from_folder(images or src), names_file(src)
         source.searched = f"'{images or src}'"
-    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES], 0)
+    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, NO_AREA, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES], 0)
     claimed, rows_of = set(), {}
     for split, files in splits.items():
         for image in files:
@@ -197,8 +198,12 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
             continue
         if len(coords) == 4:
             cx, cy, w, h = coords
+            if w <= 0 or h <= 0:  # no box to clip: dropped, and said so, not counted as clipped
+                issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords)} has no width or height, dropped")
+                counts[NO_AREA] += 1
+                continue
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            outside = w <= 0 or h <= 0 or not all(-EPS <= v <= 1 + EPS for v in coords)
+            outside = not all(-EPS <= v <= 1 + EPS for v in coords)
         else:
             xs, ys = coords[0::2], coords[1::2]
             box = (min(xs), min(ys), max(xs), max(ys))
