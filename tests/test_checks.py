@@ -120,6 +120,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
     [
         (["--imgsz", "70"], "--imgsz 70 is not a positive multiple of 32 (the model's largest stride): use 64 or 96"),
         (["--imgsz", "0"], "--imgsz 0 is not a positive multiple of 32 (the model's largest stride): use 32"),
+        (["--seed", "-1"], "--seed must be >= 0 (NumPy rejects negative seeds), got -1"),
         (["--epochs", "0"], "--epochs must be a whole number >= 1"),
         (["--feat-loss", "kl"], "feat_loss must be one of l2, cwd, mgd"),
         (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
@@ -289,8 +290,8 @@ def test_config_folder_is_one_line(command, teacher26, synth_data, tmp_path):
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ({"model": "yolo26s.yaml"}, "use --student instead of model=yolo26s.yaml"),
-    ({"distill_model": "other.pt"}, "use --teacher instead of distill_model=other.pt"),
+    ({"model": "yolo26s.yaml"}, "model=yolo26s.yaml would be replaced: --student sets it; use --student instead"),
+    ({"distill_model": "other.pt"}, "distill_model=other.pt would be replaced: --teacher sets it"),
     ({"data": "coco8.yaml"}, "use --data instead"),
     ({"task": "segment"}, "task=segment cannot be changed"),
     ({"mode": "val"}, "mode=val cannot be changed"),
@@ -309,3 +310,13 @@ def test_arguments_the_run_sets_itself_are_refused(teacher26, synth_data, tmp_pa
                      "--config", str(recipe), "--project", str(tmp_path / "runs"))
     assert_one_line_error(result, needle)
     assert not (tmp_path / "runs").exists()
+
+
+def test_empty_values_of_arguments_the_run_sets_are_no_conflict():
+    """An Ultralytics args.yaml used as a recipe holds model: null, data: null and resume: false."""
+    from yolodistill.checks import check_reserved
+
+    check_reserved({"model": None, "data": None, "distill_model": None, "resume": False, "task": "detect",
+                    "mode": "train"})
+    with pytest.raises(UserError, match="resume=True would be replaced"):
+        check_reserved({"resume": True})

@@ -51,8 +51,9 @@ def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
     (run / "weights").mkdir(parents=True)
     with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'last.pt'}"):
         require_file(run, "resume checkpoint", (".pt",))
-    with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
-        require_file(run, "teacher", (".pt",))
+    for role in ("teacher", "teacher of the resumed run"):
+        with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
+            require_file(run, role, (".pt",))
 
 
 def test_ultralytics_error_marks_are_dropped():

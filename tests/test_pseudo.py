@@ -103,3 +103,17 @@ def test_image_names_never_share_a_label_file(tmp_path):
     names = [unique_name(tmp_path / p, tmp_path, taken) for p in paths]
     assert names == ["img.jpg", "img_2.png", "a__b.jpg", "a__b_2.jpg", "IMG_3.bmp"]
     assert len({Path(n).stem.lower() for n in names}) == len(names)
+
+
+def test_out_whose_parent_refuses_writes_is_refused_before_any_work(teacher26, source, tmp_path, monkeypatch):
+    """The .partial folder is made beside --out and renamed into place: an empty, writable --out whose parent
+    takes no files (a volume mounted in a read-only tree) would fail after the teacher had run."""
+    from yolodistill import errors
+
+    out = tmp_path / "mount"
+    out.mkdir()
+    writable = errors.writable
+    monkeypatch.setattr(errors, "writable", lambda folder: folder != tmp_path and writable(folder))
+    with pytest.raises(UserError, match=f"--out '{out}' cannot be created: '{tmp_path}' is not a writable folder"):
+        pseudo_label(teacher26, source, out, progress=False)
+    assert list(out.iterdir()) == [] and not list(tmp_path.glob(".mount*"))

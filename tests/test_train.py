@@ -306,6 +306,9 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     narrow = save_checkpoint("yolo26n.yaml", tmp_path / "narrow.pt")  # the run's classes, yolo26s' strides
     with pytest.raises(UserError, match=r"neck widths \[64, 128, 256\] but .* trained for \[128, 256, 512\]"):
         check_resume(interrupted_last, {"distill_model": str(narrow)})
+    url = "http://127.0.0.1:9/t.pt"  # a URL typed with --teacher is fetched on a resume too, as on a new run
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", url])
+    assert_one_line_error(result, f"teacher URL '{url}' could not be downloaded")
     moved = tmp_path / "moved.pt"
     moved.write_bytes(teacher26.read_bytes())
     args, _ = check_resume(interrupted_last, {"distill_model": str(moved)})  # the run's own teacher, moved: fits

@@ -159,7 +159,7 @@ def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_da
     moved = footage.parent / f"{footage.name}-moved"
     footage.rename(moved)  # a resume whose unlabelled folder is gone: one line, before any work
     try:
-        with pytest.raises(UserError, match="the resumed run's unlabelled folder .* does not exist"):
+        with pytest.raises(UserError, match="the resumed run's unlabelled folder .* does not exist: put it back there, or start a new run"):
             check_resume(tmp_path / "run" / "weights" / "last.pt", {})
     finally:
         moved.rename(footage)

@@ -16,7 +16,7 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import (UserError, check_imgsz, check_output, check_writable, first_line, is_url,  # noqa: F401
+from .errors import (UserError, check_imgsz, check_output, check_seed, check_writable, first_line, is_url,  # noqa: F401
                      require_file)
 
 
@@ -249,6 +249,8 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
     if not isinstance(epochs, int) or epochs < 1:
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs!r}")
+    if isinstance(args.get("seed"), int):
+        check_seed(args["seed"])
     if not isinstance(imgsz, int):
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)
@@ -307,8 +309,8 @@ FIXED_ARGS = {"task": "detect", "mode": "train"}
 def check_reserved(args: dict[str, Any]) -> None:
     """Refuse an argument the run sets itself, instead of silently replacing it."""
     for key, flag in SET_BY_FLAG.items():
-        if key in args:
-            raise UserError(f"{key}= is given twice ({flag} sets it): use {flag} instead of {key}={args[key]}")
+        if args.get(key) not in (None, False, ""):  # an args.yaml as a recipe holds model: null, resume: false
+            raise UserError(f"{key}={args[key]} would be replaced: {flag} sets it; use {flag} instead of {key}=")
     for key, value in FIXED_ARGS.items():
         if key in args and args[key] != value:
             raise UserError(f"{key}={args[key]} cannot be changed: yolodistill trains detection ({key}={value}); "
@@ -374,10 +376,13 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
         from .unlabeled import check_sources
 
-        check_sources(settings.unlabeled, source="the resumed run's unlabelled folder")
+        check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
+                      fix="put it back there, or start a new run")
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
+    if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
+        overrides = {**overrides, "distill_model": local_checkpoint(overrides["distill_model"], "teacher")}
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings

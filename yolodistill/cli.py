@@ -200,8 +200,6 @@ def train(ctx: typer.Context, **options: Any):
     from .train import train as run_train
 
     settings = merge_overrides(options, ctx)
-    if settings.get("resume") is not None and "teacher" in settings:
-        settings["distill_model"] = settings.pop("teacher")  # the teacher moved since the run started
     try:
         result = run_train(**settings)
     except TrainingInterrupted as e:

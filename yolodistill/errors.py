@@ -37,7 +37,7 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
         raise UserError(f"{what} '{path}' does not exist: check the path")
     if not p.is_file():
         run = (p / "weights").is_dir()  # a run folder: its checkpoints are in weights/
-        inside = f", e.g. {p / 'weights' / ('last.pt' if 'resume' in what else 'best.pt')}" if run else ""
+        inside = f", e.g. {p / 'weights' / ('last.pt' if what == 'resume checkpoint' else 'best.pt')}" if run else ""
         raise UserError(f"{what} '{path}' is a folder: pass the file{inside}")
     return p
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError, check_batch, check_imgsz, check_output, check_seed
+from .errors import UserError, check_batch, check_imgsz, check_output, check_seed, check_writable
 
 
 @dataclass
@@ -42,6 +42,7 @@ def check_out(out: Path, images: Path) -> None:
     """OUT must be new (or empty), a place that takes files (its .partial twin is made beside it), and outside the
     source folder, which is never written to."""
     check_output(out, "--out")
+    check_writable(out.resolve().parent, "--out", shown=out)  # where .partial is made and renamed into place
     src, dst = images.resolve(), out.resolve()
     if dst == src or src in dst.parents:
         raise UserError(f"--out '{out}' is inside the source folder '{images}': pick a folder outside it, which "

@@ -55,7 +55,7 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
 
 
 def check_sources(folders: list[str | Path], train_images: list[str] | None = None,
-                  source: str = "--unlabeled") -> list[str]:
+                  source: str = "--unlabeled", fix: str = "pass a folder of images") -> list[str]:
     """The unlabelled folders as absolute paths, each an existing folder with images that are not the labelled
     training images themselves (distilling on them twice would only re-weigh the labelled set). `source` names
     where the folders came from, so the message points at what the user wrote."""
@@ -63,9 +63,9 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
     for folder in folders:
         p = Path(folder).expanduser()
         if not p.exists():
-            raise UserError(f"{source} '{folder}' does not exist: pass a folder of images")
+            raise UserError(f"{source} '{folder}' does not exist: {fix}")
         if not p.is_dir():
-            raise UserError(f"{source} '{folder}' is not a folder: pass a folder of images (searched recursively)")
+            raise UserError(f"{source} '{folder}' is not a folder: {fix} (searched recursively)")
         out.append(str(p.resolve()))
     found, _, bad = find_images(out)
     if not found:
