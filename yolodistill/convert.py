@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 from rich.markup import escape
 
+from . import exif
 from .errors import UserError, check_imgsz, check_output, check_seed
 from .utils import atomic_write_json, atomic_write_text
 
@@ -41,6 +42,7 @@ class Item:
     split: str | None = None
     size: tuple[int, int] | None = None  # (width, height) once read, upright as its EXIF orientation turns it
     stored: tuple[int, int] | None = None  # (width, height) as stored, before EXIF turns it
+    tag: int = 1  # EXIF orientation
     declared: tuple[int, int] | None = None  # (width, height) the annotation says it was drawn on, if it says
 
 
@@ -231,23 +233,28 @@ def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
 def image_size(path: Path) -> tuple[int, int] | None:
     """Width and height of the image file itself (the annotation's own size field is not always right), turned by
     its EXIF orientation as Ultralytics turns the pixels when it loads them; None when it cannot be read."""
-    sizes = image_sizes(path)
-    return sizes and sizes[0]
+    found = exif.read(path)
+    return found and found[0]
 
 
-def image_sizes(path: Path) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """(width, height) upright, as Ultralytics loads the pixels, and as stored before EXIF turns them."""
-    from PIL import Image, UnidentifiedImageError
-    from ultralytics.data.utils import exif_size
-
-    try:
-        with Image.open(path) as img:
-            return exif_size(img), img.size
-    except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: Ultralytics' patched open
-        return None  # tries to install a HEIF plugin for a file PIL cannot identify, which fails offline
+TURNED = "images EXIF turns, annotated on their stored pixels (boxes turned with them)"
+AS_SHOWN = "images EXIF turns, annotated without saying on which pixels (boxes taken as shown)"
 
 
-TURNED = "images annotated unturned, which EXIF turns (left out)"
+def place(it: Item, source: Source) -> None:
+    """Boxes onto the image as Ultralytics loads it: turned with it when the annotation's size is the stored one
+    (only a turn that swaps width and height tells), else taken as drawn on what viewers show, and said so."""
+    if it.tag == 1 or it.stored is None:
+        return
+    if it.declared == it.stored != it.size:
+        it.boxes = [(c, *exif.upright_box(b, it.tag, it.stored)) for c, *b in it.boxes]
+        kind, what = TURNED, "its annotation's size is the stored one, so its boxes were turned with it"
+    elif it.declared != it.size or it.size == it.stored:
+        kind, what = AS_SHOWN, "the annotation does not tell on which pixels it was drawn: boxes taken as shown"
+    else:
+        return
+    source.issues.append(f"{it.path}: EXIF orientation {it.tag}; {what}")
+    source.checks[kind] = source.checks.get(kind, 0) + 1
 
 
 def _labels(source: Source) -> tuple[list[list[str]], int, int]:
@@ -257,18 +264,14 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
 
     labels, kept, clipped, dropped = [], [], 0, 0
     for it in source.items:
-        it.size, it.stored = (it.size, it.stored) if it.size else image_sizes(it.path) or (None, None)
+        if it.size is None:
+            it.size, it.stored, it.tag = exif.read(it.path) or (None, None, 1)
         if it.size is None:
             source.issues.append(f"{it.path}: not a readable image, left out")
             source.checks["unreadable images (left out)"] = source.checks.get("unreadable images (left out)", 0) + 1
             continue
         width, height = it.size
-        if it.declared and it.declared == it.stored != it.size:  # drawn on the stored pixels, trained on turned ones
-            source.issues.append(f"{it.path}: annotated as stored ({height}x{width}), but its EXIF orientation turns "
-                                 f"it to {width}x{height}, as Ultralytics loads it: its boxes would land elsewhere, left "
-                                 "out; save it upright, or annotate it as it shows")
-            source.checks[TURNED] = source.checks.get(TURNED, 0) + 1
-            continue
+        place(it, source)
         rows, boxes = [], []
         for c, x1, y1, x2, y2 in it.boxes:
             box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))

@@ -1,0 +1,40 @@
+"""EXIF orientation: Ultralytics trains on an image turned upright as its EXIF tag says (cv2.imread and exif_size
+both apply it), while a pixel annotation may have been drawn on the stored pixels or on the turned image.
+
+`read` gives both sizes and the tag; `upright_box` moves a box from the stored pixels onto the turned image. The
+annotation's own size field tells which it was drawn on only where the turn swaps width and height (tags 5 to 8).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ORIENTATION = 0x0112  # the EXIF tag
+
+
+def read(path: Path) -> tuple[tuple[int, int], tuple[int, int], int] | None:
+    """(width, height) as Ultralytics loads it (its exif_size, which asks cv2 where formats differ) and as stored,
+    and the orientation tag (1: none); None when unreadable."""
+    from PIL import Image, UnidentifiedImageError
+    from ultralytics.data.utils import exif_size
+
+    try:
+        with Image.open(path) as img:
+            stored, upright = img.size, exif_size(img)
+            tag = int(img.getexif().get(ORIENTATION, 1) or 1)
+    except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: Ultralytics' patched open
+        return None  # tries to install a HEIF plugin for a file PIL cannot identify, which fails offline
+    return tuple(upright), stored, tag if 1 <= tag <= 8 else 1
+
+
+def upright_box(box: tuple[float, float, float, float], tag: int, stored: tuple[int, int]) -> tuple[float, ...]:
+    """A box (x1, y1, x2, y2) on the stored pixels, moved to where the image turned by `tag` shows it (PIL's
+    exif_transpose: 2 mirror, 3 half turn, 4 flip, 5 transpose, 6 quarter turn clockwise, 7 transverse, 8 anticlockwise)."""
+    w, h = stored
+
+    def move(x: float, y: float) -> tuple[float, float]:
+        return {1: (x, y), 2: (w - x, y), 3: (w - x, h - y), 4: (x, h - y), 5: (y, x), 6: (h - y, x),
+                7: (h - y, w - x), 8: (y, w - x)}[tag]
+
+    (ax, ay), (bx, by) = move(*box[:2]), move(*box[2:])
+    return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
