@@ -117,3 +117,13 @@ def test_out_whose_parent_refuses_writes_is_refused_before_any_work(teacher26, s
     with pytest.raises(UserError, match=f"--out '{out}' cannot be created: '{tmp_path}' is not a writable folder"):
         pseudo_label(teacher26, source, out, progress=False)
     assert list(out.iterdir()) == [] and not list(tmp_path.glob(".mount*"))
+
+
+def test_imgsz_is_checked_against_the_teachers_own_stride(source, tmp_path):
+    """A P6 teacher strides 64: --imgsz 96 would be rounded up to 128 without a word."""
+    from .conftest import save_checkpoint
+
+    p6 = save_checkpoint("yolov8n-p6.yaml", tmp_path / "p6.pt")
+    with pytest.raises(UserError, match=r"--imgsz 96 is not a positive multiple of 64 .*: use 64 or 128"):
+        pseudo_label(p6, source, tmp_path / "out", imgsz=96, progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))

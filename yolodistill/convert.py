@@ -149,7 +149,7 @@ def convert(
         raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
     if not 0 < val_fraction < 1:
         raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
-    check_imgsz(imgsz)
+    check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
     out = Path(out)
     check_output(out, "--out")
     _check_out(out, srcs)

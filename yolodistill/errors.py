@@ -54,14 +54,14 @@ def check_batch(batch: int) -> None:
         raise UserError(f"--batch must be at least 1, got {batch}")
 
 
-def check_imgsz(imgsz: int | None, stride: int = 32) -> None:
+def check_imgsz(imgsz: int | None, stride: int = 32, of: str = "the model's largest stride") -> None:
     """An image size Ultralytics would otherwise round up to the model's stride without a word, worded alike in
-    every command, with the nearest sizes that work."""
+    every command, with the nearest sizes that work; `of` says whose stride it is."""
     if imgsz is None or (imgsz > 0 and imgsz % stride == 0):
         return
     lo = imgsz // stride * stride
     use = f"{stride}" if lo < stride else f"{lo} or {lo + stride}"
-    raise UserError(f"--imgsz {imgsz} is not a positive multiple of {stride} (the model's largest stride): use {use}")
+    raise UserError(f"--imgsz {imgsz} is not a positive multiple of {stride} ({of}): use {use}")
 
 
 def writable(folder: Path) -> bool:

@@ -68,9 +68,9 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     check_seed(seed)
     check_batch(batch)
-    check_imgsz(imgsz)
     check_out(out, images)
     model = load_detector(teacher, "teacher")
+    check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
     files, _, bad = find_images([images])
     if not files:
         raise UserError(f"--images '{images}' holds no readable images")
