@@ -73,7 +73,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_d
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     assert f"yolodistill train --resume {last}" in " ".join(err.split())
-    args, distill = check_resume(last, {})  # resumable: a yolodistill checkpoint, mid-run, with its optimizer
+    args, distill, _ = check_resume(last, {})  # resumable: a yolodistill checkpoint, mid-run, with its optimizer
     assert args["resume"] == str(last) and distill.feat_loss
 
 

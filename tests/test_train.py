@@ -260,7 +260,7 @@ def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tm
     saved = torch.load(last, map_location="cpu", weights_only=False)
     with pytest.raises(UserError, match="cannot change kd_cls"):
         check_resume(last, {"kd_cls": 0.2})
-    args, distill = check_resume(last, {"workers": 0})
+    args, distill, _ = check_resume(last, {"workers": 0})
     assert distill.kd_cls == 0.5 and distill.feat_loss == "l2"
     seen = {}
 
@@ -311,7 +311,7 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     assert_one_line_error(result, f"teacher URL '{url}' could not be downloaded")
     moved = tmp_path / "moved.pt"
     moved.write_bytes(teacher26.read_bytes())
-    args, _ = check_resume(interrupted_last, {"distill_model": str(moved)})  # the run's own teacher, moved: fits
+    args, _, _ = check_resume(interrupted_last, {"distill_model": str(moved)})  # the run's own teacher, moved: fits
     assert args["distill_model"] == str(moved)
 
 

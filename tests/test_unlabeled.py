@@ -163,7 +163,7 @@ def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_da
             check_resume(tmp_path / "run" / "weights" / "last.pt", {})
     finally:
         moved.rename(footage)
-    args, distill = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
+    args, distill, _ = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
     assert distill.unlabeled == [str(footage.resolve())]
     resumed = DistillationTrainer(overrides=args, distill=distill)
     resumed.train()

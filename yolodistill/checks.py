@@ -353,8 +353,8 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
 RESUMABLE = {"imgsz", "batch", "device", "workers", "cache", "patience", "save_period", "val", "plots", "distill_model"}
 
 
-def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], DistillConfig]:
-    """A resumable yolodistill `last.pt`, and the Ultralytics args that resume it."""
+def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], DistillConfig, torch.nn.Module]:
+    """A resumable yolodistill `last.pt`: the Ultralytics args that resume it, its settings and its teacher, loaded."""
     from ultralytics.utils.patches import torch_load
 
     from .train import settings_of
@@ -384,8 +384,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
         overrides = {**overrides, "distill_model": local_checkpoint(overrides["distill_model"], "teacher")}
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
-    check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
-    return {**overrides, "model": str(p), "resume": str(p)}, settings
+    model = check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
+    return {**overrides, "model": str(p), "resume": str(p)}, settings, model
 
 
 def finished_run(ckpt: dict[str, Any]) -> bool:
@@ -393,9 +393,10 @@ def finished_run(ckpt: dict[str, Any]) -> bool:
     return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
 
 
-def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> None:
+def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> torch.nn.Module:
     """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), and have the
-    neck widths the adapters in last.pt map the student's features to, or loading them fails mid-setup."""
+    neck widths the adapters in last.pt map the student's features to, or loading them fails mid-setup. Returned,
+    loaded, for the trainer, as preflight's Plan hands over a new run's."""
     from .model import neck_channels
 
     model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
@@ -408,3 +409,4 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str)
     if widths != trained:
         raise UserError(f"teacher '{teacher}' has neck widths {widths} but the run's feature adapters were trained "
                         f"for {trained}: resume with the run's own teacher, or start a new run")
+    return model

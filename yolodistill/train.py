@@ -273,8 +273,8 @@ def train(
         given = {k: v for k, v in (("student", student), ("data", data), ("config", config)) if v is not None}
         if teacher is not None:  # the run's teacher has moved: the new path is checked against the run
             given["distill_model"] = str(teacher)
-        args, distill = check_resume(resume, {**given, **overrides})
-        trainer = DistillationTrainer(overrides=args, distill=distill)
+        args, distill, loaded = check_resume(resume, {**given, **overrides})
+        trainer = DistillationTrainer(overrides=args, distill=distill, teacher=loaded)
     else:
         distill, args = resolve(config, student=student, **overrides)
         check_recipe(distill, student, args)
