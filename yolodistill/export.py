@@ -311,7 +311,7 @@ def export_model(
     """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8)."""
     from ultralytics.utils.files import file_size
 
-    from .checks import check_device, load_detector
+    from .checks import check_device, check_task
 
     fmt = format.lower()
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
@@ -322,8 +322,8 @@ def export_model(
                         "weights to a folder you can write to")
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
     check_runtime(fmt, device, int8)
-    load_detector(weights, "--weights")  # a classify or segment checkpoint would export, then fail in parity
     model = load_model(weights)
+    check_task(model.task, "--weights", weights)  # a .pt's own task; a classify one would export, then fail parity
     dataset, sample = parity_data(model, data)
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
