@@ -41,8 +41,9 @@ class PseudoLabelResult:
 def check_out(out: Path, images: Path) -> None:
     """OUT must be new (or empty), a place that takes files (its .partial twin is made beside it), and outside the
     source folder, which is never written to."""
-    check_output(out, "--out")
-    check_writable(out.resolve().parent, "--out", shown=out)  # where .partial is made and renamed into place
+    check_output(out, "--out")  # a new --out: its nearest existing parent is probed
+    if out.exists():  # an existing, empty one: its parent too, where .partial is made and renamed into place
+        check_writable(out.resolve().parent, "--out", shown=out)
     src, dst = images.resolve(), out.resolve()
     if dst == src or src in dst.parents:
         raise UserError(f"--out '{out}' is inside the source folder '{images}': pick a folder outside it, which "
