@@ -214,13 +214,26 @@ def overhead_rows(r: Mapping[str, Any]) -> list[dict[str, Any]]:
         teacher = run["teacher"]
         rows.append({
             "method": method, "s/epoch": fmt(run["epoch_time_s"], 2), "epochs timed": len(run["epoch_times_s"]) - 1,
-            "vs built-in": f"{run['epoch_time_s'] / r['runs']['builtin']['epoch_time_s']:.2f}×",
+            "vs built-in": f"{run.get('vs_builtin', run['epoch_time_s'] / r['runs']['builtin']['epoch_time_s']):.2f}×",
             "peak memory MiB": fmt(run["peak_memory_mib"], 0),
             "teacher weights": None if teacher is None else
             f"{teacher['dtype']}{', channels-last' if teacher['channels_last'] else ''}",
             "AMP": "on" if run["amp"] else "off",
         })
     return rows
+
+
+def overhead_rounds(r: Mapping[str, Any]) -> list[str]:
+    """A repeated measurement's rounds, each a side-by-side run of every method."""
+    if r.get("repeats", 1) < 2:
+        return []
+    slower = r["target"]["method"]
+    rows = [{"round": i, **{m: fmt(t, 2) for m, t in times.items()},
+             f"{slower}/built-in": f"{times[slower] / times['builtin']:.3f}×"}
+            for i, times in enumerate(r["rounds"], 1)]
+    return [f"Median of {r['repeats']} rounds, each training every method once (the order turned by one method a "
+            "round): s/epoch is each method's median round, vs built-in the median of the ratios taken within a "
+            "round. Seconds per epoch by round:\n", markdown_table(rows, tuple(rows[0]))]
 
 
 def overhead_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
@@ -234,6 +247,7 @@ def overhead_section(name: str, r: Mapping[str, Any], results_link: str = "") ->
         + (f", checked on the slower of our recipes (`{target['method']}`)" if "method" in target else "")
         + f". Measured {target['value']:.3f}×: {verdict}.\n",
         markdown_table(overhead_rows(r), OVERHEAD_COLUMNS),
+        *overhead_rounds(r),
         bullets(f"{k}: {v}" for k, v in r["definitions"].items()),
         "### Reproduce\n",
         code_block(r["command"]),
