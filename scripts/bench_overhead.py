@@ -38,7 +38,8 @@ DEFINITIONS = {
     "s/epoch": "mean over the epochs after the first of the training loop's wall time, from Ultralytics' "
     "on_train_epoch_start to on_train_epoch_end callbacks (CUDA synchronized): data loading, forward, backward and "
     "optimizer steps; validation and checkpoint saving are left out, being the same student work for every method",
-    "vs built-in": "s/epoch divided by the built-in distiller's",
+    "vs built-in": "s/epoch divided by the built-in distiller's in the same round; with --repeats, the median of "
+    "those ratios over the rounds",
     "teacher weights": "dtype and memory format of the teacher's conv weights during training; under AMP its "
     "convolutions compute in float16 whatever the weights' dtype",
 }
