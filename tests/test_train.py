@@ -444,3 +444,35 @@ def test_ddp_ranks_start_from_the_same_fitted_adapters(tmp_path):
     mp.spawn(_prefit_rank, args=(port, tmp_path), nprocs=2, join=True)
     for rank in (0, 1):
         assert all(torch.equal(p, torch.ones_like(p)) for p in torch.load(tmp_path / f"rank{rank}.pt"))
+
+
+def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(tmp_path, monkeypatch):
+    """Ultralytics rewrites last.pt and best.pt in place when it strips the optimizer; a Ctrl-C landing between two
+    writes of that file left half a checkpoint. Here it lands there, and waits for the file to be whole."""
+    import io
+    import signal
+
+    last = tmp_path / "last.pt"
+    torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": 3, "optimizer": {"lr": 0.01}}, last)
+    real_save = torch.save
+
+    def save_in_two_writes(obj, f):  # what a large checkpoint's write is: many writes, a signal between any two
+        buf = io.BytesIO()
+        real_save(obj, buf)
+        data = buf.getvalue()
+        with open(f, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGINT)
+            fh.write(data[len(data) // 2:])
+
+    monkeypatch.setattr(torch, "save", save_in_two_writes)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)  # only what final_eval reads: no best.pt to validate
+    trainer.last, trainer.best = last, tmp_path / "best.pt"
+    with pytest.raises(KeyboardInterrupt):
+        trainer.final_eval()
+    ckpt = torch.load(last, weights_only=False)
+    assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None  # stripped, whole
+    from ultralytics.engine import trainer as engine
+    from ultralytics.utils.torch_utils import strip_optimizer
+    assert engine.strip_optimizer is strip_optimizer  # Ultralytics' own again

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
+import pytest
 import torch
 from ultralytics.utils import torch_utils
 
-from yolodistill.utils import atomic_write_text, cpu_threads
+from yolodistill.utils import atomic_write_text, cpu_threads, held_interrupt
 
 
 def test_cpu_threads_applies_inside_the_block_and_restores_ultralytics_setting():
@@ -41,3 +46,16 @@ def test_atomic_writes_get_the_mode_open_would_give_them(tmp_path):
     finally:
         os.umask(old)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+def test_held_interrupt_finishes_the_block_then_raises_the_ctrl_c():
+    before, done = signal.getsignal(signal.SIGINT), []
+    with pytest.raises(KeyboardInterrupt):
+        with held_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # time for the signal to land inside the block
+            done.append(True)
+    assert done == [True] and signal.getsignal(signal.SIGINT) is before
+    with held_interrupt():  # no Ctrl-C, nothing raised
+        done.append(True)
+    assert done == [True, True]

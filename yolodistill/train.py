@@ -6,6 +6,7 @@ The trainer overrides these template methods of Ultralytics' trainer:
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`;
 - `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill;
+- `final_eval`: a Ctrl-C while the optimizer is stripped from `best.pt` waits for the file to be whole;
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
   because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
 """
@@ -33,7 +34,7 @@ from .errors import UserError
 from .model import KDModel, load_teacher
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text
+from .utils import atomic_write_text, held_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -214,6 +215,24 @@ class DistillationTrainer(DetectionTrainer):
             if tmp.exists():
                 os.replace(tmp, final[key])
         return saved
+
+    def final_eval(self):
+        """Ultralytics strips the optimizer by rewriting `last.pt` and `best.pt` in place, and a Ctrl-C in the middle
+        left a truncated `best.pt`: the run's result. Each strip holds a Ctrl-C until its file is written; the
+        validation after it stays interruptible."""
+        from ultralytics.engine import trainer as engine
+
+        strip = engine.strip_optimizer
+
+        def held_strip(*args, **kwargs):
+            with held_interrupt():
+                return strip(*args, **kwargs)
+
+        engine.strip_optimizer = held_strip
+        try:
+            return super().final_eval()
+        finally:
+            engine.strip_optimizer = strip
 
     def resume_training(self, ckpt):
         """Drop results.csv rows after the checkpoint's epoch: a kill while saving leaves the next epoch's row, which

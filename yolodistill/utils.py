@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,3 +75,21 @@ def cpu_threads(threads: int | None = None) -> Iterator[int]:
     finally:
         torch_utils.NUM_THREADS = before
         torch.set_num_threads(torch_before)
+
+
+@contextmanager
+def held_interrupt() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it: for a write that must not stop half-way.
+
+    Only the main thread receives signals in Python, so elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if caught:
+        raise KeyboardInterrupt
