@@ -199,3 +199,28 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
     assert compare_dir(tmp_path, None, exist_ok=False) == tmp_path / "exp-2"
     assert compare_dir(tmp_path, None, exist_ok=True) == tmp_path / "exp"
     assert compare_dir(tmp_path, "exp", exist_ok=True) == tmp_path / "exp"
+
+
+@pytest.mark.parametrize("method", ["plain", "builtin"])
+def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp_path):
+    """plain and builtin train with Ultralytics' own trainer: its in-place strip of best.pt is held against Ctrl-C
+    as ours is (train.whole_strips, tested in test_train)."""
+    from ultralytics.engine import trainer as engine
+    from ultralytics.models.yolo import detect
+
+    from yolodistill.compare import train_run
+
+    seen = {}
+
+    class Trainer:  # stands in for DetectionTrainer: records which strip its final_eval would call
+        def __init__(self, overrides):
+            self.save_dir, self.metrics, self.args = tmp_path / overrides["name"], {"fitness": 0.0}, overrides
+
+        def train(self):
+            seen["strip"] = engine.strip_optimizer.__name__
+
+    original = engine.strip_optimizer
+    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    save_dir, _ = train_run(method, 0, {"project": str(tmp_path)}, {"teacher": "t.pt"})
+    assert seen["strip"] == "held_strip" and save_dir == tmp_path / f"{method}-seed0"
+    assert engine.strip_optimizer is original

@@ -20,7 +20,7 @@ from yolodistill.config import resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
 from yolodistill.start import starts_from_teacher
-from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train
+from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train, whole_strips
 
 from .conftest import PYTHON
 
@@ -446,7 +446,8 @@ def test_ddp_ranks_start_from_the_same_fitted_adapters(tmp_path):
         assert all(torch.equal(p, torch.ones_like(p)) for p in torch.load(tmp_path / f"rank{rank}.pt"))
 
 
-def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ultralytics_trainer", [False, True], ids=["ours", "ultralytics"])
+def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(ultralytics_trainer, tmp_path, monkeypatch):
     """Ultralytics rewrites last.pt and best.pt in place when it strips the optimizer; a Ctrl-C landing between two
     writes of that file left half a checkpoint. Here it lands there, and waits for the file to be whole."""
     import io
@@ -470,7 +471,11 @@ def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(tmp_path
     trainer = DistillationTrainer.__new__(DistillationTrainer)  # only what final_eval reads: no best.pt to validate
     trainer.last, trainer.best = last, tmp_path / "best.pt"
     with pytest.raises(KeyboardInterrupt):
-        trainer.final_eval()
+        if ultralytics_trainer:  # compare's plain and builtin arms: Ultralytics' own trainer inside whole_strips
+            with whole_strips():
+                super(DistillationTrainer, trainer).final_eval()
+        else:
+            trainer.final_eval()
     ckpt = torch.load(last, weights_only=False)
     assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None  # stripped, whole
     from ultralytics.engine import trainer as engine

@@ -139,7 +139,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     """
     from ultralytics.models.yolo.detect import DetectionTrainer
 
-    from .train import train
+    from .train import train, whole_strips
 
     name = f"{method}-seed{seed}"
     if method == "ours":
@@ -149,7 +149,8 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     if method == "builtin":
         args["distill_model"] = ours["teacher"]
     trainer = DetectionTrainer(overrides=args)
-    trainer.train()
+    with whole_strips():  # as ours: a Ctrl-C never leaves half a best.pt
+        trainer.train()
     return Path(trainer.save_dir), dict(trainer.metrics)
 
 

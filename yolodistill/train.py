@@ -17,6 +17,8 @@ import itertools
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,22 +219,9 @@ class DistillationTrainer(DetectionTrainer):
         return saved
 
     def final_eval(self):
-        """Ultralytics strips the optimizer by rewriting `last.pt` and `best.pt` in place, and a Ctrl-C in the middle
-        left a truncated `best.pt`: the run's result. Each strip holds a Ctrl-C until its file is written; the
-        validation after it stays interruptible."""
-        from ultralytics.engine import trainer as engine
-
-        strip = engine.strip_optimizer
-
-        def held_strip(*args, **kwargs):
-            with held_interrupt():
-                return strip(*args, **kwargs)
-
-        engine.strip_optimizer = held_strip
-        try:
+        """See `whole_strips`; the validation after the strips stays interruptible."""
+        with whole_strips():
             return super().final_eval()
-        finally:
-            engine.strip_optimizer = strip
 
     def resume_training(self, ckpt):
         """Drop results.csv rows after the checkpoint's epoch: a kill while saving leaves the next epoch's row, which
@@ -252,6 +241,26 @@ class DistillationTrainer(DetectionTrainer):
         if self.ddp:
             os.environ.update(self.ddp_environment())
         return super().train()
+
+
+@contextmanager
+def whole_strips() -> Iterator[None]:
+    """Ultralytics' trainer strips the optimizer by rewriting `last.pt` and `best.pt` in place, and a Ctrl-C in the
+    middle left a truncated `best.pt`: the run's result. Inside the block each strip holds a Ctrl-C until its file
+    is written."""
+    from ultralytics.engine import trainer as engine
+
+    strip = engine.strip_optimizer
+
+    def held_strip(*args, **kwargs):
+        with held_interrupt():
+            return strip(*args, **kwargs)
+
+    engine.strip_optimizer = held_strip
+    try:
+        yield
+    finally:
+        engine.strip_optimizer = strip
 
 
 class TrainingInterrupted(KeyboardInterrupt):
