@@ -447,14 +447,16 @@ def test_ddp_ranks_start_from_the_same_fitted_adapters(tmp_path):
 
 
 @pytest.mark.parametrize("ultralytics_trainer", [False, True], ids=["ours", "ultralytics"])
-def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(ultralytics_trainer, tmp_path, monkeypatch):
-    """Ultralytics rewrites last.pt and best.pt in place when it strips the optimizer; a Ctrl-C landing between two
-    writes of that file left half a checkpoint. Here it lands there, and waits for the file to be whole."""
+def test_ctrl_c_while_stripping_the_optimizer_leaves_whole_checkpoints(ultralytics_trainer, tmp_path, monkeypatch):
+    """Ultralytics rewrites last.pt, then best.pt, in place when it strips the optimizer; a Ctrl-C landing between two
+    writes of last.pt left half a checkpoint, and best.pt a training one. Here it lands there, and waits for both."""
     import io
     import signal
 
-    last = tmp_path / "last.pt"
-    torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": 3, "optimizer": {"lr": 0.01}}, last)
+    last, best = tmp_path / "last.pt", tmp_path / "best.pt"
+    for path, epoch in ((last, 3), (best, 2)):
+        torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01},
+                    "train_results": {"epoch": [0, 1, 2, 3]} if path == last else None}, path)
     real_save = torch.save
 
     def save_in_two_writes(obj, f):  # what a large checkpoint's write is: many writes, a signal between any two
@@ -468,16 +470,18 @@ def test_ctrl_c_while_stripping_the_optimizer_leaves_a_whole_checkpoint(ultralyt
             fh.write(data[len(data) // 2:])
 
     monkeypatch.setattr(torch, "save", save_in_two_writes)
-    trainer = DistillationTrainer.__new__(DistillationTrainer)  # only what final_eval reads: no best.pt to validate
-    trainer.last, trainer.best = last, tmp_path / "best.pt"
+    trainer = DistillationTrainer.__new__(DistillationTrainer)  # only what final_eval reads before the Ctrl-C
+    trainer.last, trainer.best = last, best
     with pytest.raises(KeyboardInterrupt):
         if ultralytics_trainer:  # compare's plain and builtin arms: Ultralytics' own trainer inside whole_strips
             with whole_strips():
                 super(DistillationTrainer, trainer).final_eval()
         else:
             trainer.final_eval()
-    ckpt = torch.load(last, weights_only=False)
-    assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None  # stripped, whole
+    for path in (last, best):
+        ckpt = torch.load(path, weights_only=False)
+        assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None, path  # stripped, whole
+    assert torch.load(best, weights_only=False)["train_results"] == {"epoch": [0, 1, 2, 3]}  # as Ultralytics does
     from ultralytics.engine import trainer as engine
     from ultralytics.utils.torch_utils import strip_optimizer
     assert engine.strip_optimizer is strip_optimizer  # Ultralytics' own again

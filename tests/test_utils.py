@@ -10,7 +10,7 @@ import pytest
 import torch
 from ultralytics.utils import torch_utils
 
-from yolodistill.utils import atomic_write_text, cpu_threads, held_interrupt
+from yolodistill.utils import atomic_write_text, cpu_threads, held_signals
 
 
 def test_cpu_threads_applies_inside_the_block_and_restores_ultralytics_setting():
@@ -48,14 +48,42 @@ def test_atomic_writes_get_the_mode_open_would_give_them(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
 
 
-def test_held_interrupt_finishes_the_block_then_raises_the_ctrl_c():
+def test_held_signals_finish_the_block_then_raise_the_ctrl_c():
     before, done = signal.getsignal(signal.SIGINT), []
     with pytest.raises(KeyboardInterrupt):
-        with held_interrupt():
+        with held_signals() as caught:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # time for the signal to land inside the block
-            done.append(True)
-    assert done == [True] and signal.getsignal(signal.SIGINT) is before
-    with held_interrupt():  # no Ctrl-C, nothing raised
-        done.append(True)
-    assert done == [True, True]
+            done.append(list(caught))
+    assert done == [[signal.SIGINT]] and signal.getsignal(signal.SIGINT) is before
+    with held_signals() as caught:  # no signal, nothing raised
+        done.append(list(caught))
+    assert done == [[signal.SIGINT], []]
+
+
+def test_held_signals_meet_the_handlers_they_would_have_met():
+    """An ignored Ctrl-C stays ignored, a program's own SIGTERM handler still runs (after the block), and a hold
+    inside another passes its signals on to the outer one."""
+    seen = []
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(("handler", signum)))
+    try:
+        with held_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            seen.append("block done")
+        assert seen == ["block done", ("handler", signal.SIGTERM)]
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(KeyboardInterrupt):
+            with held_signals():
+                with held_signals():
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.05)
+                seen.append("inner done")
+                time.sleep(0.05)
+                seen.append("outer done")
+        assert seen[-2:] == ["inner done", "outer done"]
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)

@@ -6,7 +6,7 @@ The trainer overrides these template methods of Ultralytics' trainer:
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`;
 - `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill;
-- `final_eval`: a Ctrl-C while the optimizer is stripped from `best.pt` waits for the file to be whole;
+- `final_eval`: a Ctrl-C while the optimizer is stripped from `last.pt` and `best.pt` waits for both to be whole;
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
   because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
 """
@@ -36,7 +36,7 @@ from .errors import UserError
 from .model import KDModel, load_teacher
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, held_interrupt
+from .utils import atomic_write_text, held_signals
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -245,16 +245,21 @@ class DistillationTrainer(DetectionTrainer):
 
 @contextmanager
 def whole_strips() -> Iterator[None]:
-    """Ultralytics' trainer strips the optimizer by rewriting `last.pt` and `best.pt` in place, and a Ctrl-C in the
-    middle left a truncated `best.pt`: the run's result. Inside the block each strip holds a Ctrl-C until its file
-    is written."""
+    """Ultralytics' trainer strips the optimizer by rewriting `last.pt`, then `best.pt`, in place, and a Ctrl-C in
+    the middle left a truncated `best.pt`: the run's result. Inside the block each strip holds Ctrl-C and SIGTERM
+    until its file is written; one caught while `last.pt` is stripped waits for `best.pt` too, as it would otherwise
+    stay a training checkpoint (the teacher inside, the optimizer) that the run's last.pt calls finished."""
     from ultralytics.engine import trainer as engine
 
     strip = engine.strip_optimizer
 
-    def held_strip(*args, **kwargs):
-        with held_interrupt():
-            return strip(*args, **kwargs)
+    def held_strip(f, *args, **kwargs):
+        with held_signals() as caught:
+            ckpt = strip(f, *args, **kwargs)
+            best = Path(f).with_name("best.pt")
+            if caught and Path(f).name == "last.pt" and best.exists():  # Ultralytics' next strip, before stopping
+                strip(best, updates={"train_results": ckpt.get("train_results")})
+        return ckpt
 
     engine.strip_optimizer = held_strip
     try:

@@ -77,19 +77,30 @@ def cpu_threads(threads: int | None = None) -> Iterator[int]:
         torch.set_num_threads(torch_before)
 
 
-@contextmanager
-def held_interrupt() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, then raise it: for a write that must not stop half-way.
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what torchrun's agent sends its workers on one
 
-    Only the main thread receives signals in Python, so elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+
+@contextmanager
+def held_signals() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then deliver them to the handlers they would have met: for a
+    write that must not stop half-way. Yields the signals caught so far.
+
+    Delivered again rather than raised, so an ignored signal stays ignored, a program's own handler still runs, and
+    a hold inside another hold passes its signals to the outer one. Only the main thread receives signals in Python,
+    so elsewhere the block runs as it is; a handler installed outside Python cannot be put back, so that signal is
+    not held."""
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {}
+    for sig in HELD_SIGNALS:
+        if signal.getsignal(sig) is not None:
+            previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
-        yield
+        yield caught
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
-    if caught:
-        raise KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
