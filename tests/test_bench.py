@@ -204,7 +204,14 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     ok = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(synth_data), "--warmup", "1",
                                   "--runs", "3", "--json", str(out)])
     assert ok.exit_code == 0, ok.output
-    assert len(json.loads(out.read_text())) == 1
+    assert len(json.loads(out.read_text())) == 1 and "Replaced" not in ok.output
+    again = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), str(w / "best.pt"), "--data", str(synth_data),
+                                     "--warmup", "1", "--runs", "3", "--json", str(out)])
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())  # the console wraps long lines
+    cpu = json.loads((out.parent / "bench_env.json").read_text())["cpu"]
+    assert f"Replaced the earlier {out} (1 row, on {cpu}, written " in said and "--json elsewhere" in said
+    assert len(json.loads(out.read_text())) == 2
     bad = CliRunner().invoke(app, ["bench", str(tmp_path / "missing.onnx"), "--data", str(synth_data)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     lines = [line for line in bad.output.splitlines() if line.strip()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -425,6 +427,28 @@ def bench(
         for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
             rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)
+    replaced = describe_bench(json_path)
     written = write_reports(rows, env, json_path)
     console.print("Wrote " + ", ".join(str(p) for p in written))
+    if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
+        console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files beside "
+                      "it; pass --json elsewhere to keep both")
     return rows
+
+
+def describe_bench(path: Path) -> str:
+    """An earlier bench.json at `path` in a few words (rows, machine, date); empty when there is none."""
+    if not path.is_file():
+        return ""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    try:
+        rows = json.loads(path.read_text())
+        n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}" if isinstance(rows, list) else "not a bench record"
+    except (OSError, ValueError):
+        n = "unreadable"
+    try:
+        env = json.loads(path.with_name(f"{path.stem}_env.json").read_text())
+        machine = (env.get("jetson") or {}).get("board") or env.get("gpu") or env.get("cpu")
+    except (OSError, ValueError, AttributeError):
+        machine = None
+    return ", ".join(x for x in (n, f"on {machine}" if machine else "", f"written {when}") if x)
