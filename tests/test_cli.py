@@ -44,6 +44,22 @@ def test_overrides_are_typed_like_ultralytics():
         parse_overrides(["=3"])
 
 
+def test_scientific_notation_in_key_value_words_is_a_number():
+    """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
+    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run"]) == {
+        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run"}
+
+
+@pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup=.inf"], ["temperature=.nan"]])
+def test_nan_or_infinite_distillation_setting_is_one_line(words, teacher26, synth_data, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--project", str(tmp_path / "runs"), "--epochs", "1",
+                                      "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu", *words])
+    assert_one_line_error(result, "must be a number")
+    assert not (tmp_path / "runs").exists()
+
+
+
 def test_console_script_entry_point():
     out = subprocess.run([PYTHON, "-m", "yolodistill.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "train" in out.stdout and "export" in out.stdout

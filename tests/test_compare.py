@@ -224,3 +224,16 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
     save_dir, _ = train_run(method, 0, {"project": str(tmp_path)}, {"teacher": "t.pt"})
     assert seen["strip"] == "held_strip" and save_dir == tmp_path / f"{method}-seed0"
     assert engine.strip_optimizer is original
+
+
+def test_repeat_command_names_the_config_file_by_its_absolute_path(tmp_path, monkeypatch):
+    """compare.json's command repeats the comparison from any folder: a relative --config did not."""
+    from yolodistill.compare import cli_command
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "mine.yaml").write_text("kd_cls: 2\n")
+    line = cli_command("t.pt", "s.yaml", "d.yaml", 3, [0], ["ours"], "cfg/mine.yaml", tmp_path / "runs" / "exp", {})
+    assert f"--config {tmp_path / 'cfg' / 'mine.yaml'} " in line
+    named = cli_command("t.pt", "s.yaml", "d.yaml", 3, [0], ["ours"], "full", tmp_path / "runs" / "exp", {})
+    assert "--config full " in named  # a shipped recipe's name works from anywhere

@@ -42,7 +42,8 @@ def test_named_recipes_resolve_and_are_valid():
 
 @pytest.mark.parametrize(
     "content, needle",
-    [("kd_cls: [1, 2\n", "not valid YAML"), ("- a\n- b\n", "must be a mapping"), ("nonsense_key: 1\n", "unknown setting")],
+    [("kd_cls: [1, 2\n", "not valid YAML"), ("- a\n- b\n", "must be a mapping"), ("nonsense_key: 1\n", "unknown setting"),
+     ("", "is empty: write distillation keys"), ("# kd_cls: 2\n", "is empty")],  # not silently the defaults
 )
 def test_bad_config_files(tmp_path, content, needle):
     f = tmp_path / "bad.yaml"
@@ -102,3 +103,22 @@ def test_a_bad_trained_student_block(tmp_path, block, needle, student):
 def test_kd_prefit_counts_batches_of_fittable_adapters(settings, needle):
     with pytest.raises(UserError, match=needle):
         DistillConfig(**settings)
+
+
+@pytest.mark.parametrize("key, value", [("kd_cls", float("nan")), ("kd_cls", float("inf")), ("kd_box_ring", float("nan")),
+                                        ("kd_warmup", float("inf")), ("temperature", float("nan")),
+                                        ("cwd_tau", float("inf")), ("mgd_mask_ratio", float("nan"))])
+def test_nan_and_infinite_settings_are_refused(key, value):
+    """NaN passes every `<` check: --kd-cls nan trained a run of NaN losses to exit 0, and kd_warmup inf a run that
+    never used its teacher."""
+    with pytest.raises(UserError, match=f"^{key} must be"):
+        DistillConfig(**{key: value})
+
+
+def test_scientific_notation_is_a_number_in_recipes(tmp_path):
+    """PyYAML reads 1e-3 as a string; --kd-cls 1e-3 was 0.001 while kd_cls: 1e-3 in a recipe was refused."""
+    f = tmp_path / "sci.yaml"
+    f.write_text("kd_cls: 1e-3\nlr0: 5E-4\nname: 1e3x\ntrained_student: {kd_feat: 2e0}\n")
+    assert read_recipe(f) == {"kd_cls": 0.001, "lr0": 0.0005, "name": "1e3x", "trained_student": {"kd_feat": 2.0}}
+    distill, args = resolve(f, student="yolo26n.pt")
+    assert (distill.kd_cls, distill.kd_feat, args["lr0"]) == (0.001, 2.0, 0.0005)

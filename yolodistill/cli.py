@@ -47,6 +47,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
 
     A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
+    from .config import yaml_number  # here, not above: config imports torch, which --help does not need
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -61,7 +63,7 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: write Ultralytics train arguments as lr0=0.01")
         try:
-            out[key] = yaml.safe_load(value) if value != "" else None
+            out[key] = yaml_number(yaml.safe_load(value)) if value != "" else None
         except yaml.YAMLError:
             out[key] = value
     return out
@@ -131,7 +133,8 @@ DISTILL_OPTIONS = (
         "[default: 2]"),
     opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
         "student features through the teacher's head)."),
-    opt("kd_warmup", Optional[float], "Epochs over which the distillation weights ramp up from 0. [default: 1]"),
+    opt("kd_warmup", Optional[float], "Epochs over which the distillation weights ramp up linearly, from 1/(E+1) "
+        "of their value in the first epoch to all of it; 0 = none. [default: 1]"),
     opt("kd_schedule", Optional[str], "Decay of the distillation weights over the run: constant, linear or cosine "
         "(to --kd-final). [default: cosine]"),
     opt("kd_final", Optional[float], "Share of the distillation weights left at the last epoch under a linear or "

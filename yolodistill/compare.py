@@ -104,8 +104,8 @@ def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir
     """The `yolodistill compare` line that repeats this comparison, whichever way and wherever it was started."""
     words = ["yolodistill", "compare", "--teacher", str(teacher), "--student", str(student), "--data", str(data),
              "--epochs", str(epochs), "--seeds", ",".join(map(str, seeds)), "--methods", ",".join(methods)]
-    if config is not None:
-        words += ["--config", str(config)]
+    if config is not None:  # a file by its absolute path; a shipped recipe's name (--config fast) as it is
+        words += ["--config", str(Path(config).resolve()) if Path(config).is_file() else str(config)]
     words += ["--project", str(save_dir.parent), "--name", save_dir.name]
     words += [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
     return shlex.join(words)

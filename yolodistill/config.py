@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,23 @@ from .features import FEATURE_LOSSES
 from .schedule import SCHEDULES, kd_factor
 
 
+TRAINED_STUDENT = "trained_student"  # a recipe's block of distillation keys for a student with weights of its own
 CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto"),
            "kd_assign": ("student", "teacher"), "unlabeled_mode": ("soft", "pseudo", "both")}
+
+
+SCIENTIFIC = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
+
+
+def yaml_number(value: Any) -> Any:
+    """PyYAML (YAML 1.1) reads `1e-3` as a string; Ultralytics' own key=value parser reads it as 0.001, and so do
+    we, in key=value words and recipe files alike."""
+    return float(value) if isinstance(value, str) and SCIENTIFIC.fullmatch(value.strip()) else value
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float: NaN passes every `<` check and trained a run of NaN losses to exit 0."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -55,7 +72,7 @@ class DistillConfig:
                 raise UserError(f"{key} must be true or false, got {getattr(self, key)!r}")
         for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup", "kd_box_ring"):
             value = getattr(self, key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            if not is_number(value) or value < 0:
                 raise UserError(f"{key} must be a number >= 0, got {value!r}")
         if not isinstance(self.kd_prefit, int) or isinstance(self.kd_prefit, bool) or self.kd_prefit < 0:
             raise UserError(f"kd_prefit must be a whole number of batches >= 0, got {self.kd_prefit!r}")
@@ -64,7 +81,7 @@ class DistillConfig:
                             "through the teacher's head on the assigner's boxes: set kd_prefit: 0 or another feat_loss")
         for key in ("temperature", "cwd_tau"):
             value = getattr(self, key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            if not is_number(value) or value <= 0:
                 raise UserError(f"{key} must be a number > 0, got {value!r}")
         if isinstance(self.unlabeled, (str, Path)):
             self.unlabeled = [self.unlabeled]
@@ -76,7 +93,7 @@ class DistillConfig:
                   "unlabeled_conf": (lambda v: 0 <= v < 1, "in [0, 1)")}
         for key, (fits, text) in ranges.items():
             value = getattr(self, key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not fits(value):
+            if not is_number(value) or not fits(value):
                 raise UserError(f"{key} must be {text}, got {value!r}")
         for key, choices in CHOICES.items():
             if getattr(self, key) not in choices:
@@ -122,18 +139,19 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         else:
             raise UserError(f"config '{path}' does not exist: pass a recipe yaml such as configs/default.yaml")
     try:
-        d = yaml.safe_load(p.read_text()) or {}
+        d = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
         raise UserError(f"config '{p}' cannot be read ({type(e).__name__}): pass a recipe yaml such as "
                         "configs/default.yaml") from None
+    if d is None:  # empty, or comments only: running the defaults instead would hide a wrong file
+        raise UserError(f"config '{p}' is empty: write distillation keys or Ultralytics train arguments in it as "
+                        "key: value lines, as in configs/default.yaml")
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
-    return d
-
-
-TRAINED_STUDENT = "trained_student"  # a recipe's block of distillation keys for a student with weights of its own
+    return {k: ({kk: yaml_number(vv) for kk, vv in v.items()} if k == TRAINED_STUDENT and isinstance(v, dict)
+                else yaml_number(v)) for k, v in d.items()}
 
 
 def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]:
