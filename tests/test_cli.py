@@ -259,3 +259,12 @@ def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher
     assert "--resume" not in flat
     assert f"The run had finished its epochs; its weights are {weights / 'best.pt'}" in flat
     assert "final validation was cut short" in flat
+
+
+def test_resume_as_key_value_is_one_line_or_nothing(teacher26, tmp_path):
+    """resume=True (Ultralytics' 'the newest run') was a TypeError traceback; resume=False means no resume."""
+    base = ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--project", str(tmp_path / "runs")]
+    assert_one_line_error(CliRunner().invoke(app, [*base, "--data", str(tmp_path / "d.yaml"), "resume=True"]),
+                          "resume=True names no checkpoint", "--resume runs/distill/NAME/weights/last.pt")
+    off = CliRunner().invoke(app, [*base, "--data", str(tmp_path / "missing.yaml"), "resume=False"])
+    assert_one_line_error(off, "missing.yaml")  # passed on to the next check, as a run without resume=

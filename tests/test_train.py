@@ -292,6 +292,21 @@ def interrupted_last(teacher26, synth_data, tmp_path_factory) -> Path:
     return project / "run" / "weights" / "last.pt"
 
 
+@pytest.mark.parametrize("name", ["last.pt", "best.pt"])
+def test_a_mid_run_checkpoint_is_a_student_of_its_own(name, interrupted_last, teacher26, synth_data, tmp_path):
+    """An interrupted run's best.pt or last.pt holds the distillation wrapper; as --student it was a state-dict
+    traceback (Ultralytics rebuilt the old wrapper and loaded our adapters into its projector)."""
+    from ultralytics.nn.tasks import DetectionModel, load_checkpoint
+
+    student = interrupted_last.with_name(name)
+    result = train(teacher=teacher26, student=student, data=synth_data, epochs=1, imgsz=64, batch=8, workers=0,
+                   device="cpu", project=str(tmp_path), name="again", plots=False, val=False)
+    weights, _ = load_checkpoint(result.best)
+    assert type(weights) is DetectionModel and weights.names == load_checkpoint(student)[0].names
+    saved = yaml.safe_load((result.save_dir / "distill.yaml").read_text())["distill"]
+    assert saved["kd_feat"] > 0 and saved["kd_assign"] == "student"  # the recipe for a student with its own weights
+
+
 def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
     """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
     from typer.testing import CliRunner

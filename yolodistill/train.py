@@ -156,13 +156,17 @@ class DistillationTrainer(DetectionTrainer):
         return super().build_optimizer(model, name, lr, momentum, decay, iterations)
 
     def setup_model(self):
-        """On resume, rebuild the student from `last.pt` and keep its adapters for `set_model_attributes`."""
-        if self.resume and not isinstance(self.model, torch.nn.Module):
+        """A checkpoint saved mid-run holds a `DistillationModel`: on resume, rebuild the student from it and keep its
+        adapters for `set_model_attributes`; as the student of a new run, take the student alone, with fresh adapters
+        for this run's teacher (Ultralytics would rebuild the old wrapper and load our adapters into its projector)."""
+        own = self.resume or not isinstance(self.args.pretrained, (str, Path))  # pretrained=PATH: Ultralytics' way
+        if own and not isinstance(self.model, torch.nn.Module) and str(self.model).lower().endswith(".pt"):
             weights, ckpt = load_checkpoint(self.model)
             if isinstance(weights, DistillationModel):
                 self.model = self.get_model(cfg=weights.yaml, weights=weights.student_model, verbose=RANK == -1)
-                self._adapter_state = weights.projector.state_dict()
-                self._balance = getattr(weights, "yolodistill_balance", None)
+                if self.resume:
+                    self._adapter_state = weights.projector.state_dict()
+                    self._balance = getattr(weights, "yolodistill_balance", None)
                 return ckpt
         return super().setup_model()
 
@@ -302,6 +306,11 @@ def train(
     from .checks import check_recipe, check_resume, preflight
     from .config import resolve
 
+    if resume is False:  # resume=False as key=value: Ultralytics' "do not resume"
+        resume = None
+    if resume is not None and not isinstance(resume, (str, Path)):  # resume=True: Ultralytics' "the newest run"
+        raise UserError(f"resume={resume} names no checkpoint: resume a run with --resume "
+                        "runs/distill/NAME/weights/last.pt")
     if resume is not None:  # a resumed run keeps its student, data and recipe: check_resume refuses them
         given = {k: v for k, v in (("student", student), ("data", data), ("config", config)) if v is not None}
         if teacher is not None:  # the run's teacher has moved: the new path is checked against the run
