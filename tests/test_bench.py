@@ -212,6 +212,18 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     cpu = json.loads((out.parent / "bench_env.json").read_text())["cpu"]
     assert f"Replaced the earlier {out} (1 row, on {cpu}, written " in said and "--json elsewhere" in said
     assert len(json.loads(out.read_text())) == 2
+
+    mine = tmp_path / "mine"  # a user's files where --json would write: refused before any timing, untouched
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes")
+    (mine / "keep.json").write_text('{"mine": 1}')
+    for name, needle in (("report.json", f"would replace {mine / 'report.md'}, which bench did not write"),
+                         ("keep.json", "exists and is not an earlier bench record")):
+        refused = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(synth_data), "--json",
+                                           str(mine / name)])
+        assert_one_line_error(refused, needle, "pass --json with another name")
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.json", "report.md"]
+    assert (mine / "report.md").read_text() == "my notes" and (mine / "keep.json").read_text() == '{"mine": 1}'
     bad = CliRunner().invoke(app, ["bench", str(tmp_path / "missing.onnx"), "--data", str(synth_data)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     lines = [line for line in bad.output.splitlines() if line.strip()]

@@ -371,3 +371,28 @@ def test_second_export_says_which_export_it_replaced(weights, synth_data):
     assert f"Replaced the earlier {onnx} (fp32, {TRAINED_IMGSZ} px," in flat, flat
     assert ex.export_metadata(onnx)["imgsz"] == [64, 64]  # the new one is in place
     assert leftovers(weights.parent) == []
+
+
+def test_a_file_of_the_users_under_the_exports_name_is_kept(weights, synth_data):
+    """A best.onnx that is not an export cannot be rebuilt by exporting again: refused before exporting, kept."""
+    mine = weights.parent / "best.onnx"
+    mine.write_text("my file")
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "onnx", "--data",
+                                      str(synth_data)])
+    assert_one_line_error(result, f"'{mine}' exists and is not an Ultralytics export", "move the file")
+    assert mine.read_text() == "my file" and leftovers(weights.parent) == []
+
+
+@pytest.mark.parametrize("fmt, runtime, exported, hint", [
+    ("onnx", "fp32", "fp32", "Try --no-simplify, another format"),
+    ("openvino", "fp32", "fp32", "Try another format"),  # --no-simplify is an ONNX option
+    ("openvino", "bf16", "fp32", "This CPU runs OpenVINO models in bf16: export to onnx here"),
+])
+def test_a_diverging_export_gets_the_fix_that_applies(fmt, runtime, exported, hint):
+    from yolodistill.parity import Parity
+
+    broken = Parity(images=4, conf=0.25, pairs=10, confident=10, confident_paired=5, max_box_px=30.0, max_score=0.4,
+                    imgsz=64)
+    with pytest.raises(UserError) as e:
+        ex.refuse_if_broken(fmt, runtime, broken, None, exported)
+    assert hint in str(e.value) and "\n" not in str(e.value)

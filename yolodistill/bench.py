@@ -304,15 +304,21 @@ def plot_png(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
+def report_paths(json_path: Path) -> list[Path]:
+    """What `write_reports` writes: bench.json, its _env.json, .csv, .md and .png."""
+    stem = json_path.with_suffix("")
+    return [json_path, stem.with_name(f"{stem.name}_env.json"), *(stem.with_suffix(x) for x in (".csv", ".md", ".png"))]
+
+
 def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
     """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically."""
-    stem = json_path.with_suffix("")
+    paths = report_paths(json_path)
     return [
-        atomic_write_json(json_path, [{k: r[k] for k in KEYS} for r in rows]),
-        atomic_write_json(stem.with_name(f"{stem.name}_env.json"), env),
-        atomic_write_text(stem.with_suffix(".csv"), csv_text(rows)),
-        atomic_write_text(stem.with_suffix(".md"), markdown_text(rows, env)),
-        atomic_write_bytes(stem.with_suffix(".png"), plot_png(rows)),
+        atomic_write_json(paths[0], [{k: r[k] for k in KEYS} for r in rows]),
+        atomic_write_json(paths[1], env),
+        atomic_write_text(paths[2], csv_text(rows)),
+        atomic_write_text(paths[3], markdown_text(rows, env)),
+        atomic_write_bytes(paths[4], plot_png(rows)),
     ]
 
 
@@ -411,6 +417,7 @@ def bench(
     validate(batch, warmup, runs, imgsz, device, json_path)
     chosen = select_artifacts(artifacts, root, device, console)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
+    replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     data = Path(data) if data else run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
     opts = Settings(data, val_images(load_data(data)), imgsz, device, batch, warmup, runs, system)
     env, warnings = sysinfo.collect(system)
@@ -427,7 +434,6 @@ def bench(
         for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
             rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)
-    replaced = describe_bench(json_path)
     written = write_reports(rows, env, json_path)
     console.print("Wrote " + ", ".join(str(p) for p in written))
     if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
@@ -436,19 +442,32 @@ def bench(
     return rows
 
 
-def describe_bench(path: Path) -> str:
-    """An earlier bench.json at `path` in a few words (rows, machine, date); empty when there is none."""
-    if not path.is_file():
-        return ""
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+def is_bench_record(path: Path) -> bool:
+    """Whether `path` holds what bench writes: a list of rows with bench's keys."""
     try:
         rows = json.loads(path.read_text())
-        n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}" if isinstance(rows, list) else "not a bench record"
     except (OSError, ValueError):
-        n = "unreadable"
+        return False
+    return isinstance(rows, list) and all(isinstance(r, dict) and set(KEYS) <= set(r) for r in rows)
+
+
+def describe_bench(path: Path) -> str:
+    """An earlier bench record at `path` in a few words (rows, machine, date), empty when there is none. Files
+    bench would write over that are not its own (a user's report.md beside --json report.json) are refused."""
+    if not path.is_file():
+        foreign = [p for p in report_paths(path) if p.exists()]
+        if foreign:
+            raise UserError(f"--json {path} would replace {foreign[0]}, which bench did not write: pass --json with "
+                            f"another name (bench writes {', '.join(p.name for p in report_paths(path))})")
+        return ""
+    if not is_bench_record(path):
+        raise UserError(f"--json {path} exists and is not an earlier bench record: pass --json with another name")
+    rows = json.loads(path.read_text())
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
     try:
-        env = json.loads(path.with_name(f"{path.stem}_env.json").read_text())
+        env = json.loads(report_paths(path)[1].read_text())
         machine = (env.get("jetson") or {}).get("board") or env.get("gpu") or env.get("cpu")
     except (OSError, ValueError, AttributeError):
         machine = None
+    n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
     return ", ".join(x for x in (n, f"on {machine}" if machine else "", f"written {when}") if x)

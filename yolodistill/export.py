@@ -255,11 +255,25 @@ def describe_export(path: Path) -> str:
     return ", ".join(words) + f", written {when}"
 
 
+def artifact_name(weights: Path, fmt: str, precision: str) -> str:
+    """The name Ultralytics gives the export of `weights` (exporter.py), which `install` puts beside them."""
+    return {"onnx": f"{weights.stem}.onnx", "engine": f"{weights.stem}.engine",
+            "openvino": f"{weights.stem}_{'int8_' if precision == 'int8' else ''}openvino_model"}[fmt]
+
+
+def check_replaceable(path: Path) -> None:
+    """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not."""
+    if path.exists() and not export_metadata(path):
+        raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
+                        "weights: move the file, or export a copy of the weights from another folder")
+
+
 def install(artifact: Path, dest: Path) -> tuple[Path, str]:
     """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
     that name is replaced, and described in the second value (empty when there was none) so the user is told."""
     final = dest / artifact.name
     replaced = ""
+    check_replaceable(final)  # checked before exporting too; a file may have appeared since
     if final.exists():
         replaced = describe_export(final)
         os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
@@ -288,10 +302,11 @@ def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | 
     failures = parity.failures(TOLERANCES[precision]) if precision in TOLERANCES else []
     if failures:
         what = precision if exported in ("", precision) else f"{exported} (run in {precision})"
-        raise UserError(
-            f"the {fmt} {what} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
-            f"Try --no-simplify, another format, or report it to Ultralytics"
-        )
+        fix = ("this CPU runs OpenVINO models in bf16: export to onnx here, or to openvino on a CPU without bf16"
+               if fmt == "openvino" and precision == "bf16" else
+               f"Try {'--no-simplify, ' if fmt == 'onnx' else ''}another format, or report it to Ultralytics")
+        raise UserError(f"the {fmt} {what} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
+                        f"{fix[0].upper()}{fix[1:]}")
 
 
 def export_model(
@@ -328,6 +343,7 @@ def export_model(
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)
+    check_replaceable(weights.parent / artifact_name(weights, fmt, precision))
     margin = TOLERANCES[runtime].margin if runtime in TOLERANCES else INT8_MARGIN
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
