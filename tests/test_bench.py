@@ -132,6 +132,24 @@ def test_bench_without_artifacts_uses_the_newest_run(run, trained_student, monke
     assert "Skipping best.engine" in console.export_text()
 
 
+def test_an_export_older_than_its_best_pt_is_flagged(trained_student, tmp_path):
+    """A run retrained into its folder (--exist-ok) leaves the last run's best.onnx beside the new best.pt; both
+    rows would read as the same weights."""
+    w = tmp_path / "runs" / "distill" / "exp" / "weights"
+    w.mkdir(parents=True)
+    best = Path(shutil.copy2(trained_student, w / "best.pt"))
+    (w / "best.onnx").write_bytes(b"an earlier export")
+    os.utime(w / "best.onnx", (best.stat().st_mtime - 60,) * 2)
+    console = quiet()
+    chosen = bn.select_artifacts(None, tmp_path / "runs", "cpu", console)
+    assert [p.name for p, _ in chosen] == ["best.pt", "best.onnx"]  # still benched: a warning, not a refusal
+    assert "best.onnx is older than best.pt beside it" in " ".join(console.export_text().split())
+    os.utime(w / "best.onnx", (best.stat().st_mtime + 60,) * 2)
+    console = quiet()
+    bn.select_artifacts(None, tmp_path / "runs", "cpu", console)
+    assert "older than" not in console.export_text()
+
+
 def test_newest_best_prefers_distill_then_detect(tmp_path):
     detect = tmp_path / "runs" / "detect" / "a" / "weights" / "best.pt"
     detect.parent.mkdir(parents=True)

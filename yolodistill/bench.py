@@ -393,6 +393,9 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
         except UserError as e:  # an export made elsewhere (a Jetson's .engine) is skipped, not fatal
             console.print(f"[yellow]Skipping {p.name}:[/] {e}")
             continue
+        if p != best and p.stat().st_mtime < best.stat().st_mtime:  # a run retrained into the folder (--exist-ok)
+            console.print(f"[yellow]Warning:[/] {p.name} is older than {best.name} beside it, so it may be an export "
+                          f"of earlier weights: export again to bench the current ones")
         chosen.append((p, fmt))
     return chosen
 
