@@ -17,6 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from yolodistill import bench as bn
+from yolodistill.benchreport import KEYS
 from yolodistill import sysinfo
 from yolodistill.cli import app
 from yolodistill.errors import UserError
@@ -60,7 +61,7 @@ def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
     saved = json.loads(out.read_text())
     assert saved == rows and [r["format"] for r in saved] == ["pt", "onnx", "openvino"]
     for row in saved:
-        assert tuple(row) == bn.KEYS
+        assert tuple(row) == KEYS
         lat = row["latency_ms"]
         assert set(lat) == {"p50", "p90", "p99"} and 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
         assert row["throughput_ips"] > 0 and row["size_mb"] > 0
@@ -282,26 +283,6 @@ def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path
     assert rows[0]["params"] > 0 and rows[0]["map50_95"] is not None
 
 
-def table_row(name: str, fmt: str, imgsz: int) -> dict:
-    return {"name": name, "artifact": f"{name}.{fmt}", "format": fmt, "precision": "fp32", "imgsz": imgsz,
-            "batch": 1, "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": 3.0}, "throughput_ips": 900.0, "size_mb": 9.0,
-            "map50": 0.5, "map50_95": 0.25}
-
-
-def test_table_shows_each_rows_imgsz_when_they_differ():
-    console = quiet()
-    bn.print_table([table_row("small", "pt", 64), table_row("large", "onnx", 96)], {}, console)
-    text = console.export_text()
-    assert "imgsz 64" not in text and "imgsz 96" not in text  # no title claims one size for both
-    cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")] for line in text.splitlines()
-             if line.startswith("│ small") or line.startswith("│ large")}
-    assert "64" in cells["small"] and "96" not in cells["small"] and "96" in cells["large"]
-
-    console = quiet()
-    bn.print_table([table_row("a", "pt", 96), table_row("b", "onnx", 96)], {}, console)
-    assert "latency in ms, imgsz 96, batch 1" in console.export_text()
-
-
 def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):
     cls = save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
     result = CliRunner().invoke(app, ["bench", str(cls), "--data", str(synth_data), "--warmup", "0", "--runs", "1"])
@@ -433,4 +414,4 @@ def test_bench_on_a_jetson_records_board_and_energy(run, synth_data, tmp_path):
     text = console.export_text()
     assert "clocks are not locked" in text and "J/img" in text
     assert started and started[0].terminated
-    assert tuple(json.loads(out.read_text())[0]) == bn.KEYS  # energy stays out of bench.json
+    assert tuple(json.loads(out.read_text())[0]) == KEYS  # energy stays out of bench.json

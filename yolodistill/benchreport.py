@@ -1,0 +1,165 @@
+"""What `yolodistill bench` writes and shows: bench.json and the files beside it, the terminal table, and the
+check that an earlier record, not a file of the user's, is what a rerun replaces."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import UserError
+from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+KEYS = (
+    "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
+    "params", "flops_g", "map50", "map50_95",
+)
+CSV_COLUMNS = (
+    "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_p50_ms", "latency_p90_ms",
+    "latency_p99_ms", "throughput_ips", "size_mb", "params", "flops_g", "map50", "map50_95",
+)
+
+
+def csv_text(rows: list[dict]) -> str:
+    """bench.csv: one line per artifact, latency flattened into three columns."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k != "latency_ms"}
+        flat.update({f"latency_{k}_ms": v for k, v in row["latency_ms"].items()})
+        writer.writerow(flat)
+    return buf.getvalue()
+
+
+def cell(value) -> str:
+    """A table cell: '-' for unknown values."""
+    return "-" if value is None else str(value)
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    """The columns shared by the terminal table and bench.md."""
+    return [
+        [r["name"], r["format"], r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+         str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
+         cell(r["map50_95"])]
+        for r in rows
+    ]
+
+
+HEADERS = ["model", "format", "precision", "imgsz", "p50 ms", "p90 ms", "p99 ms", "img/s", "MB", "params",
+           "GFLOPs", "mAP50", "mAP50-95"]
+
+
+def markdown_text(rows: list[dict], env: dict) -> str:
+    """bench.md: the table, and where it ran."""
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
+    where = env["jetson"]["board"] if env["jetson"] else env["cpu"]
+    return "\n".join([f"# Benchmark on {where}", "", *lines, ""])
+
+
+def plot_png(rows: list[dict]) -> bytes:
+    """Latency p50 against mAP50-95, one labelled point per artifact (Agg canvas, no global pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for r in rows:
+        x, y = r["latency_ms"]["p50"], r["map50_95"]
+        ax.scatter(x, y)
+        ax.annotate(f"{r['name']} ({r['format']} {r['precision']})", (x, y), fontsize=7,
+                    textcoords="offset points", xytext=(4, 4))
+    ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
+    ax.set_ylabel("mAP50-95")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def report_paths(json_path: Path) -> list[Path]:
+    """What `write_reports` writes: bench.json, its _env.json, .csv, .md and .png."""
+    stem = json_path.with_suffix("")
+    return [json_path, stem.with_name(f"{stem.name}_env.json"), *(stem.with_suffix(x) for x in (".csv", ".md", ".png"))]
+
+
+def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
+    """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically."""
+    paths = report_paths(json_path)
+    return [
+        atomic_write_json(paths[0], [{k: r[k] for k in KEYS} for r in rows]),
+        atomic_write_json(paths[1], env),
+        atomic_write_text(paths[2], csv_text(rows)),
+        atomic_write_text(paths[3], markdown_text(rows, env)),
+        atomic_write_bytes(paths[4], plot_png(rows)),
+    ]
+
+
+def terminal_cells(r: dict) -> list[str]:
+    """A row rounded for an 80-column terminal (bench.md and bench.json keep every digit and column)."""
+    num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    lat = r["latency_ms"]
+    return [r["name"], r["format"], r["precision"], num(lat["p50"], ".2f"), num(lat["p90"], ".2f"),
+            num(lat["p99"], ".2f"), num(r["throughput_ips"], ".0f"), num(r["size_mb"], ".1f"),
+            num(r["map50"], ".3f"), num(r["map50_95"], ".3f")]
+
+
+TERMINAL_HEADERS = ["model", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
+
+
+def print_table(rows: list[dict], env: dict, console: Console) -> None:
+    """The rich table, with energy per image when a Jetson measured it. The input size goes in the title when every
+    row shares it, else in a column: a 64 px checkpoint and its 96 px export are not the same measurement."""
+    one_size = len({r["imgsz"] for r in rows}) == 1
+    size = f", imgsz {rows[0]['imgsz']}" if one_size else ""
+    table = Table(title=f"yolodistill bench: latency in ms{size}, batch {rows[0]['batch']}")
+    energy = env.get("energy", {})
+    headers = TERMINAL_HEADERS[:3] + ([] if one_size else ["imgsz"]) + TERMINAL_HEADERS[3:]
+    for h in headers + (["J/img"] if energy else []):
+        table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h))
+    for row in rows:
+        joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
+        extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
+        cells = terminal_cells(row)
+        table.add_row(*cells[:3], *([] if one_size else [str(row["imgsz"])]), *cells[3:], *extra)
+    console.print(table)
+
+
+def is_bench_record(path: Path) -> bool:
+    """Whether `path` holds what bench writes: a list of rows with bench's keys."""
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(rows, list) and all(isinstance(r, dict) and set(KEYS) <= set(r) for r in rows)
+
+
+def describe_bench(path: Path) -> str:
+    """An earlier bench record at `path` in a few words (rows, machine, date), empty when there is none. Files
+    bench would write over that are not its own (a user's report.md beside --json report.json) are refused."""
+    if not path.is_file():
+        foreign = [p for p in report_paths(path) if p.exists()]
+        if foreign:
+            raise UserError(f"--json {path} would replace {foreign[0]}, which bench did not write: pass --json with "
+                            f"another name (bench writes {', '.join(p.name for p in report_paths(path))})")
+        return ""
+    if not is_bench_record(path):
+        raise UserError(f"--json {path} exists and is not an earlier bench record: pass --json with another name")
+    rows = json.loads(path.read_text())
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    try:
+        env = json.loads(report_paths(path)[1].read_text())
+        machine = (env.get("jetson") or {}).get("board") or env.get("gpu") or env.get("cpu")
+    except (OSError, ValueError, AttributeError):
+        machine = None
+    n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+    return ", ".join(x for x in (n, f"on {machine}" if machine else "", f"written {when}") if x)
