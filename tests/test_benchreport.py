@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
-from yolodistill.benchreport import print_table
+from yolodistill.benchreport import KEYS, is_bench_record, print_table
 
 
 def table_row(name: str, fmt: str, imgsz: int) -> dict:
@@ -27,3 +28,11 @@ def test_table_shows_each_rows_imgsz_when_they_differ():
     console = Console(file=io.StringIO(), width=200, record=True)
     print_table([table_row("a", "pt", 96), table_row("b", "onnx", 96)], {}, console)
     assert "latency in ms, imgsz 96, batch 1" in console.export_text()
+
+
+def test_an_older_bench_record_is_still_bench_s_own(tmp_path):
+    """A rerun replaces bench's own record, also one written before a key (name) joined KEYS; other JSON is not."""
+    row = {k: 1 for k in KEYS if k != "name"} | {"latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0}}
+    for content, ours in (([row], True), ([], True), ({"mine": 1}, False), ([{"artifact": "a.pt"}], False)):
+        (tmp_path / "bench.json").write_text(json.dumps(content))
+        assert is_bench_record(tmp_path / "bench.json") is ours, content

@@ -46,8 +46,8 @@ def test_overrides_are_typed_like_ultralytics():
 
 def test_scientific_notation_in_key_value_words_is_a_number():
     """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
-    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run"]) == {
-        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run"}
+    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project='1e5'"]) == {
+        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run", "project": "1e5"}  # quoted stays a string
 
 
 @pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup=.inf"], ["temperature=.nan"]])

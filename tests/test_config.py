@@ -118,7 +118,8 @@ def test_nan_and_infinite_settings_are_refused(key, value):
 def test_scientific_notation_is_a_number_in_recipes(tmp_path):
     """PyYAML reads 1e-3 as a string; --kd-cls 1e-3 was 0.001 while kd_cls: 1e-3 in a recipe was refused."""
     f = tmp_path / "sci.yaml"
-    f.write_text("kd_cls: 1e-3\nlr0: 5E-4\nname: 1e3x\ntrained_student: {kd_feat: 2e0}\n")
-    assert read_recipe(f) == {"kd_cls": 0.001, "lr0": 0.0005, "name": "1e3x", "trained_student": {"kd_feat": 2.0}}
+    f.write_text("kd_cls: 1e-3\nlr0: 5E-4\nname: 1e3x\nproject: '1e5'\nclasses: [1e0]\ntrained_student: {kd_feat: 2e0}\n")
+    assert read_recipe(f) == {"kd_cls": 0.001, "lr0": 0.0005, "name": "1e3x", "project": "1e5",  # quoted: a string
+                              "classes": [1.0], "trained_student": {"kd_feat": 2.0}}
     distill, args = resolve(f, student="yolo26n.pt")
     assert (distill.kd_cls, distill.kd_feat, args["lr0"]) == (0.001, 2.0, 0.0005)

@@ -396,3 +396,14 @@ def test_a_diverging_export_gets_the_fix_that_applies(fmt, runtime, exported, hi
     with pytest.raises(UserError) as e:
         ex.refuse_if_broken(fmt, runtime, broken, None, exported)
     assert hint in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_name_checked_before_exporting_is_ultralytics_name(tmp_path):
+    """An INT8 ONNX export is best_int8.onnx (Ultralytics' exporter): a user's best.onnx does not stop it, a user's
+    best_int8.onnx does, before the export and its calibration run."""
+    weights = tmp_path / "best.pt"
+    names = {(fmt, p): ex.artifact_name(weights, fmt, p) for fmt in ("onnx", "openvino", "engine")
+             for p in ("fp32", "fp16", "int8")}
+    assert names[("onnx", "int8")] == "best_int8.onnx" and names[("onnx", "fp16")] == "best.onnx"
+    assert names[("openvino", "int8")] == "best_int8_openvino_model" and names[("openvino", "fp32")] == "best_openvino_model"
+    assert {names[("engine", p)] for p in ("fp32", "fp16", "int8")} == {"best.engine"}

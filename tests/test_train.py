@@ -307,6 +307,21 @@ def test_a_mid_run_checkpoint_is_a_student_of_its_own(name, interrupted_last, te
     assert saved["kd_feat"] > 0 and saved["kd_assign"] == "student"  # the recipe for a student with its own weights
 
 
+def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupted_last, teacher26, synth_data,
+                                                                     tmp_path):
+    """pretrained=False means a random start in Ultralytics, for a mid-run checkpoint as for any .pt student."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    saved = next(load_checkpoint(interrupted_last)[0].student_model.parameters()).float()
+    for pretrained, same in ((True, True), (False, False)):
+        distill, args = resolve(None, student=str(interrupted_last), **{**FAST, "project": str(tmp_path),
+                                                                        "name": f"p{pretrained}", "pretrained": pretrained})
+        plan = preflight(teacher26, str(interrupted_last), synth_data, args)
+        trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+        trainer.setup_model()
+        assert torch.equal(next(trainer.model.parameters()).float(), saved) is same, pretrained
+
+
 def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
     """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
     from typer.testing import CliRunner

@@ -134,13 +134,16 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
     console.print(table)
 
 
+RECORD_KEYS = {"artifact", "format", "latency_ms"}  # in every bench.json yolodistill has written, KEYS has grown
+
+
 def is_bench_record(path: Path) -> bool:
-    """Whether `path` holds what bench writes: a list of rows with bench's keys."""
+    """Whether `path` holds what bench writes: a list of rows, each with an artifact, its format and latency."""
     try:
         rows = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(rows, list) and all(isinstance(r, dict) and set(KEYS) <= set(r) for r in rows)
+    return isinstance(rows, list) and all(isinstance(r, dict) and RECORD_KEYS <= set(r) for r in rows)
 
 
 def describe_bench(path: Path) -> str:

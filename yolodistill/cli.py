@@ -47,7 +47,7 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
 
     A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
-    from .config import yaml_number  # here, not above: config imports torch, which --help does not need
+    from .config import load_yaml  # here, not above: config imports torch, which --help does not need
 
     out = {}
     for item in items:
@@ -63,7 +63,7 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: write Ultralytics train arguments as lr0=0.01")
         try:
-            out[key] = yaml_number(yaml.safe_load(value)) if value != "" else None
+            out[key] = load_yaml(value) if value != "" else None
         except yaml.YAMLError:
             out[key] = value
     return out

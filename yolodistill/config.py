@@ -27,13 +27,18 @@ CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": 
            "kd_assign": ("student", "teacher"), "unlabeled_mode": ("soft", "pseudo", "both")}
 
 
-SCIENTIFIC = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
+class NumberLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (YAML 1.1) with YAML 1.2's floats: a plain `1e-3` is 0.001, as Ultralytics' own key=value
+    parser reads it, where 1.1 wants `1.0e-3` and makes `1e-3` a string. A quoted "1e3" stays a string."""
 
 
-def yaml_number(value: Any) -> Any:
-    """PyYAML (YAML 1.1) reads `1e-3` as a string; Ultralytics' own key=value parser reads it as 0.001, and so do
-    we, in key=value words and recipe files alike."""
-    return float(value) if isinstance(value, str) and SCIENTIFIC.fullmatch(value.strip()) else value
+NumberLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$"),
+                                   list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    """A recipe file or a key=value word's value, read as YAML with `NumberLoader`."""
+    return yaml.load(text, Loader=NumberLoader)
 
 
 def is_number(value: Any) -> bool:
@@ -139,7 +144,7 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         else:
             raise UserError(f"config '{path}' does not exist: pass a recipe yaml such as configs/default.yaml")
     try:
-        d = yaml.safe_load(p.read_text())
+        d = load_yaml(p.read_text())
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
@@ -150,8 +155,7 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
                         "key: value lines, as in configs/default.yaml")
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
-    return {k: ({kk: yaml_number(vv) for kk, vv in v.items()} if k == TRAINED_STUDENT and isinstance(v, dict)
-                else yaml_number(v)) for k, v in d.items()}
+    return d
 
 
 def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]:

@@ -257,7 +257,7 @@ def describe_export(path: Path) -> str:
 
 def artifact_name(weights: Path, fmt: str, precision: str) -> str:
     """The name Ultralytics gives the export of `weights` (exporter.py), which `install` puts beside them."""
-    return {"onnx": f"{weights.stem}.onnx", "engine": f"{weights.stem}.engine",
+    return {"onnx": f"{weights.stem}{'_int8' if precision == 'int8' else ''}.onnx", "engine": f"{weights.stem}.engine",
             "openvino": f"{weights.stem}_{'int8_' if precision == 'int8' else ''}openvino_model"}[fmt]
 
 

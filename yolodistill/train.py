@@ -159,7 +159,8 @@ class DistillationTrainer(DetectionTrainer):
         """A checkpoint saved mid-run holds a `DistillationModel`: on resume, rebuild the student from it and keep its
         adapters for `set_model_attributes`; as the student of a new run, take the student alone, with fresh adapters
         for this run's teacher (Ultralytics would rebuild the old wrapper and load our adapters into its projector)."""
-        own = self.resume or not isinstance(self.args.pretrained, (str, Path))  # pretrained=PATH: Ultralytics' way
+        pretrained = self.args.pretrained  # PATH: weights from there; False: random (both Ultralytics' own way)
+        own = self.resume or not (isinstance(pretrained, (str, Path)) or pretrained is False)
         if own and not isinstance(self.model, torch.nn.Module) and str(self.model).lower().endswith(".pt"):
             weights, ckpt = load_checkpoint(self.model)
             if isinstance(weights, DistillationModel):
