@@ -193,11 +193,9 @@ def resumable(last: Path) -> bool:
     """A last.pt of an unfinished run (Ultralytics marks a finished one with epoch -1)."""
     if not last.exists():
         return False
-    from ultralytics.utils.patches import torch_load
+    from yolodistill.checks import finished_checkpoint
 
-    from yolodistill.checks import finished_run
-
-    return not finished_run(torch_load(last, map_location="cpu", weights_only=False))
+    return not finished_checkpoint(last)
 
 
 def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,

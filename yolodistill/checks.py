@@ -393,6 +393,13 @@ def finished_run(ckpt: dict[str, Any]) -> bool:
     return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
 
 
+def finished_checkpoint(path: str | Path) -> bool:
+    """`finished_run` of the checkpoint file at `path`; a file that does not load raises as torch_load does."""
+    from ultralytics.utils.patches import torch_load
+
+    return finished_run(torch_load(path, map_location="cpu", weights_only=False))
+
+
 def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> torch.nn.Module:
     """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), and have the
     neck widths the adapters in last.pt map the student's features to, or loading them fails mid-setup. Returned,

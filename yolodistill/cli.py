@@ -214,25 +214,18 @@ def train(ctx: typer.Context, **options: Any):
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
 
 
-def finished_checkpoint(path: Path) -> bool:
-    """Whether `path` is a finished run's checkpoint, which check_resume refuses to resume."""
-    from ultralytics.utils.patches import torch_load
-
-    from .checks import finished_run
-
-    try:
-        ckpt = torch_load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        return False  # unreadable: --resume names the problem itself
-    return finished_run(ckpt)
-
-
 def after_interrupt(last: Path) -> str:
     """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer."""
+    from .checks import finished_checkpoint
+
     if not last.exists():
         return "Continue with: a new run (no epoch had finished)"
-    if not finished_checkpoint(last):
+    try:
+        finished = finished_checkpoint(last)
+    except Exception:
+        finished = False  # unreadable: --resume names the problem itself
+    if not finished:
         return f"Continue with: yolodistill train --resume {last}"
     best = last.with_name("best.pt")
     weights = best if best.exists() else last
