@@ -236,16 +236,16 @@ def run_child(method: str, args: argparse.Namespace, data: Path, teacher: Path, 
 def summarize(rounds: list[dict[str, dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Each method's median round (its own measurement whole, median_low so that it is a round that happened) and
     the median over rounds of each ratio taken within a round; with one round, that round and its ratios."""
+    def within(a: str, b: str) -> float:  # a's time over b's in each round, the median over rounds
+        return statistics.median(done[a]["epoch_time_s"] / done[b]["epoch_time_s"] for done in rounds)
+
     runs = {}
     for m in rounds[0]:
         times = [done[m]["epoch_time_s"] for done in rounds]
         median = next(done[m] for done in rounds if done[m]["epoch_time_s"] == statistics.median_low(times))
-        ratio = statistics.median(done[m]["epoch_time_s"] / done["builtin"]["epoch_time_s"] for done in rounds)
-        runs[m] = {**median, "round_epoch_time_s": times, "vs_builtin": ratio}
+        runs[m] = {**median, "round_epoch_time_s": times, "vs_builtin": within(m, "builtin")}
     pairs = (("ours", "builtin"), ("builtin", "plain"), ("ours", "plain"), ("ours-full", "builtin"))
-    ratios = {f"{a}/{b}": statistics.median(done[a]["epoch_time_s"] / done[b]["epoch_time_s"] for done in rounds)
-              for a, b in pairs}
-    return runs, ratios
+    return runs, {f"{a}/{b}": within(a, b) for a, b in pairs}
 
 
 def benchmark(args: argparse.Namespace) -> Path:
