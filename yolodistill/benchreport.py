@@ -137,13 +137,15 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
 RECORD_KEYS = {"artifact", "format", "latency_ms"}  # in every bench.json yolodistill has written, KEYS has grown
 
 
-def is_bench_record(path: Path) -> bool:
-    """Whether `path` holds what bench writes: a list of rows, each with an artifact, its format and latency."""
+def bench_rows(path: Path) -> list[dict] | None:
+    """The rows at `path` if it holds what bench writes (a list of rows, each with an artifact, its format and
+    latency), else None."""
     try:
         rows = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(rows, list) and all(isinstance(r, dict) and RECORD_KEYS <= set(r) for r in rows)
+        return None
+    ours = isinstance(rows, list) and all(isinstance(r, dict) and RECORD_KEYS <= set(r) for r in rows)
+    return rows if ours else None
 
 
 def describe_bench(path: Path) -> str:
@@ -155,9 +157,9 @@ def describe_bench(path: Path) -> str:
             raise UserError(f"--json {path} would replace {foreign[0]}, which bench did not write: pass --json with "
                             f"another name (bench writes {', '.join(p.name for p in report_paths(path))})")
         return ""
-    if not is_bench_record(path):
+    rows = bench_rows(path)
+    if rows is None:
         raise UserError(f"--json {path} exists and is not an earlier bench record: pass --json with another name")
-    rows = json.loads(path.read_text())
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
     try:
         env = json.loads(report_paths(path)[1].read_text())
