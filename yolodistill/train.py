@@ -4,7 +4,8 @@ The trainer overrides these template methods of Ultralytics' trainer:
 - `get_model`: a student built from a yaml starts from the teacher's weights (weight selection, `select_weights`);
 - `set_model_attributes`: wraps the student in `KDModel` before `_setup_train` would wrap it in the built-in
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
-- `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`;
+- `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`; a mid-run checkpoint as a
+  new run's student gives its student alone;
 - `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill;
 - `final_eval`: a Ctrl-C while the optimizer is stripped from `last.pt` and `best.pt` waits for both to be whole;
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
