@@ -149,7 +149,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     if method == "builtin":
         args["distill_model"] = ours["teacher"]
     trainer = DetectionTrainer(overrides=args)
-    with whole_strips():  # as ours: a Ctrl-C never leaves half a best.pt (DDP workers strip as Ultralytics does)
+    with whole_strips():  # as ours, best.pt is never left half-written (DDP workers strip as Ultralytics does)
         trainer.train()
     return Path(trainer.save_dir), dict(trainer.metrics)
 

@@ -6,8 +6,9 @@ The trainer overrides these template methods of Ultralytics' trainer:
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`; a mid-run checkpoint as a
   new run's student gives its student alone;
-- `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill;
-- `final_eval`: a Ctrl-C while the optimizer is stripped from `last.pt` and `best.pt` waits for both to be whole;
+- `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill, and are written
+  beside their files and renamed over them, so a kill while saving leaves the previous, whole ones;
+- `final_eval`: the optimizer is stripped from `last.pt` and `best.pt` the same way, and a Ctrl-C then waits for both;
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
   because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -37,7 +39,7 @@ from .errors import UserError
 from .model import KDModel, load_teacher
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, held_signals
+from .utils import atomic_write_text, held_signals, replace_synced
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -206,22 +208,24 @@ class DistillationTrainer(DetectionTrainer):
         """Save with the EMA swapped for its portable form (see `KDModel.portable`), and atomically.
 
         Ultralytics writes `last.pt` in place; here it goes to a temporary file renamed over the old one, so a kill
-        in the middle of saving still leaves the previous, resumable `last.pt`.
+        in the middle of saving still leaves the previous, resumable `last.pt`. A twin left by such a kill is removed
+        first: an epoch that does not improve writes no best.pt, and the old twin would be renamed over it.
         """
-        ema, final = self.ema.ema, {"last": self.last, "best": self.best}
+        final = {"last": self.last, "best": self.best}
+        partial = {key: path.with_name(f".{path.name}.partial") for key, path in final.items()}
+        for tmp in partial.values():
+            tmp.unlink(missing_ok=True)
+        ema = self.ema.ema
         self.ema.ema = ema.portable(unwrap_model(self.model).balance)
-        for key, path in final.items():
-            setattr(self, key, path.with_name(f".{path.name}.partial"))
+        self.last, self.best = partial["last"], partial["best"]
         try:
             saved = super().save_model()
         finally:
             self.ema.ema = ema
-            partial = {key: getattr(self, key) for key in final}
-            for key, path in final.items():
-                setattr(self, key, path)
+            self.last, self.best = final["last"], final["best"]
         for key, tmp in partial.items():
             if tmp.exists():
-                os.replace(tmp, final[key])
+                replace_synced(tmp, final[key])
         return saved
 
     def final_eval(self):
@@ -251,20 +255,21 @@ class DistillationTrainer(DetectionTrainer):
 
 @contextmanager
 def whole_strips() -> Iterator[None]:
-    """Ultralytics' trainer strips the optimizer by rewriting `last.pt`, then `best.pt`, in place, and a Ctrl-C in
-    the middle left a truncated `best.pt`: the run's result. Inside the block each strip holds Ctrl-C and SIGTERM
-    until its file is written; one caught while `last.pt` is stripped waits for `best.pt` too, as it would otherwise
-    stay a training checkpoint (the teacher inside, the optimizer) that the run's last.pt calls finished."""
+    """Ultralytics' trainer strips the optimizer by rewriting `last.pt`, then `best.pt`, in place: a Ctrl-C, a kill
+    or a full disk in the middle left a truncated `best.pt`, the run's result. Inside the block each strip is written
+    beside its file and renamed over it, holding Ctrl-C and SIGTERM until then; one caught while `last.pt` is
+    stripped waits for `best.pt` too, as it would otherwise stay a training checkpoint (the teacher inside, the
+    optimizer) that the run's last.pt calls finished."""
     from ultralytics.engine import trainer as engine
 
     strip = engine.strip_optimizer
 
-    def held_strip(f, *args, **kwargs):
+    def held_strip(f, s="", updates=None):
         with held_signals() as caught:
-            ckpt = strip(f, *args, **kwargs)
+            ckpt = renamed_strip(strip, f, s, updates)
             best = Path(f).with_name("best.pt")
             if caught and Path(f).name == "last.pt" and best.exists():  # Ultralytics' next strip, before stopping
-                strip(best, updates={"train_results": ckpt.get("train_results")})
+                renamed_strip(strip, best, "", {"train_results": ckpt.get("train_results")})
         return ckpt
 
     engine.strip_optimizer = held_strip
@@ -272,6 +277,26 @@ def whole_strips() -> Iterator[None]:
         yield
     finally:
         engine.strip_optimizer = strip
+
+
+def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> dict:
+    """`strip(f, s, updates)` with its file written to a temporary twin and renamed into place, said as Ultralytics
+    says an in-place strip (its own line would name the twin)."""
+    target = Path(s or f)
+    tmp = target.with_name(f".{target.name}.partial")
+    level = LOGGER.level
+    LOGGER.setLevel(max(level, logging.WARNING))  # its warning for a file that is not a checkpoint still shows
+    try:
+        ckpt = strip(f, s=tmp, updates=updates)
+        if ckpt:
+            replace_synced(tmp, target)
+    finally:
+        LOGGER.setLevel(level)
+        tmp.unlink(missing_ok=True)
+    if ckpt:
+        saved = f", saved as {target}," if s else ""
+        LOGGER.info(f"Optimizer stripped from {f},{saved} {target.stat().st_size / 1e6:.1f}MB")
+    return ckpt
 
 
 class TrainingInterrupted(KeyboardInterrupt):

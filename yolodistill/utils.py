@@ -35,6 +35,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def replace_synced(tmp: str | Path, path: str | Path) -> Path:
+    """Rename a file written by someone else (Ultralytics' checkpoints) over `path`, once its bytes are on disk."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return Path(path)
+
+
 def current_umask() -> int:
     """The process umask; reading it means setting it, so it is put straight back."""
     mask = os.umask(0o022)
