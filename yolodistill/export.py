@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .data import split_images
 from .errors import UserError, check_batch, check_imgsz, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
-    runtime_precision,
+    openvino_at_f32, runtime_precision,
 )
 
 FORMATS = ("onnx", "openvino", "engine")
@@ -56,8 +57,10 @@ class ExportResult:
     parity: Parity
     gate: Int8Gate | None = None
     sample: str = "sample images"  # which images the parity check used
-    runtime: str = ""  # the precision the runtime computes in, when it differs from the artifact's
+    runtime: str = ""  # the lower precision this CPU's runtime computes the artifact in by default, if any
     replaced: str = ""  # the earlier export this one replaced, described; empty when there was none
+    runtime_parity: Parity | None = None  # at `runtime`, reported only: the artifact is judged as computed at f32
+    runtime_map: tuple[float, float] | None = None  # mAP50-95 of PyTorch and of the artifact at `runtime` (--data)
 
     def render(self) -> str:
         """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
@@ -66,17 +69,18 @@ class ExportResult:
             f"({self.size_mb:.1f} MB)",
             f"Parity with PyTorch on {escape(self.sample)}: {self.parity.render()}",
         ]
-        runtime = self.runtime or self.precision
-        tol = TOLERANCES.get(runtime)
-        if runtime != self.precision:
-            lines.append(f"  {self.format} computes this {self.precision} model in {runtime} on this CPU (its default)")
+        tol = TOLERANCES.get(self.precision)
+        if self.runtime:
+            lines[-1] += " (computed in f32)"
         if not self.parity.compared:
             lines[-1] = f"[yellow]{lines[-1]}[/]"
         elif tol:
-            lines.append(f"  within {runtime} tolerance: box {tol.box_limit(self.imgsz):g} px, score {tol.score:g}, "
-                         f"matched ≥ {tol.matched:.0%}")
+            lines.append(f"  within {self.precision} tolerance: box {tol.box_limit(self.imgsz):g} px, "
+                         f"score {tol.score:g}, matched ≥ {tol.matched:.0%}")
         else:
             lines.append("  reported only: INT8 ships on its mAP drop")
+        if self.runtime:
+            lines.extend(self.render_runtime())
         if self.gate:
             g = self.gate
             lines.append(f"INT8 mAP50-95 {g.int8_map:.4f} vs fp32 {g.fp32_map:.4f}: drop {g.drop:.4f} "
@@ -85,6 +89,23 @@ class ExportResult:
             lines.append(f"[yellow]Replaced[/] the earlier {escape(str(self.artifact))} ({self.replaced}); "
                          f"export again with its settings to rebuild it")
         return "\n".join(lines)
+
+
+    def render_runtime(self) -> list[str]:
+        """What the default, lower precision of this CPU's runtime does to the outputs: reported, not judged."""
+        runs = (f"[yellow]This CPU runs OpenVINO models in {self.runtime}[/] by default, and so do "
+                f"Ultralytics' predict and val and yolodistill bench here")
+        if self.runtime_map:
+            ref, art = self.runtime_map
+            runs += f": mAP50-95 {art:.4f} against PyTorch's {ref:.4f} ({art - ref:+.4f})"
+        else:
+            runs += " (pass --data for its mAP50-95)"
+        lines = [runs]
+        if self.runtime_parity is not None:
+            lines.append(f"  parity in {self.runtime}: {self.runtime_parity.render()}")
+        lines.append("  PyTorch's outputs need f32: core.set_property('CPU', {'INFERENCE_PRECISION_HINT': 'f32'}) "
+                     "in OpenVINO, or export to onnx")
+        return lines
 
 
 def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> None:
@@ -291,7 +312,7 @@ def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch:
     )
 
 
-def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None, exported: str = "") -> None:
+def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
     """Raise the one-line UserError that stops a diverging or too lossy artifact from being saved."""
     if gate is not None and not gate.passed:
         raise UserError(
@@ -301,12 +322,9 @@ def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | 
         )
     failures = parity.failures(TOLERANCES[precision]) if precision in TOLERANCES else []
     if failures:
-        what = precision if exported in ("", precision) else f"{exported} (run in {precision})"
-        fix = ("this CPU runs OpenVINO models in bf16: export to onnx here, or to openvino on a CPU without bf16"
-               if fmt == "openvino" and precision == "bf16" else
-               f"Try {'--no-simplify, ' if fmt == 'onnx' else ''}another format, or report it to Ultralytics")
-        raise UserError(f"the {fmt} {what} export diverges from the PyTorch model ({'; '.join(failures)}); not saved. "
-                        f"{fix[0].upper()}{fix[1:]}")
+        raise UserError(f"the {fmt} {precision} export diverges from the PyTorch model ({'; '.join(failures)}); not "
+                        f"saved. Try {'--no-simplify, ' if fmt == 'onnx' else ''}another format, or report it to "
+                        f"Ultralytics")
 
 
 def export_model(
@@ -342,9 +360,9 @@ def export_model(
     dataset, sample = parity_data(model, data)
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
-    runtime = runtime_precision(fmt, precision)
+    runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
     check_replaceable(weights.parent / artifact_name(weights, fmt, precision))
-    margin = TOLERANCES[runtime].margin if runtime in TOLERANCES else INT8_MARGIN
+    margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
     # export cannot delete an fp32 best.onnx that is already there.
@@ -359,14 +377,22 @@ def export_model(
             ))
         except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
             raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
-        conf = NMS_CONF if nms else PARITY_CONF
-        parity = check_parity(source, artifact, sample_images(dataset), size, conf, margin, device)
+        conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
+        with openvino_at_f32() if runtime != precision else nullcontext():
+            parity = check_parity(source, artifact, images, size, conf, margin, device)
         gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
-        refuse_if_broken(fmt, runtime, parity, gate, precision)
+        refuse_if_broken(fmt, precision, parity, gate)
+        lower = {}
+        if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
+            lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
+                                                   device)
+            if data:
+                lower["runtime_map"] = tuple(val_map(m, data, size, batch, device)[1] for m in (source, artifact))
         final, replaced = install(artifact, weights.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample, runtime, replaced)
+    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
+                        runtime if runtime != precision else "", replaced, **lower)
 
 
 FORMAT_NEEDS = {

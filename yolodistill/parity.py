@@ -6,6 +6,8 @@ that found a partner are judged against a tolerance for the precision the runtim
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,10 +166,10 @@ def check_parity(
 
 
 def runtime_precision(fmt: str, precision: str) -> str:
-    """The precision the runtime really computes an artifact in. OpenVINO's CPU plugin runs an fp32 model in bf16
-    where the CPU has bf16 units (AVX512-BF16, AMX: its default), and Ultralytics pins f32 only on Windows and on
-    ARM64 Linux; judging that run at the fp32 tolerance would refuse a correct export."""
-    if fmt != "openvino" or precision != "fp32":
+    """The precision the runtime really computes an artifact in. OpenVINO's CPU plugin runs fp32 and fp16 models in
+    bf16 where the CPU has bf16 units (AVX512-BF16, AMX: its default), and Ultralytics pins f32 only on Windows and on
+    ARM64 Linux."""
+    if fmt != "openvino" or precision not in ("fp32", "fp16"):
         return precision
     from ultralytics.utils import ARM64, LINUX, WINDOWS
 
@@ -176,4 +178,28 @@ def runtime_precision(fmt: str, precision: str) -> str:
     import openvino as ov
 
     hint = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")
-    return {"bf16": "bf16", "f16": "fp16"}.get(hint.get_type_name(), precision)
+    runtime = {"bf16": "bf16", "f16": "fp16"}.get(hint.get_type_name(), precision)
+    return runtime if LOWER[runtime] < LOWER[precision] else precision  # an fp16 file at f32 is no loss
+
+
+LOWER = {"bf16": 0, "fp16": 1, "fp32": 2}  # mantissa bits, in order
+
+
+@contextmanager
+def openvino_at_f32() -> Iterator[None]:
+    """OpenVINO cores made inside the block compute on CPU in f32, as Ultralytics pins on Windows: an export is judged
+    as the file it is, apart from the lower precision this CPU would run it in by default (reported on its own)."""
+    import openvino as ov
+
+    core = ov.Core
+
+    class F32Core(core):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": ov.Type.f32})
+
+    ov.Core = F32Core
+    try:
+        yield
+    finally:
+        ov.Core = core
