@@ -418,7 +418,8 @@ def info():
     for col in ("format", "needs", "here"):
         formats.add_column(col)
     for row in format_support():
-        here = "[green]available[/]" if row["available"] else f"[red]no[/]: {escape(row['detail'])}"
+        here = f"[red]no[/]: {escape(row['detail'])}" if not row["available"] else "[green]available[/]" + (
+            f": {escape(row['detail'])} (export reports its mAP50-95)" if row["detail"] != "ready" else "")
         formats.add_row(row["format"], escape(row["needs"]), here)
     console.print(formats)
     for w in warnings:

@@ -408,7 +408,9 @@ def format_support() -> list[dict[str, str | bool]]:
     for fmt, needs in FORMAT_NEEDS.items():
         try:
             check_runtime(fmt)
-            rows.append({"format": fmt, "needs": needs, "available": True, "detail": "ready"})
+            lower = runtime_precision(fmt, "fp32")
+            detail = f"computes fp32 and fp16 models in {lower} on this CPU by default" if lower != "fp32" else "ready"
+            rows.append({"format": fmt, "needs": needs, "available": True, "detail": detail})
         except UserError as e:
             rows.append({"format": fmt, "needs": needs, "available": False, "detail": str(e)})
     return rows
