@@ -120,7 +120,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
     [
         (["--imgsz", "70"], "--imgsz 70 is not a positive multiple of 32 (the model's largest stride): use 64 or 96"),
         (["--imgsz", "0"], "--imgsz 0 is not a positive multiple of 32 (the model's largest stride): use 32"),
-        (["--seed", "-1"], "--seed must be >= 0 (NumPy rejects negative seeds), got -1"),
+        (["--seed", "-1"], "--seed must be between 0 and 4294967295 (NumPy's seed range), got -1"),
+        (["--seed", "4294967296"], "--seed must be between 0 and 4294967295 (NumPy's seed range), got 4294967296"),
         (["--epochs", "0"], "--epochs must be a whole number >= 1"),
         (["--feat-loss", "kl"], "feat_loss must be one of l2, cwd, mgd"),
         (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
@@ -194,7 +195,7 @@ def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     assert_one_line_error(result, "is a URL", "only train's and compare's --teacher and --student are fetched")
 
 
-@pytest.mark.parametrize("device", [None, "", "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,
+@pytest.mark.parametrize("device", [None, "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,
                                     [0, 1], "-1", "-1,-1"])
 def test_devices_this_machine_has_pass(device, monkeypatch):
     import torch
@@ -202,7 +203,23 @@ def test_devices_this_machine_has_pass(device, monkeypatch):
     from yolodistill.checks import check_device
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # the check reads only the count
-    check_device(device)
+    assert check_device(device) is device  # handed to Ultralytics as given
+
+
+@pytest.mark.parametrize("device", ["auto", "AUTO", " auto ", "none", ""])
+def test_auto_is_ultralytics_choice(device, monkeypatch):
+    """--help calls auto the default, and Ultralytics refuses 'auto' by name (a ValueError traceback): it is None,
+    Ultralytics' own auto, for the commands that pass the device on, and the device Ultralytics picks for those that
+    name it."""
+    import torch
+
+    from yolodistill.checks import check_device, concrete_device
+
+    assert check_device(device) is None
+    for gpus, picked in ((0, "cpu"), (1, "0")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda n=gpus: n > 0)
+        assert concrete_device(device) == picked
+    assert concrete_device("cpu") == "cpu"
 
 
 @pytest.mark.parametrize("device, gpus, needle", [
@@ -239,6 +256,16 @@ def test_mps_only_where_it_exists(monkeypatch):
         check_device("mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     check_device("mps")
+
+
+def test_device_auto_trains(teacher26, synth_data, tmp_path):
+    """The default --help names, typed out: a traceback from Ultralytics' select_device on the old code."""
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--project", str(tmp_path / "runs"), "--name", "5",
+                                      "--device", "auto", "--epochs", "1", "--imgsz", "64", "--batch", "8",
+                                      "--workers", "0", "plots=False"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "5" / "weights" / "best.pt").is_file()
 
 
 def test_this_machine_refuses_its_missing_gpu(teacher26, synth_data, tmp_path):

@@ -168,7 +168,9 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"seeds": []}, "no seeds"),
         ({"seeds": "0,0"}, "repeats a seed"),
         ({"seeds": "0,x"}, "whole numbers"),
-        ({"seeds": (-1,)}, ">= 0"),
+        ({"seeds": (-1,)}, "between 0 and 4294967295"),
+        ({"seeds": "4294967296"}, "between 0 and 4294967295"),  # NumPy's traceback, after the teacher's val
+        ({"device": "gpu"}, "is not a device"),
         ({"seed": 3}, "compare sets seed"),
         ({"epochs": 0}, "--epochs"),
         ({"teacher": "missing.pt"}, "does not exist"),
@@ -199,6 +201,9 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
     assert compare_dir(tmp_path, None, exist_ok=False) == tmp_path / "exp-2"
     assert compare_dir(tmp_path, None, exist_ok=True) == tmp_path / "exp"
     assert compare_dir(tmp_path, "exp", exist_ok=True) == tmp_path / "exp"
+    # name=5 and project=7 as key=value are numbers (a TypeError on the old code); Ultralytics takes them as names
+    assert compare_dir(7, 5, exist_ok=False) == Path("7").resolve() / "5"
+    assert compare_dir(tmp_path, 0, exist_ok=False) == tmp_path / "0"
 
 
 @pytest.mark.parametrize("method", ["plain", "builtin"])

@@ -57,5 +57,5 @@ def test_negative_seed_is_one_line(command, teacher26, tmp_path):
     args = {"synth": [], "convert": [str(data), "--format", "yolo"],
             "pseudo-label": ["--teacher", str(teacher26), "--images", str(tmp_path / "src" / "images")]}[command]
     result = CliRunner().invoke(app, ["data", command, *args, "--out", str(tmp_path / "out"), "--seed", "-1"])
-    assert_one_line_error(result, "--seed must be >= 0 (NumPy rejects negative seeds), got -1")
+    assert_one_line_error(result, "--seed must be between 0 and 4294967295 (NumPy's seed range), got -1")
     assert not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports
-from .checks import check_device, check_task, load_detector
+from .checks import check_device, check_task, concrete_device, load_detector
 from .errors import UserError, check_batch, check_imgsz, check_output, first_line
 from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
@@ -297,6 +297,7 @@ def bench(
     console = console or Console()
     system = system or sysinfo.System()
     validate(batch, warmup, runs, imgsz, device, json_path)
+    device = concrete_device(device)
     chosen = select_artifacts(artifacts, root, device, console)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here

@@ -167,18 +167,23 @@ def check_data(data: str | Path) -> dict[str, Any]:
 DEVICE_HINT = "use --device cpu, or a GPU index such as 0 (0,1 for several)"
 
 
-def check_device(device: Any, flag: str = "--device") -> None:
+def check_device(device: Any, flag: str = "--device") -> Any:
     """Refuse a device this machine does not have, before any work: a GPU index on a CPU-only machine, an index past
     the last GPU, MPS off a Mac, or a malformed list. Accepts what Ultralytics accepts: '' or None (auto), cpu, mps,
-    0, 0,1, cuda, cuda:0, [0, 1], and -1 for an idle GPU; npu and xpu are left to Ultralytics' own check."""
+    0, 0,1, cuda, cuda:0, [0, 1], and -1 for an idle GPU; npu and xpu are left to Ultralytics' own check.
+
+    Returns the device to hand to Ultralytics: None for auto, which our help calls the default and Ultralytics
+    refuses by that name ('auto', 'none', ''), else the device as given."""
     if device is None or isinstance(device, torch.device):
-        return
+        return device
     raw = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device)
     text = raw.strip().lower()
     for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
         text = text.replace(junk, "")
-    if text in ("", "none", "auto", "cpu"):
-        return
+    if text in ("", "none", "auto"):
+        return None
+    if text == "cpu":
+        return device
     if text.startswith(("npu", "xpu")):
         from ultralytics.utils.torch_utils import select_device
 
@@ -186,11 +191,11 @@ def check_device(device: Any, flag: str = "--device") -> None:
             select_device(text, verbose=False)
         except ValueError as e:
             raise UserError(f"{flag} {raw}: {first_line(e)}: {DEVICE_HINT}") from None
-        return
+        return device
     if text in ("mps", "mps:0"):
         if not torch.backends.mps.is_available():
             raise UserError(f"{flag} {raw}: Apple's MPS is not available on this machine: {DEVICE_HINT}")
-        return
+        return device
     ids = ["0"] if text == "cuda" else text.split(",")
     if not all(i.lstrip("-").isdigit() and int(i) >= -1 for i in ids):
         raise UserError(f"{flag} '{raw}' is not a device: {DEVICE_HINT}")
@@ -205,6 +210,12 @@ def check_device(device: Any, flag: str = "--device") -> None:
     if beyond:
         raise UserError(f"{flag} {raw}: this machine has {count} GPU{'s' * (count > 1)} (index 0"
                         f"{f' to {count - 1}' if count > 1 else ''}), so there is no GPU {beyond[0]}: {DEVICE_HINT}")
+    return device
+
+
+def concrete_device(device: Any, flag: str = "--device") -> Any:
+    """`check_device`, with auto made the device Ultralytics would pick, for commands that name it in their output."""
+    return check_device(device, flag) or ("0" if torch.cuda.is_available() else "cpu")
 
 
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
@@ -324,10 +335,11 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
     if student is None:
         raise UserError("no student: pass --student yolo26n.yaml (started from the teacher) or a .pt (fine-tuned from its own weights)")
-    check_device(args.get("device"))
+    if "device" in args:
+        args = {**args, "device": check_device(args["device"])}
     args = {"name": None, **args}
     # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
-    args["project"] = str(Path(args.get("project") or "runs/distill").resolve())
+    args["project"] = str(Path(str(args.get("project") or "runs/distill")).resolve())  # project=5 is a number
     check_output(args["project"], "--project")
     check_run_dir(args)
     data_info = check_data(data)
@@ -372,7 +384,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if finished:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
                         "to train it further")
-    check_device(overrides.get("device"))
+    if "device" in overrides:
+        overrides = {**overrides, "device": check_device(overrides["device"])}
     if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
         from .unlabeled import check_sources
 

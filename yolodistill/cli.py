@@ -111,8 +111,8 @@ RUN_OPTIONS = (
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: 640]"),
     opt("batch", Optional[int], "Batch size. [default: 16]"),
-    opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; checked against this machine's "
-        "GPUs. [default: auto]"),
+    opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
+        "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
     opt("project", Optional[str], "Parent folder of the runs. [default: runs/distill for train, runs/compare for "
         "compare]"),
@@ -309,8 +309,8 @@ def data_pseudo_label(
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),
     imgsz: Optional[int] = typer.Option(None, help=escape("Inference image size. [default: the teacher's train "
                                         "imgsz]")),
-    device: Optional[str] = typer.Option(None, help=escape("Device: cpu, mps, 0; checked against this machine's GPUs. "
-                                         "[default: auto]")),
+    device: Optional[str] = typer.Option(None, help=escape("Device: cpu, mps, 0; auto: Ultralytics' choice (a GPU if "
+                                         "there is one); checked against this machine's GPUs. [default: auto]")),
     batch: int = typer.Option(16, help="Images per inference batch."),
     val_fraction: float = typer.Option(0.1, help="Validation share of the images."),
     seed: int = typer.Option(0, help="Random seed of that split."),
@@ -319,7 +319,7 @@ def data_pseudo_label(
     from .checks import check_device
     from .pseudo import pseudo_label
 
-    check_device(device)
+    device = check_device(device)
     result = pseudo_label(teacher, images, out, conf=conf, iou=iou, tta=tta, imgsz=imgsz, device=device, batch=batch,
                           val_fraction=val_fraction, seed=seed)
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
@@ -340,7 +340,8 @@ def export(
     batch: int = typer.Option(1, help="Export batch size."),
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the ONNX graph (onnxslim)."),
     nms: bool = typer.Option(False, "--nms", help="Put NMS inside the exported graph."),
-    device: Optional[str] = typer.Option(None, help="Device for export, e.g. cpu or 0."),
+    device: Optional[str] = typer.Option(None, help=escape("Device for export: cpu or a GPU index such as 0; auto: "
+                                         "as Ultralytics exports, cpu (0 for engine). [default: auto]")),
     max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
 ):
     """Export with Ultralytics, then check the artifact against the PyTorch model on sample images."""
@@ -361,7 +362,7 @@ def bench(
     data: Optional[Path] = typer.Option(None, help=escape("Dataset yaml whose val split gives mAP. [default: the "
                                         "run's data]")),
     imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
-    device: str = typer.Option("cpu", help="Device: cpu or a CUDA index."),
+    device: str = typer.Option("cpu", help="Device: cpu or a CUDA index; auto: a GPU if there is one."),
     batch: int = typer.Option(1, help="Batch size of the timed runs."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
     runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
@@ -380,7 +381,7 @@ def bench(
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 3 minutes on 2 CPU cores."),
-    device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index."),
+    device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index; auto: a GPU if there is one."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),
 ):

@@ -91,10 +91,10 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
     reused only with exist_ok."""
     from ultralytics.utils.files import increment_path
 
-    root = Path(project).resolve()
-    if not name:
+    root = Path(str(project)).resolve()  # str: name=5 as key=value is read as a number, which Ultralytics allows too
+    if name is None or name == "":
         return increment_path(root / "exp", exist_ok=exist_ok)
-    out = root / name
+    out = root / str(name)
     if out.exists() and not exist_ok:
         raise UserError(f"compare folder '{out}' exists: pass --exist-ok to reuse it, or another --name")
     return out
@@ -199,7 +199,8 @@ def compare(
     reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
-    check_device(overrides.get("device"))
+    if "device" in overrides:
+        overrides = {**overrides, "device": check_device(overrides["device"])}
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)

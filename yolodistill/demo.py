@@ -123,10 +123,10 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     from .train import train
     from .utils import atomic_write_text
 
-    from .checks import check_device, check_output
+    from .checks import check_output, concrete_device
 
     p = PRESETS["quick" if quick else "full"]
-    check_device(device)
+    device = concrete_device(device)
     check_output(out, "--out")
     save_dir = increment_path(Path(out).resolve(), mkdir=False)
     try:

@@ -43,9 +43,9 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
 
 
 def check_seed(seed: int, flag: str = "--seed") -> None:
-    """A seed, worded alike in every command: NumPy refuses negative seeds with a traceback."""
-    if seed < 0:
-        raise UserError(f"{flag} must be >= 0 (NumPy rejects negative seeds), got {seed}")
+    """A seed, worded alike in every command: NumPy refuses seeds outside 0 to 2**32 - 1 with a traceback."""
+    if not 0 <= seed < 2**32:
+        raise UserError(f"{flag} must be between 0 and {2**32 - 1} (NumPy's seed range), got {seed}")
 
 
 def check_batch(batch: int) -> None:

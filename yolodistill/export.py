@@ -348,7 +348,7 @@ def export_model(
 
     fmt = format.lower()
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
-    check_device(device)
+    device = check_device(device)
     weights = require_file(weights, "--weights", (".pt",))
     if not writable(weights.parent):
         raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
