@@ -218,22 +218,23 @@ def concrete_device(device: Any, flag: str = "--device") -> Any:
     return check_device(device, flag) or ("0" if torch.cuda.is_available() else "cpu")
 
 
+def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None:
+    """A model and a dataset must list the same classes in the same order: otherwise its mAP on that data scores one
+    class's boxes against another's labels. `model` names the model in the message; `fix` ends the count message."""
+    m = [str(v) for v in (dict(model_names).values() if isinstance(model_names, dict) else model_names)]
+    d = [str(v) for v in (dict(data_names).values() if isinstance(data_names, dict) else data_names)]
+    if len(m) != len(d):
+        raise UserError(f"{model} has {len(m)} classes but the data has {len(d)}: {fix}")
+    if m != d:
+        diff = next(i for i, (a, b) in enumerate(zip(m, d)) if a != b)
+        raise UserError(f"{model} class {diff} is '{m[diff]}' but the data's is '{d[diff]}': {model} and data must "
+                        "list the same classes in the same order")
+
+
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
     """Classes, input channels, detection levels and strides must agree, or distillation would compare apples
     with pears anchor by anchor."""
-    t_names = [str(v) for v in dict(teacher.names).values()]
-    d_names = [str(v) for v in dict(data["names"]).values()]
-    if len(t_names) != len(d_names):
-        raise UserError(
-            f"teacher has {len(t_names)} classes but the data has {len(d_names)}: "
-            "train or fine-tune the teacher on this dataset first"
-        )
-    if t_names != d_names:
-        diff = next(i for i, (a, b) in enumerate(zip(t_names, d_names)) if a != b)
-        raise UserError(
-            f"teacher class {diff} is '{t_names[diff]}' but the data's is '{d_names[diff]}': "
-            "teacher and data must list the same classes in the same order"
-        )
+    check_names(teacher.names, data["names"], "teacher", "train or fine-tune the teacher on this dataset first")
     t_ch, d_ch = teacher.yaml.get("channels", 3), data.get("channels", 3)
     if t_ch != d_ch:
         raise UserError(f"teacher takes {t_ch}-channel images but the data has {d_ch} channels")
