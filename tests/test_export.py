@@ -447,3 +447,59 @@ def test_the_name_checked_before_exporting_is_ultralytics_name(tmp_path):
     assert names[("onnx", "int8")] == "best_int8.onnx" and names[("onnx", "fp16")] == "best.onnx"
     assert names[("openvino", "int8")] == "best_int8_openvino_model" and names[("openvino", "fp32")] == "best_openvino_model"
     assert {names[("engine", p)] for p in ("fp32", "fp16", "int8")} == {"best.engine"}
+
+
+def test_ultralytics_export_words_go_as_key_value(weights, synth_data):
+    """opset= as key=value, as Ultralytics users write it (the old command refused any extra word, click's box)."""
+    import onnx
+
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data), "opset=12"])
+    assert result.exit_code == 0, result.output
+    model = onnx.load(weights.parent / "best.onnx")
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [12]
+
+
+@pytest.mark.parametrize("word, needle", [
+    ("lr0=0.1", "export takes opset=, workspace=, fraction= as key=value, not lr0"),
+    ("opset=abc", "'opset' must be an int"),
+    ("opset", "'opset' is not a key=value override: Ultralytics' opset="),
+])
+def test_other_words_are_one_line(weights, word, needle):
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), word])
+    assert_one_line_error(result, needle)
+    assert leftovers(weights.parent) == [] and not (weights.parent / "best.onnx").exists()
+
+
+def test_data_with_other_classes_is_refused_before_exporting(weights, tmp_path):
+    """Parity and the INT8 gate score the model on --data's labels: another class list would gate on nonsense."""
+    from yolodistill.data import make_synthetic
+
+    other = make_synthetic(tmp_path / "five", images=8, classes=5, imgsz=64, seed=0)
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(other), "--int8"])
+    assert_one_line_error(result, "has 3 classes but the data has 5", "pass the --data it was trained on")
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["best.pt"]
+
+
+def test_an_export_that_compared_nothing_is_not_saved():
+    """No detections on either side (an --nms graph drops scores below 0.25): the artifact would ship unchecked."""
+    from yolodistill.parity import Parity
+
+    empty = Parity(images=8, conf=ex.NMS_CONF, pairs=0, confident=0, confident_paired=0, max_box_px=None,
+                   max_score=None, imgsz=64)
+    with pytest.raises(UserError, match=r"nothing to compare.*unchecked; not saved.*--nms graph keeps only scores"):
+        ex.refuse_if_broken("onnx", "fp32", empty, None)
+    ex.refuse_if_broken("onnx", "int8", empty, ex.Int8Gate(0.5, 0.49, 0.02))  # INT8 ships on its measured mAP
+
+
+def test_files_of_the_users_inside_an_openvino_export_are_kept(weights):
+    """An OpenVINO export is a folder, replaced whole: a file the user put there would go with it."""
+    folder = weights.parent / "best_openvino_model"
+    folder.mkdir()
+    (folder / "metadata.yaml").write_text(yaml.safe_dump({"task": "detect", "imgsz": [64, 64], "args": {}}))
+    (folder / "best.xml").write_text("<net/>")
+    (folder / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "openvino"])
+    assert_one_line_error(result, "holds notes.txt, not written by the export", "move them out first")
+    assert (folder / "notes.txt").read_text() == "mine" and leftovers(weights.parent) == []
+    (folder / "notes.txt").unlink()
+    ex.check_replaceable(folder)  # the export's own files alone: replaceable

@@ -49,6 +49,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
     from .config import load_yaml  # here, not above: config imports torch, which --help does not need
 
+    words = ("Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)" if command == "export" else
+             "any other Ultralytics train argument goes as key=value (lr0=0.01)")
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -57,11 +59,10 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
 
             close = difflib.get_close_matches(item, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; any other Ultralytics "
-                            "train argument goes as key=value (lr0=0.01)")
+            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; {words}")
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or not key:
-            raise UserError(f"'{item}' is not a key=value override: write Ultralytics train arguments as lr0=0.01")
+            raise UserError(f"'{item}' is not a key=value override: {words}")
         try:
             out[key] = load_yaml(value) if value != "" else None
         except yaml.YAMLError:
@@ -325,14 +326,15 @@ def data_pseudo_label(
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
 
 
-@app.command()
+@app.command(context_settings=RUN_CONTEXT)
 @user_errors
 def export(
+    ctx: typer.Context,
     weights: Path = typer.Option(..., help="Checkpoint to export, e.g. runs/distill/exp/weights/best.pt."),
     format: str = typer.Option("onnx", "--format", help="onnx, openvino or engine (TensorRT, needs CUDA)."),
     imgsz: Optional[int] = typer.Option(None, help=escape("Export image size. [default: the checkpoint's train "
                                         "imgsz]")),
-    half: bool = typer.Option(False, "--half", help="FP16 weights (engine, openvino; onnx on GPU)."),
+    half: bool = typer.Option(False, "--half", help="FP16 weights (onnx, openvino, engine)."),
     int8: bool = typer.Option(False, "--int8", help="INT8 quantization, calibrated on --data and gated by --max-drop."),
     data: Optional[Path] = typer.Option(None, help="Dataset yaml: parity sample images, INT8 calibration, and the "
                                         "mAP50-95 reported where OpenVINO computes in bf16 on this CPU."),
@@ -344,12 +346,14 @@ def export(
                                          "as Ultralytics exports, cpu (0 for engine). [default: auto]")),
     max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
 ):
-    """Export with Ultralytics, then check the artifact against the PyTorch model on sample images."""
+    """Export with Ultralytics, then check the artifact against the PyTorch model on sample images. Ultralytics'
+    opset=, workspace= and fraction= go as key=value (opset=12)."""
     from .export import export_model
 
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
     result = export_model(
         weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data, dynamic=dynamic, batch=batch,
-        simplify=simplify, nms=nms, device=device, max_drop=max_drop,
+        simplify=simplify, nms=nms, device=device, max_drop=max_drop, **parse_overrides(ctx.args, "export", known),
     )
     console.print(result.render())
 

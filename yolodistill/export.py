@@ -13,6 +13,7 @@ import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.markup import escape
@@ -26,6 +27,9 @@ from .parity import (  # noqa: F401 (part of export's interface)
 
 FORMATS = ("onnx", "openvino", "engine")
 SAMPLE_IMAGES = 16
+# Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
+# share of --data's images INT8 calibrates on. Others change what parity compares (conf, iou) or other formats.
+EXPORT_WORDS = ("opset", "workspace", "fraction")
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,20 @@ def checkpoint_imgsz(model, imgsz: int | None) -> int:
     return size
 
 
+def check_export_words(words: dict) -> None:
+    """key=value words: only EXPORT_WORDS, with the types and ranges Ultralytics' own argument check wants."""
+    from ultralytics.cfg import get_cfg
+
+    unknown = sorted(k for k in words if k not in EXPORT_WORDS)
+    if unknown:
+        raise UserError(f"export takes {', '.join(f'{k}=' for k in EXPORT_WORDS)} as key=value, not "
+                        f"{', '.join(unknown)}: the rest are flags (see yolodistill export --help)")
+    try:
+        get_cfg(overrides=words)
+    except (SyntaxError, TypeError, ValueError) as e:
+        raise UserError(first_line(e)) from None
+
+
 def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch: int, max_drop: float) -> None:
     """Reject option combinations that cannot work, before any export work."""
     if fmt not in FORMATS:
@@ -283,10 +301,18 @@ def artifact_name(weights: Path, fmt: str, precision: str) -> str:
 
 
 def check_replaceable(path: Path) -> None:
-    """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not."""
+    """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not, nor
+    one the user put inside an OpenVINO export's folder, which is replaced whole."""
     if path.exists() and not export_metadata(path):
         raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
                         "weights: move the file, or export a copy of the weights from another folder")
+    if path.is_dir():
+        stem = path.name.removesuffix("_openvino_model").removesuffix("_int8")
+        theirs = {"metadata.yaml", f"{stem}.xml", f"{stem}.bin"}  # what Ultralytics' OpenVINO export writes
+        mine = sorted(p.name for p in path.iterdir() if p.name not in theirs)
+        if mine:
+            raise UserError(f"'{path}' holds {', '.join(mine[:3])}{' ...' if len(mine) > 3 else ''}, not written by "
+                            "the export, and exporting again replaces the folder whole: move them out first")
 
 
 def install(artifact: Path, dest: Path) -> tuple[Path, str]:
@@ -320,6 +346,10 @@ def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | 
             f"more than --max-drop {gate.max_drop:g}; not saved. Calibrate on more images (--data), export --half "
             f"instead, or raise --max-drop"
         )
+    if gate is None and not parity.compared:  # INT8 is judged on its mAP; anything else would ship unchecked
+        nms = f" (an --nms graph keeps only scores above {NMS_CONF})" if parity.conf == NMS_CONF else ""
+        raise UserError(f"parity found {parity.render()}, so the {fmt} export is unchecked; not saved. Pass --data "
+                        f"with images this model finds objects in{nms}")
     failures = parity.failures(TOLERANCES[precision]) if precision in TOLERANCES else []
     if failures:
         raise UserError(f"the {fmt} {precision} export diverges from the PyTorch model ({'; '.join(failures)}); not "
@@ -340,14 +370,17 @@ def export_model(
     nms: bool = False,
     device: str | None = None,
     max_drop: float = 0.02,
+    **words: Any,
 ) -> ExportResult:
-    """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8)."""
+    """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8). `words`:
+    Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
     from ultralytics.utils.files import file_size
 
-    from .checks import check_device, check_task
+    from .checks import check_device, check_names, check_task
 
     fmt = format.lower()
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
+    check_export_words(words)
     device = check_device(device)
     weights = require_file(weights, "--weights", (".pt",))
     if not writable(weights.parent):
@@ -358,6 +391,8 @@ def export_model(
     model = load_model(weights)
     check_task(model.task, "--weights", weights)  # a .pt's own task; a classify one would export, then fail parity
     dataset, sample = parity_data(model, data)
+    if data:  # parity and the INT8 gate score the model on this data's labels
+        check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
@@ -373,7 +408,7 @@ def export_model(
             artifact = Path(load_model(source).export(
                 format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
                 data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
-                nms=True if nms else None, device=device,
+                nms=True if nms else None, device=device, **words,
             ))
         except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
             raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
