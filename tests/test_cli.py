@@ -152,7 +152,7 @@ def test_info_lists_versions_and_format_support():
     assert "yolodistill[openvino]" in flat  # brackets survive rich markup
     engine_ok = torch.cuda.is_available()
     assert ("engine" in flat) and (engine_ok or "TensorRT engines need" in flat)
-    from yolodistill.export import runtime_precision
+    from yolodistill.parity import runtime_precision
 
     bf16 = runtime_precision("openvino", "fp32") == "bf16"  # this CPU's OpenVINO default, said where export uses it
     assert ("computes fp32 and fp16 models in bf16 on this CPU by default" in here_column(result.output)) == bf16
@@ -164,10 +164,10 @@ def here_column(output: str) -> str:
 
 
 def test_info_says_where_openvino_computes_in_bf16(monkeypatch):
-    from yolodistill import export
+    from yolodistill import runtimes
 
-    monkeypatch.setattr(export, "runtime_precision", lambda fmt, precision: "bf16" if fmt == "openvino" else precision)
-    rows = {r["format"]: r for r in export.format_support()}
+    monkeypatch.setattr(runtimes, "runtime_precision", lambda fmt, precision: "bf16" if fmt == "openvino" else precision)
+    rows = {r["format"]: r for r in runtimes.format_support()}
     assert rows["openvino"]["detail"] == "computes fp32 and fp16 models in bf16 on this CPU by default"
     assert rows["onnx"]["detail"] == "ready"
     here = here_column(CliRunner().invoke(app, ["info"], terminal_width=200).output)

@@ -401,7 +401,7 @@ def info():
     """Versions, accelerators, Jetson details, and which export formats this machine can build and run."""
     from rich.table import Table
 
-    from .export import format_support
+    from .runtimes import format_support
     from .sysinfo import collect
 
     record, warnings = collect()

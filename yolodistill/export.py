@@ -24,8 +24,8 @@ from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
     openvino_at_f32, runtime_precision,
 )
+from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 
-FORMATS = ("onnx", "openvino", "engine")
 SAMPLE_IMAGES = 16
 # Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
 # share of --data's images INT8 calibrates on. Others change what parity compares (conf, iou) or other formats.
@@ -110,44 +110,6 @@ class ExportResult:
         lines.append("  PyTorch's outputs need f32: core.set_property('CPU', {'INFERENCE_PRECISION_HINT': 'f32'}) "
                      "in OpenVINO, or export to onnx")
         return lines
-
-
-def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> None:
-    """Fail at once, in one line, when this machine lacks what `fmt` needs to build or run."""
-    if fmt == "engine":
-        check_tensorrt(device)
-    elif fmt == "openvino":
-        check_openvino(int8)
-
-
-def check_tensorrt(device: str | None) -> None:
-    """TensorRT builds and runs engines only on a CUDA GPU, with the tensorrt package importable."""
-    import torch
-
-    missing = []
-    if not torch.cuda.is_available():
-        missing.append("a CUDA GPU (torch.cuda.is_available() is False)")
-    try:
-        import tensorrt  # noqa: F401
-    except (ImportError, OSError):  # OSError: the package is there but its CUDA libraries are not
-        missing.append("TensorRT (pip install tensorrt)")
-    if missing:
-        raise UserError(f"TensorRT engines need {' and '.join(missing)}: use onnx or openvino on this machine")
-    if str(device).lower() == "cpu":
-        raise UserError("TensorRT engines build and run on a CUDA device: pass --device 0, not cpu")
-
-
-def check_openvino(int8: bool) -> None:
-    """OpenVINO is an optional extra, and its INT8 calibration needs nncf on top."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        raise UserError("OpenVINO is not installed: pip install 'yolodistill[openvino]'") from None
-    if int8:
-        try:
-            import nncf  # noqa: F401
-        except ImportError:
-            raise UserError("OpenVINO INT8 calibration needs nncf: pip install nncf") from None
 
 
 def load_data(data: str | Path) -> dict:
@@ -428,24 +390,3 @@ def export_model(
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, **lower)
-
-
-FORMAT_NEEDS = {
-    "onnx": "onnx + onnxruntime (installed with yolodistill)",
-    "openvino": "openvino (pip install 'yolodistill[openvino]'); INT8 also needs nncf",
-    "engine": "a CUDA GPU + tensorrt (JetPack ships it on a Jetson)",
-}
-
-
-def format_support() -> list[dict[str, str | bool]]:
-    """What each export format needs and whether this machine has it (the check export itself runs first)."""
-    rows = []
-    for fmt, needs in FORMAT_NEEDS.items():
-        try:
-            check_runtime(fmt)
-            lower = runtime_precision(fmt, "fp32")
-            detail = f"computes fp32 and fp16 models in {lower} on this CPU by default" if lower != "fp32" else "ready"
-            rows.append({"format": fmt, "needs": needs, "available": True, "detail": detail})
-        except UserError as e:
-            rows.append({"format": fmt, "needs": needs, "available": False, "detail": str(e)})
-    return rows

@@ -1,0 +1,67 @@
+"""What this machine can export to and run: each format's runtime, checked before any export or bench work."""
+
+from __future__ import annotations
+
+from .errors import UserError
+from .parity import runtime_precision
+
+FORMATS = ("onnx", "openvino", "engine")
+
+
+def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> None:
+    """Fail at once, in one line, when this machine lacks what `fmt` needs to build or run."""
+    if fmt == "engine":
+        check_tensorrt(device)
+    elif fmt == "openvino":
+        check_openvino(int8)
+
+
+def check_tensorrt(device: str | None) -> None:
+    """TensorRT builds and runs engines only on a CUDA GPU, with the tensorrt package importable."""
+    import torch
+
+    missing = []
+    if not torch.cuda.is_available():
+        missing.append("a CUDA GPU (torch.cuda.is_available() is False)")
+    try:
+        import tensorrt  # noqa: F401
+    except (ImportError, OSError):  # OSError: the package is there but its CUDA libraries are not
+        missing.append("TensorRT (pip install tensorrt)")
+    if missing:
+        raise UserError(f"TensorRT engines need {' and '.join(missing)}: use onnx or openvino on this machine")
+    if str(device).lower() == "cpu":
+        raise UserError("TensorRT engines build and run on a CUDA device: pass --device 0, not cpu")
+
+
+def check_openvino(int8: bool) -> None:
+    """OpenVINO is an optional extra, and its INT8 calibration needs nncf on top."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        raise UserError("OpenVINO is not installed: pip install 'yolodistill[openvino]'") from None
+    if int8:
+        try:
+            import nncf  # noqa: F401
+        except ImportError:
+            raise UserError("OpenVINO INT8 calibration needs nncf: pip install nncf") from None
+
+
+FORMAT_NEEDS = {
+    "onnx": "onnx + onnxruntime (installed with yolodistill)",
+    "openvino": "openvino (pip install 'yolodistill[openvino]'); INT8 also needs nncf",
+    "engine": "a CUDA GPU + tensorrt (JetPack ships it on a Jetson)",
+}
+
+
+def format_support() -> list[dict[str, str | bool]]:
+    """What each export format needs and whether this machine has it (the check export itself runs first)."""
+    rows = []
+    for fmt, needs in FORMAT_NEEDS.items():
+        try:
+            check_runtime(fmt)
+            lower = runtime_precision(fmt, "fp32")
+            detail = f"computes fp32 and fp16 models in {lower} on this CPU by default" if lower != "fp32" else "ready"
+            rows.append({"format": fmt, "needs": needs, "available": True, "detail": detail})
+        except UserError as e:
+            rows.append({"format": fmt, "needs": needs, "available": False, "detail": str(e)})
+    return rows
