@@ -242,3 +242,71 @@ def test_repeat_command_names_the_config_file_by_its_absolute_path(tmp_path, mon
     assert f"--config {tmp_path / 'cfg' / 'mine.yaml'} " in line
     named = cli_command("t.pt", "s.yaml", "d.yaml", 3, [0], ["ours"], "full", tmp_path / "runs" / "exp", {})
     assert "--config full " in named  # a shipped recipe's name works from anywhere
+
+
+class FakeRuns:
+    """Stands in for training (train_run) and the teacher's validation: writes what a finished run leaves
+    (weights/best.pt, results.csv) and records which runs trained; Ctrl-C lands in the run named `stop_at`."""
+
+    def __init__(self, monkeypatch, stop_at: str | None = None):
+        from yolodistill import compare as cmp
+
+        self.trained, self.stop_at = [], stop_at
+        monkeypatch.setattr(cmp, "train_run", self.train_run)
+        monkeypatch.setattr(cmp, "validate_teacher", lambda *a: {"map50": 0.9, "map50_95": 0.6, "val_dir": "v"})
+
+    def train_run(self, method, seed, base, ours):
+        name = f"{method}-seed{seed}"
+        if name == self.stop_at:
+            raise KeyboardInterrupt
+        run_dir = Path(base["project"]) / name
+        (run_dir / "weights").mkdir(parents=True, exist_ok=True)
+        (run_dir / "weights" / "best.pt").write_bytes(name.encode())
+        (run_dir / "results.csv").write_text("epoch,time\n1,2.0\n")
+        self.trained.append(name)
+        score = 0.3 + 0.1 * METHODS.index(method) + 0.01 * seed
+        return run_dir, {"metrics/mAP50(B)": score + 0.2, "metrics/mAP50-95(B)": score}
+
+
+def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, synth_data, tmp_path, monkeypatch):
+    """A Ctrl-C during compare printed nothing, and a rerun with --exist-ok retrained every run, overwriting the
+    finished ones: hours lost on a 3-seed schedule. Finished runs are now kept when their settings match."""
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0,1", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
+            "--project", str(tmp_path), "--name", "cmp"]
+    fake = FakeRuns(monkeypatch, stop_at="builtin-seed0")
+    cut = CliRunner().invoke(app, args)
+    assert cut.exit_code == 130 and fake.trained == ["plain-seed0"]
+    message = " ".join(cut.output.split())
+    assert "Interrupted. 1 of 6 runs finished, kept in" in message and "Traceback" not in message
+    command = message.split("Continue with: ")[1].split(" --exist-ok")[0]
+    assert command.startswith("yolodistill compare --teacher") and "--name cmp" in command
+
+    fake = FakeRuns(monkeypatch)
+    rerun = CliRunner().invoke(app, [*args, "--exist-ok"])
+    assert rerun.exit_code == 0, rerun.output
+    assert fake.trained == ["builtin-seed0", "ours-seed0", "plain-seed1", "builtin-seed1", "ours-seed1"]
+    assert "plain seed 0: finished earlier with these settings, kept" in rerun.output
+    record = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert [(r["method"], r["seed"]) for r in record["runs"]] == [(m, s) for s in (0, 1) for m in METHODS]
+    assert record["runs"][0]["map50_95"] == pytest.approx(0.3)  # the kept run's own record
+
+    fake = FakeRuns(monkeypatch)  # other settings: nothing finished with them, everything trains
+    changed = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
+    assert changed.exit_code == 0, changed.output
+    assert len(fake.trained) == 6
+
+
+def test_a_run_without_its_weights_trains_again(tmp_path):
+    from yolodistill.compare import RUN_RECORD, finished_earlier
+
+    plan = {"method": "plain", "seed": 0}
+    run_dir = tmp_path / "plain-seed0"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4}}))
+    assert finished_earlier(run_dir, plan) is None  # best.pt gone
+    (run_dir / "weights" / "best.pt").write_bytes(b"w")
+    assert finished_earlier(run_dir, plan) == {"map50_95": 0.4}
+    assert finished_earlier(run_dir, {**plan, "seed": 1}) is None
+    (run_dir / RUN_RECORD).write_text("{half")
+    assert finished_earlier(run_dir, plan) is None

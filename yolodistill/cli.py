@@ -244,9 +244,14 @@ def compare(ctx: typer.Context, **options: Any):
     --init-from-teacher) set 'ours', every other option and key=value argument all methods alike. Writes
     compare.json, compare.md and compare.png.
     """
+    from .compare import CompareInterrupted
     from .compare import compare as run_compare
 
-    run_compare(console=console, **merge_overrides(options, ctx))
+    try:
+        run_compare(console=console, **merge_overrides(options, ctx))
+    except CompareInterrupted as e:
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
 
 
 @data_app.command("synth")

@@ -4,6 +4,9 @@ Per seed and with identical Ultralytics settings it trains the plain student, th
 distiller at its default weight, and the student with our recipe; validates the teacher once; and writes
 compare.json, compare.md and compare.png beside the runs in project/NAME/{method}-seed{S}/. One seed proves
 little on a short schedule, where seed noise can exceed the effect, hence the spread over seeds.
+
+Each finished run leaves compare-run.json in its folder (its record and the settings it trained with), so a Ctrl-C
+costs only the run it cut: the same command with --exist-ok keeps every run whose settings match and trains the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ METHODS = ("plain", "builtin", "ours")
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
+RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
 DEFINITIONS = {
     "map50, map50_95": "final validation of the run's weights/best.pt at the end of training (Ultralytics' "
     "trainer.metrics); the last results.csv row is the last epoch's EMA model instead",
@@ -52,6 +56,14 @@ class CompareResult:
     teacher: dict[str, Any]
     runs: list[dict[str, Any]]
     notes: list[str]
+
+
+class CompareInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a comparison: what finished, and the command that trains the rest."""
+
+    def __init__(self, finished: int, planned: int, save_dir: Path, command: str):
+        super().__init__(f"{finished} of {planned} runs finished, kept in {save_dir}. Continue with: {command} "
+                         "--exist-ok (runs that finished with the same settings are kept)")
 
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
@@ -154,6 +166,24 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     return Path(trainer.save_dir), dict(trainer.metrics)
 
 
+def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:
+    """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again."""
+    plan = {"method": method, "seed": seed, "train_args": base, "teacher": None if method == "plain" else teacher,
+            "distill": distill if method == "ours" else None}
+    return json.loads(json.dumps(plan, default=str))
+
+
+def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
+    try:
+        saved = json.loads((run_dir / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("plan") != plan or not (run_dir / "weights" / "best.pt").is_file():
+        return None
+    return saved.get("run")
+
+
 def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
     """What one run contributes: its final best.pt metrics and its epoch time (see DEFINITIONS)."""
     times = epoch_times(save_dir / "results.csv")
@@ -214,21 +244,32 @@ def compare(
                 config=config, epochs=epochs, **overrides)
 
     console.print(f"Comparing {', '.join(methods)} over seeds {', '.join(map(str, seeds))} in {escape(str(save_dir))}")
-    teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
+    command = cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config, save_dir,
+                          overrides)
     jobs = [(seed, method) for seed in seeds for method in methods]
     runs = []
-    for i, (seed, method) in enumerate(jobs, 1):
-        console.print(f"[bold]{escape(f'[{i}/{len(jobs)}]')} {method} seed {seed}[/] ...")
-        run = run_record(method, seed, *train_run(method, seed, base, ours))
-        console.print(f"{escape(f'[{i}/{len(jobs)}]')} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
-                      f"{run['epoch_time_s']:.1f} s/epoch")
-        runs.append(run)
+    try:
+        teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
+        for i, (seed, method) in enumerate(jobs, 1):
+            step = escape(f"[{i}/{len(jobs)}]")
+            plan = run_plan(method, seed, base, ours["teacher"], distill.to_dict())
+            run = finished_earlier(save_dir / f"{method}-seed{seed}", plan)
+            if run is None:
+                console.print(f"[bold]{step} {method} seed {seed}[/] ...")
+                run = run_record(method, seed, *train_run(method, seed, base, ours))
+                write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": plan, "run": run})
+            else:
+                console.print(f"{step} {method} seed {seed}: finished earlier with these settings, kept")
+            console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
+                          f"{run['epoch_time_s']:.1f} s/epoch")
+            runs.append(run)
+    except KeyboardInterrupt:
+        raise CompareInterrupted(len(runs), len(jobs), save_dir, command) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config,
-                               save_dir, overrides),
+        "command": command,
         "argv": sys.argv,
         "args": {"teacher": str(teacher), "student": str(student), "data": str(data), "epochs": epochs,
                  "seeds": seeds, "methods": methods, "config": None if config is None else str(config),
