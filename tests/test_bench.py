@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -17,11 +18,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from yolodistill import bench as bn
-from yolodistill.benchreport import KEYS
+from yolodistill.benchreport import KEYS, bench_rows, describe_bench
 from yolodistill import sysinfo
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 from yolodistill.export import export_model
+from yolodistill.parity import runtime_precision
 
 from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint
 
@@ -60,13 +62,15 @@ def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
 
     saved = json.loads(out.read_text())
     assert saved == rows and [r["format"] for r in saved] == ["pt", "onnx", "openvino"]
+    ov = runtime_precision("openvino", "fp32")  # bf16 on a CPU with bf16 units, and the row says so
+    assert [r["precision"] for r in saved] == ["fp32", "fp32", "fp32" if ov == "fp32" else f"fp32 (runs {ov})"]
     for row in saved:
         assert tuple(row) == KEYS
         lat = row["latency_ms"]
         assert set(lat) == {"p50", "p90", "p99"} and 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
         assert row["throughput_ips"] > 0 and row["size_mb"] > 0
         assert row["params"] > 0 and row["flops_g"] > 0  # exports borrow them from best.pt beside them
-        assert (row["precision"], row["imgsz"], row["batch"], row["device"]) == ("fp32", TRAINED_IMGSZ, 1, "cpu")
+        assert (row["imgsz"], row["batch"], row["device"]) == (TRAINED_IMGSZ, 1, "cpu")
         assert row["name"] == "exp"  # the run folder; format and precision tell the rows apart
     assert len({r["params"] for r in saved}) == 1
     table = [line for line in console.export_text().splitlines() if line.startswith("│ exp")]
@@ -198,6 +202,100 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(UserError, match="not a writable folder"):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / "a-file" / "b.json", console=quiet(), **FAST)
+
+
+def listing(folder: Path) -> dict:
+    """Each file in `folder` with its modification time, to show that a refused bench wrote nothing there."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def never_timed(monkeypatch) -> None:
+    """Make any timing fail the test: the refusals below must come before the first artifact is timed."""
+    def timed(*args, **kwargs):
+        raise AssertionError("an artifact was timed before the bad input was refused")
+
+    monkeypatch.setattr(bn, "time_runs", timed)
+
+
+def test_a_bad_artifact_is_refused_before_any_is_timed(run, synth_data, tmp_path, monkeypatch):
+    """A corrupt export, an empty OpenVINO folder or a static export at another size after a good checkpoint fails
+    before the checkpoint is timed, not after."""
+    w = weights_of(run)
+    before = listing(w)
+    never_timed(monkeypatch)
+    (tmp_path / "corrupt.onnx").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(UserError, match="cannot load .*corrupt.onnx"):
+        bn.bench([w / "best.pt", tmp_path / "corrupt.onnx"], data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match=f"static export at {TRAINED_IMGSZ} px"):
+        bn.bench([w / "best.pt", w / "best.onnx"], data=synth_data, imgsz=128, console=quiet(), **FAST)
+    empty = tmp_path / "x_openvino_model"
+    empty.mkdir()
+    with pytest.raises(UserError, match=r"x_openvino_model' holds no \.xml model .*: re-export it"):
+        bn.bench([w / "best.pt", empty], data=synth_data, console=quiet(), **FAST)
+    assert listing(w) == before and not list(tmp_path.glob("bench*"))
+
+
+def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):
+    """AutoBackend pads a batch-1 input with zeros up to a static export's batch, so its latency would be 4 images'."""
+    from ultralytics import YOLO
+
+    pt = save_checkpoint("yolo26n.yaml", tmp_path / "m.pt")
+    onnx = Path(YOLO(str(pt)).export(format="onnx", batch=4, imgsz=64, verbose=False))
+    with monkeypatch.context() as m:
+        never_timed(m)
+        with pytest.raises(UserError, match=r"'.*m\.onnx' is a static export at batch 4: bench it at --batch 4 or "
+                                            r"re-export it with --batch 1 or --dynamic"):
+            bn.bench([pt, onnx], data=synth_data, console=quiet(), **FAST)
+        assert not list(tmp_path.glob("bench*"))
+    rows = bn.bench([onnx], data=synth_data, batch=4, console=quiet(), warmup=0, runs=2)  # at its own batch it runs
+    assert rows[0]["batch"] == 4 and rows[0]["throughput_ips"] > 0
+
+
+def test_classes_other_than_the_data_s_are_refused(run, learnable_data, tmp_path, monkeypatch):
+    """mAP against data that lists other classes scores one class's boxes against another's labels: every artifact,
+    the checkpoint by its names and each export by its metadata's, is checked before any timing."""
+    w = weights_of(run)
+    before = listing(w)
+    never_timed(monkeypatch)
+    data = yaml.safe_load(learnable_data.read_text())
+    renamed, more = tmp_path / "renamed.yaml", tmp_path / "five.yaml"
+    renamed.write_text(yaml.safe_dump({**data, "names": {0: "apple", 1: "square", 2: "triangle"}}))
+    more.write_text(yaml.safe_dump({**data, "names": {i: f"c{i}" for i in range(5)}}))
+    for artifact in (w / "best.pt", w / "best.onnx", w / "best_openvino_model"):
+        with pytest.raises(UserError, match=rf"artifact '{re.escape(str(artifact))}' class 0 is 'circle' but the "
+                                            "data's is 'apple'"):
+            bn.bench([artifact], data=renamed, console=quiet(), **FAST)
+        with pytest.raises(UserError, match=rf"artifact '{re.escape(str(artifact))}' has 3 classes but the data has "
+                                            "5: pass the --data it was trained on"):
+            bn.bench([artifact], data=more, console=quiet(), **FAST)
+    result = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(renamed)])
+    assert_one_line_error(result, f"artifact '{w / 'best.onnx'}' class 0 is 'circle'")
+    assert listing(w) == before
+
+
+def test_json_that_does_not_end_in_json_is_refused(run, synth_data, tmp_path, monkeypatch):
+    """bench.csv/.md/.png take --json's name less its suffix: --json b.csv would be written, then overwritten."""
+    never_timed(monkeypatch)
+    result = CliRunner().invoke(app, ["bench", str(weights_of(run) / "best.pt"), "--data", str(synth_data),
+                                      "--json", str(tmp_path / "b.csv")])
+    assert_one_line_error(result, f"--json {tmp_path / 'b.csv'} must end in .json", f"--json {tmp_path / 'b.json'}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_openvino_rows_say_they_run_in_bf16(run, learnable_data, tmp_path, monkeypatch):
+    """On a CPU with bf16 units OpenVINO computes an fp32 export in bf16: its row says so in every report, and the
+    record is still one bench recognises as its own."""
+    monkeypatch.setattr(bn, "runtime_precision", lambda fmt, p: "bf16" if fmt == "openvino" else runtime_precision(
+        fmt, p))
+    out = tmp_path / "bench.json"
+    console = quiet()
+    rows = bn.bench([weights_of(run) / "best_openvino_model"], data=learnable_data, json_path=out, console=console,
+                    **FAST)
+    assert rows[0]["precision"] == "fp32 (runs bf16)" and tuple(rows[0]) == KEYS
+    assert "fp32 (runs bf16)" in " ".join(console.export_text().split())
+    assert next(csv.DictReader((tmp_path / "bench.csv").open()))["precision"] == "fp32 (runs bf16)"
+    assert "| exp | openvino | fp32 (runs bf16) |" in (tmp_path / "bench.md").read_text()
+    assert bench_rows(out) == rows and describe_bench(out).startswith("1 row, on ")
 
 
 def test_engine_artifact_without_cuda(tmp_path, synth_data):

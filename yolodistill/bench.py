@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports
-from .checks import check_device, check_task, concrete_device, load_detector
+from .checks import check_device, check_names, check_task, concrete_device, load_detector
 from .errors import UserError, check_batch, check_imgsz, check_output, first_line
 from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
@@ -114,6 +114,8 @@ def open_backend(path: Path, device):
     """Load any artifact through Ultralytics' AutoBackend; a corrupt file becomes a UserError."""
     from ultralytics.nn.autobackend import AutoBackend
 
+    if path.is_dir() and not any(path.glob("*.xml")):  # AutoBackend would fail with a bare StopIteration
+        raise UserError(f"'{path}' holds no .xml model (an OpenVINO export has NAME.xml and NAME.bin): re-export it")
     try:
         return AutoBackend(str(path), device=device, verbose=False)
     except Exception as e:  # each runtime reports a bad model file its own way
@@ -137,11 +139,26 @@ def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
     return imgsz
 
 
+def check_export_batch(backend, fmt: str, path: Path, batch: int) -> None:
+    """A static export computes its own batch whatever it is fed (AutoBackend pads a smaller one with zeros, splits a
+    larger one), so its latency at another --batch would be that of its own batch. Goes by the export's metadata, as
+    AutoBackend does: without one it pads nothing."""
+    meta = backend.metadata
+    if fmt == "pt" or "batch" not in meta or meta.get("dynamic") or backend.batch == batch:
+        return
+    raise UserError(f"'{path}' is a static export at batch {backend.batch}: bench it at --batch {backend.batch} or "
+                    f"re-export it with --batch {batch} or --dynamic")
+
+
 def precision_of(backend, fmt: str) -> str:
-    """fp32, fp16 or int8, as recorded in the export metadata (checkpoints run in fp32)."""
+    """fp32, fp16 or int8, as recorded in the export metadata (checkpoints run in fp32); with the precision the
+    runtime computes in where that is lower (OpenVINO on a CPU with bf16 units: 'fp32 (runs bf16)'), so the table does
+    not call a bf16 measurement fp32."""
     if fmt == "pt":
         return "fp32"
-    return {8: "int8", 16: "fp16"}.get(backend.metadata.get("args", {}).get("quantize"), "fp32")
+    stored = {8: "int8", 16: "fp16"}.get(backend.metadata.get("args", {}).get("quantize"), "fp32")
+    runs = runtime_precision(fmt, stored)
+    return stored if runs == stored else f"{stored} (runs {runs})"
 
 
 def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool):
@@ -209,6 +226,18 @@ class Settings:
     system: sysinfo.System
 
 
+def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
+    """Load the artifact as bench_one will and refuse it if it is corrupt, cannot run at --imgsz or --batch, or lists
+    other classes than the data, so no artifact is timed before a later one fails. The backend is then let go: each
+    artifact is timed with only its own runtime loaded (a Jetson may not hold every engine at once)."""
+    backend = open_backend(path, torch_device(opts.device))
+    bench_imgsz(backend, fmt, path, opts.imgsz)
+    check_export_batch(backend, fmt, path, opts.batch)
+    names = backend.names if fmt == "pt" else backend.metadata.get("names")  # an export without metadata: no names
+    if names is not None:
+        check_names(names, data_names, f"artifact '{path}'", "pass the --data it was trained on")
+
+
 def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
     """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`."""
     from ultralytics.utils.files import file_size
@@ -237,6 +266,9 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     check_device(device)
     if json_path is not None:
         check_output(json_path, "--json", kind="file")
+        if Path(json_path).suffix.lower() != ".json":  # .csv/.md/.png beside it take its name less the suffix
+            raise UserError(f"--json {json_path} must end in .json (bench writes .csv, .md and .png beside it under "
+                            f"the same name): pass --json {Path(json_path).with_suffix('.json')}")
     check_batch(batch)
     if runs < 1 or warmup < 0:
         raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
@@ -302,7 +334,10 @@ def bench(
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     data = Path(data) if data else run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
-    opts = Settings(data, val_images(load_data(data)), imgsz, device, batch, warmup, runs, system)
+    dataset = load_data(data)
+    opts = Settings(data, val_images(dataset), imgsz, device, batch, warmup, runs, system)
+    for path, fmt in chosen:
+        check_loads(path, fmt, opts, dataset["names"])
     env, warnings = sysinfo.collect(system)
     env.update(data=str(data), warmup=warmup, runs=runs, latency_scope="backend forward on one letterboxed batch")
     if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)

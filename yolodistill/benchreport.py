@@ -75,7 +75,7 @@ def plot_png(rows: list[dict]) -> bytes:
     for r in rows:
         x, y = r["latency_ms"]["p50"], r["map50_95"]
         ax.scatter(x, y)
-        ax.annotate(f"{r['name']} ({r['format']} {r['precision']})", (x, y), fontsize=7,
+        ax.annotate(f"{r['name']}: {r['format']} {r['precision']}", (x, y), fontsize=7,
                     textcoords="offset points", xytext=(4, 4))
     ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
     ax.set_ylabel("mAP50-95")
