@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shlex
+import shutil
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,10 +260,11 @@ class FakeRuns:
 
     def train_run(self, method, seed, base, ours):
         name = f"{method}-seed{seed}"
-        if name == self.stop_at:
-            raise KeyboardInterrupt
         run_dir = Path(base["project"]) / name
         (run_dir / "weights").mkdir(parents=True, exist_ok=True)
+        if name == self.stop_at:  # cut after an epoch or more: Ultralytics has written a best.pt already
+            (run_dir / "weights" / "best.pt").write_bytes(b"half-trained")
+            raise KeyboardInterrupt
         (run_dir / "weights" / "best.pt").write_bytes(name.encode())
         (run_dir / "results.csv").write_text("epoch,time\n1,2.0\n")
         self.trained.append(name)
@@ -271,7 +275,8 @@ class FakeRuns:
 def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, synth_data, tmp_path, monkeypatch):
     """A Ctrl-C during compare printed nothing, and a rerun with --exist-ok retrained every run, overwriting the
     finished ones: hours lost on a 3-seed schedule. Finished runs are now kept when their settings match."""
-    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+    teacher = Path(shutil.copy2(teacher26, tmp_path / "teacher.pt"))  # its time is changed below
+    args = ["compare", "--teacher", str(teacher), "--student", "yolo26n.yaml", "--data", str(synth_data),
             "--epochs", "1", "--seeds", "0,1", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
             "--project", str(tmp_path), "--name", "cmp"]
     fake = FakeRuns(monkeypatch, stop_at="builtin-seed0")
@@ -282,8 +287,8 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     command = message.split("Continue with: ")[1].split(" --exist-ok")[0]
     assert command.startswith("yolodistill compare --teacher") and "--name cmp" in command
 
-    fake = FakeRuns(monkeypatch)
-    rerun = CliRunner().invoke(app, [*args, "--exist-ok"])
+    fake = FakeRuns(monkeypatch)  # the printed command, as the user would paste it
+    rerun = CliRunner().invoke(app, [*shlex.split(command)[1:], "--exist-ok"])
     assert rerun.exit_code == 0, rerun.output
     assert fake.trained == ["builtin-seed0", "ours-seed0", "plain-seed1", "builtin-seed1", "ours-seed1"]
     assert "plain seed 0: finished earlier with these settings, kept" in rerun.output
@@ -291,10 +296,30 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     assert [(r["method"], r["seed"]) for r in record["runs"]] == [(m, s) for s in (0, 1) for m in METHODS]
     assert record["runs"][0]["map50_95"] == pytest.approx(0.3)  # the kept run's own record
 
-    fake = FakeRuns(monkeypatch)  # other settings: nothing finished with them, everything trains
+    fake = FakeRuns(monkeypatch, stop_at="plain-seed1")  # other settings, cut: nothing finished with them
     changed = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
-    assert changed.exit_code == 0, changed.output
-    assert len(fake.trained) == 6
+    assert changed.exit_code == 130 and fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0"]
+    fake = FakeRuns(monkeypatch)  # back to the first settings: plain-seed1 holds half an lr0=0.02 run, not its own
+    again = CliRunner().invoke(app, [*args, "--exist-ok"])
+    assert again.exit_code == 0, again.output
+    assert fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0", "plain-seed1"]
+
+    fake = FakeRuns(monkeypatch)  # a teacher retrained into the same file: the runs that used it train again
+    os.utime(teacher, ns=(teacher.stat().st_atime_ns, teacher.stat().st_mtime_ns + 10**9))
+    CliRunner().invoke(app, [*args, "--exist-ok"])
+    assert fake.trained == ["builtin-seed0", "ours-seed0", "builtin-seed1", "ours-seed1"]
+
+
+def test_the_repeat_command_reads_back_the_same_settings():
+    """device=0 written bare came back the number 0, another plan than '0': the continue command kept nothing."""
+    from yolodistill.cli import parse_overrides
+    from yolodistill.compare import cli_command, run_plan
+
+    overrides = {"device": "0", "lr0": 0.01, "name_like": "1e3", "plots": False, "classes": [0, 2], "text": "a b"}
+    command = cli_command("/t.pt", "s.yaml", "/d.yaml", 3, [0], ["plain"], None, Path("/r/cmp"), overrides)
+    words = shlex.split(command)
+    assert parse_overrides(words[words.index("cmp") + 1:], "compare") == overrides
+    assert run_plan("plain", 0, {"device": 0}, "t", {}) == run_plan("plain", 0, {"device": "0"}, "t", {})
 
 
 def test_a_run_without_its_weights_trains_again(tmp_path):
@@ -310,3 +335,16 @@ def test_a_run_without_its_weights_trains_again(tmp_path):
     assert finished_earlier(run_dir, {**plan, "seed": 1}) is None
     (run_dir / RUN_RECORD).write_text("{half")
     assert finished_earlier(run_dir, plan) is None
+
+
+def test_device_auto_wins_over_a_recipes_device_as_in_train(teacher26, synth_data, tmp_path, monkeypatch):
+    """auto was made None before the recipe was read, and resolve drops None: a recipe's device: 0 then won, and on a
+    machine without GPU 0 the comparison was refused although the user asked for auto."""
+    import torch
+
+    recipe = tmp_path / "gpu.yaml"
+    recipe.write_text(f"device: {torch.cuda.device_count()}\n")  # a GPU this machine does not have
+    FakeRuns(monkeypatch)
+    result = compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="0", methods="plain", config=recipe,
+                     project=tmp_path / "p", **{**FAST, "device": "auto"})
+    assert json.loads(result.json_path.read_text())["train_args"]["device"] is None  # Ultralytics' own choice

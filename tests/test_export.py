@@ -502,4 +502,9 @@ def test_files_of_the_users_inside_an_openvino_export_are_kept(weights):
     assert_one_line_error(result, "holds notes.txt, not written by the export", "move them out first")
     assert (folder / "notes.txt").read_text() == "mine" and leftovers(weights.parent) == []
     (folder / "notes.txt").unlink()
-    ex.check_replaceable(folder)  # the export's own files alone: replaceable
+    ex.check_replaceable(folder, "best")  # the export's own files alone: replaceable
+    own = weights.parent / "best_int8_openvino_model"  # fp32 export of weights named best_int8.pt: not INT8's suffix
+    own.mkdir()
+    for name in ("metadata.yaml", "best_int8.xml", "best_int8.bin"):
+        shutil.copy2(folder / "metadata.yaml", own / name)
+    ex.check_replaceable(own, "best_int8")

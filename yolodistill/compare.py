@@ -119,8 +119,18 @@ def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir
     if config is not None:  # a file by its absolute path; a shipped recipe's name (--config fast) as it is
         words += ["--config", str(Path(config).resolve()) if Path(config).is_file() else str(config)]
     words += ["--project", str(save_dir.parent), "--name", save_dir.name]
-    words += [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
+    words += [f"{k}={v if plain_word(v) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
     return shlex.join(words)
+
+
+def plain_word(value: Any) -> bool:
+    """A string that key=value reads back as that string; '0' (device=0) would come back a number, so it is quoted."""
+    from .config import load_yaml
+
+    try:
+        return isinstance(value, str) and load_yaml(value) == value
+    except Exception:  # not YAML at all: read back as the string it is
+        return isinstance(value, str)
 
 
 def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Path) -> dict[str, Any]:
@@ -167,10 +177,24 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
 
 
 def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:
-    """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again."""
-    plan = {"method": method, "seed": seed, "train_args": base, "teacher": None if method == "plain" else teacher,
-            "distill": distill if method == "ours" else None}
+    """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
+    Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
+    and '0' are one."""
+    args = {**base, "device": None if base.get("device") is None else str(base["device"])}
+    files = {k: file_stamp(v) for k, v in (("teacher", None if method == "plain" else teacher),
+                                            ("model", base.get("model")), ("data", base.get("data")))}
+    plan = {"method": method, "seed": seed, "train_args": args, "teacher": None if method == "plain" else teacher,
+            "distill": distill if method == "ours" else None, "files": files}
     return json.loads(json.dumps(plan, default=str))
+
+
+def file_stamp(path: Any) -> list[int] | None:
+    """Size and modification time of a file, or None for what is not one (a model yaml Ultralytics ships)."""
+    try:
+        st = Path(str(path)).stat()
+    except (OSError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns] if Path(str(path)).is_file() else None
 
 
 def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
@@ -229,8 +253,7 @@ def compare(
     reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
-    if "device" in overrides:
-        overrides = {**overrides, "device": check_device(overrides["device"])}
+    check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
@@ -247,24 +270,27 @@ def compare(
     command = cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config, save_dir,
                           overrides)
     jobs = [(seed, method) for seed in seeds for method in methods]
+    plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict()) for s, m in jobs}
     runs = []
     try:
         teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
         for i, (seed, method) in enumerate(jobs, 1):
             step = escape(f"[{i}/{len(jobs)}]")
-            plan = run_plan(method, seed, base, ours["teacher"], distill.to_dict())
-            run = finished_earlier(save_dir / f"{method}-seed{seed}", plan)
+            planned = plans[seed, method]
+            run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
             if run is None:
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
+                (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
-                write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": plan, "run": run})
+                write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run})
             else:
                 console.print(f"{step} {method} seed {seed}: finished earlier with these settings, kept")
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)
     except KeyboardInterrupt:
-        raise CompareInterrupted(len(runs), len(jobs), save_dir, command) from None
+        finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
+        raise CompareInterrupted(finished, len(jobs), save_dir, command) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
     record = {

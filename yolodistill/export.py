@@ -262,14 +262,14 @@ def artifact_name(weights: Path, fmt: str, precision: str) -> str:
             "openvino": f"{weights.stem}_{'int8_' if precision == 'int8' else ''}openvino_model"}[fmt]
 
 
-def check_replaceable(path: Path) -> None:
+def check_replaceable(path: Path, stem: str) -> None:
     """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not, nor
-    one the user put inside an OpenVINO export's folder, which is replaced whole."""
+    one the user put inside an OpenVINO export's folder, which is replaced whole. `stem`: the weights' own, which
+    names the model files inside."""
     if path.exists() and not export_metadata(path):
         raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
                         "weights: move the file, or export a copy of the weights from another folder")
     if path.is_dir():
-        stem = path.name.removesuffix("_openvino_model").removesuffix("_int8")
         theirs = {"metadata.yaml", f"{stem}.xml", f"{stem}.bin"}  # what Ultralytics' OpenVINO export writes
         mine = sorted(p.name for p in path.iterdir() if p.name not in theirs)
         if mine:
@@ -277,12 +277,12 @@ def check_replaceable(path: Path) -> None:
                             "the export, and exporting again replaces the folder whole: move them out first")
 
 
-def install(artifact: Path, dest: Path) -> tuple[Path, str]:
+def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
     that name is replaced, and described in the second value (empty when there was none) so the user is told."""
     final = dest / artifact.name
     replaced = ""
-    check_replaceable(final)  # checked before exporting too; a file may have appeared since
+    check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
     if final.exists():
         replaced = describe_export(final)
         os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
@@ -358,7 +358,7 @@ def export_model(
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
-    check_replaceable(weights.parent / artifact_name(weights, fmt, precision))
+    check_replaceable(weights.parent / artifact_name(weights, fmt, precision), weights.stem)
     margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
@@ -385,7 +385,7 @@ def export_model(
                                                    device)
             if data:
                 lower["runtime_map"] = tuple(val_map(m, data, size, batch, device)[1] for m in (source, artifact))
-        final, replaced = install(artifact, weights.parent)
+        final, replaced = install(artifact, weights.parent, weights.stem)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
