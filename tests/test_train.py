@@ -148,8 +148,9 @@ def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(
     """Over a short YOLO26 run Ultralytics' E2ELoss moves the one2many weight from 0.8 to 0.1. On one fixed batch at
     each epoch start, the gradient the distillation terms put on the student's backbone, over the detection loss's,
     must not grow (it grew about 8 times, 0.8 / 0.1, before the terms followed that weight; the student's own
-    drift between epochs moves it by up to about 1.4 times either way, hence the bound of 2); and the trainer sets
-    the schedule's factor epoch by epoch."""
+    drift between epochs moves it by up to about 2 times either way: 1.4 in serial runs, 2.01 once when another
+    process's thread settings changed the float sums, hence the bound of 3, well below 8); and the trainer sets the
+    schedule's factor epoch by epoch."""
     from .test_model import make_batch
 
     trainer = make_trainer(teacher26, synth_data, tmp_path, "ratio", epochs=3, kd_feat=0.0, kd_warmup=0.0,
@@ -173,7 +174,7 @@ def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(
     assert [s["scale"] for s in seen] == [1.0, 1.0, 1.0]
     ratios = [s["ratio"] for s in seen]
     print("KD/detection gradient ratio on the backbone by epoch:", ratios)
-    assert max(ratios[1:]) <= 2.0 * ratios[0], ratios
+    assert max(ratios[1:]) <= 3.0 * ratios[0], ratios
 
     cosine = make_trainer(teacher26, synth_data, tmp_path, "cosine", epochs=3, kd_feat=0.0, kd_warmup=1.0,
                           kd_schedule="cosine", kd_final=0.2)
