@@ -70,10 +70,15 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
     return out
 
 
+def extra_words(ctx: typer.Context) -> dict:
+    """The command's key=value words, an unknown --option named with the closest of its own."""
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+    return parse_overrides(ctx.args, ctx.info_name or "train", known)
+
+
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
     """Flags that were given (not None) plus the key=value words; a setting given both ways is refused."""
-    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
-    words = parse_overrides(ctx.args, ctx.info_name or "train", known)
+    words = extra_words(ctx)
     unset = {o.name for o in RUN_OPTIONS if o.type is bool}  # a plain flag left off is False, not a setting
     given = {k: v for k, v in flags.items()
              if v is not None and v != [] and v != () and not (v is False and k in unset)}  # [] : a list flag left off
@@ -355,10 +360,9 @@ def export(
     opset=, workspace= and fraction= go as key=value (opset=12)."""
     from .export import export_model
 
-    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
     result = export_model(
         weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data, dynamic=dynamic, batch=batch,
-        simplify=simplify, nms=nms, device=device, max_drop=max_drop, **parse_overrides(ctx.args, "export", known),
+        simplify=simplify, nms=nms, device=device, max_drop=max_drop, **extra_words(ctx),
     )
     console.print(result.render())
 
