@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError, check_batch, check_imgsz, check_output, check_seed, check_writable
+from .utils import partial_twin
 
 
 @dataclass
@@ -77,7 +78,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise UserError(f"--images '{images}' holds no readable images")
     names = {int(k): str(v) for k, v in dict(model.names).items()}
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
-    tmp = out.parent / f".{out.name}.partial"
+    tmp = partial_twin(out)
     shutil.rmtree(tmp, ignore_errors=True)
     counts, boxes, empty, taken = Counter(), 0, 0, set()
     order = list(range(len(files)))

@@ -39,7 +39,7 @@ from .errors import UserError
 from .model import KDModel, load_teacher
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, held_signals, replace_synced
+from .utils import atomic_write_text, held_signals, partial_twin, replace_synced
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -212,7 +212,7 @@ class DistillationTrainer(DetectionTrainer):
         first: an epoch that does not improve writes no best.pt, and the old twin would be renamed over it.
         """
         final = {"last": self.last, "best": self.best}
-        partial = {key: path.with_name(f".{path.name}.partial") for key, path in final.items()}
+        partial = {key: partial_twin(path) for key, path in final.items()}
         for tmp in partial.values():
             tmp.unlink(missing_ok=True)
         ema = self.ema.ema
@@ -283,7 +283,7 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     """`strip(f, s, updates)` with its file written to a temporary twin and renamed into place, said as Ultralytics
     says an in-place strip (its own line would name the twin)."""
     target = Path(s or f)
-    tmp = target.with_name(f".{target.name}.partial")
+    tmp = partial_twin(target)
     level = LOGGER.level
     LOGGER.setLevel(max(level, logging.WARNING))  # its warning for a file that is not a checkpoint still shows
     try:

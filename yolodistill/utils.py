@@ -35,6 +35,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def partial_twin(path: str | Path) -> Path:
+    """Where a file or folder is written before it is renamed into place: hidden beside it, named after it, so a
+    kill leaves the old one whole and the next write finds (and removes) what was left."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
 def replace_synced(tmp: str | Path, path: str | Path) -> Path:
     """Rename a file written by someone else (Ultralytics' checkpoints) over `path`, once its bytes are on disk."""
     with open(tmp, "rb") as f:
