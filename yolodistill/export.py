@@ -290,14 +290,16 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     return final, replaced
 
 
+def map_pair(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int,
+             device: str) -> tuple[float, float]:
+    """mAP50-95 of the checkpoint and of its artifact on the same val split: the INT8 gate, and bf16's cost."""
+    return val_map(source, data, imgsz, batch, device)[1], val_map(artifact, data, imgsz, batch, device)[1]
+
+
 def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
               max_drop: float) -> Int8Gate:
     """mAP50-95 of the INT8 artifact against its fp32 checkpoint, on the val split it was calibrated on."""
-    return Int8Gate(
-        fp32_map=val_map(source, data, imgsz, batch, device)[1],
-        int8_map=val_map(artifact, data, imgsz, batch, device)[1],
-        max_drop=max_drop,
-    )
+    return Int8Gate(*map_pair(source, artifact, data, imgsz, batch, device), max_drop=max_drop)
 
 
 def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
@@ -384,7 +386,7 @@ def export_model(
             lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
                                                    device)
             if data:
-                lower["runtime_map"] = tuple(val_map(m, data, size, batch, device)[1] for m in (source, artifact))
+                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device)
         final, replaced = install(artifact, weights.parent, weights.stem)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
