@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import stat
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -181,9 +182,10 @@ def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill
     Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
     and '0' are one."""
     args = {**base, "device": None if base.get("device") is None else str(base["device"])}
-    files = {k: file_stamp(v) for k, v in (("teacher", None if method == "plain" else teacher),
-                                            ("model", base.get("model")), ("data", base.get("data")))}
-    plan = {"method": method, "seed": seed, "train_args": args, "teacher": None if method == "plain" else teacher,
+    teacher = None if method == "plain" else teacher
+    files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
+                                            ("data", base.get("data")))}
+    plan = {"method": method, "seed": seed, "train_args": args, "teacher": teacher,
             "distill": distill if method == "ours" else None, "files": files}
     return json.loads(json.dumps(plan, default=str))
 
@@ -194,7 +196,7 @@ def file_stamp(path: Any) -> list[int] | None:
         st = Path(str(path)).stat()
     except (OSError, ValueError):
         return None
-    return [st.st_size, st.st_mtime_ns] if Path(str(path)).is_file() else None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
 
 
 def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
