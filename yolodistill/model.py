@@ -174,9 +174,10 @@ class KDModel(DistillationModel):
 
     def unlabeled_terms(self, student: dict[str, dict], teacher: dict[str, dict]) -> dict[str, torch.Tensor]:
         """The terms on unlabelled images (one-to-many branch), where no assigner has picked positives: the class
-        term on every anchor, the box and feature terms where the teacher is confident (>= `unlabeled_conf`,
-        weighted by that confidence); divided by the sum of those confidences, the teacher's soft count of objects,
-        as the labelled terms are divided by the target score sum. Pseudo mode alone trains on the teacher's
+        term on every anchor; the box term where the teacher is confident (>= `unlabeled_conf`, weighted by that
+        confidence); the feature term as on labelled images, since it needs no boxes (cross-head's box part is gated
+        like the box term). Head terms are divided by the sum of those confidences, the teacher's soft count of
+        objects, as the labelled ones are by the target score sum. Pseudo mode alone trains on the teacher's
         detections through the detection loss instead."""
         cfg = self.settings
         zero = student["one2many"]["scores"].new_zeros(()).float()
