@@ -20,7 +20,9 @@ def test_json_file(tmp_path):
 
     assert s.names == ["ant", "zebra"]
     assert s.images == {"train": 3, "val": 1}
-    assert (s.boxes, s.clipped, s.dropped) == (3, 1, 1)  # the crowd box is skipped, not counted
+    assert (s.boxes, s.clipped, s.dropped) == (3, 1, 1)  # the crowd box is skipped, not written...
+    assert s.checks == {"crowd boxes (skipped)": 1}  # ...but counted and listed, so no box disappears unsaid
+    assert "annotation 99 on 'img0.png' is a crowd region" in (tmp_path / "out" / "issues.txt").read_text()
     labels = {p.stem: rows(p) for p in (tmp_path / "out" / "labels").rglob("*.txt")}
     assert labels["img0"] == [pytest.approx([1, *INSIDE], abs=1e-6)]
     assert labels["img1"] == [pytest.approx([0, *CLIPPED], abs=1e-6)]
@@ -46,6 +48,27 @@ def test_an_image_listed_twice_is_one_image_with_both_boxes(tmp_path):
         assert sum(s.images.values()) == 3 and s.boxes == 3
         label = next(out.glob("labels/*/img0.txt"))
         assert sorted(rows(label)) == [pytest.approx([0, *CLIPPED], abs=1e-6), pytest.approx([1, *INSIDE], abs=1e-6)]
+
+
+def test_annotations_without_a_bbox_take_their_polygons_box(tmp_path):
+    """Some exports (CVAT, Label Studio masks) leave bbox out: a polygon gives the box, an RLE mask, which needs
+    pycocotools to decode, is skipped; both are counted and listed."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png", "img2.png"]
+    for name in names:
+        image(root / name)
+    data = coco_dict(names, [(0, 3, [1, 1, 1, 1]), (1, 7, [4, 3, 16, 12]), (2, 3, [1, 1, 1, 1])])
+    del data["annotations"][0]["bbox"]
+    data["annotations"][0]["segmentation"] = [[4, 3, 20, 3], [12, 15, 8, 9]]  # two parts: (4, 3)-(20, 15)
+    data["annotations"][2]["bbox"] = []
+    data["annotations"][2]["segmentation"] = {"counts": "0X1", "size": [H, W]}
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.34)
+    labels = {p.stem: rows(p) for p in (tmp_path / "out" / "labels").rglob("*.txt")}
+    assert labels["img0"] == [pytest.approx([0, *INSIDE], abs=1e-6)] and labels["img2"] == []
+    assert s.checks == {"boxes from polygons (no bbox)": 1, "RLE masks without a bbox (skipped)": 1}
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert "annotation 0 on 'img0.png' has no bbox" in issues and "annotation 2 on 'img2.png'" in issues
 
 
 def test_train_and_val_json_in_annotations(tmp_path):
@@ -168,7 +191,41 @@ def _all_images_missing(tmp: Path):
     return src, "all 4 images the JSON names are not on disk"
 
 
-@pytest.mark.parametrize("case", [_unknown_category, _bad_json, _not_coco, _orphan_annotation, _all_images_missing])
+def _one_id_two_files(tmp: Path):
+    """Its box would land on whichever file came last, and the other would become an empty background image."""
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    data["images"][2]["id"] = 1  # img1 has the boxes, img2 none
+    src.write_text(json.dumps(data))
+    return src, "image id 1 is given to both 'img1.png' and 'img2.png'"
+
+
+def _no_bbox_nor_polygon(tmp: Path):
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    del data["annotations"][1]["bbox"]
+    src.write_text(json.dumps(data))
+    return src, "annotation 1 has no 'bbox' and no polygon in 'segmentation'"
+
+
+def _short_bbox(tmp: Path):
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    data["annotations"][3]["bbox"] = [0, 0, 5]
+    src.write_text(json.dumps(data))
+    return src, r"annotation 3 has bbox \[0, 0, 5\], not \[x, y, width, height\]"
+
+
+def _annotation_without_image_id(tmp: Path):
+    src = make_coco(tmp / "coco")
+    data = json.loads(src.read_text())
+    del data["annotations"][2]["image_id"]
+    src.write_text(json.dumps(data))
+    return src, "annotation 2's 'image_id' is missing"
+
+
+@pytest.mark.parametrize("case", [_unknown_category, _bad_json, _not_coco, _orphan_annotation, _all_images_missing,
+                                  _one_id_two_files, _no_bbox_nor_polygon, _short_bbox, _annotation_without_image_id])
 def test_bad_json_is_one_line_and_writes_nothing(tmp_path, case):
     src, expected = case(tmp_path)
     with pytest.raises(UserError, match=expected) as e:

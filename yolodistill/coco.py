@@ -32,7 +32,7 @@ def read(srcs: list[Path], names: list[str] | None, images: Path | None) -> Sour
             raise UserError(f"'{path}' has other categories than '{jsons[0][0]}': convert them one at a time")
         first = categories
         loaded.append((path, split, data))
-    used = {a.get("category_id") for _, _, data in loaded for a in data["annotations"]}
+    used = {a.get("category_id") for _, _, data in loaded for a in data["annotations"] if isinstance(a, dict)}
     issues, kept = [], dict(first)
     for cid, name in first.items():  # Roboflow's exports add their dataset name as a category that no box uses
         parents = {str(c.get("supercategory")) for c in loaded[0][2]["categories"] if int(c["id"]) != cid}
@@ -42,14 +42,15 @@ def read(srcs: list[Path], names: list[str] | None, images: Path | None) -> Sour
             del kept[cid]
     index = {cid: i for i, cid in enumerate(sorted(kept))}
     items, unmatched, folders = [], [], []
+    checks = {"categories without boxes (left out)": len(issues)}
     for path, split, data in loaded:
-        found, missing, searched = coco_images(data, path, index, split, images)
+        found, missing, searched = coco_images(data, path, index, split, images, issues, checks)
         items += found
         unmatched += missing
         folders += searched
     searched = ", ".join(dict.fromkeys(f"'{f}'" for f in folders if f.is_dir())) or "no existing folder"
     return Source([kept[cid] for cid in sorted(kept)], items, f"images in {searched}", unmatched=unmatched,
-                  issues=issues, checks={"categories without boxes (left out)": len(issues)},
+                  issues=issues, checks=checks,
                   what="images the JSON names", fails="are not on disk")
 
 
@@ -127,39 +128,99 @@ def image_folders(path: Path, split: str | None, images: Path | None) -> list[Pa
     return [*given, path.parent, base, base / "images", *(base / t for t in tags), *(base / "images" / t for t in tags)]
 
 
-def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None,
-                images: Path | None) -> tuple[list[Item], list[str], list[Path]]:
+def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None, images: Path | None,
+                issues: list[str], checks: dict[str, int]) -> tuple[list[Item], list[str], list[Path]]:
     """Images found by file_name (as a relative path, then its file name alone) in `image_folders`, with their
-    boxes; images not found are listed. Crowd annotations are skipped, as Ultralytics' own converter does: they
-    mark regions, not single objects."""
+    boxes; images not found are listed. Crowd annotations are skipped, as Ultralytics' own converter does (they mark
+    a group of objects, not one), and, like every box left out or derived, counted in `checks` and listed in
+    `issues`."""
     folders = image_folders(path, split, images)
+    entries = image_entries(data, path)
     found: dict[object, Item] = {}
     by_file: dict[Path, Item] = {}  # one file listed under two ids is one image with the boxes of both
     missing = []
-    try:
-        for im in sorted(data["images"], key=lambda im: str(im["file_name"])):
-            rel = Path(str(im["file_name"]).replace("\\", "/"))
-            names = dict.fromkeys((rel, Path(rel.name)))  # the relative path first, then the file name alone
-            tries = [rel] if rel.is_absolute() else [d / n for n in names for d in folders]
-            hit = next((p for p in tries if p.is_file()), None)
-            if hit is None:
-                missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
-            else:
-                declared = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
-                found[im["id"]] = by_file.setdefault(hit.resolve(), Item(hit, split=split, declared=declared))
-        ids = {im["id"] for im in data["images"]}
-        for ann in data["annotations"]:
-            if ann.get("iscrowd"):
-                continue
-            if ann["image_id"] not in ids:
-                raise UserError(f"'{path}': annotation {ann.get('id')} points to image_id {ann['image_id']}, "
-                                "which is not in 'images': fix the annotation")
-            if ann["category_id"] not in index:
-                raise UserError(f"'{path}': annotation {ann.get('id')} has category_id {ann['category_id']}, "
-                                "which is not in 'categories': add the category or fix the annotation")
-            if ann["image_id"] in found:
-                x, y, w, h = (float(v) for v in ann["bbox"])
-                found[ann["image_id"]].boxes.append((index[ann["category_id"]], x, y, x + w, y + h))
-    except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"'{path}': malformed image or annotation ({e!r}): fix the JSON") from None
+    for im in sorted(entries.values(), key=lambda im: str(im["file_name"])):
+        rel = Path(str(im["file_name"]).replace("\\", "/"))
+        names = dict.fromkeys((rel, Path(rel.name)))  # the relative path first, then the file name alone
+        tries = [rel] if rel.is_absolute() else [d / n for n in names for d in folders]
+        hit = next((p for p in tries if p.is_file()), None)
+        if hit is None:
+            missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
+            continue
+        try:
+            declared = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
+        except (TypeError, ValueError):
+            raise UserError(f"'{path}': image {im['id']} has a width or height that is not a number: fix or remove "
+                            "them") from None
+        found[im["id"]] = by_file.setdefault(hit.resolve(), Item(hit, split=split, declared=declared))
+    for k, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            raise UserError(f"'{path}': annotation #{k + 1} is {str(ann)[:40]!r}, not an object: fix the JSON")
+        name = f"annotation {ann['id']}" if "id" in ann else f"annotation #{k + 1} (no id)"
+        for key in ("image_id", "category_id"):
+            if not isinstance(ann.get(key), (int, str)):
+                got = f"is {str(ann[key])[:40]}" if key in ann else "is missing"
+                raise UserError(f"'{path}': {name}'s '{key}' {got}: give it the id of its {key[:-3]}")
+        if ann["image_id"] not in entries:
+            raise UserError(f"'{path}': {name} points to image_id {ann['image_id']}, which is not in 'images': "
+                            "fix the annotation")
+        if ann["category_id"] not in index:
+            raise UserError(f"'{path}': {name} has category_id {ann['category_id']}, which is not in 'categories': "
+                            "add the category or fix the annotation")
+        box, note = (None, CROWD) if ann.get("iscrowd") else ann_box(ann, path, name)
+        item = found.get(ann["image_id"])
+        if item is None:  # its image is not on disk and is listed in unmatched.txt
+            continue
+        if box is not None:
+            item.boxes.append((index[ann["category_id"]], *box))
+        if note:
+            issues.append(f"{path}: {name} on '{entries[ann['image_id']]['file_name']}' {NOTES[note]}")
+            checks[note] = checks.get(note, 0) + 1
     return list(by_file.values()), missing, folders
+
+
+# What is done with annotations that are not one plain box: counted in the summary, each listed in issues.txt
+CROWD, RLE, POLYGON = "crowd boxes (skipped)", "RLE masks without a bbox (skipped)", "boxes from polygons (no bbox)"
+NOTES = {CROWD: "is a crowd region (iscrowd 1), not one object: skipped",
+         RLE: "has no bbox, only an RLE mask: skipped (add its bbox to keep it)",
+         POLYGON: "has no bbox: its box is its polygon's extent"}
+
+
+def image_entries(data: dict, path: Path) -> dict[object, dict]:
+    """Image id -> its entry. One id given to two files is refused: its boxes could belong to either, and keeping one
+    would leave the other as an empty background image, teaching the model that its objects are background."""
+    entries: dict[object, dict] = {}
+    for k, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or not isinstance(im.get("id"), (int, str)) or "file_name" not in im:
+            raise UserError(f"'{path}': image #{k + 1} in 'images' ({str(im)[:60]}) lacks an 'id' or a "
+                            "'file_name': fix the JSON")
+        first = entries.setdefault(im["id"], im)
+        if str(first["file_name"]) != str(im["file_name"]):
+            raise UserError(f"'{path}': image id {im['id']} is given to both '{first['file_name']}' and "
+                            f"'{im['file_name']}', so its annotations could be on either: give each image its own id")
+    return entries
+
+
+def ann_box(ann: dict, path: Path, name: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """x1, y1, x2, y2 from 'bbox' or, where an export left it out, from the segmentation polygons' extent; none for an
+    RLE mask (decoding it needs pycocotools). The note says which of those it was, for the summary."""
+    bbox, seg = ann.get("bbox"), ann.get("segmentation")
+    if bbox is not None and bbox != []:
+        try:
+            x, y, w, h = (float(v) for v in bbox)
+        except (TypeError, ValueError):
+            raise UserError(f"'{path}': {name} has bbox {str(bbox)[:60]}, not [x, y, width, height] numbers: "
+                            "fix the annotation") from None
+        return (x, y, x + w, y + h), None
+    if isinstance(seg, dict):
+        return None, RLE
+    polygons = [seg] if isinstance(seg, list) and seg and not isinstance(seg[0], list) else seg
+    try:
+        points = [float(v) for poly in polygons for v in poly]
+    except (TypeError, ValueError):
+        points = []
+    if not points or len(points) % 2:
+        raise UserError(f"'{path}': {name} has no 'bbox' and no polygon in 'segmentation' to take it from: add its "
+                        "bbox [x, y, width, height]")
+    xs, ys = points[0::2], points[1::2]
+    return (min(xs), min(ys), max(xs), max(ys)), POLYGON
