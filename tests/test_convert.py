@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from yolodistill.cli import app
 from yolodistill.convert import convert
+from yolodistill.errors import UserError
 
 from .builders import coco_dict, image, make_voc
 from .conftest import assert_one_line_error
@@ -117,4 +118,46 @@ def test_cli_convert_bad_input_is_one_line(tmp_path, args, needle):
     src = make_voc(tmp_path / "voc")
     r = CliRunner().invoke(app, ["data", "convert", str(src), *args, "--out", str(tmp_path / "out")])
     assert_one_line_error(r, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_inside_a_folder_of_source_images_is_refused(tmp_path):
+    """--out inside a split folder (named through the yaml's path:) would add its images to that split."""
+    from .builders import files
+
+    root = tmp_path / "ds"
+    for split in ("train", "val"):
+        for i in range(2):
+            image(root / "images" / split / f"{split}{i}.jpg", seed=i + 5 * (split == "val"))
+    (tmp_path / "cfg").mkdir()
+    yaml_file = tmp_path / "cfg" / "data.yaml"
+    yaml_file.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames: [a]\n")
+    before = files(root)
+    with pytest.raises(UserError, match="holds the source's images"):
+        convert(yaml_file, fmt="yolo", out=root / "images" / "train", names=["a"])
+    assert files(root) == before
+
+
+@pytest.mark.parametrize("existing", ["dataset.json", "issues.txt", "unmatched.txt", "images"])
+def test_files_of_the_users_in_out_are_never_replaced(tmp_path, existing):
+    src = make_voc(tmp_path / "voc")
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / existing).write_text("precious")
+    with pytest.raises(UserError, match=f"'{out / existing}'"):
+        convert(src, fmt="voc", out=out)
+    assert (out / existing).read_text() == "precious" and sorted(p.name for p in out.iterdir()) == [existing]
+
+
+def test_no_classes_and_repeated_names_are_refused(tmp_path):
+    from .builders import voc_xml
+
+    src = tmp_path / "empty"
+    for i in range(3):
+        image(src / "JPEGImages" / f"e{i}.jpg")
+        voc_xml(src / "Annotations" / f"e{i}.xml", [], filename=f"e{i}.jpg")
+    with pytest.raises(UserError, match="no classes in"):  # Ultralytics would refuse the 0-class data.yaml later
+        convert(src, fmt="voc", out=tmp_path / "out")
+    with pytest.raises(UserError, match="'cat' more than once"):
+        convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["cat", "dog", "cat"])
     assert not (tmp_path / "out").exists()

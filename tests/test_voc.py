@@ -289,3 +289,38 @@ def test_no_xml_anywhere(tmp_path):
 def test_unknown_class_in_the_given_names(tmp_path):
     with pytest.raises(UserError, match=r"classes \['dog'\] that are not in the class list"):
         convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["cat"])
+
+
+def test_images_resized_since_they_were_annotated_get_their_boxes_scaled(tmp_path):
+    """An XML of 400x300 on a 40x30 image whose box only fits the 400x300 frame: the image was shrunk since, and the
+    box shrinks with it. make_voc's img0 (400x300 declared, its box inside the real 40x30 image) keeps its box."""
+    src = tmp_path / "resized"
+    for i in range(2):
+        image(src / "JPEGImages" / f"r{i}.jpg")
+        voc_xml(src / "Annotations" / f"r{i}.xml", [("cat", (40, 30, 200, 150))], filename=f"r{i}.jpg",
+                size=(400, 300))
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.checks == {"images resized since they were annotated (boxes scaled with them)": 2}
+    assert labels_by_image(tmp_path / "out")["r0.jpg"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert "says 400x300, the image is 40x30: boxes scaled" in (tmp_path / "out" / "issues.txt").read_text()
+
+    kept = convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out2")
+    assert kept.checks["images of another size than their annotation says (boxes taken as drawn)"] == 1
+    assert rows(tmp_path / "out2" / "labels" / "train" / "img0.txt") == [pytest.approx([0, *INSIDE], abs=1e-6)]
+
+
+def test_what_voc_leaves_out_is_listed(tmp_path):
+    """An image beside annotated ones with no XML, an XML in no ImageSets list, and boxes with no area: each named in
+    issues.txt, none silently gone."""
+    src = make_voc(tmp_path / "voc", n=6)
+    (src / "Annotations" / "img5.xml").unlink()  # img5.jpg stays, annotated by nothing
+    voc_xml(src / "Annotations" / "extra.xml", [("cat", (4, 3, 20, 15))], filename="extra.jpg")
+    image(src / "JPEGImages" / "extra.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.checks["images beside annotated ones that no annotation names (left out)"] == 1
+    assert s.checks["annotations in no ImageSets/Main list (left out)"] == 1
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert "img5.jpg: no annotation names this image" in issues and "extra.xml: in no ImageSets/Main list" in issues
+    assert "extra.jpg: no annotation" not in issues  # said once, as its XML
+    assert issues.count("has no area inside the 40x30 image, dropped") == s.dropped == 2
+    assert "listed in" in Text.from_markup(s.render()).plain.split("Boxes:")[1].splitlines()[0]

@@ -137,6 +137,8 @@ def test_val_that_is_train_gets_a_new_split(tmp_path):
     ({"train": "images/gone", "val": "images/gone", "names": ["a"]}, "does not exist"),
     ({"val": "images", "names": ["a"]}, "needs at least a 'train:' path"),
     ({"train": "images", "names": {0: "a", 2: "c"}}, "without gaps"),
+    ({"train": 5, "val": "images", "names": ["a"]}, "must be a path or a list of paths"),
+    ({"path": 3, "train": "images", "names": ["a"]}, "'path:' must be a folder"),
 ])
 def test_broken_yaml(tmp_path, content, needle):
     (tmp_path / "ds" / "images").mkdir(parents=True)
@@ -154,3 +156,47 @@ def test_mostly_orphan_labels_mean_a_misread_layout(tmp_path):
         (src / "labels" / f"{name}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     with pytest.raises(UserError, match="3 of 4 label files have no image"):
         convert(src, fmt="yolo", out=tmp_path / "out")
+
+
+def test_a_yaml_that_is_not_text_is_one_line(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "data.yaml").write_bytes(b"\xff\xfe\x00train")
+    with pytest.raises(UserError, match="cannot be read as text"):
+        convert(tmp_path / "ds" / "data.yaml", fmt="yolo", out=tmp_path / "out")
+
+
+def test_split_entries_that_are_no_image_are_listed_not_fatal(tmp_path):
+    """A list file naming an image that is gone, a dangling link and a folder named like an image: what Ultralytics
+    would stumble on later is left out and listed, and the rest converts."""
+    root = tmp_path / "ds"
+    for i in range(3):
+        image(root / "images" / f"a{i}.jpg", seed=i)
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"a{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "images" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (root / "images" / "dir.png").mkdir()
+    (root / "train.txt").write_text("images/a0.jpg\nimages/a1.jpg\nimages/missing.jpg\n")
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "train.txt", "val": "images",
+                                                    "names": ["cat"]}))
+    s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 2, "val": 1} and s.checks["unreadable images (left out)"] == 1
+    assert "missing.jpg: not a readable image" in (tmp_path / "out" / "issues.txt").read_text()
+
+
+def test_linked_image_folders_are_followed_as_ultralytics_does(tmp_path):
+    """A split folder that holds batches as links to elsewhere: Ultralytics trains on them, so they convert."""
+    elsewhere, root = tmp_path / "batch", tmp_path / "ds"
+    for i in range(3):
+        image(elsewhere / "images" / f"b{i}.jpg", seed=i)
+        (elsewhere / "labels").mkdir(parents=True, exist_ok=True)
+        (elsewhere / "labels" / f"b{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    image(root / "images" / "train" / "own.jpg", seed=9)
+    image(root / "images" / "val" / "v.jpg", seed=8)
+    for kind in ("images", "labels"):
+        (root / kind / "train").mkdir(parents=True, exist_ok=True)
+        (root / kind / "train" / "batch1").symlink_to(elsewhere / kind, target_is_directory=True)
+    (elsewhere / "images" / "loop").symlink_to(elsewhere / "images", target_is_directory=True)
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
+                                                    "names": ["cat"]}))
+    s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 4, "val": 1} and s.boxes == 3  # the link loop ends, counting nothing twice

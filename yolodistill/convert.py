@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from . import exif
 from .errors import UserError, check_imgsz, check_output, check_seed
-from .utils import atomic_write_json, atomic_write_text
+from .utils import atomic_write_json, atomic_write_text, files_under
 
 FORMATS = ("voc", "coco", "yolo")
 SPLITS = ("train", "val", "test")
@@ -31,6 +31,7 @@ SMALL, MEDIUM = 32**2, 96**2
 SIZE_DEFINITION = ("COCO's object sizes on the box area once the image's long side is resized to imgsz: small < 32², "
                    "medium < 96², large >= 96² px")
 SMALL_WARNING = 0.5  # share of small boxes above which the summary says so
+OUTPUT_FILES = ("data.yaml", "dataset.json", "unmatched.txt", "issues.txt")  # written beside images/ and labels/
 
 
 @dataclass
@@ -85,7 +86,8 @@ class ConvertSummary:
             f"[bold green]Wrote[/] {escape(str(self.data_yaml))} ({escape(self.split)})",
             "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits),
             f"Classes ({len(self.names)}): {', '.join(escape(n) for n in self.names)}",
-            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left)",
+            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left"
+            + (f", listed in {escape(str(self.files['issues']))})" if self.dropped and "issues" in self.files else ")"),
         ]
         if self.unmatched:
             lines.append(f"[yellow]Unmatched:[/] {self.unmatched} {self.unmatched_what}, left out and listed in "
@@ -150,6 +152,8 @@ def convert(
     if not 0 < val_fraction < 1:
         raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
     check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
+    if names is not None and (repeated := sorted({n for n in names if names.count(n) > 1})):
+        raise UserError(f"--names lists {', '.join(map(repr, repeated))} more than once: name each class once")
     out = Path(out)
     check_output(out, "--out")
     _check_out(out, srcs)
@@ -161,6 +165,10 @@ def convert(
     else:
         source = yolofmt.read(srcs[0], names, images)
     _check_matched(source, fmt)
+    if not source.names:
+        raise UserError(f"no classes in {source.searched}: no annotation names one; pass --names A,B,... or check "
+                        "that the annotations hold boxes")
+    _check_out_of_sources(out, source)
     published = all(it.split for it in source.items)
     if not published:
         _split(source.items, val_fraction, seed)
@@ -184,11 +192,24 @@ def _check_out(out: Path, srcs: list[Path]) -> None:
         folder = src if src.is_dir() else src.parent if src.suffix.lower() in (".yaml", ".yml") else None
         if folder is not None and out.resolve().is_relative_to(folder.resolve()):
             raise UserError(f"--out '{out}' is inside the source '{folder}': choose an output folder outside it")
-    if (out / "data.yaml").exists():
-        raise UserError(f"'{out / 'data.yaml'}' already exists: choose a new --out or delete the old dataset first")
+    for name in OUTPUT_FILES:
+        if (out / name).exists() or (out / name).is_symlink():
+            raise UserError(f"'{out / name}' already exists: choose a new --out or move it away first")
     for sub in ("images", "labels"):
+        if (out / sub).exists() and not (out / sub).is_dir():
+            raise UserError(f"'{out / sub}' is a file: choose a new --out or move it away first")
         if (out / sub).is_dir() and any((out / sub).iterdir()):
             raise UserError(f"'{out / sub}' is not empty: choose a new --out or empty it first")
+
+
+def _check_out_of_sources(out: Path, source: Source) -> None:
+    """The output may not sit in a folder the source's images are in (a split folder, VOC's --images, COCO's image
+    folder): the written images would join that split, or the next conversion of the same source."""
+    target = out.resolve()
+    for folder in sorted({it.path.resolve().parent for it in source.items}):
+        if target.is_relative_to(folder):
+            raise UserError(f"--out '{out}' is inside '{folder}', which holds the source's images: choose an output "
+                            "folder outside it")
 
 
 def _check_matched(source: Source, fmt: str) -> None:
@@ -239,12 +260,35 @@ def image_size(path: Path) -> tuple[int, int] | None:
 
 TURNED = "images EXIF turns, annotated on their stored pixels (boxes turned with them)"
 AS_SHOWN = "images EXIF turns, annotated without saying on which pixels (boxes taken as shown)"
+RESIZED = "images resized since they were annotated (boxes scaled with them)"
+OTHER_SIZE = "images of another size than their annotation says (boxes taken as drawn)"
+
+
+def note(source: Source, it: Item, kind: str, what: str) -> None:
+    source.issues.append(f"{it.path}: {what}")
+    source.checks[kind] = source.checks.get(kind, 0) + 1
 
 
 def place(it: Item, source: Source) -> None:
     """Boxes onto the image as Ultralytics loads it: turned with it when the annotation's size is the stored one
-    (only a turn that swaps width and height tells), else taken as drawn on what viewers show, and said so."""
+    (only a turn that swaps width and height tells), else taken as drawn on what viewers show, and said so. Where
+    the annotation's size is another, its boxes scale with the image only when the image was plainly resized since:
+    both sides by one factor, and boxes that fit the annotation's size but not the image (a size field can be wrong
+    while the boxes are right)."""
     if it.tag == 1 or it.stored is None:
+        if it.declared and min(it.declared) > 0 and it.size and it.declared != it.size:
+            (dw, dh), (w, h) = it.declared, it.size
+            sx, sy = w / dw, h / dh
+
+            def fit(width: float, height: float) -> bool:
+                return all(x2 <= width + 1 and y2 <= height + 1 for _, _, _, x2, y2 in it.boxes)
+
+            if abs(sx - sy) <= 0.01 * max(sx, sy) and fit(dw, dh) and not fit(w, h):
+                it.boxes = [(c, x1 * sx, y1 * sy, x2 * sx, y2 * sy) for c, x1, y1, x2, y2 in it.boxes]
+                note(source, it, RESIZED, f"the annotation says {dw}x{dh}, the image is {w}x{h}: boxes scaled")
+            else:
+                note(source, it, OTHER_SIZE, f"the annotation says {dw}x{dh}, the image is {w}x{h}: boxes taken as "
+                     "drawn; check them")
         return
     if it.declared == it.stored != it.size:
         it.boxes = [(c, *exif.upright_box(b, it.tag, it.stored)) for c, *b in it.boxes]
@@ -253,8 +297,7 @@ def place(it: Item, source: Source) -> None:
         kind, what = AS_SHOWN, "the annotation does not tell on which pixels it was drawn: boxes taken as shown"
     else:
         return
-    source.issues.append(f"{it.path}: EXIF orientation {it.tag}; {what}")
-    source.checks[kind] = source.checks.get(kind, 0) + 1
+    note(source, it, kind, f"EXIF orientation {it.tag}; {what}")
 
 
 def _labels(source: Source) -> tuple[list[list[str]], int, int]:
@@ -277,6 +320,8 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
             box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
             if box[2] <= box[0] or box[3] <= box[1]:
                 dropped += 1
+                source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has no "
+                                     f"area inside the {width}x{height} image, dropped")
                 continue
             clipped += box != (x1, y1, x2, y2)
             rows.append(yolo_line(c, *box, width, height))
@@ -373,8 +418,8 @@ class ImageIndex:
         for folder in self.folders:
             names: dict[str, list[Path]] = {}
             stems: dict[str, list[Path]] = {}
-            for p in sorted(folder.rglob("*")):
-                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+            for p in files_under(folder):
+                if p.suffix.lower() in IMAGE_SUFFIXES:
                     names.setdefault(p.name.lower(), []).append(p)
                     stems.setdefault(p.stem.lower(), []).append(p)
             self.by_name.append(names)

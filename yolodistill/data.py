@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError, check_output, check_seed
-from .utils import atomic_write_text
+from .utils import atomic_write_text, files_under
 
 
 def split_images(source: str | Path | list) -> list[Path]:
@@ -18,7 +18,7 @@ def split_images(source: str | Path | list) -> list[Path]:
     files: list[Path] = []
     for src in map(Path, source if isinstance(source, list) else [source]):
         if src.is_dir():
-            files += sorted(p for p in src.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS)
+            files += [p for p in files_under(src) if p.suffix[1:].lower() in IMG_FORMATS]
         elif src.suffix == ".txt" and src.is_file():
             files += [(src.parent / line.strip()).resolve() for line in src.read_text().splitlines() if line.strip()]
     return files

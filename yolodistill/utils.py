@@ -35,6 +35,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def files_under(root: str | Path) -> list[Path]:
+    """Every file under `root`, sorted, following linked folders as Ultralytics' own glob does (pathlib's rglob skips
+    them before Python 3.13), each real folder once so a link loop ends."""
+    seen, found = set(), []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(folder, f) for f in files if os.path.isfile(os.path.join(folder, f))]
+    return sorted(found)
+
+
 def partial_twin(path: str | Path) -> Path:
     """Where a file or folder is written before it is renamed into place: hidden beside it, named after it, so a
     kill leaves the old one whole and the next write finds (and removes) what was left."""

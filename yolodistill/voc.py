@@ -9,12 +9,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path, PureWindowsPath
 
-from .convert import ImageIndex, Item, Source
+from .convert import IMAGE_SUFFIXES, ImageIndex, Item, Source
 from .errors import UserError
+from .utils import files_under
 
 # Matched case-insensitively, in this order of preference.
 ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls")
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
+UNLISTED = "annotations in no ImageSets/Main list (left out)"
+UNANNOTATED = "images beside annotated ones that no annotation names (left out)"
+
+
+def xml_files(folder: Path) -> list[Path]:
+    return [p for p in files_under(folder) if p.suffix.lower() == ".xml"]
 
 
 def read(src: Path, names: list[str] | None, images: Path | None, annotations: Path | None) -> Source:
@@ -26,6 +33,7 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
     searched = f"annotations in '{ann_dir}', images in {index.describe()}"
     splits = voc_splits(root / "ImageSets" / "Main") if annotations is None else {}
     unmatched: list[str] = []
+    issues, checks, left = [], {}, []
     if splits:
         xmls = []
         for stem, split in splits.items():
@@ -34,8 +42,12 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
                 xmls.append((xml, split))
             else:
                 unmatched.append(f"{stem}: listed in ImageSets/Main but there is no '{xml}'")
+        listed = {xml.resolve() for xml, _ in xmls}
+        left = [p for p in xml_files(ann_dir) if p.resolve() not in listed]
+        issues += [f"{p}: in no ImageSets/Main list, left out" for p in left]
+        checks[UNLISTED] = len(left)
     else:
-        xmls = [(p, None) for p in sorted(ann_dir.rglob("*.xml"))]
+        xmls = [(p, None) for p in xml_files(ann_dir)]
     found, claimed = [], {}
     for xml, split in xmls:
         filename, path, objects, size = parse_xml(xml)
@@ -56,7 +68,13 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
     index_of = {n: i for i, n in enumerate(names)}
     items = [Item(image, [(index_of[n], *box) for n, *box in objects], split, declared=size)
              for image, objects, split, size in found]
-    return Source(list(names), items, searched, unmatched=unmatched)
+    beside = {image.parent for image in claimed}  # images among the annotated ones that no annotation names
+    unlisted = {p.stem.lower() for p in left}  # said already
+    bare = [p for folder in sorted(beside) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
+            and p.is_file() and p not in claimed and p.stem.lower() not in unlisted]
+    issues += [f"{p}: no annotation names this image, left out" for p in bare]
+    checks[UNANNOTATED] = len(bare)
+    return Source(list(names), items, searched, unmatched=unmatched, issues=issues, checks=checks)
 
 
 def children(folder: Path, wanted: tuple[str, ...]) -> list[Path]:
@@ -81,9 +99,9 @@ def annotation_dir(root: Path) -> Path:
     if not root.is_dir():
         raise UserError(f"'{root}' is a file: pass the folder of the VOC dataset")
     for folder in children(root, ANNOTATION_DIRS):
-        if next(folder.rglob("*.xml"), None) is not None:
+        if xml_files(folder):
             return folder
-    if next(root.rglob("*.xml"), None) is not None:
+    if xml_files(root):
         return root
     raise UserError(f"no Pascal VOC XML in '{root}' (looked in {', '.join(d + '/' for d in ANNOTATION_DIRS)} and "
                     "beside the images): pass --annotations DIR")

@@ -102,8 +102,12 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise UserError(f"'{path}' is not valid YAML ({str(e).splitlines()[0]}): fix it") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise UserError(f"'{path}' cannot be read as text ({type(e).__name__}): pass the dataset's data.yaml") from None
     if not isinstance(raw, dict) or not raw.get("train"):
         raise UserError(f"'{path}' is not a YOLO data.yaml: it needs at least a 'train:' path and 'names:'")
+    if not isinstance(raw.get("path") or "", str):
+        raise UserError(f"'{path}': 'path:' must be a folder, got {raw['path']!r}: fix it")
     root = Path(raw.get("path") or path.parent)
     if not root.is_absolute():  # as Ultralytics: from the working folder, else DATASETS_DIR; here also the yaml's
         roots = [Path.cwd() / root, path.parent / root, DATASETS_DIR / root]
@@ -125,8 +129,11 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
 def entry_paths(root: Path, entries: str | list) -> list[Path]:
     """The paths a split entry of a data.yaml names, relative to `root`; '../train/images' also means
     train/images, Ultralytics' own fallback for Roboflow's yaml files."""
+    listed = [entries] if isinstance(entries, str) else entries
+    if not isinstance(listed, list) or not all(isinstance(e, str) for e in listed):
+        raise UserError(f"a split entry must be a path or a list of paths, got {entries!r}: fix the data.yaml")
     out = []
-    for e in [entries] if isinstance(entries, str) else entries:
+    for e in listed:
         p = Path(str(e)) if Path(str(e)).is_absolute() else root / str(e)
         out.append(root / str(e)[3:] if not p.exists() and str(e).startswith("../") else p)
     return out
@@ -228,6 +235,9 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
     first: dict[str, Item] = {}
     kept = []
     for item in sorted(source.items, key=lambda it: (order[it.split], str(it.path))):
+        if item.size is None:  # unreadable (or gone): listed as such when labels are written
+            kept.append(item)
+            continue
         digest = hashlib.blake2b(item.path.read_bytes(), digest_size=16).hexdigest()
         if digest in first:
             other = first[digest]
