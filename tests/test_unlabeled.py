@@ -17,7 +17,7 @@ from yolodistill.config import DistillConfig
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, UNLABELED_TERMS, KDModel, head_branches
 from yolodistill.train import train
-from yolodistill.unlabeled import MixedBatchSampler, check_sources, find_images
+from yolodistill.unlabeled import MixedBatchSampler, check_sources, find_images, unlabeled_sources
 
 from .test_features import with_batch_statistics
 from .test_model import make_batch, make_student
@@ -26,11 +26,15 @@ FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
 
 
 @pytest.fixture(scope="module")
-def footage(tmp_path_factory, synth_data) -> Path:
-    """A folder of unlabelled images in subfolders, as footage arrives: the synthetic val images without labels, a
-    stray .txt that must not be read as labels, and one file that is not an image at all."""
+def footage(tmp_path_factory) -> Path:
+    """A folder of unlabelled images in subfolders, as footage arrives: images of another synthetic set (not the
+    data's val split, which is refused) without labels, a stray .txt that must not be read as labels, and one file
+    that is not an image at all."""
+    from yolodistill.data import make_synthetic
+
+    other = make_synthetic(tmp_path_factory.mktemp("other"), images=32, classes=3, imgsz=96, seed=1).parent
     root = tmp_path_factory.mktemp("footage")
-    for i, img in enumerate(sorted((synth_data.parent / "images" / "val").iterdir())):
+    for i, img in enumerate(sorted((other / "images" / "val").iterdir())):
         sub = root / f"cam{i % 2}"
         sub.mkdir(exist_ok=True)
         shutil.copy(img, sub / img.name)
@@ -71,6 +75,14 @@ def test_find_images_skips_what_it_cannot_read(footage):
     assert len(images) == 8 and all(Path(f).suffix == ".png" for f in images)  # the .txt files are not images
     assert [Path(b).name for b in bad] == ["broken.jpg"]
     assert all(h > 0 and w > 0 for h, w in shapes.values())
+
+
+def test_find_images_follows_linked_folders(footage, tmp_path):
+    """Footage often arrives as links to cameras' folders; Ultralytics' own glob follows them."""
+    (tmp_path / "cams").mkdir()
+    (tmp_path / "cams" / "cam0").symlink_to(footage / "cam0", target_is_directory=True)
+    images, _, bad = find_images([tmp_path / "cams"])
+    assert len(images) == 4 and [Path(b).name for b in bad] == ["broken.jpg"]
 
 
 def test_unlabelled_images_give_no_detection_loss_and_live_distillation_terms(teacher26):
@@ -194,6 +206,9 @@ def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
         with pytest.raises(UserError, match=message):
             check_sources(folders, train_images)
     assert check_sources([footage], train_images) == [str(footage.resolve())]
+    val = synth_data.parent / "images" / "val"  # trained on, they would flatter the val mAP that picks best.pt
+    with pytest.raises(UserError, match="holds 8 of the data's val/test images"):
+        unlabeled_sources(DistillConfig(unlabeled=[str(val)]), synth_data)
 
 
 def test_rect_batches_cannot_mix_unlabelled_images(footage):

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from ultralytics.data.dataset import YOLODataset
 
 from .errors import UserError
+from .utils import files_under
 
 
 def image_suffixes() -> set[str]:
@@ -39,7 +40,7 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
 
     suffixes, files = image_suffixes(), []
     for folder in folders:
-        files += [str(p) for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in suffixes and p.is_file()]
+        files += [str(p) for p in files_under(folder) if p.suffix.lower() in suffixes]
     good, shapes, bad = [], {}, []
     for f in dict.fromkeys(files):  # a folder given twice, or nested in another, counts each image once
         try:
@@ -55,10 +56,12 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
 
 
 def check_sources(folders: list[str | Path], train_images: list[str] | None = None,
-                  source: str = "--unlabeled", fix: str = "pass a folder of images") -> list[str]:
-    """The unlabelled folders as absolute paths, each an existing folder with images that are not the labelled
-    training images themselves (distilling on them twice would only re-weigh the labelled set). `source` names
-    where the folders came from, so the message points at what the user wrote."""
+                  source: str = "--unlabeled", fix: str = "pass a folder of images",
+                  held_out: list[str] | None = None) -> list[str]:
+    """The unlabelled folders as absolute paths, each an existing folder with images that are neither the labelled
+    training images themselves (distilling on them twice would only re-weigh the labelled set) nor the held-out
+    (val/test) images, which would then be trained on and flatter the mAP that picks best.pt. `source` names where
+    the folders came from, so the message points at what the user wrote."""
     out = []
     for folder in folders:
         p = Path(folder).expanduser()
@@ -78,6 +81,11 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
         if same:
             raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the labelled training images "
                             "themselves: pass images that are not in the data's train split")
+    if held_out:
+        kept = {os.path.realpath(f) for f in held_out}
+        if same := sum(os.path.realpath(f) in kept for f in found):
+            raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the data's val/test images: "
+                            "trained on, they would flatter the val mAP; pass images outside those splits")
     return out
 
 
@@ -106,7 +114,8 @@ def unlabeled_sources(distill, data: str | Path):
         folders = [str(root / f) for f in listed]
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
-    return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source))
+    held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]
+    return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source, held_out=held_out))
 
 
 class UnlabeledDataset(YOLODataset):
