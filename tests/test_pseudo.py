@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -127,3 +129,95 @@ def test_imgsz_is_checked_against_the_teachers_own_stride(source, tmp_path):
     with pytest.raises(UserError, match=r"--imgsz 96 is not a positive multiple of 64 .*: use 64 or 128"):
         pseudo_label(p6, source, tmp_path / "out", imgsz=96, progress=False)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def labelled_by_a_stub(monkeypatch) -> None:
+    """Skip the teacher's inference where a test is about where the dataset goes: one box on every image."""
+    import yolodistill.pseudo as pseudo
+
+    monkeypatch.setattr(pseudo, "detect", lambda teacher, files, *args: ((f, ["0 0.5 0.5 0.1 0.1"]) for f in files))
+
+
+def test_out_may_be_the_working_folder(teacher26, source, tmp_path, monkeypatch):
+    """`--out .` from inside a new, empty folder (the path '.' has no name to build a hidden twin beside): the dataset
+    is written into that folder, which stays the same folder, so the shell that is in it sees the files."""
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    monkeypatch.chdir(here)
+    labelled_by_a_stub(monkeypatch)
+    result = pseudo_label(teacher26, source, ".", imgsz=64, progress=False)
+    assert os.stat(".").st_ino == inode and (here / "data.yaml").is_file() and result.images == 6
+    assert yaml.safe_load((here / "data.yaml").read_text())["path"] == str(here.resolve())
+    assert check_det_dataset(str(here / "data.yaml"))["nc"] == 3 and not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize("target", ["empty folder", "not there yet"])
+def test_out_through_a_link_is_written_where_it_points_and_the_link_kept(teacher26, source, tmp_path, monkeypatch,
+                                                                         target):
+    """Renaming the built folder over a link fails (after inference) or would replace the user's link: the dataset
+    goes to the folder the link names instead."""
+    real, link = tmp_path / "real", tmp_path / "link"
+    if target == "empty folder":
+        real.mkdir()
+    link.symlink_to(real)
+    labelled_by_a_stub(monkeypatch)
+    result = pseudo_label(teacher26, source, link, imgsz=64, progress=False)
+    assert link.is_symlink() and os.readlink(link) == str(real) and (real / "data.yaml").is_file()
+    assert result.data_yaml == link / "data.yaml" and check_det_dataset(str(result.data_yaml))["nc"] == 3
+    assert len(list((real / "labels").rglob("*.txt"))) == 6 and not list(tmp_path.glob(".*partial"))
+
+
+def renamed_teacher(tmp_path: Path, names) -> Path:
+    """A three-class yolo26n checkpoint whose `names` was then set to `names`, as a user editing it would."""
+    import torch
+
+    from .conftest import save_checkpoint
+
+    path = save_checkpoint("yolo26n.yaml", tmp_path / "t.pt")
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["model"].names = names
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.mark.parametrize("names, message", [(["a", "b"], "has 2 names (ids 0-1)"), ({}, "has no usable names"),
+                                            ({1: "a", 2: "b", 3: "c"}, "has 3 names (ids 1-3)")])
+def test_teacher_class_names_that_do_not_fit_its_head_are_refused_before_any_work(source, tmp_path, monkeypatch,
+                                                                                   names, message):
+    """A list of the wrong length, an empty mapping or ids not 0..nc-1 crashed (a ValueError, or an AttributeError
+    inside Ultralytics) or would fail at the first detection of a class without a name."""
+    import yolodistill.pseudo as pseudo
+
+    teacher = renamed_teacher(tmp_path, names)
+    monkeypatch.setattr(pseudo, "detect", lambda *args: pytest.fail("the teacher ran"))
+    with pytest.raises(UserError, match=re.escape(f"its head predicts 3 classes but the checkpoint {message}")):
+        pseudo_label(teacher, source, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_teacher_class_names_may_be_a_list(source, tmp_path):
+    """Ultralytics accepts names as a list (and makes it a dict): so does pseudo-label."""
+    result = pseudo_label(renamed_teacher(tmp_path, ["a", "b", "c"]), source, tmp_path / "out", conf=0.001, imgsz=64,
+                          progress=False)
+    assert list(result.per_class) == ["a", "b", "c"]
+    assert yaml.safe_load(result.data_yaml.read_text())["names"] == {0: "a", 1: "b", 2: "c"}
+
+
+def test_files_put_into_an_empty_out_while_labelling_are_kept(teacher26, source, tmp_path, monkeypatch):
+    """The built dataset is moved into an existing empty --out: a file the user saved there meanwhile is not
+    overwritten, and the run says so."""
+    import yolodistill.pseudo as pseudo
+
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def meanwhile(teacher, files, *args):
+        (out / "data.yaml").write_text("mine")
+        yield from ((f, []) for f in files)
+
+    monkeypatch.setattr(pseudo, "detect", meanwhile)
+    with pytest.raises(UserError, match="was given files while labelling: nothing was written to it"):
+        pseudo_label(teacher26, source, out, imgsz=64, progress=False)
+    assert [p.name for p in out.iterdir()] == ["data.yaml"] and (out / "data.yaml").read_text() == "mine"
+    assert not list(tmp_path.glob(".out*"))

@@ -2,8 +2,8 @@
 
 Users can look at, correct or reuse the labels with any tool before training on them (`yolodistill train --data
 OUT/data.yaml`, or as plain Ultralytics data). The source folder is only read: images are copied, and the dataset is
-built in a hidden folder beside OUT and renamed into place at the end, so an interrupted run leaves nothing half
-written.
+built in a hidden folder beside OUT and renamed into place at the end (into OUT, when it is an existing empty folder),
+so an interrupted run leaves nothing half written.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError, check_batch, check_imgsz, check_output, check_seed, check_writable
-from .utils import partial_twin
+from .utils import held_signals, partial_twin
 
 
 @dataclass
@@ -71,14 +71,15 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     check_seed(seed)
     check_batch(batch)
     check_out(out, images)
+    dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
     model = load_detector(teacher, "teacher")
     check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
+    names = class_names(model, teacher)
     files, _, bad = find_images([images])
     if not files:
         raise UserError(f"--images '{images}' holds no readable images")
-    names = {int(k): str(v) for k, v in dict(model.names).items()}
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
-    tmp = partial_twin(out)
+    tmp = partial_twin(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     counts, boxes, empty, taken = Counter(), 0, 0, set()
     order = list(range(len(files)))
@@ -97,18 +98,52 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
             boxes, empty = boxes + len(rows), empty + (not rows)
         (tmp / "images" / "val").mkdir(parents=True, exist_ok=True)
         (tmp / "labels" / "val").mkdir(parents=True, exist_ok=True)
-        data = {"path": str(out.resolve()), "train": "images/train", "val": "images/val" if n_val else "images/train",
+        data = {"path": str(dest), "train": "images/train", "val": "images/val" if n_val else "images/train",
                 "names": names, "pseudo_labels": {"teacher": str(Path(teacher).resolve()), "conf": conf, "iou": iou,
                                                   "tta": tta, "imgsz": imgsz, "source": str(images.resolve())}}
         (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        if out.exists():
-            out.rmdir()  # empty, as check_out made sure
-        os.replace(tmp, out)
+        if dest.exists():
+            fill(tmp, dest, out)
+        else:
+            os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)})
+
+
+def class_names(model, teacher: str | Path) -> dict[int, str]:
+    """Class id -> name, one for each class the head predicts. Ultralytics takes a list as well as a dict; an empty
+    or short mapping would fail only at the first detection, after inference, and a long one names classes the
+    teacher never predicts."""
+    nc = getattr(model.model[-1], "nc", None) or getattr(model, "nc", None)
+    raw = model.names
+    names = dict(enumerate(raw)) if isinstance(raw, (list, tuple)) else raw if isinstance(raw, dict) else {}
+    try:
+        names = {int(k): str(v) for k, v in names.items()}
+    except (TypeError, ValueError):
+        names = {}
+    nc = nc or len(names)
+    if not names or sorted(names) != list(range(nc)):
+        have = f"{len(names)} names (ids {min(names)}-{max(names)})" if names else f"no usable names ({str(raw)[:40]})"
+        raise UserError(f"teacher '{teacher}' has unusable class names: its head predicts {nc or 'its'} classes but "
+                        f"the checkpoint has {have}: set model.names to one name per class (a list, or a dict with "
+                        "ids from 0) and save the checkpoint again")
+    return names
+
+
+def fill(tmp: Path, dest: Path, out: Path) -> None:
+    """Move the built dataset into the existing empty folder `dest` instead of renaming over it, so the folder itself
+    stays: it may be the working folder (--out .), a link's target or a mount point. Ctrl-C is held so the move is
+    whole; data.yaml comes last."""
+    with held_signals():
+        if any(dest.iterdir()):
+            raise UserError(f"--out '{out}' was given files while labelling: nothing was written to it; pick a new "
+                            "folder and run again")
+        for entry in sorted(tmp.iterdir(), key=lambda e: e.name == "data.yaml"):
+            os.replace(entry, dest / entry.name)
+        tmp.rmdir()
 
 
 def unique_name(path: Path, root: Path, taken: set[str]) -> str:
