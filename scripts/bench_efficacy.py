@@ -193,7 +193,7 @@ def resumable(last: Path) -> bool:
     """A last.pt of an unfinished run (Ultralytics marks a finished one with epoch -1)."""
     if not last.exists():
         return False
-    from yolodistill.checks import finished_checkpoint
+    from yolodistill.resume import finished_checkpoint
 
     return not finished_checkpoint(last)
 

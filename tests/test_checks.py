@@ -130,12 +130,27 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
         (["fliplr=3"], "fliplr=3"),
         (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
+        (["single_cls=True"], "single_cls=True merges the data's 3 classes into one"),  # a shape error once training
+        (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
+        ([f"freeze={list(range(24))}"], "freezes every layer of the student"),  # own check: a backward() traceback
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
     result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--project", str(tmp_path), "--device", "cpu", *extra])
     assert_one_line_error(result, needle)
+
+
+def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26, synth_data, tmp_path):
+    """--exist-ok on the folder that holds the teacher: the run's best.pt would have replaced it with the student."""
+    run = tmp_path / "tt"
+    (run / "weights").mkdir(parents=True)
+    inside = run / "weights" / "best.pt"
+    inside.write_bytes(teacher26.read_bytes())
+    result = run_cli("--teacher", str(inside), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(tmp_path), "--name", "tt", "--exist-ok")
+    assert_one_line_error(result, f"--teacher '{inside}' is in the weights folder this run writes")
+    assert inside.read_bytes() == teacher26.read_bytes()
 
 
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):

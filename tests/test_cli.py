@@ -258,7 +258,7 @@ def test_help_shows_the_default_notes_written_in_help_strings():
 
 def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher26, synth_data, tmp_path, monkeypatch):
     """Ctrl-C in the final validation finds last.pt stripped like any finished run's: --resume would refuse it."""
-    from yolodistill.checks import check_resume
+    from yolodistill.resume import check_resume
     from yolodistill.train import DistillationTrainer
 
     final_eval = DistillationTrainer.final_eval
@@ -268,10 +268,10 @@ def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher
         raise KeyboardInterrupt
 
     monkeypatch.setattr(DistillationTrainer, "final_eval", late_ctrl_c)
-    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
-                                      str(synth_data), "--epochs", "1", "--imgsz", "64", "--batch", "8", "--workers",
-                                      "0", "--device", "cpu", "--project", str(tmp_path), "--name", "run",
-                                      "plots=False"])
+    command = ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+               "--epochs", "1", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu", "--project",
+               str(tmp_path), "--name", "run", "plots=False"]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 130, result.output
     weights = tmp_path / "run" / "weights"
     with pytest.raises(UserError, match="finished run"):
@@ -280,6 +280,14 @@ def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher
     assert "--resume" not in flat
     assert f"The run had finished its epochs; its weights are {weights / 'best.pt'}" in flat
     assert "final validation was cut short" in flat
+
+    def early_ctrl_c(self):  # the same folder again (--exist-ok), cut off before its first epoch is saved
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DistillationTrainer, "save_model", early_ctrl_c)
+    again = CliRunner().invoke(app, [*command, "--exist-ok"])
+    assert again.exit_code == 130, again.output
+    assert "a new run (no epoch had finished)" in " ".join(again.output.split())  # the old last.pt is not this run's
 
 
 def test_resume_as_key_value_is_one_line_or_nothing(teacher26, tmp_path):

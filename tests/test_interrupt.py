@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from yolodistill.checks import check_resume
 from yolodistill.data import make_synthetic
+from yolodistill.resume import check_resume
 
 from .conftest import PYTHON
 

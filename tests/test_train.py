@@ -15,10 +15,11 @@ import torch
 import yaml
 from ultralytics.utils.torch_utils import unwrap_model
 
-from yolodistill.checks import check_recipe, check_resume, preflight
+from yolodistill.checks import check_recipe, preflight
 from yolodistill.config import resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
+from yolodistill.resume import check_resume
 from yolodistill.start import starts_from_teacher
 from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train, whole_strips
 
@@ -284,7 +285,8 @@ def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tm
 
 @pytest.fixture(scope="module")
 def interrupted_last(teacher26, synth_data, tmp_path_factory) -> Path:
-    """weights/last.pt of a 2-epoch run stopped after its first epoch; tests only read it (every resume is refused)."""
+    """weights/last.pt of a 2-epoch run stopped after its first epoch; tests only read it (every resume is refused,
+    or made from a copy)."""
     project = tmp_path_factory.mktemp("interrupted")
     first = make_trainer(teacher26, synth_data, project, "run", epochs=2, feat_loss="l2")
     first.add_callback("on_model_save", interrupt_after_first_epoch)
@@ -346,9 +348,50 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     assert args["distill_model"] == str(moved)
 
 
-@pytest.mark.parametrize("flag, value", [("--data", "nowhere.yaml"), ("--student", "yolo26s.yaml"),
-                                         ("--config", "nope.yaml")])
-def test_resume_refuses_another_student_data_or_config(interrupted_last, flag, value):
+def test_resume_with_a_teacher_of_another_architecture_is_refused(interrupted_last, tmp_path):
+    """yolo11s has the run's classes, strides and neck widths; but the saved optimizer holds the teacher's parameters
+    too, and restoring it failed mid-setup, after distill.yaml had been rewritten to name the wrong teacher."""
+    from .conftest import save_checkpoint
+
+    other = save_checkpoint("yolo11s.yaml", tmp_path / "y11s.pt")
+    with pytest.raises(UserError, match=r"another model than the run's teacher \(\d+ parameter tensors against"):
+        check_resume(interrupted_last, {"distill_model": str(other)})
+
+
+def test_resume_finds_a_moved_dataset_with_data(interrupted_last, synth_data, tmp_path):
+    """Ultralytics takes data= on a resume; a dataset that moved was a traceback, and --data was refused."""
+    from ultralytics.utils.patches import torch_load
+
+    ckpt = torch_load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["data"] = str(tmp_path / "gone" / "data.yaml")
+    last = tmp_path / "run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    torch.save(ckpt, last)
+    with pytest.raises(UserError, match=r"the run's data '.*gone.*' is gone: put it back, or pass --data"):
+        check_resume(last, {})
+    args, _, _ = check_resume(last, {"data": str(synth_data)})
+    assert args["data"] == str(synth_data.resolve())
+    other = tmp_path / "two.yaml"
+    other.write_text(yaml.safe_dump({"path": str(synth_data.parent), "train": "images/train", "val": "images/val",
+                                     "names": ["a", "b"]}))
+    with pytest.raises(UserError, match="resumed student"):
+        check_resume(last, {"data": str(other)})
+
+
+def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
+    """Resume wrote into the folder recorded in last.pt, so resuming a copy overwrote the original run's files."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(interrupted_last.parent.parent, copy)
+    before = {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()}
+    result = train(resume=copy / "weights" / "last.pt")
+    assert result.save_dir.resolve() == copy.resolve() and result.best.is_file()
+    assert {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()} == before
+
+
+@pytest.mark.parametrize("flag, value", [("--student", "yolo26s.yaml"), ("--config", "nope.yaml")])
+def test_resume_refuses_another_student_or_config(interrupted_last, flag, value):
     from typer.testing import CliRunner
 
     from yolodistill.cli import app

@@ -143,7 +143,7 @@ def test_one_epoch_with_unlabelled_folders(teacher26, synth_data, footage, tmp_p
 
 
 def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_data, footage, tmp_path):
-    from yolodistill.checks import check_resume
+    from yolodistill.resume import check_resume
     from yolodistill.unlabeled import unlabeled_sources
 
     data = yaml.safe_load(synth_data.read_text())

@@ -143,6 +143,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
 
     if data is None:
         raise UserError("no dataset: pass --data DATA.yaml")
+    if not isinstance(data, (str, Path)):  # from Python: a dict was a TypeError deep in pathlib
+        raise UserError(f"data must be the path of a dataset .yaml, got a {type(data).__name__}: save it as a yaml")
     if Path(data).suffix.lower() not in (".yaml", ".yml"):
         raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
     fix = f"check and clean it with: yolodistill data convert {data} --format yolo --out NEW_FOLDER"
@@ -290,6 +292,30 @@ def check_run_dir(args: dict[str, Any]) -> None:
             raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
 
 
+def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:
+    """A reused run folder (--exist-ok) gets new weights/best.pt and last.pt: a teacher or student read from there
+    would be replaced by the student mid-run."""
+    if not (args.get("name") and args.get("exist_ok")):
+        return  # a new folder: nothing of the user's is in it
+    weights = (Path(args["project"]) / str(args["name"]) / "weights").resolve()
+    for role, path in inputs.items():
+        if isinstance(path, (str, Path)) and Path(path).is_file() and Path(path).resolve().is_relative_to(weights):
+            raise UserError(f"--{role} '{path}' is in the weights folder this run writes ({weights}): copy it "
+                            "elsewhere first, or pick another --name")
+
+
+def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -> None:
+    """Train arguments Ultralytics takes and that fail only once the run is under way, with a traceback."""
+    if args.get("single_cls") and nc != 1:
+        raise UserError(f"single_cls=True merges the data's {nc} classes into one, which the teacher does not predict: "
+                        "drop single_cls=True, or distill on a one-class dataset with a one-class teacher")
+    freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
+    frozen = set(range(freeze)) if isinstance(freeze, int) else set(freeze) if isinstance(freeze, list) else set()
+    if frozen >= set(range(n)):
+        raise UserError(f"freeze={freeze} freezes every layer of the student (it has {n}), so nothing of it would "
+                        "train: freeze fewer (freeze=10 is the backbone of YOLO26 and YOLO11)")
+
+
 def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
     """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
     from .start import starts_from_teacher
@@ -343,6 +369,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     args["project"] = str(Path(str(args.get("project") or "runs/distill")).resolve())  # project=5 is a number
     check_output(args["project"], "--project")
     check_run_dir(args)
+    check_inputs_outside_run(args, teacher=teacher, student=student)
     data_info = check_data(data)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")
@@ -354,80 +381,10 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         student_model = build_student(str(student), nc, ch)
     check_fit(teacher_model, student_model, data_info, str(student))
     check_args(args, int(max(student_model.stride.max(), 32)))
+    check_with_models(args, nc, student_model)
     local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)
     args.update(
         model=local(student), data=local(data), distill_model=local(teacher), task="detect", mode="train",
         name=args["name"] or "exp",
     )
     return Plan(args=args, teacher=teacher_model)
-
-
-# Ultralytics' own list of the arguments a resumed run may change (BaseTrainer.check_resume).
-RESUMABLE = {"imgsz", "batch", "device", "workers", "cache", "patience", "save_period", "val", "plots", "distill_model"}
-
-
-def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], DistillConfig, torch.nn.Module]:
-    """A resumable yolodistill `last.pt`: the Ultralytics args that resume it, its settings and its teacher, loaded."""
-    from ultralytics.utils.patches import torch_load
-
-    from .train import settings_of
-
-    p = require_file(resume, "resume checkpoint", (".pt",))
-    try:
-        ckpt = torch_load(p, map_location="cpu", weights_only=False)
-        settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
-    except Exception as e:
-        raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
-    finished = finished_run(ckpt)
-    # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
-    if settings is None and not (finished and (p.resolve().parent.parent / "distill.yaml").is_file()):
-        raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
-    if finished:
-        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
-                        "to train it further")
-    if "device" in overrides:
-        overrides = {**overrides, "device": check_device(overrides["device"])}
-    if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
-        from .unlabeled import check_sources
-
-        check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
-                      fix="put it back there, or start a new run")
-    fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
-    if fixed:
-        raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
-    if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
-        overrides = {**overrides, "distill_model": local_checkpoint(overrides["distill_model"], "teacher")}
-    teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
-    model = check_resumed_teacher(teacher, ckpt.get("ema") or ckpt.get("model"), str(p))
-    return {**overrides, "model": str(p), "resume": str(p)}, settings, model
-
-
-def finished_run(ckpt: dict[str, Any]) -> bool:
-    """A checkpoint stripped for shipping (epoch -1, no optimizer): a finished run's, which cannot be resumed."""
-    return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
-
-
-def finished_checkpoint(path: str | Path) -> bool:
-    """`finished_run` of the checkpoint file at `path`; a file that does not load raises as torch_load does."""
-    from ultralytics.utils.patches import torch_load
-
-    return finished_run(torch_load(path, map_location="cpu", weights_only=False))
-
-
-def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str) -> torch.nn.Module:
-    """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), and have the
-    neck widths the adapters in last.pt map the student's features to, or loading them fails mid-setup. Returned,
-    loaded, for the trainer, as preflight's Plan hands over a new run's."""
-    from .model import neck_channels
-
-    model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
-    student = saved.student_model
-    try:
-        check_fit(model, student, {"names": student.names, "channels": student.yaml.get("channels", 3)}, run)
-    except UserError as e:
-        raise UserError(f"teacher '{teacher}' does not fit the resumed run: {e}") from None
-    widths, trained = neck_channels(model), [a["align"][-1].out_channels for a in saved.projector]
-    if widths != trained:
-        raise UserError(f"teacher '{teacher}' has neck widths {widths} but the run's feature adapters were trained "
-                        f"for {trained}: resume with the run's own teacher, or start a new run")
-    return model

@@ -109,11 +109,11 @@ def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> O
 
 RUN_OPTIONS = (
     opt("teacher", Optional[str], "Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you "
-        "trust). Frozen during training."),
+        "trust). Frozen during training. Required (with --resume: only where the run's teacher moved)."),
     opt("student", Optional[str], "Student model: a .yaml (started from the teacher's weights, see "
-        "--init-from-teacher) or a .pt to fine-tune."),
+        "--init-from-teacher) or a .pt to fine-tune. Required (not with --resume)."),
     opt("data", Optional[str], "Dataset yaml in Ultralytics format (train/val paths and names); check or convert "
-        "yours with yolodistill data convert."),
+        "yours with yolodistill data convert. Required (with --resume: only where the run's data moved)."),
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: 640]"),
     opt("batch", Optional[int], "Batch size. [default: 16]"),
@@ -138,7 +138,7 @@ DISTILL_OPTIONS = (
     opt("temperature", Optional[float], "Temperature of the KL between DFL bin distributions (DFL heads). "
         "[default: 2]"),
     opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
-        "student features through the teacher's head)."),
+        "student features through the teacher's head). [default: cwd]"),
     opt("kd_warmup", Optional[float], "Epochs over which the distillation weights ramp up linearly, from 1/(E+1) "
         "of their value in the first epoch to all of it; 0 = none. [default: 1]"),
     opt("kd_schedule", Optional[str], "Decay of the distillation weights over the run: constant, linear or cosine "
@@ -205,6 +205,7 @@ def train(ctx: typer.Context, **options: Any):
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
     best.pt is a plain Ultralytics checkpoint of the student.
     """
+    from .resume import after_interrupt
     from .train import TrainingInterrupted
     from .train import train as run_train
 
@@ -212,31 +213,12 @@ def train(ctx: typer.Context, **options: Any):
     try:
         result = run_train(**settings)
     except TrainingInterrupted as e:
-        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last))}", soft_wrap=True,
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last, e.started))}", soft_wrap=True,
                           highlight=False)
         raise typer.Exit(code=130) from None
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
     console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
-
-
-def after_interrupt(last: Path) -> str:
-    """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
-    stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer."""
-    from .checks import finished_checkpoint
-
-    if not last.exists():
-        return "Continue with: a new run (no epoch had finished)"
-    try:
-        finished = finished_checkpoint(last)
-    except Exception:
-        finished = False  # unreadable: --resume names the problem itself
-    if not finished:
-        return f"Continue with: yolodistill train --resume {last}"
-    best = last.with_name("best.pt")
-    weights = best if best.exists() else last
-    return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
-            f"check them with yolodistill bench {weights}")
 
 
 @app.command(context_settings=RUN_CONTEXT)

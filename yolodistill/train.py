@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -302,9 +303,9 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training, with the checkpoint to resume from."""
 
-    def __init__(self, last: Path):
+    def __init__(self, last: Path, started: float = 0.0):
         super().__init__(str(last))
-        self.last = last
+        self.last, self.started = last, started  # when the run began: an older last.pt is another run's
 
 
 @dataclass
@@ -330,7 +331,8 @@ def train(
     `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
-    from .checks import check_recipe, check_resume, preflight
+    from .checks import check_recipe, preflight
+    from .resume import check_resume
     from .config import resolve
 
     if resume is False:  # resume=False as key=value: Ultralytics' "do not resume"
@@ -350,10 +352,11 @@ def train(
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    started = time.time()
     try:
         trainer.train()
     except KeyboardInterrupt:
-        raise TrainingInterrupted(Path(trainer.last)) from None
+        raise TrainingInterrupted(Path(trainer.last), started) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),

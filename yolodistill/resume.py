@@ -1,0 +1,135 @@
+"""Resuming a run and what to say after Ctrl-C: a resumed run keeps its student, recipe and schedule, writes where
+its last.pt is, and is checked before Ultralytics restores its optimizer (a misfit there is a traceback mid-setup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
+from .config import DistillConfig
+from .errors import UserError, first_line, require_file
+
+# Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
+# and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
+# parameters that train); data through --data, for a dataset that moved.
+RESUMABLE = {"imgsz", "batch", "device", "workers", "cache", "patience", "save_period", "val", "plots", "distill_model",
+             "close_mosaic", "augmentations", "channels_last", "save_dir", "data"}
+
+
+def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], DistillConfig, torch.nn.Module]:
+    """A resumable yolodistill `last.pt`: the Ultralytics args that resume it, its settings and its teacher, loaded."""
+    from ultralytics.utils.patches import torch_load
+
+    from .train import settings_of
+
+    p, overrides = require_file(resume, "resume checkpoint", (".pt",)), dict(overrides)
+    try:
+        ckpt = torch_load(p, map_location="cpu", weights_only=False)
+        settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
+    except Exception as e:
+        raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
+    finished = finished_run(ckpt)
+    # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
+    if settings is None and not (finished and (p.resolve().parent.parent / "distill.yaml").is_file()):
+        raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
+    if finished:
+        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
+                        "to train it further")
+    if "device" in overrides:
+        overrides["device"] = check_device(overrides["device"])
+    if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
+        from .unlabeled import check_sources
+
+        check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
+                      fix="put it back there, or start a new run")
+    fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
+    if fixed:
+        raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
+    saved = ckpt.get("ema") or ckpt.get("model")
+    if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
+        overrides["distill_model"] = local_checkpoint(overrides["distill_model"], "teacher")
+    teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
+    model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
+    overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
+    if p.resolve().parent.name == "weights" and "save_dir" not in overrides:  # a copied or moved run's folder, not
+        overrides["save_dir"] = str(p.resolve().parent.parent)  # the folder it was first trained in
+    return {**overrides, "model": str(p), "resume": str(p)}, settings, model
+
+
+def resumed_data(data: str | None, train_args: dict[str, Any], student: torch.nn.Module) -> dict[str, str]:
+    """The run's dataset is still where it was, or --data names it where it moved, with the run's classes."""
+    saved = train_args.get("data")
+    if data is None:
+        if saved and Path(str(saved)).is_absolute() and not Path(str(saved)).exists():
+            raise UserError(f"the run's data '{saved}' is gone: put it back, or pass --data with its new path")
+        return {}
+    info = check_data(data)
+    check_names(student.names, info["names"], "the resumed student", "resume with the run's own dataset (moved is "
+                "fine), or start a new run")
+    return {"data": str(Path(data).resolve()) if Path(data).exists() else str(data)}
+
+
+def finished_run(ckpt: dict[str, Any]) -> bool:
+    """A checkpoint stripped for shipping (epoch -1, no optimizer): a finished run's, which cannot be resumed."""
+    return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
+
+
+def finished_checkpoint(path: str | Path) -> bool:
+    """`finished_run` of the checkpoint file at `path`; a file that does not load raises as torch_load does."""
+    from ultralytics.utils.patches import torch_load
+
+    return finished_run(torch_load(path, map_location="cpu", weights_only=False))
+
+
+def optimized(ckpt: dict[str, Any]) -> int:
+    """How many parameters the run's optimizer holds: Ultralytics' build_optimizer takes every parameter of the
+    model, the frozen teacher's too, while last.pt's EMA copy holds the student and its adapters alone."""
+    return sum(len(g["params"]) for g in (ckpt.get("optimizer") or {}).get("param_groups", []))
+
+
+def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
+                          teacher_params: int = 0) -> torch.nn.Module:
+    """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), have the
+    neck widths the adapters in last.pt map the student's features to, and, where the run's optimizer holds its
+    teacher (`teacher_params` tensors), as many parameters: Ultralytics restores that optimizer's state, and a
+    teacher of another architecture fails to load it mid-setup. Returned, loaded, for the trainer, as preflight's Plan
+    hands over a new run's."""
+    from .model import neck_channels
+
+    model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
+    student = saved.student_model
+    try:
+        check_fit(model, student, {"names": student.names, "channels": student.yaml.get("channels", 3)}, run)
+    except UserError as e:
+        raise UserError(f"teacher '{teacher}' does not fit the resumed run: {e}") from None
+    widths, trained = neck_channels(model), [a["align"][-1].out_channels for a in saved.projector]
+    if widths != trained:
+        raise UserError(f"teacher '{teacher}' has neck widths {widths} but the run's feature adapters were trained "
+                        f"for {trained}: resume with the run's own teacher, or start a new run")
+    if teacher_params > 0 and (have := len(list(model.parameters()))) != teacher_params:
+        raise UserError(f"teacher '{teacher}' is another model than the run's teacher ({have} parameter tensors "
+                        f"against {teacher_params}): resume with the run's own teacher (moved is fine), or start a new "
+                        "run")
+    return model
+
+
+def after_interrupt(last: Path, started: float = 0.0) -> str:
+    """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
+    stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
+    older than the run (an earlier run's, in a folder reused with --exist-ok) is not this run's."""
+    if not last.exists() or last.stat().st_mtime < started:
+        return "Continue with: a new run (no epoch had finished)"
+    try:
+        finished = finished_checkpoint(last)
+    except Exception:
+        finished = False  # unreadable: --resume names the problem itself
+    if not finished:
+        return f"Continue with: yolodistill train --resume {last}"
+    best = last.with_name("best.pt")
+    weights = best if best.exists() else last
+    return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
+            f"check them with yolodistill bench {weights}")
+
