@@ -171,6 +171,8 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"seeds": []}, "no seeds"),
         ({"seeds": "0,0"}, "repeats a seed"),
         ({"seeds": "0,x"}, "whole numbers"),
+        ({"seeds": None}, "whole numbers"),  # from Python: a TypeError
+        ({"data": {"train": "images"}}, "data must be the path of a dataset .yaml, got a dict"),
         ({"seeds": (-1,)}, "between 0 and 4294967295"),
         ({"seeds": "4294967296"}, "between 0 and 4294967295"),  # NumPy's traceback, after the teacher's val
         ({"device": "gpu"}, "is not a device"),
@@ -189,6 +191,12 @@ def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_p
     with pytest.raises(UserError, match=message):
         compare(**{**args, **kwargs})
     assert not (tmp_path / "p").exists()
+
+
+def test_one_seed_may_be_a_number():
+    from yolodistill.compare import parse_seeds
+
+    assert parse_seeds(0) == [0] and parse_seeds((2, 1)) == [2, 1]
 
 
 def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_path):

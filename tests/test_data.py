@@ -26,6 +26,15 @@ def test_make_synthetic_is_deterministic(tmp_path):
     assert other.keys() == first.keys() and other != first
 
 
+@pytest.mark.parametrize("kwargs", [{"imgsz": "64"}, {"images": 4.5}, {"classes": None}])
+def test_make_synthetic_wants_whole_numbers(tmp_path, kwargs):
+    from yolodistill.errors import UserError
+
+    with pytest.raises(UserError, match="must be a whole number"):  # from Python: a TypeError
+        make_synthetic(tmp_path / "s", **kwargs)
+    assert not (tmp_path / "s").exists()
+
+
 def test_labels_are_the_drawn_shapes(tmp_path):
     """Every label row lies inside the image, and its class is one of the requested shapes."""
     data = make_synthetic(tmp_path / "s", images=6, classes=2, imgsz=48, seed=3)

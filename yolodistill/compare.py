@@ -69,7 +69,7 @@ class CompareInterrupted(KeyboardInterrupt):
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
     """Items of '0,1,2' from the command line or of a sequence from Python."""
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
 
 
@@ -77,7 +77,7 @@ def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
     """Distinct whole numbers: a repeated seed would train into the folder of the first."""
     try:
         out = [int(s) for s in split_list(seeds)]
-    except ValueError:
+    except (TypeError, ValueError):  # TypeError: not a sequence (seeds=None from Python)
         raise UserError(f"--seeds must be whole numbers separated by commas (0,1,2), got {seeds!r}") from None
     if not out:
         raise UserError("no seeds: pass at least one, e.g. --seeds 0,1,2")

@@ -97,6 +97,9 @@ def make_synthetic(
     """
     import cv2
 
+    for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
+        if not isinstance(value, int) or isinstance(value, bool):  # from Python: imgsz="64" was a TypeError
+            raise UserError(f"{flag} must be a whole number, got {value!r}")
     if images < 2:
         raise UserError(f"--images must be at least 2 (one train and one val image), got {images}")
     if not 1 <= classes <= len(SHAPES):
