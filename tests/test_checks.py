@@ -133,6 +133,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["single_cls=True"], "single_cls=True merges the data's 3 classes into one"),  # a shape error once training
         (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
         ([f"freeze={list(range(24))}"], "freezes every layer of the student"),  # own check: a backward() traceback
+        ([f"freeze={[str(i) for i in range(24)]}"], "freezes every layer of the student"),
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
@@ -151,6 +152,16 @@ def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26,
                      "--project", str(tmp_path), "--name", "tt", "--exist-ok")
     assert_one_line_error(result, f"--teacher '{inside}' is in the weights folder this run writes")
     assert inside.read_bytes() == teacher26.read_bytes()
+    from yolodistill.checks import check_inputs_outside_run
+
+    exp = tmp_path / "exp" / "weights" / "last.pt"  # no --name: Ultralytics' exp, reused with --exist-ok
+    exp.parent.mkdir(parents=True)
+    exp.write_bytes(b"x")
+    with pytest.raises(UserError, match="is in the weights folder this run writes"):
+        check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, student=exp)
+    kept = exp.with_name("teacher.pt")  # a name the run never writes
+    kept.write_bytes(b"x")
+    check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, teacher=kept)
 
 
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):

@@ -50,6 +50,20 @@ def test_an_image_listed_twice_is_one_image_with_both_boxes(tmp_path):
         assert sorted(rows(label)) == [pytest.approx([0, *CLIPPED], abs=1e-6), pytest.approx([1, *INSIDE], abs=1e-6)]
 
 
+def test_ids_written_as_whole_floats_match(tmp_path):
+    """Exporters built on pandas write ids as 1.0: they converted before ids were checked, and still do."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png"]
+    for name in names:
+        image(root / "images" / name)
+    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [4, 3, 16, 12])])
+    for entry in (*data["images"], *data["annotations"]):
+        entry.update({k: float(entry[k]) for k in ("id", "image_id", "category_id") if k in entry})
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out")
+    assert s.boxes == 2 and s.per_class["ant"]["total"] == s.per_class["zebra"]["total"] == 1
+
+
 def test_annotations_without_a_bbox_take_their_polygons_box(tmp_path):
     """Some exports (CVAT, Label Studio masks) leave bbox out: a polygon gives the box, an RLE mask, which needs
     pycocotools to decode, is skipped; both are counted and listed."""

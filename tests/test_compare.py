@@ -196,7 +196,9 @@ def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_p
 def test_one_seed_may_be_a_number():
     from yolodistill.compare import parse_seeds
 
-    assert parse_seeds(0) == [0] and parse_seeds((2, 1)) == [2, 1]
+    import numpy as np
+
+    assert parse_seeds(0) == [0] and parse_seeds(np.int64(3)) == [3] and parse_seeds((2, 1)) == [2, 1]
 
 
 def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_path):

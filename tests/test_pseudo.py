@@ -152,6 +152,30 @@ def test_out_may_be_the_working_folder(teacher26, source, tmp_path, monkeypatch)
     assert check_det_dataset(str(here / "data.yaml"))["nc"] == 3 and not list(tmp_path.glob(".*partial"))
 
 
+def test_out_on_another_filesystem_is_filled_by_copying(teacher26, source, tmp_path, monkeypatch):
+    """A mount point as --out: the hidden twin is built beside it, on the parent's filesystem, and a rename across
+    filesystems fails (EXDEV), which here is simulated; the dataset is copied in instead."""
+    import errno
+
+    renames = {"replace": os.replace, "rename": os.rename}
+
+    def across(name):
+        def move(src, dst, *a, **k):
+            if ".partial" in str(src):
+                raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+            return renames[name](src, dst, *a, **k)
+        return move
+
+    monkeypatch.setattr(os, "replace", across("replace"))
+    monkeypatch.setattr(os, "rename", across("rename"))
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    labelled_by_a_stub(monkeypatch)
+    result = pseudo_label(teacher26, source, mount, imgsz=64, progress=False)
+    assert result.images == 6 and check_det_dataset(str(mount / "data.yaml"))["nc"] == 3
+    assert not list(tmp_path.glob(".*partial"))
+
+
 @pytest.mark.parametrize("target", ["empty folder", "not there yet"])
 def test_out_through_a_link_is_written_where_it_points_and_the_link_kept(teacher26, source, tmp_path, monkeypatch,
                                                                          target):

@@ -388,6 +388,31 @@ def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
     result = train(resume=copy / "weights" / "last.pt")
     assert result.save_dir.resolve() == copy.resolve() and result.best.is_file()
     assert {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()} == before
+    backup = tmp_path / "backup"  # a last.pt kept outside any weights/ folder writes beside itself
+    backup.mkdir()
+    (backup / "last.pt").write_bytes(interrupted_last.read_bytes())
+    assert check_resume(backup / "last.pt", {})[0]["save_dir"] == str(backup.resolve())
+
+
+def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_path, monkeypatch):
+    """Its last.pt predates the resumed run and is still resumable: not 'a new run' (a reused folder's is)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    copy = tmp_path / "copy"
+    shutil.copytree(interrupted_last.parent.parent, copy)
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DistillationTrainer, "save_model", ctrl_c)
+    result = CliRunner().invoke(app, ["train", "--resume", str(copy / "weights" / "last.pt")])
+    assert result.exit_code == 130, result.output
+    flat = " ".join(result.output.split())
+    assert f"Continue with: yolodistill train --resume {copy / 'weights' / 'last.pt'}" in flat
 
 
 @pytest.mark.parametrize("flag, value", [("--student", "yolo26s.yaml"), ("--config", "nope.yaml")])

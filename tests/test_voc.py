@@ -292,16 +292,19 @@ def test_unknown_class_in_the_given_names(tmp_path):
 
 
 def test_images_resized_since_they_were_annotated_get_their_boxes_scaled(tmp_path):
-    """An XML of 400x300 on a 40x30 image whose box only fits the 400x300 frame: the image was shrunk since, and the
-    box shrinks with it. make_voc's img0 (400x300 declared, its box inside the real 40x30 image) keeps its box."""
+    """XML of 400x300 on 40x30 images, a box that only fits the 400x300 frame: the images were shrunk since, and the
+    boxes shrink with them, r2's too, whose small box would also fit the 40x30 image (decided for the dataset, not
+    per image). make_voc's img0 (400x300 declared, alone, its box inside the real 40x30 image) keeps its box."""
     src = tmp_path / "resized"
-    for i in range(2):
+    for i in range(3):
         image(src / "JPEGImages" / f"r{i}.jpg")
-        voc_xml(src / "Annotations" / f"r{i}.xml", [("cat", (40, 30, 200, 150))], filename=f"r{i}.jpg",
-                size=(400, 300))
+        voc_xml(src / "Annotations" / f"r{i}.xml", [("cat", (40, 30, 200, 150) if i < 2 else (4, 3, 20, 15))],
+                filename=f"r{i}.jpg", size=(400, 300))
     s = convert(src, fmt="voc", out=tmp_path / "out")
-    assert s.checks == {"images resized since they were annotated (boxes scaled with them)": 2}
-    assert labels_by_image(tmp_path / "out")["r0.jpg"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert s.checks == {"images resized since they were annotated (boxes scaled with them)": 3}
+    got = labels_by_image(tmp_path / "out")
+    assert got["r0.jpg"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert got["r2.jpg"] == [pytest.approx([0, 0.03, 0.03, 0.04, 0.04], abs=1e-6)]
     assert "says 400x300, the image is 40x30: boxes scaled" in (tmp_path / "out" / "issues.txt").read_text()
 
     kept = convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out2")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,13 +294,14 @@ def check_run_dir(args: dict[str, Any]) -> None:
 
 
 def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:
-    """A reused run folder (--exist-ok) gets new weights/best.pt and last.pt: a teacher or student read from there
-    would be replaced by the student mid-run."""
-    if not (args.get("name") and args.get("exist_ok")):
+    """A reused run folder (--exist-ok; without --name Ultralytics' exp) gets new weights/best.pt, last.pt and
+    epochN.pt: a teacher or student read from one of them would be replaced by the student mid-run."""
+    if not args.get("exist_ok"):
         return  # a new folder: nothing of the user's is in it
-    weights = (Path(args["project"]) / str(args["name"]) / "weights").resolve()
+    weights = (Path(args["project"]) / str(args.get("name") or "exp") / "weights").resolve()  # Ultralytics' name
     for role, path in inputs.items():
-        if isinstance(path, (str, Path)) and Path(path).is_file() and Path(path).resolve().is_relative_to(weights):
+        written = isinstance(path, (str, Path)) and re.fullmatch(r"best\.pt|last\.pt|epoch\d+\.pt", Path(path).name)
+        if written and Path(path).is_file() and Path(path).parent.resolve() == weights:
             raise UserError(f"--{role} '{path}' is in the weights folder this run writes ({weights}): copy it "
                             "elsewhere first, or pick another --name")
 
@@ -310,8 +312,8 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
         raise UserError(f"single_cls=True merges the data's {nc} classes into one, which the teacher does not predict: "
                         "drop single_cls=True, or distill on a one-class dataset with a one-class teacher")
     freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
-    frozen = set(range(freeze)) if isinstance(freeze, int) else set(freeze) if isinstance(freeze, list) else set()
-    if frozen >= set(range(n)):
+    listed = range(freeze) if isinstance(freeze, int) else freeze if isinstance(freeze, list) else []
+    if {str(x) for x in listed} >= {str(x) for x in range(n)}:  # Ultralytics matches 'model.{x}.': 0 and '0' alike
         raise UserError(f"freeze={freeze} freezes every layer of the student (it has {n}), so nothing of it would "
                         "train: freeze fewer (freeze=10 is the backbone of YOLO26 and YOLO11)")
 

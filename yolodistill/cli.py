@@ -213,7 +213,7 @@ def train(ctx: typer.Context, **options: Any):
     try:
         result = run_train(**settings)
     except TrainingInterrupted as e:
-        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last, e.started))}", soft_wrap=True,
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last, e.earlier))}", soft_wrap=True,
                           highlight=False)
         raise typer.Exit(code=130) from None
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)

@@ -158,7 +158,7 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
             raise UserError(f"'{path}': annotation #{k + 1} is {str(ann)[:40]!r}, not an object: fix the JSON")
         name = f"annotation {ann['id']}" if "id" in ann else f"annotation #{k + 1} (no id)"
         for key in ("image_id", "category_id"):
-            if not isinstance(ann.get(key), (int, str)):
+            if not is_id(ann.get(key)):
                 got = f"is {str(ann[key])[:40]}" if key in ann else "is missing"
                 raise UserError(f"'{path}': {name}'s '{key}' {got}: give it the id of its {key[:-3]}")
         if ann["image_id"] not in entries:
@@ -186,12 +186,17 @@ NOTES = {CROWD: "is a crowd region (iscrowd 1), not one object: skipped",
          POLYGON: "has no bbox: its box is its polygon's extent"}
 
 
+def is_id(value: object) -> bool:
+    """A COCO id: a whole number (exporters built on pandas write 1.0, which matches 1 as a key) or a string."""
+    return isinstance(value, (int, str)) or isinstance(value, float) and value.is_integer()
+
+
 def image_entries(data: dict, path: Path) -> dict[object, dict]:
     """Image id -> its entry. One id given to two files is refused: its boxes could belong to either, and keeping one
     would leave the other as an empty background image, teaching the model that its objects are background."""
     entries: dict[object, dict] = {}
     for k, im in enumerate(data["images"]):
-        if not isinstance(im, dict) or not isinstance(im.get("id"), (int, str)) or "file_name" not in im:
+        if not isinstance(im, dict) or not is_id(im.get("id")) or "file_name" not in im:
             raise UserError(f"'{path}': image #{k + 1} in 'images' ({str(im)[:60]}) lacks an 'id' or a "
                             "'file_name': fix the JSON")
         first = entries.setdefault(im["id"], im)

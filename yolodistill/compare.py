@@ -18,6 +18,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -69,7 +70,7 @@ class CompareInterrupted(KeyboardInterrupt):
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
     """Items of '0,1,2' from the command line or of a sequence from Python."""
-    items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
+    items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, Integral) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
 
 

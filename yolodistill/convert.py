@@ -20,6 +20,7 @@ import yaml
 from rich.markup import escape
 
 from . import exif
+from .placement import note, place, resized_pairs
 from .errors import UserError, check_imgsz, check_output, check_seed
 from .utils import atomic_write_json, atomic_write_text, files_under
 
@@ -251,70 +252,26 @@ def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
             raise UserError(f"'{it.path}' is in both the {other} and the {it.split} split: keep it in one")
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """Width and height of the image file itself (the annotation's own size field is not always right), turned by
-    its EXIF orientation as Ultralytics turns the pixels when it loads them; None when it cannot be read."""
-    found = exif.read(path)
-    return found and found[0]
-
-
-TURNED = "images EXIF turns, annotated on their stored pixels (boxes turned with them)"
-AS_SHOWN = "images EXIF turns, annotated without saying on which pixels (boxes taken as shown)"
-RESIZED = "images resized since they were annotated (boxes scaled with them)"
-OTHER_SIZE = "images of another size than their annotation says (boxes taken as drawn)"
-
-
-def note(source: Source, it: Item, kind: str, what: str) -> None:
-    source.issues.append(f"{it.path}: {what}")
-    source.checks[kind] = source.checks.get(kind, 0) + 1
-
-
-def place(it: Item, source: Source) -> None:
-    """Boxes onto the image as Ultralytics loads it: turned with it when the annotation's size is the stored one
-    (only a turn that swaps width and height tells), else taken as drawn on what viewers show, and said so. Where
-    the annotation's size is another, its boxes scale with the image only when the image was plainly resized since:
-    both sides by one factor, and boxes that fit the annotation's size but not the image (a size field can be wrong
-    while the boxes are right)."""
-    if it.tag == 1 or it.stored is None:
-        if it.declared and min(it.declared) > 0 and it.size and it.declared != it.size:
-            (dw, dh), (w, h) = it.declared, it.size
-            sx, sy = w / dw, h / dh
-
-            def fit(width: float, height: float) -> bool:
-                return all(x2 <= width + 1 and y2 <= height + 1 for _, _, _, x2, y2 in it.boxes)
-
-            if abs(sx - sy) <= 0.01 * max(sx, sy) and fit(dw, dh) and not fit(w, h):
-                it.boxes = [(c, x1 * sx, y1 * sy, x2 * sx, y2 * sy) for c, x1, y1, x2, y2 in it.boxes]
-                note(source, it, RESIZED, f"the annotation says {dw}x{dh}, the image is {w}x{h}: boxes scaled")
-            else:
-                note(source, it, OTHER_SIZE, f"the annotation says {dw}x{dh}, the image is {w}x{h}: boxes taken as "
-                     "drawn; check them")
-        return
-    if it.declared == it.stored != it.size:
-        it.boxes = [(c, *exif.upright_box(b, it.tag, it.stored)) for c, *b in it.boxes]
-        kind, what = TURNED, "its annotation's size is the stored one, so its boxes were turned with it"
-    elif it.declared != it.size or it.size == it.stored:
-        kind, what = AS_SHOWN, "the annotation does not tell on which pixels it was drawn: boxes taken as shown"
-    else:
-        return
-    note(source, it, kind, f"EXIF orientation {it.tag}; {what}")
-
-
 def _labels(source: Source) -> tuple[list[list[str]], int, int]:
-    """YOLO rows for every image, boxes clipped to the image; boxes with no area left are dropped and counted.
-    Unreadable images are left out and listed as issues."""
+    """YOLO rows for every image, boxes clipped to the image; boxes with no area left are dropped, counted and
+    listed. Unreadable images are left out and listed as issues."""
     from .data import yolo_line
 
-    labels, kept, clipped, dropped = [], [], 0, 0
+    kept = []
     for it in source.items:
         if it.size is None:
             it.size, it.stored, it.tag = exif.read(it.path) or (None, None, 1)
         if it.size is None:
-            source.issues.append(f"{it.path}: not a readable image, left out")
-            source.checks["unreadable images (left out)"] = source.checks.get("unreadable images (left out)", 0) + 1
+            note(source, it, "unreadable images (left out)", "not a readable image, left out")
             continue
+        kept.append(it)
+    source.items[:] = kept
+    if not kept:
+        raise UserError(f"none of the images in {source.searched} could be read: are they image files?")
+    labels, clipped, dropped, resized = [], 0, 0, resized_pairs(kept)
+    for it in kept:
         width, height = it.size
-        place(it, source)
+        place(it, source, resized)
         rows, boxes = [], []
         for c, x1, y1, x2, y2 in it.boxes:
             box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
@@ -328,10 +285,6 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
             boxes.append((c, *box))
         it.boxes = boxes
         labels.append(rows)
-        kept.append(it)
-    source.items[:] = kept
-    if not kept:
-        raise UserError(f"none of the images in {source.searched} could be read: are they image files?")
     return labels, clipped, dropped
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,7 @@ def make_synthetic(
     import cv2
 
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
-        if not isinstance(value, int) or isinstance(value, bool):  # from Python: imgsz="64" was a TypeError
+        if not isinstance(value, Integral) or isinstance(value, bool):  # from Python: imgsz="64" was a TypeError
             raise UserError(f"{flag} must be a whole number, got {value!r}")
     if images < 2:
         raise UserError(f"--images must be at least 2 (one train and one val image), got {images}")

@@ -136,13 +136,13 @@ def class_names(model, teacher: str | Path) -> dict[int, str]:
 def fill(tmp: Path, dest: Path, out: Path) -> None:
     """Move the built dataset into the existing empty folder `dest` instead of renaming over it, so the folder itself
     stays: it may be the working folder (--out .), a link's target or a mount point. Ctrl-C is held so the move is
-    whole; data.yaml comes last."""
+    whole; data.yaml comes last. A move onto another filesystem (a mount point) copies."""
     with held_signals():
         if any(dest.iterdir()):
             raise UserError(f"--out '{out}' was given files while labelling: nothing was written to it; pick a new "
                             "folder and run again")
         for entry in sorted(tmp.iterdir(), key=lambda e: e.name == "data.yaml"):
-            os.replace(entry, dest / entry.name)
+            shutil.move(entry, dest / entry.name)
         tmp.rmdir()
 
 

@@ -54,8 +54,9 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
-    if p.resolve().parent.name == "weights" and "save_dir" not in overrides:  # a copied or moved run's folder, not
-        overrides["save_dir"] = str(p.resolve().parent.parent)  # the folder it was first trained in
+    if "save_dir" not in overrides:  # where this last.pt is (a copied or moved run's), not where the run first was
+        folder = p.resolve().parent
+        overrides["save_dir"] = str(folder.parent if folder.name == "weights" else folder)
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
 
 
@@ -116,11 +117,11 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
     return model
 
 
-def after_interrupt(last: Path, started: float = 0.0) -> str:
+def after_interrupt(last: Path, earlier: bool = False) -> str:
     """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
-    older than the run (an earlier run's, in a folder reused with --exist-ok) is not this run's."""
-    if not last.exists() or last.stat().st_mtime < started:
+    the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own."""
+    if not last.exists() or earlier:
         return "Continue with: a new run (no epoch had finished)"
     try:
         finished = finished_checkpoint(last)

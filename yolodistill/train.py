@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -300,12 +299,21 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     return ckpt
 
 
+def stamp(path: Path) -> tuple[int, int, int] | None:
+    """A file as it is now (time, size, inode), to tell whether a run wrote it; None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training, with the checkpoint to resume from."""
 
-    def __init__(self, last: Path, started: float = 0.0):
+    def __init__(self, last: Path, earlier: bool = False):
         super().__init__(str(last))
-        self.last, self.started = last, started  # when the run began: an older last.pt is another run's
+        self.last, self.earlier = last, earlier  # earlier: last.pt is still an earlier run's (a reused folder)
 
 
 @dataclass
@@ -352,11 +360,12 @@ def train(
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
-    started = time.time()
+    before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     try:
         trainer.train()
     except KeyboardInterrupt:
-        raise TrainingInterrupted(Path(trainer.last), started) from None
+        last = Path(trainer.last)
+        raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from .convert import SPLITS, Item, Source, image_size
+from .convert import SPLITS, Item, Source
+from .placement import image_size
 from .errors import UserError
 
 SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
