@@ -7,7 +7,10 @@ Steps: convert the dataset; take the study's teacher checkpoint, or train one fr
 every arm once per seed; validate the teacher; write benchmarks/results/study-NAME.json, a plot of the validation
 curves beside it, and regenerate docs/benchmarks.md. Each run leaves a marker when it finishes and is skipped on a
 rerun; a run cut off midway resumes from its last.pt. Runs and trained teachers live outside the repository
-(--work, default ~/.cache/yolodistill-bench), so a later session reuses them, and rebuilds whatever is gone.
+(--work, default ~/.cache/yolodistill-bench), so a later session reuses them, and rebuilds whatever is gone. Each
+cache folder says in made.json what made it (data: the source, its format and files; a teacher: model, epochs, imgsz,
+batch and data), and one made otherwise is not reused; each run records the data it trained on, and the best.pt an
+arm started from, so a run on other data or from another start is not taken as finished.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
-from _study import arm_spec, judge, load_study, same_spec
+from _study import (ADDED_KEYS, MADE, arm_spec, cache_folder, dataset_fingerprint, judge, load_study,  # noqa: F401
+                    prepare_data, same_spec, split_labelled)  # split_labelled: for the tests
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
@@ -69,66 +73,6 @@ def whole_study(argv: list[str]) -> list[str]:
     return out
 
 
-def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
-    """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to. With the
-    study's `labelled: SHARE`, also its split: `labelled` (that share of the train images with their labels, the
-    same val split) and `unlabeled` (a folder of the other train images, labels withheld); `full` is every train
-    image labelled, the upper bound."""
-    from yolodistill.data import convert, make_synthetic
-
-    src = study["data"]
-    if src == "synth":
-        out = work / f"synth-{study['imgsz']}"
-        full = out / "data.yaml" if (out / "data.yaml").exists() else make_synthetic(
-            out, images=32, classes=3, imgsz=max(study["imgsz"], 32), seed=0)
-    else:
-        source = (REPO / src).resolve()
-        out = work / source.name.lower()
-        full = out / "data.yaml" if (out / "data.yaml").exists() else convert(source, study.get("format", "voc"),
-                                                                              out).data_yaml
-    if "labelled" not in study:
-        return {"labelled": full, "full": full}
-    return {"full": full, **split_labelled(full, study["labelled"], study["split_seed"])}
-
-
-def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:
-    """FULL-l{share}-s{seed}/: images/train and labels/train of a seeded `share` of the train images (links to the
-    images, copies of their labels), the val split linked whole, and unlabeled/ with the rest of the train images
-    (links, no labels). Built once, in a hidden folder renamed into place."""
-    import random
-
-    import yaml
-
-    from yolodistill.data import split_images
-
-    root = full.parent.parent / f"{full.parent.name}-l{round(share * 100)}-s{seed}"
-    if not (root / "data.yaml").exists():
-        d = yaml.safe_load(full.read_text())
-        base = Path(d["path"])
-        images = split_images(base / d["train"])
-        order = list(range(len(images)))
-        random.Random(seed).shuffle(order)
-        keep = set(order[:round(len(images) * share)])
-        tmp = root.with_name(f".{root.name}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for sub in ("images/train", "labels/train", "unlabeled"):
-            (tmp / sub).mkdir(parents=True)
-        for i, img in enumerate(images):
-            if i in keep:
-                (tmp / "images/train" / img.name).symlink_to(img)
-                label = img.parents[2] / "labels" / img.parent.name / f"{img.stem}.txt"
-                if label.exists():
-                    shutil.copy(label, tmp / "labels/train" / label.name)
-            else:
-                (tmp / "unlabeled" / img.name).symlink_to(img)
-        for kind in ("images", "labels"):
-            (tmp / kind / "val").symlink_to(base / kind / Path(d["val"]).name)
-        (tmp / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(root), "train": "images/train",
-                                                       "val": "images/val"}, sort_keys=False))
-        os.replace(tmp, root)
-    return {"labelled": root / "data.yaml", "unlabeled": root / "unlabeled"}
-
-
 def sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -137,9 +81,11 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work;
-    with --report-only, a missing teacher is an error rather than a training run."""
+def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work
+    in a folder whose made.json says how (model, epochs, imgsz, batch, data): a teacher made otherwise is not reused.
+    With --report-only, a teacher that is gone is taken from what the study recorded of it."""
+    import yaml
     from ultralytics import YOLO
 
     t = study["teacher"]
@@ -151,29 +97,71 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace) -> 
     if not t.get("model"):
         raise UserError(f"teacher checkpoint '{given}' does not exist, and the study file names no teacher model to "
                         "train one from")
-    run = args.work / "teachers" / f"{data.parent.name}-{Path(t['model']).stem}-{study['imgsz']}px-{t['epochs']}ep"
+    made = {"model": t["model"], "epochs": t["epochs"], "imgsz": study["imgsz"], "batch": study["batch"], "seed": 0,
+            "data": dataset_fingerprint(data)}
+
+    def fits(folder: Path) -> bool | None:  # trained before made.json: by the arguments Ultralytics saved with it
+        if not (folder / "args.yaml").exists():
+            return None if not (folder / "teacher.done").exists() else False
+        saved = yaml.safe_load((folder / "args.yaml").read_text())
+        return all(saved.get(k) == v for k, v in (*((k, made[k]) for k in ("model", "epochs", "imgsz", "batch")),
+                                                   ("data", str(data))))
+
+    run, _ = cache_folder(args.work / "teachers" / f"{data.parent.name}-{Path(t['model']).stem}-{study['imgsz']}px-"
+                          f"{t['epochs']}ep", made, fits)
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not (run / "teacher.done").exists():
         if args.report_only:
+            if recorded := recorded_teacher(study, root, args):
+                return recorded
             raise UserError(f"no teacher yet ({f'no {given}, and ' if given else ''}none trained in '{run}'): run "
                             "without --report-only to train it")
-        if resumable(last):
+        check_no_runs_need(root, study)
+        if resumable(last) and (run / MADE).exists():
             YOLO(str(last)).train(resume=True)
         else:
             shutil.rmtree(run, ignore_errors=True)
+            run.mkdir(parents=True)
+            (run / MADE).write_text(json.dumps(made, indent=1))
             YOLO(t["model"]).train(data=str(data), epochs=t["epochs"], imgsz=study["imgsz"], batch=study["batch"],
                                    device=args.device, workers=args.workers, seed=0, plots=False,
                                    project=str(run.parent), name=run.name, exist_ok=True)
         (run / "teacher.done").write_text("")
-    return {"checkpoint": str(best), "trained_here": True, "sha256": sha256(best),
+    return {"checkpoint": str(best), "trained_here": True, "sha256": sha256(best), "made": made, "data": str(data),
             "command": f"yolo detect train model={t['model']} data={data} epochs={t['epochs']} "
                        f"imgsz={study['imgsz']} batch={study['batch']} seed=0"}
 
 
+def recorded_teacher(study: dict[str, Any], root: Path, args: argparse.Namespace) -> dict[str, Any] | None:
+    """A teacher that is gone, as the study recorded it: its teacher.json, or the record under --results when that
+    names the same checkpoint (by sha256) as the teacher.json, which held only the metrics before."""
+    cache, record = root / "teacher.json", args.results / f"study-{study['name']}.json"
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if "used" in cached:
+        return {**cached["used"], **{k: v for k, v in cached.items() if k != "used"}, "recorded_in": str(cache)}
+    teacher = (json.loads(record.read_text()).get("teacher") or {}) if record.exists() else {}
+    if teacher.get("sha256") and teacher["sha256"] == cached.get("sha256", teacher["sha256"]):
+        return {**teacher, **cached, "recorded_in": str(record)}
+    return None
+
+
+def check_no_runs_need(root: Path, study: dict[str, Any]) -> None:
+    """Before a teacher is trained again: finished runs distilled from another (its sha256 in teacher.json) would
+    refuse it once it had trained, for hours; no finished run, and that teacher.json is dropped."""
+    cache = root / "teacher.json"
+    if not cache.exists() or "sha256" not in (cached := json.loads(cache.read_text())):
+        return
+    if any(root.glob("*/seed*/run.json")):
+        raise UserError(f"study '{study['name']}' ran with a teacher that is gone (sha256 {cached['sha256'][:12]}, in "
+                        f"'{cache}'), and one trained again would differ: put it back or pass it with --teacher, or "
+                        f"delete '{root}' to train the study again")
+    cache.unlink()
+
+
 def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, root: Path,
                     args: argparse.Namespace) -> dict[str, Any]:
-    """The teacher's val mAP, measured once per study; the study's runs were distilled from that teacher, so
-    another checkpoint (by sha256) is refused rather than mixed in."""
+    """The teacher's val mAP, measured once per study and kept with what the teacher was (teacher.json); the study's
+    runs were distilled from that teacher, so another checkpoint (by sha256) is refused rather than mixed in."""
     from yolodistill.compare import validate_teacher
     from yolodistill.report import write_json
 
@@ -183,10 +171,11 @@ def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, 
         if cached.get("sha256", teacher["sha256"]) != teacher["sha256"]:  # older caches hold no sha256
             raise UserError(f"teacher '{teacher['checkpoint']}' is not the one study '{study['name']}' ran with "
                             f"(sha256 in '{cache}'): name a new study, or delete '{root}' to start over")
-        return cached
-    measured = validate_teacher(teacher["checkpoint"], str(data), dict(
-        imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root)
-    return json.loads(write_json(cache, {**measured, "sha256": teacher["sha256"]}).read_text())
+    else:
+        measured = validate_teacher(teacher["checkpoint"], str(data), dict(
+            imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root)
+        cached = json.loads(write_json(cache, {**measured, "sha256": teacher["sha256"], "used": teacher}).read_text())
+    return {k: v for k, v in cached.items() if k != "used"}
 
 
 def resumable(last: Path) -> bool:
@@ -232,8 +221,10 @@ def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
     with open(results_csv, newline="") as f:
         rows = list(csv.DictReader(f, skipinitialspace=True))
     cumulative = [float(r["time"]) for r in rows]
-    times = [b - a for a, b in zip([0.0, *cumulative], cumulative)]
-    return [float(r[MAP50_95]) for r in rows], [t for t in times if t > 0]  # a resumed run restarts its clock
+    # A resumed run restarts its clock at 0 when its first epoch begins: a time below the one before is that epoch's
+    # own duration (the row is kept, not skipped, so that a run resumed at its one epoch still has a time).
+    times = [b if b < a else b - a for a, b in zip([0.0, *cumulative], cumulative)]
+    return [float(r[MAP50_95]) for r in rows], times
 
 
 def best_epoch(curve: list[float]) -> int:
@@ -241,57 +232,93 @@ def best_epoch(curve: list[float]) -> int:
     return len(curve) - curve[::-1].index(max(curve))
 
 
-def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: list[int],
-              train: bool) -> dict[tuple[str, int], str]:
-    """Each run's state (done, train or pending), settled before anything trains: an arm changed since its runs,
-    or an arm whose source run will not exist, is refused now rather than an hour in."""
+def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: list[int], train: bool,
+              datasets: dict[str, Path], prints: dict[str, str]) -> dict[tuple[str, int], str]:
+    """Each run's state, settled before anything trains: done, train, pending, or (a finished run that started from
+    another arm's best.pt, which has changed or is not there) retrain or stale. An arm changed since its runs, or an
+    arm whose source run will not exist, is refused now rather than an hour in."""
     plan: dict[tuple[str, int], str] = {}
     for name, arm in study["arms"].items():
-        spec = arm_spec(study, name)
+        spec = arm_spec(study, name, prints)
         for seed in arm.get("seeds", study["seeds"]):
             run_dir = root / name / f"seed{seed}"
             for path in (run_dir / "run.json", run_dir / "spec.json"):
-                if path.exists() and not same_spec(json.loads(path.read_text()).get("spec")
-                                                   or json.loads(path.read_text()), spec):
-                    raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made: "
-                                    "rename the arm, or delete that folder to train it again")
-            state = ("done" if (run_dir / "run.json").exists()
-                     else "train" if train and name in chosen and seed in seeds_now else "pending")
-            if state == "train" and spec["from_arm"] and plan[(spec["student"], seed)] == "pending":
-                raise UserError(f"arm '{name}' starts from arm '{spec['student']}' at seed {seed}, which has not "
-                                "run: include it in --arms")
+                if path.exists() and (what := spec_change(json.loads(path.read_text()), spec, run_dir,
+                                                          datasets[arm.get("data", "labelled")])):
+                    raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made "
+                                    f"({what}): rename the arm, or delete that folder to train it again")
+            now = train and name in chosen and seed in seeds_now
+            state = "done" if (run_dir / "run.json").exists() else "train" if now else "pending"
+            if spec["from_arm"]:
+                source = plan[(spec["student"], seed)]
+                if state == "train" and source in ("pending", "stale"):
+                    raise UserError(f"arm '{name}' starts from arm '{spec['student']}' at seed {seed}, which has not "
+                                    "run: include it in --arms")
+                if state == "done" and not same_source(json.loads((run_dir / "run.json").read_text()), source,
+                                                       root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"):
+                    state = "retrain" if now else "stale"
+                    why = ("is not finished" if source != "done" else "has a best.pt other than the one this run "
+                           "started from")
+                    print(f"{name} seed {seed}: its source arm '{spec['student']}' {why}: "
+                          f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
             plan[(name, seed)] = state
     return plan
 
 
-def run_arm(study: dict[str, Any], name: str, seed: int, teacher: str, data: dict[str, Path], args: argparse.Namespace,
-            root: Path, train_now: bool) -> dict[str, Any] | None:
+def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_yaml: Path) -> str | None:
+    """What differs between a run's recorded spec and the arm's now (None: nothing). A spec from before `dataset`
+    was recorded is checked by the data.yaml its run trained on (Ultralytics' args.yaml)."""
+    import yaml
+
+    old = old.get("spec") or old
+    if not same_spec(old, spec):
+        return ", ".join(sorted(k for k in {*old, *spec} if old.get(k) != spec.get(k)
+                                and (k in old or k not in ADDED_KEYS)))
+    args = run_dir / "args.yaml"
+    if "dataset" not in old and args.exists() and yaml.safe_load(args.read_text()).get("data") != str(data_yaml):
+        return "data"
+    return None
+
+
+def same_source(record: dict[str, Any], source_state: str, best: Path) -> bool:
+    """A finished run still stands on its source arm's best.pt: that run is finished and not trained again now, and
+    its best.pt is the one this run started from (by sha256; a run recorded before that was kept is taken as is)."""
+    return source_state == "done" and record.get("source_sha256", None) in (None, best.exists() and sha256(best))
+
+
+def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any], data: dict[str, Path],
+            args: argparse.Namespace, root: Path, state: str, prints: dict[str, str]) -> dict[str, Any] | None:
     """The finished run of an arm at a seed: from its marker, or trained now; None when it is not (yet) there."""
     from yolodistill.report import write_json
 
-    spec = arm_spec(study, name)
+    spec = arm_spec(study, name, prints)
     run_dir = root / name / f"seed{seed}"
     marker, spec_file = run_dir / "run.json", run_dir / "spec.json"
-    if marker.exists():
+    if state == "done":
         record = json.loads(marker.read_text())
         curve, times = read_curve(run_dir / "results.csv")
         record["epoch_time_s"] = statistics.median(times)  # one definition for all
         record["best_epoch"] = best_epoch(curve)
         return record
-    if not train_now:
+    if state not in ("train", "retrain"):
         return None
-    student = spec["student"]
+    student, source, source_file = spec["student"], {}, run_dir / "source.json"
     if spec["from_arm"]:
         student = str(root / student / f"seed{seed}" / "weights" / "best.pt")
-    if not resumable(run_dir / "weights" / "last.pt"):
-        shutil.rmtree(run_dir, ignore_errors=True)
+        source = {"source_sha256": sha256(student)}
+    if not resumable(run_dir / "weights" / "last.pt") or source and (
+            not source_file.exists() or json.loads(source_file.read_text()) != source):
+        shutil.rmtree(run_dir, ignore_errors=True)  # a finished run to redo, or one cut off from another source
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(spec_file, spec)
-    metrics = train_run(spec, seed, run_dir, teacher, data, student, args)
+    if source:
+        write_json(source_file, source)
+    metrics = train_run(spec, seed, run_dir, teacher["checkpoint"], data, student, args)
     curve, times = read_curve(run_dir / "results.csv")
     record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
               "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
-              "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student}
+              "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student,
+              **source, "teacher_sha256": teacher["sha256"]}
     write_json(marker, record)
     return record
 
@@ -343,18 +370,21 @@ def run_study(args: argparse.Namespace) -> Path:
     check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)
     root = args.work / study["name"]
-    plan = plan_runs(study, root, chosen_arms, seeds_now, train=not args.report_only)
-    states = list(plan.values())
-    console.print(f"{study['name']}: {states.count('done')} runs finished, {states.count('train')} to train now, "
-                  f"{states.count('pending')} left for later", highlight=False)
     data = prepare_data(study, args.work)
-    teacher = get_teacher(study, data["labelled"], args)  # with a labelled share: trained on that part only
-    teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
+    prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
+    plan = plan_runs(study, root, chosen_arms, seeds_now, not args.report_only, data, prints)
+    states = list(plan.values())
+    now, later = states.count("train") + states.count("retrain"), states.count("pending") + states.count("stale")
+    console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train now, {later} left for later",
+                  highlight=False)
+    teacher = get_teacher(study, data["labelled"], args, root)  # with a labelled share: trained on that part only
+    if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
+        teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
     runs, pending = [], []
     for (name, seed), state in plan.items():
-        if state == "train":
+        if state in ("train", "retrain"):
             console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
-        run = run_arm(study, name, seed, teacher["checkpoint"], data, args, root, state == "train")
+        run = run_arm(study, name, seed, teacher, data, args, root, state, prints)
         (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
     summary, notes = summarize(runs, teacher["map50_95"])
     goals = judge(study, summary, runs)
@@ -362,12 +392,14 @@ def run_study(args: argparse.Namespace) -> Path:
     record = {
         "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
-        "study_file": str(args.study), "study": study,
+        "cwd": os.getcwd(), "repo": str(REPO),  # where the command ran, and the repository its script path is in
+        "study_file": str(args.study), "study_path": str(args.study.resolve()), "study": study,
         "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
+        "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
         "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
         "default_recipe": resolve()[0].to_dict(),
         "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
-        "arms": {name: arm_spec(study, name) for name in study["arms"]},
+        "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},
         "runs": runs, "summary": summary, "notes": notes, "targets": goals,
         "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
         "plot": None if plot is None else plot.name, "remarks": args.note,

@@ -119,7 +119,13 @@ def measure(args: argparse.Namespace) -> Path:
 
     if not args.teacher.is_file():
         raise UserError(f"teacher {args.teacher} not found: pass a trained checkpoint with --teacher")
-    teacher = load_checkpoint(str(args.teacher))[0].float().eval()
+    if args.teacher.suffix.lower() != ".pt":  # Ultralytics asserts the suffix: a traceback for data.yaml
+        raise UserError(f"teacher {args.teacher} is not a checkpoint (.pt): pass a trained checkpoint with --teacher")
+    try:
+        teacher = load_checkpoint(str(args.teacher))[0].float().eval()
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file fails in torch or pickle
+        raise UserError(f"teacher {args.teacher} cannot be loaded ({type(e).__name__}): pass a trained Ultralytics "
+                        "checkpoint with --teacher") from None
     rows = []
     for k, batch in enumerate(load_batches(args.data, args.imgsz, args.batch, args.batches)):
         for start in (True, False):

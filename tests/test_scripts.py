@@ -7,7 +7,9 @@ import copy
 import csv
 import importlib
 import json
+import os
 import re
+import shutil
 import statistics
 import subprocess
 from pathlib import Path
@@ -148,6 +150,9 @@ def test_every_arm_ran_once_per_seed(study, out):
     assert list(record["arms"]) == [*STUDY["arms"], *STUDY["candidates"]]
     assert record["study"]["candidates"] == STUDY["candidates"] and record["remarks"] == [REMARK]
     assert record["threads"] == 1 and (out / "work" / ".gitignore").read_text() == "*\n"
+    # the command is relative to where it ran: the record says where, and which study file it read
+    assert record["cwd"] == os.getcwd() and record["study_path"] == str(study["file"].resolve())
+    assert record["data_fingerprints"]["full"] == record["arms"]["plain"]["dataset"]
     for run in record["runs"]:
         run_dir = Path(run["run_dir"])
         assert run_dir == out.resolve() / "work" / "tiny" / run["arm"] / f"seed{run['seed']}"
@@ -312,9 +317,11 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["targets", 0], {"arm": "ours", "between": ["plain"], "share": 0.5}), (), "between needs two arm names"),
     (STUDY, ("--arms", "plain,nobody"), "--arms: no arm nobody"),
     (STUDY, ("--seeds", "7"), "--seeds 7: not among the study's seeds"),
+    (mutate(["student"], "yolo26q.yaml"), (), "student 'yolo26q.yaml' is neither a model yaml Ultralytics knows"),
+    (mutate(["teacher", "model"], "yolo26z.yaml"), (), "teacher model 'yolo26z.yaml' is neither a model yaml"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
         "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
-        "arms-option", "seeds-option"])
+        "arms-option", "seeds-option", "student-yaml", "teacher-yaml"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
     exception other than the one-line error would fail the test here as a traceback would there."""
@@ -328,7 +335,6 @@ def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message
 def test_labelled_split_withholds_the_rest_of_the_train_labels(bench, synth_data, tmp_path):
     """A study's `labelled: 0.5`: half the train images keep their labels, the other half becomes a folder of images
     without labels; val untouched; the same seed gives the same split, and the source dataset is not written to."""
-    import shutil
 
     full = tmp_path / "synth" / "data.yaml"
     shutil.copytree(synth_data.parent, full.parent)
@@ -503,6 +509,9 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
     proc = run_script("bench_feature_shares.py", "--teacher", tmp_path / "none.pt", *args)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"Error: teacher {tmp_path / 'none.pt'} not found: pass a trained checkpoint with --teacher"]
+    proc = run_script("bench_feature_shares.py", "--teacher", synth_data, *args)  # a data.yaml: was an AssertionError
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"Error: teacher {synth_data} is not a checkpoint (.pt): pass a trained checkpoint with --teacher"]
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
@@ -524,3 +533,122 @@ def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
     assert box == (1.0, [0.5, 0.5, 0.2, 0.4])
     assert polygon[0] == 2.0 and polygon[1] == pytest.approx([0.2, 0.4, 0.2, 0.4])
     assert shares.label_rows(tmp_path / "none.txt") == []
+
+
+def yolo_source(synth_data: Path, folder: Path) -> Path:
+    """A copy of the synthetic dataset as a YOLO source folder to convert, its data.yaml naming the copy."""
+    shutil.copytree(synth_data.parent, folder)
+    d = yaml.safe_load((folder / "data.yaml").read_text())
+    (folder / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(folder)}))
+    return folder
+
+
+def test_data_cache_is_kept_by_what_made_it(bench, synth_data, tmp_path):
+    """The converted data was found by the source folder's name alone: another source of that name trained on the
+    first one's data, an edited source was never converted again, and a conversion cut off (images, no data.yaml)
+    stopped every rerun with "is not empty"."""
+    work = tmp_path / "work"
+    (work / "ds" / "images" / "train").mkdir(parents=True)  # a kill during the conversion
+    shutil.copy(next((synth_data.parent / "images" / "train").iterdir()), work / "ds" / "images" / "train")
+    (work / ".ds.partial" / "labels").mkdir(parents=True)
+    study = {"data": str(yolo_source(synth_data, tmp_path / "a" / "ds")), "format": "yolo", "imgsz": 64}
+    first = bench.prepare_data(study, work)["full"]
+    assert first == work / "ds" / "data.yaml" and yaml.safe_load(first.read_text())["path"] == str(work / "ds")
+    assert not (work / ".ds.partial").exists() and len(list((work / "ds" / "images" / "train").iterdir())) == 24
+    made = json.loads((work / "ds" / "made.json").read_text())
+    assert (made["source"], made["format"]) == (study["data"], "yolo")
+    fingerprint = bench.dataset_fingerprint(first)
+    other = tmp_path / "b" / "ds"
+    yolo_source(synth_data, other)
+    (other / "labels" / "train" / "00010.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    second = bench.prepare_data({**study, "data": str(other)}, work)["full"]
+    assert second.parent.name.startswith("ds-") and bench.dataset_fingerprint(second) != fingerprint
+    assert bench.prepare_data(study, work)["full"] == first and bench.dataset_fingerprint(first) == fingerprint
+    label = Path(study["data"]) / "labels" / "train" / "00010.txt"
+    label.write_text(label.read_text() + "1 0.3 0.3 0.1 0.1\n")  # edited in place: converted again
+    assert bench.prepare_data(study, work)["full"] == first and bench.dataset_fingerprint(first) != fingerprint
+
+
+def fake_teacher(folder: Path, **args) -> Path:
+    """A teacher folder as a run before made.json left it: weights, args.yaml, teacher.done."""
+    (folder / "weights").mkdir(parents=True)
+    (folder / "weights" / "best.pt").write_bytes(b"weights " + folder.name.encode())
+    (folder / "args.yaml").write_text(yaml.safe_dump(args))
+    (folder / "teacher.done").write_text("")
+    return folder / "weights" / "best.pt"
+
+
+def test_teacher_cache_is_kept_by_what_made_it(bench, synth_data, tmp_path):
+    """A teacher trained at another batch (or data) was reused under the same folder name, while the record's
+    teacher command named the study's batch; a teacher that is gone made --report-only fail, and a run without it
+    retrain the teacher, only to refuse it for its sha256 afterwards."""
+    import argparse
+
+    study = {"name": "s", "teacher": {"model": "yolo26s.yaml", "epochs": 1}, "imgsz": 64, "batch": 8}
+    root, data = tmp_path / "work" / "s", synth_data
+    folder = tmp_path / "work" / "teachers" / f"{data.parent.name}-yolo26s-64px-1ep"
+    fake_teacher(folder, model="yolo26s.yaml", epochs=1, imgsz=64, batch=16, data=str(data))
+    args = argparse.Namespace(teacher=None, work=tmp_path / "work", report_only=True, results=tmp_path / "results")
+    with pytest.raises(bench.UserError, match="no teacher yet"):  # not the batch-16 teacher
+        bench.get_teacher(study, data, args, root)
+    teacher = bench.get_teacher({**study, "batch": 16}, data, args, root)
+    assert teacher["checkpoint"] == str(folder / "weights" / "best.pt") and "batch=16" in teacher["command"]
+    assert json.loads((folder / "made.json").read_text())["batch"] == 16
+    # gone, but recorded: --report-only takes the recorded teacher; a run refuses before training another
+    root.mkdir(parents=True)
+    (root / "teacher.json").write_text(json.dumps({"map50_95": 0.5, "sha256": teacher["sha256"], "used": teacher}))
+    shutil.rmtree(folder)
+    again = bench.get_teacher({**study, "batch": 16}, data, args, root)
+    assert again["sha256"] == teacher["sha256"] and again["map50_95"] == 0.5 and "recorded_in" in again
+    (root / "plain" / "seed0").mkdir(parents=True)
+    (root / "plain" / "seed0" / "run.json").write_text("{}")
+    args.report_only = False
+    with pytest.raises(bench.UserError, match="ran with a teacher that is gone"):
+        bench.get_teacher({**study, "batch": 16}, data, args, root)
+    assert not folder.exists()  # nothing trained
+
+
+def test_finished_runs_are_checked_against_their_data_and_source(bench, tmp_path):
+    """A run's spec held neither its data nor the best.pt it started from: runs on other data, or from a source arm
+    trained again, were reused as finished."""
+    study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {"plain": {"method": "plain"},
+                                                                        "pt-plain": {"method": "plain",
+                                                                                     "student": "plain"}},
+                                                           "candidates": {}, "targets": []})
+    study, root = bench.load_study(study_file), tmp_path / "work" / "tiny"
+    data, prints = {"labelled": tmp_path / "d.yaml", "full": tmp_path / "d.yaml"}, {"labelled": "a1", "full": "a1"}
+    for arm in ("plain", "pt-plain"):
+        run_dir = root / arm / "seed0"
+        (run_dir / "weights").mkdir(parents=True)
+        (run_dir / "weights" / "best.pt").write_bytes(arm.encode())
+        record = {"spec": bench.arm_spec(study, arm, prints)}
+        if arm == "pt-plain":
+            record["source_sha256"] = bench.sha256(root / "plain" / "seed0" / "weights" / "best.pt")
+        (run_dir / "run.json").write_text(json.dumps(record))
+
+    def plan(train=False, new_prints=prints):
+        return bench.plan_runs(study, root, list(study["arms"]), [0], train, data, new_prints)
+
+    assert plan() == {("plain", 0): "done", ("pt-plain", 0): "done", ("plain", 1): "pending",
+                      ("pt-plain", 1): "pending"}
+    with pytest.raises(bench.UserError, match=r"arm 'plain' changed since .* \(dataset\)"):
+        plan(new_prints={"labelled": "b2", "full": "b2"})
+    # a run recorded before its spec held the data: no dataset key, checked by the data.yaml it trained on
+    old = {"spec": {k: v for k, v in bench.arm_spec(study, "plain").items()}}
+    (root / "plain" / "seed0" / "run.json").write_text(json.dumps(old))
+    assert plan()[("plain", 0)] == "done"
+    (root / "plain" / "seed0" / "args.yaml").write_text(yaml.safe_dump({"data": str(tmp_path / "other.yaml")}))
+    with pytest.raises(bench.UserError, match=r"\(data\)"):
+        plan()
+    (root / "plain" / "seed0" / "args.yaml").write_text(yaml.safe_dump({"data": str(data["full"])}))
+    (root / "plain" / "seed0" / "weights" / "best.pt").write_bytes(b"trained again")
+    assert plan()[("pt-plain", 0)] == "stale" and plan(train=True)[("pt-plain", 0)] == "retrain"
+
+
+def test_epoch_times_survive_a_resumed_run(bench, tmp_path):
+    """Ultralytics restarts results.csv's clock at a resumed epoch: 10, 20, 30, then 12 and 22. The differences gave
+    a -18 s epoch, dropped, where that epoch took 12 s."""
+    rows = ["epoch,time,metrics/mAP50-95(B)", "1,10,0.1", "2,20,0.2", "3,30,0.3", "4,12,0.4", "5,22,0.5"]
+    (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
+    curve, times = bench.read_curve(tmp_path / "results.csv")
+    assert curve == [0.1, 0.2, 0.3, 0.4, 0.5] and times == [10, 10, 10, 12, 10]
