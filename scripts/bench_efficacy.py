@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
-from _study import (ADDED_KEYS, MADE, arm_spec, cache_folder, dataset_fingerprint, judge, load_study,  # noqa: F401
-                    prepare_data, same_spec, split_labelled)  # split_labelled: for the tests
+from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled  # noqa: F401 (tests)
+from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads

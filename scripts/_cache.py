@@ -1,0 +1,186 @@
+"""The study's caches under --work: its data, converted once into a folder whose made.json says what it was made from
+(as a trained teacher's folder does), its labelled share split off, and the fingerprint of the data a run trains on,
+so a cache made from something else is never taken for the study's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from _docs import REPO
+
+MADE = "made.json"  # in a cache folder (converted data, a trained teacher): what made it
+
+
+def tree_stamp(path: Path) -> str:
+    """A source dataset (folder or file) by its files' names, sizes and modification times: edited in place, it
+    differs. Cheap (no file is read); a copy with new times differs too, and is then converted again to no harm."""
+    h = hashlib.sha256()
+    for p in [path] if path.is_file() else walk(path):
+        st = p.stat()
+        h.update(f"{p.relative_to(path).as_posix() if p != path else p.name}\t{st.st_size}\t{st.st_mtime_ns}\n"
+                 .encode())
+    return h.hexdigest()
+
+
+def walk(root: Path, tops: tuple[str, ...] = ()) -> list[Path]:
+    """The files under root (linked folders followed), in a fixed order; with `tops`, only under those subfolders."""
+    files = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not tops or Path(folder) != root or d in tops)
+        files += [Path(folder) / n for n in sorted(names)]
+    return files
+
+
+def dataset_fingerprint(data_yaml: Path) -> str:
+    """The data a run trains on, by content: its class names, every image (path in the dataset, size) and every
+    label file (its text) under images/, labels/ and unlabeled/ beside data.yaml. Neither where the dataset lies nor
+    when it was written: the same data converted again, or in another --work, gives the same fingerprint."""
+    import yaml
+    from ultralytics.data.utils import IMG_FORMATS
+
+    root = data_yaml.parent
+    h = hashlib.sha256(json.dumps(yaml.safe_load(data_yaml.read_text()).get("names"), sort_keys=True).encode())
+    for p in walk(root, ("images", "labels", "unlabeled")):
+        kind = p.relative_to(root).parts[0]
+        if (p.suffix == ".txt") if kind == "labels" else (p.suffix[1:].lower() in IMG_FORMATS):  # not labels/*.cache
+            h.update(f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}\n".encode())
+            if kind == "labels":
+                h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_folder(base: Path, made: dict[str, Any], fits) -> tuple[Path, bool]:
+    """Where the cache that `made` describes lives, and whether it is there: `base`, or base-KEY (KEY a hash of
+    `made`) when base was made from something else. A folder's made.json says what made it; one from before made.json
+    existed is asked `fits(folder)`: True (it fits: its made.json is written now), None (half-made by this script:
+    to be built again) or False (it holds something else)."""
+    key = hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:8]
+    for folder in (base, base.with_name(f"{base.name}-{key}")):
+        if not folder.exists():
+            return folder, False
+        if (folder / MADE).exists():
+            stamp = json.loads((folder / MADE).read_text())
+            if {k: stamp.get(k) for k in made} == made:
+                return folder, True
+        elif (state := fits(folder)) is not False:
+            if state:
+                (folder / MADE).write_text(json.dumps(made, indent=1))
+            return folder, bool(state)
+    return folder, False  # base-KEY holds something else: built again
+
+
+def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
+    """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to. With the
+    study's `labelled: SHARE`, also its split: `labelled` (that share of the train images with their labels, the
+    same val split) and `unlabeled` (a folder of the other train images, labels withheld); `full` is every train
+    image labelled, the upper bound. The folder is named after the source and says in made.json what it was made
+    from: another source of the same name gets a folder of its own, a source edited since is converted again."""
+    from yolodistill.convert import OUTPUT_FILES
+    from yolodistill.data import convert, make_synthetic
+
+    src, files = study["data"], None
+    if src == "synth":
+        size = max(study["imgsz"], 32)
+        made = {"source": "synth", "images": 32, "classes": 3, "imgsz": size, "seed": 0}
+        base = work / f"synth-{study['imgsz']}"
+
+        def make(out: Path) -> Path:
+            return make_synthetic(out, images=32, classes=3, imgsz=size, seed=0)
+    else:
+        source, fmt = (REPO / src).resolve(), study.get("format", "voc")
+        made, base, files = {"source": str(source), "format": fmt}, work / source.name.lower(), tree_stamp(source)
+
+        def make(out: Path) -> Path:
+            return convert(source, fmt, out).data_yaml
+
+    def fits(folder: Path) -> bool | None:  # a folder converted before made.json: its dataset.json names the source
+        if not (folder / "data.yaml").exists():  # half-made by a kill, or something else
+            return None if {p.name for p in folder.iterdir()} <= {"images", "labels", *OUTPUT_FILES} else False
+        record = json.loads((folder / "dataset.json").read_text()) if (folder / "dataset.json").exists() else {}
+        return src == "synth" or (record.get("source") == [made["source"]] and record.get("format") == made["format"])
+
+    out, ready = cache_folder(base, made, fits)
+    if not ready:
+        place(build(out, make, {**made, "files": files}), out)
+    elif files is not None and (stamp := json.loads((out / MADE).read_text())).get("files") != files:
+        tmp = build(out, make, {**made, "files": files})
+        if dataset_fingerprint(tmp / "data.yaml") == dataset_fingerprint(out / "data.yaml"):
+            shutil.rmtree(tmp)  # the same data (copied, touched): kept, with the source's new stamp
+            (out / MADE).write_text(json.dumps({**stamp, "files": files}, indent=1))
+        else:
+            print(f"'{made['source']}' changed since it was converted into '{out}': converted again", flush=True)
+            place(tmp, out)
+    full = out / "data.yaml"
+    if "labelled" not in study:
+        return {"labelled": full, "full": full}
+    return {"full": full, **split_labelled(full, study["labelled"], study["split_seed"])}
+
+
+def build(out: Path, make, stamp: dict[str, Any]) -> Path:
+    """make(folder) writes a dataset into a hidden folder beside `out`, whose data.yaml path (and dataset.json) name
+    `out`, where place() puts it once whole: a kill leaves only the hidden folder, cleared the next time."""
+    import yaml
+
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    make(tmp)
+    d = yaml.safe_load((tmp / "data.yaml").read_text())
+    (tmp / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(out)}, sort_keys=False))
+    if (tmp / "dataset.json").exists():
+        d = json.loads((tmp / "dataset.json").read_text())
+        (tmp / "dataset.json").write_text(json.dumps({**d, "data_yaml": str(out / "data.yaml")}, indent=2))
+    (tmp / MADE).write_text(json.dumps(stamp, indent=1))
+    return tmp
+
+
+def place(tmp: Path, out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)  # half-made, or made from the source before it was edited
+    os.replace(tmp, out)
+
+
+def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:
+    """FULL-l{share}-s{seed}/: images/train and labels/train of a seeded `share` of the train images (links to the
+    images, copies of their labels), the val split linked whole, and unlabeled/ with the rest of the train images
+    (links, no labels). Built once, in a hidden folder renamed into place."""
+    import random
+
+    import yaml
+
+    from yolodistill.data import split_images
+
+    root = full.parent.parent / f"{full.parent.name}-l{share * 100:g}-s{seed}"  # 0.25: l25; 0.255: l25.5
+    made = {"full": dataset_fingerprint(full), "share": share, "seed": seed}
+    if (root / "data.yaml").exists() and not (root / MADE).exists():
+        (root / MADE).write_text(json.dumps(made))  # split before made.json existed: taken as made from this
+    if not (root / "data.yaml").exists() or json.loads((root / MADE).read_text()) != made:
+        d = yaml.safe_load(full.read_text())
+        base = Path(d["path"])
+        images = split_images(base / d["train"])
+        order = list(range(len(images)))
+        random.Random(seed).shuffle(order)
+        keep = set(order[:round(len(images) * share)])
+        tmp = root.with_name(f".{root.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for sub in ("images/train", "labels/train", "unlabeled"):
+            (tmp / sub).mkdir(parents=True)
+        for i, img in enumerate(images):
+            if i in keep:
+                (tmp / "images/train" / img.name).symlink_to(img)
+                label = img.parents[2] / "labels" / img.parent.name / f"{img.stem}.txt"
+                if label.exists():
+                    shutil.copy(label, tmp / "labels/train" / label.name)
+            else:
+                (tmp / "unlabeled" / img.name).symlink_to(img)
+        for kind in ("images", "labels"):
+            (tmp / kind / "val").symlink_to(base / kind / Path(d["val"]).name)
+        (tmp / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(root), "train": "images/train",
+                                                       "val": "images/val"}, sort_keys=False))
+        (tmp / MADE).write_text(json.dumps(made))
+        place(tmp, root)
+    return {"labelled": root / "data.yaml", "unlabeled": root / "unlabeled"}
