@@ -170,14 +170,6 @@ def test_file_names_with_folders_and_a_missing_image(tmp_path):
     assert "'train2017/003.jpg' (id 3)" in listed
 
 
-def _unknown_category(tmp: Path):
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    data["annotations"][0]["category_id"] = 42
-    src.write_text(json.dumps(data))
-    return src, "category_id 42"
-
-
 def _bad_json(tmp: Path):
     src = make_coco(tmp / "coco")
     src.write_text('{"images": [')
@@ -190,14 +182,6 @@ def _not_coco(tmp: Path):
     return src, "not a COCO detection file"
 
 
-def _orphan_annotation(tmp: Path):
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    data["annotations"][0]["image_id"] = 77
-    src.write_text(json.dumps(data))
-    return src, "image_id 77"
-
-
 def _all_images_missing(tmp: Path):
     src = make_coco(tmp / "coco")
     for p in (src.parent / "images").iterdir():
@@ -205,41 +189,32 @@ def _all_images_missing(tmp: Path):
     return src, "all 4 images the JSON names are not on disk"
 
 
-def _one_id_two_files(tmp: Path):
-    """Its box would land on whichever file came last, and the other would become an empty background image."""
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    data["images"][2]["id"] = 1  # img1 has the boxes, img2 none
-    src.write_text(json.dumps(data))
-    return src, "image id 1 is given to both 'img1.png' and 'img2.png'"
+# make_coco's JSON, changed: (edit, the error's words)
+EDITS = {
+    "unknown category": (lambda d: d["annotations"][0].update(category_id=42), "category_id 42"),
+    "orphan annotation": (lambda d: d["annotations"][0].update(image_id=77), "image_id 77"),
+    # its box would land on whichever file came last, and the other would become an empty background image
+    "one id, two files": (lambda d: d["images"][2].update(id=1),
+                          "image id 1 is given to both 'img1.png' and 'img2.png'"),
+    "no bbox nor polygon": (lambda d: d["annotations"][1].pop("bbox"),
+                            "annotation 1 has no 'bbox' and no polygon in 'segmentation'"),
+    "short bbox": (lambda d: d["annotations"][3].update(bbox=[0, 0, 5]),
+                   r"annotation 3 has bbox \[0, 0, 5\], not \[x, y, width, height\]"),
+    "no image_id": (lambda d: d["annotations"][2].pop("image_id"), "annotation 2's 'image_id' is missing"),
+}
 
 
-def _no_bbox_nor_polygon(tmp: Path):
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    del data["annotations"][1]["bbox"]
-    src.write_text(json.dumps(data))
-    return src, "annotation 1 has no 'bbox' and no polygon in 'segmentation'"
+def _edited(name: str):
+    def case(tmp: Path):
+        src = make_coco(tmp / "coco")
+        data = json.loads(src.read_text())
+        EDITS[name][0](data)
+        src.write_text(json.dumps(data))
+        return src, EDITS[name][1]
+    return case
 
 
-def _short_bbox(tmp: Path):
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    data["annotations"][3]["bbox"] = [0, 0, 5]
-    src.write_text(json.dumps(data))
-    return src, r"annotation 3 has bbox \[0, 0, 5\], not \[x, y, width, height\]"
-
-
-def _annotation_without_image_id(tmp: Path):
-    src = make_coco(tmp / "coco")
-    data = json.loads(src.read_text())
-    del data["annotations"][2]["image_id"]
-    src.write_text(json.dumps(data))
-    return src, "annotation 2's 'image_id' is missing"
-
-
-@pytest.mark.parametrize("case", [_unknown_category, _bad_json, _not_coco, _orphan_annotation, _all_images_missing,
-                                  _one_id_two_files, _no_bbox_nor_polygon, _short_bbox, _annotation_without_image_id])
+@pytest.mark.parametrize("case", [_bad_json, _not_coco, _all_images_missing, *map(_edited, EDITS)])
 def test_bad_json_is_one_line_and_writes_nothing(tmp_path, case):
     src, expected = case(tmp_path)
     with pytest.raises(UserError, match=expected) as e:
