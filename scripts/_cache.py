@@ -140,8 +140,14 @@ def build(out: Path, make, stamp: dict[str, Any]) -> Path:
 
 
 def place(tmp: Path, out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)  # half-made, or made from the source before it was edited
+    """`tmp` renamed into `out`, whose old folder (made from the source before it was edited) is first renamed aside
+    and removed after: a kill leaves the whole old folder, or the whole new one, or none, never part of one."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
     os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:

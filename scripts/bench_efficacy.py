@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -107,7 +108,8 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
         return all(saved.get(k) == v for k, v in (*((k, made[k]) for k in ("model", "epochs", "imgsz", "batch")),
                                                    ("data", str(data))))
 
-    run, _ = cache_folder(args.work / "teachers" / f"{data.parent.name}-{Path(t['model']).stem}-{study['imgsz']}px-"
+    named = re.sub(r"-[0-9a-f]{8}(?=-l|$)", "", data.parent.name)  # data converted again elsewhere: bccd-KEY is bccd
+    run, _ = cache_folder(args.work / "teachers" / f"{named}-{Path(t['model']).stem}-{study['imgsz']}px-"
                           f"{t['epochs']}ep", made, fits)
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not (run / "teacher.done").exists():
@@ -196,6 +198,11 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
 
     last = run_dir / "weights" / "last.pt"
     resume = resumable(last)  # run_arm cleared the folder otherwise (Ultralytics appends to an old results.csv)
+    if resume:  # the row where Ultralytics' clock starts again (read_curve)
+        done = max(len((run_dir / "results.csv").read_text().splitlines()) - 1, 0) if (
+            run_dir / "results.csv").exists() else 0
+        restarts = run_dir / "restarts.json"
+        restarts.write_text(json.dumps([*(json.loads(restarts.read_text()) if restarts.exists() else []), done]))
     common = dict(spec["train_args"], epochs=spec["epochs"], imgsz=spec["imgsz"], batch=spec["batch"], seed=seed,
                   device=args.device, workers=args.workers, plots=False, project=str(run_dir.parent),
                   name=run_dir.name, exist_ok=True)
@@ -215,15 +222,20 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
 
 
 def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
-    """Per-epoch val mAP50-95 (of the EMA model) and seconds per epoch, from Ultralytics' results.csv."""
+    """Per-epoch val mAP50-95 (of the EMA model) and seconds per epoch, from Ultralytics' results.csv.
+
+    Its `time` is seconds since the process began training, so a resumed run's clock starts again: the row where it
+    did (restarts.json, written by train_run before each resume) holds that epoch's own time. A run resumed before
+    restarts.json existed is read by the clock going down, which misses a restart after one short epoch."""
     import csv
 
     with open(results_csv, newline="") as f:
         rows = list(csv.DictReader(f, skipinitialspace=True))
     cumulative = [float(r["time"]) for r in rows]
-    # A resumed run restarts its clock at 0 when its first epoch begins: a time below the one before is that epoch's
-    # own duration (the row is kept, not skipped, so that a run resumed at its one epoch still has a time).
-    times = [b if b < a else b - a for a, b in zip([0.0, *cumulative], cumulative)]
+    restarts_file = results_csv.with_name("restarts.json")
+    restarts = set(json.loads(restarts_file.read_text())) if restarts_file.exists() else {
+        i for i, (a, b) in enumerate(zip([0.0, *cumulative], cumulative)) if b < a}
+    times = [b if i in restarts else b - a for i, (a, b) in enumerate(zip([0.0, *cumulative], cumulative))]
     return [float(r[MAP50_95]) for r in rows], times
 
 
@@ -267,7 +279,8 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
 
 def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_yaml: Path) -> str | None:
     """What differs between a run's recorded spec and the arm's now (None: nothing). A spec from before `dataset`
-    was recorded is checked by the data.yaml its run trained on (Ultralytics' args.yaml)."""
+    was recorded is checked by the data.yaml its run trained on (Ultralytics' args.yaml): the same file, or one that
+    still holds the same data (the source moved, and was converted again into a folder of its own)."""
     import yaml
 
     old = old.get("spec") or old
@@ -275,8 +288,10 @@ def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_y
         return ", ".join(sorted(k for k in {*old, *spec} if old.get(k) != spec.get(k)
                                 and (k in old or k not in ADDED_KEYS)))
     args = run_dir / "args.yaml"
-    if "dataset" not in old and args.exists() and yaml.safe_load(args.read_text()).get("data") != str(data_yaml):
-        return "data"
+    if "dataset" not in old and args.exists():
+        used = Path(str(yaml.safe_load(args.read_text()).get("data")))
+        if used != data_yaml and not (used.is_file() and dataset_fingerprint(used) == dataset_fingerprint(data_yaml)):
+            return "data"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import importlib
 import json
 import os
@@ -158,6 +159,11 @@ def test_every_arm_ran_once_per_seed(study, out):
         assert run_dir == out.resolve() / "work" / "tiny" / run["arm"] / f"seed{run['seed']}"
         assert json.loads((run_dir / "run.json").read_text())["map50_95"] == run["map50_95"]
         assert json.loads((run_dir / "spec.json").read_text()) == record["arms"][run["arm"]] == run["spec"]
+        if run["spec"]["from_arm"]:  # what its start was, so a source trained again makes it stale
+            source = run_dir.parent.parent / run["spec"]["student"] / f"seed{run['seed']}" / "weights" / "best.pt"
+            assert run["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    teacher = json.loads((out / "work" / "tiny" / "teacher.json").read_text())
+    assert teacher["used"]["sha256"] == record["teacher"]["sha256"]  # what --report-only falls back on
 
 
 def test_numbers_are_those_of_the_runs(study):
@@ -652,3 +658,51 @@ def test_epoch_times_survive_a_resumed_run(bench, tmp_path):
     (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
     curve, times = bench.read_curve(tmp_path / "results.csv")
     assert curve == [0.1, 0.2, 0.3, 0.4, 0.5] and times == [10, 10, 10, 12, 10]
+    # cut off after one 60 s epoch, resumed for two of 61 s and 60 s: the clock did not go down at the restart
+    rows = ["epoch,time,metrics/mAP50-95(B)", "1,60,0.1", "2,61,0.2", "3,121,0.3"]
+    (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "restarts.json").write_text("[1]")  # as train_run records it before resuming
+    assert bench.read_curve(tmp_path / "results.csv")[1] == [60, 61, 60]
+
+
+def test_a_cache_folder_is_replaced_whole_or_not_at_all(bench, tmp_path, monkeypatch):
+    """A kill while the old converted data was being deleted left a part of it, with its made.json, which the next run
+    took as made and then failed on (no data.yaml). The old folder goes aside first and is deleted after."""
+    import shutil as real
+
+    cache = importlib.import_module("_cache")
+    out, tmp = tmp_path / "bccd", tmp_path / ".bccd.partial"
+    for folder, text in ((out, "old"), (tmp, "new")):
+        (folder / "labels").mkdir(parents=True)
+        for name in ("made.json", "data.yaml", "labels/a.txt"):
+            (folder / name).write_text(text)
+    rmtree = real.rmtree
+
+    def killed_midway(path, ignore_errors=False):  # deletes one file of a folder that exists, then the kill
+        if Path(path).exists():
+            next(p for p in sorted(Path(path).rglob("*")) if p.is_file()).unlink()
+            raise KeyboardInterrupt
+        rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(cache.shutil, "rmtree", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        cache.place(tmp, out)
+    assert {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()} == {
+        "made.json": "new", "data.yaml": "new", "labels/a.txt": "new"}
+
+
+def test_a_run_recorded_on_the_same_data_elsewhere_is_not_a_change(bench, tmp_path):
+    """A run recorded before specs held the data's fingerprint is checked by the data.yaml it trained on; the source
+    moved (another repository path), converted again into a folder of its own, holds the same data: not a change."""
+    from yolodistill.data import make_synthetic
+
+    first = make_synthetic(tmp_path / "bccd", images=4, classes=2, imgsz=32)
+    moved = tmp_path / "bccd-1a2b3c4d"
+    shutil.copytree(first.parent, moved)
+    other = make_synthetic(tmp_path / "other", images=4, classes=2, imgsz=32, seed=1)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "args.yaml").write_text(f"data: {first}\n")
+    spec, old = {"epochs": 1, "dataset": "f"}, {"spec": {"epochs": 1}}
+    assert bench.spec_change(old, spec, run_dir, moved / "data.yaml") is None
+    assert bench.spec_change(old, spec, run_dir, other) == "data"
