@@ -423,3 +423,12 @@ def shares_section(name: str, r: Mapping[str, Any], results_link: str = "") -> s
 
 RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": overhead_section,
              "feature-shares": shares_section}
+
+
+def keep_record(path: Path, runs: int, work: Path) -> None:
+    """A record holding more runs than this one would: its runs are not in this --work (a fresh checkout's cache), and
+    writing over it would leave a committed record with fewer runs than it had. Refused before anything trains."""
+    had = len(json.loads(path.read_text()).get("runs", [])) if path.is_file() else 0
+    if runs < had:
+        raise UserError(f"'{path}' records {had} runs, and this one would end with {runs} (the others are not in "
+                        f"--work '{work}'): pass --results FOLDER for a new record, or --work where its runs are")

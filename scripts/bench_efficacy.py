@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
+from _docs import DOCS, REPO, RESULTS, command_line, exit_status, keep_record, positive_int, work_dir, write_docs
 from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled  # noqa: F401 (tests)
 from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
 
@@ -392,6 +392,7 @@ def run_study(args: argparse.Namespace) -> Path:
     now, later = states.count("train") + states.count("retrain"), states.count("pending") + states.count("stale")
     console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train now, {later} left for later",
                   highlight=False)
+    keep_record(args.results / f"study-{study['name']}.json", states.count("done") + now, args.work)
     teacher = get_teacher(study, data["labelled"], args, root)  # with a labelled share: trained on that part only
     if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
         teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))

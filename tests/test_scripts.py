@@ -706,3 +706,16 @@ def test_a_run_recorded_on_the_same_data_elsewhere_is_not_a_change(bench, tmp_pa
     spec, old = {"epochs": 1, "dataset": "f"}, {"spec": {"epochs": 1}}
     assert bench.spec_change(old, spec, run_dir, moved / "data.yaml") is None
     assert bench.spec_change(old, spec, run_dir, other) == "data"
+
+
+def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
+    """--report-only in a fresh checkout (no runs in --work) wrote an empty study over the committed record."""
+    results = tmp_path / "results"
+    results.mkdir()
+    record = results / "study-tiny.json"
+    record.write_text(json.dumps({"kind": "study", "name": "tiny", "runs": [{"arm": "plain", "seed": 0}] * 3}))
+    before = record.read_text()
+    study = write_study(tmp_path / "s.yaml", STUDY)
+    proc = run_script("bench_efficacy.py", *study_args(tmp_path, study, "--report-only"))
+    assert proc.returncode == 2 and "records 3 runs, and this one would end with 0" in proc.stderr + proc.stdout
+    assert record.read_text() == before and not (tmp_path / "work" / "teachers").exists()  # before any teacher
