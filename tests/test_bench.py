@@ -204,6 +204,29 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / "a-file" / "b.json", console=quiet(), **FAST)
 
 
+def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
+    """bench("best.pt") iterated the string's characters, and bench(Path) raised a TypeError."""
+    gone = tmp_path / "gone.onnx"
+    for one in (str(gone), gone):
+        with pytest.raises(UserError, match=f"artifact '{gone}' does not exist"):
+            bn.bench(one, data=synth_data, console=quiet(), **FAST)
+    for key, value in [("runs", 2.5), ("warmup", "3")]:  # 2.5: a TypeError in range(); '3': in a comparison
+        with pytest.raises(UserError, match=f"--{key} must be a whole number, got {value!r}"):
+            bn.bench([gone], data=synth_data, console=quiet(), **{**FAST, key: value})
+
+
+def test_an_export_whose_checkpoint_is_under_an_apostrophe_is_refused(run, learnable_data, tmp_path, monkeypatch):
+    """bench reads the .pt beside an export for its data, parameters and FLOPs; Ultralytics drops the ' from its path
+    and said the checkpoint was unreadable, after other artifacts had been timed."""
+    folder = tmp_path / "Bob's"
+    folder.mkdir()
+    for name in ("best.pt", "best.onnx"):
+        shutil.copy2(weights_of(run) / name, folder / name)
+    never_timed(monkeypatch)
+    with pytest.raises(UserError, match="the checkpoint beside best.onnx, '.*Bob's/best.pt' has an apostrophe"):
+        bn.bench([weights_of(run) / "best.onnx", folder / "best.onnx"], data=learnable_data, console=quiet(), **FAST)
+
+
 def listing(folder: Path) -> dict:
     """Each file in `folder` with its modification time, to show that a refused bench wrote nothing there."""
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}

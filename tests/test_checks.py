@@ -164,6 +164,25 @@ def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26,
     check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, teacher=kept)
 
 
+@pytest.mark.parametrize("where", ["project", "name", "teacher"])
+def test_an_apostrophe_in_the_run_folder_or_a_checkpoint_path_is_refused(teacher26, synth_data, tmp_path, where):
+    """Ultralytics drops every ' from a checkpoint path before loading it: the run trained, then failed with a
+    traceback loading its own best.pt (or the builtin distiller's teacher) from a folder that does not exist."""
+    teacher, project, name = teacher26, tmp_path / "runs", "exp"
+    if where == "teacher":
+        teacher = tmp_path / "Bob's" / "t.pt"
+        teacher.parent.mkdir()
+        teacher.write_bytes(teacher26.read_bytes())
+    elif where == "project":
+        project = tmp_path / "Bob's runs"
+    else:
+        name = "Bob's"
+    result = run_cli("--teacher", str(teacher), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(project), "--name", name)
+    assert_one_line_error(result, "has an apostrophe (')")
+    assert not (project / name).exists()
+
+
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):
     run = tmp_path / "mine"
     (run / "weights").mkdir(parents=True)

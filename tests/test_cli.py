@@ -256,6 +256,13 @@ def test_help_shows_the_default_notes_written_in_help_strings():
     assert "Where to write bench.json. [default: beside the first artifact]" in bench
 
 
+def test_compare_help_says_nothing_of_resume_which_it_lacks():
+    """compare shares train's --teacher, --student and --data, whose help spoke of --resume, a flag compare lacks."""
+    train, compare = rendered_help(("train",)), rendered_help(("compare",))
+    assert "--resume" not in compare and "Required." in compare
+    assert "Required (with --resume: only where the run's teacher moved)." in train
+
+
 def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher26, synth_data, tmp_path, monkeypatch):
     """Ctrl-C in the final validation finds last.pt stripped like any finished run's: --resume would refuse it."""
     from yolodistill.resume import check_resume

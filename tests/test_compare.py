@@ -167,6 +167,7 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
     [
         ({"methods": "plain,kd"}, "unknown method"),
         ({"methods": ""}, "no methods"),
+        ({"methods": None}, "--methods must be some of plain, builtin, ours"),  # from Python: a TypeError
         ({"seeds": ""}, "no seeds"),
         ({"seeds": []}, "no seeds"),
         ({"seeds": "0,0"}, "repeats a seed"),
@@ -206,6 +207,49 @@ def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_
     with pytest.raises(UserError, match="exist-ok"):
         compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path, name="taken", **FAST)
     assert list((tmp_path / "taken").iterdir()) == []
+
+
+@pytest.mark.parametrize("method, role", [("plain", "student"), ("ours", "teacher"), ("builtin", "pretrained")])
+def test_inputs_in_a_weights_folder_the_comparison_writes_are_refused(teacher26, trained_student, synth_data, tmp_path,
+                                                                       method, role):
+    """--exist-ok on a comparison whose run folder holds the teacher or student: that run's best.pt replaced it, and
+    for ours the check came only once plain and builtin had trained."""
+    inside = tmp_path / "cmp" / f"{method}-seed0" / "weights" / "best.pt"
+    inside.parent.mkdir(parents=True)
+    source = teacher26 if role == "teacher" else trained_student
+    shutil.copy2(source, inside)
+    inputs = {"teacher": teacher26, "student": "yolo26n.yaml" if role == "pretrained" else trained_student, role: inside}
+    with pytest.raises(UserError, match=f"--{role} '{inside}' is in the weights folder this comparison writes"):
+        compare(**inputs, data=synth_data, epochs=1, seeds="0", project=tmp_path, name="cmp", exist_ok=True, **FAST)
+    assert inside.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == [f"{method}-seed0"]  # nothing trained or validated
+
+
+def test_inputs_in_the_folder_of_a_method_not_compared_are_kept(teacher26, trained_student, synth_data, tmp_path,
+                                                                 monkeypatch):
+    """Only the weights folders of the methods and seeds this comparison trains are off limits."""
+    import yolodistill.compare as cmp_module
+
+    inside = tmp_path / "cmp" / "builtin-seed0" / "weights" / "best.pt"
+    inside.parent.mkdir(parents=True)
+    shutil.copy2(teacher26, inside)
+    class Checked(Exception):
+        """Raised where work would begin: every check before it passed."""
+
+    def stop(*args):
+        raise Checked
+
+    monkeypatch.setattr(cmp_module, "validate_teacher", stop)
+    with pytest.raises(Checked):
+        compare(teacher=inside, student=trained_student, data=synth_data, epochs=1, seeds="0", methods="plain,ours",
+                project=tmp_path, name="cmp", exist_ok=True, **FAST)
+
+
+def test_a_comparison_folder_with_an_apostrophe_is_refused(teacher26, synth_data, tmp_path):
+    """Ultralytics drops the ' when it loads each run's best.pt: a traceback after the first run had trained."""
+    with pytest.raises(UserError, match="run folder '.*Bob's runs.*' has an apostrophe"):
+        compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path / "Bob's runs", **FAST)
+    assert not (tmp_path / "Bob's runs").exists()
 
 
 def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from rich.text import Text
 from typer.testing import CliRunner
 
@@ -88,6 +89,11 @@ def test_refuses_existing_data_yaml_and_files(tmp_path):
     (dict(imgsz=0), "--imgsz 0 is not a positive multiple of 32 .*: use 32$"),
     (dict(val_fraction=1.0), "between 0 and 1"),
     (dict(images="nowhere"), "--images 'nowhere' is not a folder"),
+    # from Python: None or a string where the CLI parses a path or number was a TypeError or AttributeError
+    (dict(fmt=None), "unknown format None"),
+    (dict(out=None), "--out must be the path of a folder, got None"),
+    (dict(val_fraction="0.2"), "the validation fraction must be a number"),
+    (dict(images=3), "--images must be the path of a folder, got 3"),
 ])
 def test_bad_options(tmp_path, kwargs, needle):
     from yolodistill.errors import UserError
@@ -95,6 +101,20 @@ def test_bad_options(tmp_path, kwargs, needle):
     with pytest.raises(UserError, match=needle):
         convert(make_voc(tmp_path / "voc"), **{"fmt": "voc", "out": tmp_path / "out", **kwargs})
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("names", ["cat,,dog", ["cat", " ", "dog"]])
+def test_an_empty_class_name_is_refused_from_python_too(tmp_path, names):
+    """The command line refused "cat,,dog"; convert() itself wrote a class with an empty name."""
+    with pytest.raises(UserError, match="has an empty name"):
+        convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=names)
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_as_one_string_are_split_at_commas(tmp_path):
+    """From Python, names="a,b" became the classes 'a', ',' and 'b'."""
+    data = convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names="cat, dog").data_yaml
+    assert list(yaml.safe_load(data.read_text())["names"].values()) == ["cat", "dog"]
 
 
 def test_cli_convert_prints_counts(tmp_path):

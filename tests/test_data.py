@@ -26,13 +26,18 @@ def test_make_synthetic_is_deterministic(tmp_path):
     assert other.keys() == first.keys() and other != first
 
 
-@pytest.mark.parametrize("kwargs", [{"imgsz": "64"}, {"images": 4.5}, {"classes": None}])
-def test_make_synthetic_wants_whole_numbers(tmp_path, kwargs):
+@pytest.mark.parametrize("kwargs, needle", [({"imgsz": "64"}, "must be a whole number"),
+                                            ({"images": 4.5}, "must be a whole number"),
+                                            ({"classes": None}, "must be a whole number"),
+                                            ({"val_fraction": "0.2"}, "the validation fraction must be a number")])
+def test_make_synthetic_checks_python_types(tmp_path, kwargs, needle):
     from yolodistill.errors import UserError
 
-    with pytest.raises(UserError, match="must be a whole number"):  # from Python: a TypeError
+    with pytest.raises(UserError, match=needle):  # from Python: a TypeError
         make_synthetic(tmp_path / "s", **kwargs)
     assert not (tmp_path / "s").exists()
+    with pytest.raises(UserError, match="--out must be the path of a folder, got None"):
+        make_synthetic(None)
 
 
 def test_labels_are_the_drawn_shapes(tmp_path):

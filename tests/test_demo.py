@@ -60,3 +60,11 @@ def test_threads_beyond_the_cores_are_one_line(threads, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--threads", threads])
     assert_one_line_error(result, f"--threads must be between 1 and {cores}", f"got {threads}")
     assert not (tmp_path / "demo").exists()
+
+
+def test_an_out_folder_with_an_apostrophe_is_refused_before_any_work(tmp_path):
+    """Its teacher's run loads its own best.pt, from a path Ultralytics strips the ' from: a traceback after the
+    data had been written and the teacher trained."""
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "Bob's demo"), "--quick"])
+    assert_one_line_error(result, "--out", "has an apostrophe (')")
+    assert list(tmp_path.iterdir()) == []

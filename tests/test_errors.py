@@ -60,3 +60,57 @@ def test_ultralytics_error_marks_are_dropped():
     """Ultralytics writes 'ERROR ❌️ …'; after our 'Error:' the word and its emoji (and selector) would be noise."""
     e = RuntimeError("ERROR \u274c\ufe0f t.pt is not a loadable checkpoint (EOFError).\nRecommended fixes are ...")
     assert first_line(e) == "t.pt is not a loadable checkpoint (EOFError)."
+
+
+def test_checkpoint_paths_with_an_apostrophe_are_refused(tmp_path):
+    """Ultralytics drops every ' from a checkpoint's path before loading it, so it would look for another file."""
+    from yolodistill.errors import require_file
+
+    folder = tmp_path / "Bob's runs"
+    folder.mkdir()
+    (folder / "best.pt").write_bytes(b"x")
+    (folder / "data.yaml").write_text("names: [a]")
+    with pytest.raises(UserError, match=r"--weights '.*Bob's runs/best.pt' has an apostrophe"):
+        require_file(folder / "best.pt", "--weights", (".pt",))
+    assert require_file(folder / "data.yaml", "--data", (".yaml",)) == folder / "data.yaml"  # read by our code
+
+
+def test_an_apostrophe_that_only_the_real_path_holds_is_named(tmp_path, monkeypatch):
+    """A relative path from a working folder, or a link, whose real path holds the ': the line shows where."""
+    from yolodistill.errors import require_file
+
+    folder = tmp_path / "Bob's"
+    folder.mkdir()
+    (folder / "best.pt").write_bytes(b"x")
+    (tmp_path / "link.pt").symlink_to(folder / "best.pt")
+    with pytest.raises(UserError, match=rf"--weights '{tmp_path}/link.pt' \(that is, '{folder}/best.pt'\) has"):
+        require_file(tmp_path / "link.pt", "--weights", (".pt",))
+    monkeypatch.chdir(folder)
+    with pytest.raises(UserError, match=rf"--weights 'best.pt' \(that is, '{folder}/best.pt'\) has an apostrophe"):
+        require_file("best.pt", "--weights", (".pt",))
+
+
+@pytest.mark.parametrize("value", [None, 3, ""])
+def test_require_file_of_no_path_is_one_line(value):
+    from yolodistill.errors import require_file
+
+    with pytest.raises(UserError, match=f"--weights must be the path of a file, got {value!r}"):
+        require_file(value, "--weights", (".pt",))
+
+
+def test_numbers_from_python_are_checked_by_type():
+    """The CLI parses these; from Python a string or float got a TypeError, or a truncated value, deep inside."""
+    from yolodistill.errors import check_batch, check_imgsz, check_seed
+
+    for check, value, flag in [(check_batch, "2", "--batch"), (check_batch, 2.0, "--batch"),
+                               (check_imgsz, "64", "--imgsz"), (check_seed, 1.5, "--seed"), (check_seed, True, "--seed")]:
+        with pytest.raises(UserError, match=f"{flag} must be a whole number, got {value!r}"):
+            check(value)
+    check_batch(2), check_imgsz(64), check_imgsz(None), check_seed(0)
+    import numpy as np
+
+    from yolodistill.errors import check_number
+
+    check_batch(np.int32(2)), check_imgsz(np.int64(64)), check_seed(np.int64(1)), check_number(np.float32(0.1), "x")
+    with pytest.raises(UserError, match="--conf must be a number, got True"):
+        check_number(True, "--conf")

@@ -322,6 +322,26 @@ def test_unknown_format_is_a_user_error():
         ex.export_model("missing.pt", format="tflite")
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(format=None), "unknown --format None"),  # AttributeError on None.lower()
+    (dict(max_drop="0.1"), "--max-drop must be a number, got '0.1'"),  # TypeError in 0 <= '0.1'
+    (dict(weights=None), "--weights must be the path of a file, got None"),  # TypeError in Path(None)
+])
+def test_python_arguments_of_the_wrong_type_are_one_line(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        ex.export_model(**{"weights": "missing.pt", **kwargs})
+
+
+def test_weights_under_an_apostrophe_are_refused_before_any_work(weights, tmp_path):
+    """Ultralytics loads 'Bob's/best.pt' as 'Bobs/best.pt': the export then failed on a file that does not exist."""
+    folder = tmp_path / "Bob's"
+    folder.mkdir()
+    shutil.copy2(weights, folder / "best.pt")
+    with pytest.raises(UserError, match="has an apostrophe"):
+        ex.export_model(folder / "best.pt", format="onnx")
+    assert [p.name for p in folder.iterdir()] == ["best.pt"]
+
+
 def test_missing_and_corrupt_weights(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         ex.export_model(tmp_path / "nope.pt")

@@ -91,10 +91,14 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
 
 
 @pytest.mark.parametrize("setting, message", [({"batch": 0}, "--batch must be at least 1"),
-                                              ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")])
+                                              ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32"),
+                                              # from Python: TypeErrors in the range checks and in Path(None)
+                                              ({"conf": "0.3"}, "--conf must be a number, got '0.3'"),
+                                              ({"val_fraction": "0.1"}, "--val-fraction must be a number"),
+                                              ({"out": None}, "--out must be the path of a folder, got None")])
 def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):
     with pytest.raises(UserError, match=message):
-        pseudo_label(teacher26, source, tmp_path / "out", progress=False, **setting)
+        pseudo_label(teacher26, source, **{"out": tmp_path / "out", "progress": False, **setting})
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports
 from .checks import check_device, check_names, check_task, concrete_device, load_detector
-from .errors import UserError, check_batch, check_imgsz, check_output, first_line
+from .errors import UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line
 from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
 
@@ -270,6 +270,8 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
             raise UserError(f"--json {json_path} must end in .json (bench writes .csv, .md and .png beside it under "
                             f"the same name): pass --json {Path(json_path).with_suffix('.json')}")
     check_batch(batch)
+    check_whole(runs, "--runs")
+    check_whole(warmup, "--warmup")
     if runs < 1 or warmup < 0:
         raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
     check_imgsz(imgsz)
@@ -293,6 +295,8 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
         for path, fmt in chosen:
             check_runtime(fmt, device)
             check_detector(path, fmt)
+            if pt := source_checkpoint(path):  # read for its data, parameters and FLOPs
+                check_no_quote(pt, f"the checkpoint beside {path.name},", "move the export and its .pt elsewhere")
         return chosen
     best = newest_best(root)
     check_detector(best, "pt")
@@ -328,6 +332,8 @@ def bench(
     """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record."""
     console = console or Console()
     system = system or sysinfo.System()
+    if isinstance(artifacts, (str, os.PathLike)):  # one artifact from Python, not a list of its characters
+        artifacts = [artifacts]
     validate(batch, warmup, runs, imgsz, device, json_path)
     device = concrete_device(device)
     chosen = select_artifacts(artifacts, root, device, console)

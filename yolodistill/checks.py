@@ -17,8 +17,8 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import (UserError, check_imgsz, check_output, check_seed, check_writable, first_line, is_url,  # noqa: F401
-                     require_file)
+from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_writable,  # noqa: F401
+                     first_line, is_url, require_file)
 
 
 @dataclass
@@ -296,13 +296,17 @@ def check_run_dir(args: dict[str, Any]) -> None:
 def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:
     """A reused run folder (--exist-ok; without --name Ultralytics' exp) gets new weights/best.pt, last.pt and
     epochN.pt: a teacher or student read from one of them would be replaced by the student mid-run."""
-    if not args.get("exist_ok"):
-        return  # a new folder: nothing of the user's is in it
-    weights = (Path(args["project"]) / str(args.get("name") or "exp") / "weights").resolve()  # Ultralytics' name
+    if args.get("exist_ok"):  # a new folder holds nothing of the user's
+        check_inputs_outside([Path(args["project"]) / str(args.get("name") or "exp") / "weights"], "this run", **inputs)
+
+
+def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> None:
+    """No teacher or student is a best.pt, last.pt or epochN.pt in one of the `weights` folders `writer` fills."""
+    folders = {Path(w).resolve() for w in weights}
     for role, path in inputs.items():
         written = isinstance(path, (str, Path)) and re.fullmatch(r"best\.pt|last\.pt|epoch\d+\.pt", Path(path).name)
-        if written and Path(path).is_file() and Path(path).parent.resolve() == weights:
-            raise UserError(f"--{role} '{path}' is in the weights folder this run writes ({weights}): copy it "
+        if written and Path(path).is_file() and (folder := Path(path).parent.resolve()) in folders:
+            raise UserError(f"--{role} '{path}' is in the weights folder {writer} writes ({folder}): copy it "
                             "elsewhere first, or pick another --name")
 
 
@@ -370,8 +374,13 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     # Ultralytics puts a relative project under its own runs_dir/detect; users expect it relative to where they are.
     args["project"] = str(Path(str(args.get("project") or "runs/distill")).resolve())  # project=5 is a number
     check_output(args["project"], "--project")
+    check_no_quote(Path(args["project"]) / str(args["name"] or ""), "run folder",  # the run loads its best.pt
+                   "pick a --project and --name without one")
     check_run_dir(args)
-    check_inputs_outside_run(args, teacher=teacher, student=student)
+    pretrained = args.get("pretrained") if isinstance(args.get("pretrained"), (str, Path)) else None
+    check_inputs_outside_run(args, teacher=teacher, student=student, pretrained=pretrained)
+    if pretrained is not None and Path(pretrained).is_file():  # Ultralytics loads it as it loads a checkpoint
+        check_no_quote(pretrained, "pretrained=")
     data_info = check_data(data)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")

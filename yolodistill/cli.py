@@ -107,13 +107,20 @@ def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> O
     return Opt(name, type_, typer.Option(default, *decls, help=escape(help)))
 
 
+def inputs(resume: bool) -> tuple[Opt, ...]:
+    """--teacher, --student and --data; train's help says what each means with --resume, which compare lacks."""
+    moved = lambda what: f" (with --resume: only where the run's {what} moved)" if resume else ""  # noqa: E731
+    return (
+        opt("teacher", Optional[str], "Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL "
+            f"you trust). Frozen during training. Required{moved('teacher')}."),
+        opt("student", Optional[str], "Student model: a .yaml (started from the teacher's weights, see "
+            f"--init-from-teacher) or a .pt to fine-tune. Required{' (not with --resume)' if resume else ''}."),
+        opt("data", Optional[str], "Dataset yaml in Ultralytics format (train/val paths and names); check or "
+            f"convert yours with yolodistill data convert. Required{moved('data')}."),
+    )
+
+
 RUN_OPTIONS = (
-    opt("teacher", Optional[str], "Teacher checkpoint (.pt path, an official name such as yolo26x.pt, or a URL you "
-        "trust). Frozen during training. Required (with --resume: only where the run's teacher moved)."),
-    opt("student", Optional[str], "Student model: a .yaml (started from the teacher's weights, see "
-        "--init-from-teacher) or a .pt to fine-tune. Required (not with --resume)."),
-    opt("data", Optional[str], "Dataset yaml in Ultralytics format (train/val paths and names); check or convert "
-        "yours with yolodistill data convert. Required (with --resume: only where the run's data moved)."),
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: 640]"),
     opt("batch", Optional[int], "Batch size. [default: 16]"),
@@ -198,7 +205,7 @@ RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 @app.command(context_settings=RUN_CONTEXT)
 @user_errors
-@with_options(RUN_OPTIONS, DISTILL_OPTIONS, TRAIN_ONLY)
+@with_options(inputs(resume=True), RUN_OPTIONS, DISTILL_OPTIONS, TRAIN_ONLY)
 def train(ctx: typer.Context, **options: Any):
     """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (lr0=0.005).
 
@@ -223,7 +230,7 @@ def train(ctx: typer.Context, **options: Any):
 
 @app.command(context_settings=RUN_CONTEXT)
 @user_errors
-@with_options(RUN_OPTIONS, COMPARE_ONLY, DISTILL_OPTIONS)
+@with_options(inputs(resume=False), RUN_OPTIONS, COMPARE_ONLY, DISTILL_OPTIONS)
 def compare(ctx: typer.Context, **options: Any):
     """Train the plain student, Ultralytics' built-in distiller and our recipe per seed, and compare them.
 
@@ -283,10 +290,7 @@ def data_convert(
     """
     from .convert import convert
 
-    class_names = [n.strip() for n in names.split(",")] if names is not None else None
-    if class_names is not None and not all(class_names):
-        raise UserError(f"--names '{names}' has an empty name: write them comma-separated, e.g. cat,dog")
-    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed, names=class_names,
+    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed, names=names,
                       images=images, annotations=annotations, imgsz=imgsz)
     console.print(summary.render(), soft_wrap=True, highlight=False)
 

@@ -91,7 +91,10 @@ def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
 
 def parse_methods(methods: str | Iterable[str]) -> list[str]:
     """Known methods in the canonical order, so tables always read plain, builtin, ours."""
-    names = [m.lower() for m in split_list(methods)]
+    try:
+        names = [m.lower() for m in split_list(methods)]
+    except TypeError:  # not a sequence (methods=None from Python)
+        raise UserError(f"--methods must be some of {', '.join(METHODS)} separated by commas, got {methods!r}") from None
     unknown = [m for m in names if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}: choose from {', '.join(METHODS)}")
@@ -247,7 +250,7 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import SET_BY_FLAG, check_device, check_recipe, preflight
+    from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
     from .config import resolve
     from .unlabeled import unlabeled_sources
 
@@ -262,6 +265,8 @@ def compare(
         check_recipe(distill, student, args)
     epochs = args.get("epochs")
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
+    check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
+                         teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
         unlabeled_sources(distill, plan.args["data"])

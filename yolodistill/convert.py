@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from . import exif
 from .placement import note, place, resized_pairs
-from .errors import UserError, check_imgsz, check_output, check_seed
+from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
 from .utils import atomic_write_json, atomic_write_text, files_under
 
 FORMATS = ("voc", "coco", "yolo")
@@ -119,7 +119,7 @@ def convert(
     out: str | Path,
     val_fraction: float = 0.2,
     seed: int = 0,
-    names: list[str] | None = None,
+    names: str | list[str] | None = None,
     images: str | Path | None = None,
     annotations: str | Path | None = None,
     imgsz: int = 640,
@@ -133,11 +133,18 @@ def convert(
     """
     from . import coco, voc, yolofmt
 
-    fmt = fmt.strip().lower()
+    fmt = fmt.strip().lower() if isinstance(fmt, str) else fmt
     if fmt not in FORMATS:
-        raise UserError(f"unknown format '{fmt}': use --format voc, coco or yolo")
+        raise UserError(f"unknown format {fmt!r}: use --format voc, coco or yolo")
     check_seed(seed)
-    srcs = [Path(p) for p in (src if isinstance(src, (list, tuple)) else [src])]
+    check_number(val_fraction, "the validation fraction")
+    out = check_path(out, "--out", "folder")
+    given = names
+    if isinstance(names, str):  # "a,b" as on the command line; from Python not the classes 'a', ',' and 'b'
+        names = [n.strip() for n in names.split(",")]
+    if names is not None and not all(str(n).strip() for n in names):
+        raise UserError(f"--names {given!r} has an empty name: write them comma-separated, e.g. cat,dog")
+    srcs = [check_path(p, "source") for p in (src if isinstance(src, (list, tuple)) else [src])]
     if not srcs:
         raise UserError("no source: pass the dataset folder (or file) to convert")
     for p in srcs:
@@ -146,7 +153,7 @@ def convert(
     if len(srcs) > 1 and fmt != "coco":
         raise UserError(f"several sources are only for COCO JSON files (one per split): pass one {fmt} source")
     for flag, folder in (("--images", images), ("--annotations", annotations)):
-        if folder is not None and not Path(folder).is_dir():
+        if folder is not None and not check_path(folder, flag, "folder").is_dir():
             raise UserError(f"{flag} '{folder}' is not a folder: pass the folder that holds them")
     if annotations is not None and fmt != "voc":
         raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
@@ -155,7 +162,6 @@ def convert(
     check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
     if names is not None and (repeated := sorted({n for n in names if names.count(n) > 1})):
         raise UserError(f"--names lists {', '.join(map(repr, repeated))} more than once: name each class once")
-    out = Path(out)
     check_output(out, "--out")
     _check_out(out, srcs)
     images, annotations = (Path(p) if p is not None else None for p in (images, annotations))

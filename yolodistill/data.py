@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .errors import UserError, check_output, check_seed
+from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole
 from .utils import atomic_write_text, files_under
 
 
@@ -30,6 +29,7 @@ SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "el
 
 def _check_val_fraction(val_fraction: float) -> None:
     """Both splits must get images, so the share has to lie strictly between 0 and 1."""
+    check_number(val_fraction, "the validation fraction")
     if not 0 < val_fraction < 1:
         raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
 
@@ -99,8 +99,7 @@ def make_synthetic(
     import cv2
 
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
-        if not isinstance(value, Integral) or isinstance(value, bool):  # from Python: imgsz="64" was a TypeError
-            raise UserError(f"{flag} must be a whole number, got {value!r}")
+        check_whole(value, flag)  # from Python: imgsz="64" was a TypeError
     if images < 2:
         raise UserError(f"--images must be at least 2 (one train and one val image), got {images}")
     if not 1 <= classes <= len(SHAPES):
@@ -109,7 +108,7 @@ def make_synthetic(
         raise UserError(f"--imgsz must be at least 32, got {imgsz}")
     check_seed(seed)
     _check_val_fraction(val_fraction)
-    out = Path(out)
+    out = check_path(out, "--out", "folder")
     _check_fresh(out)
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))

@@ -123,11 +123,12 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     from .train import train
     from .utils import atomic_write_text
 
-    from .checks import check_output, concrete_device
+    from .checks import check_no_quote, check_output, concrete_device
 
     p = PRESETS["quick" if quick else "full"]
     device = concrete_device(device)
     check_output(out, "--out")
+    check_no_quote(out, "--out", "pass a folder without one")  # its runs load their own best.pt
     save_dir = increment_path(Path(out).resolve(), mkdir=False)
     try:
         save_dir.mkdir(parents=True)

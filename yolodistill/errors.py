@@ -6,8 +6,11 @@ is written, so that bad input never costs the user what they already had.
 
 from __future__ import annotations
 
+import os
 import tempfile
+from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 
 class UserError(Exception):
@@ -27,7 +30,7 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     URLs are refused here: only the `--teacher` and `--student` URLs of train and compare are fetched, by
     `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
     """
-    p = Path(path)
+    p = check_path(path, what, "file")
     if is_url(path):
         raise UserError(f"{what} '{path}' is a URL, and only train's and compare's --teacher and --student are "
                         "fetched from one: download it and pass the local file")
@@ -39,17 +42,50 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
         run = (p / "weights").is_dir()  # a run folder: its checkpoints are in weights/
         inside = f", e.g. {p / 'weights' / ('last.pt' if what == 'resume checkpoint' else 'best.pt')}" if run else ""
         raise UserError(f"{what} '{path}' is a folder: pass the file{inside}")
+    if ".pt" in suffixes:
+        check_no_quote(p, what)
     return p
+
+
+def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
+    """A path given from Python: None or a number was a TypeError deep inside, and '' the current folder."""
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise UserError(f"{what} must be the path of a {kind}, got {path!r}")
+    return Path(path)
+
+
+def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or folder, or use another") -> None:
+    """Ultralytics deletes every ' from a checkpoint's path before loading it (attempt_download_asset), so a .pt
+    under such a name is looked for elsewhere: after training, for a run's own best.pt, with a traceback."""
+    real = Path(path).resolve()
+    if "'" in str(real):  # also where the working folder, or a link's target, holds it: what is loaded
+        shown = f"'{path}'" if "'" in str(path) else f"'{path}' (that is, '{real}')"
+        raise UserError(f"{what} {shown} has an apostrophe (') in its path, which Ultralytics drops from checkpoint "
+                        f"paths before loading them: {fix}")
+
+
+def check_whole(value: Any, flag: str) -> None:
+    """A whole number: from Python a float or a string would fail later with a TypeError, or be truncated."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise UserError(f"{flag} must be a whole number, got {value!r}")
+
+
+def check_number(value: Any, flag: str) -> None:
+    """A real number given from Python, where a string would fail later in a comparison with a TypeError."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise UserError(f"{flag} must be a number, got {value!r}")
 
 
 def check_seed(seed: int, flag: str = "--seed") -> None:
     """A seed, worded alike in every command: NumPy refuses seeds outside 0 to 2**32 - 1 with a traceback."""
+    check_whole(seed, flag)
     if not 0 <= seed < 2**32:
         raise UserError(f"{flag} must be between 0 and {2**32 - 1} (NumPy's seed range), got {seed}")
 
 
 def check_batch(batch: int) -> None:
     """An inference batch size, worded alike in every command that takes one."""
+    check_whole(batch, "--batch")
     if batch < 1:
         raise UserError(f"--batch must be at least 1, got {batch}")
 
@@ -57,6 +93,8 @@ def check_batch(batch: int) -> None:
 def check_imgsz(imgsz: int | None, stride: int = 32, of: str = "the model's largest stride") -> None:
     """An image size Ultralytics would otherwise round up to the model's stride without a word, worded alike in
     every command, with the nearest sizes that work; `of` says whose stride it is."""
+    if imgsz is not None:
+        check_whole(imgsz, "--imgsz")
     if imgsz is None or (imgsz > 0 and imgsz % stride == 0):
         return
     lo = imgsz // stride * stride

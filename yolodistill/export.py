@@ -19,7 +19,7 @@ import yaml
 from rich.markup import escape
 
 from .data import split_images
-from .errors import UserError, check_batch, check_imgsz, first_line, require_file, writable
+from .errors import UserError, check_batch, check_imgsz, check_number, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
     openvino_at_f32, runtime_precision,
@@ -214,12 +214,13 @@ def check_export_words(words: dict) -> None:
 def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch: int, max_drop: float) -> None:
     """Reject option combinations that cannot work, before any export work."""
     if fmt not in FORMATS:
-        raise UserError(f"unknown --format '{fmt}': choose {', '.join(FORMATS)}")
+        raise UserError(f"unknown --format {fmt!r}: choose {', '.join(FORMATS)}")
     if half and int8:
         raise UserError("--half and --int8 exclude each other: pick one precision")
     if int8 and data is None:
         raise UserError("--int8 calibrates and measures mAP on a dataset: pass --data D.yaml")
     check_batch(batch)
+    check_number(max_drop, "--max-drop")
     if not 0 <= max_drop <= 1:
         raise UserError(f"--max-drop is an mAP50-95 difference between 0 and 1, got {max_drop}")
 
@@ -342,7 +343,7 @@ def export_model(
 
     from .checks import check_device, check_names, check_task
 
-    fmt = format.lower()
+    fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
     check_export_words(words)
     device = check_device(device)

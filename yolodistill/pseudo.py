@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError, check_batch, check_imgsz, check_output, check_seed, check_writable
+from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
+                     check_writable)
 from .utils import held_signals, partial_twin
 
 
@@ -61,7 +62,9 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     from .checks import load_detector
     from .unlabeled import find_images
 
-    images, out = Path(images), Path(out)
+    images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
+    for flag, value in (("--conf", conf), ("--iou", iou), ("--val-fraction", val_fraction)):
+        check_number(value, flag)  # from Python a string failed in the range checks with a TypeError
     if not images.is_dir():
         raise UserError(f"--images '{images}' is not a folder: pass the folder of unlabelled images")
     if not 0 <= conf < 1 or not 0 < iou <= 1:
