@@ -101,3 +101,25 @@ def teacher26(tmp_path_factory) -> Path:
 def teacher11(tmp_path_factory) -> Path:
     """A YOLO11-n teacher checkpoint (DFL head, reg_max 16) for cross-family runs."""
     return save_checkpoint("yolo11n.yaml", tmp_path_factory.mktemp("teachers") / "yolo11n.pt")
+
+
+@pytest.fixture(scope="session")
+def mid_training(teacher26, synth_data, tmp_path_factory) -> Path:
+    """last.pt as a real distillation run saves it before its end (Ultralytics' DistillationModel inside), at 64 px."""
+    import torch
+
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    root = tmp_path_factory.mktemp("interrupted")
+    distill, args = resolve(None, epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False,
+                            project=str(root), name="run")
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    mid = root / "mid.pt"
+    trainer.add_callback("on_model_save", lambda t: mid.write_bytes(t.last.read_bytes()))  # before the final strip
+    trainer.train()
+    saved = torch.load(mid, map_location="cpu", weights_only=False)
+    assert type(saved["ema"]).__name__ == "DistillationModel"
+    return mid

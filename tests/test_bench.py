@@ -371,28 +371,6 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     assert len(lines) == 1 and "does not exist" in lines[0]
 
 
-@pytest.fixture(scope="module")
-def mid_training(teacher26, synth_data, tmp_path_factory) -> Path:
-    """last.pt as a real distillation run saves it before its end (Ultralytics' DistillationModel inside), at 64 px."""
-    import torch
-
-    from yolodistill.checks import preflight
-    from yolodistill.config import resolve
-    from yolodistill.train import DistillationTrainer
-
-    root = tmp_path_factory.mktemp("interrupted")
-    distill, args = resolve(None, epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False,
-                            project=str(root), name="run")
-    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
-    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
-    mid = root / "mid.pt"
-    trainer.add_callback("on_model_save", lambda t: mid.write_bytes(t.last.read_bytes()))  # before the final strip
-    trainer.train()
-    saved = torch.load(mid, map_location="cpu", weights_only=False)
-    assert type(saved["ema"]).__name__ == "DistillationModel"
-    return mid
-
-
 def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path, monkeypatch):
     """The newest best.pt of an interrupted run is a mid-training checkpoint, whose student AutoBackend unwraps with
     the trainer's namespace as its args, not a dict."""

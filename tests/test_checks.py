@@ -183,6 +183,15 @@ def test_an_apostrophe_in_the_run_folder_or_a_checkpoint_path_is_refused(teacher
     assert not (project / name).exists()
 
 
+def test_a_mid_training_last_pt_as_teacher_is_refused_before_the_run_folder(mid_training, synth_data, tmp_path):
+    """It holds the student with its teacher: it passed the fit checks, wrote the run folder, then failed with an
+    AttributeError once Ultralytics had loaded it whole."""
+    result = run_cli("--teacher", str(mid_training), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(tmp_path), "--name", "m")
+    assert_one_line_error(result, "is the last.pt of a distillation run that has not finished", "--resume")
+    assert not (tmp_path / "m").exists()
+
+
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):
     run = tmp_path / "mine"
     (run / "weights").mkdir(parents=True)
@@ -237,7 +246,8 @@ def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     ckpt.update(epoch=0, optimizer={}, train_args={**ckpt["train_args"], "distill_model": "http://127.0.0.1:9/t.pt"})
     torch.save(ckpt, tmp_path / "last.pt")
     result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "last.pt")])
-    assert_one_line_error(result, "is a URL", "only train's and compare's --teacher and --student are fetched")
+    assert_one_line_error(result, "is a URL", "only the --teacher and --student of train, compare and data "
+                          "pseudo-label are fetched")
 
 
 @pytest.mark.parametrize("device", [None, "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -96,9 +97,12 @@ def test_compare_takes_every_train_option_with_the_same_meaning():
     assert {"imgsz", "batch", "device", "workers", "kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss",
             "kd_warmup", "kd_schedule", "kd_final", "kd_balance", "kd_assign", "kd_one2one", "kd_box_ring", "kd_prefit",
             "init_from_teacher", "unlabeled", "config", "epochs", "project", "name", "exist_ok"} <= shared
+    import re
+
     for name in shared:
         t, c = train[name], compare[name]
-        assert (t.opts, t.secondary_opts, t.type_descriptor.annotation, t.is_flag, t.default, t.required, t.help) == (
+        told = re.sub(r" \((with|not with) --resume[^)]*\)", "", t.help)  # train's --resume notes: compare lacks it
+        assert (t.opts, t.secondary_opts, t.type_descriptor.annotation, t.is_flag, t.default, t.required, told) == (
             c.opts, c.secondary_opts, c.type_descriptor.annotation, c.is_flag, c.default, c.required, c.help), name
 
 
@@ -161,6 +165,15 @@ def test_info_lists_versions_and_format_support():
 def here_column(output: str) -> str:
     """The export table's last column, its wrapped lines joined."""
     return " ".join(cells[3].strip() for line in output.splitlines() if len(cells := line.split("│")) == 5)
+
+
+def test_info_checks_that_onnxruntime_imports(monkeypatch):
+    """onnx was reported available without looking, so a broken install read as ready."""
+    from yolodistill import runtimes
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what a missing package gives: ImportError on import
+    rows = {r["format"]: r for r in runtimes.format_support()}
+    assert rows["onnx"]["available"] is False and "onnxruntime does not import" in rows["onnx"]["detail"]
 
 
 def test_info_says_where_openvino_computes_in_bf16(monkeypatch):
@@ -246,13 +259,14 @@ def test_help_shows_the_default_notes_written_in_help_strings():
                 notes += 1
     assert notes >= 30
     train = rendered_help(("train",))
-    assert "Random seed. [default: 0]" in train and "Epochs to train. [default: from the config, 100]" in train
+    assert "Random seed. [default: from the config, 0]" in train and "[default: from the recipe, 1]" in train
+    assert "Epochs to train. [default: from the config, 100]" in train
     assert "[default: from the recipe: 0, or 1 for a student with weights of its own (.pt)]" in train
     assert "[default: teacher, or student for a student with weights of its own (.pt)]" in train
     assert "Export image size. [default: the checkpoint's train imgsz]" in rendered_help(("export",))
     assert "Inference image size. [default: the teacher's train imgsz]" in rendered_help(("data", "pseudo-label"))
     bench = rendered_help(("bench",))
-    assert "[default: newest run's best.pt and its exports]" in bench
+    assert "[default: newest run's best.pt and its exports, found under ./runs/distill, else ./runs/detect]" in bench
     assert "Where to write bench.json. [default: beside the first artifact]" in bench
 
 

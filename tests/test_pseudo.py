@@ -57,6 +57,32 @@ def test_a_large_val_fraction_still_leaves_a_train_split(teacher26, source, tmp_
     assert len(train) == 1 and len(list((tmp_path / "out" / "images" / "val").iterdir())) == result.images - 1
 
 
+@pytest.mark.parametrize("fraction, n_val", [(0.05, 1), (0.0, 0)])
+def test_a_small_val_fraction_of_few_images_still_makes_a_val_split(teacher26, source, tmp_path, fraction, n_val):
+    """5 % of 6 images rounded to none, and data.yaml silently validated on the train images; 0 asks for that."""
+    pseudo_label(teacher26, source, tmp_path / "out", imgsz=64, val_fraction=fraction, progress=False)
+    data = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    val = tmp_path / "out" / "images" / "val"
+    assert (len(list(val.iterdir())) if val.exists() else 0) == n_val
+    assert data["val"] == ("images/val" if n_val else "images/train")
+
+
+def test_teachers_are_taken_as_train_takes_them(mid_training, source, tmp_path, monkeypatch):
+    """A mid-training last.pt was an AttributeError; an official name not on disk said 'does not exist', where train
+    fetches it (offline: says so); a missing --images folder was 'not a folder'."""
+    import ultralytics.utils
+
+    with pytest.raises(UserError, match="is the last.pt of a distillation run that has not finished"):
+        pseudo_label(mid_training, source, tmp_path / "out", progress=False)
+    monkeypatch.setattr(ultralytics.utils, "is_online", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="'yolo26x.pt' is not on disk and this machine is offline"):
+        pseudo_label("yolo26x.pt", source, tmp_path / "out", progress=False)
+    with pytest.raises(UserError, match="--images '.*gone' does not exist"):
+        pseudo_label(mid_training, tmp_path / "gone", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_confidence_threshold_filters_detections(teacher26, source, tmp_path):
     low = pseudo_label(teacher26, source, tmp_path / "low", conf=0.001, imgsz=64, progress=False)
     high = pseudo_label(teacher26, source, tmp_path / "high", conf=0.9, imgsz=64, progress=False)
@@ -77,7 +103,7 @@ def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("taken", "exists and is not empty"),
-                                            ("no-images", "is not a folder"), ("a-file", "is a file: pass a folder"),
+                                            ("no-images", "does not exist"), ("a-file", "is a file: pass a folder"),
                                             ("unwritable", "'/proc' is not a writable folder")])
 def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_path, where, message):
     out = {"inside": source / "labels", "taken": tmp_path / "taken", "no-images": tmp_path / "new",
@@ -95,7 +121,9 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               # from Python: TypeErrors in the range checks and in Path(None)
                                               ({"conf": "0.3"}, "--conf must be a number, got '0.3'"),
                                               ({"val_fraction": "0.1"}, "--val-fraction must be a number"),
-                                              ({"out": None}, "--out must be the path of a folder, got None")])
+                                              ({"out": None}, "--out must be the path of a folder, got None"),
+                                              ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
+                                              ({"device": "gpu"}, "is not a device")])
 def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):
     with pytest.raises(UserError, match=message):
         pseudo_label(teacher26, source, **{"out": tmp_path / "out", "progress": False, **setting})

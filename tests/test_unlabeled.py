@@ -58,6 +58,16 @@ def test_sampler_mixes_the_set_ratio_and_covers_the_labelled_set():
     assert (quarter.k_labelled, quarter.k_unlabelled) == (6, 2)
 
 
+def test_every_unlabelled_image_is_drawn_before_any_repeats_across_passes():
+    """Each pass started a fresh permutation and kept only its first draws: 20 passes of 12 draws reached 88 of 100
+    images, where the docstring promised each before any repeats."""
+    sampler = MixedBatchSampler(n_labelled=12, n_unlabelled=100, batch=4, ratio=0.5, seed=0)
+    drawn = [i - 12 for _ in range(20) for b in sampler for i in b[2:]]
+    assert len(drawn) == 240 and sorted(drawn[:100]) == list(range(100)) and sorted(drawn[100:200]) == list(range(100))
+    again = MixedBatchSampler(n_labelled=12, n_unlabelled=100, batch=4, ratio=0.5, seed=0)
+    assert [i - 12 for _ in range(20) for b in again for i in b[2:]] == drawn  # still seeded
+
+
 def test_ddp_ranks_get_equal_batches_and_disjoint_images():
     """Under DDP a rank with one batch fewer would hang the others at the gradient all-reduce; and ranks that drew
     the same unlabelled images would spend the extra GPUs on copies."""
@@ -75,6 +85,22 @@ def test_find_images_skips_what_it_cannot_read(footage):
     assert len(images) == 8 and all(Path(f).suffix == ".png" for f in images)  # the .txt files are not images
     assert [Path(b).name for b in bad] == ["broken.jpg"]
     assert all(h > 0 and w > 0 for h, w in shapes.values())
+
+
+def test_an_image_whose_data_does_not_decode_is_skipped(footage, tmp_path):
+    """A JPEG whose header verifies but whose scan names a component it lacks: PIL's verify() passed it, then
+    Ultralytics' loader failed mid-run ('Image Not Found') and pseudo-label's predict with an OSError."""
+    import cv2
+
+    good = sorted(footage.rglob("*.png"))[0]
+    cv2.imwrite(str(tmp_path / "ok.jpg"), cv2.imread(str(good)))
+    data = bytearray((tmp_path / "ok.jpg").read_bytes())
+    data[data.find(b"\xff\xda") + 5] = 9  # the scan's first component id: no such component
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    images, _, bad = find_images([tmp_path])
+    assert [Path(f).name for f in images] == ["ok.jpg"] and [Path(b).name for b in bad] == ["bad.jpg"]
+    (tmp_path / "bad.jpg").write_bytes((tmp_path / "ok.jpg").read_bytes())  # fixed in place: read again, not cached
+    assert len(find_images([tmp_path])[0]) == 2
 
 
 def test_find_images_follows_linked_folders(footage, tmp_path):
@@ -219,8 +245,22 @@ def test_rect_batches_cannot_mix_unlabelled_images(footage):
     check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"rect": False})
 
 
+def test_batch_one_and_pseudo_mode_without_weights(footage):
+    """--batch 1 trained with no unlabelled image at all, silently; pseudo mode with every weight at 0 was refused
+    as if the images were learned from the distillation terms, where the teacher's detections label them."""
+    from yolodistill.checks import check_recipe
+
+    with pytest.raises(UserError, match="--batch 1 leaves no room for unlabelled images"):
+        check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 1})
+    off = dict(kd_cls=0.0, kd_box=0.0, kd_feat=0.0, init_from_teacher=False)
+    for mode in ("pseudo", "both"):
+        check_recipe(DistillConfig(unlabeled=[str(footage)], unlabeled_mode=mode, **off), "yolo26n.pt", {"batch": 4})
+    with pytest.raises(UserError, match="in soft mode"):
+        check_recipe(DistillConfig(unlabeled=[str(footage)], **off), "yolo26n.pt", {"batch": 4})
+
+
 def test_unlabelled_with_every_weight_off_is_refused(teacher26, synth_data, footage, tmp_path):
-    with pytest.raises(UserError, match="unlabelled images are learned from the distillation terms alone"):
+    with pytest.raises(UserError, match="in soft mode unlabelled images are learned from the distillation terms alone"):
         train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="off", unlabeled=[str(footage)],
               kd_cls=0, kd_box=0, kd_feat=0, **FAST)
     assert not (tmp_path / "off").exists()

@@ -95,6 +95,9 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     except Exception as e:
         raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
     check_task(getattr(model, "task", None), role, p)
+    if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
+        raise UserError(f"{role} '{p}' is the last.pt of a distillation run that has not finished (it holds the "
+                        "student with its teacher): finish it with yolodistill train --resume, then pass its best.pt")
     return model
 
 
@@ -326,16 +329,22 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
     from .start import starts_from_teacher
 
-    if distill.unlabeled and not distill.losses_on:
-        raise UserError("unlabelled images are learned from the distillation terms alone, and every distillation "
-                        "weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), or drop --unlabeled")
+    pseudo = bool(distill.unlabeled) and distill.unlabeled_mode != "soft"  # the teacher labels them
+    if distill.unlabeled and not distill.losses_on and not pseudo:
+        raise UserError("in soft mode unlabelled images are learned from the distillation terms alone, and every "
+                        "distillation weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), use "
+                        "--unlabeled-mode pseudo, or drop --unlabeled")
+    batch = args.get("batch")
+    if distill.unlabeled and isinstance(batch, int) and 0 < batch < 2:
+        raise UserError(f"--batch {batch} leaves no room for unlabelled images, which share each batch with labelled "
+                        "ones: use --batch 2 or more, or drop --unlabeled")
     if distill.unlabeled and args.get("rect"):
         raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
                         "rect=True, or drop --unlabeled")
     if distill.kd_prefit and not distill.kd_feat:
         raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above 0 "
                         "(e.g. --kd-feat 1), or drop kd_prefit")
-    if distill.losses_on or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
+    if distill.losses_on or pseudo or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
         return
     why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
            "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path)) else

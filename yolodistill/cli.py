@@ -122,8 +122,9 @@ def inputs(resume: bool) -> tuple[Opt, ...]:
 
 RUN_OPTIONS = (
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
-    opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: 640]"),
-    opt("batch", Optional[int], "Batch size. [default: 16]"),
+    opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: from the config, "
+        "640]"),
+    opt("batch", Optional[int], "Batch size. [default: from the config, 16]"),
     opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
         "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
@@ -136,9 +137,10 @@ RUN_OPTIONS = (
 )
 DISTILL_OPTIONS = (
     opt("kd_cls", Optional[float], "Weight of class-score distillation on every anchor, background included; 1 pulls "
-        "about as hard as Ultralytics' class loss (0 turns it off). [default: from the recipe]"),
-    opt("kd_box", Optional[float], "Weight of box distillation on the student's positives: CIoU to the teacher's "
-        "box, plus DFL-bin KL for DFL heads; 1 pulls like Ultralytics' box loss. [default: from the recipe]"),
+        "about as hard as Ultralytics' class loss (0 turns it off). [default: from the recipe, 1]"),
+    opt("kd_box", Optional[float], "Weight of box distillation on the student's positives (and, by --kd-box-ring, "
+        "on the anchors around them): CIoU to the teacher's box, plus DFL-bin KL for DFL heads; 1 pulls like "
+        "Ultralytics' box loss. [default: from the recipe, 1]"),
     opt("kd_feat", Optional[float], "Weight of neck-feature distillation through adapters, calibrated so 1 pulls "
         "about like the detection loss for every --feat-loss. [default: from the recipe: 0, or 1 for a student "
         "with weights of its own (.pt)]"),
@@ -176,7 +178,7 @@ DISTILL_OPTIONS = (
         "a detection becomes a pseudo-label. [default: 0.5]"),
 )
 TRAIN_ONLY = (
-    opt("seed", Optional[int], "Random seed. [default: 0]"),
+    opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
     opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt."),
 )
 COMPARE_ONLY = (
@@ -235,7 +237,7 @@ def compare(ctx: typer.Context, **options: Any):
     """Train the plain student, Ultralytics' built-in distiller and our recipe per seed, and compare them.
 
     Takes train's options with the same meaning: the distillation flags (--kd-*, --temperature, --feat-loss,
-    --init-from-teacher) set 'ours', every other option and key=value argument all methods alike. Writes
+    --init-from-teacher, --unlabeled*) set 'ours', every other option and key=value argument all methods alike. Writes
     compare.json, compare.md and compare.png.
     """
     from .compare import CompareInterrupted
@@ -298,7 +300,8 @@ def data_convert(
 @data_app.command("pseudo-label")
 @user_errors
 def data_pseudo_label(
-    teacher: str = typer.Option(..., help="Teacher checkpoint (.pt) whose detections become the labels."),
+    teacher: str = typer.Option(..., help="Teacher checkpoint whose detections become the labels (.pt path, an "
+                                "official name such as yolo26x.pt, or a URL you trust, as in train)."),
     images: Path = typer.Option(..., help="Folder of unlabelled images (searched recursively, only read)."),
     out: Path = typer.Option(..., help="New output folder for the YOLO dataset and its data.yaml."),
     conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
@@ -309,14 +312,13 @@ def data_pseudo_label(
     device: Optional[str] = typer.Option(None, help=escape("Device: cpu, mps, 0; auto: Ultralytics' choice (a GPU if "
                                          "there is one); checked against this machine's GPUs. [default: auto]")),
     batch: int = typer.Option(16, help="Images per inference batch."),
-    val_fraction: float = typer.Option(0.1, help="Validation share of the images."),
+    val_fraction: float = typer.Option(0.1, help="Validation share of the images: at least one image when above 0; "
+                                       "0 validates on the train images."),
     seed: int = typer.Option(0, help="Random seed of that split."),
 ):
     """Write the teacher's detections on unlabelled images as a YOLO dataset, to look at, correct or train on."""
-    from .checks import check_device
     from .pseudo import pseudo_label
 
-    device = check_device(device)
     result = pseudo_label(teacher, images, out, conf=conf, iou=iou, tta=tta, imgsz=imgsz, device=device, batch=batch,
                           val_fraction=val_fraction, seed=seed)
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
@@ -357,7 +359,8 @@ def export(
 @user_errors
 def bench(
     artifacts: Optional[List[Path]] = typer.Argument(None, help=escape(
-        "Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports]")),
+        "Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports, "
+        "found under ./runs/distill, else ./runs/detect]")),
     data: Optional[Path] = typer.Option(None, help=escape("Dataset yaml whose val split gives mAP. [default: the "
                                         "run's data]")),
     imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
@@ -379,7 +382,8 @@ def bench(
 @user_errors
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
-    quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 3 minutes on 2 CPU cores."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 1 to 3 minutes on 2 CPU "
+                               "cores."),
     device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index; auto: a GPU if there is one."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),

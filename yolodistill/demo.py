@@ -18,9 +18,10 @@ from rich.table import Table
 from .errors import UserError
 from .utils import cpu_threads, usable_cores
 
-# Goals on a 2-core CPU: full within 10 minutes, quick within 3. On a slow 2-core machine (33 GFLOPS in a float32
-# matmul, 2 threads) full took 6 min 25 s and quick 2 min 32 s (README). Quick only shows that every step runs: its
-# students train for 75 steps, too few to leave mAP 0, so its table is no comparison; the full preset's is.
+# Goals on a 2-core CPU: full within 10 minutes, quick within 3. The README's table gives the times measured; on a
+# slow 2-core machine (33 GFLOPS in a float32 matmul, 2 threads) an earlier version took 6 min 25 s and 2 min 32 s.
+# Quick only shows that every step runs: its students train for 75 steps, too few to leave mAP 0, so its table is no
+# comparison; the full preset's is.
 PRESETS = {
     "quick": dict(images=160, unlabeled=120, imgsz=64, teacher_epochs=9, epochs=5, batch=8),
     "full": dict(images=200, unlabeled=150, imgsz=96, teacher_epochs=16, epochs=10, batch=8),

@@ -27,13 +27,13 @@ def is_url(path: str | Path) -> bool:
 def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> Path:
     """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError.
 
-    URLs are refused here: only the `--teacher` and `--student` URLs of train and compare are fetched, by
+    URLs are refused here: only the `--teacher` and `--student` URLs of train, compare and pseudo-label are fetched, by
     `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
     """
     p = check_path(path, what, "file")
     if is_url(path):
-        raise UserError(f"{what} '{path}' is a URL, and only train's and compare's --teacher and --student are "
-                        "fetched from one: download it and pass the local file")
+        raise UserError(f"{what} '{path}' is a URL, and only the --teacher and --student of train, compare and data "
+                        "pseudo-label are fetched from one: download it and pass the local file")
     if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():  # yolo26s.yaml as a teacher: the kind first
         raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
     if not p.exists():

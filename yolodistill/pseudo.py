@@ -59,10 +59,12 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
                  val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
-    from .checks import load_detector
+    from .checks import check_device, load_detector, local_checkpoint
     from .unlabeled import find_images
 
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
+    if not images.exists():
+        raise UserError(f"--images '{images}' does not exist: pass the folder of unlabelled images")
     for flag, value in (("--conf", conf), ("--iou", iou), ("--val-fraction", val_fraction)):
         check_number(value, flag)  # from Python a string failed in the range checks with a TypeError
     if not images.is_dir():
@@ -73,8 +75,10 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     check_seed(seed)
     check_batch(batch)
+    device = check_device(device)  # auto, or one this machine has: Ultralytics' ValueError otherwise
     check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
+    teacher = local_checkpoint(teacher, "teacher")  # an official name (yolo26x.pt) or a URL, as train takes them
     model = load_detector(teacher, "teacher")
     check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
     names = class_names(model, teacher)
@@ -87,7 +91,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     counts, boxes, empty, taken = Counter(), 0, 0, set()
     order = list(range(len(files)))
     random.Random(seed).shuffle(order)
-    n_val = min(len(files) - 1, round(len(files) * val_fraction))  # train keeps one image at least
+    n_val = min(len(files) - 1, max(int(val_fraction > 0), round(len(files) * val_fraction)))  # one each, if it can
     val = set(order[:n_val])
     try:
         for i, (path, rows) in enumerate(detect(str(teacher), files, conf, iou, tta, imgsz, device, batch, progress)):

@@ -14,6 +14,18 @@ def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> No
         check_tensorrt(device)
     elif fmt == "openvino":
         check_openvino(int8)
+    elif fmt == "onnx":
+        check_onnx()
+
+
+def check_onnx() -> None:
+    """Dependencies of yolodistill, so missing only from a broken install; Ultralytics would try to pip-install them."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise UserError(f"ONNX needs onnx and onnxruntime, and {e.name or 'one'} does not import: reinstall "
+                        "yolodistill (pip install yolodistill)") from None
 
 
 def check_tensorrt(device: str | None) -> None:

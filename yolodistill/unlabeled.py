@@ -32,26 +32,48 @@ def image_suffixes() -> set[str]:
     return {f".{s}" for s in IMG_FORMATS}
 
 
+_DECODED: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {}  # path: ((size, mtime), (h, w) or None)
+
+
+def image_shape(f: str) -> tuple[int, int] | None:
+    """(height, width) of an image both decoders read whole, else None. Ultralytics trains on cv2's decoding and
+    predicts (pseudo-label) on PIL's; a header that verifies may still hold data neither can decode, which failed
+    mid-run. Decoding is the slow part of a large footage folder, so a file is decoded once per process."""
+    from PIL import Image
+    from ultralytics.data.utils import exif_size
+    from ultralytics.utils.patches import imread
+
+    stat = os.stat(f)
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    if f in _DECODED and _DECODED[f][0] == stamp:
+        return _DECODED[f][1]
+    try:
+        with Image.open(f) as im:
+            im.verify()
+        with Image.open(f) as im:
+            w, h = exif_size(im)
+            im.load()
+        shape = (h, w) if imread(f) is not None else None
+    except Exception:
+        shape = None
+    _DECODED[f] = (stamp, shape)
+    return shape
+
+
 def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
     """Every image under `folders`, recursively and sorted, with its (height, width); unreadable files are skipped and
     returned apart, so the caller can count them."""
-    from PIL import Image
-    from ultralytics.data.utils import exif_size
-
     suffixes, files = image_suffixes(), []
     for folder in folders:
         files += [str(p) for p in files_under(folder) if p.suffix.lower() in suffixes]
     good, shapes, bad = [], {}, []
     for f in dict.fromkeys(files):  # a folder given twice, or nested in another, counts each image once
-        try:
-            with Image.open(f) as im:
-                im.verify()
-            with Image.open(f) as im:
-                w, h = exif_size(im)
-            good.append(f)
-            shapes[f] = (h, w)
-        except Exception:
+        shape = image_shape(f)
+        if shape is None:
             bad.append(f)
+        else:
+            good.append(f)
+            shapes[f] = shape
     return good, shapes, bad
 
 
@@ -195,6 +217,7 @@ class MixedBatchSampler:
         self.seed, self.rank, self.world_size = seed, max(rank, 0), max(world_size, 1)
         self.per_rank = math.ceil(n_labelled / self.world_size)
         self.epoch = 0
+        self.pool: list[int] = []  # this rank's unlabelled draws not yet taken, carried from one pass to the next
 
     def set_epoch(self, epoch: int) -> None:
         """Ignored: Ultralytics' infinite loader starts each pass (prefetching ahead of the trainer's set_epoch), and
@@ -209,12 +232,11 @@ class MixedBatchSampler:
         order = rng.permutation(self.n_labelled)
         order = np.resize(order, self.per_rank * self.world_size)  # wraps around to an equal share per rank
         labelled = order[self.rank::self.world_size].tolist()
-        pool: list[int] = []
         for start in range(0, len(labelled), self.k_labelled):
-            while len(pool) < self.k_unlabelled:
+            while len(self.pool) < self.k_unlabelled:
                 shard = rng.permutation(self.n_unlabelled)[self.rank::self.world_size].tolist()
-                pool += shard or rng.permutation(self.n_unlabelled)[:1].tolist()  # fewer images than ranks
-            drawn, pool = pool[:self.k_unlabelled], pool[self.k_unlabelled:]
+                self.pool += shard or rng.permutation(self.n_unlabelled)[:1].tolist()  # fewer images than ranks
+            drawn, self.pool = self.pool[:self.k_unlabelled], self.pool[self.k_unlabelled:]
             yield labelled[start:start + self.k_labelled] + [self.n_labelled + u for u in drawn]
 
 
