@@ -68,3 +68,18 @@ def test_an_out_folder_with_an_apostrophe_is_refused_before_any_work(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "Bob's demo"), "--quick"])
     assert_one_line_error(result, "--out", "has an apostrophe (')")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_says_where_the_demo_files_are(tmp_path, monkeypatch):
+    """It exited 130 without a word, leaving a half-written folder; the compare inside it would have advised a
+    compare --exist-ok that does not continue the demo."""
+    import yolodistill.data
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(yolodistill.data, "make_synthetic", interrupted)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--quick"], terminal_width=300)
+    assert result.exit_code == 130
+    flat = " ".join(result.output.split())
+    assert f"Interrupted. What the demo wrote so far is in {tmp_path / 'demo'}" in flat, result.output

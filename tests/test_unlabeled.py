@@ -237,6 +237,21 @@ def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
         unlabeled_sources(DistillConfig(unlabeled=[str(val)]), synth_data)
 
 
+def test_copies_of_val_or_train_images_are_refused_as_footage(synth_data, footage, tmp_path):
+    """Only the files themselves were refused (by real path): a val image copied into the footage was trained on."""
+    mixed = tmp_path / "mixed"
+    shutil.copytree(footage, mixed)
+    val = sorted((synth_data.parent / "images" / "val").iterdir())
+    shutil.copy(val[0], mixed / "cam0" / "renamed.png")
+    with pytest.raises(UserError, match=r"holds 1 of the data's val/test images \(or copies\)"):
+        unlabeled_sources(DistillConfig(unlabeled=[str(mixed)]), synth_data)
+    train = sorted(str(p) for p in (synth_data.parent / "images" / "train").iterdir())
+    shutil.copy(train[0], mixed / "cam1" / "also.png")
+    with pytest.raises(UserError, match=r"holds 1 of the labelled training images themselves \(or copies\)"):
+        check_sources([mixed], train)
+    assert check_sources([footage], train, held_out=[str(v) for v in val]) == [str(footage.resolve())]
+
+
 def test_rect_batches_cannot_mix_unlabelled_images(footage):
     from yolodistill.checks import check_recipe
 

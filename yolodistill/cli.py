@@ -389,9 +389,14 @@ def demo(
                                           "Ultralytics alone leaves one free)."),
 ):
     """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table."""
+    from .demo import DemoInterrupted
     from .demo import demo as run_demo
 
-    run_demo(out, quick=quick, device=device, threads=threads, console=console)
+    try:
+        run_demo(out, quick=quick, device=device, threads=threads, console=console)
+    except DemoInterrupted as e:
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
 
 
 @app.command()

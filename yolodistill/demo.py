@@ -101,8 +101,21 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "cpu"
     On CPU it trains on every core (or `threads`): the time goals assume the machine is the demo's alone.
     """
     check_threads(threads)
+    made: list[Path] = []
     with cpu_threads(threads) as threads:
-        return run_demo(out, quick, device, threads, console or Console())
+        try:
+            return run_demo(out, quick, device, threads, console or Console(), made)
+        except KeyboardInterrupt:
+            if made:  # the inner compare's advice to continue it with --exist-ok does not apply to the demo
+                raise DemoInterrupted(made[0]) from None
+            raise
+
+
+class DemoInterrupted(KeyboardInterrupt):
+    """Ctrl-C once the demo's folder exists: where its files so far are."""
+
+    def __init__(self, save_dir: Path):
+        super().__init__(f"What the demo wrote so far is in {save_dir}; yolodistill demo starts again in a new folder")
 
 
 def check_threads(threads: int | None) -> None:
@@ -113,7 +126,7 @@ def check_threads(threads: int | None) -> None:
         raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads}")
 
 
-def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: Console) -> DemoResult:
+def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: Console, made: list[Path]) -> DemoResult:
     from ultralytics.utils.files import increment_path
 
     from .bench import bench
@@ -135,6 +148,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
         save_dir.mkdir(parents=True)
     except OSError as e:
         raise UserError(f"cannot create '{save_dir}' ({e.strerror}): pass --out to a writable folder") from None
+    made.append(save_dir)
 
     seconds: dict[str, float] = {}
     start = last = time.perf_counter()

@@ -12,6 +12,7 @@ batch; an epoch is one pass over the labelled images.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -97,18 +98,35 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
         detail = f" ({len(bad)} unreadable)" if bad else ""
         raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
                         f"hold images ({', '.join(sorted(image_suffixes()))})")
-    if train_images:
-        labelled = {os.path.realpath(f) for f in train_images}
-        same = sum(os.path.realpath(f) in labelled for f in found)
-        if same:
-            raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the labelled training images "
-                            "themselves: pass images that are not in the data's train split")
-    if held_out:
-        kept = {os.path.realpath(f) for f in held_out}
-        if same := sum(os.path.realpath(f) in kept for f in found):
-            raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the data's val/test images: "
-                            "trained on, they would flatter the val mAP; pass images outside those splits")
+    if train_images and (same := count_same(found, train_images)):
+        raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the labelled training images "
+                        "themselves (or copies): pass images that are not in the data's train split")
+    if held_out and (same := count_same(found, held_out)):
+        raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the data's val/test images (or "
+                        "copies): trained on, they would flatter the val mAP; pass images outside those splits")
     return out
+
+
+def count_same(found: list[str], others: list[str]) -> int:
+    """How many of `found` are files of `others` or byte-identical copies of one (a val image copied into the footage
+    is still a val image). Only files of a size some other has are read, so a large train split costs a stat each."""
+    import hashlib
+
+    real, by_size, digests = {os.path.realpath(f) for f in others}, {}, {}
+    for f in others:
+        with contextlib.suppress(OSError):
+            by_size.setdefault(os.path.getsize(f), []).append(f)
+
+    def digest(f: str) -> str:
+        if f not in digests:
+            digests[f] = hashlib.sha256(Path(f).read_bytes()).hexdigest()
+        return digests[f]
+
+    same = 0
+    for f in found:
+        twins = by_size.get(os.path.getsize(f), [])
+        same += os.path.realpath(f) in real or any(digest(t) == digest(f) for t in twins)
+    return same
 
 
 def unlabeled_sources(distill, data: str | Path):
