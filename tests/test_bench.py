@@ -223,7 +223,7 @@ def test_an_export_whose_checkpoint_is_under_an_apostrophe_is_refused(run, learn
     for name in ("best.pt", "best.onnx"):
         shutil.copy2(weights_of(run) / name, folder / name)
     never_timed(monkeypatch)
-    with pytest.raises(UserError, match="the checkpoint beside best.onnx, '.*Bob's/best.pt' has an apostrophe"):
+    with pytest.raises(UserError, match="best.onnx's checkpoint '.*Bob's/best.pt' has an apostrophe"):
         bn.bench([weights_of(run) / "best.onnx", folder / "best.onnx"], data=learnable_data, console=quiet(), **FAST)
 
 

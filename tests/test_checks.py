@@ -164,15 +164,20 @@ def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26,
     check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, teacher=kept)
 
 
-@pytest.mark.parametrize("where", ["project", "name", "teacher"])
-def test_an_apostrophe_in_the_run_folder_or_a_checkpoint_path_is_refused(teacher26, synth_data, tmp_path, where):
+@pytest.mark.parametrize("where", ["project", "name", "teacher", "working folder"])
+def test_an_apostrophe_in_the_run_folder_or_a_checkpoint_path_is_refused(teacher26, synth_data, tmp_path, where,
+                                                                         monkeypatch):
     """Ultralytics drops every ' from a checkpoint path before loading it: the run trained, then failed with a
-    traceback loading its own best.pt (or the builtin distiller's teacher) from a folder that does not exist."""
+    traceback loading its own best.pt (or the builtin distiller's teacher) from a folder that does not exist. A
+    relative teacher is handed over resolved, so a working folder with a ' counts."""
     teacher, project, name = teacher26, tmp_path / "runs", "exp"
-    if where == "teacher":
+    if where in ("teacher", "working folder"):
         teacher = tmp_path / "Bob's" / "t.pt"
         teacher.parent.mkdir()
         teacher.write_bytes(teacher26.read_bytes())
+    if where == "working folder":
+        monkeypatch.chdir(teacher.parent)
+        teacher = Path("t.pt")
     elif where == "project":
         project = tmp_path / "Bob's runs"
     else:
@@ -188,8 +193,20 @@ def test_a_mid_training_last_pt_as_teacher_is_refused_before_the_run_folder(mid_
     AttributeError once Ultralytics had loaded it whole."""
     result = run_cli("--teacher", str(mid_training), "--student", "yolo26n.yaml", "--data", str(synth_data),
                      "--project", str(tmp_path), "--name", "m")
-    assert_one_line_error(result, "is the last.pt of a distillation run that has not finished", "--resume")
+    assert_one_line_error(result, "was saved mid-run by a distillation run", "--resume")
     assert not (tmp_path / "m").exists()
+
+
+def test_resuming_from_a_working_folder_with_an_apostrophe_is_refused(mid_training, tmp_path, monkeypatch):
+    """The resumed run writes and then loads its best.pt beside the resolved last.pt: a relative path is no escape."""
+    from yolodistill.resume import check_resume
+
+    weights = tmp_path / "Bob's" / "weights"
+    weights.mkdir(parents=True)
+    (weights / "last.pt").write_bytes(mid_training.read_bytes())
+    monkeypatch.chdir(weights)
+    with pytest.raises(UserError, match=f"resume checkpoint '{weights / 'last.pt'}' has an apostrophe"):
+        check_resume("last.pt", {})
 
 
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):

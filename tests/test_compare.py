@@ -219,7 +219,8 @@ def test_inputs_in_a_weights_folder_the_comparison_writes_are_refused(teacher26,
     source = teacher26 if role == "teacher" else trained_student
     shutil.copy2(source, inside)
     inputs = {"teacher": teacher26, "student": "yolo26n.yaml" if role == "pretrained" else trained_student, role: inside}
-    with pytest.raises(UserError, match=f"--{role} '{inside}' is in the weights folder this comparison writes"):
+    flag = "pretrained=" if role == "pretrained" else f"--{role}"
+    with pytest.raises(UserError, match=f"{flag} '{inside}' is in the weights folder this comparison writes"):
         compare(**inputs, data=synth_data, epochs=1, seeds="0", project=tmp_path, name="cmp", exist_ok=True, **FAST)
     assert inside.read_bytes() == source.read_bytes()
     assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == [f"{method}-seed0"]  # nothing trained or validated

@@ -72,7 +72,7 @@ def test_teachers_are_taken_as_train_takes_them(mid_training, source, tmp_path, 
     fetches it (offline: says so); a missing --images folder was 'not a folder'."""
     import ultralytics.utils
 
-    with pytest.raises(UserError, match="is the last.pt of a distillation run that has not finished"):
+    with pytest.raises(UserError, match="was saved mid-run by a distillation run"):
         pseudo_label(mid_training, source, tmp_path / "out", progress=False)
     monkeypatch.setattr(ultralytics.utils, "is_online", lambda: False)
     monkeypatch.chdir(tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,19 @@ def test_every_unlabelled_image_is_drawn_before_any_repeats_across_passes():
     assert [i - 12 for _ in range(20) for b in again for i in b[2:]] == drawn  # still seeded
 
 
+def test_ddp_ranks_stay_disjoint_when_the_images_do_not_split_evenly():
+    """Carried over passes, shards of unequal length (101 images on 3 ranks) let the ranks drift into drawing the same
+    image at the same step; each permutation is wrapped to a multiple of the ranks, as the labelled one is."""
+    samplers = [MixedBatchSampler(12, 101, batch=4, ratio=0.5, seed=0, rank=r, world_size=3) for r in range(3)]
+    for _ in range(60):  # drift began after the shortest shard's first refill (pass 9)
+        steps = zip(*[list(s) for s in samplers])
+        for step in steps:
+            drawn = [set(b[2:]) for b in step]
+            assert not (drawn[0] & drawn[1] or drawn[0] & drawn[2] or drawn[1] & drawn[2])
+    few = [list(MixedBatchSampler(4, 2, batch=4, ratio=0.5, rank=r, world_size=3)) for r in range(3)]  # 2 on 3 ranks
+    assert all(len(b) == 4 and all(i >= 4 for i in b[2:]) for s in few for b in s)
+
+
 def test_ddp_ranks_get_equal_batches_and_disjoint_images():
     """Under DDP a rank with one batch fewer would hang the others at the gradient all-reduce; and ranks that drew
     the same unlabelled images would spend the extra GPUs on copies."""
@@ -99,7 +113,8 @@ def test_an_image_whose_data_does_not_decode_is_skipped(footage, tmp_path):
     (tmp_path / "bad.jpg").write_bytes(bytes(data))
     images, _, bad = find_images([tmp_path])
     assert [Path(f).name for f in images] == ["ok.jpg"] and [Path(b).name for b in bad] == ["bad.jpg"]
-    (tmp_path / "bad.jpg").write_bytes((tmp_path / "ok.jpg").read_bytes())  # fixed in place: read again, not cached
+    (tmp_path / "fixed.jpg").write_bytes((tmp_path / "ok.jpg").read_bytes())
+    os.replace(tmp_path / "fixed.jpg", tmp_path / "bad.jpg")  # replaced by a good one: read again, not cached
     assert len(find_images([tmp_path])[0]) == 2
 
 
@@ -152,6 +167,23 @@ def test_pseudo_mode_labels_unlabelled_images_with_the_teachers_detections(teach
     assert (det_batch["bboxes"] >= 0).all() and (det_batch["bboxes"][:, 2:] <= 1.0001).all()  # normalised xywh
     _, items = model.loss(batch)
     assert all(items[k].item() == 0 for k in UNLABELED_TERMS)  # pseudo alone: no soft terms
+
+
+def test_pseudo_mode_with_every_weight_at_zero_still_labels_the_unlabelled_images(teacher26, monkeypatch):
+    """With every weight at 0 the teacher was freed and the unlabelled images entered the detection loss without a
+    label, as all background; the check that accepts this run must meet a loss that labels them."""
+    import yolodistill.model as model_module
+
+    calls, real = [], model_module.pseudo_labels
+    monkeypatch.setattr(model_module, "pseudo_labels", lambda *a, **k: calls.append(1) or real(*a, **k))
+    batch = make_batch(b=4)
+    batch["unlabeled"] = torch.tensor([False, False, True, True])
+    off = dict(kd_cls=0.0, kd_box=0.0, kd_feat=0.0)
+    settings = DistillConfig(unlabeled=["x"], unlabeled_mode="pseudo", unlabeled_conf=0.0, **off)
+    model = KDModel(load_checkpoint(teacher26)[0], make_student(), settings).train()
+    assert model.teacher_model is not None
+    loss, items = model.loss(batch)
+    assert calls == [1] and torch.isfinite(loss).all() and all(items[k].item() == 0 for k in KD_TERMS)
 
 
 def test_one_epoch_with_unlabelled_folders(teacher26, synth_data, footage, tmp_path):
@@ -250,6 +282,8 @@ def test_copies_of_val_or_train_images_are_refused_as_footage(synth_data, footag
     with pytest.raises(UserError, match=r"holds 1 of the labelled training images themselves \(or copies\)"):
         check_sources([mixed], train)
     assert check_sources([footage], train, held_out=[str(v) for v in val]) == [str(footage.resolve())]
+    gone = tmp_path / "gone.png"  # a split image that cannot be read is no copy of anything, not a traceback
+    assert check_sources([footage], [str(gone)]) == [str(footage.resolve())]
 
 
 def test_rect_batches_cannot_mix_unlabelled_images(footage):
@@ -267,6 +301,9 @@ def test_batch_one_and_pseudo_mode_without_weights(footage):
 
     with pytest.raises(UserError, match="--batch 1 leaves no room for unlabelled images"):
         check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 1})
+    with pytest.raises(UserError, match=r"--batch 2 \(2 over 2 GPUs\) leaves no room .*: use --batch 4 or more"):
+        check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 2, "device": "0,1"})
+    check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 4, "device": "0,1"})
     off = dict(kd_cls=0.0, kd_box=0.0, kd_feat=0.0, init_from_teacher=False)
     for mode in ("pseudo", "both"):
         check_recipe(DistillConfig(unlabeled=[str(footage)], unlabeled_mode=mode, **off), "yolo26n.pt", {"batch": 4})

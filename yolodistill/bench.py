@@ -296,7 +296,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
             check_runtime(fmt, device)
             check_detector(path, fmt)
             if pt := source_checkpoint(path):  # read for its data, parameters and FLOPs
-                check_no_quote(pt, f"the checkpoint beside {path.name},", "move the export and its .pt elsewhere")
+                check_no_quote(pt, f"{path.name}'s checkpoint", "move the export and its .pt elsewhere")
         return chosen
     best = newest_best(root)
     check_detector(best, "pt")

@@ -96,8 +96,8 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
         raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
     check_task(getattr(model, "task", None), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
-        raise UserError(f"{role} '{p}' is the last.pt of a distillation run that has not finished (it holds the "
-                        "student with its teacher): finish it with yolodistill train --resume, then pass its best.pt")
+        raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
+                        "teacher): pass a finished run's best.pt, or finish that run (yolodistill train --resume)")
     return model
 
 
@@ -309,7 +309,8 @@ def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> Non
     for role, path in inputs.items():
         written = isinstance(path, (str, Path)) and re.fullmatch(r"best\.pt|last\.pt|epoch\d+\.pt", Path(path).name)
         if written and Path(path).is_file() and (folder := Path(path).parent.resolve()) in folders:
-            raise UserError(f"--{role} '{path}' is in the weights folder {writer} writes ({folder}): copy it "
+            shown = "pretrained=" if role == "pretrained" else f"--{role}"
+            raise UserError(f"{shown} '{path}' is in the weights folder {writer} writes ({folder}): copy it "
                             "elsewhere first, or pick another --name")
 
 
@@ -334,10 +335,11 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
         raise UserError("in soft mode unlabelled images are learned from the distillation terms alone, and every "
                         "distillation weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), use "
                         "--unlabeled-mode pseudo, or drop --unlabeled")
-    batch = args.get("batch")
-    if distill.unlabeled and isinstance(batch, int) and 0 < batch < 2:
-        raise UserError(f"--batch {batch} leaves no room for unlabelled images, which share each batch with labelled "
-                        "ones: use --batch 2 or more, or drop --unlabeled")
+    batch, gpus = args.get("batch"), len(str(args.get("device") or "").split(","))  # DDP: the batch split per GPU
+    if distill.unlabeled and isinstance(batch, int) and 0 < batch < 2 * gpus:
+        per = f" ({batch} over {gpus} GPUs)" if gpus > 1 else ""
+        raise UserError(f"--batch {batch}{per} leaves no room for unlabelled images, which share each batch with "
+                        f"labelled ones: use --batch {2 * gpus} or more, or drop --unlabeled")
     if distill.unlabeled and args.get("rect"):
         raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
                         "rect=True, or drop --unlabeled")
@@ -390,6 +392,9 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_inputs_outside_run(args, teacher=teacher, student=student, pretrained=pretrained)
     if pretrained is not None and Path(pretrained).is_file():  # Ultralytics loads it as it loads a checkpoint
         check_no_quote(pretrained, "pretrained=")
+    for role, path in (("--teacher", teacher), ("--student", student)):  # handed to Ultralytics resolved (below)
+        if str(path).lower().endswith(".pt") and Path(path).exists():
+            check_no_quote(Path(path).resolve(), role)
     data_info = check_data(data)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")

@@ -142,7 +142,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     p = PRESETS["quick" if quick else "full"]
     device = concrete_device(device)
     check_output(out, "--out")
-    check_no_quote(out, "--out", "pass a folder without one")  # its runs load their own best.pt
+    check_no_quote(Path(out).resolve(), "--out", "pass a folder without one")  # its runs load their own best.pt
     save_dir = increment_path(Path(out).resolve(), mkdir=False)
     try:
         save_dir.mkdir(parents=True)

@@ -56,11 +56,10 @@ def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
 
 def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or folder, or use another") -> None:
     """Ultralytics deletes every ' from a checkpoint's path before loading it (attempt_download_asset), so a .pt
-    under such a name is looked for elsewhere: after training, for a run's own best.pt, with a traceback."""
-    real = Path(path).resolve()
-    if "'" in str(real):  # also where the working folder, or a link's target, holds it: what is loaded
-        shown = f"'{path}'" if "'" in str(path) else f"'{path}' (that is, '{real}')"
-        raise UserError(f"{what} {shown} has an apostrophe (') in its path, which Ultralytics drops from checkpoint "
+    under such a name is looked for elsewhere: after training, for a run's own best.pt, with a traceback. `path` is
+    the path Ultralytics will be handed: as given, or resolved where yolodistill resolves it (a run's folders)."""
+    if "'" in str(path):
+        raise UserError(f"{what} '{path}' has an apostrophe (') in its path, which Ultralytics drops from checkpoint "
                         f"paths before loading them: {fix}")
 
 

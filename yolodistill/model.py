@@ -118,7 +118,8 @@ class KDModel(DistillationModel):
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
         self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance)
                         if settings.kd_balance == "auto" else None)
-        self.losses_on = any(self.weights.values())
+        # the teacher runs for a loss term, or to label unlabelled images (pseudo, both) with every weight at 0
+        self.losses_on = any(self.weights.values()) or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft")
         if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
             self.teacher_model = None
 

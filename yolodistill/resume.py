@@ -10,7 +10,7 @@ import torch
 
 from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
 from .config import DistillConfig
-from .errors import UserError, first_line, require_file
+from .errors import UserError, check_no_quote, first_line, require_file
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
 # and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
@@ -26,6 +26,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     from .train import settings_of
 
     p, overrides = require_file(resume, "resume checkpoint", (".pt",)), dict(overrides)
+    check_no_quote(p.resolve(), "resume checkpoint")  # the resumed run writes, then loads, its best.pt beside it
     try:
         ckpt = torch_load(p, map_location="cpu", weights_only=False)
         settings = settings_of(ckpt.get("ema") or ckpt.get("model"))
