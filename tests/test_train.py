@@ -325,6 +325,34 @@ def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupt
         assert torch.equal(next(trainer.model.parameters()).float(), saved) is same, pretrained
 
 
+def test_resumed_settings_are_checked_as_a_new_run_checks_them(interrupted_last):
+    """patience=abc on a resume was a TypeError traceback; --batch 0 ran with AutoBatch's default, where a new run
+    refuses it."""
+    for overrides, message in [({"batch": 0}, "--batch must be >= 1"), ({"patience": "abc"}, "'patience=abc'"),
+                               ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")]:
+        with pytest.raises(UserError, match=message):
+            check_resume(interrupted_last, overrides)
+
+
+def test_a_save_period_checkpoint_of_a_run_that_went_on_is_not_resumed(teacher26, synth_data, tmp_path):
+    """--resume epoch0.pt of a finished 2-epoch run trained epoch 2 again over its best.pt, last.pt and results.csv;
+    epoch1.pt (its last epoch) rewrote args.yaml and distill.yaml, then failed with Ultralytics' AssertionError."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    run = train(teacher26, "yolo26n.yaml", synth_data, **{**FAST, "epochs": 2}, save_period=1, val=False,
+                project=str(tmp_path), name="sp").save_dir
+    kept = {p: p.read_bytes() for p in [*run.glob("*.yaml"), *run.glob("*.csv"), *(run / "weights").iterdir()]}
+    result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch0.pt")])
+    assert_one_line_error(result, "is an earlier checkpoint of the run whose last.pt is beside it")
+    result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch1.pt")])
+    assert_one_line_error(result, "was saved after the run's last epoch (2): nothing to resume")
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
 def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
     """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
     from typer.testing import CliRunner

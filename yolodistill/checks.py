@@ -363,6 +363,9 @@ FIXED_ARGS = {"task": "detect", "mode": "train"}
 
 def check_reserved(args: dict[str, Any]) -> None:
     """Refuse an argument the run sets itself, instead of silently replacing it."""
+    if args.get("cfg"):  # Ultralytics would have read it; here it was recorded in args.yaml and ignored
+        raise UserError(f"cfg={args['cfg']} is Ultralytics' way to pass a config file, which yolodistill takes as "
+                        "--config: use --config FILE instead of cfg=")
     for key, flag in SET_BY_FLAG.items():
         if args.get(key) not in (None, False, ""):  # an args.yaml as a recipe holds model: null, resume: false
             raise UserError(f"{key}={args[key]} would be replaced: {flag} sets it; use {flag} instead of {key}=")
@@ -390,8 +393,9 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_run_dir(args)
     pretrained = args.get("pretrained") if isinstance(args.get("pretrained"), (str, Path)) else None
     check_inputs_outside_run(args, teacher=teacher, student=student, pretrained=pretrained)
-    if pretrained is not None and Path(pretrained).is_file():  # Ultralytics loads it as it loads a checkpoint
-        check_no_quote(pretrained, "pretrained=")
+    if pretrained is not None:  # Ultralytics loads it as it loads a checkpoint: after the run folder is made
+        args["pretrained"] = pretrained = local_checkpoint(pretrained, "pretrained=")
+        require_file(pretrained, "pretrained=", (".pt",))
     for role, path in (("--teacher", teacher), ("--student", student)):  # handed to Ultralytics resolved (below)
         if str(path).lower().endswith(".pt") and Path(path).exists():
             check_no_quote(Path(path).resolve(), role)

@@ -39,6 +39,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if finished:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
                         "to train it further")
+    check_not_behind(p, ckpt)
     if "device" in overrides:
         overrides["device"] = check_device(overrides["device"])
     if settings.unlabeled:  # the folders the run mixes in must still be there, or its loader could never fill a batch
@@ -49,6 +50,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
+    check_resumed_values(overrides)
     saved = ckpt.get("ema") or ckpt.get("model")
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
         overrides["distill_model"] = local_checkpoint(overrides["distill_model"], "teacher")
@@ -59,6 +61,47 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         folder = p.resolve().parent
         overrides["save_dir"] = str(folder.parent if folder.name == "weights" else folder)
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
+
+
+def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
+    """A save_period checkpoint (epochN.pt) of its run's last epoch has nothing to resume (Ultralytics then failed
+    with a traceback, after our records were rewritten); one whose run went on would train over that run's later
+    last.pt, best.pt and results.csv rows."""
+    from ultralytics.utils.patches import torch_load
+
+    epoch, epochs = ckpt.get("epoch", -1), (ckpt.get("train_args") or {}).get("epochs")
+    if isinstance(epochs, int) and epoch + 1 >= epochs:
+        raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
+                        f"with --student {p} to train it further")
+    last = p.resolve().parent / "last.pt"
+    if last == p.resolve() or not last.is_file():
+        return
+    try:
+        later = torch_load(last, map_location="cpu", weights_only=False)
+    except Exception:  # an unreadable last.pt beside it is no later run to protect
+        return
+    if finished_run(later) or later.get("epoch", -1) > epoch:
+        raise UserError(f"'{p}' is an earlier checkpoint of the run whose last.pt is beside it, which went on from it: "
+                        f"resuming would train over that run's weights and results; copy '{p}' into a folder of its "
+                        "own to resume from it there")
+
+
+def check_resumed_values(overrides: dict[str, Any]) -> None:
+    """The settings a resume may change, checked as a new run checks them (a patience=abc was a traceback, a
+    --batch 0 ran with AutoBatch's default where a new run refuses it)."""
+    from ultralytics.cfg import get_cfg
+
+    from .checks import check_imgsz
+
+    batch = overrides.get("batch")
+    if batch is not None and (not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1)):
+        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    if overrides.get("imgsz") is not None:
+        check_imgsz(overrides["imgsz"])
+    try:
+        get_cfg(overrides={k: v for k, v in overrides.items() if k != "distill_model"})
+    except (SyntaxError, TypeError, ValueError) as e:
+        raise UserError(first_line(e)) from None
 
 
 def resumed_data(data: str | None, train_args: dict[str, Any], student: torch.nn.Module) -> dict[str, str]:
