@@ -53,8 +53,19 @@ def test_bad_config_files(tmp_path, content, needle):
 
 
 def test_missing_config_file():
-    with pytest.raises(UserError, match="does not exist"):
+    shipped = ", ".join(sorted(f.stem for f in recipe_path().parent.glob("*.yaml")))
+    assert "default" in shipped and "logits" in shipped
+    with pytest.raises(UserError, match=rf"does not exist: .*shipped recipe's name \({shipped}\)"):
         resolve("no/such/recipe.yaml")
+
+
+def test_a_shipped_recipe_named_with_its_suffix(tmp_path, monkeypatch):
+    """--config logits.yaml said the file did not exist, where --config logits found the shipped recipe; a file of
+    that name in the working folder still wins."""
+    monkeypatch.chdir(tmp_path)
+    assert resolve("logits.yaml")[0] == resolve("logits")[0]
+    (tmp_path / "logits.yaml").write_text("kd_cls: 0.25\n")
+    assert resolve("logits.yaml")[0].kd_cls == 0.25
 
 
 def test_config_folder_is_refused(tmp_path):

@@ -135,14 +135,17 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     """Load a recipe file into a flat dict, with a clear error for a missing or malformed file."""
     p = Path(path)
     if not p.is_file():
-        named = recipe_path(str(path))
-        if named.is_file():  # --config fast means configs/fast.yaml
+        bare = p.stem if p.suffix.lower() in (".yaml", ".yml") and len(p.parts) == 1 else str(path)
+        named = recipe_path(bare)
+        if named.is_file():  # --config fast (or fast.yaml, not in this folder) means the shipped configs/fast.yaml
             p = named
         elif p.exists():
             raise UserError(f"config '{path}' is {'a folder' if p.is_dir() else 'not a file'}: pass a recipe yaml "
                             "such as configs/default.yaml")
         else:
-            raise UserError(f"config '{path}' does not exist: pass a recipe yaml such as configs/default.yaml")
+            shipped = sorted(f.stem for f in recipe_path().parent.glob("*.yaml"))
+            raise UserError(f"config '{path}' does not exist: pass a recipe yaml, or a shipped recipe's name "
+                            f"({', '.join(shipped)})")
     try:
         d = load_yaml(p.read_text())
     except yaml.YAMLError as e:
