@@ -262,6 +262,12 @@ def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")
 
 
+def check_train_batch(batch: Any) -> None:
+    """A training batch: Ultralytics takes -1 or a fraction for AutoBatch, and runs AutoBatch's default on others."""
+    if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
+        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+
+
 def check_args(args: dict[str, Any], stride: int) -> None:
     """Ultralytics would silently round or reject these later; say so now."""
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
@@ -272,8 +278,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     if not isinstance(imgsz, int):
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)
-    if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
-        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    check_train_batch(batch)
     optimizer = args.get("optimizer")
     if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
         raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")

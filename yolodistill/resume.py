@@ -91,11 +91,10 @@ def check_resumed_values(overrides: dict[str, Any]) -> None:
     --batch 0 ran with AutoBatch's default where a new run refuses it)."""
     from ultralytics.cfg import get_cfg
 
-    from .checks import check_imgsz
+    from .checks import check_imgsz, check_train_batch
 
-    batch = overrides.get("batch")
-    if batch is not None and (not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1)):
-        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    if overrides.get("batch") is not None:
+        check_train_batch(overrides["batch"])
     if overrides.get("imgsz") is not None:
         check_imgsz(overrides["imgsz"])
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,6 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
     suffixes, files = image_suffixes(), []
     for folder in folders:
         files += [str(p) for p in files_under(folder) if p.suffix.lower() in suffixes]
-    from concurrent.futures import ThreadPoolExecutor
-
     good, shapes, bad = [], {}, []
     unique = list(dict.fromkeys(files))  # a folder given twice, or nested in another, counts each image once
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # both decoders release the GIL
