@@ -66,6 +66,41 @@ def test_console_script_entry_point():
     assert out.returncode == 0 and "train" in out.stdout and "export" in out.stdout
 
 
+def run_main(argv, monkeypatch, capsys):
+    """The console script in-process: its exit status and everything it printed."""
+    from yolodistill.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["yolodistill", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out = capsys.readouterr()
+    return stop.value.code, out.out + out.err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["trian"], "No such command 'trian'. Did you mean 'train'? (see yolodistill --help)"),
+    (["train", "--epochs", "abc"], "Invalid value for '--epochs'"),
+    (["export"], "Missing option '--weights' (see yolodistill export --help)"),
+    (["data", "synth", "--n", "x"], "No such option: --n (see yolodistill data synth --help)"),
+    (["info", "extra"], "unexpected extra argument"),
+    (["data", "convert"], "Missing argument 'src'"),
+])
+def test_usage_errors_of_the_console_script_are_one_line(argv, needle, monkeypatch, capsys):
+    # Click finds these before any command runs; Typer would print a usage line, a hint and a boxed panel
+    code, out = run_main(argv, monkeypatch, capsys)
+    lines = [x for x in out.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("Error:"), out
+    assert needle in lines[0] and "Traceback" not in out
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["export", "--help"], 0), ([], 2), (["data"], 2),
+                                        (["train", "--bogus"], 2)])
+def test_console_script_keeps_help_and_exit_statuses(argv, code, monkeypatch, capsys):
+    status, out = run_main(argv, monkeypatch, capsys)
+    assert status == code, out
+    assert ("Usage" in out) == (argv != ["train", "--bogus"]), out  # help shown, or our own one-line error
+
+
 def test_compare_bad_methods_is_one_line(teacher26, synth_data, tmp_path):
     result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--epochs", "1", "--methods", "plain,magic",

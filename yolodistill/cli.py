@@ -436,8 +436,22 @@ def info():
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a usage error Click finds before a command runs is one line and status 2 too."""
+    from .errors import usage_line
+
+    try:
+        status = app(prog_name="yolodistill", standalone_mode=False)  # an Exit's code, or a command's return
+    except Exception as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare `yolodistill` or `yolodistill data`: help is shown
+            sys.exit(2)
+        if type(e).__name__ == "Abort":  # Ctrl-D at a prompt
+            err_console.print("Aborted.")
+            sys.exit(1)
+        if (line := usage_line(e)) is None:
+            raise
+        err_console.print(f"[bold red]Error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,16 @@ def first_line(e: BaseException) -> str:
     if text.rstrip(" .").endswith("missing") and len(lines) > 1:
         text = f"{text.rstrip(' .')}: {lines[1]}"
     return text
+
+
+def usage_line(e: BaseException) -> str | None:
+    """Click's usage error (an unknown command or option, a missing or bad value) as the one line every other bad
+    input gets, where Typer would draw a usage line, a hint and a boxed panel; None for any other exception.
+
+    Duck-typed: Typer vendors Click privately (typer._click), so its exception classes are not public API."""
+    if not (hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int)):
+        return None
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "yolodistill"
+    message = " ".join(str(e.format_message()).split()).rstrip(".")
+    return f"{message} (see {path} --help)"
