@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from yolodistill.cli import app
 from yolodistill.data import make_synthetic
 from yolodistill.errors import UserError
 
-from .conftest import assert_one_line_error, save_checkpoint
+from .conftest import PYTHON, assert_one_line_error, save_checkpoint
 
 
 @pytest.fixture
@@ -140,6 +142,23 @@ def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
     result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--project", str(tmp_path), "--device", "cpu", *extra])
     assert_one_line_error(result, needle)
+
+
+def test_refusal_after_building_the_student_is_the_only_line_printed(teacher26, synth_data, tmp_path):
+    # the console script in its own process: Ultralytics' logger writes to the real stdout, which CliRunner misses
+    out = subprocess.run([PYTHON, "-m", "yolodistill.cli", "train", "--teacher", str(teacher26), "--student",
+                          "yolo26n.yaml", "--data", str(synth_data), "--project", str(tmp_path), "--imgsz", "70"],
+                         capture_output=True, text=True, timeout=120)
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("Error: --imgsz 70"), lines
+
+
+def test_a_built_student_has_the_data_s_classes():
+    from yolodistill.checks import build_student
+
+    model = build_student("yolo26n.yaml", nc=5, ch=1)
+    assert model.yaml["nc"] == 5 and model.model[-1].nc == 5 and len(model.names) == 5
+    assert model.model[0].conv.in_channels == 1
 
 
 def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26, synth_data, tmp_path):

@@ -135,7 +135,7 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
     if task != "detect":
         raise UserError(f"student '{student}' describes a {task} model: use a detection yaml such as yolo26n.yaml")
     try:
-        return DetectionModel(cfg, nc=nc, ch=ch, verbose=False)
+        return DetectionModel({**cfg, "nc": nc}, nc=nc, ch=ch, verbose=False)  # nc set: no "Overriding" line
     except Exception as e:
         raise UserError(f"student '{student}' could not be built ({first_line(e)}): use a detection yaml such as "
                         "yolo26n.yaml") from None
