@@ -202,6 +202,16 @@ def here_column(output: str) -> str:
     return " ".join(cells[3].strip() for line in output.splitlines() if len(cells := line.split("│")) == 5)
 
 
+def test_info_tells_the_cores_this_process_may_use_from_the_machine_s(monkeypatch):
+    # under taskset or a container's CPU set, os.cpu_count() counts cores that timings never ran on
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    flat = " ".join(CliRunner().invoke(app, ["info"], terminal_width=200).output.split())
+    assert "cpu_count │ 4" in flat and "usable_cores │ 1" in flat
+
+
 def test_info_checks_that_onnxruntime_imports(monkeypatch):
     """onnx was reported available without looking, so a broken install read as ready."""
     from yolodistill import runtimes

@@ -410,7 +410,7 @@ def info():
 
     record, warnings = collect()
     table = Table(title="yolodistill environment", show_header=False)
-    for key in ("platform", "python", "cpu", "cpu_count", "gpu"):
+    for key in ("platform", "python", "cpu", "cpu_count", "usable_cores", "gpu"):
         table.add_row(key, str(record.get(key) or "none"))
     for lib, version in record.get("libraries", {}).items():
         table.add_row(lib, version or "not installed")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .utils import usable_cores
+
 # L4T major release to JetPack major release; `dpkg-query` gives the exact JetPack version when it is installed.
 L4T_TO_JETPACK = {"32": "4", "35": "5", "36": "6", "38": "7", "39": "7"}
 LIBRARIES = ("torch", "ultralytics", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "numpy")
@@ -231,6 +233,7 @@ def collect(system: System | None = None) -> tuple[dict, list[str]]:
         "python": platform.python_version(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "usable_cores": usable_cores(),  # fewer under taskset or a container's CPU set: what timings ran on
         "gpu": gpu_name(),
         "libraries": library_versions(),
         "jetson": None,
