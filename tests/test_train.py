@@ -443,6 +443,17 @@ def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_p
     assert f"Continue with: yolodistill train --resume {copy / 'weights' / 'last.pt'}" in flat
 
 
+def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth_data):
+    # the run's command run again with --resume added: repeating a setting at its own value changes nothing
+    args, distill, _ = check_resume(interrupted_last, {"student": "yolo26n.yaml", "epochs": 2.0, "feat_loss": "l2",
+                                                       "seed": 0, "imgsz": 64, "data": str(synth_data)})
+    assert not {"student", "epochs", "seed", "feat_loss"} & set(args) and args["imgsz"] == 64
+    assert distill.feat_loss == "l2" and args["resume"] == str(interrupted_last)
+    for changed in ({"epochs": 3}, {"feat_loss": "cwd"}, {"student": "yolo26s.yaml"}, {"seed": 1}, {"config": "x"}):
+        with pytest.raises(UserError, match=f"cannot change {next(iter(changed))}"):
+            check_resume(interrupted_last, changed)
+
+
 @pytest.mark.parametrize("flag, value", [("--student", "yolo26s.yaml"), ("--config", "nope.yaml")])
 def test_resume_refuses_another_student_or_config(interrupted_last, flag, value):
     from typer.testing import CliRunner

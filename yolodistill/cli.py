@@ -179,7 +179,8 @@ DISTILL_OPTIONS = (
 )
 TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
-    opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt."),
+    opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt. Other settings given with "
+        "it must be the run's own, except --imgsz, --batch, --device, --workers and a moved --teacher or --data."),
 )
 COMPARE_ONLY = (
     opt("seeds", str, "Comma-separated seeds; each method trains once per seed.", default="0,1,2"),
@@ -403,34 +404,11 @@ def demo(
 @user_errors
 def info():
     """Versions, accelerators, Jetson details, and which export formats this machine can build and run."""
-    from rich.table import Table
+    from .sysinfo import info_tables
 
-    from .runtimes import format_support
-    from .sysinfo import collect
-
-    record, warnings = collect()
-    table = Table(title="yolodistill environment", show_header=False)
-    for key in ("platform", "python", "cpu", "cpu_count", "usable_cores", "gpu"):
-        table.add_row(key, str(record.get(key) or "none"))
-    for lib, version in record.get("libraries", {}).items():
-        table.add_row(lib, version or "not installed")
-    try:
-        import onnxruntime
-
-        table.add_row("onnxruntime providers", ", ".join(onnxruntime.get_available_providers()))
-    except ImportError:
-        pass
-    for key, value in (record.get("jetson") or {}).items():
-        table.add_row(f"jetson {key}", str(value))
-    console.print(table)
-    formats = Table(title="Export formats")
-    for col in ("format", "needs", "here"):
-        formats.add_column(col)
-    for row in format_support():
-        here = f"[red]no[/]: {escape(row['detail'])}" if not row["available"] else "[green]available[/]" + (
-            f": {escape(row['detail'])} (export reports its mAP50-95)" if row["detail"] != "ready" else "")
-        formats.add_row(row["format"], escape(row["needs"]), here)
-    console.print(formats)
+    tables, warnings = info_tables()
+    for table in tables:
+        console.print(table)
     for w in warnings:
         console.print(f"[yellow]Warning:[/] {w}")
 

@@ -47,6 +47,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
 
         check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
                       fix="put it back there, or start a new run")
+    overrides = {k: v for k, v in overrides.items() if k in RESUMABLE or not same_as_run(k, v, ckpt, settings)}
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
@@ -61,6 +62,32 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         folder = p.resolve().parent
         overrides["save_dir"] = str(folder.parent if folder.name == "weights" else folder)
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
+
+
+def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig) -> bool:
+    """Whether a setting given with --resume repeats the run's own: the run's command run again with --resume added
+    asks for nothing new, so it is not refused. A recipe file (--config) is never taken as the same."""
+    if key in DistillConfig.keys():
+        return same_value(value, getattr(settings, key))
+    args = ckpt.get("train_args") or {}
+    key = "model" if key == "student" else key
+    return key != "config" and key in args and same_value(value, args[key])
+
+
+def same_value(given: Any, run: Any) -> bool:
+    """Equal as settings: 3 and 3.0 alike; a path alike when both name the same existing file."""
+    if isinstance(given, bool) or isinstance(run, bool):
+        return given is run
+    if isinstance(given, (int, float)) and isinstance(run, (int, float)):
+        return float(given) == float(run)
+    if isinstance(given, (str, Path)) and isinstance(run, (str, Path)):
+        if str(given) == str(run):
+            return True
+        try:
+            return Path(given).is_file() and Path(run).is_file() and Path(given).samefile(run)
+        except OSError:
+            return False
+    return given == run
 
 
 def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:

@@ -242,3 +242,35 @@ def collect(system: System | None = None) -> tuple[dict, list[str]]:
     if system.is_jetson():
         record["jetson"], warnings = jetson_record(system)
     return record, warnings
+
+
+def info_tables() -> tuple[list, list[str]]:
+    """What `yolodistill info` shows: the environment and, per export format, what it needs and whether it runs
+    here (rich tables), and the warnings to print after them."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .runtimes import format_support
+
+    record, warnings = collect()
+    table = Table(title="yolodistill environment", show_header=False)
+    for key in ("platform", "python", "cpu", "cpu_count", "usable_cores", "gpu"):
+        table.add_row(key, str(record.get(key) or "none"))
+    for lib, version in record.get("libraries", {}).items():
+        table.add_row(lib, version or "not installed")
+    try:
+        import onnxruntime
+
+        table.add_row("onnxruntime providers", ", ".join(onnxruntime.get_available_providers()))
+    except ImportError:
+        pass
+    for key, value in (record.get("jetson") or {}).items():
+        table.add_row(f"jetson {key}", str(value))
+    formats = Table(title="Export formats")
+    for col in ("format", "needs", "here"):
+        formats.add_column(col)
+    for row in format_support():
+        here = f"[red]no[/]: {escape(row['detail'])}" if not row["available"] else "[green]available[/]" + (
+            f": {escape(row['detail'])} (export reports its mAP50-95)" if row["detail"] != "ready" else "")
+        formats.add_row(row["format"], escape(row["needs"]), here)
+    return [table, formats], warnings
