@@ -30,6 +30,16 @@ def test_table_shows_each_rows_imgsz_when_they_differ():
     assert "latency in ms, imgsz 96, batch 1" in console.export_text()
 
 
+def test_long_model_names_stay_whole_on_a_narrow_terminal():
+    # cut to "a-very-…", two runs of one long prefix read the same
+    names = ["a-very-long-run-name-of-the-plain-student", "a-very-long-run-name-of-the-distilled-student"]
+    console = Console(file=io.StringIO(), width=80, record=True)
+    print_table([table_row(n, "onnx", 96) for n in names], {}, console)
+    text = console.export_text()
+    cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
+    assert all(n in cells for n in names) and "…" not in text
+
+
 def test_an_older_bench_record_is_still_bench_s_own(tmp_path):
     """A rerun replaces bench's own record, also one written before a key (name) joined KEYS; other JSON is not."""
     row = {k: 1 for k in KEYS if k != "name"} | {"latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0}}

@@ -359,8 +359,8 @@ def bench(
             rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)
     written = write_reports(rows, env, json_path)
-    console.print("Wrote " + ", ".join(str(p) for p in written))
+    console.print("Wrote " + ", ".join(escape(str(p)) for p in written), soft_wrap=True, highlight=False)
     if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
         console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files beside "
-                      "it; pass --json elsewhere to keep both")
+                      "it; pass --json elsewhere to keep both", soft_wrap=True, highlight=False)
     return rows

@@ -125,7 +125,8 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
     energy = env.get("energy", {})
     headers = TERMINAL_HEADERS[:3] + ([] if one_size else ["imgsz"]) + TERMINAL_HEADERS[3:]
     for h in headers + (["J/img"] if energy else []):
-        table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h))
+        table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h),
+                         overflow="fold" if h == "model" else "ellipsis")  # a long run name wraps, never cut to …
     for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
         extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
