@@ -443,6 +443,17 @@ def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_p
     assert f"Continue with: yolodistill train --resume {copy / 'weights' / 'last.pt'}" in flat
 
 
+def test_a_run_s_distill_yaml_is_a_recipe_and_its_args_yaml_is_refused(interrupted_last):
+    # --config runs/distill/exp/distill.yaml to train again with a run's recipe was "unknown setting(s) distill, ..."
+    run = interrupted_last.parent.parent
+    saved = yaml.safe_load((run / "distill.yaml").read_text())
+    distill, args = resolve(run / "distill.yaml", student="yolo26n.yaml")
+    assert distill.to_dict() == saved["distill"] and distill.feat_loss == "l2"
+    assert args == resolve(None, student="yolo26n.yaml")[1]  # the run's train arguments, model, data: not taken
+    with pytest.raises(UserError, match="is a run's args.yaml .*pass the distill.yaml beside it"):
+        resolve(run / "args.yaml")
+
+
 def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth_data):
     # the run's command run again with --resume added: repeating a setting at its own value changes nothing
     args, distill, _ = check_resume(interrupted_last, {"student": "yolo26n.yaml", "epochs": 2.0, "feat_loss": "l2",

@@ -158,6 +158,12 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
                         "key: value lines, as in configs/default.yaml")
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
+    if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used
+        return dict(d["distill"])
+    if {"task", "mode", "save_dir"} <= set(d):  # its paths and model would be taken as this run's
+        raise UserError(f"config '{p}' is a run's args.yaml (Ultralytics' arguments, with that run's model and "
+                        "folders): pass the distill.yaml beside it for the run's recipe, and train arguments as "
+                        "key=value")
     return d
 
 
