@@ -132,7 +132,8 @@ RUN_OPTIONS = (
         "compare]"),
     opt("name", Optional[str], "Folder name under --project. [default: exp, exp-2, ...]"),
     opt("exist_ok", bool, "Write into an existing folder instead of a new one.", "--exist-ok", default=False),
-    opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one): its distillation keys "
+    opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one; a run's distill.yaml "
+        "gives that run's distillation settings): its distillation keys "
         "set the distilled run, its Ultralytics args every run; flags override it, it overrides configs/default.yaml."),
 )
 DISTILL_OPTIONS = (
