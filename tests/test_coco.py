@@ -201,6 +201,10 @@ EDITS = {
     "short bbox": (lambda d: d["annotations"][3].update(bbox=[0, 0, 5]),
                    r"annotation 3 has bbox \[0, 0, 5\], not \[x, y, width, height\]"),
     "no image_id": (lambda d: d["annotations"][2].pop("image_id"), "annotation 2's 'image_id' is missing"),
+    # as --names refuses them: two classes no one could tell apart, merged in dataset.json's counts
+    "two categories, one name": (lambda d: d["categories"][1].update(name="zebra"),
+                                 "categories 7, 3 are all named 'zebra'"),
+    "empty category name": (lambda d: d["categories"][0].update(name=" "), "category id 7 has an empty name"),
 }
 
 
@@ -229,3 +233,39 @@ def test_names_and_annotations_are_not_for_coco(tmp_path):
     with pytest.raises(UserError, match="--annotations is for VOC"):
         convert(src, fmt="coco", out=tmp_path / "out", annotations=tmp_path)
     assert W == 40 and H == 30
+
+
+def test_a_json_with_a_bom_nan_boxes_and_images_ultralytics_skips(tmp_path):
+    """A Windows BOM was 'not valid JSON'; a NaN box (pandas writes them) was written as `nan`, which makes Ultralytics
+    drop the whole image; a .gif was copied and counted, and Ultralytics never trains on it."""
+    import math
+
+    src = make_coco(tmp_path / "coco")
+    data = json.loads(src.read_text())
+    data["annotations"][0]["bbox"] = [float("nan"), 3, 16, 12]
+    image(src.parent / "images" / "img4.png").rename(src.parent / "images" / "img4.gif")
+    data["images"].append({"id": 4, "file_name": "img4.gif", "width": W, "height": H})
+    data["annotations"].append({"id": 50, "image_id": 4, "category_id": 3, "bbox": [1, 1, 5, 5], "iscrowd": 0})
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(data).encode())
+    s = convert(src, fmt="coco", out=tmp_path / "out", val_fraction=0.25)
+    assert sum(s.images.values()) == 4 and (s.boxes, s.clipped, s.dropped) == (2, 1, 2)
+    assert s.checks["images in a format Ultralytics does not train on (left out)"] == 1
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert "not a finite number, dropped" in issues and "'img4.gif' (id 4)" in issues
+    values = [v for p in (tmp_path / "out" / "labels").rglob("*.txt") for r in rows(p) for v in r]
+    assert values and all(map(math.isfinite, values))
+
+
+def test_one_image_in_both_splits_by_two_spellings_is_refused(tmp_path):
+    """The train JSON names ../shared/x.jpg (from annotations/), the val JSON shared/x.jpg (from the root): one file,
+    hard-linked into both splits, val leaking into train."""
+    root = tmp_path / "coco"
+    for i, name in enumerate(("x.jpg", "y.jpg", "z.jpg")):
+        image(root / "shared" / name, seed=i)
+    (root / "annotations").mkdir(parents=True)
+    for split, names in (("train", ["../shared/x.jpg", "../shared/y.jpg"]), ("val", ["shared/x.jpg", "shared/z.jpg"])):
+        data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 7, [4, 3, 16, 12])])
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    with pytest.raises(UserError, match="x.jpg' is in both the train and the val split: keep it in one"):
+        convert(root, fmt="coco", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

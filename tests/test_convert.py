@@ -181,3 +181,12 @@ def test_no_classes_and_repeated_names_are_refused(tmp_path):
     with pytest.raises(UserError, match="'cat' more than once"):
         convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["cat", "dog", "cat"])
     assert not (tmp_path / "out").exists()
+
+
+def test_out_through_a_link_to_a_folder_not_made_yet(tmp_path):
+    # mkdir failed on the link after the conversion's work: a FileExistsError traceback
+    (tmp_path / "out").symlink_to(tmp_path / "real")
+    s = convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out")
+    assert (tmp_path / "out").is_symlink() and (tmp_path / "real" / "data.yaml").is_file()
+    assert s.boxes == 5 and len(list((tmp_path / "real" / "labels").rglob("*.txt"))) == 5
+

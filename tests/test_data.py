@@ -51,6 +51,13 @@ def test_labels_are_the_drawn_shapes(tmp_path):
     assert len(split_images(str(tmp_path / "s" / info["val"]))) == 2  # a quarter of 6, rounded
 
 
+def test_synth_out_through_a_link_to_a_folder_not_made_yet(tmp_path):
+    # mkdir failed on the link: a FileExistsError traceback
+    (tmp_path / "out").symlink_to(tmp_path / "real")
+    make_synthetic(tmp_path / "out", images=4, imgsz=32)
+    assert (tmp_path / "out").is_symlink() and len(list((tmp_path / "real" / "images").rglob("*.png"))) == 4
+
+
 def test_cli_synth_writes_and_never_overwrites(tmp_path):
     runner = CliRunner()
     args = ["data", "synth", "--out", str(tmp_path / "synth"), "--images", "6", "--classes", "2", "--imgsz", "48"]

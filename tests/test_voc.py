@@ -327,3 +327,45 @@ def test_what_voc_leaves_out_is_listed(tmp_path):
     assert "extra.jpg: no annotation" not in issues  # said once, as its XML
     assert issues.count("has no area inside the 40x30 image, dropped") == s.dropped == 2
     assert "listed in" in Text.from_markup(s.render()).plain.split("Boxes:")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "Big5", "Shift_JIS", "UTF-16"])
+def test_xml_in_the_encoding_it_declares(tmp_path, encoding):
+    """ElementTree's parser refuses multi-byte encodings: a Chinese dataset's GBK XML was a ValueError traceback."""
+    src = tmp_path / "voc"
+    name = {"GBK": "细胞", "Big5": "細胞", "Shift_JIS": "細胞", "UTF-16": "細胞"}[encoding]
+    for i in range(4):
+        image(src / "images" / f"im{i}.jpg", seed=i)
+        xml = (f'<?xml version="1.0" encoding="{encoding}"?>\n<annotation><filename>im{i}.jpg</filename><object>'
+               f'<name>{name if i % 2 else "cell"}</name><bndbox><xmin>4</xmin><ymin>3</ymin><xmax>20</xmax>'
+               '<ymax>15</ymax></bndbox></object></annotation>')
+        (src / "annotations").mkdir(parents=True, exist_ok=True)
+        (src / "annotations" / f"im{i}.xml").write_bytes(xml.encode(encoding))
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.5)
+    assert s.names == ["cell", name] and s.boxes == 4
+    assert f"1: {name}" in s.data_yaml.read_text(encoding="utf-8")  # readable, not "\\u7EC6\\u80DE"
+    (src / "annotations" / "im0.xml").write_bytes(b'<?xml version="1.0" encoding="utf8x"?><annotation/>')
+    with pytest.raises(UserError, match="declares the encoding 'utf8x', which Python does not know: save it as UTF-8"):
+        convert(src, fmt="voc", out=tmp_path / "out2")
+
+
+def test_split_folders_of_a_roboflow_voc_export_are_the_published_split(tmp_path):
+    """train/, valid/, test/ with the XML beside the images: the split was thrown away, the test images trained on."""
+    src = tmp_path / "rf"
+    for k, (split, n) in enumerate((("train", 3), ("valid", 2), ("test", 1))):
+        for i in range(n):
+            image(src / split / f"{split}{i}.jpg", seed=10 * k + i)
+            voc_xml(src / split / f"{split}{i}.xml", [("cat", CAT)], filename=f"{split}{i}.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2, "test": 1} and "published" in s.split
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "test").iterdir()) == ["test0.jpg"]
+
+
+def test_a_dataset_without_a_box_is_refused(tmp_path):
+    # a VOC folder read as YOLO: every image background, which trains nothing
+    for i in range(4):
+        image(tmp_path / "voc" / f"im{i}.jpg", seed=i)
+        voc_xml(tmp_path / "voc" / f"im{i}.xml", [("cat", CAT)], filename=f"im{i}.jpg")
+    with pytest.raises(UserError, match="no box in .*every image would be background; is it a YOLO dataset"):
+        convert(tmp_path / "voc", fmt="yolo", out=tmp_path / "out", names=["cat"])
+    assert not (tmp_path / "out").exists()

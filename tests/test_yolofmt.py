@@ -200,3 +200,39 @@ def test_linked_image_folders_are_followed_as_ultralytics_does(tmp_path):
                                                     "names": ["cat"]}))
     s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
     assert s.images == {"train": 4, "val": 1} and s.boxes == 3  # the link loop ends, counting nothing twice
+
+
+def test_labels_and_names_with_a_bom_read_as_ultralytics_reads_them(tmp_path):
+    # the first row of every label file was dropped as malformed, and the first class was named "\ufeffcat"
+    src = tmp_path / "ds"
+    for i in range(4):
+        image(src / "images" / f"{i}.jpg", seed=i)
+        (src / "labels").mkdir(parents=True, exist_ok=True)
+        (src / "labels" / f"{i}.txt").write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\r\n1 0.3 0.3 0.1 0.1\r\n")
+    (src / "classes.txt").write_bytes(b"\xef\xbb\xbfcat\r\ndog\r\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.names == ["cat", "dog"] and s.boxes == 8 and not s.checks.get(yf.MALFORMED)
+
+
+def split_dataset(root: Path, yaml_keys: dict) -> Path:
+    """images/train (4) and images/val (2) with labels of class 0, and a data.yaml of `yaml_keys`."""
+    for split, n in (("train", 4), ("val", 2)):
+        for i in range(n):
+            image(root / "images" / split / f"{split}{i}.jpg", seed=10 * n + i)
+            (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+            (root / "labels" / split / f"{split}{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": ".", "train": "images/train", **yaml_keys}))
+    return root / "data.yaml"
+
+
+def test_a_test_split_without_val_is_the_val_split(tmp_path):
+    # its images were dropped without a word
+    s = convert(split_dataset(tmp_path / "ds", {"test": "images/val", "names": ["a"]}), fmt="yolo",
+                out=tmp_path / "out")
+    assert s.images == {"train": 4, "val": 2} and "published" in s.split
+
+
+def test_nc_without_names_keeps_the_class_count(tmp_path):
+    # nc 5 became 1 class (the largest id used, plus one): another head size than the source trains
+    s = convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": 5}), fmt="yolo", out=tmp_path / "out")
+    assert s.names == [f"class_{i}" for i in range(5)]

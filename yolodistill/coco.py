@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .convert import Item, Source
+from .convert import IMAGE_SUFFIXES, Item, Source
 from .errors import UserError
 
 KEYS = ("images", "annotations", "categories")
@@ -100,7 +100,7 @@ def find_jsons(src: Path) -> list[tuple[Path, str | None]]:
 def load(path: Path) -> dict:
     """The parsed JSON, checked to have the three lists a COCO detection file needs."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # Windows tools write a BOM
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"'{path}' is not valid JSON ({e}): fix or replace it") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in KEYS):
@@ -116,6 +116,12 @@ def category_names(data: dict, path: Path) -> dict[int, str]:
         raise UserError(f"'{path}': a category lacks an integer 'id' or a 'name' ({e!r}): fix the JSON") from None
     if len(categories) != len(data["categories"]):
         raise UserError(f"'{path}': two categories share an id: fix the JSON")
+    if empty := [cid for cid, name in categories.items() if not name.strip()]:
+        raise UserError(f"'{path}': category id {empty[0]} has an empty name: name it in 'categories'")
+    for name in dict.fromkeys(categories.values()):  # as --names refuses: two classes no one could tell apart
+        if len(ids := [cid for cid, n in categories.items() if n == name]) > 1:
+            raise UserError(f"'{path}': categories {', '.join(map(str, ids))} are all named '{name}': give each "
+                            "its own name, or move their annotations into one of them")
     return categories
 
 
@@ -146,6 +152,11 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         hit = next((p for p in tries if p.is_file()), None)
         if hit is None:
             missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
+            continue
+        if hit.suffix.lower() not in IMAGE_SUFFIXES:  # copied, it would be counted, and never trained on
+            issues.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is not a {'/'.join(IMAGE_SUFFIXES)} "
+                          "file, which Ultralytics trains on: left out (save it as .jpg or .png to keep it)")
+            checks[UNREAD] = checks.get(UNREAD, 0) + 1
             continue
         try:
             declared = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
@@ -180,6 +191,7 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
 
 
 # What is done with annotations that are not one plain box: counted in the summary, each listed in issues.txt
+UNREAD = "images in a format Ultralytics does not train on (left out)"
 CROWD, RLE, POLYGON = "crowd boxes (skipped)", "RLE masks without a bbox (skipped)", "boxes from polygons (no bbox)"
 NOTES = {CROWD: "is a crowd region (iscrowd 1), not one object: skipped",
          RLE: "has no bbox, only an RLE mask: skipped (add its bbox to keep it)",

@@ -8,6 +8,7 @@ output untouched.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from rich.markup import escape
 from . import exif
 from .placement import note, place, resized_pairs
 from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
-from .utils import atomic_write_json, atomic_write_text, files_under
+from .utils import atomic_write_json, atomic_write_text, files_under, make_folder
 
 FORMATS = ("voc", "coco", "yolo")
 SPLITS = ("train", "val", "test")
@@ -87,7 +88,7 @@ class ConvertSummary:
             f"[bold green]Wrote[/] {escape(str(self.data_yaml))} ({escape(self.split)})",
             "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits),
             f"Classes ({len(self.names)}): {', '.join(escape(n) for n in self.names)}",
-            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left"
+            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left or not finite"
             + (f", listed in {escape(str(self.files['issues']))})" if self.dropped and "issues" in self.files else ")"),
         ]
         if self.unmatched:
@@ -182,6 +183,11 @@ def convert(
     _check_splits(source.items, srcs[0])
     labels, clipped, dropped = _labels(source)
     _check_splits(source.items, srcs[0], after="unreadable images were left out")
+    if not any(labels):  # every image background: a misread layout (a VOC folder as --format yolo), nothing to learn
+        raise UserError(f"every box in {source.searched} was dropped ({dropped}: no area inside its image, or not "
+                        "finite): check the annotations' coordinates" if dropped else
+                        f"no box in {source.searched}: every image would be background; is it a {fmt.upper()} "
+                        "dataset?")
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
         data_yaml=out / "data.yaml",
@@ -253,8 +259,8 @@ def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
                                 "its images")
             raise UserError(f"the published {split} split of '{src}' is empty: add images to it")
     seen: dict[Path, str] = {}
-    for it in items:
-        if (other := seen.setdefault(it.path, it.split)) != it.split:
+    for it in items:  # by the file itself: one image reached by two spellings (../shared/x.jpg, shared/x.jpg)
+        if (other := seen.setdefault(it.path.resolve(), it.split)) != it.split:
             raise UserError(f"'{it.path}' is in both the {other} and the {it.split} split: keep it in one")
 
 
@@ -280,6 +286,11 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
         place(it, source, resized)
         rows, boxes = [], []
         for c, x1, y1, x2, y2 in it.boxes:
+            if not all(map(math.isfinite, (x1, y1, x2, y2))):  # NaN passes min/max and every area test
+                dropped += 1
+                source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has a "
+                                     "coordinate that is not a finite number, dropped")
+                continue
             box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
             if box[2] <= box[0] or box[3] <= box[1]:
                 dropped += 1
@@ -330,13 +341,14 @@ def _out_names(items: list[Item]) -> list[str]:
 def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[list[str]], per_class: dict,
            sizes: dict, imgsz: int, summary: ConvertSummary) -> ConvertSummary:
     """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out."""
+    make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
     for it, name, lines in zip(source.items, _out_names(source.items), labels):
         dst = out / "images" / it.split / name
         _link_or_copy(it.path, dst)
         atomic_write_text(out / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
     data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
             "names": dict(enumerate(source.names))}
-    atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     if source.unmatched:
         summary.files["unmatched"] = atomic_write_text(out / "unmatched.txt", "\n".join(source.unmatched) + "\n")
     if source.issues:

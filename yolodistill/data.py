@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole
-from .utils import atomic_write_text, files_under
+from .utils import atomic_write_text, files_under, make_folder
 
 
 def split_images(source: str | Path | list) -> list[Path]:
@@ -110,6 +110,7 @@ def make_synthetic(
     _check_val_fraction(val_fraction)
     out = check_path(out, "--out", "folder")
     _check_fresh(out)
+    make_folder(out)  # through a link to a folder not made yet
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))
     for i in range(images):
@@ -133,7 +134,7 @@ def make_synthetic(
         "val": "images/val",
         "names": {i: SHAPES[i] for i in range(classes)},
     }
-    return atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
+    return atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 # The converters live in convert.py (and voc.py, coco.py, yolofmt.py); `yolodistill.data.convert` stays importable.

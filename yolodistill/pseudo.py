@@ -108,7 +108,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         data = {"path": str(dest), "train": "images/train", "val": "images/val" if n_val else "images/train",
                 "names": names, "pseudo_labels": {"teacher": str(Path(teacher).resolve()), "conf": conf, "iou": iou,
                                                   "tta": tta, "imgsz": imgsz, "source": str(images.resolve())}}
-        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
         if dest.exists():
             fill(tmp, dest, out)
         else:

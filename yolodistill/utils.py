@@ -81,6 +81,12 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def make_folder(path: Path) -> None:
+    """mkdir -p that follows a link to a folder not made yet (Path.mkdir refuses the link itself): an output given as
+    such a link is written where it points, and the link kept."""
+    (path.resolve() if path.is_symlink() else path).mkdir(parents=True, exist_ok=True)
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its affinity, where the OS has one), at least one."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -6,12 +6,14 @@ annotations/ or annots/ or labels/ beside images/, XML beside each image, or fol
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path, PureWindowsPath
 
 from .convert import IMAGE_SUFFIXES, ImageIndex, Item, Source
 from .errors import UserError
 from .utils import files_under
+from .yolofmt import folder_splits
 
 # Matched case-insensitively, in this order of preference.
 ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls")
@@ -46,8 +48,10 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         left = [p for p in xml_files(ann_dir) if p.resolve() not in listed]
         issues += [f"{p}: in no ImageSets/Main list, left out" for p in left]
         checks[UNLISTED] = len(left)
-    else:
-        xmls = [(p, None) for p in xml_files(ann_dir)]
+    else:  # train/, valid/, test/ folders (Roboflow's VOC export) are the published split, as for COCO and YOLO
+        found_xml = xml_files(ann_dir)
+        by_folder = (folder_splits(found_xml, ann_dir) if annotations is None else None) or {}
+        xmls = [(p, by_folder.get(p)) for p in found_xml]
     found, claimed = [], {}
     for xml, split in xmls:
         filename, path, objects, size = parse_xml(xml)
@@ -131,10 +135,7 @@ def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float,
     Coordinates are taken as given: the box spans xmin..xmax, so a box with xmin == xmax has no area and is dropped
     later. Names are stripped of surrounding whitespace; difficult objects are kept, they are real objects.
     """
-    try:
-        root = ET.parse(xml).getroot()
-    except ET.ParseError as e:
-        raise UserError(f"'{xml}' is not valid XML ({e}): fix or remove it") from None
+    root = xml_root(xml)
     objects = []
     for obj in root.findall("object"):
         name = (obj.findtext("name") or "").strip()
@@ -150,6 +151,34 @@ def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float,
     except (TypeError, ValueError):
         size = None  # absent or not numbers: the image's own size decides alone
     return (root.findtext("filename") or "").strip(), (root.findtext("path") or "").strip(), objects, size
+
+
+def xml_root(xml: Path) -> ET.Element:
+    """The root element of one annotation. ElementTree's parser reads UTF-8, UTF-16 and one-byte encodings only: XML
+    that declares GBK, Big5 or Shift_JIS (as Chinese and Japanese datasets do) is decoded with Python's codecs."""
+    try:
+        data = xml.read_bytes()
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        raise UserError(f"'{xml}' is not valid XML ({e}): fix or remove it") from None
+    except OSError as e:
+        raise UserError(f"'{xml}' cannot be read ({e.strerror or type(e).__name__}): fix or remove it") from None
+    except (ValueError, LookupError):  # "multi-byte encodings are not supported", or an encoding name unknown to it
+        pass
+    declared = re.match(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"'][^>]*\?>", data)
+    encoding = declared.group(1).decode("ascii", "replace") if declared else "utf-8"
+    try:
+        text = data[declared.end() if declared else 0:].decode(encoding)
+    except LookupError:
+        raise UserError(f"'{xml}' declares the encoding '{encoding}', which Python does not know: save it as "
+                        "UTF-8") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"'{xml}' is not valid {encoding} text ({e.reason} at byte {e.start}): save it as "
+                        "UTF-8") from None
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as e:
+        raise UserError(f"'{xml}' is not valid XML ({e}): fix or remove it") from None
 
 
 def resolve(index: ImageIndex, xml: Path, filename: str, path: str) -> tuple[Path | None, str]:

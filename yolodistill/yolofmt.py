@@ -83,7 +83,7 @@ def data_yaml_in(folder: Path) -> Path | None:
         return folder / "data.yaml"
     def has_names(p: Path) -> bool:
         try:
-            d = yaml.safe_load(p.read_text())
+            d = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError):
             return False
         return isinstance(d, dict) and "names" in d
@@ -100,7 +100,7 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
     from .data import split_images
 
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as e:
         raise UserError(f"'{path}' is not valid YAML ({str(e).splitlines()[0]}): fix it") from None
     except (UnicodeDecodeError, OSError) as e:
@@ -121,10 +121,18 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
         if where:
             splits[split] = split_images([str(p) for p in where])
     if "val" in splits and set(splits["val"]) == set(splits["train"]):
-        issues.append(f"{path}: val is the same images as train, so it measured nothing: a new split is made")
-    if "val" not in splits or set(splits["val"]) == set(splits["train"]):
-        splits = {None: sorted(set(splits["train"]) | set(splits.get("val", [])))}
-    return splits, yaml_names(raw.get("names"), path)
+        issues.append(f"{path}: val is the same images as train, so it measured nothing")
+        del splits["val"]
+    if "val" not in splits and "test" in splits:  # the one held-out split: validate on it, as COCO and folders do
+        issues.append(f"{path}: no val split of its own: its test split is the val split")
+        splits["val"] = splits.pop("test")
+    if "val" not in splits:
+        splits = {None: sorted(set(splits["train"]))}
+    names = yaml_names(raw.get("names"), path)
+    if names is None and isinstance(raw.get("nc"), int) and not isinstance(raw["nc"], bool) and raw["nc"] > 0:
+        issues.append(f"{path}: no class names, nc {raw['nc']}: named by id")  # ids unused in the labels count too
+        names = [f"class_{i}" for i in range(raw["nc"])]
+    return splits, names
 
 
 def entry_paths(root: Path, entries: str | list) -> list[Path]:
@@ -158,7 +166,7 @@ def yaml_names(names, path: Path) -> list[str] | None:
 def names_file(folder: Path) -> list[str] | None:
     """Class names from a classes.txt (or Darknet's obj.names) in the dataset folder, one per line."""
     f = next((folder / n for n in NAME_FILES if (folder / n).is_file()), None)
-    return [line.strip() for line in f.read_text().splitlines() if line.strip()] if f else None
+    return [line.strip() for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()] if f else None
 
 
 def from_folder(folder: Path) -> dict[str | None, list[Path]]:
@@ -166,16 +174,24 @@ def from_folder(folder: Path) -> dict[str | None, list[Path]]:
     in one and there is a train and a held-out split (images/train, train/images, ...); otherwise none."""
     from .data import split_images
 
+    paths = split_images(str(folder))
+    split_of = folder_splits(paths, folder)
+    if split_of is None:
+        return {None: sorted(paths)}
+    return {s: sorted(p for p, t in split_of.items() if t == s) for s in SPLITS if s in split_of.values()}
+
+
+def folder_splits(paths: list[Path], folder: Path) -> dict[Path, str] | None:
+    """Each file's split from the train/val(id)/test folder it lies in under `folder`, when every file lies in one and
+    there is a train and a held-out split (a lone test split is the val split); else None."""
     split_of = {}
-    for p in split_images(str(folder)):
+    for p in paths:
         words = [SPLIT_WORDS.get(part.lower()) for part in p.relative_to(folder).parts[:-1]]
         split_of[p] = next((w for w in words if w), None)
     given = set(split_of.values())
     if None in given or "train" not in given or not given & {"val", "test"}:
-        return {None: sorted(split_of)}
-    if "val" not in given:
-        split_of = {p: "val" if s == "test" else s for p, s in split_of.items()}
-    return {s: sorted(p for p, t in split_of.items() if t == s) for s in SPLITS if s in split_of.values()}
+        return None
+    return {p: "val" if s == "test" and "val" not in given else s for p, s in split_of.items()}
 
 
 def label_of(image: Path) -> Path | None:
@@ -190,7 +206,7 @@ def label_of(image: Path) -> Path | None:
 def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[tuple[int, float, ...]]:
     """(class, x1, y1, x2, y2) rows of one label file, normalized; bad rows are dropped and listed."""
     rows, seen = [], set()
-    for n, line in enumerate(label.read_text(errors="replace").splitlines(), 1):
+    for n, line in enumerate(label.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):  # BOM: as Ultralytics
         if not line.strip():
             continue
         where = f"{label} line {n}"
