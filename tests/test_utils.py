@@ -87,3 +87,20 @@ def test_held_signals_meet_the_handlers_they_would_have_met():
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
+
+
+def test_checking_an_image_never_installs_a_package(tmp_path, monkeypatch):
+    """Ultralytics' patched Image.open pip-installs pi-heif for any file PIL cannot identify: data convert and the
+    unlabelled-image checks tried to, on a corrupt JPEG."""
+    from ultralytics.utils import checks, patches
+
+    from yolodistill import exif
+    from yolodistill.unlabeled import image_shape
+
+    asked = []
+    monkeypatch.setattr(checks, "check_requirements", lambda *a, **k: asked.append(a))
+    monkeypatch.setattr(patches, "_pil_plugins_registered", False)
+    bad = tmp_path / "corrupt.jpg"
+    bad.write_bytes(b"not an image at all")
+    assert exif.read(bad) is None and image_shape(str(bad)) is None
+    assert asked == []

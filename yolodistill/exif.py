@@ -15,15 +15,17 @@ ORIENTATION = 0x0112  # the EXIF tag
 def read(path: Path) -> tuple[tuple[int, int], tuple[int, int], int] | None:
     """(width, height) as Ultralytics loads it (its exif_size, which asks cv2 where formats differ) and as stored,
     and the orientation tag (1: none); None when unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
     from ultralytics.data.utils import exif_size
 
+    from .utils import open_image
+
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             stored, upright = img.size, exif_size(img)
             tag = int(img.getexif().get(ORIENTATION, 1) or 1)
-    except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: Ultralytics' patched open
-        return None  # tries to install a HEIF plugin for a file PIL cannot identify, which fails offline
+    except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: a .heic without its plugin
+        return None
     return tuple(upright), stored, tag if 1 <= tag <= 8 else 1
 
 

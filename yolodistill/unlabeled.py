@@ -42,9 +42,10 @@ def image_shape(f: str) -> tuple[int, int] | None:
     predicts (pseudo-label) on PIL's; a header that verifies may still hold data neither can decode, which failed
     mid-run. Decoding is the slow part of a large footage folder (about 13 ms a 1080p JPEG on one core), so a file
     is decoded once per process, unless it changed since."""
-    from PIL import Image
     from ultralytics.data.utils import exif_size
     from ultralytics.utils.patches import imread
+
+    from .utils import open_image
 
     try:
         stat = os.stat(f)
@@ -54,9 +55,9 @@ def image_shape(f: str) -> tuple[int, int] | None:
     if f in _DECODED and _DECODED[f][0] == stamp:
         return _DECODED[f][1]
     try:
-        with Image.open(f) as im:
+        with open_image(f) as im:
             im.verify()
-        with Image.open(f) as im:
+        with open_image(f) as im:
             w, h = exif_size(im)
             im.load()
         shape = (h, w) if imread(f) is not None else None

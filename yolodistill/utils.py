@@ -81,6 +81,17 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def open_image(path: str | Path):
+    """PIL's own Image.open. Ultralytics patches it to pip-install a HEIF plugin (pi-heif) whenever PIL cannot
+    identify a file, a corrupt JPEG included: checking a dataset must not install packages. A .heic or .heif file
+    still goes through Ultralytics' open, which is how Ultralytics itself reads those."""
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    own = getattr(patches, "_image_open", Image.open)  # the original it keeps; Image.open itself if that moves
+    return (Image.open if Path(path).suffix.lower() in (".heic", ".heif") else own)(path)
+
+
 def make_folder(path: Path) -> None:
     """mkdir -p that follows a link to a folder not made yet (Path.mkdir refuses the link itself): an output given as
     such a link is written where it points, and the link kept."""
