@@ -205,6 +205,11 @@ EDITS = {
     "two categories, one name": (lambda d: d["categories"][1].update(name="zebra"),
                                  "categories 7, 3 are all named 'zebra'"),
     "empty category name": (lambda d: d["categories"][0].update(name=" "), "category id 7 has an empty name"),
+    # it said "pass --names", which COCO refuses
+    "no categories": (lambda d: d.update(categories=[], annotations=[]), "the JSON's 'categories' is empty: add them"),
+    # the id is there, as a number: "not in 'images'" alone read as a contradiction
+    "image_id as a string": (lambda d: d["annotations"][0].update(image_id="0"),
+                             r"image_id '0', which is not in 'images' \(it is there as 0: write the ids alike"),
 }
 
 

@@ -17,7 +17,8 @@ from yolodistill.errors import UserError
 from .builders import image, rows
 
 LABELS = {
-    "train/t0": "0 0.3 0.3 0.4 0.4\n1 0.9 0.5 0.4 0.4\n",  # the second box reaches x = 1.1: out of range
+    "train/t0": "0 0.3 0.3 0.4 0.4\n1 0.9 0.5 0.4 0.4\n1 0.9 0.5 0.4 0.4\n",  # the second box reaches x = 1.1: out
+    # of range; the third repeats it (dropped, so not also counted as clipped)
     "train/t1": "5 0.5 0.5 0.2 0.2\n0 0.5 0.5\n0 0.1 0.1 0.3 0.1 0.2 0.4\n0 0.1 0.1 0.3 0.1 0.2 0.4\n",  # class 5,
     # a short row, a polygon and the same polygon again
     "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped
@@ -47,7 +48,7 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     out = tmp_path / "out"
     assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 1} and "published" in s.split
     assert s.checks == {
-        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.NO_AREA: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 1,
+        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.NO_AREA: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 2,
         yf.DUPLICATES: 1,
     }
     assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (4, 1, 0, 1)
@@ -58,7 +59,11 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     issues = (out / "issues.txt").read_text()
     for needle in ("t0.txt line 2: box 0.9 0.5 0.4 0.4 is out of the 0-1 range", "class id 5 is beyond the 2 names",
                    "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "v1.jpg: the same bytes as",
-                   "(val and train splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped"):
+                   "(val and train splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped",
+                   # the summary says every check is listed: these were counted only
+                   "t0.txt line 3: repeats an earlier row of the file, dropped", "t1.txt line 4: repeats an earlier",
+                   "t1.txt line 3: a polygon of 3 points, taken as its box", "t2.jpg: no label row, kept as background",
+                   "t3.jpg: no label row, kept as background"):
         assert needle in issues, needle
     assert "ghost.txt: no image" in (out / "unmatched.txt").read_text()
     record = json.loads((out / "dataset.json").read_text())

@@ -173,11 +173,11 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
                 got = f"is {str(ann[key])[:40]}" if key in ann else "is missing"
                 raise UserError(f"'{path}': {name}'s '{key}' {got}: give it the id of its {key[:-3]}")
         if ann["image_id"] not in entries:
-            raise UserError(f"'{path}': {name} points to image_id {ann['image_id']}, which is not in 'images': "
-                            "fix the annotation")
+            raise UserError(f"'{path}': {name} points to image_id {ann['image_id']!r}, which is not in 'images'"
+                            f"{typed_apart(ann['image_id'], entries)}: fix the annotation")
         if ann["category_id"] not in index:
-            raise UserError(f"'{path}': {name} has category_id {ann['category_id']}, which is not in 'categories': "
-                            "add the category or fix the annotation")
+            raise UserError(f"'{path}': {name} has category_id {ann['category_id']!r}, which is not in 'categories'"
+                            f"{typed_apart(ann['category_id'], index)}: add the category or fix the annotation")
         box, note = (None, CROWD) if ann.get("iscrowd") else ann_box(ann, path, name)
         item = found.get(ann["image_id"])
         if item is None:  # its image is not on disk and is listed in unmatched.txt
@@ -196,6 +196,12 @@ CROWD, RLE, POLYGON = "crowd boxes (skipped)", "RLE masks without a bbox (skippe
 NOTES = {CROWD: "is a crowd region (iscrowd 1), not one object: skipped",
          RLE: "has no bbox, only an RLE mask: skipped (add its bbox to keep it)",
          POLYGON: "has no bbox: its box is its polygon's extent"}
+
+
+def typed_apart(value: object, ids) -> str:
+    """Where an id is there, written as a number on one side and a string on the other ("1" and 1), say so."""
+    twin = next((i for i in ids if str(i) == str(value)), None)
+    return "" if twin is None else f" (it is there as {twin!r}: write the ids alike, as numbers or as strings)"
 
 
 def is_id(value: object) -> bool:

@@ -174,8 +174,9 @@ def convert(
         source = yolofmt.read(srcs[0], names, images)
     _check_matched(source, fmt)
     if not source.names:
-        raise UserError(f"no classes in {source.searched}: no annotation names one; pass --names A,B,... or check "
-                        "that the annotations hold boxes")
+        raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
+                        if fmt == "coco" else "no annotation names one; pass --names A,B,... or check that the "
+                        "annotations hold boxes"))
     _check_out_of_sources(out, source)
     published = all(it.split for it in source.items)
     if not published:

@@ -72,7 +72,9 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             w, h = item.size
             item.boxes = [(c, x1 * w, y1 * h, x2 * w, y2 * h) for c, x1, y1, x2, y2 in rows]
     drop_duplicates(source, counts)
-    counts[BACKGROUND] = sum(it.size is not None and not it.boxes for it in source.items)
+    background = [it.path for it in source.items if it.size is not None and not it.boxes]
+    source.issues += [f"{p}: no label row, kept as background" for p in background]
+    counts[BACKGROUND] = len(background)
     source.checks = counts
     return source
 
@@ -232,15 +234,18 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
             xs, ys = coords[0::2], coords[1::2]
             box = (min(xs), min(ys), max(xs), max(ys))
             outside = not all(-EPS <= v <= 1 + EPS for v in coords)
-        if outside or not all(-EPS <= v <= 1 + EPS for v in box):
-            issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} is out of the 0-1 range, clipped")
-            counts[OUT_OF_RANGE] += 1
         key = (int(c), *(round(v, 6) for v in box))
-        if key in seen:
+        if key in seen:  # before the range check: a dropped row is not also counted as clipped
+            issues.append(f"{where}: repeats an earlier row of the file, dropped")
             counts[REPEATED] += 1
             continue
         seen.add(key)
-        counts[POLYGONS] += len(coords) > 4
+        if outside or not all(-EPS <= v <= 1 + EPS for v in box):
+            issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} is out of the 0-1 range, clipped")
+            counts[OUT_OF_RANGE] += 1
+        if len(coords) > 4:
+            issues.append(f"{where}: a polygon of {len(coords) // 2} points, taken as its box")
+            counts[POLYGONS] += 1
         rows.append((int(c), *box))
     return rows
 
