@@ -84,6 +84,7 @@ def run_main(argv, monkeypatch, capsys):
     (["data", "synth", "--n", "x"], "No such option: --n (see yolodistill data synth --help)"),
     (["info", "extra"], "unexpected extra argument"),
     (["data", "convert"], "Missing argument 'src'"),
+    (["train", "--epochs"], "Option '--epochs' requires an argument (see yolodistill train --help)"),  # no context
 ])
 def test_usage_errors_of_the_console_script_are_one_line(argv, needle, monkeypatch, capsys):
     # Click finds these before any command runs; Typer would print a usage line, a hint and a boxed panel

@@ -251,9 +251,11 @@ def test_a_json_with_a_bom_nan_boxes_and_images_ultralytics_skips(tmp_path):
     image(src.parent / "images" / "img4.png").rename(src.parent / "images" / "img4.gif")
     data["images"].append({"id": 4, "file_name": "img4.gif", "width": W, "height": H})
     data["annotations"].append({"id": 50, "image_id": 4, "category_id": 3, "bbox": [1, 1, 5, 5], "iscrowd": 0})
+    image(src.parent / "images" / "img5.png", seed=5).rename(src.parent / "images" / "img5.jp2")  # one it reads
+    data["images"].append({"id": 5, "file_name": "img5.jp2", "width": W, "height": H})
     src.write_bytes(b"\xef\xbb\xbf" + json.dumps(data).encode())
     s = convert(src, fmt="coco", out=tmp_path / "out", val_fraction=0.25)
-    assert sum(s.images.values()) == 4 and (s.boxes, s.clipped, s.dropped) == (2, 1, 2)
+    assert sum(s.images.values()) == 5 and (s.boxes, s.clipped, s.dropped) == (2, 1, 2)
     assert s.checks["images in a format Ultralytics does not train on (left out)"] == 1
     issues = (tmp_path / "out" / "issues.txt").read_text()
     assert "not a finite number, dropped" in issues and "'img4.gif' (id 4)" in issues

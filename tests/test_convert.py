@@ -190,3 +190,8 @@ def test_out_through_a_link_to_a_folder_not_made_yet(tmp_path):
     assert (tmp_path / "out").is_symlink() and (tmp_path / "real" / "data.yaml").is_file()
     assert s.boxes == 5 and len(list((tmp_path / "real" / "labels").rglob("*.txt"))) == 5
 
+
+def test_out_below_a_link_to_a_folder_not_made_yet(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "link" / "sub")
+    assert (tmp_path / "real" / "sub" / "data.yaml").is_file()

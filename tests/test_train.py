@@ -452,14 +452,20 @@ def test_a_run_s_distill_yaml_is_a_recipe_and_its_args_yaml_is_refused(interrupt
     assert args == resolve(None, student="yolo26n.yaml")[1]  # the run's train arguments, model, data: not taken
     with pytest.raises(UserError, match="is a run's args.yaml .*pass the distill.yaml beside it"):
         resolve(run / "args.yaml")
+    saved["distill"]["unlabeled"] = ["/elsewhere/footage"]  # that run's data, not this one's
+    (run.parent / "with-footage.yaml").write_text(yaml.safe_dump(saved))
+    assert resolve(run.parent / "with-footage.yaml", student="yolo26n.yaml")[0].unlabeled == []
 
 
-def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth_data):
+def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth_data, monkeypatch):
     # the run's command run again with --resume added: repeating a setting at its own value changes nothing
     args, distill, _ = check_resume(interrupted_last, {"student": "yolo26n.yaml", "epochs": 2.0, "feat_loss": "l2",
                                                        "seed": 0, "imgsz": 64, "data": str(synth_data)})
     assert not {"student", "epochs", "seed", "feat_loss"} & set(args) and args["imgsz"] == 64
     assert distill.feat_loss == "l2" and args["resume"] == str(interrupted_last)
+    project = interrupted_last.parent.parent.parent  # the run stores it resolved; typed relative, it is the same
+    monkeypatch.chdir(project.parent)
+    assert "project" not in check_resume(interrupted_last, {"project": project.name, "name": "run"})[0]
     for changed in ({"epochs": 3}, {"feat_loss": "cwd"}, {"student": "yolo26s.yaml"}, {"seed": 1}, {"config": "x"}):
         with pytest.raises(UserError, match=f"cannot change {next(iter(changed))}"):
             check_resume(interrupted_last, changed)

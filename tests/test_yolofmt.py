@@ -241,3 +241,10 @@ def test_nc_without_names_keeps_the_class_count(tmp_path):
     # nc 5 became 1 class (the largest id used, plus one): another head size than the source trains
     s = convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": 5}), fmt="yolo", out=tmp_path / "out")
     assert s.names == [f"class_{i}" for i in range(5)]
+
+
+def test_a_test_split_that_is_train_is_no_val_split(tmp_path):
+    # promoted to val, its images dropped as train's duplicates: "the published val split is empty"
+    s = convert(split_dataset(tmp_path / "ds", {"val": "images/train", "test": "images/train", "names": ["a"]}),
+                fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 3, "val": 1}

@@ -181,7 +181,8 @@ DISTILL_OPTIONS = (
 TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
     opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt. Other settings given with "
-        "it must be the run's own, except --imgsz, --batch, --device, --workers and a moved --teacher or --data."),
+        "it must be the run's own (--config is refused), except --imgsz, --batch, --device, --workers and a moved "
+        "--teacher or --data."),
 )
 COMPARE_ONLY = (
     opt("seeds", str, "Comma-separated seeds; each method trains once per seed.", default="0,1,2"),
@@ -426,7 +427,7 @@ def main() -> None:
         if type(e).__name__ == "Abort":  # Ctrl-D at a prompt
             err_console.print("Aborted.")
             sys.exit(1)
-        if (line := usage_line(e)) is None:
+        if (line := usage_line(e, typer.main.get_command(app), sys.argv[1:])) is None:
             raise
         err_console.print(f"[bold red]Error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .convert import IMAGE_SUFFIXES, Item, Source
+from .convert import Item, Source
 from .errors import UserError
 
 KEYS = ("images", "annotations", "categories")
@@ -140,6 +140,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
     boxes; images not found are listed. Crowd annotations are skipped, as Ultralytics' own converter does (they mark
     a group of objects, not one), and, like every box left out or derived, counted in `checks` and listed in
     `issues`."""
+    from ultralytics.data.utils import IMG_FORMATS
+
     folders = image_folders(path, split, images)
     entries = image_entries(data, path)
     found: dict[object, Item] = {}
@@ -153,9 +155,9 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         if hit is None:
             missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
             continue
-        if hit.suffix.lower() not in IMAGE_SUFFIXES:  # copied, it would be counted, and never trained on
-            issues.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is not a {'/'.join(IMAGE_SUFFIXES)} "
-                          "file, which Ultralytics trains on: left out (save it as .jpg or .png to keep it)")
+        if hit.suffix.lower().lstrip(".") not in IMG_FORMATS:  # copied, it would be counted, and never trained on
+            issues.append(f"{path}: image '{im['file_name']}' (id {im['id']}) has no suffix Ultralytics trains on "
+                          f"({', '.join(sorted(IMG_FORMATS))}): left out (save it as .jpg or .png to keep it)")
             checks[UNREAD] = checks.get(UNREAD, 0) + 1
             continue
         try:

@@ -147,7 +147,7 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
             raise UserError(f"config '{path}' does not exist: pass a recipe yaml, or a shipped recipe's name "
                             f"({', '.join(shipped)})")
     try:
-        d = load_yaml(p.read_text())
+        d = load_yaml(p.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
@@ -158,8 +158,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
                         "key: value lines, as in configs/default.yaml")
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
-    if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used
-        return dict(d["distill"])
+    if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used,
+        return {k: v for k, v in d["distill"].items() if k != "unlabeled"}  # without its data's unlabelled folders
     if {"task", "mode", "save_dir"} <= set(d):  # its paths and model would be taken as this run's
         raise UserError(f"config '{p}' is a run's args.yaml (Ultralytics' arguments, with that run's model and "
                         "folders): pass the distill.yaml beside it for the run's recipe, and train arguments as "

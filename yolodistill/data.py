@@ -20,7 +20,7 @@ def split_images(source: str | Path | list) -> list[Path]:
         if src.is_dir():
             files += [p for p in files_under(src) if p.suffix[1:].lower() in IMG_FORMATS]
         elif src.suffix == ".txt" and src.is_file():
-            files += [(src.parent / line.strip()).resolve() for line in src.read_text().splitlines() if line.strip()]
+            files += [(src.parent / line.strip()).resolve() for line in src.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     return files
 
 

@@ -157,14 +157,23 @@ def first_line(e: BaseException) -> str:
     return text
 
 
-def usage_line(e: BaseException) -> str | None:
+def usage_line(e: BaseException, command: Any = None, argv: list[str] = ()) -> str | None:
     """Click's usage error (an unknown command or option, a missing or bad value) as the one line every other bad
-    input gets, where Typer would draw a usage line, a hint and a boxed panel; None for any other exception.
+    input gets, where Typer would draw a usage line, a hint and a boxed panel; None for any other exception. Where
+    Click gives no context (a flag's value missing), the help to see is the one of the (sub)commands `argv` names
+    under the root `command`.
 
     Duck-typed: Typer vendors Click privately (typer._click), so its exception classes are not public API."""
     if not (hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int)):
         return None
     ctx = getattr(e, "ctx", None)
-    path = getattr(ctx, "command_path", None) or "yolodistill"
+    path = getattr(ctx, "command_path", None)
+    if not path:
+        words = ["yolodistill"]
+        for word in argv:
+            if (command := (getattr(command, "commands", None) or {}).get(word)) is None:
+                break
+            words.append(word)
+        path = " ".join(words)
     message = " ".join(str(e.format_message()).split()).rstrip(".")
     return f"{message} (see {path} --help)"

@@ -118,8 +118,8 @@ def load_data(data: str | Path) -> dict:
 
     path = require_file(data, "--data", (".yaml", ".yml"))
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise UserError(f"--data '{path}' is not valid YAML: {first_line(e)}") from None
     if not isinstance(raw, dict) or not raw.get("val"):
         raise UserError(f"--data '{path}' has no val split: add a 'val:' entry, e.g. 'val: images/val'")

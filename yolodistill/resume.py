@@ -75,17 +75,18 @@ def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillCon
 
 
 def same_value(given: Any, run: Any) -> bool:
-    """Equal as settings: 3 and 3.0 alike; a path alike when both name the same existing file."""
+    """Equal as settings: 3 and 3.0 alike; paths alike where they resolve to the same place (a run stores its project
+    and unlabelled folders resolved); lists item by item."""
     if isinstance(given, bool) or isinstance(run, bool):
         return given is run
     if isinstance(given, (int, float)) and isinstance(run, (int, float)):
         return float(given) == float(run)
+    if isinstance(given, (list, tuple)) and isinstance(run, (list, tuple)):
+        return len(given) == len(run) and all(map(same_value, given, run))
     if isinstance(given, (str, Path)) and isinstance(run, (str, Path)):
-        if str(given) == str(run):
-            return True
         try:
-            return Path(given).is_file() and Path(run).is_file() and Path(given).samefile(run)
-        except OSError:
+            return str(given) == str(run) or Path(given).resolve() == Path(run).resolve()
+        except (OSError, RuntimeError):  # a link loop
             return False
     return given == run
 

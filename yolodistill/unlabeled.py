@@ -155,7 +155,7 @@ def unlabeled_sources(distill, data: str | Path):
 
     folders, source = list(distill.unlabeled), "--unlabeled"
     if not folders:
-        raw = yaml.safe_load(Path(data).read_text()) or {}
+        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
         listed = raw.get("unlabeled") or []
         if not listed:
             return distill

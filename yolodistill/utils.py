@@ -95,7 +95,7 @@ def open_image(path: str | Path):
 def make_folder(path: Path) -> None:
     """mkdir -p that follows a link to a folder not made yet (Path.mkdir refuses the link itself): an output given as
     such a link is written where it points, and the link kept."""
-    (path.resolve() if path.is_symlink() else path).mkdir(parents=True, exist_ok=True)
+    path.resolve().mkdir(parents=True, exist_ok=True)  # resolve: every link on the way, a parent's too
 
 
 def usable_cores() -> int:

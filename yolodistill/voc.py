@@ -120,7 +120,7 @@ def voc_splits(main: Path) -> dict[str, str]:
 
     def ids(*candidates: str) -> list[str] | None:
         f = next((main / f"{c}.txt" for c in candidates if (main / f"{c}.txt").is_file()), None)
-        return None if f is None else [line.split()[0] for line in f.read_text().splitlines() if line.strip()]
+        return None if f is None else [line.split()[0] for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
 
     train, val = ids("trainval", "train"), ids("test", "val")
     if train is None or val is None:

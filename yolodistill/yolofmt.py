@@ -125,7 +125,8 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
     if "val" in splits and set(splits["val"]) == set(splits["train"]):
         issues.append(f"{path}: val is the same images as train, so it measured nothing")
         del splits["val"]
-    if "val" not in splits and "test" in splits:  # the one held-out split: validate on it, as COCO and folders do
+    if "val" not in splits and "test" in splits and set(splits["test"]) != set(splits["train"]):  # the one held-out
+        # split: validate on it, as COCO and split folders do
         issues.append(f"{path}: no val split of its own: its test split is the val split")
         splits["val"] = splits.pop("test")
     if "val" not in splits:
