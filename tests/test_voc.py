@@ -369,3 +369,15 @@ def test_a_dataset_without_a_box_is_refused(tmp_path):
     with pytest.raises(UserError, match="no box in .*every image would be background; is it a YOLO dataset"):
         convert(tmp_path / "voc", fmt="yolo", out=tmp_path / "out", names=["cat"])
     assert not (tmp_path / "out").exists()
+
+
+def test_flat_annotations_with_split_image_folders_keep_the_split(tmp_path):
+    """Annotations/ flat, images in images/train and images/val: the published val images went into a seeded split."""
+    src = tmp_path / "voc"
+    for k, (split, n) in enumerate((("train", 3), ("val", 2))):
+        for i in range(n):
+            image(src / "images" / split / f"{split}{i}.jpg", seed=10 * k + i)
+            voc_xml(src / "Annotations" / f"{split}{i}.xml", [("cat", CAT)], filename=f"{split}{i}.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2} and "published" in s.split
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == ["val0.jpg", "val1.jpg"]

@@ -63,6 +63,10 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         else:
             claimed[image] = xml
             found.append((image, objects, split, size))
+    if not splits and not any(split for _, _, split, _ in found) and images is None:  # flat XML, split image folders
+        by_image = folder_splits([image for image, *_ in found], root) if all(
+            image.is_relative_to(root) for image, *_ in found) else None
+        found = [(image, objects, (by_image or {}).get(image), size) for image, objects, _, size in found]
     classes = sorted({name for _, objects, *_ in found for name, *_ in objects})
     if names is None:
         names = classes
