@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "finished run")
     p.add_argument("--seeds", help="comma-separated seeds to train now, a subset of the study's (default: all)")
     p.add_argument("--report-only", action="store_true", help="train nothing: write the record from finished runs")
+    p.add_argument("--prepare-only", action="store_true", help="convert the data and take, train or validate the "
+                   "teacher, then stop: no arm trains and no record is written (scripts/parallel_study.sh runs this "
+                   "once before its arms, which would race for them)")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="folder for the converted data, trained teachers "
                    "and every run, outside the repository (default: $YOLODISTILL_BENCH or %(default)s)")
     p.add_argument("--teacher", type=Path, help="a trained teacher checkpoint instead of the study's")
@@ -365,7 +368,7 @@ def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: P
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def run_study(args: argparse.Namespace) -> Path:
+def run_study(args: argparse.Namespace) -> Path | None:
     from rich.console import Console
 
     from yolodistill.compare import parse_seeds
@@ -381,13 +384,15 @@ def run_study(args: argparse.Namespace) -> Path:
     seeds_now = parse_seeds(args.seeds) if args.seeds else study["seeds"]
     if extra := sorted(set(seeds_now) - set(study["seeds"])):
         raise UserError(f"--seeds {', '.join(map(str, extra))}: not among the study's seeds {study['seeds']}")
+    if args.report_only and args.prepare_only:
+        raise UserError("--report-only and --prepare-only: choose one")
     check_output(args.results, "--results")
     check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)
     root = args.work / study["name"]
     data = prepare_data(study, args.work)
     prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
-    plan = plan_runs(study, root, chosen_arms, seeds_now, not args.report_only, data, prints)
+    plan = plan_runs(study, root, chosen_arms, seeds_now, not (args.report_only or args.prepare_only), data, prints)
     states = list(plan.values())
     now, later = states.count("train") + states.count("retrain"), states.count("pending") + states.count("stale")
     console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train now, {later} left for later",
@@ -396,6 +401,10 @@ def run_study(args: argparse.Namespace) -> Path:
     teacher = get_teacher(study, data["labelled"], args, root)  # with a labelled share: trained on that part only
     if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
         teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
+    if args.prepare_only:
+        console.print(f"Prepared {study['name']}: data {data['full']}, teacher {teacher['checkpoint']} (val mAP50-95 "
+                      f"{teacher['map50_95']:.3f})", soft_wrap=True, highlight=False)
+        return None
     runs, pending = [], []
     for (name, seed), state in plan.items():
         if state in ("train", "retrain"):

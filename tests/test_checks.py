@@ -450,3 +450,28 @@ def test_empty_values_of_arguments_the_run_sets_are_no_conflict():
                     "mode": "train"})
     with pytest.raises(UserError, match="resume=True would be replaced"):
         check_reserved({"resume": True})
+
+
+@pytest.mark.parametrize("imgsz, warned", [(64, False), (96, False), (128, True), (32, True)])
+def test_a_teacher_distilled_far_from_its_training_size_is_warned_of(teacher26, synth_data, tmp_path, imgsz, warned):
+    """A 192 px teacher scored 0.019 at 640 px on the GPU seed; within Ultralytics' scale augmentation (1.5x) no word."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    LOGGER.addHandler(handler)
+    try:  # teacher26 was saved with train_args imgsz=64
+        preflight(teacher26, "yolo26n.yaml", synth_data,
+                  dict(resolve(None, epochs=1, imgsz=imgsz, project=str(tmp_path / "runs"))[1]))
+    finally:
+        LOGGER.removeHandler(handler)
+    said = [r.getMessage() for r in records if "trained at imgsz=64" in r.getMessage()]
+    assert len(said) == warned
+    if warned:
+        assert f"distils at imgsz={imgsz}" in said[0] and "--imgsz 64" in said[0] and f"imgsz={imgsz}`" in said[0]

@@ -114,7 +114,7 @@ def bench(monkeypatch):
 
 
 @pytest.mark.parametrize("script, options", [
-    ("bench_efficacy.py", ("study", "--arms", "--seeds", "--report-only", "--work", "--teacher", "--results", "--docs",
+    ("bench_efficacy.py", ("study", "--arms", "--seeds", "--report-only", "--prepare-only", "--work", "--teacher", "--results", "--docs",
                            "--device", "--workers", "--threads", "--note")),
     ("bench_overhead.py", ("--data", "--images", "--teacher", "--teacher-model", "--student", "--imgsz", "--batch",
                            "--epochs", "--repeats", "--device", "--workers", "--work", "--results", "--docs",
@@ -325,9 +325,10 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (STUDY, ("--seeds", "7"), "--seeds 7: not among the study's seeds"),
     (mutate(["student"], "yolo26q.yaml"), (), "student 'yolo26q.yaml' is neither a model yaml Ultralytics knows"),
     (mutate(["teacher", "model"], "yolo26z.yaml"), (), "teacher model 'yolo26z.yaml' is neither a model yaml"),
+    (STUDY, ("--report-only", "--prepare-only"), "--report-only and --prepare-only: choose one"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
         "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
-        "arms-option", "seeds-option", "student-yaml", "teacher-yaml"])
+        "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "report-and-prepare"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
     exception other than the one-line error would fail the test here as a traceback would there."""
@@ -719,3 +720,44 @@ def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     proc = run_script("bench_efficacy.py", *study_args(tmp_path, study, "--report-only"))
     assert proc.returncode == 2 and "records 3 runs, and this one would end with 0" in proc.stderr + proc.stdout
     assert record.read_text() == before and not (tmp_path / "work" / "teachers").exists()  # before any teacher
+
+
+def test_parallel_arms_share_one_prepared_teacher_and_one_record(study, out, tmp_path):
+    """scripts/parallel_study.sh as the GPU seed ran: the finished study with one arm added, trained beside a finished
+    arm; the teacher is prepared once, the record holds every run, the archive the new run's epochs. Last in this
+    file: the added arm's run would change what test_rerun_trains_nothing compares."""
+    import tarfile
+
+    study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {**STUDY["arms"], "again": {
+        "method": "plain", "seeds": [0]}}})
+    got = tmp_path / "got"
+    env = {**os.environ, "WORK": str(out / "work"), "PYTHON": PYTHON, "ARM_TIMEOUT": "300"}
+    proc = subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), str(study_file), "plain,again", str(got),
+                           "--threads", "1", "--note", REMARK], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    steps = (got / "steps.log").read_text()
+    assert all(f"{what}" in steps for what in ("prepare: done", "plain: exit 0", "again: exit 0", "record: exit 0"))
+    assert "Prepared tiny" in (got / "record.log").read_text()
+    assert "1 runs finished" not in (got / "plain.log").read_text() and "0 to train now" in (got / "plain.log").read_text()
+    record = json.loads((got / "study-tiny.json").read_text())
+    assert {(r["arm"], r["seed"]) for r in record["runs"]} == {*ARM_SEEDS, ("again", 0)} and not record["pending"]
+    with tarfile.open(got / "runs.tgz") as tar:
+        names = set(tar.getnames())
+    assert {"tiny/teacher.json", "tiny/again/seed0/results.csv", "tiny/plain/seed1/run.json"} <= names
+    assert len(csv_rows(out / "work" / "tiny" / "again" / "seed0")) == 1
+
+
+@pytest.mark.parametrize("argv, env, needle", [
+    ([], {}, "give STUDY ARMS OUT"),
+    (["missing.yaml", "plain", "o"], {}, "study file 'missing.yaml' does not exist"),
+    (["benchmarks/kd-study-gpu640.yaml", " , ", "o"], {}, "ARMS is empty"),
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "o"], {"ARM_TIMEOUT": "10m"}, "ARM_TIMEOUT must be a whole number"),
+    (["benchmarks/kd-study-gpu640.yaml", "nope", "o"], {}, "no arm nope"),
+])
+def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_path):
+    argv = [str(tmp_path / a) if a == "o" else a for a in argv]
+    proc = subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHON": PYTHON, "WORK": str(tmp_path / "w"),
+                                                       **env})
+    assert proc.returncode == 2 and needle in proc.stderr, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
