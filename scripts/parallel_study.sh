@@ -19,20 +19,40 @@ fail() { echo "Error: $*" >&2; exit 2; }
 [ $# -ge 3 ] || fail "give STUDY ARMS OUT, e.g. benchmarks/kd-study-gpu640.yaml plain,builtin,ours out (see --help)"
 study=$1 arms=$2 out=$3
 shift 3
+for word in "$@"; do  # what the script decides itself: an option given again would win and split the arms' runs
+    case "${word%%=*}" in
+        --arms|--work|--results|--docs|--report-only|--prepare-only)
+            fail "${word%%=*} is set by the script: name the arms in ARMS, the folders in WORK and OUT";;
+    esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python3}
 work=${WORK:-/tmp/yolodistill-bench}
 limit=${ARM_TIMEOUT:-420}
 [[ $limit =~ ^[1-9][0-9]*$ ]] || fail "ARM_TIMEOUT must be a whole number of seconds, got '$limit'"
 [ -f "$study" ] || fail "study file '$study' does not exist"
-[ -n "${arms//[ ,]/}" ] || fail "ARMS is empty: name the arms to train, comma-separated"
+list=()
+for arm in ${arms//,/ }; do  # each arm once: two processes would train one run folder
+    [[ " ${list[*]-} " == *" $arm "* ]] || list+=("$arm")
+done
+[ ${#list[@]} -gt 0 ] || fail "ARMS is empty: name the arms to train, comma-separated"
+arms=$(IFS=,; echo "${list[*]}")
 name=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$study" 2>/dev/null) ||
     fail "'$study' is not a study file with a name (see benchmarks/kd-study.yaml)"
-mkdir -p "$out" "$work"
+mkdir -p "$out" "$work" 2>/dev/null && [ -w "$out" ] && [ -w "$work" ] ||
+    fail "cannot write into '$out' and '$work': choose folders of your own for OUT and WORK"
+out=$(cd "$out" && pwd) work=$(cd "$work" && pwd)  # absolute: the archive is made from inside WORK
 common=(--work "$work" --results "$out" --docs "$work/benchmarks.md" "$@")
 export PYTHONUNBUFFERED=1
 
 stamp() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
+pids=() sampler=""
+stop() {  # stopped: the arms (timeout passes the signal on) and the GPU sampler go too, not on in the background
+    kill $sampler "${pids[@]%%:*}" 2>/dev/null
+    wait 2>/dev/null
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 
 stamp "prepare: data and teacher"
 "$py" "$here/bench_efficacy.py" "$study" --prepare-only --arms "$arms" "${common[@]}" > "$out/record.log" 2>&1
@@ -49,21 +69,34 @@ if command -v nvidia-smi > /dev/null; then  # how busy the GPU is while the arms
     done >> "$out/steps.log") &
     sampler=$!
 fi
-pids=()
-for arm in ${arms//,/ }; do
+for arm in "${list[@]}"; do
     stamp "train $arm"
     timeout -k 15 "$limit" "$py" "$here/bench_efficacy.py" "$study" --arms "$arm" "${common[@]}" \
         > "$out/$arm.log" 2>&1 &
     pids+=("$!:$arm")
 done
+failed=()
 for p in "${pids[@]}"; do
     wait "${p%%:*}"
-    stamp "${p#*:}: exit $? (124: cut off at ${limit} s)"
+    status=$? arm=${p#*:}
+    case $status in
+        0) stamp "$arm: done";;
+        124|137) stamp "$arm: cut off at $limit s"; failed+=("$arm (cut off at $limit s)");;
+        *) stamp "$arm: exit $status"; failed+=("$arm (exit $status: $(tail -n 1 "$out/$arm.log"))");;
+    esac
 done
-[ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
+[ -n "$sampler" ] && kill "$sampler" 2>/dev/null
 stamp "record"
-"$py" "$here/bench_efficacy.py" "$study" --report-only "${common[@]}" >> "$out/record.log" 2>&1
-stamp "record: exit $?"
-(cd "$work" && tar -czf "$out/runs.tgz" "$name"/teacher.json \
-    $(ls -d "$name"/*/seed*/{results.csv,args.yaml,run.json} 2>/dev/null))
+"$py" "$here/bench_efficacy.py" "$study" --report-only "${common[@]}" --note "The arms $arms trained at the same \
+time, one process each (scripts/parallel_study.sh), so their epoch times share the machine alike; the command below \
+trains them one after another." >> "$out/record.log" 2>&1
+status=$?
+stamp "record: exit $status"
+[ $status -eq 0 ] || failed+=("the record (exit $status: $(tail -n 1 "$out/record.log"))")
+(cd "$work" && shopt -s nullglob && files=("$name"/*/seed*/{results.csv,args.yaml,run.json}) &&
+    tar -czf "$out/runs.tgz" "$name/teacher.json" "${files[@]}") || failed+=("the archive runs.tgz")
 stamp "done"
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'Error: not finished: %s; logs in %s\n' "$(IFS=';'; echo "${failed[*]}" | sed 's/;/; /g')" "$out" >&2
+    exit 1
+fi

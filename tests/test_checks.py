@@ -452,26 +452,54 @@ def test_empty_values_of_arguments_the_run_sets_are_no_conflict():
         check_reserved({"resume": True})
 
 
-@pytest.mark.parametrize("imgsz, warned", [(64, False), (96, False), (128, True), (32, True)])
-def test_a_teacher_distilled_far_from_its_training_size_is_warned_of(teacher26, synth_data, tmp_path, imgsz, warned):
-    """A 192 px teacher scored 0.019 at 640 px on the GPU seed; within Ultralytics' scale augmentation (1.5x) no word."""
+def teacher_warnings(teacher, data, imgsz, tmp_path, times=1) -> list[str]:
+    """What preflight warns of the teacher's size, from Ultralytics' own logger, over `times` checks of one run."""
     import logging
 
     from ultralytics.utils import LOGGER
 
-    from yolodistill.checks import preflight
+    from yolodistill import checks
     from yolodistill.config import resolve
 
+    checks.WARNED_SIZES.clear()  # a warning is given once per process: other tests may have given this one
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
     LOGGER.addHandler(handler)
-    try:  # teacher26 was saved with train_args imgsz=64
-        preflight(teacher26, "yolo26n.yaml", synth_data,
-                  dict(resolve(None, epochs=1, imgsz=imgsz, project=str(tmp_path / "runs"))[1]))
+    try:
+        for _ in range(times):
+            checks.preflight(teacher, "yolo26n.yaml", data,
+                             dict(resolve(None, epochs=1, imgsz=imgsz, project=str(tmp_path / "runs"))[1]))
     finally:
         LOGGER.removeHandler(handler)
-    said = [r.getMessage() for r in records if "trained at imgsz=64" in r.getMessage()]
+    return [r.getMessage() for r in records if "The teacher was trained at" in r.getMessage()]
+
+
+@pytest.mark.parametrize("imgsz, warned", [(64, False), (96, False), (128, True), (32, True)])
+def test_a_teacher_distilled_far_from_its_training_size_is_warned_of(teacher26, synth_data, tmp_path, imgsz, warned):
+    """A 192 px teacher scored 0.019 at 640 px on the GPU seed; within Ultralytics' scale augmentation (1.5x) no word."""
+    said = teacher_warnings(teacher26, synth_data, imgsz, tmp_path)  # teacher26: train_args imgsz=64
     assert len(said) == warned
     if warned:
-        assert f"distils at imgsz={imgsz}" in said[0] and "--imgsz 64" in said[0] and f"imgsz={imgsz}`" in said[0]
+        assert f"trained at imgsz=64 and this run distils at imgsz={imgsz}" in said[0] and "--imgsz 64" in said[0]
+
+
+def test_the_teacher_size_warning_is_given_once_per_teacher_and_size(teacher26, synth_data, tmp_path):
+    """compare checks its plan, then each run again: one warning, not one per seed."""
+    assert len(teacher_warnings(teacher26, synth_data, 128, tmp_path, times=3)) == 1
+
+
+@pytest.mark.parametrize("train_args", [{"task": "detect"}, {}, None, {"imgsz": [640, "480"]}, {"imgsz": True},
+                                        {"imgsz": [192, 256]}],
+                         ids=["no-imgsz", "empty", "none", "list-with-text", "bool", "list"])
+def test_a_teacher_of_unknown_size_gets_no_warning_and_no_traceback(teacher26, synth_data, tmp_path, train_args):
+    """Ultralytics fills a missing imgsz with 640, which the teacher may never have seen: unknown is no warning."""
+    ckpt = torch.load(teacher26, map_location="cpu", weights_only=False)
+    if train_args is None:
+        del ckpt["train_args"]
+    else:
+        ckpt["train_args"] = train_args
+    torch.save(ckpt, tmp_path / "t.pt")
+    assert teacher_warnings(tmp_path / "t.pt", synth_data, 192, tmp_path) == []
+    if train_args == {"imgsz": [192, 256]}:  # a known size after all: its longer side, 256, is 2.5 times from 640
+        assert len(teacher_warnings(tmp_path / "t.pt", synth_data, 640, tmp_path)) == 1

@@ -722,29 +722,47 @@ def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     assert record.read_text() == before and not (tmp_path / "work" / "teachers").exists()  # before any teacher
 
 
+def parallel_study(study_file: Path, arms: str, out: str, work: Path, cwd: Path, *extra, timeout: int = 300):
+    env = {**os.environ, "WORK": str(work), "PYTHON": PYTHON, "ARM_TIMEOUT": str(timeout)}
+    return subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), str(study_file), arms, out, "--threads", "1",
+                           *extra], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
 def test_parallel_arms_share_one_prepared_teacher_and_one_record(study, out, tmp_path):
     """scripts/parallel_study.sh as the GPU seed ran: the finished study with one arm added, trained beside a finished
-    arm; the teacher is prepared once, the record holds every run, the archive the new run's epochs. Last in this
-    file: the added arm's run would change what test_rerun_trains_nothing compares."""
+    arm; the teacher is prepared once, the record holds every run, the archive the new run's epochs; an arm named
+    twice trains once; OUT relative to where it runs. Near the end of this file: the added arm's run would change what
+    test_rerun_trains_nothing compares."""
     import tarfile
 
     study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {**STUDY["arms"], "again": {
         "method": "plain", "seeds": [0]}}})
-    got = tmp_path / "got"
-    env = {**os.environ, "WORK": str(out / "work"), "PYTHON": PYTHON, "ARM_TIMEOUT": "300"}
-    proc = subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), str(study_file), "plain,again", str(got),
-                           "--threads", "1", "--note", REMARK], env=env, capture_output=True, text=True, timeout=600)
+    proc = parallel_study(study_file, "plain,again,plain", "got", out / "work", tmp_path, "--note", REMARK)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    got = tmp_path / "got"
     steps = (got / "steps.log").read_text()
-    assert all(f"{what}" in steps for what in ("prepare: done", "plain: exit 0", "again: exit 0", "record: exit 0"))
-    assert "Prepared tiny" in (got / "record.log").read_text()
-    assert "1 runs finished" not in (got / "plain.log").read_text() and "0 to train now" in (got / "plain.log").read_text()
+    assert all(what in steps for what in ("prepare: done", "plain: done", "again: done", "record: exit 0"))
+    assert steps.count("train plain") == 1 and "Prepared tiny" in (got / "record.log").read_text()
+    assert "0 to train now" in (got / "plain.log").read_text()  # finished before: not trained again
     record = json.loads((got / "study-tiny.json").read_text())
     assert {(r["arm"], r["seed"]) for r in record["runs"]} == {*ARM_SEEDS, ("again", 0)} and not record["pending"]
+    assert record["remarks"][0] == REMARK and "plain,again trained at the same time" in record["remarks"][1]
     with tarfile.open(got / "runs.tgz") as tar:
         names = set(tar.getnames())
     assert {"tiny/teacher.json", "tiny/again/seed0/results.csv", "tiny/plain/seed1/run.json"} <= names
     assert len(csv_rows(out / "work" / "tiny" / "again" / "seed0")) == 1
+
+
+def test_an_arm_cut_off_is_named_and_the_record_still_written(study, out, tmp_path):
+    """An arm past ARM_TIMEOUT: the script ends with status 1 and one line naming it, after the record and the
+    archive of what finished. Last of the tests on the study: its cut-off run stays in the study's folder."""
+    study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {**STUDY["arms"], "cut": {
+        "method": "ours", "seeds": [1]}}})
+    proc = parallel_study(study_file, "cut", str(tmp_path / "got"), out / "work", tmp_path, timeout=1)
+    assert proc.returncode == 1, proc.stderr[-4000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Error: not finished: cut (cut off at 1 s)")
+    record = json.loads((tmp_path / "got" / "study-tiny.json").read_text())
+    assert record["pending"] == ["cut seed 1"] and (tmp_path / "got" / "runs.tgz").stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv, env, needle", [
@@ -753,11 +771,14 @@ def test_parallel_arms_share_one_prepared_teacher_and_one_record(study, out, tmp
     (["benchmarks/kd-study-gpu640.yaml", " , ", "o"], {}, "ARMS is empty"),
     (["benchmarks/kd-study-gpu640.yaml", "plain", "o"], {"ARM_TIMEOUT": "10m"}, "ARM_TIMEOUT must be a whole number"),
     (["benchmarks/kd-study-gpu640.yaml", "nope", "o"], {}, "no arm nope"),
-])
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--work", "w2"], {}, "--work is set by the script"),
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--arms=ours"], {}, "--arms is set by the script"),
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "file/o"], {}, "cannot write into"),
+], ids=["no-arguments", "no-study", "no-arms", "timeout", "unknown-arm", "work-option", "arms-option", "out-file"])
 def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_path):
-    argv = [str(tmp_path / a) if a == "o" else a for a in argv]
+    (tmp_path / "file").write_text("")
+    argv = [str(tmp_path / a) if a in ("o", "file/o") else a for a in argv]
     proc = subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), *argv], cwd=REPO, capture_output=True,
                           text=True, timeout=300, env={**os.environ, "PYTHON": PYTHON, "WORK": str(tmp_path / "w"),
                                                        **env})
-    assert proc.returncode == 2 and needle in proc.stderr, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, (proc.stdout, proc.stderr)

@@ -91,13 +91,14 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
 
     p = require_file(path, role, (".pt",))
     try:
-        model = load_checkpoint(p)[0]
+        model, ckpt = load_checkpoint(p)
     except Exception as e:
         raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
     check_task(getattr(model, "task", None), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
         raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
                         "teacher): pass a finished run's best.pt, or finish that run (yolodistill train --resume)")
+    model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
 
 
@@ -290,21 +291,31 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         raise UserError(first_line(e)) from None
 
 
-def check_teacher_size(teacher: torch.nn.Module, imgsz: int) -> str | None:
-    """A teacher knows objects at the size it was trained at. Distilled at 3.3 times that size (BCCD, 192 px to 640 px:
-    benchmarks/results/study-bccd-gpu640.json) it scored 0.019 mAP50-95, and both distillers ended 0.09 below the
-    plain student. Ultralytics' scale augmentation (0.5 to 1.5) covers less, hence the bound. A warning, not a refusal:
-    a teacher trained with multi_scale, or on images of another size, may still fit."""
-    trained = (getattr(teacher, "args", None) or {}).get("imgsz")
-    trained = max(trained) if isinstance(trained, (list, tuple)) and trained else trained
-    if not isinstance(trained, int) or trained <= 0 or 1 / 1.5 <= imgsz / trained <= 1.5:
-        return None
-    from ultralytics.utils import LOGGER
+def trained_imgsz(train_args: Any) -> int | None:
+    """From the checkpoint's own train_args (the loaded `model.args` fill a missing imgsz with 640); None if unclear."""
+    size = train_args.get("imgsz") if isinstance(train_args, dict) else None
+    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
+    return max(sizes) if sizes and all(type(x) is int and x > 0 for x in sizes) else None
 
+
+WARNED_SIZES: set[tuple[str, int, int]] = set()  # compare checks each run again: one warning per teacher and size
+
+
+def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str) -> str | None:
+    """A teacher knows objects at the size it learnt them: at 3.3 times it (BCCD, 192 to 640 px, study-bccd-gpu640.json)
+    it scored 0.019 mAP50-95 and both distillers ended 0.09 below plain. Ultralytics' scale augmentation (0.5-1.5)
+    covers less. A warning: a teacher trained with multi_scale, or on images of another size, may still fit."""
+    trained = getattr(teacher, "trained_imgsz", None)
+    if trained is None or 1 / 1.5 <= imgsz / trained <= 1.5:
+        return None
     message = (f"The teacher was trained at imgsz={trained} and this run distils at imgsz={imgsz}: it sees objects at "
                f"{imgsz / trained:.2g} times the size it learnt and may teach worse than no teacher: measure it with "
                f"`yolo val model=TEACHER data=DATA imgsz={imgsz}`, or pass --imgsz {trained}")
-    LOGGER.warning(message)
+    if (key := (str(Path(path).resolve()), trained, imgsz)) not in WARNED_SIZES:
+        from ultralytics.utils import LOGGER
+
+        WARNED_SIZES.add(key)
+        LOGGER.warning(message)
     return message
 
 
@@ -434,7 +445,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_fit(teacher_model, student_model, data_info, str(student))
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)
-    check_teacher_size(teacher_model, args["imgsz"])
+    check_teacher_size(teacher_model, args["imgsz"], teacher)
     local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)
     args.update(
         model=local(student), data=local(data), distill_model=local(teacher), task="detect", mode="train",
