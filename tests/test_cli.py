@@ -354,7 +354,8 @@ def test_ctrl_c_after_the_last_epoch_points_at_the_weights_not_at_resume(teacher
     monkeypatch.setattr(DistillationTrainer, "save_model", early_ctrl_c)
     again = CliRunner().invoke(app, [*command, "--exist-ok"])
     assert again.exit_code == 130, again.output
-    assert "a new run (no epoch had finished)" in " ".join(again.output.split())  # the old last.pt is not this run's
+    flat = " ".join(again.output.split())  # the old last.pt is not this run's; the folder needs --exist-ok again
+    assert f"a new run (no epoch had finished): the same command with --exist-ok reuses this run folder, {tmp_path / 'run'}" in flat
 
 
 def test_resume_as_key_value_is_one_line_or_nothing(teacher26, tmp_path):

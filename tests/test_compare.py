@@ -339,11 +339,12 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     assert cut.exit_code == 130 and fake.trained == ["plain-seed0"]
     message = " ".join(cut.output.split())
     assert "Interrupted. 1 of 6 runs finished, kept in" in message and "Traceback" not in message
-    command = message.split("Continue with: ")[1].split(" --exist-ok")[0]
+    command = message.split("Continue with: ")[1]  # the rest of the line, as the user would paste it
     assert command.startswith("yolodistill compare --teacher") and "--name cmp" in command
+    assert command.endswith(" --exist-ok")
 
-    fake = FakeRuns(monkeypatch)  # the printed command, as the user would paste it
-    rerun = CliRunner().invoke(app, [*shlex.split(command)[1:], "--exist-ok"])
+    fake = FakeRuns(monkeypatch)
+    rerun = CliRunner().invoke(app, shlex.split(command)[1:])
     assert rerun.exit_code == 0, rerun.output
     assert fake.trained == ["builtin-seed0", "ours-seed0", "plain-seed1", "builtin-seed1", "ours-seed1"]
     assert "plain seed 0: finished earlier with these settings, kept" in rerun.output

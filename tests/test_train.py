@@ -376,6 +376,23 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     assert args["distill_model"] == str(moved)
 
 
+def test_a_resumed_teacher_is_kept_absolute_and_a_lost_one_points_to_teacher(interrupted_last, teacher26, tmp_path,
+                                                                             monkeypatch):
+    """A relative --teacher stored as typed broke the next resume from another folder; a lost teacher's error did not
+    say that --teacher finds it."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "moved.pt").write_bytes(teacher26.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    args, _, _ = check_resume(interrupted_last, {"distill_model": "t/moved.pt"})
+    assert args["distill_model"] == str(tmp_path / "t" / "moved.pt")
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["distill_model"] = str(tmp_path / "gone" / "teacher.pt")
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(UserError, match=r"teacher of the resumed run '.*gone.teacher\.pt' does not exist: if it moved, "
+                                        r"add --teacher NEW_PATH\.pt to --resume"):
+        check_resume(tmp_path / "last.pt", {})
+
+
 def test_resume_with_a_teacher_of_another_architecture_is_refused(interrupted_last, tmp_path):
     """yolo11s has the run's classes, strides and neck widths; but the saved optimizer holds the teacher's parameters
     too, and restoring it failed mid-setup, after distill.yaml had been rewritten to name the wrong teacher."""

@@ -64,8 +64,8 @@ class CompareInterrupted(KeyboardInterrupt):
     """Ctrl-C during a comparison: what finished, and the command that trains the rest."""
 
     def __init__(self, finished: int, planned: int, save_dir: Path, command: str):
-        super().__init__(f"{finished} of {planned} runs finished, kept in {save_dir}. Continue with: {command} "
-                         "--exist-ok (runs that finished with the same settings are kept)")
+        super().__init__(f"{finished} of {planned} runs finished, kept in {save_dir} (a rerun with the same settings "
+                         f"keeps them). Continue with: {command} --exist-ok")  # the command last: pasted as it is
 
 
 def split_list(value: str | Iterable[Any]) -> list[str]:

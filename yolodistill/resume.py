@@ -10,7 +10,7 @@ import torch
 
 from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
 from .config import DistillConfig
-from .errors import UserError, check_no_quote, first_line, require_file
+from .errors import UserError, check_no_quote, first_line, is_url, require_file
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
 # and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
@@ -54,7 +54,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     check_resumed_values(overrides)
     saved = ckpt.get("ema") or ckpt.get("model")
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
-        overrides["distill_model"] = local_checkpoint(overrides["distill_model"], "teacher")
+        teacher = local_checkpoint(overrides["distill_model"], "teacher")  # kept absolute: resumed from anywhere later
+        overrides["distill_model"] = str(Path(teacher).resolve()) if Path(teacher).is_file() else teacher
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
@@ -171,6 +172,9 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
     hands over a new run's."""
     from .model import neck_channels
 
+    if teacher and not is_url(teacher) and not Path(str(teacher)).exists():
+        raise UserError(f"teacher of the resumed run '{teacher}' does not exist: if it moved, add --teacher NEW_PATH.pt "
+                        "to --resume")
     model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
     student = saved.student_model
     try:
@@ -193,7 +197,8 @@ def after_interrupt(last: Path, earlier: bool = False) -> str:
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
     the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own."""
     if not last.exists() or earlier:
-        return "Continue with: a new run (no epoch had finished)"
+        return ("Continue with: a new run (no epoch had finished): the same command with --exist-ok reuses this run "
+                f"folder, {last.parent.parent}")
     try:
         finished = finished_checkpoint(last)
     except Exception:
