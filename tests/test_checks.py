@@ -80,7 +80,7 @@ def cases(tmp_path, synth_data, teacher26):
                              ["should be a model yaml or a .pt checkpoint"]),
         "data with missing paths": (
             [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, val="images/nowhere")],
-            ["images not found", "check and clean it with: yolodistill data convert", "--format yolo"]
+            ["images not found", "fix its 'path:', 'train:' and 'val:' so they point at the image folders"]
         ),
         "data not yaml": ([teacher26, "yolo26n.yaml", txt], ["should be a dataset .yaml"]),
         "data download offline": (

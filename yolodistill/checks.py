@@ -159,6 +159,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
         if isinstance(e, FileNotFoundError) and not Path(data).exists():  # nor among Ultralytics' built-in datasets
             raise UserError(f"data '{data}' does not exist: check the path, or name a dataset yaml Ultralytics "
                             "ships (e.g. coco8.yaml)") from None
+        if isinstance(e, FileNotFoundError):  # its folders: data convert would fail on the same missing folder
+            fix = "fix its 'path:', 'train:' and 'val:' so they point at the image folders"
         if isinstance(e, ConnectionError):  # Ultralytics' download failure: a yaml's download, on a machine offline
             fix = "connect this machine to the internet, or download the dataset by hand and set the yaml's 'path'"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
