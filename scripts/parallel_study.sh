@@ -48,7 +48,7 @@ export PYTHONUNBUFFERED=1
 stamp() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$out/steps.log"; }
 pids=() sampler=""
 stop() {  # stopped: the arms (timeout passes the signal on) and the GPU sampler go too, not on in the background
-    kill $sampler "${pids[@]%%:*}" 2>/dev/null
+    kill $sampler "${pids[@]}" 2>/dev/null
     wait 2>/dev/null
 }
 trap 'stop; exit 130' INT
@@ -73,12 +73,12 @@ for arm in "${list[@]}"; do
     stamp "train $arm"
     timeout -k 15 "$limit" "$py" "$here/bench_efficacy.py" "$study" --arms "$arm" "${common[@]}" \
         > "$out/$arm.log" 2>&1 &
-    pids+=("$!:$arm")
+    pids+=("$!")  # in the order of list
 done
 failed=()
-for p in "${pids[@]}"; do
-    wait "${p%%:*}"
-    status=$? arm=${p#*:}
+for i in "${!list[@]}"; do
+    wait "${pids[i]}"
+    status=$? arm=${list[i]}
     case $status in
         0) stamp "$arm: done";;
         124|137) stamp "$arm: cut off at $limit s"; failed+=("$arm (cut off at $limit s)");;
@@ -97,6 +97,7 @@ stamp "record: exit $status"
     tar -czf "$out/runs.tgz" "$name/teacher.json" "${files[@]}") || failed+=("the archive runs.tgz")
 stamp "done"
 if [ ${#failed[@]} -gt 0 ]; then
-    printf 'Error: not finished: %s; logs in %s\n' "$(IFS=';'; echo "${failed[*]}" | sed 's/;/; /g')" "$out" >&2
+    printf -v what '%s; ' "${failed[@]}"
+    echo "Error: not finished: ${what}logs in $out" >&2
     exit 1
 fi

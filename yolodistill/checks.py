@@ -19,6 +19,7 @@ from .config import DistillConfig
 from .data import split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_writable,  # noqa: F401
                      first_line, is_url, require_file)
+from .utils import local_path
 
 
 @dataclass
@@ -448,9 +449,8 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)
     check_teacher_size(teacher_model, args["imgsz"], teacher)
-    local = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # noqa: E731 (resume from anywhere)
     args.update(
-        model=local(student), data=local(data), distill_model=local(teacher), task="detect", mode="train",
-        name=args["name"] or "exp",
+        model=local_path(student), data=local_path(data), distill_model=local_path(teacher), task="detect",
+        mode="train", name=args["name"] or "exp",
     )
     return Plan(args=args, teacher=teacher_model)

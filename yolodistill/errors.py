@@ -24,8 +24,9 @@ def is_url(path: str | Path) -> bool:
     return str(path).lower().startswith(("http:/", "https:/"))
 
 
-def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) -> Path:
-    """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError.
+def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), missing: str = "check the path") -> Path:
+    """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError (`missing`:
+    what to do when it does not exist).
 
     URLs are refused here: only the `--teacher` and `--student` URLs of train, compare and pseudo-label are fetched, by
     `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
@@ -37,7 +38,7 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = ()) ->
     if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():  # yolo26s.yaml as a teacher: the kind first
         raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
     if not p.exists():
-        raise UserError(f"{what} '{path}' does not exist: check the path")
+        raise UserError(f"{what} '{path}' does not exist: {missing}")
     if not p.is_file():
         run = (p / "weights").is_dir()  # a run folder: its checkpoints are in weights/
         inside = f", e.g. {p / 'weights' / ('last.pt' if what == 'resume checkpoint' else 'best.pt')}" if run else ""

@@ -10,7 +10,8 @@ import torch
 
 from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
 from .config import DistillConfig
-from .errors import UserError, check_no_quote, first_line, is_url, require_file
+from .errors import UserError, check_no_quote, first_line, require_file
+from .utils import local_path
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
 # and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
@@ -54,8 +55,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     check_resumed_values(overrides)
     saved = ckpt.get("ema") or ckpt.get("model")
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
-        teacher = local_checkpoint(overrides["distill_model"], "teacher")  # kept absolute: resumed from anywhere later
-        overrides["distill_model"] = str(Path(teacher).resolve()) if Path(teacher).is_file() else teacher
+        overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
@@ -172,10 +172,9 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
     hands over a new run's."""
     from .model import neck_channels
 
-    if teacher and not is_url(teacher) and not Path(str(teacher)).exists():
-        raise UserError(f"teacher of the resumed run '{teacher}' does not exist: if it moved, add --teacher NEW_PATH.pt "
-                        "to --resume")
-    model = load_detector(require_file(teacher, "teacher of the resumed run", (".pt",)), "teacher of the resumed run")
+    role = "teacher of the resumed run"
+    model = load_detector(require_file(teacher, role, (".pt",), "if it moved, add --teacher NEW_PATH.pt to --resume"),
+                          role)
     student = saved.student_model
     try:
         check_fit(model, student, {"names": student.names, "channels": student.yaml.get("channels", 3)}, run)

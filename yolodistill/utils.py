@@ -150,3 +150,8 @@ def held_signals() -> Iterator[list[int]]:
             signal.signal(sig, handler)
         for sig in dict.fromkeys(caught):
             signal.raise_signal(sig)
+
+
+def local_path(path: str | Path) -> str:
+    """Absolute where it is a local path, so that a run resumes from anywhere; a name or URL as it is."""
+    return str(Path(path).resolve()) if Path(path).exists() else str(path)
