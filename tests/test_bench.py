@@ -371,6 +371,22 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     assert len(lines) == 1 and "does not exist" in lines[0]
 
 
+def test_cli_bench_takes_its_options_as_key_value(run, synth_data, tmp_path):
+    """Ultralytics users write imgsz=96 runs=3; bench took each word for a file that does not exist."""
+    w = weights_of(run)
+    out = tmp_path / "kv" / "bench.json"
+    ok = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), f"data={synth_data}", "warmup=1", "runs=3",
+                                  f"json={out}"])
+    assert ok.exit_code == 0, ok.output
+    (row,) = json.loads(out.read_text())
+    env = json.loads((out.parent / "bench_env.json").read_text())
+    assert row["format"] == "onnx" and (env["runs"], env["warmup"], env["data"]) == (3, 1, str(synth_data))
+    for args, needle in ((["conf=0.3"], "bench has no setting conf=: see yolodistill bench --help"),
+                         (["--runs", "3", "runs=4"], "runs is given twice (--runs 3 and runs=4): keep one"),
+                         (["runs=many"], "runs=many: ")):
+        assert_one_line_error(CliRunner().invoke(app, ["bench", str(w / "best.onnx"), *args]), needle)
+
+
 def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path, monkeypatch):
     """The newest best.pt of an interrupted run is a mid-training checkpoint, whose student AutoBackend unwraps with
     the trainer's namespace as its args, not a dict."""

@@ -8,7 +8,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from yolodistill.cli import app, parse_overrides
+from yolodistill.cli import app
 from yolodistill.errors import UserError
 
 from .conftest import PYTHON, assert_one_line_error
@@ -35,20 +35,6 @@ def test_help_explains_every_option_and_argument():
             assert param.help and len(param.help) > 10, (path, param.name)
         result = CliRunner().invoke(app, [*path, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
-
-
-def test_overrides_are_typed_like_ultralytics():
-    assert parse_overrides(["lr0=0.01", "cos_lr=True", "optimizer=AdamW", "freeze=[0,1]", "name="]) == {
-        "lr0": 0.01, "cos_lr": True, "optimizer": "AdamW", "freeze": [0, 1], "name": None,
-    }
-    with pytest.raises(UserError):
-        parse_overrides(["=3"])
-
-
-def test_scientific_notation_in_key_value_words_is_a_number():
-    """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
-    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project='1e5'"]) == {
-        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run", "project": "1e5"}  # quoted stays a string
 
 
 @pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup=.inf"], ["temperature=.nan"]])

@@ -268,6 +268,8 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
 def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp_path):
     """plain and builtin train with Ultralytics' own trainer: its in-place strip of best.pt is held against Ctrl-C
     as ours is (train.whole_strips, tested in test_train)."""
+    from collections import defaultdict
+
     from ultralytics.engine import trainer as engine
     from ultralytics.models.yolo import detect
 
@@ -278,6 +280,7 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
     class Trainer:  # stands in for DetectionTrainer: records which strip its final_eval would call
         def __init__(self, overrides):
             self.save_dir, self.metrics, self.args = tmp_path / overrides["name"], {"fitness": 0.0}, overrides
+            self.callbacks = defaultdict(list)
 
         def train(self):
             seen["strip"] = engine.strip_optimizer.__name__
@@ -368,7 +371,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
 
 def test_the_repeat_command_reads_back_the_same_settings():
     """device=0 written bare came back the number 0, another plan than '0': the continue command kept nothing."""
-    from yolodistill.cli import parse_overrides
+    from yolodistill.words import parse_overrides
     from yolodistill.compare import cli_command, run_plan
 
     overrides = {"device": "0", "lr0": 0.01, "name_like": "1e3", "plots": False, "classes": [0, 2], "text": "a b"}

@@ -479,6 +479,28 @@ def test_ultralytics_export_words_go_as_key_value(weights, synth_data):
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [12]
 
 
+def test_the_command_s_own_options_go_as_key_value_too(weights, synth_data):
+    """imgsz=96 is --imgsz 96, as in train and in Ultralytics' own export: it was a TypeError traceback."""
+    import onnx
+
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data), "imgsz=96",
+                                      "format=onnx"])
+    assert result.exit_code == 0, result.output
+    dims = onnx.load(weights.parent / "best.onnx").graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims][2:] == [96, 96]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--imgsz", "64", "imgsz=96"], "imgsz is given twice (--imgsz 64 and imgsz=96): keep one"),
+    (["imgsz=abc"], "imgsz=abc: "),
+    (["half=maybe"], "half=maybe: "),
+])
+def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needle):
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), *args])
+    assert_one_line_error(result, needle)
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["best.pt"]
+
+
 @pytest.mark.parametrize("word, needle", [
     ("lr0=0.1", "export takes opset=, workspace=, fraction= as key=value, not lr0"),
     ("opset=abc", "'opset' must be an int"),

@@ -376,6 +376,26 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     assert args["distill_model"] == str(moved)
 
 
+def test_resume_with_another_teacher_of_the_same_shape_is_refused_while_the_run_s_own_is_there(interrupted_last,
+                                                                                               teacher26, tmp_path):
+    """Another yolo26s of the run's classes passes every fit check; --teacher is only for a teacher that moved, and
+    the run's own is still at the recorded path. Its byte copy resumes."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error, save_checkpoint
+
+    other = save_checkpoint("yolo26s.yaml", tmp_path / "other.pt")  # fresh random weights: another teacher
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(other)])
+    assert_one_line_error(result, f"--teacher '{other}' is not the run's teacher, which is still at '{teacher26}'",
+                          "resume without --teacher")
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(teacher26.read_bytes())
+    args, _, _ = check_resume(interrupted_last, {"distill_model": str(copy)})
+    assert args["distill_model"] == str(copy)
+
+
 def test_a_resumed_teacher_is_kept_absolute_and_a_lost_one_points_to_teacher(interrupted_last, teacher26, tmp_path,
                                                                              monkeypatch):
     """A relative --teacher stored as typed broke the next resume from another folder; a lost teacher's error did not
@@ -486,6 +506,29 @@ def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth
     for changed in ({"epochs": 3}, {"feat_loss": "cwd"}, {"student": "yolo26s.yaml"}, {"seed": 1}, {"config": "x"}):
         with pytest.raises(UserError, match=f"cannot change {next(iter(changed))}"):
             check_resume(interrupted_last, changed)
+
+
+def test_resume_takes_optimizer_auto_and_the_lr0_it_overrode_as_typed_twice_over(teacher26, synth_data, tmp_path):
+    """optimizer=auto writes AdamW, its own lr0 and warmup_bias_lr 0 into the checkpoint's args: the run's command with
+    --resume added was refused ('cannot change lr0, optimizer'), and after one resume so was the next."""
+    typed = {"optimizer": "auto", "lr0": 0.01, "warmup_bias_lr": 0.1}
+    first = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=3, **typed)
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    last = tmp_path / "run" / "weights" / "last.pt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert ckpt["train_args"]["optimizer"] != "auto" and ckpt["train_args"]["lr0"] != 0.01  # what Ultralytics does
+    for _ in range(2):  # resumed, stopped after its next epoch, then resumed again
+        args, distill, teacher = check_resume(last, dict(typed))
+        assert not set(typed) & set(args)
+        with pytest.raises(UserError, match="cannot change lr0"):
+            check_resume(last, {**typed, "lr0": 0.02})
+        resumed = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+        resumed.add_callback("on_model_save", lambda trainer: (_ for _ in ()).throw(Interrupt()))
+        with pytest.raises(Interrupt):
+            resumed.train()
+    assert yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["train_args"]["optimizer"] == "auto"
 
 
 @pytest.mark.parametrize("flag, value", [("--student", "yolo26s.yaml"), ("--config", "nope.yaml")])
@@ -716,3 +759,45 @@ def test_a_twin_left_by_a_kill_is_not_renamed_over_best_pt(tmp_path, monkeypatch
     assert best.read_bytes() == b"the best checkpoint" and (tmp_path / "last.pt").read_bytes() == b"this epoch"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
     assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
+
+
+def test_the_teacher_s_freezing_is_one_line_not_one_per_tensor(teacher26, synth_data, tmp_path):
+    """Ultralytics logs 'Freezing layer' for each teacher tensor, hundreds of lines before the first epoch."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "frozen")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    LOGGER.addHandler(handler)
+    try:
+        trainer._setup_train()
+    finally:
+        LOGGER.removeHandler(handler)
+    lines = [r.getMessage() for r in records]
+    teacher = unwrap_model(trainer.model).teacher_model
+    assert not [m for m in lines if m.startswith("Freezing layer 'teacher_model.")]
+    assert f"Teacher frozen: {len(list(teacher.parameters()))} tensors (teacher_model.*)" in lines
+    assert not any(p.requires_grad for p in teacher.parameters())
+    assert LOGGER.filters == []  # the folding ends with the setup: later lines print
+
+
+def test_a_ctrl_c_that_a_plot_swallowed_still_stops_the_run(teacher26, synth_data, tmp_path, monkeypatch):
+    """Ultralytics plots the labels under @TryExcept, which swallows KeyboardInterrupt: the run used to train on."""
+    import signal
+
+    from ultralytics.utils import TryExcept
+
+    from yolodistill.train import TrainingInterrupted
+
+    @TryExcept(verbose=False)
+    def pressed_while_plotting(self):
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(DistillationTrainer, "plot_training_labels", pressed_while_plotting)
+    with pytest.raises(TrainingInterrupted):
+        train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", **{**FAST, "plots": True})
+    assert not (tmp_path / "run" / "results.csv").exists()  # stopped before its first epoch
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

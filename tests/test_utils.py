@@ -104,3 +104,40 @@ def test_checking_an_image_never_installs_a_package(tmp_path, monkeypatch):
     bad.write_bytes(b"not an image at all")
     assert exif.read(bad) is None and image_shape(str(bad)) is None
     assert asked == []
+
+
+def test_a_ctrl_c_swallowed_inside_training_is_raised_again_by_the_next_callback():
+    """Ultralytics' @TryExcept returns True for any exception, KeyboardInterrupt included: a Ctrl-C during a plot was
+    lost and the run trained on."""
+    import signal
+    from collections import defaultdict
+
+    from yolodistill.utils import STICKY_EVENTS
+
+    trainer = type("Trainer", (), {})()
+    trainer.callbacks = defaultdict(list, {event: [print] for event in STICKY_EVENTS})
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a command's process
+    try:
+        run_swallowed_press(trainer)
+    finally:
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, before)
+    assert dict(trainer.callbacks) == {event: [print] for event in STICKY_EVENTS}
+
+
+def run_swallowed_press(trainer) -> None:
+    import signal
+
+    from ultralytics.utils import TryExcept
+
+    from yolodistill.utils import STICKY_EVENTS, sticky_interrupt
+
+    with sticky_interrupt(trainer) as pressed:
+        for event in STICKY_EVENTS:
+            trainer.callbacks[event][0](trainer)  # no press yet: the callbacks pass
+        with TryExcept(verbose=False):
+            signal.raise_signal(signal.SIGINT)  # raised as KeyboardInterrupt, and swallowed
+        assert pressed == [signal.SIGINT]
+        for event in STICKY_EVENTS:
+            with pytest.raises(KeyboardInterrupt):
+                trainer.callbacks[event][0](trainer)

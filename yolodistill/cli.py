@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
+from .words import extra_words, own_words, parse_overrides
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -40,40 +40,6 @@ def user_errors(fn):
             raise typer.Exit(code=UserError.exit_code) from None
 
     return wrapper
-
-
-def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
-    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`).
-
-    A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
-    key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
-    from .config import load_yaml  # here, not above: config imports torch, which --help does not need
-
-    words = ("Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)" if command == "export" else
-             "any other Ultralytics train argument goes as key=value (lr0=0.01)")
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if item.startswith("-") and not sep:
-            import difflib
-
-            close = difflib.get_close_matches(item, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; {words}")
-        key = key.strip().lstrip("-").replace("-", "_")
-        if not sep or not key:
-            raise UserError(f"'{item}' is not a key=value override: {words}")
-        try:
-            out[key] = load_yaml(value) if value != "" else None
-        except yaml.YAMLError:
-            out[key] = value
-    return out
-
-
-def extra_words(ctx: typer.Context) -> dict:
-    """The command's key=value words, an unknown --option named with the closest of its own."""
-    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
-    return parse_overrides(ctx.args, ctx.info_name or "train", known)
 
 
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
@@ -348,19 +314,20 @@ def export(
     max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
 ):
     """Export with Ultralytics, then check the artifact against the PyTorch model on sample images. Ultralytics'
-    opset=, workspace= and fraction= go as key=value (opset=12)."""
+    opset=, workspace= and fraction= go as key=value (opset=12), and so may the options below (imgsz=320)."""
     from .export import export_model
 
-    result = export_model(
-        weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data, dynamic=dynamic, batch=batch,
-        simplify=simplify, nms=nms, device=device, max_drop=max_drop, **extra_words(ctx),
-    )
+    values, words = own_words(ctx, dict(weights=weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data,
+                                        dynamic=dynamic, batch=batch, simplify=simplify, nms=nms, device=device,
+                                        max_drop=max_drop))
+    result = export_model(**values, **words)
     console.print(result.render())
 
 
 @app.command()
 @user_errors
 def bench(
+    ctx: typer.Context,
     artifacts: Optional[List[Path]] = typer.Argument(None, help=escape(
         "Files to bench (.pt, .onnx, *_openvino_model/, .engine). [default: newest run's best.pt and its exports, "
         "found under ./runs/distill, else ./runs/detect]")),
@@ -374,11 +341,19 @@ def bench(
     json: Optional[Path] = typer.Option(None, "--json", help=escape("Where to write bench.json. [default: beside "
                                         "the first artifact]")),
 ):
-    """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images."""
+    """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images.
+    Options may go as key=value too, as Ultralytics writes them (imgsz=320 runs=50)."""
     from .bench import bench as run_bench
 
-    run_bench(artifacts or None, data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
-              json_path=json, console=console)
+    typed = [a for a in artifacts or []  # key=value words, as Ultralytics takes them, where no such file is
+             if str(a).partition("=")[0].isidentifier() and "=" in str(a) and not a.exists()]
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+    values, left = own_words(ctx, dict(data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
+                                       json=json), parse_overrides([str(a) for a in typed], "bench", known))
+    if left:
+        raise UserError(f"bench has no setting {next(iter(left))}=: see yolodistill bench --help")
+    values["json_path"] = values.pop("json")
+    run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
 
 
 @app.command()

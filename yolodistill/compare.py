@@ -27,7 +27,7 @@ from rich.markup import escape
 
 from .errors import UserError, check_seed
 from .report import compare_markdown, compare_plot, compare_table, environment, mean_std, summarize, write_json
-from .utils import atomic_write_text
+from .utils import atomic_write_text, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
@@ -176,7 +176,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     if method == "builtin":
         args["distill_model"] = ours["teacher"]
     trainer = DetectionTrainer(overrides=args)
-    with whole_strips():  # as ours, best.pt is never left half-written (DDP workers strip as Ultralytics does)
+    with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
         trainer.train()
     return Path(trainer.save_dir), dict(trainer.metrics)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
 from .config import DistillConfig
@@ -48,7 +49,9 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
 
         check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
                       fix="put it back there, or start a new run")
-    overrides = {k: v for k, v in overrides.items() if k in RESUMABLE or not same_as_run(k, v, ckpt, settings)}
+    started = started_args(p)
+    overrides = {k: v for k, v in overrides.items()
+                 if k in RESUMABLE or not same_as_run(k, v, ckpt, settings, started)}
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
@@ -58,6 +61,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
+    if overrides.get("distill_model"):  # after the fit checks, which say more of a teacher that cannot work
+        check_teacher_moved(overrides["distill_model"], ckpt.get("train_args", {}).get("distill_model"))
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
     if "save_dir" not in overrides:  # where this last.pt is (a copied or moved run's), not where the run first was
         folder = p.resolve().parent
@@ -65,12 +70,41 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
 
 
-def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig) -> bool:
+def check_teacher_moved(given: str, recorded: str | None) -> None:
+    """--teacher on a resume is for a teacher that moved: while the run's own is still where it was, another file
+    there would only pass the shape checks (another yolo26s, trained otherwise), so it must be the same bytes."""
+    import filecmp
+
+    if recorded and Path(recorded).is_file() and not filecmp.cmp(given, recorded, shallow=False):
+        raise UserError(f"--teacher '{given}' is not the run's teacher, which is still at '{recorded}': resume without "
+                        "--teacher (it is only for a teacher that moved), or start a new run to change teachers")
+
+
+AUTO_REWRITTEN = ("optimizer", "lr0", "warmup_bias_lr")  # optimizer=auto replaces them in the checkpoint's args
+
+
+def started_args(last: Path) -> dict[str, Any]:
+    """The Ultralytics args a run started with, from its distill.yaml (RUN/weights/last.pt): the checkpoint holds
+    them after optimizer=auto rewrote AUTO_REWRITTEN (AdamW, its own lr0, warmup_bias_lr 0). Empty where there is
+    none, or it does not read."""
+    recipe = last.resolve().parent.parent / "distill.yaml"
+    try:
+        args = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("train_args")
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig,
+                started: dict[str, Any] | None = None) -> bool:
     """Whether a setting given with --resume repeats the run's own: the run's command run again with --resume added
-    asks for nothing new, so it is not refused. A recipe file (--config) is never taken as the same."""
+    asks for nothing new, so it is not refused; that includes optimizer=auto and the lr0 it overrode, as typed.
+    A recipe file (--config) is never taken as the same."""
     if key in DistillConfig.keys():
         return same_value(value, getattr(settings, key))
     args = ckpt.get("train_args") or {}
+    if key in AUTO_REWRITTEN and key in (started or {}) and same_value(value, started[key]):
+        return True
     key = "model" if key == "student" else key
     return key != "config" and key in args and same_value(value, args[key])
 

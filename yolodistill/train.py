@@ -37,9 +37,10 @@ from ultralytics.utils.torch_utils import unwrap_model
 from .config import DistillConfig
 from .errors import UserError
 from .model import KDModel, load_teacher
+from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, held_signals, partial_twin, replace_synced
+from .utils import atomic_write_text, held_signals, partial_twin, replace_synced, sticky_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -117,6 +118,9 @@ class DistillationTrainer(DetectionTrainer):
 
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
+        if self.resume:  # what optimizer=auto rewrote in the checkpoint's args stays as the run started (resume.py)
+            started = started_args(Path(self.args.resume))
+            args.update({k: started[k] for k in AUTO_REWRITTEN if k in started})
         return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "images": self.images,
                 "train_args": args}
 
@@ -246,11 +250,39 @@ class DistillationTrainer(DetectionTrainer):
         """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
         return {SETTINGS_ENV: json.dumps(self.distill.to_dict())}
 
+    def _setup_train(self):
+        """Ultralytics logs one 'Freezing layer' line per teacher tensor (hundreds): one line says it instead."""
+        with FoldedLines("Freezing layer 'teacher_model.") as folded:
+            super()._setup_train()
+        if folded.count and RANK in {-1, 0}:
+            LOGGER.info(f"Teacher frozen: {folded.count} tensors (teacher_model.*)")
+
     def train(self):
         """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down."""
         if self.ddp:
             os.environ.update(self.ddp_environment())
         return super().train()
+
+
+class FoldedLines(logging.Filter):
+    """Inside the block, Ultralytics' log lines starting with `prefix` are counted instead of printed."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix, self.count = prefix, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(self.prefix):
+            self.count += 1
+            return False
+        return True
+
+    def __enter__(self) -> FoldedLines:
+        LOGGER.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        LOGGER.removeFilter(self)
 
 
 @contextmanager
@@ -362,7 +394,8 @@ def train(
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     try:
-        trainer.train()
+        with sticky_interrupt(trainer):
+            trainer.train()
     except KeyboardInterrupt:
         last = Path(trainer.last)
         raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None

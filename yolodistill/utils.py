@@ -155,3 +155,37 @@ def held_signals() -> Iterator[list[int]]:
 def local_path(path: str | Path) -> str:
     """Absolute where it is a local path, so that a run resumes from anywhere; a name or URL as it is."""
     return str(Path(path).resolve()) if Path(path).exists() else str(path)
+
+
+STICKY_EVENTS = ("on_pretrain_routine_end", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end")
+
+
+@contextmanager
+def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
+    """Ctrl-C for the whole of `trainer.train()`, even where it lands in a plot Ultralytics wraps in @TryExcept
+    (which swallows any exception) or in a finaliser run by its gc.collect() (Python prints and drops it): the run
+    trained on. The handler remembers the press, and the trainer's next callback (each batch) raises it again.
+    Only where Ctrl-C has Python's own handler, in the main thread. Yields the presses."""
+    pressed: list[int] = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield pressed
+        return
+
+    def remember(signum, frame):
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    def again(_trainer: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+
+    for event in STICKY_EVENTS:
+        trainer.callbacks[event].insert(0, again)
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for event in STICKY_EVENTS:
+            trainer.callbacks[event].remove(again)

@@ -1,0 +1,22 @@
+"""key=value words as Ultralytics reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from yolodistill.errors import UserError
+from yolodistill.words import parse_overrides
+
+
+def test_overrides_are_typed_like_ultralytics():
+    assert parse_overrides(["lr0=0.01", "cos_lr=True", "optimizer=AdamW", "freeze=[0,1]", "name="]) == {
+        "lr0": 0.01, "cos_lr": True, "optimizer": "AdamW", "freeze": [0, 1], "name": None,
+    }
+    with pytest.raises(UserError):
+        parse_overrides(["=3"])
+
+
+def test_scientific_notation_in_key_value_words_is_a_number():
+    """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
+    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project='1e5'"]) == {
+        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run", "project": "1e5"}  # quoted stays a string

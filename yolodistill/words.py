@@ -1,0 +1,63 @@
+"""Ultralytics-style `key=value` words on the command line: parsed as YAML scalars, and where a word names one of the
+command's own options, taken as that option (imgsz=320 is --imgsz 320)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+import yaml
+
+from .errors import UserError
+
+
+def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
+    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`).
+
+    A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
+    key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
+    from .config import load_yaml  # here, not above: config imports torch, which --help does not need
+
+    words = ("Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)" if command == "export" else
+             "any other Ultralytics train argument goes as key=value (lr0=0.01)")
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if item.startswith("-") and not sep:
+            import difflib
+
+            close = difflib.get_close_matches(item, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; {words}")
+        key = key.strip().lstrip("-").replace("-", "_")
+        if not sep or not key:
+            raise UserError(f"'{item}' is not a key=value override: {words}")
+        try:
+            out[key] = load_yaml(value) if value != "" else None
+        except yaml.YAMLError:
+            out[key] = value
+    return out
+
+
+def extra_words(ctx: typer.Context) -> dict:
+    """The command's key=value words, an unknown --option named with the closest of its own."""
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+    return parse_overrides(ctx.args, ctx.info_name or "train", known)
+
+
+def own_words(ctx: typer.Context, values: dict[str, Any],
+              words: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For commands whose flags have defaults: a key=value word (of `words`, else the command's extra words) naming
+    one of the command's own options sets it, as in train (imgsz=320 is --imgsz 320), converted as the flag would be;
+    one also given as a flag is refused. Returns the values and the words left."""
+    words, params = extra_words(ctx) if words is None else dict(words), {p.name: p for p in ctx.command.params}
+    values = dict(values)
+    for key in [k for k in words if k in values and k in params]:
+        value, param = words.pop(key), params[key]
+        if ctx.get_parameter_source(key).name not in {"DEFAULT", "DEFAULT_MAP"}:
+            raise UserError(f"{key} is given twice ({param.opts[0]} {values[key]} and {key}={value}): keep one")
+        try:
+            values[key] = None if value is None else param.process_value(ctx, value)
+        except typer.BadParameter as e:
+            raise UserError(f"{key}={value}: {e.message}") from None
+    return values, words
