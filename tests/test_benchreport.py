@@ -33,11 +33,41 @@ def test_table_shows_each_rows_imgsz_when_they_differ():
 def test_long_model_names_stay_whole_on_a_narrow_terminal():
     # cut to "a-very-…", two runs of one long prefix read the same
     names = ["a-very-long-run-name-of-the-plain-student", "a-very-long-run-name-of-the-distilled-student"]
-    console = Console(file=io.StringIO(), width=80, record=True)
+    console = Console(file=io.StringIO(), width=80, record=True, force_terminal=True)
     print_table([table_row(n, "onnx", 96) for n in names], {}, console)
     text = console.export_text()
     cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
     assert all(n in cells for n in names) and "…" not in text
+
+
+def wide_rows() -> list[dict]:
+    """Two sizes (an imgsz column) and an OpenVINO row that runs in bf16: wider than 80 columns."""
+    rows = [table_row("plain-seed3", "pt", 192), table_row("plain-seed3", "openvino", 192),
+            table_row("distilled-seed3", "onnx", 96)]
+    rows[1]["precision"] = "fp32 (runs bf16)"
+    return rows
+
+
+def test_a_table_wider_than_the_output_is_whole_in_a_log_and_cut_by_columns_on_a_terminal():
+    """At 80 columns the numbers were cut to '10.…' and mAP50-95 fell off the edge, in a terminal and in a log."""
+    log = Console(file=io.StringIO(), width=80, record=True)  # a pipe or a file: not a terminal
+    print_table(wide_rows(), {}, log)
+    text = log.export_text()
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    assert [h.strip() for h in header.split("┃")[1:-1]] == ["model", "fmt", "prec", "imgsz", "p50", "p90", "p99",
+                                                           "img/s", "MB", "mAP50", "mAP50-95"]
+    assert "…" not in text and "fp32 (runs bf16)" in text and "left out" not in text
+    assert log.width == 80  # the console is as it was for what is printed next
+
+    term = Console(file=io.StringIO(), width=80, record=True, force_terminal=True)
+    print_table(wide_rows(), {}, term)
+    text = term.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    kept = [h.strip() for h in header.split("┃")[1:-1]]
+    assert kept[:5] == ["model", "fmt", "prec", "imgsz", "p50"] and kept[-1] == "mAP50-95"
+    dropped = [h for h in ("p99", "p90", "MB", "mAP50", "img/s") if h not in kept]
+    assert dropped and f"{', '.join(dropped)} left out for the terminal's width: see bench.md" in " ".join(text.split())
 
 
 def test_an_older_bench_record_is_still_bench_s_own(tmp_path):

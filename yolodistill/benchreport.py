@@ -104,34 +104,58 @@ def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
     ]
 
 
-def terminal_cells(r: dict) -> list[str]:
-    """A row rounded for an 80-column terminal (bench.md and bench.json keep every digit and column)."""
+def terminal_cells(r: dict) -> dict[str, str]:
+    """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return [r["name"], r["format"], r["precision"], num(lat["p50"], ".2f"), num(lat["p90"], ".2f"),
-            num(lat["p99"], ".2f"), num(r["throughput_ips"], ".0f"), num(r["size_mb"], ".1f"),
-            num(r["map50"], ".3f"), num(r["map50_95"], ".3f")]
+    return {"model": r["name"], "fmt": r["format"], "prec": r["precision"], "imgsz": str(r["imgsz"]),
+            "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
+            "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
+            "mAP50-95": num(r["map50_95"], ".3f")}
 
 
-TERMINAL_HEADERS = ["model", "fmt", "prec", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
+TERMINAL_HEADERS = ["model", "fmt", "prec", "imgsz", "p50", "p90", "p99", "img/s", "MB", "mAP50", "mAP50-95"]
+DROPPABLE = ["p99", "p90", "MB", "mAP50", "img/s"]  # left out, in this order, where a terminal is too narrow
 
 
-def print_table(rows: list[dict], env: dict, console: Console) -> None:
-    """The rich table, with energy per image when a Jetson measured it. The input size goes in the title when every
-    row shares it, else in a column: a 64 px checkpoint and its 96 px export are not the same measurement."""
+def bench_table(rows: list[dict], env: dict, headers: list[str]) -> Table:
     one_size = len({r["imgsz"] for r in rows}) == 1
     size = f", imgsz {rows[0]['imgsz']}" if one_size else ""
     table = Table(title=f"yolodistill bench: latency in ms{size}, batch {rows[0]['batch']}")
     energy = env.get("energy", {})
-    headers = TERMINAL_HEADERS[:3] + ([] if one_size else ["imgsz"]) + TERMINAL_HEADERS[3:]
     for h in headers + (["J/img"] if energy else []):
         table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h),
                          overflow="fold" if h == "model" else "ellipsis")  # a long run name wraps, never cut to …
     for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
-        extra = ["-" if joules is None else f"{joules:.4g}"] if energy else []
         cells = terminal_cells(row)
-        table.add_row(*cells[:3], *([] if one_size else [str(row["imgsz"])]), *cells[3:], *extra)
+        table.add_row(*(cells[h] for h in headers), *(["-" if joules is None else f"{joules:.4g}"] if energy else []))
+    return table
+
+
+def print_table(rows: list[dict], env: dict, console: Console) -> None:
+    """The rich table, with energy per image when a Jetson measured it. The input size goes in the title when every
+    row shares it, else in a column: a 64 px checkpoint and its 96 px export are not the same measurement. Output that
+    is not a terminal (a log, a pipe) gets the table whole, however wide; a terminal too narrow for it loses the
+    DROPPABLE columns it cannot show, and says which, rather than cutting numbers to '…'."""
+    from rich.measure import Measurement
+
+    headers = [h for h in TERMINAL_HEADERS if h != "imgsz" or len({r["imgsz"] for r in rows}) > 1]
+    width = lambda t: Measurement.get(console, console.options.update_width(10_000), t).maximum  # noqa: E731
+    table = bench_table(rows, env, headers)
+    if not console.is_terminal:
+        before, console.width = console.width, max(console.width, width(table))  # print's width= cannot widen
+        try:
+            console.print(table)
+        finally:
+            console.width = before
+        return
+    dropped = []
+    while width(table) > console.width and len(dropped) < len(DROPPABLE):
+        dropped.append(DROPPABLE[len(dropped)])
+        table = bench_table(rows, env, [h for h in headers if h not in dropped])
+    if dropped:
+        table.caption = f"{', '.join(dropped)} left out for the terminal's width: see bench.md"
     console.print(table)
 
 
