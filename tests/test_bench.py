@@ -383,7 +383,8 @@ def test_cli_bench_takes_its_options_as_key_value(run, synth_data, tmp_path):
     assert row["format"] == "onnx" and (env["runs"], env["warmup"], env["data"]) == (3, 1, str(synth_data))
     for args, needle in ((["conf=0.3"], "bench has no setting conf=: see yolodistill bench --help"),
                          (["--runs", "3", "runs=4"], "runs is given twice (--runs 3 and runs=4): keep one"),
-                         (["runs=many"], "runs=many: ")):
+                         (["runs=many"], "runs=many: "),
+                         (["exp=2/best.onnx"], "artifact 'exp=2/best.onnx' does not exist")):  # a path, not a word
         assert_one_line_error(CliRunner().invoke(app, ["bench", str(w / "best.onnx"), *args]), needle)
 
 

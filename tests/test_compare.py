@@ -41,6 +41,7 @@ class Ran:
 
     save_dir: Path
     output: str
+    log: list[str]  # Ultralytics' log lines
 
     json_path = property(lambda self: self.save_dir / "compare.json")
     md_path = property(lambda self: self.save_dir / "compare.md")
@@ -51,14 +52,23 @@ class Ran:
 def result(tmp_path_factory, trained_student, synth_data):
     """`yolodistill compare` with train's own flags, the shared trained model as teacher: its students start from a
     real detector (ours) or from scratch (plain, builtin), so the summary's numbers differ from each other."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
     project = tmp_path_factory.mktemp("compare")
+    log: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = log.append
+    LOGGER.addHandler(handler)
     run = CliRunner().invoke(app, [
         "compare", "--teacher", str(trained_student), "--student", "yolo26n.yaml", "--data", str(synth_data),
         "--epochs", "1", "--seeds", ",".join(map(str, SEEDS)), "--imgsz", str(TRAINED_IMGSZ), "--batch", "8",
         "--workers", "0", "--device", "cpu", "--project", str(project), "--name", "cmp", "plots=False",
     ], terminal_width=200)
+    LOGGER.removeHandler(handler)
     assert run.exit_code == 0, run.output
-    return Ran(project / "cmp", run.output)
+    return Ran(project / "cmp", run.output, [r.getMessage() for r in log])
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +97,13 @@ def test_record_is_complete(result, record):
     assert 0.05 < record["teacher"]["map50_95"] < record["teacher"]["map50"]  # the trained teacher's real numbers
     assert Path(record["teacher"]["val_dir"]).is_dir()
     assert "ours seed 1: mAP50-95" in result.output  # progress lines and the table reach the terminal
+
+
+def test_the_frozen_teachers_are_not_one_log_line_per_tensor(result):
+    """Ultralytics logs 'Freezing layer' for each of the teacher's tensors, in the built-in arm as in ours."""
+    assert not [m for m in result.log if m.startswith("Freezing layer 'teacher_model.")]
+    assert len([m for m in result.log if m.startswith("Teacher frozen: ")]) == len(SEEDS)  # ours says it once a run
+    assert any("Starting training for" in m for m in result.log)  # the rest of the log is there
 
 
 def test_runs_are_the_folders_it_trained(result, record):

@@ -494,6 +494,9 @@ def test_the_command_s_own_options_go_as_key_value_too(weights, synth_data):
     (["--imgsz", "64", "imgsz=96"], "imgsz is given twice (--imgsz 64 and imgsz=96): keep one"),
     (["imgsz=abc"], "imgsz=abc: "),
     (["half=maybe"], "half=maybe: "),
+    (["simplify="], "simplify= needs a value (see yolodistill export --help)"),
+    (["--no-simplify", "simplify=False"], "simplify is given twice (--no-simplify and simplify=False): keep one"),
+    (["data=2024-01-01"], "--data '2024-01-01' should be a .yaml or .yml file"),  # a path, not YAML's date
 ])
 def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needle):
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), *args])

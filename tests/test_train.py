@@ -376,24 +376,38 @@ def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, te
     assert args["distill_model"] == str(moved)
 
 
-def test_resume_with_another_teacher_of_the_same_shape_is_refused_while_the_run_s_own_is_there(interrupted_last,
-                                                                                               teacher26, tmp_path):
-    """Another yolo26s of the run's classes passes every fit check; --teacher is only for a teacher that moved, and
-    the run's own is still at the recorded path. Its byte copy resumes."""
+def test_resume_distils_from_the_run_s_own_teacher_file_not_another_of_its_shape(interrupted_last, teacher26, tmp_path):
+    """Another yolo26s of the run's classes passes every fit check: given with --teacher, or written over the recorded
+    path since the run started. The checkpoints hold the teacher's sha256; a byte copy of it resumes."""
+    import hashlib
+
     from typer.testing import CliRunner
 
     from yolodistill.cli import app
 
     from .conftest import assert_one_line_error, save_checkpoint
 
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    assert ckpt["ema"].yolodistill_teacher == hashlib.sha256(teacher26.read_bytes()).hexdigest()
     other = save_checkpoint("yolo26s.yaml", tmp_path / "other.pt")  # fresh random weights: another teacher
     result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(other)])
-    assert_one_line_error(result, f"--teacher '{other}' is not the run's teacher, which is still at '{teacher26}'",
-                          "resume without --teacher")
+    assert_one_line_error(result, f"teacher '{other}' is not the file '{interrupted_last}' was distilled from",
+                          "resume with the run's own teacher")
     copy = tmp_path / "copy.pt"
     copy.write_bytes(teacher26.read_bytes())
-    args, _, _ = check_resume(interrupted_last, {"distill_model": str(copy)})
-    assert args["distill_model"] == str(copy)
+    assert check_resume(interrupted_last, {"distill_model": str(copy)})[0]["distill_model"] == str(copy)
+
+    ckpt["train_args"]["distill_model"] = str(other)  # the recorded path now holds another file
+    torch.save(ckpt, tmp_path / "overwritten.pt")
+    with pytest.raises(UserError, match=f"teacher '{other}' is not the file"):
+        check_resume(tmp_path / "overwritten.pt", {})
+
+    ckpt["train_args"]["distill_model"] = str(teacher26)  # a run saved before checkpoints held the sha256
+    ckpt["ema"].yolodistill_teacher = None
+    torch.save(ckpt, tmp_path / "older.pt")
+    with pytest.raises(UserError, match=f"--teacher '{other}' is not the run's teacher, which is still at "):
+        check_resume(tmp_path / "older.pt", {"distill_model": str(other)})
+    assert check_resume(tmp_path / "older.pt", {"distill_model": str(copy)})[0]["distill_model"] == str(copy)
 
 
 def test_a_resumed_teacher_is_kept_absolute_and_a_lost_one_points_to_teacher(interrupted_last, teacher26, tmp_path,
@@ -519,6 +533,12 @@ def test_resume_takes_optimizer_auto_and_the_lr0_it_overrode_as_typed_twice_over
     last = tmp_path / "run" / "weights" / "last.pt"
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
     assert ckpt["train_args"]["optimizer"] != "auto" and ckpt["train_args"]["lr0"] != 0.01  # what Ultralytics does
+    loose = tmp_path / "loose"  # a last.pt outside a weights/ folder resumes in its own folder: its distill.yaml is there
+    loose.mkdir()
+    for name in ("weights/last.pt", "distill.yaml"):
+        (loose / Path(name).name).write_bytes((tmp_path / "run" / name).read_bytes())
+    args, _, _ = check_resume(loose / "last.pt", dict(typed))
+    assert not set(typed) & set(args) and args["save_dir"] == str(loose)
     for _ in range(2):  # resumed, stopped after its next epoch, then resumed again
         args, distill, teacher = check_resume(last, dict(typed))
         assert not set(typed) & set(args)

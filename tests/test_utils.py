@@ -132,7 +132,7 @@ def run_swallowed_press(trainer) -> None:
 
     from yolodistill.utils import STICKY_EVENTS, sticky_interrupt
 
-    with sticky_interrupt(trainer) as pressed:
+    with pytest.raises(KeyboardInterrupt), sticky_interrupt(trainer) as pressed:
         for event in STICKY_EVENTS:
             trainer.callbacks[event][0](trainer)  # no press yet: the callbacks pass
         with TryExcept(verbose=False):
@@ -141,3 +141,7 @@ def run_swallowed_press(trainer) -> None:
         for event in STICKY_EVENTS:
             with pytest.raises(KeyboardInterrupt):
                 trainer.callbacks[event][0](trainer)
+    with pytest.raises(KeyboardInterrupt):  # swallowed where no callback comes after it: the block's end raises it
+        with sticky_interrupt(trainer):
+            with TryExcept(verbose=False):
+                signal.raise_signal(signal.SIGINT)

@@ -314,7 +314,8 @@ def export(
     max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
 ):
     """Export with Ultralytics, then check the artifact against the PyTorch model on sample images. Ultralytics'
-    opset=, workspace= and fraction= go as key=value (opset=12), and so may the options below (imgsz=320)."""
+    opset=, workspace= and fraction= go as key=value (opset=12), and so may the options below but --weights
+    (imgsz=320)."""
     from .export import export_model
 
     values, words = own_words(ctx, dict(weights=weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data,
@@ -345,8 +346,7 @@ def bench(
     Options may go as key=value too, as Ultralytics writes them (imgsz=320 runs=50)."""
     from .bench import bench as run_bench
 
-    typed = [a for a in artifacts or []  # key=value words, as Ultralytics takes them, where no such file is
-             if str(a).partition("=")[0].isidentifier() and "=" in str(a) and not a.exists()]
+    typed = [a for a in artifacts or [] if is_word(str(a), ctx) and not a.exists()]  # key=value, as Ultralytics
     known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
     values, left = own_words(ctx, dict(data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
                                        json=json), parse_overrides([str(a) for a in typed], "bench", known))
@@ -354,6 +354,13 @@ def bench(
         raise UserError(f"bench has no setting {next(iter(left))}=: see yolodistill bench --help")
     values["json_path"] = values.pop("json")
     run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
+
+
+def is_word(text: str, ctx: typer.Context) -> bool:
+    """A key=value word among paths: its key is one of the command's options, or it has no folder in it (conf=0.3,
+    an unknown setting); exp=2/best.onnx is a path."""
+    key, sep, _ = text.partition("=")
+    return bool(sep) and key.isidentifier() and (key in {p.name for p in ctx.command.params} or "/" not in text)
 
 
 @app.command()

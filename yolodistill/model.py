@@ -101,6 +101,7 @@ class KDModel(DistillationModel):
         self._teacher_feats, self._student_feats, self._teacher_hooks, self._student_hooks = {}, {}, [], []
         copy_attr(self, student_model)
         self.settings = settings
+        self.teacher_digest: str | None = None  # sha256 of the teacher's file, set by the trainer, checked on resume
         self.kd_scale = 1.0  # the schedule's factor, set by the trainer each epoch (schedule.kd_factor)
         s_ch, t_ch = neck_channels(student_model), neck_channels(self.teacher_model)
         self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
@@ -304,6 +305,7 @@ class KDModel(DistillationModel):
         copy_attr(m, self.student_model)
         m.dis = 0.0
         m.yolodistill = self.settings.to_dict()
+        m.yolodistill_teacher = getattr(self, "teacher_digest", None)
         balance = balance or self.balance
         m.yolodistill_balance = None if balance is None or balance.measuring else dict(balance.multipliers)
         return m

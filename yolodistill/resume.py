@@ -3,6 +3,7 @@ its last.pt is, and is checked before Ultralytics restores its optimizer (a misf
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import yaml
 from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
 from .config import DistillConfig
 from .errors import UserError, check_no_quote, first_line, require_file
-from .utils import local_path
+from .utils import file_digest, local_path
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
 # and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
@@ -36,7 +37,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         raise UserError(f"resume checkpoint '{p}' is not readable ({first_line(e)})") from None
     finished = finished_run(ckpt)
     # a finished run's last.pt is stripped to a plain Ultralytics checkpoint; its run folder still says whose it was
-    if settings is None and not (finished and (p.resolve().parent.parent / "distill.yaml").is_file()):
+    if settings is None and not (finished and (run_folder(p) / "distill.yaml").is_file()):
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
     if finished:
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
@@ -61,21 +62,27 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
     teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
-    if overrides.get("distill_model"):  # after the fit checks, which say more of a teacher that cannot work
-        check_teacher_moved(overrides["distill_model"], ckpt.get("train_args", {}).get("distill_model"))
+    recorded = ckpt.get("train_args", {}).get("distill_model")  # after the fit checks, which say more of a misfit
+    check_same_teacher(teacher, getattr(saved, "yolodistill_teacher", None), str(p), overrides.get("distill_model"),
+                       recorded)
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
     if "save_dir" not in overrides:  # where this last.pt is (a copied or moved run's), not where the run first was
-        folder = p.resolve().parent
-        overrides["save_dir"] = str(folder.parent if folder.name == "weights" else folder)
+        overrides["save_dir"] = str(run_folder(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
 
 
-def check_teacher_moved(given: str, recorded: str | None) -> None:
-    """--teacher on a resume is for a teacher that moved: while the run's own is still where it was, another file
-    there would only pass the shape checks (another yolo26s, trained otherwise), so it must be the same bytes."""
+def check_same_teacher(teacher: str, digest: str | None, run: str, given: str | None, recorded: str | None) -> None:
+    """A resume distils from the file the run started with: another yolo26s (trained otherwise, or written over the
+    recorded path since) passes every fit check. The run's checkpoints hold its teacher's sha256; a run saved before
+    they did is checked by --teacher's bytes against the recorded teacher, where that is still in place."""
     import filecmp
 
-    if recorded and Path(recorded).is_file() and not filecmp.cmp(given, recorded, shallow=False):
+    if digest is not None:
+        if file_digest(teacher) != digest:
+            raise UserError(f"teacher '{teacher}' is not the file '{run}' was distilled from (its bytes differ): "
+                            "resume with the run's own teacher (moved is fine), or start a new run to change teachers")
+    elif (given and recorded and Path(recorded).is_file() and not os.path.samefile(given, recorded)
+            and not filecmp.cmp(given, recorded, shallow=False)):
         raise UserError(f"--teacher '{given}' is not the run's teacher, which is still at '{recorded}': resume without "
                         "--teacher (it is only for a teacher that moved), or start a new run to change teachers")
 
@@ -83,11 +90,17 @@ def check_teacher_moved(given: str, recorded: str | None) -> None:
 AUTO_REWRITTEN = ("optimizer", "lr0", "warmup_bias_lr")  # optimizer=auto replaces them in the checkpoint's args
 
 
+def run_folder(last: Path) -> Path:
+    """The run a resumed `last.pt` writes to: RUN for RUN/weights/last.pt, else the folder it is in."""
+    folder = Path(last).resolve().parent
+    return folder.parent if folder.name == "weights" else folder
+
+
 def started_args(last: Path) -> dict[str, Any]:
     """The Ultralytics args a run started with, from its distill.yaml (RUN/weights/last.pt): the checkpoint holds
     them after optimizer=auto rewrote AUTO_REWRITTEN (AdamW, its own lr0, warmup_bias_lr 0). Empty where there is
     none, or it does not read."""
-    recipe = last.resolve().parent.parent / "distill.yaml"
+    recipe = run_folder(last) / "distill.yaml"
     try:
         args = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("train_args")
     except (OSError, ValueError, AttributeError, yaml.YAMLError):

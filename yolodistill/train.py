@@ -40,7 +40,7 @@ from .model import KDModel, load_teacher
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, held_signals, partial_twin, replace_synced, sticky_interrupt
+from .utils import atomic_write_text, file_digest, held_signals, partial_twin, replace_synced, sticky_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -204,6 +204,8 @@ class DistillationTrainer(DetectionTrainer):
             return
         teacher = self.teacher if self.teacher is not None else self.args.distill_model
         self.model = KDModel(teacher, self.model, self.distill, balance=self._balance)
+        if RANK in {-1, 0}:  # the checkpoints' record of which teacher file this run distils from (resume.py)
+            self.model.teacher_digest = file_digest(self.args.distill_model)
         if self._adapter_state is not None:
             self.model.projector.load_state_dict(self._adapter_state)
         self.teacher = None  # the wrapper owns it now

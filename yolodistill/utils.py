@@ -152,6 +152,20 @@ def held_signals() -> Iterator[list[int]]:
             signal.raise_signal(sig)
 
 
+def file_digest(path: str | Path) -> str | None:
+    """sha256 of a file's bytes, read in chunks (a yolo26x teacher is 110 MB); None for what is not a readable file."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, TypeError):  # TypeError: a model object, not a path
+        return None
+    return h.hexdigest()
+
+
 def local_path(path: str | Path) -> str:
     """Absolute where it is a local path, so that a run resumes from anywhere; a name or URL as it is."""
     return str(Path(path).resolve()) if Path(path).exists() else str(path)
@@ -164,7 +178,8 @@ STICKY_EVENTS = ("on_pretrain_routine_end", "on_train_batch_end", "on_train_epoc
 def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
     """Ctrl-C for the whole of `trainer.train()`, even where it lands in a plot Ultralytics wraps in @TryExcept
     (which swallows any exception) or in a finaliser run by its gc.collect() (Python prints and drops it): the run
-    trained on. The handler remembers the press, and the trainer's next callback (each batch) raises it again.
+    trained on. The handler remembers the press, and the trainer's next callback (each batch) raises it again, or
+    the block's end where no callback came after it.
     Only where Ctrl-C has Python's own handler, in the main thread. Yields the presses."""
     pressed: list[int] = []
     if (threading.current_thread() is not threading.main_thread()
@@ -185,6 +200,8 @@ def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
     previous = signal.signal(signal.SIGINT, remember)
     try:
         yield pressed
+        if pressed:  # swallowed after the last callback (Ultralytics' final plots, on_train_end, gc.collect())
+            raise KeyboardInterrupt
     finally:
         signal.signal(signal.SIGINT, previous)
         for event in STICKY_EVENTS:
