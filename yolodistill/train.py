@@ -3,12 +3,14 @@
 The trainer overrides these template methods of Ultralytics' trainer:
 - `get_model`: a student built from a yaml starts from the teacher's weights (weight selection, `select_weights`);
 - `set_model_attributes`: wraps the student in `KDModel` before `_setup_train` would wrap it in the built-in
-  distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built;
+  distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built, and
+  records the teacher file's sha256, which a resume checks;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`; a mid-run checkpoint as a
   new run's student gives its student alone;
 - `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill, and are written
   beside their files and renamed over them, so a kill while saving leaves the previous, whole ones;
 - `final_eval`: the optimizer is stripped from `last.pt` and `best.pt` the same way, and a Ctrl-C then waits for both;
+- `_setup_train`: Ultralytics' one 'Freezing layer' line per teacher tensor becomes one line;
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
   because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
 """
