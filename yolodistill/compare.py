@@ -166,7 +166,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     """
     from ultralytics.models.yolo.detect import DetectionTrainer
 
-    from .train import FoldedLines, train, whole_strips
+    from .train import train, whole_strips
 
     name = f"{method}-seed{seed}"
     if method == "ours":
@@ -176,8 +176,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     if method == "builtin":
         args["distill_model"] = ours["teacher"]
     trainer = DetectionTrainer(overrides=args)
-    # as ours: best.pt never half-written, Ctrl-C never lost, the built-in's frozen teacher not one line per tensor
-    with whole_strips(), sticky_interrupt(trainer), FoldedLines("Freezing layer 'teacher_model."):
+    with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
         trainer.train()
     return Path(trainer.save_dir), dict(trainer.metrics)
 
