@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
-from .words import extra_words, own_words, parse_overrides
+from .words import extra_words, is_word, own_words
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -318,9 +318,7 @@ def export(
     (imgsz=320)."""
     from .export import export_model
 
-    values, words = own_words(ctx, dict(weights=weights, format=format, imgsz=imgsz, half=half, int8=int8, data=data,
-                                        dynamic=dynamic, batch=batch, simplify=simplify, nms=nms, device=device,
-                                        max_drop=max_drop))
+    values, words = own_words(ctx)  # the options above, key=value words applied
     result = export_model(**values, **words)
     console.print(result.render())
 
@@ -347,20 +345,11 @@ def bench(
     from .bench import bench as run_bench
 
     typed = [a for a in artifacts or [] if is_word(str(a), ctx) and not a.exists()]  # key=value, as Ultralytics
-    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
-    values, left = own_words(ctx, dict(data=data, imgsz=imgsz, device=device, batch=batch, warmup=warmup, runs=runs,
-                                       json=json), parse_overrides([str(a) for a in typed], "bench", known))
+    values, left = own_words(ctx, extra_words(ctx, [str(a) for a in typed]))
     if left:
         raise UserError(f"bench has no setting {next(iter(left))}=: see yolodistill bench --help")
     values["json_path"] = values.pop("json")
     run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
-
-
-def is_word(text: str, ctx: typer.Context) -> bool:
-    """A key=value word among paths: its key is one of the command's options, or it has no folder in it (conf=0.3,
-    an unknown setting); exp=2/best.onnx is a path."""
-    key, sep, _ = text.partition("=")
-    return bool(sep) and key.isidentifier() and (key in {p.name for p in ctx.command.params} or "/" not in text)
 
 
 @app.command()

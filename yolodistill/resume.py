@@ -60,9 +60,10 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     saved = ckpt.get("ema") or ckpt.get("model")
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
         overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
-    teacher = overrides.get("distill_model") or ckpt.get("train_args", {}).get("distill_model")
+    recorded = ckpt.get("train_args", {}).get("distill_model")
+    teacher = overrides.get("distill_model") or recorded
     model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
-    recorded = ckpt.get("train_args", {}).get("distill_model")  # after the fit checks, which say more of a misfit
+    # after the fit checks, which say more of a teacher that cannot work
     check_same_teacher(teacher, getattr(saved, "yolodistill_teacher", None), str(p), overrides.get("distill_model"),
                        recorded)
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))

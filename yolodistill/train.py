@@ -106,6 +106,10 @@ class DistillationTrainer(DetectionTrainer):
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
         self._adapter_state = self._balance = None
         self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
+        # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
+        # read once, before write_recipe rewrites that file
+        started = started_args(Path(self.args.resume)) if self.resume else {}
+        self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         if apply_schedule not in self.callbacks["on_train_epoch_start"]:
             self.add_callback("on_train_epoch_start", apply_schedule)
         if prefit_adapters not in self.callbacks["on_pretrain_routine_end"]:
@@ -120,9 +124,7 @@ class DistillationTrainer(DetectionTrainer):
 
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
-        if self.resume:  # what optimizer=auto rewrote in the checkpoint's args stays as the run started (resume.py)
-            started = started_args(Path(self.args.resume))
-            args.update({k: started[k] for k in AUTO_REWRITTEN if k in started})
+        args.update(self.started)
         return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "images": self.images,
                 "train_args": args}
 

@@ -39,20 +39,32 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
     return out
 
 
-def extra_words(ctx: typer.Context) -> dict:
-    """The command's key=value words, an unknown --option named with the closest of its own."""
-    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
-    return parse_overrides(ctx.args, ctx.info_name or "train", known)
+def options(ctx: typer.Context) -> dict[str, Any]:
+    """The command's options by name (its arguments, such as bench's files, are not settings)."""
+    return {p.name: p for p in ctx.command.params if p.param_type_name == "option"}
 
 
-def own_words(ctx: typer.Context, values: dict[str, Any],
-              words: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """For commands whose flags have defaults: a key=value word (of `words`, else the command's extra words) naming
-    one of the command's own options sets it, as in train (imgsz=320 is --imgsz 320), converted as the flag would be;
-    one also given as a flag is refused. Returns the values and the words left."""
-    words, params = extra_words(ctx) if words is None else dict(words), {p.name: p for p in ctx.command.params}
-    values = dict(values)
-    for key in [k for k in words if k in values and k in params]:
+def extra_words(ctx: typer.Context, items: list[str] | None = None) -> dict:
+    """The command's key=value words (`items`, else the words Click left over), an unknown --option named with the
+    closest of its own."""
+    known = [o for p in options(ctx).values() for o in p.opts if o.startswith("--")]
+    return parse_overrides(ctx.args if items is None else items, ctx.info_name or "train", known)
+
+
+def is_word(text: str, ctx: typer.Context) -> bool:
+    """A key=value word among paths: its key is one of the command's options, or it has no folder in it (conf=0.3,
+    an unknown setting); exp=2/best.onnx is a path."""
+    key, sep, _ = text.partition("=")
+    return bool(sep) and key.isidentifier() and (key in options(ctx) or "/" not in text)
+
+
+def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For commands whose flags have defaults: the command's option values, where a key=value word (of `words`, else
+    the command's extra words) naming one of its options sets it, as in train (imgsz=320 is --imgsz 320), converted
+    as the flag would be; one also given as a flag is refused. Returns the values and the words left."""
+    words, params = extra_words(ctx) if words is None else dict(words), options(ctx)
+    values = {k: v for k, v in ctx.params.items() if k in params}
+    for key in [k for k in words if k in params]:
         value, param = words.pop(key), params[key]
         if ctx.get_parameter_source(key).name not in {"DEFAULT", "DEFAULT_MAP"}:
             flag = f"{param.opts[0]} {values[key]}"
