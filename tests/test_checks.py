@@ -19,22 +19,6 @@ from yolodistill.errors import UserError
 from .conftest import PYTHON, assert_one_line_error, save_checkpoint
 
 
-@pytest.fixture
-def served(tmp_path):
-    """A folder served over HTTP on localhost: a real download, without the internet."""
-    import functools
-    import http.server
-    import threading
-
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 def data_variant(synth_data: Path, tmp_path: Path, **changes) -> Path:
     d = yaml.safe_load(synth_data.read_text())
     d.update(changes)
@@ -153,14 +137,6 @@ def test_refusal_after_building_the_student_is_the_only_line_printed(teacher26, 
     assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("Error: --imgsz 70"), lines
 
 
-def test_a_built_student_has_the_data_s_classes():
-    from yolodistill.checks import build_student
-
-    model = build_student("yolo26n.yaml", nc=5, ch=1)
-    assert model.yaml["nc"] == 5 and model.model[-1].nc == 5 and len(model.names) == 5
-    assert model.model[0].conv.in_channels == 1
-
-
 def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26, synth_data, tmp_path):
     """--exist-ok on the folder that holds the teacher: the run's best.pt would have replaced it with the student."""
     run = tmp_path / "tt"
@@ -263,24 +239,6 @@ def test_stride_mismatch(teacher26):
     student.stride = student.stride * 2
     with pytest.raises(UserError, match="strides"):
         check_fit(teacher, student, {"names": teacher.names, "nc": 3}, "odd.yaml")
-
-
-def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch):
-    from yolodistill.checks import preflight
-    from yolodistill.config import resolve
-
-    args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"))[1]
-    root, base = served
-    (root / "big.pt").write_bytes(teacher26.read_bytes())
-    monkeypatch.setenv("YOLODISTILL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    plan = preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
-    got = Path(plan.args["distill_model"])
-    assert got.is_relative_to(tmp_path / "cache") and got.read_bytes() == teacher26.read_bytes()
-    assert not (tmp_path / "big.pt").exists()  # never written where the user works
-    (root / "big.pt").unlink()  # the second run reads the cache
-    assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
-                .args["distill_model"]) == got
 
 
 def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):

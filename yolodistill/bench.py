@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports
-from .checks import check_device, check_names, check_task, concrete_device, load_detector
+from .checks import check_device, check_names, concrete_device
+from .loading import check_task, load_detector
 from .errors import UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line
 from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision

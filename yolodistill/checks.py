@@ -5,10 +5,8 @@ Each misfit is a `UserError` with one line saying what is wrong and how to fix i
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from .config import DistillConfig
 from .data import split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_writable,  # noqa: F401
                      first_line, is_url, require_file)
+from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path
 
 
@@ -28,119 +27,6 @@ class Plan:
 
     args: dict[str, Any]
     teacher: torch.nn.Module
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill")
-
-
-def local_checkpoint(path: str | Path, role: str) -> str:
-    """The local file behind a checkpoint the user named on the command line.
-
-    A URL they typed is downloaded into the cache; an official Ultralytics name (yolo26x.pt) that is not on disk is
-    fetched by Ultralytics, as `yolo train model=yolo26x.pt` would. URLs from anywhere else are refused
-    (`require_file`), so a checkpoint or config can never make us load something the user did not ask for.
-    """
-    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
-
-    text = str(path)
-    if is_url(text):
-        return str(download(text, role))
-    if Path(text).exists() or text not in GITHUB_ASSETS_NAMES:
-        return text
-    from ultralytics.utils import is_online
-
-    if not is_online():
-        raise UserError(f"{role} '{text}' is not on disk and this machine is offline: download Ultralytics' {text} "
-                        "and pass its path")
-    try:
-        got = attempt_download_asset(text)
-    except Exception as e:
-        raise UserError(f"{role} '{text}' could not be downloaded ({first_line(e)}): download it and pass its path") \
-            from None
-    if not Path(got).is_file():
-        raise UserError(f"{role} '{text}' could not be downloaded: download it and pass its path")
-    return got
-
-
-def download(url: str, role: str) -> Path:
-    """Fetch a URL into the cache (never over a file of the user's) and print its sha256: a .pt is a pickle."""
-    from urllib.parse import unquote, urlparse
-
-    from torch.hub import download_url_to_file
-
-    name = Path(unquote(urlparse(url).path)).name
-    if not name.lower().endswith(".pt"):
-        raise UserError(f"{role} URL '{url}' does not name a .pt file")
-    dest = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            download_url_to_file(url, str(dest), progress=sys.stderr.isatty())  # writes a temp file, then renames
-        except Exception as e:
-            raise UserError(f"{role} URL '{url}' could not be downloaded ({first_line(e)}): check the URL, or "
-                            "download the file and pass its path") from None
-    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
-    print(f"{role}: {url} -> {dest} (sha256 {digest}). A .pt is a pickle that can run code: load only files you "
-          "trust.", file=sys.stderr)
-    return dest
-
-
-def load_detector(path: str | Path, role: str) -> torch.nn.Module:
-    """Load a detection checkpoint, or say clearly why it is not one."""
-    from ultralytics.nn.tasks import load_checkpoint
-
-    p = require_file(path, role, (".pt",))
-    try:
-        model, ckpt = load_checkpoint(p)
-    except Exception as e:
-        raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
-    check_task(getattr(model, "task", None), role, p)
-    if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
-        raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
-                        "teacher): pass a finished run's best.pt, or finish that run (yolodistill train --resume)")
-    model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
-    return model
-
-
-def check_task(task: str | None, role: str, path: str | Path) -> None:
-    """A model of another task than detection, in the words every command uses."""
-    if task != "detect":
-        raise UserError(f"{role} '{path}' is a {task} model: yolodistill distills detection models (task=detect)")
-
-
-# Detection heads whose models need more than images (text prompts) or are no YOLO head (a transformer decoder)
-OTHER_DETECTORS = {"RTDETRDecoder": "an RT-DETR", "WorldDetect": "a YOLO-World", "YOLOEDetect": "a YOLOE"}
-
-
-def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
-    """Build a student from a model yaml (a built-in name such as yolo26n.yaml or a path) to read its head."""
-    from ultralytics.nn.tasks import DetectionModel, guess_model_task, yaml_model_load
-
-    suffix = Path(student).suffix.lower()
-    if suffix not in (".yaml", ".yml"):
-        example = f"{student}.yaml or {student}.pt" if not suffix else "yolo26n.yaml or best.pt"
-        raise UserError(f"student '{student}' should be a model yaml or a .pt checkpoint, e.g. {example}")
-    try:
-        cfg = yaml_model_load(student)  # resolves scaled names: yolo26n.yaml is yolo26.yaml at scale n
-    except Exception as e:
-        raise UserError(f"student '{student}' is not a model yaml Ultralytics can find ({first_line(e)})") from None
-    if not (isinstance(cfg.get("backbone"), list) and cfg.get("head") and isinstance(cfg["head"][-1], list)):
-        hint = ("this looks like a data yaml: pass it as --data" if {"train", "val", "names"} & set(cfg) else
-                "it has no backbone and head")
-        raise UserError(f"student '{student}' is not a model yaml ({hint}); use a detection yaml such as yolo26n.yaml")
-    head = str(cfg["head"][-1][2] if len(cfg["head"][-1]) > 2 else "")
-    if head in OTHER_DETECTORS:
-        raise UserError(f"student '{student}' is {OTHER_DETECTORS[head]} model ({head} head), which yolodistill "
-                        "cannot distill: use a YOLO detection yaml such as yolo26n.yaml")
-    task = guess_model_task(cfg)
-    if task != "detect":
-        raise UserError(f"student '{student}' describes a {task} model: use a detection yaml such as yolo26n.yaml")
-    try:
-        return DetectionModel({**cfg, "nc": nc}, nc=nc, ch=ch, verbose=False)  # nc set: no "Overriding" line
-    except Exception as e:
-        raise UserError(f"student '{student}' could not be built ({first_line(e)}): use a detection yaml such as "
-                        "yolo26n.yaml") from None
 
 
 def check_data(data: str | Path) -> dict[str, Any]:
@@ -292,13 +178,6 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         get_cfg(overrides=args)  # then Ultralytics' own type and range checks of every other train argument
     except (SyntaxError, TypeError, ValueError) as e:
         raise UserError(first_line(e)) from None
-
-
-def trained_imgsz(train_args: Any) -> int | None:
-    """From the checkpoint's own train_args (the loaded `model.args` fill a missing imgsz with 640); None if unclear."""
-    size = train_args.get("imgsz") if isinstance(train_args, dict) else None
-    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
-    return max(sizes) if sizes and all(type(x) is int and x > 0 for x in sizes) else None
 
 
 WARNED_SIZES: set[tuple[str, int, int]] = set()  # compare checks each run again: one warning per teacher and size

@@ -29,7 +29,7 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), mi
     what to do when it does not exist).
 
     URLs are refused here: only the `--teacher` and `--student` URLs of train, compare and pseudo-label are fetched, by
-    `checks.local_checkpoint`; one found inside a checkpoint or a config is never followed.
+    `loading.local_checkpoint`; one found inside a checkpoint or a config is never followed.
     """
     p = check_path(path, what, "file")
     if is_url(path):

@@ -341,7 +341,8 @@ def export_model(
     Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
     from ultralytics.utils.files import file_size
 
-    from .checks import check_device, check_names, check_task
+    from .checks import check_device, check_names
+    from .loading import check_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)

@@ -59,7 +59,8 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
                  val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
-    from .checks import check_device, load_detector, local_checkpoint
+    from .checks import check_device
+    from .loading import load_detector, local_checkpoint
     from .unlabeled import find_images
 
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")

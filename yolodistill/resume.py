@@ -10,7 +10,8 @@ from typing import Any
 import torch
 import yaml
 
-from .checks import check_data, check_device, check_fit, check_names, load_detector, local_checkpoint
+from .checks import check_data, check_device, check_fit, check_names
+from .loading import load_detector, local_checkpoint
 from .config import DistillConfig
 from .errors import UserError, check_no_quote, first_line, require_file
 from .utils import file_digest, local_path

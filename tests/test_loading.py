@@ -1,0 +1,48 @@
+"""The models a user names: a student built from its yaml, a teacher fetched from the URL they typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yolodistill.checks import preflight
+from yolodistill.config import resolve
+from yolodistill.loading import build_student
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over HTTP on localhost: a real download, without the internet."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_built_student_has_the_data_s_classes():
+    model = build_student("yolo26n.yaml", nc=5, ch=1)
+    assert model.yaml["nc"] == 5 and model.model[-1].nc == 5 and len(model.names) == 5
+    assert model.model[0].conv.in_channels == 1
+
+
+def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch):
+    args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"))[1]
+    root, base = served
+    (root / "big.pt").write_bytes(teacher26.read_bytes())
+    monkeypatch.setenv("YOLODISTILL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    plan = preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
+    got = Path(plan.args["distill_model"])
+    assert got.is_relative_to(tmp_path / "cache") and got.read_bytes() == teacher26.read_bytes()
+    assert not (tmp_path / "big.pt").exists()  # never written where the user works
+    (root / "big.pt").unlink()  # the second run reads the cache
+    assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
+                .args["distill_model"]) == got
