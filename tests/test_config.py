@@ -134,3 +134,10 @@ def test_scientific_notation_is_a_number_in_recipes(tmp_path):
                               "classes": [1.0], "trained_student": {"kd_feat": 2.0}}
     distill, args = resolve(f, student="yolo26n.pt")
     assert (distill.kd_cls, distill.kd_feat, args["lr0"]) == (0.001, 2.0, 0.0005)
+
+
+@pytest.mark.parametrize("key, value", [("kd_schedule", "step"), ("kd_final", 1.5), ("kd_final", -0.1),
+                                        ("kd_balance", "manual"), ("kd_assign", "oracle"), ("kd_one2one", "yes")])
+def test_bad_schedule_settings_are_one_line(key, value):
+    with pytest.raises(UserError, match=key):
+        DistillConfig(**{key: value})

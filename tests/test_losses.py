@@ -87,7 +87,8 @@ def test_box_iou_kd_by_hand():
     w = torch.tensor([[2.0, 0.0]])
     assert BoxIoUKD()(s, t, w, torch.tensor(4.0)).item() == pytest.approx(2 * 0.75 / 4, rel=1e-5)
     assert BoxIoUKD()(t.clone(), t, w, torch.tensor(4.0)).item() == pytest.approx(0.0, abs=1e-6)
-    assert BoxIoUKD()(s, t, torch.zeros(1, 2), torch.tensor(4.0)).item() == 0.0  # no positive: zero, graph kept
+    none = BoxIoUKD()(s.requires_grad_(), t, torch.zeros(1, 2), torch.tensor(4.0))
+    assert none.item() == 0.0 and none.requires_grad  # no positive: zero, and the graph kept for the backward pass
 
 
 def test_localization_kd_by_hand():
@@ -107,8 +108,8 @@ def test_box_kd_follows_the_head_families_with_ultralytics_gains():
     s, t = torch.zeros(1, 8, 1), torch.tensor([LOG3, 0.0] * 4).view(1, 8, 1)  # DFL heads, reg_max 2
     w, n = torch.ones(1, 1), torch.tensor(1.0)
     both = BoxKD(2, 2, box_gain=7.5, dfl_gain=1.5, temperature=1.0)
-    iou = BoxIoUKD()(decode_distances(s, 2), decode_distances(t, 2), w, n)
-    assert both(s, t, w, n).item() == pytest.approx(7.5 * iou.item() + 1.5 * kl([0.75, 0.25], [0.5, 0.5]), rel=1e-5)
+    # bins [0, 1]: the student's sides are 0.5, the teacher's 0.25; same centre and aspect, so 1 - CIoU = 1 - 1/4
+    assert both(s, t, w, n).item() == pytest.approx(7.5 * 0.75 + 1.5 * kl([0.75, 0.25], [0.5, 0.5]), rel=1e-5)
     assert BoxKD(1, 2, 7.5, 1.5).ld is None  # YOLO26 student, DFL teacher: IoU on decoded distances only
     assert BoxKD(1, 1, 7.5, 1.5).ld is None
 

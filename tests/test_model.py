@@ -10,6 +10,7 @@ import torch
 from ultralytics.cfg import get_cfg
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
+from yolodistill.balance import gradient_norm
 from yolodistill.config import DistillConfig
 from yolodistill.model import KD_TERMS, KDModel, detect_head, head_branches
 
@@ -21,8 +22,8 @@ def make_student(cfg: str = "yolo26n.yaml") -> DetectionModel:
     return student
 
 
-def make_batch(b: int = 2, size: int = 64) -> dict:
-    torch.manual_seed(1)
+def make_batch(b: int = 2, size: int = 64, seed: int = 1) -> dict:
+    torch.manual_seed(seed)
     return {
         "img": torch.rand(b, 3, size, size),
         "batch_idx": torch.tensor([0.0, 1.0]),
@@ -60,6 +61,27 @@ def test_every_term_is_live_and_reaches_student_not_teacher(teacher26, feat_loss
             assert grads(m.projector) > 0
         else:
             assert grads(m.projector) == 0
+
+
+@pytest.mark.parametrize("assign", ["student", "teacher"])
+def test_a_student_that_is_its_teacher_gets_zero_head_terms(teacher26, assign):
+    """Zero at a match, through the whole wrapper: branches paired, boxes decoded and anchors weighted alike on both
+    sides, so a student identical to its teacher has nothing to learn from it, while its detection loss is not 0."""
+    import copy
+
+    teacher = load_checkpoint(teacher26)[0]
+    student = copy.deepcopy(teacher).float()
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64})
+    settings = DistillConfig(kd_cls=1.0, kd_box=1.0, kd_feat=0.0, kd_warmup=0, kd_assign=assign, kd_box_ring=1.0)
+    model = KDModel(teacher, student, settings).train()
+    for m in model.student_model.modules():  # the same normalisation as the frozen teacher, which runs in eval
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    loss, items = model.loss(make_batch())
+    assert loss[:3].sum().item() > 0
+    assert [items[k].item() for k in ("kd_cls", "kd_box")] == pytest.approx([0.0, 0.0], abs=1e-5)
+    different = build(teacher26, kd_feat=0.0, kd_assign=assign, kd_box_ring=1.0)  # the untrained nano
+    assert all(different.loss(make_batch())[1][k].item() > 1e-4 for k in ("kd_cls", "kd_box"))
 
 
 def test_teacher_stays_frozen_in_eval_mode(teacher26):
@@ -165,6 +187,26 @@ def test_terms_follow_ultralytics_one2many_gain(teacher26):
         assert late[k] == pytest.approx(start[k] * 0.1 / 0.8, rel=1e-4)
 
 
+@pytest.mark.parametrize("feat_loss", ["cwd", "cross"])
+def test_kd_to_detection_gradient_ratio_on_the_backbone_is_the_same_at_every_one2many_weight(teacher26, feat_loss):
+    """The gradient itself, not the logged values: with one student and one batch, moving YOLO26's one2many weight
+    from 0.8 to 0.1 must leave the ratio of the terms' backbone gradient to the detection loss's unchanged (before
+    the terms followed that weight it grew 8 times; one2one's input is detached from the backbone)."""
+    model = build(teacher26, feat_loss)
+    backbone = [p for layer in model.student_model.model[:11] for p in layer.parameters()]
+    batch = make_batch()
+    ratios = []
+    for o2m in (0.8, 0.45, 0.1):
+        model.loss(batch)  # the first loss makes the criterion
+        model.student_model.criterion.o2m, model.student_model.criterion.o2o = o2m, 1 - o2m
+        torch.manual_seed(3)
+        loss, _ = model.loss(batch)
+        detection, distillation = (gradient_norm(part, backbone) for part in (loss[:3].sum(), loss[3:].sum()))
+        assert detection > 0 and distillation > 0
+        ratios.append(distillation / detection)
+    assert ratios[1] == pytest.approx(ratios[0], rel=1e-3) and ratios[2] == pytest.approx(ratios[0], rel=1e-3), ratios
+
+
 def test_label_assignment_distillation_ranks_anchors_by_the_teacher(teacher26):
     """kd_assign teacher: the student's assigner sees the teacher's predictions, so its positives follow the
     teacher; with the student's own ranking they differ (an untrained student and teacher disagree)."""
@@ -183,24 +225,27 @@ def test_label_assignment_distillation_ranks_anchors_by_the_teacher(teacher26):
 
 
 def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):
-    """kd_balance auto: after its measuring batches each term's column pulls on the neck as hard as the detection
-    loss's columns (weight 1; both carry the batch size), and the multipliers travel with the checkpoint's portable
-    form."""
+    """kd_balance auto: measured on some batches, each term's column then pulls on the neck about as hard as the
+    detection loss's columns on other batches (weight 1; both carry the batch size), and the multipliers travel with
+    the checkpoint's portable form."""
     from yolodistill.balance import gradient_norm
 
     model = build(teacher26, kd_balance="auto")
-    for _ in range(model.balance.batches):
-        model.loss(make_batch())
+    for i in range(model.balance.batches):
+        model.loss(make_batch(seed=10 + i))
     assert not model.balance.measuring and set(model.balance.multipliers) == set(KD_TERMS)
-    seen = []  # the neck outputs, as the Detect head receives them
-    hook = detect_head(model.student_model).register_forward_pre_hook(lambda m, args: seen.append(list(args[0])))
-    loss, _ = model.loss(make_batch())  # the columns the trainer sums: detection (times the batch size), each term
-    hook.remove()
-    feats = seen[0]
-    reference = gradient_norm(loss[:3].sum(), feats)
-    pulls = {k: gradient_norm(loss[3 + i], feats) for i, k in enumerate(KD_TERMS)}
-    assert pulls["kd_box"] == pytest.approx(reference, rel=0.15)
-    assert pulls["kd_feat"] == pytest.approx(reference, rel=0.15)
+    reference, pulls = 0.0, dict.fromkeys(KD_TERMS, 0.0)
+    for seed in range(100, 106):  # images it did not measure, summed as the balance sums them
+        seen = []  # the neck outputs, as the Detect head receives them
+        hook = detect_head(model.student_model).register_forward_pre_hook(lambda m, args: seen.append(list(args[0])))
+        loss, _ = model.loss(make_batch(seed=seed))  # the columns the trainer sums
+        hook.remove()
+        reference += gradient_norm(loss[:3].sum(), seen[0])
+        for i, k in enumerate(KD_TERMS):
+            pulls[k] += gradient_norm(loss[3 + i], seen[0])
+    print("pull over the detection loss's:", {k: v / reference for k, v in pulls.items()})
+    assert pulls["kd_box"] == pytest.approx(reference, rel=0.3)
+    assert pulls["kd_feat"] == pytest.approx(reference, rel=0.3)
     # two untrained heads agree (both near the prior), so the class term has almost no gradient: it is capped at a
     # thousand times, not blown up to the detection loss's pull
     assert model.balance.multipliers["kd_cls"] == 1e3 and pulls["kd_cls"] < reference

@@ -146,12 +146,11 @@ def test_run_that_never_uses_its_teacher_is_refused(teacher26, synth_data, tmp_p
 
 
 def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(teacher26, synth_data, tmp_path):
-    """Over a short YOLO26 run Ultralytics' E2ELoss moves the one2many weight from 0.8 to 0.1. On one fixed batch at
-    each epoch start, the gradient the distillation terms put on the student's backbone, over the detection loss's,
-    must not grow (it grew about 8 times, 0.8 / 0.1, before the terms followed that weight; the student's own
-    drift between epochs moves it by up to about 2 times either way: 1.4 in serial runs, 2.01 once when another
-    process's thread settings changed the float sums, hence the bound of 3, well below 8); and the trainer sets the
-    schedule's factor epoch by epoch."""
+    """Over a YOLO26 run Ultralytics' E2ELoss moves the one2many weight from 0.8 to 0.1, which made the KD/detection
+    gradient ratio on the backbone grow 8 times. At each epoch start, on the trainer's own weights and one batch, the
+    ratio at the trainer's one2many weight must equal the ratio at 0.8: the terms follow that weight. What is left
+    is the student's own drift, which no weight can remove: head terms up to about 2 times here (with CWD features
+    on, the adapters learning, up to 6 times); the cosine decay of the default recipe takes 10 times off."""
     from .test_model import make_batch
 
     trainer = make_trainer(teacher26, synth_data, tmp_path, "ratio", epochs=3, kd_feat=0.0, kd_warmup=0.0,
@@ -159,23 +158,34 @@ def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(
     batch = make_batch(b=4, size=64)
     seen = []
 
-    def measure(t):
-        model = unwrap_model(t.model)
+    def ratio(model) -> float:
         backbone = [p for layer in model.student_model.model[:11] for p in layer.parameters()]
         loss, _ = model.loss(batch)
         norms = []
         for part in (loss[:3].sum(), loss[3:].sum()):
             grads = torch.autograd.grad(part, backbone, retain_graph=True, allow_unused=True)
             norms.append(sum(g.pow(2).sum() for g in grads if g is not None).sqrt().item())
-        seen.append({"o2m": model.student_model.criterion.o2m, "scale": model.kd_scale, "ratio": norms[1] / norms[0]})
+        return norms[1] / norms[0]
+
+    def measure(t):
+        model = unwrap_model(t.model)
+        now = {"ratio": ratio(model)}  # the first loss makes the criterion
+        criterion = model.student_model.criterion
+        now.update(o2m=criterion.o2m, scale=model.kd_scale)
+        kept = criterion.o2m, criterion.o2o
+        criterion.o2m, criterion.o2o = 0.8, 0.2  # the same weights, at the run's first one2many weight
+        seen.append({**now, "at_start_weight": ratio(model)})
+        criterion.o2m, criterion.o2o = kept
 
     trainer.add_callback("on_train_epoch_start", measure)
     trainer.train()
     assert [round(s["o2m"], 2) for s in seen] == [0.8, 0.45, 0.1]
     assert [s["scale"] for s in seen] == [1.0, 1.0, 1.0]
-    ratios = [s["ratio"] for s in seen]
-    print("KD/detection gradient ratio on the backbone by epoch:", ratios)
-    assert max(ratios[1:]) <= 3.0 * ratios[0], ratios
+    print("KD/detection gradient ratio on the backbone by epoch:", seen)
+    for s in seen:  # untied, the later epochs would read 0.8 / 0.45 and 0.8 / 0.1 times their start-weight ratio
+        assert s["ratio"] == pytest.approx(s["at_start_weight"], rel=0.02), seen
+    drift = [s["at_start_weight"] / seen[0]["at_start_weight"] for s in seen]
+    assert max(drift) < 3.0, drift  # below the 8 times the weight change alone made
 
     cosine = make_trainer(teacher26, synth_data, tmp_path, "cosine", epochs=3, kd_feat=0.0, kd_warmup=1.0,
                           kd_schedule="cosine", kd_final=0.2)

@@ -24,10 +24,16 @@ def test_cpu_threads_applies_inside_the_block_and_restores_ultralytics_setting()
 
 
 def test_cpu_threads_defaults_to_every_core_this_process_may_use():
-    import os
-
+    """The cores it may run on (taskset, a container's cpuset), not the machine's: one core allowed, one thread."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        with cpu_threads() as threads:
+            assert threads == 1 == torch_utils.NUM_THREADS
+    finally:
+        os.sched_setaffinity(0, allowed)
     with cpu_threads() as threads:
-        assert threads == len(os.sched_getaffinity(0)) >= 1
+        assert threads == len(allowed)
 
 
 def test_atomic_writes_get_the_mode_open_would_give_them(tmp_path):
