@@ -204,6 +204,21 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / "a-file" / "b.json", console=quiet(), **FAST)
 
 
+def test_a_broken_dataset_the_run_names_is_not_blamed_on_data_never_typed(trained_student, tmp_path):
+    """Its own yaml, say with a path relative to where it trained: the fix is to pass --data, which it says."""
+    import torch
+
+    broken = tmp_path / "relative.yaml"
+    broken.write_text(yaml.safe_dump({"path": "../not-here", "train": "images/train", "val": "images/val",
+                                      "names": {0: "circle", 1: "square", 2: "triangle"}}))
+    ckpt = torch.load(trained_student, map_location="cpu", weights_only=False)
+    ckpt["train_args"] = {**ckpt["train_args"], "data": str(broken)}
+    torch.save(ckpt, tmp_path / "best.pt")
+    with pytest.raises(UserError, match=rf"^the run's dataset '{re.escape(str(broken))}' is not a usable dataset: .* "
+                                        r"\(read from its checkpoint\): pass --data DATA.yaml$"):
+        bn.bench([tmp_path / "best.pt"], console=quiet(), **FAST)
+
+
 def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     """bench("best.pt") iterated the string's characters, and bench(Path) raised a TypeError."""
     gone = tmp_path / "gone.onnx"

@@ -115,6 +115,9 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["lr0"], "is not a key=value override"),
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
         (["fliplr=3"], "fliplr=3"),
+        (["batch=1.5"], "--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "
+                        "memory such as batch=0.7, got 1.5"),  # a traceback from the data loader, after the folder
+        (["batch=2.0"], "got 2.0"),
         (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
         (["single_cls=True"], "single_cls=True merges the data's 3 classes into one"),  # a shape error once training
         (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
@@ -126,6 +129,39 @@ def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
     result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--project", str(tmp_path), "--device", "cpu", *extra])
     assert_one_line_error(result, needle)
+
+
+def test_class_names_are_compared_by_id_and_made_up_names_by_count_alone():
+    from yolodistill.checks import check_names
+
+    teacher = {0: "circle", 1: "square", 2: "triangle"}
+    check_names(teacher, {2: "triangle", 0: "circle", 1: "square"}, "teacher", "")  # Ultralytics reads it by id
+    check_names(teacher, ["circle", "square", "triangle"], "teacher", "")
+    check_names(teacher, {0: "class_0", 1: "class_1", 2: "class_2"}, "teacher", "")  # a yaml with nc: and no names
+    with pytest.raises(UserError, match="teacher class 0 is 'circle' but the data's is 'square'"):
+        check_names(teacher, {1: "circle", 0: "square", 2: "triangle"}, "teacher", "")
+    with pytest.raises(UserError, match="teacher class 0 is 'circle' but the data's is missing"):
+        check_names(teacher, {1: "square", 2: "triangle", 3: "circle"}, "teacher", "")
+    with pytest.raises(UserError, match="teacher has 3 classes but the data has 2: fix"):
+        check_names(teacher, {0: "class_0", 1: "class_1"}, "teacher", "fix")
+
+
+@pytest.mark.parametrize("names", [{2: "triangle", 0: "circle", 1: "square"}, None])
+def test_data_with_ids_out_of_order_or_no_names_trains(teacher26, synth_data, tmp_path, names):
+    """Both are yamls Ultralytics trains on; they were refused as naming other classes than the teacher's."""
+    from yolodistill.config import resolve
+
+    d = yaml.safe_load(synth_data.read_text())
+    assert d["names"] in ({0: "circle", 1: "square", 2: "triangle"}, ["circle", "square", "triangle"])
+    d.pop("names")
+    d.update({"names": names} if names else {"nc": 3})
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(yaml.safe_dump(d, sort_keys=False))
+    from yolodistill.checks import preflight
+
+    plan = preflight(teacher26, "yolo26n.yaml", variant, dict(resolve(None, epochs=1, imgsz=64,
+                                                                      project=str(tmp_path / "runs"))[1]))
+    assert plan.args["data"] == str(variant)
 
 
 def test_refusal_after_building_the_student_is_the_only_line_printed(teacher26, synth_data, tmp_path):
@@ -224,6 +260,30 @@ def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path
                      "--project", str(tmp_path), "--name", "mine")
     assert_one_line_error(result, "exists: pass --exist-ok")
     assert (run / "weights" / "best.pt").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("name", ["mine", None])
+def test_exist_ok_over_a_finished_run_says_what_it_replaces(tmp_path, name):
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    from yolodistill.checks import check_run_dir
+
+    run = tmp_path / (name or "exp")
+    (run / "weights").mkdir(parents=True)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    LOGGER.addHandler(handler)
+    try:
+        check_run_dir({"project": str(tmp_path), "name": name, "exist_ok": True})  # no weights yet: nothing to say
+        (run / "weights" / "best.pt").write_bytes(b"precious")
+        check_run_dir({"project": str(tmp_path), "name": name, "exist_ok": True})
+    finally:
+        LOGGER.removeHandler(handler)
+    assert [r.getMessage().endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of the "
+                                    f"earlier run in '{run}'") for r in records] == [True]
 
 
 def test_resume_refuses_foreign_checkpoints(teacher26, tmp_path):

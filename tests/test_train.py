@@ -338,7 +338,7 @@ def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupt
 def test_resumed_settings_are_checked_as_a_new_run_checks_them(interrupted_last):
     """patience=abc on a resume was a TypeError traceback; --batch 0 ran with AutoBatch's default, where a new run
     refuses it."""
-    for overrides, message in [({"batch": 0}, "--batch must be >= 1"), ({"patience": "abc"}, "'patience=abc'"),
+    for overrides, message in [({"batch": 0}, "--batch must be a whole number of images >= 1"), ({"patience": "abc"}, "'patience=abc'"),
                                ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")]:
         with pytest.raises(UserError, match=message):
             check_resume(interrupted_last, overrides)
@@ -788,6 +788,31 @@ def test_a_twin_left_by_a_kill_is_not_renamed_over_best_pt(tmp_path, monkeypatch
     assert trainer.save_model()
     assert best.read_bytes() == b"the best checkpoint" and (tmp_path / "last.pt").read_bytes() == b"this epoch"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+    assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
+
+
+def test_a_ctrl_c_while_saving_leaves_no_twin_and_the_last_checkpoint(tmp_path, monkeypatch):
+    """A Ctrl-C in the middle of the write: the previous last.pt stays, and no hidden half file of tens of MB does
+    (a run that is never resumed would keep it)."""
+    from types import SimpleNamespace
+
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    (tmp_path / "last.pt").write_bytes(b"epoch 1")
+
+    def ultralytics_save(self):  # cut short after last.pt's twin, in best.pt's
+        self.last.write_bytes(b"epoch 2")
+        self.best.write_bytes(b"epo")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DetectionTrainer, "save_model", ultralytics_save)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)
+    trainer.last, trainer.best = tmp_path / "last.pt", tmp_path / "best.pt"
+    trainer.ema = SimpleNamespace(ema=SimpleNamespace(portable=lambda balance: "portable"))
+    trainer.model = SimpleNamespace(balance=None)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_model()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"epoch 1"
     assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
 
 

@@ -70,6 +70,18 @@ def source_checkpoint(path: Path) -> Path | None:
     return pt if pt and pt.is_file() else None
 
 
+def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tuple[dict, Path]:
+    """The --data given, or the run's own dataset, whose faults the user should not read as a flag they never typed."""
+    if data:
+        return load_data(data), Path(data)
+    found = run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
+    try:
+        return load_data(found), found
+    except UserError as e:
+        said = str(e).replace(f"--data '{found}'", f"the run's dataset '{found}'", 1)
+        raise UserError(f"{said} (read from its checkpoint): pass --data DATA.yaml") from None
+
+
 def run_data(checkpoints: list[Path]) -> Path:
     """The dataset yaml of the first checkpoint whose train args name one that still exists."""
     for pt in checkpoints:
@@ -340,8 +352,7 @@ def bench(
     chosen = select_artifacts(artifacts, root, device, console)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
-    data = Path(data) if data else run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
-    dataset = load_data(data)
+    dataset, data = run_dataset(data, chosen)
     opts = Settings(data, val_images(dataset), imgsz, device, batch, warmup, runs, system)
     for path, fmt in chosen:
         check_loads(path, fmt, opts, dataset["names"])

@@ -115,16 +115,28 @@ def concrete_device(device: Any, flag: str = "--device") -> Any:
 
 
 def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None:
-    """A model and a dataset must list the same classes in the same order: otherwise its mAP on that data scores one
-    class's boxes against another's labels. `model` names the model in the message; `fix` ends the count message."""
-    m = [str(v) for v in (dict(model_names).values() if isinstance(model_names, dict) else model_names)]
-    d = [str(v) for v in (dict(data_names).values() if isinstance(data_names, dict) else data_names)]
+    """A model and a dataset must name the same class at each id: otherwise its mAP on that data scores one class's
+    boxes against another's labels. Ids, not order: `{2: c, 0: a, 1: b}` is a, b, c, as Ultralytics reads it. Names
+    Ultralytics made up (`class_0`, a yaml with `nc:` alone) say nothing: only the count is checked then. `model`
+    names the model in the message; `fix` ends the count message."""
+    m, d = class_ids(model_names), class_ids(data_names)
     if len(m) != len(d):
         raise UserError(f"{model} has {len(m)} classes but the data has {len(d)}: {fix}")
-    if m != d:
-        diff = next(i for i, (a, b) in enumerate(zip(m, d)) if a != b)
-        raise UserError(f"{model} class {diff} is '{m[diff]}' but the data's is '{d[diff]}': {model} and data must "
-                        "list the same classes in the same order")
+    if any(names == {i: f"class_{i}" for i in names} for names in (m, d)):
+        return
+    if (diff := next((i for i in sorted(set(m) | set(d)) if m.get(i) != d.get(i)), None)) is not None:
+        raise UserError(f"{model} class {diff} is {quoted(m.get(diff))} but the data's is {quoted(d.get(diff))}: "
+                        f"{model} and data must give each class id the same name")
+
+
+def class_ids(names: Any) -> dict[int, str]:
+    """Names by class id, from a dict (ids as keys, in any order) or a list (ids by position)."""
+    items = dict(names).items() if isinstance(names, dict) else enumerate(names)
+    return {int(k): str(v) for k, v in items}
+
+
+def quoted(name: str | None) -> str:
+    return "missing" if name is None else f"'{name}'"
 
 
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
@@ -153,9 +165,13 @@ OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam
 
 
 def check_train_batch(batch: Any) -> None:
-    """A training batch: Ultralytics takes -1 or a fraction for AutoBatch, and runs AutoBatch's default on others."""
-    if not isinstance(batch, (int, float)) or (batch < 1 and batch != -1 and not 0 < batch < 1):
-        raise UserError(f"--batch must be >= 1 (or -1 / a fraction for AutoBatch), got {batch!r}")
+    """A training batch: a whole number of images, or AutoBatch's -1 or fraction of GPU memory. Ultralytics takes a
+    float such as 1.5 and fails in its data loader, after the models are built and the run folder made."""
+    whole = isinstance(batch, int) and not isinstance(batch, bool) and (batch >= 1 or batch == -1)
+    fraction = isinstance(batch, float) and 0 < batch < 1
+    if not (whole or fraction):
+        raise UserError(f"--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "
+                        f"memory such as batch=0.7, got {batch!r}")
 
 
 def check_args(args: dict[str, Any], stride: int) -> None:
@@ -206,10 +222,14 @@ def check_run_dir(args: dict[str, Any]) -> None:
     name = args.get("name")
     if int(os.environ.get("RANK", -1)) > 0:  # under torchrun, rank 0 may have made the folder a moment ago
         return
-    if name and not args.get("exist_ok"):
-        run = Path(args["project"]) / str(name)
-        if run.exists():
-            raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
+    run = Path(args["project"]) / str(name or "exp")
+    if name and not args.get("exist_ok") and run.exists():
+        raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
+    if args.get("exist_ok") and (run / "weights" / "best.pt").is_file():  # as Ultralytics does, but not silently
+        from ultralytics.utils import LOGGER
+
+        LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
+                       f"'{run}'")
 
 
 def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:

@@ -90,14 +90,17 @@ RUN_OPTIONS = (
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: from the config, "
         "640]"),
-    opt("batch", Optional[int], "Batch size. [default: from the config, 16]"),
+    opt("batch", Optional[int], "Batch size; -1 for AutoBatch (a fraction of GPU memory: batch=0.7). [default: from "
+        "the config, 16]"),
     opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
         "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
     opt("project", Optional[str], "Parent folder of the runs. [default: runs/distill for train, runs/compare for "
         "compare]"),
     opt("name", Optional[str], "Folder name under --project. [default: exp, exp-2, ...]"),
-    opt("exist_ok", bool, "Write into an existing folder instead of a new one.", "--exist-ok", default=False),
+    opt("exist_ok", bool, "Write into an existing folder instead of a new one: train replaces the weights, "
+        "results.csv and plots there (with a warning); compare keeps the runs whose settings match and trains the "
+        "rest.", "--exist-ok", default=False),
     opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one; a run's distill.yaml "
         "gives that run's distillation settings): its distillation keys "
         "set the distilled run, its Ultralytics args every run; flags override it, it overrides configs/default.yaml."),

@@ -218,8 +218,9 @@ class DistillationTrainer(DetectionTrainer):
         """Save with the EMA swapped for its portable form (see `KDModel.portable`), and atomically.
 
         Ultralytics writes `last.pt` in place; here it goes to a temporary file renamed over the old one, so a kill
-        in the middle of saving still leaves the previous, resumable `last.pt`. A twin left by such a kill is removed
-        first: an epoch that does not improve writes no best.pt, and the old twin would be renamed over it.
+        in the middle of saving still leaves the previous, resumable `last.pt`. A Ctrl-C there removes the twins it
+        cut short (tens of MB each); one left by a kill is removed at the next save: an epoch that does not improve
+        writes no best.pt, and the old twin would be renamed over it.
         """
         final = {"last": self.last, "best": self.best}
         partial = {key: partial_twin(path) for key, path in final.items()}
@@ -230,13 +231,17 @@ class DistillationTrainer(DetectionTrainer):
         self.last, self.best = partial["last"], partial["best"]
         try:
             saved = super().save_model()
+            for key, tmp in partial.items():
+                if tmp.exists():
+                    replace_synced(tmp, final[key])
+            return saved
+        except BaseException:
+            for tmp in partial.values():
+                tmp.unlink(missing_ok=True)
+            raise
         finally:
             self.ema.ema = ema
             self.last, self.best = final["last"], final["best"]
-        for key, tmp in partial.items():
-            if tmp.exists():
-                replace_synced(tmp, final[key])
-        return saved
 
     def final_eval(self):
         """See `whole_strips`; the validation after the strips stays interruptible."""
