@@ -75,6 +75,15 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_d
     assert f"yolodistill train --resume {last}" in " ".join(err.split())
     args, distill, _ = check_resume(last, {})  # resumable: a yolodistill checkpoint, mid-run, with its optimizer
     assert args["resume"] == str(last) and distill.feat_loss
+    # best.pt, which users ship, is a finished run's: the student alone, a plain model to Ultralytics without us
+    best = last.with_name("best.pt")
+    shown = subprocess.run([PYTHON, "-c", f"import sys; from ultralytics import YOLO; m = YOLO({str(best)!r}); m.info(); "
+                            "print(type(m.model).__name__, 'yolodistill' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.split()[-2:] == ["DetectionModel", "False"], shown.stderr[-2000:]
+    resumed = subprocess.run([PYTHON, "-m", "yolodistill.cli", "train", "--resume", str(last), "--workers", "0"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]  # over the finished-form best.pt, to the planned end
 
 
 # Runs the command line with Path.write_bytes slowed down for one checkpoint: the second time it writes last.pt's

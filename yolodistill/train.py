@@ -342,6 +342,17 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     return ckpt
 
 
+def finish_best(best: Path, before: tuple[int, int, int] | None) -> None:
+    """An interrupted run's best.pt made what a finished run's is: the student alone, a plain Ultralytics model, its
+    optimizer stripped. Users ship it; in training form `YOLO("best.pt").info()` failed. last.pt stays resumable,
+    and a best.pt this run did not write is left alone."""
+    if best.is_file() and stamp(best) != before:
+        from ultralytics.utils.torch_utils import strip_optimizer
+
+        with held_signals():
+            renamed_strip(strip_optimizer, best)
+
+
 def stamp(path: Path) -> tuple[int, int, int] | None:
     """A file as it is now (time, size, inode), to tell whether a run wrote it; None when there is none."""
     try:
@@ -404,11 +415,13 @@ def train(
         distill = unlabeled_sources(distill, plan.args["data"])
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
+    best_before = stamp(Path(trainer.best))
     try:
         with sticky_interrupt(trainer):
             trainer.train()
     except KeyboardInterrupt:
         last = Path(trainer.last)
+        finish_best(Path(trainer.best), best_before)
         raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
