@@ -195,3 +195,26 @@ def test_out_below_a_link_to_a_folder_not_made_yet(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "real")
     convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "link" / "sub")
     assert (tmp_path / "real" / "sub" / "data.yaml").is_file()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "voc"])
+def test_clipping_alone_is_listed_in_issues_txt(tmp_path, fmt):
+    """The help says what was fixed goes to issues.txt: with clipping the only fix, no issues.txt was written."""
+    from .builders import voc_xml
+
+    src = tmp_path / "src"
+    boxes = {0: (4, 3, 20, 15), 1: (30, 20, 50, 40), 2: (4, 3, 20, 15)}  # img1's box sticks out of the 40x30 image
+    for i, (x1, y1, x2, y2) in boxes.items():
+        image(src / "images" / f"img{i}.png")
+        voc_xml(src / "Annotations" / f"img{i}.xml", [("cat", (x1, y1, x2, y2))], filename=f"img{i}.png")
+    (src / "ann.json").write_text(json.dumps(coco_dict([f"img{i}.png" for i in boxes],
+                                                       [(i, 7, [x1, y1, x2 - x1, y2 - y1])
+                                                        for i, (x1, y1, x2, y2) in boxes.items()])))
+    s = convert(src / "ann.json" if fmt == "coco" else src, fmt=fmt, out=tmp_path / "out", images=src / "images",
+                val_fraction=0.34)
+    assert (s.clipped, s.dropped, s.checks) == (1, 0, {})
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert issues.count("clipped") == 1 and "img1.png: a " in issues
+    assert "(30, 20, 50, 40) reaches outside the 40x30 image, clipped" in issues
+    boxes_line = Text.from_markup(s.render()).plain.split("Boxes:")[1].splitlines()[0]
+    assert f"listed in {tmp_path / 'out' / 'issues.txt'}" in boxes_line

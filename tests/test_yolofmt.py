@@ -172,16 +172,18 @@ def test_a_yaml_that_is_not_text_is_one_line(tmp_path):
 
 def test_split_entries_that_are_no_image_are_listed_not_fatal(tmp_path):
     """A list file naming an image that is gone, a dangling link and a folder named like an image: what Ultralytics
-    would stumble on later is left out and listed, and the rest converts."""
+    would stumble on later is left out and listed, and the rest converts. (val apart from train: images val also
+    lists leave train.)"""
     root = tmp_path / "ds"
     for i in range(3):
-        image(root / "images" / f"a{i}.jpg", seed=i)
-        (root / "labels").mkdir(parents=True, exist_ok=True)
-        (root / "labels" / f"a{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    (root / "images" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
-    (root / "images" / "dir.png").mkdir()
+        sub = "val" if i == 2 else ""
+        image(root / "images" / sub / f"a{i}.jpg", seed=i)
+        (root / "labels" / sub).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / sub / f"a{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "images" / "val" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (root / "images" / "val" / "dir.png").mkdir()
     (root / "train.txt").write_text("images/a0.jpg\nimages/a1.jpg\nimages/missing.jpg\n")
-    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "train.txt", "val": "images",
+    (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "train.txt", "val": "images/val",
                                                     "names": ["cat"]}))
     s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
     assert s.images == {"train": 2, "val": 1} and s.checks["unreadable images (left out)"] == 1
@@ -248,3 +250,55 @@ def test_a_test_split_that_is_train_is_no_val_split(tmp_path):
     s = convert(split_dataset(tmp_path / "ds", {"val": "images/train", "test": "images/train", "names": ["a"]}),
                 fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
     assert "seeded" in s.split and s.images == {"train": 3, "val": 1}
+
+
+@pytest.mark.parametrize("held", [{"val": "images/val"}, {"test": "images/val"}])
+def test_val_also_listed_in_train_stays_val_and_leaves_train(tmp_path, held):
+    # train: [images/train, images/val] lost val to train's duplicates: "the published val split ... is empty"
+    s = convert(split_dataset(tmp_path / "ds", {"train": ["images/train", "images/val"], **held, "names": ["a"]}),
+                fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 4, "val": 2} and "published" in s.split and s.checks == {yf.LEAKED: 2}
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "images" / "val").iterdir()) == ["val0.jpg", "val1.jpg"]
+    assert sorted(p.name for p in (out / "images" / "train").iterdir()) == [f"train{i}.jpg" for i in range(4)]
+    issues = (out / "issues.txt").read_text()
+    assert issues.count("also in the val split of") == 2 and "val0.jpg: also in the val split" in issues
+    assert f"2 {yf.LEAKED}, listed in" in Text.from_markup(s.render()).plain
+
+
+def test_cli_convert_of_a_yaml_whose_train_lists_val(tmp_path, monkeypatch):
+    """The probe's case through the command, a relative path: as above, and train's own images all kept."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    split_dataset(tmp_path / "ds", {})
+    (tmp_path / "dy").mkdir()
+    (tmp_path / "dy" / "list.yaml").write_text("path: ../ds\ntrain: [images/train, images/val]\nval: [images/val]\n"
+                                               "names: {0: a}\n")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["data", "convert", "dy/list.yaml", "--format", "yolo", "--out", "conv"],
+                           terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "Images: 4 train, 2 val" in r.stdout and f"2 {yf.LEAKED}" in r.stdout and "empty" not in r.stdout
+
+
+def test_train_that_is_all_val_or_val_that_is_all_copies_is_one_honest_line(tmp_path):
+    """Nothing left to train on, or to validate on: said as such, never "the split is empty"."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    subset = split_dataset(tmp_path / "ds", {"train": "images/val", "val": ["images/train", "images/val"],
+                                             "names": ["a"]})
+    r = CliRunner().invoke(app, ["data", "convert", str(subset), "--format", "yolo", "--out", str(tmp_path / "o1")])
+    assert "empty" not in assert_one_line_error(r, "every train image of", "is also in its val split")
+    copies = tmp_path / "copies"
+    for kind in ("images", "labels"):
+        shutil.copytree(tmp_path / "ds" / kind / "train", copies / kind / "train")
+        shutil.copytree(tmp_path / "ds" / kind / "train", copies / kind / "val")
+    r = CliRunner().invoke(app, ["data", "convert", str(copies), "--format", "yolo", "--out", str(tmp_path / "o2")])
+    assert "empty" not in assert_one_line_error(r, "every val image in", "has the same bytes as a train image")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()

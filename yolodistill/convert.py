@@ -61,6 +61,7 @@ class Source:
     checks: dict[str, int] = field(default_factory=dict)  # counts of each kind of issue, for the summary
     what: str = "annotations"  # what `unmatched` counts
     fails: str = "have no image"  # what went wrong with them
+    clips_listed: bool = False  # the reader lists the boxes it clips itself (YOLO: by label line)
 
 
 @dataclass
@@ -88,8 +89,9 @@ class ConvertSummary:
             f"[bold green]Wrote[/] {escape(str(self.data_yaml))} ({escape(self.split)})",
             "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits),
             f"Classes ({len(self.names)}): {', '.join(escape(n) for n in self.names)}",
-            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left or not finite"
-            + (f", listed in {escape(str(self.files['issues']))})" if self.dropped and "issues" in self.files else ")"),
+            f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left "
+            "or not finite)" + (f", listed in {escape(str(self.files['issues']))}"
+                                if (self.clipped or self.dropped) and "issues" in self.files else ""),
         ]
         if self.unmatched:
             lines.append(f"[yellow]Unmatched:[/] {self.unmatched} {self.unmatched_what}, left out and listed in "
@@ -266,8 +268,8 @@ def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
 
 
 def _labels(source: Source) -> tuple[list[list[str]], int, int]:
-    """YOLO rows for every image, boxes clipped to the image; boxes with no area left are dropped, counted and
-    listed. Unreadable images are left out and listed as issues."""
+    """YOLO rows for every image, boxes clipped to the image; clipped boxes and those with no area left (dropped)
+    are counted and listed. Unreadable images are left out and listed as issues."""
     from .data import yolo_line
 
     kept = []
@@ -298,7 +300,11 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
                 source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has no "
                                      f"area inside the {width}x{height} image, dropped")
                 continue
-            clipped += box != (x1, y1, x2, y2)
+            if box != (x1, y1, x2, y2):
+                clipped += 1
+                if not source.clips_listed:  # issues.txt lists what was fixed, clipping included
+                    source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) "
+                                         f"reaches outside the {width}x{height} image, clipped")
             rows.append(yolo_line(c, *box, width, height))
             boxes.append((c, *box))
         it.boxes = boxes

@@ -3,7 +3,8 @@ convert. It is where `train`'s preflight sends data that fails its checks.
 
 Found and fixed: images without labels (kept as background), boxes out of range (clipped), class ids beyond the names
 and malformed rows (dropped), polygons (taken as their box), repeated rows and images with the same bytes (the first
-kept), label files without an image (listed), and a missing split (made). Each is counted and listed in issues.txt.
+kept), train images val or test also lists (left out of train), label files without an image (listed), and a missing
+split (made). Each is counted and listed in issues.txt.
 """
 
 from __future__ import annotations
@@ -31,19 +32,21 @@ MALFORMED = "malformed label rows (dropped)"
 POLYGONS = "polygons (taken as their box)"
 REPEATED = "repeated label rows (dropped)"
 DUPLICATES = "duplicate images (the first kept)"
+LEAKED = "train images also in val or test (left out of train)"
 
 
 def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     """Images and boxes of a YOLO dataset; `names` (or data.yaml, or classes.txt) gives the classes."""
     yaml_file = src if src.is_file() else data_yaml_in(src)
-    source = Source([], [], "", what="label files")
+    source = Source([], [], "", what="label files", clips_listed=True)  # parse_label lists them by label line
+    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, NO_AREA, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES,
+                            LEAKED], 0)
     if yaml_file is not None:
-        splits, yaml_names = from_yaml(yaml_file, source.issues)
+        splits, yaml_names = from_yaml(yaml_file, source.issues, counts)
         source.searched = f"the splits of '{yaml_file}'"
     else:
         splits, yaml_names = from_folder(images or src), names_file(src)
         source.searched = f"'{images or src}'"
-    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, NO_AREA, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES], 0)
     claimed, rows_of = set(), {}
     for split, files in splits.items():
         for image in files:
@@ -94,9 +97,10 @@ def data_yaml_in(folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path]], list[str] | None]:
+def from_yaml(path: Path, issues: list[str],
+              counts: dict[str, int]) -> tuple[dict[str | None, list[Path]], list[str] | None]:
     """The images of each split a data.yaml names, resolved as Ultralytics does, and its names. A yaml without a val
-    split, or whose val is its train, gets one made."""
+    split, or whose val is its train, gets one made; train loses the images val or test also lists."""
     from ultralytics.utils import DATASETS_DIR
 
     from .data import split_images
@@ -122,20 +126,45 @@ def from_yaml(path: Path, issues: list[str]) -> tuple[dict[str | None, list[Path
             raise UserError(f"{split} '{missing[0]}' of '{path}' does not exist: fix the path (or 'path:') in it")
         if where:
             splits[split] = split_images([str(p) for p in where])
-    if "val" in splits and set(splits["val"]) == set(splits["train"]):
+
+    def files(split: str) -> set[Path]:  # one file by two spellings is one
+        return {p.resolve() for p in splits[split]}
+
+    if "val" in splits and files("val") == files("train"):
         issues.append(f"{path}: val is the same images as train, so it measured nothing")
         del splits["val"]
-    if "val" not in splits and "test" in splits and set(splits["test"]) != set(splits["train"]):  # the one held-out
+    if "val" not in splits and "test" in splits and files("test") != files("train"):  # the one held-out
         # split: validate on it, as COCO and split folders do
         issues.append(f"{path}: no val split of its own: its test split is the val split")
         splits["val"] = splits.pop("test")
     if "val" not in splits:
         splits = {None: sorted(set(splits["train"]))}
+    else:
+        splits["train"] = train_apart(path, splits, issues, counts)
     names = yaml_names(raw.get("names"), path)
     if names is None and isinstance(raw.get("nc"), int) and not isinstance(raw["nc"], bool) and raw["nc"] > 0:
         issues.append(f"{path}: no class names, nc {raw['nc']}: named by id")  # ids unused in the labels count too
         names = [f"class_{i}" for i in range(raw["nc"])]
     return splits, names
+
+
+def train_apart(path: Path, splits: dict[str, list[Path]], issues: list[str], counts: dict[str, int]) -> list[Path]:
+    """Train without the images val or test also lists (train: [images/train, images/val]): Ultralytics trains on
+    them without a word and then measures what it learned by heart. The held-out split is the evaluation set the
+    user published, so it stays whole and train gives them up."""
+    held = {p.resolve(): s for s in ("test", "val") for p in splits.get(s, [])}  # val named where both list it
+    train = [p for p in splits["train"] if p.resolve() not in held]
+    if len(train) == len(splits["train"]):
+        return train
+    if not train:
+        lists = {held[p.resolve()] for p in splits["train"]}
+        where = "val and test splits" if len(lists) == 2 else f"{lists.pop()} split"
+        raise UserError(f"every train image of '{path}' is also in its {where}, so none is left to train on: "
+                        "list under 'train:' images that val and test do not list")
+    issues += [f"{p}: also in the {held[p.resolve()]} split of '{path}', left out of train"
+               for p in splits["train"] if p.resolve() in held]
+    counts[LEAKED] = len(splits["train"]) - len(train)
+    return train
 
 
 def entry_paths(root: Path, entries: str | list) -> list[Path]:
@@ -270,6 +299,9 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
             continue
         first[digest] = item
         kept.append(item)
+    if any(it.split == "val" for it in source.items) and not any(it.split == "val" for it in kept):
+        raise UserError(f"every val image in {source.searched} has the same bytes as a train image, so none is left "
+                        "to validate on: give the val split images of its own")
     source.items[:] = kept
 
 
