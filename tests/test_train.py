@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -465,6 +466,37 @@ def test_resume_finds_a_moved_dataset_with_data(interrupted_last, synth_data, tm
                                      "names": ["a", "b"]}))
     with pytest.raises(UserError, match="resumed student"):
         check_resume(last, {"data": str(other)})
+
+
+def test_resume_with_data_takes_the_run_s_dataset_moved_and_refuses_another(interrupted_last, synth_data, tmp_path):
+    """--data is for a dataset that moved: another one with the same classes (more images) trained on without a
+    word. Checked by the images' count and file names the run recorded, or, for a run saved before it did, against
+    its yaml while that still reads."""
+    import shutil
+
+    from ultralytics.utils.patches import torch_load
+
+    from yolodistill.data import make_synthetic
+
+    moved = tmp_path / "moved"
+    shutil.copytree(synth_data.parent, moved)
+    (moved / "data.yaml").write_text(synth_data.read_text().replace(str(synth_data.parent), str(moved)))
+    args, _, _ = check_resume(interrupted_last, {"data": str(moved / "data.yaml")})
+    assert args["data"] == str((moved / "data.yaml").resolve())
+    bigger = make_synthetic(tmp_path / "bigger", images=len(list((synth_data.parent / "images").rglob("*.*"))) + 8,
+                            imgsz=64)
+    ckpt = torch_load(interrupted_last, map_location="cpu", weights_only=False)
+    assert ckpt["ema"].yolodistill_data["train"][0] > 0
+    for recorded in (True, False):
+        if not recorded:  # a run saved before checkpoints held the record
+            del ckpt["ema"].yolodistill_data
+        last = tmp_path / f"run-{recorded}" / "weights" / "last.pt"
+        last.parent.mkdir(parents=True)
+        torch.save(ckpt, last)
+        with pytest.raises(UserError, match=rf"^--data '{re.escape(str(bigger))}' is not the dataset the run trained "
+                                            r"on: its train split has \d+ images where the run's had \d+: resume "
+                                            r"with the run's own dataset \(moved is fine\), or start a new run$"):
+            check_resume(last, {"data": str(bigger)})
 
 
 def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):

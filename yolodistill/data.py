@@ -11,6 +11,18 @@ from .errors import UserError, check_number, check_output, check_path, check_see
 from .utils import atomic_write_text, files_under, make_folder
 
 
+def fingerprint(data: dict) -> dict[str, list]:
+    """Which images a resolved dataset's train and val splits hold: their count and a digest of their file names,
+    not folders, so a moved dataset is the same one. A resume compares it with the run's."""
+    import hashlib
+
+    out = {}
+    for split in ("train", "val"):
+        names = sorted(p.name for p in split_images(data[split])) if data.get(split) else []
+        out[split] = [len(names), hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]]
+    return out
+
+
 def split_images(source: str | Path | list) -> list[Path]:
     """Image files a resolved split names, in Ultralytics' layouts: folders (searched) or .txt lists, sorted."""
     from ultralytics.data.utils import IMG_FORMATS

@@ -102,6 +102,7 @@ class KDModel(DistillationModel):
         copy_attr(self, student_model)
         self.settings = settings
         self.teacher_digest: str | None = None  # sha256 of the teacher's file, set by the trainer, checked on resume
+        self.data_fingerprint: dict | None = None  # the images of its train and val splits (data.fingerprint), too
         self.kd_scale = 1.0  # the schedule's factor, set by the trainer each epoch (schedule.kd_factor)
         s_ch, t_ch = neck_channels(student_model), neck_channels(self.teacher_model)
         self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
@@ -306,6 +307,7 @@ class KDModel(DistillationModel):
         m.dis = 0.0
         m.yolodistill = self.settings.to_dict()
         m.yolodistill_teacher = getattr(self, "teacher_digest", None)
+        m.yolodistill_data = getattr(self, "data_fingerprint", None)
         balance = balance or self.balance
         m.yolodistill_balance = None if balance is None or balance.measuring else dict(balance.multipliers)
         return m

@@ -67,7 +67,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     # after the fit checks, which say more of a teacher that cannot work
     check_same_teacher(teacher, getattr(saved, "yolodistill_teacher", None), str(p), overrides.get("distill_model"),
                        recorded)
-    overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved.student_model))
+    overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved))
     if "save_dir" not in overrides:  # where this last.pt is (a copied or moved run's), not where the run first was
         overrides["save_dir"] = str(run_folder(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model
@@ -181,16 +181,33 @@ def check_resumed_values(overrides: dict[str, Any]) -> None:
         raise UserError(first_line(e)) from None
 
 
-def resumed_data(data: str | None, train_args: dict[str, Any], student: torch.nn.Module) -> dict[str, str]:
-    """The run's dataset is still where it was, or --data names it where it moved, with the run's classes."""
-    saved = train_args.get("data")
+def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.Module) -> dict[str, str]:
+    """The run's dataset is still where it was, or --data names it where it moved: the same classes, and the same
+    images (data.fingerprint, recorded by the run; for a run saved before it did, its yaml's if that still reads)."""
+    from .data import fingerprint
+
+    run_data = train_args.get("data")
     if data is None:
-        if saved and Path(str(saved)).is_absolute() and not Path(str(saved)).exists():
-            raise UserError(f"the run's data '{saved}' is gone: put it back, or pass --data with its new path")
+        if run_data and Path(str(run_data)).is_absolute() and not Path(str(run_data)).exists():
+            raise UserError(f"the run's data '{run_data}' is gone: put it back, or pass --data with its new path")
         return {}
     info = check_data(data)
-    check_names(student.names, info["names"], "the resumed student", "resume with the run's own dataset (moved is "
-                "fine), or start a new run")
+    fix = "resume with the run's own dataset (moved is fine), or start a new run"
+    check_names(saved.student_model.names, info["names"], "the resumed student", fix)
+    recorded = getattr(saved, "yolodistill_data", None)
+    if recorded is None and run_data and Path(str(run_data)).is_file():
+        try:
+            recorded = fingerprint(check_data(run_data))
+        except UserError:
+            recorded = None
+    if recorded:
+        given = fingerprint(info)
+        for split in ("train", "val"):
+            (n, names), (m, _) = recorded[split], given[split]
+            if given[split] != [n, names]:
+                what = f"{m} images where the run's had {n}" if m != n else "other file names than the run's"
+                raise UserError(f"--data '{data}' is not the dataset the run trained on: its {split} split has "
+                                f"{what}: {fix}")
     return {"data": str(Path(data).resolve()) if Path(data).exists() else str(data)}
 
 

@@ -37,6 +37,7 @@ from ultralytics.utils import DEFAULT_CFG, LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
 from .config import DistillConfig
+from .data import fingerprint
 from .errors import UserError
 from .model import KDModel, load_teacher
 from .resume import AUTO_REWRITTEN, started_args
@@ -208,8 +209,9 @@ class DistillationTrainer(DetectionTrainer):
             return
         teacher = self.teacher if self.teacher is not None else self.args.distill_model
         self.model = KDModel(teacher, self.model, self.distill, balance=self._balance)
-        if RANK in {-1, 0}:  # the checkpoints' record of which teacher file this run distils from (resume.py)
+        if RANK in {-1, 0}:  # the checkpoints' record of which teacher and images this run distils (resume.py)
             self.model.teacher_digest = file_digest(self.args.distill_model)
+            self.model.data_fingerprint = fingerprint(self.data)
         if self._adapter_state is not None:
             self.model.projector.load_state_dict(self._adapter_state)
         self.teacher = None  # the wrapper owns it now
