@@ -339,7 +339,8 @@ def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupt
 def test_resumed_settings_are_checked_as_a_new_run_checks_them(interrupted_last):
     """patience=abc on a resume was a TypeError traceback; --batch 0 ran with AutoBatch's default, where a new run
     refuses it."""
-    for overrides, message in [({"batch": 0}, "--batch must be a whole number of images >= 1"), ({"patience": "abc"}, "'patience=abc'"),
+    for overrides, message in [({"batch": 0}, "--batch must be a whole number of images >= 1"),
+                               ({"workers": -1}, "--workers must be 0 or more"), ({"patience": "abc"}, "'patience=abc'"),
                                ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")]:
         with pytest.raises(UserError, match=message):
             check_resume(interrupted_last, overrides)

@@ -15,8 +15,8 @@ import torch
 
 from .config import DistillConfig
 from .data import split_images
-from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_writable,  # noqa: F401
-                     first_line, is_url, require_file)
+from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
+                     check_writable, first_line, is_url, require_file)
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path
 
@@ -174,6 +174,14 @@ def check_train_batch(batch: Any) -> None:
                         f"memory such as batch=0.7, got {batch!r}")
 
 
+def check_workers(workers: Any) -> None:
+    """Ultralytics passes -1 on to the data loader, which fails on a GPU (its CPU training loads in-process)."""
+    if workers is not None:
+        check_whole(workers, "--workers")
+        if workers < 0:
+            raise UserError(f"--workers must be 0 or more (0 loads the data in the training process), got {workers}")
+
+
 def check_args(args: dict[str, Any], stride: int) -> None:
     """Ultralytics would silently round or reject these later; say so now."""
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
@@ -185,6 +193,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)
     check_train_batch(batch)
+    check_workers(args.get("workers"))
     optimizer = args.get("optimizer")
     if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
         raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")

@@ -169,8 +169,9 @@ def check_resumed_values(overrides: dict[str, Any]) -> None:
     --batch 0 ran with AutoBatch's default where a new run refuses it)."""
     from ultralytics.cfg import get_cfg
 
-    from .checks import check_imgsz, check_train_batch
+    from .checks import check_imgsz, check_train_batch, check_workers
 
+    check_workers(overrides.get("workers"))
     if overrides.get("batch") is not None:
         check_train_batch(overrides["batch"])
     if overrides.get("imgsz") is not None:
