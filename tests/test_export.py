@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import io
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -36,6 +38,19 @@ def onnx_export(trained_student, learnable_data, tmp_path_factory) -> tuple[Path
     return dest, ex.export_model(dest, format="onnx", data=learnable_data)
 
 
+@pytest.fixture
+def ultralytics_log(monkeypatch) -> io.StringIO:
+    """What Ultralytics' console handler prints, as the user sees it: it writes to the stdout it found at import, which
+    neither CliRunner nor capsys replaces."""
+    from ultralytics.utils import LOGGER
+
+    out = io.StringIO()
+    for handler in LOGGER.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            monkeypatch.setattr(handler, "stream", out)
+    return out
+
+
 def leftovers(folder: Path) -> list[str]:
     """Temporary export folders that should have been cleaned up."""
     return [p.name for p in folder.iterdir() if p.name.startswith(".export-")]
@@ -61,6 +76,43 @@ def test_onnx_export_matches_pytorch(onnx_export, learnable_data):
     assert sure.pairs >= len(images) // 2 and sure.matched >= 0.95 and sure.max_box_px < 1.0
 
 
+def test_ultralytics_log_names_the_final_paths_not_the_temp_folder(weights, ultralytics_log, monkeypatch):
+    """Ultralytics' closing lines named the private export folder, deleted by then: 'yolo predict model=
+    weights/.export-x/best.onnx' failed with a missing file. Relative and resolved paths both name the final ones."""
+    monkeypatch.chdir(weights.parent.parent)
+    result = CliRunner().invoke(app, ["export", "--weights", "weights/best.pt", "--format", "onnx", "--imgsz", "64"])
+    assert result.exit_code == 0, result.output
+    log = ultralytics_log.getvalue()
+    assert ".export-" not in log + result.output, log
+    assert "starting from 'weights/best.pt'" in log and "saved as 'weights/best.onnx'" in log
+    assert f"Results saved to \x1b[1m{weights.parent.resolve() / 'best.onnx'}\x1b[0m" in log
+    assert log.count("model=weights/best.onnx imgsz=64") == 2  # Predict and Validate
+    assert log.index("Predict:") < log.index("Visualize:")  # the summary is whole, and came out once
+    assert Path("weights/best.onnx").is_file() and leftovers(weights.parent) == []
+
+
+def test_temp_paths_of_a_tensorrt_export(tmp_path):
+    """TensorRT exports through an ONNX file that is deleted with the folder: said so, never named beside the weights.
+    The summary waits for the artifact."""
+    weights = tmp_path / "w" / "best.pt"
+    tmp = weights.parent / ".export-abc"
+    paths = ex.TempPaths(tmp, weights, "best.engine")
+
+    def log(msg: str) -> tuple[bool, str]:
+        record = logging.LogRecord("ultralytics", logging.INFO, __file__, 1, msg, (), None)
+        return paths.filter(record), record.getMessage()
+
+    assert log(f"ONNX: export success, saved as '{tmp / 'best.onnx'}' (9.1 MB)") == (
+        True, "ONNX: export success, saved as 'best.onnx (temporary)' (9.1 MB)")
+    assert log(f"TensorRT: building FP16 engine as {tmp / 'best.engine'}") == (
+        True, f"TensorRT: building FP16 engine as {weights.parent / 'best.engine'}")
+    assert log(f"PyTorch: starting from '{tmp / 'best.pt'}'") == (True, f"PyTorch: starting from '{weights}'")
+    assert log(f"\nExport complete (1s)\nResults saved to {tmp.resolve()}\nPredict: model={tmp / 'best.engine'}") == (
+        False, f"\nExport complete (1s)\nResults saved to {weights.parent.resolve()}\nPredict: model="
+               f"{weights.parent / 'best.engine'}")
+    assert len(paths.held) == 1  # logged by export_folder once the block ends without an error
+
+
 def test_parity_without_data_uses_the_training_data(trained_student, learnable_data, tmp_path):
     """A shapes detector finds nothing in Ultralytics' bus and zidane photos: without --data, parity runs on the
     dataset the checkpoint was trained on; with that gone, on the bundled photos, and says so."""
@@ -83,7 +135,7 @@ def test_parity_without_data_uses_the_training_data(trained_student, learnable_d
     assert result.parity.failures(ex.TOLERANCES["fp32"]) == []
 
 
-def test_openvino_export_matches_pytorch(weights, learnable_data):
+def test_openvino_export_matches_pytorch(weights, learnable_data, ultralytics_log):
     result = ex.export_model(weights, format="openvino", data=learnable_data)
     assert result.artifact == weights.parent / "best_openvino_model"
     assert list(result.artifact.glob("*.xml")) and result.size_mb > 0
@@ -94,6 +146,8 @@ def test_openvino_export_matches_pytorch(weights, learnable_data):
     assert result.runtime == ("" if runtime == "fp32" else runtime)
     text = result.render()
     assert str(result.artifact) in text
+    log = ultralytics_log.getvalue()
+    assert f"model={result.artifact}/ " in log and ".export-" not in log, log  # Predict and Validate: the folder
     if result.runtime:
         assert f"This CPU runs OpenVINO models in {runtime}" in text and result.runtime_parity.pairs > 0
         assert all(0 < m <= 1 for m in result.runtime_map) and "mAP50-95" in text
@@ -188,7 +242,7 @@ def test_parity_fails_for_a_perturbed_onnx(onnx_export, learnable_data, tmp_path
     assert bad.matched < 0.95
 
 
-def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypatch):
+def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypatch, ultralytics_log):
     diverged = ex.Parity(8, conf=0.001, pairs=10, confident=20, confident_paired=10, max_box_px=7.5, max_score=0.2)
     monkeypatch.setattr(ex, "check_parity", lambda *a, **k: diverged)
     with pytest.raises(UserError, match=r"diverges.*matched 50%.*Δbox\| 7.5 px > 1 px.*Δscore\| 0.2 > 0.01") as e:
@@ -196,6 +250,8 @@ def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypa
     assert "\n" not in str(e.value)
     assert not (weights.parent / "best.onnx").exists()
     assert leftovers(weights.parent) == []
+    log = ultralytics_log.getvalue()
+    assert "export success" in log and "Predict:" not in log and ".export-" not in log, log  # no command for it
 
 
 def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):

@@ -7,10 +7,12 @@ A failed check raises a UserError and leaves no artifact behind, so nothing down
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import tempfile
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,6 +293,51 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     return final, replaced
 
 
+class TempPaths(logging.Filter):
+    """Ultralytics logs the paths of the private export folder, which is gone once the export is checked: a user who
+    copies its Predict/Validate commands gets a missing file. Rewrite them to where the files end up, and hold the
+    closing summary ('Results saved to', Predict, Validate) until the artifact is there."""
+
+    def __init__(self, tmp: Path, weights: Path, artifact: str):
+        super().__init__()
+        forms = dict.fromkeys((str(tmp.resolve()), str(tmp)))  # 'Results saved to' resolves; the rest do not
+        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b]+))?")
+        self.tmp, self.dest, self.kept = str(tmp), weights.parent, {weights.name, artifact}
+        self.held: list[logging.LogRecord] = []
+
+    def rewrite(self, m: re.Match) -> str:
+        dest = self.dest if m[1] == self.tmp else self.dest.resolve()
+        if m[2] and m[2] not in self.kept:  # an intermediate file (TensorRT's ONNX), deleted with the folder
+            return f"{m[2]} (temporary)"
+        return str(dest / m[2]) if m[2] else str(dest)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.pattern.sub(self.rewrite, record.getMessage()), ()
+        if "Export complete" in record.msg or "Results saved to" in record.msg:
+            self.held.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def export_folder(weights: Path, artifact: str):
+    """A private folder beside the weights to export into, deleted when the block ends. Meanwhile Ultralytics' log
+    names the final paths (TempPaths); its closing summary comes at the end, with the artifact in place, or never
+    when the block raises: a refused artifact is not saved."""
+    from ultralytics.utils import LOGGER
+
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
+    paths = TempPaths(tmp, weights, artifact)
+    LOGGER.addFilter(paths)
+    try:
+        yield tmp
+    finally:
+        LOGGER.removeFilter(paths)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for record in paths.held:
+        LOGGER.handle(record)
+
+
 def map_pair(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int,
              device: str) -> tuple[float, float]:
     """mAP50-95 of the checkpoint and of its artifact on the same val split: the INT8 gate, and bf16's cost."""
@@ -362,13 +409,13 @@ def export_model(
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
-    check_replaceable(weights.parent / artifact_name(weights, fmt, precision), weights.stem)
+    name = artifact_name(weights, fmt, precision)
+    check_replaceable(weights.parent / name, weights.stem)
     margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
     # export cannot delete an fp32 best.onnx that is already there.
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
-    try:
+    with export_folder(weights, name) as tmp:
         source = Path(shutil.copy2(weights, tmp / weights.name))  # Ultralytics names the artifact after its source
         try:
             artifact = Path(load_model(source).export(
@@ -390,7 +437,5 @@ def export_model(
             if data:
                 lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device)
         final, replaced = install(artifact, weights.parent, weights.stem)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, **lower)
