@@ -214,8 +214,8 @@ def test_a_broken_dataset_the_run_names_is_not_blamed_on_data_never_typed(traine
     ckpt = torch.load(trained_student, map_location="cpu", weights_only=False)
     ckpt["train_args"] = {**ckpt["train_args"], "data": str(broken)}
     torch.save(ckpt, tmp_path / "best.pt")
-    with pytest.raises(UserError, match=rf"^the run's dataset '{re.escape(str(broken))}' is not a usable dataset: .* "
-                                        r"\(read from its checkpoint\): pass --data DATA.yaml$"):
+    with pytest.raises(UserError, match=rf"^the run's dataset '{re.escape(str(broken))}' \(read from its checkpoint\) "
+                                        r"is not a usable dataset: .*; or pass --data DATA.yaml$"):
         bn.bench([tmp_path / "best.pt"], console=quiet(), **FAST)
 
 

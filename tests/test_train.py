@@ -498,6 +498,16 @@ def test_resume_with_data_takes_the_run_s_dataset_moved_and_refuses_another(inte
                                             r"on: its train split has \d+ images where the run's had \d+: resume "
                                             r"with the run's own dataset \(moved is fine\), or start a new run$"):
             check_resume(last, {"data": str(bigger)})
+    # an old run whose yaml is still there, its images gone, declaring a download: nothing is fetched to compare
+    marker = tmp_path / "downloaded"
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({"path": str(tmp_path / "gone"), "train": "images/train", "val": "images/val",
+                                   "names": {0: "circle", 1: "square", 2: "triangle"},
+                                   "download": f"open({str(marker)!r}, 'w').write('fetched')"}))
+    ckpt["train_args"]["data"] = str(old)
+    torch.save(ckpt, last)
+    args, _, _ = check_resume(last, {"data": str(moved / "data.yaml")})
+    assert args["data"] == str((moved / "data.yaml").resolve()) and not marker.exists()
 
 
 def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):

@@ -78,8 +78,8 @@ def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tupl
     try:
         return load_data(found), found
     except UserError as e:
-        said = str(e).replace(f"--data '{found}'", f"the run's dataset '{found}'", 1)
-        raise UserError(f"{said} (read from its checkpoint): pass --data DATA.yaml") from None
+        said = str(e).replace(f"--data '{found}'", f"the run's dataset '{found}' (read from its checkpoint)", 1)
+        raise UserError(f"{said}; or pass --data DATA.yaml") from None
 
 
 def run_data(checkpoints: list[Path]) -> Path:

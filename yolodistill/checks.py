@@ -131,8 +131,9 @@ def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None
 
 def class_ids(names: Any) -> dict[int, str]:
     """Names by class id, from a dict (ids as keys, in any order) or a list (ids by position)."""
-    items = dict(names).items() if isinstance(names, dict) else enumerate(names)
-    return {int(k): str(v) for k, v in items}
+    if isinstance(names, dict) and all(str(k).strip().lstrip("-").isdigit() for k in names):
+        return {int(k): str(v) for k, v in names.items()}
+    return {i: str(v) for i, v in enumerate(names.values() if isinstance(names, dict) else names)}
 
 
 def quoted(name: str | None) -> str:

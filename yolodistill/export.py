@@ -301,7 +301,7 @@ class TempPaths(logging.Filter):
     def __init__(self, tmp: Path, weights: Path, artifact: str):
         super().__init__()
         forms = dict.fromkeys((str(tmp.resolve()), str(tmp)))  # 'Results saved to' resolves; the rest do not
-        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b]+))?")
+        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b,;:()]+))?")
         self.tmp, self.dest, self.kept = str(tmp), weights.parent, {weights.name, artifact}
         self.held: list[logging.LogRecord] = []
 

@@ -3,6 +3,7 @@ its last.pt is, and is checked before Ultralytics restores its optimizer (a misf
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,9 @@ import torch
 import yaml
 
 from .checks import check_data, check_device, check_fit, check_names
-from .loading import load_detector, local_checkpoint
 from .config import DistillConfig
 from .errors import UserError, check_no_quote, first_line, require_file
+from .loading import load_detector, local_checkpoint
 from .utils import file_digest, local_path
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
@@ -197,10 +198,7 @@ def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.M
     check_names(saved.student_model.names, info["names"], "the resumed student", fix)
     recorded = getattr(saved, "yolodistill_data", None)
     if recorded is None and run_data and Path(str(run_data)).is_file():
-        try:
-            recorded = fingerprint(check_data(run_data))
-        except UserError:
-            recorded = None
+        recorded = quiet_fingerprint(str(run_data))
     if recorded:
         given = fingerprint(info)
         for split in ("train", "val"):
@@ -210,6 +208,24 @@ def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.M
                 raise UserError(f"--data '{data}' is not the dataset the run trained on: its {split} split has "
                                 f"{what}: {fix}")
     return {"data": str(Path(data).resolve()) if Path(data).exists() else str(data)}
+
+
+def quiet_fingerprint(data: str) -> dict[str, list] | None:
+    """The images an old run's own yaml names, if they are where it says: never downloaded (it may declare a
+    download of the very dataset the user moved), no warning; None if they are not."""
+    from ultralytics.data.utils import check_det_dataset
+    from ultralytics.utils import LOGGER
+
+    from .data import fingerprint
+
+    level = LOGGER.level
+    LOGGER.setLevel(logging.ERROR)
+    try:
+        return fingerprint(check_det_dataset(data, autodownload=False))
+    except Exception:  # Ultralytics reports a missing dataset with several exception types
+        return None
+    finally:
+        LOGGER.setLevel(level)
 
 
 def finished_run(ckpt: dict[str, Any]) -> bool:

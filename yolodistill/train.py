@@ -38,7 +38,7 @@ from ultralytics.utils.torch_utils import unwrap_model
 
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError
+from .errors import UserError, first_line
 from .model import KDModel, load_teacher
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
@@ -351,8 +351,11 @@ def finish_best(best: Path, before: tuple[int, int, int] | None) -> None:
     if best.is_file() and stamp(best) != before:
         from ultralytics.utils.torch_utils import strip_optimizer
 
-        with held_signals():
-            renamed_strip(strip_optimizer, best)
+        try:
+            with held_signals():
+                renamed_strip(strip_optimizer, best)
+        except OSError as e:
+            LOGGER.warning(f"{best} stays in training form ({first_line(e)}); last.pt resumes the run")
 
 
 def stamp(path: Path) -> tuple[int, int, int] | None:
@@ -423,8 +426,10 @@ def train(
             trainer.train()
     except KeyboardInterrupt:
         last = Path(trainer.last)
-        finish_best(Path(trainer.best), best_before)
-        raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
+        try:
+            finish_best(Path(trainer.best), best_before)
+        finally:  # a second Ctrl-C, or a full disk, still ends with the resume hint
+            raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
