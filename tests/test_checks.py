@@ -264,27 +264,33 @@ def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path
 
 
 @pytest.mark.parametrize("name", ["mine", None])
-def test_exist_ok_over_a_finished_run_says_what_it_replaces(tmp_path, name):
+def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_passed(teacher26, synth_data, tmp_path,
+                                                                                     name):
     import logging
 
     from ultralytics.utils import LOGGER
 
-    from yolodistill.checks import check_run_dir
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
 
     run = tmp_path / (name or "exp")
     (run / "weights").mkdir(parents=True)
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
+    args = dict(resolve(None, epochs=1, imgsz=64, project=str(tmp_path), name=name, exist_ok=True)[1])
     LOGGER.addHandler(handler)
     try:
-        check_run_dir({"project": str(tmp_path), "name": name, "exist_ok": True})  # no weights yet: nothing to say
+        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))  # no weights there yet: nothing to say
         (run / "weights" / "best.pt").write_bytes(b"precious")
-        check_run_dir({"project": str(tmp_path), "name": name, "exist_ok": True})
+        with pytest.raises(UserError, match="does not exist"):  # a refused run replaces nothing, and says nothing
+            preflight(tmp_path / "no-teacher.pt", "yolo26n.yaml", synth_data, dict(args))
+        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
     finally:
         LOGGER.removeHandler(handler)
-    assert [r.getMessage().endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of the "
-                                    f"earlier run in '{run}'") for r in records] == [True]
+    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
+                                               f"the earlier run in '{run}'"), said
 
 
 def test_resume_refuses_foreign_checkpoints(teacher26, tmp_path):

@@ -235,7 +235,13 @@ def check_run_dir(args: dict[str, Any]) -> None:
     run = Path(args["project"]) / str(name or "exp")
     if name and not args.get("exist_ok") and run.exists():
         raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
-    if args.get("exist_ok") and (run / "weights" / "best.pt").is_file():  # as Ultralytics does, but not silently
+
+
+def warn_replaced(args: dict[str, Any]) -> None:
+    """--exist-ok over a finished run replaces its files, as in Ultralytics, but not silently; said once every check
+    has passed, so a refused run never says it."""
+    run = Path(args["project"]) / str(args.get("name") or "exp")
+    if args.get("exist_ok") and (run / "weights" / "best.pt").is_file() and int(os.environ.get("RANK", -1)) <= 0:
         from ultralytics.utils import LOGGER
 
         LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
@@ -358,6 +364,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)
     check_teacher_size(teacher_model, args["imgsz"], teacher)
+    warn_replaced(args)
     args.update(
         model=local_path(student), data=local_path(data), distill_model=local_path(teacher), task="detect",
         mode="train", name=args["name"] or "exp",
