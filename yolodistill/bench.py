@@ -76,10 +76,9 @@ def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tupl
         return load_data(data), Path(data)
     found = run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
     try:
-        return load_data(found), found
+        return load_data(found, f"the run's dataset '{found}' (read from its checkpoint)"), found
     except UserError as e:
-        said = str(e).replace(f"--data '{found}'", f"the run's dataset '{found}' (read from its checkpoint)", 1)
-        raise UserError(f"{said}; or pass --data DATA.yaml") from None
+        raise UserError(f"{e}; or pass --data DATA.yaml") from None
 
 
 def run_data(checkpoints: list[Path]) -> Path:

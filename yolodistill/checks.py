@@ -227,20 +227,23 @@ def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str) -> str |
     return message
 
 
+def run_dir(args: dict[str, Any]) -> Path:
+    """The folder the run writes: project/name, without --name Ultralytics' exp (reused only with --exist-ok)."""
+    return Path(args["project"]) / str(args.get("name") or "exp")
+
+
 def check_run_dir(args: dict[str, Any]) -> None:
     """An explicitly named run folder is never reused without --exist-ok (Ultralytics would write into it)."""
-    name = args.get("name")
     if int(os.environ.get("RANK", -1)) > 0:  # under torchrun, rank 0 may have made the folder a moment ago
         return
-    run = Path(args["project"]) / str(name or "exp")
-    if name and not args.get("exist_ok") and run.exists():
+    if args.get("name") and not args.get("exist_ok") and (run := run_dir(args)).exists():
         raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
 
 
 def warn_replaced(args: dict[str, Any]) -> None:
     """--exist-ok over a finished run replaces its files, as in Ultralytics, but not silently; said once every check
     has passed, so a refused run never says it."""
-    run = Path(args["project"]) / str(args.get("name") or "exp")
+    run = run_dir(args)
     if args.get("exist_ok") and (run / "weights" / "best.pt").is_file() and int(os.environ.get("RANK", -1)) <= 0:
         from ultralytics.utils import LOGGER
 
@@ -252,7 +255,7 @@ def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:
     """A reused run folder (--exist-ok; without --name Ultralytics' exp) gets new weights/best.pt, last.pt and
     epochN.pt: a teacher or student read from one of them would be replaced by the student mid-run."""
     if args.get("exist_ok"):  # a new folder holds nothing of the user's
-        check_inputs_outside([Path(args["project"]) / str(args.get("name") or "exp") / "weights"], "this run", **inputs)
+        check_inputs_outside([run_dir(args) / "weights"], "this run", **inputs)
 
 
 def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> None:

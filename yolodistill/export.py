@@ -114,23 +114,25 @@ class ExportResult:
         return lines
 
 
-def load_data(data: str | Path) -> dict:
-    """Read and resolve a dataset yaml through Ultralytics, insisting on a val split that exists on disk."""
+def load_data(data: str | Path, named: str = "") -> dict:
+    """Read and resolve a dataset yaml through Ultralytics, insisting on a val split that exists on disk. `named`
+    says which yaml it is in messages (by default the --data given)."""
     from ultralytics.data.utils import check_det_dataset
 
     path = require_file(data, "--data", (".yaml", ".yml"))
+    named = named or f"--data '{path}'"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UserError(f"--data '{path}' is not valid YAML: {first_line(e)}") from None
+        raise UserError(f"{named} is not valid YAML: {first_line(e)}") from None
     if not isinstance(raw, dict) or not raw.get("val"):
-        raise UserError(f"--data '{path}' has no val split: add a 'val:' entry, e.g. 'val: images/val'")
+        raise UserError(f"{named} has no val split: add a 'val:' entry, e.g. 'val: images/val'")
     try:
         resolved = check_det_dataset(str(path), autodownload=False)
     except Exception as e:  # Ultralytics reports bad datasets with several exception types
-        raise UserError(f"--data '{path}' is not a usable dataset: {first_line(e)}") from None
+        raise UserError(f"{named} is not a usable dataset: {first_line(e)}") from None
     if not val_images(resolved):
-        raise UserError(f"--data '{path}': the val split has no images")
+        raise UserError(f"{named}: the val split has no images")
     return resolved
 
 

@@ -202,8 +202,8 @@ def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.M
     if recorded:
         given = fingerprint(info)
         for split in ("train", "val"):
-            (n, names), (m, _) = recorded[split], given[split]
-            if given[split] != [n, names]:
+            (n, _), (m, _) = recorded[split], given[split]
+            if given[split] != list(recorded[split]):
                 what = f"{m} images where the run's had {n}" if m != n else "other file names than the run's"
                 raise UserError(f"--data '{data}' is not the dataset the run trained on: its {split} split has "
                                 f"{what}: {fix}")
