@@ -151,3 +151,24 @@ def run_swallowed_press(trainer) -> None:
         with sticky_interrupt(trainer):
             with TryExcept(verbose=False):
                 signal.raise_signal(signal.SIGINT)
+
+
+def test_quieter_raises_ultralytics_log_level_only_inside_the_block():
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    from yolodistill.utils import quieter
+
+    before = LOGGER.level
+    LOGGER.setLevel(logging.INFO)
+    try:
+        with quieter(logging.ERROR):
+            assert LOGGER.level == logging.ERROR
+        with quieter(logging.DEBUG):  # never louder than it was
+            assert LOGGER.level == logging.INFO
+        with pytest.raises(RuntimeError), quieter(logging.WARNING):
+            raise RuntimeError
+        assert LOGGER.level == logging.INFO
+    finally:
+        LOGGER.setLevel(before)

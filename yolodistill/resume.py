@@ -15,7 +15,7 @@ from .checks import check_data, check_device, check_fit, check_names
 from .config import DistillConfig
 from .errors import UserError, check_no_quote, first_line, require_file
 from .loading import load_detector, local_checkpoint
-from .utils import file_digest, local_path
+from .utils import file_digest, local_path, quieter
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
 # and its optimizer's parameters as they were (time= would change the epochs the schedule decays over, freeze= the
@@ -214,18 +214,14 @@ def quiet_fingerprint(data: str) -> dict[str, list] | None:
     """The images an old run's own yaml names, if they are where it says: never downloaded (it may declare a
     download of the very dataset the user moved), no warning; None if they are not."""
     from ultralytics.data.utils import check_det_dataset
-    from ultralytics.utils import LOGGER
 
     from .data import fingerprint
 
-    level = LOGGER.level
-    LOGGER.setLevel(logging.ERROR)
     try:
-        return fingerprint(check_det_dataset(data, autodownload=False))
+        with quieter(logging.ERROR):
+            return fingerprint(check_det_dataset(data, autodownload=False))
     except Exception:  # Ultralytics reports a missing dataset with several exception types
         return None
-    finally:
-        LOGGER.setLevel(level)
 
 
 def finished_run(ckpt: dict[str, Any]) -> bool:

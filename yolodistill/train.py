@@ -43,7 +43,8 @@ from .model import KDModel, load_teacher
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, file_digest, held_signals, partial_twin, replace_synced, sticky_interrupt
+from .utils import (atomic_write_text, file_digest, held_signals, partial_twin, quieter, replace_synced,
+                    sticky_interrupt)
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -329,14 +330,12 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     says an in-place strip (its own line would name the twin)."""
     target = Path(s or f)
     tmp = partial_twin(target)
-    level = LOGGER.level
-    LOGGER.setLevel(max(level, logging.WARNING))  # its warning for a file that is not a checkpoint still shows
     try:
-        ckpt = strip(f, s=tmp, updates=updates)
+        with quieter(logging.WARNING):  # its warning for a file that is not a checkpoint still shows
+            ckpt = strip(f, s=tmp, updates=updates)
         if ckpt:
             replace_synced(tmp, target)
     finally:
-        LOGGER.setLevel(level)
         tmp.unlink(missing_ok=True)
     if ckpt:
         saved = f", saved as {target}," if s else ""

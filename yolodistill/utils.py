@@ -127,6 +127,19 @@ HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what torchrun's ag
 
 
 @contextmanager
+def quieter(level: int) -> Iterator[None]:
+    """Ultralytics' logger shows nothing below `level` inside the block, then what it showed before."""
+    from ultralytics.utils import LOGGER
+
+    before = LOGGER.level
+    LOGGER.setLevel(max(before, level))
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(before)
+
+
+@contextmanager
 def held_signals() -> Iterator[list[int]]:
     """Hold Ctrl-C and SIGTERM until the block ends, then deliver them to the handlers they would have met: for a
     write that must not stop half-way. Yields the signals caught so far.
