@@ -1,5 +1,5 @@
-"""kd_balance auto's parts on values worked out by hand: the gradient norm it measures, and the multipliers it sets
-from those norms (clamped, a bad batch skipped)."""
+"""kd_balance auto and epoch, their parts on values worked out by hand: the gradient norm they measure, and the
+multipliers set from those norms (clamped, a bad batch skipped, measured anew at each epoch)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,19 @@ def test_multipliers_are_summed_ratios_clamped_and_skip_a_bad_batch():
     assert balance("kd_feat") == 1.0  # no gradient at all: left at its weight
     restored = AutoBalance(("kd_cls",), multipliers={"kd_cls": 0.5})
     assert not restored.measuring and restored("kd_cls") == 0.5  # from a checkpoint: not measured again
+
+
+def test_restart_measures_anew_and_keeps_the_multipliers_in_force_until_then():
+    """kd_balance epoch: each epoch's multipliers come from that epoch's batches alone, and the previous ones hold
+    while none of the new batches has been measured."""
+    x = torch.ones(1, requires_grad=True)
+    balance = AutoBalance(("kd_cls",), batches=2, every_epoch=True)
+    for _ in range(2):
+        balance.update(*pulls(x, 4.0, kd_cls=1.0), [x])
+    assert not balance.measuring and balance("kd_cls") == 4.0
+    balance.restart()
+    assert balance.measuring and balance("kd_cls") == 4.0
+    balance.update(*pulls(x, 1.0, kd_cls=2.0), [x])  # the detection gradient fell: the old sums would say 5 / 3
+    assert balance("kd_cls") == 0.5
+    balance.update(*pulls(x, 2.0, kd_cls=2.0), [x])
+    assert not balance.measuring and balance("kd_cls") == pytest.approx(3.0 / 4.0)

@@ -16,6 +16,7 @@ import torch
 import yaml
 from ultralytics.utils.torch_utils import unwrap_model
 
+from yolodistill.balance import MEASURED
 from yolodistill.checks import check_recipe, preflight
 from yolodistill.config import resolve
 from yolodistill.errors import UserError
@@ -194,6 +195,31 @@ def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(
     cosine.add_callback("on_train_epoch_end", lambda t: scales.append(unwrap_model(t.model).kd_scale))
     cosine.train()
     assert scales == pytest.approx([0.5 * 1.0, 1.0 * 0.6, 1.0 * 0.2])  # warm-up x cosine from 1 to 0.2
+
+
+def test_balance_epoch_measures_again_at_every_epoch_start(teacher26, synth_data, tmp_path):
+    """kd_balance epoch holds each term's pull through the run: the trainer measures it again on the first batches
+    of every epoch (auto measures the first epoch's alone), and each epoch's last.pt carries the multipliers in
+    force, which a resume takes up."""
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "hold", epochs=2, kd_balance="epoch")
+    measured, multipliers = [], []
+
+    def count(t):
+        balance = unwrap_model(t.model).balance
+        if not measured:
+            update = balance.update
+            balance.update = lambda *a: (measured.__setitem__(-1, measured[-1] + 1), update(*a))
+        measured.append(0)
+
+    trainer.add_callback("on_train_epoch_start", count)
+    trainer.add_callback("on_train_epoch_end", lambda t: multipliers.append(dict(unwrap_model(t.model).balance.multipliers)))
+    saved = []  # last.pt's, at each epoch's save (the finished run's is stripped to the student)
+    trainer.add_callback("on_model_save", lambda t: saved.append(torch.load(t.last, weights_only=False)["ema"].yolodistill_balance))
+    trainer.train()
+    batches = min(MEASURED["epoch"], len(trainer.train_loader))
+    assert measured == [batches, batches], measured
+    assert set(multipliers[0]) == set(KD_TERMS) and multipliers[0] != multipliers[1]
+    assert saved == [pytest.approx(m) for m in multipliers]
 
 
 def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, synth_data, tmp_path, monkeypatch):

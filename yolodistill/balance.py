@@ -10,6 +10,11 @@ the detection loss and of each term, and sets
 where both losses are the columns the trainer sums (Ultralytics' detection loss carries the batch size; the terms
 are passed in at the same scale), so that a term at weight w pulls w times as hard as the detection loss did at the
 start. The multipliers are then fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
+
+`kd_balance: epoch` measures again over the first `batches` of every epoch (`restart`, called by the trainer at each
+epoch start) and holds each term's pull at w times the detection loss's through the run: the student's own drift (a
+feature term whose adapters learn, a detection gradient that shrinks as the student fits) cannot make it grow. The
+previous epoch's multipliers apply while the new ones are measured.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+MEASURED = {"auto": 10, "epoch": 5}  # batches measured: once at the start (auto), at every epoch start (epoch)
 
 
 def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
@@ -46,12 +53,19 @@ def gradient_share(model, batch: dict, term: str = "kd_feat") -> float:
 class AutoBalance:
     """Per-term multipliers from the gradient ratios of the first batches (see the module docstring)."""
 
-    def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None):
+    def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None,
+                 every_epoch: bool = False):
         self.batches = batches
+        self.every_epoch = every_epoch
         self.reference = 0.0  # summed gradient norm of the detection loss over the measured batches
         self.norms: dict[str, float] = {k: 0.0 for k in terms}  # the same for each term
         self.multipliers = dict(multipliers or {})
         self.seen = batches if multipliers is not None else 0  # restored from a checkpoint: measured already
+
+    def restart(self) -> None:
+        """Measure anew over the next `batches` batches (kd_balance epoch, at an epoch start); the multipliers in
+        force stay until the first of them is measured."""
+        self.reference, self.norms, self.seen = 0.0, dict.fromkeys(self.norms, 0.0), 0
 
     @property
     def measuring(self) -> bool:

@@ -125,7 +125,8 @@ DISTILL_OPTIONS = (
     opt("kd_final", Optional[float], "Share of the distillation weights left at the last epoch under a linear or "
         "cosine --kd-schedule. [default: 0.1]"),
     opt("kd_balance", Optional[str], "fixed: the weights as given; auto: scale each term from its gradient on the "
-        "first 10 batches so weight 1 pulls as hard as the detection loss. [default: fixed]"),
+        "first 10 batches so weight 1 pulls as hard as the detection loss; epoch: the same, measured again on the "
+        "first 5 batches of every epoch, so the pull holds through the run. [default: fixed]"),
     opt("kd_assign", Optional[str], "Whose predictions rank anchors in the student's label assigner: student "
         "(Ultralytics) or teacher (label assignment distillation). [default: teacher, or student for a student "
         "with weights of its own (.pt)]"),

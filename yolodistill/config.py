@@ -23,7 +23,7 @@ from .schedule import SCHEDULES, kd_factor
 
 
 TRAINED_STUDENT = "trained_student"  # a recipe's block of distillation keys for a student with weights of its own
-CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto"),
+CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto", "epoch"),
            "kd_assign": ("student", "teacher"), "unlabeled_mode": ("soft", "pseudo", "both")}
 
 

@@ -23,7 +23,7 @@ from ultralytics.utils.tal import dist2bbox, make_anchors
 from ultralytics.utils.torch_utils import autocast, copy_attr
 
 from .assign import Assigned, ensure_assignment, one2many_gain
-from .balance import AutoBalance
+from .balance import MEASURED, AutoBalance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
 from .losses import BoxKD, DenseClassKD, box_weights, decode_distances
@@ -118,8 +118,10 @@ class KDModel(DistillationModel):
                                  settings.mgd_mask_ratio)
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
-        self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance)
-                        if settings.kd_balance == "auto" else None)
+        self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance,
+                                    batches=MEASURED.get(settings.kd_balance, 10),
+                                    every_epoch=settings.kd_balance == "epoch")
+                        if settings.kd_balance in ("auto", "epoch") else None)
         # the teacher runs for a loss term, or to label unlabelled images (pseudo, both) with every weight at 0
         self.losses_on = any(self.weights.values()) or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft")
         if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
@@ -309,5 +311,6 @@ class KDModel(DistillationModel):
         m.yolodistill_teacher = getattr(self, "teacher_digest", None)
         m.yolodistill_data = getattr(self, "data_fingerprint", None)
         balance = balance or self.balance
-        m.yolodistill_balance = None if balance is None or balance.measuring else dict(balance.multipliers)
+        unmeasured = balance is None or not balance.multipliers or (balance.measuring and not balance.every_epoch)
+        m.yolodistill_balance = None if unmeasured else dict(balance.multipliers)  # epoch: the ones in force
         return m

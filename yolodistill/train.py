@@ -50,8 +50,12 @@ SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers st
 
 
 def apply_schedule(trainer: DistillationTrainer) -> None:
-    """Callback at each epoch start: scale the distillation weights by the schedule's factor (warm-up, decay)."""
-    unwrap_model(trainer.model).kd_scale = trainer.distill.weight_scale(trainer.epoch, trainer.epochs)
+    """Callback at each epoch start: scale the distillation weights by the schedule's factor (warm-up, decay), and
+    under kd_balance epoch measure the terms' pulls anew."""
+    model = unwrap_model(trainer.model)
+    model.kd_scale = trainer.distill.weight_scale(trainer.epoch, trainer.epochs)
+    if model.balance is not None and model.balance.every_epoch:
+        model.balance.restart()
 
 
 def prefit_adapters(trainer: DistillationTrainer) -> None:
