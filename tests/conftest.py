@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-_CFG = Path(tempfile.mkdtemp(prefix="yolodistill-ycfg-"))
-os.environ.setdefault("YOLO_CONFIG_DIR", str(_CFG))
+if "YOLO_CONFIG_DIR" not in os.environ:  # xdist workers inherit the controller's, which removes it at its exit
+    _CFG = tempfile.mkdtemp(prefix="yolodistill-ycfg-")
+    os.environ["YOLO_CONFIG_DIR"] = _CFG
+    atexit.register(shutil.rmtree, _CFG, ignore_errors=True)
 os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install export packages during tests
 os.environ["YOLO_OFFLINE"] = "True"
 os.environ.setdefault("OMP_NUM_THREADS", "2")
