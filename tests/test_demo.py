@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -45,9 +46,17 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     assert abs(sum(result.seconds[k] for k in steps) - result.seconds["total"]) < 1.0  # every step is counted
     assert "Wall time (quick preset, cpu, 1 thread)" in result.paths["summary"].read_text()
     assert demo_module.QUICK_NOTE in result.paths["summary"].read_text()  # quick says its table is no comparison
-    # a second demo never overwrites the first
-    again = demo_module.demo(tmp_path / "demo", quick=True)
-    assert again.save_dir == tmp_path / "demo-2"  # numbered like Ultralytics runs
+    # a second demo never overwrites the first: it is numbered like Ultralytics runs (stopped once its folder exists)
+    written = sorted(p for p in result.save_dir.rglob("*"))
+    import yolodistill.data
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(yolodistill.data, "make_synthetic", interrupted)
+    with pytest.raises(demo_module.DemoInterrupted, match=re.escape(str(tmp_path / "demo-2"))):
+        demo_module.demo(tmp_path / "demo", quick=True)
+    assert sorted(p for p in result.save_dir.rglob("*")) == written
 
 
 @pytest.mark.parametrize("threads", ["999", "0"])
