@@ -421,8 +421,29 @@ def shares_section(name: str, r: Mapping[str, Any], results_link: str = "") -> s
     return "\n".join(parts)
 
 
+DRIFT_COLUMNS = ("epoch", "scale", "det", "kd_cls", "kd_box", "kd_feat", "all/det", "all/det at 1")
+
+
+def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
+    """scripts/bench_drift.py: the distillation pull on the backbone, epoch by epoch, per kd_balance mode."""
+    s = r["settings"]
+    parts = [
+        f"## Distillation pull through a `.pt` fine-tune: {s['student']} with teacher {s['teacher_name']}\n",
+        f"A student trained plainly for {s['start_epochs']} epochs (seed {s['seed']}), fine-tuned {s['epochs']} more "
+        f"with the default recipe for a trained student, at {s['imgsz']} px on `{Path(s['data']).parent.name}`. "
+        f"Record: `{name}`. Growth of the pull at the schedule's factor 1: "
+        + ", ".join(f"{mode} {m['growth']:.2f}×" for mode, m in r["modes"].items()) + ".\n",
+    ]
+    for mode, m in r["modes"].items():
+        rows = [{k: fmt(row[k], 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
+        parts += [f"### kd_balance {mode}\n", markdown_table(rows, DRIFT_COLUMNS)]
+    parts += [bullets([r["definition"]]), "### Reproduce\n", code_block(r["command"]),
+              f"Machine: {machine_line(r['environment'])}.\n"]
+    return "\n".join(parts)
+
+
 RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": overhead_section,
-             "feature-shares": shares_section}
+             "feature-shares": shares_section, "drift": drift_section}
 
 
 def keep_record(path: Path, runs: int, work: Path) -> None:

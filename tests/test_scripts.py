@@ -121,6 +121,8 @@ def bench(monkeypatch):
                            "--threads")),
     ("bench_feature_shares.py", ("--data", "--teacher", "--student", "--imgsz", "--batch", "--batches", "--threads",
                                  "--results", "--docs")),
+    ("bench_drift.py", ("--data", "--teacher", "--student", "--name", "--imgsz", "--batch", "--start-epochs",
+                        "--epochs", "--balance", "--seed", "--threads", "--work", "--results", "--docs")),
 ])
 def test_help_explains_every_option(script, options):
     proc = run_script(script, "--help")
@@ -519,6 +521,39 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
     proc = run_script("bench_feature_shares.py", "--teacher", synth_data, *args)  # a data.yaml: was an AssertionError
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"Error: teacher {synth_data} is not a checkpoint (.pt): pass a trained checkpoint with --teacher"]
+
+
+def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data, tmp_path):
+    """The pull on the backbone script, tiny: a row per epoch and mode, whose figures hold together; a rerun trains
+    nothing; the page shows the record; a bad mode is refused with exit 2."""
+    args = ["--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8, "--start-epochs", 1,
+            "--epochs", 2, "--threads", 1, "--work", tmp_path / "work", "--results", tmp_path / "results",
+            "--docs", tmp_path / "docs.md", "--name", "tiny"]
+    proc = run_script("bench_drift.py", *args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    record = json.loads((tmp_path / "results" / "drift-tiny.json").read_text())
+    assert list(record["modes"]) == ["fixed", "epoch"]
+    for mode, m in record["modes"].items():
+        assert [r["epoch"] for r in m["rows"]] == [0, 1]
+        for row in m["rows"]:
+            assert row["det"] > 0 and all(row[k] >= 0 for k in ("kd_cls", "kd_box", "kd_feat")) and row["all/det"] > 0
+            assert row["all/det at 1"] == pytest.approx(row["all/det"] / row["scale"])
+            assert (row["multipliers"] is None) == (mode == "fixed")
+        drift = [r["all/det at 1"] for r in m["rows"]]
+        assert m["growth"] == pytest.approx(max(drift) / drift[0])
+    assert [r["scale"] for r in record["modes"]["fixed"]["rows"]] == pytest.approx([0.5, 0.1])  # warm-up x cosine
+    assert set(record["modes"]["epoch"]["rows"][0]["multipliers"]) == {"kd_cls", "kd_box", "kd_feat"}
+    page = (tmp_path / "docs.md").read_text()
+    assert "## Distillation pull through a `.pt` fine-tune" in page and record["command"] in page
+    assert "### kd_balance epoch" in page
+    csvs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
+    assert len(csvs) == 3  # the trained student and one fine-tune per mode
+    proc = run_script("bench_drift.py", *args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs  # nothing trained
+    assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["modes"] == record["modes"]
+    proc = run_script("bench_drift.py", *args, "--balance", "fixed,hold")
+    assert proc.returncode == 2 and "--balance takes modes among fixed, auto, epoch" in proc.stderr
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):

@@ -1,0 +1,179 @@
+#!/usr/bin/env python
+"""Does the distillation pull on the backbone grow through a run? Point 3 of the recipe: it must not.
+
+A student trained plainly (--start-epochs, Ultralytics alone) is fine-tuned --epochs more with the default recipe for
+a trained student, once per --balance mode (fixed: the weights as given; epoch: each term's pull measured again at
+every epoch start). At each epoch end, on a copy of the training model (its balance left as the epoch used it) and one
+fixed batch of validation images, the script takes the gradient norm on the student's backbone of the detection loss
+and of each weighted distillation term, as the trainer sums them. `all/det` is the pull as trained; `at 1` the same
+over the schedule's factor; `growth`, the largest of that over its first. Each step (the trained student, each mode's fine-tune) is kept under --work and skipped
+on a rerun. Writes benchmarks/results/drift-NAME.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from _docs import DOCS, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
+
+from yolodistill.errors import UserError
+from yolodistill.utils import cpu_threads
+
+TERMS = ("kd_cls", "kd_box", "kd_feat")
+MODES = ("fixed", "auto", "epoch")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="a YOLO data.yaml")
+    p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
+    p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
+    p.add_argument("--name", default="bccd", help="record name: drift-NAME.json (default: %(default)s)")
+    p.add_argument("--imgsz", type=int, default=192, help="image size (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=16, help="batch size (default: %(default)s)")
+    p.add_argument("--start-epochs", type=positive_int, default=30,
+                   help="plain epochs that make the trained student (default: %(default)s)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="fine-tune epochs per mode (default: %(default)s)")
+    p.add_argument("--balance", default="fixed,epoch", help="comma-separated kd_balance modes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
+    p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "yolodistill-bench" / "drift",
+                   help="folder of the runs, reused by a rerun (default: %(default)s)")
+    p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
+    p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
+    args = p.parse_args(argv)
+    args.balance = list(dict.fromkeys(m.strip() for m in args.balance.split(",") if m.strip()))
+    if not args.balance or set(args.balance) - set(MODES):
+        p.error(f"--balance takes modes among {', '.join(MODES)}, comma-separated; got {','.join(args.balance)!r}")
+    return args
+
+
+def common(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(imgsz=args.imgsz, batch=args.batch, seed=args.seed, device="cpu", workers=0, plots=False)
+
+
+def trained_student(args: argparse.Namespace) -> Path:
+    """The plain student's best.pt, trained here once (resumed when cut off)."""
+    from ultralytics import YOLO
+
+    folder = args.work / f"plain-{Path(args.student).stem}-{args.imgsz}px-{args.start_epochs}ep-seed{args.seed}"
+    best, last, done = folder / "weights" / "best.pt", folder / "weights" / "last.pt", folder / "done.json"
+    made = {"data": str(args.data.resolve()), "student": args.student, "epochs": args.start_epochs}
+    if done.exists() and json.loads(done.read_text()) == made and best.exists():
+        return best
+    if last.exists() and not done.exists():
+        YOLO(str(last)).train(resume=True)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        YOLO(args.student).train(data=str(args.data), epochs=args.start_epochs, project=str(folder.parent),
+                                 name=folder.name, exist_ok=True, **common(args))
+    done.write_text(json.dumps(made))
+    return best
+
+
+def backbone_pulls(model, batch: dict[str, Any]) -> dict[str, float]:
+    """Gradient norms on the backbone (layers before the neck) of the detection loss and of each weighted term."""
+    import torch
+
+    model = copy.deepcopy(model).train()
+    if model.balance is not None:
+        model.balance.seen = model.balance.batches  # the multipliers in force, not measured again on this batch
+    backbone = [p for layer in model.student_model.model[:len(model.student_model.yaml["backbone"])]
+                for p in layer.parameters()]
+    loss, _ = model.loss(batch)
+
+    def norm(x) -> float:
+        grads = torch.autograd.grad(x, backbone, retain_graph=True, allow_unused=True)
+        return float(sum(g.pow(2).sum() for g in grads if g is not None) ** 0.5)
+
+    det = norm(loss[:3].sum())
+    row = {"det": det, **{k: norm(loss[3 + i]) / det for i, k in enumerate(TERMS)}, "all/det": norm(loss[3:6].sum()) / det}
+    row["scale"] = model.kd_scale
+    row["all/det at 1"] = row["all/det"] / max(model.kd_scale, 1e-12)  # the schedule's factor taken out: drift alone
+    row["multipliers"] = dict(model.balance.multipliers) if model.balance is not None else None
+    return row
+
+
+def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[str, Any]]:
+    """One mode's run, its rows measured at each epoch end; kept in rows.json once the run has finished."""
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    from yolodistill.checks import check_recipe, preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    folder = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
+    marker = folder / "rows.json"
+    made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()), "start": str(student)}
+    if marker.exists() and (saved := json.loads(marker.read_text())).get("made") == made:
+        return saved["rows"]
+    shutil.rmtree(folder, ignore_errors=True)  # one cut off midway starts again: its rows run from epoch 0
+    distill, train_args = resolve(None, student=str(student), epochs=args.epochs, project=str(folder.parent),
+                                  name=folder.name, exist_ok=True, kd_balance=mode, val=True, **common(args))
+    check_recipe(distill, str(student), train_args)
+    plan = preflight(str(args.teacher), str(student), str(args.data), train_args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    rows, fixed = [], {}
+
+    def measure(t) -> None:
+        if not fixed:
+            loader = t.get_dataloader(t.data["val"], batch_size=args.batch, rank=-1, mode="val")
+            fixed.update(t.preprocess_batch(next(iter(loader))))
+        rows.append({"epoch": t.epoch, **backbone_pulls(unwrap_model(t.model), fixed)})
+        print("pull", mode, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}),
+              flush=True)
+
+    trainer.add_callback("on_train_epoch_end", measure)
+    trainer.train()
+    marker.write_text(json.dumps({"made": made, "rows": rows, "settings": distill.to_dict()}))
+    return rows
+
+
+def measure(args: argparse.Namespace) -> Path:
+    from yolodistill.report import environment, write_json
+
+    for path, what in ((args.data, "--data"), (args.teacher, "--teacher")):
+        if not path.is_file():
+            raise UserError(f"{what} {path} not found: pass an existing file")
+    args.work = work_dir(args.work)
+    student = trained_student(args)
+    modes = {}
+    for mode in args.balance:
+        rows = fine_tune(args, student, mode)
+        drift = [r["all/det at 1"] for r in rows]
+        modes[mode] = {"rows": rows, "first": drift[0], "largest": max(drift), "growth": max(drift) / drift[0]}
+    record = {
+        "kind": "drift", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line(), "argv": sys.argv, "environment": environment(),
+        "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
+                     "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed,
+                     "start_epochs": args.start_epochs, "epochs": args.epochs, "threads": args.threads},
+        "definition": "at each epoch end, on one fixed batch of validation images: the gradient norm on the "
+                      "student's backbone of the weighted distillation terms over the detection loss's (all/det, "
+                      "as trained, schedule factor and balance included); at 1: the same over the schedule's "
+                      "factor (warm-up and decay), the drift no schedule sets; growth: the largest of that over "
+                      "its first",
+        "modes": modes,
+    }
+    out = write_json(args.results / f"drift-{args.name}.json", record)
+    write_docs(args.results, args.docs)
+    print("; ".join(f"{m}: growth {v['growth']:.2f}" for m, v in modes.items()) + f"; wrote {out} and {args.docs}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with cpu_threads(args.threads) as threads:
+        args.threads = threads
+        return exit_status(lambda: measure(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
