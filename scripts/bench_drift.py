@@ -3,9 +3,10 @@
 
 A student trained plainly (--start-epochs, Ultralytics alone) is fine-tuned --epochs more with the default recipe for
 a trained student, once per --balance mode (fixed: the weights as given; epoch: each term's pull measured again at
-every epoch start). At each epoch end, on a copy of the training model (its balance left as the epoch used it) and one
-fixed batch of validation images, the script takes the gradient norm on the student's backbone of the detection loss
-and of each weighted distillation term, as the trainer sums them. `all/det` is the pull as trained; `at 1` the same
+every epoch start). At each epoch end, on a copy of the training model (its balance left as the epoch used it) and the
+same --val-batches batches of validation images, the script sums over those batches the gradient norm on the student's
+backbone of the detection loss and of each weighted distillation term, as the trainer sums them (one batch alone swings
+the detection gradient 2.5 times between epochs). `all/det` is the pull as trained; `at 1` the same
 over the schedule's factor; `growth`, the largest of that over its first. Each step (the trained student, each mode's fine-tune) is kept under --work and skipped
 on a rerun. Writes benchmarks/results/drift-NAME.json and docs/benchmarks.md.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import shutil
 import sys
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="plain epochs that make the trained student (default: %(default)s)")
     p.add_argument("--epochs", type=positive_int, default=30, help="fine-tune epochs per mode (default: %(default)s)")
     p.add_argument("--balance", default="fixed,epoch", help="comma-separated kd_balance modes (default: %(default)s)")
+    p.add_argument("--val-batches", type=positive_int, default=4,
+                   help="validation batches each epoch's pulls are summed over (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
     p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "yolodistill-bench" / "drift",
@@ -78,8 +82,9 @@ def trained_student(args: argparse.Namespace) -> Path:
     return best
 
 
-def backbone_pulls(model, batch: dict[str, Any]) -> dict[str, float]:
-    """Gradient norms on the backbone (layers before the neck) of the detection loss and of each weighted term."""
+def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
+    """Gradient norms on the backbone (layers before the neck) of the detection loss and of each weighted term, each
+    summed over `batches`; the terms' as ratios to the detection loss's."""
     import torch
 
     model = copy.deepcopy(model).train()
@@ -87,14 +92,18 @@ def backbone_pulls(model, batch: dict[str, Any]) -> dict[str, float]:
         model.balance.seen = model.balance.batches  # the multipliers in force, not measured again on this batch
     backbone = [p for layer in model.student_model.model[:len(model.student_model.yaml["backbone"])]
                 for p in layer.parameters()]
-    loss, _ = model.loss(batch)
-
     def norm(x) -> float:
         grads = torch.autograd.grad(x, backbone, retain_graph=True, allow_unused=True)
         return float(sum(g.pow(2).sum() for g in grads if g is not None) ** 0.5)
 
-    det = norm(loss[:3].sum())
-    row = {"det": det, **{k: norm(loss[3 + i]) / det for i, k in enumerate(TERMS)}, "all/det": norm(loss[3:6].sum()) / det}
+    sums = dict.fromkeys(("det", *TERMS, "all"), 0.0)
+    for batch in batches:
+        loss, _ = model.loss(batch)
+        for key, part in (("det", loss[:3].sum()), *((k, loss[3 + i]) for i, k in enumerate(TERMS)),
+                          ("all", loss[3:6].sum())):
+            sums[key] += norm(part)
+    det = sums["det"]
+    row = {"det": det / len(batches), **{k: sums[k] / det for k in TERMS}, "all/det": sums["all"] / det}
     row["scale"] = model.kd_scale
     row["all/det at 1"] = row["all/det"] / max(model.kd_scale, 1e-12)  # the schedule's factor taken out: drift alone
     row["multipliers"] = dict(model.balance.multipliers) if model.balance is not None else None
@@ -111,7 +120,8 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
 
     folder = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
     marker = folder / "rows.json"
-    made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()), "start": str(student)}
+    made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()), "start": str(student),
+            "val_batches": args.val_batches}
     if marker.exists() and (saved := json.loads(marker.read_text())).get("made") == made:
         return saved["rows"]
     shutil.rmtree(folder, ignore_errors=True)  # one cut off midway starts again: its rows run from epoch 0
@@ -120,13 +130,14 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
     check_recipe(distill, str(student), train_args)
     plan = preflight(str(args.teacher), str(student), str(args.data), train_args)
     trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
-    rows, fixed = [], {}
+    rows, batches = [], []
 
     def measure(t) -> None:
-        if not fixed:
+        if not batches:  # the same images every epoch
             loader = t.get_dataloader(t.data["val"], batch_size=args.batch, rank=-1, mode="val")
-            fixed.update(t.preprocess_batch(next(iter(loader))))
-        rows.append({"epoch": t.epoch, **backbone_pulls(unwrap_model(t.model), fixed)})
+            batches.extend(t.preprocess_batch(b) for b in itertools.islice(loader, args.val_batches))
+        rows.append({"epoch": t.epoch, "val_images": sum(len(b["img"]) for b in batches),
+                     **backbone_pulls(unwrap_model(t.model), batches)})
         print("pull", mode, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}),
               flush=True)
 
@@ -154,9 +165,11 @@ def measure(args: argparse.Namespace) -> Path:
         "command": command_line(), "argv": sys.argv, "environment": environment(),
         "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
                      "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed,
-                     "start_epochs": args.start_epochs, "epochs": args.epochs, "threads": args.threads},
-        "definition": "at each epoch end, on one fixed batch of validation images: the gradient norm on the "
-                      "student's backbone of the weighted distillation terms over the detection loss's (all/det, "
+                     "start_epochs": args.start_epochs, "epochs": args.epochs, "val_batches": args.val_batches,
+                     "threads": args.threads},
+        "definition": "at each epoch end, on the same validation images (val_images, in --val-batches batches): "
+                      "the gradient norm on the student's backbone of the weighted distillation terms over the "
+                      "detection loss's, each summed over the batches (det: the detection loss's, per batch; all/det, "
                       "as trained, schedule factor and balance included); at 1: the same over the schedule's "
                       "factor (warm-up and decay), the drift no schedule sets; growth: the largest of that over "
                       "its first",

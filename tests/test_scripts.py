@@ -122,7 +122,8 @@ def bench(monkeypatch):
     ("bench_feature_shares.py", ("--data", "--teacher", "--student", "--imgsz", "--batch", "--batches", "--threads",
                                  "--results", "--docs")),
     ("bench_drift.py", ("--data", "--teacher", "--student", "--name", "--imgsz", "--batch", "--start-epochs",
-                        "--epochs", "--balance", "--seed", "--threads", "--work", "--results", "--docs")),
+                        "--epochs", "--balance", "--val-batches", "--seed", "--threads", "--work", "--results",
+                        "--docs")),
 ])
 def test_help_explains_every_option(script, options):
     proc = run_script(script, "--help")
@@ -538,7 +539,7 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
         for row in m["rows"]:
             assert row["det"] > 0 and all(row[k] >= 0 for k in ("kd_cls", "kd_box", "kd_feat")) and row["all/det"] > 0
             assert row["all/det at 1"] == pytest.approx(row["all/det"] / row["scale"])
-            assert (row["multipliers"] is None) == (mode == "fixed")
+            assert (row["multipliers"] is None) == (mode == "fixed") and row["val_images"] == 8  # synth's val split
         drift = [r["all/det at 1"] for r in m["rows"]]
         assert m["growth"] == pytest.approx(max(drift) / drift[0])
     assert [r["scale"] for r in record["modes"]["fixed"]["rows"]] == pytest.approx([0.5, 0.1])  # warm-up x cosine
