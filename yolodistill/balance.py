@@ -12,9 +12,10 @@ are passed in at the same scale), so that a term at weight w pulls w times as ha
 start. The multipliers are then fixed (a running target would chase the detection loss as it shrinks) and travel with the checkpoint.
 
 `kd_balance: epoch` measures again over the first `batches` of every epoch (`restart`, called by the trainer at each
-epoch start) and holds each term's pull at w times the detection loss's through the run: the student's own drift (a
-feature term whose adapters learn, a detection gradient that shrinks as the student fits) cannot make it grow. The
-previous epoch's multipliers apply while the new ones are measured.
+epoch start) and holds each term's pull on the neck at w times the detection loss's through the run, on the batches
+it measures: the student's own drift (a feature term whose adapters learn, a detection gradient that shrinks as the
+student fits) cannot make that grow. The pull on the backbone, on other images, still drifts (scripts/bench_drift.py).
+The previous epoch's multipliers apply while the new ones are measured.
 """
 
 from __future__ import annotations
