@@ -49,6 +49,16 @@ def exit_status(action) -> int:
     return 0
 
 
+def threaded_main(args, action) -> int:
+    """A script's main: `action(args)` on --threads CPU threads (recorded back into args: they decide the epoch times),
+    bad input one line and exit 2 (exit_status)."""
+    from yolodistill.utils import cpu_threads
+
+    with cpu_threads(args.threads) as threads:
+        args.threads = threads
+        return exit_status(lambda: action(args))
+
+
 def positive_int(text: str) -> int:
     """argparse type of --threads: a count of at least 1."""
     value = int(text)

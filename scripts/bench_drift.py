@@ -23,10 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
+from _docs import DOCS, RESULTS, command_line, positive_int, threaded_main, work_dir, write_docs
 
 from yolodistill.errors import UserError
-from yolodistill.utils import cpu_threads
 
 TERMS = ("kd_cls", "kd_box", "kd_feat")
 MODES = ("fixed", "auto", "epoch")
@@ -182,10 +181,7 @@ def measure(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with cpu_threads(args.threads) as threads:
-        args.threads = threads
-        return exit_status(lambda: measure(args))
+    return threaded_main(parse_args(argv), measure)
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, REPO, RESULTS, command_line, exit_status, keep_record, positive_int, work_dir, write_docs
+from _docs import (DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir,
+                   write_docs)
 from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled  # noqa: F401 (tests)
 from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
 
 from yolodistill.errors import UserError
-from yolodistill.utils import cpu_threads
 
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 DEFAULT_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
@@ -443,10 +443,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with cpu_threads(args.threads) as threads:
-        args.threads = threads  # recorded with the study: it decides the epoch times
-        return exit_status(lambda: run_study(args))
+    return threaded_main(parse_args(argv), run_study)
 
 
 if __name__ == "__main__":

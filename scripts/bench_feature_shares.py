@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import RESULTS, DOCS, command_line, exit_status, positive_int, write_docs
+from _docs import RESULTS, DOCS, command_line, positive_int, threaded_main, write_docs
 
 from yolodistill.data import split_images
 from yolodistill.errors import UserError
-from yolodistill.utils import cpu_threads
 
 LOSSES = ("l2", "cwd", "mgd", "cross")
 
@@ -150,10 +149,7 @@ def measure(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with cpu_threads(args.threads) as threads:
-        args.threads = threads
-        return exit_status(lambda: measure(args))
+    return threaded_main(parse_args(argv), measure)
 
 
 if __name__ == "__main__":
