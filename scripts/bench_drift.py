@@ -84,23 +84,19 @@ def trained_student(args: argparse.Namespace) -> Path:
 def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
     """Gradient norms on the backbone (layers before the neck) of the detection loss and of each weighted term, each
     summed over `batches`; the terms' as ratios to the detection loss's."""
-    import torch
+    from yolodistill.balance import gradient_norm
 
     model = copy.deepcopy(model).train()
     if model.balance is not None:
         model.balance.seen = model.balance.batches  # the multipliers in force, not measured again on this batch
     backbone = [p for layer in model.student_model.model[:len(model.student_model.yaml["backbone"])]
                 for p in layer.parameters()]
-    def norm(x) -> float:
-        grads = torch.autograd.grad(x, backbone, retain_graph=True, allow_unused=True)
-        return float(sum(g.pow(2).sum() for g in grads if g is not None) ** 0.5)
-
     sums = dict.fromkeys(("det", *TERMS, "all"), 0.0)
     for batch in batches:
         loss, _ = model.loss(batch)
         for key, part in (("det", loss[:3].sum()), *((k, loss[3 + i]) for i, k in enumerate(TERMS)),
                           ("all", loss[3:6].sum())):
-            sums[key] += norm(part)
+            sums[key] += gradient_norm(part, backbone)
     det = sums["det"]
     row = {"det": det / len(batches), **{k: sums[k] / det for k in TERMS}, "all/det": sums["all"] / det}
     row["scale"] = model.kd_scale

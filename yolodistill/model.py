@@ -119,9 +119,9 @@ class KDModel(DistillationModel):
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
         self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance,
-                                    batches=MEASURED.get(settings.kd_balance, 10),
+                                    batches=MEASURED[settings.kd_balance],
                                     every_epoch=settings.kd_balance == "epoch")
-                        if settings.kd_balance in ("auto", "epoch") else None)
+                        if settings.kd_balance in MEASURED else None)
         # the teacher runs for a loss term, or to label unlabelled images (pseudo, both) with every weight at 0
         self.losses_on = any(self.weights.values()) or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft")
         if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
