@@ -431,7 +431,8 @@ def shares_section(name: str, r: Mapping[str, Any], results_link: str = "") -> s
     return "\n".join(parts)
 
 
-DRIFT_COLUMNS = ("epoch", "scale", "det", "kd_cls", "kd_box", "kd_feat", "all/det", "all/det at 1")
+DRIFT_COLUMNS = ("epoch", "scale", "train all/det", "train all/det at 1", "det", "kd_cls", "kd_box", "kd_feat",
+                 "all/det", "all/det at 1")
 
 
 def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
@@ -441,11 +442,12 @@ def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> st
         f"## Distillation pull through a `.pt` fine-tune: {s['student']} with teacher {s['teacher_name']}\n",
         f"A student trained plainly for {s['start_epochs']} epochs (seed {s['seed']}), fine-tuned {s['epochs']} more "
         f"with the default recipe for a trained student, at {s['imgsz']} px on `{Path(s['data']).parent.name}`. "
-        f"Record: `{name}`. Growth of the pull at the schedule's factor 1: "
-        + ", ".join(f"{mode} {m['growth']:.2f}×" for mode, m in r["modes"].items()) + ".\n",
+        f"Record: `{name}`. Growth of the pull at the schedule's factor 1, on the training batches and on validation "
+        "images: " + ", ".join(f"{mode} {fmt(m.get('train growth'), 2)}× and {m['growth']:.2f}×"
+                               for mode, m in r["modes"].items()) + ".\n",
     ]
     for mode, m in r["modes"].items():
-        rows = [{k: fmt(row[k], 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
+        rows = [{k: fmt(row.get(k), 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
         parts += [f"### kd_balance {mode}\n", markdown_table(rows, DRIFT_COLUMNS)]
     parts += [bullets([r["definition"]]), "### Reproduce\n", code_block(r["command"]),
               f"Machine: {machine_line(r['environment'])}.\n"]

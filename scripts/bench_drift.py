@@ -3,12 +3,16 @@
 
 A student trained plainly (--start-epochs, Ultralytics alone) is fine-tuned --epochs more with the default recipe for
 a trained student, once per --balance mode (fixed: the weights as given; epoch: each term's pull measured again at
-every epoch start). At each epoch end, on a copy of the training model (its balance left as the epoch used it) and the
-same --val-batches batches of validation images, the script sums over those batches the gradient norm on the student's
-backbone of the detection loss and of each weighted distillation term, as the trainer sums them (one batch alone swings
-the detection gradient 2.5 times between epochs). `all/det` is the pull as trained; `at 1` the same
-over the schedule's factor; `growth`, the largest of that over its first. Each step (the trained student, each mode's fine-tune) is kept under --work and skipped
-on a rerun. Writes benchmarks/results/drift-NAME.json and docs/benchmarks.md.
+every epoch start; cap: their sum's pull on the backbone capped where the run started). Two measures, both the
+gradient norm on the student's backbone weights of the weighted distillation columns over the detection loss's, as
+the trainer sums them:
+- train: on the batches the student trains on (every --train-every-th, augmented as trained), summed over the epoch;
+- val: at each epoch end, on a copy of the training model (its balance as the epoch left it) and the same
+  --val-batches batches of validation images, with each term's share too (one batch alone swings the detection
+  gradient 2.5 times between epochs).
+`all/det` is the pull as trained; `at 1` the same over the schedule's factor (warm-up and decay); `growth`, the largest
+of that over its first. Each step (the trained student, each mode's fine-tune) is kept under --work and skipped on a
+rerun. Writes benchmarks/results/drift-NAME.json and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from typing import Any
 
 from _docs import DOCS, RESULTS, command_line, positive_int, threaded_main, work_dir, write_docs
 
+from yolodistill.balance import MODES
 from yolodistill.errors import UserError
 
 TERMS = ("kd_cls", "kd_box", "kd_feat")
-MODES = ("fixed", "auto", "epoch")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,9 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start-epochs", type=positive_int, default=30,
                    help="plain epochs that make the trained student (default: %(default)s)")
     p.add_argument("--epochs", type=positive_int, default=30, help="fine-tune epochs per mode (default: %(default)s)")
-    p.add_argument("--balance", default="fixed,epoch", help="comma-separated kd_balance modes (default: %(default)s)")
+    p.add_argument("--balance", default="fixed,cap", help="comma-separated kd_balance modes (default: %(default)s)")
     p.add_argument("--val-batches", type=positive_int, default=4,
                    help="validation batches each epoch's pulls are summed over (default: %(default)s)")
+    p.add_argument("--train-every", type=positive_int, default=4,
+                   help="measure every Nth training batch (two extra backward passes each) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
     p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "yolodistill-bench" / "drift",
@@ -81,16 +87,34 @@ def trained_student(args: argparse.Namespace) -> Path:
     return best
 
 
+def watch_training(model, every: int, sums: dict[str, float]) -> None:
+    """Add to `sums`, on every `every`-th training batch, the backbone gradient norms of the detection columns and the
+    distillation columns of the loss the trainer is about to back-propagate (the graph is kept for it)."""
+    from yolodistill.balance import backbone_parameters, gradient_norm
+
+    original, calls, backbone = model.loss, itertools.count(1), backbone_parameters(model.student_model)
+
+    def loss(batch, preds=None):
+        out = original(batch, preds)
+        if model.training and next(calls) % every == 0:
+            sums["det"] += gradient_norm(out[0][:3].sum(), backbone)
+            sums["all"] += gradient_norm(out[0][3:6].sum(), backbone)
+            sums["batches"] += 1
+        return out
+
+    model.loss = loss
+
+
 def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
     """Gradient norms on the backbone (layers before the neck) of the detection loss and of each weighted term, each
     summed over `batches`; the terms' as ratios to the detection loss's."""
-    from yolodistill.balance import gradient_norm
+    from yolodistill.balance import backbone_parameters, gradient_norm
 
     model = copy.deepcopy(model).train()
+    model.__dict__.pop("loss", None)  # watch_training's wrapper, which would run the training model's loss
     if model.balance is not None:
-        model.balance.seen = model.balance.batches  # the multipliers in force, not measured again on this batch
-    backbone = [p for layer in model.student_model.model[:len(model.student_model.yaml["backbone"])]
-                for p in layer.parameters()]
+        model.balance.due = lambda: False  # the multipliers in force, not measured again on these batches
+    backbone = backbone_parameters(model.student_model)
     sums = dict.fromkeys(("det", *TERMS, "all"), 0.0)
     for batch in batches:
         loss, _ = model.loss(batch)
@@ -101,7 +125,7 @@ def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
     row = {"det": det / len(batches), **{k: sums[k] / det for k in TERMS}, "all/det": sums["all"] / det}
     row["scale"] = model.kd_scale
     row["all/det at 1"] = row["all/det"] / max(model.kd_scale, 1e-12)  # the schedule's factor taken out: drift alone
-    row["multipliers"] = dict(model.balance.multipliers) if model.balance is not None else None
+    row["multipliers"] = model.balance.state() if model.balance is not None else None
     return row
 
 
@@ -116,7 +140,7 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
     folder = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
     marker = folder / "rows.json"
     made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()), "start": str(student),
-            "val_batches": args.val_batches}
+            "val_batches": args.val_batches, "train_every": args.train_every}
     if marker.exists() and (saved := json.loads(marker.read_text())).get("made") == made:
         return saved["rows"]
     shutil.rmtree(folder, ignore_errors=True)  # one cut off midway starts again: its rows run from epoch 0
@@ -125,17 +149,22 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
     check_recipe(distill, str(student), train_args)
     plan = preflight(str(args.teacher), str(student), str(args.data), train_args)
     trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
-    rows, batches = [], []
+    rows, batches, sums = [], [], dict.fromkeys(("det", "all", "batches"), 0.0)
 
     def measure(t) -> None:
         if not batches:  # the same images every epoch
             loader = t.get_dataloader(t.data["val"], batch_size=args.batch, rank=-1, mode="val")
             batches.extend(t.preprocess_batch(b) for b in itertools.islice(loader, args.val_batches))
-        rows.append({"epoch": t.epoch, "val_images": sum(len(b["img"]) for b in batches),
-                     **backbone_pulls(unwrap_model(t.model), batches)})
+        model = unwrap_model(t.model)
+        train = sums["all"] / sums["det"] if sums["det"] else None  # None: no batch measured this epoch
+        rows.append({"epoch": t.epoch, "train batches": int(sums["batches"]), "train all/det": train,
+                     "train all/det at 1": None if train is None else train / max(model.kd_scale, 1e-12),
+                     "val_images": sum(len(b["img"]) for b in batches), **backbone_pulls(model, batches)})
+        sums.update(dict.fromkeys(sums, 0.0))
         print("pull", mode, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}),
               flush=True)
 
+    trainer.add_callback("on_pretrain_routine_end", lambda t: watch_training(unwrap_model(t.model), args.train_every, sums))
     trainer.add_callback("on_train_epoch_end", measure)
     trainer.train()
     marker.write_text(json.dumps({"made": made, "rows": rows, "settings": distill.to_dict()}))
@@ -154,15 +183,21 @@ def measure(args: argparse.Namespace) -> Path:
     for mode in args.balance:
         rows = fine_tune(args, student, mode)
         drift = [r["all/det at 1"] for r in rows]
-        modes[mode] = {"rows": rows, "first": drift[0], "largest": max(drift), "growth": max(drift) / drift[0]}
+        train = [r["train all/det at 1"] for r in rows if r["train all/det at 1"] is not None] or [float("nan")]
+        modes[mode] = {"rows": rows, "first": drift[0], "largest": max(drift), "growth": max(drift) / drift[0],
+                       "train first": train[0], "train largest": max(train), "train growth": max(train) / train[0]}
     record = {
         "kind": "drift", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(), "argv": sys.argv, "environment": environment(),
         "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
                      "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed,
                      "start_epochs": args.start_epochs, "epochs": args.epochs, "val_batches": args.val_batches,
+                     "train_every": args.train_every,
                      "threads": args.threads},
-        "definition": "at each epoch end, on the same validation images (val_images, in --val-batches batches): "
+        "definition": "train: over each epoch's training batches (every --train-every-th, as augmented for training), "
+                      "the gradient norm on the student's backbone of the weighted distillation columns summed, over "
+                      "the detection columns'; val: at each epoch end, on the same validation images (val_images, in "
+                      "--val-batches batches): "
                       "the gradient norm on the student's backbone of the weighted distillation terms over the "
                       "detection loss's, each summed over the batches (det: the detection loss's, per batch; all/det, "
                       "as trained, schedule factor and balance included); at 1: the same over the schedule's "
@@ -172,7 +207,8 @@ def measure(args: argparse.Namespace) -> Path:
     }
     out = write_json(args.results / f"drift-{args.name}.json", record)
     write_docs(args.results, args.docs)
-    print("; ".join(f"{m}: growth {v['growth']:.2f}" for m, v in modes.items()) + f"; wrote {out} and {args.docs}")
+    print("; ".join(f"{m}: growth {v['train growth']:.2f} (train), {v['growth']:.2f} (val)" for m, v in modes.items())
+          + f"; wrote {out} and {args.docs}")
     return out
 
 

@@ -1,5 +1,6 @@
-"""kd_balance auto and epoch, their parts on values worked out by hand: the gradient norm they measure, and the
-multipliers set from those norms (clamped, a bad batch skipped, measured anew at each epoch)."""
+"""kd_balance auto, epoch and cap, their parts on values worked out by hand: the gradient norm they measure, the
+multipliers set from those norms (clamped, a bad batch skipped, measured anew at each epoch), the cap's factor, and
+the backbone weights it measures on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import pytest
 import torch
 
-from yolodistill.balance import AutoBalance, gradient_norm
+from yolodistill.balance import AutoBalance, BackboneCap, backbone_parameters, gradient_norm, make_balance
 
 
 def test_gradient_norm_by_hand_and_leaves_grad_alone():
@@ -59,3 +60,54 @@ def test_restart_measures_anew_and_keeps_the_multipliers_in_force_until_then():
     assert balance("kd_cls") == 0.5
     balance.update(*pulls(x, 2.0, kd_cls=2.0), [x])
     assert not balance.measuring and balance("kd_cls") == pytest.approx(3.0 / 4.0)
+
+
+def test_cap_factor_by_hand():
+    """r_0 from the first batches' sums; then moving averages of each norm; the factor min(1, r_0 / r) never raises
+    the weights; measured on the first batches and every `every`-th after, a bad batch skipped."""
+    x = torch.ones(1, requires_grad=True)
+    weights = {"kd_cls": 1.0, "kd_box": 2.0}
+    cap = BackboneCap(weights, batches=2, every=3, smoothing=0.5)
+    assert cap.due()
+    cap.update(*pulls(x, 2.0, kd_cls=1.0, kd_box=0.5), [x])  # kd pull 1 + 2 * 0.5 = 2
+    assert cap.due()
+    cap.update(*pulls(x, float("nan"), kd_cls=1.0), [x])  # a NaN step: not counted
+    cap.update(*pulls(x, 4.0, kd_cls=2.0, kd_box=1.0), [x])  # 4
+    assert (cap.seen, cap.det, cap.kd, cap.factor) == (2, 3.0, 3.0, 1.0)  # r_0 = 6 / 6, the averages at the means
+    assert cap.due()  # the 3rd batch
+    cap.update(*pulls(x, 1.0, kd_cls=4.0, kd_box=0.0), [x])  # averages 3 + (1 - 3) / 2 = 2 and 3 + (4 - 3) / 2 = 3.5
+    assert cap("kd_cls") == cap("kd_box") == pytest.approx(1 / 1.75)
+    assert [cap.due() for _ in range(3)] == [False, False, True]  # batches 4, 5, 6
+    restored = BackboneCap(weights, batches=2, every=3, smoothing=0.5, state=cap.state())
+    cap.update(*pulls(x, 10.0, kd_cls=1.0), [x])  # averages 6 and 2.25: below r_0, and the weights are not raised
+    assert cap.factor == 1.0
+    assert restored.factor == pytest.approx(1 / 1.75) and not restored.due() and restored.calls == 7
+    assert BackboneCap(weights).state() is None  # nothing measured: nothing for a checkpoint
+
+
+def test_make_balance_per_mode():
+    weights = {"kd_cls": 1.0, "kd_box": 0.0, "kd_feat": 2.0}
+    assert make_balance("fixed", weights) is None
+    auto = make_balance("auto", weights, {"kd_cls": 3.0})
+    assert isinstance(auto, AutoBalance) and set(auto.norms) == {"kd_cls", "kd_feat"} and auto("kd_cls") == 3.0
+    assert not auto.measuring and not auto.every_epoch and make_balance("epoch", weights).every_epoch
+    cap = make_balance("cap", weights)
+    assert isinstance(cap, BackboneCap) and cap.weights is weights  # a weight the caller changes, it measures
+
+
+def test_backbone_parameters_are_the_backbone_layers_trainable_weights():
+    """yolo26n's backbone is its first 11 layers; a layer frozen (Ultralytics' freeze=) is left out, and a cap with
+    no weight to measure leaves the terms as they are."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel("yolo26n.yaml", verbose=False)
+    weights = backbone_parameters(model)
+    assert len(weights) == sum(1 for layer in model.model[:11] for _ in layer.parameters())
+    assert not {id(p) for p in model.model[11].parameters()} & {id(p) for p in weights}
+    for p in model.model[0].parameters():
+        p.requires_grad = False
+    assert len(backbone_parameters(model)) == len(weights) - len(list(model.model[0].parameters()))
+    cap = BackboneCap({"kd_cls": 1.0})
+    x = torch.ones(1, requires_grad=True)
+    cap.update(*pulls(x, 1.0, kd_cls=1.0), [])
+    assert cap.seen == 0 and cap.factor == 1.0

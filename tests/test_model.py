@@ -252,6 +252,43 @@ def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):
     assert model.portable().yolodistill_balance == model.balance.multipliers
 
 
+def test_cap_holds_the_pull_on_the_backbone_where_it_started(teacher26):
+    """kd_balance cap: measured on the backbone's weights, a KD pull that rises 4 times over the detection loss's
+    (here its weights, raised mid-run) is brought back to the ratio of the first batches; the state travels with the
+    checkpoint's portable form."""
+    from yolodistill.balance import BackboneCap, backbone_parameters, gradient_norm
+
+    model = build(teacher26, kd_balance="cap")
+    cap = model.balance
+    assert isinstance(cap, BackboneCap) and cap.weights is model.weights
+    cap.every = 1  # measure every batch, so that the average follows the change within the test
+
+    def ratio(seeds) -> float:  # the columns' pull on the backbone, over the detection loss's, summed
+        det = kd = 0.0
+        backbone = backbone_parameters(model.student_model)
+        for seed in seeds:
+            loss, _ = model.loss(make_batch(seed=seed))
+            det += gradient_norm(loss[:3].sum(), backbone)
+            kd += gradient_norm(loss[3:6].sum(), backbone)
+        return kd / det
+
+    for i in range(cap.batches):
+        model.loss(make_batch(seed=10 + i))
+    assert cap.seen == cap.batches and cap.factor == 1.0
+    cap.due = lambda: False  # measure the columns with the factor in force
+    start = ratio(range(100, 106))
+    del cap.due
+    for key in KD_TERMS:
+        model.weights[key] *= 4.0
+    for i in range(12):  # the average follows the new ratio: 0.7 ** 12 of the old one is left
+        model.loss(make_batch(seed=30 + i))
+    assert cap.factor == pytest.approx(0.25, rel=0.35)
+    cap.due = lambda: False
+    print("ratio at the start", start, "capped", ratio(range(100, 106)))
+    assert ratio(range(100, 106)) == pytest.approx(start, rel=0.35)  # 4 times without the cap
+    assert model.portable().yolodistill_balance == cap.state() and cap.state()["factor"] == cap.factor
+
+
 def test_no_teacher_pass_when_every_weight_is_off(teacher26):
     """A recipe of the teacher start alone trains at the plain student's speed and memory: the teacher is released
     (never run), and the columns stay."""

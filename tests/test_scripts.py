@@ -122,7 +122,7 @@ def bench(monkeypatch):
     ("bench_feature_shares.py", ("--data", "--teacher", "--student", "--imgsz", "--batch", "--batches", "--threads",
                                  "--results", "--docs")),
     ("bench_drift.py", ("--data", "--teacher", "--student", "--name", "--imgsz", "--batch", "--start-epochs",
-                        "--epochs", "--balance", "--val-batches", "--seed", "--threads", "--work", "--results",
+                        "--epochs", "--balance", "--val-batches", "--train-every", "--seed", "--threads", "--work", "--results",
                         "--docs")),
 ])
 def test_help_explains_every_option(script, options):
@@ -525,28 +525,32 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
 
 
 def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data, tmp_path):
-    """The pull on the backbone script, tiny: a row per epoch and mode, whose figures hold together; a rerun trains
-    nothing; the page shows the record; a bad mode is refused with exit 2."""
+    """The pull on the backbone script, tiny: a row per epoch and mode, on training batches and on validation images,
+    whose figures hold together; a rerun trains nothing; the page shows the record; a bad mode is refused with exit 2."""
     args = ["--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8, "--start-epochs", 1,
-            "--epochs", 2, "--threads", 1, "--work", tmp_path / "work", "--results", tmp_path / "results",
-            "--docs", tmp_path / "docs.md", "--name", "tiny"]
+            "--epochs", 2, "--threads", 1, "--train-every", 1, "--work", tmp_path / "work",
+            "--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--name", "tiny"]
     proc = run_script("bench_drift.py", *args)
     assert proc.returncode == 0, proc.stderr[-4000:]
     record = json.loads((tmp_path / "results" / "drift-tiny.json").read_text())
-    assert list(record["modes"]) == ["fixed", "epoch"]
+    assert list(record["modes"]) == ["fixed", "cap"]
     for mode, m in record["modes"].items():
         assert [r["epoch"] for r in m["rows"]] == [0, 1]
         for row in m["rows"]:
             assert row["det"] > 0 and all(row[k] >= 0 for k in ("kd_cls", "kd_box", "kd_feat")) and row["all/det"] > 0
             assert row["all/det at 1"] == pytest.approx(row["all/det"] / row["scale"])
+            assert row["train batches"] == m["rows"][0]["train batches"] > 0 and row["train all/det"] > 0
+            assert row["train all/det at 1"] == pytest.approx(row["train all/det"] / row["scale"])
             assert (row["multipliers"] is None) == (mode == "fixed") and row["val_images"] == 8  # synth's val split
-        drift = [r["all/det at 1"] for r in m["rows"]]
-        assert m["growth"] == pytest.approx(max(drift) / drift[0])
+        for key in ("", "train "):
+            drift = [r[f"{key}all/det at 1"] for r in m["rows"]]
+            assert m[f"{key}growth"] == pytest.approx(max(drift) / drift[0])
     assert [r["scale"] for r in record["modes"]["fixed"]["rows"]] == pytest.approx([0.5, 0.1])  # warm-up x cosine
-    assert set(record["modes"]["epoch"]["rows"][0]["multipliers"]) == {"kd_cls", "kd_box", "kd_feat"}
+    cap = record["modes"]["cap"]["rows"][-1]["multipliers"]
+    assert 0 < cap["factor"] <= 1 and cap["seen"] >= 1 and cap["reference_det"] > 0
     page = (tmp_path / "docs.md").read_text()
     assert "## Distillation pull through a `.pt` fine-tune" in page and record["command"] in page
-    assert "### kd_balance epoch" in page
+    assert "### kd_balance cap" in page and "train all/det at 1" in page
     csvs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
     assert len(csvs) == 3  # the trained student and one fine-tune per mode
     proc = run_script("bench_drift.py", *args)
@@ -554,7 +558,7 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs  # nothing trained
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["modes"] == record["modes"]
     proc = run_script("bench_drift.py", *args, "--balance", "fixed,hold")
-    assert proc.returncode == 2 and "--balance takes modes among fixed, auto, epoch" in proc.stderr
+    assert proc.returncode == 2 and "--balance takes modes among fixed, auto, epoch, cap" in proc.stderr
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):

@@ -222,6 +222,25 @@ def test_balance_epoch_measures_again_at_every_epoch_start(teacher26, synth_data
     assert saved == [pytest.approx(m) for m in multipliers]
 
 
+def test_balance_cap_measures_the_backbone_on_schedule_and_saves_its_state(teacher26, synth_data, tmp_path):
+    """kd_balance cap measures the first 5 training batches, then every 10th, through epochs (its count does not
+    restart), and each epoch's last.pt carries its state, from which a resumed run's balance carries on."""
+    from yolodistill.balance import BackboneCap
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "cap", epochs=2, kd_balance="cap")
+    saved, factors = [], []
+    trainer.add_callback("on_model_save", lambda t: saved.append(torch.load(t.last, weights_only=False)["ema"].yolodistill_balance))
+    trainer.add_callback("on_train_epoch_end", lambda t: factors.append(unwrap_model(t.model).balance.factor))
+    trainer.train()
+    n = len(trainer.train_loader)
+    measured = [sum(1 for i in range(1, calls + 1) if i <= 5 or i % 10 == 0) for calls in (n, 2 * n)]
+    assert [s["calls"] for s in saved] == [n, 2 * n] and [s["seen"] for s in saved] == measured
+    assert [s["factor"] for s in saved] == factors and all(0 < f <= 1 for f in factors)
+    assert saved[0]["reference_det"] > 0 and saved[0]["reference_kd"] > 0
+    resumed = BackboneCap({"kd_cls": 1.0}, state=saved[0])
+    assert resumed.calls == n and resumed.factor == factors[0] and resumed.measuring == (measured[0] < 5)
+
+
 def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, synth_data, tmp_path, monkeypatch):
     """DistillationTrainer.train() itself puts the settings where Ultralytics' DDP command inherits them."""
     import ultralytics.engine.trainer as engine

@@ -16,15 +16,27 @@ epoch start) and holds each term's pull on the neck at w times the detection los
 it measures: the student's own drift (a feature term whose adapters learn, a detection gradient that shrinks as the
 student fits) cannot make that grow. The pull on the backbone, on other images, still drifts (scripts/bench_drift.py).
 The previous epoch's multipliers apply while the new ones are measured.
+
+`kd_balance: cap` keeps the weights as given and caps their sum's pull on the backbone itself (`BackboneCap`): on
+the first `batches` training batches, then on every `every`-th, it measures the gradient norm on the backbone's
+weights of the detection loss and of the weighted terms together, and scales every term by
+
+    c = min(1, r_0 / r),   r = EMA(||grad sum_k w_k L_k||) / EMA(||grad L_det||),   r_0 = r over the first batches,
+
+so the KD/detection ratio at the schedule's factor 1 cannot rise above where the run started (point 3 of the recipe:
+the ratio never grows); the schedule's warm-up and decay act on top. It measures the weights, not the backbone's
+outputs the neck reads: on those the ratio held in a BCCD .pt fine-tune while on the weights it nearly doubled
+(scripts/bench_drift.py). Each measured batch costs two more backward passes.
 """
 
 from __future__ import annotations
 
 import math
-
 import torch
+from torch import nn
 
 MEASURED = {"auto": 10, "epoch": 5}  # batches measured: once at the start (auto), at every epoch start (epoch)
+MODES = ("fixed", *MEASURED, "cap")
 
 
 def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
@@ -53,6 +65,8 @@ def gradient_share(model, batch: dict, term: str = "kd_feat") -> float:
 
 class AutoBalance:
     """Per-term multipliers from the gradient ratios of the first batches (see the module docstring)."""
+
+    on_backbone = False  # measured on the neck's outputs (the Detect head's inputs)
 
     def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None,
                  every_epoch: bool = False):
@@ -86,3 +100,81 @@ class AutoBalance:
 
     def __call__(self, key: str) -> float:
         return self.multipliers.get(key, 1.0)
+
+    def due(self) -> bool:
+        """Whether the coming batch is measured (called once per training batch)."""
+        return self.measuring
+
+    def state(self) -> dict[str, float] | None:
+        """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force)."""
+        unmeasured = not self.multipliers or (self.measuring and not self.every_epoch)
+        return None if unmeasured else dict(self.multipliers)
+
+
+class BackboneCap:
+    """kd_balance cap: one factor on every term, min(1, r_0 / r) of the pull ratio on the backbone (module docstring)."""
+
+    on_backbone = True
+    every_epoch = False
+
+    def __init__(self, weights: dict[str, float], batches: int = 5, every: int = 10, smoothing: float = 0.3,
+                 state: dict[str, float] | None = None):
+        self.weights, self.batches, self.every, self.smoothing = weights, batches, every, smoothing
+        self.calls = 0  # training batches seen (due() calls)
+        self.seen = 0  # batches measured
+        self.reference_det = self.reference_kd = 0.0  # sums over the first `batches` measured
+        self.det = self.kd = 0.0  # exponential moving averages of the two norms since
+        self.factor = 1.0
+        if state:
+            for key, value in state.items():
+                setattr(self, key, value)
+
+    @property
+    def measuring(self) -> bool:
+        return self.seen < self.batches
+
+    def due(self) -> bool:
+        self.calls += 1
+        return self.measuring or self.calls % self.every == 0
+
+    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], tensors: list[torch.Tensor]) -> None:
+        """Measure one batch: `terms` (unweighted, at the columns' scale) still in the graph that produced `tensors`."""
+        if not tensors:
+            return  # every backbone layer frozen (freeze=): no pull there to hold
+        det = gradient_norm(detection, tensors)
+        kd = gradient_norm(sum(self.weights[k] * v for k, v in terms.items()), tensors) if terms else 0.0
+        if not (math.isfinite(det) and math.isfinite(kd)) or det <= 0:
+            return  # a NaN step or no labelled image: measure another batch
+        if self.measuring:  # the averages start from the reference's means
+            self.reference_det, self.reference_kd = self.reference_det + det, self.reference_kd + kd
+            self.det, self.kd = self.reference_det / (self.seen + 1), self.reference_kd / (self.seen + 1)
+        else:
+            self.det += self.smoothing * (det - self.det)
+            self.kd += self.smoothing * (kd - self.kd)
+        self.seen += 1
+        ratio, reference = self.kd / self.det, self.reference_kd / self.reference_det
+        self.factor = min(1.0, reference / ratio) if ratio > 0 else 1.0
+
+    def __call__(self, key: str) -> float:
+        return self.factor
+
+    def state(self) -> dict[str, float] | None:
+        keys = ("calls", "seen", "reference_det", "reference_kd", "det", "kd", "factor")
+        return {k: getattr(self, k) for k in keys} if self.seen else None
+
+
+def make_balance(mode: str, weights: dict[str, float], state: dict[str, float] | None = None):
+    """The balance of a kd_balance mode over the terms whose weight is not 0 (None for fixed); `state` restores a
+    checkpoint's (`state()`)."""
+    if mode == "cap":
+        return BackboneCap(weights, state=state)  # the caller's weights, not a copy
+    if mode in MEASURED:
+        return AutoBalance(tuple(k for k, w in weights.items() if w), multipliers=state, batches=MEASURED[mode],
+                           every_epoch=mode == "epoch")
+    return None
+
+
+def backbone_parameters(model: nn.Module) -> list[torch.Tensor]:
+    """The trainable weights of an Ultralytics model's backbone: the layers its yaml lists under `backbone`."""
+    n = len(model.yaml["backbone"])
+    return [p for layer in model.model[:n] for p in layer.parameters() if p.requires_grad]

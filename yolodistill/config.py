@@ -17,13 +17,14 @@ from typing import Any
 
 import yaml
 
+from .balance import MODES as BALANCE_MODES
 from .errors import UserError
 from .features import FEATURE_LOSSES
 from .schedule import SCHEDULES, kd_factor
 
 
 TRAINED_STUDENT = "trained_student"  # a recipe's block of distillation keys for a student with weights of its own
-CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": ("fixed", "auto", "epoch"),
+CHOICES = {"feat_loss": FEATURE_LOSSES, "kd_schedule": SCHEDULES, "kd_balance": BALANCE_MODES,
            "kd_assign": ("student", "teacher"), "unlabeled_mode": ("soft", "pseudo", "both")}
 
 

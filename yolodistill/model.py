@@ -23,7 +23,7 @@ from ultralytics.utils.tal import dist2bbox, make_anchors
 from ultralytics.utils.torch_utils import autocast, copy_attr
 
 from .assign import Assigned, ensure_assignment, one2many_gain
-from .balance import MEASURED, AutoBalance
+from .balance import AutoBalance, BackboneCap, backbone_parameters, make_balance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
 from .losses import BoxKD, DenseClassKD, box_weights, decode_distances
@@ -118,10 +118,7 @@ class KDModel(DistillationModel):
                                  settings.mgd_mask_ratio)
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
-        self.balance = (AutoBalance(tuple(k for k in KD_TERMS if self.weights[k]), multipliers=balance,
-                                    batches=MEASURED[settings.kd_balance],
-                                    every_epoch=settings.kd_balance == "epoch")
-                        if settings.kd_balance in MEASURED else None)
+        self.balance = make_balance(settings.kd_balance, self.weights, balance)
         # the teacher runs for a loss term, or to label unlabelled images (pseudo, both) with every weight at 0
         self.losses_on = any(self.weights.values()) or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft")
         if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
@@ -139,6 +136,7 @@ class KDModel(DistillationModel):
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in self.terms}}
         img = batch["img"]
         teacher = self.teacher_pass(img)
+        measure = self.balance is not None and self.balance.due()
         output = self.student_model(img)
         student = head_branches(output)
         n_u = int(batch["unlabeled"].sum()) if "unlabeled" in batch else 0
@@ -152,9 +150,11 @@ class KDModel(DistillationModel):
             if n_u:
                 terms.update(self.unlabeled_terms(take(student, slice(labelled.stop, None)),
                                                   take(teacher, slice(labelled.stop, None))))
-        if self.balance is not None and self.balance.measuring:
+        if measure:
             self.balance.update(regular.sum(), {k: v * labelled.stop for k, v in terms.items()  # the columns' scale
-                                                if k in KD_TERMS and self.weights[k]}, student["one2many"]["feats"])
+                                                if k in KD_TERMS and self.weights[k]},
+                                backbone_parameters(self.student_model) if self.balance.on_backbone
+                                else student["one2many"]["feats"])
         weighted = {k: terms.get(k, regular.new_zeros(())) * self.weights[k[:-2] if k.endswith("_u") else k]
                     * self.scale(k[:-2] if k.endswith("_u") else k) for k in self.terms}
         sizes = {k: n_u if k.endswith("_u") else labelled.stop for k in self.terms}
@@ -290,7 +290,7 @@ class KDModel(DistillationModel):
             fmt = torch.channels_last if device == "cuda" else torch.preserve_format
             self.teacher_model.to(dtype=dtype, memory_format=fmt)
 
-    def portable(self, balance: AutoBalance | None = None) -> DistillationModel:
+    def portable(self, balance: AutoBalance | BackboneCap | None = None) -> DistillationModel:
         """This pair as Ultralytics' own `DistillationModel` (student, adapters, settings as a plain dict).
 
         Checkpoints hold this object, so `YOLO("last.pt")` loads, validates and exports a mid-training checkpoint
@@ -311,6 +311,5 @@ class KDModel(DistillationModel):
         m.yolodistill_teacher = getattr(self, "teacher_digest", None)
         m.yolodistill_data = getattr(self, "data_fingerprint", None)
         balance = balance or self.balance
-        unmeasured = balance is None or not balance.multipliers or (balance.measuring and not balance.every_epoch)
-        m.yolodistill_balance = None if unmeasured else dict(balance.multipliers)  # epoch: the ones in force
+        m.yolodistill_balance = balance.state() if balance is not None else None
         return m
