@@ -446,6 +446,9 @@ def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> st
         "images: " + ", ".join(f"{mode} {fmt(m.get('train growth'), 2)}× and {m['growth']:.2f}×"
                                for mode, m in r["modes"].items()) + ".\n",
     ]
+    if all("train thirds" in m for m in r["modes"].values()):
+        parts.append("Its mean over each third of the epochs, on the training batches: " + "; ".join(
+            f"{mode} " + " → ".join(fmt(v, 2) for v in m["train thirds"]) for mode, m in r["modes"].items()) + ".\n")
     for mode, m in r["modes"].items():
         rows = [{k: fmt(row.get(k), 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
         parts += [f"### kd_balance {mode}\n", markdown_table(rows, DRIFT_COLUMNS)]

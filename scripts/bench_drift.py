@@ -171,6 +171,14 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
     return rows
 
 
+def thirds(values: list[float]) -> list[float | None]:
+    """The mean of each third of the run, in order (None for a third without an epoch): a trend that one noisy epoch
+    (the per-epoch ratio swings by half between neighbours) does not set, as it sets the largest."""
+    n = len(values)
+    parts = [values[i * n // 3:(i + 1) * n // 3] for i in range(3)]
+    return [sum(p) / len(p) if p else None for p in parts]
+
+
 def measure(args: argparse.Namespace) -> Path:
     from yolodistill.report import environment, write_json
 
@@ -185,7 +193,8 @@ def measure(args: argparse.Namespace) -> Path:
         drift = [r["all/det at 1"] for r in rows]
         train = [r["train all/det at 1"] for r in rows if r["train all/det at 1"] is not None] or [float("nan")]
         modes[mode] = {"rows": rows, "first": drift[0], "largest": max(drift), "growth": max(drift) / drift[0],
-                       "train first": train[0], "train largest": max(train), "train growth": max(train) / train[0]}
+                       "thirds": thirds(drift), "train first": train[0], "train largest": max(train),
+                       "train growth": max(train) / train[0], "train thirds": thirds(train)}
     record = {
         "kind": "drift", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(), "argv": sys.argv, "environment": environment(),
@@ -202,7 +211,7 @@ def measure(args: argparse.Namespace) -> Path:
                       "detection loss's, each summed over the batches (det: the detection loss's, per batch; all/det, "
                       "as trained, schedule factor and balance included); at 1: the same over the schedule's "
                       "factor (warm-up and decay), the drift no schedule sets; growth: the largest of that over "
-                      "its first",
+                      "its first; thirds: its mean over each third of the epochs",
         "modes": modes,
     }
     out = write_json(args.results / f"drift-{args.name}.json", record)

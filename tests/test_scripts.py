@@ -545,12 +545,13 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
         for key in ("", "train "):
             drift = [r[f"{key}all/det at 1"] for r in m["rows"]]
             assert m[f"{key}growth"] == pytest.approx(max(drift) / drift[0])
+            assert m[f"{key}thirds"] == [None, pytest.approx(drift[0]), pytest.approx(drift[1])]  # 2 epochs in 3
     assert [r["scale"] for r in record["modes"]["fixed"]["rows"]] == pytest.approx([0.5, 0.1])  # warm-up x cosine
     cap = record["modes"]["cap"]["rows"][-1]["multipliers"]
     assert 0 < cap["factor"] <= 1 and cap["seen"] >= 1 and cap["reference_det"] > 0
     page = (tmp_path / "docs.md").read_text()
     assert "## Distillation pull through a `.pt` fine-tune" in page and record["command"] in page
-    assert "### kd_balance cap" in page and "train all/det at 1" in page
+    assert "### kd_balance cap" in page and "train all/det at 1" in page and "each third of the epochs" in page
     csvs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
     assert len(csvs) == 3  # the trained student and one fine-tune per mode
     proc = run_script("bench_drift.py", *args)
