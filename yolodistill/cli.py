@@ -126,9 +126,9 @@ DISTILL_OPTIONS = (
         "cosine --kd-schedule. [default: 0.1]"),
     opt("kd_balance", Optional[str], "fixed: the weights as given; auto: scale each term from its gradient on the "
         "first 10 batches so weight 1 pulls as hard as the detection loss; epoch: the same, measured again on the "
-        "first 5 batches of every epoch, so each term's pull on the neck holds through the run; cap: the weights as given, "
-        "their sum's pull on the backbone capped at its ratio to the detection loss's over the first 5 batches "
-        "(measured again every 10th batch). [default: fixed]"),
+        "first 5 batches of every epoch, so each term's pull on the neck holds through the run; cap: the weights "
+        "as given, their sum's pull on the backbone capped at its ratio to the detection loss's over the first 5 "
+        "batches (measured again every 10th batch). [default: fixed]"),
     opt("kd_assign", Optional[str], "Whose predictions rank anchors in the student's label assigner: student "
         "(Ultralytics) or teacher (label assignment distillation). [default: teacher, or student for a student "
         "with weights of its own (.pt)]"),

@@ -136,7 +136,6 @@ class KDModel(DistillationModel):
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in self.terms}}
         img = batch["img"]
         teacher = self.teacher_pass(img)
-        measure = self.balance is not None and self.balance.due()
         output = self.student_model(img)
         student = head_branches(output)
         n_u = int(batch["unlabeled"].sum()) if "unlabeled" in batch else 0
@@ -150,7 +149,7 @@ class KDModel(DistillationModel):
             if n_u:
                 terms.update(self.unlabeled_terms(take(student, slice(labelled.stop, None)),
                                                   take(teacher, slice(labelled.stop, None))))
-        if measure:
+        if self.balance is not None and self.balance.due():  # once per training batch
             self.balance.update(regular.sum(), {k: v * labelled.stop for k, v in terms.items()  # the columns' scale
                                                 if k in KD_TERMS and self.weights[k]},
                                 backbone_parameters(self.student_model) if self.balance.on_backbone
