@@ -89,7 +89,9 @@ def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3
 
     task = guess_model_task(yaml_model_load(cfg))
     cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[task]
-    model = cls(cfg, nc=len(names), ch=ch, verbose=False)
+    with torch.random.fork_rng():  # the same untrained weights in every session, whatever ran before: tests that
+        torch.manual_seed(0)  # read gradients through a teacher (the schedule's drift bound) repeat run to run
+        model = cls(cfg, nc=len(names), ch=ch, verbose=False)
     model.names = dict(names)
     torch.save({"model": model, "train_args": {"task": task, "imgsz": 64}, "epoch": -1}, path)
     return path
