@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,22 @@ def cache_folder(base: Path, made: dict[str, Any], fits) -> tuple[Path, bool]:
                 (folder / MADE).write_text(json.dumps(made, indent=1))
             return folder, bool(state)
     return folder, False  # base-KEY holds something else: built again
+
+
+@contextmanager
+def work_lock(work: Path):
+    """The caches of `work` (converted data, a teacher and its validation) to this process alone: study processes
+    started together on one --work (one per arm or seed) would otherwise build the same hidden folder at once, and
+    the second fails on the first's files. The lock goes with the process, so a kill never leaves it held."""
+    import fcntl
+
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for the process that holds it
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:

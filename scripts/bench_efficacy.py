@@ -29,7 +29,7 @@ from typing import Any
 
 from _docs import (DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir,
                    write_docs)
-from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled  # noqa: F401 (tests)
+from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled, work_lock  # noqa: F401
 from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
 
 from yolodistill.errors import UserError
@@ -390,7 +390,8 @@ def run_study(args: argparse.Namespace) -> Path | None:
     check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)
     root = args.work / study["name"]
-    data = prepare_data(study, args.work)
+    with work_lock(args.work):  # other study processes on this --work wait, not race, for the data
+        data = prepare_data(study, args.work)
     prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
     plan = plan_runs(study, root, chosen_arms, seeds_now, not (args.report_only or args.prepare_only), data, prints)
     states = list(plan.values())
@@ -398,9 +399,10 @@ def run_study(args: argparse.Namespace) -> Path | None:
     console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train now, {later} left for later",
                   highlight=False)
     keep_record(args.results / f"study-{study['name']}.json", states.count("done") + now, args.work)
-    teacher = get_teacher(study, data["labelled"], args, root)  # with a labelled share: trained on that part only
-    if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
-        teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
+    with work_lock(args.work):  # and for the teacher: trained on the labelled share only, when the study has one
+        teacher = get_teacher(study, data["labelled"], args, root)
+        if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
+            teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
     if args.prepare_only:
         console.print(f"Prepared {study['name']}: data {data['full']}, teacher {teacher['checkpoint']} (val mAP50-95 "
                       f"{teacher['map50_95']:.3f})", soft_wrap=True, highlight=False)

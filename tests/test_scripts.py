@@ -733,6 +733,30 @@ def test_a_cache_folder_is_replaced_whole_or_not_at_all(bench, tmp_path, monkeyp
         "made.json": "new", "data.yaml": "new", "labels/a.txt": "new"}
 
 
+def test_study_processes_on_one_work_folder_take_turns_at_its_caches(bench, tmp_path):
+    """Two study processes started together converted the data into the same hidden folder at once; the second failed
+    on the first's files (FileExistsError, then SameFileError). The second now waits for the first's lock."""
+    import threading
+    import time
+
+    cache = importlib.import_module("_cache")
+    events, trying = [], threading.Event()
+
+    def second():
+        trying.set()
+        with cache.work_lock(tmp_path / "work"):
+            events.append("second in")
+
+    with cache.work_lock(tmp_path / "work"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        trying.wait(5)
+        time.sleep(0.5)  # unlocked, the second would be in by now
+        events.append("first out")
+    thread.join(5)
+    assert events == ["first out", "second in"]
+
+
 def test_a_run_recorded_on_the_same_data_elsewhere_is_not_a_change(bench, tmp_path):
     """A run recorded before specs held the data's fingerprint is checked by the data.yaml it trained on; the source
     moved (another repository path), converted again into a folder of its own, holds the same data: not a change."""
