@@ -320,6 +320,8 @@ def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:
         spec, s = r["arms"][arm], r["summary"].get(arm)
         default = defaults[own_weights(spec)]
         data = ([f"data {spec['data']}"] if "data" in spec else []) + (["+ unlabelled"] if spec.get("unlabeled") else [])
+        shared = (r.get("study") or {}).get("train_args") or {}  # the study's own: in the line above the tables
+        data += [f"{k}={v}" for k, v in (spec.get("train_args") or {}).items() if shared.get(k, object()) != v]
         row = {"arm": arm, "method": spec["method"], "start": arm_start(spec), "epochs": spec["epochs"],
                "settings": " ".join(filter(None, [*data, arm_settings(spec, default) or ""])) or None,
                "mAP50-95": "not run"}
@@ -365,9 +367,10 @@ def study_section(name: str, r: Mapping[str, Any], results_link: str = RESULTS.a
         "Data " + (", ".join(f"{k} `{v}`" for k, v in r["data"].items()) if isinstance(r["data"], dict)
                    else f"`{r['data']}`") + f"; teacher `{teacher['checkpoint']}` ({origin}; val mAP50-95 {fmt(teacher['map50_95'])}, "
         f"mAP50 {fmt(teacher['map50'])}); student `{study['student']}`; imgsz {study['imgsz']}, batch "
-        f"{study['batch']}, {plural(study['epochs'], 'epoch')}; seeds {', '.join(map(str, study['seeds']))}; "
-        f"{plural(r['threads'], 'thread')}, device {r['device']}. Machine: {machine_line(r['environment'])}. "
-        f"Record: `{name}`.\n",
+        f"{study['batch']}, {plural(study['epochs'], 'epoch')}"
+        + "".join(f", {k}={v}" for k, v in (study.get("train_args") or {}).items())
+        + f"; seeds {', '.join(map(str, study['seeds']))}; {plural(r['threads'], 'thread')}, device {r['device']}. "
+        f"Machine: {machine_line(r['environment'])}. Record: `{name}`.\n",
         bullets(r.get("remarks") or []),
         "### Targets\n",
         markdown_table(target_rows(r["targets"]), TARGET_COLUMNS) if r["targets"] else "No targets.\n",
@@ -375,10 +378,10 @@ def study_section(name: str, r: Mapping[str, Any], results_link: str = RESULTS.a
         "### Arms\n",
         markdown_table(arm_rows(r, main), ARM_COLUMNS),
         "start: `yaml` is Ultralytics' random initialization, `teacher start` weight selection from the teacher, "
-        "`from arm X best.pt` that arm's best.pt of the same seed; settings: the distillation settings that differ "
-        "from the default recipe (as it was when the record was written); gap recovered = (arm − plain) / (teacher "
-        "− plain) on mean mAP50-95; below plain counts seeds where the arm scored under the plain arm of the same "
-        "seed.\n",
+        "`from arm X best.pt` that arm's best.pt of the same seed; settings: Ultralytics train arguments an arm sets "
+        "beyond the study's, then the distillation settings that differ from the default recipe (as it was when the "
+        "record was written); gap recovered = (arm − plain) / (teacher − plain) on mean mAP50-95; below plain counts "
+        "seeds where the arm scored under the plain arm of the same seed.\n",
         bullets([*notes, *r["notes"]]),
     ]
     if candidates:

@@ -444,6 +444,23 @@ def table(page: str, heading: str) -> list[list[str]]:
     return rows
 
 
+def test_docs_name_the_train_arguments_an_arm_sets(study, out, monkeypatch):
+    """Two arms that differ only in an Ultralytics argument (optimizer=SGD) read the same in the Arms table without
+    it; the study's own arguments apply to every arm and go in the line above the tables instead."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    docs = importlib.import_module("_docs")
+    record = read_record(out)
+    record["study"]["train_args"] = {"amp": False}
+    for spec in record["arms"].values():
+        spec["train_args"] = {"amp": False}
+    record["arms"]["pt-plain"]["train_args"] = {"amp": False, "optimizer": "SGD"}
+    record["arms"]["pt-ours"]["train_args"] = {"amp": True}
+    settings = {row["arm"]: row["settings"] for row in docs.arm_rows(record, list(record["arms"]))}
+    assert settings["pt-plain"] == "optimizer=SGD" and settings["plain"] is None
+    assert settings["pt-ours"] == "amp=True default recipe" and settings["start"] == "cls=0, box=0"
+    assert ", 1 epoch, amp=False; seeds 0, 1;" in docs.study_section("study-tiny.json", record)
+
+
 def test_docs_show_every_record(study, overhead, out):
     from yolodistill.report import fmt
 
