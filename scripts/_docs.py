@@ -319,11 +319,11 @@ def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:
     for arm in arms:
         spec, s = r["arms"][arm], r["summary"].get(arm)
         default = defaults[own_weights(spec)]
-        data = ([f"data {spec['data']}"] if "data" in spec else []) + (["+ unlabelled"] if spec.get("unlabeled") else [])
+        given = ([f"data {spec['data']}"] if "data" in spec else []) + (["+ unlabelled"] if spec.get("unlabeled") else [])
         shared = (r.get("study") or {}).get("train_args") or {}  # the study's own: in the line above the tables
-        data += [f"{k}={v}" for k, v in (spec.get("train_args") or {}).items() if shared.get(k, object()) != v]
+        given += [f"{k}={v}" for k, v in (spec.get("train_args") or {}).items() if shared.get(k, object()) != v]
         row = {"arm": arm, "method": spec["method"], "start": arm_start(spec), "epochs": spec["epochs"],
-               "settings": " ".join(filter(None, [*data, arm_settings(spec, default) or ""])) or None,
+               "settings": " ".join(filter(None, [*given, arm_settings(spec, default) or ""])) or None,
                "mAP50-95": "not run"}
         if s is not None:
             below = s["seeds_below_plain"]
