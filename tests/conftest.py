@@ -82,8 +82,9 @@ def assert_one_line_error(result, *needles: str) -> str:
 SYNTH_NAMES = {0: "circle", 1: "square", 2: "triangle"}
 
 
-def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3) -> Path:
-    """An untrained model saved the way Ultralytics saves one: enough for every mechanical test, in a second."""
+def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3, task_recorded: bool = True) -> Path:
+    """An untrained model saved the way Ultralytics saves one: enough for every mechanical test, in a second.
+    `task_recorded=False` leaves the task out of its train_args, as a checkpoint saved by hand may."""
     import torch
     from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel, guess_model_task, yaml_model_load
 
@@ -93,7 +94,8 @@ def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3
         torch.manual_seed(0)  # read gradients through a teacher (the schedule's drift bound) repeat run to run
         model = cls(cfg, nc=len(names), ch=ch, verbose=False)
     model.names = dict(names)
-    torch.save({"model": model, "train_args": {"task": task, "imgsz": 64}, "epoch": -1}, path)
+    args = {"task": task, "imgsz": 64} if task_recorded else {"imgsz": 64}
+    torch.save({"model": model, "train_args": args, "epoch": -1}, path)
     return path
 
 

@@ -469,11 +469,14 @@ def test_cli_bad_format_exits_2_with_one_line(weights):
     assert len(errors) == 1 and "unknown --format 'tflite'" in errors[0]
 
 
-def test_classify_checkpoint_is_refused_before_any_work(tmp_path):
-    cls = save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
-    result = CliRunner().invoke(app, ["export", "--weights", str(cls), "--format", "onnx"])
-    assert_one_line_error(result, f"--weights '{cls}' is a classify model: yolodistill distills detection models")
-    assert [p.name for p in tmp_path.iterdir()] == ["cls.pt"]
+@pytest.mark.parametrize("cfg, task, recorded", [("yolo26n-cls.yaml", "classify", True),
+                                                  ("yolo26n-seg.yaml", "segment", False)])
+def test_a_checkpoint_of_another_task_is_refused_before_any_work(cfg, task, recorded, tmp_path):
+    """Also when its train_args do not say its task: YOLO(task="detect") then took it for a detector."""
+    other = save_checkpoint(cfg, tmp_path / "other.pt", task_recorded=recorded)
+    result = CliRunner().invoke(app, ["export", "--weights", str(other), "--format", "onnx"])
+    assert_one_line_error(result, f"--weights '{other}' is a {task} model: yolodistill distills detection models")
+    assert [p.name for p in tmp_path.iterdir()] == ["other.pt"]
 
 
 def test_second_export_says_which_export_it_replaced(weights, synth_data):

@@ -8,7 +8,8 @@ import pytest
 
 from yolodistill.checks import preflight
 from yolodistill.config import resolve
-from yolodistill.loading import build_student
+from yolodistill.errors import UserError
+from yolodistill.loading import build_student, load_detector
 
 
 @pytest.fixture
@@ -46,3 +47,14 @@ def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tm
     (root / "big.pt").unlink()  # the second run reads the cache
     assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
                 .args["distill_model"]) == got
+
+
+@pytest.mark.parametrize("cfg, task", [("yolo26n-cls.yaml", "classify"), ("yolo26n-seg.yaml", "segment")])
+def test_a_checkpoint_of_another_task_is_known_by_its_head(cfg, task, tmp_path):
+    """Saved without its task, Ultralytics' loader fills task=detect in, and the head failed on the first image
+    (an IndexError in bench, export and pseudo-label)."""
+    from tests.conftest import save_checkpoint
+
+    path = save_checkpoint(cfg, tmp_path / "other.pt", task_recorded=False)
+    with pytest.raises(UserError, match=f"teacher '{path}' is a {task} model: yolodistill distills detection models"):
+        load_detector(path, "teacher")

@@ -391,7 +391,7 @@ def export_model(
     from ultralytics.utils.files import file_size
 
     from .checks import check_device, check_names
-    from .loading import check_task
+    from .loading import check_task, model_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
@@ -404,7 +404,7 @@ def export_model(
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
     check_runtime(fmt, device, int8)
     model = load_model(weights)
-    check_task(model.task, "--weights", weights)  # a .pt's own task; a classify one would export, then fail parity
+    check_task(model_task(model.model), "--weights", weights)  # its head's: YOLO(task="detect") says detect of any
     dataset, sample = parity_data(model, data)
     if data:  # parity and the INT8 gate score the model on this data's labels
         check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")

@@ -80,12 +80,27 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
         model, ckpt = load_checkpoint(p)
     except Exception as e:
         raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
-    check_task(getattr(model, "task", None), role, p)
+    check_task(model_task(model), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
         raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
                         "teacher): pass a finished run's best.pt, or finish that run (yolodistill train --resume)")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
+
+
+def model_task(model: torch.nn.Module) -> str | None:
+    """The task the model's last layer does. Not `model.task`: `load_checkpoint` fills a checkpoint's missing train
+    arguments with Ultralytics' defaults, task=detect included, so a classifier saved without them reads as a
+    detector until its head fails on the first image."""
+    from ultralytics.nn.modules import head as heads
+
+    last = model.model[-1] if isinstance(getattr(model, "model", None), torch.nn.Sequential) else None
+    for name, task in (("Segment", "segment"), ("SemanticSegment", "semantic"), ("Pose", "pose"), ("OBB", "obb"),
+                       ("Classify", "classify"), ("Depth", "depth"), ("Detect", "detect")):  # subclasses of Detect first
+        kind = getattr(heads, name, None)
+        if kind is not None and isinstance(last, kind):
+            return task
+    return getattr(model, "task", None)
 
 
 def check_task(task: str | None, role: str, path: str | Path) -> None:
