@@ -9,11 +9,19 @@ from yolodistill.words import parse_overrides
 
 
 def test_overrides_are_typed_like_ultralytics():
-    assert parse_overrides(["lr0=0.01", "cos_lr=True", "optimizer=AdamW", "freeze=[0,1]", "name="]) == {
-        "lr0": 0.01, "cos_lr": True, "optimizer": "AdamW", "freeze": [0, 1], "name": None,
+    assert parse_overrides(["lr0=0.01", "cos_lr=True", "optimizer=AdamW", "freeze=[0,1]", "name=exp"]) == {
+        "lr0": 0.01, "cos_lr": True, "optimizer": "AdamW", "freeze": [0, 1], "name": "exp",
     }
     with pytest.raises(UserError):
         parse_overrides(["=3"])
+
+
+@pytest.mark.parametrize("word", ["epochs=", "lr0= ", "device="])
+def test_a_word_without_a_value_is_refused(word):
+    """Read as unset, `epochs=` trained Ultralytics' default 100 epochs without a word; Ultralytics' CLI refuses it."""
+    key = word.split("=")[0]
+    with pytest.raises(UserError, match=f"^{key}= needs a value: write {key}=VALUE, or leave the word out"):
+        parse_overrides([word])
 
 
 def test_scientific_notation_in_key_value_words_is_a_number():
