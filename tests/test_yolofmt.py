@@ -101,8 +101,20 @@ def test_labels_beside_the_images_and_no_names(tmp_path):
     s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
     assert s.names == ["class_0", "class_1", "class_2", "class_3"] and s.boxes == 4
     assert "no class names" in (tmp_path / "out" / "issues.txt").read_text()
-    s2 = convert(src, fmt="yolo", out=tmp_path / "out2", val_fraction=0.25, names=["a", "b"])
-    assert s2.names == ["a", "b"] and s2.boxes == 2 and s2.checks[yf.BEYOND] == 2
+    s2 = convert(src, fmt="yolo", out=tmp_path / "out2", val_fraction=0.25, names=["a", "b", "c", "d"])
+    assert s2.names == ["a", "b", "c", "d"] and s2.boxes == 4 and not s2.checks
+
+
+def test_names_that_leave_class_ids_out_are_refused(tmp_path):
+    """Dropped, the boxes of a class --names forgot leave its objects in the images as background."""
+    src = tmp_path / "beside"
+    for i in range(3):
+        image(src / f"{i}.jpg", seed=i)
+        (src / f"{i}.txt").write_text(f"{i} 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(UserError, match="the labels use class ids 0 to 2, but --names gives 2 names: name every "
+                                        "class id, 3 names in id order"):
+        convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25, names=["a", "b"])
+    assert not (tmp_path / "out").exists()
 
 
 def roboflow(root: Path, with_yaml: bool) -> Path:

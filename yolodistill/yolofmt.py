@@ -55,8 +55,11 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             claimed.add(label)
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
-    names = list(names or yaml_names or [])
     top = max((r[0] for rows in rows_of.values() for r in rows), default=-1)
+    if names and top >= len(names):  # the user's list is short: dropping those boxes would leave their objects as
+        raise UserError(f"the labels use class ids 0 to {top}, but --names gives {len(names)} names: "  # background
+                        f"name every class id, {top + 1} names in id order")
+    names = list(names or yaml_names or [])
     if not names:
         names = [f"class_{i}" for i in range(top + 1)]
         source.issues.append(f"{src}: no class names (data.yaml, {', '.join(NAME_FILES)} or --names): named by id")
