@@ -408,6 +408,18 @@ def test_missing_and_corrupt_weights(tmp_path):
         ex.export_model(corrupt)
 
 
+def test_a_cut_checkpoint_is_one_short_line_that_says_what_to_do(weights, tmp_path):
+    """torch's zip reader explains itself in 300 characters, none of them what to do."""
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(UserError) as e:
+        ex.export_model(cut)
+    message = str(e.value)
+    assert message.startswith(f"--weights '{cut}' is not a readable Ultralytics checkpoint (")
+    assert message.endswith("): re-train or re-download it, or pass another .pt"), message
+    assert len(message.replace(str(cut), "")) < 200, message
+
+
 def test_data_without_val_split(weights, tmp_path):
     data = tmp_path / "noval.yaml"
     data.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images", "names": {0: "a"}}))

@@ -182,9 +182,9 @@ def load_model(weights: Path):
     try:
         return YOLO(str(weights), task="detect")
     except Exception as e:  # torch/pickle raise many types for a truncated or foreign file
-        raise UserError(
-            f"'{weights}' is not a readable Ultralytics checkpoint ({first_line(e)}): re-train or re-download it"
-        ) from None
+        from .loading import unreadable
+
+        raise unreadable("--weights", weights, e) from None
 
 
 def train_arg(model, key: str, default=None):

@@ -79,7 +79,7 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     try:
         model, ckpt = load_checkpoint(p)
     except Exception as e:
-        raise UserError(f"{role} '{p}' is not a readable Ultralytics checkpoint ({first_line(e)})") from None
+        raise unreadable(role, p, e) from None
     check_task(model_task(model), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
         raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
@@ -96,11 +96,22 @@ def model_task(model: torch.nn.Module) -> str | None:
 
     last = model.model[-1] if isinstance(getattr(model, "model", None), torch.nn.Sequential) else None
     for name, task in (("Segment", "segment"), ("SemanticSegment", "semantic"), ("Pose", "pose"), ("OBB", "obb"),
-                       ("Classify", "classify"), ("Depth", "depth"), ("Detect", "detect")):  # subclasses of Detect first
+                       ("Classify", "classify"), ("Depth", "depth"), ("Detect", "detect")):  # Detect's subclasses first
         kind = getattr(heads, name, None)
         if kind is not None and isinstance(last, kind):
             return task
     return getattr(model, "task", None)
+
+
+def unreadable(role: str, path: str | Path, e: BaseException) -> UserError:
+    """A file torch or Ultralytics could not load: the first sentence of the error at the root (Ultralytics wraps
+    torch's, and torch's zip reader adds 300 characters of advice), and what to do about it."""
+    while (inner := e.__cause__ or e.__context__) is not None:
+        e = inner
+    cause = first_line(e).split(". ")[0].rstrip(".")
+    cause = cause if len(cause) <= 100 else cause[:97].rstrip() + "..."
+    return UserError(f"{role} '{path}' is not a readable Ultralytics checkpoint ({cause}): re-train or re-download "
+                     "it, or pass another .pt")
 
 
 def check_task(task: str | None, role: str, path: str | Path) -> None:
