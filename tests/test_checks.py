@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 from pathlib import Path
@@ -80,7 +81,12 @@ def cases(tmp_path, synth_data, teacher26):
         "yoloe student": ([teacher26, "yoloe-11s.yaml", synth_data], ["is a YOLOE model"]),
         "rt-detr student": ([teacher26, "rtdetr-l.yaml", synth_data], ["is an RT-DETR model (RTDETRDecoder head)"]),
         "data without names": ([teacher26, "yolo26n.yaml", without_names],
-                               ["key missing: either 'names' or 'nc' are required"]),
+                               ["key missing: either 'names' or 'nc' are required",
+                                f"data convert {without_names} --format yolo --out "]),
+        "data yaml not a mapping": ([teacher26, "yolo26n.yaml", text_file(tmp_path / "scalar.yaml", "just words")],
+                                    ["fix it: a data yaml is a mapping with 'train:' and 'val:'"]),
+        "data yaml without train": ([teacher26, "yolo26n.yaml", text_file(tmp_path / "notrain.yaml", "val: images")],
+                                    ["'train:' key missing", "fix it: a data yaml is a mapping"]),
     }
 
 
@@ -89,7 +95,29 @@ CASES = ["class count", "class names", "channels", "levels", "segmentation teach
          "offline official teacher", "unknown student", "exported student",
          "data with missing paths", "data not yaml", "missing data yaml",
          "data download offline", "data yaml as student", "yolo-world student", "yoloe student", "rt-detr student",
-         "data without names"]
+         "data without names", "data yaml not a mapping", "data yaml without train"]
+
+
+def text_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_the_convert_a_bad_data_yaml_is_sent_to_runs(synth_data, teacher26, tmp_path, monkeypatch):
+    """Train's fix for a data yaml without names is a command: it must run, from the yaml's own folder too, where an
+    --out beside the yaml was refused as inside the source."""
+    folder = tmp_path / "mine"
+    shutil.copytree(synth_data.parent, folder)
+    raw = yaml.safe_load((folder / synth_data.name).read_text())
+    (folder / "nonames.yaml").write_text(yaml.safe_dump({"path": str(folder), "train": raw["train"], "val": raw["val"]}))
+    monkeypatch.chdir(folder)
+    line = assert_one_line_error(run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                         "nonames.yaml", "--project", str(tmp_path / "runs")), "data convert")
+    command = line.split("check and clean it with: yolodistill ", 1)[1].split()
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "mine-clean"
+    assert yaml.safe_load((out / "data.yaml").read_text())["names"] and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("case", CASES)

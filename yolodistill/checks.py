@@ -29,6 +29,22 @@ class Plan:
     teacher: torch.nn.Module
 
 
+def convert_hint(data: str | Path) -> str:
+    """How to fix a data yaml: `data convert` where it can read the yaml (a mapping with a train split), into a
+    folder beside the yaml's (convert refuses one inside the source); else the keys the yaml lacks."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw = None
+    if not isinstance(raw, dict) or not raw.get("train"):
+        return "fix it: a data yaml is a mapping with 'train:' and 'val:' image folders and 'names:'"
+    here = Path(data).resolve().parent
+    out = os.path.relpath(here.parent / f"{here.name}-clean")
+    return f"check and clean it with: yolodistill data convert {data} --format yolo --out {out}"
+
+
 def check_data(data: str | Path) -> dict[str, Any]:
     """Resolve the data yaml with Ultralytics (which downloads datasets that declare a download)."""
     from ultralytics.data.utils import check_det_dataset
@@ -39,7 +55,7 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data must be the path of a dataset .yaml, got a {type(data).__name__}: save it as a yaml")
     if Path(data).suffix.lower() not in (".yaml", ".yml"):
         raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
-    fix = f"check and clean it with: yolodistill data convert {data} --format yolo --out NEW_FOLDER"
+    fix = convert_hint(data)
     try:
         info = check_det_dataset(str(data))
     except Exception as e:

@@ -115,7 +115,8 @@ def from_yaml(path: Path, issues: list[str],
     except (UnicodeDecodeError, OSError) as e:
         raise UserError(f"'{path}' cannot be read as text ({type(e).__name__}): pass the dataset's data.yaml") from None
     if not isinstance(raw, dict) or not raw.get("train"):
-        raise UserError(f"'{path}' is not a YOLO data.yaml: it needs at least a 'train:' path and 'names:'")
+        raise UserError(f"'{path}' is not a YOLO data.yaml: it needs at least a 'train:' path (classes without "
+                        "'names:' are named by id)")
     if not isinstance(raw.get("path") or "", str):
         raise UserError(f"'{path}': 'path:' must be a folder, got {raw['path']!r}: fix it")
     root = Path(raw.get("path") or path.parent)
