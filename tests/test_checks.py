@@ -12,7 +12,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from yolodistill.checks import OPTIMIZERS, check_fit
+from yolodistill.checks import OPTIMIZERS, check_data, check_fit
 from yolodistill.cli import app
 from yolodistill.data import make_synthetic
 from yolodistill.errors import UserError
@@ -101,6 +101,28 @@ CASES = ["class count", "class names", "channels", "levels", "segmentation teach
 def text_file(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_a_data_yaml_whose_folders_are_missing_logs_no_blank_line_above_its_error(synth_data, tmp_path):
+    """Ultralytics logs an empty line before it raises: a blank line above the one line of the error. Read at its
+    logger: its handler writes to the stdout of import time, which no capture fixture sees."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    raw = yaml.safe_load(synth_data.read_text())
+    data = tmp_path / "moved.yaml"
+    data.write_text(yaml.safe_dump({**raw, "path": str(tmp_path / "nowhere")}))
+    logged = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: logged.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    try:
+        with pytest.raises(UserError, match="images not found"):
+            check_data(data)
+    finally:
+        LOGGER.removeHandler(handler)
+    assert all(m.strip() for m in logged), logged
 
 
 def test_the_convert_a_bad_data_yaml_is_sent_to_runs(synth_data, teacher26, tmp_path, monkeypatch):

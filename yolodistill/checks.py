@@ -18,7 +18,7 @@ from .data import split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
                      check_writable, first_line, is_url, require_file)
 from .loading import build_student, load_detector, local_checkpoint
-from .utils import local_path
+from .utils import local_path, no_blank_lines
 
 
 @dataclass
@@ -57,7 +57,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
     fix = convert_hint(data)
     try:
-        info = check_det_dataset(str(data))
+        with no_blank_lines():
+            info = check_det_dataset(str(data))
     except Exception as e:
         if isinstance(e, FileNotFoundError) and not Path(data).exists():  # nor among Ultralytics' built-in datasets
             raise UserError(f"data '{data}' does not exist: check the path, or name a dataset yaml Ultralytics "

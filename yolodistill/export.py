@@ -27,6 +27,7 @@ from .parity import (  # noqa: F401 (part of export's interface)
     openvino_at_f32, runtime_precision,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
+from .utils import no_blank_lines
 
 SAMPLE_IMAGES = 16
 # Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
@@ -128,9 +129,12 @@ def load_data(data: str | Path, named: str = "") -> dict:
     if not isinstance(raw, dict) or not raw.get("val"):
         raise UserError(f"{named} has no val split: add a 'val:' entry, e.g. 'val: images/val'")
     try:
-        resolved = check_det_dataset(str(path), autodownload=False)
+        with no_blank_lines():
+            resolved = check_det_dataset(str(path), autodownload=False)
     except Exception as e:  # Ultralytics reports bad datasets with several exception types
-        raise UserError(f"{named} is not a usable dataset: {first_line(e)}") from None
+        fix = ("fix its 'path:' and 'val:' so they point at the image folders" if isinstance(e, FileNotFoundError)
+               else "pass the data yaml the weights were trained on")
+        raise UserError(f"{named} is not a usable dataset: {first_line(e).rstrip('.')}; {fix}") from None
     if not val_images(resolved):
         raise UserError(f"{named}: the val split has no images")
     return resolved

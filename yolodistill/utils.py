@@ -140,6 +140,22 @@ def quieter(level: int) -> Iterator[None]:
 
 
 @contextmanager
+def no_blank_lines() -> Iterator[None]:
+    """Ultralytics' logger drops its empty lines inside the block: check_det_dataset logs one before it raises, which
+    put a blank line above the one line an error gets. Its other lines (a dataset's download) still show."""
+    from ultralytics.utils import LOGGER
+
+    def keep(record) -> bool:
+        return bool(str(record.getMessage()).strip())
+
+    LOGGER.addFilter(keep)
+    try:
+        yield
+    finally:
+        LOGGER.removeFilter(keep)
+
+
+@contextmanager
 def held_signals() -> Iterator[list[int]]:
     """Hold Ctrl-C and SIGTERM until the block ends, then deliver them to the handlers they would have met: for a
     write that must not stop half-way. Yields the signals caught so far.
