@@ -130,6 +130,15 @@ def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, s
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
+def test_a_folder_without_images_says_which_files_count_as_images(teacher26, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no pictures here")
+    with pytest.raises(UserError, match=r"--images '.*notes' holds no readable images: pass a folder of images "
+                                        r"\(.*\.jpg.*\.png.*\), searched with its subfolders"):
+        pseudo_label(teacher26, tmp_path / "notes", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_image_names_never_share_a_label_file(tmp_path):
     """Two images whose flattened stems match would write one label file twice: the later one gets a suffix."""
     taken: set[str] = set()

@@ -61,7 +61,7 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
     from .checks import check_device
     from .loading import load_detector, local_checkpoint
-    from .unlabeled import find_images
+    from .unlabeled import find_images, image_suffixes
 
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
     if not images.exists():
@@ -85,7 +85,9 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     names = class_names(model, teacher)
     files, _, bad = find_images([images])
     if not files:
-        raise UserError(f"--images '{images}' holds no readable images")
+        kinds = ", ".join(sorted(image_suffixes()))
+        raise UserError(f"--images '{images}' holds no readable images: pass a folder of images ({kinds}), searched "
+                        "with its subfolders")
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
     tmp = partial_twin(dest)
     shutil.rmtree(tmp, ignore_errors=True)
