@@ -399,9 +399,12 @@ def test_weights_under_an_apostrophe_are_refused_before_any_work(weights, tmp_pa
     assert [p.name for p in folder.iterdir()] == ["best.pt"]
 
 
-def test_missing_and_corrupt_weights(tmp_path):
+def test_missing_and_corrupt_weights(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="does not exist"):
         ex.export_model(tmp_path / "nope.pt")
+    monkeypatch.chdir(tmp_path)  # an official name is fetched as train fetches a teacher: here, offline, refused
+    with pytest.raises(UserError, match="--weights 'yolo26n.pt' is not on disk and this machine is offline"):
+        ex.export_model("yolo26n.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint" * 10)
     with pytest.raises(UserError, match="not a readable Ultralytics checkpoint"):

@@ -395,13 +395,13 @@ def export_model(
     from ultralytics.utils.files import file_size
 
     from .checks import check_device, check_names
-    from .loading import check_task, model_task
+    from .loading import check_task, local_checkpoint, model_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
     check_export_words(words)
     device = check_device(device)
-    weights = require_file(weights, "--weights", (".pt",))
+    weights = require_file(local_checkpoint(weights, "--weights"), "--weights", (".pt",))  # yolo26n.pt as yolo export
     if not writable(weights.parent):
         raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
                         "weights to a folder you can write to")
