@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 if "YOLO_CONFIG_DIR" not in os.environ:  # xdist workers inherit the controller's, which removes it at its exit
@@ -77,6 +79,22 @@ def assert_one_line_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in flat, (needle, flat)
     return flat
+
+
+@contextmanager
+def logged_by_ultralytics():
+    """The messages Ultralytics' logger lets through inside the block. Read at the logger: its handler writes to the
+    stdout of import time, which neither CliRunner nor a capture fixture sees."""
+    from ultralytics.utils import LOGGER
+
+    logged = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: logged.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    try:
+        yield logged
+    finally:
+        LOGGER.removeHandler(handler)
 
 
 SYNTH_NAMES = {0: "circle", 1: "square", 2: "triangle"}

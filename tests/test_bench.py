@@ -25,7 +25,7 @@ from yolodistill.errors import UserError
 from yolodistill.export import export_model
 from yolodistill.parity import runtime_precision
 
-from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, logged_by_ultralytics, save_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jetson"
 FAST = dict(warmup=1, runs=5)
@@ -184,8 +184,10 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
     with pytest.raises(UserError, match="not a benchable artifact"):
         bn.bench([tmp_path / "notes.txt"], data=synth_data, console=quiet(), **FAST)
     (tmp_path / "corrupt.onnx").write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(UserError, match="cannot load .*corrupt.onnx"):
+    with logged_by_ultralytics() as logged, pytest.raises(UserError, match="cannot load .*corrupt.onnx") as e:
         bn.bench([tmp_path / "corrupt.onnx"], data=synth_data, console=quiet(), **FAST)
+    assert not [m for m in logged if "Loading" in m], logged  # no line above the error's one
+    assert len(str(e.value).replace(str(tmp_path), "")) < 200, e.value  # the runtime's reason, not Ultralytics' advice
     noval = tmp_path / "noval.yaml"
     noval.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images", "names": {0: "a"}}))
     with pytest.raises(UserError, match="has no val split"):

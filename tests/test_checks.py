@@ -17,7 +17,7 @@ from yolodistill.cli import app
 from yolodistill.data import make_synthetic
 from yolodistill.errors import UserError
 
-from .conftest import PYTHON, assert_one_line_error, save_checkpoint
+from .conftest import PYTHON, assert_one_line_error, logged_by_ultralytics, save_checkpoint
 
 
 def data_variant(synth_data: Path, tmp_path: Path, **changes) -> Path:
@@ -104,24 +104,12 @@ def text_file(path: Path, text: str) -> Path:
 
 
 def test_a_data_yaml_whose_folders_are_missing_logs_no_blank_line_above_its_error(synth_data, tmp_path):
-    """Ultralytics logs an empty line before it raises: a blank line above the one line of the error. Read at its
-    logger: its handler writes to the stdout of import time, which no capture fixture sees."""
-    import logging
-
-    from ultralytics.utils import LOGGER
-
+    """Ultralytics logs an empty line before it raises: a blank line above the one line of the error."""
     raw = yaml.safe_load(synth_data.read_text())
     data = tmp_path / "moved.yaml"
     data.write_text(yaml.safe_dump({**raw, "path": str(tmp_path / "nowhere")}))
-    logged = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = lambda record: logged.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    try:
-        with pytest.raises(UserError, match="images not found"):
-            check_data(data)
-    finally:
-        LOGGER.removeHandler(handler)
+    with logged_by_ultralytics() as logged, pytest.raises(UserError, match="images not found"):
+        check_data(data)
     assert all(m.strip() for m in logged), logged
 
 

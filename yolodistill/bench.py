@@ -8,6 +8,7 @@ a square letterbox for every format, so accuracy differences come from the artif
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import time
@@ -23,9 +24,11 @@ from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports
 from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
-from .errors import UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line
+from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
+                     root_cause)
 from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
+from .utils import quieter
 
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
 EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$")
@@ -129,9 +132,10 @@ def open_backend(path: Path, device):
     if path.is_dir() and not any(path.glob("*.xml")):  # AutoBackend would fail with a bare StopIteration
         raise UserError(f"'{path}' holds no .xml model (an OpenVINO export has NAME.xml and NAME.bin): re-export it")
     try:
-        return AutoBackend(str(path), device=device, verbose=False)
+        with quieter(logging.WARNING):  # its "Loading NAME for ONNX Runtime inference..." even with verbose=False
+            return AutoBackend(str(path), device=device, verbose=False)
     except Exception as e:  # each runtime reports a bad model file its own way
-        raise UserError(f"cannot load '{path}' ({first_line(e)}): re-export it") from None
+        raise UserError(f"cannot load '{path}' ({root_cause(e)}): re-export it") from None
 
 
 def native_imgsz(backend, fmt: str) -> int:

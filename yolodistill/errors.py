@@ -158,6 +158,15 @@ def first_line(e: BaseException) -> str:
     return text
 
 
+def root_cause(e: BaseException, limit: int = 100) -> str:
+    """The first sentence of the error at the root of `e`'s chain, at most `limit` characters: Ultralytics wraps a
+    runtime's error in its own advice, and torch's zip reader adds 300 characters of its own."""
+    while (inner := e.__cause__ or e.__context__) is not None:
+        e = inner
+    cause = first_line(e).split(". ")[0].rstrip(".")
+    return cause if len(cause) <= limit else cause[:limit - 3].rstrip() + "..."
+
+
 def usage_line(e: BaseException, command: Any = None, argv: list[str] = ()) -> str | None:
     """Click's usage error (an unknown command or option, a missing or bad value) as the one line every other bad
     input gets, where Typer would draw a usage line, a hint and a boxed panel; None for any other exception. Where

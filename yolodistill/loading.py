@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .errors import UserError, first_line, is_url, require_file
+from .errors import UserError, first_line, is_url, require_file, root_cause
 
 
 def cache_dir() -> Path:
@@ -104,14 +104,9 @@ def model_task(model: torch.nn.Module) -> str | None:
 
 
 def unreadable(role: str, path: str | Path, e: BaseException) -> UserError:
-    """A file torch or Ultralytics could not load: the first sentence of the error at the root (Ultralytics wraps
-    torch's, and torch's zip reader adds 300 characters of advice), and what to do about it."""
-    while (inner := e.__cause__ or e.__context__) is not None:
-        e = inner
-    cause = first_line(e).split(". ")[0].rstrip(".")
-    cause = cause if len(cause) <= 100 else cause[:97].rstrip() + "..."
-    return UserError(f"{role} '{path}' is not a readable Ultralytics checkpoint ({cause}): re-train or re-download "
-                     "it, or pass another .pt")
+    """A file torch or Ultralytics could not load: why, in a sentence, and what to do about it."""
+    return UserError(f"{role} '{path}' is not a readable Ultralytics checkpoint ({root_cause(e)}): re-train or "
+                     "re-download it, or pass another .pt")
 
 
 def check_task(task: str | None, role: str, path: str | Path) -> None:
