@@ -87,7 +87,7 @@ def test_refuses_existing_data_yaml_and_files(tmp_path):
     (dict(fmt="kitti"), "unknown format 'kitti'"),
     (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32"),
     (dict(imgsz=0), "--imgsz 0 is not a positive multiple of 32 .*: use 32$"),
-    (dict(val_fraction=1.0), "between 0 and 1"),
+    (dict(val_fraction=1.0), r"--val-fraction must be in \(0, 1\): a share of the images for val, got 1.0"),
     (dict(images="nowhere"), "--images 'nowhere' is not a folder"),
     # from Python: None or a string where the CLI parses a path or number was a TypeError or AttributeError
     (dict(fmt=None), "unknown format None"),

@@ -161,7 +161,7 @@ def convert(
     if annotations is not None and fmt != "voc":
         raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
     if not 0 < val_fraction < 1:
-        raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
+        raise UserError(f"--val-fraction must be in (0, 1): a share of the images for val, got {val_fraction}")
     check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
     if names is not None and (repeated := sorted({n for n in names if names.count(n) > 1})):
         raise UserError(f"--names lists {', '.join(map(repr, repeated))} more than once: name each class once")
