@@ -71,6 +71,15 @@ def test_threads_beyond_the_cores_are_one_line(threads, tmp_path, monkeypatch):
     assert not (tmp_path / "demo").exists()
 
 
+@pytest.mark.parametrize("word, needle", [("threads=0", "--threads must be between 1 and"),
+                                           ("lr0=0.1", "unknown setting(s) lr0: yolodistill demo takes only its "
+                                                       "options, as --flag VALUE or flag=VALUE")])
+def test_key_value_words_are_its_options_as_in_every_command(word, needle, tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), word])
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "demo").exists()
+
+
 def test_an_out_folder_with_an_apostrophe_is_refused_before_any_work(tmp_path):
     """Its teacher's run loads its own best.pt, from a path Ultralytics strips the ' from: a traceback after the
     data had been written and the teacher trained."""

@@ -14,6 +14,8 @@ from ultralytics.data.utils import check_det_dataset
 from yolodistill.errors import UserError
 from yolodistill.pseudo import pseudo_label, unique_name
 
+from .conftest import assert_one_line_error
+
 
 @pytest.fixture
 def source(tmp_path, synth_data) -> Path:
@@ -48,6 +50,20 @@ def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teache
     meta = yaml.safe_load(result.data_yaml.read_text())["pseudo_labels"]
     assert meta["conf"] == 0.001 and meta["source"] == str(source.resolve())
     assert not list(tmp_path.glob(".out.partial*"))
+
+
+def test_its_options_may_go_as_key_value_words(teacher26, source, tmp_path):
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    out = tmp_path / "out"
+    command = ["data", "pseudo-label", "--teacher", str(teacher26), "--images", str(source), "--out", str(out)]
+    result = CliRunner().invoke(app, [*command, "conf=0.001", "imgsz=64", "device=cpu"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((out / "data.yaml").read_text())["pseudo_labels"]["conf"] == 0.001
+    result = CliRunner().invoke(app, [*command[:-1], str(tmp_path / "other"), "lr0=0.1"])
+    assert_one_line_error(result, "unknown setting(s) lr0: yolodistill data pseudo-label takes only its options")
 
 
 def test_a_large_val_fraction_still_leaves_a_train_split(teacher26, source, tmp_path):

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
-from .words import extra_words, is_word, own_words
+from .words import extra_words, is_word, only_own_words, own_words
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -272,9 +272,10 @@ def data_convert(
     console.print(summary.render(), soft_wrap=True, highlight=False)
 
 
-@data_app.command("pseudo-label")
+@data_app.command("pseudo-label", context_settings=RUN_CONTEXT)
 @user_errors
 def data_pseudo_label(
+    ctx: typer.Context,
     teacher: str = typer.Option(..., help="Teacher checkpoint whose detections become the labels (.pt path, an "
                                 "official name such as yolo26x.pt, or a URL you trust, as in train)."),
     images: Path = typer.Option(..., help="Folder of unlabelled images (searched recursively, only read)."),
@@ -291,11 +292,11 @@ def data_pseudo_label(
                                        "0 validates on the train images."),
     seed: int = typer.Option(0, help="Random seed of that split."),
 ):
-    """Write the teacher's detections on unlabelled images as a YOLO dataset, to look at, correct or train on."""
+    """Write the teacher's detections on unlabelled images as a YOLO dataset, to look at, correct or train on. The
+    options may also go as key=value (conf=0.4)."""
     from .pseudo import pseudo_label
 
-    result = pseudo_label(teacher, images, out, conf=conf, iou=iou, tta=tta, imgsz=imgsz, device=device, batch=batch,
-                          val_fraction=val_fraction, seed=seed)
+    result = pseudo_label(**only_own_words(ctx))
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
 
 
@@ -359,9 +360,10 @@ def bench(
     run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
 
 
-@app.command()
+@app.command(context_settings=RUN_CONTEXT)
 @user_errors
 def demo(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 1 to 3 minutes on 2 CPU "
                                "cores."),
@@ -369,12 +371,13 @@ def demo(
     threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),
 ):
-    """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table."""
+    """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table. The
+    options may also go as key=value (device=0)."""
     from .demo import DemoInterrupted
     from .demo import demo as run_demo
 
     try:
-        run_demo(out, quick=quick, device=device, threads=threads, console=console)
+        run_demo(**only_own_words(ctx), console=console)
     except DemoInterrupted as e:
         err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e))}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=130) from None

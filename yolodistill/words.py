@@ -81,3 +81,14 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
         except typer.BadParameter as e:
             raise UserError(f"{key}={value}: {e.message}") from None
     return values, words
+
+
+def only_own_words(ctx: typer.Context) -> dict[str, Any]:
+    """`own_words` for commands that take no other settings: a key=value word that is none of their options is
+    refused by name."""
+    values, words = own_words(ctx)
+    if words:
+        command = " ".join(["yolodistill", *ctx.command_path.split()[1:]])  # CliRunner's root is not yolodistill
+        raise UserError(f"unknown setting(s) {', '.join(words)}: {command} takes only its options, as --flag VALUE "
+                        f"or flag=VALUE (see {command} --help)")
+    return values
