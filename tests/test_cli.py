@@ -152,6 +152,19 @@ def test_the_same_flags_reach_train_and_compare_alike(monkeypatch):
     assert {k: got["compare"][k] for k in expected} == expected
     assert got["compare"]["seeds"] == "0,1" and "resume" not in got["train"] and "seed" not in got["train"]
     assert "kd_box" not in got["train"] and "unlabeled_ratio" not in got["compare"]  # flags left off stay unset
+    assert type(got["train"]["batch"]) is int  # a whole number stays a count of images, never 8.0
+
+
+@pytest.mark.parametrize("batch, expected", [("0.7", 0.7), ("-1", -1), ("12", 12)])
+def test_batch_takes_autobatch_s_fraction_as_a_flag(batch, expected, monkeypatch):
+    """--batch 0.7 was Click's 'Input should be a valid integer', while its help offered a fraction."""
+    import yolodistill.train
+
+    got = {}
+    monkeypatch.setattr(yolodistill.train, "train", lambda **k: got.update(k))
+    result = CliRunner().invoke(app, ["train", *FLAGS[:10], "--batch", batch])
+    assert result.exit_code != 2, result.output
+    assert got["batch"] == expected and type(got["batch"]) is type(expected)
 
 
 @pytest.mark.parametrize("command", ["train", "compare"])

@@ -48,6 +48,8 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
     unset = {o.name for o in RUN_OPTIONS if o.type is bool}  # a plain flag left off is False, not a setting
     given = {k: v for k, v in flags.items()
              if v is not None and v != [] and v != () and not (v is False and k in unset)}  # [] : a list flag left off
+    if isinstance(given.get("batch"), float) and given["batch"].is_integer():  # a float option, for --batch 0.7
+        given["batch"] = int(given["batch"])
     twice = sorted(set(given) & set(words))
     if twice:
         k = twice[0]
@@ -90,8 +92,8 @@ RUN_OPTIONS = (
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: from the config, "
         "640]"),
-    opt("batch", Optional[int], "Batch size; -1 for AutoBatch (a fraction of GPU memory: batch=0.7). [default: from "
-        "the config, 16]"),
+    opt("batch", Optional[float], "Batch size; -1 for AutoBatch at 60 % of GPU memory, or a fraction such as 0.7 "
+        "for AutoBatch at that share. [default: from the config, 16]"),
     opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
         "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
