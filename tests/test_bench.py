@@ -415,6 +415,9 @@ def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path
     rows = bn.bench(console=quiet(), **FAST)
     assert [(r["name"], r["format"], r["imgsz"]) for r in rows] == [("interrupted", "pt", 64)]
     assert rows[0]["params"] > 0 and rows[0]["map50_95"] is not None
+    import torch
+
+    assert rows[0]["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")  # no --device: auto, as train
 
 
 def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):

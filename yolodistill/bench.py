@@ -335,7 +335,7 @@ def bench(
     artifacts: list[Path] | None = None,
     data: Path | None = None,
     imgsz: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     batch: int = 1,
     warmup: int = 10,
     runs: int = 100,

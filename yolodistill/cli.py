@@ -343,7 +343,8 @@ def bench(
     data: Optional[Path] = typer.Option(None, help=escape("Dataset yaml whose val split gives mAP. [default: the "
                                         "run's data]")),
     imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
-    device: str = typer.Option("cpu", help="Device: cpu or a CUDA index; auto: a GPU if there is one."),
+    device: str = typer.Option("auto", help="Device: cpu or a CUDA index such as 0; auto: a GPU if there is one (a "
+                               "Jetson's, for its .engine), else cpu."),
     batch: int = typer.Option(1, help="Batch size of the timed runs."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
     runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
@@ -369,7 +370,8 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 1 to 3 minutes on 2 CPU "
                                "cores."),
-    device: str = typer.Option("cpu", help="Device for every step: cpu or a CUDA index; auto: a GPU if there is one."),
+    device: str = typer.Option("auto", help="Device for every step: cpu or a CUDA index such as 0; auto: a GPU if "
+                               "there is one, else cpu."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),
 ):

@@ -94,7 +94,7 @@ def summary_rows(bench_rows: list[dict], labels: dict[str, str]) -> list[dict[st
     return rows
 
 
-def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "cpu", threads: int | None = None,
+def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "auto", threads: int | None = None,
          console: Console | None = None) -> DemoResult:
     """Make data, a teacher, a plain and a distilled student, export the student, bench them all.
 
