@@ -401,7 +401,9 @@ def export_model(
     validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
     check_export_words(words)
     device = check_device(device)
-    weights = require_file(local_checkpoint(weights, "--weights"), "--weights", (".pt",))  # yolo26n.pt as yolo export
+    if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
+        weights = local_checkpoint(weights, "--weights")
+    weights = require_file(weights, "--weights", (".pt",))
     if not writable(weights.parent):
         raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
                         "weights to a folder you can write to")
