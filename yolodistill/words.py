@@ -74,10 +74,12 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             if isinstance(values[key], bool):  # --half, --no-simplify: a flag typed alone
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
             raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
+        if value is None and param.default is not None:  # `simplify=null`: only an option without a default is unset
+            raise UserError(f"{key}= needs a value (see yolodistill {ctx.info_name} --help)")
         if value is not None and not isinstance(value, (str, bool, int, float)):  # YAML read data=2024-01-01 as a date
             value = str(value)
         try:
-            values[key] = param.process_value(ctx, value)
+            values[key] = None if value is None else param.process_value(ctx, value)
         except typer.BadParameter as e:
             raise UserError(f"{key}={value}: {e.message}") from None
     return values, words
