@@ -55,7 +55,6 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data must be the path of a dataset .yaml, got a {type(data).__name__}: save it as a yaml")
     if Path(data).suffix.lower() not in (".yaml", ".yml"):
         raise UserError(f"data '{data}' should be a dataset .yaml file (train/val paths and names)")
-    fix = convert_hint(data)
     try:
         with no_blank_lines():
             info = check_det_dataset(str(data))
@@ -63,17 +62,18 @@ def check_data(data: str | Path) -> dict[str, Any]:
         if isinstance(e, FileNotFoundError) and not Path(data).exists():  # nor among Ultralytics' built-in datasets
             raise UserError(f"data '{data}' does not exist: check the path, or name a dataset yaml Ultralytics "
                             "ships (e.g. coco8.yaml)") from None
+        fix = convert_hint(data)
         if isinstance(e, FileNotFoundError):  # its folders: data convert would fail on the same missing folder
             fix = "fix its 'path:', 'train:' and 'val:' so they point at the image folders"
         if isinstance(e, ConnectionError):  # Ultralytics' download failure: a yaml's download, on a machine offline
             fix = "connect this machine to the internet, or download the dataset by hand and set the yaml's 'path'"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
     if not info.get("val"):
-        raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or {fix} "
-                        "(it makes a split)")
+        raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
+                        f"{convert_hint(data)} (it makes a split)")
     for split in ("train", "val"):
         if not split_images(info[split]):
-            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]}); {fix}")
+            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]}); {convert_hint(data)}")
     return info
 
 

@@ -56,8 +56,9 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
     top = max((r[0] for rows in rows_of.values() for r in rows), default=-1)
-    if names and top >= len(names):  # the user's list is short: dropping those boxes would leave their objects as
-        raise UserError(f"the labels use class ids 0 to {top}, but --names gives {len(names)} names: "  # background
+    # the user's list is short: dropping those boxes would leave their objects in the images as background
+    if names and top >= len(names):
+        raise UserError(f"the labels use class ids 0 to {top}, but --names gives {len(names)} names: "
                         f"name every class id, {top + 1} names in id order")
     names = list(names or yaml_names or [])
     if not names:
