@@ -117,7 +117,8 @@ def test_compare_takes_every_train_option_with_the_same_meaning():
     assert set(compare) - set(train) == set(COMPARE_ONLY)
     shared = set(train) & set(compare)
     assert {"imgsz", "batch", "device", "workers", "kd_cls", "kd_box", "kd_feat", "temperature", "feat_loss",
-            "kd_warmup", "kd_schedule", "kd_final", "kd_balance", "kd_assign", "kd_one2one", "kd_box_ring", "kd_prefit",
+            "kd_warmup", "kd_schedule", "kd_final", "kd_balance", "kd_assign", "kd_one2one", "kd_gate", "kd_box_ring",
+            "kd_prefit",
             "init_from_teacher", "unlabeled", "config", "epochs", "project", "name", "exist_ok"} <= shared
     import re
 

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from yolodistill.losses import BoxIoUKD, BoxKD, DenseClassKD, LocalizationKD, box_weights, decode_distances
+from yolodistill.losses import (BoxIoUKD, BoxKD, DenseClassKD, LocalizationKD, box_weights, decode_distances,
+                                label_gates)
 
 LOG3 = math.log(3.0)
 
@@ -128,3 +129,41 @@ def test_decode_distances_is_the_dfl_expectation():
     boxes = torch.tensor([0.0, LOG3] * 4).view(1, 8, 1)  # softmax [0.25, 0.75] over bins 0, 1
     assert decode_distances(boxes, 2).flatten().tolist() == pytest.approx([0.75] * 4)
     assert torch.equal(decode_distances(boxes[:, :4], 1), boxes[:, :4])
+
+
+def test_label_gates_by_hand():
+    """Class: one anchor, three classes, target y = (0.6, 0, 0). Class 0: teacher 0.55, student 0.3, teacher closer:
+    open. Class 1: an unlabelled cell the teacher sees (0.8) where the student says 0.1: closed, the label says 0.
+    Class 2: teacher 0.01, student 0.2 on background: open. Box: anchor 0 a positive whose teacher box overlaps the
+    target more than the student's (IoU 1 against 0.25): open; anchor 1 the reverse; anchor 2 not a positive."""
+    targets = torch.tensor([[[0.6, 0.0, 0.0]] * 3])
+    q = torch.tensor([[[0.3, 0.1, 0.2]] * 3])
+    p = torch.tensor([[[0.55, 0.8, 0.01]] * 3])
+    box = torch.tensor([0.0, 0.0, 4.0, 4.0])
+    quarter = torch.tensor([0.0, 0.0, 2.0, 2.0])  # IoU 1/4 with box
+    target_boxes = box.expand(1, 3, 4)
+    s_box = torch.stack([quarter, box, box])[None]
+    t_box = torch.stack([box, quarter, box])[None]
+    fg = torch.tensor([[True, True, False]])
+    cls, boxes = label_gates((q, s_box), (p, t_box), targets, target_boxes, fg)
+    assert cls.shape == (1, 3, 3)  # (B, C, A), as the head's class logits
+    assert cls[0, :, 0].tolist() == [1.0, 0.0, 1.0]
+    assert boxes.tolist() == [[True, False, False]]
+
+
+def test_gated_class_kd_pulls_the_labels_way_or_not_at_all():
+    """Where the gate is open the teacher-bounded term's gradient has the label loss's sign (the teacher lies between
+    the student and the label, or beyond the label by less than the student); where it is shut, none."""
+    torch.manual_seed(0)
+    s = torch.randn(2, 3, 50, requires_grad=True)
+    t = torch.randn(2, 3, 50)
+    y = (torch.rand(2, 50, 3) > 0.7).float() * torch.rand(2, 50, 3)
+    q, p = s.detach().sigmoid().permute(0, 2, 1), t.sigmoid().permute(0, 2, 1)
+    gate, _ = label_gates((q, torch.zeros(2, 50, 4)), (p, torch.zeros(2, 50, 4)), y, torch.zeros(2, 50, 4),
+                          torch.zeros(2, 50, dtype=torch.bool))
+    DenseClassKD()(s, t, torch.tensor(1.0), gate).backward()
+    label_sign = (s.detach().sigmoid() - y.permute(0, 2, 1)).sign()
+    open_ = gate.bool() & (s.grad != 0)
+    assert 0 < gate.sum() < gate.numel()
+    assert torch.equal(s.grad[open_].sign(), label_sign[open_])
+    assert (s.grad[~gate.bool()] == 0).all()

@@ -319,3 +319,19 @@ def test_a_step_whose_feature_loss_is_not_finite_is_skipped(teacher26):
     fresh = [p.detach().clone() for p in model.projector.parameters()]
     assert model.fit_adapters([torch.full((2, 3, 64, 64), float("nan"))] * 3) == []
     assert all(torch.equal(a, p) for a, p in zip(fresh, model.projector.parameters()))
+
+
+def test_kd_gate_keeps_the_terms_where_the_labels_back_the_teacher(teacher26):
+    """The gate reads the detection loss's own targets through the wrapper (class scores (B, A, C), boxes in pixels):
+    gated, the class term keeps part of its anchors and the box term at most what the ungated one had."""
+    from yolodistill.assign import ensure_assignment
+
+    terms = {}
+    for gate in (False, True):
+        model = build(teacher26, kd_feat=0.0, kd_gate=gate, kd_box_ring=0.0)
+        terms[gate] = {k: v.item() for k, v in model.loss(make_batch())[1].items() if k in ("kd_cls", "kd_box")}
+    last = ensure_assignment(model.student_model).last
+    b, a = last.fg.shape
+    assert last.targets.shape == (b, a, 3) and last.boxes.shape == (b, a, 4)
+    assert 0 < terms[True]["kd_cls"] < terms[False]["kd_cls"]
+    assert terms[True]["kd_box"] <= terms[False]["kd_box"]

@@ -106,8 +106,8 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
 
 def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
     """A student the user already trained (.pt) keeps its weights and, with the default recipe (whose trained_student
-    block turns the feature term on for it), learns from every distillation term: the loss columns are live, not the
-    zeros of plain fine-tuning."""
+    block gates the head terms by the labels) and the feature term on, learns from every distillation term: the loss
+    columns are live, not the zeros of plain fine-tuning."""
     from ultralytics.nn.tasks import load_checkpoint
 
     own = load_checkpoint(trained_student)[0].model[0].conv.weight.clone()
@@ -117,8 +117,9 @@ def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student
     def capture(t):
         seen["first"] = unwrap_model(t.model).student_model.model[0].conv.weight.detach().clone()
 
-    distill, args = resolve(None, student=str(trained_student), **{**FAST, "project": str(tmp_path), "name": "pt"})
-    assert distill.kd_cls > 0 and distill.kd_box > 0 and distill.kd_feat > 0  # the default recipe, for a .pt
+    distill, args = resolve(None, student=str(trained_student), **{**FAST, "project": str(tmp_path), "name": "pt"},
+                            kd_feat=1.0)
+    assert distill.kd_cls > 0 and distill.kd_box > 0 and distill.kd_gate  # the default recipe, for a .pt
     trainer = trainer_cls(overrides=preflight(teacher26, str(trained_student), synth_data, args).args, distill=distill)
     trainer.add_callback("on_train_start", capture)
     trainer.train()
@@ -363,7 +364,7 @@ def test_a_mid_run_checkpoint_is_a_student_of_its_own(name, interrupted_last, te
     weights, _ = load_checkpoint(result.best)
     assert type(weights) is DetectionModel and weights.names == load_checkpoint(student)[0].names
     saved = yaml.safe_load((result.save_dir / "distill.yaml").read_text())["distill"]
-    assert saved["kd_feat"] > 0 and saved["kd_assign"] == "student"  # the recipe for a student with its own weights
+    assert saved["kd_gate"] and saved["kd_assign"] == "student"  # the recipe for a student with its own weights
 
 
 def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupted_last, teacher26, synth_data,

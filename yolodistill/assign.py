@@ -3,9 +3,10 @@
 Ultralytics' `v8DetectionLoss` runs a task-aligned assigner and keeps its result to itself. `Assignment` wraps that
 assigner on the student's criterion (the one-to-many criterion of a YOLO26 `E2ELoss`) and records, per batch:
 `fg` (positive anchors), `scores` (the assigner's target score per anchor, the weight of Ultralytics' box loss),
-`norm` (the target score sum, the divisor of Ultralytics' class and box losses) and `inside` (anchors whose centre lies
-in a ground-truth box, the ring around the positives). With `teacher` set, it is label-assignment distillation: the
-assigner ranks anchors by the teacher's predictions instead of the student's.
+`norm` (the target score sum, the divisor of Ultralytics' class and box losses), `inside` (anchors whose centre lies
+in a ground-truth box, the ring around the positives), and the detection loss's own targets (`targets`, `boxes`), which
+the teacher-bounded gate (`kd_gate`) compares student and teacher against. With `teacher` set, it is label-assignment
+distillation: the assigner ranks anchors by the teacher's predictions instead of the student's.
 
 The wrapper lives on the training model's criterion only. Ultralytics drops the criterion from every checkpoint it
 writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), so no checkpoint ever holds it.
@@ -21,19 +22,24 @@ from torch import nn
 
 @dataclass
 class Assigned:
-    """One batch's assignment, anchors in the head's order: fg, inside (B, A) bool; scores (B, A); norm a scalar."""
+    """One batch's assignment, anchors in the head's order: fg, inside (B, A) bool; scores (B, A); norm a scalar;
+    targets (B, A, C), the class loss's target scores; boxes (B, A, 4), the box loss's targets (xyxy pixels)."""
 
     fg: torch.Tensor
     scores: torch.Tensor
     norm: torch.Tensor
     inside: torch.Tensor
+    targets: torch.Tensor | None = None
+    boxes: torch.Tensor | None = None
 
     def first(self, n: int) -> Assigned:
         """The assignment of the batch's first `n` images (the labelled ones), its divisor theirs alone."""
         if n == len(self.fg):
             return self
         scores = self.scores[:n]
-        return Assigned(fg=self.fg[:n], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[:n])
+        return Assigned(fg=self.fg[:n], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[:n],
+                        targets=None if self.targets is None else self.targets[:n],
+                        boxes=None if self.boxes is None else self.boxes[:n])
 
 
 class Assignment:
@@ -56,12 +62,12 @@ class Assignment:
         if self.teacher is not None:
             pd_scores, pd_bboxes = self.teacher[0].to(pd_scores.dtype), self.teacher[1].to(pd_bboxes.dtype)
         out = self.assigner(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, **extra)
-        target_scores, fg = out[2], out[3]
+        target_boxes, target_scores, fg = out[1], out[2], out[3]
         inside = torch.zeros_like(fg)
         if gt_bboxes.shape[1]:
             inside = (self.assigner.select_candidates_in_gts(anc_points, gt_bboxes, mask_gt) & mask_gt.bool()).any(1)
         self.last = Assigned(fg=fg, scores=target_scores.sum(-1).float(), norm=target_scores.sum().float().clamp(min=1),
-                             inside=inside)
+                             inside=inside, targets=target_scores.detach(), boxes=target_boxes.detach())
         return out
 
 

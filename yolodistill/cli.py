@@ -136,6 +136,10 @@ DISTILL_OPTIONS = (
         "with weights of its own (.pt)]"),
     opt("kd_one2one", Optional[bool], "Also distill YOLO26's one-to-one branch (validation uses one-to-many). "
         "[default: off]", "--kd-one2one/--no-kd-one2one"),
+    opt("kd_gate", Optional[bool], "Teacher-bounded distillation: the class term only where the teacher's score is "
+        "closer to the label's than the student's, the box term only on positives where the teacher's box fits the "
+        "label's better (no ring), so the terms never pull against the labels. [default: off, or on for a student "
+        "with weights of its own (.pt)]", "--kd-gate/--no-kd-gate"),
     opt("kd_box_ring", Optional[float], "Box-distillation weight of anchors inside a ground-truth box that the "
         "assigner did not pick, times the teacher's confidence (0: positives only). [default: 0.5]"),
     opt("kd_prefit", Optional[int], "Batches over which the feature adapters train alone, the student frozen, "

@@ -62,6 +62,7 @@ class DistillConfig:
     kd_balance: str = "fixed"
     kd_assign: str = "teacher"
     kd_one2one: bool = False
+    kd_gate: bool = False
     kd_box_ring: float = 0.5
     kd_prefit: int = 0
     cwd_tau: float = 1.0
@@ -73,7 +74,7 @@ class DistillConfig:
     unlabeled_conf: float = 0.5
 
     def __post_init__(self):
-        for key in ("init_from_teacher", "kd_one2one"):
+        for key in ("init_from_teacher", "kd_one2one", "kd_gate"):
             if not isinstance(getattr(self, key), bool):
                 raise UserError(f"{key} must be true or false, got {getattr(self, key)!r}")
         for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup", "kd_box_ring"):

@@ -38,17 +38,21 @@ class DenseClassKD(nn.Module):
     own binary question, as in the detector's own loss, so no softmax pushes background logits up. The gradient on a
     logit is (q - p) |q - p|^beta / N: zero where the student matches the teacher, and largest where they disagree
     most, so a student false positive on the teacher's background (q 0.9, p 0) gets almost the full pull of a
-    detection-loss negative. No weighting by teacher confidence: that would silence exactly those anchors.
+    detection-loss negative. No weighting by teacher confidence: that would silence exactly those anchors. `gate`
+    (B, C, A) in {0, 1} multiplies the factor: the teacher-bounded form (`label_gates`).
     """
 
     def __init__(self, beta: float = 1.0):
         super().__init__()
         self.beta = beta
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, norm: torch.Tensor,
+                gate: torch.Tensor | None = None) -> torch.Tensor:
         s, t = student_logits.float(), teacher_logits.detach().float()
         p = t.sigmoid()
         factor = (p - s.detach().sigmoid()).abs().pow(self.beta)
+        if gate is not None:  # (B, C, A): the teacher-bounded gate of `label_gates`
+            factor = factor * gate
         return (F.binary_cross_entropy_with_logits(s, p, reduction="none") * factor).sum() / norm
 
 
@@ -134,3 +138,21 @@ def box_weights(scores: torch.Tensor, fg: torch.Tensor, inside: torch.Tensor, te
     ground-truth box that the assigner did not pick) `ring` x the teacher's confidence there; 0 elsewhere."""
     confidence = teacher_logits.detach().float().sigmoid().amax(1)
     return torch.where(fg, scores, torch.where(inside, ring * confidence, torch.zeros_like(scores)))
+
+
+def label_gates(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tensor, torch.Tensor],
+                targets: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-bounded gates (Chen et al., NeurIPS 2017, "Learning Efficient Object Detection Models with Knowledge
+    Distillation"): distill only where the labels say the teacher is closer to the truth than the student.
+
+    class (B, C, A): |p - y| < |q - y|, y the class loss's target score, p and q the teacher's and student's
+    probabilities; box (B, A): the student's positives where IoU(teacher box, target) > IoU(student box, target).
+    Where the gate is open the pull toward the teacher points the way the label's does (q - p has the sign of q - y),
+    so the terms never pull a trained student away from its labels; what they add is the teacher's softer target
+    and its ranking of which anchors a detector can get right. `student`, `teacher`: (scores (B, A, C) in [0, 1],
+    xyxy boxes (B, A, 4) in pixels), as `model.teacher_predictions` decodes a branch.
+    """
+    (q, s_box), (p, t_box) = student, teacher
+    cls = (p - targets).abs() < (q - targets).abs()
+    iou_s, iou_t = (bbox_iou(b, boxes.float(), xywh=False).squeeze(-1) for b in (s_box.float(), t_box.float()))
+    return cls.permute(0, 2, 1).float(), fg & (iou_t > iou_s)

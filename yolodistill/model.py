@@ -26,7 +26,7 @@ from .assign import Assigned, ensure_assignment, one2many_gain
 from .balance import AutoBalance, BackboneCap, backbone_parameters, make_balance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
-from .losses import BoxKD, DenseClassKD, box_weights, decode_distances
+from .losses import BoxKD, DenseClassKD, box_weights, decode_distances, label_gates
 from .unlabeled import pseudo_labels
 
 KD_TERMS = ("kd_cls", "kd_box", "kd_feat")
@@ -77,7 +77,8 @@ def load_teacher(teacher: str | Path | nn.Module, ch: int) -> nn.Module:
 
 
 def teacher_predictions(branch: dict[str, Any], stride: torch.Tensor, reg_max: int) -> tuple[torch.Tensor, ...]:
-    """A teacher branch as the assigner reads predictions: scores (B, A, C) in [0, 1], xyxy boxes (B, A, 4) in pixels."""
+    """A branch (the teacher's, or the student's detached) as the assigner reads predictions: scores (B, A, C) in
+    [0, 1], xyxy boxes (B, A, 4) in pixels."""
     anchors, strides = make_anchors(branch["feats"], stride, 0.5)
     dist = decode_distances(branch["boxes"].detach(), reg_max).permute(0, 2, 1)
     return branch["scores"].detach().float().sigmoid().permute(0, 2, 1), dist2bbox(dist, anchors, xywh=False) * strides
@@ -226,10 +227,18 @@ class KDModel(DistillationModel):
         gains["one2one"] = float(getattr(self.student_model.criterion, "o2o", 0.0))
         for branch, a in assigned.items():
             s_b, t_b = student[branch], teacher[branch]
+            cls_gate = box_gate = None
+            if cfg.kd_gate:  # no ring: off the positives no label says whether the teacher's box is better
+                stride = self.student_model.stride
+                cls_gate, box_gate = label_gates(teacher_predictions(s_b, stride, self.s_reg_max),
+                                                 teacher_predictions(t_b, stride, self.t_reg_max), a.targets, a.boxes,
+                                                 a.fg)
             if cfg.kd_cls:
-                cls = cls + gains[branch] * self.cls_gain * self.cls_kd(s_b["scores"], t_b["scores"], a.norm)
+                cls = cls + gains[branch] * self.cls_gain * self.cls_kd(s_b["scores"], t_b["scores"], a.norm, cls_gate)
             if cfg.kd_box or cfg.kd_feat:
                 w = box_weights(a.scores, a.fg, a.inside, t_b["scores"], cfg.kd_box_ring)
+                if box_gate is not None:
+                    w = a.scores * box_gate
             if cfg.kd_box:
                 box = box + gains[branch] * self.box_kd(s_b["boxes"], t_b["boxes"], w, a.norm)
             if cfg.kd_feat and branch == "one2many":
