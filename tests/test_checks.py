@@ -446,14 +446,16 @@ def test_this_machine_refuses_its_missing_gpu(teacher26, synth_data, tmp_path):
 
 
 def test_kd_prefit_without_the_feature_term_is_refused():
-    """kd_prefit fits the feature adapters: with kd_feat 0 (the default recipe for a yaml student) it would do nothing."""
+    """kd_prefit fits the feature adapters: with kd_feat 0 (the default recipe, for a yaml student and for a trained
+    one) it would do nothing."""
     from yolodistill.checks import check_recipe
     from yolodistill.config import resolve
 
-    distill, args = resolve(None, student="yolo26n.yaml", kd_prefit=50)
-    with pytest.raises(UserError, match="kd_feat is 0"):
-        check_recipe(distill, "yolo26n.yaml", args)
-    distill, args = resolve(None, student="best.pt", kd_prefit=50)  # the trained_student block turns kd_feat on
+    for student in ("yolo26n.yaml", "best.pt"):
+        distill, args = resolve(None, student=student, kd_prefit=50)
+        with pytest.raises(UserError, match="kd_feat is 0"):
+            check_recipe(distill, student, args)
+    distill, args = resolve(None, student="best.pt", kd_prefit=50, kd_feat=1.0)
     check_recipe(distill, "best.pt", args)
     assert distill.kd_feat > 0 and distill.kd_prefit == 50
 
