@@ -150,7 +150,7 @@ def label_gates(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch
     Where the gate is open the pull toward the teacher points the way the label's does (q - p has the sign of q - y),
     so the terms never pull a trained student away from its labels; what they add is the teacher's softer target
     and its ranking of which anchors a detector can get right. `student`, `teacher`: (scores (B, A, C) in [0, 1],
-    xyxy boxes (B, A, 4) in pixels), as `model.teacher_predictions` decodes a branch.
+    xyxy boxes (B, A, 4) in pixels), as `model.branch_predictions` decodes a branch.
     """
     (q, s_box), (p, t_box) = student, teacher
     cls = (p - targets).abs() < (q - targets).abs()

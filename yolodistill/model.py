@@ -76,7 +76,7 @@ def load_teacher(teacher: str | Path | nn.Module, ch: int) -> nn.Module:
     return model
 
 
-def teacher_predictions(branch: dict[str, Any], stride: torch.Tensor, reg_max: int) -> tuple[torch.Tensor, ...]:
+def branch_predictions(branch: dict[str, Any], stride: torch.Tensor, reg_max: int) -> tuple[torch.Tensor, ...]:
     """A branch (the teacher's, or the student's detached) as the assigner reads predictions: scores (B, A, C) in
     [0, 1], xyxy boxes (B, A, 4) in pixels."""
     anchors, strides = make_anchors(branch["feats"], stride, 0.5)
@@ -171,7 +171,7 @@ class KDModel(DistillationModel):
         if self.settings.unlabeled_mode == "soft":
             return {**batch, "img": batch["img"][labelled]}, take(output, labelled), take(teacher, labelled)
         unlabelled = take(teacher["one2many"], slice(labelled.stop, None))
-        scores, boxes = teacher_predictions(unlabelled, self.student_model.stride, self.t_reg_max)
+        scores, boxes = branch_predictions(unlabelled, self.student_model.stride, self.t_reg_max)
         pseudo = pseudo_labels(scores, boxes, self.settings.unlabeled_conf, 0.7, labelled.stop,
                                tuple(batch["img"].shape[2:]))
         merged = {k: torch.cat([batch[k].to(pseudo[k].dtype), pseudo[k]]) for k in ("batch_idx", "cls", "bboxes")}
@@ -210,7 +210,7 @@ class KDModel(DistillationModel):
         if self.settings.kd_one2one and "one2one" in teacher and hasattr(self.student_model.criterion, "one2one"):
             out["one2one"] = ensure_assignment(self.student_model, "one2one")
         for branch, recorder in out.items():
-            recorder.teacher = (teacher_predictions(teacher[branch], self.student_model.stride, self.t_reg_max)
+            recorder.teacher = (branch_predictions(teacher[branch], self.student_model.stride, self.t_reg_max)
                                 if self.settings.kd_assign == "teacher" else None)
         return out
 
@@ -230,15 +230,14 @@ class KDModel(DistillationModel):
             cls_gate = box_gate = None
             if cfg.kd_gate:  # no ring: off the positives no label says whether the teacher's box is better
                 stride = self.student_model.stride
-                cls_gate, box_gate = label_gates(teacher_predictions(s_b, stride, self.s_reg_max),
-                                                 teacher_predictions(t_b, stride, self.t_reg_max), a.targets, a.boxes,
+                cls_gate, box_gate = label_gates(branch_predictions(s_b, stride, self.s_reg_max),
+                                                 branch_predictions(t_b, stride, self.t_reg_max), a.targets, a.boxes,
                                                  a.fg)
             if cfg.kd_cls:
                 cls = cls + gains[branch] * self.cls_gain * self.cls_kd(s_b["scores"], t_b["scores"], a.norm, cls_gate)
             if cfg.kd_box or cfg.kd_feat:
-                w = box_weights(a.scores, a.fg, a.inside, t_b["scores"], cfg.kd_box_ring)
-                if box_gate is not None:
-                    w = a.scores * box_gate
+                w = (a.scores * box_gate if box_gate is not None
+                     else box_weights(a.scores, a.fg, a.inside, t_b["scores"], cfg.kd_box_ring))
             if cfg.kd_box:
                 box = box + gains[branch] * self.box_kd(s_b["boxes"], t_b["boxes"], w, a.norm)
             if cfg.kd_feat and branch == "one2many":

@@ -301,7 +301,7 @@ def pseudo_labels(scores: torch.Tensor, boxes: torch.Tensor, conf: float, iou: f
                   size: tuple[int, int]) -> dict[str, torch.Tensor]:
     """The teacher's detections on unlabelled images as Ultralytics batch labels (`batch_idx`, `cls`, normalised xywh
     `bboxes`): NMS over its one-to-many predictions, kept above `conf`. `scores` (B, A, C) in [0, 1] and `boxes`
-    (B, A, 4) xyxy in pixels, as `model.teacher_predictions` gives them; image i of them is batch image `first + i`."""
+    (B, A, 4) xyxy in pixels, as `model.branch_predictions` gives them; image i of them is batch image `first + i`."""
     from ultralytics.utils.nms import non_max_suppression
     from ultralytics.utils.ops import xyxy2xywh
 
