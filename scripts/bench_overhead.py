@@ -2,7 +2,8 @@
 """What distillation costs in training: seconds per epoch and peak memory of the plain student, Ultralytics'
 built-in distiller and ours (the default recipe, and configs/full.yaml with every distillation term on), with the
 same teacher, data and settings, in one invocation. The default recipe runs the class and box terms with label
-assignment distillation; full.yaml adds the feature term. The target is checked on the slower of the two.
+assignment distillation; full.yaml adds the feature term and the teacher-bounded gate (kd_gate, the trained-student
+default). The target is checked on the slower of the two.
 
 Each method trains in a child process of its own, so that peak memory is that method's alone (a process's peak
 resident set never goes down) and no method inherits another's warm caches. The first epoch pays for start-up
