@@ -335,3 +335,32 @@ def test_kd_gate_keeps_the_terms_where_the_labels_back_the_teacher(teacher26):
     assert last.targets.shape == (b, a, 3) and last.boxes.shape == (b, a, 4)
     assert 0 < terms[True]["kd_cls"] < terms[False]["kd_cls"]
     assert terms[True]["kd_box"] <= terms[False]["kd_box"]
+
+
+def test_the_gate_reuses_the_teacher_decode_of_label_assignment(teacher26, monkeypatch):
+    """kd_gate with LAD: the gate reads the teacher's predictions the assigner ranked by instead of decoding the
+    teacher's branch again, and the terms are exactly those of a fresh decode."""
+    import dataclasses
+
+    from yolodistill import model as model_module
+    from yolodistill.model import head_branches
+
+    model = build(teacher26, kd_feat=0.0, kd_gate=True, kd_assign="teacher")
+    batch = make_batch()
+    teacher = model.teacher_pass(batch["img"])
+    output = model.student_model(batch["img"])
+    recorders = model.assign(teacher)
+    model.student_model.loss(batch, output)
+    student = head_branches(output)
+    assigned = {k: a.last for k, a in recorders.items()}
+    assert assigned["one2many"].teacher is not None
+    assert assigned["one2many"].first(1).teacher[0].shape[0] == 1
+    decodes = []
+    real = model_module.branch_predictions
+    monkeypatch.setattr(model_module, "branch_predictions", lambda *a: decodes.append(1) or real(*a))
+    reused = model.distill_terms(student, teacher, assigned)
+    assert len(decodes) == len(assigned)  # the student's branch alone
+    fresh = model.distill_terms(student, teacher, {k: dataclasses.replace(a, teacher=None) for k, a in assigned.items()})
+    assert len(decodes) == 3 * len(assigned)  # without the recorded decode, the teacher's branch is decoded too
+    assert reused["kd_cls"] > 0 and reused["kd_box"] > 0
+    assert all(torch.equal(reused[k], fresh[k]) for k in ("kd_cls", "kd_box"))

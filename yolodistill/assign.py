@@ -23,7 +23,8 @@ from torch import nn
 @dataclass
 class Assigned:
     """One batch's assignment, anchors in the head's order: fg, inside (B, A) bool; scores (B, A); norm a scalar;
-    targets (B, A, C), the class loss's target scores; boxes (B, A, 4), the box loss's targets (xyxy pixels)."""
+    targets (B, A, C), the class loss's target scores; boxes (B, A, 4), the box loss's targets (xyxy pixels);
+    teacher, under LAD, the teacher's decoded predictions the assigner ranked by (the gate reuses them)."""
 
     fg: torch.Tensor
     scores: torch.Tensor
@@ -31,6 +32,7 @@ class Assigned:
     inside: torch.Tensor
     targets: torch.Tensor | None = None
     boxes: torch.Tensor | None = None
+    teacher: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def first(self, n: int) -> Assigned:
         """The assignment of the batch's first `n` images (the labelled ones), its divisor theirs alone."""
@@ -39,7 +41,8 @@ class Assigned:
         scores = self.scores[:n]
         return Assigned(fg=self.fg[:n], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[:n],
                         targets=None if self.targets is None else self.targets[:n],
-                        boxes=None if self.boxes is None else self.boxes[:n])
+                        boxes=None if self.boxes is None else self.boxes[:n],
+                        teacher=None if self.teacher is None else (self.teacher[0][:n], self.teacher[1][:n]))
 
 
 class Assignment:
@@ -67,7 +70,8 @@ class Assignment:
         if gt_bboxes.shape[1]:
             inside = (self.assigner.select_candidates_in_gts(anc_points, gt_bboxes, mask_gt) & mask_gt.bool()).any(1)
         self.last = Assigned(fg=fg, scores=target_scores.sum(-1).float(), norm=target_scores.sum().float().clamp(min=1),
-                             inside=inside, targets=target_scores.detach(), boxes=target_boxes.detach())
+                             inside=inside, targets=target_scores.detach(), boxes=target_boxes.detach(),
+                             teacher=self.teacher)
         return out
 
 

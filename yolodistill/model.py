@@ -229,10 +229,10 @@ class KDModel(DistillationModel):
             s_b, t_b = student[branch], teacher[branch]
             cls_gate = box_gate = None
             if cfg.kd_gate:  # no ring: off the positives no label says whether the teacher's box is better
-                stride = self.student_model.stride
-                cls_gate, box_gate = label_gates(branch_predictions(s_b, stride, self.s_reg_max),
-                                                 branch_predictions(t_b, stride, self.t_reg_max), a.targets, a.boxes,
-                                                 a.fg)
+                stride = self.student_model.stride  # under LAD the assigner has decoded the teacher's branch already
+                t_pred = a.teacher if a.teacher is not None else branch_predictions(t_b, stride, self.t_reg_max)
+                cls_gate, box_gate = label_gates(branch_predictions(s_b, stride, self.s_reg_max), t_pred, a.targets,
+                                                 a.boxes, a.fg)
             if cfg.kd_cls:
                 cls = cls + gains[branch] * self.cls_gain * self.cls_kd(s_b["scores"], t_b["scores"], a.norm, cls_gate)
             if cfg.kd_box or cfg.kd_feat:
