@@ -237,7 +237,8 @@ def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
     """Each target of the study file with the numbers that decide it. A target is pending (met None) until every
-    run of the arms it compares has finished: a verdict on some of the seeds is no verdict."""
+    run of the arms it compares has finished: a verdict on some of the seeds is no verdict. Differences are taken
+    seed by seed on the seeds both arms ran (the difference of the means where they ran the same seeds)."""
     out: dict[str, dict[str, Any]] = {}
     by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
 
@@ -275,13 +276,18 @@ def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> 
             goal.update(value=gap, shown="undefined" if gap is None else f"{gap:.0%}",
                         met=gap is not None and gap >= t["gap"])
         else:
-            diff = summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"]
-            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in summary[arm]["seeds"] if (other, s) in by_seed]
+            shared = [s for s in summary[arm]["seeds"] if (other, s) in by_seed]
+            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in shared]
+            # on the seeds both ran: a candidate tried on seed 0 alone is not compared with the mean of three
+            diff = (sum(a - b for a, b in pairs) / len(pairs) if pairs
+                    else summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"])
+            only = ("" if len(shared) >= len(summary[other]["seeds"])
+                    else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only")
             seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
                        None: True}[per_seed]
             worst = min((a - b for a, b in pairs), default=None)
             goal.update(value=diff, worst_seed_diff=worst, met=(diff >= by if by else diff > 0) and seed_ok,
-                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f})"))
+                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f}{only})"))
         if not all(complete(a) for a in pair):
             goal.update(met=None, shown=goal["shown"] + " so far")
     return out

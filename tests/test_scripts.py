@@ -227,8 +227,8 @@ def expected_met(target: dict, runs: list[dict], teacher: float) -> bool:
         plain = mean("plain")
         return teacher > plain and (mean(arm) - plain) / (teacher - plain) >= target["gap"]
     other, by = target["above"], target.get("by", 0)
-    diff = mean(arm) - mean(other)
     pairs = [(v, values[(other, s)]) for (a, s), v in values.items() if a == arm]
+    diff = sum(a - b for a, b in pairs) / len(pairs)
     per_seed = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs), None: True}
     return (diff >= by if by else diff > 0) and per_seed[target.get("per_seed")]
 
@@ -263,6 +263,8 @@ def test_targets_judge_means_seeds_and_pending(bench):
     assert goals["ours-above-start"]["worst_seed_diff"] == pytest.approx(0.0)
     assert goals["ours-gap"]["value"] == pytest.approx((0.435 - 0.32) / (0.60 - 0.32))
     partial = [r for r in runs if (r["arm"], r["seed"]) != ("ours", 1)]
+    assert goals["cand-above-plain"]["value"] == pytest.approx(-0.01)  # seed 0's pair, not 0.29 against the mean
+    assert goals["cand-above-plain"]["shown"] == "-0.010 (worst seed -0.010, seed 0 only)"
     goals = bench.judge(study, summarize(partial, 0.60)[0], partial)
     assert [g["met"] for g in goals.values()] == [None, None, None, False]
     assert goals["ours-gap"]["shown"].endswith("so far")
