@@ -343,7 +343,6 @@ def test_the_gate_reuses_the_teacher_decode_of_label_assignment(teacher26, monke
     import dataclasses
 
     from yolodistill import model as model_module
-    from yolodistill.model import head_branches
 
     model = build(teacher26, kd_feat=0.0, kd_gate=True, kd_assign="teacher")
     batch = make_batch()

@@ -262,9 +262,9 @@ def test_targets_judge_means_seeds_and_pending(bench):
     assert goals["ours-above-start"]["value"] == pytest.approx(0.025)
     assert goals["ours-above-start"]["worst_seed_diff"] == pytest.approx(0.0)
     assert goals["ours-gap"]["value"] == pytest.approx((0.435 - 0.32) / (0.60 - 0.32))
-    partial = [r for r in runs if (r["arm"], r["seed"]) != ("ours", 1)]
     assert goals["cand-above-plain"]["value"] == pytest.approx(-0.01)  # seed 0's pair, not 0.29 against the mean
     assert goals["cand-above-plain"]["shown"] == "-0.010 (worst seed -0.010, seed 0 only)"
+    partial = [r for r in runs if (r["arm"], r["seed"]) != ("ours", 1)]
     goals = bench.judge(study, summarize(partial, 0.60)[0], partial)
     assert [g["met"] for g in goals.values()] == [None, None, None, False]
     assert goals["ours-gap"]["shown"].endswith("so far")

@@ -15,9 +15,19 @@ writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+
+def take(tree: Any, index: slice) -> Any:
+    """The images `index` of a head output or batch: every tensor (and list of tensors) sliced on its batch dim."""
+    if isinstance(tree, dict):
+        return {k: take(v, index) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(take(v, index) for v in tree)
+    return tree[index] if isinstance(tree, torch.Tensor) else tree
 
 
 @dataclass
@@ -38,11 +48,10 @@ class Assigned:
         """The assignment of the batch's first `n` images (the labelled ones), its divisor theirs alone."""
         if n == len(self.fg):
             return self
-        scores = self.scores[:n]
-        return Assigned(fg=self.fg[:n], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[:n],
-                        targets=None if self.targets is None else self.targets[:n],
-                        boxes=None if self.boxes is None else self.boxes[:n],
-                        teacher=None if self.teacher is None else (self.teacher[0][:n], self.teacher[1][:n]))
+        part = slice(0, n)
+        scores = self.scores[part]
+        return Assigned(fg=self.fg[part], scores=scores, norm=scores.sum().clamp(min=1), inside=self.inside[part],
+                        targets=take(self.targets, part), boxes=take(self.boxes, part), teacher=take(self.teacher, part))
 
 
 class Assignment:

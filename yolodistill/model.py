@@ -22,7 +22,7 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils.tal import dist2bbox, make_anchors
 from ultralytics.utils.torch_utils import autocast, copy_attr
 
-from .assign import Assigned, ensure_assignment, one2many_gain
+from .assign import Assigned, ensure_assignment, one2many_gain, take
 from .balance import AutoBalance, BackboneCap, backbone_parameters, make_balance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
@@ -31,15 +31,6 @@ from .unlabeled import pseudo_labels
 
 KD_TERMS = ("kd_cls", "kd_box", "kd_feat")
 UNLABELED_TERMS = ("kd_cls_u", "kd_box_u", "kd_feat_u")  # the same terms on the batch's unlabelled images
-
-
-def take(tree: Any, index: slice) -> Any:
-    """The images `index` of a head output or batch: every tensor (and list of tensors) sliced on its batch dim."""
-    if isinstance(tree, dict):
-        return {k: take(v, index) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(take(v, index) for v in tree)
-    return tree[index] if isinstance(tree, torch.Tensor) else tree
 
 
 def detect_head(model: nn.Module) -> Detect:
