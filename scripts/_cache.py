@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _docs import REPO
+from _common import REPO
 
 MADE = "made.json"  # in a cache folder (converted data, a trained teacher): what made it
 

@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, RESULTS, command_line, positive_int, threaded_main, work_dir, write_docs
+from _common import DOCS, RESULTS, command_line, positive_int, threaded_main, work_dir
+from _docs import write_docs
 
 from yolodistill.balance import MODES
 from yolodistill.errors import UserError

@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import (DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir,
-                   write_docs)
+from _common import DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir
+from _docs import write_docs
 from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled, work_lock  # noqa: F401
 from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
 

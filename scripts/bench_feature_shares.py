@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import RESULTS, DOCS, command_line, positive_int, threaded_main, write_docs
+from _common import DOCS, RESULTS, command_line, positive_int, threaded_main
+from _docs import write_docs
 
 from yolodistill.data import split_images
 from yolodistill.errors import UserError

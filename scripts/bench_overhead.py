@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _docs import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir, write_docs
+from _common import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir
+from _docs import write_docs
 
 from yolodistill.errors import UserError
 from yolodistill.utils import cpu_threads
