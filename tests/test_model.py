@@ -3,6 +3,7 @@ teacher), also under DDP and autocast, for same-family and cross-family pairs.""
 
 from __future__ import annotations
 
+import copy
 import socket
 
 import pytest
@@ -222,6 +223,27 @@ def test_label_assignment_distillation_ranks_anchors_by_the_teacher(teacher26):
         assert (recorders["one2many"].teacher is not None) == (assign == "teacher")
     assert positives["student"].any() and positives["teacher"].any()
     assert not torch.equal(positives["student"], positives["teacher"])
+
+
+def test_a_copy_made_after_a_lad_step_ranks_its_own_batches_by_the_student(teacher26):
+    """After a NaN, Ultralytics rebuilds its EMA from the training model, criterion and all, and validates with it:
+    that loss must rank anchors by the student's predictions, not by the last training batch's teacher (a batch of
+    another size used to crash it with an IndexError)."""
+    from ultralytics.utils.torch_utils import ModelEMA
+
+    model = build(teacher26, kd_assign="teacher", kd_feat=0.0)
+    model.loss(make_batch(2))[0].sum().backward()
+    assert model.student_model.criterion.one2many.assigner.teacher is None
+    ema = ModelEMA(model).ema
+    batch = make_batch(4, seed=5)
+    with torch.no_grad():
+        preds = ema(batch["img"])
+        loss, _ = ema.loss(batch, preds)
+        fresh = copy.deepcopy(ema.student_model)
+        fresh.criterion = None
+        expected, _ = fresh.loss(batch, preds)
+    assert expected.sum() > 0
+    assert torch.allclose(loss[: len(expected)], expected)
 
 
 def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):

@@ -8,8 +8,10 @@ in a ground-truth box, the ring around the positives), and the detection loss's 
 the teacher-bounded gate (`kd_gate`) compares student and teacher against. With `teacher` set, it is label-assignment
 distillation: the assigner ranks anchors by the teacher's predictions instead of the student's.
 
-The wrapper lives on the training model's criterion only. Ultralytics drops the criterion from every checkpoint it
-writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), so no checkpoint ever holds it.
+The wrapper lives on the training model's criterion. Ultralytics drops the criterion from every checkpoint it
+writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), so no checkpoint ever holds it. A copy
+of the training model can: after a NaN, Ultralytics rebuilds its EMA from it, criterion and all, and validates with
+that. So the teacher's predictions are set for one batch's loss only (`KDModel.loss` clears them after it).
 """
 
 from __future__ import annotations

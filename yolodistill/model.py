@@ -134,7 +134,11 @@ class KDModel(DistillationModel):
         labelled = slice(0, img.shape[0] - n_u)
         det_batch, det_output, det_teacher = self.detection_inputs(batch, output, teacher, labelled)
         assigned = self.assign(det_teacher)
-        regular, items = self.student_model.loss(det_batch, det_output)  # records where the positives are
+        try:
+            regular, items = self.student_model.loss(det_batch, det_output)  # records where the positives are
+        finally:  # a copy of this model (the EMA Ultralytics rebuilds after a NaN) must not rank its batches by these
+            for recorder in assigned.values():
+                recorder.teacher = None
         with torch.autocast(img.device.type, enabled=False):  # distillation math in float32
             terms = self.distill_terms(take(student, labelled), take(teacher, labelled),
                                        {k: a.last.first(labelled.stop) for k, a in assigned.items()})
