@@ -4,10 +4,15 @@ the backbone weights it measures on."""
 
 from __future__ import annotations
 
+import json
 import math
+import socket
+from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from yolodistill.balance import AutoBalance, BackboneCap, backbone_parameters, gradient_norm, make_balance
 
@@ -83,6 +88,36 @@ def test_cap_factor_by_hand():
     assert cap.factor == 1.0
     assert restored.factor == pytest.approx(1 / 1.75) and not restored.due() and restored.calls == 7
     assert BackboneCap(weights).state() is None  # nothing measured: nothing for a checkpoint
+
+
+def measure_on_rank(rank: int, port: int, out: str) -> None:
+    """One DDP rank of the test below: its own images pull differently from the other rank's."""
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        x = torch.ones(1, requires_grad=True)
+        auto = AutoBalance(("kd_cls",), batches=1)
+        auto.update(*pulls(x, [2.0, 4.0][rank], kd_cls=[1.0, 4.0][rank]), [x])
+        cap = BackboneCap({"kd_cls": 1.0}, batches=1, every=1, smoothing=0.5)
+        cap.update(*pulls(x, [2.0, 4.0][rank], kd_cls=[1.0, 4.0][rank]), [x])
+        cap.update(*pulls(x, 1.0, kd_cls=[4.0, 0.0][rank]), [x])
+        Path(out, f"{rank}.json").write_text(json.dumps({"auto": auto("kd_cls"), "cap": cap.state()}))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_measure_together_and_scale_alike(tmp_path):
+    """Under DDP each rank measures its own images; the norms are averaged over the ranks, so every rank scales its
+    terms by the same numbers (and rank 0's checkpoint holds everyone's). Alone, rank 0 would have set kd_cls to 2
+    and the cap to 0.3."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(measure_on_rank, args=(port, str(tmp_path)), nprocs=2)
+    ranks = [json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0]["auto"] == pytest.approx(3.0 / 2.5)  # mean detection pull over mean kd_cls pull
+    # r_0 = 2.5 / 3; then the averages move half way to the ranks' means (1, 2): 2 and 2.25
+    assert ranks[0]["cap"]["factor"] == pytest.approx((2.5 / 3) / (2.25 / 2))
 
 
 def test_make_balance_per_mode():

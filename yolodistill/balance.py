@@ -27,6 +27,9 @@ so the KD/detection ratio at the schedule's factor 1 cannot rise above where the
 the ratio never grows); the schedule's warm-up and decay act on top. It measures the weights, not the backbone's
 outputs the neck reads: in a BCCD .pt fine-tune the ratio there held through the first 7 epochs while on the weights
 it rose 1.8 times (scripts/bench_drift.py). Each measured batch costs two more backward passes.
+
+Under DDP every rank measures its own images; the norms are averaged over the ranks (`rank_mean`) before they are
+used, so every rank scales its terms by the same numbers and a checkpoint's (rank 0's) are everyone's.
 """
 
 from __future__ import annotations
@@ -46,6 +49,16 @@ def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
         return 0.0
     grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
     return float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5)
+
+
+def rank_mean(values: list[float], device: torch.device | str = "cpu") -> list[float]:
+    """The mean of each value over the DDP ranks (every rank must call it, at the same batch); unchanged outside DDP."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return (t / dist.get_world_size()).tolist()
 
 
 def gradient_share(model, batch: dict, term: str = "kd_feat") -> float:
@@ -89,12 +102,13 @@ class AutoBalance:
 
     def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor]) -> None:
         """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`."""
-        reference = gradient_norm(detection, feats)
+        keys = list(terms)
+        reference, *norms = rank_mean([gradient_norm(detection, feats), *(gradient_norm(terms[k], feats) for k in keys)],
+                                      detection.device)
         if not math.isfinite(reference) or reference <= 0:
             return  # a NaN step (Ultralytics recovers from those) or no labelled image: measure another batch
         self.reference += reference
-        for key, loss in terms.items():
-            g = gradient_norm(loss, feats)
+        for key, g in zip(keys, norms):
             self.norms[key] += g if math.isfinite(g) else 0.0
         self.seen += 1
         self.multipliers = {k: min(max(self.reference / g, 1e-3), 1e3) for k, g in self.norms.items() if g > 0}
@@ -142,8 +156,9 @@ class BackboneCap:
         """Measure one batch: `terms` (unweighted, at the columns' scale) still in the graph that produced `tensors`."""
         if not tensors:
             return  # every backbone layer frozen (freeze=): no pull there to hold
-        det = gradient_norm(detection, tensors)
-        kd = gradient_norm(sum(self.weights[k] * v for k, v in terms.items()), tensors) if terms else 0.0
+        det, kd = rank_mean([gradient_norm(detection, tensors),
+                             gradient_norm(sum(self.weights[k] * v for k, v in terms.items()), tensors) if terms else 0.0],
+                            detection.device)
         if not (math.isfinite(det) and math.isfinite(kd)) or det <= 0:
             return  # a NaN step or no labelled image: measure another batch
         if self.measuring:  # the averages start from the reference's means
