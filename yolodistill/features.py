@@ -48,7 +48,10 @@ def adapter(c_in: int, c_out: int, feat_loss: str) -> nn.Module:
 class ScoreWeightedL2(nn.Module):
     """Ultralytics' built-in feature loss (`DistillationModel.loss_sl2`) on standardised features.
 
-    L = sum_{c,x} w_x * (f^s_cx - f^t_cx)^2 / (C * sum_x w_x),  w_x = teacher confidence at location x.
+    L = sum_{c,x} w_x * (f^s_cx - f^t_cx)^2 / (C * sum_x w_x),  w_x = teacher confidence at location x,
+
+    here max_c sigmoid of the teacher's one-to-many logits (`FeatureKD`); Ultralytics takes max_c sigmoid of the sum
+    of both YOLO26 branches' logits, one2one included, which the validated one-to-many predictions do not use.
     """
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
