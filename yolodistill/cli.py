@@ -132,7 +132,8 @@ DISTILL_OPTIONS = (
         "as given, their sum's pull on the backbone capped at its ratio to the detection loss's over the first 5 "
         "batches (measured again every 10th batch). [default: fixed]"),
     opt("kd_assign", Optional[str], "Whose predictions rank anchors in the student's label assigner: student "
-        "(Ultralytics) or teacher (label assignment distillation). [default: teacher, or student for a student "
+        "(Ultralytics) or teacher (label assignment distillation; on YOLO26 the one-to-many branch's assigner, and "
+        "the one-to-one's too with --kd-one2one). [default: teacher, or student for a student "
         "with weights of its own (.pt)]"),
     opt("kd_one2one", Optional[bool], "Also distill YOLO26's one-to-one branch (validation uses one-to-many). "
         "[default: off]", "--kd-one2one/--no-kd-one2one"),
