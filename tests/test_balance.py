@@ -41,6 +41,7 @@ def test_multipliers_are_summed_ratios_clamped_and_skip_a_bad_batch():
     assert balance.measuring and balance.seen == 1
     balance.update(*pulls(x, float("nan"), kd_cls=1.0, kd_box=1.0, kd_feat=1.0), [x])  # a NaN step: not counted
     balance.update(*pulls(x, 0.0, kd_cls=1.0, kd_box=1.0, kd_feat=1.0), [x])  # no labelled image: not counted
+    balance.update(*pulls(x, 2.0, kd_cls=float("nan"), kd_box=1.0, kd_feat=1.0), [x])  # one term NaN: not counted
     assert balance.seen == 1
     balance.update(*pulls(x, 4.0, kd_cls=2.0, kd_box=1e-5, kd_feat=0.0), [x])
     assert not balance.measuring

@@ -311,6 +311,31 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
     assert engine.strip_optimizer is original
 
 
+def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatch, tmp_path):
+    """Under DDP the final validation runs in the workers and the launching trainer's metrics stay None: the record
+    takes best.pt's epoch from results.csv, the first with the highest mAP50-95 (Ultralytics' fitness)."""
+    from collections import defaultdict
+
+    from ultralytics.models.yolo import detect
+
+    from yolodistill.compare import MAP50, MAP50_95, train_run
+
+    class Trainer:  # stands in for DetectionTrainer in the launching process of a DDP run
+        def __init__(self, overrides):
+            self.save_dir, self.metrics, self.args = tmp_path / overrides["name"], None, overrides
+            self.callbacks = defaultdict(list)
+
+        def train(self):
+            self.save_dir.mkdir(parents=True)
+            (self.save_dir / "results.csv").write_text(
+                f"epoch,time,train/box_loss,{MAP50},{MAP50_95},val/box_loss,lr/pg0\n"
+                "1,5.1,1.9,0.2,0.1,2.1,0.01\n2,10.3,1.7,0.5,0.3,1.8,0.01\n3,15.2,1.6,0.6,0.3,1.7,0.01\n")
+
+    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    _, metrics = train_run("plain", 0, {"project": str(tmp_path)}, {"teacher": "t.pt"})
+    assert metrics == {MAP50: 0.5, MAP50_95: 0.3, "val/box_loss": 1.8}  # epoch 2: the first of the two at 0.3
+
+
 def test_repeat_command_names_the_config_file_by_its_absolute_path(tmp_path, monkeypatch):
     """compare.json's command repeats the comparison from any folder: a relative --config did not."""
     from yolodistill.compare import cli_command

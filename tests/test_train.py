@@ -23,7 +23,8 @@ from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
 from yolodistill.resume import check_resume
 from yolodistill.start import starts_from_teacher
-from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train, whole_strips
+from yolodistill.strips import whole_strips
+from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train
 
 from .conftest import PYTHON
 
@@ -242,6 +243,30 @@ def test_balance_cap_measures_the_backbone_on_schedule_and_saves_its_state(teach
     assert resumed.calls == n and resumed.factor == factors[0] and resumed.measuring == (measured[0] < 5)
 
 
+def test_a_nan_rollback_takes_the_balance_back_to_last_pt(teacher26, synth_data, tmp_path, monkeypatch):
+    """Ultralytics answers a NaN loss by reloading last.pt and running the epoch again: the balance goes back with
+    the weights, or the discarded epoch's measurements, the bad batch among them, would stay in force."""
+    from yolodistill import model as model_module
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "nan", epochs=2, kd_balance="cap")
+    terms, calls, fired, saved, starts = model_module.KDModel.distill_terms, [], [], [], []
+
+    def poisoned(self, *args):  # the last batch of the second epoch (the first cannot be recovered), whose loss
+        out = terms(self, *args)  # Ultralytics checks at the epoch's end
+        calls.append(trainer.epoch)
+        if calls.count(1) == len(trainer.train_loader) and not fired:
+            fired.append(trainer.epoch)
+            out["kd_cls"] = out["kd_cls"] * float("nan")
+        return out
+
+    monkeypatch.setattr(model_module.KDModel, "distill_terms", poisoned)
+    trainer.add_callback("on_model_save", lambda t: saved.append(torch.load(t.last, weights_only=False)["ema"].yolodistill_balance))
+    trainer.add_callback("on_train_epoch_start", lambda t: starts.append(unwrap_model(t.model).balance.state()))
+    trainer.train()
+    assert fired == [1] and len(starts) == 3  # epoch 0, epoch 1, epoch 1 again after the rollback
+    assert starts[2] == saved[0] and starts[2]["calls"] == len(trainer.train_loader)
+
+
 def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, synth_data, tmp_path, monkeypatch):
     """DistillationTrainer.train() itself puts the settings where Ultralytics' DDP command inherits them."""
     import ultralytics.engine.trainer as engine
@@ -259,6 +284,7 @@ def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, syn
     trainer.train()
     assert "torch.distributed.run" in " ".join(launched["cmd"])
     assert json.loads(launched["settings"]) == trainer.distill.to_dict()
+    assert SETTINGS_ENV not in os.environ  # a later trainer in this process would take them for its own
 
 
 PORTABLE_CHECK = """
@@ -369,7 +395,8 @@ def test_a_mid_run_checkpoint_is_a_student_of_its_own(name, interrupted_last, te
 
 def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupted_last, teacher26, synth_data,
                                                                      tmp_path):
-    """pretrained=False means a random start in Ultralytics, for a mid-run checkpoint as for any .pt student."""
+    """pretrained=False means a random start in Ultralytics, for a mid-run checkpoint as for any .pt student; and
+    pretrained=PATH of a mid-run checkpoint gives a yaml student that checkpoint's student weights."""
     from ultralytics.nn.tasks import load_checkpoint
 
     saved = next(load_checkpoint(interrupted_last)[0].student_model.parameters()).float()
@@ -380,6 +407,13 @@ def test_pretrained_false_starts_a_mid_run_student_from_random_weights(interrupt
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
         trainer.setup_model()
         assert torch.equal(next(trainer.model.parameters()).float(), saved) is same, pretrained
+    # pretrained= the same checkpoint for a yaml student: its student's weights (was a state-dict traceback)
+    distill, args = resolve(None, student="yolo26n.yaml", **{**FAST, "project": str(tmp_path), "name": "pyaml",
+                                                            "pretrained": str(interrupted_last)})
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    assert trainer.setup_model() is None
+    assert type(trainer.model).__name__ == "DetectionModel" and torch.equal(next(trainer.model.parameters()).float(), saved)
 
 
 def test_resumed_settings_are_checked_as_a_new_run_checks_them(interrupted_last):

@@ -105,11 +105,11 @@ class AutoBalance:
         keys = list(terms)
         reference, *norms = rank_mean([gradient_norm(detection, feats), *(gradient_norm(terms[k], feats) for k in keys)],
                                       detection.device)
-        if not math.isfinite(reference) or reference <= 0:
+        if not all(map(math.isfinite, (reference, *norms))) or reference <= 0:
             return  # a NaN step (Ultralytics recovers from those) or no labelled image: measure another batch
         self.reference += reference
         for key, g in zip(keys, norms):
-            self.norms[key] += g if math.isfinite(g) else 0.0
+            self.norms[key] += g
         self.seen += 1
         self.multipliers = {k: min(max(self.reference / g, 1e-3), 1e3) for k, g in self.norms.items() if g > 0}
 

@@ -36,7 +36,8 @@ MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
 DEFINITIONS = {
     "map50, map50_95": "final validation of the run's weights/best.pt at the end of training (Ultralytics' "
-    "trainer.metrics); the last results.csv row is the last epoch's EMA model instead",
+    "trainer.metrics); the last results.csv row is the last epoch's EMA model instead. Under DDP, where that "
+    "validation runs in the workers, the results.csv row of best.pt's epoch (the first with the highest mAP50-95)",
     "epoch_time_s": "mean of the differences of results.csv's cumulative time column: training plus the per-epoch "
     "validation, without setup and the final validation",
     "std": "sample standard deviation over seeds (0 for one seed)",
@@ -158,6 +159,14 @@ def epoch_times(results_csv: Path) -> list[float]:
     return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
 
 
+def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
+    """The validation metrics of best.pt's epoch as results.csv logged them: the first row with the highest mAP50-95,
+    Ultralytics' fitness. Under DDP the final validation runs in the workers; the launching process gets none."""
+    with open(results_csv, newline="") as f:
+        best = max(csv.DictReader(f, skipinitialspace=True), key=lambda row: float(row[MAP50_95]))
+    return {k: float(v) for k, v in best.items() if k.startswith(("metrics/", "val/"))}
+
+
 def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]) -> tuple[Path, dict[str, float]]:
     """Train one method at one seed into base['project']/METHOD-seedS; return the folder and the final metrics.
 
@@ -166,19 +175,21 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     """
     from ultralytics.models.yolo.detect import DetectionTrainer
 
-    from .train import train, whole_strips
+    from .strips import whole_strips
+    from .train import train
 
     name = f"{method}-seed{seed}"
     if method == "ours":
         result = train(**ours, seed=seed, project=base["project"], name=name, exist_ok=True)
-        return result.save_dir, result.metrics
+        return result.save_dir, result.metrics or best_epoch_metrics(result.save_dir / "results.csv")
     args = {**base, "seed": seed, "name": name, "exist_ok": True}
     if method == "builtin":
         args["distill_model"] = ours["teacher"]
     trainer = DetectionTrainer(overrides=args)
     with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
         trainer.train()
-    return Path(trainer.save_dir), dict(trainer.metrics)
+    save_dir = Path(trainer.save_dir)
+    return save_dir, dict(trainer.metrics or best_epoch_metrics(save_dir / "results.csv"))
 
 
 def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,6 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,15 +34,16 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import DEFAULT_CFG, LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
+from .balance import make_balance
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError, first_line
+from .errors import UserError
 from .model import KDModel, load_teacher
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
+from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
-from .utils import (atomic_write_text, file_digest, held_signals, partial_twin, quieter, replace_synced,
-                    sticky_interrupt)
+from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 
@@ -174,9 +173,16 @@ class DistillationTrainer(DetectionTrainer):
 
     def setup_model(self):
         """A checkpoint saved mid-run holds a `DistillationModel`: on resume, rebuild the student from it and keep its
-        adapters for `set_model_attributes`; as the student of a new run, take the student alone, with fresh adapters
-        for this run's teacher (Ultralytics would rebuild the old wrapper and load our adapters into its projector)."""
+        adapters for `set_model_attributes`; as the student of a new run (or its `pretrained=`), take the student
+        alone, with fresh adapters for this run's teacher (Ultralytics would rebuild the old wrapper and load our
+        adapters into its projector)."""
         pretrained = self.args.pretrained  # PATH: weights from there; False: random (both Ultralytics' own way)
+        if isinstance(pretrained, (str, Path)) and not self.resume and not isinstance(self.model, torch.nn.Module):
+            weights = load_checkpoint(pretrained)[0]
+            if isinstance(weights, DistillationModel):  # pretrained= a mid-run checkpoint: its student's weights
+                cfg = load_checkpoint(self.model)[0].yaml if str(self.model).lower().endswith(".pt") else self.model
+                self.model = self.get_model(cfg=cfg, weights=weights.student_model, verbose=RANK == -1)
+                return None
         own = self.resume or not (isinstance(pretrained, (str, Path)) or pretrained is False)
         if own and not isinstance(self.model, torch.nn.Module) and str(self.model).lower().endswith(".pt"):
             weights, ckpt = load_checkpoint(self.model)
@@ -277,10 +283,27 @@ class DistillationTrainer(DetectionTrainer):
             LOGGER.info(f"Teacher frozen: {folded.count} tensors (teacher_model.*)")
 
     def train(self):
-        """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down."""
-        if self.ddp:
-            os.environ.update(self.ddp_environment())
-        return super().train()
+        """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down; they
+        leave it with the run, or a later trainer in this process would take them for its own."""
+        if not self.ddp:
+            return super().train()
+        env = self.ddp_environment()
+        before = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            return super().train()
+        finally:
+            for key, value in before.items():
+                os.environ.pop(key, None) if value is None else os.environ.update({key: value})
+
+    def _load_checkpoint_state(self, ckpt):
+        """Also the automatic balance: a NaN rollback to last.pt takes it back there, or the discarded epoch's
+        measurements (the bad batch among them) would stay in force."""
+        super()._load_checkpoint_state(ckpt)
+        model = unwrap_model(self.model)
+        if isinstance(model, KDModel) and model.balance is not None:
+            saved = getattr(ckpt.get("ema") or ckpt.get("model"), "yolodistill_balance", None)
+            model.balance = make_balance(self.distill.kd_balance, model.weights, saved)
 
 
 class FoldedLines(logging.Filter):
@@ -302,73 +325,6 @@ class FoldedLines(logging.Filter):
 
     def __exit__(self, *exc: Any) -> None:
         LOGGER.removeFilter(self)
-
-
-@contextmanager
-def whole_strips() -> Iterator[None]:
-    """Ultralytics' trainer strips the optimizer by rewriting `last.pt`, then `best.pt`, in place: a Ctrl-C, a kill
-    or a full disk in the middle left a truncated `best.pt`, the run's result. Inside the block each strip is written
-    beside its file and renamed over it, holding Ctrl-C and SIGTERM until then; one caught while `last.pt` is
-    stripped waits for `best.pt` too, as it would otherwise stay a training checkpoint (the teacher inside, the
-    optimizer) that the run's last.pt calls finished."""
-    from ultralytics.engine import trainer as engine
-
-    strip = engine.strip_optimizer
-
-    def held_strip(f, s="", updates=None):
-        with held_signals() as caught:
-            ckpt = renamed_strip(strip, f, s, updates)
-            best = Path(f).with_name("best.pt")
-            if caught and Path(f).name == "last.pt" and best.exists():  # Ultralytics' next strip, before stopping
-                renamed_strip(strip, best, "", {"train_results": ckpt.get("train_results")})
-        return ckpt
-
-    engine.strip_optimizer = held_strip
-    try:
-        yield
-    finally:
-        engine.strip_optimizer = strip
-
-
-def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> dict:
-    """`strip(f, s, updates)` with its file written to a temporary twin and renamed into place, said as Ultralytics
-    says an in-place strip (its own line would name the twin)."""
-    target = Path(s or f)
-    tmp = partial_twin(target)
-    try:
-        with quieter(logging.WARNING):  # its warning for a file that is not a checkpoint still shows
-            ckpt = strip(f, s=tmp, updates=updates)
-        if ckpt:
-            replace_synced(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    if ckpt:
-        saved = f", saved as {target}," if s else ""
-        LOGGER.info(f"Optimizer stripped from {f},{saved} {target.stat().st_size / 1e6:.1f}MB")
-    return ckpt
-
-
-def finish_best(best: Path, before: tuple[int, int, int] | None) -> None:
-    """An interrupted run's best.pt made what a finished run's is: the student alone, a plain Ultralytics model, its
-    optimizer stripped. Users ship it; in training form `YOLO("best.pt").info()` failed. last.pt stays resumable,
-    and a best.pt this run did not write is left alone."""
-    if best.is_file() and stamp(best) != before:
-        from ultralytics.utils.torch_utils import strip_optimizer
-
-        try:
-            with held_signals():
-                renamed_strip(strip_optimizer, best)
-        except OSError as e:
-            LOGGER.warning(f"{best} stays in training form ({first_line(e)}); last.pt resumes the run")
-
-
-def stamp(path: Path) -> tuple[int, int, int] | None:
-    """A file as it is now (time, size, inode), to tell whether a run wrote it; None when there is none."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 class TrainingInterrupted(KeyboardInterrupt):
