@@ -140,6 +140,8 @@ def test_unlabelled_images_give_no_detection_loss_and_live_distillation_terms(te
     seen = {}
     model.teacher_model.register_forward_pre_hook(lambda m, a: seen.__setitem__("teacher", a[0]))
     model.student_model.register_forward_pre_hook(lambda m, a: seen.__setitem__("student", a[0]))
+    given, assign = {}, model.assign
+    model.assign = lambda teacher: given.setdefault("teacher", teacher) and assign(teacher)
     torch.manual_seed(0)
     loss, items = model.loss(batch)
     assert seen["teacher"] is seen["student"] is batch["img"]
@@ -147,6 +149,7 @@ def test_unlabelled_images_give_no_detection_loss_and_live_distillation_terms(te
     for k in UNLABELED_TERMS:
         assert math.isfinite(items[k].item()) and items[k].item() > 0, k
     labelled = {"img": batch["img"][:2], **{k: batch[k] for k in ("batch_idx", "cls", "bboxes")}}
+    assign(given["teacher"])  # LAD (the default): the loss's own teacher predictions rank the labelled pair again
     alone, _ = model.student_model.loss(labelled, model.student_model(labelled["img"]))
     torch.testing.assert_close(loss[:3], alone)  # the unlabelled images add nothing to detection
     loss.sum().backward()  # and their terms reach the student
