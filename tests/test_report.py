@@ -8,7 +8,8 @@ import math
 import pytest
 
 from yolodistill.report import (
-    compare_markdown, compare_plot, gap_recovered, markdown_table, mean_std, rich_table, summarize, write_json,
+    compare_markdown, compare_plot, distill_plot, gap_recovered, markdown_table, mean_std, rich_table, summarize,
+    write_json,
 )
 
 
@@ -111,6 +112,23 @@ def test_compare_markdown_and_plot(tmp_path):
     assert "yolodistill compare --teacher t.pt" in md and "GPU none" in md
     png = compare_plot(rec, tmp_path / "compare.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_distill_plot_shows_the_terms_a_run_logged(tmp_path):
+    """One panel per logged term and their ratio to the detection loss; a run that logged none (or only zeros, as
+    the teacher start alone does) gets no plot."""
+    head = "epoch,time,train/box_loss,train/cls_loss,train/kd_cls,train/kd_box,metrics/mAP50-95(B),val/box_loss"
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text(f"{head}\n1,5,1.5,1.0,0.5,0,0.1,1.6\n2,10,1.2,0.8,0.2,0,0.2,1.4\n")
+    png = distill_plot(csv_path, tmp_path / "distill.png")
+    assert png == tmp_path / "distill.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert Image.open(png).size == (640, 320)  # two panels: kd_cls and the ratio (kd_box was off throughout)
+    csv_path.write_text(f"{head}\n1,5,1.5,1.0,0,0,0.1,1.6\n")
+    assert distill_plot(csv_path, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+    csv_path.write_text("epoch,time,train/box_loss\n1,5,1.5\n")
+    assert distill_plot(csv_path, tmp_path / "none.png") is None
 
 
 def test_compare_markdown_lists_notes():

@@ -118,8 +118,8 @@ def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student
     def capture(t):
         seen["first"] = unwrap_model(t.model).student_model.model[0].conv.weight.detach().clone()
 
-    distill, args = resolve(None, student=str(trained_student), **{**FAST, "project": str(tmp_path), "name": "pt"},
-                            kd_feat=1.0)
+    distill, args = resolve(None, student=str(trained_student), **{**FAST, "project": str(tmp_path), "name": "pt",
+                                                                   "plots": True}, kd_feat=1.0)
     assert distill.kd_cls > 0 and distill.kd_box > 0 and distill.kd_gate  # the default recipe, for a .pt
     trainer = trainer_cls(overrides=preflight(teacher26, str(trained_student), synth_data, args).args, distill=distill)
     trainer.add_callback("on_train_start", capture)
@@ -128,6 +128,7 @@ def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student
     (row,) = rows(tmp_path / "pt" / "results.csv")
     for k in KD_TERMS:
         assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
+    assert (tmp_path / "pt" / "results.png").is_file() and (tmp_path / "pt" / "distill.png").is_file()  # plots=True
 
 
 @pytest.mark.parametrize("student, extra, why", [

@@ -1,11 +1,13 @@
 """Turning runs into numbers people can trust: the summary math, tables, JSON records and plots.
 
 The generic pieces (`mean_std`, `markdown_table`, `rich_table`, `write_json`, `environment`) carry no knowledge of
-`compare`, so benchmark scripts can reuse them; the `compare_*` functions render one `yolodistill compare` record.
+`compare`, so benchmark scripts can reuse them; the `compare_*` functions render one `yolodistill compare` record,
+and `distill_plot` a training run's distillation terms, which Ultralytics' results.png leaves out.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -247,4 +249,33 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
     ax.legend(loc="best", fontsize="small")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def distill_plot(results_csv: str | Path, path: str | Path) -> Path | None:
+    """The distillation terms a run used, per epoch (weighted, as results.csv logs them), and their sum over the
+    detection loss's: the ratio the schedule decays. Ultralytics' results.png plots only columns named `*loss*`. None when the
+    run logged no term."""
+    from matplotlib.figure import Figure
+
+    with open(results_csv, newline="") as f:
+        rows = [{k.strip(): float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    terms = [k for k in (rows[0] if rows else {}) if k.startswith("train/kd_") and any(row[k] for row in rows)]
+    if not terms:  # none logged, or all off (the teacher start alone)
+        return None
+    epochs = [row["epoch"] for row in rows]
+    detection = [sum(v for k, v in row.items() if k.startswith("train/") and k.endswith("_loss")) for row in rows]
+    fig = Figure(figsize=(3.2 * (len(terms) + 1), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(terms) + 1)
+    for ax, key in zip(axes, terms):
+        ax.plot(epochs, [row[key] for row in rows], marker=".")
+        ax.set_title(key)
+    ratio = [sum(row[k] for k in terms) / d if d else math.nan for row, d in zip(rows, detection)]
+    axes[-1].plot(epochs, ratio, marker=".", color="C3")
+    axes[-1].set_title("distillation / detection")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     return atomic_write_bytes(path, buf.getvalue())

@@ -37,8 +37,9 @@ from ultralytics.utils.torch_utils import unwrap_model
 from .balance import make_balance
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError
+from .errors import UserError, first_line
 from .model import KDModel, load_teacher
+from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .strips import finish_best, stamp, whole_strips
@@ -274,6 +275,14 @@ class DistillationTrainer(DetectionTrainer):
     def ddp_environment(self) -> dict[str, str]:
         """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
         return {SETTINGS_ENV: json.dumps(self.distill.to_dict())}
+
+    def plot_metrics(self):
+        """results.png, and distill.png: the distillation terms per epoch, which results.png leaves out."""
+        super().plot_metrics()
+        try:
+            distill_plot(self.csv, self.save_dir / "distill.png")
+        except (OSError, ValueError, KeyError) as e:  # a plot never fails a run that trained
+            LOGGER.warning(f"distill.png not written: {first_line(e)}")
 
     def _setup_train(self):
         """Ultralytics logs one 'Freezing layer' line per teacher tensor (hundreds): one line says it instead."""
