@@ -235,10 +235,13 @@ def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
             and all(old_distill[k] == new_distill[k] for k in shared))
 
 
-def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> dict[str, dict[str, Any]]:
+def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict],
+          teacher: float | None = None) -> dict[str, dict[str, Any]]:
     """Each target of the study file with the numbers that decide it. A target is pending (met None) until every
-    run of the arms it compares has finished: a verdict on some of the seeds is no verdict. Differences are taken
-    seed by seed on the seeds both arms ran (the difference of the means where they ran the same seeds)."""
+    run of the arms it compares has finished: a verdict on some of the seeds is no verdict. Every target compares
+    its arms on the seeds they all ran (differences seed by seed; a gap or a share from those seeds' means), so a
+    candidate tried on seed 0 alone is not set against another arm's mean of three; `shown` says so. `teacher` is
+    the teacher's mAP50-95, for gap targets."""
     out: dict[str, dict[str, Any]] = {}
     by_seed = {(r["arm"], r["seed"]): r["map50_95"] for r in runs}
 
@@ -266,30 +269,36 @@ def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict]) -> 
         if not all(a in summary for a in pair):
             goal.update(met=None, shown="not run")
             continue
+        shared = [s for s in summary[arm]["seeds"] if all((a, s) in by_seed for a in pair)]
+        if not shared:
+            goal.update(met=None, shown="no seed in common")
+            continue
+        mean = {a: sum(by_seed[(a, s)] for s in shared) / len(shared) for a in pair}
+        only = ("" if all(len(summary[a]["seeds"]) <= len(shared) for a in pair)
+                else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only")
         if "between" in t:
-            low, high = (summary[a]["map50_95_mean"] for a in t["between"])
-            share = (summary[arm]["map50_95_mean"] - low) / (high - low) if high > low else None
-            goal.update(value=share, shown="undefined" if share is None else f"{share:.0%}",
+            low, high = (mean[a] for a in t["between"])
+            share = (mean[arm] - low) / (high - low) if high > low else None
+            goal.update(value=share, shown=("undefined" if share is None else f"{share:.0%}") + only,
                         met=share is not None and share >= t["share"])
         elif "gap" in t:
-            gap = summary[arm]["gap_recovered"]
-            goal.update(value=gap, shown="undefined" if gap is None else f"{gap:.0%}",
+            plain = mean[pair[1]]
+            gap = (mean[arm] - plain) / (teacher - plain) if teacher is not None and teacher > plain else None
+            goal.update(value=gap, shown=("undefined" if gap is None else f"{gap:.0%}") + only,
                         met=gap is not None and gap >= t["gap"])
         else:
-            shared = [s for s in summary[arm]["seeds"] if (other, s) in by_seed]
-            pairs = [(by_seed[(arm, s)], by_seed[(other, s)]) for s in shared]
-            # on the seeds both ran: a candidate tried on seed 0 alone is not compared with the mean of three
-            diff = (sum(a - b for a, b in pairs) / len(pairs) if pairs
-                    else summary[arm]["map50_95_mean"] - summary[other]["map50_95_mean"])
-            only = ("" if len(shared) >= len(summary[other]["seeds"])
-                    else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only")
-            seed_ok = {"at_least": all(a >= b for a, b in pairs), "above": all(a > b for a, b in pairs),
-                       None: True}[per_seed]
-            worst = min((a - b for a, b in pairs), default=None)
+            diffs = [by_seed[(arm, s)] - by_seed[(other, s)] for s in shared]
+            diff, worst = sum(diffs) / len(diffs), min(diffs)
+            seed_ok = {"at_least": worst >= 0, "above": worst > 0, None: True}[per_seed]
             goal.update(value=diff, worst_seed_diff=worst, met=(diff >= by if by else diff > 0) and seed_ok,
-                        shown=f"{diff:+.3f}" + ("" if worst is None else f" (worst seed {worst:+.3f}{only})"))
+                        shown=f"{diff:+.3f} (worst seed {signed(worst)}{only})")
         if not all(complete(a) for a in pair):
             goal.update(met=None, shown=goal["shown"] + " so far")
     return out
+
+
+def signed(x: float) -> str:
+    """+0.012; a difference that rounds to zero at three places keeps its sign and one more place (-0.0001)."""
+    return f"{x:+.3f}" if x == 0 or abs(x) >= 0.0005 else f"{x:+.4f}"
 
 

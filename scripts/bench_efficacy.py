@@ -30,7 +30,7 @@ from typing import Any
 from _common import DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir
 from _docs import write_docs
 from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled, work_lock  # noqa: F401
-from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec  # noqa: F401
+from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec, signed  # noqa: F401
 
 from yolodistill.errors import UserError
 
@@ -414,7 +414,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
         run = run_arm(study, name, seed, teacher, data, args, root, state, prints)
         (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
     summary, notes = summarize(runs, teacher["map50_95"])
-    goals = judge(study, summary, runs)
+    goals = judge(study, summary, runs, teacher["map50_95"])
     plot = plot_curves(study, runs, teacher["map50_95"], args.results / f"study-{study['name']}.png") if runs else None
     record = {
         "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -246,28 +246,40 @@ def test_targets_judge_means_seeds_and_pending(bench):
     """Numbers a one-epoch study cannot give: a margin met on the mean but not on every seed, a gap, a pending arm."""
     from yolodistill.report import summarize
 
-    study = {"seeds": [0, 1], "arms": {"plain": {}, "start": {}, "ours": {}, "cand": {"seeds": [0]}}, "targets": [
+    study = {"seeds": [0, 1], "arms": {"plain": {}, "start": {}, "ours": {}, "cand": {"seeds": [0]},
+                                       "other": {"seeds": [1]}}, "targets": [
         {"arm": "ours", "above": "start", "by": 0.01, "per_seed": "at_least"},
         {"arm": "ours", "above": "start", "per_seed": "above"},
         {"arm": "ours", "gap": 0.4},
         {"arm": "cand", "above": "plain"},
+        {"arm": "cand", "gap": 0.1},
+        {"arm": "plain", "above": "cand", "per_seed": "above"},
+        {"arm": "cand", "above": "other", "per_seed": "above"},
     ]}
     values = {("plain", 0): 0.30, ("plain", 1): 0.34, ("start", 0): 0.40, ("start", 1): 0.42, ("ours", 0): 0.45,
-              ("ours", 1): 0.42, ("cand", 0): 0.29}
+              ("ours", 1): 0.42, ("cand", 0): 0.29, ("other", 1): 0.20}
     runs = [{"arm": a, "method": a, "seed": s, "map50": v, "map50_95": v, "epoch_time_s": 1.0}
             for (a, s), v in values.items()]
-    goals = bench.judge(study, summarize(runs, 0.60)[0], runs)
-    assert list(goals) == ["ours-above-start", "ours-above-start-2", "ours-gap", "cand-above-plain"]
-    assert [g["met"] for g in goals.values()] == [True, False, True, False]  # 0.42 ties start on seed 1
+    goals = bench.judge(study, summarize(runs, 0.60)[0], runs, teacher=0.60)
+    assert list(goals) == ["ours-above-start", "ours-above-start-2", "ours-gap", "cand-above-plain", "cand-gap",
+                           "plain-above-cand", "cand-above-other"]
+    assert [g["met"] for g in goals.values()] == [True, False, True, False, False, True, None]  # 0.42 ties on seed 1
     assert goals["ours-above-start"]["value"] == pytest.approx(0.025)
     assert goals["ours-above-start"]["worst_seed_diff"] == pytest.approx(0.0)
     assert goals["ours-gap"]["value"] == pytest.approx((0.435 - 0.32) / (0.60 - 0.32))
     assert goals["cand-above-plain"]["value"] == pytest.approx(-0.01)  # seed 0's pair, not 0.29 against the mean
     assert goals["cand-above-plain"]["shown"] == "-0.010 (worst seed -0.010, seed 0 only)"
+    # a gap on the seeds both ran: seed 0's plain 0.30, not the mean 0.32 (which would make it -10 %)
+    assert goals["cand-gap"]["value"] == pytest.approx((0.29 - 0.30) / (0.60 - 0.30))
+    assert goals["cand-gap"]["shown"] == "-3%, seed 0 only"
+    # the arm with more seeds first: still compared, and said, on the one seed both ran
+    assert goals["plain-above-cand"]["shown"] == "+0.010 (worst seed +0.010, seed 0 only)"
+    assert goals["cand-above-other"]["shown"] == "no seed in common"  # no verdict, where all([]) would have passed
     partial = [r for r in runs if (r["arm"], r["seed"]) != ("ours", 1)]
-    goals = bench.judge(study, summarize(partial, 0.60)[0], partial)
-    assert [g["met"] for g in goals.values()] == [None, None, None, False]
+    goals = bench.judge(study, summarize(partial, 0.60)[0], partial, teacher=0.60)
+    assert [g["met"] for g in goals.values()][:4] == [None, None, None, False]
     assert goals["ours-gap"]["shown"].endswith("so far")
+    assert bench.signed(-0.0001) == "-0.0001" and bench.signed(0.0123) == "+0.012" and bench.signed(0.0) == "+0.000"
 
 
 def test_plot_is_a_png(study, out):
