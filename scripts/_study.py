@@ -20,6 +20,10 @@ ARM_DATA = ("labelled", "full")  # with a study's `labelled: SHARE`: its labelle
 PER_SEED = (None, "at_least", "above")
 RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside the arms
 ADDED_KEYS = ("dataset",)  # spec keys newer than some recorded runs: absent from an old run's spec, not a change
+# distillation settings newer than some recorded runs, each with the value that does what the code did before it
+# existed: a run recorded without the setting stands for an arm only where the arm has it at that value
+ADDED_SETTINGS = {"kd_gate": False, "kd_prefit": 0, "unlabeled": [], "unlabeled_ratio": 0.5, "unlabeled_mode": "soft",
+                  "unlabeled_conf": 0.5}
 RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
                "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
 
@@ -225,14 +229,16 @@ def arm_spec(study: dict[str, Any], name: str, data: dict[str, str] | None = Non
 
 
 def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """A finished run still stands for its arm: the same settings, where a distillation key added to yolodistill
-    since then (absent from the old record) is not a change, nor is a key of ADDED_KEYS that the old run's spec lacks:
-    a run recorded before its key existed cannot be checked by it (bench_efficacy checks its data by path instead)."""
+    """A finished run still stands for its arm: the same settings, where a distillation setting added to yolodistill
+    since then (absent from the old record) is not a change if the arm has it at the value that does what the code
+    did before (ADDED_SETTINGS), nor is a key of ADDED_KEYS that the old run's spec lacks: a run recorded before its
+    key existed cannot be checked by it (bench_efficacy checks its data by path instead)."""
     new = {k: v for k, v in json.loads(json.dumps(new)).items() if k in old or k not in ADDED_KEYS}
-    old_distill, new_distill = old.get("distill") or {}, new.get("distill") or {}
-    shared = set(old_distill) & set(new_distill)
+    old_distill, new_distill = old.get("distill"), new.get("distill")
+    if old_distill is not None and new_distill is not None:
+        old_distill = {**{k: v for k, v in ADDED_SETTINGS.items() if k in new_distill}, **old_distill}
     return ({k: v for k, v in old.items() if k != "distill"} == {k: v for k, v in new.items() if k != "distill"}
-            and all(old_distill[k] == new_distill[k] for k in shared))
+            and old_distill == new_distill)
 
 
 def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict],

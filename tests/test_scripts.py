@@ -805,6 +805,19 @@ def test_a_run_recorded_on_the_same_data_elsewhere_is_not_a_change(bench, tmp_pa
     assert bench.spec_change(old, spec, run_dir, other) == "data"
 
 
+def test_a_setting_newer_than_a_run_stands_only_at_its_old_behaviour(bench):
+    """A run recorded before kd_gate existed was ungated: it stands for an arm with kd_gate false, not for one where
+    the setting (or a changed default, as the trained-student block's) turns the gate on. A setting the run had and
+    the arm no longer has is a change too."""
+    old = {"method": "ours", "epochs": 30, "distill": {"kd_cls": 1.0, "kd_assign": "student"}}
+    arm = {"method": "ours", "epochs": 30, "distill": {"kd_cls": 1.0, "kd_assign": "student", "kd_gate": False}}
+    assert bench.same_spec(old, arm)
+    assert not bench.same_spec(old, {**arm, "distill": {**arm["distill"], "kd_gate": True}})
+    assert not bench.same_spec(old, {**arm, "distill": {"kd_cls": 1.0, "kd_gate": False}})  # kd_assign gone
+    assert not bench.same_spec(old, {**arm, "distill": {**arm["distill"], "kd_new": 1}})  # not a known addition
+    assert not bench.same_spec(old, {**arm, "epochs": 60})
+
+
 def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     """--report-only in a fresh checkout (no runs in --work) wrote an empty study over the committed record."""
     results = tmp_path / "results"
