@@ -241,6 +241,21 @@ def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
             and old_distill == new_distill)
 
 
+def check_runs_teacher(study: dict[str, Any], root: Path, plan: dict[tuple[str, int], str],
+                       teacher: dict[str, Any]) -> None:
+    """A finished run that distilled from another teacher file (by sha256) does not stand for its arm: refused, as a
+    changed arm is, before anything trains. Plain runs use no teacher."""
+    for (name, seed), state in plan.items():
+        marker = root / name / f"seed{seed}" / "run.json"
+        if state != "done" or study["arms"][name]["method"] == "plain" or not teacher.get("sha256"):
+            continue
+        used = json.loads(marker.read_text()).get("teacher_sha256")
+        if used and used != teacher["sha256"]:
+            raise UserError(f"arm '{name}' seed {seed} in '{marker.parent}' distilled from another teacher (sha256 "
+                            f"{used[:12]}) than '{teacher['checkpoint']}' ({teacher['sha256'][:12]}): give the study "
+                            "that teacher, or another --work")
+
+
 def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict],
           teacher: float | None = None) -> dict[str, dict[str, Any]]:
     """Each target of the study file with the numbers that decide it. A target is pending (met None) until every

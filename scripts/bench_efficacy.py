@@ -30,7 +30,8 @@ from typing import Any
 from _common import DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir
 from _docs import write_docs
 from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled, work_lock  # noqa: F401
-from _study import ADDED_KEYS, arm_spec, judge, load_study, same_spec, signed  # noqa: F401
+from _study import (ADDED_KEYS, arm_spec, check_runs_teacher, judge, load_study, same_spec,  # noqa: F401
+                    signed)
 
 from yolodistill.errors import UserError
 
@@ -403,6 +404,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
         teacher = get_teacher(study, data["labelled"], args, root)
         if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
             teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
+    check_runs_teacher(study, root, plan, teacher)
     if args.prepare_only:
         console.print(f"Prepared {study['name']}: data {data['full']}, teacher {teacher['checkpoint']} (val mAP50-95 "
                       f"{teacher['map50_95']:.3f})", soft_wrap=True, highlight=False)

@@ -818,6 +818,20 @@ def test_a_setting_newer_than_a_run_stands_only_at_its_old_behaviour(bench):
     assert not bench.same_spec(old, {**arm, "epochs": 60})
 
 
+def test_a_run_distilled_from_another_teacher_is_refused(bench, tmp_path):
+    """Runs are kept by their settings; the teacher they distilled from is checked by its sha256, so a study given
+    another teacher file (its teacher.json gone, another --teacher) does not take them for its own."""
+    study = {"arms": {"plain": {"method": "plain"}, "ours": {"method": "ours"}}}
+    for arm in study["arms"]:
+        (tmp_path / arm / "seed0").mkdir(parents=True)
+        (tmp_path / arm / "seed0" / "run.json").write_text(json.dumps({"teacher_sha256": "a" * 64}))
+    plan = {("plain", 0): "done", ("ours", 0): "done"}
+    bench.check_runs_teacher(study, tmp_path, plan, {"checkpoint": "t.pt", "sha256": "a" * 64})
+    with pytest.raises(bench.UserError, match=r"arm 'ours' seed 0 .* distilled from another teacher \(sha256 a{12}\)"):
+        bench.check_runs_teacher(study, tmp_path, plan, {"checkpoint": "t.pt", "sha256": "b" * 64})
+    bench.check_runs_teacher(study, tmp_path, {**plan, ("ours", 0): "pending"}, {"checkpoint": "t.pt", "sha256": "b" * 64})
+
+
 def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     """--report-only in a fresh checkout (no runs in --work) wrote an empty study over the committed record."""
     results = tmp_path / "results"
