@@ -303,7 +303,10 @@ class DistillationTrainer(DetectionTrainer):
             return super().train()
         finally:
             for key, value in before.items():
-                os.environ.pop(key, None) if value is None else os.environ.update({key: value})
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _load_checkpoint_state(self, ckpt):
         """Also the automatic balance: a NaN rollback to last.pt takes it back there, or the discarded epoch's
