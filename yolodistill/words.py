@@ -20,7 +20,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
 
     words = ("Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)" if command == "export" else
              "any other Ultralytics train argument goes as key=value (lr0=0.01)")
-    out = {}
+    out: dict[str, Any] = {}
+    raw: dict[str, str] = {}  # each key's word as typed, to name it if given again
     for item in items:
         key, sep, value = item.partition("=")
         if item.startswith("-") and not sep:
@@ -32,9 +33,12 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: {words}")
+        if key in out:  # the later one silently won; a flag given with a word is refused the same way
+            raise UserError(f"{key} is given twice ({key}={raw[key]} and {key}={value}): keep one")
         if not value.strip():  # as Ultralytics' own CLI refuses it: read as unset, epochs= trained the default 100
             raise UserError(f"{key}= needs a value: write {key}=VALUE, or leave the word out for the default "
                             f"(see yolodistill {command} --help)")
+        raw[key] = value
         try:
             out[key] = load_yaml(value)
         except yaml.YAMLError:
