@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from yolodistill.benchreport import KEYS, bench_rows, print_table
+from yolodistill.benchreport import KEYS, bench_rows, print_table, report_paths
 
 
 def table_row(name: str, fmt: str, imgsz: int) -> dict:
@@ -76,3 +76,12 @@ def test_an_older_bench_record_is_still_bench_s_own(tmp_path):
     for content, ours in (([row], True), ([], True), ({"mine": 1}, False), ([{"artifact": "a.pt"}], False)):
         (tmp_path / "bench.json").write_text(json.dumps(content))
         assert (bench_rows(tmp_path / "bench.json") == content) is ours, content  # its rows, or None
+
+
+def test_a_json_name_with_dots_names_every_report_alike(tmp_path):
+    """--json run.v2.json: the table, notes and plot are run.v2.csv, .md and .png beside it (they were run.csv, and a
+    rerun refused to replace its own run.csv as another program's file)."""
+    names = [p.name for p in report_paths(tmp_path / "run.v2.json")]
+    assert names == ["run.v2.json", "run.v2_env.json", "run.v2.csv", "run.v2.md", "run.v2.png"]
+    assert [p.name for p in report_paths(tmp_path / "bench.json")] == ["bench.json", "bench_env.json", "bench.csv",
+                                                                        "bench.md", "bench.png"]

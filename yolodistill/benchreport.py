@@ -88,8 +88,8 @@ def plot_png(rows: list[dict]) -> bytes:
 
 def report_paths(json_path: Path) -> list[Path]:
     """What `write_reports` writes: bench.json, its _env.json, .csv, .md and .png."""
-    stem = json_path.with_suffix("")
-    return [json_path, stem.with_name(f"{stem.name}_env.json"), *(stem.with_suffix(x) for x in (".csv", ".md", ".png"))]
+    stem = json_path.with_suffix("")  # run.v2.json -> run.v2: with_suffix on it would drop '.v2' as well
+    return [json_path, *(stem.with_name(stem.name + x) for x in ("_env.json", ".csv", ".md", ".png"))]
 
 
 def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
