@@ -297,6 +297,21 @@ def test_int8_gate_failure_refuses_the_artifact(weights, synth_data, monkeypatch
     assert leftovers(weights.parent) == []
 
 
+def test_int8_gate_with_nms_compares_at_the_graph_s_threshold(weights, synth_data, monkeypatch):
+    """An --nms graph drops every score under NMS_CONF, which costs mAP of its own: the fp32 reference is validated
+    at that threshold too, or the gate blamed INT8 for what --nms costs."""
+    seen = []
+    monkeypatch.setattr(ex, "val_map", lambda model, *a: seen.append(a[-1]) or (0.6, 0.50))
+    ex.export_model(weights, format="onnx", int8=True, nms=True, data=synth_data, max_drop=0.02)
+    assert seen == [ex.NMS_CONF, ex.NMS_CONF]
+
+
+def test_an_int8_gate_with_nothing_to_lose_refuses(weights):
+    """A model that finds nothing on --data (fp32 mAP about 0) passes any drop limit: no verdict, not saved."""
+    with pytest.raises(UserError, match=r"scores mAP50-95 0.0000 on --data, so the INT8 gate checks nothing"):
+        ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(0.0, 0.0, 0.05))
+
+
 @pytest.mark.parametrize(
     "fp32, int8, max_drop, passed",
     [(0.40, 0.39, 0.02, True), (0.40, 0.38, 0.02, True), (0.40, 0.37, 0.02, False), (0.30, 0.32, 0.0, True),

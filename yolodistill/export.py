@@ -30,6 +30,7 @@ from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_ru
 from .utils import no_blank_lines
 
 SAMPLE_IMAGES = 16
+MIN_GATE_MAP = 0.01  # below it the fp32 model finds next to nothing on --data: an INT8 gate there checks nothing
 # Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
 # share of --data's images INT8 calibrates on. Others change what parity compares (conf, iou) or other formats.
 EXPORT_WORDS = ("opset", "workspace", "fraction")
@@ -167,14 +168,16 @@ def parity_data(model, data: str | Path | None) -> tuple[dict | None, str]:
     return None, "Ultralytics' bundled images (pass --data for your own)"
 
 
-def val_map(model: str | Path, data: str | Path, imgsz: int, batch: int, device: str) -> tuple[float, float]:
-    """mAP50 and mAP50-95 of any artifact on the val split, square letterbox so every format sees the same pixels."""
+def val_map(model: str | Path, data: str | Path, imgsz: int, batch: int, device: str,
+            conf: float | None = None) -> tuple[float, float]:
+    """mAP50 and mAP50-95 of any artifact on the val split, square letterbox so every format sees the same pixels;
+    `conf`: the score threshold, where an --nms graph has one baked in (Ultralytics' val default otherwise)."""
     from ultralytics import YOLO
 
     with tempfile.TemporaryDirectory(prefix="yolodistill-val-") as tmp:
         metrics = YOLO(str(model), task="detect").val(
             data=str(data), imgsz=imgsz, batch=batch, device=device, rect=False, plots=False, save_json=False,
-            project=tmp, name="val", verbose=False,
+            project=tmp, name="val", verbose=False, **({} if conf is None else {"conf": conf}),
         )
     return float(metrics.box.map50), float(metrics.box.map)
 
@@ -344,20 +347,25 @@ def export_folder(weights: Path, artifact: str):
         LOGGER.handle(record)
 
 
-def map_pair(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int,
-             device: str) -> tuple[float, float]:
-    """mAP50-95 of the checkpoint and of its artifact on the same val split: the INT8 gate, and bf16's cost."""
-    return val_map(source, data, imgsz, batch, device)[1], val_map(artifact, data, imgsz, batch, device)[1]
+def map_pair(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
+             conf: float | None = None) -> tuple[float, float]:
+    """mAP50-95 of the checkpoint and of its artifact on the same val split, at the same score threshold (an --nms
+    graph's, which costs mAP of its own): the INT8 gate, and bf16's cost."""
+    return (val_map(source, data, imgsz, batch, device, conf)[1],
+            val_map(artifact, data, imgsz, batch, device, conf)[1])
 
 
 def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
-              max_drop: float) -> Int8Gate:
+              max_drop: float, conf: float | None = None) -> Int8Gate:
     """mAP50-95 of the INT8 artifact against its fp32 checkpoint, on the val split it was calibrated on."""
-    return Int8Gate(*map_pair(source, artifact, data, imgsz, batch, device), max_drop=max_drop)
+    return Int8Gate(*map_pair(source, artifact, data, imgsz, batch, device, conf), max_drop=max_drop)
 
 
 def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
     """Raise the one-line UserError that stops a diverging or too lossy artifact from being saved."""
+    if gate is not None and gate.fp32_map < MIN_GATE_MAP:  # nothing to lose: any INT8 file would pass
+        raise UserError(f"the fp32 model scores mAP50-95 {gate.fp32_map:.4f} on --data, so the INT8 gate checks "
+                        f"nothing; not saved. Pass --data with images this model finds objects in")
     if gate is not None and not gate.passed:
         raise UserError(
             f"INT8 {fmt} loses {gate.drop:.4f} mAP50-95 against fp32 ({gate.fp32_map:.4f} -> {gate.int8_map:.4f}), "
@@ -436,14 +444,15 @@ def export_model(
         conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
         with openvino_at_f32() if runtime != precision else nullcontext():
             parity = check_parity(source, artifact, images, size, conf, margin, device)
-        gate = int8_gate(source, artifact, data, size, batch, device, max_drop) if int8 else None
+        val_conf = conf if nms else None  # mAP at the threshold an --nms graph bakes in, for both sides
+        gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val_conf) if int8 else None
         refuse_if_broken(fmt, precision, parity, gate)
         lower = {}
         if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
             lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
                                                    device)
             if data:
-                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device)
+                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val_conf)
         final, replaced = install(artifact, weights.parent, weights.stem)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, **lower)
