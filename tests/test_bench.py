@@ -552,3 +552,25 @@ def test_bench_on_a_jetson_records_board_and_energy(run, synth_data, tmp_path):
     assert "clocks are not locked" in text and "J/img" in text
     assert started and started[0].terminated
     assert tuple(json.loads(out.read_text())[0]) == KEYS  # energy stays out of bench.json
+
+
+def test_no_refresh_thread_runs_beside_the_timed_passes():
+    """rich redraws an auto-refreshing bar from a thread of its own, which shared the CPU with the very passes bench
+    times (p99 about 40 % higher on a 2-core machine). bench's bar has none: it is drawn between passes."""
+    import threading
+
+    import torch
+    from rich.live import _RefreshThread
+
+    seen = []
+
+    def backend(im):
+        seen.append(any(isinstance(t, _RefreshThread) for t in threading.enumerate()))
+        return im
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with bn.timing_progress(console) as progress:
+        times = bn.time_runs(backend, torch.zeros(1), warmup=2, runs=30, progress=progress, label="x")
+        assert progress.tasks[0].completed == 30
+    assert len(times) == 30 and seen and not any(seen)
+    assert "30/30" in console.file.getvalue()  # still drawn, by time_runs itself
