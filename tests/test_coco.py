@@ -50,6 +50,25 @@ def test_an_image_listed_twice_is_one_image_with_both_boxes(tmp_path):
         assert sorted(rows(label)) == [pytest.approx([0, *CLIPPED], abs=1e-6), pytest.approx([1, *INSIDE], abs=1e-6)]
 
 
+def test_two_images_that_find_one_file_only_by_its_name_are_both_left_out(tmp_path):
+    """cam1/x.png and cam2/x.png where only images/x.png exists: found by the file name alone, they are two images
+    on one file, and which one it is cannot be told; it was written once with the boxes of both. The same name
+    written two ways (./img0.png) is still one image."""
+    root = tmp_path / "coco"
+    names = ["cam1/img0.png", "cam2/img0.png", "img1.png", "img2.png", "./img1.png"]
+    for name in ("img0.png", "img1.png", "img2.png"):
+        image(root / "images" / name)
+    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [30, 20, 20, 20]), (2, 7, [4, 3, 16, 12]),
+                             (4, 3, [30, 20, 20, 20]), (3, 7, [4, 3, 16, 12])])
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.5, seed=0)
+    assert sum(s.images.values()) == 2 and s.boxes == 3 and s.unmatched == 1
+    assert not list((tmp_path / "out").glob("images/*/img0.png"))
+    unmatched = (tmp_path / "out" / "unmatched.txt").read_text()
+    assert "'cam2/img0.png' (id 1) and 'cam1/img0.png' (id 0) both find" in unmatched
+    assert len(rows(next((tmp_path / "out").glob("labels/*/img1.txt")))) == 2  # img1.png and ./img1.png: one image
+
+
 def test_ids_written_as_whole_floats_match(tmp_path):
     """Exporters built on pandas write ids as 1.0: they converted before ids were checked, and still do."""
     root = tmp_path / "coco"

@@ -59,6 +59,9 @@ def test_voc2012_without_test_list_trains_on_trainval_minus_val(tmp_path):
     s = convert(src, fmt="voc", out=tmp_path / "out")
     assert s.images == {"train": 2, "val": 1}  # img2 only in val; img3-4 are in no list and left out
     assert sorted(p.name for p in (tmp_path / "out" / "images" / "train").iterdir()) == ["img0.jpg", "img1.jpg"]
+    # an empty test.txt is no list either: val.txt still names the held-out images (it was "the val split is empty")
+    (src / "ImageSets" / "Main" / "test.txt").write_text("\n")
+    assert convert(src, fmt="voc", out=tmp_path / "out2").images == {"train": 2, "val": 1}
 
 
 def test_vocdevkit_folder_holding_one_year(tmp_path):

@@ -23,7 +23,8 @@ LABELS = {
     # a short row, a polygon and the same polygon again
     "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped
     "val/v0": "1 0.5 0.5 0.5 0.5\n",
-    "val/v1": "0 0.3 0.3 0.4 0.4\n",  # v1 has t0's bytes
+    "val/v1": "0 0.3 0.3 0.4 0.4\n",
+    "train/t4": "0 0.3 0.3 0.4 0.4\n",  # t4 has v1's bytes: the val copy is kept
 }
 
 
@@ -33,7 +34,8 @@ def defective(root: Path) -> Path:
     for i in range(4):
         image(root / "images" / "train" / f"t{i}.jpg", seed=i)
     image(root / "images" / "val" / "v0.jpg", seed=10)
-    shutil.copy(root / "images" / "train" / "t0.jpg", root / "images" / "val" / "v1.jpg")
+    image(root / "images" / "val" / "v1.jpg", seed=11)
+    shutil.copy(root / "images" / "val" / "v1.jpg", root / "images" / "train" / "t4.jpg")
     for name, text in LABELS.items():
         (root / "labels" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "labels" / f"{name}.txt").write_text(text)
@@ -46,20 +48,21 @@ def defective(root: Path) -> Path:
 def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     s = convert(defective(tmp_path / "ds"), fmt="yolo", out=tmp_path / "out")
     out = tmp_path / "out"
-    assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 1} and "published" in s.split
+    assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 2} and "published" in s.split
     assert s.checks == {
         yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.NO_AREA: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 2,
         yf.DUPLICATES: 1,
     }
-    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (4, 1, 0, 1)
+    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (5, 1, 0, 1)
     assert rows(out / "labels" / "train" / "t0.txt") == [pytest.approx([0, 0.3, 0.3, 0.4, 0.4], abs=1e-6),
                                                          pytest.approx([1, 0.85, 0.5, 0.3, 0.4], abs=1e-6)]
     assert rows(out / "labels" / "train" / "t1.txt") == [pytest.approx([0, 0.2, 0.25, 0.2, 0.3], abs=1e-6)]
-    assert rows(out / "labels" / "train" / "t2.txt") == [] and not (out / "images" / "val" / "v1.jpg").exists()
+    assert rows(out / "labels" / "train" / "t2.txt") == [] and not (out / "images" / "train" / "t4.jpg").exists()
+    assert rows(out / "labels" / "val" / "v1.txt") == [pytest.approx([0, 0.3, 0.3, 0.4, 0.4], abs=1e-6)]
     issues = (out / "issues.txt").read_text()
     for needle in ("t0.txt line 2: box 0.9 0.5 0.4 0.4 is out of the 0-1 range", "class id 5 is beyond the 2 names",
-                   "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "v1.jpg: the same bytes as",
-                   "(val and train splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped",
+                   "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "t4.jpg: the same bytes as",
+                   "(train and val splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped",
                    # the summary says every check is listed: these were counted only
                    "t0.txt line 3: repeats an earlier row of the file, dropped", "t1.txt line 4: repeats an earlier",
                    "t1.txt line 3: a polygon of 3 points, taken as its box", "t2.jpg: no label row, kept as background",
@@ -69,7 +72,7 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     record = json.loads((out / "dataset.json").read_text())
     assert record["checks"] == s.checks and record["unmatched"] == 1 and record["format"] == "yolo"
     plain = Text.from_markup(s.render()).plain
-    assert "1 duplicate images (the first kept)" in plain and "Unmatched: 1 label files" in plain
+    assert "1 duplicate images (one kept: val's or test's before train's)" in plain and "Unmatched: 1 label files" in plain
 
     from ultralytics.data import YOLODataset
     from ultralytics.data.utils import check_det_dataset
@@ -295,8 +298,9 @@ def test_cli_convert_of_a_yaml_whose_train_lists_val(tmp_path, monkeypatch):
     assert "Images: 4 train, 2 val" in r.stdout and f"2 {yf.LEAKED}" in r.stdout and "empty" not in r.stdout
 
 
-def test_train_that_is_all_val_or_val_that_is_all_copies_is_one_honest_line(tmp_path):
-    """Nothing left to train on, or to validate on: said as such, never "the split is empty"."""
+def test_train_that_is_all_val_or_all_copies_of_val_is_one_honest_line(tmp_path):
+    """Nothing left to train on (all of it listed by val, or copies of val's images): said as such, never "the
+    split is empty"."""
     from typer.testing import CliRunner
 
     from yolodistill.cli import app
@@ -312,5 +316,25 @@ def test_train_that_is_all_val_or_val_that_is_all_copies_is_one_honest_line(tmp_
         shutil.copytree(tmp_path / "ds" / kind / "train", copies / kind / "train")
         shutil.copytree(tmp_path / "ds" / kind / "train", copies / kind / "val")
     r = CliRunner().invoke(app, ["data", "convert", str(copies), "--format", "yolo", "--out", str(tmp_path / "o2")])
-    assert "empty" not in assert_one_line_error(r, "every val image in", "has the same bytes as a train image")
+    assert "empty" not in assert_one_line_error(r, "every train image in", "has the same bytes as a val or test image")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_rounding_at_an_edge_is_not_clipping_and_a_box_off_the_image_is_dropped_once(tmp_path):
+    """A YOLO label rounded to 6 decimals puts an edge at 64 on 64.00003: not a clipped box (a round trip of the
+    tool's own BCCD output reported 148). A row wholly off the image is listed once, as dropped, not also as
+    clipped."""
+    src = tmp_path / "ds"
+    image(src / "images" / "train" / "a.jpg", seed=1)
+    image(src / "images" / "val" / "b.jpg", seed=2)
+    (src / "labels" / "train").mkdir(parents=True)
+    (src / "labels" / "val").mkdir(parents=True)
+    (src / "labels" / "train" / "a.txt").write_text("0 0.900000 0.500000 0.200001 0.200000\n1 1.2 0.5 0.2 0.2\n")
+    (src / "labels" / "val" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (src / "data.yaml").write_text(yaml.safe_dump({"path": str(src), "train": "images/train", "val": "images/val",
+                                                   "names": ["cat", "dog"]}))
+    s = convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert (s.boxes, s.clipped) == (2, 0) and s.checks == {yf.NO_AREA: 1}
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert "a.txt line 2: box 1.2 0.5 0.2 0.2 lies outside the image, dropped" in issues
+    assert "out of the 0-1 range" not in issues and "clipped" not in issues

@@ -146,6 +146,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
     entries = image_entries(data, path)
     found: dict[object, Item] = {}
     by_file: dict[Path, Item] = {}  # one file listed under two ids is one image with the boxes of both
+    named: dict[Path, tuple] = {}  # what found each file first: its path, whether as written, file_name, id
+    ambiguous: set[Path] = set()
     missing = []
     for im in sorted(entries.values(), key=lambda im: str(im["file_name"])):
         rel = Path(str(im["file_name"]).replace("\\", "/"))
@@ -165,7 +167,16 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         except (TypeError, ValueError):
             raise UserError(f"'{path}': image {im['id']} has a width or height that is not a number: fix or remove "
                             "them") from None
-        found[im["id"]] = by_file.setdefault(hit.resolve(), Item(hit, split=split, declared=declared))
+        key, exact = hit.resolve(), rel.is_absolute() or any(hit == d / rel for d in folders)
+        first_rel, first_exact, first_name, first_id = named.setdefault(key, (rel, exact, im["file_name"], im["id"]))
+        if key in ambiguous or (first_rel != rel and not (exact and first_exact)):  # cam1/x.jpg, cam2/x.jpg: x.jpg
+            missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) and '{first_name}' (id {first_id}) "
+                           f"both find '{hit}' only by its file name: which is which is unknown, both left out")
+            found.pop(first_id, None)
+            by_file.pop(key, None)
+            ambiguous.add(key)
+            continue
+        found[im["id"]] = by_file.setdefault(key, Item(hit, split=split, declared=declared))
     for k, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict):
             raise UserError(f"'{path}': annotation #{k + 1} is {str(ann)[:40]!r}, not an object: fix the JSON")

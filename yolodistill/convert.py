@@ -26,6 +26,7 @@ from .errors import UserError, check_imgsz, check_number, check_output, check_pa
 from .utils import atomic_write_json, atomic_write_text, files_under, make_folder
 
 FORMATS = ("voc", "coco", "yolo")
+EPS = 1e-6  # label writers round (YOLO to 6 decimals): a coordinate this far past an edge is on it
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # COCO's object sizes (pycocotools' areaRng), here on the box area in pixels once the image is resized to imgsz.
@@ -300,8 +301,8 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
                 source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has no "
                                      f"area inside the {width}x{height} image, dropped")
                 continue
-            if box != (x1, y1, x2, y2):
-                clipped += 1
+            if max(abs(a - b) for a, b in zip(box, (x1, y1, x2, y2))) > EPS * max(width, height):
+                clipped += 1  # not a YOLO label's rounding: 6 decimals put an edge at 640 on 640.0003
                 if not source.clips_listed:  # issues.txt lists what was fixed, clipping included
                     source.issues.append(f"{it.path}: a {source.names[c]} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) "
                                          f"reaches outside the {width}x{height} image, clipped")

@@ -122,9 +122,14 @@ def voc_splits(main: Path) -> dict[str, str]:
     leak its val images into training. No train or no val list means no published split.
     """
 
-    def ids(*candidates: str) -> list[str] | None:
-        f = next((main / f"{c}.txt" for c in candidates if (main / f"{c}.txt").is_file()), None)
-        return None if f is None else [line.split()[0] for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    def ids(*candidates: str) -> list[str] | None:  # the first list that names images (an empty test.txt: val.txt)
+        found = None
+        for f in (main / f"{c}.txt" for c in candidates):
+            if f.is_file():
+                found = [line.split()[0] for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+                if found:
+                    break
+        return found
 
     train, val = ids("trainval", "train"), ids("test", "val")
     if train is None or val is None:

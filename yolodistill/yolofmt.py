@@ -16,13 +16,12 @@ from pathlib import Path
 
 import yaml
 
-from .convert import SPLITS, Item, Source
+from .convert import EPS, SPLITS, Item, Source
 from .placement import image_size
 from .errors import UserError
 
 SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
-EPS = 1e-6  # label writers round; a coordinate this far past the edge is not out of range
 
 BACKGROUND = "images without labels (kept as background)"
 OUT_OF_RANGE = "boxes out of range (clipped)"
@@ -31,7 +30,7 @@ BEYOND = "boxes with a class id beyond the names (dropped)"
 MALFORMED = "malformed label rows (dropped)"
 POLYGONS = "polygons (taken as their box)"
 REPEATED = "repeated label rows (dropped)"
-DUPLICATES = "duplicate images (the first kept)"
+DUPLICATES = "duplicate images (one kept: val's or test's before train's)"
 LEAKED = "train images also in val or test (left out of train)"
 
 
@@ -276,6 +275,10 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
             continue
         seen.add(key)
         if outside or not all(-EPS <= v <= 1 + EPS for v in box):
+            if min(box[2], 1) <= max(box[0], 0) or min(box[3], 1) <= max(box[1], 0):  # said once, as dropped
+                issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} lies outside the image, dropped")
+                counts[NO_AREA] += 1
+                continue
             issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} is out of the 0-1 range, clipped")
             counts[OUT_OF_RANGE] += 1
         if len(coords) > 4:
@@ -286,9 +289,9 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
 
 
 def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
-    """Keep the first of images with the same bytes (train before val before test), so no image is in two splits
-    or trains twice."""
-    order = {s: i for i, s in enumerate([*SPLITS, None])}
+    """Keep one of images with the same bytes, so no image is in two splits or trains twice: the held-out split's
+    (val, then test) over train's, as `train_apart` keeps the evaluation set the user published whole."""
+    order = {s: i for i, s in enumerate(["val", "test", "train", None])}
     first: dict[str, Item] = {}
     kept = []
     for item in sorted(source.items, key=lambda it: (order[it.split], str(it.path))):
@@ -304,9 +307,9 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
             continue
         first[digest] = item
         kept.append(item)
-    if any(it.split == "val" for it in source.items) and not any(it.split == "val" for it in kept):
-        raise UserError(f"every val image in {source.searched} has the same bytes as a train image, so none is left "
-                        "to validate on: give the val split images of its own")
+    if any(it.split == "train" for it in source.items) and not any(it.split == "train" for it in kept):
+        raise UserError(f"every train image in {source.searched} has the same bytes as a val or test image, so none "
+                        "is left to train on: give the train split images of its own")
     source.items[:] = kept
 
 
