@@ -278,11 +278,12 @@ def test_copies_of_val_or_train_images_are_refused_as_footage(synth_data, footag
     shutil.copytree(footage, mixed)
     val = sorted((synth_data.parent / "images" / "val").iterdir())
     shutil.copy(val[0], mixed / "cam0" / "renamed.png")
-    with pytest.raises(UserError, match=r"holds 1 of the data's val/test images \(or copies\)"):
+    with pytest.raises(UserError, match=r"holds 1 of the data's val/test images \(or copies\), first '.*renamed.png'"):
         unlabeled_sources(DistillConfig(unlabeled=[str(mixed)]), synth_data)
     train = sorted(str(p) for p in (synth_data.parent / "images" / "train").iterdir())
     shutil.copy(train[0], mixed / "cam1" / "also.png")
-    with pytest.raises(UserError, match=r"holds 1 of the labelled training images themselves \(or copies\)"):
+    with pytest.raises(UserError, match=r"holds 1 of the labelled training images themselves \(or copies\), first "
+                                        r"'.*also.png'"):  # named: in a footage folder of thousands, findable
         check_sources([mixed], train)
     assert check_sources([footage], train, held_out=[str(v) for v in val]) == [str(footage.resolve())]
     gone = tmp_path / "gone.png"  # a split image that cannot be read is no copy of anything, not a traceback

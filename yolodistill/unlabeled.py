@@ -106,17 +106,18 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
         detail = f" ({len(bad)} unreadable)" if bad else ""
         raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
                         f"hold images ({', '.join(sorted(image_suffixes()))})")
-    if train_images and (same := count_same(found, train_images)):
-        raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the labelled training images "
-                        "themselves (or copies): pass images that are not in the data's train split")
-    if held_out and (same := count_same(found, held_out)):
-        raise UserError(f"{source} {', '.join(map(str, folders))} holds {same} of the data's val/test images (or "
-                        "copies): trained on, they would flatter the val mAP; pass images outside those splits")
+    if train_images and (same := same_files(found, train_images)):
+        raise UserError(f"{source} {', '.join(map(str, folders))} holds {len(same)} of the labelled training images "
+                        f"themselves (or copies), first '{same[0]}': pass images that are not in the data's train split")
+    if held_out and (same := same_files(found, held_out)):
+        raise UserError(f"{source} {', '.join(map(str, folders))} holds {len(same)} of the data's val/test images (or "
+                        f"copies), first '{same[0]}': trained on, they would flatter the val mAP; pass images outside "
+                        "those splits")
     return out
 
 
-def count_same(found: list[str], others: list[str]) -> int:
-    """How many of `found` are files of `others` or byte-identical copies of one (a val image copied into the footage
+def same_files(found: list[str], others: list[str]) -> list[str]:
+    """Those of `found` that are files of `others` or byte-identical copies of one (a val image copied into the footage
     is still a val image). Only files of a size some other has are read, so a large train split costs a stat each."""
     import hashlib
 
@@ -136,11 +137,8 @@ def count_same(found: list[str], others: list[str]) -> int:
             digests[size] = {digest(t) for t in by_size[size]} - {None}
         return digests[size]
 
-    same = 0
-    for f in found:
-        size = os.path.getsize(f)
-        same += os.path.realpath(f) in real or (size in by_size and digest(f) in of_size(size))
-    return same
+    return [f for f in found if os.path.realpath(f) in real
+            or ((size := os.path.getsize(f)) in by_size and digest(f) in of_size(size))]
 
 
 def unlabeled_sources(distill, data: str | Path):
