@@ -103,8 +103,8 @@ class AutoBalance:
     def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor]) -> None:
         """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`."""
         keys = list(terms)
-        reference, *norms = rank_mean([gradient_norm(detection, feats), *(gradient_norm(terms[k], feats) for k in keys)],
-                                      detection.device)
+        measured = [gradient_norm(detection, feats), *(gradient_norm(terms[k], feats) for k in keys)]
+        reference, *norms = rank_mean(measured, detection.device)
         if not all(map(math.isfinite, (reference, *norms))) or reference <= 0:
             return  # a NaN step (Ultralytics recovers from those) or no labelled image: measure another batch
         self.reference += reference
@@ -156,9 +156,9 @@ class BackboneCap:
         """Measure one batch: `terms` (unweighted, at the columns' scale) still in the graph that produced `tensors`."""
         if not tensors:
             return  # every backbone layer frozen (freeze=): no pull there to hold
-        det, kd = rank_mean([gradient_norm(detection, tensors),
-                             gradient_norm(sum(self.weights[k] * v for k, v in terms.items()), tensors) if terms else 0.0],
-                            detection.device)
+        pulled = sum(self.weights[k] * v for k, v in terms.items())
+        measured = [gradient_norm(detection, tensors), gradient_norm(pulled, tensors) if terms else 0.0]
+        det, kd = rank_mean(measured, detection.device)
         if not (math.isfinite(det) and math.isfinite(kd)) or det <= 0:
             return  # a NaN step or no labelled image: measure another batch
         if self.measuring:  # the averages start from the reference's means
