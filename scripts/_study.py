@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from yolodistill.errors import UserError
+from yolodistill.report import gap_recovered
 
 METHODS = ("plain", "builtin", "ours")
 STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
@@ -303,8 +304,7 @@ def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict],
             goal.update(value=share, shown=("undefined" if share is None else f"{share:.0%}") + only,
                         met=share is not None and share >= t["share"])
         elif "gap" in t:
-            plain = mean[pair[1]]
-            gap = (mean[arm] - plain) / (teacher - plain) if teacher is not None and teacher > plain else None
+            gap = gap_recovered(mean[arm], mean[pair[1]], teacher)
             goal.update(value=gap, shown=("undefined" if gap is None else f"{gap:.0%}") + only,
                         met=gap is not None and gap >= t["gap"])
         else:

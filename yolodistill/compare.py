@@ -181,15 +181,16 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     name = f"{method}-seed{seed}"
     if method == "ours":
         result = train(**ours, seed=seed, project=base["project"], name=name, exist_ok=True)
-        return result.save_dir, result.metrics or best_epoch_metrics(result.save_dir / "results.csv")
-    args = {**base, "seed": seed, "name": name, "exist_ok": True}
-    if method == "builtin":
-        args["distill_model"] = ours["teacher"]
-    trainer = DetectionTrainer(overrides=args)
-    with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
-        trainer.train()
-    save_dir = Path(trainer.save_dir)
-    return save_dir, dict(trainer.metrics or best_epoch_metrics(save_dir / "results.csv"))
+        save_dir, metrics = result.save_dir, result.metrics
+    else:
+        args = {**base, "seed": seed, "name": name, "exist_ok": True}
+        if method == "builtin":
+            args["distill_model"] = ours["teacher"]
+        trainer = DetectionTrainer(overrides=args)
+        with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
+            trainer.train()
+        save_dir, metrics = Path(trainer.save_dir), trainer.metrics
+    return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP
 
 
 def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:
