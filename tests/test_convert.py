@@ -218,3 +218,31 @@ def test_clipping_alone_is_listed_in_issues_txt(tmp_path, fmt):
     assert "(30, 20, 50, 40) reaches outside the 40x30 image, clipped" in issues
     boxes_line = Text.from_markup(s.render()).plain.split("Boxes:")[1].splitlines()[0]
     assert f"listed in {tmp_path / 'out' / 'issues.txt'}" in boxes_line
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, monkeypatch, made):
+    # images were written into --out one by one: an interrupt left a half dataset that the rerun refused as not empty
+    import yolodistill.convert as conv
+
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    if made:
+        (out / "images").mkdir(parents=True)  # an empty images/ of the user's is allowed, and stays
+        (out / "notes.txt").write_text("mine")
+    real, calls = conv._link_or_copy, []
+
+    def interrupted(a, b):
+        calls.append(b)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(a, b)
+
+    monkeypatch.setattr(conv, "_link_or_copy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert(src, fmt="voc", out=out)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) if out.exists() else []
+    assert left == (["images", "notes.txt"] if made else [])
+    monkeypatch.setattr(conv, "_link_or_copy", real)
+    s = convert(src, fmt="voc", out=out)
+    assert s.boxes == 5 and len(list((out / "labels").rglob("*.txt"))) == 5
+    assert len(list((out / "images").rglob("*.*"))) == 5 and not list(out.glob(".convert-*"))

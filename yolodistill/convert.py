@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -348,12 +349,28 @@ def _out_names(items: list[Item]) -> list[str]:
 
 def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[list[str]], per_class: dict,
            sizes: dict, imgsz: int, summary: ConvertSummary) -> ConvertSummary:
-    """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out."""
+    """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out.
+
+    images/ and labels/ are written in a hidden folder under `out` and moved in whole at the end, so an interrupted
+    conversion leaves no half dataset that a rerun would refuse as not empty."""
+    made = not out.exists()
     make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
-    for it, name, lines in zip(source.items, _out_names(source.items), labels):
-        dst = out / "images" / it.split / name
-        _link_or_copy(it.path, dst)
-        atomic_write_text(out / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
+    stage = Path(tempfile.mkdtemp(prefix=".convert-", dir=out.resolve()))
+    try:
+        for it, name, lines in zip(source.items, _out_names(source.items), labels):
+            dst = stage / "images" / it.split / name
+            _link_or_copy(it.path, dst)
+            atomic_write_text(stage / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
+        for sub in ("images", "labels"):
+            if (out / sub).is_dir():  # empty, as _check_out made sure
+                (out / sub).rmdir()
+            os.replace(stage / sub, out / sub)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if made and not any(out.resolve().iterdir()):
+            out.resolve().rmdir()
+        raise
+    stage.rmdir()
     data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
             "names": dict(enumerate(source.names))}
     atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
