@@ -29,6 +29,16 @@ def test_gradient_norm_by_hand_and_leaves_grad_alone():
     assert gradient_norm(torch.tensor(2.0), [x]) == 0.0  # a constant term pulls on nothing
 
 
+def test_gradient_norm_at_a_loss_scale_survives_half_precision():
+    # under fp16 AMP a small term's gradient underflows to 0 on the half-precision activations it flows through,
+    # as it would in Ultralytics' backward pass without its loss scale
+    x = torch.ones(100, dtype=torch.float16, requires_grad=True)
+    loss = (x.float() * 1e-9).sum()  # d/dx = 1e-9, below float16's smallest value (6e-8)
+    assert gradient_norm(loss, [x]) == 0.0
+    assert gradient_norm(loss, [x], scale=2.0 ** 16) == pytest.approx(1e-9 * 10, rel=1e-3)
+    assert gradient_norm((3 * x.float()).sum(), [x], scale=8.0) == pytest.approx(30.0)  # divided back
+
+
 def pulls(x: torch.Tensor, detection: float, **terms: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Losses linear in x, whose gradient norms on x (one value) are the numbers given."""
     return detection * x.sum(), {k: v * x.sum() for k, v in terms.items()}

@@ -211,7 +211,7 @@ def test_balance_epoch_measures_again_at_every_epoch_start(teacher26, synth_data
         balance = unwrap_model(t.model).balance
         if not measured:
             update = balance.update
-            balance.update = lambda *a: (measured.__setitem__(-1, measured[-1] + 1), update(*a))
+            balance.update = lambda *a, **k: (measured.__setitem__(-1, measured[-1] + 1), update(*a, **k))
         measured.append(0)
 
     trainer.add_callback("on_train_epoch_start", count)
@@ -223,6 +223,25 @@ def test_balance_epoch_measures_again_at_every_epoch_start(teacher26, synth_data
     assert measured == [batches, batches], measured
     assert set(multipliers[0]) == set(KD_TERMS) and multipliers[0] != multipliers[1]
     assert saved == [pytest.approx(m) for m in multipliers]
+
+
+def test_the_balance_measures_at_the_trainer_s_loss_scale(teacher26, synth_data, tmp_path):
+    """Under fp16 AMP Ultralytics scales the loss before backward; the balance's own backward passes must use the
+    same scale or small terms underflow. CPU trains without a scaler, so the test gives the trainer an enabled one."""
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "scaled", epochs=1, kd_balance="auto")
+    scales = []
+
+    def scaled(t):
+        t.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+        balance = unwrap_model(t.model).balance
+        update = balance.update
+        balance.update = lambda *a, **k: (scales.append(k.get("scale")), update(*a, **k))
+
+    trainer.add_callback("on_train_start", scaled)
+    trainer.train()
+    assert scales and all(s == 1024.0 for s in scales), scales
+    multipliers = unwrap_model(trainer.model).balance.multipliers
+    assert multipliers and all(math.isfinite(m) and m > 0 for m in multipliers.values())
 
 
 def test_balance_cap_measures_the_backbone_on_schedule_and_saves_its_state(teacher26, synth_data, tmp_path):

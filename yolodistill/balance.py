@@ -43,12 +43,16 @@ MEASURED = {"auto": 10, "epoch": 5}  # batches measured: once at the start (auto
 MODES = ("fixed", *MEASURED, "cap")
 
 
-def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor]) -> float:
-    """||d loss / d tensors|| without touching any .grad (the graph is kept for the real backward pass)."""
+def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor], scale: float = 1.0) -> float:
+    """||d loss / d tensors|| without touching any .grad (the graph is kept for the real backward pass).
+
+    `scale`: the trainer's fp16 loss scale. Under fp16 autocast the gradients flow through half-precision activations,
+    where a small term's underflow to 0 as an unscaled backward pass; the loss is scaled as Ultralytics scales its own
+    before backward, and the norm divided back."""
     if not loss.requires_grad:
         return 0.0
-    grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
-    return float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5)
+    grads = torch.autograd.grad(loss * scale if scale != 1 else loss, tensors, retain_graph=True, allow_unused=True)
+    return float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5) / scale
 
 
 def rank_mean(values: list[float], device: torch.device | str = "cpu") -> list[float]:
@@ -100,10 +104,12 @@ class AutoBalance:
     def measuring(self) -> bool:
         return self.seen < self.batches
 
-    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor]) -> None:
-        """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`."""
+    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], feats: list[torch.Tensor],
+               scale: float = 1.0) -> None:
+        """Measure one batch: `detection` and `terms` are scalars still in the graph that produced `feats`; `scale`:
+        the fp16 loss scale (`gradient_norm`)."""
         keys = list(terms)
-        measured = [gradient_norm(detection, feats), *(gradient_norm(terms[k], feats) for k in keys)]
+        measured = [gradient_norm(detection, feats, scale), *(gradient_norm(terms[k], feats, scale) for k in keys)]
         reference, *norms = rank_mean(measured, detection.device)
         if not all(map(math.isfinite, (reference, *norms))) or reference <= 0:
             return  # a NaN step (Ultralytics recovers from those) or no labelled image: measure another batch
@@ -152,12 +158,14 @@ class BackboneCap:
         self.calls += 1
         return self.measuring or self.calls % self.every == 0
 
-    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], tensors: list[torch.Tensor]) -> None:
-        """Measure one batch: `terms` (unweighted, at the columns' scale) still in the graph that produced `tensors`."""
+    def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], tensors: list[torch.Tensor],
+               scale: float = 1.0) -> None:
+        """Measure one batch: `terms` (unweighted, at the columns' scale) still in the graph that produced `tensors`;
+        `scale`: the fp16 loss scale (`gradient_norm`)."""
         if not tensors:
             return  # every backbone layer frozen (freeze=): no pull there to hold
         pulled = sum(self.weights[k] * v for k, v in terms.items())
-        measured = [gradient_norm(detection, tensors), gradient_norm(pulled, tensors) if terms else 0.0]
+        measured = [gradient_norm(detection, tensors, scale), gradient_norm(pulled, tensors, scale) if terms else 0.0]
         det, kd = rank_mean(measured, detection.device)
         if not (math.isfinite(det) and math.isfinite(kd)) or det <= 0:
             return  # a NaN step or no labelled image: measure another batch

@@ -96,6 +96,7 @@ class KDModel(DistillationModel):
         self.teacher_digest: str | None = None  # sha256 of the teacher's file, set by the trainer, checked on resume
         self.data_fingerprint: dict | None = None  # the images of its train and val splits (data.fingerprint), too
         self.kd_scale = 1.0  # the schedule's factor, set by the trainer each epoch (schedule.kd_factor)
+        self.grad_scale = 1.0  # the trainer's fp16 loss scale, which the balance measures at (train.mirror_loss_scale)
         s_ch, t_ch = neck_channels(student_model), neck_channels(self.teacher_model)
         self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
         self.s_reg_max = detect_head(student_model).reg_max
@@ -149,7 +150,7 @@ class KDModel(DistillationModel):
             self.balance.update(regular.sum(), {k: v * labelled.stop for k, v in terms.items()  # the columns' scale
                                                 if k in KD_TERMS and self.weights[k]},
                                 backbone_parameters(self.student_model) if self.balance.on_backbone
-                                else student["one2many"]["feats"])
+                                else student["one2many"]["feats"], scale=self.grad_scale)
         weighted = {k: terms.get(k, regular.new_zeros(())) * self.weights[k[:-2] if k.endswith("_u") else k]
                     * self.scale(k[:-2] if k.endswith("_u") else k) for k in self.terms}
         sizes = {k: n_u if k.endswith("_u") else labelled.stop for k in self.terms}

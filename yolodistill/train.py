@@ -58,6 +58,14 @@ def apply_schedule(trainer: DistillationTrainer) -> None:
         model.balance.restart()
 
 
+def mirror_loss_scale(trainer: DistillationTrainer) -> None:
+    """Callback at each batch start: hand the automatic balance the fp16 loss scale Ultralytics' backward pass will
+    use, so its gradient norms do not underflow where the real ones do not (balance.gradient_norm)."""
+    model = unwrap_model(trainer.model)
+    if isinstance(model, KDModel) and model.balance is not None:
+        model.grad_scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
+
+
 def prefit_adapters(trainer: DistillationTrainer) -> None:
     """Callback once the loader, optimizer and EMA exist: train the feature adapters alone for `kd_prefit` batches
     (`KDModel.fit_adapters`) before the first epoch; never on resume, where the adapters come from last.pt."""
@@ -118,6 +126,8 @@ class DistillationTrainer(DetectionTrainer):
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         if apply_schedule not in self.callbacks["on_train_epoch_start"]:
             self.add_callback("on_train_epoch_start", apply_schedule)
+        if mirror_loss_scale not in self.callbacks["on_train_batch_start"]:
+            self.add_callback("on_train_batch_start", mirror_loss_scale)
         if prefit_adapters not in self.callbacks["on_pretrain_routine_end"]:
             self.add_callback("on_pretrain_routine_end", prefit_adapters)
         self.write_recipe()
