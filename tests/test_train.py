@@ -465,6 +465,28 @@ def test_a_save_period_checkpoint_of_a_run_that_went_on_is_not_resumed(teacher26
     assert {p: p.read_bytes() for p in kept} == kept
 
 
+def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupted_last, tmp_path):
+    """A last.pt outside weights/ resumes into the folder it is in: put beside another run's weights/ and
+    results.csv it trained over that run's best.pt, last.pt and results.csv rows, silently."""
+    import shutil
+
+    run = tmp_path / "other"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"theirs")
+    (run / "results.csv").write_text("epoch\n1\n")
+    loose = shutil.copy(interrupted_last, run / "last.pt")
+    with pytest.raises(UserError, match="which holds another run's weights: resuming would write over it"):
+        check_resume(loose, {})
+    shutil.rmtree(run / "weights")
+    with pytest.raises(UserError, match="another run's results.csv"):
+        check_resume(loose, {})
+    assert (run / "results.csv").read_text() == "epoch\n1\n"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    args, _, _ = check_resume(shutil.copy(interrupted_last, alone / "last.pt"), {})
+    assert args["save_dir"] == str(alone.resolve())
+
+
 def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
     """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
     from typer.testing import CliRunner

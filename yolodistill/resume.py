@@ -145,13 +145,20 @@ def same_value(given: Any, run: Any) -> bool:
 def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     """A save_period checkpoint (epochN.pt) of its run's last epoch has nothing to resume (Ultralytics then failed
     with a traceback, after our records were rewritten); one whose run went on would train over that run's later
-    last.pt, best.pt and results.csv rows."""
+    last.pt, best.pt and results.csv rows. So would a last.pt put in another run's folder, beside its weights/."""
     from ultralytics.utils.patches import torch_load
 
     epoch, epochs = ckpt.get("epoch", -1), (ckpt.get("train_args") or {}).get("epochs")
     if isinstance(epochs, int) and epoch + 1 >= epochs:
         raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
                         f"with --student {p} to train it further")
+    folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
+    if p.resolve().parent != folder / "weights":
+        taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None)
+        if taken:
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which holds another run's {taken}: "
+                            f"resuming would write over it; copy '{p}' into a folder of its own to resume from it "
+                            "there")
     last = p.resolve().parent / "last.pt"
     if last == p.resolve() or not last.is_file():
         return
