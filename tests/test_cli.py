@@ -180,6 +180,20 @@ def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path
     assert not (tmp_path / "p").exists()
 
 
+def test_compare_takes_seeds_and_methods_as_key_value_words(monkeypatch):
+    """Both have defaults, so merge_overrides counted them as typed: seeds=0 was 'given twice (--seeds 0,1,2 and
+    seeds=0)', though --seeds never was."""
+    import yolodistill.compare
+
+    got = {}
+    monkeypatch.setattr(yolodistill.compare, "compare", lambda **k: got.update(k))
+    result = CliRunner().invoke(app, ["compare", *FLAGS[:6], "seeds=0", "methods=plain,ours"])
+    assert result.exit_code == 0, result.output
+    assert got["seeds"] == 0 and got["methods"] == "plain,ours"
+    result = CliRunner().invoke(app, ["compare", *FLAGS[:6], "--seeds", "1", "seeds=0"])
+    assert_one_line_error(result, "seeds is given twice (--seeds 1 and seeds=0): keep one")
+
+
 def test_info_lists_versions_and_format_support():
     result = CliRunner().invoke(app, ["info"], terminal_width=200)
     assert result.exit_code == 0, result.output

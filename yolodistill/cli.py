@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
-from .words import extra_words, is_word, only_own_words, own_words
+from .words import extra_words, is_word, only_own_words, own_words, typed
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -50,7 +50,7 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
              if v is not None and v != [] and v != () and not (v is False and k in unset)}  # [] : a list flag left off
     if isinstance(given.get("batch"), float) and given["batch"].is_integer():  # a float option, for --batch 0.7
         given["batch"] = int(given["batch"])
-    twice = sorted(set(given) & set(words))
+    twice = sorted(k for k in set(given) & set(words) if typed(ctx, k))  # compare's --seeds left off: its default
     if twice:
         k = twice[0]
         raise UserError(f"{k} is given twice (--{k.replace('_', '-')} {given[k]} and {k}={words[k]}): keep one")

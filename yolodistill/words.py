@@ -65,6 +65,12 @@ def is_word(text: str, ctx: typer.Context) -> bool:
     return bool(sep) and key.isidentifier() and (key in options(ctx) or "/" not in text)
 
 
+def typed(ctx: typer.Context, key: str) -> bool:
+    """Whether option `key` was given on the command line (or by environment), not left at its default."""
+    source = ctx.get_parameter_source(key)
+    return source is None or source.name not in {"DEFAULT", "DEFAULT_MAP"}
+
+
 def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """For commands whose flags have defaults: the command's option values, where a key=value word (of `words`, else
     the command's extra words) naming one of its options sets it, as in train (imgsz=320 is --imgsz 320), converted
@@ -73,7 +79,7 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
     values = {k: v for k, v in ctx.params.items() if k in params}
     for key in [k for k in words if k in params]:
         value, param = words.pop(key), params[key]
-        if ctx.get_parameter_source(key).name not in {"DEFAULT", "DEFAULT_MAP"}:
+        if typed(ctx, key):
             flag = f"{param.opts[0]} {values[key]}"
             if isinstance(values[key], bool):  # --half, --no-simplify: a flag typed alone
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
