@@ -413,6 +413,32 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     assert fake.trained == ["builtin-seed0", "ours-seed0", "builtin-seed1", "ours-seed1"]
 
 
+def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,
+                                                                             monkeypatch):
+    """A relative --unlabeled stayed relative in the printed command (and in the run plans): pasted in another
+    folder it failed with 'does not exist'."""
+    from .builders import image
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    for i in range(4):
+        image(work / "unl" / f"u{i}.png", w=64, h=64, seed=100 + i)
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--methods", "plain,ours", "--imgsz", "64", "--batch", "8", "--workers",
+            "0", "--device", "cpu", "--project", str(tmp_path), "--name", "cmp", "--unlabeled", "unl"]
+    FakeRuns(monkeypatch, stop_at="ours-seed0")
+    cut = CliRunner().invoke(app, args)
+    assert cut.exit_code == 130, cut.output
+    command = " ".join(cut.output.split()).split("Continue with: ")[1]
+    assert f"unlabeled={json.dumps([str(work / 'unl')])}" in command or str(work / "unl") in command, command
+    monkeypatch.chdir(elsewhere)
+    fake = FakeRuns(monkeypatch)
+    rerun = CliRunner().invoke(app, shlex.split(command)[1:])
+    assert rerun.exit_code == 0, rerun.output
+    assert fake.trained == ["ours-seed0"]  # plain's run kept: the same plan, read from another folder
+
+
 def test_the_repeat_command_reads_back_the_same_settings():
     """device=0 written bare came back the number 0, another plan than '0': the continue command kept nothing."""
     from yolodistill.words import parse_overrides

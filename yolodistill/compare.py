@@ -129,6 +129,21 @@ def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir
     return shlex.join(words)
 
 
+def absolute_paths(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The settings that name files or folders (--unlabeled, pretrained=), absolute where they exist: the command
+    compare prints, and the run plans a rerun compares, then mean the same from any folder."""
+    def absolute(value: Any) -> Any:
+        return str(Path(value).resolve()) if isinstance(value, (str, Path)) and Path(value).exists() else value
+
+    out = dict(overrides)
+    for key in ("unlabeled", "pretrained"):
+        if isinstance(out.get(key), (list, tuple)):
+            out[key] = [absolute(v) for v in out[key]]
+        elif key in out:
+            out[key] = absolute(out[key])
+    return out
+
+
 def plain_word(value: Any) -> bool:
     """A string that key=value reads back as that string; '0' (device=0) would come back a number, so it is quoted."""
     from .config import load_yaml
@@ -272,6 +287,7 @@ def compare(
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does
+    overrides = absolute_paths(overrides)
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
