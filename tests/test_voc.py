@@ -384,3 +384,33 @@ def test_flat_annotations_with_split_image_folders_keep_the_split(tmp_path):
     s = convert(src, fmt="voc", out=tmp_path / "out")
     assert s.images == {"train": 3, "val": 2} and "published" in s.split
     assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == ["val0.jpg", "val1.jpg"]
+
+
+def test_folder_holding_vocdevkit_keeps_the_published_split(tmp_path):
+    """A VOC tarball extracted into voc/: voc/VOCdevkit/VOC2012 was not looked for, and val.txt's images were split at
+    random (seed 0, val fraction 0.2) with no word said. It converts as VOCdevkit/ itself does."""
+    src = make_voc(tmp_path / "voc" / "VOCdevkit" / "VOC2012")
+    main = src / "ImageSets" / "Main"
+    for f in ("trainval.txt", "test.txt"):  # VOC2012 publishes train.txt and val.txt
+        (main / f).unlink()
+    (main / "train.txt").write_text("img0\nimg1\nimg3\n")
+    (main / "val.txt").write_text("img2\nimg4\n")
+    s = convert(tmp_path / "voc", fmt="voc", out=tmp_path / "out")
+    assert s.split == "published split" and s.images == {"train": 3, "val": 2}
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == ["img2.jpg", "img4.jpg"]
+    assert files(tmp_path / "out" / "labels") == files(convert(tmp_path / "voc" / "VOCdevkit", fmt="voc",
+                                                               out=tmp_path / "out2").data_yaml.parent / "labels")
+    make_voc(tmp_path / "voc" / "VOCdevkit" / "VOC2007")  # several years: one at a time, as from VOCdevkit/
+    with pytest.raises(UserError, match="VOCdevkit' holds several VOC datasets .*VOC2007, VOC2012"):
+        convert(tmp_path / "voc", fmt="voc", out=tmp_path / "out3")
+
+
+def test_split_lists_left_unread_refuse_a_seeded_split(tmp_path):
+    """A VOC dataset deeper than the reader looks: its published split is named, not silently replaced by a seeded
+    one; --annotations DIR asks for the seeded split."""
+    make_voc(tmp_path / "downloads" / "voc" / "VOCdevkit" / "VOC2007")
+    with pytest.raises(UserError, match=r"ImageSets/Main' lists the published split of .*VOC2007', .*pass .*VOC2007'"):
+        convert(tmp_path / "downloads", fmt="voc", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    s = convert(tmp_path / "downloads", fmt="voc", out=tmp_path / "out", annotations=tmp_path / "downloads")
+    assert "seeded" in s.split and sum(s.images.values()) == 5

@@ -67,6 +67,8 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         by_image = folder_splits([image for image, *_ in found], root) if all(
             image.is_relative_to(root) for image, *_ in found) else None
         found = [(image, objects, (by_image or {}).get(image), size) for image, objects, _, size in found]
+    if annotations is None and not splits and not all(split for _, _, split, _ in found):
+        refuse_unread_lists(root)
     classes = sorted({name for _, objects, *_ in found for name, *_ in objects})
     if names is None:
         names = classes
@@ -92,14 +94,18 @@ def children(folder: Path, wanted: tuple[str, ...]) -> list[Path]:
 
 
 def voc_root(src: Path) -> Path:
-    """SRC itself, or the one VOC20xx folder inside a VOCdevkit/ that holds the annotations."""
+    """SRC itself, or the one VOC20xx folder that holds the annotations in SRC (a VOCdevkit/) or in the VOCdevkit/ in
+    SRC (a VOC tarball extracted into a folder, whose split lists went unread: its val images were trained on)."""
     if children(src, ANNOTATION_DIRS) or not src.is_dir():
         return src
-    inner = [p for p in sorted(src.iterdir()) if p.is_dir() and children(p, ("annotations",))]
-    if len(inner) > 1:
-        raise UserError(f"'{src}' holds several VOC datasets ({', '.join(p.name for p in inner)}): "
-                        "convert one at a time, e.g. " + str(inner[0]))
-    return inner[0] if inner else src
+    for folder in (src, *children(src, ("vocdevkit",))):
+        inner = [p for p in sorted(folder.iterdir()) if p.is_dir() and children(p, ("annotations",))]
+        if len(inner) > 1:
+            raise UserError(f"'{folder}' holds several VOC datasets ({', '.join(p.name for p in inner)}): "
+                            "convert one at a time, e.g. " + str(inner[0]))
+        if inner:
+            return inner[0]
+    return src
 
 
 def annotation_dir(root: Path) -> Path:
@@ -135,6 +141,16 @@ def voc_splits(main: Path) -> dict[str, str]:
     if train is None or val is None:
         return {}
     return {**{i: "train" for i in train}, **{i: "val" for i in val}}
+
+
+def refuse_unread_lists(root: Path) -> None:
+    """Refuse a seeded split where an ImageSets/Main under SRC that this reader did not read (a VOC dataset deeper
+    than it looks) publishes one: its val images would be trained on, and nothing would say so."""
+    mains = {p.parent for p in files_under(root) if p.parent.name == "Main" and p.parent.parent.name == "ImageSets"}
+    for main in sorted(mains):
+        if voc_splits(main):
+            raise UserError(f"'{main}' lists the published split of '{main.parent.parent}', which reading '{root}' "
+                            f"does not use: pass '{main.parent.parent}', or --annotations DIR for a seeded split")
 
 
 def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float, float]], tuple[int, int] | None]:
