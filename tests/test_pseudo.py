@@ -19,12 +19,14 @@ from .conftest import assert_one_line_error
 
 @pytest.fixture
 def source(tmp_path, synth_data) -> Path:
-    """Unlabelled images in two subfolders with clashing names, and one unreadable file."""
+    """Unlabelled images in two subfolders with clashing names (different images: copies share a split), and one
+    unreadable file."""
     root = tmp_path / "footage"
-    for cam in ("cam0", "cam1"):
+    val = sorted((synth_data.parent / "images" / "val").iterdir())
+    for cam, imgs in (("cam0", val[:3]), ("cam1", val[3:6])):
         (root / cam).mkdir(parents=True)
-        for img in sorted((synth_data.parent / "images" / "val").iterdir())[:3]:
-            shutil.copy(img, root / cam / img.name)
+        for img, name in zip(imgs, val[:3]):
+            shutil.copy(img, root / cam / name.name)
     (root / "cam0" / "broken.png").write_bytes(b"not an image")
     return root
 
@@ -302,3 +304,23 @@ def test_files_put_into_an_empty_out_while_labelling_are_kept(teacher26, source,
         pseudo_label(teacher26, source, out, imgsz=64, progress=False)
     assert [p.name for p in out.iterdir()] == ["data.yaml"] and (out / "data.yaml").read_text() == "mine"
     assert not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copies_of_an_image_land_in_one_split(teacher26, synth_data, tmp_path, monkeypatch, seed):
+    """The same frame in two folders (a/00010.png, b/00010.png) went one to train and one to val by chance, and val
+    scored images trained on: a group of byte-identical files is kept in one split, as `data convert` keeps them."""
+    labelled_by_a_stub(monkeypatch)
+    val = sorted((synth_data.parent / "images" / "val").iterdir())
+    root = tmp_path / "footage"
+    for sub, imgs in (("a", val[:5]), ("b", val[:5]), ("c", val[5:7])):
+        (root / sub).mkdir(parents=True)
+        for img in imgs:
+            shutil.copy(img, root / sub / img.name)
+    result = pseudo_label(teacher26, root, tmp_path / "out", val_fraction=0.25, seed=seed, progress=False)
+    split = {s: {p.name: p.read_bytes() for p in (tmp_path / "out" / "images" / s).iterdir()} for s in ("train", "val")}
+    assert split["val"] and split["train"] and len(split["val"]) + len(split["train"]) == result.images == 12
+    leaked = [name for name, data in split["val"].items() if data in split["train"].values()]
+    assert not leaked, f"seed {seed}: val images with a byte-identical copy in train: {leaked}"
+    again = pseudo_label(teacher26, root, tmp_path / "again", val_fraction=0.25, seed=seed, progress=False)
+    assert sorted(p.name for p in (again.out / "images" / "val").iterdir()) == sorted(split["val"])  # seeded

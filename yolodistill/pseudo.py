@@ -19,7 +19,7 @@ import yaml
 
 from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
                      check_writable)
-from .utils import held_signals, partial_twin
+from .utils import file_digest, held_signals, partial_twin
 
 
 @dataclass
@@ -92,10 +92,8 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
     tmp = partial_twin(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     counts, boxes, empty, taken = Counter(), 0, 0, set()
-    order = list(range(len(files)))
-    random.Random(seed).shuffle(order)
-    n_val = min(len(files) - 1, max(int(val_fraction > 0), round(len(files) * val_fraction)))  # one each, if it can
-    val = set(order[:n_val])
+    val = split_val(files, val_fraction, seed)
+    n_val = len(val)
     try:
         for i, (path, rows) in enumerate(detect(str(teacher), files, conf, iou, tta, imgsz, device, batch, progress)):
             split = "val" if i in val else "train"
@@ -121,6 +119,40 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)})
+
+
+def split_val(files: list[str], val_fraction: float, seed: int) -> set[int]:
+    """The indices of the val images: a seeded shuffle of the groups of byte-identical files, taken while they fit
+    the val share (one image, when above 0, and never every image). A copy (the same frame in two folders) goes with
+    its group, as `data convert` and `train --unlabeled` keep copies out of train: one in each split would score val
+    on an image trained on. Without copies this is the plain shuffle of the images it was."""
+    groups = copies(files)
+    random.Random(seed).shuffle(groups)
+    want = min(len(files) - 1, max(int(val_fraction > 0), round(len(files) * val_fraction)))
+    val: set[int] = set()
+    for group in groups:
+        if len(val) + len(group) <= want:
+            val.update(group)
+    if not val and want and len(groups) > 1:  # every group is larger than the share: the smallest, train keeps the rest
+        val.update(min(groups, key=len))
+    return val
+
+
+def copies(files: list[str]) -> list[list[int]]:
+    """The files' indices grouped by their bytes, in the order of the files; only files whose size another file has
+    are read (a stat each for the rest). An unreadable one is a group of its own."""
+    sizes = []
+    for f in files:
+        try:
+            sizes.append(os.path.getsize(f))
+        except OSError:
+            sizes.append(None)
+    shared = {s for s, n in Counter(sizes).items() if n > 1 and s is not None}
+    groups: dict[object, list[int]] = {}
+    for i, (f, size) in enumerate(zip(files, sizes)):
+        digest = file_digest(f) if size in shared else None
+        groups.setdefault(i if digest is None else digest, []).append(i)
+    return list(groups.values())
 
 
 def class_names(model, teacher: str | Path) -> dict[int, str]:
