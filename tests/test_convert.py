@@ -153,7 +153,7 @@ def test_output_inside_a_folder_of_source_images_is_refused(tmp_path):
     yaml_file = tmp_path / "cfg" / "data.yaml"
     yaml_file.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames: [a]\n")
     before = files(root)
-    with pytest.raises(UserError, match="holds the source's images"):
+    with pytest.raises(UserError, match="is inside the source '.*ds'"):  # the dataset the yaml names
         convert(yaml_file, fmt="yolo", out=root / "images" / "train", names=["a"])
     assert files(root) == before
 
@@ -246,3 +246,21 @@ def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, mo
     s = convert(src, fmt="voc", out=out)
     assert s.boxes == 5 and len(list((out / "labels").rglob("*.txt"))) == 5
     assert len(list((out / "images").rglob("*.*"))) == 5 and not list(out.glob(".convert-*"))
+
+
+def test_out_beside_a_data_yaml_that_names_a_dataset_elsewhere(synth_data, tmp_path, monkeypatch):
+    # the yaml's own folder was taken as the source: --out datasets/clean beside a project's data.yaml was refused
+    import shutil
+
+    raw = yaml.safe_load(synth_data.read_text())
+    root = tmp_path / "dataset"
+    shutil.copytree(synth_data.parent, root)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(root)}))
+    monkeypatch.chdir(project)
+    s = convert("data.yaml", fmt="yolo", out="datasets/clean")
+    assert (project / "datasets" / "clean" / "data.yaml").is_file() and s.images["val"] > 0
+    (root / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(root)}))  # a yaml at its dataset's root
+    with pytest.raises(UserError, match="inside the source"):
+        convert(root / "data.yaml", fmt="yolo", out=root / "clean")

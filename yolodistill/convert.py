@@ -206,8 +206,12 @@ def convert(
 
 def _check_out(out: Path, srcs: list[Path]) -> None:
     """Refuse any output that would overwrite what the user has or write into the source dataset."""
+    from . import yolofmt
+
     for src in srcs:
-        folder = src if src.is_dir() else src.parent if src.suffix.lower() in (".yaml", ".yml") else None
+        folder = src if src.is_dir() else None
+        if src.suffix.lower() in (".yaml", ".yml") and src.is_file():  # the dataset it names, not where it lies
+            folder = yolofmt.yaml_root(src) or src.parent
         if folder is not None and out.resolve().is_relative_to(folder.resolve()):
             raise UserError(f"--out '{out}' is inside the source '{folder}': choose an output folder outside it")
     for name in OUTPUT_FILES:

@@ -104,8 +104,6 @@ def from_yaml(path: Path, issues: list[str],
               counts: dict[str, int]) -> tuple[dict[str | None, list[Path]], list[str] | None]:
     """The images of each split a data.yaml names, resolved as Ultralytics does, and its names. A yaml without a val
     split, or whose val is its train, gets one made; train loses the images val or test also lists."""
-    from ultralytics.utils import DATASETS_DIR
-
     from .data import split_images
 
     try:
@@ -119,10 +117,7 @@ def from_yaml(path: Path, issues: list[str],
                         "'names:' are named by id)")
     if not isinstance(raw.get("path") or "", str):
         raise UserError(f"'{path}': 'path:' must be a folder, got {raw['path']!r}: fix it")
-    root = Path(raw.get("path") or path.parent)
-    if not root.is_absolute():  # as Ultralytics: from the working folder, else DATASETS_DIR; here also the yaml's
-        roots = [Path.cwd() / root, path.parent / root, DATASETS_DIR / root]
-        root = next((r for r in roots if all(p.exists() for p in entry_paths(r, raw["train"]))), roots[0])
+    root = dataset_root(path, raw)
     splits = {}
     for split in SPLITS:
         where = entry_paths(root, raw.get(split) or [])
@@ -150,6 +145,27 @@ def from_yaml(path: Path, issues: list[str],
         issues.append(f"{path}: no class names, nc {raw['nc']}: named by id")  # ids unused in the labels count too
         names = [f"class_{i}" for i in range(raw["nc"])]
     return splits, names
+
+
+def dataset_root(path: Path, raw: dict) -> Path:
+    """The folder a data.yaml's split paths are under: its `path:`, resolved as Ultralytics does (from the working
+    folder, else DATASETS_DIR; here also the yaml's folder), or the yaml's folder."""
+    from ultralytics.utils import DATASETS_DIR
+
+    root = Path(raw.get("path") or path.parent)
+    if root.is_absolute():
+        return root
+    roots = [Path.cwd() / root, path.parent / root, DATASETS_DIR / root]
+    return next((r for r in roots if all(p.exists() for p in entry_paths(r, raw["train"]))), roots[0])
+
+
+def yaml_root(path: Path) -> Path | None:
+    """`dataset_root` of a data.yaml file, or None where it does not read as one (from_yaml then says why)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        return dataset_root(path, raw) if isinstance(raw.get("path") or "", str) and raw.get("train") else None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, AttributeError, TypeError):
+        return None
 
 
 def train_apart(path: Path, splits: dict[str, list[Path]], issues: list[str], counts: dict[str, int]) -> list[Path]:
