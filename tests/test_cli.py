@@ -304,6 +304,29 @@ def rendered_help(path: tuple[str, ...]) -> str:
     return " ".join(result.output.replace("│", " ").split())
 
 
+def test_the_distillation_flags_help_gives_the_default_recipe_s_values():
+    """--kd-feat's help said 1 for a .pt student after the default recipe's trained_student block had dropped it."""
+    import re
+
+    from yolodistill.cli import DISTILL_OPTIONS
+    from yolodistill.config import resolve
+
+    words = {"on": True, "off": False}
+    recipes = {"yaml": resolve(None, student="yolo26n.yaml")[0], "pt": resolve(None, student="yolo26n.pt")[0]}
+    checked = 0
+    for option in DISTILL_OPTIONS:
+        for note in re.findall(r"\[default: ([^\]]*)\]", option.info.help.replace("\\[", "[")):
+            yaml_value, _, pt = note.removeprefix("from the recipe").lstrip(",: ").partition(", or ")
+            pt_value = pt.removesuffix(" for a student with weights of its own (.pt)") or yaml_value
+            for kind, shown in (("yaml", yaml_value), ("pt", pt_value)):
+                value = getattr(recipes[kind], option.name)
+                expected = words.get(shown, shown)
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                assert (value == float(expected) if number else value == expected), (option.name, kind, note, value)
+            checked += 1
+    assert checked >= 15
+
+
 def test_help_shows_the_default_notes_written_in_help_strings():
     """Typer reads help as Rich markup, where a '[default: 640]' written in a help string is a tag it drops."""
     import re
@@ -321,7 +344,6 @@ def test_help_shows_the_default_notes_written_in_help_strings():
     train = rendered_help(("train",))
     assert "Random seed. [default: from the config, 0]" in train and "[default: from the recipe, 1]" in train
     assert "Epochs to train. [default: from the config, 100]" in train
-    assert "[default: from the recipe: 0, or 1 for a student with weights of its own (.pt)]" in train
     assert "[default: teacher, or student for a student with weights of its own (.pt)]" in train
     assert "Export image size. [default: the checkpoint's train imgsz]" in rendered_help(("export",))
     assert "Inference image size. [default: the teacher's train imgsz]" in rendered_help(("data", "pseudo-label"))

@@ -114,8 +114,7 @@ DISTILL_OPTIONS = (
         "on the anchors around them): CIoU to the teacher's box, plus DFL-bin KL for DFL heads; 1 pulls like "
         "Ultralytics' box loss. [default: from the recipe, 1]"),
     opt("kd_feat", Optional[float], "Weight of neck-feature distillation through adapters, calibrated so 1 pulls "
-        "about like the detection loss for every --feat-loss. [default: from the recipe: 0, or 1 for a student "
-        "with weights of its own (.pt)]"),
+        "about like the detection loss for every --feat-loss. [default: from the recipe, 0]"),
     opt("temperature", Optional[float], "Temperature of the KL between DFL bin distributions (DFL heads). "
         "[default: 2]"),
     opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
