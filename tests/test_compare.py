@@ -197,6 +197,8 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"seeds": "4294967296"}, "between 0 and 4294967295"),  # NumPy's traceback, after the teacher's val
         ({"device": "gpu"}, "is not a device"),
         ({"seed": 3}, "compare sets seed"),
+        ({"resume": True}, "compare does not take resume=: run the same compare command again with --exist-ok"),
+        ({"seeds": "0,,1"}, "--seeds must be whole numbers separated by commas"),  # a seed left out, not two
         ({"epochs": 0}, "--epochs"),
         ({"teacher": "missing.pt"}, "does not exist"),
         ({"kd_cls": -1}, "kd_cls"),
@@ -219,6 +221,7 @@ def test_one_seed_may_be_a_number():
     import numpy as np
 
     assert parse_seeds(0) == [0] and parse_seeds(np.int64(3)) == [3] and parse_seeds((2, 1)) == [2, 1]
+    assert parse_seeds(" 0, 1,") == [0, 1]  # a trailing comma is no slip
 
 
 def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_path):

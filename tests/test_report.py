@@ -109,6 +109,8 @@ def test_compare_markdown_and_plot(tmp_path):
     assert "| ours | 0.660 ± 0.014 | 0.460 ± 0.014 | 0.450 | 4.00 | 50% | 0/2 |" in md
     assert "| builtin | 0.605 ± " in md and "1/2" in md and "| teacher | 0.700 | 0.510 |" in md
     assert "| ours | 1 | 0.670 | 0.470 | 5.00 | ours-seed1 |" in md
+    one = compare_markdown(record([r for r in RUNS if r["seed"] == 0], {"map50": 0.7, "map50_95": 0.51}))
+    assert "| ours | 0.650 | 0.450 | 0.450 |" in one and "± 0.000" not in one  # one seed has no spread to claim
     assert "yolodistill compare --teacher t.pt" in md and "GPU none" in md
     png = compare_plot(rec, tmp_path / "compare.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -78,6 +78,9 @@ def split_list(value: str | Iterable[Any]) -> list[str]:
 def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
     """Distinct whole numbers: a repeated seed would train into the folder of the first."""
     try:
+        items = [s.strip() for s in seeds.strip().strip(",").split(",")] if isinstance(seeds, str) else []
+        if "" in items and items != [""]:
+            raise ValueError("an empty item")  # '0,,1': a seed left out by a slip, not a list of two
         out = [int(s) for s in split_list(seeds)]
     except (TypeError, ValueError):  # TypeError: not a sequence (seeds=None from Python)
         raise UserError(f"--seeds must be whole numbers separated by commas (0,1,2), got {seeds!r}") from None
@@ -284,6 +287,9 @@ def compare(
     console = console or Console()
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
     reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
+    if "resume" in reserved:  # compare has no resume of its own: a rerun keeps what finished
+        raise UserError("compare does not take resume=: run the same compare command again with --exist-ok, which "
+                        "keeps the runs that finished and trains the rest")
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does

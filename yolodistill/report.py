@@ -149,9 +149,10 @@ SUMMARY_COLUMNS = ("method", "mAP50", "mAP50-95", "lowest", "epoch s", "gap reco
 RUN_COLUMNS = ("method", "seed", "mAP50", "mAP50-95", "epoch s", "run")
 
 
-def pm(mean: float, std: float) -> str:
-    """Mean and spread in one cell: a mean without its spread invites reading noise as an effect."""
-    return f"{mean:.3f} ± {std:.3f}"
+def pm(mean: float, std: float, n: int) -> str:
+    """Mean and spread in one cell: a mean without its spread invites reading noise as an effect. One seed has no
+    spread to show (a '± 0.000' would claim one)."""
+    return f"{mean:.3f} ± {std:.3f}" if n > 1 else f"{mean:.3f}"
 
 
 def compare_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -162,8 +163,8 @@ def compare_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         below = s["seeds_below_plain"]
         rows.append({
             "method": method,
-            "mAP50": pm(s["map50_mean"], s["map50_std"]),
-            "mAP50-95": pm(s["map50_95_mean"], s["map50_95_std"]),
+            "mAP50": pm(s["map50_mean"], s["map50_std"], len(s["seeds"])),
+            "mAP50-95": pm(s["map50_95_mean"], s["map50_95_std"], len(s["seeds"])),
             "lowest": s["map50_95_min"],
             "epoch s": fmt(s["epoch_time_s"], 2),
             "gap recovered": None if gap is None else f"{gap:.0%}",
