@@ -365,6 +365,8 @@ def test_resume_restores_teacher_settings_and_adapters(teacher26, synth_data, tm
     saved = torch.load(last, map_location="cpu", weights_only=False)
     with pytest.raises(UserError, match="cannot change kd_cls"):
         check_resume(last, {"kd_cls": 0.2})
+    with pytest.raises(UserError, match="unknown setting.s. lr00: use a distillation key"):  # was 'cannot change'
+        check_resume(last, {"lr00": 0.01})
     args, distill, _ = check_resume(last, {"workers": 0})
     assert distill.kd_cls == 0.5 and distill.feat_loss == "l2"
     seen = {}

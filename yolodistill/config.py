@@ -181,6 +181,19 @@ def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]
     return block
 
 
+def check_known(settings: dict[str, Any]) -> None:
+    """Every key is a distillation key or an Ultralytics train argument (a typo would otherwise be ignored)."""
+    from ultralytics.utils import DEFAULT_CFG_KEYS
+
+    distill_keys = set(DistillConfig.keys())
+    unknown = sorted(k for k in settings if k not in distill_keys and k not in DEFAULT_CFG_KEYS)
+    if unknown:
+        raise UserError(
+            f"unknown setting(s) {', '.join(unknown)}: use a distillation key ({', '.join(sorted(distill_keys))}) "
+            "or an Ultralytics train argument"
+        )
+
+
 def resolve(config: str | Path | None = None, *, student: Any = None,
             **flags: Any) -> tuple[DistillConfig, dict[str, Any]]:
     """Merge default recipe < config file < flags, and split into (distillation settings, Ultralytics train args).
@@ -188,8 +201,6 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     Where the student has weights of its own (`student` a .pt, or `pretrained=PATH`), each recipe's
     `trained_student:` block applies on top of that recipe's other keys, under what comes after it.
     """
-    from ultralytics.utils import DEFAULT_CFG_KEYS
-
     from .start import has_own_weights
 
     sources = ["the default recipe"] + ([config] if config is not None else [])
@@ -203,13 +214,8 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
         merged.update(layer)
         merged.update(block if own else {})
     merged.update(given)
+    check_known(merged)
     distill_keys = set(DistillConfig.keys())
-    unknown = sorted(k for k in merged if k not in distill_keys and k not in DEFAULT_CFG_KEYS)
-    if unknown:
-        raise UserError(
-            f"unknown setting(s) {', '.join(unknown)}: use a distillation key ({', '.join(sorted(distill_keys))}) "
-            "or an Ultralytics train argument"
-        )
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
     for block, source in zip(blocks, sources):
         if block and not own:  # a bad value in a block fails every run, not only the first with a .pt student

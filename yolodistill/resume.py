@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from .checks import check_data, check_device, check_fit, check_names
-from .config import DistillConfig
+from .config import DistillConfig, check_known
 from .errors import UserError, check_no_quote, first_line, require_file
 from .loading import load_detector, local_checkpoint
 from .utils import file_digest, local_path, quieter
@@ -31,6 +31,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     from .train import settings_of
 
     p, overrides = require_file(resume, "resume checkpoint", (".pt",)), dict(overrides)
+    check_known({k: v for k, v in overrides.items() if k not in ("student", "config")})  # a typo: not a kept setting
     check_no_quote(p.resolve(), "resume checkpoint")  # the resumed run writes, then loads, its best.pt beside it
     try:
         ckpt = torch_load(p, map_location="cpu", weights_only=False)
