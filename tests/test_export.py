@@ -597,7 +597,8 @@ def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needl
 
 
 @pytest.mark.parametrize("word, needle", [
-    ("lr0=0.1", "export takes opset=, workspace=, fraction= as key=value, not lr0"),
+    ("lr0=0.1", "export has no setting lr0=: it takes its options (imgsz=320 or --imgsz 320) and Ultralytics' "
+                "opset=, workspace=, fraction="),
     ("opset=abc", "'opset' must be an int"),
     ("opset", "'opset' is not a key=value override: Ultralytics' opset="),
 ])

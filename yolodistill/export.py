@@ -214,8 +214,9 @@ def check_export_words(words: dict) -> None:
 
     unknown = sorted(k for k in words if k not in EXPORT_WORDS)
     if unknown:
-        raise UserError(f"export takes {', '.join(f'{k}=' for k in EXPORT_WORDS)} as key=value, not "
-                        f"{', '.join(unknown)}: the rest are flags (see yolodistill export --help)")
+        raise UserError(f"export has no setting {', '.join(f'{k}=' for k in unknown)}: it takes its options (imgsz=320 "
+                        f"or --imgsz 320) and Ultralytics' {', '.join(f'{k}=' for k in EXPORT_WORDS)} (see yolodistill "
+                        "export --help)")
     try:
         get_cfg(overrides=words)
     except (SyntaxError, TypeError, ValueError) as e:
