@@ -401,3 +401,19 @@ def test_resume_as_key_value_is_one_line_or_nothing(teacher26, tmp_path):
                           "resume=True names no checkpoint", "--resume runs/distill/NAME/weights/last.pt")
     off = CliRunner().invoke(app, [*base, "--data", str(tmp_path / "missing.yaml"), "resume=False"])
     assert_one_line_error(off, "missing.yaml")  # passed on to the next check, as a run without resume=
+
+
+@pytest.mark.parametrize("nncf", [False, True])
+def test_info_says_whether_openvino_int8_works_here(monkeypatch, nncf):
+    """openvino showed 'available' where INT8 export would stop for want of nncf."""
+    import types
+
+    from yolodistill import runtimes
+
+    monkeypatch.setitem(sys.modules, "nncf", types.ModuleType("nncf") if nncf else None)
+    rows = {r["format"]: r for r in runtimes.format_support()}
+    if not rows["openvino"]["available"]:
+        pytest.skip("openvino is not installed here")
+    here = here_column(CliRunner().invoke(app, ["info"], terminal_width=200).output)
+    assert ("not INT8: OpenVINO INT8 calibration needs nncf: pip install nncf" in here) is not nncf
+    assert ("int8" in rows["openvino"]) is not nncf

@@ -74,6 +74,11 @@ def format_support() -> list[dict[str, str | bool]]:
             lower = runtime_precision(fmt, "fp32")
             detail = f"computes fp32 and fp16 models in {lower} on this CPU by default" if lower != "fp32" else "ready"
             rows.append({"format": fmt, "needs": needs, "available": True, "detail": detail})
+            if fmt == "openvino":  # INT8 needs nncf on top: say so here, not at the end of an export
+                try:
+                    check_openvino(int8=True)
+                except UserError as e:
+                    rows[-1]["int8"] = str(e)
         except UserError as e:
             rows.append({"format": fmt, "needs": needs, "available": False, "detail": str(e)})
     return rows

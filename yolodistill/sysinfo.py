@@ -272,5 +272,7 @@ def info_tables() -> tuple[list, list[str]]:
     for row in format_support():
         here = f"[red]no[/]: {escape(row['detail'])}" if not row["available"] else "[green]available[/]" + (
             f": {escape(row['detail'])} (export reports its mAP50-95)" if row["detail"] != "ready" else "")
+        if row.get("int8"):
+            here += f"; [red]not INT8[/]: {escape(row['int8'])}"
         formats.add_row(row["format"], escape(row["needs"]), here)
     return [table, formats], warnings
