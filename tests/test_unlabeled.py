@@ -334,3 +334,17 @@ def test_unlabelled_box_term_is_gated_by_confidence_and_the_feature_term_is_not(
     _, items = model.loss(batch)
     assert items["kd_box_u"].item() == 0
     assert items["kd_feat_u"].item() > 0 and items["kd_cls_u"].item() > 0
+
+
+@pytest.mark.parametrize("key", ["unlabeled_ratio", "unlabeled_mode", "unlabeled_conf"])
+def test_an_unlabelled_setting_without_unlabelled_images_is_refused(teacher26, synth_data, tmp_path, key):
+    """--unlabeled-mode pseudo without --unlabeled trained as if not given, and distill.yaml recorded it."""
+    from yolodistill.compare import compare
+
+    value = {"unlabeled_ratio": 0.3, "unlabeled_mode": "pseudo", "unlabeled_conf": 0.4}[key]
+    flag = "--" + key.replace("_", "-")
+    for run in (train, compare):
+        with pytest.raises(UserError, match=f"{flag} sets how unlabelled images are used, and this run has none"):
+            run(teacher26, "yolo26n.yaml", synth_data, epochs=1, imgsz=64, batch=8, workers=0, device="cpu",
+                project=str(tmp_path / run.__name__), **{key: value})
+        assert not (tmp_path / run.__name__).exists()

@@ -282,7 +282,7 @@ def compare(
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
     from .config import resolve
-    from .unlabeled import unlabeled_sources
+    from .unlabeled import check_unlabeled_used, unlabeled_sources
 
     console = console or Console()
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
@@ -303,7 +303,7 @@ def compare(
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
-        unlabeled_sources(distill, plan.args["data"])
+        check_unlabeled_used(unlabeled_sources(distill, plan.args["data"]), overrides)
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **overrides)

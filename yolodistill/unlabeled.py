@@ -170,6 +170,17 @@ def unlabeled_sources(distill, data: str | Path):
     return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source, held_out=held_out))
 
 
+UNLABELED_SETTINGS = ("unlabeled_ratio", "unlabeled_mode", "unlabeled_conf")
+
+
+def check_unlabeled_used(distill, given: dict) -> None:
+    """An unlabelled-image setting given for a run that has no unlabelled images would change nothing, silently."""
+    idle = [k for k in UNLABELED_SETTINGS if given.get(k) is not None]
+    if idle and not distill.unlabeled:
+        raise UserError(f"--{idle[0].replace('_', '-')} sets how unlabelled images are used, and this run has none: "
+                        "add --unlabeled DIR (or an 'unlabeled:' entry in the data yaml), or leave it out")
+
+
 class UnlabeledDataset(YOLODataset):
     """A `YOLODataset` over unlabelled images, with the training augmentation and empty labels built in memory: never
     read from or cached beside the user's images (a stray .txt there is not a label)."""
