@@ -348,3 +348,12 @@ def test_an_unlabelled_setting_without_unlabelled_images_is_refused(teacher26, s
             run(teacher26, "yolo26n.yaml", synth_data, epochs=1, imgsz=64, batch=8, workers=0, device="cpu",
                 project=str(tmp_path / run.__name__), **{key: value})
         assert not (tmp_path / run.__name__).exists()
+
+
+def test_unlabelled_settings_at_their_defaults_ask_for_nothing(tmp_path):
+    # a study's settings (and a run's distill.yaml) carry every key: at its default none asks for unlabelled images
+    from yolodistill.unlabeled import check_unlabeled_used
+
+    check_unlabeled_used(DistillConfig(), {"unlabeled_ratio": 0.5, "unlabeled_mode": "soft", "unlabeled_conf": 0.5})
+    with pytest.raises(UserError, match="--unlabeled-mode sets how"):
+        check_unlabeled_used(DistillConfig(), {"unlabeled_mode": "both"})

@@ -174,8 +174,10 @@ UNLABELED_SETTINGS = ("unlabeled_ratio", "unlabeled_mode", "unlabeled_conf")
 
 
 def check_unlabeled_used(distill, given: dict) -> None:
-    """An unlabelled-image setting given for a run that has no unlabelled images would change nothing, silently."""
-    idle = [k for k in UNLABELED_SETTINGS if given.get(k) is not None]
+    """An unlabelled-image setting asked for a run that has no unlabelled images would change nothing, silently
+    (one at its default asks for nothing: a run's distill.yaml, or a study's settings, carry them all)."""
+    default = type(distill)()
+    idle = [k for k in UNLABELED_SETTINGS if given.get(k) is not None and given[k] != getattr(default, k)]
     if idle and not distill.unlabeled:
         raise UserError(f"--{idle[0].replace('_', '-')} sets how unlabelled images are used, and this run has none: "
                         "add --unlabeled DIR (or an 'unlabeled:' entry in the data yaml), or leave it out")
