@@ -157,3 +157,15 @@ def test_backbone_parameters_are_the_backbone_layers_trainable_weights():
     x = torch.ones(1, requires_grad=True)
     cap.update(*pulls(x, 1.0, kd_cls=1.0), [])
     assert cap.seen == 0 and cap.factor == 1.0
+
+
+def test_will_measure_says_what_due_will_without_counting():
+    # the trainer reads the fp16 loss scale (a GPU sync) only before a batch the balance measures
+    x = torch.ones(1, requires_grad=True)
+    for balance in (BackboneCap({"kd_cls": 1.0}, batches=2, every=3), AutoBalance(("kd_cls",), batches=2)):
+        for _ in range(12):
+            ahead = [balance.will_measure(), balance.will_measure()]
+            due = balance.due()
+            assert ahead == [due, due]
+            if due:
+                balance.update(*pulls(x, 2.0, kd_cls=1.0), [x])

@@ -477,16 +477,18 @@ def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupte
     (run / "weights" / "best.pt").write_bytes(b"theirs")
     (run / "results.csv").write_text("epoch\n1\n")
     loose = shutil.copy(interrupted_last, run / "last.pt")
-    with pytest.raises(UserError, match="which holds another run's weights: resuming would write over it"):
+    with pytest.raises(UserError, match="which already holds a run's weights: resuming would write over it"):
         check_resume(loose, {})
     shutil.rmtree(run / "weights")
-    with pytest.raises(UserError, match="another run's results.csv"):
+    with pytest.raises(UserError, match="holds a run's results.csv"):
         check_resume(loose, {})
     assert (run / "results.csv").read_text() == "epoch\n1\n"
     alone = tmp_path / "alone"
     alone.mkdir()
     args, _, _ = check_resume(shutil.copy(interrupted_last, alone / "last.pt"), {})
     assert args["save_dir"] == str(alone.resolve())
+    args, _, _ = check_resume(alone / "last.pt", {"save_dir": str(tmp_path / "there")})  # Ultralytics' own key
+    assert args["save_dir"] == str(tmp_path / "there")
 
 
 def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):

@@ -47,8 +47,8 @@ def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor], scale: float 
     """||d loss / d tensors|| without touching any .grad (the graph is kept for the real backward pass).
 
     `scale`: the trainer's fp16 loss scale. Under fp16 autocast the gradients flow through half-precision activations,
-    where a small term's underflow to 0 as an unscaled backward pass; the loss is scaled as Ultralytics scales its own
-    before backward, and the norm divided back."""
+    where a small term's gradient underflows to 0 in an unscaled backward pass; the loss is scaled as Ultralytics
+    scales its own before backward, and the norm divided back."""
     if not loss.requires_grad:
         return 0.0
     grads = torch.autograd.grad(loss * scale if scale != 1 else loss, tensors, retain_graph=True, allow_unused=True)
@@ -126,6 +126,10 @@ class AutoBalance:
         """Whether the coming batch is measured (called once per training batch)."""
         return self.measuring
 
+    def will_measure(self) -> bool:
+        """`due()` of the coming batch, asked before it (nothing counted)."""
+        return self.measuring
+
     def state(self) -> dict[str, float] | None:
         """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force)."""
         unmeasured = not self.multipliers or (self.measuring and not self.every_epoch)
@@ -157,6 +161,10 @@ class BackboneCap:
     def due(self) -> bool:
         self.calls += 1
         return self.measuring or self.calls % self.every == 0
+
+    def will_measure(self) -> bool:
+        """`due()` of the coming batch, asked before it (nothing counted)."""
+        return self.measuring or (self.calls + 1) % self.every == 0
 
     def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], tensors: list[torch.Tensor],
                scale: float = 1.0) -> None:

@@ -31,7 +31,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     from .train import settings_of
 
     p, overrides = require_file(resume, "resume checkpoint", (".pt",)), dict(overrides)
-    check_known({k: v for k, v in overrides.items() if k not in ("student", "config")})  # a typo: not a kept setting
+    check_known({k: v for k, v in overrides.items() if k not in {"student", "config", *RESUMABLE}})  # a typo
     check_no_quote(p.resolve(), "resume checkpoint")  # the resumed run writes, then loads, its best.pt beside it
     try:
         ckpt = torch_load(p, map_location="cpu", weights_only=False)
@@ -157,9 +157,9 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     if p.resolve().parent != folder / "weights":
         taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None)
         if taken:
-            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which holds another run's {taken}: "
-                            f"resuming would write over it; copy '{p}' into a folder of its own to resume from it "
-                            "there")
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds a run's "
+                            f"{taken}: resuming would write over it; resume that run's weights/last.pt, or copy '{p}' "
+                            "into a folder of its own to resume from it there")
     last = p.resolve().parent / "last.pt"
     if last == p.resolve() or not last.is_file():
         return

@@ -60,9 +60,10 @@ def apply_schedule(trainer: DistillationTrainer) -> None:
 
 def mirror_loss_scale(trainer: DistillationTrainer) -> None:
     """Callback at each batch start: hand the automatic balance the fp16 loss scale Ultralytics' backward pass will
-    use, so its gradient norms do not underflow where the real ones do not (balance.gradient_norm)."""
+    use, so its gradient norms do not underflow where the real ones do not (balance.gradient_norm). Read only for a
+    batch the balance measures: get_scale() waits for the GPU."""
     model = unwrap_model(trainer.model)
-    if isinstance(model, KDModel) and model.balance is not None:
+    if isinstance(model, KDModel) and model.balance is not None and model.balance.will_measure():
         model.grad_scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
 
 
