@@ -342,18 +342,22 @@ def test_an_unlabelled_setting_without_unlabelled_images_is_refused(teacher26, s
     from yolodistill.compare import compare
 
     value = {"unlabeled_ratio": 0.3, "unlabeled_mode": "pseudo", "unlabeled_conf": 0.4}[key]
-    flag = "--" + key.replace("_", "-")
     for run in (train, compare):
-        with pytest.raises(UserError, match=f"{flag} sets how unlabelled images are used, and this run has none"):
+        with pytest.raises(UserError, match=f"{key} {value} .--{key.replace('_', '-')}, or the --config recipe. sets "
+                                            "how unlabelled images are used, and this run has none"):
             run(teacher26, "yolo26n.yaml", synth_data, epochs=1, imgsz=64, batch=8, workers=0, device="cpu",
                 project=str(tmp_path / run.__name__), **{key: value})
         assert not (tmp_path / run.__name__).exists()
+    recipe = tmp_path / "recipe.yaml"  # the same from a --config file
+    recipe.write_text(f"{key}: {value}\n")
+    with pytest.raises(UserError, match="sets how unlabelled images are used"):
+        train(teacher26, "yolo26n.yaml", synth_data, config=str(recipe), project=str(tmp_path / "cfg"), **FAST)
 
 
-def test_unlabelled_settings_at_their_defaults_ask_for_nothing(tmp_path):
+def test_unlabelled_settings_at_their_defaults_ask_for_nothing():
     # a study's settings (and a run's distill.yaml) carry every key: at its default none asks for unlabelled images
     from yolodistill.unlabeled import check_unlabeled_used
 
-    check_unlabeled_used(DistillConfig(), {"unlabeled_ratio": 0.5, "unlabeled_mode": "soft", "unlabeled_conf": 0.5})
-    with pytest.raises(UserError, match="--unlabeled-mode sets how"):
-        check_unlabeled_used(DistillConfig(), {"unlabeled_mode": "both"})
+    check_unlabeled_used(DistillConfig(unlabeled_ratio=0.5, unlabeled_mode="soft", unlabeled_conf=0.5))
+    with pytest.raises(UserError, match="unlabeled_mode both .--unlabeled-mode"):
+        check_unlabeled_used(DistillConfig(unlabeled_mode="both"))

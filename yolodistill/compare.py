@@ -303,7 +303,7 @@ def compare(
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
-        check_unlabeled_used(unlabeled_sources(distill, plan.args["data"]), overrides)
+        check_unlabeled_used(unlabeled_sources(distill, plan.args["data"]))
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **overrides)

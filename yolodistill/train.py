@@ -401,7 +401,7 @@ def train(
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
-        check_unlabeled_used(distill, overrides)
+        check_unlabeled_used(distill)
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     best_before = stamp(Path(trainer.best))

@@ -173,14 +173,16 @@ def unlabeled_sources(distill, data: str | Path):
 UNLABELED_SETTINGS = ("unlabeled_ratio", "unlabeled_mode", "unlabeled_conf")
 
 
-def check_unlabeled_used(distill, given: dict) -> None:
-    """An unlabelled-image setting asked for a run that has no unlabelled images would change nothing, silently
-    (one at its default asks for nothing: a run's distill.yaml, or a study's settings, carry them all)."""
+def check_unlabeled_used(distill) -> None:
+    """An unlabelled-image setting other than its default, from a flag or the --config recipe, for a run that has no
+    unlabelled images would change nothing, silently (at its default it asks for nothing)."""
     default = type(distill)()
-    idle = [k for k in UNLABELED_SETTINGS if given.get(k) is not None and given[k] != getattr(default, k)]
+    idle = [k for k in UNLABELED_SETTINGS if getattr(distill, k) != getattr(default, k)]
     if idle and not distill.unlabeled:
-        raise UserError(f"--{idle[0].replace('_', '-')} sets how unlabelled images are used, and this run has none: "
-                        "add --unlabeled DIR (or an 'unlabeled:' entry in the data yaml), or leave it out")
+        key = idle[0]
+        raise UserError(f"{key} {getattr(distill, key)} (--{key.replace('_', '-')}, or the --config recipe) sets how "
+                        "unlabelled images are used, and this run has none: add --unlabeled DIR (or an 'unlabeled:' "
+                        f"entry in the data yaml), or leave {key} at its default {getattr(default, key)}")
 
 
 class UnlabeledDataset(YOLODataset):
