@@ -225,7 +225,7 @@ def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, mo
     # images were written into --out one by one: an interrupt left a half dataset that the rerun refused as not empty
     import yolodistill.convert as conv
 
-    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "new" / "deeper" / "out"
     if made:
         (out / "images").mkdir(parents=True)  # an empty images/ of the user's is allowed, and stays
         (out / "notes.txt").write_text("mine")
@@ -240,12 +240,26 @@ def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, mo
     monkeypatch.setattr(conv, "_link_or_copy", interrupted)
     with pytest.raises(KeyboardInterrupt):
         convert(src, fmt="voc", out=out)
-    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) if out.exists() else []
-    assert left == (["images", "notes.txt"] if made else [])
+    if made:
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["images", "notes.txt"]
+    else:
+        assert not (tmp_path / "new").exists()  # every folder it made, parents too
     monkeypatch.setattr(conv, "_link_or_copy", real)
+    (out / conv.STAGE / "images" / "train").mkdir(parents=True)  # what a kill (no cleanup at all) leaves
+    (out / conv.STAGE / "images" / "train" / "stale.jpg").write_bytes(b"x")
     s = convert(src, fmt="voc", out=out)
     assert s.boxes == 5 and len(list((out / "labels").rglob("*.txt"))) == 5
-    assert len(list((out / "images").rglob("*.*"))) == 5 and not list(out.glob(".convert-*"))
+    assert len(list((out / "images").rglob("*.*"))) == 5 and not (out / conv.STAGE).exists()
+
+
+def test_an_empty_images_folder_that_is_a_link_is_written_through(tmp_path):
+    # moving the stage's images/ in place of a link to an empty folder failed with NotADirectoryError
+    out, elsewhere = tmp_path / "out", tmp_path / "bigdisk" / "images"
+    elsewhere.mkdir(parents=True)
+    out.mkdir()
+    (out / "images").symlink_to(elsewhere)
+    convert(make_voc(tmp_path / "voc"), fmt="voc", out=out)
+    assert (out / "images").is_symlink() and len(list(elsewhere.rglob("*.*"))) == 5
 
 
 def test_out_beside_a_data_yaml_that_names_a_dataset_elsewhere(synth_data, tmp_path, monkeypatch):

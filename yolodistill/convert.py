@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +34,7 @@ SMALL, MEDIUM = 32**2, 96**2
 SIZE_DEFINITION = ("COCO's object sizes on the box area once the image's long side is resized to imgsz: small < 32², "
                    "medium < 96², large >= 96² px")
 SMALL_WARNING = 0.5  # share of small boxes above which the summary says so
+STAGE = ".convert-partial"  # under --out: the images and labels of a conversion until they are whole
 OUTPUT_FILES = ("data.yaml", "dataset.json", "unmatched.txt", "issues.txt")  # written beside images/ and labels/
 
 
@@ -355,26 +355,31 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
            sizes: dict, imgsz: int, summary: ConvertSummary) -> ConvertSummary:
     """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out.
 
-    images/ and labels/ are written in a hidden folder under `out` and moved in whole at the end, so an interrupted
-    conversion leaves no half dataset that a rerun would refuse as not empty."""
-    made = not out.exists()
+    images/ and labels/ are written in OUT/.convert-partial, their splits moved in at the end: an interrupt leaves no
+    half dataset that a rerun would refuse (bar the moment of the moves); a rerun removes a stage a kill left."""
+    made = [p for p in (out.resolve(), *out.resolve().parents) if not p.exists()]  # deepest first
     make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
-    stage = Path(tempfile.mkdtemp(prefix=".convert-", dir=out.resolve()))
+    made += [out.resolve() / sub for sub in ("images", "labels") if not (out / sub).exists()]
+    stage = out.resolve() / STAGE
+    shutil.rmtree(stage, ignore_errors=True)
     try:
         for it, name, lines in zip(source.items, _out_names(source.items), labels):
             dst = stage / "images" / it.split / name
             _link_or_copy(it.path, dst)
             atomic_write_text(stage / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
         for sub in ("images", "labels"):
-            if (out / sub).is_dir():  # empty, as _check_out made sure
-                (out / sub).rmdir()
-            os.replace(stage / sub, out / sub)
+            make_folder(out / sub)  # empty, as _check_out made sure, or a link to an empty folder
+            for split in sorted((stage / sub).iterdir()):
+                os.replace(split, (out / sub).resolve() / split.name)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
-        if made and not any(out.resolve().iterdir()):
-            out.resolve().rmdir()
+        for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what this conversion made, if empty
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
         raise
-    stage.rmdir()
+    shutil.rmtree(stage)
     data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
             "names": dict(enumerate(source.names))}
     atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
