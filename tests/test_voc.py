@@ -414,3 +414,9 @@ def test_split_lists_left_unread_refuse_a_seeded_split(tmp_path):
     assert not (tmp_path / "out").exists()
     s = convert(tmp_path / "downloads", fmt="voc", out=tmp_path / "out", annotations=tmp_path / "downloads")
     assert "seeded" in s.split and sum(s.images.values()) == 5
+    main = tmp_path / "downloads" / "voc" / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main"
+    for name in ("trainval.txt", "train.txt"):
+        if (main / name).exists():
+            (main / name).write_bytes(b"\xff\xfe img0\n")  # not UTF-8: publishes nothing this reader could use
+    s = convert(tmp_path / "downloads", fmt="voc", out=tmp_path / "out2")  # was a UnicodeDecodeError traceback
+    assert "seeded" in s.split

@@ -6,6 +6,7 @@ annotations/ or annots/ or labels/ beside images/, XML beside each image, or fol
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path, PureWindowsPath
@@ -146,11 +147,19 @@ def voc_splits(main: Path) -> dict[str, str]:
 def refuse_unread_lists(root: Path) -> None:
     """Refuse a seeded split where an ImageSets/Main under SRC that this reader did not read (a VOC dataset deeper
     than it looks) publishes one: its val images would be trained on, and nothing would say so."""
-    mains = {p.parent for p in files_under(root) if p.parent.name == "Main" and p.parent.parent.name == "ImageSets"}
-    for main in sorted(mains):
-        if voc_splits(main):
-            raise UserError(f"'{main}' lists the published split of '{main.parent.parent}', which reading '{root}' "
-                            f"does not use: pass '{main.parent.parent}', or --annotations DIR for a seeded split")
+    for folder, _, _ in sorted(os.walk(root)):  # folder names only: no file of a large tree is looked at
+        main = Path(folder)
+        if main.name != "Main" or main.parent.name != "ImageSets":
+            continue
+        try:
+            published = voc_splits(main)
+        except (OSError, UnicodeDecodeError):  # lists this reader cannot read publish nothing it could use
+            continue
+        if published:
+            dataset = main.parent.parent
+            raise UserError(f"'{main}' lists the published split of the VOC dataset '{dataset}', which reading "
+                            f"'{root}' does not use: pass '{dataset}' to convert it with that split, or --annotations "
+                            "DIR for a seeded split")
 
 
 def parse_xml(xml: Path) -> tuple[str, str, list[tuple[str, float, float, float, float]], tuple[int, int] | None]:
