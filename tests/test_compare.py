@@ -222,6 +222,13 @@ def test_one_seed_may_be_a_number():
 
     assert parse_seeds(0) == [0] and parse_seeds(np.int64(3)) == [3] and parse_seeds((2, 1)) == [2, 1]
     assert parse_seeds(" 0, 1,") == [0, 1]  # a trailing comma is no slip
+    from yolodistill.compare import parse_methods
+
+    for bad in (",0,1", "0,,1"):
+        with pytest.raises(UserError, match="--seeds must be whole numbers"):
+            parse_seeds(bad)
+    with pytest.raises(UserError, match="--methods must be some of"):
+        parse_methods("plain,,ours")
 
 
 def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_path):

@@ -70,7 +70,11 @@ class CompareInterrupted(KeyboardInterrupt):
 
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
-    """Items of '0,1,2' from the command line or of a sequence from Python."""
+    """Items of '0,1,2' from the command line or of a sequence from Python. An empty item between two others ('0,,1')
+    is a ValueError: something left out by a slip, not a list of two; a trailing comma is none."""
+    inner = [v.strip() for v in value.strip().rstrip(",").split(",")] if isinstance(value, str) else []
+    if len(inner) > 1 and "" in inner:
+        raise ValueError(f"an empty item in {value!r}")
     items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, Integral) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
 
@@ -78,9 +82,6 @@ def split_list(value: str | Iterable[Any]) -> list[str]:
 def parse_seeds(seeds: str | Iterable[int]) -> list[int]:
     """Distinct whole numbers: a repeated seed would train into the folder of the first."""
     try:
-        items = [s.strip() for s in seeds.strip().strip(",").split(",")] if isinstance(seeds, str) else []
-        if "" in items and items != [""]:
-            raise ValueError("an empty item")  # '0,,1': a seed left out by a slip, not a list of two
         out = [int(s) for s in split_list(seeds)]
     except (TypeError, ValueError):  # TypeError: not a sequence (seeds=None from Python)
         raise UserError(f"--seeds must be whole numbers separated by commas (0,1,2), got {seeds!r}") from None
@@ -97,7 +98,7 @@ def parse_methods(methods: str | Iterable[str]) -> list[str]:
     """Known methods in the canonical order, so tables always read plain, builtin, ours."""
     try:
         names = [m.lower() for m in split_list(methods)]
-    except TypeError:  # not a sequence (methods=None from Python)
+    except (TypeError, ValueError):  # not a sequence (methods=None from Python), or an item left out
         raise UserError(f"--methods must be some of {', '.join(METHODS)} separated by commas, got {methods!r}") from None
     unknown = [m for m in names if m not in METHODS]
     if unknown:
