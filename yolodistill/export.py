@@ -23,8 +23,8 @@ from rich.markup import escape
 from .data import split_images
 from .errors import UserError, check_batch, check_imgsz, check_number, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
-    INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Parity, Tolerance, check_parity, compare, match_pairs,
-    openvino_at_f32, runtime_precision,
+    INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
+    match_pairs, openvino_at_f32, runtime_precision,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines
@@ -34,23 +34,6 @@ MIN_GATE_MAP = 0.01  # below it the fp32 model finds next to nothing on --data: 
 # Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
 # share of --data's images INT8 calibrates on. Others change what parity compares (conf, iou) or other formats.
 EXPORT_WORDS = ("opset", "workspace", "fraction")
-
-
-@dataclass(frozen=True)
-class Int8Gate:
-    """INT8 ships only if it loses at most `max_drop` mAP50-95 against the fp32 checkpoint."""
-
-    fp32_map: float
-    int8_map: float
-    max_drop: float
-
-    @property
-    def drop(self) -> float:
-        return self.fp32_map - self.int8_map
-
-    @property
-    def passed(self) -> bool:
-        return self.drop <= self.max_drop + 1e-9  # a drop equal to the limit passes despite float rounding
 
 
 @dataclass(frozen=True)

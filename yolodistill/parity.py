@@ -49,6 +49,23 @@ INT8_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
+class Int8Gate:
+    """INT8 ships only if it loses at most `max_drop` mAP50-95 against the fp32 checkpoint."""
+
+    fp32_map: float
+    int8_map: float
+    max_drop: float
+
+    @property
+    def drop(self) -> float:
+        return self.fp32_map - self.int8_map
+
+    @property
+    def passed(self) -> bool:
+        return self.drop <= self.max_drop + 1e-9  # a drop equal to the limit passes despite float rounding
+
+
+@dataclass(frozen=True)
 class Parity:
     """Artifact against PyTorch on the same images: pairs matched by class and IoU > 0.5, and their largest gaps."""
 
