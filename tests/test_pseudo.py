@@ -324,3 +324,16 @@ def test_copies_of_an_image_land_in_one_split(teacher26, synth_data, tmp_path, m
     assert not leaked, f"seed {seed}: val images with a byte-identical copy in train: {leaked}"
     again = pseudo_label(teacher26, root, tmp_path / "again", val_fraction=0.25, seed=seed, progress=False)
     assert sorted(p.name for p in (again.out / "images" / "val").iterdir()) == sorted(split["val"])  # seeded
+
+
+def test_copies_of_one_image_have_no_val_split_and_say_so(teacher26, synth_data, tmp_path, monkeypatch):
+    # one group of copies cannot be split: val silently became the train images
+    labelled_by_a_stub(monkeypatch)
+    frame = sorted((synth_data.parent / "images" / "val").iterdir())[0]
+    for sub in "abc":
+        (tmp_path / "footage" / sub).mkdir(parents=True)
+        shutil.copy(frame, tmp_path / "footage" / sub / frame.name)
+    result = pseudo_label(teacher26, tmp_path / "footage", tmp_path / "out", progress=False)
+    assert result.images == 3 and result.val == 0
+    assert "No val split of its own" in result.render() and "Images: 3, 0 of them val" in result.render()
+    assert yaml.safe_load(result.data_yaml.read_text())["val"] == "images/train"

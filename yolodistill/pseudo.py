@@ -33,11 +33,14 @@ class PseudoLabelResult:
     empty: int
     skipped: int
     per_class: dict[str, int] = field(default_factory=dict)
+    val: int = 0  # images in the val split; 0: data.yaml validates on the train images
 
     def render(self) -> str:
         classes = ", ".join(f"{k} {v}" for k, v in self.per_class.items()) or "none"
-        return (f"Wrote {self.data_yaml}\nImages: {self.images} ({self.empty} without a detection, "
-                f"{self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes})")
+        alone = "" if self.val else ("\nNo val split of its own (one image, or copies of one): data.yaml "
+                                     "validates on the train images")
+        return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
+                f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}")
 
 
 def check_out(out: Path, images: Path) -> None:
@@ -118,7 +121,8 @@ def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
-                             skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)})
+                             skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)},
+                             val=n_val)
 
 
 def split_val(files: list[str], val_fraction: float, seed: int) -> set[int]:
