@@ -64,3 +64,10 @@ def test_starts_from_teacher_only_for_a_fresh_yaml_student():
     assert not starts_from_teacher(True, "yolo26n.yaml", pretrained="mine.pt")
     assert starts_from_teacher(True, "yolo26n.yaml", pretrained=True)  # Ultralytics' flag, not weights
     assert not starts_from_teacher(True, "yolo26n.yaml", resume="last.pt")
+    # pretrained=False: Ultralytics builds the .pt's architecture with random weights, so the teacher start applies
+    # (it got neither, under the trained student's recipe and a log line saying it kept its weights)
+    assert starts_from_teacher(True, "best.pt", pretrained=False)
+    from yolodistill.config import resolve
+
+    assert resolve(None, student="best.pt", pretrained=False)[0] == resolve(None, student="yolo26n.yaml")[0]
+    assert resolve(None, student="best.pt")[0].kd_gate  # the trained student's block, with its weights

@@ -94,7 +94,10 @@ def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
 
 
 def has_own_weights(student: Any, pretrained: Any = None) -> bool:
-    """Whether the student starts from trained weights of its own: a .pt, or a yaml with `pretrained=PATH`."""
+    """Whether the student starts from trained weights of its own: a .pt, or a yaml with `pretrained=PATH`. A .pt
+    with pretrained=False has none: Ultralytics builds its architecture with random weights."""
+    if pretrained is False:
+        return False
     return str(student).lower().endswith(".pt") or isinstance(pretrained, (str, Path))
 
 
