@@ -385,3 +385,20 @@ def test_the_gate_reuses_the_teacher_decode_of_label_assignment(teacher26, monke
     assert len(decodes) == 3 * len(assigned)  # without the recorded decode, the teacher's branch is decoded too
     assert reused["kd_cls"] > 0 and reused["kd_box"] > 0
     assert all(torch.equal(reused[k], fresh[k]) for k in ("kd_cls", "kd_box"))
+
+
+def test_classes_left_out_of_the_labels_are_background_in_the_teacher_s_targets(teacher26):
+    """classes=[0] drops the other classes' labels (the student learns them as background), while the class term
+    pulled every class toward the teacher: the student was taught to keep finding the classes the user left out."""
+    student = make_student()
+    model = KDModel(load_checkpoint(teacher26)[0], student, DistillConfig()).train()
+    img = make_batch()["img"]
+    before = model.teacher_pass(img)["one2many"]["scores"].clone()
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "classes": [0]})
+    assert model.excluded_classes() == [1, 2]
+    after = model.teacher_pass(img)
+    for branch in after.values():
+        assert torch.sigmoid(branch["scores"][:, 1:].float()).max() < 1e-6
+    assert torch.equal(after["one2many"]["scores"][:, 0], before[:, 0])
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "classes": 2})  # one class as a number, as Ultralytics
+    assert model.excluded_classes() == [0, 1]

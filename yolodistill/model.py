@@ -277,7 +277,20 @@ class KDModel(DistillationModel):
         """The teacher's head branches for `img`, without gradients, under the caller's autocast (the student's)."""
         self.match_teacher_precision(img)
         with torch.no_grad():
-            return head_branches(self.teacher_model(img))
+            branches = head_branches(self.teacher_model(img))
+            if excluded := self.excluded_classes():  # background to the student's labels, so to its targets too
+                for branch in branches.values():
+                    branch["scores"][:, excluded] = -1e4
+        return branches
+
+    def excluded_classes(self) -> list[int]:
+        """The classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as
+        background); without it none. Read from the student's train args, which resume and DDP workers restore."""
+        classes = getattr(getattr(self.student_model, "args", None), "classes", None)
+        if classes is None:
+            return []
+        keep = {int(c) for c in ([classes] if isinstance(classes, (int, float)) else classes)}
+        return [c for c in range(detect_head(self.student_model).nc) if c not in keep]
 
     def match_teacher_precision(self, img: torch.Tensor) -> None:
         """Under autocast, hold the frozen teacher in the autocast dtype (and channels-last on CUDA).
