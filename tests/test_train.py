@@ -1025,3 +1025,15 @@ def test_a_ctrl_c_that_a_plot_swallowed_still_stops_the_run(teacher26, synth_dat
         train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", **{**FAST, "plots": True})
     assert not (tmp_path / "run" / "results.csv").exists()  # stopped before its first epoch
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_cap_with_the_whole_backbone_frozen_says_it_caps_nothing(teacher26, synth_data, tmp_path):
+    """freeze= of every backbone layer left kd_balance cap nothing to measure: the run equalled one without it,
+    silently."""
+    from .conftest import logged_by_ultralytics
+
+    for freeze, expected in ((11, True), (3, False)):  # yolo26n's backbone is layers 0-10
+        trainer = make_trainer(teacher26, synth_data, tmp_path, f"f{freeze}", kd_balance="cap", freeze=freeze)
+        with logged_by_ultralytics() as logged:
+            trainer.train()
+        assert any("kd_balance cap has nothing to cap" in m for m in logged) is expected, freeze

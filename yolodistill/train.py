@@ -34,7 +34,7 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import DEFAULT_CFG, LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
-from .balance import make_balance
+from .balance import backbone_parameters, make_balance
 from .config import DistillConfig
 from .data import fingerprint
 from .errors import UserError, first_line
@@ -65,6 +65,15 @@ def mirror_loss_scale(trainer: DistillationTrainer) -> None:
     model = unwrap_model(trainer.model)
     if isinstance(model, KDModel) and model.balance is not None and model.balance.will_measure():
         model.grad_scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
+
+
+def note_idle_cap(trainer: DistillationTrainer) -> None:
+    """Callback once freeze= is applied: kd_balance cap holds the pull on the backbone's trainable weights, and with
+    every backbone layer frozen there is none: say so, as the run would otherwise be the same as without it."""
+    model = unwrap_model(trainer.model)
+    if trainer.distill.kd_balance == "cap" and not backbone_parameters(model.student_model) and RANK in {-1, 0}:
+        LOGGER.warning("kd_balance cap has nothing to cap: every backbone layer is frozen (freeze=), so the "
+                       "distillation weights apply as given")
 
 
 def prefit_adapters(trainer: DistillationTrainer) -> None:
@@ -129,6 +138,8 @@ class DistillationTrainer(DetectionTrainer):
             self.add_callback("on_train_epoch_start", apply_schedule)
         if mirror_loss_scale not in self.callbacks["on_train_batch_start"]:
             self.add_callback("on_train_batch_start", mirror_loss_scale)
+        if note_idle_cap not in self.callbacks["on_pretrain_routine_end"]:
+            self.add_callback("on_pretrain_routine_end", note_idle_cap)
         if prefit_adapters not in self.callbacks["on_pretrain_routine_end"]:
             self.add_callback("on_pretrain_routine_end", prefit_adapters)
         self.write_recipe()
