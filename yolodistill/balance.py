@@ -122,13 +122,13 @@ class AutoBalance:
     def __call__(self, key: str) -> float:
         return self.multipliers.get(key, 1.0)
 
-    def due(self) -> bool:
-        """Whether the coming batch is measured (called once per training batch)."""
+    def will_measure(self) -> bool:
+        """Whether the coming batch is measured, asked before it (nothing counted)."""
         return self.measuring
 
-    def will_measure(self) -> bool:
-        """`due()` of the coming batch, asked before it (nothing counted)."""
-        return self.measuring
+    def due(self) -> bool:
+        """Whether the coming batch is measured (called once per training batch)."""
+        return self.will_measure()
 
     def state(self) -> dict[str, float] | None:
         """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force)."""
@@ -158,13 +158,15 @@ class BackboneCap:
     def measuring(self) -> bool:
         return self.seen < self.batches
 
-    def due(self) -> bool:
-        self.calls += 1
-        return self.measuring or self.calls % self.every == 0
-
     def will_measure(self) -> bool:
-        """`due()` of the coming batch, asked before it (nothing counted)."""
+        """Whether the coming batch is measured, asked before it (nothing counted)."""
         return self.measuring or (self.calls + 1) % self.every == 0
+
+    def due(self) -> bool:
+        """Whether the coming batch is measured, counting it (called once per training batch)."""
+        measured = self.will_measure()
+        self.calls += 1
+        return measured
 
     def update(self, detection: torch.Tensor, terms: dict[str, torch.Tensor], tensors: list[torch.Tensor],
                scale: float = 1.0) -> None:
