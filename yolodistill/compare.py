@@ -72,10 +72,12 @@ class CompareInterrupted(KeyboardInterrupt):
 def split_list(value: str | Iterable[Any]) -> list[str]:
     """Items of '0,1,2' from the command line or of a sequence from Python. An empty item between two others ('0,,1')
     is a ValueError: something left out by a slip, not a list of two; a trailing comma is none."""
-    inner = [v.strip() for v in value.strip().rstrip(",").split(",")] if isinstance(value, str) else []
-    if len(inner) > 1 and "" in inner:
-        raise ValueError(f"an empty item in {value!r}")
-    items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, Integral) else list(value)
+    if isinstance(value, str):
+        items = [v.strip() for v in value.strip().rstrip(",").split(",")]
+        if len(items) > 1 and "" in items:
+            raise ValueError(f"an empty item in {value!r}")
+        return [v for v in items if v]
+    items = [value] if isinstance(value, Integral) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
 
 
@@ -283,7 +285,7 @@ def compare(
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
     from .config import resolve
-    from .unlabeled import check_unlabeled_used, unlabeled_sources
+    from .unlabeled import unlabeled_sources
 
     console = console or Console()
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
@@ -304,7 +306,7 @@ def compare(
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
-        check_unlabeled_used(unlabeled_sources(distill, plan.args["data"]))
+        unlabeled_sources(distill, plan.args["data"])
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **overrides)
