@@ -43,7 +43,7 @@ from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
 from .strips import finish_best, stamp, whole_strips
-from .unlabeled import check_unlabeled_used, unlabeled_sources
+from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
@@ -412,7 +412,6 @@ def train(
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
-        check_unlabeled_used(distill)
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     best_before = stamp(Path(trainer.best))

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from ultralytics.data.dataset import YOLODataset
 
 from .errors import UserError
-from .utils import files_under
+from .utils import file_digest, files_under
 
 
 def image_suffixes() -> set[str]:
@@ -119,55 +119,18 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
 def same_files(found: list[str], others: list[str]) -> list[str]:
     """Those of `found` that are files of `others` or byte-identical copies of one (a val image copied into the footage
     is still a val image). Only files of a size some other has are read, so a large train split costs a stat each."""
-    import hashlib
-
     real, by_size, digests = {os.path.realpath(f) for f in others}, {}, {}
     for f in others:
         with contextlib.suppress(OSError):
             by_size.setdefault(os.path.getsize(f), []).append(f)
 
-    def digest(f: str) -> str | None:
-        try:
-            return hashlib.sha256(Path(f).read_bytes()).hexdigest()
-        except OSError:  # unreadable: no copy of anything
-            return None
-
     def of_size(size: int) -> set[str | None]:  # the digests of the others of this size, each file read once
         if size not in digests:
-            digests[size] = {digest(t) for t in by_size[size]} - {None}
+            digests[size] = {file_digest(t) for t in by_size[size]} - {None}  # unreadable: a copy of nothing
         return digests[size]
 
     return [f for f in found if os.path.realpath(f) in real
-            or ((size := os.path.getsize(f)) in by_size and digest(f) in of_size(size))]
-
-
-def unlabeled_sources(distill, data: str | Path):
-    """The run's settings with its unlabelled folders checked and absolute (so resume and DDP workers find them):
-    those given, or else the data yaml's `unlabeled:` key, relative to its `path` as Ultralytics reads splits."""
-    import dataclasses
-
-    import yaml
-    from ultralytics.data.utils import check_det_dataset
-
-    from .data import split_images
-
-    folders, source = list(distill.unlabeled), "--unlabeled"
-    if not folders:
-        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
-        listed = raw.get("unlabeled") or []
-        if not listed:
-            return distill
-        source = f"the 'unlabeled:' entry of '{data}'"
-        listed = [listed] if isinstance(listed, str) else listed
-        if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
-            raise UserError(f"{source} must be a folder or a list of folders of images, got {raw['unlabeled']!r}: "
-                            "fix it in the data yaml")
-        root = Path(check_det_dataset(str(data))["path"])
-        folders = [str(root / f) for f in listed]
-    info = check_det_dataset(str(data))
-    train = [str(f) for f in split_images(info["train"])]
-    held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]
-    return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source, held_out=held_out))
+            or ((size := os.path.getsize(f)) in by_size and file_digest(f) in of_size(size))]
 
 
 UNLABELED_SETTINGS = ("unlabeled_ratio", "unlabeled_mode", "unlabeled_conf")
@@ -183,6 +146,37 @@ def check_unlabeled_used(distill) -> None:
         raise UserError(f"{key} {getattr(distill, key)} (--{key.replace('_', '-')}, or the --config recipe) sets how "
                         "unlabelled images are used, and this run has none: add --unlabeled DIR (or an 'unlabeled:' "
                         f"entry in the data yaml), or leave {key} at its default {getattr(default, key)}")
+
+
+def unlabeled_sources(distill, data: str | Path):
+    """The run's settings with its unlabelled folders checked and absolute (so resume and DDP workers find them):
+    those given, or else the data yaml's `unlabeled:` key, relative to its `path` as Ultralytics reads splits. A run
+    without any is refused unlabelled-image settings it would ignore (`check_unlabeled_used`)."""
+    import dataclasses
+
+    import yaml
+    from ultralytics.data.utils import check_det_dataset
+
+    from .data import split_images
+
+    folders, source = list(distill.unlabeled), "--unlabeled"
+    if not folders:
+        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
+        listed = raw.get("unlabeled") or []
+        if not listed:
+            check_unlabeled_used(distill)
+            return distill
+        source = f"the 'unlabeled:' entry of '{data}'"
+        listed = [listed] if isinstance(listed, str) else listed
+        if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+            raise UserError(f"{source} must be a folder or a list of folders of images, got {raw['unlabeled']!r}: "
+                            "fix it in the data yaml")
+        root = Path(check_det_dataset(str(data))["path"])
+        folders = [str(root / f) for f in listed]
+    info = check_det_dataset(str(data))
+    train = [str(f) for f in split_images(info["train"])]
+    held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]
+    return dataclasses.replace(distill, unlabeled=check_sources(folders, train, source, held_out=held_out))
 
 
 class UnlabeledDataset(YOLODataset):
