@@ -105,6 +105,29 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
         assert not starts_from_teacher(trainer.distill.init_from_teacher, trainer.args.model, trainer.args.pretrained)
 
 
+def test_pretrained_weights_are_read_once(teacher26, synth_data, tmp_path, monkeypatch):
+    """pretrained= was read twice, once here and once by Ultralytics' setup_model: a yolo26x checkpoint is 100+ MB."""
+    import ultralytics.engine.trainer as engine
+
+    from yolodistill import train as train_module
+
+    from .conftest import save_checkpoint
+
+    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
+    expected = engine.load_checkpoint(own)[0].model[0].conv.weight
+    reads = []
+    for module in (train_module, engine):
+        def counted(path, *a, _load=module.load_checkpoint, **kw):
+            reads.append(Path(path).name)
+            return _load(path, *a, **kw)
+
+        monkeypatch.setattr(module, "load_checkpoint", counted)
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "once", pretrained=str(own))
+    trainer.setup_model()
+    assert reads.count("own.pt") == 1
+    assert torch.equal(trainer.model.model[0].conv.weight, expected)
+
+
 def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
     """A student the user already trained (.pt) keeps its weights and, with the default recipe (whose trained_student
     block gates the head terms by the labels) and the feature term on, learns from every distillation term: the loss

@@ -201,11 +201,12 @@ class DistillationTrainer(DetectionTrainer):
         adapters into its projector)."""
         pretrained = self.args.pretrained  # PATH: weights from there; False: random (both Ultralytics' own way)
         if isinstance(pretrained, (str, Path)) and not self.resume and not isinstance(self.model, torch.nn.Module):
-            weights = load_checkpoint(pretrained)[0]
+            weights = load_checkpoint(pretrained)[0]  # once: Ultralytics' setup_model would load it again
             if isinstance(weights, DistillationModel):  # pretrained= a mid-run checkpoint: its student's weights
-                cfg = load_checkpoint(self.model)[0].yaml if str(self.model).lower().endswith(".pt") else self.model
-                self.model = self.get_model(cfg=cfg, weights=weights.student_model, verbose=RANK == -1)
-                return None
+                weights = weights.student_model
+            cfg = load_checkpoint(self.model)[0].yaml if str(self.model).lower().endswith(".pt") else self.model
+            self.model = self.get_model(cfg=cfg, weights=weights, verbose=RANK in {-1, 0})
+            return None  # Ultralytics reads a checkpoint's state only on resume
         own = self.resume or not (isinstance(pretrained, (str, Path)) or pretrained is False)
         if own and not isinstance(self.model, torch.nn.Module) and str(self.model).lower().endswith(".pt"):
             weights, ckpt = load_checkpoint(self.model)
