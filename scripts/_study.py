@@ -208,9 +208,11 @@ def start_of(study: dict[str, Any], arm: dict[str, Any]) -> dict[str, Any]:
 
 
 def arm_spec(study: dict[str, Any], name: str, data: dict[str, str] | None = None) -> dict[str, Any]:
-    """Everything that decides an arm's numbers (device, workers and threads decide only speed); `data`: the
-    fingerprint of each dataset (labelled, full), that of the one the arm trains on kept as `dataset`, so a run made
-    on other data (another source, an edited one, another split) is not taken for this arm's."""
+    """Everything that decides an arm's recipe. Device, threads and workers are left out: the first two decide speed,
+    and workers which loader process's random stream augments each batch, as a seed does (each run's args.yaml and
+    the record keep them). `data`: the fingerprint of each dataset (labelled, full), that of the one the arm trains
+    on kept as `dataset`, so a run made on other data (another source, an edited one, another split) is not taken for
+    this arm's."""
     from yolodistill.config import resolve
 
     arm = study["arms"][name]

@@ -425,7 +425,8 @@ def run_study(args: argparse.Namespace) -> Path | None:
         "study_file": str(args.study), "study_path": str(args.study.resolve()), "study": study,
         "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
         "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
-        "teacher": teacher, "threads": args.threads, "device": args.device, "environment": environment(),
+        "teacher": teacher, "threads": args.threads, "device": args.device, "workers": args.workers,
+        "environment": environment(),
         "default_recipe": resolve()[0].to_dict(),
         "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
         "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},

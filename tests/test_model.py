@@ -402,3 +402,26 @@ def test_classes_left_out_of_the_labels_are_background_in_the_teacher_s_targets(
     assert torch.equal(after["one2many"]["scores"][:, 0], before[:, 0])
     student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "classes": 2})  # one class as a number, as Ultralytics
     assert model.excluded_classes() == [0, 1]
+
+
+@pytest.mark.parametrize("feat_loss", ["cwd", "cross"])
+def test_a_single_cls_student_distils_from_the_teacher_s_classes_folded_into_one(teacher26, feat_loss):
+    """single_cls=True trains a one-class student on a dataset of several: the teacher's class scores are read as one,
+    the box's highest class (was refused: a shape error in every class-score target). CrossKD's cross-head scores,
+    the teacher head's on student features, are folded the same way."""
+    teacher = load_checkpoint(teacher26)[0]
+    torch.manual_seed(0)
+    student = DetectionModel("yolo26n.yaml", nc=1, verbose=False)
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "single_cls": True})
+    model = KDModel(teacher, student, DistillConfig(feat_loss=feat_loss, kd_warmup=0, kd_feat=1.0)).train()
+    batch = {**make_batch(), "cls": torch.zeros(2, 1)}
+    raw = head_branches(teacher(batch["img"]))
+    assert model.folds_classes()
+    for name, branch in model.teacher_pass(batch["img"]).items():
+        assert branch["scores"].shape[1] == 1
+        assert torch.equal(branch["scores"][:, 0], raw[name]["scores"].amax(1)), name
+    loss, items = model.loss(batch)
+    for k in KD_TERMS:
+        assert torch.isfinite(items[k]) and items[k].item() > 0, k
+    assert not KDModel(teacher, make_student(), DistillConfig()).folds_classes()  # same classes: nothing folded
+

@@ -153,7 +153,7 @@ def test_every_arm_ran_once_per_seed(study, out):
     assert [(r["arm"], r["seed"]) for r in record["runs"]] == ARM_SEEDS  # the candidate on its seed only
     assert list(record["arms"]) == [*STUDY["arms"], *STUDY["candidates"]]
     assert record["study"]["candidates"] == STUDY["candidates"] and record["remarks"] == [REMARK]
-    assert record["threads"] == 1 and (out / "work" / ".gitignore").read_text() == "*\n"
+    assert record["threads"] == 1 and record["workers"] == 2 and (out / "work" / ".gitignore").read_text() == "*\n"
     # the command is relative to where it ran: the record says where, and which study file it read
     assert record["cwd"] == os.getcwd() and record["study_path"] == str(study["file"].resolve())
     assert record["data_fingerprints"]["full"] == record["arms"]["plain"]["dataset"]

@@ -128,6 +128,17 @@ def test_pretrained_weights_are_read_once(teacher26, synth_data, tmp_path, monke
     assert torch.equal(trainer.model.model[0].conv.weight, expected)
 
 
+def test_single_cls_trains_a_one_class_student_from_a_teacher_of_several(teacher26, synth_data, tmp_path):
+    """single_cls=True was refused with a teacher of the data's 3 classes; its scores are now read as one class."""
+    from ultralytics import YOLO
+
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="one", single_cls=True, **FAST)
+    (row,) = rows(result.save_dir / "results.csv")
+    assert all(math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0 for k in ("kd_cls", "kd_box"))
+    student = YOLO(result.best)
+    assert student.names == {0: "item"} and student.model.model[-1].nc == 1
+
+
 def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
     """A student the user already trained (.pt) keeps its weights and, with the default recipe (whose trained_student
     block gates the head terms by the labels) and the feature term on, learns from every distillation term: the loss
@@ -265,6 +276,29 @@ def test_the_balance_measures_at_the_trainer_s_loss_scale(teacher26, synth_data,
     assert scales and all(s == 1024.0 for s in scales), scales
     multipliers = unwrap_model(trainer.model).balance.multipliers
     assert multipliers and all(math.isfinite(m) and m > 0 for m in multipliers.values())
+
+
+def test_the_balance_says_its_multipliers_and_warns_of_one_at_its_bound(teacher26, synth_data, tmp_path):
+    """kd_balance auto set its multipliers in silence, and one held at its 1e3 bound (a term a thousandth as strong
+    as the detection loss or weaker) pulled less than its weight said."""
+    from .conftest import logged_by_ultralytics
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "told", epochs=2, kd_balance="auto")
+
+    def weak_feat(t):  # a feature term whose gradient is a millionth of what it was: its multiplier would be ~1e6
+        update = unwrap_model(t.model).balance.update
+        unwrap_model(t.model).balance.update = lambda det, terms, *a, **k: update(
+            det, {**terms, "kd_feat": terms["kd_feat"] * 1e-6}, *a, **k)
+
+    trainer.add_callback("on_train_start", weak_feat)
+    with logged_by_ultralytics() as logged:
+        trainer.train()
+    told = [m for m in logged if "kd_balance auto" in m]
+    assert len(told) == 2, told  # the multipliers once (not at every epoch end), the bound once
+    multipliers = unwrap_model(trainer.model).balance.multipliers
+    assert all(f"{k} x{m:.3g}" in told[0] for k, m in multipliers.items())
+    named = told[1].split("kd_balance auto: ")[1].split(" held at")[0].split(", ")
+    assert "kd_feat" in named and set(named) == {k for k, m in multipliers.items() if m == 1e3}, (named, multipliers)
 
 
 def test_balance_cap_measures_the_backbone_on_schedule_and_saves_its_state(teacher26, synth_data, tmp_path):
@@ -829,7 +863,7 @@ def test_no_prefit_on_resume():
     from unittest.mock import Mock
 
     from yolodistill.config import DistillConfig
-    from yolodistill.train import prefit_adapters
+    from yolodistill.callbacks import prefit_adapters
 
     model = Mock(spec=["fit_adapters", "teacher_model"])
     trainer = Mock(model=model, distill=DistillConfig(kd_feat=1.0, kd_prefit=5), start_epoch=3)
@@ -844,7 +878,7 @@ def _prefit_rank(rank: int, port: int, out: Path) -> None:
     import torch.distributed as dist
 
     from yolodistill.config import DistillConfig
-    from yolodistill.train import prefit_adapters
+    from yolodistill.callbacks import prefit_adapters
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:

@@ -41,6 +41,7 @@ from torch import nn
 
 MEASURED = {"auto": 10, "epoch": 5}  # batches measured: once at the start (auto), at every epoch start (epoch)
 MODES = ("fixed", *MEASURED, "cap")
+BOUNDS = (1e-3, 1e3)  # an auto multiplier's range: a term beyond it pulls less (or more) than its weight says
 
 
 def gradient_norm(loss: torch.Tensor, tensors: list[torch.Tensor], scale: float = 1.0) -> float:
@@ -117,7 +118,7 @@ class AutoBalance:
         for key, g in zip(keys, norms):
             self.norms[key] += g
         self.seen += 1
-        self.multipliers = {k: min(max(self.reference / g, 1e-3), 1e3) for k, g in self.norms.items() if g > 0}
+        self.multipliers = {k: min(max(self.reference / g, BOUNDS[0]), BOUNDS[1]) for k, g in self.norms.items() if g > 0}
 
     def __call__(self, key: str) -> float:
         return self.multipliers.get(key, 1.0)
@@ -129,6 +130,10 @@ class AutoBalance:
     def due(self) -> bool:
         """Whether the coming batch is measured (called once per training batch)."""
         return self.will_measure()
+
+    def at_bounds(self) -> list[str]:
+        """The terms whose multiplier is held at a bound: their pull is not `weight` times the detection loss's."""
+        return [k for k, m in self.multipliers.items() if m in BOUNDS]
 
     def state(self) -> dict[str, float] | None:
         """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force)."""

@@ -288,9 +288,6 @@ def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> Non
 
 def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -> None:
     """Train arguments Ultralytics takes and that fail only once the run is under way, with a traceback."""
-    if args.get("single_cls") and nc != 1:
-        raise UserError(f"single_cls=True merges the data's {nc} classes into one, which the teacher does not predict: "
-                        "drop single_cls=True, or distill on a one-class dataset with a one-class teacher")
     freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
     listed = range(freeze) if isinstance(freeze, int) else freeze if isinstance(freeze, list) else []
     if {str(x) for x in listed} >= {str(x) for x in range(n)}:  # Ultralytics matches 'model.{x}.': 0 and '0' alike

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import BoxKD, DenseClassKD
+from .losses import BoxKD, DenseClassKD, fold_classes
 
 FEATURE_LOSSES = ("l2", "cwd", "mgd", "cross")
 
@@ -155,6 +155,8 @@ class FeatureKD(nn.Module):
             dtype = next(teacher_head.parameters()).dtype  # the teacher may be held in the autocast dtype
             aligned = [parts["align"](fs.float()).to(dtype) for parts, fs in zip(projector, student_feats)]
             cross = teacher_head.forward_head(aligned, **teacher_head.one2many)
+            if cross["scores"].shape[1] > teacher["scores"].shape[1]:  # a single_cls student: folded as the teacher's
+                cross["scores"] = fold_classes(cross["scores"])
             return self.scale * self.loss(cross, teacher, box_weight, norm)
         sizes = [f.shape[-2] * f.shape[-1] for f in teacher["feats"]]
         weights = ([None] * len(sizes) if self.name != "l2"  # only l2 weights locations

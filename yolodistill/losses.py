@@ -14,6 +14,12 @@ from torch import nn
 from ultralytics.utils.metrics import bbox_iou
 
 
+def fold_classes(scores: torch.Tensor) -> torch.Tensor:
+    """(B, nc, A) class logits as one class, for a `single_cls` student: the largest logit, the logit of the box's
+    highest class probability (sigmoid is monotonic), as Ultralytics' NMS scores a box."""
+    return scores.amax(1, keepdim=True)
+
+
 def decode_distances(boxes: torch.Tensor, reg_max: int) -> torch.Tensor:
     """Box outputs to (B, 4, A) left/top/right/bottom distances in grid units, for either head family.
 

@@ -26,7 +26,7 @@ from .assign import Assigned, ensure_assignment, one2many_gain, take
 from .balance import AutoBalance, BackboneCap, backbone_parameters, make_balance
 from .config import DistillConfig
 from .features import FeatureKD, adapter
-from .losses import BoxKD, DenseClassKD, box_weights, decode_distances, label_gates
+from .losses import BoxKD, DenseClassKD, box_weights, decode_distances, fold_classes, label_gates
 from .unlabeled import pseudo_labels
 
 KD_TERMS = ("kd_cls", "kd_box", "kd_feat")
@@ -96,7 +96,7 @@ class KDModel(DistillationModel):
         self.teacher_digest: str | None = None  # sha256 of the teacher's file, set by the trainer, checked on resume
         self.data_fingerprint: dict | None = None  # the images of its train and val splits (data.fingerprint), too
         self.kd_scale = 1.0  # the schedule's factor, set by the trainer each epoch (schedule.kd_factor)
-        self.grad_scale = 1.0  # the trainer's fp16 loss scale, which the balance measures at (train.mirror_loss_scale)
+        self.grad_scale = 1.0  # the trainer's fp16 loss scale, which the balance measures at (callbacks.mirror_loss_scale)
         s_ch, t_ch = neck_channels(student_model), neck_channels(self.teacher_model)
         self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
         self.s_reg_max = detect_head(student_model).reg_max
@@ -278,10 +278,18 @@ class KDModel(DistillationModel):
         self.match_teacher_precision(img)
         with torch.no_grad():
             branches = head_branches(self.teacher_model(img))
-            if excluded := self.excluded_classes():  # background to the student's labels, so to its targets too
-                for branch in branches.values():
+            excluded, fold = self.excluded_classes(), self.folds_classes()
+            for branch in branches.values():
+                if excluded:  # background to the student's labels, so to its targets too
                     branch["scores"][:, excluded] = -1e4
+                if fold:
+                    branch["scores"] = fold_classes(branch["scores"])
         return branches
+
+    def folds_classes(self) -> bool:
+        """Ultralytics' `single_cls=True` trains a one-class student on a dataset of several classes; a teacher of
+        those classes is then read as one class (`fold_classes`)."""
+        return detect_head(self.student_model).nc == 1 < detect_head(self.teacher_model).nc
 
     def excluded_classes(self) -> list[int]:
         """The classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as

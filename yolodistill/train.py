@@ -11,13 +11,14 @@ The trainer overrides these template methods of Ultralytics' trainer:
   beside their files and renamed over them, so a kill while saving leaves the previous, whole ones;
 - `final_eval`: the optimizer is stripped from `last.pt` and `best.pt` the same way, and a Ctrl-C then waits for both;
 - `_setup_train`: Ultralytics' one 'Freezing layer' line per teacher tensor becomes one line;
+- the schedule, the balance's loss scale and report, and the adapters' prefit hook onto Ultralytics' events
+  (`callbacks.py`);
 - `get_validator`/`train`: nothing else; the distillation settings ride beside Ultralytics' args, never inside them,
   because every unknown key fails Ultralytics' argument check in the trainer, the validator and the DDP worker.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -34,7 +35,8 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import DEFAULT_CFG, LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
-from .balance import backbone_parameters, make_balance
+from .balance import make_balance
+from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
 from .errors import UserError, first_line
@@ -47,57 +49,6 @@ from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
-
-
-def apply_schedule(trainer: DistillationTrainer) -> None:
-    """Callback at each epoch start: scale the distillation weights by the schedule's factor (warm-up, decay), and
-    under kd_balance epoch measure the terms' pulls anew."""
-    model = unwrap_model(trainer.model)
-    model.kd_scale = trainer.distill.weight_scale(trainer.epoch, trainer.epochs)
-    if model.balance is not None and model.balance.every_epoch:
-        model.balance.restart()
-
-
-def mirror_loss_scale(trainer: DistillationTrainer) -> None:
-    """Callback at each batch start: hand the automatic balance the fp16 loss scale Ultralytics' backward pass will
-    use, so its gradient norms do not underflow where the real ones do not (balance.gradient_norm). Read only for a
-    batch the balance measures: get_scale() waits for the GPU."""
-    model = unwrap_model(trainer.model)
-    if isinstance(model, KDModel) and model.balance is not None and model.balance.will_measure():
-        model.grad_scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
-
-
-def note_idle_cap(trainer: DistillationTrainer) -> None:
-    """Callback once freeze= is applied: kd_balance cap holds the pull on the backbone's trainable weights, and with
-    every backbone layer frozen there is none: say so, as the run would otherwise be the same as without it."""
-    model = unwrap_model(trainer.model)
-    if trainer.distill.kd_balance == "cap" and not backbone_parameters(model.student_model) and RANK in {-1, 0}:
-        LOGGER.warning("kd_balance cap has nothing to cap: every backbone layer is frozen (freeze=), so the "
-                       "distillation weights apply as given")
-
-
-def prefit_adapters(trainer: DistillationTrainer) -> None:
-    """Callback once the loader, optimizer and EMA exist: train the feature adapters alone for `kd_prefit` batches
-    (`KDModel.fit_adapters`) before the first epoch; never on resume, where the adapters come from last.pt."""
-    model, n = unwrap_model(trainer.model), trainer.distill.kd_prefit
-    if not n or not trainer.distill.kd_feat or trainer.start_epoch > 0:  # kd_feat above 0 keeps the teacher
-        return
-    trainer._model_train()  # Ultralytics' training mode: train, with BatchNorm of freeze= layers in eval
-    # Ultralytics' loader keeps one iterator across epochs: the first epoch picks up where the prefit stopped
-    batches = itertools.islice(itertools.chain.from_iterable(itertools.repeat(trainer.train_loader)), n)
-    amp = torch.bfloat16 if trainer.args.amp == "bf16" else trainer.amp  # the trainer's autocast argument
-    losses = model.fit_adapters((trainer.preprocess_batch(b)["img"] for b in batches), amp=amp)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():  # a DDP worker (trainer.ddp is off
-        # there): each rank fitted on its own batches, so every rank starts from rank 0's adapters
-        for p in model.projector.parameters():
-            torch.distributed.broadcast(p.data, 0)
-    trainer.ema.ema.projector.load_state_dict(model.projector.state_dict())
-    if RANK in {-1, 0}:
-        tail = losses[-min(5, len(losses)):]
-        fitted = (f"{trainer.distill.feat_loss} loss {losses[0]:.3f} -> {sum(tail) / len(tail):.3f}" if losses else
-                  "no step taken")
-        skipped = f" ({n - len(losses)} skipped: loss not finite)" if len(losses) < n else ""
-        LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit){skipped}: {fitted}")
 
 
 def settings_of(model: Any) -> DistillConfig | None:
@@ -134,14 +85,10 @@ class DistillationTrainer(DetectionTrainer):
         # read once, before write_recipe rewrites that file
         started = started_args(Path(self.args.resume)) if self.resume else {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
-        if apply_schedule not in self.callbacks["on_train_epoch_start"]:
-            self.add_callback("on_train_epoch_start", apply_schedule)
-        if mirror_loss_scale not in self.callbacks["on_train_batch_start"]:
-            self.add_callback("on_train_batch_start", mirror_loss_scale)
-        if note_idle_cap not in self.callbacks["on_pretrain_routine_end"]:
-            self.add_callback("on_pretrain_routine_end", note_idle_cap)
-        if prefit_adapters not in self.callbacks["on_pretrain_routine_end"]:
-            self.add_callback("on_pretrain_routine_end", prefit_adapters)
+        self.balance_told: set[str] = set()  # what callbacks.report_balance said
+        for event, callback in CALLBACKS:
+            if callback not in self.callbacks[event]:
+                self.add_callback(event, callback)
         self.write_recipe()
 
     def write_recipe(self) -> None:
