@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
+import yolodistill
 from yolodistill import bench as bn
 from yolodistill.benchreport import KEYS, bench_rows, describe_bench
 from yolodistill import sysinfo
@@ -95,6 +96,31 @@ def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
     assert env["jetson"] is None and env["libraries"]["onnxruntime"] and 1 <= env["usable_cores"] <= env["cpu_count"]
     assert env["runs"] == 5 and env["data"] == str(learnable_data)
     assert env["openvino_cpu_precision"] in ("fp32", "bf16", "fp16")
+    # how the record was made, and what its latency is per
+    assert (env["batch"], env["device"], env["yolodistill"]) == (1, "cpu", yolodistill.__version__)
+    assert env["created"].startswith("20") and env["torch_threads"] >= 1
+    assert "Latency in ms per batch of 1 image on cpu, 5 timed runs after 1 warm-up" in (out.parent / "bench.md").read_text()
+    assert [r["head"] for r in saved] == ["raw"] * 3
+
+
+def test_rows_of_graphs_with_nms_inside_or_the_nms_free_head_say_so(trained_student, learnable_data, tmp_path):
+    """An --nms graph keeps only scores above 0.25 and an end2end one is another head: their rows showed a large
+    mAP loss against the .pt, as if the export had caused it, under a bare 'onnx'."""
+    artifacts = []
+    for name, nms in (("nms", True), ("e2e", False)):
+        weights = tmp_path / name / "best.pt"
+        weights.parent.mkdir()
+        shutil.copy2(trained_student, weights)
+        artifacts.append(export_model(weights, format="onnx", nms=nms, data=learnable_data).artifact)
+    console = quiet()
+    rows = bn.bench([trained_student, *artifacts], data=learnable_data, json_path=tmp_path / "b.json",
+                    console=console, **FAST)
+    assert [r["head"] for r in rows] == ["raw", "nms", "end2end"]
+    text = console.export_text()
+    assert "onnx+nms" in text and "onnx e2e" in text
+    assert "+nms: NMS inside the graph, which keeps only scores above 0.25" in text and "e2e: YOLO26's NMS-free" in text
+    md = (tmp_path / "b.md").read_text()
+    assert "| onnx+nms |" in md and "- e2e: YOLO26's NMS-free head" in md
 
 
 def test_row_names_say_what_each_row_is(tmp_path):

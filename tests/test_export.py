@@ -76,6 +76,30 @@ def test_onnx_export_matches_pytorch(onnx_export, learnable_data):
     assert sure.pairs >= len(images) // 2 and sure.matched >= 0.95 and sure.max_box_px < 1.0
 
 
+def test_the_nms_free_head_is_exported_and_checked_through_that_head(weights, learnable_data, monkeypatch):
+    """nms=False, Ultralytics' word for YOLO26's NMS-free head, went on as None: the raw head, with nothing said. Now
+    it exports that head, and PyTorch's side of the parity check predicts through it too."""
+    real, calls = ex.check_parity, []
+    monkeypatch.setattr(ex, "check_parity", lambda *a, **k: calls.append(k) or real(*a, **k))
+    result = ex.export_model(weights, format="onnx", nms=False, data=learnable_data)
+    assert ex.export_metadata(result.artifact)["end2end"] is True and calls == [{"nms": False}]
+    assert result.parity.pairs > 0 and result.parity.failures(ex.TOLERANCES["fp32"]) == []
+    assert f"fp32 at {TRAINED_IMGSZ} px (NMS-free end2end head)" in result.render()
+    # the flag is the word; exporting the default next says which kind of graph it replaced
+    cli = CliRunner().invoke(app, ["export", "--weights", str(weights), "--end2end", "--data", str(learnable_data)])
+    assert cli.exit_code == 0 and "NMS-free end2end head" in cli.output, cli.output
+    plain = ex.export_model(weights, format="onnx", data=learnable_data)
+    assert plain.kind == "" and "NMS-free end2end head" in plain.replaced
+
+
+def test_the_nms_free_head_of_a_model_without_one_is_refused(tmp_path):
+    """A YOLO11 head has no one2one branch: Ultralytics would quietly export the raw head."""
+    weights = save_checkpoint("yolo11n.yaml", tmp_path / "best.pt")
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "nms=False"])
+    assert_one_line_error(result, "exports YOLO26's NMS-free head, and", "has none", "leave it out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
+
+
 def test_ultralytics_log_names_the_final_paths_not_the_temp_folder(weights, ultralytics_log, monkeypatch):
     """Ultralytics' closing lines named the private export folder, deleted by then: 'yolo predict model=
     weights/.export-x/best.onnx' failed with a missing file. Relative and resolved paths both name the final ones."""
@@ -85,6 +109,7 @@ def test_ultralytics_log_names_the_final_paths_not_the_temp_folder(weights, ultr
     log = ultralytics_log.getvalue()
     assert ".export-" not in log + result.output, log
     assert "starting from 'weights/best.pt'" in log and "saved as 'weights/best.onnx'" in log
+    assert log.index("saved as 'weights/best.onnx'") > log.index("Loading weights/best.onnx")  # once checked
     assert f"Results saved to \x1b[1m{weights.parent.resolve() / 'best.onnx'}\x1b[0m" in log
     hints = [line for line in log.splitlines() if line.startswith(("Predict:", "Validate:"))]
     assert len(hints) == 2 and all("model=weights/best.onnx imgsz=64" in line for line in hints), hints
@@ -105,13 +130,15 @@ def test_temp_paths_of_a_tensorrt_export(tmp_path):
 
     assert log(f"ONNX: export success, saved as '{tmp / 'best.onnx'}' (9.1 MB)") == (
         True, "ONNX: export success, saved as 'best.onnx (temporary)' (9.1 MB)")
+    assert log(f"TensorRT: export success, saved as '{tmp / 'best.engine'}' (5.0 MB)") == (  # the parity check may
+        False, f"TensorRT: export success, saved as '{weights.parent / 'best.engine'}' (5.0 MB)")  # refuse it: held
     assert log(f"TensorRT: building FP16 engine as {tmp / 'best.engine'}") == (
         True, f"TensorRT: building FP16 engine as {weights.parent / 'best.engine'}")
     assert log(f"PyTorch: starting from '{tmp / 'best.pt'}'") == (True, f"PyTorch: starting from '{weights}'")
     assert log(f"\nExport complete (1s)\nResults saved to {tmp.resolve()}\nPredict: model={tmp / 'best.engine'}") == (
         False, f"\nExport complete (1s)\nResults saved to {weights.parent.resolve()}\nPredict: model="
                f"{weights.parent / 'best.engine'}")
-    assert len(paths.held) == 1  # logged by export_folder once the block ends without an error
+    assert len(paths.held) == 2  # logged by export_folder once the block ends without an error
 
 
 def test_parity_without_data_uses_the_training_data(trained_student, learnable_data, tmp_path):
@@ -252,7 +279,9 @@ def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypa
     assert not (weights.parent / "best.onnx").exists()
     assert leftovers(weights.parent) == []
     log = ultralytics_log.getvalue()
-    assert "export success" in log and "Predict:" not in log and ".export-" not in log, log  # no command for it
+    # neither Ultralytics' 'saved as' line for a file that is not saved, nor a command for it
+    assert "starting export with onnx" in log and "export success" not in log and "Predict:" not in log, log
+    assert ".export-" not in log, log
 
 
 def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):
@@ -297,13 +326,26 @@ def test_int8_gate_failure_refuses_the_artifact(weights, synth_data, monkeypatch
     assert leftovers(weights.parent) == []
 
 
+def test_int8_without_data_calibrates_on_the_checkpoint_s_training_data(weights, learnable_data, tmp_path,
+                                                                          monkeypatch):
+    """Parity already used the checkpoint's training data without --data, while --int8 still asked for --data (bench
+    takes the run's data too). Where that data is gone, --data is asked for."""
+    seen = []
+    monkeypatch.setattr(ex, "val_map", lambda model, data, *a: seen.append(str(data)) or (0.6, 0.50))
+    result = ex.export_model(weights, format="onnx", int8=True)
+    assert seen == [str(learnable_data)] * 2 and result.gate is not None and result.artifact.name == "best_int8.onnx"
+    untracked = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")  # its train_args name no data
+    with pytest.raises(UserError, match="the one the checkpoint was trained on is not here: pass --data D.yaml"):
+        ex.export_model(untracked, format="onnx", int8=True)
+
+
 def test_int8_gate_with_nms_compares_at_the_graph_s_threshold(weights, synth_data, monkeypatch):
     """An --nms graph drops every score under NMS_CONF, which costs mAP of its own: the fp32 reference is validated
     at that threshold too, or the gate blamed INT8 for what --nms costs."""
     seen = []
     monkeypatch.setattr(ex, "val_map", lambda model, *a: seen.append(a[-1]) or (0.6, 0.50))
     ex.export_model(weights, format="onnx", int8=True, nms=True, data=synth_data, max_drop=0.02)
-    assert seen == [ex.NMS_CONF, ex.NMS_CONF]
+    assert seen == [{"conf": ex.NMS_CONF}] * 2
 
 
 def test_an_int8_gate_with_nothing_to_lose_refuses(weights):
@@ -447,7 +489,7 @@ def test_data_without_val_split(weights, tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(half=True, int8=True), "exclude each other"), (dict(int8=True), "pass --data"),
+    [(dict(half=True, int8=True), "exclude each other"), (dict(max_drop=0.1), "--max-drop gates INT8 exports only"),
      (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32 .*: use 96 or 128"), (dict(max_drop=-0.1), "--max-drop")],
 )
 def test_bad_option_combinations(weights, kwargs, message):

@@ -26,7 +26,8 @@ from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      root_cause)
-from .export import check_runtime, export_metadata, load_data, load_model, train_arg, val_images, val_map
+from .artifacts import export_metadata, graph_head
+from .export import check_runtime, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
 from .utils import quieter
 
@@ -285,6 +286,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
         "throughput_ips": round(batch * runs / sum(times), 2), "size_mb": round(file_size(path), 3),
         "params": params, "flops_g": flops, "map50": round(map50, 4), "map50_95": round(map50_95, 4),
+        "head": "raw" if fmt == "pt" else graph_head(export_metadata(path)),
     }
 
 
@@ -343,6 +345,21 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
     return chosen
 
 
+def provenance() -> dict:
+    """How the record was made: when, by which command and yolodistill, on how many threads (CPU latency's first
+    cause after the model)."""
+    import sys
+    from datetime import datetime, timezone
+
+    import torch
+
+    from . import __version__
+
+    command = " ".join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
+    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+            "yolodistill": __version__, "torch_threads": torch.get_num_threads()}
+
+
 def bench(
     artifacts: list[Path] | None = None,
     data: Path | None = None,
@@ -372,7 +389,8 @@ def bench(
     for path, fmt in chosen:
         check_loads(path, fmt, opts, dataset["names"])
     env, warnings = sysinfo.collect(system)
-    env.update(data=str(data), warmup=warmup, runs=runs, latency_scope="backend forward on one letterboxed batch")
+    env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
+               latency_scope="backend forward on one letterboxed batch", **provenance())
     if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
         env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
     if env["jetson"]:

@@ -17,12 +17,28 @@ from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 KEYS = (
     "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
-    "params", "flops_g", "map50", "map50_95",
+    "params", "flops_g", "map50", "map50_95", "head",
 )
 CSV_COLUMNS = (
     "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_p50_ms", "latency_p90_ms",
-    "latency_p99_ms", "throughput_ips", "size_mb", "params", "flops_g", "map50", "map50_95",
+    "latency_p99_ms", "throughput_ips", "size_mb", "params", "flops_g", "map50", "map50_95", "head",
 )
+HEAD_TAGS = {"nms": "+nms", "end2end": " e2e"}  # after the format in the tables; 'raw' (NMS after) has none
+HEAD_NOTES = {
+    "nms": "+nms: NMS inside the graph, which keeps only scores above 0.25, so its mAP counts fewer boxes than a row "
+           "scored at Ultralytics' 0.001, and its latency includes NMS",
+    "end2end": "e2e: YOLO26's NMS-free head (one2one branch), another head than a .pt row's (one2many + NMS), so its "
+               "mAP differs by design",
+}
+
+
+def fmt_cell(r: dict) -> str:
+    return r["format"] + HEAD_TAGS.get(r.get("head", "raw"), "")
+
+
+def head_notes(rows: list[dict]) -> list[str]:
+    """What a row's tag after its format means, for the heads the table holds."""
+    return [HEAD_NOTES[h] for h in HEAD_NOTES if any(r.get("head") == h for r in rows)]
 
 
 def csv_text(rows: list[dict]) -> str:
@@ -45,7 +61,7 @@ def cell(value) -> str:
 def table_rows(rows: list[dict]) -> list[list[str]]:
     """The columns shared by the terminal table and bench.md."""
     return [
-        [r["name"], r["format"], r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+        [r["name"], fmt_cell(r), r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
          str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
          cell(r["map50_95"])]
         for r in rows
@@ -57,11 +73,18 @@ HEADERS = ["model", "format", "precision", "imgsz", "p50 ms", "p90 ms", "p99 ms"
 
 
 def markdown_text(rows: list[dict], env: dict) -> str:
-    """bench.md: the table, and where it ran."""
+    """bench.md: where and how it ran, the table, and what its tags mean."""
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
-    where = env["jetson"]["board"] if env["jetson"] else env["cpu"]
-    return "\n".join([f"# Benchmark on {where}", "", *lines, ""])
+    gpu = any(str(r["device"]).startswith("cuda") for r in rows)
+    where = env["jetson"]["board"] if env.get("jetson") else env.get("gpu") if gpu else env.get("cpu")
+    batch = rows[0]["batch"]
+    how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {rows[0]['device']}, "
+           f"{env.get('runs', '?')} timed runs after {env.get('warmup', '?')} warm-up; mAP on {env.get('data', '?')}")
+    made = ", ".join(f"{k} {env[k]}" for k in ("created", "command") if env.get(k))
+    notes = [f"- {n}" for n in head_notes(rows)]
+    return "\n".join([f"# Benchmark on {where}", "", how + ".", *([made] if made else []), "", *lines, "",
+                      *notes, *([""] if notes else [])])
 
 
 def plot_png(rows: list[dict]) -> bytes:
@@ -108,7 +131,7 @@ def terminal_cells(r: dict) -> dict[str, str]:
     """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return {"model": r["name"], "fmt": r["format"], "prec": r["precision"], "imgsz": str(r["imgsz"]),
+    return {"model": r["name"], "fmt": fmt_cell(r), "prec": r["precision"], "imgsz": str(r["imgsz"]),
             "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
             "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
             "mAP50-95": num(r["map50_95"], ".3f")}
@@ -149,14 +172,16 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
             console.print(table)
         finally:
             console.width = before
-        return
-    dropped = []
-    while width(table) > console.width and len(dropped) < len(DROPPABLE):
-        dropped.append(DROPPABLE[len(dropped)])
-        table = bench_table(rows, env, [h for h in headers if h not in dropped])
-    if dropped:
-        table.caption = f"{', '.join(dropped)} left out for the terminal's width: see bench.md"
-    console.print(table)
+    else:
+        dropped = []
+        while width(table) > console.width and len(dropped) < len(DROPPABLE):
+            dropped.append(DROPPABLE[len(dropped)])
+            table = bench_table(rows, env, [h for h in headers if h not in dropped])
+        if dropped:
+            table.caption = f"{', '.join(dropped)} left out for the terminal's width: see bench.md"
+        console.print(table)
+    for note in head_notes(rows):
+        console.print(note, soft_wrap=True, highlight=False)
 
 
 RECORD_KEYS = {"artifact", "format", "latency_ms"}  # in every bench.json yolodistill has written, KEYS has grown

@@ -317,19 +317,28 @@ def export(
                                         "imgsz]")),
     half: bool = typer.Option(False, "--half", help="FP16 weights (onnx, openvino, engine)."),
     int8: bool = typer.Option(False, "--int8", help="INT8 quantization, calibrated on --data and gated by --max-drop."),
-    data: Optional[Path] = typer.Option(None, help="Dataset yaml: parity sample images, INT8 calibration, and the "
-                                        "mAP50-95 reported where OpenVINO computes in bf16 on this CPU."),
+    data: Optional[Path] = typer.Option(None, help=escape(
+        "Dataset yaml: parity sample images, INT8 calibration, and the mAP50-95 reported where OpenVINO computes in "
+        "bf16 on this CPU. [default: the dataset the checkpoint was trained on, where it still is; parity then falls "
+        "back to Ultralytics' sample images]")),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic input shapes."),
     batch: int = typer.Option(1, help="Export batch size."),
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the ONNX graph (onnxslim)."),
-    nms: bool = typer.Option(False, "--nms", help="Put NMS inside the exported graph."),
+    nms: Optional[bool] = typer.Option(None, "--nms/--end2end", help=escape(
+        "--nms: NMS inside the graph, which then keeps only scores above 0.25 (nms=True). --end2end: YOLO26's "
+        "NMS-free head, its top 300 boxes with no NMS anywhere (Ultralytics' nms=False). [default: neither: raw "
+        "outputs, which NMS follows]"), show_default=False),
     device: Optional[str] = typer.Option(None, help=escape("Device for export: cpu or a GPU index such as 0; auto: "
                                          "as Ultralytics exports, cpu (0 for engine). [default: auto]")),
-    max_drop: float = typer.Option(0.02, help="INT8 only: largest mAP50-95 drop against fp32 that still ships."),
+    max_drop: float = typer.Option(0.02, help="With --int8: the largest mAP50-95 drop against fp32 that still "
+                                   "ships."),
 ):
-    """Export with Ultralytics, then check the artifact against the PyTorch model on sample images. Ultralytics'
-    opset=, workspace= and fraction= go as key=value (opset=12), and so may the options below but --weights
-    (imgsz=320)."""
+    """Export with Ultralytics, then check the artifact against the PyTorch model on sample images.
+
+    The artifact goes beside --weights under Ultralytics' name (best.onnx, best_int8.onnx, best_openvino_model/,
+    best.engine) once it passes; an earlier export of that name is replaced, and the output says what it was.
+    Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12), and so may the options below but
+    --weights (imgsz=320)."""
     from .export import export_model
 
     values, words = own_words(ctx)  # the options above, key=value words applied
@@ -349,14 +358,16 @@ def bench(
     imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
     device: str = typer.Option("auto", help="Device: cpu or a CUDA index such as 0; auto: a GPU if there is one (a "
                                "Jetson's, for its .engine), else cpu."),
-    batch: int = typer.Option(1, help="Batch size of the timed runs."),
+    batch: int = typer.Option(1, help="Batch size of the timed runs (latency is per batch) and of validation."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
     runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
     json: Optional[Path] = typer.Option(None, "--json", help=escape("Where to write bench.json. [default: beside "
                                         "the first artifact]")),
 ):
     """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images.
-    Options may go as key=value too, as Ultralytics writes them (imgsz=320 runs=50)."""
+
+    Latency is per batch of --batch images. Options may go as key=value too, as Ultralytics writes them (imgsz=320
+    runs=50)."""
     from .bench import bench as run_bench
 
     typed = [a for a in artifacts or [] if is_word(str(a), ctx) and not a.exists()]  # key=value, as Ultralytics
@@ -379,8 +390,9 @@ def demo(
     threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
                                           "Ultralytics alone leaves one free)."),
 ):
-    """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table. The
-    options may also go as key=value (device=0)."""
+    """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table.
+
+    The options may also go as key=value (device=0)."""
     from .demo import DemoInterrupted
     from .demo import demo as run_demo
 

@@ -7,12 +7,9 @@ A failed check raises a UserError and leaves no artifact behind, so nothing down
 
 from __future__ import annotations
 
-import logging
-import os
-import re
 import shutil
 import tempfile
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,14 @@ from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
     match_pairs, openvino_at_f32, runtime_precision,
 )
+from .artifacts import (  # noqa: F401 (part of export's interface)
+    TempPaths, artifact_name, check_replaceable, describe_export, export_folder, export_metadata, graph_kind, install,
+)
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines
 
 SAMPLE_IMAGES = 16
+MAX_DROP = 0.02  # --max-drop's default: the mAP50-95 an INT8 export may lose against fp32
 MIN_GATE_MAP = 0.01  # below it the fp32 model finds next to nothing on --data: an INT8 gate there checks nothing
 # Ultralytics export arguments the flags do not cover, taken as key=value: ONNX opset, TensorRT workspace (GB), the
 # share of --data's images INT8 calibrates on. Others change what parity compares (conf, iou) or other formats.
@@ -52,11 +53,13 @@ class ExportResult:
     replaced: str = ""  # the earlier export this one replaced, described; empty when there was none
     runtime_parity: Parity | None = None  # at `runtime`, reported only: the artifact is judged as computed at f32
     runtime_map: tuple[float, float] | None = None  # mAP50-95 of PyTorch and of the artifact at `runtime` (--data)
+    kind: str = ""  # what the graph is beyond precision and size (artifacts.graph_kind): NMS inside, end2end, batch
 
     def render(self) -> str:
         """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
         lines = [
-            f"[bold green]Exported[/] {self.format} {self.precision} at {self.imgsz} px: {self.artifact} "
+            f"[bold green]Exported[/] {self.format} {self.precision} at {self.imgsz} px"
+            f"{f' ({escape(self.kind)})' if self.kind else ''}: {self.artifact} "
             f"({self.size_mb:.1f} MB)",
             f"Parity with PyTorch on {escape(self.sample)}: {self.parity.render()}",
         ]
@@ -136,31 +139,32 @@ def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
     return val_images(data)[:n] if data else sorted(ASSETS.glob("*.jpg"))
 
 
-def parity_data(model, data: str | Path | None) -> tuple[dict | None, str]:
-    """The dataset whose val images the parity check uses, and its description: --data, else the one the checkpoint
-    was trained on when it is still there (a detector trained on other things finds nothing in Ultralytics' bundled
-    photos, and a check with nothing to compare proves nothing), else none."""
+def parity_data(model, data: str | Path | None) -> tuple[dict | None, str, str | Path | None]:
+    """The dataset the export is checked on, its description and its yaml: --data, else the one the checkpoint was
+    trained on when it is still there (a detector trained on other things finds nothing in Ultralytics' bundled
+    photos, and a check with nothing to compare proves nothing), else none: parity on the bundled photos."""
     if data:
-        return load_data(data), f"val images of {data}"
+        return load_data(data), f"val images of {data}", data
     trained_on = model.ckpt.get("train_args", {}).get("data") if isinstance(model.ckpt, dict) else None
     if trained_on and Path(trained_on).is_file():
         try:
-            return load_data(trained_on), f"val images of {trained_on} (the checkpoint's training data)"
+            return load_data(trained_on), f"val images of {trained_on} (the checkpoint's training data)", trained_on
         except UserError:
             pass
-    return None, "Ultralytics' bundled images (pass --data for your own)"
+    return None, "Ultralytics' bundled images (pass --data for your own)", None
 
 
 def val_map(model: str | Path, data: str | Path, imgsz: int, batch: int, device: str,
-            conf: float | None = None) -> tuple[float, float]:
+            val: dict | None = None) -> tuple[float, float]:
     """mAP50 and mAP50-95 of any artifact on the val split, square letterbox so every format sees the same pixels;
-    `conf`: the score threshold, where an --nms graph has one baked in (Ultralytics' val default otherwise)."""
+    `val`: Ultralytics val settings that make both sides alike: conf= where an --nms graph has a threshold baked in,
+    nms=False for YOLO26's NMS-free head."""
     from ultralytics import YOLO
 
     with tempfile.TemporaryDirectory(prefix="yolodistill-val-") as tmp:
         metrics = YOLO(str(model), task="detect").val(
             data=str(data), imgsz=imgsz, batch=batch, device=device, rect=False, plots=False, save_json=False,
-            project=tmp, name="val", verbose=False, **({} if conf is None else {"conf": conf}),
+            project=tmp, name="val", verbose=False, **(val or {}),
         )
     return float(metrics.box.map50), float(metrics.box.map)
 
@@ -206,143 +210,32 @@ def check_export_words(words: dict) -> None:
         raise UserError(first_line(e)) from None
 
 
-def validate_options(fmt: str, half: bool, int8: bool, data: Path | None, batch: int, max_drop: float) -> None:
+def validate_options(fmt: str, half: bool, int8: bool, batch: int, max_drop: float) -> None:
     """Reject option combinations that cannot work, before any export work."""
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}: choose {', '.join(FORMATS)}")
     if half and int8:
         raise UserError("--half and --int8 exclude each other: pick one precision")
-    if int8 and data is None:
-        raise UserError("--int8 calibrates and measures mAP on a dataset: pass --data D.yaml")
     check_batch(batch)
     check_number(max_drop, "--max-drop")
+    if max_drop != MAX_DROP and not int8:
+        raise UserError(f"--max-drop gates INT8 exports only: add --int8, or leave --max-drop {max_drop} out")
     if not 0 <= max_drop <= 1:
         raise UserError(f"--max-drop is an mAP50-95 difference between 0 and 1, got {max_drop}")
 
 
-def export_metadata(path: Path) -> dict:
-    """What Ultralytics recorded in an export (task, imgsz, args, date), read without loading it; {} if none."""
-    import ast
-
-    from ultralytics.nn.backends.base import BaseBackend
-
-    meta = dict(BaseBackend.read_metadata(path))
-    for k in ("imgsz", "args"):
-        if isinstance(meta.get(k), str):
-            try:
-                meta[k] = ast.literal_eval(meta[k])
-            except (ValueError, SyntaxError):
-                meta.pop(k)
-    return meta
-
-
-def describe_export(path: Path) -> str:
-    """An existing export in a few words (precision, size, date), for the line that says it is being replaced."""
-    import datetime
-
-    from ultralytics.utils.files import file_size
-
-    meta = export_metadata(path)
-    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
-    words = [{8: "int8", 16: "fp16"}.get(args.get("quantize"), "fp32")] if meta else []
-    if isinstance(meta.get("imgsz"), (list, tuple)) and meta["imgsz"]:
-        words.append(f"{max(meta['imgsz'])} px" + (" dynamic" if args.get("dynamic") else ""))
-    words.append(f"{file_size(path):.1f} MB")
-    when = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-    return ", ".join(words) + f", written {when}"
-
-
-def artifact_name(weights: Path, fmt: str, precision: str) -> str:
-    """The name Ultralytics gives the export of `weights` (exporter.py), which `install` puts beside them."""
-    return {"onnx": f"{weights.stem}{'_int8' if precision == 'int8' else ''}.onnx", "engine": f"{weights.stem}.engine",
-            "openvino": f"{weights.stem}_{'int8_' if precision == 'int8' else ''}openvino_model"}[fmt]
-
-
-def check_replaceable(path: Path, stem: str) -> None:
-    """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not, nor
-    one the user put inside an OpenVINO export's folder, which is replaced whole. `stem`: the weights' own, which
-    names the model files inside."""
-    if path.exists() and not export_metadata(path):
-        raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
-                        "weights: move the file, or export a copy of the weights from another folder")
-    if path.is_dir():
-        theirs = {"metadata.yaml", f"{stem}.xml", f"{stem}.bin"}  # what Ultralytics' OpenVINO export writes
-        mine = sorted(p.name for p in path.iterdir() if p.name not in theirs)
-        if mine:
-            raise UserError(f"'{path}' holds {', '.join(mine[:3])}{' ...' if len(mine) > 3 else ''}, not written by "
-                            "the export, and exporting again replaces the folder whole: move them out first")
-
-
-def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
-    """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
-    that name is replaced, and described in the second value (empty when there was none) so the user is told."""
-    final = dest / artifact.name
-    replaced = ""
-    check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
-    if final.exists():
-        replaced = describe_export(final)
-        os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
-    os.replace(artifact, final)
-    return final, replaced
-
-
-class TempPaths(logging.Filter):
-    """Ultralytics logs the paths of the private export folder, which is gone once the export is checked: a user who
-    copies its Predict/Validate commands gets a missing file. Rewrite them to where the files end up, and hold the
-    closing summary ('Results saved to', Predict, Validate) until the artifact is there."""
-
-    def __init__(self, tmp: Path, weights: Path, artifact: str):
-        super().__init__()
-        forms = dict.fromkeys((str(tmp.resolve()), str(tmp)))  # 'Results saved to' resolves; the rest do not
-        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b,;:()]+))?")
-        self.tmp, self.dest, self.kept = str(tmp), weights.parent, {weights.name, artifact}
-        self.held: list[logging.LogRecord] = []
-
-    def rewrite(self, m: re.Match) -> str:
-        dest = self.dest if m[1] == self.tmp else self.dest.resolve()
-        if m[2] and m[2] not in self.kept:  # an intermediate file (TensorRT's ONNX), deleted with the folder
-            return f"{m[2]} (temporary)"
-        return str(dest / m[2]) if m[2] else str(dest)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.pattern.sub(self.rewrite, record.getMessage()), ()
-        if "Export complete" in record.msg or "Results saved to" in record.msg:
-            self.held.append(record)
-            return False
-        return True
-
-
-@contextmanager
-def export_folder(weights: Path, artifact: str):
-    """A private folder beside the weights to export into, deleted when the block ends. Meanwhile Ultralytics' log
-    names the final paths (TempPaths); its closing summary comes at the end, with the artifact in place, or never
-    when the block raises: a refused artifact is not saved."""
-    from ultralytics.utils import LOGGER
-
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
-    paths = TempPaths(tmp, weights, artifact)
-    LOGGER.addFilter(paths)
-    try:
-        yield tmp
-    finally:
-        LOGGER.removeFilter(paths)
-        shutil.rmtree(tmp, ignore_errors=True)
-    for record in paths.held:
-        LOGGER.handle(record)
-
-
 def map_pair(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
-             conf: float | None = None) -> tuple[float, float]:
+             val: dict | None = None) -> tuple[float, float]:
     """mAP50-95 of the checkpoint and of its artifact on the same val split, at the same score threshold (an --nms
     graph's, which costs mAP of its own): the INT8 gate, and bf16's cost."""
-    return (val_map(source, data, imgsz, batch, device, conf)[1],
-            val_map(artifact, data, imgsz, batch, device, conf)[1])
+    return (val_map(source, data, imgsz, batch, device, val)[1],
+            val_map(artifact, data, imgsz, batch, device, val)[1])
 
 
 def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch: int, device: str,
-              max_drop: float, conf: float | None = None) -> Int8Gate:
+              max_drop: float, val: dict | None = None) -> Int8Gate:
     """mAP50-95 of the INT8 artifact against its fp32 checkpoint, on the val split it was calibrated on."""
-    return Int8Gate(*map_pair(source, artifact, data, imgsz, batch, device, conf), max_drop=max_drop)
+    return Int8Gate(*map_pair(source, artifact, data, imgsz, batch, device, val), max_drop=max_drop)
 
 
 def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
@@ -377,20 +270,21 @@ def export_model(
     dynamic: bool = False,
     batch: int = 1,
     simplify: bool = True,
-    nms: bool = False,
+    nms: bool | None = None,
     device: str | None = None,
-    max_drop: float = 0.02,
+    max_drop: float = MAX_DROP,
     **words: Any,
 ) -> ExportResult:
-    """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8). `words`:
-    Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
+    """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8). `nms` as
+    Ultralytics takes it: None raw outputs (NMS after), True NMS inside the graph, False YOLO26's NMS-free head.
+    `words`: Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
     from ultralytics.utils.files import file_size
 
     from .checks import check_device, check_names
     from .loading import check_task, local_checkpoint, model_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
-    validate_options(fmt, half, int8, Path(data) if data else None, batch, max_drop)
+    validate_options(fmt, half, int8, batch, max_drop)
     check_export_words(words)
     device = check_device(device)
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
@@ -403,9 +297,16 @@ def export_model(
     check_runtime(fmt, device, int8)
     model = load_model(weights)
     check_task(model_task(model.model), "--weights", weights)  # its head's: YOLO(task="detect") says detect of any
-    dataset, sample = parity_data(model, data)
-    if data:  # parity and the INT8 gate score the model on this data's labels
+    if nms is False and getattr(model.model.model[-1], "one2one_cv2", None) is None:  # Ultralytics exports raw then
+        raise UserError(f"--end2end (nms=False) exports YOLO26's NMS-free head, and '{weights}' has none (a "
+                        f"{model.model.yaml.get('yaml_file', 'model')} head): leave it out for outputs that NMS follows")
+    given = data
+    dataset, sample, data = parity_data(model, data)  # without --data, the checkpoint's training data where it is
+    if given:  # parity and the INT8 gate score the model on this data's labels
         check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")
+    if int8 and data is None:
+        raise UserError("--int8 calibrates and measures mAP on a dataset, and the one the checkpoint was trained on "
+                        "is not here: pass --data D.yaml")
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
@@ -421,22 +322,24 @@ def export_model(
             artifact = Path(load_model(source).export(
                 format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
                 data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
-                nms=True if nms else None, device=device, **words,
+                nms=nms, device=device, **words,
             ))
         except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
             raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
         conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
+        head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
         with openvino_at_f32() if runtime != precision else nullcontext():
-            parity = check_parity(source, artifact, images, size, conf, margin, device)
-        val_conf = conf if nms else None  # mAP at the threshold an --nms graph bakes in, for both sides
-        gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val_conf) if int8 else None
+            parity = check_parity(source, artifact, images, size, conf, margin, device, **head)
+        val = {"conf": conf, **head} if nms else head  # mAP at the threshold an --nms graph bakes in, for both sides
+        gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val) if int8 else None
         refuse_if_broken(fmt, precision, parity, gate)
         lower = {}
         if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
             lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
-                                                   device)
+                                                   device, **head)
             if data:
-                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val_conf)
+                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
+        kind = graph_kind(export_metadata(artifact))
         final, replaced = install(artifact, weights.parent, weights.stem)
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
-                        runtime if runtime != precision else "", replaced, **lower)
+                        runtime if runtime != precision else "", replaced, kind=kind, **lower)

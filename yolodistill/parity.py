@@ -170,12 +170,15 @@ def compare(reference: list, candidate: list, imgsz: int, conf: float, margin: f
 
 
 def check_parity(
-    weights: Path, artifact: Path, images: list[Path], imgsz: int, conf: float, margin: float, device: str
+    weights: Path, artifact: Path, images: list[Path], imgsz: int, conf: float, margin: float, device: str,
+    nms: bool | None = None,
 ) -> Parity:
-    """Predict the same images with the checkpoint and the artifact (same letterbox and thresholds) and compare."""
+    """Predict the same images with the checkpoint and the artifact (same letterbox and thresholds) and compare.
+    `nms=False`: both through YOLO26's NMS-free head (a checkpoint predicts through its NMS branch otherwise)."""
     from ultralytics import YOLO
 
-    kw = dict(imgsz=imgsz, conf=conf, max_det=MAX_DET, rect=False, device=device, verbose=False)
+    kw = dict(imgsz=imgsz, conf=conf, max_det=MAX_DET, rect=False, device=device, verbose=False,
+              **({} if nms is None else {"nms": nms}))
     sources = [str(p) for p in images]
     reference = YOLO(str(weights), task="detect").predict(sources, **kw)
     candidate = YOLO(str(artifact), task="detect").predict(sources, **kw)

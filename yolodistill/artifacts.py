@@ -1,0 +1,151 @@
+"""Where an export's files go: a private folder to export into, Ultralytics' name beside the weights, and what an
+earlier export of that name was before it is replaced (read from the metadata Ultralytics writes into it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+from .parity import NMS_CONF
+
+
+def export_metadata(path: Path) -> dict:
+    """What Ultralytics recorded in an export (task, imgsz, args, date), read without loading it; {} if none."""
+    import ast
+
+    from ultralytics.nn.backends.base import BaseBackend
+
+    meta = dict(BaseBackend.read_metadata(path))
+    for k in ("imgsz", "args", "batch", "end2end"):  # written as text into an ONNX file's metadata
+        if isinstance(meta.get(k), str):
+            try:
+                meta[k] = ast.literal_eval(meta[k])
+            except (ValueError, SyntaxError):
+                meta.pop(k)
+    return meta
+
+
+def graph_head(meta: dict) -> str:
+    """How an export's graph ends: 'nms' (NMS inside it), 'end2end' (YOLO26's NMS-free head) or 'raw' (outputs that
+    NMS follows, Ultralytics' default and how a checkpoint predicts)."""
+    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
+    return "nms" if args.get("nms") else "end2end" if meta.get("end2end") is True else "raw"
+
+
+def graph_kind(meta: dict) -> str:
+    """What an export's graph is beyond its precision and size, in words: NMS inside it (which keeps only scores above
+    the threshold it bakes in), YOLO26's NMS-free head, a batch of several or dynamic shapes; '' for Ultralytics'
+    default (one image, raw outputs that NMS follows)."""
+    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
+    words = [{"nms": f"NMS inside (scores above {NMS_CONF:g})", "end2end": "NMS-free end2end head"}.get(
+        graph_head(meta), "")]
+    if args.get("dynamic"):
+        words.append("dynamic")
+    elif isinstance(meta.get("batch"), int) and meta["batch"] > 1:
+        words.append(f"batch {meta['batch']}")
+    return ", ".join(w for w in words if w)
+
+
+def describe_export(path: Path) -> str:
+    """An existing export in a few words (precision, size, date), for the line that says it is being replaced."""
+    import datetime
+
+    from ultralytics.utils.files import file_size
+
+    meta = export_metadata(path)
+    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
+    words = [{8: "int8", 16: "fp16"}.get(args.get("quantize"), "fp32")] if meta else []
+    if isinstance(meta.get("imgsz"), (list, tuple)) and meta["imgsz"]:
+        words.append(f"{max(meta['imgsz'])} px")
+    if kind := graph_kind(meta):
+        words.append(kind)
+    words.append(f"{file_size(path):.1f} MB")
+    when = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return ", ".join(words) + f", written {when}"
+
+
+def artifact_name(weights: Path, fmt: str, precision: str) -> str:
+    """The name Ultralytics gives the export of `weights` (exporter.py), which `install` puts beside them."""
+    return {"onnx": f"{weights.stem}{'_int8' if precision == 'int8' else ''}.onnx", "engine": f"{weights.stem}.engine",
+            "openvino": f"{weights.stem}_{'int8_' if precision == 'int8' else ''}openvino_model"}[fmt]
+
+
+def check_replaceable(path: Path, stem: str) -> None:
+    """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not, nor
+    one the user put inside an OpenVINO export's folder, which is replaced whole. `stem`: the weights' own, which
+    names the model files inside."""
+    if path.exists() and not export_metadata(path):
+        raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
+                        "weights: move the file, or export a copy of the weights from another folder")
+    if path.is_dir():
+        theirs = {"metadata.yaml", f"{stem}.xml", f"{stem}.bin"}  # what Ultralytics' OpenVINO export writes
+        mine = sorted(p.name for p in path.iterdir() if p.name not in theirs)
+        if mine:
+            raise UserError(f"'{path}' holds {', '.join(mine[:3])}{' ...' if len(mine) > 3 else ''}, not written by "
+                            "the export, and exporting again replaces the folder whole: move them out first")
+
+
+def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
+    """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
+    that name is replaced, and described in the second value (empty when there was none) so the user is told."""
+    final = dest / artifact.name
+    replaced = ""
+    check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
+    if final.exists():
+        replaced = describe_export(final)
+        os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
+    os.replace(artifact, final)
+    return final, replaced
+
+
+class TempPaths(logging.Filter):
+    """Ultralytics logs the paths of the private export folder, which is gone once the export is checked: a user who
+    copies its Predict/Validate commands gets a missing file. Rewrite them to where the files end up, and hold the
+    lines that say the artifact is saved there ('export success ... saved as', 'Results saved to', Predict,
+    Validate) until it is: the parity check may still refuse it."""
+
+    def __init__(self, tmp: Path, weights: Path, artifact: str):
+        super().__init__()
+        forms = dict.fromkeys((str(tmp.resolve()), str(tmp)))  # 'Results saved to' resolves; the rest do not
+        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b,;:()]+))?")
+        self.tmp, self.dest, self.kept, self.artifact = str(tmp), weights.parent, {weights.name, artifact}, artifact
+        self.held: list[logging.LogRecord] = []
+
+    def rewrite(self, m: re.Match) -> str:
+        dest = self.dest if m[1] == self.tmp else self.dest.resolve()
+        if m[2] and m[2] not in self.kept:  # an intermediate file (TensorRT's ONNX), deleted with the folder
+            return f"{m[2]} (temporary)"
+        return str(dest / m[2]) if m[2] else str(dest)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.pattern.sub(self.rewrite, record.getMessage()), ()
+        saved = "export success" in record.msg and self.artifact in record.msg  # not TensorRT's ONNX
+        if saved or "Export complete" in record.msg or "Results saved to" in record.msg:
+            self.held.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def export_folder(weights: Path, artifact: str):
+    """A private folder beside the weights to export into, deleted when the block ends. Meanwhile Ultralytics' log
+    names the final paths (TempPaths); its 'export success ... saved as' line and closing summary come at the end,
+    with the artifact in place, or never when the block raises: a refused artifact is not saved."""
+    from ultralytics.utils import LOGGER
+
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
+    paths = TempPaths(tmp, weights, artifact)
+    LOGGER.addFilter(paths)
+    try:
+        yield tmp
+    finally:
+        LOGGER.removeFilter(paths)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for record in paths.held:
+        LOGGER.handle(record)
