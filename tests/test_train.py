@@ -139,6 +139,30 @@ def test_single_cls_trains_a_one_class_student_from_a_teacher_of_several(teacher
     assert student.names == {0: "item"} and student.model.model[-1].nc == 1
 
 
+def test_autobatch_profiles_the_teacher_s_pass_with_the_student_s(teacher26, synth_data, tmp_path, monkeypatch):
+    """batch=-1: Ultralytics sized the batch by `model(images)`, which runs the student alone: a large teacher's
+    activations, there at every step, were left out of the GPU memory it measured."""
+    import ultralytics.engine.trainer as engine
+
+    from yolodistill.model import detect_head
+
+    calls = []
+
+    def profile(model, **kw):
+        heads = {"teacher": detect_head(model.pair.teacher_model), "student": detect_head(model.pair.student_model)}
+        hooks = [h.register_forward_hook(lambda *a, who=who: calls.append(who)) for who, h in heads.items()]
+        model(torch.zeros(2, 3, 64, 64))
+        for hook in hooks:
+            hook.remove()
+        return 8
+
+    monkeypatch.setattr(engine, "check_train_batch_size", profile)
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "auto", batch=-1)
+    trainer.train()
+    assert sorted(calls) == ["student", "teacher"] and trainer.batch_size == 8
+    assert isinstance(unwrap_model(trainer.model), KDModel)  # the pair is back for training
+
+
 def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student, synth_data, tmp_path):
     """A student the user already trained (.pt) keeps its weights and, with the default recipe (whose trained_student
     block gates the head terms by the labels) and the feature term on, learns from every distillation term: the loss

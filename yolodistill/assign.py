@@ -6,7 +6,10 @@ assigner on the student's criterion (the one-to-many criterion of a YOLO26 `E2EL
 `norm` (the target score sum, the divisor of Ultralytics' class and box losses), `inside` (anchors whose centre lies
 in a ground-truth box, the ring around the positives), and the detection loss's own targets (`targets`, `boxes`), which
 the teacher-bounded gate (`kd_gate`) compares student and teacher against. With `teacher` set, it is label-assignment
-distillation: the assigner ranks anchors by the teacher's predictions instead of the student's.
+distillation: the assigner is handed the teacher's predictions, scores and boxes, instead of the student's. It ranks
+anchors by them, and its soft targets (align metric scaled to the best IoU per object) come from the teacher's boxes'
+IoUs too, so they also set the student's class-loss targets, the box-loss weights and the divisor every term shares.
+LAD (Nguyen et al. 2022) takes only the assignment from the teacher; the BCCD recipe study measured this form.
 
 The wrapper lives on the training model's criterion. Ultralytics drops the criterion from every checkpoint it
 writes, and builds a fresh one on resume (`ensure_assignment` wraps it again), so no checkpoint ever holds it. A copy

@@ -337,3 +337,18 @@ class KDModel(DistillationModel):
         balance = balance or self.balance
         m.yolodistill_balance = balance.state() if balance is not None else None
         return m
+
+
+class ProfiledPair(nn.Module):
+    """What Ultralytics' AutoBatch (batch=-1) should measure for a KDModel: `KDModel(images)` runs the student alone,
+    while every training step also runs the teacher, whose activations share the GPU with the student's."""
+
+    def __init__(self, pair: KDModel):
+        super().__init__()
+        self.pair, self.yaml = pair, pair.student_model.yaml  # AutoBatch reads the input channels there,
+        self.stride = pair.student_model.stride  # and the dataset it builds the stride
+
+    def forward(self, x: torch.Tensor):
+        teacher = self.pair.teacher_pass(x)
+        return self.pair.student_model(x), [branch["scores"] for branch in teacher.values()]
+

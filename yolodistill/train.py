@@ -40,7 +40,7 @@ from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
 from .errors import UserError, first_line
-from .model import KDModel, load_teacher
+from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
@@ -164,6 +164,16 @@ class DistillationTrainer(DetectionTrainer):
                     self._balance = getattr(weights, "yolodistill_balance", None)
                 return ckpt
         return super().setup_model()
+
+    def auto_batch(self, *args, **kwargs):
+        """batch=-1: Ultralytics profiles `model(images)`, the student alone for the pair; profile the teacher's pass
+        with it (`ProfiledPair`), or a large teacher leaves the chosen batch no room."""
+        pair = self.model
+        self.model = ProfiledPair(unwrap_model(pair)) if isinstance(unwrap_model(pair), KDModel) else pair
+        try:
+            return super().auto_batch(*args, **kwargs)
+        finally:
+            self.model = pair
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         """Build the student; one built from a yaml starts from the teacher's weights (see `select_weights`)."""
