@@ -417,3 +417,17 @@ def test_info_says_whether_openvino_int8_works_here(monkeypatch, nncf):
     here = here_column(CliRunner().invoke(app, ["info"], terminal_width=200).output)
     assert ("not INT8: OpenVINO INT8 calibration needs nncf: pip install nncf" in here) is not nncf
     assert ("int8" in rows["openvino"]) is not nncf
+
+
+@pytest.mark.parametrize("command, target", [(["export", "--weights", "w.pt"], "yolodistill.export.export_model"),
+                                             (["bench"], "yolodistill.bench.bench")])
+def test_a_ctrl_c_in_export_or_bench_says_what_was_kept(command, target, monkeypatch):
+    """A Ctrl-C ended export and bench with no word (Click's exit status 130, nothing printed)."""
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupted)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 130 and "Interrupted." in result.output and "Traceback" not in result.output
+    assert ("Nothing was exported" if command[0] == "export" else "Nothing was written") in result.output
+

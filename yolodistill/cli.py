@@ -342,7 +342,12 @@ def export(
     from .export import export_model
 
     values, words = own_words(ctx)  # the options above, key=value words applied
-    result = export_model(**values, **words)
+    try:
+        result = export_model(**values, **words)
+    except KeyboardInterrupt:  # the private export folder is gone (export_folder), and nothing was installed
+        err_console.print("[bold yellow]Interrupted.[/] Nothing was exported: the weights and any earlier export "
+                          "beside them are as they were", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
     console.print(result.render())
 
 
@@ -375,7 +380,12 @@ def bench(
     if left:
         raise UserError(f"bench has no setting {next(iter(left))}=: see yolodistill bench --help")
     values["json_path"] = values.pop("json")
-    run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
+    try:
+        run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
+    except KeyboardInterrupt:  # the reports are written after the last row
+        err_console.print("[bold yellow]Interrupted.[/] Nothing was written; an earlier bench.json is as it was",
+                          soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
 
 
 @app.command(context_settings=RUN_CONTEXT)
