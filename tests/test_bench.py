@@ -600,3 +600,18 @@ def test_no_refresh_thread_runs_beside_the_timed_passes():
         assert progress.tasks[0].completed == 30
     assert len(times) == 30 and seen and not any(seen)
     assert "30/30" in console.file.getvalue()  # still drawn, by time_runs itself
+
+
+def test_a_val_split_without_labels_is_refused_not_scored_zero(synth_data, tmp_path):
+    """bench printed and wrote mAP 0.000 for every artifact, as if measured, when --data's val split had no labels."""
+    folder = tmp_path / "data"
+    shutil.copytree(synth_data.parent, folder)
+    shutil.rmtree(folder / "labels" / "val")
+    raw = yaml.safe_load(synth_data.read_text())
+    (folder / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(folder)}))
+    (tmp_path / "w").mkdir()
+    weights = save_checkpoint("yolo26n.yaml", tmp_path / "w" / "best.pt")
+    result = CliRunner().invoke(app, ["bench", str(weights), "--data", str(folder / "data.yaml"), "--device", "cpu"])
+    assert_one_line_error(result, "no image of its val split has labels, so every mAP would read 0")
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["best.pt"]
+

@@ -130,6 +130,43 @@ def test_the_convert_a_bad_data_yaml_is_sent_to_runs(synth_data, teacher26, tmp_
     assert yaml.safe_load((out / "data.yaml").read_text())["names"] and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("fault, needles", [
+    ("no labels", ["no image of its train split has labels (Ultralytics reads them from", "data convert"]),
+    ("a missing folder", ["its train split names", "which does not exist; fix 'train:'"]),
+    ("a list of missing files", ["has no images in its train split", "data convert"]),
+    ("labels out of range", ["No valid images found", "data convert"]),  # Ultralytics' loader's, in the run folder
+])
+def test_a_dataset_wrong_inside_its_folders_is_one_line_and_leaves_no_run(synth_data, teacher26, tmp_path, fault,
+                                                                          needles):
+    """A yaml that resolves but whose folders Ultralytics cannot train on stopped with its traceback, and left a run
+    folder that made the rerun 'run folder exists'."""
+    folder = tmp_path / "mine"
+    shutil.copytree(synth_data.parent, folder)
+    raw = yaml.safe_load((folder / synth_data.name).read_text())
+    raw["path"] = str(folder)
+    if fault == "no labels":
+        shutil.rmtree(folder / "labels" / "train")
+    elif fault == "a missing folder":
+        raw["train"] = [raw["train"], "images/nope"]
+    elif fault == "a list of missing files":
+        (folder / "train.txt").write_text("images/train/gone1.png\nimages/train/gone2.png\n")
+        raw["train"] = "train.txt"
+    else:
+        for label in (folder / "labels" / "train").glob("*.txt"):
+            label.write_text("".join(f"9 {line.split(' ', 1)[1]}" for line in label.read_text().splitlines(True)))
+    data = folder / "bad.yaml"
+    data.write_text(yaml.safe_dump(raw))
+    result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(data), "--project",
+                     str(tmp_path / "runs"), "--name", "r")
+    if fault == "labels out of range":  # after Ultralytics' own scan line, which counts the corrupt images
+        assert result.exit_code == 2 and "Traceback" not in result.output and "24 corrupt" in result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith("Error:") and all(n in last for n in needles), result.output
+    else:
+        assert_one_line_error(result, *needles)
+    assert not (tmp_path / "runs" / "r").exists()
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_misfit_is_one_clear_line(cases, case, tmp_path):
     (teacher, student, data), needles = cases[case]

@@ -27,6 +27,7 @@ from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      root_cause)
 from .artifacts import export_metadata, graph_head
+from .data import labelled_images
 from .export import check_runtime, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
 from .utils import quieter
@@ -75,14 +76,21 @@ def source_checkpoint(path: Path) -> Path | None:
 
 
 def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tuple[dict, Path]:
-    """The --data given, or the run's own dataset, whose faults the user should not read as a flag they never typed."""
+    """The --data given, or the run's own dataset, whose faults the user should not read as a flag they never typed.
+    Its val split must have labels: without them every mAP reads 0, as if measured."""
     if data:
-        return load_data(data), Path(data)
-    found = run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
-    try:
-        return load_data(found, f"the run's dataset '{found}' (read from its checkpoint)"), found
-    except UserError as e:
-        raise UserError(f"{e}; or pass --data DATA.yaml") from None
+        dataset, named = load_data(data), f"--data '{data}'"
+    else:
+        data = run_data([pt for p, _ in chosen if (pt := source_checkpoint(p))])
+        named = f"the run's dataset '{data}' (read from its checkpoint)"
+        try:
+            dataset = load_data(data, named)
+        except UserError as e:
+            raise UserError(f"{e}; or pass --data DATA.yaml") from None
+    if not labelled_images(val_images(dataset)):
+        raise UserError(f"{named}: no image of its val split has labels, so every mAP would read 0: label it, or "
+                        "pass --data with a labelled val split")
+    return dataset, Path(data)
 
 
 def run_data(checkpoints: list[Path]) -> Path:
@@ -280,7 +288,13 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
     params, flops = model_cost(source_checkpoint(path), imgsz)
-    map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
+    try:
+        map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
+    except RuntimeError as e:  # Ultralytics' loader: every val image corrupt or labelled beyond the names
+        if "No valid images found" not in str(e):
+            raise
+        raise UserError(f"--data '{opts.data}': {first_line(e).rstrip('.')}; check it with yolodistill data convert "
+                        f"{opts.data} --format yolo") from None
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .config import DistillConfig
-from .data import split_images
+from .data import labelled_images, split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
                      check_writable, first_line, is_url, require_file)
 from .loading import build_student, load_detector, local_checkpoint
@@ -72,9 +72,24 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
                         f"{convert_hint(data)} (it makes a split)")
     for split in ("train", "val"):
-        if not split_images(info[split]):
-            raise UserError(f"data '{data}' has no images in its {split} split ({info[split]}); {convert_hint(data)}")
+        check_split(data, split, info[split])
     return info
+
+
+def check_split(data: str | Path, split: str, source: str | list) -> None:
+    """A split Ultralytics would stop on once the run folder exists (a listed folder that is not there, a list
+    whose files are not, no image, or no image with labels), refused before it."""
+    from ultralytics.data.utils import img2label_paths
+
+    for src in source if isinstance(source, list) else [source]:
+        if not Path(src).exists():
+            raise UserError(f"data '{data}': its {split} split names '{src}', which does not exist; fix '{split}:'")
+    images = [p for p in split_images(source) if p.exists()]
+    if not images:
+        raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
+    if not labelled_images(images):
+        raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
+                        f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data)}")
 
 
 DEVICE_HINT = "use --device cpu, or a GPU index such as 0 (0,1 for several)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,20 @@ def split_images(source: str | Path | list) -> list[Path]:
         elif src.suffix == ".txt" and src.is_file():
             files += [(src.parent / line.strip()).resolve() for line in src.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     return files
+
+
+def labelled_images(images: list[Path]) -> int:
+    """How many of `images` have a label file with rows where Ultralytics looks for it (images/ -> labels/): a
+    split with none trains on nothing (Ultralytics stops with a traceback) or validates to an mAP of 0."""
+    from ultralytics.data.utils import img2label_paths
+
+    count = 0
+    for label in img2label_paths([str(p) for p in images]):
+        try:
+            count += os.stat(label).st_size > 0
+        except OSError:
+            pass
+    return count
 
 
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "ellipse")

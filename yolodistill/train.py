@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,19 @@ class DistillationTrainer(DetectionTrainer):
                 "train_args": args}
 
     def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train"):
+        """A split Ultralytics cannot train or validate on (every image corrupt, every label out of range) is a
+        UserError, as the checks before the run refuse what they can see without reading every file."""
+        try:
+            return self._get_dataloader(dataset_path, batch_size, rank, mode)
+        except (RuntimeError, ValueError, FileNotFoundError) as e:
+            if not any(m in str(e) for m in ("No valid images found", "No labels found", "does not exist",
+                                             "Error loading data from")):
+                raise
+            from .checks import convert_hint
+
+            raise UserError(f"data '{self.args.data}': {first_line(e).rstrip('.')}; {convert_hint(self.args.data)}")
+
+    def _get_dataloader(self, dataset_path: str, batch_size: int, rank: int, mode: str):
         """Ultralytics' loader, or for a run with unlabelled folders one that mixes them into every batch."""
         if mode != "train" or not self.distill.unlabeled:
             loader = super().get_dataloader(dataset_path, batch_size, rank, mode)
@@ -337,6 +351,14 @@ class TrainResult:
     metrics: dict[str, float]
 
 
+def remove_unstarted(save_dir: Path) -> None:
+    """Remove a run folder that holds only what the trainer writes before its first batch (args.yaml, distill.yaml,
+    an empty weights/): a rerun with the data fixed would be refused as 'run folder exists'."""
+    made = {"args.yaml", "distill.yaml", "weights"}
+    if save_dir.is_dir() and {p.name for p in save_dir.iterdir()} <= made and not any((save_dir / "weights").glob("*")):
+        shutil.rmtree(save_dir, ignore_errors=True)
+
+
 def train(
     teacher: str | Path | None = None,
     student: str | Path | None = None,
@@ -376,6 +398,10 @@ def train(
     try:
         with sticky_interrupt(trainer):
             trainer.train()
+    except UserError:  # found once the run folder exists (the data loader's): leave none of it behind
+        if resume is None:
+            remove_unstarted(Path(trainer.save_dir))
+        raise
     except KeyboardInterrupt:
         last = Path(trainer.last)
         try:
