@@ -317,12 +317,18 @@ def test_resuming_from_a_working_folder_with_an_apostrophe_is_refused(mid_traini
 
 @pytest.mark.parametrize("word, needle", [("pretrained=/no/such.pt", "pretrained= '/no/such.pt' does not exist"),
                                          ("pretrained=DATA", "data.yaml' should be a .pt file, not '.yaml'"),
+                                         ("pretrained=GARBAGE", "garbage.pt"),
+                                         ("pretrained=SEGMENT", "segment"),
                                          ("cfg=mine.yaml", "use --config FILE instead of cfg=")])
 def test_pretrained_and_cfg_words_are_checked_before_the_run_folder(teacher26, synth_data, tmp_path, word, needle):
-    """A missing or non-.pt pretrained= was a traceback after the run folder was made; cfg=, Ultralytics' own config
-    argument, was recorded in args.yaml and ignored."""
+    """A missing or non-.pt pretrained= was a traceback after the run folder was made, and so was a garbage .pt; a
+    segmentation .pt trained quietly, its weights taken where they fit. cfg=, Ultralytics' own config argument, was
+    recorded in args.yaml and ignored."""
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    seg = save_checkpoint("yolo26n-seg.yaml", tmp_path / "seg.pt")
+    word = word.replace("DATA", str(synth_data)).replace("GARBAGE", str(tmp_path / "garbage.pt"))
     result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
-                     "--project", str(tmp_path), "--name", "w", word.replace("DATA", str(synth_data)))
+                     "--project", str(tmp_path), "--name", "w", word.replace("SEGMENT", str(seg)))
     assert_one_line_error(result, needle)
     assert not (tmp_path / "w").exists()
 

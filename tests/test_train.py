@@ -40,7 +40,7 @@ def rows(csv_path: Path) -> list[dict[str, float]]:
 def make_trainer(teacher, data, project, name, **kw) -> DistillationTrainer:
     distill, args = resolve(None, **{**FAST, **ALL_TERMS, "project": str(project), "name": name, **kw})
     plan = preflight(teacher, "yolo26n.yaml", data, args)
-    return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher, pretrained=plan.pretrained)
 
 
 @pytest.mark.parametrize(
@@ -106,8 +106,10 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
 
 
 def test_pretrained_weights_are_read_once(teacher26, synth_data, tmp_path, monkeypatch):
-    """pretrained= was read twice, once here and once by Ultralytics' setup_model: a yolo26x checkpoint is 100+ MB."""
+    """pretrained= was read twice, once here and once by Ultralytics' setup_model: a yolo26x checkpoint is 100+ MB.
+    The checks load it (a garbage file was a traceback after the run folder), and the trainer takes their model."""
     import ultralytics.engine.trainer as engine
+    import ultralytics.nn.tasks as tasks
 
     from yolodistill import train as train_module
 
@@ -116,7 +118,7 @@ def test_pretrained_weights_are_read_once(teacher26, synth_data, tmp_path, monke
     own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
     expected = engine.load_checkpoint(own)[0].model[0].conv.weight
     reads = []
-    for module in (train_module, engine):
+    for module in (train_module, engine, tasks):
         def counted(path, *a, _load=module.load_checkpoint, **kw):
             reads.append(Path(path).name)
             return _load(path, *a, **kw)

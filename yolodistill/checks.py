@@ -27,6 +27,7 @@ class Plan:
 
     args: dict[str, Any]
     teacher: torch.nn.Module
+    pretrained: torch.nn.Module | None = None  # pretrained=PATH's model, loaded once by the checks
 
 
 def convert_hint(data: str | Path) -> str:
@@ -377,9 +378,10 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_run_dir(args)
     pretrained = args.get("pretrained") if isinstance(args.get("pretrained"), (str, Path)) else None
     check_inputs_outside_run(args, teacher=teacher, student=student, pretrained=pretrained)
-    if pretrained is not None:  # Ultralytics loads it as it loads a checkpoint: after the run folder is made
+    pretrained_model = None
+    if pretrained is not None:  # Ultralytics loads it after the run folder is made: a garbage file was a traceback
         args["pretrained"] = pretrained = local_checkpoint(pretrained, "pretrained=")
-        require_file(pretrained, "pretrained=", (".pt",))
+        pretrained_model = load_detector(pretrained, "pretrained=")  # a segment .pt trained quietly as weights
     for role, path in (("--teacher", teacher), ("--student", student)):  # handed to Ultralytics resolved (below)
         if str(path).lower().endswith(".pt") and Path(path).exists():
             check_no_quote(Path(path).resolve(), role)
@@ -401,4 +403,4 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         model=local_path(student), data=local_path(data), distill_model=local_path(teacher), task="detect",
         mode="train", name=args["name"] or "exp",
     )
-    return Plan(args=args, teacher=teacher_model)
+    return Plan(args=args, teacher=teacher_model, pretrained=pretrained_model)

@@ -68,6 +68,7 @@ class DistillationTrainer(DetectionTrainer):
         _callbacks: dict | None = None,
         distill: DistillConfig | None = None,
         teacher: torch.nn.Module | None = None,
+        pretrained: torch.nn.Module | None = None,
     ):
         super().__init__(cfg, overrides, _callbacks)
         if distill is None and os.environ.get(SETTINGS_ENV):  # a DDP worker built by Ultralytics' entry file
@@ -80,6 +81,7 @@ class DistillationTrainer(DetectionTrainer):
             raise UserError("no teacher: pass --teacher PATH.pt")
         self.distill = distill
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
+        self.pretrained = pretrained  # pretrained=PATH's model, likewise (setup_model loads it without)
         self._adapter_state = self._balance = None
         self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
@@ -162,7 +164,8 @@ class DistillationTrainer(DetectionTrainer):
         adapters into its projector)."""
         pretrained = self.args.pretrained  # PATH: weights from there; False: random (both Ultralytics' own way)
         if isinstance(pretrained, (str, Path)) and not self.resume and not isinstance(self.model, torch.nn.Module):
-            weights = load_checkpoint(pretrained)[0]  # once: Ultralytics' setup_model would load it again
+            # once: Ultralytics' setup_model would load it again
+            weights = self.pretrained if self.pretrained is not None else load_checkpoint(pretrained)[0]
             if isinstance(weights, DistillationModel):  # pretrained= a mid-run checkpoint: its student's weights
                 weights = weights.student_model
             cfg = load_checkpoint(self.model)[0].yaml if str(self.model).lower().endswith(".pt") else self.model
@@ -392,7 +395,8 @@ def train(
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
-        trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+        trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
+                                      pretrained=plan.pretrained)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     best_before = stamp(Path(trainer.best))
     try:
