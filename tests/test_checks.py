@@ -371,6 +371,26 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
     said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
     assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
                                                f"the earlier run in '{run}'"), said
+    # a folder of other files (no best.pt: a user's, or a run cut short) was written over without a word
+    (run / "weights" / "best.pt").unlink()
+    (run / "results.csv").write_text("mine")
+    records.clear()
+    LOGGER.addHandler(handler)
+    try:
+        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
+    finally:
+        LOGGER.removeHandler(handler)
+    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+    assert len(said) == 1 and f"writes into '{run}', which holds files already" in said[0], said
+
+
+def test_a_run_folder_that_is_a_file_is_one_line(teacher26, synth_data, tmp_path):
+    """--name of a file with --exist-ok was a NotADirectoryError traceback from Ultralytics' makedirs."""
+    (tmp_path / "afile").write_text("mine")
+    result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(tmp_path), "--name", "afile", "--exist-ok")
+    assert_one_line_error(result, "run folder", "afile' is a file: pick another --name or --project")
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 def test_resume_refuses_foreign_checkpoints(teacher26, tmp_path):

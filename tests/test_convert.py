@@ -4,6 +4,7 @@ dataset.json), the output checks, and the `data convert` command."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -278,3 +279,14 @@ def test_out_beside_a_data_yaml_that_names_a_dataset_elsewhere(synth_data, tmp_p
     (root / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(root)}))  # a yaml at its dataset's root
     with pytest.raises(UserError, match="inside the source"):
         convert(root / "data.yaml", fmt="yolo", out=root / "clean")
+
+
+def test_a_broken_yaml_in_the_current_folder_is_named_as_broken(tmp_path, monkeypatch):
+    """Converting a broken data yaml in the current folder, with --out beside it, said '--out is inside the source',
+    as the yaml's dataset was taken to be its folder."""
+    monkeypatch.chdir(tmp_path)
+    Path("bad.yaml").write_text("train: [\n")
+    result = CliRunner().invoke(app, ["data", "convert", "bad.yaml", "--format", "yolo", "--out", "clean"])
+    assert_one_line_error(result, "'bad.yaml' is not valid YAML")
+    assert not Path("clean").exists()
+

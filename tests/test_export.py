@@ -688,3 +688,14 @@ def test_files_of_the_users_inside_an_openvino_export_are_kept(weights):
     for name in ("metadata.yaml", "best_int8.xml", "best_int8.bin"):
         shutil.copy2(folder / "metadata.yaml", own / name)
     ex.check_replaceable(own, "best_int8")
+
+
+def test_a_weights_url_is_fetched_as_typed(tmp_path, monkeypatch):
+    """--weights was a Path, which folds 'https://' to 'https:/': every URL failed with 'no host given'."""
+    import ultralytics  # noqa: F401 (its first import may print a settings notice, which is not the command's)
+
+    monkeypatch.chdir(tmp_path)
+    url = "http://127.0.0.1:9/w.pt"  # nothing listens there: the download fails, naming the URL as typed
+    assert_one_line_error(CliRunner().invoke(app, ["export", "--weights", url]), f"--weights URL '{url}' could not "
+                          "be downloaded")
+

@@ -269,7 +269,11 @@ def check_run_dir(args: dict[str, Any]) -> None:
     """An explicitly named run folder is never reused without --exist-ok (Ultralytics would write into it)."""
     if int(os.environ.get("RANK", -1)) > 0:  # under torchrun, rank 0 may have made the folder a moment ago
         return
-    if args.get("name") and not args.get("exist_ok") and (run := run_dir(args)).exists():
+    run = run_dir(args)
+    named = args.get("name") or args.get("exist_ok")  # else Ultralytics numbers the folder past what is there
+    if named and run.exists() and not run.is_dir():  # --exist-ok too: Ultralytics' makedirs fails with a traceback
+        raise UserError(f"run folder '{run}' is a file: pick another --name or --project")
+    if args.get("name") and not args.get("exist_ok") and run.exists():
         raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
 
 
@@ -277,11 +281,17 @@ def warn_replaced(args: dict[str, Any]) -> None:
     """--exist-ok over a finished run replaces its files, as in Ultralytics, but not silently; said once every check
     has passed, so a refused run never says it."""
     run = run_dir(args)
-    if args.get("exist_ok") and (run / "weights" / "best.pt").is_file() and int(os.environ.get("RANK", -1)) <= 0:
-        from ultralytics.utils import LOGGER
+    held = args.get("exist_ok") and run.is_dir() and any(p.is_file() for p in run.rglob("*"))
+    if not held or int(os.environ.get("RANK", -1)) > 0:
+        return
+    from ultralytics.utils import LOGGER
 
+    if (run / "weights" / "best.pt").is_file():
         LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
                        f"'{run}'")
+    else:  # not a run's folder, or one cut short: what of its files the run writes over
+        LOGGER.warning(f"--exist-ok: this run writes into '{run}', which holds files already: its weights/, "
+                       "args.yaml, distill.yaml, results.csv and plots replace any of the same name")
 
 
 def check_inputs_outside_run(args: dict[str, Any], **inputs: Any) -> None:

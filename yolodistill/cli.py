@@ -310,7 +310,7 @@ def data_pseudo_label(
 @user_errors
 def export(
     ctx: typer.Context,
-    weights: Path = typer.Option(..., help="Checkpoint to export, e.g. runs/distill/exp/weights/best.pt (an "
+    weights: str = typer.Option(..., help="Checkpoint to export, e.g. runs/distill/exp/weights/best.pt (an "
                                  "official name such as yolo26n.pt is fetched as yolo export fetches it)."),
     format: str = typer.Option("onnx", "--format", help="onnx, openvino or engine (TensorRT, needs CUDA)."),
     imgsz: Optional[int] = typer.Option(None, help=escape("Export image size. [default: the checkpoint's train "

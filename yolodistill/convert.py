@@ -210,8 +210,8 @@ def _check_out(out: Path, srcs: list[Path]) -> None:
 
     for src in srcs:
         folder = src if src.is_dir() else None
-        if src.suffix.lower() in (".yaml", ".yml") and src.is_file():  # the dataset it names, not where it lies
-            folder = yolofmt.yaml_root(src) or src.parent
+        if src.suffix.lower() in (".yaml", ".yml") and src.is_file():  # the dataset it names, not where it lies;
+            folder = yolofmt.yaml_root(src)  # none where it does not read as a data yaml: the reader says why
         if folder is not None and out.resolve().is_relative_to(folder.resolve()):
             raise UserError(f"--out '{out}' is inside the source '{folder}': choose an output folder outside it")
     for name in OUTPUT_FILES:
