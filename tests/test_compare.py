@@ -412,6 +412,9 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     fake = FakeRuns(monkeypatch, stop_at="plain-seed1")  # other settings, cut: nothing finished with them
     changed = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
     assert changed.exit_code == 130 and fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0"]
+    said = " ".join(changed.output.split())  # it trained over finished runs and was to replace the report, silently
+    assert "plain seed 0 finished earlier with other settings (lr0): trained again, over it" in said, said
+    assert "This replaces the earlier compare.json, .md and .png there once it finishes" in said
     fake = FakeRuns(monkeypatch)  # back to the first settings: plain-seed1 holds half an lr0=0.02 run, not its own
     again = CliRunner().invoke(app, [*args, "--exist-ok"])
     assert again.exit_code == 0, again.output
@@ -419,8 +422,11 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
 
     fake = FakeRuns(monkeypatch)  # a teacher retrained into the same file: the runs that used it train again
     os.utime(teacher, ns=(teacher.stat().st_atime_ns, teacher.stat().st_mtime_ns + 10**9))
-    CliRunner().invoke(app, [*args, "--exist-ok"])
-    assert fake.trained == ["builtin-seed0", "ours-seed0", "builtin-seed1", "ours-seed1"]
+    retrained = CliRunner().invoke(app, [*args, "--exist-ok", "--seeds", "0"])
+    assert fake.trained == ["builtin-seed0", "ours-seed0"]
+    said = " ".join(retrained.output.split())
+    assert "builtin seed 0 finished earlier with other settings (teacher file)" in said
+    assert "runs it does not plan are left as they are (builtin-seed1, ours-seed1, plain-seed1)" in said
 
 
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,

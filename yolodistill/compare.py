@@ -247,6 +247,21 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
     return saved.get("run")
 
 
+def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
+    """What differs between the plan a run in `run_dir` finished with and `plan`, in a few words ('' for none saved):
+    that run is trained again, over its files, and the user should know why."""
+    try:
+        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not isinstance(saved, dict):
+        return ""
+    changed = [f"{k} file" if group == "files" else k for group in ("train_args", "distill", "files")
+               for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
+               if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
+    return ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "") if changed else "its best.pt is gone"
+
+
 def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
     """What one run contributes: its final best.pt metrics and its epoch time (see DEFINITIONS)."""
     times = epoch_times(save_dir / "results.csv")
@@ -312,6 +327,11 @@ def compare(
                 config=config, epochs=epochs, **overrides)
 
     console.print(f"Comparing {', '.join(methods)} over seeds {', '.join(map(str, seeds))} in {escape(str(save_dir))}")
+    if (save_dir / "compare.json").is_file():  # --exist-ok: an earlier comparison's report, replaced at the end
+        others = sorted(p.name for p in save_dir.glob("*-seed*") if p.is_dir() and
+                        p.name not in {f"{m}-seed{s}" for s in seeds for m in methods})
+        console.print("[yellow]This replaces the earlier compare.json, .md and .png there once it finishes[/]"
+                      + (f"; runs it does not plan are left as they are ({escape(', '.join(others))})" if others else ""))
     command = cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config, save_dir,
                           overrides)
     jobs = [(seed, method) for seed in seeds for method in methods]
@@ -324,6 +344,9 @@ def compare(
             planned = plans[seed, method]
             run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
             if run is None:
+                if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
+                    console.print(f"[yellow]{step} {method} seed {seed} finished earlier with other settings "
+                                  f"({escape(changes)}): trained again, over it[/]")
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
                 (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
