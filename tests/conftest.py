@@ -104,10 +104,11 @@ def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3
     """An untrained model saved the way Ultralytics saves one: enough for every mechanical test, in a second.
     `task_recorded=False` leaves the task out of its train_args, as a checkpoint saved by hand may."""
     import torch
-    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel, guess_model_task, yaml_model_load
+    from ultralytics.nn.tasks import (ClassificationModel, DetectionModel, OBBModel, SegmentationModel, guess_model_task,
+                                      yaml_model_load)
 
     task = guess_model_task(yaml_model_load(cfg))
-    cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[task]
+    cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel, "obb": OBBModel}[task]
     with torch.random.fork_rng():  # the same untrained weights in every session, whatever ran before: tests that
         torch.manual_seed(0)  # read gradients through a teacher (the schedule's drift bound) repeat run to run
         model = cls(cfg, nc=len(names), ch=ch, verbose=False)

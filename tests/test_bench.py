@@ -615,3 +615,12 @@ def test_a_val_split_without_labels_is_refused_not_scored_zero(synth_data, tmp_p
     assert_one_line_error(result, "no image of its val split has labels, so every mAP would read 0")
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["best.pt"]
 
+
+def test_a_dataset_named_as_train_takes_it_is_explained(tmp_path, monkeypatch):
+    """--data coco8.yaml, which train fetches by name, said 'does not exist: check the path' in export and bench."""
+    monkeypatch.chdir(tmp_path)
+    weights = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")
+    for command in (["bench", str(weights)], ["export", "--weights", str(weights)]):
+        result = CliRunner().invoke(app, [*command, "--data", "coco8.yaml", "--device", "cpu"])
+        assert_one_line_error(result, "--data 'coco8.yaml' is not a file here: export and bench read a dataset yaml")
+

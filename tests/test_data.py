@@ -29,7 +29,9 @@ def test_make_synthetic_is_deterministic(tmp_path):
 @pytest.mark.parametrize("kwargs, needle", [({"imgsz": "64"}, "must be a whole number"),
                                             ({"images": 4.5}, "must be a whole number"),
                                             ({"classes": None}, "must be a whole number"),
-                                            ({"val_fraction": "0.2"}, "the validation fraction must be a number")])
+                                            ({"val_fraction": "0.2"}, "the validation fraction must be a number"),
+                                            # drawn in memory: a MemoryError traceback, and an empty --out left
+                                            ({"imgsz": 100000}, "--imgsz must be 32 to 4096, got 100000")])
 def test_make_synthetic_checks_python_types(tmp_path, kwargs, needle):
     from yolodistill.errors import UserError
 

@@ -350,7 +350,7 @@ def test_int8_gate_with_nms_compares_at_the_graph_s_threshold(weights, synth_dat
 
 def test_an_int8_gate_with_nothing_to_lose_refuses(weights):
     """A model that finds nothing on --data (fp32 mAP about 0) passes any drop limit: no verdict, not saved."""
-    with pytest.raises(UserError, match=r"scores mAP50-95 0.0000 on --data, so the INT8 gate checks nothing"):
+    with pytest.raises(UserError, match=r"scores mAP50-95 0.0000 on the val split it was gated on, so the INT8 gate checks nothing"):
         ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(0.0, 0.0, 0.05))
 
 

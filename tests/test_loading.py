@@ -49,12 +49,13 @@ def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tm
                 .args["distill_model"]) == got
 
 
-@pytest.mark.parametrize("cfg, task", [("yolo26n-cls.yaml", "classify"), ("yolo26n-seg.yaml", "segment")])
+@pytest.mark.parametrize("cfg, task", [("yolo26n-cls.yaml", "a classify"), ("yolo26n-seg.yaml", "a segment"),
+                                       ("yolo26n-obb.yaml", "an obb")])
 def test_a_checkpoint_of_another_task_is_known_by_its_head(cfg, task, tmp_path):
     """Saved without its task, Ultralytics' loader fills task=detect in, and the head failed on the first image
     (an IndexError in bench, export and pseudo-label)."""
     from tests.conftest import save_checkpoint
 
     path = save_checkpoint(cfg, tmp_path / "other.pt", task_recorded=False)
-    with pytest.raises(UserError, match=f"teacher '{path}' is a {task} model: yolodistill distills detection models"):
+    with pytest.raises(UserError, match=f"teacher '{path}' is {task} model: yolodistill distills detection models"):
         load_detector(path, "teacher")

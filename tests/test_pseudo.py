@@ -66,6 +66,12 @@ def test_its_options_may_go_as_key_value_words(teacher26, source, tmp_path):
     assert yaml.safe_load((out / "data.yaml").read_text())["pseudo_labels"]["conf"] == 0.001
     result = CliRunner().invoke(app, [*command[:-1], str(tmp_path / "other"), "lr0=0.1"])
     assert_one_line_error(result, "unknown setting(s) lr0: yolodistill data pseudo-label takes only its options")
+    # its required options too, as its help says ("Missing option '--teacher'" before)
+    words = ["data", "pseudo-label", f"teacher={teacher26}", f"images={source}", f"out={tmp_path / 'words'}", "imgsz=64"]
+    result = CliRunner().invoke(app, words)
+    assert result.exit_code == 0 and (tmp_path / "words" / "data.yaml").is_file(), result.output
+    result = CliRunner().invoke(app, ["data", "pseudo-label", f"images={source}"])
+    assert_one_line_error(result, "missing --teacher, --out: pass --teacher TEACHER --out OUT")
 
 
 def test_a_large_val_fraction_still_leaves_a_train_split(teacher26, source, tmp_path):

@@ -282,10 +282,13 @@ def data_convert(
 @user_errors
 def data_pseudo_label(
     ctx: typer.Context,
-    teacher: str = typer.Option(..., help="Teacher checkpoint whose detections become the labels (.pt path, an "
-                                "official name such as yolo26x.pt, or a URL you trust, as in train)."),
-    images: Path = typer.Option(..., help="Folder of unlabelled images (searched recursively, only read)."),
-    out: Path = typer.Option(..., help="New output folder for the YOLO dataset and its data.yaml."),
+    teacher: Optional[str] = typer.Option(None, help="Required. Teacher checkpoint whose detections become the "
+                                          "labels (.pt path, an official name such as yolo26x.pt, or a URL you trust, "
+                                          "as in train).", show_default=False),
+    images: Optional[Path] = typer.Option(None, help="Required. Folder of unlabelled images (searched recursively, "
+                                          "only read).", show_default=False),
+    out: Optional[Path] = typer.Option(None, help="Required. New output folder for the YOLO dataset and its "
+                                       "data.yaml.", show_default=False),
     conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
     iou: float = typer.Option(0.7, help="IoU threshold of the non-maximum suppression."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),
@@ -302,7 +305,12 @@ def data_pseudo_label(
     options may also go as key=value (conf=0.4)."""
     from .pseudo import pseudo_label
 
-    result = pseudo_label(**only_own_words(ctx))
+    values = only_own_words(ctx)  # --teacher T or teacher=T: Click's own required check knew only the first
+    missing = [k for k in ("teacher", "images", "out") if values[k] is None]
+    if missing:
+        raise UserError(f"missing {', '.join(f'--{k}' for k in missing)}: pass "
+                        f"{' '.join(f'--{k} {k.upper()}' for k in missing)} (or {missing[0]}=...)")
+    result = pseudo_label(**values)
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
 
 

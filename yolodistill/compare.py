@@ -299,7 +299,7 @@ def compare(
     written.
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
-    from .config import resolve
+    from .config import DistillConfig, resolve
     from .unlabeled import unlabeled_sources
 
     console = console or Console()
@@ -310,6 +310,10 @@ def compare(
                         "keeps the runs that finished and trains the rest")
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
+    ours_only = sorted(k for k in overrides if k in DistillConfig.keys())  # a --config may hold train args too
+    if "ours" not in methods and ours_only:  # they set ours alone: without it they would change nothing, silently
+        raise UserError(f"{', '.join(ours_only)} set ours, which --methods {','.join(methods)} leaves out: add ours, or "
+                        "drop them")
     check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does
     overrides = absolute_paths(overrides)
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)

@@ -132,8 +132,8 @@ def make_synthetic(
         raise UserError(f"--images must be at least 2 (one train and one val image), got {images}")
     if not 1 <= classes <= len(SHAPES):
         raise UserError(f"--classes must be between 1 and {len(SHAPES)}, got {classes}")
-    if imgsz < 32:
-        raise UserError(f"--imgsz must be at least 32, got {imgsz}")
+    if not 32 <= imgsz <= 4096:  # each image is drawn in memory: 100000 px asked for 28 GB, then a traceback
+        raise UserError(f"--imgsz must be 32 to 4096, got {imgsz}")
     check_seed(seed)
     _check_val_fraction(val_fraction)
     out = check_path(out, "--out", "folder")

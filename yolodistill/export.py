@@ -107,6 +107,9 @@ def load_data(data: str | Path, named: str = "") -> dict:
     says which yaml it is in messages (by default the --data given)."""
     from ultralytics.data.utils import check_det_dataset
 
+    if not named and not Path(data).exists() and Path(data).name == str(data):  # coco8.yaml: a name train fetches
+        raise UserError(f"--data '{data}' is not a file here: export and bench read a dataset yaml on disk (train "
+                        "fetches Ultralytics' named ones, e.g. coco8.yaml, into its datasets folder): pass its path")
     path = require_file(data, "--data", (".yaml", ".yml"))
     named = named or f"--data '{path}'"
     try:
@@ -241,8 +244,8 @@ def int8_gate(source: Path, artifact: Path, data: str | Path, imgsz: int, batch:
 def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | None) -> None:
     """Raise the one-line UserError that stops a diverging or too lossy artifact from being saved."""
     if gate is not None and gate.fp32_map < MIN_GATE_MAP:  # nothing to lose: any INT8 file would pass
-        raise UserError(f"the fp32 model scores mAP50-95 {gate.fp32_map:.4f} on --data, so the INT8 gate checks "
-                        f"nothing; not saved. Pass --data with images this model finds objects in")
+        raise UserError(f"the fp32 model scores mAP50-95 {gate.fp32_map:.4f} on the val split it was gated on, so "
+                        "the INT8 gate checks nothing; not saved. Pass --data with images this model finds objects in")
     if gate is not None and not gate.passed:
         raise UserError(
             f"INT8 {fmt} loses {gate.drop:.4f} mAP50-95 against fp32 ({gate.fp32_map:.4f} -> {gate.int8_map:.4f}), "

@@ -112,7 +112,9 @@ def unreadable(role: str, path: str | Path, e: BaseException) -> UserError:
 def check_task(task: str | None, role: str, path: str | Path) -> None:
     """A model of another task than detection, in the words every command uses."""
     if task != "detect":
-        raise UserError(f"{role} '{path}' is a {task} model: yolodistill distills detection models (task=detect)")
+        article = "an" if str(task)[:1] in "aeiou" else "a"  # an obb model
+        raise UserError(f"{role} '{path}' is {article} {task} model: yolodistill distills detection models "
+                        "(task=detect)")
 
 
 # Detection heads whose models need more than images (text prompts) or are no YOLO head (a transformer decoder)
