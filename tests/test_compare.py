@@ -415,7 +415,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     changed = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
     assert changed.exit_code == 130 and fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0"]
     said = " ".join(changed.output.split())  # it trained over finished runs and was to replace the report, silently
-    assert "plain seed 0 finished earlier with other settings (lr0): trained again, over it" in said, said
+    assert "plain seed 0 finished earlier (other settings: lr0): trained again, over it" in said, said
     assert "This replaces the earlier compare.json, .md and .png there once it finishes" in said
     fake = FakeRuns(monkeypatch)  # back to the first settings: plain-seed1 holds half an lr0=0.02 run, not its own
     again = CliRunner().invoke(app, [*args, "--exist-ok"])
@@ -427,7 +427,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     retrained = CliRunner().invoke(app, [*args, "--exist-ok", "--seeds", "0"])
     assert fake.trained == ["builtin-seed0", "ours-seed0"]
     said = " ".join(retrained.output.split())
-    assert "builtin seed 0 finished earlier with other settings (teacher file)" in said
+    assert "builtin seed 0 finished earlier (other settings: teacher file)" in said
     assert "runs it does not plan are left as they are (builtin-seed1, ours-seed1, plain-seed1)" in said
 
 
@@ -495,3 +495,18 @@ def test_device_auto_wins_over_a_recipes_device_as_in_train(teacher26, synth_dat
     result = compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="0", methods="plain", config=recipe,
                      project=tmp_path / "p", **{**FAST, "device": "auto"})
     assert json.loads(result.json_path.read_text())["train_args"]["device"] is None  # Ultralytics' own choice
+
+
+def test_why_a_finished_run_trains_again_is_said_right(tmp_path):
+    """The same settings with best.pt gone were called 'other settings', and a teacher moved to another path (same
+    size and time) 'its best.pt is gone'."""
+    from yolodistill.compare import RUN_RECORD, plan_changes
+
+    plan = {"method": "ours", "seed": 0, "teacher": "/a/t.pt", "train_args": {"lr0": 0.01}, "distill": {"kd_cls": 1},
+            "files": {"teacher": [1, 2]}}
+    (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan}))
+    assert plan_changes(tmp_path, plan) == "its weights/best.pt is gone"
+    assert plan_changes(tmp_path, {**plan, "teacher": "/b/t.pt"}) == "other settings: teacher"
+    assert plan_changes(tmp_path, {**plan, "distill": {"kd_cls": 2}}) == "other settings: kd_cls"
+    assert plan_changes(tmp_path / "none", plan) == ""
+

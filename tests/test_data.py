@@ -3,6 +3,8 @@ overwritten. The converters are tested in test_convert.py, test_voc.py, test_coc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -82,3 +84,17 @@ def test_negative_seed_is_one_line(command, teacher26, tmp_path):
     result = CliRunner().invoke(app, ["data", command, *args, "--out", str(tmp_path / "out"), "--seed", "-1"])
     assert_one_line_error(result, "--seed must be between 0 and 4294967295 (NumPy's seed range), got -1")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_split_list_is_read_as_ultralytics_reads_it(tmp_path, monkeypatch):
+    """Ultralytics reads './x' in a .txt split from the list's folder and any other relative line from the working
+    folder; every line was read from the list's folder, so the split checks refused lists Ultralytics trains on."""
+    lists, work = tmp_path / "lists", tmp_path / "work"
+    for img in (lists / "a.jpg", work / "ds" / "b.jpg"):
+        img.parent.mkdir(parents=True, exist_ok=True)
+        img.write_bytes(b"")
+    (lists / "train.txt").write_text("./a.jpg\nds/b.jpg\nnotes.md\n\n")
+    monkeypatch.chdir(work)
+    assert split_images(str(lists / "train.txt")) == [lists / "a.jpg", Path("ds/b.jpg")]
+    assert all(p.exists() for p in split_images(str(lists / "train.txt")))
+

@@ -145,7 +145,7 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               # from Python: TypeErrors in the range checks and in Path(None)
                                               ({"conf": "0.3"}, "--conf must be a number, got '0.3'"),
                                               ({"val_fraction": "0.1"}, "--val-fraction must be a number"),
-                                              ({"out": None}, "--out must be the path of a folder, got None"),
+                                              ({"out": None}, "missing --out: pass --out OUT"),
                                               ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
                                               ({"device": "gpu"}, "is not a device")])
 def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):

@@ -97,10 +97,17 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     final = dest / artifact.name
     replaced = ""
     check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
-    if final.exists():
-        replaced = describe_export(final)
-        os.replace(final, artifact.with_name(f"old-{artifact.name}"))  # the temp folder deletes it
-    os.replace(artifact, final)
+    if not final.exists():
+        os.replace(artifact, final)
+        return final, replaced
+    replaced, old = describe_export(final), artifact.with_name(f"old-{artifact.name}")  # the temp folder deletes it
+    try:  # an OpenVINO folder cannot be renamed over a folder: the old one moves out first, and back on a Ctrl-C
+        os.replace(final, old)
+        os.replace(artifact, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)
+        raise
     return final, replaced
 
 

@@ -27,7 +27,7 @@ from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      root_cause)
 from .artifacts import export_metadata, graph_head
-from .data import labelled_images
+from .data import has_labels
 from .export import check_runtime, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
 from .utils import quieter
@@ -87,7 +87,7 @@ def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tupl
             dataset = load_data(data, named)
         except UserError as e:
             raise UserError(f"{e}; or pass --data DATA.yaml") from None
-    if not labelled_images(val_images(dataset)):
+    if not has_labels(val_images(dataset)):
         raise UserError(f"{named}: no image of its val split has labels, so every mAP would read 0: label it, or "
                         "pass --data with a labelled val split")
     return dataset, Path(data)
@@ -293,8 +293,9 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     except RuntimeError as e:  # Ultralytics' loader: every val image corrupt or labelled beyond the names
         if "No valid images found" not in str(e):
             raise
-        raise UserError(f"--data '{opts.data}': {first_line(e).rstrip('.')}; check it with yolodistill data convert "
-                        f"{opts.data} --format yolo") from None
+        from .checks import convert_hint
+
+        raise UserError(f"data '{opts.data}': {first_line(e).rstrip('.')}; {convert_hint(opts.data)}") from None
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
@@ -362,6 +363,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
 def provenance() -> dict:
     """How the record was made: when, by which command and yolodistill, on how many threads (CPU latency's first
     cause after the model)."""
+    import shlex
     import sys
     from datetime import datetime, timezone
 
@@ -369,7 +371,7 @@ def provenance() -> dict:
 
     from . import __version__
 
-    command = " ".join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
+    command = shlex.join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
             "yolodistill": __version__, "torch_threads": torch.get_num_threads()}
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
+from .parity import NMS_CONF
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 KEYS = (
@@ -25,8 +26,8 @@ CSV_COLUMNS = (
 )
 HEAD_TAGS = {"nms": "+nms", "end2end": " e2e"}  # after the format in the tables; 'raw' (NMS after) has none
 HEAD_NOTES = {
-    "nms": "+nms: NMS inside the graph, which keeps only scores above 0.25, so its mAP counts fewer boxes than a row "
-           "scored at Ultralytics' 0.001, and its latency includes NMS",
+    "nms": f"+nms: NMS inside the graph, which keeps only scores above {NMS_CONF:g}, so its mAP counts fewer boxes "
+           "than a row scored at Ultralytics' 0.001, and its latency includes NMS",
     "end2end": "e2e: YOLO26's NMS-free head (one2one branch), another head than a .pt row's (one2many + NMS), so its "
                "mAP differs by design",
 }

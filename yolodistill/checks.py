@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .config import DistillConfig
-from .data import labelled_images, split_images
+from .data import has_labels, split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
                      check_writable, first_line, is_url, require_file)
 from .loading import build_student, load_detector, local_checkpoint
@@ -85,10 +85,10 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
     for src in source if isinstance(source, list) else [source]:
         if not Path(src).exists():
             raise UserError(f"data '{data}': its {split} split names '{src}', which does not exist; fix '{split}:'")
-    images = [p for p in split_images(source) if p.exists()]
-    if not images:
+    images = split_images(source)
+    if not any(p.exists() for p in images):  # a list's files may all be gone
         raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
-    if not labelled_images(images):
+    if not has_labels(images):
         raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
                         f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data)}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
@@ -40,6 +41,16 @@ def user_errors(fn):
             raise typer.Exit(code=UserError.exit_code) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def interrupted(kept: str = ""):
+    """A Ctrl-C ends the command with what it kept (its own account, where it gives one), exit 130, no traceback."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e) or kept)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
 
 
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
@@ -221,14 +232,10 @@ def compare(ctx: typer.Context, **options: Any):
     --init-from-teacher, --unlabeled*) set 'ours', every other option and key=value argument all methods alike. Writes
     compare.json, compare.md and compare.png.
     """
-    from .compare import CompareInterrupted
     from .compare import compare as run_compare
 
-    try:
+    with interrupted():  # CompareInterrupted says what finished and how to go on
         run_compare(console=console, **merge_overrides(options, ctx))
-    except CompareInterrupted as e:
-        err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=130) from None
 
 
 @data_app.command("synth")
@@ -282,13 +289,10 @@ def data_convert(
 @user_errors
 def data_pseudo_label(
     ctx: typer.Context,
-    teacher: Optional[str] = typer.Option(None, help="Required. Teacher checkpoint whose detections become the "
-                                          "labels (.pt path, an official name such as yolo26x.pt, or a URL you trust, "
-                                          "as in train).", show_default=False),
-    images: Optional[Path] = typer.Option(None, help="Required. Folder of unlabelled images (searched recursively, "
-                                          "only read).", show_default=False),
-    out: Optional[Path] = typer.Option(None, help="Required. New output folder for the YOLO dataset and its "
-                                       "data.yaml.", show_default=False),
+    teacher: Optional[str] = typer.Option(None, help="Required. Teacher checkpoint whose detections become the labels "
+                                          "(.pt path, official name such as yolo26x.pt, or a URL you trust)."),
+    images: Optional[Path] = typer.Option(None, help="Required. Folder of unlabelled images (searched, only read)."),
+    out: Optional[Path] = typer.Option(None, help="Required. New output folder for the YOLO dataset and data.yaml."),
     conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
     iou: float = typer.Option(0.7, help="IoU threshold of the non-maximum suppression."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),
@@ -305,12 +309,7 @@ def data_pseudo_label(
     options may also go as key=value (conf=0.4)."""
     from .pseudo import pseudo_label
 
-    values = only_own_words(ctx)  # --teacher T or teacher=T: Click's own required check knew only the first
-    missing = [k for k in ("teacher", "images", "out") if values[k] is None]
-    if missing:
-        raise UserError(f"missing {', '.join(f'--{k}' for k in missing)}: pass "
-                        f"{' '.join(f'--{k} {k.upper()}' for k in missing)} (or {missing[0]}=...)")
-    result = pseudo_label(**values)
+    result = pseudo_label(**only_own_words(ctx))  # --teacher T or teacher=T: it asks for what is missing
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
 
 
@@ -350,12 +349,8 @@ def export(
     from .export import export_model
 
     values, words = own_words(ctx)  # the options above, key=value words applied
-    try:
-        result = export_model(**values, **words)
-    except KeyboardInterrupt:  # the private export folder is gone (export_folder), and nothing was installed
-        err_console.print("[bold yellow]Interrupted.[/] Nothing was exported: the weights and any earlier export "
-                          "beside them are as they were", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=130) from None
+    with interrupted("Nothing was exported: the weights and any earlier export beside them are as they were"):
+        result = export_model(**values, **words)  # its private folder goes, and install() puts an old export back
     console.print(result.render())
 
 
@@ -388,12 +383,8 @@ def bench(
     if left:
         raise UserError(f"bench has no setting {next(iter(left))}=: see yolodistill bench --help")
     values["json_path"] = values.pop("json")
-    try:
+    with interrupted("Nothing was written; an earlier bench.json is as it was"):  # the reports come last
         run_bench([a for a in artifacts or [] if a not in typed] or None, **values, console=console)
-    except KeyboardInterrupt:  # the reports are written after the last row
-        err_console.print("[bold yellow]Interrupted.[/] Nothing was written; an earlier bench.json is as it was",
-                          soft_wrap=True, highlight=False)
-        raise typer.Exit(code=130) from None
 
 
 @app.command(context_settings=RUN_CONTEXT)
@@ -411,14 +402,10 @@ def demo(
     """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table.
 
     The options may also go as key=value (device=0)."""
-    from .demo import DemoInterrupted
     from .demo import demo as run_demo
 
-    try:
+    with interrupted():  # DemoInterrupted says what it kept
         run_demo(**only_own_words(ctx), console=console)
-    except DemoInterrupted as e:
-        err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=130) from None
 
 
 @app.command()

@@ -248,18 +248,22 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
 
 
 def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
-    """What differs between the plan a run in `run_dir` finished with and `plan`, in a few words ('' for none saved):
-    that run is trained again, over its files, and the user should know why."""
+    """Why a run in `run_dir` that finished earlier trains again, in a few words ('' where none finished there): the
+    settings that differ from `plan`, or its best.pt gone."""
     try:
         saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
     except (OSError, ValueError, AttributeError):
         return ""
     if not isinstance(saved, dict):
         return ""
-    changed = [f"{k} file" if group == "files" else k for group in ("train_args", "distill", "files")
-               for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
-               if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
-    return ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "") if changed else "its best.pt is gone"
+    groups = ("train_args", "distill", "files")
+    changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
+    changed += [f"{k} file" if group == "files" else k for group in groups
+                for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
+                if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
+    if not changed:
+        return "its weights/best.pt is gone"
+    return "other settings: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "")
 
 
 def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
@@ -349,8 +353,8 @@ def compare(
             run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
             if run is None:
                 if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
-                    console.print(f"[yellow]{step} {method} seed {seed} finished earlier with other settings "
-                                  f"({escape(changes)}): trained again, over it[/]")
+                    console.print(f"[yellow]{step} {method} seed {seed} finished earlier ({escape(changes)}): "
+                                  "trained again, over it[/]")
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
                 (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))

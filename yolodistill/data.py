@@ -33,23 +33,35 @@ def split_images(source: str | Path | list) -> list[Path]:
     for src in map(Path, source if isinstance(source, list) else [source]):
         if src.is_dir():
             files += [p for p in files_under(src) if p.suffix[1:].lower() in IMG_FORMATS]
-        elif src.suffix == ".txt" and src.is_file():
-            files += [(src.parent / line.strip()).resolve() for line in src.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        elif src.suffix == ".txt" and src.is_file():  # as Ultralytics reads a list: './x' from its folder, the rest
+            lines = [x.strip() for x in src.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
+            files += [listed(src, x) for x in lines if x.rpartition(".")[-1].lower() in IMG_FORMATS]
     return files
 
 
-def labelled_images(images: list[Path]) -> int:
-    """How many of `images` have a label file with rows where Ultralytics looks for it (images/ -> labels/): a
-    split with none trains on nothing (Ultralytics stops with a traceback) or validates to an mAP of 0."""
+def listed(listing: Path, line: str) -> Path:
+    """An image a .txt split names, as Ultralytics finds it: './x' from the list's folder, any other line as written
+    (a relative one from the working folder). A relative line found only from the list's folder is taken from there,
+    so `data convert` rescues such a list (Ultralytics' loader refuses it, which train reports in one line)."""
+    if line.startswith("./"):
+        return Path(line.replace("./", str(listing.parent) + os.sep, 1))
+    path = Path(line)
+    return path if path.is_absolute() or path.exists() else listing.parent / line
+
+
+def has_labels(images: list[Path]) -> bool:
+    """Whether one of `images` has a label file with rows where Ultralytics looks for it (images/ -> labels/): a
+    split with none trains on nothing (Ultralytics stops with a traceback) or validates to an mAP of 0. Stops at the
+    first, so a large split costs a stat or two."""
     from ultralytics.data.utils import img2label_paths
 
-    count = 0
     for label in img2label_paths([str(p) for p in images]):
         try:
-            count += os.stat(label).st_size > 0
+            if os.stat(label).st_size > 0:
+                return True
         except OSError:
             pass
-    return count
+    return False
 
 
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "ellipse")

@@ -107,7 +107,8 @@ def load_data(data: str | Path, named: str = "") -> dict:
     says which yaml it is in messages (by default the --data given)."""
     from ultralytics.data.utils import check_det_dataset
 
-    if not named and not Path(data).exists() and Path(data).name == str(data):  # coco8.yaml: a name train fetches
+    bare = Path(data).name == str(data) and Path(data).suffix.lower() in (".yaml", ".yml")
+    if not named and bare and not Path(data).exists():  # coco8.yaml: a name train fetches
         raise UserError(f"--data '{data}' is not a file here: export and bench read a dataset yaml on disk (train "
                         "fetches Ultralytics' named ones, e.g. coco8.yaml, into its datasets folder): pass its path")
     path = require_file(data, "--data", (".yaml", ".yml"))

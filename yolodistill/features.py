@@ -156,7 +156,9 @@ class FeatureKD(nn.Module):
             aligned = [parts["align"](fs.float()).to(dtype) for parts, fs in zip(projector, student_feats)]
             cross = teacher_head.forward_head(aligned, **teacher_head.one2many)
             if cross["scores"].shape[1] > teacher["scores"].shape[1]:  # a single_cls student: folded as the teacher's
-                cross["scores"] = fold_classes(cross["scores"])
+                scores = cross["scores"].clone()
+                scores[:, teacher.get("excluded") or []] = -1e4  # classes= left out: background before the fold
+                cross["scores"] = fold_classes(scores)
             return self.scale * self.loss(cross, teacher, box_weight, norm)
         sizes = [f.shape[-2] * f.shape[-1] for f in teacher["feats"]]
         weights = ([None] * len(sizes) if self.name != "l2"  # only l2 weights locations

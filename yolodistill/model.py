@@ -284,6 +284,7 @@ class KDModel(DistillationModel):
                     branch["scores"][:, excluded] = -1e4
                 if fold:
                     branch["scores"] = fold_classes(branch["scores"])
+                    branch["excluded"] = excluded  # CrossKD folds its cross-head scores alike (features.py)
         return branches
 
     def folds_classes(self) -> bool:
@@ -345,8 +346,9 @@ class ProfiledPair(nn.Module):
 
     def __init__(self, pair: KDModel):
         super().__init__()
-        self.pair, self.yaml = pair, pair.student_model.yaml  # AutoBatch reads the input channels there,
-        self.stride = pair.student_model.stride  # and the dataset it builds the stride
+        student = pair.student_model  # what AutoBatch and its profiler read of a model: input channels (yaml),
+        self.pair, self.yaml, self.stride, self.names = pair, student.yaml, student.stride, student.names  # anchors,
+        # and on a GPU the class count of the loss memory it adds
 
     def forward(self, x: torch.Tensor):
         teacher = self.pair.teacher_pass(x)

@@ -57,15 +57,19 @@ def check_out(out: Path, images: Path) -> None:
         raise UserError(f"--out '{out}' exists and is not empty: pick a new folder (nothing is overwritten)")
 
 
-def pseudo_label(teacher: str | Path, images: str | Path, out: str | Path, conf: float = 0.25, iou: float = 0.7,
-                 tta: bool = False, imgsz: int | None = None, device: str | None = None, batch: int = 16,
-                 val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
+def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str | Path | None, conf: float = 0.25,
+                 iou: float = 0.7, tta: bool = False, imgsz: int | None = None, device: str | None = None,
+                 batch: int = 16, val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
     from .checks import check_device
     from .loading import load_detector, local_checkpoint
     from .unlabeled import find_images, image_suffixes
 
+    missing = [k for k, v in (("teacher", teacher), ("images", images), ("out", out)) if v is None]
+    if missing:  # the CLI's options are optional so that teacher=T works as --teacher T
+        raise UserError(f"missing {', '.join(f'--{k}' for k in missing)}: pass "
+                        f"{' '.join(f'--{k} {k.upper()}' for k in missing)} (or {missing[0]}=...)")
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
     if not images.exists():
         raise UserError(f"--images '{images}' does not exist: pass the folder of unlabelled images")

@@ -6,7 +6,10 @@ The trainer overrides these template methods of Ultralytics' trainer:
   distiller (it skips any `DistillationModel`), so the adapters exist when the optimizer and EMA are built, and
   records the teacher file's sha256, which a resume checks;
 - `setup_model`: on resume, rebuilds the student and keeps the adapters from `last.pt`; a mid-run checkpoint as a
-  new run's student gives its student alone;
+  new run's student gives its student alone; a `pretrained=` checkpoint is read once (the checks' model, if given);
+- `auto_batch`: batch=-1 profiles the teacher's pass with the student's (`ProfiledPair`);
+- `get_dataloader`: a split Ultralytics' loader cannot use is a UserError, and `train()` removes the run folder it
+  had begun;
 - `save_model`: checkpoints hold Ultralytics' own `DistillationModel`, loadable without yolodistill, and are written
   beside their files and renamed over them, so a kill while saving leaves the previous, whole ones;
 - `final_eval`: the optimizer is stripped from `last.pt` and `best.pt` the same way, and a Ctrl-C then waits for both;
@@ -166,6 +169,7 @@ class DistillationTrainer(DetectionTrainer):
         if isinstance(pretrained, (str, Path)) and not self.resume and not isinstance(self.model, torch.nn.Module):
             # once: Ultralytics' setup_model would load it again
             weights = self.pretrained if self.pretrained is not None else load_checkpoint(pretrained)[0]
+            self.pretrained = None  # its weights are the student's now: not held through the run
             if isinstance(weights, DistillationModel):  # pretrained= a mid-run checkpoint: its student's weights
                 weights = weights.student_model
             cfg = load_checkpoint(self.model)[0].yaml if str(self.model).lower().endswith(".pt") else self.model
