@@ -207,7 +207,8 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"kd_prefit": 3, "kd_feat": 0}, "kd_prefit"),
         ({"unlabeled": ["no-such-footage"]}, "does not exist"),
         # distillation flags set ours alone: with ours left out they changed nothing, silently
-        ({"methods": "plain,builtin", "kd_cls": 2}, "kd_cls set ours, which --methods plain,builtin leaves out"),
+        ({"methods": "plain,builtin", "kd_cls": 2}, "--kd-cls sets ours, which --methods plain,builtin leaves out"),
+        ({"methods": "plain", "config": "full"}, "--config full sets ours, which --methods plain leaves out"),
     ],
 )
 def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_path, kwargs, message):

@@ -30,7 +30,7 @@ from .artifacts import export_metadata, graph_head
 from .data import has_labels
 from .export import check_runtime, load_data, load_model, train_arg, val_images, val_map
 from .parity import runtime_precision
-from .utils import quieter
+from .utils import cpu_threads, quieter
 
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
 EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$")
@@ -361,19 +361,16 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
 
 
 def provenance() -> dict:
-    """How the record was made: when, by which command and yolodistill, on how many threads (CPU latency's first
-    cause after the model)."""
+    """How the record was made: when, by which command and yolodistill."""
     import shlex
     import sys
     from datetime import datetime, timezone
-
-    import torch
 
     from . import __version__
 
     command = shlex.join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
-            "yolodistill": __version__, "torch_threads": torch.get_num_threads()}
+            "yolodistill": __version__}
 
 
 def bench(
@@ -414,7 +411,10 @@ def bench(
     for w in warnings:
         console.print(f"[yellow]Warning:[/] {w}")
     rows = []
-    with timing_progress(console) as progress:
+    # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
+    # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
+    with timing_progress(console) as progress, cpu_threads() as threads:
+        env["torch_threads"] = threads
         for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
             rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)

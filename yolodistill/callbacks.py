@@ -60,7 +60,7 @@ def report_balance(trainer: DistillationTrainer) -> None:
     if bound:
         LOGGER.warning(f"kd_balance {mode}: {', '.join(bound)} held at the multiplier's bound "
                        f"({BOUNDS[0]:g} to {BOUNDS[1]:g}): its gradient is that far from the detection loss's, so its "
-                       "weight no longer sets its pull. Set it by hand with kd_balance fixed")
+                       "weight no longer sets its pull. Set it by hand with --kd-balance fixed")
     trainer.balance_told.update(["reported", *bound])
 
 

@@ -316,10 +316,10 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
     """Train arguments Ultralytics takes and that fail only once the run is under way, with a traceback, or train on
     nothing."""
     classes = args.get("classes")
-    listed = [classes] if isinstance(classes, (int, float)) and not isinstance(classes, bool) else classes or []
-    if isinstance(listed, (list, tuple)) and (wrong := [c for c in listed if not (isinstance(c, int) and 0 <= c < nc)]):
-        raise UserError(f"classes={classes}: the data's class ids are 0 to {nc - 1}, so {wrong} would train on no label "
-                        "(see the names in the data yaml)")
+    listed = classes if isinstance(classes, (list, tuple)) else [] if classes is None else [classes]
+    if wrong := [c for c in listed if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < nc]:
+        raise UserError(f"classes={classes}: it takes the data's class ids, 0 to {nc - 1} (classes=0 or classes=[0,2]), "
+                        f"and {wrong} would train on no label (see the names in the data yaml)")
     freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
     listed = range(freeze) if isinstance(freeze, int) else freeze if isinstance(freeze, list) else []
     if {str(x) for x in listed} >= {str(x) for x in range(n)}:  # Ultralytics matches 'model.{x}.': 0 and '0' alike

@@ -314,10 +314,14 @@ def compare(
                         "keeps the runs that finished and trains the rest")
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
-    ours_only = sorted(k for k in overrides if k in DistillConfig.keys())  # a --config may hold train args too
-    if "ours" not in methods and ours_only:  # they set ours alone: without it they would change nothing, silently
-        raise UserError(f"{', '.join(ours_only)} set ours, which --methods {','.join(methods)} leaves out: add ours, or "
-                        "drop them")
+    if "ours" not in methods:  # distillation settings set ours alone: without it they would change nothing, silently
+        flags = [f"--{k.replace('_', '-')}" for k in sorted(overrides) if k in DistillConfig.keys()]
+        if config and resolve(config, student=student)[0] != resolve(None, student=student)[0]:
+            flags.append(f"--config {config}")  # a --config of train args alone is the methods' shared settings
+        if flags:
+            raise UserError(f"{', '.join(flags)} {'set' if len(flags) > 1 else 'sets'} ours, which --methods "
+                            f"{','.join(methods)} leaves out: add ours, or leave {'them' if len(flags) > 1 else 'it'} "
+                            "out")
     check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does
     overrides = absolute_paths(overrides)
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)

@@ -143,13 +143,18 @@ def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
     return val_images(data)[:n] if data else sorted(ASSETS.glob("*.jpg"))
 
 
+def trained_data(model) -> str | None:
+    """The data yaml a loaded checkpoint was trained on, as its train args name it."""
+    return model.ckpt.get("train_args", {}).get("data") if isinstance(model.ckpt, dict) else None
+
+
 def parity_data(model, data: str | Path | None) -> tuple[dict | None, str, str | Path | None]:
     """The dataset the export is checked on, its description and its yaml: --data, else the one the checkpoint was
     trained on when it is still there (a detector trained on other things finds nothing in Ultralytics' bundled
     photos, and a check with nothing to compare proves nothing), else none: parity on the bundled photos."""
     if data:
         return load_data(data), f"val images of {data}", data
-    trained_on = model.ckpt.get("train_args", {}).get("data") if isinstance(model.ckpt, dict) else None
+    trained_on = trained_data(model)
     if trained_on and Path(trained_on).is_file():
         try:
             return load_data(trained_on), f"val images of {trained_on} (the checkpoint's training data)", trained_on
@@ -309,8 +314,10 @@ def export_model(
     if given:  # parity and the INT8 gate score the model on this data's labels
         check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")
     if int8 and data is None:
-        raise UserError("--int8 calibrates and measures mAP on a dataset, and the one the checkpoint was trained on "
-                        "is not here: pass --data D.yaml")
+        trained_on = trained_data(model)
+        where = f" ('{trained_on}' is not a usable dataset here)" if trained_on else " (the checkpoint names none)"
+        raise UserError(f"--int8 calibrates and measures mAP on a dataset, and the checkpoint's training data is not "
+                        f"here{where}: pass --data D.yaml")
     size = checkpoint_imgsz(model, imgsz)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
