@@ -253,6 +253,35 @@ def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, mo
     assert len(list((out / "images").rglob("*.*"))) == 5 and not (out / conv.STAGE).exists()
 
 
+@pytest.mark.parametrize("at", ["the labels' move", "dataset.json"])
+def test_an_interrupt_while_the_dataset_is_put_in_place_leaves_nothing(tmp_path, monkeypatch, at):
+    """Between moving images/ in and writing dataset.json, an interrupt left images without labels, or a dataset
+    without its records, which a rerun refused as not empty (the last note's 'window between renames')."""
+    import yolodistill.convert as conv
+
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    real_replace, real_json = conv.os.replace, conv.atomic_write_json
+
+    def replace(a, b):
+        if Path(b).parent.name == "labels":
+            raise KeyboardInterrupt
+        real_replace(a, b)
+
+    def record(*a, **k):
+        raise KeyboardInterrupt
+
+    if at == "dataset.json":
+        monkeypatch.setattr(conv, "atomic_write_json", record)
+    else:
+        monkeypatch.setattr(conv.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        convert(src, fmt="voc", out=out)
+    assert not out.exists()
+    monkeypatch.setattr(conv.os, "replace", real_replace)
+    monkeypatch.setattr(conv, "atomic_write_json", real_json)
+    assert convert(src, fmt="voc", out=out).boxes == 5 and (out / "dataset.json").is_file()
+
+
 def test_an_empty_images_folder_that_is_a_link_is_written_through(tmp_path):
     # moving the stage's images/ in place of a link to an empty folder failed with NotADirectoryError
     out, elsewhere = tmp_path / "out", tmp_path / "bigdisk" / "images"

@@ -23,12 +23,11 @@ from rich.markup import escape
 from . import exif
 from .placement import note, place, resized_pairs
 from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
-from .utils import atomic_write_json, atomic_write_text, files_under, make_folder
+from .utils import atomic_write_json, atomic_write_text, make_folder
 
 FORMATS = ("voc", "coco", "yolo")
 EPS = 1e-6  # label writers round (YOLO to 6 decimals): a coordinate this far past an edge is on it
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # COCO's object sizes (pycocotools' areaRng), here on the box area in pixels once the image is resized to imgsz.
 SMALL, MEDIUM = 32**2, 96**2
 SIZE_DEFINITION = ("COCO's object sizes on the box area once the image's long side is resized to imgsz: small < 32², "
@@ -356,11 +355,12 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
     """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out.
 
     images/ and labels/ are written in OUT/.convert-partial, their splits moved in at the end: an interrupt leaves no
-    half dataset that a rerun would refuse (bar the moment of the moves); a rerun removes a stage a kill left."""
+    half dataset that a rerun would refuse (the splits moved in and the files written are taken out again); a rerun
+    removes a stage a kill left."""
     made = [p for p in (out.resolve(), *out.resolve().parents) if not p.exists()]  # deepest first
     make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
     made += [out.resolve() / sub for sub in ("images", "labels") if not (out / sub).exists()]
-    stage = out.resolve() / STAGE
+    stage, moved = out.resolve() / STAGE, []
     shutil.rmtree(stage, ignore_errors=True)
     try:
         for it, name, lines in zip(source.items, _out_names(source.items), labels):
@@ -370,16 +370,27 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
         for sub in ("images", "labels"):
             make_folder(out / sub)  # empty, as _check_out made sure, or a link to an empty folder
             for split in sorted((stage / sub).iterdir()):
-                os.replace(split, (out / sub).resolve() / split.name)
+                moved.append((out / sub).resolve() / split.name)
+                os.replace(split, moved[-1])
+        shutil.rmtree(stage)
+        _write_records(out, srcs, fmt, source, summary)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
+        for path in moved:  # ours: _check_out found images/ and labels/ empty
+            shutil.rmtree(path, ignore_errors=True)
+        for name in OUTPUT_FILES:  # ours too: _check_out refused a --out holding any of them
+            (out / name).unlink(missing_ok=True)
         for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what this conversion made, if empty
             try:
                 folder.rmdir()
             except OSError:
                 pass
         raise
-    shutil.rmtree(stage)
+    return summary
+
+
+def _write_records(out: Path, srcs: list[Path], fmt: str, source: Source, summary: ConvertSummary) -> None:
+    """data.yaml, the lists of what was left out, and dataset.json, once images/ and labels/ are in place."""
     data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
             "names": dict(enumerate(source.names))}
     atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
@@ -388,7 +399,6 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
     if source.issues:
         summary.files["issues"] = atomic_write_text(out / "issues.txt", "\n".join(source.issues) + "\n")
     summary.files["dataset"] = atomic_write_json(out / "dataset.json", dataset_record(srcs, fmt, summary))
-    return summary
 
 
 def dataset_record(srcs: list[Path], fmt: str, s: ConvertSummary) -> dict[str, Any]:
@@ -410,41 +420,3 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-class ImageIndex:
-    """The image files under some folders, found by file name or stem, case-insensitively; the folders are searched
-    in order, so the first one that holds a name wins."""
-
-    def __init__(self, folders: list[Path]):
-        self.folders = list(dict.fromkeys(f.resolve() for f in folders if f.is_dir()))
-        self.by_name: list[dict[str, list[Path]]] = []
-        self.by_stem: list[dict[str, list[Path]]] = []
-        for folder in self.folders:
-            names: dict[str, list[Path]] = {}
-            stems: dict[str, list[Path]] = {}
-            for p in files_under(folder):
-                if p.suffix.lower() in IMAGE_SUFFIXES:
-                    names.setdefault(p.name.lower(), []).append(p)
-                    stems.setdefault(p.stem.lower(), []).append(p)
-            self.by_name.append(names)
-            self.by_stem.append(stems)
-
-    def describe(self) -> str:
-        return ", ".join(f"'{f}'" for f in self.folders) or "no existing folder"
-
-    def find(self, name: str, near: Path | None = None, stem: bool = False) -> tuple[Path | None, str]:
-        """The image called `name` (or with stem `name` and any image suffix), and why not when there is none or
-        several: among several, the exact spelling, then the one beside `near` (the annotation) wins."""
-        key = name.lower()
-        for index in self.by_stem if stem else self.by_name:
-            hits = index.get(key, [])
-            if len(hits) > 1:
-                hits = [p for p in hits if (p.stem if stem else p.name) == name] or hits
-            if len(hits) > 1 and near is not None:
-                hits = [p for p in hits if p.parent == near.parent or p.parent.name == near.parent.name] or hits
-            if len(hits) == 1:
-                return hits[0], ""
-            if hits:
-                return None, f"{len(hits)} images are called '{name}'"
-        return None, ""

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path, PureWindowsPath
 
-from .convert import IMAGE_SUFFIXES, ImageIndex, Item, Source
+from .convert import Item, Source
 from .errors import UserError
 from .utils import files_under
 from .yolofmt import folder_splits
@@ -21,7 +21,45 @@ ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
 UNLISTED = "annotations in no ImageSets/Main list (left out)"
 UNANNOTATED = "images beside annotated ones that no annotation names (left out)"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
+
+class ImageIndex:
+    """The image files under some folders, found by file name or stem, case-insensitively; the folders are searched
+    in order, so the first one that holds a name wins."""
+
+    def __init__(self, folders: list[Path]):
+        self.folders = list(dict.fromkeys(f.resolve() for f in folders if f.is_dir()))
+        self.by_name: list[dict[str, list[Path]]] = []
+        self.by_stem: list[dict[str, list[Path]]] = []
+        for folder in self.folders:
+            names: dict[str, list[Path]] = {}
+            stems: dict[str, list[Path]] = {}
+            for p in files_under(folder):
+                if p.suffix.lower() in IMAGE_SUFFIXES:
+                    names.setdefault(p.name.lower(), []).append(p)
+                    stems.setdefault(p.stem.lower(), []).append(p)
+            self.by_name.append(names)
+            self.by_stem.append(stems)
+
+    def describe(self) -> str:
+        return ", ".join(f"'{f}'" for f in self.folders) or "no existing folder"
+
+    def find(self, name: str, near: Path | None = None, stem: bool = False) -> tuple[Path | None, str]:
+        """The image called `name` (or with stem `name` and any image suffix), and why not when there is none or
+        several: among several, the exact spelling, then the one beside `near` (the annotation) wins."""
+        key = name.lower()
+        for index in self.by_stem if stem else self.by_name:
+            hits = index.get(key, [])
+            if len(hits) > 1:
+                hits = [p for p in hits if (p.stem if stem else p.name) == name] or hits
+            if len(hits) > 1 and near is not None:
+                hits = [p for p in hits if p.parent == near.parent or p.parent.name == near.parent.name] or hits
+            if len(hits) == 1:
+                return hits[0], ""
+            if hits:
+                return None, f"{len(hits)} images are called '{name}'"
+        return None, ""
 
 def xml_files(folder: Path) -> list[Path]:
     return [p for p in files_under(folder) if p.suffix.lower() == ".xml"]
