@@ -31,21 +31,24 @@ def export_metadata(path: Path) -> dict:
     return meta
 
 
+def export_args(meta: dict) -> dict:
+    """The export arguments in an export's metadata ({} where it records none readable)."""
+    return meta["args"] if isinstance(meta.get("args"), dict) else {}
+
+
 def graph_head(meta: dict) -> str:
     """How an export's graph ends: 'nms' (NMS inside it), 'end2end' (YOLO26's NMS-free head) or 'raw' (outputs that
     NMS follows, Ultralytics' default and how a checkpoint predicts)."""
-    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
-    return "nms" if args.get("nms") else "end2end" if meta.get("end2end") is True else "raw"
+    return "nms" if export_args(meta).get("nms") else "end2end" if meta.get("end2end") is True else "raw"
 
 
 def graph_kind(meta: dict) -> str:
     """What an export's graph is beyond its precision and size, in words: NMS inside it (which keeps only scores above
     the threshold it bakes in), YOLO26's NMS-free head, a batch of several or dynamic shapes; '' for Ultralytics'
     default (one image, raw outputs that NMS follows)."""
-    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
     words = [{"nms": f"NMS inside (scores above {NMS_CONF:g})", "end2end": "NMS-free end2end head"}.get(
         graph_head(meta), "")]
-    if args.get("dynamic"):
+    if export_args(meta).get("dynamic"):
         words.append("dynamic")
     elif isinstance(meta.get("batch"), int) and meta["batch"] > 1:
         words.append(f"batch {meta['batch']}")
@@ -59,8 +62,7 @@ def describe_export(path: Path) -> str:
     from ultralytics.utils.files import file_size
 
     meta = export_metadata(path)
-    args = meta.get("args") if isinstance(meta.get("args"), dict) else {}
-    words = [{8: "int8", 16: "fp16"}.get(args.get("quantize"), "fp32")] if meta else []
+    words = [{8: "int8", 16: "fp16"}.get(export_args(meta).get("quantize"), "fp32")] if meta else []
     if isinstance(meta.get("imgsz"), (list, tuple)) and meta["imgsz"]:
         words.append(f"{max(meta['imgsz'])} px")
     if kind := graph_kind(meta):

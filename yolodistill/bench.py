@@ -28,7 +28,7 @@ from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_
                      root_cause)
 from .artifacts import export_metadata, graph_head
 from .data import has_labels
-from .export import check_runtime, load_data, load_model, train_arg, val_images, val_map
+from .export import check_runtime, load_data, load_model, train_arg, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import cpu_threads, quieter
 
@@ -96,7 +96,7 @@ def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tupl
 def run_data(checkpoints: list[Path]) -> Path:
     """The dataset yaml of the first checkpoint whose train args name one that still exists."""
     for pt in checkpoints:
-        data = load_model(pt).ckpt.get("train_args", {}).get("data")
+        data = trained_data(load_model(pt))
         if data and Path(data).is_file():
             return Path(data)
     raise UserError("cannot tell which dataset to validate on (no checkpoint names an existing data yaml): pass --data")
@@ -288,14 +288,14 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
     params, flops = model_cost(source_checkpoint(path), imgsz)
+    from .checks import LOADER_ERRORS, unusable_split
+
     try:
         map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
-    except RuntimeError as e:  # Ultralytics' loader: every val image corrupt or labelled beyond the names
-        if "No valid images found" not in str(e):
+    except LOADER_ERRORS as e:  # Ultralytics' loader: every val image corrupt or labelled beyond the names
+        if (unusable := unusable_split(e, opts.data)) is None:
             raise
-        from .checks import convert_hint
-
-        raise UserError(f"data '{opts.data}': {first_line(e).rstrip('.')}; {convert_hint(opts.data)}") from None
+        raise unusable from None
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),

@@ -30,6 +30,18 @@ class Plan:
     pretrained: torch.nn.Module | None = None  # pretrained=PATH's model, loaded once by the checks
 
 
+LOADER_FAILURES = ("No valid images found", "No labels found", "does not exist", "Error loading data from")
+LOADER_ERRORS = (RuntimeError, ValueError, FileNotFoundError)  # what Ultralytics' dataset raises them as
+
+
+def unusable_split(e: Exception, data: str | Path) -> UserError | None:
+    """Ultralytics' dataset loader stopping on a split it cannot use (every image corrupt, every label beyond the
+    names), as one line with the command that checks the data; None for any other error."""
+    if not any(m in str(e) for m in LOADER_FAILURES):
+        return None
+    return UserError(f"data '{data}': {first_line(e).rstrip('.')}; {convert_hint(data)}")
+
+
 def convert_hint(data: str | Path) -> str:
     """How to fix a data yaml: `data convert` where it can read the yaml (a mapping with a train split), into a
     folder beside the yaml's (convert refuses one inside the source); else the keys the yaml lacks."""

@@ -112,15 +112,14 @@ class DistillationTrainer(DetectionTrainer):
     def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train"):
         """A split Ultralytics cannot train or validate on (every image corrupt, every label out of range) is a
         UserError, as the checks before the run refuse what they can see without reading every file."""
+        from .checks import LOADER_ERRORS, unusable_split
+
         try:
             return self._get_dataloader(dataset_path, batch_size, rank, mode)
-        except (RuntimeError, ValueError, FileNotFoundError) as e:
-            if not any(m in str(e) for m in ("No valid images found", "No labels found", "does not exist",
-                                             "Error loading data from")):
+        except LOADER_ERRORS as e:
+            if (unusable := unusable_split(e, self.args.data)) is None:
                 raise
-            from .checks import convert_hint
-
-            raise UserError(f"data '{self.args.data}': {first_line(e).rstrip('.')}; {convert_hint(self.args.data)}")
+            raise unusable from None
 
     def _get_dataloader(self, dataset_path: str, batch_size: int, rank: int, mode: str):
         """Ultralytics' loader, or for a run with unlabelled folders one that mixes them into every batch."""
