@@ -52,7 +52,8 @@ def report_balance(trainer: DistillationTrainer) -> None:
     if balance.measuring and not balance.every_epoch and trainer.epoch + 1 < trainer.epochs:
         return  # auto is still measuring: say what it fixes
     mode = trainer.distill.kd_balance
-    if not trainer.balance_told:
+    if trainer.balance_told is None:  # the multipliers, once
+        trainer.balance_told = set()
         shown = ", ".join(f"{k} x{m:.3g}" for k, m in balance.multipliers.items())
         LOGGER.info(f"kd_balance {mode}: each term's weight multiplied by {shown}, from the gradients of its first "
                     f"{balance.seen} batches" + (" (measured again at every epoch start)" if mode == "epoch" else ""))
@@ -61,7 +62,7 @@ def report_balance(trainer: DistillationTrainer) -> None:
         LOGGER.warning(f"kd_balance {mode}: {', '.join(bound)} held at the multiplier's bound "
                        f"({BOUNDS[0]:g} to {BOUNDS[1]:g}): its gradient is that far from the detection loss's, so its "
                        "weight no longer sets its pull. Set it by hand with --kd-balance fixed")
-    trainer.balance_told.update(["reported", *bound])
+    trainer.balance_told.update(bound)
 
 
 def prefit_adapters(trainer: DistillationTrainer) -> None:

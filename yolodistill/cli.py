@@ -206,17 +206,11 @@ def train(ctx: typer.Context, **options: Any):
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
     best.pt is a plain Ultralytics checkpoint of the student.
     """
-    from .resume import after_interrupt
-    from .train import TrainingInterrupted
     from .train import train as run_train
 
     settings = merge_overrides(options, ctx)
-    try:
+    with interrupted():  # TrainingInterrupted says how to resume
         result = run_train(**settings)
-    except TrainingInterrupted as e:
-        err_console.print(f"[bold yellow]Interrupted.[/] {escape(after_interrupt(e.last, e.earlier))}", soft_wrap=True,
-                          highlight=False)
-        raise typer.Exit(code=130) from None
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
     console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
     console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)

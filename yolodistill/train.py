@@ -91,7 +91,7 @@ class DistillationTrainer(DetectionTrainer):
         # read once, before write_recipe rewrites that file
         started = started_args(Path(self.args.resume)) if self.resume else {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
-        self.balance_told: set[str] = set()  # what callbacks.report_balance said
+        self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
         for event, callback in CALLBACKS:
             if callback not in self.callbacks[event]:
                 self.add_callback(event, callback)
@@ -345,6 +345,12 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, last: Path, earlier: bool = False):
         super().__init__(str(last))
         self.last, self.earlier = last, earlier  # earlier: last.pt is still an earlier run's (a reused folder)
+
+    def __str__(self) -> str:
+        """What to do next (resume.after_interrupt), as the CLI prints it."""
+        from .resume import after_interrupt
+
+        return after_interrupt(self.last, self.earlier)
 
 
 @dataclass
