@@ -100,9 +100,11 @@ def logged_by_ultralytics():
 SYNTH_NAMES = {0: "circle", 1: "square", 2: "triangle"}
 
 
-def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3, task_recorded: bool = True) -> Path:
+def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3, task_recorded: bool = True,
+                    seed: int = 0) -> Path:
     """An untrained model saved the way Ultralytics saves one: enough for every mechanical test, in a second.
-    `task_recorded=False` leaves the task out of its train_args, as a checkpoint saved by hand may."""
+    `task_recorded=False` leaves the task out of its train_args, as a checkpoint saved by hand may. Seed 0 gives the
+    weights a trainer's own build of `cfg` gets (Ultralytics seeds 0 too): another seed tells the two apart."""
     import torch
     from ultralytics.nn.tasks import (ClassificationModel, DetectionModel, OBBModel, SegmentationModel, guess_model_task,
                                       yaml_model_load)
@@ -110,7 +112,7 @@ def save_checkpoint(cfg: str, path: Path, names: dict = SYNTH_NAMES, ch: int = 3
     task = guess_model_task(yaml_model_load(cfg))
     cls = {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel, "obb": OBBModel}[task]
     with torch.random.fork_rng():  # the same untrained weights in every session, whatever ran before: tests that
-        torch.manual_seed(0)  # read gradients through a teacher (the schedule's drift bound) repeat run to run
+        torch.manual_seed(seed)  # read gradients through a teacher (the schedule's drift bound) repeat run to run
         model = cls(cfg, nc=len(names), ch=ch, verbose=False)
     model.names = dict(names)
     args = {"task": task, "imgsz": 64} if task_recorded else {"imgsz": 64}

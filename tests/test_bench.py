@@ -442,10 +442,51 @@ def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path
     monkeypatch.chdir(tmp_path)
     rows = bn.bench(console=quiet(), **FAST)
     assert [(r["name"], r["format"], r["imgsz"]) for r in rows] == [("interrupted", "pt", 64)]
-    assert rows[0]["params"] > 0 and rows[0]["map50_95"] is not None
+    assert rows[0]["params"] > 0 and 0 <= rows[0]["map50_95"] <= 1
     import torch
 
     assert rows[0]["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")  # no --device: auto, as train
+
+
+@pytest.mark.parametrize("when", ["drawing the plot", "writing the reports"])
+def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_data, tmp_path, monkeypatch):
+    """The CLI said 'Nothing was written' while the reports were written one by one: a Ctrl-C at the plot left a new
+    bench.json beside the old plot."""
+    import signal
+
+    from yolodistill import benchreport
+
+    out = tmp_path / "bench.json"
+    args = ["bench", str(weights_of(run) / "best.pt"), "--data", str(learnable_data), "--json", str(out),
+            "--warmup", "0", "--runs", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    paths = benchreport.report_paths(out)
+    before = {p: (p.read_bytes(), p.stat().st_ino) for p in paths}
+    if when == "drawing the plot":
+        monkeypatch.setattr(benchreport, "plot_png", lambda rows: (_ for _ in ()).throw(KeyboardInterrupt))
+    else:  # a real Ctrl-C between the third and the fourth file
+        write_text, calls = benchreport.atomic_write_text, []
+
+        def pressed(path, text):
+            calls.append(path)
+            if len(calls) == 1:
+                signal.raise_signal(signal.SIGINT)
+            return write_text(path, text)
+
+        monkeypatch.setattr(benchreport, "atomic_write_text", pressed)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a command's process
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.exit_code == 130, result.output
+    out_text = " ".join(result.output.split())
+    if when == "drawing the plot":
+        assert "Nothing was written; an earlier bench.json is as it was" in out_text
+        assert {p: (p.read_bytes(), p.stat().st_ino) for p in paths} == before
+    else:
+        assert f"{out} and the files beside it were written before the stop" in out_text, out_text
+        assert all(p.stat().st_ino != before[p][1] for p in paths)  # every one of the five is the new bench's
 
 
 def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):

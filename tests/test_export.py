@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -282,6 +284,53 @@ def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypa
     # neither Ultralytics' 'saved as' line for a file that is not saved, nor a command for it
     assert "starting export with onnx" in log and "export success" not in log and "Predict:" not in log, log
     assert ".export-" not in log, log
+
+
+def test_a_refused_re_export_leaves_the_earlier_export_as_it_was(weights, synth_data, monkeypatch):
+    earlier = ex.export_model(weights, format="onnx", data=synth_data).artifact
+    before = earlier.read_bytes()
+    diverged = ex.Parity(8, conf=0.001, pairs=10, confident=20, confident_paired=10, max_box_px=7.5, max_score=0.2)
+    monkeypatch.setattr(ex, "check_parity", lambda *a, **k: diverged)
+    with pytest.raises(UserError, match="diverges"):
+        ex.export_model(weights, format="onnx", data=synth_data)
+    assert earlier.read_bytes() == before and leftovers(weights.parent) == []
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, as in a command's process (a test worker may run with another)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("when", ["put in place", "temp folder removed"])
+def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data, monkeypatch, python_sigint):
+    """The CLI said 'Nothing was exported' for a Ctrl-C at any point, also once the new file had replaced the old."""
+    import yolodistill.artifacts as art
+
+    earlier = ex.export_model(weights, format="onnx", data=synth_data).artifact
+    inode = earlier.stat().st_ino
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        if when == "put in place" and Path(dst) == earlier:
+            signal.raise_signal(signal.SIGINT)
+
+    def rmtree(path, *a, **k):
+        if when == "temp folder removed" and Path(path).name.startswith(".export-"):
+            signal.raise_signal(signal.SIGINT)
+        real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(art.os, "replace", replace)
+    monkeypatch.setattr(art.shutil, "rmtree", rmtree)
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data)])
+    assert result.exit_code == 130, result.output
+    out = " ".join(result.output.split())
+    assert "was exported and in place before the stop; it replaced the earlier one (fp32" in out, out
+    assert "Nothing was exported" not in out
+    assert earlier.stat().st_ino != inode and leftovers(weights.parent) == []  # the new file, and no temp folder
 
 
 def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):

@@ -94,7 +94,7 @@ def test_student_with_weights_of_its_own_keeps_them(teacher26, synth_data, tmp_p
 
     from .conftest import save_checkpoint
 
-    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
+    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt", seed=1)  # not the weights of a fresh yolo26n
     expected = load_checkpoint(own)[0].model[0].conv.weight
     distill, args = resolve(None, student=str(own), **{**FAST, "project": str(tmp_path), "name": "pt"})
     from_pt = DistillationTrainer(overrides=preflight(teacher26, str(own), synth_data, args).args, distill=distill)
@@ -115,7 +115,7 @@ def test_pretrained_weights_are_read_once(teacher26, synth_data, tmp_path, monke
 
     from .conftest import save_checkpoint
 
-    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt")
+    own = save_checkpoint("yolo26n.yaml", tmp_path / "own.pt", seed=1)  # not the weights of a fresh yolo26n
     expected = engine.load_checkpoint(own)[0].model[0].conv.weight
     reads = []
     for module in (train_module, engine, tasks):
@@ -612,7 +612,7 @@ def test_resume_distils_from_the_run_s_own_teacher_file_not_another_of_its_shape
 
     ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
     assert ckpt["ema"].yolodistill_teacher == hashlib.sha256(teacher26.read_bytes()).hexdigest()
-    other = save_checkpoint("yolo26s.yaml", tmp_path / "other.pt")  # fresh random weights: another teacher
+    other = save_checkpoint("yolo26s.yaml", tmp_path / "other.pt", seed=1)  # other weights: another teacher
     result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(other)])
     assert_one_line_error(result, f"teacher '{other}' is not the file '{interrupted_last}' was distilled from",
                           "resume with the run's own teacher")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .parity import NMS_CONF
+from .utils import held_signals
 
 
 def export_metadata(path: Path) -> dict:
@@ -97,20 +98,28 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     """Move a checked artifact beside the weights under Ultralytics' name, as `yolo export` does; an older export of
     that name is replaced, and described in the second value (empty when there was none) so the user is told."""
     final = dest / artifact.name
-    replaced = ""
     check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
-    if not final.exists():
-        os.replace(artifact, final)
-        return final, replaced
-    replaced, old = describe_export(final), artifact.with_name(f"old-{artifact.name}")  # the temp folder deletes it
-    try:  # an OpenVINO folder cannot be renamed over a folder: the old one moves out first, and back on a Ctrl-C
-        os.replace(final, old)
-        os.replace(artifact, final)
-    except BaseException:
-        if old.exists() and not final.exists():
-            os.replace(old, final)
-        raise
+    existed, old = final.exists(), artifact.with_name(f"old-{artifact.name}")
+    replaced = describe_export(final) if existed else ""
+    try:
+        with held_signals():  # a Ctrl-C waits until the new export is in place, so what the CLI says of it is true
+            if existed:  # an OpenVINO folder cannot be renamed over a folder: the old one moves out first
+                os.replace(final, old)  # into the temp folder, which deletes it
+            try:
+                os.replace(artifact, final)
+            except BaseException:
+                if old.exists() and not final.exists():
+                    os.replace(old, final)
+                raise
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(in_place_before_the_stop(final, replaced)) from None
     return final, replaced
+
+
+def in_place_before_the_stop(final: Path, replaced: str) -> str:
+    """What a Ctrl-C that came once the export was installed leaves: said, as the CLI otherwise says nothing was."""
+    return f"{final} was exported and in place before the stop" + (
+        f"; it replaced the earlier one ({replaced})" if replaced else "")
 
 
 class TempPaths(logging.Filter):
@@ -155,6 +164,7 @@ def export_folder(weights: Path, artifact: str):
         yield tmp
     finally:
         LOGGER.removeFilter(paths)
-        shutil.rmtree(tmp, ignore_errors=True)
+        with held_signals():  # a Ctrl-C waits, so no half-deleted folder stays beside the weights
+            shutil.rmtree(tmp, ignore_errors=True)
     for record in paths.held:
         LOGGER.handle(record)

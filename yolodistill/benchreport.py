@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .errors import UserError
 from .parity import NMS_CONF
-from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
 
 KEYS = (
     "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
@@ -119,13 +119,15 @@ def report_paths(json_path: Path) -> list[Path]:
 def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
     """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically."""
     paths = report_paths(json_path)
-    return [
-        atomic_write_json(paths[0], [{k: r[k] for k in KEYS} for r in rows]),
-        atomic_write_json(paths[1], env),
-        atomic_write_text(paths[2], csv_text(rows)),
-        atomic_write_text(paths[3], markdown_text(rows, env)),
-        atomic_write_bytes(paths[4], plot_png(rows)),
-    ]
+    texts = [csv_text(rows), markdown_text(rows, env)]
+    png = plot_png(rows)  # the slow part, made before anything is written: a Ctrl-C here leaves every file as it was
+    try:
+        with held_signals():  # a Ctrl-C while writing waits, so the five files come from one bench, never two
+            return [atomic_write_json(paths[0], [{k: r[k] for k in KEYS} for r in rows]),
+                    atomic_write_json(paths[1], env), atomic_write_text(paths[2], texts[0]),
+                    atomic_write_text(paths[3], texts[1]), atomic_write_bytes(paths[4], png)]
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"{paths[0]} and the files beside it were written before the stop") from None
 
 
 def terminal_cells(r: dict) -> dict[str, str]:

@@ -24,7 +24,8 @@ from .parity import (  # noqa: F401 (part of export's interface)
     match_pairs, openvino_at_f32, runtime_precision,
 )
 from .artifacts import (  # noqa: F401 (part of export's interface)
-    TempPaths, artifact_name, check_replaceable, describe_export, export_folder, export_metadata, graph_kind, install,
+    TempPaths, artifact_name, check_replaceable, describe_export, export_folder, export_metadata, graph_kind,
+    in_place_before_the_stop, install,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines
@@ -327,30 +328,36 @@ def export_model(
 
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
     # export cannot delete an fp32 best.onnx that is already there.
-    with export_folder(weights, name) as tmp:
-        source = Path(shutil.copy2(weights, tmp / weights.name))  # Ultralytics names the artifact after its source
-        try:
-            artifact = Path(load_model(source).export(
-                format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
-                data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
-                nms=nms, device=device, **words,
-            ))
-        except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
-            raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
-        conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
-        head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
-        with openvino_at_f32() if runtime != precision else nullcontext():
-            parity = check_parity(source, artifact, images, size, conf, margin, device, **head)
-        val = {"conf": conf, **head} if nms else head  # mAP at the threshold an --nms graph bakes in, for both sides
-        gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val) if int8 else None
-        refuse_if_broken(fmt, precision, parity, gate)
-        lower = {}
-        if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
-            lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
-                                                   device, **head)
-            if data:
-                lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
-        kind = graph_kind(export_metadata(artifact))
-        final, replaced = install(artifact, weights.parent, weights.stem)
+    final = None
+    try:
+        with export_folder(weights, name) as tmp:
+            source = Path(shutil.copy2(weights, tmp / weights.name))  # Ultralytics names the artifact after its source
+            try:
+                artifact = Path(load_model(source).export(
+                    format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
+                    data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
+                    nms=nms, device=device, **words,
+                ))
+            except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
+                raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
+            conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
+            head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
+            with openvino_at_f32() if runtime != precision else nullcontext():
+                parity = check_parity(source, artifact, images, size, conf, margin, device, **head)
+            val = {"conf": conf, **head} if nms else head  # mAP at the threshold an --nms graph bakes in, both sides
+            gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val) if int8 else None
+            refuse_if_broken(fmt, precision, parity, gate)
+            lower = {}
+            if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
+                lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
+                                                       device, **head)
+                if data:
+                    lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
+            kind = graph_kind(export_metadata(artifact))
+            final, replaced = install(artifact, weights.parent, weights.stem)
+    except KeyboardInterrupt:
+        if final is None:  # nothing beside the weights changed, or install() said what did
+            raise
+        raise KeyboardInterrupt(in_place_before_the_stop(final, replaced)) from None  # the temp folder's removal
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, kind=kind, **lower)
