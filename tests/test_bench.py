@@ -249,6 +249,13 @@ def test_a_broken_dataset_the_run_names_is_not_blamed_on_data_never_typed(traine
         bn.bench([tmp_path / "best.pt"], console=quiet(), **FAST)
 
 
+@pytest.mark.parametrize("url", ["https://host/best.onnx", "HTTP://host/best.pt"])
+def test_an_artifact_url_is_named_as_a_url(url, synth_data):
+    """The CLI's Path folds 'https://' to 'https:/', and bench said 'artifact https:/host/... does not exist'."""
+    result = CliRunner().invoke(app, ["bench", url, "--data", str(synth_data)])
+    assert_one_line_error(result, f"artifact '{url}' is a URL: bench times files on this machine, so download it")
+
+
 def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     """bench("best.pt") iterated the string's characters, and bench(Path) raised a TypeError."""
     gone = tmp_path / "gone.onnx"

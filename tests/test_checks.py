@@ -396,11 +396,6 @@ def test_a_run_folder_that_is_a_file_is_one_line(teacher26, synth_data, tmp_path
     assert (tmp_path / "afile").read_text() == "mine"
 
 
-def test_resume_refuses_foreign_checkpoints(teacher26, tmp_path):
-    result = CliRunner().invoke(app, ["train", "--resume", str(teacher26)])
-    assert_one_line_error(result, "is not a yolodistill training checkpoint")
-
-
 def test_stride_mismatch(teacher26):
     from ultralytics.nn.tasks import DetectionModel, load_checkpoint
 
@@ -423,7 +418,7 @@ def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     torch.save(ckpt, tmp_path / "last.pt")
     result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "last.pt")])
     assert_one_line_error(result, "is a URL", "only the --teacher and --student of train, compare and data "
-                          "pseudo-label are fetched")
+                          "pseudo-label and export's --weights are fetched")
 
 
 @pytest.mark.parametrize("device", [None, "cpu", "CPU", "0", "1", "0,1", "cuda", "cuda:1", "[0, 1]", "(0,1)", 1,
@@ -497,17 +492,6 @@ def test_device_auto_trains(teacher26, synth_data, tmp_path):
                                       "--workers", "0", "plots=False"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "5" / "weights" / "best.pt").is_file()
-
-
-def test_this_machine_refuses_its_missing_gpu(teacher26, synth_data, tmp_path):
-    """No monkeypatching: on a CPU-only machine --device 0 stops before any work; with a GPU, one past the last."""
-    import torch
-
-    index = torch.cuda.device_count()  # 0 on a CPU-only machine, else one past the last GPU
-    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
-                                      str(synth_data), "--project", str(tmp_path / "runs"), "--device", str(index)])
-    assert_one_line_error(result, f"--device {index}")
-    assert not (tmp_path / "runs").exists()
 
 
 def test_kd_prefit_without_the_feature_term_is_refused():

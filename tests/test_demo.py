@@ -36,6 +36,7 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
 
     used = yaml.safe_load((result.paths["distilled + unlabelled"].parents[1] / "distill.yaml").read_text())
     assert used["images"]["unlabeled"] == 8 and used["distill"]["unlabeled"] == [str(footage)]
+    assert len(result.rows) == len(bench_rows)
     for row, b in zip(result.rows, bench_rows):
         assert row["mAP50-95"] == b["map50_95"] and row["latency p50 (ms)"] == b["latency_ms"]["p50"]
         assert row["format"] == b["format"]

@@ -43,8 +43,9 @@ def test_ultralytics_missing_key_names_the_key(tmp_path):
 def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
     from yolodistill.errors import require_file
 
-    with pytest.raises(UserError, match="is a URL, and only the --teacher and --student of train, compare"):
-        require_file(Path("https://host/x.pt"), "--weights", (".pt",))  # a Path keeps one slash: still a URL
+    with pytest.raises(UserError, match="is a URL, and only the --teacher and --student of train, compare and data "
+                       "pseudo-label and export's --weights are fetched"):
+        require_file(Path("https://host/x.pt"), "teacher recorded in the run", (".pt",))  # one slash: still a URL
     with pytest.raises(UserError, match=r"teacher 'yolo26s.yaml' should be a \.pt file, not '\.yaml'"):
         require_file("yolo26s.yaml", "teacher", (".pt",))  # a model yaml is no trained teacher, found or not
     run = tmp_path / "exp"

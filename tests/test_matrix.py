@@ -18,8 +18,9 @@ from .conftest import assert_one_line_error, save_checkpoint
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under root with its content hash."""
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under root with its content hash, and every folder: a refused command must not leave one."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(root.rglob("*"))}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +68,8 @@ def train_args(w, teacher=None, data=None, *extra: str) -> list[str]:
 
 
 GPU = str(torch.cuda.device_count())  # a GPU index this machine does not have: 0 on a CPU-only machine
+NO_GPU = (f"--device {GPU}: this machine has" if torch.cuda.device_count()  # every missing-device case's needle
+          else f"--device {GPU} asks for a CUDA GPU, but PyTorch sees none")
 
 
 def compare_args(w, *extra: str) -> list[str]:
@@ -81,7 +84,7 @@ MATRIX = {
     "segmentation teacher": (lambda w: train_args(w, w["seg"]), "is a segment model"),
     "class-count misfit": (lambda w: train_args(w, w["four"]), "teacher has 4 classes but the data has 3"),
     "data with missing paths": (lambda w: train_args(w, None, w["missing_paths"]), "images not found"),
-    "data without val split": (lambda w: train_args(w, None, w["no_val"]), "val"),
+    "data without val split": (lambda w: train_args(w, None, w["no_val"]), "'val:' key missing"),
     "empty dataset": (lambda w: train_args(w, None, w["empty"]), "has no images in its train split"),
     "imgsz not a multiple of 32": (lambda w: train_args(w, None, None, "--imgsz", "100"), "multiple of 32"),
     "negative epochs": (lambda w: train_args(w, None, None, "--epochs", "-3"), "--epochs must be"),
@@ -90,36 +93,36 @@ MATRIX = {
     ),
     "existing run without --exist-ok": (lambda w: train_args(w, None, None, "--name", "taken"), "--exist-ok"),
     "resume a foreign checkpoint": (lambda w: ["train", "--resume", str(w["student"])], "not a yolodistill training"),
-    "export unknown format": (lambda w: ["export", "--weights", str(w["student"]), "--format", "tflite2"], "tflite2"),
+    "export unknown format": (lambda w: ["export", "--weights", str(w["student"]), "--format", "tflite2"], "unknown --format 'tflite2'"),
     "export missing weights": (lambda w: ["export", "--weights", str(w["root"] / "gone.pt")], "does not exist"),
     "export engine on CPU": (
         lambda w: ["export", "--weights", str(w["student"]), "--format", "engine"], "TensorRT engines need"
     ),
     "bench corrupt artifact": (
-        lambda w: ["bench", str(w["root"] / "corrupt.onnx"), "--data", str(w["data"]), "--runs", "1"], "corrupt.onnx"
+        lambda w: ["bench", str(w["root"] / "corrupt.onnx"), "--data", str(w["data"]), "--runs", "1"], "corrupt.onnx' ([ONNXRuntimeError]"
     ),
     "bench data without val split": (
-        lambda w: ["bench", str(w["student"]), "--data", str(w["no_val"]), "--runs", "1"], "val"
+        lambda w: ["bench", str(w["student"]), "--data", str(w["no_val"]), "--runs", "1"], "has no val split: add a 'val:' entry"
     ),
     "convert unknown format": (
-        lambda w: ["data", "convert", str(w["root"]), "--format", "kitti", "--out", str(w["root"] / "conv")], "kitti"
+        lambda w: ["data", "convert", str(w["root"]), "--format", "kitti", "--out", str(w["root"] / "conv")], "unknown format 'kitti'"
     ),
-    "synth with no classes": (lambda w: ["data", "synth", "--out", str(w["root"] / "s"), "--classes", "0"], "--classes"),
-    "compare unknown method": (lambda w: compare_args(w, "--methods", "plain,magic"), "magic"),
+    "synth with no classes": (lambda w: ["data", "synth", "--out", str(w["root"] / "s"), "--classes", "0"], "--classes must be between 1 and 8, got 0"),
+    "compare unknown method": (lambda w: compare_args(w, "--methods", "plain,magic"), "unknown method(s) magic"),
     "demo into an unwritable folder": (lambda w: ["demo", "--out", str(w["root"] / "a-file" / "demo")], "writable"),
     # a device that does not exist, in every command that takes one
-    "train on a missing GPU": (lambda w: train_args(w, None, None, "--device", GPU), f"--device {GPU}"),
-    "compare on a missing GPU": (lambda w: compare_args(w, "--device", GPU), f"--device {GPU}"),
+    "train on a missing GPU": (lambda w: train_args(w, None, None, "--device", GPU), NO_GPU),
+    "compare on a missing GPU": (lambda w: compare_args(w, "--device", GPU), NO_GPU),
     "export on a missing GPU": (
-        lambda w: ["export", "--weights", str(w["student"]), "--device", GPU], f"--device {GPU}"
+        lambda w: ["export", "--weights", str(w["student"]), "--device", GPU], NO_GPU
     ),
     "bench on a missing GPU": (
-        lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--device", GPU], f"--device {GPU}"
+        lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--device", GPU], NO_GPU
     ),
-    "demo on a missing GPU": (lambda w: ["demo", "--out", str(w["root"] / "demo"), "--device", GPU], f"--device {GPU}"),
+    "demo on a missing GPU": (lambda w: ["demo", "--out", str(w["root"] / "demo"), "--device", GPU], NO_GPU),
     "pseudo-label on a missing GPU": (
         lambda w: ["data", "pseudo-label", "--teacher", str(w["teacher"]), "--images", str(w["root"] / "voc-nomatch"),
-                   "--out", str(w["root"] / "pl"), "--device", GPU], f"--device {GPU}"
+                   "--out", str(w["root"] / "pl"), "--device", GPU], NO_GPU
     ),
     "malformed device list": (lambda w: train_args(w, None, None, "--device", "0,,1"), "'0,,1' is not a device"),
     # one grammar: train's flags in compare, misspelt ones named, none given twice
@@ -128,7 +131,7 @@ MATRIX = {
     "compare bad imgsz flag": (lambda w: compare_args(w, "--imgsz", "100"), "--imgsz 100 is not a positive multiple of 32"),
     # outputs and inputs checked before any work
     "bench report into a folder": (
-        lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--json", str(w["root"])], "is a folder"
+        lambda w: ["bench", str(w["student"]), "--data", str(w["data"]), "--json", str(w["root"])], "is a folder: pass a file name"
     ),
     "synth over an existing dataset": (lambda w: ["data", "synth", "--out", str(w["root"] / "have")], "already holds"),
     "convert VOC where no image matches": (
@@ -159,5 +162,5 @@ def test_matrix_covers_every_command():
     dummy = collections.defaultdict(lambda: Path("/x"))
     assert len(MATRIX) >= 30
     assert {make(dummy)[0] for make, _ in MATRIX.values()} == {"train", "export", "bench", "data", "compare", "demo"}
-    devices = {make(dummy)[0] for make, needle in MATRIX.values() if needle == f"--device {GPU}"}
+    devices = {make(dummy)[0] for make, needle in MATRIX.values() if needle == NO_GPU}
     assert devices == {"train", "export", "bench", "compare", "demo", "data"}

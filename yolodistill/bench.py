@@ -25,7 +25,7 @@ from .benchreport import describe_bench, print_table, write_reports
 from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
-                     root_cause)
+                     is_url, root_cause)
 from .artifacts import export_metadata, graph_head
 from .data import has_labels
 from .export import check_runtime, load_data, load_model, train_arg, trained_data, val_images, val_map
@@ -43,6 +43,10 @@ def artifact_format(path: Path) -> str:
     if path.is_file() and path.suffix in SUFFIX_FORMATS:
         return SUFFIX_FORMATS[path.suffix]
     if not path.exists():
+        if is_url(path):  # a Path has folded its // to /
+            url = re.sub(r"^(https?):/+", r"\1://", str(path), flags=re.I)
+            raise UserError(f"artifact '{url}' is a URL: bench times files on this machine, so download it and pass "
+                            "the local file")
         raise UserError(f"artifact '{path}' does not exist: check the path")
     raise UserError(f"'{path}' is not a benchable artifact: pass a .pt, .onnx, *_openvino_model/ or .engine")
 

@@ -28,13 +28,13 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), mi
     """Return `path` as a Path if it is an existing file with one of `suffixes`, else raise a UserError (`missing`:
     what to do when it does not exist).
 
-    URLs are refused here: only the `--teacher` and `--student` URLs of train, compare and pseudo-label are fetched, by
-    `loading.local_checkpoint`; one found inside a checkpoint or a config is never followed.
+    URLs are refused here: only the `--teacher` and `--student` URLs of train, compare and pseudo-label and export's
+    `--weights` are fetched, by `loading.local_checkpoint`; one found inside a checkpoint or a config is never followed.
     """
     p = check_path(path, what, "file")
     if is_url(path):
         raise UserError(f"{what} '{path}' is a URL, and only the --teacher and --student of train, compare and data "
-                        "pseudo-label are fetched from one: download it and pass the local file")
+                        "pseudo-label and export's --weights are fetched from one: download it and pass the local file")
     if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():  # yolo26s.yaml as a teacher: the kind first
         raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
     if not p.exists():
