@@ -326,6 +326,17 @@ def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monke
     assert rows[0]["batch"] == 4 and rows[0]["throughput_ips"] > 0
 
 
+def test_a_dynamic_export_is_benched_at_another_size_and_batch(trained_student, learnable_data, tmp_path):
+    """What the static refusals above tell the user to do (re-export it --dynamic) must then work."""
+    best = tmp_path / "best.pt"
+    shutil.copy2(trained_student, best)
+    onnx = export_model(best, format="onnx", dynamic=True, data=learnable_data).artifact
+    size = TRAINED_IMGSZ + 32
+    rows = bn.bench([best, onnx], data=learnable_data, imgsz=size, batch=2, console=quiet(), warmup=0, runs=2)
+    assert [(r["format"], r["imgsz"], r["batch"]) for r in rows] == [("pt", size, 2), ("onnx", size, 2)]
+    assert abs(rows[0]["map50_95"] - rows[1]["map50_95"]) < 0.02 and rows[1]["throughput_ips"] > 0
+
+
 def test_classes_other_than_the_data_s_are_refused(run, learnable_data, tmp_path, monkeypatch):
     """mAP against data that lists other classes scores one class's boxes against another's labels: every artifact,
     the checkpoint by its names and each export by its metadata's, is checked before any timing."""

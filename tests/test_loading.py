@@ -34,7 +34,9 @@ def test_a_built_student_has_the_data_s_classes():
     assert model.model[0].conv.in_channels == 1
 
 
-def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch):
+def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch, capsys):
+    import hashlib
+
     args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"))[1]
     root, base = served
     (root / "big.pt").write_bytes(teacher26.read_bytes())
@@ -44,6 +46,8 @@ def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tm
     got = Path(plan.args["distill_model"])
     assert got.is_relative_to(tmp_path / "cache") and got.read_bytes() == teacher26.read_bytes()
     assert not (tmp_path / "big.pt").exists()  # never written where the user works
+    digest = hashlib.sha256(teacher26.read_bytes()).hexdigest()  # printed, as the README promises, to check it by
+    assert f"{base}/big.pt -> {got} (sha256 {digest})" in " ".join(capsys.readouterr().err.split())
     (root / "big.pt").unlink()  # the second run reads the cache
     assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
                 .args["distill_model"]) == got

@@ -54,6 +54,34 @@ def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teache
     assert not list(tmp_path.glob(".out.partial*"))
 
 
+def test_each_label_file_holds_the_teacher_s_detections_of_its_image(teacher26, source, tmp_path, monkeypatch):
+    """Rows in [0, 1] with 5 columns held as well for xyxyn boxes or another image's: compare with what the teacher's
+    predict returned for that image, called with the --conf, --iou, --tta and --imgsz given."""
+    import numpy as np
+    from ultralytics import YOLO
+
+    seen, calls = {}, []
+    real = YOLO.predict
+
+    def spy(self, source, **kw):
+        results = real(self, source, **kw)
+        calls.append(kw)
+        seen.update({Path(s).resolve(): (r.boxes.cls.numpy(), r.boxes.xywhn.numpy()) for s, r in zip(source, results)})
+        return results
+
+    monkeypatch.setattr(YOLO, "predict", spy)
+    out = tmp_path / "out"
+    pseudo_label(teacher26, source, out, conf=0.001, iou=0.5, tta=True, imgsz=96, progress=False)
+    assert calls and all((k["conf"], k["iou"], k["augment"], k["imgsz"]) == (0.001, 0.5, True, 96) for k in calls)
+    labels = {p.stem: p for p in (out / "labels").rglob("*.txt")}
+    assert len(seen) == 6 and sum(len(c) for c, _ in seen.values()) > 0
+    for image, (cls, xywhn) in seen.items():
+        rows = np.loadtxt(labels["__".join(image.relative_to(source.resolve()).with_suffix("").parts)], ndmin=2)
+        assert rows.shape == (len(cls), 5) if len(cls) else rows.size == 0
+        if len(cls):
+            assert (rows[:, 0] == cls).all() and np.allclose(rows[:, 1:], xywhn, atol=1e-6)
+
+
 def test_its_options_may_go_as_key_value_words(teacher26, source, tmp_path):
     from typer.testing import CliRunner
 

@@ -786,6 +786,24 @@ def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth
             check_resume(interrupted_last, changed)
 
 
+def test_resume_changes_the_settings_the_readme_says_it_may(interrupted_last, tmp_path):
+    """--imgsz, --batch, --workers, patience= and close_mosaic= as the README lists them, into the resumed trainer."""
+    import shutil
+
+    from yolodistill.train import DistillationTrainer
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")  # the trainer writes its args.yaml there
+    interrupted_last = tmp_path / "run" / "weights" / "last.pt"
+    changed = {"imgsz": 96, "batch": 4, "workers": 1, "patience": 7, "close_mosaic": 1}
+    run = {k: torch.load(interrupted_last, map_location="cpu", weights_only=False)["train_args"][k] for k in changed}
+    assert all(run[k] != v for k, v in changed.items()), run  # each one a change
+    args, distill, teacher = check_resume(interrupted_last, dict(changed))
+    assert {k: args[k] for k in changed} == changed
+    trainer = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+    on_cpu = {"workers": 0} if trainer.device.type == "cpu" else {}  # Ultralytics' own rule for a CPU trainer
+    assert {k: getattr(trainer.args, k) for k in changed} == {**changed, **on_cpu} and trainer.resume
+
+
 def test_resume_takes_optimizer_auto_and_the_lr0_it_overrode_as_typed_twice_over(teacher26, synth_data, tmp_path):
     """optimizer=auto writes AdamW, its own lr0 and warmup_bias_lr 0 into the checkpoint's args: the run's command with
     --resume added was refused ('cannot change lr0, optimizer'), and after one resume so was the next."""

@@ -203,6 +203,35 @@ def test_one_epoch_with_unlabelled_folders(teacher26, synth_data, footage, tmp_p
     assert not list(footage.rglob("*.cache")) and not (footage.parent / f"{footage.name}.cache").exists()
 
 
+def test_mosaics_never_mix_the_two_kinds_and_close_mosaic_ends_both(synth_data, footage):
+    """The README's promise: an unlabelled mosaic is of unlabelled images only (a labelled tile would bring its boxes
+    in), each batch holds its share of each kind, and close_mosaic switches both datasets off together."""
+    from ultralytics.cfg import get_cfg
+    from ultralytics.data import build_yolo_dataset
+    from ultralytics.data.augment import Mosaic
+    from ultralytics.data.utils import check_det_dataset
+
+    from yolodistill.unlabeled import mixed_loader
+
+    cfg = get_cfg(overrides={"imgsz": 64, "batch": 8, "mosaic": 1.0, "close_mosaic": 1, "workers": 0})
+    data = check_det_dataset(str(synth_data))
+    labelled = build_yolo_dataset(cfg, data["train"], 8, data, mode="train", stride=32)
+    loader, _ = mixed_loader(labelled, cfg, [str(footage)], 0.25, 8, data, 32, 0, -1, 1, 0)
+    dataset = loader.dataset
+    batches = [next(iter(loader)) for _ in range(4)]
+    for batch in batches:
+        assert batch["unlabeled"].tolist() == [False] * 6 + [True] * 2
+        assert set(batch["batch_idx"].long().tolist()) <= set(range(6))  # boxes on labelled images only
+    assert sum(len(b["batch_idx"]) for b in batches) > 0
+
+    def mosaics(ds) -> bool:  # a Mosaic that is ever applied
+        return any(isinstance(t, Mosaic) and t.p > 0 for t in ds.transforms.transforms[0].transforms)
+
+    assert mosaics(dataset.labelled) and mosaics(dataset.unlabelled)
+    dataset.close_mosaic(cfg)  # as Ultralytics' trainer calls it on its loader's dataset
+    assert not mosaics(dataset.labelled) and not mosaics(dataset.unlabelled)
+
+
 def test_data_yaml_unlabeled_key_and_resume_keep_the_sources(teacher26, synth_data, footage, tmp_path):
     from yolodistill.resume import check_resume
     from yolodistill.unlabeled import unlabeled_sources

@@ -218,14 +218,6 @@ class MixedDataset(Dataset):
     def labels(self):  # Ultralytics plots and counts the labelled set's labels
         return self.labelled.labels
 
-    @property
-    def mosaic(self) -> bool:
-        return self.labelled.mosaic
-
-    @mosaic.setter
-    def mosaic(self, value: bool) -> None:
-        self.labelled.mosaic = self.unlabelled.mosaic = value
-
     def close_mosaic(self, hyp) -> None:
         """The last epochs without mosaic, for both kinds alike (Ultralytics' close_mosaic)."""
         self.labelled.close_mosaic(hyp)
