@@ -152,3 +152,31 @@ def mid_training(teacher26, synth_data, tmp_path_factory) -> Path:
     saved = torch.load(mid, map_location="cpu", weights_only=False)
     assert type(saved["ema"]).__name__ == "DistillationModel"
     return mid
+
+
+class Interrupt(Exception):
+    """Stands in for a kill: raised from a callback, it stops a run where a test chooses."""
+
+
+def interrupt_after_first_epoch(trainer):
+    if trainer.epoch == 0:
+        raise Interrupt
+
+
+@pytest.fixture(scope="session")
+def interrupted_last(teacher26, synth_data, tmp_path_factory) -> Path:
+    """weights/last.pt of a 2-epoch run stopped after its first epoch; tests only read it (every resume is refused,
+    or made from a copy)."""
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    project = tmp_path_factory.mktemp("interrupted")
+    distill, args = resolve(None, epochs=2, imgsz=64, batch=8, workers=0, device="cpu", plots=False, kd_cls=1.0,
+                            kd_box=1.0, kd_feat=1.0, feat_loss="l2", project=str(project), name="run")
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    first = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher, pretrained=plan.pretrained)
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    return project / "run" / "weights" / "last.pt"

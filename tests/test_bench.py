@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 import yolodistill
 from yolodistill import bench as bn
 from yolodistill.benchreport import KEYS, bench_rows, describe_bench
-from yolodistill import sysinfo
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 from yolodistill.export import export_model
@@ -28,8 +26,8 @@ from yolodistill.parity import runtime_precision
 from yolodistill.utils import usable_cores
 
 from .conftest import TRAINED_IMGSZ, assert_one_line_error, logged_by_ultralytics, save_checkpoint
+from .test_sysinfo import jetson
 
-FIXTURES = Path(__file__).parent / "fixtures" / "jetson"
 FAST = dict(warmup=1, runs=5)
 
 
@@ -512,114 +510,6 @@ def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):
     result = CliRunner().invoke(app, ["bench", str(cls), "--data", str(synth_data), "--warmup", "0", "--runs", "1"])
     assert_one_line_error(result, f"artifact '{cls}' is a classify model: yolodistill distills detection models")
     assert [p.name for p in tmp_path.iterdir()] == ["cls.pt"]
-
-
-# --- Jetson: recorded output of a Jetson Orin NX on JetPack 6.2 -------------------------------------------------
-
-
-def recorded(name: str) -> str:
-    return (FIXTURES / name).read_text()
-
-
-class Replay:
-    """tegrastats replayed from a recording: every line at once, then end of stream."""
-
-    def __init__(self, lines: list[str]):
-        self.stdout = iter(lines)
-        self.terminated = False
-
-    def terminate(self) -> None:
-        self.terminated = True
-
-    def wait(self, timeout: float | None = None) -> int:
-        return 0
-
-    def kill(self) -> None:
-        raise AssertionError("terminate was enough")
-
-
-def jetson(clocks: str | None = "jetson_clocks_show_unlocked.txt", tegrastats: str = "tegrastats_orin_nx.txt"):
-    """A System that reads the recorded files and answers each command with its recorded output."""
-    answers = {
-        "nvpmodel": recorded("nvpmodel_q.txt"),
-        "jetson_clocks": recorded(clocks) if clocks else None,
-        "dpkg-query": recorded("dpkg_nvidia_jetpack.txt"),
-    }
-    started = []
-
-    def start(cmd):
-        started.append(Replay(recorded(tegrastats).splitlines(keepends=True)))
-        return started[-1]
-
-    system = sysinfo.System(
-        tegra_release=FIXTURES / "nv_tegra_release", device_tree_model=FIXTURES / "device_tree_model",
-        run=lambda cmd: answers.get(cmd[0]), start=start,
-    )
-    return system, started
-
-
-def test_jetson_parsers_on_recorded_output():
-    assert sysinfo.parse_l4t(recorded("nv_tegra_release")) == "36.4.3"
-    assert sysinfo.parse_jetpack(recorded("dpkg_nvidia_jetpack.txt"), "36.4.3") == "6.2"
-    assert sysinfo.parse_jetpack(None, "36.4.3") == "6.x"
-    assert sysinfo.parse_jetpack(None, None) is None
-    assert sysinfo.parse_power_mode("NV Power Mode: MAXN\n0") == "MAXN (0)"
-    assert sysinfo.parse_power_mode("nvpmodel: command not found") is None
-    assert sysinfo.unlocked_clocks(recorded("jetson_clocks_show_unlocked.txt")) == [
-        *(f"cpu{i}" for i in range(8)), "GPU", "EMC"]
-    assert sysinfo.unlocked_clocks(recorded("jetson_clocks_show_locked.txt")) == []
-    orin = [sysinfo.parse_power_mw(line) for line in recorded("tegrastats_orin_nx.txt").splitlines()]
-    assert orin == [5123, 7481, 7712, 7684]  # VDD_IN now, not the running average nor the other rails
-    nano = [sysinfo.parse_power_mw(line) for line in recorded("tegrastats_nano.txt").splitlines()]
-    assert nano == [2328, 5121]  # POM_5V_IN on older boards
-    assert sysinfo.parse_power_mw("RAM 1715/3956MB CPU [3%@1479]") is None
-
-
-def test_energy_per_image():
-    assert sysinfo.energy_per_image([5000, 7000], seconds=2.0, images=100) == pytest.approx(0.12)  # 6 W x 2 s / 100
-    assert sysinfo.energy_per_image([], seconds=2.0, images=100) is None
-
-
-def test_jetson_detection_and_record():
-    system, _ = jetson()
-    assert system.is_jetson()
-    env, warnings = sysinfo.collect(system)
-    assert env["jetson"] == {
-        "board": "NVIDIA Jetson Orin NX Engineering Reference Developer Kit", "l4t": "36.4.3", "jetpack": "6.2",
-        "power_mode": "MAXN (0)", "clocks_locked": False,
-    }
-    assert len(warnings) == 1 and "not locked" in warnings[0] and "sudo jetson_clocks" in warnings[0]
-    locked, _ = jetson(clocks="jetson_clocks_show_locked.txt")
-    assert sysinfo.collect(locked) == ({**env, "jetson": {**env["jetson"], "clocks_locked": True}}, [])
-    no_root, _ = jetson(clocks=None)
-    assert "needs root" in sysinfo.collect(no_root)[1][0]
-
-
-def test_not_a_jetson(tmp_path):
-    system = sysinfo.System(tegra_release=tmp_path / "none", device_tree_model=tmp_path / "none")
-    env, warnings = sysinfo.collect(system)
-    assert env["jetson"] is None and warnings == [] and env["cpu"]
-
-
-def test_power_sampler_reads_tegrastats_until_stopped():
-    system, started = jetson(tegrastats="tegrastats_nano.txt")
-    with sysinfo.PowerSampler(system) as sampler:
-        pass
-    assert sampler.samples_mw == [2328, 5121] and started[0].terminated
-
-
-def test_power_sampler_runs_and_stops_a_real_tegrastats(tmp_path, monkeypatch):
-    fake = tmp_path / "bin" / "tegrastats"
-    fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\ncat '{FIXTURES / 'tegrastats_orin_nx.txt'}'\nexec sleep 30\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    with sysinfo.PowerSampler(sysinfo.System()) as sampler:
-        deadline = time.monotonic() + 10
-        while len(sampler.samples_mw) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert sampler.samples_mw == [5123, 7481, 7712, 7684]
-    assert sampler._proc.poll() is not None  # stopped and reaped, not left running
 
 
 def test_bench_on_a_jetson_records_board_and_energy(run, synth_data, tmp_path):

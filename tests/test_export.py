@@ -119,30 +119,6 @@ def test_ultralytics_log_names_the_final_paths_not_the_temp_folder(weights, ultr
     assert Path("weights/best.onnx").is_file() and leftovers(weights.parent) == []
 
 
-def test_temp_paths_of_a_tensorrt_export(tmp_path):
-    """TensorRT exports through an ONNX file that is deleted with the folder: said so, never named beside the weights.
-    The summary waits for the artifact."""
-    weights = tmp_path / "w" / "best.pt"
-    tmp = weights.parent / ".export-abc"
-    paths = ex.TempPaths(tmp, weights, "best.engine")
-
-    def log(msg: str) -> tuple[bool, str]:
-        record = logging.LogRecord("ultralytics", logging.INFO, __file__, 1, msg, (), None)
-        return paths.filter(record), record.getMessage()
-
-    assert log(f"ONNX: export success, saved as '{tmp / 'best.onnx'}' (9.1 MB)") == (
-        True, "ONNX: export success, saved as 'best.onnx (temporary)' (9.1 MB)")
-    assert log(f"TensorRT: export success, saved as '{tmp / 'best.engine'}' (5.0 MB)") == (  # the parity check may
-        False, f"TensorRT: export success, saved as '{weights.parent / 'best.engine'}' (5.0 MB)")  # refuse it: held
-    assert log(f"TensorRT: building FP16 engine as {tmp / 'best.engine'}") == (
-        True, f"TensorRT: building FP16 engine as {weights.parent / 'best.engine'}")
-    assert log(f"PyTorch: starting from '{tmp / 'best.pt'}'") == (True, f"PyTorch: starting from '{weights}'")
-    assert log(f"\nExport complete (1s)\nResults saved to {tmp.resolve()}\nPredict: model={tmp / 'best.engine'}") == (
-        False, f"\nExport complete (1s)\nResults saved to {weights.parent.resolve()}\nPredict: model="
-               f"{weights.parent / 'best.engine'}")
-    assert len(paths.held) == 2  # logged by export_folder once the block ends without an error
-
-
 def test_parity_without_data_uses_the_training_data(trained_student, learnable_data, tmp_path):
     """A shapes detector finds nothing in Ultralytics' bus and zidane photos: without --data, parity runs on the
     dataset the checkpoint was trained on; with that gone, on the bundled photos, and says so."""
@@ -209,28 +185,6 @@ def test_a_correct_openvino_file_is_kept_where_the_cpus_bf16_default_drifts(weig
     text = result.render()
     assert "(computed in f32)" in text and "This CPU runs OpenVINO models in bf16" in text and "0.38" in text
     assert f"{result.runtime_map[1]:.4f} against PyTorch's {result.runtime_map[0]:.4f}" in text
-
-
-def test_openvino_at_f32_pins_the_cpu_precision_inside_the_block_only():
-    import openvino as ov
-
-    default = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")
-    with ex.openvino_at_f32():
-        assert ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT") == ov.Type.f32
-    assert ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT") == default
-
-
-def test_runtime_precision_follows_openvino(monkeypatch):
-    import openvino as ov
-
-    assert ex.runtime_precision("onnx", "fp32") == "fp32" and ex.runtime_precision("openvino", "int8") == "int8"
-    for hint, fp32, fp16 in ((ov.Type.bf16, "bf16", "bf16"), (ov.Type.f16, "fp16", "fp16"),
-                             (ov.Type.f32, "fp32", "fp16")):  # an fp16 file computed in f32 loses nothing
-        monkeypatch.setattr(ov.Core, "get_property", lambda self, device, key, h=hint: h)
-        assert ex.runtime_precision("openvino", "fp32") == fp32 and ex.runtime_precision("openvino", "fp16") == fp16
-    bf16 = ex.TOLERANCES["bf16"]
-    assert bf16.box_limit(96) == pytest.approx(4.8) and bf16.box_limit(640) == pytest.approx(32)
-    assert ex.TOLERANCES["fp32"].box_limit(640) == 1
 
 
 def test_half_onnx_export_is_fp16_within_tolerance(weights, learnable_data):
@@ -401,58 +355,6 @@ def test_an_int8_gate_with_nothing_to_lose_refuses(weights):
     """A model that finds nothing on --data (fp32 mAP about 0) passes any drop limit: no verdict, not saved."""
     with pytest.raises(UserError, match=r"scores mAP50-95 0.0000 on the val split it was gated on, so the INT8 gate checks nothing"):
         ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(0.0, 0.0, 0.05))
-
-
-@pytest.mark.parametrize(
-    "fp32, int8, max_drop, passed",
-    [(0.40, 0.39, 0.02, True), (0.40, 0.38, 0.02, True), (0.40, 0.37, 0.02, False), (0.30, 0.32, 0.0, True),
-     (0.30, 0.2999, 0.0, False)],
-)
-def test_int8_gate_decision(fp32, int8, max_drop, passed):
-    gate = ex.Int8Gate(fp32, int8, max_drop)
-    assert gate.passed is passed
-    assert gate.drop == pytest.approx(fp32 - int8)
-
-
-def results(rows: list[list[float]]):
-    """Ultralytics Results for one blank 64 px image with boxes given as [x1, y1, x2, y2, conf, cls]."""
-    import torch
-    from ultralytics.engine.results import Results
-
-    boxes = torch.tensor(rows, dtype=torch.float32).reshape(-1, 6)
-    return Results(np.zeros((64, 64, 3), np.uint8), path="blank.png", names={0: "a", 1: "b"}, boxes=boxes)
-
-
-def test_compare_forgives_threshold_flips_but_not_confident_misses():
-    tol = ex.TOLERANCES["fp32"]
-    reference = results([[10, 10, 30, 30, 0.5, 0], [40, 40, 60, 60, 0.00105, 1]])
-    close = results([[10.5, 10, 30, 30, 0.495, 0]])  # the borderline detection fell under conf 0.001: fine
-    parity = ex.compare([reference], [close], 64, conf=0.001, margin=tol.margin)
-    assert (parity.pairs, parity.confident, parity.matched) == (1, 2, 1.0)
-    assert parity.max_box_px == pytest.approx(0.5) and parity.max_score == pytest.approx(0.005)
-    assert parity.failures(tol) == []
-    lost = results([[40, 40, 60, 60, 0.00105, 1]])  # the confident detection is gone
-    parity = ex.compare([reference], [lost], 64, conf=0.001, margin=tol.margin)
-    assert parity.matched == 0.0 and parity.failures(tol) == ["matched 0% of 1 confident detections < 95%"]
-
-
-def test_match_pairs_is_greedy_by_iou_and_class():
-    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]], float)
-    b = np.array([[1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]], float)
-    pairs = ex.match_pairs(a, np.array([0, 0, 1]), b, np.array([0, 0, 2]))
-    assert sorted(pairs) == [(0, 1), (1, 0)]  # the exact duplicate pairs first; different classes never pair
-
-
-def test_boxes_clipped_flat_at_the_edge_pair_with_their_twin():
-    """A low-score box predicted past the image edge is clipped to zero height: its exact twin in the export must
-    still pair (a distilled BCCD student's ONNX export was refused at 87 % matched for these alone)."""
-    a = np.array([[373.8, 0, 503.8, 0], [2.3, 0, 75.9, 0], [0, 480, 61, 480], [10, 10, 30, 30]], float)
-    b = a + np.array([[1e-4, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
-    assert sorted(ex.match_pairs(a, np.array([1, 0, 0, 0]), b, np.array([1, 0, 0, 0]))) == [(0, 0), (1, 1), (2, 2),
-                                                                                             (3, 3)]
-    apart = a[:1] + [2, 0, 2, 0]  # 2 px away: another detection
-    assert ex.match_pairs(a[:1], np.array([1]), apart, np.array([1])) == []
-    assert ex.match_pairs(a[3:], np.array([0]), np.array([[10, 10, 30, 10]], float), np.array([0])) == []
 
 
 def test_batch_below_one_is_a_user_error():
@@ -630,17 +532,6 @@ def test_a_diverging_export_gets_the_fix_that_applies(fmt, hint):
     with pytest.raises(UserError) as e:
         ex.refuse_if_broken(fmt, "fp32", broken, None)
     assert hint in str(e.value) and "\n" not in str(e.value)
-
-
-def test_the_name_checked_before_exporting_is_ultralytics_name(tmp_path):
-    """An INT8 ONNX export is best_int8.onnx (Ultralytics' exporter): a user's best.onnx does not stop it, a user's
-    best_int8.onnx does, before the export and its calibration run."""
-    weights = tmp_path / "best.pt"
-    names = {(fmt, p): ex.artifact_name(weights, fmt, p) for fmt in ("onnx", "openvino", "engine")
-             for p in ("fp32", "fp16", "int8")}
-    assert names[("onnx", "int8")] == "best_int8.onnx" and names[("onnx", "fp16")] == "best.onnx"
-    assert names[("openvino", "int8")] == "best_int8_openvino_model" and names[("openvino", "fp32")] == "best_openvino_model"
-    assert {names[("engine", p)] for p in ("fp32", "fp16", "int8")} == {"best.engine"}
 
 
 def test_ultralytics_export_words_go_as_key_value(weights, synth_data):

@@ -371,3 +371,21 @@ def test_copies_of_one_image_have_no_val_split_and_say_so(teacher26, synth_data,
     assert result.images == 3 and result.val == 0
     assert "No val split of its own" in result.render() and "Images: 3, 0 of them val" in result.render()
     assert yaml.safe_load(result.data_yaml.read_text())["val"] == "images/train"
+
+
+def test_the_command_labels_what_a_trained_teacher_finds(trained_student, learnable_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    images = learnable_data.parent / "images" / "val"
+    result = CliRunner().invoke(app, ["data", "pseudo-label", "--teacher", str(trained_student), "--images",
+                                      str(images), "--out", str(tmp_path / "pseudo"), "--conf", "0.5"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "pseudo" / "data.yaml").read_text())
+    assert data["names"] == {0: "circle", 1: "square", 2: "triangle"} and data["pseudo_labels"]["conf"] == 0.5
+    rows = [r.split() for p in (tmp_path / "pseudo" / "labels").rglob("*.txt") for r in p.read_text().splitlines()]
+    assert len(rows) >= 25  # the trained model finds shapes: 50 images, 1 to 4 each
+    assert all(len(r) == 5 and r[0] in "012" and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
+    assert f"Boxes: {len(rows)}" in " ".join(result.output.split())
+

@@ -1,0 +1,344 @@
+"""Resuming an interrupted run: only its own last.pt, teacher (by sha256) and dataset, the settings a resume may
+change checked as a new run checks them, and the rest refused at any other value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from yolodistill.config import resolve
+from yolodistill.errors import UserError
+from yolodistill.resume import check_resume
+from yolodistill.train import DistillationTrainer, train
+
+from .conftest import Interrupt, interrupt_after_first_epoch
+from .test_train import FAST, make_trainer
+
+
+def test_resumed_settings_are_checked_as_a_new_run_checks_them(interrupted_last):
+    """patience=abc on a resume was a TypeError traceback; --batch 0 ran with AutoBatch's default, where a new run
+    refuses it."""
+    for overrides, message in [({"batch": 0}, "--batch must be a whole number of images >= 1"),
+                               ({"workers": -1}, "--workers must be 0 or more"), ({"patience": "abc"}, "'patience=abc'"),
+                               ({"imgsz": 70}, "--imgsz 70 is not a positive multiple of 32")]:
+        with pytest.raises(UserError, match=message):
+            check_resume(interrupted_last, overrides)
+
+
+def test_a_save_period_checkpoint_of_a_run_that_went_on_is_not_resumed(teacher26, synth_data, tmp_path):
+    """--resume epoch0.pt of a finished 2-epoch run trained epoch 2 again over its best.pt, last.pt and results.csv;
+    epoch1.pt (its last epoch) rewrote args.yaml and distill.yaml, then failed with Ultralytics' AssertionError."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    run = train(teacher26, "yolo26n.yaml", synth_data, **{**FAST, "epochs": 2}, save_period=1, val=False,
+                project=str(tmp_path), name="sp").save_dir
+    kept = {p: p.read_bytes() for p in [*run.glob("*.yaml"), *run.glob("*.csv"), *(run / "weights").iterdir()]}
+    result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch0.pt")])
+    assert_one_line_error(result, "is an earlier checkpoint of the run whose last.pt is beside it")
+    result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch1.pt")])
+    assert_one_line_error(result, "was saved after the run's last epoch (2): nothing to resume")
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
+def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupted_last, tmp_path):
+    """A last.pt outside weights/ resumes into the folder it is in: put beside another run's weights/ and
+    results.csv it trained over that run's best.pt, last.pt and results.csv rows, silently."""
+    import shutil
+
+    run = tmp_path / "other"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"theirs")
+    (run / "results.csv").write_text("epoch\n1\n")
+    loose = shutil.copy(interrupted_last, run / "last.pt")
+    with pytest.raises(UserError, match="which already holds a run's weights: resuming would write over it"):
+        check_resume(loose, {})
+    shutil.rmtree(run / "weights")
+    with pytest.raises(UserError, match="holds a run's results.csv"):
+        check_resume(loose, {})
+    assert (run / "results.csv").read_text() == "epoch\n1\n"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    args, _, _ = check_resume(shutil.copy(interrupted_last, alone / "last.pt"), {})
+    assert args["save_dir"] == str(alone.resolve())
+    args, _, _ = check_resume(alone / "last.pt", {"save_dir": str(tmp_path / "there")})  # Ultralytics' own key
+    assert args["save_dir"] == str(tmp_path / "there")
+
+
+def test_resume_with_a_teacher_that_does_not_fit_is_refused(interrupted_last, teacher26, tmp_path):
+    """A moved teacher is found with --teacher; one of other classes or other neck widths would fail mid-setup."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error, save_checkpoint
+
+    det80 = save_checkpoint("yolo26s.yaml", tmp_path / "det80.pt", names={i: f"c{i}" for i in range(80)})
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(det80)])
+    assert_one_line_error(result, f"teacher '{det80}' does not fit the resumed run", "teacher has 80 classes")
+    narrow = save_checkpoint("yolo26n.yaml", tmp_path / "narrow.pt")  # the run's classes, yolo26s' strides
+    with pytest.raises(UserError, match=r"neck widths \[64, 128, 256\] but .* trained for \[128, 256, 512\]"):
+        check_resume(interrupted_last, {"distill_model": str(narrow)})
+    url = "http://127.0.0.1:9/t.pt"  # a URL typed with --teacher is fetched on a resume too, as on a new run
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", url])
+    assert_one_line_error(result, f"teacher URL '{url}' could not be downloaded")
+    moved = tmp_path / "moved.pt"
+    moved.write_bytes(teacher26.read_bytes())
+    args, _, _ = check_resume(interrupted_last, {"distill_model": str(moved)})  # the run's own teacher, moved: fits
+    assert args["distill_model"] == str(moved)
+
+
+def test_resume_distils_from_the_run_s_own_teacher_file_not_another_of_its_shape(interrupted_last, teacher26, tmp_path):
+    """Another yolo26s of the run's classes passes every fit check: given with --teacher, or written over the recorded
+    path since the run started. The checkpoints hold the teacher's sha256; a byte copy of it resumes."""
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error, save_checkpoint
+
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    assert ckpt["ema"].yolodistill_teacher == hashlib.sha256(teacher26.read_bytes()).hexdigest()
+    other = save_checkpoint("yolo26s.yaml", tmp_path / "other.pt", seed=1)  # other weights: another teacher
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), "--teacher", str(other)])
+    assert_one_line_error(result, f"teacher '{other}' is not the file '{interrupted_last}' was distilled from",
+                          "resume with the run's own teacher")
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(teacher26.read_bytes())
+    assert check_resume(interrupted_last, {"distill_model": str(copy)})[0]["distill_model"] == str(copy)
+
+    ckpt["train_args"]["distill_model"] = str(other)  # the recorded path now holds another file
+    torch.save(ckpt, tmp_path / "overwritten.pt")
+    with pytest.raises(UserError, match=f"teacher '{other}' is not the file"):
+        check_resume(tmp_path / "overwritten.pt", {})
+
+    ckpt["train_args"]["distill_model"] = str(teacher26)  # a run saved before checkpoints held the sha256
+    ckpt["ema"].yolodistill_teacher = None
+    torch.save(ckpt, tmp_path / "older.pt")
+    with pytest.raises(UserError, match=f"--teacher '{other}' is not the run's teacher, which is still at "):
+        check_resume(tmp_path / "older.pt", {"distill_model": str(other)})
+    assert check_resume(tmp_path / "older.pt", {"distill_model": str(copy)})[0]["distill_model"] == str(copy)
+
+
+def test_a_resumed_teacher_is_kept_absolute_and_a_lost_one_points_to_teacher(interrupted_last, teacher26, tmp_path,
+                                                                             monkeypatch):
+    """A relative --teacher stored as typed broke the next resume from another folder; a lost teacher's error did not
+    say that --teacher finds it."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "moved.pt").write_bytes(teacher26.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    args, _, _ = check_resume(interrupted_last, {"distill_model": "t/moved.pt"})
+    assert args["distill_model"] == str(tmp_path / "t" / "moved.pt")
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["distill_model"] = str(tmp_path / "gone" / "teacher.pt")
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(UserError, match=r"teacher of the resumed run '.*gone.teacher\.pt' does not exist: if it moved, "
+                                        r"add --teacher NEW_PATH\.pt to --resume"):
+        check_resume(tmp_path / "last.pt", {})
+
+
+def test_resume_with_a_teacher_of_another_architecture_is_refused(interrupted_last, tmp_path):
+    """yolo11s has the run's classes, strides and neck widths; but the saved optimizer holds the teacher's parameters
+    too, and restoring it failed mid-setup, after distill.yaml had been rewritten to name the wrong teacher."""
+    from .conftest import save_checkpoint
+
+    other = save_checkpoint("yolo11s.yaml", tmp_path / "y11s.pt")
+    with pytest.raises(UserError, match=r"another model than the run's teacher \(\d+ parameter tensors against"):
+        check_resume(interrupted_last, {"distill_model": str(other)})
+
+
+def test_resume_finds_a_moved_dataset_with_data(interrupted_last, synth_data, tmp_path):
+    """Ultralytics takes data= on a resume; a dataset that moved was a traceback, and --data was refused."""
+    from ultralytics.utils.patches import torch_load
+
+    ckpt = torch_load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["data"] = str(tmp_path / "gone" / "data.yaml")
+    last = tmp_path / "run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    torch.save(ckpt, last)
+    with pytest.raises(UserError, match=r"the run's data '.*gone.*' is gone: put it back, or pass --data"):
+        check_resume(last, {})
+    args, _, _ = check_resume(last, {"data": str(synth_data)})
+    assert args["data"] == str(synth_data.resolve())
+    other = tmp_path / "two.yaml"
+    other.write_text(yaml.safe_dump({"path": str(synth_data.parent), "train": "images/train", "val": "images/val",
+                                     "names": ["a", "b"]}))
+    with pytest.raises(UserError, match="resumed student"):
+        check_resume(last, {"data": str(other)})
+
+
+def test_resume_with_data_takes_the_run_s_dataset_moved_and_refuses_another(interrupted_last, synth_data, tmp_path):
+    """--data is for a dataset that moved: another one with the same classes (more images) trained on without a
+    word. Checked by the images' count and file names the run recorded, or, for a run saved before it did, against
+    its yaml while that still reads."""
+    import shutil
+
+    from ultralytics.utils.patches import torch_load
+
+    from yolodistill.data import make_synthetic
+
+    moved = tmp_path / "moved"
+    shutil.copytree(synth_data.parent, moved)
+    (moved / "data.yaml").write_text(synth_data.read_text().replace(str(synth_data.parent), str(moved)))
+    args, _, _ = check_resume(interrupted_last, {"data": str(moved / "data.yaml")})
+    assert args["data"] == str((moved / "data.yaml").resolve())
+    bigger = make_synthetic(tmp_path / "bigger", images=len(list((synth_data.parent / "images").rglob("*.*"))) + 8,
+                            imgsz=64)
+    ckpt = torch_load(interrupted_last, map_location="cpu", weights_only=False)
+    assert ckpt["ema"].yolodistill_data["train"][0] > 0
+    for recorded in (True, False):
+        if not recorded:  # a run saved before checkpoints held the record
+            del ckpt["ema"].yolodistill_data
+        last = tmp_path / f"run-{recorded}" / "weights" / "last.pt"
+        last.parent.mkdir(parents=True)
+        torch.save(ckpt, last)
+        with pytest.raises(UserError, match=rf"^--data '{re.escape(str(bigger))}' is not the dataset the run trained "
+                                            r"on: its train split has \d+ images where the run's had \d+: resume "
+                                            r"with the run's own dataset \(moved is fine\), or start a new run$"):
+            check_resume(last, {"data": str(bigger)})
+    # an old run whose yaml is still there, its images gone, declaring a download: nothing is fetched to compare
+    marker = tmp_path / "downloaded"
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({"path": str(tmp_path / "gone"), "train": "images/train", "val": "images/val",
+                                   "names": {0: "circle", 1: "square", 2: "triangle"},
+                                   "download": f"open({str(marker)!r}, 'w').write('fetched')"}))
+    ckpt["train_args"]["data"] = str(old)
+    torch.save(ckpt, last)
+    args, _, _ = check_resume(last, {"data": str(moved / "data.yaml")})
+    assert args["data"] == str((moved / "data.yaml").resolve()) and not marker.exists()
+
+
+def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
+    """Resume wrote into the folder recorded in last.pt, so resuming a copy overwrote the original run's files."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(interrupted_last.parent.parent, copy)
+    before = {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()}
+    result = train(resume=copy / "weights" / "last.pt")
+    assert result.save_dir.resolve() == copy.resolve() and result.best.is_file()
+    assert {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()} == before
+    backup = tmp_path / "backup"  # a last.pt kept outside any weights/ folder writes beside itself
+    backup.mkdir()
+    (backup / "last.pt").write_bytes(interrupted_last.read_bytes())
+    assert check_resume(backup / "last.pt", {})[0]["save_dir"] == str(backup.resolve())
+
+
+def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_path, monkeypatch):
+    """Its last.pt predates the resumed run and is still resumable: not 'a new run' (a reused folder's is)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    copy = tmp_path / "copy"
+    shutil.copytree(interrupted_last.parent.parent, copy)
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DistillationTrainer, "save_model", ctrl_c)
+    result = CliRunner().invoke(app, ["train", "--resume", str(copy / "weights" / "last.pt")])
+    assert result.exit_code == 130, result.output
+    flat = " ".join(result.output.split())
+    assert f"Continue with: yolodistill train --resume {copy / 'weights' / 'last.pt'}" in flat
+
+
+def test_a_run_s_distill_yaml_is_a_recipe_and_its_args_yaml_is_refused(interrupted_last):
+    # --config runs/distill/exp/distill.yaml to train again with a run's recipe was "unknown setting(s) distill, ..."
+    run = interrupted_last.parent.parent
+    saved = yaml.safe_load((run / "distill.yaml").read_text())
+    distill, args = resolve(run / "distill.yaml", student="yolo26n.yaml")
+    assert distill.to_dict() == saved["distill"] and distill.feat_loss == "l2"
+    assert args == resolve(None, student="yolo26n.yaml")[1]  # the run's train arguments, model, data: not taken
+    with pytest.raises(UserError, match="is a run's args.yaml .*pass the distill.yaml beside it"):
+        resolve(run / "args.yaml")
+    saved["distill"]["unlabeled"] = ["/elsewhere/footage"]  # that run's data, not this one's
+    (run.parent / "with-footage.yaml").write_text(yaml.safe_dump(saved))
+    assert resolve(run.parent / "with-footage.yaml", student="yolo26n.yaml")[0].unlabeled == []
+
+
+def test_resume_takes_the_run_s_own_settings_given_again(interrupted_last, synth_data, monkeypatch):
+    # the run's command run again with --resume added: repeating a setting at its own value changes nothing
+    args, distill, _ = check_resume(interrupted_last, {"student": "yolo26n.yaml", "epochs": 2.0, "feat_loss": "l2",
+                                                       "seed": 0, "imgsz": 64, "data": str(synth_data)})
+    assert not {"student", "epochs", "seed", "feat_loss"} & set(args) and args["imgsz"] == 64
+    assert distill.feat_loss == "l2" and args["resume"] == str(interrupted_last)
+    project = interrupted_last.parent.parent.parent  # the run stores it resolved; typed relative, it is the same
+    monkeypatch.chdir(project.parent)
+    assert "project" not in check_resume(interrupted_last, {"project": project.name, "name": "run"})[0]
+    for changed in ({"epochs": 3}, {"feat_loss": "cwd"}, {"student": "yolo26s.yaml"}, {"seed": 1}, {"config": "x"}):
+        with pytest.raises(UserError, match=f"cannot change {next(iter(changed))}"):
+            check_resume(interrupted_last, changed)
+
+
+def test_resume_changes_the_settings_the_readme_says_it_may(interrupted_last, tmp_path):
+    """--imgsz, --batch, --workers, patience= and close_mosaic= as the README lists them, into the resumed trainer."""
+    import shutil
+
+    from yolodistill.train import DistillationTrainer
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")  # the trainer writes its args.yaml there
+    interrupted_last = tmp_path / "run" / "weights" / "last.pt"
+    changed = {"imgsz": 96, "batch": 4, "workers": 1, "patience": 7, "close_mosaic": 1}
+    run = {k: torch.load(interrupted_last, map_location="cpu", weights_only=False)["train_args"][k] for k in changed}
+    assert all(run[k] != v for k, v in changed.items()), run  # each one a change
+    args, distill, teacher = check_resume(interrupted_last, dict(changed))
+    assert {k: args[k] for k in changed} == changed
+    trainer = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+    on_cpu = {"workers": 0} if trainer.device.type == "cpu" else {}  # Ultralytics' own rule for a CPU trainer
+    assert {k: getattr(trainer.args, k) for k in changed} == {**changed, **on_cpu} and trainer.resume
+
+
+def test_resume_takes_optimizer_auto_and_the_lr0_it_overrode_as_typed_twice_over(teacher26, synth_data, tmp_path):
+    """optimizer=auto writes AdamW, its own lr0 and warmup_bias_lr 0 into the checkpoint's args: the run's command with
+    --resume added was refused ('cannot change lr0, optimizer'), and after one resume so was the next."""
+    typed = {"optimizer": "auto", "lr0": 0.01, "warmup_bias_lr": 0.1}
+    first = make_trainer(teacher26, synth_data, tmp_path, "run", epochs=3, **typed)
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    last = tmp_path / "run" / "weights" / "last.pt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert ckpt["train_args"]["optimizer"] != "auto" and ckpt["train_args"]["lr0"] != 0.01  # what Ultralytics does
+    loose = tmp_path / "loose"  # a last.pt outside a weights/ folder resumes in its own folder: its distill.yaml is there
+    loose.mkdir()
+    for name in ("weights/last.pt", "distill.yaml"):
+        (loose / Path(name).name).write_bytes((tmp_path / "run" / name).read_bytes())
+    args, _, _ = check_resume(loose / "last.pt", dict(typed))
+    assert not set(typed) & set(args) and args["save_dir"] == str(loose)
+    for _ in range(2):  # resumed, stopped after its next epoch, then resumed again
+        args, distill, teacher = check_resume(last, dict(typed))
+        assert not set(typed) & set(args)
+        with pytest.raises(UserError, match="cannot change lr0"):
+            check_resume(last, {**typed, "lr0": 0.02})
+        resumed = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+        resumed.add_callback("on_model_save", lambda trainer: (_ for _ in ()).throw(Interrupt()))
+        with pytest.raises(Interrupt):
+            resumed.train()
+    assert yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["train_args"]["optimizer"] == "auto"
+
+
+@pytest.mark.parametrize("flag, value", [("--student", "yolo26s.yaml"), ("--config", "nope.yaml")])
+def test_resume_refuses_another_student_or_config(interrupted_last, flag, value):
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    result = CliRunner().invoke(app, ["train", "--resume", str(interrupted_last), flag, value])
+    assert_one_line_error(result, f"a resumed run keeps its settings; cannot change {flag[2:]} (start a new run)")
+    with pytest.raises(UserError, match=f"cannot change {flag[2:]}"):  # the function behind it alike
+        train(resume=interrupted_last, **{flag[2:]: value})
+

@@ -1,0 +1,138 @@
+"""Stripping the optimizer from the finished checkpoints: a Ctrl-C, a kill or a failure half-way leaves every
+checkpoint whole."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from yolodistill.strips import whole_strips
+from yolodistill.train import DistillationTrainer
+
+
+@pytest.mark.parametrize("ultralytics_trainer", [False, True], ids=["ours", "ultralytics"])
+def test_ctrl_c_while_stripping_the_optimizer_leaves_whole_checkpoints(ultralytics_trainer, tmp_path, monkeypatch):
+    """Ultralytics rewrites last.pt, then best.pt, in place when it strips the optimizer; a Ctrl-C landing between two
+    writes of last.pt left half a checkpoint, and best.pt a training one. Here it lands there, and waits for both."""
+    import io
+    import signal
+
+    last, best = tmp_path / "last.pt", tmp_path / "best.pt"
+    for path, epoch in ((last, 3), (best, 2)):
+        torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01},
+                    "train_results": {"epoch": [0, 1, 2, 3]} if path == last else None}, path)
+    real_save = torch.save
+
+    def save_in_two_writes(obj, f):  # what a large checkpoint's write is: many writes, a signal between any two
+        buf = io.BytesIO()
+        real_save(obj, buf)
+        data = buf.getvalue()
+        with open(f, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGINT)
+            fh.write(data[len(data) // 2:])
+
+    monkeypatch.setattr(torch, "save", save_in_two_writes)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)  # only what final_eval reads before the Ctrl-C
+    trainer.last, trainer.best = last, best
+    with pytest.raises(KeyboardInterrupt):
+        if ultralytics_trainer:  # compare's plain and builtin arms: Ultralytics' own trainer inside whole_strips
+            with whole_strips():
+                super(DistillationTrainer, trainer).final_eval()
+        else:
+            trainer.final_eval()
+    for path in (last, best):
+        ckpt = torch.load(path, weights_only=False)
+        assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None, path  # stripped, whole
+    assert torch.load(best, weights_only=False)["train_results"] == {"epoch": [0, 1, 2, 3]}  # as Ultralytics does
+    from ultralytics.engine import trainer as engine
+    from ultralytics.utils.torch_utils import strip_optimizer
+    assert engine.strip_optimizer is strip_optimizer  # Ultralytics' own again
+
+
+@pytest.mark.parametrize("ultralytics_trainer", [False, True], ids=["ours", "ultralytics"])
+def test_a_strip_that_fails_half_way_leaves_the_checkpoints_as_they_were(ultralytics_trainer, tmp_path, monkeypatch):
+    """A kill or a full disk half-way through the strip's write cut best.pt in two, the run's result: each strip is
+    now written beside its file and renamed over it, so the file is whole, stripped or not, and no twin is left."""
+    import errno
+    import io
+
+    last, best = tmp_path / "last.pt", tmp_path / "best.pt"
+    for path, epoch in ((last, 3), (best, 2)):
+        torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01}}, path)
+    real_save = torch.save
+
+    def disk_full_half_way(obj, f):
+        buf = io.BytesIO()
+        real_save(obj, buf)
+        with open(f, "wb") as fh:
+            fh.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full_half_way)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)
+    trainer.last, trainer.best = last, best
+    with pytest.raises(OSError, match="No space"):
+        if ultralytics_trainer:
+            with whole_strips():
+                super(DistillationTrainer, trainer).final_eval()
+        else:
+            trainer.final_eval()
+    ckpt = torch.load(last, weights_only=False)
+    assert ckpt["epoch"] == 3 and ckpt["optimizer"] == {"lr": 0.01}  # the training checkpoint, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_a_twin_left_by_a_kill_is_not_renamed_over_best_pt(tmp_path, monkeypatch):
+    """A kill while best.pt's twin was written leaves half of it beside best.pt; the resumed run's next epoch, if it
+    does not improve, writes last.pt only, and the old half twin must not become best.pt."""
+    from types import SimpleNamespace
+
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    best = tmp_path / "best.pt"
+    best.write_bytes(b"the best checkpoint")
+    (tmp_path / ".best.pt.partial").write_bytes(b"half a chec")  # what the kill left
+
+    def ultralytics_save(self):  # an epoch below the best: Ultralytics writes last.pt and nothing else
+        self.last.write_bytes(b"this epoch")
+        return True
+
+    monkeypatch.setattr(DetectionTrainer, "save_model", ultralytics_save)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)
+    trainer.last, trainer.best = tmp_path / "last.pt", best
+    trainer.ema = SimpleNamespace(ema=SimpleNamespace(portable=lambda balance: "portable"))
+    trainer.model = SimpleNamespace(balance=None)
+    assert trainer.save_model()
+    assert best.read_bytes() == b"the best checkpoint" and (tmp_path / "last.pt").read_bytes() == b"this epoch"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+    assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
+
+
+def test_a_ctrl_c_while_saving_leaves_no_twin_and_the_last_checkpoint(tmp_path, monkeypatch):
+    """A Ctrl-C in the middle of the write: the previous last.pt stays, and no hidden half file of tens of MB does
+    (a run that is never resumed would keep it)."""
+    from types import SimpleNamespace
+
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    (tmp_path / "last.pt").write_bytes(b"epoch 1")
+
+    def ultralytics_save(self):  # cut short after last.pt's twin, in best.pt's
+        self.last.write_bytes(b"epoch 2")
+        self.best.write_bytes(b"epo")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DetectionTrainer, "save_model", ultralytics_save)
+    trainer = DistillationTrainer.__new__(DistillationTrainer)
+    trainer.last, trainer.best = tmp_path / "last.pt", tmp_path / "best.pt"
+    trainer.ema = SimpleNamespace(ema=SimpleNamespace(portable=lambda balance: "portable"))
+    trainer.model = SimpleNamespace(balance=None)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_model()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"epoch 1"
+    assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
+
