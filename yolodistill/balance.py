@@ -25,8 +25,9 @@ weights of the detection loss and of the weighted terms together, and scales eve
 
 so the KD/detection ratio at the schedule's factor 1 cannot rise above where the run started (point 3 of the recipe:
 the ratio never grows); the schedule's warm-up and decay act on top. It measures the weights, not the backbone's
-outputs the neck reads: in a BCCD .pt fine-tune the ratio there held through the first 7 epochs while on the weights
-it rose 1.8 times (scripts/bench_drift.py). Each measured batch costs two more backward passes.
+outputs the neck reads, and the two can differ: in an early BCCD .pt fine-tune (not kept as a record) the ratio on
+the outputs held through the first 7 epochs while on the weights it rose 1.8 times. Each measured batch costs two
+more backward passes.
 
 Under DDP every rank measures its own images; the norms are averaged over the ranks (`rank_mean`) before they are
 used, so every rank scales its terms by the same numbers and a checkpoint's (rank 0's) are everyone's.
