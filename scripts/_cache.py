@@ -1,6 +1,7 @@
 """The study's caches under --work: its data, converted once into a folder whose made.json says what it was made from
-(as a trained teacher's folder does), its labelled share split off, and the fingerprint of the data a run trains on,
-so a cache made from something else is never taken for the study's.
+and what it holds (as a trained teacher's folder does), its labelled share split off, the fingerprint of the data a
+run trains on, so a cache made from something else, or damaged since, is never taken for the study's; and a run's
+folder: whether it can resume, where, and its curve.
 """
 
 from __future__ import annotations
@@ -16,6 +17,98 @@ from typing import Any
 from _common import REPO
 
 MADE = "made.json"  # in a cache folder (converted data, a trained teacher): what made it
+MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resumable(last: Path) -> bool:
+    """A last.pt of an unfinished run (Ultralytics marks a finished one with epoch -1)."""
+    if not last.exists():
+        return False
+    from yolodistill.resume import finished_checkpoint
+
+    return not finished_checkpoint(last)
+
+
+def finished(run: Path) -> bool:
+    """A run that trained to its end (last.pt marked finished) and kept its best.pt: only its final validation, or the
+    marker after it, may be missing (a kill there), and neither needs the run trained again."""
+    last = run / "weights" / "last.pt"
+    return last.exists() and (run / "weights" / "best.pt").exists() and not resumable(last)
+
+
+def resume_point(run: Path) -> int:
+    """Before a cut-off run resumes: results.csv cut back to the epochs its last.pt holds (a kill after a row was
+    written but before last.pt was saved left a row the resumed run writes again: the epoch twice, and a clock that
+    went back), and the row where Ultralytics' clock starts again added to restarts.json (read_curve). Returns it."""
+    from ultralytics.utils.patches import torch_load
+
+    from yolodistill.utils import atomic_write_text
+
+    done = int(torch_load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)["epoch"]) + 1
+    csv, kept = run / "results.csv", 0
+    if csv.exists():
+        head, *rows = csv.read_text().splitlines(keepends=True)
+        by_epoch = {}  # the last row of each epoch the checkpoint holds
+        for row in rows:
+            try:
+                epoch = int(float(row.split(",")[0]))
+            except ValueError:
+                continue
+            if epoch <= done:
+                by_epoch[epoch] = row
+        kept = len(by_epoch)
+        atomic_write_text(csv, head + "".join(by_epoch[e] for e in sorted(by_epoch)))
+    restarts = run / "restarts.json"
+    restarts.write_text(json.dumps([*(json.loads(restarts.read_text()) if restarts.exists() else []), kept]))
+    return kept
+
+
+def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
+    """Per-epoch val mAP50-95 (of the EMA model) and seconds per epoch, from Ultralytics' results.csv.
+
+    Its `time` is seconds since the process began training, so a resumed run's clock starts again: the row where it
+    did (restarts.json, written by resume_point before each resume) holds that epoch's own time, as does a row where
+    the clock went back (a run resumed before restarts.json existed), so no epoch time is negative."""
+    import csv
+
+    with open(results_csv, newline="") as f:
+        rows = list(csv.DictReader(f, skipinitialspace=True))
+    cumulative = [float(r["time"]) for r in rows]
+    restarts_file = results_csv.with_name("restarts.json")
+    restarts = set(json.loads(restarts_file.read_text())) if restarts_file.exists() else set()
+    pairs = list(zip([0.0, *cumulative], cumulative))
+    times = [b if i in restarts or b < a else b - a for i, (a, b) in enumerate(pairs)]
+    return [float(r[MAP50_95]) for r in rows], times
+
+
+def read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def validate_run(run_dir: Path, args) -> dict[str, float]:
+    """best.pt's metrics as the trainer's final validation takes them: on the run's data and settings (args.yaml),
+    at twice its batch, as Ultralytics' trainer validates."""
+    import yaml
+    from ultralytics import YOLO
+
+    saved = yaml.safe_load((run_dir / "args.yaml").read_text())
+    metrics = YOLO(str(run_dir / "weights" / "best.pt")).val(
+        data=saved["data"], imgsz=saved["imgsz"], batch=2 * saved["batch"], device=args.device, workers=args.workers,
+        plots=False, project=str(run_dir), name="val", exist_ok=True)
+    return {k: float(v) for k, v in metrics.results_dict.items()}
+
+
+def best_epoch(curve: list[float]) -> int:
+    """The epoch best.pt holds: Ultralytics saves it again on a tie, so the last epoch at the highest value."""
+    return len(curve) - curve[::-1].index(max(curve))
 
 
 def tree_stamp(path: Path) -> str:
@@ -50,8 +143,9 @@ def dataset_fingerprint(data_yaml: Path) -> str:
     for p in walk(root, ("images", "labels", "unlabeled")):
         kind = p.relative_to(root).parts[0]
         if (p.suffix == ".txt") if kind == "labels" else (p.suffix[1:].lower() in IMG_FORMATS):  # not labels/*.cache
-            h.update(f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}\n".encode())
-            if kind == "labels":
+            there = p.exists()  # a link into a folder whose file is gone: counted as gone
+            h.update(f"{p.relative_to(root).as_posix()}\t{p.stat().st_size if there else -1}\n".encode())
+            if kind == "labels" and there:
                 h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -123,6 +217,10 @@ def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
         return src == "synth" or (record.get("source") == [made["source"]] and record.get("format") == made["format"])
 
     out, ready = cache_folder(base, made, fits)
+    if ready and damaged(out):
+        print(f"'{out}' no longer holds the data it was made with (files deleted or edited there): made again",
+              flush=True)
+        ready = False
     if not ready:
         place(build(out, make, {**made, "files": files}), out)
     elif files is not None and (stamp := json.loads((out / MADE).read_text())).get("files") != files:
@@ -139,9 +237,24 @@ def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
     return {"full": full, **split_labelled(full, study["labelled"], study["split_seed"])}
 
 
+def damaged(out: Path) -> bool:
+    """A cached dataset whose files no longer give the fingerprint its made.json took when it was built (`content`):
+    images deleted or labels edited there, which the source's stamp never shows. A cache from before `content` was
+    kept is taken as it is, and its fingerprint kept now."""
+    stamp = json.loads((out / MADE).read_text())
+    if not (out / "data.yaml").exists():
+        return True
+    content = dataset_fingerprint(out / "data.yaml")
+    if "content" not in stamp:
+        (out / MADE).write_text(json.dumps({**stamp, "content": content}, indent=1))
+        return False
+    return stamp["content"] != content
+
+
 def build(out: Path, make, stamp: dict[str, Any]) -> Path:
     """make(folder) writes a dataset into a hidden folder beside `out`, whose data.yaml path (and dataset.json) name
-    `out`, where place() puts it once whole: a kill leaves only the hidden folder, cleared the next time."""
+    `out`, where place() puts it once whole: a kill leaves only the hidden folder, cleared the next time. Its
+    made.json holds `stamp` and the dataset's fingerprint (`content`, see damaged)."""
     import yaml
 
     tmp = out.with_name(f".{out.name}.partial")
@@ -152,7 +265,7 @@ def build(out: Path, make, stamp: dict[str, Any]) -> Path:
     if (tmp / "dataset.json").exists():
         d = json.loads((tmp / "dataset.json").read_text())
         (tmp / "dataset.json").write_text(json.dumps({**d, "data_yaml": str(out / "data.yaml")}, indent=2))
-    (tmp / MADE).write_text(json.dumps(stamp, indent=1))
+    (tmp / MADE).write_text(json.dumps({**stamp, "content": dataset_fingerprint(tmp / "data.yaml")}, indent=1))
     return tmp
 
 
@@ -181,7 +294,13 @@ def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:
     made = {"full": dataset_fingerprint(full), "share": share, "seed": seed}
     if (root / "data.yaml").exists() and not (root / MADE).exists():
         (root / MADE).write_text(json.dumps(made))  # split before made.json existed: taken as made from this
-    if not (root / "data.yaml").exists() or json.loads((root / MADE).read_text()) != made:
+    saved = json.loads((root / MADE).read_text()) if (root / "data.yaml").exists() else None
+    same = saved is not None and {k: v for k, v in saved.items() if k != "content"} == made
+    if same and damaged(root):
+        print(f"'{root}' no longer holds the split it was made with (files deleted or edited there): made again",
+              flush=True)
+        same = False
+    if not same:
         d = yaml.safe_load(full.read_text())
         base = Path(d["path"])
         images = split_images(base / d["train"])
@@ -204,6 +323,6 @@ def split_labelled(full: Path, share: float, seed: int) -> dict[str, Path]:
             (tmp / kind / "val").symlink_to(base / kind / Path(d["val"]).name)
         (tmp / "data.yaml").write_text(yaml.safe_dump({**d, "path": str(root), "train": "images/train",
                                                        "val": "images/val"}, sort_keys=False))
-        (tmp / MADE).write_text(json.dumps(made))
+        (tmp / MADE).write_text(json.dumps({**made, "content": dataset_fingerprint(tmp / "data.yaml")}))
         place(tmp, root)
     return {"labelled": root / "data.yaml", "unlabeled": root / "unlabeled"}

@@ -4,9 +4,12 @@ quotes, the work folder git never sees, and bad input as one line and exit statu
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from yolodistill.errors import UserError
 from yolodistill.utils import atomic_write_text
@@ -14,6 +17,8 @@ from yolodistill.utils import atomic_write_text
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DOCS = REPO / "docs" / "benchmarks.md"
+# runs, data and weights of every script: outside the repository, kept for a later session
+BENCH_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
 
 def exit_status(action) -> int:
@@ -37,19 +42,52 @@ def threaded_main(args, action) -> int:
 
 
 def positive_int(text: str) -> int:
-    """argparse type of --threads: a count of at least 1."""
+    """argparse type of counts of at least 1 (--threads, --batch, --batches)."""
     value = int(text)
     if value < 1:
         raise ValueError(value)
     return value
 
 
+def count(text: str) -> int:
+    """argparse type of --workers: 0 or more (0 loads the data in the training process)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(value)
+    return value
+
+
 def command_line(argv: list[str] | None = None) -> str:
-    """The line that started this process (or its script with `argv`), script path relative to the repo, ready to
-    paste."""
-    script = Path(sys.argv[0]).resolve()
-    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
-    return shlex.join(["python", str(shown), *(sys.argv[1:] if argv is None else argv)])
+    """The line that started this process (or its script with `argv`), ready to paste as written: from the
+    repository, `python scripts/NAME.py ...` (its paths relative to the repository); from elsewhere, `cd CWD &&`
+    before it and the script's absolute path, as its other paths are relative to CWD."""
+    script, cwd = Path(sys.argv[0]).resolve(), Path.cwd()
+    words = ["python", str(script), *(sys.argv[1:] if argv is None else argv)]
+    if cwd.resolve() == REPO:
+        return shlex.join([words[0], str(script.relative_to(REPO)), *words[2:]])
+    return f"cd {shlex.quote(str(cwd))} && {shlex.join(words)}"
+
+
+def environment() -> dict[str, Any]:
+    """report.environment(), with the CPU model and the commit the scripts ran from (dirty: tracked files changed
+    since it), which decide the numbers as much as the library versions do."""
+    from yolodistill.report import environment as libraries
+    from yolodistill.sysinfo import cpu_name
+
+    env = libraries()
+    env["machine"]["cpu"] = cpu_name()
+
+    def git(*words: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(REPO), *words], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    env["git"] = {"commit": commit, "dirty": None if status is None else bool(status)}
+    return env
 
 
 def work_dir(path: Path) -> Path:
@@ -61,10 +99,24 @@ def work_dir(path: Path) -> Path:
     return path
 
 
-def keep_record(path: Path, runs: int, work: Path) -> None:
-    """A record holding more runs than this one would: its runs are not in this --work (a fresh checkout's cache), and
-    writing over it would leave a committed record with fewer runs than it had. Refused before anything trains."""
-    had = len(json.loads(path.read_text()).get("runs", [])) if path.is_file() else 0
-    if runs < had:
-        raise UserError(f"'{path}' records {had} runs, and this one would end with {runs} (the others are not in "
-                        f"--work '{work}'): pass --results FOLDER for a new record, or --work where its runs are")
+def keep_record(path: Path, plan: dict[tuple[str, int], str], work: Path) -> None:
+    """A record holding runs that are not in --work (a fresh checkout's cache) is not written over: the committed
+    record would lose them. Refused before anything trains. Its runs the study no longer has (an arm or seed
+    dropped from the study file), or that wait on a source arm trained again (stale), leave it, as said."""
+    try:
+        had = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
+    except (ValueError, AttributeError):
+        had = []
+    had = list(dict.fromkeys((r.get("arm"), r.get("seed")) for r in had if isinstance(r, dict)))
+    kept = {run for run, state in plan.items() if state in ("done", "train", "retrain", "validate")}
+
+    def named(runs) -> str:
+        return ", ".join(f"{arm} seed {seed}" for arm, seed in runs[:4]) + (", ..." if len(runs) > 4 else "")
+
+    if absent := [r for r in had if plan.get(r) == "pending"]:
+        raise UserError(f"'{path}' records {len(absent)} finished run(s) that are not in --work '{work}' "
+                        f"({named(absent)}): pass --results FOLDER for a new record, or --work where its runs are")
+    if dropped := [r for r in had if r not in plan]:
+        print(f"'{path}' drops {named(dropped)}: no longer in the study", flush=True)
+    if stale := [r for r in had if r in plan and r not in kept]:
+        print(f"'{path}' drops {named(stale)} until trained again: its source arm is trained again", flush=True)

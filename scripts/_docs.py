@@ -45,8 +45,8 @@ def bullets(lines) -> str:
 def write_docs(results: Path = RESULTS, docs: Path = DOCS) -> Path:
     """Regenerate the page: the studies, then one section per efficacy record (GPU, CPU, smoke), then one per overhead
     record; newest first within each."""
-    records = [(p.name, json.loads(p.read_text())) for p in sorted(Path(results).glob("*.json"))]
-    records = [(name, r) for name, r in records if r.get("kind") in RENDERERS]
+    records = [(p.name, r) for p in sorted(Path(results).glob("*.json"))
+               if isinstance(r := read_json(p), dict) and r.get("kind") in RENDERERS]
     records.sort(key=lambda item: item[1].get("created", ""), reverse=True)  # newest first, then (stable) by kind
     records.sort(key=lambda item: (list(RENDERERS).index(item[1]["kind"]), scale_rank(item[1])))
     # where the page finds the plots written beside the records
@@ -66,6 +66,15 @@ def write_docs(results: Path = RESULTS, docs: Path = DOCS) -> Path:
     return atomic_write_text(docs, "\n".join(header + sections))
 
 
+def read_json(path: Path) -> Any:
+    """A file's JSON, None when it holds none: any other JSON file under --results (a list, a broken one) is left
+    off the page, not a traceback once the record beside it was written."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
 def scale_rank(record: Mapping[str, Any]) -> int:
     scale = record.get("scale")
     return SCALE_ORDER.index(scale) if scale in SCALE_ORDER else len(SCALE_ORDER)
@@ -73,9 +82,12 @@ def scale_rank(record: Mapping[str, Any]) -> int:
 
 def machine_line(env: Mapping[str, Any]) -> str:
     """Where it ran, in one line: mAP and timings both move with the hardware and the library versions."""
-    m, v = env["machine"], env["versions"]
-    return (f"{m['platform']}, {m['cpu_count']} CPUs, GPU {m['gpu'] or 'none'}; "
-            + ", ".join(f"{k} {val}" for k, val in v.items()))
+    m, v, git = env["machine"], env["versions"], env.get("git") or {}
+    commit = (f"; commit {git['commit'][:12]}{' (with changes)' if git.get('dirty') else ''}"
+              if git.get("commit") else "")
+    cpu = f" ({m['cpu']})" if m.get("cpu") else ""
+    return (f"{m['platform']}, {m['cpu_count']} CPUs{cpu}, GPU {m['gpu'] or 'none'}; "
+            + ", ".join(f"{k} {val}" for k, val in v.items()) + commit)
 
 
 def code_block(*lines: str) -> str:
@@ -388,13 +400,25 @@ DRIFT_COLUMNS = ("epoch", "scale", "train all/det", "train all/det at 1", "det",
                  "all/det", "all/det at 1")
 
 
+def drift_recipe(r: Mapping[str, Any]) -> str:
+    """The recipe a drift record measured: the default for a trained student moves between commits, and records made
+    before they kept it measured the one of their day (CWD features on, no gate, as their kd_feat column shows)."""
+    recipe = next(iter(r["modes"].values())).get("recipe")
+    if not recipe:
+        return "the default recipe for a trained student of its day (the record does not keep it)"
+    terms = ", ".join(f"{k} {recipe[k]:g}" for k in ("kd_cls", "kd_box", "kd_feat") if recipe.get(k))
+    return (f"the default recipe for a trained student ({terms}"
+            f"{', ' + recipe['feat_loss'] if recipe.get('kd_feat') else ''}"
+            f"{', gated' if recipe.get('kd_gate') else ''}, assignment {recipe.get('kd_assign')})")
+
+
 def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
     """scripts/bench_drift.py: the distillation pull on the backbone, epoch by epoch, per kd_balance mode."""
     s = r["settings"]
     parts = [
         f"## Distillation pull through a `.pt` fine-tune: {s['student']} with teacher {s['teacher_name']}\n",
         f"A student trained plainly for {s['start_epochs']} epochs (seed {s['seed']}), fine-tuned {s['epochs']} more "
-        f"with the default recipe for a trained student, at {s['imgsz']} px on `{Path(s['data']).parent.name}`. "
+        f"with {drift_recipe(r)}, at {s['imgsz']} px on `{Path(s['data']).parent.name}`. "
         f"Record: `{name}`. Growth of the pull at the schedule's factor 1, on the training batches and on validation "
         "images: " + ", ".join(f"{mode} {fmt(m.get('train growth'), 2)}× and {m['growth']:.2f}×"
                                for mode, m in r["modes"].items()) + ".\n",
@@ -412,3 +436,15 @@ def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> st
 
 RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": overhead_section,
              "feature-shares": shares_section, "drift": drift_section}
+
+
+if __name__ == "__main__":  # the page again from the records, e.g. after a record was copied into results
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Regenerate the benchmarks page from the JSON records.")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the records (default: %(default)s)")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="page to write (default: %(default)s)")
+    options = parser.parse_args()
+    if not options.results.is_dir():
+        parser.exit(2, f"Error: --results {options.results} is not a folder: pass the folder of the JSON records\n")
+    print(f"Wrote {write_docs(options.results, options.docs)}")

@@ -21,19 +21,22 @@ import argparse
 import copy
 import itertools
 import json
+import os
 import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, RESULTS, command_line, positive_int, threaded_main, work_dir
+from _common import (BENCH_WORK, DOCS, RESULTS, command_line, environment, positive_int, threaded_main,
+                     work_dir)
 from _docs import write_docs
 
 from yolodistill.balance import MODES
 from yolodistill.errors import UserError
 
 TERMS = ("kd_cls", "kd_box", "kd_feat")
+MADE = "made.json"  # in a run folder: what it was started with, so a rerun never resumes or keeps another's
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
     p.add_argument("--name", default="bccd", help="record name: drift-NAME.json (default: %(default)s)")
-    p.add_argument("--imgsz", type=int, default=192, help="image size (default: %(default)s)")
+    p.add_argument("--imgsz", type=positive_int, default=192, help="image size (default: %(default)s)")
     p.add_argument("--batch", type=positive_int, default=16, help="batch size (default: %(default)s)")
     p.add_argument("--start-epochs", type=positive_int, default=30,
                    help="plain epochs that make the trained student (default: %(default)s)")
@@ -54,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="measure every Nth training batch (two extra backward passes each) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
-    p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "yolodistill-bench" / "drift",
+    p.add_argument("--work", type=Path, default=BENCH_WORK / "drift",
                    help="folder of the runs, reused by a rerun (default: %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
@@ -70,18 +73,28 @@ def common(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def trained_student(args: argparse.Namespace) -> Path:
-    """The plain student's best.pt, trained here once (resumed when cut off)."""
+    """The plain student's best.pt, trained here once (resumed when cut off) and reused only where done.json says it
+    was made as asked: data (by content), student, epochs, imgsz, batch and seed."""
     from ultralytics import YOLO
+
+    from _cache import dataset_fingerprint, finished, resumable
 
     folder = args.work / f"plain-{Path(args.student).stem}-{args.imgsz}px-{args.start_epochs}ep-seed{args.seed}"
     best, last, done = folder / "weights" / "best.pt", folder / "weights" / "last.pt", folder / "done.json"
-    made = {"data": str(args.data.resolve()), "student": args.student, "epochs": args.start_epochs}
+    made = {"data": str(args.data.resolve()), "dataset": dataset_fingerprint(args.data), "student": args.student,
+            "epochs": args.start_epochs, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed}
     if done.exists() and json.loads(done.read_text()) == made and best.exists():
         return best
-    if last.exists() and not done.exists():
+    ran = (folder / MADE).exists() and json.loads((folder / MADE).read_text()) == made and not done.exists()
+    if ran and finished(folder):  # killed after training, before done.json: nothing to train again
+        done.write_text(json.dumps(made))
+        return best
+    if ran and resumable(last):
         YOLO(str(last)).train(resume=True)
     else:
         shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / MADE).write_text(json.dumps(made))
         YOLO(args.student).train(data=str(args.data), epochs=args.start_epochs, project=str(folder.parent),
                                  name=folder.name, exist_ok=True, **common(args))
     done.write_text(json.dumps(made))
@@ -138,15 +151,20 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> list[dict[s
     from yolodistill.config import resolve
     from yolodistill.train import DistillationTrainer
 
+    from _cache import sha256
+
     folder = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
     marker = folder / "rows.json"
-    made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()), "start": str(student),
-            "val_batches": args.val_batches, "train_every": args.train_every}
+    distill, train_args = resolve(None, student=str(student), epochs=args.epochs, project=str(folder.parent),
+                                  name=folder.name, exist_ok=True, kd_balance=mode, val=True, **common(args))
+    made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()),
+            "teacher_sha256": sha256(args.teacher), "start": str(student), "start_sha256": sha256(student),
+            "val_batches": args.val_batches, "train_every": args.train_every, "imgsz": args.imgsz,
+            "batch": args.batch, "seed": args.seed, "recipe": distill.to_dict()}
+    made = json.loads(json.dumps(made))  # as rows.json gives it back
     if marker.exists() and (saved := json.loads(marker.read_text())).get("made") == made:
         return saved["rows"]
     shutil.rmtree(folder, ignore_errors=True)  # one cut off midway starts again: its rows run from epoch 0
-    distill, train_args = resolve(None, student=str(student), epochs=args.epochs, project=str(folder.parent),
-                                  name=folder.name, exist_ok=True, kd_balance=mode, val=True, **common(args))
     check_recipe(distill, str(student), train_args)
     plan = preflight(str(args.teacher), str(student), str(args.data), train_args)
     trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
@@ -181,11 +199,16 @@ def thirds(values: list[float]) -> list[float | None]:
 
 
 def measure(args: argparse.Namespace) -> Path:
-    from yolodistill.report import environment, write_json
+    from yolodistill.checks import check_data
+    from yolodistill.config import resolve
+    from yolodistill.report import write_json
 
     for path, what in ((args.data, "--data"), (args.teacher, "--teacher")):
         if not path.is_file():
             raise UserError(f"{what} {path} not found: pass an existing file")
+    if args.teacher.suffix.lower() != ".pt":
+        raise UserError(f"--teacher {args.teacher} is not a checkpoint (.pt): pass a trained teacher's weights")
+    check_data(args.data)  # a yaml that is not a dataset: one line now, not a traceback in the first run
     args.work = work_dir(args.work)
     student = trained_student(args)
     modes = {}
@@ -195,10 +218,11 @@ def measure(args: argparse.Namespace) -> Path:
         train = [r["train all/det at 1"] for r in rows if r["train all/det at 1"] is not None] or [float("nan")]
         modes[mode] = {"rows": rows, "first": drift[0], "largest": max(drift), "growth": max(drift) / drift[0],
                        "thirds": thirds(drift), "train first": train[0], "train largest": max(train),
-                       "train growth": max(train) / train[0], "train thirds": thirds(train)}
+                       "train growth": max(train) / train[0], "train thirds": thirds(train),
+                       "recipe": resolve(None, student=str(student), kd_balance=mode)[0].to_dict()}  # the default moves
     record = {
         "kind": "drift", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(), "argv": sys.argv, "environment": environment(),
+        "command": command_line(), "argv": sys.argv, "cwd": os.getcwd(), "environment": environment(),
         "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
                      "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed,
                      "start_epochs": args.start_epochs, "epochs": args.epochs, "val_batches": args.val_batches,

@@ -16,7 +16,6 @@ arm started from, so a run on other data or from another start is not taken as f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -27,16 +26,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, REPO, RESULTS, command_line, keep_record, positive_int, threaded_main, work_dir
+from _common import (BENCH_WORK, DOCS, REPO, RESULTS, command_line, count, environment, keep_record, positive_int,
+                     threaded_main, work_dir)
 from _docs import write_docs
-from _cache import MADE, cache_folder, dataset_fingerprint, prepare_data, split_labelled, work_lock  # noqa: F401
+from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, dataset_fingerprint, finished,  # noqa: F401
+                    prepare_data, read, read_curve, resumable, resume_point, sha256, split_labelled,  # noqa: F401
+                    validate_run, work_lock)
 from _study import (ADDED_KEYS, arm_spec, check_runs_teacher, judge, load_study, same_spec,  # noqa: F401
                     signed)
 
 from yolodistill.errors import UserError
 
-MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
-DEFAULT_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
+DEFAULT_WORK = BENCH_WORK
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="Ultralytics device, e.g. 0 or cpu (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=2, help="dataloader workers (default: %(default)s)")
+    p.add_argument("--workers", type=count, default=2, help="dataloader workers (default: %(default)s)")
     p.add_argument("--threads", type=positive_int,
                    help="CPU threads for training (default: every core; Ultralytics alone leaves one free)")
     p.add_argument("--note", action="append", default=[],
@@ -78,24 +79,20 @@ def whole_study(argv: list[str]) -> list[str]:
     return out
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, root: Path) -> dict[str, Any]:
+def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, root: Path,
+                needed: bool = True) -> dict[str, Any]:
     """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work
     in a folder whose made.json says how (model, epochs, imgsz, batch, data): a teacher made otherwise is not reused.
-    With --report-only, a teacher that is gone is taken from what the study recorded of it."""
+    With --report-only, or nothing left to train (`needed` False), a teacher that is gone is taken from what the
+    study recorded of it."""
     import yaml
     from ultralytics import YOLO
 
     t = study["teacher"]
     given = args.teacher or (REPO / t["checkpoint"] if t.get("checkpoint") else None)
     if given is not None and Path(given).exists():
+        if Path(given).suffix.lower() != ".pt":  # Ultralytics would build a model from a yaml: KeyError 'backbone'
+            raise UserError(f"teacher '{given}' is not a checkpoint (.pt): pass a trained teacher's weights")
         return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
     if args.teacher:
         raise UserError(f"teacher '{args.teacher}' does not exist")
@@ -116,14 +113,17 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
     run, _ = cache_folder(args.work / "teachers" / f"{named}-{Path(t['model']).stem}-{study['imgsz']}px-"
                           f"{t['epochs']}ep", made, fits)
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
-    if not (run / "teacher.done").exists():
+    if not ((run / "teacher.done").exists() and best.exists()):  # a done teacher whose weights are gone: again
+        recorded = recorded_teacher(study, root, args) if args.report_only or not needed else None
+        if recorded and not changed(recorded.get("made") or {}, made):
+            return recorded
+        check_no_runs_need(root, study, made, drop=not args.report_only)
         if args.report_only:
-            if recorded := recorded_teacher(study, root, args):
-                return recorded
             raise UserError(f"no teacher yet ({f'no {given}, and ' if given else ''}none trained in '{run}'): run "
                             "without --report-only to train it")
-        check_no_runs_need(root, study)
-        if resumable(last) and (run / MADE).exists():
+        if finished(run) and (run / MADE).exists():
+            pass  # killed after training, before teacher.done: nothing to train again
+        elif resumable(last) and (run / MADE).exists():
             YOLO(str(last)).train(resume=True)
         else:
             shutil.rmtree(run, ignore_errors=True)
@@ -151,17 +151,28 @@ def recorded_teacher(study: dict[str, Any], root: Path, args: argparse.Namespace
     return None
 
 
-def check_no_runs_need(root: Path, study: dict[str, Any]) -> None:
+def changed(was: dict[str, Any], made: dict[str, Any]) -> list[str]:
+    """The teacher settings (made.json's keys) that differ from those a recorded teacher was made with."""
+    return [k for k in made if k in was and was[k] != made[k]]
+
+
+def check_no_runs_need(root: Path, study: dict[str, Any], made: dict[str, Any], drop: bool = True) -> None:
     """Before a teacher is trained again: finished runs distilled from another (its sha256 in teacher.json) would
     refuse it once it had trained, for hours; no finished run, and that teacher.json is dropped."""
     cache = root / "teacher.json"
     if not cache.exists() or "sha256" not in (cached := json.loads(cache.read_text())):
         return
     if any(root.glob("*/seed*/run.json")):
+        was = (cached.get("used") or {}).get("made") or {}
+        if keys := changed(was, made):
+            raise UserError(f"study '{study['name']}' changed its teacher's settings since its runs ("
+                            + ", ".join(f"{k} {was[k]} -> {made[k]}" for k in keys) + f"; its runs distilled from "
+                            f"the teacher in '{cache}'): put the settings back, or name a new study")
         raise UserError(f"study '{study['name']}' ran with a teacher that is gone (sha256 {cached['sha256'][:12]}, in "
                         f"'{cache}'), and one trained again would differ: put it back or pass it with --teacher, or "
                         f"delete '{root}' to train the study again")
-    cache.unlink()
+    if drop:
+        cache.unlink()
 
 
 def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, root: Path,
@@ -184,15 +195,6 @@ def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, 
     return {k: v for k, v in cached.items() if k != "used"}
 
 
-def resumable(last: Path) -> bool:
-    """A last.pt of an unfinished run (Ultralytics marks a finished one with epoch -1)."""
-    if not last.exists():
-        return False
-    from yolodistill.resume import finished_checkpoint
-
-    return not finished_checkpoint(last)
-
-
 def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,
               args: argparse.Namespace) -> dict[str, float]:
     """One arm at one seed into run_dir, resumed from its last.pt when one was cut off; returns best.pt's metrics."""
@@ -202,11 +204,8 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
 
     last = run_dir / "weights" / "last.pt"
     resume = resumable(last)  # run_arm cleared the folder otherwise (Ultralytics appends to an old results.csv)
-    if resume:  # the row where Ultralytics' clock starts again (read_curve)
-        done = max(len((run_dir / "results.csv").read_text().splitlines()) - 1, 0) if (
-            run_dir / "results.csv").exists() else 0
-        restarts = run_dir / "restarts.json"
-        restarts.write_text(json.dumps([*(json.loads(restarts.read_text()) if restarts.exists() else []), done]))
+    if resume:
+        resume_point(run_dir)
     common = dict(spec["train_args"], epochs=spec["epochs"], imgsz=spec["imgsz"], batch=spec["batch"], seed=seed,
                   device=args.device, workers=args.workers, plots=False, project=str(run_dir.parent),
                   name=run_dir.name, exist_ok=True)
@@ -225,34 +224,12 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
     return {k: float(v) for k, v in trainer.metrics.items()}
 
 
-def read_curve(results_csv: Path) -> tuple[list[float], list[float]]:
-    """Per-epoch val mAP50-95 (of the EMA model) and seconds per epoch, from Ultralytics' results.csv.
-
-    Its `time` is seconds since the process began training, so a resumed run's clock starts again: the row where it
-    did (restarts.json, written by train_run before each resume) holds that epoch's own time. A run resumed before
-    restarts.json existed is read by the clock going down, which misses a restart after one short epoch."""
-    import csv
-
-    with open(results_csv, newline="") as f:
-        rows = list(csv.DictReader(f, skipinitialspace=True))
-    cumulative = [float(r["time"]) for r in rows]
-    restarts_file = results_csv.with_name("restarts.json")
-    restarts = set(json.loads(restarts_file.read_text())) if restarts_file.exists() else {
-        i for i, (a, b) in enumerate(zip([0.0, *cumulative], cumulative)) if b < a}
-    times = [b if i in restarts else b - a for i, (a, b) in enumerate(zip([0.0, *cumulative], cumulative))]
-    return [float(r[MAP50_95]) for r in rows], times
-
-
-def best_epoch(curve: list[float]) -> int:
-    """The epoch best.pt holds: Ultralytics saves it again on a tie, so the last epoch at the highest value."""
-    return len(curve) - curve[::-1].index(max(curve))
-
-
 def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: list[int], train: bool,
               datasets: dict[str, Path], prints: dict[str, str]) -> dict[tuple[str, int], str]:
-    """Each run's state, settled before anything trains: done, train, pending, or (a finished run that started from
-    another arm's best.pt, which has changed or is not there) retrain or stale. An arm changed since its runs, or an
-    arm whose source run will not exist, is refused now rather than an hour in."""
+    """Each run's state, settled before anything trains: done, train, pending, validate (trained to its end, killed
+    in its final validation: its best.pt stands, for it and for the arms started from it), or (a finished run that
+    started from another arm's best.pt, which has changed or is not there) retrain or stale. An arm changed since its
+    runs, or an arm whose source run will not exist, is refused now rather than an hour in."""
     plan: dict[tuple[str, int], str] = {}
     for name, arm in study["arms"].items():
         spec = arm_spec(study, name, prints)
@@ -265,15 +242,18 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
                                     f"({what}): rename the arm, or delete that folder to train it again")
             now = train and name in chosen and seed in seeds_now
             state = "done" if (run_dir / "run.json").exists() else "train" if now else "pending"
+            source = plan[(spec["student"], seed)] if spec["from_arm"] else "done"
+            best = root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"
+            if state == "train" and (run_dir / "spec.json").exists() and finished(run_dir) and (
+                    not spec["from_arm"] or same_source(read(run_dir / "source.json"), source, best)):
+                state = "validate"
             if spec["from_arm"]:
-                source = plan[(spec["student"], seed)]
                 if state == "train" and source in ("pending", "stale"):
                     raise UserError(f"arm '{name}' starts from arm '{spec['student']}' at seed {seed}, which has not "
                                     "run: include it in --arms")
-                if state == "done" and not same_source(json.loads((run_dir / "run.json").read_text()), source,
-                                                       root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"):
+                if state == "done" and not same_source(read(run_dir / "run.json"), source, best):
                     state = "retrain" if now else "stale"
-                    why = ("is not finished" if source != "done" else "has a best.pt other than the one this run "
+                    why = ("is not finished" if source not in ("done", "validate") else "has a best.pt other than the one this run "
                            "started from")
                     print(f"{name} seed {seed}: its source arm '{spec['student']}' {why}: "
                           f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
@@ -302,7 +282,8 @@ def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_y
 def same_source(record: dict[str, Any], source_state: str, best: Path) -> bool:
     """A finished run still stands on its source arm's best.pt: that run is finished and not trained again now, and
     its best.pt is the one this run started from (by sha256; a run recorded before that was kept is taken as is)."""
-    return source_state == "done" and record.get("source_sha256", None) in (None, best.exists() and sha256(best))
+    return (source_state in ("done", "validate")
+            and record.get("source_sha256", None) in (None, best.exists() and sha256(best)))
 
 
 def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any], data: dict[str, Path],
@@ -319,20 +300,22 @@ def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any]
         record["epoch_time_s"] = statistics.median(times)  # one definition for all
         record["best_epoch"] = best_epoch(curve)
         return record
-    if state not in ("train", "retrain"):
+    if state not in ("train", "retrain", "validate"):
         return None
     student, source, source_file = spec["student"], {}, run_dir / "source.json"
     if spec["from_arm"]:
         student = str(root / student / f"seed{seed}" / "weights" / "best.pt")
         source = {"source_sha256": sha256(student)}
-    if not resumable(run_dir / "weights" / "last.pt") or source and (
-            not source_file.exists() or json.loads(source_file.read_text()) != source):
-        shutil.rmtree(run_dir, ignore_errors=True)  # a finished run to redo, or one cut off from another source
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(spec_file, spec)
-    if source:
-        write_json(source_file, source)
-    metrics = train_run(spec, seed, run_dir, teacher["checkpoint"], data, student, args)
+    if state == "validate":
+        metrics = validate_run(run_dir, args)  # killed in its final validation: trained, not to train again
+    else:
+        if not resumable(run_dir / "weights" / "last.pt") or source and read(source_file) != source:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a finished run to redo, or one cut off from another source
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(spec_file, spec)
+        if source:
+            write_json(source_file, source)
+        metrics = train_run(spec, seed, run_dir, teacher["checkpoint"], data, student, args)
     curve, times = read_curve(run_dir / "results.csv")
     record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
               "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
@@ -372,10 +355,11 @@ def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: P
 def run_study(args: argparse.Namespace) -> Path | None:
     from rich.console import Console
 
+    from yolodistill.checks import check_device
     from yolodistill.compare import parse_seeds
     from yolodistill.config import resolve
     from yolodistill.errors import check_output
-    from yolodistill.report import SUMMARY_COLUMNS, compare_rows, environment, rich_table, summarize, write_json
+    from yolodistill.report import SUMMARY_COLUMNS, compare_rows, rich_table, summarize, write_json
 
     console = Console()
     study = load_study(args.study)
@@ -387,6 +371,9 @@ def run_study(args: argparse.Namespace) -> Path | None:
         raise UserError(f"--seeds {', '.join(map(str, extra))}: not among the study's seeds {study['seeds']}")
     if args.report_only and args.prepare_only:
         raise UserError("--report-only and --prepare-only: choose one")
+    args.device = check_device(args.device)  # a bad one now: not a traceback at the teacher, nor part run on CPU
+    if args.teacher is not None and args.teacher.suffix.lower() != ".pt":
+        raise UserError(f"--teacher {args.teacher} is not a checkpoint (.pt): pass a trained teacher's weights")
     check_output(args.results, "--results")
     check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)
@@ -394,14 +381,16 @@ def run_study(args: argparse.Namespace) -> Path | None:
     with work_lock(args.work):  # other study processes on this --work wait, not race, for the data
         data = prepare_data(study, args.work)
     prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
-    plan = plan_runs(study, root, chosen_arms, seeds_now, not (args.report_only or args.prepare_only), data, prints)
+    # --prepare-only: what the arms' processes will train, which decides whether they need the teacher
+    plan = plan_runs(study, root, chosen_arms, seeds_now, not args.report_only, data, prints)
     states = list(plan.values())
-    now, later = states.count("train") + states.count("retrain"), states.count("pending") + states.count("stale")
-    console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train now, {later} left for later",
-                  highlight=False)
-    keep_record(args.results / f"study-{study['name']}.json", states.count("done") + now, args.work)
+    train = states.count("train") + states.count("retrain")
+    now, later = train + states.count("validate"), states.count("pending") + states.count("stale")
+    console.print(f"{study['name']}: {states.count('done')} runs finished, {now} to train "
+                  f"{'by the arms' if args.prepare_only else 'now'}, {later} left for later", highlight=False)
+    keep_record(args.results / f"study-{study['name']}.json", plan, args.work)
     with work_lock(args.work):  # and for the teacher: trained on the labelled share only, when the study has one
-        teacher = get_teacher(study, data["labelled"], args, root)
+        teacher = get_teacher(study, data["labelled"], args, root, needed=train > 0)
         if "recorded_in" not in teacher:  # a teacher that is gone comes with its recorded metrics
             teacher.update(teacher_metrics(teacher, study, data["labelled"], root, args))
     check_runs_teacher(study, root, plan, teacher)
@@ -411,7 +400,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
         return None
     runs, pending = [], []
     for (name, seed), state in plan.items():
-        if state in ("train", "retrain"):
+        if state in ("train", "retrain", "validate"):
             console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
         run = run_arm(study, name, seed, teacher, data, args, root, state, prints)
         (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
@@ -426,7 +415,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
         "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
         "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
         "teacher": teacher, "threads": args.threads, "device": args.device, "workers": args.workers,
-        "environment": environment(),
+        "environment": environment(),  # with the commit and CPU model
         "default_recipe": resolve()[0].to_dict(),
         "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
         "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},

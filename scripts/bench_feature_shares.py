@@ -11,12 +11,13 @@ are resized to --imgsz without augmentation. Writes benchmarks/results/feature-s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, RESULTS, command_line, positive_int, threaded_main
+from _common import DOCS, RESULTS, command_line, environment, positive_int, threaded_main
 from _docs import write_docs
 
 from yolodistill.data import split_images
@@ -30,9 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, required=True, help="a YOLO data.yaml whose train split gives the batches")
     p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
-    p.add_argument("--imgsz", type=int, default=192, help="image size (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=8, help="images per batch (default: %(default)s)")
-    p.add_argument("--batches", type=int, default=3, help="batches measured (default: %(default)s)")
+    p.add_argument("--imgsz", type=positive_int, default=192, help="image size (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=8, help="images per batch (default: %(default)s)")
+    p.add_argument("--batches", type=positive_int, default=3, help="batches measured (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
@@ -115,7 +116,7 @@ def shares(teacher, student_cfg: str, batch: dict[str, Any], start: bool) -> dic
 def measure(args: argparse.Namespace) -> Path:
     from ultralytics.nn.tasks import load_checkpoint
 
-    from yolodistill.report import environment, write_json
+    from yolodistill.report import write_json
 
     if not args.teacher.is_file():
         raise UserError(f"teacher {args.teacher} not found: pass a trained checkpoint with --teacher")
@@ -135,9 +136,10 @@ def measure(args: argparse.Namespace) -> Path:
             print({key: round(v, 3) if isinstance(v, float) else v for key, v in rows[-1].items()}, flush=True)
     record = {
         "kind": "feature-shares", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(), "argv": sys.argv, "environment": environment(),
+        "command": command_line(), "argv": sys.argv, "cwd": os.getcwd(), "environment": environment(),
         "settings": {"data": str(args.data), "teacher": str(args.teacher), "teacher_name": args.teacher.name,
-                     "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "threads": args.threads},
+                     "student": args.student, "imgsz": args.imgsz, "batch": args.batch, "batches": args.batches,
+                     "threads": args.threads},
         "definition": "gradient norm of kd_feat (weight 1, calibrated) on the student's neck features over that of "
                       "the detection loss per image (one2many branch, as the loss column logs it); spread: the "
                       "largest share over the smallest",

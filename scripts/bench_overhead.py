@@ -17,8 +17,10 @@ built-in's epoch time, for both recipes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, REPO, RESULTS, command_line, exit_status, positive_int, work_dir
+from _common import (BENCH_WORK, DOCS, RESULTS, command_line, count, environment, exit_status, positive_int,
+                     work_dir)
 from _docs import write_docs
 
 from yolodistill.errors import UserError
@@ -57,23 +60,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, help="dataset yaml (default: a synthetic set of --images images, made once "
                    "under --work)")
-    p.add_argument("--images", type=int, default=256, help="size of the default synthetic set (default: %(default)s)")
+    p.add_argument("--images", type=positive_int, default=256,
+                   help="size of the default synthetic set (default: %(default)s)")
     p.add_argument("--teacher", type=Path, help="teacher checkpoint (default: --teacher-model built from its yaml "
                    "and saved untrained: training costs the same whatever the weights)")
     p.add_argument("--teacher-model", default="yolo26s.yaml", help="yaml of the default teacher (default: "
                    "%(default)s)")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
-    p.add_argument("--imgsz", type=int, help="image size (default: 640 on GPU, 320 on CPU)")
-    p.add_argument("--batch", type=int, default=16, help="batch size (default: %(default)s)")
+    p.add_argument("--imgsz", type=positive_int, help="image size (default: 640 on GPU, 320 on CPU)")
+    p.add_argument("--batch", type=positive_int, default=16, help="batch size (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=3, help="epochs per method, at least 2: the first is not timed "
                    "(default: %(default)s)")
     p.add_argument("--repeats", type=positive_int, default=1, help="rounds, each training every method once; the "
                    "record keeps each method's median round and the median of the per-round ratios (default: "
                    "%(default)s)")
     p.add_argument("--device", help="Ultralytics device, e.g. 0 or cpu (default: 0 when CUDA is available, else cpu)")
-    p.add_argument("--workers", type=int, default=8, help="dataloader workers (default: %(default)s; Ultralytics "
+    p.add_argument("--workers", type=count, default=8, help="dataloader workers (default: %(default)s; Ultralytics "
                    "uses 0 on CPU)")
-    p.add_argument("--work", type=Path, default=REPO / "benchmarks/work/overhead",
+    p.add_argument("--work", type=Path, default=BENCH_WORK / "overhead",
                    help="folder for the data, the teacher and the runs (default: %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON records (default: %(default)s)")
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
@@ -98,14 +102,52 @@ def on_cpu(device: str) -> bool:
 
 
 def prepare_data(args: argparse.Namespace) -> Path:
+    """--data, or the synthetic set made once under --work and made again where its files no longer give the
+    fingerprint its made.json took (images deleted there)."""
+    from _cache import build, cache_folder, damaged, place
+
     from yolodistill.data import make_synthetic
 
     if args.data is not None:
         return args.data.resolve()
-    out = args.work / f"synth-{args.images}-{args.imgsz}px"
-    if (out / "data.yaml").exists():
-        return out / "data.yaml"
-    return make_synthetic(out, images=args.images, classes=3, imgsz=args.imgsz, seed=0)
+    made = {"source": "synth", "images": args.images, "classes": 3, "imgsz": args.imgsz, "seed": 0}
+    out, ready = cache_folder(args.work / f"synth-{args.images}-{args.imgsz}px", made,
+                              lambda folder: (folder / "data.yaml").exists() or None)
+    if not ready or damaged(out):
+        place(build(out, lambda tmp: make_synthetic(tmp, images=args.images, classes=3, imgsz=args.imgsz, seed=0),
+                    made), out)
+    return out / "data.yaml"
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Bad input as one line before any method trains, not in the third child process after two have trained."""
+    from _study import check_model
+
+    from yolodistill.checks import check_data, concrete_device
+
+    args.device = str(concrete_device(args.device))
+    check_model(args.student, "--student", "bench_overhead.py")
+    if args.teacher is None:
+        check_model(args.teacher_model, "--teacher-model", "bench_overhead.py")
+    if args.data is not None:
+        check_data(args.data)
+    if args.teacher is not None:
+        if not args.teacher.is_file():
+            raise UserError(f"--teacher {args.teacher} not found: pass a teacher checkpoint, or leave it out for an "
+                            f"untrained {args.teacher_model}")
+        if args.teacher.suffix.lower() != ".pt":
+            raise UserError(f"--teacher {args.teacher} is not a checkpoint (.pt): pass a teacher's weights")
+
+
+def teacher_names(teacher: Path) -> dict[int, str]:
+    """The classes of a teacher checkpoint; one that does not load is one line."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    try:
+        return dict(load_checkpoint(str(teacher))[0].names)
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file fails in torch or pickle
+        raise UserError(f"--teacher {teacher} cannot be loaded ({type(e).__name__}): pass an Ultralytics "
+                        "checkpoint") from None
 
 
 def dataset_info(data: Path) -> tuple[dict[int, str], int]:
@@ -251,13 +293,20 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> tuple[dict[str, dict[s
 
 
 def benchmark(args: argparse.Namespace) -> Path:
-    from yolodistill.report import environment, write_json
+    from yolodistill.checks import check_names
+    from yolodistill.report import write_json
 
+    check_inputs(args)
     args.work = work_dir(args.work)
     data = prepare_data(args)
     names, images = dataset_info(data)
-    untrained = args.work / f"{data.parent.name}-{Path(args.teacher_model).stem}-untrained.pt"
-    teacher = args.teacher.resolve() if args.teacher else build_teacher(args.teacher_model, names, untrained)
+    if args.teacher:
+        teacher = args.teacher.resolve()
+        check_names(teacher_names(teacher), names, f"teacher {teacher.name}", "pass a teacher trained on this data")
+    else:  # kept by model and classes: a dataset of other classes (or another folder's) gets a teacher of its own
+        key = hashlib.sha256(json.dumps([args.teacher_model, names], sort_keys=True).encode()).hexdigest()[:8]
+        teacher = build_teacher(args.teacher_model, names,
+                                args.work / f"{Path(args.teacher_model).stem}-untrained-{key}.pt")
     rounds = []
     for r in range(args.repeats):
         order = METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]
@@ -269,8 +318,8 @@ def benchmark(args: argparse.Namespace) -> Path:
     record = {
         "kind": "overhead", "scale": slug(args.device),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(), "argv": sys.argv, "environment": environment(),
-        "settings": {**settings(args), "data": str(data), "data_name": data.parent.name,
+        "command": command_line(), "argv": sys.argv, "cwd": os.getcwd(), "environment": environment(),
+        "settings": {**settings(args), "seed": 0, "data": str(data), "data_name": data.parent.name,
                      "train_images": images, "teacher": str(teacher), "teacher_name": teacher.name,
                      "student": args.student, "threads": args.threads},
         "definitions": {**DEFINITIONS, "peak memory": MEMORY[slug(args.device)]},

@@ -295,6 +295,20 @@ def test_rerun_trains_nothing(study, out):
     assert read_record(out)["runs"] == study["record"]["runs"]
 
 
+def test_a_run_killed_in_its_final_validation_is_validated_not_trained_again(study, out):
+    """Training finished, run.json not written (a kill during the final validation): the rerun deleted the folder and
+    trained the run again. Its best.pt is validated instead."""
+    before, recorded = results_csvs(out), {(r["arm"], r["seed"]): r for r in study["record"]["runs"]}
+    for arm in ("plain", "ours"):
+        (out / "work" / "tiny" / arm / "seed1" / "run.json").unlink()
+    proc = run_script("bench_efficacy.py", *study_args(out, study["file"]))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert results_csvs(out) == before and "holds files already" not in proc.stdout + proc.stderr
+    for run in read_record(out)["runs"]:
+        was = recorded[(run["arm"], run["seed"])]
+        assert run["map50_95"] == pytest.approx(was["map50_95"], abs=1e-3) and run["curve"] == was["curve"]
+
+
 @pytest.mark.parametrize("arm, change", [("ours", {"distill": {"kd_cls": 0.5}}), ("pt-plain", {"epochs": 3})])
 def test_a_changed_arm_is_refused(study, out, arm, change):
     changed = copy.deepcopy(STUDY)
@@ -343,9 +357,13 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["student"], "yolo26q.yaml"), (), "student 'yolo26q.yaml' is neither a model yaml Ultralytics knows"),
     (mutate(["teacher", "model"], "yolo26z.yaml"), (), "teacher model 'yolo26z.yaml' is neither a model yaml"),
     (STUDY, ("--report-only", "--prepare-only"), "--report-only and --prepare-only: choose one"),
+    (STUDY, ("--device", "foo"), "--device 'foo' is not a device"),
+    (STUDY, ("--device", "7"), "--device 7"),
+    (STUDY, ("--teacher", "study.yaml"), "--teacher study.yaml is not a checkpoint (.pt)"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
         "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
-        "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "report-and-prepare"])
+        "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "report-and-prepare", "device-name",
+        "device-index", "teacher-not-pt"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
     exception other than the one-line error would fail the test here as a traceback would there."""
@@ -402,6 +420,7 @@ def test_between_target_is_the_share_of_the_way(bench):
 def test_overhead_ratio_is_of_the_recorded_times(overhead, out):
     runs, rounds = overhead["runs"], overhead["rounds"]
     assert list(runs) == [*METHODS, "ours-full"] and overhead["settings"]["epochs"] == 2
+    assert overhead["settings"]["seed"] == 0 and overhead["cwd"] == os.getcwd() and overhead["environment"]["git"]
     assert overhead["repeats"] == len(rounds) == 2 and all(list(times) == list(runs) for times in rounds)
     for method, run in runs.items():
         assert len(run["epoch_times_s"]) == 2 and run["epoch_time_s"] == run["epoch_times_s"][1] > 0
@@ -444,6 +463,51 @@ def test_overhead_takes_the_median_of_ratios_within_rounds(monkeypatch):
     assert runs["ours"]["vs_builtin"] == 1.0 and runs["plain"]["round_epoch_time_s"] == [3, 3, 3]
     one, one_ratios = summarize(rounds[2:])
     assert one["ours"]["epoch_time_s"] == 8 and one_ratios["ours/builtin"] == 2.0
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (("--device", "foo"), "Error: --device 'foo' is not a device"),
+    (("--teacher", "/nope.pt"), "Error: --teacher /nope.pt not found"),
+    (("--teacher", "SYNTH"), "is not a checkpoint (.pt)"),
+    (("--data", "/nope.yaml"), "Error: data '/nope.yaml' does not exist"),
+    (("--batch", "0"), "argument --batch"),
+    (("--workers", "-3"), "argument --workers"),
+    (("--teacher-model", "yolo26z.yaml"), "--teacher-model 'yolo26z.yaml' is neither a model yaml"),
+], ids=["device", "teacher", "teacher-yaml", "data", "batch", "workers", "teacher-model"])
+def test_overhead_refuses_bad_input_before_training(bad, needle, synth_data, tmp_path):
+    """Each was found by a child process after the methods before it had trained (or was a traceback)."""
+    bad = [str(synth_data) if word == "SYNTH" else word for word in bad]
+    proc = run_script("bench_overhead.py", "--epochs", 2, "--work", tmp_path / "work", "--results",
+                      tmp_path / "results", "--docs", tmp_path / "docs.md", *bad)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "work").exists()
+
+
+def test_overhead_keeps_its_untrained_teacher_by_classes(monkeypatch, tmp_path):
+    """The untrained teacher was kept under the data folder's name alone: a 5-class dataset in a folder of that name
+    took a 3-class teacher; plain and builtin trained with it, then ours failed. Its work folder was in the
+    repository."""
+    import torch
+
+    from yolodistill.data import make_synthetic
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    overhead = importlib.import_module("bench_overhead")
+    assert not overhead.parse_args([]).work.is_relative_to(REPO)
+    teachers = []
+
+    def child(method, args, data, teacher, round_=0):
+        teachers.append(teacher)
+        raise overhead.UserError("stopped before training")
+
+    monkeypatch.setattr(overhead, "run_child", child)
+    for n, classes in enumerate((3, 5)):
+        data = make_synthetic(tmp_path / f"d{n}" / "ds", images=8, classes=classes, imgsz=32)
+        argv = ["--data", str(data), "--device", "cpu", "--work", str(tmp_path / "work"), "--imgsz", "32",
+                "--results", str(tmp_path / "results"), "--docs", str(tmp_path / "docs.md"), "--threads", "1"]
+        assert overhead.main(argv) == 2
+    assert teachers[0] != teachers[1]
+    assert [len(torch.load(t, weights_only=False)["model"].names) for t in teachers] == [3, 5]
 
 
 def table(page: str, heading: str) -> list[list[str]]:
@@ -515,6 +579,21 @@ def test_docs_show_every_record(study, overhead, out):
     assert shown == {m: f"{run['vs_builtin']:.2f}×" for m, run in overhead["runs"].items()}
 
 
+def test_docs_leave_out_files_that_are_not_records(tmp_path):
+    """Any other JSON under --results (a list, a broken file) stopped the page with a traceback, after the record
+    was written; _docs.py also regenerates the page on its own."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "list.json").write_text("[1, 2]")
+    (results / "broken.json").write_text("{")
+    (results / "other.json").write_text('{"kind": "something else"}')
+    proc = run_script("_docs.py", "--results", results, "--docs", tmp_path / "page.md")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "No results yet." in (tmp_path / "page.md").read_text()
+    proc = run_script("_docs.py", "--results", tmp_path / "none", "--docs", tmp_path / "page.md")
+    assert proc.returncode == 2 and proc.stderr.startswith("Error: --results") and proc.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("study_file", sorted((REPO / "benchmarks").glob("*study*.yaml")), ids=lambda p: p.name)
 def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
     """A misspelt key or an arm naming a missing arm in a shipped study would fail an hour into a run, or never."""
@@ -553,6 +632,10 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
     proc = run_script("bench_feature_shares.py", "--teacher", synth_data, *args)  # a data.yaml: was an AssertionError
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"Error: teacher {synth_data} is not a checkpoint (.pt): pass a trained checkpoint with --teacher"]
+    assert record["settings"]["batches"] == 2 and record["cwd"] == os.getcwd()
+    for bad in (("--batches", 0), ("--batch", -2), ("--imgsz", 0)):  # were tracebacks
+        proc = run_script("bench_feature_shares.py", "--teacher", teacher26, *args, *bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and f"argument {bad[0]}" in proc.stderr
 
 
 def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data, tmp_path):
@@ -582,6 +665,11 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert 0 < cap["factor"] <= 1 and cap["seen"] >= 1 and cap["reference_det"] > 0
     page = (tmp_path / "docs.md").read_text()
     assert "## Distillation pull through a `.pt` fine-tune" in page and record["command"] in page
+    from yolodistill.config import resolve
+
+    trained = resolve(None, student="best.pt")[0].to_dict()  # what the page says it measured, as the record keeps it
+    assert all(m["recipe"] == {**trained, "kd_balance": mode} for mode, m in record["modes"].items())
+    assert "the default recipe for a trained student (kd_cls 1, kd_box 1, gated, assignment student)" in page
     assert "### kd_balance cap" in page and "train all/det at 1" in page and "each third of the epochs" in page
     csvs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
     assert len(csvs) == 3  # the trained student and one fine-tune per mode
@@ -591,6 +679,23 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["modes"] == record["modes"]
     proc = run_script("bench_drift.py", *args, "--balance", "fixed,hold")
     assert proc.returncode == 2 and "--balance takes modes among fixed, auto, epoch, cap" in proc.stderr
+    assert record["cwd"] == os.getcwd() and record["settings"]["batch"] == 8
+    # killed after the plain student finished, before done.json: kept (its resume fell back to coco8.yaml)
+    (student,) = (tmp_path / "work").glob("plain-*-seed0")
+    (student / "done.json").unlink()
+    proc = run_script("bench_drift.py", *args, "--balance", "fixed")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs
+    # another batch: trained again, not taken from the batch-8 runs its record would have named batch 4
+    args[args.index("--batch") + 1] = 4
+    proc = run_script("bench_drift.py", *args, "--balance", "fixed")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    changed = {p.parent.name for p, t in csvs.items() if p.stat().st_mtime_ns != t}
+    assert changed == {student.name, f"{student.name}-ft2-fixed"}
+    assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["settings"]["batch"] == 4
+    (tmp_path / "notdata.yaml").write_text("colour: red\n")
+    proc = run_script("bench_drift.py", *args[:1], tmp_path / "notdata.yaml", *args[2:])
+    assert proc.returncode == 2 and proc.stderr.startswith("Error: data") and proc.stderr.count("\n") == 1
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
@@ -685,6 +790,15 @@ def test_teacher_cache_is_kept_by_what_made_it(bench, synth_data, tmp_path):
     with pytest.raises(bench.UserError, match="ran with a teacher that is gone"):
         bench.get_teacher({**study, "batch": 16}, data, args, root)
     assert not folder.exists()  # nothing trained
+    # every run finished: nothing needs the teacher, so the recorded one stands, as with --report-only
+    assert bench.get_teacher({**study, "batch": 16}, data, args, root, needed=False)["sha256"] == teacher["sha256"]
+    # the study's teacher settings changed: said so, not that the teacher is gone
+    with pytest.raises(bench.UserError, match=r"changed its teacher's settings since its runs \(batch 16 -> 8"):
+        bench.get_teacher(study, data, args, root, needed=False)
+    # teacher.done without weights/best.pt (was a FileNotFoundError from its sha256): not a teacher
+    fake_teacher(folder, model="yolo26s.yaml", epochs=1, imgsz=64, batch=16, data=str(data))
+    (folder / "weights" / "best.pt").unlink()
+    assert "recorded_in" in bench.get_teacher({**study, "batch": 16}, data, args, root, needed=False)
 
 
 def test_finished_runs_are_checked_against_their_data_and_source(bench, tmp_path):
@@ -736,6 +850,68 @@ def test_epoch_times_survive_a_resumed_run(bench, tmp_path):
     (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "restarts.json").write_text("[1]")  # as train_run records it before resuming
     assert bench.read_curve(tmp_path / "results.csv")[1] == [60, 61, 60]
+
+
+def test_a_resumed_run_starts_where_its_checkpoint_ends(bench, tmp_path, monkeypatch):
+    """A kill after results.csv got epoch 3's row but before last.pt held epoch 3: the resumed run wrote epoch 3
+    again (the record said 9 epochs of 8) and restarts.json pointed at the wrong row, giving a negative epoch time.
+    The rows past the checkpoint go before any method resumes."""
+    import argparse
+
+    import torch
+
+    run_dir = tmp_path / "plain" / "seed0"
+    (run_dir / "weights").mkdir(parents=True)
+    torch.save({"epoch": 1, "optimizer": {"param_groups": []}}, run_dir / "weights" / "last.pt")  # 2 epochs held
+    rows = ["epoch,time,metrics/mAP50-95(B)", "1,10,0.1", "2,20,0.2", "3,30,0.3"]
+    (run_dir / "results.csv").write_text("\n".join(rows) + "\n")
+    seen = []
+
+    class Trainer:  # Ultralytics' trainer, resuming: appends epochs 3 and 4 on a clock started again
+        def __init__(self, overrides):
+            seen.append(overrides)
+            self.metrics = {}
+
+        def train(self):
+            with open(run_dir / "results.csv", "a") as f:
+                f.write("3,12,0.3\n4,22,0.4\n")
+
+    monkeypatch.setattr("ultralytics.models.yolo.detect.DetectionTrainer", Trainer)
+    spec = {"method": "plain", "train_args": {}, "epochs": 4, "imgsz": 64, "batch": 8}
+    args = argparse.Namespace(device="cpu", workers=0)
+    bench.train_run(spec, 0, run_dir, "t.pt", {"labelled": tmp_path / "d.yaml"}, "yolo26n.yaml", args)
+    assert seen[0]["resume"] == str(run_dir / "weights" / "last.pt")
+    assert json.loads((run_dir / "restarts.json").read_text()) == [2]
+    curve, times = bench.read_curve(run_dir / "results.csv")
+    assert curve == [0.1, 0.2, 0.3, 0.4] and times == [10, 10, 12, 10] and bench.best_epoch(curve) == 4
+    # a run resumed the old way (its extra row kept, restarts.json one row late): no epoch time below zero
+    (run_dir / "results.csv").write_text("\n".join([*rows, "3,12,0.3", "4,22,0.4"]) + "\n")
+    (run_dir / "restarts.json").write_text("[3]")
+    assert min(bench.read_curve(run_dir / "results.csv")[1]) >= 0
+
+
+def test_cached_data_is_made_again_when_its_files_change(bench, tmp_path, capsys):
+    """Images deleted from the converted (or drawn) data, or from a split, went unseen: only the source's stamp was
+    checked, so the study trained on part of its data. made.json now holds the cache's own fingerprint."""
+    work = tmp_path / "work"
+    study = {"data": "synth", "imgsz": 32, "labelled": 0.5, "split_seed": 0}
+    first = bench.prepare_data(study, work)
+    full, labelled = first["full"].parent, first["labelled"].parent
+    prints = {k: bench.dataset_fingerprint(first[k]) for k in ("full", "labelled")}
+    assert json.loads((full / "made.json").read_text())["content"] == prints["full"]
+    for image in sorted((full / "images" / "train").iterdir())[:3]:
+        image.unlink()
+    again = bench.prepare_data(study, work)
+    assert "no longer holds the data it was made with" in capsys.readouterr().out
+    assert {k: bench.dataset_fingerprint(again[k]) for k in ("full", "labelled")} == prints
+    next((labelled / "labels" / "train").iterdir()).write_text("0 0.5 0.5 0.1 0.1\n")
+    bench.prepare_data(study, work)
+    assert "no longer holds the split" in capsys.readouterr().out
+    assert bench.dataset_fingerprint(again["labelled"]) == prints["labelled"]
+    stamp = json.loads((full / "made.json").read_text())  # a cache made before `content` was kept: taken as it is
+    (full / "made.json").write_text(json.dumps({k: v for k, v in stamp.items() if k != "content"}))
+    bench.prepare_data(study, work)
+    assert json.loads((full / "made.json").read_text()) == stamp and capsys.readouterr().out == ""
 
 
 def test_a_cache_folder_is_replaced_whole_or_not_at_all(bench, tmp_path, monkeypatch):
@@ -841,8 +1017,43 @@ def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     before = record.read_text()
     study = write_study(tmp_path / "s.yaml", STUDY)
     proc = run_script("bench_efficacy.py", *study_args(tmp_path, study, "--report-only"))
-    assert proc.returncode == 2 and "records 3 runs, and this one would end with 0" in proc.stderr + proc.stdout
+    assert proc.returncode == 2 and "records 1 finished run(s) that are not in --work" in proc.stderr
+    assert "(plain seed 0)" in proc.stderr and proc.stderr.count("\n") == 1
     assert record.read_text() == before and not (tmp_path / "work" / "teachers").exists()  # before any teacher
+
+
+def test_a_record_may_lose_runs_the_study_dropped_or_that_wait_on_their_source(monkeypatch, tmp_path, capsys):
+    """Only runs missing from --work keep a record from being written over: a seed dropped from the study, or a run
+    waiting on its source arm trained again (--arms plain after plain's run was deleted), was refused as 'not in
+    --work', though the runs were there."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    common = importlib.import_module("_common")
+    record = tmp_path / "study-tiny.json"
+    record.write_text(json.dumps({"runs": [{"arm": "plain", "seed": 0}, {"arm": "pt-ours", "seed": 0},
+                                           {"arm": "plain", "seed": 5}]}))
+    common.keep_record(record, {("plain", 0): "train", ("pt-ours", 0): "stale"}, tmp_path)
+    out = capsys.readouterr().out
+    assert "drops plain seed 5: no longer in the study" in out and "drops pt-ours seed 0 until trained again" in out
+    with pytest.raises(common.UserError, match=r"records 1 finished run\(s\) that are not in --work .* \(plain seed 0"):
+        common.keep_record(record, {("plain", 0): "pending", ("pt-ours", 0): "stale"}, tmp_path)
+
+
+def test_records_say_how_to_run_them_again(monkeypatch, tmp_path):
+    """A record's command ran from neither place when made outside the repository (script relative to the repository,
+    study file relative to the working folder); it now runs as written. The environment names the commit (and
+    whether files had changed) and the CPU."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    common = importlib.import_module("_common")
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / "bench_efficacy.py"), "s1.yaml", "--note", "a b"])
+    monkeypatch.chdir(tmp_path)
+    assert common.command_line() == f"cd {tmp_path} && python {SCRIPTS / 'bench_efficacy.py'} s1.yaml --note 'a b'"
+    monkeypatch.chdir(REPO)
+    assert common.command_line(["s1.yaml"]) == "python scripts/bench_efficacy.py s1.yaml"
+    env = common.environment()
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert env["git"]["commit"] == head and isinstance(env["git"]["dirty"], bool) and env["machine"]["cpu"]
 
 
 def parallel_study(study_file: Path, arms: str, out: str, work: Path, cwd: Path, *extra, timeout: int = 300):
@@ -897,7 +1108,9 @@ def test_an_arm_cut_off_is_named_and_the_record_still_written(study, out, tmp_pa
     (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--work", "w2"], {}, "--work is set by the script"),
     (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--arms=ours"], {}, "--arms is set by the script"),
     (["benchmarks/kd-study-gpu640.yaml", "plain", "file/o"], {}, "cannot write into"),
-], ids=["no-arguments", "no-study", "no-arms", "timeout", "unknown-arm", "work-option", "arms-option", "out-file"])
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--device", "foo"], {}, "--device 'foo' is not a device"),
+], ids=["no-arguments", "no-study", "no-arms", "timeout", "unknown-arm", "work-option", "arms-option", "out-file",
+        "device"])
 def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_path):
     (tmp_path / "file").write_text("")
     argv = [str(tmp_path / a) if a in ("o", "file/o") else a for a in argv]
