@@ -308,6 +308,25 @@ def test_a_bad_artifact_is_refused_before_any_is_timed(run, synth_data, tmp_path
     assert listing(w) == before and not list(tmp_path.glob("bench*"))
 
 
+def test_a_val_split_only_ultralytics_loader_refuses_is_one_line_before_any_timing(trained_student, synth_data,
+                                                                                     tmp_path, monkeypatch):
+    """Every val label beyond the names: the split check passes, Ultralytics' loader refuses it. bench said so only
+    once the first artifact had been timed (minutes on a Jetson)."""
+    folder = tmp_path / "data"
+    shutil.copytree(synth_data.parent, folder)
+    raw = yaml.safe_load(synth_data.read_text())
+    raw["path"] = str(folder)
+    for label in (folder / "labels" / "val").glob("*.txt"):
+        label.write_text("".join(f"9 {line.split(' ', 1)[1]}" for line in label.read_text().splitlines(True)))
+    data = folder / "bad.yaml"
+    data.write_text(yaml.safe_dump(raw))
+    never_timed(monkeypatch)
+    result = CliRunner().invoke(app, ["bench", str(trained_student), "--data", str(data), "--json",
+                                      str(tmp_path / "b.json")])
+    assert_one_line_error(result, f"data '{data}': ", "yolodistill data convert")
+    assert not list(tmp_path.glob("b*"))
+
+
 def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):
     """AutoBackend pads a batch-1 input with zeros up to a static export's batch, so its latency would be 4 images'."""
     from ultralytics import YOLO

@@ -97,6 +97,23 @@ def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tupl
     return dataset, Path(data)
 
 
+def check_val_loads(dataset: dict, data: Path) -> None:
+    """Build Ultralytics' val dataset once, before any timing: a split only its loader refuses (every image corrupt,
+    every label beyond the names) stopped bench after the first artifact's timing, which on a Jetson takes minutes."""
+    from ultralytics.cfg import get_cfg
+    from ultralytics.data import build_yolo_dataset
+
+    from .checks import LOADER_ERRORS, unusable_split
+
+    try:
+        with quieter(logging.ERROR):  # its scan line and a warning per corrupt image: the refusal says enough
+            build_yolo_dataset(get_cfg(overrides={"task": "detect"}), dataset["val"], 1, dataset, mode="val")
+    except LOADER_ERRORS as e:
+        if (unusable := unusable_split(e, data)) is None:
+            raise
+        raise unusable from None
+
+
 def run_data(checkpoints: list[Path]) -> Path:
     """The dataset yaml of the first checkpoint whose train args name one that still exists."""
     for pt in checkpoints:
@@ -292,14 +309,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
     params, flops = model_cost(source_checkpoint(path), imgsz)
-    from .checks import LOADER_ERRORS, unusable_split
-
-    try:
-        map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)
-    except LOADER_ERRORS as e:  # Ultralytics' loader: every val image corrupt or labelled beyond the names
-        if (unusable := unusable_split(e, opts.data)) is None:
-            raise
-        raise unusable from None
+    map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)  # its loader checked by check_val_loads
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
@@ -405,6 +415,7 @@ def bench(
     opts = Settings(data, val_images(dataset), imgsz, device, batch, warmup, runs, system)
     for path, fmt in chosen:
         check_loads(path, fmt, opts, dataset["names"])
+    check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
     env, warnings = sysinfo.collect(system)
     env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
                latency_scope="backend forward on one letterboxed batch", **provenance())
