@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DOCS = REPO / "docs" / "benchmarks.md"
 # runs, data and weights of every script: outside the repository, kept for a later session
+CODE = ("yolodistill", "scripts", "configs", "pyproject.toml")  # what decides a record's numbers, for its git.dirty
 BENCH_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
 
@@ -63,14 +64,14 @@ def command_line(argv: list[str] | None = None) -> str:
     before it and the script's absolute path, as its other paths are relative to CWD."""
     script, cwd = Path(sys.argv[0]).resolve(), Path.cwd()
     words = ["python", str(script), *(sys.argv[1:] if argv is None else argv)]
-    if cwd.resolve() == REPO:
+    if cwd.resolve() == REPO and script.is_relative_to(REPO):  # not pytest's or an embedding program's argv[0]
         return shlex.join([words[0], str(script.relative_to(REPO)), *words[2:]])
     return f"cd {shlex.quote(str(cwd))} && {shlex.join(words)}"
 
 
 def environment() -> dict[str, Any]:
-    """report.environment(), with the CPU model and the commit the scripts ran from (dirty: tracked files changed
-    since it), which decide the numbers as much as the library versions do."""
+    """report.environment(), with the CPU model and the commit the scripts ran from (dirty: the code changed since
+    it, not the records and plots a study rewrites), which decide the numbers as much as the library versions do."""
     from yolodistill.report import environment as libraries
     from yolodistill.sysinfo import cpu_name
 
@@ -85,7 +86,7 @@ def environment() -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *CODE) if commit else None
     env["git"] = {"commit": commit, "dirty": None if status is None else bool(status)}
     return env
 
@@ -105,8 +106,9 @@ def keep_record(path: Path, plan: dict[tuple[str, int], str], work: Path) -> Non
     dropped from the study file), or that wait on a source arm trained again (stale), leave it, as said."""
     try:
         had = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
-    except (ValueError, AttributeError):
-        had = []
+    except (ValueError, AttributeError):  # a record cut short or mid-merge: what it holds cannot be told
+        raise UserError(f"'{path}' is not a readable record: mend it (git checkout -- {path}), or pass --results "
+                        "FOLDER for a new one") from None
     had = list(dict.fromkeys((r.get("arm"), r.get("seed")) for r in had if isinstance(r, dict)))
     kept = {run for run, state in plan.items() if state in ("done", "train", "retrain", "validate")}
 

@@ -520,7 +520,8 @@ def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_d
         assert "Nothing was written; an earlier bench.json is as it was" in out_text
         assert {p: (p.read_bytes(), p.stat().st_ino) for p in paths} == before
     else:
-        assert f"{out} and the files beside it were written before the stop" in out_text, out_text
+        five = ", ".join(str(p) for p in paths)
+        assert f"{five} were written before the stop, over the earlier bench (" in out_text, out_text
         assert all(p.stat().st_ino != before[p][1] for p in paths)  # every one of the five is the new bench's
 
 

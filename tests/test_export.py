@@ -258,9 +258,10 @@ def python_sigint():
     signal.signal(signal.SIGINT, before)
 
 
-@pytest.mark.parametrize("when", ["put in place", "temp folder removed"])
+@pytest.mark.parametrize("when", ["put in place", "temp folder removed", "both", "the move failed"])
 def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data, monkeypatch, python_sigint):
-    """The CLI said 'Nothing was exported' for a Ctrl-C at any point, also once the new file had replaced the old."""
+    """The CLI said 'Nothing was exported' for a Ctrl-C at any point, also once the new file had replaced the old;
+    a second Ctrl-C as the first unwound said it again. A move that failed, and was put back, is nothing exported."""
     import yolodistill.artifacts as art
 
     earlier = ex.export_model(weights, format="onnx", data=synth_data).artifact
@@ -268,12 +269,15 @@ def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data,
     real_replace, real_rmtree = os.replace, shutil.rmtree
 
     def replace(src, dst):
+        if Path(dst) == earlier and when == "the move failed" and Path(src).name == earlier.name:  # not old-best
+            signal.raise_signal(signal.SIGINT)  # held, then raised over the failure
+            raise OSError("disk full")
         real_replace(src, dst)
-        if when == "put in place" and Path(dst) == earlier:
+        if Path(dst) == earlier and when in ("put in place", "both") and Path(src).parent != earlier.parent:
             signal.raise_signal(signal.SIGINT)
 
     def rmtree(path, *a, **k):
-        if when == "temp folder removed" and Path(path).name.startswith(".export-"):
+        if when in ("temp folder removed", "both") and Path(path).name.startswith(".export-"):
             signal.raise_signal(signal.SIGINT)
         real_rmtree(path, *a, **k)
 
@@ -282,9 +286,12 @@ def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data,
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data)])
     assert result.exit_code == 130, result.output
     out = " ".join(result.output.split())
+    assert leftovers(weights.parent) == []  # no temp folder, whichever Ctrl-C came where
+    if when == "the move failed":
+        assert "Nothing was exported" in out and earlier.stat().st_ino == inode, out  # the earlier one put back
+        return
     assert "was exported and in place before the stop; it replaced the earlier one (fp32" in out, out
-    assert "Nothing was exported" not in out
-    assert earlier.stat().st_ino != inode and leftovers(weights.parent) == []  # the new file, and no temp folder
+    assert "Nothing was exported" not in out and earlier.stat().st_ino != inode  # the new file
 
 
 def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):

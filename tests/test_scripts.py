@@ -1054,6 +1054,33 @@ def test_records_say_how_to_run_them_again(monkeypatch, tmp_path):
     env = common.environment()
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert env["git"]["commit"] == head and isinstance(env["git"]["dirty"], bool) and env["machine"]["cpu"]
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/pytest", "x.yaml"])  # a program outside the repository, run from it
+    assert common.command_line() == f"cd {REPO} && python /usr/bin/pytest x.yaml"  # was a ValueError
+
+    # dirty means the code changed, not the records and plots a study rewrites
+    repo = tmp_path / "repo"
+    for f in ("yolodistill/a.py", "benchmarks/results/r.json", "docs/benchmarks.md"):
+        (repo / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo / f).write_text("0\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for words in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *words], check=True, capture_output=True)
+    monkeypatch.setattr(common, "REPO", repo)
+    (repo / "benchmarks/results/r.json").write_text("1\n")
+    (repo / "docs/benchmarks.md").write_text("1\n")
+    assert common.environment()["git"]["dirty"] is False
+    (repo / "yolodistill/a.py").write_text("1\n")
+    assert common.environment()["git"]["dirty"] is True
+
+
+def test_a_record_that_cannot_be_read_is_not_written_over(monkeypatch, tmp_path):
+    """Cut short or mid-merge, it was read as holding no runs and replaced in silence."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    common = importlib.import_module("_common")
+    record = tmp_path / "study-x.json"
+    record.write_text('{"runs": [<<<<<<< HEAD')
+    with pytest.raises(common.UserError, match=f"'{record}' is not a readable record: mend it"):
+        common.keep_record(record, {("plain", 0): "train"}, tmp_path)
 
 
 def parallel_study(study_file: Path, arms: str, out: str, work: Path, cwd: Path, *extra, timeout: int = 300):

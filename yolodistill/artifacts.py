@@ -100,7 +100,7 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
     final = dest / artifact.name
     check_replaceable(final, stem)  # checked before exporting too; a file may have appeared since
     existed, old = final.exists(), artifact.with_name(f"old-{artifact.name}")
-    replaced = describe_export(final) if existed else ""
+    replaced, done = describe_export(final) if existed else "", False
     try:
         with held_signals():  # a Ctrl-C waits until the new export is in place, so what the CLI says of it is true
             if existed:  # an OpenVINO folder cannot be renamed over a folder: the old one moves out first
@@ -111,15 +111,28 @@ def install(artifact: Path, dest: Path, stem: str) -> tuple[Path, str]:
                 if old.exists() and not final.exists():
                     os.replace(old, final)
                 raise
+            done = True
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(in_place_before_the_stop(final, replaced)) from None
+        if not done:  # a failed move, put back, that a held Ctrl-C replaced: nothing beside the weights changed
+            raise
+        raise InPlace(final, replaced) from None
     return final, replaced
 
 
-def in_place_before_the_stop(final: Path, replaced: str) -> str:
-    """What a Ctrl-C that came once the export was installed leaves: said, as the CLI otherwise says nothing was."""
-    return f"{final} was exported and in place before the stop" + (
-        f"; it replaced the earlier one ({replaced})" if replaced else "")
+class InPlace(KeyboardInterrupt):
+    """A Ctrl-C that came once the export was installed, which it says (the CLI otherwise says nothing was exported);
+    its own class, so a second Ctrl-C raised while this one unwinds does not hide it."""
+
+    def __init__(self, final: Path, replaced: str):
+        super().__init__(f"{final} was exported and in place before the stop"
+                         + (f"; it replaced the earlier one ({replaced})" if replaced else ""))
+
+    @staticmethod
+    def among(e: BaseException) -> InPlace | None:
+        """This interrupt or one it was raised while handling."""
+        while e is not None and not isinstance(e, InPlace):
+            e = e.__context__
+        return e
 
 
 class TempPaths(logging.Filter):

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from . import sysinfo
-from .benchreport import describe_bench, print_table, write_reports
+from .benchreport import describe_bench, print_table, write_reports, written_before_the_stop
 from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
@@ -433,9 +433,15 @@ def bench(
         for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
             rows.append(bench_one(path, name, fmt, opts, progress, env))
     print_table(rows, env, console)
-    written = write_reports(rows, env, json_path)
-    console.print("Wrote " + ", ".join(escape(str(p)) for p in written), soft_wrap=True, highlight=False)
-    if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
-        console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files beside "
-                      "it; pass --json elsewhere to keep both", soft_wrap=True, highlight=False)
+    written: list[Path] = []
+    try:
+        write_reports(rows, env, json_path, written)
+        console.print("Wrote " + ", ".join(escape(str(p)) for p in written), soft_wrap=True, highlight=False)
+        if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
+            console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files "
+                          "beside it; pass --json elsewhere to keep both", soft_wrap=True, highlight=False)
+    except KeyboardInterrupt:
+        if not written:  # the CLI's own word holds: nothing written, an earlier bench.json as it was
+            raise
+        raise KeyboardInterrupt(written_before_the_stop(written, replaced)) from None
     return rows

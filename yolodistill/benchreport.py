@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .errors import UserError
 from .parity import NMS_CONF
-from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
+from .utils import atomic_write_bytes, atomic_write_text, held_signals
 
 KEYS = (
     "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
@@ -116,18 +116,24 @@ def report_paths(json_path: Path) -> list[Path]:
     return [json_path, *(stem.with_name(stem.name + x) for x in ("_env.json", ".csv", ".md", ".png"))]
 
 
-def write_reports(rows: list[dict], env: dict, json_path: Path) -> list[Path]:
-    """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically."""
-    paths = report_paths(json_path)
-    texts = [csv_text(rows), markdown_text(rows, env)]
-    png = plot_png(rows)  # the slow part, made before anything is written: a Ctrl-C here leaves every file as it was
-    try:
-        with held_signals():  # a Ctrl-C while writing waits, so the five files come from one bench, never two
-            return [atomic_write_json(paths[0], [{k: r[k] for k in KEYS} for r in rows]),
-                    atomic_write_json(paths[1], env), atomic_write_text(paths[2], texts[0]),
-                    atomic_write_text(paths[3], texts[1]), atomic_write_bytes(paths[4], png)]
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"{paths[0]} and the files beside it were written before the stop") from None
+def write_reports(rows: list[dict], env: dict, json_path: Path, written: list[Path] | None = None) -> list[Path]:
+    """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically;
+    each path goes into `written` once it is, so a caller stopped by a Ctrl-C can say which were."""
+    paths, written = report_paths(json_path), [] if written is None else written
+    contents = [json.dumps([{k: r[k] for k in KEYS} for r in rows], indent=2, default=str) + "\n",
+                json.dumps(env, indent=2, default=str) + "\n", csv_text(rows), markdown_text(rows, env)]
+    contents.append(plot_png(rows))  # the slow part, before anything is written: a Ctrl-C here leaves every file
+    with held_signals():  # a Ctrl-C while writing waits, so the five files come from one bench, never two
+        for path, content in zip(paths, contents):
+            write = atomic_write_bytes if isinstance(content, bytes) else atomic_write_text
+            written.append(write(path, content))
+    return written
+
+
+def written_before_the_stop(written: list[Path], replaced: str) -> str:
+    """What a Ctrl-C once bench had begun writing leaves (the CLI otherwise says nothing was written)."""
+    return (f"{', '.join(str(p) for p in written)} {'was' if len(written) == 1 else 'were'} written before the stop"
+            + (f", over the earlier bench ({replaced})" if replaced else ""))
 
 
 def terminal_cells(r: dict) -> dict[str, str]:

@@ -25,7 +25,7 @@ from .parity import (  # noqa: F401 (part of export's interface)
 )
 from .artifacts import (  # noqa: F401 (part of export's interface)
     TempPaths, artifact_name, check_replaceable, describe_export, export_folder, export_metadata, graph_kind,
-    in_place_before_the_stop, install,
+    InPlace, install,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines
@@ -355,9 +355,11 @@ def export_model(
                     lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
             kind = graph_kind(export_metadata(artifact))
             final, replaced = install(artifact, weights.parent, weights.stem)
-    except KeyboardInterrupt:
-        if final is None:  # nothing beside the weights changed, or install() said what did
+    except KeyboardInterrupt as e:  # in install(), or as the temp folder went: say what is beside the weights now
+        if said := InPlace.among(e):
+            raise said from None
+        if final is None:
             raise
-        raise KeyboardInterrupt(in_place_before_the_stop(final, replaced)) from None  # the temp folder's removal
+        raise InPlace(final, replaced) from None
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, kind=kind, **lower)
