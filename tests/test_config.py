@@ -141,3 +141,26 @@ def test_scientific_notation_is_a_number_in_recipes(tmp_path):
 def test_bad_schedule_settings_are_one_line(key, value):
     with pytest.raises(UserError, match=key):
         DistillConfig(**{key: value})
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_bad_value_from_config_is_named_as_the_file_s_key(command, teacher26, synth_data, tmp_path):
+    """'--epochs must be ...' sent a user who never typed --epochs looking for a flag; a value typed on the command
+    line is still named as the flag."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    config = tmp_path / "mine.yaml"
+    config.write_text("epochs: 0\nimgsz: 100\n")
+    base = [command, "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--project", str(tmp_path / "runs"), "--config", str(config)]
+    assert_one_line_error(CliRunner().invoke(app, [*base, "--epochs", "1"]),
+                          f"imgsz: 100 in {config} is not a positive multiple of 32")
+    assert_one_line_error(CliRunner().invoke(app, [*base, "--imgsz", "64"]), f"epochs in {config} must be a whole "
+                          "number >= 1, got 0")
+    result = CliRunner().invoke(app, [*base, "--imgsz", "64", "--epochs", "-1"])
+    assert_one_line_error(result, "--epochs must be a whole number >= 1, got -1")  # typed: the flag
+    assert not (tmp_path / "runs").exists()

@@ -53,6 +53,17 @@ def interrupted(kept: str = ""):
         raise typer.Exit(code=130) from None
 
 
+@contextlib.contextmanager
+def config_named(settings: dict[str, Any]):
+    """A bad value from --config named as the file's key (config.named_in_config)."""
+    from .config import named_in_config
+
+    try:
+        yield
+    except UserError as e:
+        raise named_in_config(e, settings) from None
+
+
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
     """Flags that were given (not None) plus the key=value words; a setting given both ways is refused."""
     words = extra_words(ctx)
@@ -209,7 +220,7 @@ def train(ctx: typer.Context, **options: Any):
     from .train import train as run_train
 
     settings = merge_overrides(options, ctx)
-    with interrupted():  # TrainingInterrupted says how to resume
+    with interrupted(), config_named(settings):  # TrainingInterrupted says how to resume
         result = run_train(**settings)
     console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
     console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
@@ -228,8 +239,9 @@ def compare(ctx: typer.Context, **options: Any):
     """
     from .compare import compare as run_compare
 
-    with interrupted():  # CompareInterrupted says what finished and how to go on
-        run_compare(console=console, **merge_overrides(options, ctx))
+    settings = merge_overrides(options, ctx)
+    with interrupted(), config_named(settings):  # CompareInterrupted says what finished and how to go on
+        run_compare(console=console, **settings)
 
 
 @data_app.command("synth")

@@ -224,3 +224,24 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
             except UserError as e:
                 raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
     return distill, {k: v for k, v in merged.items() if k not in distill_keys}
+
+
+def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
+    """An error about a value the --config file set names the file's key, not a flag the user never typed
+    ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
+    import re
+
+    config, m = settings.get("config"), re.match(r"--([a-z0-9][a-z0-9-]*)", str(error))
+    if not config or not m or m[1].replace("-", "_") in settings:
+        return error
+    key = m[1].replace("-", "_")
+    try:
+        layer = read_recipe(config)
+    except UserError:
+        return error
+    if key not in layer:
+        return error
+    rest, value = str(error)[m.end():], f" {layer[key]}"
+    if rest.startswith(value + " ") or rest.startswith(value + ":"):  # '--imgsz 100 is not ...': the value named once
+        return UserError(f"{key}: {layer[key]} in {config}{rest[len(value):]}")
+    return UserError(f"{key} in {config}{rest}")
