@@ -548,11 +548,14 @@ def test_arguments_the_run_sets_itself_are_refused(teacher26, synth_data, tmp_pa
     args = resolve(None, epochs=1, imgsz=64, project=str(tmp_path / "runs"), **extra)[1]
     with pytest.raises(UserError, match=needle):
         preflight(teacher26, "yolo26n.yaml", synth_data, args)
-    recipe = tmp_path / "recipe.yaml"  # the same keys in a --config recipe
+    recipe = tmp_path / "recipe.yaml"  # the same keys in a --config recipe: named as the file's
     recipe.write_text(yaml.safe_dump(extra))
     result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
                      "--config", str(recipe), "--project", str(tmp_path / "runs"))
-    assert_one_line_error(result, needle)
+    (key, value), = extra.items()
+    in_file = needle.replace(f"{key}={value}", f"{key}: {value} in {recipe}").replace(f" instead of {key}=", " instead")
+    assert_one_line_error(result, in_file)
+    assert f"{key}={value}" not in result.output and "drop task=" not in result.output  # no such word was typed
     assert not (tmp_path / "runs").exists()
 
 

@@ -163,4 +163,9 @@ def test_a_bad_value_from_config_is_named_as_the_file_s_key(command, teacher26, 
                           "number >= 1, got 0")
     result = CliRunner().invoke(app, [*base, "--imgsz", "64", "--epochs", "-1"])
     assert_one_line_error(result, "--epochs must be a whole number >= 1, got -1")  # typed: the flag
+    config.write_text("kd_cls: -1\n")  # a distillation key, named without its flag's dashes
+    assert_one_line_error(CliRunner().invoke(app, base), f"kd_cls in {config} must be a number >= 0, got -1")
+    config.write_text("data: elsewhere.yaml\n")  # a key=value word's refusal, for a key the file set
+    assert_one_line_error(CliRunner().invoke(app, base), f"data: elsewhere.yaml in {config} would be replaced: --data "
+                          "sets it; use --data instead")
     assert not (tmp_path / "runs").exists()

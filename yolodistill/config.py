@@ -227,21 +227,22 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
 
 
 def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
-    """An error about a value the --config file set names the file's key, not a flag the user never typed
-    ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
+    """An error about a value the --config file set names the file's key, not a flag or key=value word the user
+    never typed ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
     import re
 
-    config, m = settings.get("config"), re.match(r"--([a-z0-9][a-z0-9-]*)", str(error))
-    if not config or not m or m[1].replace("-", "_") in settings:
+    config, m = settings.get("config"), re.match(r"(--)?([a-z0-9][a-z0-9_-]*)(=?)", str(error))
+    if not config or not m or (m[1] and m[3]):  # '--key ...', 'key=value ...' or 'key ...'
         return error
-    key = m[1].replace("-", "_")
+    key, rest = m[2].replace("-", "_"), str(error)[m.end():]
     try:
         layer = read_recipe(config)
     except UserError:
         return error
-    if key not in layer:
-        return error
-    rest, value = str(error)[m.end():], f" {layer[key]}"
+    value = f"{'' if m[3] else ' '}{layer.get(key)}"
+    if key not in layer or (m[3] and not rest.startswith(value)) or (not m[3] and key in settings):
+        return error  # not the file's value: the flag or word typed (which wins over the file) is the one named
     if rest.startswith(value + " ") or rest.startswith(value + ":"):  # '--imgsz 100 is not ...': the value named once
-        return UserError(f"{key}: {layer[key]} in {config}{rest[len(value):]}")
+        rest = rest[len(value):].replace(f" instead of {key}=", " instead").replace(f"drop {key}=", "drop it")
+        return UserError(f"{key}: {layer[key]} in {config}{rest}")
     return UserError(f"{key} in {config}{rest}")
