@@ -86,7 +86,7 @@ def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
                                           plots=False, project=str(tmp_path), name="val", verbose=False)
     assert (saved[0]["map50"], saved[0]["map50_95"]) == pytest.approx((direct.box.map50, direct.box.map), abs=1e-4)
 
-    table = list(csv.DictReader((out.parent / "bench.csv").open()))
+    table = list(csv.DictReader(io.StringIO((out.parent / "bench.csv").read_text())))
     assert [r["artifact"] for r in table] == [str(p) for p in artifacts]
     assert float(table[1]["latency_p99_ms"]) == saved[1]["latency_ms"]["p99"]
     assert (out.parent / "bench.md").read_text().count("| exp | ") == 3
@@ -396,7 +396,7 @@ def test_openvino_rows_say_they_run_in_bf16(run, learnable_data, tmp_path, monke
                     **FAST)
     assert rows[0]["precision"] == "fp32 (runs bf16)" and tuple(rows[0]) == KEYS
     assert "fp32 (runs bf16)" in " ".join(console.export_text().split())
-    assert next(csv.DictReader((tmp_path / "bench.csv").open()))["precision"] == "fp32 (runs bf16)"
+    assert next(csv.DictReader(io.StringIO((tmp_path / "bench.csv").read_text())))["precision"] == "fp32 (runs bf16)"
     assert "| exp | openvino | fp32 (runs bf16) |" in (tmp_path / "bench.md").read_text()
     assert bench_rows(out) == rows and describe_bench(out).startswith("1 row, on ")
 

@@ -53,7 +53,7 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_plan(teacher26, slower_data,
     proc = start(teacher26, slower_data, tmp_path)
     wait_for_first_epoch(proc, last)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaped, and its pipes read and closed
     assert proc.returncode == -signal.SIGKILL
     done = epochs_done(tmp_path)
     assert 1 <= len(done) < EPOCHS
@@ -123,7 +123,7 @@ def test_sigkill_while_writing_the_checkpoint_keeps_the_last_one(teacher26, slow
         assert time.time() < deadline, "the second checkpoint write never started"
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaped, and its pipes read and closed
     partial = Path(marker.read_text())
     assert partial.parent == last.parent and partial.exists()  # half a checkpoint, on disk
     with pytest.raises(Exception):

@@ -137,7 +137,8 @@ def test_distill_plot_shows_the_terms_a_run_logged(tmp_path):
     assert png == tmp_path / "distill.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
-    assert Image.open(png).size == (640, 320)  # two panels: kd_cls and the ratio (kd_box was off throughout)
+    with Image.open(png) as image:
+        assert image.size == (640, 320)  # two panels: kd_cls and the ratio (kd_box was off throughout)
     csv_path.write_text(f"{head}\n1,5,1.5,1.0,0,0,0.1,1.6\n")
     assert distill_plot(csv_path, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
     csv_path.write_text("epoch,time,train/box_loss\n1,5,1.5\n")

@@ -116,4 +116,4 @@ def test_power_sampler_runs_and_stops_a_real_tegrastats(tmp_path, monkeypatch):
         while len(sampler.samples_mw) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert sampler.samples_mw == [5123, 7481, 7712, 7684]
-    assert sampler._proc.poll() is not None  # stopped and reaped, not left running
+    assert sampler._proc.poll() is not None and sampler._proc.stdout.closed  # stopped, reaped, its pipe closed

@@ -171,6 +171,8 @@ class PowerSampler:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
             self._thread.join(timeout=2)
+            if close := getattr(self._proc.stdout, "close", None):  # its pipe: one per benched artifact otherwise
+                close()
 
 
 def jetson_record(system: System) -> tuple[dict, list[str]]:
