@@ -58,6 +58,13 @@ def count(text: str) -> int:
     return value
 
 
+def check_checkpoint(path: Path, what: str = "--teacher") -> None:
+    """A teacher given as a file is a .pt checkpoint: from a yaml Ultralytics would build a model (KeyError
+    'backbone'), and only after the data and the plain runs."""
+    if Path(path).suffix.lower() != ".pt":
+        raise UserError(f"{what} {path} is not a checkpoint (.pt): pass a teacher's weights")
+
+
 def command_line(argv: list[str] | None = None) -> str:
     """The line that started this process (or its script with `argv`), ready to paste as written: from the
     repository, `python scripts/NAME.py ...` (its paths relative to the repository); from elsewhere, `cd CWD &&`

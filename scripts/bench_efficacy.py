@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, REPO, RESULTS, command_line, count, environment, keep_record, positive_int,
-                     threaded_main, work_dir)
+from _common import (BENCH_WORK, DOCS, REPO, RESULTS, check_checkpoint, command_line, count, environment, keep_record,
+                     positive_int, threaded_main, work_dir)
 from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, dataset_fingerprint, finished,  # noqa: F401
                     prepare_data, read, read_curve, resumable, resume_point, sha256, split_labelled,  # noqa: F401
@@ -90,9 +90,7 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
 
     t = study["teacher"]
     given = args.teacher or (REPO / t["checkpoint"] if t.get("checkpoint") else None)
-    if given is not None and Path(given).exists():
-        if Path(given).suffix.lower() != ".pt":  # Ultralytics would build a model from a yaml: KeyError 'backbone'
-            raise UserError(f"teacher '{given}' is not a checkpoint (.pt): pass a trained teacher's weights")
+    if given is not None and Path(given).exists():  # a .pt: run_study checked it
         return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
     if args.teacher:
         raise UserError(f"teacher '{args.teacher}' does not exist")
@@ -253,8 +251,8 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
                                     "run: include it in --arms")
                 if state == "done" and not same_source(read(run_dir / "run.json"), source, best):
                     state = "retrain" if now else "stale"
-                    why = ("is not finished" if source not in ("done", "validate") else "has a best.pt other than the one this run "
-                           "started from")
+                    why = ("is not finished" if source not in ("done", "validate") else
+                           "has a best.pt other than the one this run started from")
                     print(f"{name} seed {seed}: its source arm '{spec['student']}' {why}: "
                           f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
             plan[(name, seed)] = state
@@ -372,8 +370,8 @@ def run_study(args: argparse.Namespace) -> Path | None:
     if args.report_only and args.prepare_only:
         raise UserError("--report-only and --prepare-only: choose one")
     args.device = check_device(args.device)  # a bad one now: not a traceback at the teacher, nor part run on CPU
-    if args.teacher is not None and args.teacher.suffix.lower() != ".pt":
-        raise UserError(f"--teacher {args.teacher} is not a checkpoint (.pt): pass a trained teacher's weights")
+    if named := args.teacher or study["teacher"].get("checkpoint"):  # the study's own teacher file too
+        check_checkpoint(Path(named), "--teacher" if args.teacher else "teacher")
     check_output(args.results, "--results")
     check_output(args.docs, "--docs", "file")
     args.work = work_dir(args.work)

@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, RESULTS, command_line, count, environment, exit_status, positive_int,
-                     work_dir)
+from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, command_line, count, environment, exit_status,
+                     positive_int, work_dir)
 from _docs import write_docs
 
 from yolodistill.errors import UserError
@@ -135,8 +135,7 @@ def check_inputs(args: argparse.Namespace) -> None:
         if not args.teacher.is_file():
             raise UserError(f"--teacher {args.teacher} not found: pass a teacher checkpoint, or leave it out for an "
                             f"untrained {args.teacher_model}")
-        if args.teacher.suffix.lower() != ".pt":
-            raise UserError(f"--teacher {args.teacher} is not a checkpoint (.pt): pass a teacher's weights")
+        check_checkpoint(args.teacher)
 
 
 def teacher_names(teacher: Path) -> dict[int, str]:

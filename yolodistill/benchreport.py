@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .errors import UserError
 from .parity import NMS_CONF
-from .utils import atomic_write_bytes, atomic_write_text, held_signals
+from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
 
 KEYS = (
     "name", "artifact", "format", "precision", "imgsz", "batch", "device", "latency_ms", "throughput_ips", "size_mb",
@@ -119,13 +119,12 @@ def report_paths(json_path: Path) -> list[Path]:
 def write_reports(rows: list[dict], env: dict, json_path: Path, written: list[Path] | None = None) -> list[Path]:
     """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically;
     each path goes into `written` once it is, so a caller stopped by a Ctrl-C can say which were."""
-    paths, written = report_paths(json_path), [] if written is None else written
-    contents = [json.dumps([{k: r[k] for k in KEYS} for r in rows], indent=2, default=str) + "\n",
-                json.dumps(env, indent=2, default=str) + "\n", csv_text(rows), markdown_text(rows, env)]
-    contents.append(plot_png(rows))  # the slow part, before anything is written: a Ctrl-C here leaves every file
+    written = [] if written is None else written
+    writes = [(atomic_write_json, [{k: r[k] for k in KEYS} for r in rows]), (atomic_write_json, env),
+              (atomic_write_text, csv_text(rows)), (atomic_write_text, markdown_text(rows, env)),
+              (atomic_write_bytes, plot_png(rows))]  # the plot, the slow part, made before anything is written
     with held_signals():  # a Ctrl-C while writing waits, so the five files come from one bench, never two
-        for path, content in zip(paths, contents):
-            write = atomic_write_bytes if isinstance(content, bytes) else atomic_write_text
+        for path, (write, content) in zip(report_paths(json_path), writes):
             written.append(write(path, content))
     return written
 
