@@ -180,3 +180,13 @@ def interrupted_last(teacher26, synth_data, tmp_path_factory) -> Path:
     with pytest.raises(Interrupt):
         first.train()
     return project / "run" / "weights" / "last.pt"
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, as in a command's process (a test worker may run with another)."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)

@@ -484,7 +484,8 @@ def test_bench_without_artifacts_after_an_interrupted_run(mid_training, tmp_path
 
 
 @pytest.mark.parametrize("when", ["drawing the plot", "writing the reports"])
-def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_data, tmp_path, monkeypatch):
+def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_data, tmp_path, monkeypatch,
+                                                          python_sigint):
     """The CLI said 'Nothing was written' while the reports were written one by one: a Ctrl-C at the plot left a new
     bench.json beside the old plot."""
     import signal
@@ -509,11 +510,7 @@ def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_d
             return write_text(path, text)
 
         monkeypatch.setattr(benchreport, "atomic_write_text", pressed)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a command's process
-    try:
-        result = CliRunner().invoke(app, args)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 130, result.output
     out_text = " ".join(result.output.split())
     if when == "drawing the plot":

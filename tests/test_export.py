@@ -250,14 +250,6 @@ def test_a_refused_re_export_leaves_the_earlier_export_as_it_was(weights, synth_
     assert earlier.read_bytes() == before and leftovers(weights.parent) == []
 
 
-@pytest.fixture
-def python_sigint():
-    """Python's own Ctrl-C handler, as in a command's process (a test worker may run with another)."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 @pytest.mark.parametrize("when", ["put in place", "temp folder removed", "both", "the move failed"])
 def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data, monkeypatch, python_sigint):
     """The CLI said 'Nothing was exported' for a Ctrl-C at any point, also once the new file had replaced the old;
