@@ -40,6 +40,13 @@ def test_long_model_names_stay_whole_on_a_narrow_terminal():
     assert all(n in cells for n in names) and "…" not in text
 
 
+def test_a_model_name_with_brackets_is_shown_as_written():
+    """rich took '[exp]' in a run's name for markup and printed 'best-.onnx'."""
+    console = Console(file=io.StringIO(), width=200, record=True)
+    print_table([table_row("best-[exp]", "onnx", 96)], {}, console)
+    assert "best-[exp]" in console.export_text()
+
+
 def wide_rows() -> list[dict]:
     """Two sizes (an imgsz column) and an OpenVINO row that runs in bf16: wider than 80 columns."""
     rows = [table_row("plain-seed3", "pt", 192), table_row("plain-seed3", "openvino", 192),

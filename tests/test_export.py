@@ -476,12 +476,18 @@ def test_openvino_int8_without_nncf_names_the_package(weights, synth_data):
         ex.export_model(weights, format="openvino", int8=True, data=synth_data)
 
 
-def test_cli_export_prints_artifact_and_parity(weights, synth_data):
-    args = ["export", "--weights", str(weights), "--format", "onnx", "--data", str(synth_data)]
+def test_cli_export_prints_artifact_and_parity(weights, synth_data, tmp_path):
+    """The artifact's path is printed whole on one line, however long, for the user to copy: rich broke it at 80
+    columns, inside the file name when the folder's length fell so, and took '[exp]' in it for markup."""
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 3) / "[exp]" / "weights"
+    deep.mkdir(parents=True)
+    shutil.copy(weights, deep / "best.pt")
+    args = ["export", "--weights", str(deep / "best.pt"), "--format", "onnx", "--data", str(synth_data)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "best.onnx" in result.output and "MB" in result.output and "Parity with PyTorch" in result.output
-    assert (weights.parent / "best.onnx").is_file()
+    assert f"{deep / 'best.onnx'} (" in result.output and "MB)" in result.output
+    assert "Parity with PyTorch" in result.output
+    assert (deep / "best.onnx").is_file()
 
 
 @pytest.mark.parametrize("cfg, task, recorded", [("yolo26n-cls.yaml", "classify", True),

@@ -305,7 +305,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
-    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {name}", during=sampler)
+    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)}", during=sampler)
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
     params, flops = model_cost(source_checkpoint(path), imgsz)
@@ -365,11 +365,11 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
         try:
             check_runtime(fmt, device)
         except UserError as e:  # an export made elsewhere (a Jetson's .engine) is skipped, not fatal
-            console.print(f"[yellow]Skipping {p.name}:[/] {e}")
+            console.print(f"[yellow]Skipping {escape(p.name)}:[/] {escape(str(e))}")
             continue
         if p != best and p.stat().st_mtime < best.stat().st_mtime:  # a run retrained into the folder (--exist-ok)
-            console.print(f"[yellow]Warning:[/] {p.name} is older than {best.name} beside it, so it may be an export "
-                          f"of earlier weights: export again to bench the current ones")
+            console.print(f"[yellow]Warning:[/] {escape(p.name)} is older than {escape(best.name)} beside it, so it "
+                          "may be an export of earlier weights: export again to bench the current ones")
         chosen.append((p, fmt))
     return chosen
 
@@ -402,7 +402,7 @@ def bench(
     system: sysinfo.System | None = None,
 ) -> list[dict]:
     """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record."""
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     system = system or sysinfo.System()
     if isinstance(artifacts, (str, os.PathLike)):  # one artifact from Python, not a list of its characters
         artifacts = [artifacts]
@@ -424,7 +424,7 @@ def bench(
     if env["jetson"]:
         env["energy"] = {}
     for w in warnings:
-        console.print(f"[yellow]Warning:[/] {w}")
+        console.print(f"[yellow]Warning:[/] {escape(w)}")
     rows = []
     # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
     # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import UserError
@@ -139,7 +140,7 @@ def terminal_cells(r: dict) -> dict[str, str]:
     """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return {"model": r["name"], "fmt": fmt_cell(r), "prec": r["precision"], "imgsz": str(r["imgsz"]),
+    return {"model": escape(r["name"]), "fmt": fmt_cell(r), "prec": r["precision"], "imgsz": str(r["imgsz"]),
             "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
             "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
             "mAP50-95": num(r["map50_95"], ".3f")}

@@ -25,8 +25,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Make or convert datasets in YOLO format.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # paths stay whole on one line, to copy; tables still fit the width
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def user_errors(fn):
@@ -222,9 +222,9 @@ def train(ctx: typer.Context, **options: Any):
     settings = merge_overrides(options, ctx)
     with interrupted(), config_named(settings):  # TrainingInterrupted says how to resume
         result = run_train(**settings)
-    console.print(f"[bold green]Done.[/] Student weights: {result.best}", soft_wrap=True)
-    console.print(f"Results: {result.save_dir / 'results.csv'}", soft_wrap=True)
-    console.print(f"Settings: {result.save_dir / 'distill.yaml'}", soft_wrap=True)
+    console.print(f"[bold green]Done.[/] Student weights: {escape(str(result.best))}", soft_wrap=True)
+    console.print(f"Results: {escape(str(result.save_dir / 'results.csv'))}", soft_wrap=True)
+    console.print(f"Settings: {escape(str(result.save_dir / 'distill.yaml'))}", soft_wrap=True)
 
 
 @app.command(context_settings=RUN_CONTEXT)
@@ -257,7 +257,7 @@ def data_synth(
     from .data import make_synthetic
 
     path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed)
-    console.print(f"Wrote {images} images, {classes} classes: {path}")
+    console.print(f"Wrote {images} images, {classes} classes: {escape(str(path))}")
 
 
 @data_app.command("convert")
@@ -424,7 +424,7 @@ def info():
     for table in tables:
         console.print(table)
     for w in warnings:
-        console.print(f"[yellow]Warning:[/] {w}")
+        console.print(f"[yellow]Warning:[/] {escape(w)}")
 
 
 def main() -> None:

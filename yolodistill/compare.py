@@ -306,7 +306,7 @@ def compare(
     from .config import DistillConfig, resolve
     from .unlabeled import unlabeled_sources
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
     reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
     if "resume" in reserved:  # compare has no resume of its own: a rerun keeps what finished

@@ -104,7 +104,7 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "auto
     made: list[Path] = []
     with cpu_threads(threads) as threads:
         try:
-            return run_demo(out, quick, device, threads, console or Console(), made)
+            return run_demo(out, quick, device, threads, console or Console(soft_wrap=True), made)
         except KeyboardInterrupt:
             if made:  # the inner compare's advice to continue it with --exist-ok does not apply to the demo
                 raise DemoInterrupted(made[0]) from None
@@ -159,7 +159,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
         if i > 1:
             seconds[STEPS[i - 2]] = round(now - last, 1)
         last = now
-        console.print(f"[bold cyan][{i}/{len(STEPS)}][/] {text}")
+        console.print(f"[bold cyan][{i}/{len(STEPS)}][/] {escape(text)}")
 
     step(1, f"synthetic dataset: {p['images']} images at {p['imgsz']} px")
     data = make_synthetic(save_dir / "data", images=p["images"], classes=3, imgsz=p["imgsz"], seed=0)

@@ -60,7 +60,7 @@ class ExportResult:
         """Rich markup for the CLI: path and size, parity, and the INT8 gate when there is one."""
         lines = [
             f"[bold green]Exported[/] {self.format} {self.precision} at {self.imgsz} px"
-            f"{f' ({escape(self.kind)})' if self.kind else ''}: {self.artifact} "
+            f"{f' ({escape(self.kind)})' if self.kind else ''}: {escape(str(self.artifact))} "
             f"({self.size_mb:.1f} MB)",
             f"Parity with PyTorch on {escape(self.sample)}: {self.parity.render()}",
         ]
