@@ -101,6 +101,22 @@ def test_cap_factor_by_hand():
     assert BackboneCap(weights).state() is None  # nothing measured: nothing for a checkpoint
 
 
+def test_cap_reference_waits_for_a_pull():
+    """Batches whose terms do not pull yet (a student at its teacher) are no reference: r_0 = 0 made the factor 0
+    for the rest of the run once they pulled."""
+    x = torch.ones(1, requires_grad=True)
+    cap = BackboneCap({"kd_cls": 1.0}, batches=2, every=1, smoothing=0.5)
+    cap.update(*pulls(x, 2.0, kd_cls=0.0), [x])
+    assert (cap.seen, cap.factor, cap.measuring) == (0, 1.0, True)
+    cap.update(*pulls(x, 2.0, kd_cls=1.0), [x])
+    cap.update(*pulls(x, 2.0, kd_cls=1.0), [x])
+    assert (cap.seen, cap.reference_kd, cap.factor) == (2, 2.0, 1.0)
+    cap.update(*pulls(x, 2.0, kd_cls=3.0), [x])  # kd average 1 + (3 - 1) / 2 = 2: twice r_0
+    assert cap("kd_cls") == pytest.approx(0.5)
+    cap.update(*pulls(x, 2.0, kd_cls=0.0), [x])  # measured now: no pull is an average falling, not a bad batch
+    assert cap.seen == 4 and cap("kd_cls") == 1.0
+
+
 def measure_on_rank(rank: int, port: int, out: str) -> None:
     """One DDP rank of the test below: its own images pull differently from the other rank's."""
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)

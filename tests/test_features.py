@@ -55,6 +55,13 @@ def test_cwd_by_hand_over_channels_and_temperature():
     assert ChannelWiseKD(2.0)(s, t).item() == pytest.approx(expected, rel=1e-4)
 
 
+def test_cwd_divides_by_images_and_channels():
+    # Two images, both as above (standardised over the batch: still [1, -1] each): the KL twice, over N C = 2.
+    s, t = torch.zeros(2, 1, 1, 2), torch.tensor([3.0, -1.0] * 2).view(2, 1, 1, 2)
+    p = softmax_pair(1.0)
+    assert ChannelWiseKD(1.0)(s, t).item() == pytest.approx(sum(pi * math.log(pi / 0.5) for pi in p), rel=1e-4)
+
+
 def softmax_pair(x: float) -> list[float]:
     """softmax([x, -x])."""
     return [math.exp(x) / (math.exp(x) + math.exp(-x)), math.exp(-x) / (math.exp(x) + math.exp(-x))]
@@ -64,6 +71,27 @@ def test_mgd_rebuilds_the_standardised_teacher():
     # No mask, an identity generator: MSE(student, standardised teacher) = mean((0 - [1, -1])^2) = 1.
     s, t = torch.zeros(1, 1, 1, 2), torch.tensor([3.0, -1.0]).view(1, 1, 1, 2)
     assert MaskedGenerativeKD(0.0)(s, t, nn.Identity()).item() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_mgd_masks_whole_locations_of_the_student():
+    """ratio 1 hides every location of the student: the generator sees zeros, whatever the student; ratio 0 hides
+    none; between, a location is hidden in every channel or in none (one mask over the channels)."""
+    s, t = torch.tensor([2.0, 5.0]).view(1, 1, 1, 2), torch.tensor([3.0, -1.0]).view(1, 1, 1, 2)
+    assert MaskedGenerativeKD(1.0)(s, t, nn.Identity()).item() == pytest.approx(1.0, rel=1e-4)
+    assert MaskedGenerativeKD(0.0)(s, t, nn.Identity()).item() == pytest.approx(((2 - 1) ** 2 + (5 + 1) ** 2) / 2,
+                                                                                rel=1e-4)
+    seen = []
+    torch.manual_seed(0)
+    MaskedGenerativeKD(0.5)(torch.ones(2, 3, 8, 8), torch.randn(2, 3, 8, 8), lambda x: seen.append(x) or x)
+    hidden = seen[0] == 0
+    assert (hidden == hidden[:, :1]).all() and 0 < hidden.float().mean().item() < 1
+
+
+def test_score_weighted_l2_divides_by_channels():
+    # The channel above beside one where student and teacher agree: half the loss.
+    s = torch.tensor([1.0, -1.0, 1.0, -1.0] * 2).view(1, 2, 1, 4)
+    t = torch.tensor([1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0]).view(1, 2, 1, 4)
+    assert ScoreWeightedL2()(s, t, torch.tensor([[0.0, 0.0, 1.0, 1.0]])).item() == pytest.approx(2.0, rel=1e-4)
 
 
 def test_score_weighted_l2_by_hand():

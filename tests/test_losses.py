@@ -92,6 +92,46 @@ def test_box_iou_kd_by_hand():
     assert none.item() == 0.0 and none.requires_grad  # no positive: zero, and the graph kept for the backward pass
 
 
+def ciou(a: list[float], b: list[float]) -> float:
+    """Complete IoU of two xyxy boxes, by hand (Zheng et al., AAAI 2020), with Ultralytics' eps."""
+    eps = 1e-7
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    wa, ha, wb, hb = a[2] - a[0], a[3] - a[1] + eps, b[2] - b[0], b[3] - b[1] + eps
+    iou = inter / (wa * ha + wb * hb - inter + eps)
+    c2 = (max(a[2], b[2]) - min(a[0], b[0])) ** 2 + (max(a[3], b[3]) - min(a[1], b[1])) ** 2 + eps
+    rho2 = ((b[0] + b[2] - a[0] - a[2]) ** 2 + (b[1] + b[3] - a[1] - a[3]) ** 2) / 4
+    v = 4 / math.pi**2 * (math.atan(wb / hb) - math.atan(wa / ha)) ** 2
+    return iou - (rho2 / c2 + v * v / (v - iou + 1 + eps))
+
+
+def test_box_iou_kd_by_hand_off_centre():
+    """Other centres and aspects, where CIoU, DIoU, GIoU and IoU all differ; the teacher's negative side is a box
+    side of 0, its distances being clamped at 0 (a box, never a negative width)."""
+    s = torch.tensor([1.0, 2.0, 3.0, 0.5]).view(1, 4, 1)
+    t = torch.tensor([2.0, 1.0, 1.0, 1.5]).view(1, 4, 1)
+    box_s, box_t = [-1.0, -2.0, 3.0, 0.5], [-2.0, -1.0, 1.0, 1.5]  # ltrb around the anchor point (0, 0)
+    expected = 0.7 * (1 - ciou(box_s, box_t)) / 1.3
+    assert BoxIoUKD()(s, t, torch.tensor([[0.7]]), torch.tensor(1.3)).item() == pytest.approx(expected, rel=1e-5)
+    negative = t.clone()
+    negative[0, 2, 0] = -4.0
+    clamped = BoxIoUKD()(s, negative, torch.tensor([[0.7]]), torch.tensor(1.3)).item()
+    assert clamped == pytest.approx(0.7 * (1 - ciou(box_s, [-2.0, -1.0, 0.0, 1.5])) / 1.3, rel=1e-5)
+
+
+def test_localization_kd_by_hand_over_sides_and_weights():
+    """Every side its own distribution and every anchor its own weight: the mean over the four sides, weighted."""
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(1, 12, 2, generator=g) * 2, torch.randn(1, 12, 2, generator=g) * 2  # reg_max 3, two anchors
+    w, temp, n = [0.2, 0.9], 2.0, 1.7
+    expected = 0.0
+    for a in range(2):
+        sides = [kl(softmax([x / temp for x in t[0, 3 * k:3 * k + 3, a].tolist()]),
+                    softmax([x / temp for x in s[0, 3 * k:3 * k + 3, a].tolist()])) for k in range(4)]
+        expected += w[a] * temp**2 * sum(sides) / 4
+    got = LocalizationKD(3, temp)(s, t, torch.tensor([w]), torch.tensor(n)).item()
+    assert got == pytest.approx(expected / n, rel=1e-5)
+
+
 def test_localization_kd_by_hand():
     # reg_max 2, one anchor: student uniform on every side, teacher softmax([log 3, 0]) = [0.75, 0.25].
     s = torch.zeros(1, 8, 1)

@@ -185,6 +185,8 @@ class BackboneCap:
         det, kd = rank_mean(measured, detection.device)
         if not (math.isfinite(det) and math.isfinite(kd)) or det <= 0:
             return  # a NaN step or no labelled image: measure another batch
+        if self.measuring and kd <= 0:  # no pull yet (a student at its teacher, kd_box on boxless images): a zero
+            return  # reference would hold the terms at 0 for the rest of the run once they pull
         if self.measuring:  # the averages start from the reference's means
             self.reference_det, self.reference_kd = self.reference_det + det, self.reference_kd + kd
             self.det, self.kd = self.reference_det / (self.seen + 1), self.reference_kd / (self.seen + 1)

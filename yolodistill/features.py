@@ -50,7 +50,7 @@ class ScoreWeightedL2(nn.Module):
 
     L = sum_{c,x} w_x * (f^s_cx - f^t_cx)^2 / (C * sum_x w_x),  w_x = teacher confidence at location x,
 
-    here max_c sigmoid of the teacher's one-to-many logits (`FeatureKD`); Ultralytics takes max_c sigmoid of the sum
+    here max_c sigmoid of the teacher's one-to-many logits (`FeatureKD`); Ultralytics takes max_c sigmoid of the mean
     of both YOLO26 branches' logits, one2one included, which the validated one-to-many predictions do not use.
     """
 
@@ -114,6 +114,12 @@ class CrossHeadKD(nn.Module):
 
     Why: the distillation gradient reaches the student's features only, while its own head learns from the ground
     truth alone. Both sides are in the teacher's output space, so any family of teacher works.
+
+    Not the paper's exact form: it feeds the student's intermediate head features into the teacher head's later
+    layers, without an adapter, and matches them with its own losses (a quality-focal class term; GIoU, or a
+    distribution KL for DFL heads). Here the student's neck features go through an adapter A into the teacher's whole
+    head, since a student and teacher of different widths (or families) share no head layer, and the head terms of
+    `losses.py` are reused so that `kd_feat cross` is normalised as they are.
     """
 
     def __init__(self, reg_max: int, box_gain: float, dfl_gain: float, cls_gain: float, temperature: float = 2.0):

@@ -76,7 +76,9 @@ class BoxIoUKD(nn.Module):
 
     w_a the assigner's target score on the student's positives (the weight of Ultralytics' box loss) plus the ring
     weight around them, N the target score sum: Ultralytics' box loss with the teacher's box as the target. CIoU as in
-    Ultralytics' `BboxLoss`; PP-YOLOE's distiller uses GIoU on positives the same way.
+    Ultralytics' `BboxLoss`; PP-YOLOE's distiller uses GIoU on positives the same way. The teacher's distances are
+    clamped at 0, so that its target is a box (YOLO26's raw distances can be negative); the student's are not, as in
+    Ultralytics' box loss.
     """
 
     def forward(self, student_dist: torch.Tensor, teacher_dist: torch.Tensor, weight: torch.Tensor,
@@ -148,8 +150,11 @@ def box_weights(scores: torch.Tensor, fg: torch.Tensor, inside: torch.Tensor, te
 
 def label_gates(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tensor, torch.Tensor],
                 targets: torch.Tensor, boxes: torch.Tensor, fg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Teacher-bounded gates (Chen et al., NeurIPS 2017, "Learning Efficient Object Detection Models with Knowledge
-    Distillation"): distill only where the labels say the teacher is closer to the truth than the student.
+    """Teacher-bounded gates, after the teacher-bounded regression loss of Chen et al. (NeurIPS 2017, "Learning
+    Efficient Object Detection Models with Knowledge Distillation"): distill only where the labels say the teacher is
+    closer to the truth than the student. The paper bounds regression only, with a margin m, and there the bound
+    switches on a pull toward the ground truth, never toward the teacher; here both gates (class and box, no margin)
+    switch on the pull toward the teacher.
 
     class (B, C, A): |p - y| < |q - y|, y the class loss's target score, p and q the teacher's and student's
     probabilities; box (B, A): the student's positives where IoU(teacher box, target) > IoU(student box, target).
