@@ -3,15 +3,31 @@ that match."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from torch import nn
+from ultralytics.nn.modules.block import Attention, C2f, C3k2
 from ultralytics.nn.tasks import DetectionModel
 
-from yolodistill.start import select_weights, starts_from_teacher
+from yolodistill.start import ancestors, evenly_spaced, head_channels, select_weights, starts_from_teacher
 
 
 def model_of(cfg: str, seed: int = 0) -> DetectionModel:
     torch.manual_seed(seed)
     return DetectionModel(cfg, nc=3, verbose=False)
+
+
+class Layers(nn.Module):
+    """The smallest model select_weights reads: top-level layers under `model.<i>`, like a DetectionModel's."""
+
+    def __init__(self, *layers: nn.Module, seed: int = 0):
+        super().__init__()
+        self.model = nn.Sequential(*layers)
+        torch.manual_seed(seed)
+        for tensor in self.state_dict().values():  # distinct values everywhere, BatchNorm statistics included
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5)
 
 
 def test_weight_selection_takes_evenly_spaced_teacher_weights():
@@ -71,3 +87,53 @@ def test_starts_from_teacher_only_for_a_fresh_yaml_student():
 
     assert resolve(None, student="best.pt", pretrained=False)[0] == resolve(None, student="yolo26n.yaml")[0]
     assert resolve(None, student="best.pt")[0].kd_gate  # the trained student's block, with its weights
+
+
+def test_evenly_spaced_keeps_floor_of_i_t_over_s():
+    """5 -> 3 keeps floor(0), floor(5/3), floor(10/3) = 0, 1, 3 (not 0, 1, 2 at the whole ratio, nor 0, 2, 4 from
+    the ends); 4 -> 2 keeps 0 and 2; a `chosen` dimension takes exactly the indices given."""
+    grid = torch.arange(20).view(5, 4)
+    assert evenly_spaced(torch.arange(5), torch.Size([3])).tolist() == [0, 1, 3]
+    assert evenly_spaced(grid, torch.Size([3, 2])).tolist() == [[0, 2], [4, 6], [12, 14]]
+    assert evenly_spaced(grid, torch.Size([3, 2]), {1: torch.tensor([1, 3])}).tolist() == [[1, 3], [5, 7], [13, 15]]
+    assert evenly_spaced(grid, torch.Size([5, 4])) is grid  # nothing narrower: the tensor as it is
+
+
+def test_ancestors_run_from_the_top_to_the_module_itself():
+    assert ancestors("model.2.m.0.cv1") == ["model", "model.2", "model.2.m", "model.2.m.0", "model.2.m.0.cv1"]
+
+
+def test_weight_selection_takes_attention_batchnorms_head_by_head():
+    """The BatchNorms after qkv and pe follow their convolution's heads: all four of weight, bias, running mean and
+    running variance are teacher heads 0 and 2 whole (4 heads of [q32, k32, v64] to 2); proj's output channels are
+    evenly spaced like the block around it."""
+    teacher, student = Layers(Attention(256, num_heads=4), seed=1), Layers(Attention(128, num_heads=2))
+    assert select_weights(teacher, student) == (1, 1)
+    t, s = teacher.model[0], student.model[0]
+    for stat in ("weight", "bias", "running_mean", "running_var"):
+        t_qkv, s_qkv = getattr(t.qkv.bn, stat).view(4, 128), getattr(s.qkv.bn, stat).view(2, 128)
+        assert torch.equal(s_qkv, t_qkv[[0, 2]]), f"qkv.bn.{stat}"
+        t_pe, s_pe = getattr(t.pe.bn, stat).view(4, 64), getattr(s.pe.bn, stat).view(2, 64)
+        assert torch.equal(s_pe, t_pe[[0, 2]]), f"pe.bn.{stat}"
+        assert torch.equal(getattr(s.proj.bn, stat), getattr(t.proj.bn, stat)[::2]), f"proj.bn.{stat}"
+
+
+def test_attention_heads_of_another_size_are_not_taken_whole():
+    """Two heads of 128 channels against two of 64: no head fits, so plain evenly spaced channels (q, k, v layout
+    unknown to the student); taking the teacher's first 2 x 128 qkv channels as 'heads' would be wrong."""
+    teacher, student = Layers(Attention(256, num_heads=2), seed=1), Layers(Attention(128, num_heads=2))
+    assert head_channels(teacher.model[0], student.model[0]) == {}
+    assert select_weights(teacher, student) == (1, 1)
+    assert torch.equal(student.model[0].qkv.conv.weight, teacher.model[0].qkv.conv.weight[::2, ::2])
+
+
+def test_weight_selection_needs_the_same_class_not_a_subclass():
+    """C3k2 subclasses C2f and has the same tensors: a C3k2 teacher layer is still another class than a C2f student
+    layer, so that layer keeps its random start."""
+    teacher, student, untouched = Layers(C3k2(64, 64), seed=1), Layers(C2f(32, 32)), Layers(C2f(32, 32))
+    assert select_weights(teacher, student) == (0, 1)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), untouched.state_dict().values()))
+
+
+def test_a_pathlib_pretrained_is_the_students_own_weights():
+    assert not starts_from_teacher(True, "yolo26n.yaml", pretrained=Path("runs/x/weights/best.pt"))
