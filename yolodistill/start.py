@@ -17,8 +17,8 @@ from ultralytics.nn.modules.block import Attention
 def evenly_spaced(
     tensor: torch.Tensor, shape: torch.Size, chosen: dict[int, torch.Tensor] | None = None
 ) -> torch.Tensor:
-    """The sub-tensor of `shape` that keeps indices floor(i * T / S) along every dimension where T != S (callers give T > S), or the
-    indices `chosen` gives for a dimension."""
+    """The sub-tensor of `shape` that keeps indices floor(i * T / S) along every dimension where T != S (callers give
+    T > S), or the indices `chosen` gives for a dimension."""
     out = tensor
     for dim, (t, s) in enumerate(zip(tensor.shape, shape)):
         index = (chosen or {}).get(dim)
