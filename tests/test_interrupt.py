@@ -64,11 +64,13 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_plan(teacher26, slower_data,
     assert not list(last.parent.glob(".*partial"))  # no half-written checkpoint left behind
 
 
-def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_data, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_data, tmp_path, sig):
+    """SIGTERM (`kill`, a job scheduler's stop) as Ctrl-C: it killed the run with best.pt in training form."""
     last = tmp_path / "run" / "weights" / "last.pt"
     proc = start(teacher26, slower_data, tmp_path)
     wait_for_first_epoch(proc, last)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
@@ -81,6 +83,8 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_last_pt(teacher26, slower_d
                             "print(type(m.model).__name__, 'yolodistill' in sys.modules)"],
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0 and shown.stdout.split()[-2:] == ["DetectionModel", "False"], shown.stderr[-2000:]
+    if sig == signal.SIGTERM:
+        return  # the resume below is the same as after a Ctrl-C
     resumed = subprocess.run([PYTHON, "-m", "yolodistill.cli", "train", "--resume", str(last), "--workers", "0"],
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]  # over the finished-form best.pt, to the planned end

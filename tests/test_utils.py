@@ -153,6 +153,33 @@ def run_swallowed_press(trainer) -> None:
                 signal.raise_signal(signal.SIGINT)
 
 
+SIGTERM_IN_A_BACKGROUND_JOB = """
+import signal, sys
+from collections import defaultdict
+from yolodistill.utils import STICKY_EVENTS, sticky_interrupt
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's background job (&) or nohup starts it
+trainer = type("Trainer", (), {})()
+trainer.callbacks = defaultdict(list)
+try:
+    with sticky_interrupt(trainer) as pressed:
+        signal.raise_signal(signal.SIGTERM)
+except KeyboardInterrupt:
+    print("stopped", pressed == [signal.SIGTERM], signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+          signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+"""
+
+
+def test_sigterm_stops_training_as_ctrl_c_does_even_in_a_background_job():
+    """A scheduler's stop or `kill` ended the process at once, best.pt left in training form with the teacher inside;
+    it is taken as a Ctrl-C (the run then finishes best.pt), and the handlers are put back after."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SIGTERM_IN_A_BACKGROUND_JOB], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.split() == ["stopped", "True", "True", "True"], done.stderr[-2000:]
+
+
 def test_quieter_raises_ultralytics_log_level_only_inside_the_block():
     import logging
 

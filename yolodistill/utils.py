@@ -208,11 +208,15 @@ def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
     """Ctrl-C for the whole of `trainer.train()`, even where it lands in a plot Ultralytics wraps in @TryExcept
     (which swallows any exception) or in a finaliser run by its gc.collect() (Python prints and drops it): the run
     trained on. The handler remembers the press, and the trainer's next callback (each batch) raises it again, or
-    the block's end where no callback came after it.
-    Only where Ctrl-C has Python's own handler, in the main thread. Yields the presses."""
+    the block's end where no callback came after it. SIGTERM (`kill`, a job scheduler's stop) is taken as Ctrl-C
+    where nothing else handles it (also in a background job, which ignores Ctrl-C): it killed the run with best.pt in
+    training form, the teacher inside. Only signals with Python's own handler, in the main thread. Yields the
+    presses."""
     pressed: list[int] = []
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    main = threading.current_thread() is threading.main_thread()
+    taken = [sig for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL))
+             if main and signal.getsignal(sig) is default]
+    if not taken:
         yield pressed
         return
 
@@ -226,12 +230,13 @@ def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
 
     for event in STICKY_EVENTS:
         trainer.callbacks[event].insert(0, again)
-    previous = signal.signal(signal.SIGINT, remember)
+    previous = {sig: signal.signal(sig, remember) for sig in taken}
     try:
         yield pressed
         if pressed:  # swallowed after the last callback (Ultralytics' final plots, on_train_end, gc.collect())
             raise KeyboardInterrupt
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for event in STICKY_EVENTS:
             trainer.callbacks[event].remove(again)
