@@ -448,6 +448,27 @@ def test_auto_is_ultralytics_choice(device, monkeypatch):
     assert concrete_device("cpu") == "cpu"
 
 
+def test_commands_on_one_device_refuse_several_and_offer_none(monkeypatch):
+    """export, bench, pseudo-label and demo run on one device: '0,1' was handed on, and their refusals offered '0,1
+    for several', which train alone can use."""
+    import torch
+
+    from yolodistill.checks import check_device, concrete_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("0,1") == "0,1" and check_device("1", several=False) == "1"
+    for device in ("0,1", "-1,-1", [0, 1]):
+        with pytest.raises(UserError, match="names several GPUs, and this command runs on one: pass one index"):
+            check_device(device, several=False)
+    with pytest.raises(UserError, match="several GPUs"):
+        concrete_device("0,1")
+    with pytest.raises(UserError) as one:
+        check_device("gpu", several=False)
+    with pytest.raises(UserError) as train_s:
+        check_device("gpu")
+    assert str(one.value).endswith("a GPU index such as 0") and str(train_s.value).endswith("(0,1 for several)")
+
+
 @pytest.mark.parametrize("device, gpus, needle", [
     ("0", 0, "asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu"),
     ("cuda:0", 0, "sees none"),

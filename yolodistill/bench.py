@@ -322,7 +322,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
 def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str, json_path: Path | None) -> None:
     """Reject settings that cannot give a measurement, or whose results could not be written, before loading
     anything."""
-    check_device(device)
+    check_device(device, several=False)
     if json_path is not None:
         check_output(json_path, "--json", kind="file")
         if Path(json_path).suffix.lower() != ".json":  # .csv/.md/.png beside it take its name less the suffix

@@ -296,7 +296,7 @@ def export_model(
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, batch, max_drop)
     check_export_words(words)
-    device = check_device(device)
+    device = check_device(device, several=False)
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
         weights = local_checkpoint(weights, "--weights")
     weights = require_file(weights, "--weights", (".pt",))

@@ -83,7 +83,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
         raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     check_seed(seed)
     check_batch(batch)
-    device = check_device(device)  # auto, or one this machine has: Ultralytics' ValueError otherwise
+    device = check_device(device, several=False)  # auto, or one this machine has: Ultralytics' ValueError otherwise
     check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
     teacher = local_checkpoint(teacher, "teacher")  # an official name (yolo26x.pt) or a URL, as train takes them
