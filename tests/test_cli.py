@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -199,6 +200,7 @@ def test_info_lists_versions_and_format_support():
     import ultralytics
 
     assert torch.__version__.split("+")[0] in flat and ultralytics.__version__ in flat
+    assert f"yolodistill │ {importlib.metadata.version('yolodistill')} │" in flat  # its own, for a bug report
     assert "CPUExecutionProvider" in flat
     assert "yolodistill[openvino]" in flat  # brackets survive rich markup
     engine_ok = torch.cuda.is_available()
@@ -207,6 +209,12 @@ def test_info_lists_versions_and_format_support():
 
     bf16 = runtime_precision("openvino", "fp32") == "bf16"  # this CPU's OpenVINO default, said where export uses it
     assert ("computes fp32 and fp16 models in bf16 on this CPU by default" in here_column(result.output)) == bf16
+
+
+def test_version_is_printed_alone_and_exits_0():
+    """`yolodistill --version`, as pip shows it; it was 'No such option', status 2."""
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"yolodistill {importlib.metadata.version('yolodistill')}\n"
 
 
 def here_column(output: str) -> str:

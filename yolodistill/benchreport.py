@@ -82,7 +82,9 @@ def markdown_text(rows: list[dict], env: dict) -> str:
     where = env["jetson"]["board"] if env.get("jetson") else env.get("gpu") if gpu else env.get("cpu")
     batch = rows[0]["batch"]
     how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {rows[0]['device']}, "
-           f"{env.get('runs', '?')} timed runs after {env.get('warmup', '?')} warm-up; mAP on {env.get('data', '?')}")
+           f"{env.get('runs', '?')} timed runs after {env.get('warmup', '?')} warm-up; mAP on {env.get('data', '?')}, "
+           "square at imgsz as every format takes it (rect=False: a .pt's results.csv and yolo val batch by aspect "
+           "ratio, so they can read differently)")
     made = ", ".join(f"{k} {env[k]}" for k in ("created", "command") if env.get(k))
     notes = [f"- {n}" for n in head_notes(rows)]
     return "\n".join([f"# Benchmark on {where}", "", how + ".", *([made] if made else []), "", *lines, "",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
+import importlib.metadata
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError
-from .words import extra_words, is_word, only_own_words, own_words, typed
+from .words import Opt, extra_words, is_word, only_own_words, opt, own_words, typed, with_options
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -27,6 +26,18 @@ data_app = typer.Typer(help="Make or convert datasets in YOLO format.", no_args_
 app.add_typer(data_app, name="data")
 console = Console(soft_wrap=True)  # paths stay whole on one line, to copy; tables still fit the width
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def show_version(asked: bool) -> None:
+    if asked:  # the installed distribution's, as pip and `yolodistill info` show it
+        console.print(f"yolodistill {importlib.metadata.version('yolodistill')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                      help="Print yolodistill's version and exit.")) -> None:
+    pass
 
 
 def user_errors(fn):
@@ -81,20 +92,6 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
 
 # --- Options shared by train and compare ------------------------------------------------------------------------------
 # Defined once: a flag added here appears in both commands with the same help (tests/test_cli.py holds them equal).
-
-
-@dataclass(frozen=True)
-class Opt:
-    """One command-line option: its parameter name, Python type and Typer definition."""
-
-    name: str
-    type: Any
-    info: Any
-
-
-def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> Opt:
-    """Help is escaped: Typer reads it as Rich markup, where '[default: 640]' is a style tag and vanishes."""
-    return Opt(name, type_, typer.Option(default, *decls, help=escape(help)))
 
 
 def inputs(resume: bool) -> tuple[Opt, ...]:
@@ -190,21 +187,6 @@ COMPARE_ONLY = (
 )
 
 
-def with_options(*groups: tuple[Opt, ...]):
-    """Give a command the options of `groups` as keyword parameters, which Typer reads from its signature; the
-    function takes them as **options."""
-
-    def decorate(fn):
-        params = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
-                  if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        params += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.info, annotation=o.type)
-                   for group in groups for o in group]
-        fn.__signature__ = inspect.Signature(params)
-        return fn
-
-    return decorate
-
-
 RUN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
@@ -222,9 +204,9 @@ def train(ctx: typer.Context, **options: Any):
     settings = merge_overrides(options, ctx)
     with interrupted(), config_named(settings):  # TrainingInterrupted says how to resume
         result = run_train(**settings)
-    console.print(f"[bold green]Done.[/] Student weights: {escape(str(result.best))}", soft_wrap=True)
-    console.print(f"Results: {escape(str(result.save_dir / 'results.csv'))}", soft_wrap=True)
-    console.print(f"Settings: {escape(str(result.save_dir / 'distill.yaml'))}", soft_wrap=True)
+    console.print(f"[bold green]Done.[/] Student weights: {escape(str(result.best))}")
+    console.print(f"Results: {escape(str(result.save_dir / 'results.csv'))}")
+    console.print(f"Settings: {escape(str(result.save_dir / 'distill.yaml'))}")
 
 
 @app.command(context_settings=RUN_CONTEXT)
@@ -247,7 +229,7 @@ def compare(ctx: typer.Context, **options: Any):
 @data_app.command("synth")
 @user_errors
 def data_synth(
-    out: Path = typer.Option(..., help="Output folder; data.yaml is written inside it."),
+    out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet; data.yaml is written inside."),
     images: int = typer.Option(64, help="Number of images (a quarter go to val)."),
     classes: int = typer.Option(3, help="Number of classes, each a shape (1 to 8)."),
     imgsz: int = typer.Option(128, help="Image width and height in pixels."),
@@ -267,7 +249,7 @@ def data_convert(
                                      "folder (several JSON files: one per split), or a YOLO folder or data.yaml."),
     format: str = typer.Option(..., "--format", help="Source format: voc, coco, or yolo (check and clean a YOLO "
                                "dataset)."),
-    out: Path = typer.Option(..., help="New output folder for the YOLO dataset, its data.yaml and dataset.json."),
+    out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet, for the dataset and data.yaml."),
     images: Optional[Path] = typer.Option(None, help=escape("Folder of the images, when they are not where the "
                                           "layout puts them (always wins). [default: found]")),
     annotations: Optional[Path] = typer.Option(None, help=escape("VOC: folder of the XML files (always wins). "
@@ -276,7 +258,7 @@ def data_convert(
                                         "alphabetical; YOLO: default data.yaml or classes.txt)."),
     imgsz: int = typer.Option(640, help="Training image size at which the box sizes (COCO small/medium/large) are "
                               "counted."),
-    val_fraction: float = typer.Option(0.2, help="Validation share when the source has no published split."),
+    val_fraction: float = typer.Option(0.2, help="Validation share in (0, 1) when the source has no published split."),
     seed: int = typer.Option(0, help="Random seed of that split."),
 ):
     """Convert a Pascal VOC or COCO dataset, or check and clean a YOLO one, into a YOLO dataset with a data.yaml.
@@ -298,7 +280,7 @@ def data_pseudo_label(
     teacher: Optional[str] = typer.Option(None, help="Required. Teacher checkpoint whose detections become the labels "
                                           "(.pt path, official name such as yolo26x.pt, or a URL you trust)."),
     images: Optional[Path] = typer.Option(None, help="Required. Folder of unlabelled images (searched, only read)."),
-    out: Optional[Path] = typer.Option(None, help="Required. New output folder for the YOLO dataset and data.yaml."),
+    out: Optional[Path] = typer.Option(None, help="Required. New or empty output folder: the dataset, data.yaml."),
     conf: float = typer.Option(0.25, help="Detections at or above this confidence become labels."),
     iou: float = typer.Option(0.7, help="IoU threshold of the non-maximum suppression."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: slower, often better labels."),

@@ -269,8 +269,8 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
         raise UserError(f"teacher '{teacher}' does not fit the resumed run: {e}") from None
     widths, trained = neck_channels(model), [a["align"][-1].out_channels for a in saved.projector]
     if widths != trained:
-        raise UserError(f"teacher '{teacher}' has neck widths {widths} but the run's feature adapters were trained "
-                        f"for {trained}: resume with the run's own teacher, or start a new run")
+        raise UserError(f"teacher '{teacher}' is not the run's teacher: its neck widths are {widths}, the run's "
+                        f"teacher's {trained}: resume with the run's own teacher (moved is fine), or start a new run")
     if teacher_params > 0 and (have := len(list(model.parameters()))) != teacher_params:
         raise UserError(f"teacher '{teacher}' is another model than the run's teacher ({have} parameter tensors "
                         f"against {teacher_params}): resume with the run's own teacher (moved is fine), or start a new "

@@ -1,12 +1,16 @@
 """Ultralytics-style `key=value` words on the command line: parsed as YAML scalars, and where a word names one of the
-command's own options, taken as that option (imgsz=320 is --imgsz 320)."""
+command's own options, taken as that option (imgsz=320 is --imgsz 320). Also the options themselves, defined once as
+data (`Opt`) and given to each command that takes them (`with_options`)."""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 import yaml
+from rich.markup import escape
 
 from .errors import UserError
 
@@ -104,3 +108,32 @@ def only_own_words(ctx: typer.Context) -> dict[str, Any]:
         raise UserError(f"unknown setting(s) {', '.join(words)}: {command} takes only its options, as --flag VALUE "
                         f"or flag=VALUE (see {command} --help)")
     return values
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One command-line option: its parameter name, Python type and Typer definition."""
+
+    name: str
+    type: Any
+    info: Any
+
+
+def opt(name: str, type_: Any, help: str, *decls: str, default: Any = None) -> Opt:
+    """Help is escaped: Typer reads it as Rich markup, where '[default: 640]' is a style tag and vanishes."""
+    return Opt(name, type_, typer.Option(default, *decls, help=escape(help)))
+
+
+def with_options(*groups: tuple[Opt, ...]):
+    """Give a command the options of `groups` as keyword parameters, which Typer reads from its signature; the
+    function takes them as **options."""
+
+    def decorate(fn):
+        params = [p for p in inspect.signature(fn, eval_str=True).parameters.values()
+                  if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        params += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.info, annotation=o.type)
+                   for group in groups for o in group]
+        fn.__signature__ = inspect.Signature(params)
+        return fn
+
+    return decorate
