@@ -84,6 +84,14 @@ def test_refuses_existing_data_yaml_and_files(tmp_path):
     assert not (tmp_path / "voc" / "yolo").exists()
 
 
+def test_a_voc_folder_read_as_yolo_names_the_format_it_looks_like(tmp_path):
+    """It said only 'no annotation names one; pass --names' (walkthrough review)."""
+    with pytest.raises(UserError, match=r"no annotation names one \(it holds XML annotations: if it is Pascal VOC, "
+                                        r"pass --format voc\); pass --names"):
+        convert(make_voc(tmp_path / "voc"), fmt="yolo", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("kwargs, needle", [
     (dict(fmt="kitti"), "unknown format 'kitti'"),
     (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32"),

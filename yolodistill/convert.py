@@ -178,8 +178,8 @@ def convert(
     _check_matched(source, fmt)
     if not source.names:
         raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
-                        if fmt == "coco" else "no annotation names one; pass --names A,B,... or check that the "
-                        "annotations hold boxes"))
+                        if fmt == "coco" else f"no annotation names one{looks_voc(srcs[0], fmt)}; pass --names "
+                        "A,B,... or check that the annotations hold boxes"))
     _check_out_of_sources(out, source)
     published = all(it.split for it in source.items)
     if not published:
@@ -231,6 +231,13 @@ def _check_out_of_sources(out: Path, source: Source) -> None:
         if target.is_relative_to(folder):
             raise UserError(f"--out '{out}' is inside '{folder}', which holds the source's images: choose an output "
                             "folder outside it")
+
+
+def looks_voc(src: Path, fmt: str) -> str:
+    """A hint where a folder read as YOLO holds VOC's XML annotations: --format yolo found images and no class."""
+    if fmt == "yolo" and src.is_dir() and next(src.rglob("*.xml"), None) is not None:
+        return " (it holds XML annotations: if it is Pascal VOC, pass --format voc)"
+    return ""
 
 
 def _check_matched(source: Source, fmt: str) -> None:
