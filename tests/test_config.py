@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -169,3 +170,222 @@ def test_a_bad_value_from_config_is_named_as_the_file_s_key(command, teacher26, 
     assert_one_line_error(CliRunner().invoke(app, base), f"data: elsewhere.yaml in {config} would be replaced: --data "
                           "sets it; use --data instead")
     assert not (tmp_path / "runs").exists()
+
+
+# --- Mutation-testing gaps: each test below catches a change to config.py that the tests above let through. -----------
+
+
+@pytest.mark.parametrize("key", ["kd_cls", "kd_box", "kd_feat", "kd_warmup", "kd_box_ring"])
+def test_weights_take_0_and_refuse_a_negative_or_a_boolean(key):
+    """default.yaml: each weight is off at 0 (kd_warmup 0 = none, kd_box_ring 0 = positives only); a negative weight
+    pushes the student away from the teacher, and `kd_cls: yes` (YAML's true) is no number."""
+    assert getattr(DistillConfig(**{key: 0}), key) == 0
+    for bad in (-1, True):
+        with pytest.raises(UserError, match=rf"^{key} must be a number >= 0, got {bad!r}$"):
+            DistillConfig(**{key: bad})
+
+
+@pytest.mark.parametrize("key", ["temperature", "cwd_tau"])
+def test_temperatures_must_be_above_0(key):
+    """A softmax temperature of 0 divides by zero: refused, as 'a number > 0'."""
+    with pytest.raises(UserError, match=rf"^{key} must be a number > 0, got 0$"):
+        DistillConfig(**{key: 0})
+
+
+@pytest.mark.parametrize("key", ["init_from_teacher", "kd_one2one", "kd_gate"])
+@pytest.mark.parametrize("value", ["yes", 1])
+def test_switches_take_only_true_or_false(key, value):
+    """A quoted 'yes' or a 1 is no switch: every true/false key (kd_gate included) says so rather than guessing."""
+    with pytest.raises(UserError, match=rf"^{key} must be true or false"):
+        DistillConfig(**{key: value})
+
+
+@pytest.mark.parametrize("key, good, bad, text", [
+    ("mgd_mask_ratio", (0, 0.99), (1, -0.1), r"in \[0, 1\)"),  # masking every location leaves nothing to rebuild from
+    ("kd_final", (0, 1), (-0.1, 1.5), r"in \[0, 1\]"),  # 0: decays to nothing; 1: no decay
+    ("unlabeled_ratio", (0.01, 0.99), (0, 1), "between 0 and 1, both excluded"),  # a share of each batch, rest labelled
+    ("unlabeled_conf", (0, 0.99), (1, -0.1), r"in \[0, 1\)"),  # a confidence threshold nothing can pass at 1
+])
+def test_shares_include_and_exclude_their_ends(key, good, bad, text):
+    """Each share's range as its message states it: the ends it names as included are accepted, the others refused."""
+    for value in good:
+        assert getattr(DistillConfig(**{key: value}), key) == value
+    for value in bad:
+        with pytest.raises(UserError, match=rf"^{key} must be {text}, got {value!r}$"):
+            DistillConfig(**{key: value})
+
+
+@pytest.mark.parametrize("key, value, choices", [("feat_loss", "kd", "l2, cwd, mgd, cross"),
+                                                 ("kd_schedule", "step", "constant, linear, cosine"),
+                                                 ("kd_assign", "oracle", "student, teacher"),
+                                                 ("unlabeled_mode", "hard", "soft, pseudo, both")])
+def test_every_choice_key_lists_its_choices(key, value, choices):
+    """README: feat_loss, kd_schedule, kd_assign and unlabeled_mode each take one of a few names; any other is refused
+    with the list, not run as some default."""
+    with pytest.raises(UserError, match=rf"^{key} must be one of {choices}, got '{value}'$"):
+        DistillConfig(**{key: value})
+
+
+def test_unlabeled_takes_one_folder_or_a_list_and_keeps_plain_strings(tmp_path):
+    """default.yaml: unlabeled is a list, or one folder; to_dict is pickled into checkpoints that must load without
+    yolodistill, so Paths become plain strings."""
+    assert DistillConfig(unlabeled="frames").unlabeled == ["frames"]
+    assert DistillConfig(unlabeled=Path("frames")).unlabeled == ["frames"]
+    saved = DistillConfig(unlabeled=[Path("a"), "b"]).to_dict()["unlabeled"]
+    assert saved == ["a", "b"] and all(type(u) is str for u in saved)
+    f = tmp_path / "mine.yaml"
+    f.write_text("unlabeled: frames\n")
+    assert resolve(f)[0].unlabeled == ["frames"]
+    with pytest.raises(UserError, match="^unlabeled must be a folder or a list of folders, got 5$"):
+        DistillConfig(unlabeled=5)
+
+
+def test_losses_are_on_while_any_weight_is_above_0():
+    """The feature term alone is a loss too: a trained student with kd_feat only uses its teacher and is not refused;
+    with every weight 0 it never would (README: refused with one line)."""
+    from yolodistill.checks import check_recipe
+
+    assert DistillConfig().losses_on and DistillConfig(kd_box=0).losses_on
+    assert DistillConfig(kd_cls=0, kd_box=0, kd_feat=1.0).losses_on
+    assert not DistillConfig(kd_cls=0, kd_box=0, kd_feat=0).losses_on
+    distill, args = resolve(None, student="best.pt", kd_cls=0, kd_box=0, kd_feat=1.0)
+    check_recipe(distill, "best.pt", args)
+    distill, args = resolve(None, student="best.pt", kd_cls=0, kd_box=0)  # kd_feat 0 by default
+    with pytest.raises(UserError, match="every distillation weight .* is 0 and the student is a .pt.*never be used"):
+        check_recipe(distill, "best.pt", args)
+
+
+def test_scientific_notation_with_a_sign_or_a_leading_dot_is_a_number(tmp_path):
+    """YAML 1.2 floats all through: -1e1, +1e-1 and .5e0 are numbers, as 1e-3 is (YAML 1.1 made them strings)."""
+    f = tmp_path / "sci.yaml"
+    f.write_text("degrees: -1e1\nkd_final: +1e-1\nkd_box_ring: .5e0\n")
+    assert read_recipe(f) == {"degrees": -10.0, "kd_final": 0.1, "kd_box_ring": 0.5}
+
+
+def test_a_shipped_recipe_named_with_yml_or_an_upper_case_suffix(tmp_path, monkeypatch):
+    """--config logits.yml or logits.YAML is the shipped logits recipe, as logits.yaml is; a path with folders is a
+    file the user means, not a shipped recipe's name."""
+    monkeypatch.chdir(tmp_path)
+    assert resolve("logits.yml")[0] == resolve("logits.YAML")[0] == resolve("logits")[0]
+    with pytest.raises(UserError, match="config 'elsewhere/logits.yaml' does not exist"):
+        resolve("elsewhere/logits.yaml")
+
+
+def test_a_config_that_is_neither_a_file_nor_a_folder_is_named_as_such(tmp_path):
+    """A pipe (or a device) exists but is no recipe: 'not a file', not 'a folder'."""
+    import os
+
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(UserError, match=r"is not a file: pass a recipe yaml"):
+        resolve(pipe)
+
+
+def test_an_undecodable_config_is_one_clear_line(tmp_path):
+    """A binary file given as --config is refused as unreadable, not a UnicodeDecodeError traceback."""
+    f = tmp_path / "binary.yaml"
+    f.write_bytes(b"kd_cls: \xff\xfe\x00\x81\n")
+    with pytest.raises(UserError, match=r"cannot be read \(UnicodeDecodeError\)"):
+        resolve(f)
+
+
+def test_a_run_s_distill_yaml_is_its_recipe_and_an_args_yaml_is_refused(tmp_path):
+    """README: --config runs/.../distill.yaml takes the distillation settings that run used, not its train arguments
+    or unlabelled folders; its args.yaml is refused (its model and folders are that run's)."""
+    run = tmp_path / "exp"
+    run.mkdir()
+    (run / "distill.yaml").write_text(yaml.safe_dump({
+        "distill": {"kd_cls": 0.3, "feat_loss": "l2", "unlabeled": ["/elsewhere/footage"]}, "teacher": "t.pt",
+        "images": {"labelled": 8}, "train_args": {"epochs": 5, "model": "yolo26n.yaml"}}))
+    distill, args = resolve(run / "distill.yaml", student="yolo26n.yaml")
+    assert (distill.kd_cls, distill.feat_loss, distill.unlabeled) == (0.3, "l2", [])
+    assert args["epochs"] == 100 and "model" not in args  # default.yaml's epochs, not the run's
+    (run / "args.yaml").write_text("task: detect\nmode: train\nmodel: yolo26n.yaml\nsave_dir: runs/distill/exp\n")
+    with pytest.raises(UserError, match="is a run's args.yaml .*pass the distill.yaml beside it"):
+        resolve(run / "args.yaml")
+
+
+def test_an_empty_trained_student_block_adds_nothing(tmp_path):
+    """`trained_student:` left empty is no block: not an error, and the default recipe's block still applies."""
+    f = tmp_path / "mine.yaml"
+    f.write_text("trained_student:\nkd_cls: 0.5\n")
+    assert resolve(f, student="yolo26n.yaml")[0] == DistillConfig(kd_cls=0.5)
+    trained = resolve(f, student="best.pt")[0]
+    assert (trained.kd_cls, trained.kd_assign, trained.kd_gate) == (0.5, "student", True)  # default.yaml's block
+
+
+def test_pretrained_in_the_config_file_gets_the_trained_student_block_and_a_flag_overrides_it(tmp_path):
+    """resolve: pretrained=PATH gives the student weights of its own, wherever it is set (here the --config file);
+    pretrained=False typed on the command line wins over the file, and the student has none."""
+    f = tmp_path / "mine.yaml"
+    f.write_text("pretrained: mine.pt\n")
+    trained = resolve(f, student="yolo26n.yaml")[0]
+    assert (trained.kd_assign, trained.kd_gate) == ("student", True)  # default.yaml: kd_assign student, kd_gate true
+    assert resolve(f, student="yolo26n.yaml", pretrained=False)[0] == DistillConfig()
+
+
+def test_a_bad_trained_student_block_names_the_block_and_its_file(tmp_path):
+    """The refusal says where the bad value is, the --config file's trained_student block, for a yaml student and
+    for a .pt one, which the block applies to (it named neither the block nor the file), and names the file once
+    where the CLI names a file's values (named_in_config said 'in bad.yaml in bad.yaml')."""
+    from yolodistill.config import named_in_config
+
+    f = tmp_path / "bad.yaml"
+    f.write_text("trained_student: {kd_feat: -1}\n")
+    for student in ("yolo26n.yaml", "best.pt"):
+        with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))}: kd_feat must be a number >= "
+                                            "0, got -1$") as e:
+            resolve(f, student=student)
+        assert str(named_in_config(e.value, {"config": str(f)})) == str(e.value)
+    f.write_text("trained_student: {lr0: 0.1}\n")
+    with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))} takes distillation keys only, not "
+                                        "lr0$"):
+        resolve(f, student="yolo26n.yaml")
+
+
+def test_a_refusal_of_a_file_s_value_names_the_file_s_key(tmp_path):
+    """named_in_config: a flag spelled with dashes, or a key=value word, that the user never typed is named as the
+    file's key (with its value once), and 'use --data instead of data=' / 'drop task=' drop the word never typed."""
+    from yolodistill.checks import check_reserved, check_with_models
+    from yolodistill.config import named_in_config
+
+    f = tmp_path / "mine.yaml"
+    f.write_text("kd_cls: -1\n")
+    settings = {"config": str(f)}
+    named = named_in_config(UserError("--kd-cls must be a number >= 0, got -1"), settings)
+    assert str(named) == f"kd_cls in {f} must be a number >= 0, got -1"
+    f.write_text("data: elsewhere.yaml\n")
+    with pytest.raises(UserError) as refused:
+        check_reserved(resolve(f)[1])
+    assert str(named_in_config(refused.value, settings)) == (f"data: elsewhere.yaml in {f} would be replaced: --data "
+                                                            "sets it; use --data instead")
+    f.write_text("task: segment\n")
+    with pytest.raises(UserError) as refused:
+        check_reserved(resolve(f)[1])
+    assert str(named_in_config(refused.value, settings)) == (f"task: segment in {f} cannot be changed: yolodistill "
+                                                            "trains detection (task=detect); drop it")
+    f.write_text("classes: 5\n")
+    with pytest.raises(UserError) as refused:  # refused on the class ids, before the student is looked at
+        check_with_models(resolve(f)[1], nc=3, student=None)
+    assert str(named_in_config(refused.value, settings)).startswith(f"classes: 5 in {f}: it takes the data's class ids")
+
+
+def test_a_refusal_of_what_the_user_typed_is_left_as_it_is(tmp_path):
+    """named_in_config leaves an error alone where the value named is not the file's: a key=value word typed over the
+    file's, the '--key=value' form it does not parse, no --config, or a --config it cannot read."""
+    from yolodistill.checks import check_reserved
+    from yolodistill.config import named_in_config
+
+    f = tmp_path / "mine.yaml"
+    f.write_text("data: elsewhere.yaml\nepochs: 0\n")
+    with pytest.raises(UserError) as refused:
+        check_reserved(resolve(f, data="typed.yaml")[1])  # data=typed.yaml on the command line wins over the file
+    typed = refused.value
+    assert str(typed).startswith("data=typed.yaml would be replaced")
+    assert named_in_config(typed, {"config": str(f), "data": "typed.yaml"}) is typed
+    flag = UserError("--epochs must be a whole number >= 1, got -1")  # --epochs -1 typed over the file's 0
+    assert named_in_config(flag, {"config": str(f), "epochs": -1}) is flag
+    dashed = UserError("--epochs=0 is not a whole number >= 1")
+    assert named_in_config(dashed, {"config": str(f)}) is dashed
+    assert named_in_config(typed, {}) is typed
+    assert named_in_config(typed, {"config": str(tmp_path / "gone.yaml")}) is typed

@@ -209,20 +209,25 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     given = {k: v for k, v in flags.items() if v is not None}
     pretrained = {k: v for layer in [*layers, given] for k, v in layer.items()}.get("pretrained")
     own = has_own_weights(student, pretrained)
-    merged: dict[str, Any] = {}
-    for layer, block in zip(layers, blocks):
-        merged.update(layer)
-        merged.update(block if own else {})
-    merged.update(given)
-    check_known(merged)
     distill_keys = set(DistillConfig.keys())
+
+    def merge(with_blocks: bool) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer, block in zip(layers, blocks):
+            merged.update(layer)
+            merged.update(block if with_blocks else {})
+        return {**merged, **given}
+
+    base = merge(False)
+    check_known(base)
+    base_distill = DistillConfig.from_dict({k: v for k, v in base.items() if k in distill_keys})
+    for block, source in zip(blocks, sources):  # a bad value in a block fails every run, named as the block's
+        try:
+            DistillConfig.from_dict({**base_distill.to_dict(), **block})
+        except UserError as e:
+            raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
+    merged = merge(own)
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
-    for block, source in zip(blocks, sources):
-        if block and not own:  # a bad value in a block fails every run, not only the first with a .pt student
-            try:
-                DistillConfig.from_dict({**distill.to_dict(), **block})
-            except UserError as e:
-                raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
     return distill, {k: v for k, v in merged.items() if k not in distill_keys}
 
 
@@ -235,6 +240,8 @@ def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
     if not config or not m or (m[1] and m[3]):  # '--key ...', 'key=value ...' or 'key ...'
         return error
     key, rest = m[2].replace("-", "_"), str(error)[m.end():]
+    if rest.startswith(f" in {config}"):  # named already ('trained_student in mine.yaml: ...')
+        return error
     try:
         layer = read_recipe(config)
     except UserError:
