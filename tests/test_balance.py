@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from yolodistill.balance import AutoBalance, BackboneCap, backbone_parameters, gradient_norm, make_balance
+from yolodistill.balance import MEASURED, AutoBalance, BackboneCap, backbone_parameters, gradient_norm, make_balance
 
 
 def test_gradient_norm_by_hand_and_leaves_grad_alone():
@@ -185,3 +185,51 @@ def test_will_measure_says_what_due_will_without_counting():
             assert ahead == [due, due]
             if due:
                 balance.update(*pulls(x, 2.0, kd_cls=1.0), [x])
+
+
+def test_multipliers_clamp_at_both_bounds_and_say_which():
+    """A term pulling 2000 times the detection loss would get 1/2000, below the 1e-3 floor; one pulling 1e-4 of it
+    would get 1e4, above the 1e3 ceiling; both held at their bound and named by at_bounds, a term in range not."""
+    x = torch.ones(1, requires_grad=True)
+    balance = AutoBalance(("kd_cls", "kd_box", "kd_feat"), batches=1)
+    balance.update(*pulls(x, 1.0, kd_cls=2000.0, kd_box=1e-4, kd_feat=4.0), [x])
+    assert (balance("kd_cls"), balance("kd_box")) == (1e-3, 1e3)
+    assert balance("kd_feat") == pytest.approx(0.25)
+    assert balance.at_bounds() == ["kd_cls", "kd_box"]
+
+
+def test_state_holds_the_multipliers_in_force():
+    """auto: nothing for a checkpoint until every batch is measured (a resume measures again); epoch: while an
+    epoch's batches are measured the multipliers in force are kept. A restart measures exactly `batches` batches."""
+    x = torch.ones(1, requires_grad=True)
+    auto = AutoBalance(("kd_cls",), batches=2)
+    assert auto.state() is None
+    auto.update(*pulls(x, 3.0, kd_cls=1.0), [x])
+    assert auto.state() is None
+    auto.update(*pulls(x, 3.0, kd_cls=1.0), [x])
+    assert auto.state() == {"kd_cls": 3.0}
+    epoch = AutoBalance(("kd_cls",), batches=2, every_epoch=True)
+    for _ in range(2):
+        epoch.update(*pulls(x, 4.0, kd_cls=1.0), [x])
+    epoch.restart()
+    assert epoch.state() == {"kd_cls": 4.0}
+    epoch.update(*pulls(x, 1.0, kd_cls=2.0), [x])
+    assert epoch.measuring and epoch.state() == {"kd_cls": 0.5}  # one batch of the two measured
+    epoch.update(*pulls(x, 2.0, kd_cls=2.0), [x])
+    assert not epoch.measuring and epoch.state() == {"kd_cls": 0.75}
+
+
+def test_make_balance_measures_each_modes_batches():
+    """auto measures MEASURED['auto'] batches once, epoch MEASURED['epoch'] at each epoch start; a restored auto
+    measures none."""
+    weights = {"kd_cls": 1.0}
+    for mode in ("auto", "epoch"):
+        balance = make_balance(mode, weights)
+        assert balance.batches == MEASURED[mode]
+        x = torch.ones(1, requires_grad=True)
+        count = 0
+        while balance.due():
+            balance.update(*pulls(x, 2.0, kd_cls=1.0), [x])
+            count += 1
+        assert count == MEASURED[mode] and balance("kd_cls") == 2.0
+    assert not make_balance("auto", weights, {"kd_cls": 2.0}).due()

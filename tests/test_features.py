@@ -12,11 +12,14 @@ from ultralytics.nn.tasks import DetectionModel
 
 from yolodistill.balance import gradient_share
 from yolodistill.config import DistillConfig
-from yolodistill.features import ChannelWiseKD, MaskedGenerativeKD, ScoreWeightedL2, standardize
+from yolodistill.features import (CALIBRATION, ChannelWiseKD, FeatureKD, MaskedGenerativeKD, ScoreWeightedL2,
+                                  standardize)
 from yolodistill.model import KDModel
 from yolodistill.start import select_weights
 
 from .test_model import make_batch, make_student
+
+LOG3 = math.log(3.0)
 
 
 def test_standardize_is_per_channel():
@@ -149,3 +152,85 @@ def test_every_feature_loss_pulls_about_as_hard_at_weight_1(seed):
     standardised = [shares[k] for k in ("l2", "cwd", "mgd")]
     assert max(standardised) / min(standardised) < 5, shares
     assert all(0.05 < v < 20 for v in shares.values()), shares
+
+
+class FixedHead(nn.Module):
+    """A stand-in for the teacher's Detect head in CrossKD: returns the given cross-head predictions and records the
+    features it was fed."""
+
+    one2many: dict = {}
+
+    def __init__(self, scores: torch.Tensor, boxes: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))  # FeatureKD reads the head's dtype from its parameters
+        self.scores, self.boxes, self.fed = scores, boxes, None
+
+    def forward_head(self, x: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        self.fed = x
+        return {"scores": self.scores.clone(), "boxes": self.boxes.clone()}
+
+
+def identity_projector(levels: int, generator: bool = False) -> nn.ModuleList:
+    parts = {"align": nn.Identity(), **({"generator": nn.Identity()} if generator else {})}
+    return nn.ModuleList(nn.ModuleDict(parts) for _ in range(levels))
+
+
+GAINS = {"box": 2.0, "dfl": 1.0, "cls": 0.5}
+
+
+def feature_kd(name: str) -> FeatureKD:
+    return FeatureKD(name, teacher_reg_max=1, gains=GAINS, temperature=2.0, cwd_tau=2.0, mgd_mask_ratio=0.0)
+
+
+def test_feature_kd_l2_weights_each_level_by_the_teachers_top_class_probability():
+    """l2 over two levels: each location's weight is max_c sigmoid of the teacher's (one2many) class logits, the
+    anchors split over the levels in order; CALIBRATION l2 = 1. Level 0 (4 locations, one channel, both sides already
+    standardised): student (1, -1, 1, -1), teacher (1, -1, -1, 1), weights (0.75, 0.75, 0.75, 0.25): squared
+    differences 4 at the last two, 4 (0.75 + 0.25) / 2.5 = 1.6. Level 1 (2 locations): student (1, -1), teacher
+    (-1, 1), weights (0.5, 0.5): 4. A mean over classes would give other weights, raw logits a negative one."""
+    s = [torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 2, 2), torch.tensor([1.0, -1.0]).view(1, 1, 1, 2)]
+    t = [torch.tensor([1.0, -1.0, -1.0, 1.0]).view(1, 1, 2, 2), torch.tensor([-1.0, 1.0]).view(1, 1, 1, 2)]
+    scores = torch.tensor([[[LOG3, -LOG3, LOG3, -LOG3, 0.0, 0.0],
+                            [-LOG3, LOG3, -LOG3, -LOG3, -LOG3, -LOG3]]])
+    teacher = {"feats": t, "scores": scores}
+    loss = feature_kd("l2")(identity_projector(2), s, teacher, None, torch.zeros(1, 6), torch.tensor(1.0))
+    assert loss.item() == pytest.approx(CALIBRATION["l2"] * (1.6 + 4.0), rel=1e-4)
+
+
+def test_feature_kd_cwd_and_mgd_carry_their_calibration_and_settings():
+    """cwd at kd_feat 1 is CALIBRATION cwd x CWD at the configured tau (2): one channel, the student constant
+    (uniform), the teacher (3, -1) standardised to (1, -1): tau^2 KL(softmax(1/2, -1/2) || uniform). mgd is
+    CALIBRATION mgd x the generator's MSE to the standardised teacher: with no mask and identity parts,
+    mean((0 - (1, -1))^2) = 1."""
+    s, t = [torch.zeros(1, 1, 1, 2)], [torch.tensor([3.0, -1.0]).view(1, 1, 1, 2)]
+    teacher = {"feats": t, "scores": torch.zeros(1, 1, 2)}
+    p = softmax_pair(0.5)
+    cwd = feature_kd("cwd")(identity_projector(1), s, teacher, None, torch.zeros(1, 2), torch.tensor(1.0))
+    assert cwd.item() == pytest.approx(CALIBRATION["cwd"] * 4 * sum(pi * math.log(pi / 0.5) for pi in p), rel=1e-4)
+    mgd = feature_kd("mgd")(identity_projector(1, generator=True), s, teacher, None, torch.zeros(1, 2),
+                            torch.tensor(1.0))
+    assert mgd.item() == pytest.approx(CALIBRATION["mgd"] * 1.0, rel=1e-4)
+
+
+def test_feature_kd_cross_by_hand_with_a_single_cls_fold():
+    """cross = CALIBRATION cross x (cls gain x DenseClassKD + box gain x CIoU), through the teacher's head, here a
+    stand-in. A single_cls student of a 3-class teacher head: the cross-head logits (0, 5, log 3) are folded to one
+    class by their largest after the classes left out (class 1) are set to background: log 3, q = 0.75 against the
+    teacher's p = 0.5: BCE = -(0.5 log 0.75 + 0.5 log 0.25), factor 0.25. Box: sides 1 against 2 at one anchor of
+    weight 1, IoU 1/4. N = 2. Without a class left out, the fold takes 5."""
+    head = FixedHead(torch.tensor([[[0.0], [5.0], [LOG3]]]), torch.ones(1, 4, 1))
+    teacher = {"scores": torch.zeros(1, 1, 1), "boxes": torch.full((1, 4, 1), 2.0), "excluded": [1]}
+    student = [torch.randn(1, 2, 1, 1)]
+    loss = feature_kd("cross")(identity_projector(1), student, teacher, head, torch.ones(1, 1), torch.tensor(2.0))
+    cls = -(0.5 * math.log(0.75) + 0.5 * math.log(0.25)) * 0.25
+    assert loss.item() == pytest.approx(CALIBRATION["cross"] * (0.5 * cls + 2.0 * 0.75) / 2.0, rel=1e-5)
+    assert torch.equal(head.fed[0], student[0])  # the student's aligned features are what the teacher head reads
+    del teacher["excluded"]
+    q = sigmoid(5.0)
+    cls5 = -(0.5 * math.log(q) + 0.5 * math.log(1 - q)) * abs(q - 0.5)
+    loss = feature_kd("cross")(identity_projector(1), student, teacher, head, torch.ones(1, 1), torch.tensor(2.0))
+    assert loss.item() == pytest.approx(CALIBRATION["cross"] * (0.5 * cls5 + 2.0 * 0.75) / 2.0, rel=1e-5)
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))

@@ -207,3 +207,80 @@ def test_gated_class_kd_pulls_the_labels_way_or_not_at_all():
     assert 0 < gate.sum() < gate.numel()
     assert torch.equal(s.grad[open_].sign(), label_sign[open_])
     assert (s.grad[~gate.bool()] == 0).all()
+
+
+def test_dense_class_kd_by_hand_over_anchors_classes_gate_and_norm():
+    """Two classes over two anchors, background included, divided by the target score sum N (here below 1, so no
+    floor is taken on it), and a gate that shuts one term: each term BCE(s, p) |p - q|^beta by hand.
+    Anchor 0: class 0 s = 0 (q 0.5), t = log 3 (p 0.75); class 1 s = log 3 (q 0.75), t = -log 3 (p 0.25), a student
+    false positive on the teacher's background. Anchor 1: class 0 a match (no term); class 1 s = -log 3 (q 0.25),
+    t = 0 (p 0.5)."""
+    s = torch.tensor([[[0.0, 1.0], [LOG3, -LOG3]]])
+    t = torch.tensor([[[LOG3, 1.0], [-LOG3, 0.0]]])
+
+    def bce(q: float, p: float) -> float:  # BCE of a student probability q against a teacher probability p
+        return -(p * math.log(q) + (1 - p) * math.log(1 - q))
+
+    terms = [bce(0.5, 0.75) * 0.25, bce(0.75, 0.25) * 0.5, bce(0.25, 0.5) * 0.25]  # beta 1: |p - q|
+    assert DenseClassKD()(s, t, torch.tensor(0.5)).item() == pytest.approx(sum(terms) / 0.5, rel=1e-5)
+    squared = [bce(0.5, 0.75) * 0.25**2, bce(0.75, 0.25) * 0.5**2, bce(0.25, 0.5) * 0.25**2]
+    assert DenseClassKD(beta=2.0)(s, t, torch.tensor(0.5)).item() == pytest.approx(sum(squared) / 0.5, rel=1e-5)
+    gate = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])  # the false positive's term shut
+    assert DenseClassKD()(s, t, torch.tensor(0.5), gate).item() == pytest.approx((terms[0] + terms[2]) / 0.5,
+                                                                                 rel=1e-5)
+
+
+def test_box_iou_kd_does_not_clamp_the_students_distances():
+    """Only the teacher's distances are clamped at 0: a student side of -0.5 is a box shifted past the anchor point,
+    as in Ultralytics' box loss, not a side of 0."""
+    s = torch.tensor([-0.5, 1.0, 1.5, 1.0]).view(1, 4, 1)
+    t = torch.tensor([1.0, 1.0, 1.0, 1.0]).view(1, 4, 1)
+    box_s, box_t = [0.5, -1.0, 1.5, 1.0], [-1.0, -1.0, 1.0, 1.0]  # xyxy around the anchor point (0, 0)
+    expected = 0.8 * (1 - ciou(box_s, box_t)) / 2.0
+    assert BoxIoUKD()(s, t, torch.tensor([[0.8]]), torch.tensor(2.0)).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_box_kd_decodes_each_head_with_its_own_reg_max():
+    """A YOLO26 student (reg_max 1, distances) and a DFL teacher (reg_max 2): each decoded as its own head, then
+    compared by IoU only. Student sides 0.5, teacher sides 0.25 (softmax [0.75, 0.25] over bins 0, 1): same centre
+    and aspect, IoU 1/4, so CIoU = 1/4; box gain 2, N 1.5."""
+    s = torch.full((1, 4, 1), 0.5)
+    t = torch.tensor([LOG3, 0.0] * 4).view(1, 8, 1)
+    loss = BoxKD(1, 2, box_gain=2.0, dfl_gain=9.0)(s, t, torch.ones(1, 1), torch.tensor(1.5))
+    assert loss.item() == pytest.approx(2.0 * 0.75 / 1.5, rel=1e-5)
+
+
+def test_box_weights_take_each_images_top_teacher_class():
+    """Two images, two classes: the ring weight is `ring` x the teacher's largest class probability at that anchor of
+    that image (not a mean over classes, not a maximum over the batch); a positive keeps its target score."""
+    scores = torch.tensor([[0.0, 0.0], [0.0, 0.9]])
+    fg = torch.tensor([[False, False], [False, True]])
+    inside = torch.ones(2, 2, dtype=torch.bool)
+    teacher = torch.tensor([[[LOG3, -LOG3], [0.0, LOG3]],  # image 0: class probabilities (0.75, 0.5), (0.25, 0.75)
+                            [[-LOG3, -LOG3], [-LOG3, 0.0]]])  # image 1: (0.25, 0.25), (0.25, 0.5)
+    w = box_weights(scores, fg, inside, teacher, ring=0.5)
+    assert w.tolist() == [pytest.approx([0.375, 0.375]), pytest.approx([0.125, 0.9])]
+
+
+def test_label_gates_shut_on_ties_and_off_positives():
+    """The gates are strict: a teacher exactly as far from the label as the student (either side of it) does not open
+    the class gate, nor a teacher box exactly as good as the student's the box gate; an anchor that is not a
+    student positive stays shut however good the teacher's box. Boxes are xyxy: target (0, 0, 4, 4); at anchor 2 the
+    student's (1, 1, 4, 4) overlaps it 9/16 and the teacher's (0, 0, 2, 4) 8/16, so the gate stays shut (read as
+    xywh the order would flip)."""
+    targets = torch.tensor([[[0.5, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    q = torch.tensor([[[0.25, 0.125], [0.5, 0.125], [0.5, 0.5]]])
+    p = torch.tensor([[[0.75, 0.125], [0.25, 0.0625], [0.5, 0.25]]])
+    target = torch.tensor([0.0, 0.0, 4.0, 4.0])
+    quarter = torch.tensor([0.0, 0.0, 2.0, 2.0])
+    s_box = torch.stack([quarter, quarter, torch.tensor([1.0, 1.0, 4.0, 4.0])])[None]
+    t_box = torch.stack([quarter, target, torch.tensor([0.0, 0.0, 2.0, 4.0])])[None]
+    fg = torch.tensor([[True, False, True]])
+    cls, boxes = label_gates((q, s_box), (p, t_box), targets, target.expand(1, 3, 4), fg)
+    # (B, C, A): anchor 0 both ties (0.75 and 0.25 around 0.5; equal probabilities), anchor 1 both closer, anchor 2
+    # class 0 a tie, class 1 closer
+    assert cls[0].tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 1.0]]
+    assert boxes.tolist() == [[False, False, False]]  # a tie, not a positive, the student's box the better one
+    t_box[0, 2] = target  # the teacher's box now the better: open
+    assert label_gates((q, s_box), (p, t_box), targets, target.expand(1, 3, 4), fg)[1].tolist() == [[False, False,
+                                                                                                    True]]
