@@ -223,10 +223,13 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     base_distill = DistillConfig.from_dict({k: v for k, v in base.items() if k in distill_keys})
     for block, source in zip(blocks, sources):  # a bad value in a block fails every run, named as the block's
         try:
-            DistillConfig.from_dict({**base_distill.to_dict(), **block})
+            if block:
+                DistillConfig.from_dict({**base_distill.to_dict(), **block})
         except UserError as e:
             raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
-    merged = merge(own)
+    if not own:  # no block applies: the recipe is the one checked above
+        return base_distill, {k: v for k, v in base.items() if k not in distill_keys}
+    merged = merge(True)
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
     return distill, {k: v for k, v in merged.items() if k not in distill_keys}
 

@@ -21,7 +21,8 @@ from .utils import usable_cores
 
 # L4T major release to JetPack major release; `dpkg-query` gives the exact JetPack version when it is installed.
 L4T_TO_JETPACK = {"32": "4", "35": "5", "36": "6", "38": "7", "39": "7"}
-LIBRARIES = ("yolodistill", "torch", "ultralytics", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "numpy")
+LIBRARIES = ("yolodistill", "torch", "ultralytics", "onnx", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt",
+             "numpy")
 CLOCK_LINE = re.compile(r"^(cpu\d+|GPU|EMC)\b.*?MinFreq=(\d+) MaxFreq=(\d+)")
 # Board input power: VDD_IN on Orin NX/Nano and Xavier NX ("5123mW/5123mW"), POM_5V_IN on Nano and TX2
 # ("2328/2328"). AGX boards split it over several rails and report no energy.
