@@ -293,13 +293,14 @@ class KDModel(DistillationModel):
         return detect_head(self.student_model).nc == 1 < detect_head(self.teacher_model).nc
 
     def excluded_classes(self) -> list[int]:
-        """The classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as
-        background); without it none. Read from the student's train args, which resume and DDP workers restore."""
+        """The teacher's classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as
+        background); without it none. Read from the student's train args, which resume and DDP workers restore.
+        Counted over the teacher's classes, which are the dataset's: under `single_cls` the student has one."""
         classes = getattr(getattr(self.student_model, "args", None), "classes", None)
         if classes is None:
             return []
         keep = {int(c) for c in ([classes] if isinstance(classes, (int, float)) else classes)}
-        return [c for c in range(detect_head(self.student_model).nc) if c not in keep]
+        return [c for c in range(detect_head(self.teacher_model).nc) if c not in keep]
 
     def match_teacher_precision(self, img: torch.Tensor) -> None:
         """Under autocast, hold the frozen teacher in the autocast dtype (and channels-last on CUDA).
