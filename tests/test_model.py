@@ -425,3 +425,127 @@ def test_a_single_cls_student_distils_from_the_teacher_s_classes_folded_into_one
         assert torch.isfinite(items[k]) and items[k].item() > 0, k
     assert not KDModel(teacher, make_student(), DistillConfig()).folds_classes()  # same classes: nothing folded
 
+
+def test_a_teacher_checkpoint_is_rebuilt_for_the_student_s_input_channels(tmp_path):
+    """A 3-channel teacher distils a 1-channel (grayscale) student: loaded from its path it is rebuilt for one
+    channel, its other weights kept; at the same channels it is loaded as saved."""
+    from tests.conftest import save_checkpoint
+    from yolodistill.model import load_teacher
+
+    path = save_checkpoint("yolo26n.yaml", tmp_path / "teacher.pt")
+    same, gray = load_teacher(path, 3), load_teacher(path, 1)
+    assert same.model[0].conv.in_channels == 3 and gray.model[0].conv.in_channels == 1
+    assert torch.equal(gray.model[1].conv.weight, same.model[1].conv.weight)
+    assert gray(torch.rand(1, 1, 64, 64)) is not None
+
+
+def test_loss_columns_are_the_logged_terms_times_the_batch_size_and_the_schedule_scales_both(teacher26):
+    """Ultralytics sums the columns and logs the items per image: each distillation column is its (weighted) logged
+    term times the batch size, as the detection columns are, and the schedule's factor reaches both."""
+    model = build(teacher26, "l2")
+    torch.manual_seed(3)
+    loss, items = model.loss(make_batch(4))
+    assert all(loss[3 + i].item() == pytest.approx(4 * items[k].item(), rel=1e-5) for i, k in enumerate(KD_TERMS))
+    model.kd_scale = 0.5
+    torch.manual_seed(3)
+    half, half_items = model.loss(make_batch(4))
+    for i, k in enumerate(KD_TERMS):
+        assert half_items[k].item() == pytest.approx(0.5 * items[k].item(), rel=1e-4), k
+        assert half[3 + i].item() == pytest.approx(0.5 * loss[3 + i].item(), rel=1e-4), k
+
+
+def test_the_class_term_carries_ultralytics_class_gain(teacher26):
+    """The class term sits beside Ultralytics' class loss, so it carries its gain (cls=0.5 by default): a user's cls
+    scales it alike, leaving distillation and detection class gradients in the ratio the weight sets."""
+    terms = {}
+    for gain in (0.5, 1.0):
+        student = make_student()
+        student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "cls": gain})
+        settings = DistillConfig(kd_cls=1.0, kd_box=1.0, kd_feat=0.0, kd_warmup=0)
+        terms[gain] = logged_terms(KDModel(load_checkpoint(teacher26)[0], student, settings).train())
+    assert terms[1.0]["kd_cls"] == pytest.approx(2 * terms[0.5]["kd_cls"], rel=1e-4)
+    assert terms[1.0]["kd_box"] == pytest.approx(terms[0.5]["kd_box"], rel=1e-4)
+
+
+def test_kd_one2one_terms_carry_the_one2one_weight_and_the_feature_term_reads_one2many_alone(teacher26):
+    """With kd_one2one the one-to-one branch adds its terms times YOLO26's one2one weight (which E2ELoss moves during
+    training), while the feature term stays the one-to-many branch's (the one2one head sees detached features)."""
+    off = build(teacher26, "l2")
+    off.loss(make_batch())  # the first loss makes the criterion
+    base = logged_terms(off)
+    model = build(teacher26, "l2", kd_one2one=True)
+    model.loss(make_batch())
+    added = {}
+    for o2o in (0.2, 0.6):
+        model.student_model.criterion.o2o = o2o
+        terms = logged_terms(model)
+        added[o2o] = {k: terms[k] - base[k] for k in ("kd_cls", "kd_box")}
+        assert terms["kd_feat"] == pytest.approx(base["kd_feat"], rel=1e-4)
+    for k in ("kd_cls", "kd_box"):
+        assert added[0.2][k] > 0 and added[0.6][k] == pytest.approx(3 * added[0.2][k], rel=1e-3), k
+
+
+def test_the_portable_checkpoint_form_carries_the_training_model_s_balance_and_identity(teacher26):
+    """The EMA's copy saves the checkpoint, but the training model measured the balance: its state is what resume
+    reads back, with the teacher's digest and the data fingerprint; no teacher travels."""
+    from yolodistill.balance import AutoBalance
+
+    model = build(teacher26, kd_balance="auto")
+    model.teacher_digest, model.data_fingerprint = "ab12", {"train": "cd34"}
+    measured = AutoBalance(KD_TERMS, multipliers={"kd_cls": 2.0, "kd_box": 3.0, "kd_feat": 4.0})
+    m = model.portable(measured)
+    assert m.yolodistill_balance == {"kd_cls": 2.0, "kd_box": 3.0, "kd_feat": 4.0}
+    assert model.portable().yolodistill_balance is None  # its own balance has measured nothing yet
+    assert (m.yolodistill_teacher, m.yolodistill_data, m.teacher_model) == ("ab12", {"train": "cd34"}, None)
+    assert m.yolodistill == model.settings.to_dict() and m.student_model is model.student_model
+
+
+def test_autobatch_profiles_the_teacher_pass_with_the_student(teacher26):
+    """AutoBatch measures the memory of what forward returns: the teacher's scores must be among it, or batch=-1
+    sizes batches for the student alone and a training step runs out of memory."""
+    from yolodistill.model import ProfiledPair
+
+    model = build(teacher26)
+    img = make_batch()["img"]
+    student, teacher_scores = ProfiledPair(model)(img)
+    expected = model.teacher_pass(img)
+    assert len(teacher_scores) == len(expected) and teacher_scores[0].shape == expected["one2many"]["scores"].shape
+    assert torch.equal(teacher_scores[0], expected["one2many"]["scores"])
+    assert head_branches(student)["one2many"]["scores"].shape[0] == img.shape[0]
+
+
+def test_single_cls_with_classes_folds_only_the_kept_classes_of_the_teacher(teacher26):
+    """single_cls with classes=[0]: Ultralytics drops the labels of classes 1 and 2, then calls the rest class 0; the
+    teacher's folded score must be its class-0 score, not the highest of all three (the left-out classes would be
+    taught as objects the labels call background)."""
+    teacher = load_checkpoint(teacher26)[0]
+    torch.manual_seed(0)
+    student = DetectionModel("yolo26n.yaml", nc=1, verbose=False)
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "single_cls": True, "classes": [0]})
+    model = KDModel(teacher, student, DistillConfig(kd_warmup=0)).train()
+    img = make_batch()["img"]
+    raw = head_branches(teacher(img))["one2many"]["scores"]
+    assert model.excluded_classes() == [1, 2]
+    assert torch.equal(model.teacher_pass(img)["one2many"]["scores"][:, 0], raw[:, 0])
+
+
+def test_crosskd_folds_its_cross_head_scores_without_the_left_out_classes(teacher26, monkeypatch):
+    """single_cls with classes=[1, 2]: the teacher's class 0 is background before its classes are folded into one,
+    and CrossKD's cross-head scores (the teacher head on student features) must be folded the same way, or the two
+    sides of the cross term fold different classes."""
+    from yolodistill import features
+
+    folded = []
+    real = features.fold_classes
+    monkeypatch.setattr(features, "fold_classes", lambda s: folded.append(s.detach().clone()) or real(s))
+    torch.manual_seed(0)
+    student = DetectionModel("yolo26n.yaml", nc=1, verbose=False)
+    student.args = get_cfg(overrides={"epochs": 2, "imgsz": 64, "single_cls": True, "classes": [1, 2]})
+    model = KDModel(load_checkpoint(teacher26)[0], student,
+                    DistillConfig(feat_loss="cross", kd_warmup=0, kd_feat=1.0)).train()
+    assert model.excluded_classes() == [0]
+    model.loss({**make_batch(), "cls": torch.zeros(2, 1)})
+    assert folded and all(s.shape[1] == 3 for s in folded)  # the cross head's scores, one fold per call
+    for scores in folded:
+        assert torch.sigmoid(scores[:, 0].float()).max() < 1e-6
+        assert torch.sigmoid(scores[:, 1:].float()).max() > 1e-3
