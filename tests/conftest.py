@@ -17,7 +17,11 @@ if "YOLO_CONFIG_DIR" not in os.environ:  # xdist workers inherit the controller'
     atexit.register(shutil.rmtree, _CFG, ignore_errors=True)
 os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install export packages during tests
 os.environ["YOLO_OFFLINE"] = "True"
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Two xdist workers share the machine's cores. A torch process with a second OpenMP thread on a core the other worker
+# is using spins while it waits for it: on the 2-core CI machine a KDModel test took 339 s with two threads under
+# load, 12 s with PASSIVE waiting and 9 s with one thread. Training runs already take Ultralytics' cpu_count - 1.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # where a test or script still asks for every core
 
 import pytest  # noqa: E402
 

@@ -100,8 +100,8 @@ def study(out) -> dict:
 @pytest.fixture(scope="module")
 def overhead(out, teacher26, synth_data) -> dict:
     proc = run_script("bench_overhead.py", "--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8,
-                      "--epochs", 2, "--repeats", 2, "--device", "cpu", "--workers", 0, "--work", out / "overhead",
-                      "--results", out / "results", "--docs", out / "docs.md")
+                      "--epochs", 2, "--repeats", 2, "--device", "cpu", "--workers", 0, "--threads", 1,
+                      "--work", out / "overhead", "--results", out / "results", "--docs", out / "docs.md")
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((out / "results" / "overhead-cpu.json").read_text())
 
