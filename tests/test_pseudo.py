@@ -56,7 +56,8 @@ def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teache
 
 def test_each_label_file_holds_the_teacher_s_detections_of_its_image(teacher26, source, tmp_path, monkeypatch):
     """Rows in [0, 1] with 5 columns held as well for xyxyn boxes or another image's: compare with what the teacher's
-    predict returned for that image, called with the --conf, --iou, --tta and --imgsz given."""
+    predict returned for that image, called with the --conf, --iou, --tta and --imgsz given, in --batch chunks (6
+    images in 4 + 2: none left out between them)."""
     import numpy as np
     from ultralytics import YOLO
 
@@ -71,8 +72,8 @@ def test_each_label_file_holds_the_teacher_s_detections_of_its_image(teacher26, 
 
     monkeypatch.setattr(YOLO, "predict", spy)
     out = tmp_path / "out"
-    pseudo_label(teacher26, source, out, conf=0.001, iou=0.5, tta=True, imgsz=96, progress=False)
-    assert calls and all((k["conf"], k["iou"], k["augment"], k["imgsz"]) == (0.001, 0.5, True, 96) for k in calls)
+    pseudo_label(teacher26, source, out, conf=0.001, iou=0.5, tta=True, imgsz=96, batch=4, progress=False)
+    assert len(calls) == 2 and all((k["conf"], k["iou"], k["augment"], k["imgsz"]) == (0.001, 0.5, True, 96) for k in calls)
     labels = {p.stem: p for p in (out / "labels").rglob("*.txt")}
     assert len(seen) == 6 and sum(len(c) for c, _ in seen.values()) > 0
     for image, (cls, xywhn) in seen.items():
@@ -154,11 +155,12 @@ def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypa
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
-@pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("taken", "exists and is not empty"),
+@pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("source", "inside the source folder"),
+                                            ("taken", "exists and is not empty"),
                                             ("no-images", "does not exist"), ("a-file", "is a file: pass a folder"),
                                             ("unwritable", "'/proc' is not a writable folder")])
 def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_path, where, message):
-    out = {"inside": source / "labels", "taken": tmp_path / "taken", "no-images": tmp_path / "new",
+    out = {"inside": source / "labels", "source": source, "taken": tmp_path / "taken", "no-images": tmp_path / "new",
            "a-file": tmp_path / "taken" / "mine.txt", "unwritable": Path("/proc/yolodistill-pseudo")}[where]
     images = tmp_path / "missing" if where == "no-images" else source
     (tmp_path / "taken").mkdir()
@@ -173,6 +175,10 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               # from Python: TypeErrors in the range checks and in Path(None)
                                               ({"conf": "0.3"}, "--conf must be a number, got '0.3'"),
                                               ({"val_fraction": "0.1"}, "--val-fraction must be a number"),
+                                              # the ends of each range: all-confident, no overlap, no train split
+                                              ({"conf": 1.0}, r"--conf must be in \[0, 1\)"),
+                                              ({"iou": 0.0}, r"--iou in \(0, 1\], got 0.25 and 0.0"),
+                                              ({"val_fraction": 1.0}, r"--val-fraction must be in \[0, 1\), got 1.0"),
                                               ({"out": None}, "missing --out: pass --out OUT"),
                                               ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
                                               ({"device": "gpu"}, "is not a device")])
@@ -389,3 +395,62 @@ def test_the_command_labels_what_a_trained_teacher_finds(trained_student, learna
     assert all(len(r) == 5 and r[0] in "012" and all(0 <= float(v) <= 1 for v in r[1:]) for r in rows)
     assert f"Boxes: {len(rows)}" in " ".join(result.output.split())
 
+
+
+def test_when_every_group_of_copies_is_larger_than_the_val_share_the_smallest_goes_to_val(tmp_path):
+    """A share of one image between a pair and a triple of copies: no group fits, and rounding val down to nothing
+    would validate on the train images; the pair goes to val (the least taken from train), the triple stays."""
+    from yolodistill.pseudo import split_val
+
+    from .builders import image
+
+    pair = [str(image(tmp_path / d / "pair.png", seed=1)) for d in "ab"]
+    triple = [str(image(tmp_path / d / "triple.png", seed=2)) for d in "abc"]
+    files = sorted(pair + triple)
+    for seed in range(4):
+        assert {files[i] for i in split_val(files, 0.1, seed)} == set(pair), seed
+
+
+def test_the_val_split_follows_the_seed(tmp_path):
+    """--seed picks which images are held out: a different seed, a different val split; the same, the same one."""
+    from yolodistill.pseudo import split_val
+
+    from .builders import image
+
+    files = [str(image(tmp_path / f"{i:02d}.png", seed=i)) for i in range(10)]
+    splits = [frozenset(split_val(files, 0.3, seed)) for seed in range(5)]
+    assert all(len(s) == 3 for s in splits) and len(set(splits)) > 1
+    assert split_val(files, 0.3, 3) == splits[3]
+
+
+def test_data_yaml_is_moved_into_an_existing_out_last(tmp_path, monkeypatch):
+    """A move cut short (a full disk) must not leave a data.yaml that names splits not yet there, whatever order
+    the filesystem lists the built folder in (here data.yaml first)."""
+    from yolodistill.pseudo import fill
+
+    tmp, dest = tmp_path / ".out.partial", tmp_path / "out"
+    dest.mkdir()
+    for split in ("images", "labels"):
+        (tmp / split / "train").mkdir(parents=True)
+        (tmp / split / "train" / "0.txt").write_text(split)
+    (tmp / "data.yaml").write_text("path: .")
+    listed = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda p: iter(sorted(listed(p), key=lambda e: e.name != "data.yaml")))
+    moved, real = [], shutil.move
+    monkeypatch.setattr(shutil, "move", lambda src, dst: moved.append(Path(src).name) or real(src, dst))
+    fill(tmp, dest, dest)
+    assert moved[-1] == "data.yaml" and sorted(moved) == sorted(p.name for p in dest.iterdir()) and not tmp.exists()
+
+
+def test_what_a_killed_run_left_beside_out_is_not_taken_into_the_dataset(teacher26, source, tmp_path, monkeypatch):
+    """A run killed outright leaves its hidden .partial folder; the next run starts it afresh."""
+    from yolodistill.utils import partial_twin
+
+    out = tmp_path / "out"
+    stale = partial_twin(out) / "images" / "train"
+    stale.mkdir(parents=True)
+    (stale / "old.png").write_bytes(next(source.rglob("*.png")).read_bytes())
+    labelled_by_a_stub(monkeypatch)
+    result = pseudo_label(teacher26, source, out, imgsz=64, progress=False)
+    images = list((out / "images").rglob("*.png"))
+    assert len(images) == result.images == 6 and "old.png" not in {p.name for p in images}

@@ -59,6 +59,13 @@ def test_sampler_mixes_the_set_ratio_and_covers_the_labelled_set():
     assert (quarter.k_labelled, quarter.k_unlabelled) == (6, 2)
 
 
+def test_each_pass_reshuffles_the_labelled_images():
+    """A new epoch, a new order of the labelled images (the unlabelled draws moving on alone would hide a repeat)."""
+    sampler = MixedBatchSampler(n_labelled=10, n_unlabelled=7, batch=4, ratio=0.5, seed=1)
+    orders = [[i for b in sampler for i in b[:2]] for _ in range(3)]
+    assert all(sorted(o) == list(range(10)) for o in orders) and len({tuple(o) for o in orders}) == 3
+
+
 def test_every_unlabelled_image_is_drawn_before_any_repeats_across_passes():
     """Each pass started a fresh permutation and kept only its first draws: 20 passes of 12 draws reached 88 of 100
     images, where the docstring promised each before any repeats."""
@@ -391,3 +398,109 @@ def test_unlabelled_settings_at_their_defaults_ask_for_nothing():
     check_unlabeled_used(DistillConfig(unlabeled_ratio=0.5, unlabeled_mode="soft", unlabeled_conf=0.5))
     with pytest.raises(UserError, match="unlabeled_mode both .--unlabeled-mode"):
         check_unlabeled_used(DistillConfig(unlabeled_mode="both"))
+    check_unlabeled_used(DistillConfig(unlabeled=["footage"], unlabeled_mode="both"))  # a run with some: used
+
+
+def test_find_images_gives_height_then_width_takes_upper_case_suffixes_and_counts_each_image_once(footage, tmp_path):
+    """Cameras write IMG_0001.JPG; a folder given twice, or beside one of its subfolders, must not draw its images
+    twice as often; and the shapes are (height, width), as Ultralytics' labels hold them."""
+    from .builders import image
+
+    wide = image(tmp_path / "cam" / "IMG_0001.JPG", w=40, h=30)
+    images, shapes, bad = find_images([tmp_path, tmp_path / "cam", footage, footage])
+    assert images.count(str(wide)) == 1 and len(images) == len(set(images)) == 9 and len(bad) == 1
+    assert shapes[str(wide)] == (30, 40)
+
+
+def test_a_folder_reached_through_a_link_and_directly_counts_each_image_once(footage, tmp_path):
+    """find_images promises each image once for a folder given twice or nested; a linked camera folder beside the
+    footage that holds it is the same folder under another name."""
+    (tmp_path / "cams").mkdir()
+    (tmp_path / "cams" / "cam0").symlink_to(footage / "cam0", target_is_directory=True)
+    assert len(find_images([footage, tmp_path / "cams"])[0]) == 8
+
+
+def test_an_image_only_pil_reads_is_skipped(tmp_path, monkeypatch):
+    """Training decodes with cv2 (Ultralytics' imread), pseudo-labelling with PIL: a file one of them cannot read
+    would fail mid-run, so PIL reading it whole is not enough."""
+    import ultralytics.utils.patches as patches
+
+    from .builders import image
+
+    ok, only_pil = image(tmp_path / "ok.png"), image(tmp_path / "only_pil.png", seed=3)
+    real = patches.imread
+    monkeypatch.setattr(patches, "imread", lambda f, *a, **k: None if f == str(only_pil) else real(f, *a, **k))
+    images, _, bad = find_images([tmp_path])
+    assert images == [str(ok)] and bad == [str(only_pil)]
+
+
+def test_unlabelled_folders_become_absolute_and_a_data_yaml_entry_is_read_relative_to_its_path(synth_data, footage,
+                                                                                                 tmp_path, monkeypatch):
+    """Resume and DDP workers start elsewhere: a relative --unlabeled is made absolute; the data yaml's `unlabeled:`
+    may be one folder (a string) named relative to the yaml's `path`, as Ultralytics reads its splits."""
+    monkeypatch.chdir(footage.parent)
+    assert check_sources([footage.name]) == [str(footage.resolve())]
+    data = yaml.safe_load(synth_data.read_text())
+    root = tmp_path / "root"
+    shutil.copytree(footage, root / "footage-rel")
+    mine = tmp_path / "data.yaml"
+    mine.write_text(yaml.safe_dump({**data, "path": str(root), "unlabeled": "footage-rel",
+                                    **{k: str(Path(data["path"]) / data[k]) for k in ("train", "val")}}))
+    monkeypatch.chdir(tmp_path)  # not where the entry is read from
+    assert unlabeled_sources(DistillConfig(), mine).unlabeled == [str((root / "footage-rel").resolve())]
+
+
+def test_the_test_split_is_held_out_too(synth_data, tmp_path):
+    """The test split is scored as val is: footage holding its images is refused as well."""
+    data = yaml.safe_load(synth_data.read_text())
+    mine = tmp_path / "data.yaml"
+    mine.write_text(yaml.safe_dump({**data, "val": data["train"], "test": data["val"]}))
+    val = Path(data["path"]) / data["val"]
+    with pytest.raises(UserError, match="holds 8 of the data's val/test images"):
+        unlabeled_sources(DistillConfig(unlabeled=[str(val)]), mine)
+
+
+def test_every_batch_keeps_at_least_one_image_of_each_kind():
+    """round(batch x ratio) is clamped: a small ratio still mixes one unlabelled image in (the README's 'no room for an
+    unlabelled image' refuses only --batch 1), a large one still leaves a labelled image to learn from."""
+    for ratio, expected in ((0.1, (3, 1)), (0.9, (1, 3)), (0.5, (2, 2))):
+        sampler = MixedBatchSampler(n_labelled=6, n_unlabelled=5, batch=4, ratio=ratio)
+        assert (sampler.k_labelled, sampler.k_unlabelled) == expected, ratio
+        batches = list(sampler)
+        assert all(sum(i >= 6 for i in b) == expected[1] for b in batches)
+        assert sorted(i for b in batches for i in b if i < 6) == list(range(6))
+
+
+def test_a_resume_whose_unlabelled_folder_was_emptied_is_one_line(tmp_path):
+    """A folder still there but emptied (or all unreadable) since the run started: no batch could be filled."""
+    from yolodistill.unlabeled import mixed_loader
+
+    (tmp_path / "notes.txt").write_text("no images")
+    with pytest.raises(UserError, match="no readable image in the unlabelled folders .*: restore them, or train "
+                                        "without --unlabeled"):
+        mixed_loader(None, None, [str(tmp_path)], 0.5, 8, {}, 32, 0, -1, 1, 0)
+
+
+def test_pseudo_labels_are_the_teachers_confident_boxes_clipped_to_the_image_and_normalised():
+    """What pseudo mode trains on: kept above `conf`, NMS at `iou`, boxes clipped into the (non-square) image and
+    normalised by its own width and height, slivers dropped, each on its batch image with its class."""
+    from yolodistill.unlabeled import pseudo_labels
+
+    h, w = 30, 40
+    # image 0: an inside box, one sticking out top-left, one bottom-right, one that clipping leaves half a pixel wide;
+    # image 1: a box under conf, and two heavily overlapping boxes of one class (IoU 0.905)
+    boxes = torch.tensor([[[10, 5, 30, 25], [-5, -5, 10, 12], [35, 20, 50, 40], [39.5, 0, 45, 10]],
+                          [[10, 5, 30, 25], [10, 5, 30, 25], [11, 5, 31, 25], [0, 0, 1, 1]]], dtype=torch.float32)
+    scores = torch.zeros(2, 4, 3)
+    for (i, a, c), s in {(0, 0, 2): 0.9, (0, 1, 1): 0.8, (0, 2, 0): 0.7, (0, 3, 0): 0.95, (1, 0, 0): 0.2,
+                         (1, 1, 1): 0.6, (1, 2, 1): 0.5}.items():
+        scores[i, a, c] = s
+    out = pseudo_labels(scores, boxes, conf=0.25, iou=0.7, first=5, size=(h, w))
+    assert out["batch_idx"].tolist() == [5.0, 5.0, 5.0, 6.0]
+    assert out["cls"].flatten().tolist() == [2.0, 1.0, 0.0, 1.0]
+    clipped = torch.tensor([[10, 5, 30, 25], [0, 0, 10, 12], [35, 20, 40, 30], [10, 5, 30, 25]], dtype=torch.float32)
+    xywh = torch.stack([(clipped[:, 0] + clipped[:, 2]) / 2 / w, (clipped[:, 1] + clipped[:, 3]) / 2 / h,
+                        (clipped[:, 2] - clipped[:, 0]) / w, (clipped[:, 3] - clipped[:, 1]) / h], dim=1)
+    torch.testing.assert_close(out["bboxes"], xywh)
+    loose = pseudo_labels(scores, boxes, conf=0.25, iou=0.95, first=5, size=(h, w))  # the overlapping pair both kept
+    assert loose["batch_idx"].tolist() == [5.0, 5.0, 5.0, 6.0, 6.0]

@@ -74,7 +74,11 @@ def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[i
     for folder in folders:
         files += [str(p) for p in files_under(folder) if p.suffix.lower() in suffixes]
     good, shapes, bad = [], {}, []
-    unique = list(dict.fromkeys(files))  # a folder given twice, or nested in another, counts each image once
+    unique, seen = [], set()  # a folder given twice, nested in another or also reached through a link: each image once
+    for f in files:
+        if (real := os.path.realpath(f)) not in seen:
+            seen.add(real)
+            unique.append(f)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # both decoders release the GIL
         decoded = list(pool.map(image_shape, unique))
     for f, shape in zip(unique, decoded):
