@@ -229,6 +229,13 @@ EDITS = {
     # the id is there, as a number: "not in 'images'" alone read as a contradiction
     "image_id as a string": (lambda d: d["annotations"][0].update(image_id="0"),
                              r"image_id '0', which is not in 'images' \(it is there as 0: write the ids alike"),
+    # a dict keyed by id would keep the last and silently move the other's boxes onto it
+    "two categories, one id": (lambda d: d["categories"][1].update(id=7), "two categories share an id"),
+    # a stray coordinate would widen the box to a point that is not on the outline
+    "odd polygon": (lambda d: d["annotations"][1].pop("bbox") and d["annotations"][1].update(
+        segmentation=[[4, 3, 20, 3, 12]]), "annotation 1 has no 'bbox' and no polygon"),
+    # 0.5 is no whole number: it matched no exporter's id on purpose, so it is a broken id, not a key
+    "fractional image id": (lambda d: d["images"][0].update(id=0.5), r"image #1 in 'images' .*lacks an 'id'"),
 }
 
 
@@ -295,3 +302,98 @@ def test_one_image_in_both_splits_by_two_spellings_is_refused(tmp_path):
     with pytest.raises(UserError, match="x.jpg' is in both the train and the val split: keep it in one"):
         convert(root, fmt="coco", out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_train_and_test_jsons_validate_on_test_and_need_a_train(tmp_path):
+    """A train and a test JSON (no val): the test split is the only held-out one and is validated on; val and test
+    without a train JSON cannot be trained on and are refused."""
+    photos, jsons = elsewhere(tmp_path)
+    (photos / "val").rename(photos / "test")
+    (jsons / "val.json").rename(jsons / "test.json")
+    s = convert([jsons / "train.json", jsons / "test.json"], fmt="coco", out=tmp_path / "out", images=photos)
+    assert s.images == {"train": 3, "val": 1}
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == ["v0.jpg"]
+    (jsons / "train.json").rename(jsons / "val.json")
+    with pytest.raises(UserError, match=r"cannot tell one train .*val.json: val, test.json: test"):
+        convert([jsons / "val.json", jsons / "test.json"], fmt="coco", out=tmp_path / "out2", images=photos)
+
+
+def test_splits_with_other_categories_are_refused(tmp_path):
+    """Class indices come from one category list: a val JSON with another list would write other classes."""
+    photos, jsons = elsewhere(tmp_path)
+    data = json.loads((jsons / "val.json").read_text())
+    data["categories"][0]["name"] = "horse"
+    (jsons / "val.json").write_text(json.dumps(data))
+    with pytest.raises(UserError, match="other categories than .*train.json"):
+        convert(jsons, fmt="coco", out=tmp_path / "out", images=photos)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_supercategory_with_boxes_of_its_own_is_a_class(tmp_path):
+    """Only a parent category that no box uses is Roboflow's dataset name: one that boxes use is a real class, and
+    each crowd box of several is counted."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png"]
+    for name in names:
+        image(root / name)
+    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [4, 3, 16, 12])], crowd=True)
+    data["categories"][0]["supercategory"] = "ant"  # zebra's parent is ant, and ant has a box
+    data["annotations"].append({"id": 98, "image_id": 1, "category_id": 3, "bbox": [0, 0, 9, 9], "iscrowd": 1})
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.5)
+    assert s.names == ["ant", "zebra"] and s.boxes == 2
+    assert s.checks == {"crowd boxes (skipped)": 2}
+
+
+def test_a_file_name_with_a_folder_prefers_that_folder(tmp_path):
+    """file_name sub/x.png is images/sub/x.png even where an images/x.png exists: the name alone is the fallback."""
+    root = tmp_path / "coco"
+    wanted = image(root / "images" / "sub" / "x.png", seed=1)
+    image(root / "images" / "x.png", seed=2)  # a decoy of the same name, other pixels
+    image(root / "images" / "y.png", seed=3)
+    (root / "ann.json").write_text(json.dumps(coco_dict(["sub/x.png", "y.png"], [(0, 7, [4, 3, 16, 12])])))
+    convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.5)
+    assert wanted.read_bytes() in {p.read_bytes() for p in (tmp_path / "out" / "images").rglob("x.png")}
+
+
+def test_a_flat_polygon_gives_its_box(tmp_path):
+    """segmentation written as one flat [x, y, x, y, ...] list (not a list of polygons) gives its extent too."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png"]
+    for name in names:
+        image(root / name)
+    data = coco_dict(names, [(0, 3, [1, 1, 1, 1]), (1, 7, [4, 3, 16, 12])])
+    del data["annotations"][0]["bbox"]
+    data["annotations"][0]["segmentation"] = [4, 3, 20, 3, 12, 15, 8, 9]
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.5)
+    labels = {p.stem: rows(p) for p in (tmp_path / "out" / "labels").rglob("*.txt")}
+    assert labels["img0"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+    assert s.checks == {"boxes from polygons (no bbox)": 1}
+
+
+def test_a_name_with_two_split_words_names_no_split():
+    """train_val.json could be either: no split is guessed from it (its folder's name may still tell)."""
+    from yolodistill.coco import split_of
+
+    assert split_of(Path("coco") / "train_val.json") is None
+    assert split_of(Path("valid") / "train_val.json") == "val"
+
+
+def test_an_absolute_file_name_from_another_machine_falls_back_to_its_name(tmp_path):
+    """Annotation tools export file_name as their own absolute path (/data/upload/1/x.png): not on this machine, the
+    image is looked up by its name, as VOC's reader does; two such paths that share a name are told apart by none."""
+    root = tmp_path / "coco"
+    for name in ("x.png", "y.png"):
+        image(root / "images" / name)
+    here = image(root / "here.png", seed=4)  # an absolute path that is on this machine is taken as written
+    names = ["/data/upload/1/x.png", "/data/upload/2/y.png", str(here)]
+    (root / "ann.json").write_text(json.dumps(coco_dict(names, [(i, 7, [4, 3, 16, 12]) for i in range(3)])))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out", val_fraction=0.34)
+    assert sum(s.images.values()) == 3
+    assert sorted(p.name for p in (tmp_path / "out" / "images").rglob("*.png")) == ["here.png", "x.png", "y.png"]
+    clash = coco_dict(["/data/upload/1/x.png", "/data/upload/2/x.png", "y.png", str(here)], [(2, 7, [4, 3, 16, 12])])
+    (root / "clash.json").write_text(json.dumps(clash))
+    s = convert(root / "clash.json", fmt="coco", out=tmp_path / "out2", val_fraction=0.5)
+    assert sorted(p.name for p in (tmp_path / "out2" / "images").rglob("*.png")) == ["here.png", "y.png"]
+    assert sum(s.images.values()) == 2  # which upload is x.png is unknown: both left out

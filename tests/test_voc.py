@@ -420,3 +420,143 @@ def test_split_lists_left_unread_refuse_a_seeded_split(tmp_path):
             (main / name).write_bytes(b"\xff\xfe img0\n")  # not UTF-8: publishes nothing this reader could use
     s = convert(tmp_path / "downloads", fmt="voc", out=tmp_path / "out2")  # was a UnicodeDecodeError traceback
     assert "seeded" in s.split
+
+
+def test_difficult_and_truncated_objects_are_kept(tmp_path):
+    """parse_xml's promise: difficult and truncated objects are real objects, and their boxes are written."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    (src / "annotations" / "a0.xml").write_text(
+        "<annotation><filename>a0.jpg</filename>"
+        "<object><name>cat</name><truncated>1</truncated><difficult>1</difficult><bndbox><xmin>4</xmin>"
+        "<ymin>3</ymin><xmax>20</xmax><ymax>15</ymax></bndbox></object>"
+        "<object><name>dog</name><truncated>1</truncated><difficult>0</difficult><bndbox><xmin>30</xmin>"
+        "<ymin>20</ymin><xmax>50</xmax><ymax>40</ymax></bndbox></object></annotation>")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.boxes == 5
+    assert sorted(labels_by_image(tmp_path / "out")["a0.jpg"]) == [pytest.approx([0, *INSIDE], abs=1e-6),
+                                                                   pytest.approx([1, *CLIPPED], abs=1e-6)]
+
+
+def test_two_annotations_of_one_image_keep_the_first(tmp_path):
+    """A copied XML naming an image already annotated would write its boxes twice or swap them: it is unmatched."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    voc_xml(src / "annotations" / "copy.xml", [("cat", CAT)], filename="a1.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.unmatched == 1 and sum(s.images.values()) == 4
+    assert "is already the image of" in (tmp_path / "out" / "unmatched.txt").read_text()
+    assert labels_by_image(tmp_path / "out")["a1.jpg"] == [pytest.approx([1, *CLIPPED], abs=1e-6)]
+
+
+def test_one_name_in_two_unrelated_folders_is_not_guessed(tmp_path):
+    """images/day/x.jpg and images/night/x.jpg, neither beside x.xml: which one it annotates is unknown."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    for k, sub in enumerate(("day", "night")):
+        image(src / "images" / sub / "x.jpg", seed=20 + k)
+    voc_xml(src / "annotations" / "x.xml", [("cat", CAT)], filename="x.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert s.unmatched == 1 and sum(s.images.values()) == 4
+    assert "2 images are called 'x.jpg'" in (tmp_path / "out" / "unmatched.txt").read_text()
+
+
+def test_names_differing_only_in_case_find_the_exact_spelling(tmp_path):
+    """a0.jpg and A0.jpg are two files on Linux: an XML naming A0.jpg gets A0.jpg, not whichever came first."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    upper = image(src / "images" / "A0.jpg", seed=50)
+    voc_xml(src / "annotations" / "upper.xml", [("dog", DOG)], filename="A0.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.2)
+    assert s.unmatched == 0 and sum(s.images.values()) == 5
+    for p in (tmp_path / "out" / "images").rglob("*.jpg"):
+        label = rows(tmp_path / "out" / "labels" / p.parent.name / f"{p.stem}.txt")
+        if p.read_bytes() == upper.read_bytes():
+            assert label == [pytest.approx([1, *CLIPPED], abs=1e-6)]
+        elif p.read_bytes() == (src / "images" / "a0.jpg").read_bytes():
+            assert label == [pytest.approx([0, *INSIDE], abs=1e-6)]
+
+
+def test_a_train_list_alone_publishes_no_split(tmp_path):
+    """No val (or test) list means no published split: a seeded one holds images out, none are trained on twice."""
+    src = make_voc(tmp_path / "voc", n=8, splits=False)
+    (src / "ImageSets" / "Main").mkdir(parents=True)
+    (src / "ImageSets" / "Main" / "train.txt").write_text("".join(f"img{i}\n" for i in range(8)))
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2}
+
+
+def test_annotations_given_leave_the_split_lists_unread(tmp_path):
+    """--annotations DIR asks for a seeded split (as the refusal of unread lists advises): ImageSets is not used."""
+    src = make_voc(tmp_path / "voc", n=8)
+    s = convert(src, fmt="voc", out=tmp_path / "out", annotations=src / "Annotations", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.checks.get(
+        "annotations in no ImageSets/Main list (left out)", 0) == 0
+
+
+def test_an_annotation_folder_without_xml_is_passed_over(tmp_path):
+    """labels/ holding YOLO .txt beside images/ with their XML: the XML beside the images are the annotations."""
+    src = wild(tmp_path / "set", None, "images")
+    (src / "labels").mkdir()
+    (src / "labels" / "a0.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert (s.images, s.unmatched, s.names) == ({"train": 3, "val": 1}, 0, ["cat", "dog"])
+
+
+def test_a_size_written_as_decimals_still_scales_the_boxes(tmp_path):
+    """Some tools write <width>400.0</width>: the declared size is still read, so a shrunk image's boxes shrink."""
+    src = tmp_path / "resized"
+    for i in range(2):
+        image(src / "JPEGImages" / f"r{i}.jpg")
+        voc_xml(src / "Annotations" / f"r{i}.xml", [("cat", (40, 30, 200, 150))], filename=f"r{i}.jpg",
+                size=(400.0, 300.0))
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.5)
+    assert s.checks == {"images resized since they were annotated (boxes scaled with them)": 2}
+    assert labels_by_image(tmp_path / "out")["r0.jpg"] == [pytest.approx([0, *INSIDE], abs=1e-6)]
+
+
+def test_jpegimages_is_preferred_to_images(tmp_path):
+    """IMAGE_DIRS is an order of preference: a VOC folder's JPEGImages/ wins over a stray images/ of the same names."""
+    src = wild(tmp_path / "set", "Annotations", "JPEGImages")
+    for i in range(4):
+        image(src / "images" / f"a{i}.jpg", seed=100 + i)  # e.g. previews of another size or crop
+    convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    out_images = {p.name: p.read_bytes() for p in (tmp_path / "out" / "images").rglob("*.jpg")}
+    assert out_images == {f"a{i}.jpg": (src / "JPEGImages" / f"a{i}.jpg").read_bytes() for i in range(4)}
+
+
+def test_images_beside_the_given_annotations_are_found(tmp_path):
+    """--annotations DIR whose XML lie beside their images, outside SRC: that folder is searched for the images."""
+    (tmp_path / "set").mkdir()
+    other = wild(tmp_path / "other", None, "xml_and_images")
+    s = convert(tmp_path / "set", fmt="voc", out=tmp_path / "out", annotations=other / "xml_and_images",
+                val_fraction=0.25)
+    assert s.unmatched == 0 and s.images == {"train": 3, "val": 1}
+
+
+def test_split_lists_saved_on_windows_are_read(tmp_path):
+    """A list saved by Notepad starts with a BOM and may end lines with spaces and CRLF: its ids are still ids."""
+    src = make_voc(tmp_path / "voc")
+    main = src / "ImageSets" / "Main"
+    (main / "trainval.txt").write_bytes(b"\xef\xbb\xbfimg0 \r\nimg1\r\nimg2 \r\n")
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2} and s.unmatched == 0
+    assert s.checks.get("annotations in no ImageSets/Main list (left out)", 0) == 0
+
+
+def test_among_images_of_one_name_the_folder_named_like_the_xmls_wins(tmp_path):
+    """annotations/day/x.xml with images/day/x.jpg and images/night/x.jpg: the day one, by its folder's name."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    day = image(src / "images" / "day" / "x.jpg", seed=20)
+    image(src / "images" / "night" / "x.jpg", seed=21)
+    voc_xml(src / "annotations" / "day" / "x.xml", [("cat", CAT)], filename="x.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.2)
+    assert s.unmatched == 0 and sum(s.images.values()) == 5
+    assert any(p.read_bytes() == day.read_bytes() for p in (tmp_path / "out" / "images").rglob("x*.jpg"))
+
+
+def test_a_main_folder_outside_imagesets_publishes_nothing(tmp_path):
+    """Only ImageSets/Main holds VOC split lists: some other Main/ with a train.txt and val.txt does not stop a
+    seeded split."""
+    src = wild(tmp_path / "set", "annotations", "images")
+    (src / "Main").mkdir()
+    (src / "Main" / "train.txt").write_text("a0\na1\n")
+    (src / "Main" / "val.txt").write_text("a2\n")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 3, "val": 1}

@@ -152,7 +152,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
     for im in sorted(entries.values(), key=lambda im: str(im["file_name"])):
         rel = Path(str(im["file_name"]).replace("\\", "/"))
         names = dict.fromkeys((rel, Path(rel.name)))  # the relative path first, then the file name alone
-        tries = [rel] if rel.is_absolute() else [d / n for n in names for d in folders]
+        tries = [rel] * rel.is_absolute() + [d / n for n in names if not n.is_absolute() for d in folders]  # an
+        # absolute path from another machine (an annotation tool's export) falls back to its file name, as in VOC
         hit = next((p for p in tries if p.is_file()), None)
         if hit is None:
             missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")
@@ -167,7 +168,7 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         except (TypeError, ValueError):
             raise UserError(f"'{path}': image {im['id']} has a width or height that is not a number: fix or remove "
                             "them") from None
-        key, exact = hit.resolve(), rel.is_absolute() or any(hit == d / rel for d in folders)
+        key, exact = hit.resolve(), hit == rel if rel.is_absolute() else any(hit == d / rel for d in folders)
         first_rel, first_exact, first_name, first_id = named.setdefault(key, (rel, exact, im["file_name"], im["id"]))
         if key in ambiguous or (first_rel != rel and not (exact and first_exact)):  # cam1/x.jpg, cam2/x.jpg: x.jpg
             missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) and '{first_name}' (id {first_id}) "
