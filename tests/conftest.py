@@ -40,16 +40,21 @@ def synth_data(tmp_path_factory) -> Path:
 TRAINED_IMGSZ = 96  # the size trained_student was trained (and exports are made) at
 
 
-@contextmanager
-def built_once(tmp_path_factory, name: str):
-    """A folder every xdist worker of this run shares, held under a lock while the first worker to need it fills it:
-    a costly session fixture (a trained model) is built once per run, not once per worker. Its users only read it."""
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder every xdist worker of this run shares, which the first worker to need it fills with `build(folder)`
+    under a lock: a costly session fixture (a trained model) is built once per run, not once per worker. Its users
+    only read it. A build that failed is started again from an empty folder."""
     from filelock import FileLock  # torch's own dependency
 
     root = tmp_path_factory.getbasetemp()
     root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # pytest-N/popen-gwK: pytest-N is shared
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
     with FileLock(str(root / f"shared-{name}.lock")):
-        yield root / f"shared-{name}"
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +63,10 @@ def learnable_data(tmp_path_factory) -> Path:
     learn them in half a minute, and a val split large enough that mAP differences mean something."""
     from yolodistill.data import make_synthetic
 
-    with built_once(tmp_path_factory, "learnable") as folder:
-        if not (folder / "done").exists():
-            shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed here left
-            make_synthetic(folder, images=200, classes=3, imgsz=96, seed=2)
-            (folder / "done").touch()
-        return folder / "data.yaml"
+    def build(folder: Path) -> None:
+        make_synthetic(folder, images=200, classes=3, imgsz=96, seed=2)
+
+    return built_once(tmp_path_factory, "learnable", build) / "data.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -74,22 +77,19 @@ def trained_student(tmp_path_factory, learnable_data) -> Path:
     Returns weights/best.pt; weights/last.pt lies beside it."""
     from ultralytics import YOLO
 
-    with built_once(tmp_path_factory, "plain") as project:
-        best = project / "student" / "weights" / "best.pt"
-        if (project / "done").exists():  # another worker trained it
-            return best
-        shutil.rmtree(project, ignore_errors=True)
+    def build(project: Path) -> None:
         model = YOLO("yolo26n.yaml")
         model.train(
             data=str(learnable_data), epochs=12, imgsz=TRAINED_IMGSZ, batch=8, workers=0, device="cpu", plots=False,
             val=False, mosaic=0.0, warmup_epochs=0.0, optimizer="AdamW", lr0=0.005, project=str(project),
             name="student", exist_ok=True, seed=0, verbose=False,
         )
-        assert best.exists()
         learned = model.trainer.metrics["metrics/mAP50-95(B)"]
         assert learned > 0.1, f"the shared model did not learn: {model.trainer.metrics}"
-        (project / "done").touch()
-        return best
+
+    best = built_once(tmp_path_factory, "plain", build) / "student" / "weights" / "best.pt"
+    assert best.exists()
+    return best
 
 
 def assert_one_line_error(result, *needles: str) -> str:

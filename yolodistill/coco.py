@@ -152,8 +152,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
     for im in sorted(entries.values(), key=lambda im: str(im["file_name"])):
         rel = Path(str(im["file_name"]).replace("\\", "/"))
         names = dict.fromkeys((rel, Path(rel.name)))  # the relative path first, then the file name alone
-        tries = [rel] * rel.is_absolute() + [d / n for n in names if not n.is_absolute() for d in folders]  # an
-        # absolute path from another machine (an annotation tool's export) falls back to its file name, as in VOC
+        # an absolute path is tried as written, then (another machine's, as annotation tools export) as in VOC by name
+        tries = ([rel] if rel.is_absolute() else []) + [d / n for n in names if not n.is_absolute() for d in folders]
         hit = next((p for p in tries if p.is_file()), None)
         if hit is None:
             missing.append(f"{path}: image '{im['file_name']}' (id {im['id']}) is in none of the folders searched")

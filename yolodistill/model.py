@@ -293,7 +293,7 @@ class KDModel(DistillationModel):
         return detect_head(self.student_model).nc == 1 < detect_head(self.teacher_model).nc
 
     def excluded_classes(self) -> list[int]:
-        """The teacher's classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as
+        """The classes Ultralytics' `classes=` leaves out of the labels (it trains the rest, the others as
         background); without it none. Read from the student's train args, which resume and DDP workers restore.
         Counted over the teacher's classes, which are the dataset's: under `single_cls` the student has one."""
         classes = getattr(getattr(self.student_model, "args", None), "classes", None)
