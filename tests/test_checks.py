@@ -641,3 +641,170 @@ def test_a_teacher_of_unknown_size_gets_no_warning_and_no_traceback(teacher26, s
     assert teacher_warnings(tmp_path / "t.pt", synth_data, 192, tmp_path) == []
     if train_args == {"imgsz": [192, 256]}:  # a known size after all: its longer side, 256, is 2.5 times from 640
         assert len(teacher_warnings(tmp_path / "t.pt", synth_data, 640, tmp_path)) == 1
+
+
+def small_data(tmp_path: Path) -> Path:
+    """A data yaml of its own (the synthetic 3-class layout: images/ and labels/ of train and val) to break."""
+    return make_synthetic(tmp_path / "own", images=6, classes=3, imgsz=32, seed=0)
+
+
+def test_no_data_and_a_yml_data_file(synth_data, tmp_path):
+    """No --data is named as such (not 'got a NoneType'), and .yml is a data yaml as much as .yaml is."""
+    with pytest.raises(UserError, match=r"^no dataset: pass --data DATA\.yaml$"):
+        check_data(None)
+    yml = tmp_path / "data.yml"
+    yml.write_text(synth_data.read_text())
+    assert check_data(yml)["nc"] == 3
+
+
+def test_each_split_is_checked_and_val_must_be_given(tmp_path):
+    """A val: left empty was a TypeError traceback; a val split without labels trained, then validated on nothing."""
+    data = small_data(tmp_path)
+    raw = yaml.safe_load(data.read_text())
+    no_val = tmp_path / "noval.yaml"
+    no_val.write_text(yaml.safe_dump({**raw, "val": None}))
+    with pytest.raises(UserError, match="has no val split: add a 'val:' path"):
+        check_data(no_val)
+    shutil.rmtree(data.parent / "labels" / "val")
+    with pytest.raises(UserError, match="no image of its val split has labels"):
+        check_data(data)
+
+
+def test_a_list_split_with_some_files_gone_trains(tmp_path):
+    """Only a list whose files are all gone is refused: Ultralytics skips a missing file as corrupt and trains on
+    the rest."""
+    data = small_data(tmp_path)
+    raw = yaml.safe_load(data.read_text())
+    listed = sorted(str(p.relative_to(data.parent)) for p in (data.parent / "images" / "train").iterdir())
+    (data.parent / "train.txt").write_text("\n".join([*listed, "images/train/gone.png"]) + "\n")
+    data.write_text(yaml.safe_dump({**raw, "train": "train.txt"}))
+    assert check_data(data)["train"].endswith("train.txt")
+
+
+def test_a_gpu_ultralytics_made_the_only_visible_one_still_passes(monkeypatch):
+    """Under CUDA_VISIBLE_DEVICES=3 PyTorch counts one GPU, and Ultralytics' parse_device takes '3' as the physical
+    id it names (torch index 0): it trains, so it must pass; an id outside the restriction is still refused."""
+    from yolodistill.checks import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert check_device("3") == "3"
+    with pytest.raises(UserError, match="there is no GPU 2"):
+        check_device("2")
+
+
+def test_a_list_mixing_torch_and_physical_gpu_ids_is_refused(monkeypatch):
+    """Ultralytics reads ids as physical ones only when every id is a visible one: '0,3' under
+    CUDA_VISIBLE_DEVICES=2,3 stays torch indices, and select_device then fails on 3 with a multi-line ValueError.
+    '2,3' is both physical GPUs; a listed id past the GPUs PyTorch counts is no GPU either."""
+    from ultralytics.utils.torch_utils import parse_device
+
+    from yolodistill.checks import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert parse_device("0,3") == "0,3"  # untranslated: select_device refuses 3 >= device_count()
+    with pytest.raises(UserError, match="there is no GPU 3"):
+        check_device("0,3")
+    assert parse_device("2,3") == "0,1" and check_device("2,3") == "2,3"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3,5")  # 5 is past the two GPUs PyTorch sees: parse_device drops it
+    assert parse_device("5") == "5"
+    with pytest.raises(UserError, match="there is no GPU 5"):
+        check_device("5")
+
+
+def test_train_batch_edges():
+    """0 and 1.0 are neither a whole batch nor a fraction (a float batch reached the data loader, after the run
+    folder); -1, 1 and fractions below 1 are what Ultralytics trains with."""
+    from yolodistill.checks import check_train_batch
+
+    for batch in (-1, 1, 16, 0.5):
+        check_train_batch(batch)
+    for batch in (0, -2, 1.0, 0.0, True):
+        with pytest.raises(UserError, match=f"got {batch!r}$"):
+            check_train_batch(batch)
+
+
+def test_optimizer_names_match_in_any_case():
+    """Ultralytics matches its optimizer names case-insensitively: optimizer=adamw trains and must not be refused."""
+    from yolodistill.checks import check_args
+
+    check_args({"epochs": 1, "imgsz": 64, "batch": 8, "optimizer": "adamw"}, 32)
+    with pytest.raises(UserError, match="optimizer=adamx is not one Ultralytics trains with"):
+        check_args({"epochs": 1, "imgsz": 64, "batch": 8, "optimizer": "adamx"}, 32)
+
+
+def test_run_folder_checks_under_torchrun_and_without_a_name(tmp_path, monkeypatch):
+    """Rank 0 makes the run folder, so it checks it (only later ranks may find it made a moment ago); without --name
+    or --exist-ok a file named exp is no clash: Ultralytics numbers the run past it."""
+    from yolodistill.checks import check_run_dir
+
+    (tmp_path / "mine").mkdir()
+    named = {"project": str(tmp_path), "name": "mine"}
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(UserError, match="exists: pass --exist-ok"):
+        check_run_dir(named)
+    monkeypatch.setenv("RANK", "1")
+    check_run_dir(named)
+    monkeypatch.delenv("RANK")
+    (tmp_path / "exp").write_text("mine")
+    check_run_dir({"project": str(tmp_path), "name": None})
+    with pytest.raises(UserError, match="is a file"):
+        check_run_dir({"project": str(tmp_path), "name": None, "exist_ok": True})
+
+
+def test_an_epoch_checkpoint_in_the_reused_weights_folder_is_refused_and_a_new_folder_refuses_nothing(tmp_path):
+    """save_period writes epochN.pt there too; without --exist-ok the run gets a folder of its own, so a best.pt in
+    the folder it would have reused is the user's to read."""
+    from yolodistill.checks import check_inputs_outside_run
+
+    weights = tmp_path / "exp" / "weights"
+    weights.mkdir(parents=True)
+    for name in ("epoch3.pt", "best.pt"):
+        (weights / name).write_bytes(b"x")
+    with pytest.raises(UserError, match="--teacher .*epoch3.pt' is in the weights folder this run writes"):
+        check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, teacher=weights / "epoch3.pt")
+    check_inputs_outside_run({"project": str(tmp_path), "exist_ok": False}, teacher=weights / "best.pt")
+
+
+def test_classes_true_is_no_class_id():
+    """classes=True is an int to Python and 1 to NumPy: it trained on class 1 alone without a word."""
+    from yolodistill.checks import check_with_models
+
+    for classes in (True, [0, False]):
+        with pytest.raises(UserError, match=r"would train on no label"):
+            check_with_models({"classes": classes}, 3, None)
+
+
+def test_only_rank_zero_warns_of_a_replaced_run(tmp_path, monkeypatch):
+    """Under torchrun every rank runs the checks: the --exist-ok warning was said once per GPU."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    from yolodistill.checks import warn_replaced
+
+    (tmp_path / "mine" / "weights").mkdir(parents=True)
+    (tmp_path / "mine" / "weights" / "best.pt").write_bytes(b"precious")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    LOGGER.addHandler(handler)
+    try:
+        for rank in ("1", "0"):
+            monkeypatch.setenv("RANK", rank)
+            warn_replaced({"project": str(tmp_path), "name": "mine", "exist_ok": True})
+    finally:
+        LOGGER.removeHandler(handler)
+    assert [r.getMessage().count("replaces the weights") for r in records] == [1]
+
+
+def test_a_p6_pair_needs_an_imgsz_of_its_largest_stride(synth_data, tmp_path):
+    """A P6 student's largest stride is 64: imgsz=96 is no multiple of it, and Ultralytics would round it silently."""
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+
+    teacher = save_checkpoint("yolo26n-p6.yaml", tmp_path / "p6.pt")
+    args = dict(resolve(None, epochs=1, imgsz=96, project=str(tmp_path / "runs"))[1])
+    with pytest.raises(UserError, match="--imgsz 96 is not a positive multiple of 64"):
+        preflight(teacher, "yolo26n-p6.yaml", synth_data, args)

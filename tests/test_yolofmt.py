@@ -338,3 +338,106 @@ def test_rounding_at_an_edge_is_not_clipping_and_a_box_off_the_image_is_dropped_
     issues = (tmp_path / "out" / "issues.txt").read_text()
     assert "a.txt line 2: box 1.2 0.5 0.2 0.2 lies outside the image, dropped" in issues
     assert "out of the 0-1 range" not in issues and "clipped" not in issues
+
+
+def label_rows(tmp_path: Path, text: str) -> tuple[list, list[str], dict[str, int]]:
+    """parse_label of one label file holding `text`: its rows, issues and counts."""
+    label = tmp_path / "l.txt"
+    label.write_text(text)
+    issues, counts = [], dict.fromkeys([yf.MALFORMED, yf.NO_AREA, yf.OUT_OF_RANGE, yf.POLYGONS, yf.REPEATED], 0)
+    return yf.parse_label(label, issues, counts), issues, counts
+
+
+def test_a_fractional_class_id_is_malformed_and_a_box_that_only_touches_the_edge_is_dropped(tmp_path):
+    """Class 1.5 is no class (Ultralytics refuses the file as corrupt); a box from x = 1 outwards clips to no width."""
+    got, issues, counts = label_rows(tmp_path, "1.5 0.5 0.5 0.2 0.2\n0 1.1 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n")
+    assert got == [pytest.approx((0, 0.4, 0.4, 0.6, 0.6))]
+    assert counts[yf.MALFORMED] == 1 and counts[yf.NO_AREA] == 1 and counts[yf.OUT_OF_RANGE] == 0, issues
+
+
+def test_a_full_width_box_rounded_past_one_is_not_clipped(tmp_path):
+    """A writer's rounding puts w at 1.000001 (within EPS): not out of range, as its edges are not either."""
+    got, issues, counts = label_rows(tmp_path, "0 0.5 0.5 1.000001 1\n")
+    assert len(got) == 1 and counts[yf.OUT_OF_RANGE] == 0 and not issues
+
+
+def test_the_label_of_an_image_is_under_its_last_images_folder(tmp_path):
+    """As Ultralytics' img2label_paths: /x/images/a/images/b.jpg is labelled by /x/images/a/labels/b.txt."""
+    from ultralytics.data.utils import img2label_paths
+
+    img = image(tmp_path / "images" / "a" / "images" / "b.jpg")
+    label = Path(img2label_paths([str(img)])[0])
+    label.parent.mkdir(parents=True)
+    label.write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "labels" / "a" / "images").mkdir(parents=True)  # the first /images/ swapped: not Ultralytics' file
+    (tmp_path / "labels" / "a" / "images" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    assert yf.label_of(img) == label == tmp_path / "images" / "a" / "labels" / "b.txt"
+
+
+def test_only_one_yaml_with_names_is_taken_for_data_yaml(tmp_path):
+    """Two yamls with names and no data.yaml: which one is meant is not known, so neither is guessed."""
+    (tmp_path / "a.yaml").write_text("train: images\nnames: [cat]\n")
+    (tmp_path / "other.yml").write_text("just: settings\n")
+    assert yf.data_yaml_in(tmp_path) == tmp_path / "a.yaml"
+    (tmp_path / "b.yaml").write_text("train: images\nnames: [dog]\n")
+    assert yf.data_yaml_in(tmp_path) is None
+
+
+def test_a_relative_path_is_from_the_working_folder_first(tmp_path, monkeypatch):
+    """Ultralytics resolves path: from where it runs; the yaml's own folder is only the fallback."""
+    for base in (tmp_path, tmp_path / "dy"):
+        (base / "ds" / "images").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    raw = {"path": "ds", "train": "images"}
+    assert yf.dataset_root(tmp_path / "dy" / "data.yaml", raw) == tmp_path / "ds"
+    shutil.rmtree(tmp_path / "ds")
+    assert yf.dataset_root(tmp_path / "dy" / "data.yaml", raw) == tmp_path / "dy" / "ds"
+
+
+def test_an_image_in_train_val_and_test_is_named_as_val(tmp_path):
+    """Val is the split runs are measured on: an image train shares with both is said to be val's."""
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    issues, counts = [], {yf.LEAKED: 0}
+    train = yf.train_apart(tmp_path / "data.yaml", {"train": [a, b], "val": [b], "test": [b]}, issues, counts)
+    assert train == [a] and counts[yf.LEAKED] == 1
+    assert issues == [f"{b}: also in the val split of '{tmp_path / 'data.yaml'}', left out of train"]
+
+
+def test_a_folder_of_train_alone_has_no_published_split(tmp_path):
+    """train/ without val/ or test/ is no split to keep: a seeded one is made from all of it."""
+    paths = [tmp_path / "train" / "a.jpg", tmp_path / "train" / "b.jpg"]
+    assert yf.folder_splits(paths, tmp_path) is None
+    assert yf.folder_splits([*paths, tmp_path / "test" / "c.jpg"], tmp_path) == {
+        paths[0]: "train", paths[1]: "train", tmp_path / "test" / "c.jpg": "val"}
+
+
+def test_the_names_file_is_no_orphan_label(tmp_path):
+    """classes.txt lies beside the label files and is a .txt: not a label file without its image."""
+    image(tmp_path / "a.jpg")
+    for name in ("a.txt", "classes.txt", "ghost.txt"):
+        (tmp_path / name).write_text("0 0.5 0.5 0.2 0.2\n")
+    assert yf.orphan_labels([tmp_path / "a.jpg"], {tmp_path / "a.txt"}) == [f"{tmp_path / 'ghost.txt'}: no image of "
+                                                                             "this name"]
+
+
+def test_val_that_is_train_spelled_another_way_is_the_same_split(tmp_path):
+    """'images/../images' is the train folder: one split said as such, not every train image also in val."""
+    data = split_dataset(tmp_path / "ds", {"names": ["a"]})
+    raw = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**raw, "path": str(data.parent), "val": "images/train/../train"}))
+    s = yf.read(data, None, None)
+    assert "val is the same images as train" in "\n".join(s.issues) and {it.split for it in s.items} == {None}
+
+
+def test_blank_lines_of_a_names_file_name_no_class(tmp_path):
+    """A blank line (often the last) is no class: it would have added a class named ''."""
+    (tmp_path / "classes.txt").write_text("cat\n\n  \ndog\n\n")
+    assert yf.names_file(tmp_path) == ["cat", "dog"]
+
+
+def test_a_class_id_equal_to_the_name_count_is_beyond_the_names(tmp_path):
+    """Names cat and dog are ids 0 and 1: a box of class 2 has no name, and Ultralytics refuses its file."""
+    data = split_dataset(tmp_path / "ds", {"val": "images/val", "names": ["cat", "dog"]})
+    (data.parent / "labels" / "train" / "train0.txt").write_text("2 0.5 0.5 0.3 0.3\n1 0.5 0.5 0.2 0.2\n")
+    s = yf.read(data, None, None)
+    assert s.checks[yf.BEYOND] == 1 and "class id 2 is beyond the 2 names (0 to 1)" in "\n".join(s.issues)
