@@ -341,6 +341,8 @@ def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monke
         assert not list(tmp_path.glob("bench*"))
     rows = bn.bench([onnx], data=synth_data, batch=4, console=quiet(), warmup=0, runs=2)  # at its own batch it runs
     assert rows[0]["batch"] == 4 and rows[0]["throughput_ips"] > 0
+    # images, not batches, per second: over two runs the median pass is the mean one
+    assert rows[0]["throughput_ips"] == pytest.approx(4 * 1000 / rows[0]["latency_ms"]["p50"], rel=0.01)
 
 
 def test_a_dynamic_export_is_benched_at_another_size_and_batch(trained_student, learnable_data, tmp_path):
@@ -592,3 +594,72 @@ def test_a_dataset_named_as_train_takes_it_is_explained(tmp_path, monkeypatch):
         result = CliRunner().invoke(app, [*command, "--data", "coco8.yaml", "--device", "cpu"])
         assert_one_line_error(result, "--data 'coco8.yaml' is not a file here: export and bench read a dataset yaml")
 
+
+
+def test_latency_is_reported_in_ms_at_p50_p90_p99():
+    """The table's p90 column is the 90th percentile of the passes, in milliseconds: 100 passes of 1..100 ms."""
+    assert bn.latency_ms([i / 1000 for i in range(1, 101)]) == {"p50": 50.5, "p90": 90.1, "p99": 99.01}
+
+
+def test_warm_up_passes_run_first_and_are_not_timed():
+    """--warmup 3 --runs 4: seven passes, of which the last four are timed."""
+    import torch
+
+    calls = []
+    with bn.timing_progress(Console(file=io.StringIO())) as progress:
+        times = bn.time_runs(calls.append, torch.zeros(1), warmup=3, runs=4, progress=progress, label="x")
+    assert len(calls) == 7 and len(times) == 4
+
+
+def test_each_timed_pass_is_its_own_forward_pass(monkeypatch):
+    """On a clock that moves 4 ms per pass, every one of 60 passes reads 4 ms, the bar's redraws between them
+    included in none."""
+    import torch
+
+    clock = [0.0]
+
+    def backend(im):
+        clock[0] += 0.004
+
+    monkeypatch.setattr(bn.time, "perf_counter", lambda: clock[0])
+    with bn.timing_progress(Console(file=io.StringIO())) as progress:
+        times = bn.time_runs(backend, torch.zeros(1), warmup=0, runs=60, progress=progress, label="x")
+    assert times == pytest.approx([0.004] * 60)
+
+
+def test_settings_checked_before_loading_anything(tmp_path):
+    """A negative --warmup would be taken as none; an upper-case .JSON is still a .json name."""
+    with pytest.raises(UserError, match=r"--warmup >= 0, got 5 and -1"):
+        bn.validate(1, -1, 5, None, "cpu", None)
+    bn.validate(1, 0, 1, None, "cpu", tmp_path / "B.JSON")
+
+
+def test_a_plain_folder_is_not_taken_for_an_openvino_export(tmp_path):
+    with pytest.raises(UserError, match="is not a benchable artifact"):
+        bn.artifact_format(tmp_path)
+
+
+def test_the_record_names_the_command_only_when_the_cli_ran(monkeypatch):
+    """bench_env.json and bench.md say 'yolodistill bench ...' for a CLI run, not pytest's or a script's argv."""
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/yolodistill", "bench", "a b.pt"])
+    assert bn.provenance()["command"] == "yolodistill bench 'a b.pt'"
+    monkeypatch.setattr(sys, "argv", ["script.py", "bench"])
+    assert bn.provenance()["command"] is None
+
+
+def test_a_static_export_at_its_own_size_and_its_stored_precision(run, tmp_path):
+    """--imgsz equal to a static export's own size is not 'another size'; the row's precision is what the export
+    metadata stores (quantize 16: fp16, 8: int8), as the runtime computes it."""
+    import onnx
+
+    onnx_path = weights_of(run) / "best.onnx"
+    backend = bn.open_backend(onnx_path, bn.torch_device("cpu"))
+    assert bn.bench_imgsz(backend, "onnx", onnx_path, TRAINED_IMGSZ) == TRAINED_IMGSZ
+    model = onnx.load(str(onnx_path))
+    meta = next(p for p in model.metadata_props if p.key == "args")
+    for quantize, stored in ((16, "fp16"), (8, "int8")):
+        meta.value = repr({"batch": 1, "quantize": quantize})
+        onnx.save(model, str(tmp_path / f"q{quantize}.onnx"))
+        backend = bn.open_backend(tmp_path / f"q{quantize}.onnx", bn.torch_device("cpu"))
+        runs = runtime_precision("onnx", stored)
+        assert bn.precision_of(backend, "onnx") == (stored if runs == stored else f"{stored} (runs {runs})")

@@ -7,7 +7,8 @@ import json
 
 from rich.console import Console
 
-from yolodistill.benchreport import KEYS, bench_rows, print_table, report_paths
+from yolodistill.benchreport import (KEYS, bench_rows, describe_bench, markdown_text, print_table, report_paths,
+                                     written_before_the_stop)
 
 
 def table_row(name: str, fmt: str, imgsz: int) -> dict:
@@ -75,12 +76,14 @@ def test_a_table_wider_than_the_output_is_whole_in_a_log_and_cut_by_columns_on_a
     assert kept[:5] == ["model", "fmt", "prec", "imgsz", "p50"] and kept[-1] == "mAP50-95"
     dropped = [h for h in ("p99", "p90", "MB", "mAP50", "img/s") if h not in kept]
     assert dropped and f"{', '.join(dropped)} left out for the terminal's width: see bench.md" in " ".join(text.split())
+    assert "yolodistill bench: latency in ms, batch 1" in " ".join(text.split())  # the note is below, not instead
 
 
 def test_an_older_bench_record_is_still_bench_s_own(tmp_path):
     """A rerun replaces bench's own record, also one written before a key (name) joined KEYS; other JSON is not."""
     row = {k: 1 for k in KEYS if k != "name"} | {"latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0}}
-    for content, ours in (([row], True), ([], True), ({"mine": 1}, False), ([{"artifact": "a.pt"}], False)):
+    for content, ours in (([row], True), ([], True), ({"mine": 1}, False), ([{"artifact": "a.pt"}], False),
+                          ([{"artifact": "a.pt", "format": "pt"}], False)):  # no latency: not a bench row
         (tmp_path / "bench.json").write_text(json.dumps(content))
         assert (bench_rows(tmp_path / "bench.json") == content) is ours, content  # its rows, or None
 
@@ -92,3 +95,65 @@ def test_a_json_name_with_dots_names_every_report_alike(tmp_path):
     assert names == ["run.v2.json", "run.v2_env.json", "run.v2.csv", "run.v2.md", "run.v2.png"]
     assert [p.name for p in report_paths(tmp_path / "bench.json")] == ["bench.json", "bench_env.json", "bench.csv",
                                                                         "bench.md", "bench.png"]
+
+
+def table_cells(text: str) -> dict[str, dict[str, str]]:
+    """Each row of a printed table by its model name, as {header: cell}."""
+    lines = text.splitlines()
+    header = [h.strip() for h in next(line for line in lines if line.startswith("┃")).split("┃")[1:-1]]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    return {r[0]: dict(zip(header, r)) for r in rows}
+
+
+def test_each_terminal_cell_is_the_row_s_own_number_under_its_header():
+    """A reader compares runtimes by these cells: p50 under p90, img/s from size or another row's energy would read
+    as a measurement."""
+    rows = [table_row("a", "pt", 96), table_row("b", "onnx", 96)]
+    rows[1].update(latency_ms={"p50": 4.25, "p90": 5.5, "p99": 7.75}, throughput_ips=235.3, size_mb=12.34,
+                   map50=0.61234, map50_95=0.4321)
+    env = {"energy": {"b.onnx": {"energy_j_per_image": 0.0123456}}}  # a Jetson measured b only
+    console = Console(file=io.StringIO(), width=200, record=True)
+    print_table(rows, env, console)
+    cells = table_cells(console.export_text())
+    assert "imgsz" not in cells["b"]  # one size for every row: in the title, not a column
+    assert cells["b"] == {"model": "b", "fmt": "onnx", "prec": "fp32", "p50": "4.25", "p90": "5.50", "p99": "7.75",
+                          "img/s": "235", "MB": "12.3", "mAP50": "0.612", "mAP50-95": "0.432", "J/img": "0.01235"}
+    assert cells["a"]["J/img"] == "-" and cells["a"]["p50"] == "1.00"
+
+
+def test_bench_md_says_where_it_ran_who_made_it_and_what_is_unknown(tmp_path):
+    """bench.md is read away from the machine: its title names the GPU for cuda rows, the board on a Jetson, else
+    the CPU; an unknown cost (an export without its .pt) reads '-', not 'None'."""
+    row = table_row("exp", "onnx", 96) | {"device": "cpu", "params": None, "flops_g": None, "head": "raw"}
+    env = {"cpu": "Some CPU", "gpu": "Some GPU", "jetson": None, "created": "2026-01-02T03:04:05+00:00",
+           "command": "yolodistill bench best.onnx"}
+    md = markdown_text([row], env)
+    assert md.startswith("# Benchmark on Some CPU\n") and "None" not in md
+    assert "| exp | onnx | fp32 | 96 | 1.0 | 2.0 | 3.0 | 900.0 | 9.0 | - | - | 0.5 | 0.25 |" in md
+    assert "created 2026-01-02T03:04:05+00:00, command yolodistill bench best.onnx" in md
+    assert markdown_text([row | {"device": "cuda:0"}], env).startswith("# Benchmark on Some GPU\n")
+    jetson = env | {"jetson": {"board": "NVIDIA Jetson Orin NX"}}
+    assert markdown_text([row | {"device": "cuda:0"}], jetson).startswith("# Benchmark on NVIDIA Jetson Orin NX\n")
+
+
+def test_a_stop_after_the_first_report_names_it_alone(tmp_path):
+    """A Ctrl-C may come after any of the five files: one file 'was' written, two 'were'."""
+    one, two = tmp_path / "bench.json", tmp_path / "bench_env.json"
+    assert written_before_the_stop([one], "") == f"{one} was written before the stop"
+    assert written_before_the_stop([one, two], "1 row") == (f"{one}, {two} were written before the stop, over the "
+                                                            "earlier bench (1 row)")
+
+
+def test_an_earlier_record_names_the_machine_that_made_it(tmp_path):
+    """The rerun's 'Replaced' line is what tells a user they lost a Jetson's figures: the board, else the GPU, else
+    the CPU."""
+    row = {k: 1 for k in KEYS} | {"latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0}}
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps([row, row]))
+    env = tmp_path / "bench_env.json"
+    for record, machine in (({"cpu": "C", "gpu": None, "jetson": None}, "C"), ({"cpu": "C", "gpu": "G"}, "G"),
+                            ({"cpu": "C", "gpu": "G", "jetson": {"board": "Orin"}}, "Orin")):
+        env.write_text(json.dumps(record))
+        assert describe_bench(out).startswith(f"2 rows, on {machine}, written 20")
+    out.write_text("[]")
+    assert describe_bench(out).startswith("0 rows, on Orin")
