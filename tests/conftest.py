@@ -28,6 +28,19 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
+# The files that take longest (seconds of a full run on the 2-core CI machine), longest first. xdist hands whole files
+# to its two workers in collection order (--dist loadfile --no-loadscope-reorder): longest first, the last files to
+# start are short ones and the workers end together, where by default the longest could start last and run alone.
+# train builds the shared trained student while scripts, which does not use it, runs on the other worker.
+SLOW_FILES = ("test_scripts.py", "test_train.py", "test_export.py", "test_interrupt.py", "test_checks.py",
+              "test_bench.py", "test_model.py", "test_resume.py", "test_compare.py", "test_demo.py",
+              "test_unlabeled.py", "test_pseudo.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    first = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: a file's tests keep their order
+
 
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory) -> Path:
