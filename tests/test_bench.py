@@ -595,7 +595,6 @@ def test_a_dataset_named_as_train_takes_it_is_explained(tmp_path, monkeypatch):
         assert_one_line_error(result, "--data 'coco8.yaml' is not a file here: export and bench read a dataset yaml")
 
 
-
 def test_latency_is_reported_in_ms_at_p50_p90_p99():
     """The table's p90 column is the 90th percentile of the passes, in milliseconds: 100 passes of 1..100 ms."""
     assert bn.latency_ms([i / 1000 for i in range(1, 101)]) == {"p50": 50.5, "p90": 90.1, "p99": 99.01}
@@ -635,6 +634,7 @@ def test_settings_checked_before_loading_anything(tmp_path):
 
 
 def test_a_plain_folder_is_not_taken_for_an_openvino_export(tmp_path):
+    """Ultralytics names an OpenVINO export NAME_openvino_model/: any other folder given to bench is no artifact."""
     with pytest.raises(UserError, match="is not a benchable artifact"):
         bn.artifact_format(tmp_path)
 
