@@ -46,6 +46,8 @@ def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
     with pytest.raises(UserError, match="is a URL, and only the --teacher and --student of train, compare and data "
                        "pseudo-label and export's --weights are fetched"):
         require_file(Path("https://host/x.pt"), "teacher recorded in the run", (".pt",))  # one slash: still a URL
+    with pytest.raises(UserError, match="is a URL"):
+        require_file("HTTP://host/x.pt", "teacher", (".pt",))
     with pytest.raises(UserError, match=r"teacher 'yolo26s.yaml' should be a \.pt file, not '\.yaml'"):
         require_file("yolo26s.yaml", "teacher", (".pt",))  # a model yaml is no trained teacher, found or not
     run = tmp_path / "exp"
@@ -61,6 +63,7 @@ def test_ultralytics_error_marks_are_dropped():
     """Ultralytics writes 'ERROR ❌️ …'; after our 'Error:' the word and its emoji (and selector) would be noise."""
     e = RuntimeError("ERROR \u274c\ufe0f t.pt is not a loadable checkpoint (EOFError).\nRecommended fixes are ...")
     assert first_line(e) == "t.pt is not a loadable checkpoint (EOFError)."
+    assert first_line(EOFError()) == first_line(EOFError("\u274c\n")) == "EOFError"  # no message: its kind
 
 
 def test_checkpoint_paths_with_an_apostrophe_are_refused(tmp_path):
@@ -114,3 +117,86 @@ def test_numbers_from_python_are_checked_by_type():
     check_batch(np.int32(2)), check_imgsz(np.int64(64)), check_seed(np.int64(1)), check_number(np.float32(0.1), "x")
     with pytest.raises(UserError, match="--conf must be a number, got True"):
         check_number(True, "--conf")
+
+
+def test_numbers_are_checked_at_the_edges_of_their_range():
+    """Seeds NumPy refuses, a batch of 0 and an image size of 0 each failed later with a traceback or an empty run."""
+    from yolodistill.errors import check_batch, check_imgsz, check_seed
+
+    check_seed(2**32 - 1), check_batch(1)
+    for check, value, message in [(check_seed, 2**32, "--seed must be between 0 and 4294967295"),
+                                  (check_seed, -1, "--seed must be between 0"),
+                                  (check_batch, 0, "--batch must be at least 1, got 0"),
+                                  (check_imgsz, 0, "--imgsz 0 is not a positive multiple of 32"),
+                                  (check_imgsz, -64, "--imgsz -64 is not a positive multiple of 32")]:
+        with pytest.raises(UserError, match=message):
+            check(value)
+
+
+@pytest.mark.parametrize("imgsz, stride, use", [(40, 32, "use 32 or 64$"), (20, 32, "use 32$"),
+                                               (100, 64, "use 64 or 128$")])
+def test_an_image_size_off_the_stride_names_the_sizes_that_work(imgsz, stride, use):
+    """Ultralytics rounds such a size up without a word; the message offers the multiples either side of it."""
+    from yolodistill.errors import check_imgsz
+
+    with pytest.raises(UserError, match=rf"^--imgsz {imgsz} is not a positive multiple of {stride} \(the .*{use}"):
+        check_imgsz(imgsz, stride)
+    check_imgsz(stride * 3, stride)
+
+
+def test_an_output_of_the_wrong_kind_is_refused_and_an_existing_file_is_overwritten(tmp_path):
+    """A file where a folder goes (or the reverse) is named as such, before any work; an existing output file is
+    one the user asks to overwrite, not an unwritable folder."""
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(UserError, match=r"--project '.*taken' is a file: pass a folder"):
+        check_output(tmp_path / "taken", "--project")
+    with pytest.raises(UserError, match=r"--json '.*' is a folder: pass a file name, e\.g\. .*out\.json"):
+        check_output(tmp_path, "--json", kind="file")
+    assert check_output(tmp_path / "taken", "--json", kind="file") == tmp_path / "taken"
+
+
+def test_a_missing_file_is_named_with_what_to_do(tmp_path):
+    from yolodistill.errors import require_file
+
+    with pytest.raises(UserError, match=r"teacher '.*gone\.pt' does not exist: download it"):
+        require_file(tmp_path / "gone.pt", "teacher", (".pt",), missing="download it")
+
+
+def test_the_root_cause_of_a_chain_is_its_first_sentence_cut_to_the_limit():
+    """Ultralytics wraps torch's error (raised inside its except block, so as __context__) in its own advice;
+    torch's own message runs to hundreds of characters."""
+    from yolodistill.errors import root_cause
+
+    try:
+        try:
+            raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory. "
+                               "More on zip files.")
+        except RuntimeError:
+            raise TypeError("ERROR \u274c t.pt is not a loadable checkpoint.")  # noqa: B904, as Ultralytics raises it
+    except TypeError as e:
+        assert root_cause(e) == "PytorchStreamReader failed reading zip archive: failed finding central directory"
+    long = root_cause(ValueError("word " * 40), limit=50)
+    assert len(long) <= 50 and long.endswith("...") and long.startswith("word word")
+
+
+def test_a_usage_error_is_one_line_naming_the_help_to_see():
+    """Typer drew a usage line, a hint and a boxed panel; where Click has no context (a flag's value missing), the
+    help named is the subcommand's the words typed lead to."""
+    import typer
+
+    from yolodistill.errors import usage_line
+
+    app = typer.Typer()
+
+    @app.command()
+    def run(imgsz: int = typer.Option(640)):
+        pass
+
+    app.command("other")(lambda: None)
+    command = typer.main.get_command(app)
+    for argv, line in [(["nope"], "No such command 'nope' (see yolodistill --help)"),
+                       (["run", "--imgsz"], "Option '--imgsz' requires an argument (see yolodistill run --help)")]:
+        with pytest.raises(Exception) as e:
+            command.main(argv, prog_name="yolodistill", standalone_mode=False)
+        assert usage_line(e.value, command, argv) == line
+    assert usage_line(ValueError("x"), command, ["run"]) is None

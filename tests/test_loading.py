@@ -64,3 +64,105 @@ def test_a_checkpoint_of_another_task_is_known_by_its_head(cfg, task, tmp_path):
     path = save_checkpoint(cfg, tmp_path / "other.pt", task_recorded=False)
     with pytest.raises(UserError, match=f"teacher '{path}' is {task} model: yolodistill distills detection models"):
         load_detector(path, "teacher")
+
+
+def test_only_urls_and_official_names_are_fetched(tmp_path):
+    """A path that is neither is the user's own, left for require_file to name (no network check, no download);
+    a URL must name a .pt, which is all that is ever loaded from one."""
+    from yolodistill.loading import local_checkpoint
+
+    assert local_checkpoint(str(tmp_path / "mine.pt"), "teacher") == str(tmp_path / "mine.pt")
+    with pytest.raises(UserError, match=r"teacher URL 'http://127\.0\.0\.1:9/t\.yaml' does not name a \.pt file"):
+        local_checkpoint("http://127.0.0.1:9/t.yaml", "teacher")
+
+
+def test_a_loaded_checkpoint_knows_the_size_it_was_trained_at(tmp_path):
+    """Read from its own train_args, where the loaded model's args would say 640 for any checkpoint without one."""
+    from tests.conftest import save_checkpoint
+    from yolodistill.loading import trained_imgsz
+
+    assert load_detector(save_checkpoint("yolo26n.yaml", tmp_path / "t.pt"), "teacher").trained_imgsz == 64
+    assert trained_imgsz({"imgsz": [320, 640]}) == 640 and trained_imgsz({"imgsz": 96}) == 96
+    for unclear in ({"imgsz": 0}, {"imgsz": True}, {"imgsz": "640"}, {"imgsz": [640, -1]}, {}, None):
+        assert trained_imgsz(unclear) is None, unclear
+
+
+def test_a_teacher_saved_mid_run_is_refused_in_every_teacher_role(tmp_path):
+    """A distillation run's last.pt holds the student with its teacher: Ultralytics loads it whole and fails."""
+    import torch
+
+    from tests.conftest import save_checkpoint
+
+    path = save_checkpoint("yolo26n.yaml", tmp_path / "mid.pt")
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["model"].student_model = torch.nn.Identity()
+    torch.save(ckpt, path)
+    with pytest.raises(UserError, match="was saved mid-run by a distillation run"):
+        load_detector(path, "teacher of the resumed run")
+
+
+def test_a_model_of_no_known_head_has_no_task():
+    """Not detect: a pickled module that is no Ultralytics model is refused as 'a None model', not loaded."""
+    import torch
+
+    from yolodistill.loading import model_task
+
+    assert model_task(torch.nn.Linear(1, 1)) is None
+
+
+@pytest.mark.parametrize("student, message", [
+    ("rtdetr-l.yaml", "is an RT-DETR model (RTDETRDecoder head), which yolodistill cannot distill"),
+    ("yolov8s-worldv2.yaml", "is a YOLO-World model (WorldDetect head)"),
+    ("yolo26n-seg.yaml", "describes a segment model: use a detection yaml")])
+def test_a_student_yaml_of_another_model_kind_is_refused(student, message):
+    with pytest.raises(UserError, match=f"student '{student}' {message}".replace("(", r"\(").replace(")", r"\)")):
+        build_student(student, nc=3, ch=3)
+
+
+@pytest.mark.parametrize("student, example", [("yolo26n", "yolo26n.yaml or yolo26n.pt"),
+                                              ("best.onnx", "yolo26n.yaml or best.pt")])
+def test_a_student_of_no_yaml_suffix_is_shown_the_names_that_work(student, example):
+    with pytest.raises(UserError, match=f"should be a model yaml or a .pt checkpoint, e.g. {example}$"):
+        build_student(student, nc=3, ch=3)
+
+
+def test_a_file_that_is_no_checkpoint_is_named_with_torch_s_reason(tmp_path):
+    (bad := tmp_path / "bad.pt").write_bytes(b"not a zip")
+    with pytest.raises(UserError, match=r"^teacher '.*bad\.pt' is not a readable Ultralytics checkpoint \(.+\): "
+                                        "re-train or re-download it"):
+        load_detector(bad, "teacher")
+
+
+def test_a_data_yaml_given_as_the_student_is_named_as_such(tmp_path):
+    (data := tmp_path / "data.yml").write_text("train: images\nval: images\nnames: [a]\n")
+    with pytest.raises(UserError, match="is not a model yaml \\(this looks like a data yaml: pass it as --data\\)"):
+        build_student(str(data), nc=1, ch=3)
+
+
+def test_an_official_name_not_on_disk_is_fetched_by_ultralytics_or_refused(tmp_path, monkeypatch):
+    """yolo26x.pt is fetched as `yolo train model=yolo26x.pt` would; offline, or where the fetch leaves no file, the
+    user is told to pass the file (Ultralytics' own fetch is stood in for: no network here)."""
+    import ultralytics.utils
+    import ultralytics.utils.downloads
+
+    from yolodistill.loading import local_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ultralytics.utils, "is_online", lambda: False)
+    with pytest.raises(UserError, match="teacher 'yolo26x.pt' is not on disk and this machine is offline"):
+        local_checkpoint("yolo26x.pt", "teacher")
+    monkeypatch.setattr(ultralytics.utils, "is_online", lambda: True)
+    (tmp_path / "got").mkdir()
+    for got in (tmp_path / "got" / "yolo26x.pt", tmp_path / "got"):  # nothing written, or not a file
+        monkeypatch.setattr(ultralytics.utils.downloads, "attempt_download_asset", lambda name, got=got: str(got))
+        with pytest.raises(UserError, match="teacher 'yolo26x.pt' could not be downloaded: download it and pass"):
+            local_checkpoint("yolo26x.pt", "teacher")
+    def no_route(name):
+        raise ConnectionError("ERROR \u274c no route to host\nRetry later")
+
+    monkeypatch.setattr(ultralytics.utils.downloads, "attempt_download_asset", no_route)
+    with pytest.raises(UserError, match=r"'yolo26x.pt' could not be downloaded \(no route to host\): download it"):
+        local_checkpoint("yolo26x.pt", "teacher")
+    (got := tmp_path / "got" / "yolo26x.pt").write_bytes(b"x")
+    monkeypatch.setattr(ultralytics.utils.downloads, "attempt_download_asset", lambda name: str(got))
+    assert local_checkpoint("yolo26x.pt", "teacher") == str(tmp_path / "got" / "yolo26x.pt")

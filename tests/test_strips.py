@@ -136,3 +136,89 @@ def test_a_ctrl_c_while_saving_leaves_no_twin_and_the_last_checkpoint(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"epoch 1"
     assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
 
+
+
+def checkpoint(path, epoch=2):
+    torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01}}, path)
+    return path
+
+
+def test_an_interrupted_run_s_best_pt_is_stripped_only_if_the_run_wrote_it(tmp_path):
+    """A best.pt the run did not write (an earlier run's, its stamp unchanged) is left as it was; one it rewrote,
+    even to the same size, is made shippable."""
+    from yolodistill.strips import finish_best, stamp
+
+    best = checkpoint(tmp_path / "best.pt")
+    before = stamp(best)
+    finish_best(best, before)
+    assert torch.load(best, weights_only=False)["epoch"] == 2
+    checkpoint(tmp_path / "tseb.pt").replace(best)  # the same size (a name as long), written anew by the run
+    finish_best(best, before)
+    assert torch.load(best, weights_only=False)["optimizer"] is None
+    assert finish_best(tmp_path / "none.pt", None) is None and stamp(tmp_path / "none.pt") is None
+
+
+def test_a_best_pt_that_cannot_be_stripped_stays_and_the_run_ends_with_its_hint(tmp_path, monkeypatch):
+    """A full disk while finishing an interrupted run's best.pt is a warning: the resume hint still follows."""
+    import errno
+
+    from yolodistill import strips
+
+    best = checkpoint(tmp_path / "best.pt")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(strips, "replace_synced", disk_full)
+    strips.finish_best(best, None)
+    assert torch.load(best, weights_only=False)["epoch"] == 2
+
+
+def test_a_strip_saved_elsewhere_leaves_its_source_and_a_non_checkpoint_is_left_alone(tmp_path):
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    from yolodistill.strips import renamed_strip
+
+    last = checkpoint(tmp_path / "last.pt")
+    renamed_strip(strip_optimizer, last, tmp_path / "out.pt")
+    assert torch.load(last, weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "out.pt", weights_only=False)["optimizer"] is None
+    torch.save({"weights": [1]}, other := tmp_path / "other.pt")
+    assert not renamed_strip(strip_optimizer, other)
+    assert torch.load(other, weights_only=False) == {"weights": [1]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "other.pt", "out.pt"]
+
+
+def test_a_ctrl_c_while_stripping_last_pt_of_a_run_without_best_pt(tmp_path, monkeypatch):
+    """No best.pt yet (stopped in the first epoch): the held Ctrl-C stops the run after last.pt, with no warning
+    about a best.pt that is not there."""
+    import signal
+
+    from ultralytics.engine import trainer as engine
+
+    from tests.conftest import logged_by_ultralytics
+
+    last = checkpoint(tmp_path / "last.pt")
+    real_save = torch.save
+
+    def save_then_ctrl_c(obj, f):
+        real_save(obj, f)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(torch, "save", save_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt), whole_strips(), logged_by_ultralytics() as logged:
+        engine.strip_optimizer(last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and not any("Skipping" in m for m in logged)
+    assert torch.load(last, weights_only=False)["optimizer"] is None
+
+
+def test_a_strip_saved_elsewhere_is_said_as_ultralytics_says_it(tmp_path):
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    from tests.conftest import logged_by_ultralytics
+    from yolodistill.strips import renamed_strip
+
+    last = checkpoint(tmp_path / "last.pt")
+    with logged_by_ultralytics() as logged:
+        renamed_strip(strip_optimizer, last, tmp_path / "out.pt")
+    assert any(f"Optimizer stripped from {last}, saved as {tmp_path / 'out.pt'}, " in m for m in logged), logged

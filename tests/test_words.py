@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import typer  # the annotations of cli_app's command are read from this module's names
 
 from yolodistill.errors import UserError
 from yolodistill.words import parse_overrides
@@ -37,3 +38,82 @@ def test_a_key_given_twice_is_refused():
         parse_overrides(["imgsz=64", "imgsz=96"])
     with pytest.raises(UserError, match="lr0 is given twice"):
         parse_overrides(["lr0=0.01", "--lr0=0.02"])
+
+
+def test_an_unknown_option_is_named_with_the_closest_known_one():
+    """`--imgsz` where the command has `--imgz` lands among the key=value words: it is named as an option."""
+    with pytest.raises(UserError, match=r"^unknown option '--imgsz' \(did you mean --imgz\?\): see yolodistill "
+                                        r"export --help; Ultralytics' opset="):
+        parse_overrides(["--imgsz"], "export", known=["--imgz", "--half"])
+
+
+def test_words_are_read_forgivingly():
+    """Dashes in a key are Ultralytics' underscores, spaces around a key are dropped, and a value YAML cannot read
+    stays the text typed."""
+    assert parse_overrides(["cos-lr=True", " lr0 =0.5", "name=[a"]) == {"cos_lr": True, "lr0": 0.5, "name": "[a"}
+
+
+def cli_app(seen: dict):
+    """A real Typer command taking its options the way yolodistill's do (`with_options`, key=value words)."""
+    from yolodistill.cli import RUN_CONTEXT
+    from yolodistill.words import is_word, only_own_words, opt, with_options
+
+    app = typer.Typer()
+    options = (opt("imgsz", int, "image size [pixels]", "--imgsz", default=640),
+               opt("half", bool, "FP16", "--half/--no-half", default=False),
+               opt("name", str | None, "a name", "--name"))
+
+    @app.command(context_settings=RUN_CONTEXT)
+    @with_options(options)
+    def run(ctx: typer.Context, **_):
+        seen["words"] = [a for a in ctx.args if is_word(a, ctx)]
+        seen.update(only_own_words(ctx))
+
+    @app.command()
+    def other():
+        pass
+
+    return app
+
+
+@pytest.mark.parametrize("argv, want", [(["imgsz=320", "name=null"], {"imgsz": 320, "half": False, "name": None}),
+                                        (["--half", "name=2024-01-01"],
+                                         {"imgsz": 640, "half": True, "name": "2024-01-01"})])
+def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
+    """imgsz=320 is --imgsz 320, converted as the flag is; a YAML date stays the text typed; null unsets an option
+    without a default."""
+    from typer.testing import CliRunner
+
+    seen = {}
+    result = CliRunner().invoke(cli_app(seen), ["run", *argv])
+    assert result.exit_code == 0, result.output
+    assert {k: seen[k] for k in want} == want
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--imgsz", "64", "imgsz=96"], "imgsz is given twice (--imgsz 64 and imgsz=96): keep one"),
+    (["--half", "half=false"], "half is given twice (--half and half=False): keep one"),
+    (["--no-half", "half=true"], "half is given twice (--no-half and half=True): keep one"),
+    (["imgsz=null"], "imgsz= needs a value (see yolodistill run --help)"),
+    (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options")])
+def test_a_word_that_cannot_set_an_option_is_refused(argv, message):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(cli_app({}), ["run", *argv])
+    assert isinstance(result.exception, UserError) and message in str(result.exception)
+
+
+def test_a_word_among_paths_is_one_with_no_folder_or_an_option_s_key():
+    """exp=2/best.onnx is a file, imgsz=a/b a word for the option (and refused as a size)."""
+    from typer.testing import CliRunner
+
+    seen = {}
+    CliRunner().invoke(cli_app(seen), ["run", "exp=2/best.onnx", "conf=0.3", "name=a/b"])
+    assert seen["words"] == ["conf=0.3", "name=a/b"]
+
+
+def test_option_help_keeps_its_brackets():
+    """Typer reads help as Rich markup, where '[default: 640]' (here '[pixels]') is a style tag and vanished."""
+    from typer.testing import CliRunner
+
+    assert "image size [pixels]" in CliRunner().invoke(cli_app({}), ["run", "--help"], terminal_width=200).output

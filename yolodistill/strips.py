@@ -53,7 +53,7 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     finally:
         tmp.unlink(missing_ok=True)
     if ckpt:
-        saved = f", saved as {target}," if s else ""
+        saved = f" saved as {target}," if s else ""
         LOGGER.info(f"Optimizer stripped from {f},{saved} {target.stat().st_size / 1e6:.1f}MB")
     return ckpt
 
