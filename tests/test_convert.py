@@ -313,6 +313,9 @@ def test_out_beside_a_data_yaml_that_names_a_dataset_elsewhere(synth_data, tmp_p
     monkeypatch.chdir(project)
     s = convert("data.yaml", fmt="yolo", out="datasets/clean")
     assert (project / "datasets" / "clean" / "data.yaml").is_file() and s.images["val"] > 0
+    # a relative path: would be read from wherever training runs (or Ultralytics' datasets folder)
+    written = Path(yaml.safe_load((project / "datasets" / "clean" / "data.yaml").read_text())["path"])
+    assert written.is_absolute() and written == (project / "datasets" / "clean").resolve()
     (root / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(root)}))  # a yaml at its dataset's root
     with pytest.raises(UserError, match="inside the source"):
         convert(root / "data.yaml", fmt="yolo", out=root / "clean")
@@ -327,3 +330,135 @@ def test_a_broken_yaml_in_the_current_folder_is_named_as_broken(tmp_path, monkey
     assert_one_line_error(result, "'bad.yaml' is not valid YAML")
     assert not Path("clean").exists()
 
+
+
+def _voc_pairs(root: Path, matched: int, missing: int = 0) -> Path:
+    """A VOC folder without ImageSets (so a seeded split): `matched` images with one cat each, and `missing` XMLs
+    whose image is not there."""
+    from .builders import voc_xml
+
+    for i in range(matched + missing):
+        if i < matched:
+            image(root / "JPEGImages" / f"p{i}.jpg")
+        voc_xml(root / "Annotations" / f"p{i}.xml", [("cat", (4, 3, 20, 15))], filename=f"p{i}.jpg")
+    return root
+
+
+@pytest.mark.parametrize("n, val_fraction, n_val", [(2, 0.1, 1), (2, 0.9, 1), (4, 0.4, 2)])
+def test_a_seeded_split_keeps_an_image_in_train_and_in_val(tmp_path, n, val_fraction, n_val):
+    """val gets the fraction rounded (1.6 images: 2), and one that rounds to none or all of the images still leaves
+    one image on each side; data.yaml names only the splits written (no test: key for a folder that does not exist);
+    --format is read in any case."""
+    s = convert(_voc_pairs(tmp_path / "voc", n), fmt=" VOC ", out=tmp_path / "out", val_fraction=val_fraction)
+    assert s.images == {"train": n - n_val, "val": n_val}
+    assert list(yaml.safe_load(s.data_yaml.read_text())) == ["path", "train", "val", "names"]
+    assert len(list((tmp_path / "out" / "images" / "val").iterdir())) == n_val
+
+
+def test_one_image_is_refused_as_too_few_for_a_split(tmp_path):
+    with pytest.raises(UserError, match="only 1 image found: a train and a val split need at least 2"):
+        convert(_voc_pairs(tmp_path / "voc", 1), fmt="voc", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_up_to_half_unmatched_is_converted_more_is_a_misread_layout(tmp_path):
+    """Half the annotations without an image is still data with gaps; more than half means the layout was misread."""
+    s = convert(_voc_pairs(tmp_path / "half", 2, missing=2), fmt="voc", out=tmp_path / "out")
+    assert s.unmatched == 2 and len((tmp_path / "out" / "unmatched.txt").read_text().splitlines()) == 2
+    with pytest.raises(UserError, match="3 of 5 annotations have no image"):
+        convert(_voc_pairs(tmp_path / "more", 2, missing=3), fmt="voc", out=tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_box_sizes_at_the_coco_edges(tmp_path):
+    """COCO's ranges are half-open: a 32x32 box is medium and a 96x96 box large (at an imgsz that keeps the image's
+    size), and exactly half the boxes small is not 'above half', so no note."""
+    src, names = tmp_path / "edges", [f"e{i}.png" for i in range(4)]
+    for name in names:
+        image(src / "images" / name, w=128, h=96)
+    sides = [31, 31, 32, 96]
+    (src / "ann.json").write_text(json.dumps(coco_dict(names, [(i, 3, [0, 0, a, a]) for i, a in enumerate(sides)],
+                                                       size=(128, 96))))
+    s = convert(src / "ann.json", fmt="coco", out=tmp_path / "out", imgsz=128)
+    assert s.sizes["total"] == {"small": 2, "medium": 1, "large": 1}
+    text = Text.from_markup(s.render()).plain
+    assert "small 2 (50%)" in text and "of the boxes are small" not in text
+
+
+def test_boxes_the_yolo_reader_lists_as_clipped_are_listed_once(tmp_path):
+    """The YOLO reader lists an out-of-range row by its label line; the shared clipping must not list it again."""
+    root = tmp_path / "yolo"
+    for split, stem in (("train", "a"), ("train", "b"), ("val", "c")):
+        image(root / "images" / split / f"{stem}.png", seed=ord(stem))
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        row = "0 0.9 0.5 0.4 0.2" if stem == "a" else "0 0.5 0.5 0.2 0.2"  # a's box reaches x = 1.1
+        (root / "labels" / split / f"{stem}.txt").write_text(row + "\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [thing]\n")
+    s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert s.clipped == 1
+    issues = (tmp_path / "out" / "issues.txt").read_text().splitlines()
+    assert len([line for line in issues if "a.txt" in line or "a.png" in line]) == 1, issues
+
+
+@pytest.mark.parametrize("mine", ["dangling link", "images not empty"])
+def test_what_the_user_has_in_out_is_refused_and_kept(tmp_path, mine):
+    """A data.yaml that is a link to nowhere is the user's too (exists() says False); so is a non-empty images/."""
+    out = tmp_path / "out"
+    out.mkdir()
+    if mine == "dangling link":
+        (out / "data.yaml").symlink_to(tmp_path / "nowhere.yaml")
+        needle = "already exists"
+    else:
+        image(out / "images" / "mine.jpg")
+        needle = "is not empty"
+    with pytest.raises(UserError, match=needle):
+        convert(make_voc(tmp_path / "voc"), fmt="voc", out=out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == (
+        ["data.yaml"] if mine == "dangling link" else ["images", "images/mine.jpg"])
+    assert mine != "dangling link" or (out / "data.yaml").is_symlink()
+
+
+def test_out_inside_the_images_folder_given_with_images_is_refused(tmp_path):
+    """With --images the images lie outside the source folder: --out among them would join the next conversion."""
+    src = _voc_pairs(tmp_path / "voc", 3)
+    pics = (src / "JPEGImages").rename(tmp_path / "pics")
+    with pytest.raises(UserError, match="which holds the source's images"):
+        convert(src, fmt="voc", out=pics / "out", images=pics)
+    assert not (pics / "out").exists()
+
+
+def test_out_names_are_unique_per_split_whatever_the_case(tmp_path):
+    """Labels are named by stem: a.jpg and A.png in one split would share a label file on a case-blind disk; in
+    different splits they do not meet, so keep their names."""
+    from yolodistill.convert import Item, _out_names
+
+    items = [Item(tmp_path / "x" / "a.jpg", split="train"), Item(tmp_path / "y" / "A.png", split="train"),
+             Item(tmp_path / "z" / "a.bmp", split="train"), Item(tmp_path / "w" / "a.jpg", split="val")]
+    assert _out_names(items) == ["a.jpg", "A-2.png", "a-3.bmp", "a.jpg"]
+
+
+def test_a_box_past_the_edge_by_more_than_label_rounding_is_counted_as_clipped(tmp_path):
+    """EPS only forgives the 6-decimal rounding of a label: 0.01 px past the edge of a 40 px image is clipped and
+    counted; 0.00001 px past it is on the edge."""
+    src, names = tmp_path / "edge", [f"g{i}.png" for i in range(3)]
+    for name in names:
+        image(src / "images" / name)
+    boxes = [(0, 7, [0, 0, 40.01, 10]), (1, 7, [0, 0, 40.00001, 10]), (2, 7, [0, 0, 10, 10])]
+    (src / "ann.json").write_text(json.dumps(coco_dict(names, boxes)))
+    s = convert(src / "ann.json", fmt="coco", out=tmp_path / "out")
+    assert (s.clipped, s.dropped, s.boxes) == (1, 0, 3)
+    assert "g0.png" in (tmp_path / "out" / "issues.txt").read_text()
+
+
+@pytest.mark.parametrize("case", ["empty COCO", "two VOC sources"])
+def test_nothing_to_read_and_several_non_coco_sources_are_refused(tmp_path, case):
+    """A JSON listing no image is a misread source, not an empty dataset; a second VOC source is not ignored."""
+    if case == "empty COCO":
+        (tmp_path / "ann.json").write_text(json.dumps(coco_dict([], [])))
+        src, fmt, needle = tmp_path / "ann.json", "coco", "no images found; searched"
+    else:
+        src, fmt = [_voc_pairs(tmp_path / "a", 2), _voc_pairs(tmp_path / "b", 2)], "voc"
+        needle = "several sources are only for COCO"
+    with pytest.raises(UserError, match=needle):
+        convert(src, fmt=fmt, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -32,6 +32,12 @@ def test_make_synthetic_is_deterministic(tmp_path):
                                             ({"images": 4.5}, "must be a whole number"),
                                             ({"classes": None}, "must be a whole number"),
                                             ({"val_fraction": "0.2"}, "the validation fraction must be a number"),
+                                            # both splits need an image: 0 and 1 leave one of them empty
+                                            ({"val_fraction": 0}, "must be between 0 and 1, got 0"),
+                                            ({"images": 1}, "--images must be at least 2"),
+                                            ({"classes": 9}, "--classes must be between 1 and 8, got 9"),
+                                            ({"imgsz": 16}, "--imgsz must be 32 to 4096, got 16"),
+                                            ({"val_fraction": 1.0}, "must be between 0 and 1, got 1.0"),
                                             # drawn in memory: a MemoryError traceback, and an empty --out left
                                             ({"imgsz": 100000}, "--imgsz must be 32 to 4096, got 100000")])
 def test_make_synthetic_checks_python_types(tmp_path, kwargs, needle):
@@ -48,7 +54,9 @@ def test_labels_are_the_drawn_shapes(tmp_path):
     """Every label row lies inside the image, and its class is one of the requested shapes."""
     data = make_synthetic(tmp_path / "s", images=6, classes=2, imgsz=48, seed=3)
     rows = [line.split() for p in (tmp_path / "s" / "labels").rglob("*.txt") for line in p.read_text().splitlines()]
-    assert rows and {r[0] for r in rows} <= {"0", "1"}
+    assert rows and {r[0] for r in rows} == {"0", "1"}
+    per_image = [len(p.read_text().splitlines()) for p in (tmp_path / "s" / "labels").rglob("*.txt")]
+    assert min(per_image) >= 1 and 1 < max(per_image) <= 4  # 1 to 4 objects per image, as the docstring says
     for _, cx, cy, w, h in ([float(v) for v in r] for r in rows):
         assert 0 <= cx - w / 2 and cx + w / 2 <= 1 and 0 <= cy - h / 2 and cy + h / 2 <= 1 and w > 0 and h > 0
     info = yaml.safe_load(data.read_text())
@@ -90,11 +98,82 @@ def test_a_split_list_is_read_as_ultralytics_reads_it(tmp_path, monkeypatch):
     """Ultralytics reads './x' in a .txt split from the list's folder and any other relative line from the working
     folder; every line was read from the list's folder, so the split checks refused lists Ultralytics trains on."""
     lists, work = tmp_path / "lists", tmp_path / "work"
-    for img in (lists / "a.jpg", work / "ds" / "b.jpg"):
+    for img in (lists / "a.jpg", work / "ds" / "b.jpg", lists / "c.jpg", work / "a.jpg"):
         img.parent.mkdir(parents=True, exist_ok=True)
         img.write_bytes(b"")
-    (lists / "train.txt").write_text("./a.jpg\nds/b.jpg\nnotes.md\n\n")
+    (lists / "train.txt").write_text("./a.jpg\nds/b.jpg\nnotes.md\n\nc.jpg\n")
     monkeypatch.chdir(work)
-    assert split_images(str(lists / "train.txt")) == [lists / "a.jpg", Path("ds/b.jpg")]
+    # c.jpg is only beside the list: taken from there (Ultralytics refuses it; `data convert` rescues such a list)
+    assert split_images(str(lists / "train.txt")) == [lists / "a.jpg", Path("ds/b.jpg"), lists / "c.jpg"]
     assert all(p.exists() for p in split_images(str(lists / "train.txt")))
 
+
+
+def test_fingerprint_names_the_images_not_their_folder(tmp_path):
+    """A resume compares fingerprints: a moved dataset, or a list naming the same images in another order, is the same
+    data; one image fewer in either split is not."""
+    import shutil
+
+    from yolodistill.data import fingerprint
+
+    make_synthetic(tmp_path / "a", images=4, imgsz=32)
+    shutil.copytree(tmp_path / "a", tmp_path / "moved")
+    split = lambda root: {s: str(root / "images" / s) for s in ("train", "val")}  # noqa: E731
+    first = fingerprint(split(tmp_path / "a"))
+    assert first["train"][0] == 3 and first["val"][0] == 1
+    assert fingerprint(split(tmp_path / "moved")) == first
+    listing = tmp_path / "train.txt"
+    listing.write_text("\n".join(str(p) for p in reversed(split_images(tmp_path / "a" / "images" / "train"))))
+    assert fingerprint({**split(tmp_path / "a"), "train": str(listing)}) == first
+    for s in ("train", "val"):
+        next((tmp_path / "moved" / "images" / s).iterdir()).unlink()
+        changed = fingerprint(split(tmp_path / "moved"))
+        assert changed[s] != first[s] and changed[s][0] == first[s][0] - 1
+
+
+def test_split_images_takes_upper_case_suffixes_and_only_images(tmp_path):
+    """Cameras write IMG_1.JPG: Ultralytics trains on it, so the split checks and fingerprint must count it."""
+    for name in ("IMG_1.JPG", "b.png", "notes.txt", "c.Jpeg"):
+        (tmp_path / "d" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "d" / name).write_bytes(b"")
+    assert [p.name for p in split_images(tmp_path / "d")] == ["IMG_1.JPG", "b.png", "c.Jpeg"]
+
+
+def test_has_labels_needs_a_label_file_with_rows(tmp_path):
+    """An empty label file is a background image: a split of only those trains on nothing, so it has no labels."""
+    from yolodistill.data import has_labels
+
+    images = [tmp_path / "images" / "train" / f"{i}.jpg" for i in range(2)]
+    labels = tmp_path / "labels" / "train"
+    labels.mkdir(parents=True)
+    assert not has_labels(images)  # no label files at all
+    (labels / "0.txt").write_text("")
+    assert not has_labels(images)
+    (labels / "1.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    assert has_labels(images)
+
+
+def test_every_shape_and_a_split_on_each_side(tmp_path):
+    """All 8 shapes are allowed; the wide ones (bar, ellipse) get wide boxes and the rest square ones; 2 images with a
+    small val fraction still give val one image, as training needs both splits."""
+    make_synthetic(tmp_path / "s", images=8, classes=8, imgsz=64, seed=1, val_fraction=0.1)
+    assert [len(split_images(tmp_path / "s" / "images" / s)) for s in ("train", "val")] == [7, 1]
+    rows = [[float(v) for v in line.split()] for p in (tmp_path / "s" / "labels").rglob("*.txt")
+            for line in p.read_text().splitlines()]
+    wide = {6, 7}  # bar, ellipse: half as high as wide
+    assert {int(r[0]) for r in rows} & wide and {int(r[0]) for r in rows} - wide
+    for c, _, _, w, h in rows:
+        assert (h < w) if int(c) in wide else (h == w), (c, w, h)
+    make_synthetic(tmp_path / "two", images=2, imgsz=32, val_fraction=0.1)
+    assert [len(split_images(tmp_path / "two" / "images" / s)) for s in ("train", "val")] == [1, 1]
+
+
+def test_a_data_yaml_alone_is_a_dataset_not_overwritten(tmp_path):
+    """A data.yaml whose images live elsewhere (path: /data/...) is the user's dataset all the same."""
+    from yolodistill.errors import UserError
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "data.yaml").write_text("path: /elsewhere\n")
+    with pytest.raises(UserError, match="already holds a dataset"):
+        make_synthetic(tmp_path / "ds", images=2, imgsz=32)
+    assert [p.name for p in (tmp_path / "ds").iterdir()] == ["data.yaml"]
