@@ -511,3 +511,129 @@ def test_why_a_finished_run_trains_again_is_said_right(tmp_path):
     assert plan_changes(tmp_path, {**plan, "distill": {"kd_cls": 2}}) == "other settings: kd_cls"
     assert plan_changes(tmp_path / "none", plan) == ""
 
+
+
+def test_methods_read_in_any_case_and_order_come_out_canonical():
+    """Tables read plain, builtin, ours whichever way --methods listed them, and --methods Ours is ours."""
+    from yolodistill.compare import parse_methods
+
+    assert parse_methods("ours,PLAIN,builtin") == ["plain", "builtin", "ours"]
+    assert parse_methods(["Ours", "plain", "ours"]) == ["plain", "ours"]
+
+
+def test_a_leading_comma_is_a_slip_as_in_the_middle():
+    """',1' is an item left out as '0,,1' is: not the single seed 1."""
+    from yolodistill.compare import parse_methods, parse_seeds
+
+    with pytest.raises(UserError, match="--seeds must be whole numbers"):
+        parse_seeds(",1")
+    with pytest.raises(UserError, match="--methods must be some of"):
+        parse_methods(",ours")
+
+
+def test_only_ours_plans_depend_on_the_distillation_settings():
+    """Another kd_cls changes what ours trains, not plain or builtin: a rerun keeps those runs."""
+    from yolodistill.compare import run_plan
+
+    base = {"epochs": 3, "device": "cpu"}
+    for method in ("plain", "builtin"):
+        assert run_plan(method, 0, base, "t.pt", {"kd_cls": 1.0}) == run_plan(method, 0, base, "t.pt", {"kd_cls": 2.0})
+    assert run_plan("ours", 0, base, "t.pt", {"kd_cls": 1.0}) != run_plan("ours", 0, base, "t.pt", {"kd_cls": 2.0})
+
+
+def test_a_student_retrained_into_the_same_file_is_another_plan(tmp_path):
+    """Runs that started from a student checkpoint rewritten in place (same path, new weights) must train again."""
+    from yolodistill.compare import run_plan
+
+    student = tmp_path / "student.pt"
+    student.write_bytes(b"first")
+    base = {"model": str(student), "epochs": 3}
+    before = run_plan("plain", 0, base, "t.pt", {})
+    student.write_bytes(b"second, longer")
+    assert run_plan("plain", 0, base, "t.pt", {}) != before
+
+
+def test_the_teacher_is_validated_as_the_students_were(monkeypatch, tmp_path):
+    """The teacher's mAP is comparable only under the students' final-validation settings, at twice the train batch
+    as Ultralytics' trainer validates; train-only settings stay out."""
+    import types
+
+    import ultralytics
+
+    from yolodistill.compare import validate_teacher
+
+    calls = []
+
+    class YOLO:  # stands in for Ultralytics' model: records the validation it was asked for
+        def __init__(self, weights):
+            self.weights = weights
+
+        def val(self, **kwargs):
+            calls.append((self.weights, kwargs))
+            return types.SimpleNamespace(box=types.SimpleNamespace(map50=0.5, map=0.25), save_dir=tmp_path / "v")
+
+    monkeypatch.setattr(ultralytics, "YOLO", YOLO)
+    args = {"imgsz": 64, "device": "cpu", "workers": 0, "batch": 8, "lr0": 0.02, "epochs": 3}
+    assert validate_teacher("t.pt", "d.yaml", args, tmp_path) == {"map50": 0.5, "map50_95": 0.25,
+                                                                  "val_dir": str(tmp_path / "v")}
+    weights, kwargs = calls[-1]
+    assert weights == "t.pt" and kwargs["data"] == "d.yaml" and kwargs["batch"] == 16
+    assert {k: kwargs[k] for k in ("imgsz", "device", "workers")} == {"imgsz": 64, "device": "cpu", "workers": 0}
+    assert "lr0" not in kwargs and "epochs" not in kwargs
+    validate_teacher("t.pt", "d.yaml", {**args, "batch": -1}, tmp_path)  # AutoBatch: Ultralytics picks the size
+    assert "batch" not in calls[-1][1]
+
+
+def test_a_run_record_times_every_epoch_from_results_csv(tmp_path):
+    """results.csv's time is cumulative: the first epoch is its own time, each later one the difference."""
+    from yolodistill.compare import MAP50, MAP50_95, run_record
+
+    (tmp_path / "results.csv").write_text("epoch,time\n1,5.0\n2,12.0\n3,15.0\n")
+    rec = run_record("ours", 1, tmp_path, {MAP50: 0.5, MAP50_95: 0.3})
+    assert rec["epochs"] == 3 and rec["epoch_time_s"] == pytest.approx(statistics.fmean([5.0, 7.0, 3.0]))
+    assert (rec["map50"], rec["map50_95"]) == (0.5, 0.3) and rec["best"] == str(tmp_path / "weights" / "best.pt")
+
+
+def test_builtin_is_described_with_the_weight_it_trained_with():
+    """The record says what builtin added: its `dis` weight as set, else Ultralytics' default."""
+    from ultralytics.utils import DEFAULT_CFG
+
+    from yolodistill.compare import method_descriptions
+
+    assert method_descriptions(["builtin"], {"dis": 2.5}, {})["builtin"]["dis"] == 2.5
+    assert method_descriptions(["builtin"], {}, {})["builtin"]["dis"] == DEFAULT_CFG.dis
+    described = method_descriptions(["plain", "ours"], {}, {"kd_cls": 1.0})
+    assert list(described) == ["plain", "ours"] and described["ours"]["distill"] == {"kd_cls": 1.0}
+
+
+def test_an_empty_name_takes_the_next_free_folder(tmp_path):
+    """name= left empty is no name: the comparison must not write into the project folder itself."""
+    assert compare_dir(tmp_path, "", exist_ok=False) == tmp_path / "exp"
+
+
+def test_relative_pretrained_and_unlabeled_paths_are_made_absolute(tmp_path, monkeypatch):
+    """pretrained= relative to where compare was started meant another file (or none) in the continue command's
+    folder; only what exists is resolved, so a shipped model's name stays a name."""
+    from yolodistill.compare import absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.pt").write_bytes(b"w")
+    (tmp_path / "unl").mkdir()
+    out = absolute_paths({"pretrained": "w.pt", "unlabeled": ["unl", "none"], "lr0": 0.01})
+    assert out == {"pretrained": str(tmp_path / "w.pt"), "unlabeled": [str(tmp_path / "unl"), "none"], "lr0": 0.01}
+    assert absolute_paths({"unlabeled": ("unl",)}) == {"unlabeled": [str(tmp_path / "unl")]}  # a tuple from Python
+    assert absolute_paths({"pretrained": "yolo26n.pt"}) == {"pretrained": "yolo26n.pt"}
+
+
+def test_ctrl_c_counts_the_kept_runs_after_the_cut_too(teacher26, synth_data, tmp_path, monkeypatch):
+    """A run that finished in an earlier comparison is kept by the rerun even when it comes after the cut one: the
+    'N of M runs finished' must count it, or the user is told work was lost that was not."""
+    from yolodistill.compare import CompareInterrupted
+
+    args = dict(teacher=teacher26, student="yolo26n.yaml", data=synth_data, epochs=1, methods="plain",
+                project=tmp_path, name="cmp", exist_ok=True, console=Console(quiet=True), **FAST)
+    FakeRuns(monkeypatch)
+    compare(**args, seeds="1")
+    FakeRuns(monkeypatch, stop_at="plain-seed0")
+    with pytest.raises(CompareInterrupted, match="1 of 2 runs finished"):
+        compare(**args, seeds="0,1")

@@ -148,3 +148,102 @@ def test_distill_plot_shows_the_terms_a_run_logged(tmp_path):
 def test_compare_markdown_lists_notes():
     md = compare_markdown(record([run("ours", 0, 0.3)], {"map50": 0.0, "map50_95": 0.0}))
     assert "- gap recovered is undefined: the plain student was not run" in md
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plots save, to read back what they drew rather than only that a PNG exists."""
+    from matplotlib.figure import Figure
+
+    saved, original = [], Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        saved.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def test_gap_note_when_the_teacher_only_ties_or_is_unknown():
+    """A teacher level with the plain student leaves no gap to recover: the undefined column must say why."""
+    runs = [run("plain", 0, 0.4), run("ours", 0, 0.45)]
+    summary, notes = summarize(runs, teacher=0.4)
+    assert summary["ours"]["gap_recovered"] is None
+    assert len(notes) == 1 and "does not exceed" in notes[0] and "(0.400)" in notes[0]
+    summary, notes = summarize(runs, teacher=None)
+    assert summary["ours"]["gap_recovered"] is None and len(notes) == 1 and "(—)" in notes[0]
+
+
+def test_below_plain_pairs_seeds_and_a_tie_is_not_below():
+    """Only seeds plain also ran are compared, and only a strictly lower score counts as below the plain student."""
+    runs = [run("plain", 0, 0.40), run("ours", 0, 0.40), run("ours", 1, 0.10), run("builtin", 0, 0.39)]
+    summary, _ = summarize(runs, teacher=0.5)
+    assert summary["ours"]["seeds_below_plain"] == 0  # seed 0 ties; seed 1 has no plain run to be below
+    assert summary["builtin"]["seeds_below_plain"] == 1
+
+
+def test_cells_of_nan_and_newlines_keep_the_table_whole():
+    """NaN is no measurement (a dash, not 'nan'), and a newline inside a cell would end the markdown row early."""
+    assert markdown_table([{"a": float("nan"), "b": "x\ny", "c": float("inf")}], ["a", "b", "c"]).splitlines()[-1] == (
+        "| — | x y | — |")
+
+
+def test_write_json_makes_nan_in_tuples_null_and_keys_strings(tmp_path):
+    """Tuples (a shape, a range) are JSON lists and a path may key a mapping: neither may make the record
+    unwritable, as a NaN inside a tuple or a key JSON has no type for would."""
+    from pathlib import Path
+
+    path = write_json(tmp_path / "r.json", {"t": (1.0, float("nan")), "n": [(float("-inf"),)], Path("a"): {2: 1}})
+    assert json.loads(path.read_text()) == {"t": [1.0, None], "n": [[None]], "a": {"2": 1}}
+
+
+def test_compare_table_is_titled_with_what_was_compared():
+    """The terminal summary says which student, teacher, schedule and seeds its numbers belong to."""
+    from rich.console import Console
+
+    from yolodistill.report import compare_table
+
+    rec = record(RUNS, {"map50": 0.7, "map50_95": 0.51})
+    rec["args"]["teacher"] = "/somewhere/runs/teacher.pt"
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(compare_table(rec))
+    text = console.export_text()
+    assert "yolo26n.yaml from teacher.pt: 3 epochs, seeds 0, 1" in text and "/somewhere" not in text
+
+
+def test_compare_plot_never_shows_negative_map(tmp_path, figures):
+    """mAP is never below 0: autoscale around scores near 0 would otherwise draw an axis reaching below it."""
+    runs = [run("plain", 0, 0.0), run("plain", 1, 0.01), run("ours", 0, 0.02), run("ours", 1, 0.03)]
+    compare_plot(record(runs, {"map50": 0.1, "map50_95": 0.05}), tmp_path / "compare.png")
+    (ax,) = figures[-1].axes
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] >= 0.05
+
+
+def test_distill_plot_ratio_is_over_the_training_losses_only(tmp_path, figures):
+    """The ratio the schedule decays sums every term the run used, a term on for one epoch only included, over the
+    detection (train/*_loss) terms, not the validation losses; an epoch without detection loss has no ratio (NaN),
+    not a ZeroDivisionError."""
+    head = "epoch,time,train/box_loss,train/cls_loss,train/kd_cls,train/kd_box,metrics/mAP50-95(B),val/box_loss"
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text(f"{head}\n1,5,1.5,1.0,0.5,0,0.1,1.6\n2,10,1.2,0.8,0.2,0.3,0.2,1.4\n3,15,0,0,0.1,0,0.3,1.2\n")
+    assert distill_plot(csv_path, tmp_path / "distill.png") is not None
+    axes = figures[-1].axes
+    assert [ax.get_title() for ax in axes] == ["train/kd_cls", "train/kd_box", "distillation / detection"]
+    ratio = axes[-1].lines[0].get_ydata()
+    assert list(ratio[:2]) == pytest.approx([0.5 / 2.5, (0.2 + 0.3) / 2.0]) and math.isnan(ratio[2])
+
+
+def test_environment_names_the_versions_and_the_machine():
+    """Timings and even mAP shift with library versions and hardware: the record must carry them."""
+    import os
+
+    import torch
+    import ultralytics
+
+    from yolodistill.report import environment
+
+    env = environment()
+    assert env["versions"]["ultralytics"] == ultralytics.__version__ and env["versions"]["torch"] == torch.__version__
+    assert env["machine"]["cpu_count"] == os.cpu_count()
+    assert env["machine"]["gpu"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
