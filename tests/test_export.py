@@ -86,6 +86,7 @@ def test_the_nms_free_head_is_exported_and_checked_through_that_head(weights, le
     result = ex.export_model(weights, format="onnx", nms=False, data=learnable_data)
     assert ex.export_metadata(result.artifact)["end2end"] is True and calls == [{"nms": False}]
     assert result.parity.pairs > 0 and result.parity.failures(ex.TOLERANCES["fp32"]) == []
+    assert result.parity.conf == ex.PARITY_CONF  # its graph keeps every score: compared as low as the raw head's
     assert f"fp32 at {TRAINED_IMGSZ} px (NMS-free end2end head)" in result.render()
     # the flag is the word; exporting the default next says which kind of graph it replaced
     cli = CliRunner().invoke(app, ["export", "--weights", str(weights), "--end2end", "--data", str(learnable_data)])
@@ -334,8 +335,9 @@ def test_int8_without_data_calibrates_on_the_checkpoint_s_training_data(weights,
     takes the run's data too). Where that data is gone, --data is asked for."""
     seen = []
     monkeypatch.setattr(ex, "val_map", lambda model, data, *a: seen.append(str(data)) or (0.6, 0.50))
-    result = ex.export_model(weights, format="onnx", int8=True)
+    result = ex.export_model(weights, format="onnx", int8=True, max_drop=0.3)
     assert seen == [str(learnable_data)] * 2 and result.gate is not None and result.artifact.name == "best_int8.onnx"
+    assert result.gate.max_drop == 0.3  # the limit given, not the default
     untracked = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")  # its train_args name no data
     with pytest.raises(UserError, match=r"training data is not here \(the checkpoint names none\): pass --data D.yaml"):
         ex.export_model(untracked, format="onnx", int8=True)
@@ -637,3 +639,135 @@ def test_a_weights_url_is_fetched_as_typed(tmp_path, monkeypatch):
     assert_one_line_error(CliRunner().invoke(app, ["export", "--weights", url]), f"--weights URL '{url}' could not "
                           "be downloaded")
 
+
+
+def test_max_drop_may_be_zero_or_one():
+    """--max-drop is an mAP50-95 difference 'between 0 and 1': both ends are limits a user may mean (0: no loss)."""
+    for max_drop in (0.0, 1.0):
+        ex.validate_options("onnx", False, True, 1, max_drop)
+    for max_drop in (-1e-6, 1 + 1e-6):
+        with pytest.raises(UserError, match="between 0 and 1"):
+            ex.validate_options("onnx", False, True, 1, max_drop)
+
+
+def test_the_int8_gate_needs_an_fp32_map_of_min_gate_map():
+    """The 'checks nothing' refusal is about the fp32 reference below MIN_GATE_MAP, not about a lossy INT8 file: an
+    INT8 file that lost everything against a good fp32 model is a drop, said as one."""
+    tiny = ex.MIN_GATE_MAP / 2
+    with pytest.raises(UserError, match="the INT8 gate checks nothing"):
+        ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(tiny, tiny, 0.02))
+    with pytest.raises(UserError, match=r"loses 0.5000 mAP50-95 against fp32 \(0.5000 -> 0.0000\)"):
+        ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(0.5, 0.0, 0.02))
+    ex.refuse_if_broken("onnx", "int8", None, ex.Int8Gate(ex.MIN_GATE_MAP, ex.MIN_GATE_MAP, 0.02))  # at it: judged
+
+
+def test_the_format_is_read_in_any_case(tmp_path):
+    """--format ONNX is onnx, as Ultralytics takes it: it gets past the format check to the weights."""
+    with pytest.raises(UserError, match="does not exist"):
+        ex.export_model(tmp_path / "nope.pt", format="ONNX")
+
+
+def test_only_nms_false_asks_for_the_nms_free_head(tmp_path, monkeypatch):
+    """A YOLO11 head has no NMS-free branch, which only nms=False (--end2end) needs: the raw and --nms exports of it
+    go on to the parity data."""
+    weights = save_checkpoint("yolo11n.yaml", tmp_path / "best.pt")
+
+    class Reached(Exception):
+        pass
+
+    def reached(*a):
+        raise Reached
+
+    monkeypatch.setattr(ex, "parity_data", reached)
+    for nms in (None, True):
+        with pytest.raises(Reached):
+            ex.export_model(weights, format="onnx", nms=nms)
+    with pytest.raises(UserError, match="has none"):
+        ex.export_model(weights, format="onnx", nms=False)
+
+
+def test_a_data_yaml_that_cannot_be_checked_on_says_what_is_wrong(tmp_path, monkeypatch):
+    """Each way --data fails gets its own fix: a bare name is not fetched, an empty val is no split, a val folder
+    that is not there points at path:/val:, and an empty one has no images to compare on."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="'coco8.yaml' is not a file here: .* pass its path"):
+        ex.load_data("coco8.yaml")
+
+    def data(name: str, val: str) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images/val", "val": val, "names": {0: "a"}}))
+        return path
+
+    with pytest.raises(UserError, match="has no val split"):
+        ex.load_data(data("blank", ""))
+    with pytest.raises(UserError, match="not a usable dataset: .*fix its 'path:' and 'val:'"):
+        ex.load_data(data("gone", "images/val"))
+    (tmp_path / "images" / "val").mkdir(parents=True)
+    with pytest.raises(UserError, match="the val split has no images"):
+        ex.load_data(data("empty", "images/val"))
+
+
+def test_unusable_training_data_falls_back_to_the_bundled_images(tmp_path):
+    """Without --data, a training yaml that is there but unusable (no val split) is skipped, not an error: parity
+    runs on Ultralytics' bundled photos and says so."""
+    model = ex.load_model(save_checkpoint("yolo26n.yaml", tmp_path / "best.pt"))
+    bad = tmp_path / "data.yaml"
+    bad.write_text(yaml.safe_dump({"train": "images", "names": {0: "a"}}))
+    model.ckpt["train_args"]["data"] = str(bad)
+    dataset, sample, data = ex.parity_data(model, None)
+    assert dataset is None and data is None and "bundled images" in sample
+
+
+def test_the_export_size_is_the_checkpoint_s_train_size_or_640(tmp_path):
+    """No --imgsz: the size it was trained at (64 here), else Ultralytics' 640. --imgsz 0 is refused, not taken as
+    unset."""
+    model = ex.load_model(save_checkpoint("yolo26n.yaml", tmp_path / "best.pt"))
+    assert ex.checkpoint_imgsz(model, None) == 64 and ex.checkpoint_imgsz(model, 96) == 96
+    with pytest.raises(UserError, match="--imgsz 0"):
+        ex.checkpoint_imgsz(model, 0)
+    del model.model.args["imgsz"]
+    assert ex.checkpoint_imgsz(model, None) == 640
+
+
+def test_an_engine_is_built_on_gpu_0_unless_told(tmp_path, monkeypatch):
+    """TensorRT refuses cpu: without --device an engine export asks for GPU 0, the others run on the CPU."""
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"not read")
+    seen = []
+
+    def check_runtime(fmt, device, int8):
+        seen.append((fmt, device))
+        raise UserError("stop")
+
+    monkeypatch.setattr(ex, "check_runtime", check_runtime)
+    for fmt in ("engine", "onnx"):
+        with pytest.raises(UserError, match="stop"):
+            ex.export_model(weights, format=fmt)
+    assert seen == [("engine", "0"), ("onnx", "cpu")]
+
+
+def test_a_file_of_the_users_is_refused_before_any_export_work(tmp_path, monkeypatch):
+    """The refusal comes before Ultralytics exports anything (seconds to minutes, INT8 calibration), not at install."""
+    weights = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")
+    (tmp_path / "best.onnx").write_text("my file")
+
+    def no_work(*a, **k):
+        raise AssertionError("export work started")
+
+    monkeypatch.setattr(ex, "export_folder", no_work)
+    with pytest.raises(UserError, match="exists and is not an Ultralytics export"):
+        ex.export_model(weights, format="onnx")
+
+
+def test_a_bf16_cpu_without_data_reports_parity_but_no_map(tmp_path, monkeypatch):
+    """Parity on the bundled photos has no labels: the bf16 runtime's mAP50-95 needs --data, and is left out (the
+    render asks for it) rather than validated on no dataset."""
+    weights = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")
+    parity = ex.Parity(images=2, conf=ex.PARITY_CONF, pairs=5, confident=10, confident_paired=10, max_box_px=0.0,
+                       max_score=0.0, imgsz=64)
+    monkeypatch.setattr(ex, "runtime_precision", lambda fmt, precision: "bf16")
+    monkeypatch.setattr(ex, "check_parity", lambda *a, **k: parity)
+    monkeypatch.setattr(ex, "map_pair", lambda *a, **k: pytest.fail("mAP measured without a dataset"))
+    result = ex.export_model(weights, format="onnx")
+    assert result.runtime == "bf16" and result.runtime_parity is parity and result.runtime_map is None
+    assert "(pass --data for its mAP50-95)" in result.render()
