@@ -640,7 +640,6 @@ def test_a_weights_url_is_fetched_as_typed(tmp_path, monkeypatch):
                           "be downloaded")
 
 
-
 def test_max_drop_may_be_zero_or_one():
     """--max-drop is an mAP50-95 difference 'between 0 and 1': both ends are limits a user may mean (0: no loss)."""
     for max_drop in (0.0, 1.0):
