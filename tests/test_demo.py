@@ -102,3 +102,50 @@ def test_ctrl_c_says_where_the_demo_files_are(tmp_path, monkeypatch):
     assert result.exit_code == 130
     flat = " ".join(result.output.split())
     assert f"Interrupted. What the demo wrote so far is in {tmp_path / 'demo'}" in flat, result.output
+
+
+def test_threads_up_to_every_core_are_taken():
+    """--threads equal to the cores this process may use is the documented top of the range, and none means all."""
+    from yolodistill.utils import usable_cores
+
+    demo_module.check_threads(usable_cores())
+    demo_module.check_threads(1)
+    demo_module.check_threads(None)
+
+
+def test_summary_rows_name_each_artifact_and_keep_benchs_numbers(tmp_path, monkeypatch):
+    """Bench writes artifacts as given (here relative): each row is labelled by the resolved path, with its own mAP50
+    and median latency."""
+    monkeypatch.chdir(tmp_path)
+    bench_rows = [{"artifact": "t/best.pt", "format": "pytorch", "map50_95": 0.4, "map50": 0.6,
+                   "latency_ms": {"p50": 12.0, "p95": 20.0}, "size_mb": 19.0}]
+    rows = demo_module.summary_rows(bench_rows, {str(tmp_path / "t" / "best.pt"): "teacher (yolo26s)"})
+    assert rows == [{"model": "teacher (yolo26s)", "format": "pytorch", "mAP50-95": 0.4, "mAP50": 0.6,
+                     "latency p50 (ms)": 12.0, "size (MB)": 19.0}]
+
+
+def test_minutes_rounds_to_the_nearest_second():
+    assert [demo_module.minutes(s) for s in (0, 59.6, 125.2)] == ["0 min 0 s", "1 min 0 s", "2 min 5 s"]
+
+
+def test_unlabeled_footage_is_other_images_without_their_labels(tmp_path):
+    """Footage the student already trained on would teach nothing new; labels left behind would not be unlabelled."""
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", images=6, classes=3, imgsz=32, seed=0).parent
+    footage = demo_module.unlabeled_images(tmp_path, images=6, imgsz=32)
+    shots = sorted(footage.iterdir())
+    assert len(shots) == 6 and all(p.suffix != ".txt" for p in shots)  # train and val images, no name lost
+    assert {p.read_bytes() for p in shots}.isdisjoint(p.read_bytes() for p in (data / "images").rglob("*.*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "footage"]  # the labelled copy is gone
+
+
+def test_closing_table_rounds_scores_and_shows_paths_with_brackets(tmp_path):
+    """Rich would swallow '[x]' in a path as markup; floats get three decimals, not a dozen."""
+    from rich.console import Console
+
+    console = Console(record=True, width=300)
+    folder = tmp_path / "runs [x]"
+    demo_module.show([{"model": "teacher", "mAP50-95": 0.123456}], {"summary": folder / "demo.md"}, console)
+    text = console.export_text()
+    assert "0.123" in text and "0.1234" not in text and str(folder / "demo.md") in text

@@ -117,3 +117,67 @@ def test_power_sampler_runs_and_stops_a_real_tegrastats(tmp_path, monkeypatch):
             time.sleep(0.05)
     assert sampler.samples_mw == [5123, 7481, 7712, 7684]
     assert sampler._proc.poll() is not None and sampler._proc.stdout.closed  # stopped, reaped, its pipe closed
+
+
+def test_each_l4t_release_names_its_jetpack():
+    """Without nvidia-jetpack installed, the L4T major release is all that tells JetPack 4 from 5 from 6."""
+    assert [sysinfo.parse_jetpack(None, l4t) for l4t in ("32.7.4", "35.6.0", "36.4.3", "38.2.0", "30.1")] == [
+        "4.x", "5.x", "6.x", "7.x", None]
+
+
+def test_a_power_mode_without_its_id_is_the_name_alone():
+    """Some nvpmodel versions print no id line: 'MAXN', not 'MAXN (None)'."""
+    assert sysinfo.parse_power_mode("NV Power Mode: 15W") == "15W"
+    assert sysinfo.parse_power_mode("NV Power Mode: 15W\n2\n") == "15W (2)"
+
+
+def test_run_command_gives_stdout_only_when_the_command_succeeds():
+    """A failing command's partial output is no answer (nvpmodel without root prints before it fails)."""
+    import sys
+
+    assert sysinfo.run_command([sys.executable, "-c", "print('ok')"]) == "ok\n"
+    assert sysinfo.run_command([sys.executable, "-c", "print('half'); raise SystemExit(1)"]) is None
+    assert sysinfo.run_command(["no-such-command-yolodistill"]) is None
+
+
+def test_energy_record_in_watts_and_no_figure_without_images_or_samples():
+    """bench_env.json keeps watts and the samples behind the figure; no images processed is no figure, not a crash."""
+    assert sysinfo.energy_record([5000, 7000], seconds=2.0, images=100) == {
+        "power_w_mean": 6.0, "samples": 2, "timed_s": 2.0, "images": 100,
+        "energy_j_per_image": pytest.approx(6.0 * 2.0 / 100)}
+    assert sysinfo.energy_per_image([5000], seconds=2.0, images=0) is None
+    assert sysinfo.energy_record([], seconds=2.0, images=100)["power_w_mean"] is None
+
+
+def test_an_unreadable_power_mode_is_warned_about():
+    """Timings at an unknown power mode cannot be compared: say so rather than record None silently."""
+    system, _ = jetson(clocks="jetson_clocks_show_locked.txt")
+    answers = system.run
+    system.run = lambda cmd: None if cmd[0] == "nvpmodel" else answers(cmd)
+    record, warnings = sysinfo.jetson_record(system)
+    assert record["power_mode"] is None and warnings == ["could not read the power mode (nvpmodel -q)"]
+
+
+def test_power_sampler_asks_tegrastats_for_its_interval():
+    """The interval decides how many samples a short timed run gets."""
+    system, _ = jetson()
+    asked = []
+    start = system.start
+    system.start = lambda cmd: asked.append(cmd) or start(cmd)
+    with sysinfo.PowerSampler(system, interval_ms=50):
+        pass
+    assert asked == [["tegrastats", "--interval", "50"]]
+
+
+def test_either_the_release_file_or_the_board_model_makes_a_jetson(tmp_path):
+    """A container sees the device tree's 'NVIDIA Jetson ...' without /etc/nv_tegra_release, and a trimmed image may
+    lack the device tree: either alone is a Jetson."""
+    model_only = sysinfo.System(tegra_release=tmp_path / "none", device_tree_model=FIXTURES / "device_tree_model")
+    release_only = sysinfo.System(tegra_release=FIXTURES / "nv_tegra_release", device_tree_model=tmp_path / "none")
+    assert model_only.is_jetson() and release_only.is_jetson()
+
+
+def test_unreadable_clocks_are_recorded_as_unknown_not_locked():
+    """Without root jetson_clocks --show says nothing: bench_env.json must not claim the clocks were locked."""
+    no_root, _ = jetson(clocks=None)
+    assert sysinfo.jetson_record(no_root)[0]["clocks_locked"] is None
