@@ -197,7 +197,10 @@ def test_resume_with_data_takes_the_run_s_dataset_moved_and_refuses_another(inte
                             imgsz=64)
     ckpt = torch_load(interrupted_last, map_location="cpu", weights_only=False)
     assert ckpt["ema"].yolodistill_data["train"][0] > 0
+    run_data = ckpt["train_args"]["data"]
     for recorded in (True, False):
+        # with the record, the run's own yaml need not read (it moved too); without it, that yaml is the reference
+        ckpt["train_args"]["data"] = str(tmp_path / "gone" / "data.yaml") if recorded else run_data
         if not recorded:  # a run saved before checkpoints held the record
             del ckpt["ema"].yolodistill_data
         last = tmp_path / f"run-{recorded}" / "weights" / "last.pt"
@@ -344,3 +347,116 @@ def test_resume_refuses_another_student_or_config(interrupted_last, flag, value)
     with pytest.raises(UserError, match=f"cannot change {flag[2:]}"):  # the function behind it alike
         train(resume=interrupted_last, **{flag[2:]: value})
 
+
+
+def test_same_value_takes_a_setting_as_typed_but_not_another_one():
+    """The run's command again with --resume: 3 and 3.0 alike, but a list of another length or a number for a bool
+    setting is a change (Ultralytics refuses val=1 where it wants True)."""
+    from yolodistill.resume import same_value
+
+    assert same_value(3, 3.0) and same_value([64, 64], (64, 64.0)) and same_value(True, True)
+    assert not same_value([64, 64], [64, 64, 64]) and not same_value([64, 64, 64], [64, 64])
+    assert not same_value(1, True) and not same_value(False, 0)
+
+
+def test_an_earlier_checkpoint_is_resumable_unless_its_run_went_on(tmp_path):
+    """epochN.pt of the epoch last.pt also holds is that run's own state (resuming it loses nothing); one of a later
+    last.pt is not, nor a checkpoint of the run's last epoch."""
+    from yolodistill.resume import check_not_behind
+
+    weights = tmp_path / "run" / "weights"
+    weights.mkdir(parents=True)
+    run = {"optimizer": {"param_groups": []}, "train_args": {"epochs": 3}}
+    torch.save({**run, "epoch": 1}, weights / "last.pt")
+    check_not_behind(weights / "epoch1.pt", {**run, "epoch": 1})
+    with pytest.raises(UserError, match="is an earlier checkpoint of the run whose last.pt is beside it"):
+        check_not_behind(weights / "epoch0.pt", {**run, "epoch": 0})
+    torch.save({**run, "epoch": -1, "optimizer": None}, weights / "last.pt")  # finished since: stripped, epoch -1
+    with pytest.raises(UserError, match="is an earlier checkpoint"):
+        check_not_behind(weights / "epoch1.pt", {**run, "epoch": 1})
+    with pytest.raises(UserError, match=r"was saved after the run's last epoch \(3\): nothing to resume"):
+        check_not_behind(weights / "last.pt", {**run, "epoch": 2})
+
+
+def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
+    """--resume for a run that saved an epoch; a new run where none finished or last.pt is an earlier run's; the
+    weights (best.pt first) where the run had finished and only the final validation was cut short."""
+    from yolodistill.resume import after_interrupt
+
+    last = tmp_path / "run" / "weights" / "last.pt"
+    new_run = f"a new run (no epoch had finished): the same command with --exist-ok reuses this run folder, {last.parents[1]}"
+    assert after_interrupt(last).endswith(new_run)
+    last.parent.mkdir(parents=True)
+    torch.save({"epoch": 0, "optimizer": {"param_groups": []}}, last)
+    assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
+    assert after_interrupt(last, earlier=True).endswith(new_run)
+    last.write_bytes(b"torn")  # unreadable: --resume says what is wrong with it
+    assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
+    for stripped in ({"epoch": -1, "optimizer": None}, {"epoch": 1, "optimizer": None}):  # no optimizer: finished
+        torch.save(stripped, last)
+        assert f"its weights are {last}, but the final validation was cut short" in after_interrupt(last)
+    (last.parent / "best.pt").write_bytes(b"best")
+    assert f"check them with yolodistill bench {last.parent / 'best.pt'}" in after_interrupt(last)
+
+
+def test_an_older_run_s_moved_teacher_is_taken_with_teacher(tmp_path):
+    """A run saved before checkpoints held its teacher's sha256, whose teacher moved (the recorded path is gone):
+    --teacher NEW_PATH is what the error for a lost teacher says to add, so it must be taken."""
+    from yolodistill.resume import check_same_teacher
+
+    moved = tmp_path / "moved.pt"
+    moved.write_bytes(b"teacher")
+    check_same_teacher(str(moved), None, "last.pt", str(moved), str(tmp_path / "gone.pt"))
+    (tmp_path / "other.pt").write_bytes(b"another")
+    with pytest.raises(UserError, match="is not the run's teacher, which is still at"):
+        check_same_teacher(str(moved), None, "last.pt", str(moved), str(tmp_path / "other.pt"))
+
+
+def test_a_run_s_dataset_named_by_name_is_not_taken_for_gone(tmp_path):
+    """data=coco8.yaml is found by Ultralytics, not in the working folder: only a lost absolute path is 'gone'."""
+    from yolodistill.resume import resumed_data
+
+    assert resumed_data(None, {"data": "coco8.yaml"}, None) == {}
+    with pytest.raises(UserError, match="is gone: put it back, or pass --data"):
+        resumed_data(None, {"data": str(tmp_path / "gone.yaml")}, None)
+
+
+def test_resume_checks_typos_devices_and_lost_unlabelled_folders_as_a_new_run_does(interrupted_last, tmp_path):
+    """A typo is named as one (not 'cannot change'), a device this machine lacks is refused before any work, 'auto'
+    is handed on as Ultralytics' own default, a run's unlabelled folder that is gone is named, and a finished run's
+    last.pt (which holds its settings still) is refused as finished."""
+    with pytest.raises(UserError, match="unknown setting.s. epochz"):
+        check_resume(interrupted_last, {"epochz": 3})
+    with pytest.raises(UserError, match="--device 99"):
+        check_resume(interrupted_last, {"device": "99"})
+    assert check_resume(interrupted_last, {"device": "auto"})[0]["device"] is None
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["ema"].yolodistill = {**ckpt["ema"].yolodistill, "unlabeled": [str(tmp_path / "footage")]}
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(UserError, match=r"the resumed run's unlabelled folder '.*footage' does not exist"):
+        check_resume(tmp_path / "last.pt", {})
+    ckpt["ema"].yolodistill = {**ckpt["ema"].yolodistill, "unlabeled": []}
+    ckpt.update(epoch=-1, optimizer=None)  # stripped for shipping as a finished run's last.pt is
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(UserError, match="is from a finished run .nothing to resume.: start a new run, e.g. with "
+                                        "--student"):
+        check_resume(tmp_path / "last.pt", {})
+
+
+def test_a_resumed_teacher_of_a_run_whose_optimizer_lacks_it_is_not_counted(interrupted_last, teacher26):
+    """teacher_params 0: the optimizer holds no teacher tensors to compare (nothing to restore for it)."""
+    from yolodistill.resume import check_resumed_teacher
+
+    saved = torch.load(interrupted_last, map_location="cpu", weights_only=False)["ema"]
+    assert check_resumed_teacher(teacher26, saved, str(interrupted_last), 0) is not None
+    with pytest.raises(UserError, match="another model than the run's teacher"):
+        check_resumed_teacher(teacher26, saved, str(interrupted_last), 1)
+
+
+def test_a_relative_data_given_on_resume_is_kept_absolute(interrupted_last, synth_data, monkeypatch):
+    """Stored as typed, a relative --data broke the next resume from another folder (as a relative --teacher did)."""
+    from yolodistill.resume import resumed_data
+
+    saved = torch.load(interrupted_last, map_location="cpu", weights_only=False)["ema"]
+    monkeypatch.chdir(synth_data.parent)
+    assert resumed_data(synth_data.name, {}, saved) == {"data": str(synth_data.resolve())}

@@ -199,3 +199,142 @@ def test_quieter_raises_ultralytics_log_level_only_inside_the_block():
         assert LOGGER.level == logging.INFO
     finally:
         LOGGER.setLevel(before)
+
+
+def test_an_atomic_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    """A write that stops half-way (here: text where bytes belong) must leave the old file whole and no hidden
+    .NAME.xxx file behind; a write into a folder not made yet makes it."""
+    from yolodistill.utils import atomic_write_bytes, atomic_write_json
+
+    old = atomic_write_text(tmp_path / "new" / "deeper" / "summary.json", "old\n")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(old, "not bytes")
+    assert old.read_text() == "old\n" and [p.name for p in old.parent.iterdir()] == ["summary.json"]
+    atomic_write_json(old, {"weights": tmp_path / "best.pt"})  # a Path is written as its text
+    assert old.read_text() == f'{{\n  "weights": "{tmp_path / "best.pt"}"\n}}\n'
+
+
+def test_current_umask_reads_the_umask_without_changing_it():
+    from yolodistill.utils import current_umask
+
+    old = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027 and current_umask() == 0o027
+    finally:
+        os.umask(old)
+
+
+def test_files_under_follows_linked_folders_once_and_ends_a_link_loop(tmp_path):
+    """Ultralytics' glob follows a linked folder of images; a link back up the tree must not loop forever."""
+    from yolodistill.utils import files_under
+
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "data" / "a" / "1.jpg").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "2.jpg").write_bytes(b"y")
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "data" / "a" / "loop").symlink_to(tmp_path / "data")
+    found = [p.relative_to(tmp_path / "data").as_posix() for p in files_under(tmp_path / "data")]
+    assert found == ["a/1.jpg", "linked/2.jpg"]
+
+
+def test_a_partial_twin_is_hidden_beside_its_file_and_replace_synced_renames_it_into_place(tmp_path):
+    from yolodistill.utils import partial_twin, replace_synced
+
+    final = tmp_path / "weights" / "best.pt"
+    twin = partial_twin(final)
+    assert twin.parent == final.parent and twin.name.startswith(".") and twin != final and "best.pt" in twin.name
+    final.parent.mkdir()
+    final.write_bytes(b"old")
+    twin.write_bytes(b"new")
+    assert replace_synced(twin, final) == final and final.read_bytes() == b"new" and not twin.exists()
+
+
+def test_file_digest_is_the_sha256_of_the_bytes_and_none_for_what_is_not_a_file(tmp_path):
+    """A teacher given as a model object or a path that is gone has no digest, rather than an exception."""
+    import hashlib
+
+    from yolodistill.utils import file_digest
+
+    data = os.urandom((1 << 20) + 7)  # more than one chunk
+    (tmp_path / "t.pt").write_bytes(data)
+    assert file_digest(tmp_path / "t.pt") == hashlib.sha256(data).hexdigest()
+    assert file_digest(tmp_path / "gone.pt") is None and file_digest(torch.nn.Linear(1, 1)) is None
+
+
+def test_local_path_makes_a_file_absolute_and_keeps_a_name_or_url(tmp_path, monkeypatch):
+    from yolodistill.utils import local_path
+
+    (tmp_path / "t.pt").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    assert local_path("t.pt") == str(tmp_path / "t.pt")
+    assert local_path("yolo26x.pt") == "yolo26x.pt" and local_path("http://h/t.pt") == "http://h/t.pt"
+
+
+def test_make_folder_follows_a_link_to_a_folder_not_made_yet(tmp_path):
+    """An output given as a link to a folder not made yet is made where it points, the link kept."""
+    from yolodistill.utils import make_folder
+
+    (tmp_path / "out").symlink_to(tmp_path / "real" / "runs")
+    make_folder(tmp_path / "out")
+    assert (tmp_path / "real" / "runs").is_dir() and (tmp_path / "out").is_symlink()
+
+
+def test_no_blank_lines_drops_only_empty_lines_inside_the_block(caplog):
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    from yolodistill.utils import no_blank_lines
+
+    def logged(*lines):
+        caplog.clear()
+        for line in lines:
+            LOGGER.info(line)
+        return [r.getMessage() for r in caplog.records if r.name == LOGGER.name]
+
+    LOGGER.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger=LOGGER.name), no_blank_lines():
+            assert logged("", "Downloading", "  ") == ["Downloading"]
+        with caplog.at_level(logging.INFO, logger=LOGGER.name):
+            assert logged("") == [""]
+    finally:
+        LOGGER.removeHandler(caplog.handler)
+
+
+def test_held_signals_and_sticky_interrupt_leave_handlers_alone_outside_the_main_thread():
+    """Python refuses to set a handler outside the main thread (ValueError): the block runs as it is there."""
+    import threading
+    from collections import defaultdict
+
+    from yolodistill.utils import sticky_interrupt
+
+    seen = []
+
+    def work():
+        try:
+            with held_signals() as caught, sticky_interrupt(type("T", (), {"callbacks": defaultdict(list)})()) as p:
+                seen.append((caught, p))
+        except Exception as e:  # noqa: BLE001 - reported to the main thread
+            seen.append(e)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [([], [])]
+
+
+def test_a_signal_held_twice_is_delivered_once():
+    """As the OS delivers a blocked signal once however often it came: the program's handler runs once."""
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with held_signals() as caught:
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+            assert caught == [signal.SIGTERM] * 2
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
