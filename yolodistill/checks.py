@@ -151,12 +151,12 @@ def check_device(device: Any, flag: str = "--device", several: bool = True) -> A
     count = torch.cuda.device_count()
     if count == 0:
         raise UserError(f"{flag} {raw} asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu")
-    # Ultralytics (parse_device) reads ids as physical ones under CUDA_VISIBLE_DEVICES only when every id is one of
-    # the first `count` it lists; otherwise they are torch indices, and any at or past `count` has no GPU
-    cvd = os.environ.get("CUDA_VISIBLE_DEVICES", "").replace(" ", "").split(",")
-    visible = [str(int(x)) if x.isdigit() else x for x in cvd if x][:count]
-    physical = all(str(n) in visible for n in numbers if n >= 0)
-    beyond = [] if physical else [n for n in numbers if n >= count]
+    # the torch indices Ultralytics makes of the ids (physical ones under CUDA_VISIBLE_DEVICES where every id is one):
+    # the ids as given where it leaves them; -1 (an idle GPU) is its pick, left out
+    from ultralytics.utils.torch_utils import parse_device
+
+    indices = parse_device(",".join(str(n) for n in numbers if n >= 0))
+    beyond = [n for n in map(int, filter(None, indices.split(","))) if n >= count]
     if beyond:
         raise UserError(f"{flag} {raw}: this machine has {count} GPU{'s' * (count > 1)} (index 0"
                         f"{f' to {count - 1}' if count > 1 else ''}), so there is no GPU {beyond[0]}: {hint}")
