@@ -12,6 +12,12 @@ from yolodistill.strips import whole_strips
 from yolodistill.train import DistillationTrainer
 
 
+def checkpoint(path, epoch=2, **extra):
+    """A training checkpoint in miniature: a model, its epoch and an optimizer to strip."""
+    torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01}, **extra}, path)
+    return path
+
+
 @pytest.mark.parametrize("ultralytics_trainer", [False, True], ids=["ours", "ultralytics"])
 def test_ctrl_c_while_stripping_the_optimizer_leaves_whole_checkpoints(ultralytics_trainer, tmp_path, monkeypatch):
     """Ultralytics rewrites last.pt, then best.pt, in place when it strips the optimizer; a Ctrl-C landing between two
@@ -21,8 +27,7 @@ def test_ctrl_c_while_stripping_the_optimizer_leaves_whole_checkpoints(ultralyti
 
     last, best = tmp_path / "last.pt", tmp_path / "best.pt"
     for path, epoch in ((last, 3), (best, 2)):
-        torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01},
-                    "train_results": {"epoch": [0, 1, 2, 3]} if path == last else None}, path)
+        checkpoint(path, epoch, train_results={"epoch": [0, 1, 2, 3]} if path == last else None)
     real_save = torch.save
 
     def save_in_two_writes(obj, f):  # what a large checkpoint's write is: many writes, a signal between any two
@@ -62,7 +67,7 @@ def test_a_strip_that_fails_half_way_leaves_the_checkpoints_as_they_were(ultraly
 
     last, best = tmp_path / "last.pt", tmp_path / "best.pt"
     for path, epoch in ((last, 3), (best, 2)):
-        torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01}}, path)
+        checkpoint(path, epoch)
     real_save = torch.save
 
     def disk_full_half_way(obj, f):
@@ -136,11 +141,6 @@ def test_a_ctrl_c_while_saving_leaves_no_twin_and_the_last_checkpoint(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"epoch 1"
     assert trainer.last == tmp_path / "last.pt" and trainer.ema.ema != "portable"
 
-
-
-def checkpoint(path, epoch=2):
-    torch.save({"model": torch.nn.Conv2d(3, 4, 1), "epoch": epoch, "optimizer": {"lr": 0.01}}, path)
-    return path
 
 
 def test_an_interrupted_run_s_best_pt_is_stripped_only_if_the_run_wrote_it(tmp_path):
