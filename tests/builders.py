@@ -24,6 +24,18 @@ def image(path: Path, w: int = W, h: int = H, seed: int | None = None) -> Path:
     return path
 
 
+def exif_image(path: Path, tag: int, w: int = 100, h: int = 80) -> Path:
+    """A PNG stored w x h with EXIF orientation `tag` and a white patch at (10, 5)-(30, 20) of its stored pixels."""
+    from PIL import Image
+
+    pixels = np.zeros((h, w, 3), np.uint8)
+    pixels[5:20, 10:30] = 255
+    tags = Image.Exif()
+    tags[0x0112] = tag  # Orientation
+    Image.fromarray(pixels).save(path, exif=tags.tobytes())
+    return path
+
+
 def rows(path: Path) -> list[list[float]]:
     """The rows of a YOLO label file as numbers."""
     return [[float(v) for v in line.split()] for line in path.read_text().splitlines()]

@@ -12,17 +12,7 @@ from PIL import Image, ImageOps
 from yolodistill import exif, placement
 from yolodistill.convert import Item, Source
 
-from .builders import image
-
-
-def tagged(path: Path, tag: int, w: int = 100, h: int = 80) -> tuple[Path, np.ndarray]:
-    """A PNG stored w x h with EXIF orientation `tag` and a white patch at (10, 5)-(30, 20) of its stored pixels."""
-    pixels = np.zeros((h, w, 3), np.uint8)
-    pixels[5:20, 10:30] = 255
-    tags = Image.Exif()
-    tags[exif.ORIENTATION] = tag
-    Image.fromarray(pixels).save(path, exif=tags.tobytes())
-    return path, pixels
+from .builders import exif_image, image
 
 
 def item(declared, size, boxes, stored=None, tag=1) -> Item:
@@ -40,7 +30,7 @@ def placed(it: Item) -> tuple[Item, Source]:
 def test_upright_box_lands_where_pil_turns_the_pixels(tmp_path, tag):
     """Every tag, mirrors included (convert only reaches 5 to 8, but the function promises all): the box must cover
     the patch in the image PIL's exif_transpose gives."""
-    path, _ = tagged(tmp_path / "a.png", tag)
+    path = exif_image(tmp_path / "a.png", tag)
     with Image.open(path) as img:
         shown = np.asarray(ImageOps.exif_transpose(img))
     ys, xs = np.where(shown[..., 0] > 127)
@@ -49,7 +39,7 @@ def test_upright_box_lands_where_pil_turns_the_pixels(tmp_path, tag):
 
 def test_read_gives_the_upright_size_the_stored_size_and_the_tag(tmp_path):
     """Tag 6 turns a 100x80 photo to 80x100; image_size is the upright one, the size Ultralytics trains on."""
-    path, _ = tagged(tmp_path / "a.png", 6)
+    path = exif_image(tmp_path / "a.png", 6)
     assert exif.read(path) == ((80, 100), (100, 80), 6)
     assert placement.image_size(path) == (80, 100)
     (tmp_path / "b.jpg").write_bytes(b"not an image")
@@ -58,7 +48,7 @@ def test_read_gives_the_upright_size_the_stored_size_and_the_tag(tmp_path):
 
 def test_an_out_of_range_orientation_is_read_as_none(tmp_path):
     """Some cameras write 0 or 9+: no turn, so no upright_box lookup that would fail on an unknown tag."""
-    path, _ = tagged(tmp_path / "a.png", 9)
+    path = exif_image(tmp_path / "a.png", 9)
     assert exif.read(path)[2] == 1
     assert exif.read(image(tmp_path / "plain.jpg"))[2] == 1  # no EXIF at all
 

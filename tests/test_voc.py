@@ -13,7 +13,7 @@ from rich.text import Text
 from yolodistill.convert import convert
 from yolodistill.errors import UserError
 
-from .builders import CLIPPED, INSIDE, files, image, make_voc, rows, voc_xml
+from .builders import CLIPPED, INSIDE, exif_image, files, image, make_voc, rows, voc_xml
 
 CAT, DOG = (4, 3, 20, 15), (30, 20, 50, 40)  # DOG sticks out of the 40x30 image: clipped
 
@@ -199,15 +199,10 @@ def test_exif_turned_images_get_boxes_where_ultralytics_sees_them(tmp_path, tag)
     (tags 5 to 8 swap width and height); where it cannot tell (2 to 4), the box is taken as drawn on what shows."""
     import cv2
     import numpy as np
-    from PIL import Image
 
-    src, stored_box = tmp_path / "set", (10, 5, 30, 20)
+    src, stored_box = tmp_path / "set", (10, 5, 30, 20)  # exif_image's patch
     src.mkdir()
-    pixels = np.zeros((80, 100, 3), np.uint8)
-    pixels[5:20, 10:30] = 255
-    exif = Image.Exif()
-    exif[0x0112] = tag
-    Image.fromarray(pixels).save(src / "photo.png", exif=exif.tobytes())
+    exif_image(src / "photo.png", tag)
     shown = cv2.imread(str(src / "photo.png"))  # as Ultralytics loads it
     ys, xs = np.where(shown[..., 0] > 127)
     h, w = shown.shape[:2]
