@@ -56,14 +56,25 @@ def wide_rows() -> list[dict]:
     return rows
 
 
+def headers(text: str) -> list[str]:
+    """The column headers of a printed table."""
+    return [h.strip() for h in next(line for line in text.splitlines() if line.startswith("┃")).split("┃")[1:-1]]
+
+
+def table_cells(text: str) -> dict[str, dict[str, str]]:
+    """Each row of a printed table by its model name, as {header: cell}."""
+    names = headers(text)
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+    return {r[0]: dict(zip(names, r)) for r in rows}
+
+
 def test_a_table_wider_than_the_output_is_whole_in_a_log_and_cut_by_columns_on_a_terminal():
     """At 80 columns the numbers were cut to '10.…' and mAP50-95 fell off the edge, in a terminal and in a log."""
     log = Console(file=io.StringIO(), width=80, record=True)  # a pipe or a file: not a terminal
     print_table(wide_rows(), {}, log)
     text = log.export_text()
-    header = next(line for line in text.splitlines() if line.startswith("┃"))
-    assert [h.strip() for h in header.split("┃")[1:-1]] == ["model", "fmt", "prec", "imgsz", "p50", "p90", "p99",
-                                                           "img/s", "MB", "mAP50", "mAP50-95"]
+    assert headers(text) == ["model", "fmt", "prec", "imgsz", "p50", "p90", "p99", "img/s", "MB", "mAP50",
+                             "mAP50-95"]
     assert "…" not in text and "fp32 (runs bf16)" in text and "left out" not in text
     assert log.width == 80  # the console is as it was for what is printed next
 
@@ -71,8 +82,7 @@ def test_a_table_wider_than_the_output_is_whole_in_a_log_and_cut_by_columns_on_a
     print_table(wide_rows(), {}, term)
     text = term.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
-    header = next(line for line in text.splitlines() if line.startswith("┃"))
-    kept = [h.strip() for h in header.split("┃")[1:-1]]
+    kept = headers(text)
     assert kept[:5] == ["model", "fmt", "prec", "imgsz", "p50"] and kept[-1] == "mAP50-95"
     dropped = [h for h in ("p99", "p90", "MB", "mAP50", "img/s") if h not in kept]
     assert dropped and f"{', '.join(dropped)} left out for the terminal's width: see bench.md" in " ".join(text.split())
@@ -95,14 +105,6 @@ def test_a_json_name_with_dots_names_every_report_alike(tmp_path):
     assert names == ["run.v2.json", "run.v2_env.json", "run.v2.csv", "run.v2.md", "run.v2.png"]
     assert [p.name for p in report_paths(tmp_path / "bench.json")] == ["bench.json", "bench_env.json", "bench.csv",
                                                                         "bench.md", "bench.png"]
-
-
-def table_cells(text: str) -> dict[str, dict[str, str]]:
-    """Each row of a printed table by its model name, as {header: cell}."""
-    lines = text.splitlines()
-    header = [h.strip() for h in next(line for line in lines if line.startswith("┃")).split("┃")[1:-1]]
-    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
-    return {r[0]: dict(zip(header, r)) for r in rows}
 
 
 def test_each_terminal_cell_is_the_row_s_own_number_under_its_header():
