@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
-# The files that take longest (seconds of a full run on the 2-core CI machine), longest first. xdist hands whole files
+# The files that take longest in a full run on the 2-core CI machine, longest first. xdist hands whole files
 # to its two workers in collection order (--dist loadfile --no-loadscope-reorder): longest first, the last files to
 # start are short ones and the workers end together, where by default the longest could start last and run alone.
 # train builds the shared trained student while scripts, which does not use it, runs on the other worker.
