@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import shutil
@@ -40,6 +41,13 @@ SLOW_FILES = ("test_scripts.py", "test_train.py", "test_export.py", "test_interr
 def pytest_collection_modifyitems(items: list) -> None:
     first = {name: i for i, name in enumerate(SLOW_FILES)}
     items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: a file's tests keep their order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ultralytics_settings() -> None:
+    """Ultralytics writes its settings file into YOLO_CONFIG_DIR at its first import, and says so on stdout: done
+    here, or the line lands in the output of whichever test imports it first (a one-line refusal, under -k)."""
+    importlib.import_module("ultralytics")
 
 
 @pytest.fixture(scope="session")

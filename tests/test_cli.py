@@ -171,6 +171,7 @@ def test_batch_takes_autobatch_s_fraction_as_a_flag(batch, expected, monkeypatch
     (["--imgzs", "320"], "unknown option '--imgzs' (did you mean --imgsz?)"),
     (["--epochs", "3", "epochs=5"], "epochs is given twice (--epochs 3 and epochs=5): keep one"),
     (["lr0"], "'lr0' is not a key=value override"),
+    (["--kd-cls", "0.5", "kd_cls=1"], "kd_cls is given twice (--kd-cls 0.5 and kd_cls=1): keep one"),  # as typed
 ])
 def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path):
     result = CliRunner().invoke(app, [command, "--teacher", "t.pt", "--project", str(tmp_path / "p"), *words])
@@ -410,3 +411,115 @@ def test_a_ctrl_c_in_export_or_bench_says_what_was_kept(command, target, monkeyp
     assert result.exit_code == 130 and "Interrupted." in result.output and "Traceback" not in result.output
     assert ("Nothing was exported" if command[0] == "export" else "Nothing was written") in result.output
 
+
+def test_flags_left_off_leave_the_recipe_s_settings_alone(tmp_path, monkeypatch):
+    """A flag left off is no setting: an unset --exist-ok (False) or --unlabeled (empty) handed on as given would
+    override the --config recipe's exist_ok and unlabeled, which only flags typed may do."""
+    import types
+
+    import yolodistill.compare
+    import yolodistill.train
+    from yolodistill.config import resolve
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"exist_ok: true\nunlabeled: [{tmp_path / 'footage'}]\n")
+    got, run = {}, types.SimpleNamespace(best=tmp_path / "best.pt", save_dir=tmp_path)
+    monkeypatch.setattr(yolodistill.train, "train", lambda **k: got.setdefault("train", k) and run)
+    monkeypatch.setattr(yolodistill.compare, "compare", lambda **k: got.setdefault("compare", k))
+    for command in ("train", "compare"):
+        result = CliRunner().invoke(app, [command, *FLAGS[:6], "--config", str(recipe)])
+        assert result.exit_code == 0, result.output
+        assert command == "compare" or f"Student weights: {run.best}" in result.output  # what train tells to ship
+        settings = {k: v for k, v in got[command].items() if k not in ("teacher", "data", "config", "seeds", "methods",
+                                                                          "console")}
+        distill, args = resolve(got[command]["config"], **settings)
+        assert args["exist_ok"] is True and distill.unlabeled == [str(tmp_path / "footage")], (command, settings)
+
+
+def test_every_command_s_defaults_are_its_python_function_s(monkeypatch):
+    """Each command calls one importable function: a flag left off must mean what that function does by default,
+    as the help's defaults say (compare trains seeds 0, 1, 2 and every method, export writes onnx, ...)."""
+    import inspect
+    import types
+
+    import yolodistill.bench
+    import yolodistill.compare
+    import yolodistill.convert
+    import yolodistill.data
+    import yolodistill.demo
+    import yolodistill.export
+    import yolodistill.pseudo
+
+    shown = types.SimpleNamespace(render=lambda: "done")
+    cases = [(yolodistill.compare, "compare", ["compare", *FLAGS[:6]], {}),
+             (yolodistill.export, "export_model", ["export", "--weights", "w.pt"], {}),
+             (yolodistill.pseudo, "pseudo_label", ["data", "pseudo-label", "--teacher", "t.pt", "--images", "i",
+                                                   "--out", "o"], {}),
+             (yolodistill.data, "make_synthetic", ["data", "synth", "--out", "o"], {}),
+             (yolodistill.convert, "convert", ["data", "convert", "src", "--format", "voc", "--out", "o"], {}),
+             (yolodistill.bench, "bench", ["bench"], {"json_path": "json"}),
+             (yolodistill.demo, "demo", ["demo"], {})]
+    checked = set()
+    for module, name, argv, renamed in cases:
+        function, got = getattr(module, name), {}
+        monkeypatch.setattr(module, name, lambda *a, _got=got, **k: _got.update(k) or shown)
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, (argv, result.output)
+        typed = {renamed.get(w, w)[2:].replace("-", "_") for w in argv if w.startswith("--")}
+        defaults = {k: p.default for k, p in inspect.signature(function).parameters.items()
+                    if p.default is not inspect.Parameter.empty and k in got and renamed.get(k, k) not in typed | {"console"}}
+        for key, default in defaults.items():
+            value = got[key]
+            if key in ("seeds", "methods") and isinstance(value, str):  # compare reads "0,1,2" as its seeds
+                value = tuple(type(default[0])(v) for v in value.split(","))
+            assert (str(value) if isinstance(value, Path) else value) == default, (argv[0], key, value, default)
+            checked.add((argv[0], renamed.get(key, key)))
+    assert {("compare", "seeds"), ("compare", "methods"), ("export", "format"), ("export", "max_drop"),
+            ("data", "conf"), ("bench", "json"), ("demo", "out")} <= checked
+    assert len(checked) >= 35
+
+
+def test_a_ctrl_c_s_own_account_wins_over_the_command_s_fallback(monkeypatch):
+    """bench says which reports a Ctrl-C left written; its fallback 'Nothing was written' would then be false."""
+    import yolodistill.bench
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt("bench.json and bench.md were written before the stop")
+
+    monkeypatch.setattr(yolodistill.bench, "bench", stopped)
+    result = CliRunner().invoke(app, ["bench"])
+    assert result.exit_code == 130 and "Traceback" not in result.output, result.output
+    flat = " ".join(result.output.split())
+    assert "Interrupted. bench.json and bench.md were written before the stop" in flat
+    assert "Nothing was written" not in flat
+
+
+def test_ctrl_d_is_one_word_and_status_1(monkeypatch, capsys):
+    """An end of input (Ctrl-D) reaches the console script as Click's Abort: one 'Aborted.' and Click's status 1,
+    never a traceback or the usage-error status 2."""
+    import yolodistill.sysinfo
+
+    def stopped():
+        raise EOFError
+
+    monkeypatch.setattr(yolodistill.sysinfo, "info_tables", stopped)
+    code, out = run_main(["info"], monkeypatch, capsys)
+    assert code == 1 and [x for x in out.splitlines() if x.strip()] == ["Aborted."], out
+
+
+@pytest.mark.parametrize("module, function, argv", [
+    ("pseudo", "pseudo_label", ["pseudo-label", "--teacher", "t.pt", "--images", "i", "--out", "o"]),
+    ("convert", "convert", ["convert", "voc", "--format", "voc", "--out", "o"]),
+])
+def test_a_ctrl_c_in_data_commands_says_interrupted_like_every_long_command(monkeypatch, module, function, argv):
+    """pseudo-label runs a teacher over a whole folder and convert copies one, as long as an export: they ended with
+    Typer's bare status 130 and no word. Their staging leaves nothing half written, which the line says."""
+    import importlib
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"yolodistill.{module}"), function, stopped)
+    result = CliRunner().invoke(app, ["data", *argv])
+    assert result.exit_code == 130, result.output
+    assert result.output.split() == "Interrupted. Nothing was written: --out is as it was".split()

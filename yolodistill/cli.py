@@ -54,6 +54,9 @@ def user_errors(fn):
     return wrapper
 
 
+NOTHING_WRITTEN = "Nothing was written: --out is as it was"
+
+
 @contextlib.contextmanager
 def interrupted(kept: str = ""):
     """A Ctrl-C ends the command with what it kept (its own account, where it gives one), exit 130, no traceback."""
@@ -268,8 +271,9 @@ def data_convert(
     """
     from .convert import convert
 
-    summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed, names=names,
-                      images=images, annotations=annotations, imgsz=imgsz)
+    with interrupted(NOTHING_WRITTEN):  # it stages the dataset, and takes out what it had moved in
+        summary = convert(src, fmt=format, out=out, val_fraction=val_fraction, seed=seed, names=names,
+                          images=images, annotations=annotations, imgsz=imgsz)
     console.print(summary.render(), soft_wrap=True, highlight=False)
 
 
@@ -297,7 +301,8 @@ def data_pseudo_label(
     options may also go as key=value (conf=0.4)."""
     from .pseudo import pseudo_label
 
-    result = pseudo_label(**only_own_words(ctx))  # --teacher T or teacher=T: it asks for what is missing
+    with interrupted(NOTHING_WRITTEN):  # it stages the dataset and moves it in whole
+        result = pseudo_label(**only_own_words(ctx))  # --teacher T or teacher=T: it asks for what is missing
     console.print(escape(result.render()), soft_wrap=True, highlight=False)
 
 
