@@ -460,3 +460,85 @@ def test_a_relative_data_given_on_resume_is_kept_absolute(interrupted_last, synt
     saved = torch.load(interrupted_last, map_location="cpu", weights_only=False)["ema"]
     monkeypatch.chdir(synth_data.parent)
     assert resumed_data(synth_data.name, {}, saved) == {"data": str(synth_data.resolve())}
+
+
+def test_a_resume_drops_the_results_rows_after_its_checkpoint_s_epoch(interrupted_last, tmp_path, monkeypatch):
+    """A kill after results.csv got epoch 2's row but before last.pt held epoch 2: the resumed run trains epoch 2
+    again and listed it twice. The header and the rows of the epochs last.pt holds stay."""
+    import shutil
+
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
+    last = tmp_path / "run" / "weights" / "last.pt"
+    csv_path = tmp_path / "run" / "results.csv"
+    saved = csv_path.read_text()
+    header, *done = saved.splitlines(keepends=True)
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert len(done) == ckpt["epoch"] + 1  # one row per epoch the checkpoint holds
+    epoch, rest = done[-1].split(",", 1)
+    csv_path.write_text(saved + f"{int(float(epoch)) + 1},{rest}")  # the next epoch's row, written before the kill
+    args, distill, teacher = check_resume(last, {})
+    trainer = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+    # Ultralytics' own part restores the optimizer into the model setup_model builds: not the part under test
+    monkeypatch.setattr(DetectionTrainer, "resume_training", lambda self, ckpt: None)
+    trainer.resume_training(ckpt)
+    assert trainer.csv == csv_path and csv_path.read_text() == saved
+
+
+def test_ctrl_c_before_the_first_epoch_in_a_reused_folder_does_not_offer_its_earlier_last_pt(interrupted_last,
+                                                                                            teacher26, synth_data,
+                                                                                            tmp_path, monkeypatch):
+    """--exist-ok over a run folder whose last.pt is an earlier run's: a Ctrl-C before this run saved anything said
+    '--resume' that last.pt, which would continue the earlier run, not this one; its best.pt is left as it was."""
+    import shutil
+
+    from yolodistill.train import TrainingInterrupted
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
+    last, best = tmp_path / "run" / "weights" / "last.pt", tmp_path / "run" / "weights" / "best.pt"
+    earlier_best = best.read_bytes()  # the earlier run's, in training form
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DistillationTrainer, "_setup_train", ctrl_c)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", exist_ok=True, **FAST)
+    assert stopped.value.last == last and stopped.value.earlier
+    assert "--resume" not in str(stopped.value) and "a new run (no epoch had finished)" in str(stopped.value)
+    assert best.read_bytes() == earlier_best  # a best.pt this run did not write is not stripped
+
+
+def test_a_trainer_given_only_resume_takes_the_run_s_settings_from_last_pt(interrupted_last, tmp_path):
+    """Ultralytics' own way to resume builds the trainer from its args alone: the run's distillation settings come
+    from last.pt, not the defaults (which would distil another recipe on the run's weights)."""
+    import shutil
+
+    from yolodistill.config import DistillConfig
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
+    args, distill, _ = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
+    assert distill.to_dict() != DistillConfig().to_dict()  # the run's recipe is not the default one
+    assert DistillationTrainer(overrides=args).distill.to_dict() == distill.to_dict()
+
+
+def test_a_run_started_with_pretrained_weights_resumes_its_own_weights(interrupted_last, tmp_path):
+    """pretrained=PATH stays in the checkpoint's args: on resume the student is last.pt's, with its epoch and
+    optimizer, never a fresh start from PATH's weights (which would train the run again from its first epoch)."""
+    import shutil
+
+    from .conftest import save_checkpoint
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
+    last = tmp_path / "run" / "weights" / "last.pt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["pretrained"] = str(save_checkpoint("yolo26n.yaml", tmp_path / "own.pt", seed=1))
+    torch.save(ckpt, last)
+    args, distill, teacher = check_resume(last, {})
+    trainer = DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+    assert trainer.args.pretrained == ckpt["train_args"]["pretrained"]
+    resumed = trainer.setup_model()
+    assert resumed is not None and resumed["epoch"] == ckpt["epoch"]  # Ultralytics resumes from what it returns
+    run_weights = ckpt["ema"].student_model.state_dict()
+    assert all(torch.equal(v.float(), run_weights[k].float()) for k, v in trainer.model.state_dict().items())

@@ -51,6 +51,8 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     result = train(teacher, student, synth_data, project=tmp_path, name="run", feat_loss=feat_loss, **FAST,
                    **ALL_TERMS)
     assert result.save_dir == tmp_path / "run" and result.best.exists() and result.last.exists()
+    weights = result.save_dir / "weights"
+    assert (result.best, result.last) == (weights / "best.pt", weights / "last.pt")  # not one for the other
     (row,) = rows(result.save_dir / "results.csv")
     for k in KD_TERMS:
         assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
@@ -59,6 +61,8 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     recipe = yaml.safe_load((result.save_dir / "distill.yaml").read_text())
     assert recipe["distill"]["feat_loss"] == feat_loss
     assert recipe["teacher"] == str(Path(teacher).resolve())
+    trained_on = len(list((Path(synth_data).parent / "images" / "train").glob("*.png")))
+    assert recipe["images"] == {"labelled": trained_on, "unlabeled": 0}  # the recipe says what the run trained on
 
 
 def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_path):
@@ -558,12 +562,13 @@ def test_adapters_are_fitted_alone_before_the_first_epoch(teacher26, synth_data,
 
 
 def test_the_teacher_s_freezing_is_one_line_not_one_per_tensor(teacher26, synth_data, tmp_path):
-    """Ultralytics logs 'Freezing layer' for each teacher tensor, hundreds of lines before the first epoch."""
+    """Ultralytics logs 'Freezing layer' for each teacher tensor, hundreds of lines before the first epoch; the lines of
+    the student's own layers that freeze= names still print, one each, and are not counted as the teacher's."""
     import logging
 
     from ultralytics.utils import LOGGER
 
-    trainer = make_trainer(teacher26, synth_data, tmp_path, "frozen")
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "frozen", freeze=1)
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -575,6 +580,8 @@ def test_the_teacher_s_freezing_is_one_line_not_one_per_tensor(teacher26, synth_
     lines = [r.getMessage() for r in records]
     teacher = unwrap_model(trainer.model).teacher_model
     assert not [m for m in lines if m.startswith("Freezing layer 'teacher_model.")]
+    student_lines = [m for m in lines if m.startswith("Freezing layer 'student_model.model.0.")]
+    assert len(student_lines) == len(list(unwrap_model(trainer.model).student_model.model[0].parameters()))
     assert f"Teacher frozen: {len(list(teacher.parameters()))} tensors (teacher_model.*)" in lines
     assert not any(p.requires_grad for p in teacher.parameters())
     assert LOGGER.filters == []  # the folding ends with the setup: later lines print
@@ -609,3 +616,57 @@ def test_a_cap_with_the_whole_backbone_frozen_says_it_caps_nothing(teacher26, sy
         with logged_by_ultralytics() as logged:
             trainer.train()
         assert any("kd_balance cap has nothing to cap" in m for m in logged) is expected, freeze
+
+
+def test_a_failed_start_removes_only_a_run_folder_nothing_was_saved_in(tmp_path):
+    """train() removes the folder a loader's UserError leaves (args.yaml, distill.yaml, an empty weights/), or the rerun
+    is 'run folder exists'; a folder holding a checkpoint or any other file (a reused run's) must stay whole."""
+    from yolodistill.train import remove_unstarted
+
+    def run_folder(name: str, *files: str) -> Path:
+        run = tmp_path / name
+        (run / "weights").mkdir(parents=True)
+        for f in files:
+            (run / f).write_text("x")
+        return run
+
+    for unstarted in (run_folder("fresh", "args.yaml", "distill.yaml"), run_folder("early", "args.yaml")):
+        remove_unstarted(unstarted)
+        assert not unstarted.exists(), unstarted.name
+    for kept in (run_folder("saved", "args.yaml", "distill.yaml", "weights/last.pt"),
+                 run_folder("trained", "args.yaml", "distill.yaml", "results.csv")):
+        before = sorted(kept.rglob("*"))
+        remove_unstarted(kept)
+        assert sorted(kept.rglob("*")) == before, kept.name
+    remove_unstarted(tmp_path / "never")  # no folder: nothing to remove, no error
+
+
+def test_a_trainer_built_without_a_teacher_is_refused_as_bad_input(synth_data, tmp_path):
+    """The trainer built from Python (not through train()) without distill_model=: one line saying what to pass, not
+    a traceback from deep in the model's setup."""
+    from yolodistill.config import DistillConfig
+
+    args = {**FAST, "model": "yolo26n.yaml", "data": str(synth_data), "project": str(tmp_path), "name": "alone"}
+    with pytest.raises(UserError, match="no teacher: pass --teacher PATH.pt"):
+        DistillationTrainer(overrides=args, distill=DistillConfig())
+
+
+def test_optimizer_auto_counts_a_mixed_run_s_steps_from_its_batches(teacher26, synth_data, tmp_path, monkeypatch):
+    """optimizer=auto picks by the run's optimizer steps, which Ultralytics counts from the dataset's length; a mixed
+    dataset also holds the unlabelled images, so the trainer counts them from the batches, nbs images a step."""
+    import dataclasses
+
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    seen = []
+    monkeypatch.setattr(DetectionTrainer, "build_optimizer",
+                        lambda self, model, name, lr, momentum, decay, iterations: seen.append(iterations))
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "mixed", epochs=3, batch=8, nbs=64)
+    trainer.train_loader = range(50)  # 50 batches of labelled and unlabelled images
+    trainer.distill = dataclasses.replace(trainer.distill, unlabeled=["footage"])
+    trainer.build_optimizer(None, iterations=1e5)
+    images = len(trainer.train_loader) * trainer.batch_size
+    assert seen == [math.ceil(images / max(trainer.batch_size, trainer.args.nbs)) * trainer.epochs]  # Ultralytics' rule
+    trainer.distill = dataclasses.replace(trainer.distill, unlabeled=[])  # labelled only: Ultralytics' own count
+    trainer.build_optimizer(None, iterations=123)
+    assert seen[1] == 123
