@@ -523,3 +523,17 @@ def test_a_ctrl_c_in_data_commands_says_interrupted_like_every_long_command(monk
     result = CliRunner().invoke(app, ["data", *argv])
     assert result.exit_code == 130, result.output
     assert result.output.split() == "Interrupted. Nothing was written: --out is as it was".split()
+
+
+def test_a_file_named_like_a_setting_is_benched_as_a_file(monkeypatch, tmp_path):
+    """bench reads a word such as imgsz=320 as a setting, as Ultralytics does, but an artifact on disk of that form
+    (a run named exp=2) is the user's file: it is benched, not refused as an unknown setting."""
+    import yolodistill.bench
+
+    got = {}
+    monkeypatch.setattr(yolodistill.bench, "bench", lambda artifacts, **k: got.update(artifacts=artifacts, **k))
+    monkeypatch.chdir(tmp_path)
+    Path("exp=2.onnx").write_bytes(b"")
+    result = CliRunner().invoke(app, ["bench", "exp=2.onnx", "runs=7"])
+    assert result.exit_code == 0, result.output
+    assert got["artifacts"] == [Path("exp=2.onnx")] and got["runs"] == 7
