@@ -155,6 +155,32 @@ def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypa
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["renamed", "filled"])
+def test_a_stop_once_the_dataset_is_in_place_says_it_was_written(teacher26, source, tmp_path, monkeypatch, existing):
+    """A Ctrl-C held while the dataset moves in (fill) or landing just after the rename arrives when it is whole:
+    the command said 'Nothing was written' over a finished dataset, which is kept."""
+    import yolodistill.pseudo as pseudo
+
+    out, placed = tmp_path / "out", {"fill": pseudo.fill, "replace": os.replace}
+    if existing:
+        out.mkdir()
+
+    def fill_then_stop(tmp, dest, given):
+        placed["fill"](tmp, dest, given)
+        raise KeyboardInterrupt
+
+    def replace_then_stop(src, dst):
+        placed["replace"](src, dst)
+        if Path(dst) == out:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pseudo, "fill", fill_then_stop)
+    monkeypatch.setattr(pseudo.os, "replace", replace_then_stop)
+    with pytest.raises(KeyboardInterrupt, match=re.escape(f"written whole before the stop: {out / 'data.yaml'}")):
+        pseudo_label(teacher26, source, out, imgsz=64, progress=False)
+    assert check_det_dataset(str(out / "data.yaml"))["nc"] == 3 and not list(tmp_path.glob(".out*"))
+
+
 @pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("source", "inside the source folder"),
                                             ("taken", "exists and is not empty"),
                                             ("no-images", "does not exist"), ("a-file", "is a file: pass a folder"),

@@ -121,8 +121,10 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
             fill(tmp, dest, out)
         else:
             os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, KeyboardInterrupt) and (dest / "data.yaml").exists():  # moved in last: the dataset is whole
+            raise KeyboardInterrupt(f"The dataset was written whole before the stop: {out / 'data.yaml'}") from None
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)},
