@@ -436,11 +436,13 @@ def test_flags_left_off_leave_the_recipe_s_settings_alone(tmp_path, monkeypatch)
         assert args["exist_ok"] is True and distill.unlabeled == [str(tmp_path / "footage")], (command, settings)
 
 
-def test_every_command_s_defaults_are_its_python_function_s(monkeypatch):
+def test_every_command_s_defaults_are_its_python_function_s(monkeypatch, tmp_path):
     """Each command calls one importable function: a flag left off must mean what that function does by default,
     as the help's defaults say (compare trains seeds 0, 1, 2 and every method, export writes onnx, ...)."""
     import inspect
     import types
+
+    monkeypatch.chdir(tmp_path)  # its relative paths (o, w.pt) name nothing in the repository
 
     import yolodistill.bench
     import yolodistill.compare
@@ -467,7 +469,8 @@ def test_every_command_s_defaults_are_its_python_function_s(monkeypatch):
         assert result.exit_code == 0, (argv, result.output)
         typed = {renamed.get(w, w)[2:].replace("-", "_") for w in argv if w.startswith("--")}
         defaults = {k: p.default for k, p in inspect.signature(function).parameters.items()
-                    if p.default is not inspect.Parameter.empty and k in got and renamed.get(k, k) not in typed | {"console"}}
+                    if p.default is not inspect.Parameter.empty and k in got
+                    and renamed.get(k, k) not in typed | {"console"}}
         for key, default in defaults.items():
             value = got[key]
             if key in ("seeds", "methods") and isinstance(value, str):  # compare reads "0,1,2" as its seeds
@@ -513,7 +516,8 @@ def test_ctrl_d_is_one_word_and_status_1(monkeypatch, capsys):
 ])
 def test_a_ctrl_c_in_data_commands_says_interrupted_like_every_long_command(monkeypatch, module, function, argv):
     """pseudo-label runs a teacher over a whole folder and convert copies one, as long as an export: they ended with
-    Typer's bare status 130 and no word. Their staging leaves nothing half written, which the line says."""
+    Typer's bare status 130 and no word. That their staging leaves nothing is tested in test_pseudo and
+    test_convert."""
     import importlib
 
     def stopped(*a, **k):

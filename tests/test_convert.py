@@ -4,6 +4,7 @@ dataset.json), the output checks, and the `data convert` command."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,52 @@ def test_an_interrupt_while_the_dataset_is_put_in_place_leaves_nothing(tmp_path,
     monkeypatch.setattr(conv.os, "replace", real_replace)
     monkeypatch.setattr(conv, "atomic_write_json", real_json)
     assert convert(src, fmt="voc", out=out).boxes == 5 and (out / "dataset.json").is_file()
+
+
+def test_a_second_ctrl_c_while_the_moved_splits_are_taken_out_waits_for_that(tmp_path, monkeypatch, python_sigint):
+    """Taking a large dataset's splits out of --out takes seconds, and users press Ctrl-C twice: the second one cut
+    the removal short, leaving images/ half full, which a rerun refused as not empty."""
+    import signal
+
+    import yolodistill.convert as conv
+
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    real_rmtree, seen = shutil.rmtree, []
+
+    def record(*a, **k):
+        raise KeyboardInterrupt
+
+    def rmtree(path, *a, **k):  # the second Ctrl-C, as the first split moved in is taken out again
+        seen.append(Path(path))
+        if Path(path).parent.name == "images" and len([p for p in seen if p.parent.name == "images"]) == 1:
+            signal.raise_signal(signal.SIGINT)
+        real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(conv, "atomic_write_json", record)  # the first Ctrl-C: the splits are in, the records not
+    monkeypatch.setattr(conv.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        convert(src, fmt="voc", out=out)
+    assert not out.exists()  # every removal ran: both splits' folders in images/ and labels/, --out itself
+
+
+def test_a_ctrl_c_before_the_first_image_removes_the_folders_it_made(tmp_path, monkeypatch):
+    """The stale stage of a killed run is removed, and --out made with its parents, before the first image: a Ctrl-C
+    there left those new, empty folders."""
+    import yolodistill.convert as conv
+
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "new" / "out"
+    real_rmtree, calls = shutil.rmtree, []
+
+    def rmtree(path, *a, **k):
+        calls.append(path)
+        if len(calls) == 1:  # the stale stage's removal, before any image
+            raise KeyboardInterrupt
+        real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(conv.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        convert(src, fmt="voc", out=out)
+    assert not (tmp_path / "new").exists()
 
 
 def test_an_empty_images_folder_that_is_a_link_is_written_through(tmp_path):

@@ -142,17 +142,31 @@ def test_confidence_threshold_filters_detections(teacher26, source, tmp_path):
     assert low.boxes > high.boxes and high.empty == high.images  # an untrained teacher is never that sure
 
 
-def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypatch):
+@pytest.mark.parametrize("case", ["after-an-image", "before-any-image", "foreign-data-yaml"])
+def test_an_interrupted_run_leaves_nothing(teacher26, source, tmp_path, monkeypatch, case):
+    """A stop before the dataset is in place leaves --out as it was and claims nothing, so the CLI says 'Nothing was
+    written'; a data.yaml something else put into the empty --out meanwhile is not taken for a finished dataset."""
     import yolodistill.pseudo as pseudo
 
+    out = tmp_path / "out"
+    if case == "foreign-data-yaml":
+        out.mkdir()
+
     def broken(*args, **kwargs):
-        yield str(next(source.rglob("*.png"))), ["0 0.5 0.5 0.1 0.1"]
+        if case != "before-any-image":
+            yield str(next(source.rglob("*.png"))), ["0 0.5 0.5 0.1 0.1"]
+        if case == "foreign-data-yaml":
+            (out / "data.yaml").write_text("path: elsewhere\n")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pseudo, "detect", broken)
-    with pytest.raises(KeyboardInterrupt):
-        pseudo_label(teacher26, source, tmp_path / "out", progress=False)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        pseudo_label(teacher26, source, out, progress=False)
+    assert str(stopped.value) == "" and not list(tmp_path.glob(".out*"))
+    if case == "foreign-data-yaml":
+        assert [p.name for p in out.iterdir()] == ["data.yaml"]  # theirs, kept
+    else:
+        assert not out.exists()
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["renamed", "filled"])

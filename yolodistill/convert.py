@@ -23,7 +23,7 @@ from rich.markup import escape
 from . import exif
 from .placement import note, place, resized_pairs
 from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
-from .utils import atomic_write_json, atomic_write_text, make_folder
+from .utils import atomic_write_json, atomic_write_text, held_signals, make_folder
 
 FORMATS = ("voc", "coco", "yolo")
 EPS = 1e-6  # label writers round (YOLO to 6 decimals): a coordinate this far past an edge is on it
@@ -362,14 +362,14 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
     """Images (hard links where possible), labels, data.yaml, dataset.json and the lists of what was left out.
 
     images/ and labels/ are written in OUT/.convert-partial, their splits moved in at the end: an interrupt leaves no
-    half dataset that a rerun would refuse (the splits moved in and the files written are taken out again); a rerun
-    removes a stage a kill left."""
+    half dataset that a rerun would refuse (the splits moved in and the files written are taken out again, with a
+    second Ctrl-C held till that ends); a rerun removes a stage a kill left."""
     made = [p for p in (out.resolve(), *out.resolve().parents) if not p.exists()]  # deepest first
-    make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
     made += [out.resolve() / sub for sub in ("images", "labels") if not (out / sub).exists()]
     stage, moved = out.resolve() / STAGE, []
-    shutil.rmtree(stage, ignore_errors=True)
     try:
+        make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
+        shutil.rmtree(stage, ignore_errors=True)
         for it, name, lines in zip(source.items, _out_names(source.items), labels):
             dst = stage / "images" / it.split / name
             _link_or_copy(it.path, dst)
@@ -382,16 +382,17 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
         shutil.rmtree(stage)
         _write_records(out, srcs, fmt, source, summary)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for path in moved:  # ours: _check_out found images/ and labels/ empty
-            shutil.rmtree(path, ignore_errors=True)
-        for name in OUTPUT_FILES:  # ours too: _check_out refused a --out holding any of them
-            (out / name).unlink(missing_ok=True)
-        for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what this conversion made, if empty
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+        with held_signals():  # a second Ctrl-C while a large stage is removed would leave half of it in --out
+            shutil.rmtree(stage, ignore_errors=True)
+            for path in moved:  # ours: _check_out found images/ and labels/ empty
+                shutil.rmtree(path, ignore_errors=True)
+            for name in OUTPUT_FILES:  # ours too: _check_out refused a --out holding any of them
+                (out / name).unlink(missing_ok=True)
+            for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what it made, if empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
         raise
     return summary
 

@@ -122,8 +122,11 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
         else:
             os.replace(tmp, dest)
     except BaseException as e:
+        # data.yaml goes in last, into an --out that check_out and fill found empty, and the stage is gone once the
+        # dataset is in place: both, and the stop came after the move (held by fill, or just after the rename)
+        placed = not tmp.exists() and (dest / "data.yaml").exists()
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, KeyboardInterrupt) and (dest / "data.yaml").exists():  # moved in last: the dataset is whole
+        if isinstance(e, KeyboardInterrupt) and placed:
             raise KeyboardInterrupt(f"The dataset was written whole before the stop: {out / 'data.yaml'}") from None
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
