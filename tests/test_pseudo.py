@@ -136,6 +136,27 @@ def test_teachers_are_taken_as_train_takes_them(mid_training, source, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_an_official_teacher_fetched_for_out_dot_is_kept_out_of_out(teacher26, source, tmp_path, monkeypatch):
+    """--out . in a new folder, yolo26x.pt not on disk: Ultralytics fetched it into the working folder, which is --out,
+    and after labelling every image the move refused an --out 'given files while labelling'. It goes to the cache."""
+    import ultralytics.utils
+    import ultralytics.utils.downloads
+
+    def fetch(file):  # Ultralytics' fetch (no network here): the file lands where it is asked to
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(teacher26, file)
+        return str(file)
+
+    monkeypatch.setenv("YOLODISTILL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ultralytics.utils, "is_online", lambda: True)
+    monkeypatch.setattr(ultralytics.utils.downloads, "attempt_download_asset", fetch)
+    (out := tmp_path / "here").mkdir()
+    monkeypatch.chdir(out)
+    result = pseudo_label("yolo26x.pt", source, ".", imgsz=64, progress=False)
+    assert result.images == 6 and sorted(p.name for p in out.iterdir()) == ["data.yaml", "images", "labels"]
+    assert (tmp_path / "cache" / "weights" / "yolo26x.pt").is_file()
+
+
 def test_confidence_threshold_filters_detections(teacher26, source, tmp_path):
     low = pseudo_label(teacher26, source, tmp_path / "low", conf=0.001, imgsz=64, progress=False)
     high = pseudo_label(teacher26, source, tmp_path / "high", conf=0.9, imgsz=64, progress=False)

@@ -19,11 +19,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill")
 
 
-def local_checkpoint(path: str | Path, role: str) -> str:
+def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> str:
     """The local file behind a checkpoint the user named on the command line.
 
     A URL they typed is downloaded into the cache; an official Ultralytics name (yolo26x.pt) that is not on disk is
-    fetched by Ultralytics, as `yolo train model=yolo26x.pt` would. URLs from anywhere else are refused
+    fetched by Ultralytics, as `yolo train model=yolo26x.pt` would: into the working folder, or `into` where that
+    folder is an output that must stay as the command leaves it. URLs from anywhere else are refused
     (`require_file`), so a checkpoint or config can never make us load something the user did not ask for.
     """
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
@@ -39,7 +40,7 @@ def local_checkpoint(path: str | Path, role: str) -> str:
         raise UserError(f"{role} '{text}' is not on disk and this machine is offline: download Ultralytics' {text} "
                         "and pass its path")
     try:
-        got = attempt_download_asset(text)
+        got = attempt_download_asset(text if into is None else str(into / text))
     except Exception as e:
         raise UserError(f"{role} '{text}' could not be downloaded ({first_line(e)}): download it and pass its path") \
             from None

@@ -63,7 +63,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
     from .checks import check_device
-    from .loading import load_detector, local_checkpoint
+    from .loading import cache_dir, load_detector, local_checkpoint
     from .unlabeled import find_images, image_suffixes
 
     missing = [k for k, v in (("teacher", teacher), ("images", images), ("out", out)) if v is None]
@@ -86,7 +86,8 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     device = check_device(device, several=False)  # auto, or one this machine has: Ultralytics' ValueError otherwise
     check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
-    teacher = local_checkpoint(teacher, "teacher")  # an official name (yolo26x.pt) or a URL, as train takes them
+    into = cache_dir() / "weights" if dest == Path.cwd().resolve() else None  # --out .: not fetched into what it fills
+    teacher = local_checkpoint(teacher, "teacher", into)  # an official name (yolo26x.pt) or a URL, as train takes them
     model = load_detector(teacher, "teacher")
     check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
     names = class_names(model, teacher)
