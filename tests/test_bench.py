@@ -327,6 +327,22 @@ def test_a_val_split_only_ultralytics_loader_refuses_is_one_line_before_any_timi
     assert not list(tmp_path.glob("b*"))
 
 
+def test_an_unreadable_val_image_is_passed_over_as_ultralytics_passes_it(trained_student, synth_data, tmp_path):
+    """An empty image file first in the val split: Ultralytics validates past it, but the timed batch was read from
+    the file list and bench ended in a KeyError traceback."""
+    folder = tmp_path / "data"
+    shutil.copytree(synth_data.parent, folder)
+    (folder / "images" / "val" / "0.png").write_bytes(b"")  # sorts first
+    (folder / "labels" / "val" / "0.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    data = folder / "data.yaml"
+    data.write_text(yaml.safe_dump({**yaml.safe_load(synth_data.read_text()), "path": str(folder)}))
+    result = CliRunner().invoke(app, ["bench", str(trained_student), "--data", str(data), "--json",
+                                      str(tmp_path / "b.json"), "runs=2", "warmup=0", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "b.json").read_text())
+    assert row["batch"] == 2 and row["latency_ms"]["p50"] > 0
+
+
 def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):
     """AutoBackend pads a batch-1 input with zeros up to a static export's batch, so its latency would be 4 images'."""
     from ultralytics import YOLO

@@ -3,6 +3,7 @@ overwritten. The converters are tested in test_convert.py, test_voc.py, test_coc
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from yolodistill.cli import app
-from yolodistill.data import make_synthetic, split_images
+from yolodistill.data import make_synthetic, readable_images, split_images
 
 from .builders import files
 from .conftest import assert_one_line_error
@@ -177,3 +178,24 @@ def test_a_data_yaml_alone_is_a_dataset_not_overwritten(tmp_path):
     with pytest.raises(UserError, match="already holds a dataset"):
         make_synthetic(tmp_path / "ds", images=2, imgsz=32)
     assert [p.name for p in (tmp_path / "ds").iterdir()] == ["data.yaml"]
+
+
+def test_readable_images_pass_over_files_that_do_not_decode(synth_data, tmp_path):
+    """Ultralytics' loaders skip an empty or broken image file; a sample taken from the file list fed it to a
+    predictor, which failed (export's parity check, bench's timed batch)."""
+    from yolodistill.errors import UserError
+    from yolodistill.export import sample_images
+
+    good = sorted((synth_data.parent / "images" / "val").iterdir())[:2]
+    (empty := tmp_path / "0.png").write_bytes(b"")
+    (text := tmp_path / "1.png").write_text("not an image")
+    assert readable_images([empty, text, *good], 1) == good[:1]
+    assert readable_images([empty, good[0], text, good[1]], 5) == good
+    assert readable_images([empty, text, tmp_path / "gone.png"], 2) == []
+    for name in (empty, text):
+        (tmp_path / "val").mkdir(exist_ok=True)
+        name.rename(tmp_path / "val" / name.name)
+    with pytest.raises(UserError, match="no image of the val split .* can be read"):
+        sample_images({"val": str(tmp_path / "val")})
+    shutil.copy(good[0], tmp_path / "val" / "2.png")
+    assert sample_images({"val": str(tmp_path / "val")}) == [tmp_path / "val" / "2.png"]

@@ -542,3 +542,42 @@ def test_a_run_started_with_pretrained_weights_resumes_its_own_weights(interrupt
     assert resumed is not None and resumed["epoch"] == ckpt["epoch"]  # Ultralytics resumes from what it returns
     run_weights = ckpt["ema"].student_model.state_dict()
     assert all(torch.equal(v.float(), run_weights[k].float()) for k, v in trainer.model.state_dict().items())
+
+
+def test_resuming_the_best_pt_of_a_stopped_run_points_at_its_last_pt(interrupted_last, tmp_path):
+    """best.pt is stripped at every stop, a Ctrl-C's too: --resume best.pt said the run had finished and to start a
+    new one, which loses the schedule and optimizer state that last.pt resumes. The command it names is quoted."""
+    import shutil
+
+    run = tmp_path / "my run"
+    shutil.copytree(interrupted_last.parents[1], run)
+    best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
+    stripped = {**torch.load(best, map_location="cpu", weights_only=False), "epoch": -1, "optimizer": None}
+    torch.save(stripped, best)  # as a stop leaves it
+    with pytest.raises(UserError) as refused:
+        check_resume(best, {})
+    assert str(refused.value).endswith(f"resume its last.pt, with yolodistill train --resume '{last}'")
+    torch.save({**stripped, "train_results": {}}, last)  # a run that did finish: nothing to resume
+    with pytest.raises(UserError, match="is from a finished run"):
+        check_resume(best, {})
+
+
+def test_the_commands_users_paste_are_quoted(tmp_path):
+    """A run folder with a space: the printed --resume command split into two words, and a pasted one failed as
+    'not a key=value override'; the same for the data-cleaning hint."""
+    import os
+    import shlex
+
+    from yolodistill.checks import convert_hint
+    from yolodistill.resume import after_interrupt
+
+    last = tmp_path / "my run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    torch.save({"epoch": 0, "optimizer": {"param_groups": []}}, last)
+    assert shlex.split(after_interrupt(last))[-2:] == ["--resume", str(last)]
+    data = tmp_path / "my data" / "data.yaml"
+    data.parent.mkdir()
+    data.write_text("train: images/train\nval: images/val\nnames: [a]\n")
+    words = shlex.split(convert_hint(data).split(": ", 1)[1])
+    assert words[:3] == ["yolodistill", "data", "convert"] and words[3] == str(data) and words[-2:] == [
+        "--out", os.path.relpath(tmp_path / "my data-clean")]

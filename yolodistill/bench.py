@@ -27,7 +27,7 @@ from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      is_url, root_cause)
 from .artifacts import export_metadata, graph_head
-from .data import has_labels
+from .data import has_labels, readable_images
 from .export import check_runtime, load_data, load_model, train_arg, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import cpu_threads, quieter
@@ -275,7 +275,7 @@ class Settings:
     """The bench options every artifact shares."""
 
     data: Path
-    images: list[Path]
+    images: list[Path]  # the timed batch: the first --batch val images that decode
     imgsz: int | None
     device: str
     batch: int
@@ -412,7 +412,10 @@ def bench(
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     dataset, data = run_dataset(data, chosen)
-    opts = Settings(data, val_images(dataset), imgsz, device, batch, warmup, runs, system)
+    images = readable_images(val_images(dataset), batch)  # the timed batch; Ultralytics' loaders skip broken files
+    if not images:
+        raise UserError(f"no image of the val split {dataset['val']} can be read: fix or replace its image files")
+    opts = Settings(data, images, imgsz, device, batch, warmup, runs, system)
     for path, fmt in chosen:
         check_loads(path, fmt, opts, dataset["names"])
     check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def convert_hint(data: str | Path) -> str:
         return "fix it: a data yaml is a mapping with 'train:' and 'val:' image folders and 'names:'"
     here = Path(data).resolve().parent
     out = os.path.relpath(here.parent / f"{here.name}-clean")
-    return f"check and clean it with: yolodistill data convert {data} --format yolo --out {out}"
+    return (f"check and clean it with: yolodistill data convert {shlex.quote(str(data))} --format yolo --out "
+            f"{shlex.quote(out)}")
 
 
 def check_data(data: str | Path) -> dict[str, Any]:

@@ -39,6 +39,20 @@ def split_images(source: str | Path | list) -> list[Path]:
     return files
 
 
+def readable_images(paths: list[Path], n: int) -> list[Path]:
+    """The first `n` of `paths` that decode, as Ultralytics reads them: its loaders skip a broken or empty image file,
+    which a sample taken from the file list would feed to a predictor that fails on it."""
+    from ultralytics.utils.patches import imread
+
+    readable = []
+    for path in paths:
+        if len(readable) == n:
+            break
+        if path.is_file() and imread(str(path)) is not None:
+            readable.append(path)
+    return readable
+
+
 def listed(listing: Path, line: str) -> Path:
     """An image a .txt split names, as Ultralytics finds it: './x' from the list's folder, any other line as written
     (a relative one from the working folder). A relative line found only from the list's folder is taken from there,

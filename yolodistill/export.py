@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from rich.markup import escape
 
-from .data import split_images
+from .data import readable_images, split_images
 from .errors import UserError, check_batch, check_imgsz, check_number, first_line, require_file, writable
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
@@ -138,10 +138,15 @@ def val_images(data: dict) -> list[Path]:
 
 
 def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
-    """Up to `n` val images of the dataset, or Ultralytics' bundled sample images without one."""
+    """Up to `n` readable val images of the dataset, or Ultralytics' bundled sample images without one."""
     from ultralytics.utils import ASSETS
 
-    return val_images(data)[:n] if data else sorted(ASSETS.glob("*.jpg"))
+    if not data:
+        return sorted(ASSETS.glob("*.jpg"))
+    images = readable_images(val_images(data), n)
+    if not images:
+        raise UserError(f"no image of the val split {data['val']} can be read: fix or replace its image files")
+    return images
 
 
 def trained_data(model) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     if settings is None and not (finished and (run_folder(p) / "distill.yaml").is_file()):
         raise UserError(f"'{p}' is not a yolodistill training checkpoint: pass runs/distill/NAME/weights/last.pt")
     if finished:
+        if p.name != "last.pt" and resumable_beside(p):  # best.pt is stripped at every stop, a Ctrl-C's too
+            raise UserError(f"'{p}' holds the run's best weights, not its training state: resume its last.pt, with "
+                            f"yolodistill train --resume {shlex.quote(str(p.with_name('last.pt')))}")
         raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
                         "to train it further")
     check_not_behind(p, ckpt)
@@ -237,6 +241,15 @@ def finished_run(ckpt: dict[str, Any]) -> bool:
     return ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None
 
 
+def resumable_beside(path: Path) -> bool:
+    """Whether the run folder of `path` holds a last.pt that a resume takes (a run stopped before its end)."""
+    last = path.with_name("last.pt")
+    try:
+        return last.is_file() and not finished_checkpoint(last)
+    except Exception:  # noqa: BLE001 - unreadable: not one to point at
+        return False
+
+
 def finished_checkpoint(path: str | Path) -> bool:
     """`finished_run` of the checkpoint file at `path`; a file that does not load raises as torch_load does."""
     from ultralytics.utils.patches import torch_load
@@ -290,7 +303,7 @@ def after_interrupt(last: Path, earlier: bool = False) -> str:
     except Exception:
         finished = False  # unreadable: --resume names the problem itself
     if not finished:
-        return f"Continue with: yolodistill train --resume {last}"
+        return f"Continue with: yolodistill train --resume {shlex.quote(str(last))}"
     best = last.with_name("best.pt")
     weights = best if best.exists() else last
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
