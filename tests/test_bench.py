@@ -343,6 +343,20 @@ def test_an_unreadable_val_image_is_passed_over_as_ultralytics_passes_it(trained
     assert row["batch"] == 2 and row["latency_ms"]["p50"] > 0
 
 
+def test_an_onnx_file_without_ultralytics_metadata_is_benched_at_its_graph_s_size(run, learnable_data, tmp_path):
+    """A tool that rewrites the graph may drop Ultralytics' metadata: bench read the export's size from it and ended
+    in an AttributeError, --imgsz given or not. A static graph says its size itself."""
+    import onnx
+
+    from .conftest import TRAINED_IMGSZ
+
+    model = onnx.load(weights_of(run) / "best.onnx")
+    del model.metadata_props[:]
+    onnx.save(model, bare := tmp_path / "model.onnx")
+    (row,) = bn.bench([bare], data=learnable_data, json_path=tmp_path / "b.json", console=quiet(), **FAST)
+    assert row["imgsz"] == TRAINED_IMGSZ and row["latency_ms"]["p50"] > 0
+
+
 def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):
     """AutoBackend pads a batch-1 input with zeros up to a static export's batch, so its latency would be 4 images'."""
     from ultralytics import YOLO

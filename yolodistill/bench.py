@@ -168,14 +168,26 @@ def open_backend(path: Path, device):
         raise UserError(f"cannot load '{path}' ({root_cause(e)}): re-export it") from None
 
 
-def native_imgsz(backend, fmt: str) -> int:
-    """The size an artifact was trained (.pt) or exported at."""
-    return int(train_arg(backend.model, "imgsz", 640)) if fmt == "pt" else int(max(backend.imgsz))
+def native_imgsz(backend, fmt: str) -> int | None:
+    """The size an artifact was trained (.pt) or exported at: its metadata's, else a static ONNX graph's input size
+    (a tool that rewrote the graph may drop the metadata); None where neither says."""
+    if fmt == "pt":
+        return int(train_arg(backend.model, "imgsz", 640))
+    if getattr(backend, "imgsz", None) is not None:
+        return int(max(backend.imgsz))
+    session = getattr(backend, "session", None)  # ONNX Runtime's
+    shape = session.get_inputs()[0].shape[2:] if session is not None else []
+    return int(max(shape)) if shape and all(isinstance(d, int) for d in shape) else None
 
 
 def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
     """`imgsz` if the artifact accepts it (static exports take only their own size), else its native size."""
     native = native_imgsz(backend, fmt)
+    if native is None:
+        if imgsz is None:
+            raise UserError(f"'{path}' does not say the image size it was exported at (it has no Ultralytics "
+                            "metadata): pass --imgsz")
+        return imgsz
     if imgsz is None or imgsz == native:
         return native
     if fmt != "pt" and not backend.dynamic:

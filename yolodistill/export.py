@@ -223,6 +223,19 @@ def check_export_words(words: dict) -> None:
         get_cfg(overrides=words)
     except (SyntaxError, TypeError, ValueError) as e:
         raise UserError(first_line(e)) from None
+    opset, highest = words.get("opset"), highest_onnx_opset()
+    if isinstance(opset, int) and highest and opset > highest:  # else a traceback from deep in PyTorch's exporter
+        raise UserError(f"opset={opset} is above {highest}, the highest this PyTorch exports: pass a lower opset=, or "
+                        "leave it out for Ultralytics' choice")
+
+
+def highest_onnx_opset() -> int | None:
+    """The highest ONNX opset this PyTorch exports (None where it does not say)."""
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET
+    except ImportError:
+        return None
+    return int(ONNX_MAX_OPSET)
 
 
 def validate_options(fmt: str, half: bool, int8: bool, batch: int, max_drop: float) -> None:
