@@ -143,6 +143,32 @@ def test_single_cls_trains_a_one_class_student_from_a_teacher_of_several(teacher
     assert student.names == {0: "item"} and student.model.model[-1].nc == 1
 
 
+def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, synth_data, tmp_path):
+    """A single_cls run stopped mid-way was refused on resume: its one-class student was checked against its
+    teacher's three classes (and against --data's). A teacher Ultralytics trained single_cls on the data (one class)
+    was refused for a new single_cls run, 'train the teacher on this dataset first'."""
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.resume import check_resume
+
+    from .conftest import Interrupt, interrupt_after_first_epoch, save_checkpoint
+
+    distill, args = resolve(None, **{**FAST, "epochs": 2}, single_cls=True, project=str(tmp_path), name="run")
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+    trainer.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        trainer.train()
+    last = tmp_path / "run" / "weights" / "last.pt"
+    for overrides in ({}, {"data": str(synth_data)}):
+        assert check_resume(last, overrides)[0]["resume"] == str(last)
+    one = save_checkpoint("yolo26s.yaml", tmp_path / "one.pt", names={0: "item"})
+    fresh = resolve(None, **FAST, single_cls=True, project=str(tmp_path), name="fresh")[1]
+    assert preflight(one, "yolo26n.yaml", synth_data, fresh).args["single_cls"] is True
+    with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):  # not single_cls: still refused
+        preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])
+
+
 def test_autobatch_profiles_the_teacher_s_pass_with_the_student_s(teacher26, synth_data, tmp_path, monkeypatch):
     """batch=-1: Ultralytics sized the batch by `model(images)`, which runs the student alone: a large teacher's
     activations, there at every step, were left out of the GPU memory it measured."""

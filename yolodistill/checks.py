@@ -434,7 +434,10 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         student_model = load_detector(student, "student")
     else:
         student_model = build_student(str(student), nc, ch)
-    check_fit(teacher_model, student_model, data_info, str(student))
+    fit = data_info
+    if args.get("single_cls") and len(class_ids(teacher_model.names)) == 1:  # one class, as the student trains it
+        fit = {**data_info, "names": dict(teacher_model.names)}  # (a teacher Ultralytics trained single_cls here)
+    check_fit(teacher_model, student_model, fit, str(student))
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)
     check_teacher_size(teacher_model, args["imgsz"], teacher)

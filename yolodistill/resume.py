@@ -69,7 +69,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
     recorded = ckpt.get("train_args", {}).get("distill_model")
     teacher = overrides.get("distill_model") or recorded
-    model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())))
+    model = check_resumed_teacher(teacher, saved, str(p), optimized(ckpt) - len(list(saved.parameters())),
+                                  single_cls=bool(ckpt.get("train_args", {}).get("single_cls")))
     # after the fit checks, which say more of a teacher that cannot work
     check_same_teacher(teacher, getattr(saved, "yolodistill_teacher", None), str(p), overrides.get("distill_model"),
                        recorded)
@@ -207,7 +208,8 @@ def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.M
         return {}
     info = check_data(data)
     fix = "resume with the run's own dataset (moved is fine), or start a new run"
-    check_names(saved.student_model.names, info["names"], "the resumed student", fix)
+    if not train_args.get("single_cls"):  # else the student has one class whatever the data's; the images say more
+        check_names(saved.student_model.names, info["names"], "the resumed student", fix)
     recorded = getattr(saved, "yolodistill_data", None)
     if recorded is None and run_data and Path(str(run_data)).is_file():
         recorded = quiet_fingerprint(str(run_data))
@@ -264,7 +266,7 @@ def optimized(ckpt: dict[str, Any]) -> int:
 
 
 def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
-                          teacher_params: int = 0) -> torch.nn.Module:
+                          teacher_params: int = 0, single_cls: bool = False) -> torch.nn.Module:
     """A resume's teacher (maybe another file than the run's) must fit as the first did (`check_fit`), have the
     neck widths the adapters in last.pt map the student's features to, and, where the run's optimizer holds its
     teacher (`teacher_params` tensors), as many parameters: Ultralytics restores that optimizer's state, and a
@@ -276,8 +278,10 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
     model = load_detector(require_file(teacher, role, (".pt",), "if it moved, add --teacher NEW_PATH.pt to --resume"),
                           role)
     student = saved.student_model
+    # a single_cls run's student has one class and its teacher the dataset's (or one): the sha256 check names the run's
+    names = model.names if single_cls else student.names
     try:
-        check_fit(model, student, {"names": student.names, "channels": student.yaml.get("channels", 3)}, run)
+        check_fit(model, student, {"names": names, "channels": student.yaml.get("channels", 3)}, run)
     except UserError as e:
         raise UserError(f"teacher '{teacher}' does not fit the resumed run: {e}") from None
     widths, trained = neck_channels(model), [a["align"][-1].out_channels for a in saved.projector]
