@@ -541,3 +541,17 @@ def test_a_file_named_like_a_setting_is_benched_as_a_file(monkeypatch, tmp_path)
     result = CliRunner().invoke(app, ["bench", "exp=2.onnx", "runs=7"])
     assert result.exit_code == 0, result.output
     assert got["artifacts"] == [Path("exp=2.onnx")] and got["runs"] == 7
+
+
+def test_a_home_path_after_an_equals_sign_is_the_home_folder(monkeypatch, capsys, tmp_path):
+    """The shell expands `--out ~/x` but leaves `--out=~/x` (and Ultralytics' `project=~/runs`) alone: a folder
+    named ~ was made in the working folder."""
+    from yolodistill.cli import home_expanded
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    code, out = run_main(["data", "synth", "--out=~/synth", "--images", "4", "--imgsz", "32"], monkeypatch, capsys)
+    assert code == 0, out
+    assert (tmp_path / "home" / "synth" / "data.yaml").is_file() and not (tmp_path / "~").exists()
+    assert home_expanded(["project=~/runs", "--name=a~b", "~/x", "lr0=0.1"]) == [
+        f"project={tmp_path / 'home' / 'runs'}", "--name=a~b", "~/x", "lr0=0.1"]  # a bare word is the shell's to expand

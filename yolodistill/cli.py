@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import os
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -414,12 +415,22 @@ def info():
         console.print(f"[yellow]Warning:[/] {escape(w)}")
 
 
+def home_expanded(argv: list[str]) -> list[str]:
+    """`--out=~/x` and `out=~/x` as the shell expands `--out ~/x`: it leaves a ~ after = alone, which made a folder
+    named ~ in the working folder (one `rm -r ~` away from the home folder)."""
+    def expand(word: str) -> str:
+        key, eq, value = word.partition("=")
+        return f"{key}={os.path.expanduser(value)}" if eq and value.startswith("~") else word
+
+    return [expand(word) for word in argv]
+
+
 def main() -> None:
     """Console-script entry point: a usage error Click finds before a command runs is one line and status 2 too."""
     from .errors import usage_line
 
-    try:
-        status = app(prog_name="yolodistill", standalone_mode=False)  # an Exit's code, or a command's return
+    try:  # an Exit's code, or a command's return
+        status = app(args=home_expanded(sys.argv[1:]), prog_name="yolodistill", standalone_mode=False)
     except Exception as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare `yolodistill` or `yolodistill data`: help is shown
             sys.exit(2)
