@@ -432,6 +432,22 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     assert "runs it does not plan are left as they are (builtin-seed1, ours-seed1, plain-seed1)" in said
 
 
+def test_a_config_s_project_and_name_place_the_comparison_as_train_s_run(teacher26, synth_data, tmp_path,
+                                                                          monkeypatch):
+    """--config takes train's keys 'with the same meaning'; compare dropped its project:, name: and exist_ok: and
+    wrote to runs/compare/exp. A flag still wins over the file."""
+    monkeypatch.chdir(tmp_path)
+    (recipe := tmp_path / "rec.yaml").write_text("project: myexp\nname: nm\nexist_ok: true\n")
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--methods", "plain", "--imgsz", "64", "--device", "cpu",
+            "--config", str(recipe)]
+    for extra, folder in (([], "myexp/nm"), ([], "myexp/nm"), (["--project", "flagged"], "flagged/nm")):
+        FakeRuns(monkeypatch)
+        result = CliRunner().invoke(app, [*args, *extra])  # the second reuses the folder: exist_ok from the file
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / folder / "compare.json").is_file() and not (tmp_path / "runs").exists()
+
+
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,
                                                                              monkeypatch):
     """A relative --unlabeled stayed relative in the printed command (and in the run plans): pasted in another

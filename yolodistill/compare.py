@@ -303,7 +303,7 @@ def compare(
     written.
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
-    from .config import DistillConfig, resolve
+    from .config import DistillConfig, read_recipe, resolve
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -328,7 +328,10 @@ def compare(
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
     epochs = args.get("epochs")
-    save_dir = compare_dir(project or "runs/compare", name, exist_ok)
+    recipe = read_recipe(config) if config else {}  # its folder keys, as train takes them from it (a flag wins)
+    project = project if project is not None else recipe.get("project")
+    name = name if name is not None else recipe.get("name")
+    save_dir = compare_dir(project or "runs/compare", name, exist_ok or recipe.get("exist_ok") is True)
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
