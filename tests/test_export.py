@@ -408,6 +408,18 @@ def test_weights_under_an_apostrophe_are_refused_before_any_work(weights, tmp_pa
     assert [p.name for p in folder.iterdir()] == ["best.pt"]
 
 
+def test_an_openvino_export_under_a_folder_named_with_pt_is_refused_before_any_work(weights, tmp_path):
+    """Ultralytics names the OpenVINO folder by replacing '.pt' in the whole path: under 'v1.pt models/' it wrote
+    v1_openvino_model/ outside the weights' folder, and each re-export left the old one there. ONNX is unaffected."""
+    folder = tmp_path / "v1.pt models"
+    folder.mkdir()
+    shutil.copy2(weights, folder / "best.pt")
+    with pytest.raises(UserError, match="replacing each '.pt' in the weights' path"):
+        ex.export_model(folder / "best.pt", format="openvino")
+    assert [p.name for p in folder.iterdir()] == ["best.pt"] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "v1.pt models", "weights"]
+
+
 def test_missing_and_corrupt_weights(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="does not exist"):
         ex.export_model(tmp_path / "nope.pt")

@@ -318,6 +318,10 @@ def export_model(
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
         weights = local_checkpoint(weights, "--weights")
     weights = require_file(weights, "--weights", (".pt",))
+    if fmt == "openvino" and any(".pt" in p for p in (str(weights)[:-3], str(weights.resolve())[:-3])):
+        raise UserError(f"Ultralytics names an OpenVINO export's folder by replacing each '.pt' in the weights' path, "
+                        f"and '{weights}' has one before its end: it would write elsewhere. Rename the folder or "
+                        "file so that only the file name ends in .pt")
     if not writable(weights.parent):
         raise UserError(f"the export goes beside '{weights}', but '{weights.parent}' is not writable: copy the "
                         "weights to a folder you can write to")
