@@ -355,6 +355,8 @@ def test_an_onnx_file_without_ultralytics_metadata_is_benched_at_its_graph_s_siz
     onnx.save(model, bare := tmp_path / "model.onnx")
     (row,) = bn.bench([bare], data=learnable_data, json_path=tmp_path / "b.json", console=quiet(), **FAST)
     assert row["imgsz"] == TRAINED_IMGSZ and row["latency_ms"]["p50"] > 0
+    with pytest.raises(UserError, match="is a static graph at batch 1 .*: bench it at --batch 1"):  # no padding
+        bn.bench([bare], data=learnable_data, json_path=tmp_path / "c.json", console=quiet(), batch=2, **FAST)
 
 
 def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from yolodistill.cli import app
 from yolodistill.compare import compare, compare_dir
 from yolodistill.errors import UserError
 
-from .conftest import TRAINED_IMGSZ
+from .conftest import TRAINED_IMGSZ, assert_one_line_error
 
 FAST = dict(imgsz=64, batch=8, workers=0, device="cpu", plots=False)
 SEEDS = (0, 1)
@@ -446,6 +446,13 @@ def test_a_config_s_project_and_name_place_the_comparison_as_train_s_run(teacher
         result = CliRunner().invoke(app, [*args, *extra])  # the second reuses the folder: exist_ok from the file
         assert result.exit_code == 0, result.output
         assert (tmp_path / folder / "compare.json").is_file() and not (tmp_path / "runs").exists()
+    result = CliRunner().invoke(app, [*args, "exist_ok=False"])  # a word overrides the file, as in train
+    assert_one_line_error(result, "exists")
+    recipe.write_text("project: runs/distill\n")  # train's folder, as configs/default.yaml names it: compare's own
+    FakeRuns(monkeypatch)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert (tmp_path / "runs" / "compare" / "exp" / "compare.json").is_file() and not (tmp_path / "runs" / "distill"
+                                                                                         ).exists()
 
 
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,

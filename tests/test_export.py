@@ -420,6 +420,18 @@ def test_an_openvino_export_under_a_folder_named_with_pt_is_refused_before_any_w
         "v1.pt models", "weights"]
 
 
+def test_an_opset_above_pytorch_s_is_refused_only_where_an_onnx_graph_is_made():
+    """OpenVINO converts from PyTorch and takes no opset; ONNX and TensorRT (built from an ONNX export) do."""
+    from yolodistill.export import check_export_words, highest_onnx_opset
+
+    above = {"opset": highest_onnx_opset() + 1}
+    for fmt in ("onnx", "engine"):
+        with pytest.raises(UserError, match=f"opset={above['opset']} is above {above['opset'] - 1}"):
+            check_export_words(above, fmt)
+    check_export_words(above, "openvino")
+    check_export_words({"opset": highest_onnx_opset()}, "onnx")
+
+
 def test_missing_and_corrupt_weights(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="does not exist"):
         ex.export_model(tmp_path / "nope.pt")

@@ -167,6 +167,9 @@ def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, sy
     assert preflight(one, "yolo26n.yaml", synth_data, fresh).args["single_cls"] is True
     with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):  # not single_cls: still refused
         preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])
+    face = save_checkpoint("yolo26s.yaml", tmp_path / "face.pt", names={0: "face"})  # another data's one class
+    with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):
+        preflight(face, "yolo26n.yaml", synth_data, fresh)
 
 
 def test_autobatch_profiles_the_teacher_s_pass_with_the_student_s(teacher26, synth_data, tmp_path, monkeypatch):

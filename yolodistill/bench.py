@@ -28,7 +28,8 @@ from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_
                      is_url, root_cause)
 from .artifacts import export_metadata, graph_head
 from .data import has_labels, readable_images
-from .export import check_runtime, load_data, load_model, train_arg, trained_data, val_images, val_map
+from .accepts import bench_imgsz, check_export_batch
+from .export import check_runtime, load_data, load_model, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import cpu_threads, quieter
 
@@ -168,46 +169,6 @@ def open_backend(path: Path, device):
         raise UserError(f"cannot load '{path}' ({root_cause(e)}): re-export it") from None
 
 
-def native_imgsz(backend, fmt: str) -> int | None:
-    """The size an artifact was trained (.pt) or exported at: its metadata's, else a static ONNX graph's input size
-    (a tool that rewrote the graph may drop the metadata); None where neither says."""
-    if fmt == "pt":
-        return int(train_arg(backend.model, "imgsz", 640))
-    if getattr(backend, "imgsz", None) is not None:
-        return int(max(backend.imgsz))
-    session = getattr(backend, "session", None)  # ONNX Runtime's
-    shape = session.get_inputs()[0].shape[2:] if session is not None else []
-    return int(max(shape)) if shape and all(isinstance(d, int) for d in shape) else None
-
-
-def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
-    """`imgsz` if the artifact accepts it (static exports take only their own size), else its native size."""
-    native = native_imgsz(backend, fmt)
-    if native is None:
-        if imgsz is None:
-            raise UserError(f"'{path}' does not say the image size it was exported at (it has no Ultralytics "
-                            "metadata): pass --imgsz")
-        return imgsz
-    if imgsz is None or imgsz == native:
-        return native
-    if fmt != "pt" and not backend.dynamic:
-        raise UserError(
-            f"'{path}' is a static export at {native} px: bench it at --imgsz {native} or re-export it --dynamic"
-        )
-    return imgsz
-
-
-def check_export_batch(backend, fmt: str, path: Path, batch: int) -> None:
-    """A static export computes its own batch whatever it is fed (AutoBackend pads a smaller one with zeros, splits a
-    larger one), so its latency at another --batch would be that of its own batch. Goes by the export's metadata, as
-    AutoBackend does: without one it pads nothing."""
-    meta = backend.metadata
-    if fmt == "pt" or "batch" not in meta or meta.get("dynamic") or backend.batch == batch:
-        return
-    raise UserError(f"'{path}' is a static export at batch {backend.batch}: bench it at --batch {backend.batch} or "
-                    f"re-export it with --batch {batch} or --dynamic")
-
-
 def precision_of(backend, fmt: str) -> str:
     """fp32, fp16 or int8, as recorded in the export metadata (checkpoints run in fp32); with the precision the
     runtime computes in where that is lower (OpenVINO on a CPU with bf16 units: 'fp32 (runs bf16)'), so the table does
@@ -221,13 +182,13 @@ def precision_of(backend, fmt: str) -> str:
 
 def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool):
     """One fixed batch of val images, letterboxed and normalised as Ultralytics' predictor does."""
-    import cv2
     import torch
     from ultralytics.data.augment import LetterBox
+    from ultralytics.utils.patches import imread
 
     letterbox = LetterBox((imgsz, imgsz), auto=False)
     chosen = [images[i % len(images)] for i in range(batch)]
-    arrays = [letterbox(image=cv2.imread(str(p)))[..., ::-1].transpose(2, 0, 1) for p in chosen]
+    arrays = [letterbox(image=imread(str(p)))[..., ::-1].transpose(2, 0, 1) for p in chosen]  # as readable_images
     im = torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(device)
     return (im.half() if fp16 else im.float()) / 255
 

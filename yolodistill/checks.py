@@ -435,8 +435,8 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     else:
         student_model = build_student(str(student), nc, ch)
     fit = data_info
-    if args.get("single_cls") and len(class_ids(teacher_model.names)) == 1:  # one class, as the student trains it
-        fit = {**data_info, "names": dict(teacher_model.names)}  # (a teacher Ultralytics trained single_cls here)
+    if args.get("single_cls") and class_ids(teacher_model.names) == {0: "item"}:  # Ultralytics' single_cls name
+        fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
     check_fit(teacher_model, student_model, fit, str(student))
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)

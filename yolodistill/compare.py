@@ -30,6 +30,7 @@ from .report import compare_markdown, compare_plot, compare_table, environment, 
 from .utils import atomic_write_text, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
+TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.yaml names; compare's is runs/compare
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
@@ -291,7 +292,7 @@ def compare(
     config: str | Path | None = None,
     project: str | Path | None = None,
     name: str | None = None,
-    exist_ok: bool = False,
+    exist_ok: bool | None = None,
     console: Console | None = None,
     **overrides: Any,
 ) -> CompareResult:
@@ -329,9 +330,11 @@ def compare(
         check_recipe(distill, student, args)
     epochs = args.get("epochs")
     recipe = read_recipe(config) if config else {}  # its folder keys, as train takes them from it (a flag wins)
-    project = project if project is not None else recipe.get("project")
+    if project is None and recipe.get("project") != TRAIN_PROJECT:  # train's default (configs/default.yaml): ours
+        project = recipe.get("project")
     name = name if name is not None else recipe.get("name")
-    save_dir = compare_dir(project or "runs/compare", name, exist_ok or recipe.get("exist_ok") is True)
+    exist_ok = exist_ok if exist_ok is not None else recipe.get("exist_ok") is True
+    save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})

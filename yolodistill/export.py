@@ -7,6 +7,7 @@ A failed check raises a UserError and leaves no artifact behind, so nothing down
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from contextlib import nullcontext
@@ -210,7 +211,7 @@ def checkpoint_imgsz(model, imgsz: int | None) -> int:
     return size
 
 
-def check_export_words(words: dict) -> None:
+def check_export_words(words: dict, fmt: str | None = None) -> None:
     """key=value words: only EXPORT_WORDS, with the types and ranges Ultralytics' own argument check wants."""
     from ultralytics.cfg import get_cfg
 
@@ -224,7 +225,8 @@ def check_export_words(words: dict) -> None:
     except (SyntaxError, TypeError, ValueError) as e:
         raise UserError(first_line(e)) from None
     opset, highest = words.get("opset"), highest_onnx_opset()
-    if isinstance(opset, int) and highest and opset > highest:  # else a traceback from deep in PyTorch's exporter
+    onnx_made = fmt in ("onnx", "engine")  # TensorRT builds from an ONNX export; OpenVINO converts from PyTorch
+    if onnx_made and isinstance(opset, int) and highest and opset > highest:  # else a traceback deep in PyTorch
         raise UserError(f"opset={opset} is above {highest}, the highest this PyTorch exports: pass a lower opset=, or "
                         "leave it out for Ultralytics' choice")
 
@@ -313,12 +315,12 @@ def export_model(
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     validate_options(fmt, half, int8, batch, max_drop)
-    check_export_words(words)
+    check_export_words(words, fmt)
     device = check_device(device, several=False)
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
         weights = local_checkpoint(weights, "--weights")
     weights = require_file(weights, "--weights", (".pt",))
-    if fmt == "openvino" and any(".pt" in p for p in (str(weights)[:-3], str(weights.resolve())[:-3])):
+    if fmt == "openvino" and ".pt" in os.path.abspath(weights)[:-3].lower():  # the path as the export is given it
         raise UserError(f"Ultralytics names an OpenVINO export's folder by replacing each '.pt' in the weights' path, "
                         f"and '{weights}' has one before its end: it would write elsewhere. Rename the folder or "
                         "file so that only the file name ends in .pt")
@@ -348,6 +350,7 @@ def export_model(
     check_replaceable(weights.parent / name, weights.stem)
     margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
+    images = sample_images(dataset)  # before the export: a val split without a readable image is refused at once
     # Export into a private folder: a failed check leaves nothing beside the weights, and Ultralytics' INT8 ONNX
     # export cannot delete an fp32 best.onnx that is already there.
     final = None
@@ -362,7 +365,7 @@ def export_model(
                 ))
             except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
                 raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
-            conf, images = NMS_CONF if nms else PARITY_CONF, sample_images(dataset)
+            conf = NMS_CONF if nms else PARITY_CONF
             head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
             with openvino_at_f32() if runtime != precision else nullcontext():
                 parity = check_parity(source, artifact, images, size, conf, margin, device, **head)

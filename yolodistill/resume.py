@@ -47,8 +47,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         if p.name != "last.pt" and resumable_beside(p):  # best.pt is stripped at every stop, a Ctrl-C's too
             raise UserError(f"'{p}' holds the run's best weights, not its training state: resume its last.pt, with "
                             f"yolodistill train --resume {shlex.quote(str(p.with_name('last.pt')))}")
-        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student {p} "
-                        "to train it further")
+        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student "
+                        f"{shlex.quote(str(p))} to train it further")
     check_not_behind(p, ckpt)
     if "device" in overrides:
         overrides["device"] = check_device(overrides["device"])
@@ -157,7 +157,7 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     epoch, epochs = ckpt.get("epoch", -1), (ckpt.get("train_args") or {}).get("epochs")
     if isinstance(epochs, int) and epoch + 1 >= epochs:
         raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
-                        f"with --student {p} to train it further")
+                        f"with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
     if p.resolve().parent != folder / "weights":
         taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None)
@@ -311,5 +311,5 @@ def after_interrupt(last: Path, earlier: bool = False) -> str:
     best = last.with_name("best.pt")
     weights = best if best.exists() else last
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
-            f"check them with yolodistill bench {weights}")
+            f"check them with yolodistill bench {shlex.quote(str(weights))}")
 
