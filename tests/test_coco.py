@@ -83,6 +83,21 @@ def test_ids_written_as_whole_floats_match(tmp_path):
     assert s.boxes == 2 and s.per_class["ant"]["total"] == s.per_class["zebra"]["total"] == 1
 
 
+def test_category_ids_written_as_strings_on_both_sides_match(tmp_path):
+    """Categories' "7" is read as 7, and an annotation's "7" was then not found: the refusal told the user to write
+    the ids alike, which they were."""
+    root = tmp_path / "coco"
+    names = ["img0.png", "img1.png"]
+    for name in names:
+        image(root / "images" / name)
+    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [4, 3, 16, 12])])
+    for entry in (*data["categories"], *data["annotations"]):
+        entry.update({k: str(entry[k]) for k in ("id", "category_id") if k in entry})
+    (root / "ann.json").write_text(json.dumps(data))
+    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out")
+    assert s.boxes == 2 and s.per_class["ant"]["total"] == s.per_class["zebra"]["total"] == 1
+
+
 def test_annotations_without_a_bbox_take_their_polygons_box(tmp_path):
     """Some exports (CVAT, Label Studio masks) leave bbox out: a polygon gives the box, an RLE mask, which needs
     pycocotools to decode, is skipped; both are counted and listed."""

@@ -189,7 +189,8 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         if ann["image_id"] not in entries:
             raise UserError(f"'{path}': {name} points to image_id {ann['image_id']!r}, which is not in 'images'"
                             f"{typed_apart(ann['image_id'], entries)}: fix the annotation")
-        if ann["category_id"] not in index:
+        category = category_key(ann["category_id"])
+        if category not in index:
             raise UserError(f"'{path}': {name} has category_id {ann['category_id']!r}, which is not in 'categories'"
                             f"{typed_apart(ann['category_id'], index)}: add the category or fix the annotation")
         box, note = (None, CROWD) if ann.get("iscrowd") else ann_box(ann, path, name)
@@ -197,7 +198,7 @@ def coco_images(data: dict, path: Path, index: dict[int, int], split: str | None
         if item is None:  # its image is not on disk and is listed in unmatched.txt
             continue
         if box is not None:
-            item.boxes.append((index[ann["category_id"]], *box))
+            item.boxes.append((index[category], *box))
         if note:
             issues.append(f"{path}: {name} on '{entries[ann['image_id']]['file_name']}' {NOTES[note]}")
             checks[note] = checks.get(note, 0) + 1
@@ -216,6 +217,15 @@ def typed_apart(value: object, ids) -> str:
     """Where an id is there, written as a number on one side and a string on the other ("1" and 1), say so."""
     twin = next((i for i in ids if str(i) == str(value)), None)
     return "" if twin is None else f" (it is there as {twin!r}: write the ids alike, as numbers or as strings)"
+
+
+def category_key(value: object) -> object:
+    """A category_id as category_names keys the categories (their "1" and 1.0 read as 1), so that ids written as
+    strings on both sides match; an id no number reads stays as written, and is not found."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def is_id(value: object) -> bool:
