@@ -27,9 +27,9 @@ from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      is_url, root_cause)
 from .artifacts import export_metadata, graph_head
-from .data import has_labels, readable_images
+from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
-from .export import check_runtime, load_data, load_model, trained_data, val_images, val_map
+from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import cpu_threads, quieter
 
@@ -385,9 +385,7 @@ def bench(
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     dataset, data = run_dataset(data, chosen)
-    images = readable_images(val_images(dataset), batch)  # the timed batch; Ultralytics' loaders skip broken files
-    if not images:
-        raise UserError(f"no image of the val split {dataset['val']} can be read: fix or replace its image files")
+    images = readable_val_images(dataset, batch)  # the timed batch; Ultralytics' loaders skip broken files too
     opts = Settings(data, images, imgsz, device, batch, warmup, runs, system)
     for path, fmt in chosen:
         check_loads(path, fmt, opts, dataset["names"])

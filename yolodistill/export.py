@@ -142,8 +142,11 @@ def sample_images(data: dict | None, n: int = SAMPLE_IMAGES) -> list[Path]:
     """Up to `n` readable val images of the dataset, or Ultralytics' bundled sample images without one."""
     from ultralytics.utils import ASSETS
 
-    if not data:
-        return sorted(ASSETS.glob("*.jpg"))
+    return readable_val_images(data, n) if data else sorted(ASSETS.glob("*.jpg"))
+
+
+def readable_val_images(data: dict, n: int) -> list[Path]:
+    """The first `n` val images that decode (`readable_images`); a split with none is a UserError."""
     images = readable_images(val_images(data), n)
     if not images:
         raise UserError(f"no image of the val split {data['val']} can be read: fix or replace its image files")
