@@ -15,9 +15,14 @@ def native_imgsz(backend, fmt: str) -> int | None:
         return int(train_arg(backend.model, "imgsz", 640))
     if getattr(backend, "imgsz", None) is not None:
         return int(max(backend.imgsz))
-    session = getattr(backend, "session", None)  # ONNX Runtime's
-    shape = session.get_inputs()[0].shape[2:] if session is not None else []
+    shape = graph_input_shape(backend)[2:]
     return int(max(shape)) if shape and all(isinstance(d, int) for d in shape) else None
+
+
+def graph_input_shape(backend) -> list:
+    """An ONNX Runtime session's input shape (ints where static, names where dynamic); [] for other runtimes."""
+    session = getattr(backend, "session", None)
+    return list(session.get_inputs()[0].shape) if session is not None else []
 
 
 def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
@@ -45,8 +50,7 @@ def check_export_batch(backend, fmt: str, path: Path, batch: int) -> None:
     if fmt == "pt" or meta.get("dynamic"):
         return
     if "batch" not in meta:  # no metadata (a tool rewrote the graph): a static ONNX graph takes its own batch alone
-        session = getattr(backend, "session", None)
-        own = session.get_inputs()[0].shape[0] if session is not None else None
+        own = (graph_input_shape(backend) or [None])[0]
         if isinstance(own, int) and own != batch:
             raise UserError(f"'{path}' is a static graph at batch {own} (without Ultralytics' metadata): bench it at "
                             f"--batch {own}")
