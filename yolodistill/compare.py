@@ -304,7 +304,7 @@ def compare(
     written.
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
-    from .config import DistillConfig, read_recipe, resolve
+    from .config import DistillConfig, resolve
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -329,11 +329,12 @@ def compare(
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
     epochs = args.get("epochs")
-    recipe = read_recipe(config) if config else {}  # its folder keys, as train takes them from it (a flag wins)
-    if project is None and recipe.get("project") != TRAIN_PROJECT:  # train's default (configs/default.yaml): ours
-        project = recipe.get("project")
-    name = name if name is not None else recipe.get("name")
-    exist_ok = exist_ok if exist_ok is not None else recipe.get("exist_ok") is True
+    # the recipe's folder keys, as train takes them from it (a flag wins); train's default folder, which resolve and
+    # configs/default.yaml give, leaves compare's own
+    if project is None and args.get("project") != TRAIN_PROJECT:
+        project = args.get("project")
+    name = name if name is not None else args.get("name")
+    exist_ok = exist_ok if exist_ok is not None else args.get("exist_ok") is True
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
