@@ -69,30 +69,21 @@ def test_two_images_that_find_one_file_only_by_its_name_are_both_left_out(tmp_pa
     assert len(rows(next((tmp_path / "out").glob("labels/*/img1.txt")))) == 2  # img1.png and ./img1.png: one image
 
 
-def test_ids_written_as_whole_floats_match(tmp_path):
-    """Exporters built on pandas write ids as 1.0: they converted before ids were checked, and still do."""
+@pytest.mark.parametrize("written, lists, keys", [
+    (float, ("images", "annotations"), ("id", "image_id", "category_id")),
+    (str, ("categories", "annotations"), ("id", "category_id")),
+], ids=["whole-floats", "category-strings"])
+def test_ids_written_alike_in_another_type_match(tmp_path, written, lists, keys):
+    """Exporters built on pandas write ids as 1.0: they converted before ids were checked, and still do. Categories'
+    "7" is read as 7, and an annotation's "7" was then not found: the refusal told the user to write the ids alike,
+    which they were."""
     root = tmp_path / "coco"
     names = ["img0.png", "img1.png"]
     for name in names:
         image(root / "images" / name)
     data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [4, 3, 16, 12])])
-    for entry in (*data["images"], *data["annotations"]):
-        entry.update({k: float(entry[k]) for k in ("id", "image_id", "category_id") if k in entry})
-    (root / "ann.json").write_text(json.dumps(data))
-    s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out")
-    assert s.boxes == 2 and s.per_class["ant"]["total"] == s.per_class["zebra"]["total"] == 1
-
-
-def test_category_ids_written_as_strings_on_both_sides_match(tmp_path):
-    """Categories' "7" is read as 7, and an annotation's "7" was then not found: the refusal told the user to write
-    the ids alike, which they were."""
-    root = tmp_path / "coco"
-    names = ["img0.png", "img1.png"]
-    for name in names:
-        image(root / "images" / name)
-    data = coco_dict(names, [(0, 7, [4, 3, 16, 12]), (1, 3, [4, 3, 16, 12])])
-    for entry in (*data["categories"], *data["annotations"]):
-        entry.update({k: str(entry[k]) for k in ("id", "category_id") if k in entry})
+    for entry in (entry for listed in lists for entry in data[listed]):
+        entry.update({k: written(entry[k]) for k in keys if k in entry})
     (root / "ann.json").write_text(json.dumps(data))
     s = convert(root / "ann.json", fmt="coco", out=tmp_path / "out")
     assert s.boxes == 2 and s.per_class["ant"]["total"] == s.per_class["zebra"]["total"] == 1
