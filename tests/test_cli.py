@@ -94,6 +94,21 @@ def test_console_script_keeps_help_and_exit_statuses(argv, code, monkeypatch, ca
     assert ("Usage" in out) == (argv != ["train", "--bogus"]), out  # help shown, or our own one-line error
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (["demo", "--epochs", "1"], "see yolodistill demo --help; its options go as --flag VALUE or flag=VALUE"),
+    (["data", "pseudo-label", "--foo"], "see yolodistill data pseudo-label --help; its options go as"),
+    (["train", "--tacher", "x"], "(did you mean --teacher?): see yolodistill train --help; any other Ultralytics "
+                                 "train argument goes as key=value"),
+])
+def test_an_unknown_option_names_the_command_as_typed_and_only_its_own_kind_of_words(argv, needle, monkeypatch,
+                                                                                      capsys):
+    # demo was told "any other Ultralytics train argument goes as key=value", then refused epochs=1 as not its own;
+    # pseudo-label was sent to `yolodistill pseudo-label --help`, which is no command
+    code, out = run_main(argv, monkeypatch, capsys)
+    assert code == 2 and needle in out and "Traceback" not in out, out
+    assert ("train argument" in out) == (argv[0] == "train"), out
+
+
 def params(command: str) -> dict:
     """The click parameters of a top-level command, by name."""
     import typer.main

@@ -15,6 +15,17 @@ from rich.markup import escape
 from .errors import UserError
 
 
+TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (lr0=0.01)"
+HINTS = {"train": TRAIN_WORDS, "compare": TRAIN_WORDS,  # what a command's other key=value words are, by its name
+         "export": "Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)"}
+
+
+def command_name(ctx: typer.Context) -> str:
+    """The command as typed after `yolodistill`: `data pseudo-label`, not `pseudo-label` (CliRunner's root is not
+    yolodistill)."""
+    return " ".join(ctx.command_path.split()[1:]) or ctx.info_name or "train"
+
+
 def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
     """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`).
 
@@ -22,8 +33,7 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
     from .config import load_yaml  # here, not above: config imports torch, which --help does not need
 
-    words = ("Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)" if command == "export" else
-             "any other Ultralytics train argument goes as key=value (lr0=0.01)")
+    words = HINTS.get(command.split()[-1], "its options go as --flag VALUE or flag=VALUE")
     out: dict[str, Any] = {}
     raw: dict[str, str] = {}  # each key's word as typed, to name it if given again
     for item in items:
@@ -59,7 +69,7 @@ def extra_words(ctx: typer.Context, items: list[str] | None = None) -> dict:
     """The command's key=value words (`items`, else the words Click left over), an unknown --option named with the
     closest of its own."""
     known = [o for p in options(ctx).values() for o in p.opts if o.startswith("--")]
-    return parse_overrides(ctx.args if items is None else items, ctx.info_name or "train", known)
+    return parse_overrides(ctx.args if items is None else items, command_name(ctx), known)
 
 
 def is_word(text: str, ctx: typer.Context) -> bool:
@@ -89,7 +99,7 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
             raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
         if value is None and param.default is not None:  # `simplify=null`: only an option without a default is unset
-            raise UserError(f"{key}= needs a value (see yolodistill {ctx.info_name} --help)")
+            raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
         if value is not None and not isinstance(value, (str, bool, int, float)):  # YAML read data=2024-01-01 as a date
             value = str(value)
         try:
@@ -104,7 +114,7 @@ def only_own_words(ctx: typer.Context) -> dict[str, Any]:
     refused by name."""
     values, words = own_words(ctx)
     if words:
-        command = " ".join(["yolodistill", *ctx.command_path.split()[1:]])  # CliRunner's root is not yolodistill
+        command = f"yolodistill {command_name(ctx)}"
         raise UserError(f"unknown setting(s) {', '.join(words)}: {command} takes only its options, as --flag VALUE "
                         f"or flag=VALUE (see {command} --help)")
     return values
