@@ -35,7 +35,7 @@ def test_make_synthetic_is_deterministic(tmp_path):
                                             ({"val_fraction": "0.2"}, "the validation fraction must be a number"),
                                             # both splits need an image: 0 and 1 leave one of them empty
                                             ({"val_fraction": 0}, "must be between 0 and 1, got 0"),
-                                            ({"images": 1}, "--images must be at least 2"),
+                                            ({"images": 1}, "image\\) to 100000, got 1$"),
                                             ({"classes": 9}, "--classes must be between 1 and 8, got 9"),
                                             ({"imgsz": 16}, "--imgsz must be 32 to 4096, got 16"),
                                             ({"val_fraction": 1.0}, "must be between 0 and 1, got 1.0"),
@@ -82,6 +82,73 @@ def test_cli_synth_writes_and_never_overwrites(tmp_path):
     again = runner.invoke(app, [*args[:-2], "--imgsz", "64", "--seed", "1"])
     assert_one_line_error(again, "already holds a dataset")
     assert files(tmp_path / "synth") == before
+
+
+def synth_failing(monkeypatch, how: str) -> None:
+    """Make the third image's write fail as `how` says: a Ctrl-C, cv2's silent False, or a full disk's OSError."""
+    import errno
+
+    import cv2
+
+    import yolodistill.data as data_module
+
+    real_imwrite, real_write, calls = cv2.imwrite, data_module.atomic_write_text, []
+
+    def imwrite(path, img):
+        calls.append(path)
+        if len(calls) == 3 and how == "ctrl-c":
+            raise KeyboardInterrupt
+        return False if len(calls) == 3 and how == "imwrite-false" else real_imwrite(path, img)
+
+    def write(path, text):
+        if len(calls) == 3 and how == "disk-full":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(path, text)
+
+    monkeypatch.setattr(cv2, "imwrite", imwrite)
+    monkeypatch.setattr(data_module, "atomic_write_text", write)
+
+
+@pytest.mark.parametrize("how, code, needle", [
+    ("ctrl-c", 130, "Interrupted. Nothing was written: --out is as it was"),
+    ("imwrite-false", 2, "Error: could not write"),  # cv2 returned False and synth said "Wrote 20 images"
+    ("disk-full", 1, "Error: no space left on the device to write"),  # an OSError traceback
+])
+def test_a_synth_cut_off_leaves_no_half_dataset_and_a_rerun_works(tmp_path, monkeypatch, how, code, needle):
+    """synth drew straight into --out: a Ctrl-C or a full disk left images without labels (or the reverse) and no
+    data.yaml, and the rerun was refused as 'already holds a dataset'. The user's own file in --out is kept."""
+    out = tmp_path / "a" / "synth"
+    out.mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    synth_failing(monkeypatch, how)
+    args = ["data", "synth", "--out", str(out), "--images", "6", "--imgsz", "32"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == code and "Traceback" not in result.output, result.output
+    assert needle in " ".join(result.output.split()) and len(result.output.strip().splitlines()) == 1, result.output
+    assert [str(p.relative_to(out)) for p in out.rglob("*")] == ["notes.txt"]  # no stage, no empty split folders
+    monkeypatch.undo()
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert len(list((out / "images").rglob("*.png"))) == 6 and (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_synth_into_a_new_folder_cut_off_removes_the_folders_it_made(tmp_path, monkeypatch):
+    synth_failing(monkeypatch, "ctrl-c")
+    with pytest.raises(KeyboardInterrupt):
+        make_synthetic(tmp_path / "a" / "b", images=6, imgsz=32)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--images", "100001"], "--images must be 2 (one train and one val image) to 100000, got 100001"),
+    (["--out", "NEW/data.yaml"], "--out is the dataset's folder, and data.yaml is written inside it: pass --out"),
+])
+def test_synth_refuses_a_typo_before_drawing(tmp_path, monkeypatch, args, needle):
+    """--images 10**20 drew for minutes, silently, until the disk filled; --out x/data.yaml made a folder of that
+    name."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["data", "synth", "--out", "NEW", *args])
+    assert_one_line_error(result, needle)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["synth", "convert", "pseudo-label"])

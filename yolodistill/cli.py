@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import importlib.metadata
 import os
@@ -42,7 +43,7 @@ def root(version: bool = typer.Option(False, "--version", callback=show_version,
 
 
 def user_errors(fn):
-    """Turn a UserError into one red line on stderr and exit status 2, never a traceback."""
+    """Turn a UserError into one red line on stderr and exit status 2, a full disk into one line and 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -51,6 +52,12 @@ def user_errors(fn):
         except UserError as e:
             err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=UserError.exit_code) from None
+        except OSError as e:  # a full disk is no bad input (status 1), but still no traceback
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            err_console.print(f"[bold red]Error:[/] no space left on the device to write {escape(str(e.filename))}: "
+                              "free some space and run again", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
 
     return wrapper
 
@@ -234,7 +241,7 @@ def compare(ctx: typer.Context, **options: Any):
 @user_errors
 def data_synth(
     out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet; data.yaml is written inside."),
-    images: int = typer.Option(64, help="Number of images (a quarter go to val)."),
+    images: int = typer.Option(64, help="Number of images (a quarter go to val), 2 to 100000."),
     classes: int = typer.Option(3, help="Number of classes, each a shape (1 to 8)."),
     imgsz: int = typer.Option(128, help="Image width and height in pixels."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same files."),
@@ -242,7 +249,8 @@ def data_synth(
     """Write a deterministic synthetic multi-class detection dataset in YOLO format."""
     from .data import make_synthetic
 
-    path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed)
+    with interrupted(NOTHING_WRITTEN):  # drawn in a stage folder, moved in whole
+        path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed, progress=True)
     console.print(f"Wrote {images} images, {classes} classes: {escape(str(path))}")
 
 

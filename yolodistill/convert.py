@@ -23,7 +23,7 @@ from rich.markup import escape
 from . import exif
 from .placement import note, place, resized_pairs
 from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
-from .utils import atomic_write_json, atomic_write_text, held_signals, make_folder
+from .utils import atomic_write_json, atomic_write_text, staged_splits
 
 FORMATS = ("voc", "coco", "yolo")
 EPS = 1e-6  # label writers round (YOLO to 6 decimals): a coordinate this far past an edge is on it
@@ -364,36 +364,14 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
     images/ and labels/ are written in OUT/.convert-partial, their splits moved in at the end: an interrupt leaves no
     half dataset that a rerun would refuse (the splits moved in and the files written are taken out again, with a
     second Ctrl-C held till that ends); a rerun removes a stage a kill left."""
-    made = [p for p in (out.resolve(), *out.resolve().parents) if not p.exists()]  # deepest first
-    made += [out.resolve() / sub for sub in ("images", "labels") if not (out / sub).exists()]
-    stage, moved = out.resolve() / STAGE, []
-    try:
-        make_folder(out)  # through a link to a folder not made yet, as pseudo-label writes
-        shutil.rmtree(stage, ignore_errors=True)
+    # _check_out found images/ and labels/ empty and none of OUTPUT_FILES in --out: what is taken out is ours
+    with staged_splits(out, STAGE, OUTPUT_FILES) as (stage, move_in):
         for it, name, lines in zip(source.items, _out_names(source.items), labels):
             dst = stage / "images" / it.split / name
             _link_or_copy(it.path, dst)
             atomic_write_text(stage / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
-        for sub in ("images", "labels"):
-            make_folder(out / sub)  # empty, as _check_out made sure, or a link to an empty folder
-            for split in sorted((stage / sub).iterdir()):
-                moved.append((out / sub).resolve() / split.name)
-                os.replace(split, moved[-1])
-        shutil.rmtree(stage)
+        move_in()
         _write_records(out, srcs, fmt, source, summary)
-    except BaseException:
-        with held_signals():  # a second Ctrl-C while a large stage is removed would leave half of it in --out
-            shutil.rmtree(stage, ignore_errors=True)
-            for path in moved:  # ours: _check_out found images/ and labels/ empty
-                shutil.rmtree(path, ignore_errors=True)
-            for name in OUTPUT_FILES:  # ours too: _check_out refused a --out holding any of them
-                (out / name).unlink(missing_ok=True)
-            for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what it made, if empty
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-        raise
     return summary
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole
-from .utils import atomic_write_text, files_under, make_folder
+from .utils import atomic_write_text, files_under, staged_splits
 
 
 def fingerprint(data: dict) -> dict[str, list]:
@@ -137,6 +137,10 @@ def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, color: tuple[in
     return cx - r, cy - h, cx + r, cy + h
 
 
+SYNTH_STAGE = ".synth-partial"  # under --out: the images and labels of a synthetic set until they are whole
+MAX_SYNTH_IMAGES = 100_000  # a set to try the tool on; far more is a typo
+
+
 def make_synthetic(
     out: str | Path,
     images: int = 64,
@@ -144,18 +148,21 @@ def make_synthetic(
     imgsz: int = 128,
     seed: int = 0,
     val_fraction: float = 0.25,
+    progress: bool = False,
 ) -> Path:
     """Write a synthetic multi-class detection dataset in YOLO format and return its data.yaml.
 
     Each class is a shape (circle, square, triangle, ...) drawn in a random colour on a noisy background, 1 to 4
     objects per image. The same arguments always give the same bytes, so tests and the demo are reproducible.
+    Written in OUT/.synth-partial and moved in whole (`staged_splits`): a Ctrl-C or a full disk leaves no half
+    dataset that a rerun would refuse.
     """
-    import cv2
+    from rich.progress import Progress
 
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
         check_whole(value, flag)  # from Python: imgsz="64" was a TypeError
-    if images < 2:
-        raise UserError(f"--images must be at least 2 (one train and one val image), got {images}")
+    if not 2 <= images <= MAX_SYNTH_IMAGES:  # 10**20 ran for minutes, silently, till the disk filled
+        raise UserError(f"--images must be 2 (one train and one val image) to {MAX_SYNTH_IMAGES}, got {images}")
     if not 1 <= classes <= len(SHAPES):
         raise UserError(f"--classes must be between 1 and {len(SHAPES)}, got {classes}")
     if not 32 <= imgsz <= 4096:  # each image is drawn in memory: 100000 px asked for 28 GB, then a traceback
@@ -163,32 +170,46 @@ def make_synthetic(
     check_seed(seed)
     _check_val_fraction(val_fraction)
     out = check_path(out, "--out", "folder")
+    if out.suffix.lower() in (".yaml", ".yml") and not out.is_dir():  # made a folder named data.yaml
+        raise UserError(f"--out is the dataset's folder, and data.yaml is written inside it: pass --out {out.parent}")
     _check_fresh(out)
-    make_folder(out)  # through a link to a folder not made yet
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))
-    for i in range(images):
-        split = "val" if i < n_val else "train"
-        img = rng.integers(0, 60, (imgsz, imgsz, 3), dtype=np.uint8)
-        lines = []
-        for _ in range(int(rng.integers(1, 5))):
-            c = int(rng.integers(0, classes))
-            r = int(rng.integers(max(imgsz // 16, 3), max(imgsz // 5, 5)))
-            cx, cy = (int(v) for v in rng.integers(r, imgsz - r, 2))
-            color = tuple(int(v) for v in rng.integers(90, 256, 3))
-            x1, y1, x2, y2 = (float(np.clip(v, 0, imgsz)) for v in _draw(img, SHAPES[c], cx, cy, r, color))
-            lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(out / "images" / split / f"{i:05d}.png"), img)
-        atomic_write_text(out / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
-    data = {
-        "path": str(out.resolve()),
-        "train": "images/train",
-        "val": "images/val",
-        "names": {i: SHAPES[i] for i in range(classes)},
-    }
-    return atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    with staged_splits(out, SYNTH_STAGE, ("data.yaml",)) as (stage, move_in), \
+            Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("Drawing images", total=images)
+        for i in range(images):
+            _draw_one(stage, i, "val" if i < n_val else "train", rng, classes, imgsz)
+            bar.advance(task)
+        move_in()
+        data = {
+            "path": str(out.resolve()),
+            "train": "images/train",
+            "val": "images/val",
+            "names": {i: SHAPES[i] for i in range(classes)},
+        }
+        return atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes: int, imgsz: int) -> None:
+    """Image i and its label file; cv2 says a failed write (a full disk) only by returning False."""
+    import cv2
+
+    img = rng.integers(0, 60, (imgsz, imgsz, 3), dtype=np.uint8)
+    lines = []
+    for _ in range(int(rng.integers(1, 5))):
+        c = int(rng.integers(0, classes))
+        r = int(rng.integers(max(imgsz // 16, 3), max(imgsz // 5, 5)))
+        cx, cy = (int(v) for v in rng.integers(r, imgsz - r, 2))
+        color = tuple(int(v) for v in rng.integers(90, 256, 3))
+        x1, y1, x2, y2 = (float(np.clip(v, 0, imgsz)) for v in _draw(img, SHAPES[c], cx, cy, r, color))
+        lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
+    image = stage / "images" / split / f"{i:05d}.png"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(image), img):
+        raise UserError(f"could not write {image}: is the disk full? Nothing was kept; free some space and run "
+                        "again")
+    atomic_write_text(stage / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
 
 
 # The converters live in convert.py (and voc.py, coco.py, yolofmt.py); `yolodistill.data.convert` stays importable.

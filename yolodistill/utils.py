@@ -181,6 +181,46 @@ def held_signals() -> Iterator[list[int]]:
             signal.raise_signal(sig)
 
 
+@contextmanager
+def staged_splits(out: Path, stage_name: str, files: tuple[str, ...]) -> Iterator[tuple[Path, Any]]:
+    """A dataset's images/ and labels/ written in OUT/stage_name, their splits moved into OUT whole by the `move_in`
+    it yields: an interrupt leaves no half dataset that a rerun would refuse. Leaving the block by any exception (a
+    Ctrl-C too) takes out what it moved in, OUT's `files` (the caller's outputs, absent before), the stage, and the
+    folders it made, holding a second Ctrl-C till that ends; a rerun removes a stage a kill left. The caller checks
+    first that OUT's images/ and labels/ hold nothing."""
+    import shutil
+
+    made = [p for p in (out.resolve(), *out.resolve().parents) if not p.exists()]  # deepest first
+    made += [out.resolve() / sub for sub in ("images", "labels") if not (out / sub).exists()]
+    stage, moved = out.resolve() / stage_name, []
+
+    def move_in() -> None:
+        for sub in ("images", "labels"):
+            make_folder(out / sub)  # empty, or a link to an empty folder
+            for split in sorted((stage / sub).iterdir()) if (stage / sub).is_dir() else ():
+                moved.append((out / sub).resolve() / split.name)
+                os.replace(split, moved[-1])
+        shutil.rmtree(stage)
+
+    try:
+        make_folder(out)  # through a link to a folder not made yet
+        shutil.rmtree(stage, ignore_errors=True)
+        yield stage, move_in
+    except BaseException:
+        with held_signals():  # a second Ctrl-C while a large stage is removed would leave half of it in OUT
+            shutil.rmtree(stage, ignore_errors=True)
+            for path in moved:
+                shutil.rmtree(path, ignore_errors=True)
+            for name in files:
+                (out / name).unlink(missing_ok=True)
+            for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # what it made, if empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+        raise
+
+
 def file_digest(path: str | Path) -> str | None:
     """sha256 of a file's bytes, read in chunks (a yolo26x teacher is 110 MB); None for what is not a readable file."""
     import hashlib
