@@ -369,12 +369,13 @@ class FakeRuns:
     def __init__(self, monkeypatch, stop_at: str | None = None):
         from yolodistill import compare as cmp
 
-        self.trained, self.stop_at = [], stop_at
+        self.trained, self.stop_at, self.calls = [], stop_at, {}
         monkeypatch.setattr(cmp, "train_run", self.train_run)
         monkeypatch.setattr(cmp, "validate_teacher", lambda *a: {"map50": 0.9, "map50_95": 0.6, "val_dir": "v"})
 
     def train_run(self, method, seed, base, ours):
         name = f"{method}-seed{seed}"
+        self.calls[name] = (base, ours)
         run_dir = Path(base["project"]) / name
         (run_dir / "weights").mkdir(parents=True, exist_ok=True)
         if name == self.stop_at:  # cut after an epoch or more: Ultralytics has written a best.pt already
@@ -453,6 +454,18 @@ def test_a_config_s_project_and_name_place_the_comparison_as_train_s_run(teacher
     assert CliRunner().invoke(app, args).exit_code == 0
     assert (tmp_path / "runs" / "compare" / "exp" / "compare.json").is_file() and not (tmp_path / "runs" / "distill"
                                                                                          ).exists()
+
+
+def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, monkeypatch):
+    """dis= is Ultralytics' built-in distiller's weight: compare gives it to builtin, as its record says, and not to
+    ours, whose train refuses it."""
+    runs = FakeRuns(monkeypatch)
+    result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--epochs", "1", "--seeds", "0", "--methods", "builtin,ours",
+                                      "--imgsz", "64", "--device", "cpu", "--project", str(tmp_path), "dis=3.0"])
+    assert result.exit_code == 0, result.output
+    base, ours = runs.calls["builtin-seed0"]
+    assert base["dis"] == 3.0 and "dis" not in ours and runs.calls["ours-seed0"][1] == ours
 
 
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,

@@ -243,6 +243,17 @@ def test_run_that_never_uses_its_teacher_is_refused(teacher26, synth_data, tmp_p
     check_recipe(start_alone, "yolo26n.yaml", {})  # the teacher start alone uses its teacher: allowed
 
 
+@pytest.mark.parametrize("given", ["word", "config"])
+def test_ultralytics_dis_weight_is_refused_as_train_never_reads_it(teacher26, synth_data, tmp_path, given):
+    """dis= weighs Ultralytics' built-in distiller: train wrote it into args.yaml and trained exactly as without it,
+    while compare's builtin method uses it."""
+    (recipe := tmp_path / "rec.yaml").write_text("dis: 3.0\n")
+    kwargs = {"dis": 3.0} if given == "word" else {"config": recipe}
+    with pytest.raises(UserError, match=r"dis=3.0 weighs Ultralytics' built-in distiller.*--kd-cls, --kd-box"):
+        train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="dis", **FAST, **kwargs)
+    assert not (tmp_path / "dis").exists()
+
+
 def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(teacher26, synth_data, tmp_path):
     """Over a YOLO26 run Ultralytics' E2ELoss moves the one2many weight from 0.8 to 0.1, which made the KD/detection
     gradient ratio on the backbone grow 8 times. At each epoch start, on the trainer's own weights and one batch, the

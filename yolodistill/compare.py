@@ -343,7 +343,7 @@ def compare(
         unlabeled_sources(distill, plan.args["data"])
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
-                config=config, epochs=epochs, **overrides)
+                config=config, epochs=epochs, **{k: v for k, v in overrides.items() if k != "dis"})  # builtin's
 
     console.print(f"Comparing {', '.join(methods)} over seeds {', '.join(map(str, seeds))} in {escape(str(save_dir))}")
     if (save_dir / "compare.json").is_file():  # --exist-ok: an earlier comparison's report, replaced at the end

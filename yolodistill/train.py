@@ -401,6 +401,10 @@ def train(
         trainer = DistillationTrainer(overrides=args, distill=distill, teacher=loaded)
     else:
         distill, args = resolve(config, student=student, **overrides)
+        if args.get("dis") is not None:  # recorded in args.yaml and never read: the run looked distilled by it
+            raise UserError(f"dis={args['dis']} weighs Ultralytics' built-in distiller, which yolodistill train does "
+                            "not run: weigh ours with --kd-cls, --kd-box and --kd-feat (compare takes dis= for its "
+                            "builtin method)")
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
         distill = unlabeled_sources(distill, plan.args["data"])
