@@ -324,6 +324,19 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
     assert engine.strip_optimizer is original
 
 
+def test_an_ultralytics_arm_s_batch_of_one_refusal_is_bad_input(tmp_path):
+    """compare's plain and builtin arms are Ultralytics' own trainer, which refuses a last batch of one image at a
+    small size with a ValueError: a traceback mid-comparison."""
+    from yolodistill.compare import train_run
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "d", images=6, imgsz=32)
+    base = {"project": str(tmp_path), "model": "yolo26n.yaml", "data": str(data), "imgsz": 32, "batch": 3,
+            "epochs": 1, "workers": 0, "device": "cpu", "plots": False}
+    with pytest.raises(UserError, match="final batch=1 training at imgsz=32"):
+        train_run("plain", 0, base, {"teacher": "t.pt"})
+
+
 def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatch, tmp_path):
     """Under DDP the final validation runs in the workers and the launching trainer's metrics stay None: the record
     takes best.pt's epoch from results.csv, the first with the highest mAP50-95 (Ultralytics' fitness)."""

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from typer.testing import CliRunner
 from ultralytics.utils.torch_utils import unwrap_model
 
 from yolodistill.balance import MEASURED
 from yolodistill.checks import check_recipe, preflight
+from yolodistill.cli import app
 from yolodistill.config import resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
@@ -252,6 +254,20 @@ def test_ultralytics_dis_weight_is_refused_as_train_never_reads_it(teacher26, sy
     with pytest.raises(UserError, match=r"dis=3.0 weighs Ultralytics' built-in distiller.*--kd-cls, --kd-box"):
         train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="dis", **FAST, **kwargs)
     assert not (tmp_path / "dis").exists()
+
+
+def test_a_last_batch_of_one_at_a_small_size_is_one_line_and_leaves_no_folder(teacher26, tmp_path):
+    """Ultralytics refuses it (BatchNorm gets one value per channel) with a ValueError once the run folder exists:
+    a traceback, and a folder a rerun with the same --name was refused over. Four train images, batch 3: one left."""
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "d", images=6, imgsz=32)
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(data), "--imgsz", "32", "--batch", "3", "--epochs", "1", "--workers", "0",
+                                      "--device", "cpu", "--project", str(tmp_path), "--name", "one"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "Error: final batch=1 training at imgsz=32 gives BatchNorm a single value per channel" in result.output
+    assert not (tmp_path / "one").exists()
 
 
 def test_schedule_applied_by_the_trainer_and_kd_ratio_on_backbone_does_not_grow(teacher26, synth_data, tmp_path):

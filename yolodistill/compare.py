@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError, check_seed
+from .errors import UserError, batch_of_one_refused, check_seed
 from .report import compare_markdown, compare_plot, compare_table, environment, mean_std, summarize, write_json
 from .utils import atomic_write_text, sticky_interrupt
 
@@ -209,7 +209,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
         if method == "builtin":
             args["distill_model"] = ours["teacher"]
         trainer = DetectionTrainer(overrides=args)
-        with whole_strips(), sticky_interrupt(trainer):  # as ours: best.pt never half-written, Ctrl-C never lost
+        with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused():  # as ours: best.pt whole, Ctrl-C kept
             trainer.train()
         save_dir, metrics = Path(trainer.save_dir), trainer.metrics
     return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP

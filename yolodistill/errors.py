@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,18 @@ def first_line(e: BaseException) -> str:
     if text.rstrip(" .").endswith("missing") and len(lines) > 1:
         text = f"{text.rstrip(' .')}: {lines[1]}"
     return text
+
+
+@contextmanager
+def batch_of_one_refused() -> Iterator[None]:
+    """Ultralytics refuses a last batch of one image at a small size (BatchNorm) with a ValueError once the run
+    folder exists: bad input all the same, so one line, and train removes the unstarted folder."""
+    try:
+        yield
+    except ValueError as e:
+        if "single value per channel" not in str(e):
+            raise
+        raise UserError(first_line(e)) from None
 
 
 def root_cause(e: BaseException, limit: int = 100) -> str:

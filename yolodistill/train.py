@@ -43,7 +43,7 @@ from .balance import make_balance
 from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError, first_line
+from .errors import UserError, batch_of_one_refused, first_line
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
@@ -285,8 +285,9 @@ class DistillationTrainer(DetectionTrainer):
             LOGGER.warning(f"distill.png not written: {first_line(e)}")
 
     def _setup_train(self):
-        """Ultralytics logs one 'Freezing layer' line per teacher tensor (hundreds): one line says it instead."""
-        with FoldedLines("Freezing layer 'teacher_model.") as folded:
+        """Ultralytics logs one 'Freezing layer' line per teacher tensor (hundreds): one line says it instead. Its
+        refusal of a last batch of one image comes here, once the run folder exists: a UserError, so train removes it."""
+        with FoldedLines("Freezing layer 'teacher_model.") as folded, batch_of_one_refused():
             super()._setup_train()
         if folded.count and RANK in {-1, 0}:
             LOGGER.info(f"Teacher frozen: {folded.count} tensors (teacher_model.*)")
