@@ -22,24 +22,30 @@ CODE = ("yolodistill", "scripts", "configs", "pyproject.toml")  # what decides a
 BENCH_WORK = Path(os.environ.get("YOLODISTILL_BENCH") or Path.home() / ".cache" / "yolodistill-bench")
 
 
-def exit_status(action) -> int:
-    """Run a script's work: bad input is one line on stderr and exit status 2, as in the CLI."""
+def exit_status(action, interrupted: str | None) -> int:
+    """Run a script's work: bad input is one line on stderr and exit status 2, as in the CLI. Ctrl-C is one line too,
+    "Interrupted." and how this script goes on (`interrupted`; None: a parent process says it), exit status 130: the
+    library's own advice (yolodistill train --resume) would finish a run outside the script."""
     try:
         action()
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)
         return UserError.exit_code
+    except KeyboardInterrupt:  # yolodistill.train.TrainingInterrupted too
+        if interrupted is not None:
+            print(f"Interrupted. {interrupted}", file=sys.stderr)
+        return 130
     return 0
 
 
-def threaded_main(args, action) -> int:
+def threaded_main(args, action, interrupted: str) -> int:
     """A script's main: `action(args)` on --threads CPU threads (recorded back into args: they decide the epoch times),
-    bad input one line and exit 2 (exit_status)."""
+    bad input and Ctrl-C one line each (exit_status)."""
     from yolodistill.utils import cpu_threads
 
     with cpu_threads(args.threads) as threads:
         args.threads = threads
-        return exit_status(lambda: action(args))
+        return exit_status(lambda: action(args), interrupted)
 
 
 def positive_int(text: str) -> int:
@@ -58,11 +64,22 @@ def count(text: str) -> int:
     return value
 
 
-def check_checkpoint(path: Path, what: str = "--teacher") -> None:
-    """A teacher given as a file is a .pt checkpoint: from a yaml Ultralytics would build a model (KeyError
-    'backbone'), and only after the data and the plain runs."""
+def check_checkpoint(path: Path, what: str = "--teacher", exists: bool = True) -> None:
+    """A teacher given as a file is a .pt checkpoint (from a yaml Ultralytics would build a model, KeyError
+    'backbone'), and one that is there (`exists`): checked before any data is prepared or a plain run trains."""
     if Path(path).suffix.lower() != ".pt":
         raise UserError(f"{what} {path} is not a checkpoint (.pt): pass a teacher's weights")
+    if exists and not Path(path).is_file():
+        raise UserError(f"{what} {path} does not exist: give the path of a trained teacher's weights (.pt)")
+
+
+def check_outputs(args) -> None:
+    """--results (a folder) and --docs (a file) can be written: a bad one is one line now, not a failed write once
+    everything has trained."""
+    from yolodistill.errors import check_output
+
+    check_output(args.results, "--results")
+    check_output(args.docs, "--docs", "file")
 
 
 def command_line(argv: list[str] | None = None) -> str:

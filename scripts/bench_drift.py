@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, command_line, environment, positive_int,
-                     threaded_main, work_dir)
+from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, check_outputs, command_line, environment,
+                     positive_int, threaded_main, work_dir)
 from _docs import write_docs
 
 from yolodistill.balance import MODES
@@ -37,6 +37,8 @@ from yolodistill.errors import UserError
 
 TERMS = ("kd_cls", "kd_box", "kd_feat")
 MADE = "made.json"  # in a run folder: what it was started with, so a rerun never resumes or keeps another's
+INTERRUPTED = ("Rerun the same command to continue: the trained student and each finished fine-tune are kept; the "
+               "student cut off resumes, a fine-tune cut off starts again.")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -200,6 +202,8 @@ def thirds(values: list[float]) -> list[float | None]:
 
 
 def measure(args: argparse.Namespace) -> Path:
+    from _study import check_model
+
     from yolodistill.checks import check_data
     from yolodistill.report import write_json
 
@@ -208,6 +212,8 @@ def measure(args: argparse.Namespace) -> Path:
             raise UserError(f"{what} {path} not found: pass an existing file")
     check_checkpoint(args.teacher)
     check_data(args.data)  # a yaml that is not a dataset: one line now, not a traceback in the first run
+    check_model(args.student, "--student", "bench_drift.py")
+    check_outputs(args)
     args.work = work_dir(args.work)
     student = trained_student(args)
     modes = {}
@@ -246,7 +252,7 @@ def measure(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return threaded_main(parse_args(argv), measure)
+    return threaded_main(parse_args(argv), measure, INTERRUPTED)
 
 
 if __name__ == "__main__":

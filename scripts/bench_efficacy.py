@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, REPO, RESULTS, check_checkpoint, command_line, count, environment, keep_record,
-                     positive_int, threaded_main, work_dir)
+from _common import (BENCH_WORK, DOCS, REPO, RESULTS, check_checkpoint, check_outputs, command_line, count, environment,
+                     keep_record, positive_int, threaded_main, work_dir)
 from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, dataset_fingerprint, finished,  # noqa: F401
                     prepare_data, read, read_curve, resumable, resume_point, sha256, split_labelled,  # noqa: F401
@@ -38,6 +38,7 @@ from _study import (ADDED_KEYS, arm_spec, check_runs_teacher, judge, load_study,
 from yolodistill.errors import UserError
 
 DEFAULT_WORK = BENCH_WORK
+INTERRUPTED = "Rerun the same command to continue: finished runs are kept and the one cut off resumes."
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,6 +80,12 @@ def whole_study(argv: list[str]) -> list[str]:
     return out
 
 
+def teacher_file(study: dict[str, Any], args: argparse.Namespace) -> Path | None:
+    """The teacher checkpoint given: --teacher, else the study's (a path from the repository), else None."""
+    t = study["teacher"]
+    return args.teacher or (REPO / t["checkpoint"] if t.get("checkpoint") else None)
+
+
 def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, root: Path,
                 needed: bool = True) -> dict[str, Any]:
     """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work
@@ -89,14 +96,9 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
     from ultralytics import YOLO
 
     t = study["teacher"]
-    given = args.teacher or (REPO / t["checkpoint"] if t.get("checkpoint") else None)
-    if given is not None and Path(given).exists():  # a .pt: run_study checked it
+    given = teacher_file(study, args)
+    if given is not None and Path(given).exists():  # run_study checked it: a .pt, there unless the study has a model
         return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
-    if args.teacher:
-        raise UserError(f"teacher '{args.teacher}' does not exist")
-    if not t.get("model"):
-        raise UserError(f"teacher checkpoint '{given}' does not exist, and the study file names no teacher model to "
-                        "train one from")
     made = {"model": t["model"], "epochs": t["epochs"], "imgsz": study["imgsz"], "batch": study["batch"], "seed": 0,
             "data": dataset_fingerprint(data)}
 
@@ -356,7 +358,6 @@ def run_study(args: argparse.Namespace) -> Path | None:
     from yolodistill.checks import check_device
     from yolodistill.compare import parse_seeds
     from yolodistill.config import resolve
-    from yolodistill.errors import check_output
     from yolodistill.report import SUMMARY_COLUMNS, compare_rows, rich_table, summarize, write_json
 
     console = Console()
@@ -370,10 +371,10 @@ def run_study(args: argparse.Namespace) -> Path | None:
     if args.report_only and args.prepare_only:
         raise UserError("--report-only and --prepare-only: choose one")
     args.device = check_device(args.device)  # a bad one now: not a traceback at the teacher, nor part run on CPU
-    if named := args.teacher or study["teacher"].get("checkpoint"):  # the study's own teacher file too
-        check_checkpoint(Path(named), "--teacher" if args.teacher else "teacher")
-    check_output(args.results, "--results")
-    check_output(args.docs, "--docs", "file")
+    if named := teacher_file(study, args):  # the study's own too; one that is missing is trained from its model
+        check_checkpoint(named, "--teacher" if args.teacher else "teacher",
+                         exists=bool(args.teacher) or not study["teacher"].get("model"))
+    check_outputs(args)
     args.work = work_dir(args.work)
     root = args.work / study["name"]
     with work_lock(args.work):  # other study processes on this --work wait, not race, for the data
@@ -435,7 +436,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return threaded_main(parse_args(argv), run_study)
+    return threaded_main(parse_args(argv), run_study, INTERRUPTED)
 
 
 if __name__ == "__main__":

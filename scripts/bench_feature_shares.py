@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, RESULTS, command_line, environment, positive_int, threaded_main
+from _common import DOCS, RESULTS, check_outputs, command_line, environment, positive_int, threaded_main
 from _docs import write_docs
 
 from yolodistill.data import split_images
 from yolodistill.errors import UserError
 
 LOSSES = ("l2", "cwd", "mgd", "cross")
+INTERRUPTED = "Nothing was written: rerun the same command to measure again (nothing trains, so nothing is lost)."
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -114,6 +115,7 @@ def shares(teacher, student_cfg: str, batch: dict[str, Any], start: bool) -> dic
 
 
 def measure(args: argparse.Namespace) -> Path:
+    from _study import check_model
     from ultralytics.nn.tasks import load_checkpoint
 
     from yolodistill.report import write_json
@@ -122,6 +124,8 @@ def measure(args: argparse.Namespace) -> Path:
         raise UserError(f"teacher {args.teacher} not found: pass a trained checkpoint with --teacher")
     if args.teacher.suffix.lower() != ".pt":  # Ultralytics asserts the suffix: a traceback for data.yaml
         raise UserError(f"teacher {args.teacher} is not a checkpoint (.pt): pass a trained checkpoint with --teacher")
+    check_model(args.student, "--student", "bench_feature_shares.py")
+    check_outputs(args)
     try:
         teacher = load_checkpoint(str(args.teacher))[0].float().eval()
     except Exception as e:  # noqa: BLE001 - a truncated or foreign file fails in torch or pickle
@@ -152,7 +156,7 @@ def measure(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return threaded_main(parse_args(argv), measure)
+    return threaded_main(parse_args(argv), measure, INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,8 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, command_line, count, environment, exit_status,
-                     positive_int, work_dir)
+from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, check_outputs, command_line, count, environment,
+                     exit_status, positive_int, work_dir)
 from _docs import write_docs
 
 from yolodistill.errors import UserError
@@ -39,6 +40,8 @@ from yolodistill.utils import cpu_threads
 METHODS = ("plain", "builtin", "ours", "ours-full")
 RECIPES = {"ours": None, "ours-full": "full"}  # ours-full: every distillation term on (configs/full.yaml)
 TARGET = 1.10
+INTERRUPTED = ("Nothing was written to --results: rerun the same command to measure every method again (the data "
+               "and teacher under --work are kept).")
 DEFINITIONS = {
     "s/epoch": "mean over the epochs after the first of the training loop's wall time, from Ultralytics' "
     "on_train_epoch_start to on_train_epoch_end callbacks (CUDA synchronized): data loading, forward, backward and "
@@ -136,6 +139,7 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise UserError(f"--teacher {args.teacher} not found: pass a teacher checkpoint, or leave it out for an "
                             f"untrained {args.teacher_model}")
         check_checkpoint(args.teacher)
+    check_outputs(args)
 
 
 def teacher_names(teacher: Path) -> dict[int, str]:
@@ -271,7 +275,10 @@ def run_child(method: str, args: argparse.Namespace, data: Path, teacher: Path, 
            "--batch", str(args.batch), "--epochs", str(args.epochs), "--device", str(args.device),
            "--workers", str(args.workers), "--work", str(args.work), "--threads", str(args.threads),
            "--round", str(round_)]
-    if subprocess.run(cmd).returncode != 0 or not out.exists():
+    status = subprocess.run(cmd).returncode
+    if status in (130, -signal.SIGINT):  # Ctrl-C reached the child alone: stopped, not failed
+        raise KeyboardInterrupt
+    if status != 0 or not out.exists():
         raise UserError(f"training {method} failed (its output is above): nothing was written to --results")
     return json.loads(out.read_text())
 
@@ -355,8 +362,8 @@ def run(args: argparse.Namespace) -> int:
     if args.worker:
         from yolodistill.report import write_json
 
-        return exit_status(lambda: write_json(args.worker_out, worker(args)))
-    return exit_status(lambda: benchmark(args))
+        return exit_status(lambda: write_json(args.worker_out, worker(args)), None)  # the parent says it
+    return exit_status(lambda: benchmark(args), INTERRUPTED)
 
 
 if __name__ == "__main__":

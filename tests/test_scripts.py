@@ -362,10 +362,12 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (STUDY, ("--device", "foo"), "--device 'foo' is not a device"),
     (STUDY, ("--device", "7"), "--device 7"),
     (STUDY, ("--teacher", "study.yaml"), "--teacher study.yaml is not a checkpoint (.pt)"),
+    (STUDY, ("--teacher", "nope.pt"), "--teacher nope.pt does not exist"),
+    (mutate(["teacher"], {"checkpoint": "nope.pt"}), (), f"teacher {REPO / 'nope.pt'} does not exist"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
         "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
         "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "report-and-prepare", "device-name",
-        "device-index", "teacher-not-pt"])
+        "device-index", "teacher-not-pt", "teacher-missing", "study-teacher-missing"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
     exception other than the one-line error would fail the test here as a traceback would there."""
@@ -653,6 +655,31 @@ def test_docs_leave_out_files_that_are_not_records(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("Error: --results") and proc.stderr.count("\n") == 1
 
 
+def test_commands_in_benchmark_files_parse(bench):
+    """short-schedule.yaml said to run bench_efficacy.py --config, an option that script does not have: every
+    command a comment of benchmarks/*.yaml quotes (in parentheses or backquotes) parses as written."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    quoted = 0
+    for path in sorted((REPO / "benchmarks").glob("*.yaml")):
+        comments = " ".join(line for line in path.read_text().splitlines() if line.lstrip().startswith("#"))
+        for words in re.findall(r"[(`]scripts/bench_efficacy\.py ([^)`]*)[)`]", comments):
+            try:
+                assert (REPO / bench.parse_args(shlex.split(words)).study).is_file(), (path.name, words)
+            except SystemExit:  # argparse's exit 2
+                pytest.fail(f"{path.name}: scripts/bench_efficacy.py {words} does not parse")
+            quoted += 1
+        for words in re.findall(r"`yolodistill ([^`]+)`", comments):
+            result = CliRunner().invoke(app, [*shlex.split(words), "--help"])  # options checked, then help
+            assert result.exit_code == 0, (path.name, words, result.output[-2000:])
+            quoted += 1
+    assert quoted >= 4
+
+
 @pytest.mark.parametrize("study_file", sorted((REPO / "benchmarks").glob("*study*.yaml")), ids=lambda p: p.name)
 def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
     """A misspelt key or an arm naming a missing arm in a shipped study would fail an hour into a run, or never."""
@@ -755,6 +782,86 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     (tmp_path / "notdata.yaml").write_text("colour: red\n")
     proc = run_script("bench_drift.py", *args[:1], tmp_path / "notdata.yaml", *args[2:])
     assert proc.returncode == 2 and proc.stderr.startswith("Error: data") and proc.stderr.count("\n") == 1
+
+
+RESUME = "Interrupted. Rerun the same command to continue: "
+
+
+@pytest.mark.parametrize("script, work, argv, said", [
+    ("bench_efficacy", "run_study", ["study.yaml"],
+     RESUME + "finished runs are kept and the one cut off resumes."),
+    ("bench_drift", "measure", ["--data", "d.yaml", "--teacher", "t.pt"],
+     RESUME + "the trained student and each finished fine-tune are kept; the student cut off resumes, a fine-tune cut "
+     "off starts again."),
+    ("bench_feature_shares", "measure", ["--data", "d.yaml", "--teacher", "t.pt"],
+     "Interrupted. Nothing was written: rerun the same command to measure again (nothing trains, so nothing is lost)."),
+    ("bench_overhead", "benchmark", ["--device", "cpu"],
+     "Interrupted. Nothing was written to --results: rerun the same command to measure every method again (the "
+     "data and teacher under --work are kept)."),
+    ("bench_overhead", "worker", ["--device", "cpu", "--worker", "plain", "--worker-out", "x.json"], ""),
+], ids=["efficacy", "drift", "feature-shares", "overhead", "overhead-child"])
+@pytest.mark.parametrize("stop", ["ctrl-c", "training-interrupted"])
+def test_a_ctrl_c_is_one_line_saying_how_to_go_on(script, work, argv, said, stop, monkeypatch, capsys):
+    """Ctrl-C printed a traceback (exit -2), or in an `ours` run the library's advice to finish it with yolodistill
+    train --resume, outside the study: one line, true of the script, exit 130. An overhead child says nothing, its
+    parent says it."""
+    from yolodistill.train import TrainingInterrupted
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    module = importlib.import_module(script)
+
+    def cut_off(*_):
+        raise KeyboardInterrupt if stop == "ctrl-c" else TrainingInterrupted(Path("runs/x/weights/last.pt"))
+
+    monkeypatch.setattr(module, work, cut_off)
+    try:
+        assert module.main([*argv, "--threads", "1"]) == 130
+    except KeyboardInterrupt:  # fails this test, not the session
+        pytest.fail("Ctrl-C came out of main(): a traceback")
+    assert capsys.readouterr().err == (said and said + "\n")
+
+
+def test_an_overhead_child_stopped_by_ctrl_c_stops_the_benchmark(monkeypatch, tmp_path):
+    """A child ended by Ctrl-C is an interruption, not a method whose training failed."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    overhead = importlib.import_module("bench_overhead")
+    args = overhead.parse_args(["--device", "cpu", "--work", str(tmp_path), "--threads", "1"])
+    for status in (130, -2):
+        monkeypatch.setattr(overhead.subprocess, "run", lambda cmd: subprocess.CompletedProcess(cmd, status))
+        with pytest.raises(KeyboardInterrupt):
+            overhead.run_child("plain", args, tmp_path / "data.yaml", tmp_path / "t.pt")
+    monkeypatch.setattr(overhead.subprocess, "run", lambda cmd: subprocess.CompletedProcess(cmd, 1))
+    with pytest.raises(overhead.UserError, match="training plain failed"):
+        overhead.run_child("plain", args, tmp_path / "data.yaml", tmp_path / "t.pt")
+
+
+@pytest.mark.parametrize("script, work, bad, said", [
+    ("bench_drift", "trained_student", ("--student", "yolo99.yaml"),
+     "Error: bench_drift.py: --student 'yolo99.yaml' is neither a model yaml"),
+    ("bench_feature_shares", "load_batches", ("--student", "yolo99.yaml"),
+     "Error: bench_feature_shares.py: --student 'yolo99.yaml' is neither a model yaml"),
+    ("bench_drift", "trained_student", ("--results", "FILE/results"), "Error: --results 'FILE/results' cannot be"),
+    ("bench_feature_shares", "load_batches", ("--docs", "FILE/docs.md"), "Error: --docs 'FILE/docs.md' cannot be"),
+    ("bench_overhead", "prepare_data", ("--results", "FILE"), "Error: --results 'FILE' is a file"),
+], ids=["drift-student", "shares-student", "drift-results", "shares-docs", "overhead-results"])
+def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, said, monkeypatch, capsys, synth_data,
+                                                            teacher26, tmp_path):
+    """An unknown --student was a FileNotFoundError traceback (bench_drift's after making its run folder), and an
+    output path that cannot be written failed only once everything had run: one line, exit 2, nothing made."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    module = importlib.import_module(script)
+    monkeypatch.setattr(module, work, lambda *_: pytest.fail(f"{work} ran before the input was checked"))
+    (tmp_path / "file").write_text("")
+    bad = [word.replace("FILE", str(tmp_path / "file")) for word in bad]
+    said = said.replace("FILE", str(tmp_path / "file"))
+    argv = ["--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--threads", 1]
+    if script != "bench_feature_shares":
+        argv += ["--work", tmp_path / "work"]
+    argv += ["--device", "cpu"] if script == "bench_overhead" else ["--data", synth_data, "--teacher", teacher26]
+    assert module.main([*map(str, argv), *bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1, err
+    assert not (tmp_path / "work").exists() and not (tmp_path / "results").exists()
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
