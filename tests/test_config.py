@@ -389,3 +389,15 @@ def test_a_refusal_of_what_the_user_typed_is_left_as_it_is(tmp_path):
     assert named_in_config(dashed, {"config": str(f)}) is dashed
     assert named_in_config(typed, {}) is typed
     assert named_in_config(typed, {"config": str(tmp_path / "gone.yaml")}) is typed
+
+
+@pytest.mark.parametrize("given", ["flags", "config"])
+def test_a_whole_number_written_as_a_float_is_that_number(tmp_path, given):
+    """The command line reads --epochs 2.0 as 2; epochs=2.0 as a word, in a recipe or from Python was refused as
+    'must be a whole number, got 2.0' (and Ultralytics refuses a float epochs). A fraction stays a fraction."""
+    settings = {"epochs": 2.0, "imgsz": 64.0, "batch": 8.0, "patience": 3.0, "lr0": 1.0}
+    (recipe := tmp_path / "r.yaml").write_text(yaml.safe_dump(settings))
+    _, args = resolve(recipe) if given == "config" else resolve(None, **settings)
+    assert {k: (args[k], type(args[k])) for k in settings} == {
+        "epochs": (2, int), "imgsz": (64, int), "batch": (8, int), "patience": (3, int), "lr0": (1.0, float)}
+    assert resolve(None, batch=0.7, epochs=2.5)[1] == {**resolve(None)[1], "batch": 0.7, "epochs": 2.5}

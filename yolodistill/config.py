@@ -194,6 +194,15 @@ def check_known(settings: dict[str, Any]) -> None:
         )
 
 
+def whole_numbers(settings: dict[str, Any]) -> dict[str, Any]:
+    """2.0 where Ultralytics takes a whole number is 2, as the command line reads --epochs 2.0: epochs=2.0 (a word, a
+    recipe, Python) was refused as 'must be a whole number, got 2.0'."""
+    from ultralytics.cfg import CFG_INT_KEYS
+
+    return {k: int(v) if k in {*CFG_INT_KEYS, "imgsz", "batch"} and isinstance(v, float) and v.is_integer() else v
+            for k, v in settings.items()}
+
+
 def resolve(config: str | Path | None = None, *, student: Any = None,
             **flags: Any) -> tuple[DistillConfig, dict[str, Any]]:
     """Merge default recipe < config file < flags, and split into (distillation settings, Ultralytics train args).
@@ -204,9 +213,10 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     from .start import has_own_weights
 
     sources = ["the default recipe"] + ([config] if config is not None else [])
-    layers = [read_recipe(recipe_path("default"))] + ([read_recipe(config)] if config is not None else [])
+    layers = [whole_numbers(read_recipe(recipe_path("default")))]
+    layers += [whole_numbers(read_recipe(config))] if config is not None else []
     blocks = [trained_student_block(layer, source) for layer, source in zip(layers, sources)]
-    given = {k: v for k, v in flags.items() if v is not None}
+    given = whole_numbers({k: v for k, v in flags.items() if v is not None})
     pretrained = {k: v for layer in [*layers, given] for k, v in layer.items()}.get("pretrained")
     own = has_own_weights(student, pretrained)
     distill_keys = set(DistillConfig.keys())
