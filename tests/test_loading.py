@@ -113,7 +113,8 @@ def test_a_model_of_no_known_head_has_no_task():
 @pytest.mark.parametrize("student, message", [
     ("rtdetr-l.yaml", "is an RT-DETR model (RTDETRDecoder head), which yolodistill cannot distill"),
     ("yolov8s-worldv2.yaml", "is a YOLO-World model (WorldDetect head)"),
-    ("yolo26n-seg.yaml", "describes a segment model: use a detection yaml")])
+    ("yolo26n-seg.yaml", "describes a segment model: use a detection yaml"),
+    ("yolo26n-obb.yaml", "describes an obb model: use a detection yaml")])  # was 'a obb model'
 def test_a_student_yaml_of_another_model_kind_is_refused(student, message):
     with pytest.raises(UserError, match=f"student '{student}' {message}".replace("(", r"\(").replace(")", r"\)")):
         build_student(student, nc=3, ch=3)

@@ -42,7 +42,7 @@ def test_a_save_period_checkpoint_of_a_run_that_went_on_is_not_resumed(teacher26
                 project=str(tmp_path), name="sp").save_dir
     kept = {p: p.read_bytes() for p in [*run.glob("*.yaml"), *run.glob("*.csv"), *(run / "weights").iterdir()]}
     result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch0.pt")])
-    assert_one_line_error(result, "is an earlier checkpoint of the run whose last.pt is beside it")
+    assert_one_line_error(result, "is older than the last.pt beside it (its run went on")
     result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "epoch1.pt")])
     assert_one_line_error(result, "was saved after the run's last epoch (2): nothing to resume")
     assert {p: p.read_bytes() for p in kept} == kept
@@ -369,10 +369,10 @@ def test_an_earlier_checkpoint_is_resumable_unless_its_run_went_on(tmp_path):
     run = {"optimizer": {"param_groups": []}, "train_args": {"epochs": 3}}
     torch.save({**run, "epoch": 1}, weights / "last.pt")
     check_not_behind(weights / "epoch1.pt", {**run, "epoch": 1})
-    with pytest.raises(UserError, match="is an earlier checkpoint of the run whose last.pt is beside it"):
+    with pytest.raises(UserError, match=r"is older than the last.pt beside it \(its run went on"):
         check_not_behind(weights / "epoch0.pt", {**run, "epoch": 0})
     torch.save({**run, "epoch": -1, "optimizer": None}, weights / "last.pt")  # finished since: stripped, epoch -1
-    with pytest.raises(UserError, match="is an earlier checkpoint"):
+    with pytest.raises(UserError, match="is older than the last.pt beside it"):
         check_not_behind(weights / "epoch1.pt", {**run, "epoch": 1})
     with pytest.raises(UserError, match=r"was saved after the run's last epoch \(3\): nothing to resume"):
         check_not_behind(weights / "last.pt", {**run, "epoch": 2})

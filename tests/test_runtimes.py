@@ -79,3 +79,29 @@ def test_info_says_which_precision_openvino_computes_in(monkeypatch):
     rows = {r["format"]: r for r in runtimes.format_support()}
     assert rows["openvino"]["detail"] == "computes fp32 and fp16 models in bf16 on this CPU by default"
     assert rows["onnx"]["detail"] == "ready"
+
+
+def test_an_openvino_that_does_not_load_is_said_in_info_and_export(monkeypatch):
+    """A package there whose shared library fails raises OSError on import (TensorRT's check took it already):
+    `info` printed a traceback, and `export --format openvino` would say 'not installed'."""
+    import builtins
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "openvino":
+            raise OSError("libopenvino.so.2541: cannot open shared object file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "openvino", raising=False)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    with pytest.raises(UserError, match=r"OpenVINO is installed but does not load \(libopenvino.so.2541: cannot open"):
+        runtimes.check_runtime("openvino", "cpu")
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    row = next(r for r in runtimes.format_support() if r["format"] == "openvino")
+    assert not row["available"] and row["detail"].startswith("OpenVINO is installed but does not load"), row

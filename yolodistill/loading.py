@@ -84,7 +84,8 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     check_task(model_task(model), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
         raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
-                        "teacher): pass a finished run's best.pt, or finish that run (yolodistill train --resume)")
+                        "teacher): pass that run's best.pt, finishing the run first (yolodistill train --resume) if it "
+                        "stopped")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
 
@@ -144,7 +145,8 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
                         "cannot distill: use a YOLO detection yaml such as yolo26n.yaml")
     task = guess_model_task(cfg)
     if task != "detect":
-        raise UserError(f"student '{student}' describes a {task} model: use a detection yaml such as yolo26n.yaml")
+        raise UserError(f"student '{student}' describes {'an' if str(task)[:1] in 'aeiou' else 'a'} {task} model: use a "
+                        "detection yaml such as yolo26n.yaml")
     try:
         return DetectionModel({**cfg, "nc": nc}, nc=nc, ch=ch, verbose=False)  # nc set: no "Overriding" line
     except Exception as e:

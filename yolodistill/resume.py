@@ -173,9 +173,9 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     except Exception:  # an unreadable last.pt beside it is no later run to protect
         return
     if finished_run(later) or later.get("epoch", -1) > epoch:
-        raise UserError(f"'{p}' is an earlier checkpoint of the run whose last.pt is beside it, which went on from it: "
-                        f"resuming would train over that run's weights and results; copy '{p}' into a folder of its "
-                        "own to resume from it there")
+        raise UserError(f"'{p}' is older than the last.pt beside it (its run went on, or a later run with --exist-ok "
+                        f"took the folder): resuming would train over that run's weights and results; copy '{p}' into "
+                        "a folder of its own to resume from it there")
 
 
 def check_resumed_values(overrides: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from .errors import UserError
+from .errors import UserError, root_cause
 from .parity import runtime_precision
 
 FORMATS = ("onnx", "openvino", "engine")
@@ -67,6 +67,9 @@ def check_openvino(int8: bool) -> None:
         import openvino  # noqa: F401
     except ImportError:
         raise UserError("OpenVINO is not installed: pip install 'yolodistill[openvino]'") from None
+    except OSError as e:  # there, but a shared library of it does not load: a traceback in `info`
+        raise UserError(f"OpenVINO is installed but does not load ({root_cause(e)}): reinstall it (pip install "
+                        "--force-reinstall openvino)") from None
     if int8:
         try:
             import nncf  # noqa: F401
