@@ -470,15 +470,28 @@ def test_a_config_s_project_and_name_place_the_comparison_as_train_s_run(teacher
 
 
 def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, monkeypatch):
-    """dis= is Ultralytics' built-in distiller's weight: compare gives it to builtin, as its record says, and not to
-    ours, whose train refuses it."""
+    """dis= is Ultralytics' built-in distiller's weight: compare gives it to builtin, as its record says. It reached
+    plain's args.yaml, where it did nothing, and ours, whose train refuses it; from a --config, only after plain and
+    builtin had trained."""
+    from yolodistill.compare import RUN_RECORD, method_args
+
+    assert [("dis" in method_args(m, {"dis": 3.0, "lr0": 0.1})) for m in METHODS] == [m == "builtin" for m in METHODS]
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--imgsz", "64", "--device", "cpu", "--project", str(tmp_path)]
     runs = FakeRuns(monkeypatch)
-    result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
-                                      str(synth_data), "--epochs", "1", "--seeds", "0", "--methods", "builtin,ours",
-                                      "--imgsz", "64", "--device", "cpu", "--project", str(tmp_path), "dis=3.0"])
+    result = CliRunner().invoke(app, [*args, "--name", "ok", "dis=3.0"])
     assert result.exit_code == 0, result.output
-    base, ours = runs.calls["builtin-seed0"]
-    assert base["dis"] == 3.0 and "dis" not in ours and runs.calls["ours-seed0"][1] == ours
+    plans = {m: json.loads((tmp_path / "ok" / f"{m}-seed0" / RUN_RECORD).read_text())["plan"] for m in METHODS}
+    assert {m: p["train_args"].get("dis") for m, p in plans.items()} == {"plain": None, "builtin": 3.0, "ours": None}
+    assert "dis" not in runs.calls["ours-seed0"][1]  # the keywords ours' train is called with
+    (recipe := tmp_path / "r.yaml").write_text("dis: 3.0\n")
+    for extra, needle in ((["--methods", "plain,ours", "dis=3.0"], "dis=3.0 weighs the builtin method, which "
+                           "--methods plain,ours leaves out"),
+                          (["--config", str(recipe)], "would reach ours too, which does not take it: give dis= on the "
+                           "command line")):
+        FakeRuns(monkeypatch)
+        assert_one_line_error(CliRunner().invoke(app, [*args, "--name", "no", *extra]), needle)
+        assert not (tmp_path / "no").exists()
 
 
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,

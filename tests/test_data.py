@@ -85,35 +85,34 @@ def test_cli_synth_writes_and_never_overwrites(tmp_path):
 
 
 def synth_failing(monkeypatch, how: str) -> None:
-    """Make the third image's write fail as `how` says: a Ctrl-C, cv2's silent False, or a full disk's OSError."""
+    """Make the third file's write fail as `how` says: a Ctrl-C, or a full disk (an OSError naming no file, as
+    fsync raises it)."""
     import errno
+    import os
 
     import cv2
 
-    import yolodistill.data as data_module
+    real_encode, real_fsync, calls = cv2.imencode, os.fsync, []
 
-    real_imwrite, real_write, calls = cv2.imwrite, data_module.atomic_write_text, []
-
-    def imwrite(path, img):
-        calls.append(path)
-        if len(calls) == 3 and how == "ctrl-c":
+    def encode(ext, img):
+        calls.append(ext)
+        if len(calls) == 3:
             raise KeyboardInterrupt
-        return False if len(calls) == 3 and how == "imwrite-false" else real_imwrite(path, img)
+        return real_encode(ext, img)
 
-    def write(path, text):
-        if len(calls) == 3 and how == "disk-full":
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_write(path, text)
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
 
-    monkeypatch.setattr(cv2, "imwrite", imwrite)
-    monkeypatch.setattr(data_module, "atomic_write_text", write)
+    monkeypatch.setattr(cv2, "imencode", encode) if how == "ctrl-c" else monkeypatch.setattr(os, "fsync", fsync)
 
 
 @pytest.mark.parametrize("how, code, needle", [
     ("ctrl-c", 130, "Interrupted. Nothing was written: --out is as it was"),
-    ("imwrite-false", 2, "Error: could not write"),  # cv2 returned False and synth said "Wrote 20 images"
-    ("disk-full", 1, "Error: no space left on the device to write"),  # an OSError traceback
-])
+    ("disk-full", 1, "Error: no space left on the device to write "),  # an OSError traceback; a PNG cv2 could not
+])                                                                      # write was counted as written
 def test_a_synth_cut_off_leaves_no_half_dataset_and_a_rerun_works(tmp_path, monkeypatch, how, code, needle):
     """synth drew straight into --out: a Ctrl-C or a full disk left images without labels (or the reverse) and no
     data.yaml, and the rerun was refused as 'already holds a dataset'. The user's own file in --out is kept."""
@@ -124,11 +123,26 @@ def test_a_synth_cut_off_leaves_no_half_dataset_and_a_rerun_works(tmp_path, monk
     args = ["data", "synth", "--out", str(out), "--images", "6", "--imgsz", "32"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == code and "Traceback" not in result.output, result.output
-    assert needle in " ".join(result.output.split()) and len(result.output.strip().splitlines()) == 1, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert how != "disk-full" or "/.synth-partial/images/val/00001.png: free some space" in lines[0]  # fsync: no file
     assert [str(p.relative_to(out)) for p in out.rglob("*")] == ["notes.txt"]  # no stage, no empty split folders
     monkeypatch.undo()
-    assert CliRunner().invoke(app, args).exit_code == 0
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and result.output.startswith("Wrote 6 images"), result.output  # the bar: stderr
     assert len(list((out / "images").rglob("*.png"))) == 6 and (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("mine, needle", [("data.yaml", "already holds a dataset"),
+                                         ("labels", "labels' is a file, where the dataset's labels/ folder goes")])
+def test_synth_refuses_a_dangling_data_yaml_link_or_a_file_named_labels(tmp_path, mine, needle):
+    """A data.yaml link to a file not there yet passed the check, and the cleanup of a failed synth removed it; a
+    file named labels failed only after every image was drawn."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "data.yaml").symlink_to(tmp_path / "later.yaml") if mine == "data.yaml" else (out / mine).write_text("")
+    assert_one_line_error(CliRunner().invoke(app, ["data", "synth", "--out", str(out), "--images", "4"]), needle)
+    assert sorted(p.name for p in out.iterdir()) == [mine] and (out / mine).is_symlink() == (mine == "data.yaml")
 
 
 def test_a_synth_into_a_new_folder_cut_off_removes_the_folders_it_made(tmp_path, monkeypatch):

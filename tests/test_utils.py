@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -338,3 +339,27 @@ def test_a_signal_held_twice_is_delivered_once():
         assert seen == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_staged_splits_move_into_an_images_folder_on_another_filesystem(tmp_path, monkeypatch):
+    """OUT/images may link to another disk, which a rename cannot cross (EXDEV): synth wrote there before it staged."""
+    import errno
+
+    from yolodistill.utils import staged_splits
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(src).is_dir():
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    out = tmp_path / "out"
+    with staged_splits(out, ".stage", ("data.yaml",)) as (stage, move_in):
+        for sub, name in (("images", "a.png"), ("labels", "a.txt")):
+            (stage / sub / "train").mkdir(parents=True)
+            (stage / sub / "train" / name).write_text(sub)
+        move_in()
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "images", "images/train", "images/train/a.png", "labels", "labels/train", "labels/train/a.txt"]

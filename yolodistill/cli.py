@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import importlib.metadata
 import os
@@ -15,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError
+from .errors import UserError, disk_full
 from .words import Opt, extra_words, is_word, only_own_words, opt, own_words, typed, with_options
 
 app = typer.Typer(
@@ -48,16 +47,13 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except OSError as e:
+                raise disk_full(e) or e
         except UserError as e:
             err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=UserError.exit_code) from None
-        except OSError as e:  # a full disk is no bad input (status 1), but still no traceback
-            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            err_console.print(f"[bold red]Error:[/] no space left on the device to write {escape(str(e.filename))}: "
-                              "free some space and run again", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            raise typer.Exit(code=e.exit_code) from None
 
     return wrapper
 
@@ -250,7 +246,7 @@ def data_synth(
     from .data import make_synthetic
 
     with interrupted(NOTHING_WRITTEN):  # drawn in a stage folder, moved in whole
-        path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed, progress=True)
+        path = make_synthetic(out, images=images, classes=classes, imgsz=imgsz, seed=seed)
     console.print(f"Wrote {images} images, {classes} classes: {escape(str(path))}")
 
 

@@ -205,7 +205,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
         result = train(**ours, seed=seed, project=base["project"], name=name, exist_ok=True)
         save_dir, metrics = result.save_dir, result.metrics
     else:
-        args = {**base, "seed": seed, "name": name, "exist_ok": True}
+        args = {**method_args(method, base), "seed": seed, "name": name, "exist_ok": True}
         if method == "builtin":
             args["distill_model"] = ours["teacher"]
         trainer = DetectionTrainer(overrides=args)
@@ -215,11 +215,28 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP
 
 
+def check_dis(args: dict[str, Any], methods: list[str], config: Any, overrides: dict[str, Any]) -> None:
+    """dis= weighs Ultralytics' built-in distiller: builtin's alone. Ours reads --config again, and train refuses it."""
+    if args.get("dis") is None:
+        return
+    if "builtin" not in methods:
+        raise UserError(f"dis={args['dis']} weighs the builtin method, which --methods {','.join(methods)} leaves "
+                        "out: add builtin, or leave dis= out")
+    if "ours" in methods and overrides.get("dis") is None:
+        raise UserError(f"dis: {args['dis']} in {config} would reach ours too, which does not take it: give dis= on "
+                        "the command line instead, where compare passes it to builtin alone")
+
+
+def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The shared train args as one method trains with them: dis (the built-in distiller's weight) is builtin's."""
+    return {k: v for k, v in base.items() if k != "dis" or method == "builtin"}
+
+
 def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:
     """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
     Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
     and '0' are one."""
-    args = {**base, "device": None if base.get("device") is None else str(base["device"])}
+    args = {**method_args(method, base), "device": None if base.get("device") is None else str(base["device"])}
     teacher = None if method == "plain" else teacher
     files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
                                             ("data", base.get("data")))}
@@ -328,6 +345,7 @@ def compare(
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
+    check_dis(args, methods, config, overrides)
     epochs = args.get("epochs")
     # the recipe's folder keys, as train takes them from it (a flag wins); train's default folder, which resolve and
     # configs/default.yaml give, leaves compare's own

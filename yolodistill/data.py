@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole
-from .utils import atomic_write_text, files_under, staged_splits
+from .utils import atomic_write_bytes, atomic_write_text, files_under, staged_splits
 
 
 def fingerprint(data: dict) -> dict[str, list]:
@@ -91,9 +91,12 @@ def _check_val_fraction(val_fraction: float) -> None:
 def _check_fresh(out: Path) -> None:
     """Never write a dataset over one the user already has."""
     check_output(out, "--out")
-    if (out / "data.yaml").exists() or any((out / sub).is_dir() and any((out / sub).iterdir())
-                                           for sub in ("images", "labels")):
+    if (out / "data.yaml").exists() or (out / "data.yaml").is_symlink() or any(  # a broken link is the user's too
+            (out / sub).is_dir() and any((out / sub).iterdir()) for sub in ("images", "labels")):
         raise UserError(f"'{out}' already holds a dataset: choose a new --out or delete the old dataset first")
+    for sub in ("images", "labels"):  # found only once every image was drawn, as a traceback
+        if (out / sub).exists() and not (out / sub).is_dir():
+            raise UserError(f"'{out / sub}' is a file, where the dataset's {sub}/ folder goes: choose a new --out")
 
 
 def yolo_line(c: int, x1: float, y1: float, x2: float, y2: float, width: int, height: int) -> str:
@@ -148,7 +151,7 @@ def make_synthetic(
     imgsz: int = 128,
     seed: int = 0,
     val_fraction: float = 0.25,
-    progress: bool = False,
+    progress: bool = True,
 ) -> Path:
     """Write a synthetic multi-class detection dataset in YOLO format and return its data.yaml.
 
@@ -157,6 +160,7 @@ def make_synthetic(
     Written in OUT/.synth-partial and moved in whole (`staged_splits`): a Ctrl-C or a full disk leaves no half
     dataset that a rerun would refuse.
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
@@ -175,8 +179,9 @@ def make_synthetic(
     _check_fresh(out)
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))
+    shown = Console(stderr=True)  # stdout is for the path it prints; piped, no bar (rich leaves a blank line)
     with staged_splits(out, SYNTH_STAGE, ("data.yaml",)) as (stage, move_in), \
-            Progress(disable=not progress, transient=True) as bar:
+            Progress(disable=not (progress and shown.is_terminal), transient=True, console=shown) as bar:
         task = bar.add_task("Drawing images", total=images)
         for i in range(images):
             _draw_one(stage, i, "val" if i < n_val else "train", rng, classes, imgsz)
@@ -192,7 +197,8 @@ def make_synthetic(
 
 
 def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes: int, imgsz: int) -> None:
-    """Image i and its label file; cv2 says a failed write (a full disk) only by returning False."""
+    """Image i and its label file. Encoded, then written as every output is: cv2.imwrite says a full disk only by
+    returning False."""
     import cv2
 
     img = rng.integers(0, 60, (imgsz, imgsz, 3), dtype=np.uint8)
@@ -204,11 +210,7 @@ def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes
         color = tuple(int(v) for v in rng.integers(90, 256, 3))
         x1, y1, x2, y2 = (float(np.clip(v, 0, imgsz)) for v in _draw(img, SHAPES[c], cx, cy, r, color))
         lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
-    image = stage / "images" / split / f"{i:05d}.png"
-    image.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(image), img):
-        raise UserError(f"could not write {image}: is the disk full? Nothing was kept; free some space and run "
-                        "again")
+    atomic_write_bytes(stage / "images" / split / f"{i:05d}.png", cv2.imencode(".png", img)[1].tobytes())
     atomic_write_text(stage / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
 
 

@@ -21,6 +21,18 @@ class UserError(Exception):
     exit_code = 2
 
 
+def disk_full(e: OSError) -> UserError | None:
+    """A full disk as one line, exit status 1 (no bad input, but no traceback either); None for another OSError."""
+    import errno
+
+    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    full = UserError(f"no space left on the device{f' to write {e.filename}' if e.filename else ''}: free some space "
+                     "and run again")
+    full.exit_code = 1
+    return full
+
+
 def is_url(path: str | Path) -> bool:
     """Also a URL typed where a Path was expected, which has lost one slash (https:/host/x.pt)."""
     return str(path).lower().startswith(("http:/", "https:/"))

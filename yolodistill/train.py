@@ -387,8 +387,9 @@ def train(
     """
     from .checks import check_recipe, preflight
     from .resume import check_resume
-    from .config import resolve
+    from .config import resolve, whole_numbers
 
+    overrides = whole_numbers(overrides)  # a resume's --batch 8.0 too, which resolve never sees
     if resume is False:  # resume=False as key=value: Ultralytics' "do not resume"
         resume = None
     if resume is not None and not isinstance(resume, (str, Path)):  # resume=True: Ultralytics' "the newest run"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -29,6 +30,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is None:  # a full disk at write or fsync names no file: the message then could not say which
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -199,7 +205,12 @@ def staged_splits(out: Path, stage_name: str, files: tuple[str, ...]) -> Iterato
             make_folder(out / sub)  # empty, or a link to an empty folder
             for split in sorted((stage / sub).iterdir()) if (stage / sub).is_dir() else ():
                 moved.append((out / sub).resolve() / split.name)
-                os.replace(split, moved[-1])
+                try:
+                    os.replace(split, moved[-1])
+                except OSError as e:  # images/ links to another filesystem: rename cannot cross it
+                    if e.errno != errno.EXDEV:
+                        raise
+                    shutil.copytree(split, moved[-1])
         shutil.rmtree(stage)
 
     try:
