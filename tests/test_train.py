@@ -725,3 +725,20 @@ def test_optimizer_auto_counts_a_mixed_run_s_steps_from_its_batches(teacher26, s
     trainer.distill = dataclasses.replace(trainer.distill, unlabeled=[])  # labelled only: Ultralytics' own count
     trainer.build_optimizer(None, iterations=123)
     assert seen[1] == 123
+
+
+def test_a_resume_takes_a_whole_number_written_as_a_float(monkeypatch):
+    """--resume's --batch 8.0, imgsz=64.0 reach check_resume, which refused them as 'must be a whole number'."""
+    import yolodistill.resume
+
+    seen = {}
+
+    def stop(resume, overrides):
+        seen.update(overrides)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(yolodistill.resume, "check_resume", stop)
+    with pytest.raises(UserError, match="stop here"):
+        train(resume="run/weights/last.pt", batch=8.0, imgsz=64.0, workers=2.0, lr0=1.0)
+    assert {k: (v, type(v)) for k, v in seen.items()} == {"batch": (8, int), "imgsz": (64, int), "workers": (2, int),
+                                                          "lr0": (1.0, float)}
