@@ -358,6 +358,26 @@ def test_unlabelled_with_every_weight_off_is_refused(teacher26, synth_data, foot
     assert not (tmp_path / "off").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_run_written_inside_its_unlabelled_folder_is_refused(teacher26, synth_data, footage, tmp_path,
+                                                              monkeypatch, command):
+    """Run from the footage folder (--unlabeled .), the run's plots, val images among them, were read as unlabelled
+    images by the next run: 30 images became 46."""
+    import shutil
+
+    from yolodistill.compare import compare
+
+    shutil.copytree(footage, tmp_path / "foot")
+    monkeypatch.chdir(tmp_path / "foot")
+    go = train if command == "train" else lambda *a, **k: compare(*a, seeds=0, methods="ours", **k)
+    with pytest.raises(UserError, match=r"the run writes into '.*', inside the unlabelled folder '.*foot': the next "
+                                        "run would read its plots"):
+        go(teacher26, "yolo26n.yaml", synth_data, unlabeled=["."], **{**FAST, "plots": True})
+    assert sorted(p.name for p in (tmp_path / "foot").iterdir()) == sorted(p.name for p in footage.iterdir())
+    assert unlabeled_sources(DistillConfig(unlabeled=["."]), synth_data, tmp_path / "elsewhere").unlabeled == [
+        str((tmp_path / "foot").resolve())]  # a project outside it is fine
+
+
 def test_unlabelled_box_term_is_gated_by_confidence_and_the_feature_term_is_not(teacher26):
     """Where the teacher is confident nowhere, no box is distilled on unlabelled images; the feature term, which
     needs no boxes, still teaches (what the README and the recipe's comment say). The teacher's soft count of

@@ -358,7 +358,7 @@ def compare(
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
-        unlabeled_sources(distill, plan.args["data"])
+        unlabeled_sources(distill, plan.args["data"], save_dir)
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **{k: v for k, v in overrides.items() if k != "dis"})  # builtin's

@@ -409,7 +409,7 @@ def train(
                             "builtin method)")
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
-        distill = unlabeled_sources(distill, plan.args["data"])
+        distill = unlabeled_sources(distill, plan.args["data"], plan.args.get("project") or "runs/detect")
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
                                       pretrained=plan.pretrained)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable

@@ -152,10 +152,11 @@ def check_unlabeled_used(distill) -> None:
                         f"entry in the data yaml), or leave {key} at its default {getattr(default, key)}")
 
 
-def unlabeled_sources(distill, data: str | Path):
+def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None):
     """The run's settings with its unlabelled folders checked and absolute (so resume and DDP workers find them):
     those given, or else the data yaml's `unlabeled:` key, relative to its `path` as Ultralytics reads splits. A run
-    without any is refused unlabelled-image settings it would ignore (`check_unlabeled_used`)."""
+    without any is refused unlabelled-image settings it would ignore (`check_unlabeled_used`); one that writes into
+    `runs` inside an unlabelled folder is refused too: the next run read its plots (val images) as footage."""
     import dataclasses
 
     import yaml
@@ -177,6 +178,10 @@ def unlabeled_sources(distill, data: str | Path):
                             "fix it in the data yaml")
         root = Path(check_det_dataset(str(data))["path"])
         folders = [str(root / f) for f in listed]
+    for folder in [Path(f).resolve() for f in folders] if runs is not None else []:
+        if folder in (Path(runs).resolve(), *Path(runs).resolve().parents):
+            raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}': the next run would "
+                            "read its plots (val images among them) as unlabelled images; pass --project outside it")
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
     held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]
