@@ -494,6 +494,35 @@ def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, mon
         assert not (tmp_path / "no").exists()
 
 
+def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path, monkeypatch):
+    """--exist-ok kept a run as 'finished earlier with these settings' after train images were deleted under an
+    unchanged data.yaml, or images added to ours' unlabelled folder: one table mixed runs of different data."""
+    import shutil
+
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "d", images=12, imgsz=64)
+    foot = tmp_path / "foot"
+    shutil.copytree(data.parent / "images" / "train", foot)
+    for p in foot.iterdir():  # not copies of the labelled images, which footage may not hold
+        p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1]))
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(data), "--epochs", "1",
+            "--seeds", "0", "--methods", "plain,ours", "--imgsz", "64", "--device", "cpu", "--project",
+            str(tmp_path), "--name", "c", "--exist-ok", "--unlabeled", str(foot)]
+    runs = FakeRuns(monkeypatch)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert runs.trained == ["plain-seed0", "ours-seed0"]
+    (foot / "more.png").write_bytes((data.parent / "images" / "val").iterdir().__next__().read_bytes()[::-1])
+    runs = FakeRuns(monkeypatch)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and runs.trained == ["ours-seed0"], result.output  # plain uses no footage
+    assert "ours seed 0 finished earlier (other settings: unlabeled images): trained again" in result.output
+    sorted((data.parent / "images" / "train").iterdir())[0].unlink()
+    runs = FakeRuns(monkeypatch)
+    result = CliRunner().invoke(app, args)
+    assert runs.trained == ["plain-seed0", "ours-seed0"] and "(other settings: train images)" in result.output
+
+
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,
                                                                              monkeypatch):
     """A relative --unlabeled stayed relative in the printed command (and in the run plans): pasted in another

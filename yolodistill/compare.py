@@ -232,16 +232,19 @@ def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in base.items() if k != "dis" or method == "builtin"}
 
 
-def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any]) -> dict[str, Any]:
+def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any],
+             images: dict[str, list] | None = None) -> dict[str, Any]:
     """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
     Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
-    and '0' are one."""
+    and '0' are one. `images`: each split's count and names (`data.fingerprint`), as a resume checks them: images
+    deleted under an unchanged data.yaml, or added to an unlabelled folder (ours'), are another plan."""
     args = {**method_args(method, base), "device": None if base.get("device") is None else str(base["device"])}
     teacher = None if method == "plain" else teacher
     files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
                                             ("data", base.get("data")))}
     plan = {"method": method, "seed": seed, "train_args": args, "teacher": teacher,
-            "distill": distill if method == "ours" else None, "files": files}
+            "distill": distill if method == "ours" else None, "files": files,
+            "images": {k: v for k, v in (images or {}).items() if k != "unlabeled" or method == "ours"}}
     return json.loads(json.dumps(plan, default=str))
 
 
@@ -274,9 +277,10 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
         return ""
     if not isinstance(saved, dict):
         return ""
-    groups = ("train_args", "distill", "files")
+    groups = ("train_args", "distill", "files", "images")
     changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
-    changed += [f"{k} file" if group == "files" else k for group in groups
+    changed += [f"{k} {group[:-1] if group == 'files' else group}" if group in ("files", "images") else k
+                for group in groups
                 for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
                 if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
     if not changed:
@@ -322,6 +326,9 @@ def compare(
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
     from .config import DistillConfig, resolve
+    from ultralytics.data.utils import check_det_dataset
+
+    from .data import fingerprint
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -357,8 +364,10 @@ def compare(
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
+    images = fingerprint(check_det_dataset(str(plan.args["data"])))
     if "ours" in methods:
-        unlabeled_sources(distill, plan.args["data"], save_dir)
+        footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
+        images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **{k: v for k, v in overrides.items() if k != "dis"})  # builtin's
@@ -372,7 +381,7 @@ def compare(
     command = cli_command(ours["teacher"], ours["student"], ours["data"], epochs, seeds, methods, config, save_dir,
                           overrides)
     jobs = [(seed, method) for seed in seeds for method in methods]
-    plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict()) for s, m in jobs}
+    plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict(), images) for s, m in jobs}
     runs = []
     try:
         teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
