@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from yolodistill.report import RUN_COLUMNS, SUMMARY_COLUMNS, compare_rows, fmt, markdown_table, run_rows
+from yolodistill.report import RUN_COLUMNS, SUMMARY_COLUMNS, compare_rows, fmt, markdown_table, percent, run_rows
 from yolodistill.utils import atomic_write_text
 
 from _common import DOCS, RESULTS
@@ -112,7 +112,7 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[dict[str, Any]]:
             "term": term, **weights,
             "mAP50-95": f"{s['map50_95_mean']:.3f} ± {s['map50_95_std']:.3f}",
             "lowest": s["map50_95_min"],
-            "gap recovered": None if s["gap_recovered"] is None else f"{s['gap_recovered']:.0%}",
+            "gap recovered": None if s["gap_recovered"] is None else percent(s["gap_recovered"]),
             "below plain": None if s["seeds_below_plain"] is None else f"{s['seeds_below_plain']}/{len(s['seeds'])}",
             "epoch s": fmt(s["epoch_time_s"], 2),
         })
@@ -292,7 +292,7 @@ def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:
             row.update({"mAP50-95": f"{s['map50_95_mean']:.3f} ± {s['map50_95_std']:.3f}"
                         + ("" if len(s["seeds"]) > 1 else f" (seed {s['seeds'][0]})"),
                         "lowest": s["map50_95_min"], "epoch s": fmt(s["epoch_time_s"], 2),
-                        "gap recovered": None if s["gap_recovered"] is None else f"{s['gap_recovered']:.0%}",
+                        "gap recovered": None if s["gap_recovered"] is None else percent(s["gap_recovered"]),
                         "below plain": None if below is None else f"{below}/{len(s['seeds'])}"})
         rows.append(row)
     return rows

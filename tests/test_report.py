@@ -247,3 +247,10 @@ def test_environment_names_the_versions_and_the_machine():
     assert env["versions"]["ultralytics"] == ultralytics.__version__ and env["versions"]["torch"] == torch.__version__
     assert env["machine"]["cpu_count"] == os.cpu_count()
     assert env["machine"]["gpu"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+
+
+@pytest.mark.parametrize("share, shown", [(-0.004, "0%"), (0.004, "0%"), (-0.006, "-1%"), (0.62, "62%")])
+def test_a_gap_just_below_zero_reads_0_percent(share, shown):
+    from yolodistill.report import percent
+
+    assert percent(share) == shown  # compare's table printed -0%

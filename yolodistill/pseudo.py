@@ -34,11 +34,12 @@ class PseudoLabelResult:
     skipped: int
     per_class: dict[str, int] = field(default_factory=dict)
     val: int = 0  # images in the val split; 0: data.yaml validates on the train images
+    val_fraction: float = 0.1  # what was asked: 0 is why there is no val split, not the images
 
     def render(self) -> str:
         classes = ", ".join(f"{k} {v}" for k, v in self.per_class.items()) or "none"
-        alone = "" if self.val else ("\nNo val split of its own (one image, or copies of one): data.yaml "
-                                     "validates on the train images")
+        why = "--val-fraction 0" if self.val_fraction == 0 else "one image, or copies of one"
+        alone = "" if self.val else f"\nNo val split of its own ({why}): data.yaml validates on the train images"
         return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
                 f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}")
 
@@ -132,7 +133,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)},
-                             val=n_val)
+                             val=n_val, val_fraction=val_fraction)
 
 
 def split_val(files: list[str], val_fraction: float, seed: int) -> set[int]:
@@ -230,5 +231,6 @@ def detect(teacher: str, files: list[str], conf: float, iou: float, tta: bool, i
                                    save=False)
             for path, r in zip(chunk, results):
                 xywhn, cls = r.boxes.xywhn.tolist(), r.boxes.cls.tolist()
-                yield path, [f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" for c, (x, y, w, h) in zip(cls, xywhn)]
+                rows = [f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" for c, (x, y, w, h) in zip(cls, xywhn)]
+                yield path, list(dict.fromkeys(rows))  # NMS runs before boxes are clipped: equal rows, counted twice
                 bar.advance(task)

@@ -26,6 +26,12 @@ from .utils import atomic_write_bytes, atomic_write_text
 DASH = "—"  # an empty cell: the value does not exist, as opposed to a measured zero
 
 
+def percent(share: float) -> str:
+    """A share as a whole percentage; one just below zero reads 0%, not -0%."""
+    text = f"{share:.0%}"
+    return "0%" if text == "-0%" else text
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation: the spread an unseen seed would show, 0 for a single seed."""
     values = [float(v) for v in values]
@@ -167,7 +173,7 @@ def compare_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
             "mAP50-95": pm(s["map50_95_mean"], s["map50_95_std"], len(s["seeds"])),
             "lowest": s["map50_95_min"],
             "epoch s": fmt(s["epoch_time_s"], 2),
-            "gap recovered": None if gap is None else f"{gap:.0%}",
+            "gap recovered": None if gap is None else percent(gap),
             "below plain": None if below is None else f"{below}/{len(s['seeds'])}",
         })
     teacher = record["teacher"]
