@@ -544,3 +544,19 @@ def test_no_val_split_is_put_down_to_what_made_it(tmp_path, val_fraction, why):
 
     shown = PseudoLabelResult(tmp_path, tmp_path / "data.yaml", 80, 5, 0, 0, val=0, val_fraction=val_fraction).render()
     assert f"No val split of its own {why}: data.yaml validates on the train images" in shown
+
+
+def test_a_size_far_from_the_teacher_s_is_warned_of_as_in_train(teacher26, source, tmp_path, monkeypatch):
+    """train warns when it distils at over 1.5 times the teacher's size; pseudo-label, which trusts the same teacher
+    for every label, said nothing (a teacher of 64 px found 444 boxes at 128 against 2 at 64)."""
+    from ultralytics.utils import LOGGER
+
+    from yolodistill import checks
+
+    warned = []
+    monkeypatch.setattr(checks, "WARNED_SIZES", set())
+    monkeypatch.setattr(LOGGER, "warning", lambda message, *a, **k: warned.append(message))
+    pseudo_label(teacher26, source, tmp_path / "near", imgsz=64, progress=False)
+    assert not any("The teacher was trained at" in m for m in warned), warned
+    pseudo_label(teacher26, source, tmp_path / "far", imgsz=192, progress=False)
+    assert any("The teacher was trained at imgsz=64 and this run labels at imgsz=192" in m for m in warned), warned

@@ -266,14 +266,14 @@ def check_args(args: dict[str, Any], stride: int) -> None:
 WARNED_SIZES: set[tuple[str, int, int]] = set()  # compare checks each run again: one warning per teacher and size
 
 
-def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str) -> str | None:
+def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str, doing: str = "distils") -> str | None:
     """A teacher knows objects at the size it learnt them: at 3.3 times it (BCCD, 192 to 640 px, study-bccd-gpu640.json)
     it scored 0.019 mAP50-95 and both distillers ended 0.09 below plain. Ultralytics' scale augmentation (0.5-1.5)
     covers less. A warning: a teacher trained with multi_scale, or on images of another size, may still fit."""
     trained = getattr(teacher, "trained_imgsz", None)
     if trained is None or 1 / 1.5 <= imgsz / trained <= 1.5:
         return None
-    message = (f"The teacher was trained at imgsz={trained} and this run distils at imgsz={imgsz}: it sees objects at "
+    message = (f"The teacher was trained at imgsz={trained} and this run {doing} at imgsz={imgsz}: it sees objects at "
                f"{imgsz / trained:.2g} times the size it learnt and may teach worse than no teacher: measure it with "
                f"`yolo val model=TEACHER data=DATA imgsz={imgsz}`, or pass --imgsz {trained}")
     if (key := (str(Path(path).resolve()), trained, imgsz)) not in WARNED_SIZES:

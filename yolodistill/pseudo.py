@@ -63,7 +63,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
                  batch: int = 16, val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
-    from .checks import check_device
+    from .checks import check_device, check_teacher_size
     from .loading import cache_dir, load_detector, local_checkpoint
     from .unlabeled import find_images, image_suffixes
 
@@ -98,6 +98,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
         raise UserError(f"--images '{images}' holds no readable images: pass a folder of images ({kinds}), searched "
                         "with its subfolders")
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
+    check_teacher_size(model, imgsz, str(teacher), "labels")  # as train warns: far from its size it finds others
     tmp = partial_twin(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     counts, boxes, empty, taken = Counter(), 0, 0, set()
