@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from yolodistill.errors import UserError
-from yolodistill.report import gap_recovered
+from yolodistill.report import gap_recovered, percent
 
 METHODS = ("plain", "builtin", "ours")
 STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
@@ -303,11 +303,11 @@ def judge(study: dict[str, Any], summary: dict[str, dict], runs: list[dict],
         if "between" in t:
             low, high = (mean[a] for a in t["between"])
             share = (mean[arm] - low) / (high - low) if high > low else None
-            goal.update(value=share, shown=("undefined" if share is None else f"{share:.0%}") + only,
+            goal.update(value=share, shown=("undefined" if share is None else percent(share)) + only,
                         met=share is not None and share >= t["share"])
         elif "gap" in t:
             gap = gap_recovered(mean[arm], mean[pair[1]], teacher)
-            goal.update(value=gap, shown=("undefined" if gap is None else f"{gap:.0%}") + only,
+            goal.update(value=gap, shown=("undefined" if gap is None else percent(gap)) + only,
                         met=gap is not None and gap >= t["gap"])
         else:
             diffs = [by_seed[(arm, s)] - by_seed[(other, s)] for s in shared]

@@ -488,7 +488,8 @@ def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, mon
     for extra, needle in ((["--methods", "plain,ours", "dis=3.0"], "dis=3.0 weighs the builtin method, which "
                            "--methods plain,ours leaves out"),
                           (["--config", str(recipe)], "would reach ours too, which does not take it: give dis= on the "
-                           "command line")):
+                           "command line"),
+                          (["--config", str(recipe), "dis=1.0"], "dis: 3.0 in")):  # the file's is still read by ours
         FakeRuns(monkeypatch)
         assert_one_line_error(CliRunner().invoke(app, [*args, "--name", "no", *extra]), needle)
         assert not (tmp_path / "no").exists()
@@ -501,18 +502,21 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
 
     from yolodistill.data import make_synthetic
 
+    import cv2
+    import numpy as np
+
     data = make_synthetic(tmp_path / "d", images=12, imgsz=64)
-    foot = tmp_path / "foot"
-    shutil.copytree(data.parent / "images" / "train", foot)
-    for p in foot.iterdir():  # not copies of the labelled images, which footage may not hold
-        p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1]))
+    foot, rng = tmp_path / "foot", np.random.default_rng(7)  # images of their own: footage may hold no copies
+    foot.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(foot / name), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
     args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(data), "--epochs", "1",
             "--seeds", "0", "--methods", "plain,ours", "--imgsz", "64", "--device", "cpu", "--project",
             str(tmp_path), "--name", "c", "--exist-ok", "--unlabeled", str(foot)]
     runs = FakeRuns(monkeypatch)
     assert CliRunner().invoke(app, args).exit_code == 0
     assert runs.trained == ["plain-seed0", "ours-seed0"]
-    (foot / "more.png").write_bytes((data.parent / "images" / "val").iterdir().__next__().read_bytes()[::-1])
+    cv2.imwrite(str(foot / "more.png"), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))  # a readable one
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0 and runs.trained == ["ours-seed0"], result.output  # plain uses no footage
@@ -521,6 +525,13 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)
     assert runs.trained == ["plain-seed0", "ours-seed0"] and "(other settings: train images)" in result.output
+    for method in ("plain", "ours"):  # a run recorded before plans held images is kept, as it was then
+        record = tmp_path / "c" / f"{method}-seed0" / "compare-run.json"
+        saved = json.loads(record.read_text())
+        del saved["plan"]["images"]
+        record.write_text(json.dumps(saved))
+    runs = FakeRuns(monkeypatch)
+    assert CliRunner().invoke(app, args).exit_code == 0 and runs.trained == []
 
 
 def test_the_continue_command_names_unlabelled_folders_by_their_absolute_path(teacher26, synth_data, tmp_path,

@@ -546,6 +546,12 @@ def test_no_val_split_is_put_down_to_what_made_it(tmp_path, val_fraction, why):
     assert f"No val split of its own {why}: data.yaml validates on the train images" in shown
 
 
+
+def test_val_fraction_0_reaches_the_summary(teacher26, source, tmp_path):
+    result = pseudo_label(teacher26, source, tmp_path / "out", val_fraction=0, progress=False)
+    assert result.val == 0 and "No val split of its own (--val-fraction 0)" in result.render()
+
+
 def test_a_size_far_from_the_teacher_s_is_warned_of_as_in_train(teacher26, source, tmp_path, monkeypatch):
     """train warns when it distils at over 1.5 times the teacher's size; pseudo-label, which trusts the same teacher
     for every label, said nothing (a teacher of 64 px found 444 boxes at 128 against 2 at 64)."""
@@ -559,4 +565,4 @@ def test_a_size_far_from_the_teacher_s_is_warned_of_as_in_train(teacher26, sourc
     pseudo_label(teacher26, source, tmp_path / "near", imgsz=64, progress=False)
     assert not any("The teacher was trained at" in m for m in warned), warned
     pseudo_label(teacher26, source, tmp_path / "far", imgsz=192, progress=False)
-    assert any("The teacher was trained at imgsz=64 and this run labels at imgsz=192" in m for m in warned), warned
+    assert any("The teacher was trained at imgsz=64 and this run labels at imgsz=192: it sees objects at 3 times the size it learnt and may do worse than no teacher" in m for m in warned), warned

@@ -358,11 +358,12 @@ def test_unlabelled_with_every_weight_off_is_refused(teacher26, synth_data, foot
     assert not (tmp_path / "off").exists()
 
 
-@pytest.mark.parametrize("command", ["train", "compare"])
+@pytest.mark.parametrize("command, where", [("train", {}), ("compare", {}),
+                                            ("train", {"project": "../runs", "name": "../foot/x"})])
 def test_a_run_written_inside_its_unlabelled_folder_is_refused(teacher26, synth_data, footage, tmp_path,
-                                                              monkeypatch, command):
+                                                              monkeypatch, command, where):
     """Run from the footage folder (--unlabeled .), the run's plots, val images among them, were read as unlabelled
-    images by the next run: 30 images became 46."""
+    images by the next run: 30 images became 46. A name can lead back into it from a project outside."""
     import shutil
 
     from yolodistill.compare import compare
@@ -372,7 +373,7 @@ def test_a_run_written_inside_its_unlabelled_folder_is_refused(teacher26, synth_
     go = train if command == "train" else lambda *a, **k: compare(*a, seeds=0, methods="ours", **k)
     with pytest.raises(UserError, match=r"the run writes into '.*', inside the unlabelled folder '.*foot': the next "
                                         "run would read its plots"):
-        go(teacher26, "yolo26n.yaml", synth_data, unlabeled=["."], **{**FAST, "plots": True})
+        go(teacher26, "yolo26n.yaml", synth_data, unlabeled=["."], **{**FAST, "plots": True, **where})
     assert sorted(p.name for p in (tmp_path / "foot").iterdir()) == sorted(p.name for p in footage.iterdir())
     assert unlabeled_sources(DistillConfig(unlabeled=["."]), synth_data, tmp_path / "elsewhere").unlabeled == [
         str((tmp_path / "foot").resolve())]  # a project outside it is fine

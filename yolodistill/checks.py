@@ -274,7 +274,7 @@ def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str, doing: s
     if trained is None or 1 / 1.5 <= imgsz / trained <= 1.5:
         return None
     message = (f"The teacher was trained at imgsz={trained} and this run {doing} at imgsz={imgsz}: it sees objects at "
-               f"{imgsz / trained:.2g} times the size it learnt and may teach worse than no teacher: measure it with "
+               f"{imgsz / trained:.2g} times the size it learnt and may do worse than no teacher: measure it with "
                f"`yolo val model=TEACHER data=DATA imgsz={imgsz}`, or pass --imgsz {trained}")
     if (key := (str(Path(path).resolve()), trained, imgsz)) not in WARNED_SIZES:
         from ultralytics.utils import LOGGER

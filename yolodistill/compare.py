@@ -215,16 +215,19 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP
 
 
-def check_dis(args: dict[str, Any], methods: list[str], config: Any, overrides: dict[str, Any]) -> None:
-    """dis= weighs Ultralytics' built-in distiller: builtin's alone. Ours reads --config again, and train refuses it."""
+def check_dis(args: dict[str, Any], methods: list[str], config: Any, student: Any) -> None:
+    """dis= weighs Ultralytics' built-in distiller: builtin's alone. Ours reads --config again, and train refuses it:
+    a recipe's own dis is refused when ours is compared, whatever dis= the command line gives."""
+    from .config import resolve
+
     if args.get("dis") is None:
         return
     if "builtin" not in methods:
         raise UserError(f"dis={args['dis']} weighs the builtin method, which --methods {','.join(methods)} leaves "
                         "out: add builtin, or leave dis= out")
-    if "ours" in methods and overrides.get("dis") is None:
-        raise UserError(f"dis: {args['dis']} in {config} would reach ours too, which does not take it: give dis= on "
-                        "the command line instead, where compare passes it to builtin alone")
+    if "ours" in methods and config is not None and (own := resolve(config, student=student)[1].get("dis")) is not None:
+        raise UserError(f"dis: {own} in {config} would reach ours too, which does not take it: give dis= on the "
+                        "command line instead, where compare passes it to builtin alone")
 
 
 def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +266,15 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
         saved = json.loads((run_dir / RUN_RECORD).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(saved, dict) or saved.get("plan") != plan or not (run_dir / "weights" / "best.pt").is_file():
+    if not isinstance(saved, dict) or not (run_dir / "weights" / "best.pt").is_file():
         return None
-    return saved.get("run")
+    return saved.get("run") if saved.get("plan") == comparable(plan, saved.get("plan")) else None
+
+
+def comparable(plan: dict[str, Any], saved: Any) -> dict[str, Any]:
+    """`plan` as a plan saved before plans held `images` can match it: without them (such a run is kept as before)."""
+    old = isinstance(saved, dict) and "images" not in saved
+    return {k: v for k, v in plan.items() if k != "images" or not old}
 
 
 def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
@@ -277,6 +286,7 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
         return ""
     if not isinstance(saved, dict):
         return ""
+    plan = comparable(plan, saved)
     groups = ("train_args", "distill", "files", "images")
     changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
     changed += [f"{k} {group[:-1] if group == 'files' else group}" if group in ("files", "images") else k
@@ -352,7 +362,7 @@ def compare(
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
-    check_dis(args, methods, config, overrides)
+    check_dis(args, methods, config, student)
     epochs = args.get("epochs")
     # the recipe's folder keys, as train takes them from it (a flag wins); train's default folder, which resolve and
     # configs/default.yaml give, leaves compare's own

@@ -210,7 +210,9 @@ def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes
         color = tuple(int(v) for v in rng.integers(90, 256, 3))
         x1, y1, x2, y2 = (float(np.clip(v, 0, imgsz)) for v in _draw(img, SHAPES[c], cx, cy, r, color))
         lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
-    atomic_write_bytes(stage / "images" / split / f"{i:05d}.png", cv2.imencode(".png", img)[1].tobytes())
+    encoded, png = cv2.imencode(".png", img)
+    assert encoded, "cv2 could not encode a PNG"  # an array it made itself: never bad input
+    atomic_write_bytes(stage / "images" / split / f"{i:05d}.png", png.tobytes())
     atomic_write_text(stage / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
 
 

@@ -385,7 +385,7 @@ def train(
     `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
-    from .checks import check_recipe, preflight
+    from .checks import check_recipe, preflight, run_dir
     from .resume import check_resume
     from .config import resolve, whole_numbers
 
@@ -409,7 +409,7 @@ def train(
                             "builtin method)")
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
-        distill = unlabeled_sources(distill, plan.args["data"], plan.args.get("project") or "runs/detect")
+        distill = unlabeled_sources(distill, plan.args["data"], run_dir(plan.args))
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
                                       pretrained=plan.pretrained)
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
