@@ -498,8 +498,6 @@ def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, mon
 def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path, monkeypatch):
     """--exist-ok kept a run as 'finished earlier with these settings' after train images were deleted under an
     unchanged data.yaml, or images added to ours' unlabelled folder: one table mixed runs of different data."""
-    import shutil
-
     from yolodistill.data import make_synthetic
 
     import cv2
