@@ -154,7 +154,8 @@ def test_a_synth_into_a_new_folder_cut_off_removes_the_folders_it_made(tmp_path,
 
 @pytest.mark.parametrize("args, needle", [
     (["--images", "100001"], "--images must be 2 (one train and one val image) to 100000, got 100001"),
-    (["--out", "NEW/data.yaml"], "--out is the dataset's folder, and data.yaml is written inside it: pass --out"),
+    (["--out", "NEW/data.yaml"], "--out 'NEW/data.yaml' names a yaml file, and --out is a folder: pass a folder, e.g. "
+                                 "--out NEW"),
 ])
 def test_synth_refuses_a_typo_before_drawing(tmp_path, monkeypatch, args, needle):
     """--images 10**20 drew for minutes, silently, until the disk filled; --out x/data.yaml made a folder of that
@@ -163,6 +164,17 @@ def test_synth_refuses_a_typo_before_drawing(tmp_path, monkeypatch, args, needle
     result = CliRunner().invoke(app, ["data", "synth", "--out", "NEW", *args])
     assert_one_line_error(result, needle)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["synth", "convert", "pseudo-label"])
+def test_an_out_named_like_a_yaml_file_is_refused_by_every_data_command(command, teacher26, tmp_path):
+    """--out x/data.yaml made a folder named data.yaml (synth was mended first; convert and pseudo-label did it too)."""
+    data = make_synthetic(tmp_path / "src", images=4, classes=3, imgsz=32)
+    args = {"synth": [], "convert": [str(data), "--format", "yolo"],
+            "pseudo-label": ["--teacher", str(teacher26), "--images", str(tmp_path / "src" / "images")]}[command]
+    result = CliRunner().invoke(app, ["data", command, *args, "--out", str(tmp_path / "out" / "data.yaml")])
+    assert_one_line_error(result, "names a yaml file, and --out is a folder: pass a folder, e.g. --out")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("command", ["synth", "convert", "pseudo-label"])

@@ -174,8 +174,6 @@ def make_synthetic(
     check_seed(seed)
     _check_val_fraction(val_fraction)
     out = check_path(out, "--out", "folder")
-    if out.suffix.lower() in (".yaml", ".yml") and not out.is_dir():  # made a folder named data.yaml
-        raise UserError(f"--out is the dataset's folder, and data.yaml is written inside it: pass --out {out.parent}")
     _check_fresh(out)
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))

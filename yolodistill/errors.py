@@ -143,6 +143,9 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     p = Path(path)
     if kind == "folder" and p.exists() and not p.is_dir():
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
+    if kind == "folder" and p.suffix.lower() in (".yaml", ".yml") and not p.is_dir():  # made a folder named data.yaml
+        raise UserError(f"{flag} '{path}' names a yaml file, and {flag} is a folder: pass a folder, e.g. {flag} "
+                        f"{p.parent}")
     if kind == "file" and p.is_dir():
         raise UserError(f"{flag} '{path}' is a folder: pass a file name, e.g. {Path(path) / 'out.json'}")
     check_writable(p if kind == "folder" else p.resolve().parent, flag, shown=path)
