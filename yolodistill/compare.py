@@ -287,10 +287,9 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
     if not isinstance(saved, dict):
         return ""
     plan = comparable(plan, saved)
-    groups = ("train_args", "distill", "files", "images")
+    groups = {"train_args": "", "distill": "", "files": " file", "images": " images"}  # how a key is named
     changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
-    changed += [f"{k} {group[:-1] if group == 'files' else group}" if group in ("files", "images") else k
-                for group in groups
+    changed += [f"{k}{named}" for group, named in groups.items()
                 for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
                 if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
     if not changed:
@@ -380,7 +379,7 @@ def compare(
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
-                config=config, epochs=epochs, **{k: v for k, v in overrides.items() if k != "dis"})  # builtin's
+                config=config, epochs=epochs, **method_args("ours", overrides))  # dis is builtin's
 
     console.print(f"Comparing {', '.join(methods)} over seeds {', '.join(map(str, seeds))} in {escape(str(save_dir))}")
     if (save_dir / "compare.json").is_file():  # --exist-ok: an earlier comparison's report, replaced at the end

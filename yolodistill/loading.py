@@ -114,9 +114,13 @@ def unreadable(role: str, path: str | Path, e: BaseException) -> UserError:
 def check_task(task: str | None, role: str, path: str | Path) -> None:
     """A model of another task than detection, in the words every command uses."""
     if task != "detect":
-        article = "an" if str(task)[:1] in "aeiou" else "a"  # an obb model
-        raise UserError(f"{role} '{path}' is {article} {task} model: yolodistill distills detection models "
+        raise UserError(f"{role} '{path}' is {article(task)} {task} model: yolodistill distills detection models "
                         "(task=detect)")
+
+
+def article(word: str | None) -> str:
+    """'an obb model', 'a segment model'."""
+    return "an" if str(word)[:1] in "aeiou" else "a"
 
 
 # Detection heads whose models need more than images (text prompts) or are no YOLO head (a transformer decoder)
@@ -145,8 +149,8 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
                         "cannot distill: use a YOLO detection yaml such as yolo26n.yaml")
     task = guess_model_task(cfg)
     if task != "detect":
-        raise UserError(f"student '{student}' describes {'an' if str(task)[:1] in 'aeiou' else 'a'} {task} model: use a "
-                        "detection yaml such as yolo26n.yaml")
+        raise UserError(f"student '{student}' describes {article(task)} {task} model: use a detection yaml such as "
+                        "yolo26n.yaml")
     try:
         return DetectionModel({**cfg, "nc": nc}, nc=nc, ch=ch, verbose=False)  # nc set: no "Overriding" line
     except Exception as e:

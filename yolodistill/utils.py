@@ -30,13 +30,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if e.filename is None:  # a full disk at write or fsync names no file: the message then could not say which
+        if isinstance(e, OSError) and e.filename is None:  # a full disk at write or fsync names no file
             raise OSError(e.errno, e.strerror, str(path)) from e
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
