@@ -256,6 +256,41 @@ def test_ultralytics_dis_weight_is_refused_as_train_never_reads_it(teacher26, sy
     assert not (tmp_path / "dis").exists()
 
 
+@pytest.mark.parametrize("fail_at, then", [(1, "continue with: a new run (no epoch had finished)"),
+                                            (3, "continue with: yolodistill train --resume")])
+def test_a_full_disk_mid_run_is_one_line_saying_how_to_go_on(teacher26, synth_data, tmp_path, monkeypatch, fail_at,
+                                                             then):
+    """Ultralytics writes each checkpoint with Path.write_bytes, which on a full disk raises ENOSPC naming no file.
+    Epoch 1 writes last.pt and best.pt; the third write is epoch 2's last.pt, and epoch 1's must stay resumable."""
+    import errno
+
+    write_bytes, writes = Path.write_bytes, []
+
+    def full_disk(self, data):
+        if self.name.endswith(".pt.partial"):
+            writes.append(self.name)
+            if len(writes) == fail_at:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--imgsz", "64", "--epochs", "2", "--workers", "0",
+                                      "--device", "cpu", "--project", str(tmp_path), "--name", "full"])
+    run = tmp_path / "full"
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"Error: no space left on the device to write {run}: free some space and {then}" in " ".join(
+        result.output.split())
+    assert not list(run.glob("weights/.*.partial"))  # no half-written twin left to fill the disk
+    if fail_at == 3:
+        monkeypatch.undo()
+        last = run / "weights" / "last.pt"
+        assert torch.load(last, weights_only=False)["epoch"] == 0  # epoch 1's, whole
+        resumed = CliRunner().invoke(app, ["train", "--resume", str(last)])
+        assert resumed.exit_code == 0, resumed.output
+        assert len((run / "results.csv").read_text().splitlines()) == 3
+
+
 def test_a_last_batch_of_one_at_a_small_size_is_one_line_and_leaves_no_folder(teacher26, tmp_path):
     """Ultralytics refuses it (BatchNorm gets one value per channel) with a ValueError once the run folder exists:
     a traceback, and a folder a rerun with the same --name was refused over. Four train images, batch 3: one left."""

@@ -21,14 +21,15 @@ class UserError(Exception):
     exit_code = 2
 
 
-def disk_full(e: OSError) -> UserError | None:
-    """A full disk as one line, exit status 1 (no bad input, but no traceback either); None for another OSError."""
+def disk_full(e: OSError, then: str = "run again") -> UserError | None:
+    """A full disk as one line, exit status 1 (no bad input, but no traceback either); None for another OSError.
+    `then`: what to do once there is space (a stopped training run resumes rather than starts again)."""
     import errno
 
     if e.errno not in (errno.ENOSPC, errno.EDQUOT):
         return None
     full = UserError(f"no space left on the device{f' to write {e.filename}' if e.filename else ''}: free some space "
-                     "and run again")
+                     f"and {then}")
     full.exit_code = 1
     return full
 

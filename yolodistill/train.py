@@ -43,7 +43,7 @@ from .balance import make_balance
 from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError, batch_of_one_refused, first_line
+from .errors import UserError, batch_of_one_refused, disk_full, first_line
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
@@ -340,6 +340,16 @@ class FoldedLines(logging.Filter):
         LOGGER.removeFilter(self)
 
 
+def after_stop(trainer: DistillationTrainer, before: tuple[int, int, int] | None) -> str:
+    """How to go on from a run stopped mid-way: resume its last.pt, or start again where no epoch was saved."""
+    from .resume import after_interrupt
+
+    hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before)
+    if hint.startswith("Continue with: "):
+        return "c" + hint[1:]
+    return "note: " + hint[0].lower() + hint[1:]  # the run had finished its epochs: its weights are there
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training, with the checkpoint to resume from."""
 
@@ -427,6 +437,12 @@ def train(
             finish_best(Path(trainer.best), best_before)
         finally:  # a second Ctrl-C, or a full disk, still ends with the resume hint
             raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
+    except OSError as e:  # a full disk mid-run (a checkpoint, results.csv): what is kept, and how to go on from it
+        if e.filename is None:  # a write that fails names no file: the run's folder, where all of them go
+            e.filename = str(trainer.save_dir)
+        if (full := disk_full(e, then=after_stop(trainer, before))) is None:
+            raise
+        raise full from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
