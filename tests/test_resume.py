@@ -443,6 +443,36 @@ def test_resume_checks_typos_devices_and_lost_unlabelled_folders_as_a_new_run_do
         check_resume(tmp_path / "last.pt", {})
 
 
+def test_a_resumed_run_s_unlabelled_folder_is_checked_as_a_new_run_s_is(interrupted_last, tmp_path):
+    """A val image copied into the footage since the run started (trained on, it flatters the mAP that picks
+    best.pt), or a run moved inside its own footage (the next run reads its plots), is refused as at the start."""
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    cv2.imwrite(str(footage / "street.png"), np.full((64, 64, 3), 7, np.uint8))
+    ckpt["ema"].yolodistill = {**ckpt["ema"].yolodistill, "unlabeled": [str(footage)]}
+    last = tmp_path / "run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    torch.save(ckpt, last)
+    assert check_resume(last, {})[1].unlabeled == [str(footage)]
+    val = sorted((Path(ckpt["train_args"]["data"]).parent / "images" / "val").glob("*.png"))
+    shutil.copy(val[0], footage / "copied.png")
+    with pytest.raises(UserError, match=r"the resumed run's unlabelled folder .*footage holds 1 of the data's "
+                                        r"val/test images"):
+        check_resume(last, {})
+    (footage / "copied.png").unlink()
+    moved = footage / "run" / "weights" / "last.pt"
+    moved.parent.mkdir(parents=True)
+    shutil.move(last, moved)
+    with pytest.raises(UserError, match="inside the unlabelled folder .* move the run folder out of it"):
+        check_resume(moved, {})
+
+
 def test_a_resumed_teacher_of_a_run_whose_optimizer_lacks_it_is_not_counted(interrupted_last, teacher26):
     """teacher_params 0: the optimizer holds no teacher tensors to compare (nothing to restore for it)."""
     from yolodistill.resume import check_resumed_teacher

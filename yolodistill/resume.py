@@ -75,6 +75,12 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     check_same_teacher(teacher, getattr(saved, "yolodistill_teacher", None), str(p), overrides.get("distill_model"),
                        recorded)
     overrides.update(resumed_data(overrides.get("data"), ckpt.get("train_args", {}), saved))
+    if settings.unlabeled:  # as a new run is: no labelled or val image copied in since, and the run not written inside
+        from .unlabeled import unlabeled_sources
+
+        unlabeled_sources(settings, overrides.get("data") or ckpt.get("train_args", {}).get("data"), run_folder(p),
+                          source="the resumed run's unlabelled folder",
+                          outside="move the run folder out of it (its checkpoints resume from anywhere)")
     if "save_dir" not in overrides:  # where this last.pt is (a copied or moved run's), not where the run first was
         overrides["save_dir"] = str(run_folder(p))
     return {**overrides, "model": str(p), "resume": str(p)}, settings, model

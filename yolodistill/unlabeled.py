@@ -152,11 +152,13 @@ def check_unlabeled_used(distill) -> None:
                         f"entry in the data yaml), or leave {key} at its default {getattr(default, key)}")
 
 
-def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None):
+def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None, source: str = "--unlabeled",
+                      outside: str = "pass --project outside it"):
     """The run's settings with its unlabelled folders checked and absolute (so resume and DDP workers find them):
     those given, or else the data yaml's `unlabeled:` key, relative to its `path` as Ultralytics reads splits. A run
     without any is refused unlabelled-image settings it would ignore (`check_unlabeled_used`); one that writes into
-    `runs` inside an unlabelled folder is refused too: the next run read its plots (val images) as footage."""
+    `runs` inside an unlabelled folder is refused too: the next run read its plots (val images) as footage. `source`
+    names where given folders came from (a resumed run's own), `outside` how to write the run elsewhere."""
     import dataclasses
 
     import yaml
@@ -164,7 +166,7 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None)
 
     from .data import split_images
 
-    folders, source = list(distill.unlabeled), "--unlabeled"
+    folders = list(distill.unlabeled)
     if not folders:
         raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
         listed = raw.get("unlabeled") or []
@@ -181,7 +183,7 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None)
     for folder in [Path(f).resolve() for f in folders] if runs is not None else []:
         if folder in (Path(runs).resolve(), *Path(runs).resolve().parents):
             raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}': the next run would "
-                            "read its plots (val images among them) as unlabelled images; pass --project outside it")
+                            f"read its plots (val images among them) as unlabelled images; {outside}")
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
     held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]
