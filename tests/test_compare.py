@@ -335,6 +335,26 @@ def test_an_ultralytics_arm_s_batch_of_one_refusal_is_bad_input(tmp_path):
             "epochs": 1, "workers": 0, "device": "cpu", "plots": False}
     with pytest.raises(UserError, match="final batch=1 training at imgsz=32"):
         train_run("plain", 0, base, {"teacher": "t.pt"})
+    assert not (tmp_path / "plain-seed0").exists()  # a rerun would otherwise resume into a folder with no run
+
+
+def test_a_comparison_refused_before_any_run_finished_leaves_no_folder(teacher26, tmp_path):
+    """The batch-of-one refusal comes once the plain run's folder exists: a new comparison folder went with it (a rerun
+    was refused as 'exists'), and one reused with --exist-ok keeps what was there."""
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "d", images=6, imgsz=32)
+    argv = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(data), "--imgsz", "32",
+            "--batch", "3", "--epochs", "1", "--seeds", "0", "--workers", "0", "--device", "cpu", "--project",
+            str(tmp_path)]
+    result = CliRunner().invoke(app, [*argv, "--name", "new"])
+    assert result.exit_code == 2 and "final batch=1 training at imgsz=32" in result.output, result.output
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, [*argv, "--name", "kept", "--exist-ok"])
+    assert result.exit_code == 2, result.output
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine" and not (tmp_path / "kept" / "plain-seed0").exists()
 
 
 def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatch, tmp_path):

@@ -343,6 +343,25 @@ def test_a_bad_trained_student_block_names_the_block_and_its_file(tmp_path):
         resolve(f, student="yolo26n.yaml")
 
 
+def test_ultralytics_type_refusal_of_a_file_s_value_names_the_file(teacher26, synth_data, tmp_path):
+    """Ultralytics' own check ("'lr0=abc' is of invalid type str") named a key=value word nobody typed; the word typed
+    over the file's value is named as typed."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    f = tmp_path / "mine.yaml"
+    f.write_text("lr0: abc\n")
+    argv = ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data), "--imgsz",
+            "64", "--epochs", "1", "--device", "cpu", "--project", str(tmp_path), "--config", str(f)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert f"Error: lr0: abc in {f} is of invalid type str. Valid 'lr0' types are" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, [*argv, "lr0=xyz"])
+    assert result.exit_code == 2 and "Error: 'lr0=xyz' is of invalid type str" in result.output, result.output
+    assert not list(tmp_path.glob("exp*"))
+
+
 def test_a_refusal_of_a_file_s_value_names_the_file_s_key(tmp_path):
     """named_in_config: a flag spelled with dashes, or a key=value word, that the user never typed is named as the
     file's key (with its value once), and 'use --data instead of data=' / 'drop task=' drop the word never typed."""

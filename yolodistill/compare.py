@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError, batch_of_one_refused, check_seed
-from .report import compare_markdown, compare_plot, compare_table, environment, mean_std, summarize, write_json
+from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
+                     method_descriptions, summarize, write_json)
 from .utils import atomic_write_text, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
@@ -35,17 +37,6 @@ TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
-DEFINITIONS = {
-    "map50, map50_95": "final validation of the run's weights/best.pt at the end of training (Ultralytics' "
-    "trainer.metrics); the last results.csv row is the last epoch's EMA model instead. Under DDP, where that "
-    "validation runs in the workers, the results.csv row of best.pt's epoch (the first with the highest mAP50-95)",
-    "epoch_time_s": "mean of the differences of results.csv's cumulative time column: training plus the per-epoch "
-    "validation, without setup and the final validation",
-    "std": "sample standard deviation over seeds (0 for one seed)",
-    "gap_recovered": "(method - plain) / (teacher - plain) on mean mAP50-95; null when plain was not run or the "
-    "teacher does not beat it",
-    "seeds_below_plain": "seeds where the method's mAP50-95 is below the plain student's with the same seed",
-}
 
 
 @dataclass
@@ -198,7 +189,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     from ultralytics.models.yolo.detect import DetectionTrainer
 
     from .strips import whole_strips
-    from .train import train
+    from .train import remove_unstarted, train
 
     name = f"{method}-seed{seed}"
     if method == "ours":
@@ -209,8 +200,12 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
         if method == "builtin":
             args["distill_model"] = ours["teacher"]
         trainer = DetectionTrainer(overrides=args)
-        with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused():  # as ours: best.pt whole, Ctrl-C kept
-            trainer.train()
+        try:
+            with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused():  # as ours: best.pt whole
+                trainer.train()
+        except UserError:  # refused once its folder exists: as train's, none of it is left behind
+            remove_unstarted(Path(trainer.save_dir))
+            raise
         save_dir, metrics = Path(trainer.save_dir), trainer.metrics
     return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP
 
@@ -370,6 +365,7 @@ def compare(
     name = name if name is not None else args.get("name")
     exist_ok = exist_ok if exist_ok is not None else args.get("exist_ok") is True
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
+    existed = save_dir.exists()
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
@@ -411,6 +407,10 @@ def compare(
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)
+    except UserError:  # found by a run once it started (Ultralytics' batch-of-one refusal): a new folder with no
+        if not existed and not any(save_dir.glob(f"*/{RUN_RECORD}")):  # finished run goes, as train's run folder does
+            shutil.rmtree(save_dir, ignore_errors=True)
+        raise
     except KeyboardInterrupt:
         finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
         raise CompareInterrupted(finished, len(jobs), save_dir, command) from None
@@ -440,16 +440,3 @@ def compare(
         console.print(f"[yellow]Note:[/] {escape(note)}")
     console.print(f"Results: {escape(str(json_path))}, {md_path.name}, {plot_path.name}", soft_wrap=True)
     return CompareResult(save_dir, json_path, md_path, plot_path, summary, teacher_metrics, runs, notes)
-
-
-def method_descriptions(methods: list[str], base: dict[str, Any], distill: dict[str, Any]) -> dict[str, Any]:
-    """What each method adds to the shared train args, so the record says exactly what was compared."""
-    from ultralytics.utils import DEFAULT_CFG
-
-    known = {
-        "plain": {"trainer": "ultralytics DetectionTrainer", "teacher": False},
-        "builtin": {"trainer": "ultralytics DetectionTrainer, distill_model=teacher", "teacher": True,
-                    "dis": base.get("dis", DEFAULT_CFG.dis)},
-        "ours": {"trainer": "yolodistill DistillationTrainer", "teacher": True, "distill": distill},
-    }
-    return {m: known[m] for m in methods}

@@ -249,10 +249,13 @@ def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
     never typed ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
     import re
 
-    config, m = settings.get("config"), re.match(r"(--)?([a-z0-9][a-z0-9_-]*)(=?)", str(error))
+    text = str(error)
+    if quoted := re.match(r"'([a-z0-9_]+=[^']*)' ", text):  # Ultralytics' "'lr0=abc' is of invalid type str. ..."
+        text = quoted[1] + text[quoted.end() - 1:]
+    config, m = settings.get("config"), re.match(r"(--)?([a-z0-9][a-z0-9_-]*)(=?)", text)
     if not config or not m or (m[1] and m[3]):  # '--key ...', 'key=value ...' or 'key ...'
         return error
-    key, rest = m[2].replace("-", "_"), str(error)[m.end():]
+    key, rest = m[2].replace("-", "_"), text[m.end():]
     if rest.startswith(f" in {config}"):  # named already ('trained_student in mine.yaml: ...')
         return error
     try:

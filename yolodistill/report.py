@@ -286,3 +286,29 @@ def distill_plot(results_csv: str | Path, path: str | Path) -> Path | None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+DEFINITIONS = {
+    "map50, map50_95": "final validation of the run's weights/best.pt at the end of training (Ultralytics' "
+    "trainer.metrics); the last results.csv row is the last epoch's EMA model instead. Under DDP, where that "
+    "validation runs in the workers, the results.csv row of best.pt's epoch (the first with the highest mAP50-95)",
+    "epoch_time_s": "mean of the differences of results.csv's cumulative time column: training plus the per-epoch "
+    "validation, without setup and the final validation",
+    "std": "sample standard deviation over seeds (0 for one seed)",
+    "gap_recovered": "(method - plain) / (teacher - plain) on mean mAP50-95; null when plain was not run or the "
+    "teacher does not beat it",
+    "seeds_below_plain": "seeds where the method's mAP50-95 is below the plain student's with the same seed",
+}
+
+
+def method_descriptions(methods: list[str], base: dict[str, Any], distill: dict[str, Any]) -> dict[str, Any]:
+    """What each method adds to the shared train args, so the record says exactly what was compared."""
+    from ultralytics.utils import DEFAULT_CFG
+
+    known = {
+        "plain": {"trainer": "ultralytics DetectionTrainer", "teacher": False},
+        "builtin": {"trainer": "ultralytics DetectionTrainer, distill_model=teacher", "teacher": True,
+                    "dis": base.get("dis", DEFAULT_CFG.dis)},
+        "ours": {"trainer": "yolodistill DistillationTrainer", "teacher": True, "distill": distill},
+    }
+    return {m: known[m] for m in methods}
