@@ -16,7 +16,7 @@ from yolodistill.cli import app
 from yolodistill.convert import convert
 from yolodistill.errors import UserError
 
-from .builders import coco_dict, image, make_voc
+from .builders import coco_dict, image, make_voc, voc_xml
 from .conftest import assert_one_line_error
 
 
@@ -509,3 +509,37 @@ def test_nothing_to_read_and_several_non_coco_sources_are_refused(tmp_path, case
     with pytest.raises(UserError, match=needle):
         convert(src, fmt=fmt, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco"])
+def test_images_ultralytics_would_leave_out_are_left_out_and_listed(tmp_path, fmt):
+    """PIL opens a JPEG cut short (an interrupted download) and an 8x8 image, so they were counted; Ultralytics'
+    check_image drops them, then train's 'No valid images' pointed back at convert, which passed them again. Every
+    image convert counts must be one Ultralytics trains on."""
+    from ultralytics.data.dataset import YOLODataset
+
+    src, names = tmp_path / "set", [f"{i}.jpg" for i in range(6)]
+    for name in names:
+        image(src / name, w=64, h=48)
+    image(src / "tiny.png", w=8, h=8)
+    whole = (src / "0.jpg").read_bytes()
+    (src / "0.jpg").write_bytes(whole[: len(whole) // 2])
+    all_names = [*names, "tiny.png"]
+    boxes = [(i, 7, [2, 2, 4, 4] if n == "tiny.png" else [4, 4, 26, 26]) for i, n in enumerate(all_names)]  # x y w h
+    if fmt == "voc":
+        for i, name in enumerate(all_names):
+            x, y, w, h = boxes[i][2]
+            voc_xml(src / f"{Path(name).stem}.xml", [("cat", (x, y, x + w, y + h))], filename=name)
+    else:
+        data = coco_dict(all_names, boxes, size=(64, 48))
+        data["images"][-1].update(width=8, height=8)
+        (src / "ann.json").write_text(json.dumps(data))
+    s = convert(src if fmt == "voc" else src / "ann.json", fmt=fmt, out=tmp_path / "out", val_fraction=0.25, seed=0)
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert sum(s.images.values()) == 5 and s.checks["unreadable images (left out)"] == 2, s.render()
+    assert "0.jpg: Ultralytics cannot read it (image file is truncated" in issues
+    assert "tiny.png: its size 8x8 is under 10 px, which Ultralytics does not train on, left out" in issues
+    info = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    kept = sum(len(YOLODataset(img_path=str(tmp_path / "out" / info[split]), data={**info, "channels": 3},
+                               augment=False).im_files) for split in ("train", "val"))
+    assert kept == sum(s.images.values())

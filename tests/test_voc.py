@@ -192,23 +192,24 @@ def test_a_split_left_without_readable_images_is_refused(tmp_path):
     assert not (tmp_path / "out" / "data.yaml").exists()
 
 
-@pytest.mark.parametrize("tag", range(1, 9))
-def test_exif_turned_images_get_boxes_where_ultralytics_sees_them(tmp_path, tag):
-    """A photo stored 100x80 with EXIF orientation `tag` trains as cv2.imread turns it. A white patch annotated on
-    the stored pixels (VOC <size> the stored one) must be labelled where imread shows it whenever the size tells
-    (tags 5 to 8 swap width and height); where it cannot tell (2 to 4), the box is taken as drawn on what shows."""
-    import cv2
+@pytest.mark.parametrize("tag, suffix", [*((t, ".png") for t in range(1, 9)), *((t, ".tif") for t in (1, 5, 6, 8))])
+def test_exif_turned_images_get_boxes_where_ultralytics_sees_them(tmp_path, tag, suffix):
+    """A photo stored 100x80 with EXIF orientation `tag` trains as Ultralytics' imread turns it. A white patch annotated
+    on the stored pixels (VOC <size> the stored one) must be labelled where imread shows it whenever the size tells
+    (tags 5 to 8 swap width and height); where it cannot tell (2 to 4), the box is taken as drawn on what shows.
+    PIL gives a TIFF's size turned already, which once hid its stored size and left its boxes unturned."""
     import numpy as np
+    from ultralytics.utils.patches import imread
 
     src, stored_box = tmp_path / "set", (10, 5, 30, 20)  # exif_image's patch
     src.mkdir()
-    exif_image(src / "photo.png", tag)
-    shown = cv2.imread(str(src / "photo.png"))  # as Ultralytics loads it
+    exif_image(src / f"photo{suffix}", tag)
+    shown = imread(str(src / f"photo{suffix}"))  # as Ultralytics loads it
     ys, xs = np.where(shown[..., 0] > 127)
     h, w = shown.shape[:2]
     where = [(xs.min() + xs.max() + 1) / 2 / w, (ys.min() + ys.max() + 1) / 2 / h, (xs.max() + 1 - xs.min()) / w,
              (ys.max() + 1 - ys.min()) / h]
-    voc_xml(src / "photo.xml", [("cat", stored_box)], filename="photo.png", size=(100, 80))
+    voc_xml(src / "photo.xml", [("cat", stored_box)], filename=f"photo{suffix}", size=(100, 80))
     for k in range(2):
         image(src / f"plain{k}.jpg", seed=k)
         voc_xml(src / f"plain{k}.xml", [("cat", CAT)], filename=f"plain{k}.jpg")

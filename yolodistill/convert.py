@@ -288,8 +288,8 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
     for it in source.items:
         if it.size is None:
             it.size, it.stored, it.tag = exif.read(it.path) or (None, None, 1)
-        if it.size is None:
-            note(source, it, "unreadable images (left out)", "not a readable image, left out")
+        if (why := "not a readable image" if it.size is None else exif.skipped(it.path)) is not None:
+            note(source, it, "unreadable images (left out)", f"{why}, left out")  # counted, it would never train
             continue
         kept.append(it)
     source.items[:] = kept

@@ -24,9 +24,36 @@ def read(path: Path) -> tuple[tuple[int, int], tuple[int, int], int] | None:
         with open_image(path) as img:
             stored, upright = img.size, exif_size(img)
             tag = int(img.getexif().get(ORIENTATION, 1) or 1)
+            if img.format == "TIFF" and {256, 257} <= set(img.tag_v2):  # PIL gives a TIFF's size turned already
+                stored = (int(img.tag_v2[256]), int(img.tag_v2[257]))  # ImageWidth, ImageLength: as stored
     except (OSError, UnidentifiedImageError, ValueError, ImportError):  # ImportError: a .heic without its plugin
         return None
-    return tuple(upright), stored, tag if 1 <= tag <= 8 else 1
+    return tuple(upright), tuple(stored), tag if 1 <= tag <= 8 else 1
+
+
+def skipped(path: Path) -> str | None:
+    """Why Ultralytics' dataset check (check_image) would leave out this readable image, or None: PIL's verify fails,
+    a side under 10 px, or a JPEG cut short that it cannot restore (it restores, in place, one that still decodes)."""
+    from PIL import ImageOps, UnidentifiedImageError
+    from ultralytics.data.utils import exif_size
+
+    from .utils import open_image
+
+    try:
+        with open_image(path) as img:
+            img.verify()
+        with open_image(path) as img:
+            w, h = exif_size(img)
+            if min(w, h) < 10:
+                return f"its size {w}x{h} is under 10 px, which Ultralytics does not train on"
+            if img.format in ("JPEG", "MPO"):
+                with open(path, "rb") as f:
+                    f.seek(-2, 2)
+                    if f.read() != b"\xff\xd9":  # no end marker: cut short, or trailing bytes
+                        ImageOps.exif_transpose(img).load()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, ImportError) as e:
+        return f"Ultralytics cannot read it ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    return None
 
 
 def upright_box(box: tuple[float, float, float, float], tag: int, stored: tuple[int, int]) -> tuple[float, ...]:
