@@ -472,6 +472,31 @@ def test_out_inside_the_images_folder_given_with_images_is_refused(tmp_path):
     with pytest.raises(UserError, match="which holds the source's images"):
         convert(src, fmt="voc", out=pics / "out", images=pics)
     assert not (pics / "out").exists()
+    cams = tmp_path / "cams"  # --images is searched with its subfolders: images in cams/cam0, --out cams/out
+    (cams / "cam0").mkdir(parents=True)
+    pics.rename(cams / "cam0" / "pics")
+    with pytest.raises(UserError, match=f"--out '{cams / 'out'}' is inside '{cams}', which holds the source's images"):
+        convert(src, fmt="voc", out=cams / "out", images=cams)
+    assert not (cams / "out").exists()
+
+
+def test_a_published_split_whose_images_were_not_found_says_so(tmp_path):
+    """Two of six images (val's) are in another folder: it said 'the published val split is empty: add images'."""
+    names = [f"{i}.png" for i in range(6)]
+    for name in names[:4]:
+        image(tmp_path / "set" / "images" / name)
+    for name in names[4:]:
+        image(tmp_path / "elsewhere" / name)
+    ann = tmp_path / "set" / "annotations"
+    ann.mkdir()
+    for split, part in (("train", range(4)), ("val", range(4, 6))):
+        data = coco_dict(names, [(i, 7, [4, 3, 16, 12]) for i in part])
+        data["images"] = [im for im in data["images"] if im["id"] in part]
+        (ann / f"instances_{split}.json").write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"the published val split of .* has no image found, and 2 images the JSON "
+                                        r"names are not on disk \(first: .*instances_val.json: image '4.png'.*\): "
+                                        "pass --images DIR where the images are"):
+        convert(tmp_path / "set", fmt="coco", out=tmp_path / "out")
 
 
 def test_out_names_are_unique_per_split_whatever_the_case(tmp_path):

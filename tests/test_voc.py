@@ -439,7 +439,7 @@ def test_two_annotations_of_one_image_keep_the_first(tmp_path):
     voc_xml(src / "annotations" / "copy.xml", [("cat", CAT)], filename="a1.jpg")
     s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
     assert s.unmatched == 1 and sum(s.images.values()) == 4
-    assert "is already the image of" in (tmp_path / "out" / "unmatched.txt").read_text()
+    assert "copy.xml: it names 'a1.jpg', which is the image of" in (tmp_path / "out" / "unmatched.txt").read_text()
     assert labels_by_image(tmp_path / "out")["a1.jpg"] == [pytest.approx([1, *CLIPPED], abs=1e-6)]
 
 
@@ -556,3 +556,38 @@ def test_a_main_folder_outside_imagesets_publishes_nothing(tmp_path):
     (src / "Main" / "val.txt").write_text("a2\n")
     s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
     assert "seeded" in s.split and s.images == {"train": 3, "val": 1}
+
+
+@pytest.mark.parametrize("stale", ["a", "c"])
+def test_an_xml_copied_with_another_image_s_filename_never_labels_that_image(tmp_path, stale):
+    """labelImg keeps <filename> when an XML is copied: a.xml (or c.xml) naming b.png put its boxes on b.png and
+    dropped b.xml whenever it sorted first. The XML named after the image keeps it, whichever sorts first."""
+    src = tmp_path / "set"
+    boxes = {"a": (2, 2, 10, 10), "b": (20, 10, 38, 28), "c": (4, 12, 16, 24), "d": (6, 4, 30, 20)}
+    for stem, box in boxes.items():
+        image(src / f"{stem}.png", seed=ord(stem))
+        voc_xml(src / f"{stem}.xml", [("cat", box)], filename="b.png" if stem == stale else f"{stem}.png")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
+    out = tmp_path / "out"
+    assert labels_by_image(out)["b.png"] == [pytest.approx([0, 29 / 40, 19 / 30, 18 / 40, 18 / 30], abs=1e-6)]
+    assert s.unmatched == 1 and f"{stale}.png" not in labels_by_image(out)
+    assert f"{stale}.xml: it names 'b.png', which is the image of '{src / 'b.xml'}' (named after it)" in (
+        out / "unmatched.txt").read_text()
+    assert f"{stale}.png: its annotation '{src / (stale + '.xml')}' names another image, left out" in (
+        out / "issues.txt").read_text()
+
+
+def test_every_image_format_ultralytics_trains_on_is_found(tmp_path):
+    """A .jp2 was 'no image named i0.jp2' though it was there: VOC kept a list of its own, narrower than Ultralytics'."""
+    import numpy as np
+    from PIL import Image
+
+    src = tmp_path / "set"
+    src.mkdir()
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(src / "i0.jp2")
+    voc_xml(src / "i0.xml", [("cat", CAT)], filename="i0.jp2")
+    for k in range(2):
+        image(src / f"plain{k}.jpg", seed=k)
+        voc_xml(src / f"plain{k}.xml", [("cat", CAT)], filename=f"plain{k}.jpg")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
+    assert s.unmatched == 0 and sum(s.images.values()) == 3 and "i0.jp2" in labels_by_image(tmp_path / "out")

@@ -180,11 +180,11 @@ def convert(
         raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
                         if fmt == "coco" else f"no annotation names one{looks_voc(srcs[0], fmt)}; pass --names "
                         "A,B,... or check that the annotations hold boxes"))
-    _check_out_of_sources(out, source)
+    _check_out_of_sources(out, source, images)
     published = all(it.split for it in source.items)
     if not published:
         _split(source.items, val_fraction, seed)
-    _check_splits(source.items, srcs[0])
+    _check_splits(source.items, srcs[0], source=source)
     labels, clipped, dropped = _labels(source)
     _check_splits(source.items, srcs[0], after="unreadable images were left out")
     if not any(labels):  # every image background: a misread layout (a VOC folder as --format yolo), nothing to learn
@@ -223,11 +223,12 @@ def _check_out(out: Path, srcs: list[Path]) -> None:
             raise UserError(f"'{out / sub}' is not empty: choose a new --out or empty it first")
 
 
-def _check_out_of_sources(out: Path, source: Source) -> None:
+def _check_out_of_sources(out: Path, source: Source, images: Path | None = None) -> None:
     """The output may not sit in a folder the source's images are in (a split folder, VOC's --images, COCO's image
-    folder): the written images would join that split, or the next conversion of the same source."""
+    folder), nor in --images, which is searched with its subfolders: the written images would join that split, or
+    the next conversion of the same source."""
     target = out.resolve()
-    for folder in sorted({it.path.resolve().parent for it in source.items}):
+    for folder in sorted({it.path.resolve().parent for it in source.items} | ({images.resolve()} if images else set())):
         if target.is_relative_to(folder):
             raise UserError(f"--out '{out}' is inside '{folder}', which holds the source's images: choose an output "
                             "folder outside it")
@@ -265,13 +266,18 @@ def _split(items: list[Item], val_fraction: float, seed: int) -> None:
         it.split = "val" if i in val else "train"
 
 
-def _check_splits(items: list[Item], src: Path, after: str = "") -> None:
-    """Both splits need images (Ultralytics refuses a data.yaml without them); one image cannot land twice."""
+def _check_splits(items: list[Item], src: Path, after: str = "", source: Source | None = None) -> None:
+    """Both splits need images (Ultralytics refuses a data.yaml without them); one image cannot land twice. A split
+    that may be empty for what the `source` reader could not match says so."""
     for split in ("train", "val"):
         if not any(it.split == split for it in items):
             if after:  # checked again once unreadable images are gone: see issues.txt for which
                 raise UserError(f"the {split} split of '{src}' has no readable image left ({after}): fix or replace "
                                 "its images")
+            if source is not None and source.unmatched:
+                raise UserError(f"the published {split} split of '{src}' has no image found, and "
+                                f"{len(source.unmatched)} {source.what} {source.fails} (first: {source.unmatched[0]}): "
+                                "pass --images DIR where the images are")
             raise UserError(f"the published {split} split of '{src}' is empty: add images to it")
     seen: dict[Path, str] = {}
     for it in items:  # by the file itself: one image reached by two spellings (../shared/x.jpg, shared/x.jpg)

@@ -21,7 +21,6 @@ ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
 UNLISTED = "annotations in no ImageSets/Main list (left out)"
 UNANNOTATED = "images beside annotated ones that no annotation names (left out)"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class ImageIndex:
@@ -29,14 +28,17 @@ class ImageIndex:
     in order, so the first one that holds a name wins."""
 
     def __init__(self, folders: list[Path]):
+        from .unlabeled import image_suffixes  # Ultralytics' own list: the formats it trains on
+
         self.folders = list(dict.fromkeys(f.resolve() for f in folders if f.is_dir()))
+        self.suffixes = image_suffixes()
         self.by_name: list[dict[str, list[Path]]] = []
         self.by_stem: list[dict[str, list[Path]]] = []
         for folder in self.folders:
             names: dict[str, list[Path]] = {}
             stems: dict[str, list[Path]] = {}
             for p in files_under(folder):
-                if p.suffix.lower() in IMAGE_SUFFIXES:
+                if p.suffix.lower() in self.suffixes:
                     names.setdefault(p.name.lower(), []).append(p)
                     stems.setdefault(p.stem.lower(), []).append(p)
             self.by_name.append(names)
@@ -91,14 +93,23 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         found_xml = xml_files(ann_dir)
         by_folder = (folder_splits(found_xml, ann_dir) if annotations is None else None) or {}
         xmls = [(p, by_folder.get(p)) for p in found_xml]
-    found, claimed = [], {}
+    parsed, owner, stale = [], {}, {}
     for xml, split in xmls:
         filename, path, objects, size = parse_xml(xml)
         image, why = resolve(index, xml, filename, path)
         if image is None:
             unmatched.append(f"{xml}: {why}")
-        elif image in claimed:
-            unmatched.append(f"{xml}: its image '{image}' is already the image of '{claimed[image]}'")
+            continue
+        parsed.append((xml, split, image, objects, size))
+        if image not in owner or (named_after(xml, image) and not named_after(owner[image], image)):
+            owner[image] = xml  # of several that name one image, the one named after it (a copied XML keeps its
+    found, claimed = [], {}  # <filename>); else the first
+    for xml, split, image, objects, size in parsed:
+        if owner[image] != xml:
+            unmatched.append(f"{xml}: it names '{image.name}', which is the image of '{owner[image]}'"
+                             + (" (named after it): fix its <filename> if it annotates another image"
+                                if named_after(owner[image], image) else ""))
+            stale[xml.stem.lower()] = xml
         else:
             claimed[image] = xml
             found.append((image, objects, split, size))
@@ -119,11 +130,16 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
              for image, objects, split, size in found]
     beside = {image.parent for image in claimed}  # images among the annotated ones that no annotation names
     unlisted = {p.stem.lower() for p in left}  # said already
-    bare = [p for folder in sorted(beside) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
+    bare = [p for folder in sorted(beside) for p in sorted(folder.iterdir()) if p.suffix.lower() in index.suffixes
             and p.is_file() and p not in claimed and p.stem.lower() not in unlisted]
-    issues += [f"{p}: no annotation names this image, left out" for p in bare]
+    issues += [f"{p}: its annotation '{stale[p.stem.lower()]}' names another image, left out" if p.stem.lower() in stale
+               else f"{p}: no annotation names this image, left out" for p in bare]
     checks[UNANNOTATED] = len(bare)
     return Source(list(names), items, searched, unmatched=unmatched, issues=issues, checks=checks)
+
+
+def named_after(xml: Path, image: Path) -> bool:
+    return xml.stem.lower() == image.stem.lower()
 
 
 def children(folder: Path, wanted: tuple[str, ...]) -> list[Path]:
