@@ -21,7 +21,7 @@ LABELS = {
     # of range; the third repeats it (dropped, so not also counted as clipped)
     "train/t1": "5 0.5 0.5 0.2 0.2\n0 0.5 0.5\n0 0.1 0.1 0.3 0.1 0.2 0.4\n0 0.1 0.1 0.3 0.1 0.2 0.4\n",  # class 5,
     # a short row, a polygon and the same polygon again
-    "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped
+    "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped (by convert, counted)
     "val/v0": "1 0.5 0.5 0.5 0.5\n",
     "val/v1": "0 0.3 0.3 0.4 0.4\n",
     "train/t4": "0 0.3 0.3 0.4 0.4\n",  # t4 has v1's bytes: the val copy is kept
@@ -50,10 +50,10 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     out = tmp_path / "out"
     assert s.names == ["cat", "dog"] and s.images == {"train": 4, "val": 2} and "published" in s.split
     assert s.checks == {
-        yf.BACKGROUND: 2, yf.OUT_OF_RANGE: 1, yf.NO_AREA: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 2,
+        yf.BACKGROUND: 1, yf.OUT_OF_RANGE: 1, yf.BEYOND: 1, yf.MALFORMED: 1, yf.POLYGONS: 1, yf.REPEATED: 2,
         yf.DUPLICATES: 1,
     }
-    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (5, 1, 0, 1)
+    assert (s.boxes, s.clipped, s.dropped, s.unmatched) == (5, 1, 1, 1)
     assert rows(out / "labels" / "train" / "t0.txt") == [pytest.approx([0, 0.3, 0.3, 0.4, 0.4], abs=1e-6),
                                                          pytest.approx([1, 0.85, 0.5, 0.3, 0.4], abs=1e-6)]
     assert rows(out / "labels" / "train" / "t1.txt") == [pytest.approx([0, 0.2, 0.25, 0.2, 0.3], abs=1e-6)]
@@ -62,11 +62,10 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
     issues = (out / "issues.txt").read_text()
     for needle in ("t0.txt line 2: box 0.9 0.5 0.4 0.4 is out of the 0-1 range", "class id 5 is beyond the 2 names",
                    "t1.txt line 2: '0 0.5 0.5' is not 'class cx cy w h'", "t4.jpg: the same bytes as",
-                   "(train and val splits)", "t3.txt line 1: box 0.5 0.5 0 0.1 has no width or height, dropped",
+                   "(train and val splits)", "t3.jpg: a cat box (20, 13.5, 20, 16.5) has no area inside the 40x30 image, dropped",
                    # the summary says every check is listed: these were counted only
                    "t0.txt line 3: repeats an earlier row of the file, dropped", "t1.txt line 4: repeats an earlier",
-                   "t1.txt line 3: a polygon of 3 points, taken as its box", "t2.jpg: no label row, kept as background",
-                   "t3.jpg: no label row, kept as background"):
+                   "t1.txt line 3: a polygon of 3 points, taken as its box", "t2.jpg: no label row, kept as background"):
         assert needle in issues, needle
     assert "ghost.txt: no image" in (out / "unmatched.txt").read_text()
     record = json.loads((out / "dataset.json").read_text())
@@ -334,9 +333,9 @@ def test_rounding_at_an_edge_is_not_clipping_and_a_box_off_the_image_is_dropped_
     (src / "data.yaml").write_text(yaml.safe_dump({"path": str(src), "train": "images/train", "val": "images/val",
                                                    "names": ["cat", "dog"]}))
     s = convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out")
-    assert (s.boxes, s.clipped) == (2, 0) and s.checks == {yf.NO_AREA: 1}
+    assert (s.boxes, s.clipped, s.dropped) == (2, 0, 1) and not s.checks
     issues = (tmp_path / "out" / "issues.txt").read_text()
-    assert "a.txt line 2: box 1.2 0.5 0.2 0.2 lies outside the image, dropped" in issues
+    assert issues.count("dropped") == 1 and "a.jpg: a dog box (44, 12, 52, 18) has no area inside the 40x30" in issues
     assert "out of the 0-1 range" not in issues and "clipped" not in issues
 
 
@@ -344,15 +343,16 @@ def label_rows(tmp_path: Path, text: str) -> tuple[list, list[str], dict[str, in
     """parse_label of one label file holding `text`: its rows, issues and counts."""
     label = tmp_path / "l.txt"
     label.write_text(text)
-    issues, counts = [], dict.fromkeys([yf.MALFORMED, yf.NO_AREA, yf.OUT_OF_RANGE, yf.POLYGONS, yf.REPEATED], 0)
+    issues, counts = [], dict.fromkeys([yf.MALFORMED, yf.OUT_OF_RANGE, yf.POLYGONS, yf.REPEATED], 0)
     return yf.parse_label(label, issues, counts), issues, counts
 
 
-def test_a_fractional_class_id_is_malformed_and_a_box_that_only_touches_the_edge_is_dropped(tmp_path):
-    """Class 1.5 is no class (Ultralytics refuses the file as corrupt); a box from x = 1 outwards clips to no width."""
+def test_a_fractional_class_id_is_malformed_and_a_box_that_only_touches_the_edge_is_no_clipped_box(tmp_path):
+    """Class 1.5 is no class (Ultralytics refuses the file as corrupt); a box from x = 1 outwards clips to no width,
+    so it goes on as it is, for convert to drop and count (not clip)."""
     got, issues, counts = label_rows(tmp_path, "1.5 0.5 0.5 0.2 0.2\n0 1.1 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n")
-    assert got == [pytest.approx((0, 0.4, 0.4, 0.6, 0.6))]
-    assert counts[yf.MALFORMED] == 1 and counts[yf.NO_AREA] == 1 and counts[yf.OUT_OF_RANGE] == 0, issues
+    assert got == [pytest.approx((0, 1.0, 0.4, 1.2, 0.6)), pytest.approx((0, 0.4, 0.4, 0.6, 0.6))]
+    assert counts[yf.MALFORMED] == 1 and counts[yf.OUT_OF_RANGE] == 0 and len(issues) == 1, issues
 
 
 def test_a_full_width_box_rounded_past_one_is_not_clipped(tmp_path):
@@ -441,3 +441,66 @@ def test_a_class_id_equal_to_the_name_count_is_beyond_the_names(tmp_path):
     (data.parent / "labels" / "train" / "train0.txt").write_text("2 0.5 0.5 0.3 0.3\n1 0.5 0.5 0.2 0.2\n")
     s = yf.read(data, None, None)
     assert s.checks[yf.BEYOND] == 1 and "class id 2 is beyond the 2 names (0 to 1)" in "\n".join(s.issues)
+
+
+@pytest.mark.parametrize("keys, val", [({"validation": "images/val"}, 2), ({"val": "images/train/../val",
+                                                                             "validation": "images/train"}, 2)])
+def test_a_validation_key_is_the_val_split_as_ultralytics_reads_it(tmp_path, keys, val):
+    # its 2 images vanished: a seeded split was made from train alone (Ultralytics renames it to val)
+    s = convert(split_dataset(tmp_path / "ds", {**keys, "names": ["a"]}), fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 4, "val": val} and "published" in s.split
+
+
+def test_boxes_off_the_image_or_without_area_are_counted_as_dropped(tmp_path):
+    # listed as dropped, but the summary and dataset.json said "0 dropped"
+    data = split_dataset(tmp_path / "ds", {"val": "images/val", "names": ["a"]})
+    (data.parent / "labels" / "train" / "train0.txt").write_text("0 1.5 1.5 0.2 0.2\n0 0.5 0.5 0.3 0.3\n")
+    (data.parent / "labels" / "train" / "train1.txt").write_text("0 0.5 0.5 0 0.2\n0 0.5 0.5 0.3 0.3\n")
+    s = convert(data, fmt="yolo", out=tmp_path / "out")
+    assert (s.boxes, s.clipped, s.dropped) == (6, 0, 2) and not s.checks
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["boxes"]["dropped"] == 2
+    assert "2 dropped (no area left or not finite), listed in" in Text.from_markup(s.render()).plain
+    assert (tmp_path / "out" / "issues.txt").read_text().count("has no area inside the 40x30 image, dropped") == 2
+
+
+def test_labels_in_pixels_are_one_line_naming_the_cause(tmp_path):
+    # "no box in the splits of ...: every image would be background; is it a YOLO dataset?"
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    data = split_dataset(tmp_path / "ds", {"val": "images/val", "names": ["a", "b"]})
+    for label in (data.parent / "labels").rglob("*.txt"):
+        label.write_text("0 12 8 4 3\n1 30 20 5 6\n")
+    r = CliRunner().invoke(app, ["data", "convert", str(data), "--format", "yolo", "--out", str(tmp_path / "out")],
+                           terminal_width=400)
+    assert_one_line_error(r, "all 12 boxes in the splits of", "lie outside the 0-1 range of YOLO coordinates",
+                          "are they in pixels?", "divided by the image's width and height")
+    assert not (tmp_path / "out").exists()
+
+
+def test_images_with_a_data_yaml_is_refused_in_one_line(tmp_path):
+    # --images "always wins" but was never read: the yaml's own images were converted
+    data = split_dataset(tmp_path / "ds", {"val": "images/val", "names": ["a"]})
+    (tmp_path / "other").mkdir()
+    for src in (data, data.parent):
+        with pytest.raises(UserError, match="--images is for a YOLO folder without a data.yaml: .* names the image "
+                                            "folder of each split; leave out --images") as e:
+            convert(src, fmt="yolo", out=tmp_path / "out", images=tmp_path / "other")
+        assert "\n" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("nc", ["4", 4.0, " 4 "])
+def test_nc_written_as_text_or_a_float_is_the_class_count(tmp_path, nc):
+    # nc '4' was ignored: 1 class (the largest id used, plus one) where Ultralytics reads 4
+    s = convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": nc}), fmt="yolo", out=tmp_path / "out")
+    assert s.names == [f"class_{i}" for i in range(4)]
+
+
+@pytest.mark.parametrize("nc", ["four", 2.5, "2.5", [2]])
+def test_nc_that_is_no_whole_number_is_one_line(tmp_path, nc):
+    with pytest.raises(UserError, match=r"'nc: .*' is not a whole number: write the class count") as e:
+        convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": nc}), fmt="yolo", out=tmp_path / "out")
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()

@@ -131,8 +131,9 @@ def convert(
     """Convert a Pascal VOC, COCO or YOLO dataset to a clean YOLO dataset under `out`, with data.yaml and
     dataset.json (per-class box counts, box sizes at `imgsz`).
 
-    `images`/`annotations` name the folders when the layout is not one the readers know; they always win. The
-    published split is kept when the source has one; otherwise a seeded split of `val_fraction` goes to val.
+    `images`/`annotations` name the folders when the layout is not one the readers know; they always win (a YOLO
+    data.yaml names its splits' folders itself, and is refused `images`). The published split is kept when the
+    source has one; otherwise a seeded split of `val_fraction` goes to val.
     `names` fixes the class order (VOC: default alphabetical; YOLO: default data.yaml or classes.txt).
     """
     from . import coco, voc, yolofmt

@@ -4,7 +4,8 @@ convert. It is where `train`'s preflight sends data that fails its checks.
 Found and fixed: images without labels (kept as background), boxes out of range (clipped), class ids beyond the names
 and malformed rows (dropped), polygons (taken as their box), repeated rows and images with the same bytes (the first
 kept), train images val or test also lists (left out of train), label files without an image (listed), and a missing
-split (made). Each is counted and listed in issues.txt.
+split (made). Each is counted and listed in issues.txt. Boxes with no area inside the image go on to convert, which
+drops, counts and lists them as it does VOC's and COCO's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
 
 BACKGROUND = "images without labels (kept as background)"
 OUT_OF_RANGE = "boxes out of range (clipped)"
-NO_AREA = "boxes without width or height (dropped)"
 BEYOND = "boxes with a class id beyond the names (dropped)"
 MALFORMED = "malformed label rows (dropped)"
 POLYGONS = "polygons (taken as their box)"
@@ -37,9 +37,11 @@ LEAKED = "train images also in val or test (left out of train)"
 def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     """Images and boxes of a YOLO dataset; `names` (or data.yaml, or classes.txt) gives the classes."""
     yaml_file = src if src.is_file() else data_yaml_in(src)
+    if yaml_file is not None and images is not None:  # which split's images would it be? the yaml says each's
+        raise UserError(f"--images is for a YOLO folder without a data.yaml: '{yaml_file}' names the image folder of "
+                        "each split; leave out --images, or fix the paths (or 'path:') in the data.yaml")
     source = Source([], [], "", what="label files", clips_listed=True)  # parse_label lists them by label line
-    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, NO_AREA, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES,
-                            LEAKED], 0)
+    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES, LEAKED], 0)
     if yaml_file is not None:
         splits, yaml_names = from_yaml(yaml_file, source.issues, counts)
         source.searched = f"the splits of '{yaml_file}'"
@@ -73,6 +75,10 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
                 counts[BEYOND] += 1
             else:
                 rows.append((c, *box))
+        rows_of[item.path] = rows
+    check_normalised(rows_of, source.searched)
+    for item in source.items:
+        rows = rows_of[item.path]
         item.size = image_size(item.path)
         if item.size is not None:
             w, h = item.size
@@ -83,6 +89,22 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     counts[BACKGROUND] = len(background)
     source.checks = counts
     return source
+
+
+def check_normalised(rows_of: dict[Path, list], searched: str) -> None:
+    """Refuse labels whose every box lies beyond 0-1, as pixel coordinates do: convert would drop each one and call
+    the dataset boxless."""
+    boxes = [box for rows in rows_of.values() for _, *box in rows]
+    if boxes and all(not inside(box) and not all(-EPS <= v <= 1 + EPS for v in box) for box in boxes):
+        raise UserError(f"all {len(boxes)} boxes in {searched} lie outside the 0-1 range of YOLO coordinates, so each "
+                        "would be dropped: are they in pixels? write each row as 'class cx cy w h' divided by the "
+                        "image's width and height")
+
+
+def inside(box) -> bool:
+    """Whether a normalised (x1, y1, x2, y2) box keeps some area once clipped to the image."""
+    x1, y1, x2, y2 = box
+    return min(x2, 1) > max(x1, 0) and min(y2, 1) > max(y1, 0)
 
 
 def data_yaml_in(folder: Path) -> Path | None:
@@ -117,6 +139,8 @@ def from_yaml(path: Path, issues: list[str],
                         "'names:' are named by id)")
     if not isinstance(raw.get("path") or "", str):
         raise UserError(f"'{path}': 'path:' must be a folder, got {raw['path']!r}: fix it")
+    if "validation" in raw and "val" not in raw:  # Ultralytics renames it, with a warning
+        raw["val"] = raw.pop("validation")
     root = dataset_root(path, raw)
     splits = {}
     for split in SPLITS:
@@ -140,11 +164,23 @@ def from_yaml(path: Path, issues: list[str],
         splits = {None: sorted(set(splits["train"]))}
     else:
         splits["train"] = train_apart(path, splits, issues, counts)
-    names = yaml_names(raw.get("names"), path)
-    if names is None and isinstance(raw.get("nc"), int) and not isinstance(raw["nc"], bool) and raw["nc"] > 0:
-        issues.append(f"{path}: no class names, nc {raw['nc']}: named by id")  # ids unused in the labels count too
-        names = [f"class_{i}" for i in range(raw["nc"])]
+    names, nc = yaml_names(raw.get("names"), path), yaml_nc(raw.get("nc"), path)
+    if names is None and nc is not None and nc > 0:
+        issues.append(f"{path}: no class names, nc {nc}: named by id")  # ids unused in the labels count too
+        names = [f"class_{i}" for i in range(nc)]
     return splits, names
+
+
+def yaml_nc(nc, path: Path) -> int | None:
+    """`nc:` as Ultralytics reads it: a whole number, also written '4' or 4.0."""
+    if nc is None:
+        return None
+    try:
+        if float(nc) == int(float(nc)):
+            return int(float(nc))
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise UserError(f"'{path}': 'nc: {nc}' is not a whole number: write the class count, e.g. nc: 3")
 
 
 def dataset_root(path: Path, raw: dict) -> Path:
@@ -274,27 +310,20 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
             continue
         if len(coords) == 4:
             cx, cy, w, h = coords
-            if w <= 0 or h <= 0:  # no box to clip: dropped, and said so, not counted as clipped
-                issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords)} has no width or height, dropped")
-                counts[NO_AREA] += 1
-                continue
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            outside = not all(-EPS <= v <= 1 + EPS for v in coords)
         else:
             xs, ys = coords[0::2], coords[1::2]
             box = (min(xs), min(ys), max(xs), max(ys))
-            outside = not all(-EPS <= v <= 1 + EPS for v in coords)
         key = (int(c), *(round(v, 6) for v in box))
         if key in seen:  # before the range check: a dropped row is not also counted as clipped
             issues.append(f"{where}: repeats an earlier row of the file, dropped")
             counts[REPEATED] += 1
             continue
         seen.add(key)
-        if outside or not all(-EPS <= v <= 1 + EPS for v in box):
-            if min(box[2], 1) <= max(box[0], 0) or min(box[3], 1) <= max(box[1], 0):  # said once, as dropped
-                issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} lies outside the image, dropped")
-                counts[NO_AREA] += 1
-                continue
+        if not inside(box):  # no width or height, or off the image: convert drops, counts and lists it, once
+            rows.append((int(c), *box))
+            continue
+        if not all(-EPS <= v <= 1 + EPS for v in (*coords, *box)):
             issues.append(f"{where}: box {' '.join(f'{v:g}' for v in coords[:4])} is out of the 0-1 range, clipped")
             counts[OUT_OF_RANGE] += 1
         if len(coords) > 4:
