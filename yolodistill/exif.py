@@ -46,7 +46,7 @@ def skipped(path: Path) -> str | None:
             w, h = exif_size(img)
             if min(w, h) < 10:
                 return f"its size {w}x{h} is under 10 px, which Ultralytics does not train on"
-            if img.format in ("JPEG", "MPO"):
+            if img.format == "JPEG":  # as check_image: a JPEG, not an MPO
                 with open(path, "rb") as f:
                     f.seek(-2, 2)
                     if f.read() != b"\xff\xd9":  # no end marker: cut short, or trailing bytes
