@@ -359,6 +359,34 @@ def test_an_onnx_file_without_ultralytics_metadata_is_benched_at_its_graph_s_siz
         bn.bench([bare], data=learnable_data, json_path=tmp_path / "c.json", console=quiet(), batch=2, **FAST)
 
 
+def test_figures_come_from_the_checkpoint_an_export_was_made_from_only(run, learnable_data, trained_student,
+                                                                        tmp_path):
+    """Params and GFLOPs are read from the .pt of the export's name: a teacher copied there gave the student's ONNX
+    row the teacher's (9.5 M parameters for a 2.4 M model), without a word. Its metadata says whose export it is. A
+    checkpoint named Best.PT, which Ultralytics loads and exports, is benched too."""
+    from ultralytics.utils.torch_utils import get_num_params
+
+    from .conftest import SYNTH_NAMES
+
+    shutil.copy2(weights_of(run) / "best.onnx", tmp_path / "best.onnx")
+    save_checkpoint("yolo26s.yaml", tmp_path / "best.pt", names=SYNTH_NAMES)
+    console = quiet()
+    (row,) = bn.bench([tmp_path / "best.onnx"], data=learnable_data, json_path=tmp_path / "b.json", console=console,
+                      **FAST)
+    assert row["params"] is None and row["flops_g"] is None
+    assert "best.pt beside best.onnx is not the model it was exported from (Ultralytics YOLO26n model" in " ".join(
+        console.export_text().split())
+    shutil.copy2(trained_student, tmp_path / "best.pt")
+    os.rename(tmp_path / "best.pt", tmp_path / "Best.PT")
+    os.rename(tmp_path / "best.onnx", tmp_path / "Best.onnx")
+    console = quiet()
+    rows = bn.bench([tmp_path / "Best.PT", tmp_path / "Best.onnx"], data=learnable_data, json_path=tmp_path / "c.json",
+                    console=console, **FAST)
+    student = bn.load_model(trained_student).model.fuse(verbose=False)
+    assert [r["format"] for r in rows] == ["pt", "onnx"]
+    assert rows[0]["params"] == rows[1]["params"] == get_num_params(student) and "Warning" not in console.export_text()
+
+
 def test_a_static_export_at_another_batch_is_refused(synth_data, tmp_path, monkeypatch):
     """AutoBackend pads a batch-1 input with zeros up to a static export's batch, so its latency would be 4 images'."""
     from ultralytics import YOLO

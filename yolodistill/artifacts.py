@@ -181,3 +181,62 @@ def export_folder(weights: Path, artifact: str):
             shutil.rmtree(tmp, ignore_errors=True)
     for record in paths.held:
         LOGGER.handle(record)
+
+
+EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$", re.IGNORECASE)
+
+
+def source_checkpoint(path: Path) -> Path | None:
+    """The .pt an artifact was exported from, if it is still beside it: the .pt of its name, where it is the model the
+    export's metadata describes (a teacher copied beside a student's export gave the teacher's parameters)."""
+    if path.suffix.lower() == ".pt":
+        return path
+    pt = named_checkpoint(path)
+    return pt if pt is not None and describes(export_metadata(path), pt) else None
+
+
+def named_checkpoint(path: Path) -> Path | None:
+    """The .pt beside an export that has its name (best.pt for best.onnx or best_int8_openvino_model/)."""
+    m = EXPORT_NAME.match(path.name)
+    return next((p for p in sorted(path.parent.glob(f"{glob_escape(m['stem'])}.[pP][tT]")) if p.is_file()), None) \
+        if m else None
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def describes(meta: dict, pt: Path) -> bool:
+    """Whether an export's metadata fits checkpoint `pt`: Ultralytics' description of it ('Ultralytics YOLO26n model
+    trained on data.yaml'), its classes and stride. Metadata without them says nothing against it; each format
+    writes them its own way (ONNX as text, an engine's JSON with text keys)."""
+    import ast
+
+    if not {"description", "names", "stride"} & meta.keys():
+        return True
+    key = (str(pt.resolve()), pt.stat().st_mtime_ns)
+    if key not in _described:
+        from .export import load_model  # export imports this module
+
+        model = load_model(pt).model
+        yaml_file = model.yaml.get("yaml_file", pt) if isinstance(getattr(model, "yaml", None), dict) else pt
+        data = model.args.get("data") if isinstance(getattr(model, "args", None), dict) else ""
+        _described[key] = {"description": f"Ultralytics {Path(yaml_file).stem.replace('yolo', 'YOLO')} model "
+                                          f"{f'trained on {data}' if data else ''}".strip(),
+                           "names": class_names(model.names), "stride": int(max(model.stride))}
+    given = dict(meta)
+    try:
+        if isinstance(given.get("names"), str):
+            given["names"] = ast.literal_eval(given["names"])
+        given.update({k: f(given[k]) for k, f in (("names", class_names), ("stride", int),
+                                                  ("description", lambda d: str(d).strip())) if k in given})
+    except (ValueError, SyntaxError, TypeError, AttributeError):
+        return True  # unreadable: nothing to go by
+    return all(given[k] == v for k, v in _described[key].items() if k in given)
+
+
+def class_names(names) -> dict[int, str]:
+    return {int(k): str(v) for k, v in (names.items() if isinstance(names, dict) else enumerate(names))}
+
+
+_described: dict[tuple[str, int], dict] = {}  # a checkpoint's own, read once a bench

@@ -26,7 +26,7 @@ from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      is_url, root_cause)
-from .artifacts import export_metadata, graph_head
+from .artifacts import EXPORT_NAME, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
@@ -34,15 +34,14 @@ from .parity import runtime_precision
 from .utils import cpu_threads, quieter
 
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
-EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$")
 
 
 def artifact_format(path: Path) -> str:
     """pt, onnx, openvino or engine, from the name Ultralytics gives each artifact."""
     if path.is_dir() and path.name.endswith("_openvino_model"):
         return "openvino"
-    if path.is_file() and path.suffix in SUFFIX_FORMATS:
-        return SUFFIX_FORMATS[path.suffix]
+    if path.is_file() and path.suffix.lower() in SUFFIX_FORMATS:  # Best.PT loads as Ultralytics loads it
+        return SUFFIX_FORMATS[path.suffix.lower()]
     if not path.exists():
         if is_url(path):  # a Path has folded its // to /
             url = re.sub(r"^(https?):/+", r"\1://", str(path), flags=re.I)
@@ -71,13 +70,12 @@ def exports_beside(best: Path) -> list[Path]:
     return out
 
 
-def source_checkpoint(path: Path) -> Path | None:
-    """The .pt an artifact was exported from, if it is still beside it."""
-    if path.suffix == ".pt":
-        return path
-    m = EXPORT_NAME.match(path.name)
-    pt = path.parent / f"{m['stem']}.pt" if m else None
-    return pt if pt and pt.is_file() else None
+def warn_other_source(path: Path, console: Console) -> None:
+    """Say so where the .pt of an export's name is another model than the export: its figures are left out."""
+    if path.suffix.lower() != ".pt" and (pt := named_checkpoint(path)) and source_checkpoint(path) is None:
+        console.print(f"[yellow]Warning:[/] {escape(pt.name)} beside {escape(path.name)} is not the model it was "
+                      f"exported from ({escape(str(export_metadata(path).get('description', '')).strip())}, by its "
+                      "metadata): its parameters, GFLOPs and dataset are not read from it", soft_wrap=True)
 
 
 def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tuple[dict, Path]:
@@ -329,6 +327,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
             check_detector(path, fmt)
             if pt := source_checkpoint(path):  # read for its data, parameters and FLOPs
                 check_no_quote(pt, f"{path.name}'s checkpoint", "move the export and its .pt elsewhere")
+            warn_other_source(path, console)
         return chosen
     best = newest_best(root)
     check_detector(best, "pt")
@@ -343,6 +342,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
         if p != best and p.stat().st_mtime < best.stat().st_mtime:  # a run retrained into the folder (--exist-ok)
             console.print(f"[yellow]Warning:[/] {escape(p.name)} is older than {escape(best.name)} beside it, so it "
                           "may be an export of earlier weights: export again to bench the current ones")
+        warn_other_source(p, console)
         chosen.append((p, fmt))
     return chosen
 
