@@ -103,6 +103,37 @@ def text_file(path: Path, text: str) -> Path:
     return path
 
 
+def test_split_lists_of_any_name_are_read_as_ultralytics_reads_them(tmp_path):
+    """train.list (or train.TXT) names the split's images as train.txt does; only .txt was read, so the split was
+    'no images' and the advised data convert found none either."""
+    from yolodistill.convert import convert
+
+    data = make_synthetic(tmp_path / "d", images=10, imgsz=32)
+    for split, name in (("train", "train.list"), ("val", "val.TXT")):
+        files = sorted((data.parent / "images" / split).glob("*.png"))
+        (data.parent / name).write_text("".join(f"./images/{split}/{f.name}\n" for f in files))
+    listed = tmp_path / "d" / "listed.yaml"
+    listed.write_text(yaml.safe_dump({"path": str(data.parent), "train": "train.list", "val": "val.TXT",
+                                      "names": ["circle", "square", "triangle"]}))
+    info = check_data(listed)
+    assert len(info["names"]) == 3
+    s = convert(listed, fmt="yolo", out=tmp_path / "clean")
+    assert s.images["train"] + s.images["val"] == 10
+
+
+def test_names_numbered_from_1_are_told_how_to_fix_not_sent_to_convert(synth_data, tmp_path):
+    """Ultralytics refuses names keyed 1..N ('invalid class indices 1-3 defined in your dataset YAML'); the advised
+    data convert refused the same yaml, so the user went round in a circle."""
+    raw = yaml.safe_load(Path(synth_data).read_text())
+    raw.update(path=str(Path(synth_data).parent), names={1: "circle", 2: "square", 3: "triangle"})
+    bad = tmp_path / "one-based.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(UserError, match="number the names 0 to N-1 in the yaml, and the class ids in the label files "
+                                        "to match") as e:
+        check_data(bad)
+    assert "data convert" not in str(e.value)
+
+
 def test_a_data_yaml_whose_folders_are_missing_logs_no_blank_line_above_its_error(synth_data, tmp_path):
     """Ultralytics logs an empty line before it raises: a blank line above the one line of the error."""
     raw = yaml.safe_load(synth_data.read_text())

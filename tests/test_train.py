@@ -67,6 +67,23 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     assert recipe["images"] == {"labelled": trained_on, "unlabeled": 0}  # the recipe says what the run trained on
 
 
+@pytest.mark.parametrize("teacher_fixture, student, lacking", [("teacher11", "yolo26n.yaml", "teacher"),
+                                                               ("teacher26", "yolo11n.yaml", "student")])
+def test_kd_one2one_on_a_pair_without_the_branch_is_refused(request, teacher_fixture, student, lacking, synth_data,
+                                                            tmp_path):
+    """The one-to-one terms need YOLO26's NMS-free branch in both models; without it the run trained as if the flag
+    were off, and said kd_one2one: true in distill.yaml. compare refuses it before plain and builtin train."""
+    teacher = request.getfixturevalue(teacher_fixture)
+    for command in ("train", "compare"):
+        result = CliRunner().invoke(app, [command, "--teacher", str(teacher), "--student", student, "--data",
+                                          str(synth_data), "--imgsz", "64", "--epochs", "1", "--device", "cpu",
+                                          "--project", str(tmp_path), "--kd-one2one"])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert (f"Error: kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the {lacking} lacks: drop "
+                "--kd-one2one") in " ".join(result.output.split())
+    assert not list(tmp_path.iterdir())
+
+
 def test_student_from_yaml_starts_from_the_teacher(teacher26, synth_data, tmp_path):
     """Weight selection at build time, also where a DDP worker loads the teacher itself; off when asked."""
     import copy

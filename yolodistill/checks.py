@@ -29,6 +29,7 @@ class Plan:
     args: dict[str, Any]
     teacher: torch.nn.Module
     pretrained: torch.nn.Module | None = None  # pretrained=PATH's model, loaded once by the checks
+    student: torch.nn.Module | None = None  # as checked: built from its yaml, or its .pt loaded
 
 
 LOADER_FAILURES = ("No valid images found", "No labels found", "does not exist", "Error loading data from")
@@ -82,6 +83,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
             fix = "fix its 'path:', 'train:' and 'val:' so they point at the image folders"
         if isinstance(e, ConnectionError):  # Ultralytics' download failure: a yaml's download, on a machine offline
             fix = "connect this machine to the internet, or download the dataset by hand and set the yaml's 'path'"
+        if "defined in your dataset YAML" in str(e):  # names keyed 1..N or with gaps: data convert refuses them too
+            fix = "number the names 0 to N-1 in the yaml, and the class ids in the label files to match"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
@@ -446,4 +449,4 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         model=local_path(student), data=local_path(data), distill_model=local_path(teacher), task="detect",
         mode="train", name=args["name"] or "exp",
     )
-    return Plan(args=args, teacher=teacher_model, pretrained=pretrained_model)
+    return Plan(args=args, teacher=teacher_model, pretrained=pretrained_model, student=student_model)

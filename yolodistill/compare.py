@@ -333,6 +333,7 @@ def compare(
     from ultralytics.data.utils import check_det_dataset
 
     from .data import fingerprint
+    from .model import check_one2one
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -369,6 +370,8 @@ def compare(
     check_inputs_outside([save_dir / f"{m}-seed{s}" / "weights" for s in seeds for m in methods], "this comparison",
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
+    if "ours" in methods:
+        check_one2one(distill, plan.teacher, plan.student)
     images = fingerprint(check_det_dataset(str(plan.args["data"])))
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled

@@ -26,15 +26,19 @@ def fingerprint(data: dict) -> dict[str, list]:
 
 
 def split_images(source: str | Path | list) -> list[Path]:
-    """Image files a resolved split names, in Ultralytics' layouts: folders (searched) or .txt lists, sorted."""
+    """Image files a resolved split names, in Ultralytics' layouts: folders (searched) or list files (any name, as
+    Ultralytics reads them: train.txt, train.list), sorted."""
     from ultralytics.data.utils import IMG_FORMATS
 
     files: list[Path] = []
     for src in map(Path, source if isinstance(source, list) else [source]):
         if src.is_dir():
             files += [p for p in files_under(src) if p.suffix[1:].lower() in IMG_FORMATS]
-        elif src.suffix == ".txt" and src.is_file():  # as Ultralytics reads a list: './x' from its folder, the rest
-            lines = [x.strip() for x in src.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
+        elif src.is_file() and src.suffix[1:].lower() not in IMG_FORMATS:  # as Ultralytics reads a list: './x' from
+            try:  # its folder, the rest as they are
+                lines = [x.strip() for x in src.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
+            except (UnicodeDecodeError, OSError):  # no list of paths: no images, which the checks name
+                continue
             files += [listed(src, x) for x in lines if x.rpartition(".")[-1].lower() in IMG_FORMATS]
     return files
 

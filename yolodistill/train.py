@@ -44,7 +44,7 @@ from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
 from .errors import UserError, batch_of_one_refused, disk_full, first_line
-from .model import KDModel, ProfiledPair, load_teacher
+from .model import KDModel, ProfiledPair, check_one2one, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
@@ -419,6 +419,7 @@ def train(
                             "builtin method)")
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
+        check_one2one(distill, plan.teacher, plan.student)
         distill = unlabeled_sources(distill, plan.args["data"], run_dir(plan.args))
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
                                       pretrained=plan.pretrained)
