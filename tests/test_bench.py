@@ -260,6 +260,10 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     for one in (str(gone), gone):
         with pytest.raises(UserError, match=f"artifact '{gone}' does not exist"):
             bn.bench(one, data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="artifacts are paths .*, got 123"):  # a TypeError in Path(123)
+        bn.bench([123], data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="data must be the path of a dataset .yaml, got 5"):
+        bn.bench([save_checkpoint("yolo26n.yaml", tmp_path / "m.pt")], data=5, console=quiet(), **FAST)
     for key, value in [("runs", 2.5), ("warmup", "3")]:  # 2.5: a TypeError in range(); '3': in a comparison
         with pytest.raises(UserError, match=f"--{key} must be a whole number, got {value!r}"):
             bn.bench([gone], data=synth_data, console=quiet(), **{**FAST, key: value})

@@ -392,10 +392,20 @@ def test_unknown_format_is_a_user_error():
     (dict(format=None), "unknown --format None"),  # AttributeError on None.lower()
     (dict(max_drop="0.1"), "--max-drop must be a number, got '0.1'"),  # TypeError in 0 <= '0.1'
     (dict(weights=None), "--weights must be the path of a file, got None"),  # TypeError in Path(None)
+    (dict(simplify="no"), "simplify must be True or False, got 'no'"),  # the string's truth: simplified
+    (dict(half="yes"), "half must be True or False, got 'yes'"),
+    (dict(nms="no"), r"nms must be True or False \(or None\), got 'no'"),
 ])
 def test_python_arguments_of_the_wrong_type_are_one_line(kwargs, message):
     with pytest.raises(UserError, match=message):
         ex.export_model(**{"weights": "missing.pt", **kwargs})
+
+
+def test_data_that_is_no_path_is_one_line_from_python(weights):
+    """export_model(w, data=123) was a TypeError in pathlib once the checkpoint had loaded."""
+    with pytest.raises(UserError, match="data must be the path of a dataset .yaml, got 123: pass its path"):
+        ex.export_model(weights, data=123)
+    assert [p.name for p in weights.parent.iterdir()] == [weights.name]
 
 
 def test_weights_under_an_apostrophe_are_refused_before_any_work(weights, tmp_path):

@@ -109,6 +109,8 @@ def load_data(data: str | Path, named: str = "") -> dict:
     says which yaml it is in messages (by default the --data given)."""
     from ultralytics.data.utils import check_det_dataset
 
+    if not isinstance(data, (str, Path)):  # from Python: a number was a TypeError deep in pathlib
+        raise UserError(f"data must be the path of a dataset .yaml, got {data!r}: pass its path")
     bare = Path(data).name == str(data) and Path(data).suffix.lower() in (".yaml", ".yml")
     if not named and bare and not Path(data).exists():  # coco8.yaml: a name train fetches
         raise UserError(f"--data '{data}' is not a file here: export and bench read a dataset yaml on disk (train "
@@ -317,6 +319,9 @@ def export_model(
     from .loading import check_task, local_checkpoint, model_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
+    for flag, value in (("half", half), ("int8", int8), ("dynamic", dynamic), ("simplify", simplify), ("nms", nms)):
+        if not isinstance(value, bool) and not (flag == "nms" and value is None):  # 'no' from Python read as true
+            raise UserError(f"{flag} must be True or False{' (or None)' if flag == 'nms' else ''}, got {value!r}")
     validate_options(fmt, half, int8, batch, max_drop)
     check_export_words(words, fmt)
     device = check_device(device, several=False)
