@@ -327,7 +327,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
         for path, fmt in chosen:
             check_runtime(fmt, device)
             check_detector(path, fmt)
-            if pt := source_checkpoint(path):  # read for its data, parameters and FLOPs
+            if pt := path if fmt == "pt" else named_checkpoint(path):  # read for its data, parameters and FLOPs
                 check_no_quote(pt, f"{path.name}'s checkpoint", "move the export and its .pt elsewhere")
             warn_other_source(path, console)
         return chosen

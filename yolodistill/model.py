@@ -345,9 +345,11 @@ class KDModel(DistillationModel):
 def check_one2one(settings, teacher: torch.nn.Module, student: torch.nn.Module) -> None:
     """kd_one2one distils YOLO26's one-to-one (NMS-free) branch; a pair where either model lacks it trained as if it
     were off, with kd_one2one: true in distill.yaml."""
-    lacking = [role for role, m in (("teacher", teacher), ("student", student))
-               if not hasattr(m.model[-1], "one2one_cv2")]
-    if settings.kd_one2one and lacking:
+    if not settings.kd_one2one:
+        return
+    lacking = [role for role, m in (("teacher", teacher), ("student", student))  # a distillation checkpoint's student
+               if not hasattr(getattr(m, "student_model", m).model[-1], "one2one_cv2")]
+    if lacking:
         raise UserError(f"kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the "
                         f"{' and the '.join(lacking)} lacks: drop --kd-one2one (or kd_one2one from the --config recipe)")
 
