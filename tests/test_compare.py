@@ -338,6 +338,34 @@ def test_an_ultralytics_arm_s_batch_of_one_refusal_is_bad_input(tmp_path):
     assert not (tmp_path / "plain-seed0").exists()  # a rerun would otherwise resume into a folder with no run
 
 
+@pytest.mark.parametrize("method", ["ours", "plain"])
+def test_a_full_disk_keeps_what_trained_and_says_to_rerun_the_comparison(teacher26, synth_data, tmp_path, monkeypatch,
+                                                                         method):
+    """The third checkpoint write (epoch 2's last.pt) meets a full disk. Ours' train() said 'train --resume', and the
+    comparison then removed its own new folder, that last.pt with it."""
+    import errno
+
+    write_bytes, writes = Path.write_bytes, []
+
+    def full_disk(self, data):
+        if ".pt" in self.name:
+            writes.append(self.name)
+            if len(writes) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(synth_data), "--imgsz", "64", "--epochs", "2", "--seeds", "0", "--methods",
+                                      method, "--workers", "0", "--device", "cpu", "--project", str(tmp_path),
+                                      "--name", "full", "plots=False"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert (f"Error: no space left on the device to write {tmp_path / 'full'}: free some space and continue with (0 of "
+            "1 runs finished, kept by it): yolodistill compare") in text and text.endswith("--exist-ok")
+    assert (tmp_path / "full" / f"{method}-seed0" / "weights" / "last.pt").is_file()
+
+
 def test_a_comparison_refused_before_any_run_finished_leaves_no_folder(teacher26, tmp_path):
     """The batch-of-one refusal comes once the plain run's folder exists: a new comparison folder went with it (a rerun
     was refused as 'exists'), and one reused with --exist-ok keeps what was there."""

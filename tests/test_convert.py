@@ -495,7 +495,7 @@ def test_a_published_split_whose_images_were_not_found_says_so(tmp_path):
         (ann / f"instances_{split}.json").write_text(json.dumps(data))
     with pytest.raises(UserError, match=r"the published val split of .* has no image found, and 2 images the JSON "
                                         r"names are not on disk \(first: .*instances_val.json: image '4.png'.*\): "
-                                        "pass --images DIR where the images are"):
+                                        "if they are its images, pass --images DIR where they are"):
         convert(tmp_path / "set", fmt="coco", out=tmp_path / "out")
 
 
@@ -547,9 +547,12 @@ def test_images_ultralytics_would_leave_out_are_left_out_and_listed(tmp_path, fm
     for name in names:
         image(src / name, w=64, h=48)
     image(src / "tiny.png", w=8, h=8)
+    from PIL import Image
+
+    Image.new("RGB", (64, 48)).save(src / "gif.jpg", format="GIF")  # a GIF under a .jpg name: Ultralytics drops it
     whole = (src / "0.jpg").read_bytes()
     (src / "0.jpg").write_bytes(whole[: len(whole) // 2])
-    all_names = [*names, "tiny.png"]
+    all_names = [*names, "tiny.png", "gif.jpg"]
     boxes = [(i, 7, [2, 2, 4, 4] if n == "tiny.png" else [4, 4, 26, 26]) for i, n in enumerate(all_names)]  # x y w h
     if fmt == "voc":
         for i, name in enumerate(all_names):
@@ -557,14 +560,15 @@ def test_images_ultralytics_would_leave_out_are_left_out_and_listed(tmp_path, fm
             voc_xml(src / f"{Path(name).stem}.xml", [("cat", (x, y, x + w, y + h))], filename=name)
     else:
         data = coco_dict(all_names, boxes, size=(64, 48))
-        data["images"][-1].update(width=8, height=8)
+        data["images"][-2].update(width=8, height=8)
         (src / "ann.json").write_text(json.dumps(data))
     s = convert(src if fmt == "voc" else src / "ann.json", fmt=fmt, out=tmp_path / "out", val_fraction=0.25, seed=0)
     issues = (tmp_path / "out" / "issues.txt").read_text()
-    assert sum(s.images.values()) == 5 and s.checks["unreadable images (left out)"] == 2, s.render()
+    assert sum(s.images.values()) == 5 and s.checks["unreadable images (left out)"] == 3, s.render()
     assert "0.jpg: Ultralytics cannot read it (image file is truncated" in issues
     assert "tiny.png: its size 8x8 is under 10 px, which Ultralytics does not train on, left out" in issues
     info = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    assert "gif.jpg: it is a GIF file, a format Ultralytics does not train on, left out" in issues
     kept = sum(len(YOLODataset(img_path=str(tmp_path / "out" / info[split]), data={**info, "channels": 3},
                                augment=False).im_files) for split in ("train", "val"))
     assert kept == sum(s.images.values())

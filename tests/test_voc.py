@@ -591,3 +591,15 @@ def test_every_image_format_ultralytics_trains_on_is_found(tmp_path):
         voc_xml(src / f"plain{k}.xml", [("cat", CAT)], filename=f"plain{k}.jpg")
     s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
     assert s.unmatched == 0 and sum(s.images.values()) == 3 and "i0.jp2" in labels_by_image(tmp_path / "out")
+
+
+def test_an_image_found_by_stem_beside_its_phone_original_is_the_usual_format(tmp_path):
+    """<filename>IMG_1</filename> (no suffix) with IMG_1.jpg and the phone's IMG_1.heic beside it: once every format
+    Ultralytics reads was searched, the stem named two images and the annotation was left out."""
+    src = tmp_path / "set"
+    for k in range(3):
+        image(src / f"IMG_{k}.jpg", seed=k)
+        (src / f"IMG_{k}.heic").write_bytes(b"a phone's original")
+        voc_xml(src / f"IMG_{k}.xml", [("cat", CAT)], filename=f"IMG_{k}")
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
+    assert s.unmatched == 0 and sorted(labels_by_image(tmp_path / "out")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]

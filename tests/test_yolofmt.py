@@ -504,3 +504,27 @@ def test_nc_that_is_no_whole_number_is_one_line(tmp_path, nc):
     with pytest.raises(UserError, match=r"'nc: .*' is not a whole number: write the class count") as e:
         convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": nc}), fmt="yolo", out=tmp_path / "out")
     assert "\n" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+def test_a_data_yaml_s_missing_images_are_put_down_to_its_paths_not_to_images(synth_data, tmp_path):
+    """--images is refused with a data.yaml, so the misread-layout line may not advise it; a val split emptied under a
+    yaml says so, not that some train label has no image."""
+    def copy(name: str) -> Path:  # the dataset, its yaml's path: made its own
+        root = Path(shutil.copytree(Path(synth_data).parent, tmp_path / name))
+        raw = yaml.safe_load((root / "data.yaml").read_text())
+        (root / "data.yaml").write_text(yaml.safe_dump({**raw, "path": str(root)}))
+        return root
+
+    root = copy("d")
+    for f in sorted((root / "images" / "train").glob("*.png"))[2:]:
+        f.unlink()
+    with pytest.raises(UserError, match=r"fix the data.yaml's split paths \(or its 'path:'\) to where the images "
+                                        "are") as e:
+        convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert "--images" not in str(e.value)
+    root = copy("v")
+    for f in (root / "images" / "val").glob("*.png"):
+        f.unlink()
+    next((root / "images" / "train").glob("*.png")).unlink()
+    with pytest.raises(UserError, match="the published val split of .* is empty: add images to it"):
+        convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out2")

@@ -12,6 +12,7 @@ costs only the run it cut: the same command with --exist-ok keeps every run whos
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import shlex
 import shutil
@@ -26,7 +27,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError, batch_of_one_refused, check_seed
+from .errors import UserError, batch_of_one_refused, check_seed, disk_full
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, summarize, write_json)
 from .utils import atomic_write_text, sticky_interrupt
@@ -410,10 +411,15 @@ def compare(
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)
-    except UserError:  # found by a run once it started (Ultralytics' batch-of-one refusal): a new folder with no
-        if not existed and not any(save_dir.glob(f"*/{RUN_RECORD}")):  # finished run goes, as train's run folder does
+    except (UserError, OSError) as e:  # found once runs began: Ultralytics' batch-of-one refusal, a full disk
+        if not existed and not any(save_dir.glob("*/weights/*")):  # nothing trained: the new folder goes, as train's
             shutil.rmtree(save_dir, ignore_errors=True)
-        raise
+        full = disk_full(e) if isinstance(e, OSError) else e if e.exit_code == 1 else None  # train's says its resume
+        if full is None:
+            raise
+        finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
+        raise disk_full(OSError(errno.ENOSPC, "full", str(save_dir)), then=f"continue with ({finished} of {len(jobs)} "
+                        f"runs finished, kept by it): {command} --exist-ok") from None
     except KeyboardInterrupt:
         finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
         raise CompareInterrupted(finished, len(jobs), save_dir, command) from None

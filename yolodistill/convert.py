@@ -252,8 +252,10 @@ def _check_matched(source: Source, fmt: str) -> None:
         what = f"all {missed} {source.what} {source.fails}{example}" if missed else "no images found"
     else:
         what = f"{missed} of {matched + missed} {source.what} {source.fails}{example}"
-    fix = "pass --images DIR" + (" and --annotations DIR" if fmt == "voc" else "")
-    raise UserError(f"{what}; searched {source.searched}: is it a {fmt.upper()} dataset? {fix} where they are")
+    fix = "pass --images DIR" + (" and --annotations DIR" if fmt == "voc" else "") + " where they are"
+    if fmt == "yolo" and source.searched.startswith("the splits of"):  # a data.yaml names the folders: no --images
+        fix = "fix the data.yaml's split paths (or its 'path:') to where the images are"
+    raise UserError(f"{what}; searched {source.searched}: is it a {fmt.upper()} dataset? {fix}")
 
 
 def _split(items: list[Item], val_fraction: float, seed: int) -> None:
@@ -275,10 +277,10 @@ def _check_splits(items: list[Item], src: Path, after: str = "", source: Source 
             if after:  # checked again once unreadable images are gone: see issues.txt for which
                 raise UserError(f"the {split} split of '{src}' has no readable image left ({after}): fix or replace "
                                 "its images")
-            if source is not None and source.unmatched:
-                raise UserError(f"the published {split} split of '{src}' has no image found, and "
+            if source is not None and source.unmatched and source.what != "label files":  # YOLO's: a yaml's split
+                raise UserError(f"the published {split} split of '{src}' has no image found, and "  # is its folder
                                 f"{len(source.unmatched)} {source.what} {source.fails} (first: {source.unmatched[0]}): "
-                                "pass --images DIR where the images are")
+                                "if they are its images, pass --images DIR where they are")
             raise UserError(f"the published {split} split of '{src}' is empty: add images to it")
     seen: dict[Path, str] = {}
     for it in items:  # by the file itself: one image reached by two spellings (../shared/x.jpg, shared/x.jpg)

@@ -33,9 +33,10 @@ def read(path: Path) -> tuple[tuple[int, int], tuple[int, int], int] | None:
 
 def skipped(path: Path) -> str | None:
     """Why Ultralytics' dataset check (check_image) would leave out this readable image, or None: PIL's verify fails,
-    a side under 10 px, or a JPEG cut short that it cannot restore (it restores, in place, one that still decodes)."""
+    a side under 10 px, a format it does not train on whatever the suffix, or a JPEG cut short that it cannot restore
+    (it restores, in place, one that still decodes)."""
     from PIL import ImageOps, UnidentifiedImageError
-    from ultralytics.data.utils import exif_size
+    from ultralytics.data.utils import IMG_FORMATS, exif_size
 
     from .utils import open_image
 
@@ -46,6 +47,8 @@ def skipped(path: Path) -> str | None:
             w, h = exif_size(img)
             if min(w, h) < 10:
                 return f"its size {w}x{h} is under 10 px, which Ultralytics does not train on"
+            if str(img.format).lower() not in IMG_FORMATS | {"jpeg2000"}:  # a GIF saved as .jpg
+                return f"it is a {img.format} file, a format Ultralytics does not train on"
             if img.format == "JPEG":  # as check_image: a JPEG, not an MPO
                 with open(path, "rb") as f:
                     f.seek(-2, 2)

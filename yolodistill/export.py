@@ -320,7 +320,7 @@ def export_model(
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
     for flag, value in (("half", half), ("int8", int8), ("dynamic", dynamic), ("simplify", simplify), ("nms", nms)):
-        if not isinstance(value, bool) and not (flag == "nms" and value is None):  # 'no' from Python read as true
+        if isinstance(value, str):  # 'no' from Python was read as true
             raise UserError(f"{flag} must be True or False{' (or None)' if flag == 'nms' else ''}, got {value!r}")
     validate_options(fmt, half, int8, batch, max_drop)
     check_export_words(words, fmt)

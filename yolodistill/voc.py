@@ -21,6 +21,7 @@ ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
 UNLISTED = "annotations in no ImageSets/Main list (left out)"
 UNANNOTATED = "images beside annotated ones that no annotation names (left out)"
+COMMON = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # preferred, in order, among images of one stem
 
 
 class ImageIndex:
@@ -57,11 +58,18 @@ class ImageIndex:
                 hits = [p for p in hits if (p.stem if stem else p.name) == name] or hits
             if len(hits) > 1 and near is not None:
                 hits = [p for p in hits if p.parent == near.parent or p.parent.name == near.parent.name] or hits
+            if len(hits) > 1 and stem:  # IMG_1.jpg beside the phone's IMG_1.heic: the usual format wins
+                hits = [p for p in hits if common_rank(p) == min(map(common_rank, hits))]
             if len(hits) == 1:
                 return hits[0], ""
             if hits:
                 return None, f"{len(hits)} images are called '{name}'"
         return None, ""
+
+def common_rank(image: Path) -> int:
+    suffix = image.suffix.lower()
+    return COMMON.index(suffix) if suffix in COMMON else len(COMMON)
+
 
 def xml_files(folder: Path) -> list[Path]:
     return [p for p in files_under(folder) if p.suffix.lower() == ".xml"]
