@@ -212,6 +212,8 @@ def describes(meta: dict, pt: Path) -> bool:
     writes them its own way (ONNX as text, an engine's JSON with text keys)."""
     import ast
 
+    from .checks import class_ids
+
     if not {"description", "names", "stride"} & meta.keys():
         return True
     key = (str(pt.resolve()), pt.stat().st_mtime_ns)
@@ -223,20 +225,16 @@ def describes(meta: dict, pt: Path) -> bool:
         data = model.args.get("data") if isinstance(getattr(model, "args", None), dict) else ""
         _described[key] = {"description": f"Ultralytics {Path(yaml_file).stem.replace('yolo', 'YOLO')} model "
                                           f"{f'trained on {data}' if data else ''}".strip(),
-                           "names": class_names(model.names), "stride": int(max(model.stride))}
+                           "names": class_ids(model.names), "stride": int(max(model.stride))}
     given = dict(meta)
     try:
         if isinstance(given.get("names"), str):
             given["names"] = ast.literal_eval(given["names"])
-        given.update({k: f(given[k]) for k, f in (("names", class_names), ("stride", int),
+        given.update({k: f(given[k]) for k, f in (("names", class_ids), ("stride", int),
                                                   ("description", lambda d: str(d).strip())) if k in given})
     except (ValueError, SyntaxError, TypeError, AttributeError):
         return True  # unreadable: nothing to go by
     return all(given[k] == v for k, v in _described[key].items() if k in given)
-
-
-def class_names(names) -> dict[int, str]:
-    return {int(k): str(v) for k, v in (names.items() if isinstance(names, dict) else enumerate(names))}
 
 
 _described: dict[tuple[str, int], dict] = {}  # a checkpoint's own, read once a bench

@@ -26,7 +26,7 @@ from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
                      is_url, root_cause)
-from .artifacts import EXPORT_NAME, export_metadata, graph_head, named_checkpoint, source_checkpoint
+from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
@@ -72,10 +72,11 @@ def exports_beside(best: Path) -> list[Path]:
 
 def warn_other_source(path: Path, console: Console) -> None:
     """Say so where the .pt of an export's name is another model than the export: its figures are left out."""
-    if path.suffix.lower() != ".pt" and (pt := named_checkpoint(path)) and source_checkpoint(path) is None:
+    pt = named_checkpoint(path) if path.suffix.lower() != ".pt" else None
+    if pt is not None and not describes(meta := export_metadata(path), pt):
         console.print(f"[yellow]Warning:[/] {escape(pt.name)} beside {escape(path.name)} is not the model it was "
-                      f"exported from ({escape(str(export_metadata(path).get('description', '')).strip())}, by its "
-                      "metadata): its parameters, GFLOPs and dataset are not read from it", soft_wrap=True)
+                      f"exported from ({escape(str(meta.get('description', '')).strip())}, by its metadata): its "
+                      "parameters, GFLOPs and dataset are not read from it", soft_wrap=True)
 
 
 def run_dataset(data: str | Path | None, chosen: list[tuple[Path, str]]) -> tuple[dict, Path]:

@@ -259,8 +259,8 @@ def data_convert(
                                "dataset)."),
     out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet, for the dataset and data.yaml."),
     images: Optional[Path] = typer.Option(None, help=escape("Folder of the images, when they are not where the "
-                                          "layout puts them (always wins; YOLO: a folder without a data.yaml, whose splits name theirs). "
-                                          "[default: found]")),
+                                          "layout puts them (always wins; YOLO: a folder without a data.yaml, "
+                                          "whose splits name theirs). [default: found]")),
     annotations: Optional[Path] = typer.Option(None, help=escape("VOC: folder of the XML files (always wins). "
                                                "[default: found]")),
     names: Optional[str] = typer.Option(None, help="Class names in class-id order, comma-separated (VOC: default "

@@ -12,7 +12,6 @@ costs only the run it cut: the same command with --exist-ok keeps every run whos
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import shlex
 import shutil
@@ -27,7 +26,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError, batch_of_one_refused, check_seed, disk_full
+from .errors import DiskFull, UserError, batch_of_one_refused, check_seed, disk_full, out_of_space
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, summarize, write_json)
 from .utils import atomic_write_text, sticky_interrupt
@@ -267,6 +266,11 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
     return saved.get("run") if saved.get("plan") == comparable(plan, saved.get("plan")) else None
 
 
+def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) -> int:
+    """How many of the planned runs finished, kept by a rerun with --exist-ok."""
+    return sum(finished_earlier(save_dir / f"{m}-seed{s}", plan) is not None for (s, m), plan in plans.items())
+
+
 def comparable(plan: dict[str, Any], saved: Any) -> dict[str, Any]:
     """`plan` as a plan saved before plans held `images` can match it: without them (such a run is kept as before)."""
     old = isinstance(saved, dict) and "images" not in saved
@@ -414,15 +418,12 @@ def compare(
     except (UserError, OSError) as e:  # found once runs began: Ultralytics' batch-of-one refusal, a full disk
         if not existed and not any(save_dir.glob("*/weights/*")):  # nothing trained: the new folder goes, as train's
             shutil.rmtree(save_dir, ignore_errors=True)
-        full = disk_full(e) if isinstance(e, OSError) else e if e.exit_code == 1 else None  # train's says its resume
-        if full is None:
-            raise
-        finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
-        raise disk_full(OSError(errno.ENOSPC, "full", str(save_dir)), then=f"continue with ({finished} of {len(jobs)} "
-                        f"runs finished, kept by it): {command} --exist-ok") from None
+        if not isinstance(e, DiskFull) and (isinstance(e, UserError) or disk_full(e) is None):  # DiskFull: ours'
+            raise  # (train's, which says train --resume)
+        raise out_of_space(save_dir, then=f"continue with ({finished_runs(save_dir, plans)} of {len(jobs)} runs "
+                           f"finished, kept by it): {command} --exist-ok") from None
     except KeyboardInterrupt:
-        finished = sum(finished_earlier(save_dir / f"{m}-seed{s}", plans[s, m]) is not None for s, m in jobs)
-        raise CompareInterrupted(finished, len(jobs), save_dir, command) from None
+        raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
     record = {

@@ -21,17 +21,23 @@ class UserError(Exception):
     exit_code = 2
 
 
-def disk_full(e: OSError, then: str = "run again") -> UserError | None:
-    """A full disk as one line, exit status 1 (no bad input, but no traceback either); None for another OSError.
-    `then`: what to do once there is space (a stopped training run resumes rather than starts again)."""
+class DiskFull(UserError):
+    """A full disk: no bad input (exit status 1), but no traceback either."""
+
+    exit_code = 1
+
+
+def out_of_space(where: Any, then: str = "run again") -> DiskFull:
+    """The full-disk line: `where` it could not write (None: no file known), `then` what to do once there is space (a
+    stopped training run resumes rather than starts again)."""
+    return DiskFull(f"no space left on the device{f' to write {where}' if where else ''}: free some space and {then}")
+
+
+def disk_full(e: OSError, then: str = "run again") -> DiskFull | None:
+    """A full disk as one line (`out_of_space`); None for another OSError."""
     import errno
 
-    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-        return None
-    full = UserError(f"no space left on the device{f' to write {e.filename}' if e.filename else ''}: free some space "
-                     f"and {then}")
-    full.exit_code = 1
-    return full
+    return out_of_space(e.filename, then) if e.errno in (errno.ENOSPC, errno.EDQUOT) else None
 
 
 def is_url(path: str | Path) -> bool:

@@ -43,7 +43,7 @@ from .balance import make_balance
 from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
-from .errors import UserError, batch_of_one_refused, disk_full, first_line
+from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space
 from .model import KDModel, ProfiledPair, check_one2one, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
@@ -439,11 +439,10 @@ def train(
         finally:  # a second Ctrl-C, or a full disk, still ends with the resume hint
             raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
     except OSError as e:  # a full disk mid-run (a checkpoint, results.csv): what is kept, and how to go on from it
-        if e.filename is None:  # a write that fails names no file: the run's folder, where all of them go
-            e.filename = str(trainer.save_dir)
-        if (full := disk_full(e, then=after_stop(trainer, before))) is None:
+        if disk_full(e) is None:
             raise
-        raise full from None
+        # a write that fails names no file: the run's folder, where all of them go
+        raise out_of_space(e.filename or trainer.save_dir, then=after_stop(trainer, before)) from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),

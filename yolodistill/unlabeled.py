@@ -182,8 +182,8 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None,
         folders = [str(root / f) for f in listed]
     for folder in [Path(f).resolve() for f in folders] if runs is not None else []:
         if folder in (Path(runs).resolve(), *Path(runs).resolve().parents):
-            raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}': the next run would "
-                            f"read its plots (val images among them) as unlabelled images; {outside}")
+            raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}': the next run "
+                            f"would read its plots (val images among them) as unlabelled images; {outside}")
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
     held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]

@@ -66,6 +66,7 @@ class ImageIndex:
                 return None, f"{len(hits)} images are called '{name}'"
         return None, ""
 
+
 def common_rank(image: Path) -> int:
     suffix = image.suffix.lower()
     return COMMON.index(suffix) if suffix in COMMON else len(COMMON)
@@ -109,9 +110,10 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
             unmatched.append(f"{xml}: {why}")
             continue
         parsed.append((xml, split, image, objects, size))
+        # of XMLs naming one image, the one named after it (a copied XML keeps its <filename>); else the first
         if image not in owner or (named_after(xml, image) and not named_after(owner[image], image)):
-            owner[image] = xml  # of several that name one image, the one named after it (a copied XML keeps its
-    found, claimed = [], {}  # <filename>); else the first
+            owner[image] = xml
+    found, claimed = [], {}
     for xml, split, image, objects, size in parsed:
         if owner[image] != xml:
             unmatched.append(f"{xml}: it names '{image.name}', which is the image of '{owner[image]}'"
