@@ -3,6 +3,7 @@ quotes, the work folder git never sees, and bad input as one line and exit statu
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -48,20 +49,32 @@ def threaded_main(args, action, interrupted: str) -> int:
         return exit_status(lambda: action(args), interrupted)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line and exit status 2, as the scripts' own, not the usage block."""
+
+    def error(self, message: str):
+        print(f"Error: {message}: see --help", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def whole_number(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type of counts of at least 1 (--threads, --batch, --batches)."""
-    value = int(text)
-    if value < 1:
-        raise ValueError(value)
-    return value
+    return whole_number(text, 1)
 
 
 def count(text: str) -> int:
-    """argparse type of --workers: 0 or more (0 loads the data in the training process)."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(value)
-    return value
+    """argparse type of --workers and seeds: 0 or more (0 workers load the data in the training process)."""
+    return whole_number(text, 0)
 
 
 def check_checkpoint(path: Path, what: str = "--teacher", exists: bool = True) -> None:
@@ -79,6 +92,9 @@ def check_outputs(args) -> None:
     from yolodistill.errors import check_output
 
     check_output(args.results, "--results")
+    if Path(args.docs).is_dir():
+        raise UserError(f"--docs '{args.docs}' is a folder: pass the page's file name, e.g. "
+                        f"{Path(args.docs) / 'benchmarks.md'}")
     check_output(args.docs, "--docs", "file")
 
 
@@ -115,34 +131,55 @@ def environment() -> dict[str, Any]:
     return env
 
 
+def made_with(runs: list[dict[str, Any]], own: dict[str, Any]) -> dict[str, Any]:
+    """Each setting as the runs recorded it: their one value, or the list of the values they differ by. A setting no
+    run recorded (runs trained before they kept it, or no run) is `own`'s, this process's."""
+    out = {}
+    for key, value in own.items():
+        seen = list({json.dumps(r[key], sort_keys=True): r[key] for r in runs if key in r}.values())
+        out[key] = value if not seen else seen[0] if len(seen) == 1 else seen
+    return out
+
+
 def work_dir(path: Path) -> Path:
-    """The absolute work folder, ignored by git from the inside: runs and weights never belong in the repository."""
-    path = path.resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    """The absolute work folder, ignored by git from the inside: runs and weights never belong in the repository. One
+    that cannot be a folder is one line, not a FileExistsError."""
+    given, path = path, path.resolve()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--work '{given}' is a file: pass a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--work '{given}' cannot be made ({e.strerror}): pass a folder you can write") from None
     if not (path / ".gitignore").exists():
         atomic_write_text(path / ".gitignore", "*\n")
     return path
 
 
 def keep_record(path: Path, plan: dict[tuple[str, int], str], work: Path) -> None:
-    """A record holding runs that are not in --work (a fresh checkout's cache) is not written over: the committed
-    record would lose them. Refused before anything trains. Its runs the study no longer has (an arm or seed
-    dropped from the study file), or that wait on a source arm trained again (stale), leave it, as said."""
+    """A record holding runs that are not in --work (a fresh checkout's cache, another --work whose runs would train
+    again) is not written over: the committed record would lose them. Refused before anything trains. Its runs the
+    study no longer has (an arm or seed dropped from the study file), whose folder in this --work was deleted to
+    train them again, or that wait on a source arm trained again (stale), leave it, as said."""
     try:
         had = json.loads(path.read_text()).get("runs", []) if path.is_file() else []
     except (ValueError, AttributeError):  # a record cut short or mid-merge: what it holds cannot be told
         raise UserError(f"'{path}' is not a readable record: mend it (git checkout -- {path}), or pass --results "
                         "FOLDER for a new one") from None
-    had = list(dict.fromkeys((r.get("arm"), r.get("seed")) for r in had if isinstance(r, dict)))
-    kept = {run for run, state in plan.items() if state in ("done", "train", "retrain", "validate")}
+    had = [r for r in had if isinstance(r, dict)]
+    here = {(r.get("arm"), r.get("seed")) for r in had if Path(str(r.get("run_dir"))).parent.parent.parent == work}
+    had = list(dict.fromkeys((r.get("arm"), r.get("seed")) for r in had))
+    kept = {run for run, state in plan.items() if state in ("done", "retrain", "validate")}
 
     def named(runs) -> str:
         return ", ".join(f"{arm} seed {seed}" for arm, seed in runs[:4]) + (", ..." if len(runs) > 4 else "")
 
-    if absent := [r for r in had if plan.get(r) == "pending"]:
+    if absent := [r for r in had if plan.get(r) == "pending" or plan.get(r) == "train" and r not in here]:
         raise UserError(f"'{path}' records {len(absent)} finished run(s) that are not in --work '{work}' "
                         f"({named(absent)}): pass --results FOLDER for a new record, or --work where its runs are")
     if dropped := [r for r in had if r not in plan]:
         print(f"'{path}' drops {named(dropped)}: no longer in the study", flush=True)
-    if stale := [r for r in had if r in plan and r not in kept]:
+    if gone := [r for r in had if plan.get(r) == "train"]:
+        print(f"'{path}' drops {named(gone)} until trained again: its run is gone from --work", flush=True)
+    if stale := [r for r in had if r in plan and r not in kept and plan[r] != "train"]:
         print(f"'{path}' drops {named(stale)} until trained again: its source arm is trained again", flush=True)

@@ -35,7 +35,11 @@ CURVE_COLUMNS = ("epoch", "mAP50-95", "seeds")
 
 
 def plural(n: Any, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{mixed(n)} {word}{'' if n == 1 else 's'}"
+
+
+def mixed(value: Any, show=str) -> str:  # the value a record's runs share, or those they differ by (made_with)
+    return " or ".join(map(show, value)) if isinstance(value, list) else show(value)
 
 
 def bullets(lines) -> str:
@@ -331,8 +335,8 @@ def study_section(name: str, r: Mapping[str, Any], results_link: str = RESULTS.a
         f"mAP50 {fmt(teacher['map50'])}); student `{study['student']}`; imgsz {study['imgsz']}, batch "
         f"{study['batch']}, {plural(study['epochs'], 'epoch')}"
         + "".join(f", {k}={v}" for k, v in (study.get("train_args") or {}).items())
-        + f"; seeds {', '.join(map(str, study['seeds']))}; {plural(r['threads'], 'thread')}, device {r['device']}. "
-        f"Machine: {machine_line(r['environment'])}. Record: `{name}`.\n",
+        + f"; seeds {', '.join(map(str, study['seeds']))}; {plural(r['threads'], 'thread')}, device "
+        f"{mixed(r['device'])}. Machine: {mixed(r['environment'], machine_line)}. Record: `{name}`.\n",
         bullets(r.get("remarks") or []),
         "### Targets\n",
         markdown_table(target_rows(r["targets"]), TARGET_COLUMNS) if r["targets"] else "No targets.\n",
@@ -439,9 +443,9 @@ RENDERERS = {"study": study_section, "efficacy": efficacy_section, "overhead": o
 
 
 if __name__ == "__main__":  # the page again from the records, e.g. after a record was copied into results
-    import argparse
+    from _common import ArgumentParser
 
-    parser = argparse.ArgumentParser(description="Regenerate the benchmarks page from the JSON records.")
+    parser = ArgumentParser(description="Regenerate the benchmarks page from the JSON records.")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the records (default: %(default)s)")
     parser.add_argument("--docs", type=Path, default=DOCS, help="page to write (default: %(default)s)")
     options = parser.parse_args()

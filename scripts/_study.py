@@ -5,6 +5,7 @@ candidate recipe is a few lines of the study file. The study's data and its fing
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -15,18 +16,43 @@ from yolodistill.report import gap_recovered, percent
 
 METHODS = ("plain", "builtin", "ours")
 STUDY_KEYS = ("name", "data", "teacher", "student", "imgsz", "batch", "epochs", "seeds", "arms")
+# optional keys; recipe: a YAML anchor the arms merge (<<: *recipe), read by nothing else
+OPTIONAL_KEYS = ("format", "candidates", "targets", "train_args", "labelled", "split_seed", "description", "recipe")
+TEACHER_KEYS = ("checkpoint", "model", "epochs")
 ARM_KEYS = {"method", "student", "epochs", "distill", "config", "seeds", "train_args", "note", "data", "unlabeled"}
 TARGET_KEYS = {"arm", "above", "by", "per_seed", "gap", "aim", "between", "share"}
 ARM_DATA = ("labelled", "full")  # with a study's `labelled: SHARE`: its labelled part, or every train image labelled
 PER_SEED = (None, "at_least", "above")
 RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside the arms
-ADDED_KEYS = ("dataset",)  # spec keys newer than some recorded runs: absent from an old run's spec, not a change
+ADDED_KEYS = ("dataset", "student_sha256")  # spec keys newer than some recorded runs: absent from one, not a change
 # distillation settings newer than some recorded runs, each with the value that does what the code did before it
 # existed: a run recorded without the setting stands for an arm only where the arm has it at that value
 ADDED_SETTINGS = {"kd_gate": False, "kd_prefit": 0, "unlabeled": [], "unlabeled_ratio": 0.5, "unlabeled_mode": "soft",
                   "unlabeled_conf": 0.5}
 RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
                "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
+
+def unique_keys_loader():
+    """yaml's SafeLoader, refusing a key given twice in one mapping (safe_load keeps the last in silence: an arm
+    listed twice lost its first definition). A key a merge (<<: *recipe) brings in may be set again."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                                key_node.start_mark)
+                    seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return Loader
+
 
 def load_study(path: Path) -> dict[str, Any]:
     """The study file, checked whole before anything trains: a typo is one line now, not an error an hour in."""
@@ -35,15 +61,24 @@ def load_study(path: Path) -> dict[str, Any]:
     from yolodistill.errors import require_file
 
     try:
-        study = yaml.safe_load(require_file(path, "study file", (".yaml", ".yml")).read_text()) or {}
+        text = require_file(path, "study file", (".yaml", ".yml")).read_text()
+        study = yaml.load(text, Loader=unique_keys_loader()) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"study file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
+        mark = getattr(e, "problem_mark", None)
+        raise UserError(f"study file '{path}' is not valid YAML: {str(e).splitlines()[0]}"
+                        + (f" (line {mark.line + 1})" if mark else "")) from None
     if not isinstance(study, dict):
         raise UserError(f"study file '{path}' must be a mapping of key: value lines")
     missing = [k for k in STUDY_KEYS if k not in study]
     if missing:
         raise UserError(f"study file '{path}' lacks {', '.join(missing)}")
     where = f"study file '{path}'"
+    if unknown := sorted(set(study) - {*STUDY_KEYS, *OPTIONAL_KEYS}, key=str):
+        raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: "
+                        f"{', '.join(STUDY_KEYS + OPTIONAL_KEYS)})")
+    for key, what in (("data", "a dataset folder or yaml, or synth"), ("format", "a dataset format such as coco")):
+        require(key not in study or (isinstance(study[key], str) and study[key]),
+                f"{where}: {key} must be {what}, got {study.get(key)!r}")
     require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
             f"{study['name']!r}")
     for key in ("imgsz", "batch", "epochs"):
@@ -54,7 +89,12 @@ def load_study(path: Path) -> dict[str, Any]:
         require(number(share) and 0 < share < 1, f"{where}: labelled must be a share between 0 and 1 (the part of the "
                 f"train split that keeps its labels), got {share!r}")
         require(whole(study.setdefault("split_seed", 0), 0), f"{where}: split_seed must be a whole number >= 0")
+    require("split_seed" not in study or "labelled" in study, f"{where}: split_seed needs labelled: SHARE (it seeds "
+            "the split of the train images)")
     t = study["teacher"]
+    if isinstance(t, dict) and (unknown := sorted(set(t) - set(TEACHER_KEYS), key=str)):
+        raise UserError(f"{where}: teacher: unknown key(s) {', '.join(map(str, unknown))} (known: "
+                        f"{', '.join(TEACHER_KEYS)})")
     require(isinstance(t, dict) and (t.get("checkpoint") or (t.get("model") and whole(t.get("epochs"), 1))),
             f"{where}: teacher needs a checkpoint, or a model yaml and epochs (a whole number >= 1) to train one")
     check_model(study["student"], "student", where)
@@ -95,11 +135,25 @@ def folder_name(name: Any) -> bool:
     return isinstance(name, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name))
 
 
-def check_model(model: Any, what: str, where: str) -> None:
-    """A model yaml must be one Ultralytics finds (a file, or a built-in name such as yolo26n.yaml), as it loads one:
-    a typo is one line now, not a FileNotFoundError once the teacher has trained."""
+def official(model: str) -> bool:
+    """An Ultralytics release name (yolo26n.pt) that is not on disk: Ultralytics downloads it, as for `yolo train`."""
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
+
+    return model in GITHUB_ASSETS_NAMES and not Path(model).exists()
+
+
+def check_model(model: Any, what: str, where: str, yaml_only: bool = False) -> None:
+    """A model yaml must be one Ultralytics finds (a file, or a built-in name such as yolo26n.yaml), as it loads one,
+    and a .pt a file (or a release Ultralytics downloads): a typo is one line now, not a FileNotFoundError once the
+    teacher has trained. `yaml_only`: a script that builds the model from its yaml."""
     require(isinstance(model, str) and model, f"{where}: {what} must be a model yaml or a checkpoint, got {model!r}")
-    if Path(model).suffix.lower() not in (".yaml", ".yml"):
+    suffix = Path(model).suffix.lower()
+    require(not yaml_only or suffix in (".yaml", ".yml"), f"{where}: {what} '{model}' is not a model yaml: this "
+            "script builds the student from its yaml (e.g. yolo26n.yaml)")
+    if suffix == ".pt":
+        require(Path(model).is_file() or official(model), f"{where}: {what} '{model}' does not exist: give the path "
+                "of a checkpoint (.pt), or a model yaml such as yolo26n.yaml")
+    if suffix not in (".yaml", ".yml"):
         return
     from ultralytics.nn.tasks import yaml_model_load
 
@@ -127,6 +181,14 @@ def check_train_args(train_args: Any, where: str) -> None:
         raise UserError(f"{where}: train_args {', '.join(unknown)} are not Ultralytics train arguments")
     if owned := sorted(set(train_args) & RUNNER_ARGS):
         raise UserError(f"{where}: train_args {', '.join(owned)} are set by the study, not by train_args")
+    from ultralytics.cfg import check_cfg
+
+    from yolodistill.errors import first_line
+
+    try:
+        check_cfg(copy.deepcopy(train_args))  # Ultralytics' own type and range checks, as its get_cfg makes them
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{where}: train_args: {first_line(e)}") from None
 
 
 def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
@@ -228,7 +290,28 @@ def arm_spec(study: dict[str, Any], name: str, data: dict[str, str] | None = Non
         spec["distill"] = resolve(arm.get("config"), **start_of(study, arm), **(arm.get("distill") or {}))[0].to_dict()
     if data is not None:
         spec["dataset"] = data[arm.get("data", "labelled")]
+    if not spec["from_arm"] and (print_ := student_sha256(spec["student"])):
+        spec["student_sha256"] = print_
     return spec
+
+
+STUDENT_SHA256: dict[tuple, str] = {}  # by path, size and mtime: each arm's spec asks, the file is read once
+
+
+def student_sha256(student: str) -> str | None:
+    """A .pt student's sha256, so a checkpoint replaced at the same path is not taken for the one its runs started
+    from (as a teacher is not); None for a yaml, or a release name Ultralytics downloads (fixed by its name)."""
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
+
+    from _cache import sha256
+
+    path = Path(student)
+    if path.suffix.lower() != ".pt" or student in GITHUB_ASSETS_NAMES or not path.is_file():
+        return None
+    key = (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+    if key not in STUDENT_SHA256:
+        STUDENT_SHA256[key] = sha256(path)
+    return STUDENT_SHA256[key]
 
 
 def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -242,6 +325,35 @@ def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:
         old_distill = {**{k: v for k, v in ADDED_SETTINGS.items() if k in new_distill}, **old_distill}
     return ({k: v for k, v in old.items() if k != "distill"} == {k: v for k, v in new.items() if k != "distill"}
             and old_distill == new_distill)
+
+
+def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_yaml: Path) -> str | None:
+    """What differs between a run's recorded spec and the arm's now (None: nothing). A spec from before `dataset`
+    was recorded is checked by the data.yaml its run trained on (Ultralytics' args.yaml): the same file, or one that
+    still holds the same data (the source moved, and was converted again into a folder of its own)."""
+    import yaml
+
+    from _cache import dataset_fingerprint
+
+    old = old.get("spec") or old
+    if not same_spec(old, spec):
+        return ", ".join(sorted(k for k in {*old, *spec} if old.get(k) != spec.get(k)
+                                and (k in old or k not in ADDED_KEYS)))
+    args = run_dir / "args.yaml"
+    if "dataset" not in old and args.exists():
+        used = Path(str(yaml.safe_load(args.read_text()).get("data")))
+        if used != data_yaml and not (used.is_file() and dataset_fingerprint(used) == dataset_fingerprint(data_yaml)):
+            return "data"
+    return None
+
+
+def same_source(record: dict[str, Any], source_state: str, best: Path) -> bool:
+    """A finished run still stands on its source arm's best.pt: that run is finished and not trained again now, and
+    its best.pt is the one this run started from (by sha256; a run recorded before that was kept is taken as is)."""
+    from _cache import sha256
+
+    return (source_state in ("done", "validate")
+            and record.get("source_sha256", None) in (None, best.exists() and sha256(best)))
 
 
 def check_runs_teacher(study: dict[str, Any], root: Path, plan: dict[tuple[str, int], str],

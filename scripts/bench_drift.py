@@ -22,14 +22,15 @@ import copy
 import itertools
 import json
 import os
+import re
 import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, check_outputs, command_line, environment,
-                     positive_int, threaded_main, work_dir)
+from _common import (BENCH_WORK, DOCS, RESULTS, ArgumentParser, check_checkpoint, check_outputs, command_line, count,
+                     environment, positive_int, threaded_main, work_dir)
 from _docs import write_docs
 
 from yolodistill.balance import MODES
@@ -42,7 +43,7 @@ INTERRUPTED = ("Rerun the same command to continue: the trained student and each
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="a YOLO data.yaml")
     p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="validation batches each epoch's pulls are summed over (default: %(default)s)")
     p.add_argument("--train-every", type=positive_int, default=4,
                    help="measure every Nth training batch (two extra backward passes each) (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
+    p.add_argument("--seed", type=count, default=0, help="seed of every run (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, help="torch threads (default: every core)")
     p.add_argument("--work", type=Path, default=BENCH_WORK / "drift",
                    help="folder of the runs, reused by a rerun (default: %(default)s)")
@@ -65,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     args = p.parse_args(argv)
     args.balance = list(dict.fromkeys(m.strip() for m in args.balance.split(",") if m.strip()))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):  # drift-NAME.json, beside the other records
+        p.error(f"--name must be a file name (letters, digits, . _ -), got {args.name!r}")
     if not args.balance or set(args.balance) - set(MODES):
         p.error(f"--balance takes modes among {', '.join(MODES)}, comma-separated; got {','.join(args.balance)!r}")
     return args
@@ -150,8 +153,9 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> tuple[list[
     kept in rows.json once the run has finished."""
     from ultralytics.utils.torch_utils import unwrap_model
 
-    from yolodistill.checks import check_recipe, preflight
+    from yolodistill.checks import preflight
     from yolodistill.config import resolve
+    from yolodistill.recipe import check_recipe
     from yolodistill.train import DistillationTrainer
 
     from _cache import sha256
@@ -205,13 +209,17 @@ def measure(args: argparse.Namespace) -> Path:
     from _study import check_model
 
     from yolodistill.checks import check_data
+    from yolodistill.data import split_images
     from yolodistill.report import write_json
 
     for path, what in ((args.data, "--data"), (args.teacher, "--teacher")):
         if not path.is_file():
             raise UserError(f"{what} {path} not found: pass an existing file")
     check_checkpoint(args.teacher)
-    check_data(args.data)  # a yaml that is not a dataset: one line now, not a traceback in the first run
+    val = sum(p.exists() for p in split_images(check_data(args.data)["val"]))  # a yaml that is not a dataset: now
+    if args.val_batches > (batches := -(-val // args.batch)):  # islice took what there was, the record said more
+        raise UserError(f"--val-batches {args.val_batches}: the val split holds {val} images, {batches} batch"
+                        f"{'es' * (batches > 1)} of --batch {args.batch}: pass --val-batches {batches} or fewer")
     check_model(args.student, "--student", "bench_drift.py")
     check_outputs(args)
     args.work = work_dir(args.work)

@@ -26,14 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, REPO, RESULTS, check_checkpoint, check_outputs, command_line, count, environment,
-                     keep_record, positive_int, threaded_main, work_dir)
+from _common import (BENCH_WORK, DOCS, REPO, RESULTS, ArgumentParser, check_checkpoint, check_outputs, command_line,
+                     count, environment, keep_record, made_with, positive_int, threaded_main, work_dir)
 from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, dataset_fingerprint, finished,  # noqa: F401
                     prepare_data, read, read_curve, resumable, resume_point, sha256, split_labelled,  # noqa: F401
                     validate_run, work_lock)
-from _study import (ADDED_KEYS, arm_spec, check_runs_teacher, judge, load_study, same_spec,  # noqa: F401
-                    signed)
+from _study import (arm_spec, check_runs_teacher, judge, load_study, same_source, same_spec, signed,  # noqa: F401
+                    spec_change)
 
 from yolodistill.errors import UserError
 
@@ -42,7 +42,7 @@ INTERRUPTED = "Rerun the same command to continue: finished runs are kept and th
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 allow_abbrev=False)  # whole_study drops --arms and --seeds by their full names
     p.add_argument("study", type=Path, help="study file: data, teacher, student, schedule, seeds, arms and targets "
                    "(e.g. benchmarks/kd-study.yaml)")
@@ -229,13 +229,15 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
     """Each run's state, settled before anything trains: done, train, pending, validate (trained to its end, killed
     in its final validation: its best.pt stands, for it and for the arms started from it), or (a finished run that
     started from another arm's best.pt, which has changed or is not there) retrain or stale. An arm changed since its
-    runs, or an arm whose source run will not exist, is refused now rather than an hour in."""
+    runs, or an arm whose source run will not exist, is refused now rather than an hour in; a run folder with no
+    checkpoint (it failed before its first epoch) is no run, whatever its spec.json says."""
     plan: dict[tuple[str, int], str] = {}
     for name, arm in study["arms"].items():
         spec = arm_spec(study, name, prints)
         for seed in arm.get("seeds", study["seeds"]):
             run_dir = root / name / f"seed{seed}"
-            for path in (run_dir / "run.json", run_dir / "spec.json"):
+            started = any((run_dir / "weights" / w).exists() for w in ("last.pt", "best.pt"))  # else: start again
+            for path in (run_dir / "run.json", *[run_dir / "spec.json"] * started):
                 if path.exists() and (what := spec_change(json.loads(path.read_text()), spec, run_dir,
                                                           datasets[arm.get("data", "labelled")])):
                     raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made "
@@ -259,31 +261,6 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
                           f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
             plan[(name, seed)] = state
     return plan
-
-
-def spec_change(old: dict[str, Any], spec: dict[str, Any], run_dir: Path, data_yaml: Path) -> str | None:
-    """What differs between a run's recorded spec and the arm's now (None: nothing). A spec from before `dataset`
-    was recorded is checked by the data.yaml its run trained on (Ultralytics' args.yaml): the same file, or one that
-    still holds the same data (the source moved, and was converted again into a folder of its own)."""
-    import yaml
-
-    old = old.get("spec") or old
-    if not same_spec(old, spec):
-        return ", ".join(sorted(k for k in {*old, *spec} if old.get(k) != spec.get(k)
-                                and (k in old or k not in ADDED_KEYS)))
-    args = run_dir / "args.yaml"
-    if "dataset" not in old and args.exists():
-        used = Path(str(yaml.safe_load(args.read_text()).get("data")))
-        if used != data_yaml and not (used.is_file() and dataset_fingerprint(used) == dataset_fingerprint(data_yaml)):
-            return "data"
-    return None
-
-
-def same_source(record: dict[str, Any], source_state: str, best: Path) -> bool:
-    """A finished run still stands on its source arm's best.pt: that run is finished and not trained again now, and
-    its best.pt is the one this run started from (by sha256; a run recorded before that was kept is taken as is)."""
-    return (source_state in ("done", "validate")
-            and record.get("source_sha256", None) in (None, best.exists() and sha256(best)))
 
 
 def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any], data: dict[str, Path],
@@ -320,9 +297,15 @@ def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any]
     record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
               "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
               "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student,
-              **source, "teacher_sha256": teacher["sha256"]}
+              **source, "teacher_sha256": teacher["sha256"], **trained_with(args)}
     write_json(marker, record)
     return record
+
+
+def trained_with(args: argparse.Namespace) -> dict[str, Any]:
+    """What a run's epoch times (threads, device) and its batches (workers) depend on, and the commit and library
+    versions that trained it: kept in its run.json, as the runs of one record may come from several sessions."""
+    return {"threads": args.threads, "device": args.device, "workers": args.workers, "environment": environment()}
 
 
 def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: Path) -> Path:
@@ -362,7 +345,9 @@ def run_study(args: argparse.Namespace) -> Path | None:
 
     console = Console()
     study = load_study(args.study)
-    chosen_arms = list(study["arms"]) if not args.arms else [a.strip() for a in args.arms.split(",") if a.strip()]
+    chosen_arms = list(study["arms"]) if args.arms is None else [a.strip() for a in args.arms.split(",") if a.strip()]
+    if not chosen_arms:  # --arms "" (an unset shell variable): not every arm
+        raise UserError("--arms names no arm: name the arms to train, comma-separated, or leave --arms out for all")
     if unknown := [a for a in chosen_arms if a not in study["arms"]]:
         raise UserError(f"--arms: no arm {', '.join(unknown)} in '{args.study}' (arms: {', '.join(study['arms'])})")
     seeds_now = parse_seeds(args.seeds) if args.seeds else study["seeds"]
@@ -413,8 +398,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
         "study_file": str(args.study), "study_path": str(args.study.resolve()), "study": study,
         "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
         "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
-        "teacher": teacher, "threads": args.threads, "device": args.device, "workers": args.workers,
-        "environment": environment(),  # with the commit and CPU model
+        "teacher": teacher, **made_with(runs, trained_with(args)),  # the runs', not this process's
         "default_recipe": resolve()[0].to_dict(),
         "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
         "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, RESULTS, check_outputs, command_line, environment, positive_int, threaded_main
+from _common import (DOCS, RESULTS, ArgumentParser, check_outputs, command_line, environment, positive_int,
+                     threaded_main)
 from _docs import write_docs
 
 from yolodistill.data import split_images
@@ -28,7 +29,7 @@ INTERRUPTED = "Nothing was written: rerun the same command to measure again (not
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="a YOLO data.yaml whose train split gives the batches")
     p.add_argument("--teacher", type=Path, required=True, help="trained teacher checkpoint")
     p.add_argument("--student", default="yolo26n.yaml", help="student model yaml (default: %(default)s)")
@@ -124,7 +125,7 @@ def measure(args: argparse.Namespace) -> Path:
         raise UserError(f"teacher {args.teacher} not found: pass a trained checkpoint with --teacher")
     if args.teacher.suffix.lower() != ".pt":  # Ultralytics asserts the suffix: a traceback for data.yaml
         raise UserError(f"teacher {args.teacher} is not a checkpoint (.pt): pass a trained checkpoint with --teacher")
-    check_model(args.student, "--student", "bench_feature_shares.py")
+    check_model(args.student, "--student", "bench_feature_shares.py", yaml_only=True)
     check_outputs(args)
     try:
         teacher = load_checkpoint(str(args.teacher))[0].float().eval()

@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import (BENCH_WORK, DOCS, RESULTS, check_checkpoint, check_outputs, command_line, count, environment,
-                     exit_status, positive_int, work_dir)
+from _common import (BENCH_WORK, DOCS, RESULTS, ArgumentParser, check_checkpoint, check_outputs, command_line, count,
+                     environment, exit_status, positive_int, work_dir)
 from _docs import write_docs
 
 from yolodistill.errors import UserError
@@ -60,7 +60,7 @@ MEMORY = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, help="dataset yaml (default: a synthetic set of --images images, made once "
                    "under --work)")
     p.add_argument("--images", type=positive_int, default=256,

@@ -262,6 +262,12 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
             bn.bench(one, data=synth_data, console=quiet(), **FAST)
     with pytest.raises(UserError, match="artifacts are paths .*, got 123"):  # a TypeError in Path(123)
         bn.bench([123], data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="artifacts are a list of paths .*, got 5"):  # bench(5): a TypeError too
+        bn.bench(5, data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="root must be the path of a folder, got 5"):
+        bn.bench(data=synth_data, console=quiet(), root=5, **FAST)
+    with pytest.raises(UserError, match=f"no weights/best.pt under {tmp_path}/distill"):  # a str: a TypeError
+        bn.bench(data=synth_data, console=quiet(), root=str(tmp_path), **FAST)
     with pytest.raises(UserError, match="data must be the path of a dataset .yaml, got 5"):
         bn.bench([save_checkpoint("yolo26n.yaml", tmp_path / "m.pt")], data=5, console=quiet(), **FAST)
     for key, value in [("runs", 2.5), ("warmup", "3")]:  # 2.5: a TypeError in range(); '3': in a comparison

@@ -121,28 +121,35 @@ def test_the_fp16_loss_scale_is_read_only_for_a_batch_the_balance_measures():
     assert measuring.grad_scale == 1.0
 
 
-def test_the_idle_cap_warning_is_given_only_when_every_backbone_layer_is_frozen():
-    """kd_balance cap measures the backbone's trainable weights: a warning with none left, and silence otherwise."""
+def test_idle_warnings_are_given_only_when_freeze_leaves_the_setting_nothing():
+    """kd_balance cap measures the backbone's trainable weights, the feature term reaches the student through the
+    layers before the head (with freeze=23 kd_feat trained its adapters alone, without a word): a warning with none
+    left, and silence otherwise."""
     from types import SimpleNamespace
 
     from ultralytics.nn.tasks import DetectionModel
 
     from .conftest import logged_by_ultralytics
-    from yolodistill.callbacks import note_idle_cap
+    from yolodistill.callbacks import note_idle_terms
     from yolodistill.config import DistillConfig
 
     student = DetectionModel("yolo26n.yaml", nc=3, verbose=False)
     pair = _pair()
     pair.student_model = student
-    trainer = SimpleNamespace(model=pair, distill=DistillConfig(kd_balance="cap"))
     warned = {}
-    for frozen in (False, True):
-        for layer in student.model[:len(student.yaml["backbone"])]:
-            layer.requires_grad_(not frozen)
-        with logged_by_ultralytics() as logged:
-            note_idle_cap(trainer)
-        warned[frozen] = any("nothing to cap" in m for m in logged)
-    assert warned == {False: False, True: True}
+    for recipe in ("cap", "feat"):
+        trainer = SimpleNamespace(model=pair, distill=DistillConfig(kd_balance="cap") if recipe == "cap" else
+                                  DistillConfig(kd_feat=1.0))
+        for frozen in (0, len(student.yaml["backbone"]), len(student.model) - 1):
+            student.requires_grad_(True)
+            student.model[:frozen].requires_grad_(False)
+            with logged_by_ultralytics() as logged:
+                note_idle_terms(trainer)
+            warned[recipe, frozen] = [w for m in logged for w in ("cap has nothing to cap", "kd_feat 1 trains only its "
+                                                                  "adapters") if w in m]
+    n, cap, feat = len(student.model) - 1, ["cap has nothing to cap"], ["kd_feat 1 trains only its adapters"]
+    assert warned == {("cap", 0): [], ("cap", 11): cap, ("cap", n): cap, ("feat", 0): [], ("feat", 11): [],
+                      ("feat", n): feat}
 
 
 def test_kd_balance_is_reported_once_measured_and_each_bound_term_is_warned_of_once():

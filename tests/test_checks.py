@@ -232,6 +232,12 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
         ([f"freeze={list(range(24))}"], "freezes every layer of the student"),  # own check: a backward() traceback
         ([f"freeze={[str(i) for i in range(24)]}"], "freezes every layer of the student"),
+        *[([f"freeze={v}"], f"freeze={v.replace('0,1', '(0, 1)')} freezes nothing: it takes a number of first layers "
+                            "(freeze=10) or a list of layer indices") for v in ("abc", "1.5", "-1", "True", "0,1")],
+        (["cls=0"], "cls=0 turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as its cls_loss is)"),
+        (["box=-1"], "box=-1 is below 0, and the distillation terms take Ultralytics' loss gains"),  # kd_box was < 0
+        (["quantize=int8"], "quantize=int8 (Ultralytics' quantization-aware training) does not run with a teacher"),
+        (["quantize=8"], "quantize=8 (Ultralytics' quantization-aware training)"),  # a traceback, its folder left
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
@@ -544,21 +550,6 @@ def test_device_auto_trains(teacher26, synth_data, tmp_path):
                                       "--workers", "0", "plots=False"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "5" / "weights" / "best.pt").is_file()
-
-
-def test_kd_prefit_without_the_feature_term_is_refused():
-    """kd_prefit fits the feature adapters: with kd_feat 0 (the default recipe, for a yaml student and for a trained
-    one) it would do nothing."""
-    from yolodistill.checks import check_recipe
-    from yolodistill.config import resolve
-
-    for student in ("yolo26n.yaml", "best.pt"):
-        distill, args = resolve(None, student=student, kd_prefit=50)
-        with pytest.raises(UserError, match="kd_feat is 0"):
-            check_recipe(distill, student, args)
-    distill, args = resolve(None, student="best.pt", kd_prefit=50, kd_feat=1.0)
-    check_recipe(distill, "best.pt", args)
-    assert distill.kd_feat > 0 and distill.kd_prefit == 50
 
 
 def test_optimizer_names_are_ultralytics_own():

@@ -238,7 +238,11 @@ def test_named_folder_is_not_reused_without_exist_ok(teacher26, synth_data, tmp_
     (tmp_path / "taken").mkdir()
     with pytest.raises(UserError, match="exist-ok"):
         compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path, name="taken", **FAST)
-    assert list((tmp_path / "taken").iterdir()) == []
+    with pytest.raises(UserError, match="^exist_ok must be True or False, got 'no'$"):  # read as true: written over
+        compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path, name="taken", exist_ok="no", **FAST)
+    with pytest.raises(UserError, match="^--config must be the path of a recipe yaml, got 5$"):  # a TypeError
+        compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, project=tmp_path, name="other", config=5, **FAST)
+    assert list((tmp_path / "taken").iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
 @pytest.mark.parametrize("method, role", [("plain", "student"), ("ours", "teacher"), ("builtin", "pretrained")])
@@ -567,6 +571,9 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0 and runs.trained == ["ours-seed0"], result.output  # plain uses no footage
     assert "ours seed 0 finished earlier (other settings: unlabeled images): trained again" in result.output
+    (note,) = [n for n in json.loads((tmp_path / "c" / "compare.json").read_text())["notes"] if "unlabelled" in n]
+    assert note.startswith("ours also trained on 4 unlabelled images, which took 0.5 of each of its batches: at the "
+                           "same --batch it made more batches and optimizer steps")  # said nowhere: read as fair
     sorted((data.parent / "images" / "train").iterdir())[0].unlink()
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)

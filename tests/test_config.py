@@ -243,7 +243,7 @@ def test_unlabeled_takes_one_folder_or_a_list_and_keeps_plain_strings(tmp_path):
 def test_losses_are_on_while_any_weight_is_above_0():
     """The feature term alone is a loss too: a trained student with kd_feat only uses its teacher and is not refused;
     with every weight 0 it never would (README: refused with one line)."""
-    from yolodistill.checks import check_recipe
+    from yolodistill.recipe import check_recipe
 
     assert DistillConfig().losses_on and DistillConfig(kd_box=0).losses_on
     assert DistillConfig(kd_cls=0, kd_box=0, kd_feat=1.0).losses_on

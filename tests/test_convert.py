@@ -104,6 +104,8 @@ def test_a_voc_folder_read_as_yolo_names_the_format_it_looks_like(tmp_path):
     (dict(out=None), "--out must be the path of a folder, got None"),
     (dict(val_fraction="0.2"), "the validation fraction must be a number"),
     (dict(images=3), "--images must be the path of a folder, got 3"),
+    (dict(names=5), "--names must be the class names, comma-separated .* or a list of them, got 5"),  # TypeErrors
+    (dict(names={0: "cat"}), "--names must be the class names, .*got {0: 'cat'}"),
 ])
 def test_bad_options(tmp_path, kwargs, needle):
     from yolodistill.errors import UserError

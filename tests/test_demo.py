@@ -36,6 +36,12 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
 
     used = yaml.safe_load((result.paths["distilled + unlabelled"].parents[1] / "distill.yaml").read_text())
     assert used["images"]["unlabeled"] == 8 and used["distill"]["unlabeled"] == [str(footage)]
+    # the same labelled images per step and the same optimizer steps as the students beside it (it took twice theirs)
+    assert used["images"]["batch_labelled"] == used["images"]["batch_unlabeled"] == 8
+    runs = result.paths["distilled + unlabelled"].parents[2]
+    args = {run: yaml.safe_load((runs / run / "args.yaml").read_text())
+            for run in ("ours-seed0", "ours-unlabeled-seed0")}
+    assert [(a["batch"], a["nbs"]) for a in args.values()] == [(8, 64), (16, 128)]
     assert len(result.rows) == len(bench_rows)
     for row, b in zip(result.rows, bench_rows):
         assert row["mAP50-95"] == b["map50_95"] and row["latency p50 (ms)"] == b["latency_ms"]["p50"]

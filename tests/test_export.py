@@ -602,9 +602,9 @@ def test_the_command_s_own_options_go_as_key_value_too(weights, synth_data):
     (["half=maybe"], "half=maybe: "),
     (["simplify="], "simplify= needs a value: write simplify=VALUE, or leave the word out for the default"),
     (["device="], "device= needs a value: write device=VALUE"),  # no default to fall back on: it was taken as unset
-    (["simplify=null"], "simplify= needs a value (see yolodistill export --help)"),  # YAML's null is no value either
+    (["simplify=none"], "simplify= needs a value (see yolodistill export --help)"),  # none is no value either
     (["--no-simplify", "simplify=False"], "simplify is given twice (--no-simplify and simplify=False): keep one"),
-    (["data=2024-01-01"], "--data '2024-01-01' should be a .yaml or .yml file"),  # a path, not YAML's date
+    (["data=2024-01-01"], "--data '2024-01-01' should be a .yaml or .yml file"),  # a path, not a date
 ])
 def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needle):
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), *args])

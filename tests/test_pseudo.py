@@ -244,7 +244,8 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               ({"val_fraction": 1.0}, r"--val-fraction must be in \[0, 1\), got 1.0"),
                                               ({"out": None}, "missing --out: pass --out OUT"),
                                               ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
-                                              ({"device": "gpu"}, "is not a device")])
+                                              ({"device": "gpu"}, "is not a device"),
+                                              ({"tta": "no"}, "--tta must be True or False, got 'no'")])
 def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):
     with pytest.raises(UserError, match=message):
         pseudo_label(teacher26, source, **{"out": tmp_path / "out", "progress": False, **setting})

@@ -378,6 +378,95 @@ def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message
     assert not (tmp_path / "work").exists() and not (tmp_path / "results").exists()  # no teacher, no record
 
 
+STUDY_TEXT = """name: tiny
+data: synth
+teacher:
+  checkpoint: missing/teacher.pt
+student: yolo26n.yaml
+imgsz: 64
+batch: 8
+epochs: 1
+seeds: [0]
+train_args: {}
+recipe: &recipe {kd_cls: 1.0, kd_box: 1.0}
+arms:
+  plain: {method: plain}
+  ours: {method: ours, distill: {<<: *recipe, kd_cls: 2.0}}
+targets:
+  - {arm: ours, above: plain}
+"""
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("targets:", "target:", "unknown key(s) target (known: name,"),
+    ("seeds: [0]", "seeds: [0]\nlabeled: 0.25", "unknown key(s) labeled"),
+    ("train_args: {}", "train_arg: {warmup_epochs: 0}", "unknown key(s) train_arg"),
+    ("  checkpoint: missing", "  checkpont: missing", "teacher: unknown key(s) checkpont (known: checkpoint, model"),
+    ("  checkpoint: missing/teacher.pt", "  checkpoint: missing/teacher.pt\n  epoch: 5",
+     "teacher: unknown key(s) epoch"),
+    ("seeds: [0]", "seeds: [0]\nsplit_seed: 3", "split_seed needs labelled"),
+    ("  plain: {method: plain}", "  ours: {method: plain}\n  plain: {method: plain}", "key 'ours' is given twice"),
+    ("epochs: 1", "epochs: 1\nepochs: 5", "key 'epochs' is given twice (line 9)"),
+], ids=["targets", "labelled", "train-args", "teacher-checkpoint", "teacher-epochs", "split-seed", "arm-twice",
+        "key-twice"])
+def test_a_study_file_with_an_unknown_or_repeated_key_is_refused(bench, old, new, message, tmp_path):
+    """A misspelt optional key (target:, labeled:, a teacher's checkpont:) was dropped in silence, and a key given
+    twice kept its last value: the study ran something other than what was written. The shipped studies' recipe:
+    anchor, merged into an arm and a key of it set again, is allowed."""
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY_TEXT)
+    assert bench.load_study(path)["arms"]["ours"]["distill"] == {"kd_cls": 2.0, "kd_box": 1.0}
+    assert old in STUDY_TEXT
+    path.write_text(STUDY_TEXT.replace(old, new, 1))
+    with pytest.raises(bench.UserError) as e:
+        bench.load_study(path)
+    assert message in str(e.value) and "\n" not in str(e.value), e.value
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("student: yolo26n.yaml", "student: nope.pt", "student 'nope.pt' does not exist"),
+    ("train_args: {}", "train_args: {lr0: abc}", "train_args: 'lr0=abc' is of invalid type str"),
+    ("  ours: {method: ours, distill", "  ours: {method: ours, train_args: {mosaic: 2.0}, distill",
+     "arm 'ours': train_args: 'mosaic=2.0' is an invalid value"),
+    ("data: synth", "data: null", "data must be a dataset folder or yaml, or synth, got None"),
+    ("data: synth", "data: 5", "data must be a dataset folder or yaml, or synth, got 5"),
+], ids=["student-pt", "train-args-value", "arm-train-args-value", "data-null", "data-number"])
+def test_study_values_that_would_fail_later_are_refused_first(bench, old, new, message, tmp_path):
+    """Each failed with a traceback once the data was converted and the teacher validated or trained."""
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY_TEXT.replace(old, new, 1))
+    with pytest.raises(bench.UserError) as e:
+        bench.load_study(path)
+    assert message in str(e.value) and "\n" not in str(e.value), e.value
+
+
+def test_a_work_folder_that_is_a_file_is_one_line(bench, capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    argv = study_args(tmp_path, write_study(tmp_path / "study.yaml", STUDY), "--work", tmp_path / "afile")
+    assert bench.main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"Error: --work '{tmp_path / 'afile'}' is a file: pass a folder\n"
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("script", ["bench_efficacy", "bench_drift", "bench_overhead", "bench_feature_shares"])
+def test_argument_errors_are_one_line(script, monkeypatch, capsys):
+    """argparse printed its usage block before the error; bench_drift took --seed -1, which Ultralytics refused with a
+    traceback."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    module = importlib.import_module(script)
+    argv = {"bench_efficacy": ["s.yaml", "--threads", "0"], "bench_drift": ["--data", "d", "--teacher", "t", "--seed",
+                                                                           "-1"],
+            "bench_overhead": ["--threads", "0"], "bench_feature_shares": ["--data", "d", "--teacher", "t",
+                                                                          "--threads", "0"]}[script]
+    with pytest.raises(SystemExit) as e:
+        module.parse_args(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    flag, low = ("--seed", 0) if script == "bench_drift" else ("--threads", 1)
+    assert err == f"Error: argument {flag}: must be a whole number >= {low}, got '{argv[-1]}': see --help\n"
+
+
 def test_labelled_split_withholds_the_rest_of_the_train_labels(bench, synth_data, tmp_path):
     """A study's `labelled: 0.5`: half the train images keep their labels, the other half becomes a folder of images
     without labels; val untouched; the same seed gives the same split, and the source dataset is not written to."""
@@ -728,7 +817,7 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     """The pull on the backbone script, tiny: a row per epoch and mode, on training batches and on validation images,
     whose figures hold together; a rerun trains nothing; the page shows the record; a bad mode is refused with exit 2."""
     args = ["--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8, "--start-epochs", 1,
-            "--epochs", 2, "--threads", 1, "--train-every", 1, "--work", tmp_path / "work",
+            "--epochs", 2, "--threads", 1, "--train-every", 1, "--val-batches", 1, "--work", tmp_path / "work",
             "--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--name", "tiny"]
     proc = run_script("bench_drift.py", *args)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -843,7 +932,21 @@ def test_an_overhead_child_stopped_by_ctrl_c_stops_the_benchmark(monkeypatch, tm
     ("bench_drift", "trained_student", ("--results", "FILE/results"), "Error: --results 'FILE/results' cannot be"),
     ("bench_feature_shares", "load_batches", ("--docs", "FILE/docs.md"), "Error: --docs 'FILE/docs.md' cannot be"),
     ("bench_overhead", "prepare_data", ("--results", "FILE"), "Error: --results 'FILE' is a file"),
-], ids=["drift-student", "shares-student", "drift-results", "shares-docs", "overhead-results"])
+    ("bench_overhead", "prepare_data", ("--work", "FILE"), "Error: --work 'FILE' is a file: pass a folder"),
+    ("bench_drift", "trained_student", ("--work", "FILE"), "Error: --work 'FILE' is a file: pass a folder"),
+    ("bench_drift", "trained_student", ("--student", "nope.pt"),
+     "Error: bench_drift.py: --student 'nope.pt' does not exist"),
+    ("bench_overhead", "prepare_data", ("--student", "nope.pt"),
+     "Error: bench_overhead.py: --student 'nope.pt' does not exist"),
+    ("bench_feature_shares", "load_batches", ("--student", "FILE.pt"),
+     "Error: bench_feature_shares.py: --student 'FILE.pt' is not a model yaml"),
+    ("bench_drift", "trained_student", ("--val-batches", "3", "--batch", "4"),
+     "Error: --val-batches 3: the val split holds 8 images, 2 batches of --batch 4: pass --val-batches 2 or fewer"),
+    ("bench_overhead", "prepare_data", ("--docs", "DIR"), "Error: --docs 'DIR' is a folder: pass the page's file "
+     "name, e.g. DIR/benchmarks.md"),
+], ids=["drift-student", "shares-student", "drift-results", "shares-docs", "overhead-results", "overhead-work",
+        "drift-work", "drift-student-pt", "overhead-student-pt", "shares-student-pt", "drift-val-batches",
+        "overhead-docs-folder"])
 def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, said, monkeypatch, capsys, synth_data,
                                                             teacher26, tmp_path):
     """An unknown --student was a FileNotFoundError traceback (bench_drift's after making its run folder), and an
@@ -852,9 +955,11 @@ def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, s
     module = importlib.import_module(script)
     monkeypatch.setattr(module, work, lambda *_: pytest.fail(f"{work} ran before the input was checked"))
     (tmp_path / "file").write_text("")
-    bad = [word.replace("FILE", str(tmp_path / "file")) for word in bad]
-    said = said.replace("FILE", str(tmp_path / "file"))
+    bad = [word.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path)) for word in bad]
+    said = said.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path))
     argv = ["--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--threads", 1]
+    if script == "bench_drift":  # synth's val split: 8 images, one batch of the default 16
+        argv += ["--val-batches", 1]
     if script != "bench_feature_shares":
         argv += ["--work", tmp_path / "work"]
     argv += ["--device", "cpu"] if script == "bench_overhead" else ["--data", synth_data, "--teacher", teacher26]
@@ -862,6 +967,22 @@ def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, s
     err = capsys.readouterr().err
     assert err.startswith(said) and err.count("\n") == 1, err
     assert not (tmp_path / "work").exists() and not (tmp_path / "results").exists()
+
+
+def test_empty_arms_and_a_record_name_with_a_folder_are_refused(bench, monkeypatch, capsys, tmp_path):
+    """--arms "" (an unset shell variable) trained every arm; bench_drift --name a/b wrote its record into a folder
+    the page never reads."""
+    monkeypatch.setattr(bench, "prepare_data", lambda *_: pytest.fail("prepared with no arm named"))
+    study_file = write_study(tmp_path / "study.yaml", STUDY)
+    for arms in ("", " , "):
+        assert bench.main([str(a) for a in study_args(tmp_path, study_file, "--arms", arms)]) == 2
+        assert capsys.readouterr().err == ("Error: --arms names no arm: name the arms to train, comma-separated, or "
+                                           "leave --arms out for all\n")
+    drift = importlib.import_module("bench_drift")
+    with pytest.raises(SystemExit):
+        drift.parse_args(["--data", "d.yaml", "--teacher", "t.pt", "--name", "a/b"])
+    assert capsys.readouterr().err == ("Error: --name must be a file name (letters, digits, . _ -), got 'a/b': see "
+                                       "--help\n")
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
@@ -1002,6 +1123,40 @@ def test_finished_runs_are_checked_against_their_data_and_source(bench, tmp_path
     (root / "plain" / "seed0" / "args.yaml").write_text(yaml.safe_dump({"data": str(data["full"])}))
     (root / "plain" / "seed0" / "weights" / "best.pt").write_bytes(b"trained again")
     assert plan()[("pt-plain", 0)] == "stale" and plan(train=True)[("pt-plain", 0)] == "retrain"
+
+
+def test_a_run_that_failed_before_its_first_epoch_does_not_block_the_mended_study(bench, tmp_path):
+    """A study with a bad value failed before any epoch, leaving spec.json and no checkpoint: the mended study was
+    refused as 'changed since its run was made', though nothing had trained. A run with a checkpoint still is."""
+    study = bench.load_study(write_study(tmp_path / "study.yaml", {**STUDY, "arms": {"plain": {"method": "plain"}},
+                                                                   "candidates": {}, "targets": []}))
+    root, data, prints = tmp_path / "work" / "tiny", {"labelled": tmp_path / "d.yaml"}, {"labelled": "a1", "full": "a1"}
+    run_dir = root / "plain" / "seed0"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "spec.json").write_text(json.dumps({**bench.arm_spec(study, "plain", prints), "student": "nope.pt"}))
+    plan = bench.plan_runs(study, root, ["plain"], [0], True, data, prints)
+    assert plan == {("plain", 0): "train", ("plain", 1): "pending"}
+    (run_dir / "weights" / "last.pt").write_bytes(b"an epoch")
+    with pytest.raises(bench.UserError, match=r"arm 'plain' changed since .* \(student\)"):
+        bench.plan_runs(study, root, ["plain"], [0], True, data, prints)
+
+
+def test_a_pt_student_replaced_at_its_path_is_a_changed_arm(bench, tmp_path):
+    """A study's .pt student was recorded by its path alone: another checkpoint copied over it left every finished
+    run standing for the new student. Its sha256 is in the spec now, so the arm is refused as changed."""
+    student = tmp_path / "stud.pt"
+    student.write_bytes(b"one student")
+    study = bench.load_study(write_study(tmp_path / "study.yaml", {
+        **STUDY, "student": str(student), "arms": {"plain": {"method": "plain"}}, "candidates": {}, "targets": []}))
+    root, data, prints = tmp_path / "work" / "tiny", {"labelled": tmp_path / "d.yaml"}, {"labelled": "a1", "full": "a1"}
+    spec = bench.arm_spec(study, "plain", prints)
+    assert spec["student_sha256"] == hashlib.sha256(b"one student").hexdigest()
+    (root / "plain" / "seed0").mkdir(parents=True)
+    (root / "plain" / "seed0" / "run.json").write_text(json.dumps({"spec": spec}))
+    assert bench.plan_runs(study, root, ["plain"], [0], True, data, prints)[("plain", 0)] == "done"
+    student.write_bytes(b"another student")
+    with pytest.raises(bench.UserError, match=r"arm 'plain' changed since .* \(student_sha256\)"):
+        bench.plan_runs(study, root, ["plain"], [0], True, data, prints)
 
 
 def test_epoch_times_survive_a_resumed_run(bench, tmp_path):
@@ -1195,13 +1350,61 @@ def test_a_record_may_lose_runs_the_study_dropped_or_that_wait_on_their_source(m
     monkeypatch.syspath_prepend(str(SCRIPTS))
     common = importlib.import_module("_common")
     record = tmp_path / "study-tiny.json"
-    record.write_text(json.dumps({"runs": [{"arm": "plain", "seed": 0}, {"arm": "pt-ours", "seed": 0},
-                                           {"arm": "plain", "seed": 5}]}))
+    record.write_text(json.dumps({"runs": [{"arm": arm, "seed": seed, "run_dir": str(tmp_path / "tiny" / arm /
+                                                                                   f"seed{seed}")}
+                                           for arm, seed in (("plain", 0), ("pt-ours", 0), ("plain", 5))]}))
     common.keep_record(record, {("plain", 0): "train", ("pt-ours", 0): "stale"}, tmp_path)
     out = capsys.readouterr().out
     assert "drops plain seed 5: no longer in the study" in out and "drops pt-ours seed 0 until trained again" in out
+    assert "drops plain seed 0 until trained again: its run is gone from --work" in out
     with pytest.raises(common.UserError, match=r"records 1 finished run\(s\) that are not in --work .* \(plain seed 0"):
         common.keep_record(record, {("plain", 0): "pending", ("pt-ours", 0): "stale"}, tmp_path)
+
+
+def test_a_record_says_how_its_runs_were_trained_not_how_it_was_written(bench, tmp_path):
+    """The record took threads, workers, device and commit from the process that wrote it: a --report-only (or
+    parallel_study.sh's record step) said 2 threads where every run had trained on 1. Each run keeps them in its
+    run.json; the record gives their one value, or the values they differ by, and the page says so."""
+    study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {"plain": {"method": "plain"}},
+                                                       "candidates": {}, "targets": []})
+    study, work = bench.load_study(study_file), tmp_path / "work"
+    teacher, root = tmp_path / "t.pt", work / "tiny"
+    teacher.write_bytes(b"teacher")
+    data = bench.prepare_data(study, work)
+    prints = {kind: bench.dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
+    root.mkdir()
+    (root / "teacher.json").write_text(json.dumps({"map50": 0.5, "map50_95": 0.3, "sha256": bench.sha256(teacher)}))
+    env = bench.environment()
+    ran = {0: {"threads": 1, "workers": 0, "device": "cpu", "environment": {**env, "git": {"commit": "a" * 40}}},
+           1: {"threads": 4, "workers": 0, "device": "0", "environment": {**env, "git": {"commit": "b" * 40}}}}
+    for seed, made in ran.items():
+        run_dir = root / "plain" / f"seed{seed}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.csv").write_text("epoch,time,metrics/mAP50-95(B)\n1,10,0.2\n")
+        (run_dir / "run.json").write_text(json.dumps({
+            "arm": "plain", "method": "plain", "seed": seed, "spec": bench.arm_spec(study, "plain", prints),
+            "map50": 0.4, "map50_95": 0.2, "epochs": 1, "curve": [0.2], "run_dir": str(run_dir), **made}))
+    argv = study_args(tmp_path, study_file, "--report-only", "--teacher", teacher, "--device", "cpu", "--workers", 3)
+    assert bench.main([str(a) for a in argv]) == 0
+    record = read_record(tmp_path)
+    assert (record["threads"], record["workers"], record["device"]) == ([1, 4], 0, ["cpu", "0"])
+    assert [e["git"]["commit"] for e in record["environment"]] == ["a" * 40, "b" * 40]
+    page = (tmp_path / "docs.md").read_text()
+    assert "1 or 4 threads, device cpu or 0. Machine: " in page and "commit aaaaaaaaaaaa" in page
+
+
+def test_a_record_is_not_replaced_by_runs_trained_in_another_work_folder(monkeypatch, tmp_path):
+    """A record whose finished runs live in another --work was replaced by runs trained again in the new one, with no
+    word, though the README says it is not written over while it holds runs that are not in --work."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    common = importlib.import_module("_common")
+    record = tmp_path / "study-tiny.json"
+    record.write_text(json.dumps({"runs": [{"arm": "plain", "seed": 0,
+                                            "run_dir": str(tmp_path / "work" / "tiny" / "plain" / "seed0")}]}))
+    with pytest.raises(common.UserError, match=r"records 1 finished run\(s\) that are not in --work .* \(plain seed 0"):
+        common.keep_record(record, {("plain", 0): "train"}, tmp_path / "other")
+    common.keep_record(record, {("plain", 0): "train"}, tmp_path / "work")  # its folder deleted to train it again
+    common.keep_record(record, {("plain", 0): "done"}, tmp_path / "moved")  # the work folder moved, its runs in it
 
 
 def test_records_say_how_to_run_them_again(monkeypatch, tmp_path):

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 from ultralytics.utils.torch_utils import unwrap_model
 
 from yolodistill.balance import MEASURED
-from yolodistill.checks import check_recipe, preflight
+from yolodistill.checks import preflight
 from yolodistill.cli import app
 from yolodistill.config import resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, KDModel
+from yolodistill.recipe import check_recipe
 from yolodistill.resume import check_resume
 from yolodistill.start import starts_from_teacher
 from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train
@@ -165,7 +166,7 @@ def test_single_cls_trains_a_one_class_student_from_a_teacher_of_several(teacher
 def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, synth_data, tmp_path):
     """A single_cls run stopped mid-way was refused on resume: its one-class student was checked against its
     teacher's three classes (and against --data's). A teacher Ultralytics trained single_cls on the data (one class)
-    was refused for a new single_cls run, 'train the teacher on this dataset first'."""
+    was refused for a new single_cls run, and without single_cls told 'train the teacher on this dataset first'."""
     from yolodistill.checks import preflight
     from yolodistill.config import resolve
     from yolodistill.resume import check_resume
@@ -184,7 +185,8 @@ def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, sy
     one = save_checkpoint("yolo26s.yaml", tmp_path / "one.pt", names={0: "item"})
     fresh = resolve(None, **FAST, single_cls=True, project=str(tmp_path), name="fresh")[1]
     assert preflight(one, "yolo26n.yaml", synth_data, fresh).args["single_cls"] is True
-    with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):  # not single_cls: still refused
+    with pytest.raises(UserError, match=r"^teacher was trained with single_cls=True \(one class, 'item'\) and the data "
+                                        "has 3: add single_cls=True"):  # not single_cls: refused, saying the fix
         preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])
     face = save_checkpoint("yolo26s.yaml", tmp_path / "face.pt", names={0: "face"})  # another data's one class
     with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):

@@ -298,7 +298,9 @@ def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
     (empty / "notes.txt").write_text("no images here")
     train_images = sorted(str(p) for p in (synth_data.parent / "images" / "train").iterdir())
     cases = [([tmp_path / "missing"], "does not exist"), ([synth_data], "is not a folder"),
-             ([empty], "no readable images"), ([synth_data.parent / "images"], "holds 24 of the labelled training")]
+             ([empty], "no readable images"), ([synth_data.parent / "images"], "holds 24 of the labelled training"),
+             ([""], "^--unlabeled must be the path of a folder, got ''$"),  # '' was the working folder, trained on
+             ([5], "^--unlabeled must be the path of a folder, got 5$")]
     for folders, message in cases:
         with pytest.raises(UserError, match=message):
             check_sources(folders, train_images)
@@ -327,7 +329,7 @@ def test_copies_of_val_or_train_images_are_refused_as_footage(synth_data, footag
 
 
 def test_rect_batches_cannot_mix_unlabelled_images(footage):
-    from yolodistill.checks import check_recipe
+    from yolodistill.recipe import check_recipe
 
     with pytest.raises(UserError, match="rect=True"):
         check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"rect": True})
@@ -337,7 +339,7 @@ def test_rect_batches_cannot_mix_unlabelled_images(footage):
 def test_batch_one_and_pseudo_mode_without_weights(footage):
     """--batch 1 trained with no unlabelled image at all, silently; pseudo mode with every weight at 0 was refused
     as if the images were learned from the distillation terms, where the teacher's detections label them."""
-    from yolodistill.checks import check_recipe
+    from yolodistill.recipe import check_recipe
 
     with pytest.raises(UserError, match="--batch 1 leaves no room for unlabelled images"):
         check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 1})

@@ -27,8 +27,21 @@ def test_a_word_without_a_value_is_refused(word):
 
 def test_scientific_notation_in_key_value_words_is_a_number():
     """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
-    assert parse_overrides(["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project='1e5'"]) == {
-        "lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run", "project": "1e5"}  # quoted stays a string
+    words = ["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project=1e5", "seed='1e5'"]
+    assert parse_overrides(words) == {"lr0": 0.001, "kd_cls": 0.025, "kd_box": 1.0, "name": "1e3run", "project": "1e5",
+                                      "seed": "1e5"}  # quoted: text
+
+
+def test_words_are_read_as_ultralytics_cli_reads_them():
+    """Read as YAML, name=2024-06-01 was a date (a traceback in Ultralytics' get_save_dir), name=on trained into
+    True/, name=007 into 7/, and classes=0,2 was refused; each word is checked against Ultralytics' own parser."""
+    from ultralytics.cfg import parse_key_value_pair
+
+    words = ["name=2024-06-01", "project=007", "device=0", "classes=0,2", "cos_lr=True", "half=false", "mode=None",
+             "imgsz=[64, 96]", "amp=on", "seed=1_000", "lr0=.5", "hsv_h=1e-3", "save_dir=runs/a=b"]
+    got = parse_overrides(words)
+    assert got == dict(parse_key_value_pair(w) for w in words)
+    assert got["name"] == "2024-06-01" and got["project"] == "007" and got["classes"] == (0, 2) and got["amp"] == "on"
 
 
 def test_a_key_given_twice_is_refused():
@@ -76,11 +89,11 @@ def cli_app(seen: dict):
     return app
 
 
-@pytest.mark.parametrize("argv, want", [(["imgsz=320", "name=null"], {"imgsz": 320, "half": False, "name": None}),
+@pytest.mark.parametrize("argv, want", [(["imgsz=320", "name=None"], {"imgsz": 320, "half": False, "name": None}),
                                         (["--half", "name=2024-01-01"],
                                          {"imgsz": 640, "half": True, "name": "2024-01-01"})])
 def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
-    """imgsz=320 is --imgsz 320, converted as the flag is; a YAML date stays the text typed; null unsets an option
+    """imgsz=320 is --imgsz 320, converted as the flag is; a date stays the text typed; none unsets an option
     without a default."""
     from typer.testing import CliRunner
 
@@ -94,7 +107,7 @@ def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
     (["--imgsz", "64", "imgsz=96"], "imgsz is given twice (--imgsz 64 and imgsz=96): keep one"),
     (["--half", "half=false"], "half is given twice (--half and half=False): keep one"),
     (["--no-half", "half=true"], "half is given twice (--no-half and half=True): keep one"),
-    (["imgsz=null"], "imgsz= needs a value (see yolodistill run --help)"),
+    (["imgsz=none"], "imgsz= needs a value (see yolodistill run --help)"),
     (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options")])
 def test_a_word_that_cannot_set_an_option_is_refused(argv, message):
     from typer.testing import CliRunner

@@ -24,8 +24,8 @@ from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports, written_before_the_stop
 from .checks import check_device, check_names, concrete_device
 from .loading import check_task, load_detector
-from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_whole, first_line,
-                     is_url, root_cause)
+from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_path, check_whole,
+                     first_line, is_url, root_cause)
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
@@ -382,6 +382,10 @@ def bench(
     system = system or sysinfo.System()
     if isinstance(artifacts, (str, os.PathLike)):  # one artifact from Python, not a list of its characters
         artifacts = [artifacts]
+    if artifacts is not None and not isinstance(artifacts, (list, tuple)):  # bench(5) was a TypeError
+        raise UserError(f"artifacts are a list of paths (a .pt, .onnx, *_openvino_model/ or .engine), got "
+                        f"{artifacts!r}")
+    root = check_path(root, "root", "folder")  # root='runs' from Python was a TypeError
     validate(batch, warmup, runs, imgsz, device, json_path)
     device = concrete_device(device)
     chosen = select_artifacts(artifacts, root, device, console)

@@ -34,13 +34,20 @@ def mirror_loss_scale(trainer: DistillationTrainer) -> None:
         model.grad_scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
 
 
-def note_idle_cap(trainer: DistillationTrainer) -> None:
-    """Callback once freeze= is applied: kd_balance cap holds the pull on the backbone's trainable weights, and with
-    every backbone layer frozen there is none: say so, as the run would otherwise be the same as without it."""
-    model = unwrap_model(trainer.model)
-    if trainer.distill.kd_balance == "cap" and not backbone_parameters(model.student_model) and RANK in {-1, 0}:
+def note_idle_terms(trainer: DistillationTrainer) -> None:
+    """Callback once freeze= is applied: a setting freeze= leaves nothing to act on is said, as the run is otherwise
+    the same as without it. kd_balance cap holds the pull on the backbone's trainable weights; the feature term
+    reaches the student through the layers before its head."""
+    model, distill = unwrap_model(trainer.model), trainer.distill
+    if RANK not in {-1, 0}:
+        return
+    if distill.kd_balance == "cap" and not backbone_parameters(model.student_model):
         LOGGER.warning("kd_balance cap has nothing to cap: every backbone layer is frozen (freeze=), so the "
                        "distillation weights apply as given")
+    if distill.kd_feat and not any(p.requires_grad for p in model.student_model.model[:-1].parameters()):
+        LOGGER.warning(f"kd_feat {distill.kd_feat:g} trains only its adapters: every layer before the head is frozen "
+                       "(freeze=), so the feature term does not reach the student; freeze fewer layers, or drop "
+                       "kd_feat")
 
 
 def report_balance(trainer: DistillationTrainer) -> None:
@@ -89,6 +96,6 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
         LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit){skipped}: {fitted}")
 
 
-CALLBACKS = (("on_pretrain_routine_end", note_idle_cap), ("on_pretrain_routine_end", prefit_adapters),
+CALLBACKS = (("on_pretrain_routine_end", note_idle_terms), ("on_pretrain_routine_end", prefit_adapters),
              ("on_train_epoch_start", apply_schedule), ("on_train_batch_start", mirror_loss_scale),
              ("on_train_epoch_end", report_balance))

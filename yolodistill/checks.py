@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from .config import DistillConfig
 from .data import has_labels, split_images
 from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
                      check_writable, first_line, is_url, require_file)
@@ -261,9 +260,13 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     from ultralytics.cfg import get_cfg
 
     try:
-        get_cfg(overrides=args)  # then Ultralytics' own type and range checks of every other train argument
+        cfg = get_cfg(overrides=args)  # then Ultralytics' own type and range checks of every other train argument
     except (SyntaxError, TypeError, ValueError) as e:
         raise UserError(first_line(e)) from None
+    if cfg.quantize == 8:  # its QAT would fake-quantize the teacher inside the model too; without ModelOpt a traceback
+        raise UserError(f"quantize={args.get('quantize', 8)} (Ultralytics' quantization-aware training) does not run "
+                        "with a teacher: distill first, then export the student with --int8, or fine-tune it with "
+                        "yolo train model=best.pt quantize=8")
 
 
 WARNED_SIZES: set[tuple[str, int, int]] = set()  # compare checks each run again: one warning per teacher and size
@@ -348,39 +351,15 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
         raise UserError(f"classes={classes}: it takes the data's class ids, 0 to {nc - 1} (classes=0 or classes=[0,2]), "
                         f"and {wrong} would train on no label (see the names in the data yaml)")
     freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
+    if not (freeze is None or (isinstance(freeze, int) and not isinstance(freeze, bool) and freeze >= 0) or
+            (isinstance(freeze, list) and all(isinstance(x, int) and not isinstance(x, bool) or str(x).isdigit()
+                                              for x in freeze))):  # Ultralytics froze nothing, without a word
+        raise UserError(f"freeze={freeze} freezes nothing: it takes a number of first layers (freeze=10) or a list of "
+                        "layer indices (freeze=[0,1])")
     listed = range(freeze) if isinstance(freeze, int) else freeze if isinstance(freeze, list) else []
     if {str(x) for x in listed} >= {str(x) for x in range(n)}:  # Ultralytics matches 'model.{x}.': 0 and '0' alike
         raise UserError(f"freeze={freeze} freezes every layer of the student (it has {n}), so nothing of it would "
                         "train: freeze fewer (freeze=10 is the backbone of YOLO26 and YOLO11)")
-
-
-def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
-    """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
-    from .start import starts_from_teacher
-
-    pseudo = bool(distill.unlabeled) and distill.unlabeled_mode != "soft"  # the teacher labels them
-    if distill.unlabeled and not distill.losses_on and not pseudo:
-        raise UserError("in soft mode unlabelled images are learned from the distillation terms alone, and every "
-                        "distillation weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), use "
-                        "--unlabeled-mode pseudo, or drop --unlabeled")
-    batch, gpus = args.get("batch"), len(str(args.get("device") or "").split(","))  # DDP: the batch split per GPU
-    if distill.unlabeled and isinstance(batch, int) and 0 < batch < 2 * gpus:
-        per = f" ({batch} over {gpus} GPUs)" if gpus > 1 else ""
-        raise UserError(f"--batch {batch}{per} leaves no room for unlabelled images, which share each batch with "
-                        f"labelled ones: use --batch {2 * gpus} or more, or drop --unlabeled")
-    if distill.unlabeled and args.get("rect"):
-        raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
-                        "rect=True, or drop --unlabeled")
-    if distill.kd_prefit and not distill.kd_feat:
-        raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above 0 "
-                        "(e.g. --kd-feat 1), or drop kd_prefit")
-    if distill.losses_on or pseudo or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
-        return
-    why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
-           "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path)) else
-           "init_from_teacher is off")
-    raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
-                    "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
 
 
 # Ultralytics train arguments a run takes from its own flags, and those it fixes: given as key=value or in a recipe
@@ -437,9 +416,12 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         student_model = load_detector(student, "student")
     else:
         student_model = build_student(str(student), nc, ch)
-    fit = data_info
-    if args.get("single_cls") and class_ids(teacher_model.names) == {0: "item"}:  # Ultralytics' single_cls name
+    fit, single = data_info, class_ids(teacher_model.names) == {0: "item"}  # Ultralytics' single_cls name
+    if args.get("single_cls") and single:
         fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
+    elif single and nc > 1:  # "train or fine-tune the teacher on this dataset first", though it was
+        raise UserError(f"teacher was trained with single_cls=True (one class, 'item') and the data has {nc}: add "
+                        "single_cls=True to train the student the same way, or pass a teacher of the data's classes")
     check_fit(teacher_model, student_model, fit, str(student))
     check_args(args, int(max(student_model.stride.max(), 32)))
     check_with_models(args, nc, student_model)

@@ -123,7 +123,7 @@ def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir
     if config is not None:  # a file by its absolute path; a shipped recipe's name (--config fast) as it is
         words += ["--config", str(Path(config).resolve()) if Path(config).is_file() else str(config)]
     words += ["--project", str(save_dir.parent), "--name", save_dir.name]
-    words += [f"{k}={v if plain_word(v) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
+    words += [f"{k}={v if plain_word(k, v) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
     return shlex.join(words)
 
 
@@ -142,14 +142,11 @@ def absolute_paths(overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def plain_word(value: Any) -> bool:
+def plain_word(key: str, value: Any) -> bool:
     """A string that key=value reads back as that string; '0' (device=0) would come back a number, so it is quoted."""
-    from .config import load_yaml
+    from .words import read_word
 
-    try:
-        return isinstance(value, str) and load_yaml(value) == value
-    except Exception:  # not YAML at all: read back as the string it is
-        return isinstance(value, str)
+    return isinstance(value, str) and value == value.strip() and read_word(key, value) == value
 
 
 def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Path) -> dict[str, Any]:
@@ -333,7 +330,8 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import SET_BY_FLAG, check_device, check_inputs_outside, check_recipe, preflight
+    from .checks import SET_BY_FLAG, check_device, check_inputs_outside, preflight
+    from .recipe import check_recipe
     from .config import DistillConfig, resolve
     from ultralytics.data.utils import check_det_dataset
 
@@ -369,6 +367,8 @@ def compare(
     if project is None and args.get("project") != TRAIN_PROJECT:
         project = args.get("project")
     name = name if name is not None else args.get("name")
+    if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
+        raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
     exist_ok = exist_ok if exist_ok is not None else args.get("exist_ok") is True
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     existed = save_dir.exists()
@@ -426,6 +426,10 @@ def compare(
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
+    if unlabeled := (images.get("unlabeled") or [0])[0]:  # its batches are mixed: the same epochs are more steps
+        notes.append(f"ours also trained on {unlabeled} unlabelled images, which took {distill.unlabeled_ratio:g} of "
+                     "each of its batches: at the same --batch it made more batches and optimizer steps per epoch "
+                     "than the other methods, and part of its gain may come from those steps")
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,

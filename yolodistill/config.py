@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .balance import MODES as BALANCE_MODES
-from .errors import UserError
+from .errors import UserError, check_path
 from .features import FEATURE_LOSSES
 from .schedule import SCHEDULES, kd_factor
 
@@ -38,7 +38,7 @@ NumberLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]
 
 
 def load_yaml(text: str) -> Any:
-    """A recipe file or a key=value word's value, read as YAML with `NumberLoader`."""
+    """A recipe file, read as YAML with `NumberLoader`."""
     return yaml.load(text, Loader=NumberLoader)
 
 
@@ -135,7 +135,7 @@ def recipe_path(name: str = "default") -> Path:
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
     """Load a recipe file into a flat dict, with a clear error for a missing or malformed file."""
-    p = Path(path)
+    p = check_path(path, "--config", "recipe yaml")  # config=5 from Python was a TypeError
     if not p.is_file():
         bare = p.stem if p.suffix.lower() in (".yaml", ".yml") and len(p.parts) == 1 else str(path)
         named = recipe_path(bare)

@@ -147,6 +147,8 @@ def convert(
     given = names
     if isinstance(names, str):  # "a,b" as on the command line; from Python not the classes 'a', ',' and 'b'
         names = [n.strip() for n in names.split(",")]
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+        raise UserError(f"--names must be the class names, comma-separated (cat,dog) or a list of them, got {given!r}")
     if names is not None and not all(str(n).strip() for n in names):
         raise UserError(f"--names {given!r} has an empty name: write them comma-separated, e.g. cat,dog")
     srcs = [check_path(p, "source") for p in (src if isinstance(src, (list, tuple)) else [src])]

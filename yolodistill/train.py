@@ -395,7 +395,8 @@ def train(
     `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
-    from .checks import check_recipe, preflight, run_dir
+    from .checks import preflight, run_dir
+    from .recipe import check_recipe
     from .resume import check_resume
     from .config import resolve, whole_numbers
 

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 from ultralytics.data.dataset import YOLODataset
 
-from .errors import UserError
+from .errors import UserError, check_path
 from .utils import file_digest, files_under
 
 
@@ -99,7 +99,7 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
     the folders came from, so the message points at what the user wrote."""
     out = []
     for folder in folders:
-        p = Path(folder).expanduser()
+        p = check_path(folder, source, "folder").expanduser()  # '' was the working folder, trained on without a word
         if not p.exists():
             raise UserError(f"{source} '{folder}' does not exist: {fix}")
         if not p.is_dir():

@@ -1,6 +1,6 @@
-"""Ultralytics-style `key=value` words on the command line: parsed as YAML scalars, and where a word names one of the
-command's own options, taken as that option (imgsz=320 is --imgsz 320). Also the options themselves, defined once as
-data (`Opt`) and given to each command that takes them (`with_options`)."""
+"""Ultralytics-style `key=value` words on the command line: read as Ultralytics' CLI reads them, and where a word
+names one of the command's own options, taken as that option (imgsz=320 is --imgsz 320). Also the options
+themselves, defined once as data (`Opt`) and given to each command that takes them (`with_options`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-import yaml
 from rich.markup import escape
 
 from .errors import UserError
@@ -27,12 +26,10 @@ def command_name(ctx: typer.Context) -> str:
 
 
 def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
-    """Parse Ultralytics-style `key=value` words; values are read as YAML scalars (`lr0=0.01`, `cos_lr=True`).
+    """Parse Ultralytics-style `key=value` words; values are read by `read_word` (`lr0=0.01`, `cos_lr=True`).
 
     A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
-    from .config import load_yaml  # here, not above: config imports torch, which --help does not need
-
     words = HINTS.get(command.split()[-1], "its options go as --flag VALUE or flag=VALUE")
     out: dict[str, Any] = {}
     raw: dict[str, str] = {}  # each key's word as typed, to name it if given again
@@ -53,11 +50,18 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
             raise UserError(f"{key}= needs a value: write {key}=VALUE, or leave the word out for the default "
                             f"(see yolodistill {command} --help)")
         raw[key] = value
-        try:
-            out[key] = load_yaml(value)
-        except yaml.YAMLError:
-            out[key] = value
+        out[key] = read_word(key, value)
     return out
+
+
+def read_word(key: str, value: str) -> Any:
+    """A key=value word's value as Ultralytics' CLI reads it (`cfg.parse_key_value_pair`): name and project as typed,
+    anything else a Python literal (classes=0,2 is (0, 2)), true/false/none, or the text. Read as YAML, name=2024-06-01
+    was a date (a traceback in Ultralytics), name=on was True and name=007 was 7."""
+    from ultralytics.cfg import smart_value  # here, not above: --help does not need Ultralytics
+
+    value = value.strip()
+    return value if key in {"name", "project"} and value.lower() != "none" else smart_value(value)
 
 
 def options(ctx: typer.Context) -> dict[str, Any]:
@@ -98,9 +102,9 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             if isinstance(values[key], bool):  # --half, --no-simplify: a flag typed alone
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
             raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
-        if value is None and param.default is not None:  # `simplify=null`: only an option without a default is unset
+        if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        if value is not None and not isinstance(value, (str, bool, int, float)):  # YAML read data=2024-01-01 as a date
+        if value is not None and not isinstance(value, (str, bool, int, float)):  # a tuple or list: imgsz=64,96
             value = str(value)
         try:
             values[key] = None if value is None else param.process_value(ctx, value)
