@@ -56,6 +56,18 @@ def run_script(name: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
+def refused(name: str, *args, monkeypatch, capsys) -> tuple[int, str]:
+    """A script's main() run in this process, for its refusals: a second Python start costs about 4 s (torch and
+    Ultralytics imported again), most of such a test. Its exit status (argparse's too) and what it wrote to stderr."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    capsys.readouterr()
+    try:
+        status = importlib.import_module(name.removesuffix(".py")).main([*map(str, args)])
+    except SystemExit as e:  # argparse's errors
+        status = e.code
+    return status, capsys.readouterr().err
+
+
 def write_study(path: Path, study: dict) -> Path:
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     return path
@@ -312,13 +324,14 @@ def test_a_run_killed_in_its_final_validation_is_validated_not_trained_again(stu
 
 
 @pytest.mark.parametrize("arm, change", [("ours", {"distill": {"kd_cls": 0.5}}), ("pt-plain", {"epochs": 3})])
-def test_a_changed_arm_is_refused(study, out, arm, change):
+def test_a_changed_arm_is_refused(study, out, arm, change, monkeypatch, capsys):
     changed = copy.deepcopy(STUDY)
     changed["arms"][arm].update(change)
     stamp = (out / "results" / "study-tiny.json").stat().st_mtime_ns
-    proc = run_script("bench_efficacy.py", *study_args(out, write_study(out / "changed.yaml", changed)))
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    assert f"arm '{arm}' changed since" in proc.stderr
+    status, err = refused("bench_efficacy.py", *study_args(out, write_study(out / "changed.yaml", changed)),
+                          monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"arm '{arm}' changed since" in err
     assert (out / "results" / "study-tiny.json").stat().st_mtime_ns == stamp
 
 
@@ -628,12 +641,13 @@ def test_overhead_children_train_each_round_into_folders_of_their_own(monkeypatc
     (("--workers", "-3"), "argument --workers"),
     (("--teacher-model", "yolo26z.yaml"), "--teacher-model 'yolo26z.yaml' is neither a model yaml"),
 ], ids=["device", "teacher", "teacher-yaml", "data", "batch", "workers", "teacher-model"])
-def test_overhead_refuses_bad_input_before_training(bad, needle, synth_data, tmp_path):
+def test_overhead_refuses_bad_input_before_training(bad, needle, synth_data, tmp_path, monkeypatch, capsys):
     """Each was found by a child process after the methods before it had trained (or was a traceback)."""
     bad = [str(synth_data) if word == "SYNTH" else word for word in bad]
-    proc = run_script("bench_overhead.py", "--epochs", 2, "--work", tmp_path / "work", "--results",
-                      tmp_path / "results", "--docs", tmp_path / "docs.md", *bad)
-    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    status, err = refused("bench_overhead.py", "--epochs", 2, "--threads", 1, "--work", tmp_path / "work",
+                          "--results", tmp_path / "results", "--docs", tmp_path / "docs.md", *bad,
+                          monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 2 and needle in err and "Traceback" not in err, err
     assert not (tmp_path / "work").exists()
 
 
@@ -784,7 +798,7 @@ def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
         assert set(spec.get("distill") or {}) <= keys, name
 
 
-def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
+def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path, monkeypatch, capsys):
     """The calibration script on synthetic batches: a share per loss for each start and batch, spread as their
     max/min, the page shows the record; a missing teacher is one line and exit 2."""
     args = ["--data", synth_data, "--imgsz", 64, "--batch", 4, "--batches", 2, "--threads", 1,
@@ -801,19 +815,22 @@ def test_feature_shares_are_recorded_and_shown(teacher26, synth_data, tmp_path):
     page = (tmp_path / "docs.md").read_text()
     assert "## Feature-loss calibration" in page and record["command"] in page
     assert f"Largest spread {record['max_spread']:.2f}" in page
-    proc = run_script("bench_feature_shares.py", "--teacher", tmp_path / "none.pt", *args)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+    status, err = refused("bench_feature_shares.py", "--teacher", tmp_path / "none.pt", *args, monkeypatch=monkeypatch,
+                          capsys=capsys)
+    assert status == 2 and err.strip().splitlines() == [
         f"Error: teacher {tmp_path / 'none.pt'} not found: pass a trained checkpoint with --teacher"]
-    proc = run_script("bench_feature_shares.py", "--teacher", synth_data, *args)  # a data.yaml: was an AssertionError
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+    status, err = refused("bench_feature_shares.py", "--teacher", synth_data, *args, monkeypatch=monkeypatch,
+                          capsys=capsys)  # a data.yaml: was an AssertionError
+    assert status == 2 and err.strip().splitlines() == [
         f"Error: teacher {synth_data} is not a checkpoint (.pt): pass a trained checkpoint with --teacher"]
     assert record["settings"]["batches"] == 2 and record["cwd"] == os.getcwd()
     for bad in (("--batches", 0), ("--batch", -2), ("--imgsz", 0)):  # were tracebacks
-        proc = run_script("bench_feature_shares.py", "--teacher", teacher26, *args, *bad)
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr and f"argument {bad[0]}" in proc.stderr
+        status, err = refused("bench_feature_shares.py", "--teacher", teacher26, *args, *bad, monkeypatch=monkeypatch,
+                              capsys=capsys)
+        assert status == 2 and "Traceback" not in err and f"argument {bad[0]}" in err
 
 
-def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data, tmp_path):
+def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data, tmp_path, monkeypatch, capsys):
     """The pull on the backbone script, tiny: a row per epoch and mode, on training batches and on validation images,
     whose figures hold together; a rerun trains nothing; the page shows the record; a bad mode is refused with exit 2."""
     args = ["--data", synth_data, "--teacher", teacher26, "--imgsz", 64, "--batch", 8, "--start-epochs", 1,
@@ -852,8 +869,8 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs  # nothing trained
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["modes"] == record["modes"]
-    proc = run_script("bench_drift.py", *args, "--balance", "fixed,hold")
-    assert proc.returncode == 2 and "--balance takes modes among fixed, auto, epoch, cap" in proc.stderr
+    status, err = refused("bench_drift.py", *args, "--balance", "fixed,hold", monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 2 and "--balance takes modes among fixed, auto, epoch, cap" in err
     assert record["cwd"] == os.getcwd() and record["settings"]["batch"] == 8
     # killed after the plain student finished, before done.json: kept (its resume fell back to coco8.yaml)
     (student,) = (tmp_path / "work").glob("plain-*-seed0")
@@ -869,8 +886,9 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert changed == {student.name, f"{student.name}-ft2-fixed"}
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["settings"]["batch"] == 4
     (tmp_path / "notdata.yaml").write_text("colour: red\n")
-    proc = run_script("bench_drift.py", *args[:1], tmp_path / "notdata.yaml", *args[2:])
-    assert proc.returncode == 2 and proc.stderr.startswith("Error: data") and proc.stderr.count("\n") == 1
+    status, err = refused("bench_drift.py", *args[:1], tmp_path / "notdata.yaml", *args[2:], monkeypatch=monkeypatch,
+                          capsys=capsys)
+    assert status == 2 and err.startswith("Error: data") and err.count("\n") == 1
 
 
 RESUME = "Interrupted. Rerun the same command to continue: "
@@ -1329,7 +1347,7 @@ def test_a_run_distilled_from_another_teacher_is_refused(bench, tmp_path):
     bench.check_runs_teacher(study, tmp_path, {**plan, ("ours", 0): "pending"}, {"checkpoint": "t.pt", "sha256": "b" * 64})
 
 
-def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
+def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path, monkeypatch, capsys):
     """--report-only in a fresh checkout (no runs in --work) wrote an empty study over the committed record."""
     results = tmp_path / "results"
     results.mkdir()
@@ -1337,9 +1355,10 @@ def test_a_record_is_not_replaced_by_one_with_fewer_runs(tmp_path):
     record.write_text(json.dumps({"kind": "study", "name": "tiny", "runs": [{"arm": "plain", "seed": 0}] * 3}))
     before = record.read_text()
     study = write_study(tmp_path / "s.yaml", STUDY)
-    proc = run_script("bench_efficacy.py", *study_args(tmp_path, study, "--report-only"))
-    assert proc.returncode == 2 and "records 1 finished run(s) that are not in --work" in proc.stderr
-    assert "(plain seed 0)" in proc.stderr and proc.stderr.count("\n") == 1
+    status, err = refused("bench_efficacy.py", *study_args(tmp_path, study, "--report-only"), monkeypatch=monkeypatch,
+                          capsys=capsys)
+    assert status == 2 and "records 1 finished run(s) that are not in --work" in err
+    assert "(plain seed 0)" in err and err.count("\n") == 1
     assert record.read_text() == before and not (tmp_path / "work" / "teachers").exists()  # before any teacher
 
 
