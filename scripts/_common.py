@@ -132,12 +132,13 @@ def environment() -> dict[str, Any]:
 
 
 def made_with(runs: list[dict[str, Any]], own: dict[str, Any]) -> dict[str, Any]:
-    """Each setting as the runs recorded it: their one value, or the list of the values they differ by. A setting no
-    run recorded (runs trained before they kept it, or no run) is `own`'s, this process's."""
+    """Each setting as the runs recorded it: their one value, or the list of the values they differ by. Runs trained
+    before runs kept it count with `own`'s value, this process's, as the record said of every run then."""
     out = {}
     for key, value in own.items():
-        seen = list({json.dumps(r[key], sort_keys=True): r[key] for r in runs if key in r}.values())
-        out[key] = value if not seen else seen[0] if len(seen) == 1 else seen
+        values = [r[key] if key in r else value for r in runs] or [value]
+        seen = list({json.dumps(v, sort_keys=True): v for v in values}.values())
+        out[key] = seen[0] if len(seen) == 1 else seen
     return out
 
 

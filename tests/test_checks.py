@@ -232,10 +232,11 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
         ([f"freeze={list(range(24))}"], "freezes every layer of the student"),  # own check: a backward() traceback
         ([f"freeze={[str(i) for i in range(24)]}"], "freezes every layer of the student"),
-        *[([f"freeze={v}"], f"freeze={v.replace('0,1', '(0, 1)')} freezes nothing: it takes a number of first layers "
-                            "(freeze=10) or a list of layer indices") for v in ("abc", "1.5", "-1", "True", "0,1")],
+        *[([f"freeze={v}"], f"freeze={v.replace('0,1', '(0, 1)')} is neither a number of first layers (freeze=10) "
+                            "nor a list of layer indices") for v in ("abc", "1.5", "-1", "True", "0,1")],
         (["cls=0"], "cls=0 turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as its cls_loss is)"),
         (["box=-1"], "box=-1 is below 0, and the distillation terms take Ultralytics' loss gains"),  # kd_box was < 0
+        (["box=0"], "box=0 turns kd_box off too (kd_box is scaled by Ultralytics' box gain"),  # a YOLO26 pair
         (["quantize=int8"], "quantize=int8 (Ultralytics' quantization-aware training) does not run with a teacher"),
         (["quantize=8"], "quantize=8 (Ultralytics' quantization-aware training)"),  # a traceback, its folder left
     ],

@@ -40,8 +40,13 @@ def test_help_explains_every_option_and_argument():
         assert result.exit_code == 0 and "Usage" in result.output
 
 
-@pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup=.inf"], ["temperature=.nan"]])
+@pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup: .inf"],
+                                   ["temperature: .nan"]])
 def test_nan_or_infinite_distillation_setting_is_one_line(words, teacher26, synth_data, tmp_path):
+    """A flag, or a recipe file's YAML (a key=value word reads .nan as text, as Ultralytics' CLI does)."""
+    if ":" in words[0]:
+        (tmp_path / "recipe.yaml").write_text(words[0] + "\n")
+        words = ["--config", str(tmp_path / "recipe.yaml")]
     result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--project", str(tmp_path / "runs"), "--epochs", "1",
                                       "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu", *words])

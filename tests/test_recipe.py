@@ -24,15 +24,43 @@ def test_a_loss_gain_that_would_silence_or_reverse_a_term_is_refused(student):
     """The terms take Ultralytics' gains as its own losses do: box=0 cls=0 on a .pt student trained with both terms at
     0 while distill.yaml said 1 (and escaped the refusal of a run that never uses its teacher); box=-1 made kd_box
     negative, a weight refused when given as kd_box."""
-    for words, needle in (({"cls": 0}, "cls=0 turns kd_cls off too"), ({"box": 0.0}, "box=0.0 turns kd_box off too"),
-                          ({"dfl": -1}, "dfl=-1 is below 0"), ({"box": 0, "cls": 0}, "cls=0 turns kd_cls off too")):
+    for words, needle in (({"cls": 0}, "cls=0 turns kd_cls off too"), ({"dfl": -1}, "dfl=-1 is below 0"),
+                          ({"box": 0, "cls": 0}, "cls=0 turns kd_cls off too")):
         distill, args = resolve(None, student=student, **words)
         with pytest.raises(UserError, match=f"^{needle}"):
             check_recipe(distill, student, args)
-    for words in ({"cls": 0, "kd_cls": 0}, {"box": 0, "kd_box": 0}, {"cls": 2.0, "box": 1}):  # said, or not silenced
+    for words in ({"cls": 0, "kd_cls": 0}, {"box": 0, "kd_box": 0}, {"cls": 2.0, "box": 1},  # said, or not silenced
+                  {"box": -1, "kd_box": 0, "kd_feat": 1.0, "feat_loss": "cwd"}):  # no term takes box: not refused
         distill, args = resolve(None, student=student, **words)
         check_recipe(distill, student, args)
     distill, args = resolve(None, student=student, cls=0, box=0, kd_cls=0, kd_box=0)  # then nothing uses the teacher
     if student.endswith(".pt"):
         with pytest.raises(UserError, match="so the teacher would never be used"):
             check_recipe(distill, student, args)
+
+
+def test_box_zero_is_refused_only_where_it_turns_kd_box_off():
+    """kd_box is box x CIoU, plus dfl x LD where both heads have DFL bins: box=0 silences a YOLO26 pair's term (and
+    with dfl=0 a YOLO11 pair's), while a YOLO11 pair's LD part goes on; kd_one2one needs both one-to-one branches."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolodistill.recipe import check_pair
+
+    y26, y11 = (DetectionModel(f"{name}.yaml", nc=3, verbose=False) for name in ("yolo26n", "yolo11n"))
+    refused = {}
+    for pair, (teacher, student) in {"26": (y26, y26), "11": (y11, y11), "mixed": (y11, y26)}.items():
+        for words in ({"box": 0}, {"box": 0, "dfl": 0}, {"box": 0, "kd_box": 0}, {}):
+            distill, args = resolve(None, student="yolo26n.yaml", **words)
+            try:
+                check_pair(distill, args, teacher, student)
+            except UserError as e:
+                refused[pair, tuple(words.items())] = str(e).split(":")[0]
+    box, both = "box=0 turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its box_loss is)", \
+        "box=0 turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its box_loss is, and dfl is 0)"
+    assert refused == {("26", (("box", 0),)): box, ("26", (("box", 0), ("dfl", 0))): box,
+                       ("11", (("box", 0), ("dfl", 0))): both,
+                       ("mixed", (("box", 0),)): box, ("mixed", (("box", 0), ("dfl", 0))): box}
+    distill, args = resolve(None, student="yolo26n.yaml", kd_one2one=True)
+    check_pair(distill, args, y26, y26)
+    with pytest.raises(UserError, match="which the teacher lacks"):
+        check_pair(distill, args, y11, y26)

@@ -1533,3 +1533,14 @@ def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_pat
                           text=True, timeout=300, env={**os.environ, "PYTHON": PYTHON, "WORK": str(tmp_path / "w"),
                                                        **env})
     assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, (proc.stdout, proc.stderr)
+
+
+def test_runs_recorded_before_they_kept_their_settings_count_with_this_process_s(monkeypatch):
+    """A record mixing runs that kept their threads with older runs that did not credited every run with the newer
+    ones' value: the older count with this process's, as the record said of every run before."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    made_with = importlib.import_module("_common").made_with
+    own = {"threads": 2, "device": "cpu"}
+    assert made_with([{"threads": 1, "device": "0"}, {}, {}], own) == {"threads": [1, 2], "device": ["0", "cpu"]}
+    assert made_with([{"threads": 1, "device": "cpu"}] * 2, own) == {"threads": 1, "device": "cpu"}
+    assert made_with([{}, {}], own) == made_with([], own) == own

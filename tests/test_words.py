@@ -37,11 +37,14 @@ def test_words_are_read_as_ultralytics_cli_reads_them():
     True/, name=007 into 7/, and classes=0,2 was refused; each word is checked against Ultralytics' own parser."""
     from ultralytics.cfg import parse_key_value_pair
 
-    words = ["name=2024-06-01", "project=007", "device=0", "classes=0,2", "cos_lr=True", "half=false", "mode=None",
+    words = ["name=2024-06-01", "project=007", "workers=0", "classes=0,2", "cos_lr=True", "half=false", "mode=None",
              "imgsz=[64, 96]", "amp=on", "seed=1_000", "lr0=.5", "hsv_h=1e-3", "save_dir=runs/a=b"]
     got = parse_overrides(words)
     assert got == dict(parse_key_value_pair(w) for w in words)
     assert got["name"] == "2024-06-01" and got["project"] == "007" and got["classes"] == (0, 2) and got["amp"] == "on"
+    # device as --device takes it: Ultralytics' (0, 1) spelt a compare plan's device apart from --device 0,1's
+    assert parse_overrides(["device=0,1"]) == {"device": "0,1"} and parse_overrides(["device=0"]) == {"device": "0"}
+    assert parse_overrides(["device=None"]) == {"device": None}
 
 
 def test_a_key_given_twice_is_refused():

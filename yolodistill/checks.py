@@ -354,8 +354,8 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
     if not (freeze is None or (isinstance(freeze, int) and not isinstance(freeze, bool) and freeze >= 0) or
             (isinstance(freeze, list) and all(isinstance(x, int) and not isinstance(x, bool) or str(x).isdigit()
                                               for x in freeze))):  # Ultralytics froze nothing, without a word
-        raise UserError(f"freeze={freeze} freezes nothing: it takes a number of first layers (freeze=10) or a list of "
-                        "layer indices (freeze=[0,1])")
+        raise UserError(f"freeze={freeze} is neither a number of first layers (freeze=10) nor a list of layer "
+                        "indices (freeze=[0,1])")
     listed = range(freeze) if isinstance(freeze, int) else freeze if isinstance(freeze, list) else []
     if {str(x) for x in listed} >= {str(x) for x in range(n)}:  # Ultralytics matches 'model.{x}.': 0 and '0' alike
         raise UserError(f"freeze={freeze} freezes every layer of the student (it has {n}), so nothing of it would "

@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from .errors import DiskFull, UserError, batch_of_one_refused, check_seed, disk_full, out_of_space
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
-                     method_descriptions, summarize, write_json)
+                     method_descriptions, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
@@ -107,7 +107,9 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
     reused only with exist_ok."""
     from ultralytics.utils.files import increment_path
 
-    root = Path(str(project)).resolve()  # str: name=5 as key=value is read as a number, which Ultralytics allows too
+    if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
+        raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
+    root = Path(str(project)).resolve()  # str: name=5 from Python is a number, which Ultralytics allows too
     if name is None or name == "":
         return increment_path(root / "exp", exist_ok=exist_ok)
     out = root / str(name)
@@ -331,12 +333,11 @@ def compare(
     written.
     """
     from .checks import SET_BY_FLAG, check_device, check_inputs_outside, preflight
-    from .recipe import check_recipe
+    from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
     from ultralytics.data.utils import check_det_dataset
 
     from .data import fingerprint
-    from .model import check_one2one
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -367,8 +368,6 @@ def compare(
     if project is None and args.get("project") != TRAIN_PROJECT:
         project = args.get("project")
     name = name if name is not None else args.get("name")
-    if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
-        raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
     exist_ok = exist_ok if exist_ok is not None else args.get("exist_ok") is True
     save_dir = compare_dir(project or "runs/compare", name, exist_ok)
     existed = save_dir.exists()
@@ -376,7 +375,7 @@ def compare(
                          teacher=teacher, student=student, pretrained=overrides.get("pretrained"))  # before any trains
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
-        check_one2one(distill, plan.teacher, plan.student)
+        check_pair(distill, plan.args, plan.teacher, plan.student)
     images = fingerprint(check_det_dataset(str(plan.args["data"])))
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
@@ -426,10 +425,7 @@ def compare(
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
-    if unlabeled := (images.get("unlabeled") or [0])[0]:  # its batches are mixed: the same epochs are more steps
-        notes.append(f"ours also trained on {unlabeled} unlabelled images, which took {distill.unlabeled_ratio:g} of "
-                     "each of its batches: at the same --batch it made more batches and optimizer steps per epoch "
-                     "than the other methods, and part of its gain may come from those steps")
+    notes += unlabeled_note((images.get("unlabeled") or [0])[0], distill.unlabeled_ratio)
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,

@@ -25,7 +25,6 @@ from ultralytics.utils.torch_utils import autocast, copy_attr
 from .assign import Assigned, ensure_assignment, one2many_gain, take
 from .balance import AutoBalance, BackboneCap, backbone_parameters, make_balance
 from .config import DistillConfig
-from .errors import UserError
 from .features import FeatureKD, adapter
 from .losses import BoxKD, DenseClassKD, box_weights, decode_distances, fold_classes, label_gates
 from .unlabeled import pseudo_labels
@@ -340,18 +339,6 @@ class KDModel(DistillationModel):
         balance = balance or self.balance
         m.yolodistill_balance = balance.state() if balance is not None else None
         return m
-
-
-def check_one2one(settings, teacher: torch.nn.Module, student: torch.nn.Module) -> None:
-    """kd_one2one distils YOLO26's one-to-one (NMS-free) branch; a pair where either model lacks it trained as if it
-    were off, with kd_one2one: true in distill.yaml."""
-    if not settings.kd_one2one:
-        return
-    lacking = [role for role, m in (("teacher", teacher), ("student", student))  # a distillation checkpoint's student
-               if not hasattr(getattr(m, "student_model", m).model[-1], "one2one_cv2")]
-    if lacking:
-        raise UserError(f"kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the "
-                        f"{' and the '.join(lacking)} lacks: drop --kd-one2one (or kd_one2one from the --config recipe)")
 
 
 class ProfiledPair(nn.Module):

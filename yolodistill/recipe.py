@@ -8,24 +8,45 @@ from typing import Any
 from .config import DistillConfig
 from .errors import UserError
 
-GAIN_DEFAULTS = {"box": 7.5, "cls": 0.5, "dfl": 1.5}  # Ultralytics' default loss gains (cfg/default.yaml)
+def gains(args: dict[str, Any]) -> dict[str, Any]:
+    """Ultralytics' loss gains box, cls and dfl as the run takes them: given, else its defaults (cfg/default.yaml)."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return {k: args.get(k, DEFAULT_CFG_DICT[k]) for k in ("box", "cls", "dfl")}
 
 
 def check_gains(distill: DistillConfig, args: dict[str, Any]) -> None:
     """Ultralytics' loss gains scale the distillation terms as they scale its own losses (kd_cls 1 pulls as hard as
     cls_loss): cls=0 turned kd_cls off while distill.yaml said 1, and box=-1 pushed the student away from the
-    teacher's boxes."""
-    gains = {k: args.get(k, v) for k, v in GAIN_DEFAULTS.items()}
-    if not (distill.losses_on or distill.unlabeled):
-        return
-    for key, value in gains.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+    teacher's boxes. kd_cls takes cls; kd_box box (and dfl where both heads have DFL bins); CrossKD all three."""
+    cross = bool(distill.kd_feat) and distill.feat_loss == "cross"
+    used = {"cls": bool(distill.kd_cls) or cross, "box": bool(distill.kd_box) or cross,
+            "dfl": bool(distill.kd_box) or cross}
+    for key, value in gains(args).items():
+        if used[key] and isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise UserError(f"{key}={value} is below 0, and the distillation terms take Ultralytics' loss gains as its "
                             f"own losses do, so they would push the student away from the teacher: use {key} >= 0")
-    for term, key in (("kd_cls", "cls"), ("kd_box", "box")):
-        if getattr(distill, term) and gains[key] == 0:
-            raise UserError(f"{key}={gains[key]} turns {term} off too ({term} is scaled by Ultralytics' {key} gain, "
-                            f"as its {key}_loss is): pass --{term.replace('_', '-')} 0 as well, or a {key} gain above 0")
+    if distill.kd_cls and gains(args)["cls"] == 0:
+        raise UserError(f"cls={gains(args)['cls']} turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as "
+                        "its cls_loss is): pass --kd-cls 0 as well, or a cls gain above 0")
+
+
+def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, student: Any) -> None:
+    """Settings that do nothing with this pair of heads, refused once the models are loaded: kd_one2one without
+    YOLO26's one-to-one branch (it trained as if off, with kd_one2one: true in distill.yaml), and box=0 with kd_box,
+    which turns the term off unless both heads have DFL bins and dfl is above 0 (their LD part goes on)."""
+    from .model import detect_head
+
+    heads = [detect_head(getattr(m, "student_model", m)) for m in (teacher, student)]  # a mid-run checkpoint's too
+    if distill.kd_one2one and (lacking := [role for role, h in zip(("teacher", "student"), heads)
+                                           if not hasattr(h, "one2one_cv2")]):
+        raise UserError(f"kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the "
+                        f"{' and the '.join(lacking)} lacks: drop --kd-one2one (or kd_one2one from the --config recipe)")
+    g, ld = gains(args), heads[0].reg_max == heads[1].reg_max > 1
+    if distill.kd_box and g["box"] == 0 and not (ld and g["dfl"]):
+        raise UserError(f"box={g['box']} turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its "
+                        "box_loss is" + (", and dfl is 0" if ld else "") + "): pass --kd-box 0 as well, or a box gain "
+                        "above 0")
 
 
 def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ from .callbacks import CALLBACKS
 from .config import DistillConfig
 from .data import fingerprint
 from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space
-from .model import KDModel, ProfiledPair, check_one2one, load_teacher
+from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import AUTO_REWRITTEN, started_args
 from .start import has_own_weights, select_weights, starts_from_teacher
@@ -396,7 +396,7 @@ def train(
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
     from .checks import preflight, run_dir
-    from .recipe import check_recipe
+    from .recipe import check_pair, check_recipe
     from .resume import check_resume
     from .config import resolve, whole_numbers
 
@@ -420,7 +420,7 @@ def train(
                             "builtin method)")
         check_recipe(distill, student, args)
         plan = preflight(teacher, student, data, args)
-        check_one2one(distill, plan.teacher, plan.student)
+        check_pair(distill, plan.args, plan.teacher, plan.student)
         distill = unlabeled_sources(distill, plan.args["data"], run_dir(plan.args))
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
                                       pretrained=plan.pretrained)

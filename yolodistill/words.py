@@ -57,11 +57,12 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
 def read_word(key: str, value: str) -> Any:
     """A key=value word's value as Ultralytics' CLI reads it (`cfg.parse_key_value_pair`): name and project as typed,
     anything else a Python literal (classes=0,2 is (0, 2)), true/false/none, or the text. Read as YAML, name=2024-06-01
-    was a date (a traceback in Ultralytics), name=on was True and name=007 was 7."""
-    from ultralytics.cfg import smart_value  # here, not above: --help does not need Ultralytics
+    was a date (a traceback in Ultralytics), name=on was True and name=007 was 7. device is also kept as typed, as
+    --device takes it: device=0,1 is '0,1', not the tuple a plan or a message would then spell (0, 1)."""
+    from ultralytics.cfg import parse_key_value_pair  # here, not above: --help does not need Ultralytics
 
     value = value.strip()
-    return value if key in {"name", "project"} and value.lower() != "none" else smart_value(value)
+    return value if key == "device" and value.lower() != "none" else parse_key_value_pair(f"{key}={value}")[1]
 
 
 def options(ctx: typer.Context) -> dict[str, Any]:
