@@ -292,6 +292,30 @@ def test_a_bad_unlabeled_entry_in_the_data_yaml_is_named_as_such(synth_data, tmp
         assert "--unlabeled" not in str(e.value)  # the user wrote the data yaml, not the flag
 
 
+def test_videos_in_the_footage_are_named_not_dropped_without_a_word(footage, tmp_path):
+    """Footage is often clips: a .mp4 beside the images was left out with no word, and a folder of clips alone was
+    'no readable images'. Nothing under the footage folder is written."""
+    import shutil
+
+    from .conftest import logged_by_ultralytics
+
+    mixed, clips = tmp_path / "mixed", tmp_path / "clips"
+    shutil.copytree(footage, mixed)
+    clips.mkdir()
+    for folder in (mixed, clips):
+        (folder / "cam0.mp4").write_bytes(b"not decoded")
+    with logged_by_ultralytics() as logged:
+        assert check_sources([mixed]) == [str(mixed.resolve())]
+    said = f"WARNING ⚠️ --unlabeled: 1 video(s) left out, e.g. {mixed / 'cam0.mp4'}: only images are read; extract "
+    assert [m for m in logged if "video" in m] == [said + "their frames to use them (e.g. ffmpeg -i clip.mp4 -vf fps=2 "
+                                                   "frames/%06d.jpg)"]
+    with pytest.raises(UserError, match="no readable images and 1 video.s., which are not read: extract their frames"):
+        check_sources([clips])
+    with logged_by_ultralytics() as logged:
+        check_sources([footage])
+    assert not [m for m in logged if "video" in m]
+
+
 def test_bad_unlabelled_sources_are_one_line(synth_data, footage, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -106,10 +106,17 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
             raise UserError(f"{source} '{folder}' is not a folder: {fix} (searched recursively)")
         out.append(str(p.resolve()))
     found, _, bad = find_images(out)
+    videos = skipped_videos(out)
     if not found:
         detail = f" ({len(bad)} unreadable)" if bad else ""
-        raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}; pass folders that "
-                        f"hold images ({', '.join(sorted(image_suffixes()))})")
+        raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}"
+                        + (f" and {len(videos)} video(s), which are not read: extract their frames first" if videos
+                           else "") + f"; pass folders that hold images ({', '.join(sorted(image_suffixes()))})")
+    if videos:
+        from ultralytics.utils import LOGGER
+
+        LOGGER.warning(f"{source}: {len(videos)} video(s) left out, e.g. {videos[0]}: only images are read; extract "
+                       "their frames to use them (e.g. ffmpeg -i clip.mp4 -vf fps=2 frames/%06d.jpg)")
     if train_images and (same := same_files(found, train_images)):
         raise UserError(f"{source} {', '.join(map(str, folders))} holds {len(same)} of the labelled training images "
                         f"themselves (or copies), first '{same[0]}': pass images that are not in the data's train split")
@@ -118,6 +125,13 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
                         f"copies), first '{same[0]}': trained on, they would flatter the val mAP; pass images outside "
                         "those splits")
     return out
+
+
+def skipped_videos(folders: list[str]) -> list[Path]:
+    """Videos under the folders, which find_images leaves out by suffix: footage is often clips, said nowhere."""
+    from ultralytics.data.utils import VID_FORMATS
+
+    return [p for folder in folders for p in files_under(folder) if p.suffix.lower().lstrip(".") in VID_FORMATS]
 
 
 def same_files(found: list[str], others: list[str]) -> list[str]:
