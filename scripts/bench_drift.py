@@ -22,7 +22,6 @@ import copy
 import itertools
 import json
 import os
-import re
 import shutil
 import sys
 from datetime import datetime, timezone
@@ -66,7 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docs", type=Path, default=DOCS, help="markdown page to regenerate (default: %(default)s)")
     args = p.parse_args(argv)
     args.balance = list(dict.fromkeys(m.strip() for m in args.balance.split(",") if m.strip()))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):  # drift-NAME.json, beside the other records
+    from _study import folder_name
+
+    if not folder_name(args.name):  # drift-NAME.json, beside the other records
         p.error(f"--name must be a file name (letters, digits, . _ -), got {args.name!r}")
     if not args.balance or set(args.balance) - set(MODES):
         p.error(f"--balance takes modes among {', '.join(MODES)}, comma-separated; got {','.join(args.balance)!r}")

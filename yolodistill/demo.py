@@ -39,7 +39,6 @@ TINY_DATA_ARGS = dict(mosaic=0.0, warmup_epochs=0.0)
 # compare's validation gave plain 0.095 and distilled 0.325 (the demo's bench of the same weights: 0.098 and 0.333);
 # at AdamW 0.005 the same students gave 0.243 and 0.327 (seed 1: 0.137 and 0.338).
 TEACHER_ARGS = dict(optimizer="AdamW", lr0=0.005)
-NOMINAL_BATCH = 64  # Ultralytics' nbs (cfg/default.yaml)
 
 
 @dataclass
@@ -128,6 +127,7 @@ def check_threads(threads: int | None) -> None:
 
 
 def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: Console, made: list[Path]) -> DemoResult:
+    from ultralytics.cfg import DEFAULT_CFG_DICT
     from ultralytics.utils.files import increment_path
 
     from .bench import bench
@@ -178,7 +178,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     # and its gain over them was partly those steps. Twice the batch and twice Ultralytics' nominal batch (nbs, by
     # which it accumulates and scales weight decay) give it their labelled images per step and their step count.
     best["unlabeled"] = train(teacher, "yolo26n.yaml", data, unlabeled=[str(footage)], epochs=p["epochs"], seed=0,
-                              imgsz=p["imgsz"], batch=2 * p["batch"], nbs=2 * NOMINAL_BATCH, workers=0, device=device,
+                              imgsz=p["imgsz"], batch=2 * p["batch"], nbs=2 * DEFAULT_CFG_DICT["nbs"], workers=0, device=device,
                               plots=False,
                               project=str(save_dir / "compare"), name="ours-unlabeled-seed0", **TINY_DATA_ARGS).best
     step(5, "export the distilled student to ONNX, with a parity check (yolodistill export)")

@@ -101,9 +101,9 @@ class KDModel(DistillationModel):
         self.projector = nn.ModuleList(adapter(s, t, settings.feat_loss) for s, t in zip(s_ch, t_ch)).to(device)
         self.s_reg_max = detect_head(student_model).reg_max
         self.t_reg_max = detect_head(self.teacher_model).reg_max
-        hyp = student_model.args
-        gains = {k: float(getattr(hyp, k, v) if not isinstance(hyp, dict) else hyp.get(k, v))
-                 for k, v in (("box", 7.5), ("cls", 0.5), ("dfl", 1.5))}
+        from .recipe import gains as loss_gains  # here: recipe's check_pair imports this module
+
+        gains = {k: float(v) for k, v in loss_gains(student_model.args).items()}
         self.cls_gain = gains["cls"]
         self.cls_kd = DenseClassKD()
         self.box_kd = BoxKD(self.s_reg_max, self.t_reg_max, gains["box"], gains["dfl"], settings.temperature)

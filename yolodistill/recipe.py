@@ -8,10 +8,12 @@ from typing import Any
 from .config import DistillConfig
 from .errors import UserError
 
-def gains(args: dict[str, Any]) -> dict[str, Any]:
-    """Ultralytics' loss gains box, cls and dfl as the run takes them: given, else its defaults (cfg/default.yaml)."""
+def gains(args: Any) -> dict[str, Any]:
+    """Ultralytics' loss gains box, cls and dfl as the run takes them (a dict, or a model's args namespace): given,
+    else its defaults (cfg/default.yaml)."""
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
+    args = args if isinstance(args, dict) else vars(args)
     return {k: args.get(k, DEFAULT_CFG_DICT[k]) for k in ("box", "cls", "dfl")}
 
 
@@ -22,12 +24,13 @@ def check_gains(distill: DistillConfig, args: dict[str, Any]) -> None:
     cross = bool(distill.kd_feat) and distill.feat_loss == "cross"
     used = {"cls": bool(distill.kd_cls) or cross, "box": bool(distill.kd_box) or cross,
             "dfl": bool(distill.kd_box) or cross}
-    for key, value in gains(args).items():
+    g = gains(args)
+    for key, value in g.items():
         if used[key] and isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise UserError(f"{key}={value} is below 0, and the distillation terms take Ultralytics' loss gains as its "
                             f"own losses do, so they would push the student away from the teacher: use {key} >= 0")
-    if distill.kd_cls and gains(args)["cls"] == 0:
-        raise UserError(f"cls={gains(args)['cls']} turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as "
+    if distill.kd_cls and g["cls"] == 0:
+        raise UserError(f"cls={g['cls']} turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as "
                         "its cls_loss is): pass --kd-cls 0 as well, or a cls gain above 0")
 
 

@@ -67,12 +67,20 @@ def image_shape(f: str) -> tuple[int, int] | None:
     return shape
 
 
-def find_images(folders: list[str | Path]) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
+def find_images(folders: list[str | Path], videos: list[Path] | None = None
+                ) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
     """Every image under `folders`, recursively and sorted, with its (height, width); unreadable files are skipped and
-    returned apart, so the caller can count them."""
+    returned apart, so the caller can count them. `videos`, when given, gets the videos of the same walk, which are
+    left out by suffix."""
+    from ultralytics.data.utils import VID_FORMATS
+
     suffixes, files = image_suffixes(), []
     for folder in folders:
-        files += [str(p) for p in files_under(folder) if p.suffix.lower() in suffixes]
+        for p in files_under(folder):
+            if p.suffix.lower() in suffixes:
+                files.append(str(p))
+            elif videos is not None and p.suffix.lower().lstrip(".") in VID_FORMATS:
+                videos.append(p)
     good, shapes, bad = [], {}, []
     unique, seen = [], set()  # a folder given twice, nested in another or also reached through a link: each image once
     for f in files:
@@ -105,8 +113,8 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
         if not p.is_dir():
             raise UserError(f"{source} '{folder}' is not a folder: {fix} (searched recursively)")
         out.append(str(p.resolve()))
-    found, _, bad = find_images(out)
-    videos = skipped_videos(out)
+    videos: list[Path] = []
+    found, _, bad = find_images(out, videos)
     if not found:
         detail = f" ({len(bad)} unreadable)" if bad else ""
         raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}"
@@ -125,13 +133,6 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
                         f"copies), first '{same[0]}': trained on, they would flatter the val mAP; pass images outside "
                         "those splits")
     return out
-
-
-def skipped_videos(folders: list[str]) -> list[Path]:
-    """Videos under the folders, which find_images leaves out by suffix: footage is often clips, said nowhere."""
-    from ultralytics.data.utils import VID_FORMATS
-
-    return [p for folder in folders for p in files_under(folder) if p.suffix.lower().lstrip(".") in VID_FORMATS]
 
 
 def same_files(found: list[str], others: list[str]) -> list[str]:
