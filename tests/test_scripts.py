@@ -429,6 +429,11 @@ def test_a_study_file_with_an_unknown_or_repeated_key_is_refused(bench, old, new
     path = tmp_path / "study.yaml"
     path.write_text(STUDY_TEXT)
     assert bench.load_study(path)["arms"]["ours"]["distill"] == {"kd_cls": 2.0, "kd_box": 1.0}
+    assert_study_refused(bench, path, old, new, message)
+
+
+def assert_study_refused(bench, path: Path, old: str, new: str, message: str) -> None:
+    """STUDY_TEXT with `old` written as `new` is refused by load_study in one line holding `message`."""
     assert old in STUDY_TEXT
     path.write_text(STUDY_TEXT.replace(old, new, 1))
     with pytest.raises(bench.UserError) as e:
@@ -446,11 +451,7 @@ def test_a_study_file_with_an_unknown_or_repeated_key_is_refused(bench, old, new
 ], ids=["student-pt", "train-args-value", "arm-train-args-value", "data-null", "data-number"])
 def test_study_values_that_would_fail_later_are_refused_first(bench, old, new, message, tmp_path):
     """Each failed with a traceback once the data was converted and the teacher validated or trained."""
-    path = tmp_path / "study.yaml"
-    path.write_text(STUDY_TEXT.replace(old, new, 1))
-    with pytest.raises(bench.UserError) as e:
-        bench.load_study(path)
-    assert message in str(e.value) and "\n" not in str(e.value), e.value
+    assert_study_refused(bench, tmp_path / "study.yaml", old, new, message)
 
 
 def test_a_work_folder_that_is_a_file_is_one_line(bench, capsys, tmp_path):
