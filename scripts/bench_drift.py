@@ -32,7 +32,6 @@ from _common import (BENCH_WORK, DOCS, RESULTS, ArgumentParser, check_checkpoint
                      environment, positive_int, threaded_main, work_dir)
 from _docs import write_docs
 
-from yolodistill.balance import MODES
 from yolodistill.errors import UserError
 
 TERMS = ("kd_cls", "kd_box", "kd_feat")
@@ -66,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.balance = list(dict.fromkeys(m.strip() for m in args.balance.split(",") if m.strip()))
     from _study import folder_name
+
+    from yolodistill.balance import MODES  # here, not at the top: it imports torch, 3 s before --help could answer
 
     if not folder_name(args.name):  # drift-NAME.json, beside the other records
         p.error(f"--name must be a file name (letters, digits, . _ -), got {args.name!r}")

@@ -41,6 +41,15 @@ def onnx_export(trained_student, learnable_data, tmp_path_factory) -> tuple[Path
 
 
 @pytest.fixture
+def exported(weights, onnx_export) -> Path:
+    """An fp32 ONNX export of the trained student already beside `weights`: the shared one, copied (an export and
+    its parity check cost about 4 s)."""
+    dest = weights.with_suffix(".onnx")
+    shutil.copy2(onnx_export[1].artifact, dest)
+    return dest
+
+
+@pytest.fixture
 def ultralytics_log(monkeypatch) -> io.StringIO:
     """What Ultralytics' console handler prints, as the user sees it: it writes to the stdout it found at import, which
     neither CliRunner nor capsys replaces."""
@@ -241,8 +250,8 @@ def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypa
     assert ".export-" not in log, log
 
 
-def test_a_refused_re_export_leaves_the_earlier_export_as_it_was(weights, synth_data, monkeypatch):
-    earlier = ex.export_model(weights, format="onnx", data=synth_data).artifact
+def test_a_refused_re_export_leaves_the_earlier_export_as_it_was(weights, exported, synth_data, monkeypatch):
+    earlier = exported
     before = earlier.read_bytes()
     diverged = ex.Parity(8, conf=0.001, pairs=10, confident=20, confident_paired=10, max_box_px=7.5, max_score=0.2)
     monkeypatch.setattr(ex, "check_parity", lambda *a, **k: diverged)
@@ -252,12 +261,13 @@ def test_a_refused_re_export_leaves_the_earlier_export_as_it_was(weights, synth_
 
 
 @pytest.mark.parametrize("when", ["put in place", "temp folder removed", "both", "the move failed"])
-def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data, monkeypatch, python_sigint):
+def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, exported, synth_data, monkeypatch,
+                                                      python_sigint):
     """The CLI said 'Nothing was exported' for a Ctrl-C at any point, also once the new file had replaced the old;
     a second Ctrl-C as the first unwound said it again. A move that failed, and was put back, is nothing exported."""
     import yolodistill.artifacts as art
 
-    earlier = ex.export_model(weights, format="onnx", data=synth_data).artifact
+    earlier = exported
     inode = earlier.stat().st_ino
     real_replace, real_rmtree = os.replace, shutil.rmtree
 
@@ -287,11 +297,11 @@ def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, synth_data,
     assert "Nothing was exported" not in out and earlier.stat().st_ino != inode  # the new file
 
 
-def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, learnable_data, tmp_path):
+def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, exported, learnable_data, tmp_path):
     import onnx
     from ultralytics import YOLO
 
-    fp32 = ex.export_model(weights, format="onnx", data=learnable_data).artifact
+    fp32 = exported
     before = fp32.read_bytes()
     result = ex.export_model(weights, format="onnx", int8=True, data=learnable_data, max_drop=0.5)
     assert result.artifact == weights.parent / "best_int8.onnx" and result.precision == "int8"

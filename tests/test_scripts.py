@@ -13,12 +13,13 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import PYTHON, REPO
+from .conftest import PYTHON, REPO, logged_by_ultralytics
 
 SCRIPTS = REPO / "scripts"
 METHODS = ("plain", "builtin", "ours")
@@ -56,16 +57,28 @@ def run_script(name: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
-def refused(name: str, *args, monkeypatch, capsys) -> tuple[int, str]:
-    """A script's main() run in this process, for its refusals: a second Python start costs about 4 s (torch and
-    Ultralytics imported again), most of such a test. Its exit status (argparse's too) and what it wrote to stderr."""
+def in_process(name: str, *args, monkeypatch, capsys=None) -> subprocess.CompletedProcess:
+    """A script's main() run in this process, its sys.argv as a user's (records keep the command): a second Python
+    start costs about 4 s (torch and Ultralytics imported again), most of a refusal or of a rerun that trains nothing.
+    Each script's first run in these tests is a real process (run_script). Its stdout and stderr come back through
+    capsys (without it, as ""); Ultralytics' logger is in neither."""
+    argv = [*map(str, args)]
     monkeypatch.syspath_prepend(str(SCRIPTS))
-    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / name), *argv])
+    if capsys:
+        capsys.readouterr()
     try:
-        status = importlib.import_module(name.removesuffix(".py")).main([*map(str, args)])
+        status = importlib.import_module(name.removesuffix(".py")).main(argv)
     except SystemExit as e:  # argparse's errors
         status = e.code
-    return status, capsys.readouterr().err
+    out, err = capsys.readouterr() if capsys else ("", "")
+    return subprocess.CompletedProcess(sys.argv, status, out, err)
+
+
+def refused(name: str, *args, monkeypatch, capsys) -> tuple[int, str]:
+    """in_process, for a refusal: its exit status and what it wrote to stderr."""
+    proc = in_process(name, *args, monkeypatch=monkeypatch, capsys=capsys)
+    return proc.returncode, proc.stderr
 
 
 def write_study(path: Path, study: dict) -> Path:
@@ -99,13 +112,15 @@ def out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def study(out) -> dict:
-    """The study run twice: first a part (--arms/--seeds), then the whole, which trains only what the part left."""
+    """The study run twice: first a part (--arms/--seeds), as a user runs it, then the whole, which trains only what
+    the part left (in this process)."""
     study_file = write_study(out / "study.yaml", STUDY)
     proc = run_script("bench_efficacy.py", *study_args(out, study_file, "--arms", "plain,pt-plain", "--seeds", 0))
     assert proc.returncode == 0, proc.stderr[-4000:]
     part, part_csvs = read_record(out), results_csvs(out)
-    proc = run_script("bench_efficacy.py", *study_args(out, study_file))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        proc = in_process("bench_efficacy.py", *study_args(out, study_file), monkeypatch=monkeypatch)
+    assert proc.returncode == 0  # its output is in the test's captured output
     return {"part": part, "part_csvs": part_csvs, "record": read_record(out), "file": study_file}
 
 
@@ -301,23 +316,24 @@ def test_plot_is_a_png(study, out):
     assert (out / "results" / "study-tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_trains_nothing(study, out):
+def test_rerun_trains_nothing(study, out, monkeypatch, capsys):
     before = results_csvs(out)
-    proc = run_script("bench_efficacy.py", *study_args(out, study["file"]))
+    proc = in_process("bench_efficacy.py", *study_args(out, study["file"]), monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert results_csvs(out) == before and len(before) == len(ARM_SEEDS)
     assert read_record(out)["runs"] == study["record"]["runs"]
 
 
-def test_a_run_killed_in_its_final_validation_is_validated_not_trained_again(study, out):
+def test_a_run_killed_in_its_final_validation_is_validated_not_trained_again(study, out, monkeypatch, capsys):
     """Training finished, run.json not written (a kill during the final validation): the rerun deleted the folder and
     trained the run again. Its best.pt is validated instead."""
     before, recorded = results_csvs(out), {(r["arm"], r["seed"]): r for r in study["record"]["runs"]}
     for arm in ("plain", "ours"):
         (out / "work" / "tiny" / arm / "seed1" / "run.json").unlink()
-    proc = run_script("bench_efficacy.py", *study_args(out, study["file"]))
+    with logged_by_ultralytics() as logged:
+        proc = in_process("bench_efficacy.py", *study_args(out, study["file"]), monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert results_csvs(out) == before and "holds files already" not in proc.stdout + proc.stderr
+    assert results_csvs(out) == before and "holds files already" not in " ".join([proc.stdout, proc.stderr, *logged])
     for run in read_record(out)["runs"]:
         was = recorded[(run["arm"], run["seed"])]
         assert run["map50_95"] == pytest.approx(was["map50_95"], abs=1e-3) and run["curve"] == was["curve"]
@@ -866,7 +882,7 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     assert "### kd_balance cap" in page and "train all/det at 1" in page and "each third of the epochs" in page
     csvs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
     assert len(csvs) == 3  # the trained student and one fine-tune per mode
-    proc = run_script("bench_drift.py", *args)
+    proc = in_process("bench_drift.py", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs  # nothing trained
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["modes"] == record["modes"]
@@ -876,12 +892,12 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     # killed after the plain student finished, before done.json: kept (its resume fell back to coco8.yaml)
     (student,) = (tmp_path / "work").glob("plain-*-seed0")
     (student / "done.json").unlink()
-    proc = run_script("bench_drift.py", *args, "--balance", "fixed")
+    proc = in_process("bench_drift.py", *args, "--balance", "fixed", monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs
     # another batch: trained again, not taken from the batch-8 runs its record would have named batch 4
     args[args.index("--batch") + 1] = 4
-    proc = run_script("bench_drift.py", *args, "--balance", "fixed")
+    proc = in_process("bench_drift.py", *args, "--balance", "fixed", monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
     changed = {p.parent.name for p, t in csvs.items() if p.stat().st_mtime_ns != t}
     assert changed == {student.name, f"{student.name}-ft2-fixed"}
