@@ -105,7 +105,9 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        if value is not None and not isinstance(value, (str, bool, int, float)):  # a tuple or list: imgsz=64,96
+        if isinstance(value, (list, tuple)):  # imgsz=64,96, read as (64, 96): the flag's text, named as typed
+            value = ",".join(map(str, value))
+        elif value is not None and not isinstance(value, (str, bool, int, float)):
             value = str(value)
         try:
             values[key] = None if value is None else param.process_value(ctx, value)
