@@ -273,6 +273,9 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     for key, value in [("runs", 2.5), ("warmup", "3")]:  # 2.5: a TypeError in range(); '3': in a comparison
         with pytest.raises(UserError, match=f"--{key} must be a whole number, got {value!r}"):
             bn.bench([gone], data=synth_data, console=quiet(), **{**FAST, key: value})
+    for threads in (0, 1000, 1.5):  # the demo's --threads, passed on to its bench step
+        with pytest.raises(UserError, match=f"--threads must be between 1 and .*, got {threads}"):
+            bn.bench([gone], data=synth_data, console=quiet(), threads=threads, **FAST)
 
 
 def test_an_export_whose_checkpoint_is_under_an_apostrophe_is_refused(run, learnable_data, tmp_path, monkeypatch):

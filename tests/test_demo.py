@@ -26,6 +26,8 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     for name, path in result.paths.items():
         assert path.exists(), name
     bench_rows = json.loads(result.paths["bench"].read_text())
+    bench_env = json.loads((result.paths["bench"].parent / "bench_env.json").read_text())
+    assert bench_env["torch_threads"] == 1  # --threads 1 holds for the bench step too (it took every core)
     assert [r["model"] for r in result.rows] == [
         "teacher (yolo26s)", "plain student (yolo26n)", "distilled student (yolo26n)",
         "distilled + unlabelled (yolo26n)", "distilled student (yolo26n)"

@@ -31,7 +31,7 @@ from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
-from .utils import cpu_threads, quieter
+from .utils import check_threads, cpu_threads, quieter
 
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
 
@@ -376,8 +376,10 @@ def bench(
     *,
     root: Path = Path("runs"),
     system: sysinfo.System | None = None,
+    threads: int | None = None,
 ) -> list[dict]:
-    """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record."""
+    """Bench every artifact on the same val images; print a table and write bench.json/.csv/.md/.png + env record.
+    `threads`: torch's for the .pt rows (default every usable core), as the demo's --threads asks."""
     console = console or Console(soft_wrap=True)
     system = system or sysinfo.System()
     if isinstance(artifacts, (str, os.PathLike)):  # one artifact from Python, not a list of its characters
@@ -387,6 +389,7 @@ def bench(
                         f"{artifacts!r}")
     root = check_path(root, "root", "folder")  # root='runs' from Python was a TypeError
     validate(batch, warmup, runs, imgsz, device, json_path)
+    check_threads(threads)
     device = concrete_device(device)
     chosen = select_artifacts(artifacts, root, device, console)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
@@ -409,7 +412,7 @@ def bench(
     rows = []
     # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
     # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
-    with timing_progress(console) as progress, cpu_threads() as threads:
+    with timing_progress(console) as progress, cpu_threads(threads) as threads:
         env["torch_threads"] = threads
         for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
             rows.append(bench_one(path, name, fmt, opts, progress, env))

@@ -395,8 +395,8 @@ def demo(
                                "cores."),
     device: str = typer.Option("auto", help="Device for every step: cpu or a CUDA index such as 0; auto: a GPU if "
                                "there is one, else cpu."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for training (default: every core, where "
-                                          "Ultralytics alone leaves one free)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for training and for timing the .pt rows "
+                                          "(default: every core, where Ultralytics alone leaves one free)."),
 ):
     """Run the whole tool on synthetic data: teacher, plain and distilled student, export, bench, one table.
 

@@ -106,6 +106,16 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def check_threads(threads: int | None) -> None:
+    """More threads than cores only make training crawl, each waiting for a core: up to the cores this process may
+    use (as cpu_threads counts them), at least one."""
+    from .errors import UserError
+
+    cores = usable_cores()
+    if threads is not None and (type(threads) is not int or not 1 <= threads <= cores):
+        raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads}")
+
+
 @contextmanager
 def cpu_threads(threads: int | None = None) -> Iterator[int]:
     """Train on every core (or `threads`) inside the block, then restore Ultralytics' own setting.
