@@ -548,8 +548,9 @@ def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, mon
 
 
 def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path, monkeypatch):
-    """--exist-ok kept a run as 'finished earlier with these settings' after train images were deleted under an
-    unchanged data.yaml, or images added to ours' unlabelled folder: one table mixed runs of different data."""
+    """--exist-ok kept a run as 'finished earlier with these settings' after train images were deleted or val images
+    relabelled under an unchanged data.yaml, or images added to ours' unlabelled folder: one table mixed runs of
+    different data."""
     from yolodistill.data import make_synthetic
 
     import cv2
@@ -578,6 +579,11 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)
     assert runs.trained == ["plain-seed0", "ours-seed0"] and "(other settings: train images)" in result.output
+    label = sorted((data.parent / "labels" / "val").glob("*.txt"))[0]  # relabelled under the same names: was kept
+    label.write_text(label.read_text() + "0 0.5 0.5 0.2 0.2\n")
+    runs = FakeRuns(monkeypatch)
+    result = CliRunner().invoke(app, args)
+    assert runs.trained == ["plain-seed0", "ours-seed0"] and "(other settings: val images)" in result.output
     for method in ("plain", "ours"):  # a run recorded before plans held images is kept, as it was then
         record = tmp_path / "c" / f"{method}-seed0" / "compare-run.json"
         saved = json.loads(record.read_text())

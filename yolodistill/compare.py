@@ -233,8 +233,8 @@ def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill
              images: dict[str, list] | None = None) -> dict[str, Any]:
     """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
     Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
-    and '0' are one. `images`: each split's count and names (`data.fingerprint`), as a resume checks them: images
-    deleted under an unchanged data.yaml, or added to an unlabelled folder (ours'), are another plan."""
+    and '0' are one. `images`: each split's count and names (`data.fingerprint`), train's and val's labels' digest:
+    images deleted or relabelled under an unchanged data.yaml, or added to ours' unlabelled folder, are another plan."""
     args = {**method_args(method, base), "device": None if base.get("device") is None else str(base["device"])}
     teacher = None if method == "plain" else teacher
     files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
@@ -337,7 +337,7 @@ def compare(
     from .config import DistillConfig, resolve
     from ultralytics.data.utils import check_det_dataset
 
-    from .data import fingerprint
+    from .data import fingerprint, label_digests
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -376,7 +376,9 @@ def compare(
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
         check_pair(distill, plan.args, plan.teacher, plan.student)
-    images = fingerprint(check_det_dataset(str(plan.args["data"])))
+    dataset = check_det_dataset(str(plan.args["data"]))
+    images = {split: [*found, labels] for (split, found), labels in zip(fingerprint(dataset).items(),
+                                                                       label_digests(dataset).values())}
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})

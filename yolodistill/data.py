@@ -25,6 +25,23 @@ def fingerprint(data: dict) -> dict[str, list]:
     return out
 
 
+def label_digests(data: dict) -> dict[str, str]:
+    """A digest of each split's label files (names and contents): a comparison reused its runs for images relabelled
+    under the same names, and mixed them with runs trained on the new labels in one table."""
+    import hashlib
+
+    from ultralytics.data.utils import img2label_paths
+
+    out = {}
+    for split in ("train", "val"):
+        digest = hashlib.sha256()
+        images = split_images(data[split]) if data.get(split) else []
+        for label in sorted(map(Path, img2label_paths([str(p) for p in images])), key=lambda p: p.name):
+            digest.update(label.name.encode() + b"\0" + (label.read_bytes() if label.is_file() else b"-") + b"\0")
+        out[split] = digest.hexdigest()[:16]
+    return out
+
+
 def split_images(source: str | Path | list) -> list[Path]:
     """Image files a resolved split names, in Ultralytics' layouts: folders (searched) or list files (any name, as
     Ultralytics reads them: train.txt, train.list), sorted."""
