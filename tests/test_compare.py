@@ -218,6 +218,17 @@ def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_p
     assert not (tmp_path / "p").exists()
 
 
+def test_a_seed_in_the_config_is_refused_not_left_out(teacher26, synth_data, tmp_path):
+    """compare trained seeds 0,1,2 without a word where --config set seed: 3, which train takes."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("seed: 3\nkd_cls: 1.0\n")
+    args = dict(teacher=teacher26, student="yolo26n.yaml", data=synth_data, epochs=1, project=tmp_path / "p", **FAST)
+    with pytest.raises(UserError, match=r"seed: 3 in .*recipe.yaml: compare trains each method once per --seeds; "
+                                        "pass --seeds 3"):
+        compare(**args, config=recipe)
+    assert not (tmp_path / "p").exists()
+
+
 def test_one_seed_may_be_a_number():
     from yolodistill.compare import parse_seeds
 

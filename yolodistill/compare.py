@@ -362,6 +362,8 @@ def compare(
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
     check_dis(args, methods, config, student)
+    if config is not None and (own := args.get("seed")) != resolve(None, student=student)[1].get("seed"):  # was left
+        raise UserError(f"seed: {own} in {config}: compare trains each method once per --seeds; pass --seeds {own}")
     epochs = args.get("epochs")
     # the recipe's folder keys, as train takes them from it (a flag wins); train's default folder, which resolve and
     # configs/default.yaml give, leaves compare's own
