@@ -66,6 +66,7 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     assert recipe["teacher"] == str(Path(teacher).resolve())
     trained_on = len(list((Path(synth_data).parent / "images" / "train").glob("*.png")))
     assert recipe["images"] == {"labelled": trained_on, "unlabeled": 0}  # the recipe says what the run trained on
+    assert recipe["start"] == "teacher" and recipe["distill"]["init_from_teacher"] is True
 
 
 @pytest.mark.parametrize("teacher_fixture, student, lacking", [("teacher11", "yolo26n.yaml", "teacher"),
@@ -243,6 +244,8 @@ def test_pt_student_is_distilled_with_every_term_live(teacher26, trained_student
     for k in KD_TERMS:
         assert math.isfinite(row[f"train/{k}"]) and row[f"train/{k}"] > 0, k
     assert (tmp_path / "pt" / "results.png").is_file() and (tmp_path / "pt" / "distill.png").is_file()  # plots=True
+    recipe = yaml.safe_load((tmp_path / "pt" / "distill.yaml").read_text())  # init_from_teacher true alone read as
+    assert recipe["start"] == "own weights" and recipe["distill"]["init_from_teacher"] is True  # the teacher start
 
 
 @pytest.mark.parametrize("student, extra, why", [

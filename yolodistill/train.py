@@ -106,8 +106,10 @@ class DistillationTrainer(DetectionTrainer):
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
         args.update(self.started)
-        return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "images": self.images,
-                "train_args": args}
+        start = ("own weights" if has_own_weights(self.args.model, self.args.pretrained) else  # init_from_teacher
+                 "teacher" if self.distill.init_from_teacher else "random")  # alone read true for a .pt student
+        return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "start": start,
+                "images": self.images, "train_args": args}
 
     def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train"):
         """A split Ultralytics cannot train or validate on (every image corrupt, every label out of range) is a
