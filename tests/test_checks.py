@@ -411,7 +411,8 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
         LOGGER.removeHandler(handler)
     said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
     assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
-                                               f"the earlier run in '{run}'"), said
+                                               f"the earlier run in '{run}' (a plot it does not make again, as with "
+                                               "plots=False, stays)"), said  # it said plots, and old ones stayed
     # a folder of other files (no best.pt: a user's, or a run cut short) was written over without a word
     (run / "weights" / "best.pt").unlink()
     (run / "results.csv").write_text("mine")

@@ -318,7 +318,7 @@ def warn_replaced(args: dict[str, Any]) -> None:
 
     if (run / "weights" / "best.pt").is_file():
         LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
-                       f"'{run}'")
+                       f"'{run}' (a plot it does not make again, as with plots=False, stays)")
     else:  # not a run's folder, or one cut short: what of its files the run writes over
         LOGGER.warning(f"--exist-ok: this run writes into '{run}', which holds files already: its weights/, "
                        "args.yaml, distill.yaml, results.csv and plots replace any of the same name")
