@@ -132,13 +132,16 @@ def test_map_is_the_final_validation_of_best(record):
 
 
 def test_methods_share_every_setting_but_the_teacher(record):
-    """Per seed, the Ultralytics args of the three runs differ only in name, folder and (for distillers) teacher."""
+    """Per seed, the Ultralytics args of the three runs differ only in name, folder, (for distillers) teacher and dis,
+    the built-in distiller's weight: 0 for ours, which does not run it."""
     teacher = str(Path(record["args"]["teacher"]).resolve())
     for seed in SEEDS:
         args = {m: yaml.safe_load((Path(record["train_args"]["project"]) / f"{m}-seed{seed}" / "args.yaml").read_text())
                 for m in METHODS}
-        strip = lambda a: {k: v for k, v in a.items() if k not in ("name", "save_dir", "distill_model")}  # noqa: E731
+        strip = lambda a: {k: v for k, v in a.items()  # noqa: E731
+                           if k not in ("name", "save_dir", "distill_model", "dis")}
         assert strip(args["plain"]) == strip(args["builtin"]) == strip(args["ours"])
+        assert (args["builtin"]["dis"], args["ours"]["dis"]) == (6.0, 0.0)
         assert (args["plain"]["seed"], args["plain"]["epochs"], args["plain"]["imgsz"]) == (seed, 1, TRAINED_IMGSZ)
         assert (args["plain"]["batch"], args["plain"]["workers"], args["plain"]["device"]) == (8, 0, "cpu")
         assert args["plain"]["distill_model"] is None

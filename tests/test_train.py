@@ -67,6 +67,8 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
     trained_on = len(list((Path(synth_data).parent / "images" / "train").glob("*.png")))
     assert recipe["images"] == {"labelled": trained_on, "unlabeled": 0}  # the recipe says what the run trained on
     assert recipe["start"] == "teacher" and recipe["distill"]["init_from_teacher"] is True
+    ran = yaml.safe_load((result.save_dir / "args.yaml").read_text())  # Ultralytics' distiller off, as it is: it
+    assert ran["distill_model"] == str(Path(teacher).resolve()) and ran["dis"] == 0.0  # read dis: 6.0 beside it
 
 
 @pytest.mark.parametrize("teacher_fixture, student, lacking", [("teacher11", "yolo26n.yaml", "teacher"),

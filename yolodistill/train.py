@@ -73,7 +73,8 @@ class DistillationTrainer(DetectionTrainer):
         teacher: torch.nn.Module | None = None,
         pretrained: torch.nn.Module | None = None,
     ):
-        super().__init__(cfg, overrides, _callbacks)
+        # dis weighs Ultralytics' built-in distiller, which KDModel does not run: args.yaml said dis: 6.0, as if it ran
+        super().__init__(cfg, {**(overrides or {}), "dis": 0.0}, _callbacks)
         if distill is None and os.environ.get(SETTINGS_ENV):  # a DDP worker built by Ultralytics' entry file
             distill = DistillConfig.from_dict(json.loads(os.environ[SETTINGS_ENV]))
         if distill is None and self.resume:
