@@ -628,6 +628,7 @@ def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needl
     ("opset=abc", "'opset' must be an int"),
     ("opset", "'opset' is not a key=value override: Ultralytics' opset="),
     ("opset=999", "opset=999 is above "),  # was a traceback from deep in PyTorch's exporter
+    ("end2end=True", "end2end= is no setting: --end2end is nms=False"),  # export_model(end2end=True) was 'no setting'
 ])
 def test_other_words_are_one_line(weights, word, needle):
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), word])

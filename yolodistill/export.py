@@ -221,6 +221,8 @@ def check_export_words(words: dict, fmt: str | None = None) -> None:
     from ultralytics.cfg import get_cfg
 
     unknown = sorted(k for k in words if k not in EXPORT_WORDS)
+    if unknown == ["end2end"]:  # the flag's second name; from Python it is nms=False
+        raise UserError("end2end= is no setting: --end2end is nms=False (the NMS-free head), --nms nms=True")
     if unknown:
         raise UserError(f"export has no setting {', '.join(f'{k}=' for k in unknown)}: it takes its options (imgsz=320 "
                         f"or --imgsz 320) and Ultralytics' {', '.join(f'{k}=' for k in EXPORT_WORDS)} (see yolodistill "
