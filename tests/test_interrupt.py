@@ -109,7 +109,8 @@ main()
 """
 
 
-def test_sigkill_while_writing_the_checkpoint_keeps_the_last_one_and_resume_finishes_the_plan(teacher26, slower_data, tmp_path):
+def test_sigkill_while_writing_the_checkpoint_keeps_the_last_one_and_resume_finishes_the_plan(teacher26, slower_data,
+                                                                                               tmp_path):
     import torch
 
     marker, last = tmp_path / "saving", tmp_path / "run" / "weights" / "last.pt"

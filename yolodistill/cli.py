@@ -127,8 +127,8 @@ RUN_OPTIONS = (
         "compare]"),
     opt("name", Optional[str], "Folder name under --project. [default: exp, exp-2, ...]"),
     opt("exist_ok", bool, "Write into an existing folder instead of a new one: train replaces the weights, "
-        "results.csv and the plots it makes there (with a warning); compare keeps the runs whose settings match and trains the "
-        "rest.", "--exist-ok", default=False),
+        "results.csv and the plots it makes there (with a warning); compare keeps the runs whose settings match and "
+        "trains the rest.", "--exist-ok", default=False),
     opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one; a run's distill.yaml "
         "gives that run's distillation settings): its distillation keys "
         "set the distilled run, its Ultralytics args every run; flags override it, it overrides configs/default.yaml."),

@@ -337,7 +337,7 @@ def compare(
     from .config import DistillConfig, resolve
     from ultralytics.data.utils import check_det_dataset
 
-    from .data import fingerprint, label_digests
+    from .data import fingerprint
     from .unlabeled import unlabeled_sources
 
     console = console or Console(soft_wrap=True)
@@ -378,9 +378,7 @@ def compare(
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
         check_pair(distill, plan.args, plan.teacher, plan.student)
-    dataset = check_det_dataset(str(plan.args["data"]))
-    images = {split: [*found, labels] for (split, found), labels in zip(fingerprint(dataset).items(),
-                                                                       label_digests(dataset).values())}
+    images = fingerprint(check_det_dataset(str(plan.args["data"])), labels=True)
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})

@@ -13,32 +13,25 @@ from .errors import UserError, check_number, check_output, check_path, check_see
 from .utils import atomic_write_bytes, atomic_write_text, files_under, staged_splits
 
 
-def fingerprint(data: dict) -> dict[str, list]:
+def fingerprint(data: dict, labels: bool = False) -> dict[str, list]:
     """Which images a resolved dataset's train and val splits hold: their count and a digest of their file names,
-    not folders, so a moved dataset is the same one. A resume compares it with the run's."""
-    import hashlib
-
-    out = {}
-    for split in ("train", "val"):
-        names = sorted(p.name for p in split_images(data[split])) if data.get(split) else []
-        out[split] = [len(names), hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]]
-    return out
-
-
-def label_digests(data: dict) -> dict[str, str]:
-    """A digest of each split's label files (names and contents): a comparison reused its runs for images relabelled
-    under the same names, and mixed them with runs trained on the new labels in one table."""
+    not folders, so a moved dataset is the same one. A resume compares it with the run's. With `labels`, each split's
+    entry also holds a digest of its label files (names and contents), from the same walk: a comparison reused its
+    runs for images relabelled under the same names, and mixed them with runs of the new labels in one table."""
     import hashlib
 
     from ultralytics.data.utils import img2label_paths
 
     out = {}
     for split in ("train", "val"):
-        digest = hashlib.sha256()
         images = split_images(data[split]) if data.get(split) else []
-        for label in sorted(map(Path, img2label_paths([str(p) for p in images])), key=lambda p: p.name):
-            digest.update(label.name.encode() + b"\0" + (label.read_bytes() if label.is_file() else b"-") + b"\0")
-        out[split] = digest.hexdigest()[:16]
+        names = sorted(p.name for p in images)
+        out[split] = [len(names), hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]]
+        if labels:
+            digest = hashlib.sha256()
+            for label in sorted(map(Path, img2label_paths([str(p) for p in images])), key=lambda p: p.name):
+                digest.update(label.name.encode() + b"\0" + (label.read_bytes() if label.is_file() else b"-") + b"\0")
+            out[split].append(digest.hexdigest()[:16])
     return out
 
 

@@ -170,9 +170,9 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     # and its gain over them was partly those steps. Twice the batch and twice Ultralytics' nominal batch (nbs, by
     # which it accumulates and scales weight decay) give it their labelled images per step and their step count.
     best["unlabeled"] = train(teacher, "yolo26n.yaml", data, unlabeled=[str(footage)], epochs=p["epochs"], seed=0,
-                              imgsz=p["imgsz"], batch=2 * p["batch"], nbs=2 * DEFAULT_CFG_DICT["nbs"], workers=0, device=device,
-                              plots=False,
-                              project=str(save_dir / "compare"), name="ours-unlabeled-seed0", **TINY_DATA_ARGS).best
+                              imgsz=p["imgsz"], batch=2 * p["batch"], nbs=2 * DEFAULT_CFG_DICT["nbs"], workers=0,
+                              device=device, plots=False, project=str(save_dir / "compare"),
+                              name="ours-unlabeled-seed0", **TINY_DATA_ARGS).best
     step(5, "export the distilled student to ONNX, with a parity check (yolodistill export)")
     exported = export_model(best["ours"], format="onnx", imgsz=p["imgsz"], data=data, device=device)
     console.print(exported.render())

@@ -86,9 +86,9 @@ def summarize(runs: Sequence[Mapping[str, Any]], teacher: float | None) -> tuple
 
 def unlabeled_note(images: int, ratio: float) -> list[str]:
     """A comparison whose ours trained on unlabelled images too: its batches were mixed, so its epochs more steps."""
-    return [f"ours also trained on {images} unlabelled images, which took {ratio:g} of each of its batches: at the same "
-            "--batch it made more batches and optimizer steps per epoch than the other methods, and part of its gain "
-            "may come from those steps"] if images else []
+    return [f"ours also trained on {images} unlabelled images, which took {ratio:g} of each of its batches: at the "
+            "same --batch it made more batches and optimizer steps per epoch than the other methods, and part of its "
+            "gain may come from those steps"] if images else []
 
 
 def fmt(value: Any, digits: int = 3) -> str:
