@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` through a temporary file and a rename, so a kill never leaves half a file.
@@ -109,8 +111,6 @@ def usable_cores() -> int:
 def check_threads(threads: int | None) -> None:
     """More threads than cores only make training crawl, each waiting for a core: up to the cores this process may
     use (as cpu_threads counts them), at least one."""
-    from .errors import UserError
-
     cores = usable_cores()
     if threads is not None and (type(threads) is not int or not 1 <= threads <= cores):
         raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads}")
