@@ -374,14 +374,15 @@ def test_pretrained_and_cfg_words_are_checked_before_the_run_folder(teacher26, s
     assert not (tmp_path / "w").exists()
 
 
-def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path):
+@pytest.mark.parametrize("name", ["mine", "new/../mine"])  # new does not exist: as written, mine did not either
+def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path, name):
     run = tmp_path / "mine"
     (run / "weights").mkdir(parents=True)
     (run / "weights" / "best.pt").write_bytes(b"precious")
     result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
-                     "--project", str(tmp_path), "--name", "mine")
-    assert_one_line_error(result, "exists: pass --exist-ok")
-    assert (run / "weights" / "best.pt").read_bytes() == b"precious"
+                     "--project", str(tmp_path), "--name", name)
+    assert_one_line_error(result, f"run folder '{run}' exists: pass --exist-ok")
+    assert (run / "weights" / "best.pt").read_bytes() == b"precious" and not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize("name", ["mine", None])

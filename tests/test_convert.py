@@ -73,7 +73,9 @@ def test_refuses_existing_data_yaml_and_files(tmp_path):
 
     with pytest.raises(UserError, match="already exists"):
         convert(make_voc(tmp_path / "voc"), fmt="voc", out=out)
-    assert (out / "data.yaml").read_text() == "mine: true\n"
+    with pytest.raises(UserError, match="already exists"):  # as written, nox/.. cannot be walked: out did not exist
+        convert(tmp_path / "voc", fmt="voc", out=tmp_path / "nox" / ".." / "out")
+    assert (out / "data.yaml").read_text() == "mine: true\n" and not (tmp_path / "nox").exists()
     assert sorted(p.name for p in out.iterdir()) == ["data.yaml"]
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="is a file"):

@@ -82,6 +82,11 @@ def test_cli_synth_writes_and_never_overwrites(tmp_path):
     again = runner.invoke(app, [*args[:-2], "--imgsz", "64", "--seed", "1"])
     assert_one_line_error(again, "already holds a dataset")
     assert files(tmp_path / "synth") == before
+    # through a folder that does not exist: as written the path cannot be walked, so it did not "exist", and the
+    # failed move of the new train split took the user's images/train out with it
+    around = runner.invoke(app, [*args[:2], "--out", str(tmp_path / "nox" / ".." / "synth"), *args[4:]])
+    assert_one_line_error(around, "already holds a dataset")
+    assert files(tmp_path / "synth") == before and not (tmp_path / "nox").exists()
 
 
 def synth_failing(monkeypatch, how: str) -> None:

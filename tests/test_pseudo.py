@@ -220,10 +220,12 @@ def test_a_stop_once_the_dataset_is_in_place_says_it_was_written(teacher26, sour
 
 @pytest.mark.parametrize("where, message", [("inside", "inside the source folder"), ("source", "inside the source folder"),
                                             ("taken", "exists and is not empty"),
+                                            ("taken-around", "exists and is not empty"),  # nox/.. as written
                                             ("no-images", "does not exist"), ("a-file", "is a file: pass a folder"),
                                             ("unwritable", "'/proc' is not a writable folder")])
 def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_path, where, message):
-    out = {"inside": source / "labels", "source": source, "taken": tmp_path / "taken", "no-images": tmp_path / "new",
+    out = {"inside": source / "labels", "source": source, "taken": tmp_path / "taken",
+           "taken-around": tmp_path / "nox" / ".." / "taken", "no-images": tmp_path / "new",
            "a-file": tmp_path / "taken" / "mine.txt", "unwritable": Path("/proc/yolodistill-pseudo")}[where]
     images = tmp_path / "missing" if where == "no-images" else source
     (tmp_path / "taken").mkdir()

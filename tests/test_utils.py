@@ -341,6 +341,21 @@ def test_a_signal_held_twice_is_delivered_once():
         signal.signal(signal.SIGTERM, previous)
 
 
+def test_a_split_that_could_not_be_moved_in_is_left_where_it_was(tmp_path):
+    """A failed move (a split folder there already, not empty) left the folder there listed as moved in, and the
+    clean-up took it out: a user's images/train, where the caller's check had looked at another path."""
+    from yolodistill.utils import staged_splits
+
+    out = tmp_path / "out"
+    (out / "images" / "train").mkdir(parents=True)
+    (out / "images" / "train" / "mine.png").write_text("keep me")
+    with pytest.raises(OSError), staged_splits(out, ".stage", ("data.yaml",)) as (stage, move_in):
+        (stage / "images" / "train").mkdir(parents=True)
+        (stage / "images" / "train" / "new.png").write_text("new")
+        move_in()
+    assert (out / "images" / "train" / "mine.png").read_text() == "keep me" and not (out / ".stage").exists()
+
+
 def test_staged_splits_move_into_an_images_folder_on_another_filesystem(tmp_path, monkeypatch):
     """OUT/images may link to another disk, which a rename cannot cross (EXDEV): synth wrote there before it staged."""
     import errno

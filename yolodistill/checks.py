@@ -291,8 +291,9 @@ def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str, doing: s
 
 
 def run_dir(args: dict[str, Any]) -> Path:
-    """The folder the run writes: project/name, without --name Ultralytics' exp (reused only with --exist-ok)."""
-    return Path(args["project"]) / str(args.get("name") or "exp")
+    """The folder the run writes: project/name, without --name Ultralytics' exp (reused only with --exist-ok).
+    Resolved as Ultralytics resolves it: --name new/../exp is exp, an existing run, though new does not exist."""
+    return (Path(args["project"]) / str(args.get("name") or "exp")).resolve()
 
 
 def check_run_dir(args: dict[str, Any]) -> None:

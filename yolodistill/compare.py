@@ -112,7 +112,7 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
     root = Path(str(project)).resolve()  # str: name=5 from Python is a number, which Ultralytics allows too
     if name is None or name == "":
         return increment_path(root / "exp", exist_ok=exist_ok)
-    out = root / str(name)
+    out = (root / str(name)).resolve()  # new/../exp with no folder new is exp, as Ultralytics writes it
     if out.exists() and not exist_ok:
         raise UserError(f"compare folder '{out}' exists: pass --exist-ok to reuse it, or another --name")
     return out

@@ -169,7 +169,7 @@ def convert(
     check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
     if names is not None and (repeated := sorted({n for n in names if names.count(n) > 1})):
         raise UserError(f"--names lists {', '.join(map(repr, repeated))} more than once: name each class once")
-    check_output(out, "--out")
+    out = check_output(out, "--out")
     _check_out(out, srcs)
     images, annotations = (Path(p) if p is not None else None for p in (images, annotations))
     if fmt == "voc":

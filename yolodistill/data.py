@@ -102,15 +102,16 @@ def _check_val_fraction(val_fraction: float) -> None:
         raise UserError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
 
 
-def _check_fresh(out: Path) -> None:
-    """Never write a dataset over one the user already has."""
-    check_output(out, "--out")
+def _check_fresh(out: Path) -> Path:
+    """Never write a dataset over one the user already has. Returns the folder to write (check_output's)."""
+    out = check_output(out, "--out")
     if (out / "data.yaml").exists() or (out / "data.yaml").is_symlink() or any(  # a broken link is the user's too
             (out / sub).is_dir() and any((out / sub).iterdir()) for sub in ("images", "labels")):
         raise UserError(f"'{out}' already holds a dataset: choose a new --out or delete the old dataset first")
     for sub in ("images", "labels"):  # found only once every image was drawn, as a traceback
         if (out / sub).exists() and not (out / sub).is_dir():
             raise UserError(f"'{out / sub}' is a file, where the dataset's {sub}/ folder goes: choose a new --out")
+    return out
 
 
 def yolo_line(c: int, x1: float, y1: float, x2: float, y2: float, width: int, height: int) -> str:
@@ -187,8 +188,7 @@ def make_synthetic(
         raise UserError(f"--imgsz must be 32 to 4096, got {imgsz}")
     check_seed(seed)
     _check_val_fraction(val_fraction)
-    out = check_path(out, "--out", "folder")
-    _check_fresh(out)
+    out = _check_fresh(check_path(out, "--out", "folder"))
     rng = np.random.default_rng(seed)
     n_val = max(1, round(images * val_fraction))
     shown = Console(stderr=True)  # stdout is for the path it prints; piped, no bar (rich leaves a blank line)

@@ -146,7 +146,11 @@ def check_writable(folder: str | Path, flag: str, shown: str | Path | None = Non
 
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     """An output `kind` ("folder" or "file") that can be written: an existing path must be of that kind, and its
-    nearest existing parent a writable folder. Checked before any work, so no run ends in a failed write."""
+    nearest existing parent a writable folder. Checked before any work, so no run ends in a failed write.
+
+    Returns the path to write, resolved where it goes through '..': 'new/../data' with no folder new cannot be walked,
+    so it does not exist as written, where the folder it is written to (resolved, as Ultralytics and the writers take
+    it) may hold the user's data: every check of what is there must look at the resolved path."""
     p = Path(path)
     if kind == "folder" and p.exists() and not p.is_dir():
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
@@ -156,7 +160,7 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     if kind == "file" and p.is_dir():
         raise UserError(f"{flag} '{path}' is a folder: pass a file name, e.g. {Path(path) / 'out.json'}")
     check_writable(p if kind == "folder" else p.resolve().parent, flag, shown=path)
-    return p
+    return p.resolve() if ".." in p.parts else p
 
 
 MARKS = ("❌", "⚠", "\ufe0f")  # Ultralytics' emoji; the last is the variation selector it puts after some

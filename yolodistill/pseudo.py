@@ -44,10 +44,10 @@ class PseudoLabelResult:
                 f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}")
 
 
-def check_out(out: Path, images: Path) -> None:
+def check_out(out: Path, images: Path) -> Path:
     """OUT must be new (or empty), a place that takes files (its .partial twin is made beside it), and outside the
-    source folder, which is never written to."""
-    check_output(out, "--out")  # a new --out: its nearest existing parent is probed
+    source folder, which is never written to. Returns the folder to write (check_output's)."""
+    out = check_output(out, "--out")  # a new --out: its nearest existing parent is probed
     if out.exists():  # an existing, empty one: its parent too, where .partial is made and renamed into place
         check_writable(out.resolve().parent, "--out", shown=out)
     src, dst = images.resolve(), out.resolve()
@@ -56,6 +56,7 @@ def check_out(out: Path, images: Path) -> None:
                         "stays untouched")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out '{out}' exists and is not empty: pick a new folder (nothing is overwritten)")
+    return out
 
 
 def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str | Path | None, conf: float = 0.25,
@@ -87,7 +88,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     check_seed(seed)
     check_batch(batch)
     device = check_device(device, several=False)  # auto, or one this machine has: Ultralytics' ValueError otherwise
-    check_out(out, images)
+    out = check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
     into = cache_dir() / "weights" if dest == Path.cwd().resolve() else None  # --out .: not fetched into what it fills
     teacher = local_checkpoint(teacher, "teacher", into)  # an official name (yolo26x.pt) or a URL, as train takes them

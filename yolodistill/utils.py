@@ -211,13 +211,18 @@ def staged_splits(out: Path, stage_name: str, files: tuple[str, ...]) -> Iterato
         for sub in ("images", "labels"):
             make_folder(out / sub)  # empty, or a link to an empty folder
             for split in sorted((stage / sub).iterdir()) if (stage / sub).is_dir() else ():
-                moved.append((out / sub).resolve() / split.name)
+                dest = (out / sub).resolve() / split.name
                 try:
-                    os.replace(split, moved[-1])
+                    os.replace(split, dest)
                 except OSError as e:  # images/ links to another filesystem: rename cannot cross it
                     if e.errno != errno.EXDEV:
-                        raise
-                    shutil.copytree(split, moved[-1])
+                        raise  # nothing moved: what is at dest (a folder that is not empty) is not ours to take out
+                    if dest.exists():
+                        raise FileExistsError(errno.EEXIST, "split folder exists", str(dest)) from None
+                    moved.append(dest)  # a copy cut short is ours
+                    shutil.copytree(split, dest)
+                else:
+                    moved.append(dest)
         shutil.rmtree(stage)
 
     try:
