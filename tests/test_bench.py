@@ -260,8 +260,9 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     for one in (str(gone), gone):
         with pytest.raises(UserError, match=f"artifact '{gone}' does not exist"):
             bn.bench(one, data=synth_data, console=quiet(), **FAST)
-    with pytest.raises(UserError, match="artifacts are paths .*, got 123"):  # a TypeError in Path(123)
-        bn.bench([123], data=synth_data, console=quiet(), **FAST)
+    for odd in (123, None):  # a TypeError in Path(123); None was the default of the search for an odd one
+        with pytest.raises(UserError, match=f"artifacts are paths .*, got {odd}"):
+            bn.bench([gone, odd], data=synth_data, console=quiet(), **FAST)
     with pytest.raises(UserError, match="artifacts are a list of paths .*, got 5"):  # bench(5): a TypeError too
         bn.bench(5, data=synth_data, console=quiet(), **FAST)
     with pytest.raises(UserError, match="root must be the path of a folder, got 5"):
@@ -273,8 +274,8 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     for key, value in [("runs", 2.5), ("warmup", "3")]:  # 2.5: a TypeError in range(); '3': in a comparison
         with pytest.raises(UserError, match=f"--{key} must be a whole number, got {value!r}"):
             bn.bench([gone], data=synth_data, console=quiet(), **{**FAST, key: value})
-    for threads in (0, 1000, 1.5):  # the demo's --threads, passed on to its bench step
-        with pytest.raises(UserError, match=f"--threads must be between 1 and .*, got {threads}"):
+    for threads in (0, 1000, 1.5, "1"):  # the demo's --threads, passed on to its bench step; '1' was shown as 1
+        with pytest.raises(UserError, match=f"--threads must be between 1 and .*, got {threads!r}$"):
             bn.bench([gone], data=synth_data, console=quiet(), threads=threads, **FAST)
 
 

@@ -267,8 +267,13 @@ def test_names_and_annotations_are_not_for_coco(tmp_path):
     src = make_coco(tmp_path / "coco")
     with pytest.raises(UserError, match="class names come from the JSON"):
         convert(src, fmt="coco", out=tmp_path / "out", names=["a"])
-    with pytest.raises(UserError, match="--annotations is for VOC"):
+    with pytest.raises(UserError, match="--annotations is for VOC XML folders: for COCO pass the JSON"):
         convert(src, fmt="coco", out=tmp_path / "out", annotations=tmp_path)
+    with pytest.raises(UserError, match="--annotations is for VOC XML folders: a YOLO dataset's labels are found "
+                                        "beside its images: drop --annotations"):  # it spoke of COCO
+        convert(src.parent, fmt="yolo", out=tmp_path / "out", annotations=tmp_path)
+    with pytest.raises(UserError, match="--imgsz must be a whole number, got None"):  # a TypeError once all was read
+        convert(src, fmt="coco", out=tmp_path / "out", imgsz=None)
     assert W == 40 and H == 30
 
 

@@ -311,6 +311,8 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
     assert compare_dir(tmp_path, "exp", exist_ok=True) == tmp_path / "exp"
     with pytest.raises(UserError, match=f"compare folder '{tmp_path / 'exp'}' exists"):  # x does not exist
         compare_dir(tmp_path, "x/../exp", exist_ok=False)
+    with pytest.raises(UserError, match=r"--name must be a folder name, got \[1\]"):  # a folder named [1]
+        compare_dir(tmp_path, [1], exist_ok=False)
     # name=5 and project=7 as key=value are numbers (a TypeError on the old code); Ultralytics takes them as names
     assert compare_dir(7, 5, exist_ok=False) == Path("7").resolve() / "5"
     assert compare_dir(tmp_path, 0, exist_ok=False) == tmp_path / "0"

@@ -265,6 +265,8 @@ def test_every_shape_and_a_split_on_each_side(tmp_path):
         assert (h < w) if int(c) in wide else (h == w), (c, w, h)
     make_synthetic(tmp_path / "two", images=2, imgsz=32, val_fraction=0.1)
     assert [len(split_images(tmp_path / "two" / "images" / s)) for s in ("train", "val")] == [1, 1]
+    make_synthetic(tmp_path / "most", images=4, imgsz=32, val_fraction=0.9)  # no train split, which data.yaml named
+    assert [len(split_images(tmp_path / "most" / "images" / s)) for s in ("train", "val")] == [1, 3]
 
 
 def test_a_data_yaml_alone_is_a_dataset_not_overwritten(tmp_path):

@@ -12,6 +12,7 @@ from ultralytics.utils import torch_utils
 
 from yolodistill import demo as demo_module
 from yolodistill.cli import app
+from yolodistill.errors import UserError
 
 from .conftest import assert_one_line_error
 
@@ -87,6 +88,15 @@ def test_key_value_words_are_its_options_as_in_every_command(word, needle, tmp_p
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), word])
     assert_one_line_error(result, needle)
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("kw, message", [({"quick": "no"}, "quick must be True or False, got 'no'"),  # ran quick
+                                        ({"out": None}, "--out must be the path of a folder, got None")])  # TypeError
+def test_python_values_the_command_line_cannot_give_are_one_line(kw, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        demo_module.demo(**{"out": tmp_path / "demo", **kw})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_out_folder_with_an_apostrophe_is_refused_before_any_work(tmp_path):

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -752,6 +753,16 @@ def test_a_failed_start_removes_only_a_run_folder_nothing_was_saved_in(tmp_path)
         remove_unstarted(kept)
         assert sorted(kept.rglob("*")) == before, kept.name
     remove_unstarted(tmp_path / "never")  # no folder: nothing to remove, no error
+
+
+@pytest.mark.parametrize("kw, message", [({"teacher": ["T"]}, "--teacher must be the path of a file, got ['T']"),
+                                        ({"student": ["yolo26n.yaml"]}, "--student must be the path of a file"),
+                                        ({"name": ["a"]}, "--name must be a folder name, got ['a']"),  # "apostrophe"
+                                        ({"name": [1]}, "--name must be a folder name, got [1]")])  # made [1]/
+def test_python_values_the_command_line_cannot_give_are_one_line(kw, message, teacher26, synth_data, tmp_path):
+    with pytest.raises(UserError, match=re.escape(message)):
+        train(**{"teacher": teacher26, "student": "yolo26n.yaml", "data": synth_data, "project": tmp_path, **FAST, **kw})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_trainer_built_without_a_teacher_is_refused_as_bad_input(synth_data, tmp_path):

@@ -322,8 +322,8 @@ def check_detector(path: Path, fmt: str) -> None:
 def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, console: Console) -> list[tuple[Path, str]]:
     """The named artifacts, or the newest run's best.pt and its exports; all checked before any timing."""
     if artifacts:
-        if odd := next((p for p in artifacts if not isinstance(p, (str, Path))), None):  # from Python
-            raise UserError(f"artifacts are paths (a .pt, .onnx, *_openvino_model/ or .engine), got {odd!r}")
+        if odd := [p for p in artifacts if not isinstance(p, (str, Path))]:  # from Python; None among them too
+            raise UserError(f"artifacts are paths (a .pt, .onnx, *_openvino_model/ or .engine), got {odd[0]!r}")
         chosen = [(Path(p), artifact_format(Path(p))) for p in artifacts]
         for path, fmt in chosen:
             check_runtime(fmt, device)

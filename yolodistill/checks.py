@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from .data import has_labels, split_images
-from .errors import (UserError, check_imgsz, check_no_quote, check_output, check_seed, check_whole,  # noqa: F401
-                     check_writable, first_line, is_url, require_file)
+from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
+                     check_seed, check_whole, check_writable, first_line, is_url, require_file)
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 
@@ -390,6 +390,9 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         raise UserError("no teacher: pass --teacher PATH.pt (a trained detection checkpoint)")
     if student is None:
         raise UserError("no student: pass --student yolo26n.yaml (started from the teacher) or a .pt (fine-tuned from its own weights)")
+    check_path(teacher, "--teacher", "file")  # from Python a list gave "should be a .pt file, not '.pt']'"
+    check_path(student, "--student", "file")
+    check_name(args.get("name"))
     if "device" in args:
         args = {**args, "device": check_device(args["device"])}
     args = {"name": None, **args}

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import DiskFull, UserError, batch_of_one_refused, check_seed, disk_full, out_of_space
+from .errors import DiskFull, UserError, batch_of_one_refused, check_name, check_seed, disk_full, out_of_space
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, sticky_interrupt
@@ -109,6 +109,7 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
 
     if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
         raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
+    check_name(name)
     root = Path(str(project)).resolve()  # str: name=5 from Python is a number, which Ultralytics allows too
     if name is None or name == "":
         return increment_path(root / "exp", exist_ok=exist_ok)

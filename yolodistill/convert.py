@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from . import exif
 from .placement import note, place, resized_pairs
-from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed
+from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole
 from .utils import atomic_write_json, atomic_write_text, staged_splits
 
 FORMATS = ("voc", "coco", "yolo")
@@ -163,9 +163,11 @@ def convert(
         if folder is not None and not check_path(folder, flag, "folder").is_dir():
             raise UserError(f"{flag} '{folder}' is not a folder: pass the folder that holds them")
     if annotations is not None and fmt != "voc":
-        raise UserError("--annotations is for VOC XML folders: for COCO pass the JSON file(s) as the source")
+        raise UserError("--annotations is for VOC XML folders: " + ("for COCO pass the JSON file(s) as the source"
+                        if fmt == "coco" else "a YOLO dataset's labels are found beside its images: drop --annotations"))
     if not 0 < val_fraction < 1:
         raise UserError(f"--val-fraction must be in (0, 1): a share of the images for val, got {val_fraction}")
+    check_whole(imgsz, "--imgsz")  # check_imgsz lets None through (elsewhere the checkpoint's own size)
     check_imgsz(imgsz, of="the largest stride of YOLO models, which train at such sizes")
     if names is not None and (repeated := sorted({n for n in names if names.count(n) > 1})):
         raise UserError(f"--names lists {', '.join(map(repr, repeated))} more than once: name each class once")

@@ -173,7 +173,8 @@ def make_synthetic(
     Each class is a shape (circle, square, triangle, ...) drawn in a random colour on a noisy background, 1 to 4
     objects per image. The same arguments always give the same bytes, so tests and the demo are reproducible.
     Written in OUT/.synth-partial and moved in whole (`staged_splits`): a Ctrl-C or a full disk leaves no half
-    dataset that a rerun would refuse.
+    dataset that a rerun would refuse. `val_fraction` of the images (at least one, and one short of all) go to val;
+    `progress` shows a bar on a terminal.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -190,7 +191,7 @@ def make_synthetic(
     _check_val_fraction(val_fraction)
     out = _check_fresh(check_path(out, "--out", "folder"))
     rng = np.random.default_rng(seed)
-    n_val = max(1, round(images * val_fraction))
+    n_val = min(images - 1, max(1, round(images * val_fraction)))  # both splits get an image
     shown = Console(stderr=True)  # stdout is for the path it prints; piped, no bar (rich leaves a blank line)
     with staged_splits(out, SYNTH_STAGE, ("data.yaml",)) as (stage, move_in), \
             Progress(disable=not (progress and shown.is_terminal), transient=True, console=shown) as bar:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import UserError
+from .errors import UserError, check_path
 from .utils import check_threads, cpu_threads
 
 # Goals on a 2-core CPU: full within 10 minutes, quick within 3. The README's table gives the times measured; on a
@@ -101,6 +101,9 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "auto
     On CPU it trains on every core (or `threads`): the time goals assume the machine is the demo's alone.
     """
     check_threads(threads)
+    if not isinstance(quick, bool):  # 'no' from Python ran the quick preset
+        raise UserError(f"quick must be True or False, got {quick!r}")
+    out = check_path(out, "--out", "folder")  # None from Python was a TypeError in pathlib
     made: list[Path] = []
     with cpu_threads(threads) as threads:
         try:

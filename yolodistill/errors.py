@@ -76,6 +76,12 @@ def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
     return Path(path)
 
 
+def check_name(name: Any) -> None:
+    """--name from Python: a list was a folder named ['a'] (refused for its quotes, or made: [1])."""
+    if name is not None and (isinstance(name, bool) or not isinstance(name, (str, Real))):
+        raise UserError(f"--name must be a folder name, got {name!r}")
+
+
 def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or folder, or use another") -> None:
     """Ultralytics deletes every ' from a checkpoint's path before loading it (attempt_download_asset), so a .pt
     under such a name is looked for elsewhere: after training, for a run's own best.pt, with a traceback. `path` is
