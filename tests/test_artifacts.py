@@ -68,7 +68,7 @@ def onnx_file(path: Path, **meta: str) -> Path:
 def openvino_folder(path: Path, stem: str = "best", *extra: str) -> Path:
     """An OpenVINO export's folder as Ultralytics writes it (metadata.yaml, model xml and bin), plus `extra` files."""
     path.mkdir(parents=True)
-    (path / "metadata.yaml").write_text("task: detect\nimgsz: [64, 64]\nbatch: 1\nargs: {nms: false}\n")
+    (path / "metadata.yaml").write_text("author: Ultralytics\ntask: detect\nimgsz: [64, 64]\nbatch: 1\nargs: {nms: false}\n")
     for name in (f"{stem}.xml", f"{stem}.bin", *extra):
         (path / name).write_text(name)
     return path
@@ -106,7 +106,8 @@ def test_only_an_ultralytics_export_and_its_own_files_are_replaceable(tmp_path):
     (tmp_path / "best.onnx").write_bytes(b"mine")
     (tmp_path / "best_openvino_model").mkdir()
     (tmp_path / "best_openvino_model" / "best.xml").write_text("<net/>")  # no metadata.yaml: not an export
-    for name in ("best.onnx", "best_openvino_model"):
+    onnx_file(tmp_path / "theirs.onnx", author="me", task="detect")  # another tool's metadata: was replaced
+    for name in ("best.onnx", "best_openvino_model", "theirs.onnx"):
         with pytest.raises(UserError, match="is not an Ultralytics export"):
             art.check_replaceable(tmp_path / name, "best")
     art.check_replaceable(openvino_folder(tmp_path / "a" / "best_openvino_model"), "best")
@@ -135,7 +136,7 @@ def test_a_failed_or_interrupted_move_puts_the_earlier_export_back(tmp_path, mon
     during that move is a plain interrupt (not 'exported and in place')."""
     dest = tmp_path / "weights"
     (dest / ".export-x").mkdir(parents=True)
-    earlier = onnx_file(dest / "best.onnx", task="detect")
+    earlier = onnx_file(dest / "best.onnx", author="Ultralytics", task="detect")
     before = earlier.read_bytes()
     real = os.replace
 
@@ -158,7 +159,7 @@ def test_a_ctrl_c_during_the_move_waits_and_then_says_the_export_is_in_place(tmp
     place must say it is, and what it replaced."""
     dest = tmp_path / "weights"
     (dest / ".export-x").mkdir(parents=True)
-    onnx_file(dest / "best.onnx", task="detect")
+    onnx_file(dest / "best.onnx", author="Ultralytics", task="detect")
     new = onnx_file(dest / ".export-x" / "best.onnx", task="detect", batch="2")
     real = os.replace
 

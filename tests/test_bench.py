@@ -509,6 +509,12 @@ def test_cli_bench_success_and_bad_input(run, synth_data, tmp_path):
     assert "".join(f"Replaced the earlier {out} (1 row, on {cpu}, written".split()) in said
     assert "--jsonelsewhere" in said
     assert len(json.loads(out.read_text())) == 2
+    md, kept = out.with_suffix(".md"), out.read_bytes()
+    md.write_text("my notes on the bench")  # an earlier record's own page, edited since: was replaced with it
+    os.utime(md, (out.stat().st_mtime + 120, out.stat().st_mtime + 120))
+    refused = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(synth_data), "--json", str(out)])
+    assert_one_line_error(refused, f"would replace {md}, changed since bench wrote bench.json", "another name")
+    assert md.read_text() == "my notes on the bench" and out.read_bytes() == kept
 
     mine = tmp_path / "mine"  # a user's files where --json would write: refused before any timing, untouched
     mine.mkdir()
@@ -540,7 +546,8 @@ def test_cli_bench_takes_its_options_as_key_value(run, synth_data, tmp_path):
     for args, needle in ((["conf=0.3"], "bench has no setting conf=: see yolodistill bench --help"),
                          (["--runs", "3", "runs=4"], "runs is given twice (--runs 3 and runs=4): keep one"),
                          (["runs=many"], "runs=many: "),
-                         (["exp=2/best.onnx"], "artifact 'exp=2/best.onnx' does not exist")):  # a path, not a word
+                         (["exp=2/best.onnx"], "artifact 'exp=2/best.onnx' does not exist"),  # a path, not a word
+                         (["device=none", "runs=0"], "need --runs >= 1")):  # none: 'device= needs a value'
         assert_one_line_error(CliRunner().invoke(app, ["bench", str(w / "best.onnx"), *args]), needle)
 
 

@@ -374,6 +374,19 @@ def test_pretrained_and_cfg_words_are_checked_before_the_run_folder(teacher26, s
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_run_inside_a_split_s_images_folder_is_refused(teacher26, synth_data, split):
+    """Ultralytics reads a split's folder with its subfolders: the run's plots joined the split, for every later run
+    (as --unlabeled folders are already refused)."""
+    images = synth_data.parent / "images" / split
+    before = sorted(images.rglob("*"))
+    result = run_cli("--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+                     "--project", str(images / "runs"), "--name", "r")
+    assert_one_line_error(result, f"the run writes into '{images / 'runs' / 'r'}', inside the {split} images folder "
+                                  f"'{images}': the next run would read its plots as {split} images")
+    assert sorted(images.rglob("*")) == before
+
+
 @pytest.mark.parametrize("name", ["mine", "new/../mine"])  # new does not exist: as written, mine did not either
 def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path, name):
     run = tmp_path / "mine"
@@ -414,6 +427,17 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
     assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
                                                f"the earlier run in '{run}' (a plot it does not make again, as with "
                                                "plots=False, stays)"), said  # it said plots, and old ones stayed
+    (run / "weights" / "best.onnx").write_bytes(b"an export")  # stays beside the new best.pt, of the old one
+    (run / "weights" / "best_openvino_model").mkdir()
+    records.clear()
+    LOGGER.addHandler(handler)
+    try:
+        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
+    finally:
+        LOGGER.removeHandler(handler)
+    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith("stays); its exports stay, of the earlier weights: best.onnx, "
+                                               "best_openvino_model (export again)"), said
     # a folder of other files (no best.pt: a user's, or a run cut short) was written over without a word
     (run / "weights" / "best.pt").unlink()
     (run / "results.csv").write_text("mine")

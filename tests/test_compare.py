@@ -313,6 +313,18 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
         compare_dir(tmp_path, "x/../exp", exist_ok=False)
     with pytest.raises(UserError, match=r"--name must be a folder name, got \[1\]"):  # a folder named [1]
         compare_dir(tmp_path, [1], exist_ok=False)
+    (tmp_path / "afile").write_text("mine")  # was said to exist (pass --exist-ok), which then blamed --project
+    for project, name, said in ((tmp_path, "afile", "compare folder '.*afile' is a file: pick another --name or "
+                                 "--project"), (tmp_path / "afile", None, "--project '.*afile' is a file: pass a folder")):
+        for exist_ok in (False, True):
+            with pytest.raises(UserError, match=said):
+                compare_dir(project, name, exist_ok=exist_ok)
+    (tmp_path / "exp" / "compare.md").write_text("my analysis")  # replaced silently under --exist-ok
+    for name in ("exp", None):
+        with pytest.raises(UserError, match="holds compare.md, which compare did not write .no compare.json beside "):
+            compare_dir(tmp_path, name, exist_ok=True)
+    (tmp_path / "exp" / "compare.json").write_text("{}")  # an earlier comparison's report: replaced, and said so
+    assert compare_dir(tmp_path, "exp", exist_ok=True) == tmp_path / "exp"
     # name=5 and project=7 as key=value are numbers (a TypeError on the old code); Ultralytics takes them as names
     assert compare_dir(7, 5, exist_ok=False) == Path("7").resolve() / "5"
     assert compare_dir(tmp_path, 0, exist_ok=False) == tmp_path / "0"

@@ -234,6 +234,41 @@ def test_clipping_alone_is_listed_in_issues_txt(tmp_path, fmt):
     assert f"listed in {tmp_path / 'out' / 'issues.txt'}" in boxes_line
 
 
+def test_an_images_folder_that_takes_no_file_is_one_line_before_any_work(tmp_path, monkeypatch):
+    """An empty images/ on a read-only mount passed the check of --out's nearest existing parent: a traceback once
+    everything was converted."""
+    import yolodistill.errors as errors
+
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    real = errors.writable
+    monkeypatch.setattr(errors, "writable", lambda p: Path(p).name != "images" and real(p))  # root writes anywhere
+    with pytest.raises(UserError, match=f"--out '{out / 'images'}' cannot be written: it is not a writable folder"):
+        convert(src, fmt="voc", out=out)
+    assert [p.name for p in out.iterdir()] == ["images"]
+
+
+def test_a_full_disk_while_copying_names_the_output_not_the_source(tmp_path, monkeypatch):
+    """shutil names the source file; the full disk is the output's (images are copied where a link cannot be made)."""
+    import errno
+    import os
+
+    import yolodistill.convert as conv
+
+    def no_link(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(src))
+
+    monkeypatch.setattr(os, "link", no_link)
+    monkeypatch.setattr(conv.shutil, "copy2", full)
+    src, out = make_voc(tmp_path / "voc"), tmp_path / "out"
+    result = CliRunner().invoke(app, ["data", "convert", str(src), "--format", "voc", "--out", str(out)])
+    assert result.exit_code == 1 and "no space left on the device to write" in result.output, result.output
+    assert str(out) in "".join(result.output.split()) and str(src) not in "".join(result.output.split()), result.output
+
+
 @pytest.mark.parametrize("made", [False, True])
 def test_an_interrupted_conversion_leaves_nothing_and_a_rerun_works(tmp_path, monkeypatch, made):
     # images were written into --out one by one: an interrupt left a half dataset that the rerun refused as not empty

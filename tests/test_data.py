@@ -269,6 +269,19 @@ def test_every_shape_and_a_split_on_each_side(tmp_path):
     assert [len(split_images(tmp_path / "most" / "images" / s)) for s in ("train", "val")] == [1, 3]
 
 
+def test_a_labels_folder_that_takes_no_file_is_one_line_before_drawing(tmp_path, monkeypatch):
+    """An empty labels/ on a read-only mount passed the check of --out: a traceback once every image was drawn."""
+    import yolodistill.errors as errors
+    from yolodistill.errors import UserError
+
+    (tmp_path / "out" / "labels").mkdir(parents=True)
+    real = errors.writable
+    monkeypatch.setattr(errors, "writable", lambda p: Path(p).name != "labels" and real(p))  # root writes anywhere
+    with pytest.raises(UserError, match="labels' cannot be written: it is not a writable folder"):
+        make_synthetic(tmp_path / "out", images=4, imgsz=32)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["labels"]
+
+
 def test_a_data_yaml_alone_is_a_dataset_not_overwritten(tmp_path):
     """A data.yaml whose images live elsewhere (path: /data/...) is the user's dataset all the same."""
     from yolodistill.errors import UserError

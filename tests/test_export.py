@@ -557,8 +557,22 @@ def test_second_export_says_which_export_it_replaced(weights, synth_data):
     assert second.exit_code == 0, second.output
     flat = "".join(second.output.split())  # the console wraps long lines, a long path at any '/'
     assert "".join(f"Replaced the earlier {onnx} (fp32, {TRAINED_IMGSZ} px,".split()) in flat, flat
+    assert "exportagainwithitssettingstorebuildit" in flat, flat  # of these weights
     assert ex.export_metadata(onnx)["imgsz"] == [64, 64]  # the new one is in place
     assert leftovers(weights.parent) == []
+
+
+def test_an_export_of_other_weights_under_the_name_is_said_to_be_so(onnx_export, synth_data, tmp_path):
+    """train --exist-ok leaves the old run's best.onnx beside the new best.pt: replaced, it was said to be rebuilt by
+    exporting again, which these weights cannot do."""
+    weights = save_checkpoint("yolo26n.yaml", tmp_path / "best.pt")  # not the trained student the export is of
+    shutil.copy2(onnx_export[1].artifact, tmp_path / "best.onnx")
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "onnx", "--data", str(synth_data),
+                                      "--imgsz", "64"])
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())
+    assert "".join(f"Replaced the earlier {tmp_path / 'best.onnx'} (fp32, {TRAINED_IMGSZ} px,".split()) in flat, flat
+    assert "itwasanexportofotherweights,whichexportingthesecannotrebuild" in flat and "rebuildit" not in flat, flat
 
 
 def test_a_file_of_the_users_under_the_exports_name_is_kept(weights, synth_data):
@@ -661,7 +675,8 @@ def test_files_of_the_users_inside_an_openvino_export_are_kept(weights):
     """An OpenVINO export is a folder, replaced whole: a file the user put there would go with it."""
     folder = weights.parent / "best_openvino_model"
     folder.mkdir()
-    (folder / "metadata.yaml").write_text(yaml.safe_dump({"task": "detect", "imgsz": [64, 64], "args": {}}))
+    (folder / "metadata.yaml").write_text(yaml.safe_dump({"author": "Ultralytics", "task": "detect", "imgsz": [64, 64],
+                                                          "args": {}}))
     (folder / "best.xml").write_text("<net/>")
     (folder / "notes.txt").write_text("mine")
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "openvino"])

@@ -48,6 +48,20 @@ def test_a_save_period_checkpoint_of_a_run_that_went_on_is_not_resumed(teacher26
     assert {p: p.read_bytes() for p in kept} == kept
 
 
+def test_a_last_pt_behind_its_folder_s_results_is_not_resumed(interrupted_last, tmp_path):
+    """train --exist-ok over a stopped run, itself stopped before its first checkpoint, leaves the old last.pt beside
+    the new run's results.csv: the resume was taken, and results.csv spliced the two runs' rows."""
+    import shutil
+
+    run = shutil.copytree(interrupted_last.parent.parent, tmp_path / "run")
+    header = (run / "results.csv").read_text().splitlines()[0]
+    check_resume(run / "weights" / "last.pt", {})  # its own results.csv: epoch 1, as last.pt
+    (run / "results.csv").write_text(header + "\n")  # the later run's, with no row yet
+    with pytest.raises(UserError, match="was saved after epoch 1, and the results.csv beside it ends at epoch 0: a "
+                                        "later run took the folder"):
+        check_resume(run / "weights" / "last.pt", {})
+
+
 def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupted_last, tmp_path):
     """A last.pt outside weights/ resumes into the folder it is in: put beside another run's weights/ and
     results.csv it trained over that run's best.pt, last.pt and results.csv rows, silently."""
@@ -64,6 +78,14 @@ def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupte
     with pytest.raises(UserError, match="holds a run's results.csv"):
         check_resume(loose, {})
     assert (run / "results.csv").read_text() == "epoch\n1\n"
+    mine = tmp_path / "mine"  # a folder of the user's, with a recipe of theirs: the run writes its own there
+    for name in ("distill.yaml", "args.yaml"):
+        mine.mkdir(exist_ok=True)
+        (mine / name).write_text("my recipe")
+        with pytest.raises(UserError, match=f"which already holds an {name}: resuming would write over it"):
+            check_resume(shutil.copy(interrupted_last, mine / "last.pt"), {})
+        assert (mine / name).read_text() == "my recipe"
+        shutil.rmtree(mine)
     alone = tmp_path / "alone"
     alone.mkdir()
     args, _, _ = check_resume(shutil.copy(interrupted_last, alone / "last.pt"), {})

@@ -32,6 +32,12 @@ def export_metadata(path: Path) -> dict:
     return meta
 
 
+def is_export(meta: dict) -> bool:
+    """Whether metadata is Ultralytics' (exporter.py writes author, names and stride into every format): an ONNX file
+    another tool wrote carries metadata of its own (author: me), and was replaced as an export."""
+    return meta.get("author") == "Ultralytics" or {"names", "stride"} <= meta.keys()
+
+
 def export_args(meta: dict) -> dict:
     """The export arguments in an export's metadata ({} where it records none readable)."""
     return meta["args"] if isinstance(meta.get("args"), dict) else {}
@@ -83,7 +89,7 @@ def check_replaceable(path: Path, stem: str) -> None:
     """An export of that name may be replaced (it is rebuilt by exporting again); a file of the user's may not, nor
     one the user put inside an OpenVINO export's folder, which is replaced whole. `stem`: the weights' own, which
     names the model files inside."""
-    if path.exists() and not export_metadata(path):
+    if path.exists() and not is_export(export_metadata(path)):
         raise UserError(f"'{path}' exists and is not an Ultralytics export, and the export takes that name beside the "
                         "weights: move the file, or export a copy of the weights from another folder")
     if path.is_dir():

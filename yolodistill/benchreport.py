@@ -211,7 +211,8 @@ def bench_rows(path: Path) -> list[dict] | None:
 
 def describe_bench(path: Path) -> str:
     """An earlier bench record at `path` in a few words (rows, machine, date), empty when there is none. Files
-    bench would write over that are not its own (a user's report.md beside --json report.json) are refused."""
+    bench would write over that are not its own (a user's report.md beside --json report.json) are refused, and so
+    are its own files changed since (bench writes them all within a second of the record)."""
     if not path.is_file():
         foreign = [p for p in report_paths(path) if p.exists()]
         if foreign:
@@ -221,6 +222,9 @@ def describe_bench(path: Path) -> str:
     rows = bench_rows(path)
     if rows is None:
         raise UserError(f"--json {path} exists and is not an earlier bench record: pass --json with another name")
+    if changed := [p for p in report_paths(path)[1:] if p.exists() and p.stat().st_mtime > path.stat().st_mtime + 60]:
+        raise UserError(f"--json {path} would replace {changed[0]}, changed since bench wrote {path.name} (notes of "
+                        "yours?): move it away, or pass --json with another name")
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
     try:
         env = json.loads(report_paths(path)[1].read_text())

@@ -308,6 +308,17 @@ def check_run_dir(args: dict[str, Any]) -> None:
         raise UserError(f"run folder '{run}' exists: pass --exist-ok to reuse it, or another --name")
 
 
+def check_run_outside_splits(args: dict[str, Any], info: dict[str, Any]) -> None:
+    """Ultralytics reads a split's folder with its subfolders: a run written inside one (--project in images/train)
+    added its plots to that split, for every later run."""
+    run = run_dir(args)
+    for split in ("train", "val", "test"):
+        for entry in info.get(split) if isinstance(info.get(split), list) else [info.get(split)]:
+            if entry and Path(entry).is_dir() and (folder := Path(entry).resolve()) in (run, *run.parents):
+                raise UserError(f"the run writes into '{run}', inside the {split} images folder '{folder}': the next "
+                                f"run would read its plots as {split} images; pass --project outside it")
+
+
 def warn_replaced(args: dict[str, Any]) -> None:
     """--exist-ok over a finished run replaces its files, as in Ultralytics, but not silently; said once every check
     has passed, so a refused run never says it."""
@@ -318,8 +329,11 @@ def warn_replaced(args: dict[str, Any]) -> None:
     from ultralytics.utils import LOGGER
 
     if (run / "weights" / "best.pt").is_file():
+        exports = sorted(p.name for p in (run / "weights").iterdir() if p.suffix.lower() not in (".pt", ".json"))
         LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
-                       f"'{run}' (a plot it does not make again, as with plots=False, stays)")
+                       f"'{run}' (a plot it does not make again, as with plots=False, stays)"
+                       + (f"; its exports stay, of the earlier weights: {', '.join(exports)} (export again)"
+                          if exports else ""))
     else:  # not a run's folder, or one cut short: what of its files the run writes over
         LOGGER.warning(f"--exist-ok: this run writes into '{run}', which holds files already: its weights/, "
                        "args.yaml, distill.yaml, results.csv and plots replace any of the same name")
@@ -412,6 +426,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
         if str(path).lower().endswith(".pt") and Path(path).exists():
             check_no_quote(Path(path).resolve(), role)
     data_info = check_data(data)
+    check_run_outside_splits(args, data_info)
     teacher = local_checkpoint(teacher, "teacher")
     teacher_model = load_detector(teacher, "teacher")
     nc, ch = data_info["nc"], data_info.get("channels", 3)

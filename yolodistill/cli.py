@@ -257,7 +257,9 @@ def data_convert(
                                      "folder (several JSON files: one per split), or a YOLO folder or data.yaml."),
     format: str = typer.Option(..., "--format", help="Source format: voc, coco, or yolo (check and clean a YOLO "
                                "dataset)."),
-    out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet, for the dataset and data.yaml."),
+    out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet, for the dataset and data.yaml. "
+                             "Its images are hard links to the source's where the disk allows (no copy): the same "
+                             "files, so an image edited in place there changes the source's too."),
     images: Optional[Path] = typer.Option(None, help=escape("Folder of the images, when they are not where the "
                                           "layout puts them (always wins; YOLO: a folder without a data.yaml, "
                                           "whose splits name theirs). [default: found]")),

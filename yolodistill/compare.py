@@ -26,7 +26,8 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import DiskFull, UserError, batch_of_one_refused, check_name, check_seed, disk_full, out_of_space
+from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
+                     out_of_space)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, sticky_interrupt
@@ -104,18 +105,23 @@ def parse_methods(methods: str | Iterable[str]) -> list[str]:
 
 def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
     """project/NAME, or the next free exp, exp-2, ... as Ultralytics names runs; a named folder that exists is
-    reused only with exist_ok."""
+    reused only with exist_ok, and not where it holds a compare.md or .png without the compare.json compare writes
+    with them (a user's, which the report would replace)."""
     from ultralytics.utils.files import increment_path
 
     if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
         raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
     check_name(name)
-    root = Path(str(project)).resolve()  # str: name=5 from Python is a number, which Ultralytics allows too
-    if name is None or name == "":
-        return increment_path(root / "exp", exist_ok=exist_ok)
-    out = (root / str(name)).resolve()  # new/../exp with no folder new is exp, as Ultralytics writes it
-    if out.exists() and not exist_ok:
+    root = check_output(Path(str(project)).resolve(), "--project")  # str: name=5 from Python is a number
+    out = (root / str(name)).resolve() if name not in (None, "") else increment_path(root / "exp", exist_ok=exist_ok)
+    if out.exists() and not out.is_dir():  # said to exist, then --exist-ok blamed --project for it
+        raise UserError(f"compare folder '{out}' is a file: pick another --name or --project")
+    if name not in (None, "") and out.exists() and not exist_ok:  # new/../exp, with no folder new, is exp
         raise UserError(f"compare folder '{out}' exists: pass --exist-ok to reuse it, or another --name")
+    mine = [n for n in ("compare.md", "compare.png") if (out / n).exists()]
+    if mine and not (out / "compare.json").is_file():
+        raise UserError(f"compare folder '{out}' holds {mine[0]}, which compare did not write (no compare.json beside "
+                        "it) and would replace: move it away, or pass another --name")
     return out
 
 

@@ -22,7 +22,8 @@ from rich.markup import escape
 
 from . import exif
 from .placement import note, place, resized_pairs
-from .errors import UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole
+from .errors import (UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole,
+                     check_writable)
 from .utils import atomic_write_json, atomic_write_text, staged_splits
 
 FORMATS = ("voc", "coco", "yolo")
@@ -88,7 +89,8 @@ class ConvertSummary:
         splits = [s for s in SPLITS if s in self.images]
         lines = [
             f"[bold green]Wrote[/] {escape(str(self.data_yaml))} ({escape(self.split)})",
-            "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits),
+            "Images: " + ", ".join(f"{self.images[s]} {s}" for s in splits)
+            + " (hard links to the source's where its disk allows: the same files, so edit a copy, not them)",
             f"Classes ({len(self.names)}): {', '.join(escape(n) for n in self.names)}",
             f"Boxes: {self.boxes} written, {self.clipped} clipped to the image, {self.dropped} dropped (no area left "
             "or not finite)" + (f", listed in {escape(str(self.files['issues']))}"
@@ -226,6 +228,7 @@ def _check_out(out: Path, srcs: list[Path]) -> None:
             raise UserError(f"'{out / sub}' is a file: choose a new --out or move it away first")
         if (out / sub).is_dir() and any((out / sub).iterdir()):
             raise UserError(f"'{out / sub}' is not empty: choose a new --out or empty it first")
+        check_writable(out / sub, "--out", shown=out / sub)  # an empty one: a traceback once all was converted
 
 
 def _check_out_of_sources(out: Path, source: Source, images: Path | None = None) -> None:
@@ -418,4 +421,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:
-        shutil.copy2(src, dst)
+        try:
+            shutil.copy2(src, dst)
+        except OSError as e:  # shutil names the source, on a disk with room: the full disk is the output's
+            raise OSError(e.errno, e.strerror, str(dst)) from None

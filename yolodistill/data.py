@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole
+from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable
 from .utils import atomic_write_bytes, atomic_write_text, files_under, staged_splits
 
 
@@ -111,6 +111,7 @@ def _check_fresh(out: Path) -> Path:
     for sub in ("images", "labels"):  # found only once every image was drawn, as a traceback
         if (out / sub).exists() and not (out / sub).is_dir():
             raise UserError(f"'{out / sub}' is a file, where the dataset's {sub}/ folder goes: choose a new --out")
+        check_writable(out / sub, "--out", shown=out / sub)  # an empty one: its splits are moved into it
     return out
 
 

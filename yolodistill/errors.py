@@ -142,12 +142,14 @@ def writable(folder: Path) -> bool:
 
 
 def check_writable(folder: str | Path, flag: str, shown: str | Path | None = None) -> None:
-    """The nearest existing parent of `folder` must be a folder that takes a file."""
+    """The nearest existing parent of `folder` (or the folder) must be a folder that takes a file."""
     p = Path(folder).resolve()
     while not p.exists():
         p = p.parent
     if not writable(p):
-        raise UserError(f"{flag} '{shown or folder}' cannot be created: '{p}' is not a writable folder")
+        raise UserError(f"{flag} '{shown or folder}' cannot be "
+                        + ("written: it is not a writable folder" if p == Path(folder).resolve() else
+                           f"created: '{p}' is not a writable folder"))
 
 
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:

@@ -25,8 +25,8 @@ from .parity import (  # noqa: F401 (part of export's interface)
     match_pairs, openvino_at_f32, runtime_precision,
 )
 from .artifacts import (  # noqa: F401 (part of export's interface)
-    TempPaths, artifact_name, check_replaceable, describe_export, export_folder, export_metadata, graph_kind,
-    InPlace, install,
+    TempPaths, artifact_name, check_replaceable, describe_export, describes, export_folder, export_metadata,
+    graph_kind, InPlace, install,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines
@@ -53,6 +53,7 @@ class ExportResult:
     sample: str = "sample images"  # which images the parity check used
     runtime: str = ""  # the lower precision this CPU's runtime computes the artifact in by default, if any
     replaced: str = ""  # the earlier export this one replaced, described; empty when there was none
+    replaced_other: bool = False  # that export was of other weights (a run replaced with --exist-ok), not of these
     runtime_parity: Parity | None = None  # at `runtime`, reported only: the artifact is judged as computed at f32
     runtime_map: tuple[float, float] | None = None  # mAP50-95 of PyTorch and of the artifact at `runtime` (--data)
     kind: str = ""  # what the graph is beyond precision and size (artifacts.graph_kind): NMS inside, end2end, batch
@@ -83,7 +84,8 @@ class ExportResult:
                          f"≤ --max-drop {g.max_drop:g}")
         if self.replaced:
             lines.append(f"[yellow]Replaced[/] the earlier {escape(str(self.artifact))} ({self.replaced}); "
-                         f"export again with its settings to rebuild it")
+                         + ("it was an export of other weights, which exporting these cannot rebuild"
+                            if self.replaced_other else "export again with its settings to rebuild it"))
         return "\n".join(lines)
 
 
@@ -358,6 +360,8 @@ def export_model(
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
     name = artifact_name(weights, fmt, precision)
     check_replaceable(weights.parent / name, weights.stem)
+    earlier = weights.parent / name  # an export of other weights: best.pt replaced by train --exist-ok
+    other = earlier.exists() and not describes(export_metadata(earlier), weights)
     margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
     images = sample_images(dataset)  # before the export: a val split without a readable image is refused at once
@@ -397,4 +401,4 @@ def export_model(
             raise
         raise InPlace(final, replaced) from None
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
-                        runtime if runtime != precision else "", replaced, kind=kind, **lower)
+                        runtime if runtime != precision else "", replaced, bool(replaced) and other, kind=kind, **lower)

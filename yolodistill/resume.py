@@ -157,7 +157,8 @@ def same_value(given: Any, run: Any) -> bool:
 def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     """A save_period checkpoint (epochN.pt) of its run's last epoch has nothing to resume (Ultralytics then failed
     with a traceback, after our records were rewritten); one whose run went on would train over that run's later
-    last.pt, best.pt and results.csv rows. So would a last.pt put in another run's folder, beside its weights/."""
+    last.pt, best.pt and results.csv rows. So would a last.pt put in another run's folder, beside its weights/, or
+    beside an args.yaml or distill.yaml not of its own run (a recipe of the user's), which the run writes there."""
     from ultralytics.utils.patches import torch_load
 
     epoch, epochs = ckpt.get("epoch", -1), (ckpt.get("train_args") or {}).get("epochs")
@@ -166,11 +167,19 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
                         f"with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
     if p.resolve().parent != folder / "weights":
-        taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None)
+        taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None) or next(
+            (n for n in ("args.yaml", "distill.yaml") if (folder / n).exists() and not of_run(folder / n, ckpt)), None)
         if taken:
-            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds a run's "
-                            f"{taken}: resuming would write over it; resume that run's weights/last.pt, or copy '{p}' "
-                            "into a folder of its own to resume from it there")
+            held = f"a run's {taken}" if taken in ("weights", "results.csv") else f"an {taken}"
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {held}: resuming "
+                            f"would write over it; resume that run's weights/last.pt, or copy '{p}' into a folder of "
+                            "its own to resume from it there")
+    logged = csv_epochs(folder / "results.csv")  # Ultralytics writes a row before the checkpoint of its epoch
+    if logged is not None and logged < epoch + 1:
+        raise UserError(f"'{p}' was saved after epoch {epoch + 1}, and the results.csv beside it ends at epoch "
+                        f"{logged}: a later run took the folder (--exist-ok) and stopped before its first checkpoint, "
+                        f"so resuming would mix the two runs' records; copy '{p}' into a folder of its own to resume "
+                        "from it there, or start a new run")
     last = p.resolve().parent / "last.pt"
     if last == p.resolve() or not last.is_file():
         return
@@ -182,6 +191,30 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
         raise UserError(f"'{p}' is older than the last.pt beside it (its run went on, or a later run with --exist-ok "
                         f"took the folder): resuming would train over that run's weights and results; copy '{p}' into "
                         "a folder of its own to resume from it there")
+
+
+def of_run(record: Path, ckpt: dict[str, Any]) -> bool:
+    """Whether an args.yaml or distill.yaml is the record of the checkpoint's own run (copied beside its last.pt):
+    the same data, epochs and seed."""
+    try:
+        doc = yaml.safe_load(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    doc = doc.get("train_args", doc) if isinstance(doc, dict) and record.name == "distill.yaml" else doc
+    run = ckpt.get("train_args") or {}
+    return isinstance(doc, dict) and all(doc.get(k) == run.get(k) for k in ("data", "epochs", "seed"))
+
+
+def csv_epochs(path: Path) -> int | None:
+    """The last epoch a results.csv logged (0 with no row), None where there is no readable one."""
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f, skipinitialspace=True))
+        return max((int(float(r["epoch"])) for r in rows), default=0)
+    except (OSError, KeyError, TypeError, ValueError, csv.Error):
+        return None
 
 
 def check_resumed_values(overrides: dict[str, Any]) -> None:

@@ -103,6 +103,8 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             if isinstance(values[key], bool):  # --half, --no-simplify: a flag typed alone
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
             raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
+        if value is None and key == "device":  # device=none is Ultralytics' auto, as --device none is here
+            value = param.default
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
         if isinstance(value, (list, tuple)):  # imgsz=64,96, read as (64, 96): the flag's text, named as typed
