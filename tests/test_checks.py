@@ -427,8 +427,11 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
     assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
                                                f"the earlier run in '{run}' (a plot it does not make again, as with "
                                                "plots=False, stays)"), said  # it said plots, and old ones stayed
-    (run / "weights" / "best.onnx").write_bytes(b"an export")  # stays beside the new best.pt, of the old one
-    (run / "weights" / "best_openvino_model").mkdir()
+    for name in ("best_openvino_model", "best_int8_openvino_model"):  # stay beside the new best.pt, of the old one
+        (run / "weights" / name).mkdir()
+        (run / "weights" / name / "metadata.yaml").write_text("author: Ultralytics\ntask: detect\n")
+    (run / "weights" / "notes.txt").write_text("mine")  # no export, and no more than a temp file is one
+    (run / "weights" / ".last.pt.partial").write_bytes(b"")
     records.clear()
     LOGGER.addHandler(handler)
     try:
@@ -436,8 +439,8 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
     finally:
         LOGGER.removeHandler(handler)
     said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
-    assert len(said) == 1 and said[0].endswith("stays); its exports stay, of the earlier weights: best.onnx, "
-                                               "best_openvino_model (export again)"), said
+    assert len(said) == 1 and said[0].endswith("stays); its exports stay, of the earlier weights: "
+                                               "best_int8_openvino_model, best_openvino_model (export again)"), said
     # a folder of other files (no best.pt: a user's, or a run cut short) was written over without a word
     (run / "weights" / "best.pt").unlink()
     (run / "results.csv").write_text("mine")

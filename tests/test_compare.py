@@ -313,6 +313,7 @@ def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
         compare_dir(tmp_path, "x/../exp", exist_ok=False)
     with pytest.raises(UserError, match=r"--name must be a folder name, got \[1\]"):  # a folder named [1]
         compare_dir(tmp_path, [1], exist_ok=False)
+    assert compare_dir(tmp_path, Path("named"), exist_ok=False) == tmp_path / "named"  # a Path is a name too
     (tmp_path / "afile").write_text("mine")  # was said to exist (pass --exist-ok), which then blamed --project
     for project, name, said in ((tmp_path, "afile", "compare folder '.*afile' is a file: pick another --name or "
                                  "--project"), (tmp_path / "afile", None, "--project '.*afile' is a file: pass a folder")):

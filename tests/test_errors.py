@@ -153,6 +153,12 @@ def test_an_output_of_the_wrong_kind_is_refused_and_an_existing_file_is_overwrit
     with pytest.raises(UserError, match=r"--json '.*' is a folder: pass a file name, e\.g\. .*out\.json"):
         check_output(tmp_path, "--json", kind="file")
     assert check_output(tmp_path / "taken", "--json", kind="file") == tmp_path / "taken"
+    around = tmp_path / "nox" / ".."  # nox does not exist: as written the path cannot be walked, so nothing "exists"
+    with pytest.raises(UserError, match=r"--out '.*nox/\.\./taken' is a file: pass a folder"):
+        check_output(around / "taken", "--out")
+    with pytest.raises(UserError, match=r"--json '.*nox/\.\.' is a folder: pass a file name"):
+        check_output(around, "--json", kind="file")
+    assert check_output(around / "new", "--out") == tmp_path / "new"  # resolved, as it is written
 
 
 def test_a_missing_file_is_named_with_what_to_do(tmp_path):

@@ -575,6 +575,24 @@ def test_an_export_of_other_weights_under_the_name_is_said_to_be_so(onnx_export,
     assert "itwasanexportofotherweights,whichexportingthesecannotrebuild" in flat and "rebuildit" not in flat, flat
 
 
+
+def test_an_export_made_before_its_weights_were_written_says_it_may_not_be_rebuilt(onnx_export, weights, synth_data):
+    """The same model on the same data trained again (train --exist-ok) describes the export alike: its date tells."""
+    import os
+
+    shutil.copy2(onnx_export[1].artifact, weights.with_suffix(".onnx"))
+    later = ex.export_metadata(weights.with_suffix(".onnx"))["date"]
+    import datetime
+
+    written = datetime.datetime.fromisoformat(later).timestamp() + 60  # best.pt written a minute after the export
+    os.utime(weights, (written, written))
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "onnx", "--data", str(synth_data),
+                                      "--imgsz", "64"])
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())
+    assert "itwasmadebeforetheseweightswerewritten" in flat and "maynotrebuildit" in flat, flat
+
+
 def test_a_file_of_the_users_under_the_exports_name_is_kept(weights, synth_data):
     """A best.onnx that is not an export cannot be rebuilt by exporting again: refused before exporting, kept."""
     mine = weights.parent / "best.onnx"

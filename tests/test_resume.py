@@ -56,10 +56,18 @@ def test_a_last_pt_behind_its_folder_s_results_is_not_resumed(interrupted_last, 
     run = shutil.copytree(interrupted_last.parent.parent, tmp_path / "run")
     header = (run / "results.csv").read_text().splitlines()[0]
     check_resume(run / "weights" / "last.pt", {})  # its own results.csv: epoch 1, as last.pt
-    (run / "results.csv").write_text(header + "\n")  # the later run's, with no row yet
-    with pytest.raises(UserError, match="was saved after epoch 1, and the results.csv beside it ends at epoch 0: a "
-                                        "later run took the folder"):
+    (run / "results.csv").unlink()  # a new run deletes it at its start, and writes it again at its first epoch's end
+    with pytest.raises(UserError, match="was saved after epoch 1, and the results.csv of its run folder is gone: a "
+                                        "later run started there"):
         check_resume(run / "weights" / "last.pt", {})
+    (run / "results.csv").write_text(header + "\n")
+    with pytest.raises(UserError, match="results.csv of its run folder ends at epoch 0: a later run started there"):
+        check_resume(run / "weights" / "last.pt", {})
+    alone = tmp_path / "alone"  # copied into a folder of its own, as the message says: no records to keep whole
+    alone.mkdir()
+    check_resume(shutil.copy(run / "weights" / "last.pt", alone / "last.pt"), {})
+    shutil.copy(run / "args.yaml", alone / "args.yaml")  # with its run's own args.yaml: still its run's
+    check_resume(alone / "last.pt", {})
 
 
 def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupted_last, tmp_path):
@@ -82,7 +90,7 @@ def test_a_last_pt_put_in_another_run_s_folder_is_not_resumed_over_it(interrupte
     for name in ("distill.yaml", "args.yaml"):
         mine.mkdir(exist_ok=True)
         (mine / name).write_text("my recipe")
-        with pytest.raises(UserError, match=f"which already holds an {name}: resuming would write over it"):
+        with pytest.raises(UserError, match=rf"whose {name} is not its run's \(a recipe of yours\?\): resuming would write"):
             check_resume(shutil.copy(interrupted_last, mine / "last.pt"), {})
         assert (mine / name).read_text() == "my recipe"
         shutil.rmtree(mine)

@@ -33,8 +33,8 @@ def export_metadata(path: Path) -> dict:
 
 
 def is_export(meta: dict) -> bool:
-    """Whether metadata is Ultralytics' (exporter.py writes author, names and stride into every format): an ONNX file
-    another tool wrote carries metadata of its own (author: me), and was replaced as an export."""
+    """Whether metadata is Ultralytics' (exporter.py writes author into every format; YOLOv5's exports hold names and
+    stride): an ONNX file another tool wrote carries metadata of its own (author: me), and was replaced as an export."""
     return meta.get("author") == "Ultralytics" or {"names", "stride"} <= meta.keys()
 
 

@@ -329,7 +329,10 @@ def warn_replaced(args: dict[str, Any]) -> None:
     from ultralytics.utils import LOGGER
 
     if (run / "weights" / "best.pt").is_file():
-        exports = sorted(p.name for p in (run / "weights").iterdir() if p.suffix.lower() not in (".pt", ".json"))
+        from .artifacts import export_metadata, is_export
+
+        exports = sorted(p.name for p in (run / "weights").iterdir()
+                         if not p.name.startswith(".") and p.suffix.lower() != ".pt" and is_export(export_metadata(p)))
         LOGGER.warning(f"--exist-ok: this run replaces the weights, results.csv and plots of the earlier run in "
                        f"'{run}' (a plot it does not make again, as with plots=False, stays)"
                        + (f"; its exports stay, of the earlier weights: {', '.join(exports)} (export again)"

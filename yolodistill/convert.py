@@ -8,6 +8,7 @@ output untouched.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -423,5 +424,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     except OSError:
         try:
             shutil.copy2(src, dst)
-        except OSError as e:  # shutil names the source, on a disk with room: the full disk is the output's
+        except OSError as e:  # shutil names the source for a full disk, which is the output's
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
             raise OSError(e.errno, e.strerror, str(dst)) from None

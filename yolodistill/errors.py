@@ -78,7 +78,7 @@ def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
 
 def check_name(name: Any) -> None:
     """--name from Python: a list was a folder named ['a'] (refused for its quotes, or made: [1])."""
-    if name is not None and (isinstance(name, bool) or not isinstance(name, (str, Real))):
+    if name is not None and (isinstance(name, bool) or not isinstance(name, (str, Real, os.PathLike))):
         raise UserError(f"--name must be a folder name, got {name!r}")
 
 
@@ -148,7 +148,7 @@ def check_writable(folder: str | Path, flag: str, shown: str | Path | None = Non
         p = p.parent
     if not writable(p):
         raise UserError(f"{flag} '{shown or folder}' cannot be "
-                        + ("written: it is not a writable folder" if p == Path(folder).resolve() else
+                        + ("written: it is not a writable folder" if p == Path(shown or folder).resolve() else
                            f"created: '{p}' is not a writable folder"))
 
 
@@ -159,7 +159,7 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     Returns the path to write, resolved where it goes through '..': 'new/../data' with no folder new cannot be walked,
     so it does not exist as written, where the folder it is written to (resolved, as Ultralytics and the writers take
     it) may hold the user's data: every check of what is there must look at the resolved path."""
-    p = Path(path)
+    p = Path(path).resolve() if ".." in Path(path).parts else Path(path)
     if kind == "folder" and p.exists() and not p.is_dir():
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
     if kind == "folder" and p.suffix.lower() in (".yaml", ".yml") and not p.is_dir():  # made a folder named data.yaml
@@ -168,7 +168,7 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     if kind == "file" and p.is_dir():
         raise UserError(f"{flag} '{path}' is a folder: pass a file name, e.g. {Path(path) / 'out.json'}")
     check_writable(p if kind == "folder" else p.resolve().parent, flag, shown=path)
-    return p.resolve() if ".." in p.parts else p
+    return p
 
 
 MARKS = ("❌", "⚠", "\ufe0f")  # Ultralytics' emoji; the last is the variation selector it puts after some

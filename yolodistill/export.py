@@ -53,7 +53,7 @@ class ExportResult:
     sample: str = "sample images"  # which images the parity check used
     runtime: str = ""  # the lower precision this CPU's runtime computes the artifact in by default, if any
     replaced: str = ""  # the earlier export this one replaced, described; empty when there was none
-    replaced_other: bool = False  # that export was of other weights (a run replaced with --exist-ok), not of these
+    replaced_other: str = ""  # "other": that export was of other weights; "older": made before these were written
     runtime_parity: Parity | None = None  # at `runtime`, reported only: the artifact is judged as computed at f32
     runtime_map: tuple[float, float] | None = None  # mAP50-95 of PyTorch and of the artifact at `runtime` (--data)
     kind: str = ""  # what the graph is beyond precision and size (artifacts.graph_kind): NMS inside, end2end, batch
@@ -84,8 +84,10 @@ class ExportResult:
                          f"≤ --max-drop {g.max_drop:g}")
         if self.replaced:
             lines.append(f"[yellow]Replaced[/] the earlier {escape(str(self.artifact))} ({self.replaced}); "
-                         + ("it was an export of other weights, which exporting these cannot rebuild"
-                            if self.replaced_other else "export again with its settings to rebuild it"))
+                         + {"other": "it was an export of other weights, which exporting these cannot rebuild",
+                            "older": "it was made before these weights were written (train --exist-ok leaves a run's "
+                                     "exports beside its new best.pt), so exporting these may not rebuild it"}.get(
+                             self.replaced_other, "export again with its settings to rebuild it"))
         return "\n".join(lines)
 
 
@@ -299,6 +301,22 @@ def refuse_if_broken(fmt: str, precision: str, parity: Parity, gate: Int8Gate | 
                         f"Ultralytics")
 
 
+def export_origin(export: Path, weights: Path) -> str:
+    """'other' where an export's metadata does not describe `weights`, 'older' where it was made before they were
+    written (the same model and data, trained again), else ''."""
+    import datetime
+
+    meta = export_metadata(export)
+    if not describes(meta, weights):
+        return "other"
+    try:
+        made = datetime.datetime.fromisoformat(str(meta.get("date")))
+    except ValueError:
+        return ""
+    written = datetime.datetime.fromtimestamp(weights.stat().st_mtime, made.tzinfo)
+    return "older" if made.replace(tzinfo=None) < written.replace(tzinfo=None) - datetime.timedelta(seconds=1) else ""
+
+
 def export_model(
     weights: str | Path,
     format: str = "onnx",
@@ -361,7 +379,7 @@ def export_model(
     name = artifact_name(weights, fmt, precision)
     check_replaceable(weights.parent / name, weights.stem)
     earlier = weights.parent / name  # an export of other weights: best.pt replaced by train --exist-ok
-    other = earlier.exists() and not describes(export_metadata(earlier), weights)
+    other = export_origin(earlier, weights) if earlier.exists() else ""
     margin = TOLERANCES[precision].margin if precision in TOLERANCES else INT8_MARGIN
 
     images = sample_images(dataset)  # before the export: a val split without a readable image is refused at once
@@ -401,4 +419,4 @@ def export_model(
             raise
         raise InPlace(final, replaced) from None
     return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
-                        runtime if runtime != precision else "", replaced, bool(replaced) and other, kind=kind, **lower)
+                        runtime if runtime != precision else "", replaced, other if replaced else "", kind=kind, **lower)

@@ -57,7 +57,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
 
         check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
                       fix="put it back there, or start a new run")
-    started = started_args(p)
+    started = started_args(p, ckpt)
     overrides = {k: v for k, v in overrides.items()
                  if k in RESUMABLE or not same_as_run(k, v, ckpt, settings, started)}
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
@@ -111,12 +111,16 @@ def run_folder(last: Path) -> Path:
     return folder.parent if folder.name == "weights" else folder
 
 
-def started_args(last: Path) -> dict[str, Any]:
+def started_args(last: Path, ckpt: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Ultralytics args a run started with, from its distill.yaml (RUN/weights/last.pt): the checkpoint holds
     them after optimizer=auto rewrote AUTO_REWRITTEN (AdamW, its own lr0, warmup_bias_lr 0). Empty where there is
-    none, or it does not read."""
+    none, it does not read, or it is not the run's (a later run with --exist-ok wrote its own there)."""
+    from ultralytics.utils.patches import torch_load
+
     recipe = run_folder(last) / "distill.yaml"
     try:
+        if not of_run(recipe, torch_load(last, map_location="cpu", weights_only=False) if ckpt is None else ckpt):
+            return {}
         args = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("train_args")
     except (OSError, ValueError, AttributeError, yaml.YAMLError):
         return {}
@@ -167,19 +171,25 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
                         f"with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
     if p.resolve().parent != folder / "weights":
-        taken = next((n for n in ("weights", "results.csv") if (folder / n).exists()), None) or next(
-            (n for n in ("args.yaml", "distill.yaml") if (folder / n).exists() and not of_run(folder / n, ckpt)), None)
+        taken = next((f"a run's {n}" for n in ("weights", "results.csv") if (folder / n).exists()), None)
         if taken:
-            held = f"a run's {taken}" if taken in ("weights", "results.csv") else f"an {taken}"
-            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {held}: resuming "
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {taken}: resuming "
                             f"would write over it; resume that run's weights/last.pt, or copy '{p}' into a folder of "
                             "its own to resume from it there")
-    logged = csv_epochs(folder / "results.csv")  # Ultralytics writes a row before the checkpoint of its epoch
-    if logged is not None and logged < epoch + 1:
-        raise UserError(f"'{p}' was saved after epoch {epoch + 1}, and the results.csv beside it ends at epoch "
-                        f"{logged}: a later run took the folder (--exist-ok) and stopped before its first checkpoint, "
-                        f"so resuming would mix the two runs' records; copy '{p}' into a folder of its own to resume "
-                        "from it there, or start a new run")
+        if mine := next((n for n in ("args.yaml", "distill.yaml") if (folder / n).exists() and not of_run(folder / n,
+                                                                                                         ckpt)), None):
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', whose {mine} is not its run's (a recipe "
+                            f"of yours?): resuming would write over it; copy '{p}' into a folder of its own to resume "
+                            "from it there")
+    # Ultralytics writes an epoch's results.csv row before its checkpoint, and a new run deletes the file at its start
+    in_run = p.resolve().parent == folder / "weights" and (folder / "args.yaml").is_file()  # not a copy on its own
+    logged = csv_epochs(folder / "results.csv") if in_run else epoch + 1
+    if logged is None or logged < epoch + 1:
+        raise UserError(f"'{p}' was saved after epoch {epoch + 1}, and the results.csv of its run folder "
+                        + ("is gone" if logged is None else f"ends at epoch {logged}") + ": a later run started there "
+                        "(--exist-ok) and stopped before its first checkpoint, or the file was removed, so resuming "
+                        f"would leave the records of epochs it trained out or mixed with another run's; copy '{p}' "
+                        "into a folder of its own to resume from it there, or start a new run")
     last = p.resolve().parent / "last.pt"
     if last == p.resolve() or not last.is_file():
         return
@@ -194,15 +204,15 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
 
 
 def of_run(record: Path, ckpt: dict[str, Any]) -> bool:
-    """Whether an args.yaml or distill.yaml is the record of the checkpoint's own run (copied beside its last.pt):
-    the same data, epochs and seed."""
+    """Whether an args.yaml or a run's distill.yaml (its train_args) is the record of the checkpoint's own run: the
+    same project, name and seed, which Ultralytics never rewrites (data and epochs it may: a dataset's name, time=)."""
     try:
         doc = yaml.safe_load(record.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
         return False
-    doc = doc.get("train_args", doc) if isinstance(doc, dict) and record.name == "distill.yaml" else doc
+    doc = doc.get("train_args") if isinstance(doc, dict) and record.name == "distill.yaml" else doc
     run = ckpt.get("train_args") or {}
-    return isinstance(doc, dict) and all(doc.get(k) == run.get(k) for k in ("data", "epochs", "seed"))
+    return isinstance(doc, dict) and all(doc.get(k) == run.get(k) for k in ("project", "name", "seed"))
 
 
 def csv_epochs(path: Path) -> int | None:
