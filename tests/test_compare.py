@@ -530,6 +530,35 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     assert "runs it does not plan are left as they are (builtin-seed1, ours-seed1, plain-seed1)" in said
 
 
+def test_a_ctrl_c_while_the_report_is_written_leaves_one_comparison_s_report(teacher26, synth_data, tmp_path,
+                                                                              monkeypatch, python_sigint):
+    """A Ctrl-C as compare.json was written left a new .json and .md beside an earlier comparison's .png."""
+    import signal
+
+    from yolodistill import compare as cmp
+
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--methods", "plain", "--imgsz", "64", "--workers", "0", "--device", "cpu",
+            "--project", str(tmp_path), "--name", "cmp", "--exist-ok"]
+    FakeRuns(monkeypatch)
+    (tmp_path / "cmp").mkdir()
+    for name in ("compare.json", "compare.md", "compare.png"):
+        (tmp_path / "cmp" / name).write_text("the earlier comparison's")
+    real = cmp.write_json
+
+    def then_ctrl_c(path, record):
+        written = real(path, record)
+        if Path(path).name == "compare.json":  # not a run's own record
+            signal.raise_signal(signal.SIGINT)  # held until the three are written
+        return written
+
+    monkeypatch.setattr(cmp, "write_json", then_ctrl_c)
+    cut = CliRunner().invoke(app, args)
+    assert cut.exit_code == 130, cut.output
+    assert all((tmp_path / "cmp" / n).read_bytes() != b"the earlier comparison's" for n in ("compare.json", "compare.md",
+                                                                                           "compare.png"))
+
+
 def test_a_config_s_project_and_name_place_the_comparison_as_train_s_run(teacher26, synth_data, tmp_path,
                                                                           monkeypatch):
     """--config takes train's keys 'with the same meaning'; compare dropped its project:, name: and exist_ok: and

@@ -415,7 +415,10 @@ def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
 
     last = tmp_path / "run" / "weights" / "last.pt"
     new_run = f"a new run (no epoch had finished): the same command with --exist-ok reuses this run folder, {last.parents[1]}"
-    assert after_interrupt(last).endswith(new_run)
+    assert after_interrupt(last).endswith(new_run) and after_interrupt(last, name="run").endswith(new_run)
+    numbered = tmp_path / "exp-2" / "weights" / "last.pt"  # exp was taken: --exist-ok alone wrote into exp
+    assert after_interrupt(numbered, name="exp").endswith(f"the same command with --exist-ok --name exp-2 reuses this "
+                                                          f"run folder, {numbered.parents[1]}")
     last.parent.mkdir(parents=True)
     torch.save({"epoch": 0, "optimizer": {"param_groups": []}}, last)
     assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
@@ -511,6 +514,32 @@ def test_a_resumed_teacher_of_a_run_whose_optimizer_lacks_it_is_not_counted(inte
     assert check_resumed_teacher(teacher26, saved, str(interrupted_last), 0) is not None
     with pytest.raises(UserError, match="another model than the run's teacher"):
         check_resumed_teacher(teacher26, saved, str(interrupted_last), 1)
+
+
+def test_the_run_s_own_data_edited_since_the_stop_is_refused_as_data_given_again(interrupted_last, synth_data,
+                                                                                   tmp_path):
+    """Without --data (the command the stop prints) the run's yaml went unchecked: broken, a traceback; with images
+    taken out, the run finished on fewer, silently."""
+    import shutil
+
+    moved = shutil.copytree(synth_data.parent, tmp_path / "data")
+    (moved / "data.yaml").write_text(synth_data.read_text().replace(str(synth_data.parent), str(moved)))
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["data"] = str(moved / "data.yaml")
+    last = tmp_path / "run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    torch.save(ckpt, last)
+    check_resume(last, {})  # as the run had it
+    for image in sorted((moved / "images" / "train").iterdir())[:2]:
+        image.unlink()
+    with pytest.raises(UserError, match=rf"^the run's data '{re.escape(str(moved / 'data.yaml'))}' is not the dataset "
+                                        r"the run trained on: its train split has \d+ images where the run's had \d+: "
+                                        r"put the dataset back as the run had it, or start a new run$"):
+        check_resume(last, {})
+    (moved / "data.yaml").write_text("train: [unclosed\n")
+    with pytest.raises(UserError) as e:
+        check_resume(last, {})
+    assert "\n" not in str(e.value) and "data.yaml" in str(e.value), e.value
 
 
 def test_a_relative_data_given_on_resume_is_kept_absolute(interrupted_last, synth_data, monkeypatch):

@@ -30,7 +30,7 @@ from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, chec
                      out_of_space)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, summarize, unlabeled_note, write_json)
-from .utils import atomic_write_text, sticky_interrupt
+from .utils import atomic_write_text, held_signals, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
 TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.yaml names; compare's is runs/compare
@@ -451,9 +451,10 @@ def compare(
         "summary": summary,
         "notes": notes,
     }
-    json_path = write_json(save_dir / "compare.json", record)
-    md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
-    plot_path = compare_plot(record, save_dir / "compare.png")
+    with held_signals():  # a Ctrl-C waits: the three are one comparison's (it left a new .json beside an old .png)
+        json_path = write_json(save_dir / "compare.json", record)
+        md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
+        plot_path = compare_plot(record, save_dir / "compare.png")
     console.print(compare_table(record))
     for note in notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")

@@ -247,16 +247,21 @@ def check_resumed_values(overrides: dict[str, Any]) -> None:
 
 def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.Module) -> dict[str, str]:
     """The run's dataset is still where it was, or --data names it where it moved: the same classes, and the same
-    images (data.fingerprint, recorded by the run; for a run saved before it did, its yaml's if that still reads)."""
+    images (data.fingerprint, recorded by the run; for a run saved before it did, its yaml's if that still reads).
+    Its own yaml is checked as --data is: edited since the stop, it was a traceback, or trained on fewer images."""
     from .data import fingerprint
 
-    run_data = train_args.get("data")
-    if data is None:
+    run_data, own = train_args.get("data"), data is None
+    if own:
         if run_data and Path(str(run_data)).is_absolute() and not Path(str(run_data)).exists():
             raise UserError(f"the run's data '{run_data}' is gone: put it back, or pass --data with its new path")
-        return {}
+        if not run_data or not Path(str(run_data)).is_file():  # a dataset name Ultralytics resolves (coco8.yaml)
+            return {}
+        data = str(run_data)
     info = check_data(data)
-    fix = "resume with the run's own dataset (moved is fine), or start a new run"
+    shown = f"the run's data '{data}'" if own else f"--data '{data}'"
+    fix = ("put the dataset back as the run had it, or start a new run" if own else
+           "resume with the run's own dataset (moved is fine), or start a new run")
     if not train_args.get("single_cls"):  # else the student has one class whatever the data's; the images say more
         check_names(saved.student_model.names, info["names"], "the resumed student", fix)
     recorded = getattr(saved, "yolodistill_data", None)
@@ -268,9 +273,8 @@ def resumed_data(data: str | None, train_args: dict[str, Any], saved: torch.nn.M
             (n, _), (m, _) = recorded[split], given[split]
             if given[split] != list(recorded[split]):
                 what = f"{m} images where the run's had {n}" if m != n else "other file names than the run's"
-                raise UserError(f"--data '{data}' is not the dataset the run trained on: its {split} split has "
-                                f"{what}: {fix}")
-    return {"data": str(Path(data).resolve()) if Path(data).exists() else str(data)}
+                raise UserError(f"{shown} is not the dataset the run trained on: its {split} split has {what}: {fix}")
+    return {} if own else {"data": str(Path(data).resolve()) if Path(data).exists() else str(data)}
 
 
 def quiet_fingerprint(data: str) -> dict[str, list] | None:
@@ -344,13 +348,16 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
     return model
 
 
-def after_interrupt(last: Path, earlier: bool = False) -> str:
+def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) -> str:
     """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
-    the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own."""
+    the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own. A run
+    Ultralytics numbered (`name` exp taken: exp-2) is reused only by naming it: --exist-ok alone writes into exp."""
     if not last.exists() or earlier:
-        return ("Continue with: a new run (no epoch had finished): the same command with --exist-ok reuses this run "
-                f"folder, {last.parent.parent}")
+        folder = last.parent.parent
+        named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
+        return (f"Continue with: a new run (no epoch had finished): the same command with --exist-ok{named} reuses "
+                f"this run folder, {folder}")
     try:
         finished = finished_checkpoint(last)
     except Exception:

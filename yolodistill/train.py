@@ -347,7 +347,8 @@ def after_stop(trainer: DistillationTrainer, before: tuple[int, int, int] | None
     """How to go on from a run stopped mid-way: resume its last.pt, or start again where no epoch was saved."""
     from .resume import after_interrupt
 
-    hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before)
+    hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before,
+                           trainer.args.name)
     if hint.startswith("Continue with: "):
         return "c" + hint[1:]
     return "note: " + hint[0].lower() + hint[1:]  # the run had finished its epochs: its weights are there
@@ -356,15 +357,16 @@ def after_stop(trainer: DistillationTrainer, before: tuple[int, int, int] | None
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training, with the checkpoint to resume from."""
 
-    def __init__(self, last: Path, earlier: bool = False):
+    def __init__(self, last: Path, earlier: bool = False, name: str | None = None):
         super().__init__(str(last))
         self.last, self.earlier = last, earlier  # earlier: last.pt is still an earlier run's (a reused folder)
+        self.name = name  # the run's name as asked for, which Ultralytics numbered (exp-2) where it was taken
 
     def __str__(self) -> str:
         """What to do next (resume.after_interrupt), as the CLI prints it."""
         from .resume import after_interrupt
 
-        return after_interrupt(self.last, self.earlier)
+        return after_interrupt(self.last, self.earlier, self.name)
 
 
 @dataclass
@@ -441,7 +443,7 @@ def train(
         try:
             finish_best(Path(trainer.best), best_before)
         finally:  # a second Ctrl-C, or a full disk, still ends with the resume hint
-            raise TrainingInterrupted(last, before is not None and stamp(last) == before) from None
+            raise TrainingInterrupted(last, before is not None and stamp(last) == before, trainer.args.name) from None
     except OSError as e:  # a full disk mid-run (a checkpoint, results.csv): what is kept, and how to go on from it
         if disk_full(e) is None:
             raise
