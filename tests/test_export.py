@@ -593,6 +593,28 @@ def test_an_export_made_before_its_weights_were_written_says_it_may_not_be_rebui
     assert "itwasmadebeforetheseweightswerewritten" in flat and "maynotrebuildit" in flat, flat
 
 
+def test_sigterm_mid_export_cleans_up_as_ctrl_c_does(weights, synth_data):
+    """kill, timeout or a job scheduler's stop ended export without a word, its temporary folder (a copy of the
+    weights and a part of the export) left beside the weights for good."""
+    import subprocess
+    import textwrap
+
+    from .conftest import PYTHON
+
+    code = textwrap.dedent(f"""
+        import signal, sys
+        import yolodistill.export as ex
+        ex.check_parity = lambda *a, **k: signal.raise_signal(signal.SIGTERM)
+        from yolodistill.cli import app
+        sys.argv = ["yolodistill", "export", "--weights", {str(weights)!r}, "--format", "onnx", "--data",
+                    {str(synth_data)!r}]
+        app()
+    """)
+    proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130 and "Interrupted. Nothing was exported" in " ".join(proc.stderr.split()), proc
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["best.pt"]
+
+
 def test_a_file_of_the_users_under_the_exports_name_is_kept(weights, synth_data):
     """A best.onnx that is not an export cannot be rebuilt by exporting again: refused before exporting, kept."""
     mine = weights.parent / "best.onnx"

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import UserError, disk_full
+from .utils import terminate_as_interrupt
 from .words import Opt, extra_words, is_word, only_own_words, opt, own_words, typed, with_options
 
 app = typer.Typer(
@@ -63,9 +64,11 @@ NOTHING_WRITTEN = "Nothing was written: --out is as it was"
 
 @contextlib.contextmanager
 def interrupted(kept: str = ""):
-    """A Ctrl-C ends the command with what it kept (its own account, where it gives one), exit 130, no traceback."""
+    """A Ctrl-C (or SIGTERM) ends the command with what it kept (its own account, where it gives one), exit 130, no
+    traceback."""
     try:
-        yield
+        with terminate_as_interrupt():
+            yield
     except KeyboardInterrupt as e:
         err_console.print(f"[bold yellow]Interrupted.[/] {escape(str(e) or kept)}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=130) from None

@@ -266,6 +266,26 @@ def local_path(path: str | Path) -> str:
 STICKY_EVENTS = ("on_pretrain_routine_end", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end")
 
 
+def stop_on_terminate(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C (terminate_as_interrupt)."""
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, `timeout`, a job scheduler's stop) taken as Ctrl-C in a command, where nothing else handles it:
+    it ended export, compare, convert and pseudo-label without a word, leaving their temporary folders (a hidden
+    .export-* beside the weights, 15 MB a kill). Training takes it the same way (sticky_interrupt)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop_on_terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
     """Ctrl-C for the whole of `trainer.train()`, even where it lands in a plot Ultralytics wraps in @TryExcept
@@ -277,8 +297,9 @@ def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
     presses."""
     pressed: list[int] = []
     main = threading.current_thread() is threading.main_thread()
-    taken = [sig for sig, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL))
-             if main and signal.getsignal(sig) is default]
+    taken = [sig for sig, default in ((signal.SIGINT, (signal.default_int_handler,)),
+                                      (signal.SIGTERM, (signal.SIG_DFL, stop_on_terminate)))
+             if main and signal.getsignal(sig) in default]
     if not taken:
         yield pressed
         return
