@@ -401,29 +401,24 @@ def test_existing_named_run_is_never_overwritten(teacher26, synth_data, tmp_path
 @pytest.mark.parametrize("name", ["mine", None])
 def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_passed(teacher26, synth_data, tmp_path,
                                                                                      name):
-    import logging
-
-    from ultralytics.utils import LOGGER
-
     from yolodistill.checks import preflight
     from yolodistill.config import resolve
 
     run = tmp_path / (name or "exp")
     (run / "weights").mkdir(parents=True)
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
     args = dict(resolve(None, epochs=1, imgsz=64, project=str(tmp_path), name=name, exist_ok=True)[1])
-    LOGGER.addHandler(handler)
-    try:
-        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))  # no weights there yet: nothing to say
-        (run / "weights" / "best.pt").write_bytes(b"precious")
-        with pytest.raises(UserError, match="does not exist"):  # a refused run replaces nothing, and says nothing
-            preflight(tmp_path / "no-teacher.pt", "yolo26n.yaml", synth_data, dict(args))
-        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
-    finally:
-        LOGGER.removeHandler(handler)
-    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+
+    def warned(teacher=teacher26) -> list[str]:
+        with logged_by_ultralytics() as logged:
+            preflight(teacher, "yolo26n.yaml", synth_data, dict(args))
+        return [m for m in logged if "--exist-ok" in m]
+
+    assert warned() == []  # no weights there yet: nothing to say
+    (run / "weights" / "best.pt").write_bytes(b"precious")
+    with logged_by_ultralytics() as logged, pytest.raises(UserError, match="does not exist"):
+        preflight(tmp_path / "no-teacher.pt", "yolo26n.yaml", synth_data, dict(args))
+    assert not [m for m in logged if "--exist-ok" in m]  # a refused run replaces nothing, and says nothing
+    said = warned()
     assert len(said) == 1 and said[0].endswith(f"--exist-ok: this run replaces the weights, results.csv and plots of "
                                                f"the earlier run in '{run}' (a plot it does not make again, as with "
                                                "plots=False, stays)"), said  # it said plots, and old ones stayed
@@ -432,25 +427,13 @@ def test_exist_ok_over_a_finished_run_says_what_it_replaces_once_every_check_pas
         (run / "weights" / name / "metadata.yaml").write_text("author: Ultralytics\ntask: detect\n")
     (run / "weights" / "notes.txt").write_text("mine")  # no export, and no more than a temp file is one
     (run / "weights" / ".last.pt.partial").write_bytes(b"")
-    records.clear()
-    LOGGER.addHandler(handler)
-    try:
-        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
-    finally:
-        LOGGER.removeHandler(handler)
-    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+    said = warned()
     assert len(said) == 1 and said[0].endswith("stays); its exports stay, of the earlier weights: "
                                                "best_int8_openvino_model, best_openvino_model (export again)"), said
     # a folder of other files (no best.pt: a user's, or a run cut short) was written over without a word
     (run / "weights" / "best.pt").unlink()
     (run / "results.csv").write_text("mine")
-    records.clear()
-    LOGGER.addHandler(handler)
-    try:
-        preflight(teacher26, "yolo26n.yaml", synth_data, dict(args))
-    finally:
-        LOGGER.removeHandler(handler)
-    said = [r.getMessage() for r in records if "--exist-ok" in r.getMessage()]
+    said = warned()
     assert len(said) == 1 and f"writes into '{run}', which holds files already" in said[0], said
 
 
