@@ -113,10 +113,11 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
         raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
     check_name(name)
     root = check_output(Path(str(project)).resolve(), "--project")  # str: name=5 from Python is a number
-    out = (root / str(name)).resolve() if name not in (None, "") else increment_path(root / "exp", exist_ok=exist_ok)
+    named = name not in (None, "")
+    out = (root / str(name)).resolve() if named else increment_path(root / "exp", exist_ok=exist_ok)
     if out.exists() and not out.is_dir():  # said to exist, then --exist-ok blamed --project for it
         raise UserError(f"compare folder '{out}' is a file: pick another --name or --project")
-    if name not in (None, "") and out.exists() and not exist_ok:  # new/../exp, with no folder new, is exp
+    if named and out.exists() and not exist_ok:  # new/../exp, with no folder new, is exp
         raise UserError(f"compare folder '{out}' exists: pass --exist-ok to reuse it, or another --name")
     mine = [n for n in ("compare.md", "compare.png") if (out / n).exists()]
     if mine and not (out / "compare.json").is_file():

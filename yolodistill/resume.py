@@ -57,7 +57,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
 
         check_sources(settings.unlabeled, source="the resumed run's unlabelled folder",
                       fix="put it back there, or start a new run")
-    started = started_args(p, ckpt)
+    started = started_args(p, ckpt.get("train_args") or {})
     overrides = {k: v for k, v in overrides.items()
                  if k in RESUMABLE or not same_as_run(k, v, ckpt, settings, started)}
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
@@ -111,20 +111,13 @@ def run_folder(last: Path) -> Path:
     return folder.parent if folder.name == "weights" else folder
 
 
-def started_args(last: Path, ckpt: dict[str, Any] | None = None) -> dict[str, Any]:
+def started_args(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
     """The Ultralytics args a run started with, from its distill.yaml (RUN/weights/last.pt): the checkpoint holds
     them after optimizer=auto rewrote AUTO_REWRITTEN (AdamW, its own lr0, warmup_bias_lr 0). Empty where there is
-    none, it does not read, or it is not the run's (a later run with --exist-ok wrote its own there)."""
-    from ultralytics.utils.patches import torch_load
-
-    recipe = run_folder(last) / "distill.yaml"
-    try:
-        if not of_run(recipe, torch_load(last, map_location="cpu", weights_only=False) if ckpt is None else ckpt):
-            return {}
-        args = yaml.safe_load(recipe.read_text(encoding="utf-8")).get("train_args")
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
-        return {}
-    return args if isinstance(args, dict) else {}
+    none, it does not read, or it is not the run's (a later run with --exist-ok wrote its own there). `run_args`:
+    the checkpoint's train_args (a resumed trainer's own args are those)."""
+    args = record_args(run_folder(last) / "distill.yaml")
+    return args if of_run(args, run_args) else {}
 
 
 def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig,
@@ -170,19 +163,21 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
         raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
                         f"with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
-    if p.resolve().parent != folder / "weights":
+    loose = p.resolve().parent != folder / "weights"
+    if loose:
         taken = next((f"a run's {n}" for n in ("weights", "results.csv") if (folder / n).exists()), None)
         if taken:
-            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {taken}: resuming "
-                            f"would write over it; resume that run's weights/last.pt, or copy '{p}' into a folder of "
-                            "its own to resume from it there")
-        if mine := next((n for n in ("args.yaml", "distill.yaml") if (folder / n).exists() and not of_run(folder / n,
-                                                                                                         ckpt)), None):
-            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', whose {mine} is not its run's (a recipe "
-                            f"of yours?): resuming would write over it; copy '{p}' into a folder of its own to resume "
-                            "from it there")
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {taken}: "
+                            f"resuming would write over it; resume that run's weights/last.pt, or copy '{p}' into a "
+                            "folder of its own to resume from it there")
+        run_args = ckpt.get("train_args") or {}
+        if mine := next((n for n in ("args.yaml", "distill.yaml")
+                         if (folder / n).exists() and not of_run(record_args(folder / n), run_args)), None):
+            raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', whose {mine} is not its run's (a "
+                            f"recipe of yours?): resuming would write over it; copy '{p}' into a folder of its own to "
+                            "resume from it there")
     # Ultralytics writes an epoch's results.csv row before its checkpoint, and a new run deletes the file at its start
-    in_run = p.resolve().parent == folder / "weights" and (folder / "args.yaml").is_file()  # not a copy on its own
+    in_run = not loose and (folder / "args.yaml").is_file()  # not a copy on its own
     logged = csv_epochs(folder / "results.csv") if in_run else epoch + 1
     if logged is None or logged < epoch + 1:
         raise UserError(f"'{p}' was saved after epoch {epoch + 1}, and the results.csv of its run folder "
@@ -203,16 +198,20 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
                         "a folder of its own to resume from it there")
 
 
-def of_run(record: Path, ckpt: dict[str, Any]) -> bool:
-    """Whether an args.yaml or a run's distill.yaml (its train_args) is the record of the checkpoint's own run: the
-    same project, name and seed, which Ultralytics never rewrites (data and epochs it may: a dataset's name, time=)."""
+def record_args(record: Path) -> dict[str, Any] | None:
+    """The train args an args.yaml holds, or a run's distill.yaml (its train_args); None where there are none."""
     try:
         doc = yaml.safe_load(record.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
-        return False
+        return None
     doc = doc.get("train_args") if isinstance(doc, dict) and record.name == "distill.yaml" else doc
-    run = ckpt.get("train_args") or {}
-    return isinstance(doc, dict) and all(doc.get(k) == run.get(k) for k in ("project", "name", "seed"))
+    return doc if isinstance(doc, dict) else None
+
+
+def of_run(args: dict[str, Any] | None, run_args: dict[str, Any]) -> bool:
+    """Whether a record's train args are the checkpoint's own run's: the same project, name and seed, which
+    Ultralytics never rewrites (data and epochs it may: a dataset's name, time=)."""
+    return args is not None and all(args.get(k) == run_args.get(k) for k in ("project", "name", "seed"))
 
 
 def csv_epochs(path: Path) -> int | None:

@@ -90,7 +90,7 @@ class DistillationTrainer(DetectionTrainer):
         self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
-        started = started_args(Path(self.args.resume)) if self.resume else {}
+        started = started_args(Path(self.args.resume), vars(self.args)) if self.resume else {}  # the checkpoint's
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
         for event, callback in CALLBACKS:

@@ -113,7 +113,7 @@ def check_threads(threads: int | None) -> None:
     use (as cpu_threads counts them), at least one."""
     cores = usable_cores()
     if threads is not None and (type(threads) is not int or not 1 <= threads <= cores):
-        raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads!r}")  # '1' from Python
+        raise UserError(f"--threads must be between 1 and {cores} (the cores this process may use), got {threads!r}")
 
 
 @contextmanager
