@@ -32,7 +32,7 @@ def exit_status(action, interrupted: str | None) -> int:
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)
         return UserError.exit_code
-    except KeyboardInterrupt:  # yolodistill.train.TrainingInterrupted too
+    except KeyboardInterrupt:  # yolodistill.resume.TrainingInterrupted too
         if interrupted is not None:
             print(f"Interrupted. {interrupted}", file=sys.stderr)
         return 130

@@ -338,7 +338,7 @@ def plot_curves(study: dict[str, Any], runs: list[dict], teacher: float, path: P
 def run_study(args: argparse.Namespace) -> Path | None:
     from rich.console import Console
 
-    from yolodistill.checks import check_device
+    from yolodistill.devices import check_device
     from yolodistill.compare import parse_seeds
     from yolodistill.config import resolve
     from yolodistill.report import SUMMARY_COLUMNS, compare_rows, rich_table, summarize, write_json

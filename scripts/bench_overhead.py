@@ -126,7 +126,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     """Bad input as one line before any method trains, not in the third child process after two have trained."""
     from _study import check_model
 
-    from yolodistill.checks import check_data, concrete_device
+    from yolodistill.checks import check_data
+    from yolodistill.devices import concrete_device
 
     args.device = str(concrete_device(args.device))
     check_model(args.student, "--student", "bench_overhead.py")

@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # where a test or script still asks for every core
 
 import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -125,6 +126,18 @@ def assert_one_line_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in flat, (needle, flat)
     return flat
+
+
+def unusable_val_split(data: Path, folder: Path) -> Path:
+    """A copy of the dataset `data` whose every val label has a negative class id: its yaml resolves and its images
+    read, and only Ultralytics' loader refuses the split ('No valid images found')."""
+    shutil.copytree(data.parent, folder)
+    raw = yaml.safe_load((folder / data.name).read_text())
+    for label in (folder / "labels" / "val").glob("*.txt"):
+        label.write_text("".join(f"-1 {line.split(' ', 1)[1]}" for line in label.read_text().splitlines(True)))
+    out = folder / "bad-val.yaml"
+    out.write_text(yaml.safe_dump({**raw, "path": str(folder)}))
+    return out
 
 
 @contextmanager

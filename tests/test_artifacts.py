@@ -17,27 +17,30 @@ from yolodistill.errors import UserError
 from .conftest import logged_by_ultralytics
 
 
-def test_temp_paths_of_a_tensorrt_export(tmp_path):
+@pytest.mark.parametrize("stem", ["best", "my model (1)"])
+def test_temp_paths_of_a_tensorrt_export(tmp_path, stem):
     """TensorRT exports through an ONNX file that is deleted with the folder: said so, never named beside the weights.
-    The summary waits for the artifact."""
-    weights = tmp_path / "w" / "best.pt"
+    The summary waits for the artifact. A name with spaces ('best (1).pt', a browser's download) was cut at the
+    first: 'my (temporary) model.onnx', and its saved line let through for an export then refused."""
+    weights = tmp_path / "w" / f"{stem}.pt"
     tmp = weights.parent / ".export-abc"
-    paths = art.TempPaths(tmp, weights, "best.engine")
+    paths = art.TempPaths(tmp, weights, f"{stem}.engine")
 
     def log(msg: str) -> tuple[bool, str]:
         record = logging.LogRecord("ultralytics", logging.INFO, __file__, 1, msg, (), None)
         return paths.filter(record), record.getMessage()
 
-    assert log(f"ONNX: export success, saved as '{tmp / 'best.onnx'}' (9.1 MB)") == (
-        True, "ONNX: export success, saved as 'best.onnx (temporary)' (9.1 MB)")
-    assert log(f"TensorRT: export success, saved as '{tmp / 'best.engine'}' (5.0 MB)") == (  # the parity check may
-        False, f"TensorRT: export success, saved as '{weights.parent / 'best.engine'}' (5.0 MB)")  # refuse it: held
-    assert log(f"TensorRT: building FP16 engine as {tmp / 'best.engine'}") == (
-        True, f"TensorRT: building FP16 engine as {weights.parent / 'best.engine'}")
-    assert log(f"PyTorch: starting from '{tmp / 'best.pt'}'") == (True, f"PyTorch: starting from '{weights}'")
-    assert log(f"\nExport complete (1s)\nResults saved to {tmp.resolve()}\nPredict: model={tmp / 'best.engine'}") == (
+    assert log(f"ONNX: export success, saved as '{tmp / f'{stem}.onnx'}' (9.1 MB)") == (
+        True, f"ONNX: export success, saved as '{stem}.onnx (temporary)' (9.1 MB)")
+    assert log(f"TensorRT: export success, saved as '{tmp / f'{stem}.engine'}' (5.0 MB)") == (  # the parity check may
+        False, f"TensorRT: export success, saved as '{weights.parent / f'{stem}.engine'}' (5.0 MB)")  # refuse it: held
+    assert log(f"TensorRT: building FP16 engine as {tmp / f'{stem}.engine'}") == (
+        True, f"TensorRT: building FP16 engine as {weights.parent / f'{stem}.engine'}")
+    assert log(f"PyTorch: starting from '{tmp / f'{stem}.pt'}'") == (True, f"PyTorch: starting from '{weights}'")
+    engine = f"{stem}.engine"
+    assert log(f"\nExport complete (1s)\nResults saved to {tmp.resolve()}\nPredict: model={tmp / engine}") == (
         False, f"\nExport complete (1s)\nResults saved to {weights.parent.resolve()}\nPredict: model="
-               f"{weights.parent / 'best.engine'}")
+               f"{weights.parent / f'{stem}.engine'}")
     assert len(paths.held) == 2  # logged by export_folder once the block ends without an error
 
 

@@ -195,6 +195,21 @@ def test_newest_best_prefers_distill_then_detect(tmp_path):
         bn.newest_best(tmp_path / "elsewhere")
 
 
+def test_newest_best_looks_through_linked_run_folders(tmp_path):
+    """A run folder linked in from another disk was passed by: an older run benched as 'the newest', or 'no
+    weights/best.pt under runs/distill' where the link alone was there. A link to a folder above is no loop."""
+    older = tmp_path / "runs" / "distill" / "old" / "weights" / "best.pt"
+    older.parent.mkdir(parents=True)
+    older.touch()
+    os.utime(older, (1, 1))
+    newer = tmp_path / "disk" / "new" / "weights" / "best.pt"
+    newer.parent.mkdir(parents=True)
+    newer.touch()
+    (tmp_path / "runs" / "distill" / "new").symlink_to(newer.parent.parent, target_is_directory=True)
+    (tmp_path / "runs" / "distill" / "up").symlink_to(tmp_path / "runs", target_is_directory=True)
+    assert bn.newest_best(tmp_path / "runs") == tmp_path / "runs" / "distill" / "new" / "weights" / "best.pt"
+
+
 def test_source_checkpoint_of_each_export_name(tmp_path):
     (tmp_path / "best.pt").touch()
     for name in ("best.onnx", "best_int8.onnx", "best_openvino_model", "best_int8_openvino_model", "best.engine"):
@@ -603,6 +618,31 @@ def test_a_ctrl_c_at_the_reports_leaves_one_bench_s_files(when, run, learnable_d
         five = ", ".join(str(p) for p in paths)
         assert f"{five} were written before the stop, over the earlier bench (" in out_text, out_text
         assert all(p.stat().st_ino != before[p][1] for p in paths)  # every one of the five is the new bench's
+
+
+def test_a_ctrl_c_that_ultralytics_swallows_still_stops_bench(run, learnable_data, tmp_path, monkeypatch,
+                                                              python_sigint):
+    """Ultralytics' check_requirements (run as an ONNX model loads) is wrapped in @TryExcept, which swallows a
+    Ctrl-C: bench timed on and wrote its record, exit 0."""
+    import signal
+
+    from yolodistill import bench as bench_module
+
+    real = bench_module.check_loads
+
+    def swallowed(*a, **k):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:  # as @TryExcept does
+            pass
+        return real(*a, **k)
+
+    monkeypatch.setattr(bench_module, "check_loads", swallowed)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(app, ["bench", str(weights_of(run) / "best.pt"), "--data", str(learnable_data),
+                                      "--json", str(out), "--warmup", "0", "--runs", "2"])
+    assert result.exit_code == 130 and "Nothing was written" in " ".join(result.output.split()), result.output
+    assert not out.exists()
 
 
 def test_classify_checkpoint_is_refused_before_any_work(synth_data, tmp_path):

@@ -63,6 +63,23 @@ def test_console_script_entry_point():
         assert out.returncode == 0 and "train" in out.stdout and "export" in out.stdout, argv
 
 
+def test_an_ascii_terminal_and_a_deleted_working_folder_get_words_not_tracebacks(tmp_path):
+    """PYTHONIOENCODING=ascii with a path of 'é': the work done, then a UnicodeEncodeError traceback at the closing
+    line. A working folder deleted under the shell: relative paths were a FileNotFoundError traceback."""
+    script = Path(PYTHON).parent / "yolodistill"
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    out = subprocess.run([str(script), "data", "synth", "--out", str(tmp_path / "données"), "--images", "4",
+                          "--imgsz", "32"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0 and "donn\\xe9es" in out.stdout and "Traceback" not in out.stderr, out
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    out = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec {script} data synth --out x --images 4"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip() == ("Error: the current folder no longer exists (deleted or "
+                                                          "moved): cd into an existing folder and run the command "
+                                                          "again"), out
+
+
 def run_main(argv, monkeypatch, capsys):
     """The console script in-process: its exit status and everything it printed."""
     from yolodistill.cli import main
@@ -308,7 +325,7 @@ def test_the_distillation_flags_help_gives_the_default_recipe_s_values():
     """--kd-feat's help said 1 for a .pt student after the default recipe's trained_student block had dropped it."""
     import re
 
-    from yolodistill.cli import DISTILL_OPTIONS
+    from yolodistill.options import DISTILL_OPTIONS
     from yolodistill.config import resolve
 
     words = {"on": True, "off": False}

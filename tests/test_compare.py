@@ -20,7 +20,7 @@ from yolodistill.cli import app
 from yolodistill.compare import compare, compare_dir
 from yolodistill.errors import UserError
 
-from .conftest import TRAINED_IMGSZ, assert_one_line_error
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, unusable_val_split
 
 FAST = dict(imgsz=64, batch=8, workers=0, device="cpu", plots=False)
 SEEDS = (0, 1)
@@ -374,6 +374,118 @@ def test_an_ultralytics_arm_s_batch_of_one_refusal_is_bad_input(tmp_path):
     assert not (tmp_path / "plain-seed0").exists()  # a rerun would otherwise resume into a folder with no run
 
 
+def test_a_builtin_teacher_gone_when_its_run_starts_leaves_no_half_folder(tmp_path, monkeypatch):
+    """Ultralytics loads builtin's teacher (distill_model=) only as its run starts: deleted mid-comparison, the
+    FileNotFoundError left a folder of args.yaml and an empty weights/, which a rerun would take for a run."""
+    from collections import defaultdict
+
+    from ultralytics.models.yolo import detect
+
+    import yolodistill.train  # noqa: F401 (as above: before the patch)
+    from yolodistill.compare import train_run
+
+    class Trainer:  # writes what DetectionTrainer writes before _setup_train loads the teacher
+        def __init__(self, overrides):
+            self.save_dir = tmp_path / overrides["name"]
+            (self.save_dir / "weights").mkdir(parents=True)
+            (self.save_dir / "args.yaml").write_text("model: yolo26n.yaml\n")
+            self.callbacks = defaultdict(list)
+
+        def train(self):
+            raise FileNotFoundError(2, "No such file or directory", overrides_teacher)
+
+    overrides_teacher = str(tmp_path / "gone.pt")
+    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    with pytest.raises(FileNotFoundError):
+        train_run("builtin", 0, {"project": str(tmp_path)}, {"teacher": overrides_teacher})
+    assert not (tmp_path / "builtin-seed0").exists()
+
+
+def test_an_input_deleted_mid_comparison_is_one_line_with_what_was_kept(teacher26, synth_data, tmp_path, monkeypatch):
+    """The teacher deleted while the comparison ran ended in a FileNotFoundError traceback, and a refusal found
+    mid-comparison said nothing of the runs that had finished, nor how to go on without retraining them."""
+    from yolodistill import compare as cmp
+
+    teacher = Path(shutil.copy2(teacher26, tmp_path / "teacher.pt"))
+    args = ["compare", "--teacher", str(teacher), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
+            "--project", str(tmp_path), "--name", "cmp"]
+    fake = FakeRuns(monkeypatch, stop_at="builtin-seed0",
+                    stop_with=FileNotFoundError(2, "No such file or directory", str(teacher)))
+    cut = CliRunner().invoke(app, args)
+    assert cut.exit_code == 2 and fake.trained == ["plain-seed0"], cut.output
+    assert "Traceback" not in cut.output and isinstance(cut.exception, (SystemExit, type(None)))
+    said = " ".join(cut.output.split())
+    assert f"Error: {teacher} is gone: it was moved or deleted while the comparison ran; put it back. 1 of 3 runs " \
+           f"finished, kept in {tmp_path / 'cmp'}" in said, said
+    command = said.split("Once fixed, continue with: ")[1]
+    assert command.startswith("yolodistill compare --teacher") and command.endswith(" --exist-ok")
+    fake = FakeRuns(monkeypatch)
+    rerun = CliRunner().invoke(app, shlex.split(command)[1:])
+    assert rerun.exit_code == 0 and fake.trained == ["builtin-seed0", "ours-seed0"], rerun.output
+
+    data = Path(shutil.copy2(synth_data, tmp_path / "data.yaml"))  # deleted once plain has trained: Ultralytics'
+    fake = FakeRuns(monkeypatch)  # constructor of builtin's trainer was a RuntimeError traceback, its folder left
+    train_run = fake.train_run
+
+    def then_delete(method, *a):
+        done = train_run(method, *a)
+        data.unlink()
+        return done
+
+    monkeypatch.setattr(cmp, "train_run", then_delete)
+    cut = CliRunner().invoke(app, [*args[:6], str(data), *args[7:-1], "data-gone"])
+    said = " ".join(cut.output.split())
+    assert cut.exit_code == 2 and fake.trained == ["plain-seed0"], said
+    assert f"Error: {data} is gone: it was moved or deleted while the comparison ran; put it back. 1 of 3" in said
+
+    fake = FakeRuns(monkeypatch, stop_at="plain-seed0", stop_with=UserError("data broken: fix it"))
+    first = CliRunner().invoke(app, [*args[:-1], "first"])  # refused at the first run: nothing of it is left
+    assert first.exit_code == 2 and not (tmp_path / "first").exists()
+    assert first.output.splitlines()[-1] == "Error: data broken: fix it", first.output
+
+
+def test_a_split_only_ultralytics_loader_refuses_is_one_line_as_in_train(teacher26, synth_data, tmp_path):
+    """Every val label with a negative class id: the checks pass it, the teacher's validation (and plain's and
+    builtin's Ultralytics trainer) stopped with RuntimeError 'No valid images found', a traceback, leaving the folder
+    that made the rerun 'compare folder exists'."""
+    data = unusable_val_split(synth_data, tmp_path / "mine")
+    result = CliRunner().invoke(app, ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      str(data), "--epochs", "1", "--seeds", "0", "--imgsz", "64", "--batch", "8",
+                                      "--workers", "0", "--device", "cpu", "--project", str(tmp_path), "--name", "c",
+                                      "plots=False"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: data ") and "No valid images found" in last and "data convert" in last, last
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_ctrl_c_before_any_run_wrote_weights_removes_the_new_folder(teacher26, synth_data, tmp_path, monkeypatch):
+    """A Ctrl-C during the teacher's validation said '0 of 3 runs finished, kept in DIR ... --exist-ok' and left the
+    folder; the same command starts again now, as after train's stop before its first epoch."""
+    from yolodistill import compare as cmp
+
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--imgsz", "64", "--batch", "8", "--workers", "0", "--device", "cpu",
+            "--project", str(tmp_path), "--name", "cmp"]
+    fake = FakeRuns(monkeypatch)
+
+    def validate(teacher, data, args, save_dir):
+        (save_dir / "teacher-val").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmp, "validate_teacher", validate)
+    cut = CliRunner().invoke(app, args)
+    said = " ".join(cut.output.split())
+    assert cut.exit_code == 130 and not (tmp_path / "cmp").exists(), said
+    assert f"Interrupted. No run finished and {tmp_path / 'cmp'} was removed. Start again with: " in said
+    command = said.split("Start again with: ")[1]
+    assert not command.endswith("--exist-ok")
+    fake = FakeRuns(monkeypatch)
+    again = CliRunner().invoke(app, shlex.split(command)[1:])
+    assert again.exit_code == 0 and fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0"], again.output
+
+
 @pytest.mark.parametrize("method", ["ours", "plain"])
 def test_a_full_disk_keeps_what_trained_and_says_to_rerun_the_comparison(teacher26, synth_data, tmp_path, monkeypatch,
                                                                          method):
@@ -461,12 +573,13 @@ def test_repeat_command_names_the_config_file_by_its_absolute_path(tmp_path, mon
 
 class FakeRuns:
     """Stands in for training (train_run) and the teacher's validation: writes what a finished run leaves
-    (weights/best.pt, results.csv) and records which runs trained; Ctrl-C lands in the run named `stop_at`."""
+    (weights/best.pt, results.csv) and records which runs trained; Ctrl-C (or `stop_with`) lands in the run named
+    `stop_at`."""
 
-    def __init__(self, monkeypatch, stop_at: str | None = None):
+    def __init__(self, monkeypatch, stop_at: str | None = None, stop_with: BaseException | None = None):
         from yolodistill import compare as cmp
 
-        self.trained, self.stop_at, self.calls = [], stop_at, {}
+        self.trained, self.stop_at, self.stop_with, self.calls = [], stop_at, stop_with, {}
         monkeypatch.setattr(cmp, "train_run", self.train_run)
         monkeypatch.setattr(cmp, "validate_teacher", lambda *a: {"map50": 0.9, "map50_95": 0.6, "val_dir": "v"})
 
@@ -474,6 +587,8 @@ class FakeRuns:
         name = f"{method}-seed{seed}"
         self.calls[name] = (base, ours)
         run_dir = Path(base["project"]) / name
+        if name == self.stop_at and self.stop_with is not None:  # as train_run: an error leaves no half folder
+            raise self.stop_with
         (run_dir / "weights").mkdir(parents=True, exist_ok=True)
         if name == self.stop_at:  # cut after an epoch or more: Ultralytics has written a best.pt already
             (run_dir / "weights" / "best.pt").write_bytes(b"half-trained")
@@ -586,7 +701,7 @@ def test_dis_weighs_the_builtin_method_only(teacher26, synth_data, tmp_path, mon
     """dis= is Ultralytics' built-in distiller's weight: compare gives it to builtin, as its record says. It reached
     plain's args.yaml, where it did nothing, and ours, whose train refuses it; from a --config, only after plain and
     builtin had trained."""
-    from yolodistill.compare import RUN_RECORD, method_args
+    from yolodistill.plans import RUN_RECORD, method_args
 
     assert [("dis" in method_args(m, {"dis": 3.0, "lr0": 0.1})) for m in METHODS] == [m == "builtin" for m in METHODS]
     args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
@@ -692,21 +807,6 @@ def test_the_repeat_command_reads_back_the_same_settings():
     assert run_plan("plain", 0, {"device": 0}, "t", {}) == run_plan("plain", 0, {"device": "0"}, "t", {})
 
 
-def test_a_run_without_its_weights_trains_again(tmp_path):
-    from yolodistill.compare import RUN_RECORD, finished_earlier
-
-    plan = {"method": "plain", "seed": 0}
-    run_dir = tmp_path / "plain-seed0"
-    (run_dir / "weights").mkdir(parents=True)
-    (run_dir / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4}}))
-    assert finished_earlier(run_dir, plan) is None  # best.pt gone
-    (run_dir / "weights" / "best.pt").write_bytes(b"w")
-    assert finished_earlier(run_dir, plan) == {"map50_95": 0.4}
-    assert finished_earlier(run_dir, {**plan, "seed": 1}) is None
-    (run_dir / RUN_RECORD).write_text("{half")
-    assert finished_earlier(run_dir, plan) is None
-
-
 def test_device_auto_wins_over_a_recipes_device_as_in_train(teacher26, synth_data, tmp_path, monkeypatch):
     """auto was made None before the recipe was read, and resolve drops None: a recipe's device: 0 then won, and on a
     machine without GPU 0 the comparison was refused although the user asked for auto."""
@@ -718,21 +818,6 @@ def test_device_auto_wins_over_a_recipes_device_as_in_train(teacher26, synth_dat
     result = compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="0", methods="plain", config=recipe,
                      project=tmp_path / "p", **{**FAST, "device": "auto"})
     assert json.loads(result.json_path.read_text())["train_args"]["device"] is None  # Ultralytics' own choice
-
-
-def test_why_a_finished_run_trains_again_is_said_right(tmp_path):
-    """The same settings with best.pt gone were called 'other settings', and a teacher moved to another path (same
-    size and time) 'its best.pt is gone'."""
-    from yolodistill.compare import RUN_RECORD, plan_changes
-
-    plan = {"method": "ours", "seed": 0, "teacher": "/a/t.pt", "train_args": {"lr0": 0.01}, "distill": {"kd_cls": 1},
-            "files": {"teacher": [1, 2]}}
-    (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan}))
-    assert plan_changes(tmp_path, plan) == "its weights/best.pt is gone"
-    assert plan_changes(tmp_path, {**plan, "teacher": "/b/t.pt"}) == "other settings: teacher"
-    assert plan_changes(tmp_path, {**plan, "distill": {"kd_cls": 2}}) == "other settings: kd_cls"
-    assert plan_changes(tmp_path / "none", plan) == ""
-
 
 
 def test_methods_read_in_any_case_and_order_come_out_canonical():
@@ -751,28 +836,6 @@ def test_a_leading_comma_is_a_slip_as_in_the_middle():
         parse_seeds(",1")
     with pytest.raises(UserError, match="--methods must be some of"):
         parse_methods(",ours")
-
-
-def test_only_ours_plans_depend_on_the_distillation_settings():
-    """Another kd_cls changes what ours trains, not plain or builtin: a rerun keeps those runs."""
-    from yolodistill.compare import run_plan
-
-    base = {"epochs": 3, "device": "cpu"}
-    for method in ("plain", "builtin"):
-        assert run_plan(method, 0, base, "t.pt", {"kd_cls": 1.0}) == run_plan(method, 0, base, "t.pt", {"kd_cls": 2.0})
-    assert run_plan("ours", 0, base, "t.pt", {"kd_cls": 1.0}) != run_plan("ours", 0, base, "t.pt", {"kd_cls": 2.0})
-
-
-def test_a_student_retrained_into_the_same_file_is_another_plan(tmp_path):
-    """Runs that started from a student checkpoint rewritten in place (same path, new weights) must train again."""
-    from yolodistill.compare import run_plan
-
-    student = tmp_path / "student.pt"
-    student.write_bytes(b"first")
-    base = {"model": str(student), "epochs": 3}
-    before = run_plan("plain", 0, base, "t.pt", {})
-    student.write_bytes(b"second, longer")
-    assert run_plan("plain", 0, base, "t.pt", {}) != before
 
 
 def test_the_teacher_is_validated_as_the_students_were(monkeypatch, tmp_path):

@@ -57,6 +57,21 @@ def test_require_file_says_what_the_path_is_and_what_to_pass(tmp_path):
     for role in ("teacher", "teacher of the resumed run"):
         with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
             require_file(run, role, (".pt",))
+    (run / "weights" / "best.pt").touch()  # the weights folder itself, and an export folder with no .pt inside
+    with pytest.raises(UserError, match=rf"is a folder: pass the file, e\.g\. {run / 'weights' / 'best.pt'}"):
+        require_file(run / "weights", "teacher", (".pt",))
+    with pytest.raises(UserError, match=r"--data '.*weights' is a folder: pass the file$"):  # no .pt to offer
+        require_file(run / "weights", "--data", (".yaml", ".yml"))
+    (tmp_path / "best_openvino_model").mkdir()
+    with pytest.raises(UserError, match=r"--data '.*best_openvino_model' is a folder: pass the file$"):
+        require_file(tmp_path / "best_openvino_model", "--data", (".yaml", ".yml"))
+    with pytest.raises(UserError, match="is an OpenVINO export folder: pass a .pt file, e.g. the checkpoint it was "
+                                        "exported from"):
+        require_file(tmp_path / "best_openvino_model", "teacher", (".pt",))
+    from yolodistill.loading import build_student  # a student folder was told 'e.g. weights.yaml or weights.pt'
+
+    with pytest.raises(UserError, match=r"student '.*weights' is a folder: pass the file, e\.g\. .*best\.pt$"):
+        build_student(str(run / "weights"), nc=3, ch=3)
 
 
 def test_ultralytics_error_marks_are_dropped():

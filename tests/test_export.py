@@ -20,7 +20,7 @@ from yolodistill import export as ex
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 
-from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint, unusable_val_split
 
 
 @pytest.fixture
@@ -295,6 +295,36 @@ def test_a_ctrl_c_once_the_export_is_in_place_says_so(when, weights, exported, s
         return
     assert "was exported and in place before the stop; it replaced the earlier one (fp32" in out, out
     assert "Nothing was exported" not in out and earlier.stat().st_ino != inode  # the new file
+
+
+def test_an_int8_calibration_split_only_ultralytics_refuses_is_one_line(weights, synth_data, tmp_path):
+    """INT8 calibrates on --data's val images inside Ultralytics' export, whose loader refused a split of negative
+    class ids with a RuntimeError traceback; without --int8 the same --data passes."""
+    data = unusable_val_split(synth_data, tmp_path / "mine")
+    with pytest.raises(UserError, match="No valid images found.*data convert"):
+        ex.export_model(weights, format="onnx", int8=True, data=data)
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["best.pt"]
+
+
+def test_a_ctrl_c_that_ultralytics_swallows_still_stops_the_export(weights, exported, synth_data, monkeypatch,
+                                                                    python_sigint):
+    """Ultralytics' check_requirements (run as the parity check loads ONNX Runtime) is wrapped in @TryExcept, which
+    swallows a Ctrl-C: export carried on, replaced the earlier export and exited 0."""
+    real = ex.check_parity
+
+    def swallowed(*a, **k):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:  # as @TryExcept does
+            pass
+        return real(*a, **k)
+
+    monkeypatch.setattr(ex, "check_parity", swallowed)
+    before = (exported.read_bytes(), exported.stat().st_ino)
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data)])
+    assert result.exit_code == 130 and "Interrupted. Nothing was exported" in " ".join(result.output.split()), \
+        result.output
+    assert (exported.read_bytes(), exported.stat().st_ino) == before and leftovers(weights.parent) == []
 
 
 def test_onnx_int8_holds_int8_weights_and_gates_on_real_map(weights, exported, learnable_data, tmp_path):
@@ -800,6 +830,10 @@ def test_a_data_yaml_that_cannot_be_checked_on_says_what_is_wrong(tmp_path, monk
 
     with pytest.raises(UserError, match="has no val split"):
         ex.load_data(data("blank", ""))
+    for name, text, kind in (("list", "- images/train\n- images/val\n", "a list"), ("empty", "", "empty")):
+        (tmp_path / f"{name}.yaml").write_text(text)  # 'add a val: entry' to a list made it invalid YAML
+        with pytest.raises(UserError, match=rf"is not a data yaml \({kind}\): a data yaml is a mapping with"):
+            ex.load_data(tmp_path / f"{name}.yaml")
     with pytest.raises(UserError, match="not a usable dataset: .*fix its 'path:' and 'val:'"):
         ex.load_data(data("gone", "images/val"))
     (tmp_path / "images" / "val").mkdir(parents=True)

@@ -101,6 +101,41 @@ def test_a_teacher_saved_mid_run_is_refused_in_every_teacher_role(tmp_path):
         load_detector(path, "teacher of the resumed run")
 
 
+def test_a_model_saved_bare_with_torch_save_is_refused_as_such(tmp_path):
+    """torch.save(model) loads as a Sequential marked detect, with no names and one stride: as a teacher it was an
+    AttributeError traceback in the checks, as a student 'has 1 detection levels, pick a student with a P3-P5 head'."""
+    import torch
+
+    from tests.conftest import save_checkpoint
+
+    bare = tmp_path / "bare.pt"
+    torch.save(torch.load(save_checkpoint("yolo26n.yaml", tmp_path / "t.pt"), weights_only=False)["model"], bare)
+    for role in ("teacher", "student"):
+        with pytest.raises(UserError, match=f"{role} '{bare}' holds a bare model, not an Ultralytics checkpoint"):
+            load_detector(bare, role)
+
+
+def test_an_rt_detr_checkpoint_is_refused_as_its_yaml_is(tmp_path):
+    """Its decoder reads as one detection level: 'pick a student with the teacher's P3-P5 head', which no change of
+    student can follow. A small RT-DETR decoder on a YOLO body stands in for rtdetr-l.pt (130 MB)."""
+    import torch
+    from ultralytics.nn.modules.head import RTDETRDecoder
+
+    from tests.conftest import save_checkpoint
+
+    path = save_checkpoint("yolo26n.yaml", tmp_path / "rt.pt")
+    ckpt = torch.load(path, weights_only=False)
+    old = ckpt["model"].model[-1]
+    new = RTDETRDecoder(nc=3, ch=(16, 32, 64), hd=32, nq=10, ndl=1, nh=2, d_ffn=64)
+    new.f, new.i, new.type, new.np = old.f, old.i, "RTDETRDecoder", 0
+    ckpt["model"].model[-1] = new
+    torch.save(ckpt, path)
+    for role in ("teacher", "student"):
+        with pytest.raises(UserError, match=rf"{role} '{path}' is an RT-DETR model \(RTDETRDecoder head\), which "
+                                            "yolodistill does not handle"):
+            load_detector(path, role)
+
+
 def test_a_model_of_no_known_head_has_no_task():
     """Not detect: a pickled module that is no Ultralytics model is refused as 'a None model', not loaded."""
     import torch

@@ -270,6 +270,8 @@ def test_image_names_never_share_a_label_file(tmp_path):
     names = [unique_name(tmp_path / p, tmp_path, taken) for p in paths]
     assert names == ["img.jpg", "img_2.png", "a__b.jpg", "a__b_2.jpg", "IMG_3.bmp"]
     assert len({Path(n).stem.lower() for n in names}) == len(names)
+    hidden = [unique_name(tmp_path / p, tmp_path, set()) for p in (".a.png", ".thumbs/b.png")]
+    assert hidden == ["a.png", "thumbs__b.png"]  # Ultralytics' loader skips a name with a leading dot
 
 
 def test_out_whose_parent_refuses_writes_is_refused_before_any_work(teacher26, source, tmp_path, monkeypatch):
@@ -391,6 +393,13 @@ def test_teacher_class_names_may_be_a_list(source, tmp_path):
                           progress=False)
     assert list(result.per_class) == ["a", "b", "c"]
     assert yaml.safe_load(result.data_yaml.read_text())["names"] == {0: "a", 1: "b", 2: "c"}
+    twice = pseudo_label(renamed_teacher(tmp_path, ["a", "a", "c"]), source, tmp_path / "twice", conf=0.001,
+                         imgsz=64, progress=False)  # counted by name, class 0's and 1's boxes were one 'a'
+    by_id = [0, 0, 0]
+    for label in (tmp_path / "twice").rglob("*.txt"):
+        for line in label.read_text().splitlines():
+            by_id[int(line.split()[0])] += 1
+    assert twice.per_class == {"a (id 0)": by_id[0], "a (id 1)": by_id[1], "c": by_id[2]} and sum(by_id) > 0
 
 
 def test_files_put_into_an_empty_out_while_labelling_are_kept(teacher26, source, tmp_path, monkeypatch):

@@ -64,3 +64,37 @@ def test_box_zero_is_refused_only_where_it_turns_kd_box_off():
     check_pair(distill, args, y26, y26)
     with pytest.raises(UserError, match="which the teacher lacks"):
         check_pair(distill, args, y11, y26)
+
+
+def test_a_temperature_or_ring_that_acts_on_nothing_is_refused():
+    """--temperature softens DFL bins, which a YOLO26 pair (reg_max 1) and a YOLO11 teacher with a YOLO26 student
+    have none of in kd_box; --kd-box-ring is dropped where kd_gate weighs the positives alone (a .pt student's
+    recipe). Both trained as the default and were recorded in distill.yaml as if in effect."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolodistill.recipe import check_pair
+
+    y26, y11 = (DetectionModel(f"{name}.yaml", nc=3, verbose=False) for name in ("yolo26n", "yolo11n"))
+    acts = {}
+    for pair, (teacher, student) in {"26": (y26, y26), "11": (y11, y11), "mixed": (y11, y26)}.items():
+        for words in ({"temperature": 7.0}, {"temperature": 7.0, "kd_feat": 1.0, "feat_loss": "cross"},
+                      {"temperature": 7.0, "kd_box": 0}, {"temperature": 2.0}):
+            distill, args = resolve(None, student="yolo26n.yaml", **words)
+            try:
+                check_pair(distill, args, teacher, student)
+                acts[pair, tuple(words.items())] = True
+            except UserError as e:
+                assert str(e).startswith("temperature 7 softens DFL bins") and "drop --temperature" in str(e), e
+                acts[pair, tuple(words.items())] = False
+    assert [k for k, v in acts.items() if v] == [  # LD of kd_box (both DFL), cross with a DFL teacher, the default
+        ("26", (("temperature", 2.0),)), ("11", (("temperature", 7.0),)),
+        ("11", (("temperature", 7.0), ("kd_feat", 1.0), ("feat_loss", "cross"))), ("11", (("temperature", 2.0),)),
+        ("mixed", (("temperature", 7.0), ("kd_feat", 1.0), ("feat_loss", "cross"))), ("mixed", (("temperature", 2.0),))]
+
+    distill, args = resolve(None, student="best.pt", kd_box_ring=2.0)
+    with pytest.raises(UserError, match="kd_box_ring 2 widens .* kd_gate, .* is on \\(the recipe's trained_student"):
+        check_recipe(distill, "best.pt", args)
+    for student, words in (("yolo26n.yaml", {"kd_box_ring": 2.0}), ("best.pt", {"kd_box_ring": 2.0, "kd_gate": False}),
+                           ("best.pt", {}), ("best.pt", {"kd_box_ring": 0.0})):  # 0, positives only: the gate's own
+        distill, args = resolve(None, student=student, **words)
+        check_recipe(distill, student, args)

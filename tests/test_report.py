@@ -254,3 +254,23 @@ def test_a_gap_just_below_zero_reads_0_percent(share, shown):
     from yolodistill.report import percent
 
     assert percent(share) == shown  # compare's table printed -0%
+
+
+@pytest.mark.parametrize("width", [40, 60])
+def test_a_narrow_terminal_gets_every_column_and_number_whole(width):
+    """compare's summary at 60 columns showed '0.0…' and 'pl…', and at 40 dropped the method column, so its rows
+    could not be told apart; demo's table cut every figure. The table is printed at its own width, which the terminal
+    wraps."""
+    from rich.console import Console
+
+    from yolodistill.report import SUMMARY_COLUMNS, print_whole
+
+    rows = [{"method": m, "mAP50": 0.61234, "mAP50-95": "0.460 ± 0.014", "lowest": 0.01234, "epoch s": 12.5,
+             "gap recovered": "62 %", "below plain": "0 of 3"} for m in ("plain", "builtin", "ours")]
+    console = Console(width=width, record=True, file=io.StringIO())
+    print_whole(console, rich_table(rows, SUMMARY_COLUMNS, title="t"))
+    text = console.export_text()
+    assert "…" not in text and console.width == width
+    for m in ("plain", "builtin", "ours"):
+        line = next(line for line in text.splitlines() if line.split()[:1] == [m])
+        assert "0.612" in line and "0.460 ± 0.014" in line and "0.012" in line and "62 %" in line, text

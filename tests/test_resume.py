@@ -582,7 +582,7 @@ def test_ctrl_c_before_the_first_epoch_in_a_reused_folder_does_not_offer_its_ear
     '--resume' that last.pt, which would continue the earlier run, not this one; its best.pt is left as it was."""
     import shutil
 
-    from yolodistill.train import TrainingInterrupted
+    from yolodistill.resume import TrainingInterrupted
 
     shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
     last, best = tmp_path / "run" / "weights" / "last.pt", tmp_path / "run" / "weights" / "best.pt"
@@ -670,3 +670,43 @@ def test_the_commands_users_paste_are_quoted(tmp_path):
     words = shlex.split(convert_hint(data).split(": ", 1)[1])
     assert words[:3] == ["yolodistill", "data", "convert"] and words[3] == str(data) and words[-2:] == [
         "--out", os.path.relpath(tmp_path / "my data-clean")]
+
+
+def test_a_failed_start_removes_only_a_run_folder_nothing_was_saved_in(tmp_path):
+    """train() removes the folder a loader's UserError leaves (args.yaml, distill.yaml, an empty weights/), or the rerun
+    is 'run folder exists'; a folder holding a checkpoint or any other file (a reused run's) must stay whole."""
+    from yolodistill.resume import remove_unstarted
+
+    def run_folder(name: str, *files: str) -> Path:
+        run = tmp_path / name
+        (run / "weights").mkdir(parents=True)
+        for f in files:
+            (run / f).write_text("x")
+        return run
+
+    for unstarted in (run_folder("fresh", "args.yaml", "distill.yaml"), run_folder("early", "args.yaml")):
+        remove_unstarted(unstarted)
+        assert not unstarted.exists(), unstarted.name
+    for kept in (run_folder("saved", "args.yaml", "distill.yaml", "weights/last.pt"),
+                 run_folder("trained", "args.yaml", "distill.yaml", "results.csv")):
+        before = sorted(kept.rglob("*"))
+        remove_unstarted(kept)
+        assert sorted(kept.rglob("*")) == before, kept.name
+    remove_unstarted(tmp_path / "never")  # no folder: nothing to remove, no error
+
+
+def test_a_resumed_run_keeps_the_start_it_recorded(tmp_path):
+    """A resumed trainer cannot tell how its student started: distill.yaml, rewritten on resume, went from
+    `start: random` (weight selection fitting no layer) back to `teacher`. The run's own record is read once."""
+    import yaml
+
+    from yolodistill.resume import own_record
+
+    run = tmp_path / "exp"
+    (run / "weights").mkdir(parents=True)
+    args = {"project": str(tmp_path), "name": "exp", "seed": 0}
+    (run / "distill.yaml").write_text(yaml.safe_dump({"start": "random", "train_args": args}))
+    assert own_record(run / "weights" / "last.pt", args)["start"] == "random"
+    assert own_record(run / "weights" / "last.pt", {**args, "seed": 1}) == {}  # a later run's record there
+    (run / "distill.yaml").write_text("[not, a, record")
+    assert own_record(run / "weights" / "last.pt", args) == {}

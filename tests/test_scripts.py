@@ -929,7 +929,7 @@ def test_a_ctrl_c_is_one_line_saying_how_to_go_on(script, work, argv, said, stop
     """Ctrl-C printed a traceback (exit -2), or in an `ours` run the library's advice to finish it with yolodistill
     train --resume, outside the study: one line, true of the script, exit 130. An overhead child says nothing, its
     parent says it."""
-    from yolodistill.train import TrainingInterrupted
+    from yolodistill.resume import TrainingInterrupted
 
     monkeypatch.syspath_prepend(str(SCRIPTS))
     module = importlib.import_module(script)

@@ -3,6 +3,7 @@ that match."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -137,3 +138,36 @@ def test_weight_selection_needs_the_same_class_not_a_subclass():
 
 def test_a_pathlib_pretrained_is_the_students_own_weights():
     assert not starts_from_teacher(True, "yolo26n.yaml", pretrained=Path("runs/x/weights/best.pt"))
+
+
+def test_the_recorded_start_is_what_the_student_got(teacher26, synth_data, tmp_path):
+    """A student larger than its teacher (weight selection: 0 layers) and pretrained= of another architecture (the
+    teacher's own checkpoint, 'to start from the teacher') trained from random weights while distill.yaml said
+    `start: teacher` and the log 'Student keeps its own trained weights'."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    from tests.conftest import logged_by_ultralytics, save_checkpoint
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    def trainer(teacher, student, name, **kw):
+        distill, args = resolve(None, epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False,
+                                project=str(tmp_path), name=name, **kw)
+        plan = preflight(teacher, student, synth_data, args)
+        return DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher)
+
+    small = save_checkpoint("yolo26n.yaml", tmp_path / "n.pt")
+    larger = trainer(small, "yolo26s.yaml", "larger")
+    larger.get_model(cfg="yolo26s.yaml")
+    assert larger.recipe()["start"] == "random"
+    assert trainer(teacher26, "yolo26n.yaml", "fits").get_model(cfg="yolo26n.yaml") is not None
+    for weights, said in ((teacher26, "fits {} of the student's {} tensors: the student starts mostly random. "
+                                      "Leave pretrained= out for the teacher start, which it turns off"),
+                          (small, "Student keeps its own trained weights")):
+        run = trainer(teacher26, "yolo26n.yaml", f"pre-{weights.stem}", pretrained=str(weights))
+        with logged_by_ultralytics() as logged:
+            run.get_model(cfg="yolo26n.yaml", weights=load_checkpoint(weights)[0])
+        counts = next(re.search(r"Transferred (\d+)/(\d+) items", m) for m in logged if "Transferred" in m).groups()
+        assert run.recipe()["start"] == "own weights" and any(said.format(*counts) in m for m in logged), logged
+        assert (counts[0] == counts[1]) == (weights == small)  # the teacher's weights fit a few layers of the nano

@@ -707,7 +707,7 @@ def test_a_ctrl_c_that_a_plot_swallowed_still_stops_the_run(teacher26, synth_dat
 
     from ultralytics.utils import TryExcept
 
-    from yolodistill.train import TrainingInterrupted
+    from yolodistill.resume import TrainingInterrupted
 
     @TryExcept(verbose=False)
     def pressed_while_plotting(self):
@@ -730,29 +730,6 @@ def test_a_cap_with_the_whole_backbone_frozen_says_it_caps_nothing(teacher26, sy
         with logged_by_ultralytics() as logged:
             trainer.train()
         assert any("kd_balance cap has nothing to cap" in m for m in logged) is expected, freeze
-
-
-def test_a_failed_start_removes_only_a_run_folder_nothing_was_saved_in(tmp_path):
-    """train() removes the folder a loader's UserError leaves (args.yaml, distill.yaml, an empty weights/), or the rerun
-    is 'run folder exists'; a folder holding a checkpoint or any other file (a reused run's) must stay whole."""
-    from yolodistill.train import remove_unstarted
-
-    def run_folder(name: str, *files: str) -> Path:
-        run = tmp_path / name
-        (run / "weights").mkdir(parents=True)
-        for f in files:
-            (run / f).write_text("x")
-        return run
-
-    for unstarted in (run_folder("fresh", "args.yaml", "distill.yaml"), run_folder("early", "args.yaml")):
-        remove_unstarted(unstarted)
-        assert not unstarted.exists(), unstarted.name
-    for kept in (run_folder("saved", "args.yaml", "distill.yaml", "weights/last.pt"),
-                 run_folder("trained", "args.yaml", "distill.yaml", "results.csv")):
-        before = sorted(kept.rglob("*"))
-        remove_unstarted(kept)
-        assert sorted(kept.rglob("*")) == before, kept.name
-    remove_unstarted(tmp_path / "never")  # no folder: nothing to remove, no error
 
 
 @pytest.mark.parametrize("kw, message", [({"teacher": ["T"]}, "--teacher must be the path of a file, got ['T']"),

@@ -405,6 +405,23 @@ def test_a_run_written_inside_its_unlabelled_folder_is_refused(teacher26, synth_
         str((tmp_path / "foot").resolve())]  # a project outside it is fine
 
 
+def test_a_run_folder_a_link_in_the_unlabelled_folder_reaches_is_refused(synth_data, footage, tmp_path):
+    """The images are gathered through linked folders, so a link inside the footage to the project made the next run
+    read this run's plots (val mosaics among them) as footage: 18 images became 32, with no word. An empty path was
+    blamed on --project."""
+    import shutil
+
+    foot = Path(shutil.copytree(footage, tmp_path / "foot"))
+    (tmp_path / "runs").mkdir()
+    (foot / "r").symlink_to(tmp_path / "runs", target_is_directory=True)
+    with pytest.raises(UserError, match=r"inside the unlabelled folder '.*foot' \(through '.*foot/r'\): the next "
+                                        "run would read its plots"):
+        unlabeled_sources(DistillConfig(unlabeled=[str(foot)]), synth_data, tmp_path / "runs" / "exp")
+    assert unlabeled_sources(DistillConfig(unlabeled=[str(foot)]), synth_data, tmp_path / "other" / "exp").unlabeled
+    with pytest.raises(UserError, match="^--unlabeled must be the path of a folder, got ''"):
+        unlabeled_sources(DistillConfig(unlabeled=[""]), synth_data, tmp_path / "runs" / "exp")
+
+
 def test_unlabelled_box_term_is_gated_by_confidence_and_the_feature_term_is_not(teacher26):
     """Where the teacher is confident nowhere, no box is distilled on unlabelled images; the feature term, which
     needs no boxes, still teaches (what the README and the recipe's comment say). The teacher's soft count of

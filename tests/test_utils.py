@@ -378,3 +378,27 @@ def test_staged_splits_move_into_an_images_folder_on_another_filesystem(tmp_path
         move_in()
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
         "images", "images/train", "images/train/a.png", "labels", "labels/train", "labels/train/a.txt"]
+
+
+def test_a_swallowed_ctrl_c_stops_where_it_is_asked_and_at_the_end(python_sigint):
+    """export and bench carried on past a press Ultralytics' check_requirements swallowed (@TryExcept): the earlier
+    export replaced, exit 0. stop_if raises it at a point of no return, the block's end where none came after it."""
+    import signal
+
+    from ultralytics.utils import TryExcept
+
+    from yolodistill.utils import remembered_interrupt, stop_if
+
+    with pytest.raises(KeyboardInterrupt), remembered_interrupt() as pressed:
+        stop_if(pressed)  # no press yet
+        with TryExcept(verbose=False):
+            signal.raise_signal(signal.SIGINT)
+        assert pressed == [signal.SIGINT]
+        stop_if(pressed)
+        raise AssertionError("stop_if let a press through")
+    with pytest.raises(KeyboardInterrupt), remembered_interrupt():
+        with TryExcept(verbose=False):
+            signal.raise_signal(signal.SIGINT)
+    with remembered_interrupt() as pressed:  # nothing pressed: nothing raised
+        pass
+    assert pressed == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -71,7 +71,7 @@ def test_words_are_read_forgivingly():
 
 def cli_app(seen: dict):
     """A real Typer command taking its options the way yolodistill's do (`with_options`, key=value words)."""
-    from yolodistill.cli import RUN_CONTEXT
+    from yolodistill.options import RUN_CONTEXT
     from yolodistill.words import is_word, only_own_words, opt, with_options
 
     app = typer.Typer()

@@ -528,3 +528,21 @@ def test_a_data_yaml_s_missing_images_are_put_down_to_its_paths_not_to_images(sy
     next((root / "images" / "train").glob("*.png")).unlink()
     with pytest.raises(UserError, match="the published val split of .* is empty: add images to it"):
         convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out2")
+
+
+def test_a_name_the_yaml_repeats_keeps_each_class_s_own_count(tmp_path):
+    """names: [circle, circle, triangle] (Ultralytics trains on it): the summary and dataset.json keyed their counts by
+    name, so class 0's and class 1's boxes were one 'circle' row."""
+    from yolodistill.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "d", images=8, imgsz=64)
+    raw = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**raw, "names": ["circle", "circle", "triangle"]}))
+    by_id = [0, 0, 0]
+    for label in (tmp_path / "d" / "labels").rglob("*.txt"):
+        for line in label.read_text().splitlines():
+            by_id[int(line.split()[0])] += 1
+    summary = convert(data, "yolo", tmp_path / "out")
+    assert {k: v["total"] for k, v in summary.per_class.items()} == {
+        "circle (id 0)": by_id[0], "circle (id 1)": by_id[1], "triangle": by_id[2]}
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["per_class"] == summary.per_class

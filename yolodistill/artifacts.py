@@ -150,7 +150,9 @@ class TempPaths(logging.Filter):
     def __init__(self, tmp: Path, weights: Path, artifact: str):
         super().__init__()
         forms = dict.fromkeys((str(tmp.resolve()), str(tmp)))  # 'Results saved to' resolves; the rest do not
-        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})" + r"(?:[\\/]([^\s'\"\\/\x1b,;:()]+))?")
+        name = r"[^\s'\"\\/\x1b,;:()]"  # a file name ends at a space, a quote, ...; one of the weights' stem may hold
+        self.pattern = re.compile(f"({'|'.join(map(re.escape, forms))})"  # them ('best (1).pt'): it is read first
+                                  + rf"(?:[\\/]({re.escape(weights.stem)}{name}*|{name}+))?")
         self.tmp, self.dest, self.kept, self.artifact = str(tmp), weights.parent, {weights.name, artifact}, artifact
         self.held: list[logging.LogRecord] = []
 

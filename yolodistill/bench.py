@@ -22,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import sysinfo
 from .benchreport import describe_bench, print_table, write_reports, written_before_the_stop
-from .checks import check_device, check_names, concrete_device
+from .checks import check_names
+from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_path, check_whole,
                      first_line, is_url, root_cause)
@@ -31,7 +32,7 @@ from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
-from .utils import check_threads, cpu_threads, quieter
+from .utils import check_threads, cpu_threads, quieter, remembered_interrupt, walk_once
 
 SUFFIX_FORMATS = {".pt": "pt", ".onnx": "onnx", ".engine": "engine"}
 
@@ -54,10 +55,21 @@ def artifact_format(path: Path) -> str:
 def newest_best(root: Path) -> Path:
     """best.pt of the newest run under runs/distill/, else runs/detect/ (newest by the checkpoint's mtime)."""
     for project in ("distill", "detect"):
-        found = [p for p in (root / project).rglob("best.pt") if p.parent.name == "weights"]
+        found = [p for p in runs_best(root / project) if p.parent.name == "weights"]
         if found:
             return max(found, key=lambda p: p.stat().st_mtime)
     raise UserError(f"no weights/best.pt under {root}/distill or {root}/detect: name the artifacts to bench")
+
+
+def runs_best(folder: Path) -> list[Path]:
+    """Every best.pt under `folder`, through linked run folders too (rglob passes them by: an older run was benched as
+    the newest, or none found), each real folder once (a link to a folder above is no loop)."""
+    found = []
+    for here, dirs, files in walk_once(folder):
+        if len(Path(here).relative_to(folder).parts) >= 4:  # NAME/weights, a nested NAME: not a dataset linked in,
+            dirs[:] = []  # walked whole
+        found += [Path(here) / "best.pt"] if "best.pt" in files else []
+    return found
 
 
 def exports_beside(best: Path) -> list[Path]:
@@ -103,15 +115,10 @@ def check_val_loads(dataset: dict, data: Path) -> None:
     from ultralytics.cfg import get_cfg
     from ultralytics.data import build_yolo_dataset
 
-    from .checks import LOADER_ERRORS, unusable_split
+    from .checks import split_refusals
 
-    try:
-        with quieter(logging.ERROR):  # its scan line and a warning per corrupt image: the refusal says enough
-            build_yolo_dataset(get_cfg(overrides={"task": "detect"}), dataset["val"], 1, dataset, mode="val")
-    except LOADER_ERRORS as e:
-        if (unusable := unusable_split(e, data)) is None:
-            raise
-        raise unusable from None
+    with split_refusals(data), quieter(logging.ERROR):  # its scan line and a warning per corrupt image: the refusal
+        build_yolo_dataset(get_cfg(overrides={"task": "detect"}), dataset["val"], 1, dataset, mode="val")  # says enough
 
 
 def run_data(checkpoints: list[Path]) -> Path:
@@ -397,26 +404,28 @@ def bench(
     dataset, data = run_dataset(data, chosen)
     images = readable_val_images(dataset, batch)  # the timed batch; Ultralytics' loaders skip broken files too
     opts = Settings(data, images, imgsz, device, batch, warmup, runs, system)
-    for path, fmt in chosen:
-        check_loads(path, fmt, opts, dataset["names"])
-    check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
-    env, warnings = sysinfo.collect(system)
-    env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
-               latency_scope="backend forward on one letterboxed batch", **provenance())
-    if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
-        env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
-    if env["jetson"]:
-        env["energy"] = {}
-    for w in warnings:
-        console.print(f"[yellow]Warning:[/] {escape(w)}")
-    rows = []
-    # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
-    # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
-    with timing_progress(console) as progress, cpu_threads(threads) as threads:
-        env["torch_threads"] = threads
-        for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
-            rows.append(bench_one(path, name, fmt, opts, progress, env))
-    print_table(rows, env, console)
+    with remembered_interrupt():  # a Ctrl-C swallowed as Ultralytics loads ONNX Runtime (its check_requirements)
+        # still stops bench before it writes
+        for path, fmt in chosen:
+            check_loads(path, fmt, opts, dataset["names"])
+        check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
+        env, warnings = sysinfo.collect(system)
+        env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
+                   latency_scope="backend forward on one letterboxed batch", **provenance())
+        if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
+            env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
+        if env["jetson"]:
+            env["energy"] = {}
+        for w in warnings:
+            console.print(f"[yellow]Warning:[/] {escape(w)}")
+        rows = []
+        # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
+        # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
+        with timing_progress(console) as progress, cpu_threads(threads) as threads:
+            env["torch_threads"] = threads
+            for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
+                rows.append(bench_one(path, name, fmt, opts, progress, env))
+        print_table(rows, env, console)
     written: list[Path] = []
     try:
         write_reports(rows, env, json_path, written)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .errors import UserError
 from .parity import NMS_CONF
+from .report import print_whole
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
 
 KEYS = (
@@ -178,11 +179,7 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
     width = lambda t: Measurement.get(console, console.options.update_width(10_000), t).maximum  # noqa: E731
     table = bench_table(rows, env, headers)
     if not console.is_terminal:
-        before, console.width = console.width, max(console.width, width(table))  # print's width= cannot widen
-        try:
-            console.print(table)
-        finally:
-            console.width = before
+        print_whole(console, table)
     else:
         dropped = []
         while width(table) > console.width and len(dropped) < len(DROPPABLE):

@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from .data import has_labels, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
                      check_seed, check_whole, check_writable, first_line, is_url, require_file)
+from .devices import check_device
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 
@@ -41,6 +43,18 @@ def unusable_split(e: Exception, data: str | Path) -> UserError | None:
     if not any(m in str(e) for m in LOADER_FAILURES):
         return None
     return UserError(f"data '{data}': {first_line(e).rstrip('.')}; {convert_hint(data)}")
+
+
+@contextmanager
+def split_refusals(data: str | Path | None) -> Iterator[None]:
+    """Where Ultralytics builds a dataset from `data` (training, validation, INT8 calibration): its refusal of a split
+    (unusable_split) is a UserError, not a traceback."""
+    try:
+        yield
+    except LOADER_ERRORS as e:
+        if data is None or (unusable := unusable_split(e, data)) is None:
+            raise
+        raise unusable from None
 
 
 def convert_hint(data: str | Path) -> str:
@@ -107,70 +121,6 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
     if not has_labels(images):
         raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
                         f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data)}")
-
-
-DEVICE_HINT = "use --device cpu, or a GPU index such as 0 (0,1 for several)"
-ONE_DEVICE_HINT = "use --device cpu, or a GPU index such as 0"
-
-
-def check_device(device: Any, flag: str = "--device", several: bool = True) -> Any:
-    """Refuse a device this machine does not have, before any work: a GPU index on a CPU-only machine, an index past
-    the last GPU, MPS off a Mac, or a malformed list. Accepts what Ultralytics accepts: '' or None (auto), cpu, mps,
-    0, 0,1, cuda, cuda:0, [0, 1], and -1 for an idle GPU; npu and xpu are left to Ultralytics' own check.
-    `several`: whether the command trains on several GPUs (DDP); export, bench and pseudo-label run on one.
-
-    Returns the device to hand to Ultralytics: None for auto, which our help calls the default and Ultralytics
-    refuses by that name ('auto', 'none', ''), else the device as given."""
-    if device is None or isinstance(device, torch.device):
-        return device
-    hint = DEVICE_HINT if several else ONE_DEVICE_HINT
-    raw = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device)
-    text = raw.strip().lower()
-    for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
-        text = text.replace(junk, "")
-    if text in ("", "none", "auto"):
-        return None
-    if text == "cpu":
-        return device
-    if text.startswith(("npu", "xpu")):
-        from ultralytics.utils.torch_utils import select_device
-
-        try:
-            select_device(text, verbose=False)
-        except ValueError as e:
-            raise UserError(f"{flag} {raw}: {first_line(e)}: {hint}") from None
-        return device
-    if text in ("mps", "mps:0"):
-        if not torch.backends.mps.is_available():
-            raise UserError(f"{flag} {raw}: Apple's MPS is not available on this machine: {hint}")
-        return device
-    ids = ["0"] if text == "cuda" else text.split(",")
-    if not all(i.lstrip("-").isdigit() and int(i) >= -1 for i in ids):
-        raise UserError(f"{flag} '{raw}' is not a device: {hint}")
-    numbers = [int(i) for i in ids]
-    if not several and len(numbers) > 1:
-        raise UserError(f"{flag} {raw} names several GPUs, and this command runs on one: pass one index, e.g. 0")
-    if len({n for n in numbers if n >= 0}) < sum(n >= 0 for n in numbers):
-        raise UserError(f"{flag} {raw} names a GPU twice: list each index once, e.g. 0,1")
-    count = torch.cuda.device_count()
-    if count == 0:
-        raise UserError(f"{flag} {raw} asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu")
-    # the torch indices Ultralytics makes of the ids (physical ones under CUDA_VISIBLE_DEVICES where every id is one):
-    # the ids as given where it leaves them; -1 (an idle GPU) is its pick, left out
-    from ultralytics.utils.torch_utils import parse_device
-
-    indices = parse_device(",".join(str(n) for n in numbers if n >= 0))
-    beyond = [n for n in map(int, filter(None, indices.split(","))) if n >= count]
-    if beyond:
-        raise UserError(f"{flag} {raw}: this machine has {count} GPU{'s' * (count > 1)} (index 0"
-                        f"{f' to {count - 1}' if count > 1 else ''}), so there is no GPU {beyond[0]}: {hint}")
-    return device
-
-
-def concrete_device(device: Any, flag: str = "--device") -> Any:
-    """`check_device` of one device, with auto made the device Ultralytics would pick, for commands that name it in
-    their output."""
-    return check_device(device, flag, several=False) or ("0" if torch.cuda.is_available() else "cpu")
 
 
 def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None:
@@ -257,6 +207,14 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     optimizer = args.get("optimizer")
     if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
         raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
+    ignored = tuple(f"{k}={args[k]}" for k in ("lr0", "momentum") if k in args)
+    if str(optimizer or "auto").lower() == "auto" and ignored and ignored not in WARNED_SIZES:  # Ultralytics' one
+        from ultralytics.utils import LOGGER  # line came in the middle of the run's start, and distill.yaml kept lr0
+
+        WARNED_SIZES.add(ignored)  # compare checks each run again: said once
+        them = "them" if len(ignored) > 1 else "it"
+        LOGGER.warning(f"{' and '.join(ignored)}: optimizer=auto (the default) ignores {them} and picks the optimizer "
+                       f"and its rate itself; add optimizer=SGD (or AdamW) to train with {them}")
     from ultralytics.cfg import get_cfg
 
     try:
@@ -269,7 +227,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
                         "yolo train model=best.pt quantize=8")
 
 
-WARNED_SIZES: set[tuple[str, int, int]] = set()  # compare checks each run again: one warning per teacher and size
+WARNED_SIZES: set[tuple] = set()  # compare checks each run again: one warning per teacher and size (and lr0 ignored)
 
 
 def check_teacher_size(teacher: torch.nn.Module, imgsz: int, path: str, doing: str = "distils") -> str | None:

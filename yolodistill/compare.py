@@ -12,10 +12,11 @@ costs only the run it cut: the same command with --exist-ok keeps every run whos
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import shlex
 import shutil
-import stat
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,8 +29,9 @@ from rich.markup import escape
 
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space)
+from .plans import RUN_RECORD, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice, run_plan
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
-                     method_descriptions, summarize, unlabeled_note, write_json)
+                     method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
 
 METHODS = ("plain", "builtin", "ours")
@@ -37,7 +39,6 @@ TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
 MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
-RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
 
 
 @dataclass
@@ -57,9 +58,8 @@ class CompareResult:
 class CompareInterrupted(KeyboardInterrupt):
     """Ctrl-C during a comparison: what finished, and the command that trains the rest."""
 
-    def __init__(self, finished: int, planned: int, save_dir: Path, command: str):
-        super().__init__(f"{finished} of {planned} runs finished, kept in {save_dir} (a rerun with the same settings "
-                         f"keeps them). Continue with: {command} --exist-ok")  # the command last: pasted as it is
+    def __init__(self, finished: int, planned: int, save_dir: Path, command: str, gone: bool = False):
+        super().__init__(rerun_advice(finished, planned, save_dir, gone, command))
 
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
@@ -167,8 +167,11 @@ def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Pa
     batch = args.get("batch")
     if isinstance(batch, int) and batch >= 1:
         kwargs["batch"] = 2 * batch  # Ultralytics' trainer validates at twice the train batch
-    metrics = YOLO(teacher).val(data=data, plots=False, project=str(save_dir), name="teacher-val", exist_ok=True,
-                                **kwargs)
+    from .checks import split_refusals
+
+    with split_refusals(data):  # a val split only Ultralytics' loader refuses: one line, as train's
+        metrics = YOLO(teacher).val(data=data, plots=False, project=str(save_dir), name="teacher-val", exist_ok=True,
+                                    **kwargs)
     return {"map50": float(metrics.box.map50), "map50_95": float(metrics.box.map), "val_dir": str(metrics.save_dir)}
 
 
@@ -195,8 +198,10 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     """
     from ultralytics.models.yolo.detect import DetectionTrainer
 
+    from .checks import split_refusals
     from .strips import whole_strips
-    from .train import remove_unstarted, train
+    from .resume import remove_unstarted
+    from .train import train
 
     name = f"{method}-seed{seed}"
     if method == "ours":
@@ -206,12 +211,14 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
         args = {**method_args(method, base), "seed": seed, "name": name, "exist_ok": True}
         if method == "builtin":
             args["distill_model"] = ours["teacher"]
-        trainer = DetectionTrainer(overrides=args)
+        # refused once its folder exists (Ultralytics' constructor makes it), or its teacher gone: as train's, none of
+        # it is left behind
         try:
-            with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused():  # as ours: best.pt whole
+            trainer = DetectionTrainer(overrides=args)
+            with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused(), split_refusals(base.get("data")):
                 trainer.train()
-        except UserError:  # refused once its folder exists: as train's, none of it is left behind
-            remove_unstarted(Path(trainer.save_dir))
+        except (UserError, OSError):
+            remove_unstarted(Path(base["project"]) / name)
             raise
         save_dir, metrics = Path(trainer.save_dir), trainer.metrics
     return save_dir, dict(metrics or best_epoch_metrics(save_dir / "results.csv"))  # none under DDP
@@ -230,78 +237,6 @@ def check_dis(args: dict[str, Any], methods: list[str], config: Any, student: An
     if "ours" in methods and config is not None and (own := resolve(config, student=student)[1].get("dis")) is not None:
         raise UserError(f"dis: {own} in {config} would reach ours too, which does not take it: give dis= on the "
                         "command line instead, where compare passes it to builtin alone")
-
-
-def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
-    """The shared train args as one method trains with them: dis (the built-in distiller's weight) is builtin's."""
-    return {k: v for k, v in base.items() if k != "dis" or method == "builtin"}
-
-
-def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any],
-             images: dict[str, list] | None = None) -> dict[str, Any]:
-    """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
-    Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
-    and '0' are one. `images`: each split's count and names (`data.fingerprint`), train's and val's labels' digest:
-    images deleted or relabelled under an unchanged data.yaml, or added to ours' unlabelled folder, are another plan."""
-    args = {**method_args(method, base), "device": None if base.get("device") is None else str(base["device"])}
-    teacher = None if method == "plain" else teacher
-    files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
-                                            ("data", base.get("data")))}
-    plan = {"method": method, "seed": seed, "train_args": args, "teacher": teacher,
-            "distill": distill if method == "ours" else None, "files": files,
-            "images": {k: v for k, v in (images or {}).items() if k != "unlabeled" or method == "ours"}}
-    return json.loads(json.dumps(plan, default=str))
-
-
-def file_stamp(path: Any) -> list[int] | None:
-    """Size and modification time of a file, or None for what is not one (a model yaml Ultralytics ships)."""
-    try:
-        st = Path(str(path)).stat()
-    except (OSError, ValueError):
-        return None
-    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
-
-
-def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
-    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
-    try:
-        saved = json.loads((run_dir / RUN_RECORD).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(saved, dict) or not (run_dir / "weights" / "best.pt").is_file():
-        return None
-    return saved.get("run") if saved.get("plan") == comparable(plan, saved.get("plan")) else None
-
-
-def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) -> int:
-    """How many of the planned runs finished, kept by a rerun with --exist-ok."""
-    return sum(finished_earlier(save_dir / f"{m}-seed{s}", plan) is not None for (s, m), plan in plans.items())
-
-
-def comparable(plan: dict[str, Any], saved: Any) -> dict[str, Any]:
-    """`plan` as a plan saved before plans held `images` can match it: without them (such a run is kept as before)."""
-    old = isinstance(saved, dict) and "images" not in saved
-    return {k: v for k, v in plan.items() if k != "images" or not old}
-
-
-def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
-    """Why a run in `run_dir` that finished earlier trains again, in a few words ('' where none finished there): the
-    settings that differ from `plan`, or its best.pt gone."""
-    try:
-        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
-    except (OSError, ValueError, AttributeError):
-        return ""
-    if not isinstance(saved, dict):
-        return ""
-    plan = comparable(plan, saved)
-    groups = {"train_args": "", "distill": "", "files": " file", "images": " images"}  # how a key is named
-    changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
-    changed += [f"{k}{named}" for group, named in groups.items()
-                for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
-                if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
-    if not changed:
-        return "its weights/best.pt is gone"
-    return "other settings: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "")
 
 
 def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
@@ -340,7 +275,8 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import SET_BY_FLAG, check_device, check_inputs_outside, preflight
+    from .checks import SET_BY_FLAG, check_inputs_outside, preflight
+    from .devices import check_device
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
     from ultralytics.data.utils import check_det_dataset
@@ -405,12 +341,17 @@ def compare(
     jobs = [(seed, method) for seed in seeds for method in methods]
     plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict(), images) for s, m in jobs}
     runs = []
+    # the input files, checked before each run: Ultralytics' constructor met a data yaml deleted meanwhile with a
+    # traceback (a named dataset, coco8.yaml, is no file)
+    files = [Path(str(p)) for p in (ours["teacher"], ours["data"]) if Path(str(p)).is_file()]
     try:
         teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
         for i, (seed, method) in enumerate(jobs, 1):
             step = escape(f"[{i}/{len(jobs)}]")
             planned = plans[seed, method]
             run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
+            if run is None and (gone := next((f for f in files if not f.is_file()), None)):
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(gone))
             if run is None:
                 if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
                     console.print(f"[yellow]{step} {method} seed {seed} finished earlier ({escape(changes)}): "
@@ -424,15 +365,26 @@ def compare(
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)
-    except (UserError, OSError) as e:  # found once runs began: Ultralytics' batch-of-one refusal, a full disk
-        if not existed and not any(save_dir.glob("*/weights/*")):  # nothing trained: the new folder goes, as train's
+    except (UserError, OSError) as e:  # found once runs began: Ultralytics' batch-of-one refusal, a full disk, an
+        gone = not existed and not any(save_dir.glob("*/weights/*"))  # input deleted while it ran
+        if gone:  # nothing trained: the new folder goes, as train's
             shutil.rmtree(save_dir, ignore_errors=True)
-        if not isinstance(e, DiskFull) and (isinstance(e, UserError) or disk_full(e) is None):  # DiskFull: ours'
-            raise  # (train's, which says train --resume)
-        raise out_of_space(save_dir, then=f"continue with ({finished_runs(save_dir, plans)} of {len(jobs)} runs "
-                           f"finished, kept by it): {command} --exist-ok") from None
+        finished = finished_runs(save_dir, plans)
+        if isinstance(e, DiskFull) or (not isinstance(e, UserError) and disk_full(e) is not None):  # DiskFull: ours'
+            raise out_of_space(save_dir, then=f"continue with ({finished} of {len(jobs)} runs finished, kept by "
+                               f"it): {command} --exist-ok") from None  # (train's, which says train --resume)
+        if isinstance(e, FileNotFoundError) and e.filename:  # Ultralytics loads builtin's teacher when its run starts
+            e = UserError(f"{e.filename} is gone: it was moved or deleted while the comparison ran; put it back")
+        if not isinstance(e, UserError):
+            raise
+        if gone:  # as train's refusal: nothing of the comparison is left
+            raise e from None
+        raise UserError(f"{e}. {rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)}") from None
     except KeyboardInterrupt:
-        raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command) from None
+        gone = not existed and not any(save_dir.glob("*/weights/*"))
+        if gone:  # stopped before any run wrote weights: as an error's, the new folder goes
+            shutil.rmtree(save_dir, ignore_errors=True)
+        raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
     notes += unlabeled_note((images.get("unlabeled") or [0])[0], distill.unlabeled_ratio)
@@ -456,7 +408,7 @@ def compare(
         json_path = write_json(save_dir / "compare.json", record)
         md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
         plot_path = compare_plot(record, save_dir / "compare.png")
-    console.print(compare_table(record))
+    print_whole(console, compare_table(record))
     for note in notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")
     console.print(f"Results: {escape(str(json_path))}, {md_path.name}, {plot_path.name}", soft_wrap=True)

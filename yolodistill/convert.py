@@ -104,7 +104,7 @@ class ConvertSummary:
             found = ", ".join(f"{n} {k}" for k, n in self.checks.items())
             where = f", listed in {escape(str(self.files['issues']))}" if "issues" in self.files else ""
             lines.append(f"[yellow]Checks:[/] {found}{where}")
-        width = max([len("class"), *map(len, self.names)])
+        width = max([len("class"), *map(len, self.per_class)])
         lines.append(f"Boxes per class: {'class':<{width}} " + " ".join(f"{s:>6}" for s in [*splits, "total"]))
         for name, counts in self.per_class.items():
             lines.append(f"                 {escape(name):<{width}} "
@@ -344,12 +344,15 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
 def box_counts(source: Source, imgsz: int) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Boxes per class and split, and COCO small/medium/large per split at the training size `imgsz`."""
     splits = [s for s in SPLITS if any(it.split == s for it in source.items)]
-    per_class = {n: {**{s: 0 for s in splits}, "total": 0} for n in source.names}
+    from .data import class_keys
+
+    names = class_keys(source.names)  # a name a yolo yaml repeats, told apart by its id
+    per_class = {n: {**{s: 0 for s in splits}, "total": 0} for n in names.values()}
     sizes = {s: {"small": 0, "medium": 0, "large": 0} for s in [*splits, "total"]}
     for it in source.items:
         scale = imgsz / max(it.size)
         for c, x1, y1, x2, y2 in it.boxes:
-            name = source.names[c]
+            name = names[c]
             per_class[name][it.split] += 1
             per_class[name]["total"] += 1
             area = (x2 - x1) * (y2 - y1) * scale * scale

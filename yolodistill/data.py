@@ -95,6 +95,14 @@ def has_labels(images: list[Path]) -> bool:
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "ellipse")
 
 
+def class_keys(names: list[str] | dict[int, str]) -> dict[int, str]:
+    """Each class id's name in a count per class: a name listed twice (Ultralytics trains on names: [a, a, b]) is told
+    apart by its id, 'a (id 0)', or the two classes' boxes were summed under one name."""
+    items = list(names.items()) if isinstance(names, dict) else list(enumerate(names))
+    seen = [n for _, n in items]
+    return {c: n if seen.count(n) == 1 else f"{n} (id {c})" for c, n in items}
+
+
 def _check_val_fraction(val_fraction: float) -> None:
     """Both splits must get images, so the share has to lie strictly between 0 and 1."""
     check_number(val_fraction, "the validation fraction")

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import UserError, check_path
+from .report import print_whole
 from .utils import check_threads, cpu_threads
 
 # Goals on a 2-core CPU: full within 10 minutes, quick within 3. The README's table gives the times measured; on a
@@ -133,7 +134,8 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     from .train import train
     from .utils import atomic_write_text
 
-    from .checks import check_no_quote, check_output, concrete_device
+    from .checks import check_no_quote, check_output
+    from .devices import concrete_device
 
     p = PRESETS["quick" if quick else "full"]
     device = concrete_device(device)
@@ -220,6 +222,6 @@ def show(rows: list[dict[str, Any]], paths: dict[str, Path], console: Console) -
         table.add_column(col, justify="left" if col in ("model", "format") else "right")
     for r in rows:
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else escape(str(v)) for v in r.values()))
-    console.print(table)
+    print_whole(console, table)  # a narrow terminal cut every figure to '…
     for name, path in paths.items():
         console.print(f"  {name:<18} {escape(str(path))}", soft_wrap=True, highlight=False)

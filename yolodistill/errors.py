@@ -61,9 +61,14 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), mi
     if not p.exists():
         raise UserError(f"{what} '{path}' does not exist: {missing}")
     if not p.is_file():
+        pick = "last.pt" if what == "resume checkpoint" else "best.pt"
         run = (p / "weights").is_dir()  # a run folder: its checkpoints are in weights/
-        inside = f", e.g. {p / 'weights' / ('last.pt' if what == 'resume checkpoint' else 'best.pt')}" if run else ""
-        raise UserError(f"{what} '{path}' is a folder: pass the file{inside}")
+        inside = p / "weights" / pick if run else p / pick if (p / pick).is_file() else None  # or weights/ itself
+        inside = inside if ".pt" in suffixes else None  # --data runs/x is no checkpoint's place
+        if inside is None and p.name.endswith("_openvino_model") and ".pt" in suffixes:  # none inside it would do
+            raise UserError(f"{what} '{path}' is an OpenVINO export folder: pass a {' or '.join(suffixes)} file, "
+                            "e.g. the checkpoint it was exported from")
+        raise UserError(f"{what} '{path}' is a folder: pass the file" + (f", e.g. {inside}" if inside else ""))
     if ".pt" in suffixes:
         check_no_quote(p, what)
     return p

@@ -29,7 +29,7 @@ from .artifacts import (  # noqa: F401 (part of export's interface)
     graph_kind, InPlace, install,
 )
 from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
-from .utils import no_blank_lines
+from .utils import no_blank_lines, remembered_interrupt, stop_if
 
 SAMPLE_IMAGES = 16
 MAX_DROP = 0.02  # --max-drop's default: the mAP50-95 an INT8 export may lose against fp32
@@ -125,7 +125,11 @@ def load_data(data: str | Path, named: str = "") -> dict:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise UserError(f"{named} is not valid YAML: {first_line(e)}") from None
-    if not isinstance(raw, dict) or not raw.get("val"):
+    if not isinstance(raw, dict):  # a list: 'add a val: entry' to it made it invalid YAML
+        kind = "empty" if raw is None else "a list" if isinstance(raw, list) else f"only {str(raw)[:40]!r}"
+        raise UserError(f"{named} is not a data yaml ({kind}): a data yaml is a mapping with 'train:' and 'val:' "
+                        "image folders and 'names:'")
+    if not raw.get("val"):
         raise UserError(f"{named} has no val split: add a 'val:' entry, e.g. 'val: images/val'")
     try:
         with no_blank_lines():
@@ -337,7 +341,8 @@ def export_model(
     `words`: Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
     from ultralytics.utils.files import file_size
 
-    from .checks import check_device, check_names
+    from .checks import check_names, split_refusals
+    from .devices import check_device
     from .loading import check_task, local_checkpoint, model_task
 
     fmt = format.lower() if isinstance(format, str) else format  # None from Python: refused as an unknown format
@@ -387,14 +392,15 @@ def export_model(
     # export cannot delete an fp32 best.onnx that is already there.
     final = None
     try:
-        with export_folder(weights, name) as tmp:
+        with remembered_interrupt() as pressed, export_folder(weights, name) as tmp:
             source = Path(shutil.copy2(weights, tmp / weights.name))  # Ultralytics names the artifact after its source
             try:
-                artifact = Path(load_model(source).export(
-                    format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
-                    data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
-                    nms=nms, device=device, **words,
-                ))
+                with split_refusals(data):  # INT8 calibrates on --data's images: a split only Ultralytics refuses
+                    artifact = Path(load_model(source).export(
+                        format=fmt, imgsz=size, quantize={"int8": 8, "fp16": 16}.get(precision),
+                        data=str(data) if data else None, dynamic=dynamic, batch=batch, simplify=simplify,
+                        nms=nms, device=device, **words,
+                    ))
             except (ValueError, AssertionError) as e:  # Ultralytics' channel for unsupported option combinations
                 raise UserError(f"Ultralytics cannot export this to {fmt}: {first_line(e)}") from None
             conf = NMS_CONF if nms else PARITY_CONF
@@ -411,6 +417,7 @@ def export_model(
                 if data:
                     lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
             kind = graph_kind(export_metadata(artifact))
+            stop_if(pressed)  # swallowed in the parity check (Ultralytics' check_requirements): the earlier one stays
             final, replaced = install(artifact, weights.parent, weights.stem)
     except KeyboardInterrupt as e:  # in install(), or as the temp folder went: say what is beside the weights now
         if said := InPlace.among(e):

@@ -81,11 +81,20 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
         model, ckpt = load_checkpoint(p)
     except Exception as e:
         raise unreadable(role, p, e) from None
-    check_task(model_task(model), role, p)
     if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
         raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
                         "teacher): pass that run's best.pt, finishing the run first (yolodistill train --resume) if it "
                         "stopped")
+    inner = getattr(model, "student_model", model)  # a mid-run checkpoint's student, which bench and export unwrap
+    if not isinstance(getattr(inner, "model", None), torch.nn.Sequential):  # torch.save(model): Ultralytics loads it
+        raise UserError(f"{role} '{p}' holds a bare model, not an Ultralytics checkpoint (a model "
+                        "saved with torch.save): save it with YOLO's model.save('model.pt'), or pass a run's "
+                        "weights/best.pt")  # as a Sequential marked detect, with no names and one stride
+    check_task(model_task(model), role, p)
+    head = type(inner.model[-1]).__name__
+    if head in OTHER_DETECTORS:  # read as a detector: 'has 1 detection levels, pick a student with a P3-P5 head'
+        raise UserError(f"{role} '{p}' is {OTHER_DETECTORS[head]} model ({head} head), which yolodistill does not "
+                        "handle: use a YOLO detection model such as yolo26n.pt")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
 
@@ -132,6 +141,8 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
     from ultralytics.nn.tasks import DetectionModel, guess_model_task, yaml_model_load
 
     suffix = Path(student).suffix.lower()
+    if Path(student).is_dir():  # 'e.g. FOLDER.yaml or FOLDER.pt' put a suffix on a folder's name
+        require_file(student, "student", (".yaml", ".yml", ".pt"))
     if suffix not in (".yaml", ".yml"):
         example = f"{student}.yaml or {student}.pt" if not suffix else "yolo26n.yaml or best.pt"
         raise UserError(f"student '{student}' should be a model yaml or a .pt checkpoint, e.g. {example}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from .data import class_keys
 from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
                      check_writable)
 from .utils import file_digest, held_signals, partial_twin
@@ -64,7 +65,8 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
                  batch: int = 16, val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:
     """Label every image under `images` (recursively) with the teacher's detections above `conf` (NMS at `iou`,
     test-time augmentation with `tta`) and write OUT/{images,labels}/{train,val} and OUT/data.yaml."""
-    from .checks import check_device, check_teacher_size
+    from .checks import check_teacher_size
+    from .devices import check_device
     from .loading import cache_dir, load_detector, local_checkpoint
     from .unlabeled import find_images, image_suffixes
 
@@ -115,7 +117,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
             (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / "images" / split / name)
             (tmp / "labels" / split / f"{Path(name).stem}.txt").write_text("".join(f"{r}\n" for r in rows))
-            counts.update(names[int(r.split()[0])] for r in rows)
+            counts.update(int(r.split()[0]) for r in rows)
             boxes, empty = boxes + len(rows), empty + (not rows)
         (tmp / "images" / "val").mkdir(parents=True, exist_ok=True)
         (tmp / "labels" / "val").mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,8 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
             raise KeyboardInterrupt(f"The dataset was written whole before the stop: {out / 'data.yaml'}") from None
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
-                             skipped=len(bad), per_class={names[k]: counts[names[k]] for k in sorted(names)},
+                             skipped=len(bad),
+                             per_class={key: counts[k] for k, key in sorted(class_keys(names).items())},
                              val=n_val, val_fraction=val_fraction)
 
 
@@ -210,8 +213,9 @@ def fill(tmp: Path, dest: Path, out: Path) -> None:
 def unique_name(path: Path, root: Path, taken: set[str]) -> str:
     """The image's name in the dataset: its path below the source folder, flattened, so cam0/1.jpg and cam1/1.jpg
     do not collide; a stem already taken (1.jpg beside 1.png, or a/b.jpg beside a__b.jpg) gets _2, _3, ... so that
-    no label file overwrites another."""
-    flat = Path("__".join(path.relative_to(root).parts))
+    no label file overwrites another. A leading dot goes: Ultralytics' loader skips hidden files, so .a.jpg and
+    .thumbs/b.jpg were written, counted, and never trained on."""
+    flat = Path("__".join(part.lstrip(".") or "_" for part in path.relative_to(root).parts))
     stem, n = flat.stem, 1
     while stem.lower() in taken:
         n += 1

@@ -46,6 +46,13 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
         raise UserError(f"kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the "
                         f"{' and the '.join(lacking)} lacks: drop --kd-one2one (or kd_one2one from the --config recipe)")
     g, ld = gains(args), heads[0].reg_max == heads[1].reg_max > 1
+    softened = (distill.kd_box and ld) or (distill.kd_feat and distill.feat_loss == "cross" and heads[0].reg_max > 1)
+    if distill.temperature != DistillConfig.temperature and not softened:  # recorded as if in effect
+        raise UserError(f"temperature {distill.temperature:g} softens DFL bins: those of kd_box where teacher and "
+                        "student both have DFL heads (reg_max "
+                        f"{heads[0].reg_max} and {heads[1].reg_max} here), or of --feat-loss cross with a DFL "
+                        "teacher, and this run has neither: drop --temperature (or temperature from the --config "
+                        "recipe)")
     if distill.kd_box and g["box"] == 0 and not (ld and g["dfl"]):
         raise UserError(f"box={g['box']} turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its "
                         "box_loss is" + (", and dfl is 0" if ld else "") + "): pass --kd-box 0 as well, or a box gain "
@@ -70,6 +77,14 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
         raise UserError("rect=True batches images by aspect ratio and cannot mix unlabelled images into them: drop "
                         "rect=True, or drop --unlabeled")
     check_gains(distill, args)
+    ring = distill.kd_box_ring not in (DistillConfig.kd_box_ring, 0)  # 0, positives only, is what the gate does
+    if ring and (distill.kd_gate or not (distill.kd_box or distill.kd_feat)):
+        why = ("kd_gate, which weighs the box terms by the labels on the positives alone, is on" + (
+            " (the recipe's trained_student block turns it on for a student with its own weights)"
+            if not starts_from_teacher(True, student, args.get("pretrained")) else "")
+            if distill.kd_gate else "kd_box and kd_feat are 0")
+        raise UserError(f"kd_box_ring {distill.kd_box_ring:g} widens the box terms' weights around the positives, "
+                        f"and {why}: drop --kd-box-ring (or kd_box_ring from the --config recipe)")
     if distill.kd_prefit and not distill.kd_feat:
         raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above "
                         "0 (e.g. --kd-feat 1), or drop kd_prefit")

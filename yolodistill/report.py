@@ -122,6 +122,19 @@ def rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title:
     return table
 
 
+def print_whole(console: Any, table: Table) -> None:
+    """Print a table at its own width where the terminal (or a log) is narrower, so that the terminal wraps its lines:
+    rich cut compare's and demo's numbers to '0.0…' at 60 columns, and dropped the method column at 40."""
+    from rich.measure import Measurement
+
+    need = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    before, console.width = console.width, max(console.width, need)  # print's width= cannot widen
+    try:
+        console.print(table)
+    finally:
+        console.width = before
+
+
 def finite(obj: Any) -> Any:
     """NaN and infinity as null: `json.dumps` would write them as bare NaN, which is not JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):

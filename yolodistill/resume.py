@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
-from .checks import check_data, check_device, check_fit, check_names
+from .checks import check_data, check_fit, check_names
+from .devices import check_device
 from .config import DistillConfig, check_known
 from .errors import UserError, check_no_quote, first_line, require_file
 from .loading import load_detector, local_checkpoint
@@ -116,8 +118,18 @@ def started_args(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
     them after optimizer=auto rewrote AUTO_REWRITTEN (AdamW, its own lr0, warmup_bias_lr 0). Empty where there is
     none, it does not read, or it is not the run's (a later run with --exist-ok wrote its own there). `run_args`:
     the checkpoint's train_args (a resumed trainer's own args are those)."""
-    args = record_args(run_folder(last) / "distill.yaml")
-    return args if of_run(args, run_args) else {}
+    return own_record(last, run_args).get("train_args") or {}
+
+
+def own_record(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
+    """The run's distill.yaml, as started_args finds it: also where its student started, which a resumed trainer
+    cannot tell (weight selection that matched no layer is `random`)."""
+    try:
+        doc = yaml.safe_load((run_folder(last) / "distill.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    args = doc.get("train_args") if isinstance(doc, dict) else None
+    return doc if isinstance(args, dict) and of_run(args, run_args) else {}
 
 
 def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig,
@@ -368,3 +380,34 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
             f"check them with yolodistill bench {shlex.quote(str(weights))}")
 
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the checkpoint to resume from."""
+
+    def __init__(self, last: Path, earlier: bool = False, name: str | None = None):
+        super().__init__(str(last))
+        self.last, self.earlier = last, earlier  # earlier: last.pt is still an earlier run's (a reused folder)
+        self.name = name  # the run's name as asked for, which Ultralytics numbered (exp-2) where it was taken
+
+    def __str__(self) -> str:
+        """What to do next (after_interrupt), as the CLI prints it."""
+        return after_interrupt(self.last, self.earlier, self.name)
+
+
+def after_stop(trainer: Any, before: tuple[int, int, int] | None) -> str:
+    """How to go on from a run stopped mid-way: resume its last.pt, or start again where no epoch was saved."""
+    from .strips import stamp
+
+    hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before,
+                           trainer.args.name)
+    if hint.startswith("Continue with: "):
+        return "c" + hint[1:]
+    return "note: " + hint[0].lower() + hint[1:]  # the run had finished its epochs: its weights are there
+
+
+def remove_unstarted(save_dir: Path) -> None:
+    """Remove a run folder that holds only what the trainer writes before its first batch (args.yaml, distill.yaml,
+    an empty weights/): a rerun with the data fixed would be refused as 'run folder exists'."""
+    made = {"args.yaml", "distill.yaml", "weights"}
+    if save_dir.is_dir() and {p.name for p in save_dir.iterdir()} <= made and not any((save_dir / "weights").glob("*")):
+        shutil.rmtree(save_dir, ignore_errors=True)

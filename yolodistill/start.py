@@ -93,6 +93,19 @@ def select_weights(teacher: nn.Module, student: nn.Module) -> tuple[int, int]:
     return len(kept), len(layers)
 
 
+def transferred(student: torch.nn.Module, weights: Any) -> tuple[int, int]:
+    """How many of the student's tensors Ultralytics' `load` took from `weights` (a checkpoint dict or a model): the
+    ones of the same name and shape, as its 'Transferred N/M items' line counts them."""
+    from ultralytics.utils.torch_utils import intersect_dicts
+
+    source = (weights.get("ema") or weights["model"]) if isinstance(weights, dict) else weights
+    theirs, own = source.state_dict(), student.state_dict()
+    taken = intersect_dicts(theirs, own)
+    first = "model.0.conv.weight"  # filled in part where only its widths differ, and counted
+    part = first not in taken and first in own and first in theirs and own[first].shape[2:] == theirs[first].shape[2:]
+    return len(taken) + part, len(own)
+
+
 def has_own_weights(student: Any, pretrained: Any = None) -> bool:
     """Whether the student starts from trained weights of its own: a .pt, or a yaml with `pretrained=PATH`. A .pt
     with pretrained=False has none: Ultralytics builds its architecture with random weights."""

@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,8 @@ from .data import fingerprint
 from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
-from .resume import AUTO_REWRITTEN, started_args
-from .start import has_own_weights, select_weights, starts_from_teacher
+from .resume import AUTO_REWRITTEN, TrainingInterrupted, after_stop, own_record, remove_unstarted
+from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
@@ -90,8 +89,11 @@ class DistillationTrainer(DetectionTrainer):
         self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
-        started = started_args(Path(self.args.resume), vars(self.args)) if self.resume else {}  # the checkpoint's
+        record = own_record(Path(self.args.resume), vars(self.args)) if self.resume else {}  # the checkpoint's
+        started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
+        self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
+        self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started
         self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
         for event, callback in CALLBACKS:
             if callback not in self.callbacks[event]:
@@ -109,20 +111,17 @@ class DistillationTrainer(DetectionTrainer):
         args.update(self.started)
         start = ("own weights" if has_own_weights(self.args.model, self.args.pretrained) else  # init_from_teacher
                  "teacher" if self.distill.init_from_teacher else "random")  # alone read true for a .pt student
+        start = "random" if self.started_from == 0 else self.start_recorded or start  # 0: nothing of it fit
         return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "start": start,
                 "images": self.images, "train_args": args}
 
     def get_dataloader(self, dataset_path: str, batch_size: int = 16, rank: int = 0, mode: str = "train"):
         """A split Ultralytics cannot train or validate on (every image corrupt, every label out of range) is a
         UserError, as the checks before the run refuse what they can see without reading every file."""
-        from .checks import LOADER_ERRORS, unusable_split
+        from .checks import split_refusals
 
-        try:
+        with split_refusals(self.args.data):
             return self._get_dataloader(dataset_path, batch_size, rank, mode)
-        except LOADER_ERRORS as e:
-            if (unusable := unusable_split(e, self.args.data)) is None:
-                raise
-            raise unusable from None
 
     def _get_dataloader(self, dataset_path: str, batch_size: int, rank: int, mode: str):
         """Ultralytics' loader, or for a run with unlabelled folders one that mixes them into every batch."""
@@ -206,16 +205,26 @@ class DistillationTrainer(DetectionTrainer):
             if self.teacher is None:  # a DDP worker: load it here, KDModel reuses it
                 self.teacher = load_teacher(self.args.distill_model, model.yaml.get("channels", 3))
             selected, total = select_weights(self.teacher, model)
+            self.started_from = selected
             if RANK in {-1, 0}:
                 LOGGER.info(f"Student initialized from the teacher by weight selection: {selected}/{total} layers"
                             + ("" if selected else " (no layer matches: random start)"))
         elif RANK in {-1, 0} and not self.resume and has_own_weights(self.args.model, self.args.pretrained):
+            self.started_from, total = transferred(model, weights) if weights is not None else (None, 0)
             d = self.distill  # the recipe's trained_student block applied (config.resolve): say what is in effect
-            LOGGER.info(f"Student keeps its own trained weights: kd_cls={d.kd_cls:g}, kd_box={d.kd_box:g}, "
-                        f"kd_feat={d.kd_feat:g} ({d.feat_loss}), kd_assign={d.kd_assign}, kd_gate={d.kd_gate}. In the "
-                        "BCCD study the teacher-bounded terms gained +0.0036 mAP50-95 over plain fine-tuning, and a "
-                        "student from its yaml (teacher start) did best; `yolodistill compare` measures both on your "
-                        "data")
+            if self.started_from is not None and self.started_from < total / 2:  # another model's (the teacher's)
+                own = str(self.args.model).lower().endswith(".pt")  # a .pt student's own weights, else the teacher's
+                LOGGER.warning(f"pretrained={self.args.pretrained} fits {self.started_from} of the student's {total} "
+                               f"tensors: the student starts {'mostly' if self.started_from else 'wholly'} random. "
+                               + ("Leave pretrained= out to keep the .pt student's own weights" if own else
+                                  "Leave pretrained= out for the teacher start, which it turns off")
+                               + ", or pass weights of the student's own architecture")
+            else:
+                LOGGER.info(f"Student keeps its own trained weights: kd_cls={d.kd_cls:g}, kd_box={d.kd_box:g}, "
+                            f"kd_feat={d.kd_feat:g} ({d.feat_loss}), kd_assign={d.kd_assign}, kd_gate={d.kd_gate}. In "
+                            "the BCCD study the teacher-bounded terms gained +0.0036 mAP50-95 over plain fine-tuning, "
+                            "and a student from its yaml (teacher start) did best; `yolodistill compare` measures both "
+                            "on your data")
         return model
 
     def set_model_attributes(self):
@@ -343,32 +352,6 @@ class FoldedLines(logging.Filter):
         LOGGER.removeFilter(self)
 
 
-def after_stop(trainer: DistillationTrainer, before: tuple[int, int, int] | None) -> str:
-    """How to go on from a run stopped mid-way: resume its last.pt, or start again where no epoch was saved."""
-    from .resume import after_interrupt
-
-    hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before,
-                           trainer.args.name)
-    if hint.startswith("Continue with: "):
-        return "c" + hint[1:]
-    return "note: " + hint[0].lower() + hint[1:]  # the run had finished its epochs: its weights are there
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training, with the checkpoint to resume from."""
-
-    def __init__(self, last: Path, earlier: bool = False, name: str | None = None):
-        super().__init__(str(last))
-        self.last, self.earlier = last, earlier  # earlier: last.pt is still an earlier run's (a reused folder)
-        self.name = name  # the run's name as asked for, which Ultralytics numbered (exp-2) where it was taken
-
-    def __str__(self) -> str:
-        """What to do next (resume.after_interrupt), as the CLI prints it."""
-        from .resume import after_interrupt
-
-        return after_interrupt(self.last, self.earlier, self.name)
-
-
 @dataclass
 class TrainResult:
     """Where a run wrote its files, and its final metrics."""
@@ -377,14 +360,6 @@ class TrainResult:
     best: Path
     last: Path
     metrics: dict[str, float]
-
-
-def remove_unstarted(save_dir: Path) -> None:
-    """Remove a run folder that holds only what the trainer writes before its first batch (args.yaml, distill.yaml,
-    an empty weights/): a rerun with the data fixed would be refused as 'run folder exists'."""
-    made = {"args.yaml", "distill.yaml", "weights"}
-    if save_dir.is_dir() and {p.name for p in save_dir.iterdir()} <= made and not any((save_dir / "weights").glob("*")):
-        shutil.rmtree(save_dir, ignore_errors=True)
 
 
 def train(

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from ultralytics.data.dataset import YOLODataset
 
 from .errors import UserError, check_path
-from .utils import file_digest, files_under
+from .utils import file_digest, files_under, walk_once
 
 
 def image_suffixes() -> set[str]:
@@ -195,10 +195,14 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None,
                             "fix it in the data yaml")
         root = Path(check_det_dataset(str(data))["path"])
         folders = [str(root / f) for f in listed]
+    for folder in folders:  # '' was blamed on --project below
+        check_path(folder, source, "folder")
+    above = {Path(runs).resolve(), *Path(runs).resolve().parents} if runs is not None else set()
     for folder in [Path(f).resolve() for f in folders] if runs is not None else []:
-        if folder in (Path(runs).resolve(), *Path(runs).resolve().parents):
-            raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}': the next run "
-                            f"would read its plots (val images among them) as unlabelled images; {outside}")
+        if inside := next((d for d, _, _ in walk_once(folder) if Path(os.path.realpath(d)) in above), None):
+            via = f" (through '{inside}')" if Path(inside) != folder else ""
+            raise UserError(f"the run writes into '{runs}', inside the unlabelled folder '{folder}'{via}: the next "
+                            f"run would read its plots (val images among them) as unlabelled images; {outside}")
     info = check_det_dataset(str(data))
     train = [str(f) for f in split_images(info["train"])]
     held_out = [str(f) for split in ("val", "test") if info.get(split) for f in split_images(info[split])]

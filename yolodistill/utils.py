@@ -43,15 +43,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def files_under(root: str | Path) -> list[Path]:
     """Every file under `root`, sorted, following linked folders as Ultralytics' own glob does (pathlib's rglob skips
     them before Python 3.13), each real folder once so a link loop ends."""
-    seen, found = set(), []
+    return sorted(Path(folder, f) for folder, _, files in walk_once(root) for f in files
+                  if os.path.isfile(os.path.join(folder, f)))
+
+
+def walk_once(root: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk` through linked folders, each real folder once (a link to a folder above is no loop); emptying the
+    yielded dirs prunes, as in os.walk."""
+    seen: set[str] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
+        if (real := os.path.realpath(folder)) in seen:
             dirs[:] = []
             continue
         seen.add(real)
-        found += [Path(folder, f) for f in files if os.path.isfile(os.path.join(folder, f))]
-    return sorted(found)
+        yield folder, dirs, files
 
 
 def partial_twin(path: str | Path) -> Path:
@@ -287,40 +292,51 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
-    """Ctrl-C for the whole of `trainer.train()`, even where it lands in a plot Ultralytics wraps in @TryExcept
-    (which swallows any exception) or in a finaliser run by its gc.collect() (Python prints and drops it): the run
-    trained on. The handler remembers the press, and the trainer's next callback (each batch) raises it again, or
-    the block's end where no callback came after it. SIGTERM (`kill`, a job scheduler's stop) is taken as Ctrl-C
-    where nothing else handles it (also in a background job, which ignores Ctrl-C): it killed the run with best.pt in
-    training form, the teacher inside. Only signals with Python's own handler, in the main thread. Yields the
-    presses."""
+def remembered_interrupt() -> Iterator[list[int]]:
+    """Ctrl-C raised as KeyboardInterrupt and remembered too: where it lands in code Ultralytics wraps in @TryExcept
+    (check_requirements as it loads ONNX Runtime, its plots), which swallows any exception, or in a finaliser run by
+    gc.collect() (Python prints and drops it), the command carried on: an export replaced the earlier one and exit
+    status 0. The block's end raises it again, and `stop_if(pressed)` does where a stop must still count. SIGTERM
+    (`kill`, a job scheduler's stop) is taken as Ctrl-C where nothing else handles it (also in a background job,
+    which ignores Ctrl-C). Only signals with Python's own handler, in the main thread. Yields the presses."""
     pressed: list[int] = []
     main = threading.current_thread() is threading.main_thread()
     taken = [sig for sig, default in ((signal.SIGINT, (signal.default_int_handler,)),
                                       (signal.SIGTERM, (signal.SIG_DFL, stop_on_terminate)))
              if main and signal.getsignal(sig) in default]
-    if not taken:
-        yield pressed
-        return
 
     def remember(signum, frame):
         pressed.append(signum)
         raise KeyboardInterrupt
 
-    def again(_trainer: Any) -> None:
-        if pressed:
-            raise KeyboardInterrupt
-
-    for event in STICKY_EVENTS:
-        trainer.callbacks[event].insert(0, again)
     previous = {sig: signal.signal(sig, remember) for sig in taken}
     try:
         yield pressed
-        if pressed:  # swallowed after the last callback (Ultralytics' final plots, on_train_end, gc.collect())
-            raise KeyboardInterrupt
+        stop_if(pressed)  # swallowed after the last check (Ultralytics' final plots, on_train_end, gc.collect())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def stop_if(pressed: list[int]) -> None:
+    """Raise a Ctrl-C that `remembered_interrupt` saw, whether or not something swallowed it on its way."""
+    if pressed:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
+    """Ctrl-C for the whole of `trainer.train()` (remembered_interrupt), raised again at the trainer's next callback
+    (each batch): a press swallowed in a plot Ultralytics wraps in @TryExcept, the run trained on. SIGTERM killed the
+    run with best.pt in training form, the teacher inside. Yields the presses."""
+    with remembered_interrupt() as pressed:
+        def again(_trainer: Any) -> None:
+            stop_if(pressed)
+
         for event in STICKY_EVENTS:
-            trainer.callbacks[event].remove(again)
+            trainer.callbacks[event].insert(0, again)
+        try:
+            yield pressed
+        finally:
+            for event in STICKY_EVENTS:
+                trainer.callbacks[event].remove(again)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from .errors import UserError
 
 
-TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (lr0=0.01)"
+TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (cos_lr=True)"
 HINTS = {"train": TRAIN_WORDS, "compare": TRAIN_WORDS,  # what a command's other key=value words are, by its name
          "export": "Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)"}
 

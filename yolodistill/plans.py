@@ -1,0 +1,95 @@
+"""A comparison's run plans: what each run trains with, and which runs finished earlier with the same plan, so that
+a rerun after a stop (Ctrl-C, an error, a full disk) keeps them and trains the rest."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
+
+
+def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The shared train args as one method trains with them: dis (the built-in distiller's weight) is builtin's."""
+    return {k: v for k, v in base.items() if k != "dis" or method == "builtin"}
+
+
+def run_plan(method: str, seed: int, base: dict[str, Any], teacher: str, distill: dict[str, Any],
+             images: dict[str, list] | None = None) -> dict[str, Any]:
+    """What a run trains with, as JSON reads it back: a run that finished with the same plan need not train again.
+    Files are named with their size and time, so a teacher retrained into the same path is another plan; device 0
+    and '0' are one. `images`: each split's count and names (`data.fingerprint`), train's and val's labels' digest:
+    images deleted or relabelled under an unchanged data.yaml, or added to ours' unlabelled folder, are another plan."""
+    args = {**method_args(method, base), "device": None if base.get("device") is None else str(base["device"])}
+    teacher = None if method == "plain" else teacher
+    files = {k: file_stamp(v) for k, v in (("teacher", teacher), ("model", base.get("model")),
+                                            ("data", base.get("data")))}
+    plan = {"method": method, "seed": seed, "train_args": args, "teacher": teacher,
+            "distill": distill if method == "ours" else None, "files": files,
+            "images": {k: v for k, v in (images or {}).items() if k != "unlabeled" or method == "ours"}}
+    return json.loads(json.dumps(plan, default=str))
+
+
+def file_stamp(path: Any) -> list[int] | None:
+    """Size and modification time of a file, or None for what is not one (a model yaml Ultralytics ships)."""
+    try:
+        st = Path(str(path)).stat()
+    except (OSError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+
+
+def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
+    try:
+        saved = json.loads((run_dir / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or not (run_dir / "weights" / "best.pt").is_file():
+        return None
+    return saved.get("run") if saved.get("plan") == comparable(plan, saved.get("plan")) else None
+
+
+def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) -> int:
+    """How many of the planned runs finished, kept by a rerun with --exist-ok."""
+    return sum(finished_earlier(save_dir / f"{m}-seed{s}", plan) is not None for (s, m), plan in plans.items())
+
+
+def comparable(plan: dict[str, Any], saved: Any) -> dict[str, Any]:
+    """`plan` as a plan saved before plans held `images` can match it: without them (such a run is kept as before)."""
+    old = isinstance(saved, dict) and "images" not in saved
+    return {k: v for k, v in plan.items() if k != "images" or not old}
+
+
+def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
+    """Why a run in `run_dir` that finished earlier trains again, in a few words ('' where none finished there): the
+    settings that differ from `plan`, or its best.pt gone."""
+    try:
+        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not isinstance(saved, dict):
+        return ""
+    plan = comparable(plan, saved)
+    groups = {"train_args": "", "distill": "", "files": " file", "images": " images"}  # how a key is named
+    changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
+    changed += [f"{k}{named}" for group, named in groups.items()
+                for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
+                if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
+    if not changed:
+        return "its weights/best.pt is gone"
+    return "other settings: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "")
+
+
+def rerun_advice(finished: int, planned: int, save_dir: Path, gone: bool, command: str, fix: bool = False) -> str:
+    """What a stopped comparison kept, and the command that trains the rest (last: pasted as it is). `gone`: the
+    comparison's new folder was removed, nothing having trained in it, so the same command starts it again. `fix`:
+    stopped by an error, which the user fixes first."""
+    step = ("once fixed, " if fix else "") + ("start again" if gone else "continue")
+    step = step[0].upper() + step[1:]
+    if gone:
+        return f"No run finished and {save_dir} was removed. {step} with: {command}"
+    return (f"{finished} of {planned} runs finished, kept in {save_dir} (a rerun with the same settings keeps them). "
+            f"{step} with: {command} --exist-ok")
