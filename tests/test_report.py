@@ -274,3 +274,16 @@ def test_a_narrow_terminal_gets_every_column_and_number_whole(width):
     for m in ("plain", "builtin", "ours"):
         line = next(line for line in text.splitlines() if line.split()[:1] == [m])
         assert "0.612" in line and "0.460 ± 0.014" in line and "0.012" in line and "62 %" in line, text
+
+
+def test_the_unlabelled_note_gives_the_batches_ours_trained_with():
+    """The note gave the ratio asked for ('took 0.01 of each batch') where each batch held 1 of 8 (it is rounded and
+    kept between 1 and batch - 1), and said 'more batches per epoch' where there were as many."""
+    from yolodistill.report import unlabeled_note
+
+    (more,) = unlabeled_note({"labelled": 16, "unlabeled": 30, "batch_labelled": 7, "batch_unlabeled": 1})
+    assert more == "ours also trained on 30 unlabelled images, 1 in each batch of 8: it made 3 batches (optimizer " \
+                   "steps) an epoch against the other methods' 2, and part of its gain may come from those steps"
+    (equal,) = unlabeled_note({"labelled": 18, "unlabeled": 30, "batch_labelled": 6, "batch_unlabeled": 2})
+    assert equal.endswith("2 in each batch of 8: it made as many batches an epoch as the others")
+    assert unlabeled_note({}) == [] and unlabeled_note({"unlabeled": 0, "batch_unlabeled": 0}) == []

@@ -422,6 +422,71 @@ def test_a_run_folder_a_link_in_the_unlabelled_folder_reaches_is_refused(synth_d
         unlabeled_sources(DistillConfig(unlabeled=[""]), synth_data, tmp_path / "runs" / "exp")
 
 
+def test_unlabeled_given_beside_the_yaml_s_own_says_it_replaces_them(synth_data, footage, tmp_path):
+    """--help said 'also unlabeled: in the data yaml', and the yaml's folders were dropped without a word when the
+    flag was given."""
+    from .conftest import logged_by_ultralytics
+
+    data = tmp_path / "data.yaml"
+    data.write_text(yaml.safe_dump({**yaml.safe_load(synth_data.read_text()), "path": str(synth_data.parent),
+                                    "unlabeled": [str(footage / "cam0")]}))
+    with logged_by_ultralytics() as logged:
+        got = unlabeled_sources(DistillConfig(unlabeled=[str(footage / "cam1")]), data, tmp_path / "runs")
+    assert got.unlabeled == [str((footage / "cam1").resolve())]
+    assert any("--unlabeled replaces the 'unlabeled:' entry of" in m for m in logged), logged
+    with logged_by_ultralytics() as logged:
+        got = unlabeled_sources(DistillConfig(), data, tmp_path / "runs")
+    assert got.unlabeled == [str((footage / "cam0").resolve())] and not any("replaces" in m for m in logged)
+
+
+def test_a_resume_on_a_grown_unlabelled_folder_is_refused(teacher26, synth_data, footage, tmp_path):
+    """Footage added since the run started was trained on at the resume without a word, and distill.yaml then gave
+    the new count for the whole run."""
+    import cv2
+    import numpy as np
+
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    from .conftest import Interrupt, interrupt_after_first_epoch
+
+    foot = Path(shutil.copytree(footage, tmp_path / "foot"))
+    distill, args = resolve(None, epochs=2, imgsz=64, batch=8, workers=0, device="cpu", plots=False,
+                            project=str(tmp_path), name="run", unlabeled=[str(foot)])
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    first = DistillationTrainer(overrides=plan.args, distill=unlabeled_sources(distill, synth_data, tmp_path / "run"),
+                                teacher=plan.teacher)
+    first.add_callback("on_model_save", interrupt_after_first_epoch)
+    with pytest.raises(Interrupt):
+        first.train()
+    recorded = yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["images"]
+    cv2.imwrite(str(foot / "new.png"), np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    with pytest.raises(UserError, match=rf"hold {recorded['unlabeled'] + 1} readable images now and held "
+                                        rf"{recorded['unlabeled']} when the run started"):
+        train(resume=tmp_path / "run" / "weights" / "last.pt")
+    assert yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["images"] == recorded
+    (foot / "new.png").unlink()
+    assert train(resume=tmp_path / "run" / "weights" / "last.pt").best.is_file()  # as it was: it resumes
+
+
+def test_many_unlabelled_images_are_read_under_a_progress_bar(tmp_path, capsys, monkeypatch):
+    """Every image is decoded before training starts (about 11 minutes for 100 000 frames on 2 cores), with no word:
+    a bar shows from BAR_FROM images on, none for a few."""
+    import cv2
+    import numpy as np
+
+    import yolodistill.unlabeled as unlabeled
+
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((32, 32, 3), np.uint8))
+    for bar_from, shown in ((7, False), (6, True)):
+        monkeypatch.setattr(unlabeled, "BAR_FROM", bar_from)
+        assert len(find_images([tmp_path])[0]) == 6
+        out = capsys.readouterr()
+        assert ("Reading unlabelled images" in out.out + out.err) is shown, bar_from
+
+
 def test_unlabelled_box_term_is_gated_by_confidence_and_the_feature_term_is_not(teacher26):
     """Where the teacher is confident nowhere, no box is distilled on unlabelled images; the feature term, which
     needs no boxes, still teaches (what the README and the recipe's comment say). The teacher's soft count of

@@ -159,6 +159,17 @@ def plain_word(key: str, value: Any) -> bool:
     return isinstance(value, str) and value == value.strip() and read_word(key, value) == value
 
 
+def recorded_images(run_dir: str | Path) -> dict[str, Any]:
+    """The images a run of ours trained on, as its distill.yaml records them; empty where it does not read."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((Path(run_dir) / "distill.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    return doc.get("images") or {} if isinstance(doc, dict) and isinstance(doc.get("images"), dict) else {}
+
+
 def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Path) -> dict[str, Any]:
     """The teacher's mAP on the val split, with the settings the students' final validation used."""
     from ultralytics import YOLO
@@ -387,7 +398,7 @@ def compare(
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])
-    notes += unlabeled_note((images.get("unlabeled") or [0])[0], distill.unlabeled_ratio)
+    notes += unlabeled_note(next((recorded_images(r["run_dir"]) for r in runs if r["method"] == "ours"), {}))
     record = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,

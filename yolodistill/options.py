@@ -85,7 +85,7 @@ DISTILL_OPTIONS = (
         "by weight selection (layers that do not match start random; a .pt student keeps its own). [default: on]",
         "--init-from-teacher/--no-init-from-teacher"),
     opt("unlabeled", Optional[List[str]], "Folder of images without labels, distilled on beside the labelled set "
-        "(repeat for several; also 'unlabeled:' in the data yaml)."),
+        "(repeat for several). Without it, the data yaml's 'unlabeled:' folders, which it replaces."),
     opt("unlabeled_ratio", Optional[float], "Share of each batch taken by unlabelled images. [default: 0.5]"),
     opt("unlabeled_mode", Optional[str], "soft: distillation terms on the unlabelled images; pseudo: the teacher's "
         "detections as their labels; both. [default: soft]"),

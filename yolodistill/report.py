@@ -84,11 +84,18 @@ def summarize(runs: Sequence[Mapping[str, Any]], teacher: float | None) -> tuple
     return summary, notes
 
 
-def unlabeled_note(images: int, ratio: float) -> list[str]:
-    """A comparison whose ours trained on unlabelled images too: its batches were mixed, so its epochs more steps."""
-    return [f"ours also trained on {images} unlabelled images, which took {ratio:g} of each of its batches: at the "
-            "same --batch it made more batches and optimizer steps per epoch than the other methods, and part of its "
-            "gain may come from those steps"] if images else []
+def unlabeled_note(images: Mapping[str, Any]) -> list[str]:
+    """A comparison whose ours trained on unlabelled images too, from its run's record (distill.yaml's `images`):
+    its batches were mixed, so its epochs may have had more steps. The ratio asked for is no share of a batch (it is
+    rounded, and kept between 1 and batch - 1 images)."""
+    n, k, kept = images.get("unlabeled"), images.get("batch_unlabeled"), images.get("batch_labelled")
+    if not n or not k or not kept:
+        return []
+    labelled = images.get("labelled") or 0
+    ours, others = math.ceil(labelled / kept), math.ceil(labelled / (kept + k))
+    steps = (f"it made {ours} batches (optimizer steps) an epoch against the other methods' {others}, and part of its "
+             "gain may come from those steps" if ours > others else "it made as many batches an epoch as the others")
+    return [f"ours also trained on {n} unlabelled images, {k} in each batch of {kept + k}: {steps}"]
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -86,7 +86,6 @@ class DistillationTrainer(DetectionTrainer):
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
         self.pretrained = pretrained  # pretrained=PATH's model, likewise (setup_model loads it without)
         self._adapter_state = self._balance = None
-        self.images: dict[str, int] = {}  # labelled and unlabelled images the run trains on (distill.yaml)
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
         record = own_record(Path(self.args.resume), vars(self.args)) if self.resume else {}  # the checkpoint's
@@ -94,6 +93,8 @@ class DistillationTrainer(DetectionTrainer):
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
         self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started
+        self.images: dict[str, int] = dict(record.get("images") or {})  # labelled and unlabelled images the run
+        self.images_recorded = dict(self.images)  # trains on (distill.yaml), as the resumed run had them
         self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
         for event, callback in CALLBACKS:
             if callback not in self.callbacks[event]:
@@ -144,7 +145,12 @@ class DistillationTrainer(DetectionTrainer):
         if unreadable and RANK in {-1, 0}:
             LOGGER.warning(f"Skipped {len(unreadable)} unreadable unlabelled image(s), e.g. {unreadable[0]}")
         sampler = loader.sampler
-        self.images = {"labelled": len(labelled), "unlabeled": len(loader.dataset.unlabelled),
+        before, now = self.images_recorded.get("unlabeled"), len(loader.dataset.unlabelled)
+        if self.resume and mode == "train" and before is not None and before != now:  # trained on, recorded as all
+            raise UserError(f"the unlabelled folders ({', '.join(self.distill.unlabeled)}) hold {now} readable images "
+                            f"now and held {before} when the run started: a resumed run goes on with the images it "
+                            "started with, so put them back as they were, or start a new run")
+        self.images = {"labelled": len(labelled), "unlabeled": now,
                        "unlabeled_skipped": len(unreadable), "batch_labelled": sampler.k_labelled,
                        "batch_unlabeled": sampler.k_unlabelled}
         if RANK in {-1, 0}:

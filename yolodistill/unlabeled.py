@@ -67,6 +67,9 @@ def image_shape(f: str) -> tuple[int, int] | None:
     return shape
 
 
+BAR_FROM = 500  # images decoded before a progress bar shows (about 3 s on one core)
+
+
 def find_images(folders: list[str | Path], videos: list[Path] | None = None
                 ) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
     """Every image under `folders`, recursively and sorted, with its (height, width); unreadable files are skipped and
@@ -87,8 +90,11 @@ def find_images(folders: list[str | Path], videos: list[Path] | None = None
         if (real := os.path.realpath(f)) not in seen:
             seen.add(real)
             unique.append(f)
+    from ultralytics.utils import TQDM
+
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # both decoders release the GIL
-        decoded = list(pool.map(image_shape, unique))
+        decoded = list(TQDM(pool.map(image_shape, unique), desc="Reading unlabelled images", total=len(unique),
+                            unit="img", leave=False, disable=len(unique) < BAR_FROM))  # 100 000 frames: minutes
     for f, shape in zip(unique, decoded):
         if shape is None:
             bad.append(f)
@@ -182,9 +188,14 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None,
     from .data import split_images
 
     folders = list(distill.unlabeled)
+    raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
+    listed = raw.get("unlabeled") or [] if isinstance(raw, dict) else []
+    if folders and listed and source == "--unlabeled":  # '--help: also in the data yaml' read as both, silently one
+        from ultralytics.utils import LOGGER
+
+        LOGGER.warning(f"--unlabeled replaces the 'unlabeled:' entry of '{data}' ({listed}): give its folders with "
+                       "--unlabeled too to distill on both")
     if not folders:
-        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
-        listed = raw.get("unlabeled") or []
         if not listed:
             check_unlabeled_used(distill)
             return distill
