@@ -240,6 +240,10 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
     with pytest.raises(UserError, match="--batch must be at least 1, got 0"):  # worded as export and pseudo-label do
         bn.bench([w / "best.pt"], data=synth_data, batch=0, console=quiet())
     assert not (tmp_path / "bench.json").exists()
+    with pytest.raises(UserError, match="--batch 10000000 at --imgsz 640 needs"):  # took all the machine's memory
+        bn.bench([w / "best.pt"], data=synth_data, batch=10**7, console=quiet())
+    with pytest.raises(UserError, match=r"--json .*\.json has no name before \.json: pass e\.g\. --json .*bench\.json"):
+        bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / ".json", console=quiet(), **FAST)
     with pytest.raises(UserError, match="--json .* is a folder"):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path, console=quiet(), **FAST)
     (tmp_path / "a-file").write_text("x")

@@ -221,3 +221,17 @@ def test_a_usage_error_is_one_line_naming_the_help_to_see():
             command.main(argv, prog_name="yolodistill", standalone_mode=False)
         assert usage_line(e.value, command, argv) == line
     assert usage_line(ValueError("x"), command, ["run"]) is None
+
+
+def test_an_input_batch_that_cannot_fit_in_memory_is_refused(monkeypatch):
+    """export --imgsz 100000 and bench --batch 10000000 were a traceback, or took all the machine's memory."""
+    import psutil
+
+    from yolodistill.errors import check_input_size
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 8 * 2**30})())
+    check_input_size(16, 640)  # 79 MB of input: fits
+    for batch, imgsz in ((1, 100000), (10000000, 64), (64, 4096)):
+        with pytest.raises(UserError, match=rf"--batch {batch} at --imgsz {imgsz} needs .* GB for its input alone .* "
+                                            r"this machine has 8 GB free .*: use a smaller --batch or --imgsz"):
+            check_input_size(batch, imgsz)

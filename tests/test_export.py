@@ -306,6 +306,18 @@ def test_an_int8_calibration_split_only_ultralytics_refuses_is_one_line(weights,
     assert sorted(p.name for p in weights.parent.iterdir()) == ["best.pt"]
 
 
+def test_int8_on_a_val_split_without_labels_is_refused_before_the_work(weights, synth_data, tmp_path, monkeypatch):
+    """The INT8 gate scores mAP on --data's val labels: without them it refused after the export, calibration and
+    validation, blaming the model ('checks nothing ... images this model finds objects in')."""
+    shutil.copytree(synth_data.parent, tmp_path / "mine")
+    shutil.rmtree(tmp_path / "mine" / "labels" / "val")
+    data = tmp_path / "mine" / "data.yaml"
+    data.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "path": str(tmp_path / "mine")}))
+    monkeypatch.setattr(ex, "export_folder", lambda *a: pytest.fail("exported"))
+    with pytest.raises(UserError, match="no image of its val split has labels, and --int8 is judged by the mAP"):
+        ex.export_model(weights, format="onnx", int8=True, data=data)
+
+
 def test_a_ctrl_c_that_ultralytics_swallows_still_stops_the_export(weights, exported, synth_data, monkeypatch,
                                                                     python_sigint):
     """Ultralytics' check_requirements (run as the parity check loads ONNX Runtime) is wrapped in @TryExcept, which
@@ -713,6 +725,7 @@ def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needl
     ("opset", "'opset' is not a key=value override: Ultralytics' opset="),
     ("opset=999", "opset=999 is above "),  # was a traceback from deep in PyTorch's exporter
     ("end2end=True", "end2end= is no setting: --end2end is nms=False"),  # export_model(end2end=True) was 'no setting'
+    ("fraction=0.5", "fraction=0.5 is the share of --data's images INT8 calibrates on: add --int8"),  # was taken
 ])
 def test_other_words_are_one_line(weights, word, needle):
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), word])
@@ -905,3 +918,14 @@ def test_a_bf16_cpu_without_data_reports_parity_but_no_map(tmp_path, monkeypatch
     result = ex.export_model(weights, format="onnx")
     assert result.runtime == "bf16" and result.runtime_parity is parity and result.runtime_map is None
     assert "(pass --data for its mAP50-95)" in result.render()
+
+
+def test_the_export_of_a_mid_run_checkpoint_is_known_as_its_own(mid_training, synth_data, tmp_path):
+    """A last.pt saved mid-run exports its student, whose args are the trainer's namespace, so Ultralytics' description
+    names no data; the .pt side named it, so a second export said the first was 'of other weights', and bench left
+    the export's parameters and GFLOPs out."""
+    from yolodistill.artifacts import describes, export_metadata
+
+    pt = Path(shutil.copy2(mid_training, tmp_path / "last.pt"))
+    result = ex.export_model(pt, format="onnx", data=synth_data)
+    assert describes(export_metadata(result.artifact), pt) and ex.export_origin(result.artifact, pt) == ""

@@ -228,7 +228,10 @@ def describes(meta: dict, pt: Path) -> bool:
     if key not in _described:
         from .export import load_model  # export imports this module
 
+        # a mid-run checkpoint's student is what is exported, and its args are the trainer's namespace, so Ultralytics
+        # names no data in the description: read as the wrapper, its own export was "of other weights"
         model = load_model(pt).model
+        model = getattr(model, "student_model", model)
         yaml_file = model.yaml.get("yaml_file", pt) if isinstance(getattr(model, "yaml", None), dict) else pt
         data = model.args.get("data") if isinstance(getattr(model, "args", None), dict) else ""
         _described[key] = {"description": f"Ultralytics {Path(yaml_file).stem.replace('yolo', 'YOLO')} model "

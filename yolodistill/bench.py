@@ -25,8 +25,8 @@ from .benchreport import describe_bench, print_table, write_reports, written_bef
 from .checks import check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
-from .errors import (UserError, check_batch, check_imgsz, check_no_quote, check_output, check_path, check_whole,
-                     first_line, is_url, root_cause)
+from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
+                     check_whole, first_line, is_url, root_cause)
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
@@ -304,6 +304,9 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     check_device(device, several=False)
     if json_path is not None:
         check_output(json_path, "--json", kind="file")
+        if Path(json_path).name.lower() == ".json":  # a hidden name, without suffix: 'pass --json .json.json'
+            raise UserError(f"--json {json_path} has no name before .json: pass e.g. --json "
+                            f"{Path(json_path).with_name('bench.json')}")
         if Path(json_path).suffix.lower() != ".json":  # .csv/.md/.png beside it take its name less the suffix
             raise UserError(f"--json {json_path} must end in .json (bench writes .csv, .md and .png beside it under "
                             f"the same name): pass --json {Path(json_path).with_suffix('.json')}")
@@ -313,6 +316,7 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     if runs < 1 or warmup < 0:
         raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
     check_imgsz(imgsz)
+    check_input_size(batch, imgsz or 640)  # an artifact's own size is checked as it loads (bench_imgsz)
 
 
 def check_detector(path: Path, fmt: str) -> None:

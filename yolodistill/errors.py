@@ -122,6 +122,19 @@ def check_batch(batch: int) -> None:
         raise UserError(f"--batch must be at least 1, got {batch}")
 
 
+def check_input_size(batch: int, imgsz: int) -> None:
+    """An inference batch that cannot fit in memory, refused before any work: export --imgsz 100000 and bench --batch
+    10000000 were a traceback, or took all the machine's memory. The float32 input alone, times 8 for the model's
+    activations (a YOLO26n's are several times its input), against the memory free now."""
+    import psutil
+
+    need, free = batch * 3 * imgsz * imgsz * 4, psutil.virtual_memory().available
+    if need * 8 > free:
+        raise UserError(f"--batch {batch} at --imgsz {imgsz} needs {need / 2**30:.3g} GB for its input alone (float32), "
+                        f"and this machine has {free / 2**30:.3g} GB free for it and the model: use a smaller --batch "
+                        "or --imgsz")
+
+
 def check_imgsz(imgsz: int | None, stride: int = 32, of: str = "the model's largest stride") -> None:
     """An image size Ultralytics would otherwise round up to the model's stride without a word, worded alike in
     every command, with the nearest sizes that work; `of` says whose stride it is."""

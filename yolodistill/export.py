@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 from rich.markup import escape
 
-from .data import readable_images, split_images
-from .errors import UserError, check_batch, check_imgsz, check_number, first_line, require_file, writable
+from .data import has_labels, readable_images, split_images
+from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_number, first_line, require_file,
+                     writable)
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
     match_pairs, openvino_at_f32, runtime_precision,
@@ -351,6 +352,9 @@ def export_model(
             raise UserError(f"{flag} must be True or False{' (or None)' if flag == 'nms' else ''}, got {value!r}")
     validate_options(fmt, half, int8, batch, max_drop)
     check_export_words(words, fmt)
+    if "fraction" in words and not int8:  # as --max-drop: taken, and it changed nothing
+        raise UserError(f"fraction={words['fraction']} is the share of --data's images INT8 calibrates on: add --int8, "
+                        "or leave it out")
     device = check_device(device, several=False)
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
         weights = local_checkpoint(weights, "--weights")
@@ -373,12 +377,17 @@ def export_model(
     dataset, sample, data = parity_data(model, data)  # without --data, the checkpoint's training data where it is
     if given:  # parity and the INT8 gate score the model on this data's labels
         check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")
+    labelled = data is not None and has_labels(val_images(dataset))  # mAP on a val split without labels reads 0
+    if int8 and data is not None and not labelled:  # the gate refused after all the work, blaming the model
+        raise UserError(f"--data '{data}': no image of its val split has labels, and --int8 is judged by the mAP it "
+                        "loses on them: pass a labelled --data")
     if int8 and data is None:
         trained_on = trained_data(model)
         where = f" ('{trained_on}' is not a usable dataset here)" if trained_on else " (the checkpoint names none)"
         raise UserError(f"--int8 calibrates and measures mAP on a dataset, and the checkpoint's training data is not "
                         f"here{where}: pass --data D.yaml")
     size = checkpoint_imgsz(model, imgsz)
+    check_input_size(batch, size)
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
     name = artifact_name(weights, fmt, precision)
@@ -414,7 +423,7 @@ def export_model(
             if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
                 lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
                                                        device, **head)
-                if data:
+                if labelled:  # without labels both read 0.0000: as if the runtime's precision cost nothing
                     lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
             kind = graph_kind(export_metadata(artifact))
             stop_if(pressed)  # swallowed in the parity check (Ultralytics' check_requirements): the earlier one stays
