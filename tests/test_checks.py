@@ -224,6 +224,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["batch=1.5"], "--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "
                         "memory such as batch=0.7, got 1.5"),  # a traceback from the data loader, after the folder
         (["epochs=2.5"], "--epochs must be a whole number >= 1, got 2.5"),  # 2.0 is 2 (test_config), 2.5 is not
+        (["epochs=True"], "--epochs must be a whole number >= 1, got True"),  # trained 1 epoch, recorded true
         (["--workers", "-1"], "--workers must be 0 or more (0 loads the data in the training process), got -1"),
         (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
         (["classes=[9]"], "classes=[9]: it takes the data's class ids, 0 to 2 (classes=0 or classes=[0,2]), and [9]"),

@@ -439,6 +439,22 @@ def test_an_input_deleted_mid_comparison_is_one_line_with_what_was_kept(teacher2
     assert cut.exit_code == 2 and fake.trained == ["plain-seed0"], said
     assert f"Error: {data} is gone: it was moved or deleted while the comparison ran; put it back. 1 of 3" in said
 
+    recipe = tmp_path / "recipe.yaml"  # edited once plain has trained: ours read it again, and trained with other
+    recipe.write_text("mosaic: 1.0\n")  # settings than plain and builtin while the records gave the first ones
+    fake = FakeRuns(monkeypatch)
+    train_run = fake.train_run
+
+    def then_edit(method, *a):
+        done = train_run(method, *a)
+        recipe.write_text("mosaic: 0.0\nkd_cls: 3\n")
+        return done
+
+    monkeypatch.setattr(cmp, "train_run", then_edit)
+    cut = CliRunner().invoke(app, [*args[:-1], "edited", "--config", str(recipe)])
+    said = " ".join(cut.output.split())
+    assert cut.exit_code == 2 and fake.trained == ["plain-seed0"], said
+    assert f"Error: {recipe} changed while the comparison ran, and every method trains with the same inputs" in said
+
     fake = FakeRuns(monkeypatch, stop_at="plain-seed0", stop_with=UserError("data broken: fix it"))
     first = CliRunner().invoke(app, [*args[:-1], "first"])  # refused at the first run: nothing of it is left
     assert first.exit_code == 2 and not (tmp_path / "first").exists()

@@ -98,7 +98,9 @@ def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path)
 
 
 @pytest.mark.parametrize("block, needle", [("[1, 2]", "must be a mapping"), ("{lr0: 0.1}", "distillation keys only"),
-                                           ("{kd_feat: -1}", "kd_feat must be a number >= 0")])
+                                           ("{kd_feat: -1}", "kd_feat must be a number >= 0"),
+                                           ("false", "must be a mapping .* got False"),  # were read as no block,
+                                           ("0", "must be a mapping .* got 0"), ("''", "must be a mapping")])  # silently
 @pytest.mark.parametrize("student", ["yolo26n.yaml", "best.pt"])
 def test_a_bad_trained_student_block(tmp_path, block, needle, student):
     """Refused whichever student the run has: a bad block must not wait for the first .pt run to fail."""
@@ -420,3 +422,11 @@ def test_a_whole_number_written_as_a_float_is_that_number(tmp_path, given):
     assert {k: (args[k], type(args[k])) for k in settings} == {
         "epochs": (2, int), "imgsz": (64, int), "batch": (8, int), "patience": (3, int), "lr0": (1.0, float)}
     assert resolve(None, batch=0.7, epochs=2.5)[1] == {**resolve(None)[1], "batch": 0.7, "epochs": 2.5}
+
+
+def test_a_recipe_key_that_is_no_name_is_one_line(tmp_path):
+    """'1: 2' in a recipe was a TypeError traceback (its keys sorted with the names)."""
+    f = tmp_path / "keys.yaml"
+    f.write_text("1: 2\nkd_cls: 1\n")
+    with pytest.raises(UserError, match="^unknown setting.s. 1: use a distillation key"):
+        resolve(f, student="yolo26n.yaml")

@@ -195,7 +195,7 @@ def check_workers(workers: Any) -> None:
 def check_args(args: dict[str, Any], stride: int) -> None:
     """Ultralytics would silently round or reject these later; say so now."""
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
-    if not isinstance(epochs, int) or epochs < 1:
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:  # epochs: true trained 1 epoch
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs!r}")
     if isinstance(args.get("seed"), int):
         check_seed(args["seed"])

@@ -29,7 +29,8 @@ from rich.markup import escape
 
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space)
-from .plans import RUN_RECORD, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice, run_plan
+from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice,
+                    run_plan)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
@@ -353,8 +354,10 @@ def compare(
     plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict(), images) for s, m in jobs}
     runs = []
     # the input files, checked before each run: Ultralytics' constructor met a data yaml deleted meanwhile with a
-    # traceback (a named dataset, coco8.yaml, is no file)
-    files = [Path(str(p)) for p in (ours["teacher"], ours["data"]) if Path(str(p)).is_file()]
+    # traceback, and ours read a --config edited meanwhile (its settings not the others', its record the first's);
+    # a named dataset or recipe (coco8.yaml, logits) is no file
+    files = {Path(str(p)): file_stamp(p) for p in (ours["teacher"], ours["data"], config)
+             if p is not None and Path(str(p)).is_file()}
     try:
         teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
         for i, (seed, method) in enumerate(jobs, 1):
@@ -363,6 +366,9 @@ def compare(
             run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
             if run is None and (gone := next((f for f in files if not f.is_file()), None)):
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(gone))
+            if run is None and (edited := next((f for f, was in files.items() if file_stamp(f) != was), None)):
+                raise UserError(f"{edited} changed while the comparison ran, and every method trains with the same "
+                                "inputs: put it back as it was, or compare anew")
             if run is None:
                 if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
                     console.print(f"[yellow]{step} {method} seed {seed} finished earlier ({escape(changes)}): "

@@ -171,7 +171,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
 
 def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]:
     """Pop a recipe's `trained_student:` block: distillation keys only, as a mapping."""
-    block = recipe.pop(TRAINED_STUDENT, None) or {}
+    block = recipe.pop(TRAINED_STUDENT, None)
+    block = {} if block is None else block  # false, 0 and '' were read as no block, silently
     if not isinstance(block, dict):
         raise UserError(f"{TRAINED_STUDENT} in {source} must be a mapping of distillation keys, e.g. "
                         f"{{kd_feat: 1.0}}, got {block!r}")
@@ -186,7 +187,8 @@ def check_known(settings: dict[str, Any]) -> None:
     from ultralytics.utils import DEFAULT_CFG_KEYS
 
     distill_keys = set(DistillConfig.keys())
-    unknown = sorted(k for k in settings if k not in distill_keys and k not in DEFAULT_CFG_KEYS)
+    unknown = sorted(str(k) for k in settings if k not in distill_keys and k not in DEFAULT_CFG_KEYS)  # 1: 2 was a
+    # TypeError traceback (sorting a number with names)
     if unknown:
         raise UserError(
             f"unknown setting(s) {', '.join(unknown)}: use a distillation key ({', '.join(sorted(distill_keys))}) "
