@@ -128,6 +128,20 @@ def assert_one_line_error(result, *needles: str) -> str:
     return flat
 
 
+def swallowing_a_press(fn):
+    """`fn`, after a Ctrl-C that Ultralytics' @TryExcept swallows (its check_requirements as ONNX Runtime loads)."""
+    import signal
+
+    from ultralytics.utils import TryExcept
+
+    def pressed(*args, **kwargs):
+        with TryExcept(verbose=False):
+            signal.raise_signal(signal.SIGINT)
+        return fn(*args, **kwargs)
+
+    return pressed
+
+
 def unusable_val_split(data: Path, folder: Path) -> Path:
     """A copy of the dataset `data` whose every val label has a negative class id: its yaml resolves and its images
     read, and only Ultralytics' loader refuses the split ('No valid images found')."""

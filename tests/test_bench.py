@@ -628,20 +628,11 @@ def test_a_ctrl_c_that_ultralytics_swallows_still_stops_bench(run, learnable_dat
                                                               python_sigint):
     """Ultralytics' check_requirements (run as an ONNX model loads) is wrapped in @TryExcept, which swallows a
     Ctrl-C: bench timed on and wrote its record, exit 0."""
-    import signal
-
     from yolodistill import bench as bench_module
 
-    real = bench_module.check_loads
+    from .conftest import swallowing_a_press
 
-    def swallowed(*a, **k):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:  # as @TryExcept does
-            pass
-        return real(*a, **k)
-
-    monkeypatch.setattr(bench_module, "check_loads", swallowed)
+    monkeypatch.setattr(bench_module, "check_loads", swallowing_a_press(bench_module.check_loads))
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(app, ["bench", str(weights_of(run) / "best.pt"), "--data", str(learnable_data),
                                       "--json", str(out), "--warmup", "0", "--runs", "2"])

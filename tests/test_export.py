@@ -20,7 +20,7 @@ from yolodistill import export as ex
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 
-from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint, unusable_val_split
+from .conftest import TRAINED_IMGSZ, assert_one_line_error, save_checkpoint, swallowing_a_press, unusable_val_split
 
 
 @pytest.fixture
@@ -322,16 +322,7 @@ def test_a_ctrl_c_that_ultralytics_swallows_still_stops_the_export(weights, expo
                                                                     python_sigint):
     """Ultralytics' check_requirements (run as the parity check loads ONNX Runtime) is wrapped in @TryExcept, which
     swallows a Ctrl-C: export carried on, replaced the earlier export and exited 0."""
-    real = ex.check_parity
-
-    def swallowed(*a, **k):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:  # as @TryExcept does
-            pass
-        return real(*a, **k)
-
-    monkeypatch.setattr(ex, "check_parity", swallowed)
+    monkeypatch.setattr(ex, "check_parity", swallowing_a_press(ex.check_parity))
     before = (exported.read_bytes(), exported.stat().st_ino)
     result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--data", str(synth_data)])
     assert result.exit_code == 130 and "Interrupted. Nothing was exported" in " ".join(result.output.split()), \

@@ -160,15 +160,21 @@ def plain_word(key: str, value: Any) -> bool:
     return isinstance(value, str) and value == value.strip() and read_word(key, value) == value
 
 
+def drop_untrained(save_dir: Path, existed: bool) -> bool:
+    """Remove a comparison's new folder where no run wrote weights in it, as train removes a run stopped before its
+    first batch (an error or a Ctrl-C): the same command then starts again. Whether it was removed."""
+    gone = not existed and not any(save_dir.glob("*/weights/*"))
+    if gone:
+        shutil.rmtree(save_dir, ignore_errors=True)
+    return gone
+
+
 def recorded_images(run_dir: str | Path) -> dict[str, Any]:
     """The images a run of ours trained on, as its distill.yaml records them; empty where it does not read."""
-    import yaml
+    from .resume import read_record
 
-    try:
-        doc = yaml.safe_load((Path(run_dir) / "distill.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return {}
-    return doc.get("images") or {} if isinstance(doc, dict) and isinstance(doc.get("images"), dict) else {}
+    images = (read_record(Path(run_dir) / "distill.yaml") or {}).get("images")
+    return images if isinstance(images, dict) else {}
 
 
 def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Path) -> dict[str, Any]:
@@ -383,9 +389,7 @@ def compare(
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)
     except (UserError, OSError) as e:  # found once runs began: Ultralytics' batch-of-one refusal, a full disk, an
-        gone = not existed and not any(save_dir.glob("*/weights/*"))  # input deleted while it ran
-        if gone:  # nothing trained: the new folder goes, as train's
-            shutil.rmtree(save_dir, ignore_errors=True)
+        gone = drop_untrained(save_dir, existed)  # input deleted while it ran
         finished = finished_runs(save_dir, plans)
         if isinstance(e, DiskFull) or (not isinstance(e, UserError) and disk_full(e) is not None):  # DiskFull: ours'
             raise out_of_space(save_dir, then=f"continue with ({finished} of {len(jobs)} runs finished, kept by "
@@ -398,9 +402,7 @@ def compare(
             raise e from None
         raise UserError(f"{e}. {rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)}") from None
     except KeyboardInterrupt:
-        gone = not existed and not any(save_dir.glob("*/weights/*"))
-        if gone:  # stopped before any run wrote weights: as an error's, the new folder goes
-            shutil.rmtree(save_dir, ignore_errors=True)
+        gone = drop_untrained(save_dir, existed)
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None
 
     summary, notes = summarize(runs, teacher_metrics["map50_95"])

@@ -124,11 +124,8 @@ def started_args(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
 def own_record(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
     """The run's distill.yaml, as started_args finds it: also where its student started, which a resumed trainer
     cannot tell (weight selection that matched no layer is `random`)."""
-    try:
-        doc = yaml.safe_load((run_folder(last) / "distill.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return {}
-    args = doc.get("train_args") if isinstance(doc, dict) else None
+    doc = read_record(run_folder(last) / "distill.yaml") or {}
+    args = doc.get("train_args")
     return doc if isinstance(args, dict) and of_run(args, run_args) else {}
 
 
@@ -210,13 +207,19 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
                         "a folder of its own to resume from it there")
 
 
-def record_args(record: Path) -> dict[str, Any] | None:
-    """The train args an args.yaml holds, or a run's distill.yaml (its train_args); None where there are none."""
+def read_record(record: Path) -> dict[str, Any] | None:
+    """A run's record (args.yaml, distill.yaml) as a mapping; None where it does not read or is no mapping."""
     try:
-        doc = yaml.safe_load(record.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(Path(record).read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
         return None
-    doc = doc.get("train_args") if isinstance(doc, dict) and record.name == "distill.yaml" else doc
+    return doc if isinstance(doc, dict) else None
+
+
+def record_args(record: Path) -> dict[str, Any] | None:
+    """The train args an args.yaml holds, or a run's distill.yaml (its train_args); None where there are none."""
+    doc = read_record(record)
+    doc = doc.get("train_args") if doc is not None and record.name == "distill.yaml" else doc
     return doc if isinstance(doc, dict) else None
 
 
