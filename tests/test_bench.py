@@ -208,6 +208,10 @@ def test_newest_best_looks_through_linked_run_folders(tmp_path):
     (tmp_path / "runs" / "distill" / "new").symlink_to(newer.parent.parent, target_is_directory=True)
     (tmp_path / "runs" / "distill" / "up").symlink_to(tmp_path / "runs", target_is_directory=True)
     assert bn.newest_best(tmp_path / "runs") == tmp_path / "runs" / "distill" / "new" / "weights" / "best.pt"
+    detect = tmp_path / "runs" / "detect" / "newest" / "weights" / "best.pt"  # through 'up': runs/detect's newer
+    detect.parent.mkdir(parents=True)  # best.pt was benched as runs/distill's newest
+    detect.touch()
+    assert bn.newest_best(tmp_path / "runs") == tmp_path / "runs" / "distill" / "new" / "weights" / "best.pt"
 
 
 def test_source_checkpoint_of_each_export_name(tmp_path):

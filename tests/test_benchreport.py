@@ -159,3 +159,12 @@ def test_an_earlier_record_names_the_machine_that_made_it(tmp_path):
         assert describe_bench(out).startswith(f"2 rows, on {machine}, written 20")
     out.write_text("[]")
     assert describe_bench(out).startswith("0 rows, on Orin")
+
+
+def test_bench_md_says_what_its_units_and_its_map_are():
+    """Its GFLOPs are one image's beside a latency per batch, its sizes MB of a million bytes (Ultralytics' file_size,
+    MiB, was labelled MB), and a .pt reads differently in yolo val for its padded batches, not aspect ratio alone."""
+    row = {**table_row("student", "pt", 64), "batch": 4, "device": "cpu", "params": 1, "flops_g": 0.05}
+    text = " ".join(markdown_text([row], {"cpu": "Xeon"}).split())
+    assert "per batch of 4 images" in text and "GFLOPs per image at its imgsz" in text and "MB of 10^6 bytes" in text
+    assert "pad each batch by half a stride" in text

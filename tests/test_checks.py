@@ -627,10 +627,25 @@ def test_a_list_split_with_some_files_gone_trains(tmp_path):
     the rest."""
     data = small_data(tmp_path)
     raw = yaml.safe_load(data.read_text())
-    listed = sorted(str(p.relative_to(data.parent)) for p in (data.parent / "images" / "train").iterdir())
-    (data.parent / "train.txt").write_text("\n".join([*listed, "images/train/gone.png"]) + "\n")
+    listed = sorted(f"./{p.relative_to(data.parent)}" for p in (data.parent / "images" / "train").iterdir())
+    (data.parent / "train.txt").write_text("\n".join([*listed, "./images/train/gone.png"]) + "\n")
     data.write_text(yaml.safe_dump({**raw, "train": "train.txt"}))
     assert check_data(data)["train"].endswith("train.txt")
+
+
+def test_a_list_of_lines_relative_to_its_own_folder_is_refused_saying_why(tmp_path, monkeypatch):
+    """Ultralytics reads a line without './' from the working folder: such a list passed the checks (they found its
+    images from the list's folder), then Ultralytics' loader found none, and the line said only "No valid images"."""
+    data = small_data(tmp_path)
+    raw = yaml.safe_load(data.read_text())
+    listed = sorted(str(p.relative_to(data.parent)) for p in (data.parent / "images" / "train").iterdir())
+    (data.parent / "train.txt").write_text("\n".join(listed) + "\n")
+    data.write_text(yaml.safe_dump({**raw, "train": "train.txt"}))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"its train list .* names 'images/train/.*', which Ultralytics reads from the "
+                                        r"working folder .*: start each line with './'") as e:
+        check_data(data)
+    assert "\n" not in str(e.value)
 
 
 def test_train_batch_edges():
@@ -643,6 +658,20 @@ def test_train_batch_edges():
     for batch in (0, -2, 1.0, 0.0, True):
         with pytest.raises(UserError, match=f"got {batch!r}$"):
             check_train_batch(batch)
+
+
+def test_autobatch_on_several_gpus_is_refused_before_any_work():
+    """Ultralytics refuses AutoBatch under DDP with a ValueError traceback once the run folder exists."""
+    from yolodistill.checks import check_train_batch, gpu_count
+
+    assert [gpu_count(d) for d in (None, "", "cpu", "0", "cuda:0", "0,1", [0, 1], "0,1,2,3", "mps")] == \
+        [0, 0, 0, 1, 1, 2, 2, 4, 0]
+    for batch, device in ((-1, "0"), (0.7, "0"), (16, "0,1"), (-1, "cpu"), (-1, None)):
+        check_train_batch(batch, device)
+    for batch, device in ((-1, "0,1"), (0.7, [0, 1])):
+        with pytest.raises(UserError, match=f"--batch {batch} \\(AutoBatch\\) runs on one GPU, and --device .* "
+                                            "names 2: pass a whole batch, e.g. --batch 16"):
+            check_train_batch(batch, device)
 
 
 def test_optimizer_names_match_in_any_case():
@@ -743,3 +772,20 @@ def test_a_rate_the_default_optimizer_ignores_is_a_warning(teacher26, synth_data
         warned = [m for m in logged if "optimizer=auto" in m]
         assert warned == ([] if said is None else [m for m in logged if said in m])
         assert said is None or any(said in m for m in logged), logged
+
+
+def test_split_refusals_takes_the_loader_s_words_only_from_the_loader(synth_data):
+    """A file gone mid-run ('... does not exist') read as a data problem, with data convert's advice; the same words
+    from Ultralytics' dataset builder are one."""
+    from ultralytics.data.base import BaseDataset
+
+    from yolodistill.checks import split_refusals
+
+    with pytest.raises(FileNotFoundError, match="teacher.pt does not exist"):
+        with split_refusals(synth_data):
+            raise FileNotFoundError("teacher.pt does not exist")
+    with pytest.raises(UserError, match="Error loading data from .*gone; check and clean it with: yolodistill data convert"):
+        with split_refusals(synth_data):
+            dataset = BaseDataset.__new__(BaseDataset)
+            dataset.prefix = ""
+            dataset.get_img_files(str(Path(synth_data).parent / "gone"))

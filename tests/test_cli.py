@@ -249,6 +249,17 @@ def test_info_lists_versions_and_format_support():
     assert ("computes fp32 and fp16 models in bf16 on this CPU by default" in here_column(result.output)) == bf16
 
 
+def test_info_in_a_narrow_terminal_cuts_nothing_and_names_torch_s_build():
+    """At 60 columns the install command it recommends was cut to 'yolodistill[openvin…'; its torch version was
+    the package's (2.14.1), compare.json's the build's (2.14.1+cu130), on which the gpu line depends."""
+    import torch
+
+    result = CliRunner().invoke(app, ["info"], terminal_width=60)
+    assert result.exit_code == 0 and "…" not in result.output, result.output
+    assert "yolodistill[openvino]" in result.output
+    assert f"│ {torch.__version__} " in result.output
+
+
 def test_version_is_printed_alone_and_exits_0():
     """`yolodistill --version`, as pip shows it; it was 'No such option', status 2."""
     result = CliRunner().invoke(app, ["--version"])

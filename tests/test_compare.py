@@ -195,6 +195,7 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"seeds": "0,0"}, "repeats a seed"),
         ({"seeds": "0,x"}, "whole numbers"),
         ({"seeds": None}, "whole numbers"),  # from Python: a TypeError
+        ({"seeds": b"0"}, "whole numbers"),  # trained seed 48
         ({"data": {"train": "images"}}, "data must be the path of a dataset .yaml, got a dict"),
         ({"seeds": (-1,)}, "between 0 and 4294967295"),
         ({"seeds": "4294967296"}, "between 0 and 4294967295"),  # NumPy's traceback, after the teacher's val
@@ -208,6 +209,10 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         # ours' recipe is checked before plain and builtin train, not after them
         ({"kd_cls": 0, "kd_box": 0, "kd_feat": 0, "init_from_teacher": False}, "never be used"),
         ({"kd_prefit": 3, "kd_feat": 0}, "kd_prefit"),
+        ({"kd_cls": 0, "kd_box": 0, "kd_schedule": "constant"}, "kd_schedule constant changes nothing here"),
+        # AutoBatch picks ours' batch by the teacher's memory too: the methods would train at different batches
+        ({"batch": -1}, "--batch -1 \\(AutoBatch\\) picks each method's batch"),
+        ({"batch": 0.7}, "a comparison trains every method at one: pass a whole batch"),
         ({"unlabeled": ["no-such-footage"]}, "does not exist"),
         # distillation flags set ours alone: with ours left out they changed nothing, silently
         ({"methods": "plain,builtin", "kd_cls": 2}, "--kd-cls sets ours, which --methods plain,builtin leaves out"),

@@ -171,6 +171,16 @@ def test_a_bad_value_from_config_is_named_as_the_file_s_key(command, teacher26, 
     config.write_text("data: elsewhere.yaml\n")  # a key=value word's refusal, for a key the file set
     assert_one_line_error(CliRunner().invoke(app, base), f"data: elsewhere.yaml in {config} would be replaced: --data "
                           "sets it; use --data instead")
+    from yolodistill.compare import compare  # from Python too, where the key was named as a flag no caller passed
+    from yolodistill.train import train
+
+    config.write_text("epochs: 0\n")
+    given = dict(teacher=teacher26, student="yolo26n.yaml", data=synth_data, config=config, imgsz=64,
+                 project=tmp_path / "runs")
+    with pytest.raises(UserError, match=f"^epochs in {re.escape(str(config))} must be a whole number >= 1, got 0$"):
+        {"train": train, "compare": compare}[command](**given)
+    with pytest.raises(UserError, match="^--epochs must be a whole number >= 1, got -1$"):
+        {"train": train, "compare": compare}[command](**given, epochs=-1)
     assert not (tmp_path / "runs").exists()
 
 

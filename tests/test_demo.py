@@ -167,3 +167,22 @@ def test_closing_table_rounds_scores_and_shows_paths_with_brackets(tmp_path):
     demo_module.show([{"model": "teacher", "mAP50-95": 0.123456}], {"summary": folder / "demo.md"}, console)
     text = console.export_text()
     assert "0.123" in text and "0.1234" not in text and str(folder / "demo.md") in text
+
+
+def test_a_refusal_inside_the_demo_s_comparison_advises_the_demo(tmp_path, monkeypatch):
+    """A refusal found once the demo's comparison trained (an input deleted, a full disk) ended with "continue with:
+    yolodistill compare ... --exist-ok", a command that does not continue the demo."""
+    from yolodistill.compare import advised
+    from yolodistill.plans import rerun_advice
+
+    def refused(out, quick, device, threads, console, made):
+        made.append(tmp_path / "demo")
+        advice = rerun_advice(1, 2, tmp_path / "demo" / "compare", False, "yolodistill compare --seeds 0", fix=True)
+        raise advised(UserError(f"teacher.pt is gone. {advice}"), advice)
+
+    monkeypatch.setattr(demo_module, "run_demo", refused)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--quick"], terminal_width=300)
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--exist-ok" not in flat and "compare --seeds" not in flat, flat
+    assert f"Error: teacher.pt is gone. What the demo wrote so far is in {tmp_path / 'demo'}; yolodistill demo " \
+           "starts again in a new folder" in flat, flat

@@ -235,3 +235,20 @@ def test_an_input_batch_that_cannot_fit_in_memory_is_refused(monkeypatch):
         with pytest.raises(UserError, match=rf"--batch {batch} at --imgsz {imgsz} needs .* GB for its input alone .* "
                                             r"this machine has 8 GB free .*: use a smaller --batch or --imgsz"):
             check_input_size(batch, imgsz)
+
+
+def test_numpy_scalars_reach_a_public_function_as_python_numbers():
+    """A sweep's np.float64 passed some checks and failed others ('--epochs must be a whole number, got
+    np.int64(1)'), or reached yaml and Ultralytics' checks, which refuse it, once a run folder existed."""
+    import numpy as np
+
+    from yolodistill.errors import python_values
+
+    @python_values
+    def seen(*args, **kwargs):
+        return args, kwargs
+
+    args, kwargs = seen(np.int64(3), [np.float32(0.5), "a"], batch=np.int64(8), ok=np.bool_(True), arr=np.ones(2))
+    assert args == (3, [0.5, "a"]) and type(args[0]) is int and type(args[1][0]) is float
+    assert kwargs["batch"] == 8 and type(kwargs["batch"]) is int and kwargs["ok"] is True
+    assert isinstance(kwargs["arr"], np.ndarray)  # an array is no scalar: left for the checks to name

@@ -98,3 +98,31 @@ def test_a_temperature_or_ring_that_acts_on_nothing_is_refused():
                            ("best.pt", {}), ("best.pt", {"kd_box_ring": 0.0})):  # 0, positives only: the gate's own
         distill, args = resolve(None, student=student, **words)
         check_recipe(distill, student, args)
+
+
+@pytest.mark.parametrize("student, words, refused", [
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_schedule": "constant"}, "kd_schedule constant .* every "
+     "distillation weight .* is 0: drop --kd-schedule"),
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_balance": "auto"}, "kd_balance auto"),
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_warmup": 3.0}, "kd_warmup 3"),
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_gate": True}, "kd_gate true"),
+    ("yolo26n.yaml", {"feat_loss": "mgd"}, "feat_loss mgd changes nothing here: kd_feat is 0: drop --feat-loss"),
+    ("yolo26n.yaml", {"cwd_tau": 4.0}, "cwd_tau 4.0 .* kd_feat is 0: drop cwd_tau from the --config recipe$"),
+    ("yolo26n.yaml", {"kd_feat": 1.0, "feat_loss": "l2", "mgd_mask_ratio": 0.3}, "mgd_mask_ratio 0.3 .* feat_loss is "
+     "l2"),
+    ("yolo26n.yaml", {"kd_schedule": "constant", "kd_final": 0.5}, "kd_final 0.5 .* kd_schedule is constant"),
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0}, None),  # the teacher start alone, and LAD
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_one2one": True}, None),  # LAD on the one-to-one assigner too
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_schedule": "cosine"}, None),  # the default, spelt out
+    ("yolo26n.yaml", {"kd_feat": 1.0, "feat_loss": "mgd", "mgd_mask_ratio": 0.3}, None),
+    ("yolo26n.yaml", {"kd_schedule": "linear", "kd_final": 0.5}, None),
+    ("best.pt", {"kd_cls": 0, "kd_box": 0, "unlabeled": ["foot"], "unlabeled_mode": "pseudo"}, None),  # the
+])  # trained_student block's kd_gate is its default, not a setting given
+def test_a_setting_that_shapes_a_term_the_run_lacks_is_refused(student, words, refused):
+    """Settings of a term that is off trained as the default and were recorded in distill.yaml as if in effect."""
+    distill, args = resolve(None, student=student, **words)
+    if refused is None:
+        check_recipe(distill, student, args)
+        return
+    with pytest.raises(UserError, match=refused):
+        check_recipe(distill, student, args)

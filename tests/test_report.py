@@ -210,6 +210,9 @@ def test_compare_table_is_titled_with_what_was_compared():
     console.print(compare_table(rec))
     text = console.export_text()
     assert "yolo26n.yaml from teacher.pt: 3 epochs, seeds 0, 1" in text and "/somewhere" not in text
+    rec["args"]["teacher"] = "/somewhere/runs/detect/yolo26s-bccd/weights/best.pt"  # every trained teacher's name
+    console.print(compare_table(rec))
+    assert "yolo26n.yaml from yolo26s-bccd/best.pt: 3 epochs" in console.export_text()
 
 
 def test_compare_plot_never_shows_negative_map(tmp_path, figures):

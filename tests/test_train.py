@@ -26,9 +26,10 @@ from yolodistill.model import KD_TERMS, KDModel
 from yolodistill.recipe import check_recipe
 from yolodistill.resume import check_resume
 from yolodistill.start import starts_from_teacher
-from yolodistill.train import SETTINGS_ENV, DistillationTrainer, train
+from yolodistill.ddp import SETTINGS_ENV, environment
+from yolodistill.train import DistillationTrainer, train
 
-from .conftest import PYTHON, Interrupt, interrupt_after_first_epoch
+from .conftest import PYTHON, Interrupt, interrupt_after_first_epoch, unusable_val_split
 
 FAST = dict(epochs=1, imgsz=64, batch=8, workers=0, device="cpu", plots=False)
 ALL_TERMS = dict(kd_cls=1.0, kd_box=1.0, kd_feat=1.0)  # every term on (the default recipe leaves features off)
@@ -276,7 +277,8 @@ def test_ultralytics_dis_weight_is_refused_as_train_never_reads_it(teacher26, sy
     while compare's builtin method uses it."""
     (recipe := tmp_path / "rec.yaml").write_text("dis: 3.0\n")
     kwargs = {"dis": 3.0} if given == "word" else {"config": recipe}
-    with pytest.raises(UserError, match=r"dis=3.0 weighs Ultralytics' built-in distiller.*--kd-cls, --kd-box"):
+    named = "dis=3.0" if given == "word" else f"dis: 3.0 in {re.escape(str(recipe))}"  # the file's key, as the CLI
+    with pytest.raises(UserError, match=rf"^{named} weighs Ultralytics' built-in distiller.*--kd-cls, --kd-box"):
         train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="dis", **FAST, **kwargs)
     assert not (tmp_path / "dis").exists()
 
@@ -508,6 +510,66 @@ def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, syn
     assert SETTINGS_ENV not in os.environ  # a later trainer in this process would take them for its own
 
 
+def test_numpy_values_from_a_sweep_train(teacher26, synth_data, tmp_path):
+    """np.float64 passed the checks, then yaml refused it writing distill.yaml: a traceback, the run folder left."""
+    import numpy as np
+
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="np", kd_cls=np.float64(0.5),
+                   **{**FAST, "epochs": np.int64(1), "lr0": np.float64(0.02), "optimizer": "SGD"})
+    assert yaml.safe_load((result.save_dir / "distill.yaml").read_text())["distill"]["kd_cls"] == 0.5
+    assert yaml.safe_load((result.save_dir / "args.yaml").read_text())["lr0"] == 0.02 and result.best.is_file()
+
+
+def emulated_ddp(monkeypatch) -> list[list[str]]:
+    """Several GPUs on this machine: the trainer takes Ultralytics' DDP branch (what --device 0,1 sets there), and its
+    launch of torch.distributed.run runs the generated entry file once, as rank 0 of a one-process gloo group."""
+    import ultralytics.engine.trainer as engine
+
+    launched, train_, real_run = [], DistillationTrainer.train, subprocess.run  # engine.subprocess is subprocess
+
+    def as_ddp(self):
+        self.ddp, self.world_size = True, 2
+        return train_(self)
+
+    def run(cmd, check):
+        launched.append(cmd)
+        group = ("import sys, torch.distributed as dist; dist.init_process_group('gloo', init_method='tcp://127.0.0.1:"
+                 f"{cmd[cmd.index('--master_port') + 1]}', rank=0, world_size=1); "
+                 "import ultralytics.engine.validator as v; v.RANK = -1; "  # its device: the args', not a CUDA rank's
+                 "exec(open(sys.argv[1]).read(), {'__name__': '__main__'})")
+        return real_run([sys.executable, "-c", group, cmd[-1]], check=check, timeout=600,
+                        env={**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"})
+
+    monkeypatch.setattr(DistillationTrainer, "train", as_ddp)
+    monkeypatch.setattr(engine.subprocess, "run", run)
+    return launched
+
+
+def test_a_ddp_run_keeps_the_exist_ok_folder_and_returns_its_metrics(teacher26, synth_data, tmp_path, monkeypatch):
+    """Ultralytics' DDP launch removed the run folder whole: --exist-ok's files were lost (with --name ., the
+    project), where one device keeps them. Its launching process gets no metrics: train() returned {}."""
+    from yolodistill.resume import best_epoch_metrics
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "NOTES.txt").write_text("mine")
+    launched = emulated_ddp(monkeypatch)
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", exist_ok=True, **FAST)
+    assert len(launched) == 1 and (tmp_path / "run" / "NOTES.txt").read_text() == "mine"
+    assert result.best.is_file() and result.metrics == best_epoch_metrics(tmp_path / "run" / "results.csv")
+    assert result.metrics["metrics/mAP50-95(B)"] >= 0 and SETTINGS_ENV not in os.environ
+    assert "YOLODISTILL_REFUSAL" not in os.environ and not list((tmp_path / "run").glob(".ddp-refusal"))
+
+
+def test_a_refusal_a_ddp_worker_finds_is_one_line_and_leaves_no_run(teacher26, synth_data, tmp_path, monkeypatch):
+    """A split only Ultralytics' loader refuses is found in the workers: two tracebacks (the worker's UserError,
+    then the launch's CalledProcessError), exit 1 and the run folder left, where one device says one line."""
+    data = unusable_val_split(synth_data, tmp_path / "mine")
+    launched = emulated_ddp(monkeypatch)
+    with pytest.raises(UserError, match="No valid images found.*data convert") as e:
+        train(teacher26, "yolo26n.yaml", data, project=tmp_path, name="run", **FAST)
+    assert len(launched) == 1 and "\n" not in str(e.value) and not (tmp_path / "run").exists()
+
+
 PORTABLE_CHECK = """
 import sys
 sys.modules["yolodistill"] = None  # yolodistill is not installed here: any reference to it fails to import
@@ -633,7 +695,7 @@ def test_ddp_entry_rebuilds_identical_configuration(teacher26, synth_data, tmp_p
                  "'data': trainer.args.data}))")
         probe_file = tmp_path / "entry.py"
         probe_file.write_text(script.replace("trainer.train()", probe))
-        env = {**os.environ, **trainer.ddp_environment()}
+        env = {**os.environ, **environment(trainer.distill)}
         out = subprocess.run([sys.executable, str(probe_file)], capture_output=True, text=True, env=env, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]
         line = next(x for x in out.stdout.splitlines() if x.startswith("ROUNDTRIP="))

@@ -14,7 +14,7 @@ import torch
 import yaml
 from ultralytics.nn.tasks import load_checkpoint
 
-from yolodistill.config import DistillConfig
+from yolodistill.config import DistillConfig, resolve
 from yolodistill.errors import UserError
 from yolodistill.model import KD_TERMS, UNLABELED_TERMS, KDModel, head_branches
 from yolodistill.train import train
@@ -371,8 +371,9 @@ def test_batch_one_and_pseudo_mode_without_weights(footage):
         check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 2, "device": "0,1"})
     check_recipe(DistillConfig(unlabeled=[str(footage)]), "yolo26n.yaml", {"batch": 4, "device": "0,1"})
     off = dict(kd_cls=0.0, kd_box=0.0, kd_feat=0.0, init_from_teacher=False)
-    for mode in ("pseudo", "both"):
-        check_recipe(DistillConfig(unlabeled=[str(footage)], unlabeled_mode=mode, **off), "yolo26n.pt", {"batch": 4})
+    for mode in ("pseudo", "both"):  # the recipe a .pt student gets (its trained_student block)
+        distill, _ = resolve(None, student="yolo26n.pt", unlabeled=[str(footage)], unlabeled_mode=mode, **off)
+        check_recipe(distill, "yolo26n.pt", {"batch": 4})
     with pytest.raises(UserError, match="in soft mode"):
         check_recipe(DistillConfig(unlabeled=[str(footage)], **off), "yolo26n.pt", {"batch": 4})
 

@@ -402,3 +402,14 @@ def test_a_swallowed_ctrl_c_stops_where_it_is_asked_and_at_the_end(python_sigint
     with remembered_interrupt() as pressed:  # nothing pressed: nothing raised
         pass
     assert pressed == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sizes_are_megabytes_of_a_million_bytes(tmp_path):
+    """Ultralytics' file_size is MiB: a 9 627 901-byte ONNX file showed as 9.2 'MB'."""
+    from yolodistill.utils import megabytes
+
+    (tmp_path / "m.onnx").write_bytes(b"\0" * 2_500_000)
+    (tmp_path / "ov").mkdir()
+    (tmp_path / "ov" / "m.bin").write_bytes(b"\0" * 1_000_000)
+    (tmp_path / "ov" / "m.xml").write_bytes(b"\0" * 500_000)
+    assert megabytes(tmp_path / "m.onnx") == 2.5 and megabytes(tmp_path / "ov") == 1.5

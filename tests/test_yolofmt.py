@@ -140,6 +140,19 @@ def test_split_folders_are_the_published_split(tmp_path, with_yaml):
     assert yaml.safe_load(s.data_yaml.read_text())["test"] == "images/test"
 
 
+def test_a_roboflow_export_without_its_test_folder_converts(tmp_path):
+    """Roboflow writes 'test:' into every export's yaml, also one made without a test split: "fix the path" was the
+    wrong advice for a line nothing needed."""
+    import shutil
+
+    root = roboflow(tmp_path / "rf", True)
+    shutil.rmtree(root / "test")
+    s = convert(root / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2} and "published" in s.split
+    assert "test '" in (tmp_path / "out" / "issues.txt").read_text() and "left out" in (
+        tmp_path / "out" / "issues.txt").read_text()
+
+
 def test_val_that_is_train_gets_a_new_split(tmp_path):
     src = tmp_path / "ds"
     for i in range(4):
@@ -158,6 +171,7 @@ def test_val_that_is_train_gets_a_new_split(tmp_path):
     ({"train": "images", "names": {0: "a", 2: "c"}}, "without gaps"),
     ({"train": 5, "val": "images", "names": ["a"]}, "must be a path or a list of paths"),
     ({"path": 3, "train": "images", "names": ["a"]}, "'path:' must be a folder"),
+    ({"train": "images", "nc": 5, "names": ["a", "b", "c"]}, "has 3 names but 'nc: 5': make them agree"),
 ])
 def test_broken_yaml(tmp_path, content, needle):
     (tmp_path / "ds" / "images").mkdir(parents=True)

@@ -66,7 +66,7 @@ def describe_export(path: Path) -> str:
     """An existing export in a few words (precision, size, date), for the line that says it is being replaced."""
     import datetime
 
-    from ultralytics.utils.files import file_size
+    from .utils import megabytes
 
     meta = export_metadata(path)
     words = [{8: "int8", 16: "fp16"}.get(export_args(meta).get("quantize"), "fp32")] if meta else []
@@ -74,7 +74,7 @@ def describe_export(path: Path) -> str:
         words.append(f"{max(meta['imgsz'])} px")
     if kind := graph_kind(meta):
         words.append(kind)
-    words.append(f"{file_size(path):.1f} MB")
+    words.append(f"{megabytes(path):.1f} MB")
     when = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     return ", ".join(words) + f", written {when}"
 

@@ -26,7 +26,7 @@ from .checks import check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
-                     check_whole, first_line, is_url, root_cause)
+                    check_whole, first_line, is_url, python_values, root_cause)
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
@@ -277,7 +277,7 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
 
 def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
     """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`."""
-    from ultralytics.utils.files import file_size
+    from .utils import megabytes
 
     backend = open_backend(path, torch_device(opts.device))
     imgsz = bench_imgsz(backend, fmt, path, opts.imgsz)
@@ -292,7 +292,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
-        "throughput_ips": round(batch * runs / sum(times), 2), "size_mb": round(file_size(path), 3),
+        "throughput_ips": round(batch * runs / sum(times), 2), "size_mb": round(megabytes(path), 3),
         "params": params, "flops_g": flops, "map50": round(map50, 4), "map50_95": round(map50_95, 4),
         "head": "raw" if fmt == "pt" else graph_head(export_metadata(path)),
     }
@@ -374,6 +374,7 @@ def provenance() -> dict:
             "yolodistill": __version__}
 
 
+@python_values
 def bench(
     artifacts: list[Path] | None = None,
     data: Path | None = None,

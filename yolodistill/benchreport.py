@@ -85,7 +85,8 @@ def markdown_text(rows: list[dict], env: dict) -> str:
     how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {rows[0]['device']}, "
            f"{env.get('runs', '?')} timed runs after {env.get('warmup', '?')} warm-up; mAP on {env.get('data', '?')}, "
            "square at imgsz as every format takes it (rect=False: a .pt's results.csv and yolo val batch by aspect "
-           "ratio, so they can read differently)")
+           "ratio and pad each batch by half a stride, so they can read differently); GFLOPs per image at its imgsz; "
+           "MB of 10^6 bytes")
     made = ", ".join(f"{k} {env[k]}" for k in ("created", "command") if env.get(k))
     notes = [f"- {n}" for n in head_notes(rows)]
     return "\n".join([f"# Benchmark on {where}", "", how + ".", *([made] if made else []), "", *lines, "",

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .data import has_labels, split_images
+from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
                      check_seed, check_whole, check_writable, first_line, is_url, require_file)
 from .devices import check_device
@@ -39,10 +39,21 @@ LOADER_ERRORS = (RuntimeError, ValueError, FileNotFoundError)  # what Ultralytic
 
 def unusable_split(e: Exception, data: str | Path) -> UserError | None:
     """Ultralytics' dataset loader stopping on a split it cannot use (every image corrupt, every label beyond the
-    names), as one line with the command that checks the data; None for any other error."""
-    if not any(m in str(e) for m in LOADER_FAILURES):
+    names), as one line with the command that checks the data; None for any other error, also one that says the same
+    words from outside Ultralytics' data package (a file gone mid-run is not a data problem)."""
+    if not any(m in str(e) for m in LOADER_FAILURES) or not raised_in_loader(e):
         return None
     return UserError(f"data '{data}': {first_line(e).rstrip('.')}; {convert_hint(data)}")
+
+
+def raised_in_loader(e: BaseException) -> bool:
+    """Whether `e` was raised inside `ultralytics.data`, where the datasets are built."""
+    import ultralytics.data
+
+    tb, package = e.__traceback__, Path(ultralytics.data.__file__).resolve().parent
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(package)
 
 
 @contextmanager
@@ -115,6 +126,10 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
     for src in source if isinstance(source, list) else [source]:
         if not Path(src).exists():
             raise UserError(f"data '{data}': its {split} split names '{src}', which does not exist; fix '{split}:'")
+        if Path(src).is_file() and (line := rescued_line(Path(src), list_lines(Path(src)))):
+            raise UserError(f"data '{data}': its {split} list '{src}' names '{line}', which Ultralytics reads from the "
+                            f"working folder ({Path.cwd()}), not the list's: start each line with './' (or give "
+                            f"whole paths), or {convert_hint(data)}")
     images = split_images(source)
     if not any(p.exists() for p in images):  # a list's files may all be gone
         raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
@@ -174,14 +189,25 @@ def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str
 OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")
 
 
-def check_train_batch(batch: Any) -> None:
+def check_train_batch(batch: Any, device: Any = None) -> None:
     """A training batch: a whole number of images, or AutoBatch's -1 or fraction of GPU memory. Ultralytics takes a
-    float such as 1.5 and fails in its data loader, after the models are built and the run folder made."""
+    float such as 1.5 and fails in its data loader, after the models are built and the run folder made; and refuses
+    AutoBatch on several GPUs with a traceback, once the run folder exists."""
     whole = isinstance(batch, int) and not isinstance(batch, bool) and (batch >= 1 or batch == -1)
     fraction = isinstance(batch, float) and 0 < batch < 1
     if not (whole or fraction):
         raise UserError(f"--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "
                         f"memory such as batch=0.7, got {batch!r}")
+    if (gpus := gpu_count(device)) > 1 and not batch >= 1:
+        raise UserError(f"--batch {batch} (AutoBatch) runs on one GPU, and --device {device} names {gpus}: pass a "
+                        f"whole batch, e.g. --batch {gpus * 8}")
+
+
+def gpu_count(device: Any) -> int:
+    """How many GPUs a --device names (0 for cpu, mps or auto): several train with DDP."""
+    text = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device or "")
+    items = [d for d in text.lower().replace("cuda:", "").split(",") if d.strip()]
+    return 0 if not items or items[0].strip() in ("cpu", "mps", "none", "auto") else len(items)
 
 
 def check_workers(workers: Any) -> None:
@@ -202,7 +228,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     if not isinstance(imgsz, int):
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)
-    check_train_batch(batch)
+    check_train_batch(batch, args.get("device"))
     check_workers(args.get("workers"))
     optimizer = args.get("optimizer")
     if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:

@@ -75,17 +75,6 @@ def interrupted(kept: str = ""):
         raise typer.Exit(code=130) from None
 
 
-@contextlib.contextmanager
-def config_named(settings: dict[str, Any]):
-    """A bad value from --config named as the file's key (config.named_in_config)."""
-    from .config import named_in_config
-
-    try:
-        yield
-    except UserError as e:
-        raise named_in_config(e, settings) from None
-
-
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
     """Flags that were given (not None) plus the key=value words; a setting given both ways is refused."""
     words = extra_words(ctx)
@@ -113,7 +102,7 @@ def train(ctx: typer.Context, **options: Any):
     from .train import train as run_train
 
     settings = merge_overrides(options, ctx)
-    with interrupted(), config_named(settings):  # TrainingInterrupted says how to resume
+    with interrupted():  # TrainingInterrupted says how to resume
         result = run_train(**settings)
     console.print(f"[bold green]Done.[/] Student weights: {escape(str(result.best))}")
     console.print(f"Results: {escape(str(result.save_dir / 'results.csv'))}")
@@ -133,7 +122,7 @@ def compare(ctx: typer.Context, **options: Any):
     from .compare import compare as run_compare
 
     settings = merge_overrides(options, ctx)
-    with interrupted(), config_named(settings):  # CompareInterrupted says what finished and how to go on
+    with interrupted():  # CompareInterrupted says what finished and how to go on
         run_compare(console=console, **settings)
 
 
@@ -317,11 +306,12 @@ def demo(
 @user_errors
 def info():
     """Versions, accelerators, Jetson details, and which export formats this machine can build and run."""
+    from .report import print_whole
     from .sysinfo import info_tables
 
     tables, warnings = info_tables()
     for table in tables:
-        console.print(table)
+        print_whole(console, table)  # a narrow terminal cut the install command it recommends to '…'
     for w in warnings:
         console.print(f"[yellow]Warning:[/] {escape(w)}")
 

@@ -27,8 +27,9 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
+from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
-                     out_of_space)
+                    out_of_space, python_values)
 from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice,
                     run_plan)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
@@ -71,6 +72,8 @@ def split_list(value: str | Iterable[Any]) -> list[str]:
         if len(items) > 1 and "" in items:
             raise ValueError(f"an empty item in {value!r}")
         return [v for v in items if v]
+    if isinstance(value, (bytes, bytearray)):  # b"0" iterated as 48
+        raise TypeError(f"bytes {value!r}")
     items = [value] if isinstance(value, Integral) else list(value)
     return [str(v).strip() for v in items if str(v).strip()]
 
@@ -102,6 +105,13 @@ def parse_methods(methods: str | Iterable[str]) -> list[str]:
     if not names:
         raise UserError(f"no methods: pass some of {', '.join(METHODS)}, e.g. --methods plain,ours")
     return [m for m in METHODS if m in names]
+
+
+def advised(error: UserError, advice: str) -> UserError:
+    """A refusal whose message ends with `advice` (the compare command to continue with), kept apart so that a caller
+    running its own command (the demo) can give its own."""
+    error.advice = advice
+    return error
 
 
 def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
@@ -200,14 +210,6 @@ def epoch_times(results_csv: Path) -> list[float]:
     return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
 
 
-def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
-    """The validation metrics of best.pt's epoch as results.csv logged them: the first row with the highest mAP50-95,
-    Ultralytics' fitness. Under DDP the final validation runs in the workers; the launching process gets none."""
-    with open(results_csv, newline="") as f:
-        best = max(csv.DictReader(f, skipinitialspace=True), key=lambda row: float(row[MAP50_95]))
-    return {k: float(v) for k, v in best.items() if k.startswith(("metrics/", "val/"))}
-
-
 def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]) -> tuple[Path, dict[str, float]]:
     """Train one method at one seed into base['project']/METHOD-seedS; return the folder and the final metrics.
 
@@ -218,7 +220,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
 
     from .checks import split_refusals
     from .strips import whole_strips
-    from .resume import remove_unstarted
+    from .resume import best_epoch_metrics, remove_unstarted
     from .train import train
 
     name = f"{method}-seed{seed}"
@@ -272,6 +274,8 @@ def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]
     }
 
 
+@python_values
+@config_keys_named
 def compare(
     teacher: str | Path | None = None,
     student: str | Path | None = None,
@@ -324,6 +328,10 @@ def compare(
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
     check_dis(args, methods, config, student)
+    if isinstance(batch := args.get("batch"), (int, float)) and not isinstance(batch, bool) and not batch >= 1:
+        raise UserError(f"--batch {batch} (AutoBatch) picks each method's batch by its own memory use (ours' holds "
+                        "the teacher too), and a comparison trains every method at one: pass a whole batch, e.g. "
+                        "--batch 16")
     if config is not None and (own := args.get("seed")) != resolve(None, student=student)[1].get("seed"):  # was left
         raise UserError(f"seed: {own} in {config}: compare trains each method once per --seeds; pass --seeds {own}")
     epochs = args.get("epochs")
@@ -392,15 +400,16 @@ def compare(
         gone = drop_untrained(save_dir, existed)  # input deleted while it ran
         finished = finished_runs(save_dir, plans)
         if isinstance(e, DiskFull) or (not isinstance(e, UserError) and disk_full(e) is not None):  # DiskFull: ours'
-            raise out_of_space(save_dir, then=f"continue with ({finished} of {len(jobs)} runs finished, kept by "
-                               f"it): {command} --exist-ok") from None  # (train's, which says train --resume)
+            then = f"continue with ({finished} of {len(jobs)} runs finished, kept by it): {command} --exist-ok"
+            raise advised(out_of_space(save_dir, then=then), then) from None  # (train's says train --resume)
         if isinstance(e, FileNotFoundError) and e.filename:  # Ultralytics loads builtin's teacher when its run starts
             e = UserError(f"{e.filename} is gone: it was moved or deleted while the comparison ran; put it back")
         if not isinstance(e, UserError):
             raise
         if gone:  # as train's refusal: nothing of the comparison is left
             raise e from None
-        raise UserError(f"{e}. {rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)}") from None
+        advice = rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)
+        raise advised(UserError(f"{e}. {advice}"), advice) from None
     except KeyboardInterrupt:
         gone = drop_untrained(save_dir, existed)
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None

@@ -246,6 +246,23 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     return distill, {k: v for k, v in merged.items() if k not in distill_keys}
 
 
+def config_keys_named(function):
+    """`train` and `compare` name a bad value their `config` file set as the file's key (`named_in_config`), from
+    Python as on the command line: '--epochs must be ...' sent a caller who gave no epochs= looking for one."""
+    import functools
+    import inspect
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except UserError as e:
+            given = inspect.signature(function).bind_partial(*args, **kwargs).arguments
+            raise named_in_config(e, {**given.pop("overrides", {}), **given}) from None
+
+    return wrapper
+
+
 def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
     """An error about a value the --config file set names the file's key, not a flag or key=value word the user
     never typed ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
@@ -258,8 +275,8 @@ def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
     if not config or not m or (m[1] and m[3]):  # '--key ...', 'key=value ...' or 'key ...'
         return error
     key, rest = m[2].replace("-", "_"), text[m.end():]
-    if rest.startswith(f" in {config}"):  # named already ('trained_student in mine.yaml: ...')
-        return error
+    if rest.startswith(f" in {config}") or f" in {config}:" in text:  # named already ('trained_student in
+        return error  # mine.yaml: ...', 'seed: 3 in mine.yaml: ...')
     try:
         layer = read_recipe(config)
     except UserError:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable
+from .errors import (UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable,
+                     python_values)
 from .utils import atomic_write_bytes, atomic_write_text, files_under, staged_splits
 
 
@@ -45,10 +46,7 @@ def split_images(source: str | Path | list) -> list[Path]:
         if src.is_dir():
             files += [p for p in files_under(src) if p.suffix[1:].lower() in IMG_FORMATS]
         elif src.is_file() and src.suffix[1:].lower() not in IMG_FORMATS:  # as Ultralytics reads a list: './x' from
-            try:  # its folder, the rest as they are
-                lines = [x.strip() for x in src.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
-            except (UnicodeDecodeError, OSError):  # no list of paths: no images, which the checks name
-                continue
+            lines = list_lines(src)  # its folder, the rest as they are; no text is no images, which checks name
             files += [listed(src, x) for x in lines if x.rpartition(".")[-1].lower() in IMG_FORMATS]
     return files
 
@@ -65,6 +63,21 @@ def readable_images(paths: list[Path], n: int) -> list[Path]:
         if path.is_file() and imread(str(path)) is not None:
             readable.append(path)
     return readable
+
+
+def list_lines(src: Path) -> list[str]:
+    """The non-blank lines of a split's list file; none where it is no text."""
+    try:
+        return [x.strip() for x in src.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
+    except (UnicodeDecodeError, OSError):
+        return []
+
+
+def rescued_line(listing: Path, lines: list[str]) -> str | None:
+    """The first line of a list that only `listed`'s rescue finds: relative, without './', missing from the working
+    folder but there from the list's. Ultralytics' loader reads it from the working folder and finds nothing."""
+    return next((x for x in lines if not x.startswith("./") and not Path(x).is_absolute() and not Path(x).exists()
+                 and (listing.parent / x).exists()), None)
 
 
 def listed(listing: Path, line: str) -> Path:
@@ -168,6 +181,7 @@ SYNTH_STAGE = ".synth-partial"  # under --out: the images and labels of a synthe
 MAX_SYNTH_IMAGES = 100_000  # a set to try the tool on; far more is a typo
 
 
+@python_values
 def make_synthetic(
     out: str | Path,
     images: int = 64,

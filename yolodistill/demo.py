@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import UserError, check_path
+from .errors import UserError, check_path, python_values
 from .report import print_whole
 from .utils import check_threads, cpu_threads
 
@@ -95,6 +95,7 @@ def summary_rows(bench_rows: list[dict], labels: dict[str, str]) -> list[dict[st
     return rows
 
 
+@python_values
 def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "auto", threads: int | None = None,
          console: Console | None = None) -> DemoResult:
     """Make data, a teacher, a plain and a distilled student, export the student, bench them all.
@@ -113,13 +114,21 @@ def demo(out: str | Path = "runs/demo", quick: bool = False, device: str = "auto
             if made:  # the inner compare's advice to continue it with --exist-ok does not apply to the demo
                 raise DemoInterrupted(made[0]) from None
             raise
+        except UserError as e:  # as a Ctrl-C: a refusal the inner compare advised its own command for
+            if made and getattr(e, "advice", None):
+                e.args = (str(e).replace(e.advice, demo_advice(made[0])),)
+            raise
+
+
+def demo_advice(save_dir: Path) -> str:
+    return f"What the demo wrote so far is in {save_dir}; yolodistill demo starts again in a new folder"
 
 
 class DemoInterrupted(KeyboardInterrupt):
     """Ctrl-C once the demo's folder exists: where its files so far are."""
 
     def __init__(self, save_dir: Path):
-        super().__init__(f"What the demo wrote so far is in {save_dir}; yolodistill demo starts again in a new folder")
+        super().__init__(demo_advice(save_dir))
 
 
 def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: Console, made: list[Path]) -> DemoResult:
@@ -202,12 +211,17 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     atomic_write_text(paths["summary"], "# yolodistill demo\n\n" + markdown_table(rows, columns)
                       + f"\n\nWall time ({'quick' if quick else 'full'} preset, {device}"
                       + (f", {threads} thread{'s' * (threads != 1)}" if device == "cpu" else "") + f"): {took}.\n"
-                      + (f"\n{QUICK_NOTE}\n" if quick else ""))
+                      + f"\n{MAP_NOTE}\n" + (f"\n{QUICK_NOTE}\n" if quick else ""))
     show(rows, paths, console)
     console.print(f"Demo finished in {minutes(seconds['total'])} ({took}).", highlight=False)
     if quick:
         console.print(QUICK_NOTE, highlight=False)
     return DemoResult(save_dir=save_dir, rows=rows, paths=paths, seconds=seconds)
+
+
+MAP_NOTE = ("mAP here is bench's, on square images at imgsz as every export reads them; compare's table above is "
+            "Ultralytics' own val, which batches by aspect ratio and pads each batch by half a stride (a 64 px image "
+            "is read at 96 px), so the two can differ, most at a small imgsz.")
 
 
 def minutes(s: float) -> str:
@@ -223,5 +237,7 @@ def show(rows: list[dict[str, Any]], paths: dict[str, Path], console: Console) -
     for r in rows:
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else escape(str(v)) for v in r.values()))
     print_whole(console, table)  # a narrow terminal cut every figure to '…
+    console.print(MAP_NOTE, highlight=False)
+    width = max(map(len, paths))
     for name, path in paths.items():
-        console.print(f"  {name:<18} {escape(str(path))}", soft_wrap=True, highlight=False)
+        console.print(f"  {name:<{width}} {escape(str(path))}", soft_wrap=True, highlight=False)

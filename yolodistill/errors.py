@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
@@ -94,6 +94,24 @@ def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or f
     if "'" in str(path):
         raise UserError(f"{what} '{path}' has an apostrophe (') in its path, which Ultralytics drops from checkpoint "
                         f"paths before loading them: {fix}")
+
+
+def python_values(function: Callable) -> Callable:
+    """A public function's NumPy scalars (a sweep's np.linspace values) as the Python numbers they are, in every
+    argument and in lists of them: they passed some checks and failed others with untrue lines, and tracebacks
+    deep in yaml or Ultralytics' own checks once a run folder existed."""
+    import functools
+
+    def plain(value: Any) -> Any:
+        if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            return value.item()
+        return type(value)(map(plain, value)) if isinstance(value, (list, tuple)) else value
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return function(*map(plain, args), **{k: plain(v) for k, v in kwargs.items()})
+
+    return wrapper
 
 
 def check_whole(value: Any, flag: str) -> None:

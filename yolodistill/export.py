@@ -19,8 +19,8 @@ import yaml
 from rich.markup import escape
 
 from .data import has_labels, readable_images, split_images
-from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_number, first_line, require_file,
-                     writable)
+from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_number, first_line, python_values,
+                    require_file, writable)
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
     match_pairs, openvino_at_f32, runtime_precision,
@@ -322,6 +322,7 @@ def export_origin(export: Path, weights: Path) -> str:
     return "older" if made.replace(tzinfo=None) < written.replace(tzinfo=None) - datetime.timedelta(seconds=1) else ""
 
 
+@python_values
 def export_model(
     weights: str | Path,
     format: str = "onnx",
@@ -340,9 +341,8 @@ def export_model(
     """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8). `nms` as
     Ultralytics takes it: None raw outputs (NMS after), True NMS inside the graph, False YOLO26's NMS-free head.
     `words`: Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
-    from ultralytics.utils.files import file_size
-
     from .checks import check_names, split_refusals
+    from .utils import megabytes
     from .devices import check_device
     from .loading import check_task, local_checkpoint, model_task
 
@@ -434,5 +434,5 @@ def export_model(
         if final is None:
             raise
         raise InPlace(final, replaced) from None
-    return ExportResult(final, fmt, precision, size, file_size(final), parity, gate, sample,
+    return ExportResult(final, fmt, precision, size, megabytes(final), parity, gate, sample,
                         runtime if runtime != precision else "", replaced, other if replaced else "", kind=kind, **lower)

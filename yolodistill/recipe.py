@@ -8,6 +8,7 @@ from typing import Any
 from .config import DistillConfig
 from .errors import UserError
 
+
 def gains(args: Any) -> dict[str, Any]:
     """Ultralytics' loss gains box, cls and dfl as the run takes them (a dict, or a model's args namespace): given,
     else its defaults (cfg/default.yaml)."""
@@ -61,6 +62,7 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
 
 def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
     """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
+    from .checks import gpu_count
     from .start import starts_from_teacher
 
     pseudo = bool(distill.unlabeled) and distill.unlabeled_mode != "soft"  # the teacher labels them
@@ -68,7 +70,7 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
         raise UserError("in soft mode unlabelled images are learned from the distillation terms alone, and every "
                         "distillation weight (kd_cls, kd_box, kd_feat) is 0: set one above 0 (e.g. --kd-cls 1), use "
                         "--unlabeled-mode pseudo, or drop --unlabeled")
-    batch, gpus = args.get("batch"), len(str(args.get("device") or "").split(","))  # DDP: the batch split per GPU
+    batch, gpus = args.get("batch"), max(gpu_count(args.get("device")), 1)  # DDP: the batch split per GPU
     if distill.unlabeled and isinstance(batch, int) and 0 < batch < 2 * gpus:
         per = f" ({batch} over {gpus} GPUs)" if gpus > 1 else ""
         raise UserError(f"--batch {batch}{per} leaves no room for unlabelled images, which share each batch with "
@@ -88,6 +90,7 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     if distill.kd_prefit and not distill.kd_feat:
         raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above "
                         "0 (e.g. --kd-feat 1), or drop kd_prefit")
+    check_idle(distill, student, args)
     if distill.losses_on or pseudo or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
         return
     why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
@@ -95,3 +98,32 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
            "init_from_teacher is off")
     raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
                     "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
+
+
+def idle_settings(distill: DistillConfig) -> tuple[list[str], str]:
+    """The settings that shape a term this recipe does not have, and why they do nothing."""
+    if not distill.losses_on:  # LAD (kd_assign, and kd_one2one's assigner) acts without a term
+        return ["kd_schedule", "kd_final", "kd_warmup", "kd_balance", "kd_gate"], \
+            "every distillation weight (kd_cls, kd_box, kd_feat) is 0"
+    if not distill.kd_feat:
+        return ["feat_loss", "cwd_tau", "mgd_mask_ratio"], "kd_feat is 0"
+    idle = ["cwd_tau"] if distill.feat_loss != "cwd" else []
+    return idle + (["mgd_mask_ratio"] if distill.feat_loss != "mgd" else []), f"feat_loss is {distill.feat_loss}"
+
+
+def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
+    """A setting changed from the default recipe's value where nothing uses it: trained as the default, while
+    distill.yaml recorded it as if in effect (the pattern of temperature, in check_pair)."""
+    from .config import resolve
+
+    baseline, _ = resolve(student=student, pretrained=args.get("pretrained"))
+    keys, why = idle_settings(distill)
+    checks = [(key, why) for key in keys]
+    if distill.kd_schedule == "constant" and "kd_final" not in keys:
+        checks.append(("kd_final", "kd_schedule is constant, so no weight decays towards it"))
+    for key, why in checks:
+        if (value := getattr(distill, key)) != getattr(baseline, key):
+            shown = str(value).lower() if isinstance(value, bool) else value
+            flag = "" if key in ("cwd_tau", "mgd_mask_ratio") else f"--{key.replace('_', '-')} (or "
+            raise UserError(f"{key} {shown} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
+                            f"{')' if flag else ''}")

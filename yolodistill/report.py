@@ -222,8 +222,17 @@ def run_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 def compare_table(record: Mapping[str, Any]) -> Table:
     """The summary for the terminal, titled with what was compared."""
     args = record["args"]
-    title = f"{args['student']} from {Path(args['teacher']).name}: {args['epochs']} epochs, seeds {seed_list(args)}"
+    title = f"{args['student']} from {model_name(args['teacher'])}: {args['epochs']} epochs, seeds {seed_list(args)}"
     return rich_table(compare_rows(record), SUMMARY_COLUMNS, title=title)
+
+
+def model_name(path: str | Path) -> str:
+    """A checkpoint's name, with its run's where Ultralytics named it best.pt or last.pt: every trained teacher is a
+    best.pt, so the title named none of them."""
+    path = Path(path)
+    if path.name in ("best.pt", "last.pt") and path.parent.name == "weights" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name
 
 
 def seed_list(args: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@ its last.pt is, and is checked before Ultralytics restores its optimizer (a misf
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import shlex
@@ -241,6 +242,14 @@ def csv_epochs(path: Path) -> int | None:
         return None
 
 
+def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
+    """The validation metrics of best.pt's epoch as results.csv logged them: the first row with the highest mAP50-95,
+    Ultralytics' fitness. Under DDP the final validation runs in the workers; the launching process gets none."""
+    with open(results_csv, newline="") as f:
+        best = max(csv.DictReader(f, skipinitialspace=True), key=lambda row: float(row["metrics/mAP50-95(B)"]))
+    return {k: float(v) for k, v in best.items() if k.startswith(("metrics/", "val/"))}
+
+
 def check_resumed_values(overrides: dict[str, Any]) -> None:
     """The settings a resume may change, checked as a new run checks them (a patience=abc was a traceback, a
     --batch 0 ran with AutoBatch's default where a new run refuses it)."""
@@ -250,7 +259,7 @@ def check_resumed_values(overrides: dict[str, Any]) -> None:
 
     check_workers(overrides.get("workers"))
     if overrides.get("batch") is not None:
-        check_train_batch(overrides["batch"])
+        check_train_batch(overrides["batch"], overrides.get("device"))
     if overrides.get("imgsz") is not None:
         check_imgsz(overrides["imgsz"])
     try:

@@ -218,6 +218,10 @@ def library_versions() -> dict[str, str | None]:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
+    if out.get("torch"):  # its build too (2.14.1+cu130 or +cpu), on which the gpu line depends, as compare records it
+        import torch
+
+        out["torch"] = torch.__version__
     return out
 
 

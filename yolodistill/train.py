@@ -22,10 +22,8 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,19 +38,18 @@ from ultralytics.utils.torch_utils import unwrap_model
 
 from .balance import make_balance
 from .callbacks import CALLBACKS
-from .config import DistillConfig
+from .config import DistillConfig, config_keys_named
 from .data import fingerprint
-from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space
+from .ddp import in_worker, launch, launched, settings_from_environment
+from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
-from .resume import AUTO_REWRITTEN, TrainingInterrupted, after_stop, own_record, remove_unstarted
+from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch_metrics, own_record,
+                     remove_unstarted)
 from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
 from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
-
-SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
-
 
 def settings_of(model: Any) -> DistillConfig | None:
     """The DistillConfig a yolodistill checkpoint's model carries (None for any other model)."""
@@ -74,8 +71,8 @@ class DistillationTrainer(DetectionTrainer):
     ):
         # dis weighs Ultralytics' built-in distiller, which KDModel does not run: args.yaml said dis: 6.0, as if it ran
         super().__init__(cfg, {**(overrides or {}), "dis": 0.0}, _callbacks)
-        if distill is None and os.environ.get(SETTINGS_ENV):  # a DDP worker built by Ultralytics' entry file
-            distill = DistillConfig.from_dict(json.loads(os.environ[SETTINGS_ENV]))
+        if distill is None and (handed := settings_from_environment()):  # a DDP worker built by Ultralytics' entry
+            distill = DistillConfig.from_dict(handed)  # file
         if distill is None and self.resume:
             distill = settings_of(load_checkpoint(self.args.resume)[0])
         if distill is None:
@@ -290,10 +287,6 @@ class DistillationTrainer(DetectionTrainer):
             keep = [lines[0]] + [r for r in lines[1:] if int(float(r.split(",")[0])) <= ckpt["epoch"] + 1]
             atomic_write_text(self.csv, "".join(keep))
 
-    def ddp_environment(self) -> dict[str, str]:
-        """What DDP workers need beyond Ultralytics' entry file: our settings, read back in `__init__`."""
-        return {SETTINGS_ENV: json.dumps(self.distill.to_dict())}
-
     def plot_metrics(self):
         """results.png, and distill.png: the distillation terms per epoch, which results.png leaves out."""
         super().plot_metrics()
@@ -311,21 +304,10 @@ class DistillationTrainer(DetectionTrainer):
             LOGGER.info(f"Teacher frozen: {folded.count} tensors (teacher_model.*)")
 
     def train(self):
-        """Pass the settings to DDP workers through the environment, which torch.distributed.run hands down; they
-        leave it with the run, or a later trainer in this process would take them for its own."""
-        if not self.ddp:
-            return super().train()
-        env = self.ddp_environment()
-        before = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            return super().train()
-        finally:
-            for key, value in before.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        """On several GPUs, Ultralytics' launch of DDP workers, and each worker's training, as ddp.py wraps them."""
+        if self.ddp:
+            return launch(self, super().train)
+        return in_worker(super().train) if launched() else super().train()
 
     def _load_checkpoint_state(self, ckpt):
         """Also the automatic balance: a NaN rollback to last.pt takes it back there, or the discarded epoch's
@@ -368,6 +350,8 @@ class TrainResult:
     metrics: dict[str, float]
 
 
+@python_values
+@config_keys_named
 def train(
     teacher: str | Path | None = None,
     student: str | Path | None = None,
@@ -434,5 +418,11 @@ def train(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
         last=Path(trainer.last),
-        metrics={k: float(v) for k, v in (trainer.metrics or {}).items()},
+        metrics={k: float(v) for k, v in (trainer.metrics or ddp_metrics(trainer)).items()},
     )
+
+
+def ddp_metrics(trainer: DistillationTrainer) -> dict[str, float]:
+    """Under DDP the final validation runs in the workers, and the launching process gets no metrics: best.pt's
+    epoch's, from results.csv."""
+    return best_epoch_metrics(trainer.csv) if trainer.ddp and Path(trainer.csv).is_file() else {}

@@ -145,7 +145,10 @@ def from_yaml(path: Path, issues: list[str],
     splits = {}
     for split in SPLITS:
         where = entry_paths(root, raw.get(split) or [])
-        if missing := [str(p) for p in where if not p.exists()]:
+        if (missing := [str(p) for p in where if not p.exists()]) and split == "test":  # Roboflow writes 'test:'
+            issues.append(f"{path}: test '{missing[0]}' does not exist: left out")  # for exports without one
+            where = [p for p in where if p.exists()]
+        elif missing:
             raise UserError(f"{split} '{missing[0]}' of '{path}' does not exist: fix the path (or 'path:') in it")
         if where:
             splits[split] = split_images([str(p) for p in where])
@@ -165,6 +168,8 @@ def from_yaml(path: Path, issues: list[str],
     else:
         splits["train"] = train_apart(path, splits, issues, counts)
     names, nc = yaml_names(raw.get("names"), path), yaml_nc(raw.get("nc"), path)
+    if names is not None and nc is not None and len(names) != nc:  # Ultralytics refuses it too
+        raise UserError(f"'{path}' has {len(names)} names but 'nc: {nc}': make them agree (or remove 'nc:')")
     if names is None and nc is not None and nc > 0:
         issues.append(f"{path}: no class names, nc {nc}: named by id")  # ids unused in the labels count too
         names = [f"class_{i}" for i in range(nc)]
