@@ -492,20 +492,20 @@ def test_a_nan_rollback_takes_the_balance_back_to_last_pt(teacher26, synth_data,
 
 def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, synth_data, tmp_path, monkeypatch):
     """DistillationTrainer.train() itself puts the settings where Ultralytics' DDP command inherits them."""
-    import ultralytics.engine.trainer as engine
+    from yolodistill import ddp
 
     trainer = make_trainer(teacher26, synth_data, tmp_path, "ddp", kd_cls=0.3, feat_loss="mgd")
     trainer.ddp, trainer.world_size = True, 2
     launched = {}
 
-    def fake_run(cmd, check):
-        launched.update(cmd=cmd, settings=os.environ.get(SETTINGS_ENV))
+    def fake_run(cmd):
+        launched.update(cmd=cmd, settings=os.environ.get(SETTINGS_ENV), entry=Path(cmd[-1]).is_file())
 
     monkeypatch.delenv(SETTINGS_ENV, raising=False)
-    monkeypatch.setattr(engine.subprocess, "run", fake_run)
-    monkeypatch.setattr(engine, "ddp_cleanup", lambda *a: None)
+    monkeypatch.setattr(ddp, "supervised", fake_run)
     trainer.train()
-    assert "torch.distributed.run" in " ".join(launched["cmd"])
+    assert "torch.distributed.run" in " ".join(launched["cmd"]) and launched["entry"]
+    assert not Path(launched["cmd"][-1]).exists()  # the entry file removed after the launch, as Ultralytics does
     assert json.loads(launched["settings"]) == trainer.distill.to_dict()
     assert SETTINGS_ENV not in os.environ  # a later trainer in this process would take them for its own
 
@@ -523,25 +523,25 @@ def test_numpy_values_from_a_sweep_train(teacher26, synth_data, tmp_path):
 def emulated_ddp(monkeypatch) -> list[list[str]]:
     """Several GPUs on this machine: the trainer takes Ultralytics' DDP branch (what --device 0,1 sets there), and its
     launch of torch.distributed.run runs the generated entry file once, as rank 0 of a one-process gloo group."""
-    import ultralytics.engine.trainer as engine
+    from yolodistill import ddp
 
-    launched, train_, real_run = [], DistillationTrainer.train, subprocess.run  # engine.subprocess is subprocess
+    launched, train_ = [], DistillationTrainer.train
 
     def as_ddp(self):
         self.ddp, self.world_size = True, 2
         return train_(self)
 
-    def run(cmd, check):
+    def run(cmd):
         launched.append(cmd)
         group = ("import sys, torch.distributed as dist; dist.init_process_group('gloo', init_method='tcp://127.0.0.1:"
                  f"{cmd[cmd.index('--master_port') + 1]}', rank=0, world_size=1); "
                  "import ultralytics.engine.validator as v; v.RANK = -1; "  # its device: the args', not a CUDA rank's
                  "exec(open(sys.argv[1]).read(), {'__name__': '__main__'})")
-        return real_run([sys.executable, "-c", group, cmd[-1]], check=check, timeout=600,
-                        env={**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"})
+        subprocess.run([sys.executable, "-c", group, cmd[-1]], check=True, timeout=600,
+                       env={**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"})
 
     monkeypatch.setattr(DistillationTrainer, "train", as_ddp)
-    monkeypatch.setattr(engine.subprocess, "run", run)
+    monkeypatch.setattr(ddp, "supervised", run)
     return launched
 
 

@@ -1,7 +1,8 @@
-"""Several GPUs: Ultralytics starts DDP workers from an entry file it writes, with `overrides` alone. What the
-launching process and the workers add around that launch, so that a multi-GPU run behaves as a one-device run does:
-the settings reach the workers, a run folder given with --exist-ok is kept (Ultralytics' launch deleted it whole), and
-a refusal a worker finds (the data loader's) is the same one line, not two tracebacks."""
+"""Several GPUs: Ultralytics starts DDP workers from an entry file it writes, with `overrides` alone. The launch is
+Ultralytics' (BaseTrainer.train's DDP branch: the entry file and torch.distributed.run), with what a multi-GPU run
+needs to behave as a one-device run does: the settings reach the workers, a run folder given with --exist-ok is kept
+(Ultralytics' launch deleted it whole), a refusal a worker finds (the data loader's) is the same one line, not two
+tracebacks, and a Ctrl-C or SIGTERM stops the workers (subprocess.run killed the launcher, which left them training)."""
 
 from __future__ import annotations
 
@@ -18,31 +19,67 @@ SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers st
 REFUSAL_ENV = "YOLODISTILL_REFUSAL"  # where a worker leaves its refusal, for the launching process to say
 
 
-def launch(trainer: Any, run: Callable[[], Any]) -> Any:
-    """Ultralytics' DDP launch (`run`), with our settings in the environment torch.distributed.run hands down (taken
+STOP_WAIT = 60  # seconds the launcher has, after a stop, to stop its workers (it gives them 30) before it is killed
+
+
+def launch(trainer: Any) -> None:
+    """BaseTrainer.train's DDP branch, with our settings in the environment torch.distributed.run hands down (taken
     out again after, or a later trainer in this process would take them for its own)."""
+    from ultralytics.utils import LOGGER, colorstr
+    from ultralytics.utils.dist import ddp_cleanup, generate_ddp_command
+    from ultralytics.utils.torch_utils import unset_deterministic
+
+    if trainer.args.rect:
+        LOGGER.warning("'rect=True' is incompatible with Multi-GPU training, setting 'rect=False'")
+        trainer.args.rect = False
     refusal = Path(trainer.save_dir) / ".ddp-refusal"
     refusal.unlink(missing_ok=True)
     env = {**environment(trainer.distill), REFUSAL_ENV: str(refusal)}
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    kept, trainer.resume = trainer.resume, True  # its launch removes save_dir unless resuming: the folder --exist-ok
-    # names holds the user's files, which a one-device run keeps
+    file, kept = None, trainer.resume
     try:
-        return run()
+        trainer.resume = True  # generate_ddp_command removes save_dir unless resuming: the folder --exist-ok names
+        cmd, file = generate_ddp_command(trainer)  # holds the user's files, which a one-device run keeps
+        trainer.resume = kept
+        LOGGER.info(f"{colorstr('DDP:')} debug command {' '.join(cmd)}")
+        supervised(cmd)
     except subprocess.CalledProcessError:
         if refusal.is_file():
             message = refusal.read_text(encoding="utf-8")
-            refusal.unlink(missing_ok=True)
             raise UserError(message) from None
         raise
     finally:
         trainer.resume = kept
+        refusal.unlink(missing_ok=True)
+        if file is not None:
+            ddp_cleanup(trainer, str(file))
+        unset_deterministic()
         for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def supervised(cmd: list[str]) -> None:
+    """Run the launcher to its end. A stop (Ctrl-C, or SIGTERM made one) is passed on as SIGTERM, which torch's
+    launcher passes to every worker before it exits, and waited for: subprocess.run killed the launcher at once, and
+    its workers, in sessions of their own, trained on while we said the run had stopped."""
+    import signal
+
+    process = subprocess.Popen(cmd)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_WAIT)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):  # a second press does not wait
+            process.kill()
+        raise
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
 
 
 def launched() -> bool:

@@ -306,7 +306,7 @@ class DistillationTrainer(DetectionTrainer):
     def train(self):
         """On several GPUs, Ultralytics' launch of DDP workers, and each worker's training, as ddp.py wraps them."""
         if self.ddp:
-            return launch(self, super().train)
+            return launch(self)
         return in_worker(super().train) if launched() else super().train()
 
     def _load_checkpoint_state(self, ckpt):
