@@ -634,3 +634,26 @@ def test_pseudo_labels_are_the_teachers_confident_boxes_clipped_to_the_image_and
     torch.testing.assert_close(out["bboxes"], xywh)
     loose = pseudo_labels(scores, boxes, conf=0.25, iou=0.95, first=5, size=(h, w))  # the overlapping pair both kept
     assert loose["batch_idx"].tolist() == [5.0, 5.0, 5.0, 6.0, 6.0]
+
+
+def test_a_ddp_rank_records_the_whole_batch_split(teacher26, synth_data, footage, tmp_path):
+    """Each DDP rank builds its loader at batch // world_size: distill.yaml and the log gave 4 + 4 beside batch: 16
+    on two GPUs, where each optimizer step sees 8 + 8."""
+    from yolodistill.checks import preflight
+    from yolodistill.config import resolve
+    from yolodistill.train import DistillationTrainer
+
+    from .conftest import logged_by_ultralytics
+
+    distill, args = resolve(None, epochs=1, imgsz=64, batch=16, workers=0, device="cpu", plots=False,
+                            project=str(tmp_path), name="run", unlabeled=[str(footage)])
+    plan = preflight(teacher26, "yolo26n.yaml", synth_data, args)
+    trainer = DistillationTrainer(overrides=plan.args, distill=unlabeled_sources(distill, synth_data, tmp_path / "run"),
+                                  teacher=plan.teacher)
+    trainer.setup_model()
+    trainer.world_size = 2  # what --device 0,1 gives each rank; the loader is this rank's, at half the batch
+    with logged_by_ultralytics() as logged:
+        trainer.get_dataloader(trainer.data["train"], batch_size=8, rank=-1, mode="train")
+    images = yaml.safe_load((tmp_path / "run" / "distill.yaml").read_text())["images"]
+    assert images["batch_labelled"] + images["batch_unlabeled"] == 16
+    assert any("8 + 8 per batch (4 + 4 on each of 2 GPUs)" in line for line in logged), logged

@@ -147,12 +147,14 @@ class DistillationTrainer(DetectionTrainer):
             raise UserError(f"the unlabelled folders ({', '.join(self.distill.unlabeled)}) hold {now} readable images "
                             f"now and held {before} when the run started: a resumed run goes on with the images it "
                             "started with, so put them back as they were, or start a new run")
+        gpus = max(self.world_size, 1)  # under DDP each rank's batch; an optimizer step sees every rank's
         self.images = {"labelled": len(labelled), "unlabeled": now,
-                       "unlabeled_skipped": len(unreadable), "batch_labelled": sampler.k_labelled,
-                       "batch_unlabeled": sampler.k_unlabelled}
+                       "unlabeled_skipped": len(unreadable), "batch_labelled": sampler.k_labelled * gpus,
+                       "batch_unlabeled": sampler.k_unlabelled * gpus}
         if RANK in {-1, 0}:
+            per = f" ({sampler.k_labelled} + {sampler.k_unlabelled} on each of {gpus} GPUs)" if gpus > 1 else ""
             LOGGER.info(f"Training on {self.images['labelled']} labelled and {self.images['unlabeled']} unlabelled "
-                        f"images, {sampler.k_labelled} + {sampler.k_unlabelled} per batch")
+                        f"images, {sampler.k_labelled * gpus} + {sampler.k_unlabelled * gpus} per batch{per}")
         self.write_recipe()
         return loader
 
