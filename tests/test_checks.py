@@ -646,6 +646,9 @@ def test_a_list_of_lines_relative_to_its_own_folder_is_refused_saying_why(tmp_pa
                                         r"working folder .*: start each line with './'") as e:
         check_data(data)
     assert "\n" not in str(e.value)
+    from yolodistill.data import rescued_line  # a line that names no image Ultralytics leaves out: no refusal
+
+    assert rescued_line(data.parent / "train.txt", ["data.yaml", "./images/train/x.png"]) is None
 
 
 def test_train_batch_edges():
@@ -664,14 +667,22 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work():
     """Ultralytics refuses AutoBatch under DDP with a ValueError traceback once the run folder exists."""
     from yolodistill.checks import check_train_batch, gpu_count
 
-    assert [gpu_count(d) for d in (None, "", "cpu", "0", "cuda:0", "0,1", [0, 1], "0,1,2,3", "mps")] == \
-        [0, 0, 0, 1, 1, 2, 2, 4, 0]
+    assert [gpu_count(d) for d in (None, "", "cpu", "0", 0, "cuda:0", "0,1", [0, 1], "0,1,2,3", "mps")] == \
+        [0, 0, 0, 1, 1, 1, 2, 2, 4, 0]
     for batch, device in ((-1, "0"), (0.7, "0"), (16, "0,1"), (-1, "cpu"), (-1, None)):
         check_train_batch(batch, device)
     for batch, device in ((-1, "0,1"), (0.7, [0, 1])):
         with pytest.raises(UserError, match=f"--batch {batch} \\(AutoBatch\\) runs on one GPU, and --device .* "
                                             "names 2: pass a whole batch, e.g. --batch 16"):
             check_train_batch(batch, device)
+    from yolodistill.resume import check_resumed_values  # a resume's new device against its recorded batch
+
+    with pytest.raises(UserError, match="--batch -1 \\(AutoBatch\\) runs on one GPU"):
+        check_resumed_values({"device": "0,1"}, {"batch": -1, "device": "0"})
+    with pytest.raises(UserError, match="--batch 0.7 \\(AutoBatch\\) runs on one GPU"):
+        check_resumed_values({"batch": 0.7}, {"batch": 16, "device": "0,1"})
+    check_resumed_values({"device": "0,1"}, {"batch": 16, "device": "0"})
+    check_resumed_values({"workers": 2}, {"batch": -1, "device": "0,1"})  # the run's own pair: Ultralytics' to judge
 
 
 def test_optimizer_names_match_in_any_case():

@@ -213,6 +213,7 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         # AutoBatch picks ours' batch by the teacher's memory too: the methods would train at different batches
         ({"batch": -1}, "--batch -1 \\(AutoBatch\\) picks each method's batch"),
         ({"batch": 0.7}, "a comparison trains every method at one: pass a whole batch"),
+        ({"batch": 0}, "--batch must be a whole number of images >= 1"),  # no AutoBatch: named as bad
         ({"unlabeled": ["no-such-footage"]}, "does not exist"),
         # distillation flags set ours alone: with ours left out they changed nothing, silently
         ({"methods": "plain,builtin", "kd_cls": 2}, "--kd-cls sets ours, which --methods plain,builtin leaves out"),

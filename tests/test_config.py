@@ -340,7 +340,7 @@ def test_a_bad_trained_student_block_names_the_block_and_its_file(tmp_path):
     """The refusal says where the bad value is, the --config file's trained_student block, for a yaml student and
     for a .pt one, which the block applies to (it named neither the block nor the file), and names the file once
     where the CLI names a file's values (named_in_config said 'in bad.yaml in bad.yaml')."""
-    from yolodistill.config import named_in_config
+    from yolodistill.config import config_named_text
 
     f = tmp_path / "bad.yaml"
     f.write_text("trained_student: {kd_feat: -1}\n")
@@ -348,7 +348,7 @@ def test_a_bad_trained_student_block_names_the_block_and_its_file(tmp_path):
         with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))}: kd_feat must be a number >= "
                                             "0, got -1$") as e:
             resolve(f, student=student)
-        assert str(named_in_config(e.value, {"config": str(f)})) == str(e.value)
+        assert config_named_text(e.value, {"config": str(f)}) is None
     f.write_text("trained_student: {lr0: 0.1}\n")
     with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))} takes distillation keys only, not "
                                         "lr0$"):
@@ -405,7 +405,7 @@ def test_a_refusal_of_what_the_user_typed_is_left_as_it_is(tmp_path):
     """named_in_config leaves an error alone where the value named is not the file's: a key=value word typed over the
     file's, the '--key=value' form it does not parse, no --config, or a --config it cannot read."""
     from yolodistill.checks import check_reserved
-    from yolodistill.config import named_in_config
+    from yolodistill.config import config_named_text, named_in_config
 
     f = tmp_path / "mine.yaml"
     f.write_text("data: elsewhere.yaml\nepochs: 0\n")
@@ -413,13 +413,30 @@ def test_a_refusal_of_what_the_user_typed_is_left_as_it_is(tmp_path):
         check_reserved(resolve(f, data="typed.yaml")[1])  # data=typed.yaml on the command line wins over the file
     typed = refused.value
     assert str(typed).startswith("data=typed.yaml would be replaced")
-    assert named_in_config(typed, {"config": str(f), "data": "typed.yaml"}) is typed
+    assert config_named_text(typed, {"config": str(f), "data": "typed.yaml"}) is None
     flag = UserError("--epochs must be a whole number >= 1, got -1")  # --epochs -1 typed over the file's 0
-    assert named_in_config(flag, {"config": str(f), "epochs": -1}) is flag
+    assert config_named_text(flag, {"config": str(f), "epochs": -1}) is None
     dashed = UserError("--epochs=0 is not a whole number >= 1")
-    assert named_in_config(dashed, {"config": str(f)}) is dashed
-    assert named_in_config(typed, {}) is typed
-    assert named_in_config(typed, {"config": str(tmp_path / "gone.yaml")}) is typed
+    assert config_named_text(dashed, {"config": str(f)}) is None
+    assert config_named_text(typed, {}) is None
+    assert config_named_text(typed, {"config": str(tmp_path / "gone.yaml")}) is None
+    assert named_in_config(typed, {"config": str(f), "data": "typed.yaml"}) is typed and str(typed).startswith(
+        "data=typed.yaml would be replaced")
+
+
+def test_an_error_is_named_once_and_keeps_its_kind(tmp_path):
+    """compare and the train it calls both name a file's keys: 'imgsz: 100 in a.yaml' became 'imgsz in a.yaml: 100 in
+    a.yaml'; a rebuilt UserError lost DiskFull's exit status; a file's true read 'kd_gate in a.yaml true'."""
+    from yolodistill.config import named_in_config
+    from yolodistill.errors import DiskFull
+
+    f = tmp_path / "a.yaml"
+    f.write_text("imgsz: 100\nkd_gate: true\n")
+    error = UserError("--imgsz 100 is not a positive multiple of 32")
+    for _ in range(2):
+        assert str(named_in_config(error, {"config": str(f)})) == f"imgsz: 100 in {f} is not a positive multiple of 32"
+    full = named_in_config(DiskFull("kd_gate true changes nothing here: every weight is 0"), {"config": str(f)})
+    assert isinstance(full, DiskFull) and str(full) == f"kd_gate: true in {f} changes nothing here: every weight is 0"
 
 
 @pytest.mark.parametrize("given", ["flags", "config"])

@@ -252,3 +252,7 @@ def test_numpy_scalars_reach_a_public_function_as_python_numbers():
     assert args == (3, [0.5, "a"]) and type(args[0]) is int and type(args[1][0]) is float
     assert kwargs["batch"] == 8 and type(kwargs["batch"]) is int and kwargs["ok"] is True
     assert isinstance(kwargs["arr"], np.ndarray)  # an array is no scalar: left for the checks to name
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "a b")(np.int64(1), 2)  # rebuilt from one iterable: a TypeError
+    assert seen(pair)[0][0] is pair

@@ -510,6 +510,28 @@ def test_ddp_settings_reach_the_workers_environment_through_train(teacher26, syn
     assert SETTINGS_ENV not in os.environ  # a later trainer in this process would take them for its own
 
 
+def test_a_worker_s_full_disk_keeps_its_exit_status(teacher26, synth_data, tmp_path, monkeypatch):
+    """A worker's refusal is said by the launching process: a full disk came back as bad input (exit status 2)."""
+    from yolodistill import ddp
+    from yolodistill.errors import DiskFull
+
+    trainer = make_trainer(teacher26, synth_data, tmp_path, "full")
+    trainer.ddp, trainer.world_size = True, 2
+
+    def out_of_space():
+        raise DiskFull("no space left on the device to write x")
+
+    def worker_out_of_space(cmd):
+        with pytest.raises(SystemExit) as stopped:
+            ddp.in_worker(out_of_space)
+        raise subprocess.CalledProcessError(stopped.value.code, cmd)
+
+    monkeypatch.setattr(ddp, "supervised", worker_out_of_space)
+    with pytest.raises(DiskFull, match="^no space left on the device to write x$") as e:
+        trainer.train()
+    assert e.value.exit_code == 1 and not list((tmp_path / "full").glob(".ddp-refusal*"))
+
+
 def test_numpy_values_from_a_sweep_train(teacher26, synth_data, tmp_path):
     """np.float64 passed the checks, then yaml refused it writing distill.yaml: a traceback, the run folder left."""
     import numpy as np

@@ -26,7 +26,7 @@ from .checks import check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
-                    check_whole, first_line, is_url, python_values, root_cause)
+                     check_whole, first_line, is_url, python_values, root_cause)
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch

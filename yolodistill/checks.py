@@ -205,7 +205,8 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
 
 def gpu_count(device: Any) -> int:
     """How many GPUs a --device names (0 for cpu, mps or auto): several train with DDP."""
-    text = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device or "")
+    text = (",".join(map(str, device)) if isinstance(device, (list, tuple)) else
+            "" if device is None else str(device))
     items = [d for d in text.lower().replace("cuda:", "").split(",") if d.strip()]
     return 0 if not items or items[0].strip() in ("cpu", "mps", "none", "auto") else len(items)
 

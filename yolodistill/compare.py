@@ -29,7 +29,7 @@ from rich.markup import escape
 
 from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
-                    out_of_space, python_values)
+                     out_of_space, python_values)
 from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice,
                     run_plan)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
@@ -328,7 +328,8 @@ def compare(
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost
         check_recipe(distill, student, args)
     check_dis(args, methods, config, student)
-    if isinstance(batch := args.get("batch"), (int, float)) and not isinstance(batch, bool) and not batch >= 1:
+    if isinstance(batch := args.get("batch"), (int, float)) and not isinstance(batch, bool) and (
+            batch == -1 or 0 < batch < 1):  # AutoBatch's; 0 or -2 the batch check names
         raise UserError(f"--batch {batch} (AutoBatch) picks each method's batch by its own memory use (ours' holds "
                         "the teacher too), and a comparison trains every method at one: pass a whole batch, e.g. "
                         "--batch 16")

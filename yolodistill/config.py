@@ -230,6 +230,15 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
             merged.update(block if with_blocks else {})
         return {**merged, **given}
 
+    def traced(distill: DistillConfig, with_blocks: bool) -> DistillConfig:
+        """`origin`: which layer set each distillation key (0 the default recipe, then --config, then flags)."""
+        distill.origin = {}
+        for i, (layer, block) in enumerate(zip(layers, blocks)):
+            distill.origin.update(dict.fromkeys((k for k in layer if k in distill_keys), i))
+            distill.origin.update(dict.fromkeys(block if with_blocks else {}, i))
+        distill.origin.update(dict.fromkeys((k for k in given if k in distill_keys), len(layers)))
+        return distill
+
     base = merge(False)
     check_known(base)
     base_distill = DistillConfig.from_dict({k: v for k, v in base.items() if k in distill_keys})
@@ -240,10 +249,10 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
         except UserError as e:
             raise UserError(f"{TRAINED_STUDENT} in {source}: {e}") from None
     if not own:  # no block applies: the recipe is the one checked above
-        return base_distill, {k: v for k, v in base.items() if k not in distill_keys}
+        return traced(base_distill, False), {k: v for k, v in base.items() if k not in distill_keys}
     merged = merge(True)
     distill = DistillConfig.from_dict({k: v for k, v in merged.items() if k in distill_keys})
-    return distill, {k: v for k, v in merged.items() if k not in distill_keys}
+    return traced(distill, True), {k: v for k, v in merged.items() if k not in distill_keys}
 
 
 def config_keys_named(function):
@@ -258,14 +267,24 @@ def config_keys_named(function):
             return function(*args, **kwargs)
         except UserError as e:
             given = inspect.signature(function).bind_partial(*args, **kwargs).arguments
-            raise named_in_config(e, {**given.pop("overrides", {}), **given}) from None
+            raise named_in_config(e, {**given.pop("overrides", {}), **given}) from None  # e itself, its type and
+            # attributes kept (DiskFull's exit status, compare's advice)
 
     return wrapper
 
 
 def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
     """An error about a value the --config file set names the file's key, not a flag or key=value word the user
-    never typed ('--epochs must be ...' read as if --epochs had been given); any other error as it is."""
+    never typed ('--epochs must be ...' read as if --epochs had been given); any other error as it is. The error
+    itself, renamed once (compare's wrapper sees what train's named: 'imgsz in a.yaml: 100 in a.yaml')."""
+    if not getattr(error, "named_in_config", False):
+        text = config_named_text(error, settings)
+        error.args, error.named_in_config = (text,) if text is not None else error.args, True
+    return error
+
+
+def config_named_text(error: UserError, settings: dict[str, Any]) -> str | None:
+    """`named_in_config`'s new message; None where the error is not about a value the file set."""
     import re
 
     text = str(error)
@@ -273,18 +292,19 @@ def named_in_config(error: UserError, settings: dict[str, Any]) -> UserError:
         text = quoted[1] + text[quoted.end() - 1:]
     config, m = settings.get("config"), re.match(r"(--)?([a-z0-9][a-z0-9_-]*)(=?)", text)
     if not config or not m or (m[1] and m[3]):  # '--key ...', 'key=value ...' or 'key ...'
-        return error
+        return None
     key, rest = m[2].replace("-", "_"), text[m.end():]
     if rest.startswith(f" in {config}") or f" in {config}:" in text:  # named already ('trained_student in
-        return error  # mine.yaml: ...', 'seed: 3 in mine.yaml: ...')
+        return None  # mine.yaml: ...', 'seed: 3 in mine.yaml: ...')
     try:
         layer = read_recipe(config)
     except UserError:
-        return error
-    value = f"{'' if m[3] else ' '}{layer.get(key)}"
+        return None
+    shown = str(layer.get(key)).lower() if isinstance(layer.get(key), bool) else layer.get(key)  # as messages write
+    value = f"{'' if m[3] else ' '}{shown}"  # them: kd_gate true
     if key not in layer or (m[3] and not rest.startswith(value)) or (not m[3] and key in settings):
-        return error  # not the file's value: the flag or word typed (which wins over the file) is the one named
+        return None  # not the file's value: the flag or word typed (which wins over the file) is the one named
     if rest.startswith(value + " ") or rest.startswith(value + ":"):  # '--imgsz 100 is not ...': the value named once
         rest = rest[len(value):].replace(f" instead of {key}=", " instead").replace(f"drop {key}=", "drop it")
-        return UserError(f"{key}: {layer[key]} in {config}{rest}")
-    return UserError(f"{key} in {config}{rest}")
+        return f"{key}: {shown} in {config}{rest}"
+    return f"{key} in {config}{rest}"

@@ -24,7 +24,7 @@ from rich.markup import escape
 from . import exif
 from .placement import note, place, resized_pairs
 from .errors import (UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole,
-                    check_writable, python_values)
+                     check_writable, python_values)
 from .utils import atomic_write_json, atomic_write_text, staged_splits
 
 FORMATS = ("voc", "coco", "yolo")

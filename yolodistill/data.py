@@ -76,8 +76,10 @@ def list_lines(src: Path) -> list[str]:
 def rescued_line(listing: Path, lines: list[str]) -> str | None:
     """The first line of a list that only `listed`'s rescue finds: relative, without './', missing from the working
     folder but there from the list's. Ultralytics' loader reads it from the working folder and finds nothing."""
-    return next((x for x in lines if not x.startswith("./") and not Path(x).is_absolute() and not Path(x).exists()
-                 and (listing.parent / x).exists()), None)
+    from ultralytics.data.utils import IMG_FORMATS  # other lines Ultralytics leaves out
+
+    return next((x for x in lines if x.rpartition(".")[-1].lower() in IMG_FORMATS and not x.startswith("./")
+                 and not Path(x).is_absolute() and not Path(x).exists() and (listing.parent / x).exists()), None)
 
 
 def listed(listing: Path, line: str) -> Path:

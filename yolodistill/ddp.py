@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import DiskFull, UserError
 
 SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers started from Ultralytics' entry file
 REFUSAL_ENV = "YOLODISTILL_REFUSAL"  # where a worker leaves its refusal, for the launching process to say
@@ -45,9 +45,9 @@ def launch(trainer: Any) -> None:
         LOGGER.info(f"{colorstr('DDP:')} debug command {' '.join(cmd)}")
         supervised(cmd)
     except subprocess.CalledProcessError:
-        if refusal.is_file():
-            message = refusal.read_text(encoding="utf-8")
-            raise UserError(message) from None
+        if refusal.is_file():  # the worker's exit status, then its line (a full disk's is 1, bad input's 2)
+            code, _, message = refusal.read_text(encoding="utf-8").partition("\n")
+            raise (DiskFull if code == str(DiskFull.exit_code) else UserError)(message) from None
         raise
     finally:
         trainer.resume = kept
@@ -96,7 +96,10 @@ def in_worker(run: Callable[[], Any]) -> Any:
     try:
         return run()
     except UserError as e:
-        atomic_write_text(os.environ[REFUSAL_ENV], str(e))  # every rank the same line
+        try:
+            atomic_write_text(os.environ[REFUSAL_ENV], f"{e.exit_code}\n{e}")  # every rank the same line
+        except OSError:  # a full disk: the launcher's failure report says it
+            raise e from None
         raise SystemExit(e.exit_code) from None
 
 

@@ -105,7 +105,7 @@ def python_values(function: Callable) -> Callable:
     def plain(value: Any) -> Any:
         if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
             return value.item()
-        return type(value)(map(plain, value)) if isinstance(value, (list, tuple)) else value
+        return type(value)(map(plain, value)) if type(value) in (list, tuple) else value  # a namedtuple as it is
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

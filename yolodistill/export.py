@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from .data import has_labels, readable_images, split_images
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_number, first_line, python_values,
-                    require_file, writable)
+                     require_file, writable)
 from .parity import (  # noqa: F401 (part of export's interface)
     INT8_MARGIN, MAX_DET, NMS_CONF, PARITY_CONF, TOLERANCES, Int8Gate, Parity, Tolerance, check_parity, compare,
     match_pairs, openvino_at_f32, runtime_precision,

@@ -19,7 +19,7 @@ import yaml
 
 from .data import class_keys
 from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
-                    check_writable, python_values)
+                     check_writable, python_values)
 from .utils import file_digest, held_signals, partial_twin
 
 

@@ -90,40 +90,56 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
     if distill.kd_prefit and not distill.kd_feat:
         raise UserError(f"kd_prefit {distill.kd_prefit} fits the feature adapters, and kd_feat is 0: set kd_feat above "
                         "0 (e.g. --kd-feat 1), or drop kd_prefit")
+    if not (distill.losses_on or pseudo or starts_from_teacher(distill.init_from_teacher, student,
+                                                                args.get("pretrained"))):
+        why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
+               "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path))
+               else "init_from_teacher is off")
+        raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
+                        "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo "
+                        "train)")
     check_idle(distill, student, args)
-    if distill.losses_on or pseudo or starts_from_teacher(distill.init_from_teacher, student, args.get("pretrained")):
-        return
-    why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
-           "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path)) else
-           "init_from_teacher is off")
-    raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
-                    "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
 
 
-def idle_settings(distill: DistillConfig) -> tuple[list[str], str]:
-    """The settings that shape a term this recipe does not have, and why they do nothing."""
+def idle_settings(distill: DistillConfig) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The settings that shape a term this recipe does not have: each with why it does nothing, and the keys that
+    make it so."""
     if not distill.losses_on:  # LAD (kd_assign, and kd_one2one's assigner) acts without a term
-        return ["kd_schedule", "kd_final", "kd_warmup", "kd_balance", "kd_gate"], \
-            "every distillation weight (kd_cls, kd_box, kd_feat) is 0"
+        why, by = "every distillation weight (kd_cls, kd_box, kd_feat) is 0", ("kd_cls", "kd_box", "kd_feat")
+        return [(k, why, by) for k in ("kd_schedule", "kd_final", "kd_warmup", "kd_balance", "kd_gate")]
     if not distill.kd_feat:
-        return ["feat_loss", "cwd_tau", "mgd_mask_ratio"], "kd_feat is 0"
-    idle = ["cwd_tau"] if distill.feat_loss != "cwd" else []
-    return idle + (["mgd_mask_ratio"] if distill.feat_loss != "mgd" else []), f"feat_loss is {distill.feat_loss}"
+        out = [(k, "kd_feat is 0", ("kd_feat",)) for k in ("feat_loss", "cwd_tau", "mgd_mask_ratio")]
+    else:
+        out = [(k, f"feat_loss is {distill.feat_loss}", ("feat_loss",)) for k, loss in
+               (("cwd_tau", "cwd"), ("mgd_mask_ratio", "mgd")) if distill.feat_loss != loss]
+    if distill.kd_schedule == "constant":
+        out.append(("kd_final", "kd_schedule is constant, so no weight decays towards it", ("kd_schedule",)))
+    return out
+
+
+WARNED_IDLE: set[str] = set()  # compare checks ours' recipe, then train does: said once
 
 
 def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
     """A setting changed from the default recipe's value where nothing uses it: trained as the default, while
-    distill.yaml recorded it as if in effect (the pattern of temperature, in check_pair)."""
+    distill.yaml recorded it as if in effect (the pattern of temperature, in check_pair). Refused where it is set
+    where the setting that idles it is, or later (flags > --config > default recipe); a warning where that setting
+    came later: `--config features-l2.yaml --kd-feat 0` is an ablation, and its feat_loss: l2 no slip."""
+    from ultralytics.utils import LOGGER
+
     from .config import resolve
 
     baseline, _ = resolve(student=student, pretrained=args.get("pretrained"))
-    keys, why = idle_settings(distill)
-    checks = [(key, why) for key in keys]
-    if distill.kd_schedule == "constant" and "kd_final" not in keys:
-        checks.append(("kd_final", "kd_schedule is constant, so no weight decays towards it"))
-    for key, why in checks:
-        if (value := getattr(distill, key)) != getattr(baseline, key):
-            shown = str(value).lower() if isinstance(value, bool) else value
-            flag = "" if key in ("cwd_tau", "mgd_mask_ratio") else f"--{key.replace('_', '-')} (or "
-            raise UserError(f"{key} {shown} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
-                            f"{')' if flag else ''}")
+    origin = getattr(distill, "origin", {})  # which layer set each key (config.resolve); none: all one layer
+    for key, why, by in idle_settings(distill):
+        if (value := getattr(distill, key)) == getattr(baseline, key):
+            continue
+        shown = str(value).lower() if isinstance(value, bool) else value
+        flag = "" if key in ("cwd_tau", "mgd_mask_ratio") else f"--{key.replace('_', '-')} (or "
+        message = (f"{key} {shown} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
+                   f"{')' if flag else ''}")
+        if origin.get(key, 0) >= max(origin.get(k, 0) for k in by):
+            raise UserError(message)
+        if message not in WARNED_IDLE:
+            WARNED_IDLE.add(message)
+            LOGGER.warning(message.split(": drop ")[0] + " (distill.yaml records it as the recipe gave it)")

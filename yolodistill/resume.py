@@ -66,7 +66,7 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
     fixed = sorted(k for k in overrides if k in DistillConfig.keys() or k not in RESUMABLE)
     if fixed:
         raise UserError(f"a resumed run keeps its settings; cannot change {', '.join(fixed)} (start a new run)")
-    check_resumed_values(overrides)
+    check_resumed_values(overrides, ckpt.get("train_args") or {})
     saved = ckpt.get("ema") or ckpt.get("model")
     if overrides.get("distill_model"):  # --teacher: the run's teacher moved, fetched if the user typed a URL
         overrides["distill_model"] = local_path(local_checkpoint(overrides["distill_model"], "teacher"))
@@ -250,16 +250,18 @@ def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
     return {k: float(v) for k, v in best.items() if k.startswith(("metrics/", "val/"))}
 
 
-def check_resumed_values(overrides: dict[str, Any]) -> None:
+def check_resumed_values(overrides: dict[str, Any], recorded: dict[str, Any] | None = None) -> None:
     """The settings a resume may change, checked as a new run checks them (a patience=abc was a traceback, a
-    --batch 0 ran with AutoBatch's default where a new run refuses it)."""
+    --batch 0 ran with AutoBatch's default where a new run refuses it), and with the run's `recorded` train args,
+    where a new one and a recorded one refuse each other (--device 0,1 on a run of AutoBatch's batch: -1)."""
     from ultralytics.cfg import get_cfg
 
     from .checks import check_imgsz, check_train_batch, check_workers
 
     check_workers(overrides.get("workers"))
-    if overrides.get("batch") is not None:
-        check_train_batch(overrides["batch"], overrides.get("device"))
+    both = {**(recorded or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    if overrides.get("batch") is not None or overrides.get("device") is not None:
+        check_train_batch(both.get("batch", 16), both.get("device"))
     if overrides.get("imgsz") is not None:
         check_imgsz(overrides["imgsz"])
     try:

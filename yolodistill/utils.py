@@ -49,8 +49,8 @@ def files_under(root: str | Path) -> list[Path]:
 
 def walk_once(root: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
     """`os.walk` through linked folders, each real folder once (a link to a folder above is no loop, and is not
-    walked: it would reach `root`'s neighbours, runs/detect from runs/distill); emptying the yielded dirs prunes, as
-    in os.walk."""
+    walked: it would reach `root`'s neighbours, runs/detect from runs/distill; Ultralytics' glob would, for a split
+    holding such a link, which no dataset layout does); emptying the yielded dirs prunes, as in os.walk."""
     seen: set[str] = set()
     top = Path(os.path.realpath(root))
     for folder, dirs, files in os.walk(root, followlinks=True):
