@@ -67,9 +67,11 @@ def summarize(runs: Sequence[Mapping[str, Any]], teacher: float | None) -> tuple
     for method, group in by_method.items():
         map50, map50_std = mean_std([r["map50"] for r in group])
         map50_95, map50_95_std = mean_std([r["map50_95"] for r in group])
-        below = None
+        below, base = None, plain
         if method != "plain" and plain_runs:
             below = sum(r["map50_95"] < plain_runs[r["seed"]] for r in group if r["seed"] in plain_runs)
+            if shared := [plain_runs[r["seed"]] for r in group if r["seed"] in plain_runs]:  # a method run on
+                base = mean_std(shared)[0]  # seed 0 alone is set against plain's seed 0, not its mean of three
         summary[method] = {
             "seeds": [r["seed"] for r in group],
             "map50_mean": map50,
@@ -78,7 +80,7 @@ def summarize(runs: Sequence[Mapping[str, Any]], teacher: float | None) -> tuple
             "map50_95_std": map50_95_std,
             "map50_95_min": min(float(r["map50_95"]) for r in group),
             "epoch_time_s": mean_std([r["epoch_time_s"] for r in group])[0],
-            "gap_recovered": gap_recovered(map50_95, plain, teacher),
+            "gap_recovered": gap_recovered(map50_95, base, teacher),
             "seeds_below_plain": below,
         }
     return summary, notes
@@ -331,8 +333,8 @@ DEFINITIONS = {
     "epoch_time_s": "mean of the differences of results.csv's cumulative time column: training plus the per-epoch "
     "validation, without setup and the final validation",
     "std": "sample standard deviation over seeds (0 for one seed)",
-    "gap_recovered": "(method - plain) / (teacher - plain) on mean mAP50-95; null when plain was not run or the "
-    "teacher does not beat it",
+    "gap_recovered": "(method - plain) / (teacher - plain) on mean mAP50-95, plain's over the method's seeds; null "
+    "when plain was not run or the teacher does not beat it",
     "seeds_below_plain": "seeds where the method's mAP50-95 is below the plain student's with the same seed",
 }
 
