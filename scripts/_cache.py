@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,6 +187,53 @@ def work_lock(work: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def data_base(study: dict[str, Any], work: Path) -> Path:
+    """The study's data cache folder under --work (before any -KEY of cache_folder): synth-IMGSZ, or the source
+    folder's name in lower case."""
+    if study["data"] == "synth":
+        return work / f"synth-{study['imgsz']}"
+    return work / (REPO / study["data"]).resolve().name.lower()
+
+
+def check_study_folder(study: dict[str, Any], work: Path) -> None:
+    """A study's runs live in --work/NAME, beside its data caches: a name that is (or may become) one of its data's
+    folders (BASE, BASE-KEY, their -lSHARE-sSEED splits) or teachers/, or a folder that holds a cache (made.json),
+    would put the runs inside a cache, which a change to the data replaces whole, runs and all."""
+    from yolodistill.errors import UserError
+
+    name, base = study["name"], data_base(study, work).name
+    pattern = re.escape(base) + r"(-[0-9a-f]{8})?(-l[0-9.e+-]+-s[0-9]+)?"
+    if name.lower() == "teachers" or re.fullmatch(pattern, name.lower()) or (work / name / MADE).exists():
+        raise UserError(f"study name '{name}' would put its runs in '{work / name}', among --work's caches (data or "
+                        f"teachers), which are made again whole when what made them changes, runs and all: name the "
+                        f"study otherwise, e.g. {name}-study")
+
+
+def check_teacher_classes(teacher: Path, data_yaml: Path, what: str) -> None:
+    """A teacher checkpoint of other classes than the data's, before anything trains or its teacher.json is written:
+    it validated to mAP 0, became the study's teacher, and was refused only by the first arm that distils."""
+    import yaml
+
+    from yolodistill.checks import check_names
+    from yolodistill.loading import load_detector
+
+    check_names(load_detector(teacher, "teacher").names, yaml.safe_load(data_yaml.read_text()).get("names"),
+                f"{what} {teacher}", "train or fine-tune the teacher on this dataset first, or pass another")
+
+
+def distilled_from(root: Path, teacher_sha256: str) -> list[str]:
+    """The runs of a study's folder that distilled from that teacher: finished with it, or started (a run cut off
+    resumes with the teacher it began with). Plain runs use none; a run that does not say counts as one."""
+    runs = []
+    for run in sorted(root.glob("*/seed*")):
+        done = read(run / "run.json")
+        spec = done.get("spec") or read(run / "spec.json")
+        started = (run / "run.json").exists() or any((run / "weights" / w).exists() for w in ("last.pt", "best.pt"))
+        if started and spec.get("method") != "plain" and done.get("teacher_sha256", teacher_sha256) == teacher_sha256:
+            runs.append(f"{run.parent.name} seed {run.name.removeprefix('seed')}")
+    return runs
+
+
 def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
     """The YOLO-format dataset under --work, converted (or drawn) once; the source is never written to. With the
     study's `labelled: SHARE`, also its split: `labelled` (that share of the train images with their labels, the
@@ -195,17 +243,16 @@ def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
     from yolodistill.convert import OUTPUT_FILES
     from yolodistill.data import convert, make_synthetic
 
-    src, files = study["data"], None
+    src, files, base = study["data"], None, data_base(study, work)
     if src == "synth":
         size = max(study["imgsz"], 32)
         made = {"source": "synth", "images": 32, "classes": 3, "imgsz": size, "seed": 0}
-        base = work / f"synth-{study['imgsz']}"
 
         def make(out: Path) -> Path:
             return make_synthetic(out, images=32, classes=3, imgsz=size, seed=0)
     else:
         source, fmt = (REPO / src).resolve(), study.get("format", "voc")
-        made, base, files = {"source": str(source), "format": fmt}, work / source.name.lower(), tree_stamp(source)
+        made, files = {"source": str(source), "format": fmt}, tree_stamp(source)
 
         def make(out: Path) -> Path:
             return convert(source, fmt, out).data_yaml

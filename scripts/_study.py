@@ -76,8 +76,12 @@ def load_study(path: Path) -> dict[str, Any]:
     if unknown := sorted(set(study) - {*STUDY_KEYS, *OPTIONAL_KEYS}, key=str):
         raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: "
                         f"{', '.join(STUDY_KEYS + OPTIONAL_KEYS)})")
-    for key, what in (("data", "a dataset folder or yaml, or synth"), ("format", "a dataset format such as coco")):
-        require(key not in study or (isinstance(study[key], str) and study[key]),
+    from yolodistill.convert import FORMATS
+
+    texts = {"data": (bool, "a dataset folder or yaml, or synth"), "description": (lambda _: True, "text"),
+             "format": (lambda f: f.strip().lower() in FORMATS, ", ".join(FORMATS))}
+    for key, (ok, what) in texts.items():
+        require(key not in study or (isinstance(study[key], str) and ok(study[key])),
                 f"{where}: {key} must be {what}, got {study.get(key)!r}")
     require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
             f"{study['name']!r}")
@@ -189,6 +193,14 @@ def check_train_args(train_args: Any, where: str) -> None:
         check_cfg(copy.deepcopy(train_args))  # Ultralytics' own type and range checks, as its get_cfg makes them
     except (TypeError, ValueError) as e:
         raise UserError(f"{where}: train_args: {first_line(e)}") from None
+    from yolodistill.checks import OPTIMIZERS  # the two Ultralytics refuses only once the run has started
+
+    optimizer = train_args.get("optimizer")
+    require(optimizer is None or str(optimizer).lower() in {o.lower() for o in OPTIMIZERS}, f"{where}: train_args "
+            f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
+    if isinstance(pretrained := train_args.get("pretrained"), str):
+        require(Path(pretrained).is_file() or official(pretrained), f"{where}: train_args pretrained={pretrained} "
+                "does not exist: give the path of a checkpoint (.pt), or true or false")
 
 
 def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
@@ -197,6 +209,7 @@ def check_arm(study: dict[str, Any], name: str, arm: Any) -> None:
     require(folder_name(name) and name not in RESERVED, f"arm {name!r}: an arm name must be a folder name (letters, "
             f"digits, . _ -) other than {', '.join(RESERVED)}")
     require(isinstance(arm, dict), f"arm '{name}': its settings must be a mapping, e.g. {{method: plain}}")
+    require(isinstance(arm.get("note", ""), str), f"arm '{name}': note must be text, got {arm.get('note')!r}")
     if unknown := set(arm) - ARM_KEYS:
         raise UserError(f"arm '{name}': unknown key(s) {', '.join(sorted(unknown))} (known: "
                         f"{', '.join(sorted(ARM_KEYS))})")

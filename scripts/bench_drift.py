@@ -2,10 +2,10 @@
 """Does the distillation pull on the backbone grow through a run? Point 3 of the recipe: it must not.
 
 A student trained plainly (--start-epochs, Ultralytics alone) is fine-tuned --epochs more with the default recipe for
-a trained student, once per --balance mode (fixed: the weights as given; epoch: each term's pull measured again at
-every epoch start; cap: their sum's pull on the backbone capped where the run started). Two measures, both the
-gradient norm on the student's backbone weights of the weighted distillation columns over the detection loss's, as
-the trainer sums them:
+a trained student, once per --balance mode (fixed: the weights as given; auto: each term's pull measured once, over
+the first batches; epoch: measured again at every epoch start; cap: their sum's pull on the backbone capped where the
+run started). Every run trains on the CPU, with workers 0. Two measures, both the gradient norm on the student's
+backbone weights of the weighted distillation columns over the detection loss's, as the trainer sums them:
 - train: on the batches the student trains on (every --train-every-th, augmented as trained), summed over the epoch;
 - val: at each epoch end, on a copy of the training model (its balance as the epoch left it) and the same
   --val-batches batches of validation images, with each term's share too (one batch alone swings the detection
@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start-epochs", type=positive_int, default=30,
                    help="plain epochs that make the trained student (default: %(default)s)")
     p.add_argument("--epochs", type=positive_int, default=30, help="fine-tune epochs per mode (default: %(default)s)")
-    p.add_argument("--balance", default="fixed,cap", help="comma-separated kd_balance modes (default: %(default)s)")
+    p.add_argument("--balance", default="fixed,cap", help="comma-separated kd_balance modes: fixed, auto, epoch, cap "
+                   "(default: %(default)s)")
     p.add_argument("--val-batches", type=positive_int, default=4,
                    help="validation batches each epoch's pulls are summed over (default: %(default)s)")
     p.add_argument("--train-every", type=positive_int, default=4,
@@ -216,7 +217,8 @@ def measure(args: argparse.Namespace) -> Path:
 
     for path, what in ((args.data, "--data"), (args.teacher, "--teacher")):
         if not path.is_file():
-            raise UserError(f"{what} {path} not found: pass an existing file")
+            raise UserError(f"{what} {path} {'is a folder' if path.is_dir() else 'not found'}: pass an existing file "
+                            f"({'a data.yaml' if what == '--data' else 'a checkpoint, .pt'})")
     check_checkpoint(args.teacher)
     val = sum(p.exists() for p in split_images(check_data(args.data)["val"]))  # a yaml that is not a dataset: now
     if args.val_batches > (batches := -(-val // args.batch)):  # islice took what there was, the record said more

@@ -29,9 +29,9 @@ from typing import Any
 from _common import (BENCH_WORK, DOCS, REPO, RESULTS, ArgumentParser, check_checkpoint, check_outputs, command_line,
                      count, environment, keep_record, made_with, positive_int, threaded_main, work_dir)
 from _docs import write_docs
-from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, dataset_fingerprint, finished,  # noqa: F401
-                    prepare_data, read, read_curve, resumable, resume_point, sha256, split_labelled,  # noqa: F401
-                    validate_run, work_lock)
+from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, check_study_folder,  # noqa: F401
+                    check_teacher_classes, dataset_fingerprint, distilled_from, finished, prepare_data, read,
+                    read_curve, resumable, resume_point, sha256, split_labelled, validate_run, work_lock)
 from _study import (arm_spec, check_runs_teacher, judge, load_study, same_source, same_spec, signed,  # noqa: F401
                     spec_change)
 
@@ -162,7 +162,7 @@ def check_no_runs_need(root: Path, study: dict[str, Any], made: dict[str, Any], 
     cache = root / "teacher.json"
     if not cache.exists() or "sha256" not in (cached := json.loads(cache.read_text())):
         return
-    if any(root.glob("*/seed*/run.json")):
+    if distilled_from(root, cached["sha256"]):  # plain runs use no teacher: another one leaves them standing
         was = (cached.get("used") or {}).get("made") or {}
         if keys := changed(was, made):
             raise UserError(f"study '{study['name']}' changed its teacher's settings since its runs ("
@@ -178,17 +178,23 @@ def check_no_runs_need(root: Path, study: dict[str, Any], made: dict[str, Any], 
 def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, root: Path,
                     args: argparse.Namespace) -> dict[str, Any]:
     """The teacher's val mAP, measured once per study and kept with what the teacher was (teacher.json); the study's
-    runs were distilled from that teacher, so another checkpoint (by sha256) is refused rather than mixed in."""
+    runs were distilled from that teacher, so another checkpoint (by sha256) is refused rather than mixed in. One that
+    no run distilled from (only plain runs have trained) is replaced, as said: it would lock the study for nothing."""
     from yolodistill.compare import validate_teacher
     from yolodistill.report import write_json
 
     cache = root / "teacher.json"
-    if cache.exists():
-        cached = json.loads(cache.read_text())
-        if cached.get("sha256", teacher["sha256"]) != teacher["sha256"]:  # older caches hold no sha256
+    cached = json.loads(cache.read_text()) if cache.exists() else None
+    if cached and cached.get("sha256", teacher["sha256"]) != teacher["sha256"]:  # older caches hold no sha256
+        if users := distilled_from(root, cached["sha256"]):
             raise UserError(f"teacher '{teacher['checkpoint']}' is not the one study '{study['name']}' ran with "
-                            f"(sha256 in '{cache}'): name a new study, or delete '{root}' to start over")
-    else:
+                            f"(sha256 {cached['sha256'][:12]} in '{cache}'), which {', '.join(users[:4])}"
+                            f"{', ...' * (len(users) > 4)} distilled from: give the study that teacher, or delete "
+                            "those run folders to train them with this one")
+        print(f"'{cache}' named a teacher no run distilled from (sha256 {cached['sha256'][:12]}): the study takes "
+              f"'{teacher['checkpoint']}' instead", flush=True)
+        cached = None
+    if cached is None:
         measured = validate_teacher(teacher["checkpoint"], str(data), dict(
             imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root)
         cached = json.loads(write_json(cache, {**measured, "sha256": teacher["sha256"], "used": teacher}).read_text())
@@ -350,7 +356,9 @@ def run_study(args: argparse.Namespace) -> Path | None:
         raise UserError("--arms names no arm: name the arms to train, comma-separated, or leave --arms out for all")
     if unknown := [a for a in chosen_arms if a not in study["arms"]]:
         raise UserError(f"--arms: no arm {', '.join(unknown)} in '{args.study}' (arms: {', '.join(study['arms'])})")
-    seeds_now = parse_seeds(args.seeds) if args.seeds else study["seeds"]
+    if args.seeds is not None and not args.seeds.strip():  # --seeds "" (an unset shell variable): not every seed
+        raise UserError("--seeds names no seed: name the seeds to train, comma-separated, or leave --seeds out for all")
+    seeds_now = parse_seeds(args.seeds) if args.seeds is not None else study["seeds"]
     if extra := sorted(set(seeds_now) - set(study["seeds"])):
         raise UserError(f"--seeds {', '.join(map(str, extra))}: not among the study's seeds {study['seeds']}")
     if args.report_only and args.prepare_only:
@@ -360,10 +368,14 @@ def run_study(args: argparse.Namespace) -> Path | None:
         check_checkpoint(named, "--teacher" if args.teacher else "teacher",
                          exists=bool(args.teacher) or not study["teacher"].get("model"))
     check_outputs(args)
+    check_study_folder(study, args.work.resolve())
     args.work = work_dir(args.work)
     root = args.work / study["name"]
     with work_lock(args.work):  # other study processes on this --work wait, not race, for the data
         data = prepare_data(study, args.work)
+    recorded = read(root / "teacher.json").get("sha256")
+    if named and named.is_file() and recorded != sha256(named):  # before it is recorded as the study's teacher
+        check_teacher_classes(named, data["labelled"], "--teacher" if args.teacher else "teacher")
     prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
     # --prepare-only: what the arms' processes will train, which decides whether they need the teacher
     plan = plan_runs(study, root, chosen_arms, seeds_now, not args.report_only, data, prints)

@@ -131,7 +131,10 @@ def check_inputs(args: argparse.Namespace) -> None:
 
     args.device = str(concrete_device(args.device))
     check_model(args.student, "--student", "bench_overhead.py")
-    if args.teacher is None:
+    if args.teacher is None:  # built from its yaml: a .pt failed in DetectionModel once the data was made
+        if Path(args.teacher_model).suffix.lower() not in (".yaml", ".yml"):
+            raise UserError(f"bench_overhead.py: --teacher-model '{args.teacher_model}' is not a model yaml: it builds "
+                            "an untrained teacher from one (e.g. yolo26s.yaml); pass a checkpoint with --teacher")
         check_model(args.teacher_model, "--teacher-model", "bench_overhead.py")
     if args.data is not None:
         check_data(args.data)

@@ -464,10 +464,23 @@ def assert_study_refused(bench, path: Path, old: str, new: str, message: str) ->
      "arm 'ours': train_args: 'mosaic=2.0' is an invalid value"),
     ("data: synth", "data: null", "data must be a dataset folder or yaml, or synth, got None"),
     ("data: synth", "data: 5", "data must be a dataset folder or yaml, or synth, got 5"),
-], ids=["student-pt", "train-args-value", "arm-train-args-value", "data-null", "data-number"])
+    ("train_args: {}", "train_args: {optimizer: Foo}", "train_args optimizer=Foo is not one Ultralytics trains with"),
+    ("  ours: {method: ours, distill", "  ours: {method: ours, train_args: {pretrained: /nope/x.pt}, distill",
+     "arm 'ours': train_args pretrained=/nope/x.pt does not exist"),
+    ("seeds: [0]", "seeds: [0]\ndescription: 5", "description must be text, got 5"),
+    ("  plain: {method: plain}", "  plain: {method: plain, note: 5}", "arm 'plain': note must be text, got 5"),
+    ("data: synth", "data: synth\nformat: voc2", "format must be voc, coco, yolo, got 'voc2'"),
+], ids=["student-pt", "train-args-value", "arm-train-args-value", "data-null", "data-number", "optimizer",
+        "pretrained", "description", "note", "format"])
 def test_study_values_that_would_fail_later_are_refused_first(bench, old, new, message, tmp_path):
-    """Each failed with a traceback once the data was converted and the teacher validated or trained."""
+    """Each failed with a traceback once the data was converted and the teacher validated or trained: an unknown
+    optimizer or a missing pretrained= when its arm began, a description that is not text when the page was written
+    after every arm had trained (and at every later rebuild of the page)."""
     assert_study_refused(bench, tmp_path / "study.yaml", old, new, message)
+    path = tmp_path / "fine.yaml"  # their good forms pass
+    path.write_text(STUDY_TEXT.replace("train_args: {}", "train_args: {optimizer: sgd, pretrained: true}")
+                    .replace("seeds: [0]", "seeds: [0]\ndescription: ''\nformat: YOLO"))
+    assert bench.load_study(path)["train_args"] == {"optimizer": "sgd", "pretrained": True}
 
 
 def test_a_work_folder_that_is_a_file_is_one_line(bench, capsys, tmp_path):
@@ -722,6 +735,8 @@ def test_docs_name_the_train_arguments_an_arm_sets(study, out, monkeypatch):
     assert settings["pt-plain"] == "optimizer=SGD" and settings["plain"] is None
     assert settings["pt-ours"] == "amp=True default recipe" and settings["start"] == "cls=0, box=0"
     assert ", 1 epoch, amp=False; seeds 0, 1;" in docs.study_section("study-tiny.json", record)
+    record["study"]["description"] = 5  # a record written before load_study refused it: the page was a traceback
+    assert "\n5\n" in docs.study_section("study-tiny.json", record)
 
 
 def test_docs_show_every_record(study, overhead, out):
@@ -733,6 +748,7 @@ def test_docs_show_every_record(study, overhead, out):
     assert record["command"] in page and overhead["command"] in page
     arms = {row[0]: row for row in table(page, "### Arms")}
     assert list(arms) == list(STUDY["arms"])  # the candidate has a table of its own
+    assert "gap recovered = (arm − plain) / (teacher − plain) on mean mAP50-95, plain taken over the arm's seeds;" in page
     assert arms["start"][2:5] == ["teacher start", "1", "cls=0, box=0"] and arms["ours"][4] == "default recipe"
     assert arms["plain"][2] == "yaml" and arms["pt-plain"][2:4] == ["from arm plain best.pt", "2"]
     assert arms["pt-ours"][4] == "default recipe"  # measured against the default for a student with its own weights
@@ -768,9 +784,15 @@ def test_docs_leave_out_files_that_are_not_records(tmp_path):
     (results / "list.json").write_text("[1, 2]")
     (results / "broken.json").write_text("{")
     (results / "other.json").write_text('{"kind": "something else"}')
+    (results / "half.json").write_text('{"kind": "study", "name": "x"}')  # a record by hand, or cut short
     proc = run_script("_docs.py", "--results", results, "--docs", tmp_path / "page.md")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "No results yet." in (tmp_path / "page.md").read_text()
+    assert "half.json: left off the page: not a whole study record (KeyError: 'study')" in proc.stderr
+    page = (tmp_path / "page.md").read_text()
+    assert "No results yet." in page and f"from the JSON records in `{results.as_posix()}/`;" in page
+    proc = run_script("_docs.py", "--results", results, "--docs", tmp_path)  # a folder: was an IsADirectoryError
+    assert proc.returncode == 2 and proc.stderr == (f"Error: --docs '{tmp_path}' is a folder: pass the page's file "
+                                                    f"name, e.g. {tmp_path / 'benchmarks.md'}\n"), proc.stderr
     proc = run_script("_docs.py", "--results", tmp_path / "none", "--docs", tmp_path / "page.md")
     assert proc.returncode == 2 and proc.stderr.startswith("Error: --results") and proc.stderr.count("\n") == 1
 
@@ -801,13 +823,15 @@ def test_commands_in_benchmark_files_parse(bench):
 
 
 @pytest.mark.parametrize("study_file", sorted((REPO / "benchmarks").glob("*study*.yaml")), ids=lambda p: p.name)
-def test_shipped_study_files_pass_the_schema(study_file, monkeypatch):
-    """A misspelt key or an arm naming a missing arm in a shipped study would fail an hour into a run, or never."""
+def test_shipped_study_files_pass_the_schema(study_file, monkeypatch, tmp_path):
+    """A misspelt key or an arm naming a missing arm in a shipped study would fail an hour into a run, or never; nor
+    is a shipped study's name one of its data's cache folders."""
     from yolodistill.config import resolve
 
     monkeypatch.syspath_prepend(str(SCRIPTS))
     study_mod = importlib.import_module("_study")
     study = study_mod.load_study(study_file)
+    importlib.import_module("_cache").check_study_folder(study, tmp_path)
     assert study["arms"] and study["targets"]
     keys = set(resolve()[0].to_dict())
     for name in {**study["arms"], **study.get("candidates", {})}:
@@ -979,9 +1003,13 @@ def test_an_overhead_child_stopped_by_ctrl_c_stops_the_benchmark(monkeypatch, tm
      "Error: --val-batches 3: the val split holds 8 images, 2 batches of --batch 4: pass --val-batches 2 or fewer"),
     ("bench_overhead", "prepare_data", ("--docs", "DIR"), "Error: --docs 'DIR' is a folder: pass the page's file "
      "name, e.g. DIR/benchmarks.md"),
+    ("bench_overhead", "prepare_data", ("--teacher-model", "yolo26s.pt"), "Error: bench_overhead.py: "
+     "--teacher-model 'yolo26s.pt' is not a model yaml: it builds an untrained teacher from one"),
+    ("bench_drift", "trained_student", ("--data", "DIR"), "Error: --data DIR is a folder: pass an existing file (a "
+     "data.yaml)"),
 ], ids=["drift-student", "shares-student", "drift-results", "shares-docs", "overhead-results", "overhead-work",
         "drift-work", "drift-student-pt", "overhead-student-pt", "shares-student-pt", "drift-val-batches",
-        "overhead-docs-folder"])
+        "overhead-docs-folder", "overhead-teacher-model-pt", "drift-data-folder"])
 def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, said, monkeypatch, capsys, synth_data,
                                                             teacher26, tmp_path):
     """An unknown --student was a FileNotFoundError traceback (bench_drift's after making its run folder), and an
@@ -1013,11 +1041,101 @@ def test_empty_arms_and_a_record_name_with_a_folder_are_refused(bench, monkeypat
         assert bench.main([str(a) for a in study_args(tmp_path, study_file, "--arms", arms)]) == 2
         assert capsys.readouterr().err == ("Error: --arms names no arm: name the arms to train, comma-separated, or "
                                            "leave --arms out for all\n")
+    for seeds in ("", " "):  # --seeds "" trained every seed
+        assert bench.main([str(a) for a in study_args(tmp_path, study_file, "--seeds", seeds)]) == 2
+        assert capsys.readouterr().err == ("Error: --seeds names no seed: name the seeds to train, comma-separated, "
+                                           "or leave --seeds out for all\n")
     drift = importlib.import_module("bench_drift")
     with pytest.raises(SystemExit):
         drift.parse_args(["--data", "d.yaml", "--teacher", "t.pt", "--name", "a/b"])
     assert capsys.readouterr().err == ("Error: --name must be a file name (letters, digits, . _ -), got 'a/b': see "
                                        "--help\n")
+
+
+def test_a_study_named_like_a_data_cache_is_refused(bench, monkeypatch, capsys, synth_data, tmp_path):
+    """A study named as its data's cache folder under --work (syn_c on syn_c/, synth-64 on synth at 64 px, a split's
+    folder) kept its runs inside that cache, and the next edit of the source replaced the cache whole: every finished
+    run deleted without a word. Refused before any data is prepared, as is a folder that holds another's cache."""
+    monkeypatch.setattr(bench, "prepare_data", lambda *_: pytest.fail("data prepared for a refused study name"))
+    source = yolo_source(synth_data, tmp_path / "Syn_C")
+    for name, data in (("synth-64", "synth"), ("synth-64-0123abcd-l25-s0", "synth"), ("teachers", "synth"),
+                       ("syn_c", str(source)), ("SYN_C-l50-s3", str(source)), ("old", "synth")):
+        (tmp_path / "work" / "old").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "work" / "old" / "made.json").write_text("{}")  # another study's data cache
+        study_file = write_study(tmp_path / "study.yaml", {**STUDY, "name": name, "data": data, "format": "yolo"})
+        assert bench.main([str(a) for a in study_args(tmp_path, study_file)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"Error: study name '{name}' would put its runs in '{tmp_path / 'work' / name}', among "
+                              "--work's caches") and err.count("\n") == 1, err
+        assert err.endswith(f"name the study otherwise, e.g. {name}-study\n")
+    assert not (tmp_path / "results").exists()
+    for name, data in (("synth-640", "synth"), ("synth-64-study", "synth"), ("syn_c-kd60", str(source))):
+        bench.check_study_folder({"name": name, "data": data, "imgsz": 64}, tmp_path / "work")  # beside them: fine
+
+
+def test_a_teacher_of_other_classes_is_refused_before_anything_trains(bench, monkeypatch, capsys, tmp_path):
+    """--teacher was checked for its suffix alone: one of other classes was validated (mAP 0), written into
+    teacher.json as the study's, the plain arms trained, and only the first arm that distils refused it."""
+    from .conftest import save_checkpoint
+
+    monkeypatch.setattr(bench, "get_teacher", lambda *_, **__: pytest.fail("the teacher was taken"))
+    teacher = save_checkpoint("yolo26n.yaml", tmp_path / "two.pt", names={0: "circle", 1: "square"})
+    study_file = write_study(tmp_path / "study.yaml", {**STUDY, "arms": {"plain": {"method": "plain"}},
+                                                       "candidates": {}, "targets": []})
+    assert bench.main([str(a) for a in study_args(tmp_path, study_file, "--teacher", teacher)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"Error: --teacher {teacher} has 2 classes but the data has 3: train or fine-tune the teacher on "
+                   "this dataset first, or pass another\n")
+    assert not (tmp_path / "work" / "tiny").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_teacher_no_run_distilled_from_does_not_lock_the_study(bench, monkeypatch, capsys, tmp_path):
+    """teacher.json held the first teacher given, and every other was refused with "delete the study folder", though
+    only plain runs (which use none) had trained: the finished runs were the price of a wrong --teacher. A teacher
+    that no run distilled from is replaced, as said; one that a run finished or started with still holds."""
+    import argparse
+
+    import yolodistill.compare
+
+    monkeypatch.setattr(yolodistill.compare, "validate_teacher",
+                        lambda *_: {"map50": 0.6, "map50_95": 0.4, "val_dir": "v"})
+    root, args = tmp_path / "tiny", argparse.Namespace(device="cpu", workers=0)
+    study = {"name": "tiny", "imgsz": 64, "batch": 8}
+    root.mkdir()
+    (root / "teacher.json").write_text(json.dumps({"map50": 0.1, "map50_95": 0.0, "sha256": "a" * 64}))
+    (root / "plain" / "seed0").mkdir(parents=True)
+    (root / "plain" / "seed0" / "run.json").write_text(json.dumps({"spec": {"method": "plain"}}))
+    bench.check_no_runs_need(root, study, {"epochs": 5}, drop=False)  # a teacher trained again: plain runs stand
+    metrics = bench.teacher_metrics({"checkpoint": "b.pt", "sha256": "b" * 64}, study, tmp_path, root, args)
+    assert metrics["map50_95"] == 0.4 and json.loads((root / "teacher.json").read_text())["sha256"] == "b" * 64
+    assert f"'{root / 'teacher.json'}' named a teacher no run distilled from (sha256 aaaaaaaaaaaa)" in capsys.readouterr().out
+    (root / "ours" / "seed1" / "weights").mkdir(parents=True)  # cut off: it resumes with the teacher it began with
+    (root / "ours" / "seed1" / "weights" / "last.pt").write_bytes(b"an epoch")
+    (root / "ours" / "seed1" / "spec.json").write_text(json.dumps({"method": "ours"}))
+    with pytest.raises(bench.UserError, match=r"\(sha256 bbbbbbbbbbbb in .*\), which ours seed 1 distilled from: "
+                                              "give the study that teacher, or delete those run folders"):
+        bench.teacher_metrics({"checkpoint": "c.pt", "sha256": "c" * 64}, study, tmp_path, root, args)
+    with pytest.raises(bench.UserError, match="ran with a teacher that is gone"):
+        bench.check_no_runs_need(root, study, {"epochs": 5})
+
+
+def test_the_gap_is_taken_against_plain_on_the_arm_s_own_seeds(monkeypatch):
+    """An arm run on seed 0 alone was set against plain's mean over every seed in the Arms and candidates tables,
+    while the targets compared it on its own seed: a candidate near the 50 % target read below it in one and above it
+    in the other. Records written before report.summarize did so keep the old figure in their summary; the page takes
+    it from their runs, and the summary's only where the runs cannot give it."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    docs = importlib.import_module("_docs")
+    spec = {"method": "plain", "student": "yolo26n.yaml", "from_arm": False, "epochs": 1}
+    runs = [{"arm": arm, "seed": seed, "map50_95": value}
+            for arm, seed, value in (("plain", 0, 0.2), ("plain", 1, 0.24), ("one", 0, 0.22))]
+    stored = {"seeds": [0], "map50_95_mean": 0.22, "map50_95_std": 0.0, "map50_95_min": 0.22, "epoch_time_s": 1.0,
+              "seeds_below_plain": 0, "gap_recovered": 0.0}  # against plain's 0.22 over seeds 0 and 1
+    record = {"arms": {"plain": spec, "one": spec, "unrun": spec}, "runs": runs, "teacher": {"map50_95": 0.3},
+              "summary": {"plain": {**stored, "seeds": [0, 1], "gap_recovered": 0.0}, "one": stored,
+                          "unrun": {**stored, "gap_recovered": 0.5}}}
+    gaps = {row["arm"]: row["gap recovered"] for row in docs.arm_rows(record, ["plain", "one", "unrun"])}
+    assert gaps == {"plain": "0.0%", "one": "20.0%", "unrun": "50.0%"}  # unrun: no runs in the record, its summary's
 
 
 def test_feature_shares_read_lists_and_segment_labels(monkeypatch, tmp_path):
