@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from yolodistill.errors import UserError
+from yolodistill.plans import ADDED_SETTINGS
 from yolodistill.report import gap_recovered, percent
 
 METHODS = ("plain", "builtin", "ours")
@@ -27,8 +28,6 @@ RESERVED = ("teacher-val", "teacher.json")  # files of the study folder beside t
 ADDED_KEYS = ("dataset", "student_sha256")  # spec keys newer than some recorded runs: absent from one, not a change
 # distillation settings newer than some recorded runs, each with the value that does what the code did before it
 # existed: a run recorded without the setting stands for an arm only where the arm has it at that value
-ADDED_SETTINGS = {"kd_gate": False, "kd_prefit": 0, "unlabeled": [], "unlabeled_ratio": 0.5, "unlabeled_mode": "soft",
-                  "unlabeled_conf": 0.5}
 RUNNER_ARGS = {"model", "data", "epochs", "imgsz", "batch", "seed", "device", "workers", "project", "name",
                "exist_ok", "resume", "distill_model", "plots"}  # set by the study and the runner
 

@@ -48,3 +48,34 @@ def test_a_student_retrained_into_the_same_file_is_another_plan(tmp_path):
     before = run_plan("plain", 0, base, "t.pt", {})
     student.write_bytes(b"second, longer")
     assert run_plan("plain", 0, base, "t.pt", {}) != before
+
+
+def test_a_run_an_earlier_version_recorded_is_kept_where_nothing_differs(tmp_path):
+    """compare --exist-ok over an older comparison retrained its finished runs over "other settings: train images"
+    (its fingerprints had no labels digest yet), "kd_gate" (added since, at the value that does what it did) or
+    "dis" (recorded for ours, which never read it); one before compare-run.json, silently."""
+    from yolodistill.plans import kept_how
+
+    plan = {"method": "ours", "seed": 0, "train_args": {"epochs": 1},
+            "distill": {"kd_cls": 1.0, "kd_gate": False, "kd_prefit": 0},
+            "images": {"train": [18, "381a060c2fc32cd6", "beefbeefbeefbeef"], "val": [6, "aa", "bb"]}}
+    older = {"method": "ours", "seed": 0, "train_args": {"epochs": 1, "dis": 2.0}, "distill": {"kd_cls": 1.0},
+             "images": {"train": [18, "381a060c2fc32cd6"], "val": [6, "aa"]}}
+    run_dir = tmp_path / "ours-seed0"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "best.pt").write_bytes(b"w")
+    (run_dir / RUN_RECORD).write_text(json.dumps({"plan": older, "run": {"map50_95": 0.4}}))
+    assert finished_earlier(run_dir, plan) == {"map50_95": 0.4} and kept_how(run_dir) == "with these settings"
+    assert finished_earlier(run_dir, {**plan, "images": {**plan["images"], "train": [17, "x", "y"]}}) is None
+    assert plan_changes(run_dir, {**plan, "distill": {**plan["distill"], "kd_gate": True}}) == \
+        "other settings: kd_gate"
+    builtin = {**older, "method": "builtin"}  # builtin's dis is its own
+    (run_dir / RUN_RECORD).write_text(json.dumps({"plan": builtin, "run": {"map50_95": 0.4}}))
+    assert plan_changes(run_dir, {**plan, "method": "builtin", "distill": builtin["distill"]}) == \
+        "other settings: dis"
+    no_images = {k: v for k, v in older.items() if k != "images"}  # before images were recorded: kept, and said so
+    (run_dir / RUN_RECORD).write_text(json.dumps({"plan": no_images, "run": {"map50_95": 0.4}}))
+    assert finished_earlier(run_dir, plan) is not None and "images were not compared" in kept_how(run_dir)
+    (run_dir / RUN_RECORD).unlink()  # before compare-run.json: trained again, and said why
+    (run_dir / "results.csv").write_text("epoch\n1\n")
+    assert plan_changes(run_dir, plan) == "with no record of its settings, as an older yolodistill wrote it"

@@ -612,6 +612,23 @@ def test_a_trainer_given_only_resume_takes_the_run_s_settings_from_last_pt(inter
     assert DistillationTrainer(overrides=args).distill.to_dict() == distill.to_dict()
 
 
+def test_a_run_an_older_version_recorded_without_its_start_resumes_as_it_started(interrupted_last, tmp_path):
+    """Runs recorded before distill.yaml held `start:` were recorded on resume as `start: own weights`: the start was
+    worked out from the resumed trainer's model, which is last.pt, not the yaml student the run began from."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(interrupted_last.parents[1], tmp_path / "run")
+    record = tmp_path / "run" / "distill.yaml"
+    older = yaml.safe_load(record.read_text())
+    assert older.pop("start") == "teacher"
+    record.write_text(yaml.safe_dump(older))
+    args, distill, teacher = check_resume(tmp_path / "run" / "weights" / "last.pt", {})
+    DistillationTrainer(overrides=args, distill=distill, teacher=teacher)
+    assert yaml.safe_load(record.read_text())["start"] == "teacher"
+
+
 def test_a_run_started_with_pretrained_weights_resumes_its_own_weights(interrupted_last, tmp_path):
     """pretrained=PATH stays in the checkpoint's args: on resume the student is last.pt's, with its epoch and
     optimizer, never a fresh start from PATH's weights (which would train the run again from its first epoch)."""

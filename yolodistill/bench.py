@@ -27,6 +27,7 @@ from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
                      check_whole, first_line, is_url, python_values, root_cause)
+from .locks import holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_export_batch
@@ -375,6 +376,7 @@ def provenance() -> dict:
 
 
 @python_values
+@holding(lambda given: given.get("json_path"), "--json")
 def bench(
     artifacts: list[Path] | None = None,
     data: Path | None = None,

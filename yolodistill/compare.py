@@ -30,8 +30,9 @@ from rich.markup import escape
 from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space, python_values)
-from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, method_args, plan_changes, rerun_advice,
-                    run_plan)
+from .locks import compare_folder, holding
+from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
+                    rerun_advice, run_plan)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
@@ -276,6 +277,7 @@ def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]
 
 @python_values
 @config_keys_named
+@holding(compare_folder, "--name")
 def compare(
     teacher: str | Path | None = None,
     student: str | Path | None = None,
@@ -393,7 +395,8 @@ def compare(
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
                 write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run})
             else:
-                console.print(f"{step} {method} seed {seed}: finished earlier with these settings, kept")
+                console.print(f"{step} {method} seed {seed}: finished earlier "
+                              f"{kept_how(save_dir / f'{method}-seed{seed}')}, kept")
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)

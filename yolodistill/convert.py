@@ -25,6 +25,7 @@ from . import exif
 from .placement import note, place, resized_pairs
 from .errors import (UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole,
                      check_writable, python_values)
+from .locks import holding
 from .utils import atomic_write_json, atomic_write_text, staged_splits
 
 FORMATS = ("voc", "coco", "yolo")
@@ -121,6 +122,7 @@ class ConvertSummary:
 
 
 @python_values
+@holding(lambda given: given.get("out"), "--out")
 def convert(
     src: str | Path | list[str | Path],
     fmt: str,

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 RUN_RECORD = "compare-run.json"  # in a finished run's folder: its record and the plan it trained
+# Distillation settings added since runs were first recorded, at the value that does what the code did before them:
+# a record without one trained as this value does (scripts/_study.py's study runs too).
+ADDED_SETTINGS = {"kd_gate": False, "kd_prefit": 0, "unlabeled": [], "unlabeled_ratio": 0.5, "unlabeled_mode": "soft",
+                  "unlabeled_conf": 0.5}
 
 
 def method_args(method: str, base: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
         return None
     if not isinstance(saved, dict) or not (run_dir / "weights" / "best.pt").is_file():
         return None
-    return saved.get("run") if saved.get("plan") == comparable(plan, saved.get("plan")) else None
+    old, new = aligned(saved.get("plan"), plan)
+    return saved.get("run") if old == new else None
 
 
 def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) -> int:
@@ -57,10 +62,24 @@ def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) 
     return sum(finished_earlier(save_dir / f"{m}-seed{s}", plan) is not None for (s, m), plan in plans.items())
 
 
-def comparable(plan: dict[str, Any], saved: Any) -> dict[str, Any]:
-    """`plan` as a plan saved before plans held `images` can match it: without them (such a run is kept as before)."""
-    old = isinstance(saved, dict) and "images" not in saved
-    return {k: v for k, v in plan.items() if k != "images" or not old}
+def aligned(saved: Any, plan: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A plan an earlier version saved, and `plan`, as they compare: what that version did not record is left out
+    of `plan` (its `images`; their labels' digest), a setting added since is taken at the value that did what it did
+    (ADDED_SETTINGS), and ours' dis, which it recorded though only builtin's distiller reads it, is dropped. A
+    comparison made before retrained its finished runs over "other settings: kd_gate" where nothing differed."""
+    if not isinstance(saved, dict):
+        return saved, plan
+    plan, saved = json.loads(json.dumps(plan)), json.loads(json.dumps(saved))
+    if "images" not in saved:  # recorded before images were: such a run is kept as before
+        plan.pop("images", None)
+    elif isinstance(saved["images"], dict) and isinstance(plan.get("images"), dict):
+        plan["images"] = {k: v[:len(saved["images"][k])] if isinstance(v, list) and isinstance(saved["images"].get(k),
+                          list) else v for k, v in plan["images"].items()}
+    if isinstance(saved.get("distill"), dict) and isinstance(plan.get("distill"), dict):
+        saved["distill"] = {**{k: v for k, v in ADDED_SETTINGS.items() if k in plan["distill"]}, **saved["distill"]}
+    if plan.get("method") != "builtin" and isinstance(saved.get("train_args"), dict):
+        saved["train_args"].pop("dis", None)
+    return saved, plan
 
 
 def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
@@ -68,11 +87,12 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
     settings that differ from `plan`, or its best.pt gone."""
     try:
         saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
-    except (OSError, ValueError, AttributeError):
-        return ""
+    except (OSError, ValueError, AttributeError):  # a run an older yolodistill finished, or one cut short
+        return "with no record of its settings, as an older yolodistill wrote it" if (
+            run_dir / "weights" / "best.pt").is_file() and (run_dir / "results.csv").is_file() else ""
     if not isinstance(saved, dict):
         return ""
-    plan = comparable(plan, saved)
+    saved, plan = aligned(saved, plan)
     groups = {"train_args": "", "distill": "", "files": " file", "images": " images"}  # how a key is named
     changed = [k for k in sorted({**saved, **plan}) if k not in groups and saved.get(k) != plan.get(k)]
     changed += [f"{k}{named}" for group, named in groups.items()
@@ -81,6 +101,16 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
     if not changed:
         return "its weights/best.pt is gone"
     return "other settings: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "")
+
+
+def kept_how(run_dir: Path) -> str:
+    """How a kept run was judged the same: with its images, or (recorded before they were) without."""
+    try:
+        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    return ("with these settings (recorded before images were: its images were not compared)"
+            if isinstance(saved, dict) and "images" not in saved else "with these settings")
 
 
 def rerun_advice(finished: int, planned: int, save_dir: Path, gone: bool, command: str, fix: bool = False) -> str:

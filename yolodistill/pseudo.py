@@ -20,6 +20,7 @@ import yaml
 from .data import class_keys
 from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
                      check_writable, python_values)
+from .locks import holding
 from .utils import file_digest, held_signals, partial_twin
 
 
@@ -61,6 +62,7 @@ def check_out(out: Path, images: Path) -> Path:
 
 
 @python_values
+@holding(lambda given: given.get("out"), "--out")
 def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str | Path | None, conf: float = 0.25,
                  iou: float = 0.7, tta: bool = False, imgsz: int | None = None, device: str | None = None,
                  batch: int = 16, val_fraction: float = 0.1, seed: int = 0, progress: bool = True) -> PseudoLabelResult:

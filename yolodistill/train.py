@@ -42,6 +42,7 @@ from .config import DistillConfig, config_keys_named
 from .data import fingerprint
 from .ddp import in_worker, launch, launched, settings_from_environment
 from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
+from .locks import holding, run_folder
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch_metrics, own_record,
@@ -89,7 +90,8 @@ class DistillationTrainer(DetectionTrainer):
         started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
-        self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started
+        self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started; a run that
+        self.model_started = started.get("model")  # recorded none (an older yolodistill's) by its student, not last.pt
         self.images: dict[str, int] = dict(record.get("images") or {})  # labelled and unlabelled images the run
         self.images_recorded = dict(self.images)  # trains on (distill.yaml), as the resumed run had them
         self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
@@ -107,8 +109,9 @@ class DistillationTrainer(DetectionTrainer):
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
         args.update(self.started)
-        start = ("own weights" if has_own_weights(self.args.model, self.args.pretrained) else  # init_from_teacher
-                 "teacher" if self.distill.init_from_teacher else "random")  # alone read true for a .pt student
+        start = ("own weights" if has_own_weights(self.model_started or self.args.model, self.args.pretrained) else
+                 "teacher" if self.distill.init_from_teacher else "random")  # init_from_teacher alone read true for
+        # a .pt student
         start = "random" if self.started_from == 0 else self.start_recorded or start  # 0: nothing of it fit
         return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "start": start,
                 "images": self.images, "train_args": args}
@@ -354,6 +357,7 @@ class TrainResult:
 
 @python_values
 @config_keys_named
+@holding(run_folder, "--name")
 def train(
     teacher: str | Path | None = None,
     student: str | Path | None = None,

@@ -1,0 +1,66 @@
+"""One command at a time on an output: the second is refused in one line, before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from yolodistill.errors import UserError
+from yolodistill.locks import exclusive
+
+HOLD = """
+import sys, time
+from yolodistill.locks import exclusive
+with exclusive(sys.argv[1], "--out"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_an_output_another_process_writes_is_refused_until_it_ends(tmp_path):
+    """Two `data convert` into one --out left 22 train images and no data.yaml, while one said it wrote 300."""
+    from yolodistill.convert import convert
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match=f"^'{out}' is being written by another yolodistill command right now: "
+                                            "wait for it to end, or pass another --out$"):
+            convert(tmp_path / "src", fmt="yolo", out=out)
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    with exclusive(out, "--out"):  # its lock went with it
+        pass
+
+
+@pytest.mark.parametrize("command", ["pseudo_label", "train", "resume", "compare", "bench"])
+def test_each_command_holds_its_output(command, tmp_path):
+    """Two resumes of one run wrote epochs 1-5, 7, 6, 8, 9, 7, ... into one results.csv; two compares of one --name
+    trained into the same run folders; two benches with one --json kept the slower one's rows without a word."""
+    from yolodistill.bench import bench
+    from yolodistill.compare import compare
+    from yolodistill.pseudo import pseudo_label
+    from yolodistill.train import train
+
+    held, call = {
+        "pseudo_label": (tmp_path / "pl", lambda: pseudo_label("t.pt", tmp_path, tmp_path / "pl")),
+        "train": (tmp_path / "runs" / "a", lambda: train("t.pt", "yolo26n.yaml", "d.yaml", project=tmp_path / "runs",
+                                                         name="a")),
+        "resume": (tmp_path / "r", lambda: train(resume=tmp_path / "r" / "weights" / "last.pt")),
+        "compare": (tmp_path / "c" / "x", lambda: compare("t.pt", "yolo26n.yaml", "d.yaml", project=tmp_path / "c",
+                                                          name="x")),
+        "bench": (tmp_path / "b.json", lambda: bench(["best.pt"], json_path=tmp_path / "b.json")),
+    }[command]
+    with exclusive(held, "--x"):
+        with pytest.raises(UserError, match="is being written by another yolodistill command right now") as e:
+            call()
+    assert str(held) in str(e.value) and "\n" not in str(e.value)
+    assert ("(the run to resume)" in str(e.value)) == (command == "resume")
+    with pytest.raises(UserError) as e:  # free again: the command's own checks speak
+        call()
+    assert "being written" not in str(e.value)

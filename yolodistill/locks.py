@@ -1,0 +1,87 @@
+"""One process at a time on an output: two commands writing the same folder (a second terminal, a loop in the
+background) passed each other's "new or empty" checks, then shared the same staging folders. Two `data convert` into
+one --out left 22 train images and no data.yaml while one of them said it wrote 300; a `train --resume` beside the
+running run wrote its epochs into the same results.csv. The second is now refused, in one line, before any work.
+
+A lock is an advisory `flock` on a file under the user's cache folder, named after the output's resolved path: nothing
+is written beside the user's files, and it goes with the process, so a kill never leaves it held.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+
+@contextmanager
+def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
+    """Hold `path` for the block; a path another process holds is refused, naming `flag` to pick another. None, or a
+    machine without flock (Windows) or a cache folder it cannot write, holds nothing."""
+    try:
+        import fcntl
+
+        from .loading import cache_dir
+
+        folder = cache_dir() / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:24]
+        handle = open(folder / f"{key}.lock", "w") if path is not None else None
+    except (ImportError, OSError, RuntimeError, TypeError, ValueError):  # no lock to take: as before
+        handle = None
+    if handle is None:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"'{path}' is being written by another yolodistill command right now: wait for it to end"
+                            + (f", or pass another {flag}" if flag.startswith("--") else f" (the {flag})")) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
+    """Run a public function holding the output `where` finds in its arguments (by name, defaults not filled in):
+    a path, or a path and what to name in place of `flag`."""
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                given = inspect.signature(function).bind_partial(*args, **kwargs).arguments
+                path = where({**given.pop("overrides", {}), **given})
+            except Exception:  # bad arguments: the function's own checks say what is wrong
+                path = None
+            path, named = path if isinstance(path, tuple) else (path, flag)
+            with exclusive(path, named):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def run_folder(given: dict[str, Any]) -> Path | tuple[Path, str] | None:
+    """The folder `train` writes where it is known before Ultralytics picks one: a resumed run's (RUN/weights/last.pt),
+    or --project/--name (a run left unnamed gets a folder no one else has, exp-2)."""
+    if given.get("resume"):
+        last = Path(given["resume"])
+        return (last.parent.parent if last.parent.name == "weights" else last.parent), "run to resume"
+    if given.get("name") and given.get("project"):
+        return Path(given["project"]) / str(given["name"])
+    return Path("runs/distill") / str(given["name"]) if given.get("name") else None
+
+
+def compare_folder(given: dict[str, Any]) -> Path | None:
+    """compare's folder where it is named (unnamed: a new exp-N)."""
+    return Path(given.get("project") or "runs/compare") / str(given["name"]) if given.get("name") else None
