@@ -947,3 +947,19 @@ def test_ctrl_c_counts_the_kept_runs_after_the_cut_too(teacher26, synth_data, tm
     FakeRuns(monkeypatch, stop_at="plain-seed0")
     with pytest.raises(CompareInterrupted, match="1 of 2 runs finished"):
         compare(**args, seeds="0,1")
+
+
+def test_a_refusal_train_named_by_its_config_key_is_named_once(teacher26, synth_data, tmp_path, monkeypatch):
+    """compare rebuilt train's refusal to add its advice, and its own wrapper named the --config key again: 'imgsz in
+    a.yaml: 100 in a.yaml ...'."""
+    from yolodistill.config import named_in_config
+
+    config = tmp_path / "a.yaml"
+    config.write_text("imgsz: 64\n")
+    refused = named_in_config(UserError("--imgsz 64 is not what ours takes"), {"config": str(config)})
+    assert str(refused) == f"imgsz: 64 in {config} is not what ours takes"
+    FakeRuns(monkeypatch, stop_at="ours-seed0", stop_with=refused)
+    with pytest.raises(UserError) as e:
+        compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="0", methods="plain,ours", config=config,
+                project=tmp_path, name="c", **{k: v for k, v in FAST.items() if k != "imgsz"})
+    assert str(e.value).startswith(f"imgsz: 64 in {config} is not what ours takes. 1 of 2 runs finished"), e.value

@@ -47,3 +47,32 @@ def test_a_failed_launch_is_a_called_process_error():
         ddp.supervised([sys.executable, "-c", "raise SystemExit(3)"])
     assert e.value.returncode == 3
     ddp.supervised([sys.executable, "-c", "pass"])
+
+
+SLOW_TO_STOP = """
+import signal, sys, time
+def stop(*_):
+    time.sleep(1.5)  # as torch's launcher, stopping its workers
+    open(sys.argv[1], "w").write("stopped")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+open(sys.argv[1] + ".up", "w").write("up")
+time.sleep(60)
+"""
+
+
+def test_a_second_press_waits_for_the_launcher_too(tmp_path):
+    """A second Ctrl-C killed torch's launcher, whose workers, in sessions of their own, then trained on."""
+    marker = tmp_path / "stopped"
+
+    def press_twice():
+        while not (tmp_path / "stopped.up").exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_twice, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        ddp.supervised([sys.executable, "-c", SLOW_TO_STOP, str(marker)])
+    assert marker.read_text() == "stopped"  # it stopped itself, not killed

@@ -64,3 +64,37 @@ def test_each_command_holds_its_output(command, tmp_path):
     with pytest.raises(UserError) as e:  # free again: the command's own checks speak
         call()
     assert "being written" not in str(e.value)
+
+
+def test_the_lock_is_the_folder_the_run_writes(tmp_path, monkeypatch):
+    """A --config's project and name were left out of the key (a run of the same folder not held), a resume through
+    a link was keyed on the link's folder, and torchrun's ranks beside rank 0 refused one another."""
+    from yolodistill.locks import compare_folder, run_folder
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"project: {tmp_path / 'elsewhere'}\nname: x\n")
+    assert run_folder({"config": recipe}) == tmp_path / "elsewhere" / "x"
+    assert run_folder({"config": recipe, "name": "y"}) == tmp_path / "elsewhere" / "y"
+    assert compare_folder({"config": recipe}) == tmp_path / "elsewhere" / "x"
+    assert run_folder({}) is None and compare_folder({"project": tmp_path}) is None  # unnamed: a new exp-N
+    (tmp_path / "runs" / "x" / "weights").mkdir(parents=True)
+    (tmp_path / "runs" / "x" / "weights" / "last.pt").touch()
+    (tmp_path / "latest.pt").symlink_to(tmp_path / "runs" / "x" / "weights" / "last.pt")
+    assert run_folder({"resume": tmp_path / "latest.pt"}) == (tmp_path / "runs" / "x", "run to resume")
+    with exclusive(tmp_path / "out", "--out"):
+        monkeypatch.setenv("RANK", "1")  # torchrun's rank 1: rank 0 holds it
+        with exclusive(tmp_path / "out", "--out"):
+            pass
+
+
+def test_a_machine_whose_locks_fail_takes_none(tmp_path, monkeypatch):
+    """An NFS home without a lock daemon (ENOLCK) stopped every command with a traceback."""
+    import errno
+    import fcntl
+
+    def no_locks(handle, how):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with exclusive(tmp_path / "out", "--out"):
+        pass

@@ -413,7 +413,9 @@ def compare(
         if gone:  # as train's refusal: nothing of the comparison is left
             raise e from None
         advice = rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)
-        raise advised(UserError(f"{e}. {advice}"), advice) from None
+        error = advised(UserError(f"{e}. {advice}"), advice)
+        error.named_in_config = getattr(e, "named_in_config", False)  # train named a --config key already
+        raise error from None
     except KeyboardInterrupt:
         gone = drop_untrained(save_dir, existed)
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None

@@ -19,7 +19,7 @@ SETTINGS_ENV = "YOLODISTILL_SETTINGS"  # carries DistillConfig to DDP workers st
 REFUSAL_ENV = "YOLODISTILL_REFUSAL"  # where a worker leaves its refusal, for the launching process to say
 
 
-STOP_WAIT = 60  # seconds the launcher has, after a stop, to stop its workers (it gives them 30) before it is killed
+STOP_WAIT = 60  # seconds beyond torch's own shutdown timeout (TORCH_ELASTIC_SHUTDOWN_TIMEOUT, 30) for the launcher
 
 
 def launch(trainer: Any) -> None:
@@ -29,6 +29,9 @@ def launch(trainer: Any) -> None:
     from ultralytics.utils.dist import ddp_cleanup, generate_ddp_command
     from ultralytics.utils.torch_utils import unset_deterministic
 
+    from .checks import check_train_batch
+
+    check_train_batch(trainer.args.batch, trainer.args.device)  # AutoBatch: Ultralytics' refusal, as one line
     if trainer.args.rect:
         LOGGER.warning("'rect=True' is incompatible with Multi-GPU training, setting 'rect=False'")
         trainer.args.rect = False
@@ -68,18 +71,44 @@ def supervised(cmd: list[str]) -> None:
     its workers, in sessions of their own, trained on while we said the run had stopped."""
     import signal
 
-    process = subprocess.Popen(cmd)
+    from ultralytics.utils import LOGGER
+
+    # its own session: a terminal's Ctrl-C reaches us alone, and one SIGTERM from us starts its one shutdown (both
+    # raced in two, with two chained tracebacks); a closed terminal (SIGHUP) is a stop too
+    process = subprocess.Popen(cmd, start_new_session=True)
+    hangup = signal.getsignal(signal.SIGHUP)
+    if threading_main():
+        signal.signal(signal.SIGHUP, hung_up)
     try:
         code = process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_WAIT)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):  # a second press does not wait
-            process.kill()
+        limit = float(os.environ.get("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", 30)) + STOP_WAIT
+        while True:  # a second press waits too: killed, the launcher would leave its workers training
+            try:
+                process.wait(timeout=limit)
+                break
+            except subprocess.TimeoutExpired:  # it did not stop: its workers had its own limit to stop in
+                process.kill()
+                break
+            except KeyboardInterrupt:
+                LOGGER.warning("Stopping the DDP workers: waiting for torch's launcher to stop them")
         raise
+    finally:
+        if threading_main():
+            signal.signal(signal.SIGHUP, hangup)
     if code:
         raise subprocess.CalledProcessError(code, cmd)
+
+
+def hung_up(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def launched() -> bool:

@@ -24,11 +24,15 @@ from .errors import UserError
 def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
     """Hold `path` for the block; a path another process holds is refused, naming `flag` to pick another. None, or a
     machine without flock (Windows) or a cache folder it cannot write, holds nothing."""
+    import os
+
     try:
         import fcntl
 
         from .loading import cache_dir
 
+        if int(os.environ.get("RANK", -1)) > 0:  # a rank torchrun started beside rank 0, which holds it
+            raise RuntimeError
         folder = cache_dir() / "locks"
         folder.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:24]
@@ -44,6 +48,9 @@ def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
         except BlockingIOError:
             raise UserError(f"'{path}' is being written by another yolodistill command right now: wait for it to end"
                             + (f", or pass another {flag}" if flag.startswith("--") else f" (the {flag})")) from None
+        except OSError:  # no locks here (an NFS home without a lock daemon: ENOLCK): as before
+            yield
+            return
         try:
             yield
         finally:
@@ -71,17 +78,26 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
     return decorate
 
 
+def recipe_folder(given: dict[str, Any]) -> dict[str, Any]:
+    """--project and --name as the run takes them: given, else from the --config recipe."""
+    from .config import read_recipe
+
+    recipe = read_recipe(given["config"]) if given.get("config") else {}
+    return {k: given.get(k) if given.get(k) is not None else recipe.get(k) for k in ("project", "name")}
+
+
 def run_folder(given: dict[str, Any]) -> Path | tuple[Path, str] | None:
-    """The folder `train` writes where it is known before Ultralytics picks one: a resumed run's (RUN/weights/last.pt),
-    or --project/--name (a run left unnamed gets a folder no one else has, exp-2)."""
+    """The folder `train` writes where it is known before Ultralytics picks one: a resumed run's (RUN/weights/last.pt,
+    through links), or --project/--name (a run left unnamed gets a folder no one else has, exp-2)."""
+    from .resume import run_folder as resumed
+
     if given.get("resume"):
-        last = Path(given["resume"])
-        return (last.parent.parent if last.parent.name == "weights" else last.parent), "run to resume"
-    if given.get("name") and given.get("project"):
-        return Path(given["project"]) / str(given["name"])
-    return Path("runs/distill") / str(given["name"]) if given.get("name") else None
+        return resumed(Path(given["resume"])), "run to resume"
+    named = recipe_folder(given)
+    return Path(named["project"] or "runs/distill") / str(named["name"]) if named["name"] else None
 
 
 def compare_folder(given: dict[str, Any]) -> Path | None:
     """compare's folder where it is named (unnamed: a new exp-N)."""
-    return Path(given.get("project") or "runs/compare") / str(given["name"]) if given.get("name") else None
+    named = recipe_folder(given)
+    return Path(named["project"] or "runs/compare") / str(named["name"]) if named["name"] else None

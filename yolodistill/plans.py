@@ -88,7 +88,7 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
     try:
         saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
     except (OSError, ValueError, AttributeError):  # a run an older yolodistill finished, or one cut short
-        return "with no record of its settings, as an older yolodistill wrote it" if (
+        return "with no record that it finished: cut short, or written by an older yolodistill" if (
             run_dir / "weights" / "best.pt").is_file() and (run_dir / "results.csv").is_file() else ""
     if not isinstance(saved, dict):
         return ""
@@ -109,8 +109,13 @@ def kept_how(run_dir: Path) -> str:
         saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
     except (OSError, ValueError, AttributeError):
         saved = None
-    return ("with these settings (recorded before images were: its images were not compared)"
-            if isinstance(saved, dict) and "images" not in saved else "with these settings")
+    if not isinstance(saved, dict):
+        return "with these settings"
+    if "images" not in saved:
+        return "with these settings (recorded before images were: its images were not compared)"
+    older = any(isinstance(v, list) and len(v) < 3 for k, v in (saved["images"] or {}).items() if k != "unlabeled")
+    return ("with these settings (recorded before labels were: its labels were not compared)" if older else
+            "with these settings")
 
 
 def rerun_advice(finished: int, planned: int, save_dir: Path, gone: bool, command: str, fix: bool = False) -> str:

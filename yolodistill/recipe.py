@@ -117,9 +117,6 @@ def idle_settings(distill: DistillConfig) -> list[tuple[str, str, tuple[str, ...
     return out
 
 
-WARNED_IDLE: set[str] = set()  # compare checks ours' recipe, then train does: said once
-
-
 def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
     """A setting changed from the default recipe's value where nothing uses it: trained as the default, while
     distill.yaml recorded it as if in effect (the pattern of temperature, in check_pair). Refused where it is set
@@ -140,6 +137,4 @@ def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> No
                    f"{')' if flag else ''}")
         if origin.get(key, 0) >= max(origin.get(k, 0) for k in by):
             raise UserError(message)
-        if message not in WARNED_IDLE:
-            WARNED_IDLE.add(message)
-            LOGGER.warning(message.split(": drop ")[0] + " (distill.yaml records it as the recipe gave it)")
+        LOGGER.warning(message.split(": drop ")[0] + " (distill.yaml records it as the recipe gave it)")
