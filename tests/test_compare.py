@@ -344,10 +344,9 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
     from collections import defaultdict
 
     from ultralytics.engine import trainer as engine
-    from ultralytics.models.yolo import detect
 
-    import yolodistill.train  # noqa: F401 (before the patch: DistillationTrainer subclasses it at import, and a
-    from yolodistill.compare import train_run  # first import under the patch kept the stand-in for the session)
+    import yolodistill.train
+    from yolodistill.compare import train_run
 
     seen = {}
 
@@ -360,7 +359,7 @@ def test_ultralytics_arms_strip_their_checkpoints_whole(method, monkeypatch, tmp
             seen["strip"] = engine.strip_optimizer.__name__
 
     original = engine.strip_optimizer
-    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    monkeypatch.setattr(yolodistill.train, "UltralyticsTrainer", Trainer)
     save_dir, _ = train_run(method, 0, {"project": str(tmp_path)}, {"teacher": "t.pt"})
     assert seen["strip"] == "held_strip" and save_dir == tmp_path / f"{method}-seed0"
     assert engine.strip_optimizer is original
@@ -385,9 +384,7 @@ def test_a_builtin_teacher_gone_when_its_run_starts_leaves_no_half_folder(tmp_pa
     FileNotFoundError left a folder of args.yaml and an empty weights/, which a rerun would take for a run."""
     from collections import defaultdict
 
-    from ultralytics.models.yolo import detect
-
-    import yolodistill.train  # noqa: F401 (as above: before the patch)
+    import yolodistill.train
     from yolodistill.compare import train_run
 
     class Trainer:  # writes what DetectionTrainer writes before _setup_train loads the teacher
@@ -401,7 +398,7 @@ def test_a_builtin_teacher_gone_when_its_run_starts_leaves_no_half_folder(tmp_pa
             raise FileNotFoundError(2, "No such file or directory", overrides_teacher)
 
     overrides_teacher = str(tmp_path / "gone.pt")
-    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    monkeypatch.setattr(yolodistill.train, "UltralyticsTrainer", Trainer)
     with pytest.raises(FileNotFoundError):
         train_run("builtin", 0, {"project": str(tmp_path)}, {"teacher": overrides_teacher})
     assert not (tmp_path / "builtin-seed0").exists()
@@ -560,8 +557,7 @@ def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatc
     takes best.pt's epoch from results.csv, the first with the highest mAP50-95 (Ultralytics' fitness)."""
     from collections import defaultdict
 
-    from ultralytics.models.yolo import detect
-
+    import yolodistill.train
     from yolodistill.compare import MAP50, MAP50_95, train_run
 
     class Trainer:  # stands in for DetectionTrainer in the launching process of a DDP run
@@ -575,9 +571,24 @@ def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatc
                 f"epoch,time,train/box_loss,{MAP50},{MAP50_95},val/box_loss,lr/pg0\n"
                 "1,5.1,1.9,0.2,0.1,2.1,0.01\n2,10.3,1.7,0.5,0.3,1.8,0.01\n3,15.2,1.6,0.6,0.3,1.7,0.01\n")
 
-    monkeypatch.setattr(detect, "DetectionTrainer", Trainer)
+    monkeypatch.setattr(yolodistill.train, "UltralyticsTrainer", Trainer)
     _, metrics = train_run("plain", 0, {"project": str(tmp_path)}, {"teacher": "t.pt"})
     assert metrics == {MAP50: 0.5, MAP50_95: 0.3, "val/box_loss": 1.8}  # epoch 2: the first of the two at 0.3
+
+
+def test_plain_and_builtin_on_several_gpus_are_launched_as_ours_is(synth_data, tmp_path, monkeypatch):
+    """Their DDP launch was Ultralytics' subprocess.run, which a Ctrl-C killed, leaving their workers training."""
+    from yolodistill import ddp
+    from yolodistill.train import UltralyticsTrainer
+
+    trainer = UltralyticsTrainer(overrides={"model": "yolo26n.yaml", "data": str(synth_data), "imgsz": 64, "batch": 8,
+                                            "epochs": 1, "workers": 0, "device": "cpu", "project": str(tmp_path),
+                                            "name": "plain-seed0", "exist_ok": True})
+    trainer.ddp, trainer.world_size = True, 2
+    launched = []
+    monkeypatch.setattr(ddp, "supervised", launched.append)
+    trainer.train()
+    assert len(launched) == 1 and "torch.distributed.run" in " ".join(launched[0])
 
 
 def test_repeat_command_names_the_config_file_by_its_absolute_path(tmp_path, monkeypatch):

@@ -217,12 +217,10 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
     plain and builtin get the same Ultralytics args, builtin adding only the teacher; ours gets the same args
     through `resolve`, plus its distillation settings.
     """
-    from ultralytics.models.yolo.detect import DetectionTrainer
-
     from .checks import split_refusals
     from .strips import whole_strips
     from .resume import best_epoch_metrics, remove_unstarted
-    from .train import train
+    from .train import UltralyticsTrainer, train
 
     name = f"{method}-seed{seed}"
     if method == "ours":
@@ -235,7 +233,7 @@ def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]
         # refused once its folder exists (Ultralytics' constructor makes it), or its teacher gone: as train's, none of
         # it is left behind
         try:
-            trainer = DetectionTrainer(overrides=args)
+            trainer = UltralyticsTrainer(overrides=args)
             with whole_strips(), sticky_interrupt(trainer), batch_of_one_refused(), split_refusals(base.get("data")):
                 trainer.train()
         except (UserError, OSError):

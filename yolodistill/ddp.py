@@ -37,7 +37,8 @@ def launch(trainer: Any) -> None:
         trainer.args.rect = False
     refusal = Path(trainer.save_dir) / ".ddp-refusal"
     refusal.unlink(missing_ok=True)
-    env = {**environment(trainer.distill), REFUSAL_ENV: str(refusal)}
+    settings = getattr(trainer, "distill", None)  # none for compare's plain and builtin runs
+    env = {**(environment(settings) if settings is not None else {}), REFUSAL_ENV: str(refusal)}
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     file, kept = None, trainer.resume

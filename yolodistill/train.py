@@ -58,6 +58,14 @@ def settings_of(model: Any) -> DistillConfig | None:
     return DistillConfig.from_dict(saved) if isinstance(saved, dict) else None
 
 
+class UltralyticsTrainer(DetectionTrainer):
+    """compare's plain and builtin runs: Ultralytics' trainer as it is, launched on several GPUs as ours is
+    (ddp.launch), so that a Ctrl-C stops their workers too."""
+
+    def train(self):
+        return launch(self) if self.ddp else super().train()
+
+
 class DistillationTrainer(DetectionTrainer):
     """Ultralytics' detection trainer, distilling from a frozen teacher (`distill_model=`) with `KDModel`."""
 
