@@ -603,3 +603,22 @@ def test_a_home_path_after_an_equals_sign_is_the_home_folder(monkeypatch, capsys
     assert (tmp_path / "home" / "synth" / "data.yaml").is_file() and not (tmp_path / "~").exists()
     assert home_expanded(["project=~/runs", "--name=a~b", "~/x", "lr0=0.1"]) == [
         f"project={tmp_path / 'home' / 'runs'}", "--name=a~b", "~/x", "lr0=0.1"]  # a bare word is the shell's to expand
+
+
+def test_a_training_whose_output_closes_says_so_in_one_line(teacher26, synth_data, tmp_path):
+    """`train ... | head -2`: 38 "Logging error" blocks on stderr, exit 1, and no word of the run or how to go on."""
+    import os
+    import subprocess
+
+    run = subprocess.Popen([PYTHON, "-m", "yolodistill.cli", "train", "--teacher", str(teacher26), "--student",
+                            "yolo26n.yaml", "--data", str(synth_data), "--imgsz", "64", "--epochs", "2", "--batch", "8",
+                            "--workers", "0", "--device", "cpu", "--project", str(tmp_path), "--name", "p"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run.stdout.readline()  # as `| head -1`: read a line, then the pipe is gone
+    run.stdout.close()
+    _, err = run.communicate(timeout=600)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert run.returncode == 1 and len(lines) == 1, err[-3000:]
+    assert lines[0].startswith("Error: the output was closed (a pipe such as `| head` ended), which stopped the run: ")
+    assert "continue with: " in lines[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import logging
 import os
 import sys
 from pathlib import Path
@@ -333,6 +334,8 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii: a path of 'é' was a UnicodeEncodeError after
         with contextlib.suppress(AttributeError, ValueError):  # all the work, at the closing line
             stream.reconfigure(errors="backslashreplace")
+    logging.raiseExceptions = False  # a closed stdout (`| head`): one line below, not a "Logging error" block per
+    # message Ultralytics logs after it
     try:
         os.getcwd()
     except OSError:  # deleted under the shell: relative paths were a FileNotFoundError traceback

@@ -41,7 +41,7 @@ from .callbacks import CALLBACKS
 from .config import DistillConfig, config_keys_named
 from .data import fingerprint
 from .ddp import in_worker, launch, launched, settings_from_environment
-from .errors import UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
+from .errors import DiskFull, UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
 from .locks import holding, run_folder
 from .model import KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
@@ -423,6 +423,9 @@ def train(
             finish_best(Path(trainer.best), best_before)
         finally:  # a second Ctrl-C, or a full disk, still ends with the resume hint
             raise TrainingInterrupted(last, before is not None and stamp(last) == before, trainer.args.name) from None
+    except BrokenPipeError:  # `train ... | head`: the output closed, and the first write after it stopped the run
+        raise DiskFull(f"the output was closed (a pipe such as `| head` ended), which stopped the run: "
+                       f"{after_stop(trainer, before)}") from None
     except OSError as e:  # a full disk mid-run (a checkpoint, results.csv): what is kept, and how to go on from it
         if disk_full(e) is None:
             raise
