@@ -119,6 +119,11 @@ def test_kd_prefit_counts_batches_of_fittable_adapters(settings, needle):
         DistillConfig(**settings)
 
 
+def test_a_whole_kd_prefit_written_as_a_float_is_taken_as_epochs_2_0_is():
+    """kd_prefit: 2.0 was refused as 'not a whole number' while epochs: 2.0 was taken."""
+    assert DistillConfig(kd_prefit=2.0, kd_feat=1.0).kd_prefit == 2 and type(DistillConfig(kd_prefit=2.0).kd_prefit) is int
+
+
 @pytest.mark.parametrize("key, value", [("kd_cls", float("nan")), ("kd_cls", float("inf")), ("kd_box_ring", float("nan")),
                                         ("kd_warmup", float("inf")), ("temperature", float("nan")),
                                         ("cwd_tau", float("inf")), ("mgd_mask_ratio", float("nan"))])

@@ -81,6 +81,8 @@ class DistillConfig:
             value = getattr(self, key)
             if not is_number(value) or value < 0:
                 raise UserError(f"{key} must be a number >= 0, got {value!r}")
+        if isinstance(self.kd_prefit, float) and self.kd_prefit.is_integer():  # 2.0, as epochs: 2.0 is taken
+            self.kd_prefit = int(self.kd_prefit)
         if not isinstance(self.kd_prefit, int) or isinstance(self.kd_prefit, bool) or self.kd_prefit < 0:
             raise UserError(f"kd_prefit must be a whole number of batches >= 0, got {self.kd_prefit!r}")
         if self.kd_prefit and self.feat_loss == "cross":
