@@ -250,24 +250,16 @@ def arm_rows(r: Mapping[str, Any], arms: list[str]) -> list[dict[str, Any]]:
 
 
 def run_gaps(r: Mapping[str, Any]) -> dict[str, float | None]:
-    """Each arm's gap recovered from the record's runs: its mean against plain's mean over the seeds it shares with
-    plain, as report.summarize takes it since 6456450 (records written before keep the gap against plain's mean over
-    all its seeds in their summary, which set a candidate of seed 0 against plain's three). Arms with no seed in
-    common with plain, or a record without the figures, are left to the summary."""
-    from yolodistill.report import gap_recovered
+    """Each arm's gap recovered, summarised again from the record's runs as report.summarize takes it since 6456450
+    (plain over the arm's own seeds): records written before keep plain's mean over all its seeds in their summary,
+    which set a candidate of seed 0 against plain's three. A record without the figures is left to its summary."""
+    from yolodistill.report import summarize
 
-    try:
-        by_seed = {(run["arm"], run["seed"]): float(run["map50_95"]) for run in r.get("runs") or []}
-        teacher = r["teacher"]["map50_95"]
+    try:  # a study's runs carry their arm as their method, as bench_efficacy summarises them
+        summary, _ = summarize(r.get("runs") or [], r["teacher"]["map50_95"])
     except (KeyError, TypeError, ValueError):
         return {}
-    gaps = {}
-    for arm in dict.fromkeys(a for a, _ in by_seed):
-        seeds = [s for a, s in by_seed if a == arm]
-        if shared := [s for s in seeds if ("plain", s) in by_seed]:
-            gaps[arm] = gap_recovered(sum(by_seed[(arm, s)] for s in seeds) / len(seeds),
-                                      sum(by_seed[("plain", s)] for s in shared) / len(shared), teacher)
-    return gaps
+    return {arm: s["gap_recovered"] for arm, s in summary.items()}
 
 
 def curve_rows(runs: list[Mapping[str, Any]], arm: str = "plain") -> list[dict[str, Any]]:
