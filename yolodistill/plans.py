@@ -45,13 +45,19 @@ def file_stamp(path: Any) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
 
 
-def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
-    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
+def saved_record(run_dir: Path) -> dict[str, Any] | None:
+    """The record a finished run left in `run_dir` (its `plan` and `run`); None where there is none that reads."""
     try:
         saved = json.loads((run_dir / RUN_RECORD).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(saved, dict) or not (run_dir / "weights" / "best.pt").is_file():
+    return saved if isinstance(saved, dict) else None
+
+
+def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
+    saved = saved_record(run_dir)
+    if saved is None or not (run_dir / "weights" / "best.pt").is_file():
         return None
     old, new = aligned(saved.get("plan"), plan)
     return saved.get("run") if old == new else None
@@ -85,12 +91,10 @@ def aligned(saved: Any, plan: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
     """Why a run in `run_dir` that finished earlier trains again, in a few words ('' where none finished there): the
     settings that differ from `plan`, or its best.pt gone."""
-    try:
-        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
-    except (OSError, ValueError, AttributeError):  # a run an older yolodistill finished, or one cut short
+    if (record := saved_record(run_dir)) is None:  # a run an older yolodistill finished, or one cut short
         return "with no record that it finished: cut short, or written by an older yolodistill" if (
             run_dir / "weights" / "best.pt").is_file() and (run_dir / "results.csv").is_file() else ""
-    if not isinstance(saved, dict):
+    if not isinstance(saved := record.get("plan"), dict):
         return ""
     saved, plan = aligned(saved, plan)
     groups = {"train_args": "", "distill": "", "files": " file", "images": " images"}  # how a key is named
@@ -105,11 +109,7 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
 
 def kept_how(run_dir: Path) -> str:
     """How a kept run was judged the same: with its images, or (recorded before they were) without."""
-    try:
-        saved = json.loads((run_dir / RUN_RECORD).read_text()).get("plan")
-    except (OSError, ValueError, AttributeError):
-        saved = None
-    if not isinstance(saved, dict):
+    if not isinstance(saved := (saved_record(run_dir) or {}).get("plan"), dict):
         return "with these settings"
     if "images" not in saved:
         return "with these settings (recorded before images were: its images were not compared)"
