@@ -18,7 +18,7 @@ import torch
 from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
                      check_seed, check_whole, check_writable, first_line, is_url, require_file)
-from .devices import check_device
+from .devices import check_device, gpu_count
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 
@@ -201,14 +201,6 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
     if (gpus := gpu_count(device)) > 1 and not batch >= 1:
         raise UserError(f"--batch {batch} (AutoBatch) runs on one GPU, and --device {device} names {gpus}: pass a "
                         f"whole batch, e.g. --batch {gpus * 8}")
-
-
-def gpu_count(device: Any) -> int:
-    """How many GPUs a --device names (0 for cpu, mps or auto): several train with DDP."""
-    text = (",".join(map(str, device)) if isinstance(device, (list, tuple)) else
-            "" if device is None else str(device))
-    items = [d for d in text.lower().replace("cuda:", "").split(",") if d.strip()]
-    return 0 if not items or items[0].strip() in ("cpu", "mps", "none", "auto") else len(items)
 
 
 def check_workers(workers: Any) -> None:

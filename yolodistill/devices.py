@@ -19,6 +19,22 @@ def device_hint(several: bool = True) -> str:
     return "use --device cpu" + (" or --device mps" if torch.backends.mps.is_available() else "")
 
 
+def device_words(device: Any) -> str:
+    """A --device as Ultralytics reads it: lower case, without 'cuda:', brackets, quotes and spaces ('[0, 1]' is
+    '0,1'); '' for None."""
+    raw = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else "" if device is None else str(device)
+    text = raw.strip().lower()
+    for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
+        text = text.replace(junk, "")
+    return text
+
+
+def gpu_count(device: Any) -> int:
+    """How many GPUs a --device names (0 for cpu, mps or auto): several train with DDP."""
+    items = [d for d in device_words(device).split(",") if d]
+    return 0 if not items or items[0] in ("cpu", "mps", "none", "auto") else len(items)
+
+
 def check_device(device: Any, flag: str = "--device", several: bool = True) -> Any:
     """Refuse a device this machine does not have, before any work: a GPU index on a CPU-only machine, an index past
     the last GPU, MPS off a Mac, or a malformed list. Accepts what Ultralytics accepts: '' or None (auto), cpu, mps,
@@ -31,9 +47,7 @@ def check_device(device: Any, flag: str = "--device", several: bool = True) -> A
         return device
     hint = device_hint(several)
     raw = ",".join(map(str, device)) if isinstance(device, (list, tuple)) else str(device)
-    text = raw.strip().lower()
-    for junk in ("cuda:", "(", ")", "[", "]", "'", '"', " "):
-        text = text.replace(junk, "")
+    text = device_words(device)
     if text in ("", "none", "auto"):
         return None
     if text == "cpu":

@@ -62,7 +62,7 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
 
 def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> None:
     """A run that would never use its teacher is plain training under another name: refuse it, and say why."""
-    from .checks import gpu_count
+    from .devices import gpu_count
     from .start import starts_from_teacher
 
     pseudo = bool(distill.unlabeled) and distill.unlabeled_mode != "soft"  # the teacher labels them
