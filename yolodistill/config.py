@@ -257,6 +257,12 @@ def resolve(config: str | Path | None = None, *, student: Any = None,
     return traced(distill, True), {k: v for k, v in merged.items() if k not in distill_keys}
 
 
+def as_written(value: Any) -> Any:
+    """A setting's value as a recipe and our messages write it (kd_gate true, not True): named_in_config finds a
+    refusal's value by it."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def config_keys_named(function):
     """`train` and `compare` name a bad value their `config` file set as the file's key (`named_in_config`), from
     Python as on the command line: '--epochs must be ...' sent a caller who gave no epochs= looking for one."""
@@ -302,8 +308,8 @@ def config_named_text(error: UserError, settings: dict[str, Any]) -> str | None:
         layer = read_recipe(config)
     except UserError:
         return None
-    shown = str(layer.get(key)).lower() if isinstance(layer.get(key), bool) else layer.get(key)  # as messages write
-    value = f"{'' if m[3] else ' '}{shown}"  # them: kd_gate true
+    shown = as_written(layer.get(key))
+    value = f"{'' if m[3] else ' '}{shown}"
     if key not in layer or (m[3] and not rest.startswith(value)) or (not m[3] and key in settings):
         return None  # not the file's value: the flag or word typed (which wins over the file) is the one named
     if rest.startswith(value + " ") or rest.startswith(value + ":"):  # '--imgsz 100 is not ...': the value named once

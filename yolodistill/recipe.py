@@ -124,16 +124,15 @@ def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> No
     came later: `--config features-l2.yaml --kd-feat 0` is an ablation, and its feat_loss: l2 no slip."""
     from ultralytics.utils import LOGGER
 
-    from .config import resolve
+    from .config import as_written, resolve
 
     baseline, _ = resolve(student=student, pretrained=args.get("pretrained"))
     origin = getattr(distill, "origin", {})  # which layer set each key (config.resolve); none: all one layer
     for key, why, by in idle_settings(distill):
         if (value := getattr(distill, key)) == getattr(baseline, key):
             continue
-        shown = str(value).lower() if isinstance(value, bool) else value
         flag = "" if key in ("cwd_tau", "mgd_mask_ratio") else f"--{key.replace('_', '-')} (or "
-        message = (f"{key} {shown} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
+        message = (f"{key} {as_written(value)} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
                    f"{')' if flag else ''}")
         if origin.get(key, 0) >= max(origin.get(k, 0) for k in by):
             raise UserError(message)
