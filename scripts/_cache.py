@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO
+from yolodistill.resume import MAP50, MAP50_95  # noqa: F401 (bench_efficacy takes them from here)
 
 MADE = "made.json"  # in a cache folder (converted data, a trained teacher): what made it
-MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 
 
 def sha256(path: str | Path) -> str:

@@ -33,6 +33,7 @@ from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, chec
 from .locks import compare_folder, holding
 from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
                     rerun_advice, run_plan)
+from .resume import MAP50, MAP50_95
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
@@ -41,7 +42,6 @@ METHODS = ("plain", "builtin", "ours")
 TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.yaml names; compare's is runs/compare
 # Validation settings the students' final evaluation takes from the shared train args; the teacher gets the same.
 VAL_KEYS = ("imgsz", "device", "workers", "conf", "iou", "max_det", "single_cls", "classes", "half")
-MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"
 
 
 @dataclass

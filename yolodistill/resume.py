@@ -242,11 +242,14 @@ def csv_epochs(path: Path) -> int | None:
         return None
 
 
+MAP50, MAP50_95 = "metrics/mAP50(B)", "metrics/mAP50-95(B)"  # Ultralytics' results.csv and trainer.metrics keys
+
+
 def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
     """The validation metrics of best.pt's epoch as results.csv logged them: the first row with the highest mAP50-95,
     Ultralytics' fitness. Under DDP the final validation runs in the workers; the launching process gets none."""
     with open(results_csv, newline="") as f:
-        best = max(csv.DictReader(f, skipinitialspace=True), key=lambda row: float(row["metrics/mAP50-95(B)"]))
+        best = max(csv.DictReader(f, skipinitialspace=True), key=lambda row: float(row[MAP50_95]))
     return {k: float(v) for k, v in best.items() if k.startswith(("metrics/", "val/"))}
 
 
