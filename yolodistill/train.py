@@ -98,8 +98,8 @@ class DistillationTrainer(DetectionTrainer):
         started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
-        self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started; a run that
-        self.model_started = started.get("model")  # recorded none (an older yolodistill's) by its student, not last.pt
+        self.start_recorded = record.get("start")  # a resumed run's, as recorded when it started
+        self.model_started = started.get("model")  # its student, which tells a start recorded nowhere (an older run)
         self.images: dict[str, int] = dict(record.get("images") or {})  # labelled and unlabelled images the run
         self.images_recorded = dict(self.images)  # trains on (distill.yaml), as the resumed run had them
         self.balance_told: set[str] | None = None  # the bound terms callbacks.report_balance named, once it spoke
@@ -117,9 +117,10 @@ class DistillationTrainer(DetectionTrainer):
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
         args.update(self.started)
-        start = ("own weights" if has_own_weights(self.model_started or self.args.model, self.args.pretrained) else
-                 "teacher" if self.distill.init_from_teacher else "random")  # init_from_teacher alone read true for
+        # by the student the run began with (on resume args.model is last.pt); init_from_teacher alone read true for
         # a .pt student
+        start = ("own weights" if has_own_weights(self.model_started or self.args.model, self.args.pretrained) else
+                 "teacher" if self.distill.init_from_teacher else "random")
         start = "random" if self.started_from == 0 else self.start_recorded or start  # 0: nothing of it fit
         return {"distill": self.distill.to_dict(), "teacher": str(self.args.distill_model), "start": start,
                 "images": self.images, "train_args": args}
