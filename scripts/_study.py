@@ -192,11 +192,12 @@ def check_train_args(train_args: Any, where: str) -> None:
         check_cfg(copy.deepcopy(train_args))  # Ultralytics' own type and range checks, as its get_cfg makes them
     except (TypeError, ValueError) as e:
         raise UserError(f"{where}: train_args: {first_line(e)}") from None
-    from yolodistill.checks import OPTIMIZERS  # the two Ultralytics refuses only once the run has started
+    from yolodistill.checks import check_optimizer  # the two Ultralytics refuses only once the run has started
 
-    optimizer = train_args.get("optimizer")
-    require(optimizer is None or str(optimizer).lower() in {o.lower() for o in OPTIMIZERS}, f"{where}: train_args "
-            f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
+    try:
+        check_optimizer(train_args.get("optimizer"))
+    except UserError as e:
+        raise UserError(f"{where}: train_args {e}") from None
     if isinstance(pretrained := train_args.get("pretrained"), str):
         require(Path(pretrained).is_file() or official(pretrained), f"{where}: train_args pretrained={pretrained} "
                 "does not exist: give the path of a checkpoint (.pt), or true or false")

@@ -203,6 +203,12 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
                         f"whole batch, e.g. --batch {gpus * 8}")
 
 
+def check_optimizer(optimizer: Any) -> None:
+    """An optimizer Ultralytics trains with, in any case: another fails only once the run has started."""
+    if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
+        raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
+
+
 def check_workers(workers: Any) -> None:
     """Ultralytics passes -1 on to the data loader, which fails on a GPU (its CPU training loads in-process)."""
     if workers is not None:
@@ -224,8 +230,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     check_train_batch(batch, args.get("device"))
     check_workers(args.get("workers"))
     optimizer = args.get("optimizer")
-    if optimizer is not None and str(optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:
-        raise UserError(f"optimizer={optimizer} is not one Ultralytics trains with: choose {', '.join(OPTIMIZERS)}")
+    check_optimizer(optimizer)
     ignored = tuple(f"{k}={args[k]}" for k in ("lr0", "momentum") if k in args)
     if str(optimizer or "auto").lower() == "auto" and ignored and ignored not in WARNED_SIZES:  # Ultralytics' one
         from ultralytics.utils import LOGGER  # line came in the middle of the run's start, and distill.yaml kept lr0
