@@ -251,7 +251,7 @@ def prepare_data(study: dict[str, Any], work: Path) -> dict[str, Path]:
         def make(out: Path) -> Path:
             return make_synthetic(out, images=32, classes=3, imgsz=size, seed=0)
     else:
-        source, fmt = (REPO / src).resolve(), study.get("format", "voc")
+        source, fmt = (REPO / src).resolve(), study["format"]
         made, files = {"source": str(source), "format": fmt}, tree_stamp(source)
 
         def make(out: Path) -> Path:

@@ -82,6 +82,10 @@ def load_study(path: Path) -> dict[str, Any]:
     for key, (ok, what) in texts.items():
         require(key not in study or (isinstance(study[key], str) and ok(study[key])),
                 f"{where}: {key} must be {what}, got {study.get(key)!r}")
+    if "format" in study:  # as convert reads it: " COCO " and coco are one format, and one data cache
+        study["format"] = study["format"].strip().lower()
+    require("format" in study or study["data"] == "synth", f"{where}: format missing: say which format the data "
+            f"'{study['data']}' is in (format: {', '.join(FORMATS)})")
     require(folder_name(study["name"]), f"{where}: name must be a folder name (letters, digits, . _ -), got "
             f"{study['name']!r}")
     for key in ("imgsz", "batch", "epochs"):

@@ -16,7 +16,9 @@ arm started from, so a run on other data or from another start is not taken as f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -201,6 +203,22 @@ def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, 
     return {k: v for k, v in cached.items() if k != "used"}
 
 
+@contextlib.contextmanager
+def own_files_unsaid():
+    """train's `--exist-ok` line on a folder that holds files: a fresh ours run's folder holds the study's spec.json
+    (and source.json), which the run never writes, so the line said at every such run what replaces nothing."""
+    from ultralytics.utils import LOGGER
+
+    def unsaid(record: logging.LogRecord) -> bool:
+        return "--exist-ok: this run writes into" not in record.getMessage()
+
+    LOGGER.addFilter(unsaid)
+    try:
+        yield
+    finally:
+        LOGGER.removeFilter(unsaid)
+
+
 def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,
               args: argparse.Namespace) -> dict[str, float]:
     """One arm at one seed into run_dir, resumed from its last.pt when one was cut off; returns best.pt's metrics."""
@@ -218,8 +236,9 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
     data = datasets[spec.get("data", "labelled")]
     if spec["method"] == "ours":
         unlabeled = {"unlabeled": [str(datasets["unlabeled"])]} if spec.get("unlabeled") else {}
-        result = (train(resume=last, device=args.device, workers=args.workers) if resume else
-                  train(teacher, student, data, config=spec["config"], **common, **{**spec["distill"], **unlabeled}))
+        with own_files_unsaid():
+            result = (train(resume=last, device=args.device, workers=args.workers) if resume else
+                      train(teacher, student, data, config=spec["config"], **common, **{**spec["distill"], **unlabeled}))
         return result.metrics
     overrides = ({"model": str(last), "resume": str(last), "device": args.device, "workers": args.workers} if resume
                  else {**common, "model": student, "data": str(data)})

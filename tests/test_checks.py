@@ -240,6 +240,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["box=0"], "box=0 turns kd_box off too (kd_box is scaled by Ultralytics' box gain"),  # a YOLO26 pair
         (["quantize=int8"], "quantize=int8 (Ultralytics' quantization-aware training) does not run with a teacher"),
         (["quantize=8"], "quantize=8 (Ultralytics' quantization-aware training)"),  # a traceback, its folder left
+        (["cache=maybe"], "cache=maybe is not one Ultralytics caches with: say cache=ram"),  # trained uncached
+        (["time=-1"], "time=-1 must be hours to train, above 0"),  # stopped after its first epoch
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):
@@ -683,6 +685,13 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work():
         check_resumed_values({"batch": 0.7}, {"batch": 16, "device": "0,1"})
     check_resumed_values({"device": "0,1"}, {"batch": 16, "device": "0"})
     check_resumed_values({"workers": 2}, {"batch": -1, "device": "0,1"})  # the run's own pair: Ultralytics' to judge
+
+
+def test_cache_and_time_values_ultralytics_trains_with_pass():
+    from yolodistill.checks import check_args
+
+    for extra in ({"cache": "RAM"}, {"cache": "disk"}, {"cache": True}, {"cache": False}, {"time": 0}, {"time": 0.5}):
+        check_args({"epochs": 1, "imgsz": 64, "batch": 8, **extra}, 32)
 
 
 def test_optimizer_names_match_in_any_case():

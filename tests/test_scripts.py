@@ -118,10 +118,10 @@ def study(out) -> dict:
     proc = run_script("bench_efficacy.py", *study_args(out, study_file, "--arms", "plain,pt-plain", "--seeds", 0))
     assert proc.returncode == 0, proc.stderr[-4000:]
     part, part_csvs = read_record(out), results_csvs(out)
-    with pytest.MonkeyPatch.context() as monkeypatch:
+    with pytest.MonkeyPatch.context() as monkeypatch, logged_by_ultralytics() as logged:
         proc = in_process("bench_efficacy.py", *study_args(out, study_file), monkeypatch=monkeypatch)
     assert proc.returncode == 0  # its output is in the test's captured output
-    return {"part": part, "part_csvs": part_csvs, "record": read_record(out), "file": study_file}
+    return {"part": part, "part_csvs": part_csvs, "record": read_record(out), "file": study_file, "logged": logged}
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +196,14 @@ def test_every_arm_ran_once_per_seed(study, out):
             assert run["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     teacher = json.loads((out / "work" / "tiny" / "teacher.json").read_text())
     assert teacher["used"]["sha256"] == record["teacher"]["sha256"]  # what --report-only falls back on
+
+
+def test_fresh_runs_do_not_say_they_replace_the_study_s_own_files(study):
+    """Each fresh ours run's folder holds the study's spec.json, and train said at every one that it writes into a
+    folder holding files, which it replaces none of; the whole study trained ours arms fresh."""
+    assert any(r["spec"]["method"] == "ours" for r in study["record"]["runs"])
+    assert any("Starting training" in m or "epochs..." in m for m in study["logged"])  # the logger was heard
+    assert not [m for m in study["logged"] if "--exist-ok" in m]
 
 
 def test_numbers_are_those_of_the_runs(study):
@@ -470,17 +478,21 @@ def assert_study_refused(bench, path: Path, old: str, new: str, message: str) ->
     ("seeds: [0]", "seeds: [0]\ndescription: 5", "description must be text, got 5"),
     ("  plain: {method: plain}", "  plain: {method: plain, note: 5}", "arm 'plain': note must be text, got 5"),
     ("data: synth", "data: synth\nformat: voc2", "format must be voc, coco, yolo, got 'voc2'"),
+    ("data: synth", "data: datasets/mine", "format missing: say which format the data 'datasets/mine' is in "
+     "(format: voc, coco, yolo)"),
 ], ids=["student-pt", "train-args-value", "arm-train-args-value", "data-null", "data-number", "optimizer",
-        "pretrained", "description", "note", "format"])
+        "pretrained", "description", "note", "format", "format-missing"])
 def test_study_values_that_would_fail_later_are_refused_first(bench, old, new, message, tmp_path):
     """Each failed with a traceback once the data was converted and the teacher validated or trained: an unknown
     optimizer or a missing pretrained= when its arm began, a description that is not text when the page was written
-    after every arm had trained (and at every later rebuild of the page)."""
+    after every arm had trained (and at every later rebuild of the page). A study of real data without format: was
+    read as VOC, and a YOLO dataset got convert's line on VOC annotations; " COCO " made a data cache of its own."""
     assert_study_refused(bench, tmp_path / "study.yaml", old, new, message)
     path = tmp_path / "fine.yaml"  # their good forms pass
     path.write_text(STUDY_TEXT.replace("train_args: {}", "train_args: {optimizer: sgd, pretrained: true}")
                     .replace("seeds: [0]", "seeds: [0]\ndescription: ''\nformat: YOLO"))
-    assert bench.load_study(path)["train_args"] == {"optimizer": "sgd", "pretrained": True}
+    study = bench.load_study(path)
+    assert study["train_args"] == {"optimizer": "sgd", "pretrained": True} and study["format"] == "yolo"
 
 
 def test_a_work_folder_that_is_a_file_is_one_line(bench, capsys, tmp_path):

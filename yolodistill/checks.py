@@ -239,6 +239,11 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         them = "them" if len(ignored) > 1 else "it"
         LOGGER.warning(f"{' and '.join(ignored)}: optimizer=auto (the default) ignores {them} and picks the optimizer "
                        f"and its rate itself; add optimizer=SGD (or AdamW) to train with {them}")
+    cache, hours = args.get("cache"), args.get("time")  # Ultralytics: no cache, or a stop after the first epoch
+    if cache not in (None, True, False) and str(cache).lower() not in ("ram", "disk"):
+        raise UserError(f"cache={cache} is not one Ultralytics caches with: say cache=ram, cache=disk or cache=False")
+    if isinstance(hours, (int, float)) and hours < 0:
+        raise UserError(f"time={hours} must be hours to train, above 0 (0 or none: train for --epochs)")
     from ultralytics.cfg import get_cfg
 
     try:
