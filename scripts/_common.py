@@ -4,7 +4,9 @@ quotes, the work folder git never sees, and bad input as one line and exit statu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -184,3 +186,19 @@ def keep_record(path: Path, plan: dict[tuple[str, int], str], work: Path) -> Non
         print(f"'{path}' drops {named(gone)} until trained again: its run is gone from --work", flush=True)
     if stale := [r for r in had if r in plan and r not in kept and plan[r] != "train"]:
         print(f"'{path}' drops {named(stale)} until trained again: its source arm is trained again", flush=True)
+
+
+@contextlib.contextmanager
+def own_files_unsaid():
+    """train's `--exist-ok` line on a folder that holds files: a fresh ours run's folder holds the study's spec.json
+    (and source.json), which the run never writes, so the line said at every such run what replaces nothing."""
+    from ultralytics.utils import LOGGER
+
+    def unsaid(record: logging.LogRecord) -> bool:
+        return "--exist-ok: this run writes into" not in record.getMessage()
+
+    LOGGER.addFilter(unsaid)
+    try:
+        yield
+    finally:
+        LOGGER.removeFilter(unsaid)

@@ -16,9 +16,7 @@ arm started from, so a run on other data or from another start is not taken as f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -29,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import (BENCH_WORK, DOCS, REPO, RESULTS, ArgumentParser, check_checkpoint, check_outputs, command_line,
-                     count, environment, keep_record, made_with, positive_int, threaded_main, work_dir)
+                     count, environment, keep_record, made_with, own_files_unsaid, positive_int, threaded_main,
+                     work_dir)
 from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, check_study_folder,  # noqa: F401
                     check_teacher_classes, dataset_fingerprint, distilled_from, finished, prepare_data, read,
@@ -201,22 +200,6 @@ def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, 
             imgsz=study["imgsz"], batch=study["batch"], device=args.device, workers=args.workers), root)
         cached = json.loads(write_json(cache, {**measured, "sha256": teacher["sha256"], "used": teacher}).read_text())
     return {k: v for k, v in cached.items() if k != "used"}
-
-
-@contextlib.contextmanager
-def own_files_unsaid():
-    """train's `--exist-ok` line on a folder that holds files: a fresh ours run's folder holds the study's spec.json
-    (and source.json), which the run never writes, so the line said at every such run what replaces nothing."""
-    from ultralytics.utils import LOGGER
-
-    def unsaid(record: logging.LogRecord) -> bool:
-        return "--exist-ok: this run writes into" not in record.getMessage()
-
-    LOGGER.addFilter(unsaid)
-    try:
-        yield
-    finally:
-        LOGGER.removeFilter(unsaid)
 
 
 def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, datasets: dict[str, Path], student: str,
