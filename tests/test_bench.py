@@ -670,6 +670,19 @@ def test_bench_on_a_jetson_records_board_and_energy(run, synth_data, tmp_path):
     assert tuple(json.loads(out.read_text())[0]) == KEYS  # energy stays out of bench.json
 
 
+def test_bench_on_an_agx_board_says_why_it_has_no_energy(run, synth_data, tmp_path):
+    """An AGX Orin's tegrastats has no VDD_IN: the J/img cell read '-', and neither the table nor bench_env.json
+    said why."""
+    system, _ = jetson(tegrastats="tegrastats_agx_orin.txt")
+    console = quiet()
+    rows = bn.bench([weights_of(run) / "best.onnx"], data=synth_data, json_path=tmp_path / "bench.json",
+                    console=console, system=system, **FAST)
+    energy = json.loads((tmp_path / "bench_env.json").read_text())["energy"][rows[0]["artifact"]]
+    assert energy["energy_j_per_image"] is None and "no board input rail" in energy["missing"]
+    text = " ".join(console.export_text().split())
+    assert "J/img" in text and "Warning: tegrastats names no board input rail here" in text
+
+
 def test_no_refresh_thread_runs_beside_the_timed_passes():
     """rich redraws an auto-refreshing bar from a thread of its own, which shared the CPU with the very passes bench
     times (p99 about 40 % higher on a 2-core machine). bench's bar has none: it is drawn between passes."""

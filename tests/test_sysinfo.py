@@ -119,6 +119,31 @@ def test_power_sampler_runs_and_stops_a_real_tegrastats(tmp_path, monkeypatch):
     assert sampler._proc.poll() is not None and sampler._proc.stdout.closed  # stopped, reaped, its pipe closed
 
 
+def test_a_sampler_without_samples_says_why():
+    """An AGX board's tegrastats names no board input rail (a recorded-format AGX Orin line), a timing shorter than
+    one interval gets no line, and tegrastats may not start: the J/img cell read '-' with no word in each case."""
+    system, _ = jetson(tegrastats="tegrastats_agx_orin.txt")
+    with sysinfo.PowerSampler(system) as agx:
+        pass
+    assert agx.samples_mw == [] and agx.lines == 3
+    assert agx.missing(1.0) == ("tegrastats names no board input rail here (VDD_IN or POM_5V_IN; an AGX board splits "
+                                "its power over several rails): no energy per image")
+    system.start = lambda cmd: Replay([])
+    with sysinfo.PowerSampler(system, interval_ms=100) as short:
+        pass
+    assert short.missing(0.04) == ("no tegrastats sample came in the 0.04 s of timing (one each 100 ms): more --runs "
+                                   "for energy per image")
+    system.start = lambda cmd: None
+    with sysinfo.PowerSampler(system) as absent:
+        pass
+    assert absent.missing(1.0) == "tegrastats did not start (is it on PATH?): no energy per image"
+    system, _ = jetson()
+    with sysinfo.PowerSampler(system) as nx:
+        pass
+    assert nx.samples_mw and nx.missing(1.0) is None
+    assert sysinfo.energy_record([], 1.0, 5, agx.missing(1.0))["missing"].startswith("tegrastats names no board")
+
+
 def test_each_l4t_release_names_its_jetpack():
     """Without nvidia-jetpack installed, the L4T major release is all that tells JetPack 4 from 5 from 6."""
     assert [sysinfo.parse_jetpack(None, l4t) for l4t in ("32.7.4", "35.6.0", "36.4.3", "38.2.0", "30.1")] == [

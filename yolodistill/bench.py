@@ -287,7 +287,8 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
     times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)}", during=sampler)
     if sampler is not None:
-        env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs)
+        env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
+                                                         sampler.missing(sum(times)))
     params, flops = model_cost(source_checkpoint(path), imgsz)
     map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)  # its loader checked by check_val_loads
     return {
@@ -433,6 +434,8 @@ def bench(
             for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
                 rows.append(bench_one(path, name, fmt, opts, progress, env))
         print_table(rows, env, console)
+        for why in dict.fromkeys(e["missing"] for e in env.get("energy", {}).values() if "missing" in e):
+            console.print(f"[yellow]Warning:[/] {escape(why)}")
     written: list[Path] = []
     try:
         write_reports(rows, env, json_path, written)

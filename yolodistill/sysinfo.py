@@ -130,9 +130,9 @@ def energy_per_image(power_mw: list[float], seconds: float, images: int) -> floa
     return sum(power_mw) / len(power_mw) / 1000 * seconds / images
 
 
-def energy_record(power_mw: list[float], seconds: float, images: int) -> dict:
-    """What bench_env.json keeps per artifact: the samples behind the energy figure, and the figure."""
-    return {
+def energy_record(power_mw: list[float], seconds: float, images: int, missing: str | None = None) -> dict:
+    """What bench_env.json keeps per artifact: the samples behind the energy figure, and the figure (or why none)."""
+    return {**({"missing": missing} if missing else {}),
         "power_w_mean": round(sum(power_mw) / len(power_mw) / 1000, 3) if power_mw else None,
         "samples": len(power_mw),
         "timed_s": seconds,
@@ -148,6 +148,7 @@ class PowerSampler:
     system: System
     interval_ms: int = 100
     samples_mw: list[float] = field(default_factory=list)
+    lines: int = 0  # tegrastats lines read, with or without a board input rail
     _proc: LineStream | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -160,9 +161,22 @@ class PowerSampler:
 
     def _read(self) -> None:
         for line in self._proc.stdout:
+            self.lines += 1
             mw = parse_power_mw(line)
             if mw is not None:
                 self.samples_mw.append(mw)
+
+    def missing(self, seconds: float) -> str | None:
+        """Why there is no energy figure, where there is none: the J/img cell alone read '-'."""
+        if self.samples_mw:
+            return None
+        if self._proc is None:
+            return "tegrastats did not start (is it on PATH?): no energy per image"
+        if self.lines:
+            return ("tegrastats names no board input rail here (VDD_IN or POM_5V_IN; an AGX board splits its power "
+                    "over several rails): no energy per image")
+        return (f"no tegrastats sample came in the {seconds:.2g} s of timing (one each {self.interval_ms} ms): more "
+                "--runs for energy per image")
 
     def __exit__(self, *exc) -> None:
         if self._proc is not None:
