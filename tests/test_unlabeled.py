@@ -210,6 +210,21 @@ def test_one_epoch_with_unlabelled_folders(teacher26, synth_data, footage, tmp_p
     assert not list(footage.rglob("*.cache")) and not (footage.parent / f"{footage.name}.cache").exists()
 
 
+def test_ultralytics_reads_the_size_of_the_last_mixed_batch(teacher26, synth_data, footage, tmp_path):
+    """Ultralytics takes len(loader.sampler) % batch for the last batch's size and refuses a last batch of 1 below
+    imgsz 64. The mixed sampler's length counted batches: 24 labelled images, 3 + 4 per batch, are 8 batches of 7,
+    read as a last batch of 1 (8 % 7), and the run was refused."""
+    from yolodistill.unlabeled import SamplerView
+
+    view = SamplerView(MixedBatchSampler(n_labelled=24, n_unlabelled=8, batch=7, ratio=0.5))
+    assert (view.k_labelled, view.k_unlabelled, len(view.batches), len(view)) == (3, 4, 8, 56)
+    ragged = MixedBatchSampler(n_labelled=25, n_unlabelled=8, batch=7, ratio=0.5)  # a last batch of 1 + 4
+    assert len(SamplerView(ragged)) % 7 == len(list(ragged)[-1]) == 5
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", unlabeled=[str(footage)],
+                   **{**FAST, "imgsz": 32, "batch": 7})
+    assert (result.save_dir / "weights" / "best.pt").is_file()
+
+
 def test_mosaics_never_mix_the_two_kinds_and_close_mosaic_ends_both(synth_data, footage):
     """The README's promise: an unlabelled mosaic is of unlabelled images only (a labelled tile would bring its boxes
     in), each batch holds its share of each kind, and close_mosaic switches both datasets off together."""

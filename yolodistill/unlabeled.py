@@ -299,6 +299,11 @@ class MixedBatchSampler:
     def __len__(self) -> int:
         return math.ceil(self.per_rank / self.k_labelled)
 
+    @property
+    def images(self) -> int:
+        """Images in one pass on this rank: every labelled one, and k_unlabelled beside each batch's."""
+        return self.per_rank + len(self) * self.k_unlabelled
+
     def __iter__(self):
         rng = np.random.default_rng((self.seed, self.epoch))
         self.epoch += 1
@@ -311,6 +316,21 @@ class MixedBatchSampler:
                 self.pool += whole[self.rank::self.world_size].tolist()
             drawn, self.pool = self.pool[:self.k_unlabelled], self.pool[self.k_unlabelled:]
             yield labelled[start:start + self.k_labelled] + [self.n_labelled + u for u in drawn]
+
+
+class SamplerView:
+    """The batch sampler as Ultralytics reads `loader.sampler`: `set_epoch` under DDP, and a length in images, from
+    which its final-batch check takes the last batch's size (length % batch). The sampler's own length counts
+    batches: 9 batches of 2 + 2 read as a last batch of 1, and at imgsz 32 a run that never has one was refused."""
+
+    def __init__(self, batches: MixedBatchSampler):
+        self.batches = batches
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["batches"], name)
+
+    def __len__(self) -> int:
+        return self.batches.images
 
 
 def mixed_loader(labelled, cfg, sources: list[str], ratio: float, batch: int, data: dict, stride: int, workers: int,
@@ -333,7 +353,7 @@ def mixed_loader(labelled, cfg, sources: list[str], ratio: float, batch: int, da
                                 prefetch_factor=4 if nw > 0 else None)
     # what Ultralytics' trainer reads off its loaders: a batch size, and a sampler with set_epoch for DDP
     object.__setattr__(loader, "batch_size", batch)
-    object.__setattr__(loader, "sampler", sampler)
+    object.__setattr__(loader, "sampler", SamplerView(sampler))
     return loader, bad
 
 
