@@ -396,11 +396,18 @@ def run_study(args: argparse.Namespace) -> Path | None:
         console.print(f"Prepared {study['name']}: data {data['full']}, teacher {teacher['checkpoint']} (val mAP50-95 "
                       f"{teacher['map50_95']:.3f})", soft_wrap=True, highlight=False)
         return None
-    runs, pending = [], []
+    trained = {}
     for (name, seed), state in plan.items():
         if state in ("train", "retrain", "validate"):
             console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
-        run = run_arm(study, name, seed, teacher, data, args, root, state, prints)
+        trained[(name, seed)] = run_arm(study, name, seed, teacher, data, args, root, state, prints)
+    # runs another process sharing --work finished meanwhile (one per arm): the record the last one writes holds all
+    now = plan_runs(study, root, chosen_arms, seeds_now, False, data, prints) if "pending" in states else plan
+    runs, pending = [], []
+    for (name, seed), state in plan.items():
+        run = trained[(name, seed)]
+        if run is None and state == "pending" and now[(name, seed)] == "done":
+            run = run_arm(study, name, seed, teacher, data, args, root, "done", prints)
         (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
     summary, notes = summarize(runs, teacher["map50_95"])
     goals = judge(study, summary, runs, teacher["map50_95"])

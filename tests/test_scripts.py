@@ -347,6 +347,33 @@ def test_a_run_killed_in_its_final_validation_is_validated_not_trained_again(stu
         assert run["map50_95"] == pytest.approx(was["map50_95"], abs=1e-3) and run["curve"] == was["curve"]
 
 
+def test_a_run_another_process_finishes_meanwhile_is_in_the_record(study, out, bench, monkeypatch, capsys, tmp_path):
+    """Processes sharing one --work, one per arm (scripts/README.md): each wrote the record from the states it settled
+    at its start, so the last to finish dropped the runs the other had finished meanwhile, as "not run yet"."""
+    run_dir, aside = out / "work" / "tiny" / "builtin" / "seed0", out / "aside"
+    shutil.move(run_dir, aside)  # not run yet when this process starts; the other process finishes it after our last
+    calls, arm = [], bench.run_arm
+
+    def finished_meanwhile(*args, **kwargs):
+        calls.append(args[1:3])
+        if len(calls) == len(ARM_SEEDS):
+            shutil.move(aside, run_dir)
+        return arm(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "run_arm", finished_meanwhile)
+    try:
+        proc = in_process("bench_efficacy.py", study["file"], "--work", out / "work", "--results", tmp_path, "--docs",
+                          tmp_path / "docs.md", "--threads", 1, "--arms", "plain", "--seeds", 0,
+                          monkeypatch=monkeypatch, capsys=capsys)
+    finally:
+        if aside.exists():
+            shutil.move(aside, run_dir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert calls.index(("builtin", 0)) < len(ARM_SEEDS) - 1  # its turn came before the other process finished it
+    record = json.loads((tmp_path / "study-tiny.json").read_text())
+    assert record["pending"] == [] and record["runs"] == study["record"]["runs"]
+
+
 @pytest.mark.parametrize("arm, change", [("ours", {"distill": {"kd_cls": 0.5}}), ("pt-plain", {"epochs": 3})])
 def test_a_changed_arm_is_refused(study, out, arm, change, monkeypatch, capsys):
     changed = copy.deepcopy(STUDY)
