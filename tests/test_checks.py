@@ -229,6 +229,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
         (["classes=[9]"], "classes=[9]: it takes the data's class ids, 0 to 2 (classes=0 or classes=[0,2]), and [9]"),
         (["classes=[0,3]"], "and [3] would train on no label"),
+        (["classes=[]"], "classes=[] keeps no class, so the run would train on no label"),  # trained, exit 0
         (["classes=abc"], "and ['abc'] would train on no label"),  # a ValueError in the first step, the folder left
         (["freeze=100"], "freeze=100 freezes every layer of the student (it has 24)"),  # the adapters hid Ultralytics'
         ([f"freeze={list(range(24))}"], "freezes every layer of the student"),  # own check: a backward() traceback

@@ -352,6 +352,9 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
     nothing."""
     classes = args.get("classes")
     listed = classes if isinstance(classes, (list, tuple)) else [] if classes is None else [classes]
+    if classes is not None and not listed:  # Ultralytics drops every label not listed: all of them, without a word
+        raise UserError(f"classes={classes} keeps no class, so the run would train on no label: list the class ids to "
+                        "keep (classes=0 or classes=[0,2]), or leave classes out for all of them")
     if wrong := [c for c in listed if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < nc]:
         raise UserError(f"classes={classes}: it takes the data's class ids, 0 to {nc - 1} (classes=0 or classes=[0,2]), "
                         f"and {wrong} would train on no label (see the names in the data yaml)")
