@@ -688,6 +688,23 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work():
     check_resumed_values({"workers": 2}, {"batch": -1, "device": "0,1"})  # the run's own pair: Ultralytics' to judge
 
 
+def test_a_data_yaml_over_voc_images_is_told_to_convert_the_voc(teacher26, tmp_path, monkeypatch):
+    """train advised `data convert DATA.yaml --format yolo`, which then found no box: the XML beside the images is
+    what to convert."""
+    from .builders import make_voc
+
+    voc = make_voc(tmp_path / "set" / "voc")
+    (tmp_path / "set" / "data.yaml").write_text(f"path: {voc}\ntrain: JPEGImages\nval: JPEGImages\nnames: [cat, dog]\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      "set/data.yaml", "--project", str(tmp_path / "runs"), "--device", "cpu"])
+    assert_one_line_error(result, f"its images have Pascal VOC XML annotations near them ({voc / 'Annotations'}/")
+    command = result.output.split("convert them with: ")[1].split()
+    assert command == ["yolodistill", "data", "convert", str(voc), "--format", "voc", "--out", "set-clean"]
+    converted = CliRunner().invoke(app, command[1:])  # the advice works
+    assert converted.exit_code == 0 and (tmp_path / "set-clean" / "data.yaml").is_file(), converted.output
+
+
 def test_cache_and_time_values_ultralytics_trains_with_pass():
     from yolodistill.checks import check_args
 

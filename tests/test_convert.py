@@ -95,6 +95,26 @@ def test_a_voc_folder_read_as_yolo_names_the_format_it_looks_like(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_layout_read_as_another_format_names_the_format_it_holds(tmp_path):
+    """A COCO folder read as VOC said only "pass --annotations DIR"; a data yaml over VOC's JPEGImages read as YOLO
+    said "is it a YOLO dataset?", and train had advised exactly that conversion (walkthrough hunt)."""
+    from .builders import make_coco
+
+    make_coco(tmp_path / "coco")
+    with pytest.raises(UserError) as e:
+        convert(tmp_path / "coco", fmt="voc", out=tmp_path / "out")
+    assert str(e.value).endswith(f"and beside the images): it holds JSON files ({tmp_path / 'coco' / 'ann.json'}): "
+                                 "if it is COCO, pass --format coco")
+    voc = make_voc(tmp_path / "voc")
+    for i, path in enumerate(sorted((voc / "JPEGImages").iterdir())):
+        image(path, seed=i)  # of one name length, make_voc's images are one image to the YOLO reader
+    (tmp_path / "data.yaml").write_text(f"path: {voc}\ntrain: JPEGImages\nnames: [cat, dog]\n")
+    with pytest.raises(UserError, match=r"every image would be background; is it a YOLO dataset\? \(it holds XML "
+                                        r"annotations: if it is Pascal VOC, pass --format voc\)$"):
+        convert(tmp_path / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("kwargs, needle", [
     (dict(fmt="kitti"), "unknown format 'kitti'"),
     (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32"),

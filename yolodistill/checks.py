@@ -68,10 +68,24 @@ def split_refusals(data: str | Path | None) -> Iterator[None]:
         raise unusable from None
 
 
-def convert_hint(data: str | Path) -> str:
+def convert_hint(data: str | Path, images: list[Path] = ()) -> str:
     """How to fix a data yaml: `data convert` where it can read the yaml (a mapping with a train split), into a
-    folder beside the yaml's (convert refuses one inside the source); else the keys the yaml lacks."""
+    folder beside the yaml's (convert refuses one inside the source); else the keys the yaml lacks. Where the split's
+    `images` have VOC or COCO annotations near them, convert those (convert of the yaml would find no box)."""
     import yaml
+
+    from .convert import other_formats
+
+    here = Path(data).resolve().parent
+    out = shlex.quote(os.path.relpath(here.parent / f"{here.name}-clean"))
+    found = other_formats(sorted({p.parent for p in images[:100]}), "yolo")
+    if found:  # VOC first: a COCO JSON near VOC's XML is more likely another tool's file than the reverse
+        fmt, file = next(iter(found.items()))
+        src = file.parent.parent if fmt == "voc" and file.parent.name.lower() == "annotations" else \
+            file.parent if fmt == "voc" else file
+        kind = "Pascal VOC XML annotations" if fmt == "voc" else "a COCO JSON"
+        return (f"its images have {kind} near them ({file}): convert them with: yolodistill data convert "
+                f"{shlex.quote(str(src))} --format {fmt} --out {out}")
 
     try:
         raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig"))
@@ -79,10 +93,7 @@ def convert_hint(data: str | Path) -> str:
         raw = None
     if not isinstance(raw, dict) or not raw.get("train"):
         return "fix it: a data yaml is a mapping with 'train:' and 'val:' image folders and 'names:'"
-    here = Path(data).resolve().parent
-    out = os.path.relpath(here.parent / f"{here.name}-clean")
-    return (f"check and clean it with: yolodistill data convert {shlex.quote(str(data))} --format yolo --out "
-            f"{shlex.quote(out)}")
+    return f"check and clean it with: yolodistill data convert {shlex.quote(str(data))} --format yolo --out {out}"
 
 
 def check_data(data: str | Path) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
         raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
     if not has_labels(images):
         raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
-                        f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data)}")
+                        f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data, images)}")
 
 
 def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None:

@@ -189,7 +189,7 @@ def convert(
     _check_matched(source, fmt)
     if not source.names:
         raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
-                        if fmt == "coco" else f"no annotation names one{looks_voc(srcs[0], fmt)}; pass --names "
+                        if fmt == "coco" else f"no annotation names one{parenthesised(format_hint(srcs[0], fmt))}; pass --names "
                         "A,B,... or check that the annotations hold boxes"))
     _check_out_of_sources(out, source, images)
     published = all(it.split for it in source.items)
@@ -202,7 +202,7 @@ def convert(
         raise UserError(f"every box in {source.searched} was dropped ({dropped}: no area inside its image, or not "
                         "finite): check the annotations' coordinates" if dropped else
                         f"no box in {source.searched}: every image would be background; is it a {fmt.upper()} "
-                        "dataset?")
+                        f"dataset?{parenthesised(format_hint(sorted({it.path.parent for it in source.items}), fmt, deep=False))}")
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
         data_yaml=out / "data.yaml",
@@ -246,10 +246,33 @@ def _check_out_of_sources(out: Path, source: Source, images: Path | None = None)
                             "folder outside it")
 
 
-def looks_voc(src: Path, fmt: str) -> str:
-    """A hint where a folder read as YOLO holds VOC's XML annotations: --format yolo found images and no class."""
-    if fmt == "yolo" and src.is_dir() and next(src.rglob("*.xml"), None) is not None:
-        return " (it holds XML annotations: if it is Pascal VOC, pass --format voc)"
+def other_formats(folders: list[Path], fmt: str, deep: bool = False) -> dict[str, Path]:
+    """Another format's annotations where folders read as `fmt` found none: VOC's XML, COCO's JSON, by format, the
+    first file found. Looked for in each folder, beside it and in its parent's Annotations folder (image folders), or
+    anywhere under it with `deep` (a source folder)."""
+    found: dict[str, Path] = {}
+    for folder in dict.fromkeys(folders):
+        near = [folder] if deep else [folder, folder.parent, folder.parent / "Annotations", folder.parent / "annotations"]
+        for root in (r for r in near if r.is_dir()):
+            for kind, pattern in (("voc", "*.xml"), ("coco", "*.json")):
+                files = root.rglob(pattern) if deep else root.glob(pattern)
+                if kind != fmt and kind not in found and (f := next((f for f in files if f.name not in OUTPUT_FILES),
+                                                                   None)):
+                    found[kind] = f
+    return found
+
+
+def parenthesised(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def format_hint(src: Path | list[Path], fmt: str, deep: bool = True) -> str:
+    """"it holds ...: if it is ..., pass --format ..." where other_formats finds another format's files, else ''."""
+    found = other_formats(src if isinstance(src, list) else [src], fmt, deep)
+    if "voc" in found:
+        return "it holds XML annotations: if it is Pascal VOC, pass --format voc"
+    if "coco" in found:
+        return f"it holds JSON files ({found['coco']}): if it is COCO, pass --format coco"
     return ""
 
 

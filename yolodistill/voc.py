@@ -182,8 +182,10 @@ def annotation_dir(root: Path) -> Path:
             return folder
     if xml_files(root):
         return root
+    from .convert import format_hint
+
     raise UserError(f"no Pascal VOC XML in '{root}' (looked in {', '.join(d + '/' for d in ANNOTATION_DIRS)} and "
-                    "beside the images): pass --annotations DIR")
+                    f"beside the images): {format_hint(root, 'voc') or 'pass --annotations DIR'}")
 
 
 def voc_splits(main: Path) -> dict[str, str]:
