@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from yolodistill.cli import app
 from yolodistill.errors import UserError
 
-from .conftest import PYTHON, assert_one_line_error
+from .conftest import PYTHON, REPO, assert_one_line_error
 
 
 def walk(command, path=()):
@@ -378,6 +378,21 @@ def test_help_shows_the_default_notes_written_in_help_strings():
     bench = rendered_help(("bench",))
     assert "[default: newest run's best.pt and its exports, found under ./runs/distill, else ./runs/detect]" in bench
     assert "Where to write bench.json. [default: beside the first artifact]" in bench
+
+
+def test_resume_help_and_readme_name_every_setting_a_resume_may_change():
+    """The help named four (README eight): patience= and close_mosaic= were taken with --resume, and its help said
+    they must be the run's own."""
+    from yolodistill.options import TRAIN_ONLY
+    from yolodistill.resume import RESUMABLE
+
+    told = next(o for o in TRAIN_ONLY if o.name == "resume").info.help
+    readme = (REPO / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `--resume"))
+    internal = {"distill_model", "save_dir", "data", "augmentations", "channels_last"}  # set by the run, or --data
+    for key in sorted(RESUMABLE - internal):
+        word = f"--{key}" if key in ("imgsz", "batch", "device", "workers") else f"{key}="
+        assert word in told and f"`{word}`" in row, key
 
 
 def test_compare_help_says_nothing_of_resume_which_it_lacks():

@@ -26,8 +26,9 @@ RUN_OPTIONS = (
     opt("epochs", Optional[int], "Epochs to train. [default: from the config, 100]"),
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: from the config, "
         "640]"),
-    opt("batch", Optional[float], "Batch size; -1 for AutoBatch at 60 % of GPU memory, or a fraction such as 0.7 "
-        "for AutoBatch at that share. [default: from the config, 16]"),
+    opt("batch", Optional[float], "Batch size; in train -1 for AutoBatch at 60 % of GPU memory, or a fraction such "
+        "as 0.7 for AutoBatch at that share, on one GPU (compare refuses AutoBatch: it would pick each method's own). "
+        "[default: from the config, 16]"),
     opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
         "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),
@@ -95,8 +96,8 @@ DISTILL_OPTIONS = (
 TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
     opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt. Other settings given with "
-        "it must be the run's own (--config is refused), except --imgsz, --batch, --device, --workers and a moved "
-        "--teacher or --data."),
+        "it must be the run's own (--config is refused), except --imgsz, --batch, --device, --workers, cache=, "
+        "patience=, save_period=, close_mosaic=, val=, plots= and a moved --teacher or --data."),
 )
 COMPARE_ONLY = (
     opt("seeds", str, "Comma-separated seeds; each method trains once per seed.", default="0,1,2"),
