@@ -54,6 +54,19 @@ def test_writes_a_dataset_ultralytics_accepts_and_leaves_the_source_alone(teache
     assert not list(tmp_path.glob(".out.partial*"))
 
 
+def test_the_unreadable_image_and_the_videos_left_out_are_named(teacher26, source, tmp_path):
+    """It said "1 unreadable skipped" and nothing of a video, where train --unlabeled names both (walkthrough hunt)."""
+    (source / "cam1" / "clip.mp4").write_bytes(b"\x00" * 64)
+    shown = pseudo_label(teacher26, source, tmp_path / "out", imgsz=64, progress=False).render()
+    assert f"Skipped 1 unreadable image(s), e.g. {source / 'cam0' / 'broken.png'}" in shown
+    assert f"Left out 1 video(s), e.g. {source / 'cam1' / 'clip.mp4'}: only images are read" in shown
+    for image in [f for f in source.rglob("*") if f.is_file() and f.name not in ("broken.png", "clip.mp4")]:
+        image.unlink()
+    with pytest.raises(UserError, match=r"holds no readable images \(1 unreadable\) and 1 video\(s\), which are not "
+                                        r"read: extract their frames first: pass a folder of images"):
+        pseudo_label(teacher26, source, tmp_path / "out2", imgsz=64, progress=False)
+
+
 def test_each_label_file_holds_the_teacher_s_detections_of_its_image(teacher26, source, tmp_path, monkeypatch):
     """Rows in [0, 1] with 5 columns held as well for xyxyn boxes or another image's: compare with what the teacher's
     predict returned for that image, called with the --conf, --iou, --tta and --imgsz given, in --batch chunks (6

@@ -37,13 +37,15 @@ class PseudoLabelResult:
     per_class: dict[str, int] = field(default_factory=dict)
     val: int = 0  # images in the val split; 0: data.yaml validates on the train images
     val_fraction: float = 0.1  # what was asked: 0 is why there is no val split, not the images
+    left_out: list[str] = field(default_factory=list)  # the first unreadable image, and the first video, said
 
     def render(self) -> str:
         classes = ", ".join(f"{k} {v}" for k, v in self.per_class.items()) or "none"
         why = "--val-fraction 0" if self.val_fraction == 0 else "one image, or copies of one"
         alone = "" if self.val else f"\nNo val split of its own ({why}): data.yaml validates on the train images"
         return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
-                f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}")
+                f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}"
+                + "".join(f"\n{line}" for line in self.left_out))
 
 
 def check_out(out: Path, images: Path) -> Path:
@@ -100,11 +102,16 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     model = load_detector(teacher, "teacher")
     check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
     names = class_names(model, teacher)
-    files, _, bad = find_images([images])
+    videos: list[Path] = []
+    files, _, bad = find_images([images], videos)
+    left_out = ([f"Skipped {len(bad)} unreadable image(s), e.g. {bad[0]}"] if bad else []) + (
+        [f"Left out {len(videos)} video(s), e.g. {videos[0]}: only images are read; extract their frames to label "
+         "them (e.g. ffmpeg -i clip.mp4 -vf fps=2 frames/%06d.jpg)"] if videos else [])
     if not files:
         kinds = ", ".join(sorted(image_suffixes()))
-        raise UserError(f"--images '{images}' holds no readable images: pass a folder of images ({kinds}), searched "
-                        "with its subfolders")
+        raise UserError(f"--images '{images}' holds no readable images" + (f" ({len(bad)} unreadable)" if bad else "")
+                        + (f" and {len(videos)} video(s), which are not read: extract their frames first" if videos
+                           else "") + f": pass a folder of images ({kinds}), searched with its subfolders")
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
     check_teacher_size(model, imgsz, str(teacher), "labels")  # as train warns: far from its size it finds others
     tmp = partial_twin(dest)
@@ -143,7 +150,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad),
                              per_class={key: counts[k] for k, key in sorted(class_keys(names).items())},
-                             val=n_val, val_fraction=val_fraction)
+                             val=n_val, val_fraction=val_fraction, left_out=left_out)
 
 
 def split_val(files: list[str], val_fraction: float, seed: int) -> set[int]:
