@@ -128,10 +128,18 @@ def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> st
     ]
     if all("train thirds" in m for m in r["modes"].values()):
         parts.append("Its mean over each third of the epochs, on the training batches: " + "; ".join(
-            f"{mode} " + " → ".join(fmt(v, 2) for v in m["train thirds"]) for mode, m in r["modes"].items()) + ".\n")
+            f"{mode} " + " → ".join(shown(v, 2) for v in m["train thirds"]) for mode, m in r["modes"].items()) + ".\n")
     for mode, m in r["modes"].items():
-        rows = [{k: fmt(row.get(k), 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
+        rows = [{k: shown(row.get(k), 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
         parts += [f"### kd_balance {mode}\n", markdown_table(rows, DRIFT_COLUMNS)]
     parts += [bullets([r["definition"]]), "### Reproduce\n", code_block(r["command"]),
               f"Machine: {machine_line(r['environment'])}.\n"]
     return "\n".join(parts)
+
+
+def shown(value: Any, digits: int) -> str:
+    """fmt's fixed decimals, but two significant digits where those decimals round a value that is not 0 to 0: a
+    drift of ratios near 1e-4 read "0.00 → 0.00 → 0.00"."""
+    if isinstance(value, float) and value and abs(value) < 0.5 * 10 ** -digits:
+        return f"{value:.2g}"
+    return fmt(value, digits)

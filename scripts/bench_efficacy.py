@@ -33,8 +33,8 @@ from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, check_study_folder,  # noqa: F401
                     check_teacher_classes, dataset_fingerprint, distilled_from, finished, prepare_data, read,
                     read_curve, resumable, resume_point, sha256, split_labelled, validate_run, work_lock)
-from _study import (arm_spec, check_runs_teacher, judge, load_study, same_source, same_spec, signed,  # noqa: F401
-                    spec_change)
+from _plan import check_side_by_side, plan_runs
+from _study import arm_spec, check_runs_teacher, judge, load_study, same_spec, signed, spec_change  # noqa: F401
 
 from yolodistill.errors import UserError
 
@@ -218,10 +218,10 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
                   name=run_dir.name, exist_ok=True)
     data = datasets[spec.get("data", "labelled")]
     if spec["method"] == "ours":
-        unlabeled = {"unlabeled": [str(datasets["unlabeled"])]} if spec.get("unlabeled") else {}
+        settings = {**spec["distill"], **({"unlabeled": [str(datasets["unlabeled"])]} if spec.get("unlabeled") else {})}
         with own_files_unsaid():
             result = (train(resume=last, device=args.device, workers=args.workers) if resume else
-                      train(teacher, student, data, config=spec["config"], **common, **{**spec["distill"], **unlabeled}))
+                      train(teacher, student, data, config=spec["config"], **common, **settings))
         return result.metrics
     overrides = ({"model": str(last), "resume": str(last), "device": args.device, "workers": args.workers} if resume
                  else {**common, "model": student, "data": str(data)})
@@ -230,45 +230,6 @@ def train_run(spec: dict[str, Any], seed: int, run_dir: Path, teacher: str, data
     trainer = DetectionTrainer(overrides=overrides)
     trainer.train()
     return {k: float(v) for k, v in trainer.metrics.items()}
-
-
-def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: list[int], train: bool,
-              datasets: dict[str, Path], prints: dict[str, str]) -> dict[tuple[str, int], str]:
-    """Each run's state, settled before anything trains: done, train, pending, validate (trained to its end, killed
-    in its final validation: its best.pt stands, for it and for the arms started from it), or (a finished run that
-    started from another arm's best.pt, which has changed or is not there) retrain or stale. An arm changed since its
-    runs, or an arm whose source run will not exist, is refused now rather than an hour in; a run folder with no
-    checkpoint (it failed before its first epoch) is no run, whatever its spec.json says."""
-    plan: dict[tuple[str, int], str] = {}
-    for name, arm in study["arms"].items():
-        spec = arm_spec(study, name, prints)
-        for seed in arm.get("seeds", study["seeds"]):
-            run_dir = root / name / f"seed{seed}"
-            started = any((run_dir / "weights" / w).exists() for w in ("last.pt", "best.pt"))  # else: start again
-            for path in (run_dir / "run.json", *[run_dir / "spec.json"] * started):
-                if path.exists() and (what := spec_change(json.loads(path.read_text()), spec, run_dir,
-                                                          datasets[arm.get("data", "labelled")])):
-                    raise UserError(f"arm '{name}' changed since its seed-{seed} run in '{run_dir}' was made "
-                                    f"({what}): rename the arm, or delete that folder to train it again")
-            now = train and name in chosen and seed in seeds_now
-            state = "done" if (run_dir / "run.json").exists() else "train" if now else "pending"
-            source = plan[(spec["student"], seed)] if spec["from_arm"] else "done"
-            best = root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"
-            if state == "train" and (run_dir / "spec.json").exists() and finished(run_dir) and (
-                    not spec["from_arm"] or same_source(read(run_dir / "source.json"), source, best)):
-                state = "validate"
-            if spec["from_arm"]:
-                if state == "train" and source in ("pending", "stale"):
-                    raise UserError(f"arm '{name}' starts from arm '{spec['student']}' at seed {seed}, which has not "
-                                    "run: include it in --arms")
-                if state == "done" and not same_source(read(run_dir / "run.json"), source, best):
-                    state = "retrain" if now else "stale"
-                    why = ("is not finished" if source not in ("done", "validate") else
-                           "has a best.pt other than the one this run started from")
-                    print(f"{name} seed {seed}: its source arm '{spec['student']}' {why}: "
-                          f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
-            plan[(name, seed)] = state
-    return plan
 
 
 def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any], data: dict[str, Path],
@@ -381,6 +342,8 @@ def run_study(args: argparse.Namespace) -> Path | None:
     prints = {kind: dataset_fingerprint(data[kind]) for kind in ("labelled", "full")}
     # --prepare-only: what the arms' processes will train, which decides whether they need the teacher
     plan = plan_runs(study, root, chosen_arms, seeds_now, not args.report_only, data, prints)
+    if args.prepare_only:
+        check_side_by_side(study, plan, prints)
     states = list(plan.values())
     train = states.count("train") + states.count("retrain")
     now, later = train + states.count("validate"), states.count("pending") + states.count("stale")

@@ -27,6 +27,8 @@ for word in "$@"; do  # what the script decides itself: an option given again wo
 done
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python3}
+"$py" -c 'import yaml, yolodistill' 2> /dev/null ||
+    fail "PYTHON='$py' cannot import yolodistill: set PYTHON to the python of its environment (e.g. PYTHON=.venv/bin/python)"
 work=${WORK:-/tmp/yolodistill-bench}
 limit=${ARM_TIMEOUT:-420}
 [[ $limit =~ ^[1-9][0-9]*$ ]] || fail "ARM_TIMEOUT must be a whole number of seconds, got '$limit'"
@@ -55,7 +57,9 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
 stamp "prepare: data and teacher"
-"$py" "$here/bench_efficacy.py" "$study" --prepare-only --arms "$arms" "${common[@]}" > "$out/record.log" 2>&1
+attempt() { echo "=== $(date -u '+%F %T') UTC: $*"; }  # a rerun appends: the logs of the attempt before stay
+attempt "prepare" >> "$out/record.log"
+"$py" "$here/bench_efficacy.py" "$study" --prepare-only --arms "$arms" "${common[@]}" >> "$out/record.log" 2>&1
 status=$?
 if [ $status -ne 0 ]; then  # a bad study, arm or option: its one line, as bench_efficacy.py gave it
     stamp "prepare: exit $status" > /dev/null
@@ -71,14 +75,21 @@ if command -v nvidia-smi > /dev/null; then  # how busy the GPU is while the arms
 fi
 for arm in "${list[@]}"; do
     stamp "train $arm"
-    timeout -k 15 "$limit" "$py" "$here/bench_efficacy.py" "$study" --arms "$arm" "${common[@]}" \
-        > "$out/$arm.log" 2>&1 &
+    attempt "train $arm" >> "$out/$arm.log"
+    timeout --verbose -k 15 "$limit" "$py" "$here/bench_efficacy.py" "$study" --arms "$arm" "${common[@]}" \
+        >> "$out/$arm.log" 2>&1 &
     pids+=("$!")  # in the order of list
 done
 failed=()
 for i in "${!list[@]}"; do
-    wait "${pids[i]}"
+    wait "${pids[i]}" 2> /dev/null  # not bash's own "Killed" line: the one below says it
     status=$? arm=${list[i]}
+    # 137 is timeout's own kill only where it said it signalled (--verbose): else the kernel's OOM killer or kill -9
+    if [ $status -eq 137 ] && ! sed -n '/^=== /h; /^=== /!H; ${x;p}' "$out/$arm.log" | grep -q '^timeout: sending'; then
+        stamp "$arm: killed (SIGKILL)"
+        failed+=("$arm (killed by SIGKILL, not cut off: the kernel's out-of-memory killer, or kill -9)")
+        continue
+    fi
     case $status in
         0) stamp "$arm: done";;
         124|137) stamp "$arm: cut off at $limit s"; failed+=("$arm (cut off at $limit s)");;
@@ -87,6 +98,7 @@ for i in "${!list[@]}"; do
 done
 [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
 stamp "record"
+attempt "record" >> "$out/record.log"
 "$py" "$here/bench_efficacy.py" "$study" --report-only "${common[@]}" --note "The arms $arms trained at the same \
 time, one process each (scripts/parallel_study.sh), so their epoch times share the machine alike; the command below \
 trains them one after another." >> "$out/record.log" 2>&1

@@ -522,6 +522,22 @@ def test_study_values_that_would_fail_later_are_refused_first(bench, old, new, m
     assert study["train_args"] == {"optimizer": "sgd", "pretrained": True} and study["format"] == "yolo"
 
 
+def test_arms_prepared_to_train_side_by_side_cannot_start_from_each_other(bench, monkeypatch, capsys, tmp_path):
+    """parallel_study.sh's --prepare-only passed plain,pt-plain; plain then trained for the whole lease, and pt-plain's
+    own process was refused with "include it in --arms", which it was."""
+    study_file = write_study(tmp_path / "study.yaml", STUDY)
+    status, err = refused("bench_efficacy.py", *study_args(tmp_path, study_file, "--prepare-only", "--arms",
+                                                           "plain,pt-plain", "--seeds", 0),
+                          monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 2 and err == ("Error: arm 'pt-plain' starts from the best.pt of arm 'plain' (seed 0), which "
+                                   "trains beside it: train 'plain' first, then 'pt-plain' (parallel_study.sh trains "
+                                   "its arms at the same time)\n")
+    assert not (tmp_path / "work" / "tiny" / "teacher.json").exists()  # before any teacher work
+    status, _ = refused("bench_efficacy.py", *study_args(tmp_path, study_file, "--prepare-only", "--arms", "pt-plain",
+                                                         "--seeds", 0), monkeypatch=monkeypatch, capsys=capsys)
+    assert status == 2  # alone, its source not run, as before: plan_runs' own refusal
+
+
 def test_a_work_folder_that_is_a_file_is_one_line(bench, capsys, tmp_path):
     (tmp_path / "afile").write_text("")
     argv = study_args(tmp_path, write_study(tmp_path / "study.yaml", STUDY), "--work", tmp_path / "afile")
@@ -1677,6 +1693,25 @@ def test_parallel_arms_share_one_prepared_teacher_and_one_record(study, out, tmp
     assert len(csv_rows(out / "work" / "tiny" / "again" / "seed0")) == 1
 
 
+def test_an_arm_killed_is_not_said_cut_off_and_a_rerun_keeps_the_logs(study, out, tmp_path):
+    """An arm killed by SIGKILL (the OOM killer on a GPU lease) read "cut off at 420 s" after 10 s, and a rerun
+    overwrote the logs that said what the first attempt did."""
+    fake = tmp_path / "python"  # the arm's process dies of SIGKILL at once; prepare and the record run as they do
+    fake.write_text(f'#!/bin/bash\ncase " $* " in *" --prepare-only "*|*" --report-only "*) ;;\n'
+                    f'  *" --arms "*) kill -KILL $$;;\nesac\nexec {PYTHON} "$@"\n')
+    fake.chmod(0o755)
+    for _ in range(2):
+        proc = subprocess.run(["bash", str(SCRIPTS / "parallel_study.sh"), str(write_study(tmp_path / "study.yaml",
+                               STUDY)), "plain", "got", "--threads", "1"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "WORK": str(out / "work"), "PYTHON": str(fake)})
+        assert proc.returncode == 1 and proc.stderr.startswith(
+            "Error: not finished: plain (killed by SIGKILL, not cut off: the kernel's out-of-memory killer, or kill "
+            "-9)"), proc.stderr
+    got = tmp_path / "got"
+    assert (got / "plain.log").read_text().count("=== ") == 2 and (got / "record.log").read_text().count("=== ") == 4
+    assert "cut off" not in (got / "steps.log").read_text()
+
+
 def test_an_arm_cut_off_is_named_and_the_record_still_written(study, out, tmp_path):
     """An arm past ARM_TIMEOUT: the script ends with status 1 and one line naming it, after the record and the
     archive of what finished. Last of the tests on the study: its cut-off run stays in the study's folder."""
@@ -1699,8 +1734,10 @@ def test_an_arm_cut_off_is_named_and_the_record_still_written(study, out, tmp_pa
     (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--arms=ours"], {}, "--arms is set by the script"),
     (["benchmarks/kd-study-gpu640.yaml", "plain", "file/o"], {}, "cannot write into"),
     (["benchmarks/kd-study-gpu640.yaml", "plain", "o", "--device", "foo"], {}, "--device 'foo' is not a device"),
+    (["benchmarks/kd-study-gpu640.yaml", "plain", "o"], {"PYTHON": "/nonexistent/python"},
+     "PYTHON='/nonexistent/python' cannot import yolodistill: set PYTHON to the python of its environment"),
 ], ids=["no-arguments", "no-study", "no-arms", "timeout", "unknown-arm", "work-option", "arms-option", "out-file",
-        "device"])
+        "device", "python"])
 def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_path):
     (tmp_path / "file").write_text("")
     argv = [str(tmp_path / a) if a in ("o", "file/o") else a for a in argv]
@@ -1708,6 +1745,19 @@ def test_parallel_study_refuses_bad_input_in_one_line(argv, env, needle, tmp_pat
                           text=True, timeout=300, env={**os.environ, "PYTHON": PYTHON, "WORK": str(tmp_path / "w"),
                                                        **env})
     assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, (proc.stdout, proc.stderr)
+
+
+def test_the_drift_page_shows_small_ratios_and_every_script_that_writes_it(monkeypatch, tmp_path):
+    """A drift of ratios near 1e-4 read "0.00 → 0.00 → 0.00" (and 0.000 in its tables); the page's first line left
+    out bench_drift.py, which writes it too."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    shown = importlib.import_module("_pages").shown
+    assert [shown(v, 2) for v in (1.234e-4, -3e-5, 0.0, 0.004, 0.005, 2.654)] == [
+        "0.00012", "-3e-05", "0.00", "0.004", "0.01", "2.65"]
+    assert shown(4e-4, 3) == "0.0004" and shown(None, 3) == shown(float("nan"), 2) and shown(7, 2) == "7"
+    first = (REPO / "docs" / "benchmarks.md").read_text().splitlines()[2]
+    assert all(f"`scripts/{name}`" in first for name in ("bench_efficacy.py", "bench_overhead.py",
+                                                         "bench_feature_shares.py", "bench_drift.py"))
 
 
 def test_runs_recorded_before_they_kept_their_settings_count_with_this_process_s(monkeypatch):

@@ -189,8 +189,8 @@ def convert(
     _check_matched(source, fmt)
     if not source.names:
         raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
-                        if fmt == "coco" else f"no annotation names one{parenthesised(format_hint(srcs[0], fmt))}; pass --names "
-                        "A,B,... or check that the annotations hold boxes"))
+                        if fmt == "coco" else f"no annotation names one{parenthesised(format_hint(srcs[0], fmt))}; "
+                        "pass --names A,B,... or check that the annotations hold boxes"))
     _check_out_of_sources(out, source, images)
     published = all(it.split for it in source.items)
     if not published:
@@ -199,10 +199,11 @@ def convert(
     labels, clipped, dropped = _labels(source)
     _check_splits(source.items, srcs[0], after="unreadable images were left out")
     if not any(labels):  # every image background: a misread layout (a VOC folder as --format yolo), nothing to learn
+        folders = sorted({it.path.parent for it in source.items})
         raise UserError(f"every box in {source.searched} was dropped ({dropped}: no area inside its image, or not "
                         "finite): check the annotations' coordinates" if dropped else
                         f"no box in {source.searched}: every image would be background; is it a {fmt.upper()} "
-                        f"dataset?{parenthesised(format_hint(sorted({it.path.parent for it in source.items}), fmt, deep=False))}")
+                        f"dataset?{parenthesised(format_hint(folders, fmt, deep=False))}")
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
         data_yaml=out / "data.yaml",
@@ -252,7 +253,7 @@ def other_formats(folders: list[Path], fmt: str, deep: bool = False) -> dict[str
     anywhere under it with `deep` (a source folder)."""
     found: dict[str, Path] = {}
     for folder in dict.fromkeys(folders):
-        near = [folder] if deep else [folder, folder.parent, folder.parent / "Annotations", folder.parent / "annotations"]
+        near = [folder] if deep else [folder, *(folder.parent / d for d in ("", "Annotations", "annotations"))]
         for root in (r for r in near if r.is_dir()):
             for kind, pattern in (("voc", "*.xml"), ("coco", "*.json")):
                 files = root.rglob(pattern) if deep else root.glob(pattern)
