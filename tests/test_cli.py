@@ -216,6 +216,15 @@ def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path
     assert not (tmp_path / "p").exists()
 
 
+def test_compare_resume_says_what_compare_does_instead(tmp_path):
+    """compare --resume was "unknown option '--resume': see yolodistill compare --help", where resume= says how to
+    go on with a comparison cut off."""
+    result = CliRunner().invoke(app, ["compare", "--teacher", "t.pt", "--project", str(tmp_path / "p"), "--resume",
+                                      "runs/compare/exp"])
+    assert_one_line_error(result, "compare has no --resume: run the same compare command again with --exist-ok, "
+                                  "which keeps the runs that finished and trains the rest")
+
+
 def test_compare_takes_seeds_and_methods_as_key_value_words(monkeypatch):
     """Both have defaults, so merge_overrides counted them as typed: seeds=0 was 'given twice (--seeds 0,1,2 and
     seeds=0)', though --seeds never was."""

@@ -17,6 +17,9 @@ from .errors import UserError
 TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (cos_lr=True)"
 HINTS = {"train": TRAIN_WORDS, "compare": TRAIN_WORDS,  # what a command's other key=value words are, by its name
          "export": "Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)"}
+# a flag another command has, given to one that lacks it: what it does here instead
+MISSING = {("compare", "--resume"): "compare has no --resume: run the same compare command again with --exist-ok, "
+                                    "which keeps the runs that finished and trains the rest"}
 
 
 def command_name(ctx: typer.Context) -> str:
@@ -35,6 +38,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
     raw: dict[str, str] = {}  # each key's word as typed, to name it if given again
     for item in items:
         key, sep, value = item.partition("=")
+        if (command.split()[-1], item) in MISSING:
+            raise UserError(MISSING[command.split()[-1], item])
         if item.startswith("-") and not sep:
             import difflib
 
