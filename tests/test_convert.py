@@ -103,7 +103,7 @@ def test_a_layout_read_as_another_format_names_the_format_it_holds(tmp_path):
     make_coco(tmp_path / "coco")
     with pytest.raises(UserError) as e:
         convert(tmp_path / "coco", fmt="voc", out=tmp_path / "out")
-    assert str(e.value).endswith(f"and beside the images): it holds JSON files ({tmp_path / 'coco' / 'ann.json'}): "
+    assert str(e.value).endswith(f"and beside the images): it holds a COCO JSON ({tmp_path / 'coco' / 'ann.json'}): "
                                  "if it is COCO, pass --format coco")
     voc = make_voc(tmp_path / "voc")
     for i, path in enumerate(sorted((voc / "JPEGImages").iterdir())):
@@ -113,6 +113,26 @@ def test_a_layout_read_as_another_format_names_the_format_it_holds(tmp_path):
                                         r"annotations: if it is Pascal VOC, pass --format voc\)$"):
         convert(tmp_path / "data.yaml", fmt="yolo", out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_format_hint_prefers_voc_xml_and_takes_only_a_coco_looking_json(tmp_path):
+    """train's advice took whichever format it met first, and any JSON for COCO: a classes.json beside VOC images
+    gave "convert .../classes.json --format coco", which fails (review)."""
+    from yolodistill.layout import convert_hint, format_hint
+
+    voc = make_voc(tmp_path / "set" / "voc")
+    (voc / "JPEGImages" / "classes.json").write_text('{"0": "cat", "1": "dog"}')
+    (voc / "package.json").write_text('{"name": "x"}')
+    images = sorted((voc / "JPEGImages").iterdir())
+    assert format_hint([voc / "JPEGImages"], "yolo", deep=False) == ("it holds XML annotations: if it is Pascal VOC, "
+                                                                     "pass --format voc")
+    assert f"data convert {voc} --format voc" in convert_hint(tmp_path / "set" / "data.yaml", images)
+    for xml in (voc / "Annotations").iterdir():
+        xml.unlink()
+    assert format_hint([voc / "JPEGImages"], "yolo", deep=False) == ""  # no JSON there is COCO's
+    (voc / "JPEGImages" / "labels.json").write_text('{"images": [{"id": 1, "file_name": "img0.jpg"}]}')
+    assert f"data convert {voc / 'JPEGImages' / 'labels.json'} --format coco" in convert_hint(
+        tmp_path / "set" / "data.yaml", images)
 
 
 @pytest.mark.parametrize("kwargs, needle", [

@@ -674,7 +674,7 @@ def test_the_commands_users_paste_are_quoted(tmp_path):
     import os
     import shlex
 
-    from yolodistill.checks import convert_hint
+    from yolodistill.layout import convert_hint
     from yolodistill.resume import after_interrupt
 
     last = tmp_path / "my run" / "weights" / "last.pt"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
                      check_seed, check_whole, check_writable, first_line, is_url, require_file)
 from .devices import check_device, gpu_count
+from .layout import convert_hint
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 
@@ -66,34 +66,6 @@ def split_refusals(data: str | Path | None) -> Iterator[None]:
         if data is None or (unusable := unusable_split(e, data)) is None:
             raise
         raise unusable from None
-
-
-def convert_hint(data: str | Path, images: list[Path] = ()) -> str:
-    """How to fix a data yaml: `data convert` where it can read the yaml (a mapping with a train split), into a
-    folder beside the yaml's (convert refuses one inside the source); else the keys the yaml lacks. Where the split's
-    `images` have VOC or COCO annotations near them, convert those (convert of the yaml would find no box)."""
-    import yaml
-
-    from .convert import other_formats
-
-    here = Path(data).resolve().parent
-    out = shlex.quote(os.path.relpath(here.parent / f"{here.name}-clean"))
-    found = other_formats(sorted({p.parent for p in images[:100]}), "yolo")
-    if found:  # VOC first: a COCO JSON near VOC's XML is more likely another tool's file than the reverse
-        fmt, file = next(iter(found.items()))
-        src = file.parent.parent if fmt == "voc" and file.parent.name.lower() == "annotations" else \
-            file.parent if fmt == "voc" else file
-        kind = "Pascal VOC XML annotations" if fmt == "voc" else "a COCO JSON"
-        return (f"its images have {kind} near them ({file}): convert them with: yolodistill data convert "
-                f"{shlex.quote(str(src))} --format {fmt} --out {out}")
-
-    try:
-        raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raw = None
-    if not isinstance(raw, dict) or not raw.get("train"):
-        return "fix it: a data yaml is a mapping with 'train:' and 'val:' image folders and 'names:'"
-    return f"check and clean it with: yolodistill data convert {shlex.quote(str(data))} --format yolo --out {out}"
 
 
 def check_data(data: str | Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from . import exif
 from .placement import note, place, resized_pairs
 from .errors import (UserError, check_imgsz, check_number, check_output, check_path, check_seed, check_whole,
                      check_writable, python_values)
+from .layout import OUTPUT_FILES, format_hint, parenthesised  # noqa: F401 (OUTPUT_FILES: scripts)
 from .locks import holding
 from .utils import atomic_write_json, atomic_write_text, staged_splits
 
@@ -37,7 +38,6 @@ SIZE_DEFINITION = ("COCO's object sizes on the box area once the image's long si
                    "medium < 96², large >= 96² px")
 SMALL_WARNING = 0.5  # share of small boxes above which the summary says so
 STAGE = ".convert-partial"  # under --out: the images and labels of a conversion until they are whole
-OUTPUT_FILES = ("data.yaml", "dataset.json", "unmatched.txt", "issues.txt")  # written beside images/ and labels/
 
 
 @dataclass
@@ -245,36 +245,6 @@ def _check_out_of_sources(out: Path, source: Source, images: Path | None = None)
         if target.is_relative_to(folder):
             raise UserError(f"--out '{out}' is inside '{folder}', which holds the source's images: choose an output "
                             "folder outside it")
-
-
-def other_formats(folders: list[Path], fmt: str, deep: bool = False) -> dict[str, Path]:
-    """Another format's annotations where folders read as `fmt` found none: VOC's XML, COCO's JSON, by format, the
-    first file found. Looked for in each folder, beside it and in its parent's Annotations folder (image folders), or
-    anywhere under it with `deep` (a source folder)."""
-    found: dict[str, Path] = {}
-    for folder in dict.fromkeys(folders):
-        near = [folder] if deep else [folder, *(folder.parent / d for d in ("", "Annotations", "annotations"))]
-        for root in (r for r in near if r.is_dir()):
-            for kind, pattern in (("voc", "*.xml"), ("coco", "*.json")):
-                files = root.rglob(pattern) if deep else root.glob(pattern)
-                if kind != fmt and kind not in found and (f := next((f for f in files if f.name not in OUTPUT_FILES),
-                                                                   None)):
-                    found[kind] = f
-    return found
-
-
-def parenthesised(text: str) -> str:
-    return f" ({text})" if text else ""
-
-
-def format_hint(src: Path | list[Path], fmt: str, deep: bool = True) -> str:
-    """"it holds ...: if it is ..., pass --format ..." where other_formats finds another format's files, else ''."""
-    found = other_formats(src if isinstance(src, list) else [src], fmt, deep)
-    if "voc" in found:
-        return "it holds XML annotations: if it is Pascal VOC, pass --format voc"
-    if "coco" in found:
-        return f"it holds JSON files ({found['coco']}): if it is COCO, pass --format coco"
-    return ""
 
 
 def _check_matched(source: Source, fmt: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path, PureWindowsPath
 
 from .convert import Item, Source
 from .errors import UserError
+from .layout import format_hint
 from .utils import files_under
 from .yolofmt import folder_splits
 
@@ -182,8 +183,6 @@ def annotation_dir(root: Path) -> Path:
             return folder
     if xml_files(root):
         return root
-    from .convert import format_hint
-
     raise UserError(f"no Pascal VOC XML in '{root}' (looked in {', '.join(d + '/' for d in ANNOTATION_DIRS)} and "
                     f"beside the images): {format_hint(root, 'voc') or 'pass --annotations DIR'}")
 
