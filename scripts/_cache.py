@@ -175,7 +175,8 @@ def cache_folder(base: Path, made: dict[str, Any], fits) -> tuple[Path, bool]:
 def work_lock(work: Path):
     """The caches of `work` (converted data, a teacher and its validation) to this process alone: study processes
     started together on one --work (one per arm or seed) would otherwise build the same hidden folder at once, and
-    the second fails on the first's files. The lock goes with the process, so a kill never leaves it held."""
+    the second fails on the first's files; and a study's record, settled and written by one at a time. The lock goes
+    with the process, so a kill never leaves it held."""
     import fcntl
 
     work.mkdir(parents=True, exist_ok=True)

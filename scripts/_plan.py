@@ -57,8 +57,8 @@ def check_side_by_side(study: dict[str, Any], plan: dict[tuple[str, int], str], 
     that starts from another's best.pt: that one was refused once the others had trained for the whole lease."""
     for (name, seed), state in plan.items():
         spec = arm_spec(study, name, prints)
-        if state in ("train", "retrain") and spec["from_arm"] and plan[(spec["student"], seed)] in ("train", "retrain"):
+        if state in ("train", "retrain") and spec["from_arm"] and plan[(spec["student"], seed)] != "done":
             source = spec["student"]
-            raise UserError(f"arm '{name}' starts from the best.pt of arm '{source}' (seed {seed}), which trains "
-                            f"beside it: train '{source}' first, then '{name}' (parallel_study.sh trains its arms at "
-                            "the same time)")
+            raise UserError(f"arm '{name}' starts from the best.pt of arm '{source}' (seed {seed}), which is not "
+                            f"finished: with the arms in processes side by side (parallel_study.sh), finish '{source}' "
+                            f"first, then '{name}'")

@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report-only", action="store_true", help="train nothing: write the record from finished runs")
     p.add_argument("--prepare-only", action="store_true", help="convert the data and take, train or validate the "
                    "teacher, then stop: no arm trains and no record is written (scripts/parallel_study.sh runs this "
-                   "once before its arms, which would race for them)")
+                   "once before its arms, which would race for them); refused where an arm of --arms starts from "
+                   "another's best.pt that is not finished, as the arms' processes train side by side")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="folder for the converted data, trained teachers "
                    "and every run, outside the repository (default: $YOLODISTILL_BENCH or %(default)s)")
     p.add_argument("--teacher", type=Path, help="a trained teacher checkpoint instead of the study's")
@@ -364,34 +365,38 @@ def run_study(args: argparse.Namespace) -> Path | None:
         if state in ("train", "retrain", "validate"):
             console.print(f"[bold]{name} seed {seed}[/]", highlight=False)
         trained[(name, seed)] = run_arm(study, name, seed, teacher, data, args, root, state, prints)
-    # runs another process sharing --work finished meanwhile (one per arm): the record the last one writes holds all
-    now = plan_runs(study, root, chosen_arms, seeds_now, False, data, prints) if "pending" in states else plan
-    runs, pending = [], []
-    for (name, seed), state in plan.items():
-        run = trained[(name, seed)]
-        if run is None and state == "pending" and now[(name, seed)] == "done":
-            run = run_arm(study, name, seed, teacher, data, args, root, "done", prints)
-        (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
-    summary, notes = summarize(runs, teacher["map50_95"])
-    goals = judge(study, summary, runs, teacher["map50_95"])
-    plot = plot_curves(study, runs, teacher["map50_95"], args.results / f"study-{study['name']}.png") if runs else None
-    record = {
-        "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
-        "cwd": os.getcwd(), "repo": str(REPO),  # where the command ran, and the repository its script path is in
-        "study_file": str(args.study), "study_path": str(args.study.resolve()), "study": study,
-        "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
-        "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
-        "teacher": teacher, **made_with(runs, trained_with(args)),  # the runs', not this process's
-        "default_recipe": resolve()[0].to_dict(),
-        "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
-        "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},
-        "runs": runs, "summary": summary, "notes": notes, "targets": goals,
-        "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
-        "plot": None if plot is None else plot.name, "remarks": args.note,
-    }
-    out = write_json(args.results / f"study-{study['name']}.json", record)
-    write_docs(args.results, args.docs)
+    # runs another process sharing --work finished meanwhile (one per arm): settled again, and written, under the lock,
+    # so the process that writes last has seen every run the others finished
+    with work_lock(args.work):
+        settled = plan_runs(study, root, chosen_arms, seeds_now, False, data, prints) if {"pending", "stale"} & {
+            *states} else plan
+        runs, pending = [], []
+        for (name, seed), state in plan.items():
+            run = trained[(name, seed)]
+            if run is None and state in ("pending", "stale") and settled[(name, seed)] == "done":
+                run = run_arm(study, name, seed, teacher, data, args, root, "done", prints)
+            (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
+        summary, notes = summarize(runs, teacher["map50_95"])
+        goals = judge(study, summary, runs, teacher["map50_95"])
+        png = args.results / f"study-{study['name']}.png"
+        plot = plot_curves(study, runs, teacher["map50_95"], png) if runs else None
+        record = {
+            "kind": "study", "name": study["name"], "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command_line(whole_study(sys.argv[1:])), "invocation": command_line(),
+            "cwd": os.getcwd(), "repo": str(REPO),  # where the command ran, and the repository its script path is in
+            "study_file": str(args.study), "study_path": str(args.study.resolve()), "study": study,
+            "data": {k: str(v) for k, v in data.items()} if "labelled" in study else str(data["full"]),
+            "data_made": json.loads((data["full"].parent / MADE).read_text()), "data_fingerprints": prints,
+            "teacher": teacher, **made_with(runs, trained_with(args)),  # the runs', not this process's
+            "default_recipe": resolve()[0].to_dict(),
+            "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
+            "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},
+            "runs": runs, "summary": summary, "notes": notes, "targets": goals,
+            "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
+            "plot": None if plot is None else plot.name, "remarks": args.note,
+        }
+        out = write_json(args.results / f"study-{study['name']}.json", record)
+        write_docs(args.results, args.docs)
     if runs:
         console.print(rich_table(compare_rows({"summary": summary, "teacher": teacher}), SUMMARY_COLUMNS, title="Arms"))
     for t in goals.values():

@@ -8,13 +8,14 @@
 #
 # Steps: convert the data and take, train or validate the teacher once (bench_efficacy.py --prepare-only), so the
 # arms do not race for them, and stop there if that fails; train each arm in its own process, cut off after
-# ARM_TIMEOUT seconds (default 420); write the record from the runs that finished (--report-only). OUT gets the
-# record and its plot (--results OUT: copy them to benchmarks/results to keep them), a log per arm, steps.log (with
-# the GPU's load every 30 s) and record.log, and runs.tgz with each run's results.csv, args.yaml and run.json (a run
-# cut off still has its epochs' times there). WORK (default /tmp/yolodistill-bench) is bench_efficacy.py's --work;
-# PYTHON (default python3) runs it.
+# ARM_TIMEOUT seconds (default 420; GNU timeout); write the record from the runs that finished (--report-only). OUT
+# gets the record and its plot (--results OUT: copy them to benchmarks/results to keep them), a log per arm, steps.log
+# (with the GPU's load every 30 s) and record.log, each appended to by a rerun under a '=== DATE UTC: step' line, and
+# runs.tgz with each run's results.csv, args.yaml and run.json (a run cut off still has its epochs' times there). An
+# arm killed by SIGKILL (the out-of-memory killer) is said so, not cut off. WORK (default /tmp/yolodistill-bench) is
+# bench_efficacy.py's --work; PYTHON (default python3, which must import yolodistill) runs it.
 set -u
-case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | cut -c3-; exit 0;; esac
+case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | cut -c3-; exit 0;; esac
 fail() { echo "Error: $*" >&2; exit 2; }
 [ $# -ge 3 ] || fail "give STUDY ARMS OUT, e.g. benchmarks/kd-study-gpu640.yaml plain,builtin,ours out (see --help)"
 study=$1 arms=$2 out=$3

@@ -680,7 +680,8 @@ def test_bench_on_an_agx_board_says_why_it_has_no_energy(run, synth_data, tmp_pa
     energy = json.loads((tmp_path / "bench_env.json").read_text())["energy"][rows[0]["artifact"]]
     assert energy["energy_j_per_image"] is None and "no board input rail" in energy["missing"]
     text = " ".join(console.export_text().split())
-    assert "J/img" in text and "Warning: tegrastats names no board input rail here" in text
+    assert "J/img" in text and (f"Warning: no energy per image for {rows[0]['name']}: tegrastats names no board input "
+                                "rail here") in text
 
 
 def test_no_refresh_thread_runs_beside_the_timed_passes():

@@ -243,6 +243,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["quantize=8"], "quantize=8 (Ultralytics' quantization-aware training)"),  # a traceback, its folder left
         (["cache=maybe"], "cache=maybe is not one Ultralytics caches with: say cache=ram"),  # trained uncached
         (["time=-1"], "time=-1 must be hours to train, above 0"),  # stopped after its first epoch
+        (["cache=1"], "cache=1 is not one Ultralytics caches with"),  # Ultralytics caches only where cache is True
+        (["time=1e400"], "time=inf must be hours to train"),  # an OverflowError once the first epoch ended
     ],
 )
 def test_bad_arguments(teacher26, synth_data, tmp_path, extra, needle):

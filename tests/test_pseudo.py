@@ -58,8 +58,8 @@ def test_the_unreadable_image_and_the_videos_left_out_are_named(teacher26, sourc
     """It said "1 unreadable skipped" and nothing of a video, where train --unlabeled names both (walkthrough hunt)."""
     (source / "cam1" / "clip.mp4").write_bytes(b"\x00" * 64)
     shown = pseudo_label(teacher26, source, tmp_path / "out", imgsz=64, progress=False).render()
-    assert f"Skipped 1 unreadable image(s), e.g. {source / 'cam0' / 'broken.png'}" in shown
-    assert f"Left out 1 video(s), e.g. {source / 'cam1' / 'clip.mp4'}: only images are read" in shown
+    assert f"1 unreadable skipped, e.g. {source / 'cam0' / 'broken.png'})" in shown
+    assert f"Videos: 1 video(s) left out, e.g. {source / 'cam1' / 'clip.mp4'}: only images are read" in shown
     for image in [f for f in source.rglob("*") if f.is_file() and f.name not in ("broken.png", "clip.mp4")]:
         image.unlink()
     with pytest.raises(UserError, match=r"holds no readable images \(1 unreadable\) and 1 video\(s\), which are not "

@@ -529,9 +529,9 @@ def test_arms_prepared_to_train_side_by_side_cannot_start_from_each_other(bench,
     status, err = refused("bench_efficacy.py", *study_args(tmp_path, study_file, "--prepare-only", "--arms",
                                                            "plain,pt-plain", "--seeds", 0),
                           monkeypatch=monkeypatch, capsys=capsys)
-    assert status == 2 and err == ("Error: arm 'pt-plain' starts from the best.pt of arm 'plain' (seed 0), which "
-                                   "trains beside it: train 'plain' first, then 'pt-plain' (parallel_study.sh trains "
-                                   "its arms at the same time)\n")
+    assert status == 2 and err == ("Error: arm 'pt-plain' starts from the best.pt of arm 'plain' (seed 0), which is "
+                                   "not finished: with the arms in processes side by side (parallel_study.sh), finish "
+                                   "'plain' first, then 'pt-plain'\n")
     assert not (tmp_path / "work" / "tiny" / "teacher.json").exists()  # before any teacher work
     status, _ = refused("bench_efficacy.py", *study_args(tmp_path, study_file, "--prepare-only", "--arms", "pt-plain",
                                                          "--seeds", 0), monkeypatch=monkeypatch, capsys=capsys)

@@ -126,22 +126,27 @@ def test_a_sampler_without_samples_says_why():
     with sysinfo.PowerSampler(system) as agx:
         pass
     assert agx.samples_mw == [] and agx.lines == 3
-    assert agx.missing(1.0) == ("tegrastats names no board input rail here (VDD_IN or POM_5V_IN; an AGX board splits "
-                                "its power over several rails): no energy per image")
+    assert agx.missing() == ("tegrastats names no board input rail here (VDD_IN or POM_5V_IN; an AGX board splits "
+                             "its power over several rails)")
     system.start = lambda cmd: Replay([])
     with sysinfo.PowerSampler(system, interval_ms=100) as short:
         pass
-    assert short.missing(0.04) == ("no tegrastats sample came in the 0.04 s of timing (one each 100 ms): more --runs "
-                                   "for energy per image")
+    assert short.missing() == "no tegrastats sample came while it was timed (one each 100 ms): more --runs"
+    stopped = Replay([])
+    stopped.poll = lambda: 1  # ended on its own before it was stopped (no permission, a bad option)
+    system.start = lambda cmd: stopped
+    with sysinfo.PowerSampler(system) as refused:
+        pass
+    assert refused.missing() == "tegrastats stopped at once (exit status 1; it may need root)"
     system.start = lambda cmd: None
     with sysinfo.PowerSampler(system) as absent:
         pass
-    assert absent.missing(1.0) == "tegrastats did not start (is it on PATH?): no energy per image"
+    assert absent.missing() == "tegrastats did not start (is it on PATH?)"
     system, _ = jetson()
     with sysinfo.PowerSampler(system) as nx:
         pass
-    assert nx.samples_mw and nx.missing(1.0) is None
-    assert sysinfo.energy_record([], 1.0, 5, agx.missing(1.0))["missing"].startswith("tegrastats names no board")
+    assert nx.samples_mw and nx.missing() is None
+    assert sysinfo.energy_record([], 1.0, 5, agx.missing())["missing"].startswith("tegrastats names no board")
 
 
 def test_each_l4t_release_names_its_jetpack():

@@ -288,7 +288,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)}", during=sampler)
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
-                                                         sampler.missing(sum(times)))
+                                                         sampler.missing())
     params, flops = model_cost(source_checkpoint(path), imgsz)
     map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)  # its loader checked by check_val_loads
     return {
@@ -434,8 +434,10 @@ def bench(
             for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
                 rows.append(bench_one(path, name, fmt, opts, progress, env))
         print_table(rows, env, console)
+        named = {r["artifact"]: r["name"] for r in rows}
         for why in dict.fromkeys(e["missing"] for e in env.get("energy", {}).values() if "missing" in e):
-            console.print(f"[yellow]Warning:[/] {escape(why)}")
+            which = ", ".join(named[p] for p, e in env["energy"].items() if e.get("missing") == why)
+            console.print(f"[yellow]Warning:[/] no energy per image for {escape(which)}: {escape(why)}")
     written: list[Path] = []
     try:
         write_reports(rows, env, json_path, written)

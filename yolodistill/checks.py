@@ -5,6 +5,7 @@ Each misfit is a `UserError` with one line saying what is wrong and how to fix i
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -223,9 +224,9 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         LOGGER.warning(f"{' and '.join(ignored)}: optimizer=auto (the default) ignores {them} and picks the optimizer "
                        f"and its rate itself; add optimizer=SGD (or AdamW) to train with {them}")
     cache, hours = args.get("cache"), args.get("time")  # Ultralytics: no cache, or a stop after the first epoch
-    if cache not in (None, True, False) and str(cache).lower() not in ("ram", "disk"):
+    if not (cache is None or isinstance(cache, bool) or str(cache).lower() in ("ram", "disk")):  # 1 is not True there
         raise UserError(f"cache={cache} is not one Ultralytics caches with: say cache=ram, cache=disk or cache=False")
-    if isinstance(hours, (int, float)) and hours < 0:
+    if isinstance(hours, (int, float)) and not (0 <= hours < math.inf):  # inf: an OverflowError after an epoch
         raise UserError(f"time={hours} must be hours to train, above 0 (0 or none: train for --epochs)")
     from ultralytics.cfg import get_cfg
 

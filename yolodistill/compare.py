@@ -37,6 +37,7 @@ from .resume import MAP50, MAP50_95
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
                      method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
+from .words import COMPARE_GOES_ON
 
 METHODS = ("plain", "builtin", "ours")
 TRAIN_PROJECT = "runs/distill"  # train's default folder, which configs/default.yaml names; compare's is runs/compare
@@ -310,8 +311,7 @@ def compare(
     seeds, methods = parse_seeds(seeds), parse_methods(methods)
     reserved = sorted(k for k in overrides if k == "seed" or k in SET_BY_FLAG)  # set per run by compare itself
     if "resume" in reserved:  # compare has no resume of its own: a rerun keeps what finished
-        raise UserError("compare does not take resume=: run the same compare command again with --exist-ok, which "
-                        "keeps the runs that finished and trains the rest")
+        raise UserError(f"compare does not take resume=: {COMPARE_GOES_ON}")
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     if "ours" not in methods:  # distillation settings set ours alone: without it they would change nothing, silently

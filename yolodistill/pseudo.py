@@ -37,15 +37,19 @@ class PseudoLabelResult:
     per_class: dict[str, int] = field(default_factory=dict)
     val: int = 0  # images in the val split; 0: data.yaml validates on the train images
     val_fraction: float = 0.1  # what was asked: 0 is why there is no val split, not the images
-    left_out: list[str] = field(default_factory=list)  # the first unreadable image, and the first video, said
+    first_unreadable: str | None = None
+    videos: list[Path] = field(default_factory=list)  # left out: only images are read
 
     def render(self) -> str:
+        from .unlabeled import videos_left_out
+
         classes = ", ".join(f"{k} {v}" for k, v in self.per_class.items()) or "none"
         why = "--val-fraction 0" if self.val_fraction == 0 else "one image, or copies of one"
         alone = "" if self.val else f"\nNo val split of its own ({why}): data.yaml validates on the train images"
+        example = f", e.g. {self.first_unreadable}" if self.first_unreadable else ""
         return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
-                f"detection, {self.skipped} unreadable skipped)\nBoxes: {self.boxes} ({classes}){alone}"
-                + "".join(f"\n{line}" for line in self.left_out))
+                f"detection, {self.skipped} unreadable skipped{example})\nBoxes: {self.boxes} ({classes}){alone}"
+                + (f"\nVideos: {videos_left_out(self.videos)}" if self.videos else ""))
 
 
 def check_out(out: Path, images: Path) -> Path:
@@ -73,7 +77,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     from .checks import check_teacher_size
     from .devices import check_device
     from .loading import cache_dir, load_detector, local_checkpoint
-    from .unlabeled import find_images, image_suffixes
+    from .unlabeled import find_images, held_instead, image_suffixes
 
     missing = [k for k, v in (("teacher", teacher), ("images", images), ("out", out)) if v is None]
     if missing:  # the CLI's options are optional so that teacher=T works as --teacher T
@@ -104,14 +108,10 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     names = class_names(model, teacher)
     videos: list[Path] = []
     files, _, bad = find_images([images], videos)
-    left_out = ([f"Skipped {len(bad)} unreadable image(s), e.g. {bad[0]}"] if bad else []) + (
-        [f"Left out {len(videos)} video(s), e.g. {videos[0]}: only images are read; extract their frames to label "
-         "them (e.g. ffmpeg -i clip.mp4 -vf fps=2 frames/%06d.jpg)"] if videos else [])
     if not files:
         kinds = ", ".join(sorted(image_suffixes()))
-        raise UserError(f"--images '{images}' holds no readable images" + (f" ({len(bad)} unreadable)" if bad else "")
-                        + (f" and {len(videos)} video(s), which are not read: extract their frames first" if videos
-                           else "") + f": pass a folder of images ({kinds}), searched with its subfolders")
+        raise UserError(f"--images '{images}' holds no readable images{held_instead(bad, videos)}: pass a folder of "
+                        f"images ({kinds}), searched with its subfolders")
     imgsz = imgsz or int((getattr(model, "args", None) or {}).get("imgsz", 640))
     check_teacher_size(model, imgsz, str(teacher), "labels")  # as train warns: far from its size it finds others
     tmp = partial_twin(dest)
@@ -150,7 +150,8 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
                              skipped=len(bad),
                              per_class={key: counts[k] for k, key in sorted(class_keys(names).items())},
-                             val=n_val, val_fraction=val_fraction, left_out=left_out)
+                             val=n_val, val_fraction=val_fraction, first_unreadable=bad[0] if bad else None,
+                             videos=videos)
 
 
 def split_val(files: list[str], val_fraction: float, seed: int) -> set[int]:

@@ -149,6 +149,7 @@ class PowerSampler:
     interval_ms: int = 100
     samples_mw: list[float] = field(default_factory=list)
     lines: int = 0  # tegrastats lines read, with or without a board input rail
+    exited: int | None = None  # tegrastats' exit status where it ended before it was stopped
     _proc: LineStream | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -166,20 +167,22 @@ class PowerSampler:
             if mw is not None:
                 self.samples_mw.append(mw)
 
-    def missing(self, seconds: float) -> str | None:
+    def missing(self) -> str | None:
         """Why there is no energy figure, where there is none: the J/img cell alone read '-'."""
         if self.samples_mw:
             return None
         if self._proc is None:
-            return "tegrastats did not start (is it on PATH?): no energy per image"
+            return "tegrastats did not start (is it on PATH?)"
         if self.lines:
             return ("tegrastats names no board input rail here (VDD_IN or POM_5V_IN; an AGX board splits its power "
-                    "over several rails): no energy per image")
-        return (f"no tegrastats sample came in the {seconds:.2g} s of timing (one each {self.interval_ms} ms): more "
-                "--runs for energy per image")
+                    "over several rails)")
+        if self.exited is not None:
+            return f"tegrastats stopped at once (exit status {self.exited}; it may need root)"
+        return f"no tegrastats sample came while it was timed (one each {self.interval_ms} ms): more --runs"
 
     def __exit__(self, *exc) -> None:
         if self._proc is not None:
+            self.exited = getattr(self._proc, "poll", lambda: None)()  # before it is stopped: ended on its own
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=2)  # reap tegrastats so it does not linger as a zombie

@@ -70,6 +70,17 @@ def image_shape(f: str) -> tuple[int, int] | None:
 BAR_FROM = 500  # images decoded before a progress bar shows (about 3 s on one core)
 
 
+def held_instead(bad: list[str], videos: list[Path]) -> str:
+    """What a folder without a readable image held instead, worded alike by train --unlabeled and pseudo-label."""
+    return (f" ({len(bad)} unreadable)" if bad else "") + (
+        f" and {len(videos)} video(s), which are not read: extract their frames first" if videos else "")
+
+
+def videos_left_out(videos: list[Path]) -> str:
+    return (f"{len(videos)} video(s) left out, e.g. {videos[0]}: only images are read; extract their frames to use "
+            "them (e.g. ffmpeg -i clip.mp4 -vf fps=2 frames/%06d.jpg)")
+
+
 def find_images(folders: list[str | Path], videos: list[Path] | None = None
                 ) -> tuple[list[str], dict[str, tuple[int, int]], list[str]]:
     """Every image under `folders`, recursively and sorted, with its (height, width); unreadable files are skipped and
@@ -122,15 +133,12 @@ def check_sources(folders: list[str | Path], train_images: list[str] | None = No
     videos: list[Path] = []
     found, _, bad = find_images(out, videos)
     if not found:
-        detail = f" ({len(bad)} unreadable)" if bad else ""
-        raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{detail}"
-                        + (f" and {len(videos)} video(s), which are not read: extract their frames first" if videos
-                           else "") + f"; pass folders that hold images ({', '.join(sorted(image_suffixes()))})")
+        raise UserError(f"{source} {', '.join(map(str, folders))}: no readable images{held_instead(bad, videos)}; "
+                        f"pass folders that hold images ({', '.join(sorted(image_suffixes()))})")
     if videos:
         from ultralytics.utils import LOGGER
 
-        LOGGER.warning(f"{source}: {len(videos)} video(s) left out, e.g. {videos[0]}: only images are read; extract "
-                       "their frames to use them (e.g. ffmpeg -i clip.mp4 -vf fps=2 frames/%06d.jpg)")
+        LOGGER.warning(f"{source}: {videos_left_out(videos)}")
     if train_images and (same := same_files(found, train_images)):
         raise UserError(f"{source} {', '.join(map(str, folders))} holds {len(same)} of the labelled training images "
                         f"themselves (or copies), first '{same[0]}': pass images that are not in the data's train split")
@@ -325,9 +333,10 @@ class SamplerView:
 
     def __init__(self, batches: MixedBatchSampler):
         self.batches = batches
+        self.k_labelled, self.k_unlabelled = batches.k_labelled, batches.k_unlabelled  # what train records
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["batches"], name)
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_epoch(epoch)
 
     def __len__(self) -> int:
         return self.batches.images

@@ -17,9 +17,11 @@ from .errors import UserError
 TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (cos_lr=True)"
 HINTS = {"train": TRAIN_WORDS, "compare": TRAIN_WORDS,  # what a command's other key=value words are, by its name
          "export": "Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)"}
+# what compare does for a cut-off comparison, where it is asked to resume (--resume, resume=)
+COMPARE_GOES_ON = "run the same compare command again with --exist-ok, which keeps the runs that finished and trains " \
+    "the rest"
 # a flag another command has, given to one that lacks it: what it does here instead
-MISSING = {("compare", "--resume"): "compare has no --resume: run the same compare command again with --exist-ok, "
-                                    "which keeps the runs that finished and trains the rest"}
+MISSING = {("compare", "--resume"): f"compare has no --resume: {COMPARE_GOES_ON}"}
 
 
 def command_name(ctx: typer.Context) -> str:
