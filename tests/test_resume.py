@@ -425,8 +425,9 @@ def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
     assert after_interrupt(last, earlier=True).endswith(new_run)
     last.write_bytes(b"torn")  # unreadable: --resume says what is wrong with it
     assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
-    for stripped in ({"epoch": -1, "optimizer": None}, {"epoch": 1, "optimizer": None}):  # no optimizer: finished
-        torch.save(stripped, last)
+    last_epoch = {"epoch": 2, "optimizer": {"param_groups": []}, "train_args": {"epochs": 3}}  # Ctrl-C before the
+    for stripped in ({"epoch": -1, "optimizer": None}, {"epoch": 1, "optimizer": None}, last_epoch):  # final strip:
+        torch.save(stripped, last)  # --resume refuses it (check_not_behind), the run had finished its epochs
         assert f"its weights are {last}, but the final validation was cut short" in after_interrupt(last)
     (last.parent / "best.pt").write_bytes(b"best")
     assert f"check them with yolodistill bench {last.parent / 'best.pt'}" in after_interrupt(last)

@@ -377,7 +377,7 @@ def check_resumed_teacher(teacher: str | Path, saved: torch.nn.Module, run: str,
 
 
 def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) -> str:
-    """What to do after Ctrl-C. A Ctrl-C after the last epoch (in the final validation) finds last.pt already
+    """What to do after Ctrl-C. A Ctrl-C after the last epoch's save finds last.pt saved at that epoch or already
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
     the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own. A run
     Ultralytics numbered (`name` exp taken: exp-2) is reused only by naming it: --exist-ok alone writes into exp."""
@@ -386,8 +386,12 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
         named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
         return (f"Continue with: a new run (no epoch had finished): the same command with --exist-ok{named} reuses "
                 f"this run folder, {folder}")
-    try:
-        finished = finished_checkpoint(last)
+    from ultralytics.utils.patches import torch_load
+
+    try:  # stripped, or saved at the run's last epoch (a Ctrl-C before the final strip), which --resume refuses
+        ckpt = torch_load(last, map_location="cpu", weights_only=False)
+        epochs = (ckpt.get("train_args") or {}).get("epochs")
+        finished = finished_run(ckpt) or (isinstance(epochs, int) and ckpt.get("epoch", -1) + 1 >= epochs)
     except Exception:
         finished = False  # unreadable: --resume names the problem itself
     if not finished:

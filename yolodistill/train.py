@@ -50,7 +50,7 @@ from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch
 from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, file_digest, partial_twin, replace_synced, sticky_interrupt
+from .utils import atomic_write_text, file_digest, held_signals, partial_twin, replace_synced, sticky_interrupt
 
 def settings_of(model: Any) -> DistillConfig | None:
     """The DistillConfig a yolodistill checkpoint's model carries (None for any other model)."""
@@ -275,9 +275,12 @@ class DistillationTrainer(DetectionTrainer):
         self.last, self.best = partial["last"], partial["best"]
         try:
             saved = super().save_model()
-            for key, tmp in partial.items():
-                if tmp.exists():
-                    replace_synced(tmp, final[key])
+            # best.pt first, and both before a Ctrl-C lands: a last.pt whose best_fitness names this epoch beside an
+            # older best.pt lost this epoch's weights for good (a resume writes best.pt only on an epoch as good)
+            with held_signals():
+                for key in ("best", "last"):
+                    if partial[key].exists():
+                        replace_synced(partial[key], final[key])
             return saved
         except BaseException:
             for tmp in partial.values():
