@@ -262,6 +262,12 @@ def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
     result = train(resume=copy / "weights" / "last.pt")
     assert result.save_dir.resolve() == copy.resolve() and result.best.is_file()
     assert {p.name: p.read_bytes() for p in interrupted_last.parent.iterdir()} == before
+    # its distill.yaml, named after the folder it was made in, is still the run's own (kill hunt: it was read as
+    # another run's, and the resume recorded "start: own weights" and the optimizer auto chose)
+    was, now = (yaml.safe_load((run / "distill.yaml").read_text()) for run in (interrupted_last.parents[1], copy))
+    assert now["start"] == was["start"] == "teacher"
+    assert {k: now["train_args"][k] for k in ("optimizer", "lr0", "warmup_bias_lr")} == {
+        k: was["train_args"][k] for k in ("optimizer", "lr0", "warmup_bias_lr")}
     backup = tmp_path / "backup"  # a last.pt kept outside any weights/ folder writes beside itself
     backup.mkdir()
     (backup / "last.pt").write_bytes(interrupted_last.read_bytes())

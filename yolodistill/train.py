@@ -22,7 +22,6 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,8 @@ from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch
 from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
-from .utils import atomic_write_text, file_digest, held_signals, partial_twin, replace_synced, sticky_interrupt
+from .utils import (FoldedLines, atomic_write_text, file_digest, held_signals, partial_twin, replace_synced,
+                    sticky_interrupt)
 
 def settings_of(model: Any) -> DistillConfig | None:
     """The DistillConfig a yolodistill checkpoint's model carries (None for any other model)."""
@@ -94,7 +94,7 @@ class DistillationTrainer(DetectionTrainer):
         self._adapter_state = self._balance = None
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
-        record = own_record(Path(self.args.resume), vars(self.args)) if self.resume else {}  # the checkpoint's
+        record = own_record(Path(self.args.resume), self.run_args) if self.resume else {}  # the checkpoint's
         started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
@@ -107,6 +107,13 @@ class DistillationTrainer(DetectionTrainer):
             if callback not in self.callbacks[event]:
                 self.add_callback(event, callback)
         self.write_recipe()
+
+    def check_resume(self, overrides):
+        """Ultralytics' own; its args are kept as the checkpoint had them (`run_args`), before it names the run after
+        the folder it resumes in: a copied or moved run's distill.yaml, named after the folder it was made in, read
+        as another run's, and the resume recorded a start and optimizer it never had."""
+        super().check_resume(overrides)
+        self.run_args = dict(vars(self.args))
 
     def write_recipe(self) -> None:
         """distill.yaml: everything needed to reproduce the run (distillation settings, Ultralytics args) and, once the
@@ -334,27 +341,6 @@ class DistillationTrainer(DetectionTrainer):
         if isinstance(model, KDModel) and model.balance is not None:
             saved = getattr(ckpt.get("ema") or ckpt.get("model"), "yolodistill_balance", None)
             model.balance = make_balance(self.distill.kd_balance, model.weights, saved)
-
-
-class FoldedLines(logging.Filter):
-    """Inside the block, Ultralytics' log lines starting with `prefix` are counted instead of printed."""
-
-    def __init__(self, prefix: str):
-        super().__init__()
-        self.prefix, self.count = prefix, 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith(self.prefix):
-            self.count += 1
-            return False
-        return True
-
-    def __enter__(self) -> FoldedLines:
-        LOGGER.addFilter(self)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        LOGGER.removeFilter(self)
 
 
 @dataclass

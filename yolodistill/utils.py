@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import tempfile
@@ -350,3 +351,28 @@ def sticky_interrupt(trainer: Any) -> Iterator[list[int]]:
         finally:
             for event in STICKY_EVENTS:
                 trainer.callbacks[event].remove(again)
+
+
+class FoldedLines(logging.Filter):
+    """Inside the block, Ultralytics' log lines starting with `prefix` are counted instead of printed."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix, self.count = prefix, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(self.prefix):
+            self.count += 1
+            return False
+        return True
+
+    def __enter__(self) -> FoldedLines:
+        from ultralytics.utils import LOGGER
+
+        LOGGER.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from ultralytics.utils import LOGGER
+
+        LOGGER.removeFilter(self)
