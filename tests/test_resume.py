@@ -265,7 +265,7 @@ def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
     # its distill.yaml, named after the folder it was made in, is still the run's own (kill hunt: it was read as
     # another run's, and the resume recorded "start: own weights" and the optimizer auto chose)
     was, now = (yaml.safe_load((run / "distill.yaml").read_text()) for run in (interrupted_last.parents[1], copy))
-    assert now["start"] == was["start"] == "teacher"
+    assert now["start"] == was["start"] == "teacher" and now["train_args"]["model"] == was["train_args"]["model"]
     assert {k: now["train_args"][k] for k in ("optimizer", "lr0", "warmup_bias_lr")} == {
         k: was["train_args"][k] for k in ("optimizer", "lr0", "warmup_bias_lr")}
     backup = tmp_path / "backup"  # a last.pt kept outside any weights/ folder writes beside itself

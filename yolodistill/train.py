@@ -123,7 +123,7 @@ class DistillationTrainer(DetectionTrainer):
 
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
-        args.update(self.started)
+        args.update(self.started, **({"model": self.model_started} if self.model_started else {}))  # not last.pt
         # by the student the run began with (on resume args.model is last.pt); init_from_teacher alone read true for
         # a .pt student
         start = ("own weights" if has_own_weights(self.model_started or self.args.model, self.args.pretrained) else
