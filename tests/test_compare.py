@@ -960,6 +960,40 @@ def test_ctrl_c_counts_the_kept_runs_after_the_cut_too(teacher26, synth_data, tm
         compare(**args, seeds="0,1")
 
 
+def test_a_ctrl_c_once_every_run_finished_says_so_and_what_the_report_is(teacher26, synth_data, tmp_path, monkeypatch,
+                                                                          python_sigint):
+    """It printed a bare "Interrupted.": no count of the runs, no command, and not that the report was written
+    (kill hunt)."""
+    import os
+    import signal
+
+    import yolodistill.compare as compare_module
+
+    args = dict(teacher=teacher26, student="yolo26n.yaml", data=synth_data, epochs=1, seeds="0", methods="plain",
+                project=tmp_path, exist_ok=True, console=Console(quiet=True), **FAST)
+    FakeRuns(monkeypatch)
+    real = compare_module.compare_plot
+
+    def stopped(record, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "compare_plot", stopped)
+    with pytest.raises(compare_module.CompareInterrupted, match=r"1 of 1 runs finished, kept in .* Continue with: .* "
+                                                                r"--exist-ok"):
+        compare(**args, name="before")
+
+    def ctrl_c_while_written(record, path):
+        os.kill(os.getpid(), signal.SIGINT)  # held until the three files are written
+        return real(record, path)
+
+    monkeypatch.setattr(compare_module, "compare_plot", ctrl_c_while_written)
+    with pytest.raises(KeyboardInterrupt) as e:
+        compare(**args, name="after")
+    written = tmp_path / "after" / "compare.json"
+    assert str(e.value) == f"Every run had finished and the report is written: {written}, compare.md, compare.png"
+    assert written.is_file() and (tmp_path / "after" / "compare.png").is_file()
+
+
 def test_a_refusal_train_named_by_its_config_key_is_named_once(teacher26, synth_data, tmp_path, monkeypatch):
     """compare rebuilt train's refusal to add its advice, and its own wrapper named the --config key again: 'imgsz in
     a.yaml: 100 in a.yaml ...'."""

@@ -418,28 +418,30 @@ def compare(
         gone = drop_untrained(save_dir, existed)
         raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None
 
-    summary, notes = summarize(runs, teacher_metrics["map50_95"])
-    notes += unlabeled_note(next((recorded_images(r["run_dir"]) for r in runs if r["method"] == "ours"), {}))
-    record = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "argv": sys.argv,
-        "args": {"teacher": str(teacher), "student": str(student), "data": str(data), "epochs": epochs,
-                 "seeds": seeds, "methods": methods, "config": None if config is None else str(config),
-                 "overrides": overrides},
-        "train_args": base,
-        "methods": method_descriptions(methods, base, distill.to_dict()),
-        "environment": environment(),
-        "definitions": DEFINITIONS,
-        "teacher": teacher_metrics,
-        "runs": runs,
-        "summary": summary,
-        "notes": notes,
-    }
-    with held_signals():  # a Ctrl-C waits: the three are one comparison's (it left a new .json beside an old .png)
-        json_path = write_json(save_dir / "compare.json", record)
-        md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
-        plot_path = compare_plot(record, save_dir / "compare.png")
+    written = False  # a Ctrl-C once every run finished: the report's state, and the command that writes it
+    try:
+        summary, notes = summarize(runs, teacher_metrics["map50_95"])
+        notes += unlabeled_note(next((recorded_images(r["run_dir"]) for r in runs if r["method"] == "ours"), {}))
+        record = {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command,
+            "argv": sys.argv,
+            "args": {"teacher": str(teacher), "student": str(student), "data": str(data), "epochs": epochs,
+                     "seeds": seeds, "methods": methods, "config": None if config is None else str(config),
+                     "overrides": overrides},
+            "train_args": base, "methods": method_descriptions(methods, base, distill.to_dict()),
+            "environment": environment(), "definitions": DEFINITIONS, "teacher": teacher_metrics, "runs": runs,
+            "summary": summary, "notes": notes,
+        }
+        with held_signals():  # a Ctrl-C waits: the three are one comparison's (it left a new .json beside an old .png)
+            json_path = write_json(save_dir / "compare.json", record)
+            md_path = atomic_write_text(save_dir / "compare.md", compare_markdown(record))
+            plot_path = compare_plot(record, save_dir / "compare.png")
+            written = True  # a Ctrl-C held over the writes lands after this line
+    except KeyboardInterrupt:
+        raise (KeyboardInterrupt(f"Every run had finished and the report is written: {json_path}, compare.md, "
+                                 "compare.png") if written else
+               CompareInterrupted(len(jobs), len(jobs), save_dir, command)) from None
     print_whole(console, compare_table(record))
     for note in notes:
         console.print(f"[yellow]Note:[/] {escape(note)}")
