@@ -665,7 +665,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     changed = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
     assert changed.exit_code == 130 and fake.trained == ["plain-seed0", "builtin-seed0", "ours-seed0"]
     said = " ".join(changed.output.split())  # it trained over finished runs and was to replace the report, silently
-    assert "plain seed 0 finished earlier (other settings: lr0): trained again, over it" in said, said
+    assert "plain seed 0 ran earlier (other settings: lr0): trained again, over it" in said, said
     assert "This replaces the earlier compare.json, .md and .png there once it finishes" in said
     fake = FakeRuns(monkeypatch)  # back to the first settings: plain-seed1 holds half an lr0=0.02 run, not its own
     again = CliRunner().invoke(app, [*args, "--exist-ok"])
@@ -677,7 +677,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     retrained = CliRunner().invoke(app, [*args, "--exist-ok", "--seeds", "0"])
     assert fake.trained == ["builtin-seed0", "ours-seed0"]
     said = " ".join(retrained.output.split())
-    assert "builtin seed 0 finished earlier (other settings: teacher file)" in said
+    assert "builtin seed 0 ran earlier (other settings: teacher file)" in said
     assert "runs it does not plan are left as they are (builtin-seed1, ours-seed1, plain-seed1)" in said
 
 
@@ -783,7 +783,7 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0 and runs.trained == ["ours-seed0"], result.output  # plain uses no footage
-    assert "ours seed 0 finished earlier (other settings: unlabeled images): trained again" in result.output
+    assert "ours seed 0 ran earlier (other settings: unlabeled images): trained again" in result.output
     (note,) = [n for n in json.loads((tmp_path / "c" / "compare.json").read_text())["notes"] if "unlabelled" in n]
     assert note == ("ours also trained on 4 unlabelled images, 4 in each batch of 8: it made 3 batches (optimizer "
                     "steps) an epoch against the other methods' 2, and part of its gain may come from those steps")

@@ -78,4 +78,4 @@ def test_a_run_an_earlier_version_recorded_is_kept_where_nothing_differs(tmp_pat
     assert finished_earlier(run_dir, plan) is not None and "images were not compared" in kept_how(run_dir)
     (run_dir / RUN_RECORD).unlink()  # before compare-run.json: trained again, and said why
     (run_dir / "results.csv").write_text("epoch\n1\n")
-    assert plan_changes(run_dir, plan) == "with no record that it finished: cut short, or written by an older yolodistill"
+    assert plan_changes(run_dir, plan) == "cut short, or finished by an older yolodistill, which kept no record"

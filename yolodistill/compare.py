@@ -386,7 +386,7 @@ def compare(
                                 "inputs: put it back as it was, or compare anew")
             if run is None:
                 if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
-                    console.print(f"[yellow]{step} {method} seed {seed} finished earlier ({escape(changes)}): "
+                    console.print(f"[yellow]{step} {method} seed {seed} ran earlier ({escape(changes)}): "
                                   "trained again, over it[/]")
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
                 (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained

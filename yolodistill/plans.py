@@ -89,10 +89,10 @@ def aligned(saved: Any, plan: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
-    """Why a run in `run_dir` that finished earlier trains again, in a few words ('' where none finished there): the
-    settings that differ from `plan`, or its best.pt gone."""
+    """Why a run in `run_dir` that ran earlier trains again, in a few words ('' where none ran there): the settings
+    that differ from `plan`, its best.pt gone, or no record that it finished."""
     if (record := saved_record(run_dir)) is None:  # a run an older yolodistill finished, or one cut short
-        return "with no record that it finished: cut short, or written by an older yolodistill" if (
+        return "cut short, or finished by an older yolodistill, which kept no record" if (
             run_dir / "weights" / "best.pt").is_file() and (run_dir / "results.csv").is_file() else ""
     if not isinstance(saved := record.get("plan"), dict):
         return ""
