@@ -199,15 +199,22 @@ def test_multipliers_clamp_at_both_bounds_and_say_which():
 
 
 def test_state_holds_the_multipliers_in_force():
-    """auto: nothing for a checkpoint until every batch is measured (a resume measures again); epoch: while an
-    epoch's batches are measured the multipliers in force are kept. A restart measures exactly `batches` batches."""
+    """auto: while it measures, the sums so far, which a resume goes on from (kill hunt: they were dropped, and a
+    resume of an epoch shorter than the measured batches measured others, from x1, as "its first N batches"); epoch:
+    while an epoch's batches are measured the multipliers in force are kept. A restart measures exactly `batches`."""
     x = torch.ones(1, requires_grad=True)
-    auto = AutoBalance(("kd_cls",), batches=2)
+    auto = AutoBalance(("kd_cls", "kd_box"), batches=3)
     assert auto.state() is None
-    auto.update(*pulls(x, 3.0, kd_cls=1.0), [x])
-    assert auto.state() is None
-    auto.update(*pulls(x, 3.0, kd_cls=1.0), [x])
-    assert auto.state() == {"kd_cls": 3.0}
+    auto.update(*pulls(x, 3.0, kd_cls=1.0, kd_box=2.0), [x])
+    saved = auto.state()
+    assert saved == {"seen": 1, "reference": 3.0, "norms": {"kd_cls": 1.0, "kd_box": 2.0}}
+    resumed = AutoBalance(("kd_cls", "kd_box"), batches=3, multipliers=saved)
+    assert resumed.measuring and resumed.seen == 1 and resumed("kd_cls") == auto("kd_cls") == 3.0
+    for balance in (auto, resumed):  # the same batches after the checkpoint: the same multipliers
+        balance.update(*pulls(x, 5.0, kd_cls=1.0, kd_box=1.0), [x])
+        balance.update(*pulls(x, 1.0, kd_cls=2.0, kd_box=1.0), [x])
+    assert not resumed.measuring and resumed.seen == 3 and resumed.state() == auto.state() == {
+        "kd_cls": 9.0 / 4.0, "kd_box": 9.0 / 4.0}
     epoch = AutoBalance(("kd_cls",), batches=2, every_epoch=True)
     for _ in range(2):
         epoch.update(*pulls(x, 4.0, kd_cls=1.0), [x])

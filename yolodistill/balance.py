@@ -36,6 +36,7 @@ used, so every rank scales its terms by the same numbers and a checkpoint's (ran
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -88,14 +89,24 @@ class AutoBalance:
 
     on_backbone = False  # measured on the neck's outputs (the Detect head's inputs)
 
-    def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, float] | None = None,
+    def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, Any] | None = None,
                  every_epoch: bool = False):
         self.batches = batches
         self.every_epoch = every_epoch
         self.reference = 0.0  # summed gradient norm of the detection loss over the measured batches
         self.norms: dict[str, float] = {k: 0.0 for k in terms}  # the same for each term
-        self.multipliers = dict(multipliers or {})
+        partial = multipliers if multipliers and "seen" in multipliers else None  # state() while auto measured
+        self.multipliers = {} if partial else dict(multipliers or {})
         self.seen = batches if multipliers is not None else 0  # restored from a checkpoint: measured already
+        if partial:  # a checkpoint of an epoch shorter than the measured batches: go on with its sums
+            self.seen, self.reference = int(partial["seen"]), float(partial["reference"])
+            self.norms.update({k: float(g) for k, g in partial["norms"].items() if k in self.norms})
+            self.settle()
+
+    def settle(self) -> None:
+        """Each term's multiplier from the sums so far, within BOUNDS; a term without a gradient keeps its weight."""
+        self.multipliers = {k: min(max(self.reference / g, BOUNDS[0]), BOUNDS[1])
+                            for k, g in self.norms.items() if g > 0}
 
     def restart(self) -> None:
         """Measure anew over the next `batches` batches (kd_balance epoch, at an epoch start); the multipliers in
@@ -119,7 +130,7 @@ class AutoBalance:
         for key, g in zip(keys, norms):
             self.norms[key] += g
         self.seen += 1
-        self.multipliers = {k: min(max(self.reference / g, BOUNDS[0]), BOUNDS[1]) for k, g in self.norms.items() if g > 0}
+        self.settle()
 
     def __call__(self, key: str) -> float:
         return self.multipliers.get(key, 1.0)
@@ -136,10 +147,13 @@ class AutoBalance:
         """The terms whose multiplier is held at a bound: their pull is not `weight` times the detection loss's."""
         return [k for k, m in self.multipliers.items() if m in BOUNDS]
 
-    def state(self) -> dict[str, float] | None:
-        """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force)."""
-        unmeasured = not self.multipliers or (self.measuring and not self.every_epoch)
-        return None if unmeasured else dict(self.multipliers)
+    def state(self) -> dict[str, Any] | None:
+        """What a checkpoint keeps for a resume: the multipliers, once measured (epoch: the ones in force); while auto
+        measures, the sums so far, which a resume goes on from (they were dropped, and a resume of an epoch shorter
+        than the measured batches measured others, from x1, as "its first N batches")."""
+        if self.measuring and not self.every_epoch:
+            return {"seen": self.seen, "reference": self.reference, "norms": dict(self.norms)} if self.seen else None
+        return dict(self.multipliers) or None
 
 
 class BackboneCap:
