@@ -586,6 +586,10 @@ def test_out_names_are_unique_per_split_whatever_the_case(tmp_path):
     items = [Item(tmp_path / "x" / "a.jpg", split="train"), Item(tmp_path / "y" / "A.png", split="train"),
              Item(tmp_path / "z" / "a.bmp", split="train"), Item(tmp_path / "w" / "a.jpg", split="val")]
     assert _out_names(items) == ["a.jpg", "A-2.png", "a-3.bmp", "a.jpg"]
+    # a name that is already some other's -N: the count goes on past it, as it did when it started again from 2
+    items = [Item(tmp_path / d / n, split="train") for d, n in (("x", "a.jpg"), ("y", "a.jpg"), ("z", "a-2.jpg"),
+                                                                   ("w", "a.jpg"), ("v", "a-2.jpg"), ("u", "a.jpg"))]
+    assert _out_names(items) == ["a.jpg", "a-2.jpg", "a-2-2.jpg", "a-3.jpg", "a-2-3.jpg", "a-4.jpg"]
 
 
 def test_a_box_past_the_edge_by_more_than_label_rounding_is_counted_as_clipped(tmp_path):

@@ -90,14 +90,13 @@ def test_cli_synth_writes_and_never_overwrites(tmp_path):
 
 
 def synth_failing(monkeypatch, how: str) -> None:
-    """Make the third file's write fail as `how` says: a Ctrl-C, or a full disk (an OSError naming no file, as
-    fsync raises it)."""
+    """Make the third file's write fail as `how` says: a Ctrl-C, or a full disk (an OSError naming no file, as a
+    write or close raises it)."""
     import errno
-    import os
 
     import cv2
 
-    real_encode, real_fsync, calls = cv2.imencode, os.fsync, []
+    real_encode, real_write, calls = cv2.imencode, Path.write_bytes, []
 
     def encode(ext, img):
         calls.append(ext)
@@ -105,13 +104,17 @@ def synth_failing(monkeypatch, how: str) -> None:
             raise KeyboardInterrupt
         return real_encode(ext, img)
 
-    def fsync(fd):
-        calls.append(fd)
-        if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_fsync(fd)
+    def write_bytes(path, data):  # the stage's files: a full disk at write names no file
+        if ".synth-partial" in str(path):
+            calls.append(path)
+            if len(calls) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
 
-    monkeypatch.setattr(cv2, "imencode", encode) if how == "ctrl-c" else monkeypatch.setattr(os, "fsync", fsync)
+    if how == "ctrl-c":
+        monkeypatch.setattr(cv2, "imencode", encode)
+    else:
+        monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
 @pytest.mark.parametrize("how, code, needle", [
@@ -130,7 +133,7 @@ def test_a_synth_cut_off_leaves_no_half_dataset_and_a_rerun_works(tmp_path, monk
     assert result.exit_code == code and "Traceback" not in result.output, result.output
     lines = result.output.splitlines()
     assert len(lines) == 1 and needle in lines[0], lines
-    assert how != "disk-full" or "/.synth-partial/images/val/00001.png: free some space" in lines[0]  # fsync: no file
+    assert how != "disk-full" or "/.synth-partial/images/val/00001.png: free some space" in lines[0]  # named by us
     assert [str(p.relative_to(out)) for p in out.rglob("*")] == ["notes.txt"]  # no stage, no empty split folders
     monkeypatch.undo()
     result = CliRunner().invoke(app, args)

@@ -24,7 +24,8 @@ LABELS = {
     "train/t3": "0 0.5 0.5 0 0.1\n",  # a box without width: nothing to clip, dropped (by convert, counted)
     "val/v0": "1 0.5 0.5 0.5 0.5\n",
     "val/v1": "0 0.3 0.3 0.4 0.4\n",
-    "train/t4": "0 0.3 0.3 0.4 0.4\n",  # t4 has v1's bytes: the val copy is kept
+    "train/t4": "0 0.3 0.3 0.4 0.4\n1 1.2 0.5 0.4 0.4\nbad\n",  # t4 has v1's bytes: the val copy is kept, and
+    # what t4's own rows had is not counted (its out-of-range box read 'Checks: 2 clipped' beside 1 clipped)
 }
 
 
@@ -67,6 +68,7 @@ def test_every_defect_is_counted_listed_and_fixed(tmp_path):
                    "t0.txt line 3: repeats an earlier row of the file, dropped", "t1.txt line 4: repeats an earlier",
                    "t1.txt line 3: a polygon of 3 points, taken as its box", "t2.jpg: no label row, kept as background"):
         assert needle in issues, needle
+    assert "t4.txt line" not in issues
     assert "ghost.txt: no image" in (out / "unmatched.txt").read_text()
     record = json.loads((out / "dataset.json").read_text())
     assert record["checks"] == s.checks and record["unmatched"] == 1 and record["format"] == "yolo"

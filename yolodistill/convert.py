@@ -27,7 +27,7 @@ from .errors import (UserError, check_imgsz, check_number, check_output, check_p
                      check_writable, python_values)
 from .layout import OUTPUT_FILES, format_hint, parenthesised  # noqa: F401 (OUTPUT_FILES: scripts)
 from .locks import holding
-from .utils import atomic_write_json, atomic_write_text, staged_splits
+from .utils import atomic_write_json, atomic_write_text, staged_splits, staged_write, steps
 
 FORMATS = ("voc", "coco", "yolo")
 EPS = 1e-6  # label writers round (YOLO to 6 decimals): a coordinate this far past an edge is on it
@@ -299,7 +299,7 @@ def _labels(source: Source) -> tuple[list[list[str]], int, int]:
     from .data import yolo_line
 
     kept = []
-    for it in source.items:
+    for it in steps(source.items, len(source.items), "Reading images"):
         if it.size is None:
             it.size, it.stored, it.tag = exif.read(it.path) or (None, None, 1)
         if (why := "not a readable image" if it.size is None else exif.skipped(it.path)) is not None:
@@ -363,12 +363,15 @@ def _out_names(items: list[Item]) -> list[str]:
     """A file name per image whose stem is unique within its split, since the label file is named by the stem
     (a.jpg and a.png would share a.txt): a repeated stem gets -2, -3, ... before its suffix."""
     taken: set[tuple[str, str]] = set()
-    names = []
+    tried: dict[tuple[str, str], int] = {}  # a stem's last -N: the ones below it stay taken (counting from 2 each
+    names = []  # time was quadratic: 16 000 images named image.jpg, one per folder, took a minute)
     for it in items:
-        stem, n = it.path.stem, 1
+        key = (it.split, it.path.stem.lower())
+        stem, n = it.path.stem, tried.get(key, 1)
         while (it.split, stem.lower()) in taken:
             n += 1
             stem = f"{it.path.stem}-{n}"
+        tried[key] = n
         taken.add((it.split, stem.lower()))
         names.append(f"{stem}{it.path.suffix}")
     return names
@@ -383,10 +386,10 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
     second Ctrl-C held till that ends); a rerun removes a stage a kill left."""
     # _check_out found images/ and labels/ empty and none of OUTPUT_FILES in --out: what is taken out is ours
     with staged_splits(out, STAGE, OUTPUT_FILES) as (stage, move_in):
-        for it, name, lines in zip(source.items, _out_names(source.items), labels):
+        for it, name, lines in steps(zip(source.items, _out_names(source.items), labels), len(labels), "Writing"):
             dst = stage / "images" / it.split / name
             _link_or_copy(it.path, dst)
-            atomic_write_text(stage / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
+            staged_write(stage / "labels" / it.split / f"{dst.stem}.txt", "".join(f"{line}\n" for line in lines))
         move_in()
         _write_records(out, srcs, fmt, source, summary)
     return summary

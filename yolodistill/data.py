@@ -11,7 +11,7 @@ import yaml
 
 from .errors import (UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable,
                      python_values)
-from .utils import atomic_write_bytes, atomic_write_text, files_under, staged_splits
+from .utils import atomic_write_text, files_under, staged_splits, staged_write
 
 
 def fingerprint(data: dict, labels: bool = False) -> dict[str, list]:
@@ -250,8 +250,8 @@ def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes
         lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
     encoded, png = cv2.imencode(".png", img)
     assert encoded, "cv2 could not encode a PNG"  # an array it made itself: never bad input
-    atomic_write_bytes(stage / "images" / split / f"{i:05d}.png", png.tobytes())
-    atomic_write_text(stage / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
+    staged_write(stage / "images" / split / f"{i:05d}.png", png.tobytes())
+    staged_write(stage / "labels" / split / f"{i:05d}.txt", "\n".join(lines) + "\n")
 
 
 # The converters live in convert.py (and voc.py, coco.py, yolofmt.py); `yolodistill.data.convert` stays importable.

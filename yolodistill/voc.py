@@ -45,6 +45,16 @@ class ImageIndex:
                     stems.setdefault(p.stem.lower(), []).append(p)
             self.by_name.append(names)
             self.by_stem.append(stems)
+        self.groups: dict[tuple, dict[str, list[Path]]] = {}  # hits of one name split by spelling, then folder name
+
+    def among(self, key: tuple, hits: list[Path], by) -> dict[str, list[Path]]:
+        """`hits` grouped `by` once: filtering every image of one name for each annotation was quadratic (one folder
+        per sample, each with its image.jpg: 4000 took a minute)."""
+        if key not in self.groups:
+            self.groups[key] = {}
+            for p in hits:
+                self.groups[key].setdefault(by(p), []).append(p)
+        return self.groups[key]
 
     def describe(self) -> str:
         return ", ".join(f"'{f}'" for f in self.folders) or "no existing folder"
@@ -53,12 +63,12 @@ class ImageIndex:
         """The image called `name` (or with stem `name` and any image suffix), and why not when there is none or
         several: among several, the exact spelling, then the one beside `near` (the annotation) wins."""
         key = name.lower()
-        for index in self.by_stem if stem else self.by_name:
+        for i, index in enumerate(self.by_stem if stem else self.by_name):
             hits = index.get(key, [])
             if len(hits) > 1:
-                hits = [p for p in hits if (p.stem if stem else p.name) == name] or hits
-            if len(hits) > 1 and near is not None:
-                hits = [p for p in hits if p.parent == near.parent or p.parent.name == near.parent.name] or hits
+                hits = self.among((i, stem, key), hits, lambda p: p.stem if stem else p.name).get(name) or hits
+            if len(hits) > 1 and near is not None:  # its own folder, or one of that name (beside a parallel tree)
+                hits = self.among((i, stem, key, name), hits, lambda p: p.parent.name).get(near.parent.name) or hits
             if len(hits) > 1 and stem:  # IMG_1.jpg beside the phone's IMG_1.heic: the usual format wins
                 hits = [p for p in hits if common_rank(p) == min(map(common_rank, hits))]
             if len(hits) == 1:

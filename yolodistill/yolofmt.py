@@ -48,11 +48,12 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     else:
         splits, yaml_names = from_folder(images or src), names_file(src)
         source.searched = f"'{images or src}'"
-    claimed, rows_of = set(), {}
+    claimed, rows_of, found = set(), {}, {}  # found: each image's own issues and counts, forgotten if it is dropped
     for split, files in splits.items():
         for image in files:
             label = label_of(image)
-            rows_of[image] = parse_label(label, source.issues, counts) if label else []
+            found[image] = ([], dict.fromkeys(counts, 0))
+            rows_of[image] = parse_label(label, *found[image]) if label else []
             claimed.add(label)
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
@@ -70,9 +71,9 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
         rows = []
         for c, *box in rows_of[item.path]:
             if c >= len(names):
-                source.issues.append(f"{item.path}: class id {c} is beyond the {len(names)} names (0 to "
-                                     f"{len(names) - 1}), box dropped")
-                counts[BEYOND] += 1
+                found[item.path][0].append(f"{item.path}: class id {c} is beyond the {len(names)} names (0 to "
+                                           f"{len(names) - 1}), box dropped")
+                found[item.path][1][BEYOND] += 1
             else:
                 rows.append((c, *box))
         rows_of[item.path] = rows
@@ -84,6 +85,11 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             w, h = item.size
             item.boxes = [(c, x1 * w, y1 * h, x2 * w, y2 * h) for c, x1, y1, x2, y2 in rows]
     drop_duplicates(source, counts)
+    for item in source.items:  # a duplicate left out has its rows' issues no more: it said 'clipped' beside 0 clipped
+        issues, its_counts = found[item.path]
+        source.issues += issues
+        for key, n in its_counts.items():
+            counts[key] += n
     background = [it.path for it in source.items if it.size is not None and not it.boxes]
     source.issues += [f"{p}: no label row, kept as background" for p in background]
     counts[BACKGROUND] = len(background)
