@@ -128,7 +128,8 @@ def drift_section(name: str, r: Mapping[str, Any], results_link: str = "") -> st
     ]
     if all("train thirds" in m for m in r["modes"].values()):
         parts.append("Its mean over each third of the epochs, on the training batches: " + "; ".join(
-            f"{mode} " + " → ".join(shown(v, 2) for v in m["train thirds"]) for mode, m in r["modes"].items()) + ".\n")
+            f"{mode} " + " → ".join(shown(v, 2) for v in m["train thirds"])
+            for mode, m in r["modes"].items()) + ".\n")
     for mode, m in r["modes"].items():
         rows = [{k: shown(row.get(k), 3) if k != "epoch" else row[k] for k in DRIFT_COLUMNS} for row in m["rows"]]
         parts += [f"### kd_balance {mode}\n", markdown_table(rows, DRIFT_COLUMNS)]

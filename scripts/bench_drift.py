@@ -147,7 +147,8 @@ def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
     row = {"det": det / len(batches), **{k: sums[k] / det for k in TERMS}, "all/det": sums["all"] / det}
     row["scale"] = model.kd_scale
     row["all/det at 1"] = row["all/det"] / max(model.kd_scale, 1e-12)  # the schedule's factor taken out: drift alone
-    row["multipliers"] = model.balance.state() if model.balance is not None else None
+    state = model.balance.state() if model.balance is not None else None
+    row["multipliers"] = None if isinstance(state, dict) and "seen" in state else state  # auto still measuring
     return row
 
 

@@ -149,24 +149,23 @@ def test_a_ctrl_c_between_the_two_renames_of_a_save_keeps_that_epoch_s_best_pt(t
     best.pt, a later one an older best.pt beside a last.pt whose best_fitness named this epoch (kill hunt)."""
     import torch
 
-    import yolodistill.train as train_module
     from yolodistill.resume import TrainingInterrupted
     from yolodistill.train import train
 
-    renamed, real = [], train_module.replace_synced
+    renamed, real, weights = [], os.replace, tmp_path / "run" / "weights"
 
-    def then_ctrl_c(src, dst):
-        real(src, dst)
-        renamed.append(Path(dst).name)
-        if len(renamed) == 1:
-            os.kill(os.getpid(), signal.SIGINT)
+    def then_ctrl_c(src, dst, **kwargs):
+        real(src, dst, **kwargs)
+        if Path(dst).parent == weights and Path(src).name.endswith(".partial"):  # a save's rename
+            renamed.append(Path(dst).name)
+            if len(renamed) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "replace_synced", then_ctrl_c)
+    monkeypatch.setattr(os, "replace", then_ctrl_c)
     with pytest.raises(TrainingInterrupted):
         train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", epochs=2, imgsz=64, batch=8,
               workers=0, device="cpu", plots=False)
-    weights = tmp_path / "run" / "weights"
-    assert renamed == ["best.pt", "last.pt"]  # best first: a best.pt ahead of last.pt is an epoch trained again
+    assert renamed[:2] == ["best.pt", "last.pt"]  # best first: a best.pt ahead of last.pt is an epoch trained again
     last = torch.load(weights / "last.pt", map_location="cpu", weights_only=False)
     best = torch.load(weights / "best.pt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 0 and best["model"] is not None and not list(weights.glob(".*partial"))  # best: stripped

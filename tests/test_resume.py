@@ -274,6 +274,45 @@ def test_a_copied_run_resumes_in_its_own_folder(interrupted_last, tmp_path):
     assert check_resume(backup / "last.pt", {})[0]["save_dir"] == str(backup.resolve())
 
 
+def test_a_copied_run_cut_in_its_first_resume_resumes_again_with_its_own_record(interrupted_last, tmp_path,
+                                                                                 monkeypatch):
+    """The first resume rewrote distill.yaml under the copy's name before it was cut (no save): the second took the
+    file for another run's and recorded start: own weights and the optimizer auto chose (review)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(interrupted_last.parent.parent, copy)
+    was = yaml.safe_load((interrupted_last.parents[1] / "distill.yaml").read_text())
+
+    def cut(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DistillationTrainer, "save_model", cut)
+        with pytest.raises(KeyboardInterrupt):
+            train(resume=copy / "weights" / "last.pt")
+    train(resume=copy / "weights" / "last.pt")
+    now = yaml.safe_load((copy / "distill.yaml").read_text())
+    assert now["start"] == was["start"] == "teacher" and now["train_args"]["model"] == was["train_args"]["model"]
+    assert now["train_args"]["optimizer"] == was["train_args"]["optimizer"]
+
+
+def test_a_loose_last_pt_cut_in_its_first_resume_resumes_again(interrupted_last, tmp_path, monkeypatch):
+    """A last.pt outside a weights/ folder resumes beside itself; a resume cut before its first save left an empty
+    weights/ there, and the next resume was refused as a folder that holds a run's weights (review)."""
+    from yolodistill.resume import check_not_behind
+
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "last.pt").write_bytes(interrupted_last.read_bytes())
+    (loose / "weights").mkdir()  # what the cut resume left
+    ckpt = torch.load(loose / "last.pt", map_location="cpu", weights_only=False)
+    check_not_behind(loose / "last.pt", ckpt)
+    (loose / "weights" / "best.pt").write_bytes(b"a run's")
+    with pytest.raises(UserError, match="which already holds a run's weights"):
+        check_not_behind(loose / "last.pt", ckpt)
+
+
 def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_path, monkeypatch):
     """Its last.pt predates the resumed run and is still resumable: not 'a new run' (a reused folder's is)."""
     import shutil

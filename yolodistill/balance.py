@@ -90,7 +90,7 @@ class AutoBalance:
     on_backbone = False  # measured on the neck's outputs (the Detect head's inputs)
 
     def __init__(self, terms: tuple[str, ...], batches: int = 10, multipliers: dict[str, Any] | None = None,
-                 every_epoch: bool = False):
+                 every_epoch: bool = False):  # multipliers: a checkpoint's state(), either form
         self.batches = batches
         self.every_epoch = every_epoch
         self.reference = 0.0  # summed gradient norm of the detection loss over the measured batches

@@ -11,7 +11,7 @@ import yaml
 
 from .errors import (UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable,
                      python_values)
-from .utils import atomic_write_text, files_under, staged_splits, staged_write
+from .utils import atomic_write_text, files_under, staged_splits, staged_write, steps
 
 
 def fingerprint(data: dict, labels: bool = False) -> dict[str, list]:
@@ -201,9 +201,6 @@ def make_synthetic(
     dataset that a rerun would refuse. `val_fraction` of the images (at least one, and one short of all) go to val;
     `progress` shows a bar on a terminal.
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
         check_whole(value, flag)  # from Python: imgsz="64" was a TypeError
     if not 2 <= images <= MAX_SYNTH_IMAGES:  # 10**20 ran for minutes, silently, till the disk filled
@@ -217,13 +214,9 @@ def make_synthetic(
     out = _check_fresh(check_path(out, "--out", "folder"))
     rng = np.random.default_rng(seed)
     n_val = min(images - 1, max(1, round(images * val_fraction)))  # both splits get an image
-    shown = Console(stderr=True)  # stdout is for the path it prints; piped, no bar (rich leaves a blank line)
-    with staged_splits(out, SYNTH_STAGE, ("data.yaml",)) as (stage, move_in), \
-            Progress(disable=not (progress and shown.is_terminal), transient=True, console=shown) as bar:
-        task = bar.add_task("Drawing images", total=images)
-        for i in range(images):
+    with staged_splits(out, SYNTH_STAGE, ("data.yaml",)) as (stage, move_in):  # piped: no bar (a blank line)
+        for i in steps(range(images), images, "Drawing images", at_least=1, show=progress):
             _draw_one(stage, i, "val" if i < n_val else "train", rng, classes, imgsz)
-            bar.advance(task)
         move_in()
         data = {
             "path": str(out.resolve()),

@@ -161,6 +161,12 @@ def same_value(given: Any, run: Any) -> bool:
     return given == run
 
 
+def at_last_epoch(ckpt: dict[str, Any]) -> int | None:
+    """The run's epochs where the checkpoint was saved at the last of them (nothing is left to resume), else None."""
+    epochs = (ckpt.get("train_args") or {}).get("epochs")
+    return epochs if isinstance(epochs, int) and ckpt.get("epoch", -1) + 1 >= epochs else None
+
+
 def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     """A save_period checkpoint (epochN.pt) of its run's last epoch has nothing to resume (Ultralytics then failed
     with a traceback, after our records were rewritten); one whose run went on would train over that run's later
@@ -168,14 +174,15 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
     beside an args.yaml or distill.yaml not of its own run (a recipe of the user's), which the run writes there."""
     from ultralytics.utils.patches import torch_load
 
-    epoch, epochs = ckpt.get("epoch", -1), (ckpt.get("train_args") or {}).get("epochs")
-    if isinstance(epochs, int) and epoch + 1 >= epochs:
+    epoch = ckpt.get("epoch", -1)
+    if epochs := at_last_epoch(ckpt):
         raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
                         f"with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
     loose = p.resolve().parent != folder / "weights"
     if loose:
-        taken = next((f"a run's {n}" for n in ("weights", "results.csv") if (folder / n).exists()), None)
+        taken = next((f"a run's {n}" for n in ("weights", "results.csv") if (folder / n).exists() and not (
+            n == "weights" and (folder / n).is_dir() and not any((folder / n).iterdir()))), None)  # a cut resume's
         if taken:
             raise UserError(f"'{p}' resumes into the folder it is in, '{folder}', which already holds {taken}: "
                             f"resuming would write over it; resume that run's weights/last.pt, or copy '{p}' into a "
@@ -390,8 +397,7 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
 
     try:  # stripped, or saved at the run's last epoch (a Ctrl-C before the final strip), which --resume refuses
         ckpt = torch_load(last, map_location="cpu", weights_only=False)
-        epochs = (ckpt.get("train_args") or {}).get("epochs")
-        finished = finished_run(ckpt) or (isinstance(epochs, int) and ckpt.get("epoch", -1) + 1 >= epochs)
+        finished = finished_run(ckpt) or at_last_epoch(ckpt) is not None
     except Exception:
         finished = False  # unreadable: --resume names the problem itself
     if not finished:

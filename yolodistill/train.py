@@ -23,6 +23,7 @@ The trainer overrides these template methods of Ultralytics' trainer:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch
 from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
-from .utils import (FoldedLines, atomic_write_text, file_digest, held_signals, partial_twin, replace_synced,
+from .utils import (FoldedLines, atomic_write_text, file_digest, fsync_file, held_signals, partial_twin,
                     sticky_interrupt)
 
 def settings_of(model: Any) -> DistillConfig | None:
@@ -94,7 +95,8 @@ class DistillationTrainer(DetectionTrainer):
         self._adapter_state = self._balance = None
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
-        record = own_record(Path(self.args.resume), self.run_args) if self.resume else {}  # the checkpoint's
+        record = own_record(Path(self.args.resume), self.run_args) or own_record(  # the checkpoint's, or one a
+            Path(self.args.resume), vars(self.args)) if self.resume else {}  # resume here rewrote (cut before a save)
         started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
@@ -284,10 +286,12 @@ class DistillationTrainer(DetectionTrainer):
             saved = super().save_model()
             # best.pt first, and both before a Ctrl-C lands: a last.pt whose best_fitness names this epoch beside an
             # older best.pt lost this epoch's weights for good (a resume writes best.pt only on an epoch as good)
+            written = [key for key in ("best", "last") if partial[key].exists()]
+            for key in written:
+                fsync_file(partial[key])
             with held_signals():
-                for key in ("best", "last"):
-                    if partial[key].exists():
-                        replace_synced(partial[key], final[key])
+                for key in written:
+                    os.replace(partial[key], final[key])
             return saved
         except BaseException:
             for tmp in partial.values():

@@ -69,12 +69,38 @@ def partial_twin(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
-def replace_synced(tmp: str | Path, path: str | Path) -> Path:
-    """Rename a file written by someone else (Ultralytics' checkpoints) over `path`, once its bytes are on disk."""
-    with open(tmp, "rb") as f:
+def fsync_file(path: str | Path) -> None:
+    """The bytes of a file someone else wrote (Ultralytics' checkpoints) on disk."""
+    with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def replace_synced(tmp: str | Path, path: str | Path) -> Path:
+    """Rename a file written by someone else over `path`, once its bytes are on disk."""
+    fsync_file(tmp)
     os.replace(tmp, path)
     return Path(path)
+
+
+def sync_filesystem(folder: Path) -> None:
+    """The files written under `folder` on disk, in one call: syncfs of its filesystem alone where libc has it (Linux,
+    with its errors), else sync() where there is one (not on Windows). sync() waits on every filesystem, a stale
+    network mount too."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return os.sync() if hasattr(os, "sync") else None
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(folder))
+    finally:
+        os.close(fd)
 
 
 def current_umask() -> int:
@@ -98,14 +124,14 @@ def staged_write(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
-def steps(items: Iterable[Any], total: int, what: str, at_least: int = 500) -> Iterator[Any]:
+def steps(items: Iterable[Any], total: int, what: str, at_least: int = 500, show: bool = True) -> Iterator[Any]:
     """`items`, under a progress bar on a terminal's stderr where there are `at_least` of them: a conversion of
-    100 000 images was minutes without a word."""
+    100 000 images was minutes without a word. stderr: stdout is for what a command prints, piped too."""
     from rich.console import Console
     from rich.progress import Progress
 
     shown = Console(stderr=True)
-    with Progress(disable=total < at_least or not shown.is_terminal, transient=True, console=shown) as bar:
+    with Progress(disable=not show or total < at_least or not shown.is_terminal, transient=True, console=shown) as bar:
         task = bar.add_task(what, total=total)
         for item in items:
             yield item
@@ -244,7 +270,7 @@ def staged_splits(out: Path, stage_name: str, files: tuple[str, ...]) -> Iterato
     stage, moved = out.resolve() / stage_name, []
 
     def move_in() -> None:
-        os.sync()  # the stage's files, written without an fsync each (staged_write), on disk before they are in place
+        sync_filesystem(stage)  # its files, written without an fsync each (staged_write), on disk before they move in
         for sub in ("images", "labels"):
             make_folder(out / sub)  # empty, or a link to an empty folder
             for split in sorted((stage / sub).iterdir()) if (stage / sub).is_dir() else ():

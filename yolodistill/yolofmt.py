@@ -20,6 +20,7 @@ import yaml
 from .convert import EPS, SPLITS, Item, Source
 from .placement import image_size
 from .errors import UserError
+from .utils import steps
 
 SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
@@ -78,7 +79,7 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
                 rows.append((c, *box))
         rows_of[item.path] = rows
     check_normalised(rows_of, source.searched)
-    for item in source.items:
+    for item in steps(source.items, len(source.items), "Reading images"):
         rows = rows_of[item.path]
         item.size = image_size(item.path)
         if item.size is not None:
@@ -350,7 +351,8 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
     order = {s: i for i, s in enumerate(["val", "test", "train", None])}
     first: dict[str, Item] = {}
     kept = []
-    for item in sorted(source.items, key=lambda it: (order[it.split], str(it.path))):
+    ordered = sorted(source.items, key=lambda it: (order[it.split], str(it.path)))
+    for item in steps(ordered, len(ordered), "Comparing images"):
         if item.size is None:  # unreadable (or gone): listed as such when labels are written
             kept.append(item)
             continue
