@@ -434,10 +434,6 @@ def bench(
             for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
                 rows.append(bench_one(path, name, fmt, opts, progress, env))
         print_table(rows, env, console)
-        named = {r["artifact"]: r["name"] for r in rows}
-        for why in dict.fromkeys(e["missing"] for e in env.get("energy", {}).values() if "missing" in e):
-            which = ", ".join(named[p] for p, e in env["energy"].items() if e.get("missing") == why)
-            console.print(f"[yellow]Warning:[/] no energy per image for {escape(which)}: {escape(why)}")
     written: list[Path] = []
     try:
         write_reports(rows, env, json_path, written)

@@ -191,6 +191,10 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
         console.print(table)
     for note in head_notes(rows):
         console.print(note, soft_wrap=True, highlight=False)
+    named = {r["artifact"]: r["name"] for r in rows}  # a J/img of '-' said why, by row (sysinfo.PowerSampler.missing)
+    for why in dict.fromkeys(e["missing"] for e in env.get("energy", {}).values() if "missing" in e):
+        which = ", ".join(named[p] for p, e in env["energy"].items() if e.get("missing") == why)
+        console.print(f"[yellow]Warning:[/] no energy per image for {escape(which)}: {escape(why)}", soft_wrap=True)
 
 
 RECORD_KEYS = {"artifact", "format", "latency_ms"}  # in every bench.json yolodistill has written, KEYS has grown
