@@ -148,7 +148,7 @@ def backbone_pulls(model, batches: list[dict[str, Any]]) -> dict[str, float]:
     row["scale"] = model.kd_scale
     row["all/det at 1"] = row["all/det"] / max(model.kd_scale, 1e-12)  # the schedule's factor taken out: drift alone
     state = model.balance.state() if model.balance is not None else None
-    row["multipliers"] = None if isinstance(state, dict) and "seen" in state else state  # auto still measuring
+    row["multipliers"] = None if isinstance(state, dict) and "norms" in state else state  # auto still measuring
     return row
 
 

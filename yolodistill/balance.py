@@ -95,7 +95,7 @@ class AutoBalance:
         self.every_epoch = every_epoch
         self.reference = 0.0  # summed gradient norm of the detection loss over the measured batches
         self.norms: dict[str, float] = {k: 0.0 for k in terms}  # the same for each term
-        partial = multipliers if multipliers and "seen" in multipliers else None  # state() while auto measured
+        partial = multipliers if multipliers and "norms" in multipliers else None  # state() while auto measured
         self.multipliers = {} if partial else dict(multipliers or {})
         self.seen = batches if multipliers is not None else 0  # restored from a checkpoint: measured already
         if partial:  # a checkpoint of an epoch shorter than the measured batches: go on with its sums
