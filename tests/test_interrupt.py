@@ -169,3 +169,25 @@ def test_a_ctrl_c_between_the_two_renames_of_a_save_keeps_that_epoch_s_best_pt(t
     last = torch.load(weights / "last.pt", map_location="cpu", weights_only=False)
     best = torch.load(weights / "best.pt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 0 and best["model"] is not None and not list(weights.glob(".*partial"))  # best: stripped
+
+
+def test_an_epoch_checkpoint_is_written_beside_itself_and_renamed(teacher26, synth_data, tmp_path, monkeypatch):
+    """save_period's epochN.pt was written in place by Ultralytics: a SIGKILL in the write left a checkpoint cut short
+    (4 of 31 MB) in weights/ (kill hunt). It goes through a twin renamed into place, as last.pt and best.pt do."""
+    import torch
+
+    from yolodistill.train import train
+
+    renamed, real = [], os.replace
+
+    def recorded(src, dst, **kwargs):
+        real(src, dst, **kwargs)
+        renamed.append((Path(src).name, Path(dst).name))
+
+    monkeypatch.setattr(os, "replace", recorded)
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="run", epochs=1, imgsz=64, batch=8,
+                   workers=0, device="cpu", plots=False, save_period=1)
+    assert (".epoch0.pt.partial", "epoch0.pt") in renamed
+    saved = torch.load(result.last.parent / "epoch0.pt", map_location="cpu", weights_only=False)
+    assert saved["epoch"] == 0 and saved["optimizer"] is not None  # a whole, resumable training checkpoint
+    assert not list(result.last.parent.glob(".*partial"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,23 +271,27 @@ class DistillationTrainer(DetectionTrainer):
     def save_model(self):
         """Save with the EMA swapped for its portable form (see `KDModel.portable`), and atomically.
 
-        Ultralytics writes `last.pt` in place; here it goes to a temporary file renamed over the old one, so a kill
-        in the middle of saving still leaves the previous, resumable `last.pt`. A Ctrl-C there removes the twins it
-        cut short (tens of MB each); one left by a kill is removed at the next save: an epoch that does not improve
-        writes no best.pt, and the old twin would be renamed over it.
+        Ultralytics writes `last.pt` (and `epochN.pt`) in place; here each goes to a temporary file renamed over the
+        old one, so a kill in the middle of saving still leaves the previous, resumable `last.pt`, and no `epochN.pt`
+        cut short. A Ctrl-C there removes the twins it cut short (tens of MB each); one left by a kill is removed at
+        the next save: an epoch that does not improve writes no best.pt, and the old twin would be renamed over it.
         """
-        final = {"last": self.last, "best": self.best}
+        final, period = {"last": self.last, "best": self.best}, self.save_period
+        if period > 0 and self.epoch % period == 0:  # Ultralytics' own test for an epochN.pt
+            final["epoch"] = self.wdir / f"epoch{self.epoch}.pt"
         partial = {key: partial_twin(path) for key, path in final.items()}
         for tmp in partial.values():
             tmp.unlink(missing_ok=True)
         ema = self.ema.ema
         self.ema.ema = ema.portable(unwrap_model(self.model).balance)
-        self.last, self.best = partial["last"], partial["best"]
+        self.last, self.best, self.save_period = partial["last"], partial["best"], 0
         try:
             saved = super().save_model()
-            # best.pt first, and both before a Ctrl-C lands: a last.pt whose best_fitness names this epoch beside an
+            if "epoch" in partial:  # the same bytes as last.pt's, as Ultralytics writes them
+                shutil.copyfile(partial["last"], partial["epoch"])
+            # best.pt first, and all before a Ctrl-C lands: a last.pt whose best_fitness names this epoch beside an
             # older best.pt lost this epoch's weights for good (a resume writes best.pt only on an epoch as good)
-            written = [key for key in ("best", "last") if partial[key].exists()]
+            written = [key for key in ("best", "epoch", "last") if key in partial and partial[key].exists()]
             for key in written:
                 fsync_file(partial[key])
             with held_signals():
@@ -299,7 +304,7 @@ class DistillationTrainer(DetectionTrainer):
             raise
         finally:
             self.ema.ema = ema
-            self.last, self.best = final["last"], final["best"]
+            self.last, self.best, self.save_period = final["last"], final["best"], period
 
     def final_eval(self):
         """See `whole_strips`; the validation after the strips stays interruptible."""
