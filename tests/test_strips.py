@@ -110,7 +110,7 @@ def test_a_twin_left_by_a_kill_is_not_renamed_over_best_pt(tmp_path, monkeypatch
     trainer = DistillationTrainer.__new__(DistillationTrainer)
     trainer.last, trainer.best = tmp_path / "last.pt", best
     trainer.ema = SimpleNamespace(ema=SimpleNamespace(portable=lambda balance: "portable"))
-    trainer.model = SimpleNamespace(balance=None)
+    trainer.model, trainer.save_period = SimpleNamespace(balance=None), 0  # Ultralytics' own, from save_period=
     assert trainer.save_model()
     assert best.read_bytes() == b"the best checkpoint" and (tmp_path / "last.pt").read_bytes() == b"this epoch"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
@@ -135,7 +135,7 @@ def test_a_ctrl_c_while_saving_leaves_no_twin_and_the_last_checkpoint(tmp_path, 
     trainer = DistillationTrainer.__new__(DistillationTrainer)
     trainer.last, trainer.best = tmp_path / "last.pt", tmp_path / "best.pt"
     trainer.ema = SimpleNamespace(ema=SimpleNamespace(portable=lambda balance: "portable"))
-    trainer.model = SimpleNamespace(balance=None)
+    trainer.model, trainer.save_period = SimpleNamespace(balance=None), 0  # Ultralytics' own, from save_period=
     with pytest.raises(KeyboardInterrupt):
         trainer.save_model()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == b"epoch 1"
