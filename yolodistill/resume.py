@@ -122,12 +122,12 @@ def started_args(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
     return own_record(last, run_args).get("train_args") or {}
 
 
-def own_record(last: Path, run_args: dict[str, Any]) -> dict[str, Any]:
+def own_record(last: Path, *run_args: dict[str, Any]) -> dict[str, Any]:
     """The run's distill.yaml, as started_args finds it: also where its student started, which a resumed trainer
-    cannot tell (weight selection that matched no layer is `random`)."""
+    cannot tell (weight selection that matched no layer is `random`). The run's where it is of any of `run_args`."""
     doc = read_record(run_folder(last) / "distill.yaml") or {}
     args = doc.get("train_args")
-    return doc if isinstance(args, dict) and of_run(args, run_args) else {}
+    return doc if isinstance(args, dict) and any(of_run(args, a) for a in run_args) else {}
 
 
 def same_as_run(key: str, value: Any, ckpt: dict[str, Any], settings: DistillConfig,

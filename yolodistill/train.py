@@ -96,8 +96,8 @@ class DistillationTrainer(DetectionTrainer):
         self._adapter_state = self._balance = None
         # on resume, what optimizer=auto rewrote in the checkpoint's args, as the run's distill.yaml had it (resume.py):
         # read once, before write_recipe rewrites that file
-        record = own_record(Path(self.args.resume), self.run_args) or own_record(  # the checkpoint's, or one a
-            Path(self.args.resume), vars(self.args)) if self.resume else {}  # resume here rewrote (cut before a save)
+        # the checkpoint's, or one a resume here rewrote (cut before a save): distill.yaml read once
+        record = own_record(Path(self.args.resume), self.run_args, vars(self.args)) if self.resume else {}
         started = record.get("train_args") or {}
         self.started = {k: started[k] for k in AUTO_REWRITTEN if k in started}
         self.started_from: int | None = None  # layers selected from the teacher, or tensors taken from pretrained=
