@@ -215,6 +215,35 @@ def test_an_atomic_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(t
     assert old.read_text() == f'{{\n  "weights": "{tmp_path / "best.pt"}"\n}}\n'
 
 
+
+@pytest.mark.parametrize("writer", ["atomic_write_bytes", "staged_write"])
+def test_a_full_disk_at_write_is_told_with_the_file_it_was_writing(tmp_path, monkeypatch, writer):
+    """A full disk at write, fsync or close raises an OSError naming no file: the one line the user reads would
+    say "No space left on device" and nothing of where. An error that names its own file keeps it."""
+    import errno
+
+    from yolodistill import utils
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as caught:
+        getattr(utils, writer)(tmp_path / "out" / "labels.txt", b"0 0.5 0.5 0.1 0.1\n")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "out" / "labels.txt")
+
+    def named(*args, **kwargs):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), "/elsewhere")
+
+    monkeypatch.setattr(os, "fsync", named)
+    monkeypatch.setattr(Path, "write_bytes", named)
+    with pytest.raises(OSError) as caught:
+        getattr(utils, writer)(tmp_path / "out" / "labels.txt", b"")
+    assert caught.value.filename == "/elsewhere"
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no twin left behind
+
+
 def test_current_umask_reads_the_umask_without_changing_it():
     from yolodistill.utils import current_umask
 

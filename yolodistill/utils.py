@@ -35,10 +35,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.filename is None:  # a full disk at write or fsync names no file
-            raise OSError(e.errno, e.strerror, str(path)) from e
+        if isinstance(e, OSError):
+            name_file(e, path)
         raise
     return path
+
+
+def name_file(error: OSError, path: str | Path) -> None:
+    """Raise `error` again naming `path` where it names no file: a full disk at write, fsync or close names none,
+    and the one line the user reads must say which file."""
+    if error.filename is None:
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def files_under(root: str | Path) -> list[Path]:
@@ -118,8 +125,7 @@ def staged_write(path: str | Path, data: bytes | str) -> Path:
     try:
         path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     except OSError as e:
-        if e.filename is None:  # a full disk at write or close names no file
-            raise OSError(e.errno, e.strerror, str(path)) from e
+        name_file(e, path)
         raise
     return path
 
