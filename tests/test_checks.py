@@ -227,7 +227,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["epochs=True"], "--epochs must be a whole number >= 1, got True"),  # trained 1 epoch, recorded true
         (["--workers", "-1"], "--workers must be 0 or more (0 loads the data in the training process), got -1"),
         (["optimizer=Foo"], "optimizer=Foo is not one Ultralytics trains with"),
-        (["classes=[9]"], "classes=[9]: it takes the data's class ids, 0 to 2 (classes=0 or classes=[0,2]), and [9]"),
+        (["classes=[9]"], "classes=[9]: it takes the data's class ids as whole numbers, 0 to 2 (classes=0 or "
+                            "classes=[0,2]), and [9]"),
         (["classes=[0,3]"], "and [3] would train on no label"),
         (["classes=[]"], "classes=[] keeps no class, so the run would train on no label"),  # trained, exit 0
         (["classes=abc"], "and ['abc'] would train on no label"),  # a ValueError in the first step, the folder left
@@ -763,6 +764,15 @@ def test_classes_true_is_no_class_id():
     for classes in (True, [0, False]):
         with pytest.raises(UserError, match=r"would train on no label"):
             check_with_models({"classes": classes}, 3, None)
+
+
+def test_classes_given_as_text_from_python_is_named_as_text():
+    """train(classes='0') was told "classes=0: ... (classes=0 or ...)", the very thing passed, as the advice."""
+    from yolodistill.checks import check_with_models
+
+    with pytest.raises(UserError, match=r"^classes='0': it takes the data's class ids as whole numbers, 0 to 2 .* "
+                                        r"and \['0'\] would train"):
+        check_with_models({"classes": "0"}, 3, None)
 
 
 def test_only_rank_zero_warns_of_a_replaced_run(tmp_path, monkeypatch):

@@ -218,6 +218,7 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         # distillation flags set ours alone: with ours left out they changed nothing, silently
         ({"methods": "plain,builtin", "kd_cls": 2}, "--kd-cls sets ours, which --methods plain,builtin leaves out"),
         ({"methods": "plain", "config": "full"}, "--config full sets ours, which --methods plain leaves out"),
+        ({"methods": "plain", "cwd_tau": 2.0}, "^cwd_tau= sets ours"),  # a key without a flag, named as typed
     ],
 )
 def test_bad_input_fails_before_anything_is_written(teacher26, synth_data, tmp_path, kwargs, message):

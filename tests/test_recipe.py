@@ -107,7 +107,7 @@ def test_a_temperature_or_ring_that_acts_on_nothing_is_refused():
     ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_warmup": 3.0}, "kd_warmup 3"),
     ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_gate": True}, "kd_gate true"),
     ("yolo26n.yaml", {"feat_loss": "mgd"}, "feat_loss mgd changes nothing here: kd_feat is 0: drop --feat-loss"),
-    ("yolo26n.yaml", {"cwd_tau": 4.0}, "cwd_tau 4.0 .* kd_feat is 0: drop cwd_tau from the --config recipe$"),
+    ("yolo26n.yaml", {"cwd_tau": 4.0}, "cwd_tau 4.0 .* kd_feat is 0: drop cwd_tau= \\(or cwd_tau from the --config recipe\\)$"),
     ("yolo26n.yaml", {"kd_feat": 1.0, "feat_loss": "l2", "mgd_mask_ratio": 0.3}, "mgd_mask_ratio 0.3 .* feat_loss is "
      "l2"),
     ("yolo26n.yaml", {"kd_schedule": "constant", "kd_final": 0.5}, "kd_final 0.5 .* kd_schedule is constant"),

@@ -58,9 +58,30 @@ def test_a_key_given_twice_is_refused():
 
 def test_an_unknown_option_is_named_with_the_closest_known_one():
     """`--imgsz` where the command has `--imgz` lands among the key=value words: it is named as an option."""
-    with pytest.raises(UserError, match=r"^unknown option '--imgsz' \(did you mean --imgz\?\): see yolodistill "
+    with pytest.raises(UserError, match=r"^unknown option '--imgszz' \(did you mean --imgz\?\): see yolodistill "
                                         r"export --help; Ultralytics' opset="):
-        parse_overrides(["--imgsz"], "export", known=["--imgz", "--half"])
+        parse_overrides(["--imgszz"], "export", known=["--imgz", "--half"])
+
+
+@pytest.mark.parametrize("command, item, hint", [
+    ("train", "--cwd-tau", "(cwd_tau has no flag: write cwd_tau=VALUE)"),  # was "did you mean --data?"
+    ("compare", "--mgd-mask-ratio", "(mgd_mask_ratio has no flag: write mgd_mask_ratio=VALUE)"),
+    ("train", "--cos-lr", "(cos_lr has no flag: write cos_lr=VALUE)"),
+    ("export", "--opset", "(opset has no flag: write opset=VALUE)"),
+    ("export", "--cwd-tau", None),  # export takes no recipe key: no advice towards one
+    ("train", "--model", "(model is given as --student)"),  # model= is refused: not advised
+    ("compare", "--seed", "(did you mean --seeds?)"),  # compare sets seed= itself
+])
+def test_an_unknown_flag_that_is_a_key_value_word_says_how_to_write_it(command, item, hint):
+    """A key that goes as key=value, typed as a flag, got the closest flag by spelling: --cwd-tau was sent to
+    --data, which has nothing to do with it."""
+    from yolodistill.options import DISTILL_OPTIONS, RUN_OPTIONS
+
+    known = [f"--{o.name.replace('_', '-')}" for o in (*RUN_OPTIONS, *DISTILL_OPTIONS)] + ["--seeds"]
+    with pytest.raises(UserError) as caught:
+        parse_overrides([item, "2"], command, known=known)
+    assert str(caught.value).startswith(f"unknown option '{item}'")
+    assert hint in str(caught.value) if hint else "no flag" not in str(caught.value)
 
 
 def test_words_are_read_forgivingly():

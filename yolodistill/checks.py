@@ -340,8 +340,9 @@ def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -
         raise UserError(f"classes={classes} keeps no class, so the run would train on no label: list the class ids to "
                         "keep (classes=0 or classes=[0,2]), or leave classes out for all of them")
     if wrong := [c for c in listed if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < nc]:
-        raise UserError(f"classes={classes}: it takes the data's class ids, 0 to {nc - 1} (classes=0 or classes=[0,2]), "
-                        f"and {wrong} would train on no label (see the names in the data yaml)")
+        shown = repr(classes) if isinstance(classes, str) else classes  # classes='0' from Python: text, not the id 0
+        raise UserError(f"classes={shown}: it takes the data's class ids as whole numbers, 0 to {nc - 1} (classes=0 or "
+                        f"classes=[0,2]), and {wrong} would train on no label (see the names in the data yaml)")
     freeze, n = args.get("freeze"), len(getattr(student, "student_model", student).model)  # a mid-run wrapper too
     if not (freeze is None or (isinstance(freeze, int) and not isinstance(freeze, bool) and freeze >= 0) or
             (isinstance(freeze, list) and all(isinstance(x, int) and not isinstance(x, bool) or str(x).isdigit()

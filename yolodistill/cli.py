@@ -95,7 +95,8 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
 @user_errors
 @with_options(inputs(resume=True), RUN_OPTIONS, DISTILL_OPTIONS, TRAIN_ONLY)
 def train(ctx: typer.Context, **options: Any):
-    """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (cos_lr=True).
+    """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (cos_lr=True),
+    as do the recipe keys cwd_tau= and mgd_mask_ratio= (see README's recipe table).
 
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
     best.pt is a plain Ultralytics checkpoint of the student.
@@ -117,7 +118,8 @@ def compare(ctx: typer.Context, **options: Any):
     """Train the plain student, Ultralytics' built-in distiller and our recipe per seed, and compare them.
 
     Takes train's options with the same meaning: the distillation flags (--kd-*, --temperature, --feat-loss,
-    --init-from-teacher, --unlabeled*) set 'ours', every other option and key=value argument all methods alike. Writes
+    --init-from-teacher, --unlabeled*) and cwd_tau=, mgd_mask_ratio= set 'ours', every other option and key=value
+    argument all methods alike. Writes
     compare.json, compare.md and compare.png.
     """
     from .compare import compare as run_compare

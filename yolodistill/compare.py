@@ -302,6 +302,7 @@ def compare(
     from .devices import check_device
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
+    from .options import as_typed
     from ultralytics.data.utils import check_det_dataset
 
     from .data import fingerprint
@@ -315,7 +316,7 @@ def compare(
     if reserved:
         raise UserError(f"compare sets {', '.join(reserved)} itself: use --teacher, --student, --data and --seeds")
     if "ours" not in methods:  # distillation settings set ours alone: without it they would change nothing, silently
-        flags = [f"--{k.replace('_', '-')}" for k in sorted(overrides) if k in DistillConfig.keys()]
+        flags = [as_typed(k) for k in sorted(overrides) if k in DistillConfig.keys()]
         if config and resolve(config, student=student)[0] != resolve(None, student=student)[0]:
             flags.append(f"--config {config}")  # a --config of train args alone is the methods' shared settings
         if flags:

@@ -93,6 +93,14 @@ DISTILL_OPTIONS = (
     opt("unlabeled_conf", Optional[float], "Teacher confidence above which an unlabelled anchor's box is distilled, or "
         "a detection becomes a pseudo-label. [default: 0.5]"),
 )
+
+
+def as_typed(key: str) -> str:
+    """A distillation key as the command line takes it: its flag, or `key=` where it has none (cwd_tau=), so a
+    message names what the user can type."""
+    return f"--{key.replace('_', '-')}" if any(o.name == key for o in DISTILL_OPTIONS) else f"{key}="
+
+
 TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
     opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt. Other settings given with "

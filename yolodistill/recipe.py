@@ -125,15 +125,15 @@ def check_idle(distill: DistillConfig, student: Any, args: dict[str, Any]) -> No
     from ultralytics.utils import LOGGER
 
     from .config import as_written, resolve
+    from .options import as_typed
 
     baseline, _ = resolve(student=student, pretrained=args.get("pretrained"))
     origin = getattr(distill, "origin", {})  # which layer set each key (config.resolve); none: all one layer
     for key, why, by in idle_settings(distill):
         if (value := getattr(distill, key)) == getattr(baseline, key):
             continue
-        flag = "" if key in ("cwd_tau", "mgd_mask_ratio") else f"--{key.replace('_', '-')} (or "
-        message = (f"{key} {as_written(value)} changes nothing here: {why}: drop {flag}{key} from the --config recipe"
-                   f"{')' if flag else ''}")
+        message = (f"{key} {as_written(value)} changes nothing here: {why}: drop {as_typed(key)} (or {key} from the "
+                   "--config recipe)")
         if origin.get(key, 0) >= max(origin.get(k, 0) for k in by):
             raise UserError(message)
         LOGGER.warning(message.split(": drop ")[0] + " (distill.yaml records it as the recipe gave it)")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from .errors import UserError
 
 
-TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (cos_lr=True)"
+TRAIN_WORDS = "any other Ultralytics train argument goes as key=value (cos_lr=True), as do cwd_tau= and mgd_mask_ratio="
 HINTS = {"train": TRAIN_WORDS, "compare": TRAIN_WORDS,  # what a command's other key=value words are, by its name
          "export": "Ultralytics' opset=, workspace= and fraction= go as key=value (opset=12)"}
 # what compare does for a cut-off comparison, where it is asked to resume (--resume, resume=)
@@ -30,6 +30,36 @@ def command_name(ctx: typer.Context) -> str:
     return " ".join(ctx.command_path.split()[1:]) or ctx.info_name or "train"
 
 
+def unknown_hint(item: str, command: str, known: list[str]) -> str:
+    """What an unknown --flag is likely meant as: a key=value word (--cwd-tau, --cos-lr), the flag that sets it
+    (--model is --student), else the closest known flag; a bare closest flag sent --cwd-tau to --data."""
+    import difflib
+
+    from .checks import SET_BY_FLAG
+
+    word = item.lstrip("-").replace("-", "_")
+    if word in key_words(command.split()[-1]):
+        return f" ({word} has no flag: write {word}=VALUE)"
+    if word in SET_BY_FLAG:
+        return f" ({word} is given as {SET_BY_FLAG[word]})"
+    close = difflib.get_close_matches(item, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def key_words(command: str) -> set[str]:
+    """The words a command takes as key=value beyond its own options: Ultralytics' arguments for train, compare and
+    export, and the recipe keys without a flag for the first two; not those it refuses (model= is --student)."""
+    if command not in HINTS:
+        return set()
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    from .checks import FIXED_ARGS, SET_BY_FLAG
+    from .config import DistillConfig
+
+    refused = {*SET_BY_FLAG, *FIXED_ARGS, "seed", *(["dis"] if command == "train" else [])}  # compare: --seeds
+    return (set(DEFAULT_CFG_DICT) | (set(DistillConfig.keys()) if command != "export" else set())) - refused
+
+
 def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
     """Parse Ultralytics-style `key=value` words; values are read by `read_word` (`lr0=0.01`, `cos_lr=True`).
 
@@ -43,11 +73,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         if (command.split()[-1], item) in MISSING:
             raise UserError(MISSING[command.split()[-1], item])
         if item.startswith("-") and not sep:
-            import difflib
-
-            close = difflib.get_close_matches(item, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UserError(f"unknown option '{item}'{hint}: see yolodistill {command} --help; {words}")
+            raise UserError(f"unknown option '{item}'{unknown_hint(item, command, known)}: see yolodistill {command} "
+                            f"--help; {words}")
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: {words}")
