@@ -314,10 +314,22 @@ def test_cap_holds_the_pull_on_the_backbone_where_it_started(teacher26):
 def test_no_teacher_pass_when_every_weight_is_off(teacher26):
     """A recipe of the teacher start alone trains at the plain student's speed and memory: the teacher is released
     (never run), and the columns stay."""
-    model = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0)
-    assert model.teacher_model is None and not model.losses_on
+    model = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0, kd_assign="student")
+    assert model.teacher_model is None and not model.teacher_runs
     loss, items = model.loss(make_batch())
     assert all(items[k].item() == 0 for k in KD_TERMS) and loss[:3].sum() > 0
+
+
+def test_lad_ranks_the_anchors_with_every_weight_off(teacher26):
+    """README: LAD (kd_assign teacher) acts without a term, and distill.yaml records it: with every weight at 0 the
+    teacher was released all the same, and the student ranked its own anchors."""
+    lad = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0, kd_assign="teacher")
+    own = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0, kd_assign="student")
+    own.student_model.load_state_dict(lad.student_model.state_dict())
+    assert lad.teacher_model is not None and lad.teacher_runs
+    (by_teacher, items), (by_student, _) = lad.loss(make_batch()), own.loss(make_batch())
+    assert all(items[k].item() == 0 for k in KD_TERMS)
+    assert by_teacher[:3].sum() > 0 and not torch.allclose(by_teacher[:3], by_student[:3])  # other positives
 
 
 @pytest.mark.parametrize("feat_loss", ["l2", "cwd", "mgd"])

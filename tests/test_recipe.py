@@ -113,6 +113,8 @@ def test_a_temperature_or_ring_that_acts_on_nothing_is_refused():
     ("yolo26n.yaml", {"kd_schedule": "constant", "kd_final": 0.5}, "kd_final 0.5 .* kd_schedule is constant"),
     ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0}, None),  # the teacher start alone, and LAD
     ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_one2one": True}, None),  # LAD on the one-to-one assigner too
+    ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_assign": "student", "kd_one2one": True}, "kd_one2one true changes "
+     "nothing here: every distillation weight .* is 0 and kd_assign is student: drop --kd-one2one"),  # nor LAD
     ("yolo26n.yaml", {"kd_cls": 0, "kd_box": 0, "kd_schedule": "cosine"}, None),  # the default, spelt out
     ("yolo26n.yaml", {"kd_feat": 1.0, "feat_loss": "mgd", "mgd_mask_ratio": 0.3}, None),
     ("yolo26n.yaml", {"kd_schedule": "linear", "kd_final": 0.5}, None),
@@ -157,3 +159,7 @@ def test_a_run_that_never_uses_its_teacher_is_told_so_first():
     distill, args = resolve(None, student="best.pt", kd_cls=0, kd_box=0, kd_feat=0, kd_schedule="constant")
     with pytest.raises(UserError, match="the teacher would never be used"):
         check_recipe(distill, "best.pt", args)
+    distill, args = resolve(None, student="best.pt", kd_cls=0, kd_box=0, kd_assign="teacher")  # LAD alone: no
+    with pytest.raises(UserError, match=r"is a \.pt, which keeps its own weights, so the teacher would never be used "
+                                        r"but to rank the student's anchors \(kd_assign teacher\): set a weight"):
+        check_recipe(distill, "best.pt", args)  # distillation of a trained student (the no-op refusal)

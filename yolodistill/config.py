@@ -110,7 +110,7 @@ class DistillConfig:
 
     @property
     def losses_on(self) -> bool:
-        """Whether any distillation loss term is on (otherwise the teacher only gives the start)."""
+        """Whether any distillation loss term is on (otherwise the teacher gives the start, and LAD's ranking)."""
         return any((self.kd_cls, self.kd_box, self.kd_feat))
 
     def to_dict(self) -> dict[str, Any]:

@@ -112,9 +112,11 @@ class KDModel(DistillationModel):
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
         self.balance = make_balance(settings.kd_balance, self.weights, balance)
-        # the teacher runs for a loss term, or to label unlabelled images (pseudo, both) with every weight at 0
-        self.losses_on = any(self.weights.values()) or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft")
-        if not self.losses_on:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
+        # the teacher runs for a loss term, for LAD, or to label unlabelled images (pseudo, both): with every weight
+        # at 0 LAD still ranks the student's anchors by it, as distill.yaml's kd_assign: teacher says
+        self.teacher_runs = (any(self.weights.values()) or settings.kd_assign == "teacher"
+                             or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft"))
+        if not self.teacher_runs:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
             self.teacher_model = None
 
     def loss(self, batch: dict, preds: Any = None):
@@ -123,7 +125,7 @@ class KDModel(DistillationModel):
         A batch's unlabelled images (`batch["unlabeled"]`, after the labelled ones) get distillation terms of their
         own and, unless `unlabeled_mode` asks for the teacher's pseudo-labels, no detection loss.
         """
-        if not self.training or not self.losses_on:  # validation, or the teacher start alone: no teacher pass
+        if not self.training or not self.teacher_runs:  # validation, or the teacher start alone: no teacher pass
             regular, items = self.student_model.loss(batch, preds)
             zeros = torch.zeros(len(self.terms), device=regular.device, dtype=regular.dtype)
             return torch.cat([regular, zeros]), {**items, **{k: torch.zeros((), device=regular.device) for k in self.terms}}

@@ -95,8 +95,9 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
         why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
                "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path))
                else "init_from_teacher is off")
+        but = " but to rank the student's anchors (kd_assign teacher)" if distill.kd_assign == "teacher" else ""
         raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
-                        "never be used: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo "
+                        f"never be used{but}: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo "
                         "train)")
     check_idle(distill, student, args)
 
@@ -106,7 +107,10 @@ def idle_settings(distill: DistillConfig) -> list[tuple[str, str, tuple[str, ...
     make it so."""
     if not distill.losses_on:  # LAD (kd_assign, and kd_one2one's assigner) acts without a term
         why, by = "every distillation weight (kd_cls, kd_box, kd_feat) is 0", ("kd_cls", "kd_box", "kd_feat")
-        return [(k, why, by) for k in ("kd_schedule", "kd_final", "kd_warmup", "kd_balance", "kd_gate")]
+        out = [(k, why, by) for k in ("kd_schedule", "kd_final", "kd_warmup", "kd_balance", "kd_gate")]
+        if distill.kd_assign == "student":  # nor LAD: one2one's terms and assigner both idle
+            out.append(("kd_one2one", f"{why} and kd_assign is student", (*by, "kd_assign")))
+        return out
     if not distill.kd_feat:
         out = [(k, "kd_feat is 0", ("kd_feat",)) for k in ("feat_loss", "cwd_tau", "mgd_mask_ratio")]
     else:
