@@ -463,6 +463,36 @@ def test_stride_mismatch(teacher26):
         check_fit(teacher, student, {"names": teacher.names, "nc": 3}, "odd.yaml")
 
 
+
+def test_a_teacher_whose_names_do_not_fit_its_head_is_refused_before_training():
+    """A checkpoint with an 80-class head and 3 names set by hand passed every check (names against the data only)
+    and failed the first batch with a size-mismatch traceback; compare after plain and builtin had trained."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    names = {0: "circle", 1: "square", 2: "triangle"}
+    teacher, student = DetectionModel("yolo26n.yaml", nc=80, verbose=False), DetectionModel("yolo26n.yaml", nc=3,
+                                                                                             verbose=False)
+    teacher.names = student.names = names
+    with pytest.raises(UserError, match=r"^teacher's head predicts 80 classes but its checkpoint names 3: set "
+                                        r"model.names to one name per class"):
+        check_fit(teacher, student, {"names": names}, "yolo26n.yaml")
+    check_fit(student, student, {"names": names}, "yolo26n.yaml")  # a head of 3 with its 3 names fits
+
+
+def test_a_teacher_of_other_levels_is_told_which_head_it_has():
+    """A P2-P5 teacher with a P3-P5 student was told to pick "a student with the teacher's P3-P5 head"."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    names = {0: "circle", 1: "square", 2: "triangle"}
+    p2, p3 = (DetectionModel(cfg, nc=3, verbose=False) for cfg in ("yolo26n-p2.yaml", "yolo26n.yaml"))
+    p2.names = p3.names = names
+    with pytest.raises(UserError, match=r"teacher has 4 detection levels, student 'yolo26n.yaml' has 3: pick a student "
+                                        r"with the teacher's P2-P5 head$"):
+        check_fit(p2, p3, {"names": names}, "yolo26n.yaml")
+    with pytest.raises(UserError, match=r"has 4: pick a student with the teacher's P3-P5 head$"):
+        check_fit(p3, p2, {"names": names}, "yolo26n-p2.yaml")
+
+
 def test_url_inside_a_checkpoint_is_never_followed(trained_student, tmp_path):
     """Only URLs the user types are fetched: a resumable last.pt naming a URL teacher is refused."""
     import torch

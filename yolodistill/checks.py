@@ -151,15 +151,21 @@ def quoted(name: str | None) -> str:
 def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str, Any], student_name: str) -> None:
     """Classes, input channels, detection levels and strides must agree, or distillation would compare apples
     with pears anchor by anchor."""
+    head = getattr(teacher.model[-1], "nc", None)  # a checkpoint whose names were set by hand may not fit its head
+    if isinstance(head, int) and head != len(named := class_ids(teacher.names)):
+        raise UserError(f"teacher's head predicts {head} classes but its checkpoint names {len(named)}: set model.names "
+                        "to one name per class the head predicts and save it again, or pass a teacher trained on this "
+                        "dataset")
     check_names(teacher.names, data["names"], "teacher", "train or fine-tune the teacher on this dataset first")
     t_ch, d_ch = teacher.yaml.get("channels", 3), data.get("channels", 3)
     if t_ch != d_ch:
         raise UserError(f"teacher takes {t_ch}-channel images but the data has {d_ch} channels")
     t_strides, s_strides = teacher.stride.tolist(), student.stride.tolist()
     if len(t_strides) != len(s_strides):
+        levels = f"P{round(math.log2(min(t_strides)))}-P{round(math.log2(max(t_strides)))}"  # stride 8 is P3
         raise UserError(
             f"teacher has {len(t_strides)} detection levels, student '{student_name}' has {len(s_strides)}: "
-            "pick a student with the teacher's P3-P5 head"
+            f"pick a student with the teacher's {levels} head"
         )
     if t_strides != s_strides:
         raise UserError(
