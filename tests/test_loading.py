@@ -110,9 +110,32 @@ def test_a_model_saved_bare_with_torch_save_is_refused_as_such(tmp_path):
 
     bare = tmp_path / "bare.pt"
     torch.save(torch.load(save_checkpoint("yolo26n.yaml", tmp_path / "t.pt"), weights_only=False)["model"], bare)
+    from tests.conftest import logged_by_ultralytics
+
     for role in ("teacher", "student"):
-        with pytest.raises(UserError, match=f"{role} '{bare}' holds a bare model, not an Ultralytics checkpoint"):
+        with logged_by_ultralytics() as logged, pytest.raises(UserError, match=f"{role} '{bare}' holds a bare model, "
+                                                                                 "not an Ultralytics checkpoint"):
             load_detector(bare, role)
+        assert not [m for m in logged if "improperly saved" in m]  # Ultralytics' warning of it too made two lines
+
+
+def test_held_warnings_are_logged_when_nothing_is_refused():
+    """The lines held back while a checkpoint is looked at are Ultralytics' to say where no refusal follows."""
+    from ultralytics.utils import LOGGER
+
+    from tests.conftest import logged_by_ultralytics
+    from yolodistill.loading import held_warnings
+
+    with logged_by_ultralytics() as logged:
+        with held_warnings("improperly saved"):
+            LOGGER.warning("the file appears to be improperly saved")
+            LOGGER.warning("another line")
+            assert [m[-12:] for m in logged] == ["another line"]
+        assert [m[-12:] for m in logged] == ["another line", "roperly saved"[-12:]]
+        with pytest.raises(UserError), held_warnings("improperly saved"):
+            LOGGER.warning("improperly saved again")
+            raise UserError("refused")
+    assert len(logged) == 2 and not any("again" in m for m in logged)
 
 
 def test_an_rt_detr_checkpoint_is_refused_as_its_yaml_is(tmp_path):

@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -77,19 +78,20 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     from ultralytics.nn.tasks import load_checkpoint
 
     p = require_file(path, role, (".pt",))
-    try:
-        model, ckpt = load_checkpoint(p)
-    except Exception as e:
-        raise unreadable(role, p, e) from None
-    if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
-        raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
-                        "teacher): pass that run's best.pt, finishing the run first (yolodistill train --resume) if it "
-                        "stopped")
-    inner = getattr(model, "student_model", model)  # a mid-run checkpoint's student, which bench and export unwrap
-    if not isinstance(getattr(inner, "model", None), torch.nn.Sequential):  # torch.save(model): Ultralytics loads it
-        raise UserError(f"{role} '{p}' holds a bare model, not an Ultralytics checkpoint (a model "
-                        "saved with torch.save): save it with YOLO's model.save('model.pt'), or pass a run's "
-                        "weights/best.pt")  # as a Sequential marked detect, with no names and one stride
+    with held_warnings("appears to be improperly saved"):  # Ultralytics' warning of a bare model: ours says it
+        try:
+            model, ckpt = load_checkpoint(p)
+        except Exception as e:
+            raise unreadable(role, p, e) from None
+        if role.startswith("teacher") and hasattr(model, "student_model"):  # Ultralytics loads it whole, and fails
+            raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
+                            "teacher): pass that run's best.pt, finishing the run first (yolodistill train --resume) "
+                            "if it stopped")
+        inner = getattr(model, "student_model", model)  # a mid-run checkpoint's student, which bench and export unwrap
+        if not isinstance(getattr(inner, "model", None), torch.nn.Sequential):  # torch.save(model): Ultralytics loads
+            raise UserError(f"{role} '{p}' holds a bare model, not an Ultralytics checkpoint (a model "
+                            "saved with torch.save): save it with YOLO's model.save('model.pt'), or pass a run's "
+                            "weights/best.pt")  # it as a Sequential marked detect, with no names and one stride
     check_task(model_task(model), role, p)
     head = type(inner.model[-1]).__name__
     if head in OTHER_DETECTORS:  # read as a detector: 'has 1 detection levels, pick a student with a P3-P5 head'
@@ -97,6 +99,31 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
                         "handle: use a YOLO detection model such as yolo26n.pt")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
+
+
+@contextmanager
+def held_warnings(text: str) -> Iterator[None]:
+    """Ultralytics' log lines holding `text`, held back and logged only if the block ends without an error: a
+    refusal that says the same thing is one line, not two."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if text in record.getMessage():
+            held.append(record)
+            return False
+        return True
+
+    LOGGER.addFilter(hold)
+    try:
+        yield
+    finally:
+        LOGGER.removeFilter(hold)
+    for record in held:
+        LOGGER.handle(record)
 
 
 def model_task(model: torch.nn.Module) -> str | None:
