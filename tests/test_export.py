@@ -236,6 +236,27 @@ def test_parity_fails_for_a_perturbed_onnx(onnx_export, learnable_data, tmp_path
     assert bad.matched < 0.95
 
 
+
+def test_parity_survives_an_nms_cut_short_on_a_batch(onnx_export, learnable_data, monkeypatch):
+    """Ultralytics predicted the list as one batch, whose NMS stops at 2 s + 0.05 s an image: on a slow CPU at a large
+    imgsz the later images came back empty on one side, and a correct export was refused as diverging. Here the
+    first NMS call (the checkpoint's) keeps the first image's boxes alone, as a time-out does."""
+    import ultralytics.models.yolo.detect.predict as predict
+
+    real, calls = predict.nms.non_max_suppression, []
+
+    def timed_out(prediction, *args, **kwargs):
+        out = real(prediction, *args, **kwargs)
+        calls.append(len(out))
+        return out if len(calls) > 1 else [out[0]] + [o[:0] for o in out[1:]]
+
+    monkeypatch.setattr(predict.nms, "non_max_suppression", timed_out)
+    weights, artifact = onnx_export[0], onnx_export[1].artifact
+    images = ex.sample_images(ex.load_data(learnable_data))
+    parity = ex.check_parity(weights, artifact, images, TRAINED_IMGSZ, ex.PARITY_CONF, 0.1, "cpu")
+    assert len(images) > 1 and parity.confident > 0 and parity.failures(ex.TOLERANCES["fp32"]) == []
+
+
 def test_diverging_export_is_refused_and_not_saved(weights, synth_data, monkeypatch, ultralytics_log):
     diverged = ex.Parity(8, conf=0.001, pairs=10, confident=20, confident_paired=10, max_box_px=7.5, max_score=0.2)
     monkeypatch.setattr(ex, "check_parity", lambda *a, **k: diverged)
