@@ -468,7 +468,8 @@ def test_classes_other_than_the_data_s_are_refused(run, learnable_data, tmp_path
                                             "data's is 'apple'"):
             bn.bench([artifact], data=renamed, console=quiet(), **FAST)
         with pytest.raises(UserError, match=rf"artifact '{re.escape(str(artifact))}' has 3 classes but the data has "
-                                            "5: pass the --data it was trained on"):
+                                            "5: pass the --data it was trained on \\(artifacts of another dataset: "
+                                            "bench them in a run of their own\\)"):
             bn.bench([artifact], data=more, console=quiet(), **FAST)
     result = CliRunner().invoke(app, ["bench", str(w / "best.onnx"), "--data", str(renamed)])
     assert_one_line_error(result, f"artifact '{w / 'best.onnx'}' class 0 is 'circle'")

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -737,6 +738,7 @@ def test_an_own_option_given_badly_as_key_value_is_one_line(weights, args, needl
     ("opset", "'opset' is not a key=value override: Ultralytics' opset="),
     ("opset=999", "opset=999 is above "),  # was a traceback from deep in PyTorch's exporter
     ("end2end=True", "end2end= is no setting: --end2end is nms=False"),  # export_model(end2end=True) was 'no setting'
+    ("quantize=8", "quantize=8 is Ultralytics' spelling: here --int8 exports INT8"),  # 8.4's own: 'no setting'
     ("fraction=0.5", "fraction=0.5 is the share of --data's images INT8 calibrates on: add --int8"),  # was taken
 ])
 def test_other_words_are_one_line(weights, word, needle):
@@ -862,8 +864,9 @@ def test_a_data_yaml_that_cannot_be_checked_on_says_what_is_wrong(tmp_path, monk
     with pytest.raises(UserError, match="not a usable dataset: .*fix its 'path:' and 'val:'"):
         ex.load_data(data("gone", "images/val"))
     (tmp_path / "images" / "val").mkdir(parents=True)
-    with pytest.raises(UserError, match="the val split has no images"):
-        ex.load_data(data("empty", "images/val"))
+    with pytest.raises(UserError, match=rf"the val split has no images \({re.escape(str(tmp_path / 'images' / 'val'))}"
+                                        r"\): put images there, or point 'val:' at a folder of them$"):
+        ex.load_data(data("empty", "images/val"))  # said neither where it looked nor what to do
 
 
 def test_unusable_training_data_falls_back_to_the_bundled_images(tmp_path):

@@ -194,7 +194,7 @@ def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, sy
                                         "has 3: add single_cls=True"):  # not single_cls: refused, saying the fix
         preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])
     face = save_checkpoint("yolo26s.yaml", tmp_path / "face.pt", names={0: "face"})  # another data's one class
-    with pytest.raises(UserError, match="teacher has 1 classes but the data has 3"):
+    with pytest.raises(UserError, match="teacher has 1 class but the data has 3"):
         preflight(face, "yolo26n.yaml", synth_data, fresh)
 
 

@@ -132,7 +132,9 @@ def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
     (["--half", "half=false"], "half is given twice (--half and half=False): keep one"),
     (["--no-half", "half=true"], "half is given twice (--no-half and half=True): keep one"),
     (["imgsz=none"], "imgsz= needs a value (see yolodistill run --help)"),
-    (["imgsz=64,96"], "imgsz=64,96: "),  # as typed: the word was read as a tuple and named '(64, 96)'
+    (["imgsz=64,96"], "imgsz=64,96 is 2 values: yolodistill run takes one (one square size such as 640)"),  # as
+    (["imgsz=[64,96]"], "imgsz=64,96 is 2 values"),  # typed (a tuple was named '(64, 96)'), and what to pass: the
+    # parser's "Input should be a valid integer" said neither
     (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options")])
 def test_a_word_that_cannot_set_an_option_is_refused(argv, message):
     from typer.testing import CliRunner

@@ -273,7 +273,8 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
     check_export_batch(backend, fmt, path, opts.batch)
     names = backend.names if fmt == "pt" else backend.metadata.get("names")  # an export without metadata: no names
     if names is not None:
-        check_names(names, data_names, f"artifact '{path}'", "pass the --data it was trained on")
+        check_names(names, data_names, f"artifact '{path}'", "pass the --data it was trained on (artifacts of "
+                    "another dataset: bench them in a run of their own)")
 
 
 def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:

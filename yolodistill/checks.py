@@ -129,7 +129,7 @@ def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None
     names the model in the message; `fix` ends the count message."""
     m, d = class_ids(model_names), class_ids(data_names)
     if len(m) != len(d):
-        raise UserError(f"{model} has {len(m)} classes but the data has {len(d)}: {fix}")
+        raise UserError(f"{model} has {len(m)} class{'es' * (len(m) != 1)} but the data has {len(d)}: {fix}")
     if any(names == {i: f"class_{i}" for i in names} for names in (m, d)):
         return
     if (diff := next((i for i in sorted(set(m) | set(d)) if m.get(i) != d.get(i)), None)) is not None:

@@ -140,7 +140,9 @@ def load_data(data: str | Path, named: str = "") -> dict:
                else "pass the data yaml the weights were trained on")
         raise UserError(f"{named} is not a usable dataset: {first_line(e).rstrip('.')}; {fix}") from None
     if not val_images(resolved):
-        raise UserError(f"{named}: the val split has no images")
+        val = resolved["val"]
+        raise UserError(f"{named}: the val split has no images ({', '.join(map(str, val)) if isinstance(val, list) else val}"
+                        "): put images there, or point 'val:' at a folder of them")
     return resolved
 
 
@@ -232,6 +234,9 @@ def check_export_words(words: dict, fmt: str | None = None) -> None:
     unknown = sorted(k for k in words if k not in EXPORT_WORDS)
     if unknown == ["end2end"]:  # the flag's second name; from Python it is nms=False
         raise UserError("end2end= is no setting: --end2end is nms=False (the NMS-free head), --nms nms=True")
+    if unknown == ["quantize"]:  # Ultralytics 8.4's own spelling of the precision
+        raise UserError(f"quantize={words['quantize']} is Ultralytics' spelling: here --int8 exports INT8 (checked "
+                        "against --data), --half FP16")
     if unknown:
         raise UserError(f"export has no setting {', '.join(f'{k}=' for k in unknown)}: it takes its options (imgsz=320 "
                         f"or --imgsz 320) and Ultralytics' {', '.join(f'{k}=' for k in EXPORT_WORDS)} (see yolodistill "

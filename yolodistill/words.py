@@ -141,13 +141,17 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             value = param.default
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        if isinstance(value, (list, tuple)):  # imgsz=64,96, read as (64, 96): the flag's text, named as typed
+        if listed := isinstance(value, (list, tuple)):  # imgsz=64,96, read as (64, 96): the flag's text, as typed
             value = ",".join(map(str, value))
         elif value is not None and not isinstance(value, (str, bool, int, float)):
             value = str(value)
         try:
             values[key] = None if value is None else param.process_value(ctx, value)
         except typer.BadParameter as e:
+            if listed:  # "Input should be a valid integer" of what the user typed as several
+                square = " (one square size such as 640)" if key == "imgsz" else ""
+                raise UserError(f"{key}={value} is {value.count(',') + 1} values: yolodistill {command_name(ctx)} "
+                                f"takes one{square}") from None
             raise UserError(f"{key}={value}: {e.message}") from None
     return values, words
 
