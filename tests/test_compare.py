@@ -207,7 +207,7 @@ def test_methods_can_be_skipped(teacher26, synth_data, tmp_path):
         ({"teacher": "missing.pt"}, "does not exist"),
         ({"kd_cls": -1}, "kd_cls"),
         # ours' recipe is checked before plain and builtin train, not after them
-        ({"kd_cls": 0, "kd_box": 0, "kd_feat": 0, "init_from_teacher": False}, "never be used"),
+        ({"kd_cls": 0, "kd_box": 0, "kd_feat": 0, "init_from_teacher": False}, "no distillation term would use"),
         ({"kd_prefit": 3, "kd_feat": 0}, "kd_prefit"),
         ({"kd_cls": 0, "kd_box": 0, "kd_schedule": "constant"}, "kd_schedule constant changes nothing here"),
         # AutoBatch picks ours' batch by the teacher's memory too: the methods would train at different batches

@@ -117,6 +117,11 @@ def test_a_model_saved_bare_with_torch_save_is_refused_as_such(tmp_path):
                                                                                  "not an Ultralytics checkpoint"):
             load_detector(bare, role)
         assert not [m for m in logged if "improperly saved" in m]  # Ultralytics' warning of it too made two lines
+    from yolodistill.export import load_model  # export's and bench's way in: an AttributeError from the exporter
+
+    with logged_by_ultralytics() as logged, pytest.raises(UserError, match=f"^--weights '{bare}' holds a bare model"):
+        load_model(bare)
+    assert not [m for m in logged if "improperly saved" in m]
 
 
 def test_held_warnings_are_logged_when_nothing_is_refused():

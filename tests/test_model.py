@@ -525,6 +525,22 @@ def test_autobatch_profiles_the_teacher_pass_with_the_student(teacher26):
     assert torch.equal(teacher_scores[0], expected["one2many"]["scores"])
     assert head_branches(student)["one2many"]["scores"].shape[0] == img.shape[0]
 
+    start_alone = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0, kd_assign="student")
+    out = ProfiledPair(start_alone)(img)  # the teacher was released: a TypeError, and AutoBatch fell back silently
+    assert head_branches(out)["one2many"]["scores"].shape[0] == img.shape[0]
+
+
+def test_no_balance_without_a_term(teacher26, monkeypatch):
+    """LAD with every weight at 0 under kd_balance cap: the cap waited for terms, measuring the backbone's gradient
+    (a second backward) on every batch."""
+    model = build(teacher26, kd_cls=0.0, kd_box=0.0, kd_feat=0.0, kd_assign="teacher", kd_balance="cap")
+    assert model.teacher_runs and model.balance is None
+    calls, real = [], torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for seed in range(3):
+        model.loss(make_batch(seed=seed))
+    assert calls == [] and model.portable().yolodistill_balance is None
+
 
 def test_single_cls_with_classes_folds_only_the_kept_classes_of_the_teacher(teacher26):
     """single_cls with classes=[0]: Ultralytics drops the labels of classes 1 and 2, then calls the rest class 0; the

@@ -160,6 +160,7 @@ def test_a_run_that_never_uses_its_teacher_is_told_so_first():
     with pytest.raises(UserError, match="the teacher would never be used"):
         check_recipe(distill, "best.pt", args)
     distill, args = resolve(None, student="best.pt", kd_cls=0, kd_box=0, kd_assign="teacher")  # LAD alone: no
-    with pytest.raises(UserError, match=r"is a \.pt, which keeps its own weights, so the teacher would never be used "
-                                        r"but to rank the student's anchors \(kd_assign teacher\): set a weight"):
+    with pytest.raises(UserError, match=r"is a \.pt, which keeps its own weights, so no distillation term would use "
+                                        r"the teacher \(it would only rank the student's anchors, kd_assign teacher\): "
+                                        r"set a weight"):
         check_recipe(distill, "best.pt", args)  # distillation of a trained student (the no-op refusal)

@@ -205,12 +205,15 @@ def load_model(weights: Path):
     """The checkpoint as an Ultralytics YOLO model, or a UserError when it is not one."""
     from ultralytics import YOLO
 
-    try:
-        return YOLO(str(weights), task="detect")
-    except Exception as e:  # torch/pickle raise many types for a truncated or foreign file
-        from .loading import unreadable
+    from .loading import held_warnings, refuse_bare, unreadable
 
-        raise unreadable("--weights", weights, e) from None
+    with held_warnings("appears to be improperly saved"):  # a bare model: refused below, in one line
+        try:
+            model = YOLO(str(weights), task="detect")
+        except Exception as e:  # torch/pickle raise many types for a truncated or foreign file
+            raise unreadable("--weights", weights, e) from None
+        refuse_bare(model.model, "--weights", weights)  # an AttributeError traceback from the exporter
+    return model
 
 
 def train_arg(model, key: str, default=None):
@@ -420,14 +423,14 @@ def export_model(
             conf = NMS_CONF if nms else PARITY_CONF
             head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
             with openvino_at_f32() if runtime != precision else nullcontext():
-                parity = check_parity(source, artifact, images, size, conf, margin, device, **head)
+                parity = check_parity(source, artifact, images, size, conf, margin, device, batch=batch, **head)
             val = {"conf": conf, **head} if nms else head  # mAP at the threshold an --nms graph bakes in, both sides
             gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val) if int8 else None
             refuse_if_broken(fmt, precision, parity, gate)
             lower = {}
             if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
                 lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
-                                                       device, **head)
+                                                       device, batch=batch, **head)
                 if labelled:  # without labels both read 0.0000: as if the runtime's precision cost nothing
                     lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
             kind = graph_kind(export_metadata(artifact))

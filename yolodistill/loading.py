@@ -87,18 +87,22 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
             raise UserError(f"{role} '{p}' was saved mid-run by a distillation run (it holds the student with its "
                             "teacher): pass that run's best.pt, finishing the run first (yolodistill train --resume) "
                             "if it stopped")
-        inner = getattr(model, "student_model", model)  # a mid-run checkpoint's student, which bench and export unwrap
-        if not isinstance(getattr(inner, "model", None), torch.nn.Sequential):  # torch.save(model): Ultralytics loads
-            raise UserError(f"{role} '{p}' holds a bare model, not an Ultralytics checkpoint (a model "
-                            "saved with torch.save): save it with YOLO's model.save('model.pt'), or pass a run's "
-                            "weights/best.pt")  # it as a Sequential marked detect, with no names and one stride
+        refuse_bare(model, role, p)
     check_task(model_task(model), role, p)
-    head = type(inner.model[-1]).__name__
+    head = type(getattr(model, "student_model", model).model[-1]).__name__  # a mid-run checkpoint's student's
     if head in OTHER_DETECTORS:  # read as a detector: 'has 1 detection levels, pick a student with a P3-P5 head'
         raise UserError(f"{role} '{p}' is {OTHER_DETECTORS[head]} model ({head} head), which yolodistill does not "
                         "handle: use a YOLO detection model such as yolo26n.pt")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
+
+
+def refuse_bare(model: torch.nn.Module, role: str, path: str | Path) -> None:
+    """torch.save(model) loads as a Sequential marked detect, with no names and one stride: say what it is."""
+    inner = getattr(model, "student_model", model)  # a mid-run checkpoint's student, which bench and export unwrap
+    if not isinstance(getattr(inner, "model", None), torch.nn.Sequential):
+        raise UserError(f"{role} '{path}' holds a bare model, not an Ultralytics checkpoint (a model saved with "
+                        "torch.save): save it with YOLO's model.save('model.pt'), or pass a run's weights/best.pt")
 
 
 @contextmanager

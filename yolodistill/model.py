@@ -111,7 +111,8 @@ class KDModel(DistillationModel):
                                  settings.mgd_mask_ratio)
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
-        self.balance = make_balance(settings.kd_balance, self.weights, balance)
+        # no term, nothing to balance: a cap would measure the backbone's gradient every batch, waiting for terms
+        self.balance = make_balance(settings.kd_balance, self.weights, balance) if any(self.weights.values()) else None
         # the teacher runs for a loss term, for LAD, or to label unlabelled images (pseudo, both): with every weight
         # at 0 LAD still ranks the student's anchors by it, as distill.yaml's kd_assign: teacher says
         self.teacher_runs = (any(self.weights.values()) or settings.kd_assign == "teacher"
@@ -354,6 +355,8 @@ class ProfiledPair(nn.Module):
         # and on a GPU the class count of the loss memory it adds
 
     def forward(self, x: torch.Tensor):
+        if not self.pair.teacher_runs:  # the teacher start alone: the teacher was released, and never runs
+            return self.pair.student_model(x)
         teacher = self.pair.teacher_pass(x)
         return self.pair.student_model(x), [branch["scores"] for branch in teacher.values()]
 

@@ -172,24 +172,26 @@ def compare(reference: list, candidate: list, imgsz: int, conf: float, margin: f
 
 def check_parity(
     weights: Path, artifact: Path, images: list[Path], imgsz: int, conf: float, margin: float, device: str,
-    nms: bool | None = None,
+    nms: bool | None = None, batch: int = 1,
 ) -> Parity:
     """Predict the same images with the checkpoint and the artifact (same letterbox and thresholds) and compare.
-    `nms=False`: both through YOLO26's NMS-free head (a checkpoint predicts through its NMS branch otherwise)."""
+    `nms=False`: both through YOLO26's NMS-free head (a checkpoint predicts through its NMS branch otherwise);
+    `batch`: the export's, whose static graph Ultralytics pads every call up to."""
     from ultralytics import YOLO
 
     kw = dict(imgsz=imgsz, conf=conf, max_det=MAX_DET, rect=False, device=device, verbose=False,
               **({} if nms is None else {"nms": nms}))
     sources = [str(p) for p in images]
-    reference, candidate = (predict_each(YOLO(str(f), task="detect"), sources, kw) for f in (weights, artifact))
+    reference, candidate = (predict_by(YOLO(str(f), task="detect"), sources, kw, batch) for f in (weights, artifact))
     return compare(reference, candidate, imgsz, conf, margin)
 
 
-def predict_each(model: Any, sources: list[str], kw: dict[str, Any]) -> list[Any]:
-    """One image a call: Ultralytics predicts a list as one batch, whose NMS stops at 2 s + 0.05 s an image, and on a
-    slow CPU at a large imgsz it stopped part-way, the later images empty on one side: a correct export was refused
-    as diverging."""
-    return [result for source in sources for result in model.predict(source, **kw)]
+def predict_by(model: Any, sources: list[str], kw: dict[str, Any], batch: int) -> list[Any]:
+    """`batch` images a call: Ultralytics predicts a list as one batch, whose NMS stops at 2 s + 0.05 s an image, and
+    on a slow CPU at a large imgsz it stopped part-way, the later images empty on one side: a correct export was
+    refused as diverging."""
+    step = max(1, int(batch or 1))
+    return [result for i in range(0, len(sources), step) for result in model.predict(sources[i:i + step], **kw)]
 
 
 def runtime_precision(fmt: str, precision: str) -> str:

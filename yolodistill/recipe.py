@@ -95,10 +95,10 @@ def check_recipe(distill: DistillConfig, student: Any, args: dict[str, Any]) -> 
         why = ("the student is a .pt, which keeps its own weights" if str(student).lower().endswith(".pt") else
                "pretrained= gives the student its own weights" if isinstance(args.get("pretrained"), (str, Path))
                else "init_from_teacher is off")
-        but = " but to rank the student's anchors (kd_assign teacher)" if distill.kd_assign == "teacher" else ""
-        raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so the teacher would "
-                        f"never be used{but}: set a weight above 0 (e.g. --kd-cls 1), or train without a teacher (yolo "
-                        "train)")
+        use = ("no distillation term would use the teacher (it would only rank the student's anchors, kd_assign "
+               "teacher)" if distill.kd_assign == "teacher" else "the teacher would never be used")
+        raise UserError(f"every distillation weight (kd_cls, kd_box, kd_feat) is 0 and {why}, so {use}: set a weight "
+                        "above 0 (e.g. --kd-cls 1), or train without a teacher (yolo train)")
     check_idle(distill, student, args)
 
 

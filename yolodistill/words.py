@@ -37,27 +37,32 @@ def unknown_hint(item: str, command: str, known: list[str]) -> str:
 
     from .checks import SET_BY_FLAG
 
-    word = item.lstrip("-").replace("-", "_")
-    if word in key_words(command.split()[-1]):
+    name, word = command.split()[-1], item.lstrip("-").replace("-", "_")
+    if word in key_words(name):
         return f" ({word} has no flag: write {word}=VALUE)"
-    if word in SET_BY_FLAG:
-        return f" ({word} is given as {SET_BY_FLAG[word]})"
+    if name in ("train", "compare") and (flag := {**SET_BY_FLAG, "cfg": "--config"}.get(word)) and flag != item:
+        return f" ({word} is given as {flag})"
     close = difflib.get_close_matches(item, known, n=1)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
 def key_words(command: str) -> set[str]:
-    """The words a command takes as key=value beyond its own options: Ultralytics' arguments for train, compare and
-    export, and the recipe keys without a flag for the first two; not those it refuses (model= is --student)."""
-    if command not in HINTS:
+    """The words a command takes as key=value beyond its own options: Ultralytics' train arguments and the recipe keys
+    without a flag for train and compare, export's few; not those refused (model= is --student, quantize= is export's
+    --int8)."""
+    if command == "export":
+        from .export import EXPORT_WORDS
+
+        return set(EXPORT_WORDS)
+    if command not in ("train", "compare"):
         return set()
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
     from .checks import FIXED_ARGS, SET_BY_FLAG
     from .config import DistillConfig
 
-    refused = {*SET_BY_FLAG, *FIXED_ARGS, "seed", *(["dis"] if command == "train" else [])}  # compare: --seeds
-    return (set(DEFAULT_CFG_DICT) | (set(DistillConfig.keys()) if command != "export" else set())) - refused
+    refused = {*SET_BY_FLAG, *FIXED_ARGS, "seed", "quantize", "cfg", *(["dis"] if command == "train" else [])}
+    return (set(DEFAULT_CFG_DICT) | set(DistillConfig.keys())) - refused  # seed: compare's is --seeds
 
 
 def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
