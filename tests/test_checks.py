@@ -745,6 +745,26 @@ def test_cache_and_time_values_ultralytics_trains_with_pass():
         check_args({"epochs": 1, "imgsz": 64, "batch": 8, **extra}, 32)
 
 
+def test_bf16_autocast_is_refused_where_it_cannot_run(monkeypatch):
+    """amp=bf16 on a CPU was a RuntimeError traceback at the first step, its run folder left to block the command."""
+    from yolodistill import devices
+    from yolodistill.checks import check_args
+
+    args = {"epochs": 1, "imgsz": 64, "batch": 8, "amp": "bf16"}
+    for device in ("cpu", None):
+        monkeypatch.setattr(devices.torch.cuda, "is_available", lambda: False)
+        with pytest.raises(UserError, match=r"^amp=bf16 needs a CUDA GPU with native bfloat16 \(Ampere or newer\), and "
+                                            r"this machine has no CUDA GPU: use amp=True \(fp16\) or amp=False$"):
+            check_args({**args, "device": device}, 32)
+    monkeypatch.setattr(devices.torch.cuda, "is_available", lambda: True)  # a GPU machine, told to train on its CPU
+    with pytest.raises(UserError, match=r"which --device cpu is not"):
+        check_args({**args, "device": "cpu"}, 32)
+    monkeypatch.setattr(devices.torch.cuda, "is_bf16_supported", lambda **k: True)
+    check_args({**args, "device": "0"}, 32)  # Ampere: taken
+    for amp in (True, False, "fp16", "fp32"):
+        check_args({**args, "amp": amp, "device": "cpu"}, 32)
+
+
 def test_optimizer_names_match_in_any_case():
     """Ultralytics matches its optimizer names case-insensitively: optimizer=adamw trains and must not be refused."""
     from yolodistill.checks import check_args

@@ -288,6 +288,18 @@ def test_a_narrow_terminal_gets_every_column_and_number_whole(width):
         assert "0.612" in line and "0.460 ± 0.014" in line and "0.012" in line and "62 %" in line, text
 
 
+def test_runs_of_other_lengths_than_asked_are_noted():
+    """patience= stopped ours at 4 of 6 epochs, and compare's title and table said 6 for both, without a word."""
+    from yolodistill.report import epochs_note
+
+    runs = [{"method": "plain", "seed": 0, "epochs": 6}, {"method": "ours", "seed": 0, "epochs": 4},
+            {"method": "ours", "seed": 1, "epochs": 7}, {"method": "builtin", "seed": 0}]  # an older record: no count
+    assert epochs_note(runs, 6) == ["trained other than the 6 epochs asked (patience= stops a run early, time= sets "
+                                    "its own count): ours seed 0 4, ours seed 1 7; the methods compare at different "
+                                    "lengths"]
+    assert epochs_note(runs[:1], 6) == []
+
+
 def test_the_unlabelled_note_gives_the_batches_ours_trained_with():
     """The note gave the ratio asked for ('took 0.01 of each batch') where each batch held 1 of 8 (it is rounded and
     kept between 1 and batch - 1), and said 'more batches per epoch' where there were as many."""

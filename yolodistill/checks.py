@@ -18,7 +18,7 @@ import torch
 from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
                      check_seed, check_whole, check_writable, first_line, is_url, require_file)
-from .devices import check_device, gpu_count
+from .devices import bf16_ready, check_device, device_words, gpu_count
 from .layout import convert_hint
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
@@ -219,6 +219,11 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     check_imgsz(imgsz, stride)
     check_train_batch(batch, args.get("device"))
     check_workers(args.get("workers"))
+    if str(args.get("amp")).lower() == "bf16" and not bf16_ready(args.get("device")):  # a traceback at the first step
+        where = (f", which --device {device_words(args['device'])} is not" if torch.cuda.is_available() and
+                 device_words(args.get("device")) else ", and this machine has no CUDA GPU")
+        raise UserError(f"amp=bf16 needs a CUDA GPU with native bfloat16 (Ampere or newer){where}: use amp=True "
+                        "(fp16) or amp=False")
     optimizer = args.get("optimizer")
     check_optimizer(optimizer)
     ignored = tuple(f"{k}={args[k]}" for k in ("lr0", "momentum") if k in args)

@@ -34,8 +34,8 @@ from .locks import compare_folder, holding
 from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
                     rerun_advice, run_plan)
 from .resume import MAP50, MAP50_95
-from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, mean_std,
-                     method_descriptions, print_whole, summarize, unlabeled_note, write_json)
+from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, epochs_note,
+                     mean_std, method_descriptions, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
 from .words import COMPARE_GOES_ON
 
@@ -422,6 +422,7 @@ def compare(
     written = False  # a Ctrl-C once every run finished: the report's state, and the command that writes it
     try:
         summary, notes = summarize(runs, teacher_metrics["map50_95"])
+        notes += epochs_note(runs, epochs)
         notes += unlabeled_note(next((recorded_images(r["run_dir"]) for r in runs if r["method"] == "ours"), {}))
         record = {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

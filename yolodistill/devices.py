@@ -87,6 +87,17 @@ def check_device(device: Any, flag: str = "--device", several: bool = True) -> A
     return device
 
 
+def bf16_ready(device: Any) -> bool:
+    """Whether Ultralytics' amp=bf16 autocast runs on `device` (auto: a GPU where there is one): a CUDA GPU with
+    native bfloat16, else its first training step raises a RuntimeError."""
+    if not torch.cuda.is_available() or device_words(device).split(",")[0] in ("cpu", "mps"):
+        return False
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch before 2.3
+        return torch.cuda.is_bf16_supported()
+
+
 def concrete_device(device: Any, flag: str = "--device") -> Any:
     """`check_device` of one device, with auto made the device Ultralytics would pick, for commands that name it in
     their output."""

@@ -86,6 +86,14 @@ def summarize(runs: Sequence[Mapping[str, Any]], teacher: float | None) -> tuple
     return summary, notes
 
 
+def epochs_note(runs: list[Mapping[str, Any]], epochs: int) -> list[str]:
+    """Runs that trained another number of epochs than asked (patience= stops a run early, time= sets its own count):
+    the title says the count asked, and one method stopped at 4 of 6 was compared with the others' 6 without a word."""
+    other = [f"{r['method']} seed {r['seed']} {r['epochs']}" for r in runs if r.get("epochs") not in (None, epochs)]
+    return [f"trained other than the {epochs} epochs asked (patience= stops a run early, time= sets its own count): "
+            f"{', '.join(other)}; the methods compare at different lengths"] if other else []
+
+
 def unlabeled_note(images: Mapping[str, Any]) -> list[str]:
     """A comparison whose ours trained on unlabelled images too, from its run's record (distill.yaml's `images`):
     its batches were mixed, so its epochs may have had more steps. The ratio asked for is no share of a batch (it is
