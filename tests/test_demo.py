@@ -56,6 +56,8 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
     assert abs(sum(result.seconds[k] for k in steps) - result.seconds["total"]) < 1.0  # every step is counted
     assert "Wall time (quick preset, cpu, 1 thread)" in result.paths["summary"].read_text()
     assert demo_module.QUICK_NOTE in result.paths["summary"].read_text()  # quick says its table is no comparison
+    assert result.paths["summary"].read_text().startswith("# yolodistill demo\n\nSynthetic data (`yolodistill data "
+                                                          "synth`): 16 images")  # a bare table read as a result
     # a second demo never overwrites the first: it is numbered like Ultralytics runs (stopped once its folder exists)
     written = sorted(p for p in result.save_dir.rglob("*"))
     import yolodistill.data
@@ -105,6 +107,17 @@ def test_an_out_folder_with_an_apostrophe_is_refused_before_any_work(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "Bob's demo"), "--quick"])
     assert_one_line_error(result, "--out", "has an apostrophe (')")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("out", [".", "", "..", "/"])
+def test_an_out_folder_the_demo_would_write_beside_is_refused(out, tmp_path, monkeypatch):
+    """--out . (the working folder, taken) went to its numbered sibling ../NAME-2, outside the folder named; '..'
+    and '/' the same, one level up."""
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    result = CliRunner().invoke(app, ["demo", f"--out={out}", "--quick"])
+    assert_one_line_error(result, "is the working folder or one above it", "pass a folder for the demo")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and list((tmp_path / "work").iterdir()) == []
 
 
 def test_ctrl_c_says_where_the_demo_files_are(tmp_path, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer  # the annotations of cli_app's command are read from this module's names
 
@@ -103,7 +105,8 @@ def cli_app(seen: dict):
     app = typer.Typer()
     options = (opt("imgsz", int, "image size [pixels]", "--imgsz", default=640),
                opt("half", bool, "FP16", "--half/--no-half", default=False),
-               opt("name", str | None, "a name", "--name"))
+               opt("name", str | None, "a name", "--name"),
+               opt("out", Path, "a folder", "--out", default=Path("runs/demo")))
 
     @app.command(context_settings=RUN_CONTEXT)
     @with_options(options)
@@ -120,7 +123,11 @@ def cli_app(seen: dict):
 
 @pytest.mark.parametrize("argv, want", [(["imgsz=320", "name=None"], {"imgsz": 320, "half": False, "name": None}),
                                         (["--half", "name=2024-01-01"],
-                                         {"imgsz": 640, "half": True, "name": "2024-01-01"})])
+                                         {"imgsz": 640, "half": True, "name": "2024-01-01"}),
+                                        # the text as typed, as --out 1e3 takes it: out=1e3 was refused as 1000.0
+                                        (["out=1e3", "half=false"], {"out": Path("1e3"), "half": False}),
+                                        (["out=[1,2]"], {"out": Path("[1,2]")}),  # was the folder '1,2'
+                                        (["out=1_000"], {"out": Path("1_000")})])
 def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
     """imgsz=320 is --imgsz 320, converted as the flag is; a date stays the text typed; none unsets an option
     without a default."""
@@ -138,9 +145,11 @@ def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
     (["--no-half", "half=true"], "half is given twice (--no-half and half=True): keep one"),
     (["imgsz=none"], "imgsz= needs a value (see yolodistill run --help)"),
     (["imgsz=64,96"], "imgsz=64,96 is 2 values: yolodistill run takes one (one square size such as 640)"),  # as
-    (["imgsz=[64,96]"], "imgsz=64,96 is 2 values"),  # typed (a tuple was named '(64, 96)'), and what to pass: the
+    (["imgsz=[64,96]"], "imgsz=[64,96] is 2 values"),  # typed (a tuple was named '(64, 96)'), and what to pass: the
     # parser's "Input should be a valid integer" said neither
-    (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options")])
+    (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options"),
+    (["imgsz=True"], "imgsz=True: "),  # read as Python's True, it was 1: --imgsz True is no number
+    (["imgsz=0x40"], "imgsz=0x40: ")])  # and 0x40 was 64, which --imgsz 0x40 is not
 def test_a_word_that_cannot_set_an_option_is_refused(argv, message):
     from typer.testing import CliRunner
 

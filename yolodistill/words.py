@@ -65,14 +65,23 @@ def key_words(command: str) -> set[str]:
     return (set(DEFAULT_CFG_DICT) | set(DistillConfig.keys())) - refused  # seed: compare's is --seeds
 
 
+class Words(dict):
+    """Parsed key=value words, and each one's text as typed (`raw`): a command's own option converts that text as
+    its flag does (out=1e3 is the folder '1e3', not 1000.0; threads=True is no number of threads)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.raw: dict[str, str] = {}
+
+
 def parse_overrides(items: list[str], command: str = "train", known: list[str] = ()) -> dict:
     """Parse Ultralytics-style `key=value` words; values are read by `read_word` (`lr0=0.01`, `cos_lr=True`).
 
     A word like `--imgsz` that the command does not know lands here too (unknown options pass through for
     key=value): name it as an unknown option, with the closest known one, instead of as a bad override."""
     words = HINTS.get(command.split()[-1], "its options go as --flag VALUE or flag=VALUE")
-    out: dict[str, Any] = {}
-    raw: dict[str, str] = {}  # each key's word as typed, to name it if given again
+    out = Words()
+    raw = out.raw  # each key's word as typed, to name it if given again
     for item in items:
         key, sep, value = item.partition("=")
         if (command.split()[-1], item) in MISSING:
@@ -133,7 +142,8 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
     """For commands whose flags have defaults: the command's option values, where a key=value word (of `words`, else
     the command's extra words) naming one of its options sets it, as in train (imgsz=320 is --imgsz 320), converted
     as the flag would be; one also given as a flag is refused. Returns the values and the words left."""
-    words, params = extra_words(ctx) if words is None else dict(words), options(ctx)
+    words = extra_words(ctx) if words is None else words
+    raw, words, params = getattr(words, "raw", {}), dict(words), options(ctx)
     values = {k: v for k, v in ctx.params.items() if k in params}
     for key in [k for k in words if k in params]:
         value, param = words.pop(key), params[key]
@@ -146,7 +156,10 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             value = param.default
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        if listed := isinstance(value, (list, tuple)):  # imgsz=64,96, read as (64, 96): the flag's text, as typed
+        listed = isinstance(value, (list, tuple))  # imgsz=64,96, read as (64, 96)
+        if value is not None and key in raw:  # the text as typed, converted as the flag converts it
+            value = raw[key].strip()
+        elif listed:
             value = ",".join(map(str, value))
         elif value is not None and not isinstance(value, (str, bool, int, float)):
             value = str(value)
