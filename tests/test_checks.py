@@ -757,12 +757,27 @@ def test_bf16_autocast_is_refused_where_it_cannot_run(monkeypatch):
                                             r"this machine has no CUDA GPU: use amp=True \(fp16\) or amp=False$"):
             check_args({**args, "device": device}, 32)
     monkeypatch.setattr(devices.torch.cuda, "is_available", lambda: True)  # a GPU machine, told to train on its CPU
+    monkeypatch.setattr(devices.torch.cuda, "device_count", lambda: 2)
     with pytest.raises(UserError, match=r"which --device cpu is not"):
         check_args({**args, "device": "cpu"}, 32)
-    monkeypatch.setattr(devices.torch.cuda, "is_bf16_supported", lambda **k: True)
-    check_args({**args, "device": "0"}, 32)  # Ampere: taken
+    capability = {0: (8, 0), 1: (7, 5)}  # an A100 beside a T4: each GPU named is checked, not the current one
+    monkeypatch.setattr(devices.torch.cuda, "get_device_capability", lambda i: capability[i])
+    for device in ("0", "cuda:0", None):  # auto: GPU 0
+        check_args({**args, "device": device}, 32)
+    for device in ("1", "0,1", "2"):
+        with pytest.raises(UserError, match=rf"which --device {device} is not"):
+            check_args({**args, "device": device}, 32)
+    capability[0] = (7, 0)  # a V100 left at auto: no "this machine has no CUDA GPU"
+    with pytest.raises(UserError, match=r"which --device auto is not"):
+        check_args({**args, "device": None}, 32)
     for amp in (True, False, "fp16", "fp32"):
         check_args({**args, "amp": amp, "device": "cpu"}, 32)
+    from yolodistill.resume import check_resumed_values  # a run of amp=bf16 resumed on a CPU: the same traceback
+
+    capability[0] = (8, 0)
+    check_resumed_values({"device": "0"}, {"amp": "bf16", "batch": 8, "device": "0"})
+    with pytest.raises(UserError, match=r"^amp=bf16 needs a CUDA GPU .* which --device cpu is not"):
+        check_resumed_values({"device": "cpu"}, {"amp": "bf16", "batch": 8, "device": "0"})
 
 
 def test_optimizer_names_match_in_any_case():

@@ -94,7 +94,7 @@ def test_the_nms_free_head_is_exported_and_checked_through_that_head(weights, le
     real, calls = ex.check_parity, []
     monkeypatch.setattr(ex, "check_parity", lambda *a, **k: calls.append(k) or real(*a, **k))
     result = ex.export_model(weights, format="onnx", nms=False, data=learnable_data)
-    assert ex.export_metadata(result.artifact)["end2end"] is True and calls == [{"nms": False}]
+    assert ex.export_metadata(result.artifact)["end2end"] is True and calls == [{"batch": 1, "nms": False}]
     assert result.parity.pairs > 0 and result.parity.failures(ex.TOLERANCES["fp32"]) == []
     assert result.parity.conf == ex.PARITY_CONF  # its graph keeps every score: compared as low as the raw head's
     assert f"fp32 at {TRAINED_IMGSZ} px (NMS-free end2end head)" in result.render()
@@ -182,9 +182,9 @@ def test_a_correct_openvino_file_is_kept_where_the_cpus_bf16_default_drifts(weig
                         max_score=0.38, imgsz=TRAINED_IMGSZ)
     at_f32 = []
 
-    def check_parity(*args):
+    def check_parity(*args, **kwargs):
         at_f32.append(ov.Core is not default_core)
-        return real_check(*args) if at_f32[-1] else drifted  # what bf16 did to the BCCD students
+        return real_check(*args, **kwargs) if at_f32[-1] else drifted  # what bf16 did to the BCCD students
 
     monkeypatch.setattr(ex, "runtime_precision", lambda fmt, precision: "bf16")
     monkeypatch.setattr(ex, "check_parity", check_parity)

@@ -298,6 +298,9 @@ def test_runs_of_other_lengths_than_asked_are_noted():
                                     "its own count): ours seed 0 4, ours seed 1 7; the methods compare at different "
                                     "lengths"]
     assert epochs_note(runs[:1], 6) == []
+    same = [{"method": m, "seed": 0, "epochs": 3} for m in ("plain", "ours")]  # time= set 3 for every run alike
+    assert epochs_note(same, 6) == ["trained other than the 6 epochs asked (patience= stops a run early, time= sets "
+                                    "its own count): plain seed 0 3, ours seed 0 3"]
 
 
 def test_the_unlabelled_note_gives_the_batches_ours_trained_with():

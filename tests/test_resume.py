@@ -472,7 +472,8 @@ def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
     (tmp_path / "nosave" / "weights").mkdir(parents=True)  # save=False: epochs finished, and none was kept
     (tmp_path / "nosave" / "args.yaml").write_text("epochs: 4\nsave: false\n")
     assert after_interrupt(tmp_path / "nosave" / "weights" / "last.pt").startswith(
-        "Continue with: a new run (save=False saves no checkpoint before the last epoch): the same command")
+        "Continue with: a new run (save=False saves no checkpoint before the last epoch: leave it out to be able "
+        "to resume): the same command")
     assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
     last_epoch = {"epoch": 2, "optimizer": {"param_groups": []}, "train_args": {"epochs": 3}}  # Ctrl-C before the
     for stripped in ({"epoch": -1, "optimizer": None}, {"epoch": 1, "optimizer": None}, last_epoch):  # final strip:

@@ -141,14 +141,16 @@ def test_a_word_naming_an_option_sets_it_as_the_flag_would(argv, want):
 
 @pytest.mark.parametrize("argv, message", [
     (["--imgsz", "64", "imgsz=96"], "imgsz is given twice (--imgsz 64 and imgsz=96): keep one"),
-    (["--half", "half=false"], "half is given twice (--half and half=False): keep one"),
-    (["--no-half", "half=true"], "half is given twice (--no-half and half=True): keep one"),
+    (["--half", "half=false"], "half is given twice (--half and half=false): keep one"),  # as typed
+    (["--no-half", "half=true"], "half is given twice (--no-half and half=true): keep one"),
     (["imgsz=none"], "imgsz= needs a value (see yolodistill run --help)"),
     (["imgsz=64,96"], "imgsz=64,96 is 2 values: yolodistill run takes one (one square size such as 640)"),  # as
     (["imgsz=[64,96]"], "imgsz=[64,96] is 2 values"),  # typed (a tuple was named '(64, 96)'), and what to pass: the
     # parser's "Input should be a valid integer" said neither
     (["conf=0.3"], "unknown setting(s) conf: yolodistill run takes only its options"),
     (["imgsz=True"], "imgsz=True: "),  # read as Python's True, it was 1: --imgsz True is no number
+    (["imgsz=[64]"], "imgsz=[64]: Input should be a valid integer"),  # one value, not "is 1 values"
+    (["--imgsz", "64", "imgsz=0x40"], "imgsz is given twice (--imgsz 64 and imgsz=0x40): keep one"),  # as typed
     (["imgsz=0x40"], "imgsz=0x40: ")])  # and 0x40 was 64, which --imgsz 0x40 is not
 def test_a_word_that_cannot_set_an_option_is_refused(argv, message):
     from typer.testing import CliRunner

@@ -207,6 +207,15 @@ def check_workers(workers: Any) -> None:
             raise UserError(f"--workers must be 0 or more (0 loads the data in the training process), got {workers}")
 
 
+def check_amp(args: dict[str, Any]) -> None:
+    """amp=bf16 where it cannot run was a RuntimeError traceback at the first step (a new run's folder left behind)."""
+    if str(args.get("amp")).lower() == "bf16" and not bf16_ready(args.get("device")):
+        where = (f", which --device {device_words(args.get('device')) or 'auto'} is not" if torch.cuda.is_available()
+                 else ", and this machine has no CUDA GPU")
+        raise UserError(f"amp=bf16 needs a CUDA GPU with native bfloat16 (Ampere or newer){where}: use amp=True "
+                        "(fp16) or amp=False")
+
+
 def check_args(args: dict[str, Any], stride: int) -> None:
     """Ultralytics would silently round or reject these later; say so now."""
     epochs, imgsz, batch = args.get("epochs"), args.get("imgsz"), args.get("batch")
@@ -219,11 +228,7 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     check_imgsz(imgsz, stride)
     check_train_batch(batch, args.get("device"))
     check_workers(args.get("workers"))
-    if str(args.get("amp")).lower() == "bf16" and not bf16_ready(args.get("device")):  # a traceback at the first step
-        where = (f", which --device {device_words(args['device'])} is not" if torch.cuda.is_available() and
-                 device_words(args.get("device")) else ", and this machine has no CUDA GPU")
-        raise UserError(f"amp=bf16 needs a CUDA GPU with native bfloat16 (Ampere or newer){where}: use amp=True "
-                        "(fp16) or amp=False")
+    check_amp(args)
     optimizer = args.get("optimizer")
     check_optimizer(optimizer)
     ignored = tuple(f"{k}={args[k]}" for k in ("lr0", "momentum") if k in args)

@@ -120,8 +120,7 @@ def compare(ctx: typer.Context, **options: Any):
 
     Takes train's options with the same meaning: the distillation flags (--kd-*, --temperature, --feat-loss,
     --init-from-teacher, --unlabeled*) and cwd_tau=, mgd_mask_ratio= set 'ours', every other option and key=value
-    argument all methods alike. Writes
-    compare.json, compare.md and compare.png.
+    argument all methods alike. Writes compare.json, compare.md and compare.png.
     """
     from .compare import compare as run_compare
 

@@ -88,14 +88,13 @@ def check_device(device: Any, flag: str = "--device", several: bool = True) -> A
 
 
 def bf16_ready(device: Any) -> bool:
-    """Whether Ultralytics' amp=bf16 autocast runs on `device` (auto: a GPU where there is one): a CUDA GPU with
-    native bfloat16, else its first training step raises a RuntimeError."""
-    if not torch.cuda.is_available() or device_words(device).split(",")[0] in ("cpu", "mps"):
-        return False
-    try:
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:  # torch before 2.3
-        return torch.cuda.is_bf16_supported()
+    """Whether Ultralytics' amp=bf16 autocast runs on `device` (auto: GPU 0 where there is one): CUDA GPUs with
+    native bfloat16 (compute capability 8, Ampere, or newer), each one named; else its first training step raises a
+    RuntimeError."""
+    words = [w for w in device_words(device).split(",") if w] or ["0"]
+    if not torch.cuda.is_available() or not all(w.isdigit() and int(w) < torch.cuda.device_count() for w in words):
+        return False  # cpu, mps, npu: Ultralytics' bf16 autocast is CUDA's alone
+    return all(torch.cuda.get_device_capability(int(w))[0] >= 8 for w in words)
 
 
 def concrete_device(device: Any, flag: str = "--device") -> Any:

@@ -141,8 +141,9 @@ def load_data(data: str | Path, named: str = "") -> dict:
         raise UserError(f"{named} is not a usable dataset: {first_line(e).rstrip('.')}; {fix}") from None
     if not val_images(resolved):
         val = resolved["val"]
-        raise UserError(f"{named}: the val split has no images ({', '.join(map(str, val)) if isinstance(val, list) else val}"
-                        "): put images there, or point 'val:' at a folder of them")
+        where = ", ".join(map(str, val)) if isinstance(val, list) else val
+        raise UserError(f"{named}: the val split has no images ({where}): put images there, or point 'val:' at a "
+                        "folder of them")
     return resolved
 
 

@@ -90,8 +90,9 @@ def epochs_note(runs: list[Mapping[str, Any]], epochs: int) -> list[str]:
     """Runs that trained another number of epochs than asked (patience= stops a run early, time= sets its own count):
     the title says the count asked, and one method stopped at 4 of 6 was compared with the others' 6 without a word."""
     other = [f"{r['method']} seed {r['seed']} {r['epochs']}" for r in runs if r.get("epochs") not in (None, epochs)]
+    apart = len({r["epochs"] for r in runs if r.get("epochs") is not None}) > 1
     return [f"trained other than the {epochs} epochs asked (patience= stops a run early, time= sets its own count): "
-            f"{', '.join(other)}; the methods compare at different lengths"] if other else []
+            f"{', '.join(other)}{'; the methods compare at different lengths' if apart else ''}"] if other else []
 
 
 def unlabeled_note(images: Mapping[str, Any]) -> list[str]:

@@ -266,10 +266,11 @@ def check_resumed_values(overrides: dict[str, Any], recorded: dict[str, Any] | N
     where a new one and a recorded one refuse each other (--device 0,1 on a run of AutoBatch's batch: -1)."""
     from ultralytics.cfg import get_cfg
 
-    from .checks import check_imgsz, check_train_batch, check_workers
+    from .checks import check_amp, check_imgsz, check_train_batch, check_workers
 
     check_workers(overrides.get("workers"))
     both = {**(recorded or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    check_amp(both)  # a run of amp=bf16 resumed on a CPU, or on another machine
     if overrides.get("batch") is not None or overrides.get("device") is not None:
         check_train_batch(both.get("batch", 16), both.get("device"))
     if overrides.get("imgsz") is not None:
@@ -391,8 +392,8 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
     if not last.exists() or earlier:
         folder = last.parent.parent
         named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
-        why = ("save=False saves no checkpoint before the last epoch" if run_args(folder).get("save") is False
-               else "no epoch had finished")  # epochs had finished, and nothing was kept of them
+        why = ("save=False saves no checkpoint before the last epoch: leave it out to be able to resume" if
+               run_args(folder).get("save") is False else "no epoch had finished")  # epochs had finished, none kept
         return (f"Continue with: a new run ({why}): the same command with --exist-ok{named} reuses this run folder, "
                 f"{folder}")
     from ultralytics.utils.patches import torch_load

@@ -147,30 +147,29 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
     values = {k: v for k, v in ctx.params.items() if k in params}
     for key in [k for k in words if k in params]:
         value, param = words.pop(key), params[key]
+        text = raw[key].strip() if key in raw else value  # as typed, converted below as the flag converts it
         if typed(ctx, key):
             flag = f"{param.opts[0]} {values[key]}"
             if isinstance(values[key], bool):  # --half, --no-simplify: a flag typed alone
                 flag = param.opts[0] if values[key] else (getattr(param, "secondary_opts", None) or [flag])[0]
-            raise UserError(f"{key} is given twice ({flag} and {key}={value}): keep one")
+            raise UserError(f"{key} is given twice ({flag} and {key}={text}): keep one")
         if value is None and key == "device":  # device=none is Ultralytics' auto, as --device none is here
-            value = param.default
+            value = text = param.default
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        listed = isinstance(value, (list, tuple))  # imgsz=64,96, read as (64, 96)
-        if value is not None and key in raw:  # the text as typed, converted as the flag converts it
-            value = raw[key].strip()
-        elif listed:
-            value = ",".join(map(str, value))
-        elif value is not None and not isinstance(value, (str, bool, int, float)):
-            value = str(value)
+        several = len(value) if isinstance(value, (list, tuple)) else 1  # imgsz=64,96, read as (64, 96)
+        if isinstance(text, (list, tuple)):  # a dict of words from Python: the flag's text
+            text = ",".join(map(str, text))
+        elif text is not None and not isinstance(text, (str, bool, int, float)):
+            text = str(text)
         try:
-            values[key] = None if value is None else param.process_value(ctx, value)
+            values[key] = None if value is None else param.process_value(ctx, text)
         except typer.BadParameter as e:
-            if listed:  # "Input should be a valid integer" of what the user typed as several
+            if several > 1:  # "Input should be a valid integer" of what the user typed as several
                 square = " (one square size such as 640)" if key == "imgsz" else ""
-                raise UserError(f"{key}={value} is {value.count(',') + 1} values: yolodistill {command_name(ctx)} "
-                                f"takes one{square}") from None
-            raise UserError(f"{key}={value}: {e.message}") from None
+                raise UserError(f"{key}={text} is {several} values: yolodistill {command_name(ctx)} takes "
+                                f"one{square}") from None
+            raise UserError(f"{key}={text}: {e.message}") from None
     return values, words
 
 
