@@ -150,7 +150,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     device = concrete_device(device)
     check_output(out, "--out")
     check_no_quote(Path(out).resolve(), "--out", "pass a folder without one")  # its runs load their own best.pt
-    if (base := Path(out).resolve()) == Path.cwd().resolve() or base in Path.cwd().resolve().parents:
+    if (base := Path(out).resolve()) in (here := Path.cwd().resolve(), *here.parents):
         raise UserError(f"--out '{out}' is the working folder or one above it, which the demo would not write into: "
                         f"a taken --out becomes its numbered sibling ({base.name or base}-2); pass a folder for the "
                         "demo, such as --out runs/demo")

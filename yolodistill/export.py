@@ -206,9 +206,9 @@ def load_model(weights: Path):
     """The checkpoint as an Ultralytics YOLO model, or a UserError when it is not one."""
     from ultralytics import YOLO
 
-    from .loading import held_warnings, refuse_bare, unreadable
+    from .loading import BARE_WARNING, held_warnings, refuse_bare, unreadable
 
-    with held_warnings("appears to be improperly saved"):  # a bare model: refused below, in one line
+    with held_warnings(BARE_WARNING):  # a bare model: refused below, in one line
         try:
             model = YOLO(str(weights), task="detect")
         except Exception as e:  # torch/pickle raise many types for a truncated or foreign file

@@ -78,7 +78,7 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
     from ultralytics.nn.tasks import load_checkpoint
 
     p = require_file(path, role, (".pt",))
-    with held_warnings("appears to be improperly saved"):  # Ultralytics' warning of a bare model: ours says it
+    with held_warnings(BARE_WARNING):  # Ultralytics' warning of a bare model: ours says it
         try:
             model, ckpt = load_checkpoint(p)
         except Exception as e:
@@ -95,6 +95,9 @@ def load_detector(path: str | Path, role: str) -> torch.nn.Module:
                         "handle: use a YOLO detection model such as yolo26n.pt")
     model.trained_imgsz = trained_imgsz(ckpt.get("train_args") if isinstance(ckpt, dict) else None)
     return model
+
+
+BARE_WARNING = "appears to be improperly saved"  # Ultralytics' load_checkpoint, of a torch.save(model) file
 
 
 def refuse_bare(model: torch.nn.Module, role: str, path: str | Path) -> None:

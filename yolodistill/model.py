@@ -112,10 +112,11 @@ class KDModel(DistillationModel):
         self.weights = {k: float(getattr(settings, k)) for k in KD_TERMS}
         self.terms = KD_TERMS + (UNLABELED_TERMS if settings.unlabeled else ())
         # no term, nothing to balance: a cap would measure the backbone's gradient every batch, waiting for terms
-        self.balance = make_balance(settings.kd_balance, self.weights, balance) if any(self.weights.values()) else None
+        terms_on = any(self.weights.values())
+        self.balance = make_balance(settings.kd_balance, self.weights, balance) if terms_on else None
         # the teacher runs for a loss term, for LAD, or to label unlabelled images (pseudo, both): with every weight
         # at 0 LAD still ranks the student's anchors by it, as distill.yaml's kd_assign: teacher says
-        self.teacher_runs = (any(self.weights.values()) or settings.kd_assign == "teacher"
+        self.teacher_runs = (terms_on or settings.kd_assign == "teacher"
                              or (bool(settings.unlabeled) and settings.unlabeled_mode != "soft"))
         if not self.teacher_runs:  # a recipe of the teacher start alone: the teacher's work is done, free its memory
             self.teacher_model = None

@@ -393,7 +393,7 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
         folder = last.parent.parent
         named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
         why = ("save=False saves no checkpoint before the last epoch: leave it out to be able to resume" if
-               run_args(folder).get("save") is False else "no epoch had finished")  # epochs had finished, none kept
+               (read_record(folder / "args.yaml") or {}).get("save") is False else "no epoch had finished")
         return (f"Continue with: a new run ({why}): the same command with --exist-ok{named} reuses this run folder, "
                 f"{folder}")
     from ultralytics.utils.patches import torch_load
@@ -409,15 +409,6 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
     weights = best if best.exists() else last
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
             f"check them with yolodistill bench {shlex.quote(str(weights))}")
-
-
-def run_args(folder: Path) -> dict[str, Any]:
-    """The Ultralytics arguments a run folder's args.yaml records ({} where it has none that reads)."""
-    try:
-        args = yaml.safe_load((folder / "args.yaml").read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return {}
-    return args if isinstance(args, dict) else {}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
