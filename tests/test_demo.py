@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from rich.console import Console
 import torch
 from typer.testing import CliRunner
 from ultralytics.utils import torch_utils
@@ -66,8 +67,10 @@ def test_demo_end_to_end_at_tiny_scale(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(yolodistill.data, "make_synthetic", interrupted)
+    console = Console(record=True, width=400)
     with pytest.raises(demo_module.DemoInterrupted, match=re.escape(str(tmp_path / "demo-2"))):
-        demo_module.demo(tmp_path / "demo", quick=True)
+        demo_module.demo(tmp_path / "demo", quick=True, console=console)
+    assert f"Demo folder: {tmp_path / 'demo-2'}\n" in console.export_text()  # named before its work, not at its end
     assert sorted(p for p in result.save_dir.rglob("*")) == written
 
 
@@ -173,7 +176,6 @@ def test_unlabeled_footage_is_other_images_without_their_labels(tmp_path):
 
 def test_closing_table_rounds_scores_and_shows_paths_with_brackets(tmp_path):
     """Rich would swallow '[x]' in a path as markup; floats get three decimals, not a dozen."""
-    from rich.console import Console
 
     console = Console(record=True, width=300)
     folder = tmp_path / "runs [x]"

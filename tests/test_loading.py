@@ -35,6 +35,25 @@ def test_a_built_student_has_the_data_s_classes():
     assert model.model[0].conv.in_channels == 1
 
 
+def test_a_yaml_without_a_scale_is_built_at_ultralytics_guess_without_its_warning():
+    """Ultralytics' trainer warns of the assumed scale twice itself; our own build of the student made it three."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    try:
+        bare, nano = build_student("yolo26.yaml", nc=3, ch=3), build_student("yolo26n.yaml", nc=3, ch=3)
+    finally:
+        LOGGER.removeHandler(handler)
+    assert not [line for line in said if "scale" in line], said
+    count = [sum(p.numel() for p in m.parameters()) for m in (bare, nano)]
+    assert count[0] == count[1] < sum(p.numel() for p in build_student("yolo26s.yaml", nc=3, ch=3).parameters())
+
+
 def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tmp_path, monkeypatch, capsys):
     import hashlib
 

@@ -160,6 +160,7 @@ def run_demo(out: str | Path, quick: bool, device: str, threads: int, console: C
     except OSError as e:
         raise UserError(f"cannot create '{save_dir}' ({e.strerror}): pass --out to a writable folder") from None
     made.append(save_dir)
+    console.print(f"Demo folder: {escape(str(save_dir))}", soft_wrap=True, highlight=False)  # a rerun's is numbered
 
     seconds: dict[str, float] = {}
     start = last = time.perf_counter()

@@ -197,7 +197,8 @@ def build_student(student: str, nc: int, ch: int) -> torch.nn.Module:
         raise UserError(f"student '{student}' describes {article(task)} {task} model: use a detection yaml such as "
                         "yolo26n.yaml")
     try:
-        return DetectionModel({**cfg, "nc": nc}, nc=nc, ch=ch, verbose=False)  # nc set: no "Overriding" line
+        scale = cfg.get("scale") or next(iter(cfg.get("scales") or {}), None)  # Ultralytics' guess, which its trainer
+        return DetectionModel({**cfg, "nc": nc, "scale": scale}, nc=nc, ch=ch, verbose=False)  # says (twice): not 3x
     except Exception as e:
         raise UserError(f"student '{student}' could not be built ({first_line(e)}): use a detection yaml such as "
                         "yolo26n.yaml") from None
