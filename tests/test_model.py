@@ -274,6 +274,20 @@ def test_auto_balance_sets_each_term_to_the_detection_pull(teacher26):
     assert model.portable().yolodistill_balance == model.balance.multipliers
 
 
+@pytest.mark.parametrize("frozen", [17, 23])  # freeze=17 stops one of the head's inputs (layer 16), 23 all three
+def test_auto_balance_measures_what_still_trains_when_freeze_stops_the_head_inputs(teacher26, frozen):
+    """With freeze= past a Detect input (yolo26n's head reads layers 16, 19 and 22) that input has no gradient to
+    measure: auto and epoch stopped the run there with a traceback. They measure the inputs that train, or the head."""
+    model = build(teacher26, kd_balance="auto")
+    for layer in model.student_model.model[:frozen]:
+        layer.requires_grad_(False)
+    for i in range(model.balance.batches):
+        model.loss(make_batch(seed=10 + i))
+    reaching = set(KD_TERMS) - ({"kd_feat"} if frozen == 23 else set())  # the neck frozen: kd_feat trains no weight
+    assert not model.balance.measuring and set(model.balance.multipliers) == reaching  # so it keeps its weight
+    assert all(0 < m < float("inf") for m in model.balance.multipliers.values())
+
+
 def test_cap_holds_the_pull_on_the_backbone_where_it_started(teacher26):
     """kd_balance cap: measured on the backbone's weights, a KD pull that rises 4 times over the detection loss's
     (here its weights, raised mid-run) is brought back to the ratio of the first batches; the state travels with the

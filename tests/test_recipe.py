@@ -66,6 +66,31 @@ def test_box_zero_is_refused_only_where_it_turns_kd_box_off():
         check_pair(distill, args, y11, y26)
 
 
+def test_a_balance_against_a_detection_loss_without_gradient_is_refused():
+    """auto, epoch and cap measure each term against the detection loss's gradient; with every gain of the student's
+    head at 0 there is none, and they measured every batch of the run in silence. dfl counts on a DFL head alone."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolodistill.recipe import check_pair
+
+    y26, y11 = (DetectionModel(f"{name}.yaml", nc=3, verbose=False) for name in ("yolo26n", "yolo11n"))
+    refused = []
+    for mode in ("auto", "epoch", "cap", "fixed"):
+        for student in (y26, y11):
+            for dfl in (0, 1.5):
+                distill, args = resolve(None, student="yolo26n.yaml", kd_cls=0, kd_box=0, kd_feat=1, box=0, cls=0,
+                                        dfl=dfl, kd_balance=mode)
+                try:
+                    check_pair(distill, args, y26, student)
+                except UserError as e:
+                    assert str(e).endswith("leave without a gradient: use --kd-balance fixed, or a loss gain above 0")
+                    refused.append((mode, student.model[-1].reg_max, dfl, str(e).split(" measures")[0]))
+    assert refused == [(mode, *head, f"kd_balance {mode}") for mode in ("auto", "epoch", "cap")
+                       for head in ((1, 0), (1, 1.5), (16, 0))]  # a DFL student's dfl 1.5 gives it a gradient
+    distill, args = resolve(None, student="yolo26n.yaml", kd_balance="auto", box=0, cls=0, kd_cls=0, kd_box=0)
+    check_pair(distill, args, y26, y26)  # every weight 0: no balance is made, nothing to refuse
+
+
 def test_a_temperature_or_ring_that_acts_on_nothing_is_refused():
     """--temperature softens DFL bins, which a YOLO26 pair (reg_max 1) and a YOLO11 teacher with a YOLO26 student
     have none of in kd_box; --kd-box-ring is dropped where kd_gate weighs the positives alone (a .pt student's

@@ -2,8 +2,9 @@
 
 Loss values say little about pull: a feature loss on 256 channels and a class loss over 8400 anchors differ by orders
 of magnitude in gradient at the same weight. Over the first `batches` training batches, `AutoBalance` measures, on the
-student's neck outputs (the Detect head's inputs, through which every term reaches the backbone), the gradient norm of
-the detection loss and of each term, and sets
+student's neck outputs (the Detect head's inputs, through which every term reaches the backbone; with freeze= up to
+them, those that still train, or the head's own weights), the gradient norm of the detection loss and of each term,
+and sets
 
     m_k = sum over batches of ||grad L_det|| / sum over batches of ||grad L_k||   (clamped to [1e-3, 1e3]),
 
@@ -228,6 +229,12 @@ def make_balance(mode: str, weights: dict[str, float], state: dict[str, float] |
         return AutoBalance(tuple(k for k, w in weights.items() if w), multipliers=state, batches=MEASURED[mode],
                            every_epoch=mode == "epoch")
     return None
+
+
+def neck_tensors(model: nn.Module, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Where auto and epoch measure: the Detect head's inputs that carry a gradient, or, where freeze= stops all of
+    them (the terms reach only the head), the head's trainable weights."""
+    return [f for f in feats if f.requires_grad] or [p for p in model.model[-1].parameters() if p.requires_grad]
 
 
 def backbone_parameters(model: nn.Module) -> list[torch.Tensor]:

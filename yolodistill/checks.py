@@ -432,6 +432,10 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     fit, single = data_info, class_ids(teacher_model.names) == {0: "item"}  # Ultralytics' single_cls name
     if args.get("single_cls") and single:
         fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
+        if args.get("classes") is not None and nc > 1:  # its one score was masked by the data's ids: all background
+            raise UserError(f"teacher was trained with single_cls=True (one class, 'item'), so it cannot tell the "
+                            f"classes classes={args['classes']} keeps from the others: drop classes=, or pass a "
+                            "teacher of the data's classes")
     elif single and nc > 1:  # "train or fine-tune the teacher on this dataset first", though it was
         raise UserError(f"teacher was trained with single_cls=True (one class, 'item') and the data has {nc}: add "
                         "single_cls=True to train the student the same way, or pass a teacher of the data's classes")

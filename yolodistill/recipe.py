@@ -38,7 +38,8 @@ def check_gains(distill: DistillConfig, args: dict[str, Any]) -> None:
 def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, student: Any) -> None:
     """Settings that do nothing with this pair of heads, refused once the models are loaded: kd_one2one without
     YOLO26's one-to-one branch (it trained as if off, with kd_one2one: true in distill.yaml), and box=0 with kd_box,
-    which turns the term off unless both heads have DFL bins and dfl is above 0 (their LD part goes on)."""
+    which turns the term off unless both heads have DFL bins and dfl is above 0 (their LD part goes on); and a
+    kd_balance that measures against a detection loss the gains leave without gradient (it measured on, in silence)."""
     from .model import detect_head
 
     heads = [detect_head(getattr(m, "student_model", m)) for m in (teacher, student)]  # a mid-run checkpoint's too
@@ -54,6 +55,11 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
                         f"{heads[0].reg_max} and {heads[1].reg_max} here), or of --feat-loss cross with a DFL "
                         "teacher, and this run has neither: drop --temperature (or temperature from the --config "
                         "recipe)")
+    if distill.kd_balance != "fixed" and distill.losses_on and not (g["box"] or g["cls"] or
+                                                                    (heads[1].reg_max > 1 and g["dfl"])):
+        raise UserError(f"kd_balance {distill.kd_balance} measures each term's pull against the detection loss's, "
+                        f"which box={g['box']} cls={g['cls']}" + (f" dfl={g['dfl']}" if heads[1].reg_max > 1 else "") +
+                        " leave without a gradient: use --kd-balance fixed, or a loss gain above 0")
     if distill.kd_box and g["box"] == 0 and not (ld and g["dfl"]):
         raise UserError(f"box={g['box']} turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its "
                         "box_loss is" + (", and dfl is 0" if ld else "") + "): pass --kd-box 0 as well, or a box gain "
