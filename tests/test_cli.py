@@ -99,6 +99,8 @@ def run_main(argv, monkeypatch, capsys):
     (["info", "extra"], "unexpected extra argument"),
     (["data", "convert"], "Missing argument 'src'"),
     (["train", "--epochs"], "Option '--epochs' requires an argument (see yolodistill train --help)"),  # no context
+    (["bench", "--weights", "best.pt"], "No such option: --weights: bench takes the files it times as arguments, as "
+                                        "in yolodistill bench best.pt best.onnx (see"),  # export's flag; it said --imgsz
 ])
 def test_usage_errors_of_the_console_script_are_one_line(argv, needle, monkeypatch, capsys):
     # Click finds these before any command runs; Typer would print a usage line, a hint and a boxed panel
@@ -273,6 +275,14 @@ def test_version_is_printed_alone_and_exits_0():
     """`yolodistill --version`, as pip shows it; it was 'No such option', status 2."""
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output == f"yolodistill {importlib.metadata.version('yolodistill')}\n"
+
+
+def test_python_dash_m_runs_the_console_script():
+    """`python -m yolodistill` had no __main__ ('cannot be directly executed'), as pip users try first."""
+    run = subprocess.run([PYTHON, "-m", "yolodistill", "bench", "--weights", "x.pt"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("Error: No such option: --weights: bench takes"), run.stderr
+    version = subprocess.run([PYTHON, "-m", "yolodistill", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout == f"yolodistill {importlib.metadata.version('yolodistill')}\n"
 
 
 def here_column(output: str) -> str:

@@ -70,8 +70,26 @@ def test_a_shipped_recipe_named_with_its_suffix(tmp_path, monkeypatch):
 
 
 def test_config_folder_is_refused(tmp_path):
-    with pytest.raises(UserError, match="is a folder: pass a recipe yaml"):
+    with pytest.raises(UserError, match=r"is a folder: pass a recipe yaml, or a shipped recipe's name \(default, "):
         resolve(tmp_path)
+
+
+def test_messages_and_help_name_the_shipped_recipes_not_a_checkout_s_folder(tmp_path):
+    """An installed yolodistill has no configs/ folder where the user is: the messages and --help said
+    'such as configs/default.yaml' and 'see configs/'. They name the recipes --config takes, and the real file."""
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    (empty := tmp_path / "empty.yaml").write_text("# nothing\n")
+    with pytest.raises(UserError) as refused:
+        resolve(empty)
+    named = str(refused.value).rsplit("as in the default recipe, ", 1)[1]
+    assert Path(named) == recipe_path("default") and Path(named).is_file()
+    shipped = sorted(f.stem for f in recipe_path().parent.glob("*.yaml"))
+    for command in ("train", "compare"):
+        flat = " ".join(CliRunner().invoke(app, [command, "--help"]).output.replace("│", " ").split())
+        assert f"a shipped recipe's name: {', '.join(shipped[:-1])} or {shipped[-1]}" in flat and "configs/" not in flat
 
 
 def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path):

@@ -97,7 +97,7 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
 def train(ctx: typer.Context, **options: Any):
     """Distill TEACHER into STUDENT on DATA. Any other Ultralytics train argument goes as key=value (cos_lr=True).
 
-    So do the recipe keys without a flag, cwd_tau= and mgd_mask_ratio= (see README's recipe table).
+    So do the recipe keys without a flag, cwd_tau= and mgd_mask_ratio= (the default recipe says what each does).
 
     Runs go to runs/distill/NAME with Ultralytics' usual results.csv, weights/best.pt and weights/last.pt;
     best.pt is a plain Ultralytics checkpoint of the student.

@@ -135,6 +135,11 @@ def recipe_path(name: str = "default") -> Path:
     return Path(str(importlib.resources.files("yolodistill.configs") / f"{name}.yaml"))
 
 
+def shipped_recipes() -> str:
+    """The shipped recipes' names, as --config takes them: an installed user has no configs/ folder to look in."""
+    return ", ".join(sorted(f.stem for f in recipe_path().parent.glob("*.yaml")))
+
+
 def read_recipe(path: str | Path) -> dict[str, Any]:
     """Load a recipe file into a flat dict, with a clear error for a missing or malformed file."""
     p = check_path(path, "--config", "recipe yaml")  # config=5 from Python was a TypeError
@@ -144,22 +149,21 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         if named.is_file():  # --config fast (or fast.yaml, not in this folder) means the shipped configs/fast.yaml
             p = named
         elif p.exists():
-            raise UserError(f"config '{path}' is {'a folder' if p.is_dir() else 'not a file'}: pass a recipe yaml "
-                            "such as configs/default.yaml")
+            raise UserError(f"config '{path}' is {'a folder' if p.is_dir() else 'not a file'}: pass a recipe yaml, "
+                            f"or a shipped recipe's name ({shipped_recipes()})")
         else:
-            shipped = sorted(f.stem for f in recipe_path().parent.glob("*.yaml"))
             raise UserError(f"config '{path}' does not exist: pass a recipe yaml, or a shipped recipe's name "
-                            f"({', '.join(shipped)})")
+                            f"({shipped_recipes()})")
     try:
         d = load_yaml(p.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
-        raise UserError(f"config '{p}' cannot be read ({type(e).__name__}): pass a recipe yaml such as "
-                        "configs/default.yaml") from None
+        raise UserError(f"config '{p}' cannot be read ({type(e).__name__}): pass a readable recipe yaml, or a "
+                        f"shipped recipe's name ({shipped_recipes()})") from None
     if d is None:  # empty, or comments only: running the defaults instead would hide a wrong file
         raise UserError(f"config '{p}' is empty: write distillation keys or Ultralytics train arguments in it as "
-                        "key: value lines, as in configs/default.yaml")
+                        f"key: value lines, as in the default recipe, {recipe_path()}")
     if not isinstance(d, dict):
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
     if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used,

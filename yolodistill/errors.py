@@ -270,4 +270,7 @@ def usage_line(e: BaseException, command: Any = None, argv: list[str] = ()) -> s
             words.append(word)
         path = " ".join(words)
     message = " ".join(str(e.format_message()).split()).rstrip(".")
+    if path.endswith(" bench") and (option := getattr(e, "option_name", None)) in ("--weights", "--model"):
+        message = (f"No such option: {option}: bench takes the files it times as arguments, as in yolodistill bench "
+                   "best.pt best.onnx")  # Click suggested --imgsz
     return f"{message} (see {path} --help)"

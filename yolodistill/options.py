@@ -38,9 +38,9 @@ RUN_OPTIONS = (
     opt("exist_ok", bool, "Write into an existing folder instead of a new one: train replaces the weights, "
         "results.csv and the plots it makes there (with a warning); compare keeps the runs whose settings match and "
         "trains the rest.", "--exist-ok", default=False),
-    opt("config", Optional[Path], "Recipe yaml (see configs/; 'logits' names a shipped one; a run's distill.yaml "
-        "gives that run's distillation settings): its distillation keys "
-        "set the distilled run, its Ultralytics args every run; flags override it, it overrides configs/default.yaml."),
+    opt("config", Optional[Path], "Recipe yaml, or a shipped recipe's name: default, features-l2, full or logits (a "
+        "run's distill.yaml gives that run's distillation settings): its distillation keys set the distilled run, its "
+        "Ultralytics args every run; flags override it, it overrides the default recipe."),
 )
 DISTILL_OPTIONS = (
     opt("kd_cls", Optional[float], "Weight of class-score distillation on every anchor, background included; 1 pulls "

@@ -1,0 +1,5 @@
+"""`python -m yolodistill`, as the console script."""
+
+from .cli import main
+
+main()
