@@ -162,8 +162,9 @@ def label_gates(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch
     q - y), so the class term never pulls a trained student away from its labels. The box gate is looser: a teacher
     box that overlaps the target more may still lie on the wrong side of it in one coordinate, so a step toward it
     can lower the student's IoU a little (104 of 2357 open cases in a random search of boxes). What the gates
-    add is the teacher's softer target and its ranking of which anchors a detector can get right. `student`, `teacher`: (scores (B, A, C) in [0, 1],
-    xyxy boxes (B, A, 4) in pixels), as `model.branch_predictions` decodes a branch.
+    add is the teacher's softer target and its ranking of which anchors a detector can get right.
+    `student`, `teacher`: (scores (B, A, C) in [0, 1], xyxy boxes (B, A, 4) in pixels), as
+    `model.branch_predictions` decodes a branch.
     """
     (q, s_box), (p, t_box) = student, teacher
     cls = (p - targets).abs() < (q - targets).abs()
