@@ -23,7 +23,7 @@ from .conftest import PYTHON, assert_one_line_error, logged_by_ultralytics, save
 def data_variant(synth_data: Path, tmp_path: Path, **changes) -> Path:
     d = yaml.safe_load(synth_data.read_text())
     d.update(changes)
-    out = tmp_path / f"variant-{'-'.join(changes)}.yaml"
+    out = tmp_path / f"variant-{len(list(tmp_path.glob('variant-*')))}-{'-'.join(changes)}.yaml"  # one per call
     out.write_text(yaml.safe_dump(d))
     return out
 
@@ -49,6 +49,8 @@ def cases(tmp_path, synth_data, teacher26):
             ["teacher class 0 is 'circle' but the data's is 'square'"],
         ),
         "channels": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels=1)], ["3-channel", "1 channels"]),
+        "channels not a count": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels="rgb")],
+                                 ["channels: 'rgb' should be the images' channel count"]),  # 'student could not be built'
         "levels": ([teacher26, "yolov8n-p2.yaml", synth_data], ["teacher has 3 detection levels", "has 4"]),
         "segmentation teacher": (
             [save_checkpoint("yolo26n-seg.yaml", tmp_path / "seg.pt"), "yolo26n.yaml", synth_data], ["is a segment model"]
@@ -90,7 +92,7 @@ def cases(tmp_path, synth_data, teacher26):
     }
 
 
-CASES = ["class count", "class names", "channels", "levels", "segmentation teacher", "classification student",
+CASES = ["class count", "class names", "channels", "channels not a count", "levels", "segmentation teacher", "classification student",
          "missing teacher", "corrupt teacher", "not a .pt teacher", "unreachable url teacher",
          "offline official teacher", "unknown student", "exported student",
          "data with missing paths", "data not yaml", "missing data yaml",
@@ -216,7 +218,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["--seed", "4294967296"], "--seed must be between 0 and 4294967295 (NumPy's seed range), got 4294967296"),
         (["--epochs", "0"], "--epochs must be a whole number >= 1"),
         (["--feat-loss", "kl"], "feat_loss must be one of l2, cwd, mgd"),
-        (["--kd-cls", "-1"], "kd_cls must be a number >= 0"),
+        (["--kd-cls", "-1"], "kd_cls must be a finite number >= 0"),
         (["lr00=0.1"], "unknown setting(s) lr00"),
         (["lr0"], "is not a key=value override"),
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
@@ -367,6 +369,8 @@ def test_resuming_from_a_working_folder_with_an_apostrophe_is_refused(mid_traini
 
 @pytest.mark.parametrize("word, needle", [("pretrained=/no/such.pt", "pretrained= '/no/such.pt' does not exist"),
                                          ("pretrained=DATA", "data.yaml' should be a .pt file, not '.yaml'"),
+                                         ("pretrained=maybe", "pretrained= 'maybe' should be a .pt file, and its "
+                                                              "name has no suffix"),  # said not 'no suffix'
                                          ("pretrained=GARBAGE", "garbage.pt"),
                                          ("pretrained=SEGMENT", "segment"),
                                          ("cfg=mine.yaml", "use --config FILE instead of cfg=")])

@@ -277,6 +277,17 @@ def test_version_is_printed_alone_and_exits_0():
     assert result.exit_code == 0 and result.output == f"yolodistill {importlib.metadata.version('yolodistill')}\n"
 
 
+@pytest.mark.parametrize("argv", [["data", "synth", "--out", "{long}"], ["bench", "{long}.pt"],
+                                  ["export", "--weights", "{long}.pt"],
+                                  ["train", "--teacher", "{long}.pt", "--student", "yolo26n.yaml", "--data", "d.yaml"]])
+def test_a_name_too_long_for_the_filesystem_is_one_line(argv, tmp_path, monkeypatch):
+    """A name of 300 bytes made the first stat() of any path raise ENAMETOOLONG: a traceback and exit 1."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [a.format(long="y" * 300) for a in argv])
+    assert_one_line_error(result, "is too long for the filesystem (a file or folder name may hold at most 255 bytes")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_python_dash_m_runs_the_console_script():
     """`python -m yolodistill` had no __main__ ('cannot be directly executed'), as pip users try first."""
     run = subprocess.run([PYTHON, "-m", "yolodistill", "bench", "--weights", "x.pt"], capture_output=True, text=True)

@@ -116,7 +116,7 @@ def test_a_student_with_its_own_weights_gets_the_trained_student_block(tmp_path)
 
 
 @pytest.mark.parametrize("block, needle", [("[1, 2]", "must be a mapping"), ("{lr0: 0.1}", "distillation keys only"),
-                                           ("{kd_feat: -1}", "kd_feat must be a number >= 0"),
+                                           ("{kd_feat: -1}", "kd_feat must be a finite number >= 0"),
                                            ("false", "must be a mapping .* got False"),  # were read as no block,
                                            ("0", "must be a mapping .* got 0"), ("''", "must be a mapping")])  # silently
 @pytest.mark.parametrize("student", ["yolo26n.yaml", "best.pt"])
@@ -190,7 +190,7 @@ def test_a_bad_value_from_config_is_named_as_the_file_s_key(command, teacher26, 
     result = CliRunner().invoke(app, [*base, "--imgsz", "64", "--epochs", "-1"])
     assert_one_line_error(result, "--epochs must be a whole number >= 1, got -1")  # typed: the flag
     config.write_text("kd_cls: -1\n")  # a distillation key, named without its flag's dashes
-    assert_one_line_error(CliRunner().invoke(app, base), f"kd_cls in {config} must be a number >= 0, got -1")
+    assert_one_line_error(CliRunner().invoke(app, base), f"kd_cls in {config} must be a finite number >= 0, got -1")
     config.write_text("data: elsewhere.yaml\n")  # a key=value word's refusal, for a key the file set
     assert_one_line_error(CliRunner().invoke(app, base), f"data: elsewhere.yaml in {config} would be replaced: --data "
                           "sets it; use --data instead")
@@ -215,15 +215,15 @@ def test_weights_take_0_and_refuse_a_negative_or_a_boolean(key):
     """default.yaml: each weight is off at 0 (kd_warmup 0 = none, kd_box_ring 0 = positives only); a negative weight
     pushes the student away from the teacher, and `kd_cls: yes` (YAML's true) is no number."""
     assert getattr(DistillConfig(**{key: 0}), key) == 0
-    for bad in (-1, True):
-        with pytest.raises(UserError, match=rf"^{key} must be a number >= 0, got {bad!r}$"):
+    for bad in (-1, True, float("inf")):  # inf is >= 0: 'a number >= 0, got inf' named no rule it broke
+        with pytest.raises(UserError, match=rf"^{key} must be a finite number >= 0, got {bad!r}$"):
             DistillConfig(**{key: bad})
 
 
 @pytest.mark.parametrize("key", ["temperature", "cwd_tau"])
 def test_temperatures_must_be_above_0(key):
     """A softmax temperature of 0 divides by zero: refused, as 'a number > 0'."""
-    with pytest.raises(UserError, match=rf"^{key} must be a number > 0, got 0$"):
+    with pytest.raises(UserError, match=rf"^{key} must be a finite number > 0, got 0$"):
         DistillConfig(**{key: 0})
 
 
@@ -368,7 +368,7 @@ def test_a_bad_trained_student_block_names_the_block_and_its_file(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("trained_student: {kd_feat: -1}\n")
     for student in ("yolo26n.yaml", "best.pt"):
-        with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))}: kd_feat must be a number >= "
+        with pytest.raises(UserError, match=rf"^trained_student in {re.escape(str(f))}: kd_feat must be a finite number >= "
                                             "0, got -1$") as e:
             resolve(f, student=student)
         assert config_named_text(e.value, {"config": str(f)}) is None

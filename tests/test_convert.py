@@ -140,7 +140,8 @@ def test_the_format_hint_prefers_voc_xml_and_takes_only_a_coco_looking_json(tmp_
     (dict(imgsz=100), "--imgsz 100 is not a positive multiple of 32"),
     (dict(imgsz=0), "--imgsz 0 is not a positive multiple of 32 .*: use 32$"),
     (dict(val_fraction=1.0), r"--val-fraction must be in \(0, 1\): a share of the images for val, got 1.0"),
-    (dict(images="nowhere"), "--images 'nowhere' is not a folder"),
+    (dict(images="nowhere"), "--images 'nowhere' does not exist: check the path"),  # said 'is not a folder'
+    (dict(images=__file__), f"--images '{__file__}' is not a folder: pass the folder that holds them"),
     # from Python: None or a string where the CLI parses a path or number was a TypeError or AttributeError
     (dict(fmt=None), "unknown format None"),
     (dict(out=None), "--out must be the path of a folder, got None"),
@@ -186,7 +187,7 @@ def test_cli_convert_prints_counts(tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["--format", "kitti"], "unknown format 'kitti'"),
     (["--format", "voc", "--names", "cat,,dog"], "has an empty name"),
-    (["--format", "voc", "--annotations", "missing"], "--annotations 'missing' is not a folder"),
+    (["--format", "voc", "--annotations", "missing"], "--annotations 'missing' does not exist: check the path"),
 ])
 def test_cli_convert_bad_input_is_one_line(tmp_path, args, needle):
     src = make_voc(tmp_path / "voc")

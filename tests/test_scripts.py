@@ -408,7 +408,7 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["arms", "builtin", "method"], "magic"), (), "arm 'builtin': method must be one of"),
     (LATER_ARM, (), "arm 'pt-first' starts from arm 'plain', which must be listed before it"),
     (mutate(["arms", "plain", "distill"], {"kd_cls": 1}), (), "arm 'plain': distillation settings"),
-    (mutate(["arms", "ours", "distill"], {"kd_cls": -1}), (), "arm 'ours': kd_cls must be a number >= 0"),
+    (mutate(["arms", "ours", "distill"], {"kd_cls": -1}), (), "arm 'ours': kd_cls must be a finite number >= 0"),
     (mutate(["arms", "ours", "distill"], {"lr0": 0.1}), (), "arm 'ours': lr0 is not a distillation setting"),
     (mutate(["targets", 0, "above"], "nobody"), (), "no arm 'nobody'"),
     (mutate(["candidates", "cls-box-feat", "seeds"], [5]), (), "seeds [5] are not among the study's [0, 1]"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -118,6 +119,21 @@ def test_names_that_leave_class_ids_out_are_refused(tmp_path):
     with pytest.raises(UserError, match="the labels use class ids 0 to 2, but --names gives 2 names: name every "
                                         "class id, 3 names in id order"):
         convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25, names=["a", "b"])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("names, shown", [(["circle", None, "triangle"], "class 1 has an empty name (None)"),
+                                          ({0: "circle", 1: " ", 2: "triangle"}, "class 1 has an empty name (' ')")])
+def test_a_data_yaml_name_that_is_empty_or_null_is_refused(names, shown, tmp_path):
+    """It became a class named 'None' or '' in the cleaned data.yaml, where --names and COCO refuse one."""
+    src = tmp_path / "d"
+    image(src / "images" / "a.jpg", seed=0)
+    (src / "labels").mkdir(parents=True)
+    (src / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (src / "data.yaml").write_text(yaml.safe_dump({"path": str(src), "train": "images", "val": "images",
+                                                   "names": names}))
+    with pytest.raises(UserError, match=rf"data\.yaml': {re.escape(shown)}: name it in names$"):
+        convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

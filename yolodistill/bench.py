@@ -269,7 +269,7 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
     other classes than the data, so no artifact is timed before a later one fails. The backend is then let go: each
     artifact is timed with only its own runtime loaded (a Jetson may not hold every engine at once)."""
     backend = open_backend(path, torch_device(opts.device))
-    bench_imgsz(backend, fmt, path, opts.imgsz)
+    check_input_size(opts.batch, bench_imgsz(backend, fmt, path, opts.imgsz))
     check_export_batch(backend, fmt, path, opts.batch)
     names = backend.names if fmt == "pt" else backend.metadata.get("names")  # an export without metadata: no names
     if names is not None:
@@ -319,7 +319,8 @@ def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str,
     if runs < 1 or warmup < 0:
         raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
     check_imgsz(imgsz)
-    check_input_size(batch, imgsz or 640)  # an artifact's own size is checked as it loads (bench_imgsz)
+    if imgsz is not None:  # else each artifact's own size, checked as it loads (check_loads); 640 refused 64 px ones
+        check_input_size(batch, imgsz)
 
 
 def check_detector(path: Path, fmt: str) -> None:

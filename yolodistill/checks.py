@@ -94,6 +94,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
         if "defined in your dataset YAML" in str(e):  # names keyed 1..N or with gaps: data convert refuses them too
             fix = "number the names 0 to N-1 in the yaml, and the class ids in the label files to match"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
+    if not isinstance(ch := info.get("channels", 3), int) or isinstance(ch, bool) or ch < 1:  # blamed on the student
+        raise UserError(f"data '{data}': channels: {ch!r} should be the images' channel count, 3 (colour) or 1 (grey)")
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
                         f"{convert_hint(data)} (it makes a split)")

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError, disk_full
+from .errors import UserError, disk_full, name_too_long
 from .utils import terminate_as_interrupt
 from .options import COMPARE_ONLY, DISTILL_OPTIONS, RUN_CONTEXT, RUN_OPTIONS, TRAIN_ONLY, inputs
 from .words import extra_words, is_word, only_own_words, own_words, typed, with_options
@@ -45,7 +45,8 @@ def root(version: bool = typer.Option(False, "--version", callback=show_version,
 
 
 def user_errors(fn):
-    """Turn a UserError into one red line on stderr and exit status 2, a full disk into one line and 1."""
+    """Turn a UserError into one red line on stderr and exit status 2, a full disk into one line and 1, a path too
+    long for the filesystem into one line and 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -53,7 +54,7 @@ def user_errors(fn):
             try:
                 return fn(*args, **kwargs)
             except OSError as e:
-                raise disk_full(e) or e
+                raise disk_full(e) or name_too_long(e) or e
         except UserError as e:
             err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None

@@ -80,7 +80,7 @@ class DistillConfig:
         for key in ("kd_cls", "kd_box", "kd_feat", "kd_warmup", "kd_box_ring"):
             value = getattr(self, key)
             if not is_number(value) or value < 0:
-                raise UserError(f"{key} must be a number >= 0, got {value!r}")
+                raise UserError(f"{key} must be a finite number >= 0, got {value!r}")  # inf is >= 0
         if isinstance(self.kd_prefit, float) and self.kd_prefit.is_integer():  # 2.0, as epochs: 2.0 is taken
             self.kd_prefit = int(self.kd_prefit)
         if not isinstance(self.kd_prefit, int) or isinstance(self.kd_prefit, bool) or self.kd_prefit < 0:
@@ -91,7 +91,7 @@ class DistillConfig:
         for key in ("temperature", "cwd_tau"):
             value = getattr(self, key)
             if not is_number(value) or value <= 0:
-                raise UserError(f"{key} must be a number > 0, got {value!r}")
+                raise UserError(f"{key} must be a finite number > 0, got {value!r}")
         if isinstance(self.unlabeled, (str, Path)):
             self.unlabeled = [self.unlabeled]
         if not isinstance(self.unlabeled, (list, tuple)) or not all(isinstance(u, (str, Path)) for u in self.unlabeled):

@@ -166,8 +166,9 @@ def convert(
     if len(srcs) > 1 and fmt != "coco":
         raise UserError(f"several sources are only for COCO JSON files (one per split): pass one {fmt} source")
     for flag, folder in (("--images", images), ("--annotations", annotations)):
-        if folder is not None and not check_path(folder, flag, "folder").is_dir():
-            raise UserError(f"{flag} '{folder}' is not a folder: pass the folder that holds them")
+        if folder is not None and not (p := check_path(folder, flag, "folder")).is_dir():
+            raise UserError(f"{flag} '{folder}' " + ("is not a folder: pass the folder that holds them" if p.exists()
+                                                     else "does not exist: check the path"))
     if annotations is not None and fmt != "voc":
         raise UserError("--annotations is for VOC XML folders: " + ("for COCO pass the JSON file(s) as the source"
                         if fmt == "coco" else "a YOLO dataset's labels are found beside its images: drop --annotations"))

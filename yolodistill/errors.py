@@ -40,6 +40,18 @@ def disk_full(e: OSError, then: str = "run again") -> DiskFull | None:
     return out_of_space(e.filename, then) if e.errno in (errno.ENOSPC, errno.EDQUOT) else None
 
 
+def name_too_long(e: OSError) -> UserError | None:
+    """A path the filesystem refuses for its length as one line (the first check of any path stat()s it); None for
+    another OSError."""
+    import errno
+
+    if e.errno != errno.ENAMETOOLONG:
+        return None
+    shown = str(e.filename) if len(str(e.filename)) <= 80 else f"{str(e.filename)[:60]}...{str(e.filename)[-17:]}"
+    return UserError(f"path '{shown}' is too long for the filesystem (a file or folder name may hold at most 255 bytes, "
+                     "a whole path 4096): pass a shorter one")
+
+
 def is_url(path: str | Path) -> bool:
     """Also a URL typed where a Path was expected, which has lost one slash (https:/host/x.pt)."""
     return str(path).lower().startswith(("http:/", "https:/"))
@@ -57,7 +69,8 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), mi
         raise UserError(f"{what} '{path}' is a URL, and only the --teacher and --student of train, compare and data "
                         "pseudo-label and export's --weights are fetched from one: download it and pass the local file")
     if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():  # yolo26s.yaml as a teacher: the kind first
-        raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, not '{p.suffix or 'no suffix'}'")
+        raise UserError(f"{what} '{path}' should be a {' or '.join(suffixes)} file, "
+                        + (f"not '{p.suffix}'" if p.suffix else "and its name has no suffix"))
     if not p.exists():
         raise UserError(f"{what} '{path}' does not exist: {missing}")
     if not p.is_file():

@@ -249,18 +249,22 @@ def entry_paths(root: Path, entries: str | list) -> list[Path]:
 
 
 def yaml_names(names, path: Path) -> list[str] | None:
-    """Names as a list by class id, from a list or an {id: name} mapping."""
+    """Names as a list by class id, from a list or an {id: name} mapping. An empty or null name is refused, as
+    --names and COCO's categories refuse one (it became a class named '' or 'None')."""
     if names is None:
         return None
     if isinstance(names, list):
-        return [str(n) for n in names]
-    try:
-        by_id = {int(k): str(v) for k, v in dict(names).items()}
-    except (TypeError, ValueError):
-        raise UserError(f"'{path}': names must be a list or a mapping of class id to name") from None
+        by_id = dict(enumerate(names))
+    else:
+        try:
+            by_id = {int(k): v for k, v in dict(names).items()}
+        except (TypeError, ValueError):
+            raise UserError(f"'{path}': names must be a list or a mapping of class id to name") from None
     if sorted(by_id) != list(range(len(by_id))):
         raise UserError(f"'{path}': the class ids of names must run 0, 1, 2, ... without gaps, got {sorted(by_id)}")
-    return [by_id[i] for i in range(len(by_id))]
+    if empty := [i for i, n in by_id.items() if n is None or not str(n).strip()]:
+        raise UserError(f"'{path}': class {empty[0]} has an empty name ({by_id[empty[0]]!r}): name it in names")
+    return [str(by_id[i]) for i in range(len(by_id))]
 
 
 def names_file(folder: Path) -> list[str] | None:
