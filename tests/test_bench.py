@@ -244,8 +244,10 @@ def test_bad_artifacts_and_data(run, synth_data, tmp_path):
     with pytest.raises(UserError, match="--batch must be at least 1, got 0"):  # worded as export and pseudo-label do
         bn.bench([w / "best.pt"], data=synth_data, batch=0, console=quiet())
     assert not (tmp_path / "bench.json").exists()
-    with pytest.raises(UserError, match=f"--batch 10000000 at --imgsz {TRAINED_IMGSZ} needs"):  # took all the memory
-        bn.bench([w / "best.pt"], data=synth_data, batch=10**7, console=quiet())  # judged at the artifact's own size
+    with pytest.MonkeyPatch.context() as mp:  # judged at the artifact's own size, before its val images decode
+        mp.setattr(bn, "readable_val_images", lambda *a: pytest.fail("decoded --batch val images first"))
+        with pytest.raises(UserError, match=f"--batch 10000000 at --imgsz {TRAINED_IMGSZ} needs"):  # took all memory
+            bn.bench([w / "best.pt"], data=synth_data, batch=10**7, console=quiet())
     bn.validate(6000, 1, 1, None, "cpu", None)  # a size not given is not 640: 6000 at 64 px was refused as 27.5 GB
     with pytest.raises(UserError, match=r"--json .*\.json has no name before \.json: pass e\.g\. --json .*bench\.json"):
         bn.bench([w / "best.pt"], data=synth_data, json_path=tmp_path / ".json", console=quiet(), **FAST)

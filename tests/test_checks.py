@@ -242,8 +242,8 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["cls=0"], "cls=0 turns kd_cls off too (kd_cls is scaled by Ultralytics' cls gain, as its cls_loss is)"),
         (["box=-1"], "box=-1 is below 0, and the distillation terms take Ultralytics' loss gains"),  # kd_box was < 0
         (["box=0"], "box=0 turns kd_box off too (kd_box is scaled by Ultralytics' box gain"),  # a YOLO26 pair
-        (["--kd-cls", "0", "--kd-box", "0", "--kd-feat", "1", "--kd-balance", "auto", "box=0", "cls=0"],  # in silence
-         "kd_balance auto measures each term's pull against the detection loss's, which box=0 cls=0 leave without"),
+        (["--kd-cls", "0", "--kd-box", "0", "--kd-feat", "1", "--kd-balance", "auto", "box=0", "cls=0", "dfl=0"],
+         "kd_balance auto measures each term's pull against the detection loss's, which box=0 cls=0 dfl=0 leave"),
         (["quantize=int8"], "quantize=int8 (Ultralytics' quantization-aware training) does not run with a teacher"),
         (["quantize=8"], "quantize=8 (Ultralytics' quantization-aware training)"),  # a traceback, its folder left
         (["cache=maybe"], "cache=maybe is not one Ultralytics caches with: say cache=ram"),  # trained uncached

@@ -288,6 +288,15 @@ def test_a_name_too_long_for_the_filesystem_is_one_line(argv, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_data_yaml_name_too_long_is_that_not_a_bad_yaml(teacher26, tmp_path, monkeypatch):
+    """check_data wrapped the OSError as 'fix it: a data yaml is a mapping with train: and val:'."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
+                                      "y" * 300 + ".yaml", "--project", str(tmp_path / "runs")])
+    assert_one_line_error(result, "is too long for the filesystem")
+    assert "mapping" not in result.output
+
+
 def test_python_dash_m_runs_the_console_script():
     """`python -m yolodistill` had no __main__ ('cannot be directly executed'), as pip users try first."""
     run = subprocess.run([PYTHON, "-m", "yolodistill", "bench", "--weights", "x.pt"], capture_output=True, text=True)

@@ -149,6 +149,18 @@ def test_methods_share_every_setting_but_the_teacher(record):
     assert (Path(record["train_args"]["project"]) / "ours-seed0" / "distill.yaml").is_file()
 
 
+def test_each_run_records_the_optimizer_it_took(record):
+    """args.yaml keeps optimizer: auto; Ultralytics' choice (by the run's steps) is in its checkpoint, which the record
+    quotes, so that a note can say where the runs took different ones."""
+    import torch
+
+    for run in record["runs"]:
+        args = torch.load(run["best"], map_location="cpu", weights_only=False)["train_args"]
+        assert (run["optimizer"], run["lr0"]) == (args["optimizer"], args["lr0"]) and run["optimizer"] != "auto"
+    assert len({(r["optimizer"], r["lr0"]) for r in record["runs"]}) == 1 and not [
+        n for n in record["notes"] if "different optimizers" in n]  # the same steps: the same choice, no note
+
+
 def test_summary_is_the_mean_over_seeds(record):
     for method, s in record["summary"].items():
         runs = [r for r in record["runs"] if r["method"] == method]
@@ -668,6 +680,9 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_trains_the_rest(teacher26, syn
     said = " ".join(changed.output.split())  # it trained over finished runs and was to replace the report, silently
     assert "plain seed 0 ran earlier (other settings: lr0): trained again, over it" in said, said
     assert "This replaces the earlier compare.json, .md and .png there once it finishes" in said
+    # cut before it did: the report left there still quoted the runs trained over as they were, and nothing said so
+    assert ("The earlier compare.json, .md and .png there describe plain-seed0, builtin-seed0, ours-seed0, "
+            "plain-seed1 as they were before this rerun trained over them. Continue with:") in said
     fake = FakeRuns(monkeypatch)  # back to the first settings: plain-seed1 holds half an lr0=0.02 run, not its own
     again = CliRunner().invoke(app, [*args, "--exist-ok"])
     assert again.exit_code == 0, again.output

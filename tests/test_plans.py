@@ -20,6 +20,25 @@ def test_a_run_without_its_weights_trains_again(tmp_path):
     assert finished_earlier(run_dir, plan) is None
 
 
+def test_a_run_whose_best_pt_was_replaced_trains_again(tmp_path):
+    """A train --exist-ok into a kept run's folder left its record: the rerun kept it and quoted the old figures
+    beside the new best.pt. The record stamps the best.pt it scored (a record from before stamps: kept as before)."""
+    from yolodistill.plans import file_stamp
+
+    plan = {"method": "plain", "seed": 0}
+    (tmp_path / "weights").mkdir()
+    best = tmp_path / "weights" / "best.pt"
+    best.write_bytes(b"scored")
+    (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4},
+                                                   "best_stamp": file_stamp(best)}))
+    assert finished_earlier(tmp_path, plan) == {"map50_95": 0.4}
+    best.write_bytes(b"another run's")
+    assert finished_earlier(tmp_path, plan) is None
+    assert plan_changes(tmp_path, plan) == "its weights/best.pt changed since"
+    (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4}}))
+    assert finished_earlier(tmp_path, plan) == {"map50_95": 0.4}
+
+
 def test_why_a_finished_run_trains_again_is_said_right(tmp_path):
     """The same settings with best.pt gone were called 'other settings', and a teacher moved to another path (same
     size and time) 'its best.pt is gone'."""

@@ -303,6 +303,19 @@ def test_runs_of_other_lengths_than_asked_are_noted():
                                     "its own count): plain seed 0 3, ours seed 0 3"]
 
 
+def test_runs_that_took_different_optimizers_are_noted():
+    """optimizer=auto chose MuSGD for ours (its unlabelled images doubled its steps) and AdamW for plain, while each
+    args.yaml said auto: the report said nothing."""
+    from yolodistill.report import optimizer_note
+
+    runs = [{"method": m, "seed": s, "optimizer": o, "lr0": lr} for s in (0, 1) for m, o, lr in
+            (("plain", "AdamW", 0.001429), ("ours", "MuSGD", 0.01))]
+    assert optimizer_note(runs) == ["the runs trained with different optimizers (plain AdamW (lr0 0.001429); ours "
+                                    "MuSGD (lr0 0.01)): optimizer=auto chooses by a run's optimizer steps; pass "
+                                    "optimizer= (e.g. optimizer=AdamW) to give every run the same one"]
+    assert optimizer_note(runs[::2]) == [] and optimizer_note([{"method": "plain"}, runs[1]]) == []  # none recorded
+
+
 def test_the_unlabelled_note_gives_the_batches_ours_trained_with():
     """The note gave the ratio asked for ('took 0.01 of each batch') where each batch held 1 of 8 (it is rounded and
     kept between 1 and batch - 1), and said 'more batches per epoch' where there were as many."""

@@ -193,8 +193,11 @@ def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, sy
     for classes in (2, [0, 2]):  # its one score masked by the data's ids: all background, or the dropped kept
         kept = resolve(None, **FAST, single_cls=True, classes=classes, project=str(tmp_path), name="kept")[1]
         with pytest.raises(UserError, match=r"^teacher was trained with single_cls=True \(one class, 'item'\), so it "
-                                            rf"cannot tell the classes classes={re.escape(str(classes))} keeps from"):
+                                            rf"cannot tell the classes that classes={re.escape(str(classes))} keeps "
+                                            "from those it drops"):
             preflight(one, "yolo26n.yaml", synth_data, kept)
+    every = resolve(None, **FAST, single_cls=True, classes=[0, 1, 2], project=str(tmp_path), name="every")[1]
+    assert preflight(one, "yolo26n.yaml", synth_data, every).args["classes"] == [0, 1, 2]  # drops none: nothing to tell
     with pytest.raises(UserError, match=r"^teacher was trained with single_cls=True \(one class, 'item'\) and the data "
                                         "has 3: add single_cls=True"):  # not single_cls: refused, saying the fix
         preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])

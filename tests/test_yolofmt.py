@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -122,19 +121,22 @@ def test_names_that_leave_class_ids_out_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("names, shown", [(["circle", None, "triangle"], "class 1 has an empty name (None)"),
-                                          ({0: "circle", 1: " ", 2: "triangle"}, "class 1 has an empty name (' ')")])
-def test_a_data_yaml_name_that_is_empty_or_null_is_refused(names, shown, tmp_path):
-    """It became a class named 'None' or '' in the cleaned data.yaml, where --names and COCO refuse one."""
+@pytest.mark.parametrize("names", [["circle", None, "triangle"], {0: "circle", 1: " ", 2: "triangle"}])
+def test_a_data_yaml_name_that_is_empty_or_null_is_refused_unless_names_replace_them(names, tmp_path):
+    """It became a class named 'None' or '' in the cleaned data.yaml, where --names and COCO refuse one; --names,
+    which takes precedence over the yaml's, is the way out."""
     src = tmp_path / "d"
-    image(src / "images" / "a.jpg", seed=0)
     (src / "labels").mkdir(parents=True)
-    (src / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    for i in range(4):
+        image(src / "images" / f"{i}.jpg", seed=i)
+        (src / "labels" / f"{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     (src / "data.yaml").write_text(yaml.safe_dump({"path": str(src), "train": "images", "val": "images",
                                                    "names": names}))
-    with pytest.raises(UserError, match=rf"data\.yaml': {re.escape(shown)}: name it in names$"):
+    with pytest.raises(UserError, match=r"data\.yaml': class 1 has an empty name: name it in names, or pass --names$"):
         convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    named = convert(src / "data.yaml", fmt="yolo", out=tmp_path / "named", names="circle,square,triangle")
+    assert named.names == ["circle", "square", "triangle"]
 
 
 def roboflow(root: Path, with_yaml: bool) -> Path:

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -412,12 +412,12 @@ def bench(
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     dataset, data = run_dataset(data, chosen)
-    images = readable_val_images(dataset, batch)  # the timed batch; Ultralytics' loaders skip broken files too
-    opts = Settings(data, images, imgsz, device, batch, warmup, runs, system)
+    opts = Settings(data, [], imgsz, device, batch, warmup, runs, system)
     with remembered_interrupt():  # a Ctrl-C swallowed as Ultralytics loads ONNX Runtime (its check_requirements)
         # still stops bench before it writes
-        for path, fmt in chosen:
+        for path, fmt in chosen:  # first: a --batch too large at an artifact's size, before decoding that many images
             check_loads(path, fmt, opts, dataset["names"])
+        opts = replace(opts, images=readable_val_images(dataset, batch))  # the timed batch (broken files skipped)
         check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
         env, warnings = sysinfo.collect(system)
         env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,

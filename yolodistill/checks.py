@@ -17,7 +17,7 @@ import torch
 
 from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
-                     check_seed, check_whole, check_writable, first_line, is_url, require_file)
+                     check_seed, check_whole, check_writable, first_line, is_url, name_too_long, require_file)
 from .devices import bf16_ready, check_device, device_words, gpu_count
 from .layout import convert_hint
 from .loading import build_student, load_detector, local_checkpoint
@@ -83,6 +83,8 @@ def check_data(data: str | Path) -> dict[str, Any]:
         with no_blank_lines():
             info = check_det_dataset(str(data))
     except Exception as e:
+        if isinstance(e, OSError) and (too_long := name_too_long(e)) is not None:  # 'fix it: a data yaml is a mapping'
+            raise too_long from None
         if isinstance(e, FileNotFoundError) and not Path(data).exists():  # nor among Ultralytics' built-in datasets
             raise UserError(f"data '{data}' does not exist: check the path, or name a dataset yaml Ultralytics "
                             "ships (e.g. coco8.yaml)") from None
@@ -434,10 +436,12 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     fit, single = data_info, class_ids(teacher_model.names) == {0: "item"}  # Ultralytics' single_cls name
     if args.get("single_cls") and single:
         fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
-        if args.get("classes") is not None and nc > 1:  # its one score was masked by the data's ids: all background
+        kept = args.get("classes")  # its one score covers the classes dropped too (masked by their ids: all of it)
+        if kept is not None and not {str(c) for c in range(nc)} <= {str(c) for c in (kept if isinstance(kept, list)
+                                                                                     else [kept])}:
             raise UserError(f"teacher was trained with single_cls=True (one class, 'item'), so it cannot tell the "
-                            f"classes classes={args['classes']} keeps from the others: drop classes=, or pass a "
-                            "teacher of the data's classes")
+                            f"classes that classes={kept} keeps from those it drops: drop classes=, or pass a teacher "
+                            "of the data's classes")
     elif single and nc > 1:  # "train or fine-tune the teacher on this dataset first", though it was
         raise UserError(f"teacher was trained with single_cls=True (one class, 'item') and the data has {nc}: add "
                         "single_cls=True to train the student the same way, or pass a teacher of the data's classes")

@@ -31,11 +31,12 @@ from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space, python_values)
 from .locks import compare_folder, holding
-from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
-                    rerun_advice, run_plan)
+from .plans import (RUN_RECORD, chosen_optimizer, file_stamp, finished_earlier, finished_runs, kept_how, method_args,
+                    plan_changes, reported_runs, rerun_advice, run_plan)
 from .resume import MAP50, MAP50_95
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, epochs_note,
-                     mean_std, method_descriptions, print_whole, summarize, unlabeled_note, write_json)
+                     mean_std, method_descriptions, optimizer_note, print_whole, summarize, unlabeled_note,
+                     write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
 from .words import COMPARE_GOES_ON
 
@@ -62,8 +63,9 @@ class CompareResult:
 class CompareInterrupted(KeyboardInterrupt):
     """Ctrl-C during a comparison: what finished, and the command that trains the rest."""
 
-    def __init__(self, finished: int, planned: int, save_dir: Path, command: str, gone: bool = False):
-        super().__init__(rerun_advice(finished, planned, save_dir, gone, command))
+    def __init__(self, finished: int, planned: int, save_dir: Path, command: str, gone: bool = False,
+                 over: tuple[str, ...] = ()):
+        super().__init__(rerun_advice(finished, planned, save_dir, gone, command, over=over))
 
 
 def split_list(value: str | Iterable[Any]) -> list[str]:
@@ -271,6 +273,7 @@ def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]
         "epochs": len(times),
         "run_dir": str(save_dir),
         "best": str(save_dir / "weights" / "best.pt"),
+        **chosen_optimizer(save_dir),
     }
 
 
@@ -368,7 +371,7 @@ def compare(
                           overrides)
     jobs = [(seed, method) for seed in seeds for method in methods]
     plans = {(s, m): run_plan(m, s, base, ours["teacher"], distill.to_dict(), images) for s, m in jobs}
-    runs = []
+    runs, over, reported = [], [], reported_runs(save_dir)  # over: the earlier report's runs, trained over
     # the input files, checked before each run: Ultralytics' constructor met a data yaml deleted meanwhile with a
     # traceback, and ours read a --config edited meanwhile (its settings not the others', its record the first's);
     # a named dataset or recipe (coco8.yaml, logits) is no file
@@ -387,12 +390,14 @@ def compare(
                                 "inputs: put it back as it was, or compare anew")
             if run is None:
                 if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
+                    over += [f"{method}-seed{seed}"] if f"{method}-seed{seed}" in reported else []
                     console.print(f"[yellow]{step} {method} seed {seed} ran earlier ({escape(changes)}): "
                                   "trained again, over it[/]")
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
                 (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
-                write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run})
+                write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run,
+                                                                "best_stamp": file_stamp(run["best"])})
             else:
                 console.print(f"{step} {method} seed {seed}: finished earlier "
                               f"{kept_how(save_dir / f'{method}-seed{seed}')}, kept")
@@ -411,19 +416,21 @@ def compare(
             raise
         if gone:  # as train's refusal: nothing of the comparison is left
             raise e from None
-        advice = rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True)
+        advice = rerun_advice(finished, len(jobs), save_dir, gone, command, fix=True, over=tuple(over))
         error = advised(UserError(f"{e}. {advice}"), advice)
         error.named_in_config = getattr(e, "named_in_config", False)  # train named a --config key already
         raise error from None
     except KeyboardInterrupt:
         gone = drop_untrained(save_dir, existed)
-        raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone) from None
+        raise CompareInterrupted(finished_runs(save_dir, plans), len(jobs), save_dir, command, gone,
+                                 tuple(over)) from None
 
     written = False  # a Ctrl-C once every run finished: the report's state, and the command that writes it
     try:
         summary, notes = summarize(runs, teacher_metrics["map50_95"])
         notes += epochs_note(runs, epochs)
         notes += unlabeled_note(next((recorded_images(r["run_dir"]) for r in runs if r["method"] == "ours"), {}))
+        notes += optimizer_note(runs)
         record = {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command,

@@ -55,12 +55,30 @@ def saved_record(run_dir: Path) -> dict[str, Any] | None:
 
 
 def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
-    """The record of a run that finished in `run_dir` with this plan, its best.pt still there; else None."""
+    """The record of a run that finished in `run_dir` with this plan, its best.pt still the one it wrote; else None."""
     saved = saved_record(run_dir)
-    if saved is None or not (run_dir / "weights" / "best.pt").is_file():
+    if saved is None or not (run_dir / "weights" / "best.pt").is_file() or replaced(run_dir, saved):
         return None
     old, new = aligned(saved.get("plan"), plan)
     return saved.get("run") if old == new else None
+
+
+def replaced(run_dir: Path, saved: dict[str, Any]) -> bool:
+    """Whether the run's best.pt is no longer the one its record scored (another train --exist-ok into the folder, a
+    copy): the record quoted the old figures beside the new file. A record from before stamps were kept: no."""
+    return "best_stamp" in saved and saved["best_stamp"] != file_stamp(run_dir / "weights" / "best.pt")
+
+
+def chosen_optimizer(run_dir: Path) -> dict[str, Any]:
+    """The optimizer and lr0 a run trained with: optimizer=auto's choice, which Ultralytics writes into the
+    checkpoint's train_args (args.yaml keeps 'auto'); {} where best.pt does not read."""
+    import torch
+
+    try:
+        args = torch.load(run_dir / "weights" / "best.pt", map_location="cpu", weights_only=False)["train_args"]
+        return {"optimizer": str(args["optimizer"]), "lr0": float(args["lr0"])}
+    except Exception:  # noqa: BLE001 - a record without it, never a failed comparison
+        return {}
 
 
 def finished_runs(save_dir: Path, plans: dict[tuple[int, str], dict[str, Any]]) -> int:
@@ -103,7 +121,7 @@ def plan_changes(run_dir: Path, plan: dict[str, Any]) -> str:
                 for k in sorted({**(saved.get(group) or {}), **(plan.get(group) or {})})
                 if (saved.get(group) or {}).get(k) != (plan.get(group) or {}).get(k)]
     if not changed:
-        return "its weights/best.pt is gone"
+        return "its weights/best.pt changed since" if replaced(run_dir, record) else "its weights/best.pt is gone"
     return "other settings: " + ", ".join(changed[:4]) + (" ..." if len(changed) > 4 else "")
 
 
@@ -118,13 +136,25 @@ def kept_how(run_dir: Path) -> str:
             "with these settings")
 
 
-def rerun_advice(finished: int, planned: int, save_dir: Path, gone: bool, command: str, fix: bool = False) -> str:
+def reported_runs(save_dir: Path) -> set[str]:
+    """The run folders an earlier compare.json in `save_dir` reports on (none where it does not read)."""
+    try:
+        return {Path(r["run_dir"]).name for r in json.loads((save_dir / "compare.json").read_text())["runs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def rerun_advice(finished: int, planned: int, save_dir: Path, gone: bool, command: str, fix: bool = False,
+                 over: tuple[str, ...] = ()) -> str:
     """What a stopped comparison kept, and the command that trains the rest (last: pasted as it is). `gone`: the
     comparison's new folder was removed, nothing having trained in it, so the same command starts it again. `fix`:
-    stopped by an error, which the user fixes first."""
+    stopped by an error, which the user fixes first. `over`: runs an earlier report lists that this one trained over,
+    which that report (replaced only at the end) still describes as they were."""
     step = ("once fixed, " if fix else "") + ("start again" if gone else "continue")
     step = step[0].upper() + step[1:]
     if gone:
         return f"No run finished and {save_dir} was removed. {step} with: {command}"
+    stale = (f"The earlier compare.json, .md and .png there describe {', '.join(over)} as they were before this rerun "
+             "trained over them. " if over else "")
     return (f"{finished} of {planned} runs finished, kept in {save_dir} (a rerun with the same settings keeps them). "
-            f"{step} with: {command} --exist-ok")
+            f"{stale}{step} with: {command} --exist-ok")

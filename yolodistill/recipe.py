@@ -55,11 +55,10 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
                         f"{heads[0].reg_max} and {heads[1].reg_max} here), or of --feat-loss cross with a DFL "
                         "teacher, and this run has neither: drop --temperature (or temperature from the --config "
                         "recipe)")
-    if distill.kd_balance != "fixed" and distill.losses_on and not (g["box"] or g["cls"] or
-                                                                    (heads[1].reg_max > 1 and g["dfl"])):
+    if distill.kd_balance != "fixed" and distill.losses_on and not (g["box"] or g["cls"] or g["dfl"]):  # dfl: DFL,
         raise UserError(f"kd_balance {distill.kd_balance} measures each term's pull against the detection loss's, "
-                        f"which box={g['box']} cls={g['cls']}" + (f" dfl={g['dfl']}" if heads[1].reg_max > 1 else "") +
-                        " leave without a gradient: use --kd-balance fixed, or a loss gain above 0")
+                        f"which box={g['box']} cls={g['cls']} dfl={g['dfl']} leave without a gradient: use "
+                        "--kd-balance fixed, or a loss gain above 0")  # or YOLO26's L1 on the box distances
     if distill.kd_box and g["box"] == 0 and not (ld and g["dfl"]):
         raise UserError(f"box={g['box']} turns kd_box off too (kd_box is scaled by Ultralytics' box gain, as its "
                         "box_loss is" + (", and dfl is 0" if ld else "") + "): pass --kd-box 0 as well, or a box gain "

@@ -109,6 +109,20 @@ def unlabeled_note(images: Mapping[str, Any]) -> list[str]:
     return [f"ours also trained on {n} unlabelled images, {k} in each batch of {kept + k}: {steps}"]
 
 
+def optimizer_note(runs: list[Mapping[str, Any]]) -> list[str]:
+    """Runs that trained with different optimizers (optimizer=auto chooses by a run's optimizer steps, which ours'
+    unlabelled images raise): args.yaml says 'auto' for each, so the report says what each took."""
+    took: dict[str, dict[str, None]] = {}  # 'AdamW (lr0 0.001)' -> the methods that took it
+    for r in runs:
+        if r.get("optimizer") and r.get("lr0") is not None:
+            took.setdefault(f"{r['optimizer']} (lr0 {r['lr0']:g})", {})[r["method"]] = None
+    if len(took) < 2:
+        return []
+    by = "; ".join(f"{', '.join(methods)} {optimizer}" for optimizer, methods in took.items())
+    return [f"the runs trained with different optimizers ({by}): optimizer=auto chooses by a run's optimizer steps; "
+            "pass optimizer= (e.g. optimizer=AdamW) to give every run the same one"]
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     """A table cell: fixed decimals for floats so columns line up, a dash for missing values."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):

@@ -63,6 +63,8 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     if names and top >= len(names):
         raise UserError(f"the labels use class ids 0 to {top}, but --names gives {len(names)} names: "
                         f"name every class id, {top + 1} names in id order")
+    if not names and yaml_file is not None and (empty := [i for i, n in enumerate(yaml_names or []) if not n.strip()]):
+        raise UserError(f"'{yaml_file}': class {empty[0]} has an empty name: name it in names, or pass --names")
     names = list(names or yaml_names or [])
     if not names:
         names = [f"class_{i}" for i in range(top + 1)]
@@ -249,8 +251,8 @@ def entry_paths(root: Path, entries: str | list) -> list[Path]:
 
 
 def yaml_names(names, path: Path) -> list[str] | None:
-    """Names as a list by class id, from a list or an {id: name} mapping. An empty or null name is refused, as
-    --names and COCO's categories refuse one (it became a class named '' or 'None')."""
+    """Names as a list by class id, from a list or an {id: name} mapping; a null name is '' (it was 'None'), which
+    `read` refuses where --names does not replace them, as --names and COCO's categories refuse an empty one."""
     if names is None:
         return None
     if isinstance(names, list):
@@ -262,9 +264,7 @@ def yaml_names(names, path: Path) -> list[str] | None:
             raise UserError(f"'{path}': names must be a list or a mapping of class id to name") from None
     if sorted(by_id) != list(range(len(by_id))):
         raise UserError(f"'{path}': the class ids of names must run 0, 1, 2, ... without gaps, got {sorted(by_id)}")
-    if empty := [i for i, n in by_id.items() if n is None or not str(n).strip()]:
-        raise UserError(f"'{path}': class {empty[0]} has an empty name ({by_id[empty[0]]!r}): name it in names")
-    return [str(by_id[i]) for i in range(len(by_id))]
+    return ["" if by_id[i] is None else str(by_id[i]) for i in range(len(by_id))]
 
 
 def names_file(folder: Path) -> list[str] | None:
