@@ -923,7 +923,8 @@ def test_the_teacher_is_validated_as_the_students_were(monkeypatch, tmp_path):
 
 def test_a_run_record_times_every_epoch_from_results_csv(tmp_path):
     """results.csv's time is cumulative: the first epoch is its own time, each later one the difference."""
-    from yolodistill.compare import MAP50, MAP50_95, run_record
+    from yolodistill.plans import run_record
+    from yolodistill.resume import MAP50, MAP50_95
 
     (tmp_path / "results.csv").write_text("epoch,time\n1,5.0\n2,12.0\n3,15.0\n")
     rec = run_record("ours", 1, tmp_path, {MAP50: 0.5, MAP50_95: 0.3})

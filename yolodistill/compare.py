@@ -11,7 +11,6 @@ costs only the run it cut: the same command with --exist-ok keeps every run whos
 
 from __future__ import annotations
 
-import csv
 import errno
 import json
 import os
@@ -31,12 +30,10 @@ from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space, python_values)
 from .locks import compare_folder, holding
-from .plans import (RUN_RECORD, chosen_optimizer, file_stamp, finished_earlier, finished_runs, kept_how, method_args,
-                    plan_changes, reported_runs, rerun_advice, run_plan)
-from .resume import MAP50, MAP50_95
+from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
+                    reported_runs, rerun_advice, run_plan, run_record)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, epochs_note,
-                     mean_std, method_descriptions, optimizer_note, print_whole, summarize, unlabeled_note,
-                     write_json)
+                     method_descriptions, optimizer_note, print_whole, summarize, unlabeled_note, write_json)
 from .utils import atomic_write_text, held_signals, sticky_interrupt
 from .words import COMPARE_GOES_ON
 
@@ -207,13 +204,6 @@ def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Pa
     return {"map50": float(metrics.box.map50), "map50_95": float(metrics.box.map), "val_dir": str(metrics.save_dir)}
 
 
-def epoch_times(results_csv: Path) -> list[float]:
-    """Seconds per epoch from results.csv, whose `time` column is cumulative since training started."""
-    with open(results_csv, newline="") as f:
-        cumulative = [float(row["time"]) for row in csv.DictReader(f, skipinitialspace=True)]
-    return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
-
-
 def train_run(method: str, seed: int, base: dict[str, Any], ours: dict[str, Any]) -> tuple[Path, dict[str, float]]:
     """Train one method at one seed into base['project']/METHOD-seedS; return the folder and the final metrics.
 
@@ -259,22 +249,6 @@ def check_dis(args: dict[str, Any], methods: list[str], config: Any, student: An
     if "ours" in methods and config is not None and (own := resolve(config, student=student)[1].get("dis")) is not None:
         raise UserError(f"dis: {own} in {config} would reach ours too, which does not take it: give dis= on the "
                         "command line instead, where compare passes it to builtin alone")
-
-
-def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
-    """What one run contributes: its final best.pt metrics and its epoch time (see DEFINITIONS)."""
-    times = epoch_times(save_dir / "results.csv")
-    return {
-        "method": method,
-        "seed": seed,
-        "map50": float(metrics[MAP50]),
-        "map50_95": float(metrics[MAP50_95]),
-        "epoch_time_s": mean_std(times)[0],
-        "epochs": len(times),
-        "run_dir": str(save_dir),
-        "best": str(save_dir / "weights" / "best.pt"),
-        **chosen_optimizer(save_dir),
-    }
 
 
 @python_values

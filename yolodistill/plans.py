@@ -1,8 +1,9 @@
-"""A comparison's run plans: what each run trains with, and which runs finished earlier with the same plan, so that
-a rerun after a stop (Ctrl-C, an error, a full disk) keeps them and trains the rest."""
+"""A comparison's run plans: what each run trains with, what it scored (its record), and which runs finished earlier
+with the same plan, so that a rerun after a stop (Ctrl-C, an error, a full disk) keeps them and trains the rest."""
 
 from __future__ import annotations
 
+import csv
 import json
 import stat
 from pathlib import Path
@@ -67,6 +68,32 @@ def replaced(run_dir: Path, saved: dict[str, Any]) -> bool:
     """Whether the run's best.pt is no longer the one its record scored (another train --exist-ok into the folder, a
     copy): the record quoted the old figures beside the new file. A record from before stamps were kept: no."""
     return "best_stamp" in saved and saved["best_stamp"] != file_stamp(run_dir / "weights" / "best.pt")
+
+
+def epoch_times(results_csv: Path) -> list[float]:
+    """Seconds per epoch from results.csv, whose `time` column is cumulative since training started."""
+    with open(results_csv, newline="") as f:
+        cumulative = [float(row["time"]) for row in csv.DictReader(f, skipinitialspace=True)]
+    return [b - a for a, b in zip([0.0, *cumulative], cumulative)]
+
+
+def run_record(method: str, seed: int, save_dir: Path, metrics: dict[str, float]) -> dict[str, Any]:
+    """What one run contributes: its final best.pt metrics and its epoch time (see DEFINITIONS)."""
+    from .report import mean_std
+    from .resume import MAP50, MAP50_95
+
+    times = epoch_times(save_dir / "results.csv")
+    return {
+        "method": method,
+        "seed": seed,
+        "map50": float(metrics[MAP50]),
+        "map50_95": float(metrics[MAP50_95]),
+        "epoch_time_s": mean_std(times)[0],
+        "epochs": len(times),
+        "run_dir": str(save_dir),
+        "best": str(save_dir / "weights" / "best.pt"),
+        **chosen_optimizer(save_dir),
+    }
 
 
 def chosen_optimizer(run_dir: Path) -> dict[str, Any]:
