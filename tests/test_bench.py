@@ -53,6 +53,34 @@ def weights_of(run: Path) -> Path:
     return run / "runs" / "distill" / "exp" / "weights"
 
 
+def test_each_bar_is_gone_before_ultralytics_validates_its_artifact(run, learnable_data, tmp_path, monkeypatch):
+    """One bar stood through every artifact's validation, which Ultralytics prints past Rich: its lines ran into the
+    finished bar in a terminal. Each artifact's bar now closes first, and names the format (two rows share a name)."""
+    events, real = [], bn.timing_progress
+
+    class Recorded:
+        def __init__(self, console):
+            self.progress = real(console)
+
+        def __enter__(self):
+            events.append("bar")
+            return self.progress.__enter__()
+
+        def __exit__(self, *exc):
+            events.append("bar done")
+            return self.progress.__exit__(*exc)
+
+    labels, time_runs = [], bn.time_runs
+    monkeypatch.setattr(bn, "timing_progress", Recorded)
+    monkeypatch.setattr(bn, "time_runs", lambda *a, **k: labels.append(a[5]) or time_runs(*a, **k))
+    monkeypatch.setattr(bn, "val_map", lambda *a: events.append("val") or (0.5, 0.3))
+    w = weights_of(run)
+    bn.bench([w / "best.pt", w / "best.onnx"], data=learnable_data, json_path=tmp_path / "b.json", console=quiet(),
+             **FAST)
+    assert events == ["bar", "bar done", "val"] * 2
+    assert labels == ["timing exp (pt)", "timing exp (onnx)"]
+
+
 def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
     w = weights_of(run)
     artifacts = [w / "best.pt", w / "best.onnx", w / "best_openvino_model"]

@@ -50,7 +50,7 @@ def test_nan_or_infinite_distillation_setting_is_one_line(words, teacher26, synt
     result = CliRunner().invoke(app, ["train", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data",
                                       str(synth_data), "--project", str(tmp_path / "runs"), "--epochs", "1",
                                       "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu", *words])
-    assert_one_line_error(result, "must be a number")
+    assert_one_line_error(result, "must be a finite number")
     assert not (tmp_path / "runs").exists()
 
 

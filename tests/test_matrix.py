@@ -140,7 +140,7 @@ MATRIX = {
     ),
     "convert with a missing --images folder": (
         lambda w: ["data", "convert", str(w["root"] / "voc-nomatch"), "--format", "voc", "--images",
-                   str(w["root"] / "nowhere"), "--out", str(w["root"] / "conv")], "is not a folder"
+                   str(w["root"] / "nowhere"), "--out", str(w["root"] / "conv")], "does not exist: check the path"
     ),
     "convert a YOLO yaml with missing paths": (
         lambda w: ["data", "convert", str(w["missing_paths"]), "--format", "yolo", "--out",

@@ -591,3 +591,17 @@ def test_a_size_far_from_the_teacher_s_is_warned_of_as_in_train(teacher26, sourc
     assert not any("The teacher was trained at" in m for m in warned), warned
     pseudo_label(teacher26, source, tmp_path / "far", imgsz=192, progress=False)
     assert any("The teacher was trained at imgsz=64 and this run labels at imgsz=192: it sees objects at 3 times the size it learnt and may do worse than no teacher" in m for m in warned), warned
+
+
+def test_piped_its_stdout_is_the_summary_alone(teacher26, source, tmp_path):
+    """Its bar was drawn where stdout was no terminal: a piped stdout began with a blank line, as convert's and
+    synth's no longer did."""
+    import subprocess
+
+    from .conftest import PYTHON
+
+    run = subprocess.run([PYTHON, "-m", "yolodistill", "data", "pseudo-label", "--teacher", str(teacher26), "--images",
+                          str(source), "--out", str(tmp_path / "out"), "--imgsz", "64", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Wrote "), run.stdout[:80]

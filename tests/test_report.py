@@ -221,7 +221,7 @@ def test_compare_table_is_titled_with_what_was_compared():
     assert "yolo26n.yaml from teacher.pt: 3 epochs, seeds 0, 1" in text and "/somewhere" not in text
     rec["args"]["teacher"] = "/somewhere/runs/detect/yolo26s-bccd/weights/best.pt"  # every trained teacher's name
     console.print(compare_table(rec))
-    assert "yolo26n.yaml from yolo26s-bccd/best.pt: 3 epochs" in console.export_text()
+    assert "yolo26n.yaml from yolo26s-bccd's best.pt: 3 epochs" in console.export_text()  # not a path: none there
 
 
 def test_compare_plot_never_shows_negative_map(tmp_path, figures):

@@ -475,6 +475,19 @@ def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
         "Continue with: a new run (save=False saves no checkpoint before the last epoch: leave it out to be able "
         "to resume): the same command")
     assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"
+    # Ultralytics logs an epoch's results.csv row, then saves its checkpoint: a Ctrl-C between said "no epoch had
+    # finished" beside the row, and --resume trained the epoch seen validated again without a word
+    (tmp_path / "run" / "results.csv").write_text("epoch,time\n1,2.0\n2,4.0\n")
+    torch.save({"epoch": 0, "optimizer": {"param_groups": []}}, last)  # epoch 1's checkpoint (0-based)
+    assert after_interrupt(last) == (f"Continue with: yolodistill train --resume {last} (epoch 2 was validated, but "
+                                     "the Ctrl-C came before its checkpoint was saved: it trains again)")
+    last.unlink()
+    assert after_interrupt(last).startswith("Continue with: a new run (epoch 2 was validated, but the Ctrl-C came "
+                                            "before its checkpoint was saved): the same command with --exist-ok")
+    assert after_interrupt(last, earlier=True).endswith(new_run)  # an earlier run's rows say nothing of this one
+    torch.save({"epoch": 1, "optimizer": {"param_groups": []}}, last)
+    assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"  # row and checkpoint agree
+    last.write_bytes(b"torn")
     last_epoch = {"epoch": 2, "optimizer": {"param_groups": []}, "train_args": {"epochs": 3}}  # Ctrl-C before the
     for stripped in ({"epoch": -1, "optimizer": None}, {"epoch": 1, "optimizer": None}, last_epoch):  # final strip:
         torch.save(stripped, last)  # --resume refuses it (check_not_behind), the run had finished its epochs

@@ -881,3 +881,14 @@ def test_a_resume_takes_a_whole_number_written_as_a_float(monkeypatch):
         train(resume="run/weights/last.pt", batch=8.0, imgsz=64.0, workers=2.0, lr0=1.0)
     assert {k: (v, type(v)) for k, v in seen.items()} == {"batch": (8, int), "imgsz": (64, int), "workers": (2, int),
                                                           "lr0": (1.0, float)}
+
+
+def test_results_csv_keeps_a_small_distillation_term_and_ultralytics_own_rounding():
+    """Rounded to 5 decimals as Ultralytics rounds its losses, a term pulling at 1.3e-6 was 0 in results.csv and
+    distill.png, read as off; Ultralytics' own columns keep its rounding."""
+    trainer = DistillationTrainer.__new__(DistillationTrainer)  # label_loss_items reads loss_names alone
+    trainer.loss_names = ("box_loss", "kd_cls", "kd_cls_u")
+    items = {"box_loss": torch.tensor(1.234567891), "kd_cls": torch.tensor(1.316e-06), "kd_cls_u": torch.tensor(6.25e-6)}
+    assert trainer.label_loss_items(items) == {"train/box_loss": 1.23457, "train/kd_cls": 1.316e-06,
+                                               "train/kd_cls_u": 6.25e-06}
+    assert trainer.label_loss_items(None, prefix="val") == ["val/box_loss", "val/kd_cls", "val/kd_cls_u"]

@@ -277,8 +277,9 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
                     "another dataset: bench them in a run of their own)")
 
 
-def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progress, env: dict) -> dict:
-    """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`."""
+def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console, env: dict) -> dict:
+    """One bench.json row for the artifact at `path`; Jetson power samples go into `env['energy']`. Its bar is gone
+    before Ultralytics validates it: Ultralytics prints past Rich, onto a bar left standing."""
     from .utils import megabytes
 
     backend = open_backend(path, torch_device(opts.device))
@@ -286,7 +287,8 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, progress: Progres
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
-    times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)}", during=sampler)
+    with timing_progress(console) as progress:
+        times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)} ({fmt})", during=sampler)
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
                                                          sampler.missing())
@@ -431,10 +433,10 @@ def bench(
         rows = []
         # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
         # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
-        with timing_progress(console) as progress, cpu_threads(threads) as threads:
+        with cpu_threads(threads) as threads:
             env["torch_threads"] = threads
             for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
-                rows.append(bench_one(path, name, fmt, opts, progress, env))
+                rows.append(bench_one(path, name, fmt, opts, console, env))
         print_table(rows, env, console)
     written: list[Path] = []
     try:

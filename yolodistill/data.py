@@ -240,7 +240,8 @@ def _draw_one(stage: Path, i: int, split: str, rng: np.random.Generator, classes
         cx, cy = (int(v) for v in rng.integers(r, imgsz - r, 2))
         color = tuple(int(v) for v in rng.integers(90, 256, 3))
         x1, y1, x2, y2 = (float(np.clip(v, 0, imgsz)) for v in _draw(img, SHAPES[c], cx, cy, r, color))
-        lines.append(yolo_line(c, x1, y1, x2, y2, imgsz, imgsz))
+        if (line := yolo_line(c, x1, y1, x2, y2, imgsz, imgsz)) not in lines:  # one shape drawn twice is one object
+            lines.append(line)  # (convert drops the repeated row as a defect); drawn still, so the rest stays the same
     encoded, png = cv2.imencode(".png", img)
     assert encoded, "cv2 could not encode a PNG"  # an array it made itself: never bad input
     staged_write(stage / "images" / split / f"{i:05d}.png", png.tobytes())

@@ -238,11 +238,13 @@ def unique_name(path: Path, root: Path, taken: set[str]) -> str:
 def detect(teacher: str, files: list[str], conf: float, iou: float, tta: bool, imgsz: int, device: str | None,
            batch: int, progress: bool):
     """(image, YOLO label rows) for each file, in order, with a progress bar."""
+    from rich.console import Console
     from rich.progress import Progress
     from ultralytics import YOLO
 
     yolo = YOLO(teacher)
-    with Progress(disable=not progress, transient=True) as bar:
+    shown = Console(stderr=True)  # as utils.steps: on a terminal's stderr only (piped, stdout began with a blank line)
+    with Progress(disable=not progress or not shown.is_terminal, transient=True, console=shown) as bar:
         task = bar.add_task("Pseudo-labelling", total=len(files))
         for start in range(0, len(files), batch):
             chunk = files[start:start + batch]

@@ -253,10 +253,10 @@ def compare_table(record: Mapping[str, Any]) -> Table:
 
 def model_name(path: str | Path) -> str:
     """A checkpoint's name, with its run's where Ultralytics named it best.pt or last.pt: every trained teacher is a
-    best.pt, so the title named none of them."""
+    best.pt, so the title named none of them ('RUN's best.pt': 'RUN/best.pt' read as a path that is not there)."""
     path = Path(path)
     if path.name in ("best.pt", "last.pt") and path.parent.name == "weights" and path.parent.parent.name:
-        return f"{path.parent.parent.name}/{path.name}"
+        return f"{path.parent.parent.name}'s {path.name}"
     return path.name
 
 

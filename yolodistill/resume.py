@@ -389,22 +389,29 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
     stripped for shipping, which --resume refuses: then the run is done, and its weights are the answer. A last.pt
     the run did not write (`earlier`: an earlier run's, in a folder reused with --exist-ok) is not its own. A run
     Ultralytics numbered (`name` exp taken: exp-2) is reused only by naming it: --exist-ok alone writes into exp."""
+    folder = last.parent.parent
+    logged = csv_epochs(folder / "results.csv") or 0  # Ultralytics logs an epoch's row, then saves its checkpoint
     if not last.exists() or earlier:
-        folder = last.parent.parent
         named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
         why = ("save=False saves no checkpoint before the last epoch: leave it out to be able to resume" if
-               (read_record(folder / "args.yaml") or {}).get("save") is False else "no epoch had finished")
+               (read_record(folder / "args.yaml") or {}).get("save") is False else
+               f"epoch {logged} was validated, but the Ctrl-C came before its checkpoint was saved" if logged and
+               not earlier else "no epoch had finished")
         return (f"Continue with: a new run ({why}): the same command with --exist-ok{named} reuses this run folder, "
                 f"{folder}")
     from ultralytics.utils.patches import torch_load
 
+    ckpt = None
     try:  # stripped, or saved at the run's last epoch (a Ctrl-C before the final strip), which --resume refuses
         ckpt = torch_load(last, map_location="cpu", weights_only=False)
         finished = finished_run(ckpt) or at_last_epoch(ckpt) is not None
     except Exception:
         finished = False  # unreadable: --resume names the problem itself
     if not finished:
-        return f"Continue with: yolodistill train --resume {shlex.quote(str(last))}"
+        saved = ckpt.get("epoch", -1) + 1 if isinstance(ckpt, dict) and isinstance(ckpt.get("epoch"), int) else 0
+        redo = (f" (epoch {logged} was validated, but the Ctrl-C came before its checkpoint was saved: it trains "
+                "again)" if saved and logged > saved else "")
+        return f"Continue with: yolodistill train --resume {shlex.quote(str(last))}{redo}"
     best = last.with_name("best.pt")
     weights = best if best.exists() else last
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "

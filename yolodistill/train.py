@@ -320,6 +320,14 @@ class DistillationTrainer(DetectionTrainer):
             keep = [lines[0]] + [r for r in lines[1:] if int(float(r.split(",")[0])) <= ckpt["epoch"] + 1]
             atomic_write_text(self.csv, "".join(keep))
 
+    def label_loss_items(self, loss_items=None, prefix="train"):
+        """Ultralytics' columns, the distillation terms to 5 significant digits: to 5 decimals, as Ultralytics rounds
+        its losses, a term still pulling at 1e-6 was 0 in results.csv (read as off)."""
+        out = super().label_loss_items(loss_items, prefix)
+        if isinstance(loss_items, dict):
+            out.update({f"{prefix}/{k}": float(f"{float(v):.5g}") for k, v in loss_items.items() if k.startswith("kd_")})
+        return out
+
     def plot_metrics(self):
         """results.png, and distill.png: the distillation terms per epoch, which results.png leaves out."""
         super().plot_metrics()
