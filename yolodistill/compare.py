@@ -275,7 +275,7 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import SET_BY_FLAG, check_inputs_outside, preflight
+    from .checks import SET_BY_FLAG, Plan, check_inputs_outside, preflight
     from .devices import check_device
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
@@ -327,6 +327,7 @@ def compare(
     plan = preflight(teacher, student, data, {**args, "project": str(save_dir), "name": None})
     if "ours" in methods:
         check_pair(distill, plan.args, plan.teacher, plan.student)
+    plan = Plan(plan.args, None)  # the models the checks loaded, let go: each run loads its own (a yolo26x: 220 MB a run)
     images = fingerprint(check_det_dataset(str(plan.args["data"])), labels=True)
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
