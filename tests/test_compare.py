@@ -571,7 +571,8 @@ def test_under_ddp_a_run_s_metrics_are_best_pt_s_epoch_in_results_csv(monkeypatc
     from collections import defaultdict
 
     import yolodistill.train
-    from yolodistill.compare import MAP50, MAP50_95, train_run
+    from yolodistill.compare import train_run
+    from yolodistill.resume import MAP50, MAP50_95
 
     class Trainer:  # stands in for DetectionTrainer in the launching process of a DDP run
         def __init__(self, overrides):
@@ -1049,3 +1050,32 @@ def test_the_models_the_checks_loaded_are_let_go_before_the_runs(teacher26, synt
                                       "--name", "c", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert held == [0, 0, 0]
+
+
+def test_a_kept_run_of_an_older_record_names_its_optimizer_and_a_full_disk_the_stale_report(teacher26, synth_data,
+                                                                                           tmp_path, monkeypatch):
+    """A run kept from a record written before runs named their optimizer had none: a kept plain (AdamW) beside a
+    retrained ours (MuSGD) gave no note. A full disk in a rerun did not name the runs the earlier report describes."""
+    import errno
+
+    import torch
+
+    args = ["compare", "--teacher", str(teacher26), "--student", "yolo26n.yaml", "--data", str(synth_data),
+            "--epochs", "1", "--seeds", "0", "--project", str(tmp_path), "--name", "c", "--device", "cpu"]
+    FakeRuns(monkeypatch)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    plain = tmp_path / "c" / "plain-seed0"
+    torch.save({"train_args": {"optimizer": "AdamW", "lr0": 0.001429}}, plain / "weights" / "best.pt")
+    saved = json.loads((plain / "compare-run.json").read_text())
+    saved.pop("best_sha256")  # as an older yolodistill wrote it: no digest, no optimizer
+    (plain / "compare-run.json").write_text(json.dumps(saved))
+    FakeRuns(monkeypatch)
+    assert CliRunner().invoke(app, [*args, "--exist-ok"]).exit_code == 0
+    runs = json.loads((tmp_path / "c" / "compare.json").read_text())["runs"]
+    assert (runs[0]["method"], runs[0]["optimizer"], runs[0]["lr0"]) == ("plain", "AdamW", 0.001429)
+
+    FakeRuns(monkeypatch, stop_at="builtin-seed0", stop_with=OSError(errno.ENOSPC, "No space left on device"))
+    full = CliRunner().invoke(app, [*args, "--exist-ok", "lr0=0.02"])
+    said = " ".join(full.output.split())
+    assert full.exit_code == 1 and ("kept by it (the earlier report still describes plain-seed0, builtin-seed0 as "
+                                    "they were)): yolodistill compare") in said, said

@@ -22,15 +22,20 @@ def test_a_run_without_its_weights_trains_again(tmp_path):
 
 def test_a_run_whose_best_pt_was_replaced_trains_again(tmp_path):
     """A train --exist-ok into a kept run's folder left its record: the rerun kept it and quoted the old figures
-    beside the new best.pt. The record stamps the best.pt it scored (a record from before stamps: kept as before)."""
-    from yolodistill.plans import file_stamp
+    beside the new best.pt. The record keeps the digest of the best.pt it scored, so a folder copied back (new times)
+    is kept (a record from before digests: kept as before)."""
+    import os
+
+    from yolodistill.utils import file_digest
 
     plan = {"method": "plain", "seed": 0}
     (tmp_path / "weights").mkdir()
     best = tmp_path / "weights" / "best.pt"
     best.write_bytes(b"scored")
     (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4},
-                                                   "best_stamp": file_stamp(best)}))
+                                                   "best_sha256": file_digest(best)}))
+    assert finished_earlier(tmp_path, plan) == {"map50_95": 0.4}
+    os.utime(best, ns=(1, 1))  # cp -r, scp: the same bytes at another time
     assert finished_earlier(tmp_path, plan) == {"map50_95": 0.4}
     best.write_bytes(b"another run's")
     assert finished_earlier(tmp_path, plan) is None

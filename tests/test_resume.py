@@ -479,11 +479,11 @@ def test_after_ctrl_c_the_message_names_what_to_run_next(tmp_path):
     # finished" beside the row, and --resume trained the epoch seen validated again without a word
     (tmp_path / "run" / "results.csv").write_text("epoch,time\n1,2.0\n2,4.0\n")
     torch.save({"epoch": 0, "optimizer": {"param_groups": []}}, last)  # epoch 1's checkpoint (0-based)
-    assert after_interrupt(last) == (f"Continue with: yolodistill train --resume {last} (epoch 2 was validated, but "
-                                     "the Ctrl-C came before its checkpoint was saved: it trains again)")
+    assert after_interrupt(last) == ("Continue with (epoch 2 is in results.csv, but last.pt holds epoch 1: epoch 2 "
+                                     f"trains again): yolodistill train --resume {last}")  # a full disk says it too
     last.unlink()
-    assert after_interrupt(last).startswith("Continue with: a new run (epoch 2 was validated, but the Ctrl-C came "
-                                            "before its checkpoint was saved): the same command with --exist-ok")
+    assert after_interrupt(last).startswith("Continue with: a new run (epoch 2 is in results.csv, but no checkpoint "
+                                            "of it was saved): the same command with --exist-ok")
     assert after_interrupt(last, earlier=True).endswith(new_run)  # an earlier run's rows say nothing of this one
     torch.save({"epoch": 1, "optimizer": {"param_groups": []}}, last)
     assert after_interrupt(last) == f"Continue with: yolodistill train --resume {last}"  # row and checkpoint agree

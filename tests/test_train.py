@@ -196,8 +196,9 @@ def test_a_single_cls_run_resumes_and_may_take_a_one_class_teacher(teacher26, sy
                                             rf"cannot tell the classes that classes={re.escape(str(classes))} keeps "
                                             "from those it drops"):
             preflight(one, "yolo26n.yaml", synth_data, kept)
-    every = resolve(None, **FAST, single_cls=True, classes=[0, 1, 2], project=str(tmp_path), name="every")[1]
-    assert preflight(one, "yolo26n.yaml", synth_data, every).args["classes"] == [0, 1, 2]  # drops none: nothing to tell
+    for every in ([0, 1, 2], (0, 1, 2)):  # drops none: nothing to tell apart (classes=0,1,2 is a tuple)
+        args = resolve(None, **FAST, single_cls=True, classes=every, project=str(tmp_path), name="every")[1]
+        assert preflight(one, "yolo26n.yaml", synth_data, args).args["classes"] == every
     with pytest.raises(UserError, match=r"^teacher was trained with single_cls=True \(one class, 'item'\) and the data "
                                         "has 3: add single_cls=True"):  # not single_cls: refused, saying the fix
         preflight(one, "yolo26n.yaml", synth_data, resolve(None, **FAST, project=str(tmp_path), name="other")[1])
@@ -293,8 +294,10 @@ def test_ultralytics_dis_weight_is_refused_as_train_never_reads_it(teacher26, sy
     assert not (tmp_path / "dis").exists()
 
 
-@pytest.mark.parametrize("fail_at, then", [(1, "continue with: a new run (no epoch had finished)"),
-                                            (3, "continue with: yolodistill train --resume")])
+@pytest.mark.parametrize("fail_at, then", [  # each epoch's results.csv row is written before its checkpoints
+    (1, "continue with: a new run (epoch 1 is in results.csv, but no checkpoint of it was saved)"),
+    (3, "continue with (epoch 2 is in results.csv, but last.pt holds epoch 1: epoch 2 trains again): yolodistill "
+        "train --resume")])
 def test_a_full_disk_mid_run_is_one_line_saying_how_to_go_on(teacher26, synth_data, tmp_path, monkeypatch, fail_at,
                                                              then):
     """Ultralytics writes each checkpoint with Path.write_bytes, which on a full disk raises ENOSPC naming no file.

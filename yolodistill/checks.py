@@ -437,8 +437,8 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     if args.get("single_cls") and single:
         fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
         kept = args.get("classes")  # its one score covers the classes dropped too (masked by their ids: all of it)
-        if kept is not None and not {str(c) for c in range(nc)} <= {str(c) for c in (kept if isinstance(kept, list)
-                                                                                     else [kept])}:
+        listed = kept if isinstance(kept, (list, tuple)) else [kept]  # classes=0,2 is a tuple
+        if kept is not None and not {str(c) for c in range(nc)} <= {str(c) for c in listed}:
             raise UserError(f"teacher was trained with single_cls=True (one class, 'item'), so it cannot tell the "
                             f"classes that classes={kept} keeps from those it drops: drop classes=, or pass a teacher "
                             "of the data's classes")

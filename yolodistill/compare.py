@@ -30,11 +30,11 @@ from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space, python_values)
 from .locks import compare_folder, holding
-from .plans import (RUN_RECORD, file_stamp, finished_earlier, finished_runs, kept_how, method_args, plan_changes,
-                    reported_runs, rerun_advice, run_plan, run_record)
+from .plans import (RUN_RECORD, chosen_optimizer, file_stamp, finished_earlier, finished_runs, kept_how, method_args,
+                    plan_changes, reported_runs, rerun_advice, run_plan, run_record)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, epochs_note,
                      method_descriptions, optimizer_note, print_whole, summarize, unlabeled_note, write_json)
-from .utils import atomic_write_text, held_signals, sticky_interrupt
+from .utils import atomic_write_text, file_digest, held_signals, sticky_interrupt
 from .words import COMPARE_GOES_ON
 
 METHODS = ("plain", "builtin", "ours")
@@ -372,8 +372,9 @@ def compare(
                 (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
                 write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run,
-                                                                "best_stamp": file_stamp(run["best"])})
-            else:
+                                                                "best_sha256": file_digest(run["best"])})
+            else:  # a record from before runs named their optimizer: read it, for optimizer_note
+                run = run if "optimizer" in run else {**run, **chosen_optimizer(save_dir / f"{method}-seed{seed}")}
                 console.print(f"{step} {method} seed {seed}: finished earlier "
                               f"{kept_how(save_dir / f'{method}-seed{seed}')}, kept")
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
@@ -383,7 +384,8 @@ def compare(
         gone = drop_untrained(save_dir, existed)  # input deleted while it ran
         finished = finished_runs(save_dir, plans)
         if isinstance(e, DiskFull) or (not isinstance(e, UserError) and disk_full(e) is not None):  # DiskFull: ours'
-            then = f"continue with ({finished} of {len(jobs)} runs finished, kept by it): {command} --exist-ok"
+            stale = f" (the earlier report still describes {', '.join(over)} as they were)" if over else ""
+            then = f"continue with ({finished} of {len(jobs)} runs finished, kept by it{stale}): {command} --exist-ok"
             raise advised(out_of_space(save_dir, then=then), then) from None  # (train's says train --resume)
         if isinstance(e, FileNotFoundError) and e.filename:  # Ultralytics loads builtin's teacher when its run starts
             e = UserError(f"{e.filename} is gone: it was moved or deleted while the comparison ran; put it back")

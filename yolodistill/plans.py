@@ -65,9 +65,12 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
 
 
 def replaced(run_dir: Path, saved: dict[str, Any]) -> bool:
-    """Whether the run's best.pt is no longer the one its record scored (another train --exist-ok into the folder, a
-    copy): the record quoted the old figures beside the new file. A record from before stamps were kept: no."""
-    return "best_stamp" in saved and saved["best_stamp"] != file_stamp(run_dir / "weights" / "best.pt")
+    """Whether the run's best.pt is no longer the one its record scored (another train --exist-ok into the folder):
+    the record quoted the old figures beside the new file. By its bytes, so a folder copied back is kept; a record
+    from before digests were kept: no."""
+    from .utils import file_digest
+
+    return "best_sha256" in saved and saved["best_sha256"] != file_digest(run_dir / "weights" / "best.pt")
 
 
 def epoch_times(results_csv: Path) -> list[float]:

@@ -395,8 +395,8 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
         named = f" --name {shlex.quote(folder.name)}" if name is not None and folder.name != str(name) else ""
         why = ("save=False saves no checkpoint before the last epoch: leave it out to be able to resume" if
                (read_record(folder / "args.yaml") or {}).get("save") is False else
-               f"epoch {logged} was validated, but the Ctrl-C came before its checkpoint was saved" if logged and
-               not earlier else "no epoch had finished")
+               f"epoch {logged} is in results.csv, but no checkpoint of it was saved" if logged and not earlier else
+               "no epoch had finished")
         return (f"Continue with: a new run ({why}): the same command with --exist-ok{named} reuses this run folder, "
                 f"{folder}")
     from ultralytics.utils.patches import torch_load
@@ -409,9 +409,9 @@ def after_interrupt(last: Path, earlier: bool = False, name: str | None = None) 
         finished = False  # unreadable: --resume names the problem itself
     if not finished:
         saved = ckpt.get("epoch", -1) + 1 if isinstance(ckpt, dict) and isinstance(ckpt.get("epoch"), int) else 0
-        redo = (f" (epoch {logged} was validated, but the Ctrl-C came before its checkpoint was saved: it trains "
-                "again)" if saved and logged > saved else "")
-        return f"Continue with: yolodistill train --resume {shlex.quote(str(last))}{redo}"
+        redo = (f" (epoch {logged} is in results.csv, but last.pt holds epoch {saved}: epoch {logged} trains again)"
+                if saved and logged > saved else "")  # the command last, to paste as it is
+        return f"Continue with{redo}: yolodistill train --resume {shlex.quote(str(last))}"
     best = last.with_name("best.pt")
     weights = best if best.exists() else last
     return (f"The run had finished its epochs; its weights are {weights}, but the final validation was cut short: "
@@ -437,7 +437,7 @@ def after_stop(trainer: Any, before: tuple[int, int, int] | None) -> str:
 
     hint = after_interrupt(Path(trainer.last), before is not None and stamp(Path(trainer.last)) == before,
                            trainer.args.name)
-    if hint.startswith("Continue with: "):
+    if hint.startswith("Continue with"):
         return "c" + hint[1:]
     return "note: " + hint[0].lower() + hint[1:]  # the run had finished its epochs: its weights are there
 
