@@ -803,7 +803,8 @@ def test_images_changed_under_the_same_yaml_are_another_plan(teacher26, tmp_path
     assert "ours seed 0 ran earlier (other settings: unlabeled images): trained again" in result.output
     (note,) = [n for n in json.loads((tmp_path / "c" / "compare.json").read_text())["notes"] if "unlabelled" in n]
     assert note == ("ours also trained on 4 unlabelled images, 4 in each batch of 8: it made 3 batches (optimizer "
-                    "steps) an epoch against the other methods' 2, and part of its gain may come from those steps")
+                    "steps) an epoch against the other methods' 2, and any gain it shows may come in part from those "
+                    "steps")
     sorted((data.parent / "images" / "train").iterdir())[0].unlink()
     runs = FakeRuns(monkeypatch)
     result = CliRunner().invoke(app, args)

@@ -323,7 +323,8 @@ def test_the_unlabelled_note_gives_the_batches_ours_trained_with():
 
     (more,) = unlabeled_note({"labelled": 16, "unlabeled": 30, "batch_labelled": 7, "batch_unlabeled": 1})
     assert more == "ours also trained on 30 unlabelled images, 1 in each batch of 8: it made 3 batches (optimizer " \
-                   "steps) an epoch against the other methods' 2, and part of its gain may come from those steps"
+                   "steps) an epoch against the other methods' 2, and any gain it shows may come in part from " \
+                   "those steps"
     (equal,) = unlabeled_note({"labelled": 18, "unlabeled": 30, "batch_labelled": 6, "batch_unlabeled": 2})
     assert equal.endswith("2 in each batch of 8: it made as many batches an epoch as the others")
     assert unlabeled_note({}) == [] and unlabeled_note({"unlabeled": 0, "batch_unlabeled": 0}) == []

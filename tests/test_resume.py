@@ -331,7 +331,9 @@ def test_ctrl_c_early_in_a_resumed_run_still_says_resume(interrupted_last, tmp_p
     result = CliRunner().invoke(app, ["train", "--resume", str(copy / "weights" / "last.pt")])
     assert result.exit_code == 130, result.output
     flat = " ".join(result.output.split())
-    assert f"Continue with: yolodistill train --resume {copy / 'weights' / 'last.pt'}" in flat
+    # stopped in the checkpoint's save, after the epoch's results.csv row: that epoch trains again, and it says so
+    assert flat.endswith(f"but last.pt holds epoch 1: epoch 2 trains again): yolodistill train --resume "
+                         f"{copy / 'weights' / 'last.pt'}"), flat
 
 
 def test_a_run_s_distill_yaml_is_a_recipe_and_its_args_yaml_is_refused(interrupted_last):

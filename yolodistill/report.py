@@ -104,8 +104,9 @@ def unlabeled_note(images: Mapping[str, Any]) -> list[str]:
         return []
     labelled = images.get("labelled") or 0
     ours, others = math.ceil(labelled / kept), math.ceil(labelled / (kept + k))
-    steps = (f"it made {ours} batches (optimizer steps) an epoch against the other methods' {others}, and part of its "
-             "gain may come from those steps" if ours > others else "it made as many batches an epoch as the others")
+    steps = (f"it made {ours} batches (optimizer steps) an epoch against the other methods' {others}, and any gain it "
+             "shows may come in part from those steps" if ours > others else
+             "it made as many batches an epoch as the others")
     return [f"ours also trained on {n} unlabelled images, {k} in each batch of {kept + k}: {steps}"]
 
 
@@ -312,7 +313,8 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
     ax.set_ylim(max(ax.get_ylim()[0], 0.0), ax.get_ylim()[1])  # autoscale shows the differences; mAP is never < 0
     ax.set_ylabel("mAP50-95")
     args = record["args"]
-    ax.set_title(f"{args['student']}, {args['epochs']} epochs, {len(args['seeds'])} seeds")
+    seeds = len(args["seeds"])
+    ax.set_title(f"{args['student']}, {args['epochs']} epochs, {seeds} seed{'s' * (seeds != 1)}")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     buf = io.BytesIO()
