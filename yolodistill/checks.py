@@ -351,11 +351,16 @@ def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> Non
                             "elsewhere first, or pick another --name")
 
 
+def listed_classes(classes: Any) -> list:
+    """The ids Ultralytics' classes= lists: one id, a list, or the tuple classes=0,2 is read as; none where unset."""
+    return list(classes) if isinstance(classes, (list, tuple)) else [] if classes is None else [classes]
+
+
 def check_with_models(args: dict[str, Any], nc: int, student: torch.nn.Module) -> None:
     """Train arguments Ultralytics takes and that fail only once the run is under way, with a traceback, or train on
     nothing."""
     classes = args.get("classes")
-    listed = classes if isinstance(classes, (list, tuple)) else [] if classes is None else [classes]
+    listed = listed_classes(classes)
     if classes is not None and not listed:  # Ultralytics drops every label not listed: all of them, without a word
         raise UserError(f"classes={classes} keeps no class, so the run would train on no label: list the class ids to "
                         "keep (classes=0 or classes=[0,2]), or leave classes out for all of them")
@@ -437,8 +442,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     if args.get("single_cls") and single:
         fit = {**data_info, "names": dict(teacher_model.names)}  # one class, as the student trains it
         kept = args.get("classes")  # its one score covers the classes dropped too (masked by their ids: all of it)
-        listed = kept if isinstance(kept, (list, tuple)) else [kept]  # classes=0,2 is a tuple
-        if kept is not None and not {str(c) for c in range(nc)} <= {str(c) for c in listed}:
+        if kept is not None and not {str(c) for c in range(nc)} <= {str(c) for c in listed_classes(kept)}:
             raise UserError(f"teacher was trained with single_cls=True (one class, 'item'), so it cannot tell the "
                             f"classes that classes={kept} keeps from those it drops: drop classes=, or pass a teacher "
                             "of the data's classes")

@@ -356,27 +356,26 @@ def compare(
         teacher_metrics = validate_teacher(ours["teacher"], ours["data"], base, save_dir)
         for i, (seed, method) in enumerate(jobs, 1):
             step = escape(f"[{i}/{len(jobs)}]")
-            planned = plans[seed, method]
-            run = finished_earlier(save_dir / f"{method}-seed{seed}", planned)
+            planned, run_dir = plans[seed, method], save_dir / f"{method}-seed{seed}"
+            run = finished_earlier(run_dir, planned)
             if run is None and (gone := next((f for f in files if not f.is_file()), None)):
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(gone))
             if run is None and (edited := next((f for f, was in files.items() if file_stamp(f) != was), None)):
                 raise UserError(f"{edited} changed while the comparison ran, and every method trains with the same "
                                 "inputs: put it back as it was, or compare anew")
             if run is None:
-                if changes := plan_changes(save_dir / f"{method}-seed{seed}", planned):
-                    over += [f"{method}-seed{seed}"] if f"{method}-seed{seed}" in reported else []
+                if changes := plan_changes(run_dir, planned):
+                    over += [run_dir.name] if run_dir.name in reported else []
                     console.print(f"[yellow]{step} {method} seed {seed} ran earlier ({escape(changes)}): "
                                   "trained again, over it[/]")
                 console.print(f"[bold]{step} {method} seed {seed}[/] ...")
-                (save_dir / f"{method}-seed{seed}" / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
+                (run_dir / RUN_RECORD).unlink(missing_ok=True)  # another plan's: retrained
                 run = run_record(method, seed, *train_run(method, seed, base, ours))
                 write_json(Path(run["run_dir"]) / RUN_RECORD, {"plan": planned, "run": run,
                                                                 "best_sha256": file_digest(run["best"])})
             else:  # a record from before runs named their optimizer: read it, for optimizer_note
-                run = run if "optimizer" in run else {**run, **chosen_optimizer(save_dir / f"{method}-seed{seed}")}
-                console.print(f"{step} {method} seed {seed}: finished earlier "
-                              f"{kept_how(save_dir / f'{method}-seed{seed}')}, kept")
+                run = run if "optimizer" in run else {**run, **chosen_optimizer(run_dir)}
+                console.print(f"{step} {method} seed {seed}: finished earlier {kept_how(run_dir)}, kept")
             console.print(f"{step} {method} seed {seed}: mAP50-95 {run['map50_95']:.3f}, "
                           f"{run['epoch_time_s']:.1f} s/epoch")
             runs.append(run)

@@ -44,7 +44,7 @@ from .data import fingerprint
 from .ddp import in_worker, launch, launched, settings_from_environment
 from .errors import DiskFull, UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
 from .locks import holding, run_folder
-from .model import KDModel, ProfiledPair, load_teacher
+from .model import KD_TERMS, UNLABELED_TERMS, KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
 from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch_metrics, own_record,
                      remove_unstarted)
@@ -325,7 +325,8 @@ class DistillationTrainer(DetectionTrainer):
         its losses, a term still pulling at 1e-6 was 0 in results.csv (read as off)."""
         out = super().label_loss_items(loss_items, prefix)
         if isinstance(loss_items, dict):
-            out.update({f"{prefix}/{k}": float(f"{float(v):.5g}") for k, v in loss_items.items() if k.startswith("kd_")})
+            out.update({f"{prefix}/{k}": float(f"{float(v):.5g}") for k, v in loss_items.items()
+                        if k in KD_TERMS + UNLABELED_TERMS})
         return out
 
     def plot_metrics(self):
