@@ -310,7 +310,7 @@ def test_inputs_in_the_weights_folder_a_reused_run_writes_are_refused(teacher26,
                      "--project", str(tmp_path), "--name", "tt", "--exist-ok")
     assert_one_line_error(result, f"--teacher '{inside}' is in the weights folder this run writes")
     assert inside.read_bytes() == teacher26.read_bytes()
-    from yolodistill.checks import check_inputs_outside_run
+    from yolodistill.runfolder import check_inputs_outside_run
 
     exp = tmp_path / "exp" / "weights" / "last.pt"  # no --name: Ultralytics' exp, reused with --exist-ok
     exp.parent.mkdir(parents=True)
@@ -795,39 +795,6 @@ def test_optimizer_names_match_in_any_case():
         check_args({"epochs": 1, "imgsz": 64, "batch": 8, "optimizer": "adamx"}, 32)
 
 
-def test_run_folder_checks_under_torchrun_and_without_a_name(tmp_path, monkeypatch):
-    """Rank 0 makes the run folder, so it checks it (only later ranks may find it made a moment ago); without --name
-    or --exist-ok a file named exp is no clash: Ultralytics numbers the run past it."""
-    from yolodistill.checks import check_run_dir
-
-    (tmp_path / "mine").mkdir()
-    named = {"project": str(tmp_path), "name": "mine"}
-    monkeypatch.setenv("RANK", "0")
-    with pytest.raises(UserError, match="exists: pass --exist-ok"):
-        check_run_dir(named)
-    monkeypatch.setenv("RANK", "1")
-    check_run_dir(named)
-    monkeypatch.delenv("RANK")
-    (tmp_path / "exp").write_text("mine")
-    check_run_dir({"project": str(tmp_path), "name": None})
-    with pytest.raises(UserError, match="is a file"):
-        check_run_dir({"project": str(tmp_path), "name": None, "exist_ok": True})
-
-
-def test_an_epoch_checkpoint_in_the_reused_weights_folder_is_refused_and_a_new_folder_refuses_nothing(tmp_path):
-    """save_period writes epochN.pt there too; without --exist-ok the run gets a folder of its own, so a best.pt in
-    the folder it would have reused is the user's to read."""
-    from yolodistill.checks import check_inputs_outside_run
-
-    weights = tmp_path / "exp" / "weights"
-    weights.mkdir(parents=True)
-    for name in ("epoch3.pt", "best.pt"):
-        (weights / name).write_bytes(b"x")
-    with pytest.raises(UserError, match="--teacher .*epoch3.pt' is in the weights folder this run writes"):
-        check_inputs_outside_run({"project": str(tmp_path), "exist_ok": True}, teacher=weights / "epoch3.pt")
-    check_inputs_outside_run({"project": str(tmp_path), "exist_ok": False}, teacher=weights / "best.pt")
-
-
 def test_classes_true_is_no_class_id():
     """classes=True is an int to Python and 1 to NumPy: it trained on class 1 alone without a word."""
     from yolodistill.checks import check_with_models
@@ -844,29 +811,6 @@ def test_classes_given_as_text_from_python_is_named_as_text():
     with pytest.raises(UserError, match=r"^classes='0': it takes the data's class ids as whole numbers, 0 to 2 .* "
                                         r"and \['0'\] would train"):
         check_with_models({"classes": "0"}, 3, None)
-
-
-def test_only_rank_zero_warns_of_a_replaced_run(tmp_path, monkeypatch):
-    """Under torchrun every rank runs the checks: the --exist-ok warning was said once per GPU."""
-    import logging
-
-    from ultralytics.utils import LOGGER
-
-    from yolodistill.checks import warn_replaced
-
-    (tmp_path / "mine" / "weights").mkdir(parents=True)
-    (tmp_path / "mine" / "weights" / "best.pt").write_bytes(b"precious")
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    LOGGER.addHandler(handler)
-    try:
-        for rank in ("1", "0"):
-            monkeypatch.setenv("RANK", rank)
-            warn_replaced({"project": str(tmp_path), "name": "mine", "exist_ok": True})
-    finally:
-        LOGGER.removeHandler(handler)
-    assert [r.getMessage().count("replaces the weights") for r in records] == [1]
 
 
 def test_a_p6_pair_needs_an_imgsz_of_its_largest_stride(synth_data, tmp_path):

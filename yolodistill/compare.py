@@ -275,7 +275,8 @@ def compare(
     and `epochs` comes from them the same way when not given. Every input is checked before anything is trained or
     written.
     """
-    from .checks import SET_BY_FLAG, Plan, check_inputs_outside, preflight
+    from .checks import SET_BY_FLAG, Plan, preflight
+    from .runfolder import check_inputs_outside
     from .devices import check_device
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve

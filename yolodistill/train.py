@@ -387,7 +387,8 @@ def train(
     `overrides` take distillation keys (kd_cls, kd_box, kd_feat, temperature, feat_loss, kd_warmup, ...) and any
     Ultralytics train argument; they override the `config` recipe, which overrides configs/default.yaml.
     """
-    from .checks import preflight, run_dir
+    from .checks import preflight
+    from .runfolder import run_dir
     from .recipe import check_pair, check_recipe
     from .resume import check_resume
     from .config import resolve, whole_numbers
