@@ -317,6 +317,8 @@ def test_one_artifact_from_python_is_one_path(synth_data, tmp_path):
     for odd in (123, None):  # a TypeError in Path(123); None was the default of the search for an odd one
         with pytest.raises(UserError, match=f"artifacts are paths .*, got {odd}"):
             bn.bench([gone, odd], data=synth_data, console=quiet(), **FAST)
+    with pytest.raises(UserError, match="artifacts is an empty list: pass the files to bench, or leave it out"):
+        bn.bench([], data=synth_data, console=quiet(), root=tmp_path, **FAST)  # a glob of none: the newest run benched
     with pytest.raises(UserError, match="artifacts are a list of paths .*, got 5"):  # bench(5): a TypeError too
         bn.bench(5, data=synth_data, console=quiet(), **FAST)
     with pytest.raises(UserError, match="root must be the path of a folder, got 5"):

@@ -874,6 +874,18 @@ def test_device_auto_wins_over_a_recipes_device_as_in_train(teacher26, synth_dat
     assert json.loads(result.json_path.read_text())["train_args"]["device"] is None  # Ultralytics' own choice
 
 
+def test_a_torch_device_from_python_is_taken_as_its_words(teacher26, synth_data, tmp_path, monkeypatch):
+    """train takes torch.device('cpu'); compare began, then stopped in a TypeError writing its repeat command."""
+    import torch
+
+    fake = FakeRuns(monkeypatch)
+    result = compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds="0", methods="plain",
+                     project=tmp_path / "p", **{**FAST, "device": torch.device("cpu")})
+    record = json.loads(result.json_path.read_text())
+    assert record["train_args"]["device"] == "cpu" and "device=cpu" in record["command"]
+    assert fake.calls["plain-seed0"][0]["device"] == "cpu"
+
+
 def test_methods_read_in_any_case_and_order_come_out_canonical():
     """Tables read plain, builtin, ours whichever way --methods listed them, and --methods Ours is ours."""
     from yolodistill.compare import parse_methods

@@ -49,6 +49,8 @@ def test_make_synthetic_checks_python_types(tmp_path, kwargs, needle):
     assert not (tmp_path / "s").exists()
     with pytest.raises(UserError, match="--out must be the path of a folder, got None"):
         make_synthetic(None)
+    with pytest.raises(UserError, match="is too long for the filesystem"):  # the OSError of its first stat()
+        make_synthetic(tmp_path / ("s" * 300))
 
 
 def test_labels_are_the_drawn_shapes(tmp_path):

@@ -256,3 +256,43 @@ def test_numpy_scalars_reach_a_public_function_as_python_numbers():
 
     pair = namedtuple("pair", "a b")(np.int64(1), 2)  # rebuilt from one iterable: a TypeError
     assert seen(pair)[0][0] is pair
+
+
+def test_a_loaded_model_where_a_path_goes_is_named_by_its_kind_in_one_short_line():
+    """A YOLO object passed as --teacher put its printout, 752 lines, in the "one line"."""
+    from ultralytics import YOLO
+
+    from yolodistill.errors import check_path, given
+
+    model = YOLO("yolo26n.yaml")
+    with pytest.raises(UserError) as e:
+        check_path(model, "--teacher", "file")
+    assert str(e.value).startswith("--teacher must be the path of a file, got a YOLO object: pass the path of its .pt")
+    assert "\n" not in str(e.value) and len(str(e.value)) < 200
+    assert given(model.model) == "a DetectionModel object: pass the path of its .pt file"
+    assert given("x" * 100) == f"a str ('{'x' * 59}...)" and given([1, 2]) == "[1, 2]"
+
+
+@pytest.mark.parametrize("errno_name", ["ENAMETOOLONG", "ENOSPC"])
+def test_a_public_function_raises_the_one_line_error_of_a_path_too_long_or_a_full_disk(errno_name):
+    """From Python the OSError came through bare, where the command printed one line: a script catching UserError
+    crashed."""
+    import errno
+
+    from yolodistill.errors import DiskFull, python_values
+
+    @python_values
+    def writes(path):
+        raise OSError(getattr(errno, errno_name), "os says", path)
+
+    with pytest.raises(DiskFull if errno_name == "ENOSPC" else UserError,
+                       match="is too long for the filesystem" if errno_name == "ENAMETOOLONG" else "no space left"):
+        writes("some/file")
+
+    @python_values
+    def other():
+        raise OSError(errno.EACCES, "denied")
+
+    with pytest.raises(OSError) as e:
+        other()
+    assert not isinstance(e.value, UserError)  # another OSError is left as it is

@@ -260,10 +260,18 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               ({"out": None}, "missing --out: pass --out OUT"),
                                               ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
                                               ({"device": "gpu"}, "is not a device"),
-                                              ({"tta": "no"}, "--tta must be True or False, got 'no'")])
+                                              ({"tta": "no"}, "--tta must be True or False, got 'no'"),
+                                              # its printout was taken for a file name: an OSError, too long
+                                              ({"teacher": "YOLO"}, "--teacher must be the path of a file, got a "
+                                                                    "YOLO object: pass the path of its .pt file"),
+                                              ({"out": "o" * 300}, "is too long for the filesystem")])
 def test_bad_settings_are_refused_before_any_work(teacher26, source, tmp_path, setting, message):
+    if setting.get("teacher") == "YOLO":
+        from ultralytics import YOLO
+
+        setting = {"teacher": YOLO(teacher26)}
     with pytest.raises(UserError, match=message):
-        pseudo_label(teacher26, source, **{"out": tmp_path / "out", "progress": False, **setting})
+        pseudo_label(**{"teacher": teacher26, "images": source, "out": tmp_path / "out", "progress": False, **setting})
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 

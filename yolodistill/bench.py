@@ -26,7 +26,7 @@ from .checks import check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
-                     check_whole, first_line, is_url, python_values, root_cause)
+                     check_whole, first_line, given, is_url, python_values, root_cause)
 from .locks import holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
@@ -340,7 +340,7 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
     """The named artifacts, or the newest run's best.pt and its exports; all checked before any timing."""
     if artifacts:
         if odd := [p for p in artifacts if not isinstance(p, (str, Path))]:  # from Python; None among them too
-            raise UserError(f"artifacts are paths (a .pt, .onnx, *_openvino_model/ or .engine), got {odd[0]!r}")
+            raise UserError(f"artifacts are paths (a .pt, .onnx, *_openvino_model/ or .engine), got {given(odd[0])}")
         chosen = [(Path(p), artifact_format(Path(p))) for p in artifacts]
         for path, fmt in chosen:
             check_runtime(fmt, device)
@@ -405,7 +405,10 @@ def bench(
         artifacts = [artifacts]
     if artifacts is not None and not isinstance(artifacts, (list, tuple)):  # bench(5) was a TypeError
         raise UserError(f"artifacts are a list of paths (a .pt, .onnx, *_openvino_model/ or .engine), got "
-                        f"{artifacts!r}")
+                        f"{given(artifacts)}")
+    if artifacts is not None and not artifacts:  # a glob that matched nothing: bench benched a run not named
+        raise UserError("artifacts is an empty list: pass the files to bench, or leave it out (None) for the newest "
+                        "run's best.pt and its exports")
     root = check_path(root, "root", "folder")  # root='runs' from Python was a TypeError
     validate(batch, warmup, runs, imgsz, device, json_path)
     check_threads(threads)

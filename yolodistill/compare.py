@@ -281,6 +281,7 @@ def compare(
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
     from .options import as_typed
+    import torch
     from ultralytics.data.utils import check_det_dataset
 
     from .data import fingerprint
@@ -302,6 +303,8 @@ def compare(
                             f"{','.join(methods)} leaves out: add ours, or leave {'them' if len(flags) > 1 else 'it'} "
                             "out")
     check_device(overrides.get("device"))  # at once; preflight turns auto into Ultralytics' own, as train's does
+    if isinstance(overrides.get("device"), torch.device):  # as its words: the command and the records are JSON
+        overrides["device"] = str(overrides["device"])
     overrides = absolute_paths(overrides)
     distill, args = resolve(config, epochs=epochs, student=student, **overrides)
     if "ours" in methods:  # train refuses these at once; found after plain and builtin trained, hours would be lost

@@ -87,17 +87,29 @@ def require_file(path: str | Path, what: str, suffixes: tuple[str, ...] = (), mi
     return p
 
 
+def given(value: Any) -> str:
+    """A value as a message quotes it: a loaded model by its kind and where its path is, not its printout of
+    hundreds of lines (a YOLO object passed where its .pt goes)."""
+    import torch
+
+    if isinstance(value, torch.nn.Module) or hasattr(value, "ckpt_path"):  # YOLO(...) is a Module; its file is there
+        return (f"a {type(value).__name__} object: pass the path of its .pt file"
+                + (f" ({value.ckpt_path})" if isinstance(getattr(value, "ckpt_path", None), str) else ""))
+    text = repr(value)
+    return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
+
+
 def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
     """A path given from Python: None or a number was a TypeError deep inside, and '' the current folder."""
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
-        raise UserError(f"{what} must be the path of a {kind}, got {path!r}")
+        raise UserError(f"{what} must be the path of a {kind}, got {given(path)}")
     return Path(path)
 
 
 def check_name(name: Any) -> None:
     """--name from Python: a list was a folder named ['a'] (refused for its quotes, or made: [1])."""
     if name is not None and (isinstance(name, bool) or not isinstance(name, (str, Real, os.PathLike))):
-        raise UserError(f"--name must be a folder name, got {name!r}")
+        raise UserError(f"--name must be a folder name, got {given(name)}")
 
 
 def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or folder, or use another") -> None:
@@ -112,7 +124,8 @@ def check_no_quote(path: str | Path, what: str, fix: str = "rename the file or f
 def python_values(function: Callable) -> Callable:
     """A public function's NumPy scalars (a sweep's np.linspace values) as the Python numbers they are, in every
     argument and in lists of them: they passed some checks and failed others with untrue lines, and tracebacks
-    deep in yaml or Ultralytics' own checks once a run folder existed."""
+    deep in yaml or Ultralytics' own checks once a run folder existed. A path too long for the filesystem, or a full
+    disk, raises the UserError (DiskFull) the command prints, not the OSError the first stat() or write raised."""
     import functools
 
     def plain(value: Any) -> Any:
@@ -122,7 +135,10 @@ def python_values(function: Callable) -> Callable:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return function(*map(plain, args), **{k: plain(v) for k, v in kwargs.items()})
+        try:
+            return function(*map(plain, args), **{k: plain(v) for k, v in kwargs.items()})
+        except OSError as e:
+            raise disk_full(e) or name_too_long(e) or e
 
     return wrapper
 

@@ -83,6 +83,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     if missing:  # the CLI's options are optional so that teacher=T works as --teacher T
         raise UserError(f"missing {', '.join(f'--{k}' for k in missing)}: pass "
                         f"{' '.join(f'--{k} {k.upper()}' for k in missing)} (or {missing[0]}=...)")
+    check_path(teacher, "--teacher", "file")  # a YOLO object was used as a file name: its printout, too long for one
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
     if not images.exists():
         raise UserError(f"--images '{images}' does not exist: pass the folder of unlabelled images")
