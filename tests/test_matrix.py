@@ -39,6 +39,7 @@ def world(tmp_path_factory, synth_data, teacher26, trained_student) -> dict[str,
     (root / "corrupt.pt").write_bytes(b"\x00not a checkpoint")
     torch.save({"weights": torch.zeros(3)}, root / "foreign.pt")
     (root / "corrupt.onnx").write_bytes(b"not onnx at all")
+    (root / "corrupt.engine").write_bytes(b"not an engine")
     (root / "a-file").write_text("a file, not a folder")
     run = root / "runs" / "taken"
     (run / "weights").mkdir(parents=True)
@@ -97,6 +98,14 @@ MATRIX = {
     "export missing weights": (lambda w: ["export", "--weights", str(w["root"] / "gone.pt")], "does not exist"),
     "export engine on CPU": (
         lambda w: ["export", "--weights", str(w["student"]), "--format", "engine"], "TensorRT engines need"
+    ),
+    # --device 0 there: "use --device cpu" came first, and an engine refuses cpu
+    "export engine with --device 0 on CPU": (
+        lambda w: ["export", "--weights", str(w["student"]), "--format", "engine", "--device", "0"],
+        "TensorRT engines need"
+    ),
+    "bench engine with --device 0 on CPU": (
+        lambda w: ["bench", str(w["root"] / "corrupt.engine"), "--device", "0"], "TensorRT engines need"
     ),
     "bench corrupt artifact": (
         lambda w: ["bench", str(w["root"] / "corrupt.onnx"), "--data", str(w["data"]), "--runs", "1"], "corrupt.onnx' ([ONNXRuntimeError]"

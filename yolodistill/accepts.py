@@ -1,4 +1,5 @@
-"""What a benched artifact accepts: the image size it was trained or exported at, and a static export's batch."""
+"""What a benched artifact accepts: the image size it was trained or exported at, a static export's batch, and the
+shapes a TensorRT engine was built for."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ def native_imgsz(backend, fmt: str) -> int | None:
     if getattr(backend, "imgsz", None) is not None:
         return int(max(backend.imgsz))
     shape = graph_input_shape(backend)[2:]
+    if fmt == "engine" and backend.dynamic:  # its bound shape is its profile's largest, not its export size
+        return None
     return int(max(shape)) if shape and all(isinstance(d, int) for d in shape) else None
 
 
 def graph_input_shape(backend) -> list:
-    """An ONNX Runtime session's input shape (ints where static, names where dynamic); [] for other runtimes."""
+    """An ONNX Runtime session's input shape (ints where static, names where dynamic), or a TensorRT engine's (its
+    own where static; a dynamic one's profile's largest, which AutoBackend binds at load); [] for other runtimes."""
     session = getattr(backend, "session", None)
-    return list(session.get_inputs()[0].shape) if session is not None else []
+    if session is not None:
+        return list(session.get_inputs()[0].shape)
+    bindings = getattr(backend, "bindings", None)
+    return list(bindings["images"].shape) if isinstance(bindings, dict) and "images" in bindings else []
 
 
 def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
@@ -35,10 +42,10 @@ def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
         return imgsz
     if imgsz is None or imgsz == native:
         return native
-    if fmt != "pt" and not backend.dynamic:
-        raise UserError(
-            f"'{path}' is a static export at {native} px: bench it at --imgsz {native} or re-export it --dynamic"
-        )
+    if fmt != "pt" and not backend.dynamic:  # a dynamic engine goes to twice its size alone: exported at this one
+        again = f"at --imgsz {imgsz}" if fmt == "engine" else "--dynamic"
+        raise UserError(f"'{path}' is a static export at {native} px: bench it at --imgsz {native} or re-export it "
+                        f"{again}")
     return imgsz
 
 
@@ -57,5 +64,22 @@ def check_export_batch(backend, fmt: str, path: Path, batch: int) -> None:
         return
     if backend.batch == batch:
         return
+    again = "" if fmt == "engine" else " or --dynamic"  # a dynamic engine takes batches up to its export batch alone
     raise UserError(f"'{path}' is a static export at batch {backend.batch}: bench it at --batch {backend.batch} or "
-                    f"re-export it with --batch {batch} or --dynamic")
+                    f"re-export it with --batch {batch}{again}")
+
+
+def check_engine_profile(backend, fmt: str, path: Path, batch: int, imgsz: int) -> None:
+    """A dynamic TensorRT engine runs the shapes of its optimisation profile alone: Ultralytics builds it from 32 px
+    to twice the export size, and up to the export batch (not past it, as a dynamic ONNX graph goes). Outside it the
+    engine raised a ValueError mid-timing, a traceback after the artifacts before it were timed."""
+    shape = graph_input_shape(backend) if fmt == "engine" and backend.dynamic else []
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape):
+        return
+    most, side = shape[0], min(shape[2:])
+    if batch > most:
+        raise UserError(f"'{path}' is a dynamic TensorRT engine for batches up to {most}: bench it at --batch {most} "
+                        f"or less, or re-export it with --batch {batch} --dynamic")
+    if not 32 <= imgsz <= side:
+        raise UserError(f"'{path}' is a dynamic TensorRT engine for sizes 32 to {side} px: bench it at an --imgsz in "
+                        f"that range, or re-export it at --imgsz {imgsz}")

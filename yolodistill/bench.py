@@ -30,7 +30,7 @@ from .errors import (UserError, check_batch, check_imgsz, check_input_size, chec
 from .locks import holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
-from .accepts import bench_imgsz, check_export_batch
+from .accepts import bench_imgsz, check_engine_profile, check_export_batch
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import check_threads, cpu_threads, quieter, remembered_interrupt, walk_once
@@ -269,8 +269,9 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
     other classes than the data, so no artifact is timed before a later one fails. The backend is then let go: each
     artifact is timed with only its own runtime loaded (a Jetson may not hold every engine at once)."""
     backend = open_backend(path, torch_device(opts.device))
-    check_input_size(opts.batch, bench_imgsz(backend, fmt, path, opts.imgsz))
+    check_input_size(opts.batch, imgsz := bench_imgsz(backend, fmt, path, opts.imgsz))
     check_export_batch(backend, fmt, path, opts.batch)
+    check_engine_profile(backend, fmt, path, opts.batch, imgsz)
     names = backend.names if fmt == "pt" else backend.metadata.get("names")  # an export without metadata: no names
     if names is not None:
         check_names(names, data_names, f"artifact '{path}'", "pass the --data it was trained on (artifacts of "
@@ -410,6 +411,8 @@ def bench(
         raise UserError("artifacts is an empty list: pass the files to bench, or leave it out (None) for the newest "
                         "run's best.pt and its exports")
     root = check_path(root, "root", "folder")  # root='runs' from Python was a TypeError
+    if any(str(a).lower().endswith(".engine") for a in artifacts or []):  # no GPU: that, not --device 0's "use cpu"
+        check_runtime("engine", None)
     validate(batch, warmup, runs, imgsz, device, json_path)
     check_threads(threads)
     device = concrete_device(device)

@@ -364,6 +364,8 @@ def export_model(
     if "fraction" in words and not int8:  # as --max-drop: taken, and it changed nothing
         raise UserError(f"fraction={words['fraction']} is the share of --data's images INT8 calibrates on: add --int8, "
                         "or leave it out")
+    if fmt == "engine":  # without a GPU that, not --device 0's "use --device cpu", which an engine cannot take
+        check_runtime(fmt, None, int8)
     device = check_device(device, several=False)
     if isinstance(weights, (str, Path)):  # an official name (yolo26n.pt) is fetched, as yolo export fetches it
         weights = local_checkpoint(weights, "--weights")
