@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from yolodistill.errors import UserError
 from yolodistill.report import RUN_COLUMNS, SUMMARY_COLUMNS, compare_rows, fmt, markdown_table, percent, run_rows
 from yolodistill.utils import atomic_write_text
 
@@ -44,11 +45,17 @@ def mixed(value: Any, show=str) -> str:  # the value a record's runs share, or t
     return " or ".join(map(show, value)) if isinstance(value, list) else show(value)
 
 
-def write_docs(results: Path = RESULTS, docs: Path = DOCS) -> Path:
+def page_records(results: Path) -> list[tuple[str, Mapping[str, Any]]]:
+    """(file name, record) of each JSON file under `results` that is a record of a kind the page shows."""
+    return [(p.name, r) for p in sorted(Path(results).glob("*.json"))
+            if isinstance(r := read_json(p), dict) and r.get("kind") in RENDERERS]
+
+
+def write_docs(results: Path = RESULTS, docs: Path = DOCS, empty_ok: bool = True) -> Path:
     """Regenerate the page: the studies, then one section per efficacy record (GPU, CPU, smoke), then one per overhead
-    record; newest first within each."""
-    records = [(p.name, r) for p in sorted(Path(results).glob("*.json"))
-               if isinstance(r := read_json(p), dict) and r.get("kind") in RENDERERS]
+    record; newest first within each. `empty_ok` False: a page of no record is refused, not written (_docs.py given a
+    mistyped --results emptied the committed page)."""
+    records = page_records(results)
     records.sort(key=lambda item: item[1].get("created", ""), reverse=True)  # newest first, then (stable) by kind
     records.sort(key=lambda item: (list(RENDERERS).index(item[1]["kind"]), scale_rank(item[1])))
     # where the page finds the plots written beside the records
@@ -61,12 +68,15 @@ def write_docs(results: Path = RESULTS, docs: Path = DOCS) -> Path:
         "`scripts/bench_drift.py` "
         f"from the JSON records in `{shown}/`; rerun a script rather than editing this page. mAP is the final "
         "validation of each run's `weights/best.pt`; ± is the sample standard deviation over seeds. The studies come "
-        "first, then the "
-        "older efficacy records (by scale) and the overhead records, each newest first; the older ones stay as the "
-        "history of the default recipe.\n",
+        "first, then the older efficacy records and the overhead records, each by scale (GPU first) and newest first "
+        "within a scale, then the feature-loss shares and the gradient drift; the older records stay as the history "
+        "of the default recipe.\n",
     ]
     sections = [re.sub(r"\n{3,}", "\n\n", text) for name, r in records  # no empty lists
                 if (text := section(name, r, link)) is not None]
+    if not sections and not empty_ok:
+        raise UserError(f"--results {results} holds no whole records (JSON files of a study, efficacy, overhead, "
+                        f"feature-shares or drift run): pass the folder of the records; {docs} is left as it was")
     return atomic_write_text(docs, "\n".join(header + (sections or ["No results yet.\n"])))
 
 
@@ -356,6 +366,6 @@ if __name__ == "__main__":  # the page again from the records, e.g. after a reco
 
     def regenerate() -> None:
         check_outputs(options)  # --docs a folder, or where nothing can be written: one line
-        print(f"Wrote {write_docs(options.results, options.docs)}")
+        print(f"Wrote {write_docs(options.results, options.docs, empty_ok=False)}")
 
     sys.exit(exit_status(regenerate, None))

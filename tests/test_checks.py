@@ -221,6 +221,11 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
         (["--kd-cls", "-1"], "kd_cls must be a finite number >= 0"),
         (["lr00=0.1"], "unknown setting(s) lr00"),
         (["lr0"], "is not a key=value override"),
+        # Ultralytics' way to resume, and a list of sizes it takes (at its largest): the generic words did not help
+        (["resume", "model=last.pt"], "a run resumes with --resume PATH/last.pt (Ultralytics' `resume model=last.pt` "
+                                      "would train it without its teacher)"),
+        (["imgsz=64,64"], "imgsz=64,64 is 2 values: training takes one square size, e.g. --imgsz 64"),
+        (["imgsz=[64,96]"], "imgsz=64,96 is 2 values: training takes one square size, e.g. --imgsz 96"),
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
         (["fliplr=3"], "fliplr=3"),
         (["batch=1.5"], "--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "

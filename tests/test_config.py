@@ -338,6 +338,12 @@ def test_a_run_s_distill_yaml_is_its_recipe_and_an_args_yaml_is_refused(tmp_path
     (run / "args.yaml").write_text("task: detect\nmode: train\nmodel: yolo26n.yaml\nsave_dir: runs/distill/exp\n")
     with pytest.raises(UserError, match="is a run's args.yaml .*pass the distill.yaml beside it"):
         resolve(run / "args.yaml")
+    plain = tmp_path / "train"  # a plain Ultralytics run's: no distill.yaml to point to
+    plain.mkdir()
+    (plain / "args.yaml").write_text((run / "args.yaml").read_text())
+    with pytest.raises(UserError, match=r"is a run's args.yaml .*: it is no yolodistill run's \(no distill.yaml "
+                                        r"beside it\): pass a recipe, and train arguments as key=value$"):
+        resolve(plain / "args.yaml")
 
 
 def test_an_empty_trained_student_block_adds_nothing(tmp_path):

@@ -831,7 +831,7 @@ def test_docs_show_every_record(study, overhead, out):
     assert shown == {m: f"{run['vs_builtin']:.2f}×" for m, run in overhead["runs"].items()}
 
 
-def test_docs_leave_out_files_that_are_not_records(tmp_path):
+def test_docs_leave_out_files_that_are_not_records(tmp_path, monkeypatch):
     """Any other JSON under --results (a list, a broken file) stopped the page with a traceback, after the record
     was written; _docs.py also regenerates the page on its own."""
     results = tmp_path / "results"
@@ -840,11 +840,19 @@ def test_docs_leave_out_files_that_are_not_records(tmp_path):
     (results / "broken.json").write_text("{")
     (results / "other.json").write_text('{"kind": "something else"}')
     (results / "half.json").write_text('{"kind": "study", "name": "x"}')  # a record by hand, or cut short
+    (tmp_path / "page.md").write_text("the committed page")
+    proc = run_script("_docs.py", "--results", results, "--docs", tmp_path / "page.md")
+    assert proc.returncode == 2 and f"Error: --results {results} holds no whole records" in proc.stderr, proc.stderr
+    assert (tmp_path / "page.md").read_text() == "the committed page"  # a mistyped --results emptied it
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from _docs import write_docs  # as a study writes it, after its record: the others are left off, not a traceback
+
+    page = write_docs(results, tmp_path / "page.md").read_text()
+    assert "No results yet." in page and f"from the JSON records in `{results.as_posix()}/`;" in page
+    shutil.copy(REPO / "benchmarks" / "results" / "feature-shares.json", results)
     proc = run_script("_docs.py", "--results", results, "--docs", tmp_path / "page.md")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "half.json: left off the page: not a whole study record (KeyError: 'study')" in proc.stderr
-    page = (tmp_path / "page.md").read_text()
-    assert "No results yet." in page and f"from the JSON records in `{results.as_posix()}/`;" in page
     proc = run_script("_docs.py", "--results", results, "--docs", tmp_path)  # a folder: was an IsADirectoryError
     assert proc.returncode == 2 and proc.stderr == (f"Error: --docs '{tmp_path}' is a folder: pass the page's file "
                                                     f"name, e.g. {tmp_path / 'benchmarks.md'}\n"), proc.stderr

@@ -226,6 +226,9 @@ def check_args(args: dict[str, Any], stride: int) -> None:
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs!r}")
     if isinstance(args.get("seed"), int):
         check_seed(args["seed"])
+    if isinstance(imgsz, (list, tuple)) and imgsz and all(isinstance(i, int) for i in imgsz):  # imgsz=64,64
+        raise UserError(f"imgsz={','.join(map(str, imgsz))} is {len(imgsz)} values: training takes one square size, "
+                        f"e.g. --imgsz {max(imgsz)} (Ultralytics' trainer takes the largest)")
     if not isinstance(imgsz, int):
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)

@@ -136,7 +136,7 @@ def data_synth(
     out: Path = typer.Option(..., help="Output folder, new or holding no dataset yet; data.yaml is written inside."),
     images: int = typer.Option(64, help="Number of images (a quarter go to val), 2 to 100000."),
     classes: int = typer.Option(3, help="Number of classes, each a shape (1 to 8)."),
-    imgsz: int = typer.Option(128, help="Image width and height in pixels."),
+    imgsz: int = typer.Option(128, help="Image width and height in pixels, 32 to 4096."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same files."),
 ):
     """Write a deterministic synthetic multi-class detection dataset in YOLO format."""

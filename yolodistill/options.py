@@ -105,7 +105,8 @@ TRAIN_ONLY = (
     opt("seed", Optional[int], "Random seed. [default: from the config, 0]"),
     opt("resume", Optional[Path], "Resume an interrupted run from its weights/last.pt. Other settings given with "
         "it must be the run's own (--config is refused), except --imgsz, --batch, --device, --workers, cache=, "
-        "patience=, save_period=, close_mosaic=, val=, plots= and a moved --teacher or --data."),
+        "patience=, save_period=, close_mosaic=, val=, plots=, channels_last=, augmentations= and a moved --teacher "
+        "or --data."),
 )
 COMPARE_ONLY = (
     opt("seeds", str, "Comma-separated seeds; each method trains once per seed.", default="0,1,2"),

@@ -90,6 +90,9 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
             raise UserError(f"unknown option '{item}'{unknown_hint(item, command, known)}: see yolodistill {command} "
                             f"--help; {words}")
         key = key.strip().lstrip("-").replace("-", "_")
+        if not sep and key == "resume" and command == "train":  # Ultralytics' `yolo train resume model=last.pt`
+            raise UserError("a run resumes with --resume PATH/last.pt (Ultralytics' `resume model=last.pt` would "
+                            "train it without its teacher): yolodistill train --resume runs/distill/NAME/weights/last.pt")
         if not sep or not key:
             raise UserError(f"'{item}' is not a key=value override: {words}")
         if key in out:  # the later one silently won; a flag given with a word is refused the same way
