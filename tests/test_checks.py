@@ -226,6 +226,7 @@ def test_misfit_is_one_clear_line(cases, case, tmp_path):
                                       "would train it without its teacher)"),
         (["imgsz=64,64"], "imgsz=64,64 is 2 values: training takes one square size, e.g. --imgsz 64"),
         (["imgsz=[64,96]"], "imgsz=64,96 is 2 values: training takes one square size, e.g. --imgsz 96"),
+        (["imgsz=[64]"], "imgsz=64 is a list: training takes one square size, e.g. --imgsz 64"),
         (["lr0=abc"], "'lr0=abc' is of invalid type str"),
         (["fliplr=3"], "fliplr=3"),
         (["batch=1.5"], "--batch must be a whole number of images >= 1, or for AutoBatch -1 or a fraction of GPU "
@@ -710,8 +711,10 @@ def test_train_batch_edges():
             check_train_batch(batch)
 
 
-def test_autobatch_on_several_gpus_is_refused_before_any_work():
+def test_autobatch_on_several_gpus_is_refused_before_any_work(monkeypatch):
     """Ultralytics refuses AutoBatch under DDP with a ValueError traceback once the run folder exists."""
+    import torch
+
     from yolodistill.checks import check_train_batch, gpu_count
 
     assert [gpu_count(d) for d in (None, "", "cpu", "0", 0, "cuda:0", "0,1", [0, 1], "0,1,2,3", "mps")] == \
@@ -722,7 +725,16 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work():
         with pytest.raises(UserError, match=f"--batch {batch} \\(AutoBatch\\) runs on one GPU, and --device .* "
                                             "names 2: pass a whole batch, e.g. --batch 16"):
             check_train_batch(batch, device)
+    # each GPU takes batch // GPUs: 0 failed in every worker's data loader, 3 over 2 trained 2 recorded as 3
+    for batch, device, use in ((1, "0,1", 2), (3, [0, 1], 2), (6, "0,1,2,3", 4)):
+        with pytest.raises(UserError, match=rf"^--batch {batch} over the {gpu_count(device)} GPUs of --device .* is "
+                                            rf"split evenly, .*: pass a multiple of {gpu_count(device)}, e.g. --batch "
+                                            rf"{use}$"):
+            check_train_batch(batch, device)
     from yolodistill.resume import check_resumed_values  # a resume's new device against its recorded batch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the recorded "0,1" is there: two GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
 
     with pytest.raises(UserError, match="--batch -1 \\(AutoBatch\\) runs on one GPU"):
         check_resumed_values({"device": "0,1"}, {"batch": -1, "device": "0"})
@@ -730,6 +742,17 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work():
         check_resumed_values({"batch": 0.7}, {"batch": 16, "device": "0,1"})
     check_resumed_values({"device": "0,1"}, {"batch": 16, "device": "0"})
     check_resumed_values({"workers": 2}, {"batch": -1, "device": "0,1"})  # the run's own pair: Ultralytics' to judge
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # moved to a machine with one: a ValueError traceback
+    with pytest.raises(UserError, match=r"^the run trained on --device 0,1, which this machine does not have: resume "
+                                        r"it with --device \(e.g. --device cpu\), which a resume may change$"):
+        check_resumed_values({"workers": 2}, {"batch": 16, "device": "0,1"})
+    check_resumed_values({"device": "0"}, {"batch": 16, "device": "0,1"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(UserError, match=r"^the run trained on --device 0, which this machine does not have"):
+        check_resumed_values({}, {"batch": 16, "device": "0"})
+    check_resumed_values({}, {"batch": 16, "device": "cpu"})
+    check_resumed_values({}, {"batch": 16, "device": None})  # auto: Ultralytics' own pick
 
 
 def test_a_data_yaml_over_voc_images_is_told_to_convert_the_voc(teacher26, tmp_path, monkeypatch):
@@ -775,9 +798,15 @@ def test_bf16_autocast_is_refused_where_it_cannot_run(monkeypatch):
     monkeypatch.setattr(devices.torch.cuda, "get_device_capability", lambda i: capability[i])
     for device in ("0", "cuda:0", None):  # auto: GPU 0
         check_args({**args, "device": device}, 32)
-    for device in ("1", "0,1", "2"):
+    for device in ("1", "0,1", "2", "-1"):  # -1: an idle GPU of Ultralytics' pick, the T4 as likely
         with pytest.raises(UserError, match=rf"which --device {device} is not"):
             check_args({**args, "device": device}, 32)
+    capability[1] = (9, 0)  # two H100s: cuda and -1 are GPUs too, and a physical id Ultralytics maps is its index
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    for device in ("cuda", "-1", "cuda:1", "3", "5", "0,1"):
+        check_args({**args, "device": device}, 32)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    capability[1] = (7, 5)
     capability[0] = (7, 0)  # a V100 left at auto: no "this machine has no CUDA GPU"
     with pytest.raises(UserError, match=r"which --device auto is not"):
         check_args({**args, "device": None}, 32)

@@ -17,19 +17,35 @@ def native_imgsz(backend, fmt: str) -> int | None:
     if getattr(backend, "imgsz", None) is not None:
         return int(max(backend.imgsz))
     shape = graph_input_shape(backend)[2:]
-    if fmt == "engine" and backend.dynamic:  # its bound shape is its profile's largest, not its export size
-        return None
     return int(max(shape)) if shape and all(isinstance(d, int) for d in shape) else None
 
 
 def graph_input_shape(backend) -> list:
-    """An ONNX Runtime session's input shape (ints where static, names where dynamic), or a TensorRT engine's (its
-    own where static; a dynamic one's profile's largest, which AutoBackend binds at load); [] for other runtimes."""
+    """An ONNX Runtime session's input shape (ints where static, names where dynamic), or a static TensorRT engine's;
+    [] for other runtimes and dynamic engines (AutoBackend binds a shape of their profile: `engine_profile`)."""
     session = getattr(backend, "session", None)
     if session is not None:
         return list(session.get_inputs()[0].shape)
     bindings = getattr(backend, "bindings", None)
-    return list(bindings["images"].shape) if isinstance(bindings, dict) and "images" in bindings else []
+    if getattr(backend, "dynamic", False) or not isinstance(bindings, dict) or "images" not in bindings:
+        return []
+    return list(bindings["images"].shape)
+
+
+def engine_profile(backend) -> tuple[list, list] | None:
+    """A dynamic TensorRT engine's smallest and largest input shapes, read from the engine (TensorRT 10's named
+    tensors, or the binding API before it); None for a static engine, another runtime, or a profile that won't read."""
+    engine = getattr(backend, "model", None)
+    if not getattr(backend, "dynamic", False) or engine is None:
+        return None
+    try:
+        if hasattr(engine, "get_tensor_profile_shape"):
+            low, _, high = engine.get_tensor_profile_shape("images", 0)
+        else:
+            low, _, high = engine.get_profile_shape(0, engine.get_binding_index("images"))
+        return [int(d) for d in low], [int(d) for d in high]
+    except Exception:  # noqa: BLE001 - an engine built by another tool may name its input otherwise
+        return None
 
 
 def bench_imgsz(backend, fmt: str, path: Path, imgsz: int | None) -> int:
@@ -70,16 +86,16 @@ def check_export_batch(backend, fmt: str, path: Path, batch: int) -> None:
 
 
 def check_engine_profile(backend, fmt: str, path: Path, batch: int, imgsz: int) -> None:
-    """A dynamic TensorRT engine runs the shapes of its optimisation profile alone: Ultralytics builds it from 32 px
-    to twice the export size, and up to the export batch (not past it, as a dynamic ONNX graph goes). Outside it the
-    engine raised a ValueError mid-timing, a traceback after the artifacts before it were timed."""
-    shape = graph_input_shape(backend) if fmt == "engine" and backend.dynamic else []
-    if len(shape) != 4 or not all(isinstance(d, int) for d in shape):
+    """A dynamic TensorRT engine runs the shapes of its optimisation profile alone (Ultralytics builds it from batch 1
+    and 32 px up to the export batch and twice the export size; not past the batch, as a dynamic ONNX graph goes).
+    Outside it the engine raised a ValueError mid-timing, a traceback after the artifacts before it were timed."""
+    profile = engine_profile(backend) if fmt == "engine" else None
+    if profile is None or len(profile[0]) != 4 or len(profile[1]) != 4:
         return
-    most, side = shape[0], min(shape[2:])
-    if batch > most:
-        raise UserError(f"'{path}' is a dynamic TensorRT engine for batches up to {most}: bench it at --batch {most} "
-                        f"or less, or re-export it with --batch {batch} --dynamic")
-    if not 32 <= imgsz <= side:
-        raise UserError(f"'{path}' is a dynamic TensorRT engine for sizes 32 to {side} px: bench it at an --imgsz in "
-                        f"that range, or re-export it at --imgsz {imgsz}")
+    (fewest, _, *low), (most, _, *high) = profile
+    if not fewest <= batch <= most:
+        raise UserError(f"'{path}' is a dynamic TensorRT engine for batches {fewest} to {most}: bench it at a --batch "
+                        f"in that range, or re-export it with --batch {batch} --dynamic")
+    if not max(low) <= imgsz <= min(high):
+        raise UserError(f"'{path}' is a dynamic TensorRT engine for sizes {max(low)} to {min(high)} px: bench it at an "
+                        f"--imgsz in that range, or re-export it at --imgsz {imgsz}")

@@ -194,6 +194,9 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
     if (gpus := gpu_count(device)) > 1 and not batch >= 1:
         raise UserError(f"--batch {batch} (AutoBatch) runs on one GPU, and --device {device} names {gpus}: pass a "
                         f"whole batch, e.g. --batch {gpus * 8}")
+    if gpus > 1 and batch % gpus:  # Ultralytics gives each GPU batch // gpus: 0 failed in every worker's loader
+        raise UserError(f"--batch {batch} over the {gpus} GPUs of --device {device} is split evenly, batch // {gpus} "
+                        f"each ({batch // gpus}): pass a multiple of {gpus}, e.g. --batch {max(gpus, batch - batch % gpus)}")
 
 
 def check_optimizer(optimizer: Any) -> None:
@@ -227,8 +230,9 @@ def check_args(args: dict[str, Any], stride: int) -> None:
     if isinstance(args.get("seed"), int):
         check_seed(args["seed"])
     if isinstance(imgsz, (list, tuple)) and imgsz and all(isinstance(i, int) for i in imgsz):  # imgsz=64,64
-        raise UserError(f"imgsz={','.join(map(str, imgsz))} is {len(imgsz)} values: training takes one square size, "
-                        f"e.g. --imgsz {max(imgsz)} (Ultralytics' trainer takes the largest)")
+        many = f"{len(imgsz)} values" if len(imgsz) > 1 else "a list"
+        raise UserError(f"imgsz={','.join(map(str, imgsz))} is {many}: training takes one square size, e.g. --imgsz "
+                        f"{max(imgsz)} (Ultralytics' trainer takes the largest)")
     if not isinstance(imgsz, int):
         raise UserError(f"--imgsz must be a whole number, got {imgsz!r}")
     check_imgsz(imgsz, stride)

@@ -226,8 +226,10 @@ def export(
         "Dataset yaml: parity sample images, INT8 calibration, and the mAP50-95 reported where OpenVINO computes in "
         "bf16 on this CPU. [default: the dataset the checkpoint was trained on, where it still is; parity then falls "
         "back to Ultralytics' sample images]")),
-    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic input shapes."),
-    batch: int = typer.Option(1, help="Export batch size."),
+    dynamic: bool = typer.Option(False, "--dynamic", help=escape(
+        "Dynamic input shapes: any batch and size for ONNX and OpenVINO; a TensorRT engine takes batches up to "
+        "--batch and sizes from 32 px to twice --imgsz (Ultralytics' profile).")),
+    batch: int = typer.Option(1, help="Export batch size: a static export runs this batch alone (bench pads to it)."),
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the ONNX graph (onnxslim)."),
     nms: Optional[bool] = typer.Option(None, "--nms/--end2end", help=escape(
         "--nms: NMS inside the graph, which then keeps only scores above 0.25 (nms=True). --end2end: YOLO26's "

@@ -169,7 +169,7 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used,
         return {k: v for k, v in d["distill"].items() if k != "unlabeled"}  # without its data's unlabelled folders
     if {"task", "mode", "save_dir"} <= set(d):  # its paths and model would be taken as this run's
-        beside = (f"pass the distill.yaml beside it for the run's recipe" if (p.parent / "distill.yaml").is_file()
+        beside = ("pass the distill.yaml beside it for the run's recipe" if (p.parent / "distill.yaml").is_file()
                   else "it is no yolodistill run's (no distill.yaml beside it): pass a recipe")
         raise UserError(f"config '{p}' is a run's args.yaml (Ultralytics' arguments, with that run's model and "
                         f"folders): {beside}, and train arguments as key=value")

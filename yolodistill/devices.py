@@ -91,10 +91,16 @@ def bf16_ready(device: Any) -> bool:
     """Whether Ultralytics' amp=bf16 autocast runs on `device` (auto: GPU 0 where there is one): CUDA GPUs with
     native bfloat16 (compute capability 8, Ampere, or newer), each one named; else its first training step raises a
     RuntimeError."""
-    words = [w for w in device_words(device).split(",") if w] or ["0"]
-    if not torch.cuda.is_available() or not all(w.isdigit() and int(w) < torch.cuda.device_count() for w in words):
+    words = ["0" if w == "cuda" else w for w in device_words(device).split(",") if w] or ["0"]
+    if not torch.cuda.is_available() or not all(w.lstrip("-").isdigit() for w in words):
         return False  # cpu, mps, npu: Ultralytics' bf16 autocast is CUDA's alone
-    return all(torch.cuda.get_device_capability(int(w))[0] >= 8 for w in words)
+    from ultralytics.utils.torch_utils import parse_device
+
+    count = torch.cuda.device_count()  # -1 is an idle GPU Ultralytics picks: any of them; the others as it maps them
+    # (a physical id under CUDA_VISIBLE_DEVICES is a torch index): --device cuda, -1 and 3 were refused on H100s
+    named = parse_device(",".join(w for w in words if w != "-1")).split(",") if any(w != "-1" for w in words) else []
+    gpus = [int(i) for i in named if i] + (list(range(count)) if "-1" in words else [])
+    return bool(gpus) and all(i < count and torch.cuda.get_device_capability(i)[0] >= 8 for i in gpus)
 
 
 def concrete_device(device: Any, flag: str = "--device") -> Any:

@@ -93,8 +93,9 @@ def given(value: Any) -> str:
     import torch
 
     if isinstance(value, torch.nn.Module) or hasattr(value, "ckpt_path"):  # YOLO(...) is a Module; its file is there
-        return (f"a {type(value).__name__} object: pass the path of its .pt file"
-                + (f" ({value.ckpt_path})" if isinstance(getattr(value, "ckpt_path", None), str) else ""))
+        made = getattr(value, "ckpt_path", None) or getattr(value, "cfg", None)  # YOLO("yolo26n.yaml"): no .pt
+        return (f"a {type(value).__name__} object: pass the path of the file it was loaded from"
+                + (f" ({made})" if isinstance(made, str) else ", such as its .pt"))
     text = repr(value)
     return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
 

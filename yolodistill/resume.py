@@ -270,6 +270,14 @@ def check_resumed_values(overrides: dict[str, Any], recorded: dict[str, Any] | N
 
     check_workers(overrides.get("workers"))
     both = {**(recorded or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    if overrides.get("device") is None and (recorded or {}).get("device") not in (None, ""):
+        from .devices import check_device
+
+        try:  # Ultralytics selects the run's device once resumed: a GPU this machine lacks was a ValueError traceback
+            check_device(recorded["device"])
+        except UserError:
+            raise UserError(f"the run trained on --device {recorded['device']}, which this machine does not have: "
+                            "resume it with --device (e.g. --device cpu), which a resume may change") from None
     check_amp(both)  # a run of amp=bf16 resumed on a CPU, or on another machine
     if overrides.get("batch") is not None or overrides.get("device") is not None:
         check_train_batch(both.get("batch", 16), both.get("device"))
