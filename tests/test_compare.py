@@ -933,6 +933,14 @@ def test_the_teacher_is_validated_as_the_students_were(monkeypatch, tmp_path):
     assert "lr0" not in kwargs and "epochs" not in kwargs
     validate_teacher("t.pt", "d.yaml", {**args, "batch": -1}, tmp_path)  # AutoBatch: Ultralytics picks the size
     assert "batch" not in calls[-1][1]
+    assert "quantize" not in kwargs  # on a CPU the students validated in fp32
+    import torch  # on a GPU with AMP Ultralytics' validator keeps fp16 for the students' final validation: the
+    # teacher in fp32 beside them moved the gap by that difference
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for device, amp, half in ((None, True, 16), ("0", True, 16), ("0,1", True, 16), ("0", False, None),
+                              ("cpu", True, None)):
+        validate_teacher("t.pt", "d.yaml", {**args, "device": device, "amp": amp}, tmp_path)
+        assert calls[-1][1].get("quantize") == half, (device, amp)
 
 
 def test_a_run_record_times_every_epoch_from_results_csv(tmp_path):

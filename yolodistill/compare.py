@@ -192,7 +192,15 @@ def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Pa
     """The teacher's mAP on the val split, with the settings the students' final validation used."""
     from ultralytics import YOLO
 
+    import torch
+
+    from .devices import device_words
+
     kwargs = {k: args[k] for k in VAL_KEYS if k in args}
+    cuda = torch.cuda.is_available() and not device_words(args.get("device")).startswith(("cpu", "mps", "npu", "xpu"))
+    if cuda and args.get("amp", True) and "half" not in args:
+        kwargs["quantize"] = 16  # the students' final validation ran in fp16 on a GPU with AMP (Ultralytics' validator
+        # keeps the precision it trained with): the teacher in fp32 beside them moved the gap by that difference
     batch = args.get("batch")
     if isinstance(batch, int) and batch >= 1:
         kwargs["batch"] = 2 * batch  # Ultralytics' trainer validates at twice the train batch

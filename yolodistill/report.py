@@ -324,8 +324,9 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
 
 def distill_plot(results_csv: str | Path, path: str | Path) -> Path | None:
     """The distillation terms a run used, per epoch (weighted, as results.csv logs them), and their sum over the
-    detection loss's: the ratio the schedule decays. Ultralytics' results.png plots only columns named `*loss*`.
-    None when the run logged no term."""
+    detection loss's: the ratio the schedule decays (on YOLO26 the one-to-many weight too: the terms carry it, the
+    logged detection loss is the one-to-one branch's, unweighted). Ultralytics' results.png plots only columns named
+    `*loss*`. None when the run logged no term."""
     from matplotlib.figure import Figure
 
     with open(results_csv, newline="") as f:
