@@ -807,13 +807,6 @@ def test_a_plain_folder_is_not_taken_for_an_openvino_export(tmp_path):
         bn.artifact_format(tmp_path)
 
 
-def test_the_record_names_the_command_only_when_the_cli_ran(monkeypatch):
-    """bench_env.json and bench.md say 'yolodistill bench ...' for a CLI run, not pytest's or a script's argv."""
-    monkeypatch.setattr(sys, "argv", ["/usr/bin/yolodistill", "bench", "a b.pt"])
-    assert bn.provenance()["command"] == "yolodistill bench 'a b.pt'"
-    monkeypatch.setattr(sys, "argv", ["script.py", "bench"])
-    assert bn.provenance()["command"] is None
-
 
 def test_a_static_export_at_its_own_size_and_its_stored_precision(run, tmp_path):
     """--imgsz equal to a static export's own size is not 'another size'; the row's precision is what the export

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 from rich.console import Console
 
-from yolodistill.benchreport import (KEYS, bench_rows, describe_bench, markdown_text, print_table, report_paths,
-                                     written_before_the_stop)
+from yolodistill.benchreport import (KEYS, bench_rows, describe_bench, markdown_text, print_table, provenance,
+                                     report_paths, written_before_the_stop)
 
 
 def table_row(name: str, fmt: str, imgsz: int) -> dict:
@@ -136,6 +137,10 @@ def test_bench_md_says_where_it_ran_who_made_it_and_what_is_unknown(tmp_path):
     assert markdown_text([row | {"device": "cuda:0"}], env).startswith("# Benchmark on Some GPU\n")
     jetson = env | {"jetson": {"board": "NVIDIA Jetson Orin NX"}}
     assert markdown_text([row | {"device": "cuda:0"}], jetson).startswith("# Benchmark on NVIDIA Jetson Orin NX\n")
+    # rows on several devices (an ONNX graph without ONNX Runtime's CUDA provider on the CPU): each says its own
+    mixed = markdown_text([table_row("best", "pt", 96) | row | {"format": "pt", "device": "cuda:0"}, row], env)
+    assert "on cuda:0 and cpu," in mixed and "| pt (cuda:0) |" in mixed and "| exp | onnx (cpu) |" in mixed
+    assert "(cpu)" not in md  # one device: said once, above the table
 
 
 def test_a_stop_after_the_first_report_names_it_alone(tmp_path):
@@ -168,3 +173,11 @@ def test_bench_md_says_what_its_units_and_its_map_are():
     text = " ".join(markdown_text([row], {"cpu": "Xeon"}).split())
     assert "per batch of 4 images" in text and "GFLOPs per image at its imgsz" in text and "MB of 10^6 bytes" in text
     assert "pad each batch by half a stride" in text
+
+
+def test_the_record_names_the_command_only_when_the_cli_ran(monkeypatch):
+    """bench_env.json and bench.md say 'yolodistill bench ...' for a CLI run, not pytest's or a script's argv."""
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/yolodistill", "bench", "a b.pt"])
+    assert provenance()["command"] == "yolodistill bench 'a b.pt'"
+    monkeypatch.setattr(sys, "argv", ["script.py", "bench"])
+    assert provenance()["command"] is None

@@ -105,3 +105,15 @@ def test_an_openvino_that_does_not_load_is_said_in_info_and_export(monkeypatch):
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output
     row = next(r for r in runtimes.format_support() if r["format"] == "openvino")
     assert not row["available"] and row["detail"].startswith("OpenVINO is installed but does not load"), row
+
+
+def test_an_onnx_graph_runs_on_the_cpu_where_onnx_runtime_has_no_cuda_provider(monkeypatch):
+    """On a GPU with the onnxruntime we depend on, Ultralytics pip-installed onnxruntime-gpu beside it mid-bench, then
+    ran the graph on the CPU all the same, under the GPU's name."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert [runtimes.runtime_device(fmt, "0") for fmt in ("onnx", "pt", "openvino", "engine")] == ["cpu", "0", "0", "0"]
+    assert runtimes.runtime_device("onnx", "cpu") == "cpu"
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert runtimes.runtime_device("onnx", "0") == "0"

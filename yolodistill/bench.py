@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from . import sysinfo
-from .benchreport import describe_bench, print_table, write_reports, written_before_the_stop
+from .benchreport import describe_bench, print_table, provenance, write_reports, written_before_the_stop
 from .checks import check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
@@ -31,6 +31,7 @@ from .locks import holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
 from .accepts import bench_imgsz, check_engine_profile, check_export_batch
+from .runtimes import ONNX_ON_CPU, runtime_device
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
 from .utils import check_threads, cpu_threads, quieter, remembered_interrupt, walk_once
@@ -268,7 +269,7 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
     """Load the artifact as bench_one will and refuse it if it is corrupt, cannot run at --imgsz or --batch, or lists
     other classes than the data, so no artifact is timed before a later one fails. The backend is then let go: each
     artifact is timed with only its own runtime loaded (a Jetson may not hold every engine at once)."""
-    backend = open_backend(path, torch_device(opts.device))
+    backend = open_backend(path, torch_device(runtime_device(fmt, opts.device)))
     check_input_size(opts.batch, imgsz := bench_imgsz(backend, fmt, path, opts.imgsz))
     check_export_batch(backend, fmt, path, opts.batch)
     check_engine_profile(backend, fmt, path, opts.batch, imgsz)
@@ -283,7 +284,8 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     before Ultralytics validates it: Ultralytics prints past Rich, onto a bar left standing."""
     from .utils import megabytes
 
-    backend = open_backend(path, torch_device(opts.device))
+    device = runtime_device(fmt, opts.device)  # an ONNX graph without ONNX Runtime's CUDA provider: the CPU
+    backend = open_backend(path, torch_device(device))
     imgsz = bench_imgsz(backend, fmt, path, opts.imgsz)
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
@@ -294,7 +296,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
                                                          sampler.missing())
     params, flops = model_cost(source_checkpoint(path), imgsz)
-    map50, map50_95 = val_map(path, opts.data, imgsz, batch, opts.device)  # its loader checked by check_val_loads
+    map50, map50_95 = val_map(path, opts.data, imgsz, batch, device)  # its loader checked by check_val_loads
     return {
         "name": name, "artifact": str(path), "format": fmt, "precision": precision_of(backend, fmt), "imgsz": imgsz,
         "batch": batch, "device": str(backend.device), "latency_ms": latency_ms(times),
@@ -368,19 +370,6 @@ def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, cons
     return chosen
 
 
-def provenance() -> dict:
-    """How the record was made: when, by which command and yolodistill."""
-    import shlex
-    import sys
-    from datetime import datetime, timezone
-
-    from . import __version__
-
-    command = shlex.join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
-    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
-            "yolodistill": __version__}
-
-
 @python_values
 @holding(lambda given: given.get("json_path"), "--json")
 def bench(
@@ -417,6 +406,8 @@ def bench(
     check_threads(threads)
     device = concrete_device(device)
     chosen = select_artifacts(artifacts, root, device, console)
+    if any(runtime_device(fmt, device) != device for _, fmt in chosen):
+        console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     dataset, data = run_dataset(data, chosen)

@@ -62,9 +62,11 @@ def cell(value) -> str:
 
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
-    """The columns shared by the terminal table and bench.md."""
+    """The columns shared by the terminal table and bench.md; each format names its device where the rows ran on
+    several (an ONNX graph on the CPU beside GPU rows: ONNX Runtime without its CUDA provider)."""
+    several = len({str(r["device"]) for r in rows}) > 1
     return [
-        [r["name"], fmt_cell(r), r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+        [r["name"], fmt_cell(r) + (f" ({r['device']})" if several else ""), r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
          str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
          cell(r["map50_95"])]
         for r in rows
@@ -82,7 +84,8 @@ def markdown_text(rows: list[dict], env: dict) -> str:
     gpu = any(str(r["device"]).startswith("cuda") for r in rows)
     where = env["jetson"]["board"] if env.get("jetson") else env.get("gpu") if gpu else env.get("cpu")
     batch = rows[0]["batch"]
-    how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {rows[0]['device']}, "
+    on = " and ".join(dict.fromkeys(str(r["device"]) for r in rows))  # each row's device in its format where several
+    how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {on}, "
            f"{env.get('runs', '?')} timed runs after {env.get('warmup', '?')} warm-up; mAP on {env.get('data', '?')}, "
            "square at imgsz as every format takes it (rect=False: a .pt's results.csv and yolo val batch by aspect "
            "ratio and pad each batch by half a stride, so they can read differently); GFLOPs per image at its imgsz; "
@@ -235,3 +238,16 @@ def describe_bench(path: Path) -> str:
         machine = None
     n = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
     return ", ".join(x for x in (n, f"on {machine}" if machine else "", f"written {when}") if x)
+
+
+def provenance() -> dict:
+    """How the record was made: when, by which command and yolodistill."""
+    import shlex
+    import sys
+    from datetime import datetime, timezone
+
+    from . import __version__
+
+    command = shlex.join(["yolodistill", *sys.argv[1:]]) if Path(sys.argv[0]).name == "yolodistill" else None
+    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+            "yolodistill": __version__}

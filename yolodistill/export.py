@@ -29,7 +29,7 @@ from .artifacts import (  # noqa: F401 (part of export's interface)
     TempPaths, artifact_name, check_replaceable, describe_export, describes, export_folder, export_metadata,
     graph_kind, InPlace, install,
 )
-from .runtimes import FORMATS, check_runtime  # noqa: F401 (bench reads check_runtime here)
+from .runtimes import FORMATS, ONNX_ON_CPU, check_runtime, runtime_device  # noqa: F401 (bench reads check_runtime here)
 from .utils import no_blank_lines, remembered_interrupt, stop_if
 
 SAMPLE_IMAGES = 16
@@ -379,6 +379,10 @@ def export_model(
                         "weights to a folder you can write to")
     device = device or ("0" if fmt == "engine" else "cpu")  # Ultralytics exports on CPU unless told otherwise
     check_runtime(fmt, device, int8)
+    if (checked_on := runtime_device(fmt, device)) != device:  # the checks compare both models there
+        from ultralytics.utils import LOGGER
+
+        LOGGER.warning(f"{ONNX_ON_CPU}: the parity check and mAP run there, the PyTorch model's too")
     model = load_model(weights)
     check_task(model_task(model.model), "--weights", weights)  # its head's: YOLO(task="detect") says detect of any
     if nms is False and getattr(model.model.model[-1], "one2one_cv2", None) is None:  # Ultralytics exports raw then
@@ -426,16 +430,16 @@ def export_model(
             conf = NMS_CONF if nms else PARITY_CONF
             head = {"nms": False} if nms is False else {}  # PyTorch's side through the NMS-free head too
             with openvino_at_f32() if runtime != precision else nullcontext():
-                parity = check_parity(source, artifact, images, size, conf, margin, device, batch=batch, **head)
+                parity = check_parity(source, artifact, images, size, conf, margin, checked_on, batch=batch, **head)
             val = {"conf": conf, **head} if nms else head  # mAP at the threshold an --nms graph bakes in, both sides
-            gate = int8_gate(source, artifact, data, size, batch, device, max_drop, val) if int8 else None
+            gate = int8_gate(source, artifact, data, size, batch, checked_on, max_drop, val) if int8 else None
             refuse_if_broken(fmt, precision, parity, gate)
             lower = {}
             if runtime != precision:  # what this CPU's default does to a correct file: reported, the file is kept
                 lower["runtime_parity"] = check_parity(source, artifact, images, size, conf, TOLERANCES[runtime].margin,
-                                                       device, batch=batch, **head)
+                                                       checked_on, batch=batch, **head)
                 if labelled:  # without labels both read 0.0000: as if the runtime's precision cost nothing
-                    lower["runtime_map"] = map_pair(source, artifact, data, size, batch, device, val)
+                    lower["runtime_map"] = map_pair(source, artifact, data, size, batch, checked_on, val)
             kind = graph_kind(export_metadata(artifact))
             stop_if(pressed)  # swallowed in the parity check (Ultralytics' check_requirements): the earlier one stays
             final, replaced = install(artifact, weights.parent, weights.stem)

@@ -21,6 +21,21 @@ def check_runtime(fmt: str, device: str | None = None, int8: bool = False) -> No
         check_onnx()
 
 
+def runtime_device(fmt: str, device) -> str:
+    """The device an artifact runs on here: an ONNX graph on a CUDA device needs ONNX Runtime's CUDA provider
+    (onnxruntime-gpu). Without it Ultralytics pip-installs onnxruntime-gpu beside the onnxruntime we depend on,
+    mid-command (both own the onnxruntime module), then runs on the CPU all the same: so the CPU, said."""
+    if fmt != "onnx" or str(device).lower() in ("cpu", "mps", "none", ""):
+        return device
+    import onnxruntime
+
+    return device if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
+
+
+ONNX_ON_CPU = ("ONNX Runtime here has no CUDA provider, so the ONNX graph runs on the CPU (for the GPU: pip install "
+               "onnxruntime-gpu in place of onnxruntime)")
+
+
 def check_onnx() -> None:
     """Dependencies of yolodistill, so missing only from a broken install; Ultralytics would try to pip-install them."""
     try:
