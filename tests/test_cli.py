@@ -655,8 +655,9 @@ def test_a_home_path_after_an_equals_sign_is_the_home_folder(monkeypatch, capsys
     code, out = run_main(["data", "synth", "--out=~/synth", "--images", "4", "--imgsz", "32"], monkeypatch, capsys)
     assert code == 0, out
     assert (tmp_path / "home" / "synth" / "data.yaml").is_file() and not (tmp_path / "~").exists()
-    assert home_expanded(["project=~/runs", "--name=a~b", "~/x", "lr0=0.1"]) == [
-        f"project={tmp_path / 'home' / 'runs'}", "--name=a~b", "~/x", "lr0=0.1"]  # a bare word is the shell's to expand
+    assert home_expanded(["project=~/runs", "--name=a~b", "~/x", "lr0=0.1", "a~", "~"]) == [
+        f"project={tmp_path / 'home' / 'runs'}", "--name=a~b", str(tmp_path / "home" / "x"), "lr0=0.1", "a~",
+        str(tmp_path / "home")]  # quoted ("~/My Data"): --unlabeled read the home folder, --project made ./~
 
 
 def test_a_training_whose_output_closes_says_so_in_one_line(teacher26, synth_data, tmp_path):

@@ -854,10 +854,12 @@ def test_the_repeat_command_reads_back_the_same_settings():
     from yolodistill.words import parse_overrides
     from yolodistill.compare import cli_command, run_plan
 
-    overrides = {"device": "0", "lr0": 0.01, "name_like": "1e3", "plots": False, "classes": [0, 2], "text": "a b"}
+    overrides = {"device": "0", "lr0": 0.01, "name_like": "1e3", "plots": False, "classes": [0, 2], "text": "a b",
+                 "unlabeled": ["/日本/footage"]}
     command = cli_command("/t.pt", "s.yaml", "/d.yaml", 3, [0], ["plain"], None, Path("/r/cmp"), overrides)
     words = shlex.split(command)
     assert parse_overrides(words[words.index("cmp") + 1:], "compare") == overrides
+    assert "日本" in command  # readable, not \u65e5\u672c
     assert run_plan("plain", 0, {"device": 0}, "t", {}) == run_plan("plain", 0, {"device": "0"}, "t", {})
 
 

@@ -486,3 +486,15 @@ def test_a_recipe_key_that_is_no_name_is_one_line(tmp_path):
     f.write_text("1: 2\nkd_cls: 1\n")
     with pytest.raises(UserError, match="^unknown setting.s. 1: use a distillation key"):
         resolve(f, student="yolo26n.yaml")
+
+
+def test_a_recipe_s_home_paths_are_the_home_folder(tmp_path, monkeypatch):
+    """A recipe has no shell: `project: ~/runs` made a folder named ~ in the working folder, while `unlabeled:
+    [~/footage]` beside it was read from the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text("project: ~/runs\npretrained: ~/w.pt\nunlabeled: [~/footage, ./~x]\nname: ~n\n")
+    distill, args = resolve(recipe)
+    home = tmp_path / "home"
+    assert (args["project"], args["pretrained"]) == (str(home / "runs"), str(home / "w.pt"))
+    assert distill.unlabeled == [str(home / "footage"), "./~x"] and args["name"] == "~n"  # a name is no path

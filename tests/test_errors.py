@@ -296,3 +296,13 @@ def test_a_public_function_raises_the_one_line_error_of_a_path_too_long_or_a_ful
     with pytest.raises(OSError) as e:
         other()
     assert not isinstance(e.value, UserError)  # another OSError is left as it is
+
+
+def test_an_output_name_its_temporary_twin_would_take_past_255_bytes_is_refused_first(tmp_path):
+    """bench --json of a 248-byte name ran the whole benchmark, then failed writing .NAME.XXXXXXXX; pseudo-label's
+    --out of 253 bytes named its hidden .NAME.partial."""
+    for name, kind in (("日" * 81 + ".json", "file"), ("p" + "日" * 84, "folder")):  # 248 and 253 bytes
+        with pytest.raises(UserError, match=rf"has a name of {len(name.encode())} bytes, and it is written under a "
+                                            r"temporary name up to 10 bytes longer.*at most 245 bytes$"):
+            check_output(tmp_path / name, "--json", kind)
+    check_output(tmp_path / ("b" * 240 + ".json"), "--json", "file")  # 245 bytes: its twins fit

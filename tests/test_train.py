@@ -549,9 +549,10 @@ def test_numpy_values_from_a_sweep_train(teacher26, synth_data, tmp_path):
     """np.float64 passed the checks, then yaml refused it writing distill.yaml: a traceback, the run folder left."""
     import numpy as np
 
-    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path, name="np", kd_cls=np.float64(0.5),
+    result = train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path / "日本", name="np", kd_cls=np.float64(0.5),
                    **{**FAST, "epochs": np.int64(1), "lr0": np.float64(0.02), "optimizer": "SGD"})
     assert yaml.safe_load((result.save_dir / "distill.yaml").read_text())["distill"]["kd_cls"] == 0.5
+    assert "/日本\n" in (result.save_dir / "distill.yaml").read_text(encoding="utf-8")  # as written, not \u65E5\u672C
     assert yaml.safe_load((result.save_dir / "args.yaml").read_text())["lr0"] == 0.02 and result.best.is_file()
 
 

@@ -324,8 +324,11 @@ def info():
 
 def home_expanded(argv: list[str]) -> list[str]:
     """`--out=~/x` and `out=~/x` as the shell expands `--out ~/x`: it leaves a ~ after = alone, which made a folder
-    named ~ in the working folder (one `rm -r ~` away from the home folder)."""
+    named ~ in the working folder (one `rm -r ~` away from the home folder); so is a quoted "~/My Data", which
+    --unlabeled read from the home folder while --project made ./~ of it."""
     def expand(word: str) -> str:
+        if word == "~" or word.startswith("~/"):
+            return os.path.expanduser(word)
         key, eq, value = word.partition("=")
         return f"{key}={os.path.expanduser(value)}" if eq and value.startswith("~") else word
 

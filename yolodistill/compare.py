@@ -145,7 +145,8 @@ def cli_command(teacher, student, data, epochs, seeds, methods, config, save_dir
     if config is not None:  # a file by its absolute path; a shipped recipe's name (--config fast) as it is
         words += ["--config", str(Path(config).resolve()) if Path(config).is_file() else str(config)]
     words += ["--project", str(save_dir.parent), "--name", save_dir.name]
-    words += [f"{k}={v if plain_word(k, v) else json.dumps(v)}" for k, v in overrides.items() if v is not None]
+    words += [f"{k}={v if plain_word(k, v) else json.dumps(v, ensure_ascii=False)}"  # a folder of 日本 as written
+              for k, v in overrides.items() if v is not None]
     return shlex.join(words)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,12 +169,24 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config '{p}' must be a mapping of key: value lines")
     if isinstance(d.get("distill"), dict) and "train_args" in d:  # a run's distill.yaml: the recipe that run used,
         return {k: v for k, v in d["distill"].items() if k != "unlabeled"}  # without its data's unlabelled folders
+    d = {k: home_path(v) if k in RECIPE_PATHS else v for k, v in d.items()}
     if {"task", "mode", "save_dir"} <= set(d):  # its paths and model would be taken as this run's
         beside = ("pass the distill.yaml beside it for the run's recipe" if (p.parent / "distill.yaml").is_file()
                   else "it is no yolodistill run's (no distill.yaml beside it): pass a recipe")
         raise UserError(f"config '{p}' is a run's args.yaml (Ultralytics' arguments, with that run's model and "
                         f"folders): {beside}, and train arguments as key=value")
     return d
+
+
+RECIPE_PATHS = ("project", "pretrained", "unlabeled")  # a recipe's keys that name files or folders
+
+
+def home_path(value: Any) -> Any:
+    """A recipe has no shell to expand ~: `project: ~/runs` made a folder named ~ in the working folder, while
+    `unlabeled: [~/footage]` was read from the home folder."""
+    if isinstance(value, list):
+        return [home_path(v) for v in value]
+    return os.path.expanduser(value) if isinstance(value, str) and (value == "~" or value.startswith("~/")) else value
 
 
 def trained_student_block(recipe: dict[str, Any], source: str) -> dict[str, Any]:

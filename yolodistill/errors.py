@@ -218,6 +218,9 @@ def check_writable(folder: str | Path, flag: str, shown: str | Path | None = Non
                            f"created: '{p}' is not a writable folder"))
 
 
+MAX_OUTPUT_NAME = 245  # 255 less the temporary name's: '.' and '.XXXXXXXX' (mkstemp), or '.' and '.partial'
+
+
 def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     """An output `kind` ("folder" or "file") that can be written: an existing path must be of that kind, and its
     nearest existing parent a writable folder. Checked before any work, so no run ends in a failed write.
@@ -226,6 +229,10 @@ def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
     so it does not exist as written, where the folder it is written to (resolved, as Ultralytics and the writers take
     it) may hold the user's data: every check of what is there must look at the resolved path."""
     p = Path(path).resolve() if ".." in Path(path).parts else Path(path)
+    if MAX_OUTPUT_NAME < len(p.name.encode()) <= 255:  # written as .NAME.XXXXXXXX or .NAME.partial: refused at the end
+        raise UserError(f"{flag} '{path}' has a name of {len(p.name.encode())} bytes, and it is written under a "
+                        f"temporary name up to 10 bytes longer, past the filesystem's 255: pass a name of at most "
+                        f"{MAX_OUTPUT_NAME} bytes")
     if kind == "folder" and p.exists() and not p.is_dir():
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
     if kind == "folder" and p.suffix.lower() in (".yaml", ".yml") and not p.is_dir():  # made a folder named data.yaml

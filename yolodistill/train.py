@@ -122,7 +122,8 @@ class DistillationTrainer(DetectionTrainer):
         """distill.yaml: everything needed to reproduce the run (distillation settings, Ultralytics args) and, once the
         data is loaded, how many labelled and unlabelled images it used."""
         if RANK in {-1, 0}:
-            atomic_write_text(self.save_dir / "distill.yaml", yaml.safe_dump(self.recipe(), sort_keys=False))
+            text = yaml.safe_dump(self.recipe(), sort_keys=False, allow_unicode=True)  # a path of 日本 as written
+            atomic_write_text(self.save_dir / "distill.yaml", text)
 
     def recipe(self) -> dict[str, Any]:
         args = {k: v for k, v in vars(self.args).items() if k != "save_dir"}
