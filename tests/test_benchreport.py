@@ -138,8 +138,13 @@ def test_bench_md_says_where_it_ran_who_made_it_and_what_is_unknown(tmp_path):
     jetson = env | {"jetson": {"board": "NVIDIA Jetson Orin NX"}}
     assert markdown_text([row | {"device": "cuda:0"}], jetson).startswith("# Benchmark on NVIDIA Jetson Orin NX\n")
     # rows on several devices (an ONNX graph without ONNX Runtime's CUDA provider on the CPU): each says its own
-    mixed = markdown_text([table_row("best", "pt", 96) | row | {"format": "pt", "device": "cuda:0"}, row], env)
+    rows = [table_row("best", "pt", 96) | row | {"format": "pt", "device": "cuda:0"}, row]
+    mixed = markdown_text(rows, env)
     assert "on cuda:0 and cpu," in mixed and "| pt (cuda:0) |" in mixed and "| exp | onnx (cpu) |" in mixed
+    assert mixed.startswith("# Benchmark on Some GPU and Some CPU\n")
+    console = Console(file=io.StringIO(), width=200)
+    print_table(rows, env, console)
+    assert "onnx (cpu)" in console.file.getvalue() and "pt (cuda:0)" in console.file.getvalue()  # the terminal's too
     assert "(cpu)" not in md  # one device: said once, above the table
 
 

@@ -658,6 +658,8 @@ def test_a_home_path_after_an_equals_sign_is_the_home_folder(monkeypatch, capsys
     assert home_expanded(["project=~/runs", "--name=a~b", "~/x", "lr0=0.1", "a~", "~"]) == [
         f"project={tmp_path / 'home' / 'runs'}", "--name=a~b", str(tmp_path / "home" / "x"), "lr0=0.1", "a~",
         str(tmp_path / "home")]  # quoted ("~/My Data"): --unlabeled read the home folder, --project made ./~
+    names = ["--name", "~", "--name=~/x", "name=~", "--names", "~/a", "names=~"]  # names, not paths: a run into $HOME
+    assert home_expanded(names) == names
 
 
 def test_a_training_whose_output_closes_says_so_in_one_line(teacher26, synth_data, tmp_path):

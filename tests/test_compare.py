@@ -940,7 +940,7 @@ def test_the_teacher_is_validated_as_the_students_were(monkeypatch, tmp_path):
     # teacher in fp32 beside them moved the gap by that difference
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for device, amp, half in ((None, True, 16), ("0", True, 16), ("0,1", True, 16), ("0", False, None),
-                              ("cpu", True, None)):
+                              ("cpu", True, None), ("0", "fp32", None), ("0", "bf16", 16)):  # as Ultralytics reads amp
         validate_teacher("t.pt", "d.yaml", {**args, "device": device, "amp": amp}, tmp_path)
         assert calls[-1][1].get("quantize") == half, (device, amp)
 

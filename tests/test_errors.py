@@ -267,9 +267,9 @@ def test_a_loaded_model_where_a_path_goes_is_named_by_its_kind_in_one_short_line
     model = YOLO("yolo26n.yaml")
     with pytest.raises(UserError) as e:
         check_path(model, "--teacher", "file")
-    assert str(e.value) == ("--teacher must be the path of a file, got a YOLO object: pass the path of the file it "
-                            "was loaded from (yolo26n.yaml)")  # built from a yaml: there is no .pt to name
-    assert given(model.model) == "a DetectionModel object: pass the path of the file it was loaded from, such as its .pt"
+    assert str(e.value) == ("--teacher must be the path of a file, got a YOLO object built from yolo26n.yaml: pass a "
+                            "path instead (a trained .pt)")  # no file of weights to name; the yaml is no teacher
+    assert given(model.model) == "a DetectionModel object: pass a path instead (a trained .pt)"
     assert given("x" * 100) == f"a str ('{'x' * 59}...)" and given([1, 2]) == "[1, 2]"
 
 
@@ -298,11 +298,13 @@ def test_a_public_function_raises_the_one_line_error_of_a_path_too_long_or_a_ful
     assert not isinstance(e.value, UserError)  # another OSError is left as it is
 
 
-def test_an_output_name_its_temporary_twin_would_take_past_255_bytes_is_refused_first(tmp_path):
-    """bench --json of a 248-byte name ran the whole benchmark, then failed writing .NAME.XXXXXXXX; pseudo-label's
-    --out of 253 bytes named its hidden .NAME.partial."""
-    for name, kind in (("日" * 81 + ".json", "file"), ("p" + "日" * 84, "folder")):  # 248 and 253 bytes
-        with pytest.raises(UserError, match=rf"has a name of {len(name.encode())} bytes, and it is written under a "
-                                            r"temporary name up to 10 bytes longer.*at most 245 bytes$"):
-            check_output(tmp_path / name, "--json", kind)
-    check_output(tmp_path / ("b" * 240 + ".json"), "--json", "file")  # 245 bytes: its twins fit
+def test_an_output_name_its_writer_would_take_past_255_bytes_is_refused_first(tmp_path):
+    """bench --json of a 248-byte name ran the whole benchmark, then failed writing .NAME_env.json.XXXXXXXX;
+    pseudo-label's --out of 253 bytes named its hidden .NAME.partial. An output written under its own name alone
+    (data synth's --out) takes any name the filesystem does."""
+    for name, kind, longest in (("日" * 81 + ".json", "file", 14), ("p" + "日" * 84, "folder", 9)):  # 248, 253 bytes
+        with pytest.raises(UserError, match=rf"has a name of {len(name.encode())} bytes, and it is written under names "
+                                            rf"up to {longest} bytes longer.*at most {255 - longest} bytes$"):
+            check_output(tmp_path / name, "--json", kind, longest=longest)
+        check_output(tmp_path / name, "--out", kind)  # no twin: as before
+    check_output(tmp_path / ("b" * 236 + ".json"), "--json", "file", longest=14)  # 241 bytes: its twins fit

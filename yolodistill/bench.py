@@ -306,12 +306,15 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     }
 
 
+BENCH_TWIN = 14  # NAME_env.json beside NAME.json, written first as .NAME_env.json.XXXXXXXX
+
+
 def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str, json_path: Path | None) -> None:
     """Reject settings that cannot give a measurement, or whose results could not be written, before loading
     anything."""
     check_device(device, several=False)
     if json_path is not None:
-        check_output(json_path, "--json", kind="file")
+        check_output(json_path, "--json", kind="file", longest=BENCH_TWIN)
         if Path(json_path).name.lower() == ".json":  # a hidden name, without suffix: 'pass --json .json.json'
             raise UserError(f"--json {json_path} has no name before .json: pass e.g. --json "
                             f"{Path(json_path).with_name('bench.json')}")
@@ -408,7 +411,8 @@ def bench(
     chosen = select_artifacts(artifacts, root, device, console)
     if any(runtime_device(fmt, device) != device for _, fmt in chosen):
         console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)
-    json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file")
+    json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file",
+                             longest=BENCH_TWIN)
     replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
     dataset, data = run_dataset(data, chosen)
     opts = Settings(data, [], imgsz, device, batch, warmup, runs, system)

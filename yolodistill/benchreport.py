@@ -64,7 +64,7 @@ def cell(value) -> str:
 def table_rows(rows: list[dict]) -> list[list[str]]:
     """The columns shared by the terminal table and bench.md; each format names its device where the rows ran on
     several (an ONNX graph on the CPU beside GPU rows: ONNX Runtime without its CUDA provider)."""
-    several = len({str(r["device"]) for r in rows}) > 1
+    several = len({str(r.get("device")) for r in rows}) > 1
     return [
         [r["name"], fmt_cell(r) + (f" ({r['device']})" if several else ""), r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
          str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
@@ -83,6 +83,8 @@ def markdown_text(rows: list[dict], env: dict) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
     gpu = any(str(r["device"]).startswith("cuda") for r in rows)
     where = env["jetson"]["board"] if env.get("jetson") else env.get("gpu") if gpu else env.get("cpu")
+    if gpu and not env.get("jetson") and any(str(r["device"]) == "cpu" for r in rows):  # some rows on its CPU
+        where = f"{where} and {env.get('cpu')}"
     batch = rows[0]["batch"]
     on = " and ".join(dict.fromkeys(str(r["device"]) for r in rows))  # each row's device in its format where several
     how = (f"Latency in ms per batch of {batch} image{'s' if batch != 1 else ''} on {on}, "
@@ -147,7 +149,7 @@ def terminal_cells(r: dict) -> dict[str, str]:
     """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return {"model": escape(r["name"]), "fmt": fmt_cell(r), "prec": r["precision"], "imgsz": str(r["imgsz"]),
+    return {"model": escape(r["name"]), "fmt": fmt_cell(r) + r.get("on", ""), "prec": r["precision"], "imgsz": str(r["imgsz"]),
             "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
             "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
             "mAP50-95": num(r["map50_95"], ".3f")}
@@ -165,9 +167,10 @@ def bench_table(rows: list[dict], env: dict, headers: list[str]) -> Table:
     for h in headers + (["J/img"] if energy else []):
         table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h),
                          overflow="fold" if h == "model" else "ellipsis")  # a long run name wraps, never cut to …
+    several = len({str(r.get("device")) for r in rows}) > 1  # an ONNX graph on the CPU beside GPU rows
     for row in rows:
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
-        cells = terminal_cells(row)
+        cells = terminal_cells({**row, "on": f" ({row['device']})" if several else ""})
         table.add_row(*(cells[h] for h in headers), *(["-" if joules is None else f"{joules:.4g}"] if energy else []))
     return table
 

@@ -195,8 +195,9 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
         raise UserError(f"--batch {batch} (AutoBatch) runs on one GPU, and --device {device} names {gpus}: pass a "
                         f"whole batch, e.g. --batch {gpus * 8}")
     if gpus > 1 and batch % gpus:  # Ultralytics gives each GPU batch // gpus: 0 failed in every worker's loader
-        raise UserError(f"--batch {batch} over the {gpus} GPUs of --device {device} is split evenly, batch // {gpus} "
-                        f"each ({batch // gpus}): pass a multiple of {gpus}, e.g. --batch {max(gpus, batch - batch % gpus)}")
+        raise UserError(f"--batch {batch} over the {gpus} GPUs of --device {device} gives each {batch // gpus} images "
+                        f"(batch // {gpus}; the rest are dropped): pass a multiple of {gpus}, e.g. --batch "
+                        f"{max(gpus, batch - batch % gpus)}")
 
 
 def check_optimizer(optimizer: Any) -> None:

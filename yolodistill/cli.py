@@ -326,13 +326,15 @@ def home_expanded(argv: list[str]) -> list[str]:
     """`--out=~/x` and `out=~/x` as the shell expands `--out ~/x`: it leaves a ~ after = alone, which made a folder
     named ~ in the working folder (one `rm -r ~` away from the home folder); so is a quoted "~/My Data", which
     --unlabeled read from the home folder while --project made ./~ of it."""
-    def expand(word: str) -> str:
-        if word == "~" or word.startswith("~/"):
+    names = ("--name", "name", "--names", "names")  # a run or class name is no path: '~' stays '~'
+
+    def expand(word: str, before: str) -> str:
+        if (word == "~" or word.startswith("~/")) and before not in names:
             return os.path.expanduser(word)
         key, eq, value = word.partition("=")
-        return f"{key}={os.path.expanduser(value)}" if eq and value.startswith("~") else word
+        return f"{key}={os.path.expanduser(value)}" if eq and value.startswith("~") and key not in names else word
 
-    return [expand(word) for word in argv]
+    return [expand(word, before) for word, before in zip(argv, ["", *argv])]
 
 
 def main() -> None:

@@ -199,7 +199,7 @@ def validate_teacher(teacher: str, data: str, args: dict[str, Any], save_dir: Pa
 
     kwargs = {k: args[k] for k in VAL_KEYS if k in args}
     cuda = torch.cuda.is_available() and not device_words(args.get("device")).startswith(("cpu", "mps", "npu", "xpu"))
-    if cuda and args.get("amp", True) and "half" not in args:
+    if cuda and args.get("amp", True) not in (False, "fp32"):  # Ultralytics' trainer.amp (its own check aside)
         kwargs["quantize"] = 16  # the students' final validation ran in fp16 on a GPU with AMP (Ultralytics' validator
         # keeps the precision it trained with): the teacher in fp32 beside them moved the gap by that difference
     batch = args.get("batch")

@@ -93,9 +93,11 @@ def given(value: Any) -> str:
     import torch
 
     if isinstance(value, torch.nn.Module) or hasattr(value, "ckpt_path"):  # YOLO(...) is a Module; its file is there
-        made = getattr(value, "ckpt_path", None) or getattr(value, "cfg", None)  # YOLO("yolo26n.yaml"): no .pt
-        return (f"a {type(value).__name__} object: pass the path of the file it was loaded from"
-                + (f" ({made})" if isinstance(made, str) else ", such as its .pt"))
+        if isinstance(weights := getattr(value, "ckpt_path", None), str):
+            return f"a {type(value).__name__} object: pass the path of the file it was loaded from ({weights})"
+        built = getattr(value, "cfg", None)  # YOLO("yolo26n.yaml"): untrained, no file of weights to name
+        return (f"a {type(value).__name__} object" + (f" built from {built}" if isinstance(built, str) else "")
+                + ": pass a path instead (a trained .pt)")
     text = repr(value)
     return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
 
@@ -218,21 +220,20 @@ def check_writable(folder: str | Path, flag: str, shown: str | Path | None = Non
                            f"created: '{p}' is not a writable folder"))
 
 
-MAX_OUTPUT_NAME = 245  # 255 less the temporary name's: '.' and '.XXXXXXXX' (mkstemp), or '.' and '.partial'
-
-
-def check_output(path: str | Path, flag: str, kind: str = "folder") -> Path:
+def check_output(path: str | Path, flag: str, kind: str = "folder", longest: int = 0) -> Path:
     """An output `kind` ("folder" or "file") that can be written: an existing path must be of that kind, and its
     nearest existing parent a writable folder. Checked before any work, so no run ends in a failed write.
 
     Returns the path to write, resolved where it goes through '..': 'new/../data' with no folder new cannot be walked,
     so it does not exist as written, where the folder it is written to (resolved, as Ultralytics and the writers take
-    it) may hold the user's data: every check of what is there must look at the resolved path."""
+    it) may hold the user's data: every check of what is there must look at the resolved path. `longest`: how many
+    bytes the writer adds to the name at most (a temporary twin, a file beside it), checked against the 255 a name
+    may hold before any work; a name past 255 is the filesystem's to refuse."""
     p = Path(path).resolve() if ".." in Path(path).parts else Path(path)
-    if MAX_OUTPUT_NAME < len(p.name.encode()) <= 255:  # written as .NAME.XXXXXXXX or .NAME.partial: refused at the end
-        raise UserError(f"{flag} '{path}' has a name of {len(p.name.encode())} bytes, and it is written under a "
-                        f"temporary name up to 10 bytes longer, past the filesystem's 255: pass a name of at most "
-                        f"{MAX_OUTPUT_NAME} bytes")
+    if 255 - longest < len(p.name.encode()) <= 255:  # its twin's name was refused at the end, after all the work
+        raise UserError(f"{flag} '{path}' has a name of {len(p.name.encode())} bytes, and it is written under names "
+                        f"up to {longest} bytes longer, past the 255 a name may hold: pass a name of at most "
+                        f"{255 - longest} bytes")
     if kind == "folder" and p.exists() and not p.is_dir():
         raise UserError(f"{flag} '{path}' is a file: pass a folder")
     if kind == "folder" and p.suffix.lower() in (".yaml", ".yml") and not p.is_dir():  # made a folder named data.yaml

@@ -27,8 +27,8 @@ RUN_OPTIONS = (
     opt("imgsz", Optional[int], "Train and val image size in pixels, a multiple of 32. [default: from the config, "
         "640]"),
     opt("batch", Optional[float], "Batch size; in train -1 for AutoBatch at 60 % of GPU memory, or a fraction such "
-        "as 0.7 for AutoBatch at that share, on one GPU (compare refuses AutoBatch: it would pick each method's own). "
-        "[default: from the config, 16]"),
+        "as 0.7 for AutoBatch at that share, on one GPU (compare refuses AutoBatch: it would pick each method's own); "
+        "with several GPUs a multiple of their count, split among them. [default: from the config, 16]"),
     opt("device", Optional[str], "Device: cpu, mps, 0, or 0,1 for multi-GPU DDP; auto: Ultralytics' choice (a GPU "
         "if there is one); checked against this machine's GPUs. [default: auto]"),
     opt("workers", Optional[int], "Dataloader workers per rank. [default: 8]"),

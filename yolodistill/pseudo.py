@@ -55,7 +55,7 @@ class PseudoLabelResult:
 def check_out(out: Path, images: Path) -> Path:
     """OUT must be new (or empty), a place that takes files (its .partial twin is made beside it), and outside the
     source folder, which is never written to. Returns the folder to write (check_output's)."""
-    out = check_output(out, "--out")  # a new --out: its nearest existing parent is probed
+    out = check_output(out, "--out", longest=9)  # built as .OUT.partial; a new --out: its nearest parent is probed
     if out.exists():  # an existing, empty one: its parent too, where .partial is made and renamed into place
         check_writable(out.resolve().parent, "--out", shown=out)
     src, dst = images.resolve(), out.resolve()
