@@ -824,3 +824,19 @@ def test_a_static_export_at_its_own_size_and_its_stored_precision(run, tmp_path)
         backend = bn.open_backend(tmp_path / f"q{quantize}.onnx", bn.torch_device("cpu"))
         runs = runtime_precision("onnx", stored)
         assert bn.precision_of(backend, "onnx") == (stored if runs == stored else f"{stored} (runs {runs})")
+
+
+def test_a_one_channel_model_is_timed_on_grey_images(synth_data, tmp_path):
+    """A model of `channels: 1` data (export and Ultralytics' val take it) was fed three channels: a RuntimeError
+    traceback at the first timed run, nothing written."""
+    from .conftest import save_checkpoint
+
+    grey = tmp_path / "grey.yaml"
+    grey.write_text(yaml.safe_dump({**yaml.safe_load(synth_data.read_text()), "channels": 1}))
+    weights = save_checkpoint("yolo11n.yaml", tmp_path / "grey.pt", ch=1)
+    rows = bn.bench([weights], data=grey, device="cpu", console=quiet(), json_path=tmp_path / "b" / "bench.json",
+                    **FAST)
+    assert len(rows) == 1 and rows[0]["latency_ms"]["p50"] > 0 and rows[0]["map50_95"] >= 0
+    images = sorted((synth_data.parent / "images" / "val").iterdir())[:2]
+    assert bn.input_batch(images, 64, 2, "cpu", False, channels=1).shape == (2, 1, 64, 64)
+    assert bn.input_batch(images, 64, 2, "cpu", False).shape == (2, 3, 64, 64)

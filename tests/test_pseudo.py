@@ -613,3 +613,16 @@ def test_piped_its_stdout_is_the_summary_alone(teacher26, source, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("Wrote "), run.stdout[:80]
+
+
+def test_a_one_channel_teacher_s_dataset_says_its_channels(source, tmp_path):
+    """The data.yaml left channels: out: used as Ultralytics data it trained a 3-channel model, and train refused the
+    teacher that labelled it ("teacher takes 1-channel images but the data has 3 channels")."""
+    from .conftest import save_checkpoint
+
+    grey = save_checkpoint("yolo11n.yaml", tmp_path / "grey.pt", ch=1)
+    result = pseudo_label(grey, source, tmp_path / "out", conf=0.001, imgsz=64, progress=False)
+    assert yaml.safe_load(result.data_yaml.read_text())["channels"] == 1
+    colour = pseudo_label(save_checkpoint("yolo11n.yaml", tmp_path / "c.pt"), source, tmp_path / "out2", imgsz=64,
+                          progress=False)
+    assert "channels" not in yaml.safe_load(colour.data_yaml.read_text())  # 3, Ultralytics' default: as before

@@ -580,3 +580,17 @@ def test_a_name_the_yaml_repeats_keeps_each_class_s_own_count(tmp_path):
     assert {k: v["total"] for k, v in summary.per_class.items()} == {
         "circle (id 0)": by_id[0], "circle (id 1)": by_id[1], "triangle": by_id[2]}
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["per_class"] == summary.per_class
+
+
+def test_the_copy_of_a_grey_dataset_with_unlabelled_folders_says_both(tmp_path):
+    """The cleaned data.yaml dropped `channels: 1` (a 1-channel teacher was then refused: "the data has 3 channels")
+    and `unlabeled:`, which relative to the old root named nothing from the new one."""
+    src = defective(tmp_path / "ds")
+    (tmp_path / "ds" / "footage").mkdir()
+    raw = yaml.safe_load(src.read_text())
+    src.write_text(yaml.safe_dump({**raw, "channels": 1, "unlabeled": ["footage", "/elsewhere/cam"]}))
+    s = convert(src, fmt="yolo", out=tmp_path / "out")
+    written = yaml.safe_load(s.data_yaml.read_text())
+    assert written["channels"] == 1 and written["unlabeled"] == [str(tmp_path / "ds" / "footage"), "/elsewhere/cam"]
+    s = convert(defective(tmp_path / "plain"), fmt="yolo", out=tmp_path / "out2")
+    assert set(yaml.safe_load(s.data_yaml.read_text())) == {"path", "train", "val", "names"}  # nothing added

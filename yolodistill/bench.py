@@ -188,15 +188,19 @@ def precision_of(backend, fmt: str) -> str:
     return stored if runs == stored else f"{stored} (runs {runs})"
 
 
-def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool):
-    """One fixed batch of val images, letterboxed and normalised as Ultralytics' predictor does."""
+def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool, channels: int = 3):
+    """One fixed batch of val images, letterboxed and normalised as Ultralytics' predictor does: grey for a model of
+    one channel (`channels: 1` data; three were a traceback at the first timed run), else BGR made RGB."""
+    import cv2
     import torch
     from ultralytics.data.augment import LetterBox
     from ultralytics.utils.patches import imread
 
     letterbox = LetterBox((imgsz, imgsz), auto=False)
     chosen = [images[i % len(images)] for i in range(batch)]
-    arrays = [letterbox(image=imread(str(p)))[..., ::-1].transpose(2, 0, 1) for p in chosen]  # as readable_images
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    boxed = [letterbox(image=imread(str(p), flag)) for p in chosen]  # as readable_images
+    arrays = [(b[..., None] if b.ndim == 2 else b[..., ::-1]).transpose(2, 0, 1) for b in boxed]
     im = torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(device)
     return (im.half() if fp16 else im.float()) / 255
 
@@ -288,7 +292,7 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     backend = open_backend(path, torch_device(device))
     imgsz = bench_imgsz(backend, fmt, path, opts.imgsz)
     batch, runs = opts.batch, opts.runs
-    im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16)
+    im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16, getattr(backend, "channels", 3))
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
     with timing_progress(console) as progress:
         times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)} ({fmt})", during=sampler)

@@ -66,6 +66,7 @@ class Source:
     what: str = "annotations"  # what `unmatched` counts
     fails: str = "have no image"  # what went wrong with them
     clips_listed: bool = False  # the reader lists the boxes it clips itself (YOLO: by label line)
+    keys: dict = field(default_factory=dict)  # a data.yaml's keys the new one keeps (YOLO: channels, unlabeled)
 
 
 @dataclass
@@ -399,7 +400,7 @@ def _write(out: Path, srcs: list[Path], fmt: str, source: Source, labels: list[l
 def _write_records(out: Path, srcs: list[Path], fmt: str, source: Source, summary: ConvertSummary) -> None:
     """data.yaml, the lists of what was left out, and dataset.json, once images/ and labels/ are in place."""
     data = {"path": str(out.resolve()), **{s: f"images/{s}" for s in SPLITS if s in summary.images},
-            "names": dict(enumerate(source.names))}
+            "names": dict(enumerate(source.names)), **source.keys}
     atomic_write_text(summary.data_yaml, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     if source.unmatched:
         summary.files["unmatched"] = atomic_write_text(out / "unmatched.txt", "\n".join(source.unmatched) + "\n")

@@ -132,8 +132,9 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
             boxes, empty = boxes + len(rows), empty + (not rows)
         (tmp / "images" / "val").mkdir(parents=True, exist_ok=True)
         (tmp / "labels" / "val").mkdir(parents=True, exist_ok=True)
+        grey = {"channels": ch} if (ch := getattr(model, "yaml", {}).get("channels", 3)) != 3 else {}  # as it read them
         data = {"path": str(dest), "train": "images/train", "val": "images/val" if n_val else "images/train",
-                "names": names, "pseudo_labels": {"teacher": str(Path(teacher).resolve()), "conf": conf, "iou": iou,
+                "names": names, **grey, "pseudo_labels": {"teacher": str(Path(teacher).resolve()), "conf": conf, "iou": iou,
                                                   "tta": tta, "imgsz": imgsz, "source": str(images.resolve())}}
         (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
         if dest.exists():

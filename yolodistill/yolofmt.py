@@ -45,7 +45,7 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES, LEAKED], 0)
     if yaml_file is not None:
         splits, yaml_names = from_yaml(yaml_file, source.issues, counts)
-        source.searched = f"the splits of '{yaml_file}'"
+        source.searched, source.keys = f"the splits of '{yaml_file}'", kept_keys(yaml_file)
     else:
         splits, yaml_names = from_folder(images or src), names_file(src)
         source.searched = f"'{images or src}'"
@@ -207,6 +207,21 @@ def dataset_root(path: Path, raw: dict) -> Path:
         return root
     roots = [Path.cwd() / root, path.parent / root, DATASETS_DIR / root]
     return next((r for r in roots if all(p.exists() for p in entry_paths(r, raw["train"]))), roots[0])
+
+
+def kept_keys(path: Path) -> dict:
+    """What a data.yaml says beyond its splits and names that its cleaned copy must say too: `channels:` (a grey
+    dataset read in colour trained another model, and its 1-channel teacher was refused) and `unlabeled:`, made
+    absolute (relative to this yaml's root, they named nothing from the copy's)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))  # read whole by from_yaml already
+    kept = {"channels": raw["channels"]} if "channels" in raw else {}
+    if isinstance(listed := raw.get("unlabeled"), (str, list)) and listed:
+        root = dataset_root(path, raw)
+        kept["unlabeled"] = [str((root / f).resolve()) if isinstance(f, str) else f
+                             for f in ([listed] if isinstance(listed, str) else listed)]
+    elif listed is not None:  # not a folder or a list: as it was, for train to refuse in its words
+        kept["unlabeled"] = listed
+    return kept
 
 
 def yaml_root(path: Path) -> Path | None:
