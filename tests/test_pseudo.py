@@ -626,3 +626,18 @@ def test_a_one_channel_teacher_s_dataset_says_its_channels(source, tmp_path):
     colour = pseudo_label(save_checkpoint("yolo11n.yaml", tmp_path / "c.pt"), source, tmp_path / "out2", imgsz=64,
                           progress=False)
     assert "channels" not in yaml.safe_load(colour.data_yaml.read_text())  # 3, Ultralytics' default: as before
+
+
+def test_an_image_under_10_px_is_left_out_and_counted(teacher26, source, tmp_path):
+    """Ultralytics' training drops a side under 10 px as corrupt: kept, such an image was the whole val split."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(source / "cam0" / "tiny.png")
+    result = pseudo_label(teacher26, source, tmp_path / "out", conf=0.001, imgsz=64, progress=False)
+    assert result.small == 1 and result.images == 6 and "1 under 10 px skipped" in result.render()
+    assert not list((tmp_path / "out").rglob("*tiny*"))
+    only = tmp_path / "only"
+    only.mkdir()
+    Image.new("RGB", (8, 8)).save(only / "a.png")
+    with pytest.raises(UserError, match="holds only images with a side under 10 px"):
+        pseudo_label(teacher26, only, tmp_path / "out2", imgsz=64, progress=False)

@@ -39,6 +39,7 @@ class PseudoLabelResult:
     val_fraction: float = 0.1  # what was asked: 0 is why there is no val split, not the images
     first_unreadable: str | None = None
     videos: list[Path] = field(default_factory=list)  # left out: only images are read
+    small: int = 0  # left out: a side under 10 px, which Ultralytics' training drops as corrupt
 
     def render(self) -> str:
         from .unlabeled import videos_left_out
@@ -48,7 +49,9 @@ class PseudoLabelResult:
         alone = "" if self.val else f"\nNo val split of its own ({why}): data.yaml validates on the train images"
         example = f", e.g. {self.first_unreadable}" if self.first_unreadable else ""
         return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
-                f"detection, {self.skipped} unreadable skipped{example})\nBoxes: {self.boxes} ({classes}){alone}"
+                f"detection, {self.skipped} unreadable skipped{example}"
+                + (f", {self.small} under 10 px skipped (Ultralytics does not train on them)" if self.small else "")
+                + f")\nBoxes: {self.boxes} ({classes}){alone}"
                 + (f"\nVideos: {videos_left_out(self.videos)}" if self.videos else ""))
 
 
@@ -108,7 +111,12 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     check_imgsz(imgsz, int(max(model.stride)))  # a P6 teacher's is 64
     names = class_names(model, teacher)
     videos: list[Path] = []
-    files, _, bad = find_images([images], videos)
+    files, shapes, bad = find_images([images], videos)
+    small = [f for f in files if min(shapes[f]) < 10]  # kept, one was the whole val split Ultralytics then dropped
+    files = [f for f in files if f not in set(small)]
+    if not files and small:
+        raise UserError(f"--images '{images}' holds only images with a side under 10 px ({len(small)}, e.g. "
+                        f"{small[0]}), which Ultralytics does not train on: pass a folder of larger images")
     if not files:
         kinds = ", ".join(sorted(image_suffixes()))
         raise UserError(f"--images '{images}' holds no readable images{held_instead(bad, videos)}: pass a folder of "
@@ -150,7 +158,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
             raise KeyboardInterrupt(f"The dataset was written whole before the stop: {out / 'data.yaml'}") from None
         raise
     return PseudoLabelResult(out=out, data_yaml=out / "data.yaml", images=len(files), boxes=boxes, empty=empty,
-                             skipped=len(bad),
+                             skipped=len(bad), small=len(small),
                              per_class={key: counts[k] for k, key in sorted(class_keys(names).items())},
                              val=n_val, val_fraction=val_fraction, first_unreadable=bad[0] if bad else None,
                              videos=videos)

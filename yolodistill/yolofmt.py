@@ -384,9 +384,11 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
             continue
         first[digest] = item
         kept.append(item)
-    if any(it.split == "train" for it in source.items) and not any(it.split == "train" for it in kept):
-        raise UserError(f"every train image in {source.searched} has the same bytes as a val or test image, so none "
-                        "is left to train on: give the train split images of its own")
+    readable = lambda items: [it for it in items if it.split == "train" and it.size is not None]  # noqa: E731
+    if readable(source.items) and not readable(kept):  # an unreadable one left was blamed for the empty split
+        unread = " (the others are unreadable)" if any(it.split == "train" for it in kept) else ""
+        raise UserError(f"every readable train image in {source.searched} has the same bytes as a val or test "
+                        f"image{unread}, so none is left to train on: give the train split images of its own")
     source.items[:] = kept
 
 
