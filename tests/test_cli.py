@@ -211,6 +211,9 @@ def test_batch_takes_autobatch_s_fraction_as_a_flag(batch, expected, monkeypatch
     (["--epochs", "3", "epochs=5"], "epochs is given twice (--epochs 3 and epochs=5): keep one"),
     (["lr0"], "'lr0' is not a key=value override"),
     (["--kd-cls", "0.5", "kd_cls=1"], "kd_cls is given twice (--kd-cls 0.5 and kd_cls=1): keep one"),  # as typed
+    # a switch as typed: "--kd-gate False" was quoted, which no command takes
+    (["--no-kd-gate", "kd_gate=true"], "kd_gate is given twice (--no-kd-gate and kd_gate=True): keep one"),
+    (["--exist-ok", "exist_ok=True"], "exist_ok is given twice (--exist-ok and exist_ok=True): keep one"),
 ])
 def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path):
     result = CliRunner().invoke(app, [command, "--teacher", "t.pt", "--project", str(tmp_path / "p"), *words])

@@ -43,6 +43,9 @@ def test_commands_on_one_device_refuse_several_and_offer_none(monkeypatch):
     with pytest.raises(UserError) as train_s:
         check_device("gpu")
     assert str(one.value).endswith("a GPU index such as 0") and str(train_s.value).endswith("(0,1 for several)")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # "pass one index, e.g. 0" was then refused too
+    with pytest.raises(UserError, match=r"^--device 0,1 asks for a CUDA GPU, but PyTorch sees none on this machine"):
+        check_device("0,1", several=False)
 
 
 @pytest.mark.parametrize("device, gpus, needle", [
