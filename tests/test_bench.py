@@ -840,3 +840,16 @@ def test_a_one_channel_model_is_timed_on_grey_images(synth_data, tmp_path):
     images = sorted((synth_data.parent / "images" / "val").iterdir())[:2]
     assert bn.input_batch(images, 64, 2, "cpu", False, channels=1).shape == (2, 1, 64, 64)
     assert bn.input_batch(images, 64, 2, "cpu", False).shape == (2, 3, 64, 64)
+
+
+def test_a_model_of_other_channels_than_the_data_is_refused_before_any_timing(synth_data, tmp_path):
+    """A grey model benched on colour data was Ultralytics' RuntimeError traceback once its validation began, after
+    the timing; train refuses the pair in one line."""
+    from .conftest import save_checkpoint
+
+    grey = save_checkpoint("yolo11n.yaml", tmp_path / "grey.pt", ch=1)
+    with pytest.raises(UserError, match=r"artifact '.*grey.pt' takes 1-channel images and the data's are 3-channel: "
+                                        r"pass the --data it was trained on"):
+        bn.bench([grey], data=synth_data, device="cpu", console=quiet(), json_path=tmp_path / "b" / "bench.json",
+                 **FAST)
+    assert not (tmp_path / "b").exists()

@@ -727,9 +727,9 @@ def test_autobatch_on_several_gpus_is_refused_before_any_work(monkeypatch):
             check_train_batch(batch, device)
     # each GPU takes batch // GPUs: 0 failed in every worker's data loader, 3 over 2 trained 2 recorded as 3
     for batch, device, use in ((1, "0,1", 2), (3, [0, 1], 2), (6, "0,1,2,3", 4)):
-        with pytest.raises(UserError, match=rf"^--batch {batch} over the {gpu_count(device)} GPUs of --device .* gives "
-                                            rf"each {batch // gpu_count(device)} images .*: pass a multiple of "
-                                            rf"{gpu_count(device)}, e.g. --batch {use}$"):
+        n = gpu_count(device)
+        with pytest.raises(UserError, match=rf"^--batch {batch} is split over the {n} GPUs of --device .* as batch // "
+                                            rf"{n}: .*; pass a multiple of {n}, e.g. --batch {use}$"):
             check_train_batch(batch, device)
     from yolodistill.resume import check_resumed_values  # a resume's new device against its recorded batch
 

@@ -214,6 +214,8 @@ def test_batch_takes_autobatch_s_fraction_as_a_flag(batch, expected, monkeypatch
     # a switch as typed: "--kd-gate False" was quoted, which no command takes
     (["--no-kd-gate", "kd_gate=true"], "kd_gate is given twice (--no-kd-gate and kd_gate=True): keep one"),
     (["--exist-ok", "exist_ok=True"], "exist_ok is given twice (--exist-ok and exist_ok=True): keep one"),
+    (["--unlabeled", "a", "--unlabeled", "b", "unlabeled=c"],
+     "unlabeled is given twice (--unlabeled a --unlabeled b and unlabeled=c): keep one"),  # was "['a', 'b']"
 ])
 def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path):
     result = CliRunner().invoke(app, [command, "--teacher", "t.pt", "--project", str(tmp_path / "p"), *words])

@@ -268,7 +268,7 @@ def test_a_loaded_model_where_a_path_goes_is_named_by_its_kind_in_one_short_line
     with pytest.raises(UserError) as e:
         check_path(model, "--teacher", "file")
     assert str(e.value) == ("--teacher must be the path of a file, got a YOLO object built from yolo26n.yaml: pass a "
-                            "path instead (a trained .pt)")  # no file of weights to name; the yaml is no teacher
+                            "path instead (a trained .pt; for --student, yolo26n.yaml)")  # no file of weights
     assert given(model.model) == "a DetectionModel object: pass a path instead (a trained .pt)"
     assert given("x" * 100) == f"a str ('{'x' * 59}...)" and given([1, 2]) == "[1, 2]"
 

@@ -951,3 +951,16 @@ def test_the_export_of_a_mid_run_checkpoint_is_known_as_its_own(mid_training, sy
     pt = Path(shutil.copy2(mid_training, tmp_path / "last.pt"))
     result = ex.export_model(pt, format="onnx", data=synth_data)
     assert describes(export_metadata(result.artifact), pt) and ex.export_origin(result.artifact, pt) == ""
+
+
+def test_a_grey_model_on_colour_data_and_a_name_with_no_room_to_move_aside_are_refused_first(synth_data, tmp_path):
+    """Both failed after the export and its parity check: Ultralytics' RuntimeError in the mAP steps, and the move of
+    an earlier export aside as old-NAME, 4 bytes past the 255 a name may hold."""
+    grey = save_checkpoint("yolo11n.yaml", tmp_path / "grey.pt", ch=1)
+    with pytest.raises(UserError, match=r"--weights '.*grey.pt' takes 1-channel images and the data's are 3-channel"):
+        ex.export_model(grey, format="onnx", data=synth_data)
+    long = save_checkpoint("yolo26n.yaml", tmp_path / ("w" * 248 + ".pt"))
+    with pytest.raises(UserError, match=r"names its export w+\.onnx \(253 bytes\), and an earlier one is moved aside "
+                                        r"under a name 4 bytes longer"):
+        ex.export_model(long, format="onnx", data=synth_data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["grey.pt", long.name])  # nothing exported

@@ -633,11 +633,12 @@ def test_an_image_under_10_px_is_left_out_and_counted(teacher26, source, tmp_pat
     from PIL import Image
 
     Image.new("RGB", (8, 8), (200, 10, 10)).save(source / "cam0" / "tiny.png")
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(source / "cam1" / "gif.jpg", format="GIF")  # a format it drops
     result = pseudo_label(teacher26, source, tmp_path / "out", conf=0.001, imgsz=64, progress=False)
-    assert result.small == 1 and result.images == 6 and "1 under 10 px skipped" in result.render()
-    assert not list((tmp_path / "out").rglob("*tiny*"))
+    assert result.small == 2 and result.images == 6 and "2 skipped that Ultralytics does not train on" in result.render()
+    assert not list((tmp_path / "out").rglob("*tiny*")) and not list((tmp_path / "out").rglob("*gif*"))
     only = tmp_path / "only"
     only.mkdir()
     Image.new("RGB", (8, 8)).save(only / "a.png")
-    with pytest.raises(UserError, match="holds only images with a side under 10 px"):
+    with pytest.raises(UserError, match="holds only images Ultralytics does not train on .*under 10 px"):
         pseudo_label(teacher26, only, tmp_path / "out2", imgsz=64, progress=False)

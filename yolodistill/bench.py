@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import sysinfo
 from .benchreport import describe_bench, print_table, provenance, write_reports, written_before_the_stop
-from .checks import check_names
+from .checks import check_channels, check_names
 from .devices import check_device, concrete_device
 from .loading import check_task, load_detector
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
@@ -269,7 +269,7 @@ class Settings:
     system: sysinfo.System
 
 
-def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
+def check_loads(path: Path, fmt: str, opts: Settings, dataset: dict) -> None:
     """Load the artifact as bench_one will and refuse it if it is corrupt, cannot run at --imgsz or --batch, or lists
     other classes than the data, so no artifact is timed before a later one fails. The backend is then let go: each
     artifact is timed with only its own runtime loaded (a Jetson may not hold every engine at once)."""
@@ -278,9 +278,10 @@ def check_loads(path: Path, fmt: str, opts: Settings, data_names) -> None:
     check_export_batch(backend, fmt, path, opts.batch)
     check_engine_profile(backend, fmt, path, opts.batch, imgsz)
     names = backend.names if fmt == "pt" else backend.metadata.get("names")  # an export without metadata: no names
+    fix = "pass the --data it was trained on (artifacts of another dataset: bench them in a run of their own)"
     if names is not None:
-        check_names(names, data_names, f"artifact '{path}'", "pass the --data it was trained on (artifacts of "
-                    "another dataset: bench them in a run of their own)")
+        check_names(names, dataset["names"], f"artifact '{path}'", fix)
+    check_channels(getattr(backend, "channels", 3), dataset, f"artifact '{path}'", fix)
 
 
 def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console, env: dict) -> dict:
@@ -423,7 +424,7 @@ def bench(
     with remembered_interrupt():  # a Ctrl-C swallowed as Ultralytics loads ONNX Runtime (its check_requirements)
         # still stops bench before it writes
         for path, fmt in chosen:  # first: a --batch too large at an artifact's size, before decoding that many images
-            check_loads(path, fmt, opts, dataset["names"])
+            check_loads(path, fmt, opts, dataset)
         opts = replace(opts, images=readable_val_images(dataset, batch))  # the timed batch (broken files skipped)
         check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
         env, warnings = sysinfo.collect(system)

@@ -140,6 +140,13 @@ def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None
                         f"{model} and data must give each class id the same name")
 
 
+def check_channels(model_ch: int, data: dict[str, Any], what: str, fix: str) -> None:
+    """A model scored on a dataset of other channels (a grey model on colour images) was Ultralytics' RuntimeError
+    traceback once its validation began, after the timing or the export."""
+    if model_ch != (data_ch := data.get("channels", 3)):
+        raise UserError(f"{what} takes {model_ch}-channel images and the data's are {data_ch}-channel: {fix}")
+
+
 def class_ids(names: Any) -> dict[int, str]:
     """Names by class id, from a dict (ids as keys, in any order) or a list (ids by position)."""
     if isinstance(names, dict) and all(str(k).strip().lstrip("-").isdigit() for k in names):
@@ -195,9 +202,10 @@ def check_train_batch(batch: Any, device: Any = None) -> None:
         raise UserError(f"--batch {batch} (AutoBatch) runs on one GPU, and --device {device} names {gpus}: pass a "
                         f"whole batch, e.g. --batch {gpus * 8}")
     if gpus > 1 and batch % gpus:  # Ultralytics gives each GPU batch // gpus: 0 failed in every worker's loader
-        raise UserError(f"--batch {batch} over the {gpus} GPUs of --device {device} gives each {batch // gpus} images "
-                        f"(batch // {gpus}; the rest are dropped): pass a multiple of {gpus}, e.g. --batch "
-                        f"{max(gpus, batch - batch % gpus)}")
+        each = ("none, which fails in every GPU's data loader" if batch < gpus else
+                f"{batch // gpus} each, so a step trains on {batch - batch % gpus} images, not {batch}")
+        raise UserError(f"--batch {batch} is split over the {gpus} GPUs of --device {device} as batch // {gpus}: "
+                        f"{each}; pass a multiple of {gpus}, e.g. --batch {max(gpus, batch - batch % gpus)}")
 
 
 def check_optimizer(optimizer: Any) -> None:

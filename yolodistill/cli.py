@@ -88,7 +88,9 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
     twice = sorted(k for k in set(given) & set(words) if typed(ctx, k))  # compare's --seeds left off: its default
     if twice:
         k, flag = twice[0], twice[0].replace('_', '-')
-        typed_as = (f"--{flag}" if given[k] else f"--no-{flag}") if isinstance(given[k], bool) else f"--{flag} {given[k]}"
+        typed_as = ((f"--{flag}" if given[k] else f"--no-{flag}") if isinstance(given[k], bool) else
+                    " ".join(f"--{flag} {v}" for v in given[k]) if isinstance(given[k], (list, tuple)) else
+                    f"--{flag} {given[k]}")
         raise UserError(f"{k} is given twice ({typed_as} and {k}={words[k]}): keep one")  # not '--kd-gate False'
     return {**given, **words}
 

@@ -97,7 +97,8 @@ def given(value: Any) -> str:
             return f"a {type(value).__name__} object: pass the path of the file it was loaded from ({weights})"
         built = getattr(value, "cfg", None)  # YOLO("yolo26n.yaml"): untrained, no file of weights to name
         return (f"a {type(value).__name__} object" + (f" built from {built}" if isinstance(built, str) else "")
-                + ": pass a path instead (a trained .pt)")
+                + ": pass a path instead (a trained .pt" + (f"; for --student, {built}" if isinstance(built, str) else "")
+                + ")")
     text = repr(value)
     return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
 

@@ -350,7 +350,7 @@ def export_model(
     """Export `weights` to `format` beside it, after it passes parity (fp32, fp16) or the mAP gate (INT8). `nms` as
     Ultralytics takes it: None raw outputs (NMS after), True NMS inside the graph, False YOLO26's NMS-free head.
     `words`: Ultralytics export arguments no flag covers (EXPORT_WORDS), e.g. opset=12."""
-    from .checks import check_names, split_refusals
+    from .checks import check_channels, check_names, split_refusals
     from .utils import megabytes
     from .devices import check_device
     from .loading import check_task, local_checkpoint, model_task
@@ -392,6 +392,9 @@ def export_model(
     dataset, sample, data = parity_data(model, data)  # without --data, the checkpoint's training data where it is
     if given:  # parity and the INT8 gate score the model on this data's labels
         check_names(model.names, dataset["names"], f"--weights '{weights}'", "pass the --data it was trained on")
+    if data is not None:  # the mAP steps read its val images as the data says (parity's predictor adapts)
+        check_channels(model.model.yaml.get("channels", 3), dataset, f"--weights '{weights}'",
+                       "pass the --data it was trained on")
     labelled = data is not None and has_labels(val_images(dataset))  # mAP on a val split without labels reads 0
     if int8 and data is not None and not labelled:  # the gate refused after all the work, blaming the model
         raise UserError(f"--data '{data}': no image of its val split has labels, and --int8 is judged by the mAP it "
@@ -406,6 +409,10 @@ def export_model(
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
     name = artifact_name(weights, fmt, precision)
+    if len(f"old-{name}".encode()) > 255:  # an earlier export is moved aside as old-NAME: refused after all the work
+        raise UserError(f"--weights '{weights}' names its export {name} ({len(name.encode())} bytes), and an earlier "
+                        f"one is moved aside under a name 4 bytes longer, past the 255 a name may hold: rename the "
+                        f"weights shorter")
     check_replaceable(weights.parent / name, weights.stem)
     earlier = weights.parent / name  # an export of other weights: best.pt replaced by train --exist-ok
     other = export_origin(earlier, weights) if earlier.exists() else ""

@@ -50,7 +50,8 @@ class PseudoLabelResult:
         example = f", e.g. {self.first_unreadable}" if self.first_unreadable else ""
         return (f"Wrote {self.data_yaml}\nImages: {self.images}, {self.val} of them val ({self.empty} without a "
                 f"detection, {self.skipped} unreadable skipped{example}"
-                + (f", {self.small} under 10 px skipped (Ultralytics does not train on them)" if self.small else "")
+                + (f", {self.small} skipped that Ultralytics does not train on (a side under 10 px, a format it "
+                   "drops)" if self.small else "")
                 + f")\nBoxes: {self.boxes} ({classes}){alone}"
                 + (f"\nVideos: {videos_left_out(self.videos)}" if self.videos else ""))
 
@@ -81,6 +82,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     from .devices import check_device
     from .loading import cache_dir, load_detector, local_checkpoint
     from .unlabeled import find_images, held_instead, image_suffixes
+    from .exif import skipped
 
     missing = [k for k, v in (("teacher", teacher), ("images", images), ("out", out)) if v is None]
     if missing:  # the CLI's options are optional so that teacher=T works as --teacher T
@@ -105,6 +107,9 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     device = check_device(device, several=False)  # auto, or one this machine has: Ultralytics' ValueError otherwise
     out = check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
+    if len(dest.name.encode()) > 255 - 9:  # its .NAME.partial twin is named after the folder reached
+        raise UserError(f"--out '{out}' is the folder '{dest}', whose name the output's temporary twin would take past "
+                        "255 bytes: pass a folder of a shorter name")
     into = cache_dir() / "weights" if dest == Path.cwd().resolve() else None  # --out .: not fetched into what it fills
     teacher = local_checkpoint(teacher, "teacher", into)  # an official name (yolo26x.pt) or a URL, as train takes them
     model = load_detector(teacher, "teacher")
@@ -112,11 +117,12 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     names = class_names(model, teacher)
     videos: list[Path] = []
     files, shapes, bad = find_images([images], videos)
-    small = [f for f in files if min(shapes[f]) < 10]  # kept, one was the whole val split Ultralytics then dropped
+    small = [f for f in files if skipped(Path(f))]  # a side under 10 px, a GIF as .jpg: Ultralytics' training drops
+    # them (exif.skipped, as data convert leaves them out); kept, one was the whole val split
     files = [f for f in files if f not in set(small)]
     if not files and small:
-        raise UserError(f"--images '{images}' holds only images with a side under 10 px ({len(small)}, e.g. "
-                        f"{small[0]}), which Ultralytics does not train on: pass a folder of larger images")
+        raise UserError(f"--images '{images}' holds only images Ultralytics does not train on ({len(small)}, e.g. "
+                        f"{small[0]}: {skipped(Path(small[0]))}): pass a folder of other images")
     if not files:
         kinds = ", ".join(sorted(image_suffixes()))
         raise UserError(f"--images '{images}' holds no readable images{held_instead(bad, videos)}: pass a folder of "
