@@ -66,9 +66,9 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
     several (an ONNX graph on the CPU beside GPU rows: ONNX Runtime without its CUDA provider)."""
     several = len({str(r.get("device")) for r in rows}) > 1
     return [
-        [r["name"], fmt_cell(r) + (f" ({r['device']})" if several else ""), r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
-         str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
-         cell(r["map50_95"])]
+        [r["name"], fmt_cell(r) + (f" ({r['device']})" if several else ""), r["precision"], str(r["imgsz"]),
+         *map(str, r["latency_ms"].values()), str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]),
+         cell(r["flops_g"]), cell(r["map50"]), cell(r["map50_95"])]
         for r in rows
     ]
 
@@ -149,7 +149,8 @@ def terminal_cells(r: dict) -> dict[str, str]:
     """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return {"model": escape(r["name"]), "fmt": fmt_cell(r) + r.get("on", ""), "prec": r["precision"], "imgsz": str(r["imgsz"]),
+    return {"model": escape(r["name"]), "fmt": fmt_cell(r) + r.get("on", ""), "prec": r["precision"],
+            "imgsz": str(r["imgsz"]),
             "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
             "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
             "mAP50-95": num(r["map50_95"], ".3f")}

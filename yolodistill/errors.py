@@ -96,11 +96,14 @@ def given(value: Any) -> str:
         if isinstance(weights := getattr(value, "ckpt_path", None), str):
             return f"a {type(value).__name__} object: pass the path of the file it was loaded from ({weights})"
         built = getattr(value, "cfg", None)  # YOLO("yolo26n.yaml"): untrained, no file of weights to name
-        return (f"a {type(value).__name__} object" + (f" built from {built}" if isinstance(built, str) else "")
-                + ": pass a path instead (a trained .pt" + (f"; for --student, {built}" if isinstance(built, str) else "")
-                + ")")
+        if not isinstance(built, str):
+            return f"a {type(value).__name__} object: pass a path instead (a trained .pt)"
+        return (f"a {type(value).__name__} object built from {built}: pass a path instead (a trained .pt; for "
+                f"--student, {built})")
     text = repr(value)
-    return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
+    if len(text) <= 80 and "\n" not in text:
+        return text
+    return f"a {type(value).__name__} ({text[:60].split(chr(10))[0]}...)"
 
 
 def check_path(path: Any, what: str, kind: str = "file or folder") -> Path:
