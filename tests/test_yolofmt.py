@@ -353,8 +353,14 @@ def test_train_that_is_all_val_or_all_copies_of_val_is_one_honest_line(tmp_path)
                                                 "has the same bytes as a val or test image, so none")
     (copies / "images" / "train" / "broken.jpg").write_bytes(b"")  # left beside the copies, it was blamed alone
     r = CliRunner().invoke(app, ["data", "convert", str(copies), "--format", "yolo", "--out", str(tmp_path / "o3")])
-    assert_one_line_error(r, "every readable train image in", "as a val or test image (the others are unreadable)")
-    assert not any((tmp_path / o).exists() for o in ("o1", "o2", "o3"))
+    assert_one_line_error(r, "every readable train image in", "as a val or test image (the others are unreadable")
+    (copies / "images" / "train" / "broken.jpg").unlink()
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(copies / "images" / "train" / "tiny.png")  # read, then dropped as Ultralytics drops
+    r = CliRunner().invoke(app, ["data", "convert", str(copies), "--format", "yolo", "--out", str(tmp_path / "o4")])
+    assert_one_line_error(r, "every readable train image in", "or of a kind Ultralytics does not train on)")
+    assert not any((tmp_path / o).exists() for o in ("o1", "o2", "o3", "o4"))
 
 
 def test_rounding_at_an_edge_is_not_clipping_and_a_box_off_the_image_is_dropped_once(tmp_path):

@@ -238,7 +238,7 @@ def export(
         "--nms: NMS inside the graph, which then keeps only scores above 0.25 (nms=True). --end2end: YOLO26's "
         "NMS-free head, its top 300 boxes with no NMS anywhere (Ultralytics' nms=False). [default: neither: raw "
         "outputs, which NMS follows]"), show_default=False),
-    device: Optional[str] = typer.Option(None, help=escape("Device for export: cpu or a GPU index such as 0; auto: "
+    device: Optional[str] = typer.Option(None, help=escape("Device for export: cpu, mps or a GPU index such as 0; auto: "
                                          "as Ultralytics exports, cpu (0 for engine). [default: auto]")),
     max_drop: float = typer.Option(0.02, help="With --int8: the largest mAP50-95 drop against fp32 that still "
                                    "ships."),
@@ -267,7 +267,7 @@ def bench(
     data: Optional[Path] = typer.Option(None, help=escape("Dataset yaml whose val split gives mAP. [default: the "
                                         "run's data]")),
     imgsz: Optional[int] = typer.Option(None, help=escape("Image size. [default: each artifact's own]")),
-    device: str = typer.Option("auto", help="Device: cpu or a CUDA index such as 0; auto: a GPU if there is one (a "
+    device: str = typer.Option("auto", help="Device: cpu, mps or a CUDA index such as 0; auto: a GPU if there is one (a "
                                "Jetson's, for its .engine), else cpu."),
     batch: int = typer.Option(1, help="Batch size of the timed runs (latency is per batch) and of validation."),
     warmup: int = typer.Option(10, help="Untimed warm-up runs."),
@@ -297,7 +297,7 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for everything the demo writes (demo-2, ... if taken)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data and fewer epochs: about 1 to 3 minutes on 2 CPU "
                                "cores."),
-    device: str = typer.Option("auto", help="Device for every step: cpu or a CUDA index such as 0; auto: a GPU if "
+    device: str = typer.Option("auto", help="Device for every step: cpu, mps or a CUDA index such as 0; auto: a GPU if "
                                "there is one, else cpu."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for training and for timing the .pt rows "
                                           "(default: every core, where Ultralytics alone leaves one free)."),

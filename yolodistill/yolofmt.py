@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .convert import EPS, SPLITS, Item, Source
+from .exif import skipped
 from .placement import image_size
 from .errors import UserError
 from .utils import steps
@@ -385,8 +386,10 @@ def drop_duplicates(source: Source, counts: dict[str, int]) -> None:
         first[digest] = item
         kept.append(item)
     readable = lambda items: [it for it in items if it.split == "train" and it.size is not None]  # noqa: E731
-    if readable(source.items) and not readable(kept):  # an unreadable one left was blamed for the empty split
-        unread = " (the others are unreadable)" if any(it.split == "train" for it in kept) else ""
+    # an unreadable one left, or one Ultralytics drops (8 px, a GIF as .jpg), was blamed for the empty split
+    if readable(source.items) and not any(skipped(it.path) is None for it in readable(kept)):
+        unread = (" (the others are unreadable, or of a kind Ultralytics does not train on)"
+                  if any(it.split == "train" for it in kept) else "")
         raise UserError(f"every readable train image in {source.searched} has the same bytes as a val or test "
                         f"image{unread}, so none is left to train on: give the train split images of its own")
     source.items[:] = kept
