@@ -61,15 +61,20 @@ def cell(value) -> str:
     return "-" if value is None else str(value)
 
 
-def table_rows(rows: list[dict]) -> list[list[str]]:
-    """The columns shared by the terminal table and bench.md; each format names its device where the rows ran on
-    several (an ONNX graph on the CPU beside GPU rows: ONNX Runtime without its CUDA provider)."""
+def device_tags(rows: list[dict]) -> list[str]:
+    """What each row's format cell adds: its device, where the rows ran on several (an ONNX graph on the CPU beside
+    GPU rows: ONNX Runtime without its CUDA provider); nothing where they share one, said once above the table."""
     several = len({str(r.get("device")) for r in rows}) > 1
+    return [f" ({r['device']})" if several else "" for r in rows]
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    """The columns shared by the terminal table and bench.md."""
     return [
-        [r["name"], fmt_cell(r) + (f" ({r['device']})" if several else ""), r["precision"], str(r["imgsz"]),
-         *map(str, r["latency_ms"].values()), str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]),
-         cell(r["flops_g"]), cell(r["map50"]), cell(r["map50_95"])]
-        for r in rows
+        [r["name"], fmt_cell(r) + tag, r["precision"], str(r["imgsz"]), *map(str, r["latency_ms"].values()),
+         str(r["throughput_ips"]), str(r["size_mb"]), cell(r["params"]), cell(r["flops_g"]), cell(r["map50"]),
+         cell(r["map50_95"])]
+        for r, tag in zip(rows, device_tags(rows))
     ]
 
 
@@ -145,11 +150,12 @@ def written_before_the_stop(written: list[Path], replaced: str) -> str:
             + (f", over the earlier bench ({replaced})" if replaced else ""))
 
 
-def terminal_cells(r: dict) -> dict[str, str]:
-    """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header."""
+def terminal_cells(r: dict, tag: str = "") -> dict[str, str]:
+    """A row rounded for the terminal (bench.md and bench.json keep every digit and column), by header; `tag` from
+    `device_tags`."""
     num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     lat = r["latency_ms"]
-    return {"model": escape(r["name"]), "fmt": fmt_cell(r) + r.get("on", ""), "prec": r["precision"],
+    return {"model": escape(r["name"]), "fmt": fmt_cell(r) + tag, "prec": r["precision"],
             "imgsz": str(r["imgsz"]),
             "p50": num(lat["p50"], ".2f"), "p90": num(lat["p90"], ".2f"), "p99": num(lat["p99"], ".2f"),
             "img/s": num(r["throughput_ips"], ".0f"), "MB": num(r["size_mb"], ".1f"), "mAP50": num(r["map50"], ".3f"),
@@ -168,10 +174,9 @@ def bench_table(rows: list[dict], env: dict, headers: list[str]) -> Table:
     for h in headers + (["J/img"] if energy else []):
         table.add_column(h, justify="left" if h in {"model", "fmt", "prec"} else "right", min_width=len(h),
                          overflow="fold" if h == "model" else "ellipsis")  # a long run name wraps, never cut to …
-    several = len({str(r.get("device")) for r in rows}) > 1  # an ONNX graph on the CPU beside GPU rows
-    for row in rows:
+    for row, tag in zip(rows, device_tags(rows)):
         joules = energy.get(row["artifact"], {}).get("energy_j_per_image")
-        cells = terminal_cells({**row, "on": f" ({row['device']})" if several else ""})
+        cells = terminal_cells(row, tag)
         table.add_row(*(cells[h] for h in headers), *(["-" if joules is None else f"{joules:.4g}"] if energy else []))
     return table
 

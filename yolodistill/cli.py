@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError, disk_full, name_too_long
+from .errors import UserError, as_user_error
 from .utils import terminate_as_interrupt
 from .options import COMPARE_ONLY, DISTILL_OPTIONS, RUN_CONTEXT, RUN_OPTIONS, TRAIN_ONLY, inputs
 from .words import extra_words, is_word, only_own_words, own_words, typed, with_options
@@ -54,7 +54,7 @@ def user_errors(fn):
             try:
                 return fn(*args, **kwargs)
             except OSError as e:
-                raise disk_full(e) or name_too_long(e) or e
+                raise as_user_error(e)
         except UserError as e:
             err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None

@@ -68,15 +68,13 @@ def check_device(device: Any, flag: str = "--device", several: bool = True) -> A
     if not all(i.lstrip("-").isdigit() and int(i) >= -1 for i in ids):
         raise UserError(f"{flag} '{raw}' is not a device: {hint}")
     numbers = [int(i) for i in ids]
-    if torch.cuda.device_count() == 0:  # first: "pass one index, e.g. 0" was then refused for having no GPU
+    count = torch.cuda.device_count()
+    if count == 0:  # first: "pass one index, e.g. 0" was then refused for having no GPU
         raise UserError(f"{flag} {raw} asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu")
     if not several and len(numbers) > 1:
         raise UserError(f"{flag} {raw} names several GPUs, and this command runs on one: pass one index, e.g. 0")
     if len({n for n in numbers if n >= 0}) < sum(n >= 0 for n in numbers):
         raise UserError(f"{flag} {raw} names a GPU twice: list each index once, e.g. 0,1")
-    count = torch.cuda.device_count()
-    if count == 0:
-        raise UserError(f"{flag} {raw} asks for a CUDA GPU, but PyTorch sees none on this machine: use --device cpu")
     # the torch indices Ultralytics makes of the ids (physical ones under CUDA_VISIBLE_DEVICES where every id is one):
     # the ids as given where it leaves them; -1 (an idle GPU) is its pick, left out
     from ultralytics.utils.torch_utils import parse_device

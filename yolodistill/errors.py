@@ -52,6 +52,11 @@ def name_too_long(e: OSError) -> UserError | None:
                      "a whole path 4096): pass a shorter one")
 
 
+def as_user_error(e: OSError) -> Exception:
+    """The one-line error a command prints for a full disk (DiskFull) or a path too long (UserError); else `e`."""
+    return disk_full(e) or name_too_long(e) or e
+
+
 def is_url(path: str | Path) -> bool:
     """Also a URL typed where a Path was expected, which has lost one slash (https:/host/x.pt)."""
     return str(path).lower().startswith(("http:/", "https:/"))
@@ -145,7 +150,7 @@ def python_values(function: Callable) -> Callable:
         try:
             return function(*map(plain, args), **{k: plain(v) for k, v in kwargs.items()})
         except OSError as e:
-            raise disk_full(e) or name_too_long(e) or e
+            raise as_user_error(e)
 
     return wrapper
 

@@ -117,12 +117,12 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     names = class_names(model, teacher)
     videos: list[Path] = []
     files, shapes, bad = find_images([images], videos)
-    small = [f for f in files if skipped(Path(f))]  # a side under 10 px, a GIF as .jpg: Ultralytics' training drops
-    # them (exif.skipped, as data convert leaves them out); kept, one was the whole val split
-    files = [f for f in files if f not in set(small)]
+    dropped = {f: why for f in files if (why := skipped(Path(f)))}  # a side under 10 px, a GIF as .jpg: Ultralytics'
+    # training drops them (exif.skipped, as data convert leaves them out); kept, one was the whole val split
+    small, files = list(dropped), [f for f in files if f not in dropped]
     if not files and small:
         raise UserError(f"--images '{images}' holds only images Ultralytics does not train on ({len(small)}, e.g. "
-                        f"{small[0]}: {skipped(Path(small[0]))}): pass a folder of other images")
+                        f"{small[0]}: {dropped[small[0]]}): pass a folder of other images")
     if not files:
         kinds = ", ".join(sorted(image_suffixes()))
         raise UserError(f"--images '{images}' holds no readable images{held_instead(bad, videos)}: pass a folder of "
