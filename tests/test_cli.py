@@ -223,6 +223,29 @@ def test_misspelt_or_doubled_flags_are_one_line(command, words, needle, tmp_path
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_word_naming_a_flag_is_read_as_that_flag(command, monkeypatch):
+    """A switch's word went through Ultralytics' parser: exist_ok=1 was refused by train ("of invalid type int") and
+    taken by compare, and kd_gate=yes was refused while export's half=yes was taken."""
+    import yolodistill.compare
+    import yolodistill.train
+
+    got = {}
+    monkeypatch.setattr(getattr(yolodistill, command), command, lambda **k: got.update(k))
+    result = CliRunner().invoke(app, [command, *FLAGS[:6], "exist_ok=1", "kd_gate=yes", "init_from_teacher=off",
+                                      "batch=16", "cos_lr=True"])
+    assert result.exit_code != 2 and got, result.output  # (the stand-in returns no run to print)
+    want = dict(exist_ok=True, kd_gate=True, init_from_teacher=False, batch=16, cos_lr=True)
+    assert {k: (got[k], type(got[k])) for k in want} == {k: (v, type(v)) for k, v in want.items()}
+    for words, needle in ((["kd_gate=maybe"], "kd_gate=maybe: write true or false (yes/no, on/off and 1/0 are read too)"),
+                          (["exist_ok=maybe"], "exist_ok=maybe: write true or false"),
+                          (["epochs="], "epochs= needs a value: write epochs=VALUE")):
+        assert_one_line_error(CliRunner().invoke(app, [command, *FLAGS[:6], *words]), needle)
+    monkeypatch.undo()  # the real function names a setting it lacks, where "write projct=VALUE" was the advice
+    assert_one_line_error(CliRunner().invoke(app, [command, *FLAGS[:6], "projct="]),
+                          "unknown setting(s) projct: use a distillation key")
+
+
 def test_compare_resume_says_what_compare_does_instead(tmp_path):
     """compare --resume was "unknown option '--resume': see yolodistill compare --help", where resume= says how to
     go on with a comparison cut off."""

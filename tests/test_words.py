@@ -27,6 +27,16 @@ def test_a_word_without_a_value_is_refused(word):
         parse_overrides([word])
 
 
+def test_an_empty_word_of_a_setting_the_command_lacks_is_left_to_its_unknown_check():
+    """`name=` in export was told to "write name=VALUE, or leave the word out for the default", and name=x was then
+    refused as a setting export does not have."""
+    assert parse_overrides(["name="], "export", ["--imgsz", "--half"]) == {"name": ""}
+    with pytest.raises(UserError, match="^imgsz= needs a value"):  # its own option: a value is what it lacks
+        parse_overrides(["imgsz="], "export", ["--imgsz", "--half"])
+    with pytest.raises(UserError, match="^opset= needs a value"):  # one of export's Ultralytics words
+        parse_overrides(["opset="], "export", ["--imgsz"])
+
+
 def test_scientific_notation_in_key_value_words_is_a_number():
     """As Ultralytics' own key=value parser reads it (lr0=1e-3 was 'of invalid type str', kd_cls=1e-3 refused)."""
     words = ["lr0=1e-3", "kd_cls=2.5E-2", "kd_box=+1e0", "name=1e3run", "project=1e5", "seed='1e5'"]

@@ -18,7 +18,8 @@ from rich.markup import escape
 from .errors import UserError, as_user_error
 from .utils import terminate_as_interrupt
 from .options import COMPARE_ONLY, DISTILL_OPTIONS, RUN_CONTEXT, RUN_OPTIONS, TRAIN_ONLY, inputs
-from .words import extra_words, is_word, only_own_words, own_words, typed, with_options
+from .words import as_flag, extra_words, is_word, only_own_words, own_words, typed, with_options
+from .words import options as command_options
 
 app = typer.Typer(
     help="Distill a large Ultralytics YOLO detector into a nano student, prove it helped, and ship it.",
@@ -92,6 +93,9 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
                     " ".join(f"--{flag} {v}" for v in given[k]) if isinstance(given[k], (list, tuple)) else
                     f"--{flag} {given[k]}")
         raise UserError(f"{k} is given twice ({typed_as} and {k}={words[k]}): keep one")  # not '--kd-gate False'
+    params = command_options(ctx)
+    for k in [k for k in words if k in params and words[k] is not None and params[k].is_bool_flag]:
+        words[k] = as_flag(ctx, k, words.raw[k].strip(), words[k])  # as its switch reads it: exist_ok=1, kd_gate=yes
     return {**given, **words}
 
 

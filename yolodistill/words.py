@@ -98,6 +98,10 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         if key in out:  # the later one silently won; a flag given with a word is refused the same way
             raise UserError(f"{key} is given twice ({key}={raw[key]} and {key}={value}): keep one")
         if not value.strip():  # as Ultralytics' own CLI refuses it: read as unset, epochs= trained the default 100
+            own = {k.lstrip("-").replace("-", "_") for k in known}
+            if known and key not in own | key_words(command.split()[-1]):  # told to get a value it cannot take
+                raw[key] = out[key] = value  # refused by name with the command's other unknown settings
+                continue
             raise UserError(f"{key}= needs a value: write {key}=VALUE, or leave the word out for the default "
                             f"(see yolodistill {command} --help)")
         raw[key] = value
@@ -160,20 +164,28 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
             value = text = param.default
         if value is None and param.default is not None:  # `simplify=none`: only an option without a default is unset
             raise UserError(f"{key}= needs a value (see yolodistill {command_name(ctx)} --help)")
-        several = len(value) if isinstance(value, (list, tuple)) else 1  # imgsz=64,96, read as (64, 96)
         if isinstance(text, (list, tuple)):  # a dict of words from Python: the flag's text
             text = ",".join(map(str, text))
         elif text is not None and not isinstance(text, (str, bool, int, float)):
             text = str(text)
-        try:
-            values[key] = None if value is None else param.process_value(ctx, text)
-        except typer.BadParameter as e:
-            if several > 1:  # "Input should be a valid integer" of what the user typed as several
-                square = " (one square size such as 640)" if key == "imgsz" else ""
-                raise UserError(f"{key}={text} is {several} values: yolodistill {command_name(ctx)} takes "
-                                f"one{square}") from None
-            raise UserError(f"{key}={text}: {e.message}") from None
+        values[key] = None if value is None else as_flag(ctx, key, text, value)
     return values, words
+
+
+def as_flag(ctx: typer.Context, key: str, text: Any, value: Any) -> Any:
+    """A word's text converted as its option's flag converts it: in train and compare, switches (exist_ok=1 was
+    refused by train and taken by compare, kd_gate=yes refused where export's half=yes is taken)."""
+    param = options(ctx)[key]
+    try:
+        return param.process_value(ctx, text)
+    except typer.BadParameter as e:
+        if isinstance(value, (list, tuple)) and len(value) > 1:  # "a valid integer" of what was typed as several
+            square = " (one square size such as 640)" if key == "imgsz" else ""
+            raise UserError(f"{key}={text} is {len(value)} values: yolodistill {command_name(ctx)} takes "
+                            f"one{square}") from None
+        if param.is_bool_flag:  # "unable to interpret input": say what it takes
+            raise UserError(f"{key}={text}: write true or false (yes/no, on/off and 1/0 are read too)") from None
+        raise UserError(f"{key}={text}: {e.message}") from None
 
 
 def only_own_words(ctx: typer.Context) -> dict[str, Any]:
