@@ -223,3 +223,24 @@ def test_export_folder_logs_the_saved_line_only_after_a_clean_end(tmp_path):
                     raise RuntimeError("parity refused it")
         assert logged == ([] if fail else [f"ONNX: export success, saved as '{tmp_path / 'best.onnx'}'"])
         assert not tmp.exists() and not any(isinstance(f, art.TempPaths) for f in LOGGER.filters)
+
+
+def test_an_export_killed_earlier_leaves_no_stage_behind_the_next(tmp_path):
+    """kill -9 during export left a hidden .export-XXXX folder (a copy of the weights, a half artifact) for good, one
+    more at each kill; a running export's, or another machine's in a shared folder, must stay."""
+    import socket
+    import subprocess
+    import sys
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"pt")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    killed, running, elsewhere = (tmp_path / f".export-{gone.stdout.strip()}@{host}-k8crr",
+                                  tmp_path / f".export-{os.getpid()}@{host}-abc1", tmp_path / ".export-1@other-h-x2")
+    for stage in (killed, running, elsewhere):
+        stage.mkdir()
+        (stage / "best.onnx").write_bytes(b"half")
+    with art.export_folder(weights, "best.onnx") as tmp:
+        assert tmp.name.startswith(f".export-{os.getpid()}@{host}-") and tmp.is_dir()
+    assert not killed.exists() and running.is_dir() and elsewhere.is_dir() and not tmp.exists()

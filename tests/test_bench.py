@@ -853,3 +853,16 @@ def test_a_model_of_other_channels_than_the_data_is_refused_before_any_timing(sy
         bn.bench([grey], data=synth_data, device="cpu", console=quiet(), json_path=tmp_path / "b" / "bench.json",
                  **FAST)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_default_bench_json_is_held_as_a_given_one(run, synth_data, monkeypatch):
+    """Only --json was held: two benches of one run wrote its bench.json over each other, the first's figures gone
+    without a "Replaced" line."""
+    from yolodistill.locks import exclusive
+
+    w = weights_of(run)
+    never_timed(monkeypatch)
+    with exclusive(w / "bench.json", "--json"):
+        with pytest.raises(UserError, match="bench.json' is being written by another yolodistill command right now: "
+                                            "wait for it to end, or pass another --json"):
+            bn.bench([w / "best.pt"], data=synth_data, console=quiet(), **FAST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,12 +39,16 @@ def test_an_output_another_process_writes_is_refused_until_it_ends(tmp_path):
         pass
 
 
-@pytest.mark.parametrize("command", ["pseudo_label", "train", "resume", "compare", "bench"])
+@pytest.mark.parametrize("command", ["pseudo_label", "train", "resume", "compare", "bench", "synth", "train_exp",
+                                     "compare_exp"])
 def test_each_command_holds_its_output(command, tmp_path):
     """Two resumes of one run wrote epochs 1-5, 7, 6, 8, 9, 7, ... into one results.csv; two compares of one --name
-    trained into the same run folders; two benches with one --json kept the slower one's rows without a word."""
+    trained into the same run folders; two benches with one --json kept the slower one's rows without a word; two
+    synths into one --out took out each other's stage (tracebacks, a "Wrote" without a data.yaml); two unnamed
+    --exist-ok runs wrote one exp's results.csv."""
     from yolodistill.bench import bench
     from yolodistill.compare import compare
+    from yolodistill.data import make_synthetic
     from yolodistill.pseudo import pseudo_label
     from yolodistill.train import train
 
@@ -55,6 +60,11 @@ def test_each_command_holds_its_output(command, tmp_path):
         "compare": (tmp_path / "c" / "x", lambda: compare("t.pt", "yolo26n.yaml", "d.yaml", project=tmp_path / "c",
                                                           name="x")),
         "bench": (tmp_path / "b.json", lambda: bench(["best.pt"], json_path=tmp_path / "b.json")),
+        "synth": (tmp_path / "s", lambda: make_synthetic(tmp_path / "s", images=-1)),
+        "train_exp": (tmp_path / "runs" / "exp", lambda: train("t.pt", "yolo26n.yaml", "d.yaml",
+                                                               project=tmp_path / "runs", exist_ok=True)),
+        "compare_exp": (tmp_path / "c" / "exp", lambda: compare("t.pt", "yolo26n.yaml", "d.yaml",
+                                                                project=tmp_path / "c", exist_ok=True)),
     }[command]
     with exclusive(held, "--x"):
         with pytest.raises(UserError, match="is being written by another yolodistill command right now") as e:
@@ -77,6 +87,8 @@ def test_the_lock_is_the_folder_the_run_writes(tmp_path, monkeypatch):
     assert run_folder({"config": recipe, "name": "y"}) == tmp_path / "elsewhere" / "y"
     assert compare_folder({"config": recipe}) == tmp_path / "elsewhere" / "x"
     assert run_folder({}) is None and compare_folder({"project": tmp_path}) is None  # unnamed: a new exp-N
+    assert run_folder({"exist_ok": True}) == Path("runs/distill/exp")  # unnamed and reused: Ultralytics' exp
+    assert compare_folder({"project": tmp_path, "exist_ok": True, "name": ""}) == tmp_path / "exp"
     (tmp_path / "runs" / "x" / "weights").mkdir(parents=True)
     (tmp_path / "runs" / "x" / "weights" / "last.pt").touch()
     (tmp_path / "latest.pt").symlink_to(tmp_path / "runs" / "x" / "weights" / "last.pt")
@@ -98,3 +110,24 @@ def test_a_machine_whose_locks_fail_takes_none(tmp_path, monkeypatch):
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with exclusive(tmp_path / "out", "--out"):
         pass
+
+
+def test_a_cache_folder_that_cannot_be_written_still_locks(tmp_path, monkeypatch):
+    """A read-only home turned every lock off, silently: two runs of one --name both wrote its results.csv."""
+    import tempfile
+
+    monkeypatch.setenv("YOLODISTILL_CACHE", "/dev/null/cache")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True,
+                              env={**__import__("os").environ, "TMPDIR": str(tmp_path / "tmp")})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match="is being written by another yolodistill command right now"):
+            with exclusive(out, "--out"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert list((tmp_path / "tmp").glob("yolodistill-locks-*/*.lock"))

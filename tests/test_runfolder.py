@@ -59,3 +59,14 @@ def test_only_rank_zero_warns_of_a_replaced_run(tmp_path, monkeypatch):
     finally:
         LOGGER.removeHandler(handler)
     assert [r.getMessage().count("replaces the weights") for r in records] == [1]
+
+
+def test_an_unnamed_comparison_claims_its_folder_as_it_picks_it(tmp_path):
+    """Two unnamed comparisons started together both picked exp (made only when the first run trained), and the
+    second's compare.json replaced the first's."""
+    from yolodistill.runfolder import claim_new
+
+    assert claim_new(tmp_path / "exp") == tmp_path / "exp" and (tmp_path / "exp").is_dir()
+    assert claim_new(tmp_path / "exp") == tmp_path / "exp-2" and (tmp_path / "exp-2").is_dir()  # taken meanwhile
+    (tmp_path / "exp-3").write_text("a file")
+    assert claim_new(tmp_path / "exp-2") == tmp_path / "exp-4"

@@ -1,12 +1,15 @@
-"""What a benched artifact accepts: the image size it was trained or exported at, a static export's batch, and the
-shapes a TensorRT engine was built for."""
+"""What bench accepts: its settings, an artifact's task, the image size it was trained or exported at, a static
+export's batch, and the shapes a TensorRT engine was built for."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UserError
+from .artifacts import export_metadata
+from .devices import check_device
+from .errors import UserError, check_batch, check_imgsz, check_input_size, check_output, check_whole
 from .export import train_arg
+from .loading import check_task, load_detector
 
 
 def native_imgsz(backend, fmt: str) -> int | None:
@@ -99,3 +102,39 @@ def check_engine_profile(backend, fmt: str, path: Path, batch: int, imgsz: int) 
     if not max(low) <= imgsz <= min(high):
         raise UserError(f"'{path}' is a dynamic TensorRT engine for sizes {max(low)} to {min(high)} px: bench it at an "
                         f"--imgsz in that range, or re-export it at --imgsz {imgsz}")
+
+
+BENCH_TWIN = 14  # NAME_env.json beside NAME.json, written first as .NAME_env.json.XXXXXXXX
+
+
+def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str, json_path: Path | None) -> None:
+    """Reject settings that cannot give a measurement, or whose results could not be written, before loading
+    anything."""
+    check_device(device, several=False)
+    if json_path is not None:
+        check_output(json_path, "--json", kind="file", longest=BENCH_TWIN)
+        if Path(json_path).name.lower() == ".json":  # a hidden name, without suffix: 'pass --json .json.json'
+            raise UserError(f"--json {json_path} has no name before .json: pass e.g. --json "
+                            f"{Path(json_path).with_name('bench.json')}")
+        if Path(json_path).suffix.lower() != ".json":  # .csv/.md/.png beside it take its name less the suffix
+            raise UserError(f"--json {json_path} must end in .json (bench writes .csv, .md and .png beside it under "
+                            f"the same name): pass --json {Path(json_path).with_suffix('.json')}")
+    check_batch(batch)
+    check_whole(runs, "--runs")
+    check_whole(warmup, "--warmup")
+    if runs < 1 or warmup < 0:
+        raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
+    check_imgsz(imgsz)
+    if imgsz is not None:  # else each artifact's own size, checked as it loads (check_loads); 640 refused 64 px ones
+        check_input_size(batch, imgsz)
+
+
+def check_detector(path: Path, fmt: str) -> None:
+    """Refuse a classify, segment or other non-detect artifact before any timing: Ultralytics' detection validator
+    fails on it with a traceback."""
+    if fmt == "pt":
+        load_detector(path, "artifact")
+        return
+    task = export_metadata(path).get("task")
+    if task is not None:  # None: no metadata to go by, AutoBackend decides
+        check_task(task, "artifact", path)

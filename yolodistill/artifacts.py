@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -178,7 +179,8 @@ def export_folder(weights: Path, artifact: str):
     with the artifact in place, or never when the block raises: a refused artifact is not saved."""
     from ultralytics.utils import LOGGER
 
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
+    drop_killed_stages(weights.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".export-{os.getpid()}@{socket.gethostname()}-", dir=weights.parent))
     paths = TempPaths(tmp, weights, artifact)
     LOGGER.addFilter(paths)
     try:
@@ -189,6 +191,27 @@ def export_folder(weights: Path, artifact: str):
             shutil.rmtree(tmp, ignore_errors=True)
     for record in paths.held:
         LOGGER.handle(record)
+
+
+STAGE = re.compile(r"^\.export-(?P<pid>\d+)@(?P<host>.*)-[^-]+$")  # export_folder's, named by its process
+
+
+def drop_killed_stages(folder: Path) -> None:
+    """The private folders of exports killed on this machine (kill -9, the OOM killer): each kill left one, a copy of
+    the weights and a half-written artifact, for good. Another machine's (a shared folder) is left alone."""
+    for stage in folder.glob(".export-*@*-*"):
+        if (m := STAGE.match(stage.name)) and m["host"] == socket.gethostname() and not alive(int(m["pid"])):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's, or no such call: taken as alive
+        return True
+    return True
 
 
 EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$", re.IGNORECASE)

@@ -23,14 +23,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import sysinfo
 from .benchreport import describe_bench, print_table, provenance, write_reports, written_before_the_stop
 from .checks import check_channels, check_names
-from .devices import check_device, concrete_device
-from .loading import check_task, load_detector
-from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_no_quote, check_output, check_path,
-                     check_whole, first_line, given, is_url, python_values, root_cause)
-from .locks import holding
+from .devices import concrete_device
+from .errors import (UserError, check_input_size, check_no_quote, check_output, check_path, first_line, given, is_url,
+                     python_values, root_cause)
+from .locks import exclusive, holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
-from .accepts import bench_imgsz, check_engine_profile, check_export_batch
+from .accepts import (BENCH_TWIN, bench_imgsz, check_detector, check_engine_profile, check_export_batch,
+                      validate)
 from .runtimes import ONNX_ON_CPU, runtime_device
 from .export import check_runtime, load_data, load_model, readable_val_images, trained_data, val_images, val_map
 from .parity import runtime_precision
@@ -311,42 +311,6 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     }
 
 
-BENCH_TWIN = 14  # NAME_env.json beside NAME.json, written first as .NAME_env.json.XXXXXXXX
-
-
-def validate(batch: int, warmup: int, runs: int, imgsz: int | None, device: str, json_path: Path | None) -> None:
-    """Reject settings that cannot give a measurement, or whose results could not be written, before loading
-    anything."""
-    check_device(device, several=False)
-    if json_path is not None:
-        check_output(json_path, "--json", kind="file", longest=BENCH_TWIN)
-        if Path(json_path).name.lower() == ".json":  # a hidden name, without suffix: 'pass --json .json.json'
-            raise UserError(f"--json {json_path} has no name before .json: pass e.g. --json "
-                            f"{Path(json_path).with_name('bench.json')}")
-        if Path(json_path).suffix.lower() != ".json":  # .csv/.md/.png beside it take its name less the suffix
-            raise UserError(f"--json {json_path} must end in .json (bench writes .csv, .md and .png beside it under "
-                            f"the same name): pass --json {Path(json_path).with_suffix('.json')}")
-    check_batch(batch)
-    check_whole(runs, "--runs")
-    check_whole(warmup, "--warmup")
-    if runs < 1 or warmup < 0:
-        raise UserError(f"need --runs >= 1 and --warmup >= 0, got {runs} and {warmup}")
-    check_imgsz(imgsz)
-    if imgsz is not None:  # else each artifact's own size, checked as it loads (check_loads); 640 refused 64 px ones
-        check_input_size(batch, imgsz)
-
-
-def check_detector(path: Path, fmt: str) -> None:
-    """Refuse a classify, segment or other non-detect artifact before any timing: Ultralytics' detection validator
-    fails on it with a traceback."""
-    if fmt == "pt":
-        load_detector(path, "artifact")
-        return
-    task = export_metadata(path).get("task")
-    if task is not None:  # None: no metadata to go by, AutoBackend decides
-        check_task(task, "artifact", path)
-
-
 def select_artifacts(artifacts: list[Path] | None, root: Path, device: str, console: Console) -> list[tuple[Path, str]]:
     """The named artifacts, or the newest run's best.pt and its exports; all checked before any timing."""
     if artifacts:
@@ -416,43 +380,47 @@ def bench(
     chosen = select_artifacts(artifacts, root, device, console)
     if any(runtime_device(fmt, device) != device for _, fmt in chosen):
         console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)
+    held = contextlib.nullcontext() if json_path else None  # a --json is held from the start (holding)
     json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file",
                              longest=BENCH_TWIN)
-    replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
-    dataset, data = run_dataset(data, chosen)
-    opts = Settings(data, [], imgsz, device, batch, warmup, runs, system)
-    with remembered_interrupt():  # a Ctrl-C swallowed as Ultralytics loads ONNX Runtime (its check_requirements)
-        # still stops bench before it writes
-        for path, fmt in chosen:  # first: a --batch too large at an artifact's size, before decoding that many images
-            check_loads(path, fmt, opts, dataset)
-        opts = replace(opts, images=readable_val_images(dataset, batch))  # the timed batch (broken files skipped)
-        check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
-        env, warnings = sysinfo.collect(system)
-        env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
-                   latency_scope="backend forward on one letterboxed batch", **provenance())
-        if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
-            env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
-        if env["jetson"]:
-            env["energy"] = {}
-        for w in warnings:
-            console.print(f"[yellow]Warning:[/] {escape(w)}")
-        rows = []
-        # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device leaves
-        # one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside 2-thread exports
-        with cpu_threads(threads) as threads:
-            env["torch_threads"] = threads
-            for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
-                rows.append(bench_one(path, name, fmt, opts, console, env))
-        print_table(rows, env, console)
-    written: list[Path] = []
-    try:
-        write_reports(rows, env, json_path, written)
-        console.print("Wrote " + ", ".join(escape(str(p)) for p in written), soft_wrap=True, highlight=False)
-        if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
-            console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files "
-                          "beside it; pass --json elsewhere to keep both", soft_wrap=True, highlight=False)
-    except KeyboardInterrupt:
-        if not written:  # the CLI's own word holds: nothing written, an earlier bench.json as it was
-            raise
-        raise KeyboardInterrupt(written_before_the_stop(written, replaced)) from None
-    return rows
+    with held or exclusive(json_path, "--json"):  # the default too: two benches of one run wrote over each other
+        replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
+        dataset, data = run_dataset(data, chosen)
+        opts = Settings(data, [], imgsz, device, batch, warmup, runs, system)
+        # a Ctrl-C swallowed as Ultralytics loads ONNX Runtime (its check_requirements) still stops bench before it
+        # writes
+        with remembered_interrupt():
+            for path, fmt in chosen:  # first: a --batch too large at an artifact's size, before decoding that many
+                check_loads(path, fmt, opts, dataset)  # images
+            opts = replace(opts, images=readable_val_images(dataset, batch))  # the timed batch (broken files skipped)
+            check_val_loads(dataset, data)  # last of the checks: it writes Ultralytics' labels .cache, as val would
+            env, warnings = sysinfo.collect(system)
+            env.update(data=str(data), warmup=warmup, runs=runs, batch=batch, device=device,
+                       latency_scope="backend forward on one letterboxed batch", **provenance())
+            if any(fmt == "openvino" for _, fmt in chosen):  # its CPU plugin may run fp32 models in bf16 (parity.py)
+                env["openvino_cpu_precision"] = runtime_precision("openvino", "fp32")
+            if env["jetson"]:
+                env["energy"] = {}
+            for w in warnings:
+                console.print(f"[yellow]Warning:[/] {escape(w)}")
+            rows = []
+            # .pt rows on every usable core, as ONNX Runtime and OpenVINO run by default: Ultralytics' select_device
+            # leaves one core idle for training, which made a 2-core machine's .pt latency a 1-thread one beside
+            # 2-thread exports
+            with cpu_threads(threads) as threads:
+                env["torch_threads"] = threads
+                for (path, fmt), name in zip(chosen, row_names([p for p, _ in chosen])):
+                    rows.append(bench_one(path, name, fmt, opts, console, env))
+            print_table(rows, env, console)
+        written: list[Path] = []
+        try:
+            write_reports(rows, env, json_path, written)
+            console.print("Wrote " + ", ".join(escape(str(p)) for p in written), soft_wrap=True, highlight=False)
+            if replaced:  # as export says which export it replaced: a Jetson's earlier figures may be the only ones
+                console.print(f"[yellow]Replaced[/] the earlier {escape(str(json_path))} ({replaced}) and the files "
+                              "beside it; pass --json elsewhere to keep both", soft_wrap=True, highlight=False)
+        except KeyboardInterrupt:
+            if not written:  # the CLI's own word holds: nothing written, an earlier bench.json as it was
+                raise
+            raise KeyboardInterrupt(written_before_the_stop(written, replaced)) from None
+        return rows

@@ -285,7 +285,7 @@ def compare(
     written.
     """
     from .checks import SET_BY_FLAG, Plan, preflight
-    from .runfolder import check_inputs_outside
+    from .runfolder import check_inputs_outside, claim_new
     from .devices import check_device
     from .recipe import check_pair, check_recipe
     from .config import DistillConfig, resolve
@@ -345,6 +345,8 @@ def compare(
     if "ours" in methods:
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})
+    if name in (None, "") and not existed:  # unnamed and new: made now, where another comparison may pick it too
+        plan.args["project"] = str(save_dir := claim_new(save_dir))
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **method_args("ours", overrides))  # dis is builtin's

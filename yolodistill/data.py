@@ -11,6 +11,7 @@ import yaml
 
 from .errors import (UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable,
                      python_values)
+from .locks import holding
 from .utils import atomic_write_text, files_under, staged_splits, staged_write, steps
 
 
@@ -184,6 +185,7 @@ MAX_SYNTH_IMAGES = 100_000  # a set to try the tool on; far more is a typo
 
 
 @python_values
+@holding(lambda given: given.get("out"), "--out")  # two at once drew into one stage, and one took out the other's
 def make_synthetic(
     out: str | Path,
     images: int = 64,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,20 +24,14 @@ from .errors import UserError
 @contextmanager
 def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
     """Hold `path` for the block; a path another process holds is refused, naming `flag` to pick another. None, or a
-    machine without flock (Windows) or a cache folder it cannot write, holds nothing."""
-    import os
-
+    machine without flock (Windows), holds nothing."""
     try:
         import fcntl
 
-        from .loading import cache_dir
-
         if int(os.environ.get("RANK", -1)) > 0:  # a rank torchrun started beside rank 0, which holds it
             raise RuntimeError
-        folder = cache_dir() / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:24]
-        handle = open(folder / f"{key}.lock", "w") if path is not None else None
+        handle = open(lock_folder() / f"{key}.lock", "w") if path is not None else None
     except (ImportError, OSError, RuntimeError, TypeError, ValueError):  # no lock to take: as before
         handle = None
     if handle is None:
@@ -55,6 +50,23 @@ def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_folder() -> Path:
+    """The cache's locks/, else one in the temporary folder (as Ultralytics falls back for its settings): a home
+    that cannot be written turned every lock off, silently."""
+    import tempfile
+
+    from .loading import cache_dir
+
+    for folder in (cache_dir() / "locks", Path(tempfile.gettempdir()) / f"yolodistill-locks-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    raise OSError("no folder for locks")
 
 
 def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
@@ -78,26 +90,28 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
     return decorate
 
 
-def recipe_folder(given: dict[str, Any]) -> dict[str, Any]:
-    """--project and --name as the run takes them: given, else from the --config recipe."""
+def recipe_folder(given: dict[str, Any], default: str) -> Path | None:
+    """project/NAME as the run takes them (given, else from the --config recipe); unnamed, with exist_ok, the exp
+    Ultralytics reuses (two such runs wrote one results.csv); else None: a new exp-N no one else has."""
     from .config import read_recipe
 
     recipe = read_recipe(given["config"]) if given.get("config") else {}
-    return {k: given.get(k) if given.get(k) is not None else recipe.get(k) for k in ("project", "name")}
+    project, name, exist_ok = (given.get(k) if given.get(k) is not None else recipe.get(k)
+                               for k in ("project", "name", "exist_ok"))
+    name = name if name not in (None, "") else "exp" if exist_ok is True else None
+    return Path(project or default) / str(name) if name is not None else None
 
 
 def run_folder(given: dict[str, Any]) -> Path | tuple[Path, str] | None:
     """The folder `train` writes where it is known before Ultralytics picks one: a resumed run's (RUN/weights/last.pt,
-    through links), or --project/--name (a run left unnamed gets a folder no one else has, exp-2)."""
+    through links), or --project/--name."""
     from .resume import run_folder as resumed
 
     if given.get("resume"):
         return resumed(Path(given["resume"])), "run to resume"
-    named = recipe_folder(given)
-    return Path(named["project"] or "runs/distill") / str(named["name"]) if named["name"] else None
+    return recipe_folder(given, "runs/distill")
 
 
 def compare_folder(given: dict[str, Any]) -> Path | None:
-    """compare's folder where it is named (unnamed: a new exp-N)."""
-    named = recipe_folder(given)
-    return Path(named["project"] or "runs/compare") / str(named["name"]) if named["name"] else None
+    """compare's folder where it is known (unnamed: a new exp-N, claimed as it is picked)."""
+    return recipe_folder(given, "runs/compare")

@@ -82,3 +82,16 @@ def check_inputs_outside(weights: list[Path], writer: str, **inputs: Any) -> Non
             shown = "pretrained=" if role == "pretrained" else f"--{role}"
             raise UserError(f"{shown} '{path}' is in the weights folder {writer} writes ({folder}): copy it "
                             "elsewhere first, or pick another --name")
+
+
+def claim_new(folder: Path) -> Path:
+    """`folder`, or the next exp-N free, made at once: two unnamed comparisons started together both picked exp, as
+    it is made only when the first run trains, and the second's compare.json replaced the first's."""
+    from ultralytics.utils.files import increment_path
+
+    while True:
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:  # taken meanwhile (or a file): the next number free now
+            folder = increment_path(folder.parent / "exp")
