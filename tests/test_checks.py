@@ -165,6 +165,8 @@ def test_the_convert_a_bad_data_yaml_is_sent_to_runs(synth_data, teacher26, tmp_
 
 @pytest.mark.parametrize("fault, needles", [
     ("no labels", ["no image of its train split has labels (Ultralytics reads them from", "data convert"]),
+    # convert keeps empty label files as background, so its own output was refused with the same advice, for ever
+    ("empty labels", ["no image of its train split has labels", "every label file there is empty: label the images"]),
     ("a missing folder", ["its train split names", "which does not exist; fix 'train:'"]),
     ("a list of missing files", ["has no images in its train split", "data convert"]),
     ("labels out of range", ["No valid images found", "data convert"]),  # Ultralytics' loader's, in the run folder
@@ -179,6 +181,9 @@ def test_a_dataset_wrong_inside_its_folders_is_one_line_and_leaves_no_run(synth_
     raw["path"] = str(folder)
     if fault == "no labels":
         shutil.rmtree(folder / "labels" / "train")
+    elif fault == "empty labels":
+        for label in (folder / "labels" / "train").glob("*.txt"):
+            label.write_text("")
     elif fault == "a missing folder":
         raw["train"] = [raw["train"], "images/nope"]
     elif fault == "a list of missing files":

@@ -793,3 +793,28 @@ def test_a_resumed_run_keeps_the_start_it_recorded(tmp_path):
     assert own_record(run / "weights" / "last.pt", {**args, "seed": 1}) == {}  # a later run's record there
     (run / "distill.yaml").write_text("[not, a, record")
     assert own_record(run / "weights" / "last.pt", args) == {}
+
+
+def test_a_run_killed_before_its_final_strip_has_its_best_pt_finished(interrupted_last, tmp_path):
+    """A kill between the last epoch's save and the final strip (the OOM killer, a power cut) left best.pt in
+    training form (`YOLO("best.pt").info()` failed), and --resume only said there was nothing to resume."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from yolodistill.cli import app
+
+    from .conftest import assert_one_line_error
+
+    run = shutil.copytree(interrupted_last.parent.parent, tmp_path / "run")
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["epochs"] = ckpt["epoch"] + 1  # saved at the last epoch, not yet stripped
+    for name in ("last.pt", "best.pt"):
+        torch.save(ckpt, run / "weights" / name)
+    result = CliRunner().invoke(app, ["train", "--resume", str(run / "weights" / "last.pt")])
+    assert_one_line_error(result, "nothing to resume (the run was stopped before its end; its best.pt is now "
+                                  "stripped, as the end would have left it)")
+    best = torch.load(run / "weights" / "best.pt", map_location="cpu", weights_only=False)
+    assert best["optimizer"] is None and best["epoch"] == -1 and type(best["model"]).__name__ == "DetectionModel"
+    last = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
+    assert last["optimizer"] is not None  # left as it was

@@ -35,6 +35,15 @@ def test_warmup_then_decay():
     assert math.isclose(kd_factor("cosine", 0.1, 0.0, 0, 1), 1.0)  # a one-epoch run: no division by zero
 
 
+def test_a_warmup_as_long_as_the_run_still_reaches_the_weights_given():
+    """--epochs 2 --kd-warmup 10 distilled at 1/11 and 2/11 of the weights, and a one-epoch run at the default
+    recipe's warm-up (1) at half of them, while the help promised "all of it"."""
+    assert [kd_factor("constant", 1.0, 10.0, e, 2) for e in range(2)] == pytest.approx([0.5, 1.0])
+    assert kd_factor("constant", 1.0, 1.0, 0, 1) == 1.0
+    assert [kd_factor("constant", 1.0, 3.0, e, 3) for e in range(3)] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert [kd_factor("constant", 1.0, 1.0, e, 3) for e in range(3)] == pytest.approx([0.5, 1.0, 1.0])  # as before
+
+
 def test_decay_holds_its_end_values_outside_the_run():
     """Progress is clamped to [0, 1]: past the end a cosine would climb back up (0.55 at 1.5) and a linear decay to
     0 would turn negative (-1 at 2), flipping the sign of every distillation term; before the start it stays 1."""

@@ -74,7 +74,8 @@ def test_one_epoch_writes_a_column_per_term(request, teacher_fixture, student, f
 
 
 @pytest.mark.parametrize("teacher_fixture, student, lacking", [("teacher11", "yolo26n.yaml", "teacher"),
-                                                               ("teacher26", "yolo11n.yaml", "student")])
+                                                               ("teacher26", "yolo11n.yaml", "student"),
+                                                               ("teacher11", "yolo11n.yaml", "teacher and the student")])
 def test_kd_one2one_on_a_pair_without_the_branch_is_refused(request, teacher_fixture, student, lacking, synth_data,
                                                             tmp_path):
     """The one-to-one terms need YOLO26's NMS-free branch in both models; without it the run trained as if the flag
@@ -85,7 +86,8 @@ def test_kd_one2one_on_a_pair_without_the_branch_is_refused(request, teacher_fix
                                           str(synth_data), "--imgsz", "64", "--epochs", "1", "--device", "cpu",
                                           "--project", str(tmp_path), "--kd-one2one"])
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-        assert (f"Error: kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the {lacking} lacks: drop "
+        verb = "lack" if " and " in lacking else "lacks"  # both: "the teacher and the student lacks" was said
+        assert (f"Error: kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the {lacking} {verb}: drop "
                 "--kd-one2one") in " ".join(result.output.split())
     assert not list(tmp_path.iterdir())
 

@@ -121,8 +121,12 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
     if not any(p.exists() for p in images):  # a list's files may all be gone
         raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
     if not has_labels(images):
+        labels = [Path(p) for p in img2label_paths([str(p) for p in images[:1000]])]
+        fix = ("every label file there is empty: label the images (one 'class x y w h' row per box), or point "
+               f"'{split}:' at a labelled split" if any(p.is_file() for p in labels) else
+               convert_hint(data, images))  # convert keeps empty files as background: it named itself again
         raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
-                        f"{Path(img2label_paths([str(images[0])])[0]).parent}); {convert_hint(data, images)}")
+                        f"{labels[0].parent}); {fix}")
 
 
 def check_names(model_names: Any, data_names: Any, model: str, fix: str) -> None:

@@ -56,7 +56,7 @@ DISTILL_OPTIONS = (
     opt("feat_loss", Optional[str], "Feature loss: l2 (Ultralytics score-weighted L2), cwd, mgd, or cross (CrossKD: "
         "student features through the teacher's head). [default: cwd]"),
     opt("kd_warmup", Optional[float], "Epochs over which the distillation weights ramp up linearly, from 1/(E+1) "
-        "of their value in the first epoch to all of it; 0 = none. [default: 1]"),
+        "of their value in the first epoch to all of it (by the last epoch at the latest); 0 = none. [default: 1]"),
     opt("kd_schedule", Optional[str], "Decay of the distillation weights over the run: constant, linear or cosine "
         "(to --kd-final). [default: cosine]"),
     opt("kd_final", Optional[float], "Share of the distillation weights left at the last epoch under a linear or "

@@ -46,7 +46,8 @@ def check_pair(distill: DistillConfig, args: dict[str, Any], teacher: Any, stude
     if distill.kd_one2one and (lacking := [role for role, h in zip(("teacher", "student"), heads)
                                            if not hasattr(h, "one2one_cv2")]):
         raise UserError(f"kd_one2one distils YOLO26's one-to-one (NMS-free) branch, which the "
-                        f"{' and the '.join(lacking)} lacks: drop --kd-one2one (or kd_one2one from the --config recipe)")
+                        f"{' and the '.join(lacking)} lack{'s' * (len(lacking) == 1)}: drop --kd-one2one (or "
+                        "kd_one2one from the --config recipe)")
     g, ld = gains(args), heads[0].reg_max == heads[1].reg_max > 1
     softened = (distill.kd_box and ld) or (distill.kd_feat and distill.feat_loss == "cross" and heads[0].reg_max > 1)
     if distill.temperature != DistillConfig.temperature and not softened:  # recorded as if in effect

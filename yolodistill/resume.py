@@ -176,8 +176,10 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
 
     epoch = ckpt.get("epoch", -1)
     if epochs := at_last_epoch(ckpt):
-        raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume; start a new run "
-                        f"with --student {shlex.quote(str(p))} to train it further")
+        from .strips import finish_cut_run
+
+        raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume{finish_cut_run(p)}; "
+                        f"start a new run with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself
     loose = p.resolve().parent != folder / "weights"
     if loose:

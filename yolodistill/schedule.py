@@ -34,7 +34,8 @@ def decay(schedule: str, progress: float, final: float) -> float:
 
 def kd_factor(schedule: str, final: float, warmup: float, epoch: int, epochs: int) -> float:
     """Factor of every distillation weight at a 0-based `epoch` of `epochs`: the linear warm-up, from 1/(W+1) to 1
-    over W epochs, times the decay at the epoch's place in the run (by epoch, never by batch index within an epoch,
-    so it cannot restart each epoch)."""
-    warm = min(1.0, (epoch + 1) / (warmup + 1))
+    over W epochs (at most epochs - 1: a warm-up as long as the run never reached the weights given, and a one-epoch
+    run distilled at half of them), times the decay at the epoch's place in the run (by epoch, never by batch index
+    within an epoch, so it cannot restart each epoch)."""
+    warm = min(1.0, (epoch + 1) / (min(warmup, epochs - 1) + 1))
     return warm * decay(schedule, epoch / max(epochs - 1, 1), final)

@@ -72,6 +72,22 @@ def finish_best(best: Path, before: tuple[int, int, int] | None) -> None:
             LOGGER.warning(f"{best} stays in training form ({first_line(e)}); last.pt resumes the run")
 
 
+def finish_cut_run(last: Path) -> str:
+    """A run killed between its last epoch's save and the final strip (a power cut, the OOM killer) left best.pt in
+    training form, which no command finished: stripped here, as the run's end would have. Says so, or nothing."""
+    from ultralytics.utils.patches import torch_load
+
+    best = last.with_name("best.pt")
+    try:
+        ckpt = torch_load(best, map_location="cpu", weights_only=False)
+    except Exception:  # none, or not a checkpoint: not ours to finish
+        return ""
+    if not isinstance(ckpt, dict) or ckpt.get("optimizer") is None:
+        return ""
+    finish_best(best, None)
+    return " (the run was stopped before its end; its best.pt is now stripped, as the end would have left it)"
+
+
 def stamp(path: Path) -> tuple[int, int, int] | None:
     """A file as it is now (time, size, inode), to tell whether a run wrote it; None when there is none."""
     try:
