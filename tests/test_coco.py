@@ -408,3 +408,26 @@ def test_an_absolute_file_name_from_another_machine_falls_back_to_its_name(tmp_p
     s = convert(root / "clash.json", fmt="coco", out=tmp_path / "out2", val_fraction=0.5)
     assert sorted(p.name for p in (tmp_path / "out2" / "images").rglob("*.png")) == ["here.png", "y.png"]
     assert sum(s.images.values()) == 2  # which upload is x.png is unknown: both left out
+
+
+def test_roboflow_single_class_with_a_superclass_of_its_name(tmp_path):
+    """Roboflow names its superclass (id 0, no box) after the annotation group: with one class of that name the
+    categories read [x (id 0), x (id 1, supercategory x)], refused as two classes of one name before the
+    superclass was left out, as it is with several classes."""
+    src = tmp_path / "rf"
+    for split, n in (("train", 3), ("valid", 2)):
+        names = [f"{split}{i}_jpg.rf.abc.jpg" for i in range(n)]
+        for i, f in enumerate(names):
+            image(src / split / f, seed=len(split) * 10 + i)
+        data = coco_dict(names, [(i, 1, [4, 3, 16, 12]) for i in range(n)] + [(0, 1, [20, 10, 10, 10])])
+        data["categories"] = [{"id": 0, "name": "pothole", "supercategory": "none"},
+                              {"id": 1, "name": "pothole", "supercategory": "pothole"}]
+        (src / split / "_annotations.coco.json").write_text(json.dumps(data))
+    s = convert(src, fmt="coco", out=tmp_path / "out")
+    assert s.names == ["pothole"] and s.images == {"train": 3, "val": 2} and s.boxes == 7
+    assert s.checks == {"categories without boxes (left out)": 1}
+    assert "'pothole' (id 0): only the supercategory" in (tmp_path / "out" / "issues.txt").read_text()
+    assert sorted(p.name for p in (tmp_path / "out" / "images" / "val").iterdir()) == [
+        "valid0_jpg.rf.abc.jpg", "valid1_jpg.rf.abc.jpg"]
+    assert {r[0] for p in (tmp_path / "out" / "labels").rglob("*.txt") for r in rows(p)} == {0}
+

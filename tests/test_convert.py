@@ -656,3 +656,20 @@ def test_images_ultralytics_would_leave_out_are_left_out_and_listed(tmp_path, fm
     kept = sum(len(YOLODataset(img_path=str(tmp_path / "out" / info[split]), data={**info, "channels": 3},
                                augment=False).im_files) for split in ("train", "val"))
     assert kept == sum(s.images.values())
+
+
+def test_the_summary_names_issues_txt_whenever_it_has_lines(tmp_path):
+    """A data.yaml whose test folder is gone (Roboflow writes 'test:' for exports without one): its line went to
+    issues.txt, and the summary named that file only beside clipped or dropped boxes or a counted check."""
+    src = tmp_path / "ds"
+    for split, n in (("train", 3), ("val", 1)):
+        for i in range(n):
+            image(src / split / "images" / f"{split}{i}.jpg", seed=10 * len(split) + i)
+            (src / split / "labels").mkdir(parents=True, exist_ok=True)
+            (src / split / "labels" / f"{split}{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+    (src / "data.yaml").write_text(yaml.safe_dump({"train": "../train/images", "val": "../val/images",
+                                                   "test": "../test/images", "names": ["cat"]}))
+    s = convert(src / "data.yaml", fmt="yolo", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 1} and s.boxes == 4 and not s.checks and not (s.clipped or s.dropped)
+    assert "does not exist: left out" in (tmp_path / "out" / "issues.txt").read_text()
+    assert f"listed in {tmp_path / 'out' / 'issues.txt'}" in Text.from_markup(s.render()).plain

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from rich.text import Text
 
+from yolodistill.voc import UNLISTED
 from yolodistill.convert import convert
 from yolodistill.errors import UserError
 
@@ -340,9 +341,10 @@ def test_what_voc_leaves_out_is_listed(tmp_path):
     image(src / "JPEGImages" / "extra.jpg")
     s = convert(src, fmt="voc", out=tmp_path / "out")
     assert s.checks["images beside annotated ones that no annotation names (left out)"] == 1
-    assert s.checks["annotations in no ImageSets/Main list (left out)"] == 1
+    assert s.checks["annotations in none of the split lists read (left out)"] == 1
     issues = (tmp_path / "out" / "issues.txt").read_text()
-    assert "img5.jpg: no annotation names this image" in issues and "extra.xml: in no ImageSets/Main list" in issues
+    assert "img5.jpg: no annotation names this image" in issues
+    assert "extra.xml: in none of the split lists read (trainval.txt, test.txt in" in issues
     assert "extra.jpg: no annotation" not in issues  # said once, as its XML
     assert issues.count("has no area inside the 40x30 image, dropped") == s.dropped == 2
     assert "listed in" in Text.from_markup(s.render()).plain.split("Boxes:")[1].splitlines()[0]
@@ -503,7 +505,7 @@ def test_annotations_given_leave_the_split_lists_unread(tmp_path):
     src = make_voc(tmp_path / "voc", n=8)
     s = convert(src, fmt="voc", out=tmp_path / "out", annotations=src / "Annotations", val_fraction=0.25)
     assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.checks.get(
-        "annotations in no ImageSets/Main list (left out)", 0) == 0
+        "annotations in none of the split lists read (left out)", 0) == 0
 
 
 def test_an_annotation_folder_without_xml_is_passed_over(tmp_path):
@@ -553,7 +555,7 @@ def test_split_lists_saved_on_windows_are_read(tmp_path):
     (main / "trainval.txt").write_bytes(b"\xef\xbb\xbfimg0 \r\nimg1\r\nimg2 \r\n")
     s = convert(src, fmt="voc", out=tmp_path / "out")
     assert s.images == {"train": 3, "val": 2} and s.unmatched == 0
-    assert s.checks.get("annotations in no ImageSets/Main list (left out)", 0) == 0
+    assert s.checks.get("annotations in none of the split lists read (left out)", 0) == 0
 
 
 def test_among_images_of_one_name_the_folder_named_like_the_xmls_wins(tmp_path):
@@ -623,3 +625,67 @@ def test_an_image_found_by_stem_beside_its_phone_original_is_the_usual_format(tm
         voc_xml(src / f"IMG_{k}.xml", [("cat", CAT)], filename=f"IMG_{k}")
     s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.34, seed=0)
     assert s.unmatched == 0 and sorted(labels_by_image(tmp_path / "out")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
+
+
+def cvat_voc(root: Path, subsets: dict[str, int]) -> Path:
+    """CVAT's Pascal VOC 1.1: one ImageSets/Main list per subset, named as the subset (Train.txt); each image of
+    subset S is S<i>.jpg with one cat, and a dog too in odd ones."""
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    for subset, n in subsets.items():
+        for i in range(n):
+            image(root / "JPEGImages" / f"{subset}{i}.jpg", seed=len(subset) * 10 + i)
+            voc_xml(root / "Annotations" / f"{subset}{i}.xml",
+                    [("cat", (4, 3, 20, 15))] + [("dog", (22, 3, 38, 25))] * (i % 2), filename=f"{subset}{i}.jpg")
+        (main / f"{subset}.txt").write_text("".join(f"{subset}{i}\n" for i in range(n)))
+    return root
+
+
+def split_names(out: Path) -> dict[str, list[str]]:
+    return {d.name: sorted(p.name for p in d.iterdir()) for d in sorted((out / "images").iterdir())}
+
+
+def test_train_val_and_test_lists_without_trainval_keep_all_three(tmp_path):
+    """CVAT's train.txt, val.txt and test.txt: val.txt was never read and its images were left out as "in no
+    ImageSets/Main list", while test became val. Each keeps its split now, as the COCO and YOLO readers keep test."""
+    src = cvat_voc(tmp_path / "voc", {"train": 4, "val": 2, "test": 2})
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert "published" in s.split and s.images == {"train": 4, "val": 2, "test": 2}
+    assert s.boxes == 12 and s.names == ["cat", "dog"] and not s.checks and s.unmatched == 0
+    assert split_names(tmp_path / "out") == {"test": ["test0.jpg", "test1.jpg"], "train": [f"train{i}.jpg" for i in
+                                             range(4)], "val": ["val0.jpg", "val1.jpg"]}
+    assert yaml.safe_load(s.data_yaml.read_text())["test"] == "images/test"
+
+
+@pytest.mark.parametrize("subsets", [("Train", "Validation"), ("train", "valid"), ("Train", "Test")])
+def test_cvat_and_roboflow_list_names_publish_the_split(tmp_path, subsets):
+    """Train.txt and Validation.txt (CVAT's subsets as its UI names them), valid.txt (Roboflow's): the split was
+    dropped for a seeded one that trained on 5 of 6 validation images; a lone test list is the val split."""
+    train, held = subsets
+    src = cvat_voc(tmp_path / "voc", {train: 4, held: 3})
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert "published" in s.split and s.images == {"train": 4, "val": 3} and s.boxes == 10
+    assert split_names(tmp_path / "out") == {"train": [f"{train}{i}.jpg" for i in range(4)],
+                                             "val": [f"{held}{i}.jpg" for i in range(3)]}
+
+
+def test_lists_of_unknown_subsets_say_the_split_was_seeded(tmp_path):
+    """Train.txt beside Holdout.txt publishes a split this reader cannot read: the seeded one it makes instead may
+    train on held-out images, and the summary says so."""
+    src = cvat_voc(tmp_path / "voc", {"Train": 6, "Holdout": 2})
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.boxes == 12
+    assert s.checks == {"split lists of unknown subsets (seeded split made instead)": 1}
+    assert "Holdout.txt (it reads trainval, train, val" in (tmp_path / "out" / "issues.txt").read_text()
+    assert "issues.txt" in Text.from_markup(s.render()).plain.split("Checks:")[1]
+
+
+def test_an_annotation_left_out_is_said_to_be_in_none_of_the_lists_read(tmp_path):
+    """VOC2007's lists with an XML that only val.txt names: val.txt is not read beside test.txt (trainval holds
+    val), so the line names the lists that were read, not "in no list"."""
+    src = make_voc(tmp_path / "voc", n=6)
+    (src / "ImageSets" / "Main" / "val.txt").write_text("img2\nimg5\n")
+    s = convert(src, fmt="voc", out=tmp_path / "out")
+    assert s.images == {"train": 3, "val": 2} and s.checks[UNLISTED] == 1
+    read = f"in none of the split lists read (trainval.txt, test.txt in '{src / 'ImageSets' / 'Main'}'), left out"
+    assert f"img5.xml: {read}" in (tmp_path / "out" / "issues.txt").read_text()

@@ -604,3 +604,88 @@ def test_the_copy_of_a_grey_dataset_with_unlabelled_folders_says_both(tmp_path):
     assert written["channels"] == 1 and written["unlabeled"] == [str(tmp_path / "ds" / "footage"), "/elsewhere/cam"]
     s = convert(defective(tmp_path / "plain"), fmt="yolo", out=tmp_path / "out2")
     assert set(yaml.safe_load(s.data_yaml.read_text())) == {"path", "train", "val", "names"}  # nothing added
+
+
+def cvat_yolo(root: Path, subsets: dict[str, int]) -> Path:
+    """CVAT's YOLO 1.1: obj.data, obj.names (cat, dog), and per subset obj_<subset>_data/ with each image's label
+    beside it and a <subset>.txt list of 'data/obj_<subset>_data/...' lines. Image i holds a cat, odd ones a dog too."""
+    (root / "obj.names").parent.mkdir(parents=True)
+    (root / "obj.names").write_text("cat\ndog\n")
+    data = ["classes = 2", "names = data/obj.names"]
+    for k, (subset, n) in enumerate(subsets.items()):
+        folder = root / f"obj_{subset}_data"
+        for i in range(n):
+            image(folder / f"{subset}{i}.jpg", seed=10 * k + i)
+            (folder / f"{subset}{i}.txt").write_text("0 0.3 0.3 0.4 0.4\n" + "1 0.7 0.6 0.3 0.4\n" * (i % 2))
+        (root / f"{subset}.txt").write_text("".join(f"data/obj_{subset}_data/{subset}{i}.jpg\n" for i in range(n)))
+        data.append(f"{subset} = data/{subset}.txt")
+    (root / "obj.data").write_text("\n".join([*data, "backup = backup/"]) + "\n")
+    return root
+
+
+def test_cvat_yolo_subset_folders_keep_their_split(tmp_path):
+    """obj_train_data/ and obj_valid_data/ (subset Validation: obj_Validation_data/) are CVAT's train and val: a
+    seeded split trained on 5 of its 6 validation images, and nothing said a published split was dropped."""
+    for held in ("valid", "Validation"):
+        src = cvat_yolo(tmp_path / held, {"train": 4, held: 3})
+        s = convert(src, fmt="yolo", out=tmp_path / f"out_{held}")
+        assert "published" in s.split and s.images == {"train": 4, "val": 3}
+        assert s.names == ["cat", "dog"] and s.boxes == 10 and s.unmatched == 0 and not s.checks
+        out = tmp_path / f"out_{held}" / "images"
+        assert sorted(p.name for p in (out / "val").iterdir()) == [f"{held}{i}.jpg" for i in range(3)]
+        assert sorted(p.name for p in (out / "train").iterdir()) == [f"train{i}.jpg" for i in range(4)]
+
+
+def test_cvat_yolo_subsets_of_unknown_names_say_the_split_was_seeded(tmp_path):
+    """obj_Train_data/ beside obj_Holdout_data/: no split this reader knows, so a seeded one is made, and said to be
+    made instead of theirs."""
+    src = cvat_yolo(tmp_path / "cvat", {"Train": 6, "Holdout": 2})
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.boxes == 12
+    assert s.checks == {"subset folders not read as a split (seeded split made instead)": 2}
+    assert "obj_Holdout_data/, obj_Train_data/, which give no train and held-out split" in (
+        tmp_path / "out" / "issues.txt").read_text()
+
+
+def test_a_classes_txt_beside_the_labels_names_the_classes(tmp_path):
+    """LabelImg in YOLO mode saving to labels/ writes its classes.txt there: the classes were named class_0, ..."""
+    src = tmp_path / "labelimg"
+    for i in range(4):
+        image(src / "images" / f"a{i}.jpg", seed=i)
+        (src / "labels").mkdir(exist_ok=True)
+        (src / "labels" / f"a{i}.txt").write_text(f"{i % 3} 0.5 0.5 0.3 0.3\n")
+    (src / "labels" / "classes.txt").write_text("zebra\napple\nmango\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.names == ["zebra", "apple", "mango"] and s.boxes == 4 and s.unmatched == 0 and not s.checks
+    assert not (tmp_path / "out" / "issues.txt").exists()
+
+
+def test_names_files_that_differ_between_label_folders_are_refused(tmp_path):
+    """Two label folders whose classes.txt disagree: which id means what is unknown, so neither is guessed."""
+    src = tmp_path / "labelimg"
+    for part, names in (("a", "cat\ndog\n"), ("b", "dog\ncat\n")):
+        for i in range(2):
+            image(src / part / "images" / f"{part}{i}.jpg", seed=ord(part) + i)
+            (src / part / "labels").mkdir(parents=True, exist_ok=True)
+            (src / part / "labels" / f"{part}{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+        (src / part / "labels" / "classes.txt").write_text(names)
+    with pytest.raises(UserError, match=r"name their classes differently: keep one names file"):
+        convert(src, fmt="yolo", out=tmp_path / "out")
+    assert convert(src, fmt="yolo", out=tmp_path / "out", names="cat,dog").names == ["cat", "dog"]
+
+
+def test_classes_named_by_id_are_a_check(tmp_path):
+    """No names anywhere: the classes are named by id, said in the summary's Checks (it was only in issues.txt,
+    which the summary did not name)."""
+    src = tmp_path / "bare"
+    for i in range(4):
+        image(src / "images" / f"a{i}.jpg", seed=i)
+        (src / "labels").mkdir(exist_ok=True)
+        (src / "labels" / f"a{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.3 0.3\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.names == ["class_0", "class_1"] and s.checks == {"classes without a name (named by id)": 2}
+    checks = Text.from_markup(s.render()).plain.split("Checks:")[1].splitlines()[0]
+    assert "2 classes without a name (named by id)" in checks and "issues.txt" in checks
+    assert "no class names (no classes.txt, obj.names" in (tmp_path / "out" / "issues.txt").read_text()
+    s = convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": 3}), fmt="yolo", out=tmp_path / "out2")
+    assert s.names == ["class_0", "class_1", "class_2"] and s.checks == {"classes without a name (named by id)": 3}

@@ -40,6 +40,7 @@ def read(srcs: list[Path], names: list[str] | None, images: Path | None) -> Sour
             issues.append(f"category '{name}' (id {cid}): only the supercategory of others and no box has it, "
                           "left out of the classes")
             del kept[cid]
+    refuse_shared_names(kept, loaded[0][0])  # after: Roboflow names its superclass after a lone class too
     index = {cid: i for i, cid in enumerate(sorted(kept))}
     items, unmatched, folders = [], [], []
     checks = {"categories without boxes (left out)": len(issues)}
@@ -118,11 +119,15 @@ def category_names(data: dict, path: Path) -> dict[int, str]:
         raise UserError(f"'{path}': two categories share an id: fix the JSON")
     if empty := [cid for cid, name in categories.items() if not name.strip()]:
         raise UserError(f"'{path}': category id {empty[0]} has an empty name: name it in 'categories'")
-    for name in dict.fromkeys(categories.values()):  # as --names refuses: two classes no one could tell apart
+    return categories
+
+
+def refuse_shared_names(categories: dict[int, str], path: Path) -> None:
+    """Refuse two classes of one name, as --names does: no one could tell them apart."""
+    for name in dict.fromkeys(categories.values()):
         if len(ids := [cid for cid, n in categories.items() if n == name]) > 1:
             raise UserError(f"'{path}': categories {', '.join(map(str, ids))} are all named '{name}': give each "
                             "its own name, or move their annotations into one of them")
-    return categories
 
 
 def image_folders(path: Path, split: str | None, images: Path | None) -> list[Path]:

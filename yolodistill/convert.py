@@ -106,6 +106,8 @@ class ConvertSummary:
             found = ", ".join(f"{n} {k}" for k, n in self.checks.items())
             where = f", listed in {escape(str(self.files['issues']))}" if "issues" in self.files else ""
             lines.append(f"[yellow]Checks:[/] {found}{where}")
+        elif "issues" in self.files and not (self.clipped or self.dropped):  # its lines said by nothing above
+            lines.append(f"[yellow]Issues:[/] listed in {escape(str(self.files['issues']))}")
         width = max([len("class"), *map(len, self.per_class)])
         lines.append(f"Boxes per class: {'class':<{width}} " + " ".join(f"{s:>6}" for s in [*splits, "total"]))
         for name, counts in self.per_class.items():

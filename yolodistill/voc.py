@@ -15,12 +15,16 @@ from .convert import Item, Source
 from .errors import UserError
 from .layout import format_hint
 from .utils import files_under
-from .yolofmt import folder_splits
+from .subsets import folder_splits
 
 # Matched case-insensitively, in this order of preference.
 ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls")
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
-UNLISTED = "annotations in no ImageSets/Main list (left out)"
+UNLISTED = "annotations in none of the split lists read (left out)"
+UNKNOWN = "split lists of unknown subsets (seeded split made instead)"
+# ImageSets/Main list names (lower-cased) by the split they publish: VOC's own, then CVAT's and Roboflow's spellings
+LIST_WORDS = {"trainval": "trainval", "train": "train", "val": "val", "valid": "val", "validation": "val",
+              "test": "test"}
 UNANNOTATED = "images beside annotated ones that no annotation names (left out)"
 COMMON = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # preferred, in order, among images of one stem
 
@@ -94,7 +98,8 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
     folders = [images] if images else [*children(root, IMAGE_DIRS), ann_dir, root]
     index = ImageIndex(folders)
     searched = f"annotations in '{ann_dir}', images in {index.describe()}"
-    splits = voc_splits(root / "ImageSets" / "Main") if annotations is None else {}
+    main = root / "ImageSets" / "Main"
+    splits, read_lists = published_split(main) if annotations is None else ({}, [])
     unmatched: list[str] = []
     issues, checks, left = [], {}, []
     if splits:
@@ -107,7 +112,8 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
                 unmatched.append(f"{stem}: listed in ImageSets/Main but there is no '{xml}'")
         listed = {xml.resolve() for xml, _ in xmls}
         left = [p for p in xml_files(ann_dir) if p.resolve() not in listed]
-        issues += [f"{p}: in no ImageSets/Main list, left out" for p in left]
+        issues += [f"{p}: in none of the split lists read ({', '.join(read_lists)} in '{main}'), left out"
+                   for p in left]
         checks[UNLISTED] = len(left)
     else:  # train/, valid/, test/ folders (Roboflow's VOC export) are the published split, as for COCO and YOLO
         found_xml = xml_files(ann_dir)
@@ -140,6 +146,11 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
         found = [(image, objects, (by_image or {}).get(image), size) for image, objects, _, size in found]
     if annotations is None and not splits and not all(split for _, _, split, _ in found):
         refuse_unread_lists(root)
+        if unknown := unread_subsets(main):
+            issues.append(f"{main}: lists of subsets this reader does not know: {', '.join(unknown)} (it reads "
+                          f"{', '.join(LIST_WORDS)}): a seeded split was made instead, which may train on their "
+                          "held-out images; rename the lists to keep their split")
+            checks[UNKNOWN] = len(unknown)
     classes = sorted({name for _, objects, *_ in found for name, *_ in objects})
     if names is None:
         names = classes
@@ -197,26 +208,59 @@ def annotation_dir(root: Path) -> Path:
                     f"beside the images): {format_hint(root, 'voc') or 'pass --annotations DIR'}")
 
 
-def voc_splits(main: Path) -> dict[str, str]:
-    """Image ids of the published split: train on trainval (else train), validate on test (else val).
-
-    Ids that are also in the val list are taken out of train, so VOC2012 (trainval = train + val, no test) does not
-    leak its val images into training. No train or no val list means no published split.
-    """
-
-    def ids(*candidates: str) -> list[str] | None:  # the first list that names images (an empty test.txt: val.txt)
-        found = None
-        for f in (main / f"{c}.txt" for c in candidates):
-            if f.is_file():
-                found = [line.split()[0] for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-                if found:
-                    break
-        return found
-
-    train, val = ids("trainval", "train"), ids("test", "val")
-    if train is None or val is None:
+def split_lists(main: Path) -> dict[str, list[Path]]:
+    """The lists of ImageSets/Main by the split they name, case-insensitively (CVAT writes Train.txt and
+    Validation.txt, Roboflow valid): VOC's own spelling first."""
+    if not main.is_dir():
         return {}
-    return {**{i: "train" for i in train}, **{i: "val" for i in val}}
+    order = list(LIST_WORDS)
+    files = sorted((p for p in main.iterdir() if p.suffix.lower() == ".txt" and p.stem.lower() in LIST_WORDS),
+                   key=lambda p: (order.index(p.stem.lower()), p.stem != p.stem.lower(), p.name))
+    lists: dict[str, list[Path]] = {}
+    for f in files:
+        if f.is_file():
+            lists.setdefault(LIST_WORDS[f.stem.lower()], []).append(f)
+    return lists
+
+
+def published_split(main: Path) -> tuple[dict[str, str], list[str]]:
+    """Image ids of the published split, and the names of the lists it comes from.
+
+    With a trainval list (VOCdevkit), train on it and validate on test, else on val; ids also in the val list leave
+    train, so VOC2012 (trainval = train + val, no test) does not train on its val images. Without one (CVAT writes
+    a list per subset), train, val and test are kept as listed; a test list without a val list is the val split, as
+    for COCO and YOLO. No train or no held-out list means no published split.
+    """
+    lists = split_lists(main)
+
+    def first(split: str) -> tuple[list[str], str] | None:  # the first list that names images (an empty test.txt)
+        for f in lists.get(split, []):
+            if ids := [line.split()[0] for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()]:
+                return ids, f.name
+        return None
+
+    trainval, train, val, test = (first(s) for s in ("trainval", "train", "val", "test"))
+    held = [(test or val, "val")] if trainval else [(test, "test" if val else "val"), (val, "val")]
+    if not (trainval or train) or not any(listed for listed, _ in held):
+        return {}, []
+    used = [(listed, split) for listed, split in [(trainval or train, "train"), *held] if listed]
+    return {i: split for (ids, _), split in used for i in ids}, [name for (_, name), _ in used]
+
+
+def voc_splits(main: Path) -> dict[str, str]:
+    """Image ids of the published split (see published_split)."""
+    return published_split(main)[0]
+
+
+def unread_subsets(main: Path) -> list[str]:
+    """The lists of ImageSets/Main that name subsets this reader does not know (CVAT's Holdout.txt beside
+    Train.txt), where no published split was found: a seeded split would mix their images without a word."""
+    if not main.is_dir():
+        return []
+    lists = [p for p in sorted(main.iterdir()) if p.suffix.lower() == ".txt" and p.is_file() and p.stem.lower()
+             .rsplit("_", 1)[-1] not in LIST_WORDS and p.read_text(encoding="utf-8-sig", errors="replace").strip()]
+    known = [f.name for files in split_lists(main).values() for f in files]
+    return [p.name for p in lists] if lists and len(lists) + len(known) > 1 else []
 
 
 def refuse_unread_lists(root: Path) -> None:

@@ -20,10 +20,10 @@ import yaml
 from .convert import EPS, SPLITS, Item, Source
 from .exif import skipped
 from .placement import image_size
+from .subsets import folder_splits, unknown_subsets
 from .errors import UserError
 from .utils import steps
 
-SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
 
 BACKGROUND = "images without labels (kept as background)"
@@ -34,6 +34,8 @@ POLYGONS = "polygons (taken as their box)"
 REPEATED = "repeated label rows (dropped)"
 DUPLICATES = "duplicate images (one kept: val's or test's before train's)"
 LEAKED = "train images also in val or test (left out of train)"
+UNNAMED = "classes without a name (named by id)"
+UNKNOWN = "subset folders not read as a split (seeded split made instead)"
 
 
 def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
@@ -43,13 +45,17 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
         raise UserError(f"--images is for a YOLO folder without a data.yaml: '{yaml_file}' names the image folder of "
                         "each split; leave out --images, or fix the paths (or 'path:') in the data.yaml")
     source = Source([], [], "", what="label files", clips_listed=True)  # parse_label lists them by label line
-    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES, LEAKED], 0)
+    counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES, LEAKED,
+                            UNNAMED, UNKNOWN], 0)
     if yaml_file is not None:
         splits, yaml_names = from_yaml(yaml_file, source.issues, counts)
         source.searched, source.keys = f"the splits of '{yaml_file}'", kept_keys(yaml_file)
     else:
-        splits, yaml_names = from_folder(images or src), names_file(src)
+        splits, yaml_names = from_folder(images or src), None
         source.searched = f"'{images or src}'"
+        if None in splits and (subsets := unknown_subsets(splits[None], images or src)):
+            source.issues.append(subsets[1])
+            counts[UNKNOWN] = len(subsets[0])
     claimed, rows_of, found = set(), {}, {}  # found: each image's own issues and counts, forgotten if it is dropped
     for split, files in splits.items():
         for image in files:
@@ -59,6 +65,8 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             claimed.add(label)
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
+    if yaml_file is None and not names:
+        yaml_names = label_names(src, claimed)
     top = max((r[0] for rows in rows_of.values() for r in rows), default=-1)
     # the user's list is short: dropping those boxes would leave their objects in the images as background
     if names and top >= len(names):
@@ -69,7 +77,10 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     names = list(names or yaml_names or [])
     if not names:
         names = [f"class_{i}" for i in range(top + 1)]
-        source.issues.append(f"{src}: no class names (data.yaml, {', '.join(NAME_FILES)} or --names): named by id")
+        where = ("no 'names:' in its data.yaml" if yaml_file is not None else
+                 f"no {', '.join(NAME_FILES)} beside the dataset or its labels")
+        source.issues.append(f"{src}: no class names ({where}, no --names): named by id")
+        counts[UNNAMED] = len(names)
     source.names = names
     for item in source.items:
         rows = []
@@ -183,6 +194,7 @@ def from_yaml(path: Path, issues: list[str],
     if names is None and nc is not None and nc > 0:
         issues.append(f"{path}: no class names, nc {nc}: named by id")  # ids unused in the labels count too
         names = [f"class_{i}" for i in range(nc)]
+        counts[UNNAMED] = nc
     return splits, names
 
 
@@ -289,6 +301,23 @@ def names_file(folder: Path) -> list[str] | None:
     return [line.strip() for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()] if f else None
 
 
+def label_names(src: Path, labels: set[Path | None]) -> list[str] | None:
+    """Class names from a names file in SRC, else beside the label files (LabelImg writes classes.txt into the
+    folder it saves labels to, labels/ when that is apart from the images)."""
+    found = names_file(src)
+    if found is not None:
+        return found
+    by_names: dict[tuple[str, ...], Path] = {}
+    for folder in sorted({p.parent for p in labels if p is not None}):
+        if (names := names_file(folder)) is not None:
+            by_names.setdefault(tuple(names), folder)
+    if len(by_names) > 1:
+        a, b = list(by_names.values())[:2]
+        raise UserError(f"the label folders '{a}' and '{b}' name their classes differently: keep one names file "
+                        "(classes.txt), or pass --names")
+    return list(next(iter(by_names))) if by_names else None
+
+
 def from_folder(folder: Path) -> dict[str | None, list[Path]]:
     """The images under a dataset folder, split by the train/val(id)/test folder each lies in when every image lies
     in one and there is a train and a held-out split (images/train, train/images, ...); otherwise none."""
@@ -299,19 +328,6 @@ def from_folder(folder: Path) -> dict[str | None, list[Path]]:
     if split_of is None:
         return {None: sorted(paths)}
     return {s: sorted(p for p, t in split_of.items() if t == s) for s in SPLITS if s in split_of.values()}
-
-
-def folder_splits(paths: list[Path], folder: Path) -> dict[Path, str] | None:
-    """Each file's split from the train/val(id)/test folder it lies in under `folder`, when every file lies in one and
-    there is a train and a held-out split (a lone test split is the val split); else None."""
-    split_of = {}
-    for p in paths:
-        words = [SPLIT_WORDS.get(part.lower()) for part in p.relative_to(folder).parts[:-1]]
-        split_of[p] = next((w for w in words if w), None)
-    given = set(split_of.values())
-    if None in given or "train" not in given or not given & {"val", "test"}:
-        return None
-    return {p: "val" if s == "test" and "val" not in given else s for p, s in split_of.items()}
 
 
 def label_of(image: Path) -> Path | None:
