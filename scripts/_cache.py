@@ -151,20 +151,31 @@ def dataset_fingerprint(data_yaml: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def cache_folder(base: Path, made: dict[str, Any], fits) -> tuple[Path, bool]:
+def cache_folder(base: Path, made: dict[str, Any], fits, added: tuple[str, ...] = ()) -> tuple[Path, bool]:
     """Where the cache that `made` describes lives, and whether it is there: `base`, or base-KEY (KEY a hash of
     `made`) when base was made from something else. A folder's made.json says what made it; one from before made.json
     existed is asked `fits(folder)`: True (it fits: its made.json is written now), None (half-made by this script:
-    to be built again) or False (it holds something else)."""
-    key = hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:8]
-    for folder in (base, base.with_name(f"{base.name}-{key}")):
+    to be built again) or False (it holds something else). `added`: keys of `made` newer than some made.json (a model
+    yaml's sha256): one that lacks them all stands where the rest agree, as it did before, and is stamped with them
+    now (its -KEY was taken without them), so a later edit is told."""
+    def key(of: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(of, sort_keys=True).encode()).hexdigest()[:8]
+
+    older = {k: v for k, v in made.items() if k not in added}
+    legacy = base.with_name(f"{base.name}-{key(older)}") if added else None
+    for folder in (base, legacy, base.with_name(f"{base.name}-{key(made)}")):
+        if folder is None or folder == legacy and not folder.exists():
+            continue
         if not folder.exists():
             return folder, False
         if (folder / MADE).exists():
             stamp = json.loads((folder / MADE).read_text())
             if {k: stamp.get(k) for k in made} == made:
                 return folder, True
-        elif (state := fits(folder)) is not False:
+            if added and not set(added) & set(stamp) and {k: stamp.get(k) for k in older} == older:
+                (folder / MADE).write_text(json.dumps({**stamp, **made}, indent=1))
+                return folder, True
+        elif folder != legacy and (state := fits(folder)) is not False:
             if state:
                 (folder / MADE).write_text(json.dumps(made, indent=1))
             return folder, bool(state)

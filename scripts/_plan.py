@@ -35,6 +35,8 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
             state = "done" if (run_dir / "run.json").exists() else "train" if now else "pending"
             source = plan[(spec["student"], seed)] if spec["from_arm"] else "done"
             best = root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"
+            if spec["from_arm"] and (state == "train" or "source_sha256" in read(run_dir / "run.json")):
+                check_source_weights(name, spec["student"], seed, source, best)  # to start from, or to check by
             if state == "train" and (run_dir / "spec.json").exists() and finished(run_dir) and (
                     not spec["from_arm"] or same_source(read(run_dir / "source.json"), source, best)):
                 state = "validate"
@@ -50,6 +52,15 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
                           f"{'training it again' if now else 'left out until it is trained again'}", flush=True)
             plan[(name, seed)] = state
     return plan
+
+
+def check_source_weights(name: str, source: str, seed: int, state: str, best: Path) -> None:
+    """A finished source run whose best.pt is gone can neither start an arm nor vouch for one that started from it
+    (by sha256): it was said to have another best.pt, then the start failed on the missing file. Said now, once."""
+    if state in ("done", "validate") and not best.is_file():
+        raise UserError(f"arm '{source}' seed {seed} is finished but its best.pt is missing ('{best}'), which arm "
+                        f"'{name}' starts from: put the file back, or delete '{best.parent.parent}' to train "
+                        f"'{source}' (and then '{name}') again")
 
 
 def check_side_by_side(study: dict[str, Any], plan: dict[tuple[str, int], str], prints: dict[str, str]) -> None:

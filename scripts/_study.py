@@ -161,13 +161,26 @@ def check_model(model: Any, what: str, where: str, yaml_only: bool = False) -> N
                 "of a checkpoint (.pt), or a model yaml such as yolo26n.yaml")
     if suffix not in (".yaml", ".yml"):
         return
-    from ultralytics.nn.tasks import yaml_model_load
+    from ultralytics.nn.tasks import guess_model_task, yaml_model_load
+
+    from yolodistill.loading import OTHER_DETECTORS, check_task
 
     try:
-        yaml_model_load(model)
+        cfg = yaml_model_load(model)
     except Exception:  # noqa: BLE001 - FileNotFoundError for an unknown name, a YAML error for a broken file
         raise UserError(f"{where}: {what} '{model}' is neither a model yaml Ultralytics knows (e.g. yolo26n.yaml) "
                         "nor a readable yaml file") from None
+    try:
+        head = str(cfg["head"][-1][-2])  # the output module, which guess_model_task reads
+    except (KeyError, IndexError, TypeError):
+        raise UserError(f"{where}: {what} '{model}' is not a model yaml (it has no backbone and head): use a "
+                        "detection yaml such as yolo26n.yaml") from None
+    require(head not in OTHER_DETECTORS, f"{where}: {what} '{model}' is {OTHER_DETECTORS.get(head)} model ({head} "
+            "head), which yolodistill does not distill: use a YOLO detection yaml such as yolo26n.yaml")
+    try:  # a classifier (yolo26n-cls.yaml) trained until its first batch: 'Classify' object has no attribute 'stride'
+        check_task(guess_model_task(cfg), what, model)
+    except UserError as e:
+        raise UserError(f"{where}: {e}") from None
 
 
 def seed_list(seeds: Any, where: str) -> list[int]:
@@ -274,6 +287,8 @@ def check_target(target: Any, arms: dict[str, Any]) -> None:
         require("plain" in arms, f"target {target}: the gap is measured against an arm named plain, and there is none")
     for key in ("by", "gap", "aim", "share"):
         require(key not in target or number(target[key]), f"target {target}: {key} must be a number >= 0")
+        require(key == "by" or target.get(key, 0) <= 1, f"target {target}: {key} is a share, at most 1 (0.5 for "
+                f"50 %), got {target.get(key)!r}")
     require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
 
 
@@ -306,28 +321,43 @@ def arm_spec(study: dict[str, Any], name: str, data: dict[str, str] | None = Non
         spec["distill"] = resolve(arm.get("config"), **start_of(study, arm), **(arm.get("distill") or {}))[0].to_dict()
     if data is not None:
         spec["dataset"] = data[arm.get("data", "labelled")]
-    if not spec["from_arm"] and (print_ := student_sha256(spec["student"])):
+    if not spec["from_arm"] and (print_ := model_sha256(spec["student"])):
         spec["student_sha256"] = print_
     return spec
 
 
-STUDENT_SHA256: dict[tuple, str] = {}  # by path, size and mtime: each arm's spec asks, the file is read once
+MODEL_SHA256: dict[tuple, str] = {}  # by path, size and mtime (a built-in name: by name): read once per process
 
 
-def student_sha256(student: str) -> str | None:
-    """A .pt student's sha256, so a checkpoint replaced at the same path is not taken for the one its runs started
-    from (as a teacher is not); None for a yaml, or a release name Ultralytics downloads (fixed by its name)."""
+def model_sha256(model: str) -> str | None:
+    """A model's content, so a file edited or replaced at the same path is not taken for the one its runs (or a
+    cached teacher) were made from: a .pt's sha256; a yaml's, of the model it describes as Ultralytics reads it
+    (yolo26n.yaml: its package's yolo26.yaml at scale n; comments aside). None for a release name Ultralytics
+    downloads (fixed by its name), or a file that is not there."""
+    import hashlib
+
+    from ultralytics.nn.tasks import yaml_model_load
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
 
     from _cache import sha256
 
-    path = Path(student)
-    if path.suffix.lower() != ".pt" or student in GITHUB_ASSETS_NAMES or not path.is_file():
+    path, suffix = Path(model), Path(model).suffix.lower()
+    if suffix not in (".yaml", ".yml", ".pt") or model in GITHUB_ASSETS_NAMES:
         return None
-    key = (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
-    if key not in STUDENT_SHA256:
-        STUDENT_SHA256[key] = sha256(path)
-    return STUDENT_SHA256[key]
+    key = (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (model,)
+    if key in MODEL_SHA256:
+        return MODEL_SHA256[key]
+    if suffix == ".pt":
+        if not path.is_file():
+            return None
+        MODEL_SHA256[key] = sha256(path)
+    else:
+        try:
+            cfg = {k: v for k, v in yaml_model_load(model).items() if k != "yaml_file"}  # yaml_file: `model` itself
+        except Exception:  # noqa: BLE001 - not there: check_model says so where it matters
+            return None
+        MODEL_SHA256[key] = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
+    return MODEL_SHA256[key]
 
 
 def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:

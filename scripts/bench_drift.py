@@ -81,19 +81,22 @@ def common(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def trained_student(args: argparse.Namespace) -> Path:
-    """The plain student's best.pt, trained here once (resumed when cut off) and reused only where done.json says it
-    was made as asked: data (by content), student, epochs, imgsz, batch and seed."""
+    """The plain student's best.pt, trained here once (resumed when cut off) and reused only where made.json says it
+    was made as asked: data (by content), student (a yaml by what it describes), epochs, imgsz, batch and seed. One
+    made otherwise keeps its folder: this one gets a -KEY folder beside it (_cache.cache_folder)."""
     from ultralytics import YOLO
 
-    from _cache import dataset_fingerprint, finished, resumable
+    from _cache import cache_folder, dataset_fingerprint, finished, resumable
+    from _study import model_sha256
 
-    folder = args.work / f"plain-{Path(args.student).stem}-{args.imgsz}px-{args.start_epochs}ep-seed{args.seed}"
-    best, last, done = folder / "weights" / "best.pt", folder / "weights" / "last.pt", folder / "done.json"
     made = {"data": str(args.data.resolve()), "dataset": dataset_fingerprint(args.data), "student": args.student,
-            "epochs": args.start_epochs, "imgsz": args.imgsz, "batch": args.batch, "seed": args.seed}
-    if done.exists() and json.loads(done.read_text()) == made and best.exists():
+            "student_sha256": model_sha256(args.student), "epochs": args.start_epochs, "imgsz": args.imgsz,
+            "batch": args.batch, "seed": args.seed}
+    base = args.work / f"plain-{Path(args.student).stem}-{args.imgsz}px-{args.start_epochs}ep-seed{args.seed}"
+    folder, ran = cache_folder(base, made, lambda _: None, added=("student_sha256",))  # None: no made.json, again
+    best, last, done = folder / "weights" / "best.pt", folder / "weights" / "last.pt", folder / "done.json"
+    if ran and done.exists() and best.exists():
         return best
-    ran = (folder / MADE).exists() and json.loads((folder / MADE).read_text()) == made and not done.exists()
     if ran and finished(folder):  # killed after training, before done.json: nothing to train again
         done.write_text(json.dumps(made))
         return best
@@ -162,19 +165,26 @@ def fine_tune(args: argparse.Namespace, student: Path, mode: str) -> tuple[list[
     from yolodistill.recipe import check_recipe
     from yolodistill.train import DistillationTrainer
 
-    from _cache import sha256
+    from _cache import cache_folder, sha256
 
-    folder = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
-    marker = folder / "rows.json"
-    distill, train_args = resolve(None, student=str(student), epochs=args.epochs, project=str(folder.parent),
-                                  name=folder.name, exist_ok=True, kd_balance=mode, val=True, **common(args))
+    base = args.work / f"{student.parents[1].name}-ft{args.epochs}-{mode}"
+    distill, train_args = resolve(None, student=str(student), epochs=args.epochs, kd_balance=mode, val=True,
+                                  exist_ok=True, **common(args))
     made = {"data": str(args.data.resolve()), "teacher": str(args.teacher.resolve()),
             "teacher_sha256": sha256(args.teacher), "start": str(student), "start_sha256": sha256(student),
             "val_batches": args.val_batches, "train_every": args.train_every, "imgsz": args.imgsz,
             "batch": args.batch, "seed": args.seed, "recipe": distill.to_dict()}
     made = json.loads(json.dumps(made))  # as rows.json gives it back
-    if marker.exists() and (saved := json.loads(marker.read_text())).get("made") == made:
-        return saved["rows"], made["recipe"]
+
+    def saved(folder: Path) -> dict[str, Any]:
+        return json.loads((folder / "rows.json").read_text()) if (folder / "rows.json").exists() else {}
+
+    # another teacher or data: a -KEY folder beside this one's, not this one's replaced; a run cut off (no rows.json)
+    folder, _ = cache_folder(base, made, lambda f: saved(f).get("made") == made if saved(f) else None)
+    marker = folder / "rows.json"
+    train_args.update(project=str(folder.parent), name=folder.name)
+    if saved(folder).get("made") == made:
+        return saved(folder)["rows"], made["recipe"]
     shutil.rmtree(folder, ignore_errors=True)  # one cut off midway starts again: its rows run from epoch 0
     check_recipe(distill, str(student), train_args)
     plan = preflight(str(args.teacher), str(student), str(args.data), train_args)
@@ -214,6 +224,7 @@ def measure(args: argparse.Namespace) -> Path:
 
     from yolodistill.checks import check_data
     from yolodistill.data import split_images
+    from yolodistill.loading import load_detector
     from yolodistill.report import write_json
 
     for path, what in ((args.data, "--data"), (args.teacher, "--teacher")):
@@ -221,6 +232,7 @@ def measure(args: argparse.Namespace) -> Path:
             raise UserError(f"{what} {path} {'is a folder' if path.is_dir() else 'not found'}: pass an existing file "
                             f"({'a data.yaml' if what == '--data' else 'a checkpoint, .pt'})")
     check_checkpoint(args.teacher)
+    load_detector(args.teacher, "--teacher")  # a classifier's .pt: one line now, not once the student has trained
     val = sum(p.exists() for p in split_images(check_data(args.data)["val"]))  # a yaml that is not a dataset: now
     if args.val_batches > (batches := -(-val // args.batch)):  # islice took what there was, the record said more
         raise UserError(f"--val-batches {args.val_batches}: the val split holds {val} images, {batches} batch"

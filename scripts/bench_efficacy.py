@@ -34,7 +34,7 @@ from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, check_study
                     check_teacher_classes, dataset_fingerprint, distilled_from, finished, prepare_data, read,
                     read_curve, resumable, resume_point, sha256, split_labelled, validate_run, work_lock)
 from _plan import check_side_by_side, plan_runs
-from _study import arm_spec, check_runs_teacher, load_study, same_spec, spec_change  # noqa: F401
+from _study import arm_spec, check_runs_teacher, load_study, model_sha256, same_spec, spec_change  # noqa: F401
 from _targets import judge, signed  # noqa: F401 (signed: the tests')
 
 from yolodistill.errors import UserError
@@ -92,7 +92,8 @@ def teacher_file(study: dict[str, Any], args: argparse.Namespace) -> Path | None
 def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, root: Path,
                 needed: bool = True) -> dict[str, Any]:
     """The study's teacher checkpoint where it exists, else one trained here (resumed if cut off) and kept in --work
-    in a folder whose made.json says how (model, epochs, imgsz, batch, data): a teacher made otherwise is not reused.
+    in a folder whose made.json says how (model, its yaml by content, epochs, imgsz, batch, data): a teacher made
+    otherwise is not reused, nor one trained from the same yaml path before the yaml was edited.
     With --report-only, or nothing left to train (`needed` False), a teacher that is gone is taken from what the
     study recorded of it."""
     import yaml
@@ -102,8 +103,8 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
     given = teacher_file(study, args)
     if given is not None and Path(given).exists():  # run_study checked it: a .pt, there unless the study has a model
         return {"checkpoint": str(Path(given).resolve()), "trained_here": False, "sha256": sha256(given)}
-    made = {"model": t["model"], "epochs": t["epochs"], "imgsz": study["imgsz"], "batch": study["batch"], "seed": 0,
-            "data": dataset_fingerprint(data)}
+    made = {"model": t["model"], "model_sha256": model_sha256(t["model"]), "epochs": t["epochs"],
+            "imgsz": study["imgsz"], "batch": study["batch"], "seed": 0, "data": dataset_fingerprint(data)}
 
     def fits(folder: Path) -> bool | None:  # trained before made.json: by the arguments Ultralytics saved with it
         if not (folder / "args.yaml").exists():
@@ -114,7 +115,7 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
 
     named = re.sub(r"-[0-9a-f]{8}(?=-l|$)", "", data.parent.name)  # data converted again elsewhere: bccd-KEY is bccd
     run, _ = cache_folder(args.work / "teachers" / f"{named}-{Path(t['model']).stem}-{study['imgsz']}px-"
-                          f"{t['epochs']}ep", made, fits)
+                          f"{t['epochs']}ep", made, fits, added=("model_sha256",))
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not ((run / "teacher.done").exists() and best.exists()):  # a done teacher whose weights are gone: again
         recorded = recorded_teacher(study, root, args) if args.report_only or not needed else None
@@ -169,13 +170,19 @@ def check_no_runs_need(root: Path, study: dict[str, Any], made: dict[str, Any], 
         was = (cached.get("used") or {}).get("made") or {}
         if keys := changed(was, made):
             raise UserError(f"study '{study['name']}' changed its teacher's settings since its runs ("
-                            + ", ".join(f"{k} {was[k]} -> {made[k]}" for k in keys) + f"; its runs distilled from "
-                            f"the teacher in '{cache}'): put the settings back, or name a new study")
+                            + ", ".join(f"{k} {short(was[k])} -> {short(made[k])}" for k in keys)
+                            + f"; its runs distilled from the teacher in '{cache}'): put the settings back, or name a "
+                            "new study")
         raise UserError(f"study '{study['name']}' ran with a teacher that is gone (sha256 {cached['sha256'][:12]}, in "
                         f"'{cache}'), and one trained again would differ: put it back or pass it with --teacher, or "
                         f"delete '{root}' to train the study again")
     if drop:
         cache.unlink()
+
+
+def short(value: Any) -> Any:
+    """A sha256 (the teacher yaml's) as its first 12 digits, as the other messages give one."""
+    return value[:12] if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) else value
 
 
 def teacher_metrics(teacher: dict[str, Any], study: dict[str, Any], data: Path, root: Path,
@@ -253,6 +260,9 @@ def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any]
     student, source, source_file = spec["student"], {}, run_dir / "source.json"
     if spec["from_arm"]:
         student = str(root / student / f"seed{seed}" / "weights" / "best.pt")
+        if not Path(student).is_file():  # plan_runs refused it when finished: it failed here, or was deleted since
+            raise UserError(f"arm '{name}' seed {seed} starts from '{student}', which is missing: train arm "
+                            f"'{spec['student']}' seed {seed} first")
         source = {"source_sha256": sha256(student)}
     if state == "validate":
         metrics = validate_run(run_dir, args)  # killed in its final validation: trained, not to train again
@@ -268,7 +278,8 @@ def run_arm(study: dict[str, Any], name: str, seed: int, teacher: dict[str, Any]
     record = {"arm": name, "method": name, "seed": seed, "spec": spec, "map50": metrics[MAP50],
               "map50_95": metrics[MAP50_95], "epoch_time_s": statistics.median(times), "epochs": len(curve),
               "best_epoch": best_epoch(curve), "curve": curve, "run_dir": str(run_dir), "student": student,
-              **source, "teacher_sha256": teacher["sha256"], **trained_with(args)}
+              **source, **({} if spec["method"] == "plain" else {"teacher_sha256": teacher["sha256"]}),
+              **trained_with(args)}  # plain runs use no teacher
     write_json(marker, record)
     return record
 

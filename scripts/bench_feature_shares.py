@@ -119,6 +119,7 @@ def measure(args: argparse.Namespace) -> Path:
     from _study import check_model
     from ultralytics.nn.tasks import load_checkpoint
 
+    from yolodistill.loading import check_task, model_task
     from yolodistill.report import write_json
 
     if not args.teacher.is_file():
@@ -132,6 +133,7 @@ def measure(args: argparse.Namespace) -> Path:
     except Exception as e:  # noqa: BLE001 - a truncated or foreign file fails in torch or pickle
         raise UserError(f"teacher {args.teacher} cannot be loaded ({type(e).__name__}): pass a trained Ultralytics "
                         "checkpoint with --teacher") from None
+    check_task(model_task(teacher), "--teacher", args.teacher)  # a classifier's: 'last layer is Classify' otherwise
     rows = []
     for k, batch in enumerate(load_batches(args.data, args.imgsz, args.batch, args.batches)):
         for start in (True, False):

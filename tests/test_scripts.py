@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import PYTHON, REPO, logged_by_ultralytics
+from .conftest import PYTHON, REPO, logged_by_ultralytics, save_checkpoint
 
 SCRIPTS = REPO / "scripts"
 METHODS = ("plain", "builtin", "ours")
@@ -422,6 +422,11 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (STUDY, ("--seeds", "7"), "--seeds 7: not among the study's seeds"),
     (mutate(["student"], "yolo26q.yaml"), (), "student 'yolo26q.yaml' is neither a model yaml Ultralytics knows"),
     (mutate(["teacher", "model"], "yolo26z.yaml"), (), "teacher model 'yolo26z.yaml' is neither a model yaml"),
+    (mutate(["student"], "yolo26n-cls.yaml"), (), "student 'yolo26n-cls.yaml' is a classify model: yolodistill"),
+    (mutate(["teacher", "model"], "yolo26s-seg.yaml"), (), "teacher model 'yolo26s-seg.yaml' is a segment model"),
+    (mutate(["targets", 2, "gap"], 50), (), "gap is a share, at most 1 (0.5 for 50 %), got 50"),
+    (mutate(["targets", 2, "aim"], 70), (), "aim is a share, at most 1 (0.5 for 50 %), got 70"),
+    (mutate(["targets", 0], {"arm": "ours", "between": ["plain", "builtin"], "share": 1.5}), (), "share is a share"),
     (STUDY, ("--report-only", "--prepare-only"), "--report-only and --prepare-only: choose one"),
     (STUDY, ("--device", "foo"), "--device 'foo' is not a device"),
     (STUDY, ("--device", "7"), "--device 7"),
@@ -430,7 +435,8 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["teacher"], {"checkpoint": "nope.pt"}), (), f"teacher {REPO / 'nope.pt'} does not exist"),
 ], ids=["arm-key", "method", "later-arm", "distill-not-ours", "distill-value", "distill-key", "target-arm",
         "candidate-seeds", "no-seeds", "unlabeled-without-split", "labelled-share", "unlabeled-plain", "between",
-        "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "report-and-prepare", "device-name",
+        "arms-option", "seeds-option", "student-yaml", "teacher-yaml", "student-cls", "teacher-seg", "gap-percent",
+        "aim-percent", "share-percent", "report-and-prepare", "device-name",
         "device-index", "teacher-not-pt", "teacher-missing", "study-teacher-missing"])
 def test_bad_studies_stop_before_any_training(bench, capsys, bad, extra, message, tmp_path):
     """In this process, to keep the suite short (test_a_changed_arm_is_refused runs a refusal as a subprocess): an
@@ -982,13 +988,23 @@ def test_drift_is_measured_per_balance_mode_kept_and_shown(teacher26, synth_data
     proc = in_process("bench_drift.py", *args, "--balance", "fixed", monkeypatch=monkeypatch, capsys=capsys)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")} == csvs
-    # another batch: trained again, not taken from the batch-8 runs its record would have named batch 4
-    args[args.index("--batch") + 1] = 4
-    proc = in_process("bench_drift.py", *args, "--balance", "fixed", monkeypatch=monkeypatch, capsys=capsys)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    changed = {p.parent.name for p, t in csvs.items() if p.stat().st_mtime_ns != t}
-    assert changed == {student.name, f"{student.name}-ft2-fixed"}
+    # another batch: trained, not taken from the batch-8 runs its record would have named batch 4; another teacher
+    # (the same weights elsewhere): fine-tuned from the same student. Each in folders of their own (-KEY), beside
+    # the runs made otherwise, which were deleted
+    def trained(*extra) -> list[str]:
+        before = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
+        proc = in_process("bench_drift.py", *args, "--balance", "fixed", *extra, monkeypatch=monkeypatch,
+                          capsys=capsys)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        now = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("results.csv")}
+        assert {p: now.get(p) for p in before} == before  # none replaced
+        return sorted(re.sub(r"-[0-9a-f]{8}", "-KEY", p.parent.name) for p in set(now) - set(before))
+
+    assert trained("--batch", 4) == [f"{student.name}-KEY", f"{student.name}-KEY-ft2-fixed"]
     assert json.loads((tmp_path / "results" / "drift-tiny.json").read_text())["settings"]["batch"] == 4
+    shutil.copy(teacher26, tmp_path / "other.pt")
+    assert trained("--teacher", tmp_path / "other.pt") == [f"{student.name}-ft2-fixed-KEY"]
+    assert trained() == []  # the first teacher's: still there
     (tmp_path / "notdata.yaml").write_text("colour: red\n")
     status, err = refused("bench_drift.py", *args[:1], tmp_path / "notdata.yaml", *args[2:], monkeypatch=monkeypatch,
                           capsys=capsys)
@@ -1070,9 +1086,16 @@ def test_an_overhead_child_stopped_by_ctrl_c_stops_the_benchmark(monkeypatch, tm
      "--teacher-model 'yolo26s.pt' is not a model yaml: it builds an untrained teacher from one"),
     ("bench_drift", "trained_student", ("--data", "DIR"), "Error: --data DIR is a folder: pass an existing file (a "
      "data.yaml)"),
+    ("bench_drift", "trained_student", ("--student", "yolo26n-cls.yaml"),
+     "Error: bench_drift.py: --student 'yolo26n-cls.yaml' is a classify model: yolodistill distills detection"),
+    ("bench_feature_shares", "load_batches", ("--student", "yolo26n-pose.yaml"),
+     "Error: bench_feature_shares.py: --student 'yolo26n-pose.yaml' is a pose model"),
+    ("bench_drift", "trained_student", ("--teacher", "CLS"), "Error: --teacher 'CLS' is a classify model"),
+    ("bench_feature_shares", "load_batches", ("--teacher", "CLS"), "Error: --teacher 'CLS' is a classify model"),
 ], ids=["drift-student", "shares-student", "drift-results", "shares-docs", "overhead-results", "overhead-work",
         "drift-work", "drift-student-pt", "overhead-student-pt", "shares-student-pt", "drift-val-batches",
-        "overhead-docs-folder", "overhead-teacher-model-pt", "drift-data-folder"])
+        "overhead-docs-folder", "overhead-teacher-model-pt", "drift-data-folder", "drift-student-cls",
+        "shares-student-pose", "drift-teacher-cls", "shares-teacher-cls"])
 def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, said, monkeypatch, capsys, synth_data,
                                                             teacher26, tmp_path):
     """An unknown --student was a FileNotFoundError traceback (bench_drift's after making its run folder), and an
@@ -1081,8 +1104,12 @@ def test_measuring_scripts_refuse_bad_input_before_any_work(script, work, bad, s
     module = importlib.import_module(script)
     monkeypatch.setattr(module, work, lambda *_: pytest.fail(f"{work} ran before the input was checked"))
     (tmp_path / "file").write_text("")
-    bad = [word.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path)) for word in bad]
-    said = said.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path))
+    if "CLS" in bad:  # a classifier's checkpoint passes for a teacher until the first batch, or the first fine-tune
+        save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
+    bad = [word.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path)).replace("CLS", str(
+        tmp_path / "cls.pt")) for word in bad]
+    said = said.replace("FILE", str(tmp_path / "file")).replace("DIR", str(tmp_path)).replace("CLS", str(
+        tmp_path / "cls.pt"))
     argv = ["--results", tmp_path / "results", "--docs", tmp_path / "docs.md", "--threads", 1]
     if script == "bench_drift":  # synth's val split: 8 images, one batch of the default 16
         argv += ["--val-batches", 1]
@@ -1374,6 +1401,102 @@ def test_a_pt_student_replaced_at_its_path_is_a_changed_arm(bench, tmp_path):
     student.write_bytes(b"another student")
     with pytest.raises(bench.UserError, match=r"arm 'plain' changed since .* \(student_sha256\)"):
         bench.plan_runs(study, root, ["plain"], [0], True, data, prints)
+
+
+def model_yaml(path: Path, width: str = "0.25") -> Path:
+    """A copy of Ultralytics' yolo26.yaml, as a user edits one: its first scale (n) at `width`."""
+    import ultralytics
+
+    text = (Path(ultralytics.__file__).parent / "cfg" / "models" / "26" / "yolo26.yaml").read_text()
+    path.write_text(text.replace("n: [0.50, 0.25, 1024]", f"n: [0.50, {width}, 1024]"))
+    return path
+
+
+def test_a_model_yaml_edited_in_place_is_a_changed_arm(bench, tmp_path):
+    """A yaml student was recorded by its path alone: one edited in place (a wider model: 2.5 M parameters became
+    10 M) left every finished run standing for the new model. What it describes is in the spec now (comments
+    aside, a built-in name's too); a run recorded before that still stands."""
+    student = model_yaml(tmp_path / "stud.yaml")
+    study = bench.load_study(write_study(tmp_path / "study.yaml", {
+        **STUDY, "student": str(student), "arms": {"plain": {"method": "plain"}}, "candidates": {}, "targets": []}))
+    root, data, prints = tmp_path / "work" / "tiny", {"labelled": tmp_path / "d.yaml"}, {"labelled": "a1", "full": "a1"}
+    spec = bench.arm_spec(study, "plain", prints)
+    assert spec["student_sha256"] and bench.arm_spec({**study, "student": "yolo26n.yaml"}, "plain")["student_sha256"]
+    (root / "plain" / "seed0").mkdir(parents=True)
+    (root / "plain" / "seed0" / "run.json").write_text(json.dumps({"spec": spec}))
+
+    def plan() -> str:
+        return bench.plan_runs(study, root, ["plain"], [0], True, data, prints)[("plain", 0)]
+
+    student.write_text(student.read_text() + "# a remark\n")
+    assert plan() == "done"
+    model_yaml(student, "0.5")
+    with pytest.raises(bench.UserError, match=r"arm 'plain' changed since .* \(student_sha256\)"):
+        plan()
+    old = {k: v for k, v in spec.items() if k != "student_sha256"}  # recorded before yamls were kept by content
+    (root / "plain" / "seed0" / "run.json").write_text(json.dumps({"spec": old}))
+    assert plan() == "done"
+
+
+def test_a_teacher_yaml_edited_in_place_is_another_teacher(bench, synth_data, tmp_path):
+    """The teacher cache was kept by the yaml's path: one edited in place (a 40 M-parameter model) found the old
+    2.5 M-parameter teacher and the study distilled from it. The yaml's content is in made.json now; a teacher
+    cached before that stands for the yaml as it is (stamped with it), and an edit since is another teacher."""
+    import argparse
+
+    teach = model_yaml(tmp_path / "teach.yaml")
+    study = {"name": "s", "teacher": {"model": str(teach), "epochs": 1}, "imgsz": 64, "batch": 8}
+    root, data = tmp_path / "work" / "s", synth_data
+    folder = tmp_path / "work" / "teachers" / f"{data.parent.name}-teach-64px-1ep"
+    fake_teacher(folder, model=str(teach), epochs=1, imgsz=64, batch=8, data=str(data))
+    (folder / "made.json").write_text(json.dumps({"model": str(teach), "epochs": 1, "imgsz": 64, "batch": 8,
+                                                  "seed": 0, "data": bench.dataset_fingerprint(data)}))
+    args = argparse.Namespace(teacher=None, work=tmp_path / "work", report_only=True, results=tmp_path / "results")
+    teacher = bench.get_teacher(study, data, args, root)
+    assert teacher["checkpoint"] == str(folder / "weights" / "best.pt")
+    assert json.loads((folder / "made.json").read_text())["model_sha256"] == bench.model_sha256(str(teach))
+    model_yaml(teach, "1.00")
+    with pytest.raises(bench.UserError, match="no teacher yet"):  # not the narrow teacher
+        bench.get_teacher(study, data, args, root)
+    root.mkdir(parents=True)  # a study distilled from the narrow one: the edit is named, in a line
+    (root / "teacher.json").write_text(json.dumps({"map50_95": 0.5, "sha256": teacher["sha256"], "used": teacher}))
+    (root / "ours" / "seed0").mkdir(parents=True)
+    (root / "ours" / "seed0" / "run.json").write_text("{}")
+    args.report_only = False
+    with pytest.raises(bench.UserError, match=r"changed its teacher's settings since its runs \(model_sha256 "
+                                              r"[0-9a-f]{12} -> [0-9a-f]{12};"):
+        bench.get_teacher(study, data, args, root, needed=False)
+    assert (folder / "weights" / "best.pt").exists()
+
+
+def test_a_finished_source_arm_without_its_best_pt_is_one_line(bench, tmp_path):
+    """plain's best.pt deleted: pt-plain's finished run was said to stand on 'a best.pt other than the one this run
+    started from: training it again', then its start failed on the missing file (FileNotFoundError, exit 1)."""
+    study = bench.load_study(write_study(tmp_path / "study.yaml", {
+        **STUDY, "arms": {"plain": {"method": "plain"}, "pt-plain": {"method": "plain", "student": "plain"}},
+        "candidates": {}, "targets": []}))
+    root, data, prints = tmp_path / "work" / "tiny", {"labelled": tmp_path / "d.yaml"}, {"labelled": "a1", "full": "a1"}
+    for arm in ("plain", "pt-plain"):
+        run_dir = root / arm / "seed0"
+        (run_dir / "weights").mkdir(parents=True)
+        (run_dir / "weights" / "best.pt").write_bytes(arm.encode())
+        (run_dir / "run.json").write_text(json.dumps({"spec": bench.arm_spec(study, arm, prints), "source_sha256":
+                                                      bench.sha256(root / "plain" / "seed0" / "weights" / "best.pt")}))
+    (root / "plain" / "seed0" / "weights" / "best.pt").unlink()
+    for train, fresh in ((True, False), (False, False), (True, True)):  # fresh: pt-plain to start from it
+        if fresh:
+            shutil.rmtree(root / "pt-plain")
+        with pytest.raises(bench.UserError, match=r"arm 'plain' seed 0 is finished but its best.pt is missing \('.*"
+                                                  r"best.pt'\), which arm 'pt-plain' starts from: put the file back, "
+                                                  r"or delete '.*plain/seed0' to train 'plain' \(and then 'pt-plain'"):
+            bench.plan_runs(study, root, list(study["arms"]), [0], train, data, prints)
+
+
+def test_plain_runs_record_no_teacher(study):
+    """A plain run's record named the teacher's sha256, though it used none (the study itself says so)."""
+    runs = study["record"]["runs"]
+    assert {r["spec"]["method"] for r in runs} == set(METHODS)
+    assert all(("teacher_sha256" in r) == (r["spec"]["method"] != "plain") for r in runs)
 
 
 def test_epoch_times_survive_a_resumed_run(bench, tmp_path):
