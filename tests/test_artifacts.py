@@ -227,20 +227,22 @@ def test_export_folder_logs_the_saved_line_only_after_a_clean_end(tmp_path):
 
 def test_an_export_killed_earlier_leaves_no_stage_behind_the_next(tmp_path):
     """kill -9 during export left a hidden .export-XXXX folder (a copy of the weights, a half artifact) for good, one
-    more at each kill; a running export's, or another machine's in a shared folder, must stay."""
-    import socket
-    import subprocess
-    import sys
-
+    more at each kill. A running export's stays, though its process is not one this machine's ids can see (another
+    container's), as does one made a moment ago or by an older version."""
     weights = tmp_path / "best.pt"
     weights.write_bytes(b"pt")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    host = socket.gethostname()
-    killed, running, elsewhere = (tmp_path / f".export-{gone.stdout.strip()}@{host}-k8crr",
-                                  tmp_path / f".export-{os.getpid()}@{host}-abc1", tmp_path / ".export-1@other-h-x2")
-    for stage in (killed, running, elsewhere):
+    killed, running, fresh, older = (tmp_path / f".export-{n}" for n in ("k8crr", "run1", "new1", "old1"))
+    for stage in (killed, running, fresh, older):
         stage.mkdir()
         (stage / "best.onnx").write_bytes(b"half")
-    with art.export_folder(weights, "best.onnx") as tmp:
-        assert tmp.name.startswith(f".export-{os.getpid()}@{host}-") and tmp.is_dir()
-    assert not killed.exists() and running.is_dir() and elsewhere.is_dir() and not tmp.exists()
+        if stage is not older:
+            (stage / art.OWNER).touch()
+    held = art.hold(running / art.OWNER)  # another open file: as another process's lock
+    for stage in (killed, running, older):
+        os.utime(stage, (0, 0))
+    try:
+        with art.export_folder(weights, "best.onnx") as tmp:
+            assert (tmp / art.OWNER).is_file() and art.hold(tmp / art.OWNER) is None  # held while it runs
+    finally:
+        held.close()
+    assert not killed.exists() and all(p.is_dir() for p in (running, fresh, older)) and not tmp.exists()

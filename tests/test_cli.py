@@ -233,12 +233,14 @@ def test_a_word_naming_a_flag_is_read_as_that_flag(command, monkeypatch):
     got = {}
     monkeypatch.setattr(getattr(yolodistill, command), command, lambda **k: got.update(k))
     result = CliRunner().invoke(app, [command, *FLAGS[:6], "exist_ok=1", "kd_gate=yes", "init_from_teacher=off",
-                                      "batch=16", "cos_lr=True"])
+                                      "batch=16", "cos_lr=on", "plots=0"])
     assert result.exit_code != 2 and got, result.output  # (the stand-in returns no run to print)
-    want = dict(exist_ok=True, kd_gate=True, init_from_teacher=False, batch=16, cos_lr=True)
+    want = dict(exist_ok=True, kd_gate=True, init_from_teacher=False, batch=16, cos_lr=True, plots=False)
     assert {k: (got[k], type(got[k])) for k in want} == {k: (v, type(v)) for k, v in want.items()}
     for words, needle in ((["kd_gate=maybe"], "kd_gate=maybe: write true or false (yes/no, on/off and 1/0 are read too)"),
                           (["exist_ok=maybe"], "exist_ok=maybe: write true or false"),
+                          (["cos_lr=maybe"], "cos_lr=maybe: write true or false"),  # Ultralytics' own switch
+                          (["model="], "model= needs a value"),  # an empty $STUDENT: not dropped as unknown
                           (["epochs="], "epochs= needs a value: write epochs=VALUE")):
         assert_one_line_error(CliRunner().invoke(app, [command, *FLAGS[:6], *words]), needle)
     monkeypatch.undo()  # the real function names a setting it lacks, where "write projct=VALUE" was the advice

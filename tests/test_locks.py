@@ -89,6 +89,10 @@ def test_the_lock_is_the_folder_the_run_writes(tmp_path, monkeypatch):
     assert run_folder({}) is None and compare_folder({"project": tmp_path}) is None  # unnamed: a new exp-N
     assert run_folder({"exist_ok": True}) == Path("runs/distill/exp")  # unnamed and reused: Ultralytics' exp
     assert compare_folder({"project": tmp_path, "exist_ok": True, "name": ""}) == tmp_path / "exp"
+    assert compare_folder({"exist_ok": 1}) == Path("runs/compare/exp")  # from Python, reused as True is
+    recipe.write_text("project: runs/distill\nname: x\n")  # train's folder, which compare leaves for its own
+    assert compare_folder({"config": recipe}) == Path("runs/compare/x") and run_folder({"config": recipe}) == Path(
+        "runs/distill/x")
     (tmp_path / "runs" / "x" / "weights").mkdir(parents=True)
     (tmp_path / "runs" / "x" / "weights" / "last.pt").touch()
     (tmp_path / "latest.pt").symlink_to(tmp_path / "runs" / "x" / "weights" / "last.pt")
@@ -131,3 +135,16 @@ def test_a_cache_folder_that_cannot_be_written_still_locks(tmp_path, monkeypatch
         holder.kill()
         holder.wait()
     assert list((tmp_path / "tmp").glob("yolodistill-locks-*/*.lock"))
+
+
+def test_the_exp_an_unnamed_run_gets_is_held_once_picked(teacher26, synth_data, tmp_path):
+    """An unnamed run held nothing, so an unnamed --exist-ok run started beside it took its exp: two Done lines, one
+    results.csv row of three epochs."""
+    from yolodistill.train import train
+
+    with exclusive(tmp_path / "runs" / "exp", "--name"):  # as the --exist-ok run holds it
+        with pytest.raises(UserError, match="runs/exp' is being written by another yolodistill command right now: "
+                                            "wait for it to end, or pass another --name$"):
+            train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path / "runs", epochs=1, imgsz=64, batch=8,
+                  workers=0, device="cpu", plots=False)
+    assert not (tmp_path / "runs" / "exp" / "weights" / "last.pt").exists()  # refused before any epoch

@@ -818,3 +818,46 @@ def test_a_run_killed_before_its_final_strip_has_its_best_pt_finished(interrupte
     assert best["optimizer"] is None and best["epoch"] == -1 and type(best["model"]).__name__ == "DetectionModel"
     last = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
     assert last["optimizer"] is not None  # left as it was
+
+
+def test_only_the_run_s_own_best_pt_is_finished_and_only_said_when_it_was(interrupted_last, tmp_path, monkeypatch):
+    """Through a link, the best.pt beside the link was rewritten and the run's own left as it was; a kill between
+    the two final strips (last.pt stripped, best.pt not) was "a finished run" with best.pt left in training form; and
+    a best.pt that could not be rewritten was said to be stripped."""
+    import shutil
+
+    from yolodistill.resume import check_resume
+
+    ckpt = torch.load(interrupted_last, map_location="cpu", weights_only=False)
+    ckpt["train_args"]["epochs"] = ckpt["epoch"] + 1
+    run = shutil.copytree(interrupted_last.parent.parent, tmp_path / "run")
+    for name in ("last.pt", "best.pt"):
+        torch.save(ckpt, run / "weights" / name)
+    (links := tmp_path / "links").mkdir()
+    (links / "latest.pt").symlink_to(run / "weights" / "last.pt")
+    torch.save(ckpt, links / "best.pt")  # not the run's
+    stranger = (links / "best.pt").read_bytes()
+    with pytest.raises(UserError, match="its best.pt is now stripped"):
+        check_resume(links / "latest.pt", {})
+    assert (links / "best.pt").read_bytes() == stranger
+    assert torch.load(run / "weights" / "best.pt", map_location="cpu", weights_only=False)["optimizer"] is None
+
+    torch.save(ckpt, run / "weights" / "best.pt")  # killed between the strips: last.pt finished, best.pt not
+    torch.save({**ckpt, "optimizer": None, "epoch": -1}, run / "weights" / "last.pt")
+    with pytest.raises(UserError, match=r"is from a finished run \(nothing to resume\) \(the run was stopped before "
+                                        r"its end; its best.pt is now stripped"):
+        check_resume(run / "weights" / "last.pt", {})
+    assert torch.load(run / "weights" / "best.pt", map_location="cpu", weights_only=False)["optimizer"] is None
+
+    torch.save(ckpt, run / "weights" / "best.pt")
+    import errno
+
+    import yolodistill.strips
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(yolodistill.strips, "renamed_strip", read_only)  # a read-only mount (root writes 0o555)
+    with pytest.raises(UserError) as e:
+        check_resume(run / "weights" / "last.pt", {})
+    assert "now stripped" not in str(e.value) and "nothing to resume" in str(e.value)

@@ -150,12 +150,12 @@ def test_an_interrupted_run_s_best_pt_is_stripped_only_if_the_run_wrote_it(tmp_p
 
     best = checkpoint(tmp_path / "best.pt")
     before = stamp(best)
-    finish_best(best, before)
+    assert finish_best(best, before) is False  # says whether it stripped: --resume's line tells only what it did
     assert torch.load(best, weights_only=False)["epoch"] == 2
     checkpoint(tmp_path / "tseb.pt").replace(best)  # the same size (a name as long), written anew by the run
-    finish_best(best, before)
+    assert finish_best(best, before) is True
     assert torch.load(best, weights_only=False)["optimizer"] is None
-    assert finish_best(tmp_path / "none.pt", None) is None and stamp(tmp_path / "none.pt") is None
+    assert finish_best(tmp_path / "none.pt", None) is False and stamp(tmp_path / "none.pt") is None
 
 
 def test_a_best_pt_that_cannot_be_stripped_stays_and_the_run_ends_with_its_hint(tmp_path, monkeypatch):

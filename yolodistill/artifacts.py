@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,7 +179,8 @@ def export_folder(weights: Path, artifact: str):
     from ultralytics.utils import LOGGER
 
     drop_killed_stages(weights.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".export-{os.getpid()}@{socket.gethostname()}-", dir=weights.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=weights.parent))
+    owner = hold(tmp / OWNER)  # held while the export runs: the next export tells a killed one's folder by it
     paths = TempPaths(tmp, weights, artifact)
     LOGGER.addFilter(paths)
     try:
@@ -189,29 +189,43 @@ def export_folder(weights: Path, artifact: str):
         LOGGER.removeFilter(paths)
         with held_signals():  # a Ctrl-C waits, so no half-deleted folder stays beside the weights
             shutil.rmtree(tmp, ignore_errors=True)
+            if owner is not None:
+                owner.close()
     for record in paths.held:
         LOGGER.handle(record)
 
 
-STAGE = re.compile(r"^\.export-(?P<pid>\d+)@(?P<host>.*)-[^-]+$")  # export_folder's, named by its process
+OWNER = ".owner.lock"  # in each export's private folder, flock-held by the export while it runs
+
+
+def hold(path: Path):
+    """`path` opened and flock-held (released when the process ends, a kill too); None where there is no flock."""
+    try:
+        import fcntl
+
+        handle = open(path, "w")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except (ImportError, OSError):
+        return None
 
 
 def drop_killed_stages(folder: Path) -> None:
-    """The private folders of exports killed on this machine (kill -9, the OOM killer): each kill left one, a copy of
-    the weights and a half-written artifact, for good. Another machine's (a shared folder) is left alone."""
-    for stage in folder.glob(".export-*@*-*"):
-        if (m := STAGE.match(stage.name)) and m["host"] == socket.gethostname() and not alive(int(m["pid"])):
-            shutil.rmtree(stage, ignore_errors=True)
+    """The private folders of exports killed earlier (kill -9, the OOM killer): each kill left one, a copy of the
+    weights and a half-written artifact, for good. A folder whose owner lock can be taken has no export left (a
+    process id could not tell: another container's export shares the folder, not the ids); one made in the last
+    minute may not hold its lock yet, and one without a lock is an older version's, both left alone."""
+    import time
 
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's, or no such call: taken as alive
-        return True
-    return True
+    for stage in folder.glob(".export-*"):
+        try:
+            if time.time() - stage.stat().st_mtime < 60 or not (stage / OWNER).is_file():
+                continue
+        except OSError:
+            continue
+        if (handle := hold(stage / OWNER)) is not None:
+            with handle:
+                shutil.rmtree(stage, ignore_errors=True)
 
 
 EXPORT_NAME = re.compile(r"^(?P<stem>.+?)(?:_int8)?(?:\.onnx|\.engine|_openvino_model)$", re.IGNORECASE)

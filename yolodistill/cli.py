@@ -18,7 +18,7 @@ from rich.markup import escape
 from .errors import UserError, as_user_error
 from .utils import terminate_as_interrupt
 from .options import COMPARE_ONLY, DISTILL_OPTIONS, RUN_CONTEXT, RUN_OPTIONS, TRAIN_ONLY, inputs
-from .words import as_flag, extra_words, is_word, only_own_words, own_words, typed, with_options
+from .words import extra_words, is_word, only_own_words, own_words, switch_word, typed, with_options
 from .words import options as command_options
 
 app = typer.Typer(
@@ -80,6 +80,8 @@ def interrupted(kept: str = ""):
 
 def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]:
     """Flags that were given (not None) plus the key=value words; a setting given both ways is refused."""
+    from ultralytics.cfg import CFG_BOOL_KEYS  # Ultralytics' own switches (cos_lr=), read as ours are
+
     words = extra_words(ctx)
     unset = {o.name for o in RUN_OPTIONS if o.type is bool}  # a plain flag left off is False, not a setting
     given = {k: v for k, v in flags.items()
@@ -94,8 +96,9 @@ def merge_overrides(flags: dict[str, Any], ctx: typer.Context) -> dict[str, Any]
                     f"--{flag} {given[k]}")
         raise UserError(f"{k} is given twice ({typed_as} and {k}={words[k]}): keep one")  # not '--kd-gate False'
     params = command_options(ctx)
-    for k in [k for k in words if k in params and words[k] is not None and params[k].is_bool_flag]:
-        words[k] = as_flag(ctx, k, words.raw[k].strip(), words[k])  # as its switch reads it: exist_ok=1, kd_gate=yes
+    for k in [k for k in words if words[k] is not None and (k in params and params[k].is_bool_flag or
+                                                             k in CFG_BOOL_KEYS)]:
+        words[k] = switch_word(k, words.raw[k])  # as a switch's flag reads it: exist_ok=1, kd_gate=yes, cos_lr=on
     return {**given, **words}
 
 

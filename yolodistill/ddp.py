@@ -142,3 +142,11 @@ def settings_from_environment() -> dict[str, Any] | None:
     """The settings `launch` handed down, in a worker; None elsewhere."""
     raw = os.environ.get(SETTINGS_ENV)
     return json.loads(raw) if raw else None
+
+
+def ddp_metrics(trainer: Any) -> dict[str, float]:
+    """Under DDP the final validation runs in the workers, and the launching process gets no metrics: best.pt's
+    epoch's, from results.csv."""
+    from .resume import best_epoch_metrics
+
+    return best_epoch_metrics(trainer.csv) if trainer.ddp and Path(trainer.csv).is_file() else {}

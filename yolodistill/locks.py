@@ -90,15 +90,18 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
     return decorate
 
 
-def recipe_folder(given: dict[str, Any], default: str) -> Path | None:
-    """project/NAME as the run takes them (given, else from the --config recipe); unnamed, with exist_ok, the exp
-    Ultralytics reuses (two such runs wrote one results.csv); else None: a new exp-N no one else has."""
+def recipe_folder(given: dict[str, Any], default: str, not_mine: str = "") -> Path | None:
+    """project/NAME as the run takes them (given, else from the --config recipe, whose `not_mine` project is train's,
+    not compare's); unnamed, with exist_ok, the exp Ultralytics reuses (two such runs wrote one results.csv); else
+    None: a new exp-N, held once picked."""
     from .config import read_recipe
 
     recipe = read_recipe(given["config"]) if given.get("config") else {}
+    recipe = {**recipe, "project": None} if recipe.get("project") == not_mine else recipe
     project, name, exist_ok = (given.get(k) if given.get(k) is not None else recipe.get(k)
                                for k in ("project", "name", "exist_ok"))
-    name = name if name not in (None, "") else "exp" if exist_ok is True else None
+    reused = bool(exist_ok) and not isinstance(exist_ok, str)  # exist_ok=1 from Python reuses it too
+    name = name if name not in (None, "") else "exp" if reused else None
     return Path(project or default) / str(name) if name is not None else None
 
 
@@ -114,4 +117,4 @@ def run_folder(given: dict[str, Any]) -> Path | tuple[Path, str] | None:
 
 def compare_folder(given: dict[str, Any]) -> Path | None:
     """compare's folder where it is known (unnamed: a new exp-N, claimed as it is picked)."""
-    return recipe_folder(given, "runs/compare")
+    return recipe_folder(given, "runs/compare", not_mine="runs/distill")

@@ -19,6 +19,7 @@ from .devices import check_device
 from .config import DistillConfig, check_known
 from .errors import UserError, check_no_quote, first_line, require_file
 from .loading import load_detector, local_checkpoint
+from .strips import finish_cut_run  # a run killed before its final strips: its best.pt finished as they would
 from .utils import file_digest, local_path, quieter
 
 # Of the arguments Ultralytics lets a resumed run change (BaseTrainer.check_resume), those that leave the run's schedule
@@ -50,8 +51,8 @@ def check_resume(resume: str | Path, overrides: dict[str, Any]) -> tuple[dict[st
         if p.name != "last.pt" and resumable_beside(p):  # best.pt is stripped at every stop, a Ctrl-C's too
             raise UserError(f"'{p}' holds the run's best weights, not its training state: resume its last.pt, with "
                             f"yolodistill train --resume {shlex.quote(str(p.with_name('last.pt')))}")
-        raise UserError(f"'{p}' is from a finished run (nothing to resume): start a new run, e.g. with --student "
-                        f"{shlex.quote(str(p))} to train it further")
+        raise UserError(f"'{p}' is from a finished run (nothing to resume){finish_cut_run(p)}: start a new run, e.g. "
+                        f"with --student {shlex.quote(str(p))} to train it further")
     check_not_behind(p, ckpt)
     if "device" in overrides:
         overrides["device"] = check_device(overrides["device"])
@@ -176,8 +177,6 @@ def check_not_behind(p: Path, ckpt: dict[str, Any]) -> None:
 
     epoch = ckpt.get("epoch", -1)
     if epochs := at_last_epoch(ckpt):
-        from .strips import finish_cut_run
-
         raise UserError(f"'{p}' was saved after the run's last epoch ({epochs}): nothing to resume{finish_cut_run(p)}; "
                         f"start a new run with --student {shlex.quote(str(p))} to train it further")
     folder = run_folder(p)  # a last.pt outside a weights/ folder writes its run beside itself

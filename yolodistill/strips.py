@@ -58,33 +58,36 @@ def renamed_strip(strip, f, s: str | Path = "", updates: dict | None = None) -> 
     return ckpt
 
 
-def finish_best(best: Path, before: tuple[int, int, int] | None) -> None:
+def finish_best(best: Path, before: tuple[int, int, int] | None) -> bool:
     """An interrupted run's best.pt made what a finished run's is: the student alone, a plain Ultralytics model, its
     optimizer stripped. Users ship it; in training form `YOLO("best.pt").info()` failed. last.pt stays resumable,
-    and a best.pt this run did not write is left alone."""
+    and a best.pt this run did not write is left alone. Whether it was stripped."""
     if best.is_file() and stamp(best) != before:
         from ultralytics.utils.torch_utils import strip_optimizer
 
         try:
             with held_signals():
-                renamed_strip(strip_optimizer, best)
+                return bool(renamed_strip(strip_optimizer, best))
         except OSError as e:
             LOGGER.warning(f"{best} stays in training form ({first_line(e)}); last.pt resumes the run")
+    return False
 
 
 def finish_cut_run(last: Path) -> str:
     """A run killed between its last epoch's save and the final strip (a power cut, the OOM killer) left best.pt in
-    training form, which no command finished: stripped here, as the run's end would have. Says so, or nothing."""
+    training form, which no command finished: stripped here, as the run's end would have. Says so, or nothing. The
+    run's own best.pt: beside last.pt as links lead, never one beside a link."""
     from ultralytics.utils.patches import torch_load
 
-    best = last.with_name("best.pt")
+    best = last.resolve().with_name("best.pt").resolve()
     try:
         ckpt = torch_load(best, map_location="cpu", weights_only=False)
     except Exception:  # none, or not a checkpoint: not ours to finish
         return ""
     if not isinstance(ckpt, dict) or ckpt.get("optimizer") is None:
         return ""
-    finish_best(best, None)
+    if not finish_best(best, None):
+        return ""
     return " (the run was stopped before its end; its best.pt is now stripped, as the end would have left it)"
 
 

@@ -22,6 +22,7 @@ The trainer overrides these template methods of Ultralytics' trainer:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -41,13 +42,12 @@ from .balance import make_balance
 from .callbacks import CALLBACKS
 from .config import DistillConfig, config_keys_named
 from .data import fingerprint
-from .ddp import in_worker, launch, launched, settings_from_environment
+from .ddp import ddp_metrics, in_worker, launch, launched, settings_from_environment
 from .errors import DiskFull, UserError, batch_of_one_refused, disk_full, first_line, out_of_space, python_values
-from .locks import holding, run_folder
+from .locks import exclusive, holding, run_folder
 from .model import KD_TERMS, UNLABELED_TERMS, KDModel, ProfiledPair, load_teacher
 from .report import distill_plot
-from .resume import (AUTO_REWRITTEN, TrainingInterrupted, after_stop, best_epoch_metrics, own_record,
-                     remove_unstarted)
+from .resume import AUTO_REWRITTEN, TrainingInterrupted, after_stop, own_record, remove_unstarted
 from .start import has_own_weights, select_weights, starts_from_teacher, transferred
 from .strips import finish_best, stamp, whole_strips
 from .unlabeled import unlabeled_sources
@@ -406,6 +406,7 @@ def train(
             given["distill_model"] = str(teacher)
         args, distill, loaded = check_resume(resume, {**given, **overrides})
         trainer = DistillationTrainer(overrides=args, distill=distill, teacher=loaded)
+        numbered = False
     else:
         distill, args = resolve(config, student=student, **overrides)
         if args.get("dis") is not None:  # recorded in args.yaml and never read: the run looked distilled by it
@@ -418,8 +419,16 @@ def train(
         distill = unlabeled_sources(distill, plan.args["data"], run_dir(plan.args))
         trainer = DistillationTrainer(overrides=plan.args, distill=distill, teacher=plan.teacher,
                                       pretrained=plan.pretrained)
+        numbered = not args.get("name") and args.get("exist_ok") is not True  # exp-N, picked just now
     before = stamp(Path(trainer.last)) if resume is None else None  # a resume's own last.pt stays resumable
     best_before = stamp(Path(trainer.best))
+    # the exp-N Ultralytics picked, held as a named run's folder is (holding): an unnamed --exist-ok run took it
+    with exclusive(Path(trainer.save_dir), "--name") if numbered else contextlib.nullcontext():
+        return run_trainer(trainer, resume, before, best_before)
+
+
+def run_trainer(trainer: DistillationTrainer, resume: Any, before: Any, best_before: Any) -> TrainResult:
+    """trainer.train(), with what a stop leaves said: the resume hint, or the run folder of one refused at once."""
     try:
         with sticky_interrupt(trainer):
             trainer.train()
@@ -447,9 +456,3 @@ def train(
         last=Path(trainer.last),
         metrics={k: float(v) for k, v in (trainer.metrics or ddp_metrics(trainer)).items()},
     )
-
-
-def ddp_metrics(trainer: DistillationTrainer) -> dict[str, float]:
-    """Under DDP the final validation runs in the workers, and the launching process gets no metrics: best.pt's
-    epoch's, from results.csv."""
-    return best_epoch_metrics(trainer.csv) if trainer.ddp and Path(trainer.csv).is_file() else {}

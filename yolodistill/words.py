@@ -46,10 +46,10 @@ def unknown_hint(item: str, command: str, known: list[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def key_words(command: str) -> set[str]:
+def key_words(command: str, refused: bool = False) -> set[str]:
     """The words a command takes as key=value beyond its own options: Ultralytics' train arguments and the recipe keys
     without a flag for train and compare, export's few; not those refused (model= is --student, quantize= is export's
-    --int8)."""
+    --int8), unless `refused`: the words it knows, to refuse by name."""
     if command == "export":
         from .export import EXPORT_WORDS
 
@@ -61,8 +61,10 @@ def key_words(command: str) -> set[str]:
     from .checks import FIXED_ARGS, SET_BY_FLAG
     from .config import DistillConfig
 
-    refused = {*SET_BY_FLAG, *FIXED_ARGS, "seed", "quantize", "cfg", *(["dis"] if command == "train" else [])}
-    return (set(DEFAULT_CFG_DICT) | set(DistillConfig.keys())) - refused  # seed: compare's is --seeds
+    known = set(DEFAULT_CFG_DICT) | set(DistillConfig.keys())
+    if refused:
+        return known
+    return known - {*SET_BY_FLAG, *FIXED_ARGS, "seed", "quantize", "cfg", *(["dis"] if command == "train" else [])}
 
 
 class Words(dict):
@@ -99,7 +101,8 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
             raise UserError(f"{key} is given twice ({key}={raw[key]} and {key}={value}): keep one")
         if not value.strip():  # as Ultralytics' own CLI refuses it: read as unset, epochs= trained the default 100
             own = {k.lstrip("-").replace("-", "_") for k in known}
-            if known and key not in own | key_words(command.split()[-1]):  # told to get a value it cannot take
+            if known and key not in own | key_words(command.split()[-1], refused=True):  # told to get a value it
+                # cannot take; model= (an empty $STUDENT) still needs one, as model=x is refused by name
                 raw[key] = out[key] = value  # refused by name with the command's other unknown settings
                 continue
             raise UserError(f"{key}= needs a value: write {key}=VALUE, or leave the word out for the default "
@@ -107,6 +110,21 @@ def parse_overrides(items: list[str], command: str = "train", known: list[str] =
         raw[key] = value
         out[key] = read_word(key, value)
     return out
+
+
+TRUE, FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}  # as Click reads a switch
+SWITCH_VALUES = "write true or false (yes/no, on/off and 1/0 are read too)"
+
+
+def switch_word(key: str, text: str) -> bool | None:
+    """A switch's word as its flag (Click) reads it: exist_ok=1 was refused by train ("of invalid type int") and taken
+    by compare, kd_gate=yes refused where export's half=yes is taken, cos_lr=on refused beside kd_gate=on."""
+    word = text.strip().lower()
+    if word in TRUE | FALSE:
+        return word in TRUE
+    if word == "none":  # Ultralytics' unset
+        return None
+    raise UserError(f"{key}={text.strip()}: {SWITCH_VALUES}")
 
 
 def read_word(key: str, value: str) -> Any:
@@ -173,8 +191,7 @@ def own_words(ctx: typer.Context, words: dict[str, Any] | None = None) -> tuple[
 
 
 def as_flag(ctx: typer.Context, key: str, text: Any, value: Any) -> Any:
-    """A word's text converted as its option's flag converts it: in train and compare, switches (exist_ok=1 was
-    refused by train and taken by compare, kd_gate=yes refused where export's half=yes is taken)."""
+    """A word's text converted as its option's flag converts it (out=1e3 is the folder '1e3')."""
     param = options(ctx)[key]
     try:
         return param.process_value(ctx, text)
@@ -184,7 +201,7 @@ def as_flag(ctx: typer.Context, key: str, text: Any, value: Any) -> Any:
             raise UserError(f"{key}={text} is {len(value)} values: yolodistill {command_name(ctx)} takes "
                             f"one{square}") from None
         if param.is_bool_flag:  # "unable to interpret input": say what it takes
-            raise UserError(f"{key}={text}: write true or false (yes/no, on/off and 1/0 are read too)") from None
+            raise UserError(f"{key}={text}: {SWITCH_VALUES}") from None
         raise UserError(f"{key}={text}: {e.message}") from None
 
 
