@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rich.text import Text
 
-from yolodistill.voc import UNLISTED
+from yolodistill.voc import UNKNOWN, UNLISTED
 from yolodistill.convert import convert
 from yolodistill.errors import UserError
 
@@ -627,9 +627,10 @@ def test_an_image_found_by_stem_beside_its_phone_original_is_the_usual_format(tm
     assert s.unmatched == 0 and sorted(labels_by_image(tmp_path / "out")) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
 
 
-def cvat_voc(root: Path, subsets: dict[str, int]) -> Path:
+def cvat_voc(root: Path, subsets: dict[str, int], per_class: bool = False) -> Path:
     """CVAT's Pascal VOC 1.1: one ImageSets/Main list per subset, named as the subset (Train.txt); each image of
-    subset S is S<i>.jpg with one cat, and a dog too in odd ones."""
+    subset S is S<i>.jpg with one cat, and a dog too in odd ones. `per_class`: also the lists <label>_<S>.txt of
+    'id 1' or 'id -1' that datumaro writes for images with tags."""
     main = root / "ImageSets" / "Main"
     main.mkdir(parents=True)
     for subset, n in subsets.items():
@@ -638,6 +639,9 @@ def cvat_voc(root: Path, subsets: dict[str, int]) -> Path:
             voc_xml(root / "Annotations" / f"{subset}{i}.xml",
                     [("cat", (4, 3, 20, 15))] + [("dog", (22, 3, 38, 25))] * (i % 2), filename=f"{subset}{i}.jpg")
         (main / f"{subset}.txt").write_text("".join(f"{subset}{i}\n" for i in range(n)))
+        for label in ("cat", "dog", "traffic_light") if per_class else ():
+            (main / f"{label}_{subset}.txt").write_text("".join(f"{subset}{i} {1 if i % 2 else -1}\n" for i in
+                                                                range(n)))
     return root
 
 
@@ -675,8 +679,9 @@ def test_lists_of_unknown_subsets_say_the_split_was_seeded(tmp_path):
     src = cvat_voc(tmp_path / "voc", {"Train": 6, "Holdout": 2})
     s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
     assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.boxes == 12
-    assert s.checks == {"split lists of unknown subsets (seeded split made instead)": 1}
-    assert "Holdout.txt (it reads trainval, train, val" in (tmp_path / "out" / "issues.txt").read_text()
+    assert s.checks == {UNKNOWN: 1}
+    assert "does not know: 'Holdout' in Holdout.txt (it reads trainval, train, val" in (
+        tmp_path / "out" / "issues.txt").read_text()
     assert "issues.txt" in Text.from_markup(s.render()).plain.split("Checks:")[1]
 
 
@@ -689,3 +694,24 @@ def test_an_annotation_left_out_is_said_to_be_in_none_of_the_lists_read(tmp_path
     assert s.images == {"train": 3, "val": 2} and s.checks[UNLISTED] == 1
     read = f"in none of the split lists read (trainval.txt, test.txt in '{src / 'ImageSets' / 'Main'}'), left out"
     assert f"img5.xml: {read}" in (tmp_path / "out" / "issues.txt").read_text()
+
+
+def test_per_class_lists_of_one_subset_are_not_unknown_subsets(tmp_path):
+    """CVAT's VOC export of its one subset 'default' writes default.txt and, for tagged images, cat_default.txt,
+    dog_default.txt, ...: each was counted as a list of an unknown subset, and the user told a seeded split "may
+    train on their held-out images". A per-class list <x>_<S>.txt is subset S's (VOCdevkit's aeroplane_train.txt
+    too), and one subset has no held-out images; two are said, once each."""
+    src = cvat_voc(tmp_path / "one", {"default": 8}, per_class=True)
+    s = convert(src, fmt="voc", out=tmp_path / "out", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.boxes == 12 and not s.checks
+    assert not (tmp_path / "out" / "issues.txt").exists()
+    src = cvat_voc(tmp_path / "two", {"default": 6, "Holdout": 2}, per_class=True)
+    s = convert(src, fmt="voc", out=tmp_path / "out2", val_fraction=0.25)
+    assert "seeded" in s.split and s.images == {"train": 6, "val": 2} and s.checks == {UNKNOWN: 2}
+    issues = (tmp_path / "out2" / "issues.txt").read_text()
+    assert ("does not know: 'default' in default.txt, cat_default.txt, dog_default.txt and 1 more; 'Holdout' in "
+            "Holdout.txt, cat_Holdout.txt, dog_Holdout.txt and 1 more (it reads") in issues
+    src = cvat_voc(tmp_path / "known", {"train": 6, "Holdout": 2}, per_class=True)  # beside a known one
+    s = convert(src, fmt="voc", out=tmp_path / "out3", val_fraction=0.25)
+    assert s.checks == {UNKNOWN: 1} and "does not know: 'Holdout' in Holdout.txt," in (
+        tmp_path / "out3" / "issues.txt").read_text()

@@ -689,3 +689,66 @@ def test_classes_named_by_id_are_a_check(tmp_path):
     assert "no class names (no classes.txt, obj.names" in (tmp_path / "out" / "issues.txt").read_text()
     s = convert(split_dataset(tmp_path / "ds", {"val": "images/val", "nc": 3}), fmt="yolo", out=tmp_path / "out2")
     assert s.names == ["class_0", "class_1", "class_2"] and s.checks == {"classes without a name (named by id)": 3}
+
+
+def test_an_image_named_classes_is_not_a_names_file(tmp_path):
+    """images/classes.jpg's label is labels/classes.txt: its rows were read as the class names ('1 0.59 0.62 ...'),
+    with no word; a names file beside it (obj.names) names them, else they are named by id, and said."""
+    src = tmp_path / "apart"
+    for i, stem in enumerate(["classes", "a1", "a2", "a3"]):
+        image(src / "images" / f"{stem}.jpg", seed=i)
+        (src / "labels").mkdir(exist_ok=True)
+        (src / "labels" / f"{stem}.txt").write_text(f"{i % 3} 0.5 0.5 0.3 0.3\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.25)
+    assert s.names == ["class_0", "class_1", "class_2"] and s.boxes == 4 and s.unmatched == 0
+    assert s.checks == {yf.UNNAMED: 3}
+    assert (f"'{src / 'labels' / 'classes.txt'}' is the label file of an image, not a names file"
+            in (tmp_path / "out" / "issues.txt").read_text())
+    flat = tmp_path / "flat"  # the label beside its image in the dataset folder, Darknet's obj.names there too
+    for i, stem in enumerate(["classes", "b1", "b2", "b3"]):
+        image(flat / f"{stem}.jpg", seed=i)
+        (flat / f"{stem}.txt").write_text(f"{i % 2} 0.5 0.5 0.3 0.3\n")
+    (flat / "obj.names").write_text("cat\ndog\n")
+    s = convert(flat, fmt="yolo", out=tmp_path / "out2", val_fraction=0.25)
+    assert s.names == ["cat", "dog"] and s.boxes == 4 and not s.checks
+
+
+def test_a_names_file_that_begins_anothers_is_that_list_shorter(tmp_path):
+    """LabelImg adds a class to the end of classes.txt as it meets it: valid/labels/classes.txt 'zebra, apple' beside
+    train/labels/classes.txt 'zebra, apple, mango' was refused as naming the classes differently. The longer list
+    names them, and the shorter one is said; lists that disagree are still refused."""
+    src = tmp_path / "labelimg"
+    for split, n in (("train", 4), ("valid", 2)):
+        for i in range(n):
+            image(src / split / "images" / f"{split}{i}.jpg", seed=len(split) * 10 + i + (split == "valid") * 7)
+            (src / split / "labels").mkdir(parents=True, exist_ok=True)
+            (src / split / "labels" / f"{split}{i}.txt").write_text(f"{i % 3 if split == 'train' else i} "
+                                                                    "0.5 0.5 0.3 0.3\n")
+    (src / "train" / "labels" / "classes.txt").write_text("zebra\napple\nmango\n")
+    (src / "valid" / "labels" / "classes.txt").write_text("zebra\napple\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out")
+    assert s.names == ["zebra", "apple", "mango"] and s.images == {"train": 4, "val": 2} and s.boxes == 6
+    assert not s.checks and s.unmatched == 0
+    assert (f"{src / 'valid' / 'labels' / 'classes.txt'}: names the first 2 of the 3 classes of "
+            f"'{src / 'train' / 'labels' / 'classes.txt'}'") in (tmp_path / "out" / "issues.txt").read_text()
+    (src / "valid" / "labels" / "classes.txt").write_text("zebra\nmango\n")  # not the start of the longer list
+    with pytest.raises(UserError, match=r"name their classes differently: keep one names file"):
+        convert(src, fmt="yolo", out=tmp_path / "out2")
+
+
+def test_only_folders_that_look_like_subsets_are_counted(tmp_path):
+    """images/ beside a top-level test/: one folder looks like a subset, so the check counts one (it counted
+    images/ too); folders that look like none are not said at all."""
+    src = tmp_path / "ds"
+    for i in range(5):
+        where = "images" if i < 4 else "test/images"
+        image(src / where / f"p{i}.jpg", seed=i)
+        (src / where.replace("images", "labels")).mkdir(parents=True, exist_ok=True)
+        (src / where.replace("images", "labels") / f"p{i}.txt").write_text("0 0.5 0.5 0.3 0.3\n")
+    (src / "classes.txt").write_text("cat\n")
+    s = convert(src, fmt="yolo", out=tmp_path / "out", val_fraction=0.2)
+    assert "seeded" in s.split and sum(s.images.values()) == 5 and s.checks == {yf.UNKNOWN: 1}
+    assert "its images lie in images/, test/, which give no train" in (tmp_path / "out" / "issues.txt").read_text()
+    shutil.move(src / "test", src / "sessionB")
+    s = convert(src, fmt="yolo", out=tmp_path / "out2", val_fraction=0.2)
+    assert sum(s.images.values()) == 5 and not s.checks

@@ -31,14 +31,15 @@ def folder_splits(paths: list[Path], folder: Path) -> dict[Path, str] | None:
 
 
 def unknown_subsets(paths: list[Path], folder: Path) -> tuple[list[str], str] | None:
-    """The folders under `folder` holding the images, and the issue line, where they look like subsets
-    (obj_Holdout_data/ beside obj_Train_data/, train/ beside others) but folder_splits gave no split: a seeded one
-    may train on their held-out images, and must say so."""
+    """The folders under `folder` holding the images that look like subsets (obj_Holdout_data/ beside
+    obj_Train_data/, test/ beside images/), and the issue line, where folder_splits gave them no split: a seeded
+    one may train on their held-out images, and must say so."""
     tops = sorted({p.relative_to(folder).parts[0] + "/" if len(p.relative_to(folder).parts) > 1 else "'.'"
                    for p in paths})
-    if len(tops) < 2 or not any(CVAT.fullmatch(t[:-1]) or t[:-1].lower() in SPLIT_WORDS for t in tops):
+    named = [t for t in tops if CVAT.fullmatch(t[:-1]) or t[:-1].lower() in SPLIT_WORDS]
+    if len(tops) < 2 or not named:
         return None
-    return tops, (f"{folder}: its images lie in {', '.join(tops)}, which give no train and held-out split this "
-                  "reader knows (folders train, val, valid, validation, test, or CVAT's obj_<one of them>_data): a "
-                  "seeded split was made instead, which may train on their held-out images; rename the folders to "
-                  "keep their split")
+    return named, (f"{folder}: its images lie in {', '.join(tops)}, which give no train and held-out split this "
+                   "reader knows (folders train, val, valid, validation, test, or CVAT's obj_<one of them>_data): a "
+                   "seeded split was made instead, which may train on their held-out images; rename the folders to "
+                   "keep their split")

@@ -21,7 +21,7 @@ from .subsets import folder_splits
 ANNOTATION_DIRS = ("annotations", "annots", "annotation", "labels", "xml", "xmls")
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img", "photos", "pictures")
 UNLISTED = "annotations in none of the split lists read (left out)"
-UNKNOWN = "split lists of unknown subsets (seeded split made instead)"
+UNKNOWN = "subsets of unknown names in ImageSets/Main (seeded split made instead)"
 # ImageSets/Main list names (lower-cased) by the split they publish: VOC's own, then CVAT's and Roboflow's spellings
 LIST_WORDS = {"trainval": "trainval", "train": "train", "val": "val", "valid": "val", "validation": "val",
               "test": "test"}
@@ -147,7 +147,9 @@ def read(src: Path, names: list[str] | None, images: Path | None, annotations: P
     if annotations is None and not splits and not all(split for _, _, split, _ in found):
         refuse_unread_lists(root)
         if unknown := unread_subsets(main):
-            issues.append(f"{main}: lists of subsets this reader does not know: {', '.join(unknown)} (it reads "
+            said = "; ".join(f"'{Path(lists[0]).stem[-len(s):]}' in {', '.join(lists[:3])}"
+                             + (f" and {len(lists) - 3} more" if len(lists) > 3 else "") for s, lists in unknown.items())
+            issues.append(f"{main}: lists of subsets this reader does not know: {said} (it reads "
                           f"{', '.join(LIST_WORDS)}): a seeded split was made instead, which may train on their "
                           "held-out images; rename the lists to keep their split")
             checks[UNKNOWN] = len(unknown)
@@ -252,15 +254,30 @@ def voc_splits(main: Path) -> dict[str, str]:
     return published_split(main)[0]
 
 
-def unread_subsets(main: Path) -> list[str]:
-    """The lists of ImageSets/Main that name subsets this reader does not know (CVAT's Holdout.txt beside
-    Train.txt), where no published split was found: a seeded split would mix their images without a word."""
+def unread_subsets(main: Path) -> dict[str, list[str]]:
+    """The subsets of ImageSets/Main that this reader does not know, each with its lists (CVAT's Holdout.txt beside
+    Train.txt), where no published split was found: a seeded split would mix their images without a word. A list
+    <x>_<S>.txt is a per-class list of subset S (VOCdevkit's aeroplane_train.txt, CVAT's cat_default.txt); one
+    subset alone (CVAT's default) has no held-out images to mix, so none is said."""
     if not main.is_dir():
-        return []
-    lists = [p for p in sorted(main.iterdir()) if p.suffix.lower() == ".txt" and p.is_file() and p.stem.lower()
-             .rsplit("_", 1)[-1] not in LIST_WORDS and p.read_text(encoding="utf-8-sig", errors="replace").strip()]
-    known = [f.name for files in split_lists(main).values() for f in files]
-    return [p.name for p in lists] if lists and len(lists) + len(known) > 1 else []
+        return {}
+    lists = [p for p in sorted(main.iterdir()) if p.suffix.lower() == ".txt" and p.is_file()]
+    stems = {p.stem.lower() for p in lists}
+    subsets = {s for s in stems if any(t.endswith("_" + s) for t in stems - {s})}  # those with per-class lists
+
+    def subset_of(stem: str) -> str:
+        if stem in subsets:
+            return stem
+        of = max((s for s in subsets | set(LIST_WORDS) if stem.endswith("_" + s)), key=len, default=None)
+        return of or stem.rsplit("_", 1)[-1]
+
+    found: dict[str, list[str]] = {}
+    for p in lists:
+        if p.read_text(encoding="utf-8-sig", errors="replace").strip():  # an empty list has no images to mix
+            found.setdefault(subset_of(p.stem.lower()), []).append(p.name)
+    unknown = {s: sorted(names, key=lambda n: (n.lower() != f"{s}.txt", n.lower()))  # the subset's own list first
+               for s, names in sorted(found.items()) if s not in LIST_WORDS}
+    return unknown if unknown and len(found) > 1 else {}
 
 
 def refuse_unread_lists(root: Path) -> None:

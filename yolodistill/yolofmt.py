@@ -66,7 +66,7 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
     if yaml_file is None and not names:
-        yaml_names = label_names(src, claimed)
+        yaml_names = label_names(src, claimed, source.issues)
     top = max((r[0] for rows in rows_of.values() for r in rows), default=-1)
     # the user's list is short: dropping those boxes would leave their objects in the images as background
     if names and top >= len(names):
@@ -77,9 +77,11 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     names = list(names or yaml_names or [])
     if not names:
         names = [f"class_{i}" for i in range(top + 1)]
+        taken = sorted(str(p) for p in claimed if p is not None and p.name in NAME_FILES)  # images/classes.jpg's
         where = ("no 'names:' in its data.yaml" if yaml_file is not None else
                  f"no {', '.join(NAME_FILES)} beside the dataset or its labels")
-        source.issues.append(f"{src}: no class names ({where}, no --names): named by id")
+        source.issues.append(f"{src}: no class names ({where}, no --names): named by id" + "".join(
+            f"; '{p}' is the label file of an image, not a names file" for p in taken))
         counts[UNNAMED] = len(names)
     source.names = names
     for item in source.items:
@@ -295,27 +297,37 @@ def yaml_names(names, path: Path) -> list[str] | None:
     return ["" if by_id[i] is None else str(by_id[i]) for i in range(len(by_id))]
 
 
-def names_file(folder: Path) -> list[str] | None:
-    """Class names from a classes.txt (or Darknet's obj.names) in the dataset folder, one per line."""
-    f = next((folder / n for n in NAME_FILES if (folder / n).is_file()), None)
+def names_path(folder: Path, labels: set[Path | None] = frozenset()) -> Path | None:
+    """The classes.txt (or Darknet's obj.names, ...) in a folder; a file that is some image's label
+    (images/classes.jpg's labels/classes.txt) names no classes."""
+    return next((folder / n for n in NAME_FILES if (folder / n).is_file() and folder / n not in labels), None)
+
+
+def names_file(folder: Path, labels: set[Path | None] = frozenset()) -> list[str] | None:
+    """Class names from the names file in a folder (see names_path), one per line."""
+    f = names_path(folder, labels)
     return [line.strip() for line in f.read_text(encoding="utf-8-sig").splitlines() if line.strip()] if f else None
 
 
-def label_names(src: Path, labels: set[Path | None]) -> list[str] | None:
+def label_names(src: Path, labels: set[Path | None], issues: list[str]) -> list[str] | None:
     """Class names from a names file in SRC, else beside the label files (LabelImg writes classes.txt into the
-    folder it saves labels to, labels/ when that is apart from the images)."""
-    found = names_file(src)
-    if found is not None:
+    folder it saves labels to, labels/ when that is apart from the images). LabelImg adds a class to the end of its
+    list as it meets it, so a list that begins another is that list when it was shorter: the longest is taken."""
+    if (found := names_file(src, labels)) is not None:
         return found
-    by_names: dict[tuple[str, ...], Path] = {}
-    for folder in sorted({p.parent for p in labels if p is not None}):
-        if (names := names_file(folder)) is not None:
-            by_names.setdefault(tuple(names), folder)
-    if len(by_names) > 1:
-        a, b = list(by_names.values())[:2]
-        raise UserError(f"the label folders '{a}' and '{b}' name their classes differently: keep one names file "
-                        "(classes.txt), or pass --names")
-    return list(next(iter(by_names))) if by_names else None
+    files = {f: tuple(names_file(folder, labels)) for folder in sorted({p.parent for p in labels if p is not None})
+             if (f := names_path(folder, labels)) is not None}
+    if not files:
+        return None
+    longest = max(files, key=lambda f: len(files[f]))
+    for f, names in files.items():
+        if names != files[longest][:len(names)]:
+            raise UserError(f"the label folders '{f.parent}' and '{longest.parent}' name their classes differently: "
+                            "keep one names file (classes.txt), or pass --names")
+        if len(names) < len(files[longest]):
+            issues.append(f"{f}: names the first {len(names)} of the {len(files[longest])} classes of "
+                          f"'{longest}' (LabelImg adds classes as it meets them): named by the longer list")
+    return list(files[longest])
 
 
 def from_folder(folder: Path) -> dict[str | None, list[Path]]:
