@@ -151,13 +151,16 @@ def dataset_fingerprint(data_yaml: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def cache_folder(base: Path, made: dict[str, Any], fits, added: tuple[str, ...] = ()) -> tuple[Path, bool]:
+def cache_folder(base: Path, made: dict[str, Any], fits, added: tuple[str, ...] = (), same=None) -> tuple[Path, bool]:
     """Where the cache that `made` describes lives, and whether it is there: `base`, or base-KEY (KEY a hash of
     `made`) when base was made from something else. A folder's made.json says what made it; one from before made.json
     existed is asked `fits(folder)`: True (it fits: its made.json is written now), None (half-made by this script:
     to be built again) or False (it holds something else). `added`: keys of `made` newer than some made.json (a model
-    yaml's sha256): one that lacks them all stands where the rest agree, as it did before, and is stamped with them
-    now (its -KEY was taken without them), so a later edit is told."""
+    yaml's content), which `same(folder)` checks against what the folder holds (made_from: True, False, or None where
+    it cannot tell). A made.json whose other keys agree but that lacks them, or holds them otherwise (another
+    Ultralytics reads the yaml otherwise), stands where `same` says True (and is stamped with them now, its -KEY taken
+    without them), and where None if it lacked them (left unstamped: nothing unchecked is written); False, or a stamp
+    `same` contradicts (an unchecked one of 6cd2405), is something else."""
     def key(of: dict[str, Any]) -> str:
         return hashlib.sha256(json.dumps(of, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -170,16 +173,43 @@ def cache_folder(base: Path, made: dict[str, Any], fits, added: tuple[str, ...] 
             return folder, False
         if (folder / MADE).exists():
             stamp = json.loads((folder / MADE).read_text())
-            if {k: stamp.get(k) for k in made} == made:
+            if {k: stamp.get(k) for k in older} != older:
+                continue
+            verdict = same(folder) if added and same is not None else None
+            if {k: stamp.get(k) for k in made} == made and verdict is not False:
                 return folder, True
-            if added and not set(added) & set(stamp) and {k: stamp.get(k) for k in older} == older:
-                (folder / MADE).write_text(json.dumps({**stamp, **made}, indent=1))
+            if added and verdict is not False and (verdict or not set(added) & set(stamp)):
+                if verdict:
+                    (folder / MADE).write_text(json.dumps({**stamp, **made}, indent=1))
                 return folder, True
         elif folder != legacy and (state := fits(folder)) is not False:
-            if state:
-                (folder / MADE).write_text(json.dumps(made, indent=1))
+            verdict = same(folder) if state and added and same is not None else None
+            if verdict is False:
+                continue
+            if state:  # what made it, less what could not be checked
+                (folder / MADE).write_text(json.dumps(made if verdict else older, indent=1))
             return folder, bool(state)
     return folder, False  # base-KEY holds something else: built again
+
+
+def made_from(weights: list[Path], model: str) -> bool | None:
+    """Whether a trained model (the first of `weights` there) was built from the yaml `model` as it reads now: the
+    model.yaml every Ultralytics checkpoint keeps against yaml_model_load's, less what a build or the data sets
+    (_study.model_config: nc, channels, yaml_file). None where it cannot tell: no weights, a file torch cannot read, a
+    .pt model (its sha256 is compared), or a yaml Ultralytics cannot read."""
+    from ultralytics.nn.tasks import yaml_model_load
+
+    from _common import checkpoint_model
+    from _study import model_config
+
+    there = next((w for w in weights if w.is_file()), None)
+    if Path(model).suffix.lower() not in (".yaml", ".yml") or there is None:
+        return None
+    held = getattr(checkpoint_model(there), "yaml", None)
+    try:
+        return model_config(held) == model_config(yaml_model_load(model)) if isinstance(held, dict) else None
+    except Exception:  # noqa: BLE001 - the yaml is gone or broken: check_model says so where it matters
+        return None
 
 
 @contextmanager

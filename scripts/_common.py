@@ -88,6 +88,37 @@ def check_checkpoint(path: Path, what: str = "--teacher", exists: bool = True) -
         raise UserError(f"{what} {path} does not exist: give the path of a trained teacher's weights (.pt)")
 
 
+def checkpoint_model(path: Path) -> Any:
+    """The model a checkpoint holds (its EMA while a run is cut off, as last.pt keeps it), read without building
+    anything; None for a file torch cannot read or that holds no Ultralytics model."""
+    import torch
+    from ultralytics.utils.patches import torch_load
+
+    try:
+        ckpt = torch_load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a truncated or foreign file fails in torch or pickle
+        return None
+    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
+    return model if isinstance(model, torch.nn.Module) else None
+
+
+def checkpoint_task(path: Path, what: str, where: str) -> None:
+    """A checkpoint of another task (a classifier's trained until 'Classify' object has no attribute 'stride'), by
+    the model it holds, as yolodistill.loading reads one; a file that is no checkpoint is left to what loads it."""
+    from yolodistill.loading import OTHER_DETECTORS, check_task, model_task
+
+    if (model := checkpoint_model(path)) is None:
+        return
+    head = type(model.model[-1]).__name__ if hasattr(getattr(model, "model", None), "__getitem__") else ""
+    if head in OTHER_DETECTORS:
+        raise UserError(f"{where}: {what} '{path}' is {OTHER_DETECTORS[head]} model ({head} head), which yolodistill "
+                        "does not distill: use a YOLO detection model such as yolo26n.pt")
+    try:
+        check_task(model_task(model), what, path)
+    except UserError as e:
+        raise UserError(f"{where}: {e}") from None
+
+
 def check_outputs(args) -> None:
     """--results (a folder) and --docs (a file) can be written: a bad one is one line now, not a failed write once
     everything has trained."""

@@ -4,6 +4,7 @@ refused before the first epoch rather than an hour in."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,13 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
             state = "done" if (run_dir / "run.json").exists() else "train" if now else "pending"
             source = plan[(spec["student"], seed)] if spec["from_arm"] else "done"
             best = root / spec["student"] / f"seed{seed}" / "weights" / "best.pt"
-            if spec["from_arm"] and (state == "train" or "source_sha256" in read(run_dir / "run.json")):
-                check_source_weights(name, spec["student"], seed, source, best)  # to start from, or to check by
+            if spec["from_arm"] and source == "done" and not best.is_file():  # its source's best.pt is gone
+                if state == "done":  # finished: kept (said where it held the sha256); --report-only, --arms go on
+                    if "source_sha256" in read(run_dir / "run.json"):
+                        unchecked(name, spec["student"], seed, best)
+                    plan[(name, seed)] = state
+                    continue
+                check_source_weights(name, spec["student"], seed, state, best)  # to start from now
             if state == "train" and (run_dir / "spec.json").exists() and finished(run_dir) and (
                     not spec["from_arm"] or same_source(read(run_dir / "source.json"), source, best)):
                 state = "validate"
@@ -55,12 +61,26 @@ def plan_runs(study: dict[str, Any], root: Path, chosen: list[str], seeds_now: l
 
 
 def check_source_weights(name: str, source: str, seed: int, state: str, best: Path) -> None:
-    """A finished source run whose best.pt is gone can neither start an arm nor vouch for one that started from it
-    (by sha256): it was said to have another best.pt, then the start failed on the missing file. Said now, once."""
-    if state in ("done", "validate") and not best.is_file():
+    """A finished source run whose best.pt is gone cannot start an arm that trains now: it was said to have another
+    best.pt, then the start failed on the missing file. Said before anything trains, once."""
+    if state == "train":
         raise UserError(f"arm '{source}' seed {seed} is finished but its best.pt is missing ('{best}'), which arm "
-                        f"'{name}' starts from: put the file back, or delete '{best.parent.parent}' to train "
-                        f"'{source}' (and then '{name}') again")
+                        f"'{name}' seed {seed} would start from now: put the file back; or leave '{name}' out of "
+                        f"--arms for now; or, to train both again, delete '{best.parent.parent}'")
+
+
+UNCHECKED: set[tuple[str, Path]] = set()  # said once per process: plan_runs settles the plan twice
+
+
+def unchecked(name: str, source: str, seed: int, best: Path) -> str:
+    """A finished run whose source arm's best.pt is gone: it stands (in the record, and for the arms not trained now),
+    but what it started from can no longer be checked (by sha256). The line, said once on stderr."""
+    line = (f"arm '{name}' seed {seed}: its source arm '{source}' best.pt is missing ('{best}'), so the start of this "
+            "finished run cannot be checked: it is kept as it is; put the file back to check it")
+    if (name, best) not in UNCHECKED:
+        UNCHECKED.add((name, best))
+        print(line, file=sys.stderr, flush=True)
+    return line
 
 
 def check_side_by_side(study: dict[str, Any], plan: dict[tuple[str, int], str], prints: dict[str, str]) -> None:
@@ -73,3 +93,13 @@ def check_side_by_side(study: dict[str, Any], plan: dict[tuple[str, int], str], 
             raise UserError(f"arm '{name}' starts from the best.pt of arm '{source}' (seed {seed}), which is not "
                             f"finished: with the arms in processes side by side (parallel_study.sh), finish '{source}' "
                             f"first, then '{name}'")
+
+
+def unchecked_notes(root: Path, runs: list[dict[str, Any]]) -> list[str]:
+    """The record's notes of its finished runs whose source arm's best.pt is gone (unchecked)."""
+    notes = []
+    for run in runs:
+        best = root / run["spec"]["student"] / f"seed{run['seed']}" / "weights" / "best.pt"
+        if run["spec"].get("from_arm") and run.get("source_sha256") and not best.is_file():
+            notes.append(unchecked(run["arm"], run["spec"]["student"], run["seed"], best))
+    return notes

@@ -159,6 +159,10 @@ def check_model(model: Any, what: str, where: str, yaml_only: bool = False) -> N
     if suffix == ".pt":
         require(Path(model).is_file() or official(model), f"{where}: {what} '{model}' does not exist: give the path "
                 "of a checkpoint (.pt), or a model yaml such as yolo26n.yaml")
+    if suffix == ".pt" and Path(model).is_file():
+        from _common import checkpoint_task
+
+        checkpoint_task(Path(model), what, where)
     if suffix not in (".yaml", ".yml"):
         return
     from ultralytics.nn.tasks import guess_model_task, yaml_model_load
@@ -287,8 +291,8 @@ def check_target(target: Any, arms: dict[str, Any]) -> None:
         require("plain" in arms, f"target {target}: the gap is measured against an arm named plain, and there is none")
     for key in ("by", "gap", "aim", "share"):
         require(key not in target or number(target[key]), f"target {target}: {key} must be a number >= 0")
-        require(key == "by" or target.get(key, 0) <= 1, f"target {target}: {key} is a share, at most 1 (0.5 for "
-                f"50 %), got {target.get(key)!r}")
+        require(key == "by" or target.get(key, 0) <= 2, f"target {target}: {key} is a share, at most 2 (0.5 for "
+                f"50 %; above 1 to beat the teacher or the far arm), got {target.get(key)!r}")
     require(target.get("per_seed") in PER_SEED, f"target {target}: per_seed must be at_least or above")
 
 
@@ -326,6 +330,12 @@ def arm_spec(study: dict[str, Any], name: str, data: dict[str, str] | None = Non
     return spec
 
 
+def recorded_spec(spec: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """An arm's spec as its record gives it: its student's content (student_sha256) only where each of its runs was
+    made with it; a run recorded before that key stands unchecked (ADDED_KEYS), and the key would claim a check."""
+    return {k: v for k, v in spec.items() if k != "student_sha256" or all(k in r["spec"] for r in runs)}
+
+
 MODEL_SHA256: dict[tuple, str] = {}  # by path, size and mtime (a built-in name: by name): read once per process
 
 
@@ -353,11 +363,22 @@ def model_sha256(model: str) -> str | None:
         MODEL_SHA256[key] = sha256(path)
     else:
         try:
-            cfg = {k: v for k, v in yaml_model_load(model).items() if k != "yaml_file"}  # yaml_file: `model` itself
+            cfg = model_config(yaml_model_load(model))
         except Exception:  # noqa: BLE001 - not there: check_model says so where it matters
             return None
         MODEL_SHA256[key] = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
     return MODEL_SHA256[key]
+
+
+# set where a model is built or trained, not by its yaml: yaml_file (the path it was read from), nc (the data's
+# classes replace the yaml's) and channels (added at build); a checkpoint's model.yaml differs from its yaml by these
+BUILD_KEYS = ("yaml_file", "nc", "channels")
+
+
+def model_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What a model yaml (as yaml_model_load reads it) or a checkpoint's model.yaml says of the model built from it:
+    the same for a yaml and the weights trained from it, as model_sha256 and _cache.made_from compare them."""
+    return json.loads(json.dumps({k: v for k, v in cfg.items() if k not in BUILD_KEYS}, default=str))
 
 
 def same_spec(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -86,29 +86,32 @@ def trained_student(args: argparse.Namespace) -> Path:
     made otherwise keeps its folder: this one gets a -KEY folder beside it (_cache.cache_folder)."""
     from ultralytics import YOLO
 
-    from _cache import cache_folder, dataset_fingerprint, finished, resumable
+    from _cache import cache_folder, dataset_fingerprint, finished, made_from, read, resumable
     from _study import model_sha256
 
     made = {"data": str(args.data.resolve()), "dataset": dataset_fingerprint(args.data), "student": args.student,
             "student_sha256": model_sha256(args.student), "epochs": args.start_epochs, "imgsz": args.imgsz,
             "batch": args.batch, "seed": args.seed}
     base = args.work / f"plain-{Path(args.student).stem}-{args.imgsz}px-{args.start_epochs}ep-seed{args.seed}"
-    folder, ran = cache_folder(base, made, lambda _: None, added=("student_sha256",))  # None: no made.json, again
+    folder, ran = cache_folder(base, made, lambda _: None, added=("student_sha256",), same=lambda f: made_from(
+        [f / "weights" / "best.pt", f / "weights" / "last.pt"], args.student))  # fits None: no made.json, again
     best, last, done = folder / "weights" / "best.pt", folder / "weights" / "last.pt", folder / "done.json"
+    # a student trained before its yaml's content was kept, where that could not be checked: not said to be from it
+    said = {k: v for k, v in read(folder / MADE).items() if k in made} if ran else made
     if ran and done.exists() and best.exists():
         return best
     if ran and finished(folder):  # killed after training, before done.json: nothing to train again
-        done.write_text(json.dumps(made))
+        done.write_text(json.dumps(said))
         return best
     if ran and resumable(last):
         YOLO(str(last)).train(resume=True)
     else:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        (folder / MADE).write_text(json.dumps(made))
+        (folder / MADE).write_text(json.dumps(said := made))
         YOLO(args.student).train(data=str(args.data), epochs=args.start_epochs, project=str(folder.parent),
                                  name=folder.name, exist_ok=True, **common(args))
-    done.write_text(json.dumps(made))
+    done.write_text(json.dumps(said))
     return best
 
 

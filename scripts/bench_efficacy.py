@@ -31,10 +31,11 @@ from _common import (BENCH_WORK, DOCS, REPO, RESULTS, ArgumentParser, check_chec
                      work_dir)
 from _docs import write_docs
 from _cache import (MADE, MAP50, MAP50_95, best_epoch, cache_folder, check_study_folder,  # noqa: F401
-                    check_teacher_classes, dataset_fingerprint, distilled_from, finished, prepare_data, read,
-                    read_curve, resumable, resume_point, sha256, split_labelled, validate_run, work_lock)
-from _plan import check_side_by_side, plan_runs
-from _study import arm_spec, check_runs_teacher, load_study, model_sha256, same_spec, spec_change  # noqa: F401
+                    check_teacher_classes, dataset_fingerprint, distilled_from, finished, made_from, prepare_data,
+                    read, read_curve, resumable, resume_point, sha256, split_labelled, validate_run, work_lock)
+from _plan import check_side_by_side, plan_runs, unchecked_notes
+from _study import (arm_spec, check_runs_teacher, load_study, model_sha256, recorded_spec, same_spec,  # noqa: F401
+                    spec_change)
 from _targets import judge, signed  # noqa: F401 (signed: the tests')
 
 from yolodistill.errors import UserError
@@ -115,7 +116,8 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
 
     named = re.sub(r"-[0-9a-f]{8}(?=-l|$)", "", data.parent.name)  # data converted again elsewhere: bccd-KEY is bccd
     run, _ = cache_folder(args.work / "teachers" / f"{named}-{Path(t['model']).stem}-{study['imgsz']}px-"
-                          f"{t['epochs']}ep", made, fits, added=("model_sha256",))
+                          f"{t['epochs']}ep", made, fits, added=("model_sha256",), same=lambda f: made_from(
+                              [f / "weights" / "best.pt", f / "weights" / "last.pt"], t["model"]))
     best, last = run / "weights" / "best.pt", run / "weights" / "last.pt"
     if not ((run / "teacher.done").exists() and best.exists()):  # a done teacher whose weights are gone: again
         recorded = recorded_teacher(study, root, args) if args.report_only or not needed else None
@@ -137,6 +139,7 @@ def get_teacher(study: dict[str, Any], data: Path, args: argparse.Namespace, roo
                                    device=args.device, workers=args.workers, seed=0, plots=False,
                                    project=str(run.parent), name=run.name, exist_ok=True)
         (run / "teacher.done").write_text("")
+    made = {k: v for k, v in read(run / MADE).items() if k in made}  # a yaml's content only where checked
     return {"checkpoint": str(best), "trained_here": True, "sha256": sha256(best), "made": made, "data": str(data),
             "command": f"yolo detect train model={t['model']} data={data} epochs={t['epochs']} "
                        f"imgsz={study['imgsz']} batch={study['batch']} seed=0"}
@@ -173,9 +176,10 @@ def check_no_runs_need(root: Path, study: dict[str, Any], made: dict[str, Any], 
                             + ", ".join(f"{k} {short(was[k])} -> {short(made[k])}" for k in keys)
                             + f"; its runs distilled from the teacher in '{cache}'): put the settings back, or name a "
                             "new study")
-        raise UserError(f"study '{study['name']}' ran with a teacher that is gone (sha256 {cached['sha256'][:12]}, in "
-                        f"'{cache}'), and one trained again would differ: put it back or pass it with --teacher, or "
-                        f"delete '{root}' to train the study again")
+        raise UserError(f"study '{study['name']}' ran with a teacher that is gone, or that its settings no longer "
+                        f"make (its yaml edited since; sha256 {cached['sha256'][:12]}, in '{cache}'), and one trained "
+                        f"again would differ: put it (or the yaml) back or pass it with --teacher, or delete '{root}' "
+                        "to train the study again")
     if drop:
         cache.unlink()
 
@@ -389,6 +393,7 @@ def run_study(args: argparse.Namespace) -> Path | None:
                 run = run_arm(study, name, seed, teacher, data, args, root, "done", prints)
             (runs.append(run) if run else pending.append(f"{name} seed {seed}"))
         summary, notes = summarize(runs, teacher["map50_95"])
+        notes += unchecked_notes(root, runs)  # a source arm's best.pt gone: its runs kept, and said
         goals = judge(study, summary, runs, teacher["map50_95"])
         png = args.results / f"study-{study['name']}.png"
         plot = plot_curves(study, runs, teacher["map50_95"], png) if runs else None
@@ -402,7 +407,8 @@ def run_study(args: argparse.Namespace) -> Path | None:
             "teacher": teacher, **made_with(runs, trained_with(args)),  # the runs', not this process's
             "default_recipe": resolve()[0].to_dict(),
             "default_recipe_trained": resolve(student="best.pt")[0].to_dict(),  # a student with weights of its own
-            "arms": {name: arm_spec(study, name, prints) for name in study["arms"]},
+            "arms": {name: recorded_spec(arm_spec(study, name, prints), [r for r in runs if r["arm"] == name])
+                     for name in study["arms"]},  # student_sha256 where its runs were checked by it
             "runs": runs, "summary": summary, "notes": notes, "targets": goals,
             "missed": [k for k, t in goals.items() if t["met"] is False], "pending": pending,
             "plot": None if plot is None else plot.name, "remarks": args.note,

@@ -424,9 +424,9 @@ LATER_ARM = {**STUDY, "arms": {"pt-first": {"method": "plain", "student": "plain
     (mutate(["teacher", "model"], "yolo26z.yaml"), (), "teacher model 'yolo26z.yaml' is neither a model yaml"),
     (mutate(["student"], "yolo26n-cls.yaml"), (), "student 'yolo26n-cls.yaml' is a classify model: yolodistill"),
     (mutate(["teacher", "model"], "yolo26s-seg.yaml"), (), "teacher model 'yolo26s-seg.yaml' is a segment model"),
-    (mutate(["targets", 2, "gap"], 50), (), "gap is a share, at most 1 (0.5 for 50 %), got 50"),
-    (mutate(["targets", 2, "aim"], 70), (), "aim is a share, at most 1 (0.5 for 50 %), got 70"),
-    (mutate(["targets", 0], {"arm": "ours", "between": ["plain", "builtin"], "share": 1.5}), (), "share is a share"),
+    (mutate(["targets", 2, "gap"], 50), (), "gap is a share, at most 2 (0.5 for 50 %; above 1 to beat"),
+    (mutate(["targets", 2, "aim"], 70), (), "aim is a share, at most 2 (0.5 for 50 %; above 1 to beat"),
+    (mutate(["targets", 0], {"arm": "ours", "between": ["plain", "builtin"], "share": 2.5}), (), "share is a share, at most 2"),
     (STUDY, ("--report-only", "--prepare-only"), "--report-only and --prepare-only: choose one"),
     (STUDY, ("--device", "foo"), "--device 'foo' is not a device"),
     (STUDY, ("--device", "7"), "--device 7"),
@@ -1441,20 +1441,34 @@ def test_a_model_yaml_edited_in_place_is_a_changed_arm(bench, tmp_path):
 def test_a_teacher_yaml_edited_in_place_is_another_teacher(bench, synth_data, tmp_path):
     """The teacher cache was kept by the yaml's path: one edited in place (a 40 M-parameter model) found the old
     2.5 M-parameter teacher and the study distilled from it. The yaml's content is in made.json now; a teacher
-    cached before that stands for the yaml as it is (stamped with it), and an edit since is another teacher."""
+    cached before that stands for the yaml as it is only where its weights say they were built from it: then it is
+    stamped. 6cd2405 stamped it unchecked: an edited yaml's old teacher was reused and its record claimed the new
+    yaml's sha256. Weights that cannot be read stand, unstamped, and the record claims no yaml content."""
     import argparse
 
     teach = model_yaml(tmp_path / "teach.yaml")
     study = {"name": "s", "teacher": {"model": str(teach), "epochs": 1}, "imgsz": 64, "batch": 8}
     root, data = tmp_path / "work" / "s", synth_data
     folder = tmp_path / "work" / "teachers" / f"{data.parent.name}-teach-64px-1ep"
-    fake_teacher(folder, model=str(teach), epochs=1, imgsz=64, batch=8, data=str(data))
-    (folder / "made.json").write_text(json.dumps({"model": str(teach), "epochs": 1, "imgsz": 64, "batch": 8,
-                                                  "seed": 0, "data": bench.dataset_fingerprint(data)}))
+    best = fake_teacher(folder, model=str(teach), epochs=1, imgsz=64, batch=8, data=str(data))
+    save_checkpoint(str(teach), best)  # trained from the narrow yaml
+    old = {"model": str(teach), "epochs": 1, "imgsz": 64, "batch": 8, "seed": 0,
+           "data": bench.dataset_fingerprint(data)}  # made.json before the yaml's content was kept
+    (folder / "made.json").write_text(json.dumps(old))
     args = argparse.Namespace(teacher=None, work=tmp_path / "work", report_only=True, results=tmp_path / "results")
+    model_yaml(teach, "1.00")  # edited since: the narrow teacher is not its teacher, nor stamped as one
+    with pytest.raises(bench.UserError, match="no teacher yet"):
+        bench.get_teacher(study, data, args, root)
+    assert json.loads((folder / "made.json").read_text()) == old
+    (folder / "made.json").write_text(json.dumps({**old, "model_sha256": bench.model_sha256(str(teach))}))
+    with pytest.raises(bench.UserError, match="no teacher yet"):  # as 6cd2405 stamped it: not taken either
+        bench.get_teacher(study, data, args, root)
+    model_yaml(teach)  # as it was: the teacher stands, and is stamped with what it was checked to be
+    (folder / "made.json").write_text(json.dumps(old))
     teacher = bench.get_teacher(study, data, args, root)
-    assert teacher["checkpoint"] == str(folder / "weights" / "best.pt")
+    assert teacher["checkpoint"] == str(best)
     assert json.loads((folder / "made.json").read_text())["model_sha256"] == bench.model_sha256(str(teach))
+    assert teacher["made"]["model_sha256"] == bench.model_sha256(str(teach))
     model_yaml(teach, "1.00")
     with pytest.raises(bench.UserError, match="no teacher yet"):  # not the narrow teacher
         bench.get_teacher(study, data, args, root)
@@ -1466,12 +1480,125 @@ def test_a_teacher_yaml_edited_in_place_is_another_teacher(bench, synth_data, tm
     with pytest.raises(bench.UserError, match=r"changed its teacher's settings since its runs \(model_sha256 "
                                               r"[0-9a-f]{12} -> [0-9a-f]{12};"):
         bench.get_teacher(study, data, args, root, needed=False)
-    assert (folder / "weights" / "best.pt").exists()
+    assert best.exists()
+    # weights that cannot be read (no checkpoint to check by): taken as before, but no content claimed
+    shutil.rmtree(root)
+    args.report_only = True
+    best.write_bytes(b"weights")
+    (folder / "made.json").write_text(json.dumps(old))
+    teacher = bench.get_teacher(study, data, args, root)
+    assert teacher["checkpoint"] == str(best) and "model_sha256" not in teacher["made"]
+    assert json.loads((folder / "made.json").read_text()) == old
 
 
-def test_a_finished_source_arm_without_its_best_pt_is_one_line(bench, tmp_path):
+def test_a_model_yaml_matches_the_checkpoint_trained_from_it(bench, tmp_path):
+    """made_from: a checkpoint's model.yaml against the yaml as Ultralytics reads it, less what a build sets (nc from
+    the data, channels, the file's path): an unedited built-in yaml and a copy of it match, an edit does not, and
+    what cannot be read is None. model_sha256 drops the same keys: nc edited in the yaml changes no model."""
+    from _cache import made_from
+
+    teacher = save_checkpoint("yolo26s.yaml", tmp_path / "s.pt")  # 3 classes, where yolo26.yaml says nc: 80
+    assert made_from([tmp_path / "none.pt", teacher], "yolo26s.yaml") is True
+    assert made_from([teacher], "yolo26n.yaml") is False  # another scale
+    narrow = save_checkpoint(str(model_yaml(tmp_path / "teach.yaml")), tmp_path / "n.pt")
+    assert made_from([narrow], str(tmp_path / "teach.yaml")) is True
+    assert made_from([narrow], str(model_yaml(tmp_path / "teach.yaml", "1.00"))) is False
+    (tmp_path / "fake.pt").write_bytes(b"weights")
+    assert made_from([tmp_path / "fake.pt"], "yolo26s.yaml") is None
+    assert made_from([tmp_path / "none.pt"], "yolo26s.yaml") is None
+    assert made_from([teacher], "yolo26s.pt") is None
+    text = (tmp_path / "teach.yaml").read_text()
+    first = bench.model_sha256(str(tmp_path / "teach.yaml"))
+    (tmp_path / "other.yaml").write_text(text.replace("nc: 80", "nc: 3"))
+    assert bench.model_sha256(str(tmp_path / "other.yaml")) == first
+
+
+def test_drift_reuses_an_old_student_only_if_built_from_its_yaml(synth_data, tmp_path, monkeypatch):
+    """bench_drift's trained student, cached before its yaml's content was kept, was stamped with the yaml as it is
+    now: one trained from a yaml edited since was reused, said to be from the new one."""
+    import argparse
+
+    import ultralytics
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    drift = importlib.import_module("bench_drift")
+    stud = model_yaml(tmp_path / "stud.yaml")
+    args = argparse.Namespace(data=synth_data, student=str(stud), start_epochs=1, imgsz=64, batch=8, seed=0,
+                              work=tmp_path / "work")
+    folder = args.work / "plain-stud-64px-1ep-seed0"
+    (folder / "weights").mkdir(parents=True)
+    best = save_checkpoint(str(stud), folder / "weights" / "best.pt")
+    old = {"data": str(synth_data.resolve()), "dataset": drift_fingerprint(synth_data), "student": str(stud),
+           "epochs": 1, "imgsz": 64, "batch": 8, "seed": 0}
+    (folder / "made.json").write_text(json.dumps(old))
+    (folder / "done.json").write_text(json.dumps(old))
+
+    class Trains(Exception):
+        pass
+
+    def trains(*_, **__):
+        raise Trains
+
+    monkeypatch.setattr(ultralytics, "YOLO", trains)
+    model_yaml(stud, "1.00")
+    with pytest.raises(Trains):  # another student: trained, in a folder of its own
+        drift.trained_student(args)
+    assert json.loads((folder / "made.json").read_text()) == old
+    assert [p.name for p in args.work.iterdir() if p.name.startswith("plain-stud-64px-1ep-seed0-")]
+    model_yaml(stud)
+    assert drift.trained_student(args) == best
+    assert "student_sha256" in json.loads((folder / "made.json").read_text())
+
+
+def drift_fingerprint(data: Path) -> str:
+    from _cache import dataset_fingerprint
+
+    return dataset_fingerprint(data)
+
+
+def test_a_student_checkpoint_of_another_task_is_one_line_at_load(bench, capsys, tmp_path, monkeypatch):
+    """A classifier's .pt as the study's student passed the study check (only yamls were checked for their task):
+    training started, then 'Classify' object has no attribute 'stride', exit 1, a run folder left behind."""
+    monkeypatch.setattr(bench, "prepare_data", lambda *_: pytest.fail("the data was prepared first"))
+    cls = save_checkpoint("yolo26n-cls.yaml", tmp_path / "cls.pt")
+    argv = study_args(tmp_path, write_study(tmp_path / "study.yaml", {**STUDY, "student": str(cls)}))
+    assert bench.main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"student '{cls}' is a classify model" in err, err
+    detector = save_checkpoint("yolo26n.yaml", tmp_path / "det.pt")  # a detector's .pt, and bytes that are none
+    assert bench.load_study(write_study(tmp_path / "study.yaml", {**STUDY, "student": str(detector)}))
+    (tmp_path / "bytes.pt").write_bytes(b"one student")
+    assert bench.load_study(write_study(tmp_path / "study.yaml", {**STUDY, "student": str(tmp_path / "bytes.pt")}))
+
+
+def test_a_target_may_ask_a_little_above_one(bench, tmp_path):
+    """The cap of 1 on gap, aim and share refused a deliberate 'beat the teacher' target (gap 1.0, aim 1.1); a
+    percent (50) is still refused, with the share it meant."""
+    for target in ({"arm": "ours", "gap": 1.0, "aim": 1.1}, {"arm": "ours", "between": ["plain", "builtin"],
+                                                              "share": 1.5}):
+        study = bench.load_study(write_study(tmp_path / "study.yaml", {**STUDY, "targets": [target]}))
+        assert study["targets"] == [target]
+    with pytest.raises(bench.UserError, match=r"aim is a share, at most 2 \(0.5 for 50 %"):
+        bench.load_study(write_study(tmp_path / "study.yaml", {**STUDY, "targets": [
+            {"arm": "ours", "gap": 0.3, "aim": 50}]}))
+
+
+def test_a_record_claims_no_student_content_its_runs_were_not_checked_by(bench):
+    """A record regenerated from runs recorded before student_sha256 existed gave their arm the yaml's sha256 of
+    today, as if the runs had been checked against it."""
+    spec = {"method": "plain", "student": "yolo26n.yaml", "student_sha256": "8c92"}
+    old = {"spec": {k: v for k, v in spec.items() if k != "student_sha256"}}
+    assert "student_sha256" not in bench.recorded_spec(spec, [{"spec": spec}, old])
+    assert bench.recorded_spec(spec, [{"spec": spec}]) == spec
+    assert bench.recorded_spec(spec, []) == spec  # no run yet: the arm as it stands, which its runs will hold
+
+
+def test_a_finished_source_arm_without_its_best_pt_is_one_line(bench, tmp_path, capsys):
     """plain's best.pt deleted: pt-plain's finished run was said to stand on 'a best.pt other than the one this run
-    started from: training it again', then its start failed on the missing file (FileNotFoundError, exit 1)."""
+    started from: training it again', then its start failed on the missing file (FileNotFoundError, exit 1). Then
+    it was refused everywhere, --report-only and other --arms too, advising to delete finished runs. Now: a
+    finished run stands, said in a line (and the record's notes); only a run to start from the file now is refused,
+    the file's return advised first."""
     study = bench.load_study(write_study(tmp_path / "study.yaml", {
         **STUDY, "arms": {"plain": {"method": "plain"}, "pt-plain": {"method": "plain", "student": "plain"}},
         "candidates": {}, "targets": []}))
@@ -1483,13 +1610,21 @@ def test_a_finished_source_arm_without_its_best_pt_is_one_line(bench, tmp_path):
         (run_dir / "run.json").write_text(json.dumps({"spec": bench.arm_spec(study, arm, prints), "source_sha256":
                                                       bench.sha256(root / "plain" / "seed0" / "weights" / "best.pt")}))
     (root / "plain" / "seed0" / "weights" / "best.pt").unlink()
-    for train, fresh in ((True, False), (False, False), (True, True)):  # fresh: pt-plain to start from it
-        if fresh:
-            shutil.rmtree(root / "pt-plain")
-        with pytest.raises(bench.UserError, match=r"arm 'plain' seed 0 is finished but its best.pt is missing \('.*"
-                                                  r"best.pt'\), which arm 'pt-plain' starts from: put the file back, "
-                                                  r"or delete '.*plain/seed0' to train 'plain' \(and then 'pt-plain'"):
-            bench.plan_runs(study, root, list(study["arms"]), [0], train, data, prints)
+    capsys.readouterr()
+    for train, arms in ((False, ["plain", "pt-plain"]), (True, ["plain"]), (True, ["plain", "pt-plain"])):
+        plan = bench.plan_runs(study, root, arms, [0], train, data, prints)  # --report-only, --arms plain, all
+        assert plan[("pt-plain", 0)] == "done" and plan[("plain", 0)] == "done"
+    err = capsys.readouterr().err
+    assert err.count("\n") <= 1 and "arm 'pt-plain' seed 0: its source arm 'plain' best.pt is missing" in err
+    runs = [{"arm": "pt-plain", "seed": 0, **json.loads((root / "pt-plain" / "seed0" / "run.json").read_text())}]
+    assert ["cannot be checked" in note for note in bench.unchecked_notes(root, runs)] == [True]
+    shutil.rmtree(root / "pt-plain")  # to start from it now: refused, the file's return first
+    with pytest.raises(bench.UserError, match=r"arm 'plain' seed 0 is finished but its best.pt is missing \('.*"
+                                              r"best.pt'\), which arm 'pt-plain' seed 0 would start from now: put the "
+                                              r"file back; or leave 'pt-plain' out of --arms"):
+        bench.plan_runs(study, root, list(study["arms"]), [0], True, data, prints)
+    assert bench.plan_runs(study, root, ["plain"], [0], True, data, prints)[("pt-plain", 0)] == "pending"
+    assert bench.plan_runs(study, root, list(study["arms"]), [0], False, data, prints)[("pt-plain", 0)] == "pending"
 
 
 def test_plain_runs_record_no_teacher(study):
