@@ -14,6 +14,7 @@ def test_a_run_without_its_weights_trains_again(tmp_path):
     (run_dir / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4}}))
     assert finished_earlier(run_dir, plan) is None  # best.pt gone
     (run_dir / "weights" / "best.pt").write_bytes(b"w")
+    __import__("os").utime(run_dir / "weights" / "best.pt", ns=(1, 1))  # written before its record, as compare does
     assert finished_earlier(run_dir, plan) == {"map50_95": 0.4}
     assert finished_earlier(run_dir, {**plan, "seed": 1}) is None
     (run_dir / RUN_RECORD).write_text("{half")
@@ -23,7 +24,7 @@ def test_a_run_without_its_weights_trains_again(tmp_path):
 def test_a_run_whose_best_pt_was_replaced_trains_again(tmp_path):
     """A train --exist-ok into a kept run's folder left its record: the rerun kept it and quoted the old figures
     beside the new best.pt. The record keeps the digest of the best.pt it scored, so a folder copied back (new times)
-    is kept (a record from before digests: kept as before)."""
+    is kept (a record from before digests: judged by time)."""
     import os
 
     from yolodistill.utils import file_digest
@@ -42,6 +43,11 @@ def test_a_run_whose_best_pt_was_replaced_trains_again(tmp_path):
     assert plan_changes(tmp_path, plan) == "its weights/best.pt changed since"
     (tmp_path / RUN_RECORD).write_text(json.dumps({"plan": plan, "run": {"map50_95": 0.4}}))
     assert finished_earlier(tmp_path, plan) == {"map50_95": 0.4}
+    # a record from before digests, its best.pt written over since (train --exist-ok): kept with the old figures
+    os.utime(tmp_path / RUN_RECORD, ns=(10**18, 10**18))
+    os.utime(best, ns=(2 * 10**18, 2 * 10**18))
+    assert finished_earlier(tmp_path, plan) is None
+    assert plan_changes(tmp_path, plan) == "its weights/best.pt changed since"
 
 
 def test_why_a_finished_run_trains_again_is_said_right(tmp_path):

@@ -66,11 +66,18 @@ def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | No
 
 def replaced(run_dir: Path, saved: dict[str, Any]) -> bool:
     """Whether the run's best.pt is no longer the one its record scored (another train --exist-ok into the folder):
-    the record quoted the old figures beside the new file. By its bytes, so a folder copied back is kept; a record
-    from before digests were kept: no."""
+    the record quoted the old figures beside the new file. By its bytes, so a folder copied back is kept; for a record
+    from before digests were kept, by time: compare writes it after the run's last best.pt, so a best.pt written later
+    is another run's (an upgraded comparison kept it, its old figures beside the new weights)."""
     from .utils import file_digest
 
-    return "best_sha256" in saved and saved["best_sha256"] != file_digest(run_dir / "weights" / "best.pt")
+    best = run_dir / "weights" / "best.pt"
+    if "best_sha256" not in saved:
+        try:
+            return best.stat().st_mtime_ns > (run_dir / RUN_RECORD).stat().st_mtime_ns
+        except OSError:
+            return False
+    return saved["best_sha256"] != file_digest(best)
 
 
 def epoch_times(results_csv: Path) -> list[float]:
