@@ -866,3 +866,15 @@ def test_the_default_bench_json_is_held_as_a_given_one(run, synth_data, monkeypa
         with pytest.raises(UserError, match="bench.json' is being written by another yolodistill command right now: "
                                             "wait for it to end, or pass another --json"):
             bn.bench([w / "best.pt"], data=synth_data, console=quiet(), **FAST)
+
+
+def test_a_default_bench_json_that_cannot_be_written_names_no_flag_the_user_never_passed(run, synth_data, tmp_path,
+                                                                                          monkeypatch):
+    """Beside weights in a read-only folder: "--json '.../bench.json' cannot be created", with no --json given."""
+    import yolodistill.errors
+
+    never_timed(monkeypatch)
+    monkeypatch.setattr(yolodistill.errors, "writable", lambda p: False)  # root writes any folder: as if read-only
+    with pytest.raises(UserError, match=r"^bench writes its report beside the first artifact unless told otherwise: "
+                                        r"'.*bench.json' cannot be .*; pass --json in a writable folder$"):
+        bn.bench([weights_of(run) / "best.pt"], data=synth_data, console=quiet(), **FAST)

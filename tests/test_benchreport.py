@@ -186,3 +186,15 @@ def test_the_record_names_the_command_only_when_the_cli_ran(monkeypatch):
     assert provenance()["command"] == "yolodistill bench 'a b.pt'"
     monkeypatch.setattr(sys, "argv", ["script.py", "bench"])
     assert provenance()["command"] is None
+
+
+def test_an_artifact_name_of_a_byte_no_utf8_has_is_written_and_drawn(tmp_path):
+    """A run folder named with a Latin-1 byte (Python holds it as a surrogate) was a TypeError in the plot, after the
+    whole timing, and no report was written."""
+    from yolodistill.benchreport import write_reports
+
+    name = b"r\xe9s".decode("utf-8", "surrogateescape")
+    row = {**table_row(name, "pt", 64), "device": "cpu", "head": "raw", "params": 1, "flops_g": 1.0}
+    written = write_reports([row], {"data": f"/x/{name}/data.yaml"}, tmp_path / "bench.json")
+    assert len(written) == 5 and all(p.is_file() for p in written)
+    assert "r\\xe9s" in (tmp_path / "bench.md").read_text() and json.loads((tmp_path / "bench.json").read_text())

@@ -893,3 +893,14 @@ def test_split_refusals_takes_the_loader_s_words_only_from_the_loader(synth_data
             dataset = BaseDataset.__new__(BaseDataset)
             dataset.prefix = ""
             dataset.get_img_files(str(Path(synth_data).parent / "gone"))
+
+
+def test_a_run_folder_of_a_byte_no_utf8_has_is_one_line(teacher26, synth_data, tmp_path):
+    """--project with a Latin-1 byte in its name: a UnicodeEncodeError traceback in the name-length check, then in
+    Ultralytics' args.yaml once the folder was made; plain Ultralytics cannot write that folder either."""
+    from yolodistill.train import train
+
+    project = tmp_path / b"r\xe9s".decode("utf-8", "surrogateescape")
+    with pytest.raises(UserError, match=r"run folder '.*r\\xe9s/a' has a byte that is no UTF-8 in its name"):
+        train(teacher26, "yolo26n.yaml", synth_data, project=project, name="a", epochs=1, imgsz=64, device="cpu")
+    assert not project.exists()

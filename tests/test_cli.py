@@ -709,3 +709,11 @@ def test_a_training_whose_output_closes_says_so_in_one_line(teacher26, synth_dat
     assert run.returncode == 1 and len(lines) == 1, err[-3000:]
     assert lines[0].startswith("Error: the output was closed (a pipe such as `| head` ended), which stopped the run: ")
     assert "continue with: " in lines[0]
+
+
+def test_info_fits_its_tables_to_the_terminal_with_whole_words():
+    """Every info table was printed at its own width, about 330 columns: at 80 every row of 'Export formats' wrapped
+    into 3 to 5 lines and its columns ran into each other."""
+    result = CliRunner().invoke(app, ["info"], terminal_width=80)
+    assert result.exit_code == 0 and "…" not in result.output
+    assert max(map(len, result.output.splitlines())) <= 80 and "yolodistill[openvino]" in result.output

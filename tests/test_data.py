@@ -326,3 +326,24 @@ def test_readable_images_pass_over_files_that_do_not_decode(synth_data, tmp_path
         sample_images({"val": str(tmp_path / "val")})
     shutil.copy(good[0], tmp_path / "val" / "2.png")
     assert sample_images({"val": str(tmp_path / "val")}) == [tmp_path / "val" / "2.png"]
+
+
+def test_an_image_name_of_a_byte_no_utf8_has_is_fingerprinted(tmp_path):
+    """Plain Ultralytics trains on such a file; our dataset fingerprint (train, compare) was a UnicodeEncodeError. A
+    UTF-8 name's fingerprint is the one earlier records hold."""
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    from yolodistill.data import fingerprint
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in (b"caf\xc3\xa9.png", b"r\xe9s.png"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / name.decode("utf-8", "surrogateescape"))
+    got = fingerprint({"train": str(images), "val": str(images)}, labels=True)
+    assert got["train"][0] == 2 and got["train"] == got["val"]
+    (images / b"r\xe9s.png".decode("utf-8", "surrogateescape")).unlink()
+    assert fingerprint({"train": str(images), "val": str(images)})["train"] == [
+        1, hashlib.sha256("café.png".encode()).hexdigest()[:16]]

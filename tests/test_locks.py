@@ -148,3 +148,43 @@ def test_the_exp_an_unnamed_run_gets_is_held_once_picked(teacher26, synth_data, 
             train(teacher26, "yolo26n.yaml", synth_data, project=tmp_path / "runs", epochs=1, imgsz=64, batch=8,
                   workers=0, device="cpu", plots=False)
     assert not (tmp_path / "runs" / "exp" / "weights" / "last.pt").exists()  # refused before any epoch
+
+
+def test_a_lock_never_empties_a_file_a_link_names(tmp_path, monkeypatch):
+    """The temporary folder's lock folder has a name anyone can make first: a link planted in it as a lock file
+    (sha256 of the output's path) had open(path, "w") empty the file it named."""
+    import hashlib
+    import os
+    import tempfile
+
+    monkeypatch.setenv("YOLODISTILL_CACHE", "/dev/null/cache")
+    (tmp := tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    (victim := tmp_path / "notes.txt").write_text("precious")
+    out = tmp_path / "out"
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:24]
+    (planted := tmp / f"yolodistill-locks-{os.getuid()}").mkdir(mode=0o777)
+    (planted / f"{key}.lock").symlink_to(victim)
+    with exclusive(out, "--out"):
+        pass
+    assert victim.read_text() == "precious"
+
+
+def test_a_relative_cache_folder_gives_one_lock_folder_from_anywhere(tmp_path, monkeypatch):
+    """YOLODISTILL_CACHE=ycache gave each working folder its own locks: two commands into one --out from two
+    folders both ran (and the lock made ycache/ in the working folder, which pseudo-label --out . then refused)."""
+    import tempfile
+
+    from yolodistill.loading import cache_dir
+    from yolodistill.locks import lock_folder
+
+    monkeypatch.setenv("YOLODISTILL_CACHE", "ycache")
+    (tmp := tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    folders = []
+    for where in ("a", "b"):
+        (tmp_path / where).mkdir()
+        monkeypatch.chdir(tmp_path / where)
+        folders.append(lock_folder())
+        assert cache_dir() == tmp_path / where / "ycache" and not (tmp_path / where / "ycache").exists()
+    assert folders[0] == folders[1] and folders[0].parent == tmp

@@ -642,3 +642,14 @@ def test_an_image_under_10_px_is_left_out_and_counted(teacher26, source, tmp_pat
     Image.new("RGB", (8, 8)).save(only / "a.png")
     with pytest.raises(UserError, match="holds only images Ultralytics does not train on .*under 10 px"):
         pseudo_label(teacher26, only, tmp_path / "out2", imgsz=64, progress=False)
+
+
+def test_a_teacher_that_detects_nothing_is_said_to_have(tmp_path):
+    """A teacher that saw nothing above --conf wrote an all-background dataset, exit 0, with no word; convert
+    refuses a dataset without a box."""
+    from yolodistill.pseudo import PseudoLabelResult
+
+    none = PseudoLabelResult(tmp_path, tmp_path / "data.yaml", 225, 0, 225, 0, val=22).render()
+    some = PseudoLabelResult(tmp_path, tmp_path / "data.yaml", 225, 3, 224, 0, val=22).render()
+    assert "the teacher detected nothing above --conf, so every image is background: lower --conf" in none
+    assert "detected nothing" not in some

@@ -328,3 +328,10 @@ def test_the_unlabelled_note_gives_the_batches_ours_trained_with():
     (equal,) = unlabeled_note({"labelled": 18, "unlabeled": 30, "batch_labelled": 6, "batch_unlabeled": 2})
     assert equal.endswith("2 in each batch of 8: it made as many batches an epoch as the others")
     assert unlabeled_note({}) == [] and unlabeled_note({"unlabeled": 0, "batch_unlabeled": 0}) == []
+
+
+def test_one_epoch_is_said_as_one():
+    """compare's table, compare.md and compare.png said "1 epochs"."""
+    from yolodistill.report import epochs_said
+
+    assert (epochs_said(1), epochs_said(3)) == ("1 epoch", "3 epochs")

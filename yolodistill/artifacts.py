@@ -203,8 +203,14 @@ def hold(path: Path):
     try:
         import fcntl
 
-        handle = open(path, "w")
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        from .locks import open_lock
+
+        handle = open_lock(path)  # never through a link planted in the weights' folder
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise
         return handle
     except (ImportError, OSError):
         return None

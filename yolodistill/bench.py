@@ -381,8 +381,14 @@ def bench(
     if any(runtime_device(fmt, device) != device for _, fmt in chosen):
         console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)
     held = contextlib.nullcontext() if json_path else None  # a --json is held from the start (holding)
-    json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file",
-                             longest=BENCH_TWIN)
+    try:
+        json_path = check_output(json_path or chosen[0][0].parent / "bench.json", "--json", kind="file",
+                                 longest=BENCH_TWIN)
+    except UserError as e:  # named a --json the user never passed
+        if held is not None:
+            raise
+        raise UserError(f"bench writes its report beside the first artifact unless told otherwise: "
+                        f"{str(e).removeprefix('--json ')}; pass --json in a writable folder") from None
     with held or exclusive(json_path, "--json"):  # the default too: two benches of one run wrote over each other
         replaced = describe_bench(json_path)  # before any timing: a file bench did not write is refused here
         dataset, data = run_dataset(data, chosen)

@@ -8,6 +8,7 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -118,6 +119,7 @@ def plot_png(rows: list[dict]) -> bytes:
                     textcoords="offset points", xytext=(4, 4))
     ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
     ax.set_ylabel("mAP50-95")
+    ax.set_ylim(bottom=0)  # every mAP 0 drew an axis from -0.04
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -135,6 +137,8 @@ def write_reports(rows: list[dict], env: dict, json_path: Path, written: list[Pa
     """bench.json (a list of rows with exactly KEYS), its _env.json, .csv, .md and .png, all written atomically;
     each path goes into `written` once it is, so a caller stopped by a Ctrl-C can say which were."""
     written = [] if written is None else written
+    rows = [{k: shown(v) for k, v in r.items()} for r in rows]  # a file name of a byte no UTF-8 has: a traceback
+    env = {k: shown(v) for k, v in env.items()}  # in the plot, after the timing, and nothing written
     writes = [(atomic_write_json, [{k: r[k] for k in KEYS} for r in rows]), (atomic_write_json, env),
               (atomic_write_text, csv_text(rows)), (atomic_write_text, markdown_text(rows, env)),
               (atomic_write_bytes, plot_png(rows))]  # the plot, the slow part, made before anything is written
@@ -142,6 +146,13 @@ def write_reports(rows: list[dict], env: dict, json_path: Path, written: list[Pa
         for path, (write, content) in zip(report_paths(json_path), writes):
             written.append(write(path, content))
     return written
+
+
+def shown(value: Any) -> Any:
+    """Text as it can be written and drawn: a name's byte no UTF-8 has (held by Python as a surrogate) as \\xe9."""
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def written_before_the_stop(written: list[Path], replaced: str) -> str:

@@ -367,6 +367,12 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     check_output(args["project"], "--project")
     check_no_quote(Path(args["project"]) / str(args["name"] or ""), "run folder",  # the run loads its best.pt
                    "pick a --project and --name without one")
+    try:  # Ultralytics writes the folder into args.yaml as UTF-8: a traceback, once the folder was made
+        str(run := Path(args["project"]) / str(args["name"] or "")).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(run).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UserError(f"run folder '{shown}' has a byte that is no UTF-8 in its name, and Ultralytics writes the "
+                        "folder into args.yaml as UTF-8: pick a --project and --name of UTF-8 names") from None
     check_run_dir(args)
     pretrained = args.get("pretrained") if isinstance(args.get("pretrained"), (str, Path)) else None
     check_inputs_outside_run(args, teacher=teacher, student=student, pretrained=pretrained)

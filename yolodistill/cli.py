@@ -326,8 +326,8 @@ def info():
     from .sysinfo import info_tables
 
     tables, warnings = info_tables()
-    for table in tables:
-        print_whole(console, table)  # a narrow terminal cut the install command it recommends to '…'
+    for table in tables:  # its prose wrapped to the terminal, its words whole: cut, the install command it
+        print_whole(console, table, words=True)  # recommends read '…'; at its own width (330) every row wrapped
     for w in warnings:
         console.print(f"[yellow]Warning:[/] {escape(w)}")
 

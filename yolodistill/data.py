@@ -28,11 +28,12 @@ def fingerprint(data: dict, labels: bool = False) -> dict[str, list]:
     for split in ("train", "val"):
         images = split_images(data[split]) if data.get(split) else []
         names = sorted(p.name for p in images)
-        out[split] = [len(names), hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]]
+        out[split] = [len(names), hashlib.sha256(b"\n".join(map(os.fsencode, names))).hexdigest()[:16]]
         if labels:
             digest = hashlib.sha256()
             for label in sorted(map(Path, img2label_paths([str(p) for p in images])), key=lambda p: p.name):
-                digest.update(label.name.encode() + b"\0" + (label.read_bytes() if label.is_file() else b"-") + b"\0")
+                digest.update(os.fsencode(label.name) + b"\0" + (label.read_bytes() if label.is_file() else b"-") +
+                              b"\0")
             out[split].append(digest.hexdigest()[:16])
     return out
 

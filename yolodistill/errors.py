@@ -239,8 +239,9 @@ def check_output(path: str | Path, flag: str, kind: str = "folder", longest: int
     bytes the writer adds to the name at most (a temporary twin, a file beside it), checked against the 255 a name
     may hold before any work; a name past 255 is the filesystem's to refuse."""
     p = Path(path).resolve() if ".." in Path(path).parts else Path(path)
-    if 255 - longest < len(p.name.encode()) <= 255:  # its twin's name was refused at the end, after all the work
-        raise UserError(f"{flag} '{path}' has a name of {len(p.name.encode())} bytes, and it is written under names "
+    size = len(os.fsencode(p.name))  # the bytes on disk: a name of a byte no UTF-8 has was a UnicodeEncodeError
+    if 255 - longest < size <= 255:  # its twin's name was refused at the end, after all the work
+        raise UserError(f"{flag} '{path}' has a name of {size} bytes, and it is written under names "
                         f"up to {longest} bytes longer, past the 255 a name may hold: pass a name of at most "
                         f"{255 - longest} bytes")
     if kind == "folder" and p.exists() and not p.is_dir():

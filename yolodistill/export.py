@@ -409,10 +409,10 @@ def export_model(
     precision = "int8" if int8 else "fp16" if half else "fp32"
     runtime = runtime_precision(fmt, precision)  # lower than the file's on a bf16 CPU's OpenVINO: judged at f32
     name = artifact_name(weights, fmt, precision)
-    if len(f"old-{name}".encode()) > 255:  # an earlier export is moved aside as old-NAME: refused after all the work
-        raise UserError(f"--weights '{weights}' names its export {name} ({len(name.encode())} bytes), and an earlier "
-                        f"one is moved aside under a name 4 bytes longer, past the 255 a name may hold: rename the "
-                        f"weights shorter")
+    if len(os.fsencode(f"old-{name}")) > 255:  # an earlier export is moved aside as old-NAME: refused after the work
+        raise UserError(f"--weights '{weights}' names its export {name} ({len(os.fsencode(name))} bytes), and an "
+                        f"earlier one is moved aside under a name 4 bytes longer, past the 255 a name may hold: rename "
+                        f"the weights shorter")
     check_replaceable(weights.parent / name, weights.stem)
     earlier = weights.parent / name  # an export of other weights: best.pt replaced by train --exist-ok
     other = export_origin(earlier, weights) if earlier.exists() else ""

@@ -17,7 +17,8 @@ from .errors import UserError, first_line, is_url, require_file, root_cause
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill")
+    # absolute: a relative YOLODISTILL_CACHE gave each working folder its own locks, and none held another's
+    return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill").expanduser().absolute()
 
 
 def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> str:

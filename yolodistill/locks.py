@@ -30,8 +30,8 @@ def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
 
         if int(os.environ.get("RANK", -1)) > 0:  # a rank torchrun started beside rank 0, which holds it
             raise RuntimeError
-        key = hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:24]
-        handle = open(lock_folder() / f"{key}.lock", "w") if path is not None else None
+        key = hashlib.sha256(os.fsencode(Path(path).expanduser().resolve())).hexdigest()[:24]  # any bytes of a name
+        handle = open_lock(lock_folder() / f"{key}.lock") if path is not None else None
     except (ImportError, OSError, RuntimeError, TypeError, ValueError):  # no lock to take: as before
         handle = None
     if handle is None:
@@ -54,19 +54,30 @@ def exclusive(path: str | Path | None, flag: str) -> Iterator[None]:
 
 def lock_folder() -> Path:
     """The cache's locks/, else one in the temporary folder (as Ultralytics falls back for its settings): a home
-    that cannot be written turned every lock off, silently."""
+    that cannot be written turned every lock off, silently. A relative YOLODISTILL_CACHE is another folder from each
+    working folder (two commands into one --out, started from two, both ran): the temporary one then."""
     import tempfile
 
     from .loading import cache_dir
 
-    for folder in (cache_dir() / "locks", Path(tempfile.gettempdir()) / f"yolodistill-locks-{os.getuid()}"):
+    shared = Path(tempfile.gettempdir()) / f"yolodistill-locks-{os.getuid()}"  # a name anyone can make first
+    relative = not Path(os.environ.get("YOLODISTILL_CACHE") or "/").expanduser().is_absolute()
+    for folder in ((shared,) if relative else (cache_dir() / "locks", shared)):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if folder == shared and (folder.is_symlink() or folder.stat().st_uid != os.getuid()):
+                continue  # another user's, or a link planted to have our locks open their files
             if os.access(folder, os.W_OK):
                 return folder
         except OSError:
             continue
     raise OSError("no folder for locks")
+
+
+def open_lock(path: Path):
+    """A lock file opened for flock: made if missing, never truncated, never through a link (open(path, "w") emptied
+    whatever file a link planted there named)."""
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600), "r+")
 
 
 def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:

@@ -53,6 +53,8 @@ class PseudoLabelResult:
                 + (f", {self.small} skipped that Ultralytics does not train on (a side under 10 px, a format it "
                    "drops)" if self.small else "")
                 + f")\nBoxes: {self.boxes} ({classes}){alone}"
+                + ("\nWarning: the teacher detected nothing above --conf, so every image is background: lower --conf, "
+                   "or pass a teacher trained on such images" if not self.boxes else "")
                 + (f"\nVideos: {videos_left_out(self.videos)}" if self.videos else ""))
 
 
@@ -107,7 +109,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     device = check_device(device, several=False)  # auto, or one this machine has: Ultralytics' ValueError otherwise
     out = check_out(out, images)
     dest = out.resolve()  # '.' has no name to build a twin beside; a link is followed to the folder it names
-    if len(dest.name.encode()) > 255 - 9:  # its .NAME.partial twin is named after the folder reached
+    if len(os.fsencode(dest.name)) > 255 - 9:  # its .NAME.partial twin is named after the folder reached
         raise UserError(f"--out '{out}' is the folder '{dest}', whose name the output's temporary twin would take past "
                         "255 bytes: pass a folder of a shorter name")
     into = cache_dir() / "weights" if dest == Path.cwd().resolve() else None  # --out .: not fetched into what it fills

@@ -155,12 +155,14 @@ def rich_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title:
     return table
 
 
-def print_whole(console: Any, table: Table) -> None:
+def print_whole(console: Any, table: Table, words: bool = False) -> None:
     """Print a table at its own width where the terminal (or a log) is narrower, so that the terminal wraps its lines:
-    rich cut compare's and demo's numbers to '0.0…' at 60 columns, and dropped the method column at 40."""
+    rich cut compare's and demo's numbers to '0.0…' at 60 columns, and dropped the method column at 40. `words`: at
+    the least width that keeps each word whole, its prose wrapped within the cells (info's)."""
     from rich.measure import Measurement
 
-    need = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    measured = Measurement.get(console, console.options.update_width(10_000), table)
+    need = measured.minimum if words else measured.maximum
     before, console.width = console.width, max(console.width, need)  # print's width= cannot widen
     try:
         console.print(table)
@@ -248,7 +250,8 @@ def run_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 def compare_table(record: Mapping[str, Any]) -> Table:
     """The summary for the terminal, titled with what was compared."""
     args = record["args"]
-    title = f"{args['student']} from {model_name(args['teacher'])}: {args['epochs']} epochs, seeds {seed_list(args)}"
+    title = (f"{args['student']} from {model_name(args['teacher'])}: {epochs_said(args['epochs'])}, seeds "
+             f"{seed_list(args)}")
     return rich_table(compare_rows(record), SUMMARY_COLUMNS, title=title)
 
 
@@ -259,6 +262,11 @@ def model_name(path: str | Path) -> str:
     if path.name in ("best.pt", "last.pt") and path.parent.name == "weights" and path.parent.parent.name:
         return f"{path.parent.parent.name}'s {path.name}"
     return path.name
+
+
+def epochs_said(epochs: Any) -> str:
+    """'1 epoch', '3 epochs' ("1 epochs" read as a slip)."""
+    return f"{epochs} epoch{'s' * (epochs != 1)}"
 
 
 def seed_list(args: Mapping[str, Any]) -> str:
@@ -273,7 +281,7 @@ def compare_markdown(record: Mapping[str, Any], plot_name: str = "compare.png") 
     parts = [
         "# yolodistill compare\n",
         f"Teacher `{args['teacher']}`, student `{args['student']}`, data `{args['data']}`, "
-        f"{args['epochs']} epochs, seeds {seed_list(args)}.\n",
+        f"{epochs_said(args['epochs'])}, seeds {seed_list(args)}.\n",
         markdown_table(compare_rows(record), SUMMARY_COLUMNS),
         "mAP comes from the final validation of each run's `weights/best.pt`; ± is the sample standard deviation "
         "over seeds; lowest is the worst seed's mAP50-95; gap recovered = (method − plain) / (teacher − plain) on "
@@ -314,7 +322,7 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
     ax.set_ylabel("mAP50-95")
     args = record["args"]
     seeds = len(args["seeds"])
-    ax.set_title(f"{args['student']}, {args['epochs']} epochs, {seeds} seed{'s' * (seeds != 1)}")
+    ax.set_title(f"{args['student']}, {epochs_said(args['epochs'])}, {seeds} seed{'s' * (seeds != 1)}")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     buf = io.BytesIO()
@@ -344,8 +352,11 @@ def distill_plot(results_csv: str | Path, path: str | Path) -> Path | None:
     ratio = [sum(row[k] for k in terms) / d if d else math.nan for row, d in zip(rows, detection)]
     axes[-1].plot(epochs, ratio, marker=".", color="C3")
     axes[-1].set_title("distillation / detection")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # 0.95-1.05 for one epoch, 1.5 and 2.5 for three
         ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
