@@ -281,6 +281,8 @@ def bench(
     runs: int = typer.Option(100, help="Timed runs for the latency percentiles."),
     json: Optional[Path] = typer.Option(None, "--json", help=escape("Where to write bench.json. [default: beside "
                                         "the first artifact]")),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for timing the .pt rows (default: every usable core, "
+                                          "as ONNX Runtime and OpenVINO use; 1 on a machine shared with other work)."),
 ):
     """Latency (p50/p90/p99), throughput, size, parameters, FLOPs and mAP of every artifact, on the same images.
 
