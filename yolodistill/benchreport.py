@@ -8,13 +8,12 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import UserError
+from .errors import UserError, shown
 from .parity import NMS_CONF
 from .report import print_whole
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
@@ -146,13 +145,6 @@ def write_reports(rows: list[dict], env: dict, json_path: Path, written: list[Pa
         for path, (write, content) in zip(report_paths(json_path), writes):
             written.append(write(path, content))
     return written
-
-
-def shown(value: Any) -> Any:
-    """Text as it can be written and drawn: a name's byte no UTF-8 has (held by Python as a surrogate) as \\xe9."""
-    if not isinstance(value, str):
-        return value
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def written_before_the_stop(written: list[Path], replaced: str) -> str:

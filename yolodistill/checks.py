@@ -15,7 +15,8 @@ import torch
 
 from .data import has_labels, list_lines, rescued_line, split_images
 from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_output, check_path,  # noqa: F401
-                     check_seed, check_whole, check_writable, first_line, is_url, name_too_long, require_file)
+                     check_seed, check_whole, check_writable, first_line, is_url, name_too_long, require_file,
+                     shown)
 from .devices import bf16_ready, check_device, device_words, gpu_count
 from .layout import convert_hint
 from .loading import build_student, load_detector, local_checkpoint
@@ -370,8 +371,7 @@ def preflight(teacher, student, data, args: dict[str, Any]) -> Plan:
     try:  # Ultralytics writes the folder into args.yaml as UTF-8: a traceback, once the folder was made
         str(run := Path(args["project"]) / str(args["name"] or "")).encode("utf-8")
     except UnicodeEncodeError:
-        shown = str(run).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise UserError(f"run folder '{shown}' has a byte that is no UTF-8 in its name, and Ultralytics writes the "
+        raise UserError(f"run folder '{shown(str(run))}' has a byte that is no UTF-8 in its name, and Ultralytics writes the "
                         "folder into args.yaml as UTF-8: pick a --project and --name of UTF-8 names") from None
     check_run_dir(args)
     pretrained = args.get("pretrained") if isinstance(args.get("pretrained"), (str, Path)) else None

@@ -27,6 +27,13 @@ class DiskFull(UserError):
     exit_code = 1
 
 
+def shown(value: Any) -> Any:
+    """Text as it can be written and drawn: a name's byte no UTF-8 has (held by Python as a surrogate) as \\xe9."""
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def out_of_space(where: Any, then: str = "run again") -> DiskFull:
     """The full-disk line: `where` it could not write (None: no file known), `then` what to do once there is space (a
     stopped training run resumes rather than starts again)."""

@@ -17,7 +17,8 @@ from .errors import UserError, first_line, is_url, require_file, root_cause
 
 
 def cache_dir() -> Path:
-    # absolute: a relative YOLODISTILL_CACHE gave each working folder its own locks, and none held another's
+    # absolute: the folder a relative YOLODISTILL_CACHE names from where the command started (locks.lock_folder
+    # does not lock there: each working folder would have its own)
     return Path(os.environ.get("YOLODISTILL_CACHE") or Path.home() / ".cache" / "yolodistill").expanduser().absolute()
 
 
