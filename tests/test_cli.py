@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,18 @@ def test_help_explains_every_option_and_argument():
             assert param.help and len(param.help) > 10, (path, param.name)
         result = CliRunner().invoke(app, [*path, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_help_at_80_columns_cuts_no_option_name(monkeypatch):
+    """In a column of its own, --no-init-from-teacher was cut to '--no-init-from-te…' in an 80-column terminal."""
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    for path, command in walk(typer.main.get_command(app)):
+        output = CliRunner().invoke(app, [*path, "--help"]).output
+        assert "…" not in output and max(map(len, output.splitlines())) <= 80, path
+        for name in [o for p in command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]:
+            assert re.search(rf"(^|[ ,]){re.escape(name)}([ ,]|$)", output, re.M), (path, name)
 
 
 @pytest.mark.parametrize("words", [["--kd-cls", "nan"], ["--kd-cls", "inf"], ["kd_warmup: .inf"],

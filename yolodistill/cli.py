@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
+import rich.table
+import rich.text
 import typer
+import typer.rich_utils
 from rich.console import Console
 from rich.markup import escape
 
@@ -31,6 +34,23 @@ data_app = typer.Typer(help="Make or convert datasets in YOLO format.", no_args_
 app.add_typer(data_app, name="data")
 console = Console(soft_wrap=True)  # paths stay whole on one line, to copy; tables still fit the width
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+class _HelpTable(rich.table.Table):
+    """Typer's options table with an option's names in one column, a switch's --no- name under its --name: in
+    columns of their own (mostly empty), --no-init-from-teacher was cut to '--no-init-from-te…' at 80 columns and
+    the help squeezed to 20 characters."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        at = len(cells) - 6  # Typer's rows: [required,] long, short, negative long, negative short, type, help
+        if not self.show_header and at in (0, 1) and all(isinstance(c, rich.text.Text) for c in cells[at:at + 4]):
+            names = [rich.text.Text(", ").join(c for c in pair if c.plain)
+                     for pair in (cells[at:at + 2], cells[at + 2:at + 4])]
+            cells = (*cells[:at], rich.text.Text("\n").join(c for c in names if c.plain), *cells[at + 4:])
+        super().add_row(*cells, **kwargs)
+
+
+typer.rich_utils.Table = _HelpTable  # read by Typer's help at call time; an unexpected row is left as it came
 
 
 def show_version(asked: bool) -> None:
