@@ -198,3 +198,20 @@ def test_an_artifact_name_of_a_byte_no_utf8_has_is_written_and_drawn(tmp_path):
     written = write_reports([row], {"data": f"/x/{name}/data.yaml"}, tmp_path / "bench.json")
     assert len(written) == 5 and all(p.is_file() for p in written)
     assert "r\\xe9s" in (tmp_path / "bench.md").read_text() and json.loads((tmp_path / "bench.json").read_text())
+
+
+def test_plot_names_every_artifact_in_a_legend_and_shows_the_best_point_whole(monkeypatch):
+    """Labels by the points drew two precisions of one model over each other and ran a long name off the figure;
+    the best mAP sat on the axis' top, its marker cut in half."""
+    from matplotlib.figure import Figure
+
+    from yolodistill import benchreport
+
+    saved, original = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (saved.append(self), original(self, *a, **k))[1])
+    rows = [dict(name="best", format=f, precision=p, latency_ms={"p50": 3.8}, map50_95=0.5, batch=1)
+            for f, p in (("onnx", "fp32"), ("onnx", "fp16"))]
+    assert benchreport.plot_png(rows).startswith(b"\x89PNG")
+    (fig,) = saved
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["best: onnx fp32", "best: onnx fp16"]
+    assert not fig.axes[0].texts and fig.axes[0].get_ylim()[0] == 0 and fig.axes[0].get_ylim()[1] > 0.52

@@ -335,3 +335,16 @@ def test_one_epoch_is_said_as_one():
     from yolodistill.report import epochs_said
 
     assert (epochs_said(1), epochs_said(3)) == ("1 epoch", "3 epochs")
+
+
+def test_compare_plot_titles_the_student_s_file_and_says_one_seed(tmp_path, figures):
+    """A long --student path ran off the figure; one seed's legend said 'mean ± std' of a single value."""
+    rec = record([run("plain", 0, 0.40), run("ours", 0, 0.45)], {"map50": 0.7, "map50_95": 0.51})
+    rec["args"].update(student="/home/me/projects/a/long/path/runs/distill/nano-baseline/weights/best.pt", seeds=[0])
+    compare_plot(rec, tmp_path / "compare.png")
+    (ax,) = figures[-1].axes
+    assert ax.get_title() == "nano-baseline's best.pt, 3 epochs, 1 seed"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "one seed" in labels and "mean ± std" not in labels and "seed" not in labels
+    compare_plot(record(RUNS, {"map50": 0.7, "map50_95": 0.51}), tmp_path / "compare2.png")
+    assert {"seed", "mean ± std"} <= set(figures[-1].axes[0].get_legend_handles_labels()[1])

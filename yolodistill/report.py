@@ -310,10 +310,12 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
     for x, method in enumerate(methods):
         values = [r["map50_95"] for r in record["runs"] if r["method"] == method]
         offsets = [0.0] if len(values) == 1 else [0.24 * (i / (len(values) - 1) - 0.5) for i in range(len(values))]
-        ax.scatter([x + o for o in offsets], values, s=18, color="0.55", zorder=2, label="seed" if x == 0 else None)
+        several = len(record["args"]["seeds"]) > 1  # one seed: its value alone, no '± std' of nothing
+        if several:
+            ax.scatter([x + o for o in offsets], values, s=18, color="0.55", zorder=2, label="seed" if x == 0 else None)
         s = record["summary"][method]
         ax.errorbar(x, s["map50_95_mean"], yerr=s["map50_95_std"], fmt="o", color="C0", markersize=8, capsize=6,
-                    zorder=3, label="mean ± std" if x == 0 else None)
+                    zorder=3, label=("mean ± std" if several else "one seed") if x == 0 else None)
     teacher = record["teacher"]["map50_95"]
     ax.axhline(teacher, color="C3", linestyle="--", label=f"teacher {teacher:.3f}")
     ax.set_xticks(range(len(methods)), methods)
@@ -322,7 +324,8 @@ def compare_plot(record: Mapping[str, Any], path: str | Path) -> Path:
     ax.set_ylabel("mAP50-95")
     args = record["args"]
     seeds = len(args["seeds"])
-    ax.set_title(f"{args['student']}, {epochs_said(args['epochs'])}, {seeds} seed{'s' * (seeds != 1)}")
+    ax.set_title(f"{model_name(args['student'])}, {epochs_said(args['epochs'])}, {seeds} seed{'s' * (seeds != 1)}",
+                 wrap=True)  # the file's name: a long --student path ran off the figure
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     buf = io.BytesIO()
