@@ -322,6 +322,20 @@ def test_a_comparison_folder_with_an_apostrophe_is_refused(teacher26, synth_data
     assert not (tmp_path / "Bob's runs").exists()
 
 
+def test_the_exp_an_unnamed_comparison_picks_is_held(teacher26, synth_data, tmp_path):
+    """An unnamed comparison held nothing, so an unnamed `compare --exist-ok` beside it wrote into its exp."""
+    from yolodistill.locks import exclusive
+
+    with exclusive(tmp_path / "runs" / "exp", "--name"):  # as the --exist-ok comparison holds it
+        with pytest.raises(UserError, match="runs/exp' is being written by another yolodistill command right now: "
+                                            "wait for it to end, or pass another --name$"):
+            compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds=[0], methods=["plain"],
+                    project=tmp_path / "runs", **FAST)
+    assert not list((tmp_path / "runs").rglob("*.pt")) and not list((tmp_path / "runs").rglob("compare.json"))
+    with exclusive(tmp_path / "runs" / "exp", "--name"):  # released when compare returned: taken again here
+        pass
+
+
 def test_unnamed_comparisons_take_the_next_free_folder(tmp_path):
     assert compare_dir(tmp_path, None, exist_ok=False) == tmp_path / "exp"
     (tmp_path / "exp").mkdir()

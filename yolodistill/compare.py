@@ -29,7 +29,7 @@ from rich.markup import escape
 from .config import config_keys_named
 from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
                      out_of_space, python_values)
-from .locks import compare_folder, holding
+from .locks import compare_folder, hold_picked, holding
 from .plans import (RUN_RECORD, chosen_optimizer, file_stamp, finished_earlier, finished_runs, kept_how, method_args,
                     plan_changes, reported_runs, rerun_advice, run_plan, run_record)
 from .report import (DEFINITIONS, compare_markdown, compare_plot, compare_table, environment, epochs_note,
@@ -347,6 +347,7 @@ def compare(
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})
     if name in (None, "") and not existed:  # unnamed and new: made now, where another comparison may pick it too
         plan.args["project"] = str(save_dir := claim_new(save_dir))
+        hold_picked(save_dir, "--name")  # as a named comparison's folder is held (an unnamed --exist-ok one took it)
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **method_args("ours", overrides))  # dis is builtin's

@@ -9,12 +9,13 @@ is written beside the user's files, and it goes with the process, so a kill neve
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import inspect
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,27 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
             except Exception:  # bad arguments: the function's own checks say what is wrong
                 path = None
             path, named = path if isinstance(path, tuple) else (path, flag)
-            with exclusive(path, named):
-                return function(*args, **kwargs)
+            with exclusive(path, named), ExitStack() as picked:
+                token = _PICKED.set(picked)
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    _PICKED.reset(token)
 
         return wrapper
 
     return decorate
+
+
+_PICKED: contextvars.ContextVar[ExitStack | None] = contextvars.ContextVar("picked", default=None)
+
+
+def hold_picked(path: Path, flag: str) -> None:
+    """Hold `path`, picked inside a function `holding` wraps, until that function returns: an unnamed comparison's
+    new exp-N held nothing, so an unnamed `compare --exist-ok` started beside it wrote into it."""
+    picked = _PICKED.get()
+    if picked is not None:
+        picked.enter_context(exclusive(path, flag))
 
 
 def recipe_folder(given: dict[str, Any], default: str, not_mine: str = "") -> Path | None:
