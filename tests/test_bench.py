@@ -127,6 +127,8 @@ def test_bench_writes_every_key_with_sane_values(run, learnable_data, tmp_path):
     assert (env["batch"], env["device"], env["yolodistill"]) == (1, "cpu", yolodistill.__version__)
     assert env["created"].startswith("20")
     assert env["torch_threads"] == usable_cores()  # .pt on every core, as the exports' runtimes run by default
+    assert set(env["busy_elsewhere_cpus"]) == {str(p) for p in artifacts}  # other processes' CPUs, per timed artifact
+    assert all(c is None or 0 <= c <= env["cpu_count"] + 0.5 for c in env["busy_elsewhere_cpus"].values())
     assert "Latency in ms per batch of 1 image on cpu, 5 timed runs after 1 warm-up" in (out.parent / "bench.md").read_text()
     assert [r["head"] for r in saved] == ["raw"] * 3
 

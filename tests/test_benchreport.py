@@ -134,6 +134,9 @@ def test_bench_md_says_where_it_ran_who_made_it_and_what_is_unknown(tmp_path):
     assert md.startswith("# Benchmark on Some CPU\n") and "None" not in md
     assert "| exp | onnx | fp32 | 96 | 1.0 | 2.0 | 3.0 | 900.0 | 9.0 | - | - | 0.5 | 0.25 |" in md
     assert "created 2026-01-02T03:04:05+00:00, command yolodistill bench best.onnx" in md
+    assert "Other processes" not in md
+    busy = markdown_text([row], env | {"usable_cores": 2, "busy_elsewhere_cpus": {row["artifact"]: 1.04}})
+    assert "\n- Other processes kept CPUs busy while bench timed exp (1.0) (average CPUs, of 2)" in busy
     assert markdown_text([row | {"device": "cuda:0"}], env).startswith("# Benchmark on Some GPU\n")
     jetson = env | {"jetson": {"board": "NVIDIA Jetson Orin NX"}}
     assert markdown_text([row | {"device": "cuda:0"}], jetson).startswith("# Benchmark on NVIDIA Jetson Orin NX\n")

@@ -295,8 +295,9 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16, getattr(backend, "channels", 3))
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
-    with timing_progress(console) as progress:
+    with timing_progress(console) as progress, sysinfo.BusyElsewhere() as busy:
         times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)} ({fmt})", during=sampler)
+    env.setdefault("busy_elsewhere_cpus", {})[str(path)] = busy.cpus  # other processes' CPUs as it was timed
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
                                                          sampler.missing())

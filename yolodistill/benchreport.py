@@ -16,6 +16,7 @@ from rich.table import Table
 from .errors import UserError, shown
 from .parity import NMS_CONF
 from .report import print_whole
+from .sysinfo import busy_notes
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text, held_signals
 
 KEYS = (
@@ -98,7 +99,9 @@ def markdown_text(rows: list[dict], env: dict) -> str:
            "ratio and pad each batch by half a stride, so they can read differently); GFLOPs per image at its imgsz; "
            "MB of 10^6 bytes")
     made = ", ".join(f"{k} {env[k]}" for k in ("created", "command") if env.get(k))
-    notes = [f"- {n}" for n in head_notes(rows)]
+    notes = [f"- {n}" for n in head_notes(rows) + busy_notes(env.get("busy_elsewhere_cpus", {}),
+                                                              {r["artifact"]: r["name"] for r in rows},
+                                                              env.get("usable_cores") or env.get("cpu_count"))]
     return "\n".join([f"# Benchmark on {where}", "", how + ".", *([made] if made else []), "", *lines, "",
                       *notes, *([""] if notes else [])])
 
@@ -206,6 +209,9 @@ def print_table(rows: list[dict], env: dict, console: Console) -> None:
         console.print(table)
     for note in head_notes(rows):
         console.print(note, soft_wrap=True, highlight=False)
+    for note in busy_notes(env.get("busy_elsewhere_cpus", {}), {r["artifact"]: r["name"] for r in rows},
+                           env.get("usable_cores") or env.get("cpu_count")):
+        console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True, highlight=False)
     named = {r["artifact"]: r["name"] for r in rows}  # a J/img of '-' said why, by row (sysinfo.PowerSampler.missing)
     for why in dict.fromkeys(e["missing"] for e in env.get("energy", {}).values() if "missing" in e):
         which = ", ".join(named[p] for p, e in env["energy"].items() if e.get("missing") == why)

@@ -268,6 +268,49 @@ def collect(system: System | None = None) -> tuple[dict, list[str]]:
     return record, warnings
 
 
+class BusyElsewhere:
+    """CPUs that other processes kept busy, on average, over a `with` block: the machine's busy CPU time less this
+    process's (its threads' and its children's), over the wall time. A latency timed beside a training or a browser
+    reads slower and noisier than on an idle machine, and the table said nothing of it. None where psutil cannot say."""
+
+    def __init__(self) -> None:
+        self.cpus: float | None = None
+
+    @staticmethod
+    def _now() -> tuple[float, float, float] | None:
+        try:
+            import time
+
+            import psutil
+
+            machine, own = psutil.cpu_times(), psutil.Process().cpu_times()
+        except Exception:  # no psutil, or a system it cannot read (a sandbox without /proc/stat)
+            return None
+        idle = machine.idle + getattr(machine, "iowait", 0.0)
+        busy = sum(machine) - idle - getattr(machine, "guest", 0.0) - getattr(machine, "guest_nice", 0.0)  # in user
+        return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system
+
+    def __enter__(self) -> "BusyElsewhere":
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        if self._start is not None and end is not None and end[0] > self._start[0]:
+            wall, busy, own = (e - s for e, s in zip(end, self._start))
+            self.cpus = round(max(busy - own, 0.0) / wall, 2)
+
+
+def busy_notes(busy: dict[str, float], names: dict[str, str], cpu_count: int | None, at_least: float = 0.5) -> list[str]:
+    """A caveat under bench's table for the artifacts timed while other processes kept `at_least` CPUs busy."""
+    loud = {names[a]: c for a, c in busy.items() if a in names and c is not None and c >= at_least}
+    if not loud:
+        return []
+    said = ", ".join(f"{n} ({c:.1f})" for n, c in loud.items())
+    return [f"Other processes kept CPUs busy while bench timed {said} (average CPUs, of {cpu_count or '?'}): those "
+            "latencies may read slower and noisier than on an idle machine; bench again when it is quiet"]
+
+
 def info_tables() -> tuple[list, list[str]]:
     """What `yolodistill info` shows: the environment and, per export format, what it needs and whether it runs
     here (rich tables), and the warnings to print after them."""
