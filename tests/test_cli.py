@@ -91,6 +91,12 @@ def test_an_ascii_terminal_and_a_deleted_working_folder_get_words_not_tracebacks
     assert out.returncode == 2 and out.stderr.strip() == ("Error: the current folder no longer exists (deleted or "
                                                           "moved): cd into an existing folder and run the command "
                                                           "again"), out
+    for words, said in (("--version", "yolodistill "), ("train --help", "Usage: yolodistill train"),
+                        ("info", "yolodistill environment")):  # these read nothing relative: they answer anywhere
+        gone.mkdir()
+        out = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec {script} {words}"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and said in out.stdout and not out.stderr.strip(), out
 
 
 def run_main(argv, monkeypatch, capsys):

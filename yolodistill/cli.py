@@ -381,6 +381,9 @@ def main() -> None:
     try:
         os.getcwd()
     except OSError:  # deleted under the shell: relative paths were a FileNotFoundError traceback
+        if {"--help", "--version"} & set(sys.argv[1:]) or sys.argv[1:2] in (["info"], []):
+            os.chdir(os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/")  # read nothing
+            return main()  # relative: help, the version and info answer anywhere
         err_console.print("[bold red]Error:[/] the current folder no longer exists (deleted or moved): cd into an "
                           "existing folder and run the command again", highlight=False, soft_wrap=True)
         sys.exit(2)
