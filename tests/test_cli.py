@@ -309,7 +309,7 @@ def test_info_lists_versions_and_format_support():
     assert ("computes fp32 and fp16 models in bf16 on this CPU by default" in here_column(result.output)) == bf16
 
 
-def test_info_in_a_narrow_terminal_cuts_nothing_and_names_torch_s_build():
+def test_info_in_a_narrow_terminal_cuts_nothing_and_names_torch_s_build(monkeypatch):
     """At 60 columns the install command it recommends was cut to 'yolodistill[openvin…'; its torch version was
     the package's (2.14.1), compare.json's the build's (2.14.1+cu130), on which the gpu line depends."""
     import torch
@@ -318,6 +318,12 @@ def test_info_in_a_narrow_terminal_cuts_nothing_and_names_torch_s_build():
     assert result.exit_code == 0 and "…" not in result.output, result.output
     assert "yolodistill[openvino]" in result.output
     assert f"│ {torch.__version__} " in result.output
+    import platform  # one long word: cut to 'Linux-…-with-gl…' at 50 columns, folded now
+
+    monkeypatch.setattr(platform, "platform", lambda: "Linux-6.18.44-fc-v1300-x86_64-with-glibc2.36-and-more-words")
+    narrow = CliRunner().invoke(app, ["info"], terminal_width=50).output
+    values = "".join(cells[2].strip() for line in narrow.splitlines() if len(cells := line.split("│")) == 4)
+    assert "…" not in narrow and "Linux-6.18.44-fc-v1300-x86_64-with-glibc2.36-and-more-words" in values
 
 
 def test_version_is_printed_alone_and_exits_0():

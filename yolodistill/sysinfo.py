@@ -321,6 +321,8 @@ def info_tables() -> tuple[list, list[str]]:
 
     record, warnings = collect()
     table = Table(title="yolodistill environment", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")  # a platform string is one long word: cut to '…' at 50 columns
     for key in ("platform", "python", "cpu", "cpu_count", "usable_cores", "gpu"):
         table.add_row(key, str(record.get(key) or "none"))
     for lib, version in record.get("libraries", {}).items():
