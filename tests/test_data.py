@@ -40,7 +40,9 @@ def test_make_synthetic_is_deterministic(tmp_path):
                                             ({"imgsz": 16}, "--imgsz must be 32 to 4096, got 16"),
                                             ({"val_fraction": 1.0}, "must be between 0 and 1, got 1.0"),
                                             # drawn in memory: a MemoryError traceback, and an empty --out left
-                                            ({"imgsz": 100000}, "--imgsz must be 32 to 4096, got 100000")])
+                                            ({"imgsz": 100000}, "--imgsz must be 32 to 4096, got 100000"),
+                                            # 'no' is true in an `if`: it drew the bar it turned off
+                                            ({"progress": "no"}, "progress must be True or False, got 'no'")])
 def test_make_synthetic_checks_python_types(tmp_path, kwargs, needle):
     from yolodistill.errors import UserError
 

@@ -261,6 +261,7 @@ def test_bad_output_or_source_is_refused_before_any_work(teacher26, source, tmp_
                                               ({"device": "9"}, "--device 9"),  # was Ultralytics' ValueError
                                               ({"device": "gpu"}, "is not a device"),
                                               ({"tta": "no"}, "--tta must be True or False, got 'no'"),
+                                              ({"progress": "no"}, "progress must be True or False, got 'no'"),
                                               # its printout was taken for a file name: an OSError, too long
                                               ({"teacher": "YOLO"}, "--teacher must be the path of a file, got a "
                                                                     r"YOLO object: pass the path of the file it was loaded from \(.*yolo26s.pt\)"),

@@ -858,6 +858,12 @@ def test_a_trainer_built_without_a_teacher_is_refused_as_bad_input(synth_data, t
     args = {**FAST, "model": "yolo26n.yaml", "data": str(synth_data), "project": str(tmp_path), "name": "alone"}
     with pytest.raises(UserError, match="no teacher: pass --teacher PATH.pt"):
         DistillationTrainer(overrides=args, distill=DistillConfig())
+    assert not (tmp_path / "alone").exists()  # the folder Ultralytics made: a retry of that name went to alone2
+    from ultralytics import YOLO
+
+    with pytest.raises(UserError, match="^no distillation settings: start runs with yolodistill train"):
+        YOLO("yolo26n.yaml").train(trainer=DistillationTrainer, distill_model="t.pt", **args)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_optimizer_auto_counts_a_mixed_run_s_steps_from_its_batches(teacher26, synth_data, tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import (UserError, check_number, check_output, check_path, check_seed, check_whole, check_writable,
-                     python_values)
+from .errors import (UserError, check_number, check_output, check_path, check_seed, check_switch, check_whole,
+                     check_writable, python_values)
 from .locks import holding
 from .utils import atomic_write_text, files_under, staged_splits, staged_write, steps
 
@@ -206,6 +206,7 @@ def make_synthetic(
     """
     for flag, value in (("--images", images), ("--classes", classes), ("--imgsz", imgsz)):
         check_whole(value, flag)  # from Python: imgsz="64" was a TypeError
+    check_switch(progress, "progress")
     if not 2 <= images <= MAX_SYNTH_IMAGES:  # 10**20 ran for minutes, silently, till the disk filled
         raise UserError(f"--images must be 2 (one train and one val image) to {MAX_SYNTH_IMAGES}, got {images}")
     if not 1 <= classes <= len(SHAPES):

@@ -174,6 +174,12 @@ def check_number(value: Any, flag: str) -> None:
         raise UserError(f"{flag} must be a number, got {value!r}")
 
 
+def check_switch(value: Any, name: str) -> None:
+    """A switch given from Python: 'no' is true in an `if`, so progress="no" drew the bar it turned off."""
+    if isinstance(value, str):
+        raise UserError(f"{name} must be True or False, got {value!r}")
+
+
 def check_seed(seed: int, flag: str = "--seed") -> None:
     """A seed, worded alike in every command: NumPy refuses seeds outside 0 to 2**32 - 1 with a traceback."""
     check_whole(seed, flag)

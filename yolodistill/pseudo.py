@@ -19,7 +19,7 @@ import yaml
 
 from .data import class_keys
 from .errors import (UserError, check_batch, check_imgsz, check_number, check_output, check_path, check_seed,
-                     check_writable, python_values)
+                     check_switch, check_writable, python_values)
 from .locks import holding
 from .utils import file_digest, held_signals, partial_twin
 
@@ -96,6 +96,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
         raise UserError(f"--images '{images}' does not exist: pass the folder of unlabelled images")
     if isinstance(tta, str):  # 'no' from Python failed in Ultralytics' predict, after the teacher was loaded
         raise UserError(f"--tta must be True or False, got {tta!r}")
+    check_switch(progress, "progress")
     for flag, value in (("--conf", conf), ("--iou", iou), ("--val-fraction", val_fraction)):
         check_number(value, flag)  # from Python a string failed in the range checks with a TypeError
     if not images.is_dir():

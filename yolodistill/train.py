@@ -86,10 +86,11 @@ class DistillationTrainer(DetectionTrainer):
             distill = DistillConfig.from_dict(handed)  # file
         if distill is None and self.resume:
             distill = settings_of(load_checkpoint(self.args.resume)[0])
-        if distill is None:
-            raise UserError("no distillation settings: start runs with yolodistill train, or resume one of its runs")
-        if not self.args.distill_model:
-            raise UserError("no teacher: pass --teacher PATH.pt")
+        if distill is None or not self.args.distill_model:  # YOLO().train(trainer=DistillationTrainer) from Python
+            if not self.resume:  # Ultralytics made the run folder: a retry under that name was put in NAME2
+                remove_unstarted(Path(self.save_dir))
+            raise UserError("no distillation settings: start runs with yolodistill train, or resume one of its runs"
+                            if distill is None else "no teacher: pass --teacher PATH.pt")
         self.distill = distill
         self.teacher = teacher  # loaded once by the caller's checks; workers and resumes load distill_model
         self.pretrained = pretrained  # pretrained=PATH's model, likewise (setup_model loads it without)
