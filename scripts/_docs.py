@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,6 +130,14 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def before_study_files(command: str) -> bool:
+    """A bench_efficacy.py command of the interface before study files (--scale, --name, ...): the page offered it as
+    the way to rerun the study, and today's script refuses every one of its options."""
+    words = shlex.split(command)
+    script = next((i for i, w in enumerate(words) if w.endswith("bench_efficacy.py")), None)
+    return script is not None and (script + 1 == len(words) or words[script + 1].startswith("--"))
+
+
 def efficacy_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:
     """Targets first (the question the study answers), then the evidence, then how to reproduce it."""
     s, teacher, compare = r["settings"], r["teacher"], r["compare"]
@@ -181,7 +190,9 @@ def efficacy_section(name: str, r: Mapping[str, Any], results_link: str = "") ->
                          "epoch s": fmt(teacher.get("epoch_time_s"), 2)}], TEACHER_COLUMNS),
         "mAP of the teacher's checkpoint on the val split with the students' validation settings.\n",
         "### Reproduce\n",
-        "The whole study (each finished step is skipped on a rerun):\n",
+        ("The whole study as the script took it then (it takes a study file now, under benchmarks/: this command "
+         "no longer runs as written):\n" if before_study_files(r["command"]) else
+         "The whole study (each finished step is skipped on a rerun):\n"),
         code_block(r["command"]),
         "Its steps:\n",
         code_block(*teacher["commands"], *compare["commands"], *ablation_commands),

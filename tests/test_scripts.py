@@ -837,6 +837,21 @@ def test_docs_show_every_record(study, overhead, out):
     assert shown == {m: f"{run['vs_builtin']:.2f}×" for m, run in overhead["runs"].items()}
 
 
+def test_docs_say_which_reproduce_commands_predate_study_files(monkeypatch):
+    """The page offered the efficacy records' `--scale cpu --name ...` commands as the way to rerun them; today's
+    script takes a study file and refuses each of those options."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from _docs import before_study_files
+
+    assert before_study_files("python scripts/bench_efficacy.py --scale cpu --name cpu --seeds 0,1,2")
+    assert not before_study_files("python scripts/bench_efficacy.py benchmarks/kd-study.yaml --threads 1")
+    assert not before_study_files("cd /w && python /w/scripts/bench_efficacy.py 'my study.yaml'")
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    records = [json.loads(p.read_text()) for p in (REPO / "benchmarks" / "results").glob("*.json")]
+    old = sum(before_study_files(r.get("command", "")) for r in records)
+    assert old == 4 and page.count("this command no longer runs as written") == old
+
+
 def test_docs_leave_out_files_that_are_not_records(tmp_path, monkeypatch):
     """Any other JSON under --results (a list, a broken file) stopped the page with a traceback, after the record
     was written; _docs.py also regenerates the page on its own."""
