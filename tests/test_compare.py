@@ -323,16 +323,19 @@ def test_a_comparison_folder_with_an_apostrophe_is_refused(teacher26, synth_data
 
 
 def test_the_exp_an_unnamed_comparison_picks_is_held(teacher26, synth_data, tmp_path):
-    """An unnamed comparison held nothing, so an unnamed `compare --exist-ok` beside it wrote into its exp."""
+    """An unnamed comparison held nothing, so an unnamed `compare --exist-ok` beside it wrote into its exp. Held by
+    such a one (not yet made), exp is passed over for the next; an unnamed --exist-ok one holds its own exp once, where
+    a second lock on it refused the command as 'being written by another'."""
     from yolodistill.locks import exclusive
 
-    with exclusive(tmp_path / "runs" / "exp", "--name"):  # as the --exist-ok comparison holds it
-        with pytest.raises(UserError, match="runs/exp' is being written by another yolodistill command right now: "
-                                            "wait for it to end, or pass another --name$"):
-            compare(teacher26, "yolo26n.yaml", synth_data, epochs=1, seeds=[0], methods=["plain"],
-                    project=tmp_path / "runs", **FAST)
-    assert not list((tmp_path / "runs").rglob("*.pt")) and not list((tmp_path / "runs").rglob("compare.json"))
-    with exclusive(tmp_path / "runs" / "exp", "--name"):  # released when compare returned: taken again here
+    fast = dict(epochs=1, seeds=[0], methods=["plain"], **FAST)
+    with exclusive(tmp_path / "runs" / "exp", "--name"):  # as an unnamed --exist-ok comparison holds it
+        result = compare(teacher26, "yolo26n.yaml", synth_data, project=tmp_path / "runs", **fast)
+    assert result.save_dir == (tmp_path / "runs" / "exp-2").resolve() and result.json_path.is_file()
+    assert not list((tmp_path / "runs" / "exp").iterdir())  # made, and left to the one that holds it
+    reused = compare(teacher26, "yolo26n.yaml", synth_data, project=tmp_path / "fresh", exist_ok=True, **fast)
+    assert reused.save_dir == (tmp_path / "fresh" / "exp").resolve() and reused.json_path.is_file()
+    with exclusive(tmp_path / "runs" / "exp-2", "--name"):  # released when compare returned: taken again here
         pass
 
 

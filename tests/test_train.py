@@ -864,6 +864,11 @@ def test_a_trainer_built_without_a_teacher_is_refused_as_bad_input(synth_data, t
     with pytest.raises(UserError, match="^no distillation settings: start runs with yolodistill train"):
         YOLO("yolo26n.yaml").train(trainer=DistillationTrainer, distill_model="t.pt", **args)
     assert list(tmp_path.iterdir()) == []
+    (mine := tmp_path / "mine").mkdir()  # exist_ok=True into a folder of the user's: kept, whatever it holds
+    (mine / "distill.yaml").write_text("kd_cls: 2.0  # my tuned recipe\n")
+    with pytest.raises(UserError, match="^no distillation settings"):
+        YOLO("yolo26n.yaml").train(trainer=DistillationTrainer, **{**args, "name": "mine", "exist_ok": True})
+    assert (mine / "distill.yaml").read_text() == "kd_cls: 2.0  # my tuned recipe\n"
 
 
 def test_optimizer_auto_counts_a_mixed_run_s_steps_from_its_batches(teacher26, synth_data, tmp_path, monkeypatch):

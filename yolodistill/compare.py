@@ -346,8 +346,9 @@ def compare(
         footage = unlabeled_sources(distill, plan.args["data"], save_dir).unlabeled
         images.update({"unlabeled": fingerprint({"train": footage})["train"]} if footage else {})
     if name in (None, "") and not existed:  # unnamed and new: made now, where another comparison may pick it too
-        plan.args["project"] = str(save_dir := claim_new(save_dir))
-        hold_picked(save_dir, "--name")  # as a named comparison's folder is held (an unnamed --exist-ok one took it)
+        while not hold_picked(save_dir := claim_new(save_dir), "--name"):  # held as a named one's folder is (an
+            pass  # unnamed --exist-ok one took it); held already by an unnamed --exist-ok one: the next exp-N
+        plan.args["project"] = str(save_dir)
     base = {k: v for k, v in plan.args.items() if k not in ("distill_model", "name", "seed")}
     ours = dict(teacher=plan.args["distill_model"], student=plan.args["model"], data=plan.args["data"],
                 config=config, epochs=epochs, **method_args("ours", overrides))  # dis is builtin's

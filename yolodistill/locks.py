@@ -95,7 +95,7 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
                 path = None
             path, named = path if isinstance(path, tuple) else (path, flag)
             with exclusive(path, named), ExitStack() as picked:
-                token = _PICKED.set(picked)
+                token = _PICKED.set((picked, None if path is None else Path(path).expanduser().resolve()))
                 try:
                     return function(*args, **kwargs)
                 finally:
@@ -106,15 +106,21 @@ def holding(where: Callable[[dict[str, Any]], Any], flag: str) -> Callable:
     return decorate
 
 
-_PICKED: contextvars.ContextVar[ExitStack | None] = contextvars.ContextVar("picked", default=None)
+_PICKED: contextvars.ContextVar[tuple[ExitStack, Path | None] | None] = contextvars.ContextVar("picked", default=None)
 
 
-def hold_picked(path: Path, flag: str) -> None:
+def hold_picked(path: Path, flag: str) -> bool:
     """Hold `path`, picked inside a function `holding` wraps, until that function returns: an unnamed comparison's
-    new exp-N held nothing, so an unnamed `compare --exist-ok` started beside it wrote into it."""
+    new exp-N held nothing, so an unnamed `compare --exist-ok` started beside it wrote into it. False where another
+    process holds it; the path `holding` holds already is held (a second lock on it refused its own command)."""
     picked = _PICKED.get()
-    if picked is not None:
-        picked.enter_context(exclusive(path, flag))
+    if picked is None or Path(path).expanduser().resolve() == picked[1]:
+        return True
+    try:
+        picked[0].enter_context(exclusive(path, flag))
+    except UserError:
+        return False
+    return True
 
 
 def recipe_folder(given: dict[str, Any], default: str, not_mine: str = "") -> Path | None:

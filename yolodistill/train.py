@@ -87,8 +87,8 @@ class DistillationTrainer(DetectionTrainer):
         if distill is None and self.resume:
             distill = settings_of(load_checkpoint(self.args.resume)[0])
         if distill is None or not self.args.distill_model:  # YOLO().train(trainer=DistillationTrainer) from Python
-            if not self.resume:  # Ultralytics made the run folder: a retry under that name was put in NAME2
-                remove_unstarted(Path(self.save_dir))
+            if not self.resume and not self.args.exist_ok:  # a folder Ultralytics made new: a retry went to NAME2
+                remove_unstarted(Path(self.save_dir))  # (with exist_ok it may be the user's own, kept)
             raise UserError("no distillation settings: start runs with yolodistill train, or resume one of its runs"
                             if distill is None else "no teacher: pass --teacher PATH.pt")
         self.distill = distill
