@@ -130,12 +130,15 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+BEFORE_STUDY_FILES = {"--scale", "--name", "--config", "--ablation-seeds", "--candidates", "--skip-ablation"}
+
+
 def before_study_files(command: str) -> bool:
     """A bench_efficacy.py command of the interface before study files (--scale, --name, ...): the page offered it as
-    the way to rerun the study, and today's script refuses every one of its options."""
+    the way to rerun the study, and today's script refuses every one of those options."""
     words = shlex.split(command)
     script = next((i for i, w in enumerate(words) if w.endswith("bench_efficacy.py")), None)
-    return script is not None and (script + 1 == len(words) or words[script + 1].startswith("--"))
+    return script is not None and any(w.split("=")[0] in BEFORE_STUDY_FILES for w in words[script + 1:])
 
 
 def efficacy_section(name: str, r: Mapping[str, Any], results_link: str = "") -> str:

@@ -778,6 +778,20 @@ def test_warm_up_passes_run_first_and_are_not_timed():
     with bn.timing_progress(Console(file=io.StringIO())) as progress:
         times = bn.time_runs(calls.append, torch.zeros(1), warmup=3, runs=4, progress=progress, label="x")
     assert len(calls) == 7 and len(times) == 4
+    import contextlib
+
+    @contextlib.contextmanager
+    def watched(seen):  # the busy-CPU measure and a Jetson's power sampler: over the timed passes only
+        seen.append(len(calls))
+        yield
+        seen.append(len(calls))
+
+    calls.clear()
+    first, second = [], []
+    with bn.timing_progress(Console(file=io.StringIO())) as progress:
+        bn.time_runs(calls.append, torch.zeros(1), warmup=3, runs=4, progress=progress, label="x",
+                     during=[watched(first), watched(second)])
+    assert first == second == [3, 7]
 
 
 def test_each_timed_pass_is_its_own_forward_pass(monkeypatch):

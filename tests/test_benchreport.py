@@ -218,3 +218,7 @@ def test_plot_names_every_artifact_in_a_legend_and_shows_the_best_point_whole(mo
     (fig,) = saved
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["best: onnx fp32", "best: onnx fp16"]
     assert not fig.axes[0].texts and fig.axes[0].get_ylim()[0] == 0 and fig.axes[0].get_ylim()[1] > 0.52
+    many = [dict(rows[0], name=f"run-{i}", latency_ms={"p50": 1.0 + i}) for i in range(12)]  # 11 rows: two alike
+    benchreport.plot_png(many)
+    looks = {(tuple(c.get_facecolor()[0]), c.get_paths()[0].vertices.tobytes()) for c in saved[-1].axes[0].collections}
+    assert len(looks) == 12 and saved[-1].get_size_inches()[1] > 4  # the legend's rows grow the figure

@@ -846,6 +846,7 @@ def test_docs_say_which_reproduce_commands_predate_study_files(monkeypatch):
     assert before_study_files("python scripts/bench_efficacy.py --scale cpu --name cpu --seeds 0,1,2")
     assert not before_study_files("python scripts/bench_efficacy.py benchmarks/kd-study.yaml --threads 1")
     assert not before_study_files("cd /w && python /w/scripts/bench_efficacy.py 'my study.yaml'")
+    assert not before_study_files("python scripts/bench_efficacy.py --threads 1 benchmarks/kd-study.yaml")
     page = (REPO / "docs" / "benchmarks.md").read_text()
     records = [json.loads(p.read_text()) for p in (REPO / "benchmarks" / "results").glob("*.json")]
     old = sum(before_study_files(r.get("command", "")) for r in records)

@@ -234,11 +234,13 @@ def test_busy_elsewhere_counts_another_process_not_this_one(monkeypatch):
 
     Machine = namedtuple("Machine", "user nice system idle iowait irq softirq steal guest guest_nice")
     Own = namedtuple("Own", "user system children_user children_system")
-    readings = iter([(0.0, Machine(10, 0, 5, 100, 2, 0, 0, 0, 4, 0), Own(1, 1, 0, 0)),
-                     (2.0, Machine(14, 0, 7, 101, 2, 0, 0, 0, 5, 0), Own(2, 1.5, 0.5, 0))])
+    idle_cpu = Machine(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)  # CPU 1, outside this process's set (taskset): not counted
+    readings = iter([(0.0, [Machine(10, 0, 5, 100, 2, 0, 0, 0, 4, 0), idle_cpu], Own(1, 1, 0, 0)),
+                     (2.0, [Machine(14, 0, 7, 101, 2, 0, 0, 0, 5, 0), idle_cpu._replace(user=9)], Own(2, 1.5, 0.5, 0))])
     now = {}
     monkeypatch.setattr(time, "perf_counter", lambda: now["t"])
-    monkeypatch.setattr(psutil, "cpu_times", lambda: now["m"])
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu: now["m"])
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.setattr(psutil, "Process", lambda: type("P", (), {"cpu_times": lambda self: now["o"]})())
 
     def step():
@@ -248,7 +250,7 @@ def test_busy_elsewhere_counts_another_process_not_this_one(monkeypatch):
     with sysinfo.BusyElsewhere() as busy:
         step()
     assert busy.cpus == 2.0  # busy 6 s (user 4, system 2: the guest's 1 s is in user), less its own 2, over 2 s
-    monkeypatch.setattr(psutil, "cpu_times", lambda: (_ for _ in ()).throw(PermissionError("/proc/stat")))
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu: (_ for _ in ()).throw(PermissionError("/proc/stat")))
     with sysinfo.BusyElsewhere() as busy:
         pass
     assert busy.cpus is None

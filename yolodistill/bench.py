@@ -205,8 +205,9 @@ def input_batch(images: list[Path], imgsz: int, batch: int, device, fp16: bool, 
     return (im.half() if fp16 else im.float()) / 255
 
 
-def time_runs(backend, im, warmup: int, runs: int, progress: Progress, label: str, during=None) -> list[float]:
-    """Seconds per forward pass over `runs` timed passes after `warmup` untimed ones; `during` wraps only the timed."""
+def time_runs(backend, im, warmup: int, runs: int, progress: Progress, label: str, during=()) -> list[float]:
+    """Seconds per forward pass over `runs` timed passes after `warmup` untimed ones; the context managers of `during`
+    wrap only the timed."""
     import torch
 
     sync = torch.cuda.synchronize if im.device.type == "cuda" else (lambda: None)
@@ -217,7 +218,9 @@ def time_runs(backend, im, warmup: int, runs: int, progress: Progress, label: st
         sync()
         task = progress.add_task(label, total=runs)
         drawn = time.perf_counter()
-        with during or contextlib.nullcontext():
+        with contextlib.ExitStack() as stack:
+            for manager in during:
+                stack.enter_context(manager)
             for _ in range(runs):
                 t0 = time.perf_counter()
                 backend(im)
@@ -295,9 +298,11 @@ def bench_one(path: Path, name: str, fmt: str, opts: Settings, console: Console,
     batch, runs = opts.batch, opts.runs
     im = input_batch(opts.images, imgsz, batch, backend.device, backend.fp16, getattr(backend, "channels", 3))
     sampler = sysinfo.PowerSampler(opts.system) if env["jetson"] else None
-    with timing_progress(console) as progress, sysinfo.BusyElsewhere() as busy:
-        times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)} ({fmt})", during=sampler)
-    env.setdefault("busy_elsewhere_cpus", {})[str(path)] = busy.cpus  # other processes' CPUs as it was timed
+    busy = sysinfo.BusyElsewhere()
+    with timing_progress(console) as progress:
+        times = time_runs(backend, im, opts.warmup, runs, progress, f"timing {escape(name)} ({fmt})",
+                          during=[busy, *([sampler] if sampler else [])])
+    env.setdefault("busy_elsewhere_cpus", {})[str(path)] = busy.cpus  # other processes' CPUs over the timed runs
     if sampler is not None:
         env["energy"][str(path)] = sysinfo.energy_record(sampler.samples_mw, sum(times), batch * runs,
                                                          sampler.missing())

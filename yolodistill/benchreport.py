@@ -111,19 +111,20 @@ def plot_png(rows: list[dict]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4), dpi=120, layout="constrained")
+    columns = 1 if len(rows) <= 6 else 2 if len(rows) <= 16 else 3  # the legend below grows the figure, not over it
+    fig = Figure(figsize=(7, 4 + 0.18 * -(-len(rows) // columns)), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for i, r in enumerate(rows):  # a legend, not labels by the points: two precisions of one model drew theirs over
         x, y = r["latency_ms"]["p50"], r["map50_95"]  # each other, and a long name ran off the figure
-        ax.scatter(x, y, marker="os^Dv<>PX*"[i % 10], s=40, alpha=0.8, zorder=2,
-                   label=f"{r['name']}: {r['format']} {r['precision']}")
+        ax.scatter(x, y, color=f"C{(i + i // 10) % 10}", marker="os^Dv<>PX*"[i % 10], s=40, alpha=0.7, zorder=2,
+                   label=f"{r['name']}: {r['format']} {r['precision']}")  # no two of 100 rows alike
     ax.set_xlabel(f"latency p50 (ms, batch {rows[0]['batch']})")
     ax.set_ylabel("mAP50-95")
     top = max((r["map50_95"] or 0) for r in rows) * 1.08  # the best point whole, not cut by the axis' top
     ax.set_ylim(0, top) if top > 0 else ax.set_ylim(bottom=0)  # every mAP 0 drew an axis from -0.04
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", fontsize=7)
+    fig.legend(loc="outside lower center", fontsize=7, ncols=columns)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -381,7 +381,7 @@ def main() -> None:
     try:
         os.getcwd()
     except OSError:  # deleted under the shell: relative paths were a FileNotFoundError traceback
-        if {"--help", "--version"} & set(sys.argv[1:]) or sys.argv[1:2] in (["info"], []):
+        if sys.argv[-1:] == ["--help"] or sys.argv[1:] == ["--version"] or sys.argv[1:2] in (["info"], []):
             os.chdir(os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/")  # read nothing
             return main()  # relative: help, the version and info answer anywhere
         err_console.print("[bold red]Error:[/] the current folder no longer exists (deleted or moved): cd into an "

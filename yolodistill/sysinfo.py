@@ -269,9 +269,10 @@ def collect(system: System | None = None) -> tuple[dict, list[str]]:
 
 
 class BusyElsewhere:
-    """CPUs that other processes kept busy, on average, over a `with` block: the machine's busy CPU time less this
-    process's (its threads' and its children's), over the wall time. A latency timed beside a training or a browser
-    reads slower and noisier than on an idle machine, and the table said nothing of it. None where psutil cannot say."""
+    """CPUs that other processes kept busy, on average, over a `with` block: the busy time of the CPUs this process
+    may run on (taskset, a container's CPU set) less its own (its threads' and its children's), over the wall time. A
+    latency timed beside a training or a browser reads slower and noisier than on an idle machine, and the table said
+    nothing of it. None where psutil cannot say."""
 
     def __init__(self) -> None:
         self.cpus: float | None = None
@@ -283,12 +284,13 @@ class BusyElsewhere:
 
             import psutil
 
-            machine, own = psutil.cpu_times(), psutil.Process().cpu_times()
+            cpus, own = psutil.cpu_times(percpu=True), psutil.Process().cpu_times()
+            mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(len(cpus))
         except Exception:  # no psutil, or a system it cannot read (a sandbox without /proc/stat)
             return None
-        idle = machine.idle + getattr(machine, "iowait", 0.0)
-        busy = sum(machine) - idle - getattr(machine, "guest", 0.0) - getattr(machine, "guest_nice", 0.0)  # in user
-        return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system
+        busy = sum(sum(c) - c.idle - getattr(c, "iowait", 0.0) - getattr(c, "guest", 0.0)  # a guest's is in user
+                   - getattr(c, "guest_nice", 0.0) for i, c in enumerate(cpus) if i in mine)  # the machine's others:
+        return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system  # not ours
 
     def __enter__(self) -> "BusyElsewhere":
         self._start = self._now()
