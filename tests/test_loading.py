@@ -95,6 +95,26 @@ def test_only_urls_and_official_names_are_fetched(tmp_path):
         local_checkpoint("http://127.0.0.1:9/t.yaml", "teacher")
 
 
+def test_a_yolov5_or_yolov3_name_is_the_u_file_ultralytics_reads(tmp_path, monkeypatch, caplog):
+    """Ultralytics reads rel/yolov5s.pt as rel/yolov5su.pt whatever the file named holds: that file trained while the
+    one named was hashed and recorded, and a missing 'u' file was a download's 'Name or service not known'."""
+    from yolodistill.loading import local_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    Path("rel").mkdir()
+    Path("rel/yolov3-tiny.pt").write_bytes(b"weights of mine")
+    with pytest.raises(UserError, match=r"^teacher 'rel/yolov3-tiny.pt' is read by Ultralytics as "
+                                        r"'rel/yolov3-tinyu.pt' .*, which is not there: if 'rel/yolov3-tiny.pt' "
+                                        r"holds Ultralytics weights, rename it yolov3-tinyu.pt$"):
+        local_checkpoint("rel/yolov3-tiny.pt", "teacher")
+    Path("rel/yolov5s.pt").write_bytes(b"weights of mine")
+    Path("rel/yolov5su.pt").write_bytes(b"weights of Ultralytics")
+    assert local_checkpoint("rel/yolov5s.pt", "--weights") == "rel/yolov5su.pt"  # what is read, recorded and hashed
+    assert "--weights 'rel/yolov5s.pt' is read as 'rel/yolov5su.pt'" in caplog.text
+    assert local_checkpoint(str(tmp_path / "yolov5s-mine" / "x.pt"), "teacher").endswith("x.pt")  # no such name
+    assert local_checkpoint("rel/yolov5su.pt", "teacher") == "rel/yolov5su.pt"
+
+
 def test_a_loaded_checkpoint_knows_the_size_it_was_trained_at(tmp_path):
     """Read from its own train_args, where the loaded model's args would say 640 for any checkpoint without one."""
     from tests.conftest import save_checkpoint

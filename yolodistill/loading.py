@@ -35,6 +35,7 @@ def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> s
     text = str(path)
     if is_url(text):
         return str(download(text, role))
+    text = u_name(text, role)
     if Path(text).exists() or text not in GITHUB_ASSETS_NAMES:
         return text
     from ultralytics.utils import is_online
@@ -50,6 +51,26 @@ def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> s
     if not Path(got).is_file():
         raise UserError(f"{role} '{text}' could not be downloaded: download it and pass its path")
     return got
+
+
+def u_name(text: str, role: str) -> str:
+    """The file Ultralytics reads for `text`: a YOLOv5 or YOLOv3 name without a 'u' in its path (yolov5s.pt) is read
+    as its 'u' name (yolov5su.pt, weights trained with Ultralytics; the YOLOv5 repository's do not load), whatever the
+    file named holds. Said, and recorded: the file named was hashed and recorded while another one trained; where the
+    'u' file is missing, Ultralytics tried to download it and failed with 'Name or service not known'."""
+    from ultralytics.utils import LOGGER
+    from ultralytics.utils.checks import check_yolov5u_filename
+
+    read = check_yolov5u_filename(text, verbose=False)
+    if read == text:
+        return text
+    if not Path(read).exists() and (Path(text).exists() or read != Path(read).name):  # not an official name
+        raise UserError(f"{role} '{text}' is read by Ultralytics as '{read}' (a YOLOv5 or YOLOv3 name is read as its "
+                        f"'u' weights, trained with Ultralytics), which is not there: if '{text}' holds Ultralytics "
+                        f"weights, rename it {Path(read).name}")
+    LOGGER.warning(f"{role} '{text}' is read as '{read}', as Ultralytics reads a YOLOv5 or YOLOv3 name (its 'u' "
+                   f"weights, trained with Ultralytics)")
+    return read
 
 
 def download(url: str, role: str) -> Path:
