@@ -527,6 +527,38 @@ def test_boxes_the_yolo_reader_lists_as_clipped_are_listed_once(tmp_path):
     assert len([line for line in issues if "a.txt" in line or "a.png" in line]) == 1, issues
 
 
+def test_a_pose_dataset_keeps_each_row_s_box_and_is_refused_by_the_commands_that_train_on_it(tmp_path):
+    """kpt_shape's rows hold keypoints after the box: read as a polygon (as Ultralytics' detection loader reads them),
+    their visibility flags as coordinates, each box was wrong and two alike objects were dropped as repeats."""
+    from yolodistill.checks import check_data
+    from yolodistill.export import load_data
+
+    root = tmp_path / "pose"
+    rows = {"a": ["0 0.75 0.65 0.25 0.25 0.75 0.65 2 0.7 0.6 2", "1 0.3 0.3 0.2 0.2 0.3 0.3 2 0.3 0.3 2"],
+            "b": ["0 0.5 0.5 0.2 0.2 0.5 0.5 2 0.5 0.5 2"], "c": ["1 0.5 0.5 0.4 0.2 0.5 0.5 1 0.4 0.4 2",
+                                                              "0 0.5 0.5 0.2 0.2 0.5 0.5 2"]}  # c's second: short
+    for split, stem in (("train", "a"), ("train", "b"), ("val", "c")):
+        image(root / "images" / split / f"{stem}.png", seed=ord(stem))
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split / f"{stem}.txt").write_text("\n".join(rows[stem]) + "\n")
+    (data := root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [a, b]\nkpt_shape: [2, 3]\n")
+    s = convert(data, fmt="yolo", out=tmp_path / "out")
+    written = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().split("\n")[:2]
+    assert [[round(float(v), 4) for v in r.split()] for r in written] == [[0, 0.75, 0.65, 0.25, 0.25],
+                                                                         [1, 0.3, 0.3, 0.2, 0.2]]
+    assert s.checks["malformed label rows (dropped)"] == 1 and "kpt_shape" not in (tmp_path / "out" / "data.yaml").read_text()
+    issues = (tmp_path / "out" / "issues.txt").read_text()
+    assert "a pose dataset (kpt_shape [2, 3]): each row's box kept, its keypoints left out" in issues
+    assert "is not 'class cx cy w h' and 6 keypoint values, dropped" in issues
+    for check in (check_data, load_data):  # train and compare; export and bench
+        with pytest.raises(UserError, match=r"is a pose dataset \(kpt_shape: \[2, 3\]\): Ultralytics' detection loader "
+                                            r"reads the keypoints after each box as a polygon, a wrong box; make a "
+                                            r"detection copy \(boxes only\) and pass its data.yaml: yolodistill data "
+                                            r"convert .*data.yaml --format yolo --out "):
+            check(data)
+    assert check_data(tmp_path / "out" / "data.yaml")["nc"] == 2
+
+
 @pytest.mark.parametrize("mine", ["dangling link", "images not empty"])
 def test_what_the_user_has_in_out_is_refused_and_kept(tmp_path, mine):
     """A data.yaml that is a link to nowhere is the user's too (exists() says False); so is a non-empty images/."""

@@ -18,7 +18,7 @@ from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_o
                      check_seed, check_whole, check_writable, first_line, is_url, name_too_long, require_file,
                      shown)
 from .devices import bf16_ready, check_device, device_words, gpu_count
-from .layout import convert_hint
+from .layout import check_not_pose, convert_hint
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 from .runfolder import check_inputs_outside_run, check_run_dir, check_run_outside_splits, warn_replaced
@@ -98,6 +98,7 @@ def check_data(data: str | Path) -> dict[str, Any]:
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
     if not isinstance(ch := info.get("channels", 3), int) or isinstance(ch, bool) or ch < 1:  # blamed on the student
         raise UserError(f"data '{data}': channels: {ch!r} should be the images' channel count, 3 (colour) or 1 (grey)")
+    check_not_pose(f"data '{data}'", info, data)
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
                         f"{convert_hint(data)} (it makes a split)")

@@ -7,6 +7,8 @@ import os
 import shlex
 from pathlib import Path
 
+from .errors import UserError
+
 OUTPUT_FILES = ("data.yaml", "dataset.json", "unmatched.txt", "issues.txt")  # convert writes beside images/, labels/
 WALKED = 2000  # folders looked through at most: a hint on an error path, not a search of a disk
 
@@ -68,6 +70,15 @@ def format_hint(src: Path | list[Path], fmt: str, deep: bool = True) -> str:
 def parenthesised(text: str) -> str:
     """A hint set after a message's clause in parentheses, or nothing where there is none."""
     return f" ({text})" if text else ""
+
+
+def check_not_pose(named: str, info: dict, data: str | Path) -> None:
+    """A pose dataset (kpt_shape:) trained, exported and benched as a detection one with no word: Ultralytics'
+    detection loader reads each row's keypoints after the box as a polygon, so every box was wrong."""
+    if info.get("kpt_shape") is not None:
+        raise UserError(f"{named} is a pose dataset (kpt_shape: {info['kpt_shape']}): Ultralytics' detection loader "
+                        f"reads the keypoints after each box as a polygon, a wrong box; make a detection copy (boxes "
+                        f"only) and pass its data.yaml: {convert_hint(data).removeprefix('check and clean it with: ')}")
 
 
 def convert_hint(data: str | Path, images: list[Path] = ()) -> str:

@@ -56,12 +56,13 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
         if None in splits and (subsets := unknown_subsets(splits[None], images or src)):
             source.issues.append(subsets[1])
             counts[UNKNOWN] = len(subsets[0])
+    keypoints = pose_values(yaml_file, source.issues) if yaml_file is not None else 0
     claimed, rows_of, found = set(), {}, {}  # found: each image's own issues and counts, forgotten if it is dropped
     for split, files in splits.items():
         for image in files:
             label = label_of(image)
             found[image] = ([], dict.fromkeys(counts, 0))
-            rows_of[image] = parse_label(label, *found[image]) if label else []
+            rows_of[image] = parse_label(label, *found[image], keypoints=keypoints) if label else []
             claimed.add(label)
             source.items.append(Item(image, split=split))
     source.unmatched = orphan_labels([it.path for it in source.items], claimed)
@@ -351,8 +352,23 @@ def label_of(image: Path) -> Path | None:
     return next((p for p in (ultralytics, image.with_suffix(".txt")) if p is not None and p.is_file()), None)
 
 
-def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[tuple[int, float, ...]]:
-    """(class, x1, y1, x2, y2) rows of one label file, normalized; bad rows are dropped and listed."""
+def pose_values(path: Path, issues: list[str]) -> int:
+    """Values after each box of a pose dataset's label rows (kpt_shape: [K, D] gives K x D), else 0. Read as a
+    polygon, as Ultralytics' detection loader reads them, a row's keypoints (their visibility flags as coordinates)
+    made its box, silently, and two objects' alike boxes were dropped as repeats."""
+    shape = (yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}).get("kpt_shape")
+    if shape is None:
+        return 0
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise UserError(f"'{path}': kpt_shape {shape!r} should be [keypoints, values each] (e.g. [17, 3]): fix it")
+    issues.append(f"{path}: a pose dataset (kpt_shape {shape}): each row's box kept, its keypoints left out")
+    return shape[0] * shape[1]
+
+
+def parse_label(label: Path, issues: list[str], counts: dict[str, int],
+                keypoints: int = 0) -> list[tuple[int, float, ...]]:
+    """(class, x1, y1, x2, y2) rows of one label file, normalized; bad rows are dropped and listed. A pose dataset's
+    rows hold `keypoints` values after the box: the box is kept."""
     rows, seen = [], set()
     for n, line in enumerate(label.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):  # BOM: as Ultralytics
         if not line.strip():
@@ -363,9 +379,13 @@ def parse_label(label: Path, issues: list[str], counts: dict[str, int]) -> list[
         except ValueError:
             values = []
         c, coords = (values[0], values[1:]) if values else (-1, [])
+        if keypoints and len(coords) == 4 + keypoints:
+            coords = coords[:4]
         if not all(map(math.isfinite, values)) or c < 0 or c != int(c) or not (
-                len(coords) == 4 or (len(coords) >= 6 and len(coords) % 2 == 0)):
-            issues.append(f"{where}: '{line.strip()[:60]}' is not 'class cx cy w h' (or a polygon), dropped")
+                len(coords) == 4 or (not keypoints and len(coords) >= 6 and len(coords) % 2 == 0)):
+            shape = f"'class cx cy w h' and {keypoints} keypoint values" if keypoints else \
+                "'class cx cy w h' (or a polygon)"
+            issues.append(f"{where}: '{line.strip()[:60]}' is not {shape}, dropped")
             counts[MALFORMED] += 1
             continue
         if len(coords) == 4:
