@@ -162,6 +162,27 @@ def test_scientific_notation_is_a_number_in_recipes(tmp_path):
     assert (distill.kd_cls, distill.kd_feat, args["lr0"]) == (0.001, 2.0, 0.0005)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("kd_cls: 2\nkd_box: 1\nkd_cls: 3\n", r"line 3: 'kd_cls' is given twice \(lines 1 and 3\): keep one$"),  # 3 won
+    ("seed: 010\n", r"line 1: 010 reads as 8 in YAML 1.1 \(as octal\): write the number you mean, or quote it$"),
+    ("time: 1:30\n", r"line 1: 1:30 reads as 90 in YAML 1.1 \(as base 60\)")])
+def test_a_recipe_says_one_thing_per_setting(tmp_path, text, message):
+    """A key written twice took the last value, and YAML 1.1 read seed: 010 as 8 (--seed 010 is 10), silently."""
+    (f := tmp_path / "r.yaml").write_text(text)
+    with pytest.raises(UserError, match=f"^config '{f}' {message}"):
+        read_recipe(f)
+
+
+def test_a_recipe_s_folder_names_are_as_typed(tmp_path):
+    """As a key=value word takes them: `name: 0123` trained into the folder 83, `name: 1:30` into 90."""
+    (f := tmp_path / "r.yaml").write_text("name: 0123\nproject: 1:30\nseed: 7\nbase: &b {kd_cls: 2}\n"
+                                          "trained_student:\n  <<: *b\n  kd_box: 3\n")
+    assert read_recipe(f) == {"name": "0123", "project": "1:30", "seed": 7, "base": {"kd_cls": 2},
+                              "trained_student": {"kd_cls": 2, "kd_box": 3}}  # a merge key is no key given twice
+    (f := tmp_path / "s.yaml").write_text("name: ~\nproject: 'runs 2'\n")
+    assert read_recipe(f) == {"name": None, "project": "runs 2"}
+
+
 @pytest.mark.parametrize("key, value", [("kd_schedule", "step"), ("kd_final", 1.5), ("kd_final", -0.1),
                                         ("kd_balance", "manual"), ("kd_assign", "oracle"), ("kd_one2one", "yes")])
 def test_bad_schedule_settings_are_one_line(key, value):

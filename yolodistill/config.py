@@ -36,6 +36,39 @@ class NumberLoader(yaml.SafeLoader):
 
 NumberLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$"),
                                    list("-+0123456789."))
+AS_TYPED = ("name", "project")  # folder names, as a key=value word takes them: `name: 0123` was the folder 83
+
+
+def construct_int(loader: NumberLoader, node: yaml.ScalarNode) -> int:
+    """YAML 1.1's octal and base-60 ints refused: `seed: 010` trained seed 8, where --seed 010 is 10."""
+    text = loader.construct_scalar(node).replace("_", "")
+    if re.fullmatch(r"[-+]?0[0-7]+", text) or ":" in text:
+        read = yaml.SafeLoader.construct_yaml_int(loader, node)
+        base = "octal" if ":" not in text else "base 60"
+        raise yaml.constructor.ConstructorError(None, None, f"{text} reads as {read} in YAML 1.1 (as {base}): write "
+                                                "the number you mean, or quote it", node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+def construct_mapping(loader: NumberLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A key given twice refused (the last one won, silently); `AS_TYPED` keys' plain values as text."""
+    lines: dict[str, int] = {}
+    for i, (key, value) in enumerate(node.value):
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if key.value in lines:
+                raise yaml.constructor.ConstructorError(None, None, f"'{key.value}' is given twice (lines "
+                                                        f"{lines[key.value]} and {key.start_mark.line + 1}): keep one",
+                                                        key.start_mark)
+            lines[key.value] = key.start_mark.line + 1
+            if key.value in AS_TYPED and isinstance(value, yaml.ScalarNode) and value.style is None and \
+                    loader.resolve(yaml.ScalarNode, value.value, (True, False)) != "tag:yaml.org,2002:null":
+                node.value[i] = (key, yaml.ScalarNode("tag:yaml.org,2002:str", value.value, value.start_mark,
+                                                      value.end_mark))
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+NumberLoader.add_constructor("tag:yaml.org,2002:int", construct_int)
+NumberLoader.construct_mapping = construct_mapping
 
 
 def load_yaml(text: str) -> Any:
@@ -157,6 +190,9 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
                             f"({shipped_recipes()})")
     try:
         d = load_yaml(p.read_text(encoding="utf-8-sig"))
+    except yaml.constructor.ConstructorError as e:  # ours (a key twice, an octal number), or a tag PyYAML lacks
+        where = f" line {e.problem_mark.line + 1}" if e.problem_mark else ""
+        raise UserError(f"config '{p}'{where}: {e.problem}") from None
     except yaml.YAMLError as e:
         raise UserError(f"config '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     except (OSError, UnicodeDecodeError) as e:  # unreadable: permissions, a device, a binary file
