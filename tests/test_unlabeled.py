@@ -305,6 +305,10 @@ def test_a_bad_unlabeled_entry_in_the_data_yaml_is_named_as_such(synth_data, tmp
         with pytest.raises(UserError, match=message) as e:
             unlabeled_sources(DistillConfig(), mine)
         assert "--unlabeled" not in str(e.value)  # the user wrote the data yaml, not the flag
+    for key in ("unlabelled", "Unlabeled"):  # read as no folder at all, silently
+        mine.write_text(yaml.safe_dump({**data, key: "somewhere"}))
+        with pytest.raises(UserError, match=f"^'{key}:' in '{mine}' is not read: the key is 'unlabeled:'; rename it$"):
+            unlabeled_sources(DistillConfig(), mine)
 
 
 def test_videos_in_the_footage_are_named_not_dropped_without_a_word(footage, tmp_path):
