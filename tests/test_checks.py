@@ -164,7 +164,10 @@ def test_the_convert_a_bad_data_yaml_is_sent_to_runs(synth_data, teacher26, tmp_
 
 
 @pytest.mark.parametrize("fault, needles", [
-    ("no labels", ["no image of its train split has labels (Ultralytics reads them from", "data convert"]),
+    # convert kept the unlabelled images as background, so its own output was refused with the same advice
+    ("no labels", ["no image of its train split has labels (Ultralytics reads them from", "label the images (a .txt "
+                   "of 'class x y w h' rows per image, under", "or point 'train:' at a labelled split"]),
+    ("labels beside the images", ["no image of its train split has labels", "data convert"]),  # convert finds them
     # convert keeps empty label files as background, so its own output was refused with the same advice, for ever
     ("empty labels", ["no image of its train split has labels", "every label file there is empty: label the images"]),
     ("a missing folder", ["its train split names", "which does not exist; fix 'train:'"]),
@@ -181,6 +184,9 @@ def test_a_dataset_wrong_inside_its_folders_is_one_line_and_leaves_no_run(synth_
     raw["path"] = str(folder)
     if fault == "no labels":
         shutil.rmtree(folder / "labels" / "train")
+    elif fault == "labels beside the images":
+        for label in (folder / "labels" / "train").glob("*.txt"):
+            label.rename(folder / "images" / "train" / label.name)
     elif fault == "empty labels":
         for label in (folder / "labels" / "train").glob("*.txt"):
             label.write_text("")

@@ -124,9 +124,13 @@ def check_split(data: str | Path, split: str, source: str | list) -> None:
         raise UserError(f"data '{data}' has no images in its {split} split ({source}); {convert_hint(data)}")
     if not has_labels(images):
         labels = [Path(p) for p in img2label_paths([str(p) for p in images[:1000]])]
+        hint = convert_hint(data, images)  # VOC or COCO annotations, or .txt labels beside the images: convert
+        found = hint.startswith("its images have") or any(p.with_suffix(".txt").is_file() for p in images[:1000])
         fix = ("every label file there is empty: label the images (one 'class x y w h' row per box), or point "
-               f"'{split}:' at a labelled split" if any(p.is_file() for p in labels) else
-               convert_hint(data, images))  # convert keeps empty files as background: it named itself again
+               f"'{split}:' at a labelled split" if any(p.is_file() for p in labels) else hint if found else
+               f"label the images (a .txt of 'class x y w h' rows per image, under {labels[0].parent}), or point "
+               f"'{split}:' at a labelled split")  # convert keeps unlabelled images as background: its advice
+        # named itself again
         raise UserError(f"data '{data}': no image of its {split} split has labels (Ultralytics reads them from "
                         f"{labels[0].parent}); {fix}")
 
