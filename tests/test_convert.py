@@ -236,15 +236,6 @@ def test_no_classes_and_repeated_names_are_refused(tmp_path):
     with pytest.raises(UserError, match="'cat' more than once"):
         convert(make_voc(tmp_path / "voc"), fmt="voc", out=tmp_path / "out", names=["cat", "dog", "cat"])
     assert not (tmp_path / "out").exists()
-    yolo = tmp_path / "yolo"  # the same names from a data.yaml were written out as they were
-    image(yolo / "images" / "a.png")
-    (yolo / "labels").mkdir()
-    (yolo / "labels" / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
-    (yolo / "data.yaml").write_text("train: images\nval: images\nnames: [cat, cat, dog]\n")
-    with pytest.raises(UserError, match="names 'cat' for more than one class id: name each class once in its "
-                                        r"data.yaml \(or pass --names\)$"):
-        convert(yolo / "data.yaml", fmt="yolo", out=tmp_path / "out")
-    assert not (tmp_path / "out").exists()
 
 
 def test_out_through_a_link_to_a_folder_not_made_yet(tmp_path):

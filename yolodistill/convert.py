@@ -195,10 +195,6 @@ def convert(
         raise UserError(f"no classes in {source.searched}: " + ("the JSON's 'categories' is empty: add them"
                         if fmt == "coco" else f"no annotation names one{parenthesised(format_hint(srcs[0], fmt))}; "
                         "pass --names A,B,... or check that the annotations hold boxes"))
-    named = list(source.names)  # a yaml's names: [a, a, b] was written out as it was, --names a,a,b refused
-    if fmt == "yolo" and names is None and (repeated := sorted({n for n in named if named.count(n) > 1})):
-        raise UserError(f"{source.searched} names {', '.join(map(repr, repeated))} for more than one class id: name "
-                        "each class once in its data.yaml (or pass --names)")
     _check_out_of_sources(out, source, images)
     published = all(it.split for it in source.items)
     if not published:
