@@ -98,9 +98,11 @@ def test_an_ascii_terminal_and_a_deleted_working_folder_get_words_not_tracebacks
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and said in out.stdout and not out.stderr.strip(), out
     gone.mkdir()  # --help as an option's value is no help: the data went to $HOME/--help
-    out = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec {script} data synth --out --help --images 4"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "the current folder no longer exists" in out.stderr, out
+    for words in ("data synth --out --help --images 4", "data synth --images 4 --out --help"):
+        gone.mkdir(exist_ok=True)
+        out = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec {script} {words}"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "the current folder no longer exists" in out.stderr, out
 
 
 def run_main(argv, monkeypatch, capsys):

@@ -165,7 +165,9 @@ def test_scientific_notation_is_a_number_in_recipes(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("kd_cls: 2\nkd_box: 1\nkd_cls: 3\n", r"line 3: 'kd_cls' is given twice \(lines 1 and 3\): keep one$"),  # 3 won
     ("seed: 010\n", r"line 1: 010 reads as 8 in YAML 1.1 \(as octal\): write the number you mean, or quote it$"),
-    ("time: 1:30\n", r"line 1: 1:30 reads as 90 in YAML 1.1 \(as base 60\)")])
+    ("time: 1:30\n", r"line 1: 1:30 reads as 90 in YAML 1.1 \(as base 60\)"),
+    ("kd_cls: 1:30.5\n", r"line 1: 1:30.5 reads as 90.5 in YAML 1.1 \(as base 60\)"),  # trained at 90.5
+    ("seed: 0_10\n", r"line 1: 0_10 reads as 8 in YAML 1.1 \(as octal\)")])
 def test_a_recipe_says_one_thing_per_setting(tmp_path, text, message):
     """A key written twice took the last value, and YAML 1.1 read seed: 010 as 8 (--seed 010 is 10), silently."""
     (f := tmp_path / "r.yaml").write_text(text)
@@ -181,6 +183,8 @@ def test_a_recipe_s_folder_names_are_as_typed(tmp_path):
                               "trained_student": {"kd_cls": 2, "kd_box": 3}}  # a merge key is no key given twice
     (f := tmp_path / "s.yaml").write_text("name: ~\nproject: 'runs 2'\n")
     assert read_recipe(f) == {"name": None, "project": "runs 2"}
+    (f := tmp_path / "t.yaml").write_text("seed: 007\nbatch: 00\nworkers: 0x10\nkd_cls: 0.5\n")  # alike in decimal
+    assert read_recipe(f) == {"seed": 7, "batch": 0, "workers": 16, "kd_cls": 0.5}
 
 
 @pytest.mark.parametrize("key, value", [("kd_schedule", "step"), ("kd_final", 1.5), ("kd_final", -0.1),

@@ -559,6 +559,26 @@ def test_a_pose_dataset_keeps_each_row_s_box_and_is_refused_by_the_commands_that
     assert check_data(tmp_path / "out" / "data.yaml")["nc"] == 2
 
 
+def test_rows_of_confidences_and_a_misspelt_unlabeled_key_are_named(tmp_path):
+    """Rows of 'class cx cy w h conf' (as save_conf writes them) were 'no box: is it a YOLO dataset?', naming no row;
+    `unlabelled:` was dropped from the copy, which then trained with no unlabelled folder, silently."""
+    root = tmp_path / "yolo"
+    for split, stem in (("train", "a"), ("val", "b")):
+        image(root / "images" / split / f"{stem}.png", seed=ord(stem))
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split / f"{stem}.txt").write_text("0 0.5 0.5 0.2 0.2 0.91\n")
+    (data := root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [thing]\n")
+    with pytest.raises(UserError, match=r"every image would be background; 2 label rows were dropped as malformed, "
+                                        r"e.g. .*[ab].txt line 1: '0 0.5 0.5 0.2 0.2 0.91' is not 'class cx cy w h'"):
+        convert(data, fmt="yolo", out=tmp_path / "out")
+    for split, stem in (("train", "a"), ("val", "b")):
+        (root / "labels" / split / f"{stem}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    data.write_text("train: images/train\nval: images/val\nnames: [thing]\nunlabelled: footage\n")
+    with pytest.raises(UserError, match=r"^'unlabelled:' in '.*data.yaml' is not read: the key is 'unlabeled:'"):
+        convert(data, fmt="yolo", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("mine", ["dangling link", "images not empty"])
 def test_what_the_user_has_in_out_is_refused_and_kept(tmp_path, mine):
     """A data.yaml that is a link to nowhere is the user's too (exists() says False); so is a non-empty images/."""

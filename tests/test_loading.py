@@ -71,6 +71,18 @@ def test_url_teacher_is_fetched_into_the_cache(served, teacher26, synth_data, tm
     (root / "big.pt").unlink()  # the second run reads the cache
     assert Path(preflight(f"{base}/big.pt", "yolo26n.yaml", synth_data, dict(args))
                 .args["distill_model"]) == got
+    (root / "yolov5s.pt").write_bytes(teacher26.read_bytes())  # kept as the URL's file, in a path with no 'u' in
+    monkeypatch.setenv("YOLODISTILL_CACHE", "/tmp/" + tmp_path.name.replace("u", "x"))  # it: read as yolov5su.pt
+    from ultralytics.utils.checks import check_yolov5u_filename
+    from yolodistill.loading import local_checkpoint
+
+    try:
+        got = local_checkpoint(f"{base}/yolov5s.pt", "teacher")
+        assert check_yolov5u_filename(got) == got and Path(got).read_bytes() == teacher26.read_bytes()
+    finally:
+        import shutil
+
+        shutil.rmtree("/tmp/" + tmp_path.name.replace("u", "x"), ignore_errors=True)
 
 
 @pytest.mark.parametrize("cfg, task", [("yolo26n-cls.yaml", "a classify"), ("yolo26n-seg.yaml", "a segment"),
@@ -107,11 +119,18 @@ def test_a_yolov5_or_yolov3_name_is_the_u_file_ultralytics_reads(tmp_path, monke
                                         r"'rel/yolov3-tinyu.pt' .*, which is not there: if 'rel/yolov3-tiny.pt' "
                                         r"holds Ultralytics weights, rename it yolov3-tinyu.pt$"):
         local_checkpoint("rel/yolov3-tiny.pt", "teacher")
+    from yolodistill.bench import bench
+
+    with pytest.raises(UserError, match=r"^artifact 'rel/yolov3-tiny.pt' is read by Ultralytics as "):  # bench too
+        bench([Path("rel/yolov3-tiny.pt")], device="cpu")
     Path("rel/yolov5s.pt").write_bytes(b"weights of mine")
     Path("rel/yolov5su.pt").write_bytes(b"weights of Ultralytics")
     assert local_checkpoint("rel/yolov5s.pt", "--weights") == "rel/yolov5su.pt"  # what is read, recorded and hashed
     assert "--weights 'rel/yolov5s.pt' is read as 'rel/yolov5su.pt'" in caplog.text
     assert local_checkpoint(str(tmp_path / "yolov5s-mine" / "x.pt"), "teacher").endswith("x.pt")  # no such name
+    caplog.clear()  # a typo, neither file there: the name typed, for require_file's message, and no word of 'u'
+    assert local_checkpoint("foo_yolov5s.pt", "teacher") == "foo_yolov5s.pt" and not caplog.text
+    assert local_checkpoint("rel/yolov5nu.yaml", "teacher") == "rel/yolov5nu.yaml"  # weights' names only
     assert local_checkpoint("rel/yolov5su.pt", "teacher") == "rel/yolov5su.pt"
 
 

@@ -240,7 +240,8 @@ def test_busy_elsewhere_counts_another_process_not_this_one(monkeypatch):
     now = {}
     monkeypatch.setattr(time, "perf_counter", lambda: now["t"])
     monkeypatch.setattr(psutil, "cpu_times", lambda percpu: now["m"])
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2}, raising=False)
+    monkeypatch.setattr(sysinfo, "cpu_ids", lambda count: [2, 5])  # CPUs 0, 1, 3 and 4 offline: ids, not positions
     monkeypatch.setattr(psutil, "Process", lambda: type("P", (), {"cpu_times": lambda self: now["o"]})())
 
     def step():

@@ -26,6 +26,7 @@ from .checks import check_channels, check_names
 from .devices import concrete_device
 from .errors import (UserError, check_input_size, check_no_quote, check_output, check_path, first_line, given, is_url,
                      python_values, root_cause)
+from .loading import u_name
 from .locks import exclusive, holding
 from .artifacts import EXPORT_NAME, describes, export_metadata, graph_head, named_checkpoint, source_checkpoint
 from .data import has_labels
@@ -383,6 +384,8 @@ def bench(
     validate(batch, warmup, runs, imgsz, device, json_path)
     check_threads(threads)
     device = concrete_device(device)
+    if artifacts is not None:  # yolov5s.pt: the yolov5su.pt Ultralytics reads (its size was the other's)
+        artifacts = [Path(u_name(str(p), "artifact")) if str(p).lower().endswith(".pt") else p for p in artifacts]
     chosen = select_artifacts(artifacts, root, device, console)
     if any(runtime_device(fmt, device) != device for _, fmt in chosen):
         console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)

@@ -111,7 +111,7 @@ def plot_png(rows: list[dict]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    columns = 1 if len(rows) <= 6 else 2 if len(rows) <= 16 else 3  # the legend below grows the figure, not over it
+    columns = 1 if len(rows) <= 8 else 2  # the legend below grows the figure, not over it (3 columns were cut)
     fig = Figure(figsize=(7, 4 + 0.18 * -(-len(rows) // columns)), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

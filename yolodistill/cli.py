@@ -381,7 +381,9 @@ def main() -> None:
     try:
         os.getcwd()
     except OSError:  # deleted under the shell: relative paths were a FileNotFoundError traceback
-        if sys.argv[-1:] == ["--help"] or sys.argv[1:] == ["--version"] or sys.argv[1:2] in (["info"], []):
+        words = sys.argv[1:]  # help after an option's name is its value: `--out --help` wrote to the home folder
+        helps = words[-1:] == ["--help"] and not (len(words) > 1 and words[-2].startswith("-"))
+        if helps or words == ["--version"] or words[:1] in (["info"], []):
             os.chdir(os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/")  # read nothing
             return main()  # relative: help, the version and info answer anywhere
         err_console.print("[bold red]Error:[/] the current folder no longer exists (deleted or moved): cd into an "

@@ -40,14 +40,28 @@ AS_TYPED = ("name", "project")  # folder names, as a key=value word takes them: 
 
 
 def construct_int(loader: NumberLoader, node: yaml.ScalarNode) -> int:
-    """YAML 1.1's octal and base-60 ints refused: `seed: 010` trained seed 8, where --seed 010 is 10."""
-    text = loader.construct_scalar(node).replace("_", "")
-    if re.fullmatch(r"[-+]?0[0-7]+", text) or ":" in text:
-        read = yaml.SafeLoader.construct_yaml_int(loader, node)
-        base = "octal" if ":" not in text else "base 60"
-        raise yaml.constructor.ConstructorError(None, None, f"{text} reads as {read} in YAML 1.1 (as {base}): write "
-                                                "the number you mean, or quote it", node.start_mark)
-    return yaml.SafeLoader.construct_yaml_int(loader, node)
+    """YAML 1.1's octal and base-60 numbers refused where they read otherwise than as decimals: `seed: 010`
+    trained seed 8, where --seed 010 is 10 (`007` is 7 either way)."""
+    text = loader.construct_scalar(node)
+    read = yaml.SafeLoader.construct_yaml_int(loader, node)
+    digits = text.replace("_", "")
+    if ":" in digits or (re.fullmatch(r"[-+]?0[0-7]+", digits) and int(digits, 10) != read):
+        refuse_reading(text, read, node)
+    return read
+
+
+def construct_float(loader: NumberLoader, node: yaml.ScalarNode) -> float:
+    """YAML 1.1's base-60 floats refused: `kd_cls: 1:30.5` trained at 90.5."""
+    read = yaml.SafeLoader.construct_yaml_float(loader, node)
+    if ":" in (text := loader.construct_scalar(node)):
+        refuse_reading(text, read, node)
+    return read
+
+
+def refuse_reading(text: str, read: float, node: yaml.ScalarNode) -> None:
+    base = "base 60" if ":" in text else "octal"
+    raise yaml.constructor.ConstructorError(None, None, f"{text} reads as {read} in YAML 1.1 (as {base}): write the "
+                                            "number you mean, or quote it", node.start_mark)
 
 
 def construct_mapping(loader: NumberLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -68,6 +82,7 @@ def construct_mapping(loader: NumberLoader, node: yaml.MappingNode, deep: bool =
 
 
 NumberLoader.add_constructor("tag:yaml.org,2002:int", construct_int)
+NumberLoader.add_constructor("tag:yaml.org,2002:float", construct_float)
 NumberLoader.construct_mapping = construct_mapping
 
 

@@ -72,6 +72,14 @@ def parenthesised(text: str) -> str:
     return f" ({text})" if text else ""
 
 
+def check_unlabeled_key(raw: dict, data: str | Path) -> None:
+    """`unlabelled:` (the README's prose) or `Unlabeled:` in a data yaml was read as no unlabelled folder, silently,
+    by train and by convert's copy."""
+    for key in raw:
+        if isinstance(key, str) and key != "unlabeled" and key.lower().replace("ll", "l") == "unlabeled":
+            raise UserError(f"'{key}:' in '{data}' is not read: the key is 'unlabeled:'; rename it")
+
+
 def check_not_pose(named: str, info: dict, data: str | Path) -> None:
     """A pose dataset (kpt_shape:) trained, exported and benched as a detection one with no word: Ultralytics'
     detection loader reads each row's keypoints after the box as a polygon, so every box was wrong."""

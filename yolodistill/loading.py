@@ -54,23 +54,27 @@ def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> s
 
 
 def u_name(text: str, role: str) -> str:
-    """The file Ultralytics reads for `text`: a YOLOv5 or YOLOv3 name without a 'u' in its path (yolov5s.pt) is read
-    as its 'u' name (yolov5su.pt, weights trained with Ultralytics; the YOLOv5 repository's do not load), whatever the
-    file named holds. Said, and recorded: the file named was hashed and recorded while another one trained; where the
-    'u' file is missing, Ultralytics tried to download it and failed with 'Name or service not known'."""
+    """The file Ultralytics reads for `text`: a YOLOv5 or YOLOv3 .pt name without a 'u' in its path (yolov5s.pt) is
+    read as its 'u' name (yolov5su.pt, weights trained with Ultralytics; the YOLOv5 repository's do not load), and
+    fetched where that is an official name, whatever the file named holds. Said, and recorded: the file named was
+    hashed and recorded while another one trained; where the 'u' file is missing and no official name, Ultralytics
+    tried to download it and failed with 'Name or service not known'."""
     from ultralytics.utils import LOGGER
     from ultralytics.utils.checks import check_yolov5u_filename
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
 
-    read = check_yolov5u_filename(text, verbose=False)
+    read = check_yolov5u_filename(text, verbose=False) if text.lower().endswith(".pt") else text
     if read == text:
         return text
-    if not Path(read).exists() and (Path(text).exists() or read != Path(read).name):  # not an official name
-        raise UserError(f"{role} '{text}' is read by Ultralytics as '{read}' (a YOLOv5 or YOLOv3 name is read as its "
-                        f"'u' weights, trained with Ultralytics), which is not there: if '{text}' holds Ultralytics "
-                        f"weights, rename it {Path(read).name}")
-    LOGGER.warning(f"{role} '{text}' is read as '{read}', as Ultralytics reads a YOLOv5 or YOLOv3 name (its 'u' "
-                   f"weights, trained with Ultralytics)")
-    return read
+    if Path(read).exists() or read in GITHUB_ASSETS_NAMES:  # what Ultralytics loads, or fetches
+        LOGGER.warning(f"{role} '{text}' is read as '{read}', as Ultralytics reads a YOLOv5 or YOLOv3 name (its "
+                       f"'u' weights, trained with Ultralytics)")
+        return read
+    if Path(text).exists():
+        raise UserError(f"{role} '{text}' is read by Ultralytics as '{read}' (a YOLOv5 or YOLOv3 name is read as "
+                        f"its 'u' weights, trained with Ultralytics), which is not there: if '{text}' holds "
+                        f"Ultralytics weights, rename it {Path(read).name}")
+    return text  # neither there: require_file names the file typed
 
 
 def download(url: str, role: str) -> Path:
@@ -82,7 +86,9 @@ def download(url: str, role: str) -> Path:
     name = Path(unquote(urlparse(url).path)).name
     if not name.lower().endswith(".pt"):
         raise UserError(f"{role} URL '{url}' does not name a .pt file")
-    dest = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    # the folder's 'url-': Ultralytics reads a path without a 'u' named yolov5s.pt as yolov5su.pt (u_name), and
+    # fetched its own yolov5su.pt in place of the URL's file
+    dest = cache_dir() / "downloads" / f"url-{hashlib.sha256(url.encode()).hexdigest()[:16]}" / name
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:

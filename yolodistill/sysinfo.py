@@ -285,11 +285,12 @@ class BusyElsewhere:
             import psutil
 
             cpus, own = psutil.cpu_times(percpu=True), psutil.Process().cpu_times()
-            mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(len(cpus))
+            ids = cpu_ids(len(cpus))
+            mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") and len(ids) == len(cpus) else ids
         except Exception:  # no psutil, or a system it cannot read (a sandbox without /proc/stat)
             return None
         busy = sum(sum(c) - c.idle - getattr(c, "iowait", 0.0) - getattr(c, "guest", 0.0)  # a guest's is in user
-                   - getattr(c, "guest_nice", 0.0) for i, c in enumerate(cpus) if i in mine)  # the machine's others:
+                   - getattr(c, "guest_nice", 0.0) for i, c in zip(ids, cpus) if i in mine)  # the machine's others:
         return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system  # not ours
 
     def __enter__(self) -> "BusyElsewhere":
@@ -301,6 +302,17 @@ class BusyElsewhere:
         if self._start is not None and end is not None and end[0] > self._start[0]:
             wall, busy, own = (e - s for e, s in zip(end, self._start))
             self.cpus = round(max(busy - own, 0.0) / wall, 2)
+
+
+def cpu_ids(count: int) -> list[int]:
+    """The ids of psutil's per-CPU entries: its order is /proc/stat's, which lists online CPUs only, so with one
+    offline (nosmt) a position is no id. Positions where /proc/stat cannot be read."""
+    try:
+        ids = [int(line[3:].split()[0]) for line in Path("/proc/stat").read_text().splitlines()
+               if re.match(r"cpu\d", line)]
+    except (OSError, ValueError):
+        return list(range(count))
+    return ids if len(ids) == count else list(range(count))
 
 
 def busy_notes(busy: dict[str, float], names: dict[str, str], cpu_count: int | None, at_least: float = 0.5) -> list[str]:

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from ultralytics.data.dataset import YOLODataset
 
 from .errors import UserError, check_path
+from .layout import check_unlabeled_key
 from .utils import file_digest, files_under, walk_once
 
 
@@ -198,9 +199,7 @@ def unlabeled_sources(distill, data: str | Path, runs: str | Path | None = None,
     folders = list(distill.unlabeled)
     raw = yaml.safe_load(Path(data).read_text(encoding="utf-8-sig")) or {}
     listed = raw.get("unlabeled") or [] if isinstance(raw, dict) else []
-    for key in raw if isinstance(raw, dict) else ():  # `unlabelled:` (the README's prose) was read as no folder
-        if isinstance(key, str) and key != "unlabeled" and key.lower().replace("ll", "l") == "unlabeled":
-            raise UserError(f"'{key}:' in '{data}' is not read: the key is 'unlabeled:'; rename it")
+    check_unlabeled_key(raw if isinstance(raw, dict) else {}, data)
     if folders and listed and source == "--unlabeled":  # '--help: also in the data yaml' read as both, silently one
         from ultralytics.utils import LOGGER
 

@@ -22,6 +22,7 @@ from .exif import skipped
 from .placement import image_size
 from .subsets import folder_splits, unknown_subsets
 from .errors import UserError
+from .layout import check_unlabeled_key
 from .utils import steps
 
 NAME_FILES = ("classes.txt", "obj.names", "names.txt", "_darknet.labels")
@@ -230,6 +231,7 @@ def kept_keys(path: Path) -> dict:
     dataset read in colour trained another model, and its 1-channel teacher was refused) and `unlabeled:`, made
     absolute (relative to this yaml's root, they named nothing from the copy's)."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))  # read whole by from_yaml already
+    check_unlabeled_key(raw, path)
     kept = {"channels": raw["channels"]} if "channels" in raw else {}
     if isinstance(listed := raw.get("unlabeled"), (str, list)) and listed:
         root = dataset_root(path, raw)
