@@ -222,3 +222,6 @@ def test_plot_names_every_artifact_in_a_legend_and_shows_the_best_point_whole(mo
     benchreport.plot_png(many)
     looks = {(tuple(c.get_facecolor()[0]), c.get_paths()[0].vertices.tobytes()) for c in saved[-1].axes[0].collections}
     assert len(looks) == 12 and saved[-1].get_size_inches()[1] > 4  # the legend's rows grow the figure
+    benchreport.plot_png([dict(r, name=f"a-run-folder-named-at-some-length-{i:02d}", format="openvino",
+                               precision="fp32 (runs bf16)") for i, r in enumerate(many)])
+    assert saved[-1].get_size_inches()[0] > 7  # and widen it for two columns of long names, which were cut

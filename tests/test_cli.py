@@ -92,7 +92,8 @@ def test_an_ascii_terminal_and_a_deleted_working_folder_get_words_not_tracebacks
                                                           "moved): cd into an existing folder and run the command "
                                                           "again"), out
     for words, said in (("--version", "yolodistill "), ("train --help", "Usage: yolodistill train"),
-                        ("info", "yolodistill environment")):  # these read nothing relative: they answer anywhere
+                        ("info", "yolodistill environment"), ("train --exist-ok --help", "Usage: yolodistill train"),
+                        ("data synth --out x --help", "Usage: yolodistill data synth")):  # these read nothing
         gone.mkdir()
         out = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec {script} {words}"],
                              capture_output=True, text=True, timeout=120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,17 @@ def test_a_yolov5_or_yolov3_name_is_the_u_file_ultralytics_reads(tmp_path, monke
 
     with pytest.raises(UserError, match=r"^artifact 'rel/yolov3-tiny.pt' is read by Ultralytics as "):  # bench too
         bench([Path("rel/yolov3-tiny.pt")], device="cpu")
+    Path("yolov5s.pt").write_bytes(b"weights of mine")  # an official name, the file here: swapped for Ultralytics'
+    for name, fetch in (("yolov5s.pt", ", or move it away to have Ultralytics' own yolov5su.pt fetched"),
+                        ("./yolov5s.pt", "")):  # own (fetched) as typed bare, refused as typed ./yolov5s.pt
+        with pytest.raises(UserError, match=rf"^teacher '{re.escape(name)}' is read by Ultralytics as .*yolov5su.pt"
+                                            rf".*rename it yolov5su.pt{re.escape(fetch)}$"):
+            local_checkpoint(name, "teacher")
+        with pytest.raises(UserError, match=r"^artifact 'yolov5s.pt' is read by Ultralytics as 'yolov5su.pt' .*"
+                                            r"rename it yolov5su.pt$"):  # bench fetches nothing: no 'move it away'
+            bench([Path(name)], device="cpu")
+    with pytest.raises(UserError, match=r"yolov5s6.pt"):  # a typo: the name typed, not yolov5s6u.pt
+        bench([Path("yolov5s6.pt")], device="cpu")
     Path("rel/yolov5s.pt").write_bytes(b"weights of mine")
     Path("rel/yolov5su.pt").write_bytes(b"weights of Ultralytics")
     assert local_checkpoint("rel/yolov5s.pt", "--weights") == "rel/yolov5su.pt"  # what is read, recorded and hashed

@@ -385,7 +385,8 @@ def bench(
     check_threads(threads)
     device = concrete_device(device)
     if artifacts is not None:  # yolov5s.pt: the yolov5su.pt Ultralytics reads (its size was the other's)
-        artifacts = [Path(u_name(str(p), "artifact")) if str(p).lower().endswith(".pt") else p for p in artifacts]
+        artifacts = [Path(u_name(str(p), "artifact", fetched=False)) if str(p).lower().endswith(".pt") else p
+                     for p in artifacts]  # bench fetches nothing: an official name not on disk is no file
     chosen = select_artifacts(artifacts, root, device, console)
     if any(runtime_device(fmt, device) != device for _, fmt in chosen):
         console.print(f"[yellow]Warning:[/] {escape(ONNX_ON_CPU)}: its rows say so", soft_wrap=True)

@@ -112,7 +112,9 @@ def plot_png(rows: list[dict]) -> bytes:
     from matplotlib.figure import Figure
 
     columns = 1 if len(rows) <= 8 else 2  # the legend below grows the figure, not over it (3 columns were cut)
-    fig = Figure(figsize=(7, 4 + 0.18 * -(-len(rows) // columns)), dpi=120, layout="constrained")
+    longest = max(len(f"{r['name']}: {r['format']} {r['precision']}") for r in rows)  # and wide enough for it
+    width = min(max(7.0, columns * (0.06 * longest + 0.6)), 20.0)
+    fig = Figure(figsize=(width, 4 + 0.18 * -(-len(rows) // columns)), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for i, r in enumerate(rows):  # a legend, not labels by the points: two precisions of one model drew theirs over

@@ -369,6 +369,17 @@ def home_expanded(argv: list[str]) -> list[str]:
     return [expand(word, before) for word, before in zip(argv, ["", *argv])]
 
 
+def help_asked(words: list[str]) -> bool:
+    """A trailing --help that is no option's value (`--out --help` wrote a dataset to a folder named --help)."""
+    if words[-1:] != ["--help"]:
+        return False
+    command = typer.main.get_command(app)
+    for word in words:  # the subcommand the words name
+        command = getattr(command, "commands", {}).get(word, command)
+    option = next((p for p in command.params if words[-2:-1] and words[-2] in (*p.opts, *p.secondary_opts)), None)
+    return option is None or option.is_flag or option.count
+
+
 def main() -> None:
     """Console-script entry point: a usage error Click finds before a command runs is one line and status 2 too."""
     from .errors import usage_line
@@ -381,9 +392,8 @@ def main() -> None:
     try:
         os.getcwd()
     except OSError:  # deleted under the shell: relative paths were a FileNotFoundError traceback
-        words = sys.argv[1:]  # help after an option's name is its value: `--out --help` wrote to the home folder
-        helps = words[-1:] == ["--help"] and not (len(words) > 1 and words[-2].startswith("-"))
-        if helps or words == ["--version"] or words[:1] in (["info"], []):
+        words = sys.argv[1:]
+        if help_asked(words) or words == ["--version"] or words[:1] in (["info"], []):
             os.chdir(os.path.expanduser("~") if os.path.isdir(os.path.expanduser("~")) else "/")  # read nothing
             return main()  # relative: help, the version and info answer anywhere
         err_console.print("[bold red]Error:[/] the current folder no longer exists (deleted or moved): cd into an "

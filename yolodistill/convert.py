@@ -207,8 +207,9 @@ def convert(
         raise UserError(f"every box in {source.searched} was dropped ({dropped}: no area inside its image, or not "
                         "finite): check the annotations' coordinates" if dropped else
                         f"no box in {source.searched}: every image would be background; " + (
-                            f"{malformed} label rows were dropped as malformed, e.g. {bad[0]}" if (malformed := source
-                            .checks.get(yolofmt.MALFORMED)) and (bad := [i for i in source.issues if "dropped" in i])
+                            f"{malformed} label row{'s were' if malformed > 1 else ' was'} dropped as malformed, "
+                            f"e.g. {bad[0]}" if (malformed := source
+                            .checks.get(yolofmt.MALFORMED)) and (bad := [i for i in source.issues if "' is not 'class" in i])
                             else f"is it a {fmt.upper()} dataset?{parenthesised(format_hint(folders, fmt, deep=False))}"))
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(

@@ -53,7 +53,7 @@ def local_checkpoint(path: str | Path, role: str, into: Path | None = None) -> s
     return got
 
 
-def u_name(text: str, role: str) -> str:
+def u_name(text: str, role: str, fetched: bool = True) -> str:
     """The file Ultralytics reads for `text`: a YOLOv5 or YOLOv3 .pt name without a 'u' in its path (yolov5s.pt) is
     read as its 'u' name (yolov5su.pt, weights trained with Ultralytics; the YOLOv5 repository's do not load), and
     fetched where that is an official name, whatever the file named holds. Said, and recorded: the file named was
@@ -66,14 +66,16 @@ def u_name(text: str, role: str) -> str:
     read = check_yolov5u_filename(text, verbose=False) if text.lower().endswith(".pt") else text
     if read == text:
         return text
-    if Path(read).exists() or read in GITHUB_ASSETS_NAMES:  # what Ultralytics loads, or fetches
+    official = fetched and read in GITHUB_ASSETS_NAMES  # what Ultralytics fetches where it is not on disk
+    if Path(read).exists() or (official and not Path(text).exists()):  # what Ultralytics loads, or fetches
         LOGGER.warning(f"{role} '{text}' is read as '{read}', as Ultralytics reads a YOLOv5 or YOLOv3 name (its "
                        f"'u' weights, trained with Ultralytics)")
         return read
-    if Path(text).exists():
+    if Path(text).exists():  # yours, however its path is spelt (yolov5s.pt, ./yolov5s.pt): never swapped unsaid
+        fetch = f", or move it away to have Ultralytics' own {read} fetched" if official else ""
         raise UserError(f"{role} '{text}' is read by Ultralytics as '{read}' (a YOLOv5 or YOLOv3 name is read as "
                         f"its 'u' weights, trained with Ultralytics), which is not there: if '{text}' holds "
-                        f"Ultralytics weights, rename it {Path(read).name}")
+                        f"Ultralytics weights, rename it {Path(read).name}{fetch}")
     return text  # neither there: require_file names the file typed
 
 
