@@ -59,6 +59,7 @@ def construct_float(loader: NumberLoader, node: yaml.ScalarNode) -> float:
 
 
 def refuse_reading(text: str, read: float, node: yaml.ScalarNode) -> None:
+    """One message for both: the number as written, and what YAML 1.1 made of it."""
     base = "base 60" if ":" in text else "octal"
     raise yaml.constructor.ConstructorError(None, None, f"{text} reads as {read} in YAML 1.1 (as {base}): write the "
                                             "number you mean, or quote it", node.start_mark)

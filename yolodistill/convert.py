@@ -204,13 +204,13 @@ def convert(
     _check_splits(source.items, srcs[0], after="unreadable images were left out")
     if not any(labels):  # every image background: a misread layout (a VOC folder as --format yolo), nothing to learn
         folders = sorted({it.path.parent for it in source.items})
+        malformed = [i for i in source.issues if "' is not 'class" in i]  # YOLO rows (save_conf's 6 values): named
+        why = (f"{len(malformed)} label row{'s were' if len(malformed) > 1 else ' was'} dropped as malformed, e.g. "
+               f"{malformed[0]}" if malformed else
+               f"is it a {fmt.upper()} dataset?{parenthesised(format_hint(folders, fmt, deep=False))}")
         raise UserError(f"every box in {source.searched} was dropped ({dropped}: no area inside its image, or not "
                         "finite): check the annotations' coordinates" if dropped else
-                        f"no box in {source.searched}: every image would be background; " + (
-                            f"{malformed} label row{'s were' if malformed > 1 else ' was'} dropped as malformed, "
-                            f"e.g. {bad[0]}" if (malformed := source
-                            .checks.get(yolofmt.MALFORMED)) and (bad := [i for i in source.issues if "' is not 'class" in i])
-                            else f"is it a {fmt.upper()} dataset?{parenthesised(format_hint(folders, fmt, deep=False))}"))
+                        f"no box in {source.searched}: every image would be background; {why}")
     per_class, sizes = box_counts(source, imgsz)
     return _write(out, srcs, fmt, source, labels, per_class, sizes, imgsz, ConvertSummary(
         data_yaml=out / "data.yaml",

@@ -315,7 +315,8 @@ def cpu_ids(count: int) -> list[int]:
     return ids if len(ids) == count else list(range(count))
 
 
-def busy_notes(busy: dict[str, float], names: dict[str, str], cpu_count: int | None, at_least: float = 0.5) -> list[str]:
+def busy_notes(busy: dict[str, float], names: dict[str, str], cpu_count: int | None,
+               at_least: float = 0.5) -> list[str]:
     """A caveat under bench's table for the artifacts timed while other processes kept `at_least` CPUs busy."""
     loud = {names[a]: c for a, c in busy.items() if a in names and c is not None and c >= at_least}
     if not loud:
