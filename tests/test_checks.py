@@ -48,7 +48,8 @@ def cases(tmp_path, synth_data, teacher26):
             [teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, names={0: "square", 1: "circle", 2: "triangle"})],
             ["teacher class 0 is 'circle' but the data's is 'square'"],
         ),
-        "channels": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels=1)], ["3-channel", "1 channels"]),
+        "channels": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels=1)],
+                     ["3-channel", "1 channels: pass a teacher trained on 1-channel images (channels: 1 in its data yaml)"]),
         "channels not a count": ([teacher26, "yolo26n.yaml", data_variant(synth_data, tmp_path, channels="rgb")],
                                  ["channels: 'rgb' should be the images' channel count"]),  # 'student could not be built'
         "levels": ([teacher26, "yolov8n-p2.yaml", synth_data], ["teacher has 3 detection levels", "has 4"]),

@@ -959,8 +959,12 @@ def test_a_grey_model_on_colour_data_and_a_name_with_no_room_to_move_aside_are_r
     grey = save_checkpoint("yolo11n.yaml", tmp_path / "grey.pt", ch=1)
     with pytest.raises(UserError, match=r"--weights '.*grey.pt' takes 1-channel images and the data's are 3-channel"):
         ex.export_model(grey, format="onnx", data=synth_data)
+    (quoted := tmp_path / "q" / "quoted.yaml").parent.mkdir()  # channels: "1" was taken here and by bench, refused
+    quoted.write_text(synth_data.read_text() + 'channels: "1"\n')  # by train
+    with pytest.raises(UserError, match=r"^--data '.*quoted.yaml': channels: '1' should be the images' channel count"):
+        ex.export_model(grey, format="onnx", data=quoted)
     long = save_checkpoint("yolo26n.yaml", tmp_path / ("w" * 248 + ".pt"))
     with pytest.raises(UserError, match=r"names its export w+\.onnx \(253 bytes\), and an earlier one is moved aside "
                                         r"under a name 4 bytes longer"):
         ex.export_model(long, format="onnx", data=synth_data)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["grey.pt", long.name])  # nothing exported
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["grey.pt", "q", long.name])  # nothing exported

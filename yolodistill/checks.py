@@ -18,7 +18,7 @@ from .errors import (UserError, check_imgsz, check_name, check_no_quote, check_o
                      check_seed, check_whole, check_writable, first_line, is_url, name_too_long, require_file,
                      shown)
 from .devices import bf16_ready, check_device, device_words, gpu_count
-from .layout import check_not_pose, convert_hint
+from .layout import check_channels_key, check_not_pose, convert_hint
 from .loading import build_student, load_detector, local_checkpoint
 from .utils import local_path, no_blank_lines
 from .runfolder import check_inputs_outside_run, check_run_dir, check_run_outside_splits, warn_replaced
@@ -96,8 +96,7 @@ def check_data(data: str | Path) -> dict[str, Any]:
         if "defined in your dataset YAML" in str(e):  # names keyed 1..N or with gaps: data convert refuses them too
             fix = "number the names 0 to N-1 in the yaml, and the class ids in the label files to match"
         raise UserError(f"data '{data}': {first_line(e).rstrip('.')}; {fix}") from None
-    if not isinstance(ch := info.get("channels", 3), int) or isinstance(ch, bool) or ch < 1:  # blamed on the student
-        raise UserError(f"data '{data}': channels: {ch!r} should be the images' channel count, 3 (colour) or 1 (grey)")
+    check_channels_key(f"data '{data}'", info)  # blamed on the student
     check_not_pose(f"data '{data}'", info, data)
     if not info.get("val"):
         raise UserError(f"data '{data}' has no val split: add a 'val:' path so runs can be validated, or "
@@ -179,7 +178,8 @@ def check_fit(teacher: torch.nn.Module, student: torch.nn.Module, data: dict[str
     check_names(teacher.names, data["names"], "teacher", "train or fine-tune the teacher on this dataset first")
     t_ch, d_ch = teacher.yaml.get("channels", 3), data.get("channels", 3)
     if t_ch != d_ch:
-        raise UserError(f"teacher takes {t_ch}-channel images but the data has {d_ch} channels")
+        raise UserError(f"teacher takes {t_ch}-channel images but the data has {d_ch} channels: pass a teacher "
+                        f"trained on {d_ch}-channel images (channels: {d_ch} in its data yaml)")
     t_strides, s_strides = teacher.stride.tolist(), student.stride.tolist()
     if len(t_strides) != len(s_strides):
         levels = f"P{round(math.log2(min(t_strides)))}-P{round(math.log2(max(t_strides)))}"  # stride 8 is P3

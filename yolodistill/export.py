@@ -19,7 +19,7 @@ import yaml
 from rich.markup import escape
 
 from .data import has_labels, readable_images, split_images
-from .layout import check_not_pose
+from .layout import check_channels_key, check_not_pose
 from .errors import (UserError, check_batch, check_imgsz, check_input_size, check_number, first_line, python_values,
                      require_file, writable)
 from .parity import (  # noqa: F401 (part of export's interface)
@@ -141,6 +141,7 @@ def load_data(data: str | Path, named: str = "") -> dict:
                else "pass the data yaml the weights were trained on")
         raise UserError(f"{named} is not a usable dataset: {first_line(e).rstrip('.')}; {fix}") from None
     check_not_pose(named, resolved, path)
+    check_channels_key(named, resolved)
     if not val_images(resolved):
         val = resolved["val"]
         where = ", ".join(map(str, val)) if isinstance(val, list) else val

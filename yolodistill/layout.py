@@ -80,6 +80,12 @@ def check_unlabeled_key(raw: dict, data: str | Path) -> None:
             raise UserError(f"'{key}:' in '{data}' is not read: the key is 'unlabeled:'; rename it")
 
 
+def check_channels_key(named: str, info: dict) -> None:
+    """`channels:` must be a count: "1" (quoted) was refused by train, read as 1 by bench and export."""
+    if not isinstance(ch := info.get("channels", 3), int) or isinstance(ch, bool) or ch < 1:
+        raise UserError(f"{named}: channels: {ch!r} should be the images' channel count, 3 (colour) or 1 (grey)")
+
+
 def check_not_pose(named: str, info: dict, data: str | Path) -> None:
     """A pose dataset (kpt_shape:) trained, exported and benched as a detection one with no word: Ultralytics'
     detection loader reads each row's keypoints after the box as a polygon, so every box was wrong."""
