@@ -152,6 +152,33 @@ def test_idle_warnings_are_given_only_when_freeze_leaves_the_setting_nothing():
                       ("feat", n): feat}
 
 
+def test_a_term_that_logged_0_in_every_epoch_is_said_at_the_run_s_end(tmp_path):
+    """yolo11s into yolo26n with --kd-gate: kd_box 0 for the whole run (the gate never opened), the run plain in that
+    term, and no word of it. A term that pulled in any epoch, or had no weight, is not named."""
+    from types import SimpleNamespace
+
+    from .conftest import logged_by_ultralytics
+    from yolodistill.callbacks import note_terms_that_never_acted
+    from yolodistill.config import DistillConfig
+
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text("epoch,train/box_loss,train/kd_cls,train/kd_box,train/kd_feat\n"
+                        "1,2.5,1.07,0,0\n2,2.1,0,0,0\n")
+    said = {}
+    for gate in (True, False):
+        trainer = SimpleNamespace(csv=csv_path, distill=DistillConfig(kd_gate=gate, kd_box_ring=0.0))
+        with logged_by_ultralytics() as logged:
+            note_terms_that_never_acted(trainer)
+        said[gate] = [m for m in logged if "logged 0 in every epoch" in m]
+    assert len(said[True]) == 1 and "kd_box 1 logged 0 in every epoch: the term never pulled (kd_gate: the teacher " \
+        "never did better than the student there), so this run was plain in it" in said[True][0]
+    assert len(said[False]) == 1 and "kd_box 1 logged 0 in every epoch: the term never pulled, so this run" in \
+        said[False][0]  # kd_cls pulled in epoch 1; kd_feat had no weight
+    with logged_by_ultralytics() as logged:
+        note_terms_that_never_acted(SimpleNamespace(csv=tmp_path / "none.csv", distill=DistillConfig()))
+    assert not [m for m in logged if "every epoch" in m]
+
+
 def test_kd_balance_is_reported_once_measured_and_each_bound_term_is_warned_of_once():
     """auto still measuring says nothing until its last epoch (a run shorter than its batches still hears what was
     set); the multipliers are said once, and a term held at a bound is warned of once, not at every epoch."""

@@ -96,6 +96,25 @@ def prefit_adapters(trainer: DistillationTrainer) -> None:
         LOGGER.info(f"Adapters fitted alone for {len(losses)} batches (kd_prefit){skipped}: {fitted}")
 
 
+def note_terms_that_never_acted(trainer: DistillationTrainer) -> None:
+    """Callback at the run's end: a term given a weight that logged 0 in every epoch never pulled, so the run was
+    plain in that term, with no word (a weak teacher's box term under kd_gate, which opens only where the teacher's
+    box fits the label better than the student's)."""
+    import csv
+
+    if RANK not in {-1, 0} or not trainer.csv.is_file():
+        return
+    with open(trainer.csv, newline="") as f:
+        rows = [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+    for term in ("kd_cls", "kd_box", "kd_feat"):
+        logged = [row.get(f"train/{term}") for row in rows]
+        if getattr(trainer.distill, term) and logged and all(v not in (None, "") and float(v) == 0 for v in logged):
+            gate = " (kd_gate: the teacher never did better than the student there)" if trainer.distill.kd_gate and \
+                term != "kd_feat" else ""
+            LOGGER.warning(f"{term} {getattr(trainer.distill, term):g} logged 0 in every epoch: the term never pulled"
+                           f"{gate}, so this run was plain in it")
+
+
 CALLBACKS = (("on_pretrain_routine_end", note_idle_terms), ("on_pretrain_routine_end", prefit_adapters),
              ("on_train_epoch_start", apply_schedule), ("on_train_batch_start", mirror_loss_scale),
-             ("on_train_epoch_end", report_balance))
+             ("on_train_epoch_end", report_balance), ("on_train_end", note_terms_that_never_acted))
