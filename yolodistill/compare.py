@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .config import config_keys_named
-from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, disk_full,
-                     out_of_space, python_values)
+from .errors import (DiskFull, UserError, batch_of_one_refused, check_name, check_output, check_seed, check_switch,
+                     disk_full, out_of_space, python_values)
 from .locks import compare_folder, hold_picked, holding
 from .plans import (RUN_RECORD, chosen_optimizer, file_stamp, finished_earlier, finished_runs, kept_how, method_args,
                     plan_changes, reported_runs, rerun_advice, run_plan, run_record)
@@ -121,8 +121,7 @@ def compare_dir(project: str | Path, name: str | None, exist_ok: bool) -> Path:
     with them (a user's, which the report would replace)."""
     from ultralytics.utils.files import increment_path
 
-    if isinstance(exist_ok, str):  # 'no' from Python was read as true, and a comparison written over
-        raise UserError(f"exist_ok must be True or False, got {exist_ok!r}")
+    check_switch(exist_ok, "exist_ok")  # 'no' from Python was read as true, and a comparison written over
     check_name(name)
     root = check_output(Path(str(project)).resolve(), "--project")  # str: name=5 from Python is a number
     named = name not in (None, "")

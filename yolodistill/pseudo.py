@@ -94,8 +94,7 @@ def pseudo_label(teacher: str | Path | None, images: str | Path | None, out: str
     images, out = check_path(images, "--images", "folder"), check_path(out, "--out", "folder")
     if not images.exists():
         raise UserError(f"--images '{images}' does not exist: pass the folder of unlabelled images")
-    if isinstance(tta, str):  # 'no' from Python failed in Ultralytics' predict, after the teacher was loaded
-        raise UserError(f"--tta must be True or False, got {tta!r}")
+    check_switch(tta, "--tta")  # 'no' from Python failed in Ultralytics' predict, after the teacher was loaded
     check_switch(progress, "progress")
     for flag, value in (("--conf", conf), ("--iou", iou), ("--val-fraction", val_fraction)):
         check_number(value, flag)  # from Python a string failed in the range checks with a TypeError
