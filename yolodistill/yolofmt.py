@@ -49,15 +49,15 @@ def read(src: Path, names: list[str] | None, images: Path | None) -> Source:
     counts = dict.fromkeys([BACKGROUND, OUT_OF_RANGE, BEYOND, MALFORMED, POLYGONS, REPEATED, DUPLICATES, LEAKED,
                             UNNAMED, UNKNOWN], 0)
     if yaml_file is not None:
-        splits, yaml_names = from_yaml(yaml_file, source.issues, counts)
-        source.searched, source.keys = f"the splits of '{yaml_file}'", kept_keys(yaml_file)
+        splits, yaml_names, raw = from_yaml(yaml_file, source.issues, counts)
+        source.searched, source.keys = f"the splits of '{yaml_file}'", kept_keys(yaml_file, raw)
     else:
         splits, yaml_names = from_folder(images or src), None
         source.searched = f"'{images or src}'"
         if None in splits and (subsets := unknown_subsets(splits[None], images or src)):
             source.issues.append(subsets[1])
             counts[UNKNOWN] = len(subsets[0])
-    keypoints = pose_values(yaml_file, source.issues) if yaml_file is not None else 0
+    keypoints = pose_values(yaml_file, raw, source.issues) if yaml_file is not None else 0
     claimed, rows_of, found = set(), {}, {}  # found: each image's own issues and counts, forgotten if it is dropped
     for split, files in splits.items():
         for image in files:
@@ -148,8 +148,9 @@ def data_yaml_in(folder: Path) -> Path | None:
 
 
 def from_yaml(path: Path, issues: list[str],
-              counts: dict[str, int]) -> tuple[dict[str | None, list[Path]], list[str] | None]:
-    """The images of each split a data.yaml names, resolved as Ultralytics does, and its names. A yaml without a val
+              counts: dict[str, int]) -> tuple[dict[str | None, list[Path]], list[str] | None, dict]:
+    """The images of each split a data.yaml names, resolved as Ultralytics does, its names, and the mapping read once
+    here for the keys its copy keeps (kept_keys, pose_values: each read the file again). A yaml without a val
     split, or whose val is its train, gets one made; train loses the images val or test also lists."""
     from .data import split_images
 
@@ -199,7 +200,7 @@ def from_yaml(path: Path, issues: list[str],
         issues.append(f"{path}: no class names, nc {nc}: named by id")  # ids unused in the labels count too
         names = [f"class_{i}" for i in range(nc)]
         counts[UNNAMED] = nc
-    return splits, names
+    return splits, names, raw
 
 
 def yaml_nc(nc, path: Path) -> int | None:
@@ -226,11 +227,10 @@ def dataset_root(path: Path, raw: dict) -> Path:
     return next((r for r in roots if all(p.exists() for p in entry_paths(r, raw["train"]))), roots[0])
 
 
-def kept_keys(path: Path) -> dict:
+def kept_keys(path: Path, raw: dict) -> dict:
     """What a data.yaml says beyond its splits and names that its cleaned copy must say too: `channels:` (a grey
     dataset read in colour trained another model, and its 1-channel teacher was refused) and `unlabeled:`, made
     absolute (relative to this yaml's root, they named nothing from the copy's)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))  # read whole by from_yaml already
     check_unlabeled_key(raw, path)
     kept = {"channels": raw["channels"]} if "channels" in raw else {}
     if isinstance(listed := raw.get("unlabeled"), (str, list)) and listed:
@@ -354,11 +354,11 @@ def label_of(image: Path) -> Path | None:
     return next((p for p in (ultralytics, image.with_suffix(".txt")) if p is not None and p.is_file()), None)
 
 
-def pose_values(path: Path, issues: list[str]) -> int:
+def pose_values(path: Path, raw: dict, issues: list[str]) -> int:
     """Values after each box of a pose dataset's label rows (kpt_shape: [K, D] gives K x D), else 0. Read as a
     polygon, as Ultralytics' detection loader reads them, a row's keypoints (their visibility flags as coordinates)
     made its box, silently, and two objects' alike boxes were dropped as repeats."""
-    shape = (yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}).get("kpt_shape")
+    shape = raw.get("kpt_shape")
     if shape is None:
         return 0
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
